@@ -1,0 +1,38 @@
+/* context.h — the insides of a dif_context (api layer only). */
+#ifndef DIF_API_CONTEXT_H
+#define DIF_API_CONTEXT_H
+
+#include <pthread.h>
+
+#include "core/error.h"
+#include "core/threadpool.h"
+#include "dif.h"
+
+struct dif_context {
+  int threads; /* resolved: >= 1 */
+  int loaded;  /* settings are frozen once a model part is loaded */
+  dif_log_fn log_fn;
+  dif_log_level log_level;
+  void *log_user;
+  dif_pool *pool; /* created on first use */
+  pthread_mutex_t err_lock;
+  char last_error[DIF_ERROR_MSG_MAX];
+};
+
+/* Stores err's message as the context's last error and returns its status. */
+dif_status dif_ctx_fail(dif_context *ctx, const dif_error *err);
+/* Same with a printf-style message. */
+dif_status dif_ctx_failf(dif_context *ctx, dif_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Clears the context's last error. */
+void dif_ctx_ok(dif_context *ctx);
+/* Sends a line to the context's log callback if its level is enabled. */
+void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Per-thread error for calls without a context. */
+dif_status dif_thread_fail(dif_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void dif_thread_ok(void);
+
+#endif

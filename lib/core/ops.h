@@ -1,0 +1,132 @@
+/* ops.h — the kernels every model is built from.
+ *
+ * Layout conventions: images are NCHW float32, token sequences are
+ * (tokens, channels) row-major; PyTorch Linear weights are [out, in] and
+ * Conv2d weights [Cout, Cin, kh, kw], used in place from the model file.
+ * Every matrix product goes through cblas_sgemm (called from the calling
+ * thread, never from a pool task); everything else runs on the kernel
+ * context's thread pool. Output buffers never alias inputs unless a function
+ * says "may be in place".
+ *
+ * Each kernel is checked against a double-precision reference in
+ * tests/unit/test-ops.c.
+ */
+#ifndef DIF_CORE_OPS_H
+#define DIF_CORE_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/threadpool.h"
+
+/* What a kernel may use besides its arguments: threads and scratch memory.
+ * pool may be NULL (serial); arena is required by kernels that take err. */
+typedef struct dif_kctx {
+  dif_pool *pool;
+  dif_arena *arena;
+} dif_kctx;
+
+/* ---- matrix products (BLAS) ---- */
+
+/* Row-major C[M,N] = alpha * op(A) op(B) + beta * C, op = transpose if t*. */
+void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc);
+
+/* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL. */
+void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                const float *b, int64_t out, float *y);
+
+/* ---- convolution ---- */
+
+typedef struct dif_conv2d_params {
+  int64_t cin, cout, kh, kw;
+  int64_t stride;
+  int64_t pad_top, pad_left, pad_bottom, pad_right; /* zero padding */
+} dif_conv2d_params;
+
+/* Output size of a convolution along one axis. */
+int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi);
+
+/* y[N, cout, OH, OW] = conv(x[N, cin, H, W], w[cout, cin, kh, kw]) + b[cout];
+ * b may be NULL. Scratch (im2col) comes from k->arena and is released before
+ * returning. */
+dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
+                      int64_t H, int64_t W, const float *w, const float *b, float *y,
+                      dif_error *err);
+
+/* ---- normalisation ---- */
+
+/* GroupNorm over x[N, C, HW] with `groups` groups; gamma/beta [C] may be NULL
+ * (no affine). May be in place (y == x). */
+void dif_group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                    int64_t groups, float eps, const float *gamma, const float *beta, float *y);
+
+/* LayerNorm over the last dimension of x[rows, dim]; gamma/beta may be NULL.
+ * May be in place. */
+void dif_layer_norm(const dif_kctx *k, const float *x, int64_t rows, int64_t dim, float eps,
+                    const float *gamma, const float *beta, float *y);
+
+/* Numerically stable softmax of each row of x[rows, n], in place. Rows whose
+ * entries are all -inf become all zero. */
+void dif_softmax_rows(const dif_kctx *k, float *x, int64_t rows, int64_t n);
+
+/* ---- activations (may be in place) ---- */
+
+void dif_gelu(const dif_kctx *k, const float *x, int64_t n, float *y);      /* x·Φ(x), erf form */
+void dif_gelu_tanh(const dif_kctx *k, const float *x, int64_t n, float *y); /* tanh approximation */
+void dif_quick_gelu(const dif_kctx *k, const float *x, int64_t n, float *y); /* x·σ(1.702x) */
+void dif_silu(const dif_kctx *k, const float *x, int64_t n, float *y);       /* x·σ(x) */
+
+/* GEGLU as diffusers: x[rows, 2·d] = [a | g] → y[rows, d] = a · gelu(g). */
+void dif_geglu(const dif_kctx *k, const float *x, int64_t rows, int64_t d, float *y);
+
+/* ---- shape ops ---- */
+
+/* Nearest-neighbour resize x[NC, H, W] → y[NC, OH, OW] with PyTorch's
+ * 'nearest' rule (src = floor(dst · in / out)); OH = 2H, OW = 2W is the usual
+ * 2× upsample, other sizes are what diffusers passes for odd latents. */
+void dif_upsample_nearest(const dif_kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
+                          int64_t OH, int64_t OW, float *y);
+
+/* y = a + b (n elements); y may be a or b. */
+void dif_add(const dif_kctx *k, const float *a, const float *b, int64_t n, float *y);
+
+/* y[N, Ca+Cb, HW] = cat(a[N, Ca, HW], b[N, Cb, HW]) along channels. */
+void dif_concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
+                         int64_t HW, float *y);
+
+/* ---- attention ---- */
+
+typedef struct dif_attention_params {
+  int64_t tq, tk;                 /* query and key/value token counts */
+  int64_t heads, dim;             /* head count and per-head dimension */
+  int64_t ld_q, ld_k, ld_v, ld_o; /* row strides (floats) of q, k, v, out; usually heads·dim */
+  float scale;                    /* usually 1/sqrt(dim) */
+  /* Optional additive mask [tq, tk] applied to every head (NULL: none);
+   * mask_ld is its row stride, 0 to broadcast one row [tk] to all queries. */
+  const float *mask;
+  int64_t mask_ld;
+  bool causal;     /* key j > query i is masked out (CLIP text, prior) */
+  int64_t q_slice; /* queries per slice; 0 picks a size that bounds scratch */
+} dif_attention_params;
+
+/* Scaled dot-product attention for one batch item:
+ * out[i, h·dim + c] = Σ_j softmax_j(scale · q_h[i]·k_h[j] + mask[i,j]) v_h[j, c].
+ * Queries are processed in slices so scratch is heads-independent and at most
+ * q_slice × tk floats: no tokens × tokens matrix for all heads is ever built. */
+dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const float *q,
+                         const float *kk, const float *v, float *out, dif_error *err);
+
+/* ---- embeddings ---- */
+
+/* diffusers get_timestep_embedding: half = dim/2,
+ * f_i = exp(-ln(max_period) · i / (half - downscale_freq_shift)),
+ * out[n, :] = scale·[sin(t f), cos(t f)] (or [cos, sin] if flip_sin_to_cos),
+ * zero-padded when dim is odd; computed in float32 as PyTorch does. */
+void dif_timestep_embedding(const float *t, int64_t n, int64_t dim, bool flip_sin_to_cos,
+                            float downscale_freq_shift, float scale, float max_period, float *out);
+
+#endif

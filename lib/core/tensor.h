@@ -1,0 +1,29 @@
+/* tensor.h — the float32 tensor of libdif.
+ *
+ * Contiguous only, row-major, at most 4 dimensions (activations are NCHW or
+ * (batch, tokens, channels)). A tensor never owns its data: weights point
+ * into a memory-mapped file or a converted copy owned by the model, and
+ * activations point into a scratch arena. Keeping strides out keeps every
+ * kernel a plain loop over a dense buffer; views that would need strides
+ * (per-head attention slices) are expressed with BLAS leading dimensions.
+ */
+#ifndef DIF_CORE_TENSOR_H
+#define DIF_CORE_TENSOR_H
+
+#include <stdint.h>
+
+#define DIF_MAX_DIMS 4
+
+typedef struct dif_tensor {
+  float *data;
+  int ndim;
+  int64_t shape[DIF_MAX_DIMS];
+} dif_tensor;
+
+/* Product of the shape (1 for ndim 0). */
+int64_t dif_tensor_numel(const dif_tensor *t);
+
+/* Writes "[a, b, c]" into buf (for error messages). */
+const char *dif_shape_str(const int64_t *shape, int ndim, char *buf, int size);
+
+#endif
