@@ -1,0 +1,63 @@
+/* component.c — loading one component folder's config and weights. */
+#include "io/component.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/model_folder.h"
+
+static int is_file(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+dif_status dif_component_config(const char *dir, const char *file, const char *const *classes,
+                                dif_config **out, dif_error *err) {
+  *out = NULL;
+  char path[4096];
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+    return dif_fail(err, DIF_ERR_LIMIT, "%s: path too long", dir);
+  if (!is_file(path)) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing", path);
+  dif_config *cfg;
+  dif_status s = dif_config_load(path, &cfg, err);
+  if (s) return s;
+  const char *cls = NULL;
+  if ((s = dif_config_str_opt(cfg, "_class_name", NULL, &cls, err))) {
+    dif_config_free(cfg);
+    return s;
+  }
+  int ok = 1;
+  if (cls && classes) {
+    ok = 0;
+    for (const char *const *c = classes; *c; c++) ok |= strcmp(*c, cls) == 0;
+  } else if (cls) {
+    ok = dif_known_class(cls);
+  }
+  if (!ok) {
+    char want[256] = "";
+    size_t off = 0;
+    for (const char *const *c = classes; c && *c && off < sizeof want; c++)
+      off += (size_t)snprintf(want + off, sizeof want - off, "%s%s", off ? ", " : "", *c);
+    dif_config_free(cfg);
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: unknown _class_name '%s' (expected %s)", path,
+                    cls, classes ? want : "a class libdif knows");
+  }
+  *out = cfg;
+  return DIF_OK;
+}
+
+dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_error *err) {
+  *out = NULL;
+  static const char *const names[] = {"diffusion_pytorch_model.safetensors", "model.safetensors"};
+  char path[4096];
+  for (int i = 0; i < 2; i++) {
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
+      return dif_fail(err, DIF_ERR_LIMIT, "%s: path too long", dir);
+    if (is_file(path)) return dif_st_open(path, out, err);
+  }
+  return dif_fail(err, DIF_ERR_BAD_MODEL,
+                  "%s: no weights (diffusion_pytorch_model.safetensors or model.safetensors); "
+                  ".bin/.ckpt pickles are not loaded",
+                  dir);
+}

@@ -1,0 +1,21 @@
+/* component.h — one component folder of a diffusers model (unet/, vae/, ...).
+ *
+ * Model loaders in lib/models take the component's folder path, so they work
+ * on a whole model folder's subfolder and on a loose component alike (the
+ * golden fixtures name component folders directly).
+ */
+#ifndef DIF_IO_COMPONENT_H
+#define DIF_IO_COMPONENT_H
+
+#include "core/error.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+
+/* Loads <dir>/<file>; a `_class_name`, if present, must be in classes
+ * (NULL-terminated; NULL accepts any class libdif knows). */
+dif_status dif_component_config(const char *dir, const char *file, const char *const *classes,
+                                dif_config **out, dif_error *err);
+/* Opens <dir>/diffusion_pytorch_model.safetensors or <dir>/model.safetensors. */
+dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_error *err);
+
+#endif

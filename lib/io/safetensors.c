@@ -1,0 +1,426 @@
+/* safetensors.c — mapping and validating safetensors files (see safetensors.h). */
+#include "io/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "io/half.h"
+
+struct dif_safetensors {
+  char *path;
+  const uint8_t *map;  /* whole file */
+  size_t map_size;     /* 0 when not mmapped (memory buffer) */
+  const uint8_t *data; /* data section = map + 8 + N */
+  uint64_t data_size;
+  uint64_t xxh3;
+  dif_st_entry *entries; /* sorted by begin */
+  size_t count;
+  size_t *by_name;   /* indices into entries, sorted by name */
+  float **converted; /* per entry, F16/BF16 → F32 copies (lazy) */
+  json_t *header;    /* keeps entry names alive */
+  json_t *metadata;  /* borrowed from header */
+};
+
+static const struct {
+  const char *name;
+  size_t size;
+} dtypes[DIF_ST_DTYPE_COUNT] = {
+    [DIF_ST_BOOL] = {"BOOL", 1},       [DIF_ST_U8] = {"U8", 1},
+    [DIF_ST_I8] = {"I8", 1},           [DIF_ST_F8_E5M2] = {"F8_E5M2", 1},
+    [DIF_ST_F8_E4M3] = {"F8_E4M3", 1}, [DIF_ST_I16] = {"I16", 2},
+    [DIF_ST_U16] = {"U16", 2},         [DIF_ST_F16] = {"F16", 2},
+    [DIF_ST_BF16] = {"BF16", 2},       [DIF_ST_I32] = {"I32", 4},
+    [DIF_ST_U32] = {"U32", 4},         [DIF_ST_F32] = {"F32", 4},
+    [DIF_ST_F64] = {"F64", 8},         [DIF_ST_I64] = {"I64", 8},
+    [DIF_ST_U64] = {"U64", 8},
+};
+
+const char *dif_st_dtype_name(dif_st_dtype d) {
+  return (unsigned)d < DIF_ST_DTYPE_COUNT ? dtypes[d].name : "?";
+}
+size_t dif_st_dtype_size(dif_st_dtype d) {
+  return (unsigned)d < DIF_ST_DTYPE_COUNT ? dtypes[d].size : 0;
+}
+
+int64_t dif_st_numel(const dif_st_entry *e) {
+  int64_t n = 1;
+  for (int i = 0; i < e->ndim; i++) n *= e->shape[i];
+  return n;
+}
+
+void dif_st_close(dif_safetensors *st) {
+  if (!st) return;
+  if (st->converted) {
+    for (size_t i = 0; i < st->count; i++) free(st->converted[i]);
+    free(st->converted);
+  }
+  if (st->map_size) munmap((void *)st->map, st->map_size);
+  json_decref(st->header);
+  free(st->entries);
+  free(st->by_name);
+  free(st->path);
+  free(st);
+}
+
+static int cmp_begin(const void *a, const void *b) {
+  const dif_st_entry *x = a, *y = b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  return x->end < y->end ? -1 : x->end > y->end;
+}
+
+static int cmp_name_idx(const void *a, const void *b, void *entries) {
+  const dif_st_entry *base = entries;
+  return strcmp(base[*(const size_t *)a].name, base[*(const size_t *)b].name);
+}
+
+/* Parses one tensor entry of the header. */
+static dif_status parse_entry(const char *file, const char *name, json_t *v, dif_st_entry *e,
+                              dif_error *err) {
+  if (!json_is_object(v))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': entry is not a JSON object", file,
+                    name);
+  json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
+         *jo = json_object_get(v, "data_offsets");
+  if (!json_is_string(jd))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': missing or non-string 'dtype'", file,
+                    name);
+  const char *ds = json_string_value(jd);
+  int d = -1;
+  for (int i = 0; i < DIF_ST_DTYPE_COUNT; i++)
+    if (strcmp(ds, dtypes[i].name) == 0) d = i;
+  if (d < 0)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': unknown dtype '%.32s'", file, name,
+                    ds);
+  e->dtype = (dif_st_dtype)d;
+  if (!json_is_array(js))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': missing or non-array 'shape'", file,
+                    name);
+  size_t nd = json_array_size(js);
+  if (nd > 8)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: tensor '%s': %zu dimensions (at most 8)", file,
+                    name, nd);
+  e->ndim = (int)nd;
+  uint64_t numel = 1;
+  int overflow = 0;
+  for (size_t i = 0; i < nd; i++) {
+    json_t *x = json_array_get(js, i);
+    if (!json_is_integer(x))
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': dimension %zu is not an integer",
+                      file, name, i);
+    json_int_t dim = json_integer_value(x);
+    if (dim < 0)
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': dimension %zu is negative (%lld)",
+                      file, name, i, (long long)dim);
+    e->shape[i] = dim;
+    if (dim != 0 && numel > UINT64_MAX / (uint64_t)dim) overflow = 1;
+    numel *= (uint64_t)dim;
+  }
+  size_t esz = dtypes[d].size;
+  if (overflow || numel > INT64_MAX / esz)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: tensor '%s': element count x dtype size overflows 64 bits", file, name);
+  if (!json_is_array(jo) || json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
+      !json_is_integer(json_array_get(jo, 1)))
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: tensor '%s': 'data_offsets' must be two integers [begin, end]", file,
+                    name);
+  json_int_t b = json_integer_value(json_array_get(jo, 0));
+  json_int_t en = json_integer_value(json_array_get(jo, 1));
+  if (b < 0 || en < b)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': invalid data_offsets [%lld, %lld]",
+                    file, name, (long long)b, (long long)en);
+  e->begin = (uint64_t)b;
+  e->end = (uint64_t)en;
+  if (e->end - e->begin != numel * esz)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: tensor '%s': shape x dtype size is %llu bytes but data_offsets span "
+                    "%llu bytes",
+                    file, name, (unsigned long long)(numel * esz),
+                    (unsigned long long)(e->end - e->begin));
+  return DIF_OK;
+}
+
+static dif_status parse(dif_safetensors *st, const uint8_t *buf, uint64_t size, dif_error *err) {
+  const char *file = st->path;
+  if (size < 8)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: file is %llu bytes, too small for the 8-byte header size", file,
+                    (unsigned long long)size);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | buf[i];
+  if (n > DIF_ST_MAX_HEADER)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: header size %llu exceeds the 100 MB limit", file,
+                    (unsigned long long)n);
+  if (n > size - 8)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: header size %llu is larger than the file (%llu bytes after the size)",
+                    file, (unsigned long long)n, (unsigned long long)(size - 8));
+  if (n < 2 || buf[8] != '{')
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: header does not start with a JSON object '{'",
+                    file);
+  json_error_t je;
+  st->header = json_loadb((const char *)buf + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+  if (!st->header)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: header is not valid JSON: %s (at byte %d)", file,
+                    je.text, je.position);
+  if (!json_is_object(st->header))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: header JSON is not an object", file);
+  st->data = buf + 8 + n;
+  st->data_size = size - 8 - n;
+
+  size_t cap = json_object_size(st->header);
+  st->entries = calloc(cap ? cap : 1, sizeof *st->entries);
+  st->by_name = calloc(cap ? cap : 1, sizeof *st->by_name);
+  if (!st->entries || !st->by_name) return dif_fail_oom(err, "safetensors index", cap);
+  const char *key;
+  json_t *v;
+  json_object_foreach(st->header, key, v) {
+    if (strcmp(key, "__metadata__") == 0) {
+      if (!json_is_object(v))
+        return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: __metadata__ is not a JSON object", file);
+      const char *mk;
+      json_t *mv;
+      json_object_foreach(v, mk, mv) {
+        if (!json_is_string(mv))
+          return dif_fail(err, DIF_ERR_BAD_MODEL,
+                          "%s: __metadata__ value of '%.64s' is not a string", file, mk);
+      }
+      st->metadata = v;
+      continue;
+    }
+    dif_st_entry *e = &st->entries[st->count];
+    e->name = key; /* owned by st->header */
+    dif_status s = parse_entry(file, key, v, e, err);
+    if (s) return s;
+    st->count++;
+  }
+  qsort(st->entries, st->count, sizeof *st->entries, cmp_begin);
+  uint64_t pos = 0;
+  for (size_t i = 0; i < st->count; i++) {
+    const dif_st_entry *e = &st->entries[i];
+    if (e->begin < pos)
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s' overlaps '%s' (bytes %llu..%llu)",
+                      file, e->name, st->entries[i - 1].name, (unsigned long long)e->begin,
+                      (unsigned long long)e->end);
+    if (e->begin > pos)
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: gap of %llu unused bytes before tensor '%s' at data offset %llu", file,
+                      (unsigned long long)(e->begin - pos), e->name, (unsigned long long)pos);
+    if (e->end > st->data_size)
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: tensor '%s' ends at data offset %llu, past the end of the file's "
+                      "%llu data bytes",
+                      file, e->name, (unsigned long long)e->end, (unsigned long long)st->data_size);
+    pos = e->end;
+  }
+  if (pos != st->data_size)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: %llu trailing bytes after the last tensor (data section is %llu bytes)",
+                    file, (unsigned long long)(st->data_size - pos),
+                    (unsigned long long)st->data_size);
+  for (size_t i = 0; i < st->count; i++) st->by_name[i] = i;
+  qsort_r(st->by_name, st->count, sizeof *st->by_name, cmp_name_idx, st->entries);
+  st->converted = calloc(st->count ? st->count : 1, sizeof *st->converted);
+  if (!st->converted) return dif_fail_oom(err, "safetensors conversion table", st->count);
+  return DIF_OK;
+}
+
+static dif_safetensors *st_new(const char *name, dif_error *err) {
+  dif_safetensors *st = calloc(1, sizeof *st);
+  if (st) st->path = strdup(name ? name : "(memory)");
+  if (!st || !st->path) {
+    free(st);
+    dif_fail_oom(err, "safetensors handle", sizeof *st);
+    return NULL;
+  }
+  return st;
+}
+
+dif_status dif_st_open_memory(const void *data, size_t size, const char *name,
+                              dif_safetensors **out, dif_error *err) {
+  *out = NULL;
+  dif_safetensors *st = st_new(name, err);
+  if (!st) return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+  st->map = data;
+  dif_status s = parse(st, data, size, err);
+  if (s) {
+    dif_st_close(st);
+    return s;
+  }
+  *out = st;
+  return DIF_OK;
+}
+
+dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return dif_fail(err, DIF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return dif_fail(err, DIF_ERR_IO, "%s: not a regular file", path);
+  }
+  dif_safetensors *st = st_new(path, err);
+  if (!st) {
+    close(fd);
+    return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+  }
+  uint64_t size = (uint64_t)sb.st_size;
+  if (size > 0) {
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      int e = errno;
+      close(fd);
+      dif_st_close(st);
+      return dif_fail(err, DIF_ERR_IO, "%s: cannot map %llu bytes: %s", path,
+                      (unsigned long long)size, strerror(e));
+    }
+    st->map = m;
+    st->map_size = (size_t)size;
+  }
+  close(fd);
+  dif_status s = parse(st, st->map, size, err);
+  if (s) {
+    dif_st_close(st);
+    return s;
+  }
+  /* The identity hash is the one full pass over the file; it also faults the
+   * pages in, so the first forward pass does not. */
+  st->xxh3 = XXH3_64bits(st->map, st->map_size);
+  *out = st;
+  return DIF_OK;
+}
+
+const char *dif_st_path(const dif_safetensors *st) { return st->path; }
+uint64_t dif_st_xxh3(const dif_safetensors *st) { return st->xxh3; }
+uint64_t dif_st_file_size(const dif_safetensors *st) {
+  return (uint64_t)(st->data - st->map) + st->data_size;
+}
+size_t dif_st_count(const dif_safetensors *st) { return st->count; }
+const dif_st_entry *dif_st_entry_at(const dif_safetensors *st, size_t i) {
+  return i < st->count ? &st->entries[i] : NULL;
+}
+
+const dif_st_entry *dif_st_find(const dif_safetensors *st, const char *name) {
+  size_t lo = 0, hi = st->count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const dif_st_entry *e = &st->entries[st->by_name[mid]];
+    int c = strcmp(e->name, name);
+    if (c == 0) return e;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+const void *dif_st_data(const dif_safetensors *st, const dif_st_entry *e) {
+  return st->data + e->begin;
+}
+
+const char *dif_st_metadata(const dif_safetensors *st, const char *key) {
+  return st->metadata ? json_string_value(json_object_get(st->metadata, key)) : NULL;
+}
+
+static int fill_tensor(const dif_st_entry *e, float *data, dif_tensor *out, const char *file,
+                       dif_error *err) {
+  if (e->ndim > DIF_MAX_DIMS)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dimensions (at most %d)",
+                    file, e->name, e->ndim, DIF_MAX_DIMS);
+  out->data = data;
+  out->ndim = e->ndim;
+  for (int i = 0; i < e->ndim; i++) out->shape[i] = e->shape[i];
+  return DIF_OK;
+}
+
+dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out, dif_error *err) {
+  const dif_st_entry *e = dif_st_find(st, name);
+  if (!e) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing tensor '%s'", st->path, name);
+  size_t idx = (size_t)(e - st->entries);
+  const uint8_t *src = st->data + e->begin;
+  int64_t n = dif_st_numel(e);
+  if (e->dtype == DIF_ST_F32 && ((uintptr_t)src % sizeof(float)) == 0)
+    return fill_tensor(e, (float *)src, out, st->path, err);
+  if (e->dtype != DIF_ST_F32 && e->dtype != DIF_ST_F16 && e->dtype != DIF_ST_BF16)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", st->path,
+                    name, dtypes[e->dtype].name);
+  if (!st->converted[idx]) {
+    float *f = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!f) return dif_fail_oom(err, name, (size_t)n * sizeof(float));
+    if (e->dtype == DIF_ST_F32)
+      memcpy(f, src, (size_t)n * sizeof(float)); /* unaligned */
+    else if (e->dtype == DIF_ST_F16)
+      dif_f16_to_f32(src, f, (size_t)n);
+    else
+      dif_bf16_to_f32(src, f, (size_t)n);
+    st->converted[idx] = f;
+  }
+  return fill_tensor(e, st->converted[idx], out, st->path, err);
+}
+
+dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
+                                const int64_t *shape, dif_tensor *out, dif_error *err) {
+  dif_status s = dif_st_get_f32(st, name, out, err);
+  if (s) return s;
+  int same = out->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
+  if (!same) {
+    char a[96], b[96];
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s' has shape %s, expected %s", st->path,
+                    name, dif_shape_str(out->shape, out->ndim, a, sizeof a),
+                    dif_shape_str(shape, ndim, b, sizeof b));
+  }
+  return DIF_OK;
+}
+
+void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out) {
+  const uint8_t *p = st->data + e->begin;
+  int64_t n = dif_st_numel(e);
+  for (int64_t i = 0; i < n; i++) {
+    const uint8_t *q = p + (size_t)i * dtypes[e->dtype].size;
+    double v = 0;
+    switch (e->dtype) {
+#define LOAD(T)                                                                                    \
+  {                                                                                                \
+    T t;                                                                                           \
+    memcpy(&t, q, sizeof t);                                                                       \
+    v = (double)t;                                                                                 \
+  }                                                                                                \
+  break;
+    case DIF_ST_BOOL: v = q[0] != 0; break;
+    case DIF_ST_U8: v = q[0]; break;
+    case DIF_ST_I8: v = (int8_t)q[0]; break;
+    case DIF_ST_I16: LOAD(int16_t)
+    case DIF_ST_U16: LOAD(uint16_t)
+    case DIF_ST_I32: LOAD(int32_t)
+    case DIF_ST_U32: LOAD(uint32_t)
+    case DIF_ST_I64: LOAD(int64_t)
+    case DIF_ST_U64: LOAD(uint64_t)
+    case DIF_ST_F32: LOAD(float)
+    case DIF_ST_F64: LOAD(double)
+#undef LOAD
+    case DIF_ST_F16: {
+      float f;
+      dif_f16_to_f32(q, &f, 1);
+      v = f;
+    } break;
+    case DIF_ST_BF16: {
+      float f;
+      dif_bf16_to_f32(q, &f, 1);
+      v = f;
+    } break;
+    default: v = 0; break; /* FP8: not used by any fixture */
+    }
+    out[i] = v;
+  }
+}

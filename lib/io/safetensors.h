@@ -1,0 +1,98 @@
+/* safetensors.h — a validating, memory-mapping safetensors reader.
+ *
+ * The file is mapped read-only and validated exactly as the safetensors
+ * specification requires before any tensor is handed out:
+ *   - an 8-byte little-endian header size N with 8 + N <= file size and
+ *     N <= 100 MB;
+ *   - the header is a JSON object (trailing spaces allowed) without duplicate
+ *     keys; `__metadata__`, if present, maps strings to strings;
+ *   - every other entry has a known dtype, a shape of non-negative integers
+ *     and `data_offsets` [begin, end] with numel × dtype size == end - begin
+ *     (all products overflow-checked);
+ *   - sorted by offset, the ranges start at 0, touch without gap or overlap
+ *     and end exactly at the end of the file.
+ * F32 tensors are used in place (zero copy); F16 and BF16 are converted to
+ * F32 once, on first access, and owned by the file. Any other dtype is
+ * refused by name when a float tensor is asked for.
+ *
+ * The xxh3-64 of the whole file is computed while it is validated, so the
+ * model identity costs no second read.
+ *
+ * Not thread-safe while tensors are being fetched (conversion caches);
+ * loading is single-threaded, and afterwards pointers are read-only.
+ */
+#ifndef DIF_IO_SAFETENSORS_H
+#define DIF_IO_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+#define DIF_ST_MAX_HEADER (100u * 1000u * 1000u) /* the specification's 100 MB */
+
+typedef enum dif_st_dtype {
+  DIF_ST_BOOL,
+  DIF_ST_U8,
+  DIF_ST_I8,
+  DIF_ST_F8_E5M2,
+  DIF_ST_F8_E4M3,
+  DIF_ST_I16,
+  DIF_ST_U16,
+  DIF_ST_F16,
+  DIF_ST_BF16,
+  DIF_ST_I32,
+  DIF_ST_U32,
+  DIF_ST_F32,
+  DIF_ST_F64,
+  DIF_ST_I64,
+  DIF_ST_U64,
+  DIF_ST_DTYPE_COUNT
+} dif_st_dtype;
+
+typedef struct dif_st_entry {
+  const char *name;
+  dif_st_dtype dtype;
+  int ndim;
+  int64_t shape[8];    /* safetensors allows any rank; we keep up to 8 */
+  uint64_t begin, end; /* byte range inside the data section */
+} dif_st_entry;
+
+typedef struct dif_safetensors dif_safetensors;
+
+/* Maps and validates path. Failures: DIF_ERR_IO (cannot open/map), DIF_ERR_BAD_MODEL
+ * (any violation above; the message names the file, the tensor and the rule). */
+dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err);
+/* Same over a caller-owned buffer (which must outlive the handle); no hash
+ * unless asked. Used by tests and fuzzers. */
+dif_status dif_st_open_memory(const void *data, size_t size, const char *name,
+                              dif_safetensors **out, dif_error *err);
+void dif_st_close(dif_safetensors *st);
+
+const char *dif_st_path(const dif_safetensors *st);
+uint64_t dif_st_xxh3(const dif_safetensors *st); /* of the whole file */
+uint64_t dif_st_file_size(const dif_safetensors *st);
+size_t dif_st_count(const dif_safetensors *st);
+const dif_st_entry *dif_st_entry_at(const dif_safetensors *st, size_t i); /* in offset order */
+const dif_st_entry *dif_st_find(const dif_safetensors *st, const char *name);
+/* Raw bytes of an entry (little-endian, possibly unaligned). */
+const void *dif_st_data(const dif_safetensors *st, const dif_st_entry *e);
+/* A `__metadata__` value or NULL. */
+const char *dif_st_metadata(const dif_safetensors *st, const char *key);
+const char *dif_st_dtype_name(dif_st_dtype d);
+size_t dif_st_dtype_size(dif_st_dtype d);
+
+/* Fetches a float tensor: F32 in place, F16/BF16 converted once. Fails with
+ * DIF_ERR_BAD_MODEL naming the tensor if it is missing, DIF_ERR_UNSUPPORTED
+ * naming the dtype if it is not a float type we load. */
+dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out, dif_error *err);
+/* Same, and the shape must equal `shape` (ndim dims); the message shows both. */
+dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
+                                const int64_t *shape, dif_tensor *out, dif_error *err);
+/* Converts any numeric entry (ints, bools and floats) to doubles in out[numel]
+ * (for fixtures: token ids are I64). */
+void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out);
+int64_t dif_st_numel(const dif_st_entry *e);
+
+#endif

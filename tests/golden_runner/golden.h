@@ -1,0 +1,67 @@
+/* golden.h — the golden runner's shared helpers.
+ *
+ * dif-golden CASES ROOT runs every case under CASES (a whole cases/ folder or
+ * one kind's folder, the kind being the folder's name) against fixtures whose
+ * model and tokenizer folders are resolved under ROOT. Each kind lives in
+ * kind_<name>.c and is listed in kinds.c. A kind compares what libdif
+ * computes with the stored tensors through golden_check*, which prints one
+ * line per tensor (max-abs error, normalised MSE, tolerance) and counts
+ * failures; the program exits non-zero on any failure or unknown kind.
+ */
+#ifndef DIF_GOLDEN_H
+#define DIF_GOLDEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+
+typedef struct golden {
+  const char *root; /* fixture root holding models/ and tokenizers/ */
+  int checks_passed, checks_failed;
+  int cases;
+} golden;
+
+typedef int (*golden_kind_fn)(golden *g, const char *kind_dir);
+
+typedef struct golden_kind {
+  const char *name;
+  golden_kind_fn run;
+} golden_kind;
+
+extern const golden_kind golden_kinds[];
+
+/* Element i passes when |got - want| <= abs_tol + rel_tol * |want|. */
+int golden_check_vals(golden *g, const char *case_name, const char *what, const float *got,
+                      const double *want, int64_t n, double abs_tol, double rel_tol);
+/* Compares got[n] with tensor `key` of st (its element count must be n). */
+int golden_check(golden *g, const char *case_name, const char *key, const float *got, int64_t n,
+                 const dif_safetensors *st, double abs_tol, double rel_tol);
+/* Bit-exact float comparison. */
+int golden_check_bits(golden *g, const char *case_name, const char *what, const float *got,
+                      const float *want, int64_t n);
+/* Records a failed case with a reason (e.g. a load error). */
+void golden_fail(golden *g, const char *case_name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Loads tensor key of st as newly malloc'd doubles (NULL + failure if absent). */
+double *golden_tensor(golden *g, const char *case_name, const dif_safetensors *st, const char *key,
+                      int64_t *n);
+/* Same as floats. */
+float *golden_tensor_f32(golden *g, const char *case_name, const dif_safetensors *st,
+                         const char *key, int64_t *n);
+
+/* Resolves a fixture-relative path ("models/tiny-sd/unet") under the root
+ * into a static per-call buffer slot (8 rotating slots). */
+const char *golden_path(const golden *g, const char *rel);
+
+/* Sorted list of the regular files in dir ending in suffix; free with
+ * golden_free_list. */
+char **golden_list(const char *dir, const char *suffix, size_t *n);
+void golden_free_list(char **list, size_t n);
+
+/* Reads a whole file (NUL-terminated); NULL on failure. */
+char *golden_read_file(const char *path, size_t *len);
+
+#endif

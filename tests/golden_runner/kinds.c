@@ -1,0 +1,7 @@
+/* kinds.c — the case kinds dif-golden knows. Add one line per kind. */
+#include "kinds.h"
+
+const golden_kind golden_kinds[] = {
+    {"image_normalizer", golden_kind_image_normalizer},
+    {NULL, NULL},
+};

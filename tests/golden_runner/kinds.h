@@ -1,0 +1,9 @@
+/* kinds.h — one entry point per case kind (kind_<name>.c). */
+#ifndef DIF_GOLDEN_KINDS_H
+#define DIF_GOLDEN_KINDS_H
+
+#include "golden.h"
+
+int golden_kind_image_normalizer(golden *g, const char *dir);
+
+#endif
