@@ -1,0 +1,43 @@
+#!/bin/sh
+# Consumer checks: a C and a C++ program built against the installed libdif
+# at PREFIX, through pkg-config and through find_package(dif), shared and
+# static; each must run. Usage: run.sh PREFIX WORKDIR
+set -eu
+prefix=$(cd "$1" && pwd)
+work=$2
+src=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$work" && mkdir -p "$work"
+pcdir=$(dirname "$(find "$prefix" -name dif.pc | head -n1)")
+libdir=$(dirname "$pcdir")
+export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+fail() { echo "consumer: FAIL: $*"; exit 1; }
+
+# pkg-config, shared
+cc -std=c11 -Wall -Wextra -Werror "$src/consumer.c" -o "$work/pc-shared-c" $(pkg-config --cflags --libs dif)
+c++ -std=c++17 -Wall -Wextra -Werror -pedantic "$src/consumer.cpp" -o "$work/pc-shared-cpp" $(pkg-config --cflags --libs dif)
+readelf -d "$work/pc-shared-c" | grep -q 'libdif.so.0' || fail "pc-shared-c does not link libdif.so.0"
+LD_LIBRARY_PATH="$libdir" "$work/pc-shared-c" || fail "pc-shared-c"
+LD_LIBRARY_PATH="$libdir" "$work/pc-shared-cpp" || fail "pc-shared-cpp"
+
+# pkg-config, static: libdif.a plus the Requires.private / Libs.private closure
+static_libs=$(pkg-config --static --libs dif | sed -e 's/-ldif\b//')
+cc -std=c11 -Wall -Wextra -Werror "$src/consumer.c" -o "$work/pc-static-c" $(pkg-config --cflags dif) "$libdir/libdif.a" $static_libs
+c++ -std=c++17 -Wall -Wextra -Werror -pedantic "$src/consumer.cpp" -o "$work/pc-static-cpp" $(pkg-config --cflags dif) "$libdir/libdif.a" $static_libs
+if readelf -d "$work/pc-static-c" | grep -q 'libdif.so'; then fail "pc-static-c links libdif.so"; fi
+"$work/pc-static-c" || fail "pc-static-c"
+"$work/pc-static-cpp" || fail "pc-static-cpp"
+
+# find_package(dif), shared and static
+for mode in OFF ON; do
+  b="$work/cmake-static-$mode"
+  cmake -S "$src" -B "$b" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DCONSUMER_STATIC=$mode >/dev/null
+  cmake --build "$b" >/dev/null
+  if [ $mode = ON ]; then
+    if readelf -d "$b/consumer_c" | grep -q 'libdif.so'; then fail "find_package static links libdif.so"; fi
+  else
+    readelf -d "$b/consumer_c" | grep -q 'libdif.so.0' || fail "find_package shared does not link libdif.so.0"
+  fi
+  LD_LIBRARY_PATH="$libdir" "$b/consumer_c" || fail "find_package($mode) C"
+  LD_LIBRARY_PATH="$libdir" "$b/consumer_cpp" || fail "find_package($mode) C++"
+done
+echo "consumer: ok (pkg-config and find_package, shared and static, C and C++)"
