@@ -144,7 +144,11 @@ DIF_API void dif_context_free(dif_context *ctx);
 
 /* Number of worker threads for the context's kernels and for BLAS.
  * 0 (the default) means the number of online CPU cores. Values above
- * DIF_MAX_THREADS are refused with DIF_ERR_LIMIT. Before loading only. */
+ * DIF_MAX_THREADS are refused with DIF_ERR_LIMIT. Before loading only.
+ * libdif's own kernels and OpenBLAS take turns (BLAS is called while the
+ * kernel threads sleep), so at most this many threads compute at once.
+ * OpenBLAS's thread count is process-global: contexts with different values
+ * share whichever was applied last (at load). */
 #define DIF_MAX_THREADS 256
 DIF_API dif_status dif_context_set_threads(dif_context *ctx, int threads);
 
@@ -162,6 +166,34 @@ DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_
  * by the context, valid until the next call on it. When several threads share
  * a context, the message belongs to whichever call failed last. */
 DIF_API const char *dif_context_last_error(const dif_context *ctx);
+
+/* Opens a diffusers model folder (the directory holding model_index.json and
+ * component subfolders such as unet/, vae/, text_encoder/) and validates it:
+ * the index must name a pipeline and component classes libdif knows, and
+ * every component's weights (diffusion_pytorch_model.safetensors or
+ * model.safetensors) must pass the safetensors validation. Each weight file
+ * is fingerprinted (xxh3-64) while it is validated; see
+ * dif_context_model_file. A folder without model_index.json (loose parts,
+ * e.g. a Karlo prior folder) is accepted.
+ * Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY (a model is already
+ * loaded), DIF_ERR_IO, DIF_ERR_BAD_MODEL, DIF_ERR_UNSUPPORTED (unknown class,
+ * dtype), DIF_ERR_OUT_OF_MEMORY; the message names the file and the problem.
+ * On failure the context stays empty and usable. Not thread-safe: call it
+ * before sharing the context. */
+DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir);
+
+/* Number of weight files the loaded model consists of (0 before loading or
+ * for ctx NULL). */
+DIF_API int dif_context_model_file_count(const dif_context *ctx);
+
+/* Describes weight file i (0-based): its path relative to the model folder
+ * (owned by the context, valid until it is freed), size in bytes and xxh3-64
+ * fingerprint, the model identity. Any output pointer may be NULL.
+ * Errors: DIF_ERR_INVALID_ARGUMENT (ctx NULL or i out of range; message in
+ * dif_last_error(), the context is not modified). Thread-safe
+ * on a loaded context. */
+DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const char **path,
+                                          uint64_t *size, uint64_t *xxh3);
 
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
  * example "SkylakeX" or "Prescott" (OpenBLAS's openblas_get_corename()).

@@ -25,6 +25,11 @@ DIF_API dif_status dif_context_new(dif_context **out) {
 DIF_API void dif_context_free(dif_context *ctx) {
   if (!ctx) return;
   dif_pool_free(ctx->pool);
+  for (int i = 0; i < ctx->n_weights; i++) {
+    dif_st_close(ctx->weights[i]);
+    free(ctx->weight_component[i]);
+  }
+  dif_model_folder_free(ctx->model);
   pthread_mutex_destroy(&ctx->err_lock);
   free(ctx);
 }
@@ -70,6 +75,16 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx) {
 }
 
 DIF_API const char *dif_blas_core(void) { return dif_blas_corename(); }
+
+dif_pool *dif_ctx_pool(dif_context *ctx) {
+  if (!ctx->pool) {
+    dif_error err;
+    if (dif_pool_new(ctx->threads, &ctx->pool, &err) != DIF_OK)
+      dif_ctx_log(ctx, DIF_LOG_WARN, "running single-threaded: %s", err.msg);
+    dif_blas_set_threads(ctx->threads);
+  }
+  return ctx->pool;
+}
 
 dif_status dif_ctx_fail(dif_context *ctx, const dif_error *err) {
   pthread_mutex_lock(&ctx->err_lock);

@@ -6,7 +6,10 @@
 
 #include "core/error.h"
 #include "core/threadpool.h"
+#include "io/model_folder.h"
 #include "dif.h"
+
+#define DIF_CTX_MAX_COMPONENTS 16
 
 struct dif_context {
   int threads; /* resolved: >= 1 */
@@ -15,6 +18,10 @@ struct dif_context {
   dif_log_level log_level;
   void *log_user;
   dif_pool *pool; /* created on first use */
+  dif_model_folder *model; /* the loaded folder; NULL before dif_context_load */
+  dif_safetensors *weights[DIF_CTX_MAX_COMPONENTS]; /* validated weight files */
+  char *weight_component[DIF_CTX_MAX_COMPONENTS];
+  int n_weights;
   pthread_mutex_t err_lock;
   char last_error[DIF_ERROR_MSG_MAX];
 };
@@ -29,6 +36,10 @@ void dif_ctx_ok(dif_context *ctx);
 /* Sends a line to the context's log callback if its level is enabled. */
 void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The context's kernel thread pool, created on first use; also applies the
+ * context's thread count to BLAS. NULL (serial) if threads cannot start. */
+dif_pool *dif_ctx_pool(dif_context *ctx);
 
 /* Per-thread error for calls without a context. */
 dif_status dif_thread_fail(dif_status st, const char *fmt, ...)
