@@ -181,3 +181,12 @@ char *golden_read_file(const char *path, size_t *len) {
   }
   return buf;
 }
+
+dif_safetensors *golden_open_case(golden *g, const char *dir, const char *file) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  dif_error err = {0};
+  dif_safetensors *st = NULL;
+  if (dif_st_open(path, &st, &err)) golden_fail(g, file, "%s", err.msg);
+  return st;
+}

@@ -15,12 +15,14 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/ops.h"
 #include "io/safetensors.h"
 
 typedef struct golden {
   const char *root; /* fixture root holding models/ and tokenizers/ */
   int checks_passed, checks_failed;
   int cases;
+  dif_kctx k; /* threads and scratch for the models under test */
 } golden;
 
 typedef int (*golden_kind_fn)(golden *g, const char *kind_dir);
@@ -60,6 +62,9 @@ const char *golden_path(const golden *g, const char *rel);
  * golden_free_list. */
 char **golden_list(const char *dir, const char *suffix, size_t *n);
 void golden_free_list(char **list, size_t n);
+
+/* Opens a case file; on failure records it and returns NULL. */
+dif_safetensors *golden_open_case(golden *g, const char *dir, const char *file);
 
 /* Reads a whole file (NUL-terminated); NULL on failure. */
 char *golden_read_file(const char *path, size_t *len);

@@ -5,5 +5,7 @@
 #include "golden.h"
 
 int golden_kind_image_normalizer(golden *g, const char *dir);
+int golden_kind_clip_text(golden *g, const char *dir);
+int golden_kind_clip_vision(golden *g, const char *dir);
 
 #endif

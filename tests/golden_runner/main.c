@@ -47,6 +47,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   golden g = {.root = argv[2]};
+  dif_arena arena;
+  dif_arena_init(&arena, 1 << 20);
+  dif_error err;
+  if (dif_pool_new(dif_cpu_count(), &g.k.pool, &err)) g.k.pool = NULL; /* serial fallback */
+  g.k.arena = &arena;
   struct stat sb;
   if (stat(argv[1], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
     fprintf(stderr, "dif-golden: %s is not a directory\n", argv[1]);
@@ -100,6 +105,8 @@ int main(int argc, char **argv) {
   }
   printf("dif-golden: %d cases, %d checks passed, %d failed, %d unknown kinds\n", g.cases,
          g.checks_passed, g.checks_failed, unknown);
+  dif_pool_free(g.k.pool);
+  dif_arena_free(&arena);
   if (unknown) return 2;
   return g.checks_failed ? 1 : 0;
 }

@@ -1,0 +1,94 @@
+/* clip_vision.c — CLIP vision encoder forward pass (see clip_vision.h). */
+#include "models/clip_vision.h"
+
+#include <string.h>
+
+#include "io/component.h"
+
+static const char *const classes[] = {"CLIPVisionModelWithProjection", NULL};
+
+dif_status dif_clip_vision_load(const char *dir, dif_clip_vision *m, dif_error *err) {
+  memset(m, 0, sizeof *m);
+  dif_config *cfg;
+  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
+  if (s) return s;
+  if ((s = dif_config_int(cfg, "image_size", &m->image_size, err)) ||
+      (s = dif_config_int(cfg, "patch_size", &m->patch_size, err)) ||
+      (s = dif_config_int_opt(cfg, "num_channels", 3, &m->channels, err)) ||
+      (s = dif_config_int_opt(cfg, "projection_dim", 512, &m->projection_dim, err)))
+    goto done;
+  if (m->patch_size <= 0 || m->image_size <= 0 || m->image_size > 4096 ||
+      m->image_size % m->patch_size || m->channels <= 0 || m->channels > 4 ||
+      m->projection_dim <= 0 || m->projection_dim > 65536) {
+    s = dif_fail(err, DIF_ERR_BAD_MODEL,
+                 "%s: image_size %lld / patch_size %lld / num_channels %lld / projection_dim %lld "
+                 "are not a valid combination",
+                 dif_config_path(cfg), (long long)m->image_size, (long long)m->patch_size,
+                 (long long)m->channels, (long long)m->projection_dim);
+    goto done;
+  }
+  int64_t g = m->image_size / m->patch_size;
+  m->tokens = g * g + 1;
+  if ((s = dif_component_weights(dir, &m->weights, err))) goto done;
+  dif_wloader wl = {m->weights, err, DIF_OK};
+  if ((s = dif_clip_encoder_load(&m->enc, cfg, &wl, "vision_model.", err))) goto done;
+  int64_t C = m->enc.hidden, p = m->patch_size;
+  m->class_emb = DIF_W1(&wl, C, "vision_model.embeddings.class_embedding");
+  m->patch_w = DIF_W4(&wl, C, m->channels, p, p, "vision_model.embeddings.patch_embedding.weight");
+  m->pos_emb = DIF_W2(&wl, m->tokens, C, "vision_model.embeddings.position_embedding.weight");
+  m->pre_ln_w = DIF_W1(&wl, C, "vision_model.pre_layrnorm.weight");
+  m->pre_ln_b = DIF_W1(&wl, C, "vision_model.pre_layrnorm.bias");
+  m->post_ln_w = DIF_W1(&wl, C, "vision_model.post_layernorm.weight");
+  m->post_ln_b = DIF_W1(&wl, C, "vision_model.post_layernorm.bias");
+  m->proj = DIF_W2(&wl, m->projection_dim, C, "visual_projection.weight");
+  s = wl.status;
+done:
+  dif_config_free(cfg);
+  if (s) dif_clip_vision_free(m);
+  return s;
+}
+
+void dif_clip_vision_free(dif_clip_vision *m) {
+  if (!m) return;
+  dif_st_close(m->weights);
+  memset(m, 0, sizeof *m);
+}
+
+dif_status dif_clip_vision_forward(const dif_clip_vision *m, const dif_kctx *k, const float *pixels,
+                                   int64_t B, dif_clip_vision_out *out, dif_error *err) {
+  int64_t C = m->enc.hidden, T = m->tokens, P = T - 1, S = m->image_size, p = m->patch_size;
+  if (B < 1)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "CLIP vision encoder: batch %lld", (long long)B);
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *h = dif_arena_floats(k->arena, (size_t)(B * T * C), err);
+  float *patches = dif_arena_floats(k->arena, (size_t)(C * P), err);
+  float *pooled = dif_arena_floats(k->arena, (size_t)(B * C), err);
+  dif_status s = (!h || !patches || !pooled) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
+  dif_conv2d_params cp = {.cin = m->channels, .cout = C, .kh = p, .kw = p, .stride = p};
+  for (int64_t b = 0; b < B && !s; b++) {
+    /* patches[C, P] (NCHW with H·W = P), transposed into tokens 1..P */
+    s = dif_conv2d(k, &cp, pixels + b * m->channels * S * S, 1, S, S, m->patch_w, NULL, patches,
+                   err);
+    float *hb = h + b * T * C;
+    for (int64_t c = 0; c < C; c++) hb[c] = m->class_emb[c] + m->pos_emb[c];
+    for (int64_t t = 0; t < P; t++)
+      for (int64_t c = 0; c < C; c++)
+        hb[(t + 1) * C + c] = patches[c * P + t] + m->pos_emb[(t + 1) * C + c];
+  }
+  if (!s) {
+    dif_layer_norm(k, h, B * T, C, m->enc.eps, m->pre_ln_w, m->pre_ln_b, h);
+    s = dif_clip_encoder_forward(&m->enc, k, h, B, T, false, NULL, m->enc.n_layers, out->states,
+                                 err);
+  }
+  if (!s) {
+    if (out->last_hidden) memcpy(out->last_hidden, h, (size_t)(B * T * C) * sizeof *h);
+    for (int64_t b = 0; b < B; b++)
+      dif_layer_norm(k, h + b * T * C, 1, C, m->enc.eps, m->post_ln_w, m->post_ln_b,
+                     pooled + b * C);
+    if (out->pooled) memcpy(out->pooled, pooled, (size_t)(B * C) * sizeof *pooled);
+    if (out->image_embeds)
+      dif_linear(k, pooled, B, C, m->proj, NULL, m->projection_dim, out->image_embeds);
+  }
+  dif_arena_release(k->arena, mark);
+  return s;
+}

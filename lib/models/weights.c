@@ -1,0 +1,27 @@
+/* weights.c — sticky-error tensor fetching (see weights.h). */
+#include "models/weights.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const float *dif_wl_get(dif_wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...) {
+  if (wl->status) return NULL;
+  char name[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  dif_tensor t;
+  wl->status = ndim ? dif_st_get_f32_shape(wl->st, name, ndim, shape, &t, wl->err)
+                    : dif_st_get_f32(wl->st, name, &t, wl->err);
+  return wl->status ? NULL : t.data;
+}
+
+int dif_wl_has(const dif_wloader *wl, const char *fmt, ...) {
+  char name[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  return dif_st_find(wl->st, name) != NULL;
+}

@@ -1,0 +1,36 @@
+/* weights.h — fetching a model's tensors by name with shape checks.
+ *
+ * A loader pulls dozens of tensors; instead of checking each call, it uses a
+ * dif_wloader whose first failure sticks: later calls return NULL at once and
+ * the loader checks wl.status once at the end. Every message names the file,
+ * the tensor and, on a mismatch, both shapes.
+ */
+#ifndef DIF_MODELS_WEIGHTS_H
+#define DIF_MODELS_WEIGHTS_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+
+typedef struct dif_wloader {
+  dif_safetensors *st;
+  dif_error *err;
+  dif_status status;
+} dif_wloader;
+
+/* Tensor named by the printf-style format, which must have exactly ndim
+ * dimensions equal to shape (ndim 0 = any shape). NULL after a failure. */
+const float *dif_wl_get(dif_wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Shorthands for 1-, 2- and 4-dimensional tensors. */
+#define DIF_W1(wl, a, ...) dif_wl_get((wl), 1, (const int64_t[]){(a)}, __VA_ARGS__)
+#define DIF_W2(wl, a, b, ...) dif_wl_get((wl), 2, (const int64_t[]){(a), (b)}, __VA_ARGS__)
+#define DIF_W4(wl, a, b, c, d, ...)                                                                \
+  dif_wl_get((wl), 4, (const int64_t[]){(a), (b), (c), (d)}, __VA_ARGS__)
+
+/* True if the file has a tensor of that name (for optional biases). */
+int dif_wl_has(const dif_wloader *wl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
