@@ -1,0 +1,58 @@
+/* attention.c — the Attention module (see attention.h). */
+#include "models/attention.h"
+
+#include <math.h>
+
+void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *p, int64_t dim, int64_t ctx_dim,
+                   int64_t heads, int64_t head_dim) {
+  int64_t inner = heads * head_dim;
+  a->dim = dim;
+  a->ctx_dim = ctx_dim;
+  a->heads = heads;
+  a->head_dim = head_dim;
+  a->q_w = DIF_W2(wl, inner, dim, "%s.to_q.weight", p);
+  a->k_w = DIF_W2(wl, inner, ctx_dim, "%s.to_k.weight", p);
+  a->v_w = DIF_W2(wl, inner, ctx_dim, "%s.to_v.weight", p);
+  a->o_w = DIF_W2(wl, dim, inner, "%s.to_out.0.weight", p);
+  a->o_b = DIF_W1(wl, dim, "%s.to_out.0.bias", p);
+  a->q_b = dif_wl_has(wl, "%s.to_q.bias", p) ? DIF_W1(wl, inner, "%s.to_q.bias", p) : NULL;
+  a->k_b = dif_wl_has(wl, "%s.to_k.bias", p) ? DIF_W1(wl, inner, "%s.to_k.bias", p) : NULL;
+  a->v_b = dif_wl_has(wl, "%s.to_v.bias", p) ? DIF_W1(wl, inner, "%s.to_v.bias", p) : NULL;
+}
+
+dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                            int64_t T, const float *ctx, int64_t S, float *y, dif_error *err) {
+  int64_t inner = a->heads * a->head_dim, cdim = ctx ? a->ctx_dim : a->dim;
+  if (!ctx) {
+    ctx = x;
+    S = T;
+  }
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *q = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
+  float *kk = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
+  float *v = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
+  float *o = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
+  if (!q || !kk || !v || !o) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  dif_linear(k, x, B * T, a->dim, a->q_w, a->q_b, inner, q);
+  dif_linear(k, ctx, B * S, cdim, a->k_w, a->k_b, inner, kk);
+  dif_linear(k, ctx, B * S, cdim, a->v_w, a->v_b, inner, v);
+  dif_attention_params ap = {.tq = T,
+                             .tk = S,
+                             .heads = a->heads,
+                             .dim = a->head_dim,
+                             .ld_q = inner,
+                             .ld_k = inner,
+                             .ld_v = inner,
+                             .ld_o = inner,
+                             .scale = 1.0f / sqrtf((float)a->head_dim)};
+  dif_status s = DIF_OK;
+  for (int64_t b = 0; b < B && !s; b++)
+    s = dif_attention(k, &ap, q + b * T * inner, kk + b * S * inner, v + b * S * inner,
+                      o + b * T * inner, err);
+  if (!s) dif_linear(k, o, B * T, inner, a->o_w, a->o_b, a->dim, y);
+  dif_arena_release(k->arena, mark);
+  return s;
+}

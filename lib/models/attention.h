@@ -1,0 +1,29 @@
+/* attention.h — diffusers' Attention module (to_q, to_k, to_v, to_out.0).
+ *
+ * out = to_out(softmax(q kᵀ / sqrt(head_dim)) v) with q = to_q(x),
+ * k = to_k(ctx), v = to_v(ctx); ctx = x for self-attention. The UNet's
+ * attention has no q/k/v biases; the VAE's has them.
+ */
+#ifndef DIF_MODELS_ATTENTION_H
+#define DIF_MODELS_ATTENTION_H
+
+#include <stdint.h>
+
+#include "core/ops.h"
+#include "models/weights.h"
+
+typedef struct dif_attn {
+  int64_t dim, ctx_dim, heads, head_dim;                      /* inner = heads · head_dim */
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b; /* biases may be NULL */
+} dif_attn;
+
+/* Loads "<prefix>.to_q.weight" etc.; q/k/v biases are loaded if present. */
+void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *prefix, int64_t dim, int64_t ctx_dim,
+                   int64_t heads, int64_t head_dim);
+
+/* y[B, T, dim] = attention of x[B, T, dim] over ctx[B, S, ctx_dim] (ctx NULL:
+ * self-attention, S = T). y must not alias x. */
+dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                            int64_t T, const float *ctx, int64_t S, float *y, dif_error *err);
+
+#endif

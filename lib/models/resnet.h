@@ -1,0 +1,37 @@
+/* resnet.h — diffusers' ResnetBlock2D, shared by the UNet and the VAE.
+ *
+ * h = conv1(silu(norm1(x))); h += time_emb_proj(silu(temb)) per channel
+ * (UNet only, "default" time scale shift); h = conv2(silu(norm2(h)));
+ * out = shortcut(x) + h, where shortcut is a 1×1 conv when the channel count
+ * changes and the identity otherwise (output_scale_factor 1).
+ */
+#ifndef DIF_MODELS_RESNET_H
+#define DIF_MODELS_RESNET_H
+
+#include <stdint.h>
+
+#include "core/ops.h"
+#include "models/weights.h"
+
+typedef struct dif_resnet {
+  int64_t cin, cout, temb_ch; /* temb_ch 0: no time embedding (VAE) */
+  int64_t groups;
+  float eps;
+  const float *norm1_w, *norm1_b, *conv1_w, *conv1_b;
+  const float *temb_w, *temb_b;
+  const float *norm2_w, *norm2_b, *conv2_w, *conv2_b;
+  const float *short_w, *short_b; /* NULL when cin == cout */
+} dif_resnet;
+
+/* Loads "<prefix>.norm1.weight" etc. */
+void dif_resnet_load(dif_resnet *r, dif_wloader *wl, const char *prefix, int64_t cin, int64_t cout,
+                     int64_t temb_ch, int64_t groups, float eps);
+
+/* y[N, cout, H, W] = resnet(x[N, cin, H, W], temb[N, temb_ch] or NULL).
+ * temb_act: temb after silu (the caller applies silu once per step and
+ * shares it). y must not alias x. */
+dif_status dif_resnet_forward(const dif_resnet *r, const dif_kctx *k, const float *x, int64_t N,
+                              int64_t H, int64_t W, const float *temb_act, float *y,
+                              dif_error *err);
+
+#endif

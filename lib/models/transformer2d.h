@@ -1,0 +1,43 @@
+/* transformer2d.h — diffusers' Transformer2DModel with BasicTransformerBlocks,
+ * as the SD-1.x/2.x and Stable unCLIP UNets use it.
+ *
+ * x → GroupNorm(eps 1e-6) → proj_in (1×1 conv, SD-1.x, or Linear on tokens,
+ * SD-2.x: use_linear_projection) → tokens (B, HW, inner) → blocks → proj_out
+ * → + x. Block: h += attn1(LN1(h)); h += attn2(LN2(h), context);
+ * h += ff(LN3(h)) with ff = Linear(GEGLU(inner → 4·inner)).
+ */
+#ifndef DIF_MODELS_TRANSFORMER2D_H
+#define DIF_MODELS_TRANSFORMER2D_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ops.h"
+#include "models/attention.h"
+
+#define DIF_T2D_MAX_BLOCKS 16
+
+typedef struct dif_t2d_block {
+  const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *ln3_w, *ln3_b;
+  dif_attn attn1, attn2;
+  const float *ff1_w, *ff1_b, *ff2_w, *ff2_b;
+} dif_t2d_block;
+
+typedef struct dif_t2d {
+  int64_t channels, inner, heads, head_dim, ctx_dim, groups, ff_inner;
+  bool linear_proj;
+  int n_blocks;
+  const float *norm_w, *norm_b, *proj_in_w, *proj_in_b, *proj_out_w, *proj_out_b;
+  dif_t2d_block blocks[DIF_T2D_MAX_BLOCKS];
+} dif_t2d;
+
+void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *prefix, int64_t channels, int64_t heads,
+                  int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks,
+                  bool linear_proj);
+
+/* y[B, C, H, W] = transformer(x[B, C, H, W], context[B, S, ctx_dim]); y may not alias x. */
+dif_status dif_t2d_forward(const dif_t2d *t, const dif_kctx *k, const float *x, int64_t B,
+                           int64_t H, int64_t W, const float *context, int64_t S, float *y,
+                           dif_error *err);
+
+#endif

@@ -1,0 +1,74 @@
+/* unet.h — diffusers' UNet2DConditionModel, the subset SD-1.x, SD-2.x and
+ * Stable unCLIP use, driven entirely by unet/config.json.
+ *
+ * Supported: CrossAttnDownBlock2D / DownBlock2D, UNetMidBlock2DCrossAttn,
+ * UpBlock2D / CrossAttnUpBlock2D; ResnetBlock2D with the "default" time
+ * scale shift; Transformer2DModel with conv (SD-1.x) or linear (SD-2.x)
+ * projections; attention_head_dim as an int or per-block list (it is the
+ * number of heads, as diffusers reads it); class_embed_type null or
+ * "projection" (the unCLIP image embedding, fed as class_labels); positional
+ * time embedding with flip_sin_to_cos / freq_shift; any latent size (the up
+ * path resizes to each skip's size, as diffusers forwards upsample_size).
+ * Every other config value is refused at load with the key and value named.
+ */
+#ifndef DIF_MODELS_UNET_H
+#define DIF_MODELS_UNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ops.h"
+#include "models/resnet.h"
+#include "models/transformer2d.h"
+
+#define DIF_UNET_MAX_BLOCKS 6
+#define DIF_UNET_MAX_LAYERS 4 /* resnets per down block (up blocks have one more) */
+
+typedef struct dif_unet_level {
+  bool cross; /* has attentions */
+  int n_res;
+  dif_resnet res[DIF_UNET_MAX_LAYERS + 1];
+  dif_t2d attn[DIF_UNET_MAX_LAYERS + 1];
+  const float *sample_w, *sample_b; /* downsampler / upsampler conv, NULL if none */
+} dif_unet_level;
+
+typedef struct dif_unet {
+  int64_t in_ch, out_ch, n_blocks, layers_per_block, groups, ctx_dim, temb_ch, c0;
+  int64_t channels[DIF_UNET_MAX_BLOCKS], heads[DIF_UNET_MAX_BLOCKS];
+  int64_t class_in; /* projection_class_embeddings_input_dim, 0 if no class embedding */
+  int64_t downsample_padding;
+  float eps, freq_shift;
+  bool flip_sin_to_cos, linear_proj;
+  const float *time_w1, *time_b1, *time_w2, *time_b2;
+  const float *class_w1, *class_b1, *class_w2, *class_b2;
+  const float *conv_in_w, *conv_in_b, *norm_out_w, *norm_out_b, *conv_out_w, *conv_out_b;
+  dif_unet_level down[DIF_UNET_MAX_BLOCKS], up[DIF_UNET_MAX_BLOCKS];
+  dif_resnet mid_res[2];
+  dif_t2d mid_attn;
+  dif_safetensors *weights;
+} dif_unet;
+
+dif_status dif_unet_load(const char *dir, dif_unet *u, dif_error *err);
+void dif_unet_free(dif_unet *u);
+
+/* Called with the output of named submodules (diffusers' module paths:
+ * "time_proj", "conv_in", "down_blocks.0", "mid_block", ...) for tests. */
+typedef void (*dif_unet_hook)(void *user, const char *name, const float *data, int64_t n);
+
+typedef struct dif_unet_input {
+  const float *sample; /* [B, in_ch, H, W] */
+  int64_t B, H, W;
+  const float *timesteps; /* [B], or [1] broadcast to the batch */
+  int64_t n_timesteps;
+  const float *context; /* encoder_hidden_states [B, S, ctx_dim] */
+  int64_t S;
+  const float *class_labels; /* [B, class_in] when the model has a class embedding */
+  dif_unet_hook hook;
+  void *hook_user;
+} dif_unet_input;
+
+/* out[B, out_ch, H, W]. Scratch from k->arena. */
+dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet_input *in,
+                            float *out, dif_error *err);
+
+#endif

@@ -1,0 +1,171 @@
+/* unet_config.c — reading and validating a UNet2DConditionModel config.
+ *
+ * Every key diffusers defines is either read, known to have no effect on
+ * float32 inference, or required to hold the one value libdif implements;
+ * anything else is refused with the key and the value named. Unknown keys are
+ * accepted only when they are null or false (features that are off). */
+#include <math.h>
+#include <string.h>
+
+#include "io/config.h"
+#include "models/config_check.h"
+#include "models/unet.h"
+#include "models/unet_config.h"
+
+/* Keys whose value must be the one we implement (JSON text). */
+static const dif_fixed_key fixed[] = {
+    {"act_fn", "\"silu\""},
+    {"addition_embed_type", "null"},
+    {"addition_time_embed_dim", "null"},
+    {"attention_type", "\"default\""},
+    {"center_input_sample", "false"},
+    {"class_embeddings_concat", "false"},
+    {"conv_in_kernel", "3"},
+    {"conv_out_kernel", "3"},
+    {"cross_attention_norm", "null"},
+    {"dual_cross_attention", "false"},
+    {"encoder_hid_dim", "null"},
+    {"encoder_hid_dim_type", "null"},
+    {"mid_block_scale_factor", "1"},
+    {"mid_block_type", "\"UNetMidBlock2DCrossAttn\""},
+    {"num_attention_heads", "null"},
+    {"num_class_embeds", "null"},
+    {"only_cross_attention", "false"},
+    {"resnet_out_scale_factor", "1"},
+    {"resnet_skip_time_act", "false"},
+    {"resnet_time_scale_shift", "\"default\""},
+    {"reverse_transformer_layers_per_block", "null"},
+    {"time_cond_proj_dim", "null"},
+    {"time_embedding_act_fn", "null"},
+    {"time_embedding_dim", "null"},
+    {"time_embedding_type", "\"positional\""},
+    {"timestep_post_act", "null"},
+    {NULL, NULL},
+};
+
+/* Keys read below, or without effect on float32 inference. */
+static const char *const handled[] = {
+    "_class_name",
+    "_diffusers_version",
+    "_name_or_path",
+    "sample_size",
+    "dropout",
+    "upcast_attention",               /* changes only fp16 behaviour */
+    "addition_embed_type_num_heads",  /* unused without addition_embed_type */
+    "mid_block_only_cross_attention", /* only matters for other mid blocks */
+    "in_channels",
+    "out_channels",
+    "block_out_channels",
+    "down_block_types",
+    "up_block_types",
+    "layers_per_block",
+    "attention_head_dim",
+    "cross_attention_dim",
+    "norm_num_groups",
+    "norm_eps",
+    "flip_sin_to_cos",
+    "freq_shift",
+    "use_linear_projection",
+    "class_embed_type",
+    "projection_class_embeddings_input_dim",
+    "transformer_layers_per_block",
+    "downsample_padding",
+    NULL};
+
+dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_error *err) {
+  memset(c, 0, sizeof *c);
+  dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
+  if (s) return s;
+  const char *file = dif_config_path(cfg);
+  int n = 0, nd = 0, nu = 0, nh = 0, nt = 0;
+  int64_t lpb[1];
+  double eps, shift;
+  const char *cls_type = NULL;
+  if ((s = dif_config_int_list(cfg, "block_out_channels", c->channels, DIF_UNET_MAX_BLOCKS, &n,
+                               false, 0, err)) ||
+      (s = dif_config_str_list(cfg, "down_block_types", c->down_types, DIF_UNET_MAX_BLOCKS, &nd,
+                               err)) ||
+      (s = dif_config_str_list(cfg, "up_block_types", c->up_types, DIF_UNET_MAX_BLOCKS, &nu,
+                               err)) ||
+      (s = dif_config_int_list(cfg, "attention_head_dim", c->heads, DIF_UNET_MAX_BLOCKS, &nh, true,
+                               n, err)) ||
+      (s = dif_config_int_list(cfg, "transformer_layers_per_block", c->t_layers,
+                               DIF_UNET_MAX_BLOCKS, &nt, true, n, err)) ||
+      (s = dif_config_int_list(cfg, "layers_per_block", lpb, 1, &(int){0}, true, 1, err)) ||
+      (s = dif_config_int_opt(cfg, "in_channels", 4, &c->in_ch, err)) ||
+      (s = dif_config_int_opt(cfg, "out_channels", 4, &c->out_ch, err)) ||
+      (s = dif_config_int(cfg, "cross_attention_dim", &c->ctx_dim, err)) ||
+      (s = dif_config_int_opt(cfg, "norm_num_groups", 32, &c->groups, err)) ||
+      (s = dif_config_num_opt(cfg, "norm_eps", 1e-5, &eps, err)) ||
+      (s = dif_config_bool_opt(cfg, "flip_sin_to_cos", true, &c->flip_sin_to_cos, err)) ||
+      (s = dif_config_num_opt(cfg, "freq_shift", 0, &shift, err)) ||
+      (s = dif_config_bool_opt(cfg, "use_linear_projection", false, &c->linear_proj, err)) ||
+      (s = dif_config_str_opt(cfg, "class_embed_type", NULL, &cls_type, err)) ||
+      (s = dif_config_int_opt(cfg, "downsample_padding", 1, &c->downsample_padding, err)))
+    return s;
+  c->n_blocks = n;
+  c->layers_per_block = lpb[0];
+  c->eps = (float)eps;
+  c->freq_shift = (float)shift;
+  if (n < 1 || nd != n || nu != n || nh != n || nt != n)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: block_out_channels, down_block_types, up_block_types, "
+                    "attention_head_dim and transformer_layers_per_block must have the same "
+                    "length (%d, %d, %d, %d, %d)",
+                    file, n, nd, nu, nh, nt);
+  for (int i = 0; i < n; i++) {
+    if (c->channels[i] <= 0 || c->channels[i] > 16384 || c->groups <= 0 ||
+        c->channels[i] % c->groups)
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: block_out_channels[%d] = %lld is not a positive multiple of "
+                      "norm_num_groups %lld",
+                      file, i, (long long)c->channels[i], (long long)c->groups);
+    if (c->heads[i] <= 0 || c->channels[i] % c->heads[i])
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: attention_head_dim[%d] = %lld heads does not divide %lld channels", file,
+                      i, (long long)c->heads[i], (long long)c->channels[i]);
+    if (c->t_layers[i] < 1 || c->t_layers[i] > DIF_T2D_MAX_BLOCKS)
+      return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                      "%s: transformer_layers_per_block[%d] = %lld (supported: 1..%d)", file, i,
+                      (long long)c->t_layers[i], DIF_T2D_MAX_BLOCKS);
+    if (strcmp(c->down_types[i], "CrossAttnDownBlock2D") != 0 &&
+        strcmp(c->down_types[i], "DownBlock2D") != 0)
+      return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                      "%s: down_block_types[%d] = %s is not supported (CrossAttnDownBlock2D, "
+                      "DownBlock2D)",
+                      file, i, c->down_types[i]);
+    if (strcmp(c->up_types[i], "CrossAttnUpBlock2D") != 0 &&
+        strcmp(c->up_types[i], "UpBlock2D") != 0)
+      return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                      "%s: up_block_types[%d] = %s is not supported (CrossAttnUpBlock2D, "
+                      "UpBlock2D)",
+                      file, i, c->up_types[i]);
+  }
+  if (c->layers_per_block < 1 || c->layers_per_block > DIF_UNET_MAX_LAYERS)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
+                    file, (long long)c->layers_per_block, DIF_UNET_MAX_LAYERS);
+  if (c->in_ch < 1 || c->in_ch > 64 || c->out_ch < 1 || c->out_ch > 64)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: in_channels %lld / out_channels %lld out of range",
+                    file, (long long)c->in_ch, (long long)c->out_ch);
+  if (c->ctx_dim < 1 || c->ctx_dim > 16384)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: cross_attention_dim %lld out of range", file,
+                    (long long)c->ctx_dim);
+  if (c->downsample_padding < 0 || c->downsample_padding > 1)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: downsample_padding = %lld (supported: 0, 1)",
+                    file, (long long)c->downsample_padding);
+  if (!(c->eps > 0) || !isfinite(c->eps))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: norm_eps must be positive", file);
+  if (cls_type) {
+    if (strcmp(cls_type, "projection") != 0)
+      return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                      "%s: class_embed_type = %s is not supported (null or projection)", file,
+                      cls_type);
+    if ((s = dif_config_int(cfg, "projection_class_embeddings_input_dim", &c->class_in, err)))
+      return s;
+    if (c->class_in < 1 || c->class_in > 65536)
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: projection_class_embeddings_input_dim %lld out of range", file,
+                      (long long)c->class_in);
+  }
+  return DIF_OK;
+}

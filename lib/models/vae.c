@@ -1,0 +1,390 @@
+/* vae.c — AutoencoderKL encoder and decoder (see vae.h). */
+#include "models/vae.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/component.h"
+#include "models/config_check.h"
+
+static const char *const classes[] = {"AutoencoderKL", NULL};
+
+static const dif_fixed_key fixed[] = {
+    {"act_fn", "\"silu\""},
+    {"latents_mean", "null"},
+    {"latents_std", "null"},
+    {"shift_factor", "null"},
+    {"use_quant_conv", "true"},
+    {"use_post_quant_conv", "true"},
+    {"mid_block_add_attention", "true"},
+    {NULL, NULL},
+};
+static const char *const handled[] = {"_class_name",      "_diffusers_version",
+                                      "_name_or_path",    "sample_size",
+                                      "force_upcast", /* fp16 only */
+                                      "in_channels",      "out_channels",
+                                      "latent_channels",  "block_out_channels",
+                                      "down_block_types", "up_block_types",
+                                      "layers_per_block", "norm_num_groups",
+                                      "scaling_factor",   NULL};
+
+#define EPS 1e-6f /* GroupNorm eps of every VAE norm */
+
+static void load_mid(dif_vae *v, dif_wloader *wl, dif_vae_mid *m, const char *p, int64_t C) {
+  char name[96];
+  for (int j = 0; j < 2; j++) {
+    snprintf(name, sizeof name, "%s.mid_block.resnets.%d", p, j);
+    dif_resnet_load(&m->res[j], wl, name, C, C, 0, v->groups, EPS);
+  }
+  m->norm_w = DIF_W1(wl, C, "%s.mid_block.attentions.0.group_norm.weight", p);
+  m->norm_b = DIF_W1(wl, C, "%s.mid_block.attentions.0.group_norm.bias", p);
+  snprintf(name, sizeof name, "%s.mid_block.attentions.0", p);
+  dif_attn_load(&m->attn, wl, name, C, C, 1, C); /* one head of C channels */
+}
+
+static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err) {
+  dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
+  const char *down[DIF_VAE_MAX_BLOCKS], *up[DIF_VAE_MAX_BLOCKS];
+  int n = 0, nd = 0, nu = 0;
+  double sf;
+  if (s ||
+      (s = dif_config_int_list(cfg, "block_out_channels", v->channels, DIF_VAE_MAX_BLOCKS, &n,
+                               false, 0, err)) ||
+      (s = dif_config_str_list(cfg, "down_block_types", down, DIF_VAE_MAX_BLOCKS, &nd, err)) ||
+      (s = dif_config_str_list(cfg, "up_block_types", up, DIF_VAE_MAX_BLOCKS, &nu, err)) ||
+      (s = dif_config_int_opt(cfg, "in_channels", 3, &v->in_ch, err)) ||
+      (s = dif_config_int_opt(cfg, "out_channels", 3, &v->out_ch, err)) ||
+      (s = dif_config_int_opt(cfg, "latent_channels", 4, &v->latent_ch, err)) ||
+      (s = dif_config_int_opt(cfg, "layers_per_block", 1, &v->layers_per_block, err)) ||
+      (s = dif_config_int_opt(cfg, "norm_num_groups", 32, &v->groups, err)) ||
+      (s = dif_config_num_opt(cfg, "scaling_factor", 0.18215, &sf, err)))
+    return s;
+  const char *file = dif_config_path(cfg);
+  v->n_blocks = n;
+  v->scaling_factor = (float)sf;
+  if (n < 1 || nd != n || nu != n)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: block_out_channels, down_block_types and up_block_types must have the "
+                    "same length (%d, %d, %d)",
+                    file, n, nd, nu);
+  for (int i = 0; i < n; i++) {
+    if (strcmp(down[i], "DownEncoderBlock2D") || strcmp(up[i], "UpDecoderBlock2D"))
+      return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                      "%s: block %d is %s / %s (libdif implements DownEncoderBlock2D / "
+                      "UpDecoderBlock2D)",
+                      file, i, down[i], up[i]);
+    if (v->channels[i] <= 0 || v->channels[i] > 16384 || v->groups <= 0 ||
+        v->channels[i] % v->groups)
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: block_out_channels[%d] = %lld is not a positive multiple of "
+                      "norm_num_groups %lld",
+                      file, i, (long long)v->channels[i], (long long)v->groups);
+  }
+  if (v->layers_per_block < 1 || v->layers_per_block > DIF_VAE_MAX_LAYERS)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
+                    file, (long long)v->layers_per_block, DIF_VAE_MAX_LAYERS);
+  if (v->in_ch < 1 || v->in_ch > 16 || v->out_ch < 1 || v->out_ch > 16 || v->latent_ch < 1 ||
+      v->latent_ch > 64 || !(v->scaling_factor > 0))
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: in_channels / out_channels / latent_channels / scaling_factor out of "
+                    "range",
+                    file);
+  return DIF_OK;
+}
+
+static dif_status build(dif_vae *v, dif_wloader *wl) {
+  int n = (int)v->n_blocks;
+  int64_t L = v->layers_per_block, c0 = v->channels[0], top = v->channels[n - 1],
+          lat = v->latent_ch;
+  v->e_conv_in_w = DIF_W4(wl, c0, v->in_ch, 3, 3, "encoder.conv_in.weight");
+  v->e_conv_in_b = DIF_W1(wl, c0, "encoder.conv_in.bias");
+  int64_t cout = c0;
+  for (int i = 0; i < n; i++) {
+    int64_t cin = cout;
+    cout = v->channels[i];
+    dif_vae_level *lv = &v->down[i];
+    lv->n_res = (int)L;
+    for (int j = 0; j < L; j++) {
+      char p[96];
+      snprintf(p, sizeof p, "encoder.down_blocks.%d.resnets.%d", i, j);
+      dif_resnet_load(&lv->res[j], wl, p, j ? cout : cin, cout, 0, v->groups, EPS);
+    }
+    if (i < n - 1) {
+      lv->sample_w =
+          DIF_W4(wl, cout, cout, 3, 3, "encoder.down_blocks.%d.downsamplers.0.conv.weight", i);
+      lv->sample_b = DIF_W1(wl, cout, "encoder.down_blocks.%d.downsamplers.0.conv.bias", i);
+    }
+  }
+  load_mid(v, wl, &v->e_mid, "encoder", top);
+  v->e_norm_w = DIF_W1(wl, top, "encoder.conv_norm_out.weight");
+  v->e_norm_b = DIF_W1(wl, top, "encoder.conv_norm_out.bias");
+  v->e_conv_out_w = DIF_W4(wl, 2 * lat, top, 3, 3, "encoder.conv_out.weight");
+  v->e_conv_out_b = DIF_W1(wl, 2 * lat, "encoder.conv_out.bias");
+  v->quant_w = DIF_W4(wl, 2 * lat, 2 * lat, 1, 1, "quant_conv.weight");
+  v->quant_b = DIF_W1(wl, 2 * lat, "quant_conv.bias");
+  v->post_quant_w = DIF_W4(wl, lat, lat, 1, 1, "post_quant_conv.weight");
+  v->post_quant_b = DIF_W1(wl, lat, "post_quant_conv.bias");
+  v->d_conv_in_w = DIF_W4(wl, top, lat, 3, 3, "decoder.conv_in.weight");
+  v->d_conv_in_b = DIF_W1(wl, top, "decoder.conv_in.bias");
+  load_mid(v, wl, &v->d_mid, "decoder", top);
+  cout = top;
+  for (int i = 0; i < n; i++) {
+    int64_t prev = cout;
+    cout = v->channels[n - 1 - i];
+    dif_vae_level *lv = &v->up[i];
+    lv->n_res = (int)L + 1;
+    for (int j = 0; j <= L; j++) {
+      char p[96];
+      snprintf(p, sizeof p, "decoder.up_blocks.%d.resnets.%d", i, j);
+      dif_resnet_load(&lv->res[j], wl, p, j ? cout : prev, cout, 0, v->groups, EPS);
+    }
+    if (i < n - 1) {
+      lv->sample_w =
+          DIF_W4(wl, cout, cout, 3, 3, "decoder.up_blocks.%d.upsamplers.0.conv.weight", i);
+      lv->sample_b = DIF_W1(wl, cout, "decoder.up_blocks.%d.upsamplers.0.conv.bias", i);
+    }
+  }
+  v->d_norm_w = DIF_W1(wl, c0, "decoder.conv_norm_out.weight");
+  v->d_norm_b = DIF_W1(wl, c0, "decoder.conv_norm_out.bias");
+  v->d_conv_out_w = DIF_W4(wl, v->out_ch, c0, 3, 3, "decoder.conv_out.weight");
+  v->d_conv_out_b = DIF_W1(wl, v->out_ch, "decoder.conv_out.bias");
+  return wl->status;
+}
+
+dif_status dif_vae_load(const char *dir, dif_vae *v, dif_error *err) {
+  memset(v, 0, sizeof *v);
+  dif_config *cfg;
+  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
+  if (s) return s;
+  s = read_config(cfg, v, err);
+  dif_config_free(cfg);
+  if (!s) s = dif_component_weights(dir, &v->weights, err);
+  if (!s) {
+    dif_wloader wl = {v->weights, err, DIF_OK};
+    s = build(v, &wl);
+  }
+  if (s) dif_vae_free(v);
+  return s;
+}
+
+void dif_vae_free(dif_vae *v) {
+  if (!v) return;
+  dif_st_close(v->weights);
+  memset(v, 0, sizeof *v);
+}
+
+int64_t dif_vae_scale(const dif_vae *v) { return (int64_t)1 << (v->n_blocks - 1); }
+
+/* ---- forward helpers ---- */
+
+typedef struct vfwd {
+  const dif_vae *v;
+  const dif_kctx *k;
+  int64_t B;
+  dif_vae_hook hook;
+  void *user;
+  dif_error *err;
+} vfwd;
+
+static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
+  if (f->hook) f->hook(f->user, name, x, n);
+}
+
+static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
+                       const float *w, const float *b, int64_t cout, int64_t ks, float *y) {
+  int64_t p = ks / 2;
+  dif_conv2d_params cp = {.cin = cin,
+                          .cout = cout,
+                          .kh = ks,
+                          .kw = ks,
+                          .stride = 1,
+                          .pad_top = p,
+                          .pad_left = p,
+                          .pad_bottom = p,
+                          .pad_right = p};
+  return dif_conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
+}
+
+/* x[B, C, H, W] in place through resnet, attention (+ residual), resnet. */
+static dif_status mid_block(const vfwd *f, const dif_vae_mid *m, float *x, int64_t C, int64_t H,
+                            int64_t W, const char *prefix) {
+  int64_t B = f->B, HW = H * W, n = B * C * HW;
+  dif_arena_mark mark = dif_arena_get_mark(f->k->arena);
+  float *a = dif_arena_floats(f->k->arena, (size_t)n, f->err);
+  float *t = dif_arena_floats(f->k->arena, (size_t)n, f->err);
+  if (!a || !t) {
+    dif_arena_release(f->k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  dif_status s = dif_resnet_forward(&m->res[0], f->k, x, B, H, W, NULL, a, f->err);
+  if (!s) {
+    /* attention over the HW pixels as tokens */
+    dif_group_norm(f->k, a, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, t);
+    for (int64_t b = 0; b < B; b++) /* to (HW, C) tokens, into x as scratch */
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < HW; i++) x[b * HW * C + i * C + c] = t[b * C * HW + c * HW + i];
+    s = dif_attn_forward(&m->attn, f->k, x, B, HW, NULL, 0, t, f->err);
+  }
+  if (!s) {
+    for (int64_t b = 0; b < B; b++) /* back to NCHW, plus the residual */
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < HW; i++) {
+          int64_t o = b * C * HW + c * HW + i;
+          x[o] = t[b * HW * C + i * C + c] + a[o];
+        }
+    char name[64];
+    snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
+    hook(f, name, x, n);
+    s = dif_resnet_forward(&m->res[1], f->k, x, B, H, W, NULL, a, f->err);
+  }
+  if (!s) memcpy(x, a, (size_t)n * sizeof *x);
+  dif_arena_release(f->k->arena, mark);
+  return s;
+}
+
+/* Resnets of one level, ping-ponging between x and tmp; result in x. */
+static dif_status level_resnets(const vfwd *f, const dif_vae_level *lv, float *x, float *tmp,
+                                int64_t H, int64_t W) {
+  dif_status s = DIF_OK;
+  for (int j = 0; j < lv->n_res && !s; j++) {
+    s = dif_resnet_forward(&lv->res[j], f->k, x, f->B, H, W, NULL, tmp, f->err);
+    if (!s) memcpy(x, tmp, (size_t)(f->B * lv->res[j].cout * H * W) * sizeof *x);
+  }
+  return s;
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* The most floats one activation holds in the encoder (decoder = 0) or the
+ * decoder (decoder = 1) for a B×H×W image: levels run at falling (rising)
+ * resolution, so the largest buffer is not simply max(C)·H·W. */
+static int64_t max_level_floats(const dif_vae *v, int64_t B, int64_t H, int64_t W, int decoder) {
+  int64_t n = v->n_blocks, f = dif_vae_scale(v), m = 2 * v->latent_ch * (H / f) * (W / f);
+  for (int64_t i = 0; i < n; i++) {
+    if (decoder) { /* level i runs at (H/f)·2^i, input channels of the level before */
+      int64_t r = (int64_t)1 << i, hw = (H / f) * r * (W / f) * r;
+      int64_t cin = v->channels[n - 1 - (i ? i - 1 : 0)], cout = v->channels[n - 1 - i];
+      m = max64(m, max64(cin, cout) * hw);
+      if (i < n - 1) m = max64(m, cout * hw * 4);
+    } else { /* level i runs at H/2^i */
+      int64_t hw = (H >> i) * (W >> i), cin = v->channels[i ? i - 1 : 0];
+      m = max64(m, max64(cin, v->channels[i]) * hw);
+    }
+  }
+  return B * max64(m, v->in_ch * H * W);
+}
+
+dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *image, int64_t B,
+                          int64_t H, int64_t W, float *mean, float *logvar, dif_vae_hook hookf,
+                          void *user, dif_error *err) {
+  int64_t f = dif_vae_scale(v);
+  if (B < 1 || H < 1 || W < 1 || H % f || W % f)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "VAE encode: %lldx%lld is not a positive multiple of %lld", (long long)H,
+                    (long long)W, (long long)f);
+  vfwd F = {v, k, B, hookf, user, err};
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  int64_t cap = max_level_floats(v, B, H, W, 0);
+  float *x = dif_arena_floats(k->arena, (size_t)cap, err);
+  float *t = dif_arena_floats(k->arena, (size_t)cap, err);
+  if (!x || !t) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  int64_t C = v->channels[0];
+  dif_status s = conv(&F, image, v->in_ch, H, W, v->e_conv_in_w, v->e_conv_in_b, C, 3, x);
+  if (!s) hook(&F, "encoder.conv_in", x, B * C * H * W);
+  for (int i = 0; i < v->n_blocks && !s; i++) {
+    const dif_vae_level *lv = &v->down[i];
+    s = level_resnets(&F, lv, x, t, H, W);
+    C = v->channels[i];
+    if (!s && lv->sample_w) { /* pad (0,1,0,1), stride 2 */
+      dif_conv2d_params cp = {
+          .cin = C, .cout = C, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
+      s = dif_conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
+      H = dif_conv2d_out(H, 3, 2, 0, 1);
+      W = dif_conv2d_out(W, 3, 2, 0, 1);
+      if (!s) memcpy(x, t, (size_t)(B * C * H * W) * sizeof *x);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
+    if (!s) hook(&F, name, x, B * C * H * W);
+  }
+  if (!s) s = mid_block(&F, &v->e_mid, x, C, H, W, "encoder");
+  if (!s) {
+    hook(&F, "encoder.mid_block", x, B * C * H * W);
+    dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b, x);
+    hook(&F, "encoder.conv_norm_out", x, B * C * H * W);
+    dif_silu(k, x, B * C * H * W, x);
+    s = conv(&F, x, C, H, W, v->e_conv_out_w, v->e_conv_out_b, 2 * v->latent_ch, 3, t);
+  }
+  int64_t L = v->latent_ch, HW = H * W;
+  if (!s) {
+    hook(&F, "encoder.conv_out", t, B * 2 * L * HW);
+    s = conv(&F, t, 2 * L, H, W, v->quant_w, v->quant_b, 2 * L, 1, x);
+  }
+  if (!s) {
+    hook(&F, "quant_conv", x, B * 2 * L * HW);
+    for (int64_t b = 0; b < B; b++) {
+      memcpy(mean + b * L * HW, x + b * 2 * L * HW, (size_t)(L * HW) * sizeof *x);
+      for (int64_t i = 0; i < L * HW; i++) {
+        float lv = x[b * 2 * L * HW + L * HW + i];
+        logvar[b * L * HW + i] = lv < -30.0f ? -30.0f : lv > 20.0f ? 20.0f : lv;
+      }
+    }
+  }
+  dif_arena_release(k->arena, mark);
+  return s;
+}
+
+dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
+                          int64_t h, int64_t w, float *image, dif_vae_hook hookf, void *user,
+                          dif_error *err) {
+  int64_t f = dif_vae_scale(v), L = v->latent_ch, n = v->n_blocks;
+  if (B < 1 || h < 1 || w < 1)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE decode: empty latent");
+  vfwd F = {v, k, B, hookf, user, err};
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  int64_t cap = max_level_floats(v, B, h * f, w * f, 1);
+  float *x = dif_arena_floats(k->arena, (size_t)cap, err);
+  float *t = dif_arena_floats(k->arena, (size_t)cap, err);
+  if (!x || !t) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  int64_t H = h, W = w, C = v->channels[n - 1];
+  dif_status s = conv(&F, latent, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, t);
+  if (!s) {
+    hook(&F, "post_quant_conv", t, B * L * H * W);
+    s = conv(&F, t, L, H, W, v->d_conv_in_w, v->d_conv_in_b, C, 3, x);
+  }
+  if (!s) {
+    hook(&F, "decoder.conv_in", x, B * C * H * W);
+    s = mid_block(&F, &v->d_mid, x, C, H, W, "decoder");
+  }
+  if (!s) hook(&F, "decoder.mid_block", x, B * C * H * W);
+  for (int i = 0; i < n && !s; i++) {
+    const dif_vae_level *lv = &v->up[i];
+    s = level_resnets(&F, lv, x, t, H, W);
+    C = lv->res[0].cout;
+    if (!s && lv->sample_w) {
+      dif_upsample_nearest(k, x, B * C, H, W, 2 * H, 2 * W, t);
+      H *= 2;
+      W *= 2;
+      s = conv(&F, t, C, H, W, lv->sample_w, lv->sample_b, C, 3, x);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
+    if (!s) hook(&F, name, x, B * C * H * W);
+  }
+  if (!s) {
+    dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
+    hook(&F, "decoder.conv_norm_out", x, B * C * H * W);
+    dif_silu(k, x, B * C * H * W, x);
+    s = conv(&F, x, C, H, W, v->d_conv_out_w, v->d_conv_out_b, v->out_ch, 3, image);
+    if (!s) hook(&F, "decoder.conv_out", image, B * v->out_ch * H * W);
+  }
+  dif_arena_release(k->arena, mark);
+  return s;
+}
