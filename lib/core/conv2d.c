@@ -79,19 +79,23 @@ static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, co
                     (long long)p->stride, (long long)p->pad_top, (long long)p->pad_left,
                     (long long)p->pad_bottom, (long long)p->pad_right, (long long)N, (long long)H,
                     (long long)W);
+  /* GEMM dimensions must fit OpenBLAS's int. Bounding every input by it
+   * first means no sum or pairwise product below can overflow int64. */
+  const int64_t lim = DIF_GEMM_DIM_MAX;
+  if (p->cin > lim || p->cout > lim || p->kh > lim || p->kw > lim || p->stride > lim ||
+      p->pad_top > lim || p->pad_left > lim || p->pad_bottom > lim || p->pad_right > lim ||
+      H > lim || W > lim || H * W > lim || p->kh * p->kw > lim / p->cin)
+    return dif_fail(err, DIF_ERR_LIMIT, "conv2d: dimensions exceed the BLAS limit of %d",
+                    DIF_GEMM_DIM_MAX);
   const int64_t OH = dif_conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
   const int64_t OW = dif_conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
   if (OH < 1 || OW < 1)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "conv2d: %lldx%lld kernel does not fit the padded %lldx%lld input",
                     (long long)p->kh, (long long)p->kw, (long long)H, (long long)W);
-  /* GEMM dimensions must fit OpenBLAS's int; the checks are ordered so that
-   * no product below overflows int64. */
-  if (p->cout > DIF_GEMM_DIM_MAX || p->cin > DIF_GEMM_DIM_MAX || OH > DIF_GEMM_DIM_MAX ||
-      OW > DIF_GEMM_DIM_MAX || p->kh * p->kw > DIF_GEMM_DIM_MAX / p->cin ||
-      OH * OW > DIF_GEMM_DIM_MAX || H * W > DIF_GEMM_DIM_MAX)
-    return dif_fail(err, DIF_ERR_LIMIT, "conv2d: dimensions exceed the BLAS limit of %d",
-                    DIF_GEMM_DIM_MAX);
+  if (OH * OW > lim)
+    return dif_fail(err, DIF_ERR_LIMIT, "conv2d: output of %lldx%lld exceeds the BLAS limit",
+                    (long long)OH, (long long)OW);
   return DIF_OK;
 }
 
@@ -117,14 +121,15 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
     return DIF_OK;
   }
 
-  /* Rows per band: as many as fit in max_scratch, at least one. */
-  const size_t row_bytes = (size_t)K * (size_t)OW * sizeof(float);
-  int64_t band = (int64_t)(max_scratch / row_bytes);
+  /* Rows per band: as many as fit in max_scratch, at least one. Counted in
+   * floats: K · OW < 2^62 cannot overflow, its size in bytes might. */
+  const size_t row_floats = (size_t)K * (size_t)OW;
+  int64_t band = (int64_t)(max_scratch / sizeof(float) / row_floats);
   if (band < 1) band = 1;
   if (band > OH) band = OH;
 
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *col = dif_arena_floats(k->arena, (size_t)K * (size_t)band * (size_t)OW, err);
+  float *col = dif_arena_floats(k->arena, row_floats * (size_t)band, err);
   if (!col) {
     dif_error_prefix(err, "conv2d im2col");
     return DIF_ERR_OUT_OF_MEMORY;

@@ -167,6 +167,10 @@ TEST(conv_rejects_bad_arguments) {
   CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "bad shape");
   p.stride = 1;
+  p.cin = (int64_t)1 << 31; /* K beyond OpenBLAS's 32-bit ints */
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_LIMIT, err.msg,
+               "BLAS limit");
+  p.cin = 1;
   dif_kctx no_arena = {NULL, NULL};
   CHECK_STATUS(dif_conv2d(&no_arena, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "NULL");
