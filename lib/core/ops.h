@@ -9,7 +9,7 @@
  * says "may be in place".
  *
  * Each kernel is checked against a double-precision reference in
- * tests/unit/test-ops.c.
+ * tests/unit/test-ops-*.c.
  */
 #ifndef DIF_CORE_OPS_H
 #define DIF_CORE_OPS_H
@@ -80,7 +80,9 @@ void dif_gelu_tanh(const dif_kctx *k, const float *x, int64_t n, float *y); /* t
 void dif_quick_gelu(const dif_kctx *k, const float *x, int64_t n, float *y); /* x·σ(1.702x) */
 void dif_silu(const dif_kctx *k, const float *x, int64_t n, float *y);       /* x·σ(x) */
 
-/* GEGLU as diffusers: x[rows, 2·d] = [a | g] → y[rows, d] = a · gelu(g). */
+/* GEGLU as diffusers: x[rows, 2·d] = [a | g] → y[rows, d] = a · gelu(g).
+ * Not in place: y must not overlap x (rows are written in parallel, and row r
+ * of y lies over row r/2 of x). */
 void dif_geglu(const dif_kctx *k, const float *x, int64_t rows, int64_t d, float *y);
 
 /* ---- shape ops ---- */

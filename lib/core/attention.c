@@ -1,0 +1,102 @@
+/* attention.c — scaled dot-product attention, sliced over queries.
+ *
+ * For each slice of queries and each head: S = scale·Q_h K_hᵀ (GEMM, head h
+ * addressed in place through the row strides), mask + causal + softmax on the
+ * pool, then O_h = P V_h (GEMM) written straight into out. Scratch is one
+ * [slice, tk] matrix reused for every head, so memory does not grow with the
+ * head count or with tq.
+ */
+#include <math.h>
+
+#include "core/ops.h"
+#include "core/ops_internal.h"
+
+/* Scratch bound used when q_slice is 0. */
+#define ATTN_SCRATCH_MAX ((size_t)16 << 20)
+
+typedef struct probs_job {
+  float *S; /* [rows, tk] scores of this slice, row stride tk */
+  int64_t tk, i0;
+  const float *mask; /* NULL or the mask row of query 0 */
+  int64_t mask_ld;
+  bool causal;
+} probs_job;
+
+/* Turns score rows into probabilities: additive mask, causal cut, softmax. */
+static void probs_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const probs_job *j = arg;
+  const int64_t tk = j->tk;
+  for (int64_t r = begin; r < end; r++) {
+    float *restrict s = j->S + r * tk;
+    const int64_t i = j->i0 + r; /* global query index */
+    if (j->mask) {
+      const float *restrict m = j->mask + i * j->mask_ld;
+      for (int64_t c = 0; c < tk; c++) s[c] += m[c];
+    }
+    if (j->causal)
+      for (int64_t c = i + 1; c < tk; c++) s[c] = -INFINITY;
+    dif_softmax_row(s, tk);
+  }
+}
+
+static dif_status check_params(const dif_kctx *k, const dif_attention_params *p, const float *q,
+                               const float *kk, const float *v, const float *out, dif_error *err) {
+  if (!k || !k->arena || !p || !q || !kk || !v || !out)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "attention: NULL argument");
+  if (p->tq < 0 || p->tk < 1 || p->heads < 1 || p->dim < 1 || p->q_slice < 0 ||
+      (p->mask && p->mask_ld != 0 && p->mask_ld < p->tk))
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "attention: bad shape (tq %lld, tk %lld, heads %lld, dim %lld, q_slice %lld, "
+                    "mask_ld %lld)",
+                    (long long)p->tq, (long long)p->tk, (long long)p->heads, (long long)p->dim,
+                    (long long)p->q_slice, (long long)p->mask_ld);
+  if (p->heads > DIF_GEMM_DIM_MAX / p->dim)
+    return dif_fail(err, DIF_ERR_LIMIT, "attention: heads·dim exceeds the BLAS limit");
+  const int64_t width = p->heads * p->dim;
+  if (p->ld_q < width || p->ld_k < width || p->ld_v < width || p->ld_o < width)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "attention: row strides (q %lld, k %lld, v %lld, out %lld) are below "
+                    "heads·dim = %lld",
+                    (long long)p->ld_q, (long long)p->ld_k, (long long)p->ld_v, (long long)p->ld_o,
+                    (long long)width);
+  if (p->tk > DIF_GEMM_DIM_MAX || p->tq > DIF_GEMM_DIM_MAX || p->ld_q > DIF_GEMM_DIM_MAX ||
+      p->ld_k > DIF_GEMM_DIM_MAX || p->ld_v > DIF_GEMM_DIM_MAX || p->ld_o > DIF_GEMM_DIM_MAX)
+    return dif_fail(err, DIF_ERR_LIMIT, "attention: sizes exceed the BLAS limit of %d",
+                    DIF_GEMM_DIM_MAX);
+  return DIF_OK;
+}
+
+dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const float *q,
+                         const float *kk, const float *v, float *out, dif_error *err) {
+  dif_status st = check_params(k, p, q, kk, v, out, err);
+  if (st != DIF_OK) return st;
+  const int64_t tq = p->tq, tk = p->tk, dim = p->dim;
+  if (tq == 0) return DIF_OK;
+
+  int64_t slice = p->q_slice;
+  if (slice == 0) slice = (int64_t)(ATTN_SCRATCH_MAX / ((size_t)tk * sizeof(float)));
+  if (slice < 1) slice = 1;
+  if (slice > tq) slice = tq;
+
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *S = dif_arena_floats(k->arena, (size_t)slice * (size_t)tk, err);
+  if (!S) {
+    dif_error_prefix(err, "attention scores");
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  const int64_t grain = tk >= 2048 ? 1 : 2048 / tk;
+  for (int64_t i0 = 0; i0 < tq; i0 += slice) {
+    const int64_t rows = tq - i0 < slice ? tq - i0 : slice;
+    for (int64_t h = 0; h < p->heads; h++) {
+      dif_gemm(false, true, rows, tk, dim, p->scale, q + i0 * p->ld_q + h * dim, p->ld_q,
+               kk + h * dim, p->ld_k, 0.0f, S, tk);
+      probs_job j = {S, tk, i0, p->mask, p->mask_ld, p->causal};
+      dif_pool_for(k->pool, rows, grain, probs_task, &j);
+      dif_gemm(false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim, p->ld_v, 0.0f,
+               out + i0 * p->ld_o + h * dim, p->ld_o);
+    }
+  }
+  dif_arena_release(k->arena, mark);
+  return DIF_OK;
+}

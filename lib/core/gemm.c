@@ -1,0 +1,37 @@
+/* gemm.c — matrix products through OpenBLAS: dif_gemm and PyTorch Linear.
+ *
+ * Always called from the calling thread (never inside a pool task): OpenBLAS
+ * runs its own threads while ours sleep. */
+#include <cblas.h>
+
+#include "core/ops.h"
+#include "core/ops_internal.h"
+
+void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    /* Nothing to multiply: C = beta·C. Done here because OpenBLAS would
+     * reject lda < 1 for K = 0 with a message on stderr. */
+    for (int64_t i = 0; i < M; i++) {
+      float *c = C + i * ldc;
+      for (int64_t j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+    }
+    return;
+  }
+  /* Dimensions above DIF_GEMM_DIM_MAX are rejected by the kernels that call
+   * this with user-controlled sizes (conv2d, attention). */
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, alpha, A,
+              (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+}
+
+void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                const float *b, int64_t out, float *y) {
+  if (n <= 0 || out <= 0) return;
+  /* With a bias, preload it and accumulate (beta = 1): one pass over y fewer
+   * than adding it afterwards. */
+  if (b) dif_fill_cols(dif_kpool(k), y, n, out, out, b);
+  dif_gemm(false, true, n, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
+}

@@ -1,0 +1,37 @@
+/* ops_internal.h — helpers shared between kernel files (and white-box tests),
+ * not part of the kernel API in ops.h. */
+#ifndef DIF_CORE_OPS_INTERNAL_H
+#define DIF_CORE_OPS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ops.h"
+
+/* The pool of k, or NULL (serial) when k itself is NULL. */
+static inline dif_pool *dif_kpool(const dif_kctx *k) { return k ? k->pool : NULL; }
+
+/* Largest dimension or leading dimension dif_gemm accepts: OpenBLAS's cblas
+ * takes 32-bit ints. Kernels that take err check against it. */
+#define DIF_GEMM_DIM_MAX INT32_MAX
+
+/* Softmax of one row x[n] in place; an all -inf row becomes all zero. */
+void dif_softmax_row(float *x, int64_t n);
+
+/* y[rows, cols] (row stride ld) = broadcast of b[rows] along each row, on the
+ * pool: how bias is preloaded before a beta = 1 GEMM. */
+void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                   const float *b);
+/* y[rows, cols] (row stride ld) = broadcast of b[cols] to every row. */
+void dif_fill_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                   const float *b);
+
+/* dif_conv2d with an explicit bound on im2col scratch bytes (dif_conv2d uses
+ * DIF_CONV2D_SCRATCH_MAX); tests pass a small one to force many row bands.
+ * At least one output row is always processed per band. */
+#define DIF_CONV2D_SCRATCH_MAX ((size_t)64 << 20)
+dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+                              int64_t N, int64_t H, int64_t W, const float *w, const float *b,
+                              float *y, size_t max_scratch, dif_error *err);
+
+#endif

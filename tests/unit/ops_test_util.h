@@ -1,0 +1,58 @@
+/* ops_test_util.h — shared setup for the kernel tests (test-ops-*.c): a
+ * kernel context with a pool of n threads and an arena, buffers, and the
+ * accuracy check. */
+#ifndef DIF_OPS_TEST_UTIL_H
+#define DIF_OPS_TEST_UTIL_H
+
+#include "core/ops.h"
+#include "test.h"
+
+/* Default accuracy criterion: float32 kernels against double references. */
+#define NMSE_MAX 1e-10
+
+typedef struct kenv {
+  dif_pool *pool;
+  dif_arena arena;
+  dif_kctx k;
+} kenv;
+
+static inline void kenv_init(kenv *e, int threads) {
+  dif_error err;
+  dif_error_clear(&err);
+  e->pool = NULL;
+  if (threads > 0) CHECK(dif_pool_new(threads, &e->pool, &err) == DIF_OK);
+  dif_arena_init(&e->arena, 1 << 16);
+  e->k.pool = e->pool;
+  e->k.arena = &e->arena;
+}
+
+static inline void kenv_free(kenv *e) {
+  dif_pool_free(e->pool);
+  dif_arena_free(&e->arena);
+}
+
+static inline float *fbuf(size_t n) {
+  float *p = calloc(n ? n : 1, sizeof *p);
+  if (!p) abort();
+  return p;
+}
+static inline double *dbuf(size_t n) {
+  double *p = calloc(n ? n : 1, sizeof *p);
+  if (!p) abort();
+  return p;
+}
+static inline float *frand(size_t n, uint64_t seed, float lo, float hi) {
+  float *p = fbuf(n);
+  dif_test_fill(p, n, seed, lo, hi);
+  return p;
+}
+
+#define CHECK_NMSE(got, ref, n, bound)                                                             \
+  do {                                                                                             \
+    double e_ = dif_test_nmse((got), (ref), (n));                                                  \
+    CHECK_MSG(e_ <= (bound), "nmse %.3g > %.3g", e_, (double)(bound));                             \
+  } while (0)
+
+#define CHECK_SAME(a, b, n) CHECK(memcmp((a), (b), (n) * sizeof(float)) == 0)
+
+#endif

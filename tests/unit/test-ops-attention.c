@@ -1,0 +1,229 @@
+/* dif_attention (sliced, per-head GEMMs) against a direct double-precision
+ * softmax(scale·QKᵀ + mask)V. */
+#include "ops_test_util.h"
+
+static void ref_attention(const dif_attention_params *p, const float *q, const float *k,
+                          const float *v, double *out) {
+  double *s = dbuf((size_t)p->tk);
+  for (int64_t h = 0; h < p->heads; h++)
+    for (int64_t i = 0; i < p->tq; i++) {
+      double mx = -INFINITY;
+      for (int64_t j = 0; j < p->tk; j++) {
+        double d = 0;
+        for (int64_t c = 0; c < p->dim; c++)
+          d += (double)q[i * p->ld_q + h * p->dim + c] * k[j * p->ld_k + h * p->dim + c];
+        d *= p->scale;
+        if (p->mask) d += p->mask[i * p->mask_ld + j];
+        if (p->causal && j > i) d = -INFINITY;
+        s[j] = d;
+        mx = d > mx ? d : mx;
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < p->tk; j++) sum += s[j] = mx == -INFINITY ? 0 : exp(s[j] - mx);
+      for (int64_t c = 0; c < p->dim; c++) {
+        double o = 0;
+        for (int64_t j = 0; j < p->tk; j++) o += s[j] * v[j * p->ld_v + h * p->dim + c];
+        out[i * p->ld_o + h * p->dim + c] = sum > 0 ? o / sum : 0;
+      }
+    }
+  free(s);
+}
+
+typedef struct case_data {
+  float *q, *kv, *out;
+  double *ref;
+  size_t nout;
+} case_data;
+
+/* q [tq, ld_q]; k and v interleaved in one [tk, ld_k] buffer as a fused KV
+ * projection would leave them (v = k + heads·dim). Output columns beyond
+ * heads·dim are padding that must stay untouched (the reference keeps them
+ * at their initial value too). */
+static void setup(dif_attention_params *p, case_data *d, uint64_t seed) {
+  int64_t width = p->heads * p->dim;
+  p->ld_v = p->ld_k;
+  d->q = frand((size_t)(p->tq * p->ld_q), seed, -1, 1);
+  d->kv = frand((size_t)(p->tk * p->ld_k), seed + 1, -1, 1);
+  d->nout = (size_t)(p->tq * p->ld_o);
+  d->out = fbuf(d->nout);
+  d->ref = dbuf(d->nout);
+  for (size_t i = 0; i < d->nout; i++) d->out[i] = 42.0f, d->ref[i] = 42.0;
+  ref_attention(p, d->q, d->kv, d->kv + width, d->ref);
+}
+
+static void teardown(case_data *d) { free(d->q), free(d->kv), free(d->out), free(d->ref); }
+
+static dif_status run(kenv *e, const dif_attention_params *p, case_data *d, float *out) {
+  dif_error err;
+  dif_error_clear(&err);
+  dif_status st = dif_attention(&e->k, p, d->q, d->kv, d->kv + p->heads * p->dim, out, &err);
+  CHECK_MSG(st == DIF_OK, "%s", err.msg);
+  CHECK(e->arena.used_total == 0); /* scratch released */
+  return st;
+}
+
+/* Runs p with several query slices and pools of 1 and 3 threads; all must
+ * match the reference and each other. */
+static void check_case(dif_attention_params p, uint64_t seed) {
+  case_data d;
+  setup(&p, &d, seed);
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  static const int64_t slices[] = {0, 1, 3, 5, 1000};
+  float *first = fbuf(d.nout), *other = fbuf(d.nout);
+  for (size_t s = 0; s < sizeof slices / sizeof *slices; s++) {
+    p.q_slice = slices[s];
+    memcpy(other, d.out, d.nout * sizeof *other);
+    run(s % 2 ? &e3 : &e1, &p, &d, other);
+    CHECK_MSG(dif_test_nmse(other, d.ref, d.nout) <= NMSE_MAX, "q_slice %d: nmse %.3g",
+              (int)slices[s], dif_test_nmse(other, d.ref, d.nout));
+    if (s == 0) {
+      memcpy(first, other, d.nout * sizeof *other);
+      /* Same slice, other pool: bit-identical (threads only split rows). */
+      memcpy(other, d.out, d.nout * sizeof *other);
+      run(&e3, &p, &d, other);
+      CHECK_SAME(other, first, d.nout);
+    } else {
+      /* Another slice only changes the M of each GEMM (OpenBLAS may then pick
+       * other micro-kernels, or gemv for M = 1, summing in another order), so
+       * results agree to float rounding rather than bitwise. */
+      double num = 0, den = 0;
+      for (size_t i = 0; i < d.nout; i++) {
+        double diff = (double)other[i] - first[i];
+        num += diff * diff;
+        den += (double)first[i] * first[i];
+      }
+      CHECK_MSG(num <= 1e-12 * den, "q_slice %d differs from q_slice 0: %.3g", (int)slices[s],
+                num / den);
+    }
+  }
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(first), free(other);
+  teardown(&d);
+}
+
+static dif_attention_params base(int64_t tq, int64_t tk, int64_t heads, int64_t dim) {
+  dif_attention_params p = {.tq = tq, .tk = tk, .heads = heads, .dim = dim};
+  p.ld_q = heads * dim;
+  p.ld_k = 2 * heads * dim; /* fused k|v rows */
+  p.ld_o = heads * dim;
+  p.scale = 1.0f / sqrtf((float)dim);
+  return p;
+}
+
+TEST(plain_odd_sizes) {
+  check_case(base(13, 7, 3, 5), 1); /* tq ≠ tk, head dim 5 */
+  check_case(base(7, 13, 1, 8), 2);
+  dif_attention_params p = base(11, 11, 2, 4);
+  p.ld_q = 9 + 4, p.ld_o = 8 + 3; /* strided q and out rows */
+  check_case(p, 3);
+  check_case(base(1, 1, 1, 1), 4);
+}
+
+TEST(mask_broadcast_row) {
+  dif_attention_params p = base(13, 9, 2, 5);
+  float mask[9];
+  dif_test_fill(mask, 9, 5, -3, 3);
+  mask[2] = mask[7] = -INFINITY;
+  p.mask = mask, p.mask_ld = 0;
+  check_case(p, 6);
+}
+
+TEST(mask_full_matrix_and_fully_masked_row) {
+  dif_attention_params p = base(13, 9, 3, 5);
+  const int64_t ld = 9 + 2;
+  float *mask = frand((size_t)(13 * ld), 7, -2, 2);
+  for (int64_t j = 0; j < 9; j++) mask[4 * ld + j] = -INFINITY; /* query 4 sees nothing */
+  mask[6 * ld + 0] = -INFINITY;
+  p.mask = mask, p.mask_ld = ld;
+  check_case(p, 8);
+  /* The fully masked query's output is exactly zero in every head. */
+  case_data d;
+  setup(&p, &d, 9);
+  kenv e;
+  kenv_init(&e, 3);
+  run(&e, &p, &d, d.out);
+  for (int64_t c = 0; c < 3 * 5; c++) CHECK(d.out[4 * p.ld_o + c] == 0.0f);
+  kenv_free(&e);
+  teardown(&d);
+  free(mask);
+}
+
+TEST(causal) {
+  dif_attention_params p = base(13, 13, 2, 5);
+  p.causal = true;
+  check_case(p, 10);
+  p = base(13, 7, 3, 5); /* tq > tk: rows ≥ 6 see every key */
+  p.causal = true;
+  check_case(p, 11);
+  p = base(5, 9, 1, 3); /* tq < tk: top-left aligned, key j > query i masked */
+  p.causal = true;
+  check_case(p, 12);
+  /* Causal plus a padding mask, as the CLIP text encoder may use. */
+  p = base(12, 12, 2, 4);
+  p.causal = true;
+  float mask[12] = {0, 0, 0, 0, 0, 0, 0, 0, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  p.mask = mask, p.mask_ld = 0;
+  check_case(p, 13);
+  /* Query 0 sees only key 0: its output is v[0]. */
+  case_data d;
+  setup(&p, &d, 14);
+  kenv e;
+  kenv_init(&e, 1);
+  run(&e, &p, &d, d.out);
+  const float *v = d.kv + p.heads * p.dim;
+  for (int64_t c = 0; c < 8; c++) CHECK(fabsf(d.out[c] - v[c]) < 1e-6f);
+  kenv_free(&e);
+  teardown(&d);
+}
+
+TEST(auto_slice_bounds_scratch) {
+  /* tk = 5000: q_slice 0 gives 838 rows per 16 MiB slice, so 900 queries
+   * take two slices. */
+  dif_attention_params p = base(900, 5000, 1, 4);
+  case_data d;
+  setup(&p, &d, 15);
+  kenv e;
+  kenv_init(&e, 3);
+  run(&e, &p, &d, d.out);
+  CHECK_NMSE(d.out, d.ref, d.nout, NMSE_MAX);
+  CHECK(dif_arena_peak(&e.arena) <= ((size_t)16 << 20) + 64);
+  CHECK(dif_arena_peak(&e.arena) >= (size_t)838 * 5000 * sizeof(float));
+  kenv_free(&e);
+  teardown(&d);
+}
+
+TEST(rejects_bad_arguments) {
+  kenv e;
+  kenv_init(&e, 0);
+  float buf[64] = {0};
+  dif_error err;
+  dif_attention_params p = base(2, 2, 2, 4);
+  p.ld_v = p.ld_k;
+  p.ld_o = 7; /* < heads·dim */
+  dif_error_clear(&err);
+  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+               "row strides");
+  p = base(2, 0, 2, 4);
+  p.ld_v = p.ld_k;
+  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+               "bad shape");
+  p = base(2, 3, 2, 4);
+  p.ld_v = p.ld_k;
+  p.mask = buf, p.mask_ld = 2; /* < tk */
+  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+               "mask_ld");
+  kenv_free(&e);
+}
+
+int main(void) {
+  RUN(plain_odd_sizes);
+  RUN(mask_broadcast_row);
+  RUN(mask_full_matrix_and_fully_masked_row);
+  RUN(causal);
+  RUN(auto_slice_bounds_scratch);
+  RUN(rejects_bad_arguments);
+  return dif_test_finish();
+}

@@ -1,0 +1,189 @@
+/* dif_conv2d (im2col + GEMM, row bands, 1×1 fast path) against a direct
+ * double-precision convolution. */
+#include "core/ops_internal.h"
+#include "ops_test_util.h"
+
+static void ref_conv(const dif_conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
+                     const float *w, const float *b, double *y) {
+  int64_t OH = dif_conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  int64_t OW = dif_conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t o = 0; o < p->cout; o++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          double s = b ? b[o] : 0;
+          for (int64_t c = 0; c < p->cin; c++)
+            for (int64_t ki = 0; ki < p->kh; ki++)
+              for (int64_t kj = 0; kj < p->kw; kj++) {
+                int64_t ih = oh * p->stride - p->pad_top + ki;
+                int64_t iw = ow * p->stride - p->pad_left + kj;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += (double)w[((o * p->cin + c) * p->kh + ki) * p->kw + kj] *
+                     x[((n * p->cin + c) * H + ih) * W + iw];
+              }
+          y[((n * p->cout + o) * OH + oh) * OW + ow] = s;
+        }
+}
+
+/* Runs one convolution with pools of 1 and 3 threads (results must be
+ * bit-identical: the im2col split does not change any GEMM) and, when
+ * max_scratch is non-zero, through the banded entry point. */
+static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t W, bool bias,
+                       size_t max_scratch, uint64_t seed) {
+  int64_t OH = dif_conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  int64_t OW = dif_conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
+  CHECK(OH > 0 && OW > 0);
+  size_t nx = (size_t)(N * p->cin * H * W), ny = (size_t)(N * p->cout * OH * OW);
+  float *x = frand(nx, seed, -1, 1);
+  float *w = frand((size_t)(p->cout * p->cin * p->kh * p->kw), seed + 1, -1, 1);
+  float *b = bias ? frand((size_t)p->cout, seed + 2, -1, 1) : NULL;
+  double *r = dbuf(ny);
+  ref_conv(p, x, N, H, W, w, b, r);
+  float *y1 = frand(ny, 99, -5, 5), *y3 = frand(ny, 98, -5, 5);
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  dif_error err;
+  dif_error_clear(&err);
+  size_t lim = max_scratch ? max_scratch : DIF_CONV2D_SCRATCH_MAX;
+  CHECK(dif_conv2d_bounded(&e1.k, p, x, N, H, W, w, b, y1, lim, &err) == DIF_OK);
+  CHECK(dif_conv2d_bounded(&e3.k, p, x, N, H, W, w, b, y3, lim, &err) == DIF_OK);
+  CHECK_NMSE(y1, r, ny, NMSE_MAX);
+  CHECK_SAME(y1, y3, ny);
+  /* Scratch is released on return. */
+  CHECK(e1.arena.used_total == 0 && e3.arena.used_total == 0);
+  if (!max_scratch) {
+    dif_error_clear(&err);
+    CHECK(dif_conv2d(&e3.k, p, x, N, H, W, w, b, y3, &err) == DIF_OK);
+    CHECK_SAME(y1, y3, ny);
+  }
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(w), free(b), free(r), free(y1), free(y3);
+}
+
+TEST(conv_out_size) {
+  CHECK(dif_conv2d_out(7, 3, 1, 1, 1) == 7);
+  CHECK(dif_conv2d_out(8, 3, 2, 0, 1) == 4);
+  CHECK(dif_conv2d_out(7, 3, 2, 0, 1) == 3);
+  CHECK(dif_conv2d_out(64, 3, 2, 0, 1) == 32); /* VAE downsample */
+  CHECK(dif_conv2d_out(2, 3, 1, 0, 0) == 0);   /* kernel larger than input */
+}
+
+TEST(conv3x3_same_odd_sizes) {
+  dif_conv2d_params p = {.cin = 13,
+                         .cout = 6,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad_top = 1,
+                         .pad_left = 1,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  check_conv(&p, 2, 7, 5, true, 0, 10);
+  check_conv(&p, 1, 7, 5, false, 0, 20);
+  check_conv(&p, 1, 1, 1, true, 0, 30); /* every tap but the centre is padding */
+}
+
+TEST(conv3x3_stride2_asymmetric_pad) {
+  /* The VAE encoder's downsample: pad (0, 1, 0, 1) then stride 2, no pad. */
+  dif_conv2d_params p = {.cin = 5,
+                         .cout = 4,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 2,
+                         .pad_top = 0,
+                         .pad_left = 0,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  check_conv(&p, 2, 8, 7, true, 0, 40);
+  check_conv(&p, 1, 7, 8, true, 0, 50);
+  check_conv(&p, 1, 9, 9, false, 0, 60);
+  /* Padding on every side with stride 2. */
+  dif_conv2d_params q = {.cin = 3,
+                         .cout = 7,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 2,
+                         .pad_top = 1,
+                         .pad_left = 2,
+                         .pad_bottom = 0,
+                         .pad_right = 1};
+  check_conv(&q, 1, 6, 5, true, 0, 70);
+}
+
+TEST(conv1x1_fast_path) {
+  dif_conv2d_params p = {.cin = 13, .cout = 5, .kh = 1, .kw = 1, .stride = 1};
+  check_conv(&p, 2, 7, 5, true, 0, 80);
+  check_conv(&p, 1, 7, 5, false, 0, 90);
+  /* The fast path multiplies the input in place: no scratch at all. */
+  kenv e;
+  kenv_init(&e, 3);
+  float *x = frand(13 * 35, 1, -1, 1), *w = frand(5 * 13, 2, -1, 1), *y = fbuf(5 * 35);
+  dif_error err;
+  dif_error_clear(&err);
+  CHECK(dif_conv2d(&e.k, &p, x, 1, 7, 5, w, NULL, y, &err) == DIF_OK);
+  CHECK(dif_arena_peak(&e.arena) == 0);
+  free(x), free(w), free(y);
+  kenv_free(&e);
+}
+
+TEST(conv1x1_strided_and_padded) {
+  /* 1×1 kernels that are not the fast path go through im2col. */
+  dif_conv2d_params p = {.cin = 4, .cout = 3, .kh = 1, .kw = 1, .stride = 2};
+  check_conv(&p, 1, 7, 5, true, 0, 100);
+  dif_conv2d_params q = {.cin = 4, .cout = 3, .kh = 1, .kw = 1, .stride = 1, .pad_right = 1};
+  check_conv(&q, 1, 3, 5, true, 0, 110);
+}
+
+TEST(conv_row_bands) {
+  dif_conv2d_params p = {.cin = 6,
+                         .cout = 5,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad_top = 1,
+                         .pad_left = 1,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  size_t row = 6 * 9 * 9 * sizeof(float);       /* K · OW floats per output row */
+  check_conv(&p, 2, 11, 9, true, 1, 120);       /* one row per band */
+  check_conv(&p, 2, 11, 9, true, 3 * row, 130); /* 3 rows, last band of 2 */
+  dif_conv2d_params q = {
+      .cin = 3, .cout = 4, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
+  check_conv(&q, 1, 10, 9, false, 2 * 27 * 4 * sizeof(float), 140);
+}
+
+TEST(conv_rejects_bad_arguments) {
+  kenv e;
+  kenv_init(&e, 0);
+  float x[16] = {0}, w[9] = {0}, y[16];
+  dif_error err;
+  dif_conv2d_params p = {.cin = 1, .cout = 1, .kh = 3, .kw = 3, .stride = 1};
+  dif_error_clear(&err);
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 2, 2, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "does not fit");
+  p.stride = 0;
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "bad shape");
+  p.stride = 1;
+  p.cin = (int64_t)1 << 31; /* K beyond OpenBLAS's 32-bit ints */
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_LIMIT, err.msg,
+               "BLAS limit");
+  p.cin = 1;
+  dif_kctx no_arena = {NULL, NULL};
+  CHECK_STATUS(dif_conv2d(&no_arena, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "NULL");
+  kenv_free(&e);
+}
+
+int main(void) {
+  RUN(conv_out_size);
+  RUN(conv3x3_same_odd_sizes);
+  RUN(conv3x3_stride2_asymmetric_pad);
+  RUN(conv1x1_fast_path);
+  RUN(conv1x1_strided_and_padded);
+  RUN(conv_row_bands);
+  RUN(conv_rejects_bad_arguments);
+  return dif_test_finish();
+}

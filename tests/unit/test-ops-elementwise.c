@@ -1,0 +1,176 @@
+/* Activations, GEGLU, nearest resize, add, concat and the timestep embedding
+ * against double-precision references. */
+#include "ops_test_util.h"
+
+/* Big enough that a 3-thread pool really splits the work. */
+#define NBIG 100003
+
+typedef void (*act_fn)(const dif_kctx *, const float *, int64_t, float *);
+
+static double ref_gelu(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static double ref_gelu_tanh(double x) {
+  return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+}
+static double ref_quick_gelu(double x) { return x / (1.0 + exp(-1.702 * x)); }
+static double ref_silu(double x) { return x / (1.0 + exp(-x)); }
+
+static void check_act(act_fn fn, double (*ref)(double)) {
+  float *x = frand(NBIG, 7, -10, 10);
+  x[0] = 0, x[1] = -100, x[2] = 100, x[3] = -1e-30f; /* saturation and underflow */
+  double *r = dbuf(NBIG);
+  for (size_t i = 0; i < NBIG; i++) r[i] = ref(x[i]);
+  float *y1 = fbuf(NBIG);
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  fn(&e1.k, x, NBIG, y1);
+  /* Each result is one float formula of one input (≈1 ulp of erff/tanhf/expf
+   * plus a few roundings, ~1e-7 relative), far inside the 1e-10 NMSE bound. */
+  CHECK_NMSE(y1, r, NBIG, NMSE_MAX);
+  CHECK(isfinite(y1[1]) && isfinite(y1[2]));
+  fn(&e3.k, x, NBIG, x); /* in place, 3 threads: same bits */
+  CHECK_SAME(x, y1, NBIG);
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(r), free(y1);
+}
+
+TEST(gelu) { check_act(dif_gelu, ref_gelu); }
+TEST(gelu_tanh) { check_act(dif_gelu_tanh, ref_gelu_tanh); }
+TEST(quick_gelu) { check_act(dif_quick_gelu, ref_quick_gelu); }
+TEST(silu) { check_act(dif_silu, ref_silu); }
+
+TEST(geglu_splits_value_then_gate) {
+  const int64_t rows = 301, d = 333;
+  float *x = frand((size_t)(rows * 2 * d), 8, -4, 4);
+  double *r = dbuf((size_t)(rows * d));
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t c = 0; c < d; c++)
+      r[i * d + c] = (double)x[i * 2 * d + c] * ref_gelu(x[i * 2 * d + d + c]);
+  float *y1 = fbuf((size_t)(rows * d)), *y3 = fbuf((size_t)(rows * d));
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  dif_geglu(&e1.k, x, rows, d, y1);
+  dif_geglu(&e3.k, x, rows, d, y3);
+  CHECK_NMSE(y1, r, (size_t)(rows * d), NMSE_MAX);
+  CHECK_SAME(y1, y3, (size_t)(rows * d));
+  /* The first half is the value, the second the gate: a = {2, 0, 30},
+   * g = {-30, 2, 2} gives {2·gelu(-30), 0, 30·gelu(2)}, gelu(2) = 1.9544997. */
+  float t[6] = {2, 0, 30, -30, 2, 2}, u[3];
+  dif_geglu(&e1.k, t, 1, 3, u);
+  CHECK(fabsf(u[0]) < 1e-30f);
+  CHECK(u[1] == 0.0f);
+  CHECK(fabsf(u[2] - 30.0f * 1.9544997f) < 1e-5f);
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(r), free(y1), free(y3);
+}
+
+/* PyTorch 'nearest' source index, written out independently of the library:
+ * scale is float(in)/out, src = min(floor(dst·scale), in-1) in float. */
+static int64_t torch_nearest(int64_t dst, int64_t in, int64_t out) {
+  if (out == in) return dst;
+  if (out == 2 * in) return dst / 2;
+  float scale = (float)in / (float)out;
+  int64_t s = (int64_t)floorf((float)dst * scale);
+  return s < in - 1 ? s : in - 1;
+}
+
+static void check_upsample(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  size_t nx = (size_t)(NC * H * W), ny = (size_t)(NC * OH * OW);
+  float *x = fbuf(nx);
+  for (size_t i = 0; i < nx; i++) x[i] = (float)i; /* values name their source */
+  float *y1 = fbuf(ny), *y3 = fbuf(ny);
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  dif_upsample_nearest(&e1.k, x, NC, H, W, OH, OW, y1);
+  dif_upsample_nearest(&e3.k, x, NC, H, W, OH, OW, y3);
+  int bad = 0;
+  for (int64_t c = 0; c < NC; c++)
+    for (int64_t i = 0; i < OH; i++)
+      for (int64_t j = 0; j < OW; j++) {
+        float want = x[(c * H + torch_nearest(i, H, OH)) * W + torch_nearest(j, W, OW)];
+        bad += y1[(c * OH + i) * OW + j] != want;
+      }
+  CHECK_MSG(bad == 0, "%dx%d -> %dx%d: %d wrong", (int)H, (int)W, (int)OH, (int)OW, bad);
+  CHECK_SAME(y1, y3, ny);
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(y1), free(y3);
+}
+
+TEST(upsample_nearest) {
+  check_upsample(3, 4, 5, 8, 10);     /* the usual 2× */
+  check_upsample(2, 3, 5, 5, 11);     /* odd latent sizes diffusers passes */
+  check_upsample(2, 7, 6, 7, 6);      /* identity */
+  check_upsample(1, 9, 7, 4, 3);      /* downscale */
+  check_upsample(1, 1, 2, 3, 82);     /* float scale rounding, see below */
+  check_upsample(64, 32, 32, 64, 64); /* enough rows to split over threads */
+}
+
+TEST(upsample_known_indices) {
+  /* 3 → 5 and 5 → 11 by hand: floor(d·in/out). */
+  static const int64_t i35[5] = {0, 0, 1, 1, 2};
+  static const int64_t i511[11] = {0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4};
+  float x[5] = {0, 1, 2, 3, 4}, y[11];
+  dif_upsample_nearest(NULL, x, 1, 1, 3, 1, 5, y);
+  for (int j = 0; j < 5; j++) CHECK(y[j] == (float)i35[j]);
+  dif_upsample_nearest(NULL, x, 1, 1, 5, 1, 11, y);
+  for (int j = 0; j < 11; j++) CHECK(y[j] == (float)i511[j]);
+  /* 2 → 82: float(2)/82 rounds down, so dst 41 reads src 0 in PyTorch where
+   * exact arithmetic (41·2/82 = 1) would read src 1. We follow PyTorch. */
+  float z[82];
+  dif_upsample_nearest(NULL, x, 1, 1, 2, 1, 82, z);
+  CHECK(z[40] == 0.0f && z[41] == 0.0f && z[42] == 1.0f);
+}
+
+TEST(add_in_place) {
+  float *a = frand(NBIG, 9, -1, 1), *b = frand(NBIG, 10, -1, 1), *y = fbuf(NBIG);
+  kenv e;
+  kenv_init(&e, 3);
+  dif_add(&e.k, a, b, NBIG, y);
+  int bad = 0;
+  for (size_t i = 0; i < NBIG; i++) bad += y[i] != a[i] + b[i];
+  CHECK(bad == 0);
+  dif_add(&e.k, a, b, NBIG, a);
+  CHECK_SAME(a, y, NBIG);
+  float *b0 = fbuf(NBIG);
+  memcpy(b0, b, NBIG * sizeof *b);
+  dif_add(NULL, y, b, NBIG, b); /* serial, into the second operand */
+  for (size_t i = 0; i < NBIG; i++) bad += b[i] != y[i] + b0[i];
+  CHECK(bad == 0);
+  free(b0);
+  kenv_free(&e);
+  free(a), free(b), free(y);
+}
+
+TEST(concat_channels) {
+  const int64_t N = 2, Ca = 3, Cb = 5, HW = 7;
+  float *a = frand((size_t)(N * Ca * HW), 11, -1, 1), *b = frand((size_t)(N * Cb * HW), 12, -1, 1);
+  float *y = fbuf((size_t)(N * (Ca + Cb) * HW));
+  dif_concat_channels(a, Ca, b, Cb, N, HW, y);
+  int bad = 0;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < Ca + Cb; c++)
+      for (int64_t i = 0; i < HW; i++) {
+        float want = c < Ca ? a[(n * Ca + c) * HW + i] : b[(n * Cb + c - Ca) * HW + i];
+        bad += y[(n * (Ca + Cb) + c) * HW + i] != want;
+      }
+  CHECK(bad == 0);
+  free(a), free(b), free(y);
+}
+
+int main(void) {
+  RUN(gelu);
+  RUN(gelu_tanh);
+  RUN(quick_gelu);
+  RUN(silu);
+  RUN(geglu_splits_value_then_gate);
+  RUN(upsample_nearest);
+  RUN(upsample_known_indices);
+  RUN(add_in_place);
+  RUN(concat_channels);
+  return dif_test_finish();
+}

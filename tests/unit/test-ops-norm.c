@@ -1,0 +1,165 @@
+/* GroupNorm, LayerNorm and row softmax against double-precision references. */
+#include "ops_test_util.h"
+
+static void ref_group_norm(const float *x, int64_t N, int64_t C, int64_t HW, int64_t G, double eps,
+                           const float *gamma, const float *beta, double *y) {
+  int64_t cg = C / G, len = cg * HW;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t g = 0; g < G; g++) {
+      const float *xs = x + (n * G + g) * len;
+      double m = 0, v = 0;
+      for (int64_t i = 0; i < len; i++) m += xs[i];
+      m /= (double)len;
+      for (int64_t i = 0; i < len; i++) v += (xs[i] - m) * (xs[i] - m);
+      v /= (double)len; /* biased, as PyTorch */
+      for (int64_t i = 0; i < len; i++) {
+        int64_t c = g * cg + i / HW;
+        double t = (xs[i] - m) / sqrt(v + eps);
+        y[(n * G + g) * len + i] = t * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    }
+}
+
+static void ref_layer_norm(const float *x, int64_t rows, int64_t dim, double eps,
+                           const float *gamma, const float *beta, double *y) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xs = x + r * dim;
+    double m = 0, v = 0;
+    for (int64_t i = 0; i < dim; i++) m += xs[i];
+    m /= (double)dim;
+    for (int64_t i = 0; i < dim; i++) v += (xs[i] - m) * (xs[i] - m);
+    v /= (double)dim;
+    for (int64_t i = 0; i < dim; i++)
+      y[r * dim + i] =
+          (xs[i] - m) / sqrt(v + eps) * (gamma ? gamma[i] : 1.0) + (beta ? beta[i] : 0.0);
+  }
+}
+
+/* offset shifts the inputs: a large mean tests the accuracy of the variance. */
+static void check_group_norm(int64_t N, int64_t C, int64_t HW, int64_t G, bool affine, float offset,
+                             uint64_t seed) {
+  size_t n = (size_t)(N * C * HW);
+  float *x = frand(n, seed, offset - 1, offset + 1);
+  float *gamma = affine ? frand((size_t)C, seed + 1, 0.5f, 1.5f) : NULL;
+  float *beta = affine ? frand((size_t)C, seed + 2, -1, 1) : NULL;
+  double *r = dbuf(n);
+  ref_group_norm(x, N, C, HW, G, 1e-6, gamma, beta, r);
+  float *y1 = fbuf(n), *y3 = fbuf(n);
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  dif_group_norm(&e1.k, x, N, C, HW, G, 1e-6f, gamma, beta, y1);
+  dif_group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
+  CHECK_NMSE(y1, r, n, NMSE_MAX);
+  CHECK_SAME(y1, y3, n);
+  /* In place gives the same bits. */
+  dif_group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, x);
+  CHECK_SAME(x, y1, n);
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(gamma), free(beta), free(r), free(y1), free(y3);
+}
+
+TEST(group_norm_odd_groups) {
+  check_group_norm(2, 15, 35, 3, true, 0, 1);  /* 3 groups of 5 channels, 7×5 image */
+  check_group_norm(1, 13, 7, 13, true, 0, 2);  /* one channel per group */
+  check_group_norm(3, 9, 11, 1, false, 0, 3);  /* one group: LayerNorm over C·HW */
+  check_group_norm(1, 64, 64, 32, true, 0, 4); /* 32 groups, as the UNet and VAE */
+}
+
+TEST(group_norm_large_mean) {
+  check_group_norm(1, 12, 49, 4, true, 1000.0f, 5);
+  check_group_norm(2, 6, 1000, 2, false, -3000.0f, 6);
+}
+
+TEST(group_norm_constant_input) {
+  /* Zero variance: (x - mean) = 0 exactly, output is beta. */
+  kenv e;
+  kenv_init(&e, 3);
+  float x[2 * 3 * 4], beta[2] = {0.25f, -2.0f}, gamma[2] = {3.0f, 4.0f};
+  for (int i = 0; i < 24; i++) x[i] = 7.5f;
+  dif_group_norm(&e.k, x, 3, 2, 4, 2, 1e-5f, gamma, beta, x);
+  for (int i = 0; i < 24; i++) CHECK(x[i] == beta[(i / 4) % 2]);
+  kenv_free(&e);
+}
+
+static void check_layer_norm(int64_t rows, int64_t dim, int affine_mode, float offset,
+                             uint64_t seed) {
+  size_t n = (size_t)(rows * dim);
+  float *x = frand(n, seed, offset - 2, offset + 2);
+  float *gamma = (affine_mode & 1) ? frand((size_t)dim, seed + 1, 0.5f, 1.5f) : NULL;
+  float *beta = (affine_mode & 2) ? frand((size_t)dim, seed + 2, -1, 1) : NULL;
+  double *r = dbuf(n);
+  ref_layer_norm(x, rows, dim, 1e-5, gamma, beta, r);
+  float *y1 = fbuf(n), *y3 = fbuf(n);
+  kenv e1, e3;
+  kenv_init(&e1, 0);
+  kenv_init(&e3, 3);
+  dif_layer_norm(&e1.k, x, rows, dim, 1e-5f, gamma, beta, y1);
+  dif_layer_norm(&e3.k, x, rows, dim, 1e-5f, gamma, beta, y3);
+  CHECK_NMSE(y1, r, n, NMSE_MAX);
+  CHECK_SAME(y1, y3, n);
+  dif_layer_norm(&e3.k, x, rows, dim, 1e-5f, gamma, beta, x);
+  CHECK_SAME(x, y1, n);
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(gamma), free(beta), free(r), free(y1), free(y3);
+}
+
+TEST(layer_norm) {
+  for (int mode = 0; mode < 4; mode++) check_layer_norm(77, 13, mode, 0, 10 + (uint64_t)mode);
+  check_layer_norm(5, 1024, 3, 0, 20);
+  check_layer_norm(3, 1, 3, 0, 21); /* a single element normalises to 0 */
+  check_layer_norm(9, 768, 3, 500.0f, 22);
+}
+
+static void ref_softmax(const float *x, int64_t rows, int64_t n, double *y) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xs = x + r * n;
+    double m = -INFINITY, s = 0;
+    for (int64_t i = 0; i < n; i++) m = xs[i] > m ? xs[i] : m;
+    for (int64_t i = 0; i < n; i++) s += m == -INFINITY ? 0 : exp(xs[i] - m);
+    for (int64_t i = 0; i < n; i++) y[r * n + i] = s > 0 ? exp(xs[i] - m) / s : 0;
+  }
+}
+
+TEST(softmax_rows) {
+  const int64_t rows = 19, n = 37;
+  size_t len = (size_t)(rows * n);
+  float *x = frand(len, 30, -8, 8);
+  for (int64_t i = 0; i < n; i++) x[3 * n + i] += 200.0f; /* would overflow expf unshifted */
+  for (int64_t i = 0; i < n; i += 3) x[5 * n + i] = -INFINITY;
+  for (int64_t i = 0; i < n; i++) x[7 * n + i] = -INFINITY; /* fully masked → zeros */
+  double *r = dbuf(len);
+  ref_softmax(x, rows, n, r);
+  float *x3 = fbuf(len);
+  memcpy(x3, x, len * sizeof *x);
+  kenv e1, e3;
+  kenv_init(&e1, 1);
+  kenv_init(&e3, 3);
+  dif_softmax_rows(&e1.k, x, rows, n);
+  dif_softmax_rows(&e3.k, x3, rows, n);
+  CHECK_NMSE(x, r, len, NMSE_MAX);
+  CHECK_SAME(x, x3, len);
+  for (int64_t i = 0; i < n; i++) CHECK(x[7 * n + i] == 0.0f);
+  for (int64_t i = 0; i < n; i += 3) CHECK(x[5 * n + i] == 0.0f);
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += x[3 * n + i];
+  CHECK(fabs(s - 1.0) < 1e-6);
+  /* A single column is always 1. */
+  float one[3] = {-5, 0, 1e30f};
+  dif_softmax_rows(&e3.k, one, 3, 1);
+  CHECK(one[0] == 1 && one[1] == 1 && one[2] == 1);
+  kenv_free(&e1);
+  kenv_free(&e3);
+  free(x), free(x3), free(r);
+}
+
+int main(void) {
+  RUN(group_norm_odd_groups);
+  RUN(group_norm_large_mean);
+  RUN(group_norm_constant_input);
+  RUN(layer_norm);
+  RUN(softmax_rows);
+  return dif_test_finish();
+}
