@@ -5,5 +5,7 @@ const golden_kind golden_kinds[] = {
     {"image_normalizer", golden_kind_image_normalizer},
     {"clip_text", golden_kind_clip_text},
     {"clip_vision", golden_kind_clip_vision},
+    {"unet", golden_kind_unet},
+    {"vae", golden_kind_vae},
     {NULL, NULL},
 };

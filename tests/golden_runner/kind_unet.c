@@ -1,0 +1,84 @@
+/* kind_unet.c — UNet2DConditionModel cases (README-diffusers "cases/unet").
+ *
+ * Tolerance: 1e-5 abs on the output and on every hook the fixture holds,
+ * README-diffusers' figure for single components on the tiny float32 models
+ * (values O(1); differences come only from GEMM and norm summation order). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kinds.h"
+#include "models/unet.h"
+
+#define TOL 1e-5
+
+typedef struct hook_ctx {
+  golden *g;
+  const char *name;
+  const dif_safetensors *st;
+  int seen;
+} hook_ctx;
+
+static void on_hook(void *user, const char *module, const float *data, int64_t n) {
+  hook_ctx *h = user;
+  char key[160];
+  snprintf(key, sizeof key, "hook.%s", module);
+  if (!dif_st_find(h->st, key)) return; /* the fixture did not record this module */
+  golden_check(h->g, h->name, key, data, n, h->st, TOL, 0);
+  h->seen++;
+}
+
+static void run_case(golden *g, const char *name, const dif_safetensors *st) {
+  const char *model = dif_st_metadata(st, "model");
+  dif_unet u;
+  dif_error err = {0};
+  if (!model || dif_unet_load(golden_path(g, model), &u, &err)) {
+    golden_fail(g, name, "%s", model ? err.msg : "no 'model' in metadata");
+    return;
+  }
+  const dif_st_entry *se = dif_st_find(st, "in.sample"),
+                     *ce = dif_st_find(st, "in.encoder_hidden_states");
+  int64_t n_sample, n_t, n_ctx, n_cls = 0;
+  float *sample = golden_tensor_f32(g, name, st, "in.sample", &n_sample);
+  float *t = golden_tensor_f32(g, name, st, "in.timestep", &n_t);
+  float *ctx = golden_tensor_f32(g, name, st, "in.encoder_hidden_states", &n_ctx);
+  float *cls = u.class_in ? golden_tensor_f32(g, name, st, "in.class_labels", &n_cls) : NULL;
+  if (sample && t && ctx && se && ce && se->ndim == 4 && ce->ndim == 3 && (!u.class_in || cls)) {
+    int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3];
+    float *out = malloc((size_t)(B * u.out_ch * H * W) * sizeof *out);
+    hook_ctx hc = {g, name, st, 0};
+    dif_unet_input in = {.sample = sample,
+                         .B = B,
+                         .H = H,
+                         .W = W,
+                         .timesteps = t,
+                         .n_timesteps = n_t,
+                         .context = ctx,
+                         .S = ce->shape[1],
+                         .class_labels = cls,
+                         .hook = on_hook,
+                         .hook_user = &hc};
+    if (dif_unet_forward(&u, &g->k, &in, out, &err))
+      golden_fail(g, name, "forward: %s", err.msg);
+    else
+      golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
+    free(out);
+  }
+  free(sample);
+  free(t);
+  free(ctx);
+  free(cls);
+  dif_unet_free(&u);
+}
+
+int golden_kind_unet(golden *g, const char *dir) {
+  size_t n;
+  char **files = golden_list(dir, ".safetensors", &n);
+  for (size_t i = 0; i < n; i++) {
+    dif_safetensors *st = golden_open_case(g, dir, files[i]);
+    if (st) run_case(g, files[i], st);
+    dif_st_close(st);
+  }
+  golden_free_list(files, n);
+  return (int)n;
+}
