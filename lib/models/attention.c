@@ -22,6 +22,12 @@ void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *p, int64_t dim, int
 
 dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
                             int64_t T, const float *ctx, int64_t S, float *y, dif_error *err) {
+  return dif_attn_forward_masked(a, k, x, B, T, ctx, S, NULL, y, err);
+}
+
+dif_status dif_attn_forward_masked(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                   int64_t T, const float *ctx, int64_t S, const float *mask,
+                                   float *y, dif_error *err) {
   int64_t inner = a->heads * a->head_dim, cdim = ctx ? a->ctx_dim : a->dim;
   if (!ctx) {
     ctx = x;
@@ -49,9 +55,14 @@ dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x
                              .ld_o = inner,
                              .scale = 1.0f / sqrtf((float)a->head_dim)};
   dif_status s = DIF_OK;
-  for (int64_t b = 0; b < B && !s; b++)
+  for (int64_t b = 0; b < B && !s; b++) {
+    if (mask) {
+      ap.mask = mask + b * T * S;
+      ap.mask_ld = S;
+    }
     s = dif_attention(k, &ap, q + b * T * inner, kk + b * S * inner, v + b * S * inner,
                       o + b * T * inner, err);
+  }
   if (!s) dif_linear(k, o, B * T, inner, a->o_w, a->o_b, a->dim, y);
   dif_arena_release(k->arena, mark);
   return s;

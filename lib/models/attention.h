@@ -26,4 +26,10 @@ void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *prefix, int64_t dim
 dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
                             int64_t T, const float *ctx, int64_t S, float *y, dif_error *err);
 
+/* Same with an additive mask per batch item: mask[b] is [T, S] (row stride S),
+ * or NULL for none. */
+dif_status dif_attn_forward_masked(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                   int64_t T, const float *ctx, int64_t S, const float *mask,
+                                   float *y, dif_error *err);
+
 #endif

@@ -7,5 +7,6 @@ const golden_kind golden_kinds[] = {
     {"clip_vision", golden_kind_clip_vision},
     {"unet", golden_kind_unet},
     {"vae", golden_kind_vae},
+    {"prior", golden_kind_prior},
     {NULL, NULL},
 };

@@ -9,5 +9,6 @@ int golden_kind_clip_text(golden *g, const char *dir);
 int golden_kind_clip_vision(golden *g, const char *dir);
 int golden_kind_unet(golden *g, const char *dir);
 int golden_kind_vae(golden *g, const char *dir);
+int golden_kind_prior(golden *g, const char *dir);
 
 #endif

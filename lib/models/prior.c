@@ -1,0 +1,209 @@
+/* prior.c — PriorTransformer (see prior.h). */
+#include "models/prior.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "io/component.h"
+#include "models/config_check.h"
+
+static const char *const classes[] = {"PriorTransformer", NULL};
+
+static const dif_fixed_key fixed[] = {{"added_emb_type", "\"prd\""},
+                                      {"norm_in_type", "null"},
+                                      {"embedding_proj_norm_type", "null"},
+                                      {"encoder_hid_proj_type", "\"linear\""},
+                                      {"time_embed_act_fn", "\"silu\""},
+                                      {"time_embed_dim", "null"},
+                                      {"embedding_proj_dim", "null"},
+                                      {"clip_embed_dim", "null"},
+                                      {NULL, NULL}};
+static const char *const handled[] = {"_class_name",
+                                      "_diffusers_version",
+                                      "_name_or_path",
+                                      "dropout",
+                                      "num_attention_heads",
+                                      "attention_head_dim",
+                                      "num_layers",
+                                      "embedding_dim",
+                                      "num_embeddings",
+                                      "additional_embeddings",
+                                      NULL};
+
+static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *err) {
+  dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
+  if (s || (s = dif_config_int(cfg, "num_attention_heads", &p->heads, err)) ||
+      (s = dif_config_int(cfg, "attention_head_dim", &p->head_dim, err)) ||
+      (s = dif_config_int(cfg, "num_layers", &p->n_layers, err)) ||
+      (s = dif_config_int(cfg, "embedding_dim", &p->embed_dim, err)) ||
+      (s = dif_config_int_opt(cfg, "num_embeddings", 77, &p->n_embeddings, err)) ||
+      (s = dif_config_int_opt(cfg, "additional_embeddings", 4, &p->n_extra, err)))
+    return s;
+  if (p->heads < 1 || p->head_dim < 1 || p->heads * p->head_dim > 65536 || p->embed_dim < 1 ||
+      p->embed_dim > 65536 || p->n_embeddings < 1 || p->n_embeddings > 4096 || p->n_layers < 1 ||
+      p->n_layers > DIF_PRIOR_MAX_LAYERS)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: heads %lld x head_dim %lld, embedding_dim %lld, num_embeddings %lld, "
+                    "num_layers %lld: out of range",
+                    dif_config_path(cfg), (long long)p->heads, (long long)p->head_dim,
+                    (long long)p->embed_dim, (long long)p->n_embeddings, (long long)p->n_layers);
+  /* added_emb_type "prd" puts exactly four tokens after the text: the text
+   * embedding, the time, the noisy embedding and the prd token. */
+  if (p->n_extra != 4)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: additional_embeddings = %lld (libdif implements Karlo's 4)",
+                    dif_config_path(cfg), (long long)p->n_extra);
+  p->inner = p->heads * p->head_dim;
+  p->tokens = p->n_embeddings + p->n_extra;
+  return DIF_OK;
+}
+
+static dif_status build(dif_prior *p, dif_wloader *wl) {
+  int64_t D = p->inner, E = p->embed_dim;
+  p->time_w1 = DIF_W2(wl, D, D, "time_embedding.linear_1.weight");
+  p->time_b1 = DIF_W1(wl, D, "time_embedding.linear_1.bias");
+  p->time_w2 = DIF_W2(wl, D, D, "time_embedding.linear_2.weight");
+  p->time_b2 = DIF_W1(wl, D, "time_embedding.linear_2.bias");
+  p->proj_in_w = DIF_W2(wl, D, E, "proj_in.weight");
+  p->proj_in_b = DIF_W1(wl, D, "proj_in.bias");
+  p->emb_proj_w = DIF_W2(wl, D, E, "embedding_proj.weight");
+  p->emb_proj_b = DIF_W1(wl, D, "embedding_proj.bias");
+  p->enc_proj_w = DIF_W2(wl, D, E, "encoder_hidden_states_proj.weight");
+  p->enc_proj_b = DIF_W1(wl, D, "encoder_hidden_states_proj.bias");
+  p->pos_emb = dif_wl_get(wl, 3, (const int64_t[]){1, p->tokens, D}, "positional_embedding");
+  p->prd_emb = dif_wl_get(wl, 3, (const int64_t[]){1, 1, D}, "prd_embedding");
+  p->norm_out_w = DIF_W1(wl, D, "norm_out.weight");
+  p->norm_out_b = DIF_W1(wl, D, "norm_out.bias");
+  p->to_clip_w = DIF_W2(wl, E, D, "proj_to_clip_embeddings.weight");
+  p->to_clip_b = DIF_W1(wl, E, "proj_to_clip_embeddings.bias");
+  p->clip_mean = DIF_W2(wl, 1, E, "clip_mean");
+  p->clip_std = DIF_W2(wl, 1, E, "clip_std");
+  for (int i = 0; i < p->n_layers; i++) {
+    dif_prior_block *b = &p->blocks[i];
+    char name[96];
+    b->ln1_w = DIF_W1(wl, D, "transformer_blocks.%d.norm1.weight", i);
+    b->ln1_b = DIF_W1(wl, D, "transformer_blocks.%d.norm1.bias", i);
+    b->ln3_w = DIF_W1(wl, D, "transformer_blocks.%d.norm3.weight", i);
+    b->ln3_b = DIF_W1(wl, D, "transformer_blocks.%d.norm3.bias", i);
+    snprintf(name, sizeof name, "transformer_blocks.%d.attn1", i);
+    dif_attn_load(&b->attn, wl, name, D, D, p->heads, p->head_dim);
+    b->ff1_w = DIF_W2(wl, 4 * D, D, "transformer_blocks.%d.ff.net.0.proj.weight", i);
+    b->ff1_b = DIF_W1(wl, 4 * D, "transformer_blocks.%d.ff.net.0.proj.bias", i);
+    b->ff2_w = DIF_W2(wl, D, 4 * D, "transformer_blocks.%d.ff.net.2.weight", i);
+    b->ff2_b = DIF_W1(wl, D, "transformer_blocks.%d.ff.net.2.bias", i);
+  }
+  return wl->status;
+}
+
+dif_status dif_prior_load(const char *dir, dif_prior *p, dif_error *err) {
+  memset(p, 0, sizeof *p);
+  dif_config *cfg;
+  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
+  if (s) return s;
+  s = read_config(cfg, p, err);
+  dif_config_free(cfg);
+  if (!s) s = dif_component_weights(dir, &p->weights, err);
+  if (!s) {
+    dif_wloader wl = {p->weights, err, DIF_OK};
+    s = build(p, &wl);
+  }
+  if (s) dif_prior_free(p);
+  return s;
+}
+
+void dif_prior_free(dif_prior *p) {
+  if (!p) return;
+  dif_st_close(p->weights);
+  memset(p, 0, sizeof *p);
+}
+
+void dif_prior_post_process(const dif_prior *p, const float *x, int64_t rows, float *y) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t i = 0; i < p->embed_dim; i++)
+      y[r * p->embed_dim + i] = x[r * p->embed_dim + i] * p->clip_std[i] + p->clip_mean[i];
+}
+
+static void hook(const dif_prior_input *in, const char *name, const float *x, int64_t n) {
+  if (in->hook) in->hook(in->hook_user, name, x, n);
+}
+
+dif_status dif_prior_forward(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
+                             float *out, dif_error *err) {
+  int64_t B = in->B, D = p->inner, E = p->embed_dim, N = p->n_embeddings, T = p->tokens;
+  if (B < 1 || (in->n_timesteps != 1 && in->n_timesteps != B))
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with %lld timesteps",
+                    (long long)B, (long long)in->n_timesteps);
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *ts = dif_arena_floats(k->arena, (size_t)B, err);
+  float *tp = dif_arena_floats(k->arena, (size_t)(B * D), err);
+  float *t1 = dif_arena_floats(k->arena, (size_t)(B * D), err);
+  float *small = dif_arena_floats(k->arena, (size_t)(B * D), err);
+  float *h = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
+  float *n = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
+  float *a = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
+  float *ff = dif_arena_floats(k->arena, (size_t)(B * T * 4 * D), err);
+  float *enc = dif_arena_floats(k->arena, (size_t)(B * N * D), err);
+  float *mask = in->attention_mask ? dif_arena_floats(k->arena, (size_t)(B * T * T), err) : NULL;
+  dif_status s = DIF_OK;
+  if (!ts || !tp || !t1 || !small || !h || !n || !a || !ff || !enc ||
+      (in->attention_mask && !mask)) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  for (int64_t b = 0; b < B; b++) ts[b] = in->timesteps[in->n_timesteps == 1 ? 0 : b];
+  dif_timestep_embedding(ts, B, D, true, 0.0f, 1.0f, 10000.0f, tp);
+  hook(in, "time_proj", tp, B * D);
+  dif_linear(k, tp, B, D, p->time_w1, p->time_b1, D, t1);
+  dif_silu(k, t1, B * D, t1);
+  dif_linear(k, t1, B, D, p->time_w2, p->time_b2, D, tp); /* tp = time embedding */
+  hook(in, "time_embedding", tp, B * D);
+  dif_linear(k, in->encoder_hidden, B * N, E, p->enc_proj_w, p->enc_proj_b, D, enc);
+  hook(in, "encoder_hidden_states_proj", enc, B * N * D);
+  for (int64_t b = 0; b < B; b++) { /* assemble the token sequence */
+    float *hb = h + b * T * D;
+    memcpy(hb, enc + b * N * D, (size_t)(N * D) * sizeof *h);
+    memcpy(hb + (N + 1) * D, tp + b * D, (size_t)D * sizeof *h);
+    memcpy(hb + (N + 3) * D, p->prd_emb, (size_t)D * sizeof *h);
+  }
+  dif_linear(k, in->proj_embedding, B, E, p->emb_proj_w, p->emb_proj_b, D, small);
+  hook(in, "embedding_proj", small, B * D);
+  for (int64_t b = 0; b < B; b++) memcpy(h + (b * T + N) * D, small + b * D, (size_t)D * sizeof *h);
+  dif_linear(k, in->hidden_states, B, E, p->proj_in_w, p->proj_in_b, D, small);
+  hook(in, "proj_in", small, B * D);
+  for (int64_t b = 0; b < B; b++) {
+    memcpy(h + (b * T + N + 2) * D, small + b * D, (size_t)D * sizeof *h);
+    for (int64_t i = 0; i < T * D; i++) h[b * T * D + i] += p->pos_emb[i];
+  }
+  if (mask) /* (1 - mask)·-10000 on the text keys, 0 on the extra ones, plus causal -10000 */
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j < T; j++) {
+          float key = j < N ? (1.0f - (float)in->attention_mask[b * N + j]) * -10000.0f : 0.0f;
+          mask[(b * T + i) * T + j] = key + (j > i ? -10000.0f : 0.0f);
+        }
+  for (int l = 0; l < p->n_layers && !s; l++) {
+    const dif_prior_block *bl = &p->blocks[l];
+    dif_layer_norm(k, h, B * T, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
+    s = dif_attn_forward_masked(&bl->attn, k, n, B, T, NULL, 0, mask, a, err);
+    if (s) break;
+    dif_add(k, a, h, B * T * D, h);
+    dif_layer_norm(k, h, B * T, D, 1e-5f, bl->ln3_w, bl->ln3_b, n);
+    dif_linear(k, n, B * T, D, bl->ff1_w, bl->ff1_b, 4 * D, ff);
+    dif_gelu(k, ff, B * T * 4 * D, ff);
+    dif_linear(k, ff, B * T, 4 * D, bl->ff2_w, bl->ff2_b, D, a);
+    dif_add(k, a, h, B * T * D, h);
+    char name[64];
+    snprintf(name, sizeof name, "transformer_blocks.%d", l);
+    hook(in, name, h, B * T * D);
+  }
+  if (!s) {
+    dif_layer_norm(k, h, B * T, D, 1e-5f, p->norm_out_w, p->norm_out_b, h);
+    hook(in, "norm_out", h, B * T * D);
+    for (int64_t b = 0; b < B; b++) /* the prd token's output */
+      memcpy(small + b * D, h + (b * T + T - 1) * D, (size_t)D * sizeof *h);
+    dif_linear(k, small, B, D, p->to_clip_w, p->to_clip_b, E, out);
+    hook(in, "proj_to_clip_embeddings", out, B * E);
+  }
+  dif_arena_release(k->arena, mark);
+  return s;
+}
