@@ -49,8 +49,8 @@ dif_status dif_image_alloc(dif_image *out, int width, int height, const dif_imag
                            dif_error *err) {
   if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
   memset(out, 0, sizeof *out);
-  if (width < 0 || height < 0)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "negative image size %dx%d", width, height);
+  if (width <= 0 || height <= 0)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "cannot allocate a %dx%d image", width, height);
   dif_image_limits l = dif_image_limits_resolve(limits);
   dif_status st = dif_image_check_size((uint64_t)width, (uint64_t)height, &l, "image", err);
   if (st != DIF_OK) return st;

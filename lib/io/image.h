@@ -67,7 +67,8 @@ typedef struct dif_image_limits {
 dif_image_limits dif_image_limits_resolve(const dif_image_limits *limits);
 
 /* Allocates an uninitialised width x height image after checking the size
- * against limits (NULL: defaults). On failure *out is zeroed. */
+ * against limits (NULL: defaults). On failure *out is zeroed. Errors:
+ * DIF_ERR_INVALID_ARGUMENT (a size <= 0), DIF_ERR_LIMIT, DIF_ERR_OUT_OF_MEMORY. */
 dif_status dif_image_alloc(dif_image *out, int width, int height, const dif_image_limits *limits,
                            dif_error *err);
 

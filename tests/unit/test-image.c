@@ -138,7 +138,7 @@ typedef struct st_file {
 
 static int st_open(const char *path, st_file *f) {
   memset(f, 0, sizeof *f);
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   if (dif_file_read_all(path, 1u << 30, &f->data.p, &f->data.n, &e) != DIF_OK) {
     fprintf(stderr, "%s\n", e.msg);
     return 0;
@@ -290,7 +290,7 @@ TEST(golden_images_decode) {
     char rel[256];
     snprintf(rel, sizeof rel, GOLDEN "images/%s", golden_images[i].file);
     dif_image img;
-    dif_error e;
+    dif_error e = {DIF_OK, ""};
     dif_status st = dif_image_load(dif_test_path(rel), NULL, &img, &e);
     CHECK_MSG(st == DIF_OK, "%s: %s", golden_images[i].file, e.msg);
     if (st != DIF_OK) continue;
@@ -316,7 +316,7 @@ static void check_decoded_rgb(const char *name) {
   CHECK(ref && ndim == 3 && shape[2] == 3);
   snprintf(rel, sizeof rel, GOLDEN "images/%s.jpg", name);
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   EXPECT(dif_image_load(dif_test_path(rel), NULL, &img, &e), DIF_OK, e.msg, NULL);
   if (ref && img.rgb) {
     CHECK(dif_image_orient(&img, dif_image_orientation_inverse(img.exif_orientation), &e) ==
@@ -351,7 +351,7 @@ TEST(golden_exif_orientation_6_rotates_clockwise) {
   size_t nbytes;
   const uint8_t *ref = st_tensor(&f, "decoded_rgb", "U8", shape, &ndim, &nbytes);
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   EXPECT(dif_image_load(dif_test_path(GOLDEN "images/exif_orient6_200x120.jpg"), NULL, &img, &e),
          DIF_OK, e.msg, NULL);
   if (ref && img.rgb) {
@@ -380,7 +380,7 @@ TEST(golden_png_matches_pixel_values) {
   size_t nbytes;
   const uint8_t *pv = st_tensor(&f, "pixel_values", "F32", shape, &ndim, &nbytes);
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   EXPECT(dif_image_load(dif_test_path(GOLDEN "images/rgb_224x224.png"), NULL, &img, &e), DIF_OK,
          e.msg, NULL);
   static const double mean[3] = {0.48145466, 0.4578275, 0.40821073};
@@ -423,7 +423,7 @@ TEST(golden_png_match_libpng_reference) {
     uint8_t *refpix = malloc(n);
     CHECK(png_image_finish_read(&ref, NULL, refpix, 0, NULL));
     dif_image img;
-    dif_error e;
+    dif_error e = {DIF_OK, ""};
     EXPECT(dif_image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
     if (img.rgb) {
       CHECK(img.width == (int)ref.width && img.height == (int)ref.height);
@@ -446,7 +446,7 @@ TEST(golden_png_match_libpng_reference) {
  * 16-bit value (Pillow would clip to 255 instead). */
 TEST(golden_gray16_scaled_not_clipped) {
   bytes file;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   CHECK(dif_file_read_all(dif_test_path(GOLDEN "images/gray16_90x70.png"), 1 << 20, &file.p,
                           &file.n, &e) == DIF_OK);
   bytes cursor = file;
@@ -485,7 +485,7 @@ TEST(golden_gray16_scaled_not_clipped) {
 
 static dif_image decode_ok(const bytes *b) {
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   dif_status st = dif_image_decode_memory(b->p, b->n, NULL, &img, &e);
   CHECK_MSG(st == DIF_OK, "%s", e.msg);
   return img;
@@ -623,7 +623,7 @@ TEST(orient_all_eight_like_pillow) {
   static const int ww[9] = {0, 3, 3, 3, 3, 2, 2, 2, 2};
   for (int o = 1; o <= 8; o++) {
     dif_image img;
-    dif_error e;
+    dif_error e = {DIF_OK, ""};
     CHECK(dif_image_alloc(&img, 3, 2, NULL, &e) == DIF_OK);
     memset(img.rgb, 0, 18);
     for (int i = 0; i < 6; i++) img.rgb[3 * i] = (uint8_t)("abcdef"[i]);
@@ -639,7 +639,7 @@ TEST(orient_all_eight_like_pillow) {
     dif_image_free(&img);
   }
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   CHECK(dif_image_alloc(&img, 1, 1, NULL, &e) == DIF_OK);
   EXPECT(dif_image_orient(&img, 9, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "orientation 9");
   EXPECT(dif_image_orient(&img, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "orientation 0");
@@ -710,7 +710,7 @@ static void jpeg_add_exif(bytes *jpg, const uint8_t *tiff, size_t n) {
 
 static dif_image test_pattern(int w, int h, uint64_t seed) {
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   CHECK(dif_image_alloc(&img, w, h, NULL, &e) == DIF_OK);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
@@ -725,7 +725,7 @@ static dif_image test_pattern(int w, int h, uint64_t seed) {
 TEST(jpeg_exif_orientations_applied) {
   dif_image src = test_pattern(24, 16, 1);
   bytes plain;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   CHECK(dif_image_encode_jpeg(&src, 90, &plain.p, &plain.n, &e) == DIF_OK);
   dif_image stored = decode_ok(&plain);
   CHECK(stored.exif_orientation == 1);
@@ -777,7 +777,7 @@ TEST(png_exif_chunk_applied) {
 
 TEST(png_roundtrip_with_text) {
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   CHECK(dif_image_alloc(&img, 37, 23, NULL, &e) == DIF_OK);
   uint64_t seed = 42;
   for (size_t i = 0; i < 37 * 23 * 3; i++) img.rgb[i] = (uint8_t)dif_test_rand_u64(&seed);
@@ -824,7 +824,7 @@ TEST(png_roundtrip_with_text) {
 
 TEST(png_bad_text_refused_without_file) {
   dif_image img = test_pattern(4, 4, 0);
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   const char *path = scratch_path("badtext.png");
   static const char key80[] = "0123456789012345678901234567890123456789"
                               "0123456789012345678901234567890123456789";
@@ -856,7 +856,7 @@ TEST(png_bad_text_refused_without_file) {
 
 TEST(jpeg_roundtrip) {
   dif_image img = test_pattern(64, 48, 3);
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   const char *path = scratch_path("roundtrip.jpg");
   EXPECT(dif_image_save_jpeg(&img, path, 95, &e), DIF_OK, e.msg, NULL);
   dif_image back;
@@ -874,7 +874,7 @@ TEST(atomic_write_failures_leave_nothing) {
   dif_image img = test_pattern(100, 100, 9);
   uint64_t seed = 5;
   for (size_t i = 0; i < 100 * 100 * 3; i++) img.rgb[i] = (uint8_t)dif_test_rand_u64(&seed);
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
 
   /* a directory that does not exist */
   char path[700];
@@ -969,7 +969,7 @@ typedef struct hostile {
 } hostile;
 
 static void check_hostile(hostile *h) {
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   dif_image img;
   memset(&img, 0xab, sizeof img);
   dif_status st = dif_image_decode_memory(h->data.p, h->data.n, &h->limits, &img, &e);
@@ -987,7 +987,8 @@ static void check_hostile(hostile *h) {
   dif_image_free(&img);
   /* The same through a file: the message starts with the path. */
   char name[128];
-  snprintf(name, sizeof name, "hostile-%s.img", h->name);
+  snprintf(name, sizeof name, "hostile-%s.%s", h->name,
+           strncmp(h->name, "jpeg", 4) ? "png" : "jpg");
   const char *path = scratch_path(name);
   write_file(path, h->data.p, h->data.n);
   char pathcopy[600];
@@ -1001,7 +1002,7 @@ static void check_hostile(hostile *h) {
 }
 
 TEST(hostile_files) {
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   dif_image small = test_pattern(16, 16, 2);
   bytes png, jpg, big_jpg;
   CHECK(dif_image_encode_png(&small, NULL, 0, &png.p, &png.n, &e) == DIF_OK);
@@ -1226,7 +1227,7 @@ TEST(hostile_files) {
 
 TEST(load_errors_name_the_path) {
   dif_image img;
-  dif_error e;
+  dif_error e = {DIF_OK, ""};
   char path[600];
   snprintf(path, sizeof path, "%s/does-not-exist.png", scratch);
   EXPECT(dif_image_load(path, NULL, &img, &e), DIF_ERR_IO, e.msg, path);
@@ -1251,10 +1252,10 @@ TEST(limits_defaults) {
   l = dif_image_limits_resolve(&part);
   CHECK(l.max_width == 100 && l.max_height == 16384);
   dif_image img;
-  dif_error e;
-  EXPECT(dif_image_alloc(&img, 0, 5, NULL, &e), DIF_ERR_BAD_IMAGE, e.msg, "zero width");
+  dif_error e = {DIF_OK, ""};
+  EXPECT(dif_image_alloc(&img, 0, 5, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "0x5");
   EXPECT(dif_image_alloc(&img, 16385, 1, NULL, &e), DIF_ERR_LIMIT, e.msg, "16385");
-  EXPECT(dif_image_alloc(&img, -1, 1, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "negative");
+  EXPECT(dif_image_alloc(&img, -1, 1, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "-1x1");
 }
 
 int main(void) {
