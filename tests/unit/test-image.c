@@ -3,9 +3,12 @@
  * writing with text chunks, atomic writes, and a set of hostile files that
  * must fail with a specific status and a message naming the problem. */
 #define _GNU_SOURCE
+#include <stdio.h> /* before jpeglib.h, which needs FILE */
+
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -612,6 +615,56 @@ TEST(png_gray_alpha_palette_trns_interlace) {
   CHECK(img.rgb && img.width == W && img.height == H && memcmp(img.rgb, rgb, sizeof rgb) == 0);
   dif_image_free(&img);
   bytes_free(&b);
+}
+
+/* A flat 16x8 four-component JPEG at quality 100 (flat blocks survive the
+ * DCT exactly), stored as CMYK or converted to YCCK by libjpeg. */
+static bytes make_cmyk_jpeg(const uint8_t stored[4], int ycck) {
+  bytes out = {NULL, 0};
+  unsigned char *buf = NULL;
+  unsigned long len = 0;
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr jerr;
+  c.err = jpeg_std_error(&jerr);
+  jpeg_create_compress(&c);
+  jpeg_mem_dest(&c, &buf, &len);
+  c.image_width = 16, c.image_height = 8, c.input_components = 4, c.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 100, TRUE);
+  if (ycck) jpeg_set_colorspace(&c, JCS_YCCK);
+  jpeg_start_compress(&c, TRUE);
+  uint8_t row[16 * 4];
+  for (int x = 0; x < 16; x++) memcpy(row + 4 * x, stored, 4);
+  while (c.next_scanline < 8) {
+    JSAMPROW r = row;
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  out = bytes_copy(buf, len);
+  free(buf);
+  return out;
+}
+
+/* The README's check of Pillow's CMYK conversion: Pillow CMYK (100,50,20,30)
+ * gives RGB (137,181,207); in an Adobe JPEG those are stored inverted. */
+TEST(jpeg_cmyk_and_ycck_like_pillow) {
+  static const uint8_t stored[4] = {255 - 100, 255 - 50, 255 - 20, 255 - 30};
+  static const uint8_t want[3] = {137, 181, 207};
+  for (int ycck = 0; ycck <= 1; ycck++) {
+    bytes b = make_cmyk_jpeg(stored, ycck);
+    dif_image img = decode_ok(&b);
+    int maxd = 0;
+    for (int i = 0; img.rgb && i < 16 * 8 * 3; i++) {
+      int d = abs((int)img.rgb[i] - want[i % 3]);
+      if (d > maxd) maxd = d;
+    }
+    /* CMYK is exact; YCCK passes through libjpeg's YCC<->RGB rounding */
+    CHECK_MSG(img.rgb && maxd <= (ycck ? 2 : 0), "%s: max difference %d", ycck ? "YCCK" : "CMYK",
+              maxd);
+    dif_image_free(&img);
+    bytes_free(&b);
+  }
 }
 
 /* ---- EXIF orientation ---- */
@@ -1274,6 +1327,7 @@ int main(void) {
   RUN(png_rgba16_drops_alpha_and_rounds);
   RUN(png_low_bit_gray_scales_to_full_range);
   RUN(png_gray_alpha_palette_trns_interlace);
+  RUN(jpeg_cmyk_and_ycck_like_pillow);
   RUN(orient_all_eight_like_pillow);
   RUN(exif_parser_bounds);
   RUN(jpeg_exif_orientations_applied);
