@@ -9,8 +9,9 @@
  * an error.
  *
  * libjpeg's error_exit is replaced by a longjmp confined to the function
- * that calls libjpeg, emit_message and output_message never print, and the
- * state that must survive the jump lives in a jpeg_ctx in memory.
+ * that calls libjpeg, emit_message and output_message never print, and
+ * everything changed between setjmp and a longjmp (libjpeg's own structs
+ * included) lives in a heap-allocated jpeg_ctx.
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@
 #include "io/image.h"
 
 typedef struct jpeg_ctx {
+  struct jpeg_decompress_struct dinfo;
+  struct jpeg_compress_struct cinfo;
   struct jpeg_error_mgr err;
   struct jpeg_source_mgr src;
   struct jpeg_progress_mgr progress;
@@ -131,95 +134,94 @@ static dif_status decode_failure(const jpeg_ctx *c, int msg_code, long warnings,
   }
 }
 
-dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
-                           dif_image *out, dif_error *err) {
-  memset(out, 0, sizeof *out);
-  struct jpeg_decompress_struct cinfo;
-  jpeg_ctx c;
-  memset(&cinfo, 0, sizeof cinfo);
-  memset(&c, 0, sizeof c);
-  cinfo.err = &c.err;
-  init_error_mgr(&c);
-  cinfo.client_data = &c;
-  if (setjmp(c.jb)) {
-    int code = c.err.msg_code;
-    long warnings = c.err.num_warnings;
-    unsigned w = cinfo.image_width, h = cinfo.image_height;
-    jpeg_destroy_decompress(&cinfo);
-    free(c.pixels);
-    free(c.row);
-    return decode_failure(&c, code, warnings, w, h, err);
+/* The decoder proper, on the heap-allocated c-> */
+static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
+                              const dif_image_limits *limits, dif_image *out, dif_error *err) {
+  struct jpeg_decompress_struct *const cinfo = &c->dinfo;
+  cinfo->err = &c->err;
+  init_error_mgr(c);
+  cinfo->client_data = c;
+  if (setjmp(c->jb)) {
+    int code = c->err.msg_code;
+    long warnings = c->err.num_warnings;
+    unsigned w = cinfo->image_width, h = cinfo->image_height;
+    jpeg_destroy_decompress(cinfo);
+    free(c->pixels);
+    free(c->row);
+    return decode_failure(c, code, warnings, w, h, err);
   }
-  jpeg_create_decompress(&cinfo);
-  cinfo.client_data = &c; /* jpeg_create_decompress clears everything but err */
-  c.src.next_input_byte = buf;
-  c.src.bytes_in_buffer = len;
-  c.src.init_source = src_init;
-  c.src.fill_input_buffer = src_fill;
-  c.src.skip_input_data = src_skip;
-  c.src.resync_to_restart = jpeg_resync_to_restart;
-  c.src.term_source = src_term;
-  cinfo.src = &c.src;
-  c.progress.progress_monitor = on_progress;
-  cinfo.progress = &c.progress;
-  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
-  (void)jpeg_read_header(&cinfo, TRUE);
+  jpeg_create_decompress(cinfo);
+  cinfo->client_data = c; /* jpeg_create_decompress clears everything but err */
+  c->src.next_input_byte = buf;
+  c->src.bytes_in_buffer = len;
+  c->src.init_source = src_init;
+  c->src.fill_input_buffer = src_fill;
+  c->src.skip_input_data = src_skip;
+  c->src.resync_to_restart = jpeg_resync_to_restart;
+  c->src.term_source = src_term;
+  cinfo->src = &c->src;
+  c->progress.progress_monitor = on_progress;
+  cinfo->progress = &c->progress;
+  jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
+  (void)jpeg_read_header(cinfo, TRUE);
 
-  dif_status st = dif_image_check_size(cinfo.image_width, cinfo.image_height, limits, "JPEG", err);
+  dif_status st =
+      dif_image_check_size(cinfo->image_width, cinfo->image_height, limits, "JPEG", err);
   if (st != DIF_OK) {
-    jpeg_destroy_decompress(&cinfo);
+    jpeg_destroy_decompress(cinfo);
     return st;
   }
-  const int comps = cinfo.num_components;
+  const int comps = cinfo->num_components;
   switch (comps) {
-  case 1: cinfo.out_color_space = JCS_GRAYSCALE; break;
-  case 3: cinfo.out_color_space = JCS_RGB; break;
-  case 4: cinfo.out_color_space = JCS_CMYK; break;
+  case 1: cinfo->out_color_space = JCS_GRAYSCALE; break;
+  case 3: cinfo->out_color_space = JCS_RGB; break;
+  case 4: cinfo->out_color_space = JCS_CMYK; break;
   default:
-    jpeg_destroy_decompress(&cinfo);
+    jpeg_destroy_decompress(cinfo);
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "JPEG with %d components (only 1, 3 or 4)", comps);
   }
   /* The first APP1 Exif block, as Pillow reads it. */
   int orientation = 0;
-  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
     if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
       orientation = dif_exif_orientation(m->data + 6, m->data_length - 6);
       break;
     }
   }
 
-  jpeg_start_decompress(&cinfo);
-  const size_t w = cinfo.output_width, h = cinfo.output_height;
-  if (w != cinfo.image_width || h != cinfo.image_height || cinfo.output_components != comps) {
-    jpeg_destroy_decompress(&cinfo);
-    return dif_fail(
-        err, DIF_ERR_INTERNAL, "libjpeg output %zux%zu x%d differs from header %ux%u x%d", w, h,
-        cinfo.output_components, (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, comps);
+  jpeg_start_decompress(cinfo);
+  const size_t w = cinfo->output_width, h = cinfo->output_height;
+  if (w != cinfo->image_width || h != cinfo->image_height || cinfo->output_components != comps) {
+    jpeg_destroy_decompress(cinfo);
+    return dif_fail(err, DIF_ERR_INTERNAL,
+                    "libjpeg output %zux%zu x%d differs from header %ux%u x%d", w, h,
+                    cinfo->output_components, (unsigned)cinfo->image_width,
+                    (unsigned)cinfo->image_height, comps);
   }
-  c.pixels = malloc(w * h * 3);
-  c.row = malloc(w * 4);
-  if (!c.pixels || !c.row) {
-    jpeg_destroy_decompress(&cinfo);
-    free(c.pixels);
-    free(c.row);
+  c->pixels = malloc(w * h * 3);
+  c->row = malloc(w * 4);
+  if (!c->pixels || !c->row) {
+    jpeg_destroy_decompress(cinfo);
+    free(c->pixels);
+    free(c->row);
     return dif_fail_oom(err, "JPEG pixels", w * h * 3);
   }
-  while (cinfo.output_scanline < h) {
-    uint8_t *dst = c.pixels + (size_t)cinfo.output_scanline * w * 3;
-    JSAMPROW r = comps == 3 ? dst : c.row;
-    if (jpeg_read_scanlines(&cinfo, &r, 1) != 1) {
+  while (cinfo->output_scanline < h) {
+    uint8_t *dst = c->pixels + (size_t)cinfo->output_scanline * w * 3;
+    JSAMPROW r = comps == 3 ? dst : c->row;
+    if (jpeg_read_scanlines(cinfo, &r, 1) != 1) {
       /* Only a suspending source returns 0 lines; ours never suspends. */
-      snprintf(c.msg, sizeof c.msg, "libjpeg returned no scanline");
-      longjmp(c.jb, 1);
+      snprintf(c->msg, sizeof c->msg, "libjpeg returned no scanline");
+      longjmp(c->jb, 1);
     }
     if (comps == 1) {
-      for (size_t x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = c.row[x];
+      for (size_t x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = c->row[x];
     } else if (comps == 4) {
       /* Pillow: "CMYK;I" inverts the stored values, then cmyk2rgb computes
        * R = (255-K) - C*(255-K)/255. With the inversion, 255-K is the stored
        * K and C is 255 minus the stored C. */
       for (size_t x = 0; x < w; x++) {
-        const uint8_t *s = c.row + 4 * x;
+        const uint8_t *s = c->row + 4 * x;
         int nk = s[3];
         dst[3 * x + 0] = (uint8_t)(nk - muldiv255(255 - s[0], nk));
         dst[3 * x + 1] = (uint8_t)(nk - muldiv255(255 - s[1], nk));
@@ -229,12 +231,59 @@ dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limit
   }
   /* Not jpeg_finish_decompress: the image is complete, and requiring the
    * EOI marker would refuse files Pillow reads. */
-  jpeg_destroy_decompress(&cinfo);
-  free(c.row);
+  jpeg_destroy_decompress(cinfo);
+  free(c->row);
   out->width = (int)w;
   out->height = (int)h;
-  out->rgb = c.pixels;
+  out->rgb = c->pixels;
   out->exif_orientation = orientation ? orientation : 1;
+  return DIF_OK;
+}
+
+dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
+                           dif_image *out, dif_error *err) {
+  memset(out, 0, sizeof *out);
+  jpeg_ctx *c = calloc(1, sizeof *c);
+  if (!c) return dif_fail_oom(err, "JPEG decoder state", sizeof *c);
+  dif_status st = jpeg_decode(c, buf, len, limits, out, err);
+  free(c);
+  return st;
+}
+
+/* The encoder proper, on the heap-allocated c. */
+static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality, uint8_t **out_buf,
+                              size_t *out_len, dif_error *err) {
+  struct jpeg_compress_struct *const cinfo = &c->cinfo;
+  cinfo->err = &c->err;
+  init_error_mgr(c);
+  cinfo->client_data = c;
+  if (setjmp(c->jb)) {
+    int code = c->err.msg_code;
+    jpeg_destroy_compress(cinfo);
+    free(c->out);
+    return dif_fail(err, code == JERR_OUT_OF_MEMORY ? DIF_ERR_OUT_OF_MEMORY : DIF_ERR_INTERNAL,
+                    "JPEG encoder failed: %s", c->msg);
+  }
+  jpeg_create_compress(cinfo);
+  cinfo->client_data = c;
+  jpeg_mem_dest(cinfo, &c->out, &c->out_len);
+  cinfo->image_width = (JDIMENSION)img->width;
+  cinfo->image_height = (JDIMENSION)img->height;
+  cinfo->input_components = 3;
+  cinfo->in_color_space = JCS_RGB;
+  jpeg_set_defaults(cinfo);
+  jpeg_set_quality(cinfo, quality, TRUE);
+  jpeg_start_compress(cinfo, TRUE);
+  const size_t rowbytes = (size_t)img->width * 3;
+  while (cinfo->next_scanline < cinfo->image_height) {
+    /* libjpeg's API is not const-correct; it only reads the row. */
+    JSAMPROW r = (JSAMPROW)(img->rgb + (size_t)cinfo->next_scanline * rowbytes);
+    (void)jpeg_write_scanlines(cinfo, &r, 1);
+  }
+  jpeg_finish_compress(cinfo);
+  jpeg_destroy_compress(cinfo);
+  *out_buf = c->out;
+  *out_len = c->out_len;
   return DIF_OK;
 }
 
@@ -251,39 +300,9 @@ dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **ou
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "a %dx%d image is too large for JPEG (at most %ld per side)", img->width,
                     img->height, (long)JPEG_MAX_DIMENSION);
-  struct jpeg_compress_struct cinfo;
-  jpeg_ctx c;
-  memset(&cinfo, 0, sizeof cinfo);
-  memset(&c, 0, sizeof c);
-  cinfo.err = &c.err;
-  init_error_mgr(&c);
-  cinfo.client_data = &c;
-  if (setjmp(c.jb)) {
-    int code = c.err.msg_code;
-    jpeg_destroy_compress(&cinfo);
-    free(c.out);
-    return dif_fail(err, code == JERR_OUT_OF_MEMORY ? DIF_ERR_OUT_OF_MEMORY : DIF_ERR_INTERNAL,
-                    "JPEG encoder failed: %s", c.msg);
-  }
-  jpeg_create_compress(&cinfo);
-  cinfo.client_data = &c;
-  jpeg_mem_dest(&cinfo, &c.out, &c.out_len);
-  cinfo.image_width = (JDIMENSION)img->width;
-  cinfo.image_height = (JDIMENSION)img->height;
-  cinfo.input_components = 3;
-  cinfo.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&cinfo);
-  jpeg_set_quality(&cinfo, quality, TRUE);
-  jpeg_start_compress(&cinfo, TRUE);
-  const size_t rowbytes = (size_t)img->width * 3;
-  while (cinfo.next_scanline < cinfo.image_height) {
-    /* libjpeg's API is not const-correct; it only reads the row. */
-    JSAMPROW r = (JSAMPROW)(img->rgb + (size_t)cinfo.next_scanline * rowbytes);
-    (void)jpeg_write_scanlines(&cinfo, &r, 1);
-  }
-  jpeg_finish_compress(&cinfo);
-  jpeg_destroy_compress(&cinfo);
-  *out_buf = c.out;
-  *out_len = c.out_len;
-  return DIF_OK;
+  jpeg_ctx *c = calloc(1, sizeof *c);
+  if (!c) return dif_fail_oom(err, "JPEG encoder state", sizeof *c);
+  st = jpeg_encode(c, img, quality, out_buf, out_len, err);
+  free(c);
+  return st;
 }

@@ -4,9 +4,9 @@
  * reader composites alpha onto a background and converts gamma, where
  * Pillow's convert("RGB") drops alpha and leaves the stored values alone.
  * libpng reports errors by longjmp; each setjmp is confined to the one
- * function that calls libpng, and everything that must survive the jump
- * lives in a png_ctx in memory (never in a local variable changed after
- * setjmp). Warnings are kept, never printed.
+ * function that calls libpng, and everything changed between setjmp and a
+ * longjmp lives in a heap-allocated png_ctx (C leaves changed locals
+ * indeterminate after longjmp). Warnings are kept, never printed.
  */
 #include <png.h>
 #include <stdlib.h>
@@ -90,9 +90,10 @@ static uint32_t be32(const uint8_t *p) {
 static const png_byte ignored_chunks[] = "bKGD\0cHRM\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0"
                                          "pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0tRNS\0zTXt";
 
-dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
-                          dif_image *out, dif_error *err) {
-  memset(out, 0, sizeof *out);
+/* The decoder proper; c lives on the heap so that what libpng and this
+ * function change in it is well defined after a longjmp. */
+static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
+                             const dif_image_limits *limits, dif_image *out, dif_error *err) {
   /* The first chunk of a valid PNG is IHDR at a fixed offset: check the
    * declared size before libpng even starts. */
   if (len >= 8 + 8 + 8 && memcmp(buf + 12, "IHDR", 4) == 0) {
@@ -100,12 +101,10 @@ dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits
     if (st != DIF_OK) return st;
   }
 
-  png_ctx c;
-  memset(&c, 0, sizeof c);
-  c.data = buf;
-  c.len = len;
-  c.status = DIF_ERR_BAD_IMAGE;
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
+  c->data = buf;
+  c->len = len;
+  c->status = DIF_ERR_BAD_IMAGE;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
   if (!png) return dif_fail_oom(err, "libpng reader", sizeof(png_struct *));
   png_infop info = png_create_info_struct(png);
   if (!info) {
@@ -113,17 +112,17 @@ dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits
     return dif_fail_oom(err, "libpng info", sizeof(png_info *));
   }
   if (setjmp(png_jmpbuf(png))) {
-    free(c.pixels);
-    free(c.rows);
+    free(c->pixels);
+    free(c->rows);
     png_destroy_read_struct(&png, &info, NULL);
-    if (c.status == DIF_ERR_OUT_OF_MEMORY)
-      return dif_fail(err, c.status, "out of memory decoding PNG: %s", c.msg);
-    if (c.status == DIF_ERR_BAD_IMAGE && c.warning[0] && strstr(c.msg, "IHDR"))
-      return dif_fail(err, c.status, "corrupt PNG: %s (%s)", c.msg, c.warning);
-    return dif_fail(err, c.status, "corrupt PNG: %s", c.msg);
+    if (c->status == DIF_ERR_OUT_OF_MEMORY)
+      return dif_fail(err, c->status, "out of memory decoding PNG: %s", c->msg);
+    if (c->status == DIF_ERR_BAD_IMAGE && c->warning[0] && strstr(c->msg, "IHDR"))
+      return dif_fail(err, c->status, "corrupt PNG: %s (%s)", c->msg, c->warning);
+    return dif_fail(err, c->status, "corrupt PNG: %s", c->msg);
   }
 
-  png_set_read_fn(png, &c, read_fn);
+  png_set_read_fn(png, c, read_fn);
   /* Our own limits are checked below with a better message; libpng's
    * default of 1000000 would only preempt them. */
   png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
@@ -163,8 +162,8 @@ dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits
   size_t rowbytes = png_get_rowbytes(png, info);
   if (rowbytes != (size_t)w * 3 || png_get_channels(png, info) != 3 ||
       png_get_bit_depth(png, info) != 8) {
-    c.status = DIF_ERR_INTERNAL;
-    snprintf(c.msg, sizeof c.msg,
+    c->status = DIF_ERR_INTERNAL;
+    snprintf(c->msg, sizeof c->msg,
              "libpng produced %zu bytes per row of %u pixels (color type %d, depth %d), "
              "not RGB8",
              rowbytes, (unsigned)w, color, depth);
@@ -172,25 +171,35 @@ dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits
   }
 
   size_t n = (size_t)w * h * 3;
-  c.pixels = malloc(n);
-  c.rows = malloc(sizeof(png_bytep) * h);
-  if (!c.pixels || !c.rows) {
-    free(c.pixels);
-    free(c.rows);
+  c->pixels = malloc(n);
+  c->rows = malloc(sizeof(png_bytep) * h);
+  if (!c->pixels || !c->rows) {
+    free(c->pixels);
+    free(c->rows);
     png_destroy_read_struct(&png, &info, NULL);
     return dif_fail_oom(err, "PNG pixels", n);
   }
-  for (png_uint_32 y = 0; y < h; y++) c.rows[y] = c.pixels + (size_t)y * w * 3;
-  png_read_image(png, c.rows);
+  for (png_uint_32 y = 0; y < h; y++) c->rows[y] = c->pixels + (size_t)y * w * 3;
+  png_read_image(png, c->rows);
   /* png_read_end is not called: chunks after the image data are not
    * needed, and a missing IEND should not lose a complete image. */
-  free(c.rows);
+  free(c->rows);
   png_destroy_read_struct(&png, &info, NULL);
   out->width = (int)w;
   out->height = (int)h;
-  out->rgb = c.pixels;
+  out->rgb = c->pixels;
   out->exif_orientation = orientation ? orientation : 1;
   return DIF_OK;
+}
+
+dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
+                          dif_image *out, dif_error *err) {
+  memset(out, 0, sizeof *out);
+  png_ctx *c = calloc(1, sizeof *c);
+  if (!c) return dif_fail_oom(err, "PNG decoder state", sizeof *c);
+  dif_status st = png_decode(c, buf, len, limits, out, err);
+  free(c);
+  return st;
 }
 
 /* 1..79 printable ASCII, no leading, trailing or consecutive spaces (the
@@ -241,6 +250,64 @@ static int valid_utf8(const char *str) {
   return 1;
 }
 
+/* The encoder proper; c on the heap as in png_decode. */
+static dif_status png_encode(png_ctx *c, const dif_image *img, const dif_image_text *text,
+                             size_t n_text, uint8_t **out_buf, size_t *out_len, dif_error *err) {
+  c->status = DIF_ERR_INTERNAL;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
+  if (!png) return dif_fail_oom(err, "libpng writer", sizeof(png_struct *));
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_write_struct(&png, NULL);
+    return dif_fail_oom(err, "libpng info", sizeof(png_info *));
+  }
+  const size_t h = (size_t)img->height, rowbytes = (size_t)img->width * 3;
+  c->rows = malloc(sizeof(png_bytep) * h);
+  c->texts = n_text ? calloc(n_text, sizeof(png_text)) : NULL;
+  if (!c->rows || (n_text && !c->texts)) {
+    free(c->rows);
+    free(c->texts);
+    png_destroy_write_struct(&png, &info);
+    return dif_fail_oom(err, "PNG rows", sizeof(png_bytep) * h);
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    free(c->out);
+    free(c->rows);
+    free(c->texts);
+    png_destroy_write_struct(&png, &info);
+    return dif_fail(err, c->status, "PNG encoder failed: %s", c->msg);
+  }
+  png_set_write_fn(png, c, write_fn, flush_fn);
+  png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  for (size_t i = 0; i < n_text; i++) {
+    png_text *t = &c->texts[i];
+    /* libpng copies the strings; its structs are not const-correct. */
+    t->key = (png_charp)text[i].key;
+    t->text = (png_charp)text[i].value;
+    if (is_ascii(text[i].value)) {
+      t->compression = PNG_TEXT_COMPRESSION_NONE;
+      t->text_length = strlen(text[i].value);
+    } else {
+      t->compression = PNG_ITXT_COMPRESSION_NONE;
+      t->itxt_length = strlen(text[i].value);
+      t->lang = (png_charp) "";
+      t->lang_key = (png_charp) "";
+    }
+  }
+  if (n_text) png_set_text(png, info, c->texts, (int)n_text);
+  png_write_info(png, info);
+  for (size_t y = 0; y < h; y++) c->rows[y] = img->rgb + y * rowbytes;
+  png_write_image(png, c->rows);
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  free(c->rows);
+  free(c->texts);
+  *out_buf = c->out;
+  *out_len = c->out_len;
+  return DIF_OK;
+}
+
 dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text, size_t n_text,
                                 uint8_t **out_buf, size_t *out_len, dif_error *err) {
   if (!out_buf || !out_len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
@@ -264,59 +331,9 @@ dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text
                       text[i].key);
   }
 
-  png_ctx c;
-  memset(&c, 0, sizeof c);
-  c.status = DIF_ERR_INTERNAL;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
-  if (!png) return dif_fail_oom(err, "libpng writer", sizeof(png_struct *));
-  png_infop info = png_create_info_struct(png);
-  if (!info) {
-    png_destroy_write_struct(&png, NULL);
-    return dif_fail_oom(err, "libpng info", sizeof(png_info *));
-  }
-  const size_t h = (size_t)img->height, rowbytes = (size_t)img->width * 3;
-  c.rows = malloc(sizeof(png_bytep) * h);
-  c.texts = n_text ? calloc(n_text, sizeof(png_text)) : NULL;
-  if (!c.rows || (n_text && !c.texts)) {
-    free(c.rows);
-    free(c.texts);
-    png_destroy_write_struct(&png, &info);
-    return dif_fail_oom(err, "PNG rows", sizeof(png_bytep) * h);
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    free(c.out);
-    free(c.rows);
-    free(c.texts);
-    png_destroy_write_struct(&png, &info);
-    return dif_fail(err, c.status, "PNG encoder failed: %s", c.msg);
-  }
-  png_set_write_fn(png, &c, write_fn, flush_fn);
-  png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  for (size_t i = 0; i < n_text; i++) {
-    png_text *t = &c.texts[i];
-    /* libpng copies the strings; its structs are not const-correct. */
-    t->key = (png_charp)text[i].key;
-    t->text = (png_charp)text[i].value;
-    if (is_ascii(text[i].value)) {
-      t->compression = PNG_TEXT_COMPRESSION_NONE;
-      t->text_length = strlen(text[i].value);
-    } else {
-      t->compression = PNG_ITXT_COMPRESSION_NONE;
-      t->itxt_length = strlen(text[i].value);
-      t->lang = (png_charp) "";
-      t->lang_key = (png_charp) "";
-    }
-  }
-  if (n_text) png_set_text(png, info, c.texts, (int)n_text);
-  png_write_info(png, info);
-  for (size_t y = 0; y < h; y++) c.rows[y] = img->rgb + y * rowbytes;
-  png_write_image(png, c.rows);
-  png_write_end(png, NULL);
-  png_destroy_write_struct(&png, &info);
-  free(c.rows);
-  free(c.texts);
-  *out_buf = c.out;
-  *out_len = c.out_len;
-  return DIF_OK;
+  png_ctx *c = calloc(1, sizeof *c);
+  if (!c) return dif_fail_oom(err, "PNG encoder state", sizeof *c);
+  st = png_encode(c, img, text, n_text, out_buf, out_len, err);
+  free(c);
+  return st;
 }
