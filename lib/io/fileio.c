@@ -1,0 +1,181 @@
+/* fileio.c — whole-file reads and atomic whole-file writes (POSIX). */
+#include "io/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **data, size_t *len,
+                             dif_error *err) {
+  if (!data || !len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output pointer");
+  *data = NULL;
+  *len = 0;
+  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+  int fd;
+  do fd = open(path, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return dif_fail(err, DIF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return dif_fail(err, DIF_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return dif_fail(err, DIF_ERR_IO, "'%s' is a directory, not a file", path);
+  }
+  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
+    close(fd);
+    return dif_fail(err, DIF_ERR_LIMIT, "'%s' is %lld bytes, more than the limit of %llu", path,
+                    (long long)st.st_size, (unsigned long long)max_bytes);
+  }
+  /* Regular files: one buffer of the right size (+1 to see EOF without a
+   * regrow). Pipes and devices grow as they are read. */
+  size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+  uint8_t *buf = malloc(cap);
+  if (!buf) {
+    close(fd);
+    return dif_fail_oom(err, path, cap);
+  }
+  size_t n = 0;
+  for (;;) {
+    if (n == cap) {
+      size_t ncap = cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) {
+        free(buf);
+        close(fd);
+        return dif_fail_oom(err, path, ncap);
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      free(buf);
+      close(fd);
+      return dif_fail(err, DIF_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+    if ((uint64_t)n > max_bytes) {
+      free(buf);
+      close(fd);
+      return dif_fail(err, DIF_ERR_LIMIT, "'%s' is more than the limit of %llu bytes", path,
+                      (unsigned long long)max_bytes);
+    }
+  }
+  close(fd);
+  if (n == 0) {
+    free(buf);
+    buf = NULL;
+  }
+  *data = buf;
+  *len = n;
+  return DIF_OK;
+}
+
+/* Fills the last 6 characters of name (the X's) with a name nobody is likely
+ * to have used. mkstemp would create the file with mode 0600; an output image
+ * should get 0666 minus the umask like any other new file, so the exclusive
+ * create below is done by hand. */
+static void fill_random_suffix(char *xs) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static atomic_uint_fast64_t counter;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^
+               (atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)xs;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  for (int i = 0; i < 6; i++) {
+    xs[i] = alphabet[z % 62];
+    z /= 62;
+  }
+}
+
+static dif_status write_all(int fd, const uint8_t *p, size_t len, const char *tmp, dif_error *err) {
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return dif_fail(err, DIF_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return DIF_OK;
+}
+
+/* fsync of the directory holding path, so the rename survives a crash.
+ * Best effort: some file systems refuse to fsync directories. */
+static void sync_parent_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *dir = NULL;
+  if (!slash) {
+    dir = strdup(".");
+  } else if (slash == path) {
+    dir = strdup("/");
+  } else {
+    dir = strndup(path, (size_t)(slash - path));
+  }
+  if (!dir) return;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
+dif_status dif_file_write_atomic(const char *path, const void *data, size_t len, dif_error *err) {
+  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+  if (!data && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL data");
+  if (!*path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "empty path");
+  size_t plen = strlen(path);
+  static const char suffix[] = ".tmp.XXXXXX";
+  char *tmp = malloc(plen + sizeof suffix);
+  if (!tmp) return dif_fail_oom(err, "temporary file name", plen + sizeof suffix);
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, suffix, sizeof suffix);
+
+  int fd = -1;
+  for (int attempt = 0; attempt < 100; attempt++) {
+    fill_random_suffix(tmp + plen + sizeof suffix - 7);
+    do fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd >= 0 || errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    dif_status st = dif_fail(err, DIF_ERR_IO, "cannot create a temporary file next to '%s': %s",
+                             path, strerror(errno));
+    free(tmp);
+    return st;
+  }
+
+  dif_status st = write_all(fd, data, len, tmp, err);
+  if (st == DIF_OK && fsync(fd) != 0)
+    st = dif_fail(err, DIF_ERR_IO, "cannot fsync '%s': %s", tmp, strerror(errno));
+  if (close(fd) != 0 && st == DIF_OK)
+    st = dif_fail(err, DIF_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+  if (st == DIF_OK && rename(tmp, path) != 0)
+    st = dif_fail(err, DIF_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  if (st != DIF_OK) {
+    unlink(tmp);
+    free(tmp);
+    return st;
+  }
+  free(tmp);
+  sync_parent_dir(path);
+  return DIF_OK;
+}

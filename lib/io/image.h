@@ -1,0 +1,155 @@
+/* image.h — reading and writing PNG and JPEG files as 8-bit RGB images.
+ *
+ * Decoding follows Pillow's Image.open(f).convert("RGB") so that pixels match
+ * the Python reference pipelines:
+ *   - gray, gray+alpha, palette, RGB, RGBA PNGs and gray, RGB (YCbCr), CMYK
+ *     and YCCK JPEGs all become RGB8;
+ *   - alpha (and PNG tRNS transparency) is dropped, never composited;
+ *   - PNG gamma, chromaticity and ICC chunks are ignored (no colour management);
+ *   - CMYK JPEGs are read with Adobe (inverted) polarity and converted with
+ *     Pillow's formula R = (255-K) - C*(255-K)/255, rounded;
+ *   - JPEGs decode with libjpeg's defaults (islow IDCT, fancy upsampling).
+ * Two deliberate differences from Pillow:
+ *   - 16-bit PNG samples are scaled to 8 bits as round(v / 257). Pillow clips
+ *     16-bit grayscale to 0..255 (almost everything turns white) and truncates
+ *     16-bit colour samples to their high byte (v >> 8).
+ *   - The EXIF orientation (JPEG APP1 "Exif", PNG eXIf before the image data)
+ *     is applied, as diffusers' load_image does with ImageOps.exif_transpose.
+ *     dif_image.exif_orientation tells which one was applied, so a caller that
+ *     wants the stored pixels can undo it (dif_image_orientation_inverse).
+ *
+ * Sizes are checked against dif_image_limits as soon as the header declares
+ * them, before any pixel memory is allocated, so a small file declaring a
+ * huge image (a decompression bomb) is refused cheaply.
+ *
+ * Writing is atomic: the encoded file goes to "<path>.tmp.XXXXXX" in the same
+ * directory, is fsync'ed and renamed over path. On any failure the temporary
+ * file is removed; path is either untouched or completely written.
+ */
+#ifndef DIF_IO_IMAGE_H
+#define DIF_IO_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* An 8-bit RGB image: rgb holds height rows of width*3 bytes (R, G, B),
+ * top row first, no padding. */
+typedef struct dif_image {
+  int width;
+  int height;
+  uint8_t *rgb;
+  /* The EXIF orientation (1..8) found in the file and already applied to rgb;
+   * 1 when the file has none or an invalid one. */
+  int exif_orientation;
+} dif_image;
+
+/* Defaults of dif_image_limits. */
+#define DIF_IMAGE_DEFAULT_MAX_WIDTH 16384u
+#define DIF_IMAGE_DEFAULT_MAX_HEIGHT 16384u
+#define DIF_IMAGE_DEFAULT_MAX_PIXELS (64ull * 1024 * 1024) /* 64 Mpx, 192 MiB of RGB */
+#define DIF_IMAGE_DEFAULT_MAX_FILE_BYTES (256ull * 1024 * 1024)
+/* A progressive JPEG with more scans than this is refused (each scan costs a
+ * pass over the whole image; real files have about 10). */
+#define DIF_IMAGE_MAX_JPEG_SCANS 500
+
+/* What a decoder accepts. Pass NULL for all defaults; a field that is 0 takes
+ * its default. Exceeding one gives DIF_ERR_LIMIT. */
+typedef struct dif_image_limits {
+  uint32_t max_width;      /* declared width */
+  uint32_t max_height;     /* declared height */
+  uint64_t max_pixels;     /* declared width * height */
+  uint64_t max_file_bytes; /* size of the file read by dif_image_load */
+} dif_image_limits;
+
+/* limits with every 0 field (or NULL) replaced by its default. */
+dif_image_limits dif_image_limits_resolve(const dif_image_limits *limits);
+
+/* Allocates an uninitialised width x height image after checking the size
+ * against limits (NULL: defaults). On failure *out is zeroed. Errors:
+ * DIF_ERR_INVALID_ARGUMENT (a size <= 0), DIF_ERR_LIMIT, DIF_ERR_OUT_OF_MEMORY. */
+dif_status dif_image_alloc(dif_image *out, int width, int height, const dif_image_limits *limits,
+                           dif_error *err);
+
+/* Frees img->rgb and zeroes img. NULL or an already freed image is a no-op. */
+void dif_image_free(dif_image *img);
+
+/* Reads a PNG or JPEG file, chosen by its first bytes (not its name), into
+ * *out (zeroed on failure; free with dif_image_free). Errors:
+ *   DIF_ERR_IO          the file cannot be opened or read, or is a directory;
+ *                       the message names the path
+ *   DIF_ERR_BAD_IMAGE   not a PNG or JPEG, truncated or corrupt (the message
+ *                       starts with the path and says what is wrong)
+ *   DIF_ERR_UNSUPPORTED a well-formed JPEG libjpeg cannot decode (12-bit,
+ *                       lossless, 2 components)
+ *   DIF_ERR_LIMIT       declared size or file size beyond limits
+ *   DIF_ERR_OUT_OF_MEMORY
+ * limits may be NULL (defaults). Thread-safe. */
+dif_status dif_image_load(const char *path, const dif_image_limits *limits, dif_image *out,
+                          dif_error *err);
+
+/* The same for an encoded file already in memory (len bytes at buf). */
+dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_limits *limits,
+                                   dif_image *out, dif_error *err);
+
+/* A PNG text chunk. key: 1 to 79 printable ASCII characters without leading,
+ * trailing or double spaces. value: UTF-8, written as tEXt when it is plain
+ * ASCII and as uncompressed iTXt otherwise (as Pillow's PngInfo.add_text). */
+typedef struct dif_image_text {
+  const char *key;
+  const char *value;
+} dif_image_text;
+
+/* Encodes img as an 8-bit RGB PNG with the n_text text chunks (text may be
+ * NULL when n_text is 0) into a malloc'ed buffer *out_buf of *out_len bytes,
+ * which the caller frees. Errors: DIF_ERR_INVALID_ARGUMENT (bad image or
+ * text key/value), DIF_ERR_OUT_OF_MEMORY, DIF_ERR_INTERNAL (libpng failed). */
+dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text, size_t n_text,
+                                uint8_t **out_buf, size_t *out_len, dif_error *err);
+
+/* Encodes img as a baseline 4:2:0 JPEG of the given quality (1..100). */
+dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **out_buf,
+                                 size_t *out_len, dif_error *err);
+
+/* Encode and write atomically to path (see the top of this file). Errors as
+ * the encoders, plus DIF_ERR_IO naming the path. */
+dif_status dif_image_save_png(const dif_image *img, const char *path, const dif_image_text *text,
+                              size_t n_text, dif_error *err);
+dif_status dif_image_save_jpeg(const dif_image *img, const char *path, int quality, dif_error *err);
+
+/* Transforms img in place as Pillow's ImageOps.exif_transpose does for EXIF
+ * orientation 1..8 (2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90
+ * clockwise, 7 transverse, 8 rotate 90 counter-clockwise); 5..8 swap width
+ * and height. Does not change img->exif_orientation. Errors:
+ * DIF_ERR_INVALID_ARGUMENT (orientation outside 1..8), DIF_ERR_OUT_OF_MEMORY. */
+dif_status dif_image_orient(dif_image *img, int orientation, dif_error *err);
+
+/* The orientation that undoes orientation o (6 and 8 swap, the others undo
+ * themselves). */
+int dif_image_orientation_inverse(int o);
+
+/* ---- internal to lib/io (the format modules) ---- */
+
+/* Orientation tag 0x0112 of IFD0 of a TIFF structure (the payload of an EXIF
+ * block after "Exif\0\0"), or 0 when absent, malformed or outside 1..8.
+ * Bounds-checked; never reads outside tiff[0..len). */
+int dif_exif_orientation(const uint8_t *tiff, size_t len);
+
+/* The format decoders behind dif_image_decode_memory; limits resolved. They
+ * set out->exif_orientation to what the file declares but do not apply it. */
+dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
+                          dif_image *out, dif_error *err);
+dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
+                           dif_image *out, dif_error *err);
+
+/* Checks a declared size against resolved limits; "what" names the format in
+ * the message ("PNG", "JPEG"). DIF_ERR_BAD_IMAGE for 0, DIF_ERR_LIMIT beyond. */
+dif_status dif_image_check_size(uint64_t width, uint64_t height, const dif_image_limits *limits,
+                                const char *what, dif_error *err);
+
+/* DIF_OK when img can be encoded (non-empty, pixels present), else
+ * DIF_ERR_INVALID_ARGUMENT. */
+dif_status dif_image_check_encodable(const dif_image *img, dif_error *err);
+
+#endif
