@@ -39,9 +39,11 @@ dif_status dif_component_config(const char *dir, const char *file, const char *c
     size_t off = 0;
     for (const char *const *c = classes; c && *c && off < sizeof want; c++)
       off += (size_t)snprintf(want + off, sizeof want - off, "%s%s", off ? ", " : "", *c);
+    /* cls points into cfg: format the message before freeing it. */
+    dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: unknown _class_name '%s' (expected %s)", path, cls,
+             classes ? want : "a class libdif knows");
     dif_config_free(cfg);
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: unknown _class_name '%s' (expected %s)", path,
-                    cls, classes ? want : "a class libdif knows");
+    return DIF_ERR_UNSUPPORTED;
   }
   *out = cfg;
   return DIF_OK;
