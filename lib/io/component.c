@@ -17,7 +17,8 @@ dif_status dif_component_config(const char *dir, const char *file, const char *c
   *out = NULL;
   char path[4096];
   if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
-    return dif_fail(err, DIF_ERR_LIMIT, "%s: path too long", dir);
+    return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s", sizeof path - 1,
+                    dir);
   if (!is_file(path)) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing", path);
   dif_config *cfg;
   dif_status s = dif_config_load(path, &cfg, err);
@@ -39,9 +40,11 @@ dif_status dif_component_config(const char *dir, const char *file, const char *c
     size_t off = 0;
     for (const char *const *c = classes; c && *c && off < sizeof want; c++)
       off += (size_t)snprintf(want + off, sizeof want - off, "%s%s", off ? ", " : "", *c);
+    /* cls points into cfg: format the message before freeing it. */
+    dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: unknown _class_name '%s' (expected %s)", path, cls,
+             classes ? want : "a class libdif knows");
     dif_config_free(cfg);
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: unknown _class_name '%s' (expected %s)", path,
-                    cls, classes ? want : "a class libdif knows");
+    return DIF_ERR_UNSUPPORTED;
   }
   *out = cfg;
   return DIF_OK;
@@ -53,7 +56,8 @@ dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_err
   char path[4096];
   for (int i = 0; i < 2; i++) {
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
-      return dif_fail(err, DIF_ERR_LIMIT, "%s: path too long", dir);
+      return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s", sizeof path - 1,
+                      dir);
     if (is_file(path)) return dif_st_open(path, out, err);
   }
   return dif_fail(err, DIF_ERR_BAD_MODEL,

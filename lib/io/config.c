@@ -51,7 +51,7 @@ dif_status dif_config_load(const char *path, dif_config **out, dif_error *err) {
                     path, (long long)sb.st_size, DIF_CONFIG_MAX_BYTES);
   }
   json_error_t je;
-  json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+  json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   fclose(f);
   return finish(root, &je, path, out, err);
 }
@@ -60,7 +60,7 @@ dif_status dif_config_parse(const char *text, size_t len, const char *name, dif_
                             dif_error *err) {
   *out = NULL;
   json_error_t je;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   return finish(root, &je, name, out, err);
 }
 

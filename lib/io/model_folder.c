@@ -105,7 +105,8 @@ dif_status dif_model_folder_open(const char *dir, dif_model_folder **out, dif_er
   char path[4096];
   if ((size_t)snprintf(path, sizeof path, "%s/model_index.json", dir) >= sizeof path) {
     dif_model_folder_free(mf);
-    return dif_fail(err, DIF_ERR_LIMIT, "%s: path too long", dir);
+    return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s", sizeof path - 1,
+                    dir);
   }
   if (is_file(path)) {
     dif_status s = dif_config_load(path, &mf->index, err);
@@ -140,7 +141,8 @@ dif_status dif_model_folder_path(const dif_model_folder *mf, const char *compone
   int n = file ? snprintf(buf, size, "%s/%s/%s", mf->dir, component, file)
                : snprintf(buf, size, "%s/%s", mf->dir, component);
   if (n < 0 || (size_t)n >= size)
-    return dif_fail(err, DIF_ERR_LIMIT, "%s/%s: path too long", mf->dir, component);
+    return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s/%s",
+                    size ? size - 1 : 0, mf->dir, component);
   return DIF_OK;
 }
 

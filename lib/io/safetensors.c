@@ -119,7 +119,10 @@ static dif_status parse_entry(const char *file, const char *name, json_t *v, dif
       return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': dimension %zu is negative (%lld)",
                       file, name, i, (long long)dim);
     e->shape[i] = dim;
-    if (dim != 0 && numel > UINT64_MAX / (uint64_t)dim) overflow = 1;
+    /* Every partial product must fit in int64_t, not just uint64_t:
+     * dif_st_numel multiplies the same dimensions in signed arithmetic, and
+     * [2^62, 2, 0] would overflow there before the 0 is reached. */
+    if (dim != 0 && numel > (uint64_t)INT64_MAX / (uint64_t)dim) overflow = 1;
     numel *= (uint64_t)dim;
   }
   size_t esz = dtypes[d].size;
