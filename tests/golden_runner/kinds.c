@@ -3,5 +3,6 @@
 
 const golden_kind golden_kinds[] = {
     {"image_normalizer", golden_kind_image_normalizer},
+    {"rng", golden_kind_rng},
     {NULL, NULL},
 };

@@ -5,5 +5,6 @@
 #include "golden.h"
 
 int golden_kind_image_normalizer(golden *g, const char *dir);
+int golden_kind_rng(golden *g, const char *dir);
 
 #endif
