@@ -8,5 +8,6 @@ const golden_kind golden_kinds[] = {
     {"unet", golden_kind_unet},
     {"vae", golden_kind_vae},
     {"prior", golden_kind_prior},
+    {"rng", golden_kind_rng},
     {NULL, NULL},
 };

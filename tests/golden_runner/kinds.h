@@ -10,5 +10,6 @@ int golden_kind_clip_vision(golden *g, const char *dir);
 int golden_kind_unet(golden *g, const char *dir);
 int golden_kind_vae(golden *g, const char *dir);
 int golden_kind_prior(golden *g, const char *dir);
+int golden_kind_rng(golden *g, const char *dir);
 
 #endif

@@ -2,7 +2,9 @@
  * images exactly as Pillow does, every PNG mode, EXIF orientation, PNG/JPEG
  * writing with text chunks, atomic writes, and a set of hostile files that
  * must fail with a specific status and a message naming the problem. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h> /* before jpeglib.h, which needs FILE */
 
 #include <dirent.h>
