@@ -13,10 +13,13 @@
  *   - 16-bit PNG samples are scaled to 8 bits as round(v / 257). Pillow clips
  *     16-bit grayscale to 0..255 (almost everything turns white) and truncates
  *     16-bit colour samples to their high byte (v >> 8).
- *   - The EXIF orientation (JPEG APP1 "Exif", PNG eXIf before the image data)
- *     is applied, as diffusers' load_image does with ImageOps.exif_transpose.
- *     dif_image.exif_orientation tells which one was applied, so a caller that
- *     wants the stored pixels can undo it (dif_image_orientation_inverse).
+ *   - The EXIF orientation (the first JPEG APP1 "Exif" block, a PNG eXIf
+ *     chunk before the image data) is applied, as diffusers' load_image does
+ *     with ImageOps.exif_transpose; Pillow's Image.open alone (and so
+ *     CLIPImageProcessor) leaves it alone. dif_image.exif_orientation says
+ *     which one was applied, so a caller that wants the stored pixels can
+ *     undo it (dif_image_orientation_inverse). Orientation found only in XMP
+ *     or in a PNG eXIf after the image data is not looked at.
  *
  * Sizes are checked against dif_image_limits as soon as the header declares
  * them, before any pixel memory is allocated, so a small file declaring a
