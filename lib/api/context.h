@@ -6,8 +6,8 @@
 
 #include "core/error.h"
 #include "core/threadpool.h"
-#include "io/model_folder.h"
 #include "dif.h"
+#include "io/model_folder.h"
 
 #define DIF_CTX_MAX_COMPONENTS 16
 
@@ -17,7 +17,7 @@ struct dif_context {
   dif_log_fn log_fn;
   dif_log_level log_level;
   void *log_user;
-  dif_pool *pool; /* created on first use */
+  dif_pool *pool;          /* created on first use */
   dif_model_folder *model; /* the loaded folder; NULL before dif_context_load */
   dif_safetensors *weights[DIF_CTX_MAX_COMPONENTS]; /* validated weight files */
   char *weight_component[DIF_CTX_MAX_COMPONENTS];

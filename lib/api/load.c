@@ -116,12 +116,11 @@ DIF_API int dif_context_model_file_count(const dif_context *ctx) {
 
 DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const char **path,
                                           uint64_t *size, uint64_t *xxh3) {
-  if (!ctx)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
   if (i < 0 || i >= dif_context_model_file_count(ctx))
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                           "dif_context_model_file: index %d out of range (model has %d files)",
-                           i, dif_context_model_file_count(ctx));
+                           "dif_context_model_file: index %d out of range (model has %d files)", i,
+                           dif_context_model_file_count(ctx));
   const dif_model_file *f = dif_model_folder_file_at(ctx->model, (size_t)i);
   if (path) *path = f->path;
   if (size) *size = f->size;
