@@ -7,8 +7,9 @@
  *   2. Versions
  *   3. Status codes and error messages
  *   4. Logging
- *   5. dif_context — loaded models
- *   6. dif_prompt, dif_sample — planned (see docs/architecture.md)
+ *   5. dif_context — loaded models, embeddings
+ *   6. dif_prompt — what to draw: weighted text and image parts
+ *   7. dif_sample — one generation request and its images
  *
  * ---------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -129,8 +130,8 @@ typedef void (*dif_log_fn)(dif_log_level level, const char *message, void *user_
  * loaded context is immutable and may be shared between threads.
  */
 typedef struct dif_context dif_context;
-typedef struct dif_prompt dif_prompt; /* planned: weighted prompt parts */
-typedef struct dif_sample dif_sample; /* planned: one generation request */
+typedef struct dif_prompt dif_prompt; /* section 6 */
+typedef struct dif_sample dif_sample; /* section 7 */
 
 /* Creates an empty context and stores it in *out (set to NULL on failure).
  * Errors: DIF_ERR_INVALID_ARGUMENT (out is NULL), DIF_ERR_OUT_OF_MEMORY; the
@@ -195,10 +196,247 @@ DIF_API int dif_context_model_file_count(const dif_context *ctx);
 DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const char **path,
                                           uint64_t *size, uint64_t *xxh3);
 
+/* Loads the diffusion prior parts (prior/, prior_text_encoder/,
+ * prior_tokenizer/, prior_scheduler/) from a separate folder, e.g.
+ * kakaobrain/karlo-v1-alpha, for text-to-image with a Stable unCLIP model.
+ * Call it BEFORE dif_context_load (the two are loaded together); a prior
+ * whose embedding size does not fit the decoder is refused at load with a
+ * message naming the models that fit. A model folder that contains its own
+ * prior/ needs no call. Errors: DIF_ERR_INVALID_ARGUMENT, DIF_ERR_BUSY (a
+ * model is already loaded). Not thread-safe. */
+DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir);
+
+/* Load progress: called once per component while dif_context_load runs, on
+ * the loading thread: index counts from 1 to total. Before loading only. */
+typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total,
+                            void *user_data);
+DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn,
+                                                 void *user_data);
+
+/* What the loaded model can do, for choosing a mode: */
+DIF_API int dif_context_is_unclip(const dif_context *ctx);    /* 1: Stable unCLIP, 0: SD or none */
+DIF_API int dif_context_has_prior(const dif_context *ctx);    /* 1: text-to-image with unCLIP */
+DIF_API int dif_context_has_image_encoder(const dif_context *ctx); /* 1: image prompts */
+
+/* Embeddings, for callers who do their own arithmetic (and for the
+ * bindings). Each writes at most *count floats into out and sets *count to
+ * the number the embedding has; out NULL just queries the count. A *count
+ * smaller than needed is DIF_ERR_INVALID_ARGUMENT (nothing written).
+ *
+ * DIF_EMBED_TEXT_HIDDEN: the decoder text encoder's last hidden state for
+ *   the text, [77 × hidden] (what the UNet cross-attends to).
+ * DIF_EMBED_TEXT_PROJECTED: the prior text encoder's projected text
+ *   embedding (CLIP text_embeds), [projection_dim]; needs a prior.
+ * Thread-safe on a loaded context. Errors: DIF_ERR_INVALID_ARGUMENT,
+ * DIF_ERR_UNSUPPORTED (the model lacks the encoder), DIF_ERR_OUT_OF_MEMORY. */
+typedef enum dif_text_embedding {
+  DIF_EMBED_TEXT_HIDDEN = 0,
+  DIF_EMBED_TEXT_PROJECTED = 1
+} dif_text_embedding;
+DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
+                                           dif_text_embedding kind, float *out, size_t *count);
+
+/* The CLIP image embedding (image_embeds, [projection_dim]) of an image file
+ * (PNG or JPEG, EXIF orientation applied) or of RGB8 pixels (rows of
+ * `stride` bytes, stride >= 3·width). Needs the model's image_encoder.
+ * Thread-safe on a loaded context. Errors as above plus DIF_ERR_IO,
+ * DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT (size caps, see DIF_MAX_IMAGE_SIDE). */
+DIF_API dif_status dif_context_encode_image_file(dif_context *ctx, const char *path, float *out,
+                                                 size_t *count);
+DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb,
+                                                int32_t width, int32_t height, int32_t stride,
+                                                float *out, size_t *count);
+
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
  * example "SkylakeX" or "Prescott" (OpenBLAS's openblas_get_corename()).
  * A static string, never NULL. Thread-safe. */
 DIF_API const char *dif_blas_core(void);
+
+/* ---------------------------------------------------------------------------
+ * 6. DIF_PROMPT — WHAT TO DRAW
+ *
+ * A prompt is a list of weighted parts — texts and reference images
+ * ("image prompts", 垫图) — plus one negative text. With a Stable unCLIP
+ * model the picture is conditioned on one CLIP image embedding made from the
+ * parts: each text part goes through the diffusion prior, each image part
+ * through the CLIP image encoder, and the results are combined by weight
+ * (dif_sample_set_blend; formulas in docs/prompts.md). The decoder's text
+ * conditioning is the positive-weight text parts joined with ", ", and the
+ * negative text drives its unconditional branch. Examples:
+ *   text only                    → text-to-image (needs a prior)
+ *   one image, no text           → image variation
+ *   image + text                 → image prompt with text (weights = --iw)
+ *   2–5 images, no text          → blend
+ * A negative weight pushes away from a part. The weights must sum to a
+ * positive value. With a Stable Diffusion model only text parts are allowed
+ * (joined the same way).
+ *
+ * A prompt is a plain value: the library copies what it is given (texts,
+ * decoded pixels) and a dif_sample copies the prompt, so a prompt may be
+ * changed or freed after creating samples from it. Not thread-safe: one
+ * thread at a time per prompt.
+ */
+#define DIF_MAX_PROMPT_PARTS 16
+#define DIF_MAX_IMAGE_SIDE 16384           /* pixels, per side, of any input image */
+#define DIF_MAX_IMAGE_PIXELS (64u << 20)   /* pixels of any input image */
+
+/* Creates an empty prompt. Errors: DIF_ERR_INVALID_ARGUMENT (out NULL),
+ * DIF_ERR_OUT_OF_MEMORY; message in dif_last_error(). */
+DIF_API dif_status dif_prompt_new(dif_prompt **out);
+/* Frees the prompt; NULL is a no-op. */
+DIF_API void dif_prompt_free(dif_prompt *prompt);
+
+/* Adds a text part (UTF-8; any length, truncated to the encoder's 77
+ * tokens). weight: finite, non-zero. Errors: DIF_ERR_INVALID_ARGUMENT (NULL,
+ * invalid UTF-8 — the byte offset is named —, bad weight), DIF_ERR_LIMIT
+ * (more than DIF_MAX_PROMPT_PARTS parts). */
+DIF_API dif_status dif_prompt_add_text(dif_prompt *prompt, const char *text, float weight);
+
+/* Adds an image part from a PNG or JPEG file, decoded now (EXIF orientation
+ * applied, alpha dropped, gray/palette/CMYK converted to RGB). Errors: as
+ * above plus DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT. */
+DIF_API dif_status dif_prompt_add_image_file(dif_prompt *prompt, const char *path, float weight);
+
+/* Adds an image part from RGB8 pixels: height rows of `stride` bytes, each
+ * starting with width × 3 bytes R, G, B. The pixels are copied. */
+DIF_API dif_status dif_prompt_add_image_rgb(dif_prompt *prompt, const uint8_t *rgb, int32_t width,
+                                            int32_t height, int32_t stride, float weight);
+
+/* Sets (replaces) the negative text; NULL or "" clears it. */
+DIF_API dif_status dif_prompt_set_negative(dif_prompt *prompt, const char *text);
+
+/* Number of parts (0 for NULL). */
+DIF_API int32_t dif_prompt_part_count(const dif_prompt *prompt);
+
+/* The last error on this prompt, or ""; never NULL (dif_last_error() for NULL). */
+DIF_API const char *dif_prompt_last_error(const dif_prompt *prompt);
+
+/* ---------------------------------------------------------------------------
+ * 7. DIF_SAMPLE — ONE GENERATION
+ *
+ * Lifetime: dif_sample_new(ctx, prompt) → typed setters → dif_sample_run
+ * (blocking) or dif_sample_start + dif_sample_poll / dif_sample_wait
+ * (non-blocking, for game loops and UIs) → results → dif_sample_free. A
+ * sample may be run again (with other settings) once it has finished.
+ *
+ * Defaults: the model's recommended size (the UNet's sample_size × the VAE
+ * factor, e.g. 768×768), 20 steps, guidance 10 (unCLIP) or 7.5 (SD), prior
+ * 25 steps with guidance 4, the model's scheduler, seed 0, one image, noise
+ * level 0, sum blending.
+ *
+ * Reproducibility: the same model, prompt, settings and seed give the same
+ * pixels, whatever the thread count, and the same random numbers as
+ * diffusers with torch.Generator("cpu").manual_seed(seed).
+ *
+ * Threads: a sample belongs to one thread at a time, except that
+ * dif_sample_poll and dif_sample_cancel may be called from any thread while
+ * it runs. Different samples may run at the same time on one context.
+ * The context must outlive its samples.
+ */
+#define DIF_MAX_STEPS 1000
+#define DIF_MAX_BATCH 16
+
+typedef enum dif_blend {
+  DIF_BLEND_SUM = 0,  /* direction of the weighted sum, weighted mean norm */
+  DIF_BLEND_SLERP = 1 /* spherical interpolation, DALL-E 2 style */
+} dif_blend;
+
+/* Progress: called on the thread running the sample after every denoising
+ * step (prior steps included): step counts from 1 to total. Return non-zero
+ * to cancel (the run then ends with DIF_ERR_CANCELLED). */
+typedef int (*dif_progress_fn)(int32_t step, int32_t total, void *user_data);
+
+/* Creates a sample of ctx (which must be loaded) for a copy of prompt.
+ * Errors: DIF_ERR_INVALID_ARGUMENT (NULL, empty prompt, context not loaded),
+ * DIF_ERR_OUT_OF_MEMORY; message in dif_context_last_error(ctx). */
+DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, dif_sample **out);
+
+/* Frees the sample; if it is running it is cancelled and waited for first.
+ * NULL is a no-op. */
+DIF_API void dif_sample_free(dif_sample *sample);
+
+/* Setters. Each returns DIF_ERR_BUSY while the sample runs and
+ * DIF_ERR_INVALID_ARGUMENT for a value out of range (named in the message). */
+/* Width and height in pixels: multiples of 8, at most 4096 each. */
+DIF_API dif_status dif_sample_set_size(dif_sample *sample, int32_t width, int32_t height);
+/* Denoising steps of the decoder: 1..DIF_MAX_STEPS. */
+DIF_API dif_status dif_sample_set_steps(dif_sample *sample, int32_t steps);
+/* Classifier-free guidance scale: finite, >= 0; <= 1 disables guidance. */
+DIF_API dif_status dif_sample_set_guidance(dif_sample *sample, float scale);
+/* The prior's steps (1..DIF_MAX_STEPS) and guidance (finite, >= 0). */
+DIF_API dif_status dif_sample_set_prior_steps(dif_sample *sample, int32_t steps);
+DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale);
+/* The decoder's scheduler by diffusers class name or short name (ddim,
+ * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc); NULL
+ * restores the model's own. An unknown name is DIF_ERR_UNSUPPORTED with the
+ * valid names listed. */
+DIF_API dif_status dif_sample_set_scheduler(dif_sample *sample, const char *name);
+/* The seed (any 64-bit value, 0 included). */
+DIF_API dif_status dif_sample_set_seed(dif_sample *sample, uint64_t seed);
+/* Picks a random seed now (from the operating system) and uses it;
+ * dif_sample_seed() reports it so the image can be reproduced. */
+DIF_API dif_status dif_sample_set_random_seed(dif_sample *sample);
+/* The seed the sample uses (0 for NULL). */
+DIF_API uint64_t dif_sample_seed(const dif_sample *sample);
+/* Number of images drawn in one run (1..DIF_MAX_BATCH), as diffusers'
+ * num_images_per_prompt: one generator draws all of them. */
+DIF_API dif_status dif_sample_set_batch(dif_sample *sample, int32_t count);
+/* unCLIP noise augmentation of the image embedding, 0..999: 0 keeps close
+ * to the references ("vary subtle"), higher values vary more ("strong"). */
+DIF_API dif_status dif_sample_set_noise_level(dif_sample *sample, int32_t level);
+/* How prompt parts combine (see section 6). */
+DIF_API dif_status dif_sample_set_blend(dif_sample *sample, dif_blend mode);
+/* img2img: start from an image (file or RGB8 pixels, copied) noised to
+ * strength in (0, 1] (1 = ignore the image's content). The sample's size
+ * becomes the image's size rounded down to multiples of 8 unless set
+ * explicitly; the image is then resized to it. NULL path clears. */
+DIF_API dif_status dif_sample_set_init_image_file(dif_sample *sample, const char *path,
+                                                  float strength);
+DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8_t *rgb,
+                                                 int32_t width, int32_t height, int32_t stride,
+                                                 float strength);
+/* Progress callback (NULL to remove). */
+DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn,
+                                           void *user_data);
+
+/* Runs the generation on the calling thread and returns its status:
+ * DIF_OK, DIF_ERR_CANCELLED, or an error with a message. */
+DIF_API dif_status dif_sample_run(dif_sample *sample);
+/* Starts the generation on a new thread and returns at once (DIF_ERR_BUSY if
+ * it is already running). */
+DIF_API dif_status dif_sample_start(dif_sample *sample);
+/* Never blocks. While running: DIF_ERR_BUSY, with the progress so far in
+ * *step / *total (either may be NULL). Once finished: the run's status. */
+DIF_API dif_status dif_sample_poll(dif_sample *sample, int32_t *step, int32_t *total);
+/* Blocks until a started run has finished and returns its status (DIF_OK
+ * at once if nothing runs and the last run succeeded). */
+DIF_API dif_status dif_sample_wait(dif_sample *sample);
+/* Asks a running sample to stop; it does within one denoising step, ends
+ * with DIF_ERR_CANCELLED, and leaves the context usable. Safe from any
+ * thread; a no-op if the sample is not running. */
+DIF_API dif_status dif_sample_cancel(dif_sample *sample);
+
+/* Results of the last successful run (0 / NULL-safe before one). */
+DIF_API int32_t dif_sample_image_count(const dif_sample *sample);
+DIF_API int32_t dif_sample_width(const dif_sample *sample);
+DIF_API int32_t dif_sample_height(const dif_sample *sample);
+/* Bytes one image takes as RGB8: width × height × 3. */
+DIF_API size_t dif_sample_image_bytes(const dif_sample *sample);
+/* Copies image `index` as RGB8 rows (no padding) into rgb, which must hold
+ * dif_sample_image_bytes() bytes (size says how many it holds). */
+DIF_API dif_status dif_sample_copy_image(const dif_sample *sample, int32_t index, uint8_t *rgb,
+                                         size_t size);
+/* Writes image `index` as a PNG whose "dif:parameters" text chunk holds the
+ * generation parameters as JSON (see dif_sample_parameters). The file is
+ * written atomically: on failure no partial file is left. */
+DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path);
+/* The parameters of the last run as a JSON object (prompt parts with their
+ * weights and, for images, sizes; negative text; every setting; the seed;
+ * the model's fingerprint). Owned by the sample, valid until the next run or
+ * free; "" before the first run; never NULL. */
+DIF_API const char *dif_sample_parameters(const dif_sample *sample);
+/* The last error on this sample, or ""; never NULL. */
+DIF_API const char *dif_sample_last_error(const dif_sample *sample);
 
 #ifdef __cplusplus
 }

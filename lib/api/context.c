@@ -25,11 +25,8 @@ DIF_API dif_status dif_context_new(dif_context **out) {
 DIF_API void dif_context_free(dif_context *ctx) {
   if (!ctx) return;
   dif_pool_free(ctx->pool);
-  for (int i = 0; i < ctx->n_weights; i++) {
-    dif_st_close(ctx->weights[i]);
-    free(ctx->weight_component[i]);
-  }
-  dif_model_folder_free(ctx->model);
+  dif_models_free(&ctx->models);
+  free(ctx->prior_dir);
   pthread_mutex_destroy(&ctx->err_lock);
   free(ctx);
 }

@@ -8,8 +8,7 @@
 #include "core/threadpool.h"
 #include "dif.h"
 #include "io/model_folder.h"
-
-#define DIF_CTX_MAX_COMPONENTS 16
+#include "pipelines/models.h"
 
 struct dif_context {
   int threads; /* resolved: >= 1 */
@@ -18,10 +17,10 @@ struct dif_context {
   dif_log_level log_level;
   void *log_user;
   dif_pool *pool;          /* created on first use */
-  dif_model_folder *model; /* the loaded folder; NULL before dif_context_load */
-  dif_safetensors *weights[DIF_CTX_MAX_COMPONENTS]; /* validated weight files */
-  char *weight_component[DIF_CTX_MAX_COMPONENTS];
-  int n_weights;
+  dif_models models; /* valid when loaded */
+  char *prior_dir;   /* dif_context_set_prior */
+  dif_load_fn load_fn;
+  void *load_user;
   pthread_mutex_t err_lock;
   char last_error[DIF_ERROR_MSG_MAX];
 };

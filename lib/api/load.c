@@ -1,129 +1,106 @@
-/* load.c — dif_context_load: open, validate and fingerprint a model folder. */
-#include <dirent.h>
-#include <stdio.h>
+/* load.c — dif_context_load and what the loaded model can do. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api/context.h"
-#include "io/component.h"
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir) {
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: ctx is NULL");
+  if (ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
+                         "dif_context_set_prior: a model is already loaded; set the prior first");
+  if (!prior_dir)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: prior_dir is NULL");
+  char *copy = strdup(prior_dir);
+  if (!copy) return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_prior: out of memory");
+  free(ctx->prior_dir);
+  ctx->prior_dir = copy;
+  dif_ctx_ok(ctx);
+  return DIF_OK;
 }
 
-static void unload(dif_context *ctx) {
-  for (int i = 0; i < ctx->n_weights; i++) {
-    dif_st_close(ctx->weights[i]);
-    free(ctx->weight_component[i]);
-    ctx->weights[i] = NULL;
-    ctx->weight_component[i] = NULL;
-  }
-  ctx->n_weights = 0;
-  dif_model_folder_free(ctx->model);
-  ctx->model = NULL;
+DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn,
+                                                 void *user_data) {
+  if (!ctx)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_load_progress: ctx is NULL");
+  if (ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
+                         "dif_context_set_load_progress: settings are frozen once a model is loaded");
+  ctx->load_fn = fn;
+  ctx->load_user = user_data;
+  dif_ctx_ok(ctx);
+  return DIF_OK;
 }
 
-/* Component subfolders holding weights, sorted by name. */
-static dif_status list_components(const char *dir, char ***out, int *n, dif_error *err) {
-  *out = NULL;
-  *n = 0;
-  DIR *d = opendir(dir);
-  if (!d) return dif_fail(err, DIF_ERR_IO, "%s: cannot list the model folder", dir);
-  char **names = calloc(DIF_CTX_MAX_COMPONENTS, sizeof *names);
-  if (!names) {
-    closedir(d);
-    return dif_fail_oom(err, "component list", DIF_CTX_MAX_COMPONENTS);
-  }
-  struct dirent *de;
-  dif_status s = DIF_OK;
-  while ((de = readdir(d))) {
-    if (de->d_name[0] == '.') continue;
-    char path[4096];
-    struct stat sb;
-    int has = 0;
-    for (int i = 0; i < 2 && !has; i++) {
-      snprintf(path, sizeof path, "%s/%s/%s", dir, de->d_name,
-               i ? "model.safetensors" : "diffusion_pytorch_model.safetensors");
-      has = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-    }
-    if (!has) continue;
-    if (*n == DIF_CTX_MAX_COMPONENTS) {
-      s = dif_fail(err, DIF_ERR_LIMIT, "%s: more than %d components with weights", dir,
-                   DIF_CTX_MAX_COMPONENTS);
-      break;
-    }
-    if (!(names[*n] = strdup(de->d_name))) {
-      s = dif_fail_oom(err, "component name", strlen(de->d_name));
-      break;
-    }
-    (*n)++;
-  }
-  closedir(d);
-  qsort(names, (size_t)*n, sizeof *names, cmp_str);
-  *out = names;
-  return s;
+static void on_load(void *user, const char *component, int index, int total) {
+  dif_context *ctx = user;
+  dif_ctx_log(ctx, DIF_LOG_INFO, "loading %s (%d of %d)", component, index, total);
+  if (ctx->load_fn) ctx->load_fn(component, index, total, ctx->load_user);
 }
 
 DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_load: ctx is NULL");
   if (!model_dir)
     return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_load: model_dir is NULL");
-  if (ctx->model)
+  if (ctx->loaded)
     return dif_ctx_failf(ctx, DIF_ERR_BUSY,
                          "dif_context_load: a model is already loaded (%s); use a new context",
-                         dif_model_folder_dir(ctx->model));
+                         dif_model_folder_dir(ctx->models.folder));
   dif_error err = {0};
-  dif_status s = dif_model_folder_open(model_dir, &ctx->model, &err);
-  char **names = NULL;
-  int n = 0;
-  if (!s) s = list_components(model_dir, &names, &n, &err);
-  for (int i = 0; !s && i < n; i++) {
-    dif_ctx_log(ctx, DIF_LOG_INFO, "loading %s/%s (%d of %d)", model_dir, names[i], i + 1, n);
-    char dir[4096];
-    s = dif_model_folder_path(ctx->model, names[i], NULL, dir, sizeof dir, &err);
-    dif_config *cfg = NULL;
-    if (!s) s = dif_component_config(dir, "config.json", NULL, &cfg, &err);
-    dif_config_free(cfg);
-    if (!s) s = dif_model_folder_weights(ctx->model, names[i], &ctx->weights[ctx->n_weights], &err);
-    if (!s) {
-      ctx->weight_component[ctx->n_weights++] = names[i];
-      names[i] = NULL;
-    }
-  }
-  for (int i = 0; i < n; i++) free(names[i]);
-  free(names);
-  if (!s && n == 0)
-    s = dif_fail(&err, DIF_ERR_BAD_MODEL, "%s: no component folder with weights", model_dir);
-  if (s) {
-    unload(ctx);
-    return dif_ctx_fail(ctx, &err);
-  }
-  for (int i = 0; i < ctx->n_weights; i++) {
-    const dif_model_file *f = dif_model_folder_file_at(ctx->model, (size_t)i);
-    dif_ctx_log(ctx, DIF_LOG_INFO, "%s: %llu bytes, xxh3 %016llx", f->path,
-                (unsigned long long)f->size, (unsigned long long)f->xxh3);
+  dif_status s = dif_models_load(&ctx->models, model_dir, ctx->prior_dir, on_load, ctx, &err);
+  if (s) return dif_ctx_fail(ctx, &err);
+  for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
+    const char *path;
+    uint64_t size, h;
+    dif_context_model_file(ctx, i, &path, &size, &h);
+    dif_ctx_log(ctx, DIF_LOG_INFO, "%s: %llu bytes, xxh3 %016llx", path, (unsigned long long)size,
+                (unsigned long long)h);
   }
   ctx->loaded = 1;
   dif_ctx_pool(ctx);
+  dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d threads", dif_blas_core(), ctx->threads);
   dif_ctx_ok(ctx);
   return DIF_OK;
 }
 
+/* The model's weight files: the folder's, then the separate prior folder's. */
+static const dif_model_file *file_at(const dif_context *ctx, int i) {
+  if (!ctx || !ctx->loaded) return NULL;
+  size_t n = dif_model_folder_file_count(ctx->models.folder);
+  if (i < 0) return NULL;
+  if ((size_t)i < n) return dif_model_folder_file_at(ctx->models.folder, (size_t)i);
+  return ctx->models.prior_folder ? dif_model_folder_file_at(ctx->models.prior_folder, (size_t)i - n)
+                                  : NULL;
+}
+
 DIF_API int dif_context_model_file_count(const dif_context *ctx) {
-  return ctx && ctx->model ? (int)dif_model_folder_file_count(ctx->model) : 0;
+  if (!ctx || !ctx->loaded) return 0;
+  size_t n = dif_model_folder_file_count(ctx->models.folder);
+  if (ctx->models.prior_folder) n += dif_model_folder_file_count(ctx->models.prior_folder);
+  return (int)n;
 }
 
 DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const char **path,
                                           uint64_t *size, uint64_t *xxh3) {
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
-  if (i < 0 || i >= dif_context_model_file_count(ctx))
+  if (!ctx)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
+  const dif_model_file *f = file_at(ctx, i);
+  if (!f)
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                           "dif_context_model_file: index %d out of range (model has %d files)", i,
-                           dif_context_model_file_count(ctx));
-  const dif_model_file *f = dif_model_folder_file_at(ctx->model, (size_t)i);
+                           "dif_context_model_file: index %d out of range (model has %d files)",
+                           i, dif_context_model_file_count(ctx));
   if (path) *path = f->path;
   if (size) *size = f->size;
   if (xxh3) *xxh3 = f->xxh3;
   return DIF_OK;
+}
+
+DIF_API int dif_context_is_unclip(const dif_context *ctx) {
+  return ctx && ctx->loaded && ctx->models.family == DIF_FAMILY_UNCLIP;
+}
+DIF_API int dif_context_has_prior(const dif_context *ctx) {
+  return ctx && ctx->loaded && ctx->models.has_prior;
+}
+DIF_API int dif_context_has_image_encoder(const dif_context *ctx) {
+  return ctx && ctx->loaded && ctx->models.has_image_encoder;
 }

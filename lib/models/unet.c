@@ -41,6 +41,7 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
   u->temb_ch = 4 * u->c0;
   u->class_in = c->class_in;
   u->downsample_padding = c->downsample_padding;
+  u->sample_size = c->sample_size;
   u->eps = c->eps;
   u->freq_shift = c->freq_shift;
   u->flip_sin_to_cos = c->flip_sin_to_cos;

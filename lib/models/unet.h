@@ -37,6 +37,7 @@ typedef struct dif_unet {
   int64_t channels[DIF_UNET_MAX_BLOCKS], heads[DIF_UNET_MAX_BLOCKS];
   int64_t class_in; /* projection_class_embeddings_input_dim, 0 if no class embedding */
   int64_t downsample_padding;
+  int64_t sample_size; /* the latent size it was trained at (config sample_size) */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
   const float *time_w1, *time_b1, *time_w2, *time_b2;

@@ -101,7 +101,8 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
       (s = dif_config_num_opt(cfg, "freq_shift", 0, &shift, err)) ||
       (s = dif_config_bool_opt(cfg, "use_linear_projection", false, &c->linear_proj, err)) ||
       (s = dif_config_str_opt(cfg, "class_embed_type", NULL, &cls_type, err)) ||
-      (s = dif_config_int_opt(cfg, "downsample_padding", 1, &c->downsample_padding, err)))
+      (s = dif_config_int_opt(cfg, "downsample_padding", 1, &c->downsample_padding, err)) ||
+      (s = dif_config_int_opt(cfg, "sample_size", 64, &c->sample_size, err)))
     return s;
   c->n_blocks = n;
   c->layers_per_block = lpb[0];

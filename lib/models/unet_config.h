@@ -15,6 +15,7 @@ typedef struct dif_unet_config {
   int64_t channels[DIF_UNET_MAX_BLOCKS], heads[DIF_UNET_MAX_BLOCKS], t_layers[DIF_UNET_MAX_BLOCKS];
   const char *down_types[DIF_UNET_MAX_BLOCKS], *up_types[DIF_UNET_MAX_BLOCKS]; /* owned by cfg */
   int64_t layers_per_block, in_ch, out_ch, ctx_dim, groups, class_in, downsample_padding;
+  int64_t sample_size;
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
 } dif_unet_config;

@@ -1,0 +1,151 @@
+/* encode.c — text and image embeddings through the public API. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/context.h"
+#include "api/prompt.h"
+
+static dif_status need(dif_context *ctx, const char *fn, size_t n, float *out, size_t *count) {
+  if (!count) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: count is NULL", fn);
+  if (out && *count < n)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                         "%s: the buffer holds %zu floats, the embedding has %zu", fn, *count, n);
+  return DIF_OK;
+}
+
+/* Runs f with a fresh scratch arena on the context's threads. */
+static dif_kctx kernels(dif_context *ctx, dif_arena *arena) {
+  dif_arena_init(arena, 1u << 20);
+  dif_kctx k = {dif_ctx_pool(ctx), arena};
+  return k;
+}
+
+DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
+                                           dif_text_embedding kind, float *out, size_t *count) {
+  const char *fn = "dif_context_encode_text";
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
+  if (!ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: no model loaded", fn);
+  if (!text) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: text is NULL", fn);
+  const dif_models *m = &ctx->models;
+  const dif_clip_text *te;
+  const dif_clip_tokenizer *tok;
+  size_t n;
+  if (kind == DIF_EMBED_TEXT_HIDDEN) {
+    te = &m->text_encoder;
+    tok = m->tokenizer;
+    n = (size_t)(te->max_positions * te->enc.hidden);
+  } else if (kind == DIF_EMBED_TEXT_PROJECTED) {
+    if (!m->has_prior)
+      return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
+                           "%s: projected text embeddings come from the prior's text encoder, and "
+                           "no prior is loaded",
+                           fn);
+    te = &m->prior_text_encoder;
+    tok = m->prior_tokenizer;
+    n = (size_t)te->projection_dim;
+  } else {
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: unknown embedding kind %d", fn,
+                         (int)kind);
+  }
+  dif_status s = need(ctx, fn, n, out, count);
+  *count = n;
+  if (s || !out) return s;
+  int64_t T = te->max_positions;
+  int32_t *ids = malloc((size_t)T * sizeof *ids), *mask = malloc((size_t)T * sizeof *mask);
+  float *hidden = malloc((size_t)(T * te->enc.hidden) * sizeof *hidden);
+  dif_error err = {0};
+  dif_arena arena;
+  dif_kctx k = kernels(ctx, &arena);
+  if (!ids || !mask || !hidden) s = dif_fail_oom(&err, "text embedding", (size_t)T * 8);
+  if (!s) s = dif_clip_tokenize(tok, text, strlen(text), ids, mask, NULL, &err);
+  if (!s) {
+    dif_clip_text_out o = {hidden, NULL, kind == DIF_EMBED_TEXT_PROJECTED ? out : NULL, NULL};
+    s = dif_clip_text_forward(te, &k, ids, 1, T, NULL, 0, &o, &err);
+  }
+  if (!s && kind == DIF_EMBED_TEXT_HIDDEN) memcpy(out, hidden, n * sizeof *out);
+  dif_arena_free(&arena);
+  free(ids);
+  free(mask);
+  free(hidden);
+  if (s) return dif_ctx_fail(ctx, &err);
+  dif_ctx_ok(ctx);
+  return DIF_OK;
+}
+
+static dif_status encode_image(dif_context *ctx, const char *fn, const dif_image *img, float *out,
+                               size_t *count) {
+  const dif_models *m = &ctx->models;
+  size_t n = (size_t)m->image_encoder.projection_dim;
+  dif_status s = need(ctx, fn, n, out, count);
+  *count = n;
+  if (s || !out) return s;
+  int64_t S = m->image_encoder.image_size, np = m->image_encoder.channels * S * S;
+  float *px = malloc((size_t)np * sizeof *px);
+  dif_error err = {0};
+  dif_arena arena;
+  dif_kctx k = kernels(ctx, &arena);
+  int w = 0, h = 0;
+  if (!px) s = dif_fail_oom(&err, "image pixels", (size_t)np * sizeof *px);
+  if (!s) s = dif_clip_preprocess_image(&m->feature_extractor, img, px, (size_t)np, &w, &h, &err);
+  if (!s && (w != S || h != S))
+    s = dif_fail(&err, DIF_ERR_BAD_MODEL,
+                 "feature_extractor makes %dx%d pixels but the image encoder takes %lldx%lld", w,
+                 h, (long long)S, (long long)S);
+  if (!s) {
+    dif_clip_vision_out o = {NULL, NULL, out, NULL};
+    s = dif_clip_vision_forward(&m->image_encoder, &k, px, 1, &o, &err);
+  }
+  dif_arena_free(&arena);
+  free(px);
+  if (s) {
+    dif_error_prefix(&err, "%s", fn);
+    return dif_ctx_fail(ctx, &err);
+  }
+  dif_ctx_ok(ctx);
+  return DIF_OK;
+}
+
+static dif_status check_image_encoder(dif_context *ctx, const char *fn) {
+  if (!ctx->loaded) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: no model loaded", fn);
+  if (!ctx->models.has_image_encoder)
+    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
+                         "%s: the model has no image_encoder/feature_extractor", fn);
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_context_encode_image_file(dif_context *ctx, const char *path, float *out,
+                                                 size_t *count) {
+  const char *fn = "dif_context_encode_image_file";
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
+  if (!path) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
+  dif_status s = check_image_encoder(ctx, fn);
+  if (s) return s;
+  if (!out) return encode_image(ctx, fn, NULL, NULL, count); /* size query: no decoding */
+  dif_image img;
+  dif_error err = {0};
+  dif_image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
+  if ((s = dif_image_load(path, &l, &img, &err))) return dif_ctx_fail(ctx, &err);
+  s = encode_image(ctx, fn, &img, out, count);
+  dif_image_free(&img);
+  return s;
+}
+
+DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb,
+                                                int32_t width, int32_t height, int32_t stride,
+                                                float *out, size_t *count) {
+  const char *fn = "dif_context_encode_image_rgb";
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
+  dif_status s = check_image_encoder(ctx, fn);
+  if (s) return s;
+  if (!out) return encode_image(ctx, fn, NULL, NULL, count);
+  dif_image img;
+  dif_error err = {0};
+  if ((s = dif_image_from_rgb(rgb, width, height, stride, &img, &err))) {
+    dif_error_prefix(&err, "%s", fn);
+    return dif_ctx_fail(ctx, &err);
+  }
+  s = encode_image(ctx, fn, &img, out, count);
+  dif_image_free(&img);
+  return s;
+}

@@ -1,0 +1,32 @@
+/* prompt.h — the insides of a dif_prompt (api layer only). */
+#ifndef DIF_API_PROMPT_H
+#define DIF_API_PROMPT_H
+
+#include "core/error.h"
+#include "dif.h"
+#include "io/image.h"
+#include "pipelines/generate.h"
+
+typedef struct dif_prompt_part {
+  dif_part_kind kind;
+  char *text;
+  dif_image image; /* RGB8, owned */
+  char *source;    /* file path or "pixels", for the parameters record */
+  float weight;
+} dif_prompt_part;
+
+struct dif_prompt {
+  dif_prompt_part parts[DIF_MAX_PROMPT_PARTS];
+  int n_parts;
+  char *negative;
+  char last_error[DIF_ERROR_MSG_MAX];
+};
+
+/* Deep copy (texts and pixels). */
+dif_status dif_prompt_copy(const dif_prompt *src, dif_prompt **out, dif_error *err);
+
+/* Copies RGB8 rows with a stride into a tight dif_image, checking the limits. */
+dif_status dif_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
+                              dif_image *out, dif_error *err);
+
+#endif

@@ -1,0 +1,538 @@
+/* sample.c — dif_sample: settings, running (blocking or on a thread),
+ * cancelling, results and the parameters record. */
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "api/context.h"
+#include "api/prompt.h"
+#include "io/resample.h"
+#include "pipelines/generate.h"
+
+#define MAX_SIDE 4096
+
+struct dif_sample {
+  dif_context *ctx;
+  dif_prompt *prompt; /* a copy */
+  /* settings */
+  int32_t width, height;
+  bool size_set;
+  int32_t steps, prior_steps, batch, noise_level;
+  float guidance, prior_guidance;
+  char *scheduler;
+  uint64_t seed;
+  dif_blend blend;
+  dif_image init;
+  float strength;
+  char *init_source;
+  dif_progress_fn progress;
+  void *progress_user;
+  /* the run */
+  pthread_mutex_t lock;
+  pthread_t thread;
+  bool thread_live;
+  atomic_int running, cancel, step, total;
+  dif_status status; /* of the last run, under lock */
+  dif_result result;
+  char *params;
+  char last_error[DIF_ERROR_MSG_MAX];
+};
+
+static dif_status sfail(dif_sample *s, dif_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static dif_status sfail(dif_sample *s, dif_status st, const char *fmt, ...) {
+  va_list ap;
+  pthread_mutex_lock(&s->lock);
+  va_start(ap, fmt);
+  vsnprintf(s->last_error, sizeof s->last_error, fmt, ap);
+  va_end(ap);
+  pthread_mutex_unlock(&s->lock);
+  return st;
+}
+
+static dif_status ok(dif_sample *s) {
+  pthread_mutex_lock(&s->lock);
+  s->last_error[0] = '\0';
+  pthread_mutex_unlock(&s->lock);
+  return DIF_OK;
+}
+
+#define CHECK_SAMPLE(s, fn)                                                                        \
+  do {                                                                                             \
+    if (!(s)) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, fn ": sample is NULL");             \
+    if (atomic_load(&(s)->running))                                                                \
+      return sfail((s), DIF_ERR_BUSY, fn ": the sample is running");                               \
+  } while (0)
+
+DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, dif_sample **out) {
+  if (!out) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: out is NULL");
+  *out = NULL;
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: ctx is NULL");
+  if (!prompt) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: prompt is NULL");
+  if (!ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                         "dif_sample_new: the context has no model loaded (dif_context_load)");
+  if (prompt->n_parts == 0)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                         "dif_sample_new: the prompt has no text or image parts");
+  dif_sample *s = calloc(1, sizeof *s);
+  dif_error err = {0};
+  if (!s) return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_sample_new: out of memory");
+  if (dif_prompt_copy(prompt, &s->prompt, &err)) {
+    free(s);
+    return dif_ctx_fail(ctx, &err);
+  }
+  const dif_models *m = &ctx->models;
+  bool unclip = m->family == DIF_FAMILY_UNCLIP;
+  int32_t side = (int32_t)(m->unet.sample_size * dif_vae_scale(&m->vae));
+  s->ctx = ctx;
+  s->width = s->height = side > 0 && side <= MAX_SIDE ? side - side % 8 : 512;
+  s->steps = 20;
+  s->guidance = unclip ? 10.0f : 7.5f;
+  s->prior_steps = 25;
+  s->prior_guidance = 4.0f;
+  s->batch = 1;
+  s->blend = DIF_BLEND_SUM;
+  s->status = DIF_OK;
+  pthread_mutex_init(&s->lock, NULL);
+  atomic_init(&s->running, 0);
+  atomic_init(&s->cancel, 0);
+  atomic_init(&s->step, 0);
+  atomic_init(&s->total, 0);
+  *out = s;
+  dif_ctx_ok(ctx);
+  return DIF_OK;
+}
+
+static void join(dif_sample *s) {
+  if (s->thread_live) {
+    pthread_join(s->thread, NULL);
+    s->thread_live = false;
+  }
+}
+
+DIF_API void dif_sample_free(dif_sample *s) {
+  if (!s) return;
+  atomic_store(&s->cancel, 1);
+  join(s);
+  dif_prompt_free(s->prompt);
+  free(s->scheduler);
+  dif_image_free(&s->init);
+  free(s->init_source);
+  dif_result_free(&s->result);
+  free(s->params);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+DIF_API dif_status dif_sample_set_size(dif_sample *s, int32_t width, int32_t height) {
+  CHECK_SAMPLE(s, "dif_sample_set_size");
+  if (width < 8 || height < 8 || width > MAX_SIDE || height > MAX_SIDE || width % 8 || height % 8)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT,
+                 "dif_sample_set_size: %dx%d: width and height must be multiples of 8 in 8..%d",
+                 width, height, MAX_SIDE);
+  s->width = width;
+  s->height = height;
+  s->size_set = true;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_steps(dif_sample *s, int32_t steps) {
+  CHECK_SAMPLE(s, "dif_sample_set_steps");
+  if (steps < 1 || steps > DIF_MAX_STEPS)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_steps: %d steps (1..%d)", steps,
+                 DIF_MAX_STEPS);
+  s->steps = steps;
+  return ok(s);
+}
+
+static dif_status check_scale(dif_sample *s, const char *fn, float v) {
+  if (!isfinite(v) || v < 0)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: guidance %g must be finite and >= 0", fn,
+                 (double)v);
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_sample_set_guidance(dif_sample *s, float scale) {
+  CHECK_SAMPLE(s, "dif_sample_set_guidance");
+  if (check_scale(s, "dif_sample_set_guidance", scale)) return DIF_ERR_INVALID_ARGUMENT;
+  s->guidance = scale;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_prior_steps(dif_sample *s, int32_t steps) {
+  CHECK_SAMPLE(s, "dif_sample_set_prior_steps");
+  if (steps < 1 || steps > DIF_MAX_STEPS)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_prior_steps: %d steps (1..%d)",
+                 steps, DIF_MAX_STEPS);
+  s->prior_steps = steps;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *s, float scale) {
+  CHECK_SAMPLE(s, "dif_sample_set_prior_guidance");
+  if (check_scale(s, "dif_sample_set_prior_guidance", scale)) return DIF_ERR_INVALID_ARGUMENT;
+  s->prior_guidance = scale;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_scheduler(dif_sample *s, const char *name) {
+  CHECK_SAMPLE(s, "dif_sample_set_scheduler");
+  char *copy = NULL;
+  if (name) {
+    dif_error err = {0};
+    if (dif_scheduler_check_name(name, &err))
+      return sfail(s, err.status, "dif_sample_set_scheduler: %s", err.msg);
+    if (!(copy = strdup(name)))
+      return sfail(s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_set_scheduler: out of memory");
+  }
+  free(s->scheduler);
+  s->scheduler = copy;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_seed(dif_sample *s, uint64_t seed) {
+  CHECK_SAMPLE(s, "dif_sample_set_seed");
+  s->seed = seed;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_random_seed(dif_sample *s) {
+  CHECK_SAMPLE(s, "dif_sample_set_random_seed");
+  uint64_t seed;
+  if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+    return sfail(s, DIF_ERR_IO, "dif_sample_set_random_seed: the system has no random bytes");
+  s->seed = seed;
+  return ok(s);
+}
+
+DIF_API uint64_t dif_sample_seed(const dif_sample *s) { return s ? s->seed : 0; }
+
+DIF_API dif_status dif_sample_set_batch(dif_sample *s, int32_t count) {
+  CHECK_SAMPLE(s, "dif_sample_set_batch");
+  if (count < 1 || count > DIF_MAX_BATCH)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_batch: %d images (1..%d)", count,
+                 DIF_MAX_BATCH);
+  s->batch = count;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_noise_level(dif_sample *s, int32_t level) {
+  CHECK_SAMPLE(s, "dif_sample_set_noise_level");
+  if (level < 0 || level > 999)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_noise_level: %d (0..999)", level);
+  s->noise_level = level;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_blend(dif_sample *s, dif_blend mode) {
+  CHECK_SAMPLE(s, "dif_sample_set_blend");
+  if (mode != DIF_BLEND_SUM && mode != DIF_BLEND_SLERP)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_blend: unknown mode %d", (int)mode);
+  s->blend = mode;
+  return ok(s);
+}
+
+static dif_status set_init(dif_sample *s, const char *fn, dif_image *img, const char *source,
+                           float strength) {
+  if (!isfinite(strength) || !(strength > 0) || strength > 1) {
+    dif_image_free(img);
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: strength %g must be in (0, 1]", fn,
+                 (double)strength);
+  }
+  char *src = strdup(source);
+  if (!src) {
+    dif_image_free(img);
+    return sfail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+  }
+  dif_image_free(&s->init);
+  free(s->init_source);
+  s->init = *img;
+  s->init_source = src;
+  s->strength = strength;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_init_image_file(dif_sample *s, const char *path,
+                                                  float strength) {
+  CHECK_SAMPLE(s, "dif_sample_set_init_image_file");
+  if (!path) {
+    dif_image_free(&s->init);
+    free(s->init_source);
+    s->init_source = NULL;
+    return ok(s);
+  }
+  dif_image img;
+  dif_error err = {0};
+  dif_image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
+  if (dif_image_load(path, &l, &img, &err))
+    return sfail(s, err.status, "dif_sample_set_init_image_file: %s", err.msg);
+  return set_init(s, "dif_sample_set_init_image_file", &img, path, strength);
+}
+
+DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *s, const uint8_t *rgb,
+                                                 int32_t width, int32_t height, int32_t stride,
+                                                 float strength) {
+  CHECK_SAMPLE(s, "dif_sample_set_init_image_rgb");
+  dif_image img;
+  dif_error err = {0};
+  if (dif_image_from_rgb(rgb, width, height, stride, &img, &err))
+    return sfail(s, err.status, "dif_sample_set_init_image_rgb: %s", err.msg);
+  return set_init(s, "dif_sample_set_init_image_rgb", &img, "pixels", strength);
+}
+
+DIF_API dif_status dif_sample_set_progress(dif_sample *s, dif_progress_fn fn, void *user) {
+  CHECK_SAMPLE(s, "dif_sample_set_progress");
+  s->progress = fn;
+  s->progress_user = user;
+  return ok(s);
+}
+
+/* ---- running ---- */
+
+static int on_step(void *user, int step, int total) {
+  dif_sample *s = user;
+  atomic_store(&s->step, step);
+  atomic_store(&s->total, total);
+  return s->progress ? s->progress(step, total, s->progress_user) : 0;
+}
+
+/* The JSON record of what was run (stored in PNGs; `dif generate --from`). */
+static char *parameters_json(const dif_sample *s, int32_t width, int32_t height) {
+  json_t *o = json_object(), *parts = json_array(), *files = json_array();
+  for (int i = 0; i < s->prompt->n_parts; i++) {
+    const dif_prompt_part *p = &s->prompt->parts[i];
+    json_t *j = p->kind == DIF_PART_TEXT
+                    ? json_pack("{s:s, s:f}", "text", p->text, "weight", (double)p->weight)
+                    : json_pack("{s:s, s:i, s:i, s:f}", "image", p->source, "width",
+                                p->image.width, "height", p->image.height, "weight",
+                                (double)p->weight);
+    json_array_append_new(parts, j);
+  }
+  json_object_set_new(o, "prompt", parts);
+  json_object_set_new(o, "negative", json_string(s->prompt->negative ? s->prompt->negative : ""));
+  json_object_set_new(o, "width", json_integer(width));
+  json_object_set_new(o, "height", json_integer(height));
+  json_object_set_new(o, "steps", json_integer(s->steps));
+  json_object_set_new(o, "guidance", json_real(s->guidance));
+  json_object_set_new(o, "scheduler",
+                      json_string(s->scheduler ? s->scheduler : s->ctx->models.scheduler_class));
+  json_object_set_new(o, "seed", json_integer((json_int_t)s->seed)); /* as signed 64-bit */
+  json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
+  json_object_set_new(o, "batch", json_integer(s->batch));
+  if (s->ctx->models.family == DIF_FAMILY_UNCLIP) {
+    json_object_set_new(o, "noise_level", json_integer(s->noise_level));
+    json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
+    json_object_set_new(o, "prior_guidance", json_real(s->prior_guidance));
+    json_object_set_new(o, "blend", json_string(s->blend == DIF_BLEND_SLERP ? "slerp" : "sum"));
+  }
+  if (s->init.rgb)
+    json_object_set_new(o, "init_image", json_pack("{s:s, s:f}", "image", s->init_source,
+                                                   "strength", (double)s->strength));
+  for (int i = 0; i < dif_context_model_file_count(s->ctx); i++) {
+    const char *path;
+    uint64_t h;
+    dif_context_model_file(s->ctx, i, &path, NULL, &h);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    json_array_append_new(files, json_pack("{s:s, s:s}", "file", path, "xxh3", hex));
+  }
+  json_object_set_new(o, "model", json_pack("{s:s, s:o}", "dir",
+                                            dif_model_folder_dir(s->ctx->models.folder), "files",
+                                            files));
+  json_object_set_new(o, "libdif", json_string(dif_version_string()));
+  char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+  json_decref(o);
+  return text;
+}
+
+static dif_status run(dif_sample *s) {
+  dif_context *ctx = s->ctx;
+  dif_error err = {0};
+  int32_t width = s->width, height = s->height;
+  dif_image resized = {0};
+  const dif_image *init = NULL;
+  if (s->init.rgb) {
+    if (!s->size_set) { /* the image's size, rounded down to multiples of 8 */
+      width = s->init.width - s->init.width % 8;
+      height = s->init.height - s->init.height % 8;
+      if (width < 8 || height < 8)
+        return sfail(s, DIF_ERR_INVALID_ARGUMENT, "the init image (%dx%d) is smaller than 8x8",
+                     s->init.width, s->init.height);
+    }
+    init = &s->init;
+    if (s->init.width != width || s->init.height != height) {
+      /* diffusers' VaeImageProcessor resizes with PIL's Lanczos */
+      int filter = dif_resample_supported(1) ? 1 : 3;
+      if (dif_image_resize(&s->init, width, height, filter, NULL, &resized, &err))
+        return sfail(s, err.status, "init image: %s", err.msg);
+      init = &resized;
+    }
+  }
+  dif_part parts[DIF_MAX_PROMPT_PARTS];
+  for (int i = 0; i < s->prompt->n_parts; i++) {
+    const dif_prompt_part *p = &s->prompt->parts[i];
+    parts[i] = (dif_part){p->kind, p->text, &p->image, p->weight};
+  }
+  dif_request r = {.parts = parts,
+                   .n_parts = s->prompt->n_parts,
+                   .negative = s->prompt->negative,
+                   .blend = s->blend == DIF_BLEND_SLERP ? DIF_BLEND_RULE_SLERP : DIF_BLEND_RULE_SUM,
+                   .width = width,
+                   .height = height,
+                   .steps = s->steps,
+                   .batch = s->batch,
+                   .guidance = s->guidance,
+                   .prior_steps = s->prior_steps,
+                   .prior_guidance = s->prior_guidance,
+                   .noise_level = s->noise_level,
+                   .scheduler = s->scheduler,
+                   .seed = s->seed,
+                   .init_image = init,
+                   .strength = s->strength,
+                   .on_step = on_step,
+                   .step_user = s,
+                   .cancel = &s->cancel};
+  dif_arena arena;
+  dif_arena_init(&arena, 16u << 20);
+  dif_kctx k = {dif_ctx_pool(ctx), &arena};
+  dif_result res;
+  dif_status st = dif_generate(&ctx->models, &k, &r, &res, &err);
+  dif_arena_free(&arena);
+  dif_image_free(&resized);
+  if (st) return sfail(s, st, "%s", err.msg);
+  char *params = parameters_json(s, width, height);
+  pthread_mutex_lock(&s->lock);
+  dif_result_free(&s->result);
+  s->result = res;
+  free(s->params);
+  s->params = params;
+  s->last_error[0] = '\0';
+  pthread_mutex_unlock(&s->lock);
+  return DIF_OK;
+}
+
+static void finish(dif_sample *s, dif_status st) {
+  pthread_mutex_lock(&s->lock);
+  s->status = st;
+  pthread_mutex_unlock(&s->lock);
+  atomic_store(&s->running, 0);
+}
+
+DIF_API dif_status dif_sample_run(dif_sample *s) {
+  CHECK_SAMPLE(s, "dif_sample_run");
+  join(s);
+  atomic_store(&s->cancel, 0);
+  atomic_store(&s->step, 0);
+  atomic_store(&s->total, 0);
+  atomic_store(&s->running, 1);
+  dif_status st = run(s);
+  finish(s, st);
+  return st;
+}
+
+static void *thread_main(void *arg) {
+  dif_sample *s = arg;
+  finish(s, run(s));
+  return NULL;
+}
+
+DIF_API dif_status dif_sample_start(dif_sample *s) {
+  CHECK_SAMPLE(s, "dif_sample_start");
+  join(s);
+  atomic_store(&s->cancel, 0);
+  atomic_store(&s->step, 0);
+  atomic_store(&s->total, 0);
+  atomic_store(&s->running, 1);
+  if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
+    atomic_store(&s->running, 0);
+    return sfail(s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_start: could not start a thread");
+  }
+  s->thread_live = true;
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_sample_poll(dif_sample *s, int32_t *step, int32_t *total) {
+  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_poll: sample is NULL");
+  if (step) *step = atomic_load(&s->step);
+  if (total) *total = atomic_load(&s->total);
+  if (atomic_load(&s->running)) return DIF_ERR_BUSY;
+  pthread_mutex_lock(&s->lock);
+  dif_status st = s->status;
+  pthread_mutex_unlock(&s->lock);
+  return st;
+}
+
+DIF_API dif_status dif_sample_wait(dif_sample *s) {
+  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_wait: sample is NULL");
+  join(s);
+  pthread_mutex_lock(&s->lock);
+  dif_status st = s->status;
+  pthread_mutex_unlock(&s->lock);
+  return st;
+}
+
+DIF_API dif_status dif_sample_cancel(dif_sample *s) {
+  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_cancel: sample is NULL");
+  if (atomic_load(&s->running)) atomic_store(&s->cancel, 1);
+  return DIF_OK;
+}
+
+/* ---- results ---- */
+
+DIF_API int32_t dif_sample_image_count(const dif_sample *s) { return s ? s->result.count : 0; }
+DIF_API int32_t dif_sample_width(const dif_sample *s) { return s ? s->result.width : 0; }
+DIF_API int32_t dif_sample_height(const dif_sample *s) { return s ? s->result.height : 0; }
+DIF_API size_t dif_sample_image_bytes(const dif_sample *s) {
+  return s ? (size_t)s->result.width * (size_t)s->result.height * 3 : 0;
+}
+
+static dif_status check_index(const dif_sample *s, const char *fn, int32_t index) {
+  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: sample is NULL", fn);
+  if (atomic_load(&s->running))
+    return sfail((dif_sample *)s, DIF_ERR_BUSY, "%s: the sample is running", fn);
+  if (index < 0 || index >= s->result.count)
+    return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT, "%s: image %d of %d", fn, index,
+                 s->result.count);
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_sample_copy_image(const dif_sample *s, int32_t index, uint8_t *rgb,
+                                         size_t size) {
+  dif_status st = check_index(s, "dif_sample_copy_image", index);
+  if (st) return st;
+  size_t n = dif_sample_image_bytes(s);
+  if (!rgb || size < n)
+    return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT,
+                 "dif_sample_copy_image: the buffer holds %zu bytes, the image needs %zu", rgb ? size : 0, n);
+  memcpy(rgb, s->result.rgb + (size_t)index * n, n);
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_sample_save_png(const dif_sample *s, int32_t index, const char *path) {
+  dif_status st = check_index(s, "dif_sample_save_png", index);
+  if (st) return st;
+  if (!path)
+    return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_save_png: path is NULL");
+  dif_image img = {s->result.width, s->result.height,
+                   s->result.rgb + (size_t)index * dif_sample_image_bytes(s), 0};
+  dif_image_text text = {"dif:parameters", s->params ? s->params : "{}"};
+  dif_error err = {0};
+  if ((st = dif_image_save_png(&img, path, &text, 1, &err)))
+    return sfail((dif_sample *)s, st, "dif_sample_save_png: %s", err.msg);
+  return DIF_OK;
+}
+
+DIF_API const char *dif_sample_parameters(const dif_sample *s) {
+  return s && s->params ? s->params : "";
+}
+
+DIF_API const char *dif_sample_last_error(const dif_sample *s) {
+  return s ? s->last_error : dif_last_error();
+}

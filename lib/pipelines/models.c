@@ -1,0 +1,198 @@
+/* models.c — loading everything a generation needs (see models.h). */
+#include "pipelines/models.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static dif_status component_dir(const dif_model_folder *f, const char *name, char *buf,
+                                size_t size, dif_error *err) {
+  return dif_model_folder_path(f, name, NULL, buf, size, err);
+}
+
+typedef struct loader {
+  dif_models *m;
+  dif_load_progress progress;
+  void *user;
+  int index, total;
+  dif_error *err;
+} loader;
+
+static void report(loader *L, const char *what) {
+  if (L->progress) L->progress(L->user, what, ++L->index, L->total);
+}
+
+/* The tokenizer must fill exactly the encoder's positions. */
+static dif_status check_lengths(const dif_clip_tokenizer *tok, const dif_clip_text *te,
+                                const char *which, dif_error *err) {
+  if (dif_clip_tokenizer_max_length(tok) != te->max_positions)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: the tokenizer's model_max_length %d differs from the text encoder's "
+                    "max_position_embeddings %lld",
+                    which, dif_clip_tokenizer_max_length(tok), (long long)te->max_positions);
+  return DIF_OK;
+}
+
+/* Loads the prior parts from folder f. */
+static dif_status load_prior(loader *L, dif_model_folder *f) {
+  dif_models *m = L->m;
+  char dir[4096];
+  dif_status s;
+  report(L, "prior_tokenizer");
+  if ((s = component_dir(f, "prior_tokenizer", dir, sizeof dir, L->err)) ||
+      (s = dif_clip_tokenizer_load(dir, &m->prior_tokenizer, L->err)))
+    return s;
+  report(L, "prior_text_encoder");
+  if ((s = component_dir(f, "prior_text_encoder", dir, sizeof dir, L->err)) ||
+      (s = dif_clip_text_load(dir, &m->prior_text_encoder, L->err)))
+    return s;
+  dif_model_folder_record(f, "prior_text_encoder", m->prior_text_encoder.weights);
+  if ((s = check_lengths(m->prior_tokenizer, &m->prior_text_encoder, "prior", L->err))) return s;
+  if (!m->prior_text_encoder.proj)
+    return dif_fail(L->err, DIF_ERR_BAD_MODEL,
+                    "%s: the prior text encoder must be a CLIPTextModelWithProjection", dir);
+  report(L, "prior");
+  if ((s = component_dir(f, "prior", dir, sizeof dir, L->err)) ||
+      (s = dif_prior_load(dir, &m->prior, L->err)))
+    return s;
+  dif_model_folder_record(f, "prior", m->prior.weights);
+  report(L, "prior_scheduler");
+  if ((s = dif_model_folder_config(f, "prior_scheduler", "scheduler_config.json", NULL,
+                                   &m->prior_scheduler_cfg, L->err)))
+    return s;
+  m->has_prior = true;
+  return DIF_OK;
+}
+
+/* The embedding sizes of the parts must agree; Karlo's prior (768, OpenAI
+ * ViT-L/14) only fits decoders trained on ViT-L/14 embeddings. */
+static dif_status check_dims(const dif_models *m, dif_error *err) {
+  int64_t need = m->unet.class_in / 2;
+  if (m->has_normalizer && m->normalizer.dim != need)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "image_normalizer has %lld dimensions but the UNet's class_labels take 2 x %lld",
+                    (long long)m->normalizer.dim, (long long)need);
+  if (m->has_image_encoder && m->image_encoder.projection_dim != need)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "image_encoder embeds have %lld dimensions but the UNet expects %lld",
+                    (long long)m->image_encoder.projection_dim, (long long)need);
+  if (m->has_prior && m->prior.embed_dim != need)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "the prior makes %lld-dimensional image embeddings but this decoder needs %lld: "
+                    "a prior fits a decoder trained on the same CLIP (Karlo's 768-dimensional "
+                    "ViT-L/14 prior fits stable-diffusion-2-1-unclip-small; "
+                    "stable-diffusion-2-1-unclip uses 1024-dimensional ViT-H embeddings)",
+                    (long long)m->prior.embed_dim, (long long)need);
+  if (m->text_encoder.enc.hidden != m->unet.ctx_dim)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "text_encoder width %lld does not match the UNet's cross_attention_dim %lld",
+                    (long long)m->text_encoder.enc.hidden, (long long)m->unet.ctx_dim);
+  return DIF_OK;
+}
+
+static dif_status load(loader *L, const char *dir, const char *prior_dir) {
+  dif_models *m = L->m;
+  dif_error *err = L->err;
+  char path[4096];
+  dif_status s = dif_model_folder_open(dir, &m->folder, err);
+  if (s) return s;
+  dif_model_folder *f = m->folder;
+  bool own_prior = dif_model_folder_has(f, "prior");
+  L->total = 6 + (dif_model_folder_has(f, "image_encoder") ? 3 : 0) + 1 +
+             ((prior_dir || own_prior) ? 4 : 0);
+  report(L, "tokenizer");
+  if ((s = component_dir(f, "tokenizer", path, sizeof path, err)) ||
+      (s = dif_clip_tokenizer_load(path, &m->tokenizer, err)))
+    return s;
+  report(L, "text_encoder");
+  if ((s = component_dir(f, "text_encoder", path, sizeof path, err)) ||
+      (s = dif_clip_text_load(path, &m->text_encoder, err)))
+    return s;
+  dif_model_folder_record(f, "text_encoder", m->text_encoder.weights);
+  if ((s = check_lengths(m->tokenizer, &m->text_encoder, dir, err))) return s;
+  report(L, "unet");
+  if ((s = component_dir(f, "unet", path, sizeof path, err)) ||
+      (s = dif_unet_load(path, &m->unet, err)))
+    return s;
+  dif_model_folder_record(f, "unet", m->unet.weights);
+  report(L, "vae");
+  if ((s = component_dir(f, "vae", path, sizeof path, err)) ||
+      (s = dif_vae_load(path, &m->vae, err)))
+    return s;
+  dif_model_folder_record(f, "vae", m->vae.weights);
+  if (m->vae.latent_ch != m->unet.in_ch || m->unet.out_ch != m->vae.latent_ch)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: the VAE has %lld latent channels but the UNet takes %lld and gives %lld",
+                    dir, (long long)m->vae.latent_ch, (long long)m->unet.in_ch,
+                    (long long)m->unet.out_ch);
+  report(L, "scheduler");
+  if ((s = dif_model_folder_config(f, "scheduler", "scheduler_config.json", NULL,
+                                   &m->scheduler_cfg, err)) ||
+      (s = dif_config_str(m->scheduler_cfg, "_class_name", &m->scheduler_class, err)))
+    return s;
+  if ((s = dif_scheduler_check_name(m->scheduler_class, err))) {
+    dif_error_prefix(err, "%s/scheduler", dir);
+    return s;
+  }
+  m->family = m->unet.class_in ? DIF_FAMILY_UNCLIP : DIF_FAMILY_SD;
+  report(L, "image_normalizer");
+  if (m->family == DIF_FAMILY_UNCLIP) {
+    if ((s = component_dir(f, "image_normalizer", path, sizeof path, err)) ||
+        (s = dif_image_normalizer_load(path, &m->normalizer, err)))
+      return s;
+    dif_model_folder_record(f, "image_normalizer", m->normalizer.weights);
+    m->has_normalizer = true;
+    if ((s = component_dir(f, "image_noising_scheduler", path, sizeof path, err)) ||
+        (s = dif_scheduler_load("DDPMScheduler", path, NULL, &m->noising, err)))
+      return s;
+  }
+  if (dif_model_folder_has(f, "image_encoder")) {
+    report(L, "image_encoder");
+    if ((s = component_dir(f, "image_encoder", path, sizeof path, err)) ||
+        (s = dif_clip_vision_load(path, &m->image_encoder, err)))
+      return s;
+    dif_model_folder_record(f, "image_encoder", m->image_encoder.weights);
+    report(L, "feature_extractor");
+    if ((s = component_dir(f, "feature_extractor", path, sizeof path, err)) ||
+        (s = dif_clip_preprocess_load(path, &m->feature_extractor, err)))
+      return s;
+    m->has_image_encoder = true;
+  }
+  if (prior_dir) {
+    if ((s = dif_model_folder_open(prior_dir, &m->prior_folder, err)) ||
+        (s = load_prior(L, m->prior_folder)))
+      return s;
+  } else if (own_prior) {
+    if ((s = load_prior(L, f))) return s;
+  }
+  if (m->family == DIF_FAMILY_UNCLIP) return check_dims(m, err);
+  if (m->text_encoder.enc.hidden != m->unet.ctx_dim) return check_dims(m, err);
+  return DIF_OK;
+}
+
+dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,
+                           dif_load_progress progress, void *user, dif_error *err) {
+  memset(m, 0, sizeof *m);
+  loader L = {m, progress, user, 0, 0, err};
+  dif_status s = load(&L, dir, prior_dir);
+  if (s) dif_models_free(m);
+  return s;
+}
+
+void dif_models_free(dif_models *m) {
+  if (!m) return;
+  dif_clip_tokenizer_free(m->tokenizer);
+  dif_clip_text_free(&m->text_encoder);
+  dif_unet_free(&m->unet);
+  dif_vae_free(&m->vae);
+  dif_config_free(m->scheduler_cfg);
+  dif_clip_vision_free(&m->image_encoder);
+  dif_image_normalizer_free(&m->normalizer);
+  dif_scheduler_free(m->noising);
+  dif_clip_tokenizer_free(m->prior_tokenizer);
+  dif_clip_text_free(&m->prior_text_encoder);
+  dif_prior_free(&m->prior);
+  dif_config_free(m->prior_scheduler_cfg);
+  dif_model_folder_free(m->folder);
+  dif_model_folder_free(m->prior_folder);
+  memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,70 @@
+/* models.h — the networks and settings one generation can use, loaded from a
+ * diffusers folder (and, for Stable unCLIP text-to-image, a Karlo prior
+ * folder).
+ *
+ * Two families share the UNet, VAE and CLIP code:
+ *   - Stable unCLIP (StableUnCLIPImg2ImgPipeline / StableUnCLIPPipeline
+ *     folders): the UNet takes class_labels = the noised CLIP image embedding;
+ *     image_encoder + feature_extractor turn reference images into
+ *     embeddings, image_normalizer + image_noising_scheduler augment them,
+ *     and a prior (prior/, prior_text_encoder/, prior_tokenizer/,
+ *     prior_scheduler/ — in the folder itself or a separate one) turns text
+ *     into an image embedding.
+ *   - Stable Diffusion 1.x/2.x (StableDiffusion(Img2Img)Pipeline folders).
+ *
+ * Loaded once, then only read: a dif_models may be used by several
+ * generations at once (each brings its own scratch arena and scheduler).
+ */
+#ifndef DIF_PIPELINES_MODELS_H
+#define DIF_PIPELINES_MODELS_H
+
+#include <stdbool.h>
+
+#include "io/config.h"
+#include "io/model_folder.h"
+#include "models/clip_preprocess.h"
+#include "models/clip_text.h"
+#include "models/clip_tokenizer.h"
+#include "models/clip_vision.h"
+#include "models/image_normalizer.h"
+#include "models/prior.h"
+#include "models/unet.h"
+#include "models/vae.h"
+#include "samplers/scheduler.h"
+
+typedef enum dif_family { DIF_FAMILY_SD = 0, DIF_FAMILY_UNCLIP = 1 } dif_family;
+
+typedef void (*dif_load_progress)(void *user, const char *component, int index, int total);
+
+typedef struct dif_models {
+  dif_family family;
+  dif_model_folder *folder, *prior_folder;
+  /* decoder side */
+  dif_clip_tokenizer *tokenizer;
+  dif_clip_text text_encoder;
+  dif_unet unet;
+  dif_vae vae;
+  dif_config *scheduler_cfg; /* scheduler/scheduler_config.json */
+  const char *scheduler_class;
+  /* unCLIP image conditioning (has_image_encoder etc. say what exists) */
+  bool has_image_encoder, has_normalizer;
+  dif_clip_vision image_encoder;
+  dif_clip_preprocess feature_extractor;
+  dif_image_normalizer normalizer;
+  dif_scheduler *noising; /* image_noising_scheduler (only add_noise is used) */
+  /* the prior (unCLIP text-to-image) */
+  bool has_prior;
+  dif_clip_tokenizer *prior_tokenizer;
+  dif_clip_text prior_text_encoder;
+  dif_prior prior;
+  dif_config *prior_scheduler_cfg;
+} dif_models;
+
+/* Loads a model folder; prior_dir (may be NULL) names a separate folder with
+ * the prior parts. Reports each component through progress (may be NULL).
+ * On failure nothing stays loaded. */
+dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,
+                           dif_load_progress progress, void *user, dif_error *err);
+void dif_models_free(dif_models *m);
+
+#endif
