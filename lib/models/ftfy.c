@@ -259,49 +259,27 @@ int dif_ftfy_is_bad(const uint32_t *text, size_t n) {
 /* ---------------------------------------------------------------------------
  * Single-byte encodings (chardata.possible_encoding, str.encode)
  */
-typedef struct rev_entry {
-  uint32_t cp;
-  uint8_t byte;
-} rev_entry;
-
-typedef struct charmap {
-  int enc;
-  rev_entry rev[129]; /* bytes 0x80..0xFF and 0x1A, sorted by code point */
-} charmap;
-
-static int rev_cmp(const void *a, const void *b) {
-  uint32_t x = ((const rev_entry *)a)->cp, y = ((const rev_entry *)b)->cp;
-  return x < y ? -1 : x > y;
-}
-
-static void charmap_init(charmap *cm, int enc) {
-  cm->enc = enc;
-  for (int b = 0x80; b < 0x100; b++)
-    cm->rev[b - 0x80] = (rev_entry){dif_ftfy_charmap[enc][b], (uint8_t)b};
-  cm->rev[128] = (rev_entry){dif_ftfy_charmap[enc][0x1A], 0x1A};
-  qsort(cm->rev, 129, sizeof cm->rev[0], rev_cmp);
-}
-
-/* The byte c encodes to, or -1. ASCII other than 0x1A encodes to itself in all
- * ten encodings; 0x1A is U+001A or (in the sloppy ones) U+FFFD. */
-static int charmap_encode(const charmap *cm, uint32_t c) {
+/* The byte c encodes to in encoding enc, or -1. ASCII other than 0x1A encodes
+ * to itself in all ten encodings; 0x1A is U+001A or (sloppy codecs) U+FFFD. */
+static int charmap_encode(int enc, uint32_t c) {
   if (c < 0x80 && c != 0x1A) return (int)c;
+  const dif_ftfy_rev_entry *rev = dif_ftfy_charmap_rev[enc];
   size_t lo = 0, hi = 129;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (c < cm->rev[mid].cp)
+    if (c < rev[mid].cp)
       hi = mid;
-    else if (c > cm->rev[mid].cp)
+    else if (c > rev[mid].cp)
       lo = mid + 1;
     else
-      return cm->rev[mid].byte;
+      return rev[mid].byte;
   }
   return -1;
 }
 
-static int possible_encoding(const charmap *cm, const uint32_t *t, size_t n) {
+static int possible_encoding(int enc, const uint32_t *t, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (charmap_encode(cm, t[i]) < 0) return 0;
+    if (charmap_encode(enc, t[i]) < 0) return 0;
   return 1;
 }
 
@@ -622,13 +600,11 @@ static dif_status fix_encoding_step(const uint32_t *t, size_t n, dif_u32buf *out
 
   int possible[DIF_FTFY_N_ENCODINGS] = {0};
   for (int enc = 0; enc < DIF_FTFY_N_ENCODINGS; enc++) {
-    charmap cm;
-    charmap_init(&cm, enc);
-    if (!possible_encoding(&cm, t, n)) continue;
+    if (!possible_encoding(enc, t, n)) continue;
     possible[enc] = 1;
     bytes.n = 0;
     if ((st = bb_reserve(&bytes, n, err))) goto done;
-    for (size_t i = 0; i < n; i++) bytes.v[bytes.n++] = (uint8_t)charmap_encode(&cm, t[i]);
+    for (size_t i = 0; i < n; i++) bytes.v[bytes.n++] = (uint8_t)charmap_encode(enc, t[i]);
     if (enc != DIF_FTFY_MACROMAN && altered_utf8_search(&bytes))
       if ((st = restore_byte_a0(&bytes, &tmp, err))) goto done;
     if (is_sloppy(enc))
@@ -945,10 +921,23 @@ size_t dif_ftfy_segment_length(const uint32_t *text, size_t n) {
   return limit;
 }
 
+/* Is this ASCII text that no fixer changes? Then fix_and_explain returns it
+ * as it is: only '&' (entities), '\r' (line breaks), ESC (terminal escapes)
+ * and the removed control characters matter below U+0080. */
+static int ascii_unchanged(const uint32_t *t, size_t n, int unescape_html) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t c = t[i];
+    if (c >= 0x80 || c == 0x7F || (c == '&' && unescape_html)) return 0;
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\f') return 0;
+  }
+  return 1;
+}
+
 dif_status dif_ftfy_fix_segment(dif_ftfy_state *state, const uint32_t *seg, size_t n,
                                 dif_u32buf *out, dif_error *err) {
   for (size_t i = 0; i < n && state->unescape_html; i++)
     if (seg[i] == '<') state->unescape_html = 0;
+  if (ascii_unchanged(seg, n, state->unescape_html)) return dif_u32buf_append(out, seg, n, err);
   dif_u32buf cur = {0}, next = {0}, orig = {0};
   dif_status st = dif_u32buf_append(&cur, seg, n, err);
   for (int round = 0; !st && round < MAX_ROUNDS; round++) {

@@ -28,6 +28,12 @@ enum {
 
 /* Byte -> code point for each encoding. */
 extern const uint16_t dif_ftfy_charmap[DIF_FTFY_N_ENCODINGS][256];
+/* Inverse of dif_ftfy_charmap for bytes 0x80..0xFF and 0x1A, sorted by code point. */
+typedef struct dif_ftfy_rev_entry {
+  uint16_t cp;
+  uint8_t byte;
+} dif_ftfy_rev_entry;
+extern const dif_ftfy_rev_entry dif_ftfy_charmap_rev[DIF_FTFY_N_ENCODINGS][129];
 /* Bit (b - 0x80) set: byte b in 0x80..0x9F is undefined in strict windows-1252. */
 extern const uint32_t dif_ftfy_cp1252_undefined;
 
