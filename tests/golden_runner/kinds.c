@@ -9,5 +9,6 @@ const golden_kind golden_kinds[] = {
     {"vae", golden_kind_vae},
     {"prior", golden_kind_prior},
     {"rng", golden_kind_rng},
+    {"clip_preprocess", golden_kind_clip_preprocess},
     {NULL, NULL},
 };

@@ -11,5 +11,6 @@ int golden_kind_unet(golden *g, const char *dir);
 int golden_kind_vae(golden *g, const char *dir);
 int golden_kind_prior(golden *g, const char *dir);
 int golden_kind_rng(golden *g, const char *dir);
+int golden_kind_clip_preprocess(golden *g, const char *dir);
 
 #endif

@@ -1,0 +1,89 @@
+/* clip_tokenizer.h — CLIP's byte-level BPE tokenizer, as transformers'
+ * CLIPTokenizer (the Python one, with ftfy installed) tokenizes a prompt for
+ * Stable Diffusion 1.x/2.x, Karlo and Stable unCLIP.
+ *
+ * Loading reads a Hugging Face tokenizer folder:
+ *   vocab.json               token -> id (required)
+ *   merges.txt               "#version" line, then one merge "a b" per line
+ *                            (required; like transformers, only the first
+ *                            48894 merges are used)
+ *   tokenizer_config.json    model_max_length (required), added_tokens_decoder,
+ *                            bos/eos/unk/pad tokens (required file)
+ *   special_tokens_map.json  bos/eos/unk/pad tokens, additional_special_tokens
+ *                            (optional; overrides tokenizer_config.json)
+ * A token may be given as a string or as an object with "content". Missing or
+ * malformed files give DIF_ERR_BAD_MODEL naming the file and key.
+ *
+ * Tokenizing a prompt follows PreTrainedTokenizer.tokenize + CLIPTokenizer:
+ *   1. the raw text is split on the added tokens (every special token, and
+ *      every entry of added_tokens_decoder), longest match first;
+ *   2. each piece in between goes through ftfy.fix_text, whitespace_clean and
+ *      str.lower() (text_clean.h, ftfy.h), CLIP's pre-tokenisation pattern
+ *      <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
+ *      (case-insensitive) and byte-level BPE; unknown BPE tokens become the
+ *      unk token;
+ *   3. the content is truncated to model_max_length - 2 ids and wrapped as
+ *      bos ... eos; the padded form fills up with the pad token.
+ * Because step 1 happens first, a pad token of "!" (the SD-2 / Stable unCLIP
+ * configs) makes every "!" of a prompt its own id — transformers' behaviour.
+ *
+ * Prompts of any length are accepted; processing stops as soon as enough ids
+ * exist, so the cost of a huge prompt is bounded by its first lines. Invalid
+ * UTF-8 is DIF_ERR_INVALID_ARGUMENT with the byte offset named.
+ *
+ * Threads: a loaded tokenizer may be used from several threads at once (its
+ * BPE cache is guarded by a mutex).
+ */
+#ifndef DIF_MODELS_CLIP_TOKENIZER_H
+#define DIF_MODELS_CLIP_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* model_max_length must lie in [2, DIF_CLIP_MAX_LENGTH]. */
+#define DIF_CLIP_MAX_LENGTH 4096
+
+typedef struct dif_clip_tokenizer dif_clip_tokenizer;
+
+/* Loads the tokenizer folder `dir` into *out (NULL on failure). */
+dif_status dif_clip_tokenizer_load(const char *dir, dif_clip_tokenizer **out, dif_error *err);
+/* NULL is a no-op. */
+void dif_clip_tokenizer_free(dif_clip_tokenizer *tok);
+
+/* model_max_length (77 for CLIP): the length of the padded outputs. */
+int dif_clip_tokenizer_max_length(const dif_clip_tokenizer *tok);
+int32_t dif_clip_tokenizer_bos_id(const dif_clip_tokenizer *tok);
+int32_t dif_clip_tokenizer_eos_id(const dif_clip_tokenizer *tok);
+int32_t dif_clip_tokenizer_pad_id(const dif_clip_tokenizer *tok);
+/* Number of entries in vocab.json, and the largest id of any token
+ * (vocabulary or added). */
+size_t dif_clip_tokenizer_vocab_size(const dif_clip_tokenizer *tok);
+int32_t dif_clip_tokenizer_max_id(const dif_clip_tokenizer *tok);
+
+/* tokenizer(text, max_length=L, truncation=True, padding="max_length") with
+ * L = max_length: writes L ids to ids[] and, if mask is not NULL, L mask
+ * values (1 for bos..eos, 0 for padding); *n_real (if not NULL) gets the
+ * number of real tokens. text may be NULL when len is 0. */
+dif_status dif_clip_tokenize(const dif_clip_tokenizer *tok, const char *text, size_t len,
+                             int32_t *ids, int32_t *mask, int *n_real, dif_error *err);
+
+/* The same without padding: writes *n <= L ids (bos ... eos) to ids[L]. */
+dif_status dif_clip_tokenize_unpadded(const dif_clip_tokenizer *tok, const char *text, size_t len,
+                                      int32_t *ids, int *n, dif_error *err);
+
+/* All content ids, no bos/eos, no truncation (tokenizer.encode(text,
+ * add_special_tokens=False)). *ids is malloc'ed (free() it; NULL when *n is 0). */
+dif_status dif_clip_encode(const dif_clip_tokenizer *tok, const char *text, size_t len,
+                           int32_t **ids, size_t *n, dif_error *err);
+
+/* tokenizer.tokenize(text): calls fn for each token in order with its string
+ * (byte-level BPE characters, "</w>" marking a word end, or an added token's
+ * text; not NUL-terminated, valid during the call) and id. fn returns nonzero
+ * to stop early (not an error). */
+typedef int (*dif_clip_token_fn)(const char *token, size_t len, int32_t id, void *user);
+dif_status dif_clip_tokenize_each(const dif_clip_tokenizer *tok, const char *text, size_t len,
+                                  dif_clip_token_fn fn, void *user, dif_error *err);
+
+#endif

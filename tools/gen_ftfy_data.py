@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""gen_ftfy_data.py — writes lib/models/ftfy_data.c, the data tables of our ftfy port.
+
+The tables are facts about legacy encodings and about ftfy 6.3.1's heuristics,
+not Unicode properties (those come from utf8proc at run time):
+
+  * the ten single-byte charmaps ftfy tries when it repairs mojibake
+    (latin-1, ftfy's "sloppy" windows-125x variants, iso-8859-2, macroman,
+    cp437), as Python's codecs define them;
+  * the character sets of ftfy's badness heuristic (badness.py) and of its
+    UTF-8 mojibake detector (chardata.UTF8_CLUES), one bit per set;
+  * ftfy's Latin ligature map;
+  * ftfy's HTML entity table (html.entities.html5 names ending in ';', plus
+    the upper-cased variants ftfy adds), restricted to names of at most 24
+    characters, the longest its entity regex can match.
+
+Usage (from the repository root; needs ftfy 6.3.1 importable, e.g. a checkout
+of rspeer/python-ftfy at 74dd0452 on PYTHONPATH, and CPython 3.11):
+
+    PYTHONPATH=/path/to/python-ftfy python3 tools/gen_ftfy_data.py data > lib/models/ftfy_data.c
+    PYTHONPATH=/path/to/python-ftfy python3 tools/gen_ftfy_data.py entities > lib/models/html_entities.c
+(the output is already laid out; clang-format leaves it alone)
+"""
+import html
+import html.entities
+import sys
+
+import ftfy
+from ftfy import badness, chardata
+from ftfy.bad_codecs import sloppy  # noqa: F401  (registers the sloppy codecs)
+
+assert ftfy.__version__ == "6.3.1", ftfy.__version__
+
+ENCODINGS = chardata.CHARMAP_ENCODINGS
+assert ENCODINGS == ["latin-1", "sloppy-windows-1252", "sloppy-windows-1251",
+                     "sloppy-windows-1250", "sloppy-windows-1253", "sloppy-windows-1254",
+                     "sloppy-windows-1257", "iso-8859-2", "macroman", "cp437"], ENCODINGS
+
+
+def expand(s):
+    """Characters of a regex character-class body written with a-b ranges."""
+    out = set()
+    i = 0
+    while i < len(s):
+        if i + 2 < len(s) and s[i + 1] == "-":
+            out |= set(range(ord(s[i]), ord(s[i + 2]) + 1))
+            i += 3
+        else:
+            out.add(ord(s[i]))
+            i += 1
+    return out
+
+
+cats = badness.MOJIBAKE_CATEGORIES
+clues = chardata.UTF8_CLUES
+# (C name, set of code points). The order is the bit number.
+SETS = [
+    ("C1", expand(cats["c1"])),
+    ("BAD", expand(cats["bad"])),
+    ("LAW", expand(cats["law"])),
+    ("CURRENCY", expand(cats["currency"])),
+    ("START", expand(cats["start_punctuation"])),
+    ("END", expand(cats["end_punctuation"])),
+    ("NUMERIC", expand(cats["numeric"])),
+    ("KAOMOJI", expand(cats["kaomoji"])),
+    ("UPPER_ACC", expand(cats["upper_accented"])),
+    ("LOWER_ACC", expand(cats["lower_accented"])),
+    ("UPPER_COMMON", expand(cats["upper_common"])),
+    ("LOWER_COMMON", expand(cats["lower_common"])),
+    ("BOX", expand(cats["box"])),
+    ("COMMON", expand(cats["common"])),
+    ("U8_FIRST2", expand(clues["utf8_first_of_2"])),
+    ("U8_FIRST3", expand(clues["utf8_first_of_3"])),
+    ("U8_FIRST4", expand(clues["utf8_first_of_4"])),
+    ("U8_CONT", expand(clues["utf8_continuation"])),
+    ("U8_CONT_STRICT", expand(clues["utf8_continuation_strict"])),
+    # The literal sets written inside BADNESS_RE (badness.py), named after
+    # the alternative they appear in (see ftfy.c).
+    ("OE", expand("\u0152\u0153")),
+    ("W1252_LEAD", expand("\xc2\xc3\xce\xd0")),
+    ("W1252_TAIL", expand("\u20ac\u0153\u0160\u0161\xa2\xa3\u0178\u017e\xa0\xad\xae\xa9\xb0\xb7\xbb\u2013\u2014\xb4")),
+    ("SUP23", expand("\xb2\xb3")),
+    ("ARABIC_LEAD", expand("\xd8\xd9")),
+    ("ARABIC_TAIL", expand("\u0178\u0160\xae\xb0\xb5\xbb")),
+    ("INDIC_TAIL", expand("\xb2\xb5\xb9\xbc\xbd\xbe")),
+    ("MAC_SQRT_TAIL", expand("\xb1\u2202\u2020\u2260\xae\u2122\xb4\u2264\u2265\xa5\xb5\xf8")),
+    ("MAC_APPROX_TAIL", expand("\xb0\xa2")),
+    ("MAC_A_TAIL", expand("\xec\xee\xef\xf2\xf4\xfa\xf9\xfb\u2020\xb0\xa2\u03c0")),
+    ("MAC_Q_MID", expand("\xe2\xf3")),
+    ("MAC_Q_TAIL", expand("\xe0\xe4\xb0\xea")),
+    ("CYR_EDGE", expand("\u0412\u0413\u0420\u0421")),
+    ("CYR_MID", expand("\xb0\xb5")),
+    ("A_GRAVE_TAIL", expand("\xa0\xa1")),
+    ("A_HAT_TILDE", expand("\xc3\xc2")),
+    ("GREEK_TAIL", expand("\u2122\xa0\u0386\xad\xae\xb0")),
+    ("GREEK_EDGE", expand("\u0392\u0393\u039e\u039f")),
+    ("DEGREE", expand("\xb0")),
+]
+assert len(SETS) <= 64
+
+# Cross-check the literal sets against the regex source, so a typo above fails here.
+src = badness.BADNESS_RE.pattern
+for name, chars in SETS[19:]:
+    for c in chars:
+        assert chr(c) in src, (name, hex(c))
+
+mask = {}
+for bit, (_, chars) in enumerate(SETS):
+    for c in chars:
+        mask[c] = mask.get(c, 0) | (1 << bit)
+
+ranges = []
+for c in sorted(mask):
+    m = mask[c]
+    if ranges and ranges[-1][1] == c - 1 and ranges[-1][2] == m:
+        ranges[-1][1] = c
+    else:
+        ranges.append([c, c, m])
+
+out = []
+w = out.append
+w("/* ftfy_data.c — GENERATED by tools/gen_ftfy_data.py from ftfy 6.3.1 and CPython 3.11's")
+w(" * codecs and html.entities. Do not edit; rerun the script. See ftfy_data.h. */")
+w('#include "models/ftfy_data.h"')
+w("")
+w("/* clang-format off */")
+w("")
+w("/* Bytes 0x00..0xFF decoded by each encoding of DIF_FTFY_ENCODINGS (ftfy's CHARMAP_ENCODINGS")
+w(" * order). Sloppy codecs decode their unassigned bytes as Latin-1 and 0x1A as U+FFFD. */")
+w("const uint16_t dif_ftfy_charmap[DIF_FTFY_N_ENCODINGS][256] = {")
+for enc in ENCODINGS:
+    dec = bytes(range(256)).decode(enc)
+    assert len(dec) == 256
+    w(f"  /* {enc} */")
+    w("  {")
+    for row in range(0, 256, 12):
+        w("    " + " ".join("0x%04x," % ord(ch) for ch in dec[row:row + 12]))
+    w("  },")
+w("};")
+w("")
+w("/* The same tables inverted: (code point, byte) for bytes 0x80..0xFF and 0x1A, sorted by code")
+w(" * point (every other ASCII byte encodes itself in all ten encodings). */")
+w("const dif_ftfy_rev_entry dif_ftfy_charmap_rev[DIF_FTFY_N_ENCODINGS][129] = {")
+for enc in ENCODINGS:
+    dec = bytes(range(256)).decode(enc)
+    assert all(dec[b] == chr(b) for b in range(0x80) if b != 0x1A), enc
+    pairs = sorted((ord(dec[b]), b) for b in list(range(0x80, 0x100)) + [0x1A])
+    assert len(set(cp for cp, _ in pairs)) == 129, enc
+    w(f"  /* {enc} */")
+    w("  {")
+    for row in range(0, 129, 6):
+        w("    " + " ".join("{0x%04x, 0x%02x}," % p for p in pairs[row:row + 6]))
+    w("  },")
+w("};")
+w("")
+undefined = 0
+for b in range(0x80, 0xA0):
+    try:
+        bytes([b]).decode("windows-1252")
+    except UnicodeDecodeError:
+        undefined |= 1 << (b - 0x80)
+w("/* Bit b-0x80 is set for each byte b in 0x80..0x9F that strict windows-1252 leaves undefined. */")
+w("const uint32_t dif_ftfy_cp1252_undefined = 0x%08xu;" % undefined)
+w("")
+w("const dif_ftfy_class_range dif_ftfy_classes[] = {")
+for lo, hi, m in ranges:
+    names = "|".join(n for b, (n, _) in enumerate(SETS) if m >> b & 1)
+    comment = "  /* " + names + " */"
+    if len(comment) > 100:
+        cut = names.rindex("|", 0, 90)
+        comment = "  /* " + names[:cut + 1] + "\n     " + names[cut + 1:] + " */"
+    w(comment)
+    w("  {0x%04x, 0x%04x, 0x%016xull}," % (lo, hi, m))
+w("};")
+w("const size_t dif_ftfy_n_classes = sizeof dif_ftfy_classes / sizeof dif_ftfy_classes[0];")
+w("")
+
+
+def cstr(s):
+    b = s.encode("utf-8")
+    res = []
+    for i, x in enumerate(b):
+        if 0x20 <= x < 0x7F and x not in (0x22, 0x5C, 0x3F):
+            # A hex escape swallows following hex digits; close the string first.
+            if res and res[-1].startswith("\\x") and chr(x) in "0123456789abcdefABCDEF":
+                res.append('" "')
+            res.append(chr(x))
+        else:
+            res.append("\\x%02x" % x)
+    return '"' + "".join(res) + '"'
+
+
+w("const dif_ftfy_ligature dif_ftfy_ligatures[] = {")
+for cp, rep in sorted(chardata.LIGATURES.items()):
+    w("  {0x%04x, %s}," % (cp, cstr(rep)))
+w("};")
+w("const size_t dif_ftfy_n_ligatures = sizeof dif_ftfy_ligatures / sizeof dif_ftfy_ligatures[0];")
+w("")
+w("/* clang-format on */")
+
+# ftfy's own entity table, rebuilt the way chardata._build_html_entities does.
+ents = {}
+for name, char in html.entities.html5.items():
+    if name.endswith(";"):
+        ents[name[:-1]] = char
+        if name == name.lower():
+            upper = name.upper()
+            if html.unescape("&" + upper) == "&" + upper:
+                ents[upper[:-1]] = char.upper()
+assert all(chardata.HTML_ENTITIES["&" + k + ";"] == v for k, v in ents.items())
+assert len(ents) == len(chardata.HTML_ENTITIES)
+names = sorted((k for k in ents if len(k) <= 24), key=lambda k: k.encode())
+assert max(len(v) for v in ents.values()) <= 3
+eout = []
+e = eout.append
+e("/* html_entities.c — GENERATED by tools/gen_ftfy_data.py from ftfy 6.3.1 and CPython 3.11's")
+e(" * html.entities. Do not edit; rerun the script. See ftfy_data.h. */")
+e('#include "models/ftfy_data.h"')
+e("")
+e("/* Entity names without '&' and ';', sorted by bytes (strcmp order), and the code points")
+e(" * they stand for (0-terminated when shorter than 3). */")
+e("/* clang-format off */")
+e("const dif_ftfy_entity dif_ftfy_entities[] = {")
+line = " "
+for k in names:
+    item = ' {"%s", {%s}},' % (k, ",".join("0x%x" % ord(c) for c in ents[k]))
+    if len(line) + len(item) > 100:
+        e(line)
+        line = " "
+    line += item
+e(line)
+e("};")
+e("/* clang-format on */")
+e("const size_t dif_ftfy_n_entities = sizeof dif_ftfy_entities / sizeof dif_ftfy_entities[0];")
+
+which = sys.argv[1] if len(sys.argv) > 1 else ""
+if which == "data":
+    sys.stdout.write("\n".join(out) + "\n")
+elif which == "entities":
+    sys.stdout.write("\n".join(eout) + "\n")
+else:
+    sys.exit("usage: gen_ftfy_data.py data|entities")
