@@ -324,9 +324,12 @@ DIF_API const char *dif_prompt_last_error(const dif_prompt *prompt);
  * 25 steps with guidance 4, the model's scheduler, seed 0, one image, noise
  * level 0, sum blending.
  *
- * Reproducibility: the same model, prompt, settings and seed give the same
- * pixels, whatever the thread count, and the same random numbers as
- * diffusers with torch.Generator("cpu").manual_seed(seed).
+ * Reproducibility: the same model, prompt, settings, seed and thread count
+ * give the same pixels, bit for bit, also when samples run concurrently; the
+ * random numbers are those of diffusers with
+ * torch.Generator("cpu").manual_seed(seed). Another thread count may change
+ * the last bits of a few pixels: OpenBLAS splits matrix products differently
+ * and so sums in another order.
  *
  * Threads: a sample belongs to one thread at a time, except that
  * dif_sample_poll and dif_sample_cancel may be called from any thread while

@@ -49,8 +49,9 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
                          (int)kind);
   }
   dif_status s = need(ctx, fn, n, out, count);
+  if (s) return s;
   *count = n;
-  if (s || !out) return s;
+  if (!out) return DIF_OK;
   int64_t T = te->max_positions;
   int32_t *ids = malloc((size_t)T * sizeof *ids), *mask = malloc((size_t)T * sizeof *mask);
   float *hidden = malloc((size_t)(T * te->enc.hidden) * sizeof *hidden);
@@ -78,8 +79,9 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif_image
   const dif_models *m = &ctx->models;
   size_t n = (size_t)m->image_encoder.projection_dim;
   dif_status s = need(ctx, fn, n, out, count);
+  if (s) return s;
   *count = n;
-  if (s || !out) return s;
+  if (!out) return DIF_OK;
   int64_t S = m->image_encoder.image_size, np = m->image_encoder.channels * S * S;
   float *px = malloc((size_t)np * sizeof *px);
   dif_error err = {0};

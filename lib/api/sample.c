@@ -398,6 +398,7 @@ static dif_status run(dif_sample *s) {
                    .strength = s->strength,
                    .on_step = on_step,
                    .step_user = s,
+                   .text_to_prior = true,
                    .cancel = &s->cancel};
   dif_arena arena;
   dif_arena_init(&arena, 16u << 20);

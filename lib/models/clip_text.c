@@ -12,9 +12,23 @@ dif_status dif_clip_text_load(const char *dir, dif_clip_text *m, dif_error *err)
   dif_config *cfg;
   dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
   if (s) return s;
+  /* transformers names the class in "architectures"; diffusers-written
+   * configs may use "_class_name" */
   const char *cls = NULL;
-  dif_config_str_opt(cfg, "_class_name", "CLIPTextModel", &cls, NULL);
-  bool with_proj = strcmp(cls, "CLIPTextModelWithProjection") == 0;
+  dif_config_str_opt(cfg, "_class_name", NULL, &cls, NULL);
+  const char *arch[4];
+  int n_arch = 0;
+  if (!cls && dif_config_has(cfg, "architectures") &&
+      !dif_config_str_list(cfg, "architectures", arch, 4, &n_arch, NULL) && n_arch > 0)
+    cls = arch[0];
+  if (cls && strcmp(cls, "CLIPTextModel") != 0 && strcmp(cls, "CLIPTextModelWithProjection") != 0) {
+    s = dif_fail(err, DIF_ERR_UNSUPPORTED,
+                 "%s: architecture %s is not a CLIP text model (CLIPTextModel, "
+                 "CLIPTextModelWithProjection)",
+                 dif_config_path(cfg), cls);
+    goto done;
+  }
+  bool with_proj = cls && strcmp(cls, "CLIPTextModelWithProjection") == 0;
   if ((s = dif_config_int(cfg, "vocab_size", &m->vocab, err)) ||
       (s = dif_config_int_opt(cfg, "max_position_embeddings", 77, &m->max_positions, err)) ||
       (s = dif_config_int_opt(cfg, "eos_token_id", 2, &m->eos_token_id, err)) ||

@@ -70,6 +70,14 @@ static dif_status draw(gen *g, float *out, int64_t batch, int64_t item) {
   return s;
 }
 
+/* A stochastic scheduler step draws from the same generator: count and
+ * trace its draw like ours. */
+static void step_drew(gen *g, const dif_step_args *a) {
+  if (!a->drew_noise) return;
+  if (a->noise_out) trace(g, a->noise_out, a->n, "randn.draw%d", g->draws);
+  g->draws++;
+}
+
 static float *alloc_floats(gen *g, int64_t n, const char *what) {
   float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
   if (!p) dif_fail_oom(g->err, what, (size_t)n * sizeof *p);
@@ -130,8 +138,9 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
   int32_t *amask = malloc((size_t)(NB * T) * sizeof *amask);
   float *lat = alloc_floats(g, B * D, "prior latents"), *x_in = alloc_floats(g, NB * D, "prior input");
   float *pred = alloc_floats(g, NB * D, "prior output");
+  float *drawn = alloc_floats(g, B * D, "prior step noise");
   dif_scheduler *sch = NULL;
-  dif_status s = (!hid || !emb || !mask || !proj || !enc || !amask || !lat || !x_in || !pred)
+  dif_status s = (!hid || !emb || !mask || !proj || !enc || !amask || !lat || !x_in || !pred || !drawn)
                      ? DIF_ERR_OUT_OF_MEMORY
                      : DIF_OK;
   if (s && !g->err->msg[0]) dif_fail_oom(g->err, "prior buffers", 0);
@@ -177,8 +186,10 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
       trace(g, pred, B * D, "prior_step%d.model_output_cfg", i);
     }
     dif_step_args a = {.model_output = pred, .sample = lat, .prev_sample = lat, .n = B * D,
-                       .batch = (int)B, .gens = g->gens, .n_gens = 1, .eta = r->eta};
+                       .batch = (int)B, .gens = g->gens, .n_gens = 1, .eta = r->eta,
+                       .noise_out = drawn};
     if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
+    step_drew(g, &a);
     trace(g, lat, B * D, "prior_step%d.prev_sample", i);
     trace(g, lat, B * D, "prior_callback.step%d.latents", i);
     trace(g, &t, 1, "prior_callback.step%d.t", i);
@@ -199,6 +210,7 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
   free(lat);
   free(x_in);
   free(pred);
+  free(drawn);
   return s;
 }
 
@@ -257,8 +269,12 @@ static dif_status image_embedding(gen *g, float *out) {
   const dif_request *r = g->r;
   int64_t B = r->batch, D = m->unet.class_in / 2;
   int n_img = 0, n_txt = 0;
-  for (int i = 0; i < r->n_parts; i++) (r->parts[i].kind == DIF_PART_IMAGE ? n_img : n_txt)++;
-  bool use_text = m->has_prior; /* without a prior, text only conditions the decoder */
+  for (int i = 0; i < r->n_parts; i++) {
+    if (r->parts[i].kind == DIF_PART_IMAGE) n_img++;
+    else n_txt++;
+  }
+  /* without a prior (or when asked), text only conditions the decoder */
+  bool use_text = m->has_prior && r->text_to_prior;
   if (n_img == 0 && !use_text)
     return dif_fail(g->err, DIF_ERR_UNSUPPORTED,
                     "a text-only prompt on a Stable unCLIP model needs a diffusion prior "
@@ -353,7 +369,8 @@ static dif_status denoise(gen *g, dif_scheduler *sch, int first, float *lat, int
   bool cfg = r->guidance > 1.0f;
   int64_t B = r->batch, NB = cfg ? 2 * B : B, n1 = m->unet.in_ch * h * w;
   float *x_in = alloc_floats(g, NB * n1, "UNet input"), *pred = alloc_floats(g, NB * n1, "UNet output");
-  dif_status s = (!x_in || !pred) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
+  float *drawn = alloc_floats(g, B * n1, "step noise");
+  dif_status s = (!x_in || !pred || !drawn) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   int n_t = dif_scheduler_num_timesteps(sch);
   for (int i = first; i < n_t && !s; i++) {
     int j = i - first;
@@ -369,14 +386,17 @@ static dif_status denoise(gen *g, dif_scheduler *sch, int first, float *lat, int
     trace(g, pred, NB * n1, "unet.call%d.out", j);
     if (cfg) guide(pred, pred + B * n1, r->guidance, B * n1, pred);
     dif_step_args a = {.model_output = pred, .sample = lat, .prev_sample = lat, .n = B * n1,
-                       .batch = (int)B, .gens = g->gens, .n_gens = 1, .eta = r->eta};
+                       .batch = (int)B, .gens = g->gens, .n_gens = 1, .eta = r->eta,
+                       .noise_out = drawn};
     if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
+    step_drew(g, &a);
     trace(g, lat, B * n1, "callback.step%d.latents", j);
     trace(g, &t, 1, "callback.step%d.t", j);
     s = stepped(g);
   }
   free(x_in);
   free(pred);
+  free(drawn);
   if (s == DIF_ERR_OUT_OF_MEMORY && !g->err->msg[0]) dif_fail_oom(g->err, "loop buffers", 0);
   return s;
 }
@@ -459,15 +479,16 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
   char *text = NULL;
   dif_scheduler *sch = NULL;
   /* 0. the decoder's scheduler, first so that progress knows every step */
-  s = dif_scheduler_create(r->scheduler ? r->scheduler : m->scheduler_class, m->scheduler_cfg,
-                           NULL, &sch, err);
+  s = dif_scheduler_create(r->scheduler ? r->scheduler : m->scheduler_class,
+                           r->scheduler_cfg ? r->scheduler_cfg : m->scheduler_cfg,
+                           r->scheduler_overrides, &sch, err);
   if (!s) s = dif_scheduler_set_timesteps(sch, r->steps, err);
   int first = 0, steps_run = 0;
   if (!s && r->init_image)
     s = dif_scheduler_img2img_start(sch, r->steps, r->strength, &first, &steps_run, err);
   if (!s) {
     g.total = dif_scheduler_num_timesteps(sch) - first;
-    if (m->family == DIF_FAMILY_UNCLIP && m->has_prior)
+    if (m->family == DIF_FAMILY_UNCLIP && m->has_prior && r->text_to_prior)
       for (int i = 0; i < r->n_parts; i++)
         if (r->parts[i].kind == DIF_PART_TEXT) g.total += r->prior_steps;
   }

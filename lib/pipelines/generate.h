@@ -60,6 +60,10 @@ typedef struct dif_request {
   int noise_level;
   float eta;
   const char *scheduler; /* class or short name; NULL: the model's own */
+  const dif_config *scheduler_cfg; /* NULL: the model's scheduler_config.json */
+  const char *scheduler_overrides; /* JSON object text of from_config kwargs, or NULL */
+  bool text_to_prior; /* text parts go through the prior (when there is one); false:
+                         they condition only the decoder (StableUnCLIPImg2ImgPipeline) */
   uint64_t seed;
   const dif_image *init_image; /* img2img; NULL for none */
   float strength;

@@ -10,5 +10,7 @@ const golden_kind golden_kinds[] = {
     {"prior", golden_kind_prior},
     {"rng", golden_kind_rng},
     {"clip_preprocess", golden_kind_clip_preprocess},
+    {"pipelines", golden_kind_pipelines},
+    {"noise_image_embeddings", golden_kind_noise_image_embeddings},
     {NULL, NULL},
 };
