@@ -6,5 +6,6 @@
 
 int golden_kind_image_normalizer(golden *g, const char *dir);
 int golden_kind_rng(golden *g, const char *dir);
+int golden_kind_schedulers(golden *g, const char *dir);
 
 #endif
