@@ -29,7 +29,8 @@ dif_status dif_sched_threshold(float *x, int64_t n, int batch, double ratio, dou
     const float w = rank - (float)below;
     const float lo = sorted[below], hi = sorted[above];
     float s = fabsf(w) < 0.5f ? lo + w * (hi - lo) : hi - (hi - lo) * (1.0f - w);
-    s = s < 1.0f ? 1.0f : s > maxv ? maxv : s;
+    s = s < 1.0f ? 1.0f : s; /* torch.clamp(s, 1, max): max wins if max < 1 */
+    s = s > maxv ? maxv : s;
     for (int64_t k = 0; k < m; k++) {
       float v = row[k] < -s ? -s : row[k] > s ? s : row[k];
       row[k] = v / s;
