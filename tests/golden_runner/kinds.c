@@ -10,5 +10,6 @@ const golden_kind golden_kinds[] = {
     {"prior", golden_kind_prior},
     {"rng", golden_kind_rng},
     {"clip_preprocess", golden_kind_clip_preprocess},
+    {"schedulers", golden_kind_schedulers},
     {NULL, NULL},
 };
