@@ -12,5 +12,6 @@ const golden_kind golden_kinds[] = {
     {"clip_preprocess", golden_kind_clip_preprocess},
     {"pipelines", golden_kind_pipelines},
     {"noise_image_embeddings", golden_kind_noise_image_embeddings},
+    {"schedulers", golden_kind_schedulers},
     {NULL, NULL},
 };

@@ -12,6 +12,7 @@ int golden_kind_vae(golden *g, const char *dir);
 int golden_kind_prior(golden *g, const char *dir);
 int golden_kind_rng(golden *g, const char *dir);
 int golden_kind_clip_preprocess(golden *g, const char *dir);
+int golden_kind_schedulers(golden *g, const char *dir);
 
 int golden_kind_pipelines(golden *g, const char *dir);
 int golden_kind_noise_image_embeddings(golden *g, const char *dir);

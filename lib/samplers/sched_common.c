@@ -1,0 +1,142 @@
+/* sched_common.c — what several scheduler classes share: the Euler-family and
+ * multistep timestep spacings, training log-sigmas, sigma scaling of the
+ * model input, the two sigma-based add_noise variants and the history ring
+ * of the multistep methods. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "samplers/sched_internal.h"
+#include "samplers/schedule.h"
+
+static void reverse(double *v, int n) {
+  for (int i = 0; i < n / 2; i++) {
+    double x = v[i];
+    v[i] = v[n - 1 - i];
+    v[n - 1 - i] = x;
+  }
+}
+
+static dif_status trailing(const dif_scheduler *s, int steps, double start, double *out,
+                           dif_error *err) {
+  const double ratio = (double)s->T / (double)steps;
+  const int64_t len = dif_np_arange_len(start, 0, -ratio);
+  if (len != steps)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: trailing spacing gives %lld timesteps for %d",
+                    dif_scheduler_class_name(s), (long long)len, steps);
+  dif_np_arange(start, -ratio, steps, out);
+  return DIF_OK;
+}
+
+dif_status dif_sched_spacing_euler(const dif_scheduler *s, int steps, double *out, dif_error *err) {
+  if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
+    /* np.linspace(0, T - 1, n, dtype=float32)[::-1] */
+    dif_np_linspace(0, (double)(s->T - 1), steps, out);
+    for (int i = 0; i < steps; i++) out[i] = (float)out[i];
+    reverse(out, steps);
+  } else if (s->cfg.timestep_spacing == DIF_SPACING_LEADING) {
+    const int64_t ratio = s->T / steps;
+    for (int i = 0; i < steps; i++)
+      out[i] = (double)((float)((int64_t)(steps - 1 - i) * ratio) + (float)s->cfg.steps_offset);
+  } else {
+    dif_status st = trailing(s, steps, (double)s->T, out, err);
+    if (st) return st;
+    for (int i = 0; i < steps; i++) out[i] = (double)((float)dif_np_round(out[i]) - 1.0f);
+  }
+  return DIF_OK;
+}
+
+dif_status dif_sched_spacing_multistep(const dif_scheduler *s, int steps, int64_t last, double *out,
+                                       dif_error *err) {
+  if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
+    double *tmp = malloc((size_t)(steps + 1) * sizeof *tmp);
+    if (!tmp) return dif_fail_oom(err, "timesteps", (size_t)(steps + 1) * sizeof *tmp);
+    dif_np_linspace(0, (double)(last - 1), steps + 1, tmp);
+    for (int i = 0; i < steps; i++) out[i] = (double)(int64_t)dif_np_round(tmp[steps - i]);
+    free(tmp);
+  } else if (s->cfg.timestep_spacing == DIF_SPACING_LEADING) {
+    const int64_t ratio = last / (steps + 1);
+    for (int i = 0; i < steps; i++)
+      out[i] = (double)((int64_t)(steps - i) * ratio + s->cfg.steps_offset);
+  } else {
+    dif_status st = trailing(s, steps, (double)last, out, err);
+    if (st) return st;
+    for (int i = 0; i < steps; i++) out[i] = (double)((int64_t)dif_np_round(out[i]) - 1);
+  }
+  return DIF_OK;
+}
+
+dif_status dif_sched_log_sigmas(const dif_scheduler *s, float **sigmas, float **log_sigmas,
+                                dif_error *err) {
+  *sigmas = malloc((size_t)s->T * sizeof(float));
+  *log_sigmas = malloc((size_t)s->T * sizeof(float));
+  if (!*sigmas || !*log_sigmas) {
+    free(*sigmas);
+    free(*log_sigmas);
+    *sigmas = *log_sigmas = NULL;
+    return dif_fail_oom(err, "sigmas", 2 * (size_t)s->T * sizeof(float));
+  }
+  dif_sched_train_sigmas(s->alphas_cumprod, s->T, *sigmas);
+  for (int64_t i = 0; i < s->T; i++) (*log_sigmas)[i] = logf((*sigmas)[i]);
+  return DIF_OK;
+}
+
+dif_status dif_sched_scale_by_sigma(dif_scheduler *s, int i, const float *x, float *out, int64_t n,
+                                    dif_error *err) {
+  if (s->step_index < 0) {
+    dif_status st = dif_sched_locate(s, s->timesteps[i], false, err);
+    if (st) return st;
+  }
+  const float sigma = s->sigmas[s->step_index];
+  const float d = sqrtf(sigma * sigma + 1.0f);
+  for (int64_t k = 0; k < n; k++) out[k] = x[k] / d;
+  return DIF_OK;
+}
+
+dif_status dif_sched_add_noise_sigma(const dif_scheduler *s, const float *x, const float *noise,
+                                     double t, int64_t n, float *out, dif_error *err) {
+  int found = -1, count = 0;
+  for (int i = 0; i < s->n_timesteps; i++)
+    if (s->timesteps[i] == t) found = i, count++;
+  if (count != 1)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "%s: add_noise timestep %g must occur once in the schedule (found %d)",
+                    dif_scheduler_class_name(s), t, count);
+  const float sigma = s->sigmas[found];
+  for (int64_t k = 0; k < n; k++) out[k] = x[k] + noise[k] * sigma;
+  return DIF_OK;
+}
+
+dif_status dif_sched_add_noise_alpha_sigma(const dif_scheduler *s, const float *x,
+                                           const float *noise, double t, int64_t n, float *out,
+                                           dif_error *err) {
+  (void)err;
+  int first = -1, second = -1;
+  for (int i = 0; i < s->n_timesteps; i++)
+    if (s->timesteps[i] == t) {
+      if (first < 0)
+        first = i;
+      else if (second < 0)
+        second = i;
+    }
+  const int idx = second >= 0 ? second : first >= 0 ? first : s->n_timesteps - 1;
+  float alpha_t, sigma_t;
+  dif_sigma_to_alpha_sigma(s->sigmas[idx], &alpha_t, &sigma_t);
+  for (int64_t k = 0; k < n; k++) out[k] = alpha_t * x[k] + sigma_t * noise[k];
+  return DIF_OK;
+}
+
+void dif_sched_hist_push(dif_scheduler *s, const float *x, int keep) {
+  while (s->n_hist > keep - 1) { /* drop the oldest */
+    memmove(s->hist, s->hist + 1, (size_t)(s->n_hist - 1) * sizeof *s->hist);
+    s->n_hist--;
+  }
+  float *slot = NULL;
+  for (int b = 0; b < keep && !slot; b++) {
+    bool used = false;
+    for (int h = 0; h < s->n_hist; h++) used |= s->hist[h] == s->buf[b];
+    if (!used) slot = s->buf[b];
+  }
+  if (slot != x) memcpy(slot, x, (size_t)s->n * sizeof *slot);
+  s->hist[s->n_hist++] = slot;
+}

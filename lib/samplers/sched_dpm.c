@@ -1,0 +1,262 @@
+/* sched_dpm.c — DPMSolverMultistepScheduler: dpmsolver++ / dpmsolver and
+ * their SDE variants, orders 1 to 3, midpoint or heun second-order update,
+ * Karras or Lu sigmas, lower_order_final / euler_at_final.
+ *
+ * model_outputs (the converted outputs of the last solver_order steps) live
+ * in hist[]; every coefficient is a float computed as diffusers' 0-d tensors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "samplers/sched_internal.h"
+#include "samplers/schedule.h"
+#include "samplers/torch_math.h"
+
+enum { NOISE = 3, CONV = 4, NBUF = 5 };
+
+static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+  float *full = NULL, *logs = NULL;
+  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
+  dif_status st = sig ? dif_sched_log_sigmas(s, &full, &logs, err)
+                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
+  if (st) goto out;
+  /* last_timestep = T - searchsorted(flip(lambda_t), lambda_min_clipped) */
+  int64_t clipped = 0;
+  for (int64_t j = s->T - 1; j >= 0; j--) {
+    const float at = sqrtf(s->alphas_cumprod[j]), st_ = sqrtf(1.0f - s->alphas_cumprod[j]);
+    const float lambda = dif_torch_logf(at) - dif_torch_logf(st_);
+    if (lambda < s->cfg.lambda_min_clipped)
+      clipped++;
+    else
+      break;
+  }
+  const int64_t last = s->T - clipped;
+  if ((st = dif_sched_alloc_schedule(s, steps, steps + 1, err))) goto out;
+  if ((st = dif_sched_spacing_multistep(s, steps, last, s->timesteps, err))) goto out;
+  if (s->cfg.use_karras_sigmas) {
+    dif_karras_sigmas(full[0], full[s->T - 1], steps, sig);
+    for (int i = 0; i < steps; i++)
+      s->timesteps[i] = dif_np_round(dif_sigma_to_t(sig[i], logs, s->T));
+  } else if (s->cfg.use_lu_lambdas) {
+    const double lmin = logs[0], lmax = logs[s->T - 1];
+    dif_np_linspace(0, 1, steps, sig);
+    for (int i = 0; i < steps; i++) {
+      sig[i] = exp(lmax + sig[i] * (lmin - lmax));
+      s->timesteps[i] = dif_np_round(dif_sigma_to_t(sig[i], logs, s->T));
+    }
+  } else {
+    for (int i = 0; i < steps; i++) sig[i] = dif_np_interp(s->timesteps[i], full, s->T);
+  }
+  const float ac0 = s->alphas_cumprod[0];
+  sig[steps] = s->cfg.final_sigmas_zero ? 0.0 : (double)sqrtf((1.0f - ac0) / ac0);
+  for (int i = 0; i <= steps; i++) s->sigmas[i] = (float)sig[i];
+out:
+  free(sig);
+  free(full);
+  free(logs);
+  return st;
+}
+
+typedef struct point {
+  float alpha, sigma, lambda;
+} point;
+
+static point at_sigma(float sigma) {
+  point p;
+  dif_sigma_to_alpha_sigma(sigma, &p.alpha, &p.sigma);
+  p.lambda = dif_torch_logf(p.alpha) - dif_torch_logf(p.sigma);
+  return p;
+}
+
+/* convert_model_output: x0 (dpmsolver++) or epsilon (dpmsolver) into out. */
+static dif_status convert(dif_scheduler *s, const dif_step_args *a, float *out, dif_error *err) {
+  const int64_t n = a->n;
+  const float *mo = a->model_output, *x = a->sample;
+  float al, sg;
+  dif_sigma_to_alpha_sigma(s->sigmas[s->step_index], &al, &sg);
+  const dif_pred_type pred = s->cfg.prediction_type;
+  const bool pp = s->cfg.algorithm_type == DIF_ALGO_DPMSOLVERPP ||
+                  s->cfg.algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP;
+  if (pp) {
+    for (int64_t k = 0; k < n; k++)
+      out[k] = pred == DIF_PRED_EPSILON  ? (x[k] - sg * mo[k]) / al
+               : pred == DIF_PRED_SAMPLE ? mo[k]
+                                         : al * x[k] - sg * mo[k];
+    return s->cfg.thresholding ? dif_sched_clip_or_threshold(s, out, n, a->batch, false, err)
+                               : DIF_OK;
+  }
+  for (int64_t k = 0; k < n; k++)
+    out[k] = pred == DIF_PRED_EPSILON  ? mo[k]
+             : pred == DIF_PRED_SAMPLE ? (x[k] - al * mo[k]) / sg
+                                       : al * mo[k] + sg * x[k];
+  if (s->cfg.thresholding) {
+    for (int64_t k = 0; k < n; k++) out[k] = (x[k] - sg * out[k]) / al;
+    dif_status st = dif_sched_clip_or_threshold(s, out, n, a->batch, false, err);
+    if (st) return st;
+    for (int64_t k = 0; k < n; k++) out[k] = (x[k] - al * out[k]) / sg;
+  }
+  return DIF_OK;
+}
+
+static void first_order(const dif_scheduler *s, const float *x, const float *m0, const float *noise,
+                        float *out, int64_t n) {
+  const point t = at_sigma(s->sigmas[s->step_index + 1]), p = at_sigma(s->sigmas[s->step_index]);
+  const float h = t.lambda - p.lambda;
+  switch (s->cfg.algorithm_type) {
+  case DIF_ALGO_DPMSOLVERPP: {
+    const float c1 = t.sigma / p.sigma, c2 = t.alpha * (dif_torch_expf(-h) - 1.0f);
+    for (int64_t k = 0; k < n; k++) out[k] = c1 * x[k] - c2 * m0[k];
+  } break;
+  case DIF_ALGO_DPMSOLVER: {
+    const float c1 = t.alpha / p.alpha, c2 = t.sigma * (dif_torch_expf(h) - 1.0f);
+    for (int64_t k = 0; k < n; k++) out[k] = c1 * x[k] - c2 * m0[k];
+  } break;
+  case DIF_ALGO_SDE_DPMSOLVERPP: {
+    const float c1 = t.sigma / p.sigma * dif_torch_expf(-h);
+    const float c2 = t.alpha * (1.0f - dif_torch_expf(-2.0f * h));
+    const float c3 = t.sigma * sqrtf(1.0f - dif_torch_expf(-2.0f * h));
+    for (int64_t k = 0; k < n; k++) out[k] = c1 * x[k] + c2 * m0[k] + c3 * noise[k];
+  } break;
+  case DIF_ALGO_SDE_DPMSOLVER: {
+    const float c1 = t.alpha / p.alpha, c2 = 2.0f * (t.sigma * (dif_torch_expf(h) - 1.0f));
+    const float c3 = t.sigma * sqrtf(dif_torch_expf(2.0f * h) - 1.0f);
+    for (int64_t k = 0; k < n; k++) out[k] = c1 * x[k] - c2 * m0[k] + c3 * noise[k];
+  } break;
+  }
+}
+
+static void second_order(const dif_scheduler *s, const float *x, const float *noise, float *out,
+                         int64_t n) {
+  const int si = s->step_index;
+  const point t = at_sigma(s->sigmas[si + 1]), p0 = at_sigma(s->sigmas[si]),
+              p1 = at_sigma(s->sigmas[si - 1]);
+  const float *m0 = s->hist[s->n_hist - 1], *m1 = s->hist[s->n_hist - 2];
+  const float h = t.lambda - p0.lambda, h0 = p0.lambda - p1.lambda;
+  const float r0 = h0 / h, inv_r0 = 1.0f / r0;
+  const bool heun = s->cfg.solver_type == DIF_SOLVER_HEUN;
+  float c1, c2, c3, c4 = 0;
+  switch (s->cfg.algorithm_type) {
+  case DIF_ALGO_DPMSOLVERPP: {
+    const float e = dif_torch_expf(-h) - 1.0f;
+    c1 = t.sigma / p0.sigma;
+    c2 = t.alpha * e;
+    /* midpoint: - 0.5 * (alpha_t * e) * D1; heun: + (alpha_t * (e / h + 1)) * D1 */
+    c3 = heun ? t.alpha * (e / h + 1.0f) : 0.5f * (t.alpha * e);
+    for (int64_t k = 0; k < n; k++) {
+      const float d1 = inv_r0 * (m0[k] - m1[k]);
+      const float a = c1 * x[k] - c2 * m0[k];
+      out[k] = heun ? a + c3 * d1 : a - c3 * d1;
+    }
+    return;
+  }
+  case DIF_ALGO_DPMSOLVER: {
+    const float e = dif_torch_expf(h) - 1.0f;
+    c1 = t.alpha / p0.alpha;
+    c2 = t.sigma * e;
+    c3 = heun ? t.sigma * (e / h - 1.0f) : 0.5f * (t.sigma * e);
+    for (int64_t k = 0; k < n; k++) {
+      const float d1 = inv_r0 * (m0[k] - m1[k]);
+      out[k] = c1 * x[k] - c2 * m0[k] - c3 * d1;
+    }
+    return;
+  }
+  case DIF_ALGO_SDE_DPMSOLVERPP: {
+    const float e2 = 1.0f - dif_torch_expf(-2.0f * h);
+    c1 = t.sigma / p0.sigma * dif_torch_expf(-h);
+    c2 = t.alpha * e2;
+    c3 = heun ? t.alpha * (e2 / (-2.0f * h) + 1.0f) : 0.5f * (t.alpha * e2);
+    c4 = t.sigma * sqrtf(1.0f - dif_torch_expf(-2.0f * h));
+    for (int64_t k = 0; k < n; k++) {
+      const float d1 = inv_r0 * (m0[k] - m1[k]);
+      out[k] = c1 * x[k] + c2 * m0[k] + c3 * d1 + c4 * noise[k];
+    }
+    return;
+  }
+  case DIF_ALGO_SDE_DPMSOLVER: {
+    const float e = dif_torch_expf(h) - 1.0f;
+    c1 = t.alpha / p0.alpha;
+    c2 = 2.0f * (t.sigma * e);
+    c3 = heun ? 2.0f * (t.sigma * (e / h - 1.0f)) : t.sigma * e;
+    c4 = t.sigma * sqrtf(dif_torch_expf(2.0f * h) - 1.0f);
+    for (int64_t k = 0; k < n; k++) {
+      const float d1 = inv_r0 * (m0[k] - m1[k]);
+      out[k] = c1 * x[k] - c2 * m0[k] - c3 * d1 + c4 * noise[k];
+    }
+    return;
+  }
+  }
+}
+
+static void third_order(const dif_scheduler *s, const float *x, float *out, int64_t n) {
+  const int si = s->step_index;
+  const point t = at_sigma(s->sigmas[si + 1]), p0 = at_sigma(s->sigmas[si]),
+              p1 = at_sigma(s->sigmas[si - 1]), p2 = at_sigma(s->sigmas[si - 2]);
+  const float *m0 = s->hist[s->n_hist - 1], *m1 = s->hist[s->n_hist - 2],
+              *m2 = s->hist[s->n_hist - 3];
+  const float h = t.lambda - p0.lambda, h0 = p0.lambda - p1.lambda, h1 = p1.lambda - p2.lambda;
+  const float r0 = h0 / h, r1 = h1 / h;
+  const float i0 = 1.0f / r0, i1 = 1.0f / r1, w = r0 / (r0 + r1), i01 = 1.0f / (r0 + r1);
+  float c1, c2, c3, c4;
+  if (s->cfg.algorithm_type == DIF_ALGO_DPMSOLVERPP) {
+    const float e = dif_torch_expf(-h) - 1.0f;
+    c1 = t.sigma / p0.sigma;
+    c2 = t.alpha * e;
+    c3 = t.alpha * (e / h + 1.0f);
+    c4 = t.alpha * ((dif_torch_expf(-h) - 1.0f + h) / (h * h) - 0.5f);
+    for (int64_t k = 0; k < n; k++) {
+      const float d10 = i0 * (m0[k] - m1[k]), d11 = i1 * (m1[k] - m2[k]);
+      const float d1 = d10 + w * (d10 - d11), d2 = i01 * (d10 - d11);
+      out[k] = c1 * x[k] - c2 * m0[k] + c3 * d1 - c4 * d2;
+    }
+  } else {
+    const float e = dif_torch_expf(h) - 1.0f;
+    c1 = t.alpha / p0.alpha;
+    c2 = t.sigma * e;
+    c3 = t.sigma * (e / h - 1.0f);
+    c4 = t.sigma * ((dif_torch_expf(h) - 1.0f - h) / (h * h) - 0.5f);
+    for (int64_t k = 0; k < n; k++) {
+      const float d10 = i0 * (m0[k] - m1[k]), d11 = i1 * (m1[k] - m2[k]);
+      const float d1 = d10 + w * (d10 - d11), d2 = i01 * (d10 - d11);
+      out[k] = c1 * x[k] - c2 * m0[k] - c3 * d1 - c4 * d2;
+    }
+  }
+}
+
+static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+  const int64_t n = a->n;
+  dif_status st = DIF_OK;
+  if (s->step_index < 0) st = dif_sched_locate(s, s->timesteps[i], true, err);
+  if (!st) st = dif_sched_buffers(s, NBUF, n, err);
+  if (st) return st;
+  const int si = s->step_index, len = s->n_timesteps, order = (int)s->cfg.solver_order;
+  if (si + 1 >= s->n_sigmas)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "DPMSolverMultistepScheduler: no step left");
+  const bool final =
+      si == len - 1 &&
+      (s->cfg.euler_at_final || (s->cfg.lower_order_final && len < 15) || s->cfg.final_sigmas_zero);
+  const bool second = si == len - 2 && s->cfg.lower_order_final && len < 15;
+  if ((st = convert(s, a, s->buf[CONV], err))) return st;
+  dif_sched_hist_push(s, s->buf[CONV], order);
+  const float *noise = NULL;
+  if (s->cfg.algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP ||
+      s->cfg.algorithm_type == DIF_ALGO_SDE_DPMSOLVER) {
+    if ((st = dif_sched_noise(a, s->buf[NOISE], err))) return st;
+    noise = s->buf[NOISE];
+  }
+  const float *m0 = s->hist[s->n_hist - 1];
+  if (order == 1 || s->lower_order_nums < 1 || final)
+    first_order(s, a->sample, m0, noise, a->prev_sample, n);
+  else if (order == 2 || s->lower_order_nums < 2 || second)
+    second_order(s, a->sample, noise, a->prev_sample, n);
+  else
+    third_order(s, a->sample, a->prev_sample, n);
+  if (s->lower_order_nums < order) s->lower_order_nums++;
+  s->step_index++;
+  return DIF_OK;
+}
+
+const dif_sched_ops dif_sched_dpm_ops = {
+    .set_timesteps = set_timesteps,
+    .step = step,
+    .add_noise = dif_sched_add_noise_alpha_sigma,
+};

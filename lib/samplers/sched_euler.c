@@ -1,0 +1,155 @@
+/* sched_euler.c — EulerDiscreteScheduler and EulerAncestralDiscreteScheduler.
+ *
+ * Euler draws a noise tensor on every step even though, with the pipelines'
+ * default s_churn = 0, it is multiplied by nothing: the draw still advances
+ * the generator, so it is made here too. Karras sigmas, log-linear
+ * interpolation and continuous (v-prediction) timesteps follow diffusers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "samplers/sched_internal.h"
+#include "samplers/schedule.h"
+#include "samplers/torch_math.h"
+
+/* Shared by both classes: timesteps and sigmas; Euler's options when
+ * `euler` (Euler ancestral has none of them). */
+static dif_status euler_schedule(dif_scheduler *s, int steps, bool euler, dif_error *err) {
+  float *full = NULL, *logs = NULL, *ls = NULL;
+  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
+  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 2, err)
+                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
+  if (!st) st = dif_sched_spacing_euler(s, steps, s->timesteps, err);
+  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
+  if (st) goto out;
+  int n_sig = steps;
+  if (euler && s->cfg.interpolation_log_linear) {
+    /* torch.linspace(log(sigma[-1]), log(sigma[0]), n + 1).exp(): n + 1
+     * sigmas (diffusers' own quirk; a zero is appended after them). */
+    if (!(ls = malloc((size_t)(steps + 1) * sizeof *ls))) {
+      st = dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *ls);
+      goto out;
+    }
+    dif_torch_linspace_f32(logs[s->T - 1], logs[0], steps + 1, ls);
+    for (int i = 0; i <= steps; i++) sig[i] = dif_torch_expf(ls[i]);
+    n_sig = steps + 1;
+  } else {
+    for (int i = 0; i < steps; i++) sig[i] = dif_np_interp(s->timesteps[i], full, s->T);
+  }
+  if (euler && s->cfg.use_karras_sigmas) {
+    double lo = s->cfg.has_sigma_min ? s->cfg.sigma_min : sig[n_sig - 1];
+    double hi = s->cfg.has_sigma_max ? s->cfg.sigma_max : sig[0];
+    dif_karras_sigmas(lo, hi, steps, sig);
+    n_sig = steps;
+    for (int i = 0; i < steps; i++) s->timesteps[i] = (float)dif_sigma_to_t(sig[i], logs, s->T);
+  }
+  for (int i = 0; i < n_sig; i++) s->sigmas[i] = (float)sig[i];
+  s->sigmas[n_sig] = 0.0f;
+  s->n_sigmas = n_sig + 1;
+  if (euler && s->cfg.timestep_continuous && s->cfg.prediction_type == DIF_PRED_V)
+    for (int i = 0; i < steps; i++) s->timesteps[i] = 0.25f * dif_torch_logf(s->sigmas[i]);
+  float max = s->sigmas[0];
+  for (int i = 1; i < s->n_sigmas; i++) max = s->sigmas[i] > max ? s->sigmas[i] : max;
+  s->init_noise_sigma =
+      s->cfg.timestep_spacing == DIF_SPACING_LEADING ? sqrtf(max * max + 1.0f) : max;
+out:
+  free(sig);
+  free(ls);
+  free(full);
+  free(logs);
+  return st;
+}
+
+static dif_status euler_set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+  return euler_schedule(s, steps, true, err);
+}
+
+static dif_status ancestral_set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+  return euler_schedule(s, steps, false, err);
+}
+
+/* pred_original_sample of the sigma schedulers (Euler's sigma_hat = sigma). */
+static void sigma_x0(dif_pred_type pred, float sigma, const float *mo, const float *x, float *x0,
+                     int64_t n) {
+  if (pred == DIF_PRED_EPSILON) {
+    for (int64_t k = 0; k < n; k++) x0[k] = x[k] - sigma * mo[k];
+  } else if (pred == DIF_PRED_SAMPLE) {
+    memcpy(x0, mo, (size_t)n * sizeof *x0);
+  } else {
+    const float s2 = sigma * sigma + 1.0f;
+    const float c = -sigma / sqrtf(s2);
+    for (int64_t k = 0; k < n; k++) x0[k] = mo[k] * c + x[k] / s2;
+  }
+}
+
+static dif_status locate(dif_scheduler *s, int i, int64_t n, int nbuf, dif_error *err) {
+  dif_status st = DIF_OK;
+  if (s->step_index < 0) st = dif_sched_locate(s, s->timesteps[i], false, err);
+  if (!st && s->step_index + 1 >= s->n_sigmas)
+    st = dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: no step left", dif_scheduler_class_name(s));
+  if (!st) st = dif_sched_buffers(s, nbuf, n, err);
+  return st;
+}
+
+static dif_status euler_step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+  const int64_t n = a->n;
+  dif_status st = locate(s, i, n, 2, err);
+  if (st) return st;
+  float *x0 = s->buf[0], *noise = s->buf[1];
+  const float sigma = s->sigmas[s->step_index];
+  /* gamma = 0 (s_churn 0): sigma_hat = sigma * (0 + 1); the noise times
+   * s_noise is drawn but unused. */
+  if ((st = dif_sched_noise(a, noise, err))) return st;
+  const float sigma_hat = sigma * 1.0f; /* epsilon uses sigma_hat, v sigma: equal here */
+  sigma_x0(s->cfg.prediction_type, sigma_hat, a->model_output, a->sample, x0, n);
+  const float dt = s->sigmas[s->step_index + 1] - sigma_hat;
+  if (a->pred_original) {
+    memcpy(a->pred_original, x0, (size_t)n * sizeof *x0);
+    a->wrote_pred_original = true;
+  }
+  for (int64_t k = 0; k < n; k++) {
+    const float d = (a->sample[k] - x0[k]) / sigma_hat;
+    a->prev_sample[k] = a->sample[k] + d * dt;
+  }
+  s->step_index++;
+  return DIF_OK;
+}
+
+static dif_status ancestral_step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+  const int64_t n = a->n;
+  dif_status st = locate(s, i, n, 2, err);
+  if (st) return st;
+  float *x0 = s->buf[0], *noise = s->buf[1];
+  const float sigma = s->sigmas[s->step_index];
+  sigma_x0(s->cfg.prediction_type, sigma, a->model_output, a->sample, x0, n);
+  const float from = sigma, to = s->sigmas[s->step_index + 1];
+  const float up = sqrtf(to * to * (from * from - to * to) / (from * from));
+  const float down = sqrtf(to * to - up * up);
+  const float dt = down - sigma;
+  if ((st = dif_sched_noise(a, noise, err))) return st;
+  if (a->pred_original) {
+    memcpy(a->pred_original, x0, (size_t)n * sizeof *x0);
+    a->wrote_pred_original = true;
+  }
+  for (int64_t k = 0; k < n; k++) {
+    const float d = (a->sample[k] - x0[k]) / sigma;
+    const float p = a->sample[k] + d * dt;
+    a->prev_sample[k] = p + noise[k] * up;
+  }
+  s->step_index++;
+  return DIF_OK;
+}
+
+const dif_sched_ops dif_sched_euler_ops = {
+    .set_timesteps = euler_set_timesteps,
+    .scale = dif_sched_scale_by_sigma,
+    .step = euler_step,
+    .add_noise = dif_sched_add_noise_sigma,
+};
+
+const dif_sched_ops dif_sched_euler_a_ops = {
+    .set_timesteps = ancestral_set_timesteps,
+    .scale = dif_sched_scale_by_sigma,
+    .step = ancestral_step,
+    .add_noise = dif_sched_add_noise_sigma,
+};

@@ -1,0 +1,121 @@
+/* sched_internal.h — the scheduler object shared by scheduler.c and the
+ * per-class files sched_<class>.c.
+ *
+ * Scalar coefficients follow diffusers' 0-d float32 tensors: every one is a
+ * float computed op by op in diffusers' order (a Python float operand is
+ * rounded to float first, as torch does with a wrapped scalar), and every
+ * elementwise expression is evaluated left to right in float. Nothing here
+ * may be reassociated.
+ */
+#ifndef DIF_SAMPLERS_SCHED_INTERNAL_H
+#define DIF_SAMPLERS_SCHED_INTERNAL_H
+
+#include "samplers/sched_config.h"
+#include "samplers/scheduler.h"
+
+#define DIF_SCHED_MAX_BUFS 8
+
+typedef struct dif_sched_ops {
+  /* After the tables: class-specific init (before any set_timesteps). */
+  dif_status (*init)(dif_scheduler *s, dif_error *err);
+  dif_status (*set_timesteps)(dif_scheduler *s, int steps, dif_error *err);
+  /* NULL: identity. */
+  dif_status (*scale)(dif_scheduler *s, int i, const float *x, float *out, int64_t n,
+                      dif_error *err);
+  dif_status (*step)(dif_scheduler *s, int i, dif_step_args *a, dif_error *err);
+  /* NULL: the alphas_cumprod formula. */
+  dif_status (*add_noise)(const dif_scheduler *s, const float *x, const float *noise, double t,
+                          int64_t n, float *out, dif_error *err);
+} dif_sched_ops;
+
+struct dif_scheduler {
+  dif_sched_config cfg;
+  const dif_sched_ops *ops;
+  int64_t T;             /* num_train_timesteps */
+  float *betas, *alphas; /* [T] */
+  float *alphas_cumprod; /* [T] */
+  float final_alpha_cumprod;
+
+  int num_inference_steps; /* 0 before set_timesteps */
+  int n_timesteps;
+  double *timesteps; /* [n_timesteps] */
+  int n_sigmas;      /* 0: the class has no sigmas */
+  float *sigmas;     /* [n_sigmas] */
+  float init_noise_sigma;
+
+  /* Step state, reset by set_timesteps. */
+  int step_index; /* -1: not yet located (diffusers' None) */
+  int counter;    /* PNDM */
+  int lower_order_nums, this_order;
+  int n_hist;     /* entries used in hist[] */
+  bool have_last; /* UniPC last_sample */
+  int64_t n;      /* element count of the state buffers, 0: none yet */
+  float *buf[DIF_SCHED_MAX_BUFS];
+  float *hist[DIF_SCHED_MAX_BUFS]; /* views into buf: ets / model outputs / derivatives */
+  bool cur_model_output_is_zero;   /* PNDM PRK: cur_model_output is still the int 0 */
+};
+
+extern const dif_sched_ops dif_sched_ddim_ops, dif_sched_ddpm_ops, dif_sched_pndm_ops,
+    dif_sched_euler_ops, dif_sched_euler_a_ops, dif_sched_dpm_ops, dif_sched_lms_ops,
+    dif_sched_unipc_ops, dif_sched_unclip_ops;
+
+/* Allocates s->timesteps (n) and, if n_sigmas > 0, s->sigmas. */
+dif_status dif_sched_alloc_schedule(dif_scheduler *s, int n_timesteps, int n_sigmas,
+                                    dif_error *err);
+/* Makes sure s->buf[0..count) hold n floats each (zeroed when (re)made). */
+dif_status dif_sched_buffers(dif_scheduler *s, int count, int64_t n, dif_error *err);
+
+/* alphas_cumprod[t] for an integer timestep in range, else an error. */
+dif_status dif_sched_t_index(const dif_scheduler *s, double t, int64_t *idx, dif_error *err);
+
+/* diffusers' _init_step_index: the position of timestep t in the list (the
+ * second one if it occurs more than once); not found: the last position when
+ * last_if_missing (DPM-Solver, UniPC), else an error. */
+dif_status dif_sched_locate(dif_scheduler *s, double t, bool last_if_missing, dif_error *err);
+
+/* Timestep spacing of the DDIM/DDPM family: n values, descending. */
+dif_status dif_sched_spacing_ddim(const dif_scheduler *s, int steps, double *out, dif_error *err);
+/* Spacing of Euler, Euler ancestral and LMS (float32 values, descending). */
+dif_status dif_sched_spacing_euler(const dif_scheduler *s, int steps, double *out, dif_error *err);
+/* Spacing of DPM-Solver and UniPC (n + 1 points, the last dropped), given
+ * the last usable training timestep. */
+dif_status dif_sched_spacing_multistep(const dif_scheduler *s, int steps, int64_t last, double *out,
+                                       dif_error *err);
+
+/* The training sigmas and their float32 logs (malloc'd [T] each). */
+dif_status dif_sched_log_sigmas(const dif_scheduler *s, float **sigmas, float **log_sigmas,
+                                dif_error *err);
+
+/* scale_model_input of the sigma schedulers: x / sqrt(sigma^2 + 1). */
+dif_status dif_sched_scale_by_sigma(dif_scheduler *s, int i, const float *x, float *out, int64_t n,
+                                    dif_error *err);
+/* add_noise of Euler / Euler ancestral / LMS: x + noise * sigma(t). */
+dif_status dif_sched_add_noise_sigma(const dif_scheduler *s, const float *x, const float *noise,
+                                     double t, int64_t n, float *out, dif_error *err);
+/* add_noise of DPM-Solver / UniPC: alpha_t x + sigma_t noise. */
+dif_status dif_sched_add_noise_alpha_sigma(const dif_scheduler *s, const float *x,
+                                           const float *noise, double t, int64_t n, float *out,
+                                           dif_error *err);
+
+/* Pushes a copy of x[n] as the newest of `keep` history entries (hist[0] the
+ * oldest), recycling the oldest buffer among buf[0..keep]. */
+void dif_sched_hist_push(dif_scheduler *s, const float *x, int keep);
+
+/* Draws (or replays) the step noise into out[n] as randn_tensor. */
+dif_status dif_sched_noise(dif_step_args *a, float *out, dif_error *err);
+
+/* Dynamic thresholding if configured, else clamp(-r, r) if clip, in place. */
+dif_status dif_sched_clip_or_threshold(const dif_scheduler *s, float *x0, int64_t n, int batch,
+                                       bool clip, dif_error *err);
+/* diffusers' _threshold_sample on x[batch][n / batch], in place. */
+dif_status dif_sched_threshold(float *x, int64_t n, int batch, double ratio, double max_value,
+                               dif_error *err);
+
+/* LMS: the integral over [sigmas[t], sigmas[t + 1]] of the Lagrange basis
+ * polynomial `cur` of the last `order` sigmas (as get_lms_coefficient). */
+double dif_lms_coefficient(const float *sigmas, int n_sigmas, int order, int t, int cur);
+
+/* sqrt(1 / (sigma^2 + 1)) and sigma * that, as _sigma_to_alpha_sigma_t. */
+void dif_sigma_to_alpha_sigma(float sigma, float *alpha_t, float *sigma_t);
+
+#endif
