@@ -208,14 +208,12 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
 
 /* Load progress: called once per component while dif_context_load runs, on
  * the loading thread: index counts from 1 to total. Before loading only. */
-typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total,
-                            void *user_data);
-DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn,
-                                                 void *user_data);
+typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total, void *user_data);
+DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn, void *user_data);
 
 /* What the loaded model can do, for choosing a mode: */
-DIF_API int dif_context_is_unclip(const dif_context *ctx);    /* 1: Stable unCLIP, 0: SD or none */
-DIF_API int dif_context_has_prior(const dif_context *ctx);    /* 1: text-to-image with unCLIP */
+DIF_API int dif_context_is_unclip(const dif_context *ctx); /* 1: Stable unCLIP, 0: SD or none */
+DIF_API int dif_context_has_prior(const dif_context *ctx); /* 1: text-to-image with unCLIP */
 DIF_API int dif_context_has_image_encoder(const dif_context *ctx); /* 1: image prompts */
 
 /* Embeddings, for callers who do their own arithmetic (and for the
@@ -243,9 +241,9 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
  * DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT (size caps, see DIF_MAX_IMAGE_SIDE). */
 DIF_API dif_status dif_context_encode_image_file(dif_context *ctx, const char *path, float *out,
                                                  size_t *count);
-DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb,
-                                                int32_t width, int32_t height, int32_t stride,
-                                                float *out, size_t *count);
+DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb, int32_t width,
+                                                int32_t height, int32_t stride, float *out,
+                                                size_t *count);
 
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
  * example "SkylakeX" or "Prescott" (OpenBLAS's openblas_get_corename()).
@@ -277,8 +275,8 @@ DIF_API const char *dif_blas_core(void);
  * thread at a time per prompt.
  */
 #define DIF_MAX_PROMPT_PARTS 16
-#define DIF_MAX_IMAGE_SIDE 16384           /* pixels, per side, of any input image */
-#define DIF_MAX_IMAGE_PIXELS (64u << 20)   /* pixels of any input image */
+#define DIF_MAX_IMAGE_SIDE 16384         /* pixels, per side, of any input image */
+#define DIF_MAX_IMAGE_PIXELS (64u << 20) /* pixels of any input image */
 
 /* Creates an empty prompt. Errors: DIF_ERR_INVALID_ARGUMENT (out NULL),
  * DIF_ERR_OUT_OF_MEMORY; message in dif_last_error(). */
@@ -399,8 +397,7 @@ DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8
                                                  int32_t width, int32_t height, int32_t stride,
                                                  float strength);
 /* Progress callback (NULL to remove). */
-DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn,
-                                           void *user_data);
+DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn, void *user_data);
 
 /* Runs the generation on the calling thread and returns its status:
  * DIF_OK, DIF_ERR_CANCELLED, or an error with a message. */

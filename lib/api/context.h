@@ -16,7 +16,7 @@ struct dif_context {
   dif_log_fn log_fn;
   dif_log_level log_level;
   void *log_user;
-  dif_pool *pool;          /* created on first use */
+  dif_pool *pool;    /* created on first use */
   dif_models models; /* valid when loaded */
   char *prior_dir;   /* dif_context_set_prior */
   dif_load_fn load_fn;

@@ -24,8 +24,7 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
                                            dif_text_embedding kind, float *out, size_t *count) {
   const char *fn = "dif_context_encode_text";
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
-  if (!ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: no model loaded", fn);
+  if (!ctx->loaded) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: no model loaded", fn);
   if (!text) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: text is NULL", fn);
   const dif_models *m = &ctx->models;
   const dif_clip_text *te;
@@ -92,8 +91,8 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif_image
   if (!s) s = dif_clip_preprocess_image(&m->feature_extractor, img, px, (size_t)np, &w, &h, &err);
   if (!s && (w != S || h != S))
     s = dif_fail(&err, DIF_ERR_BAD_MODEL,
-                 "feature_extractor makes %dx%d pixels but the image encoder takes %lldx%lld", w,
-                 h, (long long)S, (long long)S);
+                 "feature_extractor makes %dx%d pixels but the image encoder takes %lldx%lld", w, h,
+                 (long long)S, (long long)S);
   if (!s) {
     dif_clip_vision_out o = {NULL, NULL, out, NULL};
     s = dif_clip_vision_forward(&m->image_encoder, &k, px, 1, &o, &err);
@@ -133,9 +132,9 @@ DIF_API dif_status dif_context_encode_image_file(dif_context *ctx, const char *p
   return s;
 }
 
-DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb,
-                                                int32_t width, int32_t height, int32_t stride,
-                                                float *out, size_t *count) {
+DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb, int32_t width,
+                                                int32_t height, int32_t stride, float *out,
+                                                size_t *count) {
   const char *fn = "dif_context_encode_image_rgb";
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
   dif_status s = check_image_encoder(ctx, fn);

@@ -12,7 +12,8 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
   if (!prior_dir)
     return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: prior_dir is NULL");
   char *copy = strdup(prior_dir);
-  if (!copy) return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_prior: out of memory");
+  if (!copy)
+    return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_prior: out of memory");
   free(ctx->prior_dir);
   ctx->prior_dir = copy;
   dif_ctx_ok(ctx);
@@ -24,8 +25,9 @@ DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn f
   if (!ctx)
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_load_progress: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_set_load_progress: settings are frozen once a model is loaded");
+    return dif_ctx_failf(
+        ctx, DIF_ERR_BUSY,
+        "dif_context_set_load_progress: settings are frozen once a model is loaded");
   ctx->load_fn = fn;
   ctx->load_user = user_data;
   dif_ctx_ok(ctx);
@@ -69,8 +71,9 @@ static const dif_model_file *file_at(const dif_context *ctx, int i) {
   size_t n = dif_model_folder_file_count(ctx->models.folder);
   if (i < 0) return NULL;
   if ((size_t)i < n) return dif_model_folder_file_at(ctx->models.folder, (size_t)i);
-  return ctx->models.prior_folder ? dif_model_folder_file_at(ctx->models.prior_folder, (size_t)i - n)
-                                  : NULL;
+  return ctx->models.prior_folder
+             ? dif_model_folder_file_at(ctx->models.prior_folder, (size_t)i - n)
+             : NULL;
 }
 
 DIF_API int dif_context_model_file_count(const dif_context *ctx) {
@@ -82,13 +85,12 @@ DIF_API int dif_context_model_file_count(const dif_context *ctx) {
 
 DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const char **path,
                                           uint64_t *size, uint64_t *xxh3) {
-  if (!ctx)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
   const dif_model_file *f = file_at(ctx, i);
   if (!f)
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                           "dif_context_model_file: index %d out of range (model has %d files)",
-                           i, dif_context_model_file_count(ctx));
+                           "dif_context_model_file: index %d out of range (model has %d files)", i,
+                           dif_context_model_file_count(ctx));
   if (path) *path = f->path;
   if (size) *size = f->size;
   if (xxh3) *xxh3 = f->xxh3;

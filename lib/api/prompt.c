@@ -198,7 +198,8 @@ dif_status dif_prompt_copy(const dif_prompt *src, dif_prompt **out, dif_error *e
     dif_prompt_part *b = &p->parts[i];
     b->kind = a->kind;
     b->weight = a->weight;
-    int ok = (!a->text || (b->text = strdup(a->text))) && (!a->source || (b->source = strdup(a->source)));
+    int ok = (!a->text || (b->text = strdup(a->text))) &&
+             (!a->source || (b->source = strdup(a->source)));
     if (ok && a->image.rgb) {
       ok = dif_image_alloc(&b->image, a->image.width, a->image.height, NULL, err) == DIF_OK;
       if (ok)

@@ -66,15 +66,15 @@ static dif_status ok(dif_sample *s) {
 #define CHECK_SAMPLE(s, fn)                                                                        \
   do {                                                                                             \
     if (!(s)) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, fn ": sample is NULL");             \
-    if (atomic_load(&(s)->running))                                                                \
-      return sfail((s), DIF_ERR_BUSY, fn ": the sample is running");                               \
+    if (atomic_load(&(s)->running)) return sfail((s), DIF_ERR_BUSY, fn ": the sample is running"); \
   } while (0)
 
 DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, dif_sample **out) {
   if (!out) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: out is NULL");
   *out = NULL;
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: ctx is NULL");
-  if (!prompt) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: prompt is NULL");
+  if (!prompt)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: prompt is NULL");
   if (!ctx->loaded)
     return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
                          "dif_sample_new: the context has no model loaded (dif_context_load)");
@@ -169,8 +169,8 @@ DIF_API dif_status dif_sample_set_guidance(dif_sample *s, float scale) {
 DIF_API dif_status dif_sample_set_prior_steps(dif_sample *s, int32_t steps) {
   CHECK_SAMPLE(s, "dif_sample_set_prior_steps");
   if (steps < 1 || steps > DIF_MAX_STEPS)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_prior_steps: %d steps (1..%d)",
-                 steps, DIF_MAX_STEPS);
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_prior_steps: %d steps (1..%d)", steps,
+                 DIF_MAX_STEPS);
   s->prior_steps = steps;
   return ok(s);
 }
@@ -259,8 +259,7 @@ static dif_status set_init(dif_sample *s, const char *fn, dif_image *img, const 
   return ok(s);
 }
 
-DIF_API dif_status dif_sample_set_init_image_file(dif_sample *s, const char *path,
-                                                  float strength) {
+DIF_API dif_status dif_sample_set_init_image_file(dif_sample *s, const char *path, float strength) {
   CHECK_SAMPLE(s, "dif_sample_set_init_image_file");
   if (!path) {
     dif_image_free(&s->init);
@@ -276,9 +275,8 @@ DIF_API dif_status dif_sample_set_init_image_file(dif_sample *s, const char *pat
   return set_init(s, "dif_sample_set_init_image_file", &img, path, strength);
 }
 
-DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *s, const uint8_t *rgb,
-                                                 int32_t width, int32_t height, int32_t stride,
-                                                 float strength) {
+DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *s, const uint8_t *rgb, int32_t width,
+                                                 int32_t height, int32_t stride, float strength) {
   CHECK_SAMPLE(s, "dif_sample_set_init_image_rgb");
   dif_image img;
   dif_error err = {0};
@@ -310,9 +308,8 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
     const dif_prompt_part *p = &s->prompt->parts[i];
     json_t *j = p->kind == DIF_PART_TEXT
                     ? json_pack("{s:s, s:f}", "text", p->text, "weight", (double)p->weight)
-                    : json_pack("{s:s, s:i, s:i, s:f}", "image", p->source, "width",
-                                p->image.width, "height", p->image.height, "weight",
-                                (double)p->weight);
+                    : json_pack("{s:s, s:i, s:i, s:f}", "image", p->source, "width", p->image.width,
+                                "height", p->image.height, "weight", (double)p->weight);
     json_array_append_new(parts, j);
   }
   json_object_set_new(o, "prompt", parts);
@@ -333,8 +330,9 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
     json_object_set_new(o, "blend", json_string(s->blend == DIF_BLEND_SLERP ? "slerp" : "sum"));
   }
   if (s->init.rgb)
-    json_object_set_new(o, "init_image", json_pack("{s:s, s:f}", "image", s->init_source,
-                                                   "strength", (double)s->strength));
+    json_object_set_new(
+        o, "init_image",
+        json_pack("{s:s, s:f}", "image", s->init_source, "strength", (double)s->strength));
   for (int i = 0; i < dif_context_model_file_count(s->ctx); i++) {
     const char *path;
     uint64_t h;
@@ -343,9 +341,9 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
     json_array_append_new(files, json_pack("{s:s, s:s}", "file", path, "xxh3", hex));
   }
-  json_object_set_new(o, "model", json_pack("{s:s, s:o}", "dir",
-                                            dif_model_folder_dir(s->ctx->models.folder), "files",
-                                            files));
+  json_object_set_new(
+      o, "model",
+      json_pack("{s:s, s:o}", "dir", dif_model_folder_dir(s->ctx->models.folder), "files", files));
   json_object_set_new(o, "libdif", json_string(dif_version_string()));
   char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
   json_decref(o);
@@ -511,7 +509,8 @@ DIF_API dif_status dif_sample_copy_image(const dif_sample *s, int32_t index, uin
   size_t n = dif_sample_image_bytes(s);
   if (!rgb || size < n)
     return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT,
-                 "dif_sample_copy_image: the buffer holds %zu bytes, the image needs %zu", rgb ? size : 0, n);
+                 "dif_sample_copy_image: the buffer holds %zu bytes, the image needs %zu",
+                 rgb ? size : 0, n);
   memcpy(rgb, s->result.rgb + (size_t)index * n, n);
   return DIF_OK;
 }

@@ -37,8 +37,8 @@ static void slerp(double *a, const double *b, double t, int64_t n) {
   for (int64_t i = 0; i < n; i++) a[i] = dir_norm > 0 ? a[i] / dir_norm * len : 0;
 }
 
-dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const float *weights,
-                              int n, int64_t dim, float *out, dif_error *err) {
+dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const float *weights, int n,
+                              int64_t dim, float *out, dif_error *err) {
   if (n < 1) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "no prompt parts to combine");
   double W = 0;
   for (int i = 0; i < n; i++) {

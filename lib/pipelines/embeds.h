@@ -29,8 +29,8 @@
 typedef enum dif_blend_rule { DIF_BLEND_RULE_SUM = 0, DIF_BLEND_RULE_SLERP = 1 } dif_blend_rule;
 
 /* out[dim] = the combination of parts[n][dim] (rows) with weights[n]. */
-dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const float *weights,
-                              int n, int64_t dim, float *out, dif_error *err);
+dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const float *weights, int n,
+                              int64_t dim, float *out, dif_error *err);
 
 /* StableUnCLIPImg2ImgPipeline.noise_image_embeddings for rows [B, D]:
  * e = unscale(add_noise(scale(embeds), noise, noise_level)) and

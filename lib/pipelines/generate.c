@@ -46,8 +46,7 @@ static void trace_ints(gen *g, const int32_t *x, int64_t n, const char *name) {
 
 static dif_status cancelled(gen *g) {
   if (g->r->cancel && atomic_load(g->r->cancel))
-    return dif_fail(g->err, DIF_ERR_CANCELLED, "cancelled after %d of %d steps", g->step,
-                    g->total);
+    return dif_fail(g->err, DIF_ERR_CANCELLED, "cancelled after %d of %d steps", g->step, g->total);
   return DIF_OK;
 }
 
@@ -56,8 +55,8 @@ static dif_status stepped(gen *g) {
   g->step++;
   if (g->r->on_step && g->r->on_step(g->r->step_user, g->step, g->total)) {
     if (g->r->cancel) atomic_store(g->r->cancel, 1);
-    return dif_fail(g->err, DIF_ERR_CANCELLED, "cancelled by the progress callback at step %d of %d",
-                    g->step, g->total);
+    return dif_fail(g->err, DIF_ERR_CANCELLED,
+                    "cancelled by the progress callback at step %d of %d", g->step, g->total);
   }
   return DIF_OK;
 }
@@ -94,8 +93,8 @@ static dif_status encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_c
   int64_t T = te->max_positions, C = te->enc.hidden;
   int32_t *ids = malloc((size_t)T * sizeof *ids), *msk = malloc((size_t)T * sizeof *msk);
   float *pooled = alloc_floats(g, C, "pooled text");
-  dif_status s = (!ids || !msk || !pooled) ? dif_fail_oom(g->err, "token ids", (size_t)T * 8)
-                                           : DIF_OK;
+  dif_status s =
+      (!ids || !msk || !pooled) ? dif_fail_oom(g->err, "token ids", (size_t)T * 8) : DIF_OK;
   if (!s) s = dif_clip_tokenize(tok, text, strlen(text), ids, msk, NULL, g->err);
   if (!s) {
     dif_clip_text_out out = {hidden, pooled, embeds, NULL};
@@ -106,8 +105,10 @@ static dif_status encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_c
     snprintf(key, sizeof key, "%s.call%d.input_ids", name, *calls);
     trace_ints(g, ids, T, key);
     trace(g, hidden, T * C, "%s.call%d.last_hidden_state", name, *calls);
-    if (embeds) trace(g, embeds, te->projection_dim, "%s.call%d.text_embeds", name, *calls);
-    else trace(g, pooled, C, "%s.call%d.pooler_output", name, *calls);
+    if (embeds)
+      trace(g, embeds, te->projection_dim, "%s.call%d.text_embeds", name, *calls);
+    else
+      trace(g, pooled, C, "%s.call%d.pooler_output", name, *calls);
     if (mask) memcpy(mask, msk, (size_t)T * sizeof *msk);
   }
   (*calls)++;
@@ -132,25 +133,29 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
           P = te->projection_dim;
   bool cfg = r->prior_guidance > 1.0f;
   int64_t NB = cfg ? 2 * B : B;
-  float *hid = alloc_floats(g, 2 * T * C, "prior text"), *emb = alloc_floats(g, 2 * P, "prior text");
+  float *hid = alloc_floats(g, 2 * T * C, "prior text"),
+        *emb = alloc_floats(g, 2 * P, "prior text");
   int32_t *mask = malloc((size_t)(2 * T) * sizeof *mask);
-  float *proj = alloc_floats(g, NB * P, "prior input"), *enc = alloc_floats(g, NB * T * C, "prior input");
+  float *proj = alloc_floats(g, NB * P, "prior input"),
+        *enc = alloc_floats(g, NB * T * C, "prior input");
   int32_t *amask = malloc((size_t)(NB * T) * sizeof *amask);
-  float *lat = alloc_floats(g, B * D, "prior latents"), *x_in = alloc_floats(g, NB * D, "prior input");
+  float *lat = alloc_floats(g, B * D, "prior latents"),
+        *x_in = alloc_floats(g, NB * D, "prior input");
   float *pred = alloc_floats(g, NB * D, "prior output");
   float *drawn = alloc_floats(g, B * D, "prior step noise");
   dif_scheduler *sch = NULL;
-  dif_status s = (!hid || !emb || !mask || !proj || !enc || !amask || !lat || !x_in || !pred || !drawn)
-                     ? DIF_ERR_OUT_OF_MEMORY
-                     : DIF_OK;
+  dif_status s =
+      (!hid || !emb || !mask || !proj || !enc || !amask || !lat || !x_in || !pred || !drawn)
+          ? DIF_ERR_OUT_OF_MEMORY
+          : DIF_OK;
   if (s && !g->err->msg[0]) dif_fail_oom(g->err, "prior buffers", 0);
   /* [cond] then, with guidance, the unconditional "" (always empty for the prior) */
   if (!s)
     s = encode_text(g, m->prior_tokenizer, te, text, "prior_text_encoder", &g->prior_text_calls,
                     hid + T * C, emb + P, mask + T);
   if (!s && cfg)
-    s = encode_text(g, m->prior_tokenizer, te, "", "prior_text_encoder", &g->prior_text_calls,
-                    hid, emb, mask);
+    s = encode_text(g, m->prior_tokenizer, te, "", "prior_text_encoder", &g->prior_text_calls, hid,
+                    emb, mask);
   if (!s) { /* batch order [uncond × B, cond × B] */
     for (int64_t b = 0; b < NB; b++) {
       int src = (!cfg || b >= B) ? 1 : 0;
@@ -173,7 +178,8 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
   int n_t = s ? 0 : dif_scheduler_num_timesteps(sch);
   for (int i = 0; i < n_t && !s; i++) {
     if ((s = cancelled(g))) break;
-    for (int64_t b = 0; b < NB; b++) memcpy(x_in + b * D, lat + (b % B) * D, (size_t)D * sizeof *lat);
+    for (int64_t b = 0; b < NB; b++)
+      memcpy(x_in + b * D, lat + (b % B) * D, (size_t)D * sizeof *lat);
     if ((s = dif_scheduler_scale_model_input(sch, i, x_in, x_in, NB * D, g->err))) break;
     float t = (float)dif_scheduler_timestep(sch, i);
     dif_prior_input in = {x_in, &t, 1, proj, enc, amask, NB, NULL, NULL};
@@ -185,8 +191,14 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
       guide(pred, pred + B * D, r->prior_guidance, B * D, pred);
       trace(g, pred, B * D, "prior_step%d.model_output_cfg", i);
     }
-    dif_step_args a = {.model_output = pred, .sample = lat, .prev_sample = lat, .n = B * D,
-                       .batch = (int)B, .gens = g->gens, .n_gens = 1, .eta = r->eta,
+    dif_step_args a = {.model_output = pred,
+                       .sample = lat,
+                       .prev_sample = lat,
+                       .n = B * D,
+                       .batch = (int)B,
+                       .gens = g->gens,
+                       .n_gens = 1,
+                       .eta = r->eta,
                        .noise_out = drawn};
     if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
     step_drew(g, &a);
@@ -222,8 +234,8 @@ static dif_status encode_image(gen *g, const dif_image *img, float *out) {
   float *px = alloc_floats(g, n, "image prompt pixels");
   if (!px) return DIF_ERR_OUT_OF_MEMORY;
   int pw = 0, ph = 0;
-  dif_status s = dif_clip_preprocess_image(&m->feature_extractor, img, px, (size_t)n, &pw, &ph,
-                                           g->err);
+  dif_status s =
+      dif_clip_preprocess_image(&m->feature_extractor, img, px, (size_t)n, &pw, &ph, g->err);
   if (!s && (pw != S || ph != S))
     s = dif_fail(g->err, DIF_ERR_BAD_MODEL,
                  "feature_extractor makes %dx%d pixels but the image encoder takes %lldx%lld", pw,
@@ -270,8 +282,10 @@ static dif_status image_embedding(gen *g, float *out) {
   int64_t B = r->batch, D = m->unet.class_in / 2;
   int n_img = 0, n_txt = 0;
   for (int i = 0; i < r->n_parts; i++) {
-    if (r->parts[i].kind == DIF_PART_IMAGE) n_img++;
-    else n_txt++;
+    if (r->parts[i].kind == DIF_PART_IMAGE)
+      n_img++;
+    else
+      n_txt++;
   }
   /* without a prior (or when asked), text only conditions the decoder */
   bool use_text = m->has_prior && r->text_to_prior;
@@ -328,12 +342,14 @@ static dif_status init_latents_from_image(gen *g, dif_scheduler *sch, float *lat
                     r->width, r->height);
   dif_status s = DIF_OK;
   float *x = alloc_floats(g, 3 * HW, "init image"), *mean = alloc_floats(g, L * h * w, "latents");
-  float *logvar = alloc_floats(g, L * h * w, "latents"), *noise = alloc_floats(g, B * L * h * w, "noise");
+  float *logvar = alloc_floats(g, L * h * w, "latents"),
+        *noise = alloc_floats(g, B * L * h * w, "noise");
   if (!x || !mean || !logvar || !noise) s = DIF_ERR_OUT_OF_MEMORY;
   if (!s) {
     /* VaeImageProcessor: u8 / 255 (float32), then 2x - 1, channel first */
     for (int64_t c = 0; c < 3; c++)
-      for (int64_t i = 0; i < HW; i++) x[c * HW + i] = 2.0f * ((float)img->rgb[i * 3 + c] / 255.0f) - 1.0f;
+      for (int64_t i = 0; i < HW; i++)
+        x[c * HW + i] = 2.0f * ((float)img->rgb[i * 3 + c] / 255.0f) - 1.0f;
     trace(g, x, 3 * HW, "vae.encode.in");
     s = dif_vae_encode(&m->vae, g->k, x, 1, H, W, mean, logvar, NULL, NULL, g->err);
   }
@@ -346,7 +362,8 @@ static dif_status init_latents_from_image(gen *g, dif_scheduler *sch, float *lat
   if (!s) {
     for (int64_t i = 0; i < L * h * w; i++)
       mean[i] = m->vae.scaling_factor * (mean[i] + logvar[i] * noise[i]);
-    for (int64_t b = 0; b < B; b++) memcpy(lat + b * L * h * w, mean, (size_t)(L * h * w) * sizeof *lat);
+    for (int64_t b = 0; b < B; b++)
+      memcpy(lat + b * L * h * w, mean, (size_t)(L * h * w) * sizeof *lat);
     s = draw(g, noise, B, L * h * w);
   }
   if (!s)
@@ -368,25 +385,40 @@ static dif_status denoise(gen *g, dif_scheduler *sch, int first, float *lat, int
   const dif_request *r = g->r;
   bool cfg = r->guidance > 1.0f;
   int64_t B = r->batch, NB = cfg ? 2 * B : B, n1 = m->unet.in_ch * h * w;
-  float *x_in = alloc_floats(g, NB * n1, "UNet input"), *pred = alloc_floats(g, NB * n1, "UNet output");
+  float *x_in = alloc_floats(g, NB * n1, "UNet input"),
+        *pred = alloc_floats(g, NB * n1, "UNet output");
   float *drawn = alloc_floats(g, B * n1, "step noise");
   dif_status s = (!x_in || !pred || !drawn) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   int n_t = dif_scheduler_num_timesteps(sch);
   for (int i = first; i < n_t && !s; i++) {
     int j = i - first;
     if ((s = cancelled(g))) break;
-    for (int64_t b = 0; b < NB; b++) memcpy(x_in + b * n1, lat + (b % B) * n1, (size_t)n1 * sizeof *lat);
+    for (int64_t b = 0; b < NB; b++)
+      memcpy(x_in + b * n1, lat + (b % B) * n1, (size_t)n1 * sizeof *lat);
     if ((s = dif_scheduler_scale_model_input(sch, i, x_in, x_in, NB * n1, g->err))) break;
     float t = (float)dif_scheduler_timestep(sch, i);
-    dif_unet_input in = {.sample = x_in, .B = NB, .H = h, .W = w, .timesteps = &t,
-                         .n_timesteps = 1, .context = context, .S = S, .class_labels = labels};
+    dif_unet_input in = {.sample = x_in,
+                         .B = NB,
+                         .H = h,
+                         .W = w,
+                         .timesteps = &t,
+                         .n_timesteps = 1,
+                         .context = context,
+                         .S = S,
+                         .class_labels = labels};
     if ((s = dif_unet_forward(&m->unet, g->k, &in, pred, g->err))) break;
     trace(g, x_in, NB * n1, "unet.call%d.sample", j);
     trace(g, &t, 1, "unet.call%d.timestep", j);
     trace(g, pred, NB * n1, "unet.call%d.out", j);
     if (cfg) guide(pred, pred + B * n1, r->guidance, B * n1, pred);
-    dif_step_args a = {.model_output = pred, .sample = lat, .prev_sample = lat, .n = B * n1,
-                       .batch = (int)B, .gens = g->gens, .n_gens = 1, .eta = r->eta,
+    dif_step_args a = {.model_output = pred,
+                       .sample = lat,
+                       .prev_sample = lat,
+                       .n = B * n1,
+                       .batch = (int)B,
+                       .gens = g->gens,
+                       .n_gens = 1,
+                       .eta = r->eta,
                        .noise_out = drawn};
     if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
     step_drew(g, &a);
@@ -447,13 +479,15 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
   int64_t f = dif_vae_scale(&m->vae);
   if (r->width < 8 || r->height < 8 || r->width % 8 || r->height % 8 || r->width % f ||
       r->height % f)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "size %dx%d: width and height must be positive multiples of 8",
-                    r->width, r->height);
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "size %dx%d: width and height must be positive multiples of 8", r->width,
+                    r->height);
   if (r->steps < 1 || r->batch < 1 || !isfinite(r->guidance) || !isfinite(r->prior_guidance) ||
       !isfinite(r->eta) || r->prior_steps < 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "steps %d, prior steps %d, batch %d, guidance %g, prior guidance %g: out of range",
-                    r->steps, r->prior_steps, r->batch, (double)r->guidance, (double)r->prior_guidance);
+    return dif_fail(
+        err, DIF_ERR_INVALID_ARGUMENT,
+        "steps %d, prior steps %d, batch %d, guidance %g, prior guidance %g: out of range",
+        r->steps, r->prior_steps, r->batch, (double)r->guidance, (double)r->prior_guidance);
   for (int i = 0; i < r->n_parts; i++)
     if (r->parts[i].kind == DIF_PART_IMAGE && m->family == DIF_FAMILY_SD)
       return dif_fail(err, DIF_ERR_UNSUPPORTED,
@@ -512,7 +546,8 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
                     "text_encoder", &g.text_calls, hid, NULL, NULL);
   if (!s) {
     for (int64_t b = 0; b < NB; b++)
-      memcpy(context + b * T * C, hid + ((!cfg || b >= B) ? T * C : 0), (size_t)(T * C) * sizeof *hid);
+      memcpy(context + b * T * C, hid + ((!cfg || b >= B) ? T * C : 0),
+             (size_t)(T * C) * sizeof *hid);
     trace(&g, context, NB * T * C, "unet.encoder_hidden_states");
   }
   /* 3. unCLIP: noise augmentation and class labels [zeros × B, embeds × B] */

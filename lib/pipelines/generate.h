@@ -42,8 +42,8 @@ typedef enum dif_part_kind { DIF_PART_TEXT = 0, DIF_PART_IMAGE = 1 } dif_part_ki
 
 typedef struct dif_part {
   dif_part_kind kind;
-  const char *text;        /* DIF_PART_TEXT */
-  const dif_image *image;  /* DIF_PART_IMAGE (RGB8) */
+  const char *text;       /* DIF_PART_TEXT */
+  const dif_image *image; /* DIF_PART_IMAGE (RGB8) */
   float weight;
 } dif_part;
 
@@ -59,11 +59,11 @@ typedef struct dif_request {
   const char *prior_scheduler; /* NULL: DDPMScheduler built from prior_scheduler/ */
   int noise_level;
   float eta;
-  const char *scheduler; /* class or short name; NULL: the model's own */
+  const char *scheduler;           /* class or short name; NULL: the model's own */
   const dif_config *scheduler_cfg; /* NULL: the model's scheduler_config.json */
   const char *scheduler_overrides; /* JSON object text of from_config kwargs, or NULL */
-  bool text_to_prior; /* text parts go through the prior (when there is one); false:
-                         they condition only the decoder (StableUnCLIPImg2ImgPipeline) */
+  bool text_to_prior;              /* text parts go through the prior (when there is one); false:
+                                      they condition only the decoder (StableUnCLIPImg2ImgPipeline) */
   uint64_t seed;
   const dif_image *init_image; /* img2img; NULL for none */
   float strength;

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static dif_status component_dir(const dif_model_folder *f, const char *name, char *buf,
-                                size_t size, dif_error *err) {
+static dif_status component_dir(const dif_model_folder *f, const char *name, char *buf, size_t size,
+                                dif_error *err) {
   return dif_model_folder_path(f, name, NULL, buf, size, err);
 }
 
@@ -68,20 +68,22 @@ static dif_status load_prior(loader *L, dif_model_folder *f) {
 static dif_status check_dims(const dif_models *m, dif_error *err) {
   int64_t need = m->unet.class_in / 2;
   if (m->has_normalizer && m->normalizer.dim != need)
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "image_normalizer has %lld dimensions but the UNet's class_labels take 2 x %lld",
-                    (long long)m->normalizer.dim, (long long)need);
+    return dif_fail(
+        err, DIF_ERR_BAD_MODEL,
+        "image_normalizer has %lld dimensions but the UNet's class_labels take 2 x %lld",
+        (long long)m->normalizer.dim, (long long)need);
   if (m->has_image_encoder && m->image_encoder.projection_dim != need)
     return dif_fail(err, DIF_ERR_BAD_MODEL,
                     "image_encoder embeds have %lld dimensions but the UNet expects %lld",
                     (long long)m->image_encoder.projection_dim, (long long)need);
   if (m->has_prior && m->prior.embed_dim != need)
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "the prior makes %lld-dimensional image embeddings but this decoder needs %lld: "
-                    "a prior fits a decoder trained on the same CLIP (Karlo's 768-dimensional "
-                    "ViT-L/14 prior fits stable-diffusion-2-1-unclip-small; "
-                    "stable-diffusion-2-1-unclip uses 1024-dimensional ViT-H embeddings)",
-                    (long long)m->prior.embed_dim, (long long)need);
+    return dif_fail(
+        err, DIF_ERR_BAD_MODEL,
+        "the prior makes %lld-dimensional image embeddings but this decoder needs %lld: "
+        "a prior fits a decoder trained on the same CLIP (Karlo's 768-dimensional "
+        "ViT-L/14 prior fits stable-diffusion-2-1-unclip-small; "
+        "stable-diffusion-2-1-unclip uses 1024-dimensional ViT-H embeddings)",
+        (long long)m->prior.embed_dim, (long long)need);
   if (m->text_encoder.enc.hidden != m->unet.ctx_dim)
     return dif_fail(err, DIF_ERR_BAD_MODEL,
                     "text_encoder width %lld does not match the UNet's cross_attention_dim %lld",
@@ -96,6 +98,13 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   dif_status s = dif_model_folder_open(dir, &m->folder, err);
   if (s) return s;
   dif_model_folder *f = m->folder;
+  static const char *const required[] = {"unet", "vae", "text_encoder", "tokenizer", "scheduler"};
+  for (int i = 0; i < 5; i++)
+    if (!dif_model_folder_has(f, required[i]))
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: not a usable diffusers model folder: no %s/ component (a model needs "
+                      "unet, vae, text_encoder, tokenizer and scheduler)",
+                      dir, required[i]);
   bool own_prior = dif_model_folder_has(f, "prior");
   L->total = 6 + (dif_model_folder_has(f, "image_encoder") ? 3 : 0) + 1 +
              ((prior_dir || own_prior) ? 4 : 0);
@@ -125,8 +134,8 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
                     dir, (long long)m->vae.latent_ch, (long long)m->unet.in_ch,
                     (long long)m->unet.out_ch);
   report(L, "scheduler");
-  if ((s = dif_model_folder_config(f, "scheduler", "scheduler_config.json", NULL,
-                                   &m->scheduler_cfg, err)) ||
+  if ((s = dif_model_folder_config(f, "scheduler", "scheduler_config.json", NULL, &m->scheduler_cfg,
+                                   err)) ||
       (s = dif_config_str(m->scheduler_cfg, "_class_name", &m->scheduler_class, err)))
     return s;
   if ((s = dif_scheduler_check_name(m->scheduler_class, err))) {

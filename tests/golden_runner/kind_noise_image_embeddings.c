@@ -51,7 +51,8 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     out = malloc((size_t)(B * 2 * norm.dim) * sizeof *out);
     if (dif_noise_image_embeddings(&norm, noising, embeds, noise, B, (int)level[0], out, &err))
       golden_fail(g, name, "%s", err.msg);
-    else golden_check(g, name, "out.class_labels", out, B * 2 * norm.dim, st, TOL, 0);
+    else
+      golden_check(g, name, "out.class_labels", out, B * 2 * norm.dim, st, TOL, 0);
     /* with generator=Generator().manual_seed(42): the noise is drawn first */
     float *gnoise = dif_st_find(st, "out.class_labels_generator_seed42")
                         ? malloc((size_t)ne * sizeof *gnoise)
@@ -62,11 +63,14 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
       dif_rng_seed(&rng, 42);
       dif_randn_tensor(gens, 1, B, norm.dim, gnoise, &err);
       float *want = golden_tensor_f32(g, name, st, "in.generator_seed42_noise", &ng);
-      if (want && ng == ne) golden_check_bits(g, name, "in.generator_seed42_noise", gnoise, want, ne);
+      if (want && ng == ne)
+        golden_check_bits(g, name, "in.generator_seed42_noise", gnoise, want, ne);
       free(want);
       if (dif_noise_image_embeddings(&norm, noising, embeds, gnoise, B, (int)level[0], out, &err))
         golden_fail(g, name, "%s", err.msg);
-      else golden_check(g, name, "out.class_labels_generator_seed42", out, B * 2 * norm.dim, st, TOL, 0);
+      else
+        golden_check(g, name, "out.class_labels_generator_seed42", out, B * 2 * norm.dim, st, TOL,
+                     0);
       free(gnoise);
     }
   }

@@ -70,15 +70,20 @@ static void on_trace(void *user, const char *name, const float *data, int64_t n)
   if (bits) {
     int64_t m;
     float *want = golden_tensor_f32(rc->g, rc->name, rc->st, name, &m);
-    if (want && m == n) golden_check_bits(rc->g, rc->name, name, data, want, n);
-    else if (want) golden_fail(rc->g, rc->name, "%s: %lld values, computed %lld", name, (long long)m, (long long)n);
+    if (want && m == n)
+      golden_check_bits(rc->g, rc->name, name, data, want, n);
+    else if (want)
+      golden_fail(rc->g, rc->name, "%s: %lld values, computed %lld", name, (long long)m,
+                  (long long)n);
     free(want);
   } else {
     golden_check(rc->g, rc->name, name, data, n, rc->st, tol, 0);
   }
 }
 
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
+static const char *str(json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
 static double num(json_t *o, const char *key, double dflt) {
   json_t *v = json_object_get(o, key);
   return json_is_number(v) ? json_number_value(v) : dflt;

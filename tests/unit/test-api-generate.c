@@ -160,7 +160,8 @@ TEST(start_poll_wait_cancel) {
   CHECK_STATUS(dif_sample_set_steps(s, 3), DIF_ERR_BUSY, dif_sample_last_error(s), "running");
   int32_t step = -1, total = -1;
   dif_status st;
-  while ((st = dif_sample_poll(s, &step, &total)) == DIF_ERR_BUSY) CHECK(step <= total || total == 0);
+  while ((st = dif_sample_poll(s, &step, &total)) == DIF_ERR_BUSY)
+    CHECK(step <= total || total == 0);
   CHECK(st == DIF_OK);
   CHECK(dif_sample_wait(s) == DIF_OK);
   CHECK(step == total && total == 9);
@@ -270,8 +271,10 @@ TEST(thread_count_changes_at_most_rounding) {
     n = dif_sample_image_bytes(s);
     uint8_t *px = malloc(n);
     dif_sample_copy_image(s, 0, px, n);
-    if (t == 1) a = px;
-    else b = px;
+    if (t == 1)
+      a = px;
+    else
+      b = px;
     dif_sample_free(s);
     dif_context_free(ctx);
   }

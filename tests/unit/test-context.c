@@ -155,7 +155,7 @@ TEST(load_errors) {
   /* An empty folder has nothing to load. */
   remove(path);
   CHECK_STATUS(dif_context_load(ctx, dir), DIF_ERR_BAD_MODEL, dif_context_last_error(ctx),
-               "no component");
+               "no unet/ component");
   rmdir(dir);
   /* The context stays usable after failures. */
   CHECK(dif_context_model_file_count(ctx) == 0);
