@@ -240,7 +240,7 @@ static dif_status plan(const dif_clip_preprocess *p, int width, int height, int 
 
 dif_status dif_clip_preprocess_output_size(const dif_clip_preprocess *p, int width, int height,
                                            int *out_w, int *out_h, dif_error *err) {
-  int rw, rh, x0, y0;
+  int rw = 0, rh = 0, x0 = 0, y0 = 0;
   return plan(p, width, height, &rw, &rh, &x0, &y0, out_w, out_h, err);
 }
 
