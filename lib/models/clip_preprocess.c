@@ -277,7 +277,7 @@ void dif_clip_preprocess_pixels(const dif_clip_preprocess *p, const dif_image *i
 
 dif_status dif_clip_preprocess_image(const dif_clip_preprocess *p, const dif_image *img, float *out,
                                      size_t cap, int *out_w, int *out_h, dif_error *err) {
-  int w, h;
+  int w = 0, h = 0;
   dif_status s = img && img->rgb
                      ? dif_clip_preprocess_output_size(p, img->width, img->height, &w, &h, err)
                      : dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "CLIP preprocess: no image");

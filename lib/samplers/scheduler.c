@@ -84,8 +84,9 @@ dif_status dif_scheduler_create(const char *name, const dif_config *cfg, const c
   s->alphas = malloc((size_t)s->T * sizeof(float));
   s->alphas_cumprod = malloc((size_t)s->T * sizeof(float));
   if (!s->betas || !s->alphas || !s->alphas_cumprod) {
+    size_t bytes = 3 * (size_t)s->T * sizeof(float);
     dif_scheduler_free(s);
-    return dif_fail_oom(err, "scheduler tables", 3 * (size_t)s->T * sizeof(float));
+    return dif_fail_oom(err, "scheduler tables", bytes);
   }
   dif_sched_betas(&s->cfg, s->betas);
   dif_sched_alphas(s->betas, s->T, s->alphas, s->alphas_cumprod);
@@ -291,7 +292,7 @@ dif_status dif_scheduler_add_noise(const dif_scheduler *s, const float *x, const
   if (!s || !x || !noise || !out || n < 1)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "add_noise: bad arguments");
   if (s->ops->add_noise) return s->ops->add_noise(s, x, noise, t, n, out, err);
-  int64_t ti;
+  int64_t ti = 0;
   dif_status st = dif_sched_t_index(s, t, &ti, err);
   if (st) return st;
   const float ac = s->alphas_cumprod[ti];
