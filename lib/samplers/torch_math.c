@@ -41,7 +41,12 @@ static int32_t ilogb2k(float d) { return (int32_t)((bits(d) >> 23) & 0xff) - 0x7
 static float pow2i(int32_t q) { return from_bits((uint32_t)(q + 0x7f) << 23); }
 static float ldexp2k(float d, int32_t e) { return d * pow2i(e >> 1) * pow2i(e - (e >> 1)); }
 static float ldexp3k(float d, int32_t q) { return from_bits(bits(d) + ((uint32_t)q << 23)); }
-static int32_t rint_i(float x) { return (int32_t)nearbyintf(x); } /* cvtps2dq, nearest-even */
+/* cvtps2dq: nearest-even; NaN and out-of-range give INT32_MIN ("integer
+ * indefinite"), which C's conversion would leave undefined. */
+static int32_t rint_i(float x) {
+  if (!(x >= -2147483648.0f && x < 2147483648.0f)) return INT32_MIN;
+  return (int32_t)nearbyintf(x);
+}
 
 static df dd(float x, float y) {
   df r = {x, y};
