@@ -189,6 +189,37 @@ TEST(known_ids) {
   dif_clip_tokenizer_free(tok);
 }
 
+/* Corners of the pre-tokenisation regex and of the added-token split. The
+ * expected ids come from a line-by-line Python transcription of
+ * CLIPTokenizer (tokenize, bpe, convert) run with ftfy 6.3.1 and the `regex`
+ * module, not from transformers itself. */
+TEST(pattern_edge_cases) {
+  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif_clip_tokenizer *bang = load_tok("golden/tokenizers/clip-bpe-sd2");
+  if (!tok || !bang) goto done;
+  int32_t ids[77];
+  /* 's matches "'\u017f" under IGNORECASE (long s folds to s) */
+  CHECK(ids_of(tok, "it'\xc5\xbf", ids) == 6 && ids[1] == 585 && ids[2] == 6 && ids[3] == 129 &&
+        ids[4] == 379);
+  /* U+0345 folds to a letter, so [^\s\p{L}\p{N}] refuses it: it is dropped */
+  CHECK(ids_of(tok,
+               "a\xcd\x85"
+               "b",
+               ids) == 4 &&
+        ids[1] == 320 && ids[2] == 321);
+  /* only a raw '!' is split off by the "!" pad token; U+FF01 becomes '!' later */
+  CHECK(ids_of(bang, "wow\xef\xbc\x81 wow!", ids) == 6 && ids[1] == 2781 && ids[2] == 256 &&
+        ids[3] == 2781 && ids[4] == 0);
+  CHECK(ids_of(tok, "wow\xef\xbc\x81 wow!", ids) == 6 && ids[4] == 256);
+  /* final sigma, then byte-level BPE of Greek */
+  static const int32_t greek[] = {49406, 138, 123, 138, 112, 138, 123, 139, 480, 49407};
+  CHECK(ids_of(tok, "\xce\x9f\xce\x94\xce\x9f\xce\xa3", ids) == 10 &&
+        memcmp(ids, greek, sizeof greek) == 0);
+done:
+  dif_clip_tokenizer_free(tok);
+  dif_clip_tokenizer_free(bang);
+}
+
 TEST(invalid_utf8) {
   dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-tiny");
   if (!tok) return;
@@ -455,6 +486,7 @@ int main(void) {
   RUN(golden_clip_bpe);
   RUN(golden_clip_tiny);
   RUN(known_ids);
+  RUN(pattern_edge_cases);
   RUN(invalid_utf8);
   RUN(huge_prompts_are_truncated);
   RUN(encode_and_each);
