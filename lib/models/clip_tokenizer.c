@@ -339,27 +339,33 @@ static dif_status load_config(dif_clip_tokenizer *tok, const char *dir, dif_erro
                          err)))
     goto done;
   json_t *extra = map ? json_object_get(map, "additional_special_tokens") : NULL;
+  const char *extra_file = mpath;
+  if (!extra) {
+    extra = json_object_get(config, "additional_special_tokens");
+    extra_file = cpath;
+  }
   if (extra) {
     size_t i;
     json_t *v;
     if (!json_is_array(extra)) {
       st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"additional_special_tokens\": not an array",
-                    mpath);
+                    extra_file);
       goto done;
     }
     json_array_foreach(extra, i, v) {
       token_spec spec;
-      if ((st = parse_token(v, mpath, "additional_special_tokens", &spec, err))) goto done;
+      if ((st = parse_token(v, extra_file, "additional_special_tokens", &spec, err))) goto done;
       if (find_added(tok, spec.text)) continue;
       int32_t vid;
       added_token *t;
       if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid)) {
         st = dif_fail(err, DIF_ERR_BAD_MODEL,
                       "%s: key \"additional_special_tokens\": \"%.64s\" is not in vocab.json",
-                      mpath, spec.text);
+                      extra_file, spec.text);
         goto done;
       }
-      if ((st = add_token(tok, &spec, vid, mpath, "additional_special_tokens", &t, err))) goto done;
+      if ((st = add_token(tok, &spec, vid, extra_file, "additional_special_tokens", &t, err)))
+        goto done;
     }
   }
 done:

@@ -435,6 +435,41 @@ TEST(bad_folders) {
   CHECK(tok == NULL);
 }
 
+/* The layout of older diffusers tokenizer folders (stable-diffusion-2-1):
+ * AddedToken objects with "__type", no added_tokens_decoder, and the pad token
+ * "!" only in special_tokens_map.json. transformers still registers "!" as
+ * an added token, so it is split off the text. */
+TEST(old_style_folder) {
+  const char *vocab = "{\"!\": 0, \"a\": 1, \"a</w>\": 2, \"!</w>\": 3, \"<|startoftext|>\": 4, "
+                      "\"<|endoftext|>\": 5}";
+  const char *config =
+      "{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<|startoftext|>\", "
+      "\"lstrip\": false, \"normalized\": true, \"rstrip\": false, \"single_word\": false}, "
+      "\"do_lower_case\": true, \"model_max_length\": 8, \"pad_token\": \"<|endoftext|>\"}";
+  const char *map = "{\"pad_token\": \"!\", \"eos_token\": {\"__type\": \"AddedToken\", "
+                    "\"content\": \"<|endoftext|>\"}}";
+  for (int with_map = 0; with_map < 2; with_map++) {
+    char dir[] = "tokenizer-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    write_file(dir, "vocab.json", vocab);
+    write_file(dir, "merges.txt", "#version: 0.2\n");
+    write_file(dir, "tokenizer_config.json", config);
+    if (with_map) write_file(dir, "special_tokens_map.json", map);
+    dif_clip_tokenizer *tok = NULL;
+    dif_error err = {0};
+    CHECK_MSG(dif_clip_tokenizer_load(dir, &tok, &err) == DIF_OK, "%s", err.msg);
+    if (tok) {
+      int32_t ids[8], mask[8];
+      int n = 0;
+      CHECK(dif_clip_tokenize(tok, "a!a", 3, ids, mask, &n, &err) == DIF_OK && n == 5);
+      CHECK(ids[0] == 4 && ids[1] == 2 && ids[2] == (with_map ? 0 : 3) && ids[3] == 2 &&
+            ids[4] == 5 && ids[7] == (with_map ? 0 : 5) && mask[4] == 1 && mask[5] == 0);
+    }
+    dif_clip_tokenizer_free(tok);
+    remove_dir(dir);
+  }
+}
+
 /* ---------------------------------------------------------------------------
  * Threads share one tokenizer (and its BPE cache)
  */
@@ -491,6 +526,7 @@ int main(void) {
   RUN(huge_prompts_are_truncated);
   RUN(encode_and_each);
   RUN(bad_folders);
+  RUN(old_style_folder);
   RUN(threads);
   return dif_test_finish();
 }
