@@ -136,12 +136,12 @@ static dif_status load_merges(dif_bpe *bpe, const char *path, dif_error *err) {
   dif_u32buf text = {0};
   char *field[2] = {NULL, NULL};
   size_t field_len[2];
-  if ((st = dif_utf8_decode(raw, len, &text, err))) {
-    dif_error_prefix(err, "%s", path);
-    st = DIF_ERR_BAD_MODEL;
-    if (err) err->status = st;
+  dif_error utf8_err = {0};
+  if (dif_utf8_validate(raw, len, &utf8_err) != DIF_OK) {
+    st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: %s", path, utf8_err.msg);
     goto done;
   }
+  if ((st = dif_utf8_decode(raw, len, &text, err))) goto done;
   size_t lo = 0, hi = text.n;
   while (lo < hi && dif_text_py_isspace(text.v[lo])) lo++;
   while (hi > lo && dif_text_py_isspace(text.v[hi - 1])) hi--;
@@ -442,9 +442,8 @@ typedef struct run {
   dif_bpe_scratch bpe;
 } run;
 
-static dif_status emit(run *r, const char *s, size_t len, int32_t id) {
+static void emit(run *r, const char *s, size_t len, int32_t id) {
   if (!r->stopped && r->fn(s, len, id, r->user)) r->stopped = 1;
-  return DIF_OK;
 }
 
 static int is_letter(uint32_t c) {
@@ -661,7 +660,7 @@ static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text,
         hi = start;
       }
     if (hi > lo) st = encode_piece(&r, text + lo, hi - lo, err);
-    if (!st && a) st = emit(&r, a->text, a->len, a->id);
+    if (!st && a) emit(&r, a->text, a->len, a->id);
     pos = a ? m + a->len : m;
     prev = a;
   }
