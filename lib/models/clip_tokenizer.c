@@ -22,7 +22,6 @@
 typedef struct added_token {
   char *text; /* UTF-8, NUL-terminated */
   size_t len;
-  dif_u32buf cps; /* the same as code points, for matching */
   int32_t id;
   int lstrip, rstrip;
 } added_token;
@@ -137,12 +136,12 @@ static dif_status load_merges(dif_bpe *bpe, const char *path, dif_error *err) {
   dif_u32buf text = {0};
   char *field[2] = {NULL, NULL};
   size_t field_len[2];
-  if ((st = dif_utf8_decode(raw, len, &text, err))) {
-    dif_error_prefix(err, "%s", path);
-    st = DIF_ERR_BAD_MODEL;
-    if (err) err->status = st;
+  dif_error utf8_err = {0};
+  if (dif_utf8_validate(raw, len, &utf8_err) != DIF_OK) {
+    st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: %s", path, utf8_err.msg);
     goto done;
   }
+  if ((st = dif_utf8_decode(raw, len, &text, err))) goto done;
   size_t lo = 0, hi = text.n;
   while (lo < hi && dif_text_py_isspace(text.v[lo])) lo++;
   while (hi > lo && dif_text_py_isspace(text.v[hi - 1])) hi--;
@@ -239,7 +238,7 @@ static dif_status add_token(dif_clip_tokenizer *tok, const token_spec *spec, int
   t->lstrip = spec->lstrip;
   t->rstrip = spec->rstrip;
   tok->n_added++;
-  dif_status st = dif_utf8_decode(t->text, len, &t->cps, err);
+  dif_status st = dif_utf8_validate(t->text, len, err);
   if (st) return st;
   if (id > tok->max_id) tok->max_id = id;
   *out = t;
@@ -340,27 +339,33 @@ static dif_status load_config(dif_clip_tokenizer *tok, const char *dir, dif_erro
                          err)))
     goto done;
   json_t *extra = map ? json_object_get(map, "additional_special_tokens") : NULL;
+  const char *extra_file = mpath;
+  if (!extra) {
+    extra = json_object_get(config, "additional_special_tokens");
+    extra_file = cpath;
+  }
   if (extra) {
     size_t i;
     json_t *v;
     if (!json_is_array(extra)) {
       st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"additional_special_tokens\": not an array",
-                    mpath);
+                    extra_file);
       goto done;
     }
     json_array_foreach(extra, i, v) {
       token_spec spec;
-      if ((st = parse_token(v, mpath, "additional_special_tokens", &spec, err))) goto done;
+      if ((st = parse_token(v, extra_file, "additional_special_tokens", &spec, err))) goto done;
       if (find_added(tok, spec.text)) continue;
       int32_t vid;
       added_token *t;
       if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid)) {
         st = dif_fail(err, DIF_ERR_BAD_MODEL,
                       "%s: key \"additional_special_tokens\": \"%.64s\" is not in vocab.json",
-                      mpath, spec.text);
+                      extra_file, spec.text);
         goto done;
       }
-      if ((st = add_token(tok, &spec, vid, mpath, "additional_special_tokens", &t, err))) goto done;
+      if ((st = add_token(tok, &spec, vid, extra_file, "additional_special_tokens", &t, err)))
+        goto done;
     }
   }
 done:
@@ -406,7 +411,6 @@ void dif_clip_tokenizer_free(dif_clip_tokenizer *tok) {
   if (!tok) return;
   for (size_t i = 0; i < tok->n_added; i++) {
     free(tok->added[i].text);
-    dif_u32buf_free(&tok->added[i].cps);
   }
   free(tok->added);
   dif_bpe_free(tok->bpe);
@@ -430,6 +434,7 @@ typedef struct run {
   dif_clip_token_fn fn;
   void *user;
   int stopped;
+  dif_u32buf segment; /* the ftfy segment being fixed */
   dif_u32buf pending; /* ftfy output not yet tokenized */
   dif_u32buf lowered;
   char *word; /* UTF-8 of one pre-token */
@@ -437,9 +442,8 @@ typedef struct run {
   dif_bpe_scratch bpe;
 } run;
 
-static dif_status emit(run *r, const char *s, size_t len, int32_t id) {
+static void emit(run *r, const char *s, size_t len, int32_t id) {
   if (!r->stopped && r->fn(s, len, id, r->user)) r->stopped = 1;
-  return DIF_OK;
 }
 
 static int is_letter(uint32_t c) {
@@ -564,16 +568,33 @@ static dif_status encode_fixed(run *r, const uint32_t *t, size_t n, dif_error *e
   return DIF_OK;
 }
 
+/* Length in bytes of ftfy's next segment of UTF-8 text s[0..n): through the
+ * first '\n', at most DIF_FTFY_MAX_SEGMENT code points. */
+static size_t segment_bytes(const char *s, size_t n) {
+  size_t cps = 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) {
+      if (cps == DIF_FTFY_MAX_SEGMENT) return i;
+      cps++;
+    }
+    if (s[i] == '\n') return i + 1;
+  }
+  return n;
+}
+
 /* CLIPTokenizer._tokenize on one piece between added tokens: ftfy segment by
- * segment, tokenizing each complete word as soon as it is known. */
-static dif_status encode_piece(run *r, const uint32_t *t, size_t n, dif_error *err) {
+ * segment, tokenizing each complete word as soon as it is known. Only one
+ * segment is decoded at a time, so memory stays bounded for any input. */
+static dif_status encode_piece(run *r, const char *s, size_t n, dif_error *err) {
   dif_ftfy_state fs;
   dif_ftfy_init(&fs);
   dif_status st;
   r->pending.n = 0;
   for (size_t pos = 0; pos < n && !r->stopped;) {
-    size_t len = dif_ftfy_segment_length(t + pos, n - pos), old = r->pending.n;
-    if ((st = dif_ftfy_fix_segment(&fs, t + pos, len, &r->pending, err))) return st;
+    size_t len = segment_bytes(s + pos, n - pos), old = r->pending.n;
+    r->segment.n = 0;
+    if ((st = dif_utf8_decode(s + pos, len, &r->segment, err))) return st;
+    if ((st = dif_ftfy_fix_segment(&fs, r->segment.v, r->segment.n, &r->pending, err))) return st;
     pos += len;
     /* Words end at whitespace; the fixed segment normally ends with '\n'
      * but ftfy can swallow it, so look for the last whitespace. */
@@ -589,42 +610,61 @@ static dif_status encode_piece(run *r, const uint32_t *t, size_t n, dif_error *e
   return DIF_OK;
 }
 
-/* The added token matching at t[i] (the longest), or NULL. */
-static const added_token *added_at(const dif_clip_tokenizer *tok, const uint32_t *t, size_t n,
+/* The added token matching at s[i] (the longest), or NULL. Matching bytes is
+ * matching characters: both sides are valid UTF-8. */
+static const added_token *added_at(const dif_clip_tokenizer *tok, const char *s, size_t n,
                                    size_t i) {
   const added_token *best = NULL;
   for (size_t k = 0; k < tok->n_added; k++) {
     const added_token *a = &tok->added[k];
-    if (a->cps.v[0] != t[i] || a->cps.n > n - i || (best && best->cps.n >= a->cps.n)) continue;
-    if (memcmp(a->cps.v, t + i, a->cps.n * sizeof *t) == 0) best = a;
+    if (a->text[0] != s[i] || a->len > n - i || (best && best->len >= a->len)) continue;
+    if (memcmp(a->text, s + i, a->len) == 0) best = a;
   }
   return best;
+}
+
+/* The code point of valid UTF-8 starting at s[0], and its length. */
+static uint32_t utf8_at(const char *s, size_t *len) {
+  const unsigned char *u = (const unsigned char *)s;
+  if (u[0] < 0x80) {
+    *len = 1;
+    return u[0];
+  }
+  size_t k = u[0] >= 0xF0 ? 4 : u[0] >= 0xE0 ? 3 : 2;
+  uint32_t c = u[0] & (0x7F >> k);
+  for (size_t j = 1; j < k; j++) c = c << 6 | (u[j] & 0x3F);
+  *len = k;
+  return c;
 }
 
 static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text, size_t len,
                                 dif_clip_token_fn fn, void *user, dif_error *err) {
   if (!tok) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
-  if (!text && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
+  dif_status st = dif_utf8_validate(text, len, err);
+  if (st) return st;
   run r = {.tok = tok, .fn = fn, .user = user};
-  dif_u32buf t = {0};
-  dif_status st = dif_utf8_decode(text, len, &t, err);
   const added_token *prev = NULL;
-  for (size_t pos = 0; !st && pos < t.n && !r.stopped;) {
+  for (size_t pos = 0; !st && pos < len && !r.stopped;) {
     /* PreTrainedTokenizer.tokenize: split on added tokens (tokens_trie). */
     size_t m = pos;
     const added_token *a = NULL;
-    while (m < t.n && !(a = added_at(tok, t.v, t.n, m))) m++;
-    size_t lo = pos, hi = m;
+    while (m < len && !(a = added_at(tok, text, len, m))) m++;
+    size_t lo = pos, hi = m, k;
     if (prev && prev->rstrip)
-      while (lo < hi && dif_text_py_isspace(t.v[lo])) lo++;
+      while (lo < hi && dif_text_py_isspace(utf8_at(text + lo, &k))) lo += k;
     if (a && a->lstrip)
-      while (hi > lo && dif_text_py_isspace(t.v[hi - 1])) hi--;
-    if (hi > lo) st = encode_piece(&r, t.v + lo, hi - lo, err);
-    if (!st && a) st = emit(&r, a->text, a->len, a->id);
-    pos = a ? m + a->cps.n : m;
+      while (hi > lo) {
+        size_t start = hi - 1;
+        while (start > lo && (text[start] & 0xC0) == 0x80) start--;
+        if (!dif_text_py_isspace(utf8_at(text + start, &k))) break;
+        hi = start;
+      }
+    if (hi > lo) st = encode_piece(&r, text + lo, hi - lo, err);
+    if (!st && a) emit(&r, a->text, a->len, a->id);
+    pos = a ? m + a->len : m;
     prev = a;
   }
-  dif_u32buf_free(&t);
+  dif_u32buf_free(&r.segment);
   dif_u32buf_free(&r.pending);
   dif_u32buf_free(&r.lowered);
   free(r.word);

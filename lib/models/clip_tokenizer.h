@@ -12,7 +12,9 @@
  *   special_tokens_map.json  bos/eos/unk/pad tokens, additional_special_tokens
  *                            (optional; overrides tokenizer_config.json)
  * A token may be given as a string or as an object with "content". Missing or
- * malformed files give DIF_ERR_BAD_MODEL naming the file and key.
+ * malformed files give DIF_ERR_BAD_MODEL naming the file and key. Other keys
+ * (do_lower_case in SD-1.x configs, clean_up_tokenization_spaces, ...) do not
+ * change how CLIPTokenizer encodes and are ignored, as transformers does.
  *
  * Tokenizing a prompt follows PreTrainedTokenizer.tokenize + CLIPTokenizer:
  *   1. the raw text is split on the added tokens (every special token, and

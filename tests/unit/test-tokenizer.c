@@ -189,6 +189,37 @@ TEST(known_ids) {
   dif_clip_tokenizer_free(tok);
 }
 
+/* Corners of the pre-tokenisation regex and of the added-token split. The
+ * expected ids come from a line-by-line Python transcription of
+ * CLIPTokenizer (tokenize, bpe, convert) run with ftfy 6.3.1 and the `regex`
+ * module, not from transformers itself. */
+TEST(pattern_edge_cases) {
+  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif_clip_tokenizer *bang = load_tok("golden/tokenizers/clip-bpe-sd2");
+  if (!tok || !bang) goto done;
+  int32_t ids[77];
+  /* 's matches "'\u017f" under IGNORECASE (long s folds to s) */
+  CHECK(ids_of(tok, "it'\xc5\xbf", ids) == 6 && ids[1] == 585 && ids[2] == 6 && ids[3] == 129 &&
+        ids[4] == 379);
+  /* U+0345 folds to a letter, so [^\s\p{L}\p{N}] refuses it: it is dropped */
+  CHECK(ids_of(tok,
+               "a\xcd\x85"
+               "b",
+               ids) == 4 &&
+        ids[1] == 320 && ids[2] == 321);
+  /* only a raw '!' is split off by the "!" pad token; U+FF01 becomes '!' later */
+  CHECK(ids_of(bang, "wow\xef\xbc\x81 wow!", ids) == 6 && ids[1] == 2781 && ids[2] == 256 &&
+        ids[3] == 2781 && ids[4] == 0);
+  CHECK(ids_of(tok, "wow\xef\xbc\x81 wow!", ids) == 6 && ids[4] == 256);
+  /* final sigma, then byte-level BPE of Greek */
+  static const int32_t greek[] = {49406, 138, 123, 138, 112, 138, 123, 139, 480, 49407};
+  CHECK(ids_of(tok, "\xce\x9f\xce\x94\xce\x9f\xce\xa3", ids) == 10 &&
+        memcmp(ids, greek, sizeof greek) == 0);
+done:
+  dif_clip_tokenizer_free(tok);
+  dif_clip_tokenizer_free(bang);
+}
+
 TEST(invalid_utf8) {
   dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-tiny");
   if (!tok) return;
@@ -404,6 +435,41 @@ TEST(bad_folders) {
   CHECK(tok == NULL);
 }
 
+/* The layout of older diffusers tokenizer folders (stable-diffusion-2-1):
+ * AddedToken objects with "__type", no added_tokens_decoder, and the pad token
+ * "!" only in special_tokens_map.json. transformers still registers "!" as
+ * an added token, so it is split off the text. */
+TEST(old_style_folder) {
+  const char *vocab = "{\"!\": 0, \"a\": 1, \"a</w>\": 2, \"!</w>\": 3, \"<|startoftext|>\": 4, "
+                      "\"<|endoftext|>\": 5}";
+  const char *config =
+      "{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<|startoftext|>\", "
+      "\"lstrip\": false, \"normalized\": true, \"rstrip\": false, \"single_word\": false}, "
+      "\"do_lower_case\": true, \"model_max_length\": 8, \"pad_token\": \"<|endoftext|>\"}";
+  const char *map = "{\"pad_token\": \"!\", \"eos_token\": {\"__type\": \"AddedToken\", "
+                    "\"content\": \"<|endoftext|>\"}}";
+  for (int with_map = 0; with_map < 2; with_map++) {
+    char dir[] = "tokenizer-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    write_file(dir, "vocab.json", vocab);
+    write_file(dir, "merges.txt", "#version: 0.2\n");
+    write_file(dir, "tokenizer_config.json", config);
+    if (with_map) write_file(dir, "special_tokens_map.json", map);
+    dif_clip_tokenizer *tok = NULL;
+    dif_error err = {0};
+    CHECK_MSG(dif_clip_tokenizer_load(dir, &tok, &err) == DIF_OK, "%s", err.msg);
+    if (tok) {
+      int32_t ids[8], mask[8];
+      int n = 0;
+      CHECK(dif_clip_tokenize(tok, "a!a", 3, ids, mask, &n, &err) == DIF_OK && n == 5);
+      CHECK(ids[0] == 4 && ids[1] == 2 && ids[2] == (with_map ? 0 : 3) && ids[3] == 2 &&
+            ids[4] == 5 && ids[7] == (with_map ? 0 : 5) && mask[4] == 1 && mask[5] == 0);
+    }
+    dif_clip_tokenizer_free(tok);
+    remove_dir(dir);
+  }
+}
+
 /* ---------------------------------------------------------------------------
  * Threads share one tokenizer (and its BPE cache)
  */
@@ -455,10 +521,12 @@ int main(void) {
   RUN(golden_clip_bpe);
   RUN(golden_clip_tiny);
   RUN(known_ids);
+  RUN(pattern_edge_cases);
   RUN(invalid_utf8);
   RUN(huge_prompts_are_truncated);
   RUN(encode_and_each);
   RUN(bad_folders);
+  RUN(old_style_folder);
   RUN(threads);
   return dif_test_finish();
 }
