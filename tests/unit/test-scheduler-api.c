@@ -343,6 +343,27 @@ TEST(dynamic_thresholding) {
   CHECK(x[0] == 0.0f && x[1] == 1.0f && x[9] == 1.0f);
 }
 
+TEST(rescale_betas_zero_snr) {
+  dif_error err = {0};
+  dif_scheduler *s = NULL, *r = NULL;
+  CHECK(dif_scheduler_load("ddim", unclip_dir(), NULL, &s, &err) == DIF_OK);
+  CHECK(dif_scheduler_load("ddim", unclip_dir(), "{\"rescale_betas_zero_snr\": true}", &r, &err) ==
+        DIF_OK);
+  /* zero terminal SNR: the last alphas_cumprod is 0, the first unchanged
+   * (up to float rounding) */
+  CHECK(r->alphas_cumprod[999] == 0.0f);
+  CHECK(fabsf(r->alphas_cumprod[0] - s->alphas_cumprod[0]) < 1e-6f);
+  dif_scheduler_free(s);
+  dif_scheduler_free(r);
+  /* Euler replaces it by 2**-24: the largest sigma is sqrt(2**24 - 1) */
+  CHECK(dif_scheduler_load("euler", unclip_dir(),
+                           "{\"rescale_betas_zero_snr\": true, \"timestep_spacing\": \"trailing\"}",
+                           &r, &err) == DIF_OK);
+  CHECK(dif_scheduler_set_timesteps(r, 10, &err) == DIF_OK);
+  CHECK(fabsf(dif_scheduler_init_noise_sigma(r) - 4096.0f) < 1e-2f);
+  dif_scheduler_free(r);
+}
+
 TEST(lms_coefficients) {
   /* order 1: the integral of 1 over [s0, s1]; order 2, current 0: the
    * integral of (tau - s[t-1]) / (s[t] - s[t-1]) — closed forms. */
@@ -366,6 +387,7 @@ int main(void) {
   RUN(argument_and_state_errors);
   RUN(per_item_generators_in_a_step);
   RUN(dynamic_thresholding);
+  RUN(rescale_betas_zero_snr);
   RUN(lms_coefficients);
   return dif_test_finish();
 }
