@@ -163,8 +163,25 @@ out:
   dif_st_close(st);
 }
 
+TEST(image_noising_alphas_cumprod) {
+  /* The DDPM that noises unCLIP image embeddings (squaredcos_cap_v2): its
+   * float32 alphas_cumprod as diffusers stored it next to the cases. */
+  dif_safetensors *st = NULL;
+  dif_error err = {0};
+  CHECK(dif_st_open(dif_test_path("golden/cases/noise_image_embeddings/noise_level0.safetensors"),
+                    &st, &err) == DIF_OK);
+  dif_scheduler *s = load("DDPMScheduler", "models/tiny-unclip/image_noising_scheduler");
+  if (st && s) {
+    CHECK(dif_scheduler_num_train_timesteps(s) == 1000);
+    same(st, "ref.alphas_cumprod", dif_scheduler_alphas_cumprod(s), 1000);
+  }
+  dif_scheduler_free(s);
+  dif_st_close(st);
+}
+
 int main(void) {
   RUN(sd_img2img_pndm_strength);
   RUN(unclip_txt2img_prior_ddpm_and_decoder_ddim);
+  RUN(image_noising_alphas_cumprod);
   return dif_test_finish();
 }
