@@ -60,6 +60,14 @@ out:
   return st;
 }
 
+/* With rescale_betas_zero_snr the last alphas_cumprod is 0; both Euler
+ * classes replace it by 2**-24 so that the largest sigma stays finite. */
+static dif_status euler_init(dif_scheduler *s, dif_error *err) {
+  (void)err;
+  if (s->cfg.rescale_betas_zero_snr) s->alphas_cumprod[s->T - 1] = 0x1p-24f;
+  return DIF_OK;
+}
+
 static dif_status euler_set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
   return euler_schedule(s, steps, true, err);
 }
@@ -141,6 +149,7 @@ static dif_status ancestral_step(dif_scheduler *s, int i, dif_step_args *a, dif_
 }
 
 const dif_sched_ops dif_sched_euler_ops = {
+    .init = euler_init,
     .set_timesteps = euler_set_timesteps,
     .scale = dif_sched_scale_by_sigma,
     .step = euler_step,
@@ -148,6 +157,7 @@ const dif_sched_ops dif_sched_euler_ops = {
 };
 
 const dif_sched_ops dif_sched_euler_a_ops = {
+    .init = euler_init,
     .set_timesteps = ancestral_set_timesteps,
     .scale = dif_sched_scale_by_sigma,
     .step = ancestral_step,

@@ -48,7 +48,7 @@ struct dif_scheduler {
   int counter;    /* PNDM */
   int lower_order_nums, this_order;
   int n_hist;     /* entries used in hist[] */
-  bool have_last; /* UniPC last_sample */
+  bool have_last; /* UniPC last_sample / PNDM cur_sample is set */
   int64_t n;      /* element count of the state buffers, 0: none yet */
   float *buf[DIF_SCHED_MAX_BUFS];
   float *hist[DIF_SCHED_MAX_BUFS]; /* views into buf: ets / model outputs / derivatives */
@@ -65,7 +65,7 @@ dif_status dif_sched_alloc_schedule(dif_scheduler *s, int n_timesteps, int n_sig
 /* Makes sure s->buf[0..count) hold n floats each (zeroed when (re)made). */
 dif_status dif_sched_buffers(dif_scheduler *s, int count, int64_t n, dif_error *err);
 
-/* alphas_cumprod[t] for an integer timestep in range, else an error. */
+/* *idx = t for an integer timestep in [0, T), else an error. */
 dif_status dif_sched_t_index(const dif_scheduler *s, double t, int64_t *idx, dif_error *err);
 
 /* diffusers' _init_step_index: the position of timestep t in the list (the

@@ -17,13 +17,15 @@ enum { N_ETS = 4, CUR_SAMPLE = 4, CUR_OUTPUT = 5, COMBINED = 6, NBUF = 7 };
 
 /* Number of PRK timesteps at the head of s->timesteps (0 with skip_prk). */
 static int n_prk(const dif_scheduler *s) {
-  return s->cfg.skip_prk_steps
-             ? 0
-             : s->n_timesteps - (s->num_inference_steps - 3 > 0 ? s->num_inference_steps - 3 : 0);
+  return s->cfg.skip_prk_steps ? 0 : s->n_timesteps - (s->num_inference_steps - 3);
 }
 
 static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
   const int64_t T = s->T;
+  if (!s->cfg.skip_prk_steps && steps < 4) /* diffusers fails on this too */
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "PNDMScheduler: the Runge-Kutta warm-up needs at least 4 steps (or "
+                    "skip_prk_steps)");
   double *ts = malloc((size_t)steps * sizeof *ts); /* self._timesteps, ascending */
   if (!ts) return dif_fail_oom(err, "timesteps", (size_t)steps * sizeof *ts);
   if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
@@ -65,12 +67,10 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
     }
   } else {
     /* prk = (ts[-4:].repeat(2) + tile([0, T//n//2], 4))[:-1].repeat(2)[1:-1][::-1];
-     * plms = ts[:-3][::-1]. (For fewer than 4 steps numpy's slices simply
-     * take what there is, as here.) */
-    const int last = steps < 4 ? steps : 4;
+     * plms = ts[:-3][::-1]. */
     double rep[8], prk[16];
     int nrep = 0, nprk = 0;
-    for (int i = steps - last; i < steps; i++) {
+    for (int i = steps - 4; i < steps; i++) {
       rep[nrep++] = ts[i];
       rep[nrep++] = ts[i] + (double)(T / steps / 2);
     }
@@ -78,8 +78,8 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
       prk[nprk++] = rep[i];
       prk[nprk++] = rep[i];
     }
-    int first = nprk > 0 ? 1 : 0, end = nprk > 1 ? nprk - 1 : nprk; /* [1:-1] */
-    const int n_plms = steps - 3 > 0 ? steps - 3 : 0;
+    const int first = 1, end = nprk - 1; /* [1:-1] */
+    const int n_plms = steps - 3;
     if ((st = dif_sched_alloc_schedule(s, (end - first) + n_plms, 0, err))) goto out;
     int k = 0;
     for (int i = end - 1; i >= first; i--) s->timesteps[k++] = prk[i];
