@@ -9,7 +9,7 @@
  *   - the truncated content equals the first ids of the untruncated encoding
  *     (the early stop is exact), and tokenize_each agrees with encode.
  *
- * Build (from the repository root; not wired into CMake):
+ * Built by tests/fuzz/CMakeLists.txt (-DDIF_FUZZ=ON); by hand:
  *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Iinclude -Ilib -DDIF_FUZZ_TOKENIZERS="\"$PWD/tests/golden/tokenizers\"" \
  *     tests/fuzz/fuzz-tokenizer.c lib/models/[a-z]*.c lib/core/error.c lib/core/strmap.c \

@@ -13,5 +13,6 @@ const golden_kind golden_kinds[] = {
     {"pipelines", golden_kind_pipelines},
     {"noise_image_embeddings", golden_kind_noise_image_embeddings},
     {"schedulers", golden_kind_schedulers},
+    {"tokenizer", golden_kind_tokenizer},
     {NULL, NULL},
 };

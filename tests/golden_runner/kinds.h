@@ -17,4 +17,6 @@ int golden_kind_schedulers(golden *g, const char *dir);
 int golden_kind_pipelines(golden *g, const char *dir);
 int golden_kind_noise_image_embeddings(golden *g, const char *dir);
 
+int golden_kind_tokenizer(golden *g, const char *dir);
+
 #endif
