@@ -211,6 +211,14 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
 typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total, void *user_data);
 DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn, void *user_data);
 
+/* A JSON description of the loaded model, made at load: the folder, its
+ * pipeline class and family ("unclip" or "sd"), each component with its
+ * class and main config values, the weight files with sizes and xxh3
+ * fingerprints, the default image size, what it can do, and the BLAS kernels
+ * and threads in use. "{}" before loading or for NULL. Owned by the context,
+ * valid until it is freed; thread-safe. */
+DIF_API const char *dif_context_info(const dif_context *ctx);
+
 /* What the loaded model can do, for choosing a mode: */
 DIF_API int dif_context_is_unclip(const dif_context *ctx); /* 1: Stable unCLIP, 0: SD or none */
 DIF_API int dif_context_has_prior(const dif_context *ctx); /* 1: text-to-image with unCLIP */
@@ -244,6 +252,12 @@ DIF_API dif_status dif_context_encode_image_file(dif_context *ctx, const char *p
 DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb, int32_t width,
                                                 int32_t height, int32_t stride, float *out,
                                                 size_t *count);
+
+/* The folder of libdif's default model (a small Stable unCLIP model that
+ * ships with the library), or NULL if none is installed. Looked up once, in
+ * order: the DIF_MODEL_DIR environment variable, the installed data folder,
+ * the source tree the library was built from. Thread-safe; a static string. */
+DIF_API const char *dif_default_model_dir(void);
 
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
  * example "SkylakeX" or "Prescott" (OpenBLAS's openblas_get_corename()).
@@ -437,6 +451,29 @@ DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, 
 DIF_API const char *dif_sample_parameters(const dif_sample *sample);
 /* The last error on this sample, or ""; never NULL. */
 DIF_API const char *dif_sample_last_error(const dif_sample *sample);
+
+/* Reproducing an image from its record (dif_sample_parameters, stored by
+ * dif_sample_save_png):
+ *   dif_read_png_parameters(path, buf, &size) copies the PNG's
+ *     "dif:parameters" JSON (NUL-terminated) into buf; buf NULL queries the
+ *     size. Errors: DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_INVALID_ARGUMENT
+ *     (no record, buffer too small); message in dif_last_error().
+ *   dif_prompt_from_parameters(json, &prompt) rebuilds the prompt (image
+ *     parts are read again from their paths; parts given as pixels cannot be
+ *     restored: DIF_ERR_UNSUPPORTED).
+ *   dif_sample_apply_parameters(sample, json) applies every setting of the
+ *     record through the setters above (so it is checked like any input).
+ * Then dif_sample_run gives the same pixels on the same model and thread
+ * count. Thread-safe as the functions they call. */
+DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
+/* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically, with an
+ * optional "dif:parameters" text chunk (NULL for none) — for images a
+ * program composes itself, e.g. a grid of a batch. Errors:
+ * DIF_ERR_INVALID_ARGUMENT, DIF_ERR_LIMIT, DIF_ERR_IO; dif_last_error(). */
+DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
+                                 int32_t height, int32_t stride, const char *parameters);
+DIF_API dif_status dif_prompt_from_parameters(const char *json, dif_prompt **out);
+DIF_API dif_status dif_sample_apply_parameters(dif_sample *sample, const char *json);
 
 #ifdef __cplusplus
 }

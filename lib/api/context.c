@@ -26,6 +26,7 @@ DIF_API void dif_context_free(dif_context *ctx) {
   if (!ctx) return;
   dif_pool_free(ctx->pool);
   dif_models_free(&ctx->models);
+  free(ctx->info);
   free(ctx->prior_dir);
   pthread_mutex_destroy(&ctx->err_lock);
   free(ctx);

@@ -19,6 +19,7 @@ struct dif_context {
   dif_pool *pool;    /* created on first use */
   dif_models models; /* valid when loaded */
   char *prior_dir;   /* dif_context_set_prior */
+  char *info; /* dif_context_info's JSON, made at load */
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
@@ -39,6 +40,9 @@ void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, .
 /* The context's kernel thread pool, created on first use; also applies the
  * context's thread count to BLAS. NULL (serial) if threads cannot start. */
 dif_pool *dif_ctx_pool(dif_context *ctx);
+
+/* Builds ctx->info from the loaded models (api/info.c). */
+char *dif_ctx_describe(const dif_context *ctx);
 
 /* Per-thread error for calls without a context. */
 dif_status dif_thread_fail(dif_status st, const char *fmt, ...)

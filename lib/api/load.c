@@ -59,6 +59,7 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
                 (unsigned long long)h);
   }
   ctx->loaded = 1;
+  ctx->info = dif_ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif_ctx_pool(ctx);
   dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d threads", dif_blas_core(), ctx->threads);
   dif_ctx_ok(ctx);

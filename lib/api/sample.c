@@ -12,6 +12,7 @@
 
 #include "api/context.h"
 #include "api/prompt.h"
+#include "api/sample.h"
 #include "io/resample.h"
 #include "pipelines/generate.h"
 
@@ -44,9 +45,9 @@ struct dif_sample {
   char last_error[DIF_ERROR_MSG_MAX];
 };
 
-static dif_status sfail(dif_sample *s, dif_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static dif_status sfail(dif_sample *s, dif_status st, const char *fmt, ...) {
+#define sfail dif_sample_fail
+
+dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) {
   va_list ap;
   pthread_mutex_lock(&s->lock);
   va_start(ap, fmt);

@@ -117,6 +117,11 @@ dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **ou
 
 /* Encode and write atomically to path (see the top of this file). Errors as
  * the encoders, plus DIF_ERR_IO naming the path. */
+/* The value of the text chunk `key` of a PNG file (chunks before the image
+ * data), malloc'd and NUL-terminated. DIF_ERR_INVALID_ARGUMENT if there is
+ * no such chunk; DIF_ERR_IO, DIF_ERR_BAD_IMAGE as for loading. */
+dif_status dif_png_read_text(const char *path, const char *key, char **value, dif_error *err);
+
 dif_status dif_image_save_png(const dif_image *img, const char *path, const dif_image_text *text,
                               size_t n_text, dif_error *err);
 dif_status dif_image_save_jpeg(const dif_image *img, const char *path, int quality, dif_error *err);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/fileio.h"
 #include "io/image.h"
 
 typedef struct png_ctx {
@@ -336,4 +337,67 @@ dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text
   st = png_encode(c, img, text, n_text, out_buf, out_len, err);
   free(c);
   return st;
+}
+
+/* ---- text chunks ---- */
+
+/* Reads up to and including the header chunks, then looks the key up among
+ * the tEXt/zTXt/iTXt chunks stored before the image data (where
+ * dif_image_encode_png puts them). */
+static dif_status png_text_in(png_ctx *c, const char *key, char **value, dif_error *err) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (!png || !info) {
+    png_destroy_read_struct(&png, &info, NULL);
+    return dif_fail_oom(err, "PNG reader", sizeof(png_ctx));
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, NULL);
+    return dif_fail(err, c->status ? c->status : DIF_ERR_BAD_IMAGE, "PNG: %s", c->msg);
+  }
+  png_set_read_fn(png, c, read_fn);
+  png_read_info(png, info);
+  png_textp texts = NULL;
+  int n = png_get_text(png, info, &texts, NULL);
+  dif_status s = dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "PNG has no '%s' text chunk", key);
+  for (int i = 0; i < n; i++) {
+    if (strcmp(texts[i].key, key) != 0) continue;
+    size_t len = texts[i].compression > 0 ? texts[i].itxt_length : texts[i].text_length;
+    char *v = malloc(len + 1);
+    if (!v) {
+      s = dif_fail_oom(err, "PNG text", len + 1);
+    } else {
+      memcpy(v, texts[i].text, len);
+      v[len] = '\0';
+      *value = v;
+      s = DIF_OK;
+    }
+    break;
+  }
+  png_destroy_read_struct(&png, &info, NULL);
+  return s;
+}
+
+dif_status dif_png_read_text(const char *path, const char *key, char **value, dif_error *err) {
+  *value = NULL;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  dif_status s = dif_file_read_all(path, 256u << 20, &data, &len, err);
+  if (s) return s;
+  if (len < 8 || png_sig_cmp(data, 0, 8)) {
+    free(data);
+    return dif_fail(err, DIF_ERR_BAD_IMAGE, "%s: not a PNG file", path);
+  }
+  png_ctx *c = calloc(1, sizeof *c);
+  if (!c) {
+    free(data);
+    return dif_fail_oom(err, "PNG reader", sizeof *c);
+  }
+  c->data = data;
+  c->len = len;
+  s = png_text_in(c, key, value, err);
+  if (s) dif_error_prefix(err, "%s", path);
+  free(c);
+  free(data);
+  return s;
 }

@@ -1,0 +1,87 @@
+/* info.c — dif_context_info: the loaded model described as JSON. */
+#include <jansson.h>
+#include <stdio.h>
+
+#include "api/context.h"
+
+static json_t *int_list(const int64_t *v, int64_t n) {
+  json_t *a = json_array();
+  for (int64_t i = 0; i < n; i++) json_array_append_new(a, json_integer(v[i]));
+  return a;
+}
+
+static json_t *text_encoder(const dif_clip_text *t) {
+  return json_pack("{s:I, s:I, s:I, s:s, s:I}", "hidden_size", (json_int_t)t->enc.hidden, "layers",
+                   (json_int_t)t->enc.n_layers, "heads", (json_int_t)t->enc.heads, "activation",
+                   t->enc.act == DIF_CLIP_GELU ? "gelu" : "quick_gelu", "projection_dim",
+                   (json_int_t)t->projection_dim);
+}
+
+char *dif_ctx_describe(const dif_context *ctx) {
+  const dif_models *m = &ctx->models;
+  json_t *o = json_object();
+  int64_t f = dif_vae_scale(&m->vae), side = m->unet.sample_size * f;
+  json_object_set_new(o, "libdif", json_string(dif_version_string()));
+  json_object_set_new(o, "model", json_string(dif_model_folder_dir(m->folder)));
+  const char *pipe = dif_model_folder_pipeline(m->folder);
+  json_object_set_new(o, "pipeline", pipe ? json_string(pipe) : json_null());
+  json_object_set_new(o, "family", json_string(m->family == DIF_FAMILY_UNCLIP ? "unclip" : "sd"));
+  json_object_set_new(o, "prior",
+                      m->prior_folder ? json_string(dif_model_folder_dir(m->prior_folder))
+                      : m->has_prior  ? json_string("(in the model folder)")
+                                      : json_null());
+  json_object_set_new(o, "default_size", json_pack("[I, I]", (json_int_t)side, (json_int_t)side));
+  json_object_set_new(o, "scheduler", json_string(m->scheduler_class));
+  json_object_set_new(o, "can",
+                      json_pack("{s:b, s:b, s:b}", "text_to_image",
+                                m->family == DIF_FAMILY_SD || m->has_prior, "image_prompts",
+                                m->has_image_encoder, "img2img", 1));
+  json_object_set_new(o, "unet",
+                      json_pack("{s:o, s:I, s:I, s:I, s:I, s:b, s:I}", "block_out_channels",
+                                int_list(m->unet.channels, m->unet.n_blocks), "layers_per_block",
+                                (json_int_t)m->unet.layers_per_block, "cross_attention_dim",
+                                (json_int_t)m->unet.ctx_dim, "sample_size",
+                                (json_int_t)m->unet.sample_size, "class_embeddings_input_dim",
+                                (json_int_t)m->unet.class_in, "linear_projection",
+                                m->unet.linear_proj, "in_channels", (json_int_t)m->unet.in_ch));
+  json_object_set_new(o, "vae",
+                      json_pack("{s:o, s:I, s:I, s:f}", "block_out_channels",
+                                int_list(m->vae.channels, m->vae.n_blocks), "latent_channels",
+                                (json_int_t)m->vae.latent_ch, "scale_factor", (json_int_t)f,
+                                "scaling_factor", (double)m->vae.scaling_factor));
+  json_object_set_new(o, "text_encoder", text_encoder(&m->text_encoder));
+  if (m->has_image_encoder)
+    json_object_set_new(o, "image_encoder",
+                        json_pack("{s:I, s:I, s:I, s:I}", "image_size",
+                                  (json_int_t)m->image_encoder.image_size, "patch_size",
+                                  (json_int_t)m->image_encoder.patch_size, "hidden_size",
+                                  (json_int_t)m->image_encoder.enc.hidden, "projection_dim",
+                                  (json_int_t)m->image_encoder.projection_dim));
+  if (m->has_prior) {
+    json_t *p =
+        json_pack("{s:I, s:I, s:I}", "embedding_dim", (json_int_t)m->prior.embed_dim, "layers",
+                  (json_int_t)m->prior.n_layers, "heads", (json_int_t)m->prior.heads);
+    json_object_set_new(p, "text_encoder", text_encoder(&m->prior_text_encoder));
+    json_object_set_new(o, "prior_model", p);
+  }
+  json_t *files = json_array();
+  for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
+    const char *path;
+    uint64_t size, h;
+    dif_context_model_file(ctx, i, &path, &size, &h);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    json_array_append_new(
+        files, json_pack("{s:s, s:I, s:s}", "file", path, "bytes", (json_int_t)size, "xxh3", hex));
+  }
+  json_object_set_new(o, "files", files);
+  json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
+  json_object_set_new(o, "threads", json_integer(ctx->threads));
+  char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+  json_decref(o);
+  return text;
+}
+
+DIF_API const char *dif_context_info(const dif_context *ctx) {
+  return ctx && ctx->info ? ctx->info : "{}";
+}

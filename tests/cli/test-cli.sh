@@ -1,0 +1,58 @@
+#!/bin/sh
+# The dif command end to end on the tiny models: text-to-image, reproducing
+# from the PNG's record (identical file), a variation with a batch grid,
+# Midjourney syntax, bad input (exit 2 with a message), Ctrl-C (exit 130,
+# no output file). Usage: test-cli.sh DIF_BINARY TESTS_DIR
+set -u
+dif=$1 tests=$2
+m=$tests/golden/models
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+"$dif" generate "a photo of a red cat --no blurry --seed 2024" -m "$m/tiny-unclip" \
+  --prior "$m/tiny-karlo-prior" -W 32 -H 32 --steps 4 --prior-steps 5 -q -o cat.png >out.txt 2>err.txt \
+  && [ -s cat.png ] && grep -q cat.png out.txt && ok "text to image" || bad "text to image: $(cat err.txt)"
+
+"$dif" generate --from cat.png -m "$m/tiny-unclip" --prior "$m/tiny-karlo-prior" -q -o again.png \
+  >/dev/null 2>err.txt && cmp -s cat.png again.png && ok "--from reproduces the file" \
+  || bad "--from: $(cat err.txt)"
+
+"$dif" generate "$tests/golden/cases/pipelines/input_32x32.png" --batch 4 --noise-level 100 \
+  -m "$m/tiny-unclip" --steps 2 --seed 9 -q -o var.png >out.txt 2>err.txt \
+  && [ -s var-1.png ] && [ -s var-4.png ] && [ -s var-grid.png ] && ok "variation batch + grid" \
+  || bad "variation: $(cat err.txt)"
+
+"$dif" generate "a red cat::2 a dog::-0.5 --ar 3:2 --seed 3" -m "$m/tiny-unclip" \
+  --prior "$m/tiny-karlo-prior" --steps 2 --prior-steps 2 -q -o mj.png >/dev/null 2>err.txt \
+  && [ -s mj.png ] && ok "Midjourney syntax" || bad "Midjourney syntax: $(cat err.txt)"
+
+"$dif" generate "a cat --chaos 3" -m "$m/tiny-sd" -q >/dev/null 2>err.txt
+[ $? -eq 2 ] && grep -q "unknown prompt parameter --chaos" err.txt && ok "bad prompt parameter" \
+  || bad "bad prompt parameter"
+
+"$dif" generate "a cat" -m /nonexistent/model -q >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "/nonexistent/model" err.txt && ok "missing model named" || bad "missing model"
+
+"$dif" generate "a cat" -m "$m/tiny-sd" -W 33 -H 32 -q >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "multiples of 8" err.txt && ok "bad size" || bad "bad size: $(cat err.txt)"
+
+# Ctrl-C: a long run is cancelled within a step; no output file appears
+"$dif" generate "a lighthouse" -m "$m/tiny-sd" -W 64 -H 64 --steps 400 -q -o long.png \
+  >/dev/null 2>err.txt &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && [ ! -e long.png ] && grep -q cancelled err.txt && ok "Ctrl-C cancels" \
+  || bad "Ctrl-C (exit $rc): $(cat err.txt)"
+
+"$dif" info "$m/tiny-unclip" >info.txt 2>&1 && grep -q '"xxh3"' info.txt \
+  && grep -q '"family": "unclip"' info.txt && ok "info" || bad "info"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,178 @@
+/* mj_prompt.c — Midjourney-style prompt syntax (see mj_prompt.h). */
+#include "mj_prompt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static char *dup_range(const char *a, const char *b) {
+  while (a < b && isspace((unsigned char)*a)) a++;
+  while (b > a && isspace((unsigned char)b[-1])) b--;
+  char *s = malloc((size_t)(b - a) + 1);
+  if (s) {
+    memcpy(s, a, (size_t)(b - a));
+    s[b - a] = '\0';
+  }
+  return s;
+}
+
+static int is_image_word(const char *w, size_t n) {
+  static const char *const ext[] = {".png", ".jpg", ".jpeg"};
+  for (int i = 0; i < 3; i++) {
+    size_t e = strlen(ext[i]);
+    if (n > e && strncasecmp(w + n - e, ext[i], e) == 0) return 1;
+  }
+  return 0;
+}
+
+int mj_parse_ratio(const char *s, int *w, int *h) {
+  char *end;
+  long a = strtol(s, &end, 10);
+  if (*end != ':') return -1;
+  long b = strtol(end + 1, &end, 10);
+  if (*end || a < 1 || b < 1 || a > 100 || b > 100) return -1;
+  *w = (int)a;
+  *h = (int)b;
+  return 0;
+}
+
+void mj_size_for_ratio(int side, int aw, int ah, int *w, int *h) {
+  double r = sqrt((double)aw / ah);
+  int W = (int)lround(side * r / 8.0) * 8, H = (int)lround(side / r / 8.0) * 8;
+  *w = W < 8 ? 8 : W;
+  *h = H < 8 ? 8 : H;
+}
+
+void mj_free(mj_prompt *p) {
+  for (int i = 0; i < p->n_parts; i++) {
+    free(p->parts[i].text);
+    free(p->parts[i].image);
+  }
+  free(p->negative);
+  memset(p, 0, sizeof *p);
+}
+
+static int fail(mj_prompt *p, char *err, size_t n, const char *msg, const char *arg) {
+  snprintf(err, n, msg, arg);
+  mj_free(p);
+  return -1;
+}
+
+/* The value of a --parameter: up to the next " --" or the end. */
+static const char *param_value(const char *s, const char **end) {
+  while (isspace((unsigned char)*s)) s++;
+  const char *e = strstr(s, " --");
+  *end = e ? e : s + strlen(s);
+  return s;
+}
+
+int mj_parse(const char *s, mj_prompt *p, char *err, size_t n) {
+  memset(p, 0, sizeof *p);
+  /* 1. leading image paths */
+  const char *c = s;
+  for (;;) {
+    while (isspace((unsigned char)*c)) c++;
+    const char *w = c;
+    while (*c && !isspace((unsigned char)*c)) c++;
+    if (c == w || !is_image_word(w, (size_t)(c - w))) {
+      c = w;
+      break;
+    }
+    if (p->n_parts == MJ_MAX_PARTS) return fail(p, err, n, "more than %s prompt parts", "16");
+    p->parts[p->n_parts].image = dup_range(w, c);
+    p->parts[p->n_parts++].weight = 1.0f;
+  }
+  /* 2. split off the --parameters */
+  const char *params = strstr(c, "--");
+  while (params && params != c && !isspace((unsigned char)params[-1]))
+    params = strstr(params + 2, "--");
+  const char *text_end = params ? params : c + strlen(c);
+  /* 3. text parts separated by ::weight */
+  const char *t = c;
+  while (t < text_end) {
+    const char *sep = strstr(t, "::");
+    if (!sep || sep >= text_end) sep = text_end;
+    char *text = dup_range(t, sep);
+    float weight = 1.0f;
+    const char *next = sep;
+    if (sep < text_end) {
+      char *end;
+      errno = 0;
+      double v = strtod(sep + 2, &end);
+      if (end != sep + 2 && errno == 0 && end <= text_end) {
+        if (!isfinite(v)) {
+          free(text);
+          return fail(p, err, n, "weight after '::' is not a finite number near '%.20s'", sep);
+        }
+        weight = (float)v;
+        next = end;
+      } else {
+        next = sep + 2;
+      }
+    }
+    if (text && *text) {
+      if (p->n_parts == MJ_MAX_PARTS) {
+        free(text);
+        return fail(p, err, n, "more than %s prompt parts", "16");
+      }
+      p->parts[p->n_parts].text = text;
+      p->parts[p->n_parts++].weight = weight;
+    } else {
+      free(text);
+    }
+    t = next;
+  }
+  /* 4. the parameters */
+  for (const char *q = params; q && *q;) {
+    if (strncmp(q, "--", 2) != 0) break;
+    const char *name = q + 2, *ne = name;
+    while (*ne && !isspace((unsigned char)*ne)) ne++;
+    const char *ve, *v = param_value(ne, &ve);
+    char *val = dup_range(v, ve);
+    size_t nl = (size_t)(ne - name);
+    int bad = 0;
+    if ((nl == 2 && !strncmp(name, "ar", 2)) || (nl == 6 && !strncmp(name, "aspect", 6))) {
+      bad = mj_parse_ratio(val, &p->ar_w, &p->ar_h);
+    } else if (nl == 2 && !strncmp(name, "no", 2)) {
+      free(p->negative);
+      p->negative = val;
+      val = NULL;
+    } else if (nl == 2 && !strncmp(name, "iw", 2)) {
+      char *e;
+      p->iw = strtof(val, &e);
+      bad = *e || !isfinite(p->iw) || p->iw == 0;
+      p->has_iw = true;
+    } else if (nl == 4 && !strncmp(name, "seed", 4)) {
+      char *e;
+      errno = 0;
+      p->seed = strtoull(val, &e, 10);
+      bad = *e || !*val || errno || val[0] == '-';
+      p->has_seed = true;
+    } else {
+      char what[64];
+      snprintf(what, sizeof what, "%.*s", (int)(nl < 40 ? nl : 40), name);
+      free(val);
+      return fail(p, err, n,
+                  "unknown prompt parameter --%s (supported: --ar W:H, --no TEXT, --iw N, "
+                  "--seed N)",
+                  what);
+    }
+    if (bad) {
+      char what[96];
+      snprintf(what, sizeof what, "--%.*s %s", (int)(nl < 20 ? nl : 20), name, val ? val : "");
+      free(val);
+      return fail(p, err, n, "bad value in '%s'", what);
+    }
+    free(val);
+    q = ve;
+    while (isspace((unsigned char)*q)) q++;
+  }
+  if (p->has_iw)
+    for (int i = 0; i < p->n_parts; i++)
+      if (p->parts[i].image) p->parts[i].weight = p->iw;
+  return 0;
+}
