@@ -19,7 +19,7 @@ struct dif_context {
   dif_pool *pool;    /* created on first use */
   dif_models models; /* valid when loaded */
   char *prior_dir;   /* dif_context_set_prior */
-  char *info; /* dif_context_info's JSON, made at load */
+  char *info;        /* dif_context_info's JSON, made at load */
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
