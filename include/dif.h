@@ -386,6 +386,11 @@ DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale
  * restores the model's own. An unknown name is DIF_ERR_UNSUPPORTED with the
  * valid names listed. */
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *sample, const char *name);
+/* The prior's scheduler, by the same names; NULL restores the default, a
+ * DDPMScheduler built from the prior's scheduler config as diffusers'
+ * StableUnCLIPPipeline documentation does (Karlo ships an UnCLIPScheduler
+ * config; "unclip" selects that class itself). */
+DIF_API dif_status dif_sample_set_prior_scheduler(dif_sample *sample, const char *name);
 /* The seed (any 64-bit value, 0 included). */
 DIF_API dif_status dif_sample_set_seed(dif_sample *sample, uint64_t seed);
 /* Picks a random seed now (from the operating system) and uses it;

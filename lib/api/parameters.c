@@ -121,6 +121,9 @@ DIF_API dif_status dif_sample_apply_parameters(dif_sample *s, const char *json) 
     st = dif_sample_set_prior_guidance(s, num_of(o, "prior_guidance"));
   if (!st && has(o, "scheduler"))
     st = dif_sample_set_scheduler(s, json_string_value(json_object_get(o, "scheduler")));
+  if (!st && has(o, "prior_scheduler"))
+    st =
+        dif_sample_set_prior_scheduler(s, json_string_value(json_object_get(o, "prior_scheduler")));
   if (!st && has(o, "batch")) st = dif_sample_set_batch(s, int_of(o, "batch"));
   if (!st && has(o, "noise_level")) st = dif_sample_set_noise_level(s, int_of(o, "noise_level"));
   const char *blend = json_string_value(json_object_get(o, "blend"));

@@ -26,7 +26,7 @@ struct dif_sample {
   bool size_set;
   int32_t steps, prior_steps, batch, noise_level;
   float guidance, prior_guidance;
-  char *scheduler;
+  char *scheduler, *prior_scheduler;
   uint64_t seed;
   dif_blend blend;
   dif_image init;
@@ -124,6 +124,7 @@ DIF_API void dif_sample_free(dif_sample *s) {
   join(s);
   dif_prompt_free(s->prompt);
   free(s->scheduler);
+  free(s->prior_scheduler);
   dif_image_free(&s->init);
   free(s->init_source);
   dif_result_free(&s->result);
@@ -195,6 +196,21 @@ DIF_API dif_status dif_sample_set_scheduler(dif_sample *s, const char *name) {
   }
   free(s->scheduler);
   s->scheduler = copy;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_prior_scheduler(dif_sample *s, const char *name) {
+  CHECK_SAMPLE(s, "dif_sample_set_prior_scheduler");
+  char *copy = NULL;
+  if (name) {
+    dif_error err = {0};
+    if (dif_scheduler_check_name(name, &err))
+      return sfail(s, err.status, "dif_sample_set_prior_scheduler: %s", err.msg);
+    if (!(copy = strdup(name)))
+      return sfail(s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_set_prior_scheduler: out of memory");
+  }
+  free(s->prior_scheduler);
+  s->prior_scheduler = copy;
   return ok(s);
 }
 
@@ -328,6 +344,8 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
     json_object_set_new(o, "noise_level", json_integer(s->noise_level));
     json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
     json_object_set_new(o, "prior_guidance", json_real(s->prior_guidance));
+    json_object_set_new(o, "prior_scheduler",
+                        json_string(s->prior_scheduler ? s->prior_scheduler : "DDPMScheduler"));
     json_object_set_new(o, "blend", json_string(s->blend == DIF_BLEND_SLERP ? "slerp" : "sum"));
   }
   if (s->init.rgb)
@@ -390,6 +408,7 @@ static dif_status run(dif_sample *s) {
                    .guidance = s->guidance,
                    .prior_steps = s->prior_steps,
                    .prior_guidance = s->prior_guidance,
+                   .prior_scheduler = s->prior_scheduler,
                    .noise_level = s->noise_level,
                    .scheduler = s->scheduler,
                    .seed = s->seed,

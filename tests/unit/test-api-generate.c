@@ -152,6 +152,28 @@ TEST(progress_and_cancel) {
   dif_context_free(ctx);
 }
 
+TEST(prior_with_the_unclip_scheduler) {
+  /* Karlo's own UnCLIPScheduler works too (a different image than DDPM's) */
+  dif_context *ctx = load(UNCLIP, PRIOR, 2);
+  dif_sample *a = small_sample(ctx, 11), *b = small_sample(ctx, 11);
+  CHECK(dif_sample_set_prior_scheduler(b, "unclip") == DIF_OK);
+  CHECK_STATUS(dif_sample_set_prior_scheduler(b, "nope"), DIF_ERR_UNSUPPORTED,
+               dif_sample_last_error(b), "unclip");
+  CHECK(dif_sample_run(a) == DIF_OK);
+  CHECK_MSG(dif_sample_run(b) == DIF_OK, "%s", dif_sample_last_error(b));
+  size_t n = dif_sample_image_bytes(a);
+  uint8_t *pa = malloc(n), *pb = malloc(n);
+  dif_sample_copy_image(a, 0, pa, n);
+  dif_sample_copy_image(b, 0, pb, n);
+  CHECK(memcmp(pa, pb, n) != 0);
+  CHECK(strstr(dif_sample_parameters(b), "\"prior_scheduler\":\"unclip\"") != NULL);
+  free(pa);
+  free(pb);
+  dif_sample_free(a);
+  dif_sample_free(b);
+  dif_context_free(ctx);
+}
+
 TEST(start_poll_wait_cancel) {
   dif_context *ctx = load(UNCLIP, PRIOR, 2);
   dif_sample *s = small_sample(ctx, 8);
@@ -294,6 +316,7 @@ int main(void) {
   RUN(unclip_text_to_image_matches_diffusers);
   RUN(variation_and_sd_match_diffusers);
   RUN(progress_and_cancel);
+  RUN(prior_with_the_unclip_scheduler);
   RUN(start_poll_wait_cancel);
   RUN(png_with_parameters_and_random_seed);
   RUN(concurrent_samples_are_bit_identical);
