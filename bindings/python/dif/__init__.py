@@ -21,7 +21,10 @@ from ._ffi import Blend, LogLevel, Status, TextEmbedding  # noqa: F401 (re-expor
 from ._lib import lib as _dll
 
 __all__ = ["Context", "Prompt", "Job", "Images", "Error", "Cancelled", "Status", "LogLevel",
-           "TextEmbedding", "Blend", "version", "library_version", "blas_core"]
+           "TextEmbedding", "Blend", "RANDOM", "version", "library_version", "blas_core"]
+
+RANDOM = "random"
+"""seed=dif.RANDOM: a random seed, picked by the library and reported in Images.seed."""
 
 version = "%d.%d.%d" % (_ffi.DIF_VERSION_MAJOR, _ffi.DIF_VERSION_MINOR, _ffi.DIF_VERSION_PATCH)
 
@@ -277,10 +280,12 @@ class _Sample:
             self._check(_dll.dif_sample_set_blend(s, Blend(o["blend"])))
         if o.get("scheduler") is not None:
             self._check(_dll.dif_sample_set_scheduler(s, _text(o["scheduler"], "scheduler")))
-        if o.get("seed") is None:
+        if o.get("seed") == RANDOM:
             self._check(_dll.dif_sample_set_random_seed(s))
-        else:
-            self._check(_dll.dif_sample_set_seed(s, o["seed"] & 0xFFFFFFFFFFFFFFFF))
+        elif o.get("seed") is not None:
+            if not isinstance(o["seed"], int) or not 0 <= o["seed"] < 2**64:
+                raise ValueError("seed: an int in [0, 2**64) or dif.RANDOM, not %r" % (o["seed"],))
+            self._check(_dll.dif_sample_set_seed(s, o["seed"]))
         init = o.get("init_image")
         if init is not None:
             strength = 0.8 if o.get("strength") is None else o["strength"]
@@ -488,9 +493,10 @@ class Context:
         prompt:   a str (text), a path / PIL image / numpy array (image
                   variation) or a dif.Prompt.
         settings: width, height, steps, guidance, prior_steps, prior_guidance,
-                  scheduler, seed (None: a random one, see Images.seed), batch,
-                  noise_level, blend, init_image (+ strength, default 0.8).
-                  Unset ones keep the library's defaults (dif.h section 7).
+                  scheduler, seed (dif.RANDOM: a random one, see Images.seed),
+                  batch, noise_level, blend, init_image (+ strength, default 0.8).
+                  Unset ones keep the library's defaults (dif.h section 7: seed 0,
+                  the model's size, 20 steps, ...).
         progress: callable(step, total) after every denoising step; return
                   True to cancel. If it raises, the generation is cancelled and
                   the exception re-raised here.

@@ -159,10 +159,14 @@ def test_job_poll_cancel_result(unclip):
 
 def test_random_seed_is_reported(unclip):
     images = unclip.generate("a red cat", width=32, height=32, steps=1, prior_steps=1,
-                             output="bytes")
+                             seed=dif.RANDOM, output="bytes")
     again = unclip.generate("a red cat", width=32, height=32, steps=1, prior_steps=1,
                             seed=images.seed, output="bytes")
     assert images[0] == again[0]
+    default = unclip.generate("a red cat", width=32, height=32, steps=1, prior_steps=1)
+    assert default.seed == 0  # unset settings keep the library's defaults
+    with pytest.raises(ValueError):
+        unclip.generate("a red cat", seed=-1)
 
 
 def test_embeddings(unclip):
