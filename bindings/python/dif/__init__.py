@@ -214,8 +214,11 @@ class Prompt:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_ptr", None):
-            self.close()
+        try:
+            if getattr(self, "_ptr", None):
+                self.close()
+        except Exception:  # interpreter shutdown
+            pass
 
 
 def _as_prompt(prompt):
@@ -381,8 +384,11 @@ class Job:
         self._sample.free()
 
     def __del__(self):
-        if getattr(self, "_sample", None) is not None:
-            self._sample.free()
+        try:
+            if getattr(self, "_sample", None) is not None:
+                self._sample.free()
+        except Exception:  # interpreter shutdown
+            pass
 
 
 # ---------------------------------------------------------------------------
@@ -398,8 +404,9 @@ class Context:
     prior_dir: a Karlo prior folder for text-to-image with an unCLIP model.
     threads:   worker threads (None: one per core). Same threads, same pixels.
     log:       a callable(level, message) receiving the library's log lines.
-    A loaded context may be shared by threads; it must outlive its jobs, so
-    close() cancels and frees any still running."""
+    A loaded context may be shared by threads running generate() at once; it
+    must outlive its jobs, so close() cancels and frees any still running.
+    Do not close() it while another thread is inside generate()."""
 
     def __init__(self, model_dir, prior_dir=None, threads=None, log=None,
                  log_level=LogLevel.INFO):
@@ -540,5 +547,8 @@ class Context:
         self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
 

@@ -144,12 +144,19 @@ def test_cancel_event_from_another_thread(unclip):
 
 
 def test_job_poll_cancel_result(unclip):
-    job = unclip.start("a red cat", output="bytes", **TXT2IMG)
+    steps, threads = [], set()
+
+    def progress(step, total):  # called on the library's thread
+        steps.append(step)
+        threads.add(threading.get_ident())
+
+    job = unclip.start("a red cat", output="bytes", progress=progress, **TXT2IMG)
     while not job.done():
         time.sleep(0.001)
     assert job.poll()[0]
     images = job.result()
     assert images.seed == 2024 and len(images[0]) == 32 * 32 * 3
+    assert steps == list(range(1, 10)) and threading.get_ident() not in threads
 
     job = unclip.start("a red cat", width=32, height=32, steps=1000, prior_steps=2, seed=1)
     job.cancel()
