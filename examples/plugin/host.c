@@ -71,9 +71,10 @@ static int load_api(const char *path, api *a) {
 }
 
 static atomic_int burning;
+static atomic_ulong burnt;
 static void *burn(void *arg) {
-  volatile unsigned long x = 0;
-  while (atomic_load(&burning)) x += (unsigned long)arg;
+  while (atomic_load_explicit(&burning, memory_order_relaxed))
+    atomic_fetch_add_explicit(&burnt, (unsigned long)(uintptr_t)arg, memory_order_relaxed);
   return NULL;
 }
 
