@@ -15,7 +15,7 @@ find_program(DIF_GOFMT NAMES gofmt PATHS /usr/bin NO_DEFAULT_PATH)
 find_program(DIF_GOFMT NAMES gofmt)
 find_program(DIF_CPP NAMES cpp)
 
-# dif_python_modules(VAR mod...): VAR = the modules DIF_PYTHON3 cannot import.
+# dif_python_missing(VAR mod...): VAR = the modules DIF_PYTHON3 cannot import.
 function(dif_python_missing var)
   set(missing "")
   foreach(m ${ARGN})
