@@ -1,0 +1,275 @@
+package dif_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"libdif/dif"
+)
+
+// The tiny golden models of the repository (DIF_TEST_MODELS overrides) and
+// dif-ref, the C library's own output (DIF_REF, set by ctest). With
+// DIF_TEST_STRICT=1 a missing prerequisite fails instead of skipping.
+var (
+	models   = envOr("DIF_TEST_MODELS", filepath.Join("..", "..", "..", "tests", "golden", "models"))
+	inputPNG = filepath.Join(models, "..", "cases", "pipelines", "input_32x32.png")
+	unclip   = filepath.Join(models, "tiny-unclip")
+	prior    = filepath.Join(models, "tiny-karlo-prior")
+)
+
+const threads = 2 // as dif-ref: the same threads give the same pixels
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func need(t *testing.T, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("DIF_TEST_STRICT") == "1" {
+		t.Fatalf("DIF_TEST_STRICT=1 and %s", why)
+	}
+	t.Skip(why)
+}
+
+func open(t *testing.T, dir string, opts ...dif.OpenOption) *dif.Context {
+	t.Helper()
+	_, err := os.Stat(dir)
+	need(t, err == nil, "no tiny models at "+models+" (set DIF_TEST_MODELS)")
+	ctx, err := dif.Open(dir, append([]dif.OpenOption{dif.WithThreads(threads)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctx.Close() })
+	return ctx
+}
+
+// reference runs dif-ref and returns the RGB8 bytes of all its images.
+func reference(t *testing.T, model string, args ...string) []byte {
+	t.Helper()
+	exe := os.Getenv("DIF_REF")
+	need(t, exe != "", "DIF_REF (the dif-ref program of the build tree) is not set")
+	out := filepath.Join(t.TempDir(), "ref.rgb")
+	cmd := exec.Command(exe, append([]string{out, model, "--threads", "2"}, args...)...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dif-ref: %v: %s", err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func rgbOf(imgs []image.Image) []byte {
+	var b bytes.Buffer
+	for _, img := range imgs {
+		r := img.(*image.RGBA)
+		for i := 0; i < len(r.Pix); i += 4 {
+			b.Write(r.Pix[i : i+3])
+		}
+	}
+	return b.Bytes()
+}
+
+func TestVersion(t *testing.T) {
+	if dif.LibraryVersion() != "0.1.0" || dif.Version != dif.VersionNumber {
+		t.Fatalf("library %s, header %d", dif.LibraryVersion(), dif.Version)
+	}
+	if dif.ErrCancelled.String() != "cancelled" || dif.BLASCore() == "" {
+		t.Fatal(dif.ErrCancelled.String(), dif.BLASCore())
+	}
+}
+
+func TestTextToImageParity(t *testing.T) {
+	want := reference(t, unclip, "--prior", prior, "--text", "a photo of a red cat",
+		"--size", "32", "32", "--steps", "4", "--prior-steps", "5", "--seed", "2024")
+	ctx := open(t, unclip, dif.WithPrior(prior))
+	if !ctx.IsUnCLIP() || !ctx.HasPrior() || ctx.Threads() != threads {
+		t.Fatal("model flags")
+	}
+	imgs, err := ctx.Generate(context.Background(), dif.Text("a photo of a red cat"),
+		dif.Size(32, 32), dif.Steps(4), dif.PriorSteps(5), dif.Seed(2024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || imgs[0].Bounds() != image.Rect(0, 0, 32, 32) {
+		t.Fatalf("%d images", len(imgs))
+	}
+	if !bytes.Equal(rgbOf(imgs), want) {
+		t.Fatal("Go and C pixels differ")
+	}
+}
+
+func TestImageVariationParity(t *testing.T) {
+	want := reference(t, unclip, "--image", inputPNG, "--size", "48", "32", "--steps", "4",
+		"--seed", "1010")
+	ctx := open(t, unclip)
+	f, err := os.Open(inputPNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*dif.Prompt{"file": dif.ImageFile(inputPNG),
+		"image.Image": dif.Image(decoded)} {
+		imgs, err := ctx.Generate(context.Background(), p, dif.Size(48, 32), dif.Steps(4),
+			dif.Seed(1010))
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if !bytes.Equal(rgbOf(imgs), want) {
+			t.Fatalf("%s: Go and C pixels differ", name)
+		}
+	}
+}
+
+func TestStableDiffusionBatchParity(t *testing.T) {
+	sd := filepath.Join(models, "tiny-sd")
+	want := reference(t, sd, "--text", "a watercolor lighthouse", "--negative", "ugly",
+		"--steps", "3", "--seed", "32", "--batch", "2", "--scheduler", "euler_a")
+	ctx := open(t, sd)
+	imgs, err := ctx.Generate(context.Background(),
+		dif.Text("a watercolor lighthouse").SetNegative("ugly"),
+		dif.Steps(3), dif.Seed(32), dif.Batch(2), dif.Scheduler("euler_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 2 || !bytes.Equal(rgbOf(imgs), want) {
+		t.Fatal("Go and C pixels differ")
+	}
+}
+
+func TestCancelThroughContext(t *testing.T) {
+	ctx := open(t, unclip, dif.WithPrior(prior))
+	gctx, cancel := context.WithCancel(context.Background())
+	var last atomic.Int32
+	_, err := ctx.Generate(gctx, dif.Text("a red cat"), dif.Size(32, 32), dif.Steps(500),
+		dif.PriorSteps(2), dif.OnProgress(func(step, total int) {
+			last.Store(int32(step))
+			if step == 3 {
+				cancel()
+			}
+		}))
+	if !errors.Is(err, dif.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("want a cancellation, got %v", err)
+	}
+	if s := last.Load(); s < 3 || s > 10 {
+		t.Fatalf("stopped after step %d of 502", s)
+	}
+	var de *dif.Error
+	if !errors.As(err, &de) || de.Status != dif.ErrCancelled {
+		t.Fatalf("%#v", err)
+	}
+	// a deadline cancels too, and the context stays usable
+	dctx, dcancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer dcancel()
+	start := time.Now()
+	_, err = ctx.Generate(dctx, dif.Text("a red cat"), dif.Size(32, 32), dif.Steps(900))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("deadline: %v after %v", err, time.Since(start))
+	}
+	var used uint64
+	if _, err := ctx.Generate(context.Background(), dif.Text("a red cat"), dif.Size(32, 32),
+		dif.Steps(2), dif.PriorSteps(2), dif.RandomSeed(&used)); err != nil {
+		t.Fatal(err)
+	}
+	// an already cancelled context does not start
+	_, err = ctx.Generate(gctx, dif.Text("a red cat"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	_, err := dif.Open(filepath.Join(t.TempDir(), "no-such-model"))
+	var de *dif.Error
+	if !errors.As(err, &de) || de.Status != dif.ErrIO || !strings.Contains(de.Message, "no-such-model") {
+		t.Fatalf("%v", err)
+	}
+	ctx := open(t, unclip, dif.WithPrior(prior))
+	bg := context.Background()
+	if _, err := ctx.Generate(bg, dif.Text("a cat"), dif.Steps(0)); !errors.Is(err, dif.ErrInvalidArgument) {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Generate(bg, dif.Text("a cat"), dif.Scheduler("nope")); !errors.Is(err, dif.ErrUnsupported) ||
+		!strings.Contains(err.Error(), "euler") {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Generate(bg, dif.Text("bad \xff utf-8")); !errors.Is(err, dif.ErrInvalidArgument) {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Generate(bg, dif.NewPrompt()); !errors.Is(err, dif.ErrInvalidArgument) {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Generate(bg, dif.ImageFile("/no/such.png")); !errors.Is(err, dif.ErrIO) {
+		t.Fatal(err)
+	}
+	ctx.Close()
+	ctx.Close() // idempotent
+	if _, err := ctx.Generate(bg, dif.Text("a cat")); err == nil {
+		t.Fatal("generate on a closed context")
+	}
+}
+
+func TestLoggerAndConcurrentGenerate(t *testing.T) {
+	var lines atomic.Int32
+	ctx := open(t, unclip, dif.WithPrior(prior),
+		dif.WithLogger(func(dif.LogLevel, string) { lines.Add(1) }, dif.LogDebug))
+	if lines.Load() == 0 {
+		t.Fatal("no log lines while loading")
+	}
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func(seed uint64) {
+			_, err := ctx.Generate(context.Background(), dif.Text("a red cat"), dif.Size(32, 32),
+				dif.Steps(2), dif.PriorSteps(2), dif.Seed(seed))
+			errs <- err
+		}(uint64(i))
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mappedWeights(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	return strings.Count(string(b), ".safetensors")
+}
+
+func TestNoLeakOverOpenCloseCycles(t *testing.T) {
+	before := mappedWeights(t)
+	for i := 0; i < 100; i++ {
+		ctx, err := dif.Open(unclip, dif.WithPrior(prior), dif.WithThreads(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx.Close()
+	}
+	if after := mappedWeights(t); after != before {
+		t.Fatalf("%d weight mappings before, %d after", before, after)
+	}
+}

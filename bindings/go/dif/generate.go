@@ -1,0 +1,204 @@
+package dif
+
+/*
+#include <dif.h>
+extern int difGoProgress(int32_t step, int32_t total, void *user);
+*/
+import "C"
+
+import (
+	"context"
+	"image"
+	"unsafe"
+)
+
+type settings struct {
+	apply    []func(*C.dif_sample) Status
+	progress func(step, total int)
+	seedOut  *uint64
+}
+
+// Option is a generation setting; unset ones keep the library's defaults
+// (dif.h section 7: the model's size, 20 steps, seed 0, one image, ...).
+type Option func(*settings)
+
+func set(fn func(*C.dif_sample) Status) Option {
+	return func(s *settings) { s.apply = append(s.apply, fn) }
+}
+
+// Size sets width and height in pixels (multiples of 8).
+func Size(width, height int) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetSize(s, int32(width), int32(height)) })
+}
+
+// Steps sets the decoder's denoising steps.
+func Steps(n int) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetSteps(s, int32(n)) })
+}
+
+// Guidance sets the classifier-free guidance scale.
+func Guidance(scale float32) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetGuidance(s, scale) })
+}
+
+// PriorSteps sets the diffusion prior's steps.
+func PriorSteps(n int) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetPriorSteps(s, int32(n)) })
+}
+
+// PriorGuidance sets the diffusion prior's guidance scale.
+func PriorGuidance(scale float32) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetPriorGuidance(s, scale) })
+}
+
+// Scheduler picks the decoder's scheduler ("ddim", "euler_a", "dpmpp_2m", ...).
+func Scheduler(name string) Option {
+	return set(func(s *C.dif_sample) Status {
+		c := cstr(name)
+		defer free(c)
+		return difSampleSetScheduler(s, c)
+	})
+}
+
+// Seed sets the seed.
+func Seed(seed uint64) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetSeed(s, seed) })
+}
+
+// RandomSeed lets the library pick a seed and stores it in *used.
+func RandomSeed(used *uint64) Option {
+	return func(st *settings) {
+		st.apply = append(st.apply, difSampleSetRandomSeed)
+		st.seedOut = used
+	}
+}
+
+// Batch sets the number of images drawn in one run.
+func Batch(n int) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetBatch(s, int32(n)) })
+}
+
+// NoiseLevel sets the unCLIP noise augmentation, 0..999.
+func NoiseLevel(level int) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetNoiseLevel(s, int32(level)) })
+}
+
+// BlendMode sets how prompt parts combine (BlendSum or BlendSlerp).
+func BlendMode(mode Blend) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetBlend(s, mode) })
+}
+
+// InitImageFile starts from a PNG or JPEG file noised to strength (img2img).
+func InitImageFile(path string, strength float32) Option {
+	return set(func(s *C.dif_sample) Status {
+		c := cstr(path)
+		defer free(c)
+		return difSampleSetInitImageFile(s, c, strength)
+	})
+}
+
+// InitImage starts from an image noised to strength (img2img).
+func InitImage(img image.Image, strength float32) Option {
+	rgb, w, h := toRGB(img)
+	return set(func(s *C.dif_sample) Status {
+		var px *uint8
+		if len(rgb) > 0 {
+			px = &rgb[0]
+		}
+		return difSampleSetInitImageRGB(s, px, int32(w), int32(h), int32(w*3), strength)
+	})
+}
+
+// OnProgress is called after every denoising step (prior steps included),
+// on the library's thread. Cancel through the context.Context.
+func OnProgress(fn func(step, total int)) Option {
+	return func(s *settings) { s.progress = fn }
+}
+
+//export difGoProgress
+func difGoProgress(step, total C.int32_t, user unsafe.Pointer) C.int {
+	handleValue(user).(func(step, total int))(int(step), int(total))
+	return 0
+}
+
+// Generate draws the prompt and returns its images (*image.RGBA, opaque).
+// It blocks until the images are done; cancelling gctx cancels the
+// generation within one denoising step and returns an error that matches
+// both errors.Is(err, dif.ErrCancelled) and errors.Is(err, gctx.Err()).
+func (ctx *Context) Generate(gctx context.Context, p *Prompt, opts ...Option) ([]image.Image, error) {
+	ctx.mu.RLock()
+	defer ctx.mu.RUnlock()
+	c, err := ctx.get()
+	if err != nil {
+		return nil, err
+	}
+	if err := gctx.Err(); err != nil {
+		return nil, &Error{Status: ErrCancelled, Message: "not started: " + err.Error(), cause: err}
+	}
+	var st settings
+	for _, o := range opts {
+		o(&st)
+	}
+	cp, err := p.build()
+	if err != nil {
+		return nil, err
+	}
+	var s *C.dif_sample
+	status := difSampleNew(c, cp, &s)
+	difPromptFree(cp)
+	if status != OK {
+		return nil, newError(status, difContextLastError(c))
+	}
+	defer difSampleFree(s)
+	for _, apply := range st.apply {
+		if status := apply(s); status != OK {
+			return nil, newError(status, difSampleLastError(s))
+		}
+	}
+	if st.seedOut != nil {
+		*st.seedOut = difSampleSeed(s)
+	}
+	if st.progress != nil {
+		box := newHandleBox(st.progress)
+		defer box.free() // runs once the sample has stopped: no callback can follow
+		if status := difSampleSetProgress(s, C.dif_progress_fn(C.difGoProgress), box.p); status != OK {
+			return nil, newError(status, difSampleLastError(s))
+		}
+	}
+	if status := difSampleStart(s); status != OK {
+		return nil, newError(status, difSampleLastError(s))
+	}
+	done := make(chan Status, 1)
+	go func() { done <- difSampleWait(s) }()
+	select {
+	case status = <-done:
+	case <-gctx.Done():
+		difSampleCancel(s)
+		status = <-done
+		if status == ErrCancelled {
+			return nil, &Error{Status: status, Message: difSampleLastError(s), cause: gctx.Err()}
+		}
+	}
+	if status != OK {
+		return nil, newError(status, difSampleLastError(s))
+	}
+	return images(s)
+}
+
+func images(s *C.dif_sample) ([]image.Image, error) {
+	w, h := int(difSampleWidth(s)), int(difSampleHeight(s))
+	n := difSampleImageBytes(s)
+	rgb := make([]byte, n)
+	out := make([]image.Image, 0, difSampleImageCount(s))
+	for i := int32(0); i < difSampleImageCount(s); i++ {
+		if status := difSampleCopyImage(s, i, &rgb[0], n); status != OK {
+			return nil, newError(status, difSampleLastError(s))
+		}
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for j, k := 0, 0; j < len(rgb); j, k = j+3, k+4 {
+			img.Pix[k], img.Pix[k+1], img.Pix[k+2], img.Pix[k+3] = rgb[j], rgb[j+1], rgb[j+2], 255
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}

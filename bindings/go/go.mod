@@ -1,0 +1,3 @@
+module libdif
+
+go 1.19

@@ -1,0 +1,219 @@
+"""The Python bindings on the tiny golden models: parity with the C library
+bit for bit, errors as exceptions, progress and cancel, no leaks."""
+import gc
+import os
+import threading
+import time
+
+import numpy as np
+import PIL.Image
+import pytest
+
+import dif
+from conftest import INPUT_PNG, THREADS
+
+TXT2IMG = dict(width=32, height=32, steps=4, prior_steps=5, seed=2024)
+TXT2IMG_REF = ["--text", "a photo of a red cat", "--size", 32, 32, "--steps", 4,
+               "--prior-steps", 5, "--seed", 2024]
+
+
+@pytest.fixture(scope="module")
+def unclip(models):
+    with dif.Context(models / "tiny-unclip", prior_dir=models / "tiny-karlo-prior",
+                     threads=THREADS) as ctx:
+        yield ctx
+
+
+def test_versions_and_generated_constants():
+    assert dif.library_version() == dif.version
+    assert dif.Status.ERR_CANCELLED == 8 and dif.Blend.SLERP == 1
+    assert dif._ffi.DIF_MAX_BATCH == 16
+    assert dif.blas_core()
+    # every function of the generated layer is exported by the library
+    assert dif._lib.missing == []
+
+
+def reference_txt2img(models, reference):
+    # dif-ref takes the context options first (--prior DIR), then the prompt and settings
+    return reference(models / "tiny-unclip", "--prior", models / "tiny-karlo-prior", *TXT2IMG_REF)
+
+
+def test_text_to_image_parity(models, reference, unclip):
+    ref_rgb, w, h, n = reference_txt2img(models, reference)
+    images = unclip.generate("a photo of a red cat", output="bytes", **TXT2IMG)
+    assert (images.width, images.height, len(images)) == (w, h, n) == (32, 32, 1)
+    assert images[0] == ref_rgb
+    assert images.seed == 2024 and images.parameters["steps"] == 4
+    # the other output kinds carry the same pixels
+    arr = unclip.generate("a photo of a red cat", output="numpy", **TXT2IMG)[0]
+    assert arr.shape == (32, 32, 3) and arr.dtype == np.uint8 and arr.tobytes() == ref_rgb
+    img = unclip.generate("a photo of a red cat", **TXT2IMG)[0]  # default: PIL
+    assert isinstance(img, PIL.Image.Image) and img.tobytes() == ref_rgb
+
+
+def test_image_variation_parity_path_pil_numpy(models, reference):
+    ref_rgb, w, h, n = reference(models / "tiny-unclip", "--image", INPUT_PNG, "--size", 48, 32,
+                                 "--steps", 4, "--seed", 1010)
+    with dif.Context(models / "tiny-unclip", threads=THREADS) as ctx:
+        settings = dict(width=48, height=32, steps=4, seed=1010, output="bytes")
+        by_path = ctx.generate(INPUT_PNG, **settings)  # a pathlib.Path: an image prompt
+        pil = PIL.Image.open(INPUT_PNG)
+        by_pil = ctx.generate(dif.Prompt().add_image(pil), **settings)
+        by_array = ctx.generate(np.asarray(pil.convert("RGB")), **settings)
+    assert (w, h, n) == (48, 32, 1)
+    assert by_path[0] == ref_rgb and by_pil[0] == ref_rgb and by_array[0] == ref_rgb
+
+
+def test_sd_negative_batch_parity(models, reference):
+    ref_rgb, w, h, n = reference(models / "tiny-sd", "--text", "a watercolor lighthouse",
+                                 "--negative", "ugly", "--steps", 3, "--seed", 32, "--batch", 2,
+                                 "--scheduler", "euler_a")
+    with dif.Context(models / "tiny-sd", threads=THREADS) as ctx:
+        assert not ctx.is_unclip
+        p = dif.Prompt("a watercolor lighthouse", negative="ugly")
+        images = ctx.generate(p, steps=3, seed=32, batch=2, scheduler="euler_a", output="bytes")
+    assert n == 2 and len(images) == 2
+    assert b"".join(images) == ref_rgb
+    assert images[0] != images[1]
+
+
+def test_errors_become_exceptions(models, unclip, tmp_path):
+    with pytest.raises(dif.Error) as e:
+        dif.Context(tmp_path / "no-such-model")
+    assert e.value.status == dif.Status.ERR_IO and "no-such-model" in e.value.message
+    with pytest.raises(dif.Error) as e:
+        unclip.generate("a cat", steps=0)
+    assert e.value.status == dif.Status.ERR_INVALID_ARGUMENT and "steps" in e.value.message
+    with pytest.raises(dif.Error) as e:
+        unclip.generate("a cat", scheduler="no-such-scheduler")
+    assert e.value.status == dif.Status.ERR_UNSUPPORTED and "euler" in e.value.message
+    with pytest.raises(dif.Error) as e:
+        dif.Prompt(b"bad \xff utf-8")
+    assert e.value.status == dif.Status.ERR_INVALID_ARGUMENT and "UTF-8" in str(e.value)
+    with pytest.raises(dif.Error) as e:
+        dif.Prompt().add_image(tmp_path / "missing.png")
+    assert e.value.status == dif.Status.ERR_IO
+    with pytest.raises(TypeError):
+        unclip.generate("a cat", no_such_setting=1)
+    with pytest.raises(TypeError):
+        dif.Prompt().add_image(np.zeros((4, 4, 3), dtype=np.float32))
+    ctx = dif.Context(models / "tiny-sd", threads=1)
+    ctx.close()
+    with pytest.raises(ValueError):
+        ctx.generate("a cat")
+    assert isinstance(dif.Cancelled(dif.Status.ERR_CANCELLED, "x"), dif.Error)
+
+
+def test_progress_and_cancel(unclip):
+    seen = []
+    unclip.generate("a red cat", progress=lambda s, t: seen.append((s, t)), **TXT2IMG)
+    assert seen == [(i, 9) for i in range(1, 10)]  # 5 prior + 4 decoder steps
+
+    with pytest.raises(dif.Cancelled) as e:
+        unclip.generate("a red cat", progress=lambda s, t: s >= 3, **TXT2IMG)
+    assert e.value.status == dif.Status.ERR_CANCELLED
+
+    calls = []
+
+    def boom(step, total):
+        calls.append(step)
+        if step == 2:
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        unclip.generate("a red cat", progress=boom, **TXT2IMG)
+    assert calls == [1, 2]  # cancelled at once: no further steps
+    # the context is still usable and gives the same pixels as before
+    a = unclip.generate("a red cat", output="bytes", **TXT2IMG)
+    b = unclip.generate("a red cat", output="bytes", **TXT2IMG)
+    assert a[0] == b[0]
+
+
+def test_cancel_event_from_another_thread(unclip):
+    stop = threading.Event()
+    started = threading.Event()
+
+    def progress(step, total):
+        started.set()
+        time.sleep(0.01)
+
+    threading.Timer(0, lambda: started.wait(10) and stop.set()).start()
+    with pytest.raises(dif.Cancelled):
+        unclip.generate("a red cat", progress=progress, cancel=stop, width=32, height=32,
+                        steps=400, prior_steps=2)
+
+
+def test_job_poll_cancel_result(unclip):
+    steps, threads = [], set()
+
+    def progress(step, total):  # called on the library's thread
+        steps.append(step)
+        threads.add(threading.get_ident())
+
+    job = unclip.start("a red cat", output="bytes", progress=progress, **TXT2IMG)
+    while not job.done():
+        time.sleep(0.001)
+    assert job.poll()[0]
+    images = job.result()
+    assert images.seed == 2024 and len(images[0]) == 32 * 32 * 3
+    assert steps == list(range(1, 10)) and threading.get_ident() not in threads
+
+    job = unclip.start("a red cat", width=32, height=32, steps=1000, prior_steps=2, seed=1)
+    job.cancel()
+    with pytest.raises(dif.Cancelled):
+        job.result()
+
+
+def test_random_seed_is_reported(unclip):
+    images = unclip.generate("a red cat", width=32, height=32, steps=1, prior_steps=1,
+                             seed=dif.RANDOM, output="bytes")
+    again = unclip.generate("a red cat", width=32, height=32, steps=1, prior_steps=1,
+                            seed=images.seed, output="bytes")
+    assert images[0] == again[0]
+    default = unclip.generate("a red cat", width=32, height=32, steps=1, prior_steps=1)
+    assert default.seed == 0  # unset settings keep the library's defaults
+    with pytest.raises(ValueError):
+        unclip.generate("a red cat", seed=-1)
+
+
+def test_embeddings(unclip):
+    hidden = unclip.encode_text("a red cat")
+    assert hidden.dtype == np.float32 and hidden.size % 77 == 0
+    projected = unclip.encode_text("a red cat", dif.TextEmbedding.PROJECTED)
+    image = unclip.encode_image(INPUT_PNG)
+    assert image.shape == projected.shape
+    assert np.array_equal(image, unclip.encode_image(PIL.Image.open(INPUT_PNG)))
+
+
+def _rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _weights_mapped():
+    with open("/proc/self/maps") as f:
+        return sum(".safetensors" in line for line in f)
+
+
+def test_no_leak_over_100_create_free_cycles(models):
+    def cycle():
+        with dif.Context(models / "tiny-unclip", prior_dir=models / "tiny-karlo-prior",
+                         threads=1) as ctx:
+            with dif.Prompt("a red cat", negative="blurry") as p:
+                ctx.generate(p, width=32, height=32, steps=1, prior_steps=1, seed=1,
+                             output="bytes")
+    for _ in range(10):  # warm up allocator pools and caches
+        cycle()
+    gc.collect()
+    fds, rss, maps = len(os.listdir("/proc/self/fd")), _rss_kib(), _weights_mapped()
+    for _ in range(100):
+        cycle()
+    gc.collect()
+    grown = _rss_kib() - rss
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert _weights_mapped() == maps  # every weight file unmapped again
+    # a leaked model would be megabytes per cycle; allow allocator noise
+    assert grown < 4096, "RSS grew by %d KiB over 100 cycles" % grown

@@ -1,0 +1,57 @@
+// Text to PNG: txt2img MODEL_DIR PRIOR_DIR "PROMPT" OUT.png [SEED]
+// MODEL_DIR is a Stable unCLIP folder, PRIOR_DIR a Karlo prior folder.
+// Ctrl-C cancels the generation within one step.
+package main
+
+import (
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"os/signal"
+	"strconv"
+
+	"libdif/dif"
+)
+
+func main() {
+	if len(os.Args) < 5 {
+		fmt.Fprintln(os.Stderr, "usage: txt2img MODEL_DIR PRIOR_DIR PROMPT OUT.png [SEED]")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1], os.Args[2], os.Args[3], os.Args[4], os.Args[5:]); err != nil {
+		fmt.Fprintln(os.Stderr, "txt2img:", err)
+		os.Exit(1)
+	}
+}
+
+func run(modelDir, priorDir, text, out string, rest []string) error {
+	var seed uint64
+	if len(rest) > 0 {
+		var err error
+		if seed, err = strconv.ParseUint(rest[0], 10, 64); err != nil {
+			return err
+		}
+	}
+	ctx, err := dif.Open(modelDir, dif.WithPrior(priorDir))
+	if err != nil {
+		return err
+	}
+	defer ctx.Close()
+	gctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	images, err := ctx.Generate(gctx, dif.Text(text), dif.Seed(seed))
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, images[0]); err != nil {
+		f.Close()
+		return err
+	}
+	fmt.Printf("wrote %s (%v, seed %d)\n", out, images[0].Bounds().Size(), seed)
+	return f.Close()
+}
