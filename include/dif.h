@@ -374,7 +374,10 @@ DIF_API void dif_sample_free(dif_sample *sample);
  * DIF_ERR_INVALID_ARGUMENT for a value out of range (named in the message). */
 /* Width and height in pixels: multiples of 8, at most 4096 each. */
 DIF_API dif_status dif_sample_set_size(dif_sample *sample, int32_t width, int32_t height);
-/* Denoising steps of the decoder: 1..DIF_MAX_STEPS. */
+/* Denoising steps of the decoder: 1..DIF_MAX_STEPS. A scheduler may allow
+ * fewer than its num_train_timesteps (e.g. DDIM with "leading" spacing and
+ * steps_offset 1 stops at 999 steps of 1000, as in diffusers): the run then
+ * fails with DIF_ERR_INVALID_ARGUMENT naming the timestep. */
 DIF_API dif_status dif_sample_set_steps(dif_sample *sample, int32_t steps);
 /* Classifier-free guidance scale: finite, >= 0; <= 1 disables guidance. */
 DIF_API dif_status dif_sample_set_guidance(dif_sample *sample, float scale);
