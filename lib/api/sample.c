@@ -460,9 +460,11 @@ DIF_API dif_status dif_sample_start(dif_sample *s) {
 
 DIF_API dif_status dif_sample_poll(dif_sample *s, int32_t *step, int32_t *total) {
   if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_poll: sample is NULL");
+  /* running first: once it reads 0, step and total hold their final values */
+  int running = atomic_load(&s->running);
   if (step) *step = atomic_load(&s->step);
   if (total) *total = atomic_load(&s->total);
-  if (atomic_load(&s->running)) return DIF_ERR_BUSY;
+  if (running) return DIF_ERR_BUSY;
   pthread_mutex_lock(&s->lock);
   dif_status st = s->status;
   pthread_mutex_unlock(&s->lock);
