@@ -253,10 +253,18 @@ DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t 
                                                 int32_t height, int32_t stride, float *out,
                                                 size_t *count);
 
-/* The folder of libdif's default model (a small Stable unCLIP model that
- * ships with the library), or NULL if none is installed. Looked up once, in
- * order: the DIF_MODEL_DIR environment variable, the installed data folder,
- * the source tree the library was built from. Thread-safe; a static string. */
+/* The folder of libdif's default model, or NULL if none is found: the
+ * small Stable unCLIP model that ships with the library (dif-shapes-64, 64×64
+ * pictures of coloured circles, squares and triangles on coloured
+ * backgrounds; what it can and cannot draw: docs/default-model.md). It holds
+ * its recommended settings (dif_defaults.json), so dif_context_load of this
+ * folder is all a caller needs. Looked up once, in order: the DIF_MODEL_DIR
+ * environment variable; ${datadir}/dif/models/dif-shapes-64 relative to the
+ * installed library (or, for the static library, to the program), so a moved
+ * install is found; the configured install folder; the source tree the
+ * library was built from (models/dif-shapes-64), so a build tree works
+ * without installing. A folder counts if it has a model_index.json.
+ * Thread-safe; a static string. */
 DIF_API const char *dif_default_model_dir(void);
 
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
