@@ -64,7 +64,7 @@ static void look(void) {
   char from_lib[PATH_MAX], from_bin[PATH_MAX];
   beside_library(DIF_LIB_TO_MODEL_DIR, from_lib, sizeof from_lib);
   beside_library(DIF_BIN_TO_MODEL_DIR, from_bin, sizeof from_bin);
-  const char *candidates[] = {env ? env : "",        from_lib, from_bin, DIF_DEFAULT_MODEL_DIR,
+  const char *candidates[] = {env ? env : "", from_lib, from_bin, DIF_DEFAULT_MODEL_DIR,
                               DIF_SOURCE_MODEL_DIR};
   for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)
     if (is_model(candidates[i]) && strlen(candidates[i]) < sizeof found) {
