@@ -340,18 +340,16 @@ int main(int argc, char **argv) {
     printf("seed 0 against eval.json's per-prompt record: background %d/%d, colours %d/%d the "
            "same\n",
            same_bg, n_ref, same_cols, n_ref);
-  if (outdir) { /* a contact sheet: one row per seed */
-    int sw = SHAPES_N_EVAL * SIDE;
-    uint8_t *img = malloc((size_t)n_seeds * SIDE * sw * 3);
-    for (int si = 0; si < n_seeds; si++)
-      for (int i = 0; i < SHAPES_N_EVAL; i++)
-        for (int y = 0; y < SIDE; y++)
-          memcpy(img + (((size_t)si * SIDE + y) * sw + (size_t)i * SIDE) * 3,
-                 sheet + ((size_t)si * SHAPES_N_EVAL + i) * px_bytes + (size_t)y * SIDE * 3,
-                 SIDE * 3);
+  if (outdir) { /* a contact sheet: per seed two rows of 10, prompts in eval.json's order */
+    int cols = 10, rows = n_seeds * SHAPES_N_EVAL / cols, sw = cols * SIDE;
+    uint8_t *img = malloc((size_t)rows * SIDE * sw * 3);
+    for (int j = 0; j < n_seeds * SHAPES_N_EVAL; j++)
+      for (int y = 0; y < SIDE; y++)
+        memcpy(img + (((size_t)(j / cols) * SIDE + y) * sw + (size_t)(j % cols) * SIDE) * 3,
+               sheet + (size_t)j * px_bytes + (size_t)y * SIDE * 3, SIDE * 3);
     snprintf(path, sizeof path, "%s/sheet.png", outdir);
-    if (dif_write_png(path, img, sw, n_seeds * SIDE, sw * 3, NULL)) die(path, dif_last_error());
-    printf("pictures in %s (sheet.png: one row per seed, prompts in eval.json's order)\n", outdir);
+    if (dif_write_png(path, img, sw, rows * SIDE, sw * 3, NULL)) die(path, dif_last_error());
+    printf("pictures in %s (sheet.png: two rows of 10 per seed, in eval.json's order)\n", outdir);
     free(img);
   }
   free(sheet);
