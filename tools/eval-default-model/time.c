@@ -93,6 +93,8 @@ int main(int argc, char **argv) {
     double end = now();
     if (i < 0) {
       params = strdup(dif_sample_parameters(s)); /* valid only until the next run */
+      char *model_part = params ? strstr(params, ",\"model\":") : NULL;
+      if (model_part) strcpy(model_part, "}"); /* the settings, without the file list */
       continue;
     }
     total[i] = end - st.start;
