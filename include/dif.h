@@ -175,7 +175,8 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx);
  * model.safetensors) must pass the safetensors validation. Each weight file
  * is fingerprinted (xxh3-64) while it is validated; see
  * dif_context_model_file. A folder without model_index.json (loose parts,
- * e.g. a Karlo prior folder) is accepted.
+ * e.g. a Karlo prior folder) is accepted. A dif_defaults.json in the folder
+ * (the model's recommended sample settings, section 7) is read and checked.
  * Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY (a model is already
  * loaded), DIF_ERR_IO, DIF_ERR_BAD_MODEL, DIF_ERR_UNSUPPORTED (unknown class,
  * dtype), DIF_ERR_OUT_OF_MEMORY; the message names the file and the problem.
@@ -214,7 +215,10 @@ DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn f
 /* A JSON description of the loaded model, made at load: the folder, its
  * pipeline class and family ("unclip" or "sd"), each component with its
  * class and main config values, the weight files with sizes and xxh3
- * fingerprints, the default image size, what it can do, and the BLAS kernels
+ * fingerprints, the default image size ("default_size") and every sample
+ * default ("defaults", section 7) with the dif_defaults.json they came from
+ * ("defaults_file", null if none), what it can do, libdif's default model
+ * folder ("default_model", see dif_default_model_dir), and the BLAS kernels
  * and threads in use. "{}" before loading or for NULL. Owned by the context,
  * valid until it is freed; thread-safe. */
 DIF_API const char *dif_context_info(const dif_context *ctx);
@@ -253,10 +257,18 @@ DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t 
                                                 int32_t height, int32_t stride, float *out,
                                                 size_t *count);
 
-/* The folder of libdif's default model (a small Stable unCLIP model that
- * ships with the library), or NULL if none is installed. Looked up once, in
- * order: the DIF_MODEL_DIR environment variable, the installed data folder,
- * the source tree the library was built from. Thread-safe; a static string. */
+/* The folder of libdif's default model, or NULL if none is found: the
+ * small Stable unCLIP model that ships with the library (dif-shapes-64, 64×64
+ * pictures of coloured circles, squares and triangles on coloured
+ * backgrounds; what it can and cannot draw: docs/default-model.md). It holds
+ * its recommended settings (dif_defaults.json), so dif_context_load of this
+ * folder is all a caller needs. Looked up once, in order: the DIF_MODEL_DIR
+ * environment variable; ${datadir}/dif/models/dif-shapes-64 relative to the
+ * installed library (or, for the static library, to the program), so a moved
+ * install is found; the configured install folder; the source tree the
+ * library was built from (models/dif-shapes-64), so a build tree works
+ * without installing. A folder counts if it has a model_index.json.
+ * Thread-safe; a static string. */
 DIF_API const char *dif_default_model_dir(void);
 
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
@@ -331,10 +343,18 @@ DIF_API const char *dif_prompt_last_error(const dif_prompt *prompt);
  * (non-blocking, for game loops and UIs) → results → dif_sample_free. A
  * sample may be run again (with other settings) once it has finished.
  *
- * Defaults: the model's recommended size (the UNet's sample_size × the VAE
- * factor, e.g. 768×768), 20 steps, guidance 10 (unCLIP) or 7.5 (SD), prior
- * 25 steps with guidance 4, the model's scheduler, seed 0, one image, noise
- * level 0, sum blending.
+ * Defaults: the loaded model's recommended settings when its folder has a
+ * dif_defaults.json (a small JSON object of ours with any of the keys width,
+ * height, steps, guidance, prior_steps, prior_guidance, noise_level,
+ * scheduler and comment; docs/model-defaults.md; an unknown key or a value
+ * out of a setter's range makes dif_context_load fail with
+ * DIF_ERR_BAD_MODEL naming the file and the key). For what the file does
+ * not set: the UNet's sample_size × the VAE factor as the size (e.g.
+ * 768×768), 20 steps, guidance 10 (unCLIP) or 7.5 (SD), prior 25 steps with
+ * guidance 4, the model's scheduler, noise level 0. Always: seed 0, one
+ * image, sum blending. dif_context_info lists the defaults in effect. The
+ * default model's file sets 64×64, 25 steps, guidance 3, prior 25 steps
+ * with guidance 2, noise level 0.
  *
  * Reproducibility: the same model, prompt, settings, seed and thread count
  * give the same pixels, bit for bit, also when samples run concurrently; the
@@ -386,7 +406,8 @@ DIF_API dif_status dif_sample_set_prior_steps(dif_sample *sample, int32_t steps)
 DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale);
 /* The decoder's scheduler by diffusers class name or short name (ddim,
  * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc); NULL
- * restores the model's own. An unknown name is DIF_ERR_UNSUPPORTED with the
+ * restores the model's default (its dif_defaults.json "scheduler", else its
+ * scheduler/ folder's class). An unknown name is DIF_ERR_UNSUPPORTED with the
  * valid names listed. */
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *sample, const char *name);
 /* The prior's scheduler, by the same names; NULL restores the default, a

@@ -20,7 +20,9 @@ static json_t *text_encoder(const dif_clip_text *t) {
 char *dif_ctx_describe(const dif_context *ctx) {
   const dif_models *m = &ctx->models;
   json_t *o = json_object();
-  int64_t f = dif_vae_scale(&m->vae), side = m->unet.sample_size * f;
+  int64_t f = dif_vae_scale(&m->vae);
+  const dif_defaults *d = &m->defaults;
+  const char *dflt_dir = dif_default_model_dir();
   json_object_set_new(o, "libdif", json_string(dif_version_string()));
   json_object_set_new(o, "model", json_string(dif_model_folder_dir(m->folder)));
   const char *pipe = dif_model_folder_pipeline(m->folder);
@@ -30,8 +32,18 @@ char *dif_ctx_describe(const dif_context *ctx) {
                       m->prior_folder ? json_string(dif_model_folder_dir(m->prior_folder))
                       : m->has_prior  ? json_string("(in the model folder)")
                                       : json_null());
-  json_object_set_new(o, "default_size", json_pack("[I, I]", (json_int_t)side, (json_int_t)side));
+  json_object_set_new(o, "default_model", dflt_dir ? json_string(dflt_dir) : json_null());
+  json_object_set_new(o, "default_size",
+                      json_pack("[i, i]", (int)d->width, (int)d->height)); /* = defaults' */
   json_object_set_new(o, "scheduler", json_string(m->scheduler_class));
+  /* what a new sample starts from, and where the model's recommendations came from */
+  json_t *dj = json_pack("{s:i, s:i, s:i, s:f, s:i, s:f, s:i, s:s}", "width", (int)d->width,
+                         "height", (int)d->height, "steps", (int)d->steps, "guidance",
+                         (double)d->guidance, "prior_steps", (int)d->prior_steps, "prior_guidance",
+                         (double)d->prior_guidance, "noise_level", (int)d->noise_level, "scheduler",
+                         d->scheduler[0] ? d->scheduler : m->scheduler_class);
+  json_object_set_new(o, "defaults", dj);
+  json_object_set_new(o, "defaults_file", d->from_file ? json_string(d->path) : json_null());
   json_object_set_new(o, "can",
                       json_pack("{s:b, s:b, s:b}", "text_to_image",
                                 m->family == DIF_FAMILY_SD || m->has_prior, "image_prompts",

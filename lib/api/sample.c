@@ -89,15 +89,16 @@ DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, di
     free(s);
     return dif_ctx_fail(ctx, &err);
   }
-  const dif_models *m = &ctx->models;
-  bool unclip = m->family == DIF_FAMILY_UNCLIP;
-  int32_t side = (int32_t)(m->unet.sample_size * dif_vae_scale(&m->vae));
+  /* libdif's defaults, or the model's recommended ones (dif_defaults.json) */
+  const dif_defaults *d = &ctx->models.defaults;
   s->ctx = ctx;
-  s->width = s->height = side > 0 && side <= MAX_SIDE ? side - side % 8 : 512;
-  s->steps = 20;
-  s->guidance = unclip ? 10.0f : 7.5f;
-  s->prior_steps = 25;
-  s->prior_guidance = 4.0f;
+  s->width = d->width;
+  s->height = d->height;
+  s->steps = d->steps;
+  s->guidance = d->guidance;
+  s->prior_steps = d->prior_steps;
+  s->prior_guidance = d->prior_guidance;
+  s->noise_level = d->noise_level;
   s->batch = 1;
   s->blend = DIF_BLEND_SUM;
   s->status = DIF_OK;
@@ -318,6 +319,14 @@ static int on_step(void *user, int step, int total) {
   return s->progress ? s->progress(step, total, s->progress_user) : 0;
 }
 
+/* The scheduler a run uses: the sample's, else the model's recommended one
+ * (dif_defaults.json), else the model's scheduler/ class. */
+static const char *scheduler_of(const dif_sample *s) {
+  const dif_models *m = &s->ctx->models;
+  if (s->scheduler) return s->scheduler;
+  return m->defaults.scheduler[0] ? m->defaults.scheduler : m->scheduler_class;
+}
+
 /* The JSON record of what was run (stored in PNGs; `dif generate --from`). */
 static char *parameters_json(const dif_sample *s, int32_t width, int32_t height) {
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
@@ -335,8 +344,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
   json_object_set_new(o, "height", json_integer(height));
   json_object_set_new(o, "steps", json_integer(s->steps));
   json_object_set_new(o, "guidance", json_real(s->guidance));
-  json_object_set_new(o, "scheduler",
-                      json_string(s->scheduler ? s->scheduler : s->ctx->models.scheduler_class));
+  json_object_set_new(o, "scheduler", json_string(scheduler_of(s)));
   json_object_set_new(o, "seed", json_integer((json_int_t)s->seed)); /* as signed 64-bit */
   json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
   json_object_set_new(o, "batch", json_integer(s->batch));
@@ -410,7 +418,7 @@ static dif_status run(dif_sample *s) {
                    .prior_guidance = s->prior_guidance,
                    .prior_scheduler = s->prior_scheduler,
                    .noise_level = s->noise_level,
-                   .scheduler = s->scheduler,
+                   .scheduler = scheduler_of(s),
                    .seed = s->seed,
                    .init_image = init,
                    .strength = s->strength,
@@ -479,9 +487,11 @@ DIF_API dif_status dif_sample_start(dif_sample *s) {
 
 DIF_API dif_status dif_sample_poll(dif_sample *s, int32_t *step, int32_t *total) {
   if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_poll: sample is NULL");
+  /* running first: once it reads 0, step and total hold their final values */
+  int running = atomic_load(&s->running);
   if (step) *step = atomic_load(&s->step);
   if (total) *total = atomic_load(&s->total);
-  if (atomic_load(&s->running)) return DIF_ERR_BUSY;
+  if (running) return DIF_ERR_BUSY;
   pthread_mutex_lock(&s->lock);
   dif_status st = s->status;
   pthread_mutex_unlock(&s->lock);

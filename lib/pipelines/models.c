@@ -173,9 +173,12 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   } else if (own_prior) {
     if ((s = load_prior(L, f))) return s;
   }
-  if (m->family == DIF_FAMILY_UNCLIP) return check_dims(m, err);
-  if (m->text_encoder.enc.hidden != m->unet.ctx_dim) return check_dims(m, err);
-  return DIF_OK;
+  if ((m->family == DIF_FAMILY_UNCLIP || m->text_encoder.enc.hidden != m->unet.ctx_dim) &&
+      (s = check_dims(m, err)))
+    return s;
+  dif_defaults_init(&m->defaults, m->unet.sample_size * dif_vae_scale(&m->vae),
+                    m->family == DIF_FAMILY_UNCLIP);
+  return dif_defaults_load(&m->defaults, dif_model_folder_dir(f), err);
 }
 
 dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,

@@ -30,6 +30,7 @@
 #include "models/prior.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "pipelines/defaults.h"
 #include "samplers/scheduler.h"
 
 typedef enum dif_family { DIF_FAMILY_SD = 0, DIF_FAMILY_UNCLIP = 1 } dif_family;
@@ -58,11 +59,14 @@ typedef struct dif_models {
   dif_clip_text prior_text_encoder;
   dif_prior prior;
   dif_config *prior_scheduler_cfg;
+  /* what a new sample starts from: libdif's defaults for this kind of model,
+   * overridden by the folder's dif_defaults.json (defaults.h) */
+  dif_defaults defaults;
 } dif_models;
 
 /* Loads a model folder; prior_dir (may be NULL) names a separate folder with
- * the prior parts. Reports each component through progress (may be NULL).
- * On failure nothing stays loaded. */
+ * the prior parts. The folder's dif_defaults.json, if any, is read last. Reports each component
+ * through progress (may be NULL). On failure nothing stays loaded. */
 dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,
                            dif_load_progress progress, void *user, dif_error *err);
 void dif_models_free(dif_models *m);

@@ -2,7 +2,7 @@
 # The dif command end to end on the tiny models: text-to-image, reproducing
 # from the PNG's record (identical file), a variation with a batch grid,
 # Midjourney syntax, bad input (exit 2 with a message), Ctrl-C (exit 130,
-# no output file). Usage: test-cli.sh DIF_BINARY TESTS_DIR
+# no output file); then on the default model without -m. Usage: test-cli.sh DIF_BINARY TESTS_DIR
 set -u
 dif=$1 tests=$2
 m=$tests/golden/models
@@ -53,6 +53,26 @@ rc=$?
 
 "$dif" info "$m/tiny-unclip" >info.txt 2>&1 && grep -q '"xxh3"' info.txt \
   && grep -q '"family": "unclip"' info.txt && ok "info" || bad "info"
+
+# The default model (no -m): found, its recommended settings (64x64), and the
+# four kinds of prompt. What it draws is checked by test-default-model.
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; }
+"$dif" version | grep -q "default model .*/dif-shapes-64" && ok "version names the default model" \
+  || bad "version: $("$dif" version)"
+"$dif" info >info.txt 2>&1 && grep -q '"default_model": ".*/dif-shapes-64"' info.txt \
+  && grep -q '"defaults_file": ".*/dif-shapes-64/dif_defaults.json"' info.txt \
+  && ok "info without MODEL_DIR: the default model and its defaults" || bad "info: $(head -c 300 info.txt)"
+"$dif" generate "a red circle on a blue background" --seed 0 -q -o first.png >out.txt 2>err.txt \
+  && grep -qx first.png out.txt && [ "$(png_size first.png)" = 64x64 ] \
+  && ok "default model: text to image with its settings" \
+  || bad "default model text to image: $(cat err.txt) $(png_size first.png 2>/dev/null)"
+"$dif" generate first.png --steps 4 --seed 1 -q -o var.png >/dev/null 2>err.txt \
+  && [ "$(png_size var.png)" = 64x64 ] && ok "default model: variation" || bad "variation: $(cat err.txt)"
+"$dif" generate first.png "a yellow circle --iw 2" --steps 4 --prior-steps 4 --seed 2 -q -o it.png \
+  >/dev/null 2>err.txt && [ -s it.png ] && ok "default model: image + text" \
+  || bad "image + text: $(cat err.txt)"
+"$dif" generate first.png var.png --blend slerp --steps 4 --seed 3 -q -o blend.png >/dev/null \
+  2>err.txt && [ -s blend.png ] && ok "default model: blend" || bad "blend: $(cat err.txt)"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -40,4 +40,15 @@ for mode in OFF ON; do
   LD_LIBRARY_PATH="$libdir" "$b/consumer_c" || fail "find_package($mode) C"
   LD_LIBRARY_PATH="$libdir" "$b/consumer_cpp" || fail "find_package($mode) C++"
 done
-echo "consumer: ok (pkg-config and find_package, shared and static, C and C++)"
+# the default model is installed with the library, byte for byte, and the
+# installed library finds it there (dif_default_model_dir, next to the library)
+model="$(cd "$prefix" && pwd -P)/share/dif/models/dif-shapes-64"
+[ -f "$model/model_index.json" ] || fail "no default model under $model"
+(cd "$src/../../models/dif-shapes-64" && find . -type f | sort) >"$work/model-files.txt"
+(cd "$model" && find . -type f | sort) | cmp -s - "$work/model-files.txt" || fail "installed model files differ"
+while read -r f; do
+  cmp -s "$src/../../models/dif-shapes-64/$f" "$model/$f" || fail "installed $f differs"
+done <"$work/model-files.txt"
+LD_LIBRARY_PATH="$libdir" "$prefix/bin/dif" version | grep -qF "default model $model" \
+  || fail "the installed dif does not find the installed default model: $(LD_LIBRARY_PATH="$libdir" "$prefix/bin/dif" version)"
+echo "consumer: ok (pkg-config and find_package, shared and static, C and C++; the default model)"
