@@ -86,15 +86,19 @@ dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const
     return DIF_ERR_OUT_OF_MEMORY;
   }
   const int64_t grain = tk >= 2048 ? 1 : 2048 / tk;
+  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, true, tq, tk, dim, p->heads);
+  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, false, tq, dim, tk, p->heads);
   for (int64_t i0 = 0; i0 < tq; i0 += slice) {
     const int64_t rows = tq - i0 < slice ? tq - i0 : slice;
     for (int64_t h = 0; h < p->heads; h++) {
-      dif_gemm(false, true, rows, tk, dim, p->scale, q + i0 * p->ld_q + h * dim, p->ld_q,
-               kk + h * dim, p->ld_k, 0.0f, S, tk);
+      dif_gemm_op(DIF_PROF_ATTN_GEMM, false, true, rows, tk, dim, p->scale,
+                  q + i0 * p->ld_q + h * dim, p->ld_q, kk + h * dim, p->ld_k, 0.0f, S, tk);
       probs_job j = {S, tk, i0, p->mask, p->mask_ld, p->causal};
+      const double t0 = DIF_PROF_START();
       dif_pool_for(k->pool, rows, grain, probs_task, &j);
-      dif_gemm(false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim, p->ld_v, 0.0f,
-               out + i0 * p->ld_o + h * dim, p->ld_o);
+      DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
+      dif_gemm_op(DIF_PROF_ATTN_GEMM, false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim,
+                  p->ld_v, 0.0f, out + i0 * p->ld_o + h * dim, p->ld_o);
     }
   }
   dif_arena_release(k->arena, mark);

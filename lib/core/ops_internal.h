@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/ops.h"
+#include "core/prof.h"
 
 /* The pool of k, or NULL (serial) when k itself is NULL. */
 static inline dif_pool *dif_kpool(const dif_kctx *k) { return k ? k->pool : NULL; }
@@ -14,6 +15,11 @@ static inline dif_pool *dif_kpool(const dif_kctx *k) { return k ? k->pool : NULL
 /* Largest dimension or leading dimension dif_gemm accepts: OpenBLAS's cblas
  * takes 32-bit ints. Kernels that take err check against it. */
 #define DIF_GEMM_DIM_MAX INT32_MAX
+
+/* dif_gemm whose time and FLOPs count under op when profiling (core/prof.h). */
+void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc);
 
 /* Softmax of one row x[n] in place; an all -inf row becomes all zero. */
 void dif_softmax_row(float *x, int64_t n);
@@ -25,6 +31,9 @@ void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t
 /* y[rows, cols] (row stride ld) = broadcast of b[cols] to every row. */
 void dif_fill_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                    const float *b);
+/* The same two added to y instead of written. */
+void dif_add_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld, const float *b);
+void dif_add_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld, const float *b);
 
 /* dif_conv2d with an explicit bound on im2col scratch bytes (dif_conv2d uses
  * DIF_CONV2D_SCRATCH_MAX); tests pass a small one to force many row bands.

@@ -48,7 +48,9 @@ void dif_upsample_nearest(const dif_kctx *k, const float *x, int64_t NC, int64_t
                           int64_t OH, int64_t OW, float *y) {
   if (NC <= 0 || H <= 0 || W <= 0 || OH <= 0 || OW <= 0) return;
   upsample_job j = {x, y, H, W, OH, OW};
+  const double t0 = DIF_PROF_START();
   dif_pool_for(dif_kpool(k), NC * OH, OW >= 8192 ? 1 : 8192 / OW, upsample_task, &j);
+  DIF_PROF_END(DIF_PROF_UPSAMPLE, t0, 0);
 }
 
 typedef struct add_job {
@@ -66,16 +68,20 @@ static void add_task(void *arg, int64_t begin, int64_t end, int thread) {
 
 void dif_add(const dif_kctx *k, const float *a, const float *b, int64_t n, float *y) {
   add_job j = {a, b, y};
+  const double t0 = DIF_PROF_START();
   dif_pool_for(dif_kpool(k), n, 32768, add_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
 }
 
 void dif_concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
                          int64_t HW, float *y) {
   /* Two memcpys per image: already memory-bound, threads would not help. */
+  const double t0 = DIF_PROF_START();
   const size_t na = (size_t)(Ca * HW), nb = (size_t)(Cb * HW);
   for (int64_t n = 0; n < N; n++) {
     float *yn = y + (size_t)n * (na + nb);
     if (na) memcpy(yn, a + (size_t)n * na, na * sizeof *yn);
     if (nb) memcpy(yn + na, b + (size_t)n * nb, nb * sizeof *yn);
   }
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
 }
