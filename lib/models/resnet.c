@@ -30,17 +30,18 @@ void dif_resnet_load(dif_resnet *r, dif_wloader *wl, const char *p, int64_t cin,
 dif_status dif_resnet_forward(const dif_resnet *r, const dif_kctx *k, const float *x, int64_t N,
                               int64_t H, int64_t W, const float *temb_act, float *y,
                               dif_error *err) {
-  int64_t HW = H * W;
+  int64_t HW = H * W, cin = r->cin, cout = r->cout;
+  bool temb = r->temb_ch && temb_act;
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *t =
-      dif_arena_floats(k->arena, (size_t)(N * (r->cin > r->cout ? r->cin : r->cout) * HW), err);
-  float *proj = r->temb_ch ? dif_arena_floats(k->arena, (size_t)(N * r->cout), err) : NULL;
-  if (!t || (r->temb_ch && !proj)) {
+  float *t = dif_arena_floats(k->arena, (size_t)(N * (cin > cout ? cin : cout) * HW), err);
+  /* per-image conv1 bias (bias + time embedding), then conv2 + shortcut biases */
+  float *bias = dif_arena_floats(k->arena, (size_t)((N + 1) * cout), err);
+  if (!t || !bias) {
     dif_arena_release(k->arena, mark);
     return DIF_ERR_OUT_OF_MEMORY;
   }
-  dif_conv2d_params c3 = {.cin = r->cin,
-                          .cout = r->cout,
+  dif_conv2d_params c3 = {.cin = cin,
+                          .cout = cout,
                           .kh = 3,
                           .kw = 3,
                           .stride = 1,
@@ -48,29 +49,34 @@ dif_status dif_resnet_forward(const dif_resnet *r, const dif_kctx *k, const floa
                           .pad_left = 1,
                           .pad_bottom = 1,
                           .pad_right = 1};
-  dif_group_norm(k, x, N, r->cin, HW, r->groups, r->eps, r->norm1_w, r->norm1_b, t);
-  dif_silu(k, t, N * r->cin * HW, t);
-  dif_status s = dif_conv2d(k, &c3, t, N, H, W, r->conv1_w, r->conv1_b, y, err);
-  if (!s && r->temb_ch && temb_act) {
-    dif_linear(k, temb_act, N, r->temb_ch, r->temb_w, r->temb_b, r->cout, proj);
+  dif_group_norm_silu(k, x, N, cin, HW, r->groups, r->eps, r->norm1_w, r->norm1_b, t);
+  dif_status s = DIF_OK;
+  if (temb) {
+    /* The time embedding joins conv1's bias, so the GEMM adds it: one pass
+     * over h fewer than adding it afterwards. */
+    dif_linear(k, temb_act, N, r->temb_ch, r->temb_w, r->temb_b, cout, bias);
     for (int64_t n = 0; n < N; n++)
-      for (int64_t c = 0; c < r->cout; c++) {
-        float *row = y + (n * r->cout + c) * HW, v = proj[n * r->cout + c];
-        for (int64_t i = 0; i < HW; i++) row[i] += v;
-      }
+      for (int64_t c = 0; c < cout; c++) bias[n * cout + c] += r->conv1_b[c];
+    for (int64_t n = 0; n < N && !s; n++)
+      s = dif_conv2d(k, &c3, t + n * cin * HW, 1, H, W, r->conv1_w, bias + n * cout,
+                     y + n * cout * HW, err);
+  } else {
+    s = dif_conv2d(k, &c3, t, N, H, W, r->conv1_w, r->conv1_b, y, err);
+  }
+  if (!s) dif_group_norm_silu(k, y, N, cout, HW, r->groups, r->eps, r->norm2_w, r->norm2_b, t);
+  /* y = shortcut(x) + conv2's bias, then conv2 accumulates onto it. */
+  float *b2 = bias + N * cout;
+  if (!s && r->short_w) {
+    for (int64_t c = 0; c < cout; c++) b2[c] = r->short_b[c] + r->conv2_b[c];
+    dif_conv2d_params c1 = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1};
+    s = dif_conv2d(k, &c1, x, N, H, W, r->short_w, b2, y, err);
+  } else if (!s) {
+    dif_add_channel_bias(k, x, N, cout, HW, r->conv2_b, y);
   }
   if (!s) {
-    dif_group_norm(k, y, N, r->cout, HW, r->groups, r->eps, r->norm2_w, r->norm2_b, t);
-    dif_silu(k, t, N * r->cout * HW, t);
-    c3.cin = r->cout;
-    s = dif_conv2d(k, &c3, t, N, H, W, r->conv2_w, r->conv2_b, y, err);
-  }
-  if (!s && r->short_w) {
-    dif_conv2d_params c1 = {.cin = r->cin, .cout = r->cout, .kh = 1, .kw = 1, .stride = 1};
-    s = dif_conv2d(k, &c1, x, N, H, W, r->short_w, r->short_b, t, err);
-    if (!s) dif_add(k, t, y, N * r->cout * HW, y); /* shortcut + h, the order diffusers adds */
-  } else if (!s) {
-    dif_add(k, x, y, N * r->cout * HW, y);
+    c3.cin = cout;
+    c3.accumulate = true;
+    s = dif_conv2d(k, &c3, t, N, H, W, r->conv2_w, NULL, y, err);
   }
   dif_arena_release(k->arena, mark);
   return s;

@@ -4,6 +4,11 @@
  * (UNet only, "default" time scale shift); h = conv2(silu(norm2(h)));
  * out = shortcut(x) + h, where shortcut is a 1×1 conv when the channel count
  * changes and the identity otherwise (output_scale_factor 1).
+ *
+ * Computed with fused passes: norm + SiLU in one pass; the time embedding
+ * added through conv1's per-image bias; conv2 accumulating onto
+ * shortcut(x) + its bias. Same values as diffusers up to float rounding
+ * (the additions happen in another order).
  */
 #ifndef DIF_MODELS_RESNET_H
 #define DIF_MODELS_RESNET_H

@@ -195,12 +195,7 @@ static dif_status res_attn(const fwd *f, const dif_unet_level *lv, int j, const 
   snprintf(name, sizeof name, "%s.%%d.resnets.%%d", kind);
   hook(f, y, n, name, i, j);
   if (!lv->cross) return DIF_OK;
-  dif_arena_mark m = dif_arena_get_mark(f->k->arena);
-  float *t = dif_arena_floats(f->k->arena, (size_t)n, f->err);
-  if (!t) return DIF_ERR_OUT_OF_MEMORY;
-  s = dif_t2d_forward(&lv->attn[j], f->k, y, B, H, W, f->in->context, f->in->S, t, f->err);
-  if (!s) memcpy(y, t, (size_t)n * sizeof *t);
-  dif_arena_release(f->k->arena, m);
+  s = dif_t2d_forward(&lv->attn[j], f->k, y, B, H, W, f->in->context, f->in->S, y, f->err);
   snprintf(name, sizeof name, "%s.%%d.attentions.%%d.0", kind);
   if (!s) hook(f, y, n, name, i, j);
   return s;
@@ -314,10 +309,10 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
     float *t = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
     if (!y || !t) s = DIF_ERR_OUT_OF_MEMORY;
     if (!s) s = dif_resnet_forward(&u->mid_res[0], k, h, B, H, W, temb, y, err);
-    if (!s) s = dif_t2d_forward(&u->mid_attn, k, y, B, H, W, in->context, in->S, t, err);
-    if (!s) s = dif_resnet_forward(&u->mid_res[1], k, t, B, H, W, temb, y, err);
+    if (!s) s = dif_t2d_forward(&u->mid_attn, k, y, B, H, W, in->context, in->S, y, err);
+    if (!s) s = dif_resnet_forward(&u->mid_res[1], k, y, B, H, W, temb, t, err);
     if (!s) {
-      h = y;
+      h = t;
       hook(&f, h, B * C * H * W, "mid_block", 0, 0);
     }
   }
@@ -376,9 +371,13 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
     float *t = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
     if (!t) s = DIF_ERR_OUT_OF_MEMORY;
     if (!s) {
-      dif_group_norm(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
-      hook(&f, t, B * C * H * W, "conv_norm_out", 0, 0);
-      dif_silu(k, t, B * C * H * W, t);
+      if (in->hook) { /* the hook sees the norm's output before SiLU */
+        dif_group_norm(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
+        hook(&f, t, B * C * H * W, "conv_norm_out", 0, 0);
+        dif_silu(k, t, B * C * H * W, t);
+      } else {
+        dif_group_norm_silu(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
+      }
       dif_conv2d_params cp = {.cin = C,
                               .cout = u->out_ch,
                               .kh = 3,

@@ -219,37 +219,31 @@ static dif_status mid_block(const vfwd *f, const dif_vae_mid *m, float *x, int64
   }
   dif_status s = dif_resnet_forward(&m->res[0], f->k, x, B, H, W, NULL, a, f->err);
   if (!s) {
-    /* attention over the HW pixels as tokens */
+    /* attention over the HW pixels as tokens, read from and added to the
+     * NCHW planes by transposed GEMMs (no tokens copy) */
     dif_group_norm(f->k, a, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, t);
-    for (int64_t b = 0; b < B; b++) /* to (HW, C) tokens, into x as scratch */
-      for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < HW; i++) x[b * HW * C + i * C + c] = t[b * C * HW + c * HW + i];
-    s = dif_attn_forward(&m->attn, f->k, x, B, HW, NULL, 0, t, f->err);
+    s = dif_attn_forward_cf_add(&m->attn, f->k, t, B, HW, a, f->err);
   }
   if (!s) {
-    for (int64_t b = 0; b < B; b++) /* back to NCHW, plus the residual */
-      for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < HW; i++) {
-          int64_t o = b * C * HW + c * HW + i;
-          x[o] = t[b * HW * C + i * C + c] + a[o];
-        }
     char name[64];
     snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
-    hook(f, name, x, n);
-    s = dif_resnet_forward(&m->res[1], f->k, x, B, H, W, NULL, a, f->err);
+    hook(f, name, a, n);
+    s = dif_resnet_forward(&m->res[1], f->k, a, B, H, W, NULL, x, f->err);
   }
-  if (!s) memcpy(x, a, (size_t)n * sizeof *x);
   dif_arena_release(f->k->arena, mark);
   return s;
 }
 
-/* Resnets of one level, ping-ponging between x and tmp; result in x. */
-static dif_status level_resnets(const vfwd *f, const dif_vae_level *lv, float *x, float *tmp,
+/* Resnets of one level, ping-ponging between *x and *tmp (no copies); the
+ * result is in *x afterwards (the pointers are swapped as needed). */
+static dif_status level_resnets(const vfwd *f, const dif_vae_level *lv, float **x, float **tmp,
                                 int64_t H, int64_t W) {
   dif_status s = DIF_OK;
   for (int j = 0; j < lv->n_res && !s; j++) {
-    s = dif_resnet_forward(&lv->res[j], f->k, x, f->B, H, W, NULL, tmp, f->err);
-    if (!s) memcpy(x, tmp, (size_t)(f->B * lv->res[j].cout * H * W) * sizeof *x);
+    s = dif_resnet_forward(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, f->err);
+    float *p = *x;
+    *x = *tmp;
+    *tmp = p;
   }
   return s;
 }
@@ -297,7 +291,7 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
   if (!s) hook(&F, "encoder.conv_in", x, B * C * H * W);
   for (int i = 0; i < v->n_blocks && !s; i++) {
     const dif_vae_level *lv = &v->down[i];
-    s = level_resnets(&F, lv, x, t, H, W);
+    s = level_resnets(&F, lv, &x, &t, H, W);
     C = v->channels[i];
     if (!s && lv->sample_w) { /* pad (0,1,0,1), stride 2 */
       dif_conv2d_params cp = {
@@ -305,7 +299,9 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
       s = dif_conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
       H = dif_conv2d_out(H, 3, 2, 0, 1);
       W = dif_conv2d_out(W, 3, 2, 0, 1);
-      if (!s) memcpy(x, t, (size_t)(B * C * H * W) * sizeof *x);
+      float *p = x;
+      x = t;
+      t = p;
     }
     char name[64];
     snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
@@ -366,7 +362,7 @@ dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *late
   if (!s) hook(&F, "decoder.mid_block", x, B * C * H * W);
   for (int i = 0; i < n && !s; i++) {
     const dif_vae_level *lv = &v->up[i];
-    s = level_resnets(&F, lv, x, t, H, W);
+    s = level_resnets(&F, lv, &x, &t, H, W);
     C = lv->res[0].cout;
     if (!s && lv->sample_w) {
       dif_upsample_nearest(k, x, B * C, H, W, 2 * H, 2 * W, t);
@@ -379,9 +375,13 @@ dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *late
     if (!s) hook(&F, name, x, B * C * H * W);
   }
   if (!s) {
-    dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
-    hook(&F, "decoder.conv_norm_out", x, B * C * H * W);
-    dif_silu(k, x, B * C * H * W, x);
+    if (hookf) { /* the hook sees the norm's output before SiLU */
+      dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
+      hook(&F, "decoder.conv_norm_out", x, B * C * H * W);
+      dif_silu(k, x, B * C * H * W, x);
+    } else {
+      dif_group_norm_silu(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
+    }
     s = conv(&F, x, C, H, W, v->d_conv_out_w, v->d_conv_out_b, v->out_ch, 3, image);
     if (!s) hook(&F, "decoder.conv_out", image, B * v->out_ch * H * W);
   }
