@@ -119,8 +119,8 @@ TEST(load_tiny_unclip_fingerprints) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dif_test_path("golden/models/tiny-unclip"), rel);
     uint64_t want = file_xxh3(path, &want_size);
-    CHECK_MSG(h == want && size == want_size, "%s: %016llx != %016llx", rel,
-              (unsigned long long)h, (unsigned long long)want);
+    CHECK_MSG(h == want && size == want_size, "%s: %016llx != %016llx", rel, (unsigned long long)h,
+              (unsigned long long)want);
   }
   CHECK(strstr(dif_context_last_error(ctx), "") != NULL);
   CHECK_STATUS(dif_context_model_file(ctx, 5, NULL, NULL, NULL), DIF_ERR_INVALID_ARGUMENT,
@@ -136,10 +136,10 @@ TEST(load_errors) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   CHECK_STATUS(dif_context_load(NULL, "x"), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
-  CHECK_STATUS(dif_context_load(ctx, NULL), DIF_ERR_INVALID_ARGUMENT,
-               dif_context_last_error(ctx), "model_dir is NULL");
-  CHECK_STATUS(dif_context_load(ctx, "/nonexistent/model"), DIF_ERR_IO,
-               dif_context_last_error(ctx), "/nonexistent/model");
+  CHECK_STATUS(dif_context_load(ctx, NULL), DIF_ERR_INVALID_ARGUMENT, dif_context_last_error(ctx),
+               "model_dir is NULL");
+  CHECK_STATUS(dif_context_load(ctx, "/nonexistent/model"), DIF_ERR_IO, dif_context_last_error(ctx),
+               "/nonexistent/model");
   /* An index naming a pipeline libdif does not know is refused by name. */
   char dir[] = "/tmp/dif-test-model-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);

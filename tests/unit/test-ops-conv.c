@@ -57,6 +57,15 @@ static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t
     CHECK(dif_conv2d(&e3.k, p, x, N, H, W, w, b, y3, &err) == DIF_OK);
     CHECK_SAME(y1, y3, ny);
   }
+  /* accumulate: y0 + conv(x) + b */
+  dif_conv2d_params pa = *p;
+  pa.accumulate = true;
+  float *y0 = frand(ny, 97, -2, 2);
+  memcpy(y3, y0, ny * sizeof *y3);
+  for (size_t i = 0; i < ny; i++) r[i] += y0[i];
+  CHECK(dif_conv2d_bounded(&e3.k, &pa, x, N, H, W, w, b, y3, lim, &err) == DIF_OK);
+  CHECK_NMSE(y3, r, ny, NMSE_MAX);
+  free(y0);
   kenv_free(&e1);
   kenv_free(&e3);
   free(x), free(w), free(b), free(r), free(y1), free(y3);
@@ -154,6 +163,24 @@ TEST(conv_row_bands) {
   check_conv(&q, 1, 10, 9, false, 2 * 27 * 4 * sizeof(float), 140);
 }
 
+TEST(conv_small_images_batched) {
+  /* Small outputs are batched several images per GEMM; a scratch bound of
+   * two images makes groups of 2 + 1. */
+  dif_conv2d_params p = {.cin = 5,
+                         .cout = 4,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad_top = 1,
+                         .pad_left = 1,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  check_conv(&p, 3, 6, 7, true, 0, 150);
+  check_conv(&p, 3, 6, 7, false, 2 * 45 * 42 * sizeof(float), 160);
+  dif_conv2d_params one = {.cin = 6, .cout = 3, .kh = 1, .kw = 1, .stride = 1};
+  check_conv(&one, 4, 5, 3, true, 0, 170); /* 1x1 convolutions too */
+}
+
 TEST(conv_rejects_bad_arguments) {
   kenv e;
   kenv_init(&e, 0);
@@ -184,6 +211,7 @@ int main(void) {
   RUN(conv1x1_fast_path);
   RUN(conv1x1_strided_and_padded);
   RUN(conv_row_bands);
+  RUN(conv_small_images_batched);
   RUN(conv_rejects_bad_arguments);
   return dif_test_finish();
 }
