@@ -111,6 +111,42 @@ static void group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, 
   DIF_PROF_END(DIF_PROF_GROUP_NORM, t0, 0);
 }
 
+typedef struct gnp_job {
+  const float *x;
+  int64_t C, HW, groups;
+  float eps;
+  const float *gamma, *beta;
+  dif_norm_affine *out;
+} gnp_job;
+
+static void group_norm_params_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const gnp_job *j = arg;
+  const int64_t cg = j->C / j->groups, len = cg * j->HW;
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t n = item / j->groups, g = item % j->groups;
+    const moments m = compute_moments(j->x + item * len, len, j->eps);
+    for (int64_t ci = 0; ci < cg; ci++) {
+      const int64_t c = g * cg + ci;
+      dif_norm_affine *o = &j->out[n * j->C + c];
+      o->hi = m.hi;
+      o->lo = m.lo;
+      o->a = j->gamma ? m.rstd * j->gamma[c] : m.rstd;
+      o->c = j->beta ? j->beta[c] : 0.0f;
+    }
+  }
+}
+
+void dif_group_norm_params(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                           int64_t groups, float eps, const float *gamma, const float *beta,
+                           dif_norm_affine *out) {
+  if (N <= 0 || C <= 0 || HW <= 0 || groups <= 0 || C % groups != 0) return;
+  gnp_job j = {x, C, HW, groups, eps, gamma, beta, out};
+  const double t0 = DIF_PROF_START();
+  dif_pool_for(dif_kpool(k), N * groups, 1, group_norm_params_task, &j);
+  DIF_PROF_END(DIF_PROF_GROUP_NORM, t0, 0);
+}
+
 void dif_group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
                     int64_t groups, float eps, const float *gamma, const float *beta, float *y) {
   group_norm(k, x, N, C, HW, groups, eps, gamma, beta, y, false);

@@ -6,19 +6,6 @@
 #include "core/ops.h"
 #include "core/ops_internal.h"
 
-/* PyTorch's nearest source index (aten/src/ATen/native/UpSample.h,
- * nearest_idx): identity and exact 2× are special-cased, otherwise the scale
- * in/out is a float and src = min(floor(dst · scale), in - 1) in float
- * arithmetic. Reproducing the float rounding matters: it is what picks the
- * source row for odd sizes. */
-static int64_t nearest_idx(int64_t dst, int64_t in, int64_t out) {
-  if (out == in) return dst;
-  if (out == 2 * in) return dst >> 1;
-  const float scale = (float)in / (float)out;
-  const int64_t src = (int64_t)floorf((float)dst * scale);
-  return src < in - 1 ? src : in - 1;
-}
-
 typedef struct upsample_job {
   const float *x;
   float *y;
@@ -32,14 +19,14 @@ static void upsample_task(void *arg, int64_t begin, int64_t end, int thread) {
   const int64_t W = j->W, OW = j->OW;
   for (int64_t item = begin; item < end; item++) {
     const int64_t nc = item / j->OH, oh = item % j->OH;
-    const float *restrict src = j->x + (nc * j->H + nearest_idx(oh, j->H, j->OH)) * W;
+    const float *restrict src = j->x + (nc * j->H + dif_nearest_idx(oh, j->H, j->OH)) * W;
     float *restrict dst = j->y + item * OW;
     if (OW == 2 * W) {
       for (int64_t i = 0; i < W; i++) dst[2 * i] = dst[2 * i + 1] = src[i];
     } else if (OW == W) {
       memcpy(dst, src, (size_t)W * sizeof *dst);
     } else {
-      for (int64_t ow = 0; ow < OW; ow++) dst[ow] = src[nearest_idx(ow, W, OW)];
+      for (int64_t ow = 0; ow < OW; ow++) dst[ow] = src[dif_nearest_idx(ow, W, OW)];
     }
   }
 }
