@@ -101,6 +101,14 @@ typedef struct job {
 
 static double now(void) { return dif_prof_now(); }
 
+/* CPU seconds of the whole process (all threads, user + system). */
+static double cpu_now(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru)) return 0;
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+         (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 static void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -240,30 +248,38 @@ static void on_hook(void *user, const char *name, const float *data, int64_t n) 
 
 /* ---- sgemm on given shapes ---- */
 
-/* Seconds per call of cblas_sgemm on a shape (best of calls within ~budget s). */
-static double time_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double budget) {
+/* Seconds per call of cblas_sgemm on a shape (best of calls within ~budget
+ * s); *cpu (may be NULL) gets the CPU seconds of that call. */
+static double time_sgemm_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double budget,
+                             double *cpu) {
   float *A = rand_floats(M * K, 1.0f), *B = rand_floats(K * N, 1.0f), *C = rand_floats(M * N, 1.f);
   int lda = (int)(ta ? M : K), ldb = (int)(tb ? K : N);
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
               (int)N, (int)K, 1.0f, A, lda, B, ldb, 0.0f, C, (int)N); /* warm-up */
-  double best = 1e30, start = now();
+  double best = 1e30, best_cpu = 0, start = now();
   int calls = 0;
   do {
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, 1.0f, A, lda, B, ldb, 0.0f, C, (int)N);
-    double dt = now() - t0;
-    if (dt < best) best = dt;
+    double dt = now() - t0, dc = cpu_now() - c0;
+    if (dt < best) best = dt, best_cpu = dc;
     calls++;
   } while (now() - start < budget && calls < 50);
+  if (cpu) *cpu = best_cpu;
   free(A);
   free(B);
   free(C);
   return best;
 }
 
+static double time_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double budget) {
+  return time_sgemm_cpu(ta, tb, M, N, K, budget, NULL);
+}
+
 typedef struct sgemm_ref {
-  double gflops; /* rate over the replayed shapes, time-weighted */
+  double gflops;     /* rate over the replayed shapes, time-weighted */
+  double cpu_gflops; /* FLOPs per CPU second (all threads) over the same calls */
   double coverage;
   int shapes;
 } sgemm_ref;
@@ -272,7 +288,7 @@ typedef struct sgemm_ref {
  * are covered. Shapes whose operands exceed ~64 Mi floats are shrunk along
  * M or N (the rate per FLOP hardly changes at those sizes). */
 static sgemm_ref replay_shapes(bool verbose) {
-  sgemm_ref r = {0, 0, 0};
+  sgemm_ref r = {0, 0, 0, 0};
   int n = dif_prof_shape_count();
   double total = 0;
   for (int i = 0; i < n; i++) {
@@ -281,7 +297,7 @@ static sgemm_ref replay_shapes(bool verbose) {
   }
   if (total <= 0) return r;
   bool *used = calloc((size_t)n, sizeof *used);
-  double covered = 0, time = 0;
+  double covered = 0, time = 0, cpu_time = 0;
   if (verbose) printf("  sgemm on the model's own product shapes (largest first):\n");
   while (covered < 0.9 * total && r.shapes < 16) {
     int best = -1;
@@ -307,8 +323,9 @@ static sgemm_ref replay_shapes(bool verbose) {
       else
         break;
     }
-    double sec = time_sgemm(s->trans_a, s->trans_b, M, N, K, 0.3);
+    double csec = 0, sec = time_sgemm_cpu(s->trans_a, s->trans_b, M, N, K, 0.3, &csec);
     double rate = 2.0 * (double)M * (double)N * (double)K / sec; /* FLOP/s */
+    double crate = csec > 0 ? 2.0 * (double)M * (double)N * (double)K / csec : 0;
     if (verbose)
       printf("    %-10s %c%c M %6lld N %6lld K %6lld x%-4lld %5.1f%% of FLOPs  %6.1f GFLOP/s%s\n",
              dif_prof_op_name(s->op), s->trans_a ? 'T' : 'N', s->trans_b ? 'T' : 'N',
@@ -316,11 +333,13 @@ static sgemm_ref replay_shapes(bool verbose) {
              100.0 * bf / total, rate * 1e-9, M != s->M || N != s->N ? " (timed shrunk)" : "");
     covered += bf;
     time += bf / rate;
+    cpu_time += crate > 0 ? bf / crate : 0;
     r.shapes++;
   }
   free(used);
   r.coverage = covered / total;
   r.gflops = covered / time * 1e-9;
+  r.cpu_gflops = cpu_time > 0 ? covered / cpu_time * 1e-9 : 0;
   return r;
 }
 
@@ -337,7 +356,7 @@ typedef struct run_ctx {
 typedef dif_status (*pass_fn)(void *state, run_ctx *r, dif_error *err);
 
 typedef struct pass_result {
-  double best, sec[16];
+  double best, best_cpu, sec[16];
   dif_prof_stat ops[DIF_PROF_OP_COUNT];
   blocks blk;
   double flops;
@@ -357,17 +376,18 @@ static dif_status run_passes(run_ctx *r, pass_fn fn, void *state, pass_result *r
     dif_prof_reset();
     dif_prof_enable(true);
     memset(&r->blk, 0, sizeof r->blk);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     r->blk.last = t0;
     dif_status s = fn(state, r, err);
-    double dt = now() - t0;
+    double dt = now() - t0, dc = cpu_now() - c0;
     dif_prof_enable(false);
     if (s) return s;
     if (i < 16) res->sec[i] = dt;
-    printf("  pass %d: %.3f s\n", i + 1, dt);
+    printf("  pass %d: %.3f s (CPU %.3f s)\n", i + 1, dt, dc);
     fflush(stdout);
     if (dt < res->best) {
       res->best = dt;
+      res->best_cpu = dc;
       res->flops = 0;
       for (int op = 0; op < DIF_PROF_OP_COUNT; op++) {
         res->ops[op] = dif_prof_get((dif_prof_op)op);
@@ -437,7 +457,8 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
            gemm_f * 1e-9 / gemm_s);
   printf("\n");
   double ratio = 0;
-  sgemm_ref ref = {0, 0, 0};
+  sgemm_ref ref = {0, 0, 0, 0};
+  double cpu_rate = res->best_cpu > 0 ? gflop / res->best_cpu : 0, cpu_ratio = 0;
   double w_gib = (double)r->weight_bytes / (1024.0 * 1024.0 * 1024.0);
   /* Memory before the sgemm replay, which allocates its own operands. */
   printf("  memory: weights %.2f GiB | peak RSS %.2f GiB (ru_maxrss; VmHWM %.2f GiB) = weights + "
@@ -453,17 +474,22 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
     ref = replay_shapes(true);
     if (ref.gflops > 0) {
       ratio = rate / ref.gflops;
+      cpu_ratio = ref.cpu_gflops > 0 ? cpu_rate / ref.cpu_gflops : 0;
       printf("  sgemm on these shapes: %.1f GFLOP/s (%d shapes, %.0f%% of the FLOPs) -> ratio "
              "%.2f\n",
              ref.gflops, ref.shapes, 100.0 * ref.coverage, ratio);
+      printf("  per CPU second (all threads; less sensitive to other load): model %.1f, sgemm "
+             "%.1f GFLOP/CPU-s -> ratio %.2f\n",
+             cpu_rate, ref.cpu_gflops, cpu_ratio);
     }
   }
   fflush(stdout);
   char line[512];
+  (void)load_s;
   int n =
-      snprintf(line, sizeof line, "%-34s %9.3f %9.1f %8.1f %7.1f %6.2f %8.2f %8.2f %8.2f %6.1f\n",
-               label, res->best, gflop, rate, ref.gflops, ratio, w_gib, gib((double)maxrss),
-               steady_hwm_kb > 0 ? gib((double)steady_hwm_kb) : 0.0, load_s);
+      snprintf(line, sizeof line, "%-26s %8.2f %8.1f %8.1f %7.1f %6.2f %6.2f %7.2f %7.2f %7.2f\n",
+               label, res->best, gflop, rate, ref.gflops, ratio, cpu_ratio, w_gib,
+               gib((double)maxrss), steady_hwm_kb > 0 ? gib((double)steady_hwm_kb) : 0.0);
   if (summary_fd >= 0 && n > 0) {
     ssize_t w = write(summary_fd, line, (size_t)n);
     (void)w;
@@ -495,6 +521,8 @@ typedef struct vae_state {
 
 static dif_status vae_pass(void *st, run_ctx *r, dif_error *err) {
   vae_state *v = st;
+  if (v->tiled)
+    return dif_vae_decode_tiled(&v->m, &r->k, v->latent, 1, v->h, v->w, r->o->tile, v->image, err);
   return dif_vae_decode(&v->m, &r->k, v->latent, 1, v->h, v->w, v->image,
                         r->o->blocks ? on_hook : NULL, &r->blk, err);
 }
@@ -597,8 +625,10 @@ static int run_model_case(const options *o, const job *j, const char *comp_dir,
     v->image = xmalloc((size_t)(v->m.out_ch * j->size * j->size) * sizeof(float));
     v->tiled = c->kind == CASE_VAE_TILED;
     snprintf(label, sizeof label, "%s:%d", c->name, j->size);
-    printf("== %s: %s, latent %lldx%lld -> %dx%d image, threads %d\n", label, c->what, (long long)h,
+    printf("== %s: %s, latent %lldx%lld -> %dx%d image, threads %d", label, c->what, (long long)h,
            (long long)h, j->size, j->size, o->threads);
+    if (v->tiled) printf(", tile %lld px", (long long)(o->tile ? o->tile : v->m.sample_size));
+    printf("\n");
     printf("  load %.2f s\n", load_s);
     s = run_passes(&r, vae_pass, v, &res, &steady, &err);
     if (!s) check_finite("image", v->image, v->m.out_ch * j->size * j->size);
@@ -703,7 +733,7 @@ static int run_sgemm_case(const options *o, int summary_fd) {
   }
   char line[256];
   int n =
-      snprintf(line, sizeof line, "%-34s %9s %9s %8.1f\n", "sgemm (best shape)", "-", "-", best);
+      snprintf(line, sizeof line, "%-26s %8s %8s %8.1f\n", "sgemm (best shape)", "-", "-", best);
   if (summary_fd >= 0 && n > 0) {
     ssize_t w = write(summary_fd, line, (size_t)n);
     (void)w;
@@ -979,11 +1009,12 @@ int main(int argc, char **argv) {
   }
   close(pipefd[1]);
   printf(
-      "\n== summary (threads %d; best of %d; GiB; 'steady' = peak RSS of the last pass after the "
-      "first)\n",
+      "\n== summary (threads %d; best of %d; sgemm = cblas_sgemm GFLOP/s on the same shapes; ratio "
+      "= GFLOP/s / sgemm, cpu-r the same per CPU second; GiB; steady = peak RSS of the last pass "
+      "after the first)\n",
       o.threads, o.reps);
-  printf("%-34s %9s %9s %8s %7s %6s %8s %8s %8s %6s\n", "case", "seconds", "GFLOP", "GFLOP/s",
-         "sgemm", "ratio", "weights", "peakRSS", "steady", "load");
+  printf("%-26s %8s %8s %8s %7s %6s %6s %7s %7s %7s\n", "case", "seconds", "GFLOP", "GFLOP/s",
+         "sgemm", "ratio", "cpu-r", "weights", "peakRSS", "steady");
   char buf[4096];
   ssize_t n;
   while ((n = read(pipefd[0], buf, sizeof buf)) > 0) fwrite(buf, 1, (size_t)n, stdout);
