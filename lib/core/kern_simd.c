@@ -13,12 +13,12 @@
 
 #else /* scalar versions for compilers without GCC vector extensions */
 
-static void dif_k_softmax_row_base(float *x, int64_t n) {
+static float dif_k_softmax_row_unnormalised_base(float *x, int64_t n) {
   float mx = -INFINITY;
   for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
   if (mx == -INFINITY) {
     for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
-    return;
+    return 0.0f;
   }
   double sum = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -26,7 +26,11 @@ static void dif_k_softmax_row_base(float *x, int64_t n) {
     x[i] = v < -87.33654f ? 0.0f : expf(v);
     sum += (double)x[i];
   }
-  const float inv = (float)(1.0 / sum);
+  return (float)(1.0 / sum);
+}
+
+static void dif_k_softmax_row_base(float *x, int64_t n) {
+  const float inv = dif_k_softmax_row_unnormalised_base(x, n);
   for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
@@ -101,6 +105,13 @@ int dif_simd_force(int want) {
 #else
 #define DISPATCH(call_avx2, call_base) call_base
 #endif
+
+float dif_k_softmax_row_unnormalised(float *x, int64_t n) {
+#if defined(DIF_HAVE_AVX2_KERNELS)
+  if (dif_simd_level() > 0) return dif_k_softmax_row_unnormalised_avx2(x, n);
+#endif
+  return dif_k_softmax_row_unnormalised_base(x, n);
+}
 
 void dif_k_softmax_row(float *x, int64_t n) {
   DISPATCH(dif_k_softmax_row_avx2(x, n), dif_k_softmax_row_base(x, n));

@@ -21,6 +21,10 @@ typedef enum dif_act_kind {
 
 /* Softmax of x[n] in place; an all -inf row becomes all zero. */
 void dif_k_softmax_row(float *x, int64_t n);
+/* The same without the final division: x[i] = exp(x[i] - max), returns
+ * 1/Σ (0 for an all -inf row, which becomes all zero). Attention divides
+ * its [rows, dim] output instead of the [rows, tokens] probabilities. */
+float dif_k_softmax_row_unnormalised(float *x, int64_t n);
 /* y[0..n) = act(x[0..n)); x and y may be the same array. */
 void dif_k_act_span(dif_act_kind kind, const float *x, float *y, int64_t n);
 /* y[i] = a[i] · gelu(g[i]) (erf form); y must not overlap a or g. */
@@ -39,6 +43,7 @@ int dif_simd_force(int level);
 
 /* The AVX2 + FMA build (only on x86-64 with GCC or Clang). */
 void dif_k_softmax_row_avx2(float *x, int64_t n);
+float dif_k_softmax_row_unnormalised_avx2(float *x, int64_t n);
 void dif_k_act_span_avx2(dif_act_kind kind, const float *x, float *y, int64_t n);
 void dif_k_geglu_span_avx2(const float *a, const float *g, float *y, int64_t n);
 void dif_k_affine_span_avx2(const float *x, float *y, int64_t n, float hi, float lo, float s,

@@ -14,13 +14,13 @@ enum { W = DIF_VW };
  * lane keep the float error below 2e-6 while the lanes stay SIMD. */
 #define FLUSH_VECS 32
 
-DIF_K_LINKAGE void DIF_K(dif_k_softmax_row)(float *x, int64_t n) {
+DIF_K_LINKAGE float DIF_K(dif_k_softmax_row_unnormalised)(float *x, int64_t n) {
   const float mx = dif_vmax(x, n);
   if (mx == -INFINITY) {
     /* Every entry masked out: a defined all-zero row instead of 0/0 = NaN
      * (attention then yields a zero output row). */
     for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
-    return;
+    return 0.0f;
   }
   const dif_vf m = dif_vf_splat(mx);
   double sum = 0;
@@ -44,9 +44,14 @@ DIF_K_LINKAGE void DIF_K(dif_k_softmax_row)(float *x, int64_t n) {
       sum += (double)t[j - i];
     }
   }
-  const float inv = (float)(1.0 / sum);
+  return (float)(1.0 / sum);
+}
+
+DIF_K_LINKAGE void DIF_K(dif_k_softmax_row)(float *x, int64_t n) {
+  const float inv = DIF_K(dif_k_softmax_row_unnormalised)(x, n);
+  if (inv == 0.0f) return; /* all masked: already zeros */
   const dif_vf vinv = dif_vf_splat(inv);
-  i = 0;
+  int64_t i = 0;
   for (; i + W <= n; i += W) dif_vf_store(x + i, dif_vf_load(x + i) * vinv);
   for (; i < n; i++) x[i] *= inv;
 }
