@@ -323,7 +323,7 @@ static sgemm_ref replay_shapes(bool verbose) {
       else
         break;
     }
-    double csec = 0, sec = time_sgemm_cpu(s->trans_a, s->trans_b, M, N, K, 0.3, &csec);
+    double csec = 0, sec = time_sgemm_cpu(s->trans_a, s->trans_b, M, N, K, 1.0, &csec);
     double rate = 2.0 * (double)M * (double)N * (double)K / sec; /* FLOP/s */
     double crate = csec > 0 ? 2.0 * (double)M * (double)N * (double)K / csec : 0;
     if (verbose)
