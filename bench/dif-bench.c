@@ -421,8 +421,9 @@ static void print_blocks(const pass_result *res) {
   if (!res->blk.n) return;
   printf("  per block (best pass; time between the model's hooks):\n");
   for (int i = 0; i < res->blk.n; i++)
-    printf("    %-28s %8.3f s %5.1f%%\n", res->blk.name[i], res->blk.sec[i],
-           100.0 * res->blk.sec[i] / res->best);
+    if (res->blk.sec[i] >= 0.0005) /* level-end hooks with nothing between them */
+      printf("    %-28s %8.3f s %5.1f%%\n", res->blk.name[i], res->blk.sec[i],
+             100.0 * res->blk.sec[i] / res->best);
 }
 
 /* Prints the report of a finished case and writes its summary line to fd. */
