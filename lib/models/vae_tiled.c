@@ -17,7 +17,11 @@
  * is C11 without -ffp-contract).
  *
  * Only two rows of decoded tiles are kept (the row above and the current
- * one), and each finished row is cropped into the output right away.
+ * one), and each finished row is cropped into the output right away. The
+ * tiles decode in a private arena that is consolidated (dif_arena_reset)
+ * after the first tile: the first decode grows it block by block, and
+ * without the reset later tiles would keep those blocks' pages resident on
+ * top of the one block a tile needs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +90,9 @@ dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float
     if (!rows[j].px) s = dif_fail_oom(err, "VAE tiled decode", tile_floats * sizeof(float));
   }
   tile *above = rows, *cur = rows + nj;
+  dif_arena arena;
+  dif_arena_init(&arena, (size_t)1 << 20);
+  dif_kctx kt = {k->pool, &arena};
   for (int64_t i0 = 0, ri = 0; i0 < h && !s; i0 += overlap, ri++) {
     const int64_t th = h - i0 < TL ? h - i0 : TL;
     for (int64_t j0 = 0, j = 0; j0 < w && !s; j0 += overlap, j++) {
@@ -97,8 +104,9 @@ dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float
       tile *t = &cur[j];
       t->th = th * f;
       t->tw = tw * f;
-      s = dif_vae_decode(v, k, lt, B, th, tw, t->px, NULL, NULL, err);
+      s = dif_vae_decode(v, &kt, lt, B, th, tw, t->px, NULL, NULL, err);
       if (s) break;
+      dif_arena_reset(&arena); /* nothing lives in it between tiles */
       if (ri > 0) blend_v(&above[j], t, BC, blend);
       if (j > 0) blend_h(&cur[j - 1], t, BC, blend);
     }
@@ -117,6 +125,7 @@ dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float
     above = cur;
     cur = swap;
   }
+  dif_arena_free(&arena);
   for (int64_t j = 0; rows && j < 2 * nj; j++) free(rows[j].px);
   free(rows);
   free(lt);
