@@ -816,7 +816,8 @@ static void usage(FILE *f) {
           "                deleted at exit); existing component folders in DIR are reused\n"
           "  --keep        keep the weights folder\n"
           "  --configs DIR the configs (default %s)\n"
-          "  --tile N      tile size in pixels for vae-tiled (default: the config's sample_size)\n"
+          "  --tile N      tile size in pixels for vae-tiled (default 512; 0 = the config's\n"
+          "                sample_size, 768 for unclip-small, which does not tile a 768² image)\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
           DIF_BENCH_CONFIGS);
 }
@@ -870,7 +871,8 @@ static void remove_tree(const char *dir, const char *const *comps, int n) {
 }
 
 int main(int argc, char **argv) {
-  options o = {.threads = dif_cpu_count(),
+  options o = {.tile = 512,
+               .threads = dif_cpu_count(),
                .reps = 2,
                .seed = 1,
                .configs = DIF_BENCH_CONFIGS,
