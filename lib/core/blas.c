@@ -203,15 +203,22 @@ static void check(void) {
   char was[32];
   snprintf(was, sizeof was, "%s", core);
   const char *target = best ? best : "Prescott";
-  if (dif_blas_switch_core(target)) {
+  openblas_syms syms;
+  if (!find_syms(&syms)) {
+    /* Not a DYNAMIC_ARCH OpenBLAS (or linked statically): OPENBLAS_CORETYPE
+     * would not help either. */
+    snprintf(note, sizeof note,
+             "OpenBLAS runs the %s kernels (%s) and cannot switch them (not a DYNAMIC_ARCH "
+             "build?); an OpenBLAS built for this CPU (%s) would be faster",
+             was, why, target);
+  } else if (dif_blas_switch_core(target)) {
     snprintf(note, sizeof note, "OpenBLAS chose the %s kernels (%s%s); switched to %s", was, why,
              user ? ", from OPENBLAS_CORETYPE" : "", openblas_get_corename());
   } else {
     recommended = target;
     snprintf(note, sizeof note,
-             "OpenBLAS runs the %s kernels (%s) and libdif cannot switch this BLAS library; "
-             "set OPENBLAS_CORETYPE=%s",
-             was, why, target);
+             "OpenBLAS runs the %s kernels (%s) and switching failed; set OPENBLAS_CORETYPE=%s",
+             openblas_get_corename(), why, target);
   }
 }
 

@@ -29,8 +29,9 @@ const char *dif_blas_corename(void);
 const char *dif_blas_note(void);
 
 /* The OPENBLAS_CORETYPE value that would give faster kernels than the ones
- * in use when dif_blas_init could not switch by itself, else NULL. For a
- * program (the dif tool) that wants to re-exec itself with the variable set:
+ * in use when dif_blas_init tried to switch a DYNAMIC_ARCH OpenBLAS and
+ * failed, else NULL. For a program (the dif tool) that wants to re-exec
+ * itself with the variable set:
  *   if ((c = dif_blas_recommended_coretype()) && !getenv("OPENBLAS_CORETYPE"))
  *     { setenv("OPENBLAS_CORETYPE", c, 1); execv("/proc/self/exe", argv); } */
 const char *dif_blas_recommended_coretype(void);
