@@ -1,13 +1,15 @@
 /* attention.c — scaled dot-product attention, sliced over queries.
  *
  * For each slice of queries and each head: S = scale·Q_h K_hᵀ (GEMM, head h
- * addressed in place through the row strides), mask + causal + softmax on the
- * pool, then O_h = P V_h (GEMM) written straight into out. Scratch is one
+ * addressed in place through the row strides), mask + causal + exp(s - max)
+ * on the pool, then O_h = P V_h (GEMM) written straight into out and divided
+ * by the row sums there (dim values per row instead of tk). Scratch is one
  * [slice, tk] matrix reused for every head, so memory does not grow with the
  * head count or with tq.
  */
 #include <math.h>
 
+#include "core/kern_simd.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
 
@@ -15,7 +17,8 @@
 #define ATTN_SCRATCH_MAX ((size_t)16 << 20)
 
 typedef struct probs_job {
-  float *S; /* [rows, tk] scores of this slice, row stride tk */
+  float *S;   /* [rows, tk] scores of this slice, row stride tk */
+  float *inv; /* [rows]: 1 / the row's sum of exponentials */
   int64_t tk, i0;
   const float *mask; /* NULL or the mask row of query 0 */
   int64_t mask_ld;
@@ -36,7 +39,7 @@ static void probs_task(void *arg, int64_t begin, int64_t end, int thread) {
     }
     if (j->causal)
       for (int64_t c = i + 1; c < tk; c++) s[c] = -INFINITY;
-    dif_softmax_row(s, tk);
+    j->inv[r] = dif_k_softmax_row_unnormalised(s, tk);
   }
 }
 
@@ -81,20 +84,32 @@ dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const
 
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
   float *S = dif_arena_floats(k->arena, (size_t)slice * (size_t)tk, err);
-  if (!S) {
+  float *inv = dif_arena_floats(k->arena, (size_t)slice, err);
+  if (!S || !inv) {
+    dif_arena_release(k->arena, mark);
     dif_error_prefix(err, "attention scores");
     return DIF_ERR_OUT_OF_MEMORY;
   }
   const int64_t grain = tk >= 2048 ? 1 : 2048 / tk;
+  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, true, tq, tk, dim, p->heads);
+  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, false, tq, dim, tk, p->heads);
   for (int64_t i0 = 0; i0 < tq; i0 += slice) {
     const int64_t rows = tq - i0 < slice ? tq - i0 : slice;
     for (int64_t h = 0; h < p->heads; h++) {
-      dif_gemm(false, true, rows, tk, dim, p->scale, q + i0 * p->ld_q + h * dim, p->ld_q,
-               kk + h * dim, p->ld_k, 0.0f, S, tk);
-      probs_job j = {S, tk, i0, p->mask, p->mask_ld, p->causal};
+      dif_gemm_op(DIF_PROF_ATTN_GEMM, false, true, rows, tk, dim, p->scale,
+                  q + i0 * p->ld_q + h * dim, p->ld_q, kk + h * dim, p->ld_k, 0.0f, S, tk);
+      probs_job j = {S, inv, tk, i0, p->mask, p->mask_ld, p->causal};
+      double t0 = DIF_PROF_START();
       dif_pool_for(k->pool, rows, grain, probs_task, &j);
-      dif_gemm(false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim, p->ld_v, 0.0f,
-               out + i0 * p->ld_o + h * dim, p->ld_o);
+      DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
+      float *o = out + i0 * p->ld_o + h * dim;
+      dif_gemm_op(DIF_PROF_ATTN_GEMM, false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim,
+                  p->ld_v, 0.0f, o, p->ld_o);
+      /* The softmax's division, on [rows, dim] instead of [rows, tk]. */
+      t0 = DIF_PROF_START();
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < dim; c++) o[r * p->ld_o + c] *= inv[r];
+      DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
     }
   }
   dif_arena_release(k->arena, mark);

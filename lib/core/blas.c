@@ -1,10 +1,245 @@
+/* blas.c — the BLAS library's kernel choice (see blas.h).
+ *
+ * How the switch works. A DYNAMIC_ARCH OpenBLAS keeps the active kernel
+ * table in the exported pointer `gotoblas`, set at load time by
+ * gotoblas_dynamic_init() (driver/others/dynamic.c), which reads
+ * OPENBLAS_CORETYPE, else CPUID, and then calls the chosen table's init()
+ * (which sets its blocking parameters from the cache sizes). Both
+ * gotoblas_dynamic_init and gotoblas_dynamic_quit (`gotoblas = NULL`) are
+ * exported. To switch we do exactly what a start-up with OPENBLAS_CORETYPE
+ * would: quit, set the variable, init, and remove the variable again. We
+ * never write into the table ourselves, so nothing depends on the layout of
+ * gotoblas_t, which changes between OpenBLAS versions.
+ *
+ * Why that is safe: the GEMM drivers read the table (kernels, P/Q/R
+ * blocking, alignment) through `gotoblas` at every call; the per-thread
+ * buffers are a fixed BUFFER_SIZE that every table of the library fits (any
+ * of them may be picked at start-up); the thread server holds no table
+ * state between calls. So a switch between two BLAS calls is a start-up
+ * choice made late. It is done once, in dif_blas_init, before libdif's
+ * first BLAS call; the one hazard is another thread of the process running
+ * a BLAS call (or reading the environment) at that moment, which a program
+ * that starts libdif before its own threads does not have.
+ *
+ * When it is done: only if OpenBLAS's choice needs less than the CPU and OS
+ * support (CPUID and XGETBV: AVX needs the OS to save ymm, AVX-512 zmm
+ * state too), to the best set for the CPU — never to one the CPU cannot
+ * run. An OPENBLAS_CORETYPE set by the user is respected, unless it names
+ * a set the CPU cannot run (that would crash with SIGILL at the first
+ * product). The symbols are looked up in the library that provides
+ * cblas_sgemm; with another BLAS (or a non-DYNAMIC_ARCH OpenBLAS) nothing
+ * is switched and dif_blas_note / dif_blas_recommended_coretype say what to
+ * do.
+ */
 #include "core/blas.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define DIF_X86 1
+#endif
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char note[256];
+static const char *recommended;
+
+/* ---- the CPU ---- */
+
+#ifdef DIF_X86
+static unsigned long long xgetbv0(void) {
+  unsigned eax, edx;
+  __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
+  return ((unsigned long long)edx << 32) | eax;
+}
+
+static bool cpu_is_amd(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+  char v[13];
+  memcpy(v, &b, 4);
+  memcpy(v + 4, &d, 4);
+  memcpy(v + 8, &c, 4);
+  v[12] = '\0';
+  return strcmp(v, "AuthenticAMD") == 0 || strcmp(v, "HygonGenuine") == 0;
+}
+#endif
+
+dif_isa dif_cpu_isa(void) {
+#ifdef DIF_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return DIF_ISA_UNKNOWN;
+  const bool sse3 = c & (1u << 0), fma = c & (1u << 12), osxsave = c & (1u << 27),
+             avx = c & (1u << 28);
+  if (!(osxsave && avx)) return sse3 ? DIF_ISA_SSE : DIF_ISA_UNKNOWN;
+  const unsigned long long xcr0 = xgetbv0();
+  if ((xcr0 & 6) != 6) return DIF_ISA_SSE; /* the OS does not save ymm */
+  unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;
+  if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) return DIF_ISA_AVX;
+  const bool avx2 = b7 & (1u << 5), avx512f = b7 & (1u << 16), avx512vl = b7 & (1u << 31);
+  if (!(avx2 && fma)) return DIF_ISA_AVX;
+  if (avx512f && avx512vl && (xcr0 & 0xe0) == 0xe0) return DIF_ISA_AVX512;
+  return DIF_ISA_AVX2;
+#else
+  return DIF_ISA_UNKNOWN;
+#endif
+}
+
+dif_isa dif_blas_core_isa(const char *name) {
+  static const struct {
+    const char *name;
+    dif_isa isa;
+  } cores[] = {
+      {"SkylakeX", DIF_ISA_AVX512},
+      {"Cooperlake", DIF_ISA_AVX512},
+      {"SapphireRapids", DIF_ISA_AVX512},
+      {"Haswell", DIF_ISA_AVX2},
+      {"Zen", DIF_ISA_AVX2},
+      {"Sandybridge", DIF_ISA_AVX},
+      {"Bulldozer", DIF_ISA_AVX},
+      {"Piledriver", DIF_ISA_AVX},
+      {"Steamroller", DIF_ISA_AVX},
+      {"Excavator", DIF_ISA_AVX},
+      {"Prescott", DIF_ISA_SSE},
+      {"Core2", DIF_ISA_SSE},
+      {"Penryn", DIF_ISA_SSE},
+      {"Dunnington", DIF_ISA_SSE},
+      {"Nehalem", DIF_ISA_SSE},
+      {"Atom", DIF_ISA_SSE},
+      {"Barcelona", DIF_ISA_SSE},
+      {"Opteron", DIF_ISA_SSE},
+      {"Opteron_SSE3", DIF_ISA_SSE},
+      {"Nano", DIF_ISA_SSE},
+      {"Bobcat", DIF_ISA_SSE},
+      {"Katmai", DIF_ISA_SSE},
+      {"Coppermine", DIF_ISA_SSE},
+      {"Northwood", DIF_ISA_SSE},
+      {"Banias", DIF_ISA_SSE},
+      {"Athlon", DIF_ISA_SSE},
+  };
+  if (!name) return DIF_ISA_UNKNOWN;
+  for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++)
+    if (strcasecmp(name, cores[i].name) == 0) return cores[i].isa;
+  return DIF_ISA_UNKNOWN;
+}
+
+const char *dif_blas_best_core(dif_isa isa) {
+  switch (isa) {
+  case DIF_ISA_AVX512: return "SkylakeX";
+#ifdef DIF_X86
+  case DIF_ISA_AVX2: return cpu_is_amd() ? "Zen" : "Haswell";
+#else
+  case DIF_ISA_AVX2: return "Haswell";
+#endif
+  case DIF_ISA_AVX: return "Sandybridge";
+  default: return NULL;
+  }
+}
+
+/* ---- the library ---- */
+
+typedef void (*void_fn)(void);
+
+typedef struct openblas_syms {
+  void **gotoblas;
+  void_fn dynamic_init, dynamic_quit;
+} openblas_syms;
+
+/* The switching entry points of the library that provides cblas_sgemm. */
+static bool find_syms(openblas_syms *s) {
+  Dl_info info;
+  if (!dladdr((void *)(uintptr_t)&cblas_sgemm, &info) || !info.dli_fname) return false;
+  void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return false;
+  s->gotoblas = (void **)dlsym(h, "gotoblas");
+  /* POSIX guarantees that a dlsym result converts to a function pointer. */
+  void *i = dlsym(h, "gotoblas_dynamic_init"), *q = dlsym(h, "gotoblas_dynamic_quit");
+  memcpy(&s->dynamic_init, &i, sizeof i);
+  memcpy(&s->dynamic_quit, &q, sizeof q);
+  dlclose(h); /* the library stays loaded: libdif links it */
+  return s->gotoblas && *s->gotoblas && i && q;
+}
 
 const char *dif_blas_corename(void) {
+  dif_blas_init();
   const char *name = openblas_get_corename();
   return name ? name : "unknown";
 }
 
-void dif_blas_set_threads(int n) { openblas_set_num_threads(n); }
+bool dif_blas_switch_core(const char *name) {
+  openblas_syms s;
+  if (!name || !find_syms(&s)) return false;
+  const char *user = getenv("OPENBLAS_CORETYPE");
+  char saved[64] = "";
+  if (user) snprintf(saved, sizeof saved, "%s", user);
+  setenv("OPENBLAS_CORETYPE", name, 1);
+  s.dynamic_quit();
+  s.dynamic_init();
+  if (user)
+    setenv("OPENBLAS_CORETYPE", saved, 1);
+  else
+    unsetenv("OPENBLAS_CORETYPE");
+  const char *now = openblas_get_corename();
+  return now && strcasecmp(now, name) == 0;
+}
+
+static void check(void) {
+  note[0] = '\0';
+  recommended = NULL;
+  const char *core = openblas_get_corename();
+  const dif_isa have = dif_blas_core_isa(core), cpu = dif_cpu_isa();
+  if (have == DIF_ISA_UNKNOWN || cpu == DIF_ISA_UNKNOWN) return; /* nothing we can judge */
+  const char *best = dif_blas_best_core(cpu);
+  const char *user = getenv("OPENBLAS_CORETYPE");
+  if (have <= cpu && (user || have >= cpu || !best)) return; /* runnable; best or user's choice */
+  const char *why = have > cpu ? "which this CPU/OS cannot run" : "slower than this CPU supports";
+  char was[32];
+  snprintf(was, sizeof was, "%s", core);
+  const char *target = best ? best : "Prescott";
+  openblas_syms syms;
+  if (!find_syms(&syms)) {
+    /* Not a DYNAMIC_ARCH OpenBLAS (or linked statically): OPENBLAS_CORETYPE
+     * would not help either. */
+    snprintf(note, sizeof note,
+             "OpenBLAS runs the %s kernels (%s) and cannot switch them (not a DYNAMIC_ARCH "
+             "build?); an OpenBLAS built for this CPU (%s) would be faster",
+             was, why, target);
+  } else if (dif_blas_switch_core(target)) {
+    snprintf(note, sizeof note, "OpenBLAS chose the %s kernels (%s%s); switched to %s", was, why,
+             user ? ", from OPENBLAS_CORETYPE" : "", openblas_get_corename());
+  } else {
+    recommended = target;
+    snprintf(note, sizeof note,
+             "OpenBLAS runs the %s kernels (%s) and switching failed; set OPENBLAS_CORETYPE=%s",
+             openblas_get_corename(), why, target);
+  }
+}
+
+void dif_blas_init(void) { pthread_once(&once, check); }
+
+void dif_blas_recheck(void) {
+  dif_blas_init();
+  check();
+}
+
+const char *dif_blas_note(void) {
+  dif_blas_init();
+  return note[0] ? note : NULL;
+}
+
+const char *dif_blas_recommended_coretype(void) {
+  dif_blas_init();
+  return recommended;
+}
+
+void dif_blas_set_threads(int n) {
+  dif_blas_init();
+  openblas_set_num_threads(n);
+}

@@ -1,10 +1,68 @@
-/* blas.h — facts about the BLAS library libdif runs on. */
+/* blas.h — facts about the BLAS library libdif runs on, and making sure it
+ * runs its fast kernels.
+ *
+ * OpenBLAS built with DYNAMIC_ARCH (Debian's, for one) picks a kernel set
+ * ("core") from the CPU model at load time. A CPU newer than the library
+ * can fall through its tables: OpenBLAS 0.3.21 sends Intel family 6 model
+ * 0xCF (Emerald Rapids: AVX-512 + AMX) to the SSE3 "Prescott" kernels, about
+ * 5× slower than "SkylakeX". dif_blas_init() checks the choice against what
+ * this CPU and OS really support (CPUID, XGETBV) and, if OpenBLAS's choice
+ * is weaker, switches it to the best supported set the way OpenBLAS itself
+ * would with OPENBLAS_CORETYPE (see blas.c for how and when that is safe).
+ */
 #ifndef DIF_CORE_BLAS_H
 #define DIF_CORE_BLAS_H
 
-/* OpenBLAS's name for the kernel set in use ("SkylakeX", "Prescott", ...). */
+#include <stdbool.h>
+
+/* Runs the check once per process; every BLAS call of libdif goes through
+ * it first. Thread-safe, cheap after the first call. */
+void dif_blas_init(void);
+
+/* OpenBLAS's name for the kernel set in use ("SkylakeX", "Prescott", ...),
+ * after dif_blas_init; "unknown" for another BLAS. */
 const char *dif_blas_corename(void);
+
+/* What dif_blas_init found, as a sentence for the log (a static string), or
+ * NULL when the kernels in use are the best this CPU supports (or nothing
+ * is known). Also set when the check could not fix a slow choice. */
+const char *dif_blas_note(void);
+
+/* The OPENBLAS_CORETYPE value that would give faster kernels than the ones
+ * in use when dif_blas_init tried to switch a DYNAMIC_ARCH OpenBLAS and
+ * failed, else NULL. For a program (the dif tool) that wants to re-exec
+ * itself with the variable set:
+ *   if ((c = dif_blas_recommended_coretype()) && !getenv("OPENBLAS_CORETYPE"))
+ *     { setenv("OPENBLAS_CORETYPE", c, 1); execv("/proc/self/exe", argv); } */
+const char *dif_blas_recommended_coretype(void);
+
 /* Sets the number of threads BLAS may use for one call. */
 void dif_blas_set_threads(int n);
+
+/* ---- internals, exposed for tests and the bench ---- */
+
+/* SIMD level of an x86 CPU as the OS enables it. */
+typedef enum dif_isa {
+  DIF_ISA_UNKNOWN = -1, /* not x86, or not a core name we know */
+  DIF_ISA_SSE = 0,      /* SSE2/SSE3 kernels */
+  DIF_ISA_AVX = 1,      /* AVX (Sandybridge, Bulldozer family) */
+  DIF_ISA_AVX2 = 2,     /* AVX2 + FMA (Haswell, Zen) */
+  DIF_ISA_AVX512 = 3,   /* AVX-512 F/VL with zmm state enabled (SkylakeX, Cooperlake) */
+} dif_isa;
+
+/* What this CPU and OS run. */
+dif_isa dif_cpu_isa(void);
+/* What an OpenBLAS kernel set needs (DIF_ISA_UNKNOWN for names not known). */
+dif_isa dif_blas_core_isa(const char *corename);
+/* The OpenBLAS core name libdif would pick for an ISA level on this CPU's
+ * vendor ("SkylakeX", "Zen", "Haswell", "Sandybridge"), NULL for SSE. */
+const char *dif_blas_best_core(dif_isa isa);
+
+/* Test hook: switches OpenBLAS to the named kernel set with no checks (as
+ * OPENBLAS_CORETYPE=name would at start-up). False if this BLAS cannot be
+ * switched. Only while no BLAS call runs. */
+bool dif_blas_switch_core(const char *name);
+/* Test hook: runs the check of dif_blas_init again (ignoring that it ran). */
+void dif_blas_recheck(void);
 
 #endif

@@ -1,11 +1,13 @@
-/* fill.c — broadcast fills of a strided matrix, used to preload biases into
- * a GEMM output before a beta = 1 product. */
+/* fill.c — broadcast fills and adds of a strided matrix, used to preload
+ * biases (and residuals) into a GEMM output before a beta = 1 product. */
 #include "core/ops_internal.h"
 
 typedef struct fill_job {
   float *y;
   int64_t cols, ld;
   const float *b;
+  const float *x; /* dif_add_channel_bias: the input, rows of cols floats */
+  int64_t C;      /* dif_add_channel_bias: channels (row r has bias b[r % C]) */
 } fill_job;
 
 static void fill_rows_task(void *arg, int64_t begin, int64_t end, int thread) {
@@ -28,17 +30,78 @@ static void fill_cols_task(void *arg, int64_t begin, int64_t end, int thread) {
   }
 }
 
+static void add_rows_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const fill_job *j = arg;
+  for (int64_t r = begin; r < end; r++) {
+    float *restrict y = j->y + r * j->ld;
+    const float v = j->b[r];
+    for (int64_t c = 0; c < j->cols; c++) y[c] += v;
+  }
+}
+
+static void add_cols_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const fill_job *j = arg;
+  const float *restrict b = j->b;
+  for (int64_t r = begin; r < end; r++) {
+    float *restrict y = j->y + r * j->ld;
+    for (int64_t c = 0; c < j->cols; c++) y[c] += b[c];
+  }
+}
+
+/* x and y may be the same array: no restrict. */
+static void channel_bias_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const fill_job *j = arg;
+  for (int64_t r = begin; r < end; r++) {
+    const float *x = j->x + r * j->cols;
+    float *y = j->y + r * j->cols;
+    const float v = j->b[r % j->C];
+    for (int64_t c = 0; c < j->cols; c++) y[c] = x[c] + v;
+  }
+}
+
 /* Rows per task so that a chunk is at least ~16k floats. */
 static int64_t row_grain(int64_t cols) { return cols >= 16384 ? 1 : 16384 / (cols > 0 ? cols : 1); }
 
 void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                    const float *b) {
-  fill_job j = {y, cols, ld, b};
+  fill_job j = {y, cols, ld, b, NULL, 0};
+  const double t0 = DIF_PROF_START();
   dif_pool_for(pool, rows, row_grain(cols), fill_rows_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
 }
 
 void dif_fill_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                    const float *b) {
-  fill_job j = {y, cols, ld, b};
+  fill_job j = {y, cols, ld, b, NULL, 0};
+  const double t0 = DIF_PROF_START();
   dif_pool_for(pool, rows, row_grain(cols), fill_cols_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+}
+
+void dif_add_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                  const float *b) {
+  fill_job j = {y, cols, ld, b, NULL, 0};
+  const double t0 = DIF_PROF_START();
+  dif_pool_for(pool, rows, row_grain(cols), add_rows_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+}
+
+void dif_add_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                  const float *b) {
+  fill_job j = {y, cols, ld, b, NULL, 0};
+  const double t0 = DIF_PROF_START();
+  dif_pool_for(pool, rows, row_grain(cols), add_cols_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+}
+
+void dif_add_channel_bias(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                          const float *b, float *y) {
+  if (N <= 0 || C <= 0 || HW <= 0) return;
+  fill_job j = {y, HW, HW, b, x, C};
+  const double t0 = DIF_PROF_START();
+  dif_pool_for(dif_kpool(k), N * C, row_grain(HW), channel_bias_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
 }

@@ -4,12 +4,14 @@
  * runs its own threads while ours sleep. */
 #include <cblas.h>
 
+#include "core/blas.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
+#include "core/prof.h"
 
-void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-              int64_t ldc) {
+void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     /* Nothing to multiply: C = beta·C. Done here because OpenBLAS would
@@ -20,18 +22,62 @@ void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
     }
     return;
   }
+  dif_blas_init(); /* the kernel set is fixed before the first product */
+  const double t0 = DIF_PROF_START();
   /* Dimensions above DIF_GEMM_DIM_MAX are rejected by the kernels that call
    * this with user-controlled sizes (conv2d, attention). */
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, alpha, A,
               (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+  DIF_PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
+}
+
+void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc) {
+  dif_gemm_op(DIF_PROF_GEMM_OTHER, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                   const float *b, int64_t out, float *y, bool acc) {
+  if (n <= 0 || out <= 0) return;
+  /* With a bias, preload it and accumulate (beta = 1): one pass over y fewer
+   * than adding it afterwards. */
+  if (b && acc)
+    dif_add_cols(dif_kpool(k), y, n, out, out, b);
+  else if (b)
+    dif_fill_cols(dif_kpool(k), y, n, out, out, b);
+  dif_prof_record_shape(DIF_PROF_LINEAR, false, true, n, out, in, 1);
+  dif_gemm_op(DIF_PROF_LINEAR, false, true, n, out, in, 1.0f, x, in, W, in, b || acc ? 1.0f : 0.0f,
+              y, out);
 }
 
 void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
                 const float *b, int64_t out, float *y) {
+  linear(k, x, n, in, W, b, out, y, false);
+}
+
+void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                    const float *b, int64_t out, float *y) {
+  linear(k, x, n, in, W, b, out, y, true);
+}
+
+void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                      const float *b, int64_t out, float *y) {
   if (n <= 0 || out <= 0) return;
-  /* With a bias, preload it and accumulate (beta = 1): one pass over y fewer
-   * than adding it afterwards. */
   if (b) dif_fill_cols(dif_kpool(k), y, n, out, out, b);
-  dif_gemm(false, true, n, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
+  dif_prof_record_shape(DIF_PROF_LINEAR, true, true, n, out, in, 1);
+  dif_gemm_op(DIF_PROF_LINEAR, true, true, n, out, in, 1.0f, x, n, W, in, b ? 1.0f : 0.0f, y, out);
+}
+
+void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                       const float *b, int64_t out, float *y, bool acc) {
+  if (n <= 0 || out <= 0) return;
+  if (b && acc)
+    dif_add_rows(dif_kpool(k), y, out, n, n, b);
+  else if (b)
+    dif_fill_rows(dif_kpool(k), y, out, n, n, b);
+  dif_prof_record_shape(DIF_PROF_LINEAR, false, true, out, n, in, 1);
+  dif_gemm_op(DIF_PROF_LINEAR, false, true, out, n, in, 1.0f, W, in, x, in, b || acc ? 1.0f : 0.0f,
+              y, n);
 }

@@ -38,21 +38,56 @@ void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
 /* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL. */
 void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
                 const float *b, int64_t out, float *y);
+/* The same added to y: y[n, out] += x · Wᵀ + b (a residual connection in the
+ * GEMM's accumulation instead of a separate pass). */
+void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                    const float *b, int64_t out, float *y);
+
+/* Linear on channels-first data (an NCHW image's [C, HW] plane read as
+ * tokens without a transpose): y[n, out] = x[in, n]ᵀ · W[out, in]ᵀ + b. */
+void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                      const float *b, int64_t out, float *y);
+/* Linear written channels-first: y[out, n] = W[out, in] · x[n, in]ᵀ + b, or
+ * added to y when acc (a residual in the GEMM's accumulation). */
+void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+                       const float *b, int64_t out, float *y, bool acc);
 
 /* ---- convolution ---- */
+
+/* What GroupNorm does to one channel of one image: y = ((x - hi) - lo)·a + c
+ * (the mean split into two floats, see norm.c). */
+typedef struct dif_norm_affine {
+  float hi, lo, a, c;
+} dif_norm_affine;
 
 typedef struct dif_conv2d_params {
   int64_t cin, cout, kh, kw;
   int64_t stride;
   int64_t pad_top, pad_left, pad_bottom, pad_right; /* zero padding */
+  bool accumulate; /* y += conv(x) + b: y already holds a residual (no extra pass) */
+  /* Optional transform of the input, applied while it is read (no
+   * transformed copy of the whole input is ever made; the zero padding
+   * stays zero), in this order:
+   *   in_h, in_w > 0: x is nearest-resized from H×W to in_h × in_w
+   *     (PyTorch's rule, as dif_upsample_nearest) and that is the input;
+   *   in_norm [N·cin]: each channel of image n through in_norm[n·cin + c]
+   *     (dif_group_norm_params);
+   *   in_silu: then SiLU. */
+  int64_t in_h, in_w;
+  const dif_norm_affine *in_norm;
+  bool in_silu;
 } dif_conv2d_params;
 
 /* Output size of a convolution along one axis. */
 int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi);
 
-/* y[N, cout, OH, OW] = conv(x[N, cin, H, W], w[cout, cin, kh, kw]) + b[cout];
- * b may be NULL. Scratch (im2col) comes from k->arena and is released before
- * returning. */
+/* y[N, cout, OH, OW] = conv(input, w[cout, cin, kh, kw]) + b[cout] (+= with
+ * p->accumulate), input = x[N, cin, H, W] through p's optional transform;
+ * b may be NULL. Scratch (im2col, transformed input rows) comes from
+ * k->arena in bands of output rows and is released before returning.
+ * y must not overlap x, except that a 1×1, stride-1, unpadded convolution
+ * with cout <= cin and no transform may run in place (y == x: y's channels
+ * overwrite x's first ones; done in pixel bands through scratch). */
 dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
                       int64_t H, int64_t W, const float *w, const float *b, float *y,
                       dif_error *err);
@@ -63,6 +98,18 @@ dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float
  * (no affine). May be in place (y == x). */
 void dif_group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
                     int64_t groups, float eps, const float *gamma, const float *beta, float *y);
+
+/* GroupNorm's per-(image, channel) affine for x[N, C, HW] into out[N·C]
+ * (one read of x): what dif_conv2d_params.in_norm applies on the fly. */
+void dif_group_norm_params(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                           int64_t groups, float eps, const float *gamma, const float *beta,
+                           dif_norm_affine *out);
+
+/* dif_group_norm followed by SiLU, in one pass over the output (as
+ * diffusers' norm then nonlinearity, up to float rounding). */
+void dif_group_norm_silu(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                         int64_t groups, float eps, const float *gamma, const float *beta,
+                         float *y);
 
 /* LayerNorm over the last dimension of x[rows, dim]; gamma/beta may be NULL.
  * May be in place. */
@@ -93,6 +140,10 @@ void dif_geglu(const dif_kctx *k, const float *x, int64_t rows, int64_t d, float
 void dif_upsample_nearest(const dif_kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
                           int64_t OH, int64_t OW, float *y);
 
+/* y[n, c, i] = x[n, c, i] + b[c] for x[N, C, HW]; y may be x. */
+void dif_add_channel_bias(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                          const float *b, float *y);
+
 /* y = a + b (n elements); y may be a or b. */
 void dif_add(const dif_kctx *k, const float *a, const float *b, int64_t n, float *y);
 
@@ -117,6 +168,8 @@ typedef struct dif_attention_params {
 
 /* Scaled dot-product attention for one batch item:
  * out[i, h·dim + c] = Σ_j softmax_j(scale · q_h[i]·k_h[j] + mask[i,j]) v_h[j, c].
+ * out may be q itself (ld_o == ld_q): query rows are consumed head by head
+ * before that head's output columns of the same rows are written.
  * Queries are processed in slices so scratch is heads-independent and at most
  * q_slice × tk floats: no tokens × tokens matrix for all heads is ever built. */
 dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const float *q,

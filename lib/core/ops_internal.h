@@ -3,10 +3,12 @@
 #ifndef DIF_CORE_OPS_INTERNAL_H
 #define DIF_CORE_OPS_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/ops.h"
+#include "core/prof.h"
 
 /* The pool of k, or NULL (serial) when k itself is NULL. */
 static inline dif_pool *dif_kpool(const dif_kctx *k) { return k ? k->pool : NULL; }
@@ -14,6 +16,24 @@ static inline dif_pool *dif_kpool(const dif_kctx *k) { return k ? k->pool : NULL
 /* Largest dimension or leading dimension dif_gemm accepts: OpenBLAS's cblas
  * takes 32-bit ints. Kernels that take err check against it. */
 #define DIF_GEMM_DIM_MAX INT32_MAX
+
+/* dif_gemm whose time and FLOPs count under op when profiling (core/prof.h). */
+void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc);
+
+/* PyTorch's nearest source index (aten/src/ATen/native/UpSample.h,
+ * nearest_idx): identity and exact 2× are special-cased, otherwise the scale
+ * in/out is a float and src = min(floor(dst · scale), in - 1) in float
+ * arithmetic. Reproducing the float rounding matters: it is what picks the
+ * source row for odd sizes. */
+static inline int64_t dif_nearest_idx(int64_t dst, int64_t in, int64_t out) {
+  if (out == in) return dst;
+  if (out == 2 * in) return dst >> 1;
+  const float scale = (float)in / (float)out;
+  const int64_t src = (int64_t)floorf((float)dst * scale);
+  return src < in - 1 ? src : in - 1;
+}
 
 /* Softmax of one row x[n] in place; an all -inf row becomes all zero. */
 void dif_softmax_row(float *x, int64_t n);
@@ -25,11 +45,14 @@ void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t
 /* y[rows, cols] (row stride ld) = broadcast of b[cols] to every row. */
 void dif_fill_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                    const float *b);
+/* The same two added to y instead of written. */
+void dif_add_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld, const float *b);
+void dif_add_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld, const float *b);
 
 /* dif_conv2d with an explicit bound on im2col scratch bytes (dif_conv2d uses
  * DIF_CONV2D_SCRATCH_MAX); tests pass a small one to force many row bands.
  * At least one output row is always processed per band. */
-#define DIF_CONV2D_SCRATCH_MAX ((size_t)64 << 20)
+#define DIF_CONV2D_SCRATCH_MAX ((size_t)32 << 20)
 dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
                               int64_t N, int64_t H, int64_t W, const float *w, const float *b,
                               float *y, size_t max_scratch, dif_error *err);

@@ -6,19 +6,6 @@
 #include "core/ops.h"
 #include "core/ops_internal.h"
 
-/* PyTorch's nearest source index (aten/src/ATen/native/UpSample.h,
- * nearest_idx): identity and exact 2× are special-cased, otherwise the scale
- * in/out is a float and src = min(floor(dst · scale), in - 1) in float
- * arithmetic. Reproducing the float rounding matters: it is what picks the
- * source row for odd sizes. */
-static int64_t nearest_idx(int64_t dst, int64_t in, int64_t out) {
-  if (out == in) return dst;
-  if (out == 2 * in) return dst >> 1;
-  const float scale = (float)in / (float)out;
-  const int64_t src = (int64_t)floorf((float)dst * scale);
-  return src < in - 1 ? src : in - 1;
-}
-
 typedef struct upsample_job {
   const float *x;
   float *y;
@@ -32,14 +19,14 @@ static void upsample_task(void *arg, int64_t begin, int64_t end, int thread) {
   const int64_t W = j->W, OW = j->OW;
   for (int64_t item = begin; item < end; item++) {
     const int64_t nc = item / j->OH, oh = item % j->OH;
-    const float *restrict src = j->x + (nc * j->H + nearest_idx(oh, j->H, j->OH)) * W;
+    const float *restrict src = j->x + (nc * j->H + dif_nearest_idx(oh, j->H, j->OH)) * W;
     float *restrict dst = j->y + item * OW;
     if (OW == 2 * W) {
       for (int64_t i = 0; i < W; i++) dst[2 * i] = dst[2 * i + 1] = src[i];
     } else if (OW == W) {
       memcpy(dst, src, (size_t)W * sizeof *dst);
     } else {
-      for (int64_t ow = 0; ow < OW; ow++) dst[ow] = src[nearest_idx(ow, W, OW)];
+      for (int64_t ow = 0; ow < OW; ow++) dst[ow] = src[dif_nearest_idx(ow, W, OW)];
     }
   }
 }
@@ -48,7 +35,9 @@ void dif_upsample_nearest(const dif_kctx *k, const float *x, int64_t NC, int64_t
                           int64_t OH, int64_t OW, float *y) {
   if (NC <= 0 || H <= 0 || W <= 0 || OH <= 0 || OW <= 0) return;
   upsample_job j = {x, y, H, W, OH, OW};
+  const double t0 = DIF_PROF_START();
   dif_pool_for(dif_kpool(k), NC * OH, OW >= 8192 ? 1 : 8192 / OW, upsample_task, &j);
+  DIF_PROF_END(DIF_PROF_UPSAMPLE, t0, 0);
 }
 
 typedef struct add_job {
@@ -66,16 +55,20 @@ static void add_task(void *arg, int64_t begin, int64_t end, int thread) {
 
 void dif_add(const dif_kctx *k, const float *a, const float *b, int64_t n, float *y) {
   add_job j = {a, b, y};
+  const double t0 = DIF_PROF_START();
   dif_pool_for(dif_kpool(k), n, 32768, add_task, &j);
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
 }
 
 void dif_concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
                          int64_t HW, float *y) {
   /* Two memcpys per image: already memory-bound, threads would not help. */
+  const double t0 = DIF_PROF_START();
   const size_t na = (size_t)(Ca * HW), nb = (size_t)(Cb * HW);
   for (int64_t n = 0; n < N; n++) {
     float *yn = y + (size_t)n * (na + nb);
     if (na) memcpy(yn, a + (size_t)n * na, na * sizeof *yn);
     if (nb) memcpy(yn + na, b + (size_t)n * nb, nb * sizeof *yn);
   }
+  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
 }

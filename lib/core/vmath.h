@@ -1,14 +1,22 @@
-/* vmath.h — exp() and max() over float arrays in SIMD at any optimisation
+/* vmath.h — exp() and max() over float vectors in SIMD at any optimisation
  * level.
  *
  * glibc's expf is a scalar call, and softmax over attention scores calls it
  * for every tokens × tokens entry: with it the softmax took about twice as
- * long as the attention GEMMs. dif_vexp is the Cephes expf (Cody–Waite
+ * long as the attention GEMMs. dif_vexp_v is the Cephes expf (Cody–Waite
  * reduction by ln 2, degree-6 polynomial, within ~2 ulp of exp) written with
  * GCC/Clang vector extensions: plain C loops with the range selects it needs
- * are not vectorised at -O2 (GCC does not if-convert float selects there),
- * while 16-byte vector types map to SSE2 on x86-64 and NEON on Arm. Other
- * compilers get scalar loops with the same results up to expf's rounding.
+ * are not vectorised at -O2 (GCC does not if-convert float selects there).
+ *
+ * The vector width follows the target the file is compiled for: 32 bytes
+ * (8 floats) where AVX is enabled — kern_simd_avx2.c, compiled with AVX2 and
+ * FMA and selected at run time — else 16 bytes (4 floats), which every
+ * x86-64 (SSE2) and Arm64 (NEON) target has; 32-byte vectors without AVX are
+ * lowered to scalar code through the stack. Kernels should keep values in
+ * dif_vf variables: round trips through float arrays defeat GCC's -O3 SLP
+ * vectoriser (stack stores and partial reloads, several times slower).
+ * Other compilers get scalar loops with the same results up to expf's
+ * rounding.
  */
 #ifndef DIF_CORE_VMATH_H
 #define DIF_CORE_VMATH_H
@@ -17,7 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define DIF_VLANES 8
+#define DIF_VLANES 8 /* floats per dif_vexp_block / dif_vmax_blocks step */
 
 /* Below DIF_VEXP_LO exp leaves the normal range and dif_vexp gives 0 (so
  * -inf → 0); inputs above DIF_VEXP_HI are clamped to it (no overflow to
@@ -27,69 +35,80 @@
 
 #if defined(__GNUC__)
 
-/* 16-byte vectors: the width every x86-64 (SSE2) and Arm64 (NEON) target
- * has. 32-byte ones are lowered to scalar code through the stack when AVX is
- * not enabled, which is slower than glibc's expf. */
-typedef float dif_v4f __attribute__((vector_size(16)));
-typedef int32_t dif_v4i __attribute__((vector_size(16)));
+#if defined(__AVX__)
+#define DIF_VW 8
+#else
+#define DIF_VW 4
+#endif
 
+typedef float dif_vf __attribute__((vector_size(DIF_VW * 4)));
+typedef int32_t dif_vi __attribute__((vector_size(DIF_VW * 4)));
+
+static inline dif_vf dif_vf_load(const float *p) {
+  dif_vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void dif_vf_store(float *p, dif_vf v) { memcpy(p, &v, sizeof v); }
+static inline dif_vf dif_vf_splat(float x) { return (dif_vf){0} + x; }
 /* Lanes of a where m is all ones, of b where it is zero. */
-#define DIF_V4_SELECT(m, a, b) ((dif_v4f)(((m) & (dif_v4i)(a)) | (~(m) & (dif_v4i)(b))))
+static inline dif_vf dif_vf_select(dif_vi m, dif_vf a, dif_vf b) {
+  return (dif_vf)((m & (dif_vi)a) | (~m & (dif_vi)b));
+}
+static inline dif_vf dif_vf_max(dif_vf a, dif_vf b) { return dif_vf_select(a > b, a, b); }
+static inline dif_vf dif_vf_abs(dif_vf a) { return (dif_vf)((dif_vi)a & 0x7fffffff); }
+static inline float dif_vf_hmax(dif_vf v) {
+  float l[DIF_VW];
+  memcpy(l, &v, sizeof v);
+  float r = l[0];
+  for (int i = 1; i < DIF_VW; i++) r = l[i] > r ? l[i] : r;
+  return r;
+}
+/* Sum of the lanes in double, in lane order. */
+static inline double dif_vf_hsum_d(dif_vf v) {
+  float l[DIF_VW];
+  memcpy(l, &v, sizeof v);
+  double s = 0;
+  for (int i = 0; i < DIF_VW; i++) s += (double)l[i];
+  return s;
+}
 
-/* y[l] = exp(x[l]) for l < 4; x and y may be the same array. */
-static inline void dif_vexp4(const float *x, float *y) {
-  dif_v4f v;
-  memcpy(&v, x, sizeof v);
-  const dif_v4i under = v < DIF_VEXP_LO; /* false for NaN, which then propagates */
-  const dif_v4f lo = {DIF_VEXP_LO, DIF_VEXP_LO, DIF_VEXP_LO, DIF_VEXP_LO};
-  const dif_v4f hi = {DIF_VEXP_HI, DIF_VEXP_HI, DIF_VEXP_HI, DIF_VEXP_HI};
-  v = DIF_V4_SELECT(under, lo, v);
-  v = DIF_V4_SELECT(v > DIF_VEXP_HI, hi, v);
+/* exp of every lane. */
+static inline dif_vf dif_vexp_v(dif_vf v) {
+  const dif_vi under = v < DIF_VEXP_LO; /* false for NaN, which then propagates */
+  v = dif_vf_select(under, dif_vf_splat(DIF_VEXP_LO), v);
+  v = dif_vf_select(v > DIF_VEXP_HI, dif_vf_splat(DIF_VEXP_HI), v);
   /* n = round(v / ln 2): adding 1.5·2^23 leaves n in the low mantissa bits
    * (round to nearest) without a call to rintf. */
-  const dif_v4f shifted = v * 1.44269504088896341f + 12582912.0f;
-  const dif_v4f n = shifted - 12582912.0f;
+  const dif_vf shifted = v * 1.44269504088896341f + 12582912.0f;
+  const dif_vf n = shifted - 12582912.0f;
   /* r = v - n·ln 2 in two steps; the first is exact (ln 2 hi has 9 bits). */
-  dif_v4f r = v - n * 0.693359375f;
+  dif_vf r = v - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  dif_v4f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  dif_vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   /* 2^n as a float: n + 127 in the exponent field; n is in [-126, 127]. */
-  const dif_v4i e = ((dif_v4i)shifted - 0x4B400000 + 127) << 23;
-  const dif_v4f res = p * (dif_v4f)e;
-  const dif_v4f out = (dif_v4f)((dif_v4i)res & ~under);
-  memcpy(y, &out, sizeof out);
+  const dif_vi e = ((dif_vi)shifted - 0x4B400000 + 127) << 23;
+  const dif_vf res = p * (dif_vf)e;
+  return (dif_vf)((dif_vi)res & ~under);
 }
 
-/* y[l] = exp(x[l]) for l < 8 (two independent vectors: more ILP). */
+/* y[l] = exp(x[l]) for l < 8; x and y may be the same array. */
 static inline void dif_vexp_block(const float *x, float *y) {
-  dif_vexp4(x, y);
-  dif_vexp4(x + 4, y + 4);
+  for (int i = 0; i < DIF_VLANES; i += DIF_VW) dif_vf_store(y + i, dif_vexp_v(dif_vf_load(x + i)));
 }
 
 /* Largest of the first n - n % 8 entries of x (n ≥ 8). With NaN in x the
  * result is unspecified (softmax turns such rows into NaN either way). */
 static inline float dif_vmax_blocks(const float *x, int64_t n) {
-  dif_v4f m0, m1;
-  memcpy(&m0, x, sizeof m0);
-  memcpy(&m1, x + 4, sizeof m1);
-  for (int64_t i = DIF_VLANES; i + DIF_VLANES <= n; i += DIF_VLANES) {
-    dif_v4f v0, v1;
-    memcpy(&v0, x + i, sizeof v0);
-    memcpy(&v1, x + i + 4, sizeof v1);
-    m0 = DIF_V4_SELECT(v0 > m0, v0, m0);
-    m1 = DIF_V4_SELECT(v1 > m1, v1, m1);
-  }
-  float lanes[DIF_VLANES];
-  memcpy(lanes, &m0, sizeof m0);
-  memcpy(lanes + 4, &m1, sizeof m1);
-  float r = lanes[0];
-  for (int l = 1; l < DIF_VLANES; l++) r = lanes[l] > r ? lanes[l] : r;
-  return r;
+  dif_vf m = dif_vf_load(x);
+  for (int64_t i = DIF_VW; i + DIF_VW <= n - n % DIF_VLANES; i += DIF_VW)
+    m = dif_vf_max(dif_vf_load(x + i), m);
+  return dif_vf_hmax(m);
 }
 
 #else

@@ -20,31 +20,11 @@ void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *p, int64_t dim, int
   a->v_b = dif_wl_has(wl, "%s.to_v.bias", p) ? DIF_W1(wl, inner, "%s.to_v.bias", p) : NULL;
 }
 
-dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
-                            int64_t T, const float *ctx, int64_t S, float *y, dif_error *err) {
-  return dif_attn_forward_masked(a, k, x, B, T, ctx, S, NULL, y, err);
-}
-
-dif_status dif_attn_forward_masked(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
-                                   int64_t T, const float *ctx, int64_t S, const float *mask,
-                                   float *y, dif_error *err) {
-  int64_t inner = a->heads * a->head_dim, cdim = ctx ? a->ctx_dim : a->dim;
-  if (!ctx) {
-    ctx = x;
-    S = T;
-  }
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *q = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
-  float *kk = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
-  float *v = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
-  float *o = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
-  if (!q || !kk || !v || !o) {
-    dif_arena_release(k->arena, mark);
-    return DIF_ERR_OUT_OF_MEMORY;
-  }
-  dif_linear(k, x, B * T, a->dim, a->q_w, a->q_b, inner, q);
-  dif_linear(k, ctx, B * S, cdim, a->k_w, a->k_b, inner, kk);
-  dif_linear(k, ctx, B * S, cdim, a->v_w, a->v_b, inner, v);
+/* The heads of every batch item; q[B·T, inner], kk and v [B·S, inner]. */
+static dif_status core(const dif_attn *a, const dif_kctx *k, const float *q, const float *kk,
+                       const float *v, int64_t B, int64_t T, int64_t S, const float *mask, float *o,
+                       dif_error *err) {
+  int64_t inner = a->heads * a->head_dim;
   dif_attention_params ap = {.tq = T,
                              .tk = S,
                              .heads = a->heads,
@@ -63,7 +43,73 @@ dif_status dif_attn_forward_masked(const dif_attn *a, const dif_kctx *k, const f
     s = dif_attention(k, &ap, q + b * T * inner, kk + b * S * inner, v + b * S * inner,
                       o + b * T * inner, err);
   }
-  if (!s) dif_linear(k, o, B * T, inner, a->o_w, a->o_b, a->dim, y);
+  return s;
+}
+
+static dif_status forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                          int64_t T, const float *ctx, int64_t S, const float *mask, float *y,
+                          bool acc, dif_error *err) {
+  int64_t inner = a->heads * a->head_dim, cdim = ctx ? a->ctx_dim : a->dim;
+  if (!ctx) {
+    ctx = x;
+    S = T;
+  }
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *q = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
+  float *kk = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
+  float *v = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
+  if (!q || !kk || !v) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  dif_linear(k, x, B * T, a->dim, a->q_w, a->q_b, inner, q);
+  dif_linear(k, ctx, B * S, cdim, a->k_w, a->k_b, inner, kk);
+  dif_linear(k, ctx, B * S, cdim, a->v_w, a->v_b, inner, v);
+  /* The output overwrites q in place (dif_attention allows it). */
+  dif_status s = core(a, k, q, kk, v, B, T, S, mask, q, err);
+  if (!s) {
+    if (acc)
+      dif_linear_acc(k, q, B * T, inner, a->o_w, a->o_b, a->dim, y);
+    else
+      dif_linear(k, q, B * T, inner, a->o_w, a->o_b, a->dim, y);
+  }
+  dif_arena_release(k->arena, mark);
+  return s;
+}
+
+dif_status dif_attn_forward(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                            int64_t T, const float *ctx, int64_t S, float *y, dif_error *err) {
+  return forward(a, k, x, B, T, ctx, S, NULL, y, false, err);
+}
+
+dif_status dif_attn_forward_masked(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                   int64_t T, const float *ctx, int64_t S, const float *mask,
+                                   float *y, dif_error *err) {
+  return forward(a, k, x, B, T, ctx, S, mask, y, false, err);
+}
+
+dif_status dif_attn_forward_add(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                int64_t T, const float *ctx, int64_t S, const float *mask, float *y,
+                                dif_error *err) {
+  return forward(a, k, x, B, T, ctx, S, mask, y, true, err);
+}
+
+dif_status dif_attn_forward_cf_add(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                   int64_t T, float *y, dif_error *err) {
+  int64_t inner = a->heads * a->head_dim, C = a->dim;
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *q = dif_arena_floats(k->arena, (size_t)(T * inner), err);
+  float *kk = dif_arena_floats(k->arena, (size_t)(T * inner), err);
+  float *v = dif_arena_floats(k->arena, (size_t)(T * inner), err);
+  dif_status s = q && kk && v ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+  for (int64_t b = 0; b < B && !s; b++) { /* one batch item at a time: less scratch */
+    const float *xb = x + b * C * T;
+    dif_linear_cf_in(k, xb, T, C, a->q_w, a->q_b, inner, q);
+    dif_linear_cf_in(k, xb, T, C, a->k_w, a->k_b, inner, kk);
+    dif_linear_cf_in(k, xb, T, C, a->v_w, a->v_b, inner, v);
+    s = core(a, k, q, kk, v, 1, T, T, NULL, q, err);
+    if (!s) dif_linear_cf_out(k, q, T, inner, a->o_w, a->o_b, C, y + b * C * T, true);
+  }
   dif_arena_release(k->arena, mark);
   return s;
 }

@@ -32,4 +32,16 @@ dif_status dif_attn_forward_masked(const dif_attn *a, const dif_kctx *k, const f
                                    int64_t T, const float *ctx, int64_t S, const float *mask,
                                    float *y, dif_error *err);
 
+/* y += attention (mask as above, may be NULL): the residual connection
+ * added by to_out's GEMM instead of a separate pass. */
+dif_status dif_attn_forward_add(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                int64_t T, const float *ctx, int64_t S, const float *mask, float *y,
+                                dif_error *err);
+
+/* Self-attention over the T = H·W pixels of channels-first x[B, dim, T]
+ * (the VAE's mid block), added to channels-first y[B, dim, T]: q/k/v read x
+ * and to_out writes y through transposed GEMMs, so no tokens copy is made. */
+dif_status dif_attn_forward_cf_add(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                   int64_t T, float *y, dif_error *err);
+
 #endif

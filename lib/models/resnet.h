@@ -4,6 +4,12 @@
  * (UNet only, "default" time scale shift); h = conv2(silu(norm2(h)));
  * out = shortcut(x) + h, where shortcut is a 1×1 conv when the channel count
  * changes and the identity otherwise (output_scale_factor 1).
+ *
+ * Computed with fused passes: norm + SiLU applied by the convolutions while
+ * they read their input (only the norm statistics are a separate pass); the
+ * time embedding added through conv1's per-image bias; conv2 accumulating
+ * onto shortcut(x) + its bias. Same values as diffusers up to float
+ * rounding (the additions happen in another order).
  */
 #ifndef DIF_MODELS_RESNET_H
 #define DIF_MODELS_RESNET_H
@@ -29,9 +35,16 @@ void dif_resnet_load(dif_resnet *r, dif_wloader *wl, const char *prefix, int64_t
 
 /* y[N, cout, H, W] = resnet(x[N, cin, H, W], temb[N, temb_ch] or NULL).
  * temb_act: temb after silu (the caller applies silu once per step and
- * shares it). y must not alias x. */
+ * shares it). y may be x when cout <= cin (in place: the output takes the
+ * first channels of x's buffer); otherwise they must not overlap. Scratch:
+ * N·cout·H·W floats for conv1's output plus a little, from k->arena. */
 dif_status dif_resnet_forward(const dif_resnet *r, const dif_kctx *k, const float *x, int64_t N,
                               int64_t H, int64_t W, const float *temb_act, float *y,
                               dif_error *err);
+/* The same with conv1's output in scratch[N·cout·H·W] (not overlapping x or
+ * y) instead of the arena: for a caller that has a dead buffer at hand. */
+dif_status dif_resnet_forward_ex(const dif_resnet *r, const dif_kctx *k, const float *x, int64_t N,
+                                 int64_t H, int64_t W, const float *temb_act, float *y,
+                                 float *scratch, dif_error *err);
 
 #endif

@@ -35,7 +35,10 @@ void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *prefix, int64_t chann
                   int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks,
                   bool linear_proj);
 
-/* y[B, C, H, W] = transformer(x[B, C, H, W], context[B, S, ctx_dim]); y may not alias x. */
+/* y[B, C, H, W] = transformer(x[B, C, H, W], context[B, S, ctx_dim]); y may
+ * be x (in place). No NCHW ↔ tokens copies: proj_in and proj_out are GEMMs
+ * with a transposed operand, and every residual add is a GEMM's
+ * accumulation. */
 dif_status dif_t2d_forward(const dif_t2d *t, const dif_kctx *k, const float *x, int64_t B,
                            int64_t H, int64_t W, const float *context, int64_t S, float *y,
                            dif_error *err);

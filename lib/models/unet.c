@@ -164,13 +164,10 @@ static dif_status downsample(const fwd *f, const dif_unet_level *lv, const float
   return dif_conv2d(f->k, &cp, x, f->in->B, H, W, lv->sample_w, lv->sample_b, y, f->err);
 }
 
-/* nearest resize to (OH, OW), then conv 3×3. */
+/* nearest resize to (OH, OW), then conv 3×3: the convolution reads the
+ * resized input on the fly (no resized copy). */
 static dif_status upsample(const fwd *f, const dif_unet_level *lv, const float *x, int64_t C,
                            int64_t H, int64_t W, int64_t OH, int64_t OW, float *y) {
-  dif_arena_mark m = dif_arena_get_mark(f->k->arena);
-  float *t = dif_arena_floats(f->k->arena, (size_t)(f->in->B * C * OH * OW), f->err);
-  if (!t) return DIF_ERR_OUT_OF_MEMORY;
-  dif_upsample_nearest(f->k, x, f->in->B * C, H, W, OH, OW, t);
   dif_conv2d_params cp = {.cin = C,
                           .cout = C,
                           .kh = 3,
@@ -179,10 +176,10 @@ static dif_status upsample(const fwd *f, const dif_unet_level *lv, const float *
                           .pad_top = 1,
                           .pad_left = 1,
                           .pad_bottom = 1,
-                          .pad_right = 1};
-  dif_status s = dif_conv2d(f->k, &cp, t, f->in->B, OH, OW, lv->sample_w, lv->sample_b, y, f->err);
-  dif_arena_release(f->k->arena, m);
-  return s;
+                          .pad_right = 1,
+                          .in_h = OH,
+                          .in_w = OW};
+  return dif_conv2d(f->k, &cp, x, f->in->B, H, W, lv->sample_w, lv->sample_b, y, f->err);
 }
 
 /* One resnet (+ transformer) of a level: y = attn(resnet(x)). */
@@ -196,12 +193,7 @@ static dif_status res_attn(const fwd *f, const dif_unet_level *lv, int j, const 
   snprintf(name, sizeof name, "%s.%%d.resnets.%%d", kind);
   hook(f, y, n, name, i, j);
   if (!lv->cross) return DIF_OK;
-  dif_arena_mark m = dif_arena_get_mark(f->k->arena);
-  float *t = dif_arena_floats(f->k->arena, (size_t)n, f->err);
-  if (!t) return DIF_ERR_OUT_OF_MEMORY;
-  s = dif_t2d_forward(&lv->attn[j], f->k, y, B, H, W, f->in->context, f->in->S, t, f->err);
-  if (!s) memcpy(y, t, (size_t)n * sizeof *t);
-  dif_arena_release(f->k->arena, m);
+  s = dif_t2d_forward(&lv->attn[j], f->k, y, B, H, W, f->in->context, f->in->S, y, f->err);
   snprintf(name, sizeof name, "%s.%%d.attentions.%%d.0", kind);
   if (!s) hook(f, y, n, name, i, j);
   return s;
@@ -315,28 +307,34 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
     float *t = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
     if (!y || !t) s = DIF_ERR_OUT_OF_MEMORY;
     if (!s) s = dif_resnet_forward(&u->mid_res[0], k, h, B, H, W, temb, y, err);
-    if (!s) s = dif_t2d_forward(&u->mid_attn, k, y, B, H, W, in->context, in->S, t, err);
-    if (!s) s = dif_resnet_forward(&u->mid_res[1], k, t, B, H, W, temb, y, err);
+    if (!s) s = dif_t2d_forward(&u->mid_attn, k, y, B, H, W, in->context, in->S, y, err);
+    if (!s) s = dif_resnet_forward(&u->mid_res[1], k, y, B, H, W, temb, t, err);
     if (!s) {
-      h = y;
+      h = t;
       hook(&f, h, B * C * H * W, "mid_block", 0, 0);
     }
   }
-  /* Up path: each resnet takes cat(h, the last unused skip). Buffers are
-   * reused per level so the up path does not grow the arena step by step. */
+  /* Up path: each resnet takes cat(h, the last unused skip). One cat and one
+   * output buffer per level, reused by its resnets (h is copied into cat
+   * before the next resnet overwrites y), so the arena does not grow step by
+   * step. */
   for (int i = 0; i < n && !s; i++) {
     const dif_unet_level *lv = &u->up[i];
     dif_arena_mark lm = dif_arena_get_mark(k->arena);
-    int64_t co = lv->res[0].cout;
+    int64_t co = lv->res[0].cout, max_cat = 0;
+    for (int j = 0; j <= L; j++) {
+      int64_t c = (j ? co : C) + skips[n_skips - 1 - j].C;
+      max_cat = c > max_cat ? c : max_cat;
+    }
     float *keep = NULL;
+    float *cat = dif_arena_floats(k->arena, (size_t)(B * max_cat * H * W), err);
+    float *y = dif_arena_floats(k->arena, (size_t)(B * co * H * W), err);
+    if (!cat || !y) {
+      s = DIF_ERR_OUT_OF_MEMORY;
+      break;
+    }
     for (int j = 0; j <= L && !s; j++) {
       skip sk = skips[--n_skips];
-      float *cat = dif_arena_floats(k->arena, (size_t)(B * (C + sk.C) * H * W), err);
-      float *y = dif_arena_floats(k->arena, (size_t)(B * co * H * W), err);
-      if (!cat || !y) {
-        s = DIF_ERR_OUT_OF_MEMORY;
-        break;
-      }
       dif_concat_channels(h, C, sk.data, sk.C, B, H * W, cat);
       s = res_attn(&f, lv, j, cat, H, W, y, "up_blocks", i);
       h = y;
@@ -374,12 +372,9 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
     if (!s) hook(&f, h, B * C * H * W, "up_blocks.%d", i, 0);
   }
   if (!s) {
-    float *t = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
-    if (!t) s = DIF_ERR_OUT_OF_MEMORY;
+    float *t = in->hook ? dif_arena_floats(k->arena, (size_t)(B * C * H * W), err) : NULL;
+    if (in->hook && !t) s = DIF_ERR_OUT_OF_MEMORY;
     if (!s) {
-      dif_group_norm(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
-      hook(&f, t, B * C * H * W, "conv_norm_out", 0, 0);
-      dif_silu(k, t, B * C * H * W, t);
       dif_conv2d_params cp = {.cin = C,
                               .cout = u->out_ch,
                               .kh = 3,
@@ -389,7 +384,22 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
                               .pad_left = 1,
                               .pad_bottom = 1,
                               .pad_right = 1};
-      s = dif_conv2d(k, &cp, t, B, H, W, u->conv_out_w, u->conv_out_b, out, err);
+      const float *src = t;
+      if (in->hook) { /* the hook sees the norm's output before SiLU */
+        dif_group_norm(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
+        hook(&f, t, B * C * H * W, "conv_norm_out", 0, 0);
+        dif_silu(k, t, B * C * H * W, t);
+      } else { /* norm + SiLU applied by conv_out as it reads h */
+        dif_norm_affine *na = dif_arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, err);
+        if (!na) s = DIF_ERR_OUT_OF_MEMORY;
+        if (na)
+          dif_group_norm_params(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
+                                na);
+        cp.in_norm = na;
+        cp.in_silu = true;
+        src = h;
+      }
+      if (!s) s = dif_conv2d(k, &cp, src, B, H, W, u->conv_out_w, u->conv_out_b, out, err);
       if (!s) hook(&f, out, B * u->out_ch * H * W, "conv_out", 0, 0);
     }
   }

@@ -60,6 +60,14 @@ static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err)
       (s = dif_config_int_opt(cfg, "norm_num_groups", 32, &v->groups, err)) ||
       (s = dif_config_num_opt(cfg, "scaling_factor", 0.18215, &sf, err)))
     return s;
+  /* sample_size: an int, or [h, w] in some configs (diffusers then uses the
+   * first); only the tiled decode's default tile depends on it. */
+  int64_t ss[2] = {32, 32}; /* diffusers' default */
+  int nss = 0;
+  if (dif_config_has(cfg, "sample_size") &&
+      (s = dif_config_int_list(cfg, "sample_size", ss, 2, &nss, true, 1, err)))
+    return s;
+  v->sample_size = ss[0];
   const char *file = dif_config_path(cfg);
   v->n_blocks = n;
   v->scaling_factor = (float)sf;
@@ -206,71 +214,51 @@ static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, in
   return dif_conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
 }
 
-/* x[B, C, H, W] in place through resnet, attention (+ residual), resnet. */
-static dif_status mid_block(const vfwd *f, const dif_vae_mid *m, float *x, int64_t C, int64_t H,
-                            int64_t W, const char *prefix) {
+/* x[B, C, H, W] in place through resnet, attention (+ residual), resnet;
+ * spare[B·C·H·W] is scratch. */
+static dif_status mid_block(const vfwd *f, const dif_vae_mid *m, float *x, float *spare, int64_t C,
+                            int64_t H, int64_t W, const char *prefix) {
   int64_t B = f->B, HW = H * W, n = B * C * HW;
-  dif_arena_mark mark = dif_arena_get_mark(f->k->arena);
-  float *a = dif_arena_floats(f->k->arena, (size_t)n, f->err);
-  float *t = dif_arena_floats(f->k->arena, (size_t)n, f->err);
-  if (!a || !t) {
-    dif_arena_release(f->k->arena, mark);
-    return DIF_ERR_OUT_OF_MEMORY;
-  }
-  dif_status s = dif_resnet_forward(&m->res[0], f->k, x, B, H, W, NULL, a, f->err);
+  dif_status s = dif_resnet_forward_ex(&m->res[0], f->k, x, B, H, W, NULL, x, spare, f->err);
   if (!s) {
-    /* attention over the HW pixels as tokens */
-    dif_group_norm(f->k, a, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, t);
-    for (int64_t b = 0; b < B; b++) /* to (HW, C) tokens, into x as scratch */
-      for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < HW; i++) x[b * HW * C + i * C + c] = t[b * C * HW + c * HW + i];
-    s = dif_attn_forward(&m->attn, f->k, x, B, HW, NULL, 0, t, f->err);
+    /* attention over the HW pixels as tokens, read from and added to the
+     * NCHW planes by transposed GEMMs (no tokens copy) */
+    dif_group_norm(f->k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, spare);
+    s = dif_attn_forward_cf_add(&m->attn, f->k, spare, B, HW, x, f->err);
   }
   if (!s) {
-    for (int64_t b = 0; b < B; b++) /* back to NCHW, plus the residual */
-      for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < HW; i++) {
-          int64_t o = b * C * HW + c * HW + i;
-          x[o] = t[b * HW * C + i * C + c] + a[o];
-        }
     char name[64];
     snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
     hook(f, name, x, n);
-    s = dif_resnet_forward(&m->res[1], f->k, x, B, H, W, NULL, a, f->err);
+    s = dif_resnet_forward_ex(&m->res[1], f->k, x, B, H, W, NULL, x, spare, f->err);
   }
-  if (!s) memcpy(x, a, (size_t)n * sizeof *x);
-  dif_arena_release(f->k->arena, mark);
   return s;
 }
 
-/* Resnets of one level, ping-ponging between x and tmp; result in x. */
-static dif_status level_resnets(const vfwd *f, const dif_vae_level *lv, float *x, float *tmp,
+/* Resnets of one level, ping-ponging between *x and *tmp (no copies); the
+ * result is in *x afterwards (the pointers are swapped as needed). */
+static dif_status level_resnets(const vfwd *f, const dif_vae_level *lv, float **x, float **tmp,
                                 int64_t H, int64_t W) {
   dif_status s = DIF_OK;
   for (int j = 0; j < lv->n_res && !s; j++) {
-    s = dif_resnet_forward(&lv->res[j], f->k, x, f->B, H, W, NULL, tmp, f->err);
-    if (!s) memcpy(x, tmp, (size_t)(f->B * lv->res[j].cout * H * W) * sizeof *x);
+    s = dif_resnet_forward(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, f->err);
+    float *p = *x;
+    *x = *tmp;
+    *tmp = p;
   }
   return s;
 }
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-/* The most floats one activation holds in the encoder (decoder = 0) or the
- * decoder (decoder = 1) for a B×H×W image: levels run at falling (rising)
- * resolution, so the largest buffer is not simply max(C)·H·W. */
-static int64_t max_level_floats(const dif_vae *v, int64_t B, int64_t H, int64_t W, int decoder) {
+/* The most floats one activation of the encoder holds for a B×H×W image:
+ * levels run at falling resolution, so the largest buffer is not simply
+ * max(C)·H·W. */
+static int64_t max_level_floats(const dif_vae *v, int64_t B, int64_t H, int64_t W) {
   int64_t n = v->n_blocks, f = dif_vae_scale(v), m = 2 * v->latent_ch * (H / f) * (W / f);
-  for (int64_t i = 0; i < n; i++) {
-    if (decoder) { /* level i runs at (H/f)·2^i, input channels of the level before */
-      int64_t r = (int64_t)1 << i, hw = (H / f) * r * (W / f) * r;
-      int64_t cin = v->channels[n - 1 - (i ? i - 1 : 0)], cout = v->channels[n - 1 - i];
-      m = max64(m, max64(cin, cout) * hw);
-      if (i < n - 1) m = max64(m, cout * hw * 4);
-    } else { /* level i runs at H/2^i */
-      int64_t hw = (H >> i) * (W >> i), cin = v->channels[i ? i - 1 : 0];
-      m = max64(m, max64(cin, v->channels[i]) * hw);
-    }
+  for (int64_t i = 0; i < n; i++) { /* level i runs at H/2^i */
+    int64_t hw = (H >> i) * (W >> i), cin = v->channels[i ? i - 1 : 0];
+    m = max64(m, max64(cin, v->channels[i]) * hw);
   }
   return B * max64(m, v->in_ch * H * W);
 }
@@ -285,7 +273,7 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
                     (long long)W, (long long)f);
   vfwd F = {v, k, B, hookf, user, err};
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  int64_t cap = max_level_floats(v, B, H, W, 0);
+  int64_t cap = max_level_floats(v, B, H, W);
   float *x = dif_arena_floats(k->arena, (size_t)cap, err);
   float *t = dif_arena_floats(k->arena, (size_t)cap, err);
   if (!x || !t) {
@@ -297,7 +285,7 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
   if (!s) hook(&F, "encoder.conv_in", x, B * C * H * W);
   for (int i = 0; i < v->n_blocks && !s; i++) {
     const dif_vae_level *lv = &v->down[i];
-    s = level_resnets(&F, lv, x, t, H, W);
+    s = level_resnets(&F, lv, &x, &t, H, W);
     C = v->channels[i];
     if (!s && lv->sample_w) { /* pad (0,1,0,1), stride 2 */
       dif_conv2d_params cp = {
@@ -305,13 +293,15 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
       s = dif_conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
       H = dif_conv2d_out(H, 3, 2, 0, 1);
       W = dif_conv2d_out(W, 3, 2, 0, 1);
-      if (!s) memcpy(x, t, (size_t)(B * C * H * W) * sizeof *x);
+      float *p = x;
+      x = t;
+      t = p;
     }
     char name[64];
     snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
     if (!s) hook(&F, name, x, B * C * H * W);
   }
-  if (!s) s = mid_block(&F, &v->e_mid, x, C, H, W, "encoder");
+  if (!s) s = mid_block(&F, &v->e_mid, x, t, C, H, W, "encoder");
   if (!s) {
     hook(&F, "encoder.mid_block", x, B * C * H * W);
     dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b, x);
@@ -338,52 +328,132 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
   return s;
 }
 
-dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
-                          int64_t h, int64_t w, float *image, dif_vae_hook hookf, void *user,
-                          dif_error *err) {
-  int64_t f = dif_vae_scale(v), L = v->latent_ch, n = v->n_blocks;
-  if (B < 1 || h < 1 || w < 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE decode: empty latent");
-  vfwd F = {v, k, B, hookf, user, err};
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  int64_t cap = max_level_floats(v, B, h * f, w * f, 1);
-  float *x = dif_arena_floats(k->arena, (size_t)cap, err);
-  float *t = dif_arena_floats(k->arena, (size_t)cap, err);
-  if (!x || !t) {
-    dif_arena_release(k->arena, mark);
-    return DIF_ERR_OUT_OF_MEMORY;
+/* The decoder's two big buffers. The activation lives in buf[cur]; resnets
+ * with cout <= cin (all of SD's) run in place with their conv1 output in the
+ * other buffer, an upsampler writes the other buffer and they swap. The
+ * walk runs twice: dry, to size each buffer for what it will hold (at 768²
+ * one holds 512×384², the other 256×768², instead of two of the largest),
+ * then for real. */
+typedef struct dwalk {
+  bool dry;
+  int cur;
+  float *buf[2];
+  int64_t need[2];
+} dwalk;
+
+static void need(dwalk *d, int which, int64_t floats) {
+  if (floats > d->need[which]) d->need[which] = floats;
+}
+
+static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int64_t h, int64_t w,
+                              float *image) {
+  const dif_vae *v = F->v;
+  const dif_kctx *k = F->k;
+  int64_t B = F->B, L = v->latent_ch, n = v->n_blocks, H = h, W = w, C = v->channels[n - 1];
+  dif_status s = DIF_OK;
+  int P = d->cur, Q = 1 - P;
+  need(d, Q, B * L * H * W);
+  need(d, P, B * C * H * W);
+  if (!d->dry) {
+    s = conv(F, latent, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, d->buf[Q]);
+    if (!s) {
+      hook(F, "post_quant_conv", d->buf[Q], B * L * H * W);
+      s = conv(F, d->buf[Q], L, H, W, v->d_conv_in_w, v->d_conv_in_b, C, 3, d->buf[P]);
+    }
+    if (!s) {
+      hook(F, "decoder.conv_in", d->buf[P], B * C * H * W);
+      s = mid_block(F, &v->d_mid, d->buf[P], d->buf[Q], C, H, W, "decoder");
+    }
+    if (!s) hook(F, "decoder.mid_block", d->buf[P], B * C * H * W);
   }
-  int64_t H = h, W = w, C = v->channels[n - 1];
-  dif_status s = conv(&F, latent, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, t);
-  if (!s) {
-    hook(&F, "post_quant_conv", t, B * L * H * W);
-    s = conv(&F, t, L, H, W, v->d_conv_in_w, v->d_conv_in_b, C, 3, x);
-  }
-  if (!s) {
-    hook(&F, "decoder.conv_in", x, B * C * H * W);
-    s = mid_block(&F, &v->d_mid, x, C, H, W, "decoder");
-  }
-  if (!s) hook(&F, "decoder.mid_block", x, B * C * H * W);
+  need(d, Q, B * C * H * W); /* the mid block's scratch */
   for (int i = 0; i < n && !s; i++) {
     const dif_vae_level *lv = &v->up[i];
-    s = level_resnets(&F, lv, x, t, H, W);
-    C = lv->res[0].cout;
-    if (!s && lv->sample_w) {
-      dif_upsample_nearest(k, x, B * C, H, W, 2 * H, 2 * W, t);
+    for (int j = 0; j < lv->n_res && !s; j++) {
+      const dif_resnet *r = &lv->res[j];
+      int64_t HW = H * W;
+      if (r->cout <= r->cin) { /* in place, conv1's output in the other buffer */
+        need(d, Q, B * r->cout * HW);
+        if (!d->dry)
+          s = dif_resnet_forward_ex(r, k, d->buf[P], B, H, W, NULL, d->buf[P], d->buf[Q], F->err);
+      } else { /* into the other buffer, scratch from the arena */
+        need(d, Q, B * r->cout * HW);
+        if (!d->dry) s = dif_resnet_forward(r, k, d->buf[P], B, H, W, NULL, d->buf[Q], F->err);
+        P = Q, Q = 1 - P;
+      }
+      C = r->cout;
+    }
+    if (!s && lv->sample_w) { /* nearest 2× read on the fly by the conv */
+      need(d, Q, B * C * 4 * H * W);
+      if (!d->dry) {
+        dif_conv2d_params cp = {.cin = C,
+                                .cout = C,
+                                .kh = 3,
+                                .kw = 3,
+                                .stride = 1,
+                                .pad_top = 1,
+                                .pad_left = 1,
+                                .pad_bottom = 1,
+                                .pad_right = 1,
+                                .in_h = 2 * H,
+                                .in_w = 2 * W};
+        s = dif_conv2d(k, &cp, d->buf[P], B, H, W, lv->sample_w, lv->sample_b, d->buf[Q], F->err);
+      }
+      P = Q, Q = 1 - P;
       H *= 2;
       W *= 2;
-      s = conv(&F, t, C, H, W, lv->sample_w, lv->sample_b, C, 3, x);
     }
     char name[64];
     snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
-    if (!s) hook(&F, name, x, B * C * H * W);
+    if (!s && !d->dry) hook(F, name, d->buf[P], B * C * H * W);
   }
-  if (!s) {
-    dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
-    hook(&F, "decoder.conv_norm_out", x, B * C * H * W);
-    dif_silu(k, x, B * C * H * W, x);
-    s = conv(&F, x, C, H, W, v->d_conv_out_w, v->d_conv_out_b, v->out_ch, 3, image);
-    if (!s) hook(&F, "decoder.conv_out", image, B * v->out_ch * H * W);
+  if (!s && !d->dry) {
+    float *x = d->buf[P];
+    dif_conv2d_params cp = {.cin = C,
+                            .cout = v->out_ch,
+                            .kh = 3,
+                            .kw = 3,
+                            .stride = 1,
+                            .pad_top = 1,
+                            .pad_left = 1,
+                            .pad_bottom = 1,
+                            .pad_right = 1};
+    dif_arena_mark m = dif_arena_get_mark(k->arena);
+    if (F->hook) { /* the hook sees the norm's output before SiLU */
+      dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
+      hook(F, "decoder.conv_norm_out", x, B * C * H * W);
+      dif_silu(k, x, B * C * H * W, x);
+    } else { /* norm + SiLU applied by conv_out as it reads x */
+      dif_norm_affine *na = dif_arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, F->err);
+      if (!na) s = DIF_ERR_OUT_OF_MEMORY;
+      if (na)
+        dif_group_norm_params(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
+      cp.in_norm = na;
+      cp.in_silu = true;
+    }
+    if (!s) s = dif_conv2d(k, &cp, x, B, H, W, v->d_conv_out_w, v->d_conv_out_b, image, F->err);
+    dif_arena_release(k->arena, m);
+    if (!s) hook(F, "decoder.conv_out", image, B * v->out_ch * H * W);
+  }
+  return s;
+}
+
+dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
+                          int64_t h, int64_t w, float *image, dif_vae_hook hookf, void *user,
+                          dif_error *err) {
+  if (B < 1 || h < 1 || w < 1)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE decode: empty latent");
+  vfwd F = {v, k, B, hookf, user, err};
+  dwalk d = {.dry = true, .cur = 0};
+  decode_walk(&F, &d, latent, h, w, image);
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  d.buf[0] = dif_arena_floats(k->arena, (size_t)d.need[0], err);
+  d.buf[1] = dif_arena_floats(k->arena, (size_t)d.need[1], err);
+  dif_status s = DIF_ERR_OUT_OF_MEMORY;
+  if (d.buf[0] && d.buf[1]) {
+    d.dry = false;
+    d.cur = 0;
+    s = decode_walk(&F, &d, latent, h, w, image);
   }
   dif_arena_release(k->arena, mark);
   return s;

@@ -38,6 +38,7 @@ typedef struct dif_vae {
   int64_t in_ch, out_ch, latent_ch, n_blocks, layers_per_block, groups;
   int64_t channels[DIF_VAE_MAX_BLOCKS];
   float scaling_factor;
+  int64_t sample_size; /* config sample_size (pixels): the default tile of tiled decoding */
   /* encoder */
   const float *e_conv_in_w, *e_conv_in_b, *e_norm_w, *e_norm_b, *e_conv_out_w, *e_conv_out_b;
   dif_vae_level down[DIF_VAE_MAX_BLOCKS];
@@ -69,5 +70,19 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
 dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
                           int64_t h, int64_t w, float *image, dif_vae_hook hook, void *hook_user,
                           dif_error *err);
+
+/* diffusers' AutoencoderKL.tiled_decode: the latent is cut into tiles of
+ * tile/f latent pixels (tile = the config's sample_size when 0, diffusers'
+ * tile_sample_min_size) starting every 3/4 tile, each decoded alone, and
+ * every tile blended with its upper and left neighbours over a quarter tile
+ * (tile_overlap_factor 0.25: blend_v, then blend_h, each modifying the tile
+ * in place as diffusers does), then cropped to 3/4 tile. Memory: one tile's
+ * decode plus two rows of decoded tiles, whatever the image size.
+ * Not bit-identical to dif_vae_decode, and not meant to be: each tile sees
+ * zero padding at its borders, which the blending hides. A latent no larger
+ * than one tile is decoded whole (as diffusers does). tile must be a
+ * positive multiple of 4·f (32 for SD's VAE). */
+dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
+                                int64_t h, int64_t w, int64_t tile, float *image, dif_error *err);
 
 #endif

@@ -33,4 +33,19 @@ const float *dif_wl_get(dif_wloader *wl, int ndim, const int64_t *shape, const c
 /* True if the file has a tensor of that name (for optional biases). */
 int dif_wl_has(const dif_wloader *wl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Schema recording, for the bench (which writes random full-size weights
+ * from a config alone). While a recorder is installed, dif_wl_get does not
+ * read the file: it reports every tensor a loader asks for, with its shape,
+ * and returns a placeholder pointer that must not be read (loaders only
+ * store weight pointers); dif_wl_has answers through recorder->has. A
+ * loader run this way against an empty weights file therefore lists the
+ * tensors its model needs. Process-global; install it only around a load
+ * with no other load running. NULL uninstalls. */
+typedef struct dif_wl_recorder {
+  void (*tensor)(void *user, const char *name, int ndim, const int64_t *shape);
+  int (*has)(void *user, const char *name);
+  void *user;
+} dif_wl_recorder;
+void dif_wl_set_recorder(const dif_wl_recorder *r);
+
 #endif

@@ -62,6 +62,12 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
       golden_fail(g, name, "forward: %s", err.msg);
     else
       golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
+    /* Without a hook the forward pass fuses passes the hooks would split. */
+    in.hook = NULL;
+    if (dif_unet_forward(&u, &g->k, &in, out, &err))
+      golden_fail(g, name, "forward (no hook): %s", err.msg);
+    else
+      golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
     free(out);
   }
   free(sample);

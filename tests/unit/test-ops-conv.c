@@ -57,6 +57,15 @@ static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t
     CHECK(dif_conv2d(&e3.k, p, x, N, H, W, w, b, y3, &err) == DIF_OK);
     CHECK_SAME(y1, y3, ny);
   }
+  /* accumulate: y0 + conv(x) + b */
+  dif_conv2d_params pa = *p;
+  pa.accumulate = true;
+  float *y0 = frand(ny, 97, -2, 2);
+  memcpy(y3, y0, ny * sizeof *y3);
+  for (size_t i = 0; i < ny; i++) r[i] += y0[i];
+  CHECK(dif_conv2d_bounded(&e3.k, &pa, x, N, H, W, w, b, y3, lim, &err) == DIF_OK);
+  CHECK_NMSE(y3, r, ny, NMSE_MAX);
+  free(y0);
   kenv_free(&e1);
   kenv_free(&e3);
   free(x), free(w), free(b), free(r), free(y1), free(y3);
@@ -154,6 +163,159 @@ TEST(conv_row_bands) {
   check_conv(&q, 1, 10, 9, false, 2 * 27 * 4 * sizeof(float), 140);
 }
 
+TEST(conv_small_images_batched) {
+  /* Small outputs are batched several images per GEMM; a scratch bound of
+   * two images makes groups of 2 + 1. */
+  dif_conv2d_params p = {.cin = 5,
+                         .cout = 4,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad_top = 1,
+                         .pad_left = 1,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  check_conv(&p, 3, 6, 7, true, 0, 150);
+  check_conv(&p, 3, 6, 7, false, 2 * 45 * 42 * sizeof(float), 160);
+  dif_conv2d_params one = {.cin = 6, .cout = 3, .kh = 1, .kw = 1, .stride = 1};
+  check_conv(&one, 4, 5, 3, true, 0, 170); /* 1x1 convolutions too */
+}
+
+/* The input transform (nearest resize, GroupNorm affine, SiLU) applied on
+ * the fly must equal the convolution of the explicitly transformed input,
+ * in the batched small-image path and in row bands. */
+static void check_conv_xform(dif_conv2d_params p, int64_t N, int64_t H, int64_t W, int64_t in_h,
+                             int64_t in_w, bool norm, bool silu, size_t max_scratch,
+                             uint64_t seed) {
+  const int64_t G = p.cin % 2 ? 1 : 2, Hin = in_h ? in_h : H, Win = in_w ? in_w : W;
+  size_t nx = (size_t)(N * p.cin * H * W), nt = (size_t)(N * p.cin * Hin * Win);
+  float *x = frand(nx, seed, -2, 3);
+  float *gamma = frand((size_t)p.cin, seed + 1, 0.5f, 1.5f),
+        *beta = frand((size_t)p.cin, seed + 2, -1, 1);
+  dif_norm_affine *na = malloc((size_t)(N * p.cin) * sizeof *na);
+  kenv e;
+  kenv_init(&e, 3);
+  dif_group_norm_params(&e.k, x, N, p.cin, H * W, G, 1e-6f, gamma, beta, na);
+  /* The parameters are exactly what dif_group_norm applies. */
+  float *gn = fbuf(nx), *chk = fbuf(nx);
+  dif_group_norm(&e.k, x, N, p.cin, H * W, G, 1e-6f, gamma, beta, gn);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < p.cin; c++) {
+      const dif_norm_affine *a = &na[n * p.cin + c];
+      for (int64_t i = 0; i < H * W; i++) {
+        int64_t o = (n * p.cin + c) * H * W + i;
+        chk[o] = ((x[o] - a->hi) - a->lo) * a->a + a->c;
+      }
+    }
+  double worst = 0; /* the same formula; FMA contraction may round differently */
+  for (size_t i = 0; i < nx; i++) {
+    double d = fabs((double)gn[i] - chk[i]) / (1.0 + fabs((double)chk[i]));
+    worst = d > worst ? d : worst;
+  }
+  CHECK_MSG(worst < 1e-6, "group norm parameters: %.3g", worst);
+  /* The transformed input, explicitly. */
+  float *xt = fbuf(nt);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < p.cin; c++)
+      for (int64_t i = 0; i < Hin; i++)
+        for (int64_t j = 0; j < Win; j++) {
+          int64_t si = dif_nearest_idx(i, H, Hin), sj = dif_nearest_idx(j, W, Win);
+          float v = x[((n * p.cin + c) * H + si) * W + sj];
+          if (norm) {
+            const dif_norm_affine *a = &na[n * p.cin + c];
+            v = ((v - a->hi) - a->lo) * a->a + a->c;
+          }
+          if (silu) v = (float)((double)v / (1.0 + exp(-(double)v)));
+          xt[((n * p.cin + c) * Hin + i) * Win + j] = v;
+        }
+  int64_t OH = dif_conv2d_out(Hin, p.kh, p.stride, p.pad_top, p.pad_bottom);
+  int64_t OW = dif_conv2d_out(Win, p.kw, p.stride, p.pad_left, p.pad_right);
+  size_t ny = (size_t)(N * p.cout * OH * OW);
+  float *w = frand((size_t)(p.cout * p.cin * p.kh * p.kw), seed + 3, -1, 1);
+  float *b = frand((size_t)p.cout, seed + 4, -1, 1);
+  double *r = dbuf(ny);
+  ref_conv(&p, xt, N, Hin, Win, w, b, r);
+  dif_conv2d_params q = p;
+  q.in_h = in_h, q.in_w = in_w, q.in_norm = norm ? na : NULL, q.in_silu = silu;
+  float *y = fbuf(ny);
+  dif_error err;
+  dif_error_clear(&err);
+  size_t lim = max_scratch ? max_scratch : DIF_CONV2D_SCRATCH_MAX;
+  CHECK_MSG(dif_conv2d_bounded(&e.k, &q, x, N, H, W, w, b, y, lim, &err) == DIF_OK, "%s", err.msg);
+  /* SiLU through the SIMD exp vs the double one: float rounding only. */
+  CHECK_NMSE(y, r, ny, NMSE_MAX);
+  CHECK(e.arena.used_total == 0);
+  kenv_free(&e);
+  free(x), free(gamma), free(beta), free(na), free(gn), free(chk), free(xt), free(w), free(b);
+  free(r), free(y);
+}
+
+TEST(conv_input_transform) {
+  dif_conv2d_params p = {.cin = 4,
+                         .cout = 3,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad_top = 1,
+                         .pad_left = 1,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  size_t row = 4 * 9 * 8 * sizeof(float);
+  check_conv_xform(p, 2, 9, 8, 0, 0, true, true, 0, 200);        /* batched images */
+  check_conv_xform(p, 1, 9, 8, 0, 0, true, true, 0, 210);        /* one image, one band */
+  check_conv_xform(p, 2, 9, 8, 0, 0, true, false, 3 * row, 220); /* bands of 3 rows */
+  check_conv_xform(p, 1, 9, 8, 0, 0, false, true, 1, 230);       /* one row per band */
+  check_conv_xform(p, 2, 5, 4, 10, 8, false, false, 0, 240);     /* nearest 2× */
+  check_conv_xform(p, 1, 5, 4, 10, 8, false, false, 2 * row, 250);
+  check_conv_xform(p, 1, 5, 4, 7, 9, true, true, 2 * row, 260); /* odd resize */
+  dif_conv2d_params s2 = {
+      .cin = 3, .cout = 2, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
+  check_conv_xform(s2, 1, 11, 9, 0, 0, true, true, 1, 270); /* stride 2, odd rows */
+  dif_conv2d_params one = {.cin = 5, .cout = 4, .kh = 1, .kw = 1, .stride = 1};
+  check_conv_xform(one, 1, 6, 7, 0, 0, true, true, 0, 280); /* 1×1 with a transform */
+}
+
+TEST(conv1x1_in_place) {
+  /* y == x for a 1×1 convolution with cout <= cin, in small pixel bands. */
+  for (int t = 0; t < 2; t++) {
+    dif_conv2d_params p = {.cin = 6, .cout = t ? 6 : 4, .kh = 1, .kw = 1, .stride = 1};
+    const int64_t N = 3, H = 12, W = 12; /* 144 pixels: bands of 64 */
+    size_t nx = (size_t)(N * p.cin * H * W), ny = (size_t)(N * p.cout * H * W);
+    float *x = frand(nx, 300 + t, -1, 1), *w = frand((size_t)(p.cout * p.cin), 310, -1, 1);
+    float *b = frand((size_t)p.cout, 320, -1, 1);
+    double *r = dbuf(ny);
+    ref_conv(&p, x, N, H, W, w, b, r);
+    kenv e;
+    kenv_init(&e, 3);
+    dif_error err;
+    dif_error_clear(&err);
+    CHECK_MSG(dif_conv2d_bounded(&e.k, &p, x, N, H, W, w, b, x, 64 * sizeof(float) * 6, &err) ==
+                  DIF_OK,
+              "%s", err.msg);
+    CHECK_NMSE(x, r, ny, NMSE_MAX);
+    kenv_free(&e);
+    free(x), free(w), free(b), free(r);
+  }
+  /* Overlap that is not exactly in place is refused. */
+  kenv e;
+  kenv_init(&e, 0);
+  float buf[64] = {0}, w[9] = {0};
+  dif_error err;
+  dif_error_clear(&err);
+  dif_conv2d_params p3 = {.cin = 1,
+                          .cout = 1,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
+  CHECK_STATUS(dif_conv2d(&e.k, &p3, buf, 1, 4, 4, w, NULL, buf + 2, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "overlaps");
+  kenv_free(&e);
+}
+
 TEST(conv_rejects_bad_arguments) {
   kenv e;
   kenv_init(&e, 0);
@@ -184,6 +346,9 @@ int main(void) {
   RUN(conv1x1_fast_path);
   RUN(conv1x1_strided_and_padded);
   RUN(conv_row_bands);
+  RUN(conv_small_images_batched);
+  RUN(conv_input_transform);
+  RUN(conv1x1_in_place);
   RUN(conv_rejects_bad_arguments);
   return dif_test_finish();
 }

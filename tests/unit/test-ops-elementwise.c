@@ -1,5 +1,6 @@
 /* Activations, GEGLU, nearest resize, add, concat and the timestep embedding
  * against double-precision references. */
+#include "core/kern_simd.h"
 #include "ops_test_util.h"
 
 /* Big enough that a 3-thread pool really splits the work. */
@@ -199,16 +200,37 @@ TEST(concat_channels) {
   free(a), free(b), free(y);
 }
 
+TEST(add_channel_bias) {
+  kenv e;
+  kenv_init(&e, 3);
+  const int64_t N = 2, C = 5, HW = 7;
+  float *x = frand((size_t)(N * C * HW), 50, -1, 1), *b = frand((size_t)C, 51, -1, 1);
+  float *y = fbuf((size_t)(N * C * HW));
+  dif_add_channel_bias(&e.k, x, N, C, HW, b, y);
+  for (int64_t i = 0; i < N * C * HW; i++) CHECK(y[i] == x[i] + b[(i / HW) % C]);
+  dif_add_channel_bias(&e.k, x, N, C, HW, b, x); /* in place */
+  CHECK_SAME(x, y, (size_t)(N * C * HW));
+  kenv_free(&e);
+  free(x), free(b), free(y);
+}
+
+/* Every kernel test runs with the baseline SIMD build and with the one the
+ * CPU picks (AVX2 + FMA on most x86-64), so both are covered here. */
 int main(void) {
-  RUN(gelu);
-  RUN(gelu_tanh);
-  RUN(quick_gelu);
-  RUN(silu);
-  RUN(activation_tails);
-  RUN(geglu_splits_value_then_gate);
-  RUN(upsample_nearest);
-  RUN(upsample_known_indices);
-  RUN(add_in_place);
-  RUN(concat_channels);
+  for (int level = 0; level <= 1; level++) {
+    if (dif_simd_force(level) != level) continue; /* no AVX2 build or CPU */
+    RUN(gelu);
+    RUN(gelu_tanh);
+    RUN(quick_gelu);
+    RUN(silu);
+    RUN(activation_tails);
+    RUN(geglu_splits_value_then_gate);
+    RUN(upsample_nearest);
+    RUN(upsample_known_indices);
+    RUN(add_in_place);
+    RUN(concat_channels);
+    RUN(add_channel_bias);
+  }
+  dif_simd_force(-1);
   return dif_test_finish();
 }

@@ -83,11 +83,61 @@ TEST(linear_no_bias) {
   check_linear(3, false);
 }
 
+/* The linear variants: accumulate (y += x·Wᵀ + b), channels-first input
+ * (x[in, n]) and channels-first output (y[out, n], = or +=). */
+static void check_linear_variants(int threads, bool bias) {
+  kenv e;
+  kenv_init(&e, threads);
+  const int64_t n = 11, in = 19, out = 7;
+  float *x = frand((size_t)(n * in), 30, -2, 2); /* tokens [n, in] */
+  float *xt = fbuf((size_t)(n * in));            /* the same, channels first [in, n] */
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t c = 0; c < in; c++) xt[c * n + i] = x[i * in + c];
+  float *W = frand((size_t)(out * in), 31, -1, 1);
+  float *b = bias ? frand((size_t)out, 32, -3, 3) : NULL;
+  float *y0 = frand((size_t)(n * out), 33, -4, 4); /* residual to accumulate onto */
+  double *r = dbuf((size_t)(n * out)), *racc = dbuf((size_t)(n * out));
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t o = 0; o < out; o++) {
+      double s = b ? b[o] : 0;
+      for (int64_t c = 0; c < in; c++) s += (double)x[i * in + c] * W[o * in + c];
+      r[i * out + o] = s;
+      racc[i * out + o] = s + y0[i * out + o];
+    }
+  float *y = fbuf((size_t)(n * out)), *yt = fbuf((size_t)(n * out));
+  double *rt = dbuf((size_t)(n * out)), *rtacc = dbuf((size_t)(n * out));
+  for (int64_t i = 0; i < n; i++) /* channels-first references */
+    for (int64_t o = 0; o < out; o++) {
+      rt[o * n + i] = r[i * out + o];
+      rtacc[o * n + i] = r[i * out + o] + y0[o * n + i];
+    }
+  memcpy(y, y0, (size_t)(n * out) * sizeof *y);
+  dif_linear_acc(&e.k, x, n, in, W, b, out, y);
+  CHECK_NMSE(y, racc, (size_t)(n * out), NMSE_MAX);
+  dif_linear_cf_in(&e.k, xt, n, in, W, b, out, y);
+  CHECK_NMSE(y, r, (size_t)(n * out), NMSE_MAX);
+  dif_linear_cf_out(&e.k, x, n, in, W, b, out, yt, false);
+  CHECK_NMSE(yt, rt, (size_t)(n * out), NMSE_MAX);
+  memcpy(yt, y0, (size_t)(n * out) * sizeof *yt);
+  dif_linear_cf_out(&e.k, x, n, in, W, b, out, yt, true);
+  CHECK_NMSE(yt, rtacc, (size_t)(n * out), NMSE_MAX);
+  free(x), free(xt), free(W), free(b), free(y0), free(r), free(racc), free(y), free(yt);
+  free(rt), free(rtacc);
+  kenv_free(&e);
+}
+
+TEST(linear_variants) {
+  check_linear_variants(1, true);
+  check_linear_variants(3, true);
+  check_linear_variants(3, false);
+}
+
 int main(void) {
   RUN(gemm_transposes_and_strides);
   RUN(gemm_beta_zero_ignores_nan);
   RUN(gemm_k_zero_scales_c);
   RUN(linear_bias);
   RUN(linear_no_bias);
+  RUN(linear_variants);
   return dif_test_finish();
 }

@@ -1,4 +1,5 @@
 /* GroupNorm, LayerNorm and row softmax against double-precision references. */
+#include "core/kern_simd.h"
 #include "ops_test_util.h"
 
 static void ref_group_norm(const float *x, int64_t N, int64_t C, int64_t HW, int64_t G, double eps,
@@ -52,6 +53,16 @@ static void check_group_norm(int64_t N, int64_t C, int64_t HW, int64_t G, bool a
   dif_group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
   CHECK_NMSE(y1, r, n, NMSE_MAX);
   CHECK_SAME(y1, y3, n);
+  /* Fused with SiLU: silu of the reference, in place too. */
+  double *rs = dbuf(n);
+  for (size_t i = 0; i < n; i++) rs[i] = r[i] / (1.0 + exp(-r[i]));
+  dif_group_norm_silu(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
+  CHECK_NMSE(y3, rs, n, NMSE_MAX);
+  float *xs = fbuf(n);
+  memcpy(xs, x, n * sizeof *xs);
+  dif_group_norm_silu(&e1.k, xs, N, C, HW, G, 1e-6f, gamma, beta, xs);
+  CHECK_SAME(xs, y3, n);
+  free(rs), free(xs);
   /* In place gives the same bits. */
   dif_group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, x);
   CHECK_SAME(x, y1, n);
@@ -155,11 +166,17 @@ TEST(softmax_rows) {
   free(x), free(x3), free(r);
 }
 
+/* Every kernel test runs with the baseline SIMD build and with the one the
+ * CPU picks (AVX2 + FMA on most x86-64), so both are covered here. */
 int main(void) {
-  RUN(group_norm_odd_groups);
-  RUN(group_norm_large_mean);
-  RUN(group_norm_constant_input);
-  RUN(layer_norm);
-  RUN(softmax_rows);
+  for (int level = 0; level <= 1; level++) {
+    if (dif_simd_force(level) != level) continue; /* no AVX2 build or CPU */
+    RUN(group_norm_odd_groups);
+    RUN(group_norm_large_mean);
+    RUN(group_norm_constant_input);
+    RUN(layer_norm);
+    RUN(softmax_rows);
+  }
+  dif_simd_force(-1);
   return dif_test_finish();
 }

@@ -1,0 +1,302 @@
+/* randmodel.c — random full-size component folders (see randmodel.h). */
+#include "randmodel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "models/clip_text.h"
+#include "models/clip_vision.h"
+#include "models/prior.h"
+#include "models/unet.h"
+#include "models/vae.h"
+#include "models/weights.h"
+
+typedef struct rec_tensor {
+  char *name;
+  int ndim;
+  int64_t shape[8];
+} rec_tensor;
+
+typedef struct schema {
+  rec_tensor *t;
+  size_t n, cap;
+  int bias; /* answer of dif_wl_has: optional q/k/v biases exist */
+  int failed;
+} schema;
+
+static int fail(char *msg, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, size, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static void rec_tensor_cb(void *user, const char *name, int ndim, const int64_t *shape) {
+  schema *s = user;
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->t[i].name, name) == 0) return; /* asked twice: one tensor */
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 256;
+    rec_tensor *t = realloc(s->t, cap * sizeof *t);
+    if (!t) {
+      s->failed = 1;
+      return;
+    }
+    s->t = t;
+    s->cap = cap;
+  }
+  rec_tensor *r = &s->t[s->n];
+  r->name = strdup(name);
+  if (!r->name || ndim < 1 || ndim > 8) {
+    free(r->name);
+    s->failed = 1;
+    return;
+  }
+  r->ndim = ndim;
+  memcpy(r->shape, shape, (size_t)ndim * sizeof *shape);
+  s->n++;
+}
+
+static int rec_has_cb(void *user, const char *name) {
+  (void)name;
+  return ((schema *)user)->bias;
+}
+
+static void schema_free(schema *s) {
+  for (size_t i = 0; i < s->n; i++) free(s->t[i].name);
+  free(s->t);
+}
+
+static int copy_file(const char *from, const char *to, char *msg, size_t size) {
+  FILE *in = fopen(from, "rb");
+  if (!in) return fail(msg, size, "%s: %s", from, strerror(errno));
+  FILE *out = fopen(to, "wb");
+  if (!out) {
+    fclose(in);
+    return fail(msg, size, "%s: %s", to, strerror(errno));
+  }
+  char buf[65536];
+  size_t n;
+  int rc = 0;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = -1;
+  if (ferror(in)) rc = -1;
+  if (fclose(out)) rc = -1;
+  fclose(in);
+  return rc ? fail(msg, size, "cannot copy %s to %s", from, to) : 0;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* An empty safetensors file: header "{}" padded to 8 bytes. */
+static int write_empty(const char *path, char *msg, size_t size) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return fail(msg, size, "%s: %s", path, strerror(errno));
+  const unsigned char hdr[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
+  int rc = write_all(fd, hdr, sizeof hdr);
+  if (close(fd)) rc = -1;
+  return rc ? fail(msg, size, "%s: write failed", path) : 0;
+}
+
+static int record(const char *dir, bench_kind kind, schema *s, char *msg, size_t size) {
+  dif_wl_recorder r = {rec_tensor_cb, rec_has_cb, s};
+  s->bias = kind != BENCH_UNET; /* diffusers' UNet attention has no q/k/v bias */
+  dif_error err = {0};
+  dif_status st = DIF_OK;
+  dif_wl_set_recorder(&r);
+  switch (kind) {
+  case BENCH_UNET: {
+    dif_unet m;
+    if (!(st = dif_unet_load(dir, &m, &err))) dif_unet_free(&m);
+    break;
+  }
+  case BENCH_VAE: {
+    dif_vae m;
+    if (!(st = dif_vae_load(dir, &m, &err))) dif_vae_free(&m);
+    break;
+  }
+  case BENCH_CLIP_TEXT: {
+    dif_clip_text m;
+    if (!(st = dif_clip_text_load(dir, &m, &err))) dif_clip_text_free(&m);
+    break;
+  }
+  case BENCH_CLIP_VISION: {
+    dif_clip_vision m;
+    if (!(st = dif_clip_vision_load(dir, &m, &err))) dif_clip_vision_free(&m);
+    break;
+  }
+  case BENCH_PRIOR: {
+    dif_prior m;
+    if (!(st = dif_prior_load(dir, &m, &err))) dif_prior_free(&m);
+    break;
+  }
+  }
+  dif_wl_set_recorder(NULL);
+  if (st) return fail(msg, size, "recording the tensors of %s: %s", dir, err.msg);
+  if (s->failed) return fail(msg, size, "recording the tensors of %s: out of memory", dir);
+  return 0;
+}
+
+/* ---- values ---- */
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t hash_name(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* How one tensor is filled: constant c if bound is 0, else U(-bound, bound). */
+static void init_rule(const rec_tensor *t, float *c, float *bound) {
+  const char *n = t->name;
+  int norm = strstr(n, "norm") || strstr(n, "layrnorm") || strstr(n, ".ln");
+  *c = 0.0f;
+  *bound = 0.0f;
+  if (strcmp(n, "clip_std") == 0) {
+    *c = 1.0f;
+  } else if (strcmp(n, "clip_mean") == 0) {
+  } else if (t->ndim == 1 && norm) {
+    *c = ends_with(n, ".weight") ? 1.0f : 0.0f;
+  } else if (strstr(n, "embedding") && !strstr(n, "linear") && !strstr(n, "proj")) {
+    *bound = 0.02f; /* token / position / class / prd embeddings */
+  } else if (t->ndim == 1) {
+    *bound = 0.02f; /* biases */
+  } else {
+    int64_t fan_in = 1;
+    for (int i = 1; i < t->ndim; i++) fan_in *= t->shape[i];
+    *bound = 1.0f / sqrtf((float)(fan_in > 0 ? fan_in : 1));
+  }
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    if ((size_t)n < *cap - *len) {
+      *len += (size_t)n;
+      return 0;
+    }
+    size_t cap2 = 2 * *cap + (size_t)n;
+    char *b = realloc(*buf, cap2);
+    if (!b) return -1;
+    *buf = b;
+    *cap = cap2;
+  }
+}
+
+static int write_weights(const char *path, const schema *s, uint64_t seed, uint64_t *bytes,
+                         char *msg, size_t size) {
+  size_t cap = 1 << 16, len = 0;
+  char *h = malloc(cap);
+  if (!h) return fail(msg, size, "out of memory");
+  uint64_t off = 0;
+  int rc = append(&h, &len, &cap, "{");
+  for (size_t i = 0; i < s->n && !rc; i++) {
+    const rec_tensor *t = &s->t[i];
+    uint64_t n = 1;
+    rc |= append(&h, &len, &cap, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "", t->name);
+    for (int d = 0; d < t->ndim; d++) {
+      n *= (uint64_t)t->shape[d];
+      rc |= append(&h, &len, &cap, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+    }
+    rc |= append(&h, &len, &cap, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                 (unsigned long long)(off + 4 * n));
+    off += 4 * n;
+  }
+  rc |= append(&h, &len, &cap, "}");
+  /* Pad with spaces so the data starts 64-byte aligned (8 + header). */
+  while (!rc && (8 + len) % 64) rc |= append(&h, &len, &cap, " ");
+  if (rc) {
+    free(h);
+    return fail(msg, size, "out of memory");
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    free(h);
+    return fail(msg, size, "%s: %s", path, strerror(errno));
+  }
+  unsigned char le[8];
+  for (int i = 0; i < 8; i++) le[i] = (unsigned char)((uint64_t)len >> (8 * i));
+  rc = write_all(fd, le, 8) || write_all(fd, h, len);
+  free(h);
+  enum { CHUNK = 1 << 20 };
+  float *buf = malloc(CHUNK * sizeof *buf);
+  if (!buf) rc = -1;
+  for (size_t i = 0; i < s->n && !rc; i++) {
+    const rec_tensor *t = &s->t[i];
+    uint64_t n = 1, state = seed ^ hash_name(t->name);
+    for (int d = 0; d < t->ndim; d++) n *= (uint64_t)t->shape[d];
+    float c, bound;
+    init_rule(t, &c, &bound);
+    while (n && !rc) {
+      size_t m = n < CHUNK ? (size_t)n : CHUNK;
+      if (bound == 0.0f) {
+        for (size_t j = 0; j < m; j++) buf[j] = c;
+      } else {
+        const float scale = bound / 2147483648.0f;
+        for (size_t j = 0; j + 1 < m; j += 2) {
+          uint64_t r = splitmix(&state);
+          buf[j] = (float)(int32_t)(uint32_t)r * scale;
+          buf[j + 1] = (float)(int32_t)(uint32_t)(r >> 32) * scale;
+        }
+        if (m % 2) buf[m - 1] = (float)(int32_t)(uint32_t)splitmix(&state) * scale;
+      }
+      rc = write_all(fd, buf, m * sizeof *buf);
+      n -= m;
+    }
+  }
+  free(buf);
+  if (close(fd)) rc = -1;
+  if (rc) return fail(msg, size, "%s: write failed (disk full?)", path);
+  *bytes = 8 + len + off;
+  return 0;
+}
+
+int bench_make_component(const char *dir, const char *config_path, bench_kind kind, uint64_t seed,
+                         uint64_t *bytes, char *msg, size_t msg_size) {
+  char cfg[4096], st[4096];
+  if (mkdir(dir, 0755) && errno != EEXIST)
+    return fail(msg, msg_size, "%s: %s", dir, strerror(errno));
+  snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+  snprintf(st, sizeof st, "%s/model.safetensors", dir);
+  if (copy_file(config_path, cfg, msg, msg_size) || write_empty(st, msg, msg_size)) return -1;
+  schema s = {0};
+  int rc = record(dir, kind, &s, msg, msg_size);
+  if (!rc) rc = write_weights(st, &s, seed, bytes, msg, msg_size);
+  schema_free(&s);
+  return rc;
+}

@@ -1,0 +1,79 @@
+/* core/blas.h: the kernel-set check. The bad case (an OpenBLAS that picked
+ * SSE kernels on an AVX2/AVX-512 CPU) is simulated by switching to Prescott
+ * by hand; the check must switch back to the best set for this CPU, and
+ * products must stay correct throughout. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/blas.h"
+#include "ops_test_util.h"
+
+/* dif_gemm on a ragged shape against a double reference. */
+static double gemm_nmse(void) {
+  const int64_t M = 67, N = 45, K = 33;
+  float *A = frand((size_t)(M * K), 1, -1, 1), *B = frand((size_t)(K * N), 2, -1, 1);
+  float *C = fbuf((size_t)(M * N));
+  double *R = dbuf((size_t)(M * N));
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t l = 0; l < K; l++) s += (double)A[i * K + l] * B[l * N + j];
+      R[i * N + j] = s;
+    }
+  dif_gemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+  double e = dif_test_nmse(C, R, (size_t)(M * N));
+  free(A), free(B), free(C), free(R);
+  return e;
+}
+
+TEST(core_is_runnable_and_best) {
+  const char *name = dif_blas_corename();
+  CHECK(name && *name);
+  dif_isa have = dif_blas_core_isa(name), cpu = dif_cpu_isa();
+  if (have == DIF_ISA_UNKNOWN || cpu == DIF_ISA_UNKNOWN) return; /* not an x86 OpenBLAS */
+  CHECK_MSG(have <= cpu, "kernel set %s needs more than this CPU has", name);
+  if (!getenv("OPENBLAS_CORETYPE") && dif_blas_best_core(cpu))
+    CHECK_MSG(have == cpu, "kernel set %s is weaker than this CPU supports (%d < %d)", name,
+              (int)have, (int)cpu);
+  CHECK(gemm_nmse() <= NMSE_MAX);
+}
+
+TEST(switches_back_from_prescott) {
+  if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice is respected */
+  char start[64];
+  snprintf(start, sizeof start, "%s", dif_blas_corename());
+  dif_isa cpu = dif_cpu_isa();
+  if (dif_blas_core_isa(start) == DIF_ISA_UNKNOWN || cpu <= DIF_ISA_SSE) return;
+  if (!dif_blas_switch_core("Prescott")) {
+    fprintf(stderr, "  (this BLAS cannot be switched: skipped)\n");
+    return;
+  }
+  CHECK(strcasecmp(dif_blas_corename(), "Prescott") == 0);
+  CHECK(gemm_nmse() <= NMSE_MAX); /* the forced set works too */
+  dif_blas_recheck();
+  const char *now = dif_blas_corename(), *note = dif_blas_note();
+  CHECK_MSG(strcasecmp(now, dif_blas_best_core(cpu)) == 0, "after the check: %s", now);
+  CHECK(note && strstr(note, "Prescott") && strstr(note, "switched"));
+  CHECK(dif_blas_recommended_coretype() == NULL);
+  CHECK(gemm_nmse() <= NMSE_MAX);
+}
+
+TEST(core_isa_table) {
+  CHECK(dif_blas_core_isa("SkylakeX") == DIF_ISA_AVX512);
+  CHECK(dif_blas_core_isa("zen") == DIF_ISA_AVX2);
+  CHECK(dif_blas_core_isa("Haswell") == DIF_ISA_AVX2);
+  CHECK(dif_blas_core_isa("Sandybridge") == DIF_ISA_AVX);
+  CHECK(dif_blas_core_isa("Prescott") == DIF_ISA_SSE);
+  CHECK(dif_blas_core_isa("ARMV8") == DIF_ISA_UNKNOWN);
+  CHECK(dif_blas_core_isa(NULL) == DIF_ISA_UNKNOWN);
+  CHECK(dif_blas_best_core(DIF_ISA_SSE) == NULL);
+  CHECK(strcmp(dif_blas_best_core(DIF_ISA_AVX512), "SkylakeX") == 0);
+}
+
+int main(void) {
+  RUN(core_is_runnable_and_best);
+  RUN(switches_back_from_prescott);
+  RUN(core_isa_table);
+  return dif_test_finish();
+}
