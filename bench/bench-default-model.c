@@ -1,4 +1,4 @@
-/* dif-time-default-model — how long one whole generation with libdif's
+/* dif-bench-default-model — how long one whole generation with libdif's
  * default model takes: "a red circle on a blue background" with the model's
  * own settings (64×64, prior 25 steps + decoder 25 steps with classifier-free
  * guidance, VAE decode), through the public API, as `dif generate` runs it.
@@ -8,7 +8,7 @@
  * into text encoders + prior, decoder (UNet) and VAE decode + output, from
  * the progress callback's step times. Also the load time.
  *
- * usage: dif-time-default-model [-m MODEL_DIR] [-n RUNS (10)] [--threads N] */
+ * usage: dif-bench-default-model [-m MODEL_DIR] [-n RUNS (10)] [--threads N] */
 #include <dif.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +46,7 @@ static double median(double *v, int n) {
 }
 
 static void fail(const char *what, const char *msg) {
-  fprintf(stderr, "dif-time-default-model: %s: %s\n", what, msg);
+  fprintf(stderr, "dif-bench-default-model: %s: %s\n", what, msg);
   exit(1);
 }
 
@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
       threads = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: dif-time-default-model [-m MODEL_DIR] [-n RUNS] [--threads N]\n");
+      fprintf(stderr, "usage: dif-bench-default-model [-m MODEL_DIR] [-n RUNS] [--threads N]\n");
       return 2;
     }
   }
