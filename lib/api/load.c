@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/context.h"
+#include "core/blas.h"
 
 DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir) {
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: ctx is NULL");
@@ -62,6 +63,8 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   ctx->info = dif_ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif_ctx_pool(ctx);
   dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d threads", dif_blas_core(), ctx->threads);
+  const char *note = dif_blas_note();
+  if (note && *note) dif_ctx_log(ctx, DIF_LOG_WARN, "%s", note);
   dif_ctx_ok(ctx);
   return DIF_OK;
 }
