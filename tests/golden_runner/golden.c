@@ -190,3 +190,22 @@ dif_safetensors *golden_open_case(golden *g, const char *dir, const char *file) 
   if (dif_st_open(path, &st, &err)) golden_fail(g, file, "%s", err.msg);
   return st;
 }
+
+int golden_each_case(golden *g, const char *dir, golden_case_fn run) {
+  size_t n;
+  char **files = golden_list(dir, ".safetensors", &n);
+  for (size_t i = 0; i < n; i++) {
+    dif_safetensors *st = golden_open_case(g, dir, files[i]);
+    if (st) run(g, files[i], st);
+    dif_st_close(st);
+  }
+  golden_free_list(files, n);
+  return (int)n;
+}
+
+void golden_on_hook(void *user, const char *module, const float *data, int64_t n) {
+  golden_hooks *h = user;
+  char key[160];
+  snprintf(key, sizeof key, "hook.%s", module);
+  if (dif_st_find(h->st, key)) golden_check(h->g, h->name, key, data, n, h->st, h->tol, 0);
+}

@@ -66,6 +66,21 @@ void golden_free_list(char **list, size_t n);
 /* Opens a case file; on failure records it and returns NULL. */
 dif_safetensors *golden_open_case(golden *g, const char *dir, const char *file);
 
+/* Runs run(g, file name, case) on every .safetensors case of dir, in name
+ * order; returns how many there were. */
+typedef void (*golden_case_fn)(golden *g, const char *name, const dif_safetensors *st);
+int golden_each_case(golden *g, const char *dir, golden_case_fn run);
+
+/* A model hook that compares each module's output with the fixture's
+ * "hook.<module>" tensor, when the fixture recorded that module. */
+typedef struct golden_hooks {
+  golden *g;
+  const char *name;
+  const dif_safetensors *st;
+  double tol; /* abs */
+} golden_hooks;
+void golden_on_hook(void *user, const char *module, const float *data, int64_t n);
+
 /* Reads a whole file (NUL-terminated); NULL on failure. */
 char *golden_read_file(const char *path, size_t *len);
 

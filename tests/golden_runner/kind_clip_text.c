@@ -78,14 +78,4 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   dif_clip_text_free(&m);
 }
 
-int golden_kind_clip_text(golden *g, const char *dir) {
-  size_t n;
-  char **files = golden_list(dir, ".safetensors", &n);
-  for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
-    if (st) run_case(g, files[i], st);
-    dif_st_close(st);
-  }
-  golden_free_list(files, n);
-  return (int)n;
-}
+int golden_kind_clip_text(golden *g, const char *dir) { return golden_each_case(g, dir, run_case); }

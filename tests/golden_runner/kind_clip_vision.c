@@ -50,13 +50,5 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
 }
 
 int golden_kind_clip_vision(golden *g, const char *dir) {
-  size_t n;
-  char **files = golden_list(dir, ".safetensors", &n);
-  for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
-    if (st) run_case(g, files[i], st);
-    dif_st_close(st);
-  }
-  golden_free_list(files, n);
-  return (int)n;
+  return golden_each_case(g, dir, run_case);
 }

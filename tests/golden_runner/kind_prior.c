@@ -11,19 +11,6 @@
 
 #define TOL 1e-5
 
-typedef struct hook_ctx {
-  golden *g;
-  const char *name;
-  const dif_safetensors *st;
-} hook_ctx;
-
-static void on_hook(void *user, const char *module, const float *data, int64_t n) {
-  hook_ctx *h = user;
-  char key[160];
-  snprintf(key, sizeof key, "hook.%s", module);
-  if (dif_st_find(h->st, key)) golden_check(h->g, h->name, key, data, n, h->st, TOL, 0);
-}
-
 static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   const char *model = dif_st_metadata(st, "model");
   dif_prior p;
@@ -43,8 +30,8 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     int32_t *mask = malloc((size_t)nmask * sizeof *mask);
     float *out = malloc((size_t)nh * sizeof *out);
     for (int64_t i = 0; i < nmask; i++) mask[i] = maskf[i] != 0.0f;
-    hook_ctx hc = {g, name, st};
-    dif_prior_input in = {hs, t, nt, pe, enc, mask, B, on_hook, &hc};
+    golden_hooks hc = {g, name, st, TOL};
+    dif_prior_input in = {hs, t, nt, pe, enc, mask, B, golden_on_hook, &hc};
     if (dif_prior_forward(&p, &g->k, &in, out, &err)) {
       golden_fail(g, name, "forward: %s", err.msg);
     } else {
@@ -63,14 +50,4 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   dif_prior_free(&p);
 }
 
-int golden_kind_prior(golden *g, const char *dir) {
-  size_t n;
-  char **files = golden_list(dir, ".safetensors", &n);
-  for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
-    if (st) run_case(g, files[i], st);
-    dif_st_close(st);
-  }
-  golden_free_list(files, n);
-  return (int)n;
-}
+int golden_kind_prior(golden *g, const char *dir) { return golden_each_case(g, dir, run_case); }

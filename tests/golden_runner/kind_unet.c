@@ -12,22 +12,6 @@
 
 #define TOL 1e-5
 
-typedef struct hook_ctx {
-  golden *g;
-  const char *name;
-  const dif_safetensors *st;
-  int seen;
-} hook_ctx;
-
-static void on_hook(void *user, const char *module, const float *data, int64_t n) {
-  hook_ctx *h = user;
-  char key[160];
-  snprintf(key, sizeof key, "hook.%s", module);
-  if (!dif_st_find(h->st, key)) return; /* the fixture did not record this module */
-  golden_check(h->g, h->name, key, data, n, h->st, TOL, 0);
-  h->seen++;
-}
-
 static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   const char *model = dif_st_metadata(st, "model");
   dif_unet u;
@@ -46,7 +30,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   if (sample && t && ctx && se && ce && se->ndim == 4 && ce->ndim == 3 && (!u.class_in || cls)) {
     int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3];
     float *out = malloc((size_t)(B * u.out_ch * H * W) * sizeof *out);
-    hook_ctx hc = {g, name, st, 0};
+    golden_hooks hc = {g, name, st, TOL};
     dif_unet_input in = {.sample = sample,
                          .B = B,
                          .H = H,
@@ -56,7 +40,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
                          .context = ctx,
                          .S = ce->shape[1],
                          .class_labels = cls,
-                         .hook = on_hook,
+                         .hook = golden_on_hook,
                          .hook_user = &hc};
     if (dif_unet_forward(&u, &g->k, &in, out, &err))
       golden_fail(g, name, "forward: %s", err.msg);
@@ -77,14 +61,4 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   dif_unet_free(&u);
 }
 
-int golden_kind_unet(golden *g, const char *dir) {
-  size_t n;
-  char **files = golden_list(dir, ".safetensors", &n);
-  for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
-    if (st) run_case(g, files[i], st);
-    dif_st_close(st);
-  }
-  golden_free_list(files, n);
-  return (int)n;
-}
+int golden_kind_unet(golden *g, const char *dir) { return golden_each_case(g, dir, run_case); }

@@ -11,19 +11,6 @@
 
 #define TOL 1e-5
 
-typedef struct hook_ctx {
-  golden *g;
-  const char *name;
-  const dif_safetensors *st;
-} hook_ctx;
-
-static void on_hook(void *user, const char *module, const float *data, int64_t n) {
-  hook_ctx *h = user;
-  char key[160];
-  snprintf(key, sizeof key, "hook.%s", module);
-  if (dif_st_find(h->st, key)) golden_check(h->g, h->name, key, data, n, h->st, TOL, 0);
-}
-
 static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   const char *model = dif_st_metadata(st, "model");
   dif_vae v;
@@ -32,7 +19,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     golden_fail(g, name, "%s", model ? err.msg : "no 'model' in metadata");
     return;
   }
-  hook_ctx hc = {g, name, st};
+  golden_hooks hc = {g, name, st, TOL};
   const dif_st_entry *ie = dif_st_find(st, "in.image"), *le = dif_st_find(st, "in.latent");
   int64_t n;
   float *image = golden_tensor_f32(g, name, st, "in.image", &n);
@@ -40,7 +27,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     int64_t B = ie->shape[0], H = ie->shape[2], W = ie->shape[3], f = dif_vae_scale(&v);
     int64_t m = B * v.latent_ch * (H / f) * (W / f);
     float *mean = malloc((size_t)m * sizeof *mean), *logvar = malloc((size_t)m * sizeof *logvar);
-    if (dif_vae_encode(&v, &g->k, image, B, H, W, mean, logvar, on_hook, &hc, &err)) {
+    if (dif_vae_encode(&v, &g->k, image, B, H, W, mean, logvar, golden_on_hook, &hc, &err)) {
       golden_fail(g, name, "encode: %s", err.msg);
     } else {
       golden_check(g, name, "out.latent_mean", mean, m, st, TOL, 0);
@@ -57,7 +44,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     int64_t B = le->shape[0], h = le->shape[2], w = le->shape[3], f = dif_vae_scale(&v);
     int64_t m = B * v.out_ch * h * f * w * f;
     float *out = malloc((size_t)m * sizeof *out);
-    if (dif_vae_decode(&v, &g->k, latent, B, h, w, out, on_hook, &hc, &err))
+    if (dif_vae_decode(&v, &g->k, latent, B, h, w, out, golden_on_hook, &hc, &err))
       golden_fail(g, name, "decode: %s", err.msg);
     else
       golden_check(g, name, "out.decoded", out, m, st, TOL, 0);
@@ -72,14 +59,4 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   dif_vae_free(&v);
 }
 
-int golden_kind_vae(golden *g, const char *dir) {
-  size_t n;
-  char **files = golden_list(dir, ".safetensors", &n);
-  for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
-    if (st) run_case(g, files[i], st);
-    dif_st_close(st);
-  }
-  golden_free_list(files, n);
-  return (int)n;
-}
+int golden_kind_vae(golden *g, const char *dir) { return golden_each_case(g, dir, run_case); }
