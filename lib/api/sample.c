@@ -185,34 +185,27 @@ DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *s, float scale) {
   return ok(s);
 }
 
-DIF_API dif_status dif_sample_set_scheduler(dif_sample *s, const char *name) {
-  CHECK_SAMPLE(s, "dif_sample_set_scheduler");
+/* Replaces *slot with a checked copy of a scheduler name (NULL clears it). */
+static dif_status set_scheduler_name(dif_sample *s, const char *fn, char **slot, const char *name) {
   char *copy = NULL;
   if (name) {
     dif_error err = {0};
-    if (dif_scheduler_check_name(name, &err))
-      return sfail(s, err.status, "dif_sample_set_scheduler: %s", err.msg);
-    if (!(copy = strdup(name)))
-      return sfail(s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_set_scheduler: out of memory");
+    if (dif_scheduler_check_name(name, &err)) return sfail(s, err.status, "%s: %s", fn, err.msg);
+    if (!(copy = strdup(name))) return sfail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
-  free(s->scheduler);
-  s->scheduler = copy;
+  free(*slot);
+  *slot = copy;
   return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_scheduler(dif_sample *s, const char *name) {
+  CHECK_SAMPLE(s, "dif_sample_set_scheduler");
+  return set_scheduler_name(s, "dif_sample_set_scheduler", &s->scheduler, name);
 }
 
 DIF_API dif_status dif_sample_set_prior_scheduler(dif_sample *s, const char *name) {
   CHECK_SAMPLE(s, "dif_sample_set_prior_scheduler");
-  char *copy = NULL;
-  if (name) {
-    dif_error err = {0};
-    if (dif_scheduler_check_name(name, &err))
-      return sfail(s, err.status, "dif_sample_set_prior_scheduler: %s", err.msg);
-    if (!(copy = strdup(name)))
-      return sfail(s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_set_prior_scheduler: out of memory");
-  }
-  free(s->prior_scheduler);
-  s->prior_scheduler = copy;
-  return ok(s);
+  return set_scheduler_name(s, "dif_sample_set_prior_scheduler", &s->prior_scheduler, name);
 }
 
 DIF_API dif_status dif_sample_set_seed(dif_sample *s, uint64_t seed) {
