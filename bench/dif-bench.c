@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cblas.h>
+#include <dif.h>
 
 #include "core/arena.h"
 #include "core/blas.h"
@@ -41,14 +42,17 @@
 #ifndef DIF_BENCH_CONFIGS
 #define DIF_BENCH_CONFIGS "bench/configs"
 #endif
+#ifndef DIF_BENCH_TOKENIZERS
+#define DIF_BENCH_TOKENIZERS "tests/golden/tokenizers"
+#endif
 
 /* ---- options and cases ---- */
 
 typedef struct options {
   int threads, reps;
   uint64_t seed;
-  const char *configs, *dir;
-  bool keep, blocks, ops, sgemm_ref;
+  const char *configs, *tokenizers, *dir;
+  bool keep, blocks, ops, sgemm_ref, reps_set;
   int tile; /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
 } options;
 
@@ -59,6 +63,7 @@ typedef enum case_kind {
   CASE_CLIP_TEXT,
   CASE_CLIP_VISION,
   CASE_PRIOR,
+  CASE_UNCLIP,
   CASE_SGEMM,
   CASE_BLAS_CHECK,
 } case_kind;
@@ -86,6 +91,9 @@ static const case_def cases[] = {
     {"clip-vision", CASE_CLIP_VISION, "sd21-unclip-small.image_encoder", 0, 1,
      "CLIP ViT-L/14 vision encoder, one 224x224 image"},
     {"prior", CASE_PRIOR, "karlo.prior", 0, 2, "Karlo prior, one step with CFG"},
+    {"unclip", CASE_UNCLIP, "sd21-unclip-small", 768, 1,
+     "whole Stable unCLIP text-to-image through the public API: text encoders, Karlo prior "
+     "25 steps with CFG, decoder 20 steps with CFG, VAE decode (one pass unless --reps)"},
     {"sgemm", CASE_SGEMM, NULL, 0, 0, "cblas_sgemm reference shapes"},
     {"blas-check", CASE_BLAS_CHECK, NULL, 0, 0,
      "OpenBLAS kernel fix-up: force Prescott, check the switch back"},
@@ -567,6 +575,55 @@ static dif_status prior_pass(void *st, run_ctx *r, dif_error *err) {
   return dif_prior_forward(&p->m, &r->k, &p->in, p->out, err);
 }
 
+/* A whole generation through the public API (dif.h), as a user runs it. */
+#define UNCLIP_STEPS 20
+#define UNCLIP_PRIOR_STEPS 25
+typedef struct unclip_state {
+  dif_context *ctx;
+  dif_prompt *prompt;
+  dif_sample *sample;
+  double t[UNCLIP_STEPS + UNCLIP_PRIOR_STEPS + 1]; /* t[k]: when progress step k was reported */
+  int total;
+} unclip_state;
+
+static int unclip_progress(int32_t step, int32_t total, void *user) {
+  unclip_state *u = user;
+  if (step >= 1 && step < (int32_t)(sizeof u->t / sizeof u->t[0])) u->t[step] = now();
+  u->total = total;
+  return 0;
+}
+
+static dif_status unclip_pass(void *st, run_ctx *r, dif_error *err) {
+  (void)r;
+  unclip_state *u = st;
+  u->total = 0;
+  double t0 = now();
+  dif_status s = dif_sample_run(u->sample);
+  double end = now();
+  if (s) {
+    snprintf(err->msg, sizeof err->msg, "%s", dif_sample_last_error(u->sample));
+    return s;
+  }
+  if (u->total != UNCLIP_STEPS + UNCLIP_PRIOR_STEPS) {
+    snprintf(err->msg, sizeof err->msg, "progress counted %d steps, expected %d", u->total,
+             UNCLIP_STEPS + UNCLIP_PRIOR_STEPS);
+    return DIF_ERR_INTERNAL;
+  }
+  /* Progress is reported after each step, prior steps first. */
+  double prior_end = u->t[UNCLIP_PRIOR_STEPS], dec_end = u->t[u->total];
+  double step_min = 1e30, step_max = 0;
+  for (int k = UNCLIP_PRIOR_STEPS + 2; k <= u->total; k++) {
+    double d = u->t[k] - u->t[k - 1];
+    step_min = d < step_min ? d : step_min;
+    step_max = d > step_max ? d : step_max;
+  }
+  printf("    text encoders + prior (%d steps): %.2f s | decoder (%d steps): %.2f s (first step "
+         "%.2f s, then %.2f..%.2f s per step) | VAE decode + output: %.2f s\n",
+         UNCLIP_PRIOR_STEPS, prior_end - t0, UNCLIP_STEPS, dec_end - prior_end,
+         u->t[UNCLIP_PRIOR_STEPS + 1] - prior_end, step_min, step_max, end - dec_end);
+  return DIF_OK;
+}
+
 static void check_finite(const char *what, const float *x, int64_t n) {
   int64_t bad = 0;
   for (int64_t i = 0; i < n; i++) bad += !isfinite(x[i]);
@@ -575,8 +632,11 @@ static void check_finite(const char *what, const float *x, int64_t n) {
            what);
 }
 
-static int run_model_case(const options *o, const job *j, const char *comp_dir,
+static int run_model_case(const options *opts, const job *j, const char *comp_dir,
                           uint64_t weight_bytes, int summary_fd) {
+  options one = *opts; /* a whole generation takes minutes: one pass unless --reps */
+  if (j->c->kind == CASE_UNCLIP && !opts->reps_set) one.reps = 1;
+  const options *o = &one;
   run_ctx r;
   memset(&r, 0, sizeof r);
   r.o = o;
@@ -699,6 +759,42 @@ static int run_model_case(const options *o, const job *j, const char *comp_dir,
     if (!s) check_finite("prior output", p->out, B * E);
     break;
   }
+  case CASE_UNCLIP: {
+    unclip_state *u = xmalloc(sizeof *u);
+    memset(u, 0, sizeof *u);
+    if (dif_context_new(&u->ctx) || dif_context_set_threads(u->ctx, o->threads))
+      die("context: %s", dif_last_error());
+    if (dif_context_load(u->ctx, comp_dir)) die("%s", dif_context_last_error(u->ctx));
+    load_s = now() - t0;
+    const char *text = "a photograph of an astronaut riding a horse";
+    if (dif_prompt_new(&u->prompt) || dif_prompt_add_text(u->prompt, text, 1.0f))
+      die("prompt: %s", dif_last_error());
+    if (dif_sample_new(u->ctx, u->prompt, &u->sample))
+      die("sample: %s", dif_context_last_error(u->ctx));
+    if (dif_sample_set_size(u->sample, j->size, j->size) ||
+        dif_sample_set_steps(u->sample, UNCLIP_STEPS) ||
+        dif_sample_set_prior_steps(u->sample, UNCLIP_PRIOR_STEPS) ||
+        dif_sample_set_progress(u->sample, unclip_progress, u))
+      die("settings: %s", dif_sample_last_error(u->sample));
+    snprintf(label, sizeof label, "%s:%d", c->name, j->size);
+    printf("== %s: %s, %dx%d image, prompt \"%s\", threads %d\n", label, c->what, j->size, j->size,
+           text, o->threads);
+    printf("  load %.2f s (%d files; BLAS kernels %s)\n", load_s,
+           dif_context_model_file_count(u->ctx), dif_blas_core());
+    s = run_passes(&r, unclip_pass, u, &res, &steady, &err);
+    if (!s) {
+      size_t n = dif_sample_image_bytes(u->sample);
+      uint8_t *rgb = xmalloc(n);
+      if (dif_sample_copy_image(u->sample, 0, rgb, n)) die("%s", dif_sample_last_error(u->sample));
+      double mean = 0;
+      for (size_t i = 0; i < n; i++) mean += rgb[i];
+      printf("  image %dx%d, mean pixel value %.1f (random weights: any picture)\n",
+             dif_sample_width(u->sample), dif_sample_height(u->sample), mean / (double)n);
+      free(rgb);
+      printf("  settings: %s\n", dif_sample_parameters(u->sample));
+    }
+    break;
+  }
   default: die("not a model case");
   }
   if (s) die("%s: %s", label, err.msg);
@@ -816,10 +912,12 @@ static void usage(FILE *f) {
           "                deleted at exit); existing component folders in DIR are reused\n"
           "  --keep        keep the weights folder\n"
           "  --configs DIR the configs (default %s)\n"
+          "  --tokenizers DIR  CLIP tokenizers clip-bpe and clip-bpe-sd2 for unclip\n"
+          "                (default %s)\n"
           "  --tile N      tile size in pixels for vae-tiled (default 512; 0 = the config's\n"
           "                sample_size, 768 for unclip-small, which does not tile a 768² image)\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
-          DIF_BENCH_CONFIGS);
+          DIF_BENCH_CONFIGS, DIF_BENCH_TOKENIZERS);
 }
 
 static const case_def *find_case(const char *name) {
@@ -876,6 +974,7 @@ int main(int argc, char **argv) {
                .reps = 2,
                .seed = 1,
                .configs = DIF_BENCH_CONFIGS,
+               .tokenizers = DIF_BENCH_TOKENIZERS,
                .blocks = true,
                .ops = true,
                .sgemm_ref = true};
@@ -899,12 +998,15 @@ int main(int argc, char **argv) {
       o.threads = atoi(v), i++;
     } else if (!strcmp(a, "--reps") && v) {
       o.reps = atoi(v), i++;
+      o.reps_set = true;
     } else if (!strcmp(a, "--seed") && v) {
       o.seed = strtoull(v, NULL, 10), i++;
     } else if (!strcmp(a, "--dir") && v) {
       o.dir = v, i++;
     } else if (!strcmp(a, "--configs") && v) {
       o.configs = v, i++;
+    } else if (!strcmp(a, "--tokenizers") && v) {
+      o.tokenizers = v, i++;
     } else if (!strcmp(a, "--tile") && v) {
       o.tile = atoi(v), i++;
     } else if (!strcmp(a, "--keep")) {
@@ -960,6 +1062,7 @@ int main(int argc, char **argv) {
   }
   const char *made[16];
   int n_made = 0;
+  bool made_unclip = false;
 
   int pipefd[2];
   if (pipe(pipefd)) die("pipe: %s", strerror(errno));
@@ -973,7 +1076,16 @@ int main(int argc, char **argv) {
       char st_path[4300], cfg[4200];
       snprintf(st_path, sizeof st_path, "%s/model.safetensors", comp);
       struct stat sb;
-      if (stat(st_path, &sb) == 0 && sb.st_size > 64) {
+      if (j->c->kind == CASE_UNCLIP) {
+        char msg[1024];
+        double t0 = now();
+        if (bench_make_unclip(comp, o.configs, o.tokenizers, o.seed, stdout, &bytes, msg,
+                              sizeof msg))
+          die("%s", msg);
+        printf("-- %s: %.2f GiB of weights, ready in %.1f s\n", comp, (double)bytes / (1 << 30),
+               now() - t0);
+        made_unclip = true;
+      } else if (stat(st_path, &sb) == 0 && sb.st_size > 64) {
         bytes = (uint64_t)sb.st_size; /* reuse */
       } else {
         snprintf(cfg, sizeof cfg, "%s/%s.json", o.configs, j->c->component);
@@ -1012,10 +1124,10 @@ int main(int argc, char **argv) {
   }
   close(pipefd[1]);
   printf(
-      "\n== summary (threads %d; best of %d; sgemm = cblas_sgemm GFLOP/s on the same shapes; ratio "
-      "= GFLOP/s / sgemm, cpu-r the same per CPU second; GiB; steady = peak RSS of the last pass "
-      "after the first)\n",
-      o.threads, o.reps);
+      "\n== summary (threads %d; best of %d%s; sgemm = cblas_sgemm GFLOP/s on the same shapes; "
+      "ratio = GFLOP/s / sgemm, cpu-r the same per CPU second; GiB; steady = peak RSS of the last "
+      "pass after the first)\n",
+      o.threads, o.reps, o.reps_set ? "" : ", unclip 1");
   printf("%-26s %8s %8s %8s %7s %6s %6s %7s %7s %7s\n", "case", "seconds", "GFLOP", "GFLOP/s",
          "sgemm", "ratio", "cpu-r", "weights", "peakRSS", "steady");
   char buf[4096];
@@ -1024,6 +1136,11 @@ int main(int argc, char **argv) {
   close(pipefd[0]);
   loadavg(la, sizeof la);
   printf("load average at end: %s\n", la);
+  if (!o.keep && made_unclip) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, find_case("unclip")->component);
+    bench_remove_unclip(p);
+  }
   if (!o.keep && (made_dir || n_made)) {
     remove_tree(dir, made, n_made);
   } else if (o.keep) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/config.h"
 #include "models/clip_text.h"
 #include "models/clip_vision.h"
 #include "models/prior.h"
@@ -150,6 +151,20 @@ static int record(const char *dir, bench_kind kind, schema *s, char *msg, size_t
     if (!(st = dif_prior_load(dir, &m, &err))) dif_prior_free(&m);
     break;
   }
+  case BENCH_NORMALIZER: { /* two plain tensors, read without the weights loader */
+    char path[4200];
+    dif_config *cfg = NULL;
+    int64_t dim = 0;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (!(st = dif_config_load(path, &cfg, &err)) &&
+        !(st = dif_config_int(cfg, "embedding_dim", &dim, &err))) {
+      const int64_t shape[2] = {1, dim};
+      rec_tensor_cb(s, "mean", 2, shape);
+      rec_tensor_cb(s, "std", 2, shape);
+    }
+    dif_config_free(cfg);
+    break;
+  }
   }
   dif_wl_set_recorder(NULL);
   if (st) return fail(msg, size, "recording the tensors of %s: %s", dir, err.msg);
@@ -183,7 +198,7 @@ static void init_rule(const rec_tensor *t, float *c, float *bound) {
   int norm = strstr(n, "norm") || strstr(n, "layrnorm") || strstr(n, ".ln");
   *c = 0.0f;
   *bound = 0.0f;
-  if (strcmp(n, "clip_std") == 0) {
+  if (strcmp(n, "clip_std") == 0 || strcmp(n, "std") == 0) {
     *c = 1.0f;
   } else if (strcmp(n, "clip_mean") == 0) {
   } else if (t->ndim == 1 && norm) {
@@ -299,4 +314,143 @@ int bench_make_component(const char *dir, const char *config_path, bench_kind ki
   if (!rc) rc = write_weights(st, &s, seed, bytes, msg, msg_size);
   schema_free(&s);
   return rc;
+}
+
+/* ---- a whole Stable unCLIP folder ---- */
+
+static const struct {
+  const char *sub, *config; /* subfolder, config file stem in configs_dir */
+  bench_kind kind;
+} unclip_weights[] = {
+    {"unet", "sd21-unclip-small.unet", BENCH_UNET},
+    {"vae", "sd21-unclip-small.vae", BENCH_VAE},
+    {"text_encoder", "sd21-unclip-small.text_encoder", BENCH_CLIP_TEXT},
+    {"image_encoder", "sd21-unclip-small.image_encoder", BENCH_CLIP_VISION},
+    {"image_normalizer", "sd21-unclip-small.image_normalizer", BENCH_NORMALIZER},
+    {"prior", "karlo.prior", BENCH_PRIOR},
+    {"prior_text_encoder", "clip-vit-large-patch14.text_encoder", BENCH_CLIP_TEXT},
+};
+
+static const struct {
+  const char *sub, *config, *file;
+} unclip_configs[] = {
+    {"scheduler", "sd21-unclip-small.scheduler", "scheduler_config.json"},
+    {"image_noising_scheduler", "sd21-unclip-small.image_noising_scheduler",
+     "scheduler_config.json"},
+    {"prior_scheduler", "karlo.prior_scheduler", "scheduler_config.json"},
+    {"feature_extractor", "sd21-unclip-small.feature_extractor", "preprocessor_config.json"},
+};
+
+static const struct {
+  const char *sub, *from;
+} unclip_tokenizers[] = {{"tokenizer", "clip-bpe-sd2"}, {"prior_tokenizer", "clip-bpe"}};
+
+static const char *const tokenizer_files[] = {"vocab.json", "merges.txt", "tokenizer_config.json",
+                                              "special_tokens_map.json"};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The pipeline's model_index.json, as diffusers writes it for this model. */
+static const char unclip_index[] =
+    "{\n  \"_class_name\": \"StableUnCLIPPipeline\",\n  \"_diffusers_version\": \"0.26.3\",\n"
+    "  \"feature_extractor\": [\"transformers\", \"CLIPImageProcessor\"],\n"
+    "  \"image_encoder\": [\"transformers\", \"CLIPVisionModelWithProjection\"],\n"
+    "  \"image_noising_scheduler\": [\"diffusers\", \"DDPMScheduler\"],\n"
+    "  \"image_normalizer\": [\"stable_diffusion\", \"StableUnCLIPImageNormalizer\"],\n"
+    "  \"prior\": [\"diffusers\", \"PriorTransformer\"],\n"
+    "  \"prior_scheduler\": [\"diffusers\", \"DDPMScheduler\"],\n"
+    "  \"prior_text_encoder\": [\"transformers\", \"CLIPTextModelWithProjection\"],\n"
+    "  \"prior_tokenizer\": [\"transformers\", \"CLIPTokenizer\"],\n"
+    "  \"scheduler\": [\"diffusers\", \"DDIMScheduler\"],\n"
+    "  \"text_encoder\": [\"transformers\", \"CLIPTextModel\"],\n"
+    "  \"tokenizer\": [\"transformers\", \"CLIPTokenizer\"],\n"
+    "  \"unet\": [\"diffusers\", \"UNet2DConditionModel\"],\n"
+    "  \"vae\": [\"diffusers\", \"AutoencoderKL\"]\n}\n";
+
+static int make_subdir(const char *dir, const char *sub, char *out, size_t n, char *msg,
+                       size_t size) {
+  if ((size_t)snprintf(out, n, "%s/%s", dir, sub) >= n)
+    return fail(msg, size, "%s/%s: path too long", dir, sub);
+  if (mkdir(out, 0755) && errno != EEXIST) return fail(msg, size, "%s: %s", out, strerror(errno));
+  return 0;
+}
+
+int bench_make_unclip(const char *dir, const char *configs_dir, const char *tokenizers_dir,
+                      uint64_t seed, FILE *log, uint64_t *bytes, char *msg, size_t msg_size) {
+  char sub[4096], from[4096], to[4200];
+  *bytes = 0;
+  if (mkdir(dir, 0755) && errno != EEXIST)
+    return fail(msg, msg_size, "%s: %s", dir, strerror(errno));
+  for (size_t i = 0; i < N_OF(unclip_weights); i++) {
+    if (make_subdir(dir, unclip_weights[i].sub, sub, sizeof sub, msg, msg_size)) return -1;
+    snprintf(to, sizeof to, "%s/model.safetensors", sub);
+    struct stat sb;
+    uint64_t b = 0;
+    if (stat(to, &sb) == 0 && sb.st_size > 64) { /* made by an earlier run: reuse */
+      *bytes += (uint64_t)sb.st_size;
+      continue;
+    }
+    snprintf(from, sizeof from, "%s/%s.json", configs_dir, unclip_weights[i].config);
+    if (log) {
+      fprintf(log, "-- writing random weights for %s (%s) ...", unclip_weights[i].sub,
+              unclip_weights[i].config);
+      fflush(log);
+    }
+    if (bench_make_component(sub, from, unclip_weights[i].kind, seed + i, &b, msg, msg_size))
+      return -1;
+    if (log) fprintf(log, " %.2f GiB\n", (double)b / (1 << 30));
+    *bytes += b;
+  }
+  for (size_t i = 0; i < N_OF(unclip_configs); i++) {
+    if (make_subdir(dir, unclip_configs[i].sub, sub, sizeof sub, msg, msg_size)) return -1;
+    snprintf(from, sizeof from, "%s/%s.json", configs_dir, unclip_configs[i].config);
+    snprintf(to, sizeof to, "%s/%s", sub, unclip_configs[i].file);
+    if (copy_file(from, to, msg, msg_size)) return -1;
+  }
+  for (size_t i = 0; i < N_OF(unclip_tokenizers); i++) {
+    if (make_subdir(dir, unclip_tokenizers[i].sub, sub, sizeof sub, msg, msg_size)) return -1;
+    for (size_t f = 0; f < N_OF(tokenizer_files); f++) {
+      snprintf(from, sizeof from, "%s/%s/%s", tokenizers_dir, unclip_tokenizers[i].from,
+               tokenizer_files[f]);
+      snprintf(to, sizeof to, "%s/%s", sub, tokenizer_files[f]);
+      if (copy_file(from, to, msg, msg_size)) return -1;
+    }
+  }
+  snprintf(to, sizeof to, "%s/model_index.json", dir);
+  FILE *f = fopen(to, "w");
+  if (!f) return fail(msg, msg_size, "%s: %s", to, strerror(errno));
+  int bad = fputs(unclip_index, f) < 0;
+  if (fclose(f) || bad) return fail(msg, msg_size, "%s: write failed", to);
+  return 0;
+}
+
+static void remove_in(const char *dir, const char *sub, const char *file) {
+  char p[4400];
+  snprintf(p, sizeof p, "%s/%s/%s", dir, sub, file);
+  unlink(p);
+}
+
+static void remove_sub(const char *dir, const char *sub) {
+  char p[4300];
+  snprintf(p, sizeof p, "%s/%s", dir, sub);
+  rmdir(p);
+}
+
+void bench_remove_unclip(const char *dir) {
+  for (size_t i = 0; i < N_OF(unclip_weights); i++) {
+    remove_in(dir, unclip_weights[i].sub, "model.safetensors");
+    remove_in(dir, unclip_weights[i].sub, "config.json");
+    remove_sub(dir, unclip_weights[i].sub);
+  }
+  for (size_t i = 0; i < N_OF(unclip_configs); i++) {
+    remove_in(dir, unclip_configs[i].sub, unclip_configs[i].file);
+    remove_sub(dir, unclip_configs[i].sub);
+  }
+  for (size_t i = 0; i < N_OF(unclip_tokenizers); i++) {
+    for (size_t f = 0; f < N_OF(tokenizer_files); f++)
+      remove_in(dir, unclip_tokenizers[i].sub, tokenizer_files[f]);
+    remove_sub(dir, unclip_tokenizers[i].sub);
+  }
+  remove_in(dir, ".", "model_index.json");
+  rmdir(dir);
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum bench_kind {
   BENCH_UNET,
@@ -20,11 +21,31 @@ typedef enum bench_kind {
   BENCH_CLIP_TEXT,
   BENCH_CLIP_VISION,
   BENCH_PRIOR,
+  BENCH_NORMALIZER, /* StableUnCLIPImageNormalizer: mean and std [1, embedding_dim] */
 } bench_kind;
 
-/* Writes dir/config.json (a copy of config_path) and dir/model.safetensors.
+/* Writes dir/config.json (a copy of config_path) and dir/model.safetensors
+ * (the image normalizer's std is 1, its mean small random values).
  * Returns 0, or -1 with a message in msg. *bytes is the weights file size. */
 int bench_make_component(const char *dir, const char *config_path, bench_kind kind, uint64_t seed,
                          uint64_t *bytes, char *msg, size_t msg_size);
+
+/* Writes a whole Stable unCLIP folder in diffusers layout into dir, as
+ * stabilityai/stable-diffusion-2-1-unclip-small ships it (StableUnCLIPPipeline
+ * with Karlo's prior): unet, vae, text_encoder, image_encoder,
+ * image_normalizer, prior, prior_text_encoder with random weights from the
+ * configs in configs_dir (sd21-unclip-small.*.json, karlo.*.json,
+ * clip-vit-large-patch14.text_encoder.json); scheduler,
+ * image_noising_scheduler, prior_scheduler and feature_extractor configs
+ * from the same folder; tokenizer and prior_tokenizer copied from
+ * tokenizers_dir/clip-bpe-sd2 and tokenizers_dir/clip-bpe (the real CLIP
+ * vocabulary); model_index.json. Components whose weights exist already
+ * are kept. Progress lines go to log (may be NULL). *bytes gets the size of
+ * all weights files. Returns 0, or -1 with a message in msg. */
+int bench_make_unclip(const char *dir, const char *configs_dir, const char *tokenizers_dir,
+                      uint64_t seed, FILE *log, uint64_t *bytes, char *msg, size_t msg_size);
+
+/* Removes what bench_make_unclip wrote into dir, and dir if it is then empty. */
+void bench_remove_unclip(const char *dir);
 
 #endif
