@@ -2,6 +2,7 @@
 #include "models/attention.h"
 
 #include <math.h>
+#include <string.h>
 
 void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *p, int64_t dim, int64_t ctx_dim,
                    int64_t heads, int64_t head_dim) {
@@ -92,6 +93,42 @@ dif_status dif_attn_forward_add(const dif_attn *a, const dif_kctx *k, const floa
                                 int64_t T, const float *ctx, int64_t S, const float *mask, float *y,
                                 dif_error *err) {
   return forward(a, k, x, B, T, ctx, S, mask, y, true, err);
+}
+
+dif_status dif_attn_forward_prefix(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
+                                   int64_t T, const float *k_pre, const float *v_pre, int64_t P,
+                                   const float *mask, float *k_new, float *v_new, float *y,
+                                   dif_error *err) {
+  int64_t inner = a->heads * a->head_dim, S = P + T;
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *q = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
+  /* x's own keys/values go straight to k_new/v_new when given */
+  float *kx = k_new ? k_new : dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
+  float *vx = v_new ? v_new : dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
+  float *kk = kx, *v = vx; /* with a prefix: [prefix rows; own rows] per batch item */
+  if (P > 0) {
+    kk = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
+    v = dif_arena_floats(k->arena, (size_t)(B * S * inner), err);
+  }
+  if (!q || !kx || !vx || !kk || !v) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  dif_linear(k, x, B * T, a->dim, a->q_w, a->q_b, inner, q);
+  dif_linear(k, x, B * T, a->dim, a->k_w, a->k_b, inner, kx);
+  dif_linear(k, x, B * T, a->dim, a->v_w, a->v_b, inner, vx);
+  if (P > 0)
+    for (int64_t b = 0; b < B; b++) {
+      size_t pre = (size_t)(P * inner) * sizeof *kk, own = (size_t)(T * inner) * sizeof *kk;
+      memcpy(kk + b * S * inner, k_pre + b * P * inner, pre);
+      memcpy(kk + (b * S + P) * inner, kx + b * T * inner, own);
+      memcpy(v + b * S * inner, v_pre + b * P * inner, pre);
+      memcpy(v + (b * S + P) * inner, vx + b * T * inner, own);
+    }
+  dif_status s = core(a, k, q, kk, v, B, T, S, mask, q, err);
+  if (!s) dif_linear(k, q, B * T, inner, a->o_w, a->o_b, a->dim, y);
+  dif_arena_release(k->arena, mark);
+  return s;
 }
 
 dif_status dif_attn_forward_cf_add(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,

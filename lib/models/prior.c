@@ -2,6 +2,7 @@
 #include "models/prior.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/component.h"
@@ -127,14 +128,187 @@ static void hook(const dif_prior_input *in, const char *name, const float *x, in
   if (in->hook) in->hook(in->hook_user, name, x, n);
 }
 
+/* Rows row0.. row0+rows-1 (absolute token indices) of the additive mask over
+ * the first cols keys: (1 - mask)·-10000 on the text keys, 0 on the extra
+ * ones, plus -10000 where the key comes after the query (causal). */
+static void mask_rows(const dif_prior *p, const int32_t *amask, int64_t B, int64_t row0,
+                      int64_t rows, int64_t cols, float *mask) {
+  int64_t N = p->n_embeddings;
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < cols; j++) {
+        float key = j < N ? (1.0f - (float)amask[b * N + j]) * -10000.0f : 0.0f;
+        mask[(b * rows + i) * cols + j] = key + (j > row0 + i ? -10000.0f : 0.0f);
+      }
+}
+
+/* The four extra tokens (text embedding, time, noisy embedding, prd) of each
+ * batch item into h, whose items are `stride` tokens apart, at token `first`
+ * of each; positions not added. Scratch: tp, t1, small [B, inner]. */
+static void extra_tokens(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
+                         float *tp, float *t1, float *small, float *h, int64_t stride,
+                         int64_t first) {
+  int64_t B = in->B, D = p->inner, E = p->embed_dim;
+  for (int64_t b = 0; b < B; b++) tp[b] = in->timesteps[in->n_timesteps == 1 ? 0 : b];
+  dif_timestep_embedding(tp, B, D, true, 0.0f, 1.0f, 10000.0f, t1);
+  memcpy(tp, t1, (size_t)(B * D) * sizeof *tp);
+  hook(in, "time_proj", tp, B * D);
+  dif_linear(k, tp, B, D, p->time_w1, p->time_b1, D, t1);
+  dif_silu(k, t1, B * D, t1);
+  dif_linear(k, t1, B, D, p->time_w2, p->time_b2, D, tp); /* tp = time embedding */
+  hook(in, "time_embedding", tp, B * D);
+  for (int64_t b = 0; b < B; b++) {
+    float *hb = h + (b * stride + first) * D;
+    memcpy(hb + D, tp + b * D, (size_t)D * sizeof *h);
+    memcpy(hb + 3 * D, p->prd_emb, (size_t)D * sizeof *h);
+  }
+  dif_linear(k, in->proj_embedding, B, E, p->emb_proj_w, p->emb_proj_b, D, small);
+  hook(in, "embedding_proj", small, B * D);
+  for (int64_t b = 0; b < B; b++)
+    memcpy(h + (b * stride + first) * D, small + b * D, (size_t)D * sizeof *h);
+  dif_linear(k, in->hidden_states, B, E, p->proj_in_w, p->proj_in_b, D, small);
+  hook(in, "proj_in", small, B * D);
+  for (int64_t b = 0; b < B; b++)
+    memcpy(h + (b * stride + first + 2) * D, small + b * D, (size_t)D * sizeof *h);
+}
+
+/* h[rows, inner] += feed-forward(norm3(h)); n [rows, inner], ff [rows, 4·inner]
+ * and a [rows, inner] are scratch. */
+static void feed_forward(const dif_prior *p, const dif_prior_block *bl, const dif_kctx *k, float *h,
+                         int64_t rows, float *n, float *ff, float *a) {
+  int64_t D = p->inner;
+  dif_layer_norm(k, h, rows, D, 1e-5f, bl->ln3_w, bl->ln3_b, n);
+  dif_linear(k, n, rows, D, bl->ff1_w, bl->ff1_b, 4 * D, ff);
+  dif_gelu(k, ff, rows * 4 * D, ff);
+  dif_linear(k, ff, rows, 4 * D, bl->ff2_w, bl->ff2_b, D, a);
+  dif_add(k, a, h, rows * D, h);
+}
+
+/* norm_out of the prd token (the last of each item's `stride` tokens in h),
+ * then proj_to_clip_embeddings into out. */
+static void output(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in, float *h,
+                   int64_t stride, float *small, float *out) {
+  int64_t B = in->B, D = p->inner;
+  dif_layer_norm(k, h, B * stride, D, 1e-5f, p->norm_out_w, p->norm_out_b, h);
+  hook(in, "norm_out", h, B * stride * D);
+  for (int64_t b = 0; b < B; b++)
+    memcpy(small + b * D, h + (b * stride + stride - 1) * D, (size_t)D * sizeof *h);
+  dif_linear(k, small, B, D, p->to_clip_w, p->to_clip_b, p->embed_dim, out);
+  hook(in, "proj_to_clip_embeddings", out, B * p->embed_dim);
+}
+
+static void block_hook(const dif_prior_input *in, int l, const float *h, int64_t n) {
+  if (!in->hook) return;
+  char name[64];
+  snprintf(name, sizeof name, "transformer_blocks.%d", l);
+  hook(in, name, h, n);
+}
+
+dif_status dif_prior_cache_build(const dif_prior *p, const dif_kctx *k, const float *encoder_hidden,
+                                 const int32_t *attention_mask, int64_t B, dif_prior_cache *c,
+                                 dif_error *err) {
+  int64_t D = p->inner, N = p->n_embeddings, X = p->n_extra, T = p->tokens, L = p->n_layers;
+  memset(c, 0, sizeof *c);
+  if (B < 1 || !attention_mask)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "prior cache: batch %lld%s (a cache needs the attention mask)", (long long)B,
+                    attention_mask ? "" : " without an attention mask");
+  size_t kv = (size_t)(L * B * N * D);
+  c->B = B;
+  c->k = malloc(kv * sizeof *c->k);
+  c->v = malloc(kv * sizeof *c->v);
+  c->mask = malloc((size_t)(B * X * T) * sizeof *c->mask);
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *h = dif_arena_floats(k->arena, (size_t)(B * N * D), err);
+  float *n = dif_arena_floats(k->arena, (size_t)(B * N * D), err);
+  float *a = dif_arena_floats(k->arena, (size_t)(B * N * D), err);
+  float *ff = dif_arena_floats(k->arena, (size_t)(B * N * 4 * D), err);
+  float *mask = dif_arena_floats(k->arena, (size_t)(B * N * N), err);
+  dif_status s = DIF_OK;
+  if (!c->k || !c->v || !c->mask || !h || !n || !a || !ff || !mask)
+    s = dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "prior cache: out of memory (%zu MiB)",
+                 2 * kv * sizeof(float) >> 20);
+  if (!s) {
+    mask_rows(p, attention_mask, B, N, X, T, c->mask);
+    mask_rows(p, attention_mask, B, 0, N, N, mask);
+    dif_linear(k, encoder_hidden, B * N, p->embed_dim, p->enc_proj_w, p->enc_proj_b, D, h);
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t i = 0; i < N * D; i++) h[b * N * D + i] += p->pos_emb[i];
+  }
+  for (int64_t l = 0; l < L && !s; l++) {
+    const dif_prior_block *bl = &p->blocks[l];
+    float *ck = c->k + l * B * N * D, *cv = c->v + l * B * N * D;
+    dif_layer_norm(k, h, B * N, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
+    if (l == L - 1) { /* the last layer's text outputs are never used: keys and values only */
+      dif_linear(k, n, B * N, D, bl->attn.k_w, bl->attn.k_b, D, ck);
+      dif_linear(k, n, B * N, D, bl->attn.v_w, bl->attn.v_b, D, cv);
+      break;
+    }
+    s = dif_attn_forward_prefix(&bl->attn, k, n, B, N, NULL, NULL, 0, mask, ck, cv, a, err);
+    if (s) break;
+    dif_add(k, a, h, B * N * D, h);
+    feed_forward(p, bl, k, h, B * N, n, ff, a);
+  }
+  dif_arena_release(k->arena, mark);
+  if (s) dif_prior_cache_free(c);
+  return s;
+}
+
+void dif_prior_cache_free(dif_prior_cache *c) {
+  if (!c) return;
+  free(c->k);
+  free(c->v);
+  free(c->mask);
+  memset(c, 0, sizeof *c);
+}
+
+/* A step with the text tokens' cache: only the last n_extra tokens run. */
+static dif_status forward_cached(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
+                                 float *out, dif_error *err) {
+  const dif_prior_cache *c = in->cache;
+  int64_t B = in->B, D = p->inner, N = p->n_embeddings, X = p->n_extra;
+  if (c->B != B)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with a cache of %lld",
+                    (long long)B, (long long)c->B);
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *tp = dif_arena_floats(k->arena, (size_t)(B * D), err);
+  float *t1 = dif_arena_floats(k->arena, (size_t)(B * D), err);
+  float *small = dif_arena_floats(k->arena, (size_t)(B * D), err);
+  float *h = dif_arena_floats(k->arena, (size_t)(B * X * D), err);
+  float *n = dif_arena_floats(k->arena, (size_t)(B * X * D), err);
+  float *a = dif_arena_floats(k->arena, (size_t)(B * X * D), err);
+  float *ff = dif_arena_floats(k->arena, (size_t)(B * X * 4 * D), err);
+  if (!tp || !t1 || !small || !h || !n || !a || !ff) {
+    dif_arena_release(k->arena, mark);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  extra_tokens(p, k, in, tp, t1, small, h, X, 0);
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t i = 0; i < X * D; i++) h[b * X * D + i] += p->pos_emb[N * D + i];
+  dif_status s = DIF_OK;
+  for (int l = 0; l < p->n_layers && !s; l++) {
+    const dif_prior_block *bl = &p->blocks[l];
+    const float *ck = c->k + l * B * N * D, *cv = c->v + l * B * N * D;
+    dif_layer_norm(k, h, B * X, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
+    s = dif_attn_forward_prefix(&bl->attn, k, n, B, X, ck, cv, N, c->mask, NULL, NULL, a, err);
+    if (s) break;
+    dif_add(k, a, h, B * X * D, h);
+    feed_forward(p, bl, k, h, B * X, n, ff, a);
+    block_hook(in, l, h, B * X * D);
+  }
+  if (!s) output(p, k, in, h, X, small, out);
+  dif_arena_release(k->arena, mark);
+  return s;
+}
+
 dif_status dif_prior_forward(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
                              float *out, dif_error *err) {
   int64_t B = in->B, D = p->inner, E = p->embed_dim, N = p->n_embeddings, T = p->tokens;
   if (B < 1 || (in->n_timesteps != 1 && in->n_timesteps != B))
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with %lld timesteps",
                     (long long)B, (long long)in->n_timesteps);
+  if (in->cache) return forward_cached(p, k, in, out, err);
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *ts = dif_arena_floats(k->arena, (size_t)B, err);
   float *tp = dif_arena_floats(k->arena, (size_t)(B * D), err);
   float *t1 = dif_arena_floats(k->arena, (size_t)(B * D), err);
   float *small = dif_arena_floats(k->arena, (size_t)(B * D), err);
@@ -142,68 +316,30 @@ dif_status dif_prior_forward(const dif_prior *p, const dif_kctx *k, const dif_pr
   float *n = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
   float *a = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
   float *ff = dif_arena_floats(k->arena, (size_t)(B * T * 4 * D), err);
-  float *enc = dif_arena_floats(k->arena, (size_t)(B * N * D), err);
   float *mask = in->attention_mask ? dif_arena_floats(k->arena, (size_t)(B * T * T), err) : NULL;
   dif_status s = DIF_OK;
-  if (!ts || !tp || !t1 || !small || !h || !n || !a || !ff || !enc ||
-      (in->attention_mask && !mask)) {
+  if (!tp || !t1 || !small || !h || !n || !a || !ff || (in->attention_mask && !mask)) {
     dif_arena_release(k->arena, mark);
     return DIF_ERR_OUT_OF_MEMORY;
   }
-  for (int64_t b = 0; b < B; b++) ts[b] = in->timesteps[in->n_timesteps == 1 ? 0 : b];
-  dif_timestep_embedding(ts, B, D, true, 0.0f, 1.0f, 10000.0f, tp);
-  hook(in, "time_proj", tp, B * D);
-  dif_linear(k, tp, B, D, p->time_w1, p->time_b1, D, t1);
-  dif_silu(k, t1, B * D, t1);
-  dif_linear(k, t1, B, D, p->time_w2, p->time_b2, D, tp); /* tp = time embedding */
-  hook(in, "time_embedding", tp, B * D);
-  dif_linear(k, in->encoder_hidden, B * N, E, p->enc_proj_w, p->enc_proj_b, D, enc);
-  hook(in, "encoder_hidden_states_proj", enc, B * N * D);
-  for (int64_t b = 0; b < B; b++) { /* assemble the token sequence */
-    float *hb = h + b * T * D;
-    memcpy(hb, enc + b * N * D, (size_t)(N * D) * sizeof *h);
-    memcpy(hb + (N + 1) * D, tp + b * D, (size_t)D * sizeof *h);
-    memcpy(hb + (N + 3) * D, p->prd_emb, (size_t)D * sizeof *h);
-  }
-  dif_linear(k, in->proj_embedding, B, E, p->emb_proj_w, p->emb_proj_b, D, small);
-  hook(in, "embedding_proj", small, B * D);
-  for (int64_t b = 0; b < B; b++) memcpy(h + (b * T + N) * D, small + b * D, (size_t)D * sizeof *h);
-  dif_linear(k, in->hidden_states, B, E, p->proj_in_w, p->proj_in_b, D, small);
-  hook(in, "proj_in", small, B * D);
-  for (int64_t b = 0; b < B; b++) {
-    memcpy(h + (b * T + N + 2) * D, small + b * D, (size_t)D * sizeof *h);
+  extra_tokens(p, k, in, tp, t1, small, h, T, N);
+  dif_linear(k, in->encoder_hidden, B * N, E, p->enc_proj_w, p->enc_proj_b, D, n);
+  hook(in, "encoder_hidden_states_proj", n, B * N * D);
+  for (int64_t b = 0; b < B; b++) { /* the text tokens, then positions on every token */
+    memcpy(h + b * T * D, n + b * N * D, (size_t)(N * D) * sizeof *h);
     for (int64_t i = 0; i < T * D; i++) h[b * T * D + i] += p->pos_emb[i];
   }
-  if (mask) /* (1 - mask)·-10000 on the text keys, 0 on the extra ones, plus causal -10000 */
-    for (int64_t b = 0; b < B; b++)
-      for (int64_t i = 0; i < T; i++)
-        for (int64_t j = 0; j < T; j++) {
-          float key = j < N ? (1.0f - (float)in->attention_mask[b * N + j]) * -10000.0f : 0.0f;
-          mask[(b * T + i) * T + j] = key + (j > i ? -10000.0f : 0.0f);
-        }
+  if (mask) mask_rows(p, in->attention_mask, B, 0, T, T, mask);
   for (int l = 0; l < p->n_layers && !s; l++) {
     const dif_prior_block *bl = &p->blocks[l];
     dif_layer_norm(k, h, B * T, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
     s = dif_attn_forward_masked(&bl->attn, k, n, B, T, NULL, 0, mask, a, err);
     if (s) break;
     dif_add(k, a, h, B * T * D, h);
-    dif_layer_norm(k, h, B * T, D, 1e-5f, bl->ln3_w, bl->ln3_b, n);
-    dif_linear(k, n, B * T, D, bl->ff1_w, bl->ff1_b, 4 * D, ff);
-    dif_gelu(k, ff, B * T * 4 * D, ff);
-    dif_linear(k, ff, B * T, 4 * D, bl->ff2_w, bl->ff2_b, D, a);
-    dif_add(k, a, h, B * T * D, h);
-    char name[64];
-    snprintf(name, sizeof name, "transformer_blocks.%d", l);
-    hook(in, name, h, B * T * D);
+    feed_forward(p, bl, k, h, B * T, n, ff, a);
+    block_hook(in, l, h, B * T * D);
   }
-  if (!s) {
-    dif_layer_norm(k, h, B * T, D, 1e-5f, p->norm_out_w, p->norm_out_b, h);
-    hook(in, "norm_out", h, B * T * D);
-    for (int64_t b = 0; b < B; b++) /* the prd token's output */
-      memcpy(small + b * D, h + (b * T + T - 1) * D, (size_t)D * sizeof *h);
-    dif_linear(k, small, B, D, p->to_clip_w, p->to_clip_b, E, out);
-    hook(in, "proj_to_clip_embeddings", out, B * E);
-  }
+  if (!s) output(p, k, in, h, T, small, out);
   dif_arena_release(k->arena, mark);
   return s;
 }

@@ -144,6 +144,7 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
   float *pred = alloc_floats(g, NB * D, "prior output");
   float *drawn = alloc_floats(g, B * D, "prior step noise");
   dif_scheduler *sch = NULL;
+  dif_prior_cache cache = {0};
   dif_status s =
       (!hid || !emb || !mask || !proj || !enc || !amask || !lat || !x_in || !pred || !drawn)
           ? DIF_ERR_OUT_OF_MEMORY
@@ -168,6 +169,8 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
     trace_ints(g, amask, NB * T, "prior.attention_mask");
     s = dif_scheduler_create(r->prior_scheduler ? r->prior_scheduler : "DDPMScheduler",
                              m->prior_scheduler_cfg, NULL, &sch, g->err);
+    /* the text tokens are the same at every step: run them once */
+    if (!s) s = dif_prior_cache_build(&m->prior, g->k, enc, amask, NB, &cache, g->err);
   }
   if (!s) s = dif_scheduler_set_timesteps(sch, r->prior_steps, g->err);
   if (!s) s = draw(g, lat, B, D);
@@ -182,7 +185,7 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
       memcpy(x_in + b * D, lat + (b % B) * D, (size_t)D * sizeof *lat);
     if ((s = dif_scheduler_scale_model_input(sch, i, x_in, x_in, NB * D, g->err))) break;
     float t = (float)dif_scheduler_timestep(sch, i);
-    dif_prior_input in = {x_in, &t, 1, proj, enc, amask, NB, NULL, NULL};
+    dif_prior_input in = {x_in, &t, 1, proj, enc, amask, NB, NULL, NULL, &cache};
     if ((s = dif_prior_forward(&m->prior, g->k, &in, pred, g->err))) break;
     trace(g, x_in, NB * D, "prior.call%d.hidden_states", i);
     trace(g, &t, 1, "prior.call%d.timestep", i);
@@ -213,6 +216,7 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
     trace(g, out, B * D, "prior.post_process_latents.out");
   }
   dif_scheduler_free(sch);
+  dif_prior_cache_free(&cache);
   free(hid);
   free(emb);
   free(mask);

@@ -2,7 +2,8 @@
  *
  * Tolerance: 1e-5 abs on the output, the post-processed latents and every
  * hook: README-diffusers' figure for single components on tiny float32
- * models. */
+ * models. Each case runs twice: the whole forward (with every hook) and
+ * the cached one (dif_prior_cache: only the last four tokens run). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,7 +32,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     float *out = malloc((size_t)nh * sizeof *out);
     for (int64_t i = 0; i < nmask; i++) mask[i] = maskf[i] != 0.0f;
     golden_hooks hc = {g, name, st, TOL};
-    dif_prior_input in = {hs, t, nt, pe, enc, mask, B, golden_on_hook, &hc};
+    dif_prior_input in = {hs, t, nt, pe, enc, mask, B, golden_on_hook, &hc, NULL};
     if (dif_prior_forward(&p, &g->k, &in, out, &err)) {
       golden_fail(g, name, "forward: %s", err.msg);
     } else {
@@ -39,6 +40,15 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
       dif_prior_post_process(&p, out, B, out);
       golden_check(g, name, "out.post_process_latents", out, nh, st, TOL, 0);
     }
+    /* Again through the text-token cache the pipelines use (same tolerance). */
+    dif_prior_cache cache;
+    dif_prior_input ic = {hs, t, nt, pe, NULL, NULL, B, NULL, NULL, &cache};
+    if (dif_prior_cache_build(&p, &g->k, enc, mask, B, &cache, &err) ||
+        dif_prior_forward(&p, &g->k, &ic, out, &err))
+      golden_fail(g, name, "cached forward: %s", err.msg);
+    else
+      golden_check(g, name, "out.predicted_image_embedding", out, nh, st, TOL, 0);
+    dif_prior_cache_free(&cache);
     free(mask);
     free(out);
   }
