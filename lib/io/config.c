@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +37,85 @@ static dif_status finish(json_t *root, const json_error_t *je, const char *name,
   return DIF_OK;
 }
 
+/* Python's json module writes float('inf') as the bare tokens Infinity and
+ * -Infinity (diffusers saves "lambda_min_clipped": -Infinity in some
+ * DPMSolverMultistepScheduler configs); they are not JSON and jansson cannot
+ * hold an infinity. Outside strings they are rewritten as marker strings
+ * that the number getters read back as ±infinity; NaN is left to fail. */
+static const char INF_MARK[] = "\\u0001Infinity", NEG_INF_MARK[] = "\\u0001-Infinity";
+
+static bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A copy of text[0, len) with the bare infinities quoted (malloc'd; *out_len
+ * its length), or NULL when out of memory. */
+static char *quote_infinities(const char *text, size_t len, size_t *out_len) {
+  static const char word[] = "Infinity";
+  const size_t wl = sizeof word - 1;
+  char *o = malloc(2 * len + 1); /* "Infinity" (8) becomes at most 14 bytes */
+  if (!o) return NULL;
+  size_t n = 0;
+  bool in_str = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (in_str) {
+      if (c == '\\' && i + 1 < len) {
+        o[n++] = c;
+        c = text[++i];
+      } else if (c == '"') {
+        in_str = false;
+      }
+    } else if (c == '"') {
+      in_str = true;
+    } else {
+      bool neg = c == '-' && i + 1 < len && text[i + 1] == 'I';
+      size_t at = i + (neg ? 1 : 0);
+      if ((c == 'I' || neg) && (i == 0 || !is_word_char(text[i - 1])) && len - at >= wl &&
+          memcmp(text + at, word, wl) == 0 && (at + wl == len || !is_word_char(text[at + wl]))) {
+        n += (size_t)sprintf(o + n, "\"%s\"", neg ? NEG_INF_MARK : INF_MARK);
+        i = at + wl - 1;
+        continue;
+      }
+    }
+    o[n++] = c;
+  }
+  *out_len = n;
+  return o;
+}
+
+/* A JSON number, or one of the infinities above. */
+static bool number_of(const json_t *v, double *out) {
+  if (json_is_number(v)) {
+    *out = json_number_value(v);
+    return true;
+  }
+  const char *str = json_string_value(v); /* NULL if not a string */
+  if (str && str[0] == '\x01') {
+    if (!strcmp(str + 1, "Infinity")) return *out = INFINITY, true;
+    if (!strcmp(str + 1, "-Infinity")) return *out = -INFINITY, true;
+  }
+  return false;
+}
+
+/* A JSON string of the file (not an infinity marker). */
+static bool is_string(const json_t *v) {
+  return json_is_string(v) && json_string_value(v)[0] != '\x01';
+}
+
+static json_t *parse(const char *text, size_t len, json_error_t *je) {
+  size_t n = 0;
+  char *q = quote_infinities(text, len, &n);
+  if (!q) {
+    snprintf(je->text, sizeof je->text, "out of memory");
+    je->line = je->column = 0;
+    return NULL;
+  }
+  json_t *root = json_loadb(q, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, je);
+  free(q);
+  return root;
+}
+
 dif_status dif_config_load(const char *path, dif_config **out, dif_error *err) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
@@ -50,9 +131,22 @@ dif_status dif_config_load(const char *path, dif_config **out, dif_error *err) {
     return dif_fail(err, DIF_ERR_LIMIT, "%s: %lld bytes is larger than the %d-byte config limit",
                     path, (long long)sb.st_size, DIF_CONFIG_MAX_BYTES);
   }
-  json_error_t je;
-  json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+  size_t len = (size_t)sb.st_size;
+  char *text = malloc(len ? len : 1);
+  if (!text) {
+    fclose(f);
+    return dif_fail_oom(err, path, len);
+  }
+  size_t got = fread(text, 1, len, f);
+  bool bad = got != len || ferror(f);
   fclose(f);
+  if (bad) {
+    free(text);
+    return dif_fail(err, DIF_ERR_IO, "%s: read error", path);
+  }
+  json_error_t je;
+  json_t *root = parse(text, len, &je);
+  free(text);
   return finish(root, &je, path, out, err);
 }
 
@@ -60,7 +154,7 @@ dif_status dif_config_parse(const char *text, size_t len, const char *name, dif_
                             dif_error *err) {
   *out = NULL;
   json_error_t je;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+  json_t *root = parse(text, len, &je);
   return finish(root, &je, name, out, err);
 }
 
@@ -111,8 +205,7 @@ dif_status dif_config_int_opt(const dif_config *c, const char *key, int64_t dflt
 dif_status dif_config_num(const dif_config *c, const char *key, double *out, dif_error *err) {
   json_t *v = get(c, key);
   if (!v) return missing(c, key, err);
-  if (!json_is_number(v)) return wrong(c, key, "a number", err);
-  *out = json_number_value(v);
+  if (!number_of(v, out)) return wrong(c, key, "a number", err);
   return DIF_OK;
 }
 
@@ -140,7 +233,7 @@ dif_status dif_config_bool_opt(const dif_config *c, const char *key, bool dflt, 
 dif_status dif_config_str(const dif_config *c, const char *key, const char **out, dif_error *err) {
   json_t *v = get(c, key);
   if (!v) return missing(c, key, err);
-  if (!json_is_string(v)) return wrong(c, key, "a string", err);
+  if (!is_string(v)) return wrong(c, key, "a string", err);
   *out = json_string_value(v);
   return DIF_OK;
 }
@@ -198,7 +291,7 @@ dif_status dif_config_str_list(const dif_config *c, const char *key, const char 
   size_t i;
   json_t *x;
   json_array_foreach(arr, i, x) {
-    if (!json_is_string(x)) return wrong(c, key, "a list of strings", err);
+    if (!is_string(x)) return wrong(c, key, "a list of strings", err);
     out[i] = json_string_value(x);
   }
   *n = (int)json_array_size(arr);
@@ -213,8 +306,7 @@ dif_status dif_config_num_list(const dif_config *c, const char *key, double *out
   size_t i;
   json_t *x;
   json_array_foreach(arr, i, x) {
-    if (!json_is_number(x)) return wrong(c, key, "a list of numbers", err);
-    out[i] = json_number_value(x);
+    if (!number_of(x, &out[i])) return wrong(c, key, "a list of numbers", err);
   }
   *n = (int)json_array_size(arr);
   return DIF_OK;

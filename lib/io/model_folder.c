@@ -10,6 +10,8 @@
 
 #include "io/component.h"
 
+/* Weight files recorded: one per component, and a folder has at most 9 (the
+ * unCLIP pipeline with its prior), so this bound is never reached. */
 #define MAX_FILES 32
 
 struct dif_model_folder {

@@ -294,6 +294,42 @@ TEST(invalid_json_names_line_and_column) {
                err.msg, "big.json: invalid JSON");
 }
 
+/* Python's json writes infinities as bare Infinity / -Infinity; they read as
+ * numbers (±inf), anywhere a number may be, but never inside strings; NaN and
+ * look-alike words stay invalid. */
+TEST(python_infinities) {
+  const char *text = "{\"lo\": -Infinity, \"hi\":Infinity,\"l\": [1, -Infinity,Infinity], "
+                     "\"s\": \"-Infinity Infinity \\\" Infinity\", \"Infinity\": 1}";
+  dif_config *c = PARSE(text);
+  dif_error err;
+  dif_error_clear(&err);
+  double lo = 0, hi = 0, l[3] = {0};
+  int n = 0;
+  int64_t i = 0;
+  const char *str = NULL;
+  CHECK_OK(dif_config_num(c, "lo", &lo, &err), err);
+  CHECK_OK(dif_config_num_opt(c, "hi", 0, &hi, &err), err);
+  CHECK(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+  CHECK_OK(dif_config_num_list(c, "l", l, 3, &n, &err), err);
+  CHECK(n == 3 && l[0] == 1 && isinf(l[1]) && l[1] < 0 && isinf(l[2]) && l[2] > 0);
+  CHECK_OK(dif_config_str(c, "s", &str, &err), err);
+  CHECK(str && strcmp(str, "-Infinity Infinity \" Infinity") == 0);
+  CHECK_OK(dif_config_int(c, "Infinity", &i, &err), err);
+  CHECK(i == 1);
+  CHECK_STATUS(dif_config_int(c, "lo", &i, &err), DIF_ERR_BAD_MODEL, err.msg,
+               "key 'lo' must be an integer");
+  CHECK_STATUS(dif_config_str(c, "hi", &str, &err), DIF_ERR_BAD_MODEL, err.msg, "a string");
+  dif_config_free(c);
+  static const char *const bad[] = {"{\"a\": NaN}", "{\"a\": Infinityx}", "{\"a\": xInfinity}",
+                                    "{\"a\": --Infinity}", "{\"a\": Infinit}"};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    c = (dif_config *)&c;
+    CHECK_STATUS(dif_config_parse(bad[k], strlen(bad[k]), "inf.json", &c, &err), DIF_ERR_BAD_MODEL,
+                 err.msg, "inf.json: invalid JSON");
+    CHECK(c == NULL);
+  }
+}
+
 TEST(top_level_not_an_object) {
   static const char *const texts[] = {"[1, 2]", "\"s\"", "3", "null", "true"};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
@@ -427,6 +463,7 @@ int main(void) {
   RUN(other_lists_reject_wrong_items);
   RUN(too_long_list);
   RUN(invalid_json_names_line_and_column);
+  RUN(python_infinities);
   RUN(top_level_not_an_object);
   RUN(load_from_files);
   RUN(oversized_config_is_a_limit);

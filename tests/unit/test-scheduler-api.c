@@ -111,6 +111,22 @@ TEST(class_defaults_without_config) {
         c.beta_schedule == DIF_BETA_COSINE);
 }
 
+/* diffusers saves DPMSolverMultistepScheduler configs with a bare
+ * "lambda_min_clipped": -Infinity (Python's json, not JSON): it must load. */
+TEST(python_infinity_in_a_config) {
+  dif_error err = {0};
+  dif_sched_config c;
+  CHECK(resolve(DIF_SCHED_DPM,
+                "{\"_class_name\": \"DPMSolverMultistepScheduler\", \"lambda_min_clipped\": "
+                "-Infinity, \"solver_order\": 2}",
+                NULL, &c, &err) == DIF_OK);
+  CHECK(isinf(c.lambda_min_clipped) && c.lambda_min_clipped < 0);
+  dif_sched_config_clear(&c);
+  CHECK(resolve(DIF_SCHED_DPM, "{\"lambda_min_clipped\": -5.1}", NULL, &c, &err) == DIF_OK);
+  CHECK(c.lambda_min_clipped == -5.1);
+  dif_sched_config_clear(&c);
+}
+
 TEST(from_config_precedence) {
   dif_error err = {0};
   dif_sched_config c;
@@ -379,6 +395,7 @@ TEST(lms_coefficients) {
 int main(void) {
   RUN(names);
   RUN(class_defaults_without_config);
+  RUN(python_infinity_in_a_config);
   RUN(from_config_precedence);
   RUN(config_errors);
   RUN(short_names_imply_settings);
