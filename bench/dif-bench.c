@@ -63,6 +63,7 @@ typedef enum case_kind {
   CASE_CLIP_TEXT,
   CASE_CLIP_VISION,
   CASE_PRIOR,
+  CASE_PRIOR_LOOP,
   CASE_UNCLIP,
   CASE_SGEMM,
   CASE_BLAS_CHECK,
@@ -90,7 +91,10 @@ static const case_def cases[] = {
      "CLIP ViT-L/14 text encoder (the prior's), prompt + negative"},
     {"clip-vision", CASE_CLIP_VISION, "sd21-unclip-small.image_encoder", 0, 1,
      "CLIP ViT-L/14 vision encoder, one 224x224 image"},
-    {"prior", CASE_PRIOR, "karlo.prior", 0, 2, "Karlo prior, one step with CFG"},
+    {"prior", CASE_PRIOR, "karlo.prior", 0, 2, "Karlo prior, one whole step with CFG (81 tokens)"},
+    {"prior-25", CASE_PRIOR_LOOP, "karlo.prior", 0, 2,
+     "Karlo prior, 25 steps with CFG as the pipeline runs them: the text-token cache once, then "
+     "25 steps of the last 4 tokens"},
     {"unclip", CASE_UNCLIP, "sd21-unclip-small", 768, 1,
      "whole Stable unCLIP text-to-image through the public API: text encoders, Karlo prior "
      "25 steps with CFG, decoder 20 steps with CFG, VAE decode (one pass unless --reps)"},
@@ -566,13 +570,26 @@ typedef struct prior_state {
   dif_prior m;
   dif_prior_input in;
   float *out;
+  int steps; /* 0: one whole forward; else a denoising loop on the text-token cache */
 } prior_state;
 
 static dif_status prior_pass(void *st, run_ctx *r, dif_error *err) {
   prior_state *p = st;
   p->in.hook = r->o->blocks ? on_hook : NULL;
   p->in.hook_user = &r->blk;
-  return dif_prior_forward(&p->m, &r->k, &p->in, p->out, err);
+  if (!p->steps) return dif_prior_forward(&p->m, &r->k, &p->in, p->out, err);
+  dif_prior_cache cache;
+  dif_status s = dif_prior_cache_build(&p->m, &r->k, p->in.encoder_hidden, p->in.attention_mask,
+                                       p->in.B, &cache, err);
+  dif_prior_input in = p->in;
+  in.cache = &cache;
+  for (int i = 0; i < p->steps && !s; i++) {
+    float t = 999.0f - 40.0f * (float)i; /* the 25 leading DDPM timesteps */
+    in.timesteps = &t;
+    s = dif_prior_forward(&p->m, &r->k, &in, p->out, err);
+  }
+  dif_prior_cache_free(&cache);
+  return s;
 }
 
 /* A whole generation through the public API (dif.h), as a user runs it. */
@@ -734,8 +751,10 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     if (!s) check_finite("image embedding", v->out.image_embeds, v->m.projection_dim);
     break;
   }
-  case CASE_PRIOR: {
+  case CASE_PRIOR:
+  case CASE_PRIOR_LOOP: {
     prior_state *p = xmalloc(sizeof *p);
+    p->steps = c->kind == CASE_PRIOR_LOOP ? 25 : 0;
     if ((s = dif_prior_load(comp_dir, &p->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
     int64_t B = c->batch, E = p->m.embed_dim, N = p->m.n_embeddings;
@@ -902,7 +921,7 @@ static void usage(FILE *f) {
           "  --quick     unet-unclip:512 vae:512 clip-text clip-vision prior sgemm, 1 pass each\n"
           "  --issue     every measurement of issue 5 (unet-unclip:512 and :768, unet-sd15:512,\n"
           "              vae:512 and :768, vae-tiled:768 and :1024, clip-text, clip-text-l,\n"
-          "              clip-vision, prior, sgemm, blas-check)\n"
+          "              clip-vision, prior, prior-25, sgemm, blas-check)\n"
           "options:\n"
           "  --threads N   threads for our kernels and for BLAS (default: online cores)\n"
           "  --reps N      timed passes per case (default 2; the best and median are reported;\n"
@@ -983,10 +1002,9 @@ int main(int argc, char **argv) {
   static const char *const quick[] = {"unet-unclip:512", "vae:512", "clip-text",
                                       "clip-vision",     "prior",   "sgemm"};
   static const char *const issue[] = {
-      "sgemm",          "blas-check", "unet-unclip:512", "unet-unclip:768",
-      "unet-sd15:512",  "vae:512",    "vae:768",         "vae-tiled:768",
-      "vae-tiled:1024", "clip-text",  "clip-text-l",     "clip-vision",
-      "prior"};
+      "sgemm",       "blas-check",  "unet-unclip:512", "unet-unclip:768", "unet-sd15:512",
+      "vae:512",     "vae:768",     "vae-tiled:768",   "vae-tiled:1024",  "clip-text",
+      "clip-text-l", "clip-vision", "prior",           "prior-25"};
   bool quick_set = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
