@@ -1,6 +1,7 @@
 /* prior.c — PriorTransformer (see prior.h). */
 #include "models/prior.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,84 +263,63 @@ void dif_prior_cache_free(dif_prior_cache *c) {
   memset(c, 0, sizeof *c);
 }
 
-/* A step with the text tokens' cache: only the last n_extra tokens run. */
-static dif_status forward_cached(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
-                                 float *out, dif_error *err) {
+/* Runs R tokens per batch item: all T, or with a cache only the last n_extra
+ * (R = X), whose attention then reads the cached text keys and values. */
+static dif_status forward(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
+                          int64_t R, float *out, dif_error *err) {
   const dif_prior_cache *c = in->cache;
-  int64_t B = in->B, D = p->inner, N = p->n_embeddings, X = p->n_extra;
-  if (c->B != B)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with a cache of %lld",
-                    (long long)B, (long long)c->B);
+  int64_t B = in->B, D = p->inner, E = p->embed_dim, N = p->n_embeddings, T = p->tokens;
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
   float *tp = dif_arena_floats(k->arena, (size_t)(B * D), err);
   float *t1 = dif_arena_floats(k->arena, (size_t)(B * D), err);
   float *small = dif_arena_floats(k->arena, (size_t)(B * D), err);
-  float *h = dif_arena_floats(k->arena, (size_t)(B * X * D), err);
-  float *n = dif_arena_floats(k->arena, (size_t)(B * X * D), err);
-  float *a = dif_arena_floats(k->arena, (size_t)(B * X * D), err);
-  float *ff = dif_arena_floats(k->arena, (size_t)(B * X * 4 * D), err);
-  if (!tp || !t1 || !small || !h || !n || !a || !ff) {
+  float *h = dif_arena_floats(k->arena, (size_t)(B * R * D), err);
+  float *n = dif_arena_floats(k->arena, (size_t)(B * R * D), err);
+  float *a = dif_arena_floats(k->arena, (size_t)(B * R * D), err);
+  float *ff = dif_arena_floats(k->arena, (size_t)(B * R * 4 * D), err);
+  bool want_mask = !c && in->attention_mask;
+  float *mask = want_mask ? dif_arena_floats(k->arena, (size_t)(B * T * T), err) : NULL;
+  if (!tp || !t1 || !small || !h || !n || !a || !ff || (want_mask && !mask)) {
     dif_arena_release(k->arena, mark);
     return DIF_ERR_OUT_OF_MEMORY;
   }
-  extra_tokens(p, k, in, tp, t1, small, h, X, 0);
-  for (int64_t b = 0; b < B; b++)
-    for (int64_t i = 0; i < X * D; i++) h[b * X * D + i] += p->pos_emb[N * D + i];
+  extra_tokens(p, k, in, tp, t1, small, h, R, R - p->n_extra);
+  if (!c) { /* the text tokens first */
+    dif_linear(k, in->encoder_hidden, B * N, E, p->enc_proj_w, p->enc_proj_b, D, n);
+    hook(in, "encoder_hidden_states_proj", n, B * N * D);
+    for (int64_t b = 0; b < B; b++)
+      memcpy(h + b * T * D, n + b * N * D, (size_t)(N * D) * sizeof *h);
+  }
+  for (int64_t b = 0; b < B; b++) /* positions of the tokens that run */
+    for (int64_t i = 0; i < R * D; i++) h[b * R * D + i] += p->pos_emb[(T - R) * D + i];
+  if (mask) mask_rows(p, in->attention_mask, B, 0, T, T, mask);
   dif_status s = DIF_OK;
   for (int l = 0; l < p->n_layers && !s; l++) {
     const dif_prior_block *bl = &p->blocks[l];
-    const float *ck = c->k + l * B * N * D, *cv = c->v + l * B * N * D;
-    dif_layer_norm(k, h, B * X, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
-    s = dif_attn_forward_prefix(&bl->attn, k, n, B, X, ck, cv, N, c->mask, NULL, NULL, a, err);
+    dif_layer_norm(k, h, B * R, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
+    if (c)
+      s = dif_attn_forward_prefix(&bl->attn, k, n, B, R, c->k + l * B * N * D, c->v + l * B * N * D,
+                                  N, c->mask, NULL, NULL, a, err);
+    else
+      s = dif_attn_forward_masked(&bl->attn, k, n, B, T, NULL, 0, mask, a, err);
     if (s) break;
-    dif_add(k, a, h, B * X * D, h);
-    feed_forward(p, bl, k, h, B * X, n, ff, a);
-    block_hook(in, l, h, B * X * D);
+    dif_add(k, a, h, B * R * D, h);
+    feed_forward(p, bl, k, h, B * R, n, ff, a);
+    block_hook(in, l, h, B * R * D);
   }
-  if (!s) output(p, k, in, h, X, small, out);
+  if (!s) output(p, k, in, h, R, small, out);
   dif_arena_release(k->arena, mark);
   return s;
 }
 
 dif_status dif_prior_forward(const dif_prior *p, const dif_kctx *k, const dif_prior_input *in,
                              float *out, dif_error *err) {
-  int64_t B = in->B, D = p->inner, E = p->embed_dim, N = p->n_embeddings, T = p->tokens;
+  int64_t B = in->B;
   if (B < 1 || (in->n_timesteps != 1 && in->n_timesteps != B))
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with %lld timesteps",
                     (long long)B, (long long)in->n_timesteps);
-  if (in->cache) return forward_cached(p, k, in, out, err);
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *tp = dif_arena_floats(k->arena, (size_t)(B * D), err);
-  float *t1 = dif_arena_floats(k->arena, (size_t)(B * D), err);
-  float *small = dif_arena_floats(k->arena, (size_t)(B * D), err);
-  float *h = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
-  float *n = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
-  float *a = dif_arena_floats(k->arena, (size_t)(B * T * D), err);
-  float *ff = dif_arena_floats(k->arena, (size_t)(B * T * 4 * D), err);
-  float *mask = in->attention_mask ? dif_arena_floats(k->arena, (size_t)(B * T * T), err) : NULL;
-  dif_status s = DIF_OK;
-  if (!tp || !t1 || !small || !h || !n || !a || !ff || (in->attention_mask && !mask)) {
-    dif_arena_release(k->arena, mark);
-    return DIF_ERR_OUT_OF_MEMORY;
-  }
-  extra_tokens(p, k, in, tp, t1, small, h, T, N);
-  dif_linear(k, in->encoder_hidden, B * N, E, p->enc_proj_w, p->enc_proj_b, D, n);
-  hook(in, "encoder_hidden_states_proj", n, B * N * D);
-  for (int64_t b = 0; b < B; b++) { /* the text tokens, then positions on every token */
-    memcpy(h + b * T * D, n + b * N * D, (size_t)(N * D) * sizeof *h);
-    for (int64_t i = 0; i < T * D; i++) h[b * T * D + i] += p->pos_emb[i];
-  }
-  if (mask) mask_rows(p, in->attention_mask, B, 0, T, T, mask);
-  for (int l = 0; l < p->n_layers && !s; l++) {
-    const dif_prior_block *bl = &p->blocks[l];
-    dif_layer_norm(k, h, B * T, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
-    s = dif_attn_forward_masked(&bl->attn, k, n, B, T, NULL, 0, mask, a, err);
-    if (s) break;
-    dif_add(k, a, h, B * T * D, h);
-    feed_forward(p, bl, k, h, B * T, n, ff, a);
-    block_hook(in, l, h, B * T * D);
-  }
-  if (!s) output(p, k, in, h, T, small, out);
-  dif_arena_release(k->arena, mark);
-  return s;
+  if (in->cache && in->cache->B != B)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with a cache of %lld",
+                    (long long)B, (long long)in->cache->B);
+  return forward(p, k, in, in->cache ? p->n_extra : p->tokens, out, err);
 }
