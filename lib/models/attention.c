@@ -97,8 +97,8 @@ dif_status dif_attn_forward_add(const dif_attn *a, const dif_kctx *k, const floa
 
 dif_status dif_attn_forward_prefix(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
                                    int64_t T, const float *k_pre, const float *v_pre, int64_t P,
-                                   const float *mask, float *k_new, float *v_new, float *y,
-                                   dif_error *err) {
+                                   int64_t share, const float *mask, float *k_new, float *v_new,
+                                   float *y, dif_error *err) {
   int64_t inner = a->heads * a->head_dim, S = P + T;
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
   float *q = dif_arena_floats(k->arena, (size_t)(B * T * inner), err);
@@ -120,9 +120,9 @@ dif_status dif_attn_forward_prefix(const dif_attn *a, const dif_kctx *k, const f
   if (P > 0)
     for (int64_t b = 0; b < B; b++) {
       size_t pre = (size_t)(P * inner) * sizeof *kk, own = (size_t)(T * inner) * sizeof *kk;
-      memcpy(kk + b * S * inner, k_pre + b * P * inner, pre);
+      memcpy(kk + b * S * inner, k_pre + b / share * P * inner, pre);
       memcpy(kk + (b * S + P) * inner, kx + b * T * inner, own);
-      memcpy(v + b * S * inner, v_pre + b * P * inner, pre);
+      memcpy(v + b * S * inner, v_pre + b / share * P * inner, pre);
       memcpy(v + (b * S + P) * inner, vx + b * T * inner, own);
     }
   dif_status s = core(a, k, q, kk, v, B, T, S, mask, q, err);

@@ -39,14 +39,16 @@ dif_status dif_attn_forward_add(const dif_attn *a, const dif_kctx *k, const floa
                                 dif_error *err);
 
 /* Self-attention of x[B, T, dim] whose keys and values are P precomputed
- * rows k_pre, v_pre [B, P, inner] (a cache; P may be 0 and they NULL)
- * followed by x's own T rows: y[B, T, dim] = to_out(attention). mask[b] is
- * [T, P + T] or NULL. k_new and v_new (each may be NULL) receive x's own
- * keys and values [B, T, inner], to extend a cache. y must not alias x. */
+ * rows (a cache; P may be 0 and k_pre, v_pre NULL) followed by x's own T
+ * rows: y[B, T, dim] = to_out(attention). k_pre and v_pre are
+ * [B / share, P, inner]: batch item b uses prefix b / share (items that
+ * share a text share its cache). mask[b] is [T, P + T] or NULL. k_new and
+ * v_new (each may be NULL) receive x's own keys and values [B, T, inner],
+ * to build a cache. y must not alias x. */
 dif_status dif_attn_forward_prefix(const dif_attn *a, const dif_kctx *k, const float *x, int64_t B,
                                    int64_t T, const float *k_pre, const float *v_pre, int64_t P,
-                                   const float *mask, float *k_new, float *v_new, float *y,
-                                   dif_error *err);
+                                   int64_t share, const float *mask, float *k_new, float *v_new,
+                                   float *y, dif_error *err);
 
 /* Self-attention over the T = H·W pixels of channels-first x[B, dim, T]
  * (the VAE's mid block), added to channels-first y[B, dim, T]: q/k/v read x

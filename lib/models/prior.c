@@ -245,7 +245,7 @@ dif_status dif_prior_cache_build(const dif_prior *p, const dif_kctx *k, const fl
       dif_linear(k, n, B * N, D, bl->attn.v_w, bl->attn.v_b, D, cv);
       break;
     }
-    s = dif_attn_forward_prefix(&bl->attn, k, n, B, N, NULL, NULL, 0, mask, ck, cv, a, err);
+    s = dif_attn_forward_prefix(&bl->attn, k, n, B, N, NULL, NULL, 0, 1, mask, ck, cv, a, err);
     if (s) break;
     dif_add(k, a, h, B * N * D, h);
     feed_forward(p, bl, k, h, B * N, n, ff, a);
@@ -277,8 +277,9 @@ static dif_status forward(const dif_prior *p, const dif_kctx *k, const dif_prior
   float *n = dif_arena_floats(k->arena, (size_t)(B * R * D), err);
   float *a = dif_arena_floats(k->arena, (size_t)(B * R * D), err);
   float *ff = dif_arena_floats(k->arena, (size_t)(B * R * 4 * D), err);
-  bool want_mask = !c && in->attention_mask;
-  float *mask = want_mask ? dif_arena_floats(k->arena, (size_t)(B * T * T), err) : NULL;
+  int64_t share = c ? B / c->B : 1; /* batch items per cached text */
+  bool want_mask = c || in->attention_mask;
+  float *mask = want_mask ? dif_arena_floats(k->arena, (size_t)(B * R * T), err) : NULL;
   if (!tp || !t1 || !small || !h || !n || !a || !ff || (want_mask && !mask)) {
     dif_arena_release(k->arena, mark);
     return DIF_ERR_OUT_OF_MEMORY;
@@ -292,14 +293,18 @@ static dif_status forward(const dif_prior *p, const dif_kctx *k, const dif_prior
   }
   for (int64_t b = 0; b < B; b++) /* positions of the tokens that run */
     for (int64_t i = 0; i < R * D; i++) h[b * R * D + i] += p->pos_emb[(T - R) * D + i];
-  if (mask) mask_rows(p, in->attention_mask, B, 0, T, T, mask);
+  if (c) /* the cached rows of each item's text */
+    for (int64_t b = 0; b < B; b++)
+      memcpy(mask + b * R * T, c->mask + b / share * R * T, (size_t)(R * T) * sizeof *mask);
+  else if (mask)
+    mask_rows(p, in->attention_mask, B, 0, T, T, mask);
   dif_status s = DIF_OK;
   for (int l = 0; l < p->n_layers && !s; l++) {
     const dif_prior_block *bl = &p->blocks[l];
     dif_layer_norm(k, h, B * R, D, 1e-5f, bl->ln1_w, bl->ln1_b, n);
     if (c)
-      s = dif_attn_forward_prefix(&bl->attn, k, n, B, R, c->k + l * B * N * D, c->v + l * B * N * D,
-                                  N, c->mask, NULL, NULL, a, err);
+      s = dif_attn_forward_prefix(&bl->attn, k, n, B, R, c->k + l * c->B * N * D,
+                                  c->v + l * c->B * N * D, N, share, mask, NULL, NULL, a, err);
     else
       s = dif_attn_forward_masked(&bl->attn, k, n, B, T, NULL, 0, mask, a, err);
     if (s) break;
@@ -318,8 +323,9 @@ dif_status dif_prior_forward(const dif_prior *p, const dif_kctx *k, const dif_pr
   if (B < 1 || (in->n_timesteps != 1 && in->n_timesteps != B))
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with %lld timesteps",
                     (long long)B, (long long)in->n_timesteps);
-  if (in->cache && in->cache->B != B)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prior: batch %lld with a cache of %lld",
-                    (long long)B, (long long)in->cache->B);
+  if (in->cache && B % in->cache->B)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "prior: batch %lld is not a multiple of the cache's %lld texts", (long long)B,
+                    (long long)in->cache->B);
   return forward(p, k, in, in->cache ? p->n_extra : p->tokens, out, err);
 }

@@ -57,7 +57,10 @@ typedef struct dif_prior_cache {
 
 /* Runs the text tokens of encoder_hidden [B, n_embeddings, embed_dim] with
  * attention_mask [B, n_embeddings] (1 = keep; required) through every layer
- * and keeps their keys and values in c (malloc'd; dif_prior_cache_free). */
+ * and keeps their keys and values in c (malloc'd; dif_prior_cache_free).
+ * B counts distinct texts: a forward of n·B items uses cache item b / n for
+ * item b, so CFG over a batch, [uncond × n, cond × n], needs a cache of
+ * [uncond, cond] only (B = 2: 2 × 20 × 77 × 2048 floats ≈ 48 MiB for Karlo). */
 dif_status dif_prior_cache_build(const dif_prior *p, const dif_kctx *k, const float *encoder_hidden,
                                  const int32_t *attention_mask, int64_t B, dif_prior_cache *c,
                                  dif_error *err);
@@ -73,9 +76,10 @@ typedef struct dif_prior_input {
   int64_t B;
   dif_prior_hook hook;
   void *hook_user;
-  /* NULL, or the cache of encoder_hidden and attention_mask: then those two
-   * are not read, only the last n_extra tokens run, and the hooks see those
-   * tokens only (the same values as without a cache, to float rounding). */
+  /* NULL, or the cache of encoder_hidden and attention_mask (B a multiple
+   * of the cache's B, see dif_prior_cache_build): then those two are not
+   * read, only the last n_extra tokens run, and the hooks see those tokens
+   * only (the same values as without a cache, to float rounding). */
   const dif_prior_cache *cache;
 } dif_prior_input;
 

@@ -169,8 +169,12 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
     trace_ints(g, amask, NB * T, "prior.attention_mask");
     s = dif_scheduler_create(r->prior_scheduler ? r->prior_scheduler : "DDPMScheduler",
                              m->prior_scheduler_cfg, NULL, &sch, g->err);
-    /* the text tokens are the same at every step: run them once */
-    if (!s) s = dif_prior_cache_build(&m->prior, g->k, enc, amask, NB, &cache, g->err);
+    /* The text tokens are the same at every step: run them once for each
+     * distinct text, hid = [uncond, cond] (item b of the batch uses b / B). */
+    int skip = cfg ? 0 : 1;
+    if (!s)
+      s = dif_prior_cache_build(&m->prior, g->k, hid + skip * T * C, mask + skip * T, 2 - skip,
+                                &cache, g->err);
   }
   if (!s) s = dif_scheduler_set_timesteps(sch, r->prior_steps, g->err);
   if (!s) s = draw(g, lat, B, D);

@@ -1,7 +1,8 @@
 /* The prior's text-token cache (dif_prior_cache_build + dif_prior_forward
  * with in.cache): a step that runs only the last four tokens gives what the
  * whole forward gives, for several steps on one cache, per-item timesteps
- * and different text padding per batch item; and its argument checks. The
+ * and different text padding per batch item, batch items sharing one
+ * text's cache (CFG over a batch); and its argument checks. The
  * whole forward itself is checked against diffusers by the golden runner
  * (cases/prior), and the cached one by the unCLIP pipeline fixtures. */
 #include <math.h>
@@ -78,6 +79,38 @@ TEST(cached_steps_match_the_whole_forward) {
   free(enc), free(proj), free(full), free(cached);
 }
 
+/* CFG over a batch: items [uncond × 2, cond × 2] on a cache of the two texts
+ * give what the whole forward gives on the four items. */
+TEST(items_share_their_text_cache) {
+  const int64_t E = prior.embed_dim, N = prior.n_embeddings, n = 2, B = 2 * n;
+  float *texts = frand((size_t)(2 * N * E), 5, -1, 1), *enc = fbuf((size_t)(B * N * E));
+  int32_t tmask[2 * 77], mask[4 * 77];
+  for (int64_t j = 0; j < N; j++) tmask[j] = j < 2, tmask[N + j] = j < 9;
+  for (int64_t b = 0; b < B; b++) {
+    memcpy(enc + b * N * E, texts + b / n * N * E, (size_t)(N * E) * sizeof *enc);
+    memcpy(mask + b * N, tmask + b / n * N, (size_t)N * sizeof *mask);
+  }
+  float *x = frand((size_t)(B * E), 6, -2, 2), *proj = frand((size_t)(B * E), 7, -1, 1);
+  float *full = fbuf((size_t)(B * E)), *cached = fbuf((size_t)(B * E));
+  kenv e;
+  kenv_init(&e, 2);
+  dif_error err;
+  dif_error_clear(&err);
+  const float t = 321;
+  dif_prior_input in = {x, &t, 1, proj, enc, mask, B, NULL, NULL, NULL};
+  CHECK(dif_prior_forward(&prior, &e.k, &in, full, &err) == DIF_OK);
+  dif_prior_cache cache;
+  CHECK(dif_prior_cache_build(&prior, &e.k, texts, tmask, 2, &cache, &err) == DIF_OK);
+  in.cache = &cache;
+  CHECK(dif_prior_forward(&prior, &e.k, &in, cached, &err) == DIF_OK);
+  double d, mag;
+  diff(cached, full, B * E, &d, &mag);
+  CHECK_MSG(mag > 0.01 && d <= 1e-5 * (1 + mag), "max |diff| %g, max |out| %g", d, mag);
+  dif_prior_cache_free(&cache);
+  kenv_free(&e);
+  free(texts), free(enc), free(x), free(proj), free(full), free(cached);
+}
+
 TEST(cache_argument_checks) {
   const int64_t E = prior.embed_dim, N = prior.n_embeddings;
   float *enc = frand((size_t)(2 * N * E), 1, -1, 1), *v = frand((size_t)(2 * E), 2, -1, 1);
@@ -98,7 +131,7 @@ TEST(cache_argument_checks) {
   const float t = 10;
   dif_prior_input in = {v, &t, 1, v, NULL, NULL, 1, NULL, NULL, &cache};
   CHECK_STATUS(dif_prior_forward(&prior, &e.k, &in, out, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
-               "cache of 2");
+               "batch 1 is not a multiple of the cache's 2 texts");
   dif_prior_cache_free(&cache);
   kenv_free(&e);
   free(enc), free(v), free(out);
@@ -112,6 +145,7 @@ int main(void) {
     return 1;
   }
   RUN(cached_steps_match_the_whole_forward);
+  RUN(items_share_their_text_cache);
   RUN(cache_argument_checks);
   dif_prior_free(&prior);
   return dif_test_finish();
