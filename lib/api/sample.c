@@ -146,43 +146,40 @@ DIF_API dif_status dif_sample_set_size(dif_sample *s, int32_t width, int32_t hei
   return ok(s);
 }
 
-DIF_API dif_status dif_sample_set_steps(dif_sample *s, int32_t steps) {
-  CHECK_SAMPLE(s, "dif_sample_set_steps");
+/* The checked store shared by the two step counts and the two scales. */
+static dif_status set_steps(dif_sample *s, const char *fn, int32_t steps, int32_t *dst) {
   if (steps < 1 || steps > DIF_MAX_STEPS)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_steps: %d steps (1..%d)", steps,
-                 DIF_MAX_STEPS);
-  s->steps = steps;
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: %d steps (1..%d)", fn, steps, DIF_MAX_STEPS);
+  *dst = steps;
   return ok(s);
 }
 
-static dif_status check_scale(dif_sample *s, const char *fn, float v) {
+static dif_status set_scale(dif_sample *s, const char *fn, float v, float *dst) {
   if (!isfinite(v) || v < 0)
     return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: guidance %g must be finite and >= 0", fn,
                  (double)v);
-  return DIF_OK;
+  *dst = v;
+  return ok(s);
+}
+
+DIF_API dif_status dif_sample_set_steps(dif_sample *s, int32_t steps) {
+  CHECK_SAMPLE(s, "dif_sample_set_steps");
+  return set_steps(s, "dif_sample_set_steps", steps, &s->steps);
 }
 
 DIF_API dif_status dif_sample_set_guidance(dif_sample *s, float scale) {
   CHECK_SAMPLE(s, "dif_sample_set_guidance");
-  if (check_scale(s, "dif_sample_set_guidance", scale)) return DIF_ERR_INVALID_ARGUMENT;
-  s->guidance = scale;
-  return ok(s);
+  return set_scale(s, "dif_sample_set_guidance", scale, &s->guidance);
 }
 
 DIF_API dif_status dif_sample_set_prior_steps(dif_sample *s, int32_t steps) {
   CHECK_SAMPLE(s, "dif_sample_set_prior_steps");
-  if (steps < 1 || steps > DIF_MAX_STEPS)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_prior_steps: %d steps (1..%d)", steps,
-                 DIF_MAX_STEPS);
-  s->prior_steps = steps;
-  return ok(s);
+  return set_steps(s, "dif_sample_set_prior_steps", steps, &s->prior_steps);
 }
 
 DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *s, float scale) {
   CHECK_SAMPLE(s, "dif_sample_set_prior_guidance");
-  if (check_scale(s, "dif_sample_set_prior_guidance", scale)) return DIF_ERR_INVALID_ARGUMENT;
-  s->prior_guidance = scale;
-  return ok(s);
+  return set_scale(s, "dif_sample_set_prior_guidance", scale, &s->prior_guidance);
 }
 
 /* Replaces *slot with a checked copy of a scheduler name (NULL clears it). */

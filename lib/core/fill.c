@@ -65,36 +65,33 @@ static void channel_bias_task(void *arg, int64_t begin, int64_t end, int thread)
 /* Rows per task so that a chunk is at least ~16k floats. */
 static int64_t row_grain(int64_t cols) { return cols >= 16384 ? 1 : 16384 / (cols > 0 ? cols : 1); }
 
-void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
-                   const float *b) {
+/* One of the four row/column fills and adds over the pool. */
+static void run_fill(dif_pool *pool, dif_task_fn task, float *y, int64_t rows, int64_t cols,
+                     int64_t ld, const float *b) {
   fill_job j = {y, cols, ld, b, NULL, 0};
   const double t0 = DIF_PROF_START();
-  dif_pool_for(pool, rows, row_grain(cols), fill_rows_task, &j);
+  dif_pool_for(pool, rows, row_grain(cols), task, &j);
   DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+}
+
+void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                   const float *b) {
+  run_fill(pool, fill_rows_task, y, rows, cols, ld, b);
 }
 
 void dif_fill_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                    const float *b) {
-  fill_job j = {y, cols, ld, b, NULL, 0};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(pool, rows, row_grain(cols), fill_cols_task, &j);
-  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+  run_fill(pool, fill_cols_task, y, rows, cols, ld, b);
 }
 
 void dif_add_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                   const float *b) {
-  fill_job j = {y, cols, ld, b, NULL, 0};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(pool, rows, row_grain(cols), add_rows_task, &j);
-  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+  run_fill(pool, add_rows_task, y, rows, cols, ld, b);
 }
 
 void dif_add_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
                   const float *b) {
-  fill_job j = {y, cols, ld, b, NULL, 0};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(pool, rows, row_grain(cols), add_cols_task, &j);
-  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+  run_fill(pool, add_cols_task, y, rows, cols, ld, b);
 }
 
 void dif_add_channel_bias(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
