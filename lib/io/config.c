@@ -53,7 +53,8 @@ static bool is_word_char(char c) {
 static char *quote_infinities(const char *text, size_t len, size_t *out_len) {
   static const char word[] = "Infinity";
   const size_t wl = sizeof word - 1;
-  char *o = malloc(2 * len + 1); /* "Infinity" (8) becomes at most 14 bytes */
+  /* each input byte gives at most 2 output bytes ("Infinity", 8, becomes 16; "-Infinity" 17) */
+  char *o = malloc(2 * len + 1);
   if (!o) return NULL;
   size_t n = 0;
   bool in_str = false;
