@@ -143,13 +143,12 @@ DIF_API dif_status dif_context_new(dif_context **out);
  * called while another thread uses the context. */
 DIF_API void dif_context_free(dif_context *ctx);
 
-/* Number of worker threads for the context's kernels and for BLAS.
- * 0 (the default) means the number of online CPU cores. Values above
- * DIF_MAX_THREADS are refused with DIF_ERR_LIMIT. Before loading only.
- * libdif's own kernels and OpenBLAS take turns (BLAS is called while the
- * kernel threads sleep), so at most this many threads compute at once.
- * OpenBLAS's thread count is process-global: contexts with different values
- * share whichever was applied last (at load). */
+/* Number of worker threads for the context's own kernels. 0 (the default)
+ * means the number of online CPU cores. Values above DIF_MAX_THREADS are
+ * refused with DIF_ERR_LIMIT. Before loading only. libdif's own kernels and
+ * OpenBLAS take turns (BLAS is called while the kernel threads sleep).
+ * OpenBLAS's thread count is process-global and libdif does not change it
+ * (see dif_blas_setup); dif_context_info reports it ("blas_threads"). */
 #define DIF_MAX_THREADS 256
 DIF_API dif_status dif_context_set_threads(dif_context *ctx, int threads);
 
@@ -273,8 +272,30 @@ DIF_API const char *dif_default_model_dir(void);
 
 /* The name of the GEMM kernel set the BLAS library runs on this CPU, for
  * example "SkylakeX" or "Prescott" (OpenBLAS's openblas_get_corename()).
- * A static string, never NULL. Thread-safe. */
+ * A static string, never NULL. Thread-safe: it only reads; no libdif call
+ * changes the BLAS library's process-wide state except dif_blas_setup. */
 DIF_API const char *dif_blas_core(void);
+
+/* Process-wide BLAS set-up, an explicit opt-in for programs that own their
+ * process (the dif command calls it first thing):
+ *   - if OpenBLAS picked a kernel set slower than this CPU runs (OpenBLAS
+ *     0.3.21 gives some new CPUs, e.g. Intel Emerald Rapids, its SSE3
+ *     "Prescott" kernels, ~5x slower), switches it to the best set, as
+ *     OPENBLAS_CORETYPE would at start-up; an OPENBLAS_CORETYPE the user set
+ *     is kept;
+ *   - threads > 0 sets OpenBLAS's thread count (0 leaves it: OpenBLAS's own
+ *     default, OPENBLAS_NUM_THREADS or the number of cores).
+ * Both are OpenBLAS's global state: NOT thread-safe with any BLAS call in
+ * the process (a thread inside cblas_sgemm while the kernel table changes
+ * may crash). Call it before any other thread — yours or a library's — may
+ * use BLAS, or not at all. Without it libdif uses OpenBLAS as the process
+ * set it up, and a context's log (and dif_context_info's "blas_note") says
+ * when faster kernels exist. Errors: DIF_ERR_INVALID_ARGUMENT (threads < 0),
+ * DIF_ERR_LIMIT (threads > DIF_MAX_THREADS), DIF_ERR_UNSUPPORTED (this BLAS
+ * cannot be switched; the message says which OPENBLAS_CORETYPE to set
+ * instead — the thread count is still applied); message in
+ * dif_last_error(). */
+DIF_API dif_status dif_blas_setup(int threads);
 
 /* ---------------------------------------------------------------------------
  * 6. DIF_PROMPT — WHAT TO DRAW

@@ -74,12 +74,26 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx) {
 
 DIF_API const char *dif_blas_core(void) { return dif_blas_corename(); }
 
+DIF_API dif_status dif_blas_setup(int threads) {
+  if (threads < 0)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_blas_setup: threads must be >= 0, got %d",
+                           threads);
+  if (threads > DIF_MAX_THREADS)
+    return dif_thread_fail(DIF_ERR_LIMIT, "dif_blas_setup: %d threads exceeds DIF_MAX_THREADS (%d)",
+                           threads, DIF_MAX_THREADS);
+  char msg[256];
+  const bool best = dif_blas_use_best_core(msg, sizeof msg);
+  if (threads > 0) dif_blas_set_threads(threads);
+  if (!best) return dif_thread_fail(DIF_ERR_UNSUPPORTED, "%s", msg);
+  dif_thread_ok();
+  return DIF_OK;
+}
+
 dif_pool *dif_ctx_pool(dif_context *ctx) {
   if (!ctx->pool) {
     dif_error err;
     if (dif_pool_new(ctx->threads, &ctx->pool, &err) != DIF_OK)
       dif_ctx_log(ctx, DIF_LOG_WARN, "running single-threaded: %s", err.msg);
-    dif_blas_set_threads(ctx->threads);
   }
   return ctx->pool;
 }

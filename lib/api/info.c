@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "api/context.h"
+#include "core/blas.h"
 
 static json_t *int_list(const int64_t *v, int64_t n) {
   json_t *a = json_array();
@@ -89,6 +90,9 @@ char *dif_ctx_describe(const dif_context *ctx) {
   json_object_set_new(o, "files", files);
   json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
   json_object_set_new(o, "threads", json_integer(ctx->threads));
+  json_object_set_new(o, "blas_threads", json_integer(dif_blas_threads()));
+  const char *note = dif_blas_note();
+  json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
   char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
   json_decref(o);
   return text;

@@ -49,6 +49,11 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
     return dif_ctx_failf(ctx, DIF_ERR_BUSY,
                          "dif_context_load: a model is already loaded (%s); use a new context",
                          dif_model_folder_dir(ctx->models.folder));
+  if (!dif_blas_runnable())
+    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
+                         "OpenBLAS runs the %s kernels, which this CPU cannot run (crash at the "
+                         "first product): %s",
+                         dif_blas_core(), dif_blas_note());
   dif_error err = {0};
   dif_status s = dif_models_load(&ctx->models, model_dir, ctx->prior_dir, on_load, ctx, &err);
   if (s) return dif_ctx_fail(ctx, &err);
@@ -62,7 +67,8 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   ctx->loaded = 1;
   ctx->info = dif_ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif_ctx_pool(ctx);
-  dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d threads", dif_blas_core(), ctx->threads);
+  dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",
+              dif_blas_core(), dif_blas_threads(), ctx->threads);
   const char *note = dif_blas_note();
   if (note && *note) dif_ctx_log(ctx, DIF_LOG_WARN, "%s", note);
   dif_ctx_ok(ctx);

@@ -1,5 +1,13 @@
 /* blas.c — the BLAS library's kernel choice (see blas.h).
  *
+ * libdif never changes OpenBLAS's process-wide state on its own: the kernel
+ * table and the thread count belong to the whole process, and a host thread
+ * may be inside its own cblas_sgemm at any moment (swapping the table under
+ * it crashed such a host: issue 13). The library only judges the choice
+ * (dif_blas_note, dif_blas_recommended_coretype, dif_blas_runnable); a
+ * program that owns its process opts in to changing it with dif_blas_setup
+ * (include/dif.h), at its start, as the dif command does.
+ *
  * How the switch works. A DYNAMIC_ARCH OpenBLAS keeps the active kernel
  * table in the exported pointer `gotoblas`, set at load time by
  * gotoblas_dynamic_init() (driver/others/dynamic.c), which reads
@@ -11,25 +19,21 @@
  * never write into the table ourselves, so nothing depends on the layout of
  * gotoblas_t, which changes between OpenBLAS versions.
  *
- * Why that is safe: the GEMM drivers read the table (kernels, P/Q/R
- * blocking, alignment) through `gotoblas` at every call; the per-thread
- * buffers are a fixed BUFFER_SIZE that every table of the library fits (any
- * of them may be picked at start-up); the thread server holds no table
- * state between calls. So a switch between two BLAS calls is a start-up
- * choice made late. It is done once, in dif_blas_init, before libdif's
- * first BLAS call; the one hazard is another thread of the process running
- * a BLAS call (or reading the environment) at that moment, which a program
- * that starts libdif before its own threads does not have.
+ * Why that is safe when no BLAS call runs: the GEMM drivers read the table
+ * (kernels, P/Q/R blocking, alignment) through `gotoblas` at every call; the
+ * per-thread buffers are a fixed BUFFER_SIZE that every table of the library
+ * fits (any of them may be picked at start-up); the thread server holds no
+ * table state between calls. So a switch between two BLAS calls is a
+ * start-up choice made late. The hazard is another thread running a BLAS
+ * call (or reading the environment) at that moment — hence the opt-in.
  *
- * When it is done: only if OpenBLAS's choice needs less than the CPU and OS
+ * What is judged: whether OpenBLAS's choice needs less than the CPU and OS
  * support (CPUID and XGETBV: AVX needs the OS to save ymm, AVX-512 zmm
- * state too), to the best set for the CPU — never to one the CPU cannot
- * run. An OPENBLAS_CORETYPE set by the user is respected, unless it names
- * a set the CPU cannot run (that would crash with SIGILL at the first
- * product). The symbols are looked up in the library that provides
- * cblas_sgemm; with another BLAS (or a non-DYNAMIC_ARCH OpenBLAS) nothing
- * is switched and dif_blas_note / dif_blas_recommended_coretype say what to
- * do.
+ * state too), and whether it needs more (an OPENBLAS_CORETYPE naming a set
+ * this CPU cannot run would crash with SIGILL at the first product; loading
+ * a model refuses that). The symbols are looked up in the library that
+ * provides cblas_sgemm; with another BLAS (or a non-DYNAMIC_ARCH OpenBLAS)
+ * nothing can be switched and the note says what to do.
  */
 #include "core/blas.h"
 
@@ -190,6 +194,7 @@ bool dif_blas_switch_core(const char *name) {
   return now && strcasecmp(now, name) == 0;
 }
 
+/* Judges OpenBLAS's kernel choice against this CPU; changes nothing. */
 static void check(void) {
   note[0] = '\0';
   recommended = NULL;
@@ -199,27 +204,18 @@ static void check(void) {
   const char *best = dif_blas_best_core(cpu);
   const char *user = getenv("OPENBLAS_CORETYPE");
   if (have <= cpu && (user || have >= cpu || !best)) return; /* runnable; best or user's choice */
-  const char *why = have > cpu ? "which this CPU/OS cannot run" : "slower than this CPU supports";
-  char was[32];
-  snprintf(was, sizeof was, "%s", core);
-  const char *target = best ? best : "Prescott";
-  openblas_syms syms;
-  if (!find_syms(&syms)) {
-    /* Not a DYNAMIC_ARCH OpenBLAS (or linked statically): OPENBLAS_CORETYPE
-     * would not help either. */
+  recommended = best ? best : "Prescott";
+  if (have > cpu)
     snprintf(note, sizeof note,
-             "OpenBLAS runs the %s kernels (%s) and cannot switch them (not a DYNAMIC_ARCH "
-             "build?); an OpenBLAS built for this CPU (%s) would be faster",
-             was, why, target);
-  } else if (dif_blas_switch_core(target)) {
-    snprintf(note, sizeof note, "OpenBLAS chose the %s kernels (%s%s); switched to %s", was, why,
-             user ? ", from OPENBLAS_CORETYPE" : "", openblas_get_corename());
-  } else {
-    recommended = target;
+             "OpenBLAS runs the %s kernels, which this CPU/OS cannot run; set "
+             "OPENBLAS_CORETYPE=%s",
+             core, recommended);
+  else
     snprintf(note, sizeof note,
-             "OpenBLAS runs the %s kernels (%s) and switching failed; set OPENBLAS_CORETYPE=%s",
-             openblas_get_corename(), why, target);
-  }
+             "OpenBLAS runs the %s kernels, slower than this CPU supports; set "
+             "OPENBLAS_CORETYPE=%s before the program starts, or call dif_blas_setup() at its "
+             "start",
+             core, recommended);
 }
 
 void dif_blas_init(void) { pthread_once(&once, check); }
@@ -239,7 +235,31 @@ const char *dif_blas_recommended_coretype(void) {
   return recommended;
 }
 
-void dif_blas_set_threads(int n) {
-  dif_blas_init();
-  openblas_set_num_threads(n);
+bool dif_blas_runnable(void) {
+  const dif_isa have = dif_blas_core_isa(openblas_get_corename()), cpu = dif_cpu_isa();
+  return have == DIF_ISA_UNKNOWN || cpu == DIF_ISA_UNKNOWN || have <= cpu;
 }
+
+bool dif_blas_use_best_core(char *msg, size_t size) {
+  if (size) msg[0] = '\0';
+  dif_blas_recheck();
+  if (!recommended) return true; /* already the best (or nothing known) */
+  const char *was = openblas_get_corename(), *target = recommended;
+  char from[32];
+  snprintf(from, sizeof from, "%s", was ? was : "unknown");
+  if (!dif_blas_switch_core(target)) {
+    snprintf(msg, size,
+             "OpenBLAS runs the %s kernels and cannot switch them to %s (not a DYNAMIC_ARCH "
+             "build?); set OPENBLAS_CORETYPE=%s before the program starts",
+             from, target, target);
+    return false;
+  }
+  snprintf(msg, size, "OpenBLAS chose the %s kernels; switched to %s", from,
+           openblas_get_corename());
+  dif_blas_recheck();
+  return true;
+}
+
+void dif_blas_set_threads(int n) { openblas_set_num_threads(n); }
+
+int dif_blas_threads(void) { return openblas_get_num_threads(); }

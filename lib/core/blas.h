@@ -1,22 +1,24 @@
-/* blas.h — facts about the BLAS library libdif runs on, and making sure it
- * runs its fast kernels.
+/* blas.h — facts about the BLAS library libdif runs on, and (only when a
+ * program asks) making it run its fast kernels.
  *
  * OpenBLAS built with DYNAMIC_ARCH (Debian's, for one) picks a kernel set
  * ("core") from the CPU model at load time. A CPU newer than the library
  * can fall through its tables: OpenBLAS 0.3.21 sends Intel family 6 model
  * 0xCF (Emerald Rapids: AVX-512 + AMX) to the SSE3 "Prescott" kernels, about
  * 5× slower than "SkylakeX". dif_blas_init() checks the choice against what
- * this CPU and OS really support (CPUID, XGETBV) and, if OpenBLAS's choice
- * is weaker, switches it to the best supported set the way OpenBLAS itself
- * would with OPENBLAS_CORETYPE (see blas.c for how and when that is safe).
+ * this CPU and OS really support (CPUID, XGETBV) and says so; it changes
+ * nothing. dif_blas_use_best_core() switches the kernel set the way OpenBLAS
+ * itself would with OPENBLAS_CORETYPE — process-wide, so only for a program
+ * that calls it before any thread may run BLAS (public: dif_blas_setup).
  */
 #ifndef DIF_CORE_BLAS_H
 #define DIF_CORE_BLAS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Runs the check once per process; every BLAS call of libdif goes through
- * it first. Thread-safe, cheap after the first call. */
+/* Runs the check once per process (reads CPUID and OpenBLAS's choice,
+ * changes nothing). Thread-safe, cheap after the first call. */
 void dif_blas_init(void);
 
 /* OpenBLAS's name for the kernel set in use ("SkylakeX", "Prescott", ...),
@@ -25,19 +27,27 @@ const char *dif_blas_corename(void);
 
 /* What dif_blas_init found, as a sentence for the log (a static string), or
  * NULL when the kernels in use are the best this CPU supports (or nothing
- * is known). Also set when the check could not fix a slow choice. */
+ * is known, or they are the user's OPENBLAS_CORETYPE and runnable). */
 const char *dif_blas_note(void);
 
-/* The OPENBLAS_CORETYPE value that would give faster kernels than the ones
- * in use when dif_blas_init tried to switch a DYNAMIC_ARCH OpenBLAS and
- * failed, else NULL. For a program (the dif tool) that wants to re-exec
- * itself with the variable set:
- *   if ((c = dif_blas_recommended_coretype()) && !getenv("OPENBLAS_CORETYPE"))
- *     { setenv("OPENBLAS_CORETYPE", c, 1); execv("/proc/self/exe", argv); } */
+/* The OPENBLAS_CORETYPE value that would give faster (or, when the set in
+ * use cannot run here, runnable) kernels, else NULL. */
 const char *dif_blas_recommended_coretype(void);
 
-/* Sets the number of threads BLAS may use for one call. */
+/* False when the kernel set in use needs an ISA this CPU/OS lacks (a wrong
+ * OPENBLAS_CORETYPE): the first product would die with SIGILL. Thread-safe. */
+bool dif_blas_runnable(void);
+
+/* Switches to the recommended kernel set, if any (process-wide; NOT safe
+ * while any thread of the process may run BLAS). True if the kernels in use
+ * are then the best known for this CPU; msg gets a sentence saying what was
+ * done or why it failed ("" when nothing was to do). */
+bool dif_blas_use_best_core(char *msg, size_t size);
+
+/* OpenBLAS's thread count (process-wide; setting it is NOT safe while any
+ * thread may run BLAS — only dif_blas_setup does). */
 void dif_blas_set_threads(int n);
+int dif_blas_threads(void);
 
 /* ---- internals, exposed for tests and the bench ---- */
 

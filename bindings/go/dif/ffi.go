@@ -212,6 +212,10 @@ func difBLASCore() string {
 	return C.GoString(C.dif_blas_core())
 }
 
+func difBLASSetup(threads int32) Status {
+	return Status(C.dif_blas_setup(C.int(threads)))
+}
+
 func difPromptNew(out **C.dif_prompt) Status {
 	return Status(C.dif_prompt_new(out))
 }

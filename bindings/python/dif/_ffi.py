@@ -261,6 +261,12 @@ FUNCTIONS = {
         (),
         'const char *dif_blas_core(void)',
     ),
+    'dif_blas_setup': (
+        dif_status,
+        [_C.c_int],
+        ('threads',),
+        'dif_status dif_blas_setup(int threads)',
+    ),
     'dif_prompt_new': (
         dif_status,
         [_C.POINTER(_C.POINTER(dif_prompt))],
