@@ -139,8 +139,14 @@ typedef struct dif_sample dif_sample; /* section 7 */
  * and frees it with dif_context_free. */
 DIF_API dif_status dif_context_new(dif_context **out);
 
-/* Frees the context and everything it loaded. NULL is a no-op. Must not be
- * called while another thread uses the context. */
+/* Releases the caller's context: NULL is a no-op. The context and what it
+ * loaded are freed once it and all samples made from it are freed (a sample
+ * holds its context alive, like SQLite's sqlite3_close_v2): samples stay
+ * usable after dif_context_free — a running one finishes —, and the last
+ * dif_sample_free frees the context. The handle itself must not be used
+ * after this call; its log callback may still be called by live samples.
+ * Thread-safe against samples of the context running on other threads;
+ * other calls on the same context must not run concurrently with it. */
 DIF_API void dif_context_free(dif_context *ctx);
 
 /* Number of worker threads for the context's own kernels. 0 (the default)
@@ -387,7 +393,8 @@ DIF_API const char *dif_prompt_last_error(const dif_prompt *prompt);
  * Threads: a sample belongs to one thread at a time, except that
  * dif_sample_poll and dif_sample_cancel may be called from any thread while
  * it runs. Different samples may run at the same time on one context.
- * The context must outlive its samples.
+ * A sample keeps its context alive: dif_context_free may come first
+ * (section 5).
  */
 #define DIF_MAX_STEPS 1000
 #define DIF_MAX_BATCH 16

@@ -15,6 +15,7 @@ DIF_API dif_status dif_context_new(dif_context **out) {
   if (!ctx)
     return dif_thread_fail(DIF_ERR_OUT_OF_MEMORY, "dif_context_new: out of memory (%zu bytes)",
                            sizeof *ctx);
+  atomic_init(&ctx->refs, 1);
   ctx->threads = dif_cpu_count();
   pthread_mutex_init(&ctx->err_lock, NULL);
   *out = ctx;
@@ -22,8 +23,12 @@ DIF_API dif_status dif_context_new(dif_context **out) {
   return DIF_OK;
 }
 
-DIF_API void dif_context_free(dif_context *ctx) {
-  if (!ctx) return;
+DIF_API void dif_context_free(dif_context *ctx) { dif_ctx_unref(ctx); }
+
+void dif_ctx_ref(dif_context *ctx) { atomic_fetch_add(&ctx->refs, 1); }
+
+void dif_ctx_unref(dif_context *ctx) {
+  if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
   dif_pool_free(ctx->pool);
   dif_models_free(&ctx->models);
   free(ctx->info);

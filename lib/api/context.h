@@ -3,6 +3,7 @@
 #define DIF_API_CONTEXT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/error.h"
 #include "core/threadpool.h"
@@ -11,6 +12,9 @@
 #include "pipelines/models.h"
 
 struct dif_context {
+  /* References: the caller's (dropped by dif_context_free) and one per live
+   * sample; the context is destroyed when the last one goes (dif_ctx_unref). */
+  atomic_int refs;
   int threads; /* resolved: >= 1 */
   int loaded;  /* settings are frozen once a model part is loaded */
   dif_log_fn log_fn;
@@ -40,6 +44,10 @@ void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, .
 /* The context's kernel thread pool, created on first use; also applies the
  * context's thread count to BLAS. NULL (serial) if threads cannot start. */
 dif_pool *dif_ctx_pool(dif_context *ctx);
+
+/* A sample's reference to its context (dif_sample_new / dif_sample_free). */
+void dif_ctx_ref(dif_context *ctx);
+void dif_ctx_unref(dif_context *ctx);
 
 /* Builds ctx->info from the loaded models (api/info.c). */
 char *dif_ctx_describe(const dif_context *ctx);

@@ -91,6 +91,7 @@ DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, di
   }
   /* libdif's defaults, or the model's recommended ones (dif_defaults.json) */
   const dif_defaults *d = &ctx->models.defaults;
+  dif_ctx_ref(ctx); /* the sample keeps its context alive (dif.h, section 5) */
   s->ctx = ctx;
   s->width = d->width;
   s->height = d->height;
@@ -131,7 +132,9 @@ DIF_API void dif_sample_free(dif_sample *s) {
   dif_result_free(&s->result);
   free(s->params);
   pthread_mutex_destroy(&s->lock);
+  dif_context *ctx = s->ctx;
   free(s);
+  dif_ctx_unref(ctx);
 }
 
 DIF_API dif_status dif_sample_set_size(dif_sample *s, int32_t width, int32_t height) {

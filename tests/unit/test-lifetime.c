@@ -1,0 +1,85 @@
+/* Lifetimes a host can get wrong (issue 13, item 9): a sample keeps its
+ * context alive, so freeing the context before its samples — also while a
+ * sample runs on another thread — is no use-after-free (run under ASan in
+ * tools/test step 4) and the samples keep working. */
+#include "test.h"
+
+#define SD "golden/models/tiny-sd"
+
+static dif_context *load(void) {
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  dif_status s = dif_context_load(ctx, dif_test_path(SD));
+  CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
+  return ctx;
+}
+
+static dif_sample *sample_of(dif_context *ctx, const char *text) {
+  dif_prompt *p = NULL;
+  dif_sample *s = NULL;
+  CHECK(dif_prompt_new(&p) == DIF_OK);
+  CHECK(dif_prompt_add_text(p, text, 1.0f) == DIF_OK);
+  CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
+  dif_prompt_free(p);
+  if (s) {
+    CHECK(dif_sample_set_size(s, 32, 32) == DIF_OK);
+    CHECK(dif_sample_set_steps(s, 3) == DIF_OK);
+  }
+  return s;
+}
+
+/* The pixels of a finished sample, or NULL. */
+static uint8_t *pixels(dif_sample *s) {
+  size_t n = dif_sample_image_bytes(s);
+  uint8_t *px = n ? malloc(n) : NULL;
+  if (px && dif_sample_copy_image(s, 0, px, n) != DIF_OK) free(px), px = NULL;
+  return px;
+}
+
+TEST(sample_outlives_its_context) {
+  dif_context *ctx = load();
+  dif_sample *ref = sample_of(ctx, "a red cat"), *s = sample_of(ctx, "a red cat");
+  if (!ref || !s) return;
+  CHECK(dif_sample_run(ref) == DIF_OK);
+  dif_context_free(ctx); /* the caller is done with the context; s is not */
+  CHECK(dif_sample_set_seed(s, 0) == DIF_OK);
+  dif_status st = dif_sample_run(s);
+  CHECK_MSG(st == DIF_OK, "%s", dif_sample_last_error(s));
+  uint8_t *a = pixels(ref), *b = pixels(s);
+  CHECK(a && b && memcmp(a, b, dif_sample_image_bytes(s)) == 0);
+  CHECK(dif_sample_parameters(s)[0] == '{');
+  free(a), free(b);
+  dif_sample_free(ref);
+  dif_sample_free(s); /* the last reference: frees the context (ASan: no leak) */
+}
+
+TEST(context_freed_while_a_sample_runs) {
+  dif_context *ctx = load();
+  dif_sample *s = sample_of(ctx, "a lighthouse"), *t = sample_of(ctx, "a boat");
+  if (!s || !t) return;
+  CHECK(dif_sample_set_steps(s, 40) == DIF_OK);
+  CHECK(dif_sample_start(s) == DIF_OK);
+  dif_context_free(ctx);
+  CHECK(dif_sample_wait(s) == DIF_OK);
+  CHECK(dif_sample_image_count(s) == 1);
+  dif_sample_free(s);
+  CHECK(dif_sample_run(t) == DIF_OK); /* t still holds the context */
+  dif_sample_free(t);
+}
+
+TEST(context_freed_then_running_sample_freed) {
+  dif_context *ctx = load();
+  dif_sample *s = sample_of(ctx, "a lighthouse");
+  if (!s) return;
+  CHECK(dif_sample_set_steps(s, 200) == DIF_OK);
+  CHECK(dif_sample_start(s) == DIF_OK);
+  dif_context_free(ctx);
+  dif_sample_free(s); /* cancels, waits, then frees the context */
+}
+
+int main(void) {
+  RUN(sample_outlives_its_context);
+  RUN(context_freed_while_a_sample_runs);
+  RUN(context_freed_then_running_sample_freed);
+  return dif_test_finish();
+}
