@@ -30,7 +30,15 @@
  *     (dif_context_last_error); calls that fail before a context exists store
  *     it per thread (dif_last_error). Messages are never NULL.
  *   - The library never prints, never calls abort() or exit(), and reports
- *     allocation failure as DIF_ERR_OUT_OF_MEMORY.
+ *     allocation failure as DIF_ERR_OUT_OF_MEMORY. That includes the BLAS
+ *     library's working buffers (OpenBLAS: 128 MiB of address space per
+ *     BLAS thread), which OpenBLAS would retry forever: libdif makes sure
+ *     they exist before it loads a model and before each run, or fails with
+ *     DIF_ERR_OUT_OF_MEMORY. One caveat is OpenBLAS's own, in any program
+ *     linked with it: under an address-space limit (ulimit -v) too small for
+ *     one buffer per OpenBLAS thread, its idle threads spin at exit. Run
+ *     such a program with OPENBLAS_NUM_THREADS=1 (the dif command does so by
+ *     itself under a tight limit).
  *   - Passing NULL where a handle or output pointer is required returns
  *     DIF_ERR_INVALID_ARGUMENT. dif_*_free(NULL) is a harmless no-op.
  *   - Strings passed in are UTF-8 and are copied if the library keeps them.
@@ -186,7 +194,14 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx);
  * loaded), DIF_ERR_IO, DIF_ERR_BAD_MODEL, DIF_ERR_UNSUPPORTED (unknown class,
  * dtype), DIF_ERR_OUT_OF_MEMORY; the message names the file and the problem.
  * On failure the context stays empty and usable. Not thread-safe: call it
- * before sharing the context. */
+ * before sharing the context.
+ * Weight files are memory-mapped, not copied (as the safetensors crate
+ * does): do not truncate or rewrite them in place while a context uses
+ * them. Replacing one by another file (rename, or a new download) is safe:
+ * the mapping keeps the old file. Each run and embedding call first checks
+ * that no weight file changed in place since loading (size, mtime) and
+ * fails with DIF_ERR_IO naming it; a file truncated in place DURING a run
+ * makes the process die with SIGBUS, as with any mapped file. */
 DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir);
 
 /* Number of weight files the loaded model consists of (0 before loading or

@@ -4,6 +4,7 @@
 
 #include "api/context.h"
 #include "api/prompt.h"
+#include "core/blas.h"
 
 static dif_status need(dif_context *ctx, const char *fn, size_t n, float *out, size_t *count) {
   if (!count) return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "%s: count is NULL", fn);
@@ -58,6 +59,8 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
   dif_arena arena;
   dif_kctx k = kernels(ctx, &arena);
   if (!ids || !mask || !hidden) s = dif_fail_oom(&err, "text embedding", (size_t)T * 8);
+  if (!s) s = dif_blas_reserve(&err);
+  if (!s) s = dif_models_check_files(m, &err);
   if (!s) s = dif_clip_tokenize(tok, text, strlen(text), ids, mask, NULL, &err);
   if (!s) {
     dif_clip_text_out o = {hidden, NULL, kind == DIF_EMBED_TEXT_PROJECTED ? out : NULL, NULL};
@@ -88,6 +91,8 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif_image
   dif_kctx k = kernels(ctx, &arena);
   int w = 0, h = 0;
   if (!px) s = dif_fail_oom(&err, "image pixels", (size_t)np * sizeof *px);
+  if (!s) s = dif_blas_reserve(&err);
+  if (!s) s = dif_models_check_files(m, &err);
   if (!s) s = dif_clip_preprocess_image(&m->feature_extractor, img, px, (size_t)np, &w, &h, &err);
   if (!s && (w != S || h != S))
     s = dif_fail(&err, DIF_ERR_BAD_MODEL,

@@ -55,6 +55,8 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
                          "first product): %s",
                          dif_blas_core(), dif_blas_note());
   dif_error err = {0};
+  /* OpenBLAS's buffers before anything else grows (core/blas.c says why) */
+  if (dif_blas_reserve(&err)) return dif_ctx_fail(ctx, &err);
   dif_status s = dif_models_load(&ctx->models, model_dir, ctx->prior_dir, on_load, ctx, &err);
   if (s) return dif_ctx_fail(ctx, &err);
   for (int i = 0; i < dif_context_model_file_count(ctx); i++) {

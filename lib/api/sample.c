@@ -13,6 +13,7 @@
 #include "api/context.h"
 #include "api/prompt.h"
 #include "api/sample.h"
+#include "core/blas.h"
 #include "io/resample.h"
 #include "pipelines/generate.h"
 
@@ -373,6 +374,8 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
 static dif_status run(dif_sample *s) {
   dif_context *ctx = s->ctx;
   dif_error err = {0};
+  if (dif_blas_reserve(&err) || dif_models_check_files(&ctx->models, &err))
+    return sfail(s, err.status, "%s", err.msg);
   int32_t width = s->width, height = s->height;
   dif_image resized = {0};
   const dif_image *init = NULL;
@@ -470,9 +473,11 @@ DIF_API dif_status dif_sample_start(dif_sample *s) {
   atomic_store(&s->step, 0);
   atomic_store(&s->total, 0);
   atomic_store(&s->running, 1);
-  if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
+  const int e = pthread_create(&s->thread, NULL, thread_main, s);
+  if (e != 0) {
     atomic_store(&s->running, 0);
-    return sfail(s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_start: could not start a thread");
+    return sfail(s, DIF_ERR_OUT_OF_MEMORY,
+                 "out of memory: could not start the sample's thread (%s)", strerror(e));
   }
   s->thread_live = true;
   return DIF_OK;

@@ -37,6 +37,9 @@
  */
 #include "core/blas.h"
 
+#include "core/error.h"
+#include "core/ops.h"
+
 #include <cblas.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -45,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -258,6 +262,55 @@ bool dif_blas_use_best_core(char *msg, size_t size) {
            openblas_get_corename());
   dif_blas_recheck();
   return true;
+}
+
+/* ---- OpenBLAS's working buffers ----
+ *
+ * OpenBLAS gives each thread that runs a large product a buffer of
+ * BUFFER_SIZE (128 MiB of address space in Debian's 0.3.21 x86-64 build:
+ * driver/others/memory.c, seen as a 128 MiB + 4 KiB malloc/mmap), taken
+ * when the thread first needs it and kept for the life of the process.
+ * When that allocation fails (e.g. under `ulimit -v`), blas_memory_alloc
+ * retries forever: the process spins at 100 % CPU and cannot even exit,
+ * since exit joins the spinning thread. So libdif never lets OpenBLAS meet
+ * a failing allocation: dif_blas_reserve first checks that the address
+ * space for every thread's buffer is there (one PROT_NONE mapping of that
+ * size, released at once), then runs one product large enough to involve
+ * every OpenBLAS thread, so all the buffers exist before libdif allocates
+ * anything for a run. Calls are serialised (call_lock in gemm.c) so that
+ * concurrent samples never make OpenBLAS take a second caller buffer. */
+#define SLOT_BYTES ((size_t)129 << 20) /* BUFFER_SIZE + alignment slack, per thread */
+
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static int reserved_threads; /* OpenBLAS threads whose buffers exist */
+
+dif_status dif_blas_reserve(dif_error *err) {
+  pthread_mutex_lock(&reserve_lock);
+  const int threads = openblas_get_num_threads() > 0 ? openblas_get_num_threads() : 1;
+  dif_status st = DIF_OK;
+  if (threads <= reserved_threads) goto done;
+  /* The warm-up product: n × n × n, split over every thread by OpenBLAS. */
+  const int n = threads * 256 < 512 ? 512 : threads * 256 > 2048 ? 2048 : threads * 256;
+  float *a = calloc((size_t)n * n, sizeof *a), *c = calloc((size_t)n * n, sizeof *c);
+  const size_t need = (size_t)threads * SLOT_BYTES;
+  void *probe =
+      a && c ? mmap(NULL, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+             : MAP_FAILED;
+  if (probe == MAP_FAILED) {
+    st = dif_fail(err, DIF_ERR_OUT_OF_MEMORY,
+                  "out of memory: the BLAS library needs %zu MiB of address space for its "
+                  "working buffers (%d thread%s), and not that much is left (a memory limit?)",
+                  need >> 20, threads, threads == 1 ? "" : "s");
+  } else {
+    munmap(probe, need);
+    dif_gemm(false, false, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
+    reserved_threads = threads;
+  }
+  free(a);
+  free(c);
+done:
+  pthread_mutex_unlock(&reserve_lock);
+  return st;
 }
 
 void dif_blas_set_threads(int n) { openblas_set_num_threads(n); }

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/error.h"
+
 /* Runs the check once per process (reads CPUID and OpenBLAS's choice,
  * changes nothing). Thread-safe, cheap after the first call. */
 void dif_blas_init(void);
@@ -43,6 +45,12 @@ bool dif_blas_runnable(void);
  * are then the best known for this CPU; msg gets a sentence saying what was
  * done or why it failed ("" when nothing was to do). */
 bool dif_blas_use_best_core(char *msg, size_t size);
+
+/* Makes sure OpenBLAS's per-thread working buffers exist before a run
+ * (blas.c says why: OpenBLAS spins forever when it cannot allocate them).
+ * DIF_ERR_OUT_OF_MEMORY if the address space for them is not there. Cheap
+ * once done for the current thread count. Thread-safe. */
+dif_status dif_blas_reserve(dif_error *err);
 
 /* OpenBLAS's thread count (process-wide; setting it is NOT safe while any
  * thread may run BLAS — only dif_blas_setup does). */

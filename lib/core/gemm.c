@@ -1,13 +1,19 @@
 /* gemm.c — matrix products through OpenBLAS: dif_gemm and PyTorch Linear.
  *
  * Always called from the calling thread (never inside a pool task): OpenBLAS
- * runs its own threads while ours sleep. */
+ * runs its own threads while ours sleep. One product at a time in the
+ * process (call_lock): OpenBLAS already spreads each over every core, and a
+ * second concurrent caller would make it allocate another 128 MiB working
+ * buffer — the allocation that spins forever when it fails (core/blas.c). */
 #include <cblas.h>
+#include <pthread.h>
 
 #include "core/blas.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
 #include "core/prof.h"
+
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
@@ -22,13 +28,14 @@ void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t 
     }
     return;
   }
-  dif_blas_init(); /* the kernel set is fixed before the first product */
   const double t0 = DIF_PROF_START();
   /* Dimensions above DIF_GEMM_DIM_MAX are rejected by the kernels that call
    * this with user-controlled sizes (conv2d, attention). */
+  pthread_mutex_lock(&call_lock);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, alpha, A,
               (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+  pthread_mutex_unlock(&call_lock);
   DIF_PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
 }
 

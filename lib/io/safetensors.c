@@ -26,6 +26,7 @@ struct dif_safetensors {
   float **converted; /* per entry, F16/BF16 → F32 copies (lazy) */
   json_t *header;    /* keeps entry names alive */
   json_t *metadata;  /* borrowed from header */
+  struct stat file;  /* the mapped file as opened (st_dev, st_ino, st_size, st_mtim) */
 };
 
 static const struct {
@@ -275,6 +276,7 @@ dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err) 
     close(fd);
     return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
   }
+  st->file = sb;
   uint64_t size = (uint64_t)sb.st_size;
   if (size > 0) {
     void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -282,8 +284,8 @@ dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err) 
       int e = errno;
       close(fd);
       dif_st_close(st);
-      return dif_fail(err, DIF_ERR_IO, "%s: cannot map %llu bytes: %s", path,
-                      (unsigned long long)size, strerror(e));
+      return dif_fail(err, e == ENOMEM ? DIF_ERR_OUT_OF_MEMORY : DIF_ERR_IO,
+                      "%s: cannot map %llu bytes: %s", path, (unsigned long long)size, strerror(e));
     }
     st->map = m;
     st->map_size = (size_t)size;
@@ -426,4 +428,21 @@ void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out
     }
     out[i] = v;
   }
+}
+
+dif_status dif_st_check_unchanged(const dif_safetensors *st, dif_error *err) {
+  if (!st->map_size) return DIF_OK; /* a memory buffer, not a file */
+  struct stat now;
+  /* Another file at the path (replaced by rename, or deleted) leaves our
+   * mapping of the old one intact; only the same file changed in place can
+   * pull pages from under it. */
+  if (stat(st->path, &now) != 0 || now.st_dev != st->file.st_dev || now.st_ino != st->file.st_ino)
+    return DIF_OK;
+  if (now.st_size != st->file.st_size || now.st_mtim.tv_sec != st->file.st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != st->file.st_mtim.tv_nsec)
+    return dif_fail(err, DIF_ERR_IO,
+                    "%s was changed on disk since the model was loaded (%lld bytes then, %lld "
+                    "now); load the model again",
+                    st->path, (long long)st->file.st_size, (long long)now.st_size);
+  return DIF_OK;
 }

@@ -69,6 +69,11 @@ dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err);
 dif_status dif_st_open_memory(const void *data, size_t size, const char *name,
                               dif_safetensors **out, dif_error *err);
 void dif_st_close(dif_safetensors *st);
+/* DIF_ERR_IO if the mapped file was changed in place (size or mtime) since
+ * it was opened: reading its pages could then die with SIGBUS. A file
+ * replaced by another at the same path (rename) is fine: the mapping keeps
+ * the old one. */
+dif_status dif_st_check_unchanged(const dif_safetensors *st, dif_error *err);
 
 const char *dif_st_path(const dif_safetensors *st);
 uint64_t dif_st_xxh3(const dif_safetensors *st); /* of the whole file */

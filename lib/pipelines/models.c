@@ -208,3 +208,14 @@ void dif_models_free(dif_models *m) {
   dif_model_folder_free(m->prior_folder);
   memset(m, 0, sizeof *m);
 }
+
+dif_status dif_models_check_files(const dif_models *m, dif_error *err) {
+  const dif_safetensors *files[] = {
+      m->text_encoder.weights,  m->unet.weights,       m->vae.weights,
+      m->image_encoder.weights, m->normalizer.weights, m->prior_text_encoder.weights,
+      m->prior.weights,
+  };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    if (files[i] && dif_st_check_unchanged(files[i], err)) return err->status;
+  return DIF_OK;
+}

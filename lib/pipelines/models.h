@@ -70,5 +70,8 @@ typedef struct dif_models {
 dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,
                            dif_load_progress progress, void *user, dif_error *err);
 void dif_models_free(dif_models *m);
+/* Before a run: DIF_ERR_IO naming the file if a mapped weights file was
+ * changed in place since loading (io/safetensors.h). */
+dif_status dif_models_check_files(const dif_models *m, dif_error *err);
 
 #endif

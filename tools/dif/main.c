@@ -8,7 +8,10 @@
  * Everything here uses include/dif.h only. */
 #include <dif.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -43,7 +46,30 @@ static int info(int argc, char **argv) {
   return 0;
 }
 
+/* OpenBLAS's worker threads each take a 128 MiB working buffer when first
+ * woken — by a product, or by the shutdown at exit — and retry forever when
+ * that allocation fails. Under an address-space limit (ulimit -v) too small
+ * for every thread's buffer, a program linked with OpenBLAS would spin at
+ * exit even when libdif reports "out of memory" cleanly. So under such a
+ * limit the command runs itself again with OPENBLAS_NUM_THREADS=1 (no
+ * workers); libdif then reserves the one buffer it needs or says it cannot
+ * (lib/core/blas.c). The margin covers the program itself before the model
+ * loads. */
+static void one_blas_thread_under_a_tight_limit(char **argv) {
+  struct rlimit r;
+  if (getenv("OPENBLAS_NUM_THREADS") || getrlimit(RLIMIT_AS, &r) != 0 ||
+      r.rlim_cur == RLIM_INFINITY)
+    return;
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const unsigned long long need =
+      (unsigned long long)(cores > 0 ? cores : 1) * (129ull << 20) + (256ull << 20);
+  if ((unsigned long long)r.rlim_cur >= need) return;
+  if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) execv("/proc/self/exe", argv);
+  /* exec failed: go on as we are */
+}
+
 int main(int argc, char **argv) {
+  one_blas_thread_under_a_tight_limit(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;
