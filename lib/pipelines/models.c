@@ -32,6 +32,17 @@ static dif_status check_lengths(const dif_clip_tokenizer *tok, const dif_clip_te
   return DIF_OK;
 }
 
+/* A scheduler config is resolved once at load, as class `cls` (the one a
+ * run uses by default), so that a malformed one — betas outside (0, 1),
+ * a huge num_train_timesteps — is refused by dif_context_load naming the
+ * file and key, not found as NaN latents in the middle of a run. */
+static dif_status check_scheduler(const char *cls, const dif_config *cfg, dif_error *err) {
+  dif_scheduler *probe = NULL;
+  dif_status s = dif_scheduler_create(cls, cfg, NULL, &probe, err);
+  dif_scheduler_free(probe);
+  return s;
+}
+
 /* Loads the prior parts from folder f. */
 static dif_status load_prior(loader *L, dif_model_folder *f) {
   dif_models *m = L->m;
@@ -57,7 +68,8 @@ static dif_status load_prior(loader *L, dif_model_folder *f) {
   dif_model_folder_record(f, "prior", m->prior.weights);
   report(L, "prior_scheduler");
   if ((s = dif_model_folder_config(f, "prior_scheduler", "scheduler_config.json", NULL,
-                                   &m->prior_scheduler_cfg, L->err)))
+                                   &m->prior_scheduler_cfg, L->err)) ||
+      (s = check_scheduler("DDPMScheduler", m->prior_scheduler_cfg, L->err)))
     return s;
   m->has_prior = true;
   return DIF_OK;
@@ -142,6 +154,7 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
     dif_error_prefix(err, "%s/scheduler", dir);
     return s;
   }
+  if ((s = check_scheduler(m->scheduler_class, m->scheduler_cfg, err))) return s;
   m->family = m->unet.class_in ? DIF_FAMILY_UNCLIP : DIF_FAMILY_SD;
   report(L, "image_normalizer");
   if (m->family == DIF_FAMILY_UNCLIP) {
