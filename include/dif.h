@@ -90,7 +90,9 @@ typedef enum dif_status {
   DIF_ERR_LIMIT = 7,         /* a documented limit (size, pixels, parts) was exceeded */
   DIF_ERR_CANCELLED = 8,     /* the caller cancelled the operation */
   DIF_ERR_BUSY = 9,          /* the handle is in use (e.g. a sample is still running) */
-  DIF_ERR_INTERNAL = 10      /* a bug in libdif; the message says where */
+  DIF_ERR_INTERNAL = 10,     /* a bug in libdif; the message says where */
+  DIF_ERR_NON_FINITE = 11    /* a computation produced NaN or infinity (broken weights, a
+                                hostile config); the message names the component and step */
 } dif_status;
 
 /* Returns a static, never-NULL English name for a status ("invalid argument").
@@ -443,7 +445,12 @@ DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8
 DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn, void *user_data);
 
 /* Runs the generation on the calling thread and returns its status:
- * DIF_OK, DIF_ERR_CANCELLED, or an error with a message. */
+ * DIF_OK, DIF_ERR_CANCELLED, or an error with a message. A network or step
+ * that produces NaN or infinity (broken weights, a hostile config) ends the
+ * run with DIF_ERR_NON_FINITE; the message names the component and the step
+ * ("the UNet produced non-finite values at decoder step 3 of 20 (timestep
+ * 801)"). A failed run produces no images (the results stay those of the
+ * last successful run). */
 DIF_API dif_status dif_sample_run(dif_sample *sample);
 /* Starts the generation on a new thread and returns at once (DIF_ERR_BUSY if
  * it is already running). */

@@ -64,6 +64,9 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
     s = dif_clip_text_forward(te, &k, ids, 1, T, NULL, 0, &o, &err);
   }
   if (!s && kind == DIF_EMBED_TEXT_HIDDEN) memcpy(out, hidden, n * sizeof *out);
+  if (!s && dif_first_nonfinite(out, (int64_t)n) >= 0)
+    s = dif_fail(&err, DIF_ERR_NON_FINITE, "%s: the text encoder (%s) produced NaN or infinity", fn,
+                 kind == DIF_EMBED_TEXT_HIDDEN ? "text_encoder" : "prior_text_encoder");
   dif_arena_free(&arena);
   free(ids);
   free(mask);
@@ -97,6 +100,9 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif_image
     dif_clip_vision_out o = {NULL, NULL, out, NULL};
     s = dif_clip_vision_forward(&m->image_encoder, &k, px, 1, &o, &err);
   }
+  if (!s && dif_first_nonfinite(out, (int64_t)n) >= 0)
+    s = dif_fail(&err, DIF_ERR_NON_FINITE,
+                 "the image encoder (image_encoder) produced NaN or infinity");
   dif_arena_free(&arena);
   free(px);
   if (s) {

@@ -79,6 +79,9 @@ const ErrBusy Status = 9
 // ErrInternal is DIF_ERR_INTERNAL.
 const ErrInternal Status = 10
 
+// ErrNonFinite is DIF_ERR_NON_FINITE.
+const ErrNonFinite Status = 11
+
 // LogLevel is enum dif_log_level.
 type LogLevel int32
 

@@ -39,6 +39,7 @@ class Status(_enum.IntEnum):
     ERR_CANCELLED = 8
     ERR_BUSY = 9
     ERR_INTERNAL = 10
+    ERR_NON_FINITE = 11
 
 
 DIF_OK = 0
@@ -52,6 +53,7 @@ DIF_ERR_LIMIT = 7
 DIF_ERR_CANCELLED = 8
 DIF_ERR_BUSY = 9
 DIF_ERR_INTERNAL = 10
+DIF_ERR_NON_FINITE = 11
 dif_status = _C.c_int
 
 
