@@ -145,9 +145,14 @@ DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t 
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
   dif_status s = check_image_encoder(ctx, fn);
   if (s) return s;
-  if (!out) return encode_image(ctx, fn, NULL, NULL, count);
   dif_image img;
   dif_error err = {0};
+  /* the arguments are checked as in a real call, also in a size query */
+  if ((s = dif_image_check_rgb(rgb, width, height, stride, &err))) {
+    dif_error_prefix(&err, "%s", fn);
+    return dif_ctx_fail(ctx, &err);
+  }
+  if (!out) return encode_image(ctx, fn, NULL, NULL, count);
   if ((s = dif_image_from_rgb(rgb, width, height, stride, &img, &err))) {
     dif_error_prefix(&err, "%s", fn);
     return dif_ctx_fail(ctx, &err);

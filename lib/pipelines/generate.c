@@ -567,8 +567,13 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "size %dx%d: width and height must be positive multiples of 8", r->width,
                     r->height);
-  if (r->steps < 1 || r->batch < 1 || !isfinite(r->guidance) || !isfinite(r->prior_guidance) ||
-      !isfinite(r->eta) || r->prior_steps < 1)
+  if (r->width > DIF_MAX_OUTPUT_SIDE || r->height > DIF_MAX_OUTPUT_SIDE)
+    return dif_fail(err, DIF_ERR_LIMIT, "size %dx%d exceeds DIF_MAX_OUTPUT_SIDE (%d)", r->width,
+                    r->height, DIF_MAX_OUTPUT_SIDE);
+  if (r->steps < 1 || r->batch < 1 || r->batch > DIF_MAX_BATCH ||
+      !(r->guidance >= 0 && r->guidance <= DIF_MAX_GUIDANCE) ||
+      !(r->prior_guidance >= 0 && r->prior_guidance <= DIF_MAX_GUIDANCE) || !isfinite(r->eta) ||
+      r->prior_steps < 1)
     return dif_fail(
         err, DIF_ERR_INVALID_ARGUMENT,
         "steps %d, prior steps %d, batch %d, guidance %g, prior guidance %g: out of range",

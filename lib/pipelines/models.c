@@ -189,8 +189,10 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   if ((m->family == DIF_FAMILY_UNCLIP || m->text_encoder.enc.hidden != m->unet.ctx_dim) &&
       (s = check_dims(m, err)))
     return s;
+  /* sample_size <= 4096 (unet_config.c) and the VAE factor <= 32: no overflow */
   dif_defaults_init(&m->defaults, m->unet.sample_size * dif_vae_scale(&m->vae),
                     m->family == DIF_FAMILY_UNCLIP);
+  m->defaults.max_noise_level = dif_models_max_noise_level(m);
   return dif_defaults_load(&m->defaults, dif_model_folder_dir(f), err);
 }
 
@@ -220,4 +222,10 @@ void dif_models_free(dif_models *m) {
   dif_model_folder_free(m->folder);
   dif_model_folder_free(m->prior_folder);
   memset(m, 0, sizeof *m);
+}
+
+int32_t dif_models_max_noise_level(const dif_models *m) {
+  if (!m->noising) return 999;
+  /* num_train_timesteps <= DIF_SCHED_MAX_TRAIN_TIMESTEPS (sched_config.c) */
+  return (int32_t)dif_scheduler_num_train_timesteps(m->noising) - 1;
 }

@@ -71,4 +71,9 @@ dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir
                            dif_load_progress progress, void *user, dif_error *err);
 void dif_models_free(dif_models *m);
 
+/* The highest unCLIP noise level the model takes: its image noising
+ * scheduler's num_train_timesteps - 1 (999 for Stable unCLIP); 999 for a
+ * Stable Diffusion model, which has no noise augmentation. */
+int32_t dif_models_max_noise_level(const dif_models *m);
+
 #endif
