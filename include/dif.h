@@ -98,7 +98,9 @@ typedef enum dif_status {
   DIF_ERR_LIMIT = 7,         /* a documented limit (size, pixels, parts) was exceeded */
   DIF_ERR_CANCELLED = 8,     /* the caller cancelled the operation */
   DIF_ERR_BUSY = 9,          /* the handle is in use (e.g. a sample is still running) */
-  DIF_ERR_INTERNAL = 10      /* a bug in libdif; the message says where */
+  DIF_ERR_INTERNAL = 10,     /* a bug in libdif; the message says where */
+  DIF_ERR_NON_FINITE = 11    /* a computation produced NaN or infinity (broken weights, a
+                                hostile config); the message names the component and step */
 } dif_status;
 
 /* Returns a static, never-NULL English name for a status ("invalid argument").
@@ -269,8 +271,11 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
 /* The CLIP image embedding (image_embeds, [projection_dim]) of an image file
  * (PNG or JPEG, EXIF orientation applied) or of RGB8 pixels (rows of
  * `stride` bytes, stride >= 3·width). Needs the model's image_encoder.
- * Thread-safe on a loaded context. Errors as above plus DIF_ERR_IO,
- * DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT (size caps, see DIF_MAX_IMAGE_SIDE). */
+ * A size query (out NULL) of the RGB8 form checks its arguments as a real
+ * call does. Thread-safe on a loaded context. Errors as above plus
+ * DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT (size caps, see
+ * DIF_MAX_IMAGE_SIDE), DIF_ERR_NON_FINITE (the encoder produced NaN or
+ * infinity). */
 DIF_API dif_status dif_context_encode_image_file(dif_context *ctx, const char *path, float *out,
                                                  size_t *count);
 DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t *rgb, int32_t width,
@@ -413,6 +418,14 @@ DIF_API const char *dif_prompt_last_error(const dif_prompt *prompt);
  */
 #define DIF_MAX_STEPS 1000
 #define DIF_MAX_BATCH 16
+#define DIF_MAX_OUTPUT_SIDE 4096 /* pixels, per side, of a generated image */
+/* Classifier-free guidance scales (decoder and prior) are 0..DIF_MAX_GUIDANCE.
+ * Typical values are 1 to 15; UIs offer up to 30 (AUTOMATIC1111) or 100
+ * (ComfyUI), so 100 keeps every setting a user of those tools may bring.
+ * Beyond, the guided prediction is extrapolated so far that it means
+ * nothing, and float32 overflows soon after (3.4e38 would turn the first
+ * step into infinity). */
+#define DIF_MAX_GUIDANCE 100
 
 typedef enum dif_blend {
   DIF_BLEND_SUM = 0,  /* direction of the weighted sum, weighted mean norm */
@@ -435,16 +448,18 @@ DIF_API void dif_sample_free(dif_sample *sample);
 
 /* Setters. Each returns DIF_ERR_BUSY while the sample runs and
  * DIF_ERR_INVALID_ARGUMENT for a value out of range (named in the message). */
-/* Width and height in pixels: multiples of 8, at most 4096 each. */
+/* Width and height in pixels: multiples of 8, at most DIF_MAX_OUTPUT_SIDE
+ * (4096) each. */
 DIF_API dif_status dif_sample_set_size(dif_sample *sample, int32_t width, int32_t height);
 /* Denoising steps of the decoder: 1..DIF_MAX_STEPS. A scheduler may allow
  * fewer than its num_train_timesteps (e.g. DDIM with "leading" spacing and
  * steps_offset 1 stops at 999 steps of 1000, as in diffusers): the run then
  * fails with DIF_ERR_INVALID_ARGUMENT naming the timestep. */
 DIF_API dif_status dif_sample_set_steps(dif_sample *sample, int32_t steps);
-/* Classifier-free guidance scale: finite, >= 0; <= 1 disables guidance. */
+/* Classifier-free guidance scale: 0..DIF_MAX_GUIDANCE; <= 1 disables
+ * guidance. */
 DIF_API dif_status dif_sample_set_guidance(dif_sample *sample, float scale);
-/* The prior's steps (1..DIF_MAX_STEPS) and guidance (finite, >= 0). */
+/* The prior's steps (1..DIF_MAX_STEPS) and guidance (0..DIF_MAX_GUIDANCE). */
 DIF_API dif_status dif_sample_set_prior_steps(dif_sample *sample, int32_t steps);
 DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale);
 /* The decoder's scheduler by diffusers class name or short name (ddim,
@@ -468,15 +483,22 @@ DIF_API uint64_t dif_sample_seed(const dif_sample *sample);
 /* Number of images drawn in one run (1..DIF_MAX_BATCH), as diffusers'
  * num_images_per_prompt: one generator draws all of them. */
 DIF_API dif_status dif_sample_set_batch(dif_sample *sample, int32_t count);
-/* unCLIP noise augmentation of the image embedding, 0..999: 0 keeps close
- * to the references ("vary subtle"), higher values vary more ("strong"). */
+/* unCLIP noise augmentation of the image embedding, 0 to the model's
+ * highest level: its image_noising_scheduler's num_train_timesteps - 1 (999
+ * for Stable unCLIP; 999 for a Stable Diffusion model, where it has no
+ * effect). 0 keeps close to the references ("vary subtle"), higher values
+ * vary more ("strong"). */
 DIF_API dif_status dif_sample_set_noise_level(dif_sample *sample, int32_t level);
 /* How prompt parts combine (see section 6). */
 DIF_API dif_status dif_sample_set_blend(dif_sample *sample, dif_blend mode);
 /* img2img: start from an image (file or RGB8 pixels, copied) noised to
- * strength in (0, 1] (1 = ignore the image's content). The sample's size
- * becomes the image's size rounded down to multiples of 8 unless set
- * explicitly; the image is then resized to it. NULL path clears. */
+ * strength in (0, 1] (1 = ignore the image's content; a strength so small
+ * that no step is left is refused by the run). The sample's size becomes
+ * the image's size rounded down to multiples of 8 unless set explicitly;
+ * the image is then resized to it. An image larger than
+ * DIF_MAX_OUTPUT_SIDE on a side (inputs may be up to DIF_MAX_IMAGE_SIDE)
+ * needs an explicit size: without one the run fails with DIF_ERR_LIMIT
+ * before allocating anything. NULL path clears. */
 DIF_API dif_status dif_sample_set_init_image_file(dif_sample *sample, const char *path,
                                                   float strength);
 DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8_t *rgb,
@@ -486,7 +508,12 @@ DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8
 DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn, void *user_data);
 
 /* Runs the generation on the calling thread and returns its status:
- * DIF_OK, DIF_ERR_CANCELLED, or an error with a message. */
+ * DIF_OK, DIF_ERR_CANCELLED, or an error with a message. A network or step
+ * that produces NaN or infinity (broken weights, a hostile config) ends the
+ * run with DIF_ERR_NON_FINITE; the message names the component and the step
+ * ("the UNet produced non-finite values at decoder step 3 of 20 (timestep
+ * 801)"). A failed run produces no images (the results stay those of the
+ * last successful run). */
 DIF_API dif_status dif_sample_run(dif_sample *sample);
 /* Starts the generation on a new thread and returns at once (DIF_ERR_BUSY if
  * it is already running). */

@@ -67,6 +67,9 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
     s = dif_clip_text_forward(te, &k, ids, 1, T, NULL, 0, &o, &err);
   }
   if (!s && kind == DIF_EMBED_TEXT_HIDDEN) memcpy(out, hidden, n * sizeof *out);
+  if (!s && dif_first_nonfinite(out, (int64_t)n) >= 0)
+    s = dif_fail(&err, DIF_ERR_NON_FINITE, "%s: the text encoder (%s) produced NaN or infinity", fn,
+                 kind == DIF_EMBED_TEXT_HIDDEN ? "text_encoder" : "prior_text_encoder");
   dif_arena_free(&arena);
   free(ids);
   free(mask);
@@ -102,6 +105,9 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif_image
     dif_clip_vision_out o = {NULL, NULL, out, NULL};
     s = dif_clip_vision_forward(&m->image_encoder, &k, px, 1, &o, &err);
   }
+  if (!s && dif_first_nonfinite(out, (int64_t)n) >= 0)
+    s = dif_fail(&err, DIF_ERR_NON_FINITE,
+                 "the image encoder (image_encoder) produced NaN or infinity");
   dif_arena_free(&arena);
   free(px);
   if (s) {
@@ -144,9 +150,14 @@ DIF_API dif_status dif_context_encode_image_rgb(dif_context *ctx, const uint8_t 
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", fn);
   dif_status s = check_image_encoder(ctx, fn);
   if (s) return s;
-  if (!out) return encode_image(ctx, fn, NULL, NULL, count);
   dif_image img;
   dif_error err = {0};
+  /* the arguments are checked as in a real call, also in a size query */
+  if ((s = dif_image_check_rgb(rgb, width, height, stride, &err))) {
+    dif_error_prefix(&err, "%s", fn);
+    return dif_ctx_fail(ctx, &err);
+  }
+  if (!out) return encode_image(ctx, fn, NULL, NULL, count);
   if ((s = dif_image_from_rgb(rgb, width, height, stride, &img, &err))) {
     dif_error_prefix(&err, "%s", fn);
     return dif_ctx_fail(ctx, &err);

@@ -19,6 +19,7 @@ DIF_API const char *dif_status_string(dif_status status) {
   case DIF_ERR_CANCELLED: return "cancelled";
   case DIF_ERR_BUSY: return "busy";
   case DIF_ERR_INTERNAL: return "internal error";
+  case DIF_ERR_NON_FINITE: return "non-finite values (NaN or infinity)";
   }
   return "unknown status";
 }

@@ -122,12 +122,12 @@ DIF_API dif_status dif_prompt_add_image_file(dif_prompt *p, const char *path, fl
   return DIF_OK;
 }
 
-dif_status dif_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
-                              dif_image *out, dif_error *err) {
-  memset(out, 0, sizeof *out);
+dif_status dif_image_check_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
+                               dif_error *err) {
   if (!rgb) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "pixels are NULL");
   if (width < 1 || height < 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "image size %dx%d is empty", width, height);
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "image size %dx%d is empty (width and height must be positive)", width, height);
   if (width > DIF_MAX_IMAGE_SIDE || height > DIF_MAX_IMAGE_SIDE ||
       (uint64_t)width * (uint64_t)height > DIF_MAX_IMAGE_PIXELS)
     return dif_fail(err, DIF_ERR_LIMIT,
@@ -137,7 +137,15 @@ dif_status dif_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height,
   if (stride < 3 * width)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "stride %d is less than 3 x width (%d)", stride,
                     3 * width);
-  dif_status s = dif_image_alloc(out, width, height, NULL, err);
+  return DIF_OK;
+}
+
+dif_status dif_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
+                              dif_image *out, dif_error *err) {
+  memset(out, 0, sizeof *out);
+  dif_status s = dif_image_check_rgb(rgb, width, height, stride, err);
+  if (s) return s;
+  s = dif_image_alloc(out, width, height, NULL, err);
   if (s) return s;
   for (int32_t y = 0; y < height; y++)
     memcpy(out->rgb + (size_t)y * (size_t)width * 3, rgb + (size_t)y * (size_t)stride,

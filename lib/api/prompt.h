@@ -25,6 +25,12 @@ struct dif_prompt {
 /* Deep copy (texts and pixels). */
 dif_status dif_prompt_copy(const dif_prompt *src, dif_prompt **out, dif_error *err);
 
+/* The one check of caller-given RGB8 pixels, also where nothing is copied
+ * (size queries): rgb non-NULL, width and height positive and within
+ * DIF_MAX_IMAGE_SIDE and DIF_MAX_IMAGE_PIXELS (DIF_ERR_LIMIT), stride >=
+ * 3 x width. */
+dif_status dif_image_check_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
+                               dif_error *err);
 /* Copies RGB8 rows with a stride into a tight dif_image, checking the limits. */
 dif_status dif_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
                               dif_image *out, dif_error *err);

@@ -17,8 +17,6 @@
 #include "io/resample.h"
 #include "pipelines/generate.h"
 
-#define MAX_SIDE 4096
-
 struct dif_sample {
   dif_context *ctx;
   dif_prompt *prompt; /* a copy */
@@ -138,12 +136,30 @@ DIF_API void dif_sample_free(dif_sample *s) {
   dif_ctx_unref(ctx);
 }
 
+/* The one check of an output size, wherever it comes from (the setter, a
+ * record through it, the init image): multiples of 8 in
+ * 8..DIF_MAX_OUTPUT_SIDE. A size above the cap fails with over_cap (the
+ * setters' DIF_ERR_INVALID_ARGUMENT, or DIF_ERR_LIMIT for a size taken from
+ * an image), anything else with DIF_ERR_INVALID_ARGUMENT. */
+static dif_status check_output_size(dif_sample *s, const char *what, int32_t width, int32_t height,
+                                    dif_status over_cap) {
+  if (width > DIF_MAX_OUTPUT_SIDE || height > DIF_MAX_OUTPUT_SIDE)
+    return sfail(s, over_cap,
+                 "%s: %dx%d exceeds DIF_MAX_OUTPUT_SIDE (%d pixels per side) of a generated "
+                 "image",
+                 what, width, height, DIF_MAX_OUTPUT_SIDE);
+  if (width < 8 || height < 8 || width % 8 || height % 8)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT,
+                 "%s: %dx%d: width and height must be multiples of 8 in 8..%d", what, width, height,
+                 DIF_MAX_OUTPUT_SIDE);
+  return DIF_OK;
+}
+
 DIF_API dif_status dif_sample_set_size(dif_sample *s, int32_t width, int32_t height) {
   CHECK_SAMPLE(s, "dif_sample_set_size");
-  if (width < 8 || height < 8 || width > MAX_SIDE || height > MAX_SIDE || width % 8 || height % 8)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT,
-                 "dif_sample_set_size: %dx%d: width and height must be multiples of 8 in 8..%d",
-                 width, height, MAX_SIDE);
+  dif_status st =
+      check_output_size(s, "dif_sample_set_size", width, height, DIF_ERR_INVALID_ARGUMENT);
+  if (st) return st;
   s->width = width;
   s->height = height;
   s->size_set = true;
@@ -159,9 +175,9 @@ static dif_status set_steps(dif_sample *s, const char *fn, int32_t steps, int32_
 }
 
 static dif_status set_scale(dif_sample *s, const char *fn, float v, float *dst) {
-  if (!isfinite(v) || v < 0)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: guidance %g must be finite and >= 0", fn,
-                 (double)v);
+  if (!(v >= 0 && v <= DIF_MAX_GUIDANCE)) /* NaN fails too */
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: guidance %g must be finite, >= 0 and <= %d", fn,
+                 (double)v, DIF_MAX_GUIDANCE);
   *dst = v;
   return ok(s);
 }
@@ -237,8 +253,12 @@ DIF_API dif_status dif_sample_set_batch(dif_sample *s, int32_t count) {
 
 DIF_API dif_status dif_sample_set_noise_level(dif_sample *s, int32_t level) {
   CHECK_SAMPLE(s, "dif_sample_set_noise_level");
-  if (level < 0 || level > 999)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_noise_level: %d (0..999)", level);
+  int32_t max = dif_models_max_noise_level(&s->ctx->models);
+  if (level < 0 || level > max)
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT,
+                 "dif_sample_set_noise_level: %d is outside 0..%d (the model's "
+                 "image_noising_scheduler has %d steps)",
+                 level, max, max + 1);
   s->noise_level = level;
   return ok(s);
 }
@@ -383,9 +403,13 @@ static dif_status run(dif_sample *s) {
     if (!s->size_set) { /* the image's size, rounded down to multiples of 8 */
       width = s->init.width - s->init.width % 8;
       height = s->init.height - s->init.height % 8;
-      if (width < 8 || height < 8)
-        return sfail(s, DIF_ERR_INVALID_ARGUMENT, "the init image (%dx%d) is smaller than 8x8",
-                     s->init.width, s->init.height);
+      char what[96];
+      snprintf(what, sizeof what,
+               "the size of the init image (%dx%d; set one with "
+               "dif_sample_set_size)",
+               s->init.width, s->init.height);
+      dif_status st = check_output_size(s, what, width, height, DIF_ERR_LIMIT);
+      if (st) return st;
     }
     init = &s->init;
     if (s->init.width != width || s->init.height != height) {

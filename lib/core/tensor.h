@@ -23,6 +23,12 @@ typedef struct dif_tensor {
 /* Product of the shape (1 for ndim 0). */
 int64_t dif_tensor_numel(const dif_tensor *t);
 
+/* Index of the first NaN or infinity in x[0..n), or -1 if every value is
+ * finite. Reads the bits (exponent all ones), so it holds under any
+ * floating-point flags, and scans in blocks a compiler vectorises: a pass
+ * costs about as much as a memcpy of x. */
+int64_t dif_first_nonfinite(const float *x, int64_t n);
+
 /* Writes "[a, b, c]" into buf (for error messages). */
 const char *dif_shape_str(const int64_t *shape, int ndim, char *buf, int size);
 

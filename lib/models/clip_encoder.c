@@ -30,6 +30,9 @@ dif_status dif_clip_encoder_load(dif_clip_encoder *enc, const dif_config *cfg, d
   if (layers < 1 || layers > DIF_CLIP_MAX_LAYERS)
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: num_hidden_layers %lld (supported: 1..%d)", file,
                     (long long)layers, DIF_CLIP_MAX_LAYERS);
+  if (!(eps > 0) || !isfinite((float)eps))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: layer_norm_eps %g must be finite and positive",
+                    file, eps);
   if (strcmp(act, "quick_gelu") == 0)
     enc->act = DIF_CLIP_QUICK_GELU;
   else if (strcmp(act, "gelu") == 0)

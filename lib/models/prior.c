@@ -41,8 +41,10 @@ static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *er
       (s = dif_config_int_opt(cfg, "num_embeddings", 77, &p->n_embeddings, err)) ||
       (s = dif_config_int_opt(cfg, "additional_embeddings", 4, &p->n_extra, err)))
     return s;
-  if (p->heads < 1 || p->head_dim < 1 || p->heads * p->head_dim > 65536 || p->embed_dim < 1 ||
-      p->embed_dim > 65536 || p->n_embeddings < 1 || p->n_embeddings > 4096 || p->n_layers < 1 ||
+  /* each factor bounded before the product, so it cannot overflow */
+  if (p->heads < 1 || p->head_dim < 1 || p->heads > 65536 || p->head_dim > 65536 ||
+      p->heads * p->head_dim > 65536 || p->embed_dim < 1 || p->embed_dim > 65536 ||
+      p->n_embeddings < 1 || p->n_embeddings > 4096 || p->n_layers < 1 ||
       p->n_layers > DIF_PRIOR_MAX_LAYERS)
     return dif_fail(err, DIF_ERR_BAD_MODEL,
                     "%s: heads %lld x head_dim %lld, embedding_dim %lld, num_embeddings %lld, "

@@ -151,11 +151,19 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
   if (c->ctx_dim < 1 || c->ctx_dim > 16384)
     return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: cross_attention_dim %lld out of range", file,
                     (long long)c->ctx_dim);
+  /* sample_size is the latent side the model was trained at; it sets the
+   * default picture size (times the VAE factor), which must stay within the
+   * 4096-pixel output cap, so a latent side above 4096 is malformed. */
+  if (c->sample_size < 1 || c->sample_size > 4096)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: sample_size %lld is outside 1..4096", file,
+                    (long long)c->sample_size);
   if (c->downsample_padding < 0 || c->downsample_padding > 1)
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: downsample_padding = %lld (supported: 0, 1)",
                     file, (long long)c->downsample_padding);
   if (!(c->eps > 0) || !isfinite(c->eps))
     return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: norm_eps must be positive", file);
+  if (!isfinite(c->freq_shift))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: freq_shift must be finite", file);
   if (cls_type) {
     if (strcmp(cls_type, "projection") != 0)
       return dif_fail(err, DIF_ERR_UNSUPPORTED,

@@ -69,6 +69,9 @@ static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err)
     return s;
   v->sample_size = ss[0];
   const char *file = dif_config_path(cfg);
+  if (v->sample_size < 1 || v->sample_size > 4096) /* a tile side in pixels */
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: sample_size %lld is outside 1..4096", file,
+                    (long long)v->sample_size);
   v->n_blocks = n;
   v->scaling_factor = (float)sf;
   if (n < 1 || nd != n || nu != n)
@@ -93,10 +96,10 @@ static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err)
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
                     file, (long long)v->layers_per_block, DIF_VAE_MAX_LAYERS);
   if (v->in_ch < 1 || v->in_ch > 16 || v->out_ch < 1 || v->out_ch > 16 || v->latent_ch < 1 ||
-      v->latent_ch > 64 || !(v->scaling_factor > 0))
+      v->latent_ch > 64 || !(v->scaling_factor >= 1e-4f && v->scaling_factor <= 1e4f))
     return dif_fail(err, DIF_ERR_BAD_MODEL,
                     "%s: in_channels / out_channels / latent_channels / scaling_factor out of "
-                    "range",
+                    "range (scaling_factor must be in 1e-4..1e4)",
                     file);
   return DIF_OK;
 }

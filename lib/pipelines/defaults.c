@@ -12,7 +12,7 @@
 #include "io/config.h"
 #include "samplers/scheduler.h"
 
-#define MAX_SIDE 4096 /* as dif_sample_set_size */
+#define MAX_SIDE DIF_MAX_OUTPUT_SIDE /* as dif_sample_set_size */
 
 void dif_defaults_init(dif_defaults *d, int64_t side, bool unclip) {
   memset(d, 0, sizeof *d);
@@ -23,6 +23,7 @@ void dif_defaults_init(dif_defaults *d, int64_t side, bool unclip) {
   d->prior_steps = 25;
   d->prior_guidance = 4.0f;
   d->noise_level = 0;
+  d->max_noise_level = 999;
 }
 
 /* The keys a dif_defaults.json may hold; "comment" is for people. */
@@ -60,14 +61,14 @@ static dif_status int_key(const dif_config *cfg, const char *key, int64_t lo, in
   return DIF_OK;
 }
 
-/* An optional guidance scale: finite and >= 0 (as the sample setters). */
+/* An optional guidance scale: 0..DIF_MAX_GUIDANCE (as the sample setters). */
 static dif_status scale_key(const dif_config *cfg, const char *key, float *out, dif_error *err) {
   double v;
   dif_status s = dif_config_num_opt(cfg, key, *out, &v, err);
   if (s) return s;
-  if (!isfinite(v) || v < 0 || v > 1e6)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %g; it must be a number in 0..1e6",
-                    dif_config_path(cfg), key, v);
+  if (!isfinite(v) || v < 0 || v > DIF_MAX_GUIDANCE)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %g; it must be a number in 0..%d",
+                    dif_config_path(cfg), key, v, DIF_MAX_GUIDANCE);
   *out = (float)v;
   return DIF_OK;
 }
@@ -81,7 +82,7 @@ static dif_status read_file(dif_defaults *d, const dif_config *cfg, dif_error *e
       (s = scale_key(cfg, "guidance", &d->guidance, err)) ||
       (s = int_key(cfg, "prior_steps", 1, DIF_MAX_STEPS, 1, &d->prior_steps, err)) ||
       (s = scale_key(cfg, "prior_guidance", &d->prior_guidance, err)) ||
-      (s = int_key(cfg, "noise_level", 0, 999, 1, &d->noise_level, err)) ||
+      (s = int_key(cfg, "noise_level", 0, d->max_noise_level, 1, &d->noise_level, err)) ||
       (s = dif_config_str_opt(cfg, "comment", NULL, &comment, err)) ||
       (s = dif_config_str_opt(cfg, "scheduler", NULL, &sched, err)))
     return s;

@@ -25,9 +25,10 @@ typedef struct dif_defaults {
   int32_t prior_steps;
   float prior_guidance;
   int32_t noise_level;
-  char scheduler[64]; /* "" = the model's scheduler/ */
-  bool from_file;     /* dif_defaults.json was present */
-  char path[4096];    /* its path when from_file */
+  int32_t max_noise_level; /* the model's (dif_models_max_noise_level); init: 999 */
+  char scheduler[64];      /* "" = the model's scheduler/ */
+  bool from_file;          /* dif_defaults.json was present */
+  char path[4096];         /* its path when from_file */
 } dif_defaults;
 
 /* libdif's own defaults for a model: `side` is the UNet's sample_size times

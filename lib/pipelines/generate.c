@@ -77,6 +77,37 @@ static void step_drew(gen *g, const dif_step_args *a) {
   g->draws++;
 }
 
+/* ---- finiteness ----
+ *
+ * A NaN or an infinity anywhere (broken weights, a hostile config, an
+ * overflowing guidance) spreads to every later value and would end as a black
+ * picture, through a float-to-integer cast of NaN that C leaves undefined.
+ * Each network's output and the latents after each step are scanned instead
+ * (a pass over a buffer is negligible next to the network that filled it),
+ * and the first non-finite value ends the run with DIF_ERR_NON_FINITE naming
+ * the component and the step.
+ *
+ * Weights are not scanned at load. A scan is one more pass over every
+ * weight (measured: about 0.1 s per 400 MB of float32 already in memory on
+ * the development machine, so about 1 s more per load of a 4 GB model, for
+ * every user, for a fault a broken file rarely has), while a NaN or infinite
+ * weight shows in the output of the network that holds it on its first
+ * call, which these checks catch and name (tests/unit/test-api-numbers.c
+ * poisons a tensor of each component). */
+static dif_status check_finite(gen *g, const float *x, int64_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static dif_status check_finite(gen *g, const float *x, int64_t n, const char *fmt, ...) {
+  int64_t i = dif_first_nonfinite(x, n);
+  if (i < 0) return DIF_OK;
+  char what[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return dif_fail(g->err, DIF_ERR_NON_FINITE, "%s (%s at value %lld of %lld)", what,
+                  isnan(x[i]) ? "NaN" : "infinity", (long long)i, (long long)n);
+}
+
 static float *alloc_floats(gen *g, int64_t n, const char *what) {
   float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
   if (!p) dif_fail_oom(g->err, what, (size_t)n * sizeof *p);
@@ -100,6 +131,12 @@ static dif_status encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_c
     dif_clip_text_out out = {hidden, pooled, embeds, NULL};
     s = dif_clip_text_forward(te, g->k, ids, 1, T, NULL, 0, &out, g->err);
   }
+  if (!s)
+    s = check_finite(g, hidden, T * C, "the text encoder (%s) produced non-finite hidden states",
+                     name);
+  if (!s && embeds)
+    s = check_finite(g, embeds, te->projection_dim,
+                     "the text encoder (%s) produced a non-finite text embedding", name);
   if (!s) {
     char key[96];
     snprintf(key, sizeof key, "%s.call%d.input_ids", name, *calls);
@@ -191,6 +228,11 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
     float t = (float)dif_scheduler_timestep(sch, i);
     dif_prior_input in = {x_in, &t, 1, proj, enc, amask, NB, NULL, NULL, &cache};
     if ((s = dif_prior_forward(&m->prior, g->k, &in, pred, g->err))) break;
+    if ((s = check_finite(
+             g, pred, NB * D,
+             "the prior produced non-finite values at prior step %d of %d (timestep %g)", i + 1,
+             n_t, (double)t)))
+      break;
     trace(g, x_in, NB * D, "prior.call%d.hidden_states", i);
     trace(g, &t, 1, "prior.call%d.timestep", i);
     trace(g, pred, NB * D, "prior.call%d.predicted_image_embedding", i);
@@ -209,6 +251,12 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
                        .noise_out = drawn};
     if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
     step_drew(g, &a);
+    if ((s = check_finite(
+             g, lat, B * D,
+             "the prior's latents became non-finite at prior step %d of %d (timestep %g) "
+             "after guidance %g and the %s step",
+             i + 1, n_t, (double)t, (double)r->prior_guidance, dif_scheduler_class_name(sch))))
+      break;
     trace(g, lat, B * D, "prior_step%d.prev_sample", i);
     trace(g, lat, B * D, "prior_callback.step%d.latents", i);
     trace(g, &t, 1, "prior_callback.step%d.t", i);
@@ -218,6 +266,9 @@ static dif_status run_prior(gen *g, const char *text, float *out) {
     trace(g, lat, B * D, "prior.post_process_latents.in");
     dif_prior_post_process(&m->prior, lat, B, out);
     trace(g, out, B * D, "prior.post_process_latents.out");
+    s = check_finite(
+        g, out, B * D,
+        "the prior's post-processing (clip_mean, clip_std) produced a non-finite image embedding");
   }
   dif_scheduler_free(sch);
   dif_prior_cache_free(&cache);
@@ -252,6 +303,9 @@ static dif_status encode_image(gen *g, const dif_image *img, float *out) {
     dif_clip_vision_out o = {NULL, NULL, out, NULL};
     s = dif_clip_vision_forward(&m->image_encoder, g->k, px, 1, &o, g->err);
   }
+  if (!s)
+    s = check_finite(g, out, m->image_encoder.projection_dim,
+                     "the image encoder (image_encoder) produced a non-finite image embedding");
   if (!s) {
     trace(g, px, n, "image_encoder.call%d.pixel_values", g->image_calls);
     trace(g, out, m->image_encoder.projection_dim, "image_encoder.call%d.image_embeds",
@@ -326,6 +380,9 @@ static dif_status image_embedding(gen *g, float *out) {
     for (int i = 0; i < n; i++)
       memcpy(rows + (int64_t)i * D, parts + ((int64_t)i * B + b) * D, (size_t)D * sizeof *rows);
     s = dif_embeds_combine(r->blend, rows, w, n, D, out + b * D, g->err);
+    if (!s)
+      s = check_finite(g, out + b * D, D,
+                       "combining the prompt's %d embeddings by weight gave non-finite values", n);
   }
   free(parts);
   free(w);
@@ -361,6 +418,12 @@ static dif_status init_latents_from_image(gen *g, dif_scheduler *sch, float *lat
     trace(g, x, 3 * HW, "vae.encode.in");
     s = dif_vae_encode(&m->vae, g->k, x, 1, H, W, mean, logvar, NULL, NULL, g->err);
   }
+  if (!s)
+    s = check_finite(g, mean, L * h * w,
+                     "the VAE encoder (vae) produced non-finite latents for the init image");
+  if (!s)
+    s = check_finite(g, logvar, L * h * w,
+                     "the VAE encoder (vae) produced a non-finite log-variance for the init image");
   if (!s) {
     for (int64_t i = 0; i < L * h * w; i++) logvar[i] = expf(0.5f * logvar[i]); /* std */
     trace(g, mean, L * h * w, "vae.encode.latent_mean");
@@ -377,6 +440,10 @@ static dif_status init_latents_from_image(gen *g, dif_scheduler *sch, float *lat
   if (!s)
     s = dif_scheduler_add_noise(sch, lat, noise, dif_scheduler_timestep(sch, first), B * L * h * w,
                                 lat, g->err);
+  if (!s)
+    s = check_finite(g, lat, B * L * h * w,
+                     "the init image's noised latents are non-finite (timestep %g)",
+                     dif_scheduler_timestep(sch, first));
   free(x);
   free(mean);
   free(logvar);
@@ -415,6 +482,11 @@ static dif_status denoise(gen *g, dif_scheduler *sch, int first, float *lat, int
                          .S = S,
                          .class_labels = labels};
     if ((s = dif_unet_forward(&m->unet, g->k, &in, pred, g->err))) break;
+    if ((s = check_finite(
+             g, pred, NB * n1,
+             "the UNet produced non-finite values at decoder step %d of %d (timestep %g)", j + 1,
+             n_t - first, (double)t)))
+      break;
     trace(g, x_in, NB * n1, "unet.call%d.sample", j);
     trace(g, &t, 1, "unet.call%d.timestep", j);
     trace(g, pred, NB * n1, "unet.call%d.out", j);
@@ -430,6 +502,12 @@ static dif_status denoise(gen *g, dif_scheduler *sch, int first, float *lat, int
                        .noise_out = drawn};
     if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
     step_drew(g, &a);
+    if ((s = check_finite(
+             g, lat, B * n1,
+             "the latents became non-finite at decoder step %d of %d (timestep %g) after "
+             "guidance %g and the %s step",
+             j + 1, n_t - first, (double)t, (double)r->guidance, dif_scheduler_class_name(sch))))
+      break;
     trace(g, lat, B * n1, "callback.step%d.latents", j);
     trace(g, &t, 1, "callback.step%d.t", j);
     s = stepped(g);
@@ -456,13 +534,15 @@ static dif_status decode(gen *g, float *lat, int64_t h, int64_t w, dif_result *r
     s = cancelled(g);
   }
   if (!s) s = dif_vae_decode(&m->vae, g->k, lat, B, h, w, img, NULL, NULL, g->err);
+  if (!s)
+    s = check_finite(g, img, B * 3 * H * W, "the VAE decoder (vae) produced non-finite pixels");
   if (!s) {
     trace(g, img, B * 3 * H * W, "vae.decode.out");
     for (int64_t b = 0; b < B; b++)
       for (int64_t c = 0; c < 3; c++)
         for (int64_t i = 0; i < H * W; i++) {
           float v = img[(b * 3 + c) * H * W + i] / 2.0f + 0.5f;
-          v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+          v = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN, never expected here, gives 0 */
           hwc[(b * H * W + i) * 3 + c] = v;
           res->rgb[(b * H * W + i) * 3 + c] = (uint8_t)nearbyintf(v * 255.0f); /* half to even */
         }
@@ -490,8 +570,13 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "size %dx%d: width and height must be positive multiples of 8", r->width,
                     r->height);
-  if (r->steps < 1 || r->batch < 1 || !isfinite(r->guidance) || !isfinite(r->prior_guidance) ||
-      !isfinite(r->eta) || r->prior_steps < 1)
+  if (r->width > DIF_MAX_OUTPUT_SIDE || r->height > DIF_MAX_OUTPUT_SIDE)
+    return dif_fail(err, DIF_ERR_LIMIT, "size %dx%d exceeds DIF_MAX_OUTPUT_SIDE (%d)", r->width,
+                    r->height, DIF_MAX_OUTPUT_SIDE);
+  if (r->steps < 1 || r->batch < 1 || r->batch > DIF_MAX_BATCH ||
+      !(r->guidance >= 0 && r->guidance <= DIF_MAX_GUIDANCE) ||
+      !(r->prior_guidance >= 0 && r->prior_guidance <= DIF_MAX_GUIDANCE) || !isfinite(r->eta) ||
+      r->prior_steps < 1)
     return dif_fail(
         err, DIF_ERR_INVALID_ARGUMENT,
         "steps %d, prior steps %d, batch %d, guidance %g, prior guidance %g: out of range",
@@ -567,6 +652,11 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
     if (!s)
       s = dif_noise_image_embeddings(&m->normalizer, m->noising, embeds, noise, B, r->noise_level,
                                      labels + (cfg ? B * 2 * D : 0), err);
+    if (!s)
+      s = check_finite(&g, labels + (cfg ? B * 2 * D : 0), B * 2 * D,
+                       "the image normalizer and noise augmentation (image_normalizer, "
+                       "image_noising_scheduler, noise level %d) produced non-finite class labels",
+                       r->noise_level);
     if (!s) trace(&g, labels, NB * 2 * D, "unet.class_labels");
   }
   /* 4. the initial latents */
@@ -580,6 +670,11 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
     s = draw(&g, lat, B, L * h * w);
     float sigma = dif_scheduler_init_noise_sigma(sch);
     for (int64_t i = 0; !s && i < B * L * h * w; i++) lat[i] *= sigma;
+    if (!s)
+      s = check_finite(
+          &g, lat, B * L * h * w,
+          "the initial latents are non-finite (the %s scheduler's init_noise_sigma is %g)",
+          dif_scheduler_class_name(sch), (double)sigma);
   }
   /* 5. denoise, 6. decode */
   if (!s) s = denoise(&g, sch, first, lat, h, w, context, T, labels);

@@ -32,6 +32,17 @@ static dif_status check_lengths(const dif_clip_tokenizer *tok, const dif_clip_te
   return DIF_OK;
 }
 
+/* A scheduler config is resolved once at load, as class `cls` (the one a
+ * run uses by default), so that a malformed one — betas outside (0, 1),
+ * a huge num_train_timesteps — is refused by dif_context_load naming the
+ * file and key, not found as NaN latents in the middle of a run. */
+static dif_status check_scheduler(const char *cls, const dif_config *cfg, dif_error *err) {
+  dif_scheduler *probe = NULL;
+  dif_status s = dif_scheduler_create(cls, cfg, NULL, &probe, err);
+  dif_scheduler_free(probe);
+  return s;
+}
+
 /* Loads the prior parts from folder f. */
 static dif_status load_prior(loader *L, dif_model_folder *f) {
   dif_models *m = L->m;
@@ -57,7 +68,8 @@ static dif_status load_prior(loader *L, dif_model_folder *f) {
   dif_model_folder_record(f, "prior", m->prior.weights);
   report(L, "prior_scheduler");
   if ((s = dif_model_folder_config(f, "prior_scheduler", "scheduler_config.json", NULL,
-                                   &m->prior_scheduler_cfg, L->err)))
+                                   &m->prior_scheduler_cfg, L->err)) ||
+      (s = check_scheduler("DDPMScheduler", m->prior_scheduler_cfg, L->err)))
     return s;
   m->has_prior = true;
   return DIF_OK;
@@ -142,6 +154,7 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
     dif_error_prefix(err, "%s/scheduler", dir);
     return s;
   }
+  if ((s = check_scheduler(m->scheduler_class, m->scheduler_cfg, err))) return s;
   m->family = m->unet.class_in ? DIF_FAMILY_UNCLIP : DIF_FAMILY_SD;
   report(L, "image_normalizer");
   if (m->family == DIF_FAMILY_UNCLIP) {
@@ -176,8 +189,10 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   if ((m->family == DIF_FAMILY_UNCLIP || m->text_encoder.enc.hidden != m->unet.ctx_dim) &&
       (s = check_dims(m, err)))
     return s;
+  /* sample_size <= 4096 (unet_config.c) and the VAE factor <= 32: no overflow */
   dif_defaults_init(&m->defaults, m->unet.sample_size * dif_vae_scale(&m->vae),
                     m->family == DIF_FAMILY_UNCLIP);
+  m->defaults.max_noise_level = dif_models_max_noise_level(m);
   return dif_defaults_load(&m->defaults, dif_model_folder_dir(f), err);
 }
 
@@ -218,4 +233,10 @@ dif_status dif_models_check_files(const dif_models *m, dif_error *err) {
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     if (files[i] && dif_st_check_unchanged(files[i], err)) return err->status;
   return DIF_OK;
+}
+
+int32_t dif_models_max_noise_level(const dif_models *m) {
+  if (!m->noising) return 999;
+  /* num_train_timesteps <= DIF_SCHED_MAX_TRAIN_TIMESTEPS (sched_config.c) */
+  return (int32_t)dif_scheduler_num_train_timesteps(m->noising) - 1;
 }

@@ -74,4 +74,9 @@ void dif_models_free(dif_models *m);
  * changed in place since loading (io/safetensors.h). */
 dif_status dif_models_check_files(const dif_models *m, dif_error *err);
 
+/* The highest unCLIP noise level the model takes: its image noising
+ * scheduler's num_train_timesteps - 1 (999 for Stable unCLIP); 999 for a
+ * Stable Diffusion model, which has no noise augmentation. */
+int32_t dif_models_max_noise_level(const dif_models *m);
+
 #endif

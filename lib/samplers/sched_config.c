@@ -175,6 +175,41 @@ static dif_status get_trained_betas(const src *s, dif_sched_config *o, dif_error
   return st;
 }
 
+/* The file (or "scheduler" for a class default) a key's value came from. */
+static const char *where(const src *s, const char *key) {
+  const dif_config *c = from(s, key);
+  return c ? dif_config_path(c) : "scheduler";
+}
+
+/* A beta is a per-step noise variance: 1 - beta is a factor of
+ * alphas_cumprod, so a beta outside (0, 1) makes alphas_cumprod zero,
+ * negative or growing, and the schedule's square roots and divisions give
+ * NaN or infinity. Refused when the config is read (at load), naming the
+ * file and the key. Only the values the schedule uses are checked: betas
+ * that rescale_betas_zero_snr computes end at 1 by design. */
+static dif_status check_betas(const src *s, const dif_sched_config *o, dif_error *err) {
+  if (o->trained_betas) {
+    for (int64_t i = 0; i < o->n_trained_betas; i++) {
+      double b = o->trained_betas[i];
+      if (!(b > 0 && b < 1))
+        return dif_fail(err, DIF_ERR_BAD_MODEL,
+                        "%s: trained_betas[%lld] = %g is outside (0, 1) (a beta is a noise "
+                        "variance per step)",
+                        where(s, "trained_betas"), (long long)i, b);
+    }
+    return DIF_OK;
+  }
+  if (o->beta_schedule == DIF_BETA_COSINE) return DIF_OK; /* computed, capped at 0.999 */
+  const char *keys[2] = {"beta_start", "beta_end"};
+  double v[2] = {o->beta_start, o->beta_end};
+  for (int i = 0; i < 2; i++)
+    if (!(v[i] > 0 && v[i] < 1))
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: %s = %g is outside (0, 1) (a beta is a noise variance per step)",
+                      where(s, keys[i]), keys[i], v[i]);
+  return DIF_OK;
+}
+
 static const char *const pred_names[] = {"epsilon", "v_prediction", "sample", NULL};
 static const char *const beta_names[] = {"linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid",
                                          NULL};
@@ -198,15 +233,18 @@ static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o
   int e;
   o->cls = cls;
   TRY(get_int(s, "num_train_timesteps", 1000, &o->num_train_timesteps, err));
-  if (o->num_train_timesteps < 1 || o->num_train_timesteps > 100000)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "scheduler: num_train_timesteps %lld out of range",
-                    (long long)o->num_train_timesteps);
+  if (o->num_train_timesteps < 1 || o->num_train_timesteps > DIF_SCHED_MAX_TRAIN_TIMESTEPS)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: num_train_timesteps %lld is outside 1..%d",
+                    where(s, "num_train_timesteps"), (long long)o->num_train_timesteps,
+                    DIF_SCHED_MAX_TRAIN_TIMESTEPS);
   if (k & K_BETAS) {
     TRY(get_num(s, "beta_start", 0.0001, &o->beta_start, err));
     TRY(get_num(s, "beta_end", 0.02, &o->beta_end, err));
     TRY(get_enum(s, "beta_schedule", "linear", beta_names, &e, err));
     o->beta_schedule = (dif_beta)e;
     TRY(get_trained_betas(s, o, err));
+    if (!o->trained_betas || o->n_trained_betas == o->num_train_timesteps)
+      TRY(check_betas(s, o, err));
   } else { /* UnCLIPScheduler: squaredcos_cap_v2 only */
     TRY(get_enum(s, "beta_schedule", "squaredcos_cap_v2", beta_names, &e, err));
     if (e != DIF_BETA_COSINE)

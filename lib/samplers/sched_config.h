@@ -55,6 +55,9 @@ typedef enum {
 typedef enum { DIF_SOLVER_MIDPOINT, DIF_SOLVER_HEUN, DIF_SOLVER_BH1, DIF_SOLVER_BH2 } dif_solver;
 
 #define DIF_SCHED_MAX_DISABLE 64
+/* The most training timesteps a config may have (Stable Diffusion and Karlo
+ * have 1000): bounds every table built from it. */
+#define DIF_SCHED_MAX_TRAIN_TIMESTEPS 100000
 
 typedef struct dif_sched_config {
   dif_sched_class cls;
@@ -100,7 +103,9 @@ bool dif_sched_lookup(const char *name, dif_sched_class *cls, bool *karras, bool
 const char *dif_sched_valid_names(void);
 
 /* Resolves cls's settings from cfg (may be NULL: all defaults) and ovr (may
- * be NULL). Free with dif_sched_config_clear. */
+ * be NULL). Betas (beta_start, beta_end, trained_betas) the schedule uses
+ * must be finite and in (0, 1): DIF_ERR_BAD_MODEL naming the file and key. Free with
+ * dif_sched_config_clear. */
 dif_status dif_sched_config_resolve(dif_sched_class cls, const dif_config *cfg,
                                     const dif_config *ovr, dif_sched_config *out, dif_error *err);
 void dif_sched_config_clear(dif_sched_config *c);

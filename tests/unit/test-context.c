@@ -27,7 +27,8 @@ TEST(status_values_are_fixed) {
   CHECK(DIF_ERR_CANCELLED == 8);
   CHECK(DIF_ERR_BUSY == 9);
   CHECK(DIF_ERR_INTERNAL == 10);
-  for (int s = 0; s <= 10; s++) {
+  CHECK(DIF_ERR_NON_FINITE == 11);
+  for (int s = 0; s <= 11; s++) {
     const char *name = dif_status_string((dif_status)s);
     CHECK(name && *name && strcmp(name, "unknown status") != 0);
   }

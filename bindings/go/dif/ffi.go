@@ -16,11 +16,17 @@ import "unsafe"
 // MaxBatch is DIF_MAX_BATCH in dif.h.
 const MaxBatch = 16
 
+// MaxGuidance is DIF_MAX_GUIDANCE in dif.h.
+const MaxGuidance = 100
+
 // MaxImagePixels is DIF_MAX_IMAGE_PIXELS in dif.h.
 const MaxImagePixels = 67108864
 
 // MaxImageSide is DIF_MAX_IMAGE_SIDE in dif.h.
 const MaxImageSide = 16384
+
+// MaxOutputSide is DIF_MAX_OUTPUT_SIDE in dif.h.
+const MaxOutputSide = 4096
 
 // MaxPromptParts is DIF_MAX_PROMPT_PARTS in dif.h.
 const MaxPromptParts = 16
@@ -78,6 +84,9 @@ const ErrBusy Status = 9
 
 // ErrInternal is DIF_ERR_INTERNAL.
 const ErrInternal Status = 10
+
+// ErrNonFinite is DIF_ERR_NON_FINITE.
+const ErrNonFinite Status = 11
 
 // LogLevel is enum dif_log_level.
 type LogLevel int32

@@ -78,7 +78,8 @@ func Batch(n int) Option {
 	return set(func(s *C.dif_sample) Status { return difSampleSetBatch(s, int32(n)) })
 }
 
-// NoiseLevel sets the unCLIP noise augmentation, 0..999.
+// NoiseLevel sets the unCLIP noise augmentation, 0 to the model's highest level
+// (its image noising scheduler's num_train_timesteps - 1: 999 for Stable unCLIP).
 func NoiseLevel(level int) Option {
 	return set(func(s *C.dif_sample) Status { return difSampleSetNoiseLevel(s, int32(level)) })
 }
