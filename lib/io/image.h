@@ -92,6 +92,16 @@ void dif_image_free(dif_image *img);
 dif_status dif_image_load(const char *path, const dif_image_limits *limits, dif_image *out,
                           dif_error *err);
 
+/* dif_image_load that also fingerprints the file: *xxh3 (may be NULL)
+ * receives the xxh3-64 of the file's bytes. When want_xxh3 is non-NULL the
+ * bytes must hash to *want_xxh3, checked before anything is decoded: a
+ * mismatch is DIF_ERR_BAD_IMAGE naming the path and the expected value (not
+ * the file's). The bytes are read once, so what is hashed is what is
+ * decoded. Thread-safe. */
+dif_status dif_image_load_hashed(const char *path, const dif_image_limits *limits,
+                                 const uint64_t *want_xxh3, uint64_t *xxh3, dif_image *out,
+                                 dif_error *err);
+
 /* The same for an encoded file already in memory (len bytes at buf). */
 dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_limits *limits,
                                    dif_image *out, dif_error *err);
