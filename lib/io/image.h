@@ -129,7 +129,10 @@ dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **ou
  * the encoders, plus DIF_ERR_IO naming the path. */
 /* The value of the text chunk `key` of a PNG file (chunks before the image
  * data), malloc'd and NUL-terminated. DIF_ERR_INVALID_ARGUMENT if there is
- * no such chunk; DIF_ERR_IO, DIF_ERR_BAD_IMAGE as for loading. */
+ * no such chunk; DIF_ERR_IO, DIF_ERR_BAD_IMAGE as for loading. A chunk (or a
+ * compressed text) longer than DIF_PNG_TEXT_MAX_BYTES is skipped: the
+ * message then says why (libpng's warning). */
+#define DIF_PNG_TEXT_MAX_BYTES (8u << 20)
 dif_status dif_png_read_text(const char *path, const char *key, char **value, dif_error *err);
 
 dif_status dif_image_save_png(const dif_image *img, const char *path, const dif_image_text *text,

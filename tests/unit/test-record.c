@@ -327,6 +327,29 @@ TEST(saved_records_name_the_init_image) {
   remove(in_dir("img2img.png"));
 }
 
+/* A PNG: signature, a 1x1 IHDR, then `chunk` (n bytes) as it is. */
+static void write_png_with(const char *path, const uint8_t *chunk, size_t n) {
+  static const uint8_t head[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,    0,
+                                 13,   'I', 'H', 'D', 'R',  0,    0,    0,    1,    0,    0,
+                                 0,    1,   8,   2,   0,    0,    0,    0x90, 0x77, 0x53, 0xde};
+  uint8_t *buf = malloc(sizeof head + n);
+  memcpy(buf, head, sizeof head);
+  memcpy(buf + sizeof head, chunk, n);
+  write_file(path, buf, sizeof head + n);
+  free(buf);
+}
+
+TEST(record_chunks_are_bounded) {
+  /* found by fuzz-record: a 200-byte PNG declaring a 2 GB tEXt chunk made
+   * libpng allocate 2 GB before reading it */
+  uint8_t chunk[64] = {0x7d, 0x00, 0x01, 0x42, 't', 'E', 'X', 't', 'd', 'i', 'f', ':'};
+  write_png_with(in_dir("huge.png"), chunk, sizeof chunk);
+  size_t size = 0;
+  CHECK_STATUS(dif_read_png_parameters(in_dir("huge.png"), NULL, &size), DIF_ERR_BAD_IMAGE,
+               dif_last_error(), "declares 2097152322 bytes");
+  remove(in_dir("huge.png"));
+}
+
 TEST(misuse) {
   dif_prompt *p = (dif_prompt *)&p;
   CHECK_STATUS(dif_prompt_from_record("{}", dir, NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
@@ -364,6 +387,7 @@ int main(void) {
   RUN(image_paths_are_confined_and_verified);
   RUN(saved_records_name_images_relative_to_the_png);
   RUN(saved_records_name_the_init_image);
+  RUN(record_chunks_are_bounded);
   RUN(misuse);
   rmdir(dir);
   return dif_test_finish();
