@@ -540,13 +540,19 @@ DIF_API size_t dif_sample_image_bytes(const dif_sample *sample);
 DIF_API dif_status dif_sample_copy_image(const dif_sample *sample, int32_t index, uint8_t *rgb,
                                          size_t size);
 /* Writes image `index` as a PNG whose "dif:parameters" text chunk holds the
- * generation parameters as JSON (see dif_sample_parameters). The file is
- * written atomically: on failure no partial file is left. */
+ * generation parameters as JSON (see dif_sample_parameters), with each image
+ * file of the prompt and the init image named relative to the PNG's folder:
+ * its path below that folder when it lies there (in it or a subfolder),
+ * else its base name (copy the image next to the PNG to reproduce it
+ * elsewhere). The file is written atomically: on failure no partial file is
+ * left. */
 DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path);
 /* The parameters of the last run as a JSON object (prompt parts with their
  * weights and, for images, sizes; negative text; every setting; the seed;
- * the model's fingerprint). Owned by the sample, valid until the next run or
- * free; "" before the first run; never NULL. */
+ * the model's fingerprint). An image given as a file is named by its base
+ * name and the xxh3-64 of the file's bytes ("image", "xxh3"; 16 lowercase
+ * hex digits), one given as pixels by "pixels". Owned by the sample, valid
+ * until the next run or free; "" before the first run; never NULL. */
 DIF_API const char *dif_sample_parameters(const dif_sample *sample);
 /* The last error on this sample, or ""; never NULL. */
 DIF_API const char *dif_sample_last_error(const dif_sample *sample);
@@ -557,20 +563,61 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     "dif:parameters" JSON (NUL-terminated) into buf; buf NULL queries the
  *     size. Errors: DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_INVALID_ARGUMENT
  *     (no record, buffer too small); message in dif_last_error().
- *   dif_prompt_from_parameters(json, &prompt) rebuilds the prompt (image
- *     parts are read again from their paths; parts given as pixels cannot be
- *     restored: DIF_ERR_UNSUPPORTED).
- *   dif_sample_apply_parameters(sample, json) applies every setting of the
- *     record through the setters above (so it is checked like any input).
+ *   dif_prompt_from_record(json, record_dir, &prompt) rebuilds the prompt;
+ *     record_dir is the folder the record was found in (the PNG's folder;
+ *     NULL or "" for none). Image files are read again from there (see below); parts given as
+ *     pixels cannot be restored (DIF_ERR_UNSUPPORTED). Errors in
+ *     dif_last_error(); *prompt is NULL on failure.
+ *   dif_sample_apply_record(sample, json, record_dir) applies every setting
+ *     of the record through the setters above (so each value is
+ *     range-checked like any input), the init image read as the prompt's
+ *     images are. Errors in dif_sample_last_error(sample).
+ *   dif_prompt_from_parameters(json, &prompt) and
+ *     dif_sample_apply_parameters(sample, json) are the same with no
+ *     folder: a record that names an image file is then refused
+ *     (DIF_ERR_INVALID_ARGUMENT); records of text prompts work.
  * Then dif_sample_run gives the same pixels on the same model and thread
- * count. Thread-safe as the functions they call. */
+ * count. Thread-safe as the functions they call.
+ *
+ * A record is untrusted input (a PNG may come from anywhere) and is checked
+ * as a whole before any of it is used; every rule below is
+ * DIF_ERR_INVALID_ARGUMENT with a message naming the key ("prompt[1].weight")
+ * and what it accepts:
+ *   - valid JSON, one object, no key twice at any level;
+ *   - only the keys the writer writes: prompt (1..DIF_MAX_PROMPT_PARTS parts,
+ *     each {"text", "weight"} or {"image", "xxh3", "width", "height",
+ *     "weight"}), negative, width and height (together), steps, guidance,
+ *     scheduler, seed, seed_u64, batch, noise_level, prior_steps,
+ *     prior_guidance, prior_scheduler, blend ("sum" or "slerp"), init_image
+ *     ({"image", "xxh3", "strength"}), model ({"dir", "files": [{"file",
+ *     "xxh3"}]}), libdif; an unknown key is refused, not ignored;
+ *   - exact JSON types: counts, sizes and seeds are JSON integers (25.0 is
+ *     refused) within the setting's range (no 64-bit value is cut to 32
+ *     bits); scales, strengths and weights are numbers within float range;
+ *     names are strings; seed_u64 is the decimal digits of a 64-bit value
+ *     and agrees with seed when both are given;
+ *   - an image file is named by a path relative to record_dir, without ".."
+ *     components (an absolute path is refused), and by the xxh3-64 of its
+ *     bytes, which is checked before the file is decoded: a file that does
+ *     not match is DIF_ERR_BAD_IMAGE naming the part and the path; width and
+ *     height, when given, must match the decoded image.
+ * Messages quote the record's keys and paths (non-printable bytes escaped),
+ * never the bytes of a file. A record that breaks one of these rules
+ * changes nothing; a setter that refuses a value stops
+ * dif_sample_apply_record at that key, with the keys before it applied. */
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
 /* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically, with an
  * optional "dif:parameters" text chunk (NULL for none) — for images a
- * program composes itself, e.g. a grid of a batch. Errors:
+ * program composes itself, e.g. a grid of a batch. The parameters are
+ * stored as given: dif_sample_parameters names image files by their base
+ * names, which a reader then looks for beside this PNG. Errors:
  * DIF_ERR_INVALID_ARGUMENT, DIF_ERR_LIMIT, DIF_ERR_IO; dif_last_error(). */
 DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
                                  int32_t height, int32_t stride, const char *parameters);
+DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_dir,
+                                          dif_prompt **out);
+DIF_API dif_status dif_sample_apply_record(dif_sample *sample, const char *json,
+                                           const char *record_dir);
 DIF_API dif_status dif_prompt_from_parameters(const char *json, dif_prompt **out);
 DIF_API dif_status dif_sample_apply_parameters(dif_sample *sample, const char *json);
 

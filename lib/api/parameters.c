@@ -1,13 +1,31 @@
 /* parameters.c — the generation record stored in PNGs ("dif:parameters"),
  * read back to reproduce an image: dif_read_png_parameters,
- * dif_prompt_from_parameters, dif_sample_apply_parameters. Applying goes
- * through the public setters, so a record is checked like any other input. */
+ * dif_prompt_from_record, dif_sample_apply_record (and their folder-less
+ * forms), and the writer's last step, dif_record_for_png.
+ *
+ * A record is untrusted input (a PNG from anywhere). Reading it:
+ *   1. parse with duplicate keys refused;
+ *   2. check the whole schema before acting on any of it: every key known,
+ *      every value of its exact JSON type (integers are JSON integers in
+ *      range, not reals), so a record is refused as a whole or applied;
+ *   3. apply through the public setters, so each value is range-checked like
+ *      any other input;
+ *   4. image files only relative to the record's folder (no absolute path,
+ *      no ".."), their bytes checked against the xxh3-64 stored with them
+ *      before anything is decoded.
+ * Messages name the key and what it accepts; they quote the record's own
+ * keys and paths (escaped, shortened) but never bytes of another file. */
+#include <float.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/context.h"
 #include "api/prompt.h"
+#include "api/record.h"
 #include "api/sample.h"
 #include "io/image.h"
 
@@ -33,120 +51,571 @@ DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *
   return s;
 }
 
-static json_t *parse(const char *json, char *why, size_t n) {
+/* ---- the schema ---- */
+
+typedef struct why {
+  dif_status status;
+  char msg[DIF_ERROR_MSG_MAX];
+} why;
+
+static dif_status refuse(why *w, dif_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static dif_status refuse(why *w, dif_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+  va_end(ap);
+  w->status = st;
+  return st;
+}
+
+/* s for a message: printable ASCII kept, other bytes as \xHH, at most about
+ * 60 characters ("..." marks a cut). */
+static const char *shown(const char *s, char *buf, size_t n) {
+  size_t j = 0;
+  for (size_t i = 0; s[i] && j + 8 < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (j >= 60) {
+      j += (size_t)snprintf(buf + j, n - j, "...");
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+      buf[j++] = (char)c;
+    else
+      j += (size_t)snprintf(buf + j, n - j, "\\x%02x", c);
+  }
+  buf[j < n ? j : n - 1] = '\0';
+  return buf;
+}
+
+static const char *type_of(const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: return "an object";
+  case JSON_ARRAY: return "an array";
+  case JSON_STRING: return "a string";
+  case JSON_INTEGER: return "an integer";
+  case JSON_REAL: return "a real number";
+  case JSON_TRUE:
+  case JSON_FALSE: return "a boolean";
+  default: return "null";
+  }
+}
+
+typedef enum kind { K_INT, K_NUM, K_STR, K_OBJ, K_ARR, K_XXH3 } kind;
+
+/* One key of a record object: its type and, for integers, its range (the
+ * setters check the ranges again; these keep a 64-bit value from being cut
+ * to 32 bits on the way). */
+typedef struct field {
+  const char *key;
+  kind kind;
+  long long lo, hi;
+} field;
+
+#define INT_FIELD(key, lo, hi)                                                                     \
+  { key, K_INT, lo, hi }
+#define FIELD(key, kind)                                                                           \
+  { key, kind, 0, 0 }
+#define N(a) (sizeof(a) / sizeof *(a))
+
+static const field top_fields[] = {
+    FIELD("prompt", K_ARR),
+    FIELD("negative", K_STR),
+    INT_FIELD("width", 8, 4096),
+    INT_FIELD("height", 8, 4096),
+    INT_FIELD("steps", 1, DIF_MAX_STEPS),
+    FIELD("guidance", K_NUM),
+    FIELD("scheduler", K_STR),
+    INT_FIELD("seed", LLONG_MIN, LLONG_MAX),
+    FIELD("seed_u64", K_STR),
+    INT_FIELD("batch", 1, DIF_MAX_BATCH),
+    INT_FIELD("noise_level", 0, 999),
+    INT_FIELD("prior_steps", 1, DIF_MAX_STEPS),
+    FIELD("prior_guidance", K_NUM),
+    FIELD("prior_scheduler", K_STR),
+    FIELD("blend", K_STR),
+    FIELD("init_image", K_OBJ),
+    FIELD("model", K_OBJ),
+    FIELD("libdif", K_STR),
+};
+static const field text_fields[] = {FIELD("text", K_STR), FIELD("weight", K_NUM)};
+static const field image_fields[] = {
+    FIELD("image", K_STR),
+    FIELD("xxh3", K_XXH3),
+    INT_FIELD("width", 1, DIF_MAX_IMAGE_SIDE),
+    INT_FIELD("height", 1, DIF_MAX_IMAGE_SIDE),
+    FIELD("weight", K_NUM),
+};
+static const field init_fields[] = {FIELD("image", K_STR), FIELD("xxh3", K_XXH3),
+                                    FIELD("strength", K_NUM)};
+static const field model_fields[] = {FIELD("dir", K_STR), FIELD("files", K_ARR)};
+static const field model_file_fields[] = {FIELD("file", K_STR), FIELD("xxh3", K_XXH3)};
+
+static int parse_xxh3(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  size_t i = 0;
+  for (; s[i]; i++) {
+    char c = s[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0 || i >= 16) return -1;
+    v = v << 4 | (uint64_t)d;
+  }
+  if (i != 16) return -1;
+  if (out) *out = v;
+  return 0;
+}
+
+/* Checks one value against its field; `where` names it ("steps", "prompt[1].weight"). */
+static dif_status check_value(const field *f, const json_t *v, const char *where, why *w) {
+  switch (f->kind) {
+  case K_INT:
+    if (!json_is_integer(v))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"%s\" must be a JSON integer from %lld to %lld, not %s", where, f->lo,
+                    f->hi, type_of(v));
+    if (json_integer_value(v) < f->lo || json_integer_value(v) > f->hi)
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"%s\" must be an integer from %lld to %lld, not %lld", where, f->lo,
+                    f->hi, (long long)json_integer_value(v));
+    return DIF_OK;
+  case K_NUM:
+    if (!json_is_number(v))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"%s\" must be a number, not %s", where,
+                    type_of(v));
+    if (!(json_number_value(v) >= -FLT_MAX && json_number_value(v) <= FLT_MAX))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"%s\" must be a number within float range, not %g", where,
+                    json_number_value(v));
+    return DIF_OK;
+  case K_STR:
+  case K_XXH3:
+    if (!json_is_string(v))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"%s\" must be a string, not %s", where,
+                    type_of(v));
+    if (f->kind == K_XXH3 && parse_xxh3(json_string_value(v), NULL))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"%s\" must be an xxh3-64 as 16 lowercase hex digits", where);
+    return DIF_OK;
+  case K_OBJ:
+    if (!json_is_object(v))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"%s\" must be an object, not %s", where,
+                    type_of(v));
+    return DIF_OK;
+  case K_ARR:
+    if (!json_is_array(v))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"%s\" must be an array, not %s", where,
+                    type_of(v));
+    return DIF_OK;
+  }
+  return refuse(w, DIF_ERR_INTERNAL, "record: field kind %d", (int)f->kind);
+}
+
+/* Every key of o is one of fields and of its type. prefix: "" or "prompt[1]." */
+static dif_status check_object(const json_t *o, const field *fields, size_t n, const char *prefix,
+                               why *w) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)o, key, v) {
+    size_t i = 0;
+    while (i < n && strcmp(fields[i].key, key) != 0) i++;
+    if (i == n) {
+      char known[256] = "", k[128];
+      for (size_t j = 0, len = 0; j < n && len < sizeof known; j++)
+        len +=
+            (size_t)snprintf(known + len, sizeof known - len, "%s%s", j ? ", " : "", fields[j].key);
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: unknown key \"%s%s\" (known: %s)", prefix,
+                    shown(key, k, sizeof k), known);
+    }
+    char where[64];
+    snprintf(where, sizeof where, "%s%s", prefix, key);
+    if (check_value(&fields[i], v, where, w)) return w->status;
+  }
+  return DIF_OK;
+}
+
+static dif_status require(const json_t *o, const char *key, const char *prefix, why *w) {
+  if (json_object_get(o, key)) return DIF_OK;
+  return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"%s%s\" is missing", prefix, key);
+}
+
+static int is_pixels(const json_t *image) {
+  return strcmp(json_string_value(json_object_get(image, "image")), "pixels") == 0;
+}
+
+/* An image object (a prompt part or the init image): a file needs its xxh3. */
+static dif_status check_image_object(const json_t *o, const char *prefix, why *w) {
+  if (require(o, "image", prefix, w)) return w->status;
+  if (!is_pixels(o) && !json_object_get(o, "xxh3"))
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"%sxxh3\" is missing: a record names each image file with the "
+                  "xxh3-64 of its bytes",
+                  prefix);
+  return DIF_OK;
+}
+
+static dif_status check_prompt(const json_t *parts, why *w) {
+  if (json_array_size(parts) < 1 || json_array_size(parts) > DIF_MAX_PROMPT_PARTS)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"prompt\" must have 1 to %d parts, not %zu", DIF_MAX_PROMPT_PARTS,
+                  json_array_size(parts));
+  size_t i;
+  json_t *part;
+  json_array_foreach(parts, i, part) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "prompt[%zu].", i);
+    if (!json_is_object(part))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"prompt[%zu]\" must be an object, not %s", i, type_of(part));
+    int text = json_object_get(part, "text") != NULL,
+        image = json_object_get(part, "image") != NULL;
+    if (text == image)
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"prompt[%zu]\" must have either \"text\" or \"image\"", i);
+    if (check_object(part, text ? text_fields : image_fields,
+                     text ? N(text_fields) : N(image_fields), prefix, w) ||
+        require(part, "weight", prefix, w) || (image && check_image_object(part, prefix, w)))
+      return w->status;
+  }
+  return DIF_OK;
+}
+
+static dif_status check_model(const json_t *model, why *w) {
+  if (check_object(model, model_fields, N(model_fields), "model.", w)) return w->status;
+  size_t i;
+  json_t *file;
+  json_array_foreach(json_object_get(model, "files"), i, file) {
+    char prefix[40];
+    snprintf(prefix, sizeof prefix, "model.files[%zu].", i);
+    if (!json_is_object(file))
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"model.files[%zu]\" must be an object, not %s", i, type_of(file));
+    if (check_object(file, model_file_fields, N(model_file_fields), prefix, w)) return w->status;
+  }
+  return DIF_OK;
+}
+
+/* seed_u64: the decimal digits of a 64-bit unsigned value, nothing else. */
+static int parse_u64(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  size_t i = 0;
+  for (; s[i]; i++) {
+    if (s[i] < '0' || s[i] > '9' || i >= 20) return -1;
+    uint64_t d = (uint64_t)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return -1;
+    v = v * 10 + d;
+  }
+  if (i == 0 || (i > 1 && s[0] == '0')) return -1;
+  *out = v;
+  return 0;
+}
+
+/* The whole record, before any of it is used. *seed gets the seed when
+ * *has_seed. */
+static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, why *w) {
+  if (check_object(o, top_fields, N(top_fields), "", w)) return w->status;
+  if (require(o, "prompt", "", w) || check_prompt(json_object_get(o, "prompt"), w))
+    return w->status;
+  if (!json_object_get(o, "width") != !json_object_get(o, "height"))
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"width\" and \"height\" come together (one is missing)");
+  const char *blend = json_string_value(json_object_get(o, "blend"));
+  if (blend && strcmp(blend, "sum") != 0 && strcmp(blend, "slerp") != 0)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"blend\" must be \"sum\" or \"slerp\"");
+  const json_t *init = json_object_get(o, "init_image"), *model = json_object_get(o, "model");
+  if (init &&
+      (check_object(init, init_fields, N(init_fields), "init_image.", w) ||
+       check_image_object(init, "init_image.", w) || require(init, "strength", "init_image.", w)))
+    return w->status;
+  if (model && check_model(model, w)) return w->status;
+  /* the exact 64-bit seed is in seed_u64 (JSON integers are signed); seed
+   * holds the same bits as a signed value */
+  const json_t *u = json_object_get(o, "seed_u64"), *sd = json_object_get(o, "seed");
+  *has_seed = u || sd;
+  if (u && parse_u64(json_string_value(u), seed))
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"seed_u64\" must be the decimal digits of a number from 0 to "
+                  "18446744073709551615");
+  if (u && sd && (uint64_t)json_integer_value(sd) != *seed)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"seed\" and \"seed_u64\" name different seeds");
+  if (!u && sd) *seed = (uint64_t)json_integer_value(sd);
+  return DIF_OK;
+}
+
+static json_t *parse(const char *json, why *w) {
+  if (!json) {
+    refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: json is NULL");
+    return NULL;
+  }
   json_error_t je;
-  json_t *o = json ? json_loads(json, 0, &je) : NULL;
-  if (!json)
-    snprintf(why, n, "json is NULL");
-  else if (!o)
-    snprintf(why, n, "not JSON: %s (line %d)", je.text, je.line);
-  else if (!json_is_object(o))
-    snprintf(why, n, "not a JSON object");
-  if (o && !json_is_object(o)) {
+  json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+  if (!o) {
+    /* jansson's text ends with " near '<token>'": the token is named only
+     * for a duplicate key (it is the key) */
+    char *near = strstr(je.text, " near '"), tok[96] = "";
+    if (near) {
+      *near = '\0';
+      char *t = near + 7, *end = strrchr(t, '\'');
+      if (end) *end = '\0';
+      size_t len = strlen(t);
+      if (len >= 2 && t[0] == '"' && t[len - 1] == '"') { /* a key: the string's raw text */
+        t[len - 1] = '\0';
+        t++;
+      }
+      shown(t, tok, sizeof tok);
+    }
+    if (json_error_code(&je) == json_error_duplicate_key)
+      refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: duplicate key \"%s\" (line %d, column %d)", tok,
+             je.line, je.column);
+    else
+      refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: not valid JSON: %s (line %d, column %d)",
+             je.text, je.line, je.column);
+    return NULL;
+  }
+  if (!json_is_object(o)) {
+    refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: must be a JSON object, not %s", type_of(o));
     json_decref(o);
-    o = NULL;
+    return NULL;
   }
   return o;
 }
 
-DIF_API dif_status dif_prompt_from_parameters(const char *json, dif_prompt **out) {
-  if (!out)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_from_parameters: out is NULL");
+/* ---- image files of a record ---- */
+
+/* dir/rel for the image file `where` names: rel relative, no ".." component. */
+static dif_status image_path(const char *dir, const char *rel, const char *where, char *out,
+                             size_t n, why *w) {
+  char shown_rel[128];
+  if (!dir || !*dir)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"%s\" names an image file: reading it needs the record's folder "
+                  "(dif_prompt_from_record, dif_sample_apply_record)",
+                  where);
+  if (!*rel) return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"%s\" is an empty path", where);
+  if (rel[0] == '/')
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"%s\" is the absolute path \"%s\"; a record names its images "
+                  "relative to its own folder",
+                  where, shown(rel, shown_rel, sizeof shown_rel));
+  for (const char *c = rel; *c;) {
+    size_t len = strcspn(c, "/");
+    if (len == 2 && c[0] == '.' && c[1] == '.')
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"%s\" is \"%s\", which leaves the record's folder (\"..\"); a "
+                    "record names its images inside its own folder",
+                    where, shown(rel, shown_rel, sizeof shown_rel));
+    c += len;
+    while (*c == '/') c++;
+  }
+  if ((size_t)snprintf(out, n, "%s/%s", dir, rel) >= n)
+    return refuse(w, DIF_ERR_LIMIT, "record: \"%s\": the path is longer than %zu bytes", where,
+                  n - 1);
+  return DIF_OK;
+}
+
+/* Reads the image file an image object names, checking its xxh3 before
+ * decoding; *path gets where it was found. */
+static dif_status load_image(const json_t *image, const char *dir, const char *where,
+                             dif_image *img, uint64_t *xxh3, char *path, size_t n, why *w) {
+  const char *rel = json_string_value(json_object_get(image, "image"));
+  if (strcmp(rel, "pixels") == 0)
+    return refuse(w, DIF_ERR_UNSUPPORTED,
+                  "record: \"%s\" was given as pixels, which the record cannot restore", where);
+  if (image_path(dir, rel, where, path, n, w)) return w->status;
+  parse_xxh3(json_string_value(json_object_get(image, "xxh3")), xxh3);
+  dif_image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
+  dif_error e = {0};
+  if (dif_image_load_hashed(path, &l, xxh3, NULL, img, &e))
+    return refuse(w, e.status, "record: \"%s\": %s", where, e.msg);
+  return DIF_OK;
+}
+
+/* ---- the prompt ---- */
+
+DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_dir,
+                                          dif_prompt **out) {
+  if (!out) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_from_record: out is NULL");
   *out = NULL;
-  char why[256];
-  json_t *o = parse(json, why, sizeof why);
-  if (!o) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_from_parameters: %s", why);
-  json_t *parts = json_object_get(o, "prompt");
+  why w = {0};
+  uint64_t seed;
+  int has_seed;
+  json_t *o = parse(json, &w);
+  if (!o || check_record(o, &seed, &has_seed, &w)) {
+    json_decref(o);
+    return dif_thread_fail(w.status, "%s", w.msg);
+  }
   dif_prompt *p = NULL;
-  dif_status s = json_is_array(parts)
-                     ? dif_prompt_new(&p)
-                     : dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_from_parameters: no "
-                                                                 "\"prompt\" list");
+  dif_status s = dif_prompt_new(&p);
   size_t i;
   json_t *part;
-  json_array_foreach(parts, i, part) {
+  json_array_foreach(json_object_get(o, "prompt"), i, part) {
     if (s) break;
-    json_t *text = json_object_get(part, "text"), *image = json_object_get(part, "image");
-    float w = (float)json_number_value(json_object_get(part, "weight"));
-    if (json_is_string(text)) {
-      s = dif_prompt_add_text(p, json_string_value(text), w);
-    } else if (json_is_string(image)) {
-      if (strcmp(json_string_value(image), "pixels") == 0)
-        s = dif_thread_fail(DIF_ERR_UNSUPPORTED,
-                            "dif_prompt_from_parameters: image part %zu was given as pixels, "
-                            "which the record cannot restore",
-                            i);
-      else
-        s = dif_prompt_add_image_file(p, json_string_value(image), w);
-    } else {
-      s = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                          "dif_prompt_from_parameters: part %zu has neither text nor image", i);
+    json_t *text = json_object_get(part, "text");
+    float weight = (float)json_number_value(json_object_get(part, "weight"));
+    char where[32];
+    snprintf(where, sizeof where, "prompt[%zu]", i);
+    if (text) {
+      s = dif_prompt_add_text(p, json_string_value(text), weight);
+      if (s) refuse(&w, s, "record: \"%s\": %s", where, dif_prompt_last_error(p));
+      continue;
     }
-    if (s && p && *dif_prompt_last_error(p))
-      dif_thread_fail(s, "dif_prompt_from_parameters: part %zu: %s", i, dif_prompt_last_error(p));
+    dif_image img;
+    uint64_t xxh3;
+    char path[4096];
+    if ((s = load_image(part, record_dir, where, &img, &xxh3, path, sizeof path, &w))) break;
+    const json_t *width = json_object_get(part, "width"), *height = json_object_get(part, "height");
+    if ((width && json_integer_value(width) != img.width) ||
+        (height && json_integer_value(height) != img.height)) {
+      s = refuse(&w, DIF_ERR_BAD_IMAGE, "record: \"%s\": %s is %dx%d, the record says %lldx%lld",
+                 where, path, img.width, img.height, (long long)json_integer_value(width),
+                 (long long)json_integer_value(height));
+      dif_image_free(&img);
+      break;
+    }
+    if ((s = dif_prompt_add_decoded(p, "dif_prompt_from_record", &img, path, xxh3, weight)))
+      refuse(&w, s, "record: \"%s\": %s", where, dif_prompt_last_error(p));
   }
   json_t *neg = json_object_get(o, "negative");
-  if (!s && json_is_string(neg)) s = dif_prompt_set_negative(p, json_string_value(neg));
+  if (!s && neg && (s = dif_prompt_set_negative(p, json_string_value(neg))))
+    refuse(&w, s, "record: \"negative\": %s", dif_prompt_last_error(p));
   json_decref(o);
   if (s) {
     dif_prompt_free(p);
-    return s;
+    return dif_thread_fail(s, "%s", w.msg);
   }
   *out = p;
   dif_thread_ok();
   return DIF_OK;
 }
 
-static int has(json_t *o, const char *key) { return json_object_get(o, key) != NULL; }
-static int32_t int_of(json_t *o, const char *key) {
-  return (int32_t)json_integer_value(json_object_get(o, key));
+DIF_API dif_status dif_prompt_from_parameters(const char *json, dif_prompt **out) {
+  return dif_prompt_from_record(json, NULL, out);
 }
-static float num_of(json_t *o, const char *key) {
-  return (float)json_number_value(json_object_get(o, key));
+
+/* ---- the settings ---- */
+
+/* A setter's failure, with the record's key in front of its message. */
+static dif_status keyed(dif_sample *s, dif_status st, const char *key) {
+  if (!st) return DIF_OK;
+  char msg[DIF_ERROR_MSG_MAX];
+  snprintf(msg, sizeof msg, "%s", dif_sample_last_error(s));
+  return dif_sample_fail(s, st, "record: \"%s\": %s", key, msg);
+}
+
+static int32_t int_of(const json_t *o, const char *key) {
+  return (int32_t)json_integer_value(json_object_get(o, key)); /* in range: check_record */
+}
+static float num_of(const json_t *o, const char *key) {
+  return (float)json_number_value(json_object_get(o, key)); /* within float range */
+}
+static const char *str_of(const json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
+                                           const char *record_dir) {
+  if (!s)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_apply_record: sample is NULL");
+  why w = {0};
+  uint64_t seed = 0;
+  int has_seed = 0;
+  json_t *o = parse(json, &w);
+  if (!o || check_record(o, &seed, &has_seed, &w)) {
+    json_decref(o);
+    return dif_sample_fail(s, w.status, "%s", w.msg);
+  }
+  dif_status st = DIF_OK;
+#define HAS(key) (!st && json_object_get(o, key))
+  if (HAS("width"))
+    st = keyed(s, dif_sample_set_size(s, int_of(o, "width"), int_of(o, "height")), "width");
+  if (HAS("steps")) st = keyed(s, dif_sample_set_steps(s, int_of(o, "steps")), "steps");
+  if (HAS("guidance")) st = keyed(s, dif_sample_set_guidance(s, num_of(o, "guidance")), "guidance");
+  if (HAS("prior_steps"))
+    st = keyed(s, dif_sample_set_prior_steps(s, int_of(o, "prior_steps")), "prior_steps");
+  if (HAS("prior_guidance"))
+    st = keyed(s, dif_sample_set_prior_guidance(s, num_of(o, "prior_guidance")), "prior_guidance");
+  if (HAS("scheduler"))
+    st = keyed(s, dif_sample_set_scheduler(s, str_of(o, "scheduler")), "scheduler");
+  if (HAS("prior_scheduler"))
+    st = keyed(s, dif_sample_set_prior_scheduler(s, str_of(o, "prior_scheduler")),
+               "prior_scheduler");
+  if (HAS("batch")) st = keyed(s, dif_sample_set_batch(s, int_of(o, "batch")), "batch");
+  if (HAS("noise_level"))
+    st = keyed(s, dif_sample_set_noise_level(s, int_of(o, "noise_level")), "noise_level");
+  if (HAS("blend"))
+    st = keyed(s,
+               dif_sample_set_blend(s, strcmp(str_of(o, "blend"), "slerp") == 0 ? DIF_BLEND_SLERP
+                                                                                : DIF_BLEND_SUM),
+               "blend");
+  if (!st && has_seed) st = keyed(s, dif_sample_set_seed(s, seed), "seed");
+  if (HAS("init_image")) {
+    const json_t *init = json_object_get(o, "init_image");
+    dif_image img;
+    uint64_t xxh3;
+    char path[4096];
+    if ((st = load_image(init, record_dir, "init_image", &img, &xxh3, path, sizeof path, &w)))
+      dif_sample_fail(s, st, "%s", w.msg);
+    else
+      st = keyed(s,
+                 dif_sample_set_init_decoded(s, "dif_sample_apply_record", &img, path, xxh3,
+                                             num_of(init, "strength")),
+                 "init_image");
+  }
+#undef HAS
+  json_decref(o);
+  return st;
 }
 
 DIF_API dif_status dif_sample_apply_parameters(dif_sample *s, const char *json) {
-  if (!s)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_apply_parameters: sample is NULL");
-  char why[256];
-  json_t *o = parse(json, why, sizeof why);
-  if (!o)
-    return dif_sample_fail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_apply_parameters: %s", why);
-  dif_status st = DIF_OK;
-  if (!st && has(o, "width")) st = dif_sample_set_size(s, int_of(o, "width"), int_of(o, "height"));
-  if (!st && has(o, "steps")) st = dif_sample_set_steps(s, int_of(o, "steps"));
-  if (!st && has(o, "guidance")) st = dif_sample_set_guidance(s, num_of(o, "guidance"));
-  if (!st && has(o, "prior_steps")) st = dif_sample_set_prior_steps(s, int_of(o, "prior_steps"));
-  if (!st && has(o, "prior_guidance"))
-    st = dif_sample_set_prior_guidance(s, num_of(o, "prior_guidance"));
-  if (!st && has(o, "scheduler"))
-    st = dif_sample_set_scheduler(s, json_string_value(json_object_get(o, "scheduler")));
-  if (!st && has(o, "prior_scheduler"))
-    st =
-        dif_sample_set_prior_scheduler(s, json_string_value(json_object_get(o, "prior_scheduler")));
-  if (!st && has(o, "batch")) st = dif_sample_set_batch(s, int_of(o, "batch"));
-  if (!st && has(o, "noise_level")) st = dif_sample_set_noise_level(s, int_of(o, "noise_level"));
-  const char *blend = json_string_value(json_object_get(o, "blend"));
-  if (!st && blend)
-    st = dif_sample_set_blend(s, strcmp(blend, "slerp") == 0 ? DIF_BLEND_SLERP : DIF_BLEND_SUM);
-  if (!st) { /* the exact 64-bit seed is in seed_u64 (JSON numbers are signed) */
-    const char *u = json_string_value(json_object_get(o, "seed_u64"));
-    if (u)
-      st = dif_sample_set_seed(s, strtoull(u, NULL, 10));
-    else if (has(o, "seed"))
-      st = dif_sample_set_seed(s, (uint64_t)json_integer_value(json_object_get(o, "seed")));
+  return dif_sample_apply_record(s, json, NULL);
+}
+
+/* ---- writing ---- */
+
+const char *dif_record_base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* What a record stores for the image file at the absolute path src when it
+ * is saved in the folder whose canonical path is dir (NULL: unknown). */
+static const char *relative_to(const char *src, const char *dir) {
+  if (src && src[0] == '/' && dir) {
+    size_t k = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+    if (strncmp(src, dir, k) == 0 && src[k] == '/') return src + k + 1;
+  }
+  return src ? dif_record_base_name(src) : NULL;
+}
+
+char *dif_record_for_png(const char *params, const char *const *sources, int n_sources,
+                         const char *init_source, uint64_t init_xxh3, const char *png_path) {
+  json_t *o = params ? json_loads(params, 0, NULL) : NULL;
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return NULL;
+  }
+  char folder[4096], canon[PATH_MAX];
+  const char *slash = strrchr(png_path, '/');
+  if (!slash)
+    snprintf(folder, sizeof folder, ".");
+  else
+    snprintf(folder, sizeof folder, "%.*s", slash == png_path ? 1 : (int)(slash - png_path),
+             png_path);
+  const char *dir = realpath(folder, canon) ? canon : NULL;
+  size_t i;
+  json_t *part;
+  json_array_foreach(json_object_get(o, "prompt"), i, part) {
+    const char *rel = (int)i < n_sources ? relative_to(sources[i], dir) : NULL;
+    if (rel && json_object_get(part, "xxh3")) json_object_set_new(part, "image", json_string(rel));
   }
   json_t *init = json_object_get(o, "init_image");
-  if (!st && json_is_object(init)) {
-    const char *path = json_string_value(json_object_get(init, "image"));
-    if (!path || strcmp(path, "pixels") == 0)
-      st = dif_sample_fail(s, DIF_ERR_UNSUPPORTED,
-                           "dif_sample_apply_parameters: the init image was given as pixels");
-    else
-      st = dif_sample_set_init_image_file(s, path, num_of(init, "strength"));
-  }
+  const char *init_hash = json_string_value(json_object_get(init, "xxh3"));
+  uint64_t h;
+  if (init_source && init_hash && !parse_xxh3(init_hash, &h) && h == init_xxh3)
+    json_object_set_new(init, "image", json_string(relative_to(init_source, dir)));
+  char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
   json_decref(o);
-  return st;
+  return text;
 }
 
 DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,

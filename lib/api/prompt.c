@@ -98,28 +98,42 @@ static dif_image_limits limits(void) {
   return l;
 }
 
+dif_status dif_prompt_add_decoded(dif_prompt *p, const char *fn, dif_image *img, const char *source,
+                                  uint64_t xxh3, float weight) {
+  dif_status s = check_part(p, fn, weight);
+  if (s) {
+    dif_image_free(img);
+    return s;
+  }
+  dif_prompt_part *part = &p->parts[p->n_parts];
+  char *abs = realpath(source, NULL); /* the record names it relative to where it is saved */
+  part->source = abs ? abs : strdup(source);
+  part->image = *img;
+  memset(img, 0, sizeof *img);
+  if (!part->source) {
+    free_part(part);
+    return pfail(p, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+  }
+  part->kind = DIF_PART_IMAGE;
+  part->xxh3 = xxh3;
+  part->weight = weight;
+  p->n_parts++;
+  p->last_error[0] = '\0';
+  return DIF_OK;
+}
+
 DIF_API dif_status dif_prompt_add_image_file(dif_prompt *p, const char *path, float weight) {
   if (!p)
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_add_image_file: prompt is NULL");
   if (!path) return pfail(p, DIF_ERR_INVALID_ARGUMENT, "dif_prompt_add_image_file: path is NULL");
   dif_status s = check_part(p, "dif_prompt_add_image_file", weight);
   if (s) return s;
-  dif_prompt_part *part = &p->parts[p->n_parts];
+  dif_image img;
+  uint64_t xxh3;
   dif_error e = {0};
   dif_image_limits l = limits();
-  if ((s = dif_image_load(path, &l, &part->image, &e))) {
-    free_part(part);
-    return pfail_err(p, &e);
-  }
-  if (!(part->source = strdup(path))) {
-    free_part(part);
-    return pfail(p, DIF_ERR_OUT_OF_MEMORY, "dif_prompt_add_image_file: out of memory");
-  }
-  part->kind = DIF_PART_IMAGE;
-  part->weight = weight;
-  p->n_parts++;
-  p->last_error[0] = '\0';
-  return DIF_OK;
+  if ((s = dif_image_load_hashed(path, &l, NULL, &xxh3, &img, &e))) return pfail_err(p, &e);
+  return dif_prompt_add_decoded(p, "dif_prompt_add_image_file", &img, path, xxh3, weight);
 }
 
 dif_status dif_image_check_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
@@ -206,6 +220,7 @@ dif_status dif_prompt_copy(const dif_prompt *src, dif_prompt **out, dif_error *e
     dif_prompt_part *b = &p->parts[i];
     b->kind = a->kind;
     b->weight = a->weight;
+    b->xxh3 = a->xxh3;
     int ok = (!a->text || (b->text = strdup(a->text))) &&
              (!a->source || (b->source = strdup(a->source)));
     if (ok && a->image.rgb) {

@@ -11,7 +11,8 @@ typedef struct dif_prompt_part {
   dif_part_kind kind;
   char *text;
   dif_image image; /* RGB8, owned */
-  char *source;    /* file path or "pixels", for the parameters record */
+  char *source;    /* absolute file path or "pixels", for the parameters record */
+  uint64_t xxh3;   /* of the file's bytes (file parts) */
   float weight;
 } dif_prompt_part;
 
@@ -31,6 +32,14 @@ dif_status dif_prompt_copy(const dif_prompt *src, dif_prompt **out, dif_error *e
  * 3 x width. */
 dif_status dif_image_check_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
                                dif_error *err);
+
+/* Adds an image part whose pixels were decoded from the file at source
+ * (copied; absolute when it can be made so) whose bytes have the xxh3-64
+ * xxh3. Takes img over: it is freed on failure. fn names the caller in
+ * messages. */
+dif_status dif_prompt_add_decoded(dif_prompt *p, const char *fn, dif_image *img, const char *source,
+                                  uint64_t xxh3, float weight);
+
 /* Copies RGB8 rows with a stride into a tight dif_image, checking the limits. */
 dif_status dif_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
                               dif_image *out, dif_error *err);

@@ -12,6 +12,7 @@
 
 #include "api/context.h"
 #include "api/prompt.h"
+#include "api/record.h"
 #include "api/sample.h"
 #include "core/blas.h"
 #include "io/resample.h"
@@ -30,7 +31,8 @@ struct dif_sample {
   dif_blend blend;
   dif_image init;
   float strength;
-  char *init_source;
+  char *init_source;  /* absolute path or "pixels" */
+  uint64_t init_xxh3; /* of the init image file's bytes */
   dif_progress_fn progress;
   void *progress_user;
   /* the run */
@@ -300,11 +302,26 @@ DIF_API dif_status dif_sample_set_init_image_file(dif_sample *s, const char *pat
     return ok(s);
   }
   dif_image img;
+  uint64_t xxh3;
   dif_error err = {0};
   dif_image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
-  if (dif_image_load(path, &l, &img, &err))
+  if (dif_image_load_hashed(path, &l, NULL, &xxh3, &img, &err))
     return sfail(s, err.status, "dif_sample_set_init_image_file: %s", err.msg);
-  return set_init(s, "dif_sample_set_init_image_file", &img, path, strength);
+  return dif_sample_set_init_decoded(s, "dif_sample_set_init_image_file", &img, path, xxh3,
+                                     strength);
+}
+
+dif_status dif_sample_set_init_decoded(dif_sample *s, const char *fn, dif_image *img,
+                                       const char *source, uint64_t xxh3, float strength) {
+  if (atomic_load(&s->running)) {
+    dif_image_free(img);
+    return sfail(s, DIF_ERR_BUSY, "%s: the sample is running", fn);
+  }
+  char *abs = realpath(source, NULL); /* the record names it relative to where it is saved */
+  dif_status st = set_init(s, fn, img, abs ? abs : source, strength);
+  free(abs);
+  if (!st) s->init_xxh3 = xxh3;
+  return st;
 }
 
 DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *s, const uint8_t *rgb, int32_t width,
@@ -346,10 +363,13 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
   for (int i = 0; i < s->prompt->n_parts; i++) {
     const dif_prompt_part *p = &s->prompt->parts[i];
-    json_t *j = p->kind == DIF_PART_TEXT
-                    ? json_pack("{s:s, s:f}", "text", p->text, "weight", (double)p->weight)
-                    : json_pack("{s:s, s:i, s:i, s:f}", "image", p->source, "width", p->image.width,
-                                "height", p->image.height, "weight", (double)p->weight);
+    json_t *j =
+        p->kind == DIF_PART_TEXT
+            ? json_pack("{s:s, s:f}", "text", p->text, "weight", (double)p->weight)
+            : json_pack("{s:s, s:i, s:i, s:f}", "image", dif_record_base_name(p->source), "width",
+                        p->image.width, "height", p->image.height, "weight", (double)p->weight);
+    if (p->kind != DIF_PART_TEXT && strcmp(p->source, "pixels") != 0)
+      json_object_set_new(j, "xxh3", json_sprintf("%016llx", (unsigned long long)p->xxh3));
     json_array_append_new(parts, j);
   }
   json_object_set_new(o, "prompt", parts);
@@ -370,10 +390,13 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
                         json_string(s->prior_scheduler ? s->prior_scheduler : "DDPMScheduler"));
     json_object_set_new(o, "blend", json_string(s->blend == DIF_BLEND_SLERP ? "slerp" : "sum"));
   }
-  if (s->init.rgb)
-    json_object_set_new(
-        o, "init_image",
-        json_pack("{s:s, s:f}", "image", s->init_source, "strength", (double)s->strength));
+  if (s->init.rgb) {
+    json_t *init = json_pack("{s:s, s:f}", "image", dif_record_base_name(s->init_source),
+                             "strength", (double)s->strength);
+    if (strcmp(s->init_source, "pixels") != 0)
+      json_object_set_new(init, "xxh3", json_sprintf("%016llx", (unsigned long long)s->init_xxh3));
+    json_object_set_new(o, "init_image", init);
+  }
   for (int i = 0; i < dif_context_model_file_count(s->ctx); i++) {
     const char *path;
     uint64_t h;
@@ -574,10 +597,20 @@ DIF_API dif_status dif_sample_save_png(const dif_sample *s, int32_t index, const
     return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_save_png: path is NULL");
   dif_image img = {s->result.width, s->result.height,
                    s->result.rgb + (size_t)index * dif_sample_image_bytes(s), 0};
-  dif_image_text text = {"dif:parameters", s->params ? s->params : "{}"};
+  /* the record names image files relative to the PNG's folder */
+  const char *sources[DIF_MAX_PROMPT_PARTS];
+  for (int i = 0; i < s->prompt->n_parts; i++)
+    sources[i] = s->prompt->parts[i].kind == DIF_PART_TEXT ? NULL : s->prompt->parts[i].source;
+  char *record = s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts,
+                                                s->init_source, s->init_xxh3, path)
+                           : NULL;
+  if (s->params && !record)
+    return sfail((dif_sample *)s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_save_png: out of memory");
+  dif_image_text text = {"dif:parameters", record ? record : "{}"};
   dif_error err = {0};
-  if ((st = dif_image_save_png(&img, path, &text, 1, &err)))
-    return sfail((dif_sample *)s, st, "dif_sample_save_png: %s", err.msg);
+  st = dif_image_save_png(&img, path, &text, 1, &err);
+  free(record);
+  if (st) return sfail((dif_sample *)s, st, "dif_sample_save_png: %s", err.msg);
   return DIF_OK;
 }
 

@@ -3,9 +3,16 @@
 #define DIF_API_SAMPLE_H
 
 #include "dif.h"
+#include "io/image.h"
 
 /* Records a failure as the sample's last error and returns st. */
 dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Sets the init image from pixels decoded from the file at source, whose
+ * bytes have the xxh3-64 xxh3 (for the record). Takes img over (freed on
+ * failure). DIF_ERR_BUSY while the sample runs; strength as the setters. */
+dif_status dif_sample_set_init_decoded(dif_sample *s, const char *fn, dif_image *img,
+                                       const char *source, uint64_t xxh3, float strength);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "io/fileio.h"
 
@@ -156,6 +157,31 @@ dif_status dif_image_load(const char *path, const dif_image_limits *limits, dif_
   size_t len = 0;
   dif_status st = dif_file_read_all(path, l.max_file_bytes, &data, &len, err);
   if (st != DIF_OK) return st;
+  st = dif_image_decode_memory(data, len, &l, out, err);
+  free(data);
+  if (st != DIF_OK) dif_error_prefix(err, "%s", path);
+  return st;
+}
+
+dif_status dif_image_load_hashed(const char *path, const dif_image_limits *limits,
+                                 const uint64_t *want_xxh3, uint64_t *xxh3, dif_image *out,
+                                 dif_error *err) {
+  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
+  memset(out, 0, sizeof *out);
+  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+  dif_image_limits l = dif_image_limits_resolve(limits);
+  uint8_t *data = NULL;
+  size_t len = 0;
+  dif_status st = dif_file_read_all(path, l.max_file_bytes, &data, &len, err);
+  if (st != DIF_OK) return st;
+  uint64_t h = XXH3_64bits(data, len);
+  if (xxh3) *xxh3 = h;
+  if (want_xxh3 && h != *want_xxh3) {
+    free(data);
+    return dif_fail(err, DIF_ERR_BAD_IMAGE,
+                    "%s: the file's bytes do not have the xxh3-64 %016llx they were named with",
+                    path, (unsigned long long)*want_xxh3);
+  }
   st = dif_image_decode_memory(data, len, &l, out, err);
   free(data);
   if (st != DIF_OK) dif_error_prefix(err, "%s", path);

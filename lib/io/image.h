@@ -92,6 +92,16 @@ void dif_image_free(dif_image *img);
 dif_status dif_image_load(const char *path, const dif_image_limits *limits, dif_image *out,
                           dif_error *err);
 
+/* dif_image_load that also fingerprints the file: *xxh3 (may be NULL)
+ * receives the xxh3-64 of the file's bytes. When want_xxh3 is non-NULL the
+ * bytes must hash to *want_xxh3, checked before anything is decoded: a
+ * mismatch is DIF_ERR_BAD_IMAGE naming the path and the expected value (not
+ * the file's). The bytes are read once, so what is hashed is what is
+ * decoded. Thread-safe. */
+dif_status dif_image_load_hashed(const char *path, const dif_image_limits *limits,
+                                 const uint64_t *want_xxh3, uint64_t *xxh3, dif_image *out,
+                                 dif_error *err);
+
 /* The same for an encoded file already in memory (len bytes at buf). */
 dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_limits *limits,
                                    dif_image *out, dif_error *err);
@@ -119,7 +129,10 @@ dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **ou
  * the encoders, plus DIF_ERR_IO naming the path. */
 /* The value of the text chunk `key` of a PNG file (chunks before the image
  * data), malloc'd and NUL-terminated. DIF_ERR_INVALID_ARGUMENT if there is
- * no such chunk; DIF_ERR_IO, DIF_ERR_BAD_IMAGE as for loading. */
+ * no such chunk; DIF_ERR_IO, DIF_ERR_BAD_IMAGE as for loading. A chunk (or a
+ * compressed text) longer than DIF_PNG_TEXT_MAX_BYTES is skipped: the
+ * message then says why (libpng's warning). */
+#define DIF_PNG_TEXT_MAX_BYTES (8u << 20)
 dif_status dif_png_read_text(const char *path, const char *key, char **value, dif_error *err);
 
 dif_status dif_image_save_png(const dif_image *img, const char *path, const dif_image_text *text,

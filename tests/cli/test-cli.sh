@@ -74,5 +74,67 @@ png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; 
 "$dif" generate first.png var.png --blend slerp --steps 4 --seed 3 -q -o blend.png >/dev/null \
   2>err.txt && [ -s blend.png ] && ok "default model: blend" || bad "blend: $(cat err.txt)"
 
+# --from: the record is untrusted. Its image files are found relative to the
+# record's PNG (so --from works from another folder) and must match their
+# xxh3; forged records (wrong types, 64-bit values, duplicate keys, paths out
+# of the folder, wrong hashes) exit non-zero naming the key and never print
+# a byte of the file they point at.
+cp "$tests/golden/cases/pipelines/input_32x32.png" in.png
+"$dif" generate in.png -m "$m/tiny-unclip" --steps 2 --seed 5 -q -o v.png >/dev/null 2>err.txt \
+  && mkdir elsewhere && (cd elsewhere && "$dif" generate --from ../v.png -m "$m/tiny-unclip" -q \
+  -o v2.png >/dev/null 2>../err.txt) && cmp -s v.png elsewhere/v2.png \
+  && ok "--from finds the record's images next to it, from another folder" \
+  || bad "--from from another folder: $(cat err.txt)"
+if python3 -c "import zlib" 2>/dev/null; then
+  forge() { # forge OUT.png JSON: a 1x1 PNG whose dif:parameters chunk is JSON
+    python3 - "$1" "$2" <<'EOF'
+import struct, sys, zlib
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+       + chunk(b"tEXt", b"dif:parameters\0" + sys.argv[2].encode())
+       + chunk(b"IDAT", zlib.compress(b"\0\0\0\0")) + chunk(b"IEND", b""))
+open(sys.argv[1], "wb").write(png)
+EOF
+  }
+  printf 'root:$6$SECRET-HASH:19000:0:99999:7:::\n' >secret.png
+  mkdir -p deep/er
+  text='"prompt":[{"text":"a cat","weight":1.0}]'
+  img() { echo "\"prompt\":[{\"image\":\"$1\",\"xxh3\":\"0123456789abcdef\",\"weight\":1.0}]"; }
+  # forged NAME WANT JSON: exits 1, names WANT, echoes nothing of secret.png
+  forged() {
+    forge "$1.png" "$3"
+    "$dif" generate --from "$1.png" -m "$m/tiny-sd" -q -o "$1-out.png" >out.txt 2>err.txt
+    rc=$?
+    if [ $rc -ne 0 ] && grep -qF -- "$2" err.txt && ! grep -qE 'SECRET|root:|72 ?6f ?6f ?74' out.txt err.txt \
+      && [ ! -e "$1-out.png" ]; then ok "forged record: $1"
+    else bad "forged record: $1 (exit $rc): $(cat err.txt)"
+    fi
+  }
+  forged abs-path 'absolute path' "{$(img "$PWD/secret.png")}"
+  forged etc-shadow 'absolute path' "{$(img /etc/shadow)}"
+  forged dotdot '".."' "{$(img ../secret.png)}"
+  forged dotdot-deep '".."' "{$(img er/../../secret.png)}"
+  forged wrong-xxh3 'prompt[0]' "{$(img secret.png)}"
+  forged wrong-xxh3-path 'secret.png' "{$(img secret.png)}"
+  forged no-xxh3 '"prompt[0].xxh3" is missing' '{"prompt":[{"image":"secret.png","weight":1.0}]}'
+  forged init-abs 'absolute path' \
+    "{$text,\"init_image\":{\"image\":\"$PWD/secret.png\",\"xxh3\":\"0123456789abcdef\",\"strength\":0.5}}"
+  forged init-xxh3 'init_image' \
+    "{$text,\"init_image\":{\"image\":\"secret.png\",\"xxh3\":\"0123456789abcdef\",\"strength\":0.5}}"
+  forged duplicate-key 'duplicate key "steps"' "{$text,\"steps\":2,\"steps\":3}"
+  forged guidance-string '"guidance" must be a number' "{$text,\"guidance\":\"7\"}"
+  forged steps-2-32 '"steps" must be an integer from 1 to' "{$text,\"steps\":4294967297}"
+  forged steps-real '"steps" must be a JSON integer' "{$text,\"steps\":25.0}"
+  forged unknown-key 'unknown key "stepz"' "{$text,\"stepz\":2}"
+  cp secret.png deep/secret.png
+  forge deep/er/rec.png "{$(img ../secret.png)}"
+  "$dif" generate --from deep/er/rec.png -m "$m/tiny-sd" -q -o x.png >out.txt 2>err.txt
+  [ $? -ne 0 ] && grep -qF '".."' err.txt && ! grep -qE 'SECRET|root:|72 ?6f ?6f ?74' out.txt err.txt \
+    && ok "forged record: .. from a subfolder" || bad "forged record .. in a subfolder: $(cat err.txt)"
+else
+  echo "skip forged records: no python3 with zlib"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

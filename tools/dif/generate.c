@@ -266,7 +266,7 @@ int cli_generate(int argc, char **argv) {
   mj_prompt mj;
   char err[256];
   int rc = 1;
-  char *record = NULL;
+  char *record = NULL, record_dir[4096] = ".";
   dif_context *ctx = NULL;
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
@@ -281,6 +281,11 @@ int cli_generate(int argc, char **argv) {
       fprintf(stderr, "dif: %s\n", dif_last_error());
       goto done;
     }
+    /* the record names its image files relative to its own folder */
+    const char *slash = strrchr(o.from, '/');
+    if (slash)
+      snprintf(record_dir, sizeof record_dir, "%.*s", slash == o.from ? 1 : (int)(slash - o.from),
+               o.from);
   } else if (mj.n_parts == 0 && o.n_images == 0) {
     fprintf(stderr, "dif generate: nothing to draw: give a prompt, --image or --from\n");
     rc = 2;
@@ -294,7 +299,7 @@ int cli_generate(int argc, char **argv) {
   }
   if (!(ctx = cli_open(model, o.prior, o.threads, o.verbose))) goto done;
   if (record) {
-    TRY(dif_prompt_from_parameters(record, &p), dif_last_error());
+    TRY(dif_prompt_from_record(record, record_dir, &p), dif_last_error());
   } else {
     TRY(dif_prompt_new(&p), dif_last_error());
     for (int i = 0; i < mj.n_parts; i++) {
@@ -319,7 +324,7 @@ int cli_generate(int argc, char **argv) {
     if (neg) TRY(dif_prompt_set_negative(p, neg), dif_prompt_last_error(p));
   }
   TRY(dif_sample_new(ctx, p, &s), dif_context_last_error(ctx));
-  if (record) TRY(dif_sample_apply_parameters(s, record), dif_sample_last_error(s));
+  if (record) TRY(dif_sample_apply_record(s, record, record_dir), dif_sample_last_error(s));
   /* size: -W/-H, else an aspect ratio around the model's default size */
   int ar_w = o.ar_w ? o.ar_w : mj.ar_w, ar_h = o.ar_w ? o.ar_h : mj.ar_h;
   if (o.width || o.height) {

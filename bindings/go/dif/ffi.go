@@ -389,6 +389,14 @@ func difWritePNG(path *C.char, rgb *uint8, width int32, height int32, stride int
 	return Status(C.dif_write_png(path, (*C.uint8_t)(unsafe.Pointer(rgb)), C.int32_t(width), C.int32_t(height), C.int32_t(stride), parameters))
 }
 
+func difPromptFromRecord(json *C.char, recordDir *C.char, out **C.dif_prompt) Status {
+	return Status(C.dif_prompt_from_record(json, recordDir, out))
+}
+
+func difSampleApplyRecord(sample *C.dif_sample, json *C.char, recordDir *C.char) Status {
+	return Status(C.dif_sample_apply_record(sample, json, recordDir))
+}
+
 func difPromptFromParameters(json *C.char, out **C.dif_prompt) Status {
 	return Status(C.dif_prompt_from_parameters(json, out))
 }

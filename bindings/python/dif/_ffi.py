@@ -517,6 +517,18 @@ FUNCTIONS = {
         ('path', 'rgb', 'width', 'height', 'stride', 'parameters'),
         'dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width, int32_t height, int32_t stride, const char *parameters)',
     ),
+    'dif_prompt_from_record': (
+        dif_status,
+        [_C.c_char_p, _C.c_char_p, _C.POINTER(_C.POINTER(dif_prompt))],
+        ('json', 'record_dir', 'out'),
+        'dif_status dif_prompt_from_record(const char *json, const char *record_dir, dif_prompt **out)',
+    ),
+    'dif_sample_apply_record': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_char_p, _C.c_char_p],
+        ('sample', 'json', 'record_dir'),
+        'dif_status dif_sample_apply_record(dif_sample *sample, const char *json, const char *record_dir)',
+    ),
     'dif_prompt_from_parameters': (
         dif_status,
         [_C.c_char_p, _C.POINTER(_C.POINTER(dif_prompt))],
