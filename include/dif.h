@@ -36,6 +36,13 @@
  *   - Strings passed in are UTF-8 and are copied if the library keeps them.
  *     Strings returned are owned by the library; their lifetime is stated.
  *   - Callbacks take their user pointer as the last argument.
+ *   - Files read: regular files only, symbolic links followed. Whatever libdif
+ *     reads (model_index.json and configs, tokenizer files,
+ *     preprocessor_config.json, dif_defaults.json, weights, images, records)
+ *     is checked without blocking: a FIFO, device, socket or directory in its
+ *     place is an error whose message names the file and says what it is
+ *     ("…/tokenizer/vocab.json is a FIFO, not a regular file"), as is a
+ *     symbolic link loop or a dangling link. There are no exceptions.
  */
 #ifndef DIF_H
 #define DIF_H

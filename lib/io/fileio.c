@@ -1,4 +1,5 @@
-/* fileio.c — whole-file reads and atomic whole-file writes (POSIX). */
+/* fileio.c — opening files for reading, whole-file reads and atomic
+ * whole-file writes (POSIX). */
 #include "io/fileio.h"
 
 #include <errno.h>
@@ -11,39 +12,82 @@
 #include <time.h>
 #include <unistd.h>
 
-dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **data, size_t *len,
-                             dif_error *err) {
-  if (!data || !len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output pointer");
+const char *dif_file_type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a file";
+}
+
+int dif_file_exists(const char *path) {
+  struct stat sb;
+  if (lstat(path, &sb) == 0) return 1;
+  return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
+/* The message for a failed stat/open of path with errno e. */
+static dif_status open_failure(const char *path, int e, dif_error *err) {
+  struct stat sb;
+  if (e == ELOOP) return dif_fail(err, DIF_ERR_IO, "%s: symbolic link loop", path);
+  if (e == ENOENT && lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+    return dif_fail(err, DIF_ERR_IO, "%s: dangling symbolic link", path);
+  return dif_fail(err, DIF_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+}
+
+dif_status dif_file_open_read(const char *path, int *fd, struct stat *st, dif_error *err) {
+  if (fd) *fd = -1;
+  if (!path || !fd) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path or descriptor");
+  /* The type is checked before opening (opening a device can have effects of
+   * its own) and again on the descriptor (the name may change in between). */
+  struct stat sb;
+  if (stat(path, &sb) != 0) return open_failure(path, errno, err);
+  if (!S_ISREG(sb.st_mode))
+    return dif_fail(err, DIF_ERR_IO, "%s is %s, not a regular file", path,
+                    dif_file_type_name(sb.st_mode));
+  int f;
+  do f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  while (f < 0 && errno == EINTR);
+  if (f < 0) return open_failure(path, errno, err);
+  if (fstat(f, &sb) != 0) {
+    int e = errno;
+    close(f);
+    return dif_fail(err, DIF_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    close(f);
+    return dif_fail(err, DIF_ERR_IO, "%s is %s, not a regular file", path,
+                    dif_file_type_name(sb.st_mode));
+  }
+  int flags = fcntl(f, F_GETFL);
+  if (flags < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int e = errno;
+    close(f);
+    return dif_fail(err, DIF_ERR_IO, "%s: cannot clear O_NONBLOCK: %s", path, strerror(e));
+  }
+  *fd = f;
+  if (st) *st = sb;
+  return DIF_OK;
+}
+
+dif_status dif_file_read_fd(int fd, const char *path, uint64_t max_bytes, uint8_t **data,
+                            size_t *len, dif_error *err) {
   *data = NULL;
   *len = 0;
-  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
-  int fd;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return dif_fail(err, DIF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return dif_fail(err, DIF_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return dif_fail(err, DIF_ERR_IO, "'%s' is a directory, not a file", path);
-  }
-  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
-    close(fd);
+  if (fstat(fd, &st) != 0)
+    return dif_fail(err, DIF_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes)
     return dif_fail(err, DIF_ERR_LIMIT, "'%s' is %lld bytes, more than the limit of %llu", path,
                     (long long)st.st_size, (unsigned long long)max_bytes);
-  }
-  /* Regular files: one buffer of the right size (+1 to see EOF without a
-   * regrow). Pipes and devices grow as they are read. */
+  /* One buffer of the right size (+1 to see EOF without a regrow); it grows
+   * if the file grows while it is read. */
   size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
   uint8_t *buf = malloc(cap);
-  if (!buf) {
-    close(fd);
-    return dif_fail_oom(err, path, cap);
-  }
+  if (!buf) return dif_fail_oom(err, path, cap);
   size_t n = 0;
   for (;;) {
     if (n == cap) {
@@ -51,7 +95,6 @@ dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **dat
       uint8_t *nb = realloc(buf, ncap);
       if (!nb) {
         free(buf);
-        close(fd);
         return dif_fail_oom(err, path, ncap);
       }
       buf = nb;
@@ -62,19 +105,16 @@ dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **dat
       if (errno == EINTR) continue;
       int e = errno;
       free(buf);
-      close(fd);
       return dif_fail(err, DIF_ERR_IO, "cannot read '%s': %s", path, strerror(e));
     }
     if (r == 0) break;
     n += (size_t)r;
     if ((uint64_t)n > max_bytes) {
       free(buf);
-      close(fd);
       return dif_fail(err, DIF_ERR_LIMIT, "'%s' is more than the limit of %llu bytes", path,
                       (unsigned long long)max_bytes);
     }
   }
-  close(fd);
   if (n == 0) {
     free(buf);
     buf = NULL;
@@ -82,6 +122,20 @@ dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **dat
   *data = buf;
   *len = n;
   return DIF_OK;
+}
+
+dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **data, size_t *len,
+                             dif_error *err) {
+  if (!data || !len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output pointer");
+  *data = NULL;
+  *len = 0;
+  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+  int fd;
+  dif_status s = dif_file_open_read(path, &fd, NULL, err);
+  if (s) return s;
+  s = dif_file_read_fd(fd, path, max_bytes, data, len, err);
+  close(fd);
+  return s;
 }
 
 /* Fills the last 6 characters of name (the X's) with a name nobody is likely

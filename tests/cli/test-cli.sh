@@ -74,5 +74,50 @@ png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; 
 "$dif" generate first.png var.png --blend slerp --steps 4 --seed 3 -q -o blend.png >/dev/null \
   2>err.txt && [ -s blend.png ] && ok "default model: blend" || bad "blend: $(cat err.txt)"
 
+# Files that are not files (issue 13, item 6): a FIFO in place of an image
+# argument, an init image, a record's image, dif_defaults.json or a tokenizer
+# file is refused at once with a message saying so; `timeout` turns a reader
+# that blocks on the FIFO into a failure instead of a hang.
+mkfifo fifo.png
+timeout 20 "$dif" generate fifo.png -m "$m/tiny-unclip" --steps 2 -q -o never.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.png is a FIFO, not a regular file" err.txt && [ ! -e never.png ] \
+  && ok "a FIFO as an image prompt is refused" || bad "FIFO image prompt (exit $rc): $(cat err.txt)"
+timeout 20 "$dif" generate "a cat" --init fifo.png -m "$m/tiny-sd" --steps 2 -q -o never.png \
+  >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.png is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as --init is refused" || bad "FIFO --init (exit $rc): $(cat err.txt)"
+timeout 20 "$dif" generate --from fifo.png -m "$m/tiny-unclip" -q -o never.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.png is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as --from is refused" || bad "FIFO --from (exit $rc): $(cat err.txt)"
+cp "$tests/golden/cases/pipelines/input_32x32.png" ref.png
+"$dif" generate ref.png -m "$m/tiny-unclip" --steps 2 --seed 4 -q -o rec.png >/dev/null 2>err.txt \
+  && rm ref.png && mkfifo ref.png \
+  && timeout 20 "$dif" generate --from rec.png -m "$m/tiny-unclip" -q -o never.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "ref.png is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as a record's image is refused" || bad "FIFO record image (exit $rc): $(cat err.txt)"
+cp -rs "$m/tiny-sd" sd-fifo && rm sd-fifo/tokenizer/merges.txt && mkfifo sd-fifo/tokenizer/merges.txt
+timeout 20 "$dif" info sd-fifo >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "sd-fifo/tokenizer/merges.txt is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as merges.txt is refused" || bad "FIFO merges.txt (exit $rc): $(cat err.txt)"
+cp -rs "$m/tiny-sd" sd-defaults && mkfifo sd-defaults/dif_defaults.json
+timeout 20 "$dif" info sd-defaults >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "sd-defaults/dif_defaults.json is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as dif_defaults.json is refused" || bad "FIFO dif_defaults.json (exit $rc): $(cat err.txt)"
+cp -rs "$m/tiny-sd" sd-dangling \
+  && rm sd-dangling/unet/diffusion_pytorch_model.safetensors \
+  && ln -s /nonexistent/unet.safetensors sd-dangling/unet/diffusion_pytorch_model.safetensors
+"$dif" info sd-dangling >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "diffusion_pytorch_model.safetensors: dangling symbolic link" err.txt \
+  && ! grep -q "no weights" err.txt && ok "dangling weights link named" \
+  || bad "dangling weights link (exit $rc): $(cat err.txt)"
+rm -f fifo.png ref.png
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
