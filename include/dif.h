@@ -478,8 +478,30 @@ DIF_API dif_status dif_sample_copy_image(const dif_sample *sample, int32_t index
                                          size_t size);
 /* Writes image `index` as a PNG whose "dif:parameters" text chunk holds the
  * generation parameters as JSON (see dif_sample_parameters). The file is
- * written atomically: on failure no partial file is left. */
+ * written atomically, by the rules of dif_check_output_path: on failure no
+ * partial file is left and an existing file is untouched. */
 DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path);
+/* Whether libdif will write a file at path (dif_sample_save_png,
+ * dif_write_png), checked now without writing anything, so that a program
+ * can refuse a bad output name before a long run. The rules every write
+ * follows:
+ *   - path must be absent or a regular file. A symbolic link is refused:
+ *     libdif neither writes through a link nor replaces it (give the path of
+ *     the file itself). Directories, FIFOs, character and block devices and
+ *     sockets are refused; nothing is ever written to them.
+ *   - An existing file must have a write permission bit, and the process
+ *     must be allowed to write it (effective ids). A file without any write
+ *     bit (e.g. mode 0444) is refused even for root.
+ *   - Its folder must exist and allow creating files: the image is written
+ *     to a temporary file ".dif-XXXXXX.tmp" there and renamed over path, so
+ *     a reader never sees half a file. The temporary name has a fixed
+ *     length, so any name the file system allows works.
+ *   - A replaced file keeps its permission bits (as root also its owner and
+ *     group); a new file gets mode 0666 minus the umask.
+ * A write checks again right before the rename. Errors: DIF_ERR_IO (the
+ * message names the path and the reason), DIF_ERR_INVALID_ARGUMENT (NULL or
+ * empty path); message in dif_last_error(). Thread-safe. */
+DIF_API dif_status dif_check_output_path(const char *path);
 /* The parameters of the last run as a JSON object (prompt parts with their
  * weights and, for images, sizes; negative text; every setting; the seed;
  * the model's fingerprint). Owned by the sample, valid until the next run or
@@ -502,9 +524,10 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  * Then dif_sample_run gives the same pixels on the same model and thread
  * count. Thread-safe as the functions they call. */
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
-/* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically, with an
- * optional "dif:parameters" text chunk (NULL for none) — for images a
- * program composes itself, e.g. a grid of a batch. Errors:
+/* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically and by
+ * the rules of dif_check_output_path, with an optional "dif:parameters" text
+ * chunk (NULL for none) — for images a program composes itself, e.g. a grid
+ * of a batch. Errors:
  * DIF_ERR_INVALID_ARGUMENT, DIF_ERR_LIMIT, DIF_ERR_IO; dif_last_error(). */
 DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
                                  int32_t height, int32_t stride, const char *parameters);

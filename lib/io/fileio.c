@@ -173,16 +173,9 @@ static dif_status write_all(int fd, const uint8_t *p, size_t len, const char *tm
 
 /* fsync of the directory holding path, so the rename survives a crash.
  * Best effort: some file systems refuse to fsync directories. */
+static char *parent_dir(const char *path);
 static void sync_parent_dir(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *dir = NULL;
-  if (!slash) {
-    dir = strdup(".");
-  } else if (slash == path) {
-    dir = strdup("/");
-  } else {
-    dir = strndup(path, (size_t)(slash - path));
-  }
+  char *dir = parent_dir(path);
   if (!dir) return;
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -192,36 +185,118 @@ static void sync_parent_dir(const char *path) {
   free(dir);
 }
 
-dif_status dif_file_write_atomic(const char *path, const void *data, size_t len, dif_error *err) {
+/* The folder part of path ("." for a bare name, "/" for "/x"), malloc'ed. */
+static char *parent_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  if (slash == path) return strdup("/");
+  return strndup(path, (size_t)(slash - path));
+}
+
+/* The checks of dif_file_check_output; *target gets the lstat of an existing
+ * target, *exists whether there is one. */
+static dif_status check_output(const char *path, struct stat *target, int *exists, dif_error *err) {
+  *exists = 0;
   if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
-  if (!data && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL data");
   if (!*path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "empty path");
-  size_t plen = strlen(path);
-  static const char suffix[] = ".tmp.XXXXXX";
-  char *tmp = malloc(plen + sizeof suffix);
-  if (!tmp) return dif_fail_oom(err, "temporary file name", plen + sizeof suffix);
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, suffix, sizeof suffix);
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+    return dif_fail(err, DIF_ERR_IO, "'%s' names a directory, not a file", path);
+  if (lstat(path, target) == 0) {
+    *exists = 1;
+    if (S_ISLNK(target->st_mode))
+      return dif_fail(err, DIF_ERR_IO,
+                      "'%s' is a symbolic link; libdif neither writes through nor replaces links "
+                      "(give the path of the file itself)",
+                      path);
+    if (!S_ISREG(target->st_mode))
+      return dif_fail(err, DIF_ERR_IO,
+                      "'%s' is %s, not a regular file; libdif only replaces "
+                      "regular files",
+                      path, dif_file_type_name(target->st_mode));
+    if (!(target->st_mode & 0222))
+      return dif_fail(err, DIF_ERR_IO,
+                      "'%s' is read-only (mode %04o); libdif does not replace a file without "
+                      "write permission",
+                      path, (unsigned)(target->st_mode & 07777));
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0)
+      return dif_fail(err, DIF_ERR_IO, "'%s' is not writable: %s", path, strerror(errno));
+  } else if (errno != ENOENT) {
+    return dif_fail(err, DIF_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+  }
+  char *dir = parent_dir(path);
+  if (!dir) return dif_fail_oom(err, "folder name", strlen(path));
+  struct stat ds;
+  dif_status st = DIF_OK;
+  if (stat(dir, &ds) != 0)
+    st =
+        dif_fail(err, DIF_ERR_IO, "cannot write '%s': folder '%s': %s", path, dir, strerror(errno));
+  else if (!S_ISDIR(ds.st_mode))
+    st = dif_fail(err, DIF_ERR_IO, "cannot write '%s': '%s' is not a folder", path, dir);
+  else if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
+    st = dif_fail(err, DIF_ERR_IO, "cannot write '%s': cannot create files in '%s': %s", path, dir,
+                  strerror(errno));
+  free(dir);
+  return st;
+}
+
+dif_status dif_file_check_output(const char *path, dif_error *err) {
+  struct stat sb;
+  int exists;
+  return check_output(path, &sb, &exists, err);
+}
+
+dif_status dif_file_write_atomic(const char *path, const void *data, size_t len, dif_error *err) {
+  if (!data && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL data");
+  struct stat target;
+  int exists;
+  dif_status st = check_output(path, &target, &exists, err);
+  if (st) return st;
+  /* The temporary file: ".dif-XXXXXX.tmp" in the target's folder, a fixed
+   * length whatever the target's name (a 255-byte name still works). */
+  static const char pattern[] = ".dif-XXXXXX.tmp";
+  const char *slash = strrchr(path, '/');
+  size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+  char *tmp = malloc(dlen + sizeof pattern);
+  if (!tmp) return dif_fail_oom(err, "temporary file name", dlen + sizeof pattern);
+  memcpy(tmp, path, dlen);
+  memcpy(tmp + dlen, pattern, sizeof pattern);
 
   int fd = -1;
   for (int attempt = 0; attempt < 100; attempt++) {
-    fill_random_suffix(tmp + plen + sizeof suffix - 7);
-    do fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    fill_random_suffix(tmp + dlen + 5);
+    do fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     while (fd < 0 && errno == EINTR);
     if (fd >= 0 || errno != EEXIST) break;
   }
   if (fd < 0) {
-    dif_status st = dif_fail(err, DIF_ERR_IO, "cannot create a temporary file next to '%s': %s",
-                             path, strerror(errno));
+    st = dif_fail(err, DIF_ERR_IO, "cannot create a temporary file next to '%s': %s", path,
+                  strerror(errno));
     free(tmp);
     return st;
   }
 
-  dif_status st = write_all(fd, data, len, tmp, err);
+  st = write_all(fd, data, len, tmp, err);
+  /* A replaced file keeps its permission bits, and as root its owner and
+   * group (chown first: it may clear set-id bits). */
+  if (st == DIF_OK && exists && geteuid() == 0 &&
+      (target.st_uid != geteuid() || target.st_gid != getegid()) &&
+      fchown(fd, target.st_uid, target.st_gid) != 0)
+    st = dif_fail(err, DIF_ERR_IO, "cannot give '%s' the owner of '%s': %s", tmp, path,
+                  strerror(errno));
+  if (st == DIF_OK && exists && fchmod(fd, target.st_mode & 07777) != 0)
+    st = dif_fail(err, DIF_ERR_IO, "cannot give '%s' the mode of '%s': %s", tmp, path,
+                  strerror(errno));
   if (st == DIF_OK && fsync(fd) != 0)
     st = dif_fail(err, DIF_ERR_IO, "cannot fsync '%s': %s", tmp, strerror(errno));
   if (close(fd) != 0 && st == DIF_OK)
     st = dif_fail(err, DIF_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+  /* The target may have changed while the file was written: check again
+   * right before the rename (what was refused then is refused now). */
+  struct stat again;
+  int exists_now;
+  if (st == DIF_OK) st = check_output(path, &again, &exists_now, err);
   if (st == DIF_OK && rename(tmp, path) != 0)
     st = dif_fail(err, DIF_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
   if (st != DIF_OK) {

@@ -53,11 +53,27 @@ dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **dat
 dif_status dif_file_read_fd(int fd, const char *path, uint64_t max_bytes, uint8_t **data,
                             size_t *len, dif_error *err);
 
-/* Replaces the file at path with len bytes of data, atomically: writes a new
- * file "<path>.tmp.XXXXXX" in the same directory (created with mode 0666
- * minus the umask, like any new file), fsyncs it, renames it over path and
- * fsyncs the directory. On failure the temporary file is removed and path is
- * untouched. Errors: DIF_ERR_IO naming the path, DIF_ERR_OUT_OF_MEMORY,
+/* Whether dif_file_write_atomic may write path, checked without writing:
+ *   - path is absent, or a regular file (a symbolic link is refused, not
+ *     followed: libdif neither writes through nor replaces links; so are
+ *     directories, FIFOs, devices and sockets);
+ *   - an existing file has a write permission bit (a file without any is
+ *     refused, also for root) and the process may write it (access(W_OK)
+ *     with the effective ids);
+ *   - its folder exists and the process may create files in it (a name
+ *     too long for the file system fails here too, with the system's
+ *     words).
+ * Errors: DIF_ERR_IO naming the path and the reason, DIF_ERR_INVALID_ARGUMENT
+ * (NULL or empty path). */
+dif_status dif_file_check_output(const char *path, dif_error *err);
+
+/* Replaces the file at path with len bytes of data, atomically: checks path
+ * as dif_file_check_output does, writes a new file ".dif-XXXXXX.tmp" in the
+ * same folder, gives it the permission bits of the file it replaces (as root
+ * also its owner and group; a new file gets 0666 minus the umask), fsyncs
+ * it, checks path again and renames the new file over it, then fsyncs the
+ * folder. On failure the temporary file is removed and path is untouched.
+ * Errors: DIF_ERR_IO naming the path, DIF_ERR_OUT_OF_MEMORY,
  * DIF_ERR_INVALID_ARGUMENT. */
 dif_status dif_file_write_atomic(const char *path, const void *data, size_t len, dif_error *err);
 

@@ -1,4 +1,6 @@
-/* Files that are not files (issue 13, item 6): every file libdif reads goes
+/* Files that are not files and output that clobbers (issue 13, items 6, 7).
+ *
+ * Reading: every file libdif reads goes
  * through dif_file_open_read, which accepts regular files only and never
  * blocks. A FIFO, directory, device or socket in place of a config, a
  * tokenizer file, preprocessor_config.json, dif_defaults.json, weights, an
@@ -7,7 +9,15 @@
  *
  * A FIFO that is opened for reading blocks until a writer comes, so a broken
  * reader would hang this test: an alarm ends the program with a message
- * instead. Everything is built under a mkdtemp folder in /tmp and removed. */
+ * instead.
+ *
+ * Writing (dif_file_write_atomic, dif_check_output_path): only an absent or
+ * regular, writable target is written; links, FIFOs, devices, sockets and
+ * directories are refused before anything is written and left as they were;
+ * a replaced file keeps its mode (and as root its owner); a 250-byte name
+ * works; no temporary file is left behind.
+ *
+ * Everything is built under a mkdtemp folder in /tmp and removed. */
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -309,6 +319,186 @@ TEST(public_api) {
   unmake(img);
 }
 
+/* ---- writing ---- */
+
+static int leftovers(void) {
+  DIR *d = opendir(scratch);
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    n += strstr(e->d_name, ".dif-") != NULL || strstr(e->d_name, ".tmp") != NULL;
+  if (d) closedir(d);
+  return n;
+}
+
+static void put_text(const char *path, const char *text, mode_t mode) {
+  unlink(path);
+  FILE *f = fopen(path, "w");
+  CHECK(f && fputs(text, f) >= 0);
+  if (f) fclose(f);
+  CHECK(chmod(path, mode) == 0);
+}
+
+static int has_text(const char *path, const char *text) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  dif_error e = {0};
+  int same = dif_file_read_all(path, 1 << 20, &data, &len, &e) == DIF_OK && len == strlen(text) &&
+             (len == 0 || memcmp(data, text, len) == 0);
+  free(data);
+  return same;
+}
+
+/* Refused by the pre-check and by the writer with the same message. */
+static void check_refused(const char *path, const char *what) {
+  dif_error e = {0};
+  const char *ex = what;
+  CHECK_STATUS(dif_file_check_output(path, &e), DIF_ERR_IO, e.msg, ex);
+  CHECK(strstr(e.msg, path) != NULL);
+  CHECK_STATUS(dif_file_write_atomic(path, "new", 3, &e), DIF_ERR_IO, e.msg, ex);
+  CHECK_STATUS(dif_check_output_path(path), DIF_ERR_IO, dif_last_error(), ex);
+  CHECK(leftovers() == 0);
+}
+
+TEST(output_refuses_what_is_not_a_regular_file) {
+  struct stat sb;
+  const char *p = at("out.png"), *real = at("real.png");
+  make(FIFO, p); /* a reader would block; the writer must not open it */
+  check_refused(p, "is a FIFO, not a regular file");
+  CHECK(lstat(p, &sb) == 0 && S_ISFIFO(sb.st_mode));
+  unmake(p);
+  make(DIRECTORY, p);
+  check_refused(p, "is a directory, not a regular file");
+  CHECK(lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode));
+  unmake(p);
+  /* a link to a regular file: neither followed nor replaced */
+  put_text(real, "old", 0644);
+  CHECK(symlink(real, p) == 0);
+  check_refused(p, "is a symbolic link");
+  CHECK(lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode) && has_text(real, "old"));
+  unmake(p);
+  unlink(real);
+  make(DANGLING, p);
+  check_refused(p, "is a symbolic link");
+  CHECK(lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode));
+  unmake(p);
+  if (mknod(p, S_IFCHR | 0666, makedev(1, 3)) == 0) { /* /dev/null's numbers */
+    check_refused(p, "is a character device, not a regular file");
+    CHECK(lstat(p, &sb) == 0 && S_ISCHR(sb.st_mode));
+    unmake(p);
+  } else {
+    printf("     (skipped the character device: mknod: %s)\n", strerror(errno));
+  }
+  int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", p);
+  CHECK(s >= 0 && bind(s, (struct sockaddr *)&addr, sizeof addr) == 0);
+  check_refused(p, "is a socket, not a regular file");
+  if (s >= 0) close(s);
+  unmake(p);
+  /* names that are folders, folders that are not */
+  char dirpath[600];
+  snprintf(dirpath, sizeof dirpath, "%s/", scratch);
+  check_refused(dirpath, "names a directory");
+  snprintf(dirpath, sizeof dirpath, "%s/no-such-folder/out.png", scratch);
+  check_refused(dirpath, "no-such-folder");
+  put_text(real, "x", 0644);
+  snprintf(dirpath, sizeof dirpath, "%s/out.png", real);
+  check_refused(dirpath, "Not a directory");
+  unlink(real);
+  dif_error e = {0};
+  CHECK_STATUS(dif_file_check_output(NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
+  CHECK_STATUS(dif_file_check_output("", &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "empty");
+  CHECK_STATUS(dif_check_output_path(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
+}
+
+TEST(output_read_only_files_are_refused) {
+  /* even for root, who may write anything: a file without write bits */
+  const char *p = at("ro.png");
+  put_text(p, "old", 0444);
+  check_refused(p, "is read-only (mode 0444)");
+  CHECK(has_text(p, "old"));
+  if (geteuid() == 0) { /* another user's read-only file */
+    CHECK(chown(p, 65534, 65534) == 0);
+    check_refused(p, "is read-only");
+    CHECK(has_text(p, "old"));
+  }
+  unlink(p);
+}
+
+TEST(output_keeps_mode_and_owner) {
+  const char *p = at("kept.png");
+  static const mode_t modes[] = {0600, 0640, 0755, 0200};
+  for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+    put_text(p, "old", modes[i]);
+    dif_error e = {0};
+    CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+    struct stat sb;
+    CHECK(stat(p, &sb) == 0);
+    CHECK_MSG((sb.st_mode & 07777) == modes[i], "mode %04o, expected %04o",
+              (unsigned)(sb.st_mode & 07777), (unsigned)modes[i]);
+    if (modes[i] & 0400) CHECK(has_text(p, "new"));
+  }
+  if (geteuid() == 0) {
+    put_text(p, "old", 0644);
+    CHECK(chown(p, 65534, 65533) == 0);
+    dif_error e = {0};
+    CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+    struct stat sb;
+    CHECK(stat(p, &sb) == 0 && sb.st_uid == 65534 && sb.st_gid == 65533);
+    CHECK((sb.st_mode & 07777) == 0644 && has_text(p, "new"));
+  }
+  /* a new file: 0666 minus the umask */
+  unlink(p);
+  mode_t mask = umask(022);
+  dif_error e = {0};
+  CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+  umask(mask);
+  struct stat sb;
+  CHECK(stat(p, &sb) == 0 && (sb.st_mode & 07777) == 0644);
+  unlink(p);
+  CHECK(leftovers() == 0);
+}
+
+TEST(output_long_names) {
+  char name[256];
+  memset(name, 'n', 250);
+  memcpy(name + 246, ".png", 5); /* 250 bytes */
+  const char *p = at(name);
+  dif_error e = {0};
+  CHECK_STATUS(dif_check_output_path(p), DIF_OK, dif_last_error(), "");
+  CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+  CHECK(has_text(p, "new"));
+  unlink(p);
+  memset(name, 'n', 255);
+  name[255] = '\0';
+  CHECK_STATUS(dif_file_write_atomic(at(name), "x", 1, &e), DIF_OK, e.msg, "");
+  unlink(at(name));
+  char longer[300];
+  memset(longer, 'n', 299);
+  longer[299] = '\0';
+  check_refused(at(longer), "File name too long");
+  CHECK(leftovers() == 0);
+}
+
+TEST(output_public_api_before_a_run) {
+  /* dif_write_png onto a FIFO: refused, nothing blocks, the FIFO stays */
+  const char *p = at("grid.png");
+  make(FIFO, p);
+  uint8_t rgb[8 * 8 * 3] = {0};
+  CHECK_STATUS(dif_write_png(p, rgb, 8, 8, 24, NULL), DIF_ERR_IO, dif_last_error(),
+               "is a FIFO, not a regular file");
+  struct stat sb;
+  CHECK(lstat(p, &sb) == 0 && S_ISFIFO(sb.st_mode));
+  unmake(p);
+  /* checking a good name creates nothing */
+  CHECK_STATUS(dif_check_output_path(p), DIF_OK, dif_last_error(), "");
+  CHECK(lstat(p, &sb) != 0 && errno == ENOENT);
+  CHECK_STATUS(dif_write_png(p, rgb, 8, 8, 24, NULL), DIF_OK, dif_last_error(), "");
+  CHECK(lstat(p, &sb) == 0 && S_ISREG(sb.st_mode));
+  unlink(p);
+  CHECK(leftovers() == 0);
+}
+
 int main(void) {
   snprintf(scratch, sizeof scratch, "/tmp/dif-test-files-XXXXXX");
   if (!mkdtemp(scratch)) {
@@ -324,6 +514,11 @@ int main(void) {
   RUN(preprocessor_config_and_defaults);
   RUN(weights_and_model_index);
   RUN(public_api);
+  RUN(output_refuses_what_is_not_a_regular_file);
+  RUN(output_read_only_files_are_refused);
+  RUN(output_keeps_mode_and_owner);
+  RUN(output_long_names);
+  RUN(output_public_api_before_a_run);
   remove_tree(scratch);
   return dif_test_finish();
 }
