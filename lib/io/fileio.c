@@ -212,9 +212,8 @@ static dif_status check_output(const char *path, struct stat *target, int *exist
                       path);
     if (!S_ISREG(target->st_mode))
       return dif_fail(err, DIF_ERR_IO,
-                      "'%s' is %s, not a regular file; libdif only replaces "
-                      "regular files",
-                      path, dif_file_type_name(target->st_mode));
+                      "'%s' is %s, not a regular file; libdif only replaces regular files", path,
+                      dif_file_type_name(target->st_mode));
     if (!(target->st_mode & 0222))
       return dif_fail(err, DIF_ERR_IO,
                       "'%s' is read-only (mode %04o); libdif does not replace a file without "

@@ -168,10 +168,10 @@ gen --steps 2 -o "$long" >/dev/null 2>err.txt && [ -s "$long" ] && ok "-o of a 2
 if [ -n "$shim" ] && [ -f "$shim" ]; then
   for sig in 15 2; do
     rm -f sig-*.png
-    DIF_TEST_SIGNAL_AT_RENAME=$sig LD_PRELOAD=$shim \
+    timeout 60 env DIF_TEST_SIGNAL_AT_RENAME=$sig LD_PRELOAD="$shim" \
       ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-      timeout 60 "$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --batch 2 --seed 1 \
-      -q -o sig.png >/dev/null 2>err.txt
+      "$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --batch 2 --seed 1 -q -o sig.png \
+      >/dev/null 2>err.txt
     rc=$?
     left=$(ls -A | grep -e '\.tmp' -e '^\.dif-')
     [ $rc -eq $((128 + sig)) ] && [ -z "$left" ] && [ -s sig-1.png ] && [ ! -e sig-2.png ] \
