@@ -44,6 +44,13 @@
  *   - Strings passed in are UTF-8 and are copied if the library keeps them.
  *     Strings returned are owned by the library; their lifetime is stated.
  *   - Callbacks take their user pointer as the last argument.
+ *   - Files read: regular files only, symbolic links followed. Whatever libdif
+ *     reads (model_index.json and configs, tokenizer files,
+ *     preprocessor_config.json, dif_defaults.json, weights, images, records)
+ *     is checked without blocking: a FIFO, device, socket or directory in its
+ *     place is an error whose message names the file and says what it is
+ *     ("…/tokenizer/vocab.json is a FIFO, not a regular file"), as is a
+ *     symbolic link loop or a dangling link. There are no exceptions.
  */
 #ifndef DIF_H
 #define DIF_H
@@ -544,9 +551,31 @@ DIF_API dif_status dif_sample_copy_image(const dif_sample *sample, int32_t index
  * file of the prompt and the init image named relative to the PNG's folder:
  * its path below that folder when it lies there (in it or a subfolder),
  * else its base name (copy the image next to the PNG to reproduce it
- * elsewhere). The file is written atomically: on failure no partial file is
- * left. */
+ * elsewhere). The file is written atomically, by the rules of
+ * dif_check_output_path: on failure no partial file is left and an existing
+ * file is untouched. */
 DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path);
+/* Whether libdif will write a file at path (dif_sample_save_png,
+ * dif_write_png), checked now without writing anything, so that a program
+ * can refuse a bad output name before a long run. The rules every write
+ * follows:
+ *   - path must be absent or a regular file. A symbolic link is refused:
+ *     libdif neither writes through a link nor replaces it (give the path of
+ *     the file itself). Directories, FIFOs, character and block devices and
+ *     sockets are refused; nothing is ever written to them.
+ *   - An existing file must have a write permission bit, and the process
+ *     must be allowed to write it (effective ids). A file without any write
+ *     bit (e.g. mode 0444) is refused even for root.
+ *   - Its folder must exist and allow creating files: the image is written
+ *     to a temporary file ".dif-XXXXXX.tmp" there and renamed over path, so
+ *     a reader never sees half a file. The temporary name has a fixed
+ *     length, so any name the file system allows works.
+ *   - A replaced file keeps its permission bits (as root also its owner and
+ *     group); a new file gets mode 0666 minus the umask.
+ * A write checks again right before the rename. Errors: DIF_ERR_IO (the
+ * message names the path and the reason), DIF_ERR_INVALID_ARGUMENT (NULL or
+ * empty path); message in dif_last_error(). Thread-safe. */
+DIF_API dif_status dif_check_output_path(const char *path);
 /* The parameters of the last run as a JSON object (prompt parts with their
  * weights and, for images, sizes; negative text; every setting; the seed;
  * the model's fingerprint). An image given as a file is named by its base
@@ -606,11 +635,12 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  * changes nothing; a setter that refuses a value stops
  * dif_sample_apply_record at that key, with the keys before it applied. */
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
-/* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically, with an
- * optional "dif:parameters" text chunk (NULL for none) — for images a
- * program composes itself, e.g. a grid of a batch. The parameters are
- * stored as given: dif_sample_parameters names image files by their base
- * names, which a reader then looks for beside this PNG. Errors:
+/* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically and by
+ * the rules of dif_check_output_path, with an optional "dif:parameters" text
+ * chunk (NULL for none) — for images a program composes itself, e.g. a grid
+ * of a batch. The parameters are stored as given: dif_sample_parameters
+ * names image files by their base names, which a reader then looks for
+ * beside this PNG. Errors:
  * DIF_ERR_INVALID_ARGUMENT, DIF_ERR_LIMIT, DIF_ERR_IO; dif_last_error(). */
 DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
                                  int32_t height, int32_t stride, const char *parameters);

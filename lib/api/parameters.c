@@ -27,6 +27,7 @@
 #include "api/prompt.h"
 #include "api/record.h"
 #include "api/sample.h"
+#include "io/fileio.h"
 #include "io/image.h"
 
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size) {
@@ -628,6 +629,14 @@ DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t w
   if (!s) s = dif_image_save_png(&img, path, parameters ? &text : NULL, parameters ? 1 : 0, &err);
   dif_image_free(&img);
   if (s) return dif_thread_fail(s, "dif_write_png: %s", err.msg);
+  dif_thread_ok();
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_check_output_path(const char *path) {
+  dif_error err = {0};
+  dif_status s = dif_file_check_output(path, &err);
+  if (s) return dif_thread_fail(s, "dif_check_output_path: %s", err.msg);
   dif_thread_ok();
   return DIF_OK;
 }

@@ -3,14 +3,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "io/fileio.h"
 #include "io/model_folder.h"
-
-static int is_file(const char *path) {
-  struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
 dif_status dif_component_config(const char *dir, const char *file, const char *const *classes,
                                 dif_config **out, dif_error *err) {
@@ -19,7 +14,8 @@ dif_status dif_component_config(const char *dir, const char *file, const char *c
   if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
     return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s", sizeof path - 1,
                     dir);
-  if (!is_file(path)) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing", path);
+  /* Present but not a regular file: dif_config_load says what it is. */
+  if (dif_file_exists(path) == 0) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing", path);
   dif_config *cfg;
   dif_status s = dif_config_load(path, &cfg, err);
   if (s) return s;
@@ -58,7 +54,9 @@ dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_err
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
       return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s", sizeof path - 1,
                       dir);
-    if (is_file(path)) return dif_st_open(path, out, err);
+    /* Anything by that name is meant as the weights: a directory, FIFO or
+     * broken link gets dif_st_open's message saying so. */
+    if (dif_file_exists(path) != 0) return dif_st_open(path, out, err);
   }
   return dif_fail(err, DIF_ERR_BAD_MODEL,
                   "%s: no weights (diffusion_pytorch_model.safetensors or model.safetensors); "

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/fileio.h"
 
 struct dif_config {
   json_t *root;
@@ -119,35 +122,25 @@ static json_t *parse(const char *text, size_t len, json_error_t *je) {
 
 dif_status dif_config_load(const char *path, dif_config **out, dif_error *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return dif_fail(err, DIF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  /* Configs are small; the cap keeps a hostile file from eating memory. */
+  int fd;
   struct stat sb;
-  if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    fclose(f);
-    return dif_fail(err, DIF_ERR_IO, "%s: not a regular file", path);
-  }
+  dif_status s = dif_file_open_read(path, &fd, &sb, err);
+  if (s) return s;
+  /* Configs are small; the cap keeps a hostile file from eating memory. */
   if (sb.st_size > DIF_CONFIG_MAX_BYTES) {
-    fclose(f);
+    close(fd);
     return dif_fail(err, DIF_ERR_LIMIT, "%s: %lld bytes is larger than the %d-byte config limit",
                     path, (long long)sb.st_size, DIF_CONFIG_MAX_BYTES);
   }
-  size_t len = (size_t)sb.st_size;
-  char *text = malloc(len ? len : 1);
-  if (!text) {
-    fclose(f);
-    return dif_fail_oom(err, path, len);
-  }
-  size_t got = fread(text, 1, len, f);
-  bool bad = got != len || ferror(f);
-  fclose(f);
-  if (bad) {
-    free(text);
-    return dif_fail(err, DIF_ERR_IO, "%s: read error", path);
-  }
+  uint8_t *data = NULL;
+  size_t len = 0;
+  s = dif_file_read_fd(fd, path, DIF_CONFIG_MAX_BYTES, &data, &len, err);
+  close(fd);
+  if (s) return s;
+  const char *text = data ? (const char *)data : "";
   json_error_t je;
   json_t *root = parse(text, len, &je);
-  free(text);
+  free(data);
   return finish(root, &je, path, out, err);
 }
 

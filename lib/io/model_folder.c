@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "io/component.h"
+#include "io/fileio.h"
 
 /* Weight files recorded: one per component, and a folder has at most 9 (the
  * unCLIP pipeline with its prior), so this bound is never reached. */
@@ -64,11 +65,6 @@ static bool is_dir(const char *path) {
   return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static bool is_file(const char *path) {
-  struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static dif_status check_index(const dif_config *idx, dif_error *err) {
   const char *pipe;
   dif_status s = dif_config_str(idx, "_class_name", &pipe, err);
@@ -110,7 +106,7 @@ dif_status dif_model_folder_open(const char *dir, dif_model_folder **out, dif_er
     return dif_fail(err, DIF_ERR_LIMIT, "path too long (at most %zu bytes): %s", sizeof path - 1,
                     dir);
   }
-  if (is_file(path)) {
+  if (dif_file_exists(path) != 0) { /* optional; anything else there is refused */
     dif_status s = dif_config_load(path, &mf->index, err);
     if (!s) s = check_index(mf->index, err);
     if (s) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "io/fileio.h"
 #include "io/half.h"
 
 struct dif_safetensors {
@@ -264,13 +265,10 @@ dif_status dif_st_open_memory(const void *data, size_t size, const char *name,
 
 dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err) {
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return dif_fail(err, DIF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  int fd;
   struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return dif_fail(err, DIF_ERR_IO, "%s: not a regular file", path);
-  }
+  dif_status so = dif_file_open_read(path, &fd, &sb, err);
+  if (so) return so;
   dif_safetensors *st = st_new(path, err);
   if (!st) {
     close(fd);

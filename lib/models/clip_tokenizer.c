@@ -10,6 +10,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "io/fileio.h"
 #include "models/bpe.h"
 #include "models/ftfy.h"
 #include "models/text_clean.h"
@@ -46,54 +47,30 @@ static dif_status join_path(char *buf, size_t cap, const char *dir, const char *
   return DIF_OK;
 }
 
+/* A tokenizer file that cannot be read makes the model folder bad: every
+ * failure is DIF_ERR_BAD_MODEL (out of memory excepted), with the reason of
+ * dif_file_read_all (regular files only, never blocking). */
 static dif_status read_file(const char *path, char **out, size_t *len, dif_error *err) {
-  *out = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: cannot open: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  dif_status st = DIF_OK;
-  for (;;) {
-    if (cap - n < 65536) {
-      cap = cap ? cap * 2 : 65536;
-      if (cap > MAX_FILE_BYTES + 65536) {
-        st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: larger than %zu bytes", path, MAX_FILE_BYTES);
-        break;
-      }
-      char *b = realloc(buf, cap);
-      if (!b) {
-        st = dif_fail_oom(err, path, cap);
-        break;
-      }
-      buf = b;
-    }
-    size_t k = fread(buf + n, 1, cap - n, f);
-    n += k;
-    if (k == 0) {
-      if (ferror(f)) st = dif_fail(err, DIF_ERR_IO, "%s: read error", path);
-      break;
-    }
+  uint8_t *data = NULL;
+  dif_status st = dif_file_read_all(path, MAX_FILE_BYTES, &data, len, err);
+  if (st && st != DIF_ERR_OUT_OF_MEMORY) {
+    st = DIF_ERR_BAD_MODEL;
+    if (err) err->status = st;
   }
-  fclose(f);
-  if (st) {
-    free(buf);
-    return st;
-  }
-  *out = buf;
-  *len = n;
-  return DIF_OK;
+  *out = (char *)data;
+  return st;
 }
 
 static dif_status load_json(const char *path, int optional, json_t **out, dif_error *err) {
   *out = NULL;
-  if (optional) {
-    FILE *f = fopen(path, "rb");
-    if (!f && errno == ENOENT) return DIF_OK;
-    if (f) fclose(f);
-  }
+  if (optional && dif_file_exists(path) == 0) return DIF_OK;
+  char *text = NULL;
+  size_t len = 0;
+  dif_status st = read_file(path, &text, &len, err);
+  if (st) return st;
   json_error_t jerr;
-  json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *j = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
+  free(text);
   if (!j) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: line %d: %s", path, jerr.line, jerr.text);
   if (!json_is_object(j)) {
     json_decref(j);

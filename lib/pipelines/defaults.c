@@ -7,9 +7,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "io/config.h"
+#include "io/fileio.h"
 #include "samplers/scheduler.h"
 
 #define MAX_SIDE DIF_MAX_OUTPUT_SIDE /* as dif_sample_set_size */
@@ -100,11 +100,11 @@ dif_status dif_defaults_load(dif_defaults *d, const char *dir, dif_error *err) {
   char path[sizeof d->path];
   if (snprintf(path, sizeof path, "%s/%s", dir, DIF_DEFAULTS_FILE) >= (int)sizeof path)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
-  struct stat sb;
-  if (stat(path, &sb) != 0) {
-    if (errno == ENOENT) return DIF_OK; /* the file is optional */
-    return dif_fail(err, DIF_ERR_IO, "%s: %s", path, strerror(errno));
-  }
+  /* The file is optional; anything by its name that is not a regular file
+   * (a FIFO, a directory, a dangling link) is refused by dif_config_load. */
+  int there = dif_file_exists(path);
+  if (there == 0) return DIF_OK;
+  if (there < 0) return dif_fail(err, DIF_ERR_IO, "%s: %s", path, strerror(errno));
   dif_config *cfg = NULL;
   dif_status s = dif_config_load(path, &cfg, err);
   if (s) return s;

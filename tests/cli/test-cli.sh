@@ -2,9 +2,11 @@
 # The dif command end to end on the tiny models: text-to-image, reproducing
 # from the PNG's record (identical file), a variation with a batch grid,
 # Midjourney syntax, bad input (exit 2 with a message), Ctrl-C (exit 130,
-# no output file); then on the default model without -m. Usage: test-cli.sh DIF_BINARY TESTS_DIR
+# no output file); then on the default model without -m; files that are not
+# files and outputs that must not be clobbered (issue 13, items 6 and 7).
+# Usage: test-cli.sh DIF_BINARY TESTS_DIR [SIGNAL_AT_RENAME_SHIM]
 set -u
-dif=$1 tests=$2
+dif=$1 tests=$2 shim=${3:-}
 m=$tests/golden/models
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -135,6 +137,112 @@ EOF
 else
   echo "skip forged records: no python3 with zlib"
 fi
+# Files that are not files (issue 13, item 6): a FIFO in place of an image
+# argument, an init image, a record's image, dif_defaults.json or a tokenizer
+# file is refused at once with a message saying so; `timeout` turns a reader
+# that blocks on the FIFO into a failure instead of a hang.
+mkfifo fifo.png
+timeout 20 "$dif" generate fifo.png -m "$m/tiny-unclip" --steps 2 -q -o never.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.png is a FIFO, not a regular file" err.txt && [ ! -e never.png ] \
+  && ok "a FIFO as an image prompt is refused" || bad "FIFO image prompt (exit $rc): $(cat err.txt)"
+timeout 20 "$dif" generate "a cat" --init fifo.png -m "$m/tiny-sd" --steps 2 -q -o never.png \
+  >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.png is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as --init is refused" || bad "FIFO --init (exit $rc): $(cat err.txt)"
+timeout 20 "$dif" generate --from fifo.png -m "$m/tiny-unclip" -q -o never.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.png is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as --from is refused" || bad "FIFO --from (exit $rc): $(cat err.txt)"
+cp "$tests/golden/cases/pipelines/input_32x32.png" ref.png
+"$dif" generate ref.png -m "$m/tiny-unclip" --steps 2 --seed 4 -q -o rec.png >/dev/null 2>err.txt \
+  && rm ref.png && mkfifo ref.png \
+  && timeout 20 "$dif" generate --from rec.png -m "$m/tiny-unclip" -q -o never.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "ref.png is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as a record's image is refused" || bad "FIFO record image (exit $rc): $(cat err.txt)"
+cp -rs "$m/tiny-sd" sd-fifo && rm sd-fifo/tokenizer/merges.txt && mkfifo sd-fifo/tokenizer/merges.txt
+timeout 20 "$dif" info sd-fifo >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "sd-fifo/tokenizer/merges.txt is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as merges.txt is refused" || bad "FIFO merges.txt (exit $rc): $(cat err.txt)"
+cp -rs "$m/tiny-sd" sd-defaults && mkfifo sd-defaults/dif_defaults.json
+timeout 20 "$dif" info sd-defaults >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "sd-defaults/dif_defaults.json is a FIFO, not a regular file" err.txt \
+  && ok "a FIFO as dif_defaults.json is refused" || bad "FIFO dif_defaults.json (exit $rc): $(cat err.txt)"
+cp -rs "$m/tiny-sd" sd-dangling \
+  && rm sd-dangling/unet/diffusion_pytorch_model.safetensors \
+  && ln -s /nonexistent/unet.safetensors sd-dangling/unet/diffusion_pytorch_model.safetensors
+"$dif" info sd-dangling >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "diffusion_pytorch_model.safetensors: dangling symbolic link" err.txt \
+  && ! grep -q "no weights" err.txt && ok "dangling weights link named" \
+  || bad "dangling weights link (exit $rc): $(cat err.txt)"
+rm -f fifo.png ref.png
+
+# Output that must not be clobbered (issue 13, item 7): every -o target (and a
+# batch's numbered names and grid) is checked before generating; FIFOs,
+# devices, links, directories and read-only files are refused and left as
+# they were (--steps 400 would take minutes: a refusal must come first).
+gen() { timeout 60 "$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --seed 1 -q "$@"; }
+mkfifo out-fifo.png
+gen --steps 400 -o out-fifo.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && [ -p out-fifo.png ] && grep -q "out-fifo.png' is a FIFO, not a regular file" err.txt \
+  && ok "-o onto a FIFO refused before the run" || bad "-o FIFO (exit $rc): $(cat err.txt)"
+if mknod out-dev.png c 1 3 2>/dev/null; then
+  gen --steps 400 -o out-dev.png >/dev/null 2>err.txt
+  rc=$?
+  [ $rc -eq 1 ] && [ -c out-dev.png ] && grep -q "is a character device, not a regular file" err.txt \
+    && ok "-o onto a character device refused" || bad "-o device (exit $rc): $(cat err.txt)"
+else
+  echo "skip -o onto a character device: mknod needs root"
+fi
+echo old >target.png && ln -s target.png out-link.png
+gen --steps 400 -o out-link.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && [ -L out-link.png ] && [ "$(cat target.png)" = old ] \
+  && grep -q "out-link.png' is a symbolic link" err.txt && ok "-o onto a symbolic link refused" \
+  || bad "-o link (exit $rc): $(cat err.txt)"
+echo old >out-ro.png && chmod 0444 out-ro.png
+gen --steps 400 -o out-ro.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat out-ro.png)" = old ] && grep -q "out-ro.png' is read-only (mode 0444)" err.txt \
+  && ok "-o onto a read-only file refused, also for root" || bad "-o read-only (exit $rc): $(cat err.txt)"
+mkfifo out-b-grid.png
+gen --steps 400 --batch 2 -o out-b.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && [ ! -e out-b-1.png ] && grep -q "out-b-grid.png' is a FIFO" err.txt \
+  && ok "a batch's grid name checked before the run" || bad "grid name (exit $rc): $(cat err.txt)"
+echo old >out-600.png && chmod 0600 out-600.png
+gen --steps 2 -o out-600.png >/dev/null 2>err.txt && [ "$(stat -c %a out-600.png)" = 600 ] \
+  && [ "$(cat out-600.png)" != old ] && ok "a replaced file keeps its mode (0600)" \
+  || bad "mode kept: $(stat -c %a out-600.png) $(cat err.txt)"
+long=$(printf 'n%.0s' $(seq 246)).png
+gen --steps 2 -o "$long" >/dev/null 2>err.txt && [ -s "$long" ] && ok "-o of a 250-byte name" \
+  || bad "250-byte name: $(cat err.txt)"
+# SIGTERM/SIGINT while images are being saved (delivered by the preloaded
+# shim at the rename of the first image): the file being saved completes,
+# the rest are not written, no temporary file is left, exit 128 + signal.
+if [ -n "$shim" ] && [ -f "$shim" ]; then
+  for sig in 15 2; do
+    rm -f sig-*.png
+    timeout 60 env DIF_TEST_SIGNAL_AT_RENAME=$sig LD_PRELOAD="$shim" \
+      ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+      "$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --batch 2 --seed 1 -q -o sig.png \
+      >/dev/null 2>err.txt
+    rc=$?
+    left=$(ls -A | grep -e '\.tmp' -e '^\.dif-')
+    [ $rc -eq $((128 + sig)) ] && [ -z "$left" ] && [ -s sig-1.png ] && [ ! -e sig-2.png ] \
+      && [ ! -e sig-grid.png ] && ok "signal $sig while saving: no temporary file left" \
+      || bad "signal $sig while saving (exit $rc, left: $left): $(cat err.txt)"
+  done
+else
+  echo "skip signals while saving: no signal-at-rename shim given"
+fi
+rm -f out-* target.png
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

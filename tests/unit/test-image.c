@@ -869,7 +869,7 @@ TEST(png_roundtrip_with_text) {
   EXPECT(dif_image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
   CHECK(back.rgb && back.rgb[0] == img.rgb[0]);
   dif_image_free(&back);
-  CHECK(count_entries(scratch, ".tmp.") == 0);
+  CHECK(count_entries(scratch, ".dif-") == 0);
   struct stat st;
   mode_t mask = umask(0);
   umask(mask);
@@ -905,7 +905,7 @@ TEST(png_bad_text_refused_without_file) {
   EXPECT(dif_image_save_jpeg(&img, path, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "quality 0");
   EXPECT(dif_image_save_jpeg(&img, path, 101, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "quality 101");
   CHECK(!file_exists(path));
-  CHECK(count_entries(scratch, ".tmp.") == 0);
+  CHECK(count_entries(scratch, ".dif-") == 0);
   dif_image_free(&img);
 }
 
@@ -937,11 +937,12 @@ TEST(atomic_write_failures_leave_nothing) {
   EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg, path);
   CHECK(!file_exists(path));
 
-  /* the target is a directory: the rename fails, the temporary goes */
+  /* the target is a directory: refused before anything is written */
   snprintf(path, sizeof path, "%s/isdir.png", scratch);
   CHECK(mkdir(path, 0755) == 0);
-  EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg, "cannot rename");
-  CHECK(count_entries(scratch, ".tmp.") == 0);
+  EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg,
+         "is a directory, not a regular file");
+  CHECK(count_entries(scratch, ".dif-") == 0);
   rmdir(path);
 
   /* the disk fills up half way (RLIMIT_FSIZE, which also holds for root):
@@ -958,6 +959,7 @@ TEST(atomic_write_failures_leave_nothing) {
   EXPECT(st, DIF_ERR_IO, e.msg, "cannot write");
   CHECK(!file_exists(path));
   CHECK(count_entries(scratch, "full.png") == 0);
+  CHECK(count_entries(scratch, ".dif-") == 0);
 
   /* an existing file is left untouched by a failed write */
   write_file(path, "old", 3);
@@ -972,6 +974,7 @@ TEST(atomic_write_failures_leave_nothing) {
   CHECK(b.n == 3 && memcmp(b.p, "old", 3) == 0);
   bytes_free(&b);
   CHECK(count_entries(scratch, "full.png") == 1);
+  CHECK(count_entries(scratch, ".dif-") == 0);
 
   /* a read-only directory (not enforced for root) */
   if (geteuid() != 0) {

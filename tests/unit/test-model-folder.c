@@ -361,10 +361,11 @@ TEST(missing_weights_are_named) {
                "/vae: no weights");
   CHECK_STATUS(dif_model_folder_weights(mf, "text_encoder", &st, &err), DIF_ERR_BAD_MODEL, err.msg,
                "/text_encoder: no weights");
-  /* A folder named like the weights is not a weight file. */
+  /* A folder named like the weights is not a weight file, and is named as
+   * what it is. */
   put("vae/model.safetensors/x", "");
-  CHECK_STATUS(dif_model_folder_weights(mf, "vae", &st, &err), DIF_ERR_BAD_MODEL, err.msg,
-               "/vae: no weights");
+  CHECK_STATUS(dif_model_folder_weights(mf, "vae", &st, &err), DIF_ERR_IO, err.msg,
+               "/vae/model.safetensors is a directory, not a regular file");
   CHECK(dif_model_folder_file_count(mf) == 0);
   dif_model_folder_free(mf);
   tree_free();

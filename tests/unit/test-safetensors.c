@@ -385,7 +385,8 @@ TEST(long_names_are_bounded_in_messages) {
 TEST(hostile_file_on_disk_is_not_a_regular_file) {
   dif_error err;
   dif_safetensors *st = (dif_safetensors *)&err;
-  CHECK_STATUS(dif_st_open("/tmp", &st, &err), DIF_ERR_IO, err.msg, "/tmp: not a regular file");
+  CHECK_STATUS(dif_st_open("/tmp", &st, &err), DIF_ERR_IO, err.msg,
+               "/tmp is a directory, not a regular file");
   CHECK(st == NULL);
 }
 

@@ -12,10 +12,23 @@
 #include "cli.h"
 #include "mj_prompt.h"
 
+/* SIGINT and SIGTERM, from the start of the run to the end of saving, only
+ * set this flag (the signal's number): a run is cancelled within a step, and
+ * saving stops after the file being written, because each file is written
+ * whole to a temporary file and renamed by one library call that no handler
+ * interrupts, so no temporary file is ever left behind. The command then
+ * exits with 128 + the signal. Before the run (loading, reading images) the
+ * signals keep their default action: nothing has been written yet. */
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-  (void)sig;
-  interrupted = 1;
+static void on_signal(int sig) { interrupted = sig; }
+
+static void catch_signals(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }
 
 static void on_log(dif_log_level level, const char *msg, void *user) {
@@ -197,16 +210,13 @@ static int progress(int32_t step, int32_t total, void *user) {
 
 /* Runs on a thread; polls so that Ctrl-C can cancel within one step. */
 static dif_status run(dif_sample *s) {
-  struct sigaction sa = {0}, old;
-  sa.sa_handler = on_sigint;
-  sigaction(SIGINT, &sa, &old);
+  catch_signals();
   dif_status st = dif_sample_start(s);
   while (st == DIF_OK && dif_sample_poll(s, NULL, NULL) == DIF_ERR_BUSY) {
     if (interrupted) dif_sample_cancel(s);
     nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
   }
   if (st == DIF_OK) st = dif_sample_wait(s);
-  sigaction(SIGINT, &old, NULL);
   return st;
 }
 
@@ -222,6 +232,31 @@ static void out_name(const char *out, int index, int count, const char *suffix, 
     snprintf(buf, n, "%.*s-%s.png", base, out, suffix);
   else
     snprintf(buf, n, "%.*s-%d.png", base, out, index + 1);
+}
+
+/* The number of images a record asks for (its "batch"), 1 if it says none;
+ * the record was already applied, so the value is valid. */
+static int record_batch(const char *record) {
+  const char *b = record ? strstr(record, "\"batch\":") : NULL;
+  int n = b ? atoi(b + 8) : 1;
+  return n >= 1 && n <= DIF_MAX_BATCH ? n : 1;
+}
+
+/* Every file the run will write (n images, and the grid of a batch) is
+ * checked before generating, by libdif's own rules (dif_check_output_path):
+ * a FIFO, device, directory, symbolic link, read-only file or a folder that
+ * cannot be written is refused now, not after the whole run. */
+static int check_outputs(const char *out, int n) {
+  char path[4096];
+  for (int i = 0; i <= n; i++) {
+    if (i == n && n == 1) break;
+    out_name(out, i, n, i == n ? "grid" : NULL, path, sizeof path);
+    if (dif_check_output_path(path) != DIF_OK) {
+      fprintf(stderr, "dif: %s\n", dif_last_error());
+      return 1;
+    }
+  }
+  return 0;
 }
 
 static int write_grid(dif_sample *s, const char *out) {
@@ -361,25 +396,30 @@ int cli_generate(int argc, char **argv) {
   else if (!record)
     TRY(dif_sample_set_random_seed(s), dif_sample_last_error(s));
   TRY(dif_sample_set_progress(s, progress, &o.quiet), dif_sample_last_error(s));
-  dif_status st = run(s);
-  if (st == DIF_ERR_CANCELLED) {
-    fprintf(stderr, "\ndif: cancelled (%s)\n", dif_sample_last_error(s));
-    rc = 130;
-    goto done;
-  }
-  TRY(st, dif_sample_last_error(s));
   char def[64];
   snprintf(def, sizeof def, "dif-%llu.png", (unsigned long long)dif_sample_seed(s));
   const char *out = o.out ? o.out : def;
+  if (check_outputs(out, o.batch >= 1 ? o.batch : record_batch(record))) goto done;
+  dif_status st = run(s);
+  if (st == DIF_ERR_CANCELLED) {
+    fprintf(stderr, "\ndif: cancelled (%s)\n", dif_sample_last_error(s));
+    rc = 128 + (interrupted ? interrupted : SIGINT);
+    goto done;
+  }
+  TRY(st, dif_sample_last_error(s));
   int n = dif_sample_image_count(s);
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < n && !interrupted; i++) {
     char path[4096];
     out_name(out, i, n, NULL, path, sizeof path);
     TRY(dif_sample_save_png(s, i, path), dif_sample_last_error(s));
     printf("%s\n", path);
   }
   if (!o.quiet) fprintf(stderr, "seed %llu\n", (unsigned long long)dif_sample_seed(s));
-  rc = n > 1 ? write_grid(s, out) : 0;
+  rc = n > 1 && !interrupted ? write_grid(s, out) : 0;
+  if (interrupted) {
+    fprintf(stderr, "dif: interrupted while saving; the files listed are complete\n");
+    rc = 128 + interrupted;
+  }
 done:
   dif_sample_free(s);
   dif_prompt_free(p);

@@ -373,6 +373,10 @@ func difSampleSavePNG(sample *C.dif_sample, index int32, path *C.char) Status {
 	return Status(C.dif_sample_save_png(sample, C.int32_t(index), path))
 }
 
+func difCheckOutputPath(path *C.char) Status {
+	return Status(C.dif_check_output_path(path))
+}
+
 func difSampleParameters(sample *C.dif_sample) string {
 	return C.GoString(C.dif_sample_parameters(sample))
 }

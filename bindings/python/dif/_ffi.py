@@ -493,6 +493,12 @@ FUNCTIONS = {
         ('sample', 'index', 'path'),
         'dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path)',
     ),
+    'dif_check_output_path': (
+        dif_status,
+        [_C.c_char_p],
+        ('path',),
+        'dif_status dif_check_output_path(const char *path)',
+    ),
     'dif_sample_parameters': (
         _C.c_char_p,
         [_C.POINTER(dif_sample)],
