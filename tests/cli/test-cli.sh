@@ -40,7 +40,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 [ $? -eq 1 ] && grep -q "/nonexistent/model" err.txt && ok "missing model named" || bad "missing model"
 
 "$dif" generate "a cat" -m "$m/tiny-sd" -W 33 -H 32 -q >/dev/null 2>err.txt
-[ $? -eq 1 ] && grep -q "multiples of 8" err.txt && ok "bad size" || bad "bad size: $(cat err.txt)"
+[ $? -eq 2 ] && grep -q "multiple of 8" err.txt && ok "bad size" || bad "bad size: $(cat err.txt)"
 
 # Ctrl-C: a long run is cancelled within a step; no output file appears
 "$dif" generate "a lighthouse" -m "$m/tiny-sd" -W 64 -H 64 --steps 400 -q -o long.png \
@@ -243,6 +243,64 @@ else
   echo "skip signals while saving: no signal-at-rename shim given"
 fi
 rm -f out-* target.png
+
+# Issue 14 item 2: every number is parsed strictly (whole string, range,
+# finite); a bad one exits 2 naming the option as typed and what it accepts,
+# before any model is loaded. Messages carry no C function names.
+# strict NAME WANT ARGS...: exits 2, stderr has WANT, no "dif_" in it
+strict() {
+  name=$1 want=$2
+  shift 2
+  timeout 60 "$dif" generate "$@" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 -q -o strict.png \
+    >/dev/null 2>err.txt
+  rc=$?
+  if [ $rc -eq 2 ] && grep -qF -- "$want" err.txt && ! grep -q "dif_" err.txt && [ ! -e strict.png ]
+  then ok "strict: $name"
+  else bad "strict: $name (exit $rc): $(cat err.txt)"
+  fi
+  rm -f strict.png
+}
+strict "--guidance foo" "--guidance: expected a number from 0 to 100, got 'foo'" "a cat" --guidance foo
+strict "--guidance 7,5" "--guidance: expected a number from 0 to 100, got '7,5'" "a cat" --guidance 7,5
+strict "--guidance inf" "--guidance: expected a number" "a cat" --guidance inf
+strict "--steps -3" "--steps: expected an integer from 1 to 1000, got '-3'" "a cat" --steps -3
+strict "--steps 10x" "--steps: expected an integer from 1 to 1000, got '10x'" "a cat" --steps 10x
+strict "--steps 1e3" "--steps: expected an integer from 1 to 1000, got '1e3'" "a cat" --steps 1e3
+strict "--steps 4294967297" "--steps: expected an integer" "a cat" --steps 4294967297
+strict "-W 4294967360" "-W: expected a multiple of 8 from 8 to 4096, got '4294967360'" "a cat" \
+  -W 4294967360
+strict "--seed 2^64" "--seed: expected an integer from 0 to 18446744073709551615" "a cat" \
+  --seed 18446744073709551616
+strict "--seed -1" "--seed: expected an integer from 0" "a cat" --seed -1
+strict "prompt --seed 2^64" "--seed: expected an integer from 0 to 18446744073709551615" \
+  "a cat --seed 18446744073709551616"
+strict "--batch 0" "--batch: expected an integer from 1 to 16" "a cat" --batch 0
+strict "--prior-steps x" "--prior-steps: expected an integer from 1 to 1000" "a cat" --prior-steps x
+strict "--prior-guidance -1" "--prior-guidance: expected a number from 0 to 100" "a cat" \
+  --prior-guidance -1
+strict "--threads 1.5" "--threads: expected an integer from 0 to 256" "a cat" --threads 1.5
+strict "--strength 1.5" "--strength: expected a number above 0 and at most 1" "a cat" --strength 1.5
+strict "--noise-level 9x" "--noise-level: expected an integer" "a cat" --noise-level 9x
+strict "--ar 16x9" "--ar: expected W:H" "a cat" --ar 16x9
+strict "prompt --iw 2x" "--iw: expected a finite non-zero number, got '2x'" "a cat --iw 2x"
+strict "prompt ::2x" "got '2x'" "a cat::2x a dog"
+strict "--no --steps 2" "--no needs a value, got the option '--steps'" "a cat" --no --steps 2
+strict "prompt --no --ar 16:9" "--no needs a value, got the parameter '--ar'" "a cat --no --ar 16:9"
+strict "--blend mix" "--blend: expected sum or slerp, got 'mix'" "a cat" --blend mix
+# refused by libdif: still the option's name, not the C function's
+strict "--sampler bogus" "--sampler: unknown scheduler" "a cat" --sampler bogus
+strict "--noise-level above the model's" "--noise-level: 5000 is outside 0..999" "a cat" \
+  --noise-level 5000
+"$dif" generate "a cat" --sampler bogus -v -m "$m/tiny-sd" -q >/dev/null 2>err.txt
+[ $? -eq 2 ] && grep -q "dif_sample_set_scheduler" err.txt && ok "-v shows libdif's raw message" \
+  || bad "-v raw message: $(cat err.txt)"
+# a prompt of any length keeps the parameters after it (it was cut at 8 KB),
+# and a multi-byte character where the cut was (bytes 8190-8191) is not
+# "invalid UTF-8"
+long=$(awk 'BEGIN { for (i = 0; i < 2047; i++) printf "red "; printf "ab\303\251 blue" }')
+"$dif" generate "$long --seed 77" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 -q -o long1.png \
+  >/dev/null 2>err.txt && grep -qa '"seed":77' long1.png \
+  && ok "a 8 KB prompt keeps its --seed and its UTF-8" || bad "long prompt: $(cat err.txt)"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

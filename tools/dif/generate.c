@@ -1,8 +1,10 @@
 /* generate.c — `dif generate`: options and Midjourney syntax → a prompt and
  * a sample; runs it on a thread so Ctrl-C can cancel, draws a progress bar
  * on a terminal, writes PNGs (and a grid for a batch). */
+#include <float.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,13 @@
 
 #include "cli.h"
 #include "mj_prompt.h"
+#include "numbers.h"
+
+/* img2img strength when --strength is not given: diffusers'
+ * StableDiffusionImg2ImgPipeline default, as in the Python binding. */
+#define DEFAULT_STRENGTH 0.8f
+
+static void say(const char *option, const char *msg);
 
 /* SIGINT and SIGTERM, from the start of the run to the end of saving, only
  * set this flag (the signal's number): a run is cancelled within a step, and
@@ -44,14 +53,14 @@ dif_context *cli_open(const char *model, const char *prior, int threads, int ver
     fprintf(stderr, "[dif warn] %s\n", dif_last_error());
   dif_context *ctx = NULL;
   if (dif_context_new(&ctx) != DIF_OK) {
-    fprintf(stderr, "dif: %s\n", dif_last_error());
+    say(NULL, dif_last_error());
     return NULL;
   }
   if ((threads && dif_context_set_threads(ctx, threads) != DIF_OK) ||
       (verbose && dif_context_set_log(ctx, on_log, DIF_LOG_INFO, NULL) != DIF_OK) ||
       (prior && dif_context_set_prior(ctx, prior) != DIF_OK) ||
       dif_context_load(ctx, model) != DIF_OK) {
-    fprintf(stderr, "dif: %s\n", dif_context_last_error(ctx));
+    say(NULL, dif_context_last_error(ctx));
     dif_context_free(ctx);
     return NULL;
   }
@@ -60,140 +69,263 @@ dif_context *cli_open(const char *model, const char *prior, int threads, int ver
 
 static void help(void) {
   printf(
-      "dif generate PROMPT [options]\n"
+      "usage: dif generate PROMPT [options]\n"
+      "       dif generate --from IMAGE.png [options]\n"
+      "\n"
       "  PROMPT        text; Midjourney syntax works: 'a::2 b::-0.5 --ar 16:9 --no blur --iw 1.5\n"
-      "                --seed 7', leading image paths are image prompts\n"
-      "  -m DIR        model folder (default: the default model)\n"
-      "  --prior DIR   a separate diffusion prior folder (Stable unCLIP text-to-image)\n"
-      "  --image PATH[::W]  an image prompt with weight W (repeatable)\n"
-      "  --no TEXT     negative prompt\n"
-      "  --ar W:H | -W N -H N   aspect ratio or size (multiples of 8)\n"
-      "  --seed N      seed (default: random, printed)\n"
-      "  --steps N  --guidance X  --prior-steps N  --prior-guidance X\n"
-      "  --sampler NAME   ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc\n"
-      "  --noise-level N  unCLIP variation strength 0..999 (0 = close to the references)\n"
-      "  --init PATH --strength X   img2img from an image\n"
-      "  --batch N     images per run (a batch of 4 also writes a 2x2 grid)\n"
-      "  --blend sum|slerp   how prompt parts combine\n"
-      "  --threads N   -o OUT.png   -q (no progress)   -v (log)\n"
-      "  --from PNG    reproduce an image from the record stored in it\n");
+      "                --seed 7'; leading image paths (.png, .jpg) are image prompts\n"
+      "  -m DIR        model folder (default: the default model, %s)\n"
+      "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
+      "                (Stable unCLIP text-to-image; a model with its own prior/ needs none)\n"
+      "  --image PATH[::W]  an image prompt with weight W (default 1, or --iw; repeatable)\n"
+      "  --no TEXT     negative prompt (default: none)\n"
+      "  --ar W:H      aspect ratio, W and H 1..100, around the model's default size\n"
+      "  -W N  -H N    width and height, multiples of 8 from 8 to %d (default: the model's)\n"
+      "  --seed N      seed, 0..18446744073709551615 (default: random, printed)\n"
+      "  --steps N     decoder steps, 1..%d (default: the model's; 20 without dif_defaults.json)\n"
+      "  --guidance X  guidance scale, 0..%d (default: the model's; 10 unCLIP, 7.5 SD)\n"
+      "  --prior-steps N     prior steps, 1..%d (default: the model's; 25)\n"
+      "  --prior-guidance X  prior guidance scale, 0..%d (default: the model's; 4)\n"
+      "  --sampler NAME  ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc\n"
+      "                (default: the model's scheduler)\n"
+      "  --noise-level N  unCLIP variation strength, 0 to the model's maximum (999 for Stable\n"
+      "                unCLIP); 0 (the default) keeps close to the references\n"
+      "  --init PATH   img2img from an image\n"
+      "  --strength X  img2img strength, above 0 and at most 1 (default %.2g, as diffusers)\n"
+      "  --batch N     images per run, 1..%d (default 1; a batch also writes a grid)\n"
+      "  --blend sum|slerp   how prompt parts combine (default sum)\n"
+      "  --threads N   worker threads, 0..%d (default 0: one per core)\n"
+      "  -o OUT.png    output (default dif-SEED.png; a batch writes OUT-1.png ... OUT-grid.png)\n"
+      "  --from PNG    reproduce an image from the record stored in it\n"
+      "  -q            no progress bar      -v  log what libdif does, and its raw messages\n"
+      "  -h, --help    this help\n"
+      "\n"
+      "dif info [MODEL_DIR] lists a model's defaults. Exit status: 0 done, 1 failed (a file,\n"
+      "the model, the run), 2 bad usage (an option, a value, the prompt), 130 interrupted\n"
+      "(Ctrl-C; 143 for SIGTERM).\n",
+      dif_default_model_dir() ? dif_default_model_dir() : "none installed", DIF_MAX_OUTPUT_SIDE,
+      DIF_MAX_STEPS, DIF_MAX_GUIDANCE, DIF_MAX_STEPS, DIF_MAX_GUIDANCE, (double)DEFAULT_STRENGTH,
+      DIF_MAX_BATCH, DIF_MAX_THREADS);
 }
 
 typedef struct opts {
-  const char *model, *prior, *out, *negative, *sampler, *init, *blend, *from;
-  char prompt[8192];
+  const char *model, *prior, *out, *negative, *sampler, *init, *from;
+  char *prompt; /* every word of the prompt, any length */
+  size_t prompt_len, prompt_cap;
   const char *images[MJ_MAX_PARTS];
+  float image_weights[MJ_MAX_PARTS];
+  int image_has_weight[MJ_MAX_PARTS];
   int n_images;
-  int width, height, ar_w, ar_h, steps, prior_steps, batch, noise_level, threads;
+  int width, height, ar_w, ar_h, steps, prior_steps, batch, noise_level, threads, blend;
   float guidance, prior_guidance, strength;
   int has_seed, quiet, verbose;
-  unsigned long long seed;
+  uint64_t seed;
 } opts;
 
-static int need(int i, int argc, const char *flag) {
-  if (i + 1 >= argc) {
-    fprintf(stderr, "dif generate: %s needs a value\n", flag);
-    return 0;
+static int bad_value(const char *opt, const char *msg) {
+  fprintf(stderr, "dif generate: %s: %s\n", opt, msg);
+  return -1;
+}
+
+/* The value of the option argv[*i]: the next argument, which must not be an
+ * option itself ("--no --steps 2" is a mistake, not the negative prompt
+ * "--steps"; a value that starts with "--" can be written "./--x"). */
+static const char *value(int *i, int argc, char **argv) {
+  const char *opt = argv[*i];
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "dif generate: %s needs a value\n", opt);
+    return NULL;
   }
-  return 1;
+  const char *v = argv[*i + 1];
+  if (v[0] == '-' && v[1] == '-') {
+    char q[200];
+    num_quote(v, q, sizeof q);
+    fprintf(stderr, "dif generate: %s needs a value, got the option %s\n", opt, q);
+    return NULL;
+  }
+  ++*i;
+  return v;
+}
+
+static int int_value(const char *opt, const char *v, long long lo, long long hi, int *out) {
+  char msg[400];
+  long long x;
+  if (!v) return -1;
+  if (num_int(v, lo, hi, &x, msg, sizeof msg)) return bad_value(opt, msg);
+  *out = (int)x;
+  return 0;
+}
+
+static int real_value(const char *opt, const char *v, double lo, double hi, int flags, float *out) {
+  char msg[400];
+  if (!v) return -1;
+  if (num_real(v, lo, hi, flags, out, msg, sizeof msg)) return bad_value(opt, msg);
+  return 0;
+}
+
+/* -W/-H: a multiple of 8, 8..DIF_MAX_OUTPUT_SIDE */
+static int side_value(const char *opt, const char *v, int *out) {
+  char msg[400];
+  long long x;
+  if (!v) return -1;
+  if (num_int(v, 8, DIF_MAX_OUTPUT_SIDE, &x, msg, sizeof msg) || x % 8) {
+    char q[200];
+    num_quote(v, q, sizeof q);
+    snprintf(msg, sizeof msg, "expected a multiple of 8 from 8 to %d, got %s", DIF_MAX_OUTPUT_SIDE,
+             q);
+    return bad_value(opt, msg);
+  }
+  *out = (int)x;
+  return 0;
+}
+
+static int add_word(opts *o, const char *w) {
+  size_t l = strlen(w), need = o->prompt_len + l + 2;
+  if (need > o->prompt_cap) {
+    size_t cap = need * 2;
+    char *p = realloc(o->prompt, cap);
+    if (!p) {
+      fprintf(stderr, "dif generate: out of memory\n");
+      return -1;
+    }
+    o->prompt = p;
+    o->prompt_cap = cap;
+  }
+  if (o->prompt_len) o->prompt[o->prompt_len++] = ' ';
+  memcpy(o->prompt + o->prompt_len, w, l + 1);
+  o->prompt_len += l;
+  return 0;
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->guidance = o->prior_guidance = o->strength = NAN;
-  o->steps = o->prior_steps = o->batch = o->noise_level = -1;
+  o->steps = o->prior_steps = o->batch = o->noise_level = o->blend = -1;
+  char msg[400];
+  if (add_word(o, "")) return -1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-#define VAL(flag) (need(i, argc, flag) ? argv[++i] : NULL)
+#define VAL value(&i, argc, argv)
+#define IS(x) (!strcmp(a, x))
     const char *v;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    if (IS("-h") || IS("--help")) {
       help();
       exit(0);
-    } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-      if (!(o->model = VAL(a))) return -1;
-    } else if (!strcmp(a, "--prior")) {
-      if (!(o->prior = VAL(a))) return -1;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (!(o->out = VAL(a))) return -1;
-    } else if (!strcmp(a, "--no")) {
-      if (!(o->negative = VAL(a))) return -1;
-    } else if (!strcmp(a, "--sampler")) {
-      if (!(o->sampler = VAL(a))) return -1;
-    } else if (!strcmp(a, "--init")) {
-      if (!(o->init = VAL(a))) return -1;
-    } else if (!strcmp(a, "--blend")) {
-      if (!(o->blend = VAL(a))) return -1;
-    } else if (!strcmp(a, "--from")) {
-      if (!(o->from = VAL(a))) return -1;
-    } else if (!strcmp(a, "--image")) {
-      if (!(v = VAL(a))) return -1;
+    } else if (IS("-m") || IS("--model")) {
+      if (!(o->model = VAL)) return -1;
+    } else if (IS("--prior")) {
+      if (!(o->prior = VAL)) return -1;
+    } else if (IS("-o") || IS("--output")) {
+      if (!(o->out = VAL)) return -1;
+    } else if (IS("--no")) {
+      if (!(o->negative = VAL)) return -1;
+    } else if (IS("--sampler")) {
+      if (!(o->sampler = VAL)) return -1;
+    } else if (IS("--init")) {
+      if (!(o->init = VAL)) return -1;
+    } else if (IS("--from")) {
+      if (!(o->from = VAL)) return -1;
+    } else if (IS("--blend")) {
+      if (!(v = VAL)) return -1;
+      if (strcmp(v, "sum") && strcmp(v, "slerp")) {
+        char q[200];
+        num_quote(v, q, sizeof q);
+        snprintf(msg, sizeof msg, "expected sum or slerp, got %s", q);
+        return bad_value(a, msg);
+      }
+      o->blend = !strcmp(v, "slerp") ? DIF_BLEND_SLERP : DIF_BLEND_SUM;
+    } else if (IS("--image")) {
+      if (!(v = VAL)) return -1;
       if (o->n_images == MJ_MAX_PARTS) {
-        fprintf(stderr, "dif generate: too many --image\n");
-        return -1;
+        snprintf(msg, sizeof msg, "at most %d images", MJ_MAX_PARTS);
+        return bad_value(a, msg);
+      }
+      const char *sep = strstr(v, "::");
+      if (sep) {
+        float w;
+        if (num_real(sep + 2, -FLT_MAX, FLT_MAX, NUM_NONZERO, &w, msg, sizeof msg)) {
+          char full[460];
+          snprintf(full, sizeof full, "the weight after '::': %s", msg);
+          return bad_value(a, full);
+        }
+        o->image_weights[o->n_images] = w;
+        o->image_has_weight[o->n_images] = 1;
       }
       o->images[o->n_images++] = v;
-    } else if (!strcmp(a, "--ar")) {
-      if (!(v = VAL(a)) || mj_parse_ratio(v, &o->ar_w, &o->ar_h)) {
-        fprintf(stderr, "dif generate: --ar wants W:H, e.g. 16:9\n");
-        return -1;
-      }
-    } else if (!strcmp(a, "-W") || !strcmp(a, "--width")) {
-      if (!(v = VAL(a))) return -1;
-      o->width = atoi(v);
-    } else if (!strcmp(a, "-H") || !strcmp(a, "--height")) {
-      if (!(v = VAL(a))) return -1;
-      o->height = atoi(v);
-    } else if (!strcmp(a, "--seed")) {
-      if (!(v = VAL(a))) return -1;
-      char *e;
-      o->seed = strtoull(v, &e, 10);
-      if (*e || !*v || v[0] == '-') {
-        fprintf(stderr, "dif generate: --seed wants a number from 0 to 2^64-1\n");
-        return -1;
-      }
+    } else if (IS("--ar")) {
+      if (!(v = VAL)) return -1;
+      if (num_ratio(v, &o->ar_w, &o->ar_h, msg, sizeof msg)) return bad_value(a, msg);
+    } else if (IS("-W") || IS("--width")) {
+      if (side_value(a, VAL, &o->width)) return -1;
+    } else if (IS("-H") || IS("--height")) {
+      if (side_value(a, VAL, &o->height)) return -1;
+    } else if (IS("--seed")) {
+      if (!(v = VAL)) return -1;
+      if (num_u64(v, &o->seed, msg, sizeof msg)) return bad_value(a, msg);
       o->has_seed = 1;
-    } else if (!strcmp(a, "--steps")) {
-      if (!(v = VAL(a))) return -1;
-      o->steps = atoi(v);
-    } else if (!strcmp(a, "--prior-steps")) {
-      if (!(v = VAL(a))) return -1;
-      o->prior_steps = atoi(v);
-    } else if (!strcmp(a, "--batch")) {
-      if (!(v = VAL(a))) return -1;
-      o->batch = atoi(v);
-    } else if (!strcmp(a, "--noise-level")) {
-      if (!(v = VAL(a))) return -1;
-      o->noise_level = atoi(v);
-    } else if (!strcmp(a, "--threads")) {
-      if (!(v = VAL(a))) return -1;
-      o->threads = atoi(v);
-    } else if (!strcmp(a, "--guidance")) {
-      if (!(v = VAL(a))) return -1;
-      o->guidance = strtof(v, NULL);
-    } else if (!strcmp(a, "--prior-guidance")) {
-      if (!(v = VAL(a))) return -1;
-      o->prior_guidance = strtof(v, NULL);
-    } else if (!strcmp(a, "--strength")) {
-      if (!(v = VAL(a))) return -1;
-      o->strength = strtof(v, NULL);
-    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+    } else if (IS("--steps")) {
+      if (int_value(a, VAL, 1, DIF_MAX_STEPS, &o->steps)) return -1;
+    } else if (IS("--prior-steps")) {
+      if (int_value(a, VAL, 1, DIF_MAX_STEPS, &o->prior_steps)) return -1;
+    } else if (IS("--batch")) {
+      if (int_value(a, VAL, 1, DIF_MAX_BATCH, &o->batch)) return -1;
+    } else if (IS("--noise-level")) { /* the model's maximum is checked once it is loaded */
+      if (int_value(a, VAL, 0, INT32_MAX, &o->noise_level)) return -1;
+    } else if (IS("--threads")) {
+      if (int_value(a, VAL, 0, DIF_MAX_THREADS, &o->threads)) return -1;
+    } else if (IS("--guidance")) {
+      if (real_value(a, VAL, 0, DIF_MAX_GUIDANCE, 0, &o->guidance)) return -1;
+    } else if (IS("--prior-guidance")) {
+      if (real_value(a, VAL, 0, DIF_MAX_GUIDANCE, 0, &o->prior_guidance)) return -1;
+    } else if (IS("--strength")) {
+      if (real_value(a, VAL, 0, 1, NUM_ABOVE_LO, &o->strength)) return -1;
+    } else if (IS("-q") || IS("--quiet")) {
       o->quiet = 1;
-    } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+    } else if (IS("-v") || IS("--verbose")) {
       o->verbose = 1;
-    } else if (a[0] == '-' && a[1] == '-' && o->prompt[0]) {
+    } else if (a[0] == '-' && a[1] == '-' && o->prompt_len) {
       /* Midjourney parameters typed after the prompt: keep them in it */
-      size_t l = strlen(o->prompt);
-      snprintf(o->prompt + l, sizeof o->prompt - l, " %s", a);
+      if (add_word(o, a)) return -1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "dif generate: unknown option %s (see dif generate --help)\n", a);
       return -1;
     } else {
-      size_t l = strlen(o->prompt);
-      snprintf(o->prompt + l, sizeof o->prompt - l, "%s%s", l ? " " : "", a);
+      if (add_word(o, a)) return -1;
     }
+#undef IS
 #undef VAL
   }
   return 0;
+}
+
+/* ---- libdif's messages, in the user's words ---- */
+
+/* A libdif message starts with the C function that failed
+ * ("dif_sample_set_blend: unknown mode -1"): a user of the command typed no
+ * function, so it is left out (and shown whole under -v). */
+static const char *plain(const char *msg) {
+  if (strncmp(msg, "dif_", 4)) return msg;
+  const char *c = msg + 4;
+  while ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_') c++;
+  return c[0] == ':' && c[1] == ' ' ? c + 2 : msg;
+}
+
+static int verbose_messages;
+
+/* Prints a failure: "dif: MESSAGE", or "dif generate: OPTION: MESSAGE" when
+ * what the user gave as OPTION was refused; under -v the raw message too. */
+static void say(const char *option, const char *msg) {
+  if (option)
+    fprintf(stderr, "dif generate: %s: %s\n", option, plain(msg));
+  else
+    fprintf(stderr, "dif: %s\n", plain(msg));
+  if (verbose_messages && plain(msg) != msg) fprintf(stderr, "[libdif error] %s\n", msg);
+}
+
+/* A value the user gave that libdif refused is a usage error (exit 2); a
+ * file that cannot be read or a model that cannot run is a failure (1). */
+static int exit_code(dif_status st) {
+  return st == DIF_ERR_INVALID_ARGUMENT || st == DIF_ERR_LIMIT || st == DIF_ERR_UNSUPPORTED ? 2 : 1;
 }
 
 /* ---- progress and cancelling ---- */
@@ -252,7 +384,7 @@ static int check_outputs(const char *out, int n) {
     if (i == n && n == 1) break;
     out_name(out, i, n, i == n ? "grid" : NULL, path, sizeof path);
     if (dif_check_output_path(path) != DIF_OK) {
-      fprintf(stderr, "dif: %s\n", dif_last_error());
+      say(NULL, dif_last_error());
       return 1;
     }
   }
@@ -275,7 +407,7 @@ static int write_grid(dif_sample *s, const char *out) {
   out_name(out, 0, n, "grid", path, sizeof path);
   if (ok && dif_write_png(path, grid, cols * w, rows * h, (int32_t)stride,
                           dif_sample_parameters(s)) != DIF_OK) {
-    fprintf(stderr, "dif: %s\n", dif_last_error());
+    say(NULL, dif_last_error());
     ok = 0;
   } else if (ok) {
     printf("%s\n", path);
@@ -287,33 +419,58 @@ static int write_grid(dif_sample *s, const char *out) {
 
 /* ---- the command ---- */
 
+/* TRY: a failure of the run (exit 1); SET: libdif refused what the user
+ * gave as OPTION (exit 2 for a value out of range, 1 for a file). */
 #define TRY(call, handle_err)                                                                      \
   do {                                                                                             \
-    if ((call) != DIF_OK) {                                                                        \
-      fprintf(stderr, "dif: %s\n", handle_err);                                                    \
+    dif_status st_ = (call);                                                                       \
+    if (st_ != DIF_OK) {                                                                           \
+      say(NULL, handle_err);                                                                       \
+      rc = 1;                                                                                      \
+      goto done;                                                                                   \
+    }                                                                                              \
+  } while (0)
+#define SET(option, call, handle_err)                                                              \
+  do {                                                                                             \
+    dif_status st_ = (call);                                                                       \
+    if (st_ != DIF_OK) {                                                                           \
+      say(option, handle_err);                                                                     \
+      rc = exit_code(st_);                                                                         \
       goto done;                                                                                   \
     }                                                                                              \
   } while (0)
 
 int cli_generate(int argc, char **argv) {
   opts o;
-  if (parse_args(argc, argv, &o)) return 2;
-  mj_prompt mj;
-  char err[256];
+  mj_prompt mj = {0};
+  char err[512];
   int rc = 1;
   char *record = NULL, record_dir[4096] = ".";
   dif_context *ctx = NULL;
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
+  if (parse_args(argc, argv, &o)) {
+    free(o.prompt);
+    return 2;
+  }
+  verbose_messages = o.verbose;
   if (mj_parse(o.prompt, &mj, err, sizeof err)) {
     fprintf(stderr, "dif generate: %s\n", err);
+    free(o.prompt);
     return 2;
   }
   if (o.from) { /* the record stored in an image */
     size_t size = 0;
-    if (dif_read_png_parameters(o.from, NULL, &size) != DIF_OK || !(record = malloc(size)) ||
-        dif_read_png_parameters(o.from, record, &size) != DIF_OK) {
-      fprintf(stderr, "dif: %s\n", dif_last_error());
+    if (dif_read_png_parameters(o.from, NULL, &size) != DIF_OK) {
+      say(NULL, dif_last_error());
+      goto done;
+    }
+    if (!(record = malloc(size))) {
+      say(NULL, "out of memory");
+      goto done;
+    }
+    if (dif_read_png_parameters(o.from, record, &size) != DIF_OK) {
+      say(NULL, dif_last_error());
       goto done;
     }
     /* the record names its image files relative to its own folder */
@@ -340,30 +497,31 @@ int cli_generate(int argc, char **argv) {
     for (int i = 0; i < mj.n_parts; i++) {
       const mj_part *part = &mj.parts[i];
       if (part->image)
-        TRY(dif_prompt_add_image_file(p, part->image, part->weight), dif_prompt_last_error(p));
+        SET(NULL, dif_prompt_add_image_file(p, part->image, part->weight),
+            dif_prompt_last_error(p));
       else
-        TRY(dif_prompt_add_text(p, part->text, part->weight), dif_prompt_last_error(p));
+        SET(NULL, dif_prompt_add_text(p, part->text, part->weight), dif_prompt_last_error(p));
     }
     for (int i = 0; i < o.n_images; i++) { /* --image PATH[::W] */
       char path[4096];
       snprintf(path, sizeof path, "%s", o.images[i]);
-      float w = mj.has_iw ? mj.iw : 1.0f;
       char *sep = strstr(path, "::");
-      if (sep) {
-        *sep = '\0';
-        w = strtof(sep + 2, NULL);
-      }
-      TRY(dif_prompt_add_image_file(p, path, w), dif_prompt_last_error(p));
+      if (sep) *sep = '\0';
+      float w = o.image_has_weight[i] ? o.image_weights[i] : mj.has_iw ? mj.iw : 1.0f;
+      SET("--image", dif_prompt_add_image_file(p, path, w), dif_prompt_last_error(p));
     }
     const char *neg = o.negative ? o.negative : mj.negative;
-    if (neg) TRY(dif_prompt_set_negative(p, neg), dif_prompt_last_error(p));
+    if (neg) SET("--no", dif_prompt_set_negative(p, neg), dif_prompt_last_error(p));
   }
-  TRY(dif_sample_new(ctx, p, &s), dif_context_last_error(ctx));
+  SET(NULL, dif_sample_new(ctx, p, &s), dif_context_last_error(ctx));
   if (record) TRY(dif_sample_apply_record(s, record, record_dir), dif_sample_last_error(s));
   /* size: -W/-H, else an aspect ratio around the model's default size */
   int ar_w = o.ar_w ? o.ar_w : mj.ar_w, ar_h = o.ar_w ? o.ar_h : mj.ar_h;
   if (o.width || o.height) {
-    TRY(dif_sample_set_size(s, o.width ? o.width : o.height, o.height ? o.height : o.width),
+    SET(o.width && o.height ? "-W/-H"
+        : o.width           ? "-W"
+                            : "-H",
+        dif_sample_set_size(s, o.width ? o.width : o.height, o.height ? o.height : o.width),
         dif_sample_last_error(s));
   } else if (ar_w) {
     int w, h;
@@ -371,28 +529,34 @@ int cli_generate(int argc, char **argv) {
     int side = 512;
     if (d && (d = strchr(d, '['))) side = atoi(d + 1);
     mj_size_for_ratio(side, ar_w, ar_h, &w, &h);
-    TRY(dif_sample_set_size(s, w, h), dif_sample_last_error(s));
+    SET("--ar", dif_sample_set_size(s, w, h), dif_sample_last_error(s));
   }
-  if (o.steps >= 0) TRY(dif_sample_set_steps(s, o.steps), dif_sample_last_error(s));
+  if (o.steps >= 0) SET("--steps", dif_sample_set_steps(s, o.steps), dif_sample_last_error(s));
   if (o.prior_steps >= 0)
-    TRY(dif_sample_set_prior_steps(s, o.prior_steps), dif_sample_last_error(s));
-  if (!isnan(o.guidance)) TRY(dif_sample_set_guidance(s, o.guidance), dif_sample_last_error(s));
+    SET("--prior-steps", dif_sample_set_prior_steps(s, o.prior_steps), dif_sample_last_error(s));
+  if (!isnan(o.guidance))
+    SET("--guidance", dif_sample_set_guidance(s, o.guidance), dif_sample_last_error(s));
   if (!isnan(o.prior_guidance))
-    TRY(dif_sample_set_prior_guidance(s, o.prior_guidance), dif_sample_last_error(s));
-  if (o.sampler) TRY(dif_sample_set_scheduler(s, o.sampler), dif_sample_last_error(s));
-  if (o.batch >= 0) TRY(dif_sample_set_batch(s, o.batch), dif_sample_last_error(s));
+    SET("--prior-guidance", dif_sample_set_prior_guidance(s, o.prior_guidance),
+        dif_sample_last_error(s));
+  if (o.sampler) SET("--sampler", dif_sample_set_scheduler(s, o.sampler), dif_sample_last_error(s));
+  if (o.batch >= 0) SET("--batch", dif_sample_set_batch(s, o.batch), dif_sample_last_error(s));
   if (o.noise_level >= 0)
-    TRY(dif_sample_set_noise_level(s, o.noise_level), dif_sample_last_error(s));
-  if (o.blend)
-    TRY(dif_sample_set_blend(s, !strcmp(o.blend, "slerp") ? DIF_BLEND_SLERP
-                                : !strcmp(o.blend, "sum") ? DIF_BLEND_SUM
-                                                          : (dif_blend)-1),
-        dif_sample_last_error(s));
+    SET("--noise-level", dif_sample_set_noise_level(s, o.noise_level), dif_sample_last_error(s));
+  if (o.blend >= 0)
+    SET("--blend", dif_sample_set_blend(s, (dif_blend)o.blend), dif_sample_last_error(s));
   if (o.init)
-    TRY(dif_sample_set_init_image_file(s, o.init, isnan(o.strength) ? 0.75f : o.strength),
+    SET("--init",
+        dif_sample_set_init_image_file(s, o.init,
+                                       isnan(o.strength) ? DEFAULT_STRENGTH : o.strength),
         dif_sample_last_error(s));
+  else if (!isnan(o.strength)) {
+    fprintf(stderr, "dif generate: --strength needs --init (the image to start from)\n");
+    rc = 2;
+    goto done;
+  }
   if (o.has_seed || mj.has_seed)
-    TRY(dif_sample_set_seed(s, o.has_seed ? o.seed : mj.seed), dif_sample_last_error(s));
+    SET("--seed", dif_sample_set_seed(s, o.has_seed ? o.seed : mj.seed), dif_sample_last_error(s));
   else if (!record)
     TRY(dif_sample_set_random_seed(s), dif_sample_last_error(s));
   TRY(dif_sample_set_progress(s, progress, &o.quiet), dif_sample_last_error(s));
@@ -426,5 +590,6 @@ done:
   dif_context_free(ctx);
   mj_free(&mj);
   free(record);
+  free(o.prompt);
   return rc;
 }

@@ -3,11 +3,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "numbers.h"
 
 static char *dup_range(const char *a, const char *b) {
   while (a < b && isspace((unsigned char)*a)) a++;
@@ -26,17 +29,6 @@ static int is_image_word(const char *w, size_t n) {
     size_t e = strlen(ext[i]);
     if (n > e && strncasecmp(w + n - e, ext[i], e) == 0) return 1;
   }
-  return 0;
-}
-
-int mj_parse_ratio(const char *s, int *w, int *h) {
-  char *end;
-  long a = strtol(s, &end, 10);
-  if (*end != ':') return -1;
-  long b = strtol(end + 1, &end, 10);
-  if (*end || a < 1 || b < 1 || a > 100 || b > 100) return -1;
-  *w = (int)a;
-  *h = (int)b;
   return 0;
 }
 
@@ -62,12 +54,22 @@ static int fail(mj_prompt *p, char *err, size_t n, const char *msg, const char *
   return -1;
 }
 
-/* The value of a --parameter: up to the next " --" or the end. */
+/* The value of a --parameter: up to the next " --" or the end; empty when
+ * the next word is itself a --parameter ("--no --ar 16:9"). */
 static const char *param_value(const char *s, const char **end) {
   while (isspace((unsigned char)*s)) s++;
-  const char *e = strstr(s, " --");
+  const char *e = strncmp(s, "--", 2) ? strstr(s, " --") : s;
   *end = e ? e : s + strlen(s);
   return s;
+}
+
+/* Whether a word after "::" is meant as a weight: it starts like a number
+ * (inf and nan too, to be refused). */
+static int starts_number(const char *s) {
+  if (*s == '-' || *s == '+') s++;
+  if (!strncasecmp(s, "inf", 3) || !strncasecmp(s, "nan", 3)) return 1;
+  if (*s == '.') s++;
+  return *s >= '0' && *s <= '9';
 }
 
 int mj_parse(const char *s, mj_prompt *p, char *err, size_t n) {
@@ -99,20 +101,25 @@ int mj_parse(const char *s, mj_prompt *p, char *err, size_t n) {
     char *text = dup_range(t, sep);
     float weight = 1.0f;
     const char *next = sep;
-    if (sep < text_end) {
-      char *end;
-      errno = 0;
-      double v = strtod(sep + 2, &end);
-      if (end != sep + 2 && errno == 0 && end <= text_end) {
-        if (!isfinite(v)) {
-          free(text);
-          return fail(p, err, n, "weight after '::' is not a finite number near '%.20s'", sep);
-        }
-        weight = (float)v;
-        next = end;
-      } else {
-        next = sep + 2;
+    if (sep < text_end && starts_number(sep + 2)) {
+      /* the weight is the word right after "::", parsed strictly */
+      const char *we = sep + 2;
+      while (we < text_end && !isspace((unsigned char)*we) && strncmp(we, "::", 2)) we++;
+      char *word = dup_range(sep + 2, we), msg[160];
+      int bad = !word || num_real(word, -FLT_MAX, FLT_MAX, NUM_NONZERO, &weight, msg, sizeof msg);
+      if (bad) {
+        char q[200];
+        num_quote(text ? text : "", q, sizeof q);
+        snprintf(err, n, "the weight of %s after '::': %s", q, word ? msg : "out of memory");
+        free(word);
+        free(text);
+        mj_free(p);
+        return -1;
       }
+      free(word);
+      next = we;
+    } else if (sep < text_end) {
+      next = sep + 2;
     }
     if (text && *text) {
       if (p->n_parts == MJ_MAX_PARTS) {
@@ -134,38 +141,45 @@ int mj_parse(const char *s, mj_prompt *p, char *err, size_t n) {
     const char *ve, *v = param_value(ne, &ve);
     char *val = dup_range(v, ve);
     size_t nl = (size_t)(ne - name);
+    char what[48], msg[200];
+    snprintf(what, sizeof what, "--%.*s", (int)(nl < 40 ? nl : 40), name);
     int bad = 0;
-    if ((nl == 2 && !strncmp(name, "ar", 2)) || (nl == 6 && !strncmp(name, "aspect", 6))) {
-      bad = mj_parse_ratio(val, &p->ar_w, &p->ar_h);
-    } else if (nl == 2 && !strncmp(name, "no", 2)) {
-      free(p->negative);
-      p->negative = val;
-      val = NULL;
-    } else if (nl == 2 && !strncmp(name, "iw", 2)) {
-      char *e;
-      p->iw = strtof(val, &e);
-      bad = *e || !isfinite(p->iw) || p->iw == 0;
-      p->has_iw = true;
-    } else if (nl == 4 && !strncmp(name, "seed", 4)) {
-      char *e;
-      errno = 0;
-      p->seed = strtoull(val, &e, 10);
-      bad = *e || !*val || errno || val[0] == '-';
-      p->has_seed = true;
-    } else {
-      char what[64];
-      snprintf(what, sizeof what, "%.*s", (int)(nl < 40 ? nl : 40), name);
+    if (!val) return fail(p, err, n, "%s", "out of memory");
+    if (!(nl == 2 && !strncmp(name, "ar", 2)) && !(nl == 6 && !strncmp(name, "aspect", 6)) &&
+        !(nl == 2 && !strncmp(name, "no", 2)) && !(nl == 2 && !strncmp(name, "iw", 2)) &&
+        !(nl == 4 && !strncmp(name, "seed", 4))) {
       free(val);
       return fail(p, err, n,
-                  "unknown prompt parameter --%s (supported: --ar W:H, --no TEXT, --iw N, "
+                  "unknown prompt parameter %s (supported: --ar W:H, --no TEXT, --iw N, "
                   "--seed N)",
                   what);
     }
-    if (bad) {
-      char what[96];
-      snprintf(what, sizeof what, "--%.*s %s", (int)(nl < 20 ? nl : 20), name, val ? val : "");
+    if (!*val) {
+      int wl = 0; /* the parameter that came where the value belongs */
+      while (ve[wl] && !isspace((unsigned char)ve[wl]) && wl < 40) wl++;
+      snprintf(err, n, "%s needs a value%s%.*s%s", what, wl ? ", got the parameter '" : "", wl, ve,
+               wl ? "'" : "");
       free(val);
-      return fail(p, err, n, "bad value in '%s'", what);
+      mj_free(p);
+      return -1;
+    } else if (name[0] == 'a') {
+      bad = num_ratio(val, &p->ar_w, &p->ar_h, msg, sizeof msg);
+    } else if (name[0] == 'n') {
+      free(p->negative);
+      p->negative = val;
+      val = NULL;
+    } else if (name[0] == 'i') {
+      bad = num_real(val, -FLT_MAX, FLT_MAX, NUM_NONZERO, &p->iw, msg, sizeof msg);
+      p->has_iw = true;
+    } else {
+      bad = num_u64(val, &p->seed, msg, sizeof msg);
+      p->has_seed = true;
+    }
+    if (bad) {
+      snprintf(err, n, "%s: %s", what, msg);
+      free(val);
+      mj_free(p);
+      return -1;
     }
     free(val);
     q = ve;

@@ -7,7 +7,10 @@
  * "::" ends a text part; a number right after it is that part's weight
  * (default 1, negative allowed). --iw sets the weight of the image parts,
  * --no the negative text, --ar the aspect ratio, --seed the seed. Unknown
- * --parameters are an error naming the supported ones.
+ * --parameters are an error naming the supported ones. Every number (a
+ * weight, --iw, --ar, --seed) is parsed strictly (numbers.h); a bad one is
+ * an error naming the parameter and what it accepts, as is a parameter
+ * without a value ("--no --ar 16:9").
  */
 #ifndef DIF_TOOLS_MJ_PROMPT_H
 #define DIF_TOOLS_MJ_PROMPT_H
@@ -37,9 +40,6 @@ typedef struct mj_prompt {
 /* Parses s into *p (zeroed first). Returns 0, or -1 with a message in err. */
 int mj_parse(const char *s, mj_prompt *p, char *err, size_t err_size);
 void mj_free(mj_prompt *p);
-
-/* W:H (e.g. "16:9") into *w, *h; -1 if malformed. */
-int mj_parse_ratio(const char *s, int *w, int *h);
 
 /* A width and height for aspect ratio aw:ah with about side×side pixels,
  * both multiples of 8. */
