@@ -426,13 +426,29 @@ static dif_status run(dif_sample *s) {
     if (!s->size_set) { /* the image's size, rounded down to multiples of 8 */
       width = s->init.width - s->init.width % 8;
       height = s->init.height - s->init.height % 8;
-      char what[96];
-      snprintf(what, sizeof what,
-               "the size of the init image (%dx%d; set one with "
-               "dif_sample_set_size)",
-               s->init.width, s->init.height);
-      dif_status st = check_output_size(s, what, width, height, DIF_ERR_LIMIT);
-      if (st) return st;
+      /* name each limit the rounded size breaks (a 16384x1 image is too
+       * wide AND too low: 1 rounds down to 0) */
+      const int32_t side[2] = {width, height};
+      char why[256] = "";
+      size_t o = 0;
+      for (int i = 0; i < 2 && o < sizeof why; i++) {
+        const char *name = i ? "height" : "width";
+        if (side[i] > DIF_MAX_OUTPUT_SIDE)
+          o += (size_t)snprintf(why + o, sizeof why - o,
+                                "%sthe %s exceeds DIF_MAX_OUTPUT_SIDE (%d pixels per side)",
+                                o ? " and " : "", name, DIF_MAX_OUTPUT_SIDE);
+        else if (side[i] < 8)
+          o += (size_t)snprintf(why + o, sizeof why - o, "%sthe %s is below 8 pixels",
+                                o ? " and " : "", name);
+      }
+      if (o)
+        return sfail(s,
+                     width > DIF_MAX_OUTPUT_SIDE || height > DIF_MAX_OUTPUT_SIDE
+                         ? DIF_ERR_LIMIT
+                         : DIF_ERR_INVALID_ARGUMENT,
+                     "the init image is %dx%d; as the output size (rounded down to multiples of "
+                     "8) that is %dx%d: %s; set a size with dif_sample_set_size",
+                     s->init.width, s->init.height, width, height, why);
     }
     init = &s->init;
     if (s->init.width != width || s->init.height != height) {

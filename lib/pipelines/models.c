@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static dif_status component_dir(const dif_model_folder *f, const char *name, char *buf, size_t size,
                                 dif_error *err) {
@@ -41,6 +42,37 @@ static dif_status check_scheduler(const char *cls, const dif_config *cfg, dif_er
   dif_status s = dif_scheduler_create(cls, cfg, NULL, &probe, err);
   dif_scheduler_free(probe);
   return s;
+}
+
+/* A separate prior folder holds the four prior parts. Given one of them
+ * instead (".../karlo-v1-alpha/prior"), say which folder is meant. */
+static dif_status check_prior_folder(const dif_model_folder *f, dif_error *err) {
+  static const char *const parts[] = {"prior", "prior_text_encoder", "prior_tokenizer",
+                                      "prior_scheduler"};
+  const char *dir = dif_model_folder_dir(f);
+  int missing = -1;
+  for (int i = 0; i < 4 && missing < 0; i++)
+    if (!dif_model_folder_has(f, parts[i])) missing = i;
+  if (missing < 0) return DIF_OK;
+  char parent[4096];
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--;
+  while (n > 0 && dir[n - 1] != '/') n--; /* the last component */
+  while (n > 1 && dir[n - 1] == '/') n--;
+  snprintf(parent, sizeof parent, "%.*s", (int)n, n ? dir : ".");
+  char probe[4200];
+  struct stat sb;
+  snprintf(probe, sizeof probe, "%s/%s", parent, parts[0]);
+  if (stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s is not a prior folder but a part of one: give the folder that contains "
+                    "prior/, prior_text_encoder/, prior_tokenizer/ and prior_scheduler/ (%s)",
+                    dir, parent);
+  return dif_fail(err, DIF_ERR_BAD_MODEL,
+                  "%s is not a prior folder: it has no %s/ (a prior folder such as "
+                  "kakaobrain/karlo-v1-alpha contains prior/, prior_text_encoder/, "
+                  "prior_tokenizer/ and prior_scheduler/)",
+                  dir, parts[missing]);
 }
 
 /* Loads the prior parts from folder f. */
@@ -181,7 +213,7 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   }
   if (prior_dir) {
     if ((s = dif_model_folder_open(prior_dir, &m->prior_folder, err)) ||
-        (s = load_prior(L, m->prior_folder)))
+        (s = check_prior_folder(m->prior_folder, err)) || (s = load_prior(L, m->prior_folder)))
       return s;
   } else if (own_prior) {
     if ((s = load_prior(L, f))) return s;

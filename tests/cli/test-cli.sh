@@ -302,5 +302,71 @@ long=$(awk 'BEGIN { for (i = 0; i < 2047; i++) printf "red "; printf "ab\303\251
   >/dev/null 2>err.txt && grep -qa '"seed":77' long1.png \
   && ok "a 8 KB prompt keeps its --seed and its UTF-8" || bad "long prompt: $(cat err.txt)"
 
+# Issue 14 item 9: messages name the real problem: the file and what is
+# wrong with it (missing, unreadable, not the folder meant, damaged, a
+# directory, the limit an init image breaks).
+# says NAME WANT ARGS...: fails (exit 1), stderr has WANT and no "dif_"
+says() {
+  name=$1 want=$2
+  shift 2
+  timeout 60 "$dif" "$@" >/dev/null 2>err.txt
+  rc=$?
+  if [ $rc -eq 1 ] && grep -qF -- "$want" err.txt && ! grep -q "dif_" err.txt; then ok "says: $name"
+  else bad "says: $name (exit $rc): $(cat err.txt)"
+  fi
+}
+cp -r "$m/tiny-sd" sd-novocab && rm sd-novocab/tokenizer/vocab.json
+says "a missing vocabulary" "sd-novocab/tokenizer/vocab.json: cannot open: No such file or directory" \
+  info sd-novocab
+says "--prior at the prior/ subfolder" \
+  "tiny-karlo-prior/prior is not a prior folder but a part of one: give the folder that contains prior/" \
+  generate "a cat" -m "$m/tiny-unclip" --prior "$m/tiny-karlo-prior/prior" -q -o p.png
+says "--prior at a folder without prior/" "tiny-sd is not a prior folder: it has no prior/" \
+  generate "a cat" -m "$m/tiny-unclip" --prior "$m/tiny-sd" -q -o p.png
+cp -r "$m/tiny-sd" sd-noperm && chmod 000 sd-noperm/unet
+if [ "$(id -u)" -ne 0 ]; then
+  says "an unreadable unet folder" "sd-noperm/unet/config.json: cannot open: Permission denied" \
+    info sd-noperm
+elif command -v setpriv >/dev/null && chmod 755 "$work" \
+  && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$dif" info "$work/sd-noperm" >/dev/null 2>err.txt
+  rc=$?
+  [ $rc -eq 1 ] && grep -q "sd-noperm/unet/config.json: cannot open: Permission denied" err.txt \
+    && ok "says: an unreadable unet folder" || bad "unreadable unet (exit $rc): $(cat err.txt)"
+else
+  echo "skip an unreadable unet folder: root without setpriv"
+fi
+chmod 755 sd-noperm/unet
+says "-o ./" "'./' names a directory, not a file" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 \
+  --steps 2 -q -o ./
+if python3 -c "import zlib" 2>/dev/null; then
+  python3 - <<'PY'
+import struct, zlib
+def chunk(t, d, crc=None):
+    c = zlib.crc32(t + d) & 0xffffffff if crc is None else crc
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", c)
+def png(name, text, crc=None, w=1, h=1):
+    raw = b"".join(b"\0" + b"\0\0\0" * w for _ in range(h))
+    open(name, "wb").write(b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"tEXt", b"dif:parameters\0" + text, crc)
+        + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+rec = b'{"prompt":[{"text":"a cat","weight":1.0}],"steps":2,"width":32,"height":32'
+png("rec-crc.png", rec + b'}', crc=1234)
+png("rec-9mb.png", rec + b',"negative":"' + b"x" * (9 << 20) + b'"}')
+png("wide.png", b"{}", w=16384, h=1)
+PY
+  says "a record chunk with a bad CRC" "rec-crc.png: PNG has no readable 'dif:parameters' text chunk (tEXt: CRC error)" \
+    generate --from rec-crc.png -m "$m/tiny-sd" -q -o r.png
+  timeout 60 "$dif" generate --from rec-9mb.png -m "$m/tiny-sd" -q -o r9.png >/dev/null 2>err.txt \
+    && [ -s r9.png ] && ok "a 9 MB record chunk is read" || bad "9 MB record: $(cat err.txt)"
+  says "a 16384x1 init image" \
+    "the init image is 16384x1; as the output size (rounded down to multiples of 8) that is 16384x0: the width exceeds the maximum (4096 pixels per side) and the height is below 8 pixels; set a size with -W and -H" \
+    generate "a cat" --init wide.png -m "$m/tiny-sd" --steps 2 -q -o w.png
+else
+  echo "skip damaged records: no python3 with zlib"
+fi
+rm -rf sd-novocab sd-noperm rec-*.png wide.png r9.png
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

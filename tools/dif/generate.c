@@ -310,16 +310,38 @@ static const char *plain(const char *msg) {
   return c[0] == ':' && c[1] == ' ' ? c + 2 : msg;
 }
 
+/* C names inside a message, and what the command's user knows them as. */
+static const char *const c_names[][2] = {
+    {"dif_sample_set_size", "-W and -H"},
+    {"DIF_MAX_OUTPUT_SIDE (", "the maximum ("},
+    {"dif_sample_set_scheduler", "--sampler"},
+    {"dif_sample_set_steps", "--steps"},
+};
+
 static int verbose_messages;
 
 /* Prints a failure: "dif: MESSAGE", or "dif generate: OPTION: MESSAGE" when
  * what the user gave as OPTION was refused; under -v the raw message too. */
 static void say(const char *option, const char *msg) {
+  char buf[2048];
+  size_t o = 0;
+  for (const char *c = plain(msg); *c && o + 1 < sizeof buf;) {
+    size_t i, n = sizeof c_names / sizeof *c_names;
+    for (i = 0; i < n; i++)
+      if (!strncmp(c, c_names[i][0], strlen(c_names[i][0]))) break;
+    if (i < n) {
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", c_names[i][1]);
+      c += strlen(c_names[i][0]);
+    } else {
+      buf[o++] = *c++;
+    }
+  }
+  buf[o < sizeof buf ? o : sizeof buf - 1] = '\0';
   if (option)
-    fprintf(stderr, "dif generate: %s: %s\n", option, plain(msg));
+    fprintf(stderr, "dif generate: %s: %s\n", option, buf);
   else
-    fprintf(stderr, "dif: %s\n", plain(msg));
-  if (verbose_messages && plain(msg) != msg) fprintf(stderr, "[libdif error] %s\n", msg);
+    fprintf(stderr, "dif: %s\n", buf);
+  if (verbose_messages && strcmp(buf, msg)) fprintf(stderr, "[libdif error] %s\n", msg);
 }
 
 /* A value the user gave that libdif refused is a usage error (exit 2); a
