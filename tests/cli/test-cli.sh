@@ -368,5 +368,28 @@ else
 fi
 rm -rf sd-novocab sd-noperm rec-*.png wide.png r9.png
 
+# Issue 14 item 10: help for each command (exit 0) with defaults and exit
+# codes; the progress bar names the phase and the time left; one img2img
+# strength default (diffusers' 0.8) in the command and the Python binding.
+"$dif" info --help >out.txt 2>err.txt && grep -q "usage: dif info" out.txt \
+  && ok "dif info --help" || bad "dif info --help: $(cat err.txt)"
+"$dif" generate --help >out.txt 2>err.txt && grep -q "Exit status: 0 done, 1 failed" out.txt \
+  && grep -q "130 interrupted" out.txt && grep -q "guidance scale, 0..100 (default: the model's" out.txt \
+  && grep -q "(default 0.8, as diffusers)" out.txt && ok "dif generate --help: defaults, exit codes" \
+  || bad "dif generate --help: $(head -c 300 out.txt)"
+if command -v script >/dev/null; then
+  script -qc "'$dif' generate 'a cat' -m '$m/tiny-unclip' --prior '$m/tiny-karlo-prior' -W 32 -H 32 \
+    --steps 4 --prior-steps 3 --seed 1 -o bar.png" /dev/null </dev/null | tr '\r' '\n' >bar.txt
+  grep -q "prior 3/3" bar.txt && grep -q "decoder 4/4" bar.txt && grep -q "decoder 3/4, 0:00 left" bar.txt \
+    && ok "the progress bar shows the phase and the time left" || bad "progress bar: $(tail -c 300 bar.txt)"
+else
+  echo "skip the progress bar: no script(1) for a terminal"
+fi
+"$dif" generate "a cat" --init "$tests/golden/cases/pipelines/input_32x32.png" -m "$m/tiny-sd" \
+  --steps 4 --seed 1 -q -o s.png >/dev/null 2>err.txt && grep -qa '"strength":0.80' s.png \
+  && grep -q 'strength = 0.8 if' "$tests/../bindings/python/dif/__init__.py" \
+  && ok "img2img strength defaults to 0.8, as in Python" || bad "strength default: $(cat err.txt)"
+grep -qx '.venv/' "$tests/../.gitignore" && ok ".venv is ignored" || bad ".venv not in .gitignore"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -352,14 +352,68 @@ static int exit_code(dif_status st) {
 
 /* ---- progress and cancelling ---- */
 
+/* The progress bar: the phase ("prior 3/25", "decoder 7/20": libdif counts
+ * the prior's steps and the decoder's as one run) and the time left in the
+ * phase, from the pace of its steps so far. */
+typedef struct bar {
+  int quiet;
+  int prior;       /* the run's first `prior` steps are the prior's (every text part's), 0: none */
+  int phase_first; /* the step the current phase started after */
+  double phase_t0; /* when it started */
+} bar;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static int progress(int32_t step, int32_t total, void *user) {
-  int *quiet = user;
-  if (*quiet || !isatty(2)) return 0;
-  int width = 30, done = total ? (int)((int64_t)step * width / total) : 0;
-  fprintf(stderr, "\r[%.*s%*s] %d/%d steps", done, "##############################", width - done,
-          "", step, total);
-  if (step == total) fputc('\n', stderr);
+  bar *b = user;
+  if (b->quiet || !isatty(2)) return 0;
+  int in_prior = b->prior > 0 && b->prior < total && step <= b->prior;
+  int first = in_prior || b->prior <= 0 || b->prior >= total ? 0 : b->prior;
+  int n = in_prior ? b->prior : total - first, k = step - first;
+  const char *phase = in_prior ? "prior" : b->prior > 0 && b->prior < total ? "decoder" : "step";
+  if (first != b->phase_first || k == 1) { /* a new phase: its clock starts at its first step */
+    b->phase_first = first;
+    b->phase_t0 = now_s();
+  }
+  int width = 30, done = n ? (int)((int64_t)k * width / n) : 0;
+  char eta[32] = "";
+  if (k > 1 && k < n) {
+    double left = (now_s() - b->phase_t0) / (k - 1) * (n - k);
+    snprintf(eta, sizeof eta, ", %d:%02d left", (int)left / 60, (int)left % 60);
+  }
+  fprintf(stderr, "\r[%.*s%*s] %s %d/%d%-16s", done, "##############################", width - done,
+          "", phase, k, n, eta);
+  if (k == n) fputc('\n', stderr);
   return 0;
+}
+
+/* The JSON integer after "key": in a libdif JSON text (a record or
+ * dif_context_info, both valid), or def. */
+static int json_int(const char *json, const char *key, int def) {
+  const char *k = json ? strstr(json, key) : NULL;
+  if (!k || !(k = strchr(k + strlen(key), ':'))) return def;
+  return atoi(k + 1);
+}
+
+/* How many of the run's steps are the prior's: each text part goes through
+ * the prior on a Stable unCLIP model that has one. */
+static int prior_steps_of_run(dif_context *ctx, const opts *o, const mj_prompt *mj,
+                              const char *record) {
+  if (!dif_context_is_unclip(ctx) || !dif_context_has_prior(ctx)) return 0;
+  int texts = 0;
+  if (record)
+    for (const char *t = record; (t = strstr(t, "{\"text\":")); t++) texts++;
+  else
+    for (int i = 0; i < mj->n_parts; i++) texts += mj->parts[i].text != NULL;
+  const char *info = dif_context_info(ctx), *d = strstr(info, "\"defaults\"");
+  int steps = o->prior_steps > 0 ? o->prior_steps
+              : record           ? json_int(record, "\"prior_steps\"", 0)
+                                 : json_int(d, "\"prior_steps\"", 0);
+  return texts * steps;
 }
 
 /* Runs on a thread; polls so that Ctrl-C can cancel within one step. */
@@ -581,7 +635,8 @@ int cli_generate(int argc, char **argv) {
     SET("--seed", dif_sample_set_seed(s, o.has_seed ? o.seed : mj.seed), dif_sample_last_error(s));
   else if (!record)
     TRY(dif_sample_set_random_seed(s), dif_sample_last_error(s));
-  TRY(dif_sample_set_progress(s, progress, &o.quiet), dif_sample_last_error(s));
+  bar pb = {.quiet = o.quiet, .prior = prior_steps_of_run(ctx, &o, &mj, record), .phase_first = -1};
+  TRY(dif_sample_set_progress(s, progress, &pb), dif_sample_last_error(s));
   char def[64];
   snprintf(def, sizeof def, "dif-%llu.png", (unsigned long long)dif_sample_seed(s));
   const char *out = o.out ? o.out : def;

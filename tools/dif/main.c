@@ -19,12 +19,30 @@ static void usage(FILE *f) {
   fprintf(f, "usage: dif generate PROMPT [options]   (dif generate --help for the options)\n"
              "       dif generate --from IMAGE.png [-o OUT.png]\n"
              "       dif info [MODEL_DIR] [--prior PRIOR_DIR]\n"
-             "       dif version\n");
+             "       dif version\n"
+             "Exit status: 0 done, 1 failed (a file, the model, the run), 2 bad usage,\n"
+             "130 interrupted (Ctrl-C; 143 for SIGTERM).\n");
+}
+
+static void info_help(void) {
+  const char *m = dif_default_model_dir();
+  printf("usage: dif info [MODEL_DIR] [--prior PRIOR_DIR]\n"
+         "  Prints the model's components, configs, weight files with their xxh3\n"
+         "  fingerprints, and the sample defaults in effect, as JSON.\n"
+         "  MODEL_DIR     a diffusers model folder (default: the default model, %s)\n"
+         "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
+         "  -h, --help    this help\n"
+         "Exit status: 0 done, 1 the model cannot be loaded, 2 bad usage.\n",
+         m ? m : "none installed");
 }
 
 static int info(int argc, char **argv) {
   const char *model = NULL, *prior = NULL;
   for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      info_help();
+      return 0;
+    }
     if (!strcmp(argv[i], "--prior") && i + 1 < argc)
       prior = argv[++i];
     else if (argv[i][0] != '-' && !model)
