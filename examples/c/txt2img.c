@@ -1,8 +1,11 @@
 /* Text to PNG with libdif: txt2img MODEL_DIR PRIOR_DIR "PROMPT" OUT.png [SEED]
- * MODEL_DIR is a Stable unCLIP folder, PRIOR_DIR a Karlo prior folder. */
+ * MODEL_DIR is a Stable unCLIP folder, PRIOR_DIR a Karlo prior folder, or
+ * "-" for none when the model carries its own prior/ (the default model,
+ * models/dif-shapes-64, does). */
 #include <dif.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv) {
   if (argc < 5) {
@@ -15,7 +18,8 @@ int main(int argc, char **argv) {
   const char *error = NULL; /* libdif's message for the first call that failed */
   if (dif_context_new(&ctx) != DIF_OK || dif_prompt_new(&prompt) != DIF_OK)
     error = dif_last_error();
-  else if (dif_context_set_prior(ctx, argv[2]) || dif_context_load(ctx, argv[1]))
+  else if ((strcmp(argv[2], "-") != 0 && dif_context_set_prior(ctx, argv[2]) != DIF_OK) ||
+           dif_context_load(ctx, argv[1]) != DIF_OK)
     error = dif_context_last_error(ctx);
   else if (dif_prompt_add_text(prompt, argv[3], 1.0f) != DIF_OK)
     error = dif_prompt_last_error(prompt);

@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define FRAME_NS 16000000L /* 16 ms: a 60 Hz frame budget */
@@ -154,7 +155,9 @@ int main(int argc, char **argv) {
   if (!load_api(argv[1], &dif)) return 1;
   for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
     long control = control_loop(60);
-    result r = scenario(&dif, argv[2], argv[3], argc > 4 ? argv[4] : "a red cat");
+    /* PRIOR_DIR "-": none, the model carries its own prior/ (the default model does) */
+    result r = scenario(&dif, argv[2], strcmp(argv[3], "-") ? argv[3] : "",
+                        argc > 4 ? argv[4] : "a red cat");
     printf("attempt %d: %d frames; longest frame %.2f ms (budget %.0f ms; control loop %.2f ms); "
            "longest in plugin calls %.3f ms\n",
            attempt, r.frames, r.longest / 1e6, FRAME_NS / 1e6, control / 1e6, r.longest_call / 1e6);

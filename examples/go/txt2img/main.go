@@ -1,5 +1,7 @@
 // Text to PNG: txt2img MODEL_DIR PRIOR_DIR "PROMPT" OUT.png [SEED]
-// MODEL_DIR is a Stable unCLIP folder, PRIOR_DIR a Karlo prior folder.
+// MODEL_DIR is a Stable unCLIP folder, PRIOR_DIR a Karlo prior folder, or "-" for
+// none when the model carries its own prior/ (the default model,
+// models/dif-shapes-64, does).
 // Ctrl-C cancels the generation within one step.
 package main
 
@@ -33,7 +35,11 @@ func run(modelDir, priorDir, text, out string, rest []string) error {
 			return err
 		}
 	}
-	ctx, err := dif.Open(modelDir, dif.WithPrior(priorDir))
+	var opts []dif.OpenOption
+	if priorDir != "-" { // "-": the model carries its own prior/ (the default model does)
+		opts = append(opts, dif.WithPrior(priorDir))
+	}
+	ctx, err := dif.Open(modelDir, opts...)
 	if err != nil {
 		return err
 	}
