@@ -58,4 +58,4 @@ echo "$out" | grep -qF "default model $model" \
 (cd "$work" && env -u LD_LIBRARY_PATH "$prefix/bin/dif" generate "a red circle" -q --threads 2 \
   -o "$work/installed-dif.png") || fail "the installed dif generate (default model)"
 [ -s "$work/installed-dif.png" ] || fail "the installed dif generate wrote no $work/installed-dif.png"
-echo "consumer: ok (pkg-config and find_package, shared and static, C and C++; the installed dif and the default model)"
+echo "consumer: ok (pkg-config and find_package, shared and static, C and C++ with dif.hpp; the installed dif and the default model)"
