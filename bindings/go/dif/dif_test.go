@@ -344,6 +344,10 @@ func TestDefaultModelInfoRecord(t *testing.T) {
 	if _, err := dif.ReadParameters(inputPNG); !errors.Is(err, dif.ErrInvalidArgument) {
 		t.Fatalf("a PNG without a record: %v", err)
 	}
+	if err := r.SavePNG(0, filepath.Join(tmp, "no-such-dir", "x.png")); !errors.Is(err, dif.ErrIO) ||
+		!strings.Contains(err.Error(), "no-such-dir") {
+		t.Fatalf("SavePNG into a missing folder: %v", err)
+	}
 	r.Close()
 	if err := r.SavePNG(0, out); err == nil {
 		t.Fatal("SavePNG on a closed Result")

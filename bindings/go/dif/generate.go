@@ -156,7 +156,7 @@ func (r *Result) SavePNG(i int, path string) error {
 	c := cstr(path)
 	defer free(c)
 	if s := difSampleSavePNG(r.s, int32(i), c); s != OK {
-		return newError(s, difLastError())
+		return newError(s, difSampleLastError(r.s))
 	}
 	return nil
 }
