@@ -44,6 +44,10 @@
  *   - Strings passed in are UTF-8 and are copied if the library keeps them.
  *     Strings returned are owned by the library; their lifetime is stated.
  *   - Callbacks take their user pointer as the last argument.
+ *   - The cancel rule: a callback that can stop an operation (the progress
+ *     callback, dif_progress_fn) returns non-zero — "true" — to cancel it and
+ *     0 to go on. Every binding says the same in its own idiom: C++ `true`,
+ *     Python `True` (None or False go on), Go `true`.
  *   - Files read: regular files only, symbolic links followed. Whatever libdif
  *     reads (model_index.json and configs, tokenizer files,
  *     preprocessor_config.json, dif_defaults.json, weights, images, records)
@@ -440,8 +444,9 @@ typedef enum dif_blend {
 } dif_blend;
 
 /* Progress: called on the thread running the sample after every denoising
- * step (prior steps included): step counts from 1 to total. Return non-zero
- * to cancel (the run then ends with DIF_ERR_CANCELLED). */
+ * step (prior steps included): step counts from 1 to total. The cancel rule
+ * (section 1): return non-zero (true) to cancel — the run then ends with
+ * DIF_ERR_CANCELLED without a further step — and 0 to go on. */
 typedef int (*dif_progress_fn)(int32_t step, int32_t total, void *user_data);
 
 /* Creates a sample of ctx (which must be loaded) for a copy of prompt.

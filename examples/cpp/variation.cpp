@@ -1,7 +1,7 @@
 // Image variation with the RAII wrapper: variation MODEL_DIR IN.png OUT.png [SEED]
 // MODEL_DIR is a Stable unCLIP folder; the picture is redrawn from IN.png's
 // CLIP image embedding (an "image prompt" with no text).
-#include "dif.hpp"
+#include <dif.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
     s.seed(argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 0).progress([](int step, int total) {
       std::printf("\rstep %d/%d", step, total);
       std::fflush(stdout);
-      return true; // keep going
+      return false; // dif.h's cancel rule: true cancels, false goes on
     });
     s.run();
     s.save_png(0, argv[3]);

@@ -11,8 +11,8 @@ import dif
 
 def main(model_dir, prior_dir, prompt, out, seed="0"):
     with dif.Context(model_dir, prior_dir=None if prior_dir == "-" else prior_dir) as ctx:
-        images = ctx.generate(prompt, seed=int(seed), output="pil")
-        images[0].save(out)
+        images = ctx.generate(prompt, seed=int(seed), output="bytes")
+        images.save(out)  # with its record: ctx.generate_from(out) reproduces it
         print("wrote %s (%dx%d, seed %d)" % (out, images.width, images.height, images.seed))
 
 

@@ -1,5 +1,7 @@
-// The same check from C++: dif.h must be usable as-is from a C++ program.
+// The same check from C++: dif.h must be usable as-is from a C++ program,
+// and the installed C++ wrapper dif.hpp next to it.
 #include <dif.h>
+#include <dif.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -15,5 +17,12 @@ int main() {
   if (dif_context_set_threads(ctx.get(), 2) != DIF_OK) return 1;
   std::printf("libdif %s from C++, %d threads\n", dif_version_string(),
               dif_context_threads(ctx.get()));
-  return dif_context_threads(ctx.get()) == 2 ? 0 : 1;
+  if (dif_context_threads(ctx.get()) != 2) return 1;
+  try { // dif.hpp: a failing call throws dif::error with libdif's status
+    dif::context missing("/nonexistent/dif-consumer-model");
+    return 1;
+  } catch (const dif::error &e) {
+    if (e.status() != DIF_ERR_IO) return 1;
+  }
+  return 0;
 }

@@ -6,7 +6,7 @@ set -eu
 prefix=$(cd "$1" && pwd)
 work=$2
 src=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work" && work=$(cd "$work" && pwd)
 pcdir=$(dirname "$(find "$prefix" -name dif.pc | head -n1)")
 libdir=$(dirname "$pcdir")
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -49,6 +49,13 @@ model="$(cd "$prefix" && pwd -P)/share/dif/models/dif-shapes-64"
 while read -r f; do
   cmp -s "$src/../../models/dif-shapes-64/$f" "$model/$f" || fail "installed $f differs"
 done <"$work/model-files.txt"
-LD_LIBRARY_PATH="$libdir" "$prefix/bin/dif" version | grep -qF "default model $model" \
-  || fail "the installed dif does not find the installed default model: $(LD_LIBRARY_PATH="$libdir" "$prefix/bin/dif" version)"
-echo "consumer: ok (pkg-config and find_package, shared and static, C and C++; the default model)"
+# the installed dif starts on its own: RUNPATH $ORIGIN/../<libdir>, no loader path
+# (issue 14 item 1); it finds the installed default model and draws with it
+readelf -d "$prefix/bin/dif" | grep -q 'RUNPATH.*\$ORIGIN/' || fail "$prefix/bin/dif has no \$ORIGIN RUNPATH"
+out=$(env -u LD_LIBRARY_PATH "$prefix/bin/dif" --version 2>&1) || fail "the installed dif --version: $out"
+echo "$out" | grep -qF "default model $model" \
+  || fail "the installed dif does not find the installed default model: $out"
+(cd "$work" && env -u LD_LIBRARY_PATH "$prefix/bin/dif" generate "a red circle" -q --threads 2 \
+  -o "$work/installed-dif.png") || fail "the installed dif generate (default model)"
+[ -s "$work/installed-dif.png" ] || fail "the installed dif generate wrote no $work/installed-dif.png"
+echo "consumer: ok (pkg-config and find_package, shared and static, C and C++ with dif.hpp; the installed dif and the default model)"

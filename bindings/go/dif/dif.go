@@ -23,6 +23,7 @@ extern void difGoLog(dif_log_level level, char *message, void *user);
 import "C"
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -39,6 +40,10 @@ func LibraryVersion() string { return difVersionString() }
 
 // BLASCore names the BLAS kernels in use on this CPU (e.g. "Haswell").
 func BLASCore() string { return difBLASCore() }
+
+// DefaultModelDir is the folder of libdif's default model (dif_default_model_dir):
+// dif.Open(dif.DefaultModelDir()) needs nothing else. "" if none is found.
+func DefaultModelDir() string { return difDefaultModelDir() }
 
 // String is the status' English name ("invalid argument").
 func (s Status) String() string { return difStatusString(s) }
@@ -229,4 +234,25 @@ func (ctx *Context) Threads() int {
 		return 0
 	}
 	return int(difContextThreads(ctx.c))
+}
+
+// InfoJSON is the JSON description of the loaded model (dif_context_info):
+// folder, pipeline, components, weight files with fingerprints, the sample
+// defaults, the default model folder, BLAS kernels and threads.
+func (ctx *Context) InfoJSON() string {
+	ctx.mu.RLock()
+	defer ctx.mu.RUnlock()
+	if ctx.c == nil {
+		return "{}"
+	}
+	return difContextInfo(ctx.c)
+}
+
+// Info is InfoJSON decoded: info["defaults"].(map[string]any)["steps"], ...
+func (ctx *Context) Info() (map[string]any, error) {
+	var info map[string]any
+	if err := json.Unmarshal([]byte(ctx.InfoJSON()), &info); err != nil {
+		return nil, fmt.Errorf("dif: dif_context_info: %w", err)
+	}
+	return info, nil
 }

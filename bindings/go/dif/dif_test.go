@@ -163,11 +163,12 @@ func TestCancelThroughContext(t *testing.T) {
 	gctx, cancel := context.WithCancel(context.Background())
 	var last atomic.Int32
 	_, err := ctx.Generate(gctx, dif.Text("a red cat"), dif.Size(32, 32), dif.Steps(500),
-		dif.PriorSteps(2), dif.OnProgress(func(step, total int) {
+		dif.PriorSteps(2), dif.OnProgress(func(step, total int) bool {
 			last.Store(int32(step))
 			if step == 3 {
 				cancel()
 			}
+			return false
 		}))
 	if !errors.Is(err, dif.ErrCancelled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("want a cancellation, got %v", err)
@@ -271,5 +272,116 @@ func TestNoLeakOverOpenCloseCycles(t *testing.T) {
 	}
 	if after := mappedWeights(t); after != before {
 		t.Fatalf("%d weight mappings before, %d after", before, after)
+	}
+}
+
+// dif.h's cancel rule: the progress callback returns true to cancel.
+func TestProgressReturnsTrueToCancel(t *testing.T) {
+	ctx := open(t, unclip, dif.WithPrior(prior))
+	var steps []int
+	_, err := ctx.Generate(context.Background(), dif.Text("a red cat"), dif.Size(32, 32),
+		dif.Steps(4), dif.PriorSteps(5), dif.OnProgress(func(step, total int) bool {
+			steps = append(steps, step)
+			return false
+		}))
+	if err != nil || len(steps) != 9 {
+		t.Fatalf("false goes on: %v after steps %v", err, steps)
+	}
+	steps = nil
+	_, err = ctx.Generate(context.Background(), dif.Text("a red cat"), dif.Size(32, 32),
+		dif.Steps(4), dif.PriorSteps(5), dif.OnProgress(func(step, total int) bool {
+			steps = append(steps, step)
+			return step >= 3
+		}))
+	if !errors.Is(err, dif.ErrCancelled) || len(steps) != 3 {
+		t.Fatalf("true cancels: %v after steps %v", err, steps)
+	}
+}
+
+// The default model, its info, saving with the record and reproducing from it.
+func TestDefaultModelInfoRecord(t *testing.T) {
+	dir := dif.DefaultModelDir()
+	need(t, dir != "", "no default model found")
+	ctx := open(t, dir)
+	info, err := ctx.Info()
+	if err != nil || info["default_model"] != dir || info["family"] != "unclip" {
+		t.Fatalf("info: %v %v", err, info)
+	}
+	if _, ok := info["defaults"].(map[string]any)["steps"]; !ok {
+		t.Fatalf("info has no defaults.steps: %s", ctx.InfoJSON())
+	}
+	tmp := t.TempDir()
+	r, err := ctx.GenerateResult(context.Background(), dif.Text("a red circle"), dif.Steps(3),
+		dif.PriorSteps(2), dif.Seed(77))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Seed != 77 || !strings.Contains(r.Parameters, `"steps"`) {
+		t.Fatalf("seed %d, parameters %s", r.Seed, r.Parameters)
+	}
+	out := filepath.Join(tmp, "circle.png")
+	if err := r.SavePNG(0, out); err != nil {
+		t.Fatal(err)
+	}
+	record, err := dif.ReadParameters(out)
+	if err != nil || record != r.Parameters {
+		t.Fatalf("record %q, %v; want %q", record, err, r.Parameters)
+	}
+	again, err := ctx.GenerateFrom(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if !bytes.Equal(rgbOf(again.Images), rgbOf(r.Images)) {
+		t.Fatal("GenerateFrom gave other pixels")
+	}
+	other, err := ctx.GenerateFrom(context.Background(), out, dif.Seed(78))
+	if err != nil || other.Seed != 78 || bytes.Equal(rgbOf(other.Images), rgbOf(r.Images)) {
+		t.Fatalf("an option overrides the record: %v, seed %d", err, other.Seed)
+	}
+	other.Close()
+	if _, err := dif.ReadParameters(inputPNG); !errors.Is(err, dif.ErrInvalidArgument) {
+		t.Fatalf("a PNG without a record: %v", err)
+	}
+	if err := r.SavePNG(0, filepath.Join(tmp, "no-such-dir", "x.png")); !errors.Is(err, dif.ErrIO) ||
+		!strings.Contains(err.Error(), "no-such-dir") {
+		t.Fatalf("SavePNG into a missing folder: %v", err)
+	}
+	r.Close()
+	if err := r.SavePNG(0, out); err == nil {
+		t.Fatal("SavePNG on a closed Result")
+	}
+}
+
+// An image prompt's file is found again relative to the PNG's folder.
+func TestGenerateFromImageRecord(t *testing.T) {
+	ctx := open(t, unclip)
+	tmp := t.TempDir()
+	ref := filepath.Join(tmp, "ref.png")
+	b, err := os.ReadFile(inputPNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ref, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ctx.GenerateResult(context.Background(), dif.ImageFile(ref), dif.Size(32, 32),
+		dif.Steps(2), dif.Seed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := filepath.Join(tmp, "variation.png")
+	if err := r.SavePNG(0, out); err != nil {
+		t.Fatal(err)
+	}
+	again, err := ctx.GenerateFrom(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if !bytes.Equal(rgbOf(again.Images), rgbOf(r.Images)) {
+		t.Fatal("GenerateFrom gave other pixels")
 	}
 }

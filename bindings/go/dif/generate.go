@@ -1,6 +1,7 @@
 package dif
 
 /*
+#include <stdlib.h>
 #include <dif.h>
 extern int difGoProgress(int32_t step, int32_t total, void *user);
 */
@@ -8,13 +9,17 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"image"
+	"path/filepath"
+	"runtime"
+	"sync"
 	"unsafe"
 )
 
 type settings struct {
 	apply    []func(*C.dif_sample) Status
-	progress func(step, total int)
+	progress func(step, total int) bool
 	seedOut  *uint64
 }
 
@@ -111,15 +116,61 @@ func InitImage(img image.Image, strength float32) Option {
 }
 
 // OnProgress is called after every denoising step (prior steps included),
-// on the library's thread. Cancel through the context.Context.
-func OnProgress(fn func(step, total int)) Option {
+// on the library's thread. It follows dif.h's cancel rule: return true to
+// cancel (Generate then fails with an error matching dif.ErrCancelled),
+// false to go on. A context.Context cancels too.
+func OnProgress(fn func(step, total int) (cancel bool)) Option {
 	return func(s *settings) { s.progress = fn }
 }
 
 //export difGoProgress
 func difGoProgress(step, total C.int32_t, user unsafe.Pointer) C.int {
-	handleValue(user).(func(step, total int))(int(step), int(total))
+	if handleValue(user).(func(step, total int) bool)(int(step), int(total)) {
+		return 1
+	}
 	return 0
+}
+
+// Result is a finished generation: its images, the seed and the record
+// (dif_sample_parameters), kept with the library's sample so that SavePNG
+// can store the record in each PNG. Close it when done (a finalizer frees a
+// forgotten one as a safety net).
+type Result struct {
+	Images     []image.Image // *image.RGBA, opaque
+	Seed       uint64
+	Parameters string // the record as JSON, as saved in PNGs ("dif:parameters")
+	mu         sync.Mutex
+	s          *C.dif_sample
+}
+
+// SavePNG writes image i as a PNG with its record (dif_sample_save_png):
+// `dif generate --from` and Context.GenerateFrom reproduce it. Prompt and
+// init image files are named relative to the PNG's folder; the file is
+// written atomically, by the rules of dif_check_output_path.
+func (r *Result) SavePNG(i int, path string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.s == nil {
+		return errors.New("dif: the Result is closed")
+	}
+	c := cstr(path)
+	defer free(c)
+	if s := difSampleSavePNG(r.s, int32(i), c); s != OK {
+		return newError(s, difSampleLastError(r.s))
+	}
+	return nil
+}
+
+// Close frees the library's sample; the images stay. Calling it again is a no-op.
+func (r *Result) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.s != nil {
+		difSampleFree(r.s)
+		r.s = nil
+		runtime.SetFinalizer(r, nil)
+	}
+	return nil
 }
 
 // Generate draws the prompt and returns its images (*image.RGBA, opaque).
@@ -127,6 +178,67 @@ func difGoProgress(step, total C.int32_t, user unsafe.Pointer) C.int {
 // generation within one denoising step and returns an error that matches
 // both errors.Is(err, dif.ErrCancelled) and errors.Is(err, gctx.Err()).
 func (ctx *Context) Generate(gctx context.Context, p *Prompt, opts ...Option) ([]image.Image, error) {
+	r, err := ctx.GenerateResult(gctx, p, opts...)
+	if err != nil {
+		return nil, err
+	}
+	r.Close()
+	return r.Images, nil
+}
+
+// GenerateResult is Generate returning a Result, to save the images with
+// their record (Result.SavePNG).
+func (ctx *Context) GenerateResult(gctx context.Context, p *Prompt, opts ...Option) (*Result, error) {
+	cp, err := p.build()
+	if err != nil {
+		return nil, err
+	}
+	defer difPromptFree(cp)
+	return ctx.run(gctx, cp, nil, opts)
+}
+
+// GenerateFrom reproduces an image from the record in its PNG (what
+// `dif generate --from` does): the prompt and every setting are read from
+// the record, image files relative to the PNG's folder (dif.h, "Reproducing
+// an image from its record"); opts then override settings. The same model
+// and threads give the same pixels.
+func (ctx *Context) GenerateFrom(gctx context.Context, png string, opts ...Option) (*Result, error) {
+	record, err := ReadParameters(png)
+	if err != nil {
+		return nil, err
+	}
+	cj, cd := cstr(record), cstr(filepath.Dir(png))
+	defer free(cj)
+	defer free(cd)
+	var cp *C.dif_prompt
+	if s := difPromptFromRecord(cj, cd, &cp); s != OK {
+		return nil, newError(s, difLastError())
+	}
+	defer difPromptFree(cp)
+	apply := func(s *C.dif_sample) Status { return difSampleApplyRecord(s, cj, cd) }
+	return ctx.run(gctx, cp, apply, opts)
+}
+
+// ReadParameters returns the record (JSON) stored in a PNG written by libdif.
+func ReadParameters(png string) (string, error) {
+	c := cstr(png)
+	defer free(c)
+	var n uint
+	if s := difReadPNGParameters(c, nil, &n); s != OK {
+		return "", newError(s, difLastError())
+	}
+	buf := (*C.char)(C.malloc(C.size_t(n)))
+	defer C.free(unsafe.Pointer(buf))
+	if s := difReadPNGParameters(c, buf, &n); s != OK {
+		return "", newError(s, difLastError())
+	}
+	return C.GoString(buf), nil
+}
+
+// run makes a sample of cp, applies first (a record) and the options, runs it
+// on a library thread while watching gctx, and returns the Result.
+func (ctx *Context) run(gctx context.Context, cp *C.dif_prompt, first func(*C.dif_sample) Status,
+	opts []Option) (*Result, error) {
 	ctx.mu.RLock()
 	defer ctx.mu.RUnlock()
 	c, err := ctx.get()
@@ -140,17 +252,19 @@ func (ctx *Context) Generate(gctx context.Context, p *Prompt, opts ...Option) ([
 	for _, o := range opts {
 		o(&st)
 	}
-	cp, err := p.build()
-	if err != nil {
-		return nil, err
-	}
 	var s *C.dif_sample
-	status := difSampleNew(c, cp, &s)
-	difPromptFree(cp)
-	if status != OK {
+	if status := difSampleNew(c, cp, &s); status != OK {
 		return nil, newError(status, difContextLastError(c))
 	}
-	defer difSampleFree(s)
+	keep := false
+	defer func() {
+		if !keep {
+			difSampleFree(s)
+		}
+	}()
+	if first != nil {
+		st.apply = append([]func(*C.dif_sample) Status{first}, st.apply...)
+	}
 	for _, apply := range st.apply {
 		if status := apply(s); status != OK {
 			return nil, newError(status, difSampleLastError(s))
@@ -165,12 +279,15 @@ func (ctx *Context) Generate(gctx context.Context, p *Prompt, opts ...Option) ([
 		if status := difSampleSetProgress(s, C.dif_progress_fn(C.difGoProgress), box.p); status != OK {
 			return nil, newError(status, difSampleLastError(s))
 		}
+		// the sample outlives this call in a Result: no callback after the box is freed
+		defer difSampleSetProgress(s, nil, nil)
 	}
 	if status := difSampleStart(s); status != OK {
 		return nil, newError(status, difSampleLastError(s))
 	}
 	done := make(chan Status, 1)
 	go func() { done <- difSampleWait(s) }()
+	var status Status
 	select {
 	case status = <-done:
 	case <-gctx.Done():
@@ -183,7 +300,14 @@ func (ctx *Context) Generate(gctx context.Context, p *Prompt, opts ...Option) ([
 	if status != OK {
 		return nil, newError(status, difSampleLastError(s))
 	}
-	return images(s)
+	imgs, err := images(s)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Images: imgs, Seed: difSampleSeed(s), Parameters: difSampleParameters(s), s: s}
+	runtime.SetFinalizer(r, (*Result).Close)
+	keep = true
+	return r, nil
 }
 
 func images(s *C.dif_sample) ([]image.Image, error) {

@@ -1,9 +1,10 @@
 """libdif for Python: text and image prompts to pictures on a CPU.
 
     import dif
-    with dif.Context("stable-diffusion-2-1-unclip-small", prior_dir="karlo-v1-alpha") as ctx:
-        images = ctx.generate("a photo of a red cat", steps=20, seed=2024)
-        images[0].save("cat.png")
+    with dif.Context() as ctx:                    # libdif's default model
+        images = ctx.generate("a red circle", seed=2024)
+        images.save("circle.png")                 # the PNG keeps its record
+        again = ctx.generate_from("circle.png")   # the same pixels, from the record
 
 Images come back as PIL images if Pillow is installed, else as numpy arrays
 (height x width x 3, uint8) if numpy is, else as bytes (RGB8 rows); pass
@@ -11,17 +12,29 @@ output="pil", "numpy" or "bytes" to choose. This module is a thin hand-written
 layer over dif._ffi, which tools/gen-bindings generates from include/dif.h;
 the contracts (ranges, threads, errors) are those of dif.h.
 """
+from __future__ import annotations
+
 import ctypes as _C
 import json as _json
 import os as _os
+import threading as _threading
 import weakref as _weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
 
 from . import _ffi
 from ._ffi import Blend, LogLevel, Status, TextEmbedding  # noqa: F401 (re-exported)
 from ._lib import lib as _dll
 
-__all__ = ["Context", "Prompt", "Job", "Images", "Error", "Cancelled", "Status", "LogLevel",
-           "TextEmbedding", "Blend", "RANDOM", "version", "library_version", "blas_core"]
+__all__ = ["Context", "Prompt", "Job", "Images", "Error", "Cancelled", "InvalidArgumentError",
+           "FileError", "BadModelError", "BadImageError", "UnsupportedError",
+           "OutOfMemoryError", "LimitError", "BusyError", "InternalError", "NonFiniteError",
+           "Status", "LogLevel", "TextEmbedding", "Blend", "RANDOM", "version",
+           "library_version", "blas_core", "default_model_dir", "read_parameters"]
+
+PathLike = Union[str, bytes, "_os.PathLike[str]", "_os.PathLike[bytes]"]
+Progress = Callable[[int, int], Optional[bool]]
+"""progress(step, total) -> True to cancel (dif.h's cancel rule); None or False go on."""
 
 RANDOM = "random"
 """seed=dif.RANDOM: a random seed, picked by the library and reported in Images.seed."""
@@ -29,14 +42,21 @@ RANDOM = "random"
 version = "%d.%d.%d" % (_ffi.DIF_VERSION_MAJOR, _ffi.DIF_VERSION_MINOR, _ffi.DIF_VERSION_PATCH)
 
 
-def library_version():
+def library_version() -> str:
     """The version string of the libdif.so.0 that was loaded."""
     return _dll.dif_version_string().decode()
 
 
-def blas_core():
+def blas_core() -> str:
     """The BLAS kernel set in use on this CPU (e.g. "Haswell")."""
     return _dll.dif_blas_core().decode()
+
+
+def default_model_dir() -> Optional[str]:
+    """The folder of libdif's default model (dif_default_model_dir), None if none
+    is found. dif.Context() with no folder loads it."""
+    d = _dll.dif_default_model_dir()
+    return _os.fsdecode(d) if d else None
 
 
 # ---------------------------------------------------------------------------
@@ -44,27 +64,92 @@ def blas_core():
 
 
 class Error(Exception):
-    """A libdif call failed: .status (a dif.Status) and .message (libdif's text)."""
+    """A libdif call failed: .status (a dif.Status) and .message (libdif's text).
 
-    def __init__(self, status, message):
+    Each status raises its own subclass, which also derives from the Python
+    exception of its kind, so callers can catch by kind:
+        ValueError:  InvalidArgumentError, LimitError, UnsupportedError, BadImageError
+        OSError:     FileError (Status.ERR_IO: a file could not be read or written)
+        MemoryError: OutOfMemoryError
+        ArithmeticError: NonFiniteError
+        RuntimeError: BusyError, InternalError
+    plus BadModelError and Cancelled (plain dif.Error)."""
+
+    status: Union[Status, int]
+    message: str
+
+    def __init__(self, status: Union[Status, int], message: str = "") -> None:
         try:
             status = Status(status)
         except ValueError:
             pass
+        name = _dll.dif_status_string(int(status)).decode()
+        text = "%s (%s)" % (message, name) if message else name
+        Exception.__init__(self, text)
         self.status = status
         self.message = message
-        name = _dll.dif_status_string(int(status)).decode()
-        super().__init__("%s (%s)" % (message, name) if message else name)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class Cancelled(Error):
     """The generation was cancelled (Status.ERR_CANCELLED)."""
 
 
-def _raise(status, message):
+class InvalidArgumentError(Error, ValueError):
+    """A value out of range or a call in the wrong state (Status.ERR_INVALID_ARGUMENT)."""
+
+
+class FileError(Error, OSError):
+    """A file could not be opened, read, written or renamed (Status.ERR_IO)."""
+
+
+class BadModelError(Error):
+    """A model file or config is malformed or inconsistent (Status.ERR_BAD_MODEL)."""
+
+
+class BadImageError(Error, ValueError):
+    """An image file is corrupt, truncated or not an image (Status.ERR_BAD_IMAGE)."""
+
+
+class UnsupportedError(Error, ValueError):
+    """Well-formed but not implemented: a scheduler name, dtype... (Status.ERR_UNSUPPORTED)."""
+
+
+class OutOfMemoryError(Error, MemoryError):
+    """An allocation failed (Status.ERR_OUT_OF_MEMORY)."""
+
+
+class LimitError(Error, ValueError):
+    """A documented limit (size, pixels, parts) was exceeded (Status.ERR_LIMIT)."""
+
+
+class BusyError(Error, RuntimeError):
+    """The handle is in use (Status.ERR_BUSY)."""
+
+
+class InternalError(Error, RuntimeError):
+    """A bug in libdif; the message says where (Status.ERR_INTERNAL)."""
+
+
+class NonFiniteError(Error, ArithmeticError):
+    """A computation produced NaN or infinity (Status.ERR_NON_FINITE)."""
+
+
+_ERRORS = {
+    Status.ERR_INVALID_ARGUMENT: InvalidArgumentError, Status.ERR_IO: FileError,
+    Status.ERR_BAD_MODEL: BadModelError, Status.ERR_BAD_IMAGE: BadImageError,
+    Status.ERR_UNSUPPORTED: UnsupportedError, Status.ERR_OUT_OF_MEMORY: OutOfMemoryError,
+    Status.ERR_LIMIT: LimitError, Status.ERR_CANCELLED: Cancelled, Status.ERR_BUSY: BusyError,
+    Status.ERR_INTERNAL: InternalError, Status.ERR_NON_FINITE: NonFiniteError,
+}
+
+
+def _raise(status: int, message: Union[bytes, str]) -> None:
     if status == Status.OK:
         return
-    cls = Cancelled if status == Status.ERR_CANCELLED else Error
+    cls = _ERRORS.get(status, Error)
     raise cls(status, message.decode("utf-8", "replace") if isinstance(message, bytes) else message)
 
 
@@ -131,12 +216,56 @@ def _output_kind(output):
 
 class Images(list):
     """The images of one generation, plus .seed, .width, .height and .parameters
-    (the generation parameters as a dict, as stored in saved PNGs)."""
+    (the generation parameters as a dict, the record stored in saved PNGs).
 
-    seed = 0
-    width = 0
-    height = 0
-    parameters = None
+    save(path, index=0) writes an image as a PNG with its record, which
+    Context.generate_from (and `dif generate --from`) reproduce; saving through
+    PIL or numpy writes the pixels only. The list holds the library's sample
+    for that until close() or until it is collected."""
+
+    seed: int = 0
+    width: int = 0
+    height: int = 0
+    parameters: Optional[Dict[str, Any]] = None
+    _sample: Optional["_Sample"] = None
+
+    def save(self, path: PathLike, index: int = 0) -> None:
+        """Writes image `index` as a PNG with its record (dif_sample_save_png):
+        prompt and init image files are named relative to the PNG's folder; the
+        file is written atomically (dif_check_output_path's rules). Raises
+        dif.FileError (an OSError) when it cannot be written."""
+        if self._sample is None or not self._sample.ptr:
+            raise ValueError("dif.Images is closed: save() needs the generation's sample")
+        self._sample._check(_dll.dif_sample_save_png(self._sample.ptr, index,
+                                                     _os.fsencode(path)))
+
+    def close(self) -> None:
+        """Frees the library's sample (the images stay; save() no longer works)."""
+        if self._sample is not None:
+            self._sample.free()
+            self._sample = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+def read_parameters(path: PathLike) -> Dict[str, Any]:
+    """The record (dif:parameters) of a PNG written by libdif, as a dict.
+    Raises dif.InvalidArgumentError if the PNG has none, dif.FileError if it
+    cannot be read."""
+    return _json.loads(_read_record(path))
+
+
+def _read_record(path: PathLike) -> str:
+    p = _os.fsencode(path)
+    size = _C.c_size_t(0)
+    _check_global(_dll.dif_read_png_parameters(p, None, _C.byref(size)))
+    buf = _C.create_string_buffer(size.value)
+    _check_global(_dll.dif_read_png_parameters(p, buf, _C.byref(size)))
+    return buf.value.decode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +369,9 @@ _SETTINGS = ("width", "height", "steps", "guidance", "prior_steps", "prior_guida
 class _Sample:
     """Owns one dif_sample and the Python objects the C side points to."""
 
-    def __init__(self, ctx, prompt, opts, progress, cancel):
+    def __init__(self, ctx: "Context", prompt: Any, opts: Dict[str, Any],
+                 progress: Optional[Progress], cancel: Optional[_threading.Event],
+                 record: Optional[Tuple[bytes, bytes]] = None) -> None:
         p, owned = _as_prompt(prompt)
         ptr = _C.POINTER(_ffi.dif_sample)()
         try:
@@ -249,7 +380,10 @@ class _Sample:
             if owned:
                 p.close()
         self.ptr, self.ctx, self.error = ptr, ctx, None
+        self._callback = None
         try:
+            if record is not None:  # (JSON, folder): every setting of the record first
+                self._check(_dll.dif_sample_apply_record(ptr, record[0], record[1]))
             self._configure(opts)
             self._callback = _ffi.dif_progress_fn(self._on_progress)
             self.progress, self.cancel_event = progress, cancel
@@ -299,9 +433,10 @@ class _Sample:
                 self._check(_dll.dif_sample_set_init_image_rgb(s, _u8(data), w, h, 3 * w,
                                                                strength))
 
-    def _on_progress(self, step, total, _user):
-        # Runs inside the C library: an exception must not escape into ctypes
-        # (it would be printed and ignored); it cancels and is re-raised later.
+    def _on_progress(self, step: int, total: int, _user: Any) -> int:
+        # dif.h's cancel rule: a true result cancels. Runs inside the C library:
+        # an exception must not escape into ctypes (it would be printed and
+        # ignored); it cancels and is re-raised later.
         try:
             if self.cancel_event is not None and self.cancel_event.is_set():
                 return 1
@@ -312,7 +447,7 @@ class _Sample:
             self.error = e
             return 1
 
-    def finish(self, status, output):
+    def finish(self, status: int, output: Optional[str]) -> Images:
         if self.error is not None:
             err, self.error = self.error, None
             raise err
@@ -332,7 +467,15 @@ class _Sample:
             else:
                 out.append(bytes(buf))
         out.seed, out.width, out.height = _dll.dif_sample_seed(s), w, h
-        out.parameters = _json.loads(_dll.dif_sample_parameters(s).decode("utf-8"))
+        record = _dll.dif_sample_parameters(s).decode("utf-8")
+        out.parameters = _json.loads(record)
+        if kind == "pil":  # as PIL reads it back from a saved PNG
+            for img in out:
+                img.info["dif:parameters"] = record
+        # the images keep the sample for Images.save; no Python callback stays installed
+        _dll.dif_sample_set_progress(s, _ffi.dif_progress_fn(), None)
+        self._callback = None
+        out._sample = self
         return out
 
     def free(self):
@@ -366,7 +509,7 @@ class Job:
         if self._sample.ptr is not None:
             _dll.dif_sample_cancel(self._sample.ptr)
 
-    def result(self):
+    def result(self) -> Images:
         """Waits for the end; returns the Images or raises (dif.Cancelled, dif.Error,
         or what the progress callback raised)."""
         if self._images is None:
@@ -376,16 +519,19 @@ class Job:
                 status = _dll.dif_sample_wait(self._sample.ptr)  # releases the GIL
                 self._images = self._sample.finish(status, self._output)
             finally:
-                self.close()
+                if self._images is None:
+                    self.close()
         return self._images
 
-    def close(self):
-        """Cancels if still running and frees the sample."""
-        self._sample.free()
+    def close(self) -> None:
+        """Cancels if still running and frees the sample (once result() returned,
+        the Images own it)."""
+        if self._images is None:
+            self._sample.free()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
-            if getattr(self, "_sample", None) is not None:
+            if getattr(self, "_sample", None) is not None and self._images is None:
                 self._sample.free()
         except Exception:  # interpreter shutdown
             pass
@@ -398,9 +544,11 @@ class Job:
 class Context:
     """Loaded models (dif.h section 5); use it as a context manager or close() it.
 
-        dif.Context(model_dir, prior_dir=None, threads=None, log=None, log_level=LogLevel.INFO)
+        dif.Context(model_dir=None, prior_dir=None, threads=None, log=None,
+                    log_level=LogLevel.INFO)
 
-    model_dir: a diffusers folder (Stable unCLIP or Stable Diffusion).
+    model_dir: a diffusers folder (Stable unCLIP or Stable Diffusion); None
+               loads libdif's default model (dif.default_model_dir()).
     prior_dir: a Karlo prior folder for text-to-image with an unCLIP model.
     threads:   worker threads (None: one per core). Same threads, same pixels.
     log:       a callable(level, message) receiving the library's log lines.
@@ -408,8 +556,15 @@ class Context:
     must outlive its jobs, so close() cancels and frees any still running.
     Do not close() it while another thread is inside generate()."""
 
-    def __init__(self, model_dir, prior_dir=None, threads=None, log=None,
-                 log_level=LogLevel.INFO):
+    def __init__(self, model_dir: Optional[PathLike] = None, prior_dir: Optional[PathLike] = None,
+                 threads: Optional[int] = None,
+                 log: Optional[Callable[[LogLevel, str], None]] = None,
+                 log_level: LogLevel = LogLevel.INFO) -> None:
+        if model_dir is None:
+            model_dir = default_model_dir()
+            if model_dir is None:
+                raise FileError(Status.ERR_IO, "no model folder given and libdif's default "
+                                "model was not found (set DIF_MODEL_DIR)")
         ptr = _C.POINTER(_ffi.dif_context)()
         _check_global(_dll.dif_context_new(_C.byref(ptr)))
         self._ptr = ptr
@@ -459,7 +614,13 @@ class Context:
     def has_image_encoder(self):
         return bool(_dll.dif_context_has_image_encoder(self._handle()))
 
-    def model_files(self):
+    def info(self) -> Dict[str, Any]:
+        """dif_context_info as a dict: the folder, pipeline and family, components
+        with their configs, weight files with fingerprints, the sample defaults
+        ("defaults"), the default model folder, the BLAS kernels and threads."""
+        return _json.loads(_dll.dif_context_info(self._handle()).decode("utf-8"))
+
+    def model_files(self) -> List[Tuple[str, int, int]]:
         """[(relative path, size in bytes, xxh3-64)] of the weight files: the model identity."""
         out = []
         for i in range(_dll.dif_context_model_file_count(self._handle())):
@@ -494,7 +655,9 @@ class Context:
             self._handle(), _u8(data), w, h, 3 * w, out, n))
 
     # -- generation
-    def generate(self, prompt, *, progress=None, cancel=None, output=None, **settings):
+    def generate(self, prompt: Any, *, progress: Optional[Progress] = None,
+                 cancel: Optional[_threading.Event] = None, output: Optional[str] = None,
+                 **settings: Any) -> Images:
         """Draws images; blocks until done and returns an Images list.
 
         prompt:   a str (text), a path / PIL image / numpy array (image
@@ -504,21 +667,48 @@ class Context:
                   batch, noise_level, blend, init_image (+ strength, default 0.8).
                   Unset ones keep the library's defaults (dif.h section 7: seed 0,
                   the model's size, 20 steps, ...).
-        progress: callable(step, total) after every denoising step; return
-                  True to cancel. If it raises, the generation is cancelled and
-                  the exception re-raised here.
+        progress: callable(step, total) after every denoising step. dif.h's
+                  cancel rule: return True to cancel (dif.Cancelled is raised),
+                  None or False to go on. If it raises, the generation is
+                  cancelled and the exception re-raised here.
         cancel:   a threading.Event; setting it (from any thread) cancels.
         output:   "pil", "numpy", "bytes" or None (Pillow, else numpy, else bytes).
-        Raises dif.Cancelled when cancelled, dif.Error on failure."""
+        Raises dif.Cancelled when cancelled, dif.Error (a subclass per kind)
+        on failure. The Images keep the record: Images.save(path) stores it."""
         _output_kind(output)
-        sample = _Sample(self, prompt, settings, progress, cancel)
+        return self._run(_Sample(self, prompt, settings, progress, cancel), output)
+
+    def generate_from(self, png: PathLike, *, progress: Optional[Progress] = None,
+                      cancel: Optional[_threading.Event] = None, output: Optional[str] = None,
+                      **settings: Any) -> Images:
+        """Reproduces an image from the record in its PNG (`dif generate --from`):
+        the prompt and every setting come from the record, image files are read
+        relative to the PNG's folder and checked by their xxh3 (dif.h,
+        "Reproducing an image from its record"); settings given here override
+        the record's. The same model and threads give the same pixels."""
+        _output_kind(output)
+        record = _read_record(png).encode("utf-8")
+        folder = _os.path.dirname(_os.path.abspath(_os.fsdecode(png))).encode()
+        ptr = _C.POINTER(_ffi.dif_prompt)()
+        _check_global(_dll.dif_prompt_from_record(record, folder, _C.byref(ptr)))
+        prompt = Prompt.__new__(Prompt)
+        prompt._ptr, prompt._negative = ptr, None
+        try:
+            sample = _Sample(self, prompt, settings, progress, cancel, record=(record, folder))
+        finally:
+            prompt.close()
+        return self._run(sample, output)
+
+    def _run(self, sample: "_Sample", output: Optional[str]) -> Images:
         try:
             status = _dll.dif_sample_run(sample.ptr)  # releases the GIL
             return sample.finish(status, output)
-        finally:
+        except BaseException:
             sample.free()
+            raise
 
-    def start(self, prompt, *, progress=None, output=None, **settings):
+    def start(self, prompt: Any, *, progress: Optional[Progress] = None,
+              output: Optional[str] = None, **settings: Any) -> Job:
         """Like generate() but returns a running dif.Job at once. progress, if
         given, is called on the library's thread."""
         _output_kind(output)

@@ -1,7 +1,9 @@
 """The Python bindings on the tiny golden models: parity with the C library
 bit for bit, errors as exceptions, progress and cancel, no leaks."""
 import gc
+import json
 import os
+import shutil
 import threading
 import time
 
@@ -109,9 +111,14 @@ def test_progress_and_cancel(unclip):
     unclip.generate("a red cat", progress=lambda s, t: seen.append((s, t)), **TXT2IMG)
     assert seen == [(i, 9) for i in range(1, 10)]  # 5 prior + 4 decoder steps
 
+    # dif.h's cancel rule: True cancels after that step, None and False go on
+    calls = []
     with pytest.raises(dif.Cancelled) as e:
-        unclip.generate("a red cat", progress=lambda s, t: s >= 3, **TXT2IMG)
-    assert e.value.status == dif.Status.ERR_CANCELLED
+        unclip.generate("a red cat", progress=lambda s, t: calls.append(s) or s >= 3, **TXT2IMG)
+    assert e.value.status == dif.Status.ERR_CANCELLED and calls == [1, 2, 3]
+    calls = []
+    unclip.generate("a red cat", progress=lambda s, t: calls.append(s) or False, **TXT2IMG)
+    assert calls == list(range(1, 10))
 
     calls = []
 
@@ -217,3 +224,75 @@ def test_no_leak_over_100_create_free_cycles(models):
     assert _weights_mapped() == maps  # every weight file unmapped again
     # a leaked model would be megabytes per cycle; allow allocator noise
     assert grown < 4096, "RSS grew by %d KiB over 100 cycles" % grown
+
+
+def test_error_kinds(models, unclip, tmp_path):
+    """dif.Error subclasses that also derive from the Python exception of their kind."""
+    with pytest.raises(OSError) as e:
+        dif.Context(tmp_path / "no-such-model")
+    assert isinstance(e.value, dif.FileError) and isinstance(e.value, dif.Error)
+    assert e.value.status == dif.Status.ERR_IO and "no-such-model" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        unclip.generate("a cat", steps=0)
+    assert isinstance(e.value, dif.InvalidArgumentError)
+    with pytest.raises(ValueError) as e:
+        unclip.generate("a cat", scheduler="no-such-scheduler")
+    assert isinstance(e.value, dif.UnsupportedError)
+    with pytest.raises(ValueError) as e:
+        unclip.generate("a cat", width=8192, height=8192)
+    assert isinstance(e.value, dif.Error)
+    with pytest.raises(OSError):
+        dif.Prompt().add_image(tmp_path / "missing.png")
+    kinds = {dif.Status.ERR_OUT_OF_MEMORY: MemoryError, dif.Status.ERR_LIMIT: ValueError,
+             dif.Status.ERR_BAD_IMAGE: ValueError, dif.Status.ERR_NON_FINITE: ArithmeticError,
+             dif.Status.ERR_BUSY: RuntimeError, dif.Status.ERR_INTERNAL: RuntimeError}
+    for status, kind in kinds.items():
+        with pytest.raises(kind) as e:
+            dif._raise(status, b"message")
+        assert isinstance(e.value, dif.Error) and e.value.status == status
+        assert e.value.message == "message" and str(e.value).startswith("message (")
+    with pytest.raises(dif.Cancelled):
+        dif._raise(dif.Status.ERR_CANCELLED, "")
+    assert not isinstance(dif.Cancelled(dif.Status.ERR_CANCELLED), ValueError)
+
+
+def test_default_model_info_save_and_generate_from(tmp_path, monkeypatch):
+    folder = dif.default_model_dir()
+    assert folder and os.path.isfile(os.path.join(folder, "model_index.json"))
+    with dif.Context(threads=THREADS) as ctx:  # no folder: the default model
+        info = ctx.info()
+        assert info["default_model"] == folder and info["family"] == "unclip"
+        assert info["defaults"]["steps"] > 0
+        images = ctx.generate("a red circle", steps=3, prior_steps=2, seed=77)
+        assert isinstance(images[0], PIL.Image.Image)
+        assert images[0].info["dif:parameters"] == json.dumps(images.parameters,
+                                                              separators=(",", ":")) or \
+            json.loads(images[0].info["dif:parameters"]) == images.parameters
+        out = tmp_path / "circle.png"
+        images.save(out)
+        assert dif.read_parameters(out) == images.parameters
+        monkeypatch.chdir(tmp_path.parent)  # the record's folder is the PNG's, not the cwd
+        again = ctx.generate_from(out, output="bytes")
+        assert again[0] == images[0].tobytes() and again.seed == 77
+        other = ctx.generate_from(str(out), seed=78, output="bytes")
+        assert other.seed == 78 and other[0] != again[0]
+        with pytest.raises(OSError) as e:
+            images.save(tmp_path / "no-such-dir" / "x.png")
+        assert "no-such-dir" in str(e.value)
+        images.close()
+        with pytest.raises(ValueError):
+            images.save(out)
+    with pytest.raises(dif.InvalidArgumentError):
+        dif.read_parameters(INPUT_PNG)  # a PNG without a record
+
+
+def test_generate_from_an_image_record(models, tmp_path):
+    ref = tmp_path / "ref.png"
+    shutil.copy(INPUT_PNG, ref)
+    with dif.Context(models / "tiny-unclip", threads=THREADS) as ctx:
+        job = ctx.start(ref, width=32, height=32, steps=2, seed=3, output="bytes")
+        images = job.result()
+        images.save(tmp_path / "variation.png")  # Images from a Job keep the record too
+        again = ctx.generate_from(tmp_path / "variation.png", output="bytes")
+        assert again[0] == images[0]
+        assert dif.read_parameters(tmp_path / "variation.png")["prompt"][0]["image"] == "ref.png"

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"image/png"
 	"os"
 	"os/signal"
 	"strconv"
@@ -46,18 +45,15 @@ func run(modelDir, priorDir, text, out string, rest []string) error {
 	defer ctx.Close()
 	gctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	images, err := ctx.Generate(gctx, dif.Text(text), dif.Seed(seed))
+	r, err := ctx.GenerateResult(gctx, dif.Text(text), dif.Seed(seed))
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(out)
-	if err != nil {
+	defer r.Close()
+	// with its record: ctx.GenerateFrom(gctx, out) reproduces it
+	if err := r.SavePNG(0, out); err != nil {
 		return err
 	}
-	if err := png.Encode(f, images[0]); err != nil {
-		f.Close()
-		return err
-	}
-	fmt.Printf("wrote %s (%v, seed %d)\n", out, images[0].Bounds().Size(), seed)
-	return f.Close()
+	fmt.Printf("wrote %s (%v, seed %d)\n", out, r.Images[0].Bounds().Size(), r.Seed)
+	return nil
 }

@@ -57,7 +57,10 @@ func run(modelDir, in, out string, rest []string) error {
 	gctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	images, err := ctx.Generate(gctx, dif.Image(src), dif.Seed(seed),
-		dif.OnProgress(func(step, total int) { fmt.Printf("\rstep %d/%d", step, total) }))
+		dif.OnProgress(func(step, total int) bool {
+			fmt.Printf("\rstep %d/%d", step, total)
+			return false // go on (true would cancel: dif.h's cancel rule)
+		}))
 	if err != nil {
 		return err
 	}

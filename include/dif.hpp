@@ -1,12 +1,13 @@
-// dif.hpp — a header-only C++17 RAII wrapper of libdif's C API (include/dif.h).
+// dif.hpp — a header-only C++17 RAII wrapper of libdif's C API (dif.h),
+// installed next to it: #include <dif.hpp>.
 //
-//   dif::context ctx("models/sd21-unclip-small");
+//   dif::context ctx(dif::default_model_dir());
 //   dif::sample s(ctx, dif::prompt().add_image_file("cat.png"));
 //   s.steps(20).seed(7).run();
 //   s.save_png(0, "variation.png");
 //
 // Handles free themselves; every failing call throws dif::error with libdif's
-// status and message. Copy this file into your project; it needs only dif.h.
+// status and message. It needs only dif.h and the C++17 standard library.
 #pragma once
 
 #include <dif.h>
@@ -32,6 +33,12 @@ public:
 private:
   dif_status status_;
 };
+
+// libdif's default model folder (dif_default_model_dir), "" if none is found.
+inline std::string default_model_dir() {
+  const char *dir = dif_default_model_dir();
+  return dir ? dir : "";
+}
 
 namespace detail {
 template <class T, void (*Free)(T *)> struct deleter {
@@ -59,6 +66,8 @@ public:
   bool is_unclip() const noexcept { return dif_context_is_unclip(get()) != 0; }
   bool has_prior() const noexcept { return dif_context_has_prior(get()) != 0; }
   bool has_image_encoder() const noexcept { return dif_context_has_image_encoder(get()) != 0; }
+  // The JSON description of the loaded model (dif_context_info).
+  std::string info() const { return dif_context_info(get()); }
 
 private:
   void check(dif_status s) const { detail::check(s, dif_context_last_error(get())); }
@@ -98,8 +107,10 @@ private:
 // One generation (dif.h section 7). The context must outlive it.
 class sample {
 public:
-  // (step, total) after every denoising step; return false to cancel. An
-  // exception thrown by it cancels the run and is rethrown by run().
+  // (step, total) after every denoising step. dif.h's cancel rule: return
+  // true to cancel (run() then throws dif::error with DIF_ERR_CANCELLED),
+  // false to go on. An exception thrown by it cancels the run and is
+  // rethrown by run().
   using progress_fn = std::function<bool(int step, int total)>;
 
   sample(const context &ctx, const prompt &p) : state_(std::make_unique<state>()) {
@@ -154,7 +165,7 @@ private:
   static int on_progress(std::int32_t step, std::int32_t total, void *user) {
     auto *st = static_cast<state *>(user);
     try {
-      return st->fn(step, total) ? 0 : 1;
+      return st->fn(step, total) ? 1 : 0;
     } catch (...) { // never let an exception unwind through C
       st->thrown = std::current_exception();
       return 1;
