@@ -280,7 +280,7 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
                                            dif_text_embedding kind, float *out, size_t *count);
 
 /* The CLIP image embedding (image_embeds, [projection_dim]) of an image file
- * (PNG or JPEG, EXIF orientation applied) or of RGB8 pixels (rows of
+ * (PNG, JPEG or WebP, EXIF orientation applied) or of RGB8 pixels (rows of
  * `stride` bytes, stride >= 3·width). Needs the model's image_encoder.
  * A size query (out NULL) of the RGB8 form checks its arguments as a real
  * call does. Thread-safe on a loaded context. Errors as above plus
@@ -374,9 +374,14 @@ DIF_API void dif_prompt_free(dif_prompt *prompt);
  * (more than DIF_MAX_PROMPT_PARTS parts). */
 DIF_API dif_status dif_prompt_add_text(dif_prompt *prompt, const char *text, float weight);
 
-/* Adds an image part from a PNG or JPEG file, decoded now (EXIF orientation
- * applied, alpha dropped, gray/palette/CMYK converted to RGB). Errors: as
- * above plus DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT. */
+/* Adds an image part from a PNG, JPEG or WebP file (the format is told by
+ * the file's first bytes, not its name), decoded now (EXIF orientation
+ * applied, alpha dropped, gray/palette/CMYK converted to RGB; an animated
+ * WebP is refused). Errors: as above plus DIF_ERR_IO, DIF_ERR_BAD_IMAGE
+ * (corrupt, or not an image: "not an image (a text file that starts with
+ * ...)"), DIF_ERR_UNSUPPORTED (an image in another format, named: "a GIF
+ * image, which libdif does not read (PNG, JPEG and WebP only)"),
+ * DIF_ERR_LIMIT. */
 DIF_API dif_status dif_prompt_add_image_file(dif_prompt *prompt, const char *path, float weight);
 
 /* Adds an image part from RGB8 pixels: height rows of `stride` bytes, each
@@ -493,7 +498,9 @@ DIF_API dif_status dif_sample_set_random_seed(dif_sample *sample);
 /* The seed the sample uses (0 for NULL). */
 DIF_API uint64_t dif_sample_seed(const dif_sample *sample);
 /* Number of images drawn in one run (1..DIF_MAX_BATCH), as diffusers'
- * num_images_per_prompt: one generator draws all of them. */
+ * num_images_per_prompt: one generator draws all of them, so image i of a
+ * batch depends on the batch. (It also undoes a record's "index", see
+ * dif_sample_apply_record.) */
 DIF_API dif_status dif_sample_set_batch(dif_sample *sample, int32_t count);
 /* unCLIP noise augmentation of the image embedding, 0 to the model's
  * highest level: its image_noising_scheduler's num_train_timesteps - 1 (999
@@ -560,6 +567,33 @@ DIF_API dif_status dif_sample_copy_image(const dif_sample *sample, int32_t index
  * dif_check_output_path: on failure no partial file is left and an existing
  * file is untouched. */
 DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path);
+/* Writes image `index` in the format the path's extension names,
+ * case-insensitive: .png (as dif_sample_save_png), .jpg or .jpeg (JPEG,
+ * quality 95), .webp (WebP, lossless: the exact pixels, usually smaller than
+ * the PNG). Any other name (no extension included) is DIF_ERR_UNSUPPORTED,
+ * and nothing is written: check a name before a run with
+ * dif_check_output_format. Every format carries the record (read back by
+ * dif_read_parameters) and AUTOMATIC1111's "parameters" text (prompt,
+ * negative prompt, steps, sampler, CFG scale, seed, size, model hash,
+ * model), which A1111's PNG Info, ComfyUI and image sites show:
+ *   PNG   text chunks "dif:parameters" and "parameters";
+ *   JPEG  COM segments starting "dif:parameters\0" (the record, over as many
+ *         segments as it needs) and EXIF UserComment (the A1111 text, cut
+ *         to 32700 UTF-16 units, the most one EXIF segment holds);
+ *   WebP  an XMP chunk (<dif:parameters>) and EXIF UserComment.
+ * The UserComment is "UNICODE\0" + UTF-16 big-endian, as A1111 writes it.
+ * A1111's "Model hash" is the start of the SHA-256 of one checkpoint file,
+ * which a diffusers folder does not have: libdif writes the first 10 hex
+ * digits of the xxh3-64 of the UNet's weights (as dif_context_model_file
+ * and `dif info` list them) and "Model: <folder name>". A record also
+ * says which image of its batch the file is ("index", when "batch" > 1).
+ * Written atomically by the rules of dif_check_output_path. */
+DIF_API dif_status dif_sample_save(const dif_sample *sample, int32_t index, const char *path);
+/* DIF_OK when the path's extension names a format libdif writes (.png,
+ * .jpg, .jpeg, .webp, case-insensitive), else DIF_ERR_UNSUPPORTED naming
+ * the path (DIF_ERR_INVALID_ARGUMENT for NULL or ""); message in
+ * dif_last_error(). Thread-safe. */
+DIF_API dif_status dif_check_output_format(const char *path);
 /* Whether libdif will write a file at path (dif_sample_save_png,
  * dif_write_png), checked now without writing anything, so that a program
  * can refuse a bad output name before a long run. The rules every write
@@ -593,10 +627,21 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
 
 /* Reproducing an image from its record (dif_sample_parameters, stored by
  * dif_sample_save_png):
- *   dif_read_png_parameters(path, buf, &size) copies the PNG's
- *     "dif:parameters" JSON (NUL-terminated) into buf; buf NULL queries the
- *     size. Errors: DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_INVALID_ARGUMENT
- *     (no record, buffer too small); message in dif_last_error().
+ *   dif_read_parameters(path, buf, &size) copies the record ("dif:parameters"
+ *     JSON, NUL-terminated) of a PNG, JPEG or WebP file (by its content; see
+ *     dif_sample_save for where each keeps it) into buf; buf NULL queries
+ *     the size. Errors: DIF_ERR_IO, DIF_ERR_BAD_IMAGE, DIF_ERR_LIMIT,
+ *     DIF_ERR_INVALID_ARGUMENT (no record, buffer too small); message in
+ *     dif_last_error(). dif_read_png_parameters is the same function under
+ *     its first name (it reads every format too).
+ *   dif_context_check_record(ctx, json) says whether the record was made
+ *     with the loaded model: DIF_OK when every weight file the record names
+ *     ("model.files") has its xxh3-64 among the context's weight files (a
+ *     record without "model" cannot tell and is accepted); else
+ *     DIF_ERR_INVALID_ARGUMENT naming both models. The same pixels come
+ *     only from the same model: call it before applying a record, unless
+ *     the user asked for another model on purpose. Message in
+ *     dif_last_error(). Thread-safe on a loaded context.
  *   dif_prompt_from_record(json, record_dir, &prompt) rebuilds the prompt;
  *     record_dir is the folder the record was found in (the PNG's folder;
  *     NULL or "" for none). Image files are read again from there (see below); parts given as
@@ -611,7 +656,13 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     folder: a record that names an image file is then refused
  *     (DIF_ERR_INVALID_ARGUMENT); records of text prompts work.
  * Then dif_sample_run gives the same pixels on the same model and thread
- * count. Thread-safe as the functions they call.
+ * count. A record of one image of a batch ("index": i of "batch": n, as
+ * dif_sample_save writes it) makes the run draw the whole batch — the
+ * generator's draws for image i depend on the images before it, as in
+ * diffusers — and keep image i only: dif_sample_image_count is then 1, the
+ * image has image i's pixels, and the run costs what the batch did. A later
+ * dif_sample_set_batch keeps every image again. Thread-safe as the
+ * functions they call.
  *
  * A record is untrusted input (a PNG may come from anywhere) and is checked
  * as a whole before any of it is used; every rule below is
@@ -621,7 +672,7 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *   - only the keys the writer writes: prompt (1..DIF_MAX_PROMPT_PARTS parts,
  *     each {"text", "weight"} or {"image", "xxh3", "width", "height",
  *     "weight"}), negative, width and height (together), steps, guidance,
- *     scheduler, seed, seed_u64, batch, noise_level, prior_steps,
+ *     scheduler, seed, seed_u64, batch, index (0..batch-1), noise_level, prior_steps,
  *     prior_guidance, prior_scheduler, blend ("sum" or "slerp"), init_image
  *     ({"image", "xxh3", "strength"}), model ({"dir", "files": [{"file",
  *     "xxh3"}]}), libdif; an unknown key is refused, not ignored;
@@ -639,7 +690,9 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  * never the bytes of a file. A record that breaks one of these rules
  * changes nothing; a setter that refuses a value stops
  * dif_sample_apply_record at that key, with the keys before it applied. */
+DIF_API dif_status dif_read_parameters(const char *path, char *buf, size_t *size);
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
+DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *json);
 /* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically and by
  * the rules of dif_check_output_path, with an optional "dif:parameters" text
  * chunk (NULL for none) — for images a program composes itself, e.g. a grid
@@ -649,6 +702,13 @@ DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *
  * DIF_ERR_INVALID_ARGUMENT, DIF_ERR_LIMIT, DIF_ERR_IO; dif_last_error(). */
 DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
                                  int32_t height, int32_t stride, const char *parameters);
+/* dif_write_png in the format the path's extension names (as
+ * dif_sample_save: .png, .jpg/.jpeg, .webp; anything else is
+ * DIF_ERR_UNSUPPORTED and nothing is written), with the record and its
+ * AUTOMATIC1111 text stored as dif_sample_save stores them. dif_write_png
+ * also adds the A1111 text of parameters. */
+DIF_API dif_status dif_write_image(const char *path, const uint8_t *rgb, int32_t width,
+                                   int32_t height, int32_t stride, const char *parameters);
 DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_dir,
                                           dif_prompt **out);
 DIF_API dif_status dif_sample_apply_record(dif_sample *sample, const char *json,

@@ -30,26 +30,32 @@
 #include "io/fileio.h"
 #include "io/image.h"
 
-DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size) {
+static dif_status read_parameters(const char *fn, const char *path, char *buf, size_t *size) {
   if (!path || !size)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_read_png_parameters: %s is NULL",
-                           path ? "size" : "path");
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, path ? "size" : "path");
   char *text = NULL;
   dif_error err = {0};
-  if (dif_png_read_text(path, "dif:parameters", &text, &err))
+  if (dif_image_read_meta(path, DIF_META_RECORD, &text, &err))
     return dif_thread_fail(err.status, "%s", err.msg);
   size_t need = strlen(text) + 1;
   dif_status s = DIF_OK;
   if (buf && *size < need)
-    s = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                        "dif_read_png_parameters: the buffer holds %zu bytes, %zu needed", *size,
-                        need);
+    s = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: the buffer holds %zu bytes, %zu needed", fn,
+                        *size, need);
   else if (buf)
     memcpy(buf, text, need);
   *size = need;
   free(text);
   if (!s) dif_thread_ok();
   return s;
+}
+
+DIF_API dif_status dif_read_parameters(const char *path, char *buf, size_t *size) {
+  return read_parameters("dif_read_parameters", path, buf, size);
+}
+
+DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size) {
+  return read_parameters("dif_read_png_parameters", path, buf, size);
 }
 
 /* ---- the schema ---- */
@@ -130,6 +136,7 @@ static const field top_fields[] = {
     INT_FIELD("seed", LLONG_MIN, LLONG_MAX),
     FIELD("seed_u64", K_STR),
     INT_FIELD("batch", 1, DIF_MAX_BATCH),
+    INT_FIELD("index", 0, DIF_MAX_BATCH - 1),
     INT_FIELD("noise_level", 0, 999),
     INT_FIELD("prior_steps", 1, DIF_MAX_STEPS),
     FIELD("prior_guidance", K_NUM),
@@ -319,6 +326,12 @@ static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, w
   if (!json_object_get(o, "width") != !json_object_get(o, "height"))
     return refuse(w, DIF_ERR_INVALID_ARGUMENT,
                   "record: \"width\" and \"height\" come together (one is missing)");
+  const json_t *index = json_object_get(o, "index"), *batch = json_object_get(o, "batch");
+  if (index && json_integer_value(index) >= (batch ? json_integer_value(batch) : 1))
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"index\" %lld is not an image of a batch of %lld (0 to batch - 1)",
+                  (long long)json_integer_value(index),
+                  (long long)(batch ? json_integer_value(batch) : 1));
   const char *blend = json_string_value(json_object_get(o, "blend"));
   if (blend && strcmp(blend, "sum") != 0 && strcmp(blend, "slerp") != 0)
     return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"blend\" must be \"sum\" or \"slerp\"");
@@ -541,6 +554,7 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
     st = keyed(s, dif_sample_set_prior_scheduler(s, str_of(o, "prior_scheduler")),
                "prior_scheduler");
   if (HAS("batch")) st = keyed(s, dif_sample_set_batch(s, int_of(o, "batch")), "batch");
+  if (HAS("index")) dif_sample_set_keep(s, int_of(o, "index"));
   if (HAS("noise_level"))
     st = keyed(s, dif_sample_set_noise_level(s, int_of(o, "noise_level")), "noise_level");
   if (HAS("blend"))
@@ -619,18 +633,136 @@ char *dif_record_for_png(const char *params, const char *const *sources, int n_s
   return text;
 }
 
-DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
-                                 int32_t height, int32_t stride, const char *parameters) {
-  if (!path) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_write_png: path is NULL");
+char *dif_record_with_index(const char *record, int32_t index) {
+  json_t *o = record ? json_loads(record, 0, NULL) : NULL;
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return NULL;
+  }
+  json_t *batch = json_object_get(o, "batch");
+  if (json_integer_value(batch) > 1 && !json_object_get(o, "index")) {
+    /* right after "batch", where a run that kept one image writes it */
+    json_t *n = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+      json_object_set(n, key, v);
+      if (!strcmp(key, "batch")) json_object_set_new(n, "index", json_integer(index));
+    }
+    json_decref(o);
+    o = n;
+  }
+  char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  return text;
+}
+
+dif_status dif_record_save(const dif_image *img, const char *path, dif_image_format format,
+                           const char *record, dif_error *err) {
+  char *infotext = record ? dif_record_infotext(record) : NULL;
+  dif_image_meta meta = {record, infotext};
+  dif_status s = dif_image_save(img, path, format, &meta, err);
+  free(infotext);
+  return s;
+}
+
+static dif_status write_image(const char *fn, const char *path, dif_image_format format,
+                              const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
+                              const char *parameters) {
+  if (!path) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
   dif_image img;
   dif_error err = {0};
   dif_status s = dif_image_from_rgb(rgb, width, height, stride, &img, &err);
-  dif_image_text text = {"dif:parameters", parameters};
-  if (!s) s = dif_image_save_png(&img, path, parameters ? &text : NULL, parameters ? 1 : 0, &err);
+  if (!s) s = dif_record_save(&img, path, format, parameters, &err);
   dif_image_free(&img);
-  if (s) return dif_thread_fail(s, "dif_write_png: %s", err.msg);
+  if (s) return dif_thread_fail(s, "%s: %s", fn, err.msg);
   dif_thread_ok();
   return DIF_OK;
+}
+
+DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
+                                 int32_t height, int32_t stride, const char *parameters) {
+  return write_image("dif_write_png", path, DIF_IMAGE_FORMAT_PNG, rgb, width, height, stride,
+                     parameters);
+}
+
+DIF_API dif_status dif_write_image(const char *path, const uint8_t *rgb, int32_t width,
+                                   int32_t height, int32_t stride, const char *parameters) {
+  if (path && dif_check_output_format(path)) return DIF_ERR_UNSUPPORTED;
+  return write_image("dif_write_image", path, dif_image_format_for_path(path), rgb, width, height,
+                     stride, parameters);
+}
+
+DIF_API dif_status dif_check_output_format(const char *path) {
+  if (!path || !*path)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_check_output_format: %s path",
+                           path ? "empty" : "NULL");
+  if (dif_image_format_for_path(path) == DIF_IMAGE_FORMAT_UNKNOWN) {
+    char name[128];
+    return dif_thread_fail(DIF_ERR_UNSUPPORTED,
+                           "%s: unknown image format: name the file .png, .jpg, .jpeg or .webp",
+                           shown(path, name, sizeof name));
+  }
+  dif_thread_ok();
+  return DIF_OK;
+}
+
+/* ---- the model a record was made with ---- */
+
+DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *json) {
+  if (!ctx || !json)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_check_record: %s is NULL",
+                           ctx ? "json" : "ctx");
+  why w = {0};
+  json_t *o = parse(json, &w);
+  if (!o) return dif_thread_fail(w.status, "%s", w.msg);
+  json_t *model = json_object_get(o, "model");
+  if (model && check_model(model, &w)) {
+    json_decref(o);
+    return dif_thread_fail(w.status, "%s", w.msg);
+  }
+  int n = dif_context_model_file_count(ctx);
+  if (n == 0) {
+    json_decref(o);
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                           "dif_context_check_record: the context has no model loaded");
+  }
+  size_t i;
+  json_t *file;
+  dif_status st = DIF_OK;
+  json_array_foreach(json_object_get(model, "files"), i, file) {
+    uint64_t want;
+    parse_xxh3(json_string_value(json_object_get(file, "xxh3")), &want);
+    int found = 0;
+    for (int j = 0; j < n && !found; j++) {
+      uint64_t have;
+      dif_context_model_file(ctx, j, NULL, NULL, &have);
+      found = have == want;
+    }
+    if (found) continue;
+    /* the loaded file of the same name, if any, for the message */
+    const char *name = json_string_value(json_object_get(file, "file")), *have_path;
+    uint64_t have = 0;
+    int same = -1;
+    for (int j = 0; j < n && same < 0; j++) {
+      dif_context_model_file(ctx, j, &have_path, NULL, &have);
+      if (!strcmp(have_path, name)) same = j;
+    }
+    char rec_dir[256], file_name[128], loaded[160] = "";
+    const char *dir = json_string_value(json_object_get(model, "dir"));
+    if (same >= 0)
+      snprintf(loaded, sizeof loaded, "; the loaded one's is %016llx", (unsigned long long)have);
+    st = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                         "the record was made with another model: the model in \"%s\", whose "
+                         "%s has the xxh3 %016llx%s; the loaded model is \"%s\"",
+                         dir ? shown(dir, rec_dir, sizeof rec_dir) : "(not named)",
+                         shown(name, file_name, sizeof file_name), (unsigned long long)want, loaded,
+                         dif_model_folder_dir(ctx->models.folder));
+    break;
+  }
+  json_decref(o);
+  if (!st) dif_thread_ok();
+  return st;
 }
 
 DIF_API dif_status dif_check_output_path(const char *path) {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "dif.h"
+#include "io/image.h"
 
 /* The record `params` (what dif_sample_parameters returns: image files named
  * by their base names) as stored in the PNG at png_path: each image file's
@@ -16,6 +17,20 @@
  * memory or when params is not a JSON object. */
 char *dif_record_for_png(const char *params, const char *const *sources, int n_sources,
                          const char *init_source, uint64_t init_xxh3, const char *png_path);
+
+/* The record with "index" set to index (which image of its batch a file
+ * is) when its "batch" is above 1 and it has no "index" yet; a malloc'd
+ * string, NULL when out of memory or not a JSON object. */
+char *dif_record_with_index(const char *record, int32_t index);
+
+/* The record as AUTOMATIC1111's "parameters" text (infotext.c); malloc'd,
+ * NULL when out of memory or when record is not a JSON object. */
+char *dif_record_infotext(const char *record);
+
+/* Writes pixels with the record (may be NULL) and its A1111 text to path
+ * in format; errors in err. */
+dif_status dif_record_save(const dif_image *img, const char *path, dif_image_format format,
+                           const char *record, dif_error *err);
 
 /* The base name of a path (after its last '/'). */
 const char *dif_record_base_name(const char *path);

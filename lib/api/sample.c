@@ -25,6 +25,7 @@ struct dif_sample {
   int32_t width, height;
   bool size_set;
   int32_t steps, prior_steps, batch, noise_level;
+  int32_t keep; /* the one image of the batch to keep (a record's "index"), or -1 */
   float guidance, prior_guidance;
   char *scheduler, *prior_scheduler;
   uint64_t seed;
@@ -56,6 +57,10 @@ dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) {
   va_end(ap);
   pthread_mutex_unlock(&s->lock);
   return st;
+}
+
+void dif_sample_set_keep(dif_sample *s, int32_t index) {
+  s->keep = index >= 0 && index < s->batch ? index : -1;
 }
 
 static dif_status ok(dif_sample *s) {
@@ -102,6 +107,7 @@ DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, di
   s->prior_guidance = d->prior_guidance;
   s->noise_level = d->noise_level;
   s->batch = 1;
+  s->keep = -1;
   s->blend = DIF_BLEND_SUM;
   s->status = DIF_OK;
   pthread_mutex_init(&s->lock, NULL);
@@ -250,6 +256,7 @@ DIF_API dif_status dif_sample_set_batch(dif_sample *s, int32_t count) {
     return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_batch: %d images (1..%d)", count,
                  DIF_MAX_BATCH);
   s->batch = count;
+  s->keep = -1;
   return ok(s);
 }
 
@@ -382,6 +389,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
   json_object_set_new(o, "seed", json_integer((json_int_t)s->seed)); /* as signed 64-bit */
   json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
   json_object_set_new(o, "batch", json_integer(s->batch));
+  if (s->keep >= 0) json_object_set_new(o, "index", json_integer(s->keep));
   if (s->ctx->models.family == DIF_FAMILY_UNCLIP) {
     json_object_set_new(o, "noise_level", json_integer(s->noise_level));
     json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
@@ -493,6 +501,11 @@ static dif_status run(dif_sample *s) {
   dif_arena_free(&arena);
   dif_image_free(&resized);
   if (st) return sfail(s, st, "%s", err.msg);
+  if (s->keep >= 0 && s->keep < res.count) { /* one image of the batch: its record's "index" */
+    size_t one = (size_t)res.width * (size_t)res.height * 3;
+    memmove(res.rgb, res.rgb + (size_t)s->keep * one, one);
+    res.count = 1;
+  }
   char *params = parameters_json(s, width, height);
   pthread_mutex_lock(&s->lock);
   dif_result_free(&s->result);
@@ -606,28 +619,43 @@ DIF_API dif_status dif_sample_copy_image(const dif_sample *s, int32_t index, uin
   return DIF_OK;
 }
 
-DIF_API dif_status dif_sample_save_png(const dif_sample *s, int32_t index, const char *path) {
-  dif_status st = check_index(s, "dif_sample_save_png", index);
+static dif_status save(const dif_sample *s, const char *fn, int32_t index, const char *path,
+                       dif_image_format format) {
+  dif_status st = check_index(s, fn, index);
   if (st) return st;
-  if (!path)
-    return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_save_png: path is NULL");
+  if (!path) return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
   dif_image img = {s->result.width, s->result.height,
                    s->result.rgb + (size_t)index * dif_sample_image_bytes(s), 0};
-  /* the record names image files relative to the PNG's folder */
+  /* the record names image files relative to the file's folder, and which
+   * image of its batch the file is */
   const char *sources[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++)
     sources[i] = s->prompt->parts[i].kind == DIF_PART_TEXT ? NULL : s->prompt->parts[i].source;
-  char *record = s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts,
+  char *placed = s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts,
                                                 s->init_source, s->init_xxh3, path)
                            : NULL;
+  char *record = placed ? dif_record_with_index(placed, index) : NULL;
+  free(placed);
   if (s->params && !record)
-    return sfail((dif_sample *)s, DIF_ERR_OUT_OF_MEMORY, "dif_sample_save_png: out of memory");
-  dif_image_text text = {"dif:parameters", record ? record : "{}"};
+    return sfail((dif_sample *)s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   dif_error err = {0};
-  st = dif_image_save_png(&img, path, &text, 1, &err);
+  st = dif_record_save(&img, path, format, record ? record : "{}", &err);
   free(record);
-  if (st) return sfail((dif_sample *)s, st, "dif_sample_save_png: %s", err.msg);
+  if (st) return sfail((dif_sample *)s, st, "%s: %s", fn, err.msg);
   return DIF_OK;
+}
+
+DIF_API dif_status dif_sample_save_png(const dif_sample *s, int32_t index, const char *path) {
+  return save(s, "dif_sample_save_png", index, path, DIF_IMAGE_FORMAT_PNG);
+}
+
+DIF_API dif_status dif_sample_save(const dif_sample *s, int32_t index, const char *path) {
+  dif_image_format format = dif_image_format_for_path(path);
+  if (s && path && format == DIF_IMAGE_FORMAT_UNKNOWN) {
+    dif_check_output_format(path);
+    return sfail((dif_sample *)s, DIF_ERR_UNSUPPORTED, "dif_sample_save: %s", dif_last_error());
+  }
+  return save(s, "dif_sample_save", index, path, format);
 }
 
 DIF_API const char *dif_sample_parameters(const dif_sample *s) {

@@ -15,4 +15,9 @@ dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...)
 dif_status dif_sample_set_init_decoded(dif_sample *s, const char *fn, dif_image *img,
                                        const char *source, uint64_t xxh3, float strength);
 
+/* After a run of a batch, keep only image index of it (reproducing one
+ * image of a batch from its record); -1 keeps all. dif_sample_set_batch
+ * resets it to -1. */
+void dif_sample_set_keep(dif_sample *s, int32_t index);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <xxhash.h>
 
 #include "io/fileio.h"
@@ -114,6 +115,86 @@ dif_status dif_image_orient(dif_image *img, int orientation, dif_error *err) {
   return DIF_OK;
 }
 
+/* Formats libdif does not decode, by their signatures, so that a message
+ * can name what a file is. */
+typedef struct signature {
+  size_t at;
+  const char *bytes;
+  size_t n;
+  const char *name;
+} signature;
+static const signature others[] = {
+    {0, "GIF87a", 6, "GIF"},
+    {0, "GIF89a", 6, "GIF"},
+    {0, "BM", 2, "BMP"},
+    {0, "II*\0", 4, "TIFF"},
+    {0, "MM\0*", 4, "TIFF"},
+    {4, "ftypavif", 8, "AVIF"},
+    {4, "ftypavis", 8, "AVIF"},
+    {4, "ftypheic", 8, "HEIF"},
+    {4, "ftypheix", 8, "HEIF"},
+    {4, "ftypmif1", 8, "HEIF"},
+    {4, "ftypmsf1", 8, "HEIF"},
+    {0, "\xff\x0a", 2, "JPEG XL"},
+    {0, "\0\0\0\x0cJXL \r\n\x87\n", 12, "JPEG XL"},
+    {0, "\0\0\0\x0cjP  \r\n\x87\n", 12, "JPEG 2000"},
+    {0, "\xff\x4f\xff\x51", 4, "JPEG 2000"},
+    {0, "\0\0\1\0", 4, "ICO"},
+    {0, "8BPS", 4, "Photoshop (PSD)"},
+    {0, "qoif", 4, "QOI"},
+    {0, "%PDF", 4, "PDF"},
+    {0, "P1", 2, "PBM"},
+    {0, "P4", 2, "PBM"},
+    {0, "P2", 2, "PGM"},
+    {0, "P5", 2, "PGM"},
+    {0, "P3", 2, "PPM"},
+    {0, "P6", 2, "PPM"},
+    {0, "<svg", 4, "SVG"},
+    {0, "\x76\x2f\x31\x01", 4, "OpenEXR"},
+};
+
+static int is_webp(const uint8_t *p, size_t len) {
+  return len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0;
+}
+
+const char *dif_image_sniff(const uint8_t *p, size_t len, int *known) {
+  static _Thread_local char msg[160];
+  if (known) *known = 0;
+  if ((len >= sizeof png_signature && memcmp(p, png_signature, sizeof png_signature) == 0) ||
+      (len >= 2 && p[0] == 0xff && p[1] == 0xd8) || is_webp(p, len))
+    return NULL;
+  if (len == 0) return "empty file (0 bytes), not an image";
+  for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+    const signature *s = &others[i];
+    if (len >= s->at + s->n && memcmp(p + s->at, s->bytes, s->n) == 0) {
+      if (known) *known = 1;
+      snprintf(msg, sizeof msg,
+               "a%s %s image, which libdif does not read (PNG, JPEG and WebP only)",
+               strchr("AEIOU", s->name[0]) ? "n" : "", s->name);
+      return msg;
+    }
+  }
+  if (len >= 12 && memcmp(p, "RIFF", 4) == 0) {
+    snprintf(msg, sizeof msg,
+             "a RIFF file of type \"%.4s\", not an image libdif reads (PNG, "
+             "JPEG and WebP only)",
+             (const char *)p + 8);
+    for (char *c = msg; *c; c++)
+      if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
+    return msg;
+  }
+  size_t text = 0, n = len < 512 ? len : 512;
+  for (size_t i = 0; i < n; i++)
+    text += (p[i] >= 0x20 && p[i] < 0x7f) || p[i] == '\n' || p[i] == '\r' || p[i] == '\t' ||
+            (p[i] >= 0x80 && p[i] < 0xf5 && p[i] != 0xc0 && p[i] != 0xc1); /* may be UTF-8 */
+  char hex[3 * 8 + 1] = "";
+  for (size_t i = 0; i < len && i < 8; i++)
+    snprintf(hex + (i ? 3 * i - 1 : 0), 4, "%s%02x", i ? " " : "", p[i]);
+  snprintf(msg, sizeof msg, "not an image (%s starts with %s; libdif reads PNG, JPEG and WebP)",
+           text == n ? "a text file that" : "the file", hex);
+  return msg;
+}
+
 dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_limits *limits,
                                    dif_image *out, dif_error *err) {
   if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
@@ -127,13 +208,14 @@ dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_
     st = dif_png_decode(p, len, &l, out, err);
   } else if (len >= 2 && p[0] == 0xff && p[1] == 0xd8) {
     st = dif_jpeg_decode(p, len, &l, out, err);
+  } else if (is_webp(p, len)) {
+    st = dif_webp_decode(p, len, &l, out, err);
   } else if (len < sizeof png_signature && memcmp(p, png_signature, len) == 0) {
     return dif_fail(err, DIF_ERR_BAD_IMAGE, "truncated PNG signature (%zu bytes)", len);
   } else {
-    char hex[3 * 8 + 1] = "";
-    for (size_t i = 0; i < len && i < 8; i++)
-      snprintf(hex + (i ? 3 * i - 1 : 0), 4, "%s%02x", i ? " " : "", p[i]);
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "not a PNG or JPEG file (starts with %s)", hex);
+    int known;
+    const char *what = dif_image_sniff(p, len, &known);
+    return dif_fail(err, known ? DIF_ERR_UNSUPPORTED : DIF_ERR_BAD_IMAGE, "%s", what);
   }
   if (st != DIF_OK) {
     dif_image_free(out);
@@ -217,6 +299,48 @@ dif_status dif_image_save_jpeg(const dif_image *img, const char *path, int quali
   uint8_t *buf = NULL;
   size_t len = 0;
   dif_status st = dif_image_encode_jpeg(img, quality, &buf, &len, err);
+  if (st != DIF_OK) {
+    dif_error_prefix(err, "%s", path);
+    return st;
+  }
+  st = dif_file_write_atomic(path, buf, len, err);
+  free(buf);
+  return st;
+}
+
+dif_image_format dif_image_format_for_path(const char *path) {
+  const char *slash = path ? strrchr(path, '/') : NULL, *base = slash ? slash + 1 : path;
+  const char *dot = base ? strrchr(base, '.') : NULL;
+  if (!dot || dot == base) return DIF_IMAGE_FORMAT_UNKNOWN;
+  if (!strcasecmp(dot, ".png")) return DIF_IMAGE_FORMAT_PNG;
+  if (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")) return DIF_IMAGE_FORMAT_JPEG;
+  if (!strcasecmp(dot, ".webp")) return DIF_IMAGE_FORMAT_WEBP;
+  return DIF_IMAGE_FORMAT_UNKNOWN;
+}
+
+dif_status dif_image_save(const dif_image *img, const char *path, dif_image_format format,
+                          const dif_image_meta *meta, dif_error *err) {
+  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  dif_status st;
+  switch (format) {
+  case DIF_IMAGE_FORMAT_PNG: {
+    dif_image_text text[2];
+    size_t n = 0;
+    if (meta && meta->infotext) text[n++] = (dif_image_text){"parameters", meta->infotext};
+    if (meta && meta->record) text[n++] = (dif_image_text){"dif:parameters", meta->record};
+    st = dif_image_encode_png(img, text, n, &buf, &len, err);
+    break;
+  }
+  case DIF_IMAGE_FORMAT_JPEG:
+    st = dif_image_encode_jpeg_meta(img, DIF_JPEG_SAVE_QUALITY, meta, &buf, &len, err);
+    break;
+  case DIF_IMAGE_FORMAT_WEBP: st = dif_image_encode_webp(img, meta, &buf, &len, err); break;
+  default:
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: unknown image format: name the file .png, .jpg, .jpeg or .webp", path);
+  }
   if (st != DIF_OK) {
     dif_error_prefix(err, "%s", path);
     return st;

@@ -1,4 +1,4 @@
-/* image.h — reading and writing PNG and JPEG files as 8-bit RGB images.
+/* image.h — reading and writing PNG, JPEG and WebP files as 8-bit RGB images.
  *
  * Decoding follows Pillow's Image.open(f).convert("RGB") so that pixels match
  * the Python reference pipelines:
@@ -78,14 +78,16 @@ dif_status dif_image_alloc(dif_image *out, int width, int height, const dif_imag
 /* Frees img->rgb and zeroes img. NULL or an already freed image is a no-op. */
 void dif_image_free(dif_image *img);
 
-/* Reads a PNG or JPEG file, chosen by its first bytes (not its name), into
- * *out (zeroed on failure; free with dif_image_free). Errors:
+/* Reads a PNG, JPEG or WebP file, chosen by its first bytes (not its
+ * name), into *out (zeroed on failure; free with dif_image_free). Errors:
  *   DIF_ERR_IO          the file cannot be opened or read, or is a directory;
  *                       the message names the path
- *   DIF_ERR_BAD_IMAGE   not a PNG or JPEG, truncated or corrupt (the message
+ *   DIF_ERR_BAD_IMAGE   not an image, truncated or corrupt (the message
  *                       starts with the path and says what is wrong)
- *   DIF_ERR_UNSUPPORTED a well-formed JPEG libjpeg cannot decode (12-bit,
- *                       lossless, 2 components)
+ *   DIF_ERR_UNSUPPORTED an image of another format, named (BMP, GIF, TIFF,
+ *                       HEIF, AVIF, ...), an animated WebP, or a well-formed
+ *                       JPEG libjpeg cannot decode (12-bit, lossless, 2
+ *                       components)
  *   DIF_ERR_LIMIT       declared size or file size beyond limits
  *   DIF_ERR_OUT_OF_MEMORY
  * limits may be NULL (defaults). Thread-safe. */
@@ -125,6 +127,70 @@ dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text
 dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **out_buf,
                                  size_t *out_len, dif_error *err);
 
+/* ---- formats by name, metadata, saving in any format (image_meta.c) ---- */
+
+typedef enum dif_image_format {
+  DIF_IMAGE_FORMAT_UNKNOWN = 0,
+  DIF_IMAGE_FORMAT_PNG,
+  DIF_IMAGE_FORMAT_JPEG,
+  DIF_IMAGE_FORMAT_WEBP
+} dif_image_format;
+
+/* The format an output path asks for by its extension, case-insensitive:
+ * .png, .jpg/.jpeg, .webp; anything else (no extension included) is
+ * DIF_IMAGE_FORMAT_UNKNOWN. */
+dif_image_format dif_image_format_for_path(const char *path);
+
+/* What a file's first bytes say it is, for messages: NULL for PNG, JPEG
+ * and WebP (decodable), else a sentence ("a GIF image, which libdif does not
+ * read (PNG, JPEG and WebP only)", "not an image (a text file)", ...). When
+ * known is non-NULL it is set to 1 for another image format, 0 otherwise. */
+const char *dif_image_sniff(const uint8_t *p, size_t len, int *known);
+
+/* What a generated picture carries: the record ("dif:parameters" JSON) and
+ * the AUTOMATIC1111 "parameters" text; either may be NULL. Where each goes
+ * in each format: image_meta.c. */
+typedef struct dif_image_meta {
+  const char *record;
+  const char *infotext;
+} dif_image_meta;
+
+#define DIF_JPEG_SAVE_QUALITY 95
+
+/* Encodes img in format (PNG; JPEG of quality DIF_JPEG_SAVE_QUALITY; WebP
+ * lossless) with meta (may be NULL) and writes it atomically to path.
+ * Errors as the encoders, plus DIF_ERR_IO naming the path and
+ * DIF_ERR_UNSUPPORTED for DIF_IMAGE_FORMAT_UNKNOWN. */
+dif_status dif_image_save(const dif_image *img, const char *path, dif_image_format format,
+                          const dif_image_meta *meta, dif_error *err);
+
+/* WebP, lossless, with meta (may be NULL) as EXIF and XMP chunks. */
+dif_status dif_image_encode_webp(const dif_image *img, const dif_image_meta *meta,
+                                 uint8_t **out_buf, size_t *out_len, dif_error *err);
+/* JPEG with meta (may be NULL) as an APP1 Exif segment and COM segments. */
+dif_status dif_image_encode_jpeg_meta(const dif_image *img, int quality, const dif_image_meta *meta,
+                                      uint8_t **out_buf, size_t *out_len, dif_error *err);
+
+typedef enum dif_image_meta_kind {
+  DIF_META_RECORD,  /* "dif:parameters" */
+  DIF_META_INFOTEXT /* A1111 "parameters" */
+} dif_image_meta_kind;
+
+/* The record or the A1111 text of a PNG, JPEG or WebP file (by its
+ * content), malloc'd and NUL-terminated. DIF_ERR_INVALID_ARGUMENT when the
+ * file has none; DIF_ERR_IO, DIF_ERR_BAD_IMAGE (not one of the three, or a
+ * corrupt container), DIF_ERR_LIMIT (a record over DIF_PNG_TEXT_MAX_BYTES).
+ * Messages start with the path. */
+dif_status dif_image_read_meta(const char *path, dif_image_meta_kind kind, char **value,
+                               dif_error *err);
+/* The same for a file in memory (messages without a path). */
+dif_status dif_image_meta_memory(const uint8_t *buf, size_t len, dif_image_meta_kind kind,
+                                 char **value, dif_error *err);
+
+/* The UserComment of a TIFF structure (optionally after "Exif\0\0"), UNICODE
+ * (UTF-16 in the TIFF's byte order) or ASCII, as malloc'd UTF-8. */
+dif_status dif_exif_user_comment(const uint8_t *tiff, size_t len, char **value, dif_error *err);
+
 /* Encode and write atomically to path (see the top of this file). Errors as
  * the encoders, plus DIF_ERR_IO naming the path. */
 /* The value of the text chunk `key` of a PNG file (chunks before the image
@@ -163,6 +229,33 @@ dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits
                           dif_image *out, dif_error *err);
 dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
                            dif_image *out, dif_error *err);
+dif_status dif_webp_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
+                           dif_image *out, dif_error *err);
+
+/* The payload of chunk fourcc ("EXIF", "XMP ") of a WebP file, borrowed
+ * from buf; DIF_ERR_INVALID_ARGUMENT (no message) when there is none. */
+dif_status dif_webp_meta(const uint8_t *buf, size_t len, const char *fourcc, const uint8_t **p,
+                         size_t *n);
+
+/* The text chunk `key` of a PNG in memory (dif_png_read_text's work). */
+dif_status dif_png_text_memory(const uint8_t *buf, size_t len, const char *key, char **value,
+                               dif_error *err);
+
+/* A JPEG marker segment to write after the JFIF header. */
+typedef struct dif_jpeg_segment {
+  int marker; /* 0xe1 (APP1), 0xfe (COM), ... */
+  const uint8_t *data;
+  size_t len; /* at most 65533 */
+} dif_jpeg_segment;
+dif_status dif_image_encode_jpeg_segments(const dif_image *img, int quality,
+                                          const dif_jpeg_segment *segs, size_t n_segs,
+                                          uint8_t **out_buf, size_t *out_len, dif_error *err);
+
+/* Builds the EXIF (UserComment = meta->infotext; after "Exif\0\0" for
+ * JPEG) and, for WebP only, the XMP packet (meta->record) of meta; each
+ * malloc'd or NULL when there is nothing to write. */
+dif_status dif_image_meta_build(const dif_image_meta *meta, int jpeg, uint8_t **exif,
+                                size_t *exif_len, uint8_t **xmp, size_t *xmp_len, dif_error *err);
 
 /* Checks a declared size against resolved limits; "what" names the format in
  * the message ("PNG", "JPEG"). DIF_ERR_BAD_IMAGE for 0, DIF_ERR_LIMIT beyond. */

@@ -251,7 +251,8 @@ dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limit
 }
 
 /* The encoder proper, on the heap-allocated c. */
-static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality, uint8_t **out_buf,
+static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality,
+                              const dif_jpeg_segment *segs, size_t n_segs, uint8_t **out_buf,
                               size_t *out_len, dif_error *err) {
   struct jpeg_compress_struct *const cinfo = &c->cinfo;
   cinfo->err = &c->err;
@@ -274,6 +275,8 @@ static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality, ui
   jpeg_set_defaults(cinfo);
   jpeg_set_quality(cinfo, quality, TRUE);
   jpeg_start_compress(cinfo, TRUE);
+  for (size_t i = 0; i < n_segs; i++)
+    jpeg_write_marker(cinfo, segs[i].marker, segs[i].data, (unsigned)segs[i].len);
   const size_t rowbytes = (size_t)img->width * 3;
   while (cinfo->next_scanline < cinfo->image_height) {
     /* libjpeg's API is not const-correct; it only reads the row. */
@@ -289,6 +292,12 @@ static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality, ui
 
 dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **out_buf,
                                  size_t *out_len, dif_error *err) {
+  return dif_image_encode_jpeg_segments(img, quality, NULL, 0, out_buf, out_len, err);
+}
+
+dif_status dif_image_encode_jpeg_segments(const dif_image *img, int quality,
+                                          const dif_jpeg_segment *segs, size_t n_segs,
+                                          uint8_t **out_buf, size_t *out_len, dif_error *err) {
   if (!out_buf || !out_len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
   *out_buf = NULL;
   *out_len = 0;
@@ -300,9 +309,13 @@ dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **ou
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "a %dx%d image is too large for JPEG (at most %ld per side)", img->width,
                     img->height, (long)JPEG_MAX_DIMENSION);
+  for (size_t i = 0; i < n_segs; i++)
+    if (segs[i].len > 65533 || (segs[i].len && !segs[i].data))
+      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                      "JPEG segment %zu of %zu bytes (at most 65533)", i, segs[i].len);
   jpeg_ctx *c = calloc(1, sizeof *c);
   if (!c) return dif_fail_oom(err, "JPEG encoder state", sizeof *c);
-  st = jpeg_encode(c, img, quality, out_buf, out_len, err);
+  st = jpeg_encode(c, img, quality, segs, n_segs, out_buf, out_len, err);
   free(c);
   return st;
 }

@@ -404,31 +404,29 @@ static dif_status check_chunk_lengths(const uint8_t *d, size_t len, dif_error *e
   return DIF_OK;
 }
 
+dif_status dif_png_text_memory(const uint8_t *data, size_t len, const char *key, char **value,
+                               dif_error *err) {
+  *value = NULL;
+  if (len < 8 || png_sig_cmp(data, 0, 8)) return dif_fail(err, DIF_ERR_BAD_IMAGE, "not a PNG file");
+  dif_status s = check_chunk_lengths(data, len, err);
+  if (s) return s;
+  png_ctx *c = calloc(1, sizeof *c);
+  if (!c) return dif_fail_oom(err, "PNG reader", sizeof *c);
+  c->data = data;
+  c->len = len;
+  s = png_text_in(c, key, value, err);
+  free(c);
+  return s;
+}
+
 dif_status dif_png_read_text(const char *path, const char *key, char **value, dif_error *err) {
   *value = NULL;
   uint8_t *data = NULL;
   size_t len = 0;
   dif_status s = dif_file_read_all(path, 256u << 20, &data, &len, err);
   if (s) return s;
-  if (len < 8 || png_sig_cmp(data, 0, 8)) {
-    free(data);
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "%s: not a PNG file", path);
-  }
-  if ((s = check_chunk_lengths(data, len, err))) {
-    free(data);
-    dif_error_prefix(err, "%s", path);
-    return s;
-  }
-  png_ctx *c = calloc(1, sizeof *c);
-  if (!c) {
-    free(data);
-    return dif_fail_oom(err, "PNG reader", sizeof *c);
-  }
-  c->data = data;
-  c->len = len;
-  s = png_text_in(c, key, value, err);
+  s = dif_png_text_memory(data, len, key, value, err);
   if (s) dif_error_prefix(err, "%s", path);
-  free(c);
   free(data);
   return s;
 }

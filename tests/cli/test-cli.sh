@@ -390,6 +390,70 @@ fi
   && grep -q 'strength = 0.8 if' "$tests/../bindings/python/dif/__init__.py" \
   && ok "img2img strength defaults to 0.8, as in Python" || bad "strength default: $(cat err.txt)"
 grep -qx '.venv/' "$tests/../.gitignore" && ok ".venv is ignored" || bad ".venv not in .gitignore"
+# Images in every format, records other tools read, --from that reproduces
+# the right thing (issue 14, items 3, 4 and 8).
+# 3: an argument that names a file is an image, whatever its name; a file
+# libdif cannot decode is an error naming its format; WebP is read; -o
+# chooses PNG, JPEG or WebP by its extension; any other is refused first.
+printf 'GIF89a\001\000\001\000\000\000\000' >ref.webp
+"$dif" generate ref.webp -m "$m/tiny-unclip" --steps 2 -q -o never.png >out.txt 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q "ref.webp: a GIF image, which libdif does not read" err.txt \
+  && [ ! -e never.png ] && ok "a GIF named .webp is refused, naming GIF" \
+  || bad "GIF as .webp (exit $rc): $(cat err.txt)"
+printf 'BM\072\000\000\000' >photo.bmp
+"$dif" generate photo.bmp -m "$m/tiny-unclip" --steps 2 -q -o never.png >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "a BMP image" err.txt && ok "a BMP is refused, naming BMP" \
+  || bad "BMP: $(cat err.txt)"
+echo "a red cat" >notes
+"$dif" generate notes -m "$m/tiny-unclip" --steps 2 -q -o never.png >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "notes: not an image (a text file" err.txt \
+  && ok "an extension-less text file is not drawn as words" || bad "text file: $(cat err.txt)"
+cp "$tests/golden/cases/pipelines/input_32x32.png" noext
+"$dif" generate noext -m "$m/tiny-unclip" --steps 2 --seed 4 -q -o v-noext.png >/dev/null 2>err.txt \
+  && ok "an extension-less PNG is an image prompt" || bad "extension-less PNG: $(cat err.txt)"
+"$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 1 -q -o out.jpg >/dev/null \
+  2>err.txt && [ "$(od -An -tx1 -N3 out.jpg | tr -d ' ')" = ffd8ff ] && ok "-o out.jpg writes a JPEG" \
+  || bad "-o out.jpg: $(od -An -tx1 -N4 out.jpg) $(cat err.txt)"
+"$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 1 --batch 2 -q -o w.WEBP \
+  >/dev/null 2>err.txt && [ "$(head -c 4 w-1.WEBP)" = RIFF ] && [ "$(head -c 4 w-grid.WEBP)" = RIFF ] \
+  && ok "-o w.WEBP: a batch and its grid in WebP" || bad "-o webp batch: $(cat err.txt)"
+"$dif" generate w-2.WEBP -m "$m/tiny-unclip" --steps 2 --seed 1 -q -o from-webp.png >/dev/null \
+  2>err.txt && ok "a WebP is read as an image prompt" || bad "WebP prompt: $(cat err.txt)"
+gen --steps 400 -o out.gif >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 2 ] && [ ! -e out.gif ] && grep -q "out.gif: unknown image format" err.txt \
+  && ok "-o out.gif refused before the run" || bad "-o out.gif (exit $rc): $(cat err.txt)"
+# 8: an AUTOMATIC1111 "parameters" chunk next to dif:parameters
+"$dif" generate "a cat --no blurry" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 11 --sampler euler_a \
+  --guidance 6 -q -o a1111.png >/dev/null 2>err.txt
+if grep -aq "dif:parameters" a1111.png && grep -aq "Negative prompt: blurry" a1111.png \
+  && grep -aq "Steps: 2, Sampler: Euler a, CFG scale: 6, Seed: 11, Size: 32x32, Model hash: " a1111.png
+then ok "an A1111 parameters chunk next to the record"
+else bad "A1111 parameters: $(cat err.txt)"
+fi
+# 4: the model of a record is checked; -m overrides with a warning; one
+# image of a batch reproduces that image, not the batch; a JPEG record too
+"$dif" generate --from a1111.png -q -o other.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && [ ! -e other.png ] && grep -q "made with another model" err.txt \
+  && grep -q "tiny-sd" err.txt && grep -q "dif-shapes-64" err.txt \
+  && ok "--from a record of another model is refused, naming both" \
+  || bad "--from other model (exit $rc): $(cat err.txt)"
+"$dif" generate --from a1111.png -m "$m/tiny-unclip" --prior "$m/tiny-karlo-prior" --sampler ddim -q \
+  -o forced.png >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 0 ] && [ -s forced.png ] && grep -q "warning: .*another model" err.txt \
+  && ok "--from with -m of another model warns and goes on" || bad "--from -m (exit $rc): $(cat err.txt)"
+"$dif" generate "a cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 --batch 3 -q -o b.png >/dev/null \
+  2>err.txt
+rm -f again*.png
+"$dif" generate --from b-2.png -m "$m/tiny-sd" -q -o again.png >out.txt 2>err.txt \
+  && [ -s again.png ] && [ ! -e again-1.png ] && [ ! -e again-grid.png ] && cmp -s b-2.png again.png \
+  && ok "--from b-2.png makes that one image, the same file" || bad "--from b-2.png: $(cat err.txt) $(ls again*)"
+"$dif" generate --from out.jpg -m "$m/tiny-sd" -q -o out2.jpg >/dev/null 2>err.txt && cmp -s out.jpg out2.jpg \
+  && ok "--from a JPEG reproduces it" || bad "--from JPEG: $(cat err.txt)"
+rm -f ref.webp photo.bmp notes noext
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -3,13 +3,16 @@
  * Feeds arbitrary bytes to dif_image_decode_memory with small limits and
  * checks the contract: success gives a consistent, fully readable image;
  * failure gives a message and a zeroed image. Small decoded images are also
- * re-encoded as PNG and decoded again, which must round-trip exactly.
+ * re-encoded as PNG and decoded again, which must round-trip exactly. The
+ * same bytes go to the metadata readers (the record and the A1111 text of
+ * PNG, JPEG and WebP files: JPEG segments, EXIF, XMP).
  * Seeds: tests/fuzz/corpus/image/. Not wired into CMake; build by hand:
  *
  *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Iinclude -Ilib $(pkg-config --cflags libpng) tests/fuzz/fuzz-image.c \
  *     lib/io/image.c lib/io/image_png.c lib/io/image_jpeg.c lib/io/image_exif.c \
- *     lib/io/fileio.c lib/core/error.c $(pkg-config --libs libpng libjpeg) \
+ *     lib/io/image_webp.c lib/io/image_meta.c lib/io/fileio.c lib/core/error.c \
+ *     $(pkg-config --libs libpng libjpeg libwebp libwebpdemux libwebpmux libxxhash) \
  *     -o fuzz-image
  *   ./fuzz-image -max_total_time=20 -rss_limit_mb=1024 tests/fuzz/corpus/image
  */
@@ -26,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dif_image img;
   dif_error err;
   dif_error_clear(&err);
+  for (int kind = DIF_META_RECORD; kind <= DIF_META_INFOTEXT; kind++) {
+    char *value = NULL;
+    dif_status ms = dif_image_meta_memory(data, size, (dif_image_meta_kind)kind, &value, &err);
+    if (ms != DIF_OK && (value || err.msg[0] == '\0')) __builtin_trap();
+    if (ms == DIF_OK && (!value || strlen(value) > (size_t)-1 / 2)) __builtin_trap();
+    free(value);
+  }
   dif_status st = dif_image_decode_memory(data, size, &limits, &img, &err);
   if (st != DIF_OK) {
     if (err.status != st || err.msg[0] == '\0') __builtin_trap();

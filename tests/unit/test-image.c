@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <webp/decode.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
+
 #include "core/error.h"
 #include "io/fileio.h"
 #include "io/image.h"
@@ -1078,11 +1082,27 @@ TEST(hostile_files) {
   } while (0)
 
   CASE("empty", bytes_copy("", 0), none, DIF_ERR_BAD_IMAGE, "empty file", 0);
-  CASE("gif", bytes_copy("GIF89a\1\0\1\0\0\0\0", 13), none, DIF_ERR_BAD_IMAGE,
-       "not a PNG or JPEG file (starts with 47 49 46 38", 0);
+  CASE("gif", bytes_copy("GIF89a\1\0\1\0\0\0\0", 13), none, DIF_ERR_UNSUPPORTED,
+       "a GIF image, which libdif does not read (PNG, JPEG and WebP only)", 0);
+  CASE("bmp", bytes_copy("BM\x3a\0\0\0\0\0\0\0\x36\0\0\0", 14), none, DIF_ERR_UNSUPPORTED,
+       "a BMP image", 0);
+  CASE("tiff", bytes_copy("II*\0\x08\0\0\0", 8), none, DIF_ERR_UNSUPPORTED, "a TIFF image", 0);
+  CASE("heic",
+       bytes_copy("\0\0\0\x18"
+                  "ftypheic\0\0\0\0",
+                  16),
+       none, DIF_ERR_UNSUPPORTED, "a HEIF image", 0);
+  CASE("avif",
+       bytes_copy("\0\0\0\x1c"
+                  "ftypavif\0\0\0\0",
+                  16),
+       none, DIF_ERR_UNSUPPORTED, "an AVIF image", 0);
+  CASE("riff-wave", bytes_copy("RIFF\x24\0\0\0WAVEfmt ", 16), none, DIF_ERR_BAD_IMAGE,
+       "a RIFF file of type \"WAVE\"", 0);
   CASE("text-renamed-png", bytes_copy("hello, I am not a picture\n", 26), none, DIF_ERR_BAD_IMAGE,
-       "not a PNG or JPEG", 0);
-  CASE("one-byte", bytes_copy("\xff", 1), none, DIF_ERR_BAD_IMAGE, "not a PNG or JPEG", 0);
+       "not an image (a text file that starts with 68 65 6c 6c", 0);
+  CASE("one-byte", bytes_copy("\xff", 1), none, DIF_ERR_BAD_IMAGE,
+       "not an image (the file starts with ff", 0);
   CASE("png-half-signature", bytes_copy(png.p, 4), none, DIF_ERR_BAD_IMAGE,
        "truncated PNG signature", 0);
   CASE("png-signature-only", bytes_copy(png.p, 8), none, DIF_ERR_BAD_IMAGE, "truncated", 0);
@@ -1316,6 +1336,294 @@ TEST(limits_defaults) {
   EXPECT(dif_image_alloc(&img, -1, 1, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "-1x1");
 }
 
+/* ---- WebP (issue 14 item 3) ---- */
+
+/* A WebP of img: lossless (exact) or lossy at quality q, RGB or with an
+ * alpha channel of 1..255 (libwebp keeps the colour of visible pixels). */
+static bytes webp_of(const dif_image *img, int lossy, int alpha) {
+  bytes b = {NULL, 0};
+  uint8_t *out = NULL;
+  size_t n;
+  if (!alpha) {
+    n = lossy ? WebPEncodeRGB(img->rgb, img->width, img->height, img->width * 3, 80, &out)
+              : WebPEncodeLosslessRGB(img->rgb, img->width, img->height, img->width * 3, &out);
+  } else {
+    size_t px = (size_t)img->width * img->height;
+    uint8_t *rgba = malloc(px * 4);
+    for (size_t i = 0; i < px; i++) {
+      memcpy(rgba + 4 * i, img->rgb + 3 * i, 3);
+      rgba[4 * i + 3] = (uint8_t)(1 + i % 255);
+    }
+    n = lossy ? WebPEncodeRGBA(rgba, img->width, img->height, img->width * 4, 80, &out)
+              : WebPEncodeLosslessRGBA(rgba, img->width, img->height, img->width * 4, &out);
+    free(rgba);
+  }
+  CHECK(n > 0);
+  b = bytes_copy(out, n);
+  WebPFree(out);
+  return b;
+}
+
+/* file with an EXIF chunk holding orientation o (big-endian TIFF) */
+static bytes webp_with_exif(bytes file, int o) {
+  uint8_t tiff[26] = {'M', 'M', 0, 42, 0, 0, 0,          8, 0, 1, 0x01, 0x12, 0,
+                      3,   0,   0, 0,  1, 0, (uint8_t)o, 0, 0, 0, 0,    0,    0};
+  WebPData in = {file.p, file.n}, ex = {tiff, sizeof tiff}, out = {NULL, 0};
+  WebPMux *mux = WebPMuxCreate(&in, 0);
+  CHECK(mux && WebPMuxSetChunk(mux, "EXIF", &ex, 1) == WEBP_MUX_OK);
+  CHECK(WebPMuxAssemble(mux, &out) == WEBP_MUX_OK);
+  WebPMuxDelete(mux);
+  bytes b = bytes_copy(out.bytes, out.size);
+  WebPDataClear(&out);
+  return b;
+}
+
+TEST(webp_decodes_like_libwebp) {
+  dif_image src = test_pattern(24, 16, 5);
+  dif_error e = {DIF_OK, ""};
+  for (int lossy = 0; lossy < 2; lossy++) {
+    for (int alpha = 0; alpha < 2; alpha++) {
+      bytes b = webp_of(&src, lossy, alpha);
+      dif_image img;
+      EXPECT(dif_image_decode_memory(b.p, b.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
+      CHECK(img.width == 24 && img.height == 16 && img.exif_orientation == 1);
+      int w, h;
+      uint8_t *ref = WebPDecodeRGB(b.p, b.n, &w, &h); /* libwebp's own RGB: alpha dropped */
+      CHECK(ref && w == 24 && h == 16);
+      CHECK_MSG(img.rgb && ref && memcmp(img.rgb, ref, 24 * 16 * 3) == 0,
+                "lossy %d alpha %d differs from WebPDecodeRGB", lossy, alpha);
+      if (!lossy) CHECK(img.rgb && memcmp(img.rgb, src.rgb, 24 * 16 * 3) == 0); /* exact */
+      WebPFree(ref);
+      dif_image_free(&img);
+      bytes_free(&b);
+    }
+  }
+  /* the EXIF orientation of its EXIF chunk is applied, as for JPEG */
+  bytes plain = webp_of(&src, 0, 0), rotated = webp_with_exif(plain, 6);
+  dif_image img, want;
+  EXPECT(dif_image_decode_memory(rotated.p, rotated.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
+  CHECK(img.width == 16 && img.height == 24 && img.exif_orientation == 6);
+  CHECK(dif_image_alloc(&want, 24, 16, NULL, &e) == DIF_OK);
+  memcpy(want.rgb, src.rgb, 24 * 16 * 3);
+  CHECK(dif_image_orient(&want, 6, &e) == DIF_OK);
+  CHECK(img.rgb && memcmp(img.rgb, want.rgb, 24 * 16 * 3) == 0);
+  dif_image_free(&img);
+  dif_image_free(&want);
+  /* our encoder: lossless, and detected by content, not by name */
+  uint8_t *enc = NULL;
+  size_t n = 0;
+  EXPECT(dif_image_encode_webp(&src, NULL, &enc, &n, &e), DIF_OK, e.msg, NULL);
+  const char *path = scratch_path("webp-named.png");
+  write_file(path, enc, n);
+  EXPECT(dif_image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
+  CHECK(img.rgb && memcmp(img.rgb, src.rgb, 24 * 16 * 3) == 0);
+  dif_image_free(&img);
+  unlink(path);
+  free(enc);
+  bytes_free(&plain);
+  bytes_free(&rotated);
+  dif_image_free(&src);
+}
+
+TEST(webp_hostile) {
+  dif_image src = test_pattern(24, 16, 6);
+  bytes ll = webp_of(&src, 0, 0), lossy = webp_of(&src, 1, 0);
+  const dif_image_limits none = {0, 0, 0, 0}, narrow = {8, 0, 0, 0};
+  hostile h;
+  int n = 0;
+#define CASE(nm, d, lim, st, sub, orient)                                                          \
+  do {                                                                                             \
+    h = (hostile){nm, d, lim, st, sub, orient};                                                    \
+    check_hostile(&h);                                                                             \
+    n++;                                                                                           \
+  } while (0)
+  CASE("webp-header-only", bytes_copy(ll.p, 12), none, DIF_ERR_BAD_IMAGE, "corrupt WebP", 0);
+  CASE("webp-truncated-lossless", bytes_copy(ll.p, ll.n / 2), none, DIF_ERR_BAD_IMAGE,
+       "corrupt WebP", 0);
+  CASE("webp-truncated-lossy", bytes_copy(lossy.p, lossy.n - 8), none, DIF_ERR_BAD_IMAGE,
+       "corrupt WebP", 0);
+  bytes b = bytes_copy(ll.p, ll.n);
+  put_be32(b.p + 4, 0xfffffff0u); /* RIFF size beyond the file */
+  CASE("webp-riff-size-lies", b, none, DIF_ERR_BAD_IMAGE, "corrupt WebP", 0);
+  b = bytes_copy(ll.p, ll.n);
+  memcpy(b.p + 12, "VP8Q", 4);
+  CASE("webp-unknown-chunk", b, none, DIF_ERR_BAD_IMAGE, "corrupt WebP", 0);
+  CASE("webp-wider-than-limit", bytes_copy(ll.p, ll.n), narrow, DIF_ERR_LIMIT,
+       "WebP width 24 is larger than the limit of 8", 0);
+  /* a 200-byte file that declares 16383 x 16383 (268 Mpx): refused before
+   * any pixel memory, by the pixel limit */
+  b = bytes_copy(ll.p, ll.n);
+  CHECK(memcmp(b.p + 12, "VP8L", 4) == 0 && b.p[20] == 0x2f);
+  {
+    uint32_t bits = (uint32_t)b.p[21] | (uint32_t)b.p[22] << 8 | (uint32_t)b.p[23] << 16 |
+                    (uint32_t)b.p[24] << 24;
+    bits = (bits & 0xf0000000u) | 16382u | 16382u << 14;
+    for (int i = 0; i < 4; i++) b.p[21 + i] = (uint8_t)(bits >> 8 * i);
+  }
+  CASE("webp-16383-squared", b, none, DIF_ERR_LIMIT, "WebP size 16383x16383", 0);
+  /* animated: two frames */
+  {
+    WebPMux *mux = WebPMuxNew();
+    WebPMuxFrameInfo f = {0};
+    f.bitstream.bytes = ll.p;
+    f.bitstream.size = ll.n;
+    f.id = WEBP_CHUNK_ANMF;
+    f.duration = 100;
+    f.dispose_method = WEBP_MUX_DISPOSE_NONE;
+    f.blend_method = WEBP_MUX_NO_BLEND;
+    WebPMuxAnimParams ap = {0, 0};
+    CHECK(WebPMuxPushFrame(mux, &f, 1) == WEBP_MUX_OK &&
+          WebPMuxPushFrame(mux, &f, 1) == WEBP_MUX_OK);
+    CHECK(WebPMuxSetAnimationParams(mux, &ap) == WEBP_MUX_OK);
+    WebPData out = {NULL, 0};
+    CHECK(WebPMuxAssemble(mux, &out) == WEBP_MUX_OK);
+    WebPMuxDelete(mux);
+    CASE("webp-animated", bytes_copy(out.bytes, out.size), none, DIF_ERR_UNSUPPORTED,
+         "animated WebP (24x16)", 0);
+    WebPDataClear(&out);
+  }
+  /* an EXIF chunk with garbage: the image still decodes, orientation 1 */
+  {
+    uint8_t junk[40];
+    memset(junk, 0xee, sizeof junk);
+    WebPData in = {ll.p, ll.n}, ex = {junk, sizeof junk}, out = {NULL, 0};
+    WebPMux *mux = WebPMuxCreate(&in, 0);
+    CHECK(mux && WebPMuxSetChunk(mux, "EXIF", &ex, 1) == WEBP_MUX_OK);
+    CHECK(WebPMuxAssemble(mux, &out) == WEBP_MUX_OK);
+    WebPMuxDelete(mux);
+    CASE("webp-junk-exif", bytes_copy(out.bytes, out.size), none, DIF_OK, NULL, 1);
+    WebPDataClear(&out);
+  }
+#undef CASE
+  printf("     %d hostile WebP files\n", n);
+  bytes_free(&ll);
+  bytes_free(&lossy);
+  dif_image_free(&src);
+}
+
+/* ---- the record and the A1111 text in every format (items 3 and 8) ---- */
+
+TEST(metadata_round_trips_in_every_format) {
+  dif_image src = test_pattern(16, 8, 7);
+  dif_error e = {DIF_OK, ""};
+  /* a record of 150 kB (three JPEG COM segments) with XML's special
+   * characters, and an A1111 text with non-ASCII and a character outside
+   * the BMP (a UTF-16 surrogate pair) */
+  size_t rn = 150000;
+  char *record = malloc(rn + 1);
+  for (size_t i = 0; i < rn; i++) record[i] = "{<&>\"x'}"[i % 8];
+  record[rn] = '\0';
+  const char *info = "une pomme, caf\xc3\xa9 \xf0\x9f\x8d\x8e\nNegative prompt: flou\nSteps: 2";
+  dif_image_meta meta = {record, info};
+  const char *names[] = {"m.png", "m.jpg", "m.webp"};
+  for (int f = 0; f < 3; f++) {
+    const char *path = scratch_path(names[f]);
+    EXPECT(dif_image_save(&src, path, dif_image_format_for_path(path), &meta, &e), DIF_OK, e.msg,
+           NULL);
+    char *got = NULL;
+    EXPECT(dif_image_read_meta(path, DIF_META_RECORD, &got, &e), DIF_OK, e.msg, NULL);
+    CHECK_MSG(got && strcmp(got, record) == 0, "%s: record changed", names[f]);
+    free(got);
+    EXPECT(dif_image_read_meta(path, DIF_META_INFOTEXT, &got, &e), DIF_OK, e.msg, NULL);
+    CHECK_MSG(got && strcmp(got, info) == 0, "%s: A1111 text \"%s\"", names[f], got ? got : "");
+    free(got);
+    dif_image img;
+    EXPECT(dif_image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
+    CHECK(img.width == 16 && img.height == 8);
+    dif_image_free(&img);
+    unlink(path);
+  }
+  /* JPEG: an A1111 text beyond one EXIF segment is cut at a character */
+  size_t big = 40000;
+  char *long_info = malloc(big * 2 + 1);
+  for (size_t i = 0; i < big; i++) memcpy(long_info + 2 * i, "\xc3\xa9", 2);
+  long_info[big * 2] = '\0';
+  dif_image_meta m2 = {NULL, long_info};
+  const char *path = scratch_path("long.jpg");
+  EXPECT(dif_image_save(&src, path, DIF_IMAGE_FORMAT_JPEG, &m2, &e), DIF_OK, e.msg, NULL);
+  char *got = NULL;
+  EXPECT(dif_image_read_meta(path, DIF_META_INFOTEXT, &got, &e), DIF_OK, e.msg, NULL);
+  CHECK(got && strlen(got) == 32700 * 2 && strncmp(got, long_info, 32700 * 2) == 0);
+  free(got);
+  EXPECT(dif_image_read_meta(path, DIF_META_RECORD, &got, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+         "has no 'dif:parameters' COM segment");
+  unlink(path);
+  EXPECT(dif_image_save(&src, path, DIF_IMAGE_FORMAT_UNKNOWN, &m2, &e), DIF_ERR_UNSUPPORTED, e.msg,
+         "unknown image format");
+  CHECK(!file_exists(path));
+  free(long_info);
+  free(record);
+  dif_image_free(&src);
+  /* names */
+  CHECK(dif_image_format_for_path("a.PNG") == DIF_IMAGE_FORMAT_PNG);
+  CHECK(dif_image_format_for_path("d.jpg/a") == DIF_IMAGE_FORMAT_UNKNOWN);
+  CHECK(dif_image_format_for_path(".webp") == DIF_IMAGE_FORMAT_UNKNOWN);
+  CHECK(dif_image_format_for_path("x.JPEG") == DIF_IMAGE_FORMAT_JPEG);
+  CHECK(dif_image_format_for_path("x.webp") == DIF_IMAGE_FORMAT_WEBP);
+}
+
+TEST(metadata_hostile) {
+  dif_error e = {DIF_OK, ""};
+  char *v = NULL;
+  /* JPEG: a segment longer than the file, a COM with a NUL in the record */
+  static const uint8_t long_seg[] = {0xff, 0xd8, 0xff, 0xfe, 0xff, 0xff, 'd', 'i', 'f'};
+  EXPECT(dif_image_meta_memory(long_seg, sizeof long_seg, DIF_META_RECORD, &v, &e),
+         DIF_ERR_BAD_IMAGE, e.msg, "corrupt JPEG: a segment at byte 2 declares 65535 bytes");
+  CHECK(v == NULL);
+  uint8_t nul[40] = {0xff, 0xd8, 0xff, 0xfe, 0, 2 + 15 + 3};
+  memcpy(nul + 6, "dif:parameters\0{\0}", 18);
+  EXPECT(dif_image_meta_memory(nul, 6 + 18, DIF_META_RECORD, &v, &e), DIF_ERR_BAD_IMAGE, e.msg,
+         "NUL");
+  /* EXIF UserComment pointing outside its block, or not there */
+  uint8_t tiff[64] = {'M',  'M',  0, 42, 0,    0,    0,    8,    0, 1, 0x87, 0x69, 0, 4,
+                      0,    0,    0, 1,  0,    0,    0,    26,   0, 0, 0,    0,    0, 1,
+                      0x92, 0x86, 0, 7,  0x7f, 0xff, 0xff, 0xff, 0, 0, 0,    44};
+  EXPECT(dif_exif_user_comment(tiff, 44, &v, &e), DIF_ERR_BAD_IMAGE, e.msg, "outside the block");
+  tiff[21] = 200; /* the Exif IFD pointer past the end */
+  EXPECT(dif_exif_user_comment(tiff, 44, &v, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "UserComment");
+  EXPECT(dif_exif_user_comment(tiff, 3, &v, &e), DIF_ERR_BAD_IMAGE, e.msg, "not a TIFF");
+  /* an odd-length UNICODE comment and a lone surrogate decode to U+FFFD */
+  static const uint8_t odd[] = {
+      'M', 'M', 0,  42, 0, 0, 0,   8,   0,   1,    0x87, 0x69, 0,   4, 0,    0,    0,  1,   0,
+      0,   0,   26, 0,  0, 0, 0,   0,   1,   0x92, 0x86, 0,    7,   0, 0,    0,    13, 0,   0,
+      0,   44,  0,  0,  0, 0, 'U', 'N', 'I', 'C',  'O',  'D',  'E', 0, 0xd8, 0x00, 0,  'a', 0x41};
+  EXPECT(dif_exif_user_comment(odd, sizeof odd, &v, &e), DIF_OK, e.msg, NULL);
+  CHECK(v && strcmp(v, "\xef\xbf\xbd"
+                       "a") == 0);
+  free(v);
+  v = NULL;
+  /* not an image, an image without a record */
+  EXPECT(dif_image_meta_memory((const uint8_t *)"GIF89a..", 8, DIF_META_RECORD, &v, &e),
+         DIF_ERR_BAD_IMAGE, e.msg, "a GIF image");
+  dif_image img = test_pattern(4, 4, 1);
+  uint8_t *buf;
+  size_t n;
+  CHECK(dif_image_encode_webp(&img, NULL, &buf, &n, &e) == DIF_OK);
+  EXPECT(dif_image_meta_memory(buf, n, DIF_META_RECORD, &v, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+         "WebP has no XMP chunk");
+  free(buf);
+  /* XMP: an entity libdif does not write, markup inside the element */
+  const char *xmps[] = {"<dif:parameters>a&nbsp;b</dif:parameters>",
+                        "<dif:parameters>a<b/></dif:parameters>", "<dif:parameters>{"};
+  const char *why[] = {"unknown entity", "markup", "not closed"};
+  for (int i = 0; i < 3; i++) {
+    uint8_t *f = NULL;
+    size_t fn = 0;
+    CHECK(dif_image_encode_webp(&img, NULL, &f, &fn, &e) == DIF_OK);
+    WebPData in = {f, fn}, x = {(const uint8_t *)xmps[i], strlen(xmps[i])}, out = {NULL, 0};
+    WebPMux *mux = WebPMuxCreate(&in, 0);
+    CHECK(mux && WebPMuxSetChunk(mux, "XMP ", &x, 1) == WEBP_MUX_OK);
+    CHECK(WebPMuxAssemble(mux, &out) == WEBP_MUX_OK);
+    WebPMuxDelete(mux);
+    EXPECT(dif_image_meta_memory(out.bytes, out.size, DIF_META_RECORD, &v, &e), DIF_ERR_BAD_IMAGE,
+           e.msg, why[i]);
+    CHECK(v == NULL);
+    WebPDataClear(&out);
+    free(f);
+  }
+  dif_image_free(&img);
+}
+
 int main(void) {
   snprintf(scratch, sizeof scratch, "/tmp/dif-test-image-XXXXXX");
   if (!mkdtemp(scratch)) {
@@ -1344,6 +1652,10 @@ int main(void) {
   RUN(hostile_files);
   RUN(load_errors_name_the_path);
   RUN(limits_defaults);
+  RUN(webp_decodes_like_libwebp);
+  RUN(webp_hostile);
+  RUN(metadata_round_trips_in_every_format);
+  RUN(metadata_hostile);
   remove_tree(scratch);
   return dif_test_finish();
 }

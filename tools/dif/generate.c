@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,8 +96,9 @@ static void help(void) {
       "  --batch N     images per run, 1..%d (default 1; a batch also writes a grid)\n"
       "  --blend sum|slerp   how prompt parts combine (default sum)\n"
       "  --threads N   worker threads, 0..%d (default 0: one per core)\n"
-      "  -o OUT.png    output (default dif-SEED.png; a batch writes OUT-1.png ... OUT-grid.png)\n"
-      "  --from PNG    reproduce an image from the record stored in it\n"
+      "  -o OUT        output: OUT.png, OUT.jpg (quality 95) or OUT.webp (lossless); default\n"
+      "                dif-SEED.png; a batch writes OUT-1.png ... OUT-grid.png\n"
+      "  --from IMAGE  reproduce an image from the record stored in it (PNG, JPEG, WebP)\n"
       "  -q            no progress bar      -v  log what libdif does, and its raw messages\n"
       "  -h, --help    this help\n"
       "\n"
@@ -116,11 +118,23 @@ typedef struct opts {
   float image_weights[MJ_MAX_PARTS];
   int image_has_weight[MJ_MAX_PARTS];
   int n_images;
+  const char *files[MJ_MAX_PARTS]; /* arguments that name existing files: image parts */
+  int n_files;
   int width, height, ar_w, ar_h, steps, prior_steps, batch, noise_level, threads, blend;
   float guidance, prior_guidance, strength;
   int has_seed, quiet, verbose;
   uint64_t seed;
 } opts;
+
+/* An argument that names something other than a folder (a file, a FIFO, a
+ * dangling link) is an image prompt, whatever its name: libdif then reads
+ * it or says what it is ("a GIF image, which libdif does not read"), and a
+ * file name is never drawn as words. */
+static int names_file(const char *a) {
+  struct stat st;
+  if (stat(a, &st) == 0) return !S_ISDIR(st.st_mode);
+  return lstat(a, &st) == 0;
+}
 
 static int bad_value(const char *opt, const char *msg) {
   fprintf(stderr, "dif generate: %s: %s\n", opt, msg);
@@ -289,6 +303,12 @@ static int parse_args(int argc, char **argv, opts *o) {
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "dif generate: unknown option %s (see dif generate --help)\n", a);
       return -1;
+    } else if (names_file(a)) {
+      if (o->n_files == MJ_MAX_PARTS) {
+        fprintf(stderr, "dif generate: more than %d image files\n", MJ_MAX_PARTS);
+        return -1;
+      }
+      o->files[o->n_files++] = a;
     } else {
       if (add_word(o, a)) return -1;
     }
@@ -430,21 +450,26 @@ static dif_status run(dif_sample *s) {
 
 /* ---- output ---- */
 
+/* out itself for one image; for a batch "<base>-<i>.<ext>" and
+ * "<base>-grid.<ext>", in out's format. */
 static void out_name(const char *out, int index, int count, const char *suffix, char *buf,
                      size_t n) {
   const char *dot = strrchr(out, '.');
   int base = dot && !strchr(dot, '/') ? (int)(dot - out) : (int)strlen(out);
+  const char *ext = dot && !strchr(dot, '/') ? dot : ".png";
   if (count == 1 && !suffix)
     snprintf(buf, n, "%s", out);
   else if (suffix)
-    snprintf(buf, n, "%.*s-%s.png", base, out, suffix);
+    snprintf(buf, n, "%.*s-%s%s", base, out, suffix, ext);
   else
-    snprintf(buf, n, "%.*s-%d.png", base, out, index + 1);
+    snprintf(buf, n, "%.*s-%d%s", base, out, index + 1, ext);
 }
 
-/* The number of images a record asks for (its "batch"), 1 if it says none;
- * the record was already applied, so the value is valid. */
+/* The number of images a record asks for (its "batch"), 1 if it says none
+ * or names one image of its batch ("index"); the record was already
+ * applied, so the value is valid. */
 static int record_batch(const char *record) {
+  if (record && strstr(record, "\"index\":")) return 1;
   const char *b = record ? strstr(record, "\"batch\":") : NULL;
   int n = b ? atoi(b + 8) : 1;
   return n >= 1 && n <= DIF_MAX_BATCH ? n : 1;
@@ -464,6 +489,10 @@ static int check_outputs(const char *out, int n) {
       return 1;
     }
   }
+  if (dif_check_output_format(out) != DIF_OK) { /* .png, .jpg, .jpeg, .webp */
+    fprintf(stderr, "dif generate: -o %s\n", dif_last_error());
+    return 2;
+  }
   return 0;
 }
 
@@ -481,8 +510,8 @@ static int write_grid(dif_sample *s, const char *out) {
   }
   char path[4096];
   out_name(out, 0, n, "grid", path, sizeof path);
-  if (ok && dif_write_png(path, grid, cols * w, rows * h, (int32_t)stride,
-                          dif_sample_parameters(s)) != DIF_OK) {
+  if (ok && dif_write_image(path, grid, cols * w, rows * h, (int32_t)stride,
+                            dif_sample_parameters(s)) != DIF_OK) {
     say(NULL, dif_last_error());
     ok = 0;
   } else if (ok) {
@@ -530,6 +559,13 @@ int cli_generate(int argc, char **argv) {
     return 2;
   }
   verbose_messages = o.verbose;
+  struct stat out_st; /* a folder is refused by check_outputs, saying so */
+  if (o.out && !(stat(o.out, &out_st) == 0 && S_ISDIR(out_st.st_mode)) &&
+      dif_check_output_format(o.out) != DIF_OK) {
+    fprintf(stderr, "dif generate: -o %s\n", dif_last_error());
+    free(o.prompt);
+    return 2;
+  }
   if (mj_parse(o.prompt, &mj, err, sizeof err)) {
     fprintf(stderr, "dif generate: %s\n", err);
     free(o.prompt);
@@ -537,7 +573,7 @@ int cli_generate(int argc, char **argv) {
   }
   if (o.from) { /* the record stored in an image */
     size_t size = 0;
-    if (dif_read_png_parameters(o.from, NULL, &size) != DIF_OK) {
+    if (dif_read_parameters(o.from, NULL, &size) != DIF_OK) {
       say(NULL, dif_last_error());
       goto done;
     }
@@ -545,7 +581,7 @@ int cli_generate(int argc, char **argv) {
       say(NULL, "out of memory");
       goto done;
     }
-    if (dif_read_png_parameters(o.from, record, &size) != DIF_OK) {
+    if (dif_read_parameters(o.from, record, &size) != DIF_OK) {
       say(NULL, dif_last_error());
       goto done;
     }
@@ -554,7 +590,7 @@ int cli_generate(int argc, char **argv) {
     if (slash)
       snprintf(record_dir, sizeof record_dir, "%.*s", slash == o.from ? 1 : (int)(slash - o.from),
                o.from);
-  } else if (mj.n_parts == 0 && o.n_images == 0) {
+  } else if (mj.n_parts == 0 && o.n_images == 0 && o.n_files == 0) {
     fprintf(stderr, "dif generate: nothing to draw: give a prompt, --image or --from\n");
     rc = 2;
     goto done;
@@ -566,10 +602,23 @@ int cli_generate(int argc, char **argv) {
     goto done;
   }
   if (!(ctx = cli_open(model, o.prior, o.threads, o.verbose))) goto done;
+  /* the same pixels need the same model: a record of another one is
+   * refused, unless -m asked for this model on purpose */
+  if (record && dif_context_check_record(ctx, record) != DIF_OK) {
+    if (!o.model) {
+      fprintf(stderr, "dif: %s (give -m to draw it with another model anyway)\n", dif_last_error());
+      goto done;
+    }
+    fprintf(stderr, "dif: warning: %s; drawing with -m %s as asked, the pixels will differ\n",
+            dif_last_error(), o.model);
+  }
   if (record) {
     TRY(dif_prompt_from_record(record, record_dir, &p), dif_last_error());
   } else {
     TRY(dif_prompt_new(&p), dif_last_error());
+    for (int i = 0; i < o.n_files; i++) /* arguments that name files */
+      TRY(dif_prompt_add_image_file(p, o.files[i], mj.has_iw ? mj.iw : 1.0f),
+          dif_prompt_last_error(p));
     for (int i = 0; i < mj.n_parts; i++) {
       const mj_part *part = &mj.parts[i];
       if (part->image)
@@ -640,7 +689,11 @@ int cli_generate(int argc, char **argv) {
   char def[64];
   snprintf(def, sizeof def, "dif-%llu.png", (unsigned long long)dif_sample_seed(s));
   const char *out = o.out ? o.out : def;
-  if (check_outputs(out, o.batch >= 1 ? o.batch : record_batch(record))) goto done;
+  int bad_out = check_outputs(out, o.batch >= 1 ? o.batch : record_batch(record));
+  if (bad_out) {
+    rc = bad_out;
+    goto done;
+  }
   dif_status st = run(s);
   if (st == DIF_ERR_CANCELLED) {
     fprintf(stderr, "\ndif: cancelled (%s)\n", dif_sample_last_error(s));
@@ -652,7 +705,7 @@ int cli_generate(int argc, char **argv) {
   for (int i = 0; i < n && !interrupted; i++) {
     char path[4096];
     out_name(out, i, n, NULL, path, sizeof path);
-    TRY(dif_sample_save_png(s, i, path), dif_sample_last_error(s));
+    TRY(dif_sample_save(s, i, path), dif_sample_last_error(s));
     printf("%s\n", path);
   }
   if (!o.quiet) fprintf(stderr, "seed %llu\n", (unsigned long long)dif_sample_seed(s));

@@ -24,8 +24,8 @@ static char *dup_range(const char *a, const char *b) {
 }
 
 static int is_image_word(const char *w, size_t n) {
-  static const char *const ext[] = {".png", ".jpg", ".jpeg"};
-  for (int i = 0; i < 3; i++) {
+  static const char *const ext[] = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"};
+  for (int i = 0; i < 6; i++) {
     size_t e = strlen(ext[i]);
     if (n > e && strncasecmp(w + n - e, ext[i], e) == 0) return 1;
   }

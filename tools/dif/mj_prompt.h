@@ -3,7 +3,9 @@
  *   [image.png ...] text::weight text::weight ... [--ar W:H] [--no text]
  *                   [--iw N] [--seed N]
  *
- * Leading words that name image files (.png, .jpg, .jpeg) are image parts.
+ * Leading words that name image files (.png, .jpg, .jpeg, .webp, .gif, .bmp)
+ * are image parts (a .gif or .bmp then fails with a message naming the
+ * format rather than being drawn as words).
  * "::" ends a text part; a number right after it is that part's weight
  * (default 1, negative allowed). --iw sets the weight of the image parts,
  * --no the negative text, --ar the aspect ratio, --seed the seed. Unknown

@@ -373,6 +373,14 @@ func difSampleSavePNG(sample *C.dif_sample, index int32, path *C.char) Status {
 	return Status(C.dif_sample_save_png(sample, C.int32_t(index), path))
 }
 
+func difSampleSave(sample *C.dif_sample, index int32, path *C.char) Status {
+	return Status(C.dif_sample_save(sample, C.int32_t(index), path))
+}
+
+func difCheckOutputFormat(path *C.char) Status {
+	return Status(C.dif_check_output_format(path))
+}
+
 func difCheckOutputPath(path *C.char) Status {
 	return Status(C.dif_check_output_path(path))
 }
@@ -385,12 +393,24 @@ func difSampleLastError(sample *C.dif_sample) string {
 	return C.GoString(C.dif_sample_last_error(sample))
 }
 
+func difReadParameters(path *C.char, buf *C.char, size *uint) Status {
+	return Status(C.dif_read_parameters(path, buf, (*C.size_t)(unsafe.Pointer(size))))
+}
+
 func difReadPNGParameters(path *C.char, buf *C.char, size *uint) Status {
 	return Status(C.dif_read_png_parameters(path, buf, (*C.size_t)(unsafe.Pointer(size))))
 }
 
+func difContextCheckRecord(ctx *C.dif_context, json *C.char) Status {
+	return Status(C.dif_context_check_record(ctx, json))
+}
+
 func difWritePNG(path *C.char, rgb *uint8, width int32, height int32, stride int32, parameters *C.char) Status {
 	return Status(C.dif_write_png(path, (*C.uint8_t)(unsafe.Pointer(rgb)), C.int32_t(width), C.int32_t(height), C.int32_t(stride), parameters))
+}
+
+func difWriteImage(path *C.char, rgb *uint8, width int32, height int32, stride int32, parameters *C.char) Status {
+	return Status(C.dif_write_image(path, (*C.uint8_t)(unsafe.Pointer(rgb)), C.int32_t(width), C.int32_t(height), C.int32_t(stride), parameters))
 }
 
 func difPromptFromRecord(json *C.char, recordDir *C.char, out **C.dif_prompt) Status {

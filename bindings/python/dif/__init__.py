@@ -350,11 +350,21 @@ class Prompt:
             pass
 
 
+def _names_file(s):
+    """Whether s names something other than a folder (a file, a FIFO, a dangling link)."""
+    try:
+        return _os.path.lexists(s) and not _os.path.isdir(s)
+    except (ValueError, OSError):  # a NUL byte, a name too long
+        return False
+
+
 def _as_prompt(prompt):
-    """(Prompt, owned): text → a text prompt, paths and images → an image prompt."""
+    """(Prompt, owned): text → a text prompt, paths and images → an image prompt.
+    A str or bytes that names an existing file is an image, whatever its name:
+    libdif reads it (PNG, JPEG, WebP) or raises an error naming what it is."""
     if isinstance(prompt, Prompt):
         return prompt, False
-    if isinstance(prompt, (str, bytes)):
+    if isinstance(prompt, (str, bytes)) and not _names_file(prompt):
         return Prompt(prompt), True
     return Prompt().add_image(prompt), True
 

@@ -493,6 +493,18 @@ FUNCTIONS = {
         ('sample', 'index', 'path'),
         'dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, const char *path)',
     ),
+    'dif_sample_save': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_int32, _C.c_char_p],
+        ('sample', 'index', 'path'),
+        'dif_status dif_sample_save(const dif_sample *sample, int32_t index, const char *path)',
+    ),
+    'dif_check_output_format': (
+        dif_status,
+        [_C.c_char_p],
+        ('path',),
+        'dif_status dif_check_output_format(const char *path)',
+    ),
     'dif_check_output_path': (
         dif_status,
         [_C.c_char_p],
@@ -511,17 +523,35 @@ FUNCTIONS = {
         ('sample',),
         'const char *dif_sample_last_error(const dif_sample *sample)',
     ),
+    'dif_read_parameters': (
+        dif_status,
+        [_C.c_char_p, _C.c_char_p, _C.POINTER(_C.c_size_t)],
+        ('path', 'buf', 'size'),
+        'dif_status dif_read_parameters(const char *path, char *buf, size_t *size)',
+    ),
     'dif_read_png_parameters': (
         dif_status,
         [_C.c_char_p, _C.c_char_p, _C.POINTER(_C.c_size_t)],
         ('path', 'buf', 'size'),
         'dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size)',
     ),
+    'dif_context_check_record': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_char_p],
+        ('ctx', 'json'),
+        'dif_status dif_context_check_record(const dif_context *ctx, const char *json)',
+    ),
     'dif_write_png': (
         dif_status,
         [_C.c_char_p, _C.POINTER(_C.c_uint8), _C.c_int32, _C.c_int32, _C.c_int32, _C.c_char_p],
         ('path', 'rgb', 'width', 'height', 'stride', 'parameters'),
         'dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width, int32_t height, int32_t stride, const char *parameters)',
+    ),
+    'dif_write_image': (
+        dif_status,
+        [_C.c_char_p, _C.POINTER(_C.c_uint8), _C.c_int32, _C.c_int32, _C.c_int32, _C.c_char_p],
+        ('path', 'rgb', 'width', 'height', 'stride', 'parameters'),
+        'dif_status dif_write_image(const char *path, const uint8_t *rgb, int32_t width, int32_t height, int32_t stride, const char *parameters)',
     ),
     'dif_prompt_from_record': (
         dif_status,

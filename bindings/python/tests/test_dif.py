@@ -106,6 +106,23 @@ def test_errors_become_exceptions(models, unclip, tmp_path):
     assert isinstance(dif.Cancelled(dif.Status.ERR_CANCELLED, "x"), dif.Error)
 
 
+def test_a_str_naming_a_file_is_an_image(unclip, tmp_path, monkeypatch):
+    """Issue 14 item 3: generate("ref.png") is a variation, never the words "ref.png"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.png").write_bytes(INPUT_PNG.read_bytes())
+    (tmp_path / "noext").write_bytes(INPUT_PNG.read_bytes())
+    as_path = unclip.generate(INPUT_PNG, steps=2, seed=3, output="bytes")
+    for name in ("ref.png", "noext", b"ref.png"):
+        images = unclip.generate(name, steps=2, seed=3, output="bytes")
+        assert images[0] == as_path[0], name  # the image prompt, not a text prompt
+    (tmp_path / "ref.webp").write_bytes(b"GIF89a\1\0\1\0\0\0\0")
+    with pytest.raises(dif.Error) as e:
+        unclip.generate("ref.webp", steps=2)
+    assert "a GIF image" in e.value.message and "ref.webp" in e.value.message
+    # text that names no file is still text
+    assert len(unclip.generate("a red cat", steps=2, prior_steps=2, seed=3)) == 1
+
+
 def test_progress_and_cancel(unclip):
     seen = []
     unclip.generate("a red cat", progress=lambda s, t: seen.append((s, t)), **TXT2IMG)
