@@ -231,18 +231,7 @@ dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_
 
 dif_status dif_image_load(const char *path, const dif_image_limits *limits, dif_image *out,
                           dif_error *err) {
-  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
-  memset(out, 0, sizeof *out);
-  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
-  dif_image_limits l = dif_image_limits_resolve(limits);
-  uint8_t *data = NULL;
-  size_t len = 0;
-  dif_status st = dif_file_read_all(path, l.max_file_bytes, &data, &len, err);
-  if (st != DIF_OK) return st;
-  st = dif_image_decode_memory(data, len, &l, out, err);
-  free(data);
-  if (st != DIF_OK) dif_error_prefix(err, "%s", path);
-  return st;
+  return dif_image_load_hashed(path, limits, NULL, NULL, out, err);
 }
 
 dif_status dif_image_load_hashed(const char *path, const dif_image_limits *limits,
@@ -256,7 +245,7 @@ dif_status dif_image_load_hashed(const char *path, const dif_image_limits *limit
   size_t len = 0;
   dif_status st = dif_file_read_all(path, l.max_file_bytes, &data, &len, err);
   if (st != DIF_OK) return st;
-  uint64_t h = XXH3_64bits(data, len);
+  const uint64_t h = xxh3 || want_xxh3 ? XXH3_64bits(data, len) : 0;
   if (xxh3) *xxh3 = h;
   if (want_xxh3 && h != *want_xxh3) {
     free(data);
