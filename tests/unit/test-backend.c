@@ -538,11 +538,27 @@ TEST(threads) {
 static void say_bf16(void) {
   char cpu[160];
   dif_cpu_describe(cpu, sizeof cpu);
-  if (bf16_runners)
+  if (bf16_runners) {
     printf("bf16: ran on %d backend(s); worst error / bound %.2f (this CPU: %s)\n", bf16_runners,
            bf16_stats.worst_ratio, cpu);
-  else
-    printf("bf16: skipped, needs AVX-512 (this CPU: %s)\n", cpu);
+    return;
+  }
+  /* Why not: a backend that could run bf16 says what the CPU lacks; without
+   * one in this build, the missing rows say why. */
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend_row *r = dif_backend_row_at(i);
+    char why[256] = "";
+    if (r->backend && r->backend != &dif_backend_openblas &&
+        !r->backend->supports(DIF_DTYPE_BF16, why, sizeof why)) {
+      printf("bf16: skipped, %s\n", why);
+      return;
+    }
+  }
+  printf("bf16: skipped, no bf16 backend in this build (this CPU: %s)", cpu);
+  for (int i = 0; i < dif_backend_count(); i++)
+    if (!dif_backend_row_at(i)->backend)
+      printf("; %s: missing: %s", dif_backend_row_at(i)->name, dif_backend_row_at(i)->missing);
+  printf("\n");
 }
 
 int main(int argc, char **argv) {
