@@ -1,0 +1,155 @@
+/* backend.h — GEMM backends: what runs a matrix product, and in which
+ * precision.
+ *
+ * A backend is one table (dif_backend, below) in a file of its own:
+ *
+ *   openblas  backend_openblas.c  float32 only; today's exact path (core/gemm.c's
+ *                                 cblas_sgemm calls, unchanged numerics)
+ *   onednn    backend_onednn.c    oneDNN's matmul: float32, and bf16 inputs with
+ *                                 float32 accumulation and output where the CPU
+ *                                 has AVX-512 (AVX512-BF16 / AMX natively,
+ *                                 emulated on plain AVX-512); weights
+ *                                 pre-packed in oneDNN's blocked layout
+ *
+ * The registry (backend.c) lists every backend libdif knows, built or not,
+ * so a program can say "onednn: not built (...)" instead of nothing.
+ *
+ * Two kinds of product:
+ *   - linear: y[m, n] = x[m, k] · W[n, k]ᵀ + b[n] (PyTorch Linear), W a
+ *     weight packed once (dif_backend_pack) from F32, F16 or BF16 data in
+ *     the layout the backend wants; the packed weight is then used for every
+ *     product, from any thread.
+ *   - matmul: C = alpha·op(A)·op(B) + beta·C on two activations (attention's
+ *     Q·Kᵀ and P·V), with transposes and leading dimensions as dif_gemm.
+ * Activations are float32 in and out whatever the precision: with
+ * DIF_DTYPE_BF16 the backend rounds its inputs to bf16 (dtype.h) and
+ * accumulates in float32, as PyTorch's bf16 CPU path does.
+ *
+ * Threads: every function here may be called from several threads at once
+ * (a backend keeps its own caches thread-safe). Products run on the
+ * backend's own threads (OpenBLAS's pthreads, oneDNN's OpenMP team) and must
+ * be called from the calling thread, never from a dif_pool task, as dif_gemm.
+ *
+ * Adding a backend (cuBLAS, Apple Accelerate, a quantized one):
+ *   1. lib/core/backend_<name>.c defining `const dif_backend
+ *      dif_backend_<name>` — each function's contract is written below; the
+ *      wrappers (dif_backend_pack, dif_packed_linear, dif_backend_matmul)
+ *      have already checked the arguments, so a backend only computes.
+ *      Its packed type begins with a dif_packed header.
+ *   2. one row in the registry table in backend.c (and its `extern` below),
+ *      under the macro its build sets (DIF_HAVE_<NAME>).
+ *   3. CMakeLists.txt: find the library, add it to DIF_DEPS, define
+ *      DIF_HAVE_<NAME>, and drop the file from DIF_SOURCES when it is absent
+ *      (as for oneDNN); the static-link files (pkgconfig/dif.pc.in,
+ *      cmake/difConfig.cmake.in) learn the library too.
+ *   4. tests/unit/test-backend.c tests every row and every precision a
+ *      backend claims with no change; bench `gemm-backends` times it.
+ */
+#ifndef DIF_CORE_BACKEND_H
+#define DIF_CORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/ops.h"
+
+typedef struct dif_backend dif_backend;
+
+/* A weight matrix W[n, k] packed by a backend. Every backend's packed type
+ * begins with this header. Immutable once packed (a backend's caches inside
+ * are its own, locked), so one packed weight may serve several threads. */
+typedef struct dif_packed {
+  const dif_backend *backend;
+  dif_dtype math; /* how its products are computed: DIF_DTYPE_F32 or DIF_DTYPE_BF16 */
+  dif_dtype src;  /* the dtype it was packed from */
+  int64_t n, k;   /* W[n, k]: n outputs, k inputs */
+  size_t bytes;   /* memory the backend holds for it; 0 if it uses the source in place */
+} dif_packed;
+
+struct dif_backend {
+  const char *name; /* "openblas", "onednn": how settings and logs name it */
+  const char *what; /* one line for a log or `dif info` */
+
+  /* True if products in precision `math` run here (this build, this CPU):
+   * DIF_DTYPE_F32 is float32 throughout, DIF_DTYPE_BF16 bf16 inputs with
+   * float32 accumulation and output. Otherwise false and a sentence saying
+   * why (naming what the CPU lacks) in why. Thread-safe; cheap after the
+   * first call. */
+  bool (*supports)(dif_dtype math, char *why, size_t size);
+  /* The instruction set its kernels use on this CPU ("avx512_core_bf16",
+   * "Zen", ...): a static string for the log. */
+  const char *(*isa)(void);
+
+  /* Packs W[n, k] (row-major, element type src) for products in precision
+   * math (supported). m_hint is the row count m the linear products will
+   * usually have (0 = unknown); a backend may pick its layout for it. The
+   * source must stay valid and unchanged while the packed weight lives: a
+   * backend may use it in place (openblas does for F32). */
+  dif_status (*pack)(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
+                     int64_t m_hint, dif_packed **out, dif_error *err);
+  /* y[m, n] = x[m, k] · Wᵀ + b[n] (b may be NULL), or y += that when acc;
+   * x and y row-major and contiguous, not overlapping; m >= 1. k->arena may
+   * be used for scratch (released before returning). */
+  dif_status (*linear)(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
+                       const float *b, bool acc, float *y, dif_error *err);
+  /* C[M, N] = alpha · op(A) · op(B) + beta · C (row-major, leading
+   * dimensions as dif_gemm; beta = 0 ignores C's contents), in precision
+   * math (supported); M, N, K >= 1. */
+  dif_status (*matmul)(const dif_kctx *k, dif_dtype math, bool trans_a, bool trans_b, int64_t M,
+                       int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                       dif_error *err);
+  /* Frees what pack made (w is never NULL here). */
+  void (*packed_free)(dif_packed *w);
+};
+
+/* ---- the registry ---- */
+
+/* One row per backend libdif knows; backend is NULL when this build does not
+ * have it, and missing then says why (a static sentence). */
+typedef struct dif_backend_row {
+  const char *name;
+  const dif_backend *backend;
+  const char *missing;
+} dif_backend_row;
+
+/* The rows, in order of preference for exact work (openblas first). */
+int dif_backend_count(void);
+const dif_backend_row *dif_backend_row_at(int i); /* NULL outside [0, count) */
+/* The built backend of that name, else NULL. */
+const dif_backend *dif_backend_find(const char *name);
+
+/* The tables (defined in backend_<name>.c). */
+extern const dif_backend dif_backend_openblas;
+#ifdef DIF_HAVE_ONEDNN
+extern const dif_backend dif_backend_onednn;
+#endif
+
+/* ---- calls: argument checks, then the backend ----
+ *
+ * Each checks what it is given (NULL pointers, sizes below 1 or above
+ * DIF_GEMM_DIM_MAX, leading dimensions, an unsupported precision) and
+ * returns DIF_ERR_INVALID_ARGUMENT / DIF_ERR_LIMIT / DIF_ERR_UNSUPPORTED
+ * with a message, before the backend runs. */
+
+dif_status dif_backend_pack(const dif_backend *b, dif_dtype math, dif_dtype src, const void *w,
+                            int64_t n, int64_t k, int64_t m_hint, dif_packed **out, dif_error *err);
+/* m = 0 does nothing. */
+dif_status dif_packed_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
+                             const float *b, bool acc, float *y, dif_error *err);
+/* M = 0 or N = 0 does nothing; K = 0 sets C = beta·C. */
+dif_status dif_backend_matmul(const dif_backend *b, const dif_kctx *k, dif_dtype math, bool trans_a,
+                              bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                              float *C, int64_t ldc, dif_error *err);
+/* NULL is a no-op. */
+void dif_packed_free(dif_packed *w);
+
+/* This CPU in a few words for messages: its brand string and the features
+ * the backends care about, e.g. "AMD EPYC: AVX-512, AVX512_BF16, no AMX". */
+void dif_cpu_describe(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,555 @@
+/* backend_onednn.c — the `onednn` backend: oneDNN's matmul primitive, in
+ * float32 or in bf16 with float32 accumulation.
+ *
+ * oneDNN (the library PyTorch runs its CPU bf16 products on) picks its
+ * kernels from the CPU itself: AMX tiles where the CPU has them, AVX512-BF16
+ * dot products (vdpbf16ps) where it has those, bf16 emulated with AVX-512
+ * integer and float instructions on other AVX-512 CPUs; oneDNN 2.6 has no
+ * bf16 matmul below AVX-512 (then `supports` says so and the backend offers
+ * float32 only).
+ *
+ * Weights. dif_backend_pack asks the matmul primitive which layout it wants
+ * for the weights (format `any`, for the m_hint row count) and reorders W
+ * into it once — a blocked layout in bf16 or float32 owned by the packed
+ * weight. F16/BF16 sources are widened to float32 first (exact), so the only
+ * rounding is oneDNN's float32 → bf16 reorder (round to nearest even:
+ * core/dtype.h's model).
+ *
+ * A bf16 product: x (float32) → reorder to bf16 (oneDNN, parallel) into
+ * scratch → matmul bf16 × bf16 → float32 y, bias and accumulation (the
+ * `sum` post-op) inside the same primitive. matmul on two activations
+ * reorders both operands (A to plain bf16, B to the layout the primitive
+ * chose) per call.
+ *
+ * Primitives are cached per shape, because creating one (choosing and
+ * JIT-compiling a kernel) costs far more than a small product: a linear's
+ * primitives in its packed weight (keyed by m, bias, acc), matmul's in one
+ * table for the process (keyed by the whole problem). Both caches are
+ * append-only arrays under a mutex: an entry, once published, is never
+ * changed or freed while the process runs, so threads use it after
+ * unlocking. Creation happens under the lock (two threads wanting the same
+ * new shape build it once). When a cache is full, a product builds a
+ * primitive, runs it and destroys it (correct, slower).
+ *
+ * Primitives are executed concurrently from several threads safely: they
+ * run with a user scratchpad (dnnl_scratchpad_mode_user) taken from the
+ * caller's arena, never a scratchpad shared inside oneDNN, and each call has
+ * its own stream and memory objects.
+ *
+ * Threads: Debian's oneDNN runs on OpenMP (libgomp); a product uses
+ * omp_get_max_threads() threads of the calling thread (OMP_NUM_THREADS, else
+ * every core). libdif's own thread setting does not reach it yet.
+ */
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "core/ops_internal.h"
+
+#define LINEAR_CACHE 8  /* distinct (m, bias, acc) per packed weight */
+#define MATMUL_CACHE 64 /* distinct matmul problems per process */
+#define PACK_M_DEFAULT 1024
+
+/* ---- the engine and what this CPU runs ---- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static dnnl_engine_t engine;
+static dnnl_status_t engine_status;
+static bool bf16_ok;
+static char bf16_why[256];
+
+static const char *on_isa(void) { return dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()); }
+
+static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int64_t rows, int64_t cols,
+                              dnnl_data_type_t dt, int64_t row_stride, int64_t col_stride) {
+  const dnnl_dims_t dims = {rows, cols}, strides = {row_stride, col_stride};
+  return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
+}
+
+static dnnl_status_t md_any(dnnl_memory_desc_t *md, int64_t rows, int64_t cols,
+                            dnnl_data_type_t dt) {
+  const dnnl_dims_t dims = {rows, cols};
+  return dnnl_memory_desc_init_by_tag(md, 2, dims, dt, dnnl_format_tag_any);
+}
+
+/* A primitive and the memory layouts it was made for. */
+typedef struct prim {
+  dnnl_primitive_t p;
+  dnnl_memory_desc_t src, wei, dst, scratch; /* matmul: src, weights, dst; reorder: from, to */
+  char impl[48];                             /* oneDNN's implementation name */
+} prim;
+
+static void prim_destroy(prim *p) {
+  if (p->p) dnnl_primitive_destroy(p->p);
+  p->p = NULL;
+}
+
+static dnnl_status_t attr_new(dnnl_primitive_attr_t *attr, float alpha, float sum) {
+  dnnl_status_t s = dnnl_primitive_attr_create(attr);
+  if (s) return s;
+  s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+  if (!s && alpha != 1.0f) s = dnnl_primitive_attr_set_output_scales(*attr, 1, 0, &alpha);
+  if (!s && sum != 0.0f) {
+    dnnl_post_ops_t po;
+    s = dnnl_post_ops_create(&po);
+    if (!s) {
+      s = dnnl_post_ops_append_sum(po, sum);
+      if (!s) s = dnnl_primitive_attr_set_post_ops(*attr, po);
+      dnnl_post_ops_destroy(po);
+    }
+  }
+  if (s) dnnl_primitive_attr_destroy(*attr);
+  return s;
+}
+
+/* Fills out from a primitive descriptor (which it destroys). */
+static dnnl_status_t prim_from_pd(prim *out, dnnl_primitive_desc_t pd, bool reorder) {
+  const dnnl_memory_desc_t *md;
+  if (reorder) {
+    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0))) out->src = *md;
+    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) out->dst = *md;
+  } else {
+    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0))) out->src = *md;
+    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0))) out->wei = *md;
+    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) out->dst = *md;
+  }
+  if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0))) out->scratch = *md;
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl) impl = "?";
+  snprintf(out->impl, sizeof out->impl, "%s", impl);
+  dnnl_status_t s = dnnl_primitive_create(&out->p, pd);
+  dnnl_primitive_desc_destroy(pd);
+  return s;
+}
+
+/* A matmul primitive; bias may be NULL; sum != 0 adds sum·dst (beta). With
+ * pd_only, out gets the layouts but no primitive. */
+static dnnl_status_t matmul_new(prim *out, const dnnl_memory_desc_t *src,
+                                const dnnl_memory_desc_t *wei, const dnnl_memory_desc_t *bias,
+                                const dnnl_memory_desc_t *dst, float alpha, float sum) {
+  memset(out, 0, sizeof *out);
+  dnnl_matmul_desc_t desc;
+  dnnl_status_t s = dnnl_matmul_desc_init(&desc, src, wei, bias, dst);
+  if (s) return s;
+  dnnl_primitive_attr_t attr;
+  if ((s = attr_new(&attr, alpha, sum))) return s;
+  dnnl_primitive_desc_t pd;
+  s = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (s) return s;
+  return prim_from_pd(out, pd, false);
+}
+
+static dnnl_status_t reorder_new(prim *out, const dnnl_memory_desc_t *from,
+                                 const dnnl_memory_desc_t *to) {
+  memset(out, 0, sizeof *out);
+  dnnl_primitive_attr_t attr;
+  dnnl_status_t s = attr_new(&attr, 1.0f, 0.0f);
+  if (s) return s;
+  dnnl_primitive_desc_t pd;
+  s = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr);
+  dnnl_primitive_attr_destroy(attr);
+  if (s) return s;
+  return prim_from_pd(out, pd, true);
+}
+
+/* Runs a primitive: n arguments (ids, layouts, pointers) plus the
+ * scratchpad, on a stream of its own, and waits for it. */
+static dnnl_status_t run(const prim *p, int n, const int *ids, const dnnl_memory_desc_t *const *mds,
+                         void *const *ptrs, void *scratch) {
+  dnnl_exec_arg_t args[6];
+  dnnl_memory_t mem[6] = {0};
+  dnnl_stream_t stream = NULL;
+  dnnl_status_t s = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+  int used = 0;
+  for (int i = 0; i < n && !s; i++, used++) {
+    s = dnnl_memory_create(&mem[i], mds[i], engine, ptrs[i]);
+    args[i] = (dnnl_exec_arg_t){ids[i], mem[i]};
+  }
+  if (!s && dnnl_memory_desc_get_size(&p->scratch)) {
+    s = dnnl_memory_create(&mem[used], &p->scratch, engine, scratch);
+    args[used] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem[used]};
+    used++;
+  }
+  if (!s) s = dnnl_primitive_execute(p->p, stream, used, args);
+  if (!s) s = dnnl_stream_wait(stream);
+  for (int i = 0; i < used; i++)
+    if (mem[i]) dnnl_memory_destroy(mem[i]);
+  if (stream) dnnl_stream_destroy(stream);
+  return s;
+}
+
+static dif_status fail(dif_error *err, dnnl_status_t s, const char *what) {
+  const dif_status st = s == dnnl_out_of_memory   ? DIF_ERR_OUT_OF_MEMORY
+                        : s == dnnl_unimplemented ? DIF_ERR_UNSUPPORTED
+                                                  : DIF_ERR_INTERNAL;
+  return dif_fail(err, st, "onednn: %s: %s", what, dnnl_status2str(s));
+}
+
+static void init(void) {
+  engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+  char cpu[160];
+  dif_cpu_describe(cpu, sizeof cpu);
+  if (engine_status) {
+    snprintf(bf16_why, sizeof bf16_why, "oneDNN could not start (%s)",
+             dnnl_status2str(engine_status));
+    return;
+  }
+  /* Does a bf16 matmul exist here, and not only oneDNN's reference code? */
+  dnnl_memory_desc_t a, b, c;
+  prim p;
+  dnnl_status_t s = md_any(&a, 32, 32, dnnl_bf16);
+  if (!s) s = md_any(&b, 32, 32, dnnl_bf16);
+  if (!s) s = md_any(&c, 32, 32, dnnl_f32);
+  if (!s) s = matmul_new(&p, &a, &b, NULL, &c, 1.0f, 0.0f);
+  if (s) {
+    snprintf(bf16_why, sizeof bf16_why,
+             "needs AVX-512 (oneDNN 2.6 runs bf16 only there; this CPU: %s; oneDNN ISA %s)", cpu,
+             on_isa());
+    return;
+  }
+  bf16_ok = strncmp(p.impl, "ref", 3) != 0;
+  if (!bf16_ok)
+    snprintf(bf16_why, sizeof bf16_why,
+             "needs AVX-512 (oneDNN has only its reference bf16 code here; this CPU: %s)", cpu);
+  prim_destroy(&p);
+}
+
+static bool on_supports(dif_dtype math, char *why, size_t size) {
+  pthread_once(&once, init);
+  if (engine_status) {
+    snprintf(why, size, "%s", bf16_why);
+    return false;
+  }
+  if (math == DIF_DTYPE_F32) return true;
+  if (math == DIF_DTYPE_BF16 && bf16_ok) return true;
+  snprintf(why, size, "%s", math == DIF_DTYPE_BF16 ? bf16_why : "unknown precision");
+  return false;
+}
+
+static dnnl_data_type_t dt_of(dif_dtype math) {
+  return math == DIF_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
+}
+
+/* ---- scratch: from the caller's arena, else the heap ---- */
+
+typedef struct scratch {
+  dif_arena *arena;
+  dif_arena_mark mark;
+  void *heap;
+} scratch;
+
+static void *scratch_get(scratch *sc, const dif_kctx *k, size_t bytes, dif_error *err) {
+  memset(sc, 0, sizeof *sc);
+  if (!bytes) return NULL;
+  if (k && k->arena) {
+    sc->arena = k->arena;
+    sc->mark = dif_arena_get_mark(k->arena);
+    return dif_arena_alloc(k->arena, bytes, err);
+  }
+  sc->heap = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!sc->heap) dif_fail_oom(err, "oneDNN scratch", bytes);
+  return sc->heap;
+}
+
+static void scratch_put(scratch *sc) {
+  if (sc->arena) dif_arena_release(sc->arena, sc->mark);
+  free(sc->heap);
+}
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* ---- packed weights and linear ---- */
+
+typedef struct lin_entry {
+  int64_t m;
+  bool bias, acc;
+  prim mm;  /* the matmul */
+  prim cvt; /* bf16: x float32 → bf16 */
+} lin_entry;
+
+typedef struct on_packed {
+  dif_packed base;
+  void *data;             /* W in the primitive's layout */
+  dnnl_memory_desc_t wei; /* that layout */
+  pthread_mutex_t lock;
+  int used;
+  lin_entry cache[LINEAR_CACHE];
+} on_packed;
+
+static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
+                          int64_t m_hint, dif_packed **out, dif_error *err) {
+  const int64_t m = m_hint > 0 ? m_hint : PACK_M_DEFAULT;
+  const dnnl_data_type_t dt = dt_of(math);
+  dnnl_memory_desc_t x_md, w_any, y_md, w_src;
+  prim probe;
+  dnnl_status_t s = md_plain(&x_md, m, k, dt, k, 1);
+  if (!s) s = md_any(&w_any, k, n, dt);
+  if (!s) s = md_plain(&y_md, m, n, dnnl_f32, n, 1);
+  if (!s) s = matmul_new(&probe, &x_md, &w_any, NULL, &y_md, 1.0f, 0.0f);
+  if (s) return fail(err, s, "choosing the weight layout");
+  prim_destroy(&probe);
+
+  on_packed *p = calloc(1, sizeof *p);
+  const size_t bytes = dnnl_memory_desc_get_size(&probe.wei);
+  const size_t count = (size_t)n * (size_t)k;
+  float *wide = src == DIF_DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
+  if (p) p->data = aligned_alloc(64, round64(bytes));
+  if (!p || !p->data || (src != DIF_DTYPE_F32 && !wide)) {
+    if (p) free(p->data);
+    free(p), free(wide);
+    return dif_fail_oom(err, "a packed weight", bytes);
+  }
+  if (wide) dif_dtype_to_f32(src, w, count, wide);
+  p->wei = probe.wei;
+
+  /* W[n, k] row-major is the [k, n] matrix with strides (1, k). */
+  prim cvt;
+  s = md_plain(&w_src, k, n, dnnl_f32, 1, k);
+  if (!s) s = reorder_new(&cvt, &w_src, &p->wei);
+  scratch sc = {0};
+  void *pad = NULL;
+  if (!s) {
+    pad = scratch_get(&sc, NULL, dnnl_memory_desc_get_size(&cvt.scratch), err);
+    if (dnnl_memory_desc_get_size(&cvt.scratch) && !pad) s = dnnl_out_of_memory;
+  }
+  if (!s) {
+    const int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+    const dnnl_memory_desc_t *mds[2] = {&w_src, &p->wei};
+    void *const ptrs[2] = {wide ? (void *)wide : (void *)(uintptr_t)w, p->data};
+    s = run(&cvt, 2, ids, mds, ptrs, pad);
+  }
+  scratch_put(&sc);
+  prim_destroy(&cvt);
+  free(wide);
+  if (s) {
+    free(p->data);
+    free(p);
+    return fail(err, s, "packing a weight");
+  }
+  pthread_mutex_init(&p->lock, NULL);
+  p->base = (dif_packed){&dif_backend_onednn, math, src, n, k, bytes};
+  *out = &p->base;
+  return DIF_OK;
+}
+
+static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, bool bias,
+                                   bool acc) {
+  memset(e, 0, sizeof *e);
+  e->m = m, e->bias = bias, e->acc = acc;
+  const int64_t n = p->base.n, k = p->base.k;
+  const dnnl_data_type_t dt = dt_of(p->base.math);
+  dnnl_memory_desc_t x_md, b_md, y_md, x32;
+  dnnl_status_t s = md_plain(&x_md, m, k, dt, k, 1);
+  if (!s) s = md_plain(&b_md, 1, n, dnnl_f32, n, 1);
+  if (!s) s = md_plain(&y_md, m, n, dnnl_f32, n, 1);
+  if (!s) s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f, acc ? 1.0f : 0);
+  if (!s && dt == dnnl_bf16) {
+    s = md_plain(&x32, m, k, dnnl_f32, k, 1);
+    if (!s) s = reorder_new(&e->cvt, &x32, &e->mm.src);
+  }
+  if (s) prim_destroy(&e->mm), prim_destroy(&e->cvt);
+  return s;
+}
+
+/* The cached entry for (m, bias, acc), made if new; NULL with *tmp filled
+ * when the cache is full (the caller destroys *tmp). */
+static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc,
+                                   const lin_entry **e, lin_entry *tmp) {
+  dnnl_status_t s = dnnl_success;
+  *e = NULL;
+  pthread_mutex_lock(&p->lock);
+  for (int i = 0; i < p->used; i++)
+    if (p->cache[i].m == m && p->cache[i].bias == bias && p->cache[i].acc == acc) {
+      *e = &p->cache[i];
+      break;
+    }
+  if (!*e) {
+    if (p->used < LINEAR_CACHE) {
+      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc);
+      if (!s) *e = &p->cache[p->used++];
+    } else {
+      s = lin_entry_new(tmp, p, m, bias, acc);
+      if (!s) *e = tmp;
+    }
+  }
+  pthread_mutex_unlock(&p->lock);
+  return s;
+}
+
+static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
+                            const float *b, bool acc, float *y, dif_error *err) {
+  on_packed *p = (on_packed *)(uintptr_t)w; /* only its cache changes, under its lock */
+  const lin_entry *e;
+  lin_entry tmp = {0};
+  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, &e, &tmp);
+  if (s) return fail(err, s, "making a linear product");
+  const bool bf16 = w->math == DIF_DTYPE_BF16;
+  const size_t xb_bytes = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  size_t pad_bytes = round64(dnnl_memory_desc_get_size(&e->mm.scratch));
+  if (bf16 && dnnl_memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
+    pad_bytes = round64(dnnl_memory_desc_get_size(&e->cvt.scratch));
+  scratch sc;
+  char *mem = scratch_get(&sc, k, xb_bytes + pad_bytes, err);
+  if (xb_bytes + pad_bytes && !mem) {
+    if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
+    return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+  }
+  void *xb = mem, *pad = mem ? mem + xb_bytes : NULL;
+  const void *src = x;
+  if (bf16) {
+    const dnnl_memory_desc_t *mds[2] = {&e->cvt.src, &e->cvt.dst};
+    void *const ptrs[2] = {(void *)(uintptr_t)x, xb};
+    s = run(&e->cvt, 2, (const int[]){DNNL_ARG_FROM, DNNL_ARG_TO}, mds, ptrs, pad);
+    src = xb;
+  }
+  if (!s) {
+    dnnl_memory_desc_t b_md;
+    md_plain(&b_md, 1, w->n, dnnl_f32, w->n, 1);
+    const dnnl_memory_desc_t *mds[4] = {&e->mm.src, &p->wei, &e->mm.dst, &b_md};
+    void *const ptrs[4] = {(void *)(uintptr_t)src, p->data, y, (void *)(uintptr_t)b};
+    const int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+    s = run(&e->mm, b ? 4 : 3, ids, mds, ptrs, pad);
+  }
+  scratch_put(&sc);
+  if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
+  return s ? fail(err, s, "running a linear product") : DIF_OK;
+}
+
+static void on_packed_free(dif_packed *w) {
+  on_packed *p = (on_packed *)w;
+  for (int i = 0; i < p->used; i++) prim_destroy(&p->cache[i].mm), prim_destroy(&p->cache[i].cvt);
+  pthread_mutex_destroy(&p->lock);
+  free(p->data);
+  free(p);
+}
+
+/* ---- matmul on two activations ---- */
+
+typedef struct mm_key {
+  dif_dtype math;
+  bool ta, tb;
+  int64_t M, N, K, lda, ldb, ldc;
+  float alpha, beta;
+} mm_key;
+
+typedef struct mm_entry {
+  mm_key key;
+  prim mm, cvt_a, cvt_b;       /* bf16: A and B reordered to the matmul's layouts */
+  dnnl_memory_desc_t a32, b32; /* the operands as given (float32, strided) */
+} mm_entry;
+
+static pthread_mutex_t mm_lock = PTHREAD_MUTEX_INITIALIZER;
+static mm_entry mm_cache[MATMUL_CACHE];
+static int mm_used;
+
+static bool key_eq(const mm_key *a, const mm_key *b) {
+  return a->math == b->math && a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N &&
+         a->K == b->K && a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc &&
+         a->alpha == b->alpha && a->beta == b->beta;
+}
+
+static void mm_entry_destroy(mm_entry *e) {
+  prim_destroy(&e->mm), prim_destroy(&e->cvt_a), prim_destroy(&e->cvt_b);
+}
+
+static dnnl_status_t mm_entry_new(mm_entry *e, const mm_key *key) {
+  memset(e, 0, sizeof *e);
+  e->key = *key;
+  const int64_t M = key->M, N = key->N, K = key->K;
+  dnnl_memory_desc_t a, b, c;
+  /* op(A) is [M, K]: A[M, lda] row-major, or Aᵀ of A[K, lda]: strides (1, lda). */
+  dnnl_status_t s = key->ta ? md_plain(&e->a32, M, K, dnnl_f32, 1, key->lda)
+                            : md_plain(&e->a32, M, K, dnnl_f32, key->lda, 1);
+  if (!s)
+    s = key->tb ? md_plain(&e->b32, K, N, dnnl_f32, 1, key->ldb)
+                : md_plain(&e->b32, K, N, dnnl_f32, key->ldb, 1);
+  if (!s) s = md_plain(&c, M, N, dnnl_f32, key->ldc, 1);
+  if (s) return s;
+  if (key->math == DIF_DTYPE_F32)
+    return matmul_new(&e->mm, &e->a32, &e->b32, NULL, &c, key->alpha, key->beta);
+  s = md_plain(&a, M, K, dnnl_bf16, K, 1);
+  if (!s) s = md_any(&b, K, N, dnnl_bf16);
+  if (!s) s = matmul_new(&e->mm, &a, &b, NULL, &c, key->alpha, key->beta);
+  if (!s) s = reorder_new(&e->cvt_a, &e->a32, &e->mm.src);
+  if (!s) s = reorder_new(&e->cvt_b, &e->b32, &e->mm.wei);
+  if (s) mm_entry_destroy(e);
+  return s;
+}
+
+static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, bool trans_b,
+                            int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                            int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                            int64_t ldc, dif_error *err) {
+  const mm_key key = {math, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta};
+  const mm_entry *e = NULL;
+  mm_entry tmp;
+  dnnl_status_t s = dnnl_success;
+  pthread_mutex_lock(&mm_lock);
+  for (int i = 0; i < mm_used && !e; i++)
+    if (key_eq(&mm_cache[i].key, &key)) e = &mm_cache[i];
+  if (!e) {
+    mm_entry *slot = mm_used < MATMUL_CACHE ? &mm_cache[mm_used] : &tmp;
+    s = mm_entry_new(slot, &key);
+    if (!s) {
+      e = slot;
+      if (slot != &tmp) mm_used++;
+    }
+  }
+  pthread_mutex_unlock(&mm_lock);
+  if (s) return fail(err, s, "making a matmul");
+
+  const bool bf16 = math == DIF_DTYPE_BF16;
+  const size_t ab = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  const size_t bb = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.wei)) : 0;
+  size_t pad_bytes = round64(dnnl_memory_desc_get_size(&e->mm.scratch));
+  if (bf16) {
+    const size_t pa = dnnl_memory_desc_get_size(&e->cvt_a.scratch),
+                 pb = dnnl_memory_desc_get_size(&e->cvt_b.scratch);
+    if (round64(pa) > pad_bytes) pad_bytes = round64(pa);
+    if (round64(pb) > pad_bytes) pad_bytes = round64(pb);
+  }
+  scratch sc;
+  char *mem = scratch_get(&sc, k, ab + bb + pad_bytes, err);
+  if (ab + bb + pad_bytes && !mem) {
+    if (e == &tmp) mm_entry_destroy(&tmp);
+    return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+  }
+  void *pad = mem ? mem + ab + bb : NULL;
+  const void *a = A, *b = B;
+  const int cvt_ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+  if (bf16) {
+    const dnnl_memory_desc_t *mds_a[2] = {&e->a32, &e->mm.src}, *mds_b[2] = {&e->b32, &e->mm.wei};
+    void *const pa[2] = {(void *)(uintptr_t)A, mem}, *const pb[2] = {(void *)(uintptr_t)B,
+                                                                     mem + ab};
+    s = run(&e->cvt_a, 2, cvt_ids, mds_a, pa, pad);
+    if (!s) s = run(&e->cvt_b, 2, cvt_ids, mds_b, pb, pad);
+    a = mem, b = mem + ab;
+  }
+  if (!s) {
+    const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    const dnnl_memory_desc_t *mds[3] = {&e->mm.src, &e->mm.wei, &e->mm.dst};
+    void *const ptrs[3] = {(void *)(uintptr_t)a, (void *)(uintptr_t)b, C};
+    s = run(&e->mm, 3, ids, mds, ptrs, pad);
+  }
+  scratch_put(&sc);
+  if (e == &tmp) mm_entry_destroy(&tmp);
+  return s ? fail(err, s, "running a matmul") : DIF_OK;
+}
+
+const dif_backend dif_backend_onednn = {
+    .name = "onednn",
+    .what = "oneDNN matmul: float32, or bf16 inputs with float32 accumulation (AVX-512, AMX)",
+    .supports = on_supports,
+    .isa = on_isa,
+    .pack = on_pack,
+    .linear = on_linear,
+    .matmul = on_matmul,
+    .packed_free = on_packed_free,
+};

@@ -1,0 +1,93 @@
+/* backend_openblas.c — the `openblas` backend: float32 products through
+ * cblas_sgemm, exactly as the models run them today.
+ *
+ * It is a table over core/gemm.c, not a second implementation: linear is
+ * dif_linear / dif_linear_acc and matmul is dif_gemm, so a product through
+ * this backend gives the same bits as the direct call (tested). A packed F32
+ * weight is the caller's array itself (no copy: the weights stay where the
+ * model file is mapped); F16 and BF16 weights are widened to float32 once
+ * (exactly) into memory the packed weight owns. bf16 products are not
+ * offered: OpenBLAS 0.3.21's sbgemm has no pre-packed form and rounds its
+ * inputs itself; the onednn backend is the bf16 one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/backend.h"
+#include "core/blas.h"
+#include "core/ops_internal.h"
+
+typedef struct ob_packed {
+  dif_packed base;
+  const float *w; /* [n, k] float32: the source, or owned */
+  float *owned;
+} ob_packed;
+
+static bool ob_supports(dif_dtype math, char *why, size_t size) {
+  if (math == DIF_DTYPE_F32) return true;
+  snprintf(why, size, "OpenBLAS computes in float32 only (use the onednn backend for %s)",
+           dif_dtype_name(math));
+  return false;
+}
+
+static const char *ob_isa(void) { return dif_blas_corename(); }
+
+static dif_status ob_pack(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
+                          int64_t m_hint, dif_packed **out, dif_error *err) {
+  (void)m_hint;
+  ob_packed *p = calloc(1, sizeof *p);
+  if (!p) return dif_fail_oom(err, "a packed weight", sizeof *p);
+  const size_t count = (size_t)n * (size_t)k;
+  if (src == DIF_DTYPE_F32) {
+    p->w = w;
+  } else {
+    p->owned = malloc(count * sizeof *p->owned);
+    if (!p->owned) {
+      free(p);
+      return dif_fail_oom(err, "a weight widened to float32", count * sizeof(float));
+    }
+    dif_dtype_to_f32(src, w, count, p->owned);
+    p->w = p->owned;
+  }
+  p->base =
+      (dif_packed){&dif_backend_openblas, math, src, n, k, p->owned ? count * sizeof(float) : 0};
+  *out = &p->base;
+  return DIF_OK;
+}
+
+static dif_status ob_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
+                            const float *b, bool acc, float *y, dif_error *err) {
+  (void)err;
+  const ob_packed *p = (const ob_packed *)w;
+  if (acc)
+    dif_linear_acc(k, x, m, w->k, p->w, b, w->n, y);
+  else
+    dif_linear(k, x, m, w->k, p->w, b, w->n, y);
+  return DIF_OK;
+}
+
+static dif_status ob_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, bool trans_b,
+                            int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                            int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                            int64_t ldc, dif_error *err) {
+  (void)k, (void)math, (void)err;
+  dif_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  return DIF_OK;
+}
+
+static void ob_packed_free(dif_packed *w) {
+  ob_packed *p = (ob_packed *)w;
+  free(p->owned);
+  free(p);
+}
+
+const dif_backend dif_backend_openblas = {
+    .name = "openblas",
+    .what = "OpenBLAS cblas_sgemm, float32 (the exact path)",
+    .supports = ob_supports,
+    .isa = ob_isa,
+    .pack = ob_pack,
+    .linear = ob_linear,
+    .matmul = ob_matmul,
+    .packed_free = ob_packed_free,
+};

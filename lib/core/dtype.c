@@ -1,0 +1,79 @@
+/* dtype.c — element types and the bf16 rounding model (see dtype.h). */
+#include "core/dtype.h"
+
+#include <string.h>
+
+const char *dif_dtype_name(dif_dtype t) {
+  switch (t) {
+  case DIF_DTYPE_F32: return "f32";
+  case DIF_DTYPE_F16: return "f16";
+  case DIF_DTYPE_BF16: return "bf16";
+  default: return "?";
+  }
+}
+
+size_t dif_dtype_size(dif_dtype t) {
+  switch (t) {
+  case DIF_DTYPE_F32: return 4;
+  case DIF_DTYPE_F16:
+  case DIF_DTYPE_BF16: return 2;
+  default: return 0;
+  }
+}
+
+uint16_t dif_bf16_from_f32(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+  /* Adding 0x7fff plus the lowest kept bit rounds the dropped half to
+   * nearest, ties to the even kept value; a carry into the exponent is the
+   * correct result (up to Inf for values beyond the largest bf16). */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+float dif_bf16_to_float(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+float dif_bf16_round(float f) { return dif_bf16_to_float(dif_bf16_from_f32(f)); }
+
+float dif_f16_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+  if (exp == 0) {
+    if (man == 0) {
+      bits = sign;
+    } else { /* subnormal: normalise */
+      int e = -1;
+      do {
+        e++;
+        man <<= 1;
+      } while (!(man & 0x400u));
+      bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (man << 13); /* Inf / NaN */
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+void dif_dtype_to_f32(dif_dtype t, const void *src, size_t n, float *dst) {
+  const uint16_t *h = src;
+  switch (t) {
+  case DIF_DTYPE_F32: memcpy(dst, src, n * sizeof *dst); break;
+  case DIF_DTYPE_F16:
+    for (size_t i = 0; i < n; i++) dst[i] = dif_f16_to_float(h[i]);
+    break;
+  case DIF_DTYPE_BF16:
+    for (size_t i = 0; i < n; i++) dst[i] = dif_bf16_to_float(h[i]);
+    break;
+  default: break;
+  }
+}

@@ -1,0 +1,581 @@
+/* The GEMM backends (core/backend.h) and the bf16 rounding model
+ * (core/dtype.h) against double-precision references.
+ *
+ * Every built backend × every precision it claims on this CPU × every
+ * weight dtype (F32, F16, BF16) × ragged shapes (M, N, K not multiples of
+ * 16; K = 1, N = 1, M = 1; large K), for linear (bias, accumulate, a packed
+ * layout chosen for another row count) and matmul (transposes, leading
+ * dimensions, alpha, beta).
+ *
+ * Bounds.
+ *   float32: normalised MSE ≤ NMSE_MAX (1e-10), as every float32 kernel.
+ *   bf16 (inputs rounded to bf16, unit roundoff u = 2^-8; products exact in
+ *   float32; float32 accumulation):
+ *   (a) against the double product of the bf16-rounded inputs (the rounding
+ *       model of core/dtype.h): NMSE ≤ NMSE_MAX — only the float32
+ *       accumulation differs, so this pins the rounding rule itself
+ *       (truncation instead of round-to-nearest-even would fail by ~10^5);
+ *   (b) against the exact double product of the float32 inputs: each term
+ *       a·w becomes a·w·(1+δ1)(1+δ2), |δ| ≤ u, so
+ *         |e_ij| ≤ (2u + u²)·Σ_l |a_il·w_jl| + (K+2)·2^-23·Σ_l |a_il·w_jl|
+ *       element by element (the second term bounds float32 accumulation
+ *       and the bias add), and in relative L2
+ *         ‖E‖ / ‖Y‖ ≤ (2u + u²)·ρ + (K+2)·2^-23·ρ₁,
+ *       ρ = sqrt(Σ_ij Σ_l (a_il·w_jl)²) / ‖Y‖, ρ₁ = ‖Σ_l |a·w|‖ / ‖Y‖.
+ *       The expected error is u·ρ/√3 (the RNE relative error has mean
+ *       square u²/6 per input), so the L2 bound has a margin of about 3.5
+ *       for large K and is exact in the worst case for K = 1.
+ *
+ * On a CPU without the bf16 path the bf16 cases print
+ * "bf16: skipped, needs AVX-512 (this CPU: ...)"; a backend this build
+ * lacks prints "<name>: missing: ..."; run as `test-backend bf16`, the
+ * program exits 77 (ctest: skipped) when no backend runs bf16 here.
+ */
+#include <pthread.h>
+
+#include "core/backend.h"
+#include "core/dtype.h"
+#include "ops_test_util.h"
+
+static const double U = 1.0 / 256; /* bf16 unit roundoff 2^-8 */
+
+static uint32_t f2u(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+static float u2f(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* ---- the bf16 rounding model ---- */
+
+TEST(bf16_rounding_edges) {
+  /* exact values stay */
+  CHECK(dif_bf16_from_f32(1.0f) == 0x3f80);
+  CHECK(dif_bf16_from_f32(-2.0f) == 0xc000);
+  CHECK(dif_bf16_from_f32(0.0f) == 0x0000);
+  CHECK(dif_bf16_from_f32(-0.0f) == 0x8000);
+  /* ties go to the even neighbour */
+  CHECK(dif_bf16_from_f32(u2f(0x3f808000)) == 0x3f80); /* 1 + 2^-8: between 0x3f80 and 0x3f81 */
+  CHECK(dif_bf16_from_f32(u2f(0x3f818000)) == 0x3f82); /* between 0x3f81 and 0x3f82 */
+  CHECK(dif_bf16_from_f32(u2f(0xbf818000)) == 0xbf82); /* negative tie */
+  /* just off a tie goes to the nearer */
+  CHECK(dif_bf16_from_f32(u2f(0x3f808001)) == 0x3f81);
+  CHECK(dif_bf16_from_f32(u2f(0x3f817fff)) == 0x3f81);
+  /* a carry into the exponent */
+  CHECK(dif_bf16_from_f32(u2f(0x3fffffff)) == 0x4000);
+  /* Inf stays, the largest float rounds to Inf, the largest bf16 stays */
+  CHECK(dif_bf16_from_f32(INFINITY) == 0x7f80);
+  CHECK(dif_bf16_from_f32(-INFINITY) == 0xff80);
+  CHECK(dif_bf16_from_f32(u2f(0x7f7fffff)) == 0x7f80);
+  CHECK(dif_bf16_from_f32(u2f(0x7f7f0000)) == 0x7f7f);
+  CHECK(dif_bf16_from_f32(u2f(0x7f7f7fff)) == 0x7f7f);
+  /* NaN stays NaN (quiet, sign kept), never becomes Inf */
+  const uint16_t qn = dif_bf16_from_f32(NAN);
+  CHECK((qn & 0x7f80) == 0x7f80 && (qn & 0x7f) != 0);
+  const uint16_t sn = dif_bf16_from_f32(u2f(0x7f800001)); /* payload only in dropped bits */
+  CHECK((sn & 0x7f80) == 0x7f80 && (sn & 0x40) && !(sn & 0x8000));
+  CHECK(dif_bf16_from_f32(u2f(0xff800001)) & 0x8000);
+  CHECK(isnan(dif_bf16_round(NAN)));
+  /* subnormals round like any value: the smallest float32 subnormal → +0,
+   * a tie among subnormals to even, the largest subnormal to the smallest
+   * normal bf16 */
+  CHECK(dif_bf16_from_f32(u2f(0x00000001)) == 0x0000);
+  CHECK(dif_bf16_from_f32(u2f(0x80000001)) == 0x8000);
+  CHECK(dif_bf16_from_f32(u2f(0x00018000)) == 0x0002);
+  CHECK(dif_bf16_from_f32(u2f(0x00028000)) == 0x0002);
+  CHECK(dif_bf16_from_f32(u2f(0x007fffff)) == 0x0080);
+  CHECK(dif_bf16_to_float(0x0001) == u2f(0x00010000));
+  /* the relative error of rounding is at most u = 2^-8 over a sweep */
+  uint64_t s = 7;
+  double worst = 0;
+  for (int i = 0; i < 100000; i++) {
+    const float f = u2f((uint32_t)dif_test_rand_u64(&s) & 0x7effffffu) *
+                    (dif_test_rand_u64(&s) & 1 ? 1.0f : -1.0f);
+    if (!isnormal(f)) continue;
+    const double r = fabs((double)dif_bf16_round(f) - f) / fabs((double)f);
+    if (r > worst) worst = r;
+    /* round trip of a bf16 value is exact */
+    const uint16_t h = dif_bf16_from_f32(f);
+    CHECK(dif_bf16_from_f32(dif_bf16_to_float(h)) == h);
+  }
+  CHECK_MSG(worst <= U, "worst relative rounding error %.3g > 2^-8", worst);
+  CHECK(worst > 0.9 * U);
+}
+
+TEST(f16_decode) {
+  CHECK(dif_f16_to_float(0x3c00) == 1.0f);
+  CHECK(dif_f16_to_float(0xc000) == -2.0f);
+  CHECK(dif_f16_to_float(0x7bff) == 65504.0f);
+  CHECK(dif_f16_to_float(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
+  CHECK(dif_f16_to_float(0x03ff) == ldexpf(1023.0f, -24));
+  CHECK(dif_f16_to_float(0x7c00) == INFINITY);
+  CHECK(isnan(dif_f16_to_float(0x7e00)));
+  CHECK(f2u(dif_f16_to_float(0x8000)) == 0x80000000u);
+  CHECK(dif_dtype_size(DIF_DTYPE_BF16) == 2 && dif_dtype_size(DIF_DTYPE_F32) == 4);
+  CHECK(strcmp(dif_dtype_name(DIF_DTYPE_F16), "f16") == 0);
+}
+
+/* ---- what runs here ---- */
+
+static bool bf16_only;   /* `test-backend bf16` */
+static int bf16_runners; /* backends that ran bf16 */
+
+static bool runs(const dif_backend *b, dif_dtype math, bool say) {
+  char why[256] = "";
+  const bool ok = b->supports(math, why, sizeof why);
+  if (!ok && say) printf("%s %s: skipped, %s\n", b->name, dif_dtype_name(math), why);
+  return ok;
+}
+
+TEST(registry) {
+  char cpu[160];
+  dif_cpu_describe(cpu, sizeof cpu);
+  printf("this CPU: %s\n", cpu);
+  CHECK(dif_backend_count() >= 2);
+  CHECK(dif_backend_row_at(-1) == NULL && dif_backend_row_at(dif_backend_count()) == NULL);
+  CHECK(dif_backend_find("openblas") == &dif_backend_openblas);
+  CHECK(dif_backend_find("no-such") == NULL && dif_backend_find(NULL) == NULL);
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend_row *r = dif_backend_row_at(i);
+    CHECK(r->name && *r->name);
+    if (!r->backend) {
+      CHECK(r->missing && *r->missing);
+      printf("%s: missing: %s\n", r->name, r->missing);
+      continue;
+    }
+    CHECK(strcmp(r->backend->name, r->name) == 0);
+    CHECK(dif_backend_find(r->name) == r->backend);
+    printf("%s: built (%s), ISA %s; f32 %s, bf16 %s\n", r->name, r->backend->what,
+           r->backend->isa(), runs(r->backend, DIF_DTYPE_F32, false) ? "yes" : "no",
+           runs(r->backend, DIF_DTYPE_BF16, false) ? "yes" : "no");
+    CHECK(runs(r->backend, DIF_DTYPE_F32, true)); /* every backend does float32 */
+  }
+  CHECK(!runs(&dif_backend_openblas, DIF_DTYPE_BF16, false));
+#ifdef DIF_HAVE_ONEDNN
+  CHECK(dif_backend_find("onednn") == &dif_backend_onednn);
+#else
+  CHECK(dif_backend_find("onednn") == NULL);
+#endif
+}
+
+/* ---- references ---- */
+
+/* Weight source data of a dtype, and its float32 value. */
+typedef struct wdata {
+  dif_dtype t;
+  void *src;
+  float *f; /* the exact float32 value of every element */
+} wdata;
+
+static wdata make_weight(dif_dtype t, size_t count, uint64_t seed) {
+  wdata w = {t, NULL, fbuf(count)};
+  uint64_t s = seed;
+  if (t == DIF_DTYPE_F32) {
+    dif_test_fill(w.f, count, seed, -1, 1);
+    w.src = w.f;
+    return w;
+  }
+  uint16_t *h = calloc(count ? count : 1, sizeof *h);
+  if (!h) abort();
+  for (size_t i = 0; i < count; i++) {
+    if (t == DIF_DTYPE_F16) { /* sign, exponent 2^-7 .. 2^0, any mantissa */
+      const uint64_t r = dif_test_rand_u64(&s);
+      h[i] = (uint16_t)(((r & 1) << 15) | ((8 + (r >> 1) % 8) << 10) | ((r >> 8) & 0x3ff));
+    } else {
+      h[i] = dif_bf16_from_f32(dif_test_rand_uniform(&s, -1, 1));
+    }
+  }
+  dif_dtype_to_f32(t, h, count, w.f);
+  w.src = h;
+  return w;
+}
+
+static void free_weight(wdata *w) {
+  if (w->src != w->f) free(w->src);
+  free(w->f);
+}
+
+/* The result's distance to the exact product, against the bf16 bound (b). */
+typedef struct bound_stats {
+  double worst_ratio; /* largest (relative L2) / (its bound) seen */
+} bound_stats;
+static bound_stats bf16_stats;
+
+/* C[i, j] (ldc) = Σ_l a(i, l)·b(l, j) + bias[j] + c0 in double, with
+ * operands through bf16 if round, and the sums S2 = Σ(a·b)², S1 = Σ|a·b| per
+ * element for the bound. Accessors by pointer and strides. */
+typedef struct mat {
+  const float *p;
+  int64_t rs, cs; /* element (r, c) at p[r·rs + c·cs] */
+} mat;
+
+static double at(mat m, int64_t r, int64_t c, bool round) {
+  const float v = m.p[r * m.rs + c * m.cs];
+  return round ? (double)dif_bf16_round(v) : (double)v;
+}
+
+static void ref_product(mat a, mat b, int64_t M, int64_t N, int64_t K, double alpha,
+                        const float *bias, double beta, const float *c0, int64_t ldc, bool round,
+                        double *out, double *s2, double *s1) {
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0, q = 0, l1 = 0;
+      for (int64_t l = 0; l < K; l++) {
+        const double t = at(a, i, l, round) * at(b, l, j, round);
+        s += t, q += t * t, l1 += fabs(t);
+      }
+      double v = alpha * s + (bias ? bias[j] : 0);
+      if (beta != 0) v += beta * c0[i * ldc + j];
+      out[i * ldc + j] = v;
+      if (s2) s2[i * ldc + j] = alpha * alpha * q;
+      if (s1) s1[i * ldc + j] = fabs(alpha) * l1 + (bias ? fabs(bias[j]) : 0);
+    }
+}
+
+/* Checks a bf16 result y against the exact reference (bound b). */
+static void check_bf16_bound(const float *y, const double *exact, const double *s2,
+                             const double *s1, int64_t M, int64_t N, int64_t K, int64_t ldc,
+                             const char *what) {
+  const double acc = (double)(K + 2) * ldexp(1.0, -23);
+  double e2 = 0, y2 = 0, q = 0, l1 = 0;
+  int bad = 0;
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      const size_t x = (size_t)(i * ldc + j);
+      const double e = (double)y[x] - exact[x];
+      e2 += e * e, y2 += exact[x] * exact[x], q += s2[x], l1 += s1[x] * s1[x];
+      if (fabs(e) > (2 * U + U * U + acc) * s1[x] + 1e-30) bad++;
+    }
+  CHECK_MSG(bad == 0, "%s: %d elements beyond the element-wise bf16 bound", what, bad);
+  if (y2 == 0) return;
+  const double rel = sqrt(e2 / y2);
+  const double bound = (2 * U + U * U) * sqrt(q / y2) + acc * sqrt(l1 / y2);
+  CHECK_MSG(rel <= bound, "%s: relative L2 %.3g > bound %.3g", what, rel, bound);
+  if (rel / bound > bf16_stats.worst_ratio) bf16_stats.worst_ratio = rel / bound;
+}
+
+/* ---- linear ---- */
+
+typedef struct shape {
+  int64_t M, N, K;
+} shape;
+
+static const shape shapes[] = {
+    {1, 1, 1},     {1, 1, 17},     {3, 1, 64},   {1, 5, 7},      {17, 33, 1},    {13, 7, 29},
+    {31, 45, 100}, {64, 320, 320}, {5, 3, 4099}, {70, 19, 1283}, {129, 67, 300},
+};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+static void check_linear(const dif_backend *be, dif_dtype math, dif_dtype src, shape sh,
+                         int64_t m_hint, bool bias, bool acc, uint64_t seed) {
+  const int64_t M = sh.M, N = sh.N, K = sh.K;
+  char what[160];
+  snprintf(what, sizeof what, "%s %s linear, %s weights, M %lld N %lld K %lld%s%s, m_hint %lld",
+           be->name, dif_dtype_name(math), dif_dtype_name(src), (long long)M, (long long)N,
+           (long long)K, bias ? ", bias" : "", acc ? ", acc" : "", (long long)m_hint);
+  kenv e;
+  kenv_init(&e, 2);
+  dif_error err;
+  dif_error_clear(&err);
+  wdata w = make_weight(src, (size_t)(N * K), seed);
+  float *x = frand((size_t)(M * K), seed + 1, -1, 1);
+  float *b = bias ? frand((size_t)N, seed + 2, -1, 1) : NULL;
+  float *y0 = frand((size_t)(M * N), seed + 3, -1, 1);
+  float *y = fbuf((size_t)(M * N));
+  memcpy(y, y0, (size_t)(M * N) * sizeof *y);
+  double *ref = dbuf((size_t)(M * N)), *s2 = dbuf((size_t)(M * N)), *s1 = dbuf((size_t)(M * N));
+  const mat xa = {x, K, 1}, wt = {w.f, 1, K}; /* Wᵀ: element (l, j) = W[j, l] */
+
+  dif_packed *p = NULL;
+  CHECK_STATUS(dif_backend_pack(be, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK, err.msg, "");
+  if (p) {
+    CHECK(p->backend == be && p->n == N && p->k == K && p->math == math && p->src == src);
+    CHECK_STATUS(dif_packed_linear(&e.k, p, x, M, b, acc, y, &err), DIF_OK, err.msg, "");
+    ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, math == DIF_DTYPE_BF16, ref, NULL, NULL);
+    double nmse = dif_test_nmse(y, ref, (size_t)(M * N));
+    CHECK_MSG(nmse <= NMSE_MAX, "%s: nmse %.3g > %.3g (against the %s reference)", what, nmse,
+              NMSE_MAX, math == DIF_DTYPE_BF16 ? "bf16-rounded" : "float32");
+    if (math == DIF_DTYPE_BF16) {
+      ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, false, ref, s2, s1);
+      check_bf16_bound(y, ref, s2, s1, M, N, K, N, what);
+    }
+    if (be == &dif_backend_openblas) { /* the exact path, bit for bit */
+      float *yd = fbuf((size_t)(M * N));
+      memcpy(yd, y0, (size_t)(M * N) * sizeof *yd);
+      if (acc)
+        dif_linear_acc(&e.k, x, M, K, w.f, b, N, yd);
+      else
+        dif_linear(&e.k, x, M, K, w.f, b, N, yd);
+      CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not dif_linear's bits", what);
+      free(yd);
+    }
+    /* a second call reuses the cached primitive and gives the same bits */
+    float *y2 = fbuf((size_t)(M * N));
+    memcpy(y2, y0, (size_t)(M * N) * sizeof *y2);
+    CHECK_STATUS(dif_packed_linear(&e.k, p, x, M, b, acc, y2, &err), DIF_OK, err.msg, "");
+    CHECK_MSG(memcmp(y, y2, (size_t)(M * N) * sizeof *y) == 0, "%s: second call differs", what);
+    free(y2);
+  }
+  dif_packed_free(p);
+  free_weight(&w);
+  free(x), free(b), free(y0), free(y), free(ref), free(s2), free(s1);
+  kenv_free(&e);
+}
+
+static const dif_dtype srcs[] = {DIF_DTYPE_F32, DIF_DTYPE_F16, DIF_DTYPE_BF16};
+
+static void linear_all(dif_dtype math) {
+  bool any = false;
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend *be = dif_backend_row_at(i)->backend;
+    if (!be || !runs(be, math, true)) continue;
+    any = true;
+    for (size_t s = 0; s < N_SHAPES; s++)
+      for (int t = 0; t < 3; t++) {
+        const uint64_t seed = 1000 * s + 10 * (uint64_t)t;
+        /* layouts chosen for this M, and for the default (another M) */
+        check_linear(be, math, srcs[t], shapes[s], shapes[s].M, (s + (size_t)t) % 2, false, seed);
+        check_linear(be, math, srcs[t], shapes[s], 0, s % 2 == 0, true, seed + 5);
+      }
+  }
+  if (math == DIF_DTYPE_BF16 && any) bf16_runners++;
+}
+
+TEST(linear_f32) { linear_all(DIF_DTYPE_F32); }
+TEST(linear_bf16) { linear_all(DIF_DTYPE_BF16); }
+
+/* ---- matmul ---- */
+
+static void check_matmul(const dif_backend *be, dif_dtype math, shape sh, int t, float alpha,
+                         float beta, uint64_t seed) {
+  const int64_t M = sh.M, N = sh.N, K = sh.K;
+  const bool ta = t & 1, tb = t & 2;
+  const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+  const int64_t arows = ta ? K : M, brows = tb ? N : K;
+  char what[160];
+  snprintf(what, sizeof what, "%s %s matmul%s%s, M %lld N %lld K %lld, alpha %g beta %g", be->name,
+           dif_dtype_name(math), ta ? " Aᵀ" : "", tb ? " Bᵀ" : "", (long long)M, (long long)N,
+           (long long)K, alpha, beta);
+  kenv e;
+  kenv_init(&e, 1);
+  dif_error err;
+  dif_error_clear(&err);
+  float *A = frand((size_t)(arows * lda), seed, -1, 1);
+  float *B = frand((size_t)(brows * ldb), seed + 1, -1, 1);
+  float *C0 = frand((size_t)(M * ldc), seed + 2, -1, 1);
+  float *C = fbuf((size_t)(M * ldc));
+  if (beta == 0) /* C's contents are ignored, NaN included */
+    for (int64_t i = 0; i < M * ldc; i++) C[i] = NAN;
+  else
+    memcpy(C, C0, (size_t)(M * ldc) * sizeof *C);
+  for (int64_t i = 0; i < M; i++) /* the padding columns must stay */
+    for (int64_t j = N; j < ldc; j++) C[i * ldc + j] = C0[i * ldc + j] = 42;
+  double *ref = dbuf((size_t)(M * ldc)), *s2 = dbuf((size_t)(M * ldc)),
+         *s1 = dbuf((size_t)(M * ldc));
+  for (int64_t i = 0; i < M * ldc; i++) ref[i] = 42, s1[i] = s2[i] = 0;
+  const mat a = ta ? (mat){A, 1, lda} : (mat){A, lda, 1};
+  const mat b = tb ? (mat){B, 1, ldb} : (mat){B, ldb, 1};
+  CHECK_STATUS(dif_backend_matmul(be, &e.k, math, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                                  ldc, &err),
+               DIF_OK, err.msg, "");
+  ref_product(a, b, M, N, K, alpha, NULL, beta, C0, ldc, math == DIF_DTYPE_BF16, ref, NULL, NULL);
+  const double nmse = dif_test_nmse(C, ref, (size_t)(M * ldc));
+  CHECK_MSG(nmse <= NMSE_MAX, "%s: nmse %.3g", what, nmse);
+  if (math == DIF_DTYPE_BF16) {
+    ref_product(a, b, M, N, K, alpha, NULL, beta, C0, ldc, false, ref, s2, s1);
+    check_bf16_bound(C, ref, s2, s1, M, N, K, ldc, what);
+  }
+  if (be == &dif_backend_openblas) {
+    float *D = fbuf((size_t)(M * ldc));
+    memcpy(D, beta == 0 ? C : C0, (size_t)(M * ldc) * sizeof *D);
+    dif_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, D, ldc);
+    CHECK_MSG(memcmp(C, D, (size_t)(M * ldc) * sizeof *C) == 0, "%s: not dif_gemm's bits", what);
+    free(D);
+  }
+  free(A), free(B), free(C0), free(C), free(ref), free(s2), free(s1);
+  kenv_free(&e);
+}
+
+static void matmul_all(dif_dtype math) {
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend *be = dif_backend_row_at(i)->backend;
+    if (!be || !runs(be, math, false)) continue;
+    for (size_t s = 0; s < N_SHAPES; s++)
+      for (int t = 0; t < 4; t++) {
+        check_matmul(be, math, shapes[s], t, 1.0f, 0.0f, 77 * s + (uint64_t)t);
+        if (s % 3 == 0) check_matmul(be, math, shapes[s], t, 0.5f, 0.25f, 99 * s + (uint64_t)t);
+      }
+    /* attention's shapes: Q·Kᵀ with heads in the row stride, P·V */
+    check_matmul(be, math, (shape){200, 77, 64}, 2, 0.125f, 0.0f, 5);
+    check_matmul(be, math, (shape){200, 64, 77}, 0, 1.0f, 0.0f, 6);
+  }
+}
+
+TEST(matmul_f32) { matmul_all(DIF_DTYPE_F32); }
+TEST(matmul_bf16) { matmul_all(DIF_DTYPE_BF16); }
+
+/* ---- argument checks ---- */
+
+TEST(arguments) {
+  dif_error err;
+  dif_error_clear(&err);
+  const float w[6] = {1, 2, 3, 4, 5, 6};
+  dif_packed *p = (dif_packed *)&err; /* must be reset to NULL on failure */
+  const dif_backend *ob = &dif_backend_openblas;
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, NULL, 2, 3, 0, &p, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  CHECK(p == NULL);
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, 0, 3, 0, &p, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "empty");
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, -2, 3, 0, &p, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "negative");
+  CHECK_STATUS(
+      dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, (int64_t)1 << 40, 3, 0, &p, &err),
+      DIF_ERR_LIMIT, err.msg, "limit");
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F16, DIF_DTYPE_F32, w, 2, 3, 0, &p, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "f32 or bf16");
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_BF16, DIF_DTYPE_F32, w, 2, 3, 0, &p, &err),
+               DIF_ERR_UNSUPPORTED, err.msg, "float32 only");
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, (dif_dtype)9, w, 2, 3, 0, &p, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "dtype");
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, 2, 3, 0, NULL, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "out");
+  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, 2, 3, 0, &p, &err), DIF_OK,
+               err.msg, "");
+  CHECK(p && p->bytes == 0); /* F32 is used in place */
+  float x[3] = {1, 1, 1}, y[2] = {0, 0};
+  CHECK_STATUS(dif_packed_linear(NULL, p, NULL, 1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "NULL");
+  CHECK_STATUS(dif_packed_linear(NULL, p, x, -1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "negative");
+  CHECK_STATUS(dif_packed_linear(NULL, p, x, 0, NULL, false, y, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif_packed_linear(NULL, p, x, 1, NULL, false, y, &err), DIF_OK, err.msg, "");
+  CHECK(y[0] == 6 && y[1] == 15);
+  dif_packed_free(p);
+  dif_packed_free(NULL);
+  float C[4] = {1, 2, 3, 4};
+  CHECK_STATUS(dif_backend_matmul(ob, NULL, DIF_DTYPE_F32, false, false, 2, 2, 0, 1, NULL, 1, NULL,
+                                  1, 0.5f, C, 2, &err),
+               DIF_OK, err.msg, "");
+  CHECK(C[0] == 0.5f && C[3] == 2.0f);
+  CHECK_STATUS(dif_backend_matmul(ob, NULL, DIF_DTYPE_F32, false, false, 2, 2, 3, 1, w, 2, w, 2, 0,
+                                  C, 2, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "leading");
+  CHECK_STATUS(dif_backend_matmul(ob, NULL, DIF_DTYPE_BF16, false, false, 1, 1, 1, 1, w, 1, w, 1, 0,
+                                  C, 1, &err),
+               DIF_ERR_UNSUPPORTED, err.msg, "bf16");
+}
+
+/* ---- one packed weight, several threads ---- */
+
+typedef struct thread_job {
+  const dif_packed *p;
+  const float *x;
+  int64_t m;
+  float *y;
+  int reps;
+  dif_status st;
+} thread_job;
+
+static void *thread_main(void *arg) {
+  thread_job *j = arg;
+  kenv e;
+  kenv_init(&e, 0);
+  dif_error err;
+  dif_error_clear(&err);
+  for (int r = 0; r < j->reps && !j->st; r++)
+    j->st = dif_packed_linear(&e.k, j->p, j->x, j->m, NULL, false, j->y, &err);
+  kenv_free(&e);
+  return NULL;
+}
+
+/* Threads with different row counts fill one packed weight's primitive
+ * cache at once (and overflow it); each result equals the one-thread one. */
+static void threads_on(const dif_backend *be, dif_dtype math) {
+  enum { T = 12, REPS = 3 };
+  const int64_t N = 48, K = 40;
+  dif_error err;
+  dif_error_clear(&err);
+  float *w = frand((size_t)(N * K), 3, -1, 1), *x = frand((size_t)(T + 1) * K, 4, -1, 1);
+  float *y = fbuf((size_t)(T * (T + 1) * N)), *want = fbuf((size_t)(T * (T + 1) * N));
+  dif_packed *p = NULL;
+  CHECK_STATUS(dif_backend_pack(be, math, DIF_DTYPE_F32, w, N, K, 0, &p, &err), DIF_OK, err.msg,
+               "");
+  if (!p) return;
+  thread_job jobs[T];
+  pthread_t th[T];
+  for (int i = 0; i < T; i++) {
+    jobs[i] = (thread_job){p, x, i + 1, y + (size_t)i * (T + 1) * N, REPS, DIF_OK};
+    CHECK(pthread_create(&th[i], NULL, thread_main, &jobs[i]) == 0);
+  }
+  for (int i = 0; i < T; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < T; i++) {
+    CHECK(jobs[i].st == DIF_OK);
+    float *wi = want + (size_t)i * (T + 1) * N;
+    CHECK_STATUS(dif_packed_linear(NULL, p, x, i + 1, NULL, false, wi, &err), DIF_OK, err.msg, "");
+    CHECK_MSG(memcmp(wi, jobs[i].y, (size_t)(i + 1) * N * sizeof *wi) == 0,
+              "%s %s: thread with m = %d differs", be->name, dif_dtype_name(math), i + 1);
+  }
+  dif_packed_free(p);
+  free(w), free(x), free(y), free(want);
+}
+
+TEST(threads) {
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend *be = dif_backend_row_at(i)->backend;
+    if (!be) continue;
+    threads_on(be, DIF_DTYPE_F32);
+    if (runs(be, DIF_DTYPE_BF16, false)) threads_on(be, DIF_DTYPE_BF16);
+  }
+}
+
+/* ---- main ---- */
+
+static void say_bf16(void) {
+  char cpu[160];
+  dif_cpu_describe(cpu, sizeof cpu);
+  if (bf16_runners) {
+    printf("bf16: ran on %d backend(s); worst error / bound %.2f (this CPU: %s)\n", bf16_runners,
+           bf16_stats.worst_ratio, cpu);
+    return;
+  }
+  /* Why not: a backend that could run bf16 says what the CPU lacks; without
+   * one in this build, the missing rows say why. */
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend_row *r = dif_backend_row_at(i);
+    char why[256] = "";
+    if (r->backend && r->backend != &dif_backend_openblas &&
+        !r->backend->supports(DIF_DTYPE_BF16, why, sizeof why)) {
+      printf("bf16: skipped, %s\n", why);
+      return;
+    }
+  }
+  printf("bf16: skipped, no bf16 backend in this build (this CPU: %s)", cpu);
+  for (int i = 0; i < dif_backend_count(); i++)
+    if (!dif_backend_row_at(i)->backend)
+      printf("; %s: missing: %s", dif_backend_row_at(i)->name, dif_backend_row_at(i)->missing);
+  printf("\n");
+}
+
+int main(int argc, char **argv) {
+  bf16_only = argc > 1 && strcmp(argv[1], "bf16") == 0;
+  if (!bf16_only) {
+    RUN(bf16_rounding_edges);
+    RUN(f16_decode);
+    RUN(registry);
+    RUN(arguments);
+    RUN(linear_f32);
+    RUN(matmul_f32);
+  }
+  RUN(linear_bf16);
+  RUN(matmul_bf16);
+  if (!bf16_only) RUN(threads);
+  say_bf16();
+  const int rc = dif_test_finish();
+  if (bf16_only && !bf16_runners && rc == 0) return 77;
+  return rc;
+}
