@@ -1,0 +1,158 @@
+/* The UTF-8 validity check, as both its callers see it: dif_utf8_validate
+ * (the tokenizer, ftfy) and the prompt API (dif_prompt_add_text,
+ * dif_prompt_set_negative). Both must refuse the same byte strings —
+ * overlong forms, surrogates, code points above U+10FFFF, stray and missing
+ * continuation bytes, bytes that never occur in UTF-8 — and name the same
+ * byte offset, that of the first byte of the first bad sequence (RFC 3629).
+ * A definition-based decoder below is the reference. */
+#include "test.h"
+
+#include "models/text_clean.h"
+
+/* The reference: RFC 3629 read literally. The sequence length comes from the
+ * lead byte's high bits, the code point from the continuation bytes; then
+ * the too-long (overlong), surrogate and out-of-range ones are refused.
+ * Returns 1 if s[0..len) is valid, else 0 and the offset in *off. */
+static int ref_valid(const unsigned char *s, size_t len, size_t *off) {
+  for (size_t i = 0; i < len;) {
+    unsigned char b = s[i];
+    size_t need;
+    uint32_t cp, min;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if ((b & 0xE0) == 0xC0) {
+      need = 2, cp = b & 0x1F, min = 0x80;
+    } else if ((b & 0xF0) == 0xE0) {
+      need = 3, cp = b & 0x0F, min = 0x800;
+    } else if ((b & 0xF8) == 0xF0) {
+      need = 4, cp = b & 0x07, min = 0x10000;
+    } else {
+      *off = i;
+      return 0;
+    }
+    for (size_t k = 1; k < need; k++) {
+      if (i + k >= len || (s[i + k] & 0xC0) != 0x80) {
+        *off = i;
+        return 0;
+      }
+      cp = cp << 6 | (s[i + k] & 0x3F);
+    }
+    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      *off = i;
+      return 0;
+    }
+    i += need;
+  }
+  return 1;
+}
+
+static int n_checked;
+
+/* Checks one NUL-terminated string through every path against the reference. */
+static void check_one(dif_prompt *p, const char *s) {
+  size_t len = strlen(s), off = 0;
+  int valid = ref_valid((const unsigned char *)s, len, &off);
+  char where[48];
+  snprintf(where, sizeof where, "byte offset %zu", off);
+  dif_error err = {0};
+  dif_status want = valid ? DIF_OK : DIF_ERR_INVALID_ARGUMENT;
+  const char *sub = valid ? "" : where;
+  CHECK_STATUS(dif_utf8_validate(s, len, &err), want, err.msg, sub);
+  dif_u32buf cps = {0};
+  CHECK_STATUS(dif_utf8_decode(s, len, &cps, &err), want, err.msg, sub);
+  dif_u32buf_free(&cps);
+  CHECK_STATUS(dif_prompt_set_negative(p, s), want, dif_prompt_last_error(p), sub);
+  n_checked++;
+}
+
+/* Named cases, each also through dif_prompt_add_text. */
+TEST(cases) {
+  static const struct {
+    const char *s;
+    long off; /* -1: valid */
+  } cases[] = {
+      {"", -1},
+      {"a red cat", -1},
+      {"\x7f", -1},
+      {"\xc2\x80", -1},                 /* U+0080, the smallest 2-byte form */
+      {"\xdf\xbf", -1},                 /* U+07FF */
+      {"\xe0\xa0\x80", -1},             /* U+0800, the smallest 3-byte form */
+      {"\xed\x9f\xbf", -1},             /* U+D7FF, below the surrogates */
+      {"\xee\x80\x80", -1},             /* U+E000, above them */
+      {"\xef\xbf\xbf", -1},             /* U+FFFF (a noncharacter, but valid) */
+      {"\xef\xbb\xbf", -1},             /* a BOM */
+      {"\xf0\x90\x80\x80", -1},         /* U+10000, the smallest 4-byte form */
+      {"\xf4\x8f\xbf\xbf", -1},         /* U+10FFFF, the largest */
+      {"caf\xc3\xa9 \xe2\x82\xac", -1}, /* café € */
+      {"\xc0\x80", 0},                  /* overlong NUL */
+      {"x\xc0\xaf", 1},                 /* overlong '/' */
+      {"ab\xc1\xbf", 2},                /* overlong U+007F */
+      {"\xe0\x80\x80", 0},              /* overlong 3-byte */
+      {"\xe0\x9f\xbf", 0},              /* overlong U+07FF */
+      {"\xf0\x80\x80\x80", 0},          /* overlong 4-byte */
+      {"\xf0\x8f\xbf\xbf", 0},          /* overlong U+FFFF */
+      {"xy\xed\xa0\x80", 2},            /* U+D800, a high surrogate */
+      {"\xed\xbf\xbf", 0},              /* U+DFFF, a low surrogate */
+      {"\xed\xa0\xbd\xed\xb8\x80", 0},  /* a surrogate pair (CESU-8) */
+      {"\xf4\x90\x80\x80", 0},          /* U+110000 */
+      {"ok\xf7\xbf\xbf\xbf", 2},        /* U+1FFFFF */
+      {"\xf5\x80\x80\x80", 0},          /* lead bytes F5..FF never occur */
+      {"\xf8\x88\x80\x80\x80", 0},      /* old 5-byte form */
+      {"\xfc\x84\x80\x80\x80\x80", 0},  /* old 6-byte form */
+      {"\xfe", 0},
+      {"ok \xff\xfe bad", 3},
+      {"ab\x80", 2}, /* stray continuation byte */
+      {"\xbf", 0},
+      {"abc\xe2\x82", 3},  /* truncated at the end */
+      {"\xe2\x82 x", 0},   /* continuation missing */
+      {"\xf0\x9f\x98", 0}, /* truncated 4-byte */
+      {"caf\xc3\xa9 \xc3(", 6},
+      {"\xc3\xa9\xc3\xa9\xc3", 4},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *s = cases[i].s;
+    size_t off = 0;
+    int valid = ref_valid((const unsigned char *)s, strlen(s), &off);
+    CHECK_MSG(valid == (cases[i].off < 0) && (valid || (long)off == cases[i].off),
+              "case %zu: the reference disagrees with the table", i);
+    dif_prompt *p = NULL;
+    CHECK(dif_prompt_new(&p) == DIF_OK);
+    if (!p) return;
+    check_one(p, s);
+    char where[48] = "";
+    if (!valid) snprintf(where, sizeof where, "byte offset %ld", cases[i].off);
+    const char *sub = where;
+    CHECK_STATUS(dif_prompt_add_text(p, s, 1.0f), valid ? DIF_OK : DIF_ERR_INVALID_ARGUMENT,
+                 dif_prompt_last_error(p), sub);
+    CHECK(dif_prompt_part_count(p) == (valid ? 1 : 0));
+    dif_prompt_free(p);
+  }
+}
+
+/* Every two-byte start (after a prefix, so offsets are not all 0) followed by
+ * each interesting tail: the constraints of UTF-8 all sit in the first two
+ * bytes of a sequence, the rest only needs continuation bytes. */
+TEST(exhaustive_two_bytes) {
+  static const char *tails[] = {"",         "\x80",         "\xbf",         "\x80\x80",
+                                "\xbf\xbf", "\x80\x80\x80", "\xbf\xbf\xbf", "Z",
+                                "\x80Z",    "\xc0",         "\x80\xc0",     "\x80\x80\xff"};
+  dif_prompt *p = NULL;
+  CHECK(dif_prompt_new(&p) == DIF_OK);
+  if (!p) return;
+  for (int b0 = 1; b0 < 256; b0++)
+    for (int b1 = 0; b1 < 256; b1++)
+      for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        char s[16];
+        snprintf(s, sizeof s, "a%c%c%s", b0, b1, tails[t]);
+        check_one(p, s);
+      }
+  dif_prompt_free(p);
+  CHECK(n_checked > 255 * 255 * 12);
+}
+
+int main(void) {
+  RUN(cases);
+  RUN(exhaustive_two_bytes);
+  return dif_test_finish();
+}
