@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 static double now(void) {
   struct timespec t;

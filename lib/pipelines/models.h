@@ -24,7 +24,6 @@
 #include "io/model_folder.h"
 #include "models/clip_preprocess.h"
 #include "models/clip_text.h"
-#include "models/clip_tokenizer.h"
 #include "models/clip_vision.h"
 #include "models/image_normalizer.h"
 #include "models/prior.h"
@@ -32,6 +31,7 @@
 #include "models/vae.h"
 #include "pipelines/defaults.h"
 #include "samplers/scheduler.h"
+#include "text/clip_tokenizer.h"
 
 typedef enum dif_family { DIF_FAMILY_SD = 0, DIF_FAMILY_UNCLIP = 1 } dif_family;
 

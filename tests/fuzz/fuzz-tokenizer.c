@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/clip_tokenizer.h"
-#include "models/ftfy.h"
-#include "models/text_clean.h"
+#include "text/clip_tokenizer.h"
+#include "text/ftfy.h"
+#include "text/text_clean.h"
 
 #ifndef DIF_FUZZ_TOKENIZERS
 #define DIF_FUZZ_TOKENIZERS "tests/golden/tokenizers"

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "kinds.h"
-#include "models/clip_tokenizer.h"
-#include "models/ftfy.h"
+#include "text/clip_tokenizer.h"
+#include "text/ftfy.h"
 
 typedef struct tok_list {
   json_t *want;

@@ -34,9 +34,9 @@
 #include "io/image.h"
 #include "io/model_folder.h"
 #include "models/clip_preprocess.h"
-#include "models/clip_tokenizer.h"
 #include "pipelines/defaults.h"
 #include "test.h"
+#include "text/clip_tokenizer.h"
 
 static char scratch[64];
 

@@ -1,4 +1,4 @@
-/* models/clip_tokenizer, ftfy and text_clean against the transformers
+/* text/clip_tokenizer, ftfy and text_clean against the transformers
  * reference: every case of tests/golden/cases/tokenizer/{clip-bpe,clip-tiny}.json
  * (fixed, normalized, tokens, ids with <|endoftext|> and with "!" padding),
  * plus invalid UTF-8, huge prompts, malformed tokenizer folders and threads. */
@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "models/clip_tokenizer.h"
-#include "models/ftfy.h"
-#include "models/text_clean.h"
 #include "test.h"
+#include "text/clip_tokenizer.h"
+#include "text/ftfy.h"
+#include "text/text_clean.h"
 
 static dif_clip_tokenizer *load_tok(const char *rel) {
   dif_clip_tokenizer *tok = NULL;

@@ -12,8 +12,8 @@
  * the cache is guarded by a mutex, everything else is read-only after
  * dif_bpe_finish, so one dif_bpe may serve several threads.
  */
-#ifndef DIF_MODELS_BPE_H
-#define DIF_MODELS_BPE_H
+#ifndef DIF_TEXT_BPE_H
+#define DIF_TEXT_BPE_H
 
 #include <stddef.h>
 #include <stdint.h>

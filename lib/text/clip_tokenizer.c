@@ -1,7 +1,7 @@
 /* clip_tokenizer.c — CLIPTokenizer: loading a tokenizer folder, splitting on
  * added tokens, the ftfy / whitespace / lower-case / pre-tokenisation
  * pipeline, truncation and padding (clip_tokenizer.h). BPE is in bpe.c. */
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -11,9 +11,9 @@
 #include <utf8proc.h>
 
 #include "io/fileio.h"
-#include "models/bpe.h"
-#include "models/ftfy.h"
-#include "models/text_clean.h"
+#include "text/bpe.h"
+#include "text/ftfy.h"
+#include "text/text_clean.h"
 
 /* transformers reads merges.txt lines [1, 49152 - 256 - 2 + 1). */
 #define CLIP_MAX_MERGES (49152 - 256 - 2)

@@ -16,14 +16,14 @@
  *
  * All functions are reentrant; they allocate their scratch memory per call.
  */
-#ifndef DIF_MODELS_FTFY_H
-#define DIF_MODELS_FTFY_H
+#ifndef DIF_TEXT_FTFY_H
+#define DIF_TEXT_FTFY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
-#include "models/text_clean.h"
+#include "text/text_clean.h"
 
 /* ftfy.fix_text processes its input in segments: up to and including each
  * '\n', and at most this many code points. */

@@ -13,8 +13,8 @@
  * utf8proc lacks (Cased, Case_Ignorable, White_Space) the few code points that
  * differ from the general-category rule are listed in text_clean.c.
  */
-#ifndef DIF_MODELS_TEXT_CLEAN_H
-#define DIF_MODELS_TEXT_CLEAN_H
+#ifndef DIF_TEXT_TEXT_CLEAN_H
+#define DIF_TEXT_TEXT_CLEAN_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * about legacy encodings and ftfy's own heuristics, never Unicode properties
  * (those come from utf8proc).
  */
-#ifndef DIF_MODELS_FTFY_DATA_H
-#define DIF_MODELS_FTFY_DATA_H
+#ifndef DIF_TEXT_FTFY_DATA_H
+#define DIF_TEXT_FTFY_DATA_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,13 +6,13 @@
  * expressions are written out as hand-made matchers; the comment above each
  * quotes the pattern it implements. Data tables are in ftfy_data.c.
  */
-#include "models/ftfy.h"
+#include "text/ftfy.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
-#include "models/ftfy_data.h"
+#include "text/ftfy_data.h"
 
 #define NO_CHAR 0xFFFFFFFFu
 /* fix_and_explain and fix_encoding loop until the text stops changing; ftfy

@@ -1,13 +1,13 @@
 /* bpe.c — byte-level BPE: symbol table, merge ranks, the merge loop and its
  * cache (bpe.h). */
-#include "models/bpe.h"
+#include "text/bpe.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/strmap.h"
-#include "models/text_clean.h"
+#include "text/text_clean.h"
 
 /* Cache limits: cleared when either is exceeded. */
 #define CACHE_MAX_WORDS 65536

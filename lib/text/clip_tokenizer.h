@@ -36,8 +36,8 @@
  * Threads: a loaded tokenizer may be used from several threads at once (its
  * BPE cache is guarded by a mutex).
  */
-#ifndef DIF_MODELS_CLIP_TOKENIZER_H
-#define DIF_MODELS_CLIP_TOKENIZER_H
+#ifndef DIF_TEXT_CLIP_TOKENIZER_H
+#define DIF_TEXT_CLIP_TOKENIZER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,12 +1,12 @@
 /* text_clean.c — UTF-8 <-> code points, and the Python string operations
  * CLIPTokenizer applies after ftfy: whitespace_clean and str.lower(). */
-#include "models/text_clean.h"
+#include "text/text_clean.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
-#include "models/ftfy.h"
+#include "text/ftfy.h"
 
 /* ---------------------------------------------------------------------------
  * Code point buffers
