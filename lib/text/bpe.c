@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/strmap.h"
-#include "text/text_clean.h"
+#include "text/utf8.h"
 
 /* Cache limits: cleared when either is exceeded. */
 #define CACHE_MAX_WORDS 65536

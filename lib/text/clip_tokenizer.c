@@ -14,6 +14,7 @@
 #include "text/bpe.h"
 #include "text/ftfy.h"
 #include "text/text_clean.h"
+#include "text/utf8.h"
 
 /* transformers reads merges.txt lines [1, 49152 - 256 - 2 + 1). */
 #define CLIP_MAX_MERGES (49152 - 256 - 2)
@@ -600,20 +601,6 @@ static const added_token *added_at(const dif_clip_tokenizer *tok, const char *s,
   return best;
 }
 
-/* The code point of valid UTF-8 starting at s[0], and its length. */
-static uint32_t utf8_at(const char *s, size_t *len) {
-  const unsigned char *u = (const unsigned char *)s;
-  if (u[0] < 0x80) {
-    *len = 1;
-    return u[0];
-  }
-  size_t k = u[0] >= 0xF0 ? 4 : u[0] >= 0xE0 ? 3 : 2;
-  uint32_t c = u[0] & (0x7F >> k);
-  for (size_t j = 1; j < k; j++) c = c << 6 | (u[j] & 0x3F);
-  *len = k;
-  return c;
-}
-
 static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text, size_t len,
                                 dif_clip_token_fn fn, void *user, dif_error *err) {
   if (!tok) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
@@ -628,12 +615,12 @@ static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text,
     while (m < len && !(a = added_at(tok, text, len, m))) m++;
     size_t lo = pos, hi = m, k;
     if (prev && prev->rstrip)
-      while (lo < hi && dif_text_py_isspace(utf8_at(text + lo, &k))) lo += k;
+      while (lo < hi && dif_text_py_isspace(dif_utf8_decode_cp(text + lo, &k))) lo += k;
     if (a && a->lstrip)
       while (hi > lo) {
         size_t start = hi - 1;
         while (start > lo && (text[start] & 0xC0) == 0x80) start--;
-        if (!dif_text_py_isspace(utf8_at(text + start, &k))) break;
+        if (!dif_text_py_isspace(dif_utf8_decode_cp(text + start, &k))) break;
         hi = start;
       }
     if (hi > lo) st = encode_piece(&r, text + lo, hi - lo, err);
@@ -735,4 +722,20 @@ dif_status dif_clip_tokenize(const dif_clip_tokenizer *tok, const char *text, si
   }
   if (n_real) *n_real = n;
   return DIF_OK;
+}
+
+dif_status dif_text_normalize(const char *text, size_t len, char **out, size_t *out_len,
+                              dif_error *err) {
+  dif_u32buf in = {0}, fixed = {0};
+  *out = NULL;
+  dif_status st = dif_utf8_decode(text, len, &in, err);
+  if (!st) st = dif_ftfy_fix_text(in.v, in.n, &fixed, err);
+  if (!st) {
+    dif_text_whitespace_clean(&fixed);
+    st = dif_text_lower(&fixed, err);
+  }
+  if (!st) st = dif_utf8_encode(fixed.v, fixed.n, out, out_len, err);
+  dif_u32buf_free(&in);
+  dif_u32buf_free(&fixed);
+  return st;
 }

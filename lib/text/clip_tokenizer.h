@@ -20,7 +20,7 @@
  *   1. the raw text is split on the added tokens (every special token, and
  *      every entry of added_tokens_decoder), longest match first;
  *   2. each piece in between goes through ftfy.fix_text, whitespace_clean and
- *      str.lower() (text_clean.h, ftfy.h), CLIP's pre-tokenisation pattern
+ *      str.lower() (ftfy.h, text_clean.h), CLIP's pre-tokenisation pattern
  *      <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
  *      (case-insensitive) and byte-level BPE; unknown BPE tokens become the
  *      unk token;
@@ -87,5 +87,12 @@ dif_status dif_clip_encode(const dif_clip_tokenizer *tok, const char *text, size
 typedef int (*dif_clip_token_fn)(const char *token, size_t len, int32_t id, void *user);
 dif_status dif_clip_tokenize_each(const dif_clip_tokenizer *tok, const char *text, size_t len,
                                   dif_clip_token_fn fn, void *user, dif_error *err);
+
+/* whitespace_clean(ftfy.fix_text(text)).lower() of UTF-8 text — step 2 on
+ * the whole text at once, what the tokenizer streams word by word; the
+ * result is malloc'ed UTF-8 as with dif_utf8_encode. Invalid UTF-8 input is
+ * DIF_ERR_INVALID_ARGUMENT. */
+dif_status dif_text_normalize(const char *text, size_t len, char **out, size_t *out_len,
+                              dif_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <utf8proc.h>
 
 #include "text/ftfy_data.h"
+#include "text/text_clean.h"
 
 #define NO_CHAR 0xFFFFFFFFu
 /* fix_and_explain and fix_encoding loop until the text stops changing; ftfy

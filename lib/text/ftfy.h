@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "text/text_clean.h"
+#include "text/utf8.h"
 
 /* ftfy.fix_text processes its input in segments: up to and including each
  * '\n', and at most this many code points. */

@@ -25,7 +25,7 @@
 
 #include "text/clip_tokenizer.h"
 #include "text/ftfy.h"
-#include "text/text_clean.h"
+#include "text/utf8.h"
 
 #ifndef DIF_FUZZ_TOKENIZERS
 #define DIF_FUZZ_TOKENIZERS "tests/golden/tokenizers"

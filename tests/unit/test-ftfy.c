@@ -1,12 +1,13 @@
-/* text/ftfy and text/text_clean on the paths the golden tokenizer cases do
+/* text/ftfy, text/text_clean and text/utf8 on the paths the golden tokenizer cases do
  * not reach: ftfy's codec quirks, HTML entity rules, each fixer, Python's
  * lower-casing. Expected strings were produced with python-ftfy 6.3.1 on
  * CPython 3.11 (fixed = ftfy.fix_text(text), normalized =
  * re.sub(r"\s+", " ", fixed).strip().lower(), with the `regex` module). */
 #include "test.h"
+#include "text/clip_tokenizer.h"
 #include "text/ftfy.h"
 #include "text/ftfy_data.h"
-#include "text/text_clean.h"
+#include "text/utf8.h"
 
 static const struct {
   const char *name, *text;

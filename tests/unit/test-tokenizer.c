@@ -13,7 +13,6 @@
 #include "test.h"
 #include "text/clip_tokenizer.h"
 #include "text/ftfy.h"
-#include "text/text_clean.h"
 
 static dif_clip_tokenizer *load_tok(const char *rel) {
   dif_clip_tokenizer *tok = NULL;

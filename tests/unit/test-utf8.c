@@ -7,7 +7,7 @@
  * A definition-based decoder below is the reference. */
 #include "test.h"
 
-#include "text/text_clean.h"
+#include "text/utf8.h"
 
 /* The reference: RFC 3629 read literally. The sequence length comes from the
  * lead byte's high bits, the code point from the continuation bytes; then
