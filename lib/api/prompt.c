@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "api/context.h"
+#include "text/utf8.h"
 
 static dif_status pfail(dif_prompt *p, dif_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -48,22 +48,6 @@ DIF_API void dif_prompt_free(dif_prompt *p) {
   free(p);
 }
 
-/* NULL if valid UTF-8, else writes the offending byte offset. */
-static int utf8_invalid_at(const char *s, size_t *offset) {
-  const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)s;
-  size_t len = strlen(s), i = 0;
-  while (i < len) {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(u + i, (utf8proc_ssize_t)(len - i), &cp);
-    if (n <= 0) {
-      *offset = i;
-      return 1;
-    }
-    i += (size_t)n;
-  }
-  return 0;
-}
-
 static dif_status check_part(dif_prompt *p, const char *fn, float weight) {
   if (p->n_parts >= DIF_MAX_PROMPT_PARTS)
     return pfail(p, DIF_ERR_LIMIT, "%s: a prompt has at most DIF_MAX_PROMPT_PARTS (%d) parts", fn,
@@ -80,7 +64,7 @@ DIF_API dif_status dif_prompt_add_text(dif_prompt *p, const char *text, float we
   dif_status s = check_part(p, "dif_prompt_add_text", weight);
   if (s) return s;
   size_t off;
-  if (utf8_invalid_at(text, &off))
+  if (!dif_utf8_valid(text, strlen(text), &off, NULL))
     return pfail(p, DIF_ERR_INVALID_ARGUMENT,
                  "dif_prompt_add_text: text is not valid UTF-8 (byte offset %zu)", off);
   dif_prompt_part *part = &p->parts[p->n_parts];
@@ -194,7 +178,7 @@ DIF_API dif_status dif_prompt_set_negative(dif_prompt *p, const char *text) {
   if (!p)
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_set_negative: prompt is NULL");
   size_t off;
-  if (text && utf8_invalid_at(text, &off))
+  if (text && !dif_utf8_valid(text, strlen(text), &off, NULL))
     return pfail(p, DIF_ERR_INVALID_ARGUMENT,
                  "dif_prompt_set_negative: text is not valid UTF-8 (byte offset %zu)", off);
   char *copy = NULL;

@@ -89,20 +89,32 @@ static dif_status utf8_error(const unsigned char *s, size_t i, const char *why, 
                   "text is not valid UTF-8: %s at byte offset %zu (byte 0x%02X)", why, i, s[i]);
 }
 
-dif_status dif_utf8_validate(const char *text, size_t len, dif_error *err) {
+int dif_utf8_valid(const char *text, size_t len, size_t *offset, const char **why) {
   const unsigned char *s = (const unsigned char *)text;
-  if (!s && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
   for (size_t i = 0; i < len;) {
     if (s[i] < 0x80) {
       i++;
       continue;
     }
     uint32_t cp;
-    const char *why = "";
-    size_t k = utf8_next(s, len, i, &cp, &why);
-    if (!k) return utf8_error(s, i, why, err);
+    const char *w = "";
+    size_t k = utf8_next(s, len, i, &cp, &w);
+    if (!k) {
+      if (offset) *offset = i;
+      if (why) *why = w;
+      return 0;
+    }
     i += k;
   }
+  return 1;
+}
+
+dif_status dif_utf8_validate(const char *text, size_t len, dif_error *err) {
+  if (!text && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
+  size_t off;
+  const char *why;
+  if (!dif_utf8_valid(text, len, &off, &why))
+    return utf8_error((const unsigned char *)text, off, why, err);
   return DIF_OK;
 }
 

@@ -3,9 +3,10 @@
  *
  * Text is handled as arrays of Unicode code points so that the ftfy port and
  * the pre-tokeniser can index characters the way Python does. Every text that
- * comes in is checked here first: dif_utf8_validate is libdif's one UTF-8
- * validity check, used by the tokenizer and by the prompt API alike
- * (tests/unit/test-utf8.c holds both to RFC 3629).
+ * comes in is checked here first: dif_utf8_valid is libdif's one UTF-8
+ * validity check for prompts, used by the tokenizer (dif_utf8_validate) and
+ * by the prompt API (api/prompt.c) alike; tests/unit/test-utf8.c holds both
+ * to RFC 3629.
  */
 #ifndef DIF_TEXT_UTF8_H
 #define DIF_TEXT_UTF8_H
@@ -27,11 +28,16 @@ dif_status dif_u32buf_reserve(dif_u32buf *b, size_t extra, dif_error *err);
 /* Appends n code points. */
 dif_status dif_u32buf_append(dif_u32buf *b, const uint32_t *cp, size_t n, dif_error *err);
 
-/* Checks that s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF). On failure returns
- * DIF_ERR_INVALID_ARGUMENT with a message naming the reason and the byte
- * offset of the first byte of the first bad sequence ("text is not valid
- * UTF-8: <why> at byte offset N (byte 0xXX)"). s may be NULL when len is 0. */
+/* Is s[0..len) well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF)? Returns 1 if so; else 0, with the
+ * byte offset of the first byte of the first bad sequence in *offset and a
+ * phrase saying what is wrong with it in *why (static; either pointer may be
+ * NULL). s may be NULL when len is 0. */
+int dif_utf8_valid(const char *s, size_t len, size_t *offset, const char **why);
+
+/* The same check as a status: DIF_ERR_INVALID_ARGUMENT with the message
+ * "text is not valid UTF-8: <why> at byte offset N (byte 0xXX)", or "text is
+ * NULL" when s is NULL and len is not 0. */
 dif_status dif_utf8_validate(const char *s, size_t len, dif_error *err);
 
 /* Decodes well-formed UTF-8 (validated as above) and appends to out; on
