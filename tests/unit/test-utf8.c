@@ -4,47 +4,41 @@
  * overlong forms, surrogates, code points above U+10FFFF, stray and missing
  * continuation bytes, bytes that never occur in UTF-8 — and name the same
  * byte offset, that of the first byte of the first bad sequence (RFC 3629).
- * A definition-based decoder below is the reference. */
+ * A definition-based decoder below is the reference. Since issue 18 both go
+ * through text/utf8's dif_utf8_valid; this test was written first, against
+ * the two checks of before (text_clean's and a utf8proc loop in
+ * api/prompt.c), which both passed it. */
 #include "test.h"
 
 #include "text/utf8.h"
 
-/* The reference: RFC 3629 read literally. The sequence length comes from the
- * lead byte's high bits, the code point from the continuation bytes; then
- * the too-long (overlong), surrogate and out-of-range ones are refused.
+/* The reference: RFC 3629 read literally. The lead byte's high bits (the
+ * table's mask and value) give the sequence length and the bits it carries;
+ * the continuation bytes carry 6 bits each; a code point below the form's
+ * minimum (overlong), a surrogate or one above U+10FFFF is refused.
  * Returns 1 if s[0..len) is valid, else 0 and the offset in *off. */
+static const struct {
+  unsigned char mask, value;
+  size_t len;
+  uint32_t min;
+} forms[] = {
+    {0x80, 0x00, 1, 0}, {0xE0, 0xC0, 2, 0x80}, {0xF0, 0xE0, 3, 0x800}, {0xF8, 0xF0, 4, 0x10000}};
+
 static int ref_valid(const unsigned char *s, size_t len, size_t *off) {
-  for (size_t i = 0; i < len;) {
-    unsigned char b = s[i];
-    size_t need;
-    uint32_t cp, min;
-    if (b < 0x80) {
-      i++;
-      continue;
-    } else if ((b & 0xE0) == 0xC0) {
-      need = 2, cp = b & 0x1F, min = 0x80;
-    } else if ((b & 0xF0) == 0xE0) {
-      need = 3, cp = b & 0x0F, min = 0x800;
-    } else if ((b & 0xF8) == 0xF0) {
-      need = 4, cp = b & 0x07, min = 0x10000;
-    } else {
-      *off = i;
-      return 0;
-    }
-    for (size_t k = 1; k < need; k++) {
-      if (i + k >= len || (s[i + k] & 0xC0) != 0x80) {
-        *off = i;
-        return 0;
-      }
-      cp = cp << 6 | (s[i + k] & 0x3F);
-    }
-    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-      *off = i;
-      return 0;
-    }
-    i += need;
+  size_t i = 0;
+  while (i < len) {
+    size_t f = 0;
+    while (f < 4 && (s[i] & forms[f].mask) != forms[f].value) f++;
+    if (f == 4 || i + forms[f].len > len) break;
+    uint32_t cp = s[i] & (uint32_t)~forms[f].mask & 0xFF;
+    size_t k = 1;
+    while (k < forms[f].len && (s[i + k] & 0xC0) == 0x80) cp = cp << 6 | (s[i + k++] & 0x3F);
+    if (k < forms[f].len || cp < forms[f].min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+      break;
+    i += k;
   }
-  return 1;
+  *off = i;
+  return i == len;
 }
 
 static int n_checked;
