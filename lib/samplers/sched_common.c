@@ -140,3 +140,10 @@ void dif_sched_hist_push(dif_scheduler *s, const float *x, int keep) {
   if (slot != x) memcpy(slot, x, (size_t)s->n * sizeof *slot);
   s->hist[s->n_hist++] = slot;
 }
+
+dif_status dif_sched_no_sample_prediction(const dif_sched_config *c, dif_error *err) {
+  if (c->prediction_type == DIF_PRED_SAMPLE)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s does not support prediction_type sample",
+                    c->cls->name);
+  return DIF_OK;
+}

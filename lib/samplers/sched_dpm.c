@@ -57,6 +57,14 @@ out:
   return st;
 }
 
+static dif_status check(const dif_sched_config *c, dif_error *err) {
+  if (c->solver_order == 3 && (c->algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP ||
+                               c->algorithm_type == DIF_ALGO_SDE_DPMSOLVER))
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "DPMSolverMultistepScheduler: the SDE algorithms have no third-order update");
+  return DIF_OK;
+}
+
 typedef struct point {
   float alpha, sigma, lambda;
 } point;
@@ -256,6 +264,7 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
 }
 
 const dif_sched_ops dif_sched_dpm_ops = {
+    .check = check,
     .set_timesteps = set_timesteps,
     .step = step,
     .add_noise = dif_sched_add_noise_alpha_sigma,

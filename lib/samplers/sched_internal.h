@@ -16,6 +16,9 @@
 #define DIF_SCHED_MAX_BUFS 8
 
 typedef struct dif_sched_ops {
+  /* NULL, or the settings combinations the class refuses (diffusers refuses
+   * them when stepping; libdif when the scheduler is made). */
+  dif_status (*check)(const dif_sched_config *c, dif_error *err);
   /* After the tables: class-specific init (before any set_timesteps). */
   dif_status (*init)(dif_scheduler *s, dif_error *err);
   dif_status (*set_timesteps)(dif_scheduler *s, int steps, dif_error *err);
@@ -58,6 +61,10 @@ struct dif_scheduler {
 extern const dif_sched_ops dif_sched_ddim_ops, dif_sched_ddpm_ops, dif_sched_pndm_ops,
     dif_sched_euler_ops, dif_sched_euler_a_ops, dif_sched_dpm_ops, dif_sched_lms_ops,
     dif_sched_unipc_ops, dif_sched_unclip_ops;
+
+/* A check (dif_sched_ops) refusing prediction_type sample (PNDM, Euler
+ * ancestral). */
+dif_status dif_sched_no_sample_prediction(const dif_sched_config *c, dif_error *err);
 
 /* Allocates s->timesteps (n) and, if n_sigmas > 0, s->sigmas. */
 dif_status dif_sched_alloc_schedule(dif_scheduler *s, int n_timesteps, int n_sigmas,

@@ -20,6 +20,15 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
   return DIF_OK;
 }
 
+static dif_status check(const dif_sched_config *c, dif_error *err) {
+  if (c->prediction_type == DIF_PRED_V)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "UnCLIPScheduler does not support v_prediction");
+  if (c->variance_type != DIF_VAR_FIXED_SMALL_LOG)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "UnCLIPScheduler: variance_type must be fixed_small_log");
+  return DIF_OK;
+}
+
 static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
   const int64_t n = a->n;
   int64_t t;
@@ -65,6 +74,7 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
 }
 
 const dif_sched_ops dif_sched_unclip_ops = {
+    .check = check,
     .set_timesteps = set_timesteps,
     .step = step,
 };
