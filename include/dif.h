@@ -480,16 +480,21 @@ DIF_API dif_status dif_sample_set_guidance(dif_sample *sample, float scale);
 DIF_API dif_status dif_sample_set_prior_steps(dif_sample *sample, int32_t steps);
 DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale);
 /* The decoder's scheduler by diffusers class name or short name (ddim,
- * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc); NULL
- * restores the model's default (its dif_defaults.json "scheduler", else its
- * scheduler/ folder's class). An unknown name is DIF_ERR_UNSUPPORTED with the
- * valid names listed. */
+ * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip:
+ * dif_scheduler_names); NULL restores the model's default (its
+ * dif_defaults.json "scheduler", else its scheduler/ folder's class). An
+ * unknown name is DIF_ERR_UNSUPPORTED with the valid names listed. */
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *sample, const char *name);
 /* The prior's scheduler, by the same names; NULL restores the default, a
  * DDPMScheduler built from the prior's scheduler config as diffusers'
  * StableUnCLIPPipeline documentation does (Karlo ships an UnCLIPScheduler
  * config; "unclip" selects that class itself). */
 DIF_API dif_status dif_sample_set_prior_scheduler(dif_sample *sample, const char *name);
+/* The short scheduler names the two setters accept, ", " between them
+ * ("ddim, ddpm, ..."), in the order of libdif's table of schedulers; each
+ * one's diffusers class name ("DDIMScheduler", ...) is accepted too. A static
+ * string: never NULL, never freed, the same for every call and thread. */
+DIF_API const char *dif_scheduler_names(void);
 /* The seed (any 64-bit value, 0 included). */
 DIF_API dif_status dif_sample_set_seed(dif_sample *sample, uint64_t seed);
 /* Picks a random seed now (from the operating system) and uses it;

@@ -17,6 +17,7 @@
 #include "core/blas.h"
 #include "io/resample.h"
 #include "pipelines/generate.h"
+#include "samplers/sched_config.h"
 
 struct dif_sample {
   dif_context *ctx;
@@ -221,6 +222,17 @@ static dif_status set_scheduler_name(dif_sample *s, const char *fn, char **slot,
   free(*slot);
   *slot = copy;
   return ok(s);
+}
+
+static char scheduler_names[256];
+static void make_scheduler_names(void) {
+  dif_sched_names(scheduler_names, sizeof scheduler_names, true);
+}
+
+DIF_API const char *dif_scheduler_names(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, make_scheduler_names);
+  return scheduler_names;
 }
 
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *s, const char *name) {

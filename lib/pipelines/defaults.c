@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,10 +27,39 @@ void dif_defaults_init(dif_defaults *d, int64_t side, bool unclip) {
   d->max_noise_level = 999;
 }
 
-/* The keys a dif_defaults.json may hold; "comment" is for people. */
-static const char *const known_keys[] = {
-    "width",          "height",      "steps",     "guidance", "prior_steps",
-    "prior_guidance", "noise_level", "scheduler", "comment",  NULL};
+/* One key of dif_defaults.json: a row of the table below, which the reader
+ * walks (types, ranges, the list of known keys in its messages). A new
+ * recommended setting is a field of dif_defaults and a row here. */
+typedef enum dif_setting_kind {
+  DIF_SETTING_INT,       /* int32_t in lo..hi, a multiple of `multiple` */
+  DIF_SETTING_SCALE,     /* float guidance scale, 0..DIF_MAX_GUIDANCE */
+  DIF_SETTING_SCHEDULER, /* a scheduler name (dif_scheduler_check_name) */
+  DIF_SETTING_COMMENT,   /* a string for people, kept nowhere */
+} dif_setting_kind;
+
+typedef struct dif_setting {
+  const char *key;
+  dif_setting_kind kind;
+  int32_t lo, hi;   /* DIF_SETTING_INT; hi < 0: the model's max_noise_level */
+  int32_t multiple; /* DIF_SETTING_INT: 1, or 8 for sizes */
+  size_t offset;    /* of the field in dif_defaults (not for a comment) */
+} dif_setting;
+
+/* The keys a dif_defaults.json may hold, in the order they are checked. */
+#define AT(field) offsetof(dif_defaults, field)
+static const dif_setting settings[] = {
+    {"width", DIF_SETTING_INT, 8, MAX_SIDE, 8, AT(width)},
+    {"height", DIF_SETTING_INT, 8, MAX_SIDE, 8, AT(height)},
+    {"steps", DIF_SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(steps)},
+    {"guidance", DIF_SETTING_SCALE, 0, 0, 0, AT(guidance)},
+    {"prior_steps", DIF_SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(prior_steps)},
+    {"prior_guidance", DIF_SETTING_SCALE, 0, 0, 0, AT(prior_guidance)},
+    {"noise_level", DIF_SETTING_INT, 0, -1, 1, AT(noise_level)},
+    {"scheduler", DIF_SETTING_SCHEDULER, 0, 0, 0, AT(scheduler)},
+    {"comment", DIF_SETTING_COMMENT, 0, 0, 0, 0},
+};
+#undef AT
+#define N_SETTINGS ((int)(sizeof settings / sizeof *settings))
 
 static dif_status check_keys(const dif_config *cfg, dif_error *err) {
   const char *key;
@@ -37,12 +67,15 @@ static dif_status check_keys(const dif_config *cfg, dif_error *err) {
   json_object_foreach(dif_config_json(cfg), key, value) {
     (void)value;
     bool known = false;
-    for (int i = 0; known_keys[i]; i++) known = known || !strcmp(key, known_keys[i]);
-    if (!known)
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: unknown key '%s' (known: width, height, steps, guidance, prior_steps, "
-                      "prior_guidance, noise_level, scheduler, comment)",
-                      dif_config_path(cfg), key);
+    for (int i = 0; i < N_SETTINGS; i++) known = known || !strcmp(key, settings[i].key);
+    if (!known) {
+      char list[256] = "";
+      for (int i = 0, len = 0; i < N_SETTINGS && len < (int)sizeof list; i++)
+        len +=
+            snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "", settings[i].key);
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: unknown key '%s' (known: %s)",
+                      dif_config_path(cfg), key, list);
+    }
   }
   return DIF_OK;
 }
@@ -53,10 +86,13 @@ static dif_status int_key(const dif_config *cfg, const char *key, int64_t lo, in
   int64_t v;
   dif_status s = dif_config_int_opt(cfg, key, *out, &v, err);
   if (s) return s;
+  char multiple_of[48] = "";
+  if (multiple > 1)
+    snprintf(multiple_of, sizeof multiple_of, "a multiple of %lld in ", (long long)multiple);
   if (v < lo || v > hi || (multiple > 1 && v % multiple))
     return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %lld; it must be %s%lld..%lld",
-                    dif_config_path(cfg), key, (long long)v,
-                    multiple > 1 ? "a multiple of 8 in " : "", (long long)lo, (long long)hi);
+                    dif_config_path(cfg), key, (long long)v, multiple_of, (long long)lo,
+                    (long long)hi);
   *out = (int32_t)v;
   return DIF_OK;
 }
@@ -73,27 +109,39 @@ static dif_status scale_key(const dif_config *cfg, const char *key, float *out, 
   return DIF_OK;
 }
 
-static dif_status read_file(dif_defaults *d, const dif_config *cfg, dif_error *err) {
-  dif_status s;
-  const char *sched = NULL, *comment = NULL;
-  if ((s = check_keys(cfg, err)) || (s = int_key(cfg, "width", 8, MAX_SIDE, 8, &d->width, err)) ||
-      (s = int_key(cfg, "height", 8, MAX_SIDE, 8, &d->height, err)) ||
-      (s = int_key(cfg, "steps", 1, DIF_MAX_STEPS, 1, &d->steps, err)) ||
-      (s = scale_key(cfg, "guidance", &d->guidance, err)) ||
-      (s = int_key(cfg, "prior_steps", 1, DIF_MAX_STEPS, 1, &d->prior_steps, err)) ||
-      (s = scale_key(cfg, "prior_guidance", &d->prior_guidance, err)) ||
-      (s = int_key(cfg, "noise_level", 0, d->max_noise_level, 1, &d->noise_level, err)) ||
-      (s = dif_config_str_opt(cfg, "comment", NULL, &comment, err)) ||
-      (s = dif_config_str_opt(cfg, "scheduler", NULL, &sched, err)))
-    return s;
-  if (sched) {
-    dif_error e = {0};
-    if (dif_scheduler_check_name(sched, &e) || strlen(sched) >= sizeof d->scheduler)
-      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key 'scheduler': %s", dif_config_path(cfg),
-                      e.status ? e.msg : "name too long");
-    snprintf(d->scheduler, sizeof d->scheduler, "%s", sched);
-  }
+/* An optional scheduler name, checked (unknown names list the valid ones). */
+static dif_status scheduler_key(const dif_config *cfg, const char *key, char *out, size_t size,
+                                dif_error *err) {
+  const char *name = NULL;
+  dif_status s = dif_config_str_opt(cfg, key, NULL, &name, err);
+  if (s || !name) return s;
+  dif_error e = {0};
+  if (dif_scheduler_check_name(name, &e) || strlen(name) >= size)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s': %s", dif_config_path(cfg), key,
+                    e.status ? e.msg : "name too long");
+  snprintf(out, size, "%s", name);
   return DIF_OK;
+}
+
+static dif_status read_key(dif_defaults *d, const dif_setting *k, const dif_config *cfg,
+                           dif_error *err) {
+  char *field = (char *)d + k->offset;
+  const char *comment;
+  switch (k->kind) {
+  case DIF_SETTING_INT:
+    return int_key(cfg, k->key, k->lo, k->hi < 0 ? d->max_noise_level : k->hi, k->multiple,
+                   (int32_t *)(void *)field, err);
+  case DIF_SETTING_SCALE: return scale_key(cfg, k->key, (float *)(void *)field, err);
+  case DIF_SETTING_SCHEDULER: return scheduler_key(cfg, k->key, field, sizeof d->scheduler, err);
+  case DIF_SETTING_COMMENT: return dif_config_str_opt(cfg, k->key, NULL, &comment, err);
+  }
+  return dif_fail(err, DIF_ERR_INTERNAL, "dif_defaults.json: setting kind %d", (int)k->kind);
+}
+
+static dif_status read_file(dif_defaults *d, const dif_config *cfg, dif_error *err) {
+  dif_status s = check_keys(cfg, err);
+  for (int i = 0; i < N_SETTINGS && !s; i++) s = read_key(d, &settings[i], cfg, err);
+  return s;
 }
 
 dif_status dif_defaults_load(dif_defaults *d, const char *dir, dif_error *err) {

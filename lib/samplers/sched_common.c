@@ -140,3 +140,71 @@ void dif_sched_hist_push(dif_scheduler *s, const float *x, int keep) {
   if (slot != x) memcpy(slot, x, (size_t)s->n * sizeof *slot);
   s->hist[s->n_hist++] = slot;
 }
+
+dif_status dif_sched_no_sample_prediction(const dif_sched_config *c, dif_error *err) {
+  if (c->prediction_type == DIF_PRED_SAMPLE)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s does not support prediction_type sample",
+                    c->cls->name);
+  return DIF_OK;
+}
+
+dif_status dif_sched_posterior_step(dif_scheduler *s, const dif_posterior *p, dif_step_args *a,
+                                    dif_error *err) {
+  const int64_t n = a->n;
+  dif_status st = dif_sched_buffers(s, 2, n, err);
+  if (st) return st;
+  float *x0 = s->buf[0], *noise = s->buf[1];
+  const float at = p->alpha_prod_t, ap = p->alpha_prod_prev;
+  const float bt = 1.0f - at, bp = 1.0f - ap;
+  const float sa = sqrtf(at), sb = sqrtf(bt);
+  const float *mo = a->model_output, *x = a->sample;
+  for (int64_t k = 0; k < n; k++)
+    x0[k] = s->cfg.prediction_type == DIF_PRED_EPSILON  ? (x[k] - sb * mo[k]) / sa
+            : s->cfg.prediction_type == DIF_PRED_SAMPLE ? mo[k]
+                                                        : sa * x[k] - sb * mo[k];
+  if ((st = dif_sched_clip_or_threshold(s, x0, n, a->batch, s->cfg.clip_sample, err))) return st;
+  const float c0 = (sqrtf(ap) * p->beta) / bt;
+  const float c1 = sqrtf(p->alpha) * bp / bt;
+  float v = 0;
+  if (p->t > 0) {
+    if ((st = dif_sched_noise(a, noise, err))) return st;
+    v = p->std(s, p);
+  }
+  if (a->pred_original) {
+    memcpy(a->pred_original, x0, (size_t)n * sizeof *x0);
+    a->wrote_pred_original = true;
+  }
+  for (int64_t k = 0; k < n; k++) {
+    float q = c0 * x0[k] + c1 * x[k];
+    a->prev_sample[k] = p->t > 0 ? q + v * noise[k] : q + 0.0f;
+  }
+  return DIF_OK;
+}
+
+dif_status dif_sched_convert_output(const dif_scheduler *s, const dif_step_args *a, bool to_x0,
+                                    bool threshold_eps, float *out, dif_error *err) {
+  const int64_t n = a->n;
+  const float *mo = a->model_output, *x = a->sample;
+  float al, sg;
+  dif_sigma_to_alpha_sigma(s->sigmas[s->step_index], &al, &sg);
+  const dif_pred_type pred = s->cfg.prediction_type;
+  if (to_x0) {
+    for (int64_t k = 0; k < n; k++)
+      out[k] = pred == DIF_PRED_EPSILON  ? (x[k] - sg * mo[k]) / al
+               : pred == DIF_PRED_SAMPLE ? mo[k]
+                                         : al * x[k] - sg * mo[k];
+    return s->cfg.thresholding ? dif_sched_clip_or_threshold(s, out, n, a->batch, false, err)
+                               : DIF_OK;
+  }
+  for (int64_t k = 0; k < n; k++)
+    out[k] = pred == DIF_PRED_EPSILON  ? mo[k]
+             : pred == DIF_PRED_SAMPLE ? (x[k] - al * mo[k]) / sg
+                                       : al * mo[k] + sg * x[k];
+  if (threshold_eps && s->cfg.thresholding) {
+    for (int64_t k = 0; k < n; k++) out[k] = (x[k] - sg * out[k]) / al;
+    dif_status st = dif_sched_clip_or_threshold(s, out, n, a->batch, false, err);
+    if (st) return st;
+    for (int64_t k = 0; k < n; k++) out[k] = (x[k] - al * out[k]) / sg;
+  }
+  return DIF_OK;
+}

@@ -1,100 +1,20 @@
-/* sched_config.c — class names and from_config semantics (see sched_config.h).
- * The per-class key lists and defaults are those of the __init__ signatures
- * of diffusers v0.26.3 src/diffusers/schedulers/scheduling_*.py. */
+/* sched_config.c — from_config semantics (see sched_config.h). The
+ * per-class key lists and defaults (the rows in scheduler.c) are those of the
+ * __init__ signatures of diffusers v0.26.3
+ * src/diffusers/schedulers/scheduling_*.py. */
 #include "samplers/sched_config.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-static const char *const class_names[DIF_SCHED_CLASS_COUNT] = {
-    "DDIMScheduler",
-    "DDPMScheduler",
-    "PNDMScheduler",
-    "EulerDiscreteScheduler",
-    "EulerAncestralDiscreteScheduler",
-    "DPMSolverMultistepScheduler",
-    "LMSDiscreteScheduler",
-    "UniPCMultistepScheduler",
-    "UnCLIPScheduler",
-};
-
-static const struct {
-  const char *name;
-  dif_sched_class cls;
-  bool karras, dpmpp;
-} short_names[] = {
-    {"ddim", DIF_SCHED_DDIM, false, false},         {"ddpm", DIF_SCHED_DDPM, false, false},
-    {"pndm", DIF_SCHED_PNDM, false, false},         {"euler", DIF_SCHED_EULER, false, false},
-    {"euler_a", DIF_SCHED_EULER_A, false, false},   {"dpmpp_2m", DIF_SCHED_DPM, false, true},
-    {"dpmpp_2m_karras", DIF_SCHED_DPM, true, true}, {"lms", DIF_SCHED_LMS, false, false},
-    {"unipc", DIF_SCHED_UNIPC, false, false},       {"unclip", DIF_SCHED_UNCLIP, false, false},
-};
-
-const char *dif_sched_class_name(dif_sched_class cls) {
-  return (unsigned)cls < DIF_SCHED_CLASS_COUNT ? class_names[cls] : "?";
-}
-
-bool dif_sched_lookup(const char *name, dif_sched_class *cls, bool *karras, bool *dpmpp) {
-  if (!name) return false;
-  *karras = *dpmpp = false;
-  for (int i = 0; i < DIF_SCHED_CLASS_COUNT; i++)
-    if (strcmp(name, class_names[i]) == 0) {
-      *cls = (dif_sched_class)i;
-      return true;
-    }
-  for (size_t i = 0; i < sizeof short_names / sizeof short_names[0]; i++)
-    if (strcasecmp(name, short_names[i].name) == 0) {
-      *cls = short_names[i].cls;
-      *karras = short_names[i].karras;
-      *dpmpp = short_names[i].dpmpp;
-      return true;
-    }
-  return false;
-}
-
-const char *dif_sched_valid_names(void) {
-  return "DDIMScheduler, DDPMScheduler, PNDMScheduler, EulerDiscreteScheduler, "
-         "EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, LMSDiscreteScheduler, "
-         "UniPCMultistepScheduler, UnCLIPScheduler, ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, "
-         "dpmpp_2m_karras, lms, unipc, unclip";
-}
-
-/* Bits of the keys each class's __init__ accepts. */
-enum {
-  K_BETAS = 1 << 0, /* num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas */
-  K_CLIP = 1 << 1,  /* clip_sample, clip_sample_range */
-  K_ALPHA_ONE = 1 << 2, /* set_alpha_to_one */
-  K_OFFSET = 1 << 3,    /* steps_offset, timestep_spacing */
-  K_THRESH = 1 << 4,    /* thresholding, dynamic_thresholding_ratio, sample_max_value */
-  K_RESCALE = 1 << 5,   /* rescale_betas_zero_snr */
-  K_VARIANCE = 1 << 6,  /* variance_type */
-  K_PRK = 1 << 7,       /* skip_prk_steps */
-  K_EULER = 1 << 8,     /* interpolation_type, sigma_min, sigma_max, timestep_type */
-  K_KARRAS = 1 << 9,    /* use_karras_sigmas */
-  K_SOLVER = 1 << 10,   /* solver_order, solver_type, lower_order_final */
-  K_DPM = 1 << 11,      /* algorithm_type, euler_at_final, use_lu_lambdas, final_sigmas_type,
-                           lambda_min_clipped */
-  K_UNIPC = 1 << 12,    /* predict_x0, disable_corrector, solver_p */
-};
-
-static const unsigned class_keys[DIF_SCHED_CLASS_COUNT] = {
-    [DIF_SCHED_DDIM] = K_BETAS | K_CLIP | K_ALPHA_ONE | K_OFFSET | K_THRESH | K_RESCALE,
-    [DIF_SCHED_DDPM] = K_BETAS | K_CLIP | K_OFFSET | K_THRESH | K_RESCALE | K_VARIANCE,
-    [DIF_SCHED_PNDM] = K_BETAS | K_ALPHA_ONE | K_OFFSET | K_PRK,
-    [DIF_SCHED_EULER] = K_BETAS | K_OFFSET | K_RESCALE | K_EULER | K_KARRAS,
-    [DIF_SCHED_EULER_A] = K_BETAS | K_OFFSET | K_RESCALE,
-    [DIF_SCHED_DPM] = K_BETAS | K_OFFSET | K_THRESH | K_KARRAS | K_SOLVER | K_DPM | K_VARIANCE,
-    [DIF_SCHED_LMS] = K_BETAS | K_OFFSET | K_KARRAS,
-    [DIF_SCHED_UNIPC] = K_BETAS | K_OFFSET | K_THRESH | K_KARRAS | K_SOLVER | K_UNIPC,
-    [DIF_SCHED_UNCLIP] = K_CLIP | K_VARIANCE, /* + num_train_timesteps, beta_schedule */
-};
+#include "samplers/sched_internal.h"
 
 typedef struct src {
   const dif_config *cfg, *ovr;
-  json_t *use_defaults; /* cfg's _use_default_values list or NULL */
+  json_t *use_defaults;    /* cfg's _use_default_values list or NULL */
+  const dif_config *class; /* the class's own defaults (its row's `defaults`) */
 } src;
 
 /* Where key's value comes from: the overrides, the config, or NULL for the
@@ -112,12 +32,16 @@ static const dif_config *from(const src *s, const char *key) {
 
 static dif_status get_int(const src *s, const char *key, int64_t dflt, int64_t *out,
                           dif_error *err) {
+  dif_status st = dif_config_int_opt(s->class, key, dflt, &dflt, err);
+  if (st) return st;
   const dif_config *c = from(s, key);
   if (!c) return *out = dflt, DIF_OK;
   return dif_config_int_opt(c, key, dflt, out, err);
 }
 
 static dif_status get_num(const src *s, const char *key, double dflt, double *out, dif_error *err) {
+  dif_status st = dif_config_num_opt(s->class, key, dflt, &dflt, err);
+  if (st) return st;
   const dif_config *c = from(s, key);
   if (!c) return *out = dflt, DIF_OK;
   return dif_config_num_opt(c, key, dflt, out, err);
@@ -133,21 +57,22 @@ static dif_status get_opt_num(const src *s, const char *key, bool *has, double *
 }
 
 static dif_status get_bool(const src *s, const char *key, bool dflt, bool *out, dif_error *err) {
+  dif_status st = dif_config_bool_opt(s->class, key, dflt, &dflt, err);
+  if (st) return st;
   const dif_config *c = from(s, key);
   if (!c) return *out = dflt, DIF_OK;
   return dif_config_bool_opt(c, key, dflt, out, err);
 }
 
 /* A string that must be one of names[] (NULL-terminated); *out = its index.
- * Absent or null gives dflt. */
+ * Absent or null gives the class default, else dflt. */
 static dif_status get_enum(const src *s, const char *key, const char *dflt,
                            const char *const *names, int *out, dif_error *err) {
+  dif_status st = dif_config_str_opt(s->class, key, dflt, &dflt, err);
+  if (st) return st;
   const dif_config *c = from(s, key);
   const char *v = dflt;
-  if (c) {
-    dif_status st = dif_config_str_opt(c, key, dflt, &v, err);
-    if (st) return st;
-  }
+  if (c && (st = dif_config_str_opt(c, key, dflt, &v, err))) return st;
   for (int i = 0; names[i]; i++)
     if (strcmp(v, names[i]) == 0) return *out = i, DIF_OK;
   char list[256] = "";
@@ -228,8 +153,9 @@ static const char *const solver_names[] = {"midpoint", "heun", "bh1", "bh2", "lo
     if (st_) return st_;                                                                           \
   } while (0)
 
-static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o, dif_error *err) {
-  unsigned k = class_keys[cls];
+static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_config *o,
+                          dif_error *err) {
+  const unsigned k = cls->keys;
   int e;
   o->cls = cls;
   TRY(get_int(s, "num_train_timesteps", 1000, &o->num_train_timesteps, err));
@@ -237,24 +163,23 @@ static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: num_train_timesteps %lld is outside 1..%d",
                     where(s, "num_train_timesteps"), (long long)o->num_train_timesteps,
                     DIF_SCHED_MAX_TRAIN_TIMESTEPS);
-  if (k & K_BETAS) {
+  if (k & DIF_SCHED_K_BETAS) {
     TRY(get_num(s, "beta_start", 0.0001, &o->beta_start, err));
     TRY(get_num(s, "beta_end", 0.02, &o->beta_end, err));
-    TRY(get_enum(s, "beta_schedule", "linear", beta_names, &e, err));
-    o->beta_schedule = (dif_beta)e;
+  }
+  TRY(get_enum(s, "beta_schedule", "linear", beta_names, &e, err));
+  o->beta_schedule = (dif_beta)e;
+  if (k & DIF_SCHED_K_BETAS) {
     TRY(get_trained_betas(s, o, err));
     if (!o->trained_betas || o->n_trained_betas == o->num_train_timesteps)
       TRY(check_betas(s, o, err));
-  } else { /* UnCLIPScheduler: squaredcos_cap_v2 only */
-    TRY(get_enum(s, "beta_schedule", "squaredcos_cap_v2", beta_names, &e, err));
-    if (e != DIF_BETA_COSINE)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                      "UnCLIPScheduler only supports beta_schedule squaredcos_cap_v2");
-    o->beta_schedule = DIF_BETA_COSINE;
+  } else if (o->beta_schedule != DIF_BETA_COSINE) { /* UnCLIPScheduler */
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s only supports beta_schedule squaredcos_cap_v2",
+                    cls->name);
   }
-  if (o->beta_schedule == DIF_BETA_SIGMOID && cls != DIF_SCHED_DDPM)
+  if (o->beta_schedule == DIF_BETA_SIGMOID && !(k & DIF_SCHED_K_SIGMOID))
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: beta_schedule sigmoid is only for DDPMScheduler",
-                    class_names[cls]);
+                    cls->name);
   if (o->trained_betas && o->n_trained_betas != o->num_train_timesteps)
     return dif_fail(err, DIF_ERR_BAD_MODEL, "scheduler: %lld trained_betas for %lld timesteps",
                     (long long)o->n_trained_betas, (long long)o->num_train_timesteps);
@@ -263,39 +188,39 @@ static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o
   TRY(get_enum(s, "prediction_type", "epsilon", pred_names, &e, err));
   o->prediction_type = (dif_pred_type)e;
 
-  if (k & K_CLIP) { /* DDIM, DDPM and UnCLIP all default to clip_sample True, range 1 */
+  if (k & DIF_SCHED_K_CLIP) { /* DDIM, DDPM and UnCLIP all default to clip_sample True, range 1 */
     TRY(get_bool(s, "clip_sample", true, &o->clip_sample, err));
     TRY(get_num(s, "clip_sample_range", 1.0, &o->clip_sample_range, err));
   }
-  if (k & K_ALPHA_ONE)
-    TRY(get_bool(s, "set_alpha_to_one", cls == DIF_SCHED_DDIM, &o->set_alpha_to_one, err));
-  if (k & K_OFFSET) {
+  if (k & DIF_SCHED_K_ALPHA_ONE)
+    TRY(get_bool(s, "set_alpha_to_one", false, &o->set_alpha_to_one, err));
+  if (k & DIF_SCHED_K_OFFSET) {
     TRY(get_int(s, "steps_offset", 0, &o->steps_offset, err));
-    bool leading = cls == DIF_SCHED_DDIM || cls == DIF_SCHED_DDPM || cls == DIF_SCHED_PNDM;
-    TRY(get_enum(s, "timestep_spacing", leading ? "leading" : "linspace", spacing_names, &e, err));
+    TRY(get_enum(s, "timestep_spacing", "linspace", spacing_names, &e, err));
     o->timestep_spacing = (dif_spacing)e;
   } else {
     o->timestep_spacing = DIF_SPACING_LEADING; /* UnCLIP has its own spacing */
   }
-  if (k & K_THRESH) {
+  if (k & DIF_SCHED_K_THRESH) {
     TRY(get_bool(s, "thresholding", false, &o->thresholding, err));
     TRY(get_num(s, "dynamic_thresholding_ratio", 0.995, &o->dynamic_thresholding_ratio, err));
     TRY(get_num(s, "sample_max_value", 1.0, &o->sample_max_value, err));
   }
-  if (k & K_RESCALE)
+  if (k & DIF_SCHED_K_RESCALE)
     TRY(get_bool(s, "rescale_betas_zero_snr", false, &o->rescale_betas_zero_snr, err));
-  if (k & K_VARIANCE) {
-    const char *dflt = cls == DIF_SCHED_DDPM ? "fixed_small" : "fixed_small_log";
+  if (k & DIF_SCHED_K_VARIANCE) {
+    /* A null class default is None (DPMSolver's): kept unless a value is given. */
     const dif_config *c = from(s, "variance_type");
-    if (cls == DIF_SCHED_DPM && !(c && dif_config_has(c, "variance_type"))) {
+    json_t *d = json_object_get(dif_config_json(s->class), "variance_type");
+    if (json_is_null(d) && !(c && dif_config_has(c, "variance_type"))) {
       o->variance_type = DIF_VAR_NONE;
     } else {
-      TRY(get_enum(s, "variance_type", dflt, variance_names, &e, err));
+      TRY(get_enum(s, "variance_type", "fixed_small_log", variance_names, &e, err));
       o->variance_type = (dif_variance)(e + 1);
     }
   }
-  if (k & K_PRK) TRY(get_bool(s, "skip_prk_steps", false, &o->skip_prk_steps, err));
-  if (k & K_EULER) {
+  if (k & DIF_SCHED_K_PRK) TRY(get_bool(s, "skip_prk_steps", false, &o->skip_prk_steps, err));
+  if (k & DIF_SCHED_K_EULER) {
     static const char *const interp_names[] = {"linear", "log_linear", NULL};
     static const char *const type_names[] = {"discrete", "continuous", NULL};
     TRY(get_enum(s, "interpolation_type", "linear", interp_names, &e, err));
@@ -305,23 +230,23 @@ static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o
     TRY(get_enum(s, "timestep_type", "discrete", type_names, &e, err));
     o->timestep_continuous = e == 1;
   }
-  if (k & K_KARRAS) TRY(get_bool(s, "use_karras_sigmas", false, &o->use_karras_sigmas, err));
-  if (k & K_SOLVER) {
+  if (k & DIF_SCHED_K_KARRAS)
+    TRY(get_bool(s, "use_karras_sigmas", false, &o->use_karras_sigmas, err));
+  if (k & DIF_SCHED_K_SOLVER) {
     TRY(get_int(s, "solver_order", 2, &o->solver_order, err));
     if (o->solver_order < 1 || o->solver_order > 3)
       return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: solver_order %lld (1 to 3 supported)",
-                      class_names[cls], (long long)o->solver_order);
-    TRY(get_enum(s, "solver_type", cls == DIF_SCHED_DPM ? "midpoint" : "bh2", solver_names, &e,
-                 err));
+                      cls->name, (long long)o->solver_order);
+    TRY(get_enum(s, "solver_type", "midpoint", solver_names, &e, err));
     /* As diffusers: DPM maps logrho/bh1/bh2 to midpoint, UniPC maps
      * midpoint/heun/logrho to bh2. */
-    if (cls == DIF_SCHED_DPM)
+    if (k & DIF_SCHED_K_DPM)
       o->solver_type = e == DIF_SOLVER_HEUN ? DIF_SOLVER_HEUN : DIF_SOLVER_MIDPOINT;
     else
       o->solver_type = e == DIF_SOLVER_BH1 ? DIF_SOLVER_BH1 : DIF_SOLVER_BH2;
     TRY(get_bool(s, "lower_order_final", true, &o->lower_order_final, err));
   }
-  if (k & K_DPM) {
+  if (k & DIF_SCHED_K_DPM) {
     TRY(get_enum(s, "algorithm_type", "dpmsolver++", algo_names, &e, err));
     o->algorithm_type = e == 4 ? DIF_ALGO_DPMSOLVERPP : (dif_dpm_algo)e; /* deis -> dpmsolver++ */
     TRY(get_bool(s, "euler_at_final", false, &o->euler_at_final, err));
@@ -336,7 +261,7 @@ static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o
                       "DPMSolverMultistepScheduler: final_sigmas_type zero needs algorithm_type "
                       "dpmsolver++ or sde-dpmsolver++");
   }
-  if (k & K_UNIPC) {
+  if (k & DIF_SCHED_K_UNIPC) {
     TRY(get_bool(s, "predict_x0", true, &o->predict_x0, err));
     const dif_config *c = from(s, "disable_corrector");
     if (c && dif_config_has(c, "disable_corrector"))
@@ -348,38 +273,31 @@ static dif_status resolve(dif_sched_class cls, const src *s, dif_sched_config *o
                       "UniPCMultistepScheduler: solver_p is not supported");
   }
   /* Combinations diffusers rejects when stepping; refused up front here. */
-  if (o->prediction_type == DIF_PRED_SAMPLE && (cls == DIF_SCHED_PNDM || cls == DIF_SCHED_EULER_A))
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s does not support prediction_type sample",
-                    class_names[cls]);
-  if (o->prediction_type == DIF_PRED_V && cls == DIF_SCHED_UNCLIP)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "UnCLIPScheduler does not support v_prediction");
-  if (cls == DIF_SCHED_DPM && o->solver_order == 3 &&
-      (o->algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP ||
-       o->algorithm_type == DIF_ALGO_SDE_DPMSOLVER))
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "DPMSolverMultistepScheduler: the SDE algorithms have no third-order update");
-  if (cls == DIF_SCHED_UNCLIP && o->variance_type != DIF_VAR_FIXED_SMALL_LOG)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "UnCLIPScheduler: variance_type must be fixed_small_log");
+  if (cls->ops->check) TRY(cls->ops->check(o, err));
   if (o->variance_type == DIF_VAR_LEARNED || o->variance_type == DIF_VAR_LEARNED_RANGE)
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
                     "%s: variance_type learned/learned_range (a model that predicts its variance) "
                     "is not supported",
-                    class_names[cls]);
+                    cls->name);
   return DIF_OK;
 }
 
-dif_status dif_sched_config_resolve(dif_sched_class cls, const dif_config *cfg,
+dif_status dif_sched_config_resolve(const dif_sched_class *cls, const dif_config *cfg,
                                     const dif_config *ovr, dif_sched_config *out, dif_error *err) {
   memset(out, 0, sizeof *out);
-  if ((unsigned)cls >= DIF_SCHED_CLASS_COUNT)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "scheduler: bad class %d", (int)cls);
-  src s = {cfg, ovr, NULL};
+  if (!cls) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "scheduler: no class");
+  const char *dflt = cls->defaults ? cls->defaults : "{}";
+  src s = {cfg, ovr, NULL, NULL};
+  dif_config *class_defaults = NULL;
+  dif_status st = dif_config_parse(dflt, strlen(dflt), "scheduler", &class_defaults, err);
+  if (st) return st;
+  s.class = class_defaults;
   if (cfg) {
     json_t *u = json_object_get(dif_config_json(cfg), "_use_default_values");
     s.use_defaults = json_is_array(u) ? u : NULL;
   }
-  dif_status st = resolve(cls, &s, out, err);
+  st = resolve(cls, &s, out, err);
+  dif_config_free(class_defaults);
   if (st) dif_sched_config_clear(out);
   return st;
 }

@@ -11,22 +11,52 @@
 #define DIF_SAMPLERS_SCHED_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
 #include "io/config.h"
 
-typedef enum dif_sched_class {
-  DIF_SCHED_DDIM,
-  DIF_SCHED_DDPM,
-  DIF_SCHED_PNDM,
-  DIF_SCHED_EULER,
-  DIF_SCHED_EULER_A,
-  DIF_SCHED_DPM,
-  DIF_SCHED_LMS,
-  DIF_SCHED_UNIPC,
-  DIF_SCHED_UNCLIP,
-  DIF_SCHED_CLASS_COUNT
+/* The keys a class's __init__ accepts, in groups (a row's `keys`). Every
+ * class has num_train_timesteps, beta_schedule and prediction_type. */
+enum {
+  DIF_SCHED_K_BETAS = 1 << 0,     /* beta_start, beta_end, trained_betas (else: cosine only) */
+  DIF_SCHED_K_CLIP = 1 << 1,      /* clip_sample, clip_sample_range */
+  DIF_SCHED_K_ALPHA_ONE = 1 << 2, /* set_alpha_to_one */
+  DIF_SCHED_K_OFFSET = 1 << 3,    /* steps_offset, timestep_spacing */
+  DIF_SCHED_K_THRESH = 1 << 4,    /* thresholding, dynamic_thresholding_ratio, sample_max_value */
+  DIF_SCHED_K_RESCALE = 1 << 5,   /* rescale_betas_zero_snr */
+  DIF_SCHED_K_VARIANCE = 1 << 6,  /* variance_type */
+  DIF_SCHED_K_PRK = 1 << 7,       /* skip_prk_steps */
+  DIF_SCHED_K_EULER = 1 << 8,     /* interpolation_type, sigma_min, sigma_max, timestep_type */
+  DIF_SCHED_K_KARRAS = 1 << 9,    /* use_karras_sigmas */
+  DIF_SCHED_K_SOLVER = 1 << 10,   /* solver_order, solver_type, lower_order_final */
+  DIF_SCHED_K_DPM = 1 << 11,      /* algorithm_type, euler_at_final, use_lu_lambdas,
+                                     final_sigmas_type, lambda_min_clipped */
+  DIF_SCHED_K_UNIPC = 1 << 12,    /* predict_x0, disable_corrector, solver_p */
+  DIF_SCHED_K_SIGMOID = 1 << 13,  /* accepts beta_schedule "sigmoid" */
+};
+
+/* A short name (case-insensitive) and the settings it implies: a JSON
+ * object text applied under the caller's overrides, or NULL. */
+typedef struct dif_sched_alias {
+  const char *name;
+  const char *implies;
+} dif_sched_alias;
+
+#define DIF_SCHED_MAX_ALIASES 2
+
+struct dif_sched_ops;
+
+/* One scheduler class: a row of the table in scheduler.c. */
+typedef struct dif_sched_class {
+  const char *name;                               /* diffusers class name, exact */
+  dif_sched_alias aliases[DIF_SCHED_MAX_ALIASES]; /* short names; unused ones NULL */
+  unsigned keys;                                  /* DIF_SCHED_K_* */
+  /* The class's __init__ defaults where they differ from the common ones
+   * (JSON object text, NULL for none); a null value means None. */
+  const char *defaults;
+  const struct dif_sched_ops *ops; /* sched_<class>.c */
 } dif_sched_class;
 
 typedef enum { DIF_PRED_EPSILON, DIF_PRED_V, DIF_PRED_SAMPLE } dif_pred_type;
@@ -60,7 +90,7 @@ typedef enum { DIF_SOLVER_MIDPOINT, DIF_SOLVER_HEUN, DIF_SOLVER_BH1, DIF_SOLVER_
 #define DIF_SCHED_MAX_TRAIN_TIMESTEPS 100000
 
 typedef struct dif_sched_config {
-  dif_sched_class cls;
+  const dif_sched_class *cls;
   int64_t num_train_timesteps;
   double beta_start, beta_end;
   dif_beta beta_schedule;
@@ -93,20 +123,19 @@ typedef struct dif_sched_config {
   int n_disable_corrector;
 } dif_sched_config;
 
-/* diffusers class name of cls ("DDIMScheduler", ...). */
-const char *dif_sched_class_name(dif_sched_class cls);
-/* Class for a diffusers class name or a short name (ddim, euler_a, ...);
- * *karras is set for names that imply use_karras_sigmas (dpmpp_2m_karras).
- * Returns false if unknown. */
-bool dif_sched_lookup(const char *name, dif_sched_class *cls, bool *karras, bool *dpmpp);
-/* "DDIMScheduler, DDPMScheduler, ..., ddim, euler, ..." for error messages. */
-const char *dif_sched_valid_names(void);
+/* The class for a diffusers class name (exact) or a short name
+ * (case-insensitive); *alias gets the short name's row entry (NULL for a
+ * class name). NULL if unknown. */
+const dif_sched_class *dif_sched_find(const char *name, const dif_sched_alias **alias);
+/* Every class name, then every short name, ", " between them, into buf
+ * (cut to size); short_only leaves the class names out. Returns buf. */
+char *dif_sched_names(char *buf, size_t size, bool short_only);
 
 /* Resolves cls's settings from cfg (may be NULL: all defaults) and ovr (may
  * be NULL). Betas (beta_start, beta_end, trained_betas) the schedule uses
  * must be finite and in (0, 1): DIF_ERR_BAD_MODEL naming the file and key. Free with
  * dif_sched_config_clear. */
-dif_status dif_sched_config_resolve(dif_sched_class cls, const dif_config *cfg,
+dif_status dif_sched_config_resolve(const dif_sched_class *cls, const dif_config *cfg,
                                     const dif_config *ovr, dif_sched_config *out, dif_error *err);
 void dif_sched_config_clear(dif_sched_config *c);
 

@@ -29,42 +29,23 @@ static float get_variance(const dif_scheduler *s, int64_t t, int64_t prev) {
   }
 }
 
+/* The noise's standard deviation: the variance, its square root unless it
+ * is already one (fixed_small_log). */
+static float ddpm_std(const dif_scheduler *s, const dif_posterior *p) {
+  float v = get_variance(s, p->t, p->prev);
+  return s->cfg.variance_type != DIF_VAR_FIXED_SMALL_LOG ? sqrtf(v) : v;
+}
+
 static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
-  const int64_t n = a->n;
-  int64_t t;
-  dif_status st = dif_sched_t_index(s, s->timesteps[i], &t, err);
-  if (!st) st = dif_sched_buffers(s, 2, n, err);
+  dif_posterior p = {.std = ddpm_std};
+  dif_status st = dif_sched_t_index(s, s->timesteps[i], &p.t, err);
   if (st) return st;
-  const int64_t prev = t - s->T / s->num_inference_steps;
-  float *x0 = s->buf[0], *noise = s->buf[1];
-  const float at = s->alphas_cumprod[t];
-  const float ap = prev >= 0 ? s->alphas_cumprod[prev] : 1.0f;
-  const float bt = 1.0f - at, bp = 1.0f - ap;
-  const float cur_alpha = at / ap, cur_beta = 1.0f - cur_alpha;
-  const float sa = sqrtf(at), sb = sqrtf(bt);
-  const float *mo = a->model_output, *x = a->sample;
-  for (int64_t k = 0; k < n; k++)
-    x0[k] = s->cfg.prediction_type == DIF_PRED_EPSILON  ? (x[k] - sb * mo[k]) / sa
-            : s->cfg.prediction_type == DIF_PRED_SAMPLE ? mo[k]
-                                                        : sa * x[k] - sb * mo[k];
-  if ((st = dif_sched_clip_or_threshold(s, x0, n, a->batch, s->cfg.clip_sample, err))) return st;
-  const float c0 = (sqrtf(ap) * cur_beta) / bt;
-  const float c1 = sqrtf(cur_alpha) * bp / bt;
-  float v = 0;
-  if (t > 0) {
-    if ((st = dif_sched_noise(a, noise, err))) return st;
-    v = get_variance(s, t, prev);
-    if (s->cfg.variance_type != DIF_VAR_FIXED_SMALL_LOG) v = sqrtf(v);
-  }
-  if (a->pred_original) {
-    memcpy(a->pred_original, x0, (size_t)n * sizeof *x0);
-    a->wrote_pred_original = true;
-  }
-  for (int64_t k = 0; k < n; k++) {
-    float p = c0 * x0[k] + c1 * x[k];
-    a->prev_sample[k] = t > 0 ? p + v * noise[k] : p + 0.0f;
-  }
-  return DIF_OK;
+  p.prev = p.t - s->T / s->num_inference_steps;
+  p.alpha_prod_t = s->alphas_cumprod[p.t];
+  p.alpha_prod_prev = p.prev >= 0 ? s->alphas_cumprod[p.prev] : 1.0f;
+  p.alpha = p.alpha_prod_t / p.alpha_prod_prev; /* current_alpha_t */
+  p.beta = 1.0f - p.alpha;
+  return dif_sched_posterior_step(s, &p, a, err);
 }
 
 const dif_sched_ops dif_sched_ddpm_ops = {

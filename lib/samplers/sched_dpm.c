@@ -57,6 +57,14 @@ out:
   return st;
 }
 
+static dif_status check(const dif_sched_config *c, dif_error *err) {
+  if (c->solver_order == 3 && (c->algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP ||
+                               c->algorithm_type == DIF_ALGO_SDE_DPMSOLVER))
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "DPMSolverMultistepScheduler: the SDE algorithms have no third-order update");
+  return DIF_OK;
+}
+
 typedef struct point {
   float alpha, sigma, lambda;
 } point;
@@ -66,36 +74,6 @@ static point at_sigma(float sigma) {
   dif_sigma_to_alpha_sigma(sigma, &p.alpha, &p.sigma);
   p.lambda = dif_torch_logf(p.alpha) - dif_torch_logf(p.sigma);
   return p;
-}
-
-/* convert_model_output: x0 (dpmsolver++) or epsilon (dpmsolver) into out. */
-static dif_status convert(dif_scheduler *s, const dif_step_args *a, float *out, dif_error *err) {
-  const int64_t n = a->n;
-  const float *mo = a->model_output, *x = a->sample;
-  float al, sg;
-  dif_sigma_to_alpha_sigma(s->sigmas[s->step_index], &al, &sg);
-  const dif_pred_type pred = s->cfg.prediction_type;
-  const bool pp = s->cfg.algorithm_type == DIF_ALGO_DPMSOLVERPP ||
-                  s->cfg.algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP;
-  if (pp) {
-    for (int64_t k = 0; k < n; k++)
-      out[k] = pred == DIF_PRED_EPSILON  ? (x[k] - sg * mo[k]) / al
-               : pred == DIF_PRED_SAMPLE ? mo[k]
-                                         : al * x[k] - sg * mo[k];
-    return s->cfg.thresholding ? dif_sched_clip_or_threshold(s, out, n, a->batch, false, err)
-                               : DIF_OK;
-  }
-  for (int64_t k = 0; k < n; k++)
-    out[k] = pred == DIF_PRED_EPSILON  ? mo[k]
-             : pred == DIF_PRED_SAMPLE ? (x[k] - al * mo[k]) / sg
-                                       : al * mo[k] + sg * x[k];
-  if (s->cfg.thresholding) {
-    for (int64_t k = 0; k < n; k++) out[k] = (x[k] - sg * out[k]) / al;
-    dif_status st = dif_sched_clip_or_threshold(s, out, n, a->batch, false, err);
-    if (st) return st;
-    for (int64_t k = 0; k < n; k++) out[k] = (x[k] - al * out[k]) / sg;
-  }
-  return DIF_OK;
 }
 
 static void first_order(const dif_scheduler *s, const float *x, const float *m0, const float *noise,
@@ -235,7 +213,9 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
       si == len - 1 &&
       (s->cfg.euler_at_final || (s->cfg.lower_order_final && len < 15) || s->cfg.final_sigmas_zero);
   const bool second = si == len - 2 && s->cfg.lower_order_final && len < 15;
-  if ((st = convert(s, a, s->buf[CONV], err))) return st;
+  const bool to_x0 = s->cfg.algorithm_type == DIF_ALGO_DPMSOLVERPP ||
+                     s->cfg.algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP;
+  if ((st = dif_sched_convert_output(s, a, to_x0, true, s->buf[CONV], err))) return st;
   dif_sched_hist_push(s, s->buf[CONV], order);
   const float *noise = NULL;
   if (s->cfg.algorithm_type == DIF_ALGO_SDE_DPMSOLVERPP ||
@@ -256,6 +236,7 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
 }
 
 const dif_sched_ops dif_sched_dpm_ops = {
+    .check = check,
     .set_timesteps = set_timesteps,
     .step = step,
     .add_noise = dif_sched_add_noise_alpha_sigma,

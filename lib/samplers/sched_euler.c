@@ -157,6 +157,7 @@ const dif_sched_ops dif_sched_euler_ops = {
 };
 
 const dif_sched_ops dif_sched_euler_a_ops = {
+    .check = dif_sched_no_sample_prediction,
     .init = euler_init,
     .set_timesteps = ancestral_set_timesteps,
     .scale = dif_sched_scale_by_sigma,

@@ -16,6 +16,9 @@
 #define DIF_SCHED_MAX_BUFS 8
 
 typedef struct dif_sched_ops {
+  /* NULL, or the settings combinations the class refuses (diffusers refuses
+   * them when stepping; libdif when the scheduler is made). */
+  dif_status (*check)(const dif_sched_config *c, dif_error *err);
   /* After the tables: class-specific init (before any set_timesteps). */
   dif_status (*init)(dif_scheduler *s, dif_error *err);
   dif_status (*set_timesteps)(dif_scheduler *s, int steps, dif_error *err);
@@ -58,6 +61,32 @@ struct dif_scheduler {
 extern const dif_sched_ops dif_sched_ddim_ops, dif_sched_ddpm_ops, dif_sched_pndm_ops,
     dif_sched_euler_ops, dif_sched_euler_a_ops, dif_sched_dpm_ops, dif_sched_lms_ops,
     dif_sched_unipc_ops, dif_sched_unclip_ops;
+
+/* One step of the DDPM family (DDPM, UnCLIP) from timestep t to prev: the
+ * class gives the cumulative alphas of both, the step's beta and alpha (each
+ * class computes them its own way, bit for bit as diffusers) and, for
+ * t > 0, the noise's standard deviation. */
+typedef struct dif_posterior {
+  int64_t t, prev;
+  float alpha_prod_t, alpha_prod_prev; /* alphas_cumprod[t], [prev] (1 before the start) */
+  float beta, alpha;
+  float (*std)(const dif_scheduler *s, const struct dif_posterior *p); /* called when t > 0 */
+} dif_posterior;
+/* x0 from the model output (prediction_type), clipped or thresholded, then
+ * prev_sample = c0 x0 + c1 x (+ std * noise, drawn when t > 0), as
+ * diffusers' DDPMScheduler.step and UnCLIPScheduler.step. Uses buf[0..1]. */
+dif_status dif_sched_posterior_step(dif_scheduler *s, const dif_posterior *p, dif_step_args *a,
+                                    dif_error *err);
+
+/* convert_model_output of DPM-Solver and UniPC at sigmas[step_index]: x0
+ * (to_x0: dpmsolver++ / predict_x0, thresholded if configured) or epsilon
+ * (thresholded through x0 only if threshold_eps: DPM-Solver) into out[n]. */
+dif_status dif_sched_convert_output(const dif_scheduler *s, const dif_step_args *a, bool to_x0,
+                                    bool threshold_eps, float *out, dif_error *err);
+
+/* A check (dif_sched_ops) refusing prediction_type sample (PNDM, Euler
+ * ancestral). */
+dif_status dif_sched_no_sample_prediction(const dif_sched_config *c, dif_error *err);
 
 /* Allocates s->timesteps (n) and, if n_sigmas > 0, s->sigmas. */
 dif_status dif_sched_alloc_schedule(dif_scheduler *s, int n_timesteps, int n_sigmas,

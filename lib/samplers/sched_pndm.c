@@ -190,6 +190,7 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
 }
 
 const dif_sched_ops dif_sched_pndm_ops = {
+    .check = dif_sched_no_sample_prediction,
     .set_timesteps = set_timesteps,
     .step = step,
 };

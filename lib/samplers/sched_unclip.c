@@ -20,51 +20,42 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
   return DIF_OK;
 }
 
-static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
-  const int64_t n = a->n;
-  int64_t t;
-  dif_status st = dif_sched_t_index(s, s->timesteps[i], &t, err);
-  if (!st) st = dif_sched_buffers(s, 2, n, err);
-  if (st) return st;
-  const int64_t prev = i + 1 < s->n_timesteps ? (int64_t)s->timesteps[i + 1] : t - 1;
-  float *x0 = s->buf[0], *noise = s->buf[1];
-  const float at = s->alphas_cumprod[t];
-  const float ap = prev >= 0 ? s->alphas_cumprod[prev] : 1.0f;
-  const float bt = 1.0f - at, bp = 1.0f - ap;
-  float beta, alpha;
-  if (prev == t - 1) {
-    beta = s->betas[t];
-    alpha = s->alphas[t];
-  } else {
-    beta = 1.0f - at / ap;
-    alpha = 1.0f - beta;
-  }
-  const float sa = sqrtf(at), sb = sqrtf(bt);
-  const float *mo = a->model_output, *x = a->sample;
-  for (int64_t k = 0; k < n; k++)
-    x0[k] = s->cfg.prediction_type == DIF_PRED_EPSILON ? (x[k] - sb * mo[k]) / sa : mo[k];
-  if ((st = dif_sched_clip_or_threshold(s, x0, n, a->batch, s->cfg.clip_sample, err))) return st;
-  const float c0 = (sqrtf(ap) * beta) / bt;
-  const float c1 = sqrtf(alpha) * bp / bt;
-  float v = 0;
-  if (t > 0) {
-    if ((st = dif_sched_noise(a, noise, err))) return st;
-    v = bp / bt * beta;
-    if (s->cfg.variance_type == DIF_VAR_FIXED_SMALL_LOG)
-      v = dif_torch_expf(0.5f * dif_torch_logf(v < 1e-20f ? 1e-20f : v));
-  }
-  if (a->pred_original) {
-    memcpy(a->pred_original, x0, (size_t)n * sizeof *x0);
-    a->wrote_pred_original = true;
-  }
-  for (int64_t k = 0; k < n; k++) {
-    float p = c0 * x0[k] + c1 * x[k];
-    a->prev_sample[k] = t > 0 ? p + v * noise[k] : p + 0.0f;
-  }
+static dif_status check(const dif_sched_config *c, dif_error *err) {
+  if (c->prediction_type == DIF_PRED_V)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "UnCLIPScheduler does not support v_prediction");
+  if (c->variance_type != DIF_VAR_FIXED_SMALL_LOG)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "UnCLIPScheduler: variance_type must be fixed_small_log");
   return DIF_OK;
 }
 
+/* _get_variance with fixed_small_log (the only variance_type allowed). */
+static float unclip_std(const dif_scheduler *s, const dif_posterior *p) {
+  (void)s;
+  const float bt = 1.0f - p->alpha_prod_t, bp = 1.0f - p->alpha_prod_prev;
+  const float v = bp / bt * p->beta;
+  return dif_torch_expf(0.5f * dif_torch_logf(v < 1e-20f ? 1e-20f : v));
+}
+
+static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+  dif_posterior p = {.std = unclip_std};
+  dif_status st = dif_sched_t_index(s, s->timesteps[i], &p.t, err);
+  if (st) return st;
+  p.prev = i + 1 < s->n_timesteps ? (int64_t)s->timesteps[i + 1] : p.t - 1;
+  p.alpha_prod_t = s->alphas_cumprod[p.t];
+  p.alpha_prod_prev = p.prev >= 0 ? s->alphas_cumprod[p.prev] : 1.0f;
+  if (p.prev == p.t - 1) {
+    p.beta = s->betas[p.t];
+    p.alpha = s->alphas[p.t];
+  } else {
+    p.beta = 1.0f - p.alpha_prod_t / p.alpha_prod_prev;
+    p.alpha = 1.0f - p.beta;
+  }
+  return dif_sched_posterior_step(s, &p, a, err);
+}
+
 const dif_sched_ops dif_sched_unclip_ops = {
+    .check = check,
     .set_timesteps = set_timesteps,
     .step = step,
 };

@@ -202,28 +202,6 @@ static void corrector(const dif_scheduler *s, const float *model_t, const float 
   }
 }
 
-static dif_status convert(const dif_scheduler *s, const dif_step_args *a, float *out,
-                          dif_error *err) {
-  const int64_t n = a->n;
-  const float *mo = a->model_output, *x = a->sample;
-  float al, sg;
-  dif_sigma_to_alpha_sigma(s->sigmas[s->step_index], &al, &sg);
-  const dif_pred_type pred = s->cfg.prediction_type;
-  if (s->cfg.predict_x0) {
-    for (int64_t k = 0; k < n; k++)
-      out[k] = pred == DIF_PRED_EPSILON  ? (x[k] - sg * mo[k]) / al
-               : pred == DIF_PRED_SAMPLE ? mo[k]
-                                         : al * x[k] - sg * mo[k];
-    return s->cfg.thresholding ? dif_sched_clip_or_threshold(s, out, n, a->batch, false, err)
-                               : DIF_OK;
-  }
-  for (int64_t k = 0; k < n; k++)
-    out[k] = pred == DIF_PRED_EPSILON  ? mo[k]
-             : pred == DIF_PRED_SAMPLE ? (x[k] - al * mo[k]) / sg
-                                       : al * mo[k] + sg * x[k];
-  return DIF_OK;
-}
-
 static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
   const int64_t n = a->n;
   dif_status st = DIF_OK;
@@ -237,7 +215,7 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
   for (int k = 0; k < s->cfg.n_disable_corrector; k++)
     if (s->cfg.disable_corrector[k] == si - 1) use_corrector = false;
   float *conv = s->buf[CONV];
-  if ((st = convert(s, a, conv, err))) return st;
+  if ((st = dif_sched_convert_output(s, a, s->cfg.predict_x0, false, conv, err))) return st;
   const float *sample = a->sample;
   if (use_corrector) {
     corrector(s, conv, s->buf[LAST], a->sample, s->this_order, s->buf[CORR], n);

@@ -1,5 +1,6 @@
-/* scheduler.c — creating schedulers by name, the shared tables, accessors,
- * argument checks and dispatch to the per-class sched_<class>.c. */
+/* scheduler.c — the table of scheduler classes, creating schedulers by name,
+ * the shared tables, accessors, argument checks and dispatch to the
+ * per-class sched_<class>.c. */
 #include "samplers/scheduler.h"
 
 #include <jansson.h>
@@ -7,33 +8,120 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "samplers/sched_internal.h"
 #include "samplers/schedule.h"
 
-static const dif_sched_ops *const class_ops[DIF_SCHED_CLASS_COUNT] = {
-    [DIF_SCHED_DDIM] = &dif_sched_ddim_ops,       [DIF_SCHED_DDPM] = &dif_sched_ddpm_ops,
-    [DIF_SCHED_PNDM] = &dif_sched_pndm_ops,       [DIF_SCHED_EULER] = &dif_sched_euler_ops,
-    [DIF_SCHED_EULER_A] = &dif_sched_euler_a_ops, [DIF_SCHED_DPM] = &dif_sched_dpm_ops,
-    [DIF_SCHED_LMS] = &dif_sched_lms_ops,         [DIF_SCHED_UNIPC] = &dif_sched_unipc_ops,
-    [DIF_SCHED_UNCLIP] = &dif_sched_unclip_ops,
+/* ---- the classes ----
+ *
+ * One row per scheduler class: its diffusers name, its short names (with the
+ * settings they imply), the __init__ keys it reads, its defaults that differ
+ * from the common ones, and its functions (sched_<class>.c). Adding a
+ * scheduler is a sched_<class>.c defining dif_sched_<class>_ops and a row
+ * here; every list of names (messages, dif_scheduler_names, `dif generate
+ * --help`) comes from this table. */
+
+#define K(x) DIF_SCHED_K_##x
+#define DPMPP "\"algorithm_type\": \"dpmsolver++\", \"solver_order\": 2"
+
+static const dif_sched_class classes[] = {
+    {"DDIMScheduler",
+     {{"ddim", NULL}},
+     K(BETAS) | K(CLIP) | K(ALPHA_ONE) | K(OFFSET) | K(THRESH) | K(RESCALE),
+     "{\"set_alpha_to_one\": true, \"timestep_spacing\": \"leading\"}",
+     &dif_sched_ddim_ops},
+    {"DDPMScheduler",
+     {{"ddpm", NULL}},
+     K(BETAS) | K(CLIP) | K(OFFSET) | K(THRESH) | K(RESCALE) | K(VARIANCE) | K(SIGMOID),
+     "{\"timestep_spacing\": \"leading\", \"variance_type\": \"fixed_small\"}",
+     &dif_sched_ddpm_ops},
+    {"PNDMScheduler",
+     {{"pndm", NULL}},
+     K(BETAS) | K(ALPHA_ONE) | K(OFFSET) | K(PRK),
+     "{\"timestep_spacing\": \"leading\"}",
+     &dif_sched_pndm_ops},
+    {"EulerDiscreteScheduler",
+     {{"euler", NULL}},
+     K(BETAS) | K(OFFSET) | K(RESCALE) | K(EULER) | K(KARRAS),
+     NULL,
+     &dif_sched_euler_ops},
+    {"EulerAncestralDiscreteScheduler",
+     {{"euler_a", NULL}},
+     K(BETAS) | K(OFFSET) | K(RESCALE),
+     NULL,
+     &dif_sched_euler_a_ops},
+    {"DPMSolverMultistepScheduler",
+     {{"dpmpp_2m", "{" DPMPP "}"}, {"dpmpp_2m_karras", "{" DPMPP ", \"use_karras_sigmas\": true}"}},
+     K(BETAS) | K(OFFSET) | K(THRESH) | K(KARRAS) | K(SOLVER) | K(DPM) | K(VARIANCE),
+     "{\"variance_type\": null, \"solver_type\": \"midpoint\"}",
+     &dif_sched_dpm_ops},
+    {"LMSDiscreteScheduler",
+     {{"lms", NULL}},
+     K(BETAS) | K(OFFSET) | K(KARRAS),
+     NULL,
+     &dif_sched_lms_ops},
+    {"UniPCMultistepScheduler",
+     {{"unipc", NULL}},
+     K(BETAS) | K(OFFSET) | K(THRESH) | K(KARRAS) | K(SOLVER) | K(UNIPC),
+     "{\"solver_type\": \"bh2\"}",
+     &dif_sched_unipc_ops},
+    {"UnCLIPScheduler", /* num_train_timesteps, beta_schedule (cosine only) */
+     {{"unclip", NULL}},
+     K(CLIP) | K(VARIANCE),
+     "{\"beta_schedule\": \"squaredcos_cap_v2\", \"variance_type\": \"fixed_small_log\"}",
+     &dif_sched_unclip_ops},
 };
 
+#undef DPMPP
+#undef K
+
+#define N_CLASSES (sizeof classes / sizeof *classes)
+
+const dif_sched_class *dif_sched_find(const char *name, const dif_sched_alias **alias) {
+  if (alias) *alias = NULL;
+  if (!name) return NULL;
+  for (size_t i = 0; i < N_CLASSES; i++)
+    if (strcmp(name, classes[i].name) == 0) return &classes[i];
+  for (size_t i = 0; i < N_CLASSES; i++)
+    for (int j = 0; j < DIF_SCHED_MAX_ALIASES && classes[i].aliases[j].name; j++)
+      if (strcasecmp(name, classes[i].aliases[j].name) == 0) {
+        if (alias) *alias = &classes[i].aliases[j];
+        return &classes[i];
+      }
+  return NULL;
+}
+
+char *dif_sched_names(char *buf, size_t size, bool short_only) {
+  size_t len = 0;
+  buf[0] = '\0';
+#define ADD(name)                                                                                  \
+  if (len < size) len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name)
+  for (size_t i = 0; i < N_CLASSES && !short_only; i++) ADD(classes[i].name);
+  for (size_t i = 0; i < N_CLASSES; i++)
+    for (int j = 0; j < DIF_SCHED_MAX_ALIASES && classes[i].aliases[j].name; j++)
+      ADD(classes[i].aliases[j].name);
+#undef ADD
+  return buf;
+}
+
 const char *dif_scheduler_class_for(const char *name) {
-  dif_sched_class cls;
-  bool karras, dpmpp;
-  return dif_sched_lookup(name, &cls, &karras, &dpmpp) ? dif_sched_class_name(cls) : NULL;
+  const dif_sched_class *c = dif_sched_find(name, NULL);
+  return c ? c->name : NULL;
 }
 
 dif_status dif_scheduler_check_name(const char *name, dif_error *err) {
-  if (dif_scheduler_class_for(name)) return DIF_OK;
+  if (dif_sched_find(name, NULL)) return DIF_OK;
+  char names[512];
   return dif_fail(err, DIF_ERR_UNSUPPORTED, "unknown scheduler \"%s\" (valid: %s)",
-                  name ? name : "(null)", dif_sched_valid_names());
+                  name ? name : "(null)", dif_sched_names(names, sizeof names, false));
 }
+
+/* ---- creating one ---- */
 
 /* The overrides as a config: the short name's implied keys, then the
  * caller's JSON object on top. */
-static dif_status parse_overrides(const char *text, bool karras, bool dpmpp, dif_config **out,
+static dif_status parse_overrides(const char *text, const char *implied, dif_config **out,
                                   dif_error *err) {
   *out = NULL;
   dif_config *user = NULL;
@@ -41,11 +129,7 @@ static dif_status parse_overrides(const char *text, bool karras, bool dpmpp, dif
     dif_status st = dif_config_parse(text, strlen(text), "scheduler overrides", &user, err);
     if (st) return st;
   }
-  if (!karras && !dpmpp) return *out = user, DIF_OK;
-  char implied[160];
-  snprintf(implied, sizeof implied, "{%s%s%s}",
-           dpmpp ? "\"algorithm_type\": \"dpmsolver++\", \"solver_order\": 2" : "",
-           dpmpp && karras ? ", " : "", karras ? "\"use_karras_sigmas\": true" : "");
+  if (!implied) return *out = user, DIF_OK;
   dif_status st = dif_config_parse(implied, strlen(implied), "scheduler overrides", out, err);
   if (!st && user && json_object_update(dif_config_json(*out), dif_config_json(user)) != 0)
     st = dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "out of memory merging scheduler overrides");
@@ -61,11 +145,11 @@ dif_status dif_scheduler_create(const char *name, const dif_config *cfg, const c
                                 dif_scheduler **out, dif_error *err) {
   if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "scheduler: out is NULL");
   *out = NULL;
-  dif_sched_class cls;
-  bool karras, dpmpp;
-  if (!dif_sched_lookup(name, &cls, &karras, &dpmpp)) return dif_scheduler_check_name(name, err);
+  const dif_sched_alias *alias;
+  const dif_sched_class *cls = dif_sched_find(name, &alias);
+  if (!cls) return dif_scheduler_check_name(name, err);
   dif_config *ovr = NULL;
-  dif_status st = parse_overrides(overrides, karras, dpmpp, &ovr, err);
+  dif_status st = parse_overrides(overrides, alias ? alias->implies : NULL, &ovr, err);
   if (st) return st;
   dif_scheduler *s = calloc(1, sizeof *s);
   if (!s) {
@@ -78,7 +162,7 @@ dif_status dif_scheduler_create(const char *name, const dif_config *cfg, const c
     free(s);
     return st;
   }
-  s->ops = class_ops[cls];
+  s->ops = cls->ops;
   s->T = s->cfg.num_train_timesteps;
   s->betas = malloc((size_t)s->T * sizeof(float));
   s->alphas = malloc((size_t)s->T * sizeof(float));
@@ -128,9 +212,7 @@ void dif_scheduler_free(dif_scheduler *s) {
   free(s);
 }
 
-const char *dif_scheduler_class_name(const dif_scheduler *s) {
-  return dif_sched_class_name(s->cfg.cls);
-}
+const char *dif_scheduler_class_name(const dif_scheduler *s) { return s->cfg.cls->name; }
 int64_t dif_scheduler_num_train_timesteps(const dif_scheduler *s) { return s->T; }
 const float *dif_scheduler_alphas_cumprod(const dif_scheduler *s) { return s->alphas_cumprod; }
 int dif_scheduler_num_timesteps(const dif_scheduler *s) { return s->n_timesteps; }

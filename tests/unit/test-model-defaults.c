@@ -99,6 +99,10 @@ TEST(bad_files_are_refused_naming_file_and_key) {
     const char *text, *substr;
   } cases[] = {
       {"{\"stepz\": 25}", "unknown key 'stepz'"},
+      {"{\"stepz\": 25}", "(known: width, height, steps, guidance, prior_steps, prior_guidance, "
+                          "noise_level, scheduler, comment)"},
+      {"{\"height\": 12}", "'height' is 12; it must be a multiple of 8 in 8..4096"},
+      {"{\"noise_level\": -1}", "'noise_level' is -1; it must be 0..999"},
       {"{\"steps\": 2.5}", "'steps' must be an integer"},
       {"{\"steps\": 0}", "'steps' is 0"},
       {"{\"steps\": 1001}", "'steps' is 1001"},

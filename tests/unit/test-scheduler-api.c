@@ -9,8 +9,11 @@
 
 static const char *unclip_dir(void) { return dif_test_path("golden/models/tiny-unclip/scheduler"); }
 
-static dif_status resolve(dif_sched_class cls, const char *cfg_json, const char *ovr_json,
+/* from_config of the class `name` names (its short name's implied settings
+ * are not applied: dif_scheduler_create does that). */
+static dif_status resolve(const char *name, const char *cfg_json, const char *ovr_json,
                           dif_sched_config *out, dif_error *err) {
+  const dif_sched_class *cls = dif_sched_find(name, NULL);
   dif_config *cfg = NULL, *ovr = NULL;
   dif_status st = DIF_OK;
   if (cfg_json) st = dif_config_parse(cfg_json, strlen(cfg_json), "cfg", &cfg, err);
@@ -73,6 +76,25 @@ TEST(names) {
                                        "unipc"};
   for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++)
     CHECK_MSG(strstr(err.msg, listed[i]) != NULL, "error does not list %s: %s", listed[i], err.msg);
+  /* The list comes from the table of classes: class names, then short names. */
+  CHECK_MSG(!strcmp(err.msg,
+                    "unknown scheduler \"heun\" (valid: DDIMScheduler, DDPMScheduler, "
+                    "PNDMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, "
+                    "DPMSolverMultistepScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, "
+                    "UnCLIPScheduler, ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, "
+                    "dpmpp_2m_karras, lms, unipc, unclip)"),
+            "%s", err.msg);
+  const char *names = dif_scheduler_names();
+  CHECK_MSG(
+      !strcmp(names,
+              "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip"),
+      "%s", names);
+  CHECK(dif_scheduler_names() == names);
+  /* Every short name and class name the list gives is accepted. */
+  char list[512];
+  dif_sched_names(list, sizeof list, false);
+  for (char *tok = strtok(list, ", "); tok; tok = strtok(NULL, ", "))
+    CHECK_MSG(dif_scheduler_class_for(tok) != NULL, "%s is listed but unknown", tok);
   dif_scheduler *s = (dif_scheduler *)&err;
   CHECK_STATUS(dif_scheduler_create("k_dpm_2", NULL, NULL, &s, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "valid:");
@@ -94,19 +116,19 @@ TEST(class_defaults_without_config) {
   dif_scheduler_free(s);
 
   dif_sched_config c;
-  CHECK(resolve(DIF_SCHED_EULER, NULL, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("euler", NULL, NULL, &c, &err) == DIF_OK);
   CHECK(c.timestep_spacing == DIF_SPACING_LINSPACE && !c.use_karras_sigmas && !c.has_sigma_min);
   dif_sched_config_clear(&c);
-  CHECK(resolve(DIF_SCHED_PNDM, NULL, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("pndm", NULL, NULL, &c, &err) == DIF_OK);
   CHECK(!c.skip_prk_steps && !c.set_alpha_to_one && c.timestep_spacing == DIF_SPACING_LEADING);
-  CHECK(resolve(DIF_SCHED_DDPM, NULL, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("ddpm", NULL, NULL, &c, &err) == DIF_OK);
   CHECK(c.variance_type == DIF_VAR_FIXED_SMALL && c.clip_sample);
-  CHECK(resolve(DIF_SCHED_DPM, NULL, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("dpmpp_2m", NULL, NULL, &c, &err) == DIF_OK);
   CHECK(c.solver_order == 2 && c.algorithm_type == DIF_ALGO_DPMSOLVERPP && c.final_sigmas_zero &&
         c.lower_order_final && c.variance_type == DIF_VAR_NONE && isinf(c.lambda_min_clipped));
-  CHECK(resolve(DIF_SCHED_UNIPC, NULL, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("unipc", NULL, NULL, &c, &err) == DIF_OK);
   CHECK(c.solver_type == DIF_SOLVER_BH2 && c.predict_x0 && c.n_disable_corrector == 0);
-  CHECK(resolve(DIF_SCHED_UNCLIP, NULL, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("unclip", NULL, NULL, &c, &err) == DIF_OK);
   CHECK(c.variance_type == DIF_VAR_FIXED_SMALL_LOG && c.clip_sample && c.clip_sample_range == 1.0 &&
         c.beta_schedule == DIF_BETA_COSINE);
 }
@@ -116,13 +138,13 @@ TEST(class_defaults_without_config) {
 TEST(python_infinity_in_a_config) {
   dif_error err = {0};
   dif_sched_config c;
-  CHECK(resolve(DIF_SCHED_DPM,
+  CHECK(resolve("dpmpp_2m",
                 "{\"_class_name\": \"DPMSolverMultistepScheduler\", \"lambda_min_clipped\": "
                 "-Infinity, \"solver_order\": 2}",
                 NULL, &c, &err) == DIF_OK);
   CHECK(isinf(c.lambda_min_clipped) && c.lambda_min_clipped < 0);
   dif_sched_config_clear(&c);
-  CHECK(resolve(DIF_SCHED_DPM, "{\"lambda_min_clipped\": -5.1}", NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("dpmpp_2m", "{\"lambda_min_clipped\": -5.1}", NULL, &c, &err) == DIF_OK);
   CHECK(c.lambda_min_clipped == -5.1);
   dif_sched_config_clear(&c);
 }
@@ -136,22 +158,22 @@ TEST(from_config_precedence) {
       "false, \"made_up_key\": [1, 2], \"_use_default_values\": [\"timestep_spacing\"]}";
   /* overrides win; _use_default_values keys take the class default; unknown
    * keys are ignored; a null override means None. */
-  CHECK(resolve(DIF_SCHED_EULER, cfg, "{\"prediction_type\": \"epsilon\", \"sigma_min\": null}", &c,
+  CHECK(resolve("euler", cfg, "{\"prediction_type\": \"epsilon\", \"sigma_min\": null}", &c,
                 &err) == DIF_OK);
   CHECK(c.prediction_type == DIF_PRED_EPSILON);
   CHECK(c.timestep_spacing == DIF_SPACING_LINSPACE);
   CHECK(!c.has_sigma_min);
-  CHECK(resolve(DIF_SCHED_EULER, cfg, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("euler", cfg, NULL, &c, &err) == DIF_OK);
   CHECK(c.prediction_type == DIF_PRED_V && c.has_sigma_min && c.sigma_min == 0.1);
   /* clip_sample is a DDIM key: kept for DDIM, irrelevant for Euler */
-  CHECK(resolve(DIF_SCHED_DDIM, cfg, NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("ddim", cfg, NULL, &c, &err) == DIF_OK);
   CHECK(!c.clip_sample && c.timestep_spacing == DIF_SPACING_LEADING);
   /* class-specific mappings as diffusers */
-  CHECK(resolve(DIF_SCHED_DPM, "{\"solver_type\": \"bh2\", \"algorithm_type\": \"deis\"}", NULL, &c,
+  CHECK(resolve("dpmpp_2m", "{\"solver_type\": \"bh2\", \"algorithm_type\": \"deis\"}", NULL, &c,
                 &err) == DIF_OK);
   CHECK(c.solver_type == DIF_SOLVER_MIDPOINT && c.algorithm_type == DIF_ALGO_DPMSOLVERPP);
-  CHECK(resolve(DIF_SCHED_UNIPC, "{\"solver_type\": \"midpoint\", \"disable_corrector\": [0, 3]}",
-                NULL, &c, &err) == DIF_OK);
+  CHECK(resolve("unipc", "{\"solver_type\": \"midpoint\", \"disable_corrector\": [0, 3]}", NULL, &c,
+                &err) == DIF_OK);
   CHECK(c.solver_type == DIF_SOLVER_BH2 && c.n_disable_corrector == 2 &&
         c.disable_corrector[1] == 3);
 }
@@ -159,26 +181,26 @@ TEST(from_config_precedence) {
 TEST(config_errors) {
   dif_error err = {0};
   dif_sched_config c;
-  CHECK_STATUS(resolve(DIF_SCHED_DDIM, "{\"beta_schedule\": \"cosine\"}", NULL, &c, &err),
+  CHECK_STATUS(resolve("ddim", "{\"beta_schedule\": \"cosine\"}", NULL, &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg,
                "beta_schedule \"cosine\" is not supported (valid: linear, scaled_linear, "
                "squaredcos_cap_v2, sigmoid)");
-  CHECK_STATUS(resolve(DIF_SCHED_DDIM, "{\"steps_offset\": \"1\"}", NULL, &c, &err),
-               DIF_ERR_BAD_MODEL, err.msg, "steps_offset");
-  CHECK_STATUS(resolve(DIF_SCHED_EULER, NULL, "{\"timestep_spacing\": \"quadratic\"}", &c, &err),
+  CHECK_STATUS(resolve("ddim", "{\"steps_offset\": \"1\"}", NULL, &c, &err), DIF_ERR_BAD_MODEL,
+               err.msg, "steps_offset");
+  CHECK_STATUS(resolve("euler", NULL, "{\"timestep_spacing\": \"quadratic\"}", &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "leading");
-  CHECK_STATUS(resolve(DIF_SCHED_PNDM, "{\"prediction_type\": \"sample\"}", NULL, &c, &err),
+  CHECK_STATUS(resolve("pndm", "{\"prediction_type\": \"sample\"}", NULL, &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "PNDMScheduler");
-  CHECK_STATUS(resolve(DIF_SCHED_UNCLIP, "{\"beta_schedule\": \"linear\"}", NULL, &c, &err),
+  CHECK_STATUS(resolve("unclip", "{\"beta_schedule\": \"linear\"}", NULL, &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "squaredcos_cap_v2");
-  CHECK_STATUS(resolve(DIF_SCHED_DDPM, "{\"variance_type\": \"learned_range\"}", NULL, &c, &err),
+  CHECK_STATUS(resolve("ddpm", "{\"variance_type\": \"learned_range\"}", NULL, &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "learned");
-  CHECK_STATUS(resolve(DIF_SCHED_DPM,
+  CHECK_STATUS(resolve("dpmpp_2m",
                        "{\"algorithm_type\": \"sde-dpmsolver++\", "
                        "\"solver_order\": 3}",
                        NULL, &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "third-order");
-  CHECK_STATUS(resolve(DIF_SCHED_DDIM, "{\"trained_betas\": [0.1, 0.2]}", NULL, &c, &err),
+  CHECK_STATUS(resolve("ddim", "{\"trained_betas\": [0.1, 0.2]}", NULL, &c, &err),
                DIF_ERR_BAD_MODEL, err.msg, "2 trained_betas for 1000");
   dif_scheduler *s = NULL;
   CHECK_STATUS(dif_scheduler_create("ddim", NULL, "{not json", &s, &err), DIF_ERR_BAD_MODEL,

@@ -87,8 +87,9 @@ static void help(void) {
       "  --guidance X  guidance scale, 0..%d (default: the model's; 10 unCLIP, 7.5 SD)\n"
       "  --prior-steps N     prior steps, 1..%d (default: the model's; 25)\n"
       "  --prior-guidance X  prior guidance scale, 0..%d (default: the model's; 4)\n"
-      "  --sampler NAME  ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc\n"
-      "                (default: the model's scheduler)\n"
+      "  --sampler NAME  the decoder's scheduler (default: the model's), one of\n"
+      "                %s\n"
+      "                or a diffusers class name (DDIMScheduler, ...)\n"
       "  --noise-level N  unCLIP variation strength, 0 to the model's maximum (999 for Stable\n"
       "                unCLIP); 0 (the default) keeps close to the references\n"
       "  --init PATH   img2img from an image\n"
@@ -106,8 +107,8 @@ static void help(void) {
       "the model, the run), 2 bad usage (an option, a value, the prompt), 130 interrupted\n"
       "(Ctrl-C; 143 for SIGTERM).\n",
       dif_default_model_dir() ? dif_default_model_dir() : "none installed", DIF_MAX_OUTPUT_SIDE,
-      DIF_MAX_STEPS, DIF_MAX_GUIDANCE, DIF_MAX_STEPS, DIF_MAX_GUIDANCE, (double)DEFAULT_STRENGTH,
-      DIF_MAX_BATCH, DIF_MAX_THREADS);
+      DIF_MAX_STEPS, DIF_MAX_GUIDANCE, DIF_MAX_STEPS, DIF_MAX_GUIDANCE, dif_scheduler_names(),
+      (double)DEFAULT_STRENGTH, DIF_MAX_BATCH, DIF_MAX_THREADS);
 }
 
 typedef struct opts {

@@ -293,6 +293,10 @@ func difSampleSetPriorScheduler(sample *C.dif_sample, name *C.char) Status {
 	return Status(C.dif_sample_set_prior_scheduler(sample, name))
 }
 
+func difSchedulerNames() string {
+	return C.GoString(C.dif_scheduler_names())
+}
+
 func difSampleSetSeed(sample *C.dif_sample, seed uint64) Status {
 	return Status(C.dif_sample_set_seed(sample, C.uint64_t(seed)))
 }

@@ -373,6 +373,12 @@ FUNCTIONS = {
         ('sample', 'name'),
         'dif_status dif_sample_set_prior_scheduler(dif_sample *sample, const char *name)',
     ),
+    'dif_scheduler_names': (
+        _C.c_char_p,
+        [],
+        (),
+        'const char *dif_scheduler_names(void)',
+    ),
     'dif_sample_set_seed': (
         dif_status,
         [_C.POINTER(dif_sample), _C.c_uint64],
