@@ -145,8 +145,9 @@ typedef void (*dif_log_fn)(dif_log_level level, const char *message, void *user_
 /* ---------------------------------------------------------------------------
  * 5. DIF_CONTEXT — LOADED MODELS
  *
- * Lifetime: dif_context_new → setters (threads, log) → loading (added by the
- * model issues) → use → dif_context_free. Settings are only accepted before
+ * Lifetime: dif_context_new → setters (threads, log, prior folder, load
+ * progress) → dif_context_load → use → dif_context_free (samples may outlive
+ * the call, see there). Settings are only accepted before
  * the first model is loaded; after that they return DIF_ERR_BUSY, because a
  * loaded context is immutable and may be shared between threads.
  */

@@ -14,7 +14,8 @@
  *   dif_scheduler_load("DDIMScheduler", "<model>/scheduler", NULL, &s, &err);
  *   dif_scheduler_set_timesteps(s, steps, &err);
  *   int first = 0;                                   // txt2img
- *   // img2img: first = dif_scheduler_img2img_start(s, steps, strength);
+ *   // img2img: dif_scheduler_img2img_start(s, steps, strength, &first,
+ *   //                                      &steps_run, &err);
  *   //          latents = add_noise(image_latents, noise, timestep(first))
  *   // txt2img: latents = randn(...) * dif_scheduler_init_noise_sigma(s)
  *   for (int i = first; i < dif_scheduler_num_timesteps(s); i++) {
