@@ -49,17 +49,9 @@ dif_status dif_resnet_forward_ex(const dif_resnet *r, const dif_kctx *k, const f
   /* conv1 reads silu(norm1(x)) through its input transform: no normalised
    * copy of x is made. */
   dif_group_norm_params(k, x, N, cin, HW, r->groups, r->eps, r->norm1_w, r->norm1_b, n1);
-  dif_conv2d_params c3 = {.cin = cin,
-                          .cout = cout,
-                          .kh = 3,
-                          .kw = 3,
-                          .stride = 1,
-                          .pad_top = 1,
-                          .pad_left = 1,
-                          .pad_bottom = 1,
-                          .pad_right = 1,
-                          .in_norm = n1,
-                          .in_silu = true};
+  dif_conv2d_params c3 = dif_conv_same(cin, cout, 3);
+  c3.in_norm = n1;
+  c3.in_silu = true;
   dif_status s = DIF_OK;
   if (temb) {
     /* The time embedding joins conv1's bias, so the GEMM adds it: one pass

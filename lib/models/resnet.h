@@ -29,6 +29,22 @@ typedef struct dif_resnet {
   const float *short_w, *short_b; /* NULL when cin == cout */
 } dif_resnet;
 
+/* The k×k convolution that keeps the size (stride 1, padding k/2, k odd):
+ * ResnetBlock2D's conv1 and conv2, the upsamplers, the UNet's and the VAE's
+ * conv_in and conv_out. */
+static inline dif_conv2d_params dif_conv_same(int64_t cin, int64_t cout, int64_t k) {
+  int64_t p = k / 2;
+  return (dif_conv2d_params){.cin = cin,
+                             .cout = cout,
+                             .kh = k,
+                             .kw = k,
+                             .stride = 1,
+                             .pad_top = p,
+                             .pad_left = p,
+                             .pad_bottom = p,
+                             .pad_right = p};
+}
+
 /* Loads "<prefix>.norm1.weight" etc. */
 void dif_resnet_load(dif_resnet *r, dif_wloader *wl, const char *prefix, int64_t cin, int64_t cout,
                      int64_t temb_ch, int64_t groups, float eps);

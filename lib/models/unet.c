@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/component.h"
+#include "models/unet_blocks.h"
 #include "models/unet_config.h"
 
 static const char *const classes[] = {"UNet2DConditionModel", NULL};
@@ -124,114 +125,15 @@ void dif_unet_free(dif_unet *u) {
   memset(u, 0, sizeof *u);
 }
 
-/* ---- the forward pass ---- */
+/* ---- the forward pass: the blocks of unet_blocks.h in order ---- */
 
-typedef struct fwd {
-  const dif_unet *u;
-  const dif_kctx *k;
-  const dif_unet_input *in;
-  dif_error *err;
-  const float *temb_act; /* silu(time embedding (+ class embedding)) [B, temb_ch] */
-} fwd;
-
-static void hook(const fwd *f, const float *data, int64_t n, const char *fmt, int a, int b) {
-  if (!f->in->hook) return;
-  char name[96];
-  snprintf(name, sizeof name, fmt, a, b);
-  f->in->hook(f->in->hook_user, name, data, n);
-}
-
-typedef struct skip {
-  float *data;
-  int64_t C, H, W;
-} skip;
-
-/* h[B, C, H, W] → conv 3×3 stride 2 (padding downsample_padding). */
-static dif_status downsample(const fwd *f, const dif_unet_level *lv, const float *x, int64_t C,
-                             int64_t H, int64_t W, float *y, int64_t *OH, int64_t *OW) {
-  int64_t p = f->u->downsample_padding;
-  dif_conv2d_params cp = {.cin = C,
-                          .cout = C,
-                          .kh = 3,
-                          .kw = 3,
-                          .stride = 2,
-                          .pad_top = p,
-                          .pad_left = p,
-                          .pad_bottom = p,
-                          .pad_right = p};
-  *OH = dif_conv2d_out(H, 3, 2, p, p);
-  *OW = dif_conv2d_out(W, 3, 2, p, p);
-  return dif_conv2d(f->k, &cp, x, f->in->B, H, W, lv->sample_w, lv->sample_b, y, f->err);
-}
-
-/* nearest resize to (OH, OW), then conv 3×3: the convolution reads the
- * resized input on the fly (no resized copy). */
-static dif_status upsample(const fwd *f, const dif_unet_level *lv, const float *x, int64_t C,
-                           int64_t H, int64_t W, int64_t OH, int64_t OW, float *y) {
-  dif_conv2d_params cp = {.cin = C,
-                          .cout = C,
-                          .kh = 3,
-                          .kw = 3,
-                          .stride = 1,
-                          .pad_top = 1,
-                          .pad_left = 1,
-                          .pad_bottom = 1,
-                          .pad_right = 1,
-                          .in_h = OH,
-                          .in_w = OW};
-  return dif_conv2d(f->k, &cp, x, f->in->B, H, W, lv->sample_w, lv->sample_b, y, f->err);
-}
-
-/* One resnet (+ transformer) of a level: y = attn(resnet(x)). */
-static dif_status res_attn(const fwd *f, const dif_unet_level *lv, int j, const float *x, int64_t H,
-                           int64_t W, float *y, const char *kind, int i) {
-  const dif_resnet *r = &lv->res[j];
-  int64_t B = f->in->B, n = B * r->cout * H * W;
-  dif_status s = dif_resnet_forward(r, f->k, x, B, H, W, f->temb_act, y, f->err);
-  if (s) return s;
-  char name[64];
-  snprintf(name, sizeof name, "%s.%%d.resnets.%%d", kind);
-  hook(f, y, n, name, i, j);
-  if (!lv->cross) return DIF_OK;
-  s = dif_t2d_forward(&lv->attn[j], f->k, y, B, H, W, f->in->context, f->in->S, y, f->err);
-  snprintf(name, sizeof name, "%s.%%d.attentions.%%d.0", kind);
-  if (!s) hook(f, y, n, name, i, j);
-  return s;
-}
-
-static dif_status embeddings(fwd *f, float **temb_act) {
-  const dif_unet *u = f->u;
-  const dif_unet_input *in = f->in;
-  int64_t B = in->B, T = u->temb_ch;
-  float *t = dif_arena_floats(f->k->arena, (size_t)(B * u->c0), f->err);
-  float *e1 = dif_arena_floats(f->k->arena, (size_t)(B * T), f->err);
-  float *e = dif_arena_floats(f->k->arena, (size_t)(B * T), f->err);
-  float *ts = dif_arena_floats(f->k->arena, (size_t)B, f->err);
-  if (!t || !e1 || !e || !ts) return DIF_ERR_OUT_OF_MEMORY;
-  for (int64_t b = 0; b < B; b++) ts[b] = in->timesteps[in->n_timesteps == 1 ? 0 : b];
-  dif_timestep_embedding(ts, B, u->c0, u->flip_sin_to_cos, u->freq_shift, 1.0f, 10000.0f, t);
-  hook(f, t, B * u->c0, "time_proj", 0, 0);
-  dif_linear(f->k, t, B, u->c0, u->time_w1, u->time_b1, T, e1);
-  dif_silu(f->k, e1, B * T, e1);
-  dif_linear(f->k, e1, B, T, u->time_w2, u->time_b2, T, e);
-  hook(f, e, B * T, "time_embedding", 0, 0);
-  if (u->class_in) {
-    float *c1 = dif_arena_floats(f->k->arena, (size_t)(B * T), f->err);
-    if (!c1) return DIF_ERR_OUT_OF_MEMORY;
-    dif_linear(f->k, in->class_labels, B, u->class_in, u->class_w1, u->class_b1, T, c1);
-    dif_silu(f->k, c1, B * T, c1);
-    dif_linear(f->k, c1, B, T, u->class_w2, u->class_b2, T, e1);
-    hook(f, e1, B * T, "class_embedding", 0, 0);
-    dif_add(f->k, e, e1, B * T, e);
-  }
-  dif_silu(f->k, e, B * T, e); /* every resnet applies silu to the shared embedding first */
-  *temb_act = e;
-  return DIF_OK;
+int dif_unet_n_skips(const dif_unet *u) {
+  return (int)(1 + u->n_blocks * u->layers_per_block + u->n_blocks - 1);
 }
 
 dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet_input *in,
                             float *out, dif_error *err) {
-  int64_t B = in->B, H = in->H, W = in->W, n = u->n_blocks, L = u->layers_per_block;
+  int64_t B = in->B, H = in->H, W = in->W;
   if (B < 1 || H < 1 || W < 1 || (in->n_timesteps != 1 && in->n_timesteps != B) || !in->context ||
       in->S < 1 || (u->class_in && !in->class_labels))
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
@@ -239,170 +141,18 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
                     "context tokens%s)",
                     (long long)B, (long long)H, (long long)W, (long long)in->n_timesteps,
                     (long long)in->S, u->class_in && !in->class_labels ? ", no class labels" : "");
-  fwd f = {u, k, in, err, NULL};
+  dif_unet_run r = {u, k, in, err};
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
   float *temb = NULL;
-  dif_status s = embeddings(&f, &temb);
-  f.temb_act = temb;
-  /* Skip connections live until the up path consumes them. */
-  skip skips[1 + DIF_UNET_MAX_BLOCKS * (DIF_UNET_MAX_LAYERS + 1)];
-  int n_skips = 0;
-  int64_t C = u->c0;
-  float *h = NULL;
-  if (!s) {
-    h = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
-    if (!h) s = DIF_ERR_OUT_OF_MEMORY;
-  }
-  if (!s) {
-    dif_conv2d_params cp = {.cin = u->in_ch,
-                            .cout = C,
-                            .kh = 3,
-                            .kw = 3,
-                            .stride = 1,
-                            .pad_top = 1,
-                            .pad_left = 1,
-                            .pad_bottom = 1,
-                            .pad_right = 1};
-    s = dif_conv2d(k, &cp, in->sample, B, H, W, u->conv_in_w, u->conv_in_b, h, err);
-    hook(&f, h, B * C * H * W, "conv_in", 0, 0);
-    skips[n_skips++] = (skip){h, C, H, W};
-  }
-  for (int i = 0; i < n && !s; i++) {
-    const dif_unet_level *lv = &u->down[i];
-    for (int j = 0; j < L && !s; j++) {
-      int64_t co = lv->res[j].cout;
-      float *y = dif_arena_floats(k->arena, (size_t)(B * co * H * W), err);
-      if (!y)
-        s = DIF_ERR_OUT_OF_MEMORY;
-      else
-        s = res_attn(&f, lv, j, h, H, W, y, "down_blocks", i);
-      if (!s) {
-        hook(&f, y, B * co * H * W, "down_blocks.%d.1.%d", i, j);
-        skips[n_skips++] = (skip){y, co, H, W};
-        h = y;
-        C = co;
-      }
-    }
-    if (!s && lv->sample_w) {
-      int64_t OH = dif_conv2d_out(H, 3, 2, u->downsample_padding, u->downsample_padding);
-      int64_t OW = dif_conv2d_out(W, 3, 2, u->downsample_padding, u->downsample_padding);
-      float *y = dif_arena_floats(k->arena, (size_t)(B * C * OH * OW), err);
-      if (!y)
-        s = DIF_ERR_OUT_OF_MEMORY;
-      else
-        s = downsample(&f, lv, h, C, H, W, y, &OH, &OW);
-      if (!s) {
-        H = OH;
-        W = OW;
-        h = y;
-        hook(&f, y, B * C * H * W, "down_blocks.%d.1.%d", i, (int)L);
-        skips[n_skips++] = (skip){y, C, H, W};
-      }
-    }
-    if (!s) hook(&f, h, B * C * H * W, "down_blocks.%d.0", i, 0);
-  }
-  /* Mid block: resnet, transformer, resnet. */
-  if (!s) {
-    float *y = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
-    float *t = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
-    if (!y || !t) s = DIF_ERR_OUT_OF_MEMORY;
-    if (!s) s = dif_resnet_forward(&u->mid_res[0], k, h, B, H, W, temb, y, err);
-    if (!s) s = dif_t2d_forward(&u->mid_attn, k, y, B, H, W, in->context, in->S, y, err);
-    if (!s) s = dif_resnet_forward(&u->mid_res[1], k, y, B, H, W, temb, t, err);
-    if (!s) {
-      h = t;
-      hook(&f, h, B * C * H * W, "mid_block", 0, 0);
-    }
-  }
-  /* Up path: each resnet takes cat(h, the last unused skip). One cat and one
-   * output buffer per level, reused by its resnets (h is copied into cat
-   * before the next resnet overwrites y), so the arena does not grow step by
-   * step. */
-  for (int i = 0; i < n && !s; i++) {
-    const dif_unet_level *lv = &u->up[i];
-    dif_arena_mark lm = dif_arena_get_mark(k->arena);
-    int64_t co = lv->res[0].cout, max_cat = 0;
-    for (int j = 0; j <= L; j++) {
-      int64_t c = (j ? co : C) + skips[n_skips - 1 - j].C;
-      max_cat = c > max_cat ? c : max_cat;
-    }
-    float *keep = NULL;
-    float *cat = dif_arena_floats(k->arena, (size_t)(B * max_cat * H * W), err);
-    float *y = dif_arena_floats(k->arena, (size_t)(B * co * H * W), err);
-    if (!cat || !y) {
-      s = DIF_ERR_OUT_OF_MEMORY;
-      break;
-    }
-    for (int j = 0; j <= L && !s; j++) {
-      skip sk = skips[--n_skips];
-      dif_concat_channels(h, C, sk.data, sk.C, B, H * W, cat);
-      s = res_attn(&f, lv, j, cat, H, W, y, "up_blocks", i);
-      h = y;
-      C = co;
-    }
-    if (s) break;
-    int64_t OH = H, OW = W;
-    if (lv->sample_w) { /* resize to the size of the skip the next level consumes */
-      OH = skips[n_skips - 1].H;
-      OW = skips[n_skips - 1].W;
-    }
-    /* Move the level's output below the level's scratch, then free it. */
-    dif_arena_release(k->arena, lm);
-    keep = dif_arena_floats(k->arena, (size_t)(B * C * OH * OW), err);
-    if (!keep) {
-      s = DIF_ERR_OUT_OF_MEMORY;
-      break;
-    }
-    if (lv->sample_w) {
-      /* h lies in the released region, which keep may overlap: copy h above
-       * keep first (memmove copes with overlap), then upsample the copy. */
-      float *t = dif_arena_floats(k->arena, (size_t)(B * C * H * W), err);
-      if (!t) {
-        s = DIF_ERR_OUT_OF_MEMORY;
-        break;
-      }
-      memmove(t, h, (size_t)(B * C * H * W) * sizeof *h);
-      s = upsample(&f, lv, t, C, H, W, OH, OW, keep);
-      H = OH;
-      W = OW;
-    } else {
-      memmove(keep, h, (size_t)(B * C * H * W) * sizeof *h);
-    }
-    h = keep;
-    if (!s) hook(&f, h, B * C * H * W, "up_blocks.%d", i, 0);
-  }
-  if (!s) {
-    float *t = in->hook ? dif_arena_floats(k->arena, (size_t)(B * C * H * W), err) : NULL;
-    if (in->hook && !t) s = DIF_ERR_OUT_OF_MEMORY;
-    if (!s) {
-      dif_conv2d_params cp = {.cin = C,
-                              .cout = u->out_ch,
-                              .kh = 3,
-                              .kw = 3,
-                              .stride = 1,
-                              .pad_top = 1,
-                              .pad_left = 1,
-                              .pad_bottom = 1,
-                              .pad_right = 1};
-      const float *src = t;
-      if (in->hook) { /* the hook sees the norm's output before SiLU */
-        dif_group_norm(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
-        hook(&f, t, B * C * H * W, "conv_norm_out", 0, 0);
-        dif_silu(k, t, B * C * H * W, t);
-      } else { /* norm + SiLU applied by conv_out as it reads h */
-        dif_norm_affine *na = dif_arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, err);
-        if (!na) s = DIF_ERR_OUT_OF_MEMORY;
-        if (na)
-          dif_group_norm_params(k, h, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
-                                na);
-        cp.in_norm = na;
-        cp.in_silu = true;
-        src = h;
-      }
-      if (!s) s = dif_conv2d(k, &cp, src, B, H, W, u->conv_out_w, u->conv_out_b, out, err);
-      if (!s) hook(&f, out, B * u->out_ch * H * W, "conv_out", 0, 0);
-    }
-  }
+  dif_unet_map h = {0};
+  dif_unet_skips skips = {.n = 0}; /* live until the up path consumes them */
+  dif_status s = dif_unet_embed(&r, &temb);
+  if (!s) s = dif_unet_conv_in(&r, &h, &skips);
+  for (int i = 0; i < u->n_blocks && !s; i++) s = dif_unet_down(&r, i, temb, &h, &skips);
+  if (!s) s = dif_unet_mid(&r, temb, &h);
+  if (!s) dif_unet_add_residuals(&r, &h, &skips);
+  for (int i = 0; i < u->n_blocks && !s; i++) s = dif_unet_up(&r, i, temb, &h, &skips);
+  if (!s) s = dif_unet_head(&r, &h, out);
   dif_arena_release(k->arena, mark);
   return s;
 }

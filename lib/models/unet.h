@@ -23,6 +23,8 @@
 
 #define DIF_UNET_MAX_BLOCKS 6
 #define DIF_UNET_MAX_LAYERS 4 /* resnets per down block (up blocks have one more) */
+/* Skip states: conv_in's output, then per down level each resnet's and the downsampler's. */
+#define DIF_UNET_MAX_SKIPS (1 + DIF_UNET_MAX_BLOCKS * (DIF_UNET_MAX_LAYERS + 1))
 
 typedef struct dif_unet_level {
   bool cross; /* has attentions */
@@ -64,11 +66,21 @@ typedef struct dif_unet_input {
   const float *context; /* encoder_hidden_states [B, S, ctx_dim] */
   int64_t S;
   const float *class_labels; /* [B, class_in] when the model has a class embedding */
+  /* Optional residuals, as a ControlNet gives them (diffusers'
+   * down_block_additional_residuals, mid_block_additional_residual): NULL, or
+   * dif_unet_n_skips(u) pointers, each NULL or the shape of that skip state
+   * (unet_blocks.h lists them), added to it before the up path uses it. */
+  const float *const *down_residuals;
+  const float *mid_residual; /* NULL or the mid block's output shape: added to it */
   dif_unet_hook hook;
   void *hook_user;
 } dif_unet_input;
 
-/* out[B, out_ch, H, W]. Scratch from k->arena. */
+/* The number of skip states the down path keeps (entries of down_residuals). */
+int dif_unet_n_skips(const dif_unet *u);
+
+/* out[B, out_ch, H, W]. Scratch from k->arena. The blocks it runs, one by
+ * one, are in unet_blocks.h. */
 dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet_input *in,
                             float *out, dif_error *err);
 

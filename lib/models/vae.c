@@ -204,16 +204,7 @@ static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
 
 static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
                        const float *w, const float *b, int64_t cout, int64_t ks, float *y) {
-  int64_t p = ks / 2;
-  dif_conv2d_params cp = {.cin = cin,
-                          .cout = cout,
-                          .kh = ks,
-                          .kw = ks,
-                          .stride = 1,
-                          .pad_top = p,
-                          .pad_left = p,
-                          .pad_bottom = p,
-                          .pad_right = p};
+  dif_conv2d_params cp = dif_conv_same(cin, cout, ks);
   return dif_conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
 }
 
@@ -389,17 +380,9 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     if (!s && lv->sample_w) { /* nearest 2× read on the fly by the conv */
       need(d, Q, B * C * 4 * H * W);
       if (!d->dry) {
-        dif_conv2d_params cp = {.cin = C,
-                                .cout = C,
-                                .kh = 3,
-                                .kw = 3,
-                                .stride = 1,
-                                .pad_top = 1,
-                                .pad_left = 1,
-                                .pad_bottom = 1,
-                                .pad_right = 1,
-                                .in_h = 2 * H,
-                                .in_w = 2 * W};
+        dif_conv2d_params cp = dif_conv_same(C, C, 3);
+        cp.in_h = 2 * H;
+        cp.in_w = 2 * W;
         s = dif_conv2d(k, &cp, d->buf[P], B, H, W, lv->sample_w, lv->sample_b, d->buf[Q], F->err);
       }
       P = Q, Q = 1 - P;
@@ -412,15 +395,7 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
   }
   if (!s && !d->dry) {
     float *x = d->buf[P];
-    dif_conv2d_params cp = {.cin = C,
-                            .cout = v->out_ch,
-                            .kh = 3,
-                            .kw = 3,
-                            .stride = 1,
-                            .pad_top = 1,
-                            .pad_left = 1,
-                            .pad_bottom = 1,
-                            .pad_right = 1};
+    dif_conv2d_params cp = dif_conv_same(C, v->out_ch, 3);
     dif_arena_mark m = dif_arena_get_mark(k->arena);
     if (F->hook) { /* the hook sees the norm's output before SiLU */
       dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
