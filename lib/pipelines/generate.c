@@ -108,10 +108,19 @@ static dif_status check_finite(gen *g, const float *x, int64_t n, const char *fm
                   isnan(x[i]) ? "NaN" : "infinity", (long long)i, (long long)n);
 }
 
-static float *alloc_floats(gen *g, int64_t n, const char *what) {
-  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  if (!p) dif_fail_oom(g->err, what, (size_t)n * sizeof *p);
+/* n items of size bytes, or NULL with g->err naming what and its size. */
+static void *alloc_items(gen *g, int64_t n, size_t size, const char *what) {
+  void *p = malloc((size_t)(n > 0 ? n : 1) * size);
+  if (!p) dif_fail_oom(g->err, what, (size_t)n * size);
   return p;
+}
+
+static float *alloc_floats(gen *g, int64_t n, const char *what) {
+  return alloc_items(g, n, sizeof(float), what);
+}
+
+static int32_t *alloc_ints(gen *g, int64_t n, const char *what) {
+  return alloc_items(g, n, sizeof(int32_t), what);
 }
 
 /* ---- text ---- */
@@ -122,10 +131,9 @@ static dif_status encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_c
                               const char *text, const char *name, int *calls, float *hidden,
                               float *embeds, int32_t *mask) {
   int64_t T = te->max_positions, C = te->enc.hidden;
-  int32_t *ids = malloc((size_t)T * sizeof *ids), *msk = malloc((size_t)T * sizeof *msk);
+  int32_t *ids = alloc_ints(g, T, "token ids"), *msk = alloc_ints(g, T, "token mask");
   float *pooled = alloc_floats(g, C, "pooled text");
-  dif_status s =
-      (!ids || !msk || !pooled) ? dif_fail_oom(g->err, "token ids", (size_t)T * 8) : DIF_OK;
+  dif_status s = (!ids || !msk || !pooled) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   if (!s) s = dif_clip_tokenize(tok, text, strlen(text), ids, msk, NULL, g->err);
   if (!s) {
     dif_clip_text_out out = {hidden, pooled, embeds, NULL};
@@ -162,126 +170,162 @@ static void guide(const float *u, const float *c, float scale, int64_t n, float 
 
 /* ---- the prior: text → image embedding [B, D] ---- */
 
-static dif_status run_prior(gen *g, const char *text, float *out) {
+/* One prior run's sizes and buffers. Batch order [uncond × B, cond × B]
+ * with guidance (NB = 2B), [cond × B] without (NB = B). */
+typedef struct prior_run {
+  int64_t B, NB, D, T, C, P;
+  bool cfg;
+  float *hid, *emb;    /* [uncond, cond] text: hidden states [2, T, C], embeds [2, P] */
+  int32_t *mask;       /* [2, T] */
+  float *proj, *enc;   /* the prior's text inputs per batch item: [NB, P], [NB, T, C] */
+  int32_t *amask;      /* [NB, T] */
+  float *lat, *x_in;   /* latents [B, D], the model input [NB, D] */
+  float *pred, *drawn; /* model output [NB, D], a stochastic step's noise [B, D] */
+  dif_scheduler *sch;
+  dif_prior_cache cache; /* the text tokens' keys and values */
+} prior_run;
+
+static dif_status prior_alloc(gen *g, prior_run *p) {
+  const dif_clip_text *te = &g->m->prior_text_encoder;
+  *p = (prior_run){.B = g->r->batch,
+                   .D = g->m->prior.embed_dim,
+                   .T = te->max_positions,
+                   .C = te->enc.hidden,
+                   .P = te->projection_dim,
+                   .cfg = g->r->prior_guidance > 1.0f};
+  int64_t B = p->B, NB = p->NB = p->cfg ? 2 * B : B, D = p->D, T = p->T, C = p->C, P = p->P;
+  p->hid = alloc_floats(g, 2 * T * C, "prior text hidden states");
+  p->emb = alloc_floats(g, 2 * P, "prior text embeddings");
+  p->mask = alloc_ints(g, 2 * T, "prior text mask");
+  p->proj = alloc_floats(g, NB * P, "prior text embeddings per item");
+  p->enc = alloc_floats(g, NB * T * C, "prior hidden states per item");
+  p->amask = alloc_ints(g, NB * T, "prior attention mask");
+  p->lat = alloc_floats(g, B * D, "prior latents");
+  p->x_in = alloc_floats(g, NB * D, "prior input");
+  p->pred = alloc_floats(g, NB * D, "prior output");
+  p->drawn = alloc_floats(g, B * D, "prior step noise");
+  bool ok = p->hid && p->emb && p->mask && p->proj && p->enc && p->amask && p->lat && p->x_in &&
+            p->pred && p->drawn;
+  return ok ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+}
+
+static void prior_free(prior_run *p) {
+  dif_scheduler_free(p->sch);
+  dif_prior_cache_free(&p->cache);
+  free(p->hid);
+  free(p->emb);
+  free(p->mask);
+  free(p->proj);
+  free(p->enc);
+  free(p->amask);
+  free(p->lat);
+  free(p->x_in);
+  free(p->pred);
+  free(p->drawn);
+}
+
+/* The text through the prior's text encoder ([cond] then, with guidance, the
+ * unconditional "", always empty for the prior), copied per batch item; the
+ * scheduler; the text tokens' cache. */
+static dif_status prior_condition(gen *g, prior_run *p, const char *text) {
   const dif_models *m = g->m;
-  const dif_request *r = g->r;
   const dif_clip_text *te = &m->prior_text_encoder;
-  int64_t B = r->batch, D = m->prior.embed_dim, T = te->max_positions, C = te->enc.hidden,
-          P = te->projection_dim;
-  bool cfg = r->prior_guidance > 1.0f;
-  int64_t NB = cfg ? 2 * B : B;
-  float *hid = alloc_floats(g, 2 * T * C, "prior text"),
-        *emb = alloc_floats(g, 2 * P, "prior text");
-  int32_t *mask = malloc((size_t)(2 * T) * sizeof *mask);
-  float *proj = alloc_floats(g, NB * P, "prior input"),
-        *enc = alloc_floats(g, NB * T * C, "prior input");
-  int32_t *amask = malloc((size_t)(NB * T) * sizeof *amask);
-  float *lat = alloc_floats(g, B * D, "prior latents"),
-        *x_in = alloc_floats(g, NB * D, "prior input");
-  float *pred = alloc_floats(g, NB * D, "prior output");
-  float *drawn = alloc_floats(g, B * D, "prior step noise");
-  dif_scheduler *sch = NULL;
-  dif_prior_cache cache = {0};
-  dif_status s =
-      (!hid || !emb || !mask || !proj || !enc || !amask || !lat || !x_in || !pred || !drawn)
-          ? DIF_ERR_OUT_OF_MEMORY
-          : DIF_OK;
-  if (s && !g->err->msg[0]) dif_fail_oom(g->err, "prior buffers", 0);
-  /* [cond] then, with guidance, the unconditional "" (always empty for the prior) */
+  int64_t B = p->B, NB = p->NB, T = p->T, C = p->C, P = p->P;
+  dif_status s = encode_text(g, m->prior_tokenizer, te, text, "prior_text_encoder",
+                             &g->prior_text_calls, p->hid + T * C, p->emb + P, p->mask + T);
+  if (!s && p->cfg)
+    s = encode_text(g, m->prior_tokenizer, te, "", "prior_text_encoder", &g->prior_text_calls,
+                    p->hid, p->emb, p->mask);
+  if (s) return s;
+  for (int64_t b = 0; b < NB; b++) {
+    int src = (!p->cfg || b >= B) ? 1 : 0;
+    memcpy(p->proj + b * P, p->emb + src * P, (size_t)P * sizeof *p->emb);
+    memcpy(p->enc + b * T * C, p->hid + src * T * C, (size_t)(T * C) * sizeof *p->hid);
+    memcpy(p->amask + b * T, p->mask + src * T, (size_t)T * sizeof *p->mask);
+  }
+  trace(g, p->proj, NB * P, "prior.proj_embedding");
+  trace(g, p->enc, NB * T * C, "prior.encoder_hidden_states");
+  trace_ints(g, p->amask, NB * T, "prior.attention_mask");
+  s = dif_scheduler_create(g->r->prior_scheduler ? g->r->prior_scheduler : "DDPMScheduler",
+                           m->prior_scheduler_cfg, NULL, &p->sch, g->err);
+  /* The text tokens are the same at every step: run them once for each
+   * distinct text, hid = [uncond, cond] (item b of the batch uses b / B). */
+  int skip = p->cfg ? 0 : 1;
   if (!s)
-    s = encode_text(g, m->prior_tokenizer, te, text, "prior_text_encoder", &g->prior_text_calls,
-                    hid + T * C, emb + P, mask + T);
-  if (!s && cfg)
-    s = encode_text(g, m->prior_tokenizer, te, "", "prior_text_encoder", &g->prior_text_calls, hid,
-                    emb, mask);
-  if (!s) { /* batch order [uncond × B, cond × B] */
-    for (int64_t b = 0; b < NB; b++) {
-      int src = (!cfg || b >= B) ? 1 : 0;
-      memcpy(proj + b * P, emb + src * P, (size_t)P * sizeof *emb);
-      memcpy(enc + b * T * C, hid + src * T * C, (size_t)(T * C) * sizeof *hid);
-      memcpy(amask + b * T, mask + src * T, (size_t)T * sizeof *mask);
-    }
-    trace(g, proj, NB * P, "prior.proj_embedding");
-    trace(g, enc, NB * T * C, "prior.encoder_hidden_states");
-    trace_ints(g, amask, NB * T, "prior.attention_mask");
-    s = dif_scheduler_create(r->prior_scheduler ? r->prior_scheduler : "DDPMScheduler",
-                             m->prior_scheduler_cfg, NULL, &sch, g->err);
-    /* The text tokens are the same at every step: run them once for each
-     * distinct text, hid = [uncond, cond] (item b of the batch uses b / B). */
-    int skip = cfg ? 0 : 1;
-    if (!s)
-      s = dif_prior_cache_build(&m->prior, g->k, hid + skip * T * C, mask + skip * T, 2 - skip,
-                                &cache, g->err);
+    s = dif_prior_cache_build(&m->prior, g->k, p->hid + skip * T * C, p->mask + skip * T, 2 - skip,
+                              &p->cache, g->err);
+  return s;
+}
+
+/* Prior step i of n_t: the model with guidance, then the scheduler's step. */
+static dif_status prior_step(gen *g, prior_run *p, int i, int n_t) {
+  const dif_request *r = g->r;
+  int64_t B = p->B, NB = p->NB, D = p->D;
+  dif_status s = cancelled(g);
+  if (s) return s;
+  for (int64_t b = 0; b < NB; b++)
+    memcpy(p->x_in + b * D, p->lat + (b % B) * D, (size_t)D * sizeof *p->lat);
+  if ((s = dif_scheduler_scale_model_input(p->sch, i, p->x_in, p->x_in, NB * D, g->err))) return s;
+  float t = (float)dif_scheduler_timestep(p->sch, i);
+  dif_prior_input in = {p->x_in, &t, 1, p->proj, p->enc, p->amask, NB, NULL, NULL, &p->cache};
+  if ((s = dif_prior_forward(&g->m->prior, g->k, &in, p->pred, g->err))) return s;
+  if ((s = check_finite(g, p->pred, NB * D,
+                        "the prior produced non-finite values at prior step %d of %d (timestep %g)",
+                        i + 1, n_t, (double)t)))
+    return s;
+  trace(g, p->x_in, NB * D, "prior.call%d.hidden_states", i);
+  trace(g, &t, 1, "prior.call%d.timestep", i);
+  trace(g, p->pred, NB * D, "prior.call%d.predicted_image_embedding", i);
+  if (p->cfg) {
+    guide(p->pred, p->pred + B * D, r->prior_guidance, B * D, p->pred);
+    trace(g, p->pred, B * D, "prior_step%d.model_output_cfg", i);
   }
-  if (!s) s = dif_scheduler_set_timesteps(sch, r->prior_steps, g->err);
-  if (!s) s = draw(g, lat, B, D);
+  dif_step_args a = {.model_output = p->pred,
+                     .sample = p->lat,
+                     .prev_sample = p->lat,
+                     .n = B * D,
+                     .batch = (int)B,
+                     .gens = g->gens,
+                     .n_gens = 1,
+                     .eta = r->eta,
+                     .noise_out = p->drawn};
+  if ((s = dif_scheduler_step(p->sch, i, &a, g->err))) return s;
+  step_drew(g, &a);
+  if ((s = check_finite(
+           g, p->lat, B * D,
+           "the prior's latents became non-finite at prior step %d of %d (timestep %g) "
+           "after guidance %g and the %s step",
+           i + 1, n_t, (double)t, (double)r->prior_guidance, dif_scheduler_class_name(p->sch))))
+    return s;
+  trace(g, p->lat, B * D, "prior_step%d.prev_sample", i);
+  trace(g, p->lat, B * D, "prior_callback.step%d.latents", i);
+  trace(g, &t, 1, "prior_callback.step%d.t", i);
+  return stepped(g);
+}
+
+/* text → out[B, D]: conditioning, initial latents, the steps, post-processing. */
+static dif_status run_prior(gen *g, const char *text, float *out) {
+  prior_run p;
+  dif_status s = prior_alloc(g, &p);
+  int64_t B = p.B, D = p.D;
+  if (!s) s = prior_condition(g, &p, text);
+  if (!s) s = dif_scheduler_set_timesteps(p.sch, g->r->prior_steps, g->err);
+  if (!s) s = draw(g, p.lat, B, D);
   if (!s) {
-    float sigma = dif_scheduler_init_noise_sigma(sch);
-    for (int64_t i = 0; i < B * D; i++) lat[i] *= sigma;
+    float sigma = dif_scheduler_init_noise_sigma(p.sch);
+    for (int64_t i = 0; i < B * D; i++) p.lat[i] *= sigma;
   }
-  int n_t = s ? 0 : dif_scheduler_num_timesteps(sch);
-  for (int i = 0; i < n_t && !s; i++) {
-    if ((s = cancelled(g))) break;
-    for (int64_t b = 0; b < NB; b++)
-      memcpy(x_in + b * D, lat + (b % B) * D, (size_t)D * sizeof *lat);
-    if ((s = dif_scheduler_scale_model_input(sch, i, x_in, x_in, NB * D, g->err))) break;
-    float t = (float)dif_scheduler_timestep(sch, i);
-    dif_prior_input in = {x_in, &t, 1, proj, enc, amask, NB, NULL, NULL, &cache};
-    if ((s = dif_prior_forward(&m->prior, g->k, &in, pred, g->err))) break;
-    if ((s = check_finite(
-             g, pred, NB * D,
-             "the prior produced non-finite values at prior step %d of %d (timestep %g)", i + 1,
-             n_t, (double)t)))
-      break;
-    trace(g, x_in, NB * D, "prior.call%d.hidden_states", i);
-    trace(g, &t, 1, "prior.call%d.timestep", i);
-    trace(g, pred, NB * D, "prior.call%d.predicted_image_embedding", i);
-    if (cfg) {
-      guide(pred, pred + B * D, r->prior_guidance, B * D, pred);
-      trace(g, pred, B * D, "prior_step%d.model_output_cfg", i);
-    }
-    dif_step_args a = {.model_output = pred,
-                       .sample = lat,
-                       .prev_sample = lat,
-                       .n = B * D,
-                       .batch = (int)B,
-                       .gens = g->gens,
-                       .n_gens = 1,
-                       .eta = r->eta,
-                       .noise_out = drawn};
-    if ((s = dif_scheduler_step(sch, i, &a, g->err))) break;
-    step_drew(g, &a);
-    if ((s = check_finite(
-             g, lat, B * D,
-             "the prior's latents became non-finite at prior step %d of %d (timestep %g) "
-             "after guidance %g and the %s step",
-             i + 1, n_t, (double)t, (double)r->prior_guidance, dif_scheduler_class_name(sch))))
-      break;
-    trace(g, lat, B * D, "prior_step%d.prev_sample", i);
-    trace(g, lat, B * D, "prior_callback.step%d.latents", i);
-    trace(g, &t, 1, "prior_callback.step%d.t", i);
-    s = stepped(g);
-  }
+  int n_t = s ? 0 : dif_scheduler_num_timesteps(p.sch);
+  for (int i = 0; i < n_t && !s; i++) s = prior_step(g, &p, i, n_t);
   if (!s) {
-    trace(g, lat, B * D, "prior.post_process_latents.in");
-    dif_prior_post_process(&m->prior, lat, B, out);
+    trace(g, p.lat, B * D, "prior.post_process_latents.in");
+    dif_prior_post_process(&g->m->prior, p.lat, B, out);
     trace(g, out, B * D, "prior.post_process_latents.out");
     s = check_finite(
         g, out, B * D,
         "the prior's post-processing (clip_mean, clip_std) produced a non-finite image embedding");
   }
-  dif_scheduler_free(sch);
-  dif_prior_cache_free(&cache);
-  free(hid);
-  free(emb);
-  free(mask);
-  free(proj);
-  free(enc);
-  free(amask);
-  free(lat);
-  free(x_in);
-  free(pred);
-  free(drawn);
+  prior_free(&p);
   return s;
 }
 
@@ -387,7 +431,6 @@ static dif_status image_embedding(gen *g, float *out) {
   free(parts);
   free(w);
   free(rows);
-  if (s == DIF_ERR_OUT_OF_MEMORY && !g->err->msg[0]) dif_fail_oom(g->err, "embeddings", 0);
   return s;
 }
 
@@ -448,7 +491,6 @@ static dif_status init_latents_from_image(gen *g, dif_scheduler *sch, float *lat
   free(mean);
   free(logvar);
   free(noise);
-  if (s == DIF_ERR_OUT_OF_MEMORY && !g->err->msg[0]) dif_fail_oom(g->err, "img2img buffers", 0);
   return s;
 }
 
@@ -515,7 +557,6 @@ static dif_status denoise(gen *g, dif_scheduler *sch, int first, float *lat, int
   free(x_in);
   free(pred);
   free(drawn);
-  if (s == DIF_ERR_OUT_OF_MEMORY && !g->err->msg[0]) dif_fail_oom(g->err, "loop buffers", 0);
   return s;
 }
 
@@ -526,7 +567,7 @@ static dif_status decode(gen *g, float *lat, int64_t h, int64_t w, dif_result *r
   int64_t B = g->r->batch, L = m->vae.latent_ch, f = dif_vae_scale(&m->vae), H = h * f, W = w * f;
   float *img = alloc_floats(g, B * 3 * H * W, "decoded image");
   float *hwc = alloc_floats(g, B * H * W * 3, "output images");
-  res->rgb = malloc((size_t)(B * H * W * 3));
+  res->rgb = alloc_items(g, B * H * W * 3, 1, "output pixels");
   dif_status s = (!img || !hwc || !res->rgb) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   if (!s) {
     for (int64_t i = 0; i < B * L * h * w; i++) lat[i] = lat[i] / m->vae.scaling_factor;
@@ -556,7 +597,6 @@ static dif_status decode(gen *g, float *lat, int64_t h, int64_t w, dif_result *r
   if (s) {
     free(res->rgb);
     res->rgb = NULL;
-    if (s == DIF_ERR_OUT_OF_MEMORY && !g->err->msg[0]) dif_fail_oom(g->err, "decode buffers", 0);
   }
   return s;
 }
@@ -589,6 +629,75 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
   return DIF_OK;
 }
 
+/* The decoder's text conditioning, context[NB, T, C]: [negative × B,
+ * positive × B] with guidance, [positive × B] without. */
+static dif_status decoder_context(gen *g, float *context) {
+  const dif_models *m = g->m;
+  const dif_request *r = g->r;
+  bool cfg = r->guidance > 1.0f;
+  int64_t B = r->batch, NB = cfg ? 2 * B : B, T = m->text_encoder.max_positions,
+          C = m->text_encoder.enc.hidden;
+  char *text = positive_text(g);
+  float *hid = alloc_floats(g, 2 * T * C, "text hidden states");
+  dif_status s = (!text || !hid) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
+  if (!s)
+    s = encode_text(g, m->tokenizer, &m->text_encoder, text, "text_encoder", &g->text_calls,
+                    hid + T * C, NULL, NULL);
+  if (!s && cfg)
+    s = encode_text(g, m->tokenizer, &m->text_encoder, r->negative ? r->negative : "",
+                    "text_encoder", &g->text_calls, hid, NULL, NULL);
+  if (!s) {
+    for (int64_t b = 0; b < NB; b++)
+      memcpy(context + b * T * C, hid + ((!cfg || b >= B) ? T * C : 0),
+             (size_t)(T * C) * sizeof *hid);
+    trace(g, context, NB * T * C, "unet.encoder_hidden_states");
+  }
+  free(text);
+  free(hid);
+  return s;
+}
+
+/* unCLIP: the image embedding [B, D] through the image normalizer and noise
+ * augmentation, as class labels[NB, 2D]: [zeros × B, augmented × B] with
+ * guidance, [augmented × B] without. */
+static dif_status unclip_class_labels(gen *g, const float *embeds, float *labels) {
+  const dif_models *m = g->m;
+  const dif_request *r = g->r;
+  bool cfg = r->guidance > 1.0f;
+  int64_t B = r->batch, NB = cfg ? 2 * B : B, D = m->unet.class_in / 2;
+  float *noise = alloc_floats(g, B * D, "embedding noise");
+  if (!noise) return DIF_ERR_OUT_OF_MEMORY;
+  memset(labels, 0, (size_t)(NB * 2 * D) * sizeof *labels);
+  float *cond = labels + (cfg ? B * 2 * D : 0);
+  dif_status s = draw(g, noise, B, D);
+  if (!s)
+    s = dif_noise_image_embeddings(&m->normalizer, m->noising, embeds, noise, B, r->noise_level,
+                                   cond, g->err);
+  if (!s)
+    s = check_finite(g, cond, B * 2 * D,
+                     "the image normalizer and noise augmentation (image_normalizer, "
+                     "image_noising_scheduler, noise level %d) produced non-finite class labels",
+                     r->noise_level);
+  if (!s) trace(g, labels, NB * 2 * D, "unet.class_labels");
+  free(noise);
+  return s;
+}
+
+/* The initial latents [B, L, h, w]: img2img's noised init image, or noise. */
+static dif_status initial_latents(gen *g, dif_scheduler *sch, float *lat, int64_t h, int64_t w,
+                                  int first) {
+  int64_t n = g->r->batch * g->m->vae.latent_ch * h * w;
+  if (g->r->init_image) return init_latents_from_image(g, sch, lat, h, w, first);
+  dif_status s = draw(g, lat, g->r->batch, n / g->r->batch);
+  float sigma = dif_scheduler_init_noise_sigma(sch);
+  for (int64_t i = 0; !s && i < n; i++) lat[i] *= sigma;
+  if (!s)
+    s = check_finite(
+        g, lat, n, "the initial latents are non-finite (the %s scheduler's init_noise_sigma is %g)",
+        dif_scheduler_class_name(sch), (double)sigma);
+  return s;
+}
+
 dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_request *r,
                         dif_result *out, dif_error *err) {
   memset(out, 0, sizeof *out);
@@ -599,11 +708,8 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
   dif_rng_seed(&g.rng, r->seed);
   int64_t B = r->batch, T = m->text_encoder.max_positions, C = m->text_encoder.enc.hidden;
   int64_t f = dif_vae_scale(&m->vae), h = r->height / f, w = r->width / f, L = m->vae.latent_ch;
-  int64_t D = m->unet.class_in / 2;
-  bool cfg = r->guidance > 1.0f;
-  int64_t NB = cfg ? 2 * B : B;
-  float *embeds = NULL, *labels = NULL, *noise = NULL, *hid = NULL, *context = NULL, *lat = NULL;
-  char *text = NULL;
+  int64_t D = m->unet.class_in / 2, NB = r->guidance > 1.0f ? 2 * B : B;
+  float *embeds = NULL, *labels = NULL, *context = NULL, *lat = NULL;
   dif_scheduler *sch = NULL;
   /* 0. the decoder's scheduler, first so that progress knows every step */
   s = dif_scheduler_create(r->scheduler ? r->scheduler : m->scheduler_class,
@@ -624,57 +730,20 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
     embeds = alloc_floats(&g, B * D, "image embedding");
     s = embeds ? image_embedding(&g, embeds) : DIF_ERR_OUT_OF_MEMORY;
   }
-  /* 2. the decoder's text conditioning: [negative × B, positive × B] */
+  /* 2. the decoder's text conditioning */
   if (!s) {
-    text = positive_text(&g);
-    hid = alloc_floats(&g, 2 * T * C, "text hidden states");
     context = alloc_floats(&g, NB * T * C, "UNet context");
-    s = (!text || !hid || !context) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
+    s = context ? decoder_context(&g, context) : DIF_ERR_OUT_OF_MEMORY;
   }
-  if (!s)
-    s = encode_text(&g, m->tokenizer, &m->text_encoder, text, "text_encoder", &g.text_calls,
-                    hid + T * C, NULL, NULL);
-  if (!s && cfg)
-    s = encode_text(&g, m->tokenizer, &m->text_encoder, r->negative ? r->negative : "",
-                    "text_encoder", &g.text_calls, hid, NULL, NULL);
-  if (!s) {
-    for (int64_t b = 0; b < NB; b++)
-      memcpy(context + b * T * C, hid + ((!cfg || b >= B) ? T * C : 0),
-             (size_t)(T * C) * sizeof *hid);
-    trace(&g, context, NB * T * C, "unet.encoder_hidden_states");
-  }
-  /* 3. unCLIP: noise augmentation and class labels [zeros × B, embeds × B] */
+  /* 3. unCLIP: noise augmentation and class labels */
   if (!s && m->family == DIF_FAMILY_UNCLIP) {
-    noise = alloc_floats(&g, B * D, "embedding noise");
-    labels = calloc((size_t)(NB * 2 * D), sizeof *labels);
-    s = (!noise || !labels) ? dif_fail_oom(err, "class labels", (size_t)(NB * 2 * D) * 4) : DIF_OK;
-    if (!s) s = draw(&g, noise, B, D);
-    if (!s)
-      s = dif_noise_image_embeddings(&m->normalizer, m->noising, embeds, noise, B, r->noise_level,
-                                     labels + (cfg ? B * 2 * D : 0), err);
-    if (!s)
-      s = check_finite(&g, labels + (cfg ? B * 2 * D : 0), B * 2 * D,
-                       "the image normalizer and noise augmentation (image_normalizer, "
-                       "image_noising_scheduler, noise level %d) produced non-finite class labels",
-                       r->noise_level);
-    if (!s) trace(&g, labels, NB * 2 * D, "unet.class_labels");
+    labels = alloc_floats(&g, NB * 2 * D, "class labels");
+    s = labels ? unclip_class_labels(&g, embeds, labels) : DIF_ERR_OUT_OF_MEMORY;
   }
   /* 4. the initial latents */
   if (!s) {
     lat = alloc_floats(&g, B * L * h * w, "latents");
-    s = lat ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
-  }
-  if (!s && r->init_image) {
-    s = init_latents_from_image(&g, sch, lat, h, w, first);
-  } else if (!s) {
-    s = draw(&g, lat, B, L * h * w);
-    float sigma = dif_scheduler_init_noise_sigma(sch);
-    for (int64_t i = 0; !s && i < B * L * h * w; i++) lat[i] *= sigma;
-    if (!s)
-      s = check_finite(
-          &g, lat, B * L * h * w,
-          "the initial latents are non-finite (the %s scheduler's init_noise_sigma is %g)",
-          dif_scheduler_class_name(sch), (double)sigma);
+    s = lat ? initial_latents(&g, sch, lat, h, w, first) : DIF_ERR_OUT_OF_MEMORY;
   }
   /* 5. denoise, 6. decode */
   if (!s) s = denoise(&g, sch, first, lat, h, w, context, T, labels);
@@ -682,11 +751,8 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
   dif_scheduler_free(sch);
   free(embeds);
   free(labels);
-  free(noise);
-  free(hid);
   free(context);
   free(lat);
-  free(text);
   return s;
 }
 
