@@ -72,15 +72,15 @@ static const char *const handled[] = {
     "downsample_padding",
     NULL};
 
-dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_error *err) {
-  memset(c, 0, sizeof *c);
-  dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
-  if (s) return s;
+/* Every handled key's value (class_embed_type's in *cls_type), and the
+ * per-block lists of one length. */
+static dif_status read_values(const dif_config *cfg, dif_unet_config *c, const char **cls_type,
+                              dif_error *err) {
   const char *file = dif_config_path(cfg);
   int n = 0, nd = 0, nu = 0, nh = 0, nt = 0;
   int64_t lpb[1];
   double eps, shift;
-  const char *cls_type = NULL;
+  dif_status s;
   if ((s = dif_config_int_list(cfg, "block_out_channels", c->channels, DIF_UNET_MAX_BLOCKS, &n,
                                false, 0, err)) ||
       (s = dif_config_str_list(cfg, "down_block_types", c->down_types, DIF_UNET_MAX_BLOCKS, &nd,
@@ -100,7 +100,7 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
       (s = dif_config_bool_opt(cfg, "flip_sin_to_cos", true, &c->flip_sin_to_cos, err)) ||
       (s = dif_config_num_opt(cfg, "freq_shift", 0, &shift, err)) ||
       (s = dif_config_bool_opt(cfg, "use_linear_projection", false, &c->linear_proj, err)) ||
-      (s = dif_config_str_opt(cfg, "class_embed_type", NULL, &cls_type, err)) ||
+      (s = dif_config_str_opt(cfg, "class_embed_type", NULL, cls_type, err)) ||
       (s = dif_config_int_opt(cfg, "downsample_padding", 1, &c->downsample_padding, err)) ||
       (s = dif_config_int_opt(cfg, "sample_size", 64, &c->sample_size, err)))
     return s;
@@ -114,34 +114,40 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
                     "attention_head_dim and transformer_layers_per_block must have the same "
                     "length (%d, %d, %d, %d, %d)",
                     file, n, nd, nu, nh, nt);
-  for (int i = 0; i < n; i++) {
-    if (c->channels[i] <= 0 || c->channels[i] > 16384 || c->groups <= 0 ||
-        c->channels[i] % c->groups)
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: block_out_channels[%d] = %lld is not a positive multiple of "
-                      "norm_num_groups %lld",
-                      file, i, (long long)c->channels[i], (long long)c->groups);
-    if (c->heads[i] <= 0 || c->channels[i] % c->heads[i])
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: attention_head_dim[%d] = %lld heads does not divide %lld channels", file,
-                      i, (long long)c->heads[i], (long long)c->channels[i]);
-    if (c->t_layers[i] < 1 || c->t_layers[i] > DIF_T2D_MAX_BLOCKS)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                      "%s: transformer_layers_per_block[%d] = %lld (supported: 1..%d)", file, i,
-                      (long long)c->t_layers[i], DIF_T2D_MAX_BLOCKS);
-    if (strcmp(c->down_types[i], "CrossAttnDownBlock2D") != 0 &&
-        strcmp(c->down_types[i], "DownBlock2D") != 0)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                      "%s: down_block_types[%d] = %s is not supported (CrossAttnDownBlock2D, "
-                      "DownBlock2D)",
-                      file, i, c->down_types[i]);
-    if (strcmp(c->up_types[i], "CrossAttnUpBlock2D") != 0 &&
-        strcmp(c->up_types[i], "UpBlock2D") != 0)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                      "%s: up_block_types[%d] = %s is not supported (CrossAttnUpBlock2D, "
-                      "UpBlock2D)",
-                      file, i, c->up_types[i]);
-  }
+  return DIF_OK;
+}
+
+/* Block i's channels, heads, transformer depth and block types. */
+static dif_status check_block(const char *file, const dif_unet_config *c, int i, dif_error *err) {
+  if (c->channels[i] <= 0 || c->channels[i] > 16384 || c->groups <= 0 || c->channels[i] % c->groups)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: block_out_channels[%d] = %lld is not a positive multiple of "
+                    "norm_num_groups %lld",
+                    file, i, (long long)c->channels[i], (long long)c->groups);
+  if (c->heads[i] <= 0 || c->channels[i] % c->heads[i])
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: attention_head_dim[%d] = %lld heads does not divide %lld channels", file,
+                    i, (long long)c->heads[i], (long long)c->channels[i]);
+  if (c->t_layers[i] < 1 || c->t_layers[i] > DIF_T2D_MAX_BLOCKS)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: transformer_layers_per_block[%d] = %lld (supported: 1..%d)", file, i,
+                    (long long)c->t_layers[i], DIF_T2D_MAX_BLOCKS);
+  if (strcmp(c->down_types[i], "CrossAttnDownBlock2D") != 0 &&
+      strcmp(c->down_types[i], "DownBlock2D") != 0)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: down_block_types[%d] = %s is not supported (CrossAttnDownBlock2D, "
+                    "DownBlock2D)",
+                    file, i, c->down_types[i]);
+  if (strcmp(c->up_types[i], "CrossAttnUpBlock2D") != 0 && strcmp(c->up_types[i], "UpBlock2D") != 0)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: up_block_types[%d] = %s is not supported (CrossAttnUpBlock2D, "
+                    "UpBlock2D)",
+                    file, i, c->up_types[i]);
+  return DIF_OK;
+}
+
+/* The sizes and constants that are not per block. */
+static dif_status check_sizes(const char *file, const dif_unet_config *c, dif_error *err) {
   if (c->layers_per_block < 1 || c->layers_per_block > DIF_UNET_MAX_LAYERS)
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
                     file, (long long)c->layers_per_block, DIF_UNET_MAX_LAYERS);
@@ -164,6 +170,15 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
     return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: norm_eps must be positive", file);
   if (!isfinite(c->freq_shift))
     return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: freq_shift must be finite", file);
+  return DIF_OK;
+}
+
+/* class_embed_type: null (none) or "projection" of
+ * projection_class_embeddings_input_dim values (unCLIP's image embedding). */
+static dif_status read_class_embedding(const dif_config *cfg, const char *cls_type,
+                                       dif_unet_config *c, dif_error *err) {
+  const char *file = dif_config_path(cfg);
+  dif_status s;
   if (cls_type) {
     if (strcmp(cls_type, "projection") != 0)
       return dif_fail(err, DIF_ERR_UNSUPPORTED,
@@ -177,4 +192,15 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
                       (long long)c->class_in);
   }
   return DIF_OK;
+}
+
+dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_error *err) {
+  memset(c, 0, sizeof *c);
+  const char *file = dif_config_path(cfg), *cls_type = NULL;
+  dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
+  if (!s) s = read_values(cfg, c, &cls_type, err);
+  for (int i = 0; i < c->n_blocks && !s; i++) s = check_block(file, c, i, err);
+  if (!s) s = check_sizes(file, c, err);
+  if (!s) s = read_class_embedding(cfg, cls_type, c, err);
+  return s;
 }

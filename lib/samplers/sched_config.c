@@ -153,11 +153,11 @@ static const char *const solver_names[] = {"midpoint", "heun", "bh1", "bh2", "lo
     if (st_) return st_;                                                                           \
   } while (0)
 
-static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_config *o,
-                          dif_error *err) {
+/* The noise schedule: num_train_timesteps, the betas and their schedule. */
+static dif_status resolve_betas(const dif_sched_class *cls, const src *s, dif_sched_config *o,
+                                dif_error *err) {
   const unsigned k = cls->keys;
   int e;
-  o->cls = cls;
   TRY(get_int(s, "num_train_timesteps", 1000, &o->num_train_timesteps, err));
   if (o->num_train_timesteps < 1 || o->num_train_timesteps > DIF_SCHED_MAX_TRAIN_TIMESTEPS)
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: num_train_timesteps %lld is outside 1..%d",
@@ -183,7 +183,15 @@ static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_co
   if (o->trained_betas && o->n_trained_betas != o->num_train_timesteps)
     return dif_fail(err, DIF_ERR_BAD_MODEL, "scheduler: %lld trained_betas for %lld timesteps",
                     (long long)o->n_trained_betas, (long long)o->num_train_timesteps);
+  return DIF_OK;
+}
 
+/* What a step does with the model output: prediction type, clipping and
+ * thresholding, timestep spacing, variance (DDIM, DDPM, PNDM, UnCLIP). */
+static dif_status resolve_step(const dif_sched_class *cls, const src *s, dif_sched_config *o,
+                               dif_error *err) {
+  const unsigned k = cls->keys;
+  int e;
   /* prediction_type: every class has it. */
   TRY(get_enum(s, "prediction_type", "epsilon", pred_names, &e, err));
   o->prediction_type = (dif_pred_type)e;
@@ -220,6 +228,14 @@ static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_co
     }
   }
   if (k & DIF_SCHED_K_PRK) TRY(get_bool(s, "skip_prk_steps", false, &o->skip_prk_steps, err));
+  return DIF_OK;
+}
+
+/* The sigma schedule of the Euler, DPM and LMS families. */
+static dif_status resolve_sigmas(const dif_sched_class *cls, const src *s, dif_sched_config *o,
+                                 dif_error *err) {
+  const unsigned k = cls->keys;
+  int e;
   if (k & DIF_SCHED_K_EULER) {
     static const char *const interp_names[] = {"linear", "log_linear", NULL};
     static const char *const type_names[] = {"discrete", "continuous", NULL};
@@ -232,6 +248,14 @@ static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_co
   }
   if (k & DIF_SCHED_K_KARRAS)
     TRY(get_bool(s, "use_karras_sigmas", false, &o->use_karras_sigmas, err));
+  return DIF_OK;
+}
+
+/* The multistep solvers' settings: order and type, DPM-Solver's and UniPC's own. */
+static dif_status resolve_solver(const dif_sched_class *cls, const src *s, dif_sched_config *o,
+                                 dif_error *err) {
+  const unsigned k = cls->keys;
+  int e;
   if (k & DIF_SCHED_K_SOLVER) {
     TRY(get_int(s, "solver_order", 2, &o->solver_order, err));
     if (o->solver_order < 1 || o->solver_order > 3)
@@ -272,6 +296,16 @@ static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_co
       return dif_fail(err, DIF_ERR_UNSUPPORTED,
                       "UniPCMultistepScheduler: solver_p is not supported");
   }
+  return DIF_OK;
+}
+
+static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_config *o,
+                          dif_error *err) {
+  o->cls = cls;
+  TRY(resolve_betas(cls, s, o, err));
+  TRY(resolve_step(cls, s, o, err));
+  TRY(resolve_sigmas(cls, s, o, err));
+  TRY(resolve_solver(cls, s, o, err));
   /* Combinations diffusers rejects when stepping; refused up front here. */
   if (cls->ops->check) TRY(cls->ops->check(o, err));
   if (o->variance_type == DIF_VAR_LEARNED || o->variance_type == DIF_VAR_LEARNED_RANGE)
