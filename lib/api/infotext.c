@@ -86,14 +86,8 @@ static const char *a1111_sampler(const char *s) {
   return s;
 }
 
-char *dif_record_infotext(const char *record) {
-  json_t *o = record ? json_loads(record, 0, NULL) : NULL;
-  if (!json_is_object(o)) {
-    json_decref(o);
-    return NULL;
-  }
-  buf b = {0};
-  puts_(&b, "");
+/* The first lines: the text parts (A1111's weights), the negative prompt. */
+static void put_prompt(buf *b, json_t *o) {
   char num[64];
   size_t i, n_text = 0;
   json_t *part;
@@ -101,53 +95,37 @@ char *dif_record_infotext(const char *record) {
     const char *text = json_string_value(json_object_get(part, "text"));
     if (!text) continue;
     double w = json_number_value(json_object_get(part, "weight"));
-    if (n_text++) puts_(&b, ", ");
+    if (n_text++) puts_(b, ", ");
     if ((float)w == 1.0f) {
-      put_text(&b, text);
+      put_text(b, text);
     } else {
-      puts_(&b, "(");
-      put_text(&b, text);
+      puts_(b, "(");
+      put_text(b, text);
       snprintf(num, sizeof num, ":%g)", (double)(float)w);
-      puts_(&b, num);
+      puts_(b, num);
     }
   }
   const char *neg = json_string_value(json_object_get(o, "negative"));
   if (neg && *neg) {
-    puts_(&b, "\nNegative prompt: ");
-    put_text(&b, neg);
+    puts_(b, "\nNegative prompt: ");
+    put_text(b, neg);
   }
-  puts_(&b, "\n");
-  const char *sep = "";
-#define FIELD(name) (puts_(&b, sep), puts_(&b, name ": "), sep = ", ")
-  json_t *v;
-  if ((v = json_object_get(o, "steps"))) {
-    FIELD("Steps");
-    snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-    puts_(&b, num);
-  }
-  const char *sched = json_string_value(json_object_get(o, "scheduler"));
-  if (sched) {
-    FIELD("Sampler");
-    put_value(&b, a1111_sampler(sched));
-  }
-  if ((v = json_object_get(o, "guidance"))) {
-    FIELD("CFG scale");
-    snprintf(num, sizeof num, "%g", (double)(float)json_number_value(v));
-    puts_(&b, num);
-  }
-  const char *seed = json_string_value(json_object_get(o, "seed_u64"));
-  if (seed) {
-    FIELD("Seed");
-    puts_(&b, seed);
-  }
-  json_t *w = json_object_get(o, "width"), *h = json_object_get(o, "height");
-  if (w && h) {
-    FIELD("Size");
-    snprintf(num, sizeof num, "%lldx%lld", (long long)json_integer_value(w),
-             (long long)json_integer_value(h));
-    puts_(&b, num);
-  }
-  json_t *model = json_object_get(o, "model"), *file;
+  puts_(b, "\n");
+}
+
+/* "Name: " after the separator the previous field left. */
+static void field(buf *b, const char **sep, const char *name) {
+  puts_(b, *sep);
+  puts_(b, name);
+  puts_(b, ": ");
+  *sep = ", ";
+}
+
+/* Model hash (the UNet's weights' xxh3, else the first file's) and Model
+ * (the folder's name). */
+static void put_model(buf *b, const char **sep, json_t *model) {
+  size_t i;
+  json_t *file;
   const char *hash = NULL;
   json_array_foreach(json_object_get(model, "files"), i, file) {
     const char *path = json_string_value(json_object_get(file, "file"));
@@ -156,8 +134,8 @@ char *dif_record_infotext(const char *record) {
     if (x && path && !strncmp(path, "unet/", 5)) break;
   }
   if (hash && strlen(hash) >= 10) {
-    FIELD("Model hash");
-    put(&b, hash, 10);
+    field(b, sep, "Model hash");
+    put(b, hash, 10);
   }
   const char *dir = json_string_value(json_object_get(model, "dir"));
   if (dir) {
@@ -166,22 +144,63 @@ char *dif_record_infotext(const char *record) {
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int)len, dir);
     const char *slash = strrchr(name, '/');
-    FIELD("Model");
-    put_value(&b, slash && slash[1] ? slash + 1 : name);
+    field(b, sep, "Model");
+    put_value(b, slash && slash[1] ? slash + 1 : name);
   }
+}
+
+char *dif_record_infotext(const char *record) {
+  json_t *o = record ? json_loads(record, 0, NULL) : NULL;
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return NULL;
+  }
+  buf b = {0};
+  puts_(&b, "");
+  put_prompt(&b, o);
+  const char *sep = "";
+  char num[64];
+  json_t *v;
+  if ((v = json_object_get(o, "steps"))) {
+    field(&b, &sep, "Steps");
+    snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+    puts_(&b, num);
+  }
+  const char *sched = json_string_value(json_object_get(o, "scheduler"));
+  if (sched) {
+    field(&b, &sep, "Sampler");
+    put_value(&b, a1111_sampler(sched));
+  }
+  if ((v = json_object_get(o, "guidance"))) {
+    field(&b, &sep, "CFG scale");
+    snprintf(num, sizeof num, "%g", (double)(float)json_number_value(v));
+    puts_(&b, num);
+  }
+  const char *seed = json_string_value(json_object_get(o, "seed_u64"));
+  if (seed) {
+    field(&b, &sep, "Seed");
+    puts_(&b, seed);
+  }
+  json_t *w = json_object_get(o, "width"), *h = json_object_get(o, "height");
+  if (w && h) {
+    field(&b, &sep, "Size");
+    snprintf(num, sizeof num, "%lldx%lld", (long long)json_integer_value(w),
+             (long long)json_integer_value(h));
+    puts_(&b, num);
+  }
+  put_model(&b, &sep, json_object_get(o, "model"));
   json_t *init = json_object_get(o, "init_image");
   if (init && (v = json_object_get(init, "strength"))) {
-    FIELD("Denoising strength");
+    field(&b, &sep, "Denoising strength");
     snprintf(num, sizeof num, "%g", (double)(float)json_number_value(v));
     puts_(&b, num);
   }
   const char *version = json_string_value(json_object_get(o, "libdif"));
   if (version) {
-    FIELD("Version");
+    field(&b, &sep, "Version");
     puts_(&b, "libdif ");
     puts_(&b, version);
   }
-#undef FIELD
   json_decref(o);
   if (b.oom) {
     free(b.p);

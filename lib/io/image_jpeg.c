@@ -134,6 +134,50 @@ static dif_status decode_failure(const jpeg_ctx *c, int msg_code, long warnings,
   }
 }
 
+/* libjpeg reads buf[len] through c's source manager, reports progress
+ * (the scan limit) and keeps the APP1 markers (Exif). */
+static void attach_source(jpeg_ctx *c, const uint8_t *buf, size_t len) {
+  struct jpeg_decompress_struct *const cinfo = &c->dinfo;
+  c->src.next_input_byte = buf;
+  c->src.bytes_in_buffer = len;
+  c->src.init_source = src_init;
+  c->src.fill_input_buffer = src_fill;
+  c->src.skip_input_data = src_skip;
+  c->src.resync_to_restart = jpeg_resync_to_restart;
+  c->src.term_source = src_term;
+  cinfo->src = &c->src;
+  c->progress.progress_monitor = on_progress;
+  cinfo->progress = &c->progress;
+  jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
+}
+
+/* The orientation in the first APP1 Exif block, as Pillow reads it; 0 if none. */
+static int exif_orientation(const struct jpeg_decompress_struct *cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0)
+      return dif_exif_orientation(m->data + 6, m->data_length - 6);
+  return 0;
+}
+
+/* One decoded row of w pixels with comps 1 (grey) or 4 (CMYK) components
+ * → RGB8 in dst. */
+static void row_to_rgb(const uint8_t *row, int comps, size_t w, uint8_t *dst) {
+  if (comps == 1) {
+    for (size_t x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x];
+  } else if (comps == 4) {
+    /* Pillow: "CMYK;I" inverts the stored values, then cmyk2rgb computes
+     * R = (255-K) - C*(255-K)/255. With the inversion, 255-K is the stored
+     * K and C is 255 minus the stored C. */
+    for (size_t x = 0; x < w; x++) {
+      const uint8_t *s = row + 4 * x;
+      int nk = s[3];
+      dst[3 * x + 0] = (uint8_t)(nk - muldiv255(255 - s[0], nk));
+      dst[3 * x + 1] = (uint8_t)(nk - muldiv255(255 - s[1], nk));
+      dst[3 * x + 2] = (uint8_t)(nk - muldiv255(255 - s[2], nk));
+    }
+  }
+}
+
 /* The decoder proper, on the heap-allocated c-> */
 static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
                               const dif_image_limits *limits, dif_image *out, dif_error *err) {
@@ -152,17 +196,7 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
   }
   jpeg_create_decompress(cinfo);
   cinfo->client_data = c; /* jpeg_create_decompress clears everything but err */
-  c->src.next_input_byte = buf;
-  c->src.bytes_in_buffer = len;
-  c->src.init_source = src_init;
-  c->src.fill_input_buffer = src_fill;
-  c->src.skip_input_data = src_skip;
-  c->src.resync_to_restart = jpeg_resync_to_restart;
-  c->src.term_source = src_term;
-  cinfo->src = &c->src;
-  c->progress.progress_monitor = on_progress;
-  cinfo->progress = &c->progress;
-  jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
+  attach_source(c, buf, len);
   (void)jpeg_read_header(cinfo, TRUE);
 
   dif_status st =
@@ -180,14 +214,7 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
     jpeg_destroy_decompress(cinfo);
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "JPEG with %d components (only 1, 3 or 4)", comps);
   }
-  /* The first APP1 Exif block, as Pillow reads it. */
-  int orientation = 0;
-  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
-    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
-      orientation = dif_exif_orientation(m->data + 6, m->data_length - 6);
-      break;
-    }
-  }
+  int orientation = exif_orientation(cinfo);
 
   jpeg_start_decompress(cinfo);
   const size_t w = cinfo->output_width, h = cinfo->output_height;
@@ -214,20 +241,7 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
       snprintf(c->msg, sizeof c->msg, "libjpeg returned no scanline");
       longjmp(c->jb, 1);
     }
-    if (comps == 1) {
-      for (size_t x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = c->row[x];
-    } else if (comps == 4) {
-      /* Pillow: "CMYK;I" inverts the stored values, then cmyk2rgb computes
-       * R = (255-K) - C*(255-K)/255. With the inversion, 255-K is the stored
-       * K and C is 255 minus the stored C. */
-      for (size_t x = 0; x < w; x++) {
-        const uint8_t *s = c->row + 4 * x;
-        int nk = s[3];
-        dst[3 * x + 0] = (uint8_t)(nk - muldiv255(255 - s[0], nk));
-        dst[3 * x + 1] = (uint8_t)(nk - muldiv255(255 - s[1], nk));
-        dst[3 * x + 2] = (uint8_t)(nk - muldiv255(255 - s[2], nk));
-      }
-    }
+    row_to_rgb(c->row, comps, w, dst);
   }
   /* Not jpeg_finish_decompress: the image is complete, and requiring the
    * EOI marker would refuse files Pillow reads. */
