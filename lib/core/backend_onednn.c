@@ -363,13 +363,19 @@ static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, 
   const int64_t n = p->base.n, k = p->base.k;
   const dnnl_data_type_t dt = dt_of(p->base.math);
   dnnl_memory_desc_t x_md, b_md, y_md, x32;
-  /* bf16: x is reordered (and transposed, if channels-first) into plain
-   * row-major bf16 scratch; float32: the matmul reads x where it lies */
-  dnnl_status_t s = md_x(&x_md, m, k, dt, dt == dnnl_bf16 ? false : x_cf);
+  /* The matmul sees plain row-major x and y only: oneDNN 2.6 has nothing
+   * but its reference code (measured ~1 GFLOP/s) for a transposed dst or
+   * src. So x is reordered (to bf16, and transposed if channels-first) into
+   * row-major scratch when it is bf16 or channels-first, and a
+   * channels-first y is computed row-major into scratch (bias included, no
+   * accumulation) and transposed into y (added when acc). */
+  dnnl_status_t s = md_x(&x_md, m, k, dt, false);
   if (!s) s = md_plain(&b_md, 1, n, dnnl_f32, n, 1);
-  if (!s) s = md_x(&y_md, m, n, dnnl_f32, y_cf);
-  if (!s) s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f, acc ? 1.0f : 0);
-  if (!s && dt == dnnl_bf16) {
+  if (!s) s = md_x(&y_md, m, n, dnnl_f32, false);
+  if (!s)
+    s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f,
+                   acc && !y_cf ? 1.0f : 0);
+  if (!s && (dt == dnnl_bf16 || x_cf)) {
     s = md_x(&x32, m, k, dnnl_f32, x_cf);
     if (!s) s = reorder_new(&e->cvt, &x32, &e->mm.src);
   }
@@ -411,20 +417,22 @@ static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float 
   lin_entry tmp = {0};
   dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, &e, &tmp);
   if (s) return fail(err, s, "making a linear product");
-  const bool bf16 = w->math == DIF_DTYPE_BF16;
-  const size_t xb_bytes = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  const bool cvt = e->cvt.p != NULL;
+  const size_t xb_bytes = cvt ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  const size_t yt_bytes = y_cf ? round64((size_t)m * (size_t)w->n * sizeof(float)) : 0;
   size_t pad_bytes = round64(dnnl_memory_desc_get_size(&e->mm.scratch));
-  if (bf16 && dnnl_memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
+  if (cvt && dnnl_memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
     pad_bytes = round64(dnnl_memory_desc_get_size(&e->cvt.scratch));
   scratch sc;
-  char *mem = scratch_get(&sc, k, xb_bytes + pad_bytes, err);
-  if (xb_bytes + pad_bytes && !mem) {
+  char *mem = scratch_get(&sc, k, xb_bytes + yt_bytes + pad_bytes, err);
+  if (xb_bytes + yt_bytes + pad_bytes && !mem) {
     if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
     return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
   }
-  void *xb = mem, *pad = mem ? mem + xb_bytes : NULL;
+  void *xb = mem, *pad = mem ? mem + xb_bytes + yt_bytes : NULL;
+  float *yt = y_cf ? (float *)(void *)(mem + xb_bytes) : y; /* the matmul's row-major dst */
   const void *src = x;
-  if (bf16) {
+  if (cvt) {
     const dnnl_memory_desc_t *mds[2] = {&e->cvt.src, &e->cvt.dst};
     void *const ptrs[2] = {(void *)(uintptr_t)x, xb};
     s = run(&e->cvt, 2, (const int[]){DNNL_ARG_FROM, DNNL_ARG_TO}, mds, ptrs, pad);
@@ -434,9 +442,23 @@ static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float 
     dnnl_memory_desc_t b_md;
     md_plain(&b_md, 1, w->n, dnnl_f32, w->n, 1);
     const dnnl_memory_desc_t *mds[4] = {&e->mm.src, &p->wei, &e->mm.dst, &b_md};
-    void *const ptrs[4] = {(void *)(uintptr_t)src, p->data, y, (void *)(uintptr_t)b};
+    void *const ptrs[4] = {(void *)(uintptr_t)src, p->data, yt, (void *)(uintptr_t)b};
     const int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
     s = run(&e->mm, b ? 4 : 3, ids, mds, ptrs, pad);
+  }
+  if (!s && y_cf) { /* yt[m, n] → y[n, m], in 32 × 32 tiles */
+    const int64_t n = w->n;
+    for (int64_t i0 = 0; i0 < m; i0 += 32)
+      for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        const int64_t i1 = i0 + 32 < m ? i0 + 32 : m, j1 = j0 + 32 < n ? j0 + 32 : n;
+        for (int64_t j = j0; j < j1; j++) {
+          float *yr = y + j * m;
+          if (acc)
+            for (int64_t i = i0; i < i1; i++) yr[i] += yt[i * n + j];
+          else
+            for (int64_t i = i0; i < i1; i++) yr[i] = yt[i * n + j];
+        }
+      }
   }
   scratch_put(&sc);
   if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
