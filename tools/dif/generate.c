@@ -100,7 +100,7 @@ static void help(void) {
       "  --batch N     images per run, 1..%d (default 1; a batch also writes a grid)\n"
       "  --blend sum|slerp   how prompt parts combine (default sum)\n"
       "  --threads N   worker threads, 0..%d (default 0: one per core)\n"
-      "  --precision exact|fast|auto  products in float32 (exact) or bf16 (fast: 2-2.6x faster\n"
+      "  --precision exact|fast|auto  products in float32 (exact) or bf16 (fast: ~1.9x faster\n"
       "                on CPUs with AVX512-BF16 or AMX); auto, the default, is fast where the\n"
       "                CPU runs bf16 natively (with --from: the record's precision)\n"
       "  -o OUT        output: OUT.png, OUT.jpg (quality 95) or OUT.webp (lossless); default\n"
