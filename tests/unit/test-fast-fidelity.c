@@ -18,7 +18,7 @@
  * linearly: at most about √25 · 2u = 10u, and far less where the norms
  * rescale. We bound relative L2 by 8u (3.1%) and max-abs by 16u · max|ref|
  * for every kind. Measured on Zen 4 (oneDNN, native AVX512-BF16), the worst
- * per kind: UNet 2.0u / 2.4u, VAE 2.8u / 3.3u, CLIP text 2.7u / 2.7u, CLIP
+ * per kind: UNet 2.0u / 2.2u, VAE 2.8u / 3.3u, CLIP text 2.7u / 2.7u, CLIP
  * vision 0.7u / 0.9u, prior 1.2u / 1.7u (relative L2 / max-abs over
  * max|ref|) — so the bounds leave ~3x headroom for other CPUs' summation
  * orders, while a product in a wrong layout or a weight packed wrong gives
