@@ -109,7 +109,7 @@ static result time_one(const dif_backend *be, dif_dtype math, const shape *sh, d
   result r = {0, 0, false};
   const int64_t M = sh->M, N = sh->N, K = sh->K;
   dif_error err = {0};
-  dif_kctx k = {NULL, arena};
+  dif_kctx k = {NULL, arena, NULL};
   float *x = rand_floats((size_t)(M * K), 1), *y = rand_floats((size_t)(M * N), 3);
   float *w = rand_floats((size_t)(N * K), 2);
   dif_packed *p = NULL;

@@ -28,6 +28,7 @@
 #include <dif.h>
 
 #include "core/arena.h"
+#include "core/backend.h"
 #include "core/blas.h"
 #include "core/ops.h"
 #include "core/prof.h"
@@ -53,7 +54,8 @@ typedef struct options {
   uint64_t seed;
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
-  int tile; /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
+  int tile;                /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
+  dif_precision precision; /* --precision: exact (the default here), fast or auto */
 } options;
 
 typedef enum case_kind {
@@ -663,6 +665,21 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   dif_blas_set_threads(o->threads);
   dif_arena_init(&r.arena, (size_t)1 << 20);
   r.k.arena = &r.arena;
+  /* the precision: fast = a dif_fast on the bf16 backend, as a context has */
+  const dif_backend *fb = NULL;
+  if (o->precision == DIF_PRECISION_AUTO) fb = dif_backend_fast_native(NULL, 0);
+  for (int i = 0; o->precision == DIF_PRECISION_FAST && !fb && i < dif_backend_count(); i++) {
+    const dif_backend *b = dif_backend_row_at(i)->backend;
+    char why[256];
+    if (b && b->supports(DIF_DTYPE_BF16, why, sizeof why)) fb = b;
+  }
+  if (o->precision == DIF_PRECISION_FAST && !fb) die("--precision fast: no bf16 backend here");
+  if (fb && dif_fast_new(fb, &r.k.fast, &err)) die("%s", err.msg);
+  char cpu[160];
+  dif_cpu_describe(cpu, sizeof cpu);
+  printf("precision %s: %s, ISA %s; CPU %s\n", fb ? "fast" : "exact",
+         fb ? "bf16 products, float32 accumulation, onednn" : "float32 products, openblas",
+         fb ? fb->isa() : dif_blas_corename(), cpu);
   rng_state = o->seed * 7919 + 17;
   const case_def *c = j->c;
   char label[128];
@@ -781,7 +798,8 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   case CASE_UNCLIP: {
     unclip_state *u = xmalloc(sizeof *u);
     memset(u, 0, sizeof *u);
-    if (dif_context_new(&u->ctx) || dif_context_set_threads(u->ctx, o->threads))
+    if (dif_context_new(&u->ctx) || dif_context_set_threads(u->ctx, o->threads) ||
+        dif_context_set_precision(u->ctx, o->precision))
       die("context: %s", dif_last_error());
     if (dif_context_load(u->ctx, comp_dir)) die("%s", dif_context_last_error(u->ctx));
     load_s = now() - t0;
@@ -924,6 +942,8 @@ static void usage(FILE *f) {
           "              clip-vision, prior, prior-25, sgemm, blas-check)\n"
           "options:\n"
           "  --threads N   threads for our kernels and for BLAS (default: online cores)\n"
+          "  --precision exact|fast|auto  the products' precision (default exact: float32,\n"
+          "                OpenBLAS; fast: bf16 on oneDNN; auto: fast where bf16 is native)\n"
           "  --reps N      timed passes per case (default 2; the best and median are reported;\n"
           "                pass 2+ also gives the steady-state peak RSS)\n"
           "  --seed N      weight seed (default 1)\n"
@@ -996,7 +1016,8 @@ int main(int argc, char **argv) {
                .tokenizers = DIF_BENCH_TOKENIZERS,
                .blocks = true,
                .ops = true,
-               .sgemm_ref = true};
+               .sgemm_ref = true,
+               .precision = DIF_PRECISION_EXACT};
   job jobs[64];
   int n_jobs = 0;
   static const char *const quick[] = {"unet-unclip:512", "vae:512", "clip-text",
@@ -1033,6 +1054,18 @@ int main(int argc, char **argv) {
       o.ops = false;
     } else if (!strcmp(a, "--no-blocks")) {
       o.blocks = false;
+    } else if (!strcmp(a, "--precision") && v) {
+      if (!strcmp(v, "exact"))
+        o.precision = DIF_PRECISION_EXACT;
+      else if (!strcmp(v, "fast"))
+        o.precision = DIF_PRECISION_FAST;
+      else if (!strcmp(v, "auto"))
+        o.precision = DIF_PRECISION_AUTO;
+      else {
+        fprintf(stderr, "dif-bench: --precision: expected exact, fast or auto, got '%s'\n", v);
+        return 2;
+      }
+      i++;
     } else if (!strcmp(a, "--no-sgemm-ref")) {
       o.sgemm_ref = false;
     } else if (!strcmp(a, "--quick")) {

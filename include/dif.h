@@ -184,6 +184,59 @@ DIF_API dif_status dif_context_set_threads(dif_context *ctx, int threads);
  * Returns 0 if ctx is NULL. */
 DIF_API int dif_context_threads(const dif_context *ctx);
 
+/* How the matrix products run (every convolution, linear layer and
+ * attention product; everything else is float32 on both):
+ *   DIF_PRECISION_EXACT  float32 through OpenBLAS: the results the
+ *                        reference fixtures are checked against, the same
+ *                        bits on every CPU with the same OpenBLAS kernels
+ *                        and thread count.
+ *   DIF_PRECISION_FAST   bf16 inputs with float32 accumulation through
+ *                        oneDNN (as PyTorch's bf16 CPU path): linear
+ *                        weights are packed to bf16 once, activations
+ *                        (and convolution weights) rounded at each
+ *                        product. A UNet step 1.9x faster on Zen 4
+ *                        (AVX512-BF16);
+ *                        pixels differ from exact ones by bf16's rounding
+ *                        (docs/performance.md). Refused with
+ *                        DIF_ERR_UNSUPPORTED (and a message naming what the
+ *                        CPU or build lacks) where no bf16 backend runs: a
+ *                        build without oneDNN, a CPU without AVX-512.
+ *   DIF_PRECISION_AUTO   the default: fast where bf16 runs natively
+ *                        (AVX512-BF16 or AMX), exact elsewhere (AVX2 CPUs,
+ *                        and plain AVX-512 where bf16 is only emulated) and
+ *                        in a process with an address-space limit (ulimit
+ *                        -v): oneDNN 2.6 ends the process when one of its
+ *                        allocations fails (an uncaught std::bad_alloc)
+ *                        instead of returning an error, so under a limit
+ *                        only an explicit DIF_PRECISION_FAST takes that
+ *                        risk.
+ * oneDNN runs its products on OpenMP threads (libgomp), which by default
+ * spin between parallel regions and then compete with libdif's own kernel
+ * threads: on a busy machine a run of a small model measured 8x slower
+ * than with OMP_WAIT_POLICY=passive in the environment (read by libgomp
+ * when the process starts, so libdif cannot set it; the dif command does).
+ * Before loading only (DIF_ERR_BUSY after). A loaded context packs each
+ * weight's bf16 form at its first fast product and keeps it: in fast, half
+ * of the float32 weights' size more memory. The log (info level) and
+ * dif_context_info ("precision", "gemm_backend", "isa") say what runs; the
+ * record of a sample stores it ("precision") and
+ * dif_context_apply_record sets it from a record. */
+typedef enum dif_precision {
+  DIF_PRECISION_AUTO = 0,
+  DIF_PRECISION_EXACT = 1,
+  DIF_PRECISION_FAST = 2
+} dif_precision;
+DIF_API dif_status dif_context_set_precision(dif_context *ctx, dif_precision precision);
+
+/* The precision in effect: DIF_PRECISION_EXACT or DIF_PRECISION_FAST (auto
+ * resolved for this CPU; the same before and after loading). Returns
+ * DIF_PRECISION_AUTO only for ctx NULL. */
+DIF_API dif_precision dif_context_precision(const dif_context *ctx);
+
+/* "auto", "exact" or "fast" (the names records and the dif command use);
+ * NULL for a value outside the enum. */
+DIF_API const char *dif_precision_name(dif_precision precision);
+
 /* Installs a log callback with the most verbose level it wants to receive;
  * fn NULL silences the context again. Before loading only. */
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,
@@ -648,6 +701,12 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     only from the same model: call it before applying a record, unless
  *     the user asked for another model on purpose. Message in
  *     dif_last_error(). Thread-safe on a loaded context.
+ *   dif_context_apply_record(ctx, json), before loading, sets the context's
+ *     precision to the record's ("precision": "exact" or "fast"; a record
+ *     without it was made before libdif had a fast path, so exact):
+ *     DIF_ERR_BUSY once loaded, DIF_ERR_UNSUPPORTED where fast cannot run.
+ *     Message in dif_context_last_error(ctx). The same pixels need the same
+ *     precision (as the same model and thread count).
  *   dif_prompt_from_record(json, record_dir, &prompt) rebuilds the prompt;
  *     record_dir is the folder the record was found in (the PNG's folder;
  *     NULL or "" for none). Image files are read again from there (see below); parts given as
@@ -681,7 +740,8 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     scheduler, seed, seed_u64, batch, index (0..batch-1), noise_level, prior_steps,
  *     prior_guidance, prior_scheduler, blend ("sum" or "slerp"), init_image
  *     ({"image", "xxh3", "strength"}), model ({"dir", "files": [{"file",
- *     "xxh3"}]}), libdif; an unknown key is refused, not ignored;
+ *     "xxh3"}]}), precision ("exact" or "fast"), libdif; an unknown key is
+ *     refused, not ignored;
  *   - exact JSON types: counts, sizes and seeds are JSON integers (25.0 is
  *     refused) within the setting's range (no 64-bit value is cut to 32
  *     bits); scales, strengths and weights are numbers within float range;
@@ -699,6 +759,7 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
 DIF_API dif_status dif_read_parameters(const char *path, char *buf, size_t *size);
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
 DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *json);
+DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json);
 /* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically and by
  * the rules of dif_check_output_path, with an optional "dif:parameters" text
  * chunk (NULL for none) — for images a program composes itself, e.g. a grid

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/blas.h"
 
@@ -31,6 +32,7 @@ void dif_ctx_unref(dif_context *ctx) {
   if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
   dif_pool_free(ctx->pool);
   dif_models_free(&ctx->models);
+  dif_fast_free(ctx->fast); /* its packed weights, keyed by the models' addresses */
   free(ctx->info);
   free(ctx->prior_dir);
   pthread_mutex_destroy(&ctx->err_lock);
@@ -56,6 +58,91 @@ DIF_API dif_status dif_context_set_threads(dif_context *ctx, int threads) {
 }
 
 DIF_API int dif_context_threads(const dif_context *ctx) { return ctx ? ctx->threads : 0; }
+
+dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **backend, char *why,
+                                        size_t size) {
+  *backend = NULL;
+  if (p == DIF_PRECISION_EXACT) return DIF_PRECISION_EXACT;
+  if (p == DIF_PRECISION_AUTO) {
+    /* Not under an address-space limit (ulimit -v): oneDNN 2.6 lets a
+     * std::bad_alloc escape its C API when an allocation fails, which ends
+     * the process (measured: tests/cli/test-memlimit.sh aborted from 300 to
+     * 800 MiB), and libdif must report out of memory instead. */
+    struct rlimit r;
+    if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) return DIF_PRECISION_EXACT;
+    *backend = dif_backend_fast_native(NULL, 0);
+    return *backend ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
+  }
+  /* fast asked for: any backend with bf16 products, emulated ones too */
+  if (why && size) why[0] = '\0';
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend_row *r = dif_backend_row_at(i);
+    char tmp[256] = "";
+    if (r->backend && r->backend->supports(DIF_DTYPE_BF16, tmp, sizeof tmp)) {
+      *backend = r->backend;
+      return DIF_PRECISION_FAST;
+    }
+    if (why && size && r->name && strcmp(r->name, "onednn") == 0)
+      snprintf(why, size, "%s", r->backend ? tmp : r->missing);
+  }
+  return DIF_PRECISION_AUTO;
+}
+
+DIF_API dif_status dif_context_set_precision(dif_context *ctx, dif_precision precision) {
+  if (!ctx)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_precision: ctx is NULL");
+  if (ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
+                         "dif_context_set_precision: settings are frozen once a model is loaded");
+  if (!dif_precision_name(precision))
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                         "dif_context_set_precision: unknown precision %d (DIF_PRECISION_AUTO, "
+                         "_EXACT or _FAST)",
+                         (int)precision);
+  const dif_backend *b;
+  char why[300] = "";
+  if (precision == DIF_PRECISION_FAST &&
+      dif_ctx_resolve_precision(precision, &b, why, sizeof why) != DIF_PRECISION_FAST)
+    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
+                         "dif_context_set_precision: fast (bf16) products cannot run here: %s",
+                         why[0] ? why : "no backend has them");
+  ctx->precision = precision;
+  dif_ctx_ok(ctx);
+  return DIF_OK;
+}
+
+DIF_API dif_precision dif_context_precision(const dif_context *ctx) {
+  if (!ctx) return DIF_PRECISION_AUTO;
+  if (ctx->loaded) return ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
+  const dif_backend *b;
+  const dif_precision p = dif_ctx_resolve_precision(ctx->precision, &b, NULL, 0);
+  return p == DIF_PRECISION_FAST ? p : DIF_PRECISION_EXACT;
+}
+
+DIF_API const char *dif_precision_name(dif_precision precision) {
+  switch (precision) {
+  case DIF_PRECISION_AUTO: return "auto";
+  case DIF_PRECISION_EXACT: return "exact";
+  case DIF_PRECISION_FAST: return "fast";
+  }
+  return NULL;
+}
+
+void dif_ctx_report_fast(const dif_context *ctx) {
+  if (!ctx->fast) return;
+  dif_fast_stats st;
+  dif_fast_get_stats(ctx->fast, &st);
+  dif_ctx_log(ctx, DIF_LOG_DEBUG, "fast path: %lld packed bf16 weights, %.1f MiB",
+              (long long)st.weights, (double)st.bytes / (1 << 20));
+  if (st.fallbacks)
+    dif_ctx_log(ctx, DIF_LOG_WARN,
+                "fast path: %lld linear products ran in float32 instead (the first because: %s)",
+                (long long)st.fallbacks, st.first_fallback);
+}
+
+dif_kctx dif_ctx_kernels(dif_context *ctx, dif_arena *arena) {
+  return (dif_kctx){dif_ctx_pool(ctx), arena, ctx->fast};
+}
 
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,
                                        void *user_data) {

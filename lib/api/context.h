@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/backend.h"
 #include "core/error.h"
 #include "core/threadpool.h"
 #include "dif.h"
@@ -20,10 +21,12 @@ struct dif_context {
   dif_log_fn log_fn;
   dif_log_level log_level;
   void *log_user;
-  dif_pool *pool;    /* created on first use */
-  dif_models models; /* valid when loaded */
-  char *prior_dir;   /* dif_context_set_prior */
-  char *info;        /* dif_context_info's JSON, made at load */
+  dif_precision precision; /* as set (DIF_PRECISION_AUTO by default) */
+  dif_fast *fast;          /* made at load when the precision in effect is fast, else NULL */
+  dif_pool *pool;          /* created on first use */
+  dif_models models;       /* valid when loaded */
+  char *prior_dir;         /* dif_context_set_prior */
+  char *info;              /* dif_context_info's JSON, made at load */
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
@@ -44,6 +47,19 @@ void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, .
 /* The context's kernel thread pool, created on first use; also applies the
  * context's thread count to BLAS. NULL (serial) if threads cannot start. */
 dif_pool *dif_ctx_pool(dif_context *ctx);
+
+/* What set precision p resolves to here: DIF_PRECISION_EXACT or
+ * DIF_PRECISION_FAST, with *backend the bf16 backend for fast (NULL for
+ * exact). DIF_PRECISION_FAST that cannot run returns DIF_PRECISION_AUTO and
+ * why in why. */
+dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **backend, char *why,
+                                        size_t size);
+/* The kernel context of a run on ctx: its pool, the arena, its precision. */
+dif_kctx dif_ctx_kernels(dif_context *ctx, dif_arena *arena);
+
+/* Logs what the fast path holds (debug) and, as a warning, how many linear
+ * products fell back to float32 so far (core/fast.c); nothing in exact. */
+void dif_ctx_report_fast(const dif_context *ctx);
 
 /* A sample's reference to its context (dif_sample_new / dif_sample_free). */
 void dif_ctx_ref(dif_context *ctx);

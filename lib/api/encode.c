@@ -17,8 +17,7 @@ static dif_status need(dif_context *ctx, const char *fn, size_t n, float *out, s
 /* Runs f with a fresh scratch arena on the context's threads. */
 static dif_kctx kernels(dif_context *ctx, dif_arena *arena) {
   dif_arena_init(arena, 1u << 20);
-  dif_kctx k = {dif_ctx_pool(ctx), arena};
-  return k;
+  return dif_ctx_kernels(ctx, arena);
 }
 
 DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,

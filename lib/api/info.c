@@ -91,6 +91,17 @@ char *dif_ctx_describe(const dif_context *ctx) {
   json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
   json_object_set_new(o, "threads", json_integer(ctx->threads));
   json_object_set_new(o, "blas_threads", json_integer(dif_blas_threads()));
+  /* what runs the products: precision as set and in effect, backend, ISA */
+  json_object_set_new(
+      o, "precision",
+      json_string(dif_precision_name(ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT)));
+  json_object_set_new(o, "precision_setting", json_string(dif_precision_name(ctx->precision)));
+  const dif_backend *fb = dif_fast_backend(ctx->fast);
+  json_object_set_new(o, "gemm_backend", json_string(fb ? fb->name : "openblas"));
+  json_object_set_new(o, "isa", json_string(fb ? fb->isa() : dif_blas_core()));
+  char cpu[160];
+  dif_cpu_describe(cpu, sizeof cpu);
+  json_object_set_new(o, "cpu", json_string(cpu));
   const char *note = dif_blas_note();
   json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
   char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);

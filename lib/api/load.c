@@ -55,10 +55,21 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
                          "first product): %s",
                          dif_blas_core(), dif_blas_note());
   dif_error err = {0};
+  const dif_backend *fast_backend;
+  char why[300] = "";
+  if (dif_ctx_resolve_precision(ctx->precision, &fast_backend, why, sizeof why) ==
+      DIF_PRECISION_AUTO) /* fast was accepted by the setter, so this does not happen */
+    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED, "dif_context_load: fast cannot run here: %s",
+                         why);
+  if (fast_backend && dif_fast_new(fast_backend, &ctx->fast, &err)) return dif_ctx_fail(ctx, &err);
   /* OpenBLAS's buffers before anything else grows (core/blas.c says why) */
-  if (dif_blas_reserve(&err)) return dif_ctx_fail(ctx, &err);
-  dif_status s = dif_models_load(&ctx->models, model_dir, ctx->prior_dir, on_load, ctx, &err);
-  if (s) return dif_ctx_fail(ctx, &err);
+  dif_status s = dif_blas_reserve(&err);
+  if (!s) s = dif_models_load(&ctx->models, model_dir, ctx->prior_dir, on_load, ctx, &err);
+  if (s) {
+    dif_fast_free(ctx->fast);
+    ctx->fast = NULL;
+    return dif_ctx_fail(ctx, &err);
+  }
   for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
     const char *path;
     uint64_t size, h;
@@ -71,6 +82,18 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   dif_ctx_pool(ctx);
   dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",
               dif_blas_core(), dif_blas_threads(), ctx->threads);
+  char cpu[160];
+  dif_cpu_describe(cpu, sizeof cpu);
+  if (ctx->fast)
+    dif_ctx_log(ctx, DIF_LOG_INFO,
+                "precision fast (%s): products in bf16 with float32 accumulation on the %s "
+                "backend, ISA %s; CPU %s",
+                dif_precision_name(ctx->precision), fast_backend->name, fast_backend->isa(), cpu);
+  else
+    dif_ctx_log(
+        ctx, DIF_LOG_INFO,
+        "precision exact (%s): float32 products on the openblas backend, kernels %s; CPU %s",
+        dif_precision_name(ctx->precision), dif_blas_core(), cpu);
   const char *note = dif_blas_note();
   if (note && *note) dif_ctx_log(ctx, DIF_LOG_WARN, "%s", note);
   dif_ctx_ok(ctx);

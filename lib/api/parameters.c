@@ -144,6 +144,7 @@ static const field top_fields[] = {
     FIELD("blend", K_STR),
     FIELD("init_image", K_OBJ),
     FIELD("model", K_OBJ),
+    FIELD("precision", K_STR),
     FIELD("libdif", K_STR),
 };
 static const field text_fields[] = {FIELD("text", K_STR), FIELD("weight", K_NUM)};
@@ -335,6 +336,10 @@ static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, w
   const char *blend = json_string_value(json_object_get(o, "blend"));
   if (blend && strcmp(blend, "sum") != 0 && strcmp(blend, "slerp") != 0)
     return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"blend\" must be \"sum\" or \"slerp\"");
+  const char *prec = json_string_value(json_object_get(o, "precision"));
+  if (prec && strcmp(prec, "exact") != 0 && strcmp(prec, "fast") != 0)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"precision\" must be \"exact\" or \"fast\"");
   const json_t *init = json_object_get(o, "init_image"), *model = json_object_get(o, "model");
   if (init &&
       (check_object(init, init_fields, N(init_fields), "init_image.", w) ||
@@ -763,6 +768,24 @@ DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *
   json_decref(o);
   if (!st) dif_thread_ok();
   return st;
+}
+
+DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json) {
+  if (!ctx)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: ctx is NULL");
+  if (!json)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: json is NULL");
+  why w = {0};
+  json_t *o = parse(json, &w);
+  uint64_t seed;
+  int has_seed;
+  if (o && check_record(o, &seed, &has_seed, &w)) json_decref(o), o = NULL;
+  if (!o) return dif_ctx_failf(ctx, w.status, "%s", w.msg);
+  /* a record without "precision" predates the fast path: it was exact */
+  const char *prec = json_string_value(json_object_get(o, "precision"));
+  const dif_precision p = prec && !strcmp(prec, "fast") ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
+  json_decref(o);
+  return dif_context_set_precision(ctx, p);
 }
 
 DIF_API dif_status dif_check_output_path(const char *path) {

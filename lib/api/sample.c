@@ -428,6 +428,8 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
   json_object_set_new(
       o, "model",
       json_pack("{s:s, s:o}", "dir", dif_model_folder_dir(s->ctx->models.folder), "files", files));
+  json_object_set_new(o, "precision",
+                      json_string(dif_precision_name(dif_context_precision(s->ctx))));
   json_object_set_new(o, "libdif", json_string(dif_version_string()));
   char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
   json_decref(o);
@@ -507,9 +509,10 @@ static dif_status run(dif_sample *s) {
                    .cancel = &s->cancel};
   dif_arena arena;
   dif_arena_init(&arena, 16u << 20);
-  dif_kctx k = {dif_ctx_pool(ctx), &arena};
+  dif_kctx k = dif_ctx_kernels(ctx, &arena);
   dif_result res;
   dif_status st = dif_generate(&ctx->models, &k, &r, &res, &err);
+  dif_ctx_report_fast(ctx);
   dif_arena_free(&arena);
   dif_image_free(&resized);
   if (st) return sfail(s, st, "%s", err.msg);

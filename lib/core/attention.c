@@ -5,7 +5,9 @@
  * on the pool, then O_h = P V_h (GEMM) written straight into out and divided
  * by the row sums there (dim values per row instead of tk). Scratch is one
  * [slice, tk] matrix reused for every head, so memory does not grow with the
- * head count or with tq.
+ * head count or with tq. Both products are dif_kgemm: float32 (exact) or
+ * bf16 (the fast path: the scores S and V rounded to bf16, as PyTorch's bf16
+ * attention; the softmax stays float32).
  */
 #include <math.h>
 
@@ -93,18 +95,20 @@ dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const
   const int64_t grain = tk >= 2048 ? 1 : 2048 / tk;
   dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, true, tq, tk, dim, p->heads);
   dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, false, tq, dim, tk, p->heads);
-  for (int64_t i0 = 0; i0 < tq; i0 += slice) {
+  for (int64_t i0 = 0; i0 < tq && !st; i0 += slice) {
     const int64_t rows = tq - i0 < slice ? tq - i0 : slice;
     for (int64_t h = 0; h < p->heads; h++) {
-      dif_gemm_op(DIF_PROF_ATTN_GEMM, false, true, rows, tk, dim, p->scale,
-                  q + i0 * p->ld_q + h * dim, p->ld_q, kk + h * dim, p->ld_k, 0.0f, S, tk);
+      st = dif_kgemm(k, DIF_PROF_ATTN_GEMM, false, true, rows, tk, dim, p->scale,
+                     q + i0 * p->ld_q + h * dim, p->ld_q, kk + h * dim, p->ld_k, 0.0f, S, tk, err);
+      if (st) break;
       probs_job j = {S, inv, tk, i0, p->mask, p->mask_ld, p->causal};
       double t0 = DIF_PROF_START();
       dif_pool_for(k->pool, rows, grain, probs_task, &j);
       DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
       float *o = out + i0 * p->ld_o + h * dim;
-      dif_gemm_op(DIF_PROF_ATTN_GEMM, false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim,
-                  p->ld_v, 0.0f, o, p->ld_o);
+      st = dif_kgemm(k, DIF_PROF_ATTN_GEMM, false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim,
+                     p->ld_v, 0.0f, o, p->ld_o, err);
+      if (st) break;
       /* The softmax's division, on [rows, dim] instead of [rows, tk]. */
       t0 = DIF_PROF_START();
       for (int64_t r = 0; r < rows; r++)
@@ -113,5 +117,5 @@ dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const
     }
   }
   dif_arena_release(k->arena, mark);
-  return DIF_OK;
+  return st;
 }

@@ -85,13 +85,19 @@ dif_status dif_backend_pack(const dif_backend *b, dif_dtype math, dif_dtype src,
   return b->pack(math, src, w, n, k, m_hint, out, err);
 }
 
-dif_status dif_packed_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
-                             const float *b, bool acc, float *y, dif_error *err) {
+dif_status dif_packed_linear_cf(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
+                                int64_t m, const float *b, bool acc, float *y, bool y_cf,
+                                dif_error *err) {
   if (!w || !x || !y) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "linear: NULL argument");
   const int64_t d[1] = {m};
   dif_status st = check_dims("linear", d, 1, err);
   if (st || m == 0) return st;
-  return w->backend->linear(k, w, x, m, b, acc, y, err);
+  return w->backend->linear(k, w, x, x_cf, m, b, acc, y, y_cf, err);
+}
+
+dif_status dif_packed_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
+                             const float *b, bool acc, float *y, dif_error *err) {
+  return dif_packed_linear_cf(k, w, x, false, m, b, acc, y, false, err);
 }
 
 dif_status dif_backend_matmul(const dif_backend *b, const dif_kctx *k, dif_dtype math, bool trans_a,
@@ -123,6 +129,26 @@ dif_status dif_backend_matmul(const dif_backend *b, const dif_kctx *k, dif_dtype
 
 void dif_packed_free(dif_packed *w) {
   if (w) w->backend->packed_free(w);
+}
+
+const dif_backend *dif_backend_fast_native(char *why, size_t size) {
+  for (int i = 0; i < N_ROWS; i++) {
+    const dif_backend *b = rows[i].backend;
+    char tmp[256] = "";
+    if (b && b->supports(DIF_DTYPE_BF16, tmp, sizeof tmp) && b->native(DIF_DTYPE_BF16)) return b;
+  }
+  if (why && size) {
+    char cpu[160];
+    dif_cpu_describe(cpu, sizeof cpu);
+#ifdef DIF_HAVE_ONEDNN
+    snprintf(why, size,
+             "no backend runs bf16 natively here (it needs AVX512-BF16 or AMX; this CPU: %s)", cpu);
+#else
+    snprintf(why, size, "this libdif was built without oneDNN, its only bf16 backend (CPU: %s)",
+             cpu);
+#endif
+  }
+  return NULL;
 }
 
 /* ---- the CPU, for messages ---- */

@@ -82,6 +82,11 @@ struct dif_backend {
   /* The instruction set its kernels use on this CPU ("avx512_core_bf16",
    * "Zen", ...): a static string for the log. */
   const char *(*isa)(void);
+  /* True if products in precision `math` run on instructions made for it
+   * here (bf16: AVX512-BF16 dot products or AMX tiles), false if they are
+   * unsupported or emulated (bf16 on plain AVX-512). The precision `auto`
+   * chooses bf16 only where this says true. Thread-safe. */
+  bool (*native)(dif_dtype math);
 
   /* Packs W[n, k] (row-major, element type src) for products in precision
    * math (supported). m_hint is the row count m the linear products will
@@ -91,10 +96,13 @@ struct dif_backend {
   dif_status (*pack)(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
                      int64_t m_hint, dif_packed **out, dif_error *err);
   /* y[m, n] = x[m, k] · Wᵀ + b[n] (b may be NULL), or y += that when acc;
-   * x and y row-major and contiguous, not overlapping; m >= 1. k->arena may
-   * be used for scratch (released before returning). */
-  dif_status (*linear)(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
-                       const float *b, bool acc, float *y, dif_error *err);
+   * x and y contiguous, not overlapping; m >= 1. Each lies either
+   * row-major (tokens first: x[m, k], y[m, n]) or channels-first (an NCHW
+   * plane: x_cf reads x as [k, m], y_cf writes y as [n, m]; what
+   * dif_linear_cf_in / dif_linear_cf_out do). k->arena may be used for
+   * scratch (released before returning). */
+  dif_status (*linear)(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf, int64_t m,
+                       const float *b, bool acc, float *y, bool y_cf, dif_error *err);
   /* C[M, N] = alpha · op(A) · op(B) + beta · C (row-major, leading
    * dimensions as dif_gemm; beta = 0 ignores C's contents), in precision
    * math (supported); M, N, K >= 1. */
@@ -137,9 +145,14 @@ extern const dif_backend dif_backend_onednn;
 
 dif_status dif_backend_pack(const dif_backend *b, dif_dtype math, dif_dtype src, const void *w,
                             int64_t n, int64_t k, int64_t m_hint, dif_packed **out, dif_error *err);
-/* m = 0 does nothing. */
+/* m = 0 does nothing. x and y row-major. */
 dif_status dif_packed_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
                              const float *b, bool acc, float *y, dif_error *err);
+/* The same with x and/or y channels-first (x_cf: x is [k, m]; y_cf: y is
+ * [n, m]), as the table's linear. */
+dif_status dif_packed_linear_cf(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
+                                int64_t m, const float *b, bool acc, float *y, bool y_cf,
+                                dif_error *err);
 /* M = 0 or N = 0 does nothing; K = 0 sets C = beta·C. */
 dif_status dif_backend_matmul(const dif_backend *b, const dif_kctx *k, dif_dtype math, bool trans_a,
                               bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -147,6 +160,48 @@ dif_status dif_backend_matmul(const dif_backend *b, const dif_kctx *k, dif_dtype
                               float *C, int64_t ldc, dif_error *err);
 /* NULL is a no-op. */
 void dif_packed_free(dif_packed *w);
+
+/* ---- the fast path (dif_kctx.fast) ----
+ *
+ * A context in the precision `fast` owns one dif_fast: a backend whose bf16
+ * products it uses, and the bf16 form of every weight matrix a linear
+ * product has used, packed on first use and kept until dif_fast_free.
+ * Weights are found by their address (and shape): a model's weights stay
+ * where they were loaded, unchanged, while its context lives, so the address
+ * names the tensor. Lazily rather than at load: the models need no change
+ * (dif_linear* look the weight up), a part that never runs (a prior that a
+ * sample does not use) costs nothing, and the first forward pass packs what
+ * it uses. Cost: the packed bf16 copy, 2 bytes per weight element used by a
+ * linear product, besides the float32 weights (which stay mapped). The
+ * convolution's and attention's products go through dif_backend_matmul
+ * (operands rounded per call, nothing cached). All calls are thread-safe:
+ * concurrent samples of a context share its dif_fast (one lock around the
+ * table; packing happens under it, so two threads never pack one weight
+ * twice). */
+
+/* The backend `auto` picks: the first built row whose bf16 products run
+ * natively on this CPU (backend->native), or NULL if none does; *why then
+ * says why (the CPU and what it lacks). */
+const dif_backend *dif_backend_fast_native(char *why, size_t size);
+
+dif_status dif_fast_new(const dif_backend *b, dif_fast **out, dif_error *err);
+void dif_fast_free(dif_fast *f); /* NULL is a no-op */
+const dif_backend *dif_fast_backend(const dif_fast *f);
+/* The packed bf16 form of the float32 weight w[n, k], packed on first use
+ * (m_hint as dif_backend_pack). */
+dif_status dif_fast_weight(dif_fast *f, const float *w, int64_t n, int64_t k, int64_t m_hint,
+                           const dif_packed **out, dif_error *err);
+/* A fast product that failed (out of memory for a packed weight, oneDNN
+ * refusing a shape) and that the caller then ran on the exact path: counted,
+ * and the first message kept, for the log. */
+void dif_fast_note_fallback(dif_fast *f, const dif_error *err);
+typedef struct dif_fast_stats {
+  int64_t weights;   /* packed weights held */
+  size_t bytes;      /* their memory */
+  int64_t fallbacks; /* products run exactly instead (dif_fast_note_fallback) */
+  char first_fallback[256];
+} dif_fast_stats;
+void dif_fast_get_stats(dif_fast *f, dif_fast_stats *out);
 
 /* This CPU in a few words for messages: its brand string and the features
  * the backends care about, e.g. "AMD EPYC: AVX-512, AVX512_BF16, no AMX". */

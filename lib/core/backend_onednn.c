@@ -52,8 +52,8 @@
 #include "core/backend.h"
 #include "core/ops_internal.h"
 
-#define LINEAR_CACHE 8  /* distinct (m, bias, acc) per packed weight */
-#define MATMUL_CACHE 64 /* distinct matmul problems per process */
+#define LINEAR_CACHE 8    /* distinct (m, bias, acc, layouts) per packed weight */
+#define MATMUL_CACHE 1024 /* distinct matmul problems per process (a model run has ~100) */
 #define PACK_M_DEFAULT 1024
 
 /* ---- the engine and what this CPU runs ---- */
@@ -221,6 +221,17 @@ static void init(void) {
   prim_destroy(&p);
 }
 
+/* bf16 natively: oneDNN's effective ISA includes AVX512-BF16 (AMX ISAs
+ * include it too); plain AVX-512 emulates bf16. */
+static bool on_native(dif_dtype math) {
+  if (math == DIF_DTYPE_F32) return true;
+  if (math != DIF_DTYPE_BF16) return false;
+  pthread_once(&once, init);
+  const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(),
+                 want = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+  return !engine_status && bf16_ok && (isa & want) == want;
+}
+
 static bool on_supports(dif_dtype math, char *why, size_t size) {
   pthread_once(&once, init);
   if (engine_status) {
@@ -269,7 +280,7 @@ static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 typedef struct lin_entry {
   int64_t m;
-  bool bias, acc;
+  bool bias, acc, x_cf, y_cf;
   prim mm;  /* the matmul */
   prim cvt; /* bf16: x float32 → bf16 */
 } lin_entry;
@@ -339,19 +350,33 @@ static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t 
   return DIF_OK;
 }
 
-static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, bool bias,
-                                   bool acc) {
+/* x[m, k] as given: row-major, or channels-first ([k, m] in memory). */
+static dnnl_status_t md_x(dnnl_memory_desc_t *md, int64_t m, int64_t k, dnnl_data_type_t dt,
+                          bool cf) {
+  return cf ? md_plain(md, m, k, dt, 1, m) : md_plain(md, m, k, dt, k, 1);
+}
+
+static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, bool bias, bool acc,
+                                   bool x_cf, bool y_cf) {
   memset(e, 0, sizeof *e);
-  e->m = m, e->bias = bias, e->acc = acc;
+  e->m = m, e->bias = bias, e->acc = acc, e->x_cf = x_cf, e->y_cf = y_cf;
   const int64_t n = p->base.n, k = p->base.k;
   const dnnl_data_type_t dt = dt_of(p->base.math);
   dnnl_memory_desc_t x_md, b_md, y_md, x32;
-  dnnl_status_t s = md_plain(&x_md, m, k, dt, k, 1);
+  /* The matmul sees plain row-major x and y only: oneDNN 2.6 has nothing
+   * but its reference code (measured ~1 GFLOP/s) for a transposed dst or
+   * src. So x is reordered (to bf16, and transposed if channels-first) into
+   * row-major scratch when it is bf16 or channels-first, and a
+   * channels-first y is computed row-major into scratch (bias included, no
+   * accumulation) and transposed into y (added when acc). */
+  dnnl_status_t s = md_x(&x_md, m, k, dt, false);
   if (!s) s = md_plain(&b_md, 1, n, dnnl_f32, n, 1);
-  if (!s) s = md_plain(&y_md, m, n, dnnl_f32, n, 1);
-  if (!s) s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f, acc ? 1.0f : 0);
-  if (!s && dt == dnnl_bf16) {
-    s = md_plain(&x32, m, k, dnnl_f32, k, 1);
+  if (!s) s = md_x(&y_md, m, n, dnnl_f32, false);
+  if (!s)
+    s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f,
+                   acc && !y_cf ? 1.0f : 0);
+  if (!s && (dt == dnnl_bf16 || x_cf)) {
+    s = md_x(&x32, m, k, dnnl_f32, x_cf);
     if (!s) s = reorder_new(&e->cvt, &x32, &e->mm.src);
   }
   if (s) prim_destroy(&e->mm), prim_destroy(&e->cvt);
@@ -360,22 +385,23 @@ static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, 
 
 /* The cached entry for (m, bias, acc), made if new; NULL with *tmp filled
  * when the cache is full (the caller destroys *tmp). */
-static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc,
-                                   const lin_entry **e, lin_entry *tmp) {
+static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc, bool x_cf,
+                                   bool y_cf, const lin_entry **e, lin_entry *tmp) {
   dnnl_status_t s = dnnl_success;
   *e = NULL;
   pthread_mutex_lock(&p->lock);
   for (int i = 0; i < p->used; i++)
-    if (p->cache[i].m == m && p->cache[i].bias == bias && p->cache[i].acc == acc) {
+    if (p->cache[i].m == m && p->cache[i].bias == bias && p->cache[i].acc == acc &&
+        p->cache[i].x_cf == x_cf && p->cache[i].y_cf == y_cf) {
       *e = &p->cache[i];
       break;
     }
   if (!*e) {
     if (p->used < LINEAR_CACHE) {
-      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc);
+      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc, x_cf, y_cf);
       if (!s) *e = &p->cache[p->used++];
     } else {
-      s = lin_entry_new(tmp, p, m, bias, acc);
+      s = lin_entry_new(tmp, p, m, bias, acc, x_cf, y_cf);
       if (!s) *e = tmp;
     }
   }
@@ -383,27 +409,30 @@ static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc,
   return s;
 }
 
-static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
-                            const float *b, bool acc, float *y, dif_error *err) {
+static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
+                            int64_t m, const float *b, bool acc, float *y, bool y_cf,
+                            dif_error *err) {
   on_packed *p = (on_packed *)(uintptr_t)w; /* only its cache changes, under its lock */
   const lin_entry *e;
   lin_entry tmp = {0};
-  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, &e, &tmp);
+  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, &e, &tmp);
   if (s) return fail(err, s, "making a linear product");
-  const bool bf16 = w->math == DIF_DTYPE_BF16;
-  const size_t xb_bytes = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  const bool cvt = e->cvt.p != NULL;
+  const size_t xb_bytes = cvt ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  const size_t yt_bytes = y_cf ? round64((size_t)m * (size_t)w->n * sizeof(float)) : 0;
   size_t pad_bytes = round64(dnnl_memory_desc_get_size(&e->mm.scratch));
-  if (bf16 && dnnl_memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
+  if (cvt && dnnl_memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
     pad_bytes = round64(dnnl_memory_desc_get_size(&e->cvt.scratch));
   scratch sc;
-  char *mem = scratch_get(&sc, k, xb_bytes + pad_bytes, err);
-  if (xb_bytes + pad_bytes && !mem) {
+  char *mem = scratch_get(&sc, k, xb_bytes + yt_bytes + pad_bytes, err);
+  if (xb_bytes + yt_bytes + pad_bytes && !mem) {
     if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
     return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
   }
-  void *xb = mem, *pad = mem ? mem + xb_bytes : NULL;
+  void *xb = mem, *pad = mem ? mem + xb_bytes + yt_bytes : NULL;
+  float *yt = y_cf ? (float *)(void *)(mem + xb_bytes) : y; /* the matmul's row-major dst */
   const void *src = x;
-  if (bf16) {
+  if (cvt) {
     const dnnl_memory_desc_t *mds[2] = {&e->cvt.src, &e->cvt.dst};
     void *const ptrs[2] = {(void *)(uintptr_t)x, xb};
     s = run(&e->cvt, 2, (const int[]){DNNL_ARG_FROM, DNNL_ARG_TO}, mds, ptrs, pad);
@@ -413,9 +442,23 @@ static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float 
     dnnl_memory_desc_t b_md;
     md_plain(&b_md, 1, w->n, dnnl_f32, w->n, 1);
     const dnnl_memory_desc_t *mds[4] = {&e->mm.src, &p->wei, &e->mm.dst, &b_md};
-    void *const ptrs[4] = {(void *)(uintptr_t)src, p->data, y, (void *)(uintptr_t)b};
+    void *const ptrs[4] = {(void *)(uintptr_t)src, p->data, yt, (void *)(uintptr_t)b};
     const int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
     s = run(&e->mm, b ? 4 : 3, ids, mds, ptrs, pad);
+  }
+  if (!s && y_cf) { /* yt[m, n] → y[n, m], in 32 × 32 tiles */
+    const int64_t n = w->n;
+    for (int64_t i0 = 0; i0 < m; i0 += 32)
+      for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        const int64_t i1 = i0 + 32 < m ? i0 + 32 : m, j1 = j0 + 32 < n ? j0 + 32 : n;
+        for (int64_t j = j0; j < j1; j++) {
+          float *yr = y + j * m;
+          if (acc)
+            for (int64_t i = i0; i < i1; i++) yr[i] += yt[i * n + j];
+          else
+            for (int64_t i = i0; i < i1; i++) yr[i] = yt[i * n + j];
+        }
+      }
   }
   scratch_put(&sc);
   if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
@@ -445,8 +488,10 @@ typedef struct mm_entry {
   dnnl_memory_desc_t a32, b32; /* the operands as given (float32, strided) */
 } mm_entry;
 
+/* Entries are allocated one by one (each holds three primitives' layouts,
+ * ~15 KiB) and never move or go away once published. */
 static pthread_mutex_t mm_lock = PTHREAD_MUTEX_INITIALIZER;
-static mm_entry mm_cache[MATMUL_CACHE];
+static mm_entry *mm_cache[MATMUL_CACHE];
 static int mm_used;
 
 static bool key_eq(const mm_key *a, const mm_key *b) {
@@ -493,13 +538,16 @@ static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, boo
   dnnl_status_t s = dnnl_success;
   pthread_mutex_lock(&mm_lock);
   for (int i = 0; i < mm_used && !e; i++)
-    if (key_eq(&mm_cache[i].key, &key)) e = &mm_cache[i];
+    if (key_eq(&mm_cache[i]->key, &key)) e = mm_cache[i];
   if (!e) {
-    mm_entry *slot = mm_used < MATMUL_CACHE ? &mm_cache[mm_used] : &tmp;
+    mm_entry *slot = mm_used < MATMUL_CACHE ? malloc(sizeof *slot) : NULL;
+    if (!slot) slot = &tmp; /* full (or no memory for an entry): made, run and destroyed */
     s = mm_entry_new(slot, &key);
     if (!s) {
       e = slot;
-      if (slot != &tmp) mm_used++;
+      if (slot != &tmp) mm_cache[mm_used++] = slot;
+    } else if (slot != &tmp) {
+      free(slot);
     }
   }
   pthread_mutex_unlock(&mm_lock);
@@ -548,6 +596,7 @@ const dif_backend dif_backend_onednn = {
     .what = "oneDNN matmul: float32, or bf16 inputs with float32 accumulation (AVX-512, AMX)",
     .supports = on_supports,
     .isa = on_isa,
+    .native = on_native,
     .pack = on_pack,
     .linear = on_linear,
     .matmul = on_matmul,

@@ -55,14 +55,37 @@ static dif_status ob_pack(dif_dtype math, dif_dtype src, const void *w, int64_t 
   return DIF_OK;
 }
 
-static dif_status ob_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
-                            const float *b, bool acc, float *y, dif_error *err) {
+static bool ob_native(dif_dtype math) { return math == DIF_DTYPE_F32; }
+
+/* The layouts core/gemm.c has a function for are that function (the same
+ * bits); the others are one dif_gemm after the bias is preloaded, as there. */
+static dif_status ob_linear(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
+                            int64_t m, const float *b, bool acc, float *y, bool y_cf,
+                            dif_error *err) {
   (void)err;
   const ob_packed *p = (const ob_packed *)w;
-  if (acc)
-    dif_linear_acc(k, x, m, w->k, p->w, b, w->n, y);
-  else
-    dif_linear(k, x, m, w->k, p->w, b, w->n, y);
+  /* float32 whatever the caller's precision: this is the exact backend */
+  const dif_kctx exact = {k ? k->pool : NULL, k ? k->arena : NULL, NULL};
+  const int64_t n = w->n, kk = w->k;
+  if (!x_cf && !y_cf) {
+    if (acc)
+      dif_linear_acc(&exact, x, m, kk, p->w, b, n, y);
+    else
+      dif_linear(&exact, x, m, kk, p->w, b, n, y);
+  } else if (x_cf && !y_cf && !acc) {
+    dif_linear_cf_in(&exact, x, m, kk, p->w, b, n, y);
+  } else if (!x_cf && y_cf) {
+    dif_linear_cf_out(&exact, x, m, kk, p->w, b, n, y, acc);
+  } else if (!y_cf) { /* x channels-first, y += */
+    if (b) dif_add_cols(exact.pool, y, m, n, n, b);
+    dif_gemm(true, true, m, n, kk, 1.0f, x, m, p->w, kk, 1.0f, y, n);
+  } else { /* both channels-first: y[n, m] (+)= W · x[k, m] + b */
+    if (b && acc)
+      dif_add_rows(exact.pool, y, n, m, m, b);
+    else if (b)
+      dif_fill_rows(exact.pool, y, n, m, m, b);
+    dif_gemm(false, false, n, m, kk, 1.0f, p->w, kk, x, m, b || acc ? 1.0f : 0.0f, y, m);
+  }
   return DIF_OK;
 }
 
@@ -86,6 +109,7 @@ const dif_backend dif_backend_openblas = {
     .what = "OpenBLAS cblas_sgemm, float32 (the exact path)",
     .supports = ob_supports,
     .isa = ob_isa,
+    .native = ob_native,
     .pack = ob_pack,
     .linear = ob_linear,
     .matmul = ob_matmul,

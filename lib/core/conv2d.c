@@ -12,6 +12,9 @@
  * several images side by side in one im2col matrix and one GEMM, whose
  * [cout, g·OHW] result is scattered back.
  *
+ * Each product is dif_kgemm: float32 through OpenBLAS on the exact path, bf16
+ * through the fast path's backend (the weight rounded per call) otherwise.
+ *
  * An input transform (nearest resize, GroupNorm affine, SiLU) is applied
  * while the input is read: per band, the input rows the band needs are
  * transformed into a small buffer, and im2col reads that. So a ResnetBlock
@@ -240,8 +243,12 @@ static dif_status conv_grouped(const dif_kctx *k, const dif_conv2d_params *p, co
     double t0 = DIF_PROF_START();
     dif_pool_for(k->pool, g * K * OH, grain, im2col_task, &j);
     DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
-    dif_gemm_op(DIF_PROF_CONV_GEMM, false, false, p->cout, g * OHW, K, 1.0f, w, K, col, g * OHW,
-                0.0f, tmp, g * OHW);
+    const dif_status st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, g * OHW, K, 1.0f,
+                                    w, K, col, g * OHW, 0.0f, tmp, g * OHW, err);
+    if (st) {
+      dif_arena_release(k->arena, mark);
+      return st;
+    }
     scatter_job sj = {tmp, y + n0 * p->cout * OHW, b, p->cout, OHW, g, OHW, p->accumulate};
     t0 = DIF_PROF_START();
     dif_pool_for(k->pool, g * p->cout, OHW >= 4096 ? 1 : 4096 / OHW, scatter_task, &sj);
@@ -281,8 +288,12 @@ static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p
     float *xn = x + n * p->cin * HW, *yn = x + n * p->cout * HW;
     for (int64_t p0 = 0; p0 < HW; p0 += band) {
       const int64_t m = HW - p0 < band ? HW - p0 : band;
-      dif_gemm_op(DIF_PROF_CONV_GEMM, false, false, p->cout, m, p->cin, 1.0f, w, p->cin, xn + p0,
-                  HW, 0.0f, tmp, m);
+      const dif_status st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, m, p->cin, 1.0f,
+                                      w, p->cin, xn + p0, HW, 0.0f, tmp, m, err);
+      if (st) {
+        dif_arena_release(k->arena, mark);
+        return st;
+      }
       /* Channel slots are HW floats apart in both layouts, so an output
        * element can only land on an input element of the same pixel index:
        * one of this band's, already read by the GEMM above. Image n's output
@@ -328,8 +339,9 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
     for (int64_t n = 0; n < N; n++) {
       float *yn = y + n * p->cout * OHW;
       bias_rows(k, p, yn, OHW, b);
-      dif_gemm_op(DIF_PROF_CONV_GEMM, false, false, p->cout, HW, p->cin, 1.0f, w, p->cin,
-                  x + n * p->cin * HW, HW, beta, yn, OHW);
+      st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, HW, p->cin, 1.0f, w, p->cin,
+                     x + n * p->cin * HW, HW, beta, yn, OHW, err);
+      if (st) return st;
     }
     return DIF_OK;
   }
@@ -382,8 +394,12 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
       const double t0 = DIF_PROF_START();
       dif_pool_for(k->pool, K * nrows, grain, im2col_task, &j);
       DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
-      dif_gemm_op(DIF_PROF_CONV_GEMM, false, false, p->cout, nrows * OW, K, 1.0f, w, K, col,
-                  nrows * OW, beta, yn + oh0 * OW, OHW);
+      st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, nrows * OW, K, 1.0f, w, K, col,
+                     nrows * OW, beta, yn + oh0 * OW, OHW, err);
+      if (st) {
+        dif_arena_release(k->arena, mark);
+        return st;
+      }
     }
   }
   dif_arena_release(k->arena, mark);

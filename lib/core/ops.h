@@ -3,10 +3,12 @@
  * Layout conventions: images are NCHW float32, token sequences are
  * (tokens, channels) row-major; PyTorch Linear weights are [out, in] and
  * Conv2d weights [Cout, Cin, kh, kw], used in place from the model file.
- * Every matrix product goes through cblas_sgemm (called from the calling
- * thread, never from a pool task); everything else runs on the kernel
- * context's thread pool. Output buffers never alias inputs unless a function
- * says "may be in place".
+ * Every matrix product runs on the kernel context's precision: float32
+ * through cblas_sgemm (the exact path), or bf16 with float32 accumulation
+ * through a GEMM backend (the fast path, core/backend.h) — called from the
+ * calling thread, never from a pool task; everything else runs on the
+ * kernel context's thread pool, in float32 on both paths. Output buffers never alias inputs unless
+ * a function says "may be in place".
  *
  * Each kernel is checked against a double-precision reference in
  * tests/unit/test-ops-*.c.
@@ -21,11 +23,21 @@
 #include "core/error.h"
 #include "core/threadpool.h"
 
-/* What a kernel may use besides its arguments: threads and scratch memory.
- * pool may be NULL (serial); arena is required by kernels that take err. */
+/* The fast path's state (core/backend.h): a bf16 backend and the packed
+ * weights it has made, shared by every kctx of a context. */
+typedef struct dif_fast dif_fast;
+
+/* What a kernel may use besides its arguments: threads, scratch memory and
+ * the precision of its products. pool may be NULL (serial); arena is
+ * required by kernels that take err. fast NULL (what a {pool, arena}
+ * initialiser leaves) is the exact path: float32 products through OpenBLAS,
+ * bit for bit what the golden fixtures are checked with. Otherwise the
+ * linear products (dif_linear*) use fast's packed bf16 weights and the
+ * convolution's and attention's products run in bf16 on fast's backend. */
 typedef struct dif_kctx {
   dif_pool *pool;
   dif_arena *arena;
+  dif_fast *fast;
 } dif_kctx;
 
 /* ---- matrix products (BLAS) ---- */

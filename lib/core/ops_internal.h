@@ -22,6 +22,14 @@ void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t 
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc);
 
+/* A product in the kernel context's precision: k->fast NULL (or k NULL) is
+ * dif_gemm_op exactly (and always DIF_OK); otherwise bf16 inputs with
+ * float32 accumulation through k->fast's backend (dif_backend_matmul, its
+ * status and message). What the convolution and attention call. */
+dif_status dif_kgemm(const dif_kctx *k, dif_prof_op op, bool trans_a, bool trans_b, int64_t M,
+                     int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, float beta, float *C, int64_t ldc, dif_error *err);
+
 /* PyTorch's nearest source index (aten/src/ATen/native/UpSample.h,
  * nearest_idx): identity and exact 2× are special-cased, otherwise the scale
  * in/out is a float and src = min(floor(dst · scale), in - 1) in float

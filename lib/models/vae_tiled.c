@@ -92,7 +92,7 @@ dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float
   tile *above = rows, *cur = rows + nj;
   dif_arena arena;
   dif_arena_init(&arena, (size_t)1 << 20);
-  dif_kctx kt = {k->pool, &arena};
+  dif_kctx kt = {k->pool, &arena, k->fast};
   for (int64_t i0 = 0, ri = 0; i0 < h && !s; i0 += overlap, ri++) {
     const int64_t th = h - i0 < TL ? h - i0 : TL;
     for (int64_t j0 = 0, j = 0; j0 < w && !s; j0 += overlap, j++) {

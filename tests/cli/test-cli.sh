@@ -23,6 +23,24 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
   >/dev/null 2>err.txt && cmp -s cat.png again.png && ok "--from reproduces the file" \
   || bad "--from: $(cat err.txt)"
 
+# the precision in effect is in the record, and --from draws with it: an exact picture is
+# reproduced exactly even where auto would be fast, and --precision overrides the record
+"$dif" generate "a red cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 3 --seed 5 --precision exact -q \
+  -o ex.png >/dev/null 2>err.txt && "$dif" generate --from ex.png -m "$m/tiny-sd" -q -o ex2.png \
+  >/dev/null 2>>err.txt && cmp -s ex.png ex2.png \
+  && "$dif" generate --from ex.png -m "$m/tiny-sd" -q -v -o ex3.png 2>&1 >/dev/null \
+  | grep -q "precision exact" && ok "--from reproduces the record's precision" \
+  || bad "--from precision: $(cat err.txt)"
+if "$dif" generate "a red cat" -m "$m/tiny-sd" -W 32 -H 32 --steps 3 --seed 5 --precision fast \
+  -q -o fa.png >/dev/null 2>err.txt; then
+  "$dif" generate --from fa.png -m "$m/tiny-sd" -q -o fa2.png >/dev/null 2>>err.txt \
+    && cmp -s fa.png fa2.png && ! cmp -s fa.png ex.png \
+    && ok "fast: recorded, reproduced, and not the exact pixels" || bad "fast --from: $(cat err.txt)"
+else
+  grep -q "cannot run here" err.txt && ok "fast: refused here, saying why ($(head -c 150 err.txt))" \
+    || bad "fast: $(cat err.txt)"
+fi
+
 "$dif" generate "$tests/golden/cases/pipelines/input_32x32.png" --batch 4 --noise-level 100 \
   -m "$m/tiny-unclip" --steps 2 --seed 9 -q -o var.png >out.txt 2>err.txt \
   && [ -s var-1.png ] && [ -s var-4.png ] && [ -s var-grid.png ] && ok "variation batch + grid" \
@@ -287,6 +305,8 @@ strict "prompt ::2x" "got '2x'" "a cat::2x a dog"
 strict "--no --steps 2" "--no needs a value, got the option '--steps'" "a cat" --no --steps 2
 strict "prompt --no --ar 16:9" "--no needs a value, got the parameter '--ar'" "a cat --no --ar 16:9"
 strict "--blend mix" "--blend: expected sum or slerp, got 'mix'" "a cat" --blend mix
+strict "--precision half" "--precision: expected exact, fast or auto, got 'half'" "a cat" \
+  --precision half
 # refused by libdif: still the option's name, not the C function's
 strict "--sampler bogus" "--sampler: unknown scheduler" "a cat" --sampler bogus
 strict "--noise-level above the model's" "--noise-level: 5000 is outside 0..999" "a cat" \

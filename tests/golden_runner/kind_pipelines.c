@@ -158,7 +158,7 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
   run_ctx rc = {g, name, st, NULL, 0, 0, m.vae.scaling_factor};
   dif_arena arena;
   dif_arena_init(&arena, 1u << 20);
-  dif_kctx k = {g->k.pool, &arena};
+  dif_kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
   dif_request r = {
       .parts = parts,
       .n_parts = n_parts,

@@ -52,6 +52,7 @@ int main(int argc, char **argv) {
   dif_error err;
   if (dif_pool_new(dif_cpu_count(), &g.k.pool, &err)) g.k.pool = NULL; /* serial fallback */
   g.k.arena = &arena;
+  g.k.fast = NULL; /* the exact path, explicitly: every tolerance here is float32's */
   struct stat sb;
   if (stat(argv[1], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
     fprintf(stderr, "dif-golden: %s is not a directory\n", argv[1]);

@@ -24,6 +24,7 @@ static inline void kenv_init(kenv *e, int threads) {
   dif_arena_init(&e->arena, 1 << 16);
   e->k.pool = e->pool;
   e->k.arena = &e->arena;
+  e->k.fast = NULL; /* the exact path; a test sets a dif_fast itself */
 }
 
 static inline void kenv_free(kenv *e) {

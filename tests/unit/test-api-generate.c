@@ -19,6 +19,9 @@ static dif_context *load(const char *model, const char *prior, int threads) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   CHECK(dif_context_set_threads(ctx, threads) == DIF_OK);
+  /* the fixtures are float32 references: exact, explicitly (auto is fast on
+   * a CPU with AVX512-BF16 or AMX) */
+  CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
   if (prior) CHECK(dif_context_set_prior(ctx, dif_test_path(prior)) == DIF_OK);
   dif_status s = dif_context_load(ctx, dif_test_path(model));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));

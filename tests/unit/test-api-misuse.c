@@ -236,7 +236,79 @@ TEST(load_errors_and_mismatches) {
   dif_context_free(ctx);
 }
 
+/* The precision setting: its values, its moment, what it resolves to, and
+ * records that carry one. */
+TEST(precision_setting) {
+  CHECK_STATUS(dif_context_set_precision(NULL, DIF_PRECISION_EXACT), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
+  CHECK(dif_context_precision(NULL) == DIF_PRECISION_AUTO);
+  CHECK(strcmp(dif_precision_name(DIF_PRECISION_AUTO), "auto") == 0);
+  CHECK(strcmp(dif_precision_name(DIF_PRECISION_FAST), "fast") == 0);
+  CHECK(dif_precision_name((dif_precision)7) == NULL);
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  /* auto resolves at once: never AUTO for a context */
+  const dif_precision dflt = dif_context_precision(ctx);
+  CHECK(dflt == DIF_PRECISION_EXACT || dflt == DIF_PRECISION_FAST);
+  CHECK_STATUS(dif_context_set_precision(ctx, (dif_precision)3), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "unknown precision 3");
+  CHECK_STATUS(dif_context_set_precision(ctx, (dif_precision)-1), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "unknown precision");
+  CHECK(dif_context_precision(ctx) == dflt); /* a refused value changes nothing */
+  CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
+  CHECK(dif_context_precision(ctx) == DIF_PRECISION_EXACT);
+  const dif_status fast = dif_context_set_precision(ctx, DIF_PRECISION_FAST);
+  if (fast == DIF_OK) {
+    CHECK(dif_context_precision(ctx) == DIF_PRECISION_FAST);
+  } else { /* refused where no bf16 backend runs, saying what is missing */
+    CHECK_STATUS(fast, DIF_ERR_UNSUPPORTED, dif_context_last_error(ctx), "cannot run here");
+    CHECK(dif_context_precision(ctx) == DIF_PRECISION_EXACT);
+    printf("  fast: %s\n", dif_context_last_error(ctx));
+  }
+  /* a record: bad values refused as a whole, none = exact (made before fast) */
+  CHECK_STATUS(dif_context_apply_record(ctx, NULL), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "NULL");
+  CHECK_STATUS(dif_context_apply_record(NULL, "{}"), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
+  CHECK_STATUS(dif_context_apply_record(
+                   ctx, "{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"precision\":\"half\"}"),
+               DIF_ERR_INVALID_ARGUMENT, dif_context_last_error(ctx), "\"precision\" must be");
+  CHECK_STATUS(
+      dif_context_apply_record(ctx, "{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"precision\":1}"),
+      DIF_ERR_INVALID_ARGUMENT, dif_context_last_error(ctx), "precision");
+  CHECK(dif_context_apply_record(ctx, "{\"prompt\":[{\"text\":\"a\",\"weight\":1}]}") == DIF_OK);
+  CHECK(dif_context_precision(ctx) == DIF_PRECISION_EXACT);
+  if (fast == DIF_OK) {
+    CHECK(dif_context_apply_record(
+              ctx, "{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"precision\":\"fast\"}") ==
+          DIF_OK);
+    CHECK(dif_context_precision(ctx) == DIF_PRECISION_FAST);
+  }
+  /* frozen once loaded; the info and the record say what is in effect */
+  CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
+  CHECK(dif_context_load(ctx, dif_test_path(SD)) == DIF_OK);
+  CHECK_STATUS(dif_context_set_precision(ctx, DIF_PRECISION_AUTO), DIF_ERR_BUSY,
+               dif_context_last_error(ctx), "frozen");
+  CHECK_STATUS(dif_context_apply_record(ctx, "{\"prompt\":[{\"text\":\"a\",\"weight\":1}]}"),
+               DIF_ERR_BUSY, dif_context_last_error(ctx), "frozen");
+  CHECK(dif_context_precision(ctx) == DIF_PRECISION_EXACT);
+  const char *info = dif_context_info(ctx);
+  CHECK(strstr(info, "\"precision\": \"exact\"") && strstr(info, "\"gemm_backend\": \"openblas\""));
+  CHECK(strstr(info, "\"isa\":") != NULL);
+  dif_prompt *p = text_prompt("a cat");
+  dif_sample *s = NULL;
+  CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
+  CHECK(dif_sample_set_size(s, 32, 32) == DIF_OK && dif_sample_set_steps(s, 1) == DIF_OK);
+  CHECK(dif_sample_set_seed(s, 1) == DIF_OK);
+  CHECK_MSG(dif_sample_run(s) == DIF_OK, "%s", dif_sample_last_error(s));
+  CHECK(strstr(dif_sample_parameters(s), "\"precision\":\"exact\"") != NULL);
+  dif_sample_free(s);
+  dif_prompt_free(p);
+  dif_context_free(ctx);
+}
+
 int main(void) {
+  RUN(precision_setting);
   RUN(null_handles);
   RUN(prompt_errors);
   RUN(sample_errors);

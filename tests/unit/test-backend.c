@@ -345,8 +345,90 @@ static void linear_all(dif_dtype math) {
   if (math == DIF_DTYPE_BF16 && any) bf16_runners++;
 }
 
-TEST(linear_f32) { linear_all(DIF_DTYPE_F32); }
-TEST(linear_bf16) { linear_all(DIF_DTYPE_BF16); }
+/* The channels-first layouts (x read as [k, m], y written as [n, m]: what
+ * dif_linear_cf_in / dif_linear_cf_out do on an NCHW plane): the same
+ * product as row-major, against the same references; on openblas the bits
+ * of core/gemm.c's function for that layout. */
+static float *transposed(const float *a, int64_t rows, int64_t cols) {
+  float *t = fbuf((size_t)(rows * cols));
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
+  return t;
+}
+
+static void check_linear_layout(const dif_backend *be, dif_dtype math, shape sh, bool x_cf,
+                                bool y_cf, bool bias, bool acc, uint64_t seed) {
+  const int64_t M = sh.M, N = sh.N, K = sh.K;
+  char what[200];
+  snprintf(what, sizeof what, "%s %s linear, x %s, y %s, M %lld N %lld K %lld%s%s", be->name,
+           dif_dtype_name(math), x_cf ? "channels-first" : "row-major",
+           y_cf ? "channels-first" : "row-major", (long long)M, (long long)N, (long long)K,
+           bias ? ", bias" : "", acc ? ", acc" : "");
+  kenv e;
+  kenv_init(&e, 2);
+  dif_error err;
+  dif_error_clear(&err);
+  float *w = frand((size_t)(N * K), seed, -1, 1), *x = frand((size_t)(M * K), seed + 1, -1, 1);
+  float *b = bias ? frand((size_t)N, seed + 2, -1, 1) : NULL;
+  float *y0 = frand((size_t)(M * N), seed + 3, -1, 1);
+  double *ref = dbuf((size_t)(M * N)), *s2 = dbuf((size_t)(M * N)), *s1 = dbuf((size_t)(M * N));
+  const mat xa = {x, K, 1}, wt = {w, 1, K};
+  float *xin = x_cf ? transposed(x, M, K) : x; /* [K, M] */
+  float *y = y_cf ? transposed(y0, M, N) : fbuf((size_t)(M * N));
+  if (!y_cf) memcpy(y, y0, (size_t)(M * N) * sizeof *y);
+  dif_packed *p = NULL;
+  CHECK_STATUS(dif_backend_pack(be, math, DIF_DTYPE_F32, w, N, K, M, &p, &err), DIF_OK, err.msg,
+               "");
+  if (p) {
+    CHECK_STATUS(dif_packed_linear_cf(&e.k, p, xin, x_cf, M, b, acc, y, y_cf, &err), DIF_OK,
+                 err.msg, "");
+    float *yr = y_cf ? transposed(y, N, M) : y; /* back to [M, N] */
+    ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, math == DIF_DTYPE_BF16, ref, NULL, NULL);
+    const double nmse = dif_test_nmse(yr, ref, (size_t)(M * N));
+    CHECK_MSG(nmse <= NMSE_MAX, "%s: nmse %.3g > %.3g", what, nmse, NMSE_MAX);
+    if (math == DIF_DTYPE_BF16) {
+      ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, false, ref, s2, s1);
+      check_bf16_bound(yr, ref, s2, s1, M, N, K, N, what);
+    }
+    if (be == &dif_backend_openblas && x_cf != y_cf && !(x_cf && acc)) {
+      float *yd = y_cf ? transposed(y0, M, N) : fbuf((size_t)(M * N));
+      if (!y_cf) memcpy(yd, y0, (size_t)(M * N) * sizeof *yd);
+      if (x_cf)
+        dif_linear_cf_in(&e.k, xin, M, K, w, b, N, yd);
+      else
+        dif_linear_cf_out(&e.k, xin, M, K, w, b, N, yd, acc);
+      CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not core/gemm.c's bits",
+                what);
+      free(yd);
+    }
+    if (yr != y) free(yr);
+  }
+  dif_packed_free(p);
+  if (xin != x) free(xin);
+  free(w), free(x), free(b), free(y0), free(y), free(ref), free(s2), free(s1);
+  kenv_free(&e);
+}
+
+static void linear_layouts(dif_dtype math) {
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend *be = dif_backend_row_at(i)->backend;
+    if (!be || !runs(be, math, false)) continue;
+    for (size_t s = 0; s < N_SHAPES; s++)
+      for (int l = 1; l < 4; l++)
+        for (int acc = 0; acc < 2; acc++)
+          check_linear_layout(be, math, shapes[s], l & 1, l & 2, (s + (size_t)l) % 2, acc,
+                              7000 + 100 * s + 10 * (uint64_t)l + (uint64_t)acc);
+  }
+}
+
+TEST(linear_f32) {
+  linear_all(DIF_DTYPE_F32);
+  linear_layouts(DIF_DTYPE_F32);
+}
+TEST(linear_bf16) {
+  linear_all(DIF_DTYPE_BF16);
+  linear_layouts(DIF_DTYPE_BF16);
+}
 
 /* ---- matmul ---- */
 
@@ -533,6 +615,61 @@ TEST(threads) {
   }
 }
 
+/* ---- the fast path's weight cache (core/fast.c) and dif_linear's use of it ---- */
+
+TEST(fast_cache) {
+  char why[256] = "";
+  const dif_backend *native = dif_backend_fast_native(why, sizeof why);
+  printf("fast_native: %s\n", native ? native->name : why);
+  for (int i = 0; i < dif_backend_count(); i++) {
+    const dif_backend *be = dif_backend_row_at(i)->backend;
+    if (!be) continue;
+    CHECK(be->native != NULL && be->native(DIF_DTYPE_F32));
+    if (be->native(DIF_DTYPE_BF16)) CHECK(runs(be, DIF_DTYPE_BF16, false));
+    if (!runs(be, DIF_DTYPE_BF16, false)) continue;
+    kenv e;
+    kenv_init(&e, 2);
+    dif_error err;
+    dif_error_clear(&err);
+    dif_fast *f = NULL;
+    CHECK_STATUS(dif_fast_new(be, &f, &err), DIF_OK, err.msg, "");
+    if (!f) continue;
+    const int64_t M = 13, N = 33, K = 70;
+    float *w = frand((size_t)(N * K), 5, -1, 1), *x = frand((size_t)(M * K), 6, -1, 1);
+    float *b = frand((size_t)N, 7, -1, 1);
+    float *y = fbuf((size_t)(M * N)), *yp = fbuf((size_t)(M * N));
+    const dif_packed *p1 = NULL, *p2 = NULL, *p3 = NULL;
+    CHECK_STATUS(dif_fast_weight(f, w, N, K, M, &p1, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif_fast_weight(f, w, N, K, 1, &p2, &err), DIF_OK, err.msg, "");
+    CHECK(p1 && p1 == p2 && p1->math == DIF_DTYPE_BF16 && p1->n == N && p1->k == K);
+    /* the same address with another shape is another weight */
+    CHECK_STATUS(dif_fast_weight(f, w, K, N, M, &p3, &err), DIF_OK, err.msg, "");
+    CHECK(p3 && p3 != p1 && p3->n == K);
+    /* dif_linear on a fast kctx is the packed weight's product, bit for bit */
+    e.k.fast = f;
+    dif_linear(&e.k, x, M, K, w, b, N, y);
+    e.k.fast = NULL;
+    CHECK_STATUS(dif_packed_linear(&e.k, p1, x, M, b, false, yp, &err), DIF_OK, err.msg, "");
+    CHECK(memcmp(y, yp, (size_t)(M * N) * sizeof *y) == 0);
+    /* and many weights grow the table without losing one */
+    float *many = frand(300 * 8, 9, -1, 1);
+    const dif_packed *first = NULL, *again = NULL;
+    for (int j = 0; j < 300; j++) {
+      const dif_packed *q = NULL;
+      CHECK_STATUS(dif_fast_weight(f, many + 8 * j, 2, 4, 1, &q, &err), DIF_OK, err.msg, "");
+      if (j == 0) first = q;
+    }
+    CHECK_STATUS(dif_fast_weight(f, many, 2, 4, 1, &again, &err), DIF_OK, err.msg, "");
+    CHECK(first && first == again);
+    dif_fast_stats st;
+    dif_fast_get_stats(f, &st);
+    CHECK(st.weights == 302 && st.bytes > 0 && st.fallbacks == 0);
+    dif_fast_free(f);
+    free(w), free(x), free(b), free(y), free(yp), free(many);
+    kenv_free(&e);
+  }
+}
+
 /* ---- main ---- */
 
 static void say_bf16(void) {
@@ -573,6 +710,7 @@ int main(int argc, char **argv) {
   }
   RUN(linear_bf16);
   RUN(matmul_bf16);
+  RUN(fast_cache);
   if (!bf16_only) RUN(threads);
   say_bf16();
   const int rc = dif_test_finish();

@@ -38,6 +38,10 @@ static const int quick = 1;
 static const int quick = 0;
 #endif
 
+/* `test-default-model` runs the exact path; `test-default-model fast` the
+ * same checks in the precision fast (bf16 products), with the same
+ * thresholds — it exits 77 (skipped), saying why, where fast cannot run. */
+static dif_precision precision = DIF_PRECISION_EXACT;
 static dif_context *ctx;
 static size_t dim; /* CLIP projection size */
 
@@ -77,6 +81,7 @@ TEST(the_default_model_is_found_and_loads_with_its_settings) {
   if (!getenv("DIF_MODEL_DIR")) /* from a build tree: the source tree's copy */
     CHECK_MSG(strstr(dir, "models/dif-shapes-64") != NULL, "%s", dir);
   CHECK(dif_context_new(&ctx) == DIF_OK);
+  CHECK_MSG(dif_context_set_precision(ctx, precision) == DIF_OK, "%s", dif_context_last_error(ctx));
   dif_status st = dif_context_load(ctx, dir);
   CHECK_MSG(st == DIF_OK, "%s", dif_context_last_error(ctx));
   CHECK(dif_context_is_unclip(ctx) && dif_context_has_prior(ctx));
@@ -217,7 +222,19 @@ TEST(a_weighted_blend_takes_the_heavier_pictures_background) {
             2 * n);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "fast") == 0) {
+    precision = DIF_PRECISION_FAST;
+    dif_context *probe = NULL;
+    if (dif_context_new(&probe) == DIF_OK &&
+        dif_context_set_precision(probe, DIF_PRECISION_FAST) != DIF_OK) {
+      printf("precision fast: skipped: %s\n", dif_context_last_error(probe));
+      dif_context_free(probe);
+      return 77;
+    }
+    dif_context_free(probe);
+  }
+  printf("precision %s\n", dif_precision_name(precision));
   RUN(the_default_model_is_found_and_loads_with_its_settings);
   if (!ctx || !dim) return dif_test_finish();
   RUN(text_to_image_draws_the_prompt);

@@ -333,7 +333,7 @@ TEST(conv_rejects_bad_arguments) {
   CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_LIMIT, err.msg,
                "BLAS limit");
   p.cin = 1;
-  dif_kctx no_arena = {NULL, NULL};
+  dif_kctx no_arena = {NULL, NULL, NULL};
   CHECK_STATUS(dif_conv2d(&no_arena, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "NULL");
   kenv_free(&e);

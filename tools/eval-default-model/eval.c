@@ -101,7 +101,7 @@ static double generate_row(dif_context *ctx, const char *text, uint64_t seed, in
                    .seed = seed};
   dif_arena arena;
   dif_arena_init(&arena, 16u << 20);
-  dif_kctx k = {dif_ctx_pool(ctx), &arena};
+  dif_kctx k = dif_ctx_kernels(ctx, &arena);
   dif_result res;
   dif_error err = {0};
   double t0 = now();

@@ -103,6 +103,18 @@ const LogInfo LogLevel = 2
 // LogDebug is DIF_LOG_DEBUG.
 const LogDebug LogLevel = 3
 
+// Precision is enum dif_precision.
+type Precision int32
+
+// PrecisionAuto is DIF_PRECISION_AUTO.
+const PrecisionAuto Precision = 0
+
+// PrecisionExact is DIF_PRECISION_EXACT.
+const PrecisionExact Precision = 1
+
+// PrecisionFast is DIF_PRECISION_FAST.
+const PrecisionFast Precision = 2
+
 // TextEmbedding is enum dif_text_embedding.
 type TextEmbedding int32
 
@@ -155,6 +167,18 @@ func difContextSetThreads(ctx *C.dif_context, threads int32) Status {
 
 func difContextThreads(ctx *C.dif_context) int32 {
 	return int32(C.dif_context_threads(ctx))
+}
+
+func difContextSetPrecision(ctx *C.dif_context, precision Precision) Status {
+	return Status(C.dif_context_set_precision(ctx, C.dif_precision(precision)))
+}
+
+func difContextPrecision(ctx *C.dif_context) Precision {
+	return Precision(C.dif_context_precision(ctx))
+}
+
+func difPrecisionName(precision Precision) string {
+	return C.GoString(C.dif_precision_name(C.dif_precision(precision)))
 }
 
 func difContextSetLog(ctx *C.dif_context, fn C.dif_log_fn, maxLevel LogLevel, userData unsafe.Pointer) Status {
@@ -407,6 +431,10 @@ func difReadPNGParameters(path *C.char, buf *C.char, size *uint) Status {
 
 func difContextCheckRecord(ctx *C.dif_context, json *C.char) Status {
 	return Status(C.dif_context_check_record(ctx, json))
+}
+
+func difContextApplyRecord(ctx *C.dif_context, json *C.char) Status {
+	return Status(C.dif_context_apply_record(ctx, json))
 }
 
 func difWritePNG(path *C.char, rgb *uint8, width int32, height int32, stride int32, parameters *C.char) Status {

@@ -75,6 +75,20 @@ DIF_LOG_DEBUG = 3
 dif_log_level = _C.c_int
 
 
+class Precision(_enum.IntEnum):
+    """enum dif_precision"""
+
+    AUTO = 0
+    EXACT = 1
+    FAST = 2
+
+
+DIF_PRECISION_AUTO = 0
+DIF_PRECISION_EXACT = 1
+DIF_PRECISION_FAST = 2
+dif_precision = _C.c_int
+
+
 class TextEmbedding(_enum.IntEnum):
     """enum dif_text_embedding"""
 
@@ -168,6 +182,24 @@ FUNCTIONS = {
         [_C.POINTER(dif_context)],
         ('ctx',),
         'int dif_context_threads(const dif_context *ctx)',
+    ),
+    'dif_context_set_precision': (
+        dif_status,
+        [_C.POINTER(dif_context), dif_precision],
+        ('ctx', 'precision'),
+        'dif_status dif_context_set_precision(dif_context *ctx, dif_precision precision)',
+    ),
+    'dif_context_precision': (
+        dif_precision,
+        [_C.POINTER(dif_context)],
+        ('ctx',),
+        'dif_precision dif_context_precision(const dif_context *ctx)',
+    ),
+    'dif_precision_name': (
+        _C.c_char_p,
+        [dif_precision],
+        ('precision',),
+        'const char *dif_precision_name(dif_precision precision)',
     ),
     'dif_context_set_log': (
         dif_status,
@@ -546,6 +578,12 @@ FUNCTIONS = {
         [_C.POINTER(dif_context), _C.c_char_p],
         ('ctx', 'json'),
         'dif_status dif_context_check_record(const dif_context *ctx, const char *json)',
+    ),
+    'dif_context_apply_record': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_char_p],
+        ('ctx', 'json'),
+        'dif_status dif_context_apply_record(dif_context *ctx, const char *json)',
     ),
     'dif_write_png': (
         dif_status,
