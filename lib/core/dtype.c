@@ -64,15 +64,22 @@ float dif_f16_to_float(uint16_t h) {
   return f;
 }
 
+/* The i-th 16-bit value of src, which may be unaligned (a tensor in a file
+ * may start at any byte offset). */
+static uint16_t u16_at(const void *src, size_t i) {
+  uint16_t v;
+  memcpy(&v, (const uint8_t *)src + 2 * i, sizeof v);
+  return v;
+}
+
 void dif_dtype_to_f32(dif_dtype t, const void *src, size_t n, float *dst) {
-  const uint16_t *h = src;
   switch (t) {
   case DIF_DTYPE_F32: memcpy(dst, src, n * sizeof *dst); break;
   case DIF_DTYPE_F16:
-    for (size_t i = 0; i < n; i++) dst[i] = dif_f16_to_float(h[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = dif_f16_to_float(u16_at(src, i));
     break;
   case DIF_DTYPE_BF16:
-    for (size_t i = 0; i < n; i++) dst[i] = dif_bf16_to_float(h[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = dif_bf16_to_float(u16_at(src, i));
     break;
   default: break;
   }

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "core/dtype.h"
 #include "io/fileio.h"
-#include "io/half.h"
 
 struct dif_safetensors {
   char *path;
@@ -363,9 +363,9 @@ dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out
     if (e->dtype == DIF_ST_F32)
       memcpy(f, src, (size_t)n * sizeof(float)); /* unaligned */
     else if (e->dtype == DIF_ST_F16)
-      dif_f16_to_f32(src, f, (size_t)n);
+      dif_dtype_to_f32(DIF_DTYPE_F16, src, (size_t)n, f);
     else
-      dif_bf16_to_f32(src, f, (size_t)n);
+      dif_dtype_to_f32(DIF_DTYPE_BF16, src, (size_t)n, f);
     st->converted[idx] = f;
   }
   return fill_tensor(e, st->converted[idx], out, st->path, err);
@@ -414,12 +414,12 @@ void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out
 #undef LOAD
     case DIF_ST_F16: {
       float f;
-      dif_f16_to_f32(q, &f, 1);
+      dif_dtype_to_f32(DIF_DTYPE_F16, q, 1, &f);
       v = f;
     } break;
     case DIF_ST_BF16: {
       float f;
-      dif_bf16_to_f32(q, &f, 1);
+      dif_dtype_to_f32(DIF_DTYPE_BF16, q, 1, &f);
       v = f;
     } break;
     default: v = 0; break; /* FP8: not used by any fixture */
