@@ -45,72 +45,58 @@ static dif_sample *loaded_sample(dif_context **ctx) {
   return s;
 }
 
-TEST(truncated_in_place_is_refused_before_the_run) {
+/* Runs body on a sample of a fresh private copy of the model, then cleans up;
+ * path is that copy's weights file of the named component. */
+static void with_copy(const char *component,
+                      void (*body)(dif_context *ctx, dif_sample *s, const char *path)) {
   if (!copy_model()) {
     CHECK(!"copying the model");
     return;
   }
   dif_context *ctx = NULL;
   dif_sample *s = loaded_sample(&ctx);
-  if (s) {
-    CHECK(dif_sample_run(s) == DIF_OK);
-    char path[256];
-    snprintf(path, sizeof path, "%s/unet/diffusion_pytorch_model.safetensors", dir);
-    CHECK(truncate(path, 4096) == 0); /* the same file, most of its pages gone */
-    dif_status st = dif_sample_run(s);
-    CHECK_MSG(st == DIF_ERR_IO, "status %d: %s", (int)st, dif_sample_last_error(s));
-    CHECK(strstr(dif_sample_last_error(s), "unet/diffusion_pytorch_model.safetensors"));
-    CHECK(strstr(dif_sample_last_error(s), "changed on disk"));
-    size_t n = 0;
-    CHECK(dif_context_encode_text(ctx, "a cat", DIF_EMBED_TEXT_HIDDEN, NULL, &n) == DIF_OK);
-    float *e = malloc(n * sizeof *e);
-    CHECK(dif_context_encode_text(ctx, "a cat", DIF_EMBED_TEXT_HIDDEN, e, &n) == DIF_ERR_IO);
-    free(e);
-  }
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s/diffusion_pytorch_model.safetensors", dir, component);
+  if (s) body(ctx, s, path);
   dif_sample_free(s);
   dif_context_free(ctx);
   remove_model();
 }
 
-TEST(rewritten_in_place_is_refused) {
-  if (!copy_model()) {
-    CHECK(!"copying the model");
-    return;
-  }
-  dif_context *ctx = NULL;
-  dif_sample *s = loaded_sample(&ctx);
-  if (s) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/vae/diffusion_pytorch_model.safetensors", dir);
-    struct timespec times[2] = {{0, UTIME_OMIT}, {12345, 0}}; /* a write in place: new mtime */
-    CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
-    CHECK(dif_sample_run(s) == DIF_ERR_IO);
-    CHECK(strstr(dif_sample_last_error(s), "vae/diffusion_pytorch_model.safetensors"));
-  }
-  dif_sample_free(s);
-  dif_context_free(ctx);
-  remove_model();
+static void truncate_unet(dif_context *ctx, dif_sample *s, const char *path) {
+  CHECK(dif_sample_run(s) == DIF_OK);
+  CHECK(truncate(path, 4096) == 0); /* the same file, most of its pages gone */
+  dif_status st = dif_sample_run(s);
+  CHECK_MSG(st == DIF_ERR_IO, "status %d: %s", (int)st, dif_sample_last_error(s));
+  CHECK(strstr(dif_sample_last_error(s), "unet/diffusion_pytorch_model.safetensors"));
+  CHECK(strstr(dif_sample_last_error(s), "changed on disk"));
+  size_t n = 0;
+  CHECK(dif_context_encode_text(ctx, "a cat", DIF_EMBED_TEXT_HIDDEN, NULL, &n) == DIF_OK);
+  float *e = malloc(n * sizeof *e);
+  CHECK(dif_context_encode_text(ctx, "a cat", DIF_EMBED_TEXT_HIDDEN, e, &n) == DIF_ERR_IO);
+  free(e);
 }
 
-TEST(replaced_by_rename_runs_on) {
-  if (!copy_model()) {
-    CHECK(!"copying the model");
-    return;
-  }
-  dif_context *ctx = NULL;
-  dif_sample *s = loaded_sample(&ctx);
-  if (s) {
-    char path[256], cmd[1100];
-    snprintf(path, sizeof path, "%s/unet/diffusion_pytorch_model.safetensors", dir);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s.new' && mv '%s.new' '%s'", path, path, path, path);
-    CHECK(system(cmd) == 0);
-    dif_status st = dif_sample_run(s);
-    CHECK_MSG(st == DIF_OK, "%s", dif_sample_last_error(s));
-  }
-  dif_sample_free(s);
-  dif_context_free(ctx);
-  remove_model();
+static void rewrite_vae(dif_context *ctx, dif_sample *s, const char *path) {
+  (void)ctx;
+  struct timespec times[2] = {{0, UTIME_OMIT}, {12345, 0}}; /* a write in place: new mtime */
+  CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+  CHECK(dif_sample_run(s) == DIF_ERR_IO);
+  CHECK(strstr(dif_sample_last_error(s), "vae/diffusion_pytorch_model.safetensors"));
 }
+
+static void rename_over_unet(dif_context *ctx, dif_sample *s, const char *path) {
+  (void)ctx;
+  char cmd[1100];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s.new' && mv '%s.new' '%s'", path, path, path, path);
+  CHECK(system(cmd) == 0);
+  dif_status st = dif_sample_run(s);
+  CHECK_MSG(st == DIF_OK, "%s", dif_sample_last_error(s));
+}
+
+TEST(truncated_in_place_is_refused_before_the_run) { with_copy("unet", truncate_unet); }
+TEST(rewritten_in_place_is_refused) { with_copy("vae", rewrite_vae); }
+TEST(replaced_by_rename_runs_on) { with_copy("unet", rename_over_unet); }
 
 int main(void) {
   RUN(truncated_in_place_is_refused_before_the_run);
