@@ -19,7 +19,8 @@
 #include "io/safetensors.h"
 
 typedef struct golden {
-  const char *root; /* fixture root holding models/ and tokenizers/ */
+  const char *const *roots; /* fixture roots holding models/ and tokenizers/ */
+  int n_roots;              /* >= 1 */
   int checks_passed, checks_failed;
   int cases;
   dif_kctx k; /* threads and scratch for the models under test */
@@ -54,8 +55,8 @@ double *golden_tensor(golden *g, const char *case_name, const dif_safetensors *s
 float *golden_tensor_f32(golden *g, const char *case_name, const dif_safetensors *st,
                          const char *key, int64_t *n);
 
-/* Resolves a fixture-relative path ("models/tiny-sd/unet") under the root
- * into a static per-call buffer slot (8 rotating slots). */
+/* Resolves a fixture-relative path ("models/tiny-sd/unet") under the first
+ * root that has it (else the first root) into a static per-call buffer slot (8 rotating slots). */
 const char *golden_path(const golden *g, const char *rel);
 
 /* Sorted list of the regular files in dir ending in suffix; free with

@@ -1,8 +1,9 @@
-/* main.c — dif-golden CASES ROOT: run golden cases against libdif.
+/* main.c — dif-golden CASES ROOT [ROOT...]: run golden cases against libdif.
  *
  * CASES is either one kind's folder (its name is a known kind, e.g.
- * cases/unet) or a folder of kind folders (e.g. cases/); ROOT holds the
- * models/ and tokenizers/ that cases name. Exit status: 0 when every check
+ * cases/unet) or a folder of kind folders (e.g. cases/); the ROOTs hold the
+ * models/ and tokenizers/ that cases name, searched in order (the cases in
+ * tests/fixtures name their own models and tests/golden's). Exit status: 0 when every check
  * passed, 1 on a mismatch, 2 on an unknown kind or a usage error.
  */
 #include <dirent.h>
@@ -41,12 +42,13 @@ static int run_kind(golden *g, const golden_kind *k, const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: dif-golden CASES ROOT\n  CASES: a cases/ folder or one kind's folder\n"
-                    "  ROOT: the fixture root holding models/ and tokenizers/\n");
+  if (argc < 3) {
+    fprintf(stderr, "usage: dif-golden CASES ROOT [ROOT...]\n"
+                    "  CASES: a cases/ folder or one kind's folder\n"
+                    "  ROOT: a fixture root holding models/ and tokenizers/ (first match wins)\n");
     return 2;
   }
-  golden g = {.root = argv[2]};
+  golden g = {.roots = (const char *const *)argv + 2, .n_roots = argc - 2};
   dif_arena arena;
   dif_arena_init(&arena, 1 << 20);
   dif_error err;
