@@ -202,8 +202,13 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        CPU or build lacks) where no bf16 backend runs: a
  *                        build without oneDNN, a CPU without AVX-512.
  *   DIF_PRECISION_AUTO   the default: fast where bf16 runs natively
- *                        (AVX512-BF16 or AMX), exact elsewhere (AVX2 CPUs,
- *                        and plain AVX-512 where bf16 is only emulated) and
+ *                        (AVX512-BF16 or AMX) and the model is full-size
+ *                        (weight files of 128 MiB or more in all: every
+ *                        published SD/unCLIP model), exact elsewhere: for a
+ *                        small model (the default model: packing its
+ *                        weights costs more than bf16 saves, measured 2x
+ *                        slower in fast), on AVX2 CPUs, on plain AVX-512
+ *                        where bf16 is only emulated, and
  *                        in a process with an address-space limit (ulimit
  *                        -v): oneDNN 2.6 ends the process when one of its
  *                        allocations fails (an uncaught std::bad_alloc)
@@ -228,8 +233,9 @@ typedef enum dif_precision {
 } dif_precision;
 DIF_API dif_status dif_context_set_precision(dif_context *ctx, dif_precision precision);
 
-/* The precision in effect: DIF_PRECISION_EXACT or DIF_PRECISION_FAST (auto
- * resolved for this CPU; the same before and after loading). Returns
+/* The precision in effect: DIF_PRECISION_EXACT or DIF_PRECISION_FAST. After
+ * loading, what runs; before, what auto resolves to on this CPU for a
+ * full-size model (a small model then makes it exact, see above). Returns
  * DIF_PRECISION_AUTO only for ctx NULL. */
 DIF_API dif_precision dif_context_precision(const dif_context *ctx);
 

@@ -307,8 +307,30 @@ TEST(precision_setting) {
   dif_context_free(ctx);
 }
 
+/* auto on a small model (the tiny SD fixture, well under 128 MiB) resolves
+ * to exact at load even where fast runs; an explicit fast stays fast. */
+TEST(auto_small_model_exact) {
+  const dif_precision asked[] = {DIF_PRECISION_AUTO, DIF_PRECISION_FAST};
+  for (int i = 0; i < 2; i++) {
+    dif_context *ctx = NULL;
+    CHECK(dif_context_new(&ctx) == DIF_OK);
+    if (dif_context_set_precision(ctx, asked[i]) != DIF_OK) { /* fast refused on this CPU */
+      dif_context_free(ctx);
+      continue;
+    }
+    CHECK_MSG(dif_context_load(ctx, dif_test_path(SD)) == DIF_OK, "%s",
+              dif_context_last_error(ctx));
+    const dif_precision want = i == 0 ? DIF_PRECISION_EXACT : DIF_PRECISION_FAST;
+    CHECK(dif_context_precision(ctx) == want);
+    CHECK(strstr(dif_context_info(ctx), want == DIF_PRECISION_EXACT ? "\"precision\": \"exact\""
+                                                                    : "\"precision\": \"fast\""));
+    dif_context_free(ctx);
+  }
+}
+
 int main(void) {
   RUN(precision_setting);
+  RUN(auto_small_model_exact);
   RUN(null_handles);
   RUN(prompt_errors);
   RUN(sample_errors);
