@@ -147,32 +147,27 @@ static const char *const algo_names[] = {"dpmsolver++",   "dpmsolver", "sde-dpms
                                          "sde-dpmsolver", "deis",      NULL};
 static const char *const solver_names[] = {"midpoint", "heun", "bh1", "bh2", "logrho", NULL};
 
-#define TRY(x)                                                                                     \
-  do {                                                                                             \
-    dif_status st_ = (x);                                                                          \
-    if (st_) return st_;                                                                           \
-  } while (0)
-
 /* The noise schedule: num_train_timesteps, the betas and their schedule. */
 static dif_status resolve_betas(const dif_sched_class *cls, const src *s, dif_sched_config *o,
                                 dif_error *err) {
+  dif_status st;
   const unsigned k = cls->keys;
   int e;
-  TRY(get_int(s, "num_train_timesteps", 1000, &o->num_train_timesteps, err));
+  if ((st = get_int(s, "num_train_timesteps", 1000, &o->num_train_timesteps, err))) return st;
   if (o->num_train_timesteps < 1 || o->num_train_timesteps > DIF_SCHED_MAX_TRAIN_TIMESTEPS)
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: num_train_timesteps %lld is outside 1..%d",
                     where(s, "num_train_timesteps"), (long long)o->num_train_timesteps,
                     DIF_SCHED_MAX_TRAIN_TIMESTEPS);
   if (k & DIF_SCHED_K_BETAS) {
-    TRY(get_num(s, "beta_start", 0.0001, &o->beta_start, err));
-    TRY(get_num(s, "beta_end", 0.02, &o->beta_end, err));
+    if ((st = get_num(s, "beta_start", 0.0001, &o->beta_start, err))) return st;
+    if ((st = get_num(s, "beta_end", 0.02, &o->beta_end, err))) return st;
   }
-  TRY(get_enum(s, "beta_schedule", "linear", beta_names, &e, err));
+  if ((st = get_enum(s, "beta_schedule", "linear", beta_names, &e, err))) return st;
   o->beta_schedule = (dif_beta)e;
   if (k & DIF_SCHED_K_BETAS) {
-    TRY(get_trained_betas(s, o, err));
+    if ((st = get_trained_betas(s, o, err))) return st;
     if (!o->trained_betas || o->n_trained_betas == o->num_train_timesteps)
-      TRY(check_betas(s, o, err));
+      if ((st = check_betas(s, o, err))) return st;
   } else if (o->beta_schedule != DIF_BETA_COSINE) { /* UnCLIPScheduler */
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s only supports beta_schedule squaredcos_cap_v2",
                     cls->name);
@@ -190,32 +185,35 @@ static dif_status resolve_betas(const dif_sched_class *cls, const src *s, dif_sc
  * thresholding, timestep spacing, variance (DDIM, DDPM, PNDM, UnCLIP). */
 static dif_status resolve_step(const dif_sched_class *cls, const src *s, dif_sched_config *o,
                                dif_error *err) {
+  dif_status st;
   const unsigned k = cls->keys;
   int e;
   /* prediction_type: every class has it. */
-  TRY(get_enum(s, "prediction_type", "epsilon", pred_names, &e, err));
+  if ((st = get_enum(s, "prediction_type", "epsilon", pred_names, &e, err))) return st;
   o->prediction_type = (dif_pred_type)e;
 
   if (k & DIF_SCHED_K_CLIP) { /* DDIM, DDPM and UnCLIP all default to clip_sample True, range 1 */
-    TRY(get_bool(s, "clip_sample", true, &o->clip_sample, err));
-    TRY(get_num(s, "clip_sample_range", 1.0, &o->clip_sample_range, err));
+    if ((st = get_bool(s, "clip_sample", true, &o->clip_sample, err))) return st;
+    if ((st = get_num(s, "clip_sample_range", 1.0, &o->clip_sample_range, err))) return st;
   }
   if (k & DIF_SCHED_K_ALPHA_ONE)
-    TRY(get_bool(s, "set_alpha_to_one", false, &o->set_alpha_to_one, err));
+    if ((st = get_bool(s, "set_alpha_to_one", false, &o->set_alpha_to_one, err))) return st;
   if (k & DIF_SCHED_K_OFFSET) {
-    TRY(get_int(s, "steps_offset", 0, &o->steps_offset, err));
-    TRY(get_enum(s, "timestep_spacing", "linspace", spacing_names, &e, err));
+    if ((st = get_int(s, "steps_offset", 0, &o->steps_offset, err))) return st;
+    if ((st = get_enum(s, "timestep_spacing", "linspace", spacing_names, &e, err))) return st;
     o->timestep_spacing = (dif_spacing)e;
   } else {
     o->timestep_spacing = DIF_SPACING_LEADING; /* UnCLIP has its own spacing */
   }
   if (k & DIF_SCHED_K_THRESH) {
-    TRY(get_bool(s, "thresholding", false, &o->thresholding, err));
-    TRY(get_num(s, "dynamic_thresholding_ratio", 0.995, &o->dynamic_thresholding_ratio, err));
-    TRY(get_num(s, "sample_max_value", 1.0, &o->sample_max_value, err));
+    if ((st = get_bool(s, "thresholding", false, &o->thresholding, err))) return st;
+    if ((st = get_num(s, "dynamic_thresholding_ratio", 0.995, &o->dynamic_thresholding_ratio, err)))
+      return st;
+    if ((st = get_num(s, "sample_max_value", 1.0, &o->sample_max_value, err))) return st;
   }
   if (k & DIF_SCHED_K_RESCALE)
-    TRY(get_bool(s, "rescale_betas_zero_snr", false, &o->rescale_betas_zero_snr, err));
+    if ((st = get_bool(s, "rescale_betas_zero_snr", false, &o->rescale_betas_zero_snr, err)))
+      return st;
   if (k & DIF_SCHED_K_VARIANCE) {
     /* A null class default is None (DPMSolver's): kept unless a value is given. */
     const dif_config *c = from(s, "variance_type");
@@ -223,62 +221,66 @@ static dif_status resolve_step(const dif_sched_class *cls, const src *s, dif_sch
     if (json_is_null(d) && !(c && dif_config_has(c, "variance_type"))) {
       o->variance_type = DIF_VAR_NONE;
     } else {
-      TRY(get_enum(s, "variance_type", "fixed_small_log", variance_names, &e, err));
+      if ((st = get_enum(s, "variance_type", "fixed_small_log", variance_names, &e, err)))
+        return st;
       o->variance_type = (dif_variance)(e + 1);
     }
   }
-  if (k & DIF_SCHED_K_PRK) TRY(get_bool(s, "skip_prk_steps", false, &o->skip_prk_steps, err));
+  if (k & DIF_SCHED_K_PRK)
+    if ((st = get_bool(s, "skip_prk_steps", false, &o->skip_prk_steps, err))) return st;
   return DIF_OK;
 }
 
 /* The sigma schedule of the Euler, DPM and LMS families. */
 static dif_status resolve_sigmas(const dif_sched_class *cls, const src *s, dif_sched_config *o,
                                  dif_error *err) {
+  dif_status st;
   const unsigned k = cls->keys;
   int e;
   if (k & DIF_SCHED_K_EULER) {
     static const char *const interp_names[] = {"linear", "log_linear", NULL};
     static const char *const type_names[] = {"discrete", "continuous", NULL};
-    TRY(get_enum(s, "interpolation_type", "linear", interp_names, &e, err));
+    if ((st = get_enum(s, "interpolation_type", "linear", interp_names, &e, err))) return st;
     o->interpolation_log_linear = e == 1;
-    TRY(get_opt_num(s, "sigma_min", &o->has_sigma_min, &o->sigma_min, err));
-    TRY(get_opt_num(s, "sigma_max", &o->has_sigma_max, &o->sigma_max, err));
-    TRY(get_enum(s, "timestep_type", "discrete", type_names, &e, err));
+    if ((st = get_opt_num(s, "sigma_min", &o->has_sigma_min, &o->sigma_min, err))) return st;
+    if ((st = get_opt_num(s, "sigma_max", &o->has_sigma_max, &o->sigma_max, err))) return st;
+    if ((st = get_enum(s, "timestep_type", "discrete", type_names, &e, err))) return st;
     o->timestep_continuous = e == 1;
   }
   if (k & DIF_SCHED_K_KARRAS)
-    TRY(get_bool(s, "use_karras_sigmas", false, &o->use_karras_sigmas, err));
+    if ((st = get_bool(s, "use_karras_sigmas", false, &o->use_karras_sigmas, err))) return st;
   return DIF_OK;
 }
 
 /* The multistep solvers' settings: order and type, DPM-Solver's and UniPC's own. */
 static dif_status resolve_solver(const dif_sched_class *cls, const src *s, dif_sched_config *o,
                                  dif_error *err) {
+  dif_status st;
   const unsigned k = cls->keys;
   int e;
   if (k & DIF_SCHED_K_SOLVER) {
-    TRY(get_int(s, "solver_order", 2, &o->solver_order, err));
+    if ((st = get_int(s, "solver_order", 2, &o->solver_order, err))) return st;
     if (o->solver_order < 1 || o->solver_order > 3)
       return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: solver_order %lld (1 to 3 supported)",
                       cls->name, (long long)o->solver_order);
-    TRY(get_enum(s, "solver_type", "midpoint", solver_names, &e, err));
+    if ((st = get_enum(s, "solver_type", "midpoint", solver_names, &e, err))) return st;
     /* As diffusers: DPM maps logrho/bh1/bh2 to midpoint, UniPC maps
      * midpoint/heun/logrho to bh2. */
     if (k & DIF_SCHED_K_DPM)
       o->solver_type = e == DIF_SOLVER_HEUN ? DIF_SOLVER_HEUN : DIF_SOLVER_MIDPOINT;
     else
       o->solver_type = e == DIF_SOLVER_BH1 ? DIF_SOLVER_BH1 : DIF_SOLVER_BH2;
-    TRY(get_bool(s, "lower_order_final", true, &o->lower_order_final, err));
+    if ((st = get_bool(s, "lower_order_final", true, &o->lower_order_final, err))) return st;
   }
   if (k & DIF_SCHED_K_DPM) {
-    TRY(get_enum(s, "algorithm_type", "dpmsolver++", algo_names, &e, err));
+    if ((st = get_enum(s, "algorithm_type", "dpmsolver++", algo_names, &e, err))) return st;
     o->algorithm_type = e == 4 ? DIF_ALGO_DPMSOLVERPP : (dif_dpm_algo)e; /* deis -> dpmsolver++ */
-    TRY(get_bool(s, "euler_at_final", false, &o->euler_at_final, err));
-    TRY(get_bool(s, "use_lu_lambdas", false, &o->use_lu_lambdas, err));
+    if ((st = get_bool(s, "euler_at_final", false, &o->euler_at_final, err))) return st;
+    if ((st = get_bool(s, "use_lu_lambdas", false, &o->use_lu_lambdas, err))) return st;
     static const char *const final_names[] = {"zero", "sigma_min", NULL};
-    TRY(get_enum(s, "final_sigmas_type", "zero", final_names, &e, err));
+    if ((st = get_enum(s, "final_sigmas_type", "zero", final_names, &e, err))) return st;
     o->final_sigmas_zero = e == 0;
-    TRY(get_num(s, "lambda_min_clipped", -INFINITY, &o->lambda_min_clipped, err));
+    if ((st = get_num(s, "lambda_min_clipped", -INFINITY, &o->lambda_min_clipped, err))) return st;
     if (o->final_sigmas_zero && o->algorithm_type != DIF_ALGO_DPMSOLVERPP &&
         o->algorithm_type != DIF_ALGO_SDE_DPMSOLVERPP)
       return dif_fail(err, DIF_ERR_UNSUPPORTED,
@@ -286,11 +288,12 @@ static dif_status resolve_solver(const dif_sched_class *cls, const src *s, dif_s
                       "dpmsolver++ or sde-dpmsolver++");
   }
   if (k & DIF_SCHED_K_UNIPC) {
-    TRY(get_bool(s, "predict_x0", true, &o->predict_x0, err));
+    if ((st = get_bool(s, "predict_x0", true, &o->predict_x0, err))) return st;
     const dif_config *c = from(s, "disable_corrector");
     if (c && dif_config_has(c, "disable_corrector"))
-      TRY(dif_config_int_list(c, "disable_corrector", o->disable_corrector, DIF_SCHED_MAX_DISABLE,
-                              &o->n_disable_corrector, false, 0, err));
+      if ((st = dif_config_int_list(c, "disable_corrector", o->disable_corrector,
+                                    DIF_SCHED_MAX_DISABLE, &o->n_disable_corrector, false, 0, err)))
+        return st;
     c = from(s, "solver_p");
     if (c && dif_config_has(c, "solver_p"))
       return dif_fail(err, DIF_ERR_UNSUPPORTED,
@@ -301,13 +304,15 @@ static dif_status resolve_solver(const dif_sched_class *cls, const src *s, dif_s
 
 static dif_status resolve(const dif_sched_class *cls, const src *s, dif_sched_config *o,
                           dif_error *err) {
+  dif_status st;
   o->cls = cls;
-  TRY(resolve_betas(cls, s, o, err));
-  TRY(resolve_step(cls, s, o, err));
-  TRY(resolve_sigmas(cls, s, o, err));
-  TRY(resolve_solver(cls, s, o, err));
+  if ((st = resolve_betas(cls, s, o, err))) return st;
+  if ((st = resolve_step(cls, s, o, err))) return st;
+  if ((st = resolve_sigmas(cls, s, o, err))) return st;
+  if ((st = resolve_solver(cls, s, o, err))) return st;
   /* Combinations diffusers rejects when stepping; refused up front here. */
-  if (cls->ops->check) TRY(cls->ops->check(o, err));
+  if (cls->ops->check)
+    if ((st = cls->ops->check(o, err))) return st;
   if (o->variance_type == DIF_VAR_LEARNED || o->variance_type == DIF_VAR_LEARNED_RANGE)
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
                     "%s: variance_type learned/learned_range (a model that predicts its variance) "

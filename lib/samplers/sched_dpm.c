@@ -14,13 +14,8 @@
 
 enum { NOISE = 3, CONV = 4, NBUF = 5 };
 
-static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
-  float *full = NULL, *logs = NULL;
-  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
-  dif_status st = sig ? dif_sched_log_sigmas(s, &full, &logs, err)
-                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
-  if (st) goto out;
-  /* last_timestep = T - searchsorted(flip(lambda_t), lambda_min_clipped) */
+/* last_timestep = T - searchsorted(flip(lambda_t), lambda_min_clipped) */
+static int64_t last_timestep(const dif_scheduler *s) {
   int64_t clipped = 0;
   for (int64_t j = s->T - 1; j >= 0; j--) {
     const float at = sqrtf(s->alphas_cumprod[j]), st_ = sqrtf(1.0f - s->alphas_cumprod[j]);
@@ -30,9 +25,13 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
     else
       break;
   }
-  const int64_t last = s->T - clipped;
-  if ((st = dif_sched_alloc_schedule(s, steps, steps + 1, err))) goto out;
-  if ((st = dif_sched_spacing_multistep(s, steps, last, s->timesteps, err))) goto out;
+  return s->T - clipped;
+}
+
+/* The steps + 1 sigmas (Karras, Lu's lambdas or interpolated) into sig and
+ * the scheduler, with the timesteps they imply. */
+static void set_sigmas(dif_scheduler *s, int steps, double *sig, const float *full,
+                       const float *logs) {
   if (s->cfg.use_karras_sigmas) {
     dif_karras_sigmas(full[0], full[s->T - 1], steps, sig);
     for (int i = 0; i < steps; i++)
@@ -50,7 +49,16 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
   const float ac0 = s->alphas_cumprod[0];
   sig[steps] = s->cfg.final_sigmas_zero ? 0.0 : (double)sqrtf((1.0f - ac0) / ac0);
   for (int i = 0; i <= steps; i++) s->sigmas[i] = (float)sig[i];
-out:
+}
+
+static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+  float *full = NULL, *logs = NULL;
+  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
+  dif_status st = sig ? dif_sched_log_sigmas(s, &full, &logs, err)
+                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
+  if (!st) st = dif_sched_alloc_schedule(s, steps, steps + 1, err);
+  if (!st) st = dif_sched_spacing_multistep(s, steps, last_timestep(s), s->timesteps, err);
+  if (!st) set_sigmas(s, steps, sig, full, logs);
   free(sig);
   free(full);
   free(logs);

@@ -12,30 +12,22 @@
 #include "samplers/schedule.h"
 #include "samplers/torch_math.h"
 
-/* Shared by both classes: timesteps and sigmas; Euler's options when
- * `euler` (Euler ancestral has none of them). */
-static dif_status euler_schedule(dif_scheduler *s, int steps, bool euler, dif_error *err) {
-  float *full = NULL, *logs = NULL, *ls = NULL;
-  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
-  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 2, err)
-                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
-  if (!st) st = dif_sched_spacing_euler(s, steps, s->timesteps, err);
-  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
-  if (st) goto out;
-  int n_sig = steps;
-  if (euler && s->cfg.interpolation_log_linear) {
-    /* torch.linspace(log(sigma[-1]), log(sigma[0]), n + 1).exp(): n + 1
-     * sigmas (diffusers' own quirk; a zero is appended after them). */
-    if (!(ls = malloc((size_t)(steps + 1) * sizeof *ls))) {
-      st = dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *ls);
-      goto out;
-    }
-    dif_torch_linspace_f32(logs[s->T - 1], logs[0], steps + 1, ls);
-    for (int i = 0; i <= steps; i++) sig[i] = dif_torch_expf(ls[i]);
-    n_sig = steps + 1;
-  } else {
-    for (int i = 0; i < steps; i++) sig[i] = dif_np_interp(s->timesteps[i], full, s->T);
-  }
+/* torch.linspace(log(sigma[-1]), log(sigma[0]), n + 1).exp(): n + 1 sigmas
+ * into sig (diffusers' own quirk; a zero is appended after them). */
+static dif_status log_linear_sigmas(const dif_scheduler *s, int steps, const float *logs,
+                                    double *sig, dif_error *err) {
+  float *ls = malloc((size_t)(steps + 1) * sizeof *ls);
+  if (!ls) return dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *ls);
+  dif_torch_linspace_f32(logs[s->T - 1], logs[0], steps + 1, ls);
+  for (int i = 0; i <= steps; i++) sig[i] = dif_torch_expf(ls[i]);
+  free(ls);
+  return DIF_OK;
+}
+
+/* The n_sig sigmas in sig (Karras-spaced when asked) become the scheduler's
+ * sigmas, zero-terminated, and set the timesteps and init_noise_sigma. */
+static void set_sigmas(dif_scheduler *s, int steps, bool euler, int n_sig, double *sig,
+                       const float *logs) {
   if (euler && s->cfg.use_karras_sigmas) {
     double lo = s->cfg.has_sigma_min ? s->cfg.sigma_min : sig[n_sig - 1];
     double hi = s->cfg.has_sigma_max ? s->cfg.sigma_max : sig[0];
@@ -52,9 +44,23 @@ static dif_status euler_schedule(dif_scheduler *s, int steps, bool euler, dif_er
   for (int i = 1; i < s->n_sigmas; i++) max = s->sigmas[i] > max ? s->sigmas[i] : max;
   s->init_noise_sigma =
       s->cfg.timestep_spacing == DIF_SPACING_LEADING ? sqrtf(max * max + 1.0f) : max;
-out:
+}
+
+/* Shared by both classes: timesteps and sigmas; Euler's options when
+ * `euler` (Euler ancestral has none of them). */
+static dif_status euler_schedule(dif_scheduler *s, int steps, bool euler, dif_error *err) {
+  float *full = NULL, *logs = NULL;
+  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
+  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 2, err)
+                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
+  if (!st) st = dif_sched_spacing_euler(s, steps, s->timesteps, err);
+  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
+  const bool log_linear = euler && s->cfg.interpolation_log_linear;
+  if (!st && log_linear) st = log_linear_sigmas(s, steps, logs, sig, err);
+  if (!st && !log_linear)
+    for (int i = 0; i < steps; i++) sig[i] = dif_np_interp(s->timesteps[i], full, s->T);
+  if (!st) set_sigmas(s, steps, euler, log_linear ? steps + 1 : steps, sig, logs);
   free(sig);
-  free(ls);
   free(full);
   free(logs);
   return st;

@@ -20,14 +20,9 @@ static int n_prk(const dif_scheduler *s) {
   return s->cfg.skip_prk_steps ? 0 : s->n_timesteps - (s->num_inference_steps - 3);
 }
 
-static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+/* self._timesteps: the ascending base timesteps of the spacing. */
+static dif_status base_timesteps(const dif_scheduler *s, int steps, double *ts, dif_error *err) {
   const int64_t T = s->T;
-  if (!s->cfg.skip_prk_steps && steps < 4) /* diffusers fails on this too */
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "PNDMScheduler: the Runge-Kutta warm-up needs at least 4 steps (or "
-                    "skip_prk_steps)");
-  double *ts = malloc((size_t)steps * sizeof *ts); /* self._timesteps, ascending */
-  if (!ts) return dif_fail_oom(err, "timesteps", (size_t)steps * sizeof *ts);
   if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
     dif_np_linspace(0, (double)(T - 1), steps, ts);
     for (int i = 0; i < steps; i++) ts[i] = dif_np_round(ts[i]);
@@ -36,11 +31,9 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
       ts[i] = (double)((int64_t)i * (T / steps) + s->cfg.steps_offset);
   } else {
     const double ratio = (double)T / (double)steps;
-    if (dif_np_arange_len((double)T, 0, -ratio) != steps) {
-      free(ts);
+    if (dif_np_arange_len((double)T, 0, -ratio) != steps)
       return dif_fail(err, DIF_ERR_UNSUPPORTED, "PNDMScheduler: trailing spacing with %d steps",
                       steps);
-    }
     dif_np_arange((double)T, -ratio, steps, ts);
     for (int i = 0; i < steps / 2; i++) {
       double x = ts[i];
@@ -49,44 +42,63 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
     }
     for (int i = 0; i < steps; i++) ts[i] = (double)(int64_t)dif_np_round(ts[i]) - 1;
   }
-  dif_status st;
-  if (s->cfg.skip_prk_steps) {
-    /* concat(ts[:-1], ts[-2:-1], ts[-1:])[::-1] */
-    int m = steps + 1;
-    if ((st = dif_sched_alloc_schedule(s, m, 0, err))) goto out;
-    double *o = s->timesteps;
-    int k = 0;
-    for (int i = 0; i < steps - 1; i++) o[k++] = ts[i];
-    if (steps >= 2) o[k++] = ts[steps - 2];
-    o[k++] = ts[steps - 1];
-    s->n_timesteps = k;
-    for (int i = 0; i < k / 2; i++) {
-      double x = o[i];
-      o[i] = o[k - 1 - i];
-      o[k - 1 - i] = x;
-    }
-  } else {
-    /* prk = (ts[-4:].repeat(2) + tile([0, T//n//2], 4))[:-1].repeat(2)[1:-1][::-1];
-     * plms = ts[:-3][::-1]. */
-    double rep[8], prk[16];
-    int nrep = 0, nprk = 0;
-    for (int i = steps - 4; i < steps; i++) {
-      rep[nrep++] = ts[i];
-      rep[nrep++] = ts[i] + (double)(T / steps / 2);
-    }
-    for (int i = 0; i + 1 < nrep; i++) { /* [:-1].repeat(2) */
-      prk[nprk++] = rep[i];
-      prk[nprk++] = rep[i];
-    }
-    const int first = 1, end = nprk - 1; /* [1:-1] */
-    const int n_plms = steps - 3;
-    if ((st = dif_sched_alloc_schedule(s, (end - first) + n_plms, 0, err))) goto out;
-    int k = 0;
-    for (int i = end - 1; i >= first; i--) s->timesteps[k++] = prk[i];
-    for (int i = n_plms - 1; i >= 0; i--) s->timesteps[k++] = ts[i];
+  return DIF_OK;
+}
+
+/* skip_prk_steps: concat(ts[:-1], ts[-2:-1], ts[-1:])[::-1]. */
+static dif_status skip_prk_schedule(dif_scheduler *s, int steps, const double *ts, dif_error *err) {
+  dif_status st = dif_sched_alloc_schedule(s, steps + 1, 0, err);
+  if (st) return st;
+  double *o = s->timesteps;
+  int k = 0;
+  for (int i = 0; i < steps - 1; i++) o[k++] = ts[i];
+  if (steps >= 2) o[k++] = ts[steps - 2];
+  o[k++] = ts[steps - 1];
+  s->n_timesteps = k;
+  for (int i = 0; i < k / 2; i++) {
+    double x = o[i];
+    o[i] = o[k - 1 - i];
+    o[k - 1 - i] = x;
   }
-  st = DIF_OK;
-out:
+  return DIF_OK;
+}
+
+/* The Runge-Kutta warm-up, then PLMS. */
+static dif_status prk_schedule(dif_scheduler *s, int steps, const double *ts, dif_error *err) {
+  const int64_t T = s->T;
+  /* prk = (ts[-4:].repeat(2) + tile([0, T//n//2], 4))[:-1].repeat(2)[1:-1][::-1];
+   * plms = ts[:-3][::-1]. */
+  double rep[8], prk[16];
+  int nrep = 0, nprk = 0;
+  for (int i = steps - 4; i < steps; i++) {
+    rep[nrep++] = ts[i];
+    rep[nrep++] = ts[i] + (double)(T / steps / 2);
+  }
+  for (int i = 0; i + 1 < nrep; i++) { /* [:-1].repeat(2) */
+    prk[nprk++] = rep[i];
+    prk[nprk++] = rep[i];
+  }
+  const int first = 1, end = nprk - 1; /* [1:-1] */
+  const int n_plms = steps - 3;
+  dif_status st = dif_sched_alloc_schedule(s, (end - first) + n_plms, 0, err);
+  if (st) return st;
+  int k = 0;
+  for (int i = end - 1; i >= first; i--) s->timesteps[k++] = prk[i];
+  for (int i = n_plms - 1; i >= 0; i--) s->timesteps[k++] = ts[i];
+  return DIF_OK;
+}
+
+static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+  if (!s->cfg.skip_prk_steps && steps < 4) /* diffusers fails on this too */
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "PNDMScheduler: the Runge-Kutta warm-up needs at least 4 steps (or "
+                    "skip_prk_steps)");
+  double *ts = malloc((size_t)steps * sizeof *ts); /* self._timesteps, ascending */
+  if (!ts) return dif_fail_oom(err, "timesteps", (size_t)steps * sizeof *ts);
+  dif_status st = base_timesteps(s, steps, ts, err);
+  if (!st)
+    st = s->cfg.skip_prk_steps ? skip_prk_schedule(s, steps, ts, err)
+                               : prk_schedule(s, steps, ts, err);
   free(ts);
   return st;
 }

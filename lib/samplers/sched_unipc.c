@@ -15,14 +15,10 @@
 
 enum { LAST = 3, CONV = 4, CORR = 5, NBUF = 6 };
 
-static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
-  float *full = NULL, *logs = NULL;
-  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
-  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 1, err)
-                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
-  if (!st) st = dif_sched_spacing_multistep(s, steps, s->T, s->timesteps, err);
-  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
-  if (st) goto out;
+/* The steps + 1 sigmas (Karras or interpolated) into sig and the
+ * scheduler, with the timesteps Karras spacing implies. */
+static void set_sigmas(dif_scheduler *s, int steps, double *sig, const float *full,
+                       const float *logs) {
   if (s->cfg.use_karras_sigmas) {
     dif_karras_sigmas(full[0], full[s->T - 1], steps, sig);
     for (int i = 0; i < steps; i++)
@@ -34,7 +30,16 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
     sig[steps] = sqrtf((1.0f - ac0) / ac0);
   }
   for (int i = 0; i <= steps; i++) s->sigmas[i] = (float)sig[i];
-out:
+}
+
+static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+  float *full = NULL, *logs = NULL;
+  double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
+  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 1, err)
+                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
+  if (!st) st = dif_sched_spacing_multistep(s, steps, s->T, s->timesteps, err);
+  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
+  if (!st) set_sigmas(s, steps, sig, full, logs);
   free(sig);
   free(full);
   free(logs);
