@@ -284,11 +284,9 @@ bool dif_blas_use_best_core(char *msg, size_t size) {
 static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 static int reserved_threads; /* OpenBLAS threads whose buffers exist */
 
-dif_status dif_blas_reserve(dif_error *err) {
-  pthread_mutex_lock(&reserve_lock);
-  const int threads = openblas_get_num_threads() > 0 ? openblas_get_num_threads() : 1;
-  dif_status st = DIF_OK;
-  if (threads <= reserved_threads) goto done;
+/* The warm-up for `threads` OpenBLAS threads (their buffers' address space
+ * probed first). */
+static dif_status warm_up(int threads, dif_error *err) {
   /* The warm-up product: n × n × n, split over every thread by OpenBLAS. */
   const int n = threads * 256 < 512 ? 512 : threads * 256 > 2048 ? 2048 : threads * 256;
   float *a = calloc((size_t)n * n, sizeof *a), *c = calloc((size_t)n * n, sizeof *c);
@@ -296,6 +294,7 @@ dif_status dif_blas_reserve(dif_error *err) {
   void *probe =
       a && c ? mmap(NULL, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
              : MAP_FAILED;
+  dif_status st = DIF_OK;
   if (probe == MAP_FAILED) {
     st = dif_fail(err, DIF_ERR_OUT_OF_MEMORY,
                   "out of memory: the BLAS library needs %zu MiB of address space for its "
@@ -304,11 +303,17 @@ dif_status dif_blas_reserve(dif_error *err) {
   } else {
     munmap(probe, need);
     dif_gemm(false, false, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
-    reserved_threads = threads;
   }
   free(a);
   free(c);
-done:
+  return st;
+}
+
+dif_status dif_blas_reserve(dif_error *err) {
+  pthread_mutex_lock(&reserve_lock);
+  const int threads = openblas_get_num_threads() > 0 ? openblas_get_num_threads() : 1;
+  dif_status st = DIF_OK;
+  if (threads > reserved_threads && !(st = warm_up(threads, err))) reserved_threads = threads;
   pthread_mutex_unlock(&reserve_lock);
   return st;
 }

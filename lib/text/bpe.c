@@ -353,16 +353,17 @@ static void cache_put(const dif_bpe *b, const uint8_t *bytes, size_t n, const in
     size_t cap = c->cap ? c->cap : 4096;
     while (cap - c->n < k + 1) cap *= 2;
     int32_t *p = realloc(c->pool, cap * sizeof *p);
-    if (!p) goto out; /* a cache miss next time, not an error */
-    c->pool = p;
-    c->cap = cap;
+    if (p) { /* else a cache miss next time, not an error */
+      c->pool = p;
+      c->cap = cap;
+    }
   }
-  if (dif_strmap_put(c->map, bytes, n, (int32_t)c->n, NULL, NULL) == DIF_OK) {
+  if (c->cap - c->n >= k + 1 &&
+      dif_strmap_put(c->map, bytes, n, (int32_t)c->n, NULL, NULL) == DIF_OK) {
     c->pool[c->n] = (int32_t)k;
     memcpy(c->pool + c->n + 1, syms, k * sizeof *syms);
     c->n += k + 1;
   }
-out:
   pthread_mutex_unlock(&c->lock);
 }
 

@@ -105,6 +105,38 @@ static dif_status load_vocab(dif_bpe *bpe, const char *path, dif_error *err) {
   return st;
 }
 
+/* One merges line, text.v[pos, end): exactly two whitespace-separated
+ * symbols, added as merge rank `line - 1`. */
+static dif_status merge_line(dif_bpe *bpe, const dif_u32buf *text, size_t pos, size_t end,
+                             size_t line, const char *path, dif_error *err) {
+  size_t nf = 0, starts[3], ends[3];
+  for (size_t i = pos; i < end;) {
+    while (i < end && dif_text_py_isspace(text->v[i])) i++;
+    if (i == end) break;
+    size_t s = i;
+    while (i < end && !dif_text_py_isspace(text->v[i])) i++;
+    if (nf < 3) {
+      starts[nf] = s;
+      ends[nf] = i;
+    }
+    nf++;
+  }
+  if (nf != 2)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: line %zu: expected two symbols, found %zu", path,
+                    line + 1, nf);
+  char *field[2] = {NULL, NULL};
+  size_t field_len[2];
+  dif_status st = DIF_OK;
+  for (int k = 0; k < 2 && !st; k++)
+    st = dif_utf8_encode(text->v + starts[k], ends[k] - starts[k], &field[k], &field_len[k], err);
+  if (!st)
+    st = dif_bpe_add_merge(bpe, field[0], field_len[0], field[1], field_len[1], (int32_t)(line - 1),
+                           err);
+  free(field[0]);
+  free(field[1]);
+  return st;
+}
+
 /* Python: read().strip().split("\n")[1 : 48895], each line .split(). */
 static dif_status load_merges(dif_bpe *bpe, const char *path, dif_error *err) {
   char *raw = NULL;
@@ -112,55 +144,20 @@ static dif_status load_merges(dif_bpe *bpe, const char *path, dif_error *err) {
   dif_status st = read_file(path, &raw, &len, err);
   if (st) return st;
   dif_u32buf text = {0};
-  char *field[2] = {NULL, NULL};
-  size_t field_len[2];
   dif_error utf8_err = {0};
-  if (dif_utf8_validate(raw, len, &utf8_err) != DIF_OK) {
+  if (dif_utf8_validate(raw, len, &utf8_err) != DIF_OK)
     st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: %s", path, utf8_err.msg);
-    goto done;
-  }
-  if ((st = dif_utf8_decode(raw, len, &text, err))) goto done;
-  size_t lo = 0, hi = text.n;
+  if (!st) st = dif_utf8_decode(raw, len, &text, err);
+  size_t lo = 0, hi = st ? 0 : text.n;
   while (lo < hi && dif_text_py_isspace(text.v[lo])) lo++;
   while (hi > lo && dif_text_py_isspace(text.v[hi - 1])) hi--;
   size_t line = 0;
-  for (size_t pos = lo; pos < hi && line <= CLIP_MAX_MERGES; line++) {
+  for (size_t pos = lo; !st && pos < hi && line <= CLIP_MAX_MERGES; line++) {
     size_t end = pos;
     while (end < hi && text.v[end] != '\n') end++;
-    if (line > 0) {
-      size_t nf = 0, starts[3], ends[3];
-      for (size_t i = pos; i < end;) {
-        while (i < end && dif_text_py_isspace(text.v[i])) i++;
-        if (i == end) break;
-        size_t s = i;
-        while (i < end && !dif_text_py_isspace(text.v[i])) i++;
-        if (nf < 3) {
-          starts[nf] = s;
-          ends[nf] = i;
-        }
-        nf++;
-      }
-      if (nf != 2) {
-        st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: line %zu: expected two symbols, found %zu", path,
-                      line + 1, nf);
-        goto done;
-      }
-      for (int k = 0; k < 2; k++) {
-        free(field[k]);
-        field[k] = NULL;
-        if ((st = dif_utf8_encode(text.v + starts[k], ends[k] - starts[k], &field[k], &field_len[k],
-                                  err)))
-          goto done;
-      }
-      if ((st = dif_bpe_add_merge(bpe, field[0], field_len[0], field[1], field_len[1],
-                                  (int32_t)(line - 1), err)))
-        goto done;
-    }
+    if (line > 0) st = merge_line(bpe, &text, pos, end, line, path, err);
     pos = end + 1;
   }
-done:
-  free(field[0]);
-  free(field[1]);
   dif_u32buf_free(&text);
   free(raw);
   return st;
@@ -282,6 +279,64 @@ static dif_status load_special(dif_clip_tokenizer *tok, json_t *config, const ch
   return DIF_OK;
 }
 
+/* additional_special_tokens (special_tokens_map.json's, else the config's):
+ * each must be in the vocabulary. */
+static dif_status load_extra_special(dif_clip_tokenizer *tok, json_t *config, const char *cpath,
+                                     json_t *map, const char *mpath, dif_error *err) {
+  json_t *extra = map ? json_object_get(map, "additional_special_tokens") : NULL;
+  const char *file = mpath;
+  if (!extra) {
+    extra = json_object_get(config, "additional_special_tokens");
+    file = cpath;
+  }
+  if (!extra) return DIF_OK;
+  if (!json_is_array(extra))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"additional_special_tokens\": not an array",
+                    file);
+  size_t i;
+  json_t *v;
+  json_array_foreach(extra, i, v) {
+    token_spec spec;
+    dif_status st = parse_token(v, file, "additional_special_tokens", &spec, err);
+    if (st) return st;
+    if (find_added(tok, spec.text)) continue;
+    int32_t vid;
+    added_token *t;
+    if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid))
+      return dif_fail(err, DIF_ERR_BAD_MODEL,
+                      "%s: key \"additional_special_tokens\": \"%.64s\" is not in vocab.json", file,
+                      spec.text);
+    if ((st = add_token(tok, &spec, vid, file, "additional_special_tokens", &t, err))) return st;
+  }
+  return DIF_OK;
+}
+
+/* tokenizer_config.json (config, at cpath) and special_tokens_map.json (map,
+ * at mpath; may be NULL) into tok. */
+static dif_status apply_config(dif_clip_tokenizer *tok, json_t *config, const char *cpath,
+                               json_t *map, const char *mpath, dif_error *err) {
+  json_t *ml = json_object_get(config, "model_max_length");
+  double mlv = json_is_number(ml) ? json_number_value(ml) : -1;
+  if (!json_is_number(ml))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"model_max_length\": missing or not a number",
+                    cpath);
+  if (!(mlv >= 2 && mlv <= DIF_CLIP_MAX_LENGTH) || mlv != (int)mlv)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: key \"model_max_length\": %g is not an integer in [2, %d]", cpath, mlv,
+                    DIF_CLIP_MAX_LENGTH);
+  tok->max_length = (int)mlv;
+  dif_status st = load_added_tokens(tok, config, cpath, err);
+  if (!st) st = load_special(tok, config, cpath, map, mpath, "bos_token", &tok->bos_id, NULL, err);
+  if (!st) st = load_special(tok, config, cpath, map, mpath, "eos_token", &tok->eos_id, NULL, err);
+  if (!st) st = load_special(tok, config, cpath, map, mpath, "pad_token", &tok->pad_id, NULL, err);
+  /* Unknown BPE tokens get vocab[unk_token] (CLIPTokenizer._convert_token_to_id). */
+  int32_t unk_added;
+  if (!st)
+    st = load_special(tok, config, cpath, map, mpath, "unk_token", &unk_added, &tok->unk_id, err);
+  if (!st) st = load_extra_special(tok, config, cpath, map, mpath, err);
+  return st;
+}
+
 static dif_status load_config(dif_clip_tokenizer *tok, const char *dir, dif_error *err) {
   char cpath[4096], mpath[4096];
   dif_status st;
@@ -289,64 +344,9 @@ static dif_status load_config(dif_clip_tokenizer *tok, const char *dir, dif_erro
       (st = join_path(mpath, sizeof mpath, dir, "special_tokens_map.json", err)))
     return st;
   json_t *config = NULL, *map = NULL;
-  if ((st = load_json(cpath, 0, &config, err)) || (st = load_json(mpath, 1, &map, err))) goto done;
-
-  json_t *ml = json_object_get(config, "model_max_length");
-  double mlv = json_is_number(ml) ? json_number_value(ml) : -1;
-  if (!json_is_number(ml)) {
-    st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"model_max_length\": missing or not a number",
-                  cpath);
-    goto done;
-  }
-  if (!(mlv >= 2 && mlv <= DIF_CLIP_MAX_LENGTH) || mlv != (int)mlv) {
-    st = dif_fail(err, DIF_ERR_BAD_MODEL,
-                  "%s: key \"model_max_length\": %g is not an integer in [2, %d]", cpath, mlv,
-                  DIF_CLIP_MAX_LENGTH);
-    goto done;
-  }
-  tok->max_length = (int)mlv;
-
-  if ((st = load_added_tokens(tok, config, cpath, err))) goto done;
-  if ((st = load_special(tok, config, cpath, map, mpath, "bos_token", &tok->bos_id, NULL, err)) ||
-      (st = load_special(tok, config, cpath, map, mpath, "eos_token", &tok->eos_id, NULL, err)) ||
-      (st = load_special(tok, config, cpath, map, mpath, "pad_token", &tok->pad_id, NULL, err)))
-    goto done;
-  /* Unknown BPE tokens get vocab[unk_token] (CLIPTokenizer._convert_token_to_id). */
-  int32_t unk_added;
-  if ((st = load_special(tok, config, cpath, map, mpath, "unk_token", &unk_added, &tok->unk_id,
-                         err)))
-    goto done;
-  json_t *extra = map ? json_object_get(map, "additional_special_tokens") : NULL;
-  const char *extra_file = mpath;
-  if (!extra) {
-    extra = json_object_get(config, "additional_special_tokens");
-    extra_file = cpath;
-  }
-  if (extra) {
-    size_t i;
-    json_t *v;
-    if (!json_is_array(extra)) {
-      st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"additional_special_tokens\": not an array",
-                    extra_file);
-      goto done;
-    }
-    json_array_foreach(extra, i, v) {
-      token_spec spec;
-      if ((st = parse_token(v, extra_file, "additional_special_tokens", &spec, err))) goto done;
-      if (find_added(tok, spec.text)) continue;
-      int32_t vid;
-      added_token *t;
-      if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid)) {
-        st = dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: key \"additional_special_tokens\": \"%.64s\" is not in vocab.json",
-                      extra_file, spec.text);
-        goto done;
-      }
-      if ((st = add_token(tok, &spec, vid, extra_file, "additional_special_tokens", &t, err)))
-        goto done;
-    }
-  }
-done:
+  st = load_json(cpath, 0, &config, err);
+  if (!st) st = load_json(mpath, 1, &map, err);
+  if (!st) st = apply_config(tok, config, cpath, map, mpath, err);
   json_decref(config);
   json_decref(map);
   return st;

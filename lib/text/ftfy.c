@@ -534,14 +534,14 @@ static int detector_lookbehind_ok(const view *v, size_t p) {
  * anywhere (the caller's UTF8_DETECTOR_RE.search). */
 static dif_status decode_inconsistent_utf8(const view *v, dif_u32buf *out, int *found, int depth,
                                            dif_error *err) {
-  dif_status st;
+  dif_status st = DIF_OK;
   *found = 0;
   out->n = 0;
   dif_u32buf sub = {0};
-  for (size_t p = 0; p < v->n;) {
+  for (size_t p = 0; !st && p < v->n;) {
     size_t k = detector_lookbehind_ok(v, p) ? utf8_detector_at(v, p) : 0;
     if (!k) {
-      if ((st = push1(out, v->t[p], err))) goto done;
+      st = push1(out, v->t[p], err);
       p++;
       continue;
     }
@@ -553,15 +553,13 @@ static dif_status decode_inconsistent_utf8(const view *v, dif_u32buf *out, int *
     }
     if (bad && depth < MAX_DEPTH) {
       sub.n = 0;
-      if ((st = fix_encoding(v->t + p, k, &sub, depth + 1, err))) goto done;
-      if ((st = dif_u32buf_append(out, sub.v, sub.n, err))) goto done;
+      st = fix_encoding(v->t + p, k, &sub, depth + 1, err);
+      if (!st) st = dif_u32buf_append(out, sub.v, sub.n, err);
     } else {
-      if ((st = dif_u32buf_append(out, v->t + p, k, err))) goto done;
+      st = dif_u32buf_append(out, v->t + p, k, err);
     }
     p += k;
   }
-  st = DIF_OK;
-done:
   dif_u32buf_free(&sub);
   return st;
 }
@@ -578,72 +576,70 @@ static dif_status fix_c1_controls(const uint32_t *t, size_t n, dif_u32buf *out, 
   return DIF_OK;
 }
 
-/* One step of _fix_encoding_one_step_and_explain: out receives the new text. */
-static dif_status fix_encoding_step(const uint32_t *t, size_t n, dif_u32buf *out, int depth,
-                                    dif_error *err) {
+/* The rest of a step once the text is known to be bad: each possible
+ * encoding, then inconsistent UTF-8, then Latin-1 / C1 as windows-1252 —
+ * the first that applies gives out, as the Python returns. bytes and tmp
+ * are the caller's scratch. */
+static dif_status fix_bad_text(const view *v, dif_u32buf *out, int depth, bytebuf *bytes,
+                               bytebuf *tmp, dif_error *err) {
+  const uint32_t *t = v->t;
+  const size_t n = v->n;
   dif_status st = DIF_OK;
-  bytebuf bytes = {0}, tmp = {0};
-  uint64_t *masks = NULL;
-  out->n = 0;
-  int ascii = 1;
-  for (size_t i = 0; i < n && ascii; i++) ascii = t[i] < 0x80;
-  if (n == 0 || ascii) return dif_u32buf_append(out, t, n, err);
-  masks = malloc(n * sizeof *masks);
-  if (!masks) return dif_fail_oom(err, "ftfy classes", n * sizeof *masks);
-  for (size_t i = 0; i < n; i++) masks[i] = char_class(t[i]);
-  view v = {t, masks, n};
-  int bad = 0;
-  for (size_t p = 0; p < n && !bad; p++) bad = bad_at(&v, p);
-  if (!bad) {
-    st = dif_u32buf_append(out, t, n, err);
-    goto done;
-  }
-
   int possible[DIF_FTFY_N_ENCODINGS] = {0};
   for (int enc = 0; enc < DIF_FTFY_N_ENCODINGS; enc++) {
     if (!possible_encoding(enc, t, n)) continue;
     possible[enc] = 1;
-    bytes.n = 0;
-    if ((st = bb_reserve(&bytes, n, err))) goto done;
-    for (size_t i = 0; i < n; i++) bytes.v[bytes.n++] = (uint8_t)charmap_encode(enc, t[i]);
-    if (enc != DIF_FTFY_MACROMAN && altered_utf8_search(&bytes))
-      if ((st = restore_byte_a0(&bytes, &tmp, err))) goto done;
-    if (is_sloppy(enc))
-      if ((st = replace_lossy_sequences(&bytes, &tmp, err))) goto done;
-    if (decode_utf8_variants(&bytes, out, &st, err)) goto done;
-    if (st) goto done;
+    bytes->n = 0;
+    if ((st = bb_reserve(bytes, n, err))) return st;
+    for (size_t i = 0; i < n; i++) bytes->v[bytes->n++] = (uint8_t)charmap_encode(enc, t[i]);
+    if (enc != DIF_FTFY_MACROMAN && altered_utf8_search(bytes) &&
+        (st = restore_byte_a0(bytes, tmp, err)))
+      return st;
+    if (is_sloppy(enc) && (st = replace_lossy_sequences(bytes, tmp, err))) return st;
+    if (decode_utf8_variants(bytes, out, &st, err) || st) return st;
   }
 
   /* Look for a-hat-euro sequences that remain, and fix them in isolation. */
   int found;
-  if ((st = decode_inconsistent_utf8(&v, out, &found, depth, err))) goto done;
-  if (found && !same_text(out->v, out->n, t, n)) goto done;
+  if ((st = decode_inconsistent_utf8(v, out, &found, depth, err))) return st;
+  if (found && !same_text(out->v, out->n, t, n)) return DIF_OK;
 
   /* Latin-1 that was meant to be windows-1252. */
   if (possible[DIF_FTFY_LATIN1]) {
     out->n = 0;
-    if (possible[DIF_FTFY_SLOPPY_1252]) {
-      st = dif_u32buf_append(out, t, n, err);
-      goto done;
-    }
+    if (possible[DIF_FTFY_SLOPPY_1252]) return dif_u32buf_append(out, t, n, err);
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++)
       if (t[i] >= 0x80 && t[i] <= 0x9F && (dif_ftfy_cp1252_undefined >> (t[i] - 0x80) & 1)) ok = 0;
     if (ok) {
-      if ((st = fix_c1_controls(t, n, out, err))) goto done;
-      if (!same_text(out->v, out->n, t, n)) goto done;
+      if ((st = fix_c1_controls(t, n, out, err))) return st;
+      if (!same_text(out->v, out->n, t, n)) return DIF_OK;
     }
   }
 
   /* Fix individual C1 characters as windows-1252. */
   for (size_t i = 0; i < n; i++)
-    if (t[i] >= 0x80 && t[i] <= 0x9F) {
-      st = fix_c1_controls(t, n, out, err);
-      goto done;
-    }
+    if (t[i] >= 0x80 && t[i] <= 0x9F) return fix_c1_controls(t, n, out, err);
   out->n = 0;
-  st = dif_u32buf_append(out, t, n, err);
-done:
+  return dif_u32buf_append(out, t, n, err);
+}
+
+/* One step of _fix_encoding_one_step_and_explain: out receives the new text. */
+static dif_status fix_encoding_step(const uint32_t *t, size_t n, dif_u32buf *out, int depth,
+                                    dif_error *err) {
+  out->n = 0;
+  int ascii = 1;
+  for (size_t i = 0; i < n && ascii; i++) ascii = t[i] < 0x80;
+  if (n == 0 || ascii) return dif_u32buf_append(out, t, n, err);
+  uint64_t *masks = malloc(n * sizeof *masks);
+  if (!masks) return dif_fail_oom(err, "ftfy classes", n * sizeof *masks);
+  for (size_t i = 0; i < n; i++) masks[i] = char_class(t[i]);
+  view v = {t, masks, n};
+  int bad = 0;
+  for (size_t p = 0; p < n && !bad; p++) bad = bad_at(&v, p);
+  bytebuf bytes = {0}, tmp = {0};
+  dif_status st =
+      bad ? fix_bad_text(&v, out, depth, &bytes, &tmp, err) : dif_u32buf_append(out, t, n, err);
   free(masks);
   bb_free(&bytes);
   bb_free(&tmp);
