@@ -183,6 +183,69 @@ static void pass_v(const uint8_t *src, int cols, int src_y0, const coeffs *c, in
   }
 }
 
+/* The two passes once the coefficients (cv when vertical, ch when
+ * horizontal) and the scratch rows tmp (when either pass needs them) exist:
+ * input rows ry0..ry1 of the window into out. */
+static void run_passes(const dif_image *in, int x0, int w, int h, int ry0, int ry1,
+                       const coeffs *cv, const coeffs *ch, uint8_t *tmp, dif_image *out) {
+  const bool need_v = cv->bounds != NULL;
+  /* The horizontally resampled rows ry0..ry1 of the window's columns (or,
+   * without a horizontal pass, the window's input columns). */
+  const uint8_t *mid;
+  int mid_w;
+  if (ch->bounds) {
+    pass_h(in->rgb, in->width, ry0, ry1 - ry0, ch, w, tmp);
+    mid = tmp;
+    mid_w = w;
+  } else {
+    mid = in->rgb + (size_t)ry0 * (size_t)in->width * 3 + (size_t)x0 * 3;
+    mid_w = in->width;
+  }
+  if (need_v && mid_w == w) {
+    pass_v(mid, w, ry0, cv, h, out->rgb);
+  } else if (need_v) {
+    /* Vertical pass straight from the input: gather the window's columns. */
+    for (int y = 0; y < ry1 - ry0; y++)
+      memcpy(tmp + (size_t)y * (size_t)w * 3, mid + (size_t)y * (size_t)mid_w * 3, (size_t)w * 3);
+    pass_v(tmp, w, ry0, cv, h, out->rgb);
+  } else {
+    /* No vertical pass: rows ry0..ry1 are exactly the window's rows. */
+    for (int y = 0; y < h; y++)
+      memcpy(out->rgb + (size_t)y * (size_t)w * 3, mid + (size_t)y * (size_t)mid_w * 3,
+             (size_t)w * 3);
+  }
+}
+
+/* Resamples the window into out (allocated by the caller). */
+static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, int y0, int w, int h,
+                           const resample_filter *f, dif_image *out, dif_error *err) {
+  /* Pillow: need_horizontal = xsize != imIn->xsize, need_vertical likewise. */
+  const bool need_h = out_w != in->width, need_v = out_h != in->height;
+  coeffs cv = {0}, ch = {0};
+  uint8_t *tmp = NULL;
+  /* Input rows the output window needs. */
+  int ry0 = y0, ry1 = y0 + h;
+  dif_status s = need_v ? coeffs_make(in->height, out_h, y0, h, f, &cv, err) : DIF_OK;
+  if (!s && need_v) {
+    ry0 = cv.bounds[0];
+    ry1 = cv.bounds[0] + cv.bounds[1];
+    for (int j = 0; j < h; j++) {
+      int a = cv.bounds[2 * j], b = a + cv.bounds[2 * j + 1];
+      if (a < ry0) ry0 = a;
+      if (b > ry1) ry1 = b;
+    }
+  }
+  if (!s && need_h) s = coeffs_make(in->width, out_w, x0, w, f, &ch, err);
+  const size_t n = (size_t)(ry1 - ry0) * (size_t)w * 3;
+  if (!s && (need_h || (need_v && in->width != w)) && !(tmp = malloc(n ? n : 1)))
+    s = dif_fail_oom(err, "resize intermediate", n);
+  if (!s) run_passes(in, x0, w, h, ry0, ry1, &cv, &ch, tmp, out);
+  free(tmp);
+  coeffs_free(&cv);
+  coeffs_free(&ch);
+  return s;
+}
+
 dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, int x0, int y0, int w,
                                    int h, int filter_id, const dif_image_limits *limits,
                                    dif_image *out, dif_error *err) {
@@ -201,73 +264,10 @@ dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, in
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "resize: resampling filter %d%s%s is not supported",
                     filter_id, name ? " = " : "", name ? name : "");
   }
-  /* Pillow: need_horizontal = xsize != imIn->xsize, need_vertical likewise. */
-  bool need_h = out_w != in->width, need_v = out_h != in->height;
   dif_status s = dif_image_alloc(out, w, h, limits, err);
   if (s) return s;
   out->exif_orientation = in->exif_orientation;
-
-  coeffs cv = {0}, ch = {0};
-  uint8_t *tmp = NULL;
-  /* Input rows the output window needs. */
-  int ry0 = y0, ry1 = y0 + h;
-  if (need_v) {
-    if ((s = coeffs_make(in->height, out_h, y0, h, f, &cv, err))) goto fail;
-    ry0 = cv.bounds[0];
-    ry1 = cv.bounds[0] + cv.bounds[1];
-    for (int j = 0; j < h; j++) {
-      int a = cv.bounds[2 * j], b = a + cv.bounds[2 * j + 1];
-      if (a < ry0) ry0 = a;
-      if (b > ry1) ry1 = b;
-    }
-  }
-  /* The horizontally resampled rows ry0..ry1 of the window's columns (or,
-   * without a horizontal pass, the window's input columns). */
-  const uint8_t *mid;
-  int mid_w;
-  if (need_h) {
-    if ((s = coeffs_make(in->width, out_w, x0, w, f, &ch, err))) goto fail;
-    size_t n = (size_t)(ry1 - ry0) * (size_t)w * 3;
-    tmp = malloc(n ? n : 1);
-    if (!tmp) {
-      s = dif_fail_oom(err, "resize intermediate", n);
-      goto fail;
-    }
-    pass_h(in->rgb, in->width, ry0, ry1 - ry0, &ch, w, tmp);
-    mid = tmp;
-    mid_w = w;
-  } else {
-    mid = in->rgb + (size_t)ry0 * (size_t)in->width * 3 + (size_t)x0 * 3;
-    mid_w = in->width;
-  }
-  if (need_v && mid_w == w) {
-    pass_v(mid, w, ry0, &cv, h, out->rgb);
-  } else if (need_v) {
-    /* Vertical pass straight from the input: gather the window's columns. */
-    size_t n = (size_t)(ry1 - ry0) * (size_t)w * 3;
-    tmp = malloc(n ? n : 1);
-    if (!tmp) {
-      s = dif_fail_oom(err, "resize intermediate", n);
-      goto fail;
-    }
-    for (int y = 0; y < ry1 - ry0; y++)
-      memcpy(tmp + (size_t)y * (size_t)w * 3, mid + (size_t)y * (size_t)mid_w * 3, (size_t)w * 3);
-    pass_v(tmp, w, ry0, &cv, h, out->rgb);
-  } else {
-    /* No vertical pass: rows ry0..ry1 are exactly the window's rows. */
-    for (int y = 0; y < h; y++)
-      memcpy(out->rgb + (size_t)y * (size_t)w * 3, mid + (size_t)y * (size_t)mid_w * 3,
-             (size_t)w * 3);
-  }
-  free(tmp);
-  coeffs_free(&cv);
-  coeffs_free(&ch);
-  return DIF_OK;
-fail:
-  free(tmp);
-  coeffs_free(&cv);
-  coeffs_free(&ch);
-  dif_image_free(out);
+  if ((s = resample(in, out_w, out_h, x0, y0, w, h, f, out, err))) dif_image_free(out);
   return s;
 }
 
