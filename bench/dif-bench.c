@@ -930,9 +930,11 @@ static int run_blas_check(const options *o) {
 static void usage(FILE *f) {
   fprintf(f, "usage: dif-bench [options] [case[:size] ...]\n"
              "cases (default: --quick):\n");
-  for (size_t i = 0; i < N_CASES; i++)
-    fprintf(f, "  %-12s %s%s\n", cases[i].name, cases[i].what,
-            cases[i].size ? " (default size " : "");
+  for (size_t i = 0; i < N_CASES; i++) {
+    fprintf(f, "  %-12s %s", cases[i].name, cases[i].what);
+    if (cases[i].size) fprintf(f, " (default size %d)", cases[i].size);
+    fprintf(f, "\n");
+  }
   fprintf(f,
           "  sizes are image pixels: unet-unclip:512, vae:1024, ...\n"
           "presets:\n"
