@@ -176,14 +176,22 @@ typedef struct dif_attention_params {
   int64_t mask_ld;
   bool causal;     /* key j > query i is masked out (CLIP text, prior) */
   int64_t q_slice; /* queries per slice; 0 picks a size that bounds scratch */
+  int64_t k_block; /* keys per block (blockwise, online softmax); 0: all keys
+                    * in one block, the default (docs/performance.md: the
+                    * blockwise scheme was not faster where measured) */
 } dif_attention_params;
 
 /* Scaled dot-product attention for one batch item:
  * out[i, h·dim + c] = Σ_j softmax_j(scale · q_h[i]·k_h[j] + mask[i,j]) v_h[j, c].
  * out may be q itself (ld_o == ld_q): query rows are consumed head by head
  * before that head's output columns of the same rows are written.
- * Queries are processed in slices so scratch is heads-independent and at most
- * q_slice × tk floats: no tokens × tokens matrix for all heads is ever built. */
+ * Queries are processed in slices so scratch is heads-independent: no tokens ×
+ * tokens matrix for all heads is ever built. With one key block (k_block 0
+ * or >= tk) a slice's scores are one q_slice × tk matrix (at most 16 MiB
+ * when q_slice is 0); with k_block < tk, the keys are taken block by block
+ * with an online softmax (flash-attention style: a running row maximum and
+ * sum, the partial output rescaled when the maximum grows), so scratch is
+ * q_slice × k_block + q_slice × dim floats (q_slice 0: 256 rows). */
 dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const float *q,
                          const float *kk, const float *v, float *out, dif_error *err);
 

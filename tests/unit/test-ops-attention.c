@@ -1,5 +1,5 @@
-/* dif_attention (sliced, per-head GEMMs) against a direct double-precision
- * softmax(scale·QKᵀ + mask)V. */
+/* dif_attention (sliced, per-head GEMMs; blockwise with an online softmax) against a direct
+ * double-precision softmax(scale·QKᵀ + mask)V. */
 #include "ops_test_util.h"
 
 static void ref_attention(const dif_attention_params *p, const float *q, const float *k,
@@ -64,7 +64,7 @@ static dif_status run(kenv *e, const dif_attention_params *p, case_data *d, floa
 
 /* Runs p with several query slices and pools of 1 and 3 threads; all must
  * match the reference and each other. */
-static void check_case(dif_attention_params p, uint64_t seed) {
+static void check_slices(dif_attention_params p, uint64_t seed) {
   case_data d;
   setup(&p, &d, seed);
   kenv e1, e3;
@@ -104,6 +104,18 @@ static void check_case(dif_attention_params p, uint64_t seed) {
   teardown(&d);
 }
 
+/* check_slices with all keys in one block, then blockwise (online softmax)
+ * with blocks of 1, 2 and 5 keys: blocks that hold only masked keys, a
+ * maximum that grows from block to block, a last block shorter than the
+ * others. */
+static void check_case(dif_attention_params p, uint64_t seed) {
+  static const int64_t blocks[] = {0, 1, 2, 5};
+  for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++) {
+    p.k_block = blocks[b];
+    check_slices(p, seed);
+  }
+}
+
 static dif_attention_params base(int64_t tq, int64_t tk, int64_t heads, int64_t dim) {
   dif_attention_params p = {.tq = tq, .tk = tk, .heads = heads, .dim = dim};
   p.ld_q = heads * dim;
@@ -125,10 +137,11 @@ TEST(plain_odd_sizes) {
 TEST(output_over_q) {
   /* out may be q itself: each head's query columns are read before that
    * head writes its output columns of the same rows. */
-  static const int64_t slices[] = {0, 1, 4};
+  static const int64_t slices[] = {0, 1, 4}, blocks[] = {0, 2, 4};
   for (size_t s = 0; s < sizeof slices / sizeof *slices; s++) {
     dif_attention_params p = base(13, 9, 3, 5);
     p.q_slice = slices[s];
+    p.k_block = blocks[s]; /* blockwise too: a head's output only after its last block */
     case_data d;
     setup(&p, &d, 40 + s);
     kenv e;
@@ -216,6 +229,39 @@ TEST(auto_slice_bounds_scratch) {
   teardown(&d);
 }
 
+TEST(blockwise_bounds_scratch) {
+  /* tk = 5000 in blocks of 1024 keys (the last one 904) and slices of 256
+   * queries: scratch is [256, 1024] scores + [256, dim] partial output + 2 ×
+   * 256 row statistics, whatever tk is; the result is the reference's, and
+   * within float rounding of one block. */
+  dif_attention_params p = base(700, 5000, 2, 8);
+  p.k_block = 1024;
+  p.causal = true; /* rows < 1024 see only part of the first block, later blocks nothing */
+  case_data d;
+  setup(&p, &d, 16);
+  kenv e;
+  kenv_init(&e, 3);
+  run(&e, &p, &d, d.out);
+  CHECK_NMSE(d.out, d.ref, d.nout, NMSE_MAX);
+  const size_t want = ((size_t)256 * 1024 + (size_t)256 * 8 + 2 * 256) * sizeof(float);
+  CHECK_MSG(dif_arena_peak(&e.arena) <= want + 256 && dif_arena_peak(&e.arena) >= want,
+            "scratch %zu bytes, expected %zu", dif_arena_peak(&e.arena), want);
+  float *one = fbuf(d.nout);
+  memcpy(one, d.out, d.nout * sizeof *one);
+  p.k_block = 5000;
+  run(&e, &p, &d, one);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < d.nout; i++) {
+    const double diff = (double)one[i] - d.out[i];
+    num += diff * diff;
+    den += (double)one[i] * one[i];
+  }
+  CHECK_MSG(num <= 1e-12 * den, "blockwise vs one block: %.3g", num / den);
+  free(one);
+  kenv_free(&e);
+  teardown(&d);
+}
+
 TEST(rejects_bad_arguments) {
   kenv e;
   kenv_init(&e, 0);
@@ -236,6 +282,11 @@ TEST(rejects_bad_arguments) {
   p.mask = buf, p.mask_ld = 2; /* < tk */
   CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "mask_ld");
+  p = base(2, 3, 2, 4);
+  p.ld_v = p.ld_k;
+  p.k_block = -1;
+  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+               "k_block -1");
   kenv_free(&e);
 }
 
@@ -246,6 +297,7 @@ int main(void) {
   RUN(mask_full_matrix_and_fully_masked_row);
   RUN(causal);
   RUN(auto_slice_bounds_scratch);
+  RUN(blockwise_bounds_scratch);
   RUN(rejects_bad_arguments);
   return dif_test_finish();
 }

@@ -1,0 +1,130 @@
+/* bench-attention.c — dif_attention on the UNet's self-attention shapes:
+ * all keys in one block (the sliced scheme: a [slice, tk] score matrix of up
+ * to 16 MiB per slice) against the blockwise online softmax (one [rows,
+ * block] block of scores at a time, default [256, 1024]), exact (float32, OpenBLAS) and fast (bf16
+ * on oneDNN, where it runs).
+ *
+ *   dif-bench-attention [--tokens N ...] [--reps N] [--rows N] [--block N]
+ *
+ * Shapes: sd21-unclip-small's finest level, heads 5 × dim 64, one image:
+ * 4096 tokens at 512², 9216 at 768² (the default). Best of --reps calls (3)
+ * after one warm-up; GFLOP/s counts both products (4·T²·heads·dim). A
+ * benchmark, never a test: the numbers depend on the machine's load.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "core/blas.h"
+#include "core/ops.h"
+#include "core/threadpool.h"
+#include "dif.h"
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static float *rand_floats(size_t n, unsigned seed) {
+  float *p = malloc(n * sizeof *p);
+  if (!p) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 1103515245u + 12345u;
+    p[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+  }
+  return p;
+}
+
+static double best_of(const dif_kctx *k, const dif_attention_params *p, const float *q,
+                      const float *kv, float *out, int reps) {
+  double best = 1e30;
+  dif_error err = {0};
+  for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
+    const double t0 = now();
+    if (dif_attention(k, p, q, kv, kv + p->heads * p->dim, out, &err)) {
+      fprintf(stderr, "dif-bench-attention: %s\n", err.msg);
+      return -1;
+    }
+    const double dt = now() - t0;
+    if (r > 0 && dt < best) best = dt;
+  }
+  return best;
+}
+
+int main(int argc, char **argv) {
+  int64_t tokens[8] = {9216};
+  int n_tokens = 1, reps = 3;
+  int64_t rows = 256, kb = 1024;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+      reps = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
+      rows = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--block") == 0 && i + 1 < argc) {
+      kb = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
+      n_tokens = 0;
+      while (i + 1 < argc && argv[i + 1][0] != '-' && n_tokens < 8)
+        tokens[n_tokens++] = atoll(argv[++i]);
+    } else {
+      fprintf(stderr,
+              "usage: dif-bench-attention [--tokens N ...] [--reps N] [--rows N] [--block N]\n");
+      return 2;
+    }
+  }
+  if (reps < 1 || n_tokens < 1 || rows < 1 || kb < 1) return 2;
+  dif_blas_setup(0);
+  dif_error err = {0};
+  dif_pool *pool = NULL;
+  if (dif_pool_new(dif_cpu_count(), &pool, &err)) pool = NULL;
+  dif_arena arena;
+  dif_arena_init(&arena, 1 << 20);
+  dif_fast *fast = NULL;
+  const dif_backend *fb = dif_backend_find("onednn");
+  if (!fb || !fb->supports(DIF_DTYPE_BF16, NULL, 0) || dif_fast_new(fb, &fast, &err)) fast = NULL;
+  const dif_kctx exact = {pool, &arena, NULL}, fastk = {pool, &arena, fast};
+  printf("dif_attention, heads 5 x dim 64, one image; %d threads; best of %d; seconds "
+         "(GFLOP/s)\n",
+         dif_cpu_count(), reps);
+  printf("| tokens | exact, one block | exact, blockwise | fast, one block | fast, blockwise |\n"
+         "|---:|---:|---:|---:|---:|\n");
+  for (int t = 0; t < n_tokens; t++) {
+    const int64_t T = tokens[t], heads = 5, dim = 64, w = heads * dim;
+    float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(T * 2 * w), 2);
+    float *out = malloc((size_t)(T * w) * sizeof *out);
+    if (!q || !kv || !out) return 1;
+    dif_attention_params p = {.tq = T,
+                              .tk = T,
+                              .heads = heads,
+                              .dim = dim,
+                              .ld_q = w,
+                              .ld_k = 2 * w,
+                              .ld_v = 2 * w,
+                              .ld_o = w,
+                              .scale = 0.125f};
+    const double gflop = 4.0 * (double)T * (double)T * (double)w * 1e-9;
+    printf("| %lld |", (long long)T);
+    for (int f = 0; f < 2; f++)
+      for (int blockwise = 0; blockwise < 2; blockwise++) {
+        if (f == 1 && !fast) {
+          printf(" (no bf16 here) |");
+          continue;
+        }
+        p.k_block = blockwise ? kb : 0;
+        p.q_slice = blockwise ? rows : 0;
+        const double s = best_of(f ? &fastk : &exact, &p, q, kv, out, reps);
+        printf(" %.3f (%.0f) |", s, gflop / s);
+        fflush(stdout);
+      }
+    printf("\n");
+    free(q), free(kv), free(out);
+  }
+  dif_fast_free(fast);
+  dif_arena_free(&arena);
+  dif_pool_free(pool);
+  return 0;
+}
