@@ -32,7 +32,7 @@
  * equal the one the generator recorded). PyTorch rounds every activation
  * to bf16 and its norms and SiLU round inside; libdif keeps activations in
  * float32 and rounds only the inputs of products, so it lands about half
- * as far (docs/performance.md, "Fidelity of fast", has the table).
+ * as far (docs/fidelity.md has the table).
  *
  * Where no backend runs bf16 (a build without oneDNN, a CPU without
  * AVX-512) the test prints why and exits 77 (ctest: skipped), never passing
@@ -162,7 +162,7 @@ static bool pytorch_bf16(int kind, const char *name, const char *key, const floa
  * (median 0.63x): PyTorch's own errors happen to cancel on this token. The
  * entry is checked, not skipped: the output must still lose (else remove
  * the entry), every other measure of it must hold, and the u bounds apply;
- * docs/performance.md ("Fidelity of fast") has the numbers. */
+ * docs/fidelity.md has the numbers. */
 static const struct known_loss {
   const char *case_name, *key;
   bool max_abs; /* which measure loses: max-abs, else relative L2 */
