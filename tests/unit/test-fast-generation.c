@@ -2,8 +2,10 @@
  * the precision fast against exact, compared with PyTorch's own bf16 against
  * its float32 on the same pictures (issue 15).
  *
- * The 20 prompts of the model's eval.json at seeds 0 and 1, the model's
- * settings, drawn through the public API by an exact and a fast context;
+ * The 20 prompts of the model's eval.json at seed 0 (the fixture also has
+ * seed 1: docs/fidelity.md gives all 40; 20 keep this test near half a
+ * minute), the model's settings, drawn through the public API by an exact
+ * and a fast context;
  * the distance of each fast picture to its exact one (PSNR over the 8-bit
  * RGB values) is set beside PyTorch's for the same prompt and seed:
  * tests/fixtures/bf16_refs/default_model_psnr.json, made by
@@ -17,12 +19,13 @@
  * to float32, i.e. PSNR at most 20·log10(1.5) = 3.52 dB lower. It is taken
  * over all the pictures (the PSNR of the mean squared error), because one
  * picture's distance is chaotic — a denoising trajectory can tip one blob's
- * edge either way — while the average over 40 is stable. Each picture's
+ * edge either way — while the average over 20 is stable (measured on Zen 4:
+ * 54.2 dB against PyTorch's 46.6 dB, RMS ratio 0.42). Each picture's
  * numbers are printed. A fast run identical to exact on every picture fails
  * (fast did not run).
  *
  * Where fast cannot run (no bf16 backend) it exits 77 (skipped), saying why.
- * Under the sanitizers (DIF_TEST_QUICK) only the first 4 pictures are drawn,
+ * Under the sanitizers (DIF_TEST_QUICK) only the first 4 are drawn,
  * with the same criterion. */
 #include <jansson.h>
 #include <math.h>
@@ -31,7 +34,8 @@
 
 #define SIDE 64
 #define PX (SIDE * SIDE * 3)
-#define RMS_FACTOR 1.5 /* issue 15: no worse than 1.5x PyTorch bf16 */
+#define RMS_FACTOR 1.5    /* issue 15: no worse than 1.5x PyTorch bf16 */
+#define SEED0_PICTURES 20 /* the eval prompts, one picture each */
 
 #ifdef DIF_TEST_QUICK
 static const int quick = 1;
@@ -90,14 +94,15 @@ TEST(fast_is_within_1_5x_pytorch_bf16s_distance_over_whole_pictures) {
   json_t *root = NULL, *rows = pytorch_rows(&root);
   dif_context *exact = rows ? load(DIF_PRECISION_EXACT) : NULL;
   dif_context *fast = exact ? load(DIF_PRECISION_FAST) : NULL;
-  const size_t n = rows ? (quick ? 4 : json_array_size(rows)) : 0;
+  const size_t n = rows ? (quick ? 4 : SEED0_PICTURES) : 0;
   double sum_dif = 0, sum_pt = 0;
   size_t drawn = 0, differ = 0;
   printf("  libdif fast vs exact | PyTorch bf16 vs f32 (PSNR, dB) | seed | prompt\n");
-  for (size_t i = 0; fast && i < n; i++) {
+  for (size_t i = 0; fast && i < json_array_size(rows) && drawn < n; i++) {
     json_t *r = json_array_get(rows, i);
     const char *text = json_string_value(json_object_get(r, "prompt"));
     const json_int_t seed = json_integer_value(json_object_get(r, "seed"));
+    if (seed != 0) continue;
     const double pt = json_number_value(json_object_get(r, "mse_bf16_vs_f32"));
     CHECK_MSG(text && json_is_number(json_object_get(r, "mse_bf16_vs_f32")),
               "images[%zu]: no prompt or mse_bf16_vs_f32", i);
