@@ -1,0 +1,300 @@
+"""tests/fixtures single-file checkpoints: tests/golden's tiny models as one .safetensors each, in the
+original LDM / OpenCLIP layout, checked by diffusers v0.26.3's own single-file conversion.
+
+Writes
+  models/single-file/tiny-sd.ldm.safetensors      SD-1.x layout (cond_stage_model.transformer.*)
+  models/single-file/tiny-unclip.ldm.safetensors  SD-2.x / Stable unCLIP layout (OpenCLIP text encoder
+                                                  cond_stage_model.model.* with fused in_proj, label_emb)
+  cases/single_file/<name>.safetensors            one case per checkpoint (below)
+
+Writer.  diffusers' scripts/convert_diffusers_to_original_stable_diffusion.py is imported unmodified
+and used where its output is right: the text encoders (SD-1.x identity, SD-2.x
+convert_text_enc_state_dict_v20 with its fused in_proj) and, where it round-trips, the UNet.  The
+script hard-codes SD's four levels with two layers each (input_blocks.{3*i+j+1}, decoder up.{3-i}),
+so it cannot write the tiny models' two-level VAEs nor tiny-sd's one-layer UNet: those parts are
+written by `ldm_unet` / `ldm_vae` below, the inverse of the mapping that diffusers' loader
+(loaders/single_file_utils.py convert_ldm_unet_checkpoint / convert_ldm_vae_checkpoint) applies.
+Each part's metadata says which writer made it.
+
+Oracle.  Every checkpoint is read back with diffusers v0.26.3's single-file conversion functions —
+the ones `from_single_file` calls — given the tiny folder's configs (what diffusers'
+`from_single_file(..., config=...)` means; v0.26.3 itself only takes an LDM yaml):
+convert_ldm_unet_checkpoint, convert_ldm_vae_checkpoint, create_text_encoder_from_ldm_clip_checkpoint /
+create_text_encoder_from_open_clip_checkpoint.  The converted state dicts must equal the folder's
+tensors bit for bit (asserted, and recorded per tensor as shape + sha256 of the float32 bytes), and
+the pipeline built from the converted parts must draw exactly what the folder draws with the settings of
+the tests/golden pipeline case named in the case (asserted; stored as out.images).
+
+Case tensors: out.images (the image from the converted parts).  Metadata (JSON strings):
+  settings: {checkpoint, config (the folder), family, golden_case, parts_from_checkpoint,
+             parts_from_config, writer, notes}
+  converted: {component: {diffusers name: [shape, sha256]}}
+  versions.
+"""
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "oracle", "diffusers"))
+sys.path.insert(0, os.path.join(os.environ.get("ORACLE_SRC", "/tmp/oracle-src"), "diffusers-v0.26.3", "scripts"))
+
+from common import out_dir, save_st, transformers_compat, versions  # noqa: E402
+
+transformers_compat()
+torch.set_num_threads(1)  # as tests/golden (versions.torch_num_threads 1): same sums, same bits
+
+import convert_diffusers_to_original_stable_diffusion as script  # noqa: E402
+from diffusers.loaders import single_file_utils as sfu  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "..", "golden")
+
+RESNET = [("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("out_layers.0", "norm2"),
+          ("out_layers.3", "conv2"), ("emb_layers.1", "time_emb_proj"), ("skip_connection", "conv_shortcut")]
+
+
+def resnet_to_ldm(rest):
+    for ldm, hf in RESNET:
+        if rest.startswith(hf + "."):
+            return ldm + rest[len(hf):]
+    return rest
+
+
+def ldm_unet(sd, cfg):
+    """diffusers UNet names -> LDM names (inverse of convert_ldm_unet_checkpoint for this config)"""
+    lpb = cfg["layers_per_block"]
+    inv = sfu.DIFFUSERS_TO_LDM_MAPPING["unet"]["layers"]  # diffusers -> ldm
+    cls = sfu.DIFFUSERS_TO_LDM_MAPPING["unet"]["class_embed_type"]
+    out = {}
+    for k, v in sd.items():
+        p = k.split(".")
+        if k in inv:
+            n = inv[k]
+        elif k in cls:
+            n = cls[k]
+        elif p[0] == "down_blocks":
+            b, rest = int(p[1]), ".".join(p[4:])
+            if p[2] == "resnets":
+                n = f"input_blocks.{1 + b * (lpb + 1) + int(p[3])}.0.{resnet_to_ldm(rest)}"
+            elif p[2] == "attentions":
+                n = f"input_blocks.{1 + b * (lpb + 1) + int(p[3])}.1.{rest}"
+            else:  # downsamplers.0.conv.*
+                n = f"input_blocks.{(b + 1) * (lpb + 1)}.0.op.{p[-1]}"
+        elif p[0] == "up_blocks":
+            b, rest = int(p[1]), ".".join(p[4:])
+            if p[2] == "resnets":
+                n = f"output_blocks.{b * (lpb + 1) + int(p[3])}.0.{resnet_to_ldm(rest)}"
+            elif p[2] == "attentions":
+                n = f"output_blocks.{b * (lpb + 1) + int(p[3])}.1.{rest}"
+            else:  # upsamplers.0.conv.*: after the attention if the block has one
+                has_attn = any(x.startswith(f"up_blocks.{b}.attentions.") for x in sd)
+                n = f"output_blocks.{b * (lpb + 1) + lpb}.{2 if has_attn else 1}.conv.{p[-1]}"
+        elif p[0] == "mid_block":
+            rest = ".".join(p[3:])
+            n = (f"middle_block.{2 * int(p[2])}.{resnet_to_ldm(rest)}" if p[1] == "resnets"
+                 else f"middle_block.1.{rest}")
+        else:
+            raise SystemExit(f"unet: no LDM name for {k}")
+        out["model.diffusion_model." + n] = v
+    return out
+
+
+def ldm_vae(sd, cfg):
+    """diffusers AutoencoderKL names -> LDM first_stage_model names, attention weights as 1x1 convs"""
+    n_up = len(cfg["up_block_types"])
+    inv = sfu.DIFFUSERS_TO_LDM_MAPPING["vae"]  # diffusers -> ldm
+    attn = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+    out = {}
+    for k, v in sd.items():
+        p = k.split(".")
+        side = p[0]
+        if k in inv:
+            n = inv[k]
+        elif p[1] == "down_blocks":
+            rest = ".".join(p[5:]).replace("conv_shortcut", "nin_shortcut")
+            n = (f"{side}.down.{p[2]}.block.{p[4]}.{rest}" if p[3] == "resnets"
+                 else f"{side}.down.{p[2]}.downsample.conv.{p[-1]}")
+        elif p[1] == "up_blocks":
+            blk = n_up - 1 - int(p[2])
+            rest = ".".join(p[5:]).replace("conv_shortcut", "nin_shortcut")
+            n = (f"{side}.up.{blk}.block.{p[4]}.{rest}" if p[3] == "resnets"
+                 else f"{side}.up.{blk}.upsample.conv.{p[-1]}")
+        elif p[1] == "mid_block" and p[2] == "resnets":
+            rest = ".".join(p[4:]).replace("conv_shortcut", "nin_shortcut")
+            n = f"{side}.mid.block_{int(p[3]) + 1}.{rest}"
+        elif p[1] == "mid_block" and p[2] == "attentions":
+            layer = ".".join(p[4:-1])
+            n = f"{side}.mid.attn_1.{attn[layer]}.{p[-1]}"
+            if v.ndim == 2:
+                v = v.reshape(*v.shape, 1, 1)
+        else:
+            raise SystemExit(f"vae: no LDM name for {k}")
+        out["first_stage_model." + n] = v
+    return out
+
+
+def sha(t):
+    return hashlib.sha256(t.detach().float().contiguous().numpy().tobytes()).hexdigest()
+
+
+def same(a, b, what):
+    ka, kb = set(a), set(b)
+    assert ka == kb, (what, sorted(ka - kb)[:5], sorted(kb - ka)[:5])
+    for k in ka:
+        assert a[k].shape == b[k].shape and torch.equal(a[k].float(), b[k].float()), (what, k)
+
+
+def folder_sd(folder, comp):
+    d = os.path.join(folder, comp)
+    for f in ("diffusion_pytorch_model.safetensors", "model.safetensors"):
+        if os.path.exists(os.path.join(d, f)):
+            return load_file(os.path.join(d, f))
+    raise SystemExit(f"no weights in {d}")
+
+
+def config(folder, comp):
+    with open(os.path.join(folder, comp, "config.json")) as f:
+        return json.load(f)
+
+
+def unet_part(folder):
+    sd, cfg = folder_sd(folder, "unet"), config(folder, "unet")
+    ck = {"model.diffusion_model." + k: v for k, v in script.convert_unet_state_dict(dict(sd)).items()}
+    try:
+        same(sfu.convert_ldm_unet_checkpoint(dict(ck), cfg), sd, "unet (script)")
+        return ck, "scripts/convert_diffusers_to_original_stable_diffusion.py convert_unet_state_dict"
+    except (AssertionError, KeyError):
+        ck = ldm_unet(sd, cfg)
+        same(sfu.convert_ldm_unet_checkpoint(dict(ck), cfg), sd, "unet (inverse)")
+        return ck, ("make_single_file.ldm_unet (the script's output does not load back: it hard-codes 4 levels x 2 "
+                       "layers and writes no label_emb for a class embedding)")
+
+
+def vae_part(folder):
+    sd, cfg = folder_sd(folder, "vae"), config(folder, "vae")
+    ck = {"first_stage_model." + k: v for k, v in script.convert_vae_state_dict(dict(sd)).items()}
+    try:
+        same(sfu.convert_ldm_vae_checkpoint(dict(ck), cfg), sd, "vae (script)")
+        return ck, "scripts/convert_diffusers_to_original_stable_diffusion.py convert_vae_state_dict"
+    except (AssertionError, KeyError):
+        ck = ldm_vae(sd, cfg)
+        same(sfu.convert_ldm_vae_checkpoint(dict(ck), cfg), sd, "vae (inverse)")
+        return ck, "make_single_file.ldm_vae (the script's output does not load back: it hard-codes decoder up.{3-i})"
+
+
+def text_part(folder, openclip, seed):
+    sd = folder_sd(folder, "text_encoder")
+    if not openclip:
+        ck = {"cond_stage_model.transformer." + k: v for k, v in script.convert_text_enc_state_dict(sd).items()}
+        te = sfu.create_text_encoder_from_ldm_clip_checkpoint(os.path.join(folder, "text_encoder"), dict(ck))
+        return ck, te, "script convert_text_enc_state_dict (identity) + prefix cond_stage_model.transformer.", None
+    tsd = {"transformer." + k: v for k, v in sd.items()}
+    ck = {"cond_stage_model.model." + k: v for k, v in script.convert_text_enc_state_dict_v20(tsd).items()}
+    # OpenCLIP checkpoints carry text_projection [width, embed]; diffusers v0.26.3 reads the q/k/v split size
+    # from its shape[0] (default 1024 without it) and ignores the values for a CLIPTextModel.
+    hidden = sd["text_model.final_layer_norm.weight"].shape[0]
+    g = torch.Generator().manual_seed(seed)
+    ck["cond_stage_model.model.text_projection"] = torch.randn(hidden, hidden, generator=g)
+    te = sfu.create_text_encoder_from_open_clip_checkpoint(folder, dict(ck), subfolder="text_encoder")
+    note = (f"cond_stage_model.model.text_projection ({hidden}x{hidden}, torch.randn seed {seed}) added: "
+            "real OpenCLIP checkpoints have it and diffusers takes the in_proj split size from its shape[0]")
+    return ck, te, "script convert_text_enc_state_dict_v20 (fused in_proj) + prefix cond_stage_model.model.", note
+
+
+def golden_case(name):
+    from safetensors import safe_open
+    path = os.path.join(GOLDEN, "cases", "pipelines", name + ".safetensors")
+    with safe_open(path, "pt") as f:
+        settings = json.loads(f.metadata()["settings"])
+        return settings, f.get_tensor("out.images")
+
+
+def run_pipe(kind, folder, settings, **parts):
+    import diffusers
+    g = torch.Generator().manual_seed(settings["seed"])
+    kw = dict(prompt=settings["prompt"], guidance_scale=settings["guidance_scale"],
+              num_inference_steps=settings["num_inference_steps"], height=settings["height"],
+              width=settings["width"])
+    if kind == "sd":
+        pipe = diffusers.StableDiffusionPipeline.from_pretrained(folder, **parts)
+        kw["negative_prompt"] = settings["negative_prompt"]
+    else:
+        pipe = diffusers.StableUnCLIPImg2ImgPipeline.from_pretrained(folder, **parts)
+        kw["image"] = Image.open(os.path.join(GOLDEN, "cases", "pipelines", settings["image"])).convert("RGB")
+        kw["noise_level"] = settings["noise_level"]
+    pipe.set_progress_bar_config(disable=True)
+    return torch.from_numpy(np.asarray(pipe(**kw, generator=g, output_type="np").images, dtype=np.float32))
+
+
+def draw(kind, folder, unet, vae, te, name):
+    """the golden case's run with the converted parts; it must equal the folder's own run in this process
+    bit for bit (the folder's run differs from tests/golden's stored image only by this CPU's float sums)"""
+    settings, want = golden_case(name)
+    img = run_pipe(kind, folder, settings, unet=unet, vae=vae, text_encoder=te)
+    ref = run_pipe(kind, folder, settings)
+    assert torch.equal(img, ref), f"{name}: the converted parts draw another image than the folder"
+    return img, float((img - want).abs().max())
+
+
+def make(kind, folder_name, openclip, case_name, seed):
+    import diffusers
+    folder = os.path.join(GOLDEN, "models", folder_name)
+    unet_ck, unet_w = unet_part(folder)
+    vae_ck, vae_w = vae_part(folder)
+    te_ck, te, te_w, note = text_part(folder, openclip, seed)
+    ckpt = {**unet_ck, **vae_ck, **te_ck}
+    fname = f"{folder_name}.ldm.safetensors"
+    path = os.path.join(out_dir("models/single-file"), fname)
+    save_file({k: v.contiguous() for k, v in sorted(ckpt.items())}, path)
+
+    # read back from the written file, exactly as the single-file loader converts it
+    back = load_file(path)
+    ucfg, vcfg = config(folder, "unet"), config(folder, "vae")
+    conv = {"unet": sfu.convert_ldm_unet_checkpoint(dict(back), ucfg),
+            "vae": sfu.convert_ldm_vae_checkpoint(dict(back), vcfg)}
+    if openclip:
+        te = sfu.create_text_encoder_from_open_clip_checkpoint(folder, dict(back), subfolder="text_encoder")
+    else:
+        te = sfu.create_text_encoder_from_ldm_clip_checkpoint(os.path.join(folder, "text_encoder"), dict(back))
+    conv["text_encoder"] = {k: v for k, v in te.state_dict().items() if k != "text_model.embeddings.position_ids"}
+    for comp, sd in conv.items():
+        ref = {k: v for k, v in folder_sd(folder, comp).items() if k != "text_model.embeddings.position_ids"}
+        same(sd, ref, comp)
+    unet = diffusers.UNet2DConditionModel.from_config(ucfg)
+    unet.load_state_dict(conv["unet"])
+    vae = diffusers.AutoencoderKL.from_config(vcfg)
+    vae.load_state_dict(conv["vae"])
+    img, vs_golden = draw(kind, folder, unet, vae, te, case_name)
+
+    settings = {
+        "checkpoint": f"models/single-file/{fname}",
+        "config": f"models/{folder_name}",
+        "family": {"sd": "SD-1.x", "unclip": "Stable unCLIP (SD-2.x layout)"}[kind],
+        "golden_case": f"cases/pipelines/{case_name}.safetensors",
+        "parts_from_checkpoint": ["unet", "vae", "text_encoder"],
+        "parts_from_config": (["tokenizer", "scheduler"] if kind == "sd" else
+                              ["tokenizer", "scheduler", "image_encoder", "feature_extractor", "image_normalizer",
+                               "image_noising_scheduler"]),
+        "writer": {"unet": unet_w, "vae": vae_w, "text_encoder": te_w},
+        "reader": "diffusers v0.26.3 loaders/single_file_utils.py convert_ldm_unet_checkpoint, "
+                  "convert_ldm_vae_checkpoint, create_text_encoder_from_"
+                  + ("open_clip_checkpoint" if openclip else "ldm_clip_checkpoint")
+                  + " with the config folder's configs; equal to the folder's tensors bit for bit",
+        "image": "out.images = the golden case's run with the converted parts, bit-identical to the folder's "
+                 f"run in the same process; max abs difference to the golden case's stored image: {vs_golden:.3g}",
+        "notes": note or "",
+    }
+    converted = {c: {k: [list(v.shape), sha(v)] for k, v in sorted(sd.items())} for c, sd in conv.items()}
+    save_st(os.path.join(out_dir("cases/single_file"), f"{folder_name}.safetensors"), {"out.images": img},
+            {"settings": settings, "converted": converted, "versions": versions()})
+    print(f"{fname}: {len(ckpt)} tensors, {os.path.getsize(path)} bytes; image == folder's, {vs_golden:.3g} from {case_name}")
+
+
+if __name__ == "__main__":
+    make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1701)
+    make("unclip", "tiny-unclip", True, "unclip_img2img.nl0.gs10.32x32", 1702)
