@@ -1,5 +1,6 @@
 /* models.c — loading everything a generation needs (see models.h). */
 #include "pipelines/models.h"
+#include "io/component.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -233,6 +234,33 @@ dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir
   memset(m, 0, sizeof *m);
   loader L = {m, progress, user, 0, 0, err};
   dif_status s = load(&L, dir, prior_dir);
+  if (s) dif_models_free(m);
+  return s;
+}
+
+dif_status dif_models_load_checkpoint(dif_models *m, const char *file, const char *config_dir,
+                                      const char *prior_dir, dif_load_progress progress, void *user,
+                                      dif_error *err) {
+  memset(m, 0, sizeof *m);
+  dif_checkpoint *c;
+  dif_status s = dif_checkpoint_open(file, &c, err);
+  if (s) return s;
+  if (!config_dir) {
+    const dif_checkpoint_info *in = dif_checkpoint_describe(c);
+    s = dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                 "%s is a single-file %s checkpoint; its configs, tokenizer and scheduler must "
+                 "come from a diffusers folder of the same model given with it (--config DIR, "
+                 "dif_context_set_config; e.g. stable-diffusion-v1-5 for SD-1.x, "
+                 "stable-diffusion-2-1 for SD-2.x 768 v-prediction)",
+                 file, in->family);
+    dif_checkpoint_close(c);
+    return s;
+  }
+  loader L = {m, progress, user, 0, 0, err};
+  dif_component_bind_checkpoint(c, config_dir);
+  s = load(&L, config_dir, prior_dir);
+  dif_component_bind_checkpoint(NULL, NULL);
+  dif_checkpoint_close(c); /* the parts' views keep the file mapped */
   if (s) dif_models_free(m);
   return s;
 }
