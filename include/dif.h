@@ -321,6 +321,21 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
  * loaded), DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
 DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_dir);
 
+/* Describes a single-file checkpoint without loading it, as JSON (UTF-8,
+ * NUL-terminated): "file", "family" ("SD-1.x", "SD-2.x", "Stable unCLIP
+ * (SD-2.x, 768-d image embeddings)", "... inpainting"), "dtype" (of the
+ * UNet), "parts" (of "unet", "vae", "text_encoder"), "not_loaded" (parts
+ * the file has that are not used), "text_encoder", "text_width",
+ * "unet_in_channels", "cross_attention_dim", "image_embedding_dim" (0 but
+ * for unCLIP), "load" (what loading it needs). Read from the tensors' names
+ * and shapes only; what they cannot tell (v or epsilon prediction, turbo)
+ * the config folder says. With buf NULL only *size is set (the bytes needed,
+ * NUL included); else buf must hold *size bytes. Errors as dif_context_load
+ * for the file (pickles refused, a file that is no checkpoint: BAD_MODEL),
+ * DIF_ERR_INVALID_ARGUMENT (NULLs, buffer too small; *size says how much is
+ * needed); the message is in dif_last_error(). Thread-safe. */
+DIF_API dif_status dif_checkpoint_info(const char *path, char *buf, size_t *size);
+
 /* Load progress: called once per component while dif_context_load runs, on
  * the loading thread: index counts from 1 to total. Before loading only. */
 typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total, void *user_data);

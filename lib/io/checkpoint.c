@@ -12,7 +12,7 @@
 
 struct dif_checkpoint {
   dif_safetensors *st;
-  dif_checkpoint_info info;
+  dif_ckpt_info info;
   char family[96];
 };
 
@@ -80,7 +80,7 @@ static int64_t dim(const dif_safetensors *st, const char *name, int i) {
 /* Family, dtype and parts, from the tensors alone. */
 static dif_status describe(dif_checkpoint *c, dif_error *err) {
   dif_safetensors *st = c->st;
-  dif_checkpoint_info *in = &c->info;
+  dif_ckpt_info *in = &c->info;
   const char *path = dif_st_path(st);
   if (has_prefix(st, "conditioner.embedders."))
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
@@ -147,7 +147,7 @@ void dif_checkpoint_close(dif_checkpoint *c) {
 }
 
 const char *dif_checkpoint_path(const dif_checkpoint *c) { return dif_st_path(c->st); }
-const dif_checkpoint_info *dif_checkpoint_describe(const dif_checkpoint *c) { return &c->info; }
+const dif_ckpt_info *dif_checkpoint_describe(const dif_checkpoint *c) { return &c->info; }
 
 /* The layout numbers the conversion needs, from the component's config. */
 static dif_status layout(const char *component, const char *config_dir, dif_ckpt_layout *l,
@@ -211,6 +211,24 @@ static dif_status build(dif_checkpoint *c, const part *p, const dif_ckpt_layout 
   return s;
 }
 
+static dif_status missing(const dif_checkpoint *c, const char *component, dif_error *err) {
+  const char *want = strcmp(component, "unet") == 0  ? "model.diffusion_model."
+                     : strcmp(component, "vae") == 0 ? "first_stage_model."
+                                                     : "cond_stage_model.";
+  return dif_fail(err, DIF_ERR_BAD_MODEL,
+                  "%s: the checkpoint has no %s (no tensor starts with %s); a single file must "
+                  "hold the UNet, the VAE and the text encoder",
+                  dif_st_path(c->st), component, want);
+}
+
+dif_status dif_checkpoint_require_all(const dif_checkpoint *c, dif_error *err) {
+  const dif_ckpt_info *in = &c->info;
+  if (!in->has_unet) return missing(c, "unet", err);
+  if (!in->has_vae) return missing(c, "vae", err);
+  if (!in->has_text_encoder) return missing(c, "text_encoder", err);
+  return DIF_OK;
+}
+
 dif_status dif_checkpoint_part(dif_checkpoint *c, const char *component, const char *config_dir,
                                dif_safetensors **out, dif_error *err) {
   *out = NULL;
@@ -218,15 +236,7 @@ dif_status dif_checkpoint_part(dif_checkpoint *c, const char *component, const c
   for (size_t i = 0; i < N_PARTS && !p; i++)
     if (strcmp(parts[i].component, component) == 0 && has_prefix(c->st, parts[i].prefix))
       p = &parts[i];
-  if (!p) {
-    const char *want = strcmp(component, "unet") == 0  ? "model.diffusion_model."
-                       : strcmp(component, "vae") == 0 ? "first_stage_model."
-                                                       : "cond_stage_model.";
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: the checkpoint has no %s (no tensor starts with %s); a single file must "
-                    "hold the UNet, the VAE and the text encoder",
-                    dif_st_path(c->st), component, want);
-  }
+  if (!p) return missing(c, component, err);
   dif_ckpt_layout l = {2, 0, dif_st_path(c->st)};
   dif_status s = layout(component, config_dir, &l, err);
   if (!s && p->rename == dif_ckpt_rename_openclip) s = check_openclip(c, err);

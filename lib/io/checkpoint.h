@@ -29,7 +29,7 @@
 
 typedef struct dif_checkpoint dif_checkpoint;
 
-typedef struct dif_checkpoint_info {
+typedef struct dif_ckpt_info {
   const char *family;       /* "SD-1.x", "SD-2.x", "Stable unCLIP (SD-2.x, 768-d image ...)" */
   const char *text_encoder; /* "CLIP ViT-L/14 (SD-1.x layout)", "OpenCLIP (SD-2.x layout)", NULL */
   const char *dtype;        /* of the UNet's conv_in weight: "F32", "F16", "BF16" */
@@ -41,7 +41,7 @@ typedef struct dif_checkpoint_info {
   int64_t class_embed_in;   /* unCLIP: 2 x the image embedding width; else 0 */
   int64_t text_width;       /* the text encoder's width */
   size_t tensors;
-} dif_checkpoint_info;
+} dif_ckpt_info;
 
 /* Opens and validates path as a single-file checkpoint. DIF_ERR_UNSUPPORTED
  * for a pickle (saying why and how to convert it) and for layouts libdif
@@ -49,7 +49,7 @@ typedef struct dif_checkpoint_info {
 dif_status dif_checkpoint_open(const char *path, dif_checkpoint **out, dif_error *err);
 void dif_checkpoint_close(dif_checkpoint *c);
 const char *dif_checkpoint_path(const dif_checkpoint *c);
-const dif_checkpoint_info *dif_checkpoint_describe(const dif_checkpoint *c);
+const dif_ckpt_info *dif_checkpoint_describe(const dif_checkpoint *c);
 
 /* A view of one part ("unet", "vae", "text_encoder") under diffusers names;
  * config_dir is the component folder whose config.json gives the layout
@@ -58,6 +58,10 @@ const dif_checkpoint_info *dif_checkpoint_describe(const dif_checkpoint *c);
  * dif_st_close; it keeps the file mapped. */
 dif_status dif_checkpoint_part(dif_checkpoint *c, const char *component, const char *config_dir,
                                dif_safetensors **out, dif_error *err);
+
+/* DIF_ERR_BAD_MODEL naming the file and the first missing part's prefix
+ * unless the checkpoint holds a UNet, a VAE and a text encoder. */
+dif_status dif_checkpoint_require_all(const dif_checkpoint *c, dif_error *err);
 
 /* DIF_ERR_UNSUPPORTED with the reason and a conversion command if path is a
  * pickle checkpoint (by its extension or its first bytes), else DIF_OK. */

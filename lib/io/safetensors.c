@@ -33,7 +33,8 @@ struct dif_safetensors {
   dif_safetensors *base;
   size_t views;
   int closed;
-  char *names; /* a view's entry names, one block */
+  char *names;               /* a view's entry names, one block */
+  const dif_st_entry **srcs; /* a view's entries' sources in the base, for messages */
 };
 
 static const struct {
@@ -74,6 +75,7 @@ void dif_st_close(dif_safetensors *st) {
     if (--b->views == 0 && b->closed) dif_st_close(b);
   }
   free(st->names);
+  free(st->srcs);
   if (st->converted) {
     for (size_t i = 0; i < st->count; i++) free(st->converted[i]);
     free(st->converted);
@@ -393,9 +395,12 @@ dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
   int same = out->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
   if (!same) {
-    char a[96], b[96];
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s' has shape %s, expected %s", st->path,
-                    name, dif_shape_str(out->shape, out->ndim, a, sizeof a),
+    char a[96], b[96], from[300] = "";
+    const dif_st_entry *e = dif_st_find(st, name);
+    if (st->srcs && e) /* a view: say which tensor of the file it is */
+      snprintf(from, sizeof from, " (the file's '%s')", st->srcs[e - st->entries]->name);
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s'%s has shape %s, expected %s", st->path,
+                    name, from, dif_shape_str(out->shape, out->ndim, a, sizeof a),
                     dif_shape_str(shape, ndim, b, sizeof b));
   }
   return DIF_OK;
@@ -497,8 +502,10 @@ dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_
     st->by_name = calloc(n ? n : 1, sizeof *st->by_name);
     st->converted = calloc(n ? n : 1, sizeof *st->converted);
     st->names = malloc(names ? names : 1);
+    st->srcs = calloc(n ? n : 1, sizeof *st->srcs);
   }
-  if (!st || !st->path || !st->entries || !st->by_name || !st->converted || !st->names) {
+  if (!st || !st->path || !st->entries || !st->by_name || !st->converted || !st->names ||
+      !st->srcs) {
     dif_st_close(st);
     return dif_fail_oom(err, "safetensors view", n * sizeof *st->entries + names);
   }
@@ -520,6 +527,7 @@ dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_
     e->name = p;
     p += len;
     e->dtype = v[i].src->dtype;
+    st->srcs[i] = v[i].src;
     e->ndim = v[i].ndim;
     memcpy(e->shape, v[i].shape, sizeof e->shape);
     e->begin = v[i].src->begin + v[i].offset;

@@ -245,8 +245,12 @@ dif_status dif_models_load_checkpoint(dif_models *m, const char *file, const cha
   dif_checkpoint *c;
   dif_status s = dif_checkpoint_open(file, &c, err);
   if (s) return s;
+  if ((s = dif_checkpoint_require_all(c, err))) {
+    dif_checkpoint_close(c);
+    return s;
+  }
   if (!config_dir) {
-    const dif_checkpoint_info *in = dif_checkpoint_describe(c);
+    const dif_ckpt_info *in = dif_checkpoint_describe(c);
     s = dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                  "%s is a single-file %s checkpoint; its configs, tokenizer and scheduler must "
                  "come from a diffusers folder of the same model given with it (--config DIR, "
