@@ -198,6 +198,14 @@ static dif_status build(dif_checkpoint *c, const part *p, const dif_ckpt_layout 
   for (size_t i = 0; i < n && !s; i++) {
     const dif_st_entry *e = dif_st_entry_at(c->st, i);
     if (strncmp(e->name, p->prefix, plen) != 0) continue;
+    /* the conversions build names in fixed buffers; no real key is half this long */
+    if (strlen(e->name) > DIF_CKPT_MAX_KEY) {
+      s = dif_fail(err, DIF_ERR_BAD_MODEL,
+                   "%s: tensor '%.60s...' has a name of %zu bytes (a Stable Diffusion "
+                   "checkpoint's are under %d)",
+                   dif_st_path(c->st), e->name, strlen(e->name), DIF_CKPT_MAX_KEY);
+      break;
+    }
     int k = p->rename(l, e->name + plen, e, &v[used], err);
     if (k < 0)
       s = err ? err->status : DIF_ERR_BAD_MODEL;

@@ -17,6 +17,10 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 
+/* Keys longer than this are refused before conversion (the longest real one
+ * is under 100 bytes), so no converted name is ever cut short. */
+#define DIF_CKPT_MAX_KEY 160
+
 typedef struct dif_ckpt_layout {
   int layers_per_block; /* UNet: unet/config.json layers_per_block */
   int vae_up_blocks;    /* VAE: len(vae/config.json up_block_types) */

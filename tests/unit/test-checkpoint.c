@@ -164,6 +164,18 @@ TEST(unknown_layouts) {
   const char *sdxl = write_st("sd_xl_base_1.0.safetensors", x, 2);
   CHECK_STATUS(dif_checkpoint_open(sdxl, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "sd_xl_base_1.0.safetensors is an SDXL checkpoint");
+  char longname[300];
+  snprintf(longname, sizeof longname, "model.diffusion_model.input_blocks.1.0.%0200d", 7);
+  spec y[] = {{longname, "F32", 1, {4}, NULL}};
+  const char *longkey = write_st("long-key.safetensors", y, 1);
+  CHECK_STATUS(dif_checkpoint_open(longkey, &c, &err), DIF_OK, err.msg, "");
+  dif_safetensors *v = NULL;
+  if (c)
+    CHECK_STATUS(dif_checkpoint_part(c, "unet", dif_test_path(SD_DIR "/unet"), &v, &err),
+                 DIF_ERR_BAD_MODEL, err.msg, "has a name of 239 bytes");
+  CHECK(v == NULL);
+  dif_checkpoint_close(c);
+  c = NULL;
   const char *empty = write_st("empty.safetensors", x, 0);
   CHECK_STATUS(dif_checkpoint_open(empty, &c, &err), DIF_ERR_BAD_MODEL, err.msg, "no tensors");
   CHECK(c == NULL);
