@@ -7,12 +7,14 @@
  *   1. tensors: every part the file holds (unet, vae, text_encoder), as
  *      io/checkpoint.c converts it, has exactly the names diffusers v0.26.3's
  *      single-file conversion produced (metadata "converted"), and each tensor
- *      equals the folder's bit for bit (same dtype: F32);
+ *      equals the folder's bit for bit (an F32 file), or the folder's rounded
+ *      to F16 (settings.dtype "F16", the script's --half);
  *   2. image: the golden case's run with the single file + its config folder
- *      equals the same run with the folder bit for bit, and the case's
- *      out.images (diffusers' run of the converted parts) within the
- *      pipelines' 1e-3. */
+ *      equals the case's out.images (diffusers' run of the converted parts)
+ *      within the pipelines' 1e-3, and for an F32 file the same run with the
+ *      folder bit for bit. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +32,20 @@ static double num(json_t *o, const char *key, double dflt) {
   return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
-/* One part: names as diffusers converted them, values as the folder's. */
+/* f rounded to the nearest F16 value, ties to even (torch's .half()); the
+ * weights are far inside F16's range. */
+static float round_f16(float f) {
+  if (f == 0 || !isfinite(f)) return f;
+  int e;
+  frexp(f, &e); /* |f| in [2^(e-1), 2^e) */
+  double q = ldexp(1.0, (e - 1 < -14 ? -14 : e - 1) - 10);
+  return (float)(nearbyint((double)f / q) * q);
+}
+
+/* One part: names as diffusers converted them, values as the folder's
+ * (rounded to F16 for an F16 file). */
 static void check_part(golden *g, const char *name, dif_checkpoint *c, const char config[4096],
-                       const char *comp, json_t *want) {
+                       const char *comp, json_t *want, bool f16) {
   char dir[4200], what[300];
   snprintf(dir, sizeof dir, "%s/%s", config, comp);
   dif_error err = {0};
@@ -53,8 +66,14 @@ static void check_part(golden *g, const char *name, dif_checkpoint *c, const cha
         golden_fail(g, name, "%s: %s", what, err.msg);
       } else if (a.ndim != b.ndim || memcmp(a.shape, b.shape, sizeof(int64_t) * (size_t)a.ndim)) {
         golden_fail(g, name, "%s: shape differs from the folder's", what);
-      } else {
+      } else if (!f16) {
         golden_check_bits(g, name, what, a.data, b.data, dif_tensor_numel(&a));
+      } else {
+        int64_t n = dif_tensor_numel(&b);
+        float *r = malloc((size_t)(n ? n : 1) * sizeof *r);
+        for (int64_t j = 0; r && j < n; j++) r[j] = round_f16(b.data[j]);
+        if (r) golden_check_bits(g, name, what, a.data, r, n);
+        free(r);
       }
     }
   }
@@ -121,7 +140,7 @@ static dif_status draw(golden *g, dif_models *m, json_t *set, const char *case_d
 }
 
 static void check_image(golden *g, const char *name, const char *file, const char *config,
-                        const char *golden_case, const dif_safetensors *st) {
+                        const char *golden_case, const dif_safetensors *st, bool f16) {
   char case_path[4096], case_dir[4096];
   snprintf(case_path, sizeof case_path, "%s", golden_path(g, golden_case));
   snprintf(case_dir, sizeof case_dir, "%s", case_path);
@@ -152,7 +171,7 @@ static void check_image(golden *g, const char *name, const char *file, const cha
     golden_fail(g, name, "single file: %s", err.msg);
   }
   if (a.data && b.data && a.n == b.n) {
-    golden_check_bits(g, name, "out.images (single file = folder)", b.data, a.data, b.n);
+    if (!f16) golden_check_bits(g, name, "out.images (single file = folder)", b.data, a.data, b.n);
     golden_check(g, name, "out.images", b.data, b.n, st, 1e-3, 0);
   } else if (a.data && b.data) {
     golden_fail(g, name, "images of %lld and %lld values", (long long)a.n, (long long)b.n);
@@ -182,9 +201,11 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     } else {
       const char *comp;
       json_t *want;
-      json_object_foreach(converted, comp, want) check_part(g, name, c, config, comp, want);
+      const char *dtype = str(set, "dtype");
+      bool f16 = dtype && strcmp(dtype, "F16") == 0;
+      json_object_foreach(converted, comp, want) check_part(g, name, c, config, comp, want, f16);
       dif_checkpoint_close(c);
-      check_image(g, name, file, config, gcase, st);
+      check_image(g, name, file, config, gcase, st, f16);
     }
   }
   json_decref(set);

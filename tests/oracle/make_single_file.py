@@ -5,6 +5,8 @@ Writes
   models/single-file/tiny-sd.ldm.safetensors      SD-1.x layout (cond_stage_model.transformer.*)
   models/single-file/tiny-unclip.ldm.safetensors  SD-2.x / Stable unCLIP layout (OpenCLIP text encoder
                                                   cond_stage_model.model.* with fused in_proj, label_emb)
+  models/single-file/tiny-sd.ldm.f16.safetensors  the SD-1.x file in F16 (the script's --half), as most
+                                                  shared checkpoints are
   cases/single_file/<name>.safetensors            one case per checkpoint (below)
 
 Writer.  diffusers' scripts/convert_diffusers_to_original_stable_diffusion.py is imported unmodified
@@ -231,24 +233,27 @@ def run_pipe(kind, folder, settings, **parts):
     return torch.from_numpy(np.asarray(pipe(**kw, generator=g, output_type="np").images, dtype=np.float32))
 
 
-def draw(kind, folder, unet, vae, te, name):
-    """the golden case's run with the converted parts; it must equal the folder's own run in this process
-    bit for bit (the folder's run differs from tests/golden's stored image only by this CPU's float sums)"""
+def draw(kind, folder, unet, vae, te, name, half):
+    """the golden case's run with the converted parts; from an F32 file it must equal the folder's own run in
+    this process bit for bit (the folder's run differs from tests/golden's stored image only by this CPU's
+    float sums); from an F16 file the weights are the folder's rounded to F16, so it differs"""
     settings, want = golden_case(name)
     img = run_pipe(kind, folder, settings, unet=unet, vae=vae, text_encoder=te)
     ref = run_pipe(kind, folder, settings)
-    assert torch.equal(img, ref), f"{name}: the converted parts draw another image than the folder"
-    return img, float((img - want).abs().max())
+    assert half or torch.equal(img, ref), f"{name}: the converted parts draw another image than the folder"
+    return img, float((img - want).abs().max()), float((img - ref).abs().max())
 
 
-def make(kind, folder_name, openclip, case_name, seed):
+def make(kind, folder_name, openclip, case_name, seed, half=False):
     import diffusers
     folder = os.path.join(GOLDEN, "models", folder_name)
     unet_ck, unet_w = unet_part(folder)
     vae_ck, vae_w = vae_part(folder)
     te_ck, te, te_w, note = text_part(folder, openclip, seed)
     ckpt = {**unet_ck, **vae_ck, **te_ck}
-    fname = f"{folder_name}.ldm.safetensors"
+    if half:  # the script's --half: every tensor .half()
+        ckpt = {k: v.half() for k, v in ckpt.items()}
+    fname = f"{folder_name}.ldm{'.f16' if half else ''}.safetensors"
     path = os.path.join(out_dir("models/single-file"), fname)
     save_file({k: v.contiguous() for k, v in sorted(ckpt.items())}, path)
 
@@ -263,18 +268,20 @@ def make(kind, folder_name, openclip, case_name, seed):
         te = sfu.create_text_encoder_from_ldm_clip_checkpoint(os.path.join(folder, "text_encoder"), dict(back))
     conv["text_encoder"] = {k: v for k, v in te.state_dict().items() if k != "text_model.embeddings.position_ids"}
     for comp, sd in conv.items():
-        ref = {k: v for k, v in folder_sd(folder, comp).items() if k != "text_model.embeddings.position_ids"}
+        ref = {k: (v.half() if half else v) for k, v in folder_sd(folder, comp).items()
+               if k != "text_model.embeddings.position_ids"}
         same(sd, ref, comp)
     unet = diffusers.UNet2DConditionModel.from_config(ucfg)
     unet.load_state_dict(conv["unet"])
     vae = diffusers.AutoencoderKL.from_config(vcfg)
     vae.load_state_dict(conv["vae"])
-    img, vs_golden = draw(kind, folder, unet, vae, te, case_name)
+    img, vs_golden, vs_folder = draw(kind, folder, unet, vae, te, case_name, half)
 
     settings = {
         "checkpoint": f"models/single-file/{fname}",
         "config": f"models/{folder_name}",
         "family": {"sd": "SD-1.x", "unclip": "Stable unCLIP (SD-2.x layout)"}[kind],
+        "dtype": "F16" if half else "F32",
         "golden_case": f"cases/pipelines/{case_name}.safetensors",
         "parts_from_checkpoint": ["unet", "vae", "text_encoder"],
         "parts_from_config": (["tokenizer", "scheduler"] if kind == "sd" else
@@ -284,17 +291,25 @@ def make(kind, folder_name, openclip, case_name, seed):
         "reader": "diffusers v0.26.3 loaders/single_file_utils.py convert_ldm_unet_checkpoint, "
                   "convert_ldm_vae_checkpoint, create_text_encoder_from_"
                   + ("open_clip_checkpoint" if openclip else "ldm_clip_checkpoint")
-                  + " with the config folder's configs; equal to the folder's tensors bit for bit",
-        "image": "out.images = the golden case's run with the converted parts, bit-identical to the folder's "
-                 f"run in the same process; max abs difference to the golden case's stored image: {vs_golden:.3g}",
+                  + " with the config folder's configs; equal to the folder's tensors"
+                  + (" rounded to F16 (torch .half())" if half else "") + " bit for bit",
+        "image": ("out.images = the golden case's run with the converted parts (F16 weights, float32 models: "
+                  f"max abs difference to the folder's run {vs_folder:.3g}"
+                  if half else
+                  "out.images = the golden case's run with the converted parts, bit-identical to the folder's "
+                  "run in the same process") + f"; max abs difference to the golden case's stored image: "
+                 f"{vs_golden:.3g}",
         "notes": note or "",
     }
     converted = {c: {k: [list(v.shape), sha(v)] for k, v in sorted(sd.items())} for c, sd in conv.items()}
-    save_st(os.path.join(out_dir("cases/single_file"), f"{folder_name}.safetensors"), {"out.images": img},
+    case = f"{folder_name}{'.f16' if half else ''}.safetensors"
+    save_st(os.path.join(out_dir("cases/single_file"), case), {"out.images": img},
             {"settings": settings, "converted": converted, "versions": versions()})
-    print(f"{fname}: {len(ckpt)} tensors, {os.path.getsize(path)} bytes; image == folder's, {vs_golden:.3g} from {case_name}")
+    print(f"{fname}: {len(ckpt)} tensors, {os.path.getsize(path)} bytes; image {vs_folder:.3g} from the folder's, "
+          f"{vs_golden:.3g} from {case_name}")
 
 
 if __name__ == "__main__":
     make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1701)
     make("unclip", "tiny-unclip", True, "unclip_img2img.nl0.gs10.32x32", 1702)
+    make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1703, half=True)
