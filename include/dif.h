@@ -341,8 +341,9 @@ DIF_API dif_status dif_checkpoint_info(const char *path, char *buf, size_t *size
 typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total, void *user_data);
 DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn, void *user_data);
 
-/* A JSON description of the loaded model, made at load: the folder, its
- * pipeline class and family ("unclip" or "sd"), each component with its
+/* A JSON description of the loaded model, made at load: the folder ("model";
+ * for a single-file checkpoint its config folder, the file in "checkpoint",
+ * else null), its pipeline class and family ("unclip" or "sd"), each component with its
  * class and main config values, the weight files with sizes and xxh3
  * fingerprints, the default image size ("default_size") and every sample
  * default ("defaults", section 7) with the dif_defaults.json they came from

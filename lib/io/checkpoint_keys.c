@@ -2,6 +2,7 @@
  * checkpoint_keys.h; the comments quote diffusers v0.26.3 single_file_utils.py). */
 #include "io/checkpoint_keys.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,8 +201,11 @@ static int vae_mid(const char *side, const char *rest, const dif_st_entry *src,
   if (!to) return 0;
   same(src, o, "%s.mid_block.attentions.0.%s", side, to);
   /* the 1x1 convolutions (C, C, 1, 1) or (C, C, 1) are linear layers (C, C):
-   * the same bytes */
-  if (src->ndim > 2) o->ndim = 2;
+   * the same bytes (diffusers' [:, :, 0, 0]); any other shape is left for the
+   * VAE loader to refuse by name */
+  bool one_by_one = src->ndim > 2;
+  for (int d = 2; d < src->ndim; d++) one_by_one &= src->shape[d] == 1;
+  if (one_by_one) o->ndim = 2;
   return 1;
 }
 

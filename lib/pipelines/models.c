@@ -3,6 +3,7 @@
 #include "io/component.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -261,6 +262,10 @@ dif_status dif_models_load_checkpoint(dif_models *m, const char *file, const cha
     return s;
   }
   loader L = {m, progress, user, 0, 0, err};
+  if (!(m->checkpoint = strdup(file))) {
+    dif_checkpoint_close(c);
+    return dif_fail_oom(err, "checkpoint path", strlen(file) + 1);
+  }
   dif_component_bind_checkpoint(c, config_dir);
   s = load(&L, config_dir, prior_dir);
   dif_component_bind_checkpoint(NULL, NULL);
@@ -285,6 +290,7 @@ void dif_models_free(dif_models *m) {
   dif_config_free(m->prior_scheduler_cfg);
   dif_model_folder_free(m->folder);
   dif_model_folder_free(m->prior_folder);
+  free(m->checkpoint);
   memset(m, 0, sizeof *m);
 }
 

@@ -41,6 +41,7 @@ typedef void (*dif_load_progress)(void *user, const char *component, int index, 
 typedef struct dif_models {
   dif_family family;
   dif_model_folder *folder, *prior_folder;
+  char *checkpoint; /* a single-file checkpoint's path (folder: its config), else NULL */
   /* decoder side */
   dif_clip_tokenizer *tokenizer;
   dif_clip_text text_encoder;

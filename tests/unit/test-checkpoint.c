@@ -281,6 +281,8 @@ TEST(api_rules) {
   CHECK_STATUS(dif_context_load(ctx, dif_test_path(UNCLIP_FILE)), DIF_OK,
                dif_context_last_error(ctx), "");
   CHECK(dif_context_is_unclip(ctx) && dif_context_has_image_encoder(ctx));
+  CHECK(strstr(dif_context_info(ctx), "\"checkpoint\": \"") &&
+        strstr(dif_context_info(ctx), "tiny-unclip.ldm.safetensors\""));
   CHECK_STATUS(dif_context_set_config(ctx, "x"), DIF_ERR_BUSY, dif_context_last_error(ctx),
                "already loaded");
   dif_context_free(ctx);
