@@ -125,19 +125,29 @@ static dif_status describe(dif_checkpoint *c, dif_error *err) {
   return DIF_OK;
 }
 
-dif_status dif_checkpoint_open(const char *path, dif_checkpoint **out, dif_error *err) {
+dif_status dif_checkpoint_open_st(dif_safetensors *st, dif_checkpoint **out, dif_error *err) {
   *out = NULL;
-  dif_status s = dif_checkpoint_refuse_pickle(path, err);
-  if (s) return s;
   dif_checkpoint *c = calloc(1, sizeof *c);
-  if (!c) return dif_fail_oom(err, "checkpoint", sizeof *c);
-  if (!(s = dif_st_open(path, &c->st, err))) s = describe(c, err);
+  if (!c) {
+    dif_st_close(st);
+    return dif_fail_oom(err, "checkpoint", sizeof *c);
+  }
+  c->st = st;
+  dif_status s = describe(c, err);
   if (s) {
     dif_checkpoint_close(c);
     return s;
   }
   *out = c;
   return DIF_OK;
+}
+
+dif_status dif_checkpoint_open(const char *path, dif_checkpoint **out, dif_error *err) {
+  *out = NULL;
+  dif_safetensors *st;
+  dif_status s = dif_checkpoint_refuse_pickle(path, err);
+  if (!s) s = dif_st_open(path, &st, err);
+  return s ? s : dif_checkpoint_open_st(st, out, err);
 }
 
 void dif_checkpoint_close(dif_checkpoint *c) {

@@ -47,6 +47,9 @@ typedef struct dif_ckpt_info {
  * for a pickle (saying why and how to convert it) and for layouts libdif
  * does not read (SDXL); DIF_ERR_BAD_MODEL for a file with none of the parts. */
 dif_status dif_checkpoint_open(const char *path, dif_checkpoint **out, dif_error *err);
+/* Same over an opened handle (e.g. dif_st_open_memory, for the fuzzer), which
+ * the checkpoint owns from then on, also on failure. */
+dif_status dif_checkpoint_open_st(dif_safetensors *st, dif_checkpoint **out, dif_error *err);
 void dif_checkpoint_close(dif_checkpoint *c);
 const char *dif_checkpoint_path(const dif_checkpoint *c);
 const dif_ckpt_info *dif_checkpoint_describe(const dif_checkpoint *c);
