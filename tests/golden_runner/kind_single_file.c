@@ -2,7 +2,8 @@
  * made by tests/oracle/make_single_file.py).
  *
  * Each case names a checkpoint in the LDM / OpenCLIP layout, the diffusers
- * folder it was made from (its config) and a tests/golden pipeline case.
+ * folder it was made from (its config) and a tests/golden pipeline case
+ * whose settings it runs ("golden_case"), or its own ("run").
  * Checked:
  *   1. tensors: every part the file holds (unet, vae, text_encoder), as
  *      io/checkpoint.c converts it, has exactly the names diffusers v0.26.3's
@@ -139,25 +140,12 @@ static dif_status draw(golden *g, dif_models *m, json_t *set, const char *case_d
   return s;
 }
 
+/* settings: the run's (sd txt2img or unCLIP variation); case_dir holds its image. */
 static void check_image(golden *g, const char *name, const char *file, const char *config,
-                        const char *golden_case, const dif_safetensors *st, bool f16) {
-  char case_path[4096], case_dir[4096];
-  snprintf(case_path, sizeof case_path, "%s", golden_path(g, golden_case));
-  snprintf(case_dir, sizeof case_dir, "%s", case_path);
-  char *slash = strrchr(case_dir, '/');
-  if (slash) *slash = 0;
-  dif_safetensors *gc = NULL;
-  dif_error err = {0};
-  json_t *set = NULL;
-  if (dif_st_open(case_path, &gc, &err) == DIF_OK && dif_st_metadata(gc, "settings"))
-    set = json_loads(dif_st_metadata(gc, "settings"), 0, NULL);
-  if (!set) {
-    golden_fail(g, name, "%s: no settings (%s)", golden_case, err.msg);
-    dif_st_close(gc);
-    return;
-  }
+                        json_t *set, const char *case_dir, const dif_safetensors *st, bool f16) {
   image_trap a = {0}, b = {0};
   dif_models mf, mc;
+  dif_error err = {0};
   if (dif_models_load(&mf, config, NULL, NULL, NULL, &err) == DIF_OK) {
     if (draw(g, &mf, set, case_dir, &a, &err)) golden_fail(g, name, "folder run: %s", err.msg);
     dif_models_free(&mf);
@@ -178,8 +166,29 @@ static void check_image(golden *g, const char *name, const char *file, const cha
   }
   free(a.data);
   free(b.data);
-  json_decref(set);
+}
+
+/* The settings of the run: the golden pipeline case's, or the case's own. */
+static json_t *run_settings(golden *g, const char *name, json_t *set, char *case_dir, size_t size) {
+  json_t *run = json_object_get(set, "run");
+  const char *gcase = str(set, "golden_case");
+  case_dir[0] = 0;
+  if (json_is_object(run)) return json_incref(run);
+  if (!gcase) {
+    golden_fail(g, name, "settings have neither golden_case nor run");
+    return NULL;
+  }
+  snprintf(case_dir, size, "%s", golden_path(g, gcase));
+  dif_safetensors *gc = NULL;
+  dif_error err = {0};
+  json_t *out = NULL;
+  if (dif_st_open(case_dir, &gc, &err) == DIF_OK && dif_st_metadata(gc, "settings"))
+    out = json_loads(dif_st_metadata(gc, "settings"), 0, NULL);
+  if (!out) golden_fail(g, name, "%s: no settings (%s)", gcase, err.msg);
   dif_st_close(gc);
+  char *slash = strrchr(case_dir, '/');
+  if (slash) *slash = 0;
+  return out;
 }
 
 static void run_case(golden *g, const char *name, const dif_safetensors *st) {
@@ -187,9 +196,8 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   json_t *set = settings ? json_loads(settings, 0, NULL) : NULL;
   json_t *converted = conv ? json_loads(conv, 0, NULL) : NULL;
   const char *ckpt = set ? str(set, "checkpoint") : NULL, *cfg = set ? str(set, "config") : NULL;
-  const char *gcase = set ? str(set, "golden_case") : NULL;
-  if (!ckpt || !cfg || !gcase || !json_is_object(converted)) {
-    golden_fail(g, name, "metadata lacks settings.checkpoint/config/golden_case or converted");
+  if (!ckpt || !cfg || !json_is_object(converted)) {
+    golden_fail(g, name, "metadata lacks settings.checkpoint/config or converted");
   } else {
     char file[4096], config[4096];
     snprintf(file, sizeof file, "%s", golden_path(g, ckpt));
@@ -205,7 +213,10 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
       bool f16 = dtype && strcmp(dtype, "F16") == 0;
       json_object_foreach(converted, comp, want) check_part(g, name, c, config, comp, want, f16);
       dif_checkpoint_close(c);
-      check_image(g, name, file, config, gcase, st, f16);
+      char case_dir[4096];
+      json_t *run = run_settings(g, name, set, case_dir, sizeof case_dir);
+      if (run) check_image(g, name, file, config, run, case_dir, st, f16);
+      json_decref(run);
     }
   }
   json_decref(set);

@@ -13,7 +13,9 @@ Writer.  diffusers' scripts/convert_diffusers_to_original_stable_diffusion.py is
 and used where its output is right: the text encoders (SD-1.x identity, SD-2.x
 convert_text_enc_state_dict_v20 with its fused in_proj) and, where it round-trips, the UNet.  The
 script hard-codes SD's four levels with two layers each (input_blocks.{3*i+j+1}, decoder up.{3-i}),
-so it cannot write the tiny models' two-level VAEs nor tiny-sd's one-layer UNet: those parts are
+so it cannot write the tiny models' two-level VAEs nor tiny-sd's one-layer UNet, and it reshapes the VAE
+attention biases to (C, 1, 1) along with the weights (diffusers' loader then fails on them, for any
+model: checked on tiny-sd-layout, whose SD-1.5 layout the script handles otherwise): those parts are
 written by `ldm_unet` / `ldm_vae` below, the inverse of the mapping that diffusers' loader
 (loaders/single_file_utils.py convert_ldm_unet_checkpoint / convert_ldm_vae_checkpoint) applies.
 Each part's metadata says which writer made it.
@@ -186,7 +188,8 @@ def vae_part(folder):
     except (AssertionError, KeyError):
         ck = ldm_vae(sd, cfg)
         same(sfu.convert_ldm_vae_checkpoint(dict(ck), cfg), sd, "vae (inverse)")
-        return ck, "make_single_file.ldm_vae (the script's output does not load back: it hard-codes decoder up.{3-i})"
+        return ck, ("make_single_file.ldm_vae (the script's output does not load back: it reshapes the "
+                       "attention biases to (C, 1, 1) as well, and hard-codes 4 levels: decoder up.{3-i})")
 
 
 def text_part(folder, openclip, seed):
@@ -233,20 +236,23 @@ def run_pipe(kind, folder, settings, **parts):
     return torch.from_numpy(np.asarray(pipe(**kw, generator=g, output_type="np").images, dtype=np.float32))
 
 
-def draw(kind, folder, unet, vae, te, name, half):
-    """the golden case's run with the converted parts; from an F32 file it must equal the folder's own run in
-    this process bit for bit (the folder's run differs from tests/golden's stored image only by this CPU's
-    float sums); from an F16 file the weights are the folder's rounded to F16, so it differs"""
-    settings, want = golden_case(name)
+def draw(kind, folder, unet, vae, te, name, half, run=None):
+    """the golden case's run (or `run`, settings of the case's own) with the converted parts; from an F32 file
+    it must equal the folder's own run in this process bit for bit (the folder's run differs from
+    tests/golden's stored image only by this CPU's float sums); from an F16 file the weights are the
+    folder's rounded to F16, so it differs"""
+    settings, want = golden_case(name) if run is None else (run, None)
     img = run_pipe(kind, folder, settings, unet=unet, vae=vae, text_encoder=te)
     ref = run_pipe(kind, folder, settings)
     assert half or torch.equal(img, ref), f"{name}: the converted parts draw another image than the folder"
-    return img, float((img - want).abs().max()), float((img - ref).abs().max())
+    return img, float((img - (ref if want is None else want)).abs().max()), float((img - ref).abs().max())
 
 
-def make(kind, folder_name, openclip, case_name, seed, half=False):
+def make(kind, folder_name, openclip, case_name, seed, half=False, run=None, root=GOLDEN):
+    """run: None = the settings of tests/golden's pipeline case case_name; else the case's own settings
+    (a model of tests/fixtures, root), recorded in settings.run"""
     import diffusers
-    folder = os.path.join(GOLDEN, "models", folder_name)
+    folder = os.path.join(root, "models", folder_name)
     unet_ck, unet_w = unet_part(folder)
     vae_ck, vae_w = vae_part(folder)
     te_ck, te, te_w, note = text_part(folder, openclip, seed)
@@ -275,14 +281,16 @@ def make(kind, folder_name, openclip, case_name, seed, half=False):
     unet.load_state_dict(conv["unet"])
     vae = diffusers.AutoencoderKL.from_config(vcfg)
     vae.load_state_dict(conv["vae"])
-    img, vs_golden, vs_folder = draw(kind, folder, unet, vae, te, case_name, half)
+    for model in (unet, vae, te):
+        model.eval()  # as from_pretrained leaves them
+    img, vs_golden, vs_folder = draw(kind, folder, unet, vae, te, case_name, half, run)
 
     settings = {
         "checkpoint": f"models/single-file/{fname}",
         "config": f"models/{folder_name}",
         "family": {"sd": "SD-1.x", "unclip": "Stable unCLIP (SD-2.x layout)"}[kind],
         "dtype": "F16" if half else "F32",
-        "golden_case": f"cases/pipelines/{case_name}.safetensors",
+        **({"golden_case": f"cases/pipelines/{case_name}.safetensors"} if run is None else {"run": run}),
         "parts_from_checkpoint": ["unet", "vae", "text_encoder"],
         "parts_from_config": (["tokenizer", "scheduler"] if kind == "sd" else
                               ["tokenizer", "scheduler", "image_encoder", "feature_extractor", "image_normalizer",
@@ -293,6 +301,7 @@ def make(kind, folder_name, openclip, case_name, seed, half=False):
                   + ("open_clip_checkpoint" if openclip else "ldm_clip_checkpoint")
                   + " with the config folder's configs; equal to the folder's tensors"
                   + (" rounded to F16 (torch .half())" if half else "") + " bit for bit",
+        "folder": "tests/golden" if root == GOLDEN else "tests/fixtures (made here: make_sd_layout_model)",
         "image": ("out.images = the golden case's run with the converted parts (F16 weights, float32 models: "
                   f"max abs difference to the folder's run {vs_folder:.3g}"
                   if half else
@@ -309,7 +318,47 @@ def make(kind, folder_name, openclip, case_name, seed, half=False):
           f"{vs_golden:.3g} from {case_name}")
 
 
+def make_sd_layout_model(root):
+    """models/tiny-sd-layout: a tiny model with SD-1.5's layout — 4 UNet levels (CrossAttnDownBlock2D x3,
+    DownBlock2D / UpBlock2D, CrossAttnUpBlock2D x3), 2 layers per block, a 4-level VAE with 2 layers
+    (3 in the decoder) — the layout the conversion script hard-codes, so that it is used unmodified
+    and the checkpoint has every kind of LDM key (upsamplers after attentions: output_blocks.N.2.conv).
+    Text encoder, tokenizer and scheduler are tests/golden's tiny-sd's (copied). Init as tests/golden:
+    torch.manual_seed(S), then common.perturb(model, S+1); S = 400 (UNet), 410 (VAE)."""
+    import shutil
+    from common import perturb
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    d = os.path.join(root, "models", "tiny-sd-layout")
+    src = os.path.join(GOLDEN, "models", "tiny-sd")
+    for sub in ("text_encoder", "tokenizer", "scheduler"):
+        shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+        shutil.copytree(os.path.join(src, sub), os.path.join(d, sub))
+    shutil.copy(os.path.join(src, "model_index.json"), os.path.join(d, "model_index.json"))
+    torch.manual_seed(400)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, flip_sin_to_cos=True, freq_shift=0,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        block_out_channels=(16, 16, 32, 32), layers_per_block=2, norm_num_groups=4, norm_eps=1e-5,
+        cross_attention_dim=32, attention_head_dim=2, use_linear_projection=False,
+        downsample_padding=1, mid_block_scale_factor=1, act_fn="silu")
+    perturb(unet.eval(), 401).save_pretrained(os.path.join(d, "unet"))
+    torch.manual_seed(410)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16), layers_per_block=2,
+        act_fn="silu", latent_channels=4, norm_num_groups=4, sample_size=64, scaling_factor=0.18215)
+    perturb(vae.eval(), 411).save_pretrained(os.path.join(d, "vae"))
+
+
+SD_LAYOUT_RUN = {"prompt": "a watercolor painting of a lighthouse", "negative_prompt": "ugly", "guidance_scale": 7.5,
+                 "num_inference_steps": 4, "height": 64, "width": 64, "seed": 41,
+                 "generator": "torch.Generator('cpu').manual_seed(41)"}
+
+
 if __name__ == "__main__":
     make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1701)
     make("unclip", "tiny-unclip", True, "unclip_img2img.nl0.gs10.32x32", 1702)
     make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1703, half=True)
+    make_sd_layout_model(out_dir())
+    make("sd", "tiny-sd-layout", False, "tiny-sd-layout", 1704, run=SD_LAYOUT_RUN, root=out_dir())
