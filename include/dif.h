@@ -276,6 +276,24 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx);
  * fails with DIF_ERR_IO naming it; a file truncated in place DURING a run
  * makes the process die with SIGBUS, as with any mapped file. */
 DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir);
+/* model_dir may also name a single-file checkpoint: one .safetensors in the
+ * original Stable Diffusion (LDM) layout, as most checkpoints are shared —
+ * SD-1.x (CLIP ViT-L/14 text encoder), SD-2.x (OpenCLIP text encoder, its
+ * fused attention projections split at load), Stable unCLIP
+ * (sd21-unclip-l/-h: the UNet's image-embedding layers). Its UNet, VAE and
+ * text encoder are read from the file, their names and layouts converted
+ * exactly as diffusers 0.26.3's from_single_file does (zero copy: the file is
+ * mapped once). Everything the tensors cannot say — configs, tokenizer,
+ * schedulers, epsilon or v prediction, and for unCLIP the image encoder,
+ * feature extractor and image normalizer — comes from a diffusers folder of
+ * the same model named by dif_context_set_config first; without one the load
+ * fails with DIF_ERR_INVALID_ARGUMENT saying what the file is. Parts that do
+ * not fit the folder's configs are refused naming the file, the part and the
+ * tensor (DIF_ERR_BAD_MODEL). Pickle checkpoints (.ckpt, .pt, .pth, .bin)
+ * are refused with DIF_ERR_UNSUPPORTED: loading one runs code from the file;
+ * the message gives a conversion command. dif_context_model_file lists the
+ * file once per part ("unet/NAME [unet]", ...), with the file's size and
+ * xxh3. */
 
 /* Number of weight files the loaded model consists of (0 before loading or
  * for ctx NULL). */
@@ -300,13 +318,38 @@ DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const c
  * model is already loaded). Not thread-safe. */
 DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir);
 
+/* For a single-file checkpoint (see dif_context_load): the diffusers folder
+ * whose configs, tokenizer and schedulers (and unCLIP image parts) are used
+ * with the file's weights, as diffusers' from_single_file(file,
+ * config=config_dir). Call it BEFORE dif_context_load; loading a folder
+ * with a config set fails (DIF_ERR_INVALID_ARGUMENT: the folder has its own).
+ * Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY (a model is already
+ * loaded), DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
+DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_dir);
+
+/* Describes a single-file checkpoint without loading it, as JSON (UTF-8,
+ * NUL-terminated): "file", "family" ("SD-1.x", "SD-2.x", "Stable unCLIP
+ * (SD-2.x, 768-d image embeddings)", "... inpainting"), "dtype" (of the
+ * UNet), "parts" (of "unet", "vae", "text_encoder"), "not_loaded" (parts
+ * the file has that are not used), "text_encoder", "text_width",
+ * "unet_in_channels", "cross_attention_dim", "image_embedding_dim" (0 but
+ * for unCLIP), "load" (what loading it needs). Read from the tensors' names
+ * and shapes only; what they cannot tell (v or epsilon prediction, turbo)
+ * the config folder says. With buf NULL only *size is set (the bytes needed,
+ * NUL included); else buf must hold *size bytes. Errors as dif_context_load
+ * for the file (pickles refused, a file that is no checkpoint: BAD_MODEL),
+ * DIF_ERR_INVALID_ARGUMENT (NULLs, buffer too small; *size says how much is
+ * needed); the message is in dif_last_error(). Thread-safe. */
+DIF_API dif_status dif_checkpoint_info(const char *path, char *buf, size_t *size);
+
 /* Load progress: called once per component while dif_context_load runs, on
  * the loading thread: index counts from 1 to total. Before loading only. */
 typedef void (*dif_load_fn)(const char *component, int32_t index, int32_t total, void *user_data);
 DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn, void *user_data);
 
-/* A JSON description of the loaded model, made at load: the folder, its
- * pipeline class and family ("unclip" or "sd"), each component with its
+/* A JSON description of the loaded model, made at load: the folder ("model";
+ * for a single-file checkpoint its config folder, the file in "checkpoint",
+ * else null), its pipeline class and family ("unclip" or "sd"), each component with its
  * class and main config values, the weight files with sizes and xxh3
  * fingerprints, the default image size ("default_size") and every sample
  * default ("defaults", section 7) with the dif_defaults.json they came from

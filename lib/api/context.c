@@ -35,6 +35,7 @@ void dif_ctx_unref(dif_context *ctx) {
   dif_fast_free(ctx->fast); /* its packed weights, keyed by the models' addresses */
   free(ctx->info);
   free(ctx->prior_dir);
+  free(ctx->config_dir);
   pthread_mutex_destroy(&ctx->err_lock);
   free(ctx);
 }

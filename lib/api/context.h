@@ -26,6 +26,7 @@ struct dif_context {
   dif_pool *pool;          /* created on first use */
   dif_models models;       /* valid when loaded */
   char *prior_dir;         /* dif_context_set_prior */
+  char *config_dir;        /* dif_context_set_config (single-file checkpoints) */
   char *info;              /* dif_context_info's JSON, made at load */
   dif_load_fn load_fn;
   void *load_user;

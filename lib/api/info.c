@@ -26,6 +26,8 @@ char *dif_ctx_describe(const dif_context *ctx) {
   const char *dflt_dir = dif_default_model_dir();
   json_object_set_new(o, "libdif", json_string(dif_version_string()));
   json_object_set_new(o, "model", json_string(dif_model_folder_dir(m->folder)));
+  /* a single-file checkpoint: its weights, with "model" the config folder */
+  json_object_set_new(o, "checkpoint", m->checkpoint ? json_string(m->checkpoint) : json_null());
   const char *pipe = dif_model_folder_pipeline(m->folder);
   json_object_set_new(o, "pipeline", pipe ? json_string(pipe) : json_null());
   json_object_set_new(o, "family", json_string(m->family == DIF_FAMILY_UNCLIP ? "unclip" : "sd"));

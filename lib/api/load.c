@@ -1,6 +1,7 @@
 /* load.c — dif_context_load and what the loaded model can do. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/context.h"
 #include "core/blas.h"
@@ -17,6 +18,23 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
     return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_prior: out of memory");
   free(ctx->prior_dir);
   ctx->prior_dir = copy;
+  dif_ctx_ok(ctx);
+  return DIF_OK;
+}
+
+DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_dir) {
+  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_config: ctx is NULL");
+  if (ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
+                         "dif_context_set_config: a model is already loaded; set the config first");
+  if (!config_dir)
+    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                         "dif_context_set_config: config_dir is NULL");
+  char *copy = strdup(config_dir);
+  if (!copy)
+    return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_config: out of memory");
+  free(ctx->config_dir);
+  ctx->config_dir = copy;
   dif_ctx_ok(ctx);
   return DIF_OK;
 }
@@ -67,6 +85,20 @@ static void auto_small_model_exact(dif_context *ctx) {
               (unsigned long long)(DIF_AUTO_FAST_MIN_BYTES >> 20));
 }
 
+/* A folder, or a single-file checkpoint with its config folder. */
+static dif_status load_models(dif_context *ctx, const char *path, dif_error *err) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+    return dif_models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir, on_load,
+                                      ctx, err);
+  if (ctx->config_dir)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "%s is a model folder, which has its own configs: a config folder (%s) is "
+                    "only for single-file checkpoints",
+                    path, ctx->config_dir);
+  return dif_models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
+}
+
 DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_load: ctx is NULL");
   if (!model_dir)
@@ -90,7 +122,7 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   if (fast_backend && dif_fast_new(fast_backend, &ctx->fast, &err)) return dif_ctx_fail(ctx, &err);
   /* OpenBLAS's buffers before anything else grows (core/blas.c says why) */
   dif_status s = dif_blas_reserve(&err);
-  if (!s) s = dif_models_load(&ctx->models, model_dir, ctx->prior_dir, on_load, ctx, &err);
+  if (!s) s = load_models(ctx, model_dir, &err);
   if (s) {
     dif_fast_free(ctx->fast);
     ctx->fast = NULL;

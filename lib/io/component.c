@@ -46,8 +46,30 @@ dif_status dif_component_config(const char *dir, const char *file, const char *c
   return DIF_OK;
 }
 
+static _Thread_local struct {
+  dif_checkpoint *c;
+  const char *root;
+} bound;
+
+void dif_component_bind_checkpoint(dif_checkpoint *c, const char *root) {
+  bound.c = root ? c : NULL;
+  bound.root = c ? root : NULL;
+}
+
+/* The part of the bound checkpoint that dir stands for, or NULL. */
+static const char *bound_part(const char *dir) {
+  static const char *const names[] = {"unet", "vae", "text_encoder"};
+  size_t n = bound.c ? strlen(bound.root) : 0;
+  if (!bound.c || strncmp(dir, bound.root, n) != 0 || dir[n] != '/') return NULL;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(dir + n + 1, names[i]) == 0) return names[i];
+  return NULL;
+}
+
 dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_error *err) {
   *out = NULL;
+  const char *part = bound_part(dir);
+  if (part) return dif_checkpoint_part(bound.c, part, dir, out, err);
   static const char *const names[] = {"diffusion_pytorch_model.safetensors", "model.safetensors"};
   char path[4096];
   for (int i = 0; i < 2; i++) {

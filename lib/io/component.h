@@ -8,6 +8,7 @@
 #define DIF_IO_COMPONENT_H
 
 #include "core/error.h"
+#include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 
@@ -15,7 +16,16 @@
  * (NULL-terminated; NULL accepts any class libdif knows). */
 dif_status dif_component_config(const char *dir, const char *file, const char *const *classes,
                                 dif_config **out, dif_error *err);
-/* Opens <dir>/diffusion_pytorch_model.safetensors or <dir>/model.safetensors. */
+/* Opens <dir>/diffusion_pytorch_model.safetensors or <dir>/model.safetensors
+ * — or, while a checkpoint is bound on this thread and dir is
+ * "<root>/unet", "<root>/vae" or "<root>/text_encoder", that part of the
+ * checkpoint (dif_checkpoint_part, laid out by dir's config.json). */
 dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_error *err);
+
+/* Binds a single-file checkpoint to the component folders under root (a
+ * diffusers folder giving the configs) for the loads that follow on this
+ * thread, so the model loaders read its parts unchanged; NULL unbinds.
+ * pipelines/models.c binds around one model load. Neither is copied. */
+void dif_component_bind_checkpoint(dif_checkpoint *c, const char *root);
 
 #endif

@@ -28,6 +28,13 @@ struct dif_safetensors {
   json_t *header;    /* keeps entry names alive */
   json_t *metadata;  /* borrowed from header */
   struct stat file;  /* the mapped file as opened (st_dev, st_ino, st_size, st_mtim) */
+  /* views (dif_st_open_view): the base they share, and on a base the number
+   * of open views, which keep it mapped */
+  dif_safetensors *base;
+  size_t views;
+  int closed;
+  char *names;               /* a view's entry names, one block */
+  const dif_st_entry **srcs; /* a view's entries' sources in the base, for messages */
 };
 
 static const struct {
@@ -59,6 +66,16 @@ int64_t dif_st_numel(const dif_st_entry *e) {
 
 void dif_st_close(dif_safetensors *st) {
   if (!st) return;
+  if (st->views) { /* views still use the mapping: the last one closes it */
+    st->closed = 1;
+    return;
+  }
+  if (st->base) {
+    dif_safetensors *b = st->base;
+    if (--b->views == 0 && b->closed) dif_st_close(b);
+  }
+  free(st->names);
+  free(st->srcs);
   if (st->converted) {
     for (size_t i = 0; i < st->count; i++) free(st->converted[i]);
     free(st->converted);
@@ -378,9 +395,12 @@ dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
   int same = out->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
   if (!same) {
-    char a[96], b[96];
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s' has shape %s, expected %s", st->path,
-                    name, dif_shape_str(out->shape, out->ndim, a, sizeof a),
+    char a[96], b[96], from[300] = "";
+    const dif_st_entry *e = dif_st_find(st, name);
+    if (st->srcs && e) /* a view: say which tensor of the file it is */
+      snprintf(from, sizeof from, " (the file's '%s')", st->srcs[e - st->entries]->name);
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s'%s has shape %s, expected %s", st->path,
+                    name, from, dif_shape_str(out->shape, out->ndim, a, sizeof a),
                     dif_shape_str(shape, ndim, b, sizeof b));
   }
   return DIF_OK;
@@ -429,6 +449,7 @@ void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out
 }
 
 dif_status dif_st_check_unchanged(const dif_safetensors *st, dif_error *err) {
+  if (st->base) return dif_st_check_unchanged(st->base, err);
   if (!st->map_size) return DIF_OK; /* a memory buffer, not a file */
   struct stat now;
   /* Another file at the path (replaced by rename, or deleted) leaves our
@@ -442,5 +463,88 @@ dif_status dif_st_check_unchanged(const dif_safetensors *st, dif_error *err) {
                     "%s was changed on disk since the model was loaded (%lld bytes then, %lld "
                     "now); load the model again",
                     st->path, (long long)st->file.st_size, (long long)now.st_size);
+  return DIF_OK;
+}
+
+/* Views (dif_st_open_view): a handle built from entries of a handle this file
+ * already validated, sharing its mapping. */
+static dif_status check_entry(const dif_safetensors *base, const char *label,
+                              const dif_st_view_entry *v, dif_error *err) {
+  const dif_st_entry *src = v->src;
+  uint64_t n = 1, size = dif_st_dtype_size(src->dtype);
+  if (v->ndim < 0 || v->ndim > 8)
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': %d dimensions", label, v->name,
+                    v->ndim);
+  for (int i = 0; i < v->ndim; i++) {
+    if (v->shape[i] < 0 || (v->shape[i] && n > UINT64_MAX / 16 / (uint64_t)v->shape[i]))
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s': bad shape", label, v->name);
+    n *= (uint64_t)v->shape[i];
+  }
+  uint64_t have = src->end - src->begin;
+  if (v->offset > have || n * size > have - v->offset)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: tensor '%s' would read %llu bytes at offset %llu of '%s', which has %llu",
+                    label, v->name, (unsigned long long)(n * size), (unsigned long long)v->offset,
+                    src->name, (unsigned long long)have);
+  (void)base;
+  return DIF_OK;
+}
+
+dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_st_view_entry *v,
+                            size_t n, dif_safetensors **out, dif_error *err) {
+  *out = NULL;
+  dif_safetensors *st = calloc(1, sizeof *st);
+  size_t names = 0;
+  for (size_t i = 0; i < n; i++) names += strlen(v[i].name) + 1;
+  if (st) {
+    st->path = strdup(label);
+    st->entries = calloc(n ? n : 1, sizeof *st->entries);
+    st->by_name = calloc(n ? n : 1, sizeof *st->by_name);
+    st->converted = calloc(n ? n : 1, sizeof *st->converted);
+    st->names = malloc(names ? names : 1);
+    st->srcs = calloc(n ? n : 1, sizeof *st->srcs);
+  }
+  if (!st || !st->path || !st->entries || !st->by_name || !st->converted || !st->names ||
+      !st->srcs) {
+    dif_st_close(st);
+    return dif_fail_oom(err, "safetensors view", n * sizeof *st->entries + names);
+  }
+  st->base = base;
+  base->views++;
+  st->map = base->map;
+  st->data = base->data;
+  st->data_size = base->data_size;
+  st->xxh3 = base->xxh3;
+  st->file = base->file;
+  st->count = n;
+  char *p = st->names;
+  dif_status s = DIF_OK;
+  for (size_t i = 0; i < n && !s; i++) {
+    if ((s = check_entry(base, label, &v[i], err))) break;
+    dif_st_entry *e = &st->entries[i];
+    size_t len = strlen(v[i].name) + 1;
+    memcpy(p, v[i].name, len);
+    e->name = p;
+    p += len;
+    e->dtype = v[i].src->dtype;
+    st->srcs[i] = v[i].src;
+    e->ndim = v[i].ndim;
+    memcpy(e->shape, v[i].shape, sizeof e->shape);
+    e->begin = v[i].src->begin + v[i].offset;
+    e->end = e->begin + (uint64_t)dif_st_numel(e) * dif_st_dtype_size(e->dtype);
+    st->by_name[i] = i;
+  }
+  if (!s) {
+    qsort_r(st->by_name, n, sizeof *st->by_name, cmp_name_idx, st->entries);
+    for (size_t i = 1; i < n && !s; i++)
+      if (strcmp(st->entries[st->by_name[i]].name, st->entries[st->by_name[i - 1]].name) == 0)
+        s = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: two tensors would be named '%s'", label,
+                     st->entries[st->by_name[i]].name);
+  }
+  if (s) {
+    dif_st_close(st);
+    return s;
+  }
+  *out = st;
   return DIF_OK;
 }

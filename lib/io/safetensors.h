@@ -95,6 +95,24 @@ dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out
 /* Same, and the shape must equal `shape` (ndim dims); the message shows both. */
 dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
                                 const int64_t *shape, dif_tensor *out, dif_error *err);
+/* A view: a handle whose entries are renamed, reshaped or row-sliced byte
+ * ranges of another handle's tensors (the base), over the base's mapping
+ * (zero copy; F16/BF16 are converted per view, on first access). It keeps
+ * the base mapped until both are closed; its xxh3, size and
+ * dif_st_check_unchanged are the base file's, its path is `label`. Built by
+ * io/checkpoint.c to present one part of a single-file checkpoint under
+ * diffusers names. Each entry's range must lie inside its source entry and
+ * have the source's dtype; names must be unique (DIF_ERR_BAD_MODEL). */
+typedef struct dif_st_view_entry {
+  char name[256];
+  const dif_st_entry *src; /* an entry of base */
+  uint64_t offset;         /* bytes from the start of src's data */
+  int ndim;
+  int64_t shape[8];
+} dif_st_view_entry;
+dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_st_view_entry *v,
+                            size_t n, dif_safetensors **out, dif_error *err);
+
 /* Converts any numeric entry (ints, bools and floats) to doubles in out[numel]
  * (for fixtures: token ids are I64). */
 void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out);

@@ -1,7 +1,9 @@
 /* models.c — loading everything a generation needs (see models.h). */
 #include "pipelines/models.h"
+#include "io/component.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -237,6 +239,41 @@ dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir
   return s;
 }
 
+dif_status dif_models_load_checkpoint(dif_models *m, const char *file, const char *config_dir,
+                                      const char *prior_dir, dif_load_progress progress, void *user,
+                                      dif_error *err) {
+  memset(m, 0, sizeof *m);
+  dif_checkpoint *c;
+  dif_status s = dif_checkpoint_open(file, &c, err);
+  if (s) return s;
+  if ((s = dif_checkpoint_require_all(c, err))) {
+    dif_checkpoint_close(c);
+    return s;
+  }
+  if (!config_dir) {
+    const dif_ckpt_info *in = dif_checkpoint_describe(c);
+    s = dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                 "%s is a single-file %s checkpoint; its configs, tokenizer and scheduler must "
+                 "come from a diffusers folder of the same model given with it (--config DIR, "
+                 "dif_context_set_config; e.g. stable-diffusion-v1-5 for SD-1.x, "
+                 "stable-diffusion-2-1 for SD-2.x 768 v-prediction)",
+                 file, in->family);
+    dif_checkpoint_close(c);
+    return s;
+  }
+  loader L = {m, progress, user, 0, 0, err};
+  if (!(m->checkpoint = strdup(file))) {
+    dif_checkpoint_close(c);
+    return dif_fail_oom(err, "checkpoint path", strlen(file) + 1);
+  }
+  dif_component_bind_checkpoint(c, config_dir);
+  s = load(&L, config_dir, prior_dir);
+  dif_component_bind_checkpoint(NULL, NULL);
+  dif_checkpoint_close(c); /* the parts' views keep the file mapped */
+  if (s) dif_models_free(m);
+  return s;
+}
+
 void dif_models_free(dif_models *m) {
   if (!m) return;
   dif_clip_tokenizer_free(m->tokenizer);
@@ -253,6 +290,7 @@ void dif_models_free(dif_models *m) {
   dif_config_free(m->prior_scheduler_cfg);
   dif_model_folder_free(m->folder);
   dif_model_folder_free(m->prior_folder);
+  free(m->checkpoint);
   memset(m, 0, sizeof *m);
 }
 

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 
+#include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/model_folder.h"
 #include "models/clip_preprocess.h"
@@ -40,6 +41,7 @@ typedef void (*dif_load_progress)(void *user, const char *component, int index, 
 typedef struct dif_models {
   dif_family family;
   dif_model_folder *folder, *prior_folder;
+  char *checkpoint; /* a single-file checkpoint's path (folder: its config), else NULL */
   /* decoder side */
   dif_clip_tokenizer *tokenizer;
   dif_clip_text text_encoder;
@@ -69,6 +71,16 @@ typedef struct dif_models {
  * through progress (may be NULL). On failure nothing stays loaded. */
 dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,
                            dif_load_progress progress, void *user, dif_error *err);
+/* Loads a single-file checkpoint (io/checkpoint.h): its UNet, VAE and text
+ * encoder from file, everything else — configs, tokenizer, schedulers and,
+ * for Stable unCLIP, the image encoder, feature extractor and image
+ * normalizer, which diffusers does not take from a single file either — from
+ * the diffusers folder config_dir, as diffusers' from_single_file(file,
+ * config=config_dir). config_dir NULL: DIF_ERR_INVALID_ARGUMENT saying what
+ * the file is and that a folder is needed. */
+dif_status dif_models_load_checkpoint(dif_models *m, const char *file, const char *config_dir,
+                                      const char *prior_dir, dif_load_progress progress, void *user,
+                                      dif_error *err);
 void dif_models_free(dif_models *m);
 /* Before a run: DIF_ERR_IO naming the file if a mapped weights file was
  * changed in place since loading (io/safetensors.h). */

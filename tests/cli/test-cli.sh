@@ -477,5 +477,25 @@ rm -f again*.png
   && ok "--from a JPEG reproduces it" || bad "--from JPEG: $(cat err.txt)"
 rm -f ref.webp photo.bmp notes noext
 
+# single-file checkpoints (tests/fixtures, issue 17): described without a config, drawn with one,
+# reproduced from the record; pickles refused saying why
+sf=$tests/fixtures/models/single-file
+"$dif" info "$sf/tiny-sd.ldm.safetensors" >out.txt 2>err.txt && grep -q '"family": "SD-1.x"' out.txt \
+  && grep -q '"vae",' out.txt && ok "dif info FILE describes a single file" \
+  || bad "dif info FILE: $(cat err.txt)"
+"$dif" generate "a cat" -m "$sf/tiny-unclip.ldm.safetensors" -W 32 -H 32 -q >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "is a single-file Stable unCLIP (SD-2.x, 32-d image embeddings) checkpoint" err.txt \
+  && grep -q -- "--config DIR" err.txt && ok "-m FILE without --config says what is needed" \
+  || bad "-m FILE without --config: $(cat err.txt)"
+"$dif" generate "a cat" -m "$sf/tiny-sd.ldm.safetensors" --config "$m/tiny-sd" -W 32 -H 32 --steps 2 \
+  --seed 4 -q -o sf.png >/dev/null 2>err.txt \
+  && "$dif" generate --from sf.png -m "$sf/tiny-sd.ldm.safetensors" --config "$m/tiny-sd" -q \
+  -o sf2.png >/dev/null 2>>err.txt && cmp -s sf.png sf2.png \
+  && ok "-m FILE --config DIR draws, --from reproduces it" || bad "-m FILE --config: $(cat err.txt)"
+printf 'PK\003\004' >v1-5-pruned-emaonly.ckpt
+"$dif" info v1-5-pruned-emaonly.ckpt >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "v1-5-pruned-emaonly.ckpt is a PyTorch pickle checkpoint: loading one runs" err.txt \
+  && ok "a .ckpt is refused saying why and how to convert it" || bad ".ckpt: $(cat err.txt)"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -14,5 +14,6 @@ const golden_kind golden_kinds[] = {
     {"noise_image_embeddings", golden_kind_noise_image_embeddings},
     {"schedulers", golden_kind_schedulers},
     {"tokenizer", golden_kind_tokenizer},
+    {"single_file", golden_kind_single_file},
     {NULL, NULL},
 };

@@ -47,8 +47,8 @@ static void on_log(dif_log_level level, const char *msg, void *user) {
   fprintf(stderr, "[libdif %s] %s\n", names[level], msg);
 }
 
-dif_context *cli_open(const char *model, const char *prior, int threads, int precision,
-                      const char *record, int verbose) {
+dif_context *cli_open(const char *model, const char *config, const char *prior, int threads,
+                      int precision, const char *record, int verbose) {
   /* The dif command owns its process and has started no thread yet: it opts
    * in to the fastest BLAS kernels and gives OpenBLAS the --threads count. */
   if (dif_blas_setup(threads) != DIF_OK && verbose)
@@ -64,6 +64,7 @@ dif_context *cli_open(const char *model, const char *prior, int threads, int pre
       (precision < 0 && record && dif_context_apply_record(ctx, record) != DIF_OK) ||
       (verbose && dif_context_set_log(ctx, on_log, DIF_LOG_INFO, NULL) != DIF_OK) ||
       (prior && dif_context_set_prior(ctx, prior) != DIF_OK) ||
+      (config && dif_context_set_config(ctx, config) != DIF_OK) ||
       dif_context_load(ctx, model) != DIF_OK) {
     say(NULL, dif_context_last_error(ctx));
     dif_context_free(ctx);
@@ -79,7 +80,10 @@ static void help(void) {
       "\n"
       "  PROMPT        text; Midjourney syntax works: 'a::2 b::-0.5 --ar 16:9 --no blur --iw 1.5\n"
       "                --seed 7'; leading image paths (.png, .jpg) are image prompts\n"
-      "  -m DIR        model folder (default: the default model, %s)\n"
+      "  -m DIR        model folder (default: the default model, %s), or a single-file\n"
+      "                checkpoint (.safetensors in the original SD layout) with --config\n"
+      "  --config DIR  for a single-file -m: the diffusers folder of the same model whose\n"
+      "                configs, tokenizer and scheduler go with the file's weights\n"
       "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
       "                (Stable unCLIP text-to-image; a model with its own prior/ needs none)\n"
       "  --image PATH[::W]  an image prompt with weight W (default 1, or --iw; repeatable)\n"
@@ -120,7 +124,7 @@ static void help(void) {
 }
 
 typedef struct opts {
-  const char *model, *prior, *out, *negative, *sampler, *init, *from;
+  const char *model, *config, *prior, *out, *negative, *sampler, *init, *from;
   char *prompt; /* every word of the prompt, any length */
   size_t prompt_len, prompt_cap;
   const char *images[MJ_MAX_PARTS];
@@ -239,6 +243,8 @@ static int parse_args(int argc, char **argv, opts *o) {
       if (!(o->model = VAL)) return -1;
     } else if (IS("--prior")) {
       if (!(o->prior = VAL)) return -1;
+    } else if (IS("--config")) {
+      if (!(o->config = VAL)) return -1;
     } else if (IS("-o") || IS("--output")) {
       if (!(o->out = VAL)) return -1;
     } else if (IS("--no")) {
@@ -622,7 +628,8 @@ int cli_generate(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  if (!(ctx = cli_open(model, o.prior, o.threads, o.precision, record, o.verbose))) goto done;
+  if (!(ctx = cli_open(model, o.config, o.prior, o.threads, o.precision, record, o.verbose)))
+    goto done;
   /* the same pixels need the same model: a record of another one is
    * refused, unless -m asked for this model on purpose */
   if (record && dif_context_check_record(ctx, record) != DIF_OK) {

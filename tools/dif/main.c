@@ -3,6 +3,7 @@
  *   dif generate "a red circle::2 a blue square --ar 16:9" [options] -o out.png
  *   dif generate --from out.png           reproduce an image from its record
  *   dif info [MODEL_DIR] [--prior DIR]    components, configs, fingerprints
+ *   dif info FILE.safetensors [--config DIR]  a single-file checkpoint
  *   dif version
  *
  * Everything here uses include/dif.h only. */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,6 +21,7 @@ static void usage(FILE *f) {
   fprintf(f, "usage: dif generate PROMPT [options]   (dif generate --help for the options)\n"
              "       dif generate --from IMAGE.png [-o OUT.png]\n"
              "       dif info [MODEL_DIR] [--prior PRIOR_DIR]\n"
+             "       dif info CHECKPOINT.safetensors [--config DIR] [--prior PRIOR_DIR]\n"
              "       dif version\n"
              "Exit status: 0 done, 1 failed (a file, the model, the run), 2 bad usage,\n"
              "130 interrupted (Ctrl-C; 143 for SIGTERM).\n");
@@ -27,17 +30,35 @@ static void usage(FILE *f) {
 static void info_help(void) {
   const char *m = dif_default_model_dir();
   printf("usage: dif info [MODEL_DIR] [--prior PRIOR_DIR]\n"
+         "       dif info CHECKPOINT.safetensors [--config DIR] [--prior PRIOR_DIR]\n"
          "  Prints the model's components, configs, weight files with their xxh3\n"
-         "  fingerprints, and the sample defaults in effect, as JSON.\n"
+         "  fingerprints, and the sample defaults in effect, as JSON. For a single-file\n"
+         "  checkpoint without --config: its family, dtype and parts, read from its tensors.\n"
          "  MODEL_DIR     a diffusers model folder (default: the default model, %s)\n"
+         "  --config DIR  the diffusers folder whose configs go with a single-file checkpoint\n"
          "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
          "  -h, --help    this help\n"
          "Exit status: 0 done, 1 the model cannot be loaded, 2 bad usage.\n",
          m ? m : "none installed");
 }
 
+/* A single file without its config folder: what its tensors say. */
+static int checkpoint_info(const char *path) {
+  size_t size = 0;
+  char *buf = NULL;
+  if (dif_checkpoint_info(path, NULL, &size) != DIF_OK || !(buf = malloc(size)) ||
+      dif_checkpoint_info(path, buf, &size) != DIF_OK) {
+    fprintf(stderr, "dif: %s\n", buf || size == 0 ? dif_last_error() : "out of memory");
+    free(buf);
+    return 1;
+  }
+  printf("%s\n", buf);
+  free(buf);
+  return 0;
+}
+
 static int info(int argc, char **argv) {
-  const char *model = NULL, *prior = NULL;
+  const char *model = NULL, *prior = NULL, *config = NULL;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       info_help();
@@ -45,6 +66,8 @@ static int info(int argc, char **argv) {
     }
     if (!strcmp(argv[i], "--prior") && i + 1 < argc)
       prior = argv[++i];
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+      config = argv[++i];
     else if (argv[i][0] != '-' && !model)
       model = argv[i];
     else {
@@ -57,7 +80,9 @@ static int info(int argc, char **argv) {
     fprintf(stderr, "dif info: no MODEL_DIR given and no default model installed\n");
     return 2;
   }
-  dif_context *ctx = cli_open(model, prior, 0, -1, NULL, 0);
+  struct stat sb;
+  if (!config && stat(model, &sb) == 0 && !S_ISDIR(sb.st_mode)) return checkpoint_info(model);
+  dif_context *ctx = cli_open(model, config, prior, 0, -1, NULL, 0);
   if (!ctx) return 1;
   printf("%s\n", dif_context_info(ctx));
   dif_context_free(ctx);

@@ -123,6 +123,7 @@ type Context struct {
 
 type openOptions struct {
 	prior    string
+	config   string
 	threads  int
 	logger   func(LogLevel, string)
 	logLevel LogLevel
@@ -135,6 +136,11 @@ type OpenOption func(*openOptions)
 // Stable unCLIP model.
 func WithPrior(dir string) OpenOption { return func(o *openOptions) { o.prior = dir } }
 
+// WithConfig names, for a single-file checkpoint given to Open, the diffusers
+// folder of the same model whose configs, tokenizer and scheduler go with the
+// file's weights.
+func WithConfig(dir string) OpenOption { return func(o *openOptions) { o.config = dir } }
+
 // WithThreads sets the number of worker threads (default: one per core). The
 // same model, settings, seed and threads give the same pixels, bit for bit.
 func WithThreads(n int) OpenOption { return func(o *openOptions) { o.threads = n } }
@@ -145,7 +151,9 @@ func WithLogger(fn func(level LogLevel, message string), maxLevel LogLevel) Open
 	return func(o *openOptions) { o.logger, o.logLevel = fn, maxLevel }
 }
 
-// Open loads a diffusers model folder (Stable unCLIP or Stable Diffusion).
+// Open loads a diffusers model folder (Stable unCLIP or Stable Diffusion), or
+// a single-file checkpoint (.safetensors in the original SD layout) with
+// WithConfig.
 func Open(modelDir string, opts ...OpenOption) (*Context, error) {
 	var o openOptions
 	for _, opt := range opts {
@@ -175,6 +183,14 @@ func Open(modelDir string, opts ...OpenOption) (*Context, error) {
 	if o.prior != "" {
 		p := cstr(o.prior)
 		s := difContextSetPrior(c, p)
+		free(p)
+		if s != OK {
+			return fail(s)
+		}
+	}
+	if o.config != "" {
+		p := cstr(o.config)
+		s := difContextSetConfig(c, p)
 		free(p)
 		if s != OK {
 			return fail(s)

@@ -116,6 +116,28 @@ func TestTextToImageParity(t *testing.T) {
 	}
 }
 
+// The tiny SD-1.x model as one file in the original layout (tests/fixtures)
+// with its folder's configs draws the folder's pixels.
+func TestSingleFileParity(t *testing.T) {
+	sd := filepath.Join(models, "tiny-sd")
+	single := filepath.Join(models, "..", "..", "fixtures", "models", "single-file", "tiny-sd.ldm.safetensors")
+	_, err := os.Stat(single)
+	need(t, err == nil, "no single-file fixture at "+single)
+	want := reference(t, sd, "--text", "a watercolor lighthouse", "--steps", "3", "--seed", "33")
+	ctx := open(t, single, dif.WithConfig(sd))
+	imgs, err := ctx.Generate(context.Background(), dif.Text("a watercolor lighthouse"),
+		dif.Steps(3), dif.Seed(33))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rgbOf(imgs), want) {
+		t.Fatal("single file and folder pixels differ")
+	}
+	if _, err := dif.Open(single); err == nil || !strings.Contains(err.Error(), "--config DIR") {
+		t.Fatalf("no config: %v", err)
+	}
+}
+
 func TestImageVariationParity(t *testing.T) {
 	want := reference(t, unclip, "--image", inputPNG, "--size", "48", "32", "--steps", "4",
 		"--seed", "1010")

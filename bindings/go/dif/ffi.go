@@ -205,6 +205,14 @@ func difContextSetPrior(ctx *C.dif_context, priorDir *C.char) Status {
 	return Status(C.dif_context_set_prior(ctx, priorDir))
 }
 
+func difContextSetConfig(ctx *C.dif_context, configDir *C.char) Status {
+	return Status(C.dif_context_set_config(ctx, configDir))
+}
+
+func difCheckpointInfo(path *C.char, buf *C.char, size *uint) Status {
+	return Status(C.dif_checkpoint_info(path, buf, (*C.size_t)(unsafe.Pointer(size))))
+}
+
 func difContextSetLoadProgress(ctx *C.dif_context, fn C.dif_load_fn, userData unsafe.Pointer) Status {
 	return Status(C.dif_context_set_load_progress(ctx, fn, userData))
 }

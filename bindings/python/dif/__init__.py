@@ -555,11 +555,15 @@ class Context:
     """Loaded models (dif.h section 5); use it as a context manager or close() it.
 
         dif.Context(model_dir=None, prior_dir=None, threads=None, log=None,
-                    log_level=LogLevel.INFO)
+                    log_level=LogLevel.INFO, config_dir=None)
 
-    model_dir: a diffusers folder (Stable unCLIP or Stable Diffusion); None
-               loads libdif's default model (dif.default_model_dir()).
+    model_dir: a diffusers folder (Stable unCLIP or Stable Diffusion), or a
+               single-file checkpoint (.safetensors in the original SD
+               layout) with config_dir; None loads libdif's default model
+               (dif.default_model_dir()).
     prior_dir: a Karlo prior folder for text-to-image with an unCLIP model.
+    config_dir: for a single-file model_dir, the diffusers folder of the same
+               model whose configs, tokenizer and scheduler go with its weights.
     threads:   worker threads (None: one per core). Same threads, same pixels.
     log:       a callable(level, message) receiving the library's log lines.
     A loaded context may be shared by threads running generate() at once; it
@@ -569,7 +573,8 @@ class Context:
     def __init__(self, model_dir: Optional[PathLike] = None, prior_dir: Optional[PathLike] = None,
                  threads: Optional[int] = None,
                  log: Optional[Callable[[LogLevel, str], None]] = None,
-                 log_level: LogLevel = LogLevel.INFO) -> None:
+                 log_level: LogLevel = LogLevel.INFO,
+                 config_dir: Optional[PathLike] = None) -> None:
         if model_dir is None:
             model_dir = default_model_dir()
             if model_dir is None:
@@ -593,6 +598,8 @@ class Context:
                 self._check(_dll.dif_context_set_log(ptr, self._log, LogLevel(log_level), None))
             if prior_dir is not None:
                 self._check(_dll.dif_context_set_prior(ptr, _os.fsencode(prior_dir)))
+            if config_dir is not None:
+                self._check(_dll.dif_context_set_config(ptr, _os.fsencode(config_dir)))
             self._check(_dll.dif_context_load(ptr, _os.fsencode(model_dir)))
         except BaseException:
             self.close()

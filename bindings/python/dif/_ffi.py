@@ -237,6 +237,18 @@ FUNCTIONS = {
         ('ctx', 'prior_dir'),
         'dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir)',
     ),
+    'dif_context_set_config': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_char_p],
+        ('ctx', 'config_dir'),
+        'dif_status dif_context_set_config(dif_context *ctx, const char *config_dir)',
+    ),
+    'dif_checkpoint_info': (
+        dif_status,
+        [_C.c_char_p, _C.c_char_p, _C.POINTER(_C.c_size_t)],
+        ('path', 'buf', 'size'),
+        'dif_status dif_checkpoint_info(const char *path, char *buf, size_t *size)',
+    ),
     'dif_context_set_load_progress': (
         dif_status,
         [_C.POINTER(dif_context), dif_load_fn, _C.c_void_p],

@@ -79,6 +79,22 @@ def test_sd_negative_batch_parity(models, reference):
     assert images[0] != images[1]
 
 
+def test_single_file_checkpoint_parity(models, reference):
+    # the tiny SD-1.x model as one file in the original layout (tests/fixtures) + its folder's configs
+    single = models.parent.parent / "fixtures" / "models" / "single-file" / "tiny-sd.ldm.safetensors"
+    if not single.is_file():
+        pytest.skip("no single-file fixture at %s" % single)
+    ref_rgb, w, h, n = reference(models / "tiny-sd", "--text", "a watercolor lighthouse",
+                                 "--steps", 3, "--seed", 33)
+    with dif.Context(single, config_dir=models / "tiny-sd", threads=THREADS) as ctx:
+        images = ctx.generate(dif.Prompt("a watercolor lighthouse"), steps=3, seed=33,
+                              output="bytes")
+    assert images[0] == ref_rgb
+    with pytest.raises(dif.Error) as e:
+        dif.Context(single)
+    assert "--config DIR" in e.value.message
+
+
 def test_errors_become_exceptions(models, unclip, tmp_path):
     with pytest.raises(dif.Error) as e:
         dif.Context(tmp_path / "no-such-model")
