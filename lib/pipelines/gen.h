@@ -71,6 +71,7 @@ typedef struct gen_recipe {
 
 dif_status gen_recipe_from_noise(gen *g, dif_result *out); /* recipe_txt2img.c */
 dif_status gen_recipe_img2img(gen *g, dif_result *out);    /* recipe_img2img.c */
+dif_status gen_recipe_inpaint(gen *g, dif_result *out);    /* recipe_inpaint.c */
 
 /* The decoder's scheduler and timesteps; with use_strength (img2img,
  * inpainting) the first timestep the strength leaves; the latents buffer

@@ -21,6 +21,11 @@ static bool has_init_image(const dif_models *m, const dif_request *r) {
   return r->init_image != NULL;
 }
 
+static bool has_mask(const dif_models *m, const dif_request *r) {
+  (void)m;
+  return r->init_image && r->mask;
+}
+
 static bool has_image_part(const dif_models *m, const dif_request *r) {
   for (int i = 0; m->family == DIF_FAMILY_UNCLIP && i < r->n_parts; i++)
     if (r->parts[i].kind == DIF_PART_IMAGE) return true;
@@ -28,6 +33,7 @@ static bool has_image_part(const dif_models *m, const dif_request *r) {
 }
 
 static const gen_recipe recipes[] = {
+    {"inpaint", has_mask, gen_recipe_inpaint},
     {"img2img", has_init_image, gen_recipe_img2img},
     {"variation", has_image_part, gen_recipe_from_noise},
     {"text-to-image", always, gen_recipe_from_noise},
@@ -51,6 +57,14 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
         err, DIF_ERR_INVALID_ARGUMENT,
         "steps %d, prior steps %d, batch %d, guidance %g, prior guidance %g: out of range",
         r->steps, r->prior_steps, r->batch, (double)r->guidance, (double)r->prior_guidance);
+  if (r->mask && !r->init_image)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "a mask needs an init image (the picture whose masked part is repainted)");
+  if (m->unet.in_ch != m->vae.latent_ch && !r->mask)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "this is an inpainting model (its UNet takes %lld input channels): it needs "
+                    "an init image and a mask",
+                    (long long)m->unet.in_ch);
   for (int i = 0; i < r->n_parts; i++)
     if (r->parts[i].kind == DIF_PART_IMAGE && m->family == DIF_FAMILY_SD)
       return dif_fail(err, DIF_ERR_UNSUPPORTED,

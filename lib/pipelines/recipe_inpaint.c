@@ -1,0 +1,111 @@
+/* recipe_inpaint.c — StableDiffusionInpaintPipeline (diffusers v0.26.3) for
+ * any model: an init image, a mask (1 = repaint) and the strength.
+ *
+ * Random draws in diffusers' order: the conditioning's; the init image's
+ * posterior sample (4-channel UNets always, 9-channel ones only with
+ * strength < 1); the initial noise (noise · init_noise_sigma at strength 1,
+ * else the image latents noised to the first timestep); the masked image's
+ * posterior sample. Then the loop:
+ *   - a 9-channel (inpainting) UNet takes [latents, mask, masked-image
+ *     latents] concatenated on the channels;
+ *   - a 4-channel UNet (Stable Diffusion, the unCLIP decoder) runs as usual,
+ *     and after every step the unmasked latents are replaced by the image
+ *     latents noised to the next timestep (the last step: not noised).
+ * v0.26.3 pastes nothing back: the image is the decoded latents, so the
+ * kept pixels are the original's through the VAE (without
+ * padding_mask_crop, which libdif does not offer). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipelines/mask.h"
+
+typedef struct inpaint {
+  gen *g;
+  int64_t n;            /* latent values per item */
+  float *image_latents; /* [n] the init image's */
+  float *noise;         /* [B, n] the initial noise */
+  float *proper;        /* [B, n] image latents noised to the next timestep */
+  const float *mlat;    /* [h, w] latent mask */
+} inpaint;
+
+/* After step i: unmasked latents := the image latents at timestep i + 1. */
+static dif_status keep_unmasked(void *user, int i, float *lat, dif_error *err) {
+  inpaint *p = user;
+  gen *g = p->g;
+  int64_t B = g->r->batch, hw = g->h * g->w;
+  for (int64_t b = 0; b < B; b++)
+    memcpy(p->proper + b * p->n, p->image_latents, (size_t)p->n * sizeof *p->proper);
+  dif_status s = DIF_OK;
+  if (i + 1 < dif_scheduler_num_timesteps(g->sch))
+    s = dif_scheduler_add_noise(g->sch, p->proper, p->noise, dif_scheduler_timestep(g->sch, i + 1),
+                                B * p->n, p->proper, err);
+  for (int64_t j = 0; !s && j < B * p->n; j++) {
+    float m = p->mlat[j % hw];
+    lat[j] = (1.0f - m) * p->proper[j] + m * lat[j];
+  }
+  return s;
+}
+
+/* A 9-channel UNet's extra input per model item [NB, 1 + L, h, w]. */
+static float *concat_input(gen *g, const gen_mask *mk, const float *masked_latents, int64_t NB) {
+  int64_t hw = g->h * g->w, L = g->m->vae.latent_ch, n = (1 + L) * hw;
+  float *c = gen_floats(g, NB * n, "inpainting UNet input");
+  for (int64_t b = 0; c && b < NB; b++) {
+    memcpy(c + b * n, mk->latent, (size_t)hw * sizeof *c);
+    memcpy(c + b * n + hw, masked_latents, (size_t)(L * hw) * sizeof *c);
+  }
+  return c;
+}
+
+/* The image latents, the initial latents and the masked image's latents. */
+static dif_status inpaint_latents(gen *g, inpaint *p, const float *x, const gen_mask *mk,
+                                  float *masked_latents) {
+  bool nine = g->m->unet.in_ch != g->m->vae.latent_ch, strength_max = g->r->strength == 1.0f;
+  dif_status s = DIF_OK;
+  if (!nine || !strength_max)
+    s = gen_encode_x(g, x, "the init image", "vae.encode", p->image_latents);
+  if (!s)
+    s = strength_max ? gen_latents_noise(g, p->noise)
+                     : gen_latents_image(g, p->image_latents, p->noise);
+  if (!s)
+    s = gen_encode_x(g, mk->masked_x, "the masked image", "vae.encode_masked", masked_latents);
+  return s;
+}
+
+dif_status gen_recipe_inpaint(gen *g, dif_result *out) {
+  const dif_request *r = g->r;
+  const dif_image *img = r->init_image;
+  bool nine = g->m->unet.in_ch != g->m->vae.latent_ch;
+  int64_t B = r->batch, NB = r->guidance > 1.0f ? 2 * B : B, H = r->height, W = r->width;
+  dif_status s = gen_check_init_size(g, img);
+  if (!s) s = gen_begin(g, true);
+  if (!s) s = gen_condition(g);
+  if (s) return s;
+  inpaint p = {.g = g, .n = g->m->vae.latent_ch * g->h * g->w};
+  gen_mask mk = {0};
+  float *x = gen_floats(g, 3 * H * W, "init image"), *masked = gen_floats(g, p.n, "masked latents"),
+        *concat = NULL;
+  p.image_latents = gen_floats(g, p.n, "init image latents");
+  p.noise = gen_floats(g, B * p.n, "noise");
+  p.proper = gen_floats(g, B * p.n, "noised image latents");
+  if (!x || !masked || !p.image_latents || !p.noise || !p.proper) s = DIF_ERR_OUT_OF_MEMORY;
+  if (!s) {
+    gen_image_to_x(img, x);
+    s = gen_mask_prepare(g, x, &mk);
+  }
+  p.mlat = mk.latent;
+  if (!s) s = inpaint_latents(g, &p, x, &mk, masked);
+  if (!s && nine && !(concat = concat_input(g, &mk, masked, NB))) s = DIF_ERR_OUT_OF_MEMORY;
+  if (!s)
+    s = gen_denoise(g, concat, nine ? (1 + g->m->vae.latent_ch) * g->h * g->w : 0,
+                    nine ? NULL : keep_unmasked, &p);
+  if (!s) s = gen_decode(g, out);
+  gen_mask_free(&mk);
+  free(x);
+  free(masked);
+  free(concat);
+  free(p.image_latents);
+  free(p.noise);
+  free(p.proper);
+  return s;
+}
