@@ -143,6 +143,8 @@ static const field top_fields[] = {
     FIELD("prior_scheduler", K_STR),
     FIELD("blend", K_STR),
     FIELD("init_image", K_OBJ),
+    FIELD("mask", K_OBJ),
+    FIELD("edit", K_OBJ),
     FIELD("model", K_OBJ),
     FIELD("precision", K_STR),
     FIELD("libdif", K_STR),
@@ -542,6 +544,15 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
   if (!o || check_record(o, &seed, &has_seed, &w)) {
     json_decref(o);
     return dif_sample_fail(s, w.status, "%s", w.msg);
+  }
+  if (json_object_get(o, "mask") || json_object_get(o, "edit")) {
+    json_decref(o);
+    return dif_sample_fail(s, DIF_ERR_UNSUPPORTED,
+                           "dif_sample_apply_record: the record is of an edit (a \"%s\": Vary "
+                           "Region, Zoom Out, Make Square or Pan); reproducing edits from their "
+                           "records is not supported yet (its prompt can be read with "
+                           "dif_prompt_from_record)",
+                           json_object_get(o, "edit") ? "edit" : "mask");
   }
   dif_status st = DIF_OK;
 #define HAS(key) (!st && json_object_get(o, key))
