@@ -8,32 +8,13 @@ grid), masked image = image * (mask < 0.5), VAE posterior samples = mean + std *
 initial latents from the recorded noise, the 9-channel UNet input layout, the 4-channel blend after every
 step, the number of random draws against settings.draw_order, and a replay of UNet call 0 and of the VAE
 decode on the recorded inputs (expected bit-identical on the machine that made the files)."""
-import json
 import os
-import sys
 
 import torch
 import torch.nn.functional as F
 
-import fixture_common as fc
+from check_common import fail, model_folder, near, run_checks
 from diffusers import AutoencoderKL, UNet2DConditionModel
-from safetensors.torch import load_file
-
-FAIL = []
-
-
-def near(name, what, a, b, tol=0.0):
-    d = float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
-    if a.shape != b.shape or d > tol:
-        FAIL.append(f"{name}: {what}: shape {tuple(a.shape)} vs {tuple(b.shape)}, max |diff| {d:.3g} > {tol:g}")
-    return d
-
-
-def model_folder(rel):
-    for r in (fc.root(), fc.GOLDEN):
-        if os.path.isdir(os.path.join(r, rel)):
-            return os.path.join(r, rel)
-    raise SystemExit(f"{rel}: not found")
 
 
 def check_mask(name, t, s):
@@ -55,7 +36,7 @@ def check_draws(name, t, s):
     n_steps = len(s["timesteps"])
     expect = len(s["draw_order"]) - 1 + n_steps if "one per step" in s["draw_order"][-1] else len(s["draw_order"])
     if len(draws) != expect:
-        FAIL.append(f"{name}: {len(draws)} random draws, draw_order says {expect}")
+        fail(f"{name}: {len(draws)} random draws, draw_order says {expect}")
     # encode calls: [image (4-channel UNet or strength < 1),] masked image; draws: [image sample,] noise, masked
     enc = sum(1 for k in t if k.startswith("vae.encode.call") and k.endswith(".in"))
     sf = 0.18215
@@ -79,7 +60,7 @@ def check_init(name, t, s):
     else:
         near(name, "latents.init = add_noise(image_latents, noise, t0)", t["latents.init"], t["add_noise.call0.out"])
         if int(t["add_noise.call0.timestep"][0]) != s["timesteps"][0]:
-            FAIL.append(f"{name}: initial noise timestep {t['add_noise.call0.timestep']} != first loop timestep")
+            fail(f"{name}: initial noise timestep {t['add_noise.call0.timestep']} != first loop timestep")
 
 
 def check_loop(name, t, s):
@@ -98,7 +79,7 @@ def check_loop(name, t, s):
             if i < n - 1:
                 proper = t[f"add_noise.call{i + off}.out"]
                 if int(t[f"add_noise.call{i + off}.timestep"][0]) != s["timesteps"][i + 1]:
-                    FAIL.append(f"{name}: blend {i} noised to {t[f'add_noise.call{i + off}.timestep']}")
+                    fail(f"{name}: blend {i} noised to {t[f'add_noise.call{i + off}.timestep']}")
             else:
                 proper = t["latents.image_latents"]
             near(name, f"callback.step{i} = blend", t[f"callback.step{i}.latents"],
@@ -121,24 +102,5 @@ def check_replay(name, t, s):
     near(name, "replay vae.decode", vae.decode(t["vae.decode.in"]).sample, t["vae.decode.out"])
 
 
-def main():
-    d = os.path.join(fc.root(), "cases", "inpaint")
-    index = json.load(open(os.path.join(d, "index.json")))
-    for run in index["runs"]:
-        t = load_file(os.path.join(d, run["file"]))
-        s, name = run["settings"], run["file"]
-        n0 = len(FAIL)
-        check_mask(name, t, s)
-        check_draws(name, t, s)
-        check_init(name, t, s)
-        check_loop(name, t, s)
-        check_replay(name, t, s)
-        print(("ok   " if len(FAIL) == n0 else "FAIL ") + name)
-    for f in FAIL:
-        print("  " + f)
-    sys.exit(1 if FAIL else 0)
-
-
 if __name__ == "__main__":
-    torch.set_grad_enabled(False)
-    main()
+    run_checks("inpaint", [check_mask, check_draws, check_init, check_loop, check_replay])
