@@ -50,10 +50,9 @@ static dif_status loop_step(gen *g, const dif_loop *l, loop_bufs *b, int i) {
   gen_trace(g, b->x_in, b->NB * b->n_in, "%s%d.%s", l->call, j, l->input);
   gen_trace(g, &t, 1, "%s%d.timestep", l->call, j);
   gen_trace(g, b->pred, b->NB * n, "%s%d.%s", l->call, j, l->output);
-  if (b->NB > B) {
-    guide(b->pred, b->pred + B * n, l->guidance, B * n, b->pred);
-    if (l->step_trace) gen_trace(g, b->pred, B * n, "%s%d.model_output_cfg", l->step_trace, j);
-  }
+  if (b->NB > B) guide(b->pred, b->pred + B * n, l->guidance, B * n, b->pred);
+  gen_trace(g, b->pred, B * n, "%s%d.%s", l->step, j, l->step_output);
+  gen_trace(g, &t, 1, "%s%d.timestep", l->step, j);
   dif_step_args a = {.model_output = b->pred,
                      .sample = l->lat,
                      .prev_sample = l->lat,
@@ -71,7 +70,7 @@ static dif_status loop_step(gen *g, const dif_loop *l, loop_bufs *b, int i) {
            l->latents_name, l->step_name, j + 1, n_run, (double)t, (double)l->guidance,
            dif_scheduler_class_name(l->sch))))
     return s;
-  if (l->step_trace) gen_trace(g, l->lat, B * n, "%s%d.prev_sample", l->step_trace, j);
+  gen_trace(g, l->lat, B * n, "%s%d.prev_sample", l->step, j);
   if (l->hook && (s = l->hook(l->hook_user, i, l->lat, g->err))) return s;
   gen_trace(g, l->lat, B * n, "%s.step%d.latents", l->callback, j);
   gen_trace(g, &t, 1, "%s.step%d.t", l->callback, j);

@@ -41,10 +41,10 @@ typedef struct dif_loop {
   /* for messages: "the UNet", "the latents", "decoder step" */
   const char *model_name, *latents_name, *step_name;
   /* trace names: "<call>%d.<input>", "<call>%d.timestep", "<call>%d.<output>",
-   * with step_trace (NULL: none) "<step_trace>%d.model_output_cfg" and
-   * "<step_trace>%d.prev_sample", then "<callback>.step%d.latents",
-   * "<callback>.step%d.t" */
-  const char *call, *input, *output, *step_trace, *callback;
+   * "<step>%d.<step_output>" (the guided output), "<step>%d.timestep",
+   * "<step>%d.prev_sample" (the scheduler's output, before the hook), then
+   * "<callback>.step%d.latents", "<callback>.step%d.t" */
+  const char *call, *input, *output, *step, *step_output, *callback;
 } dif_loop;
 
 dif_status dif_denoise(struct gen *g, const dif_loop *l);

@@ -28,6 +28,7 @@ typedef struct gen {
   dif_rng *gens[1];
   int draws, text_calls, prior_text_calls, image_calls;
   int step, total;
+  int add_noise_calls;
   /* what the blocks make, freed by gen_end */
   dif_scheduler *sch; /* the decoder's */
   int first;          /* the first timestep index the strength leaves */
@@ -110,6 +111,9 @@ void gen_image_to_x(const dif_image *img, float *x);
 dif_status gen_encode_x(gen *g, const float *x, const char *what, const char *trace, float *out);
 /* img2img: g->lat = the init image's latents, noised to timestep g->first
  * with noise[B, L, h, w] (one draw; kept in noise_out when not NULL). */
+/* add_noise into out[n] (traced as "add_noise.call<j>.{timestep,out}"). */
+dif_status gen_add_noise(gen *g, const float *original, const float *noise, double t, int64_t n,
+                         float *out);
 dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_out);
 /* Checks the init image's size against the request's. */
 dif_status gen_check_init_size(gen *g, const dif_image *img);

@@ -65,6 +65,16 @@ dif_status gen_encode_x(gen *g, const float *x, const char *what, const char *tr
   return s;
 }
 
+dif_status gen_add_noise(gen *g, const float *original, const float *noise, double t, int64_t n,
+                         float *out) {
+  dif_status s = dif_scheduler_add_noise(g->sch, original, noise, t, n, out, g->err);
+  float tf = (float)t;
+  gen_trace(g, &tf, 1, "add_noise.call%d.timestep", g->add_noise_calls);
+  if (!s) gen_trace(g, out, n, "add_noise.call%d.out", g->add_noise_calls);
+  g->add_noise_calls++;
+  return s;
+}
+
 dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_out) {
   int64_t B = g->r->batch, n = g->m->vae.latent_ch * g->h * g->w;
   float *noise = noise_out ? noise_out : gen_floats(g, B * n, "noise");
@@ -72,7 +82,7 @@ dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_ou
   for (int64_t b = 0; b < B; b++) memcpy(g->lat + b * n, image_latents, (size_t)n * sizeof *g->lat);
   double t = dif_scheduler_timestep(g->sch, g->first);
   dif_status s = gen_draw(g, noise, B, n);
-  if (!s) s = dif_scheduler_add_noise(g->sch, g->lat, noise, t, B * n, g->lat, g->err);
+  if (!s) s = gen_add_noise(g, g->lat, noise, t, B * n, g->lat);
   if (!s)
     s = gen_check_finite(g, g->lat, B * n,
                          "the init image's noised latents are non-finite (timestep %g)", t);

@@ -35,8 +35,8 @@ dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
         for (int64_t dx = 0; dx < f; dx++) sum += out->pixel[(y * f + dy) * W + xx * f + dx];
       out->latent[y * w + xx] = (float)(sum / (double)(f * f));
     }
-  gen_trace(g, out->pixel, H * W, "mask.condition");
-  gen_trace(g, out->latent, h * w, "mask.latent");
+  gen_trace(g, out->pixel, H * W, "preprocess.mask");
+  gen_trace(g, out->masked_x, 3 * H * W, "mask_latents.masked_image");
   return DIF_OK;
 }
 

@@ -120,7 +120,8 @@ dif_status gen_run_prior(gen *g, const char *text, float *out) {
                 .call = "prior.call",
                 .input = "hidden_states",
                 .output = "predicted_image_embedding",
-                .step_trace = "prior_step",
+                .step = "prior_step",
+                .step_output = "model_output_cfg",
                 .callback = "prior_callback"};
   if (!s) s = dif_denoise(g, &l);
   if (!s) {

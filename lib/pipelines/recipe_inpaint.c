@@ -36,9 +36,10 @@ static dif_status keep_unmasked(void *user, int i, float *lat, dif_error *err) {
   for (int64_t b = 0; b < B; b++)
     memcpy(p->proper + b * p->n, p->image_latents, (size_t)p->n * sizeof *p->proper);
   dif_status s = DIF_OK;
+  (void)err; /* gen_add_noise sets g->err, the same error */
   if (i + 1 < dif_scheduler_num_timesteps(g->sch))
-    s = dif_scheduler_add_noise(g->sch, p->proper, p->noise, dif_scheduler_timestep(g->sch, i + 1),
-                                B * p->n, p->proper, err);
+    s = gen_add_noise(g, p->proper, p->noise, dif_scheduler_timestep(g->sch, i + 1), B * p->n,
+                      p->proper);
   for (int64_t j = 0; !s && j < B * p->n; j++) {
     float m = p->mlat[j % hw];
     lat[j] = (1.0f - m) * p->proper[j] + m * lat[j];
@@ -46,29 +47,51 @@ static dif_status keep_unmasked(void *user, int i, float *lat, dif_error *err) {
   return s;
 }
 
-/* A 9-channel UNet's extra input per model item [NB, 1 + L, h, w]. */
-static float *concat_input(gen *g, const gen_mask *mk, const float *masked_latents, int64_t NB) {
+/* The mask and masked-image latents per model item, traced as diffusers'
+ * prepare_mask_latents returns them; a 9-channel UNet's extra input
+ * [NB, 1 + L, h, w]. */
+static dif_status mask_latents(gen *g, const gen_mask *mk, const float *masked_latents, int64_t NB,
+                               float **concat) {
   int64_t hw = g->h * g->w, L = g->m->vae.latent_ch, n = (1 + L) * hw;
-  float *c = gen_floats(g, NB * n, "inpainting UNet input");
-  for (int64_t b = 0; c && b < NB; b++) {
+  float *c = gen_floats(g, NB * n, "inpainting UNet input"),
+        *t = gen_floats(g, NB * L * hw, "trace");
+  dif_status s = (!c || !t) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
+  for (int64_t b = 0; !s && b < NB; b++) {
     memcpy(c + b * n, mk->latent, (size_t)hw * sizeof *c);
     memcpy(c + b * n + hw, masked_latents, (size_t)(L * hw) * sizeof *c);
   }
-  return c;
+  for (int64_t b = 0; !s && b < NB; b++) memcpy(t + b * hw, mk->latent, (size_t)hw * sizeof *t);
+  if (!s) gen_trace(g, t, NB * hw, "mask_latents.mask");
+  for (int64_t b = 0; !s && b < NB; b++)
+    memcpy(t + b * L * hw, masked_latents, (size_t)(L * hw) * sizeof *t);
+  if (!s) gen_trace(g, t, NB * L * hw, "mask_latents.masked_image_latents");
+  free(t);
+  if (s || g->m->unet.in_ch == L) {
+    free(c);
+    c = NULL;
+  }
+  *concat = c;
+  return s;
 }
 
 /* The image latents, the initial latents and the masked image's latents. */
 static dif_status inpaint_latents(gen *g, inpaint *p, const float *x, const gen_mask *mk,
                                   float *masked_latents) {
   bool nine = g->m->unet.in_ch != g->m->vae.latent_ch, strength_max = g->r->strength == 1.0f;
+  bool encode_image = !nine || !strength_max;
+  int64_t B = g->r->batch;
   dif_status s = DIF_OK;
-  if (!nine || !strength_max)
-    s = gen_encode_x(g, x, "the init image", "vae.encode", p->image_latents);
+  if (encode_image) s = gen_encode_x(g, x, "the init image", "vae.encode.call0", p->image_latents);
+  if (!s && encode_image && !nine) gen_trace(g, p->image_latents, p->n, "latents.image_latents");
   if (!s)
     s = strength_max ? gen_latents_noise(g, p->noise)
                      : gen_latents_image(g, p->image_latents, p->noise);
-  if (!s)
-    s = gen_encode_x(g, mk->masked_x, "the masked image", "vae.encode_masked", masked_latents);
+  if (!s) {
+    gen_trace(g, p->noise, B * p->n, "latents.noise");
+    gen_trace(g, g->lat, B * p->n, "latents.init");
+    s = gen_encode_x(g, mk->masked_x, "the masked image",
+                     encode_image ? "vae.encode.call1" : "vae.encode.call0", masked_latents);
+  }
   return s;
 }
 
@@ -91,11 +114,12 @@ dif_status gen_recipe_inpaint(gen *g, dif_result *out) {
   if (!x || !masked || !p.image_latents || !p.noise || !p.proper) s = DIF_ERR_OUT_OF_MEMORY;
   if (!s) {
     gen_image_to_x(img, x);
+    gen_trace(g, x, 3 * H * W, "preprocess.image");
     s = gen_mask_prepare(g, x, &mk);
   }
   p.mlat = mk.latent;
   if (!s) s = inpaint_latents(g, &p, x, &mk, masked);
-  if (!s && nine && !(concat = concat_input(g, &mk, masked, NB))) s = DIF_ERR_OUT_OF_MEMORY;
+  if (!s) s = mask_latents(g, &mk, masked, NB, &concat);
   if (!s)
     s = gen_denoise(g, concat, nine ? (1 + g->m->vae.latent_ch) * g->h * g->w : 0,
                     nine ? NULL : keep_unmasked, &p);

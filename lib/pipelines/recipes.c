@@ -133,6 +133,8 @@ dif_status gen_denoise(gen *g, const float *concat, int64_t concat_n, dif_loop_h
                 .call = "unet.call",
                 .input = "sample",
                 .output = "out",
+                .step = "step",
+                .step_output = "model_output",
                 .callback = "callback"};
   return dif_denoise(g, &l);
 }

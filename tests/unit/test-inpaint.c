@@ -56,7 +56,8 @@ typedef struct fixture {
 static int setup(fixture *f, const char *model) {
   dif_error err = {0};
   char rel[128];
-  snprintf(rel, sizeof rel, "golden/models/%s", model);
+  snprintf(rel, sizeof rel, "%s/models/%s",
+           strchr(model, '-') && strstr(model, "inpaint") ? "fixtures" : "golden", model);
   if (dif_models_load(&f->m, dif_test_path(rel), NULL, NULL, NULL, &err)) {
     CHECK_MSG(0, "%s", err.msg);
     return 0;
@@ -103,8 +104,8 @@ static dif_request request(fixture *f, const float *mask, traced *t) {
 /* The image latents as diffusers computes them: scaling_factor · (mean +
  * std · the posterior draw). */
 static float image_latent(const fixture *f, const traced *t, int64_t i, const char *draw) {
-  const float *mean = find(t, "vae.encode.latent_mean", NULL);
-  const float *std = find(t, "vae.encode.latent_std", NULL);
+  const float *mean = find(t, "vae.encode.call0.latent_mean", NULL);
+  const float *std = find(t, "vae.encode.call0.latent_std", NULL);
   const float *eps = find(t, draw, NULL);
   return f->m.vae.scaling_factor * (mean[i] + std[i] * eps[i]);
 }
@@ -123,10 +124,11 @@ TEST(four_channel_keeps_unmasked_latents) {
   CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
   int64_t n = 0, nm = 0;
   const float *last = find(&t, "callback.step3.latents", &n);
-  const float *mlat = find(&t, "mask.latent", &nm);
+  const float *mlat = find(&t, "mask_latents.mask", &nm);
   CHECK(last && mlat && find(&t, "randn.draw2", NULL) && !find(&t, "randn.draw3", NULL));
-  CHECK(find(&t, "vae.encode_masked.latent_mean", NULL) != NULL);
-  int64_t hw = nm, w = 32 / dif_vae_scale(&f.m.vae), same = 0, changed = 0;
+  CHECK(find(&t, "vae.encode.call1.latent_mean", NULL) != NULL);
+  int64_t w = 32 / dif_vae_scale(&f.m.vae), hw = w * w, same = 0, changed = 0;
+  CHECK(nm == 2 * hw); /* CFG-doubled, as diffusers' prepare_mask_latents */
   for (int64_t i = 0; last && mlat && i < n; i++) {
     int64_t x = (i % hw) % w;
     CHECK(mlat[i % hw] == (x < w / 2 ? 1.0f : 0.0f));
@@ -141,7 +143,8 @@ TEST(four_channel_keeps_unmasked_latents) {
             (long long)n / 2);
   /* the masked image is the init image with the left half zeroed */
   int64_t nx = 0;
-  const float *mx = find(&t, "vae.encode_masked.in", &nx), *x0 = find(&t, "vae.encode.in", NULL);
+  const float *mx = find(&t, "vae.encode.call1.in", &nx),
+              *x0 = find(&t, "vae.encode.call0.in", NULL);
   for (int64_t i = 0; mx && x0 && i < nx; i++) CHECK(mx[i] == ((i % 32) < 16 ? 0.0f : x0[i]));
   CHECK(res.rgb && res.width == 32 && res.height == 32);
   dif_result_free(&res);
@@ -183,9 +186,9 @@ TEST(soft_mask_is_averaged) {
   dif_error err = {0};
   CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
   int64_t nm = 0, fs = dif_vae_scale(&f.m.vae), w = 32 / fs;
-  const float *mlat = find(&t, "mask.latent", &nm);
-  CHECK(mlat && nm == w * w);
-  for (int64_t c = 0; mlat && c < nm; c++) {
+  const float *mlat = find(&t, "mask_latents.mask", &nm);
+  CHECK(mlat && nm == 2 * w * w);
+  for (int64_t c = 0; mlat && c < w * w; c++) {
     double want = 0;
     for (int64_t dx = 0; dx < fs; dx++)
       want += (double)(float)((double)((c % w) * fs + dx) / 31.0) / (double)fs;
@@ -241,7 +244,26 @@ TEST(unclip_decoder_keeps_unmasked_latents) {
   teardown(&f);
 }
 
+/* An inpainting UNet (9 input channels) runs only with a mask. */
+TEST(inpainting_model_needs_a_mask) {
+  fixture f;
+  if (!setup(&f, "tiny-sd-inpaint")) return;
+  CHECK(f.m.unet.in_ch == 9);
+  dif_request r = request(&f, NULL, NULL);
+  r.trace = NULL;
+  dif_result res = {0};
+  dif_error err = {0};
+  CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_UNSUPPORTED, err.msg,
+               "inpainting model (its UNet takes 9 input channels)");
+  r.init_image = NULL;
+  CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_UNSUPPORTED, err.msg,
+               "needs an init image and a mask");
+  CHECK(res.rgb == NULL);
+  teardown(&f);
+}
+
 int main(void) {
+  RUN(inpainting_model_needs_a_mask);
   RUN(unclip_decoder_keeps_unmasked_latents);
   RUN(four_channel_keeps_unmasked_latents);
   RUN(strength_starts_later);
