@@ -94,6 +94,60 @@ png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; 
 "$dif" generate first.png var.png --blend slerp --steps 4 --seed 3 -q -o blend.png >/dev/null \
   2>err.txt && [ -s blend.png ] && ok "default model: blend" || bad "blend: $(cat err.txt)"
 
+# The editing tools (issue 16) on the default model, no -m: the model and the
+# prompt come from first.png's record. What they draw is checked by
+# test-default-model; here: sizes, records, the mask and bad usage.
+"$dif" zoom first.png --factor 2 --seed 4 -q -o zoom.png >out.txt 2>err.txt \
+  && grep -qx zoom.png out.txt && [ "$(png_size zoom.png)" = 64x64 ] \
+  && "$dif" generate --from zoom.png -q -o zz.png >/dev/null 2>err2.txt; rc=$?
+[ $rc -ne 0 ] && [ "$(png_size zoom.png)" = 64x64 ] && grep -q "record is of an edit" err2.txt \
+  && ok "dif zoom --factor 2: same size; its record is refused by --from, saying why" \
+  || bad "zoom: $(cat err.txt err2.txt)"
+"$dif" zoom zoom.png --factor 1.5 --steps 2 --seed 4 -q -o zoom2.png >/dev/null 2>err.txt \
+  && [ "$(png_size zoom2.png)" = 64x64 ] && ok "dif zoom of a zoom (prompt from an edit's record)" \
+  || bad "zoom of a zoom: $(cat err.txt)"
+"$dif" pan first.png --direction left --seed 4 -q -o panl.png >/dev/null 2>err.txt \
+  && [ "$(png_size panl.png)" = 96x64 ] \
+  && "$dif" pan first.png --direction down --amount 1 --steps 2 --seed 4 -q -o pand.png \
+  >/dev/null 2>>err.txt && [ "$(png_size pand.png)" = 64x128 ] \
+  && ok "dif pan left (0.5 by default) and down 1: the canvas grows" || bad "pan: $(cat err.txt)"
+"$dif" pan panl.png --direction up --amount 0.3 --steps 2 --seed 4 -q -o panu.png >/dev/null 2>err.txt \
+  && [ "$(png_size panu.png)" = 96x88 ] && "$dif" zoom panl.png --square --steps 2 -q -o sq.png \
+  >/dev/null 2>>err.txt && [ "$(png_size sq.png)" = 72x72 ] \
+  && ok "dif pan up 0.3 (rounded up to 24 px) and dif zoom --square (96x64 -> 72x72)" \
+  || bad "pan up / square: $(cat err.txt) $(png_size panu.png) $(png_size sq.png)"
+mask=$tests/fixtures/cases/inpaint/mask_rect_32x32.png # 32x32 grey: scaled to the picture
+"$dif" vary first.png --mask "$mask" "a yellow circle" --seed 4 -q -o vary.png >/dev/null 2>err.txt \
+  && [ "$(png_size vary.png)" = 64x64 ] && "$dif" vary first.png --mask "$mask" --subtle --steps 2 \
+  -q -o varys.png >/dev/null 2>>err.txt && [ -s varys.png ] \
+  && ok "dif vary with a (smaller) mask file, a new prompt; --subtle with the record's prompt" \
+  || bad "vary: $(cat err.txt)"
+"$dif" zoom first.png --help | grep -q "usage: dif zoom IMAGE (--factor F | --square)" \
+  && "$dif" pan --help | grep -q "left|right|up|down" && "$dif" vary -h | grep -q "white = repaint" \
+  && "$dif" --help | grep -q "dif vary IMAGE --mask" && ok "edit commands: --help" || bad "edit --help"
+edit_bad() { # edit_bad NAME WANT ARGS...: exit 2, WANT on stderr
+  name=$1 want=$2
+  shift 2
+  "$dif" "$@" -q -o never.png >/dev/null 2>err.txt
+  rc=$?
+  [ $rc -eq 2 ] && grep -q -- "$want" err.txt && [ ! -e never.png ] && ! grep -q "dif_" err.txt \
+    && ok "$name" || bad "$name (exit $rc): $(cat err.txt)"
+}
+edit_bad "zoom --factor 1 refused" "dif zoom: --factor: " zoom first.png --factor 1
+edit_bad "zoom --factor 5 refused" "dif zoom: --factor: " zoom first.png --factor 5
+edit_bad "zoom needs --factor or --square" "give --factor F" zoom first.png
+edit_bad "pan --direction sideways refused" "expected left, right, up or down" pan first.png \
+  --direction sideways
+edit_bad "pan --amount 0 refused" "dif pan: --amount: " pan first.png --direction up --amount 0
+edit_bad "vary needs --mask" "dif vary: --mask: missing" vary first.png "a cat"
+edit_bad "vary --factor is not its option" "is not an option of this command" vary first.png \
+  --mask "$mask" --factor 2
+edit_bad "a picture without a record on an SD model needs a prompt" "PROMPT: missing" zoom \
+  "$tests/golden/cases/pipelines/input_32x32.png" --factor 2 -m "$m/tiny-sd"
+"$dif" vary first.png --mask /nonexistent/mask.png "x" -q -o never.png >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "/nonexistent/mask.png" err.txt && ok "vary: a missing mask file named" \
+  || bad "vary missing mask: $(cat err.txt)"
+
 # --from: the record is untrusted. Its image files are found relative to the
 # record's PNG (so --from works from another folder) and must match their
 # xxh3; forged records (wrong types, 64-bit values, duplicate keys, paths out
