@@ -778,9 +778,8 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     of the record through the setters above (so each value is
  *     range-checked like any input), the init image read as the prompt's
  *     images are. Errors in dif_sample_last_error(sample). A record of an
- *     edit (its "mask" or "edit": Vary Region, Zoom Out, Make Square, Pan)
- *     is refused with DIF_ERR_UNSUPPORTED for now; its prompt can still be
- *     read with dif_prompt_from_record.
+ *     edit restores it too: its mask (a file, read and checked as the init
+ *     image is, or a rectangle) or its tool, on the picture's size.
  *   dif_prompt_from_parameters(json, &prompt) and
  *     dif_sample_apply_parameters(sample, json) are the same with no
  *     folder: a record that names an image file is then refused
@@ -804,8 +803,10 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     "weight"}), negative, width and height (together), steps, guidance,
  *     scheduler, seed, seed_u64, batch, index (0..batch-1), noise_level, prior_steps,
  *     prior_guidance, prior_scheduler, blend ("sum" or "slerp"), init_image
- *     ({"image", "xxh3", "strength"}), mask and edit (objects, see
- *     dif_sample_apply_record), model ({"dir", "files": [{"file",
+ *     ({"image", "xxh3", "strength"}), mask ({"image", "xxh3"} or {"rect":
+ *     [x, y, width, height]}), edit ({"op": "zoom_out", "make_square" or
+ *     "pan", "factor", "direction", "amount", the picture's "width" and
+ *     "height"}), model ({"dir", "files": [{"file",
  *     "xxh3"}]}), precision ("exact" or "fast"), libdif; an unknown key is
  *     refused, not ignored;
  *   - exact JSON types: counts, sizes and seeds are JSON integers (25.0 is

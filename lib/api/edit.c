@@ -28,9 +28,12 @@ static dif_status usable(dif_sample *s, const char *fn) {
 
 static dif_status done(dif_sample *s) { return dif_sample_fail(s, DIF_OK, "%s", ""); }
 
-/* Takes img over as the mask (freed on failure). */
-static dif_status set_mask_image(dif_sample *s, const char *fn, dif_image *img, const char *source,
-                                 uint64_t xxh3) {
+dif_status dif_sample_set_mask_decoded(dif_sample *s, const char *fn, dif_image *img,
+                                       const char *source, uint64_t xxh3) {
+  if (dif_sample_running(s)) {
+    dif_image_free(img);
+    return dif_sample_fail(s, DIF_ERR_BUSY, "%s: the sample is running", fn);
+  }
   char *src = strdup(source);
   if (!src) {
     dif_image_free(img);
@@ -62,7 +65,7 @@ DIF_API dif_status dif_sample_set_mask_file(dif_sample *s, const char *path) {
   if (dif_image_load_hashed(path, &l, NULL, &xxh3, &img, &err))
     return dif_sample_fail(s, err.status, "dif_sample_set_mask_file: %s", err.msg);
   char *abs = realpath(path, NULL);
-  st = set_mask_image(s, "dif_sample_set_mask_file", &img, abs ? abs : path, xxh3);
+  st = dif_sample_set_mask_decoded(s, "dif_sample_set_mask_file", &img, abs ? abs : path, xxh3);
   free(abs);
   return st;
 }
@@ -75,7 +78,7 @@ DIF_API dif_status dif_sample_set_mask_rgb(dif_sample *s, const uint8_t *rgb, in
   dif_error err = {0};
   if (dif_image_from_rgb(rgb, width, height, stride, &img, &err))
     return dif_sample_fail(s, err.status, "dif_sample_set_mask_rgb: %s", err.msg);
-  return set_mask_image(s, "dif_sample_set_mask_rgb", &img, "pixels", 0);
+  return dif_sample_set_mask_decoded(s, "dif_sample_set_mask_rgb", &img, "pixels", 0);
 }
 
 DIF_API dif_status dif_sample_set_mask_rect(dif_sample *s, int32_t x, int32_t y, int32_t width,
@@ -168,7 +171,8 @@ dif_status dif_sample_edit_prepare(const dif_sample_edit *e, const dif_image *pi
   return dif_edit_canvas(&e->op, pic, feather, canvas, mask, err);
 }
 
-void dif_sample_edit_record(const dif_sample_edit *e, json_t *o) {
+void dif_sample_edit_record(const dif_sample_edit *e, json_t *o, int32_t picture_width,
+                            int32_t picture_height) {
   static const char *dirs[] = {"left", "right", "up", "down"};
   if (e->mask_kind == MASK_IMAGE) {
     json_t *m = json_pack("{s:s}", "image", dif_record_base_name(e->mask_source));
@@ -180,13 +184,16 @@ void dif_sample_edit_record(const dif_sample_edit *e, json_t *o) {
         o, "mask",
         json_pack("{s:[i,i,i,i]}", "rect", e->rect[0], e->rect[1], e->rect[2], e->rect[3]));
   }
+  json_t *edit = NULL;
   if (e->op.op == DIF_EDIT_ZOOM_OUT)
-    json_object_set_new(o, "edit",
-                        json_pack("{s:s, s:f}", "op", "zoom_out", "factor", (double)e->op.factor));
+    edit = json_pack("{s:s, s:f}", "op", "zoom_out", "factor", (double)e->op.factor);
   else if (e->op.op == DIF_EDIT_SQUARE)
-    json_object_set_new(o, "edit", json_pack("{s:s}", "op", "make_square"));
+    edit = json_pack("{s:s}", "op", "make_square");
   else if (e->op.op == DIF_EDIT_PAN)
-    json_object_set_new(o, "edit",
-                        json_pack("{s:s, s:s, s:f}", "op", "pan", "direction", dirs[e->op.dir],
-                                  "amount", (double)e->op.amount));
+    edit = json_pack("{s:s, s:s, s:f}", "op", "pan", "direction", dirs[e->op.dir], "amount",
+                     (double)e->op.amount);
+  if (!edit) return;
+  json_object_set_new(edit, "width", json_integer(picture_width));
+  json_object_set_new(edit, "height", json_integer(picture_height));
+  json_object_set_new(o, "edit", edit);
 }

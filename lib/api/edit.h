@@ -31,7 +31,14 @@ void dif_sample_edit_free(dif_sample_edit *e);
 dif_status dif_sample_edit_prepare(const dif_sample_edit *e, const dif_image *pic, int vae_scale,
                                    dif_image *canvas, float **mask, bool *soft, dif_error *err);
 
-/* Adds "mask" and "edit" to a record object when set. */
-void dif_sample_edit_record(const dif_sample_edit *e, json_t *record);
+/* Adds "mask" and "edit" to a record object when set; an edit records the
+ * picture's size (the run's before the canvas: what reproducing it sets). */
+void dif_sample_edit_record(const dif_sample_edit *e, json_t *record, int32_t picture_width,
+                            int32_t picture_height);
+
+/* Sets the mask from pixels decoded from the file at source (xxh3 of its
+ * bytes, for the record); takes img over (freed on failure). */
+dif_status dif_sample_set_mask_decoded(dif_sample *s, const char *fn, dif_image *img,
+                                       const char *source, uint64_t xxh3);
 
 #endif

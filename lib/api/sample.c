@@ -384,7 +384,8 @@ static const char *scheduler_of(const dif_sample *s) {
 }
 
 /* The JSON record of what was run (stored in PNGs; `dif generate --from`). */
-static char *parameters_json(const dif_sample *s, int32_t width, int32_t height) {
+static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
+                             const int32_t picture[2]) {
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
   for (int i = 0; i < s->prompt->n_parts; i++) {
     const dif_prompt_part *p = &s->prompt->parts[i];
@@ -423,7 +424,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
       json_object_set_new(init, "xxh3", json_sprintf("%016llx", (unsigned long long)s->init_xxh3));
     json_object_set_new(o, "init_image", init);
   }
-  dif_sample_edit_record(&s->edit, o);
+  dif_sample_edit_record(&s->edit, o, picture[0], picture[1]);
   for (int i = 0; i < dif_context_model_file_count(s->ctx); i++) {
     const char *path;
     uint64_t h;
@@ -511,6 +512,7 @@ static dif_status run(dif_sample *s) {
     dif_image_free(&resized);
     return sfail(s, err.status, "%s", err.msg);
   }
+  const int32_t picture[2] = {width, height}; /* before an edit's canvas */
   if (canvas.rgb) {
     init = &canvas;
     width = canvas.width;
@@ -560,7 +562,7 @@ static dif_status run(dif_sample *s) {
     memmove(res.rgb, res.rgb + (size_t)s->keep * one, one);
     res.count = 1;
   }
-  char *params = parameters_json(s, width, height);
+  char *params = parameters_json(s, width, height, picture);
   pthread_mutex_lock(&s->lock);
   dif_result_free(&s->result);
   s->result = res;
@@ -685,9 +687,10 @@ static dif_status save(const dif_sample *s, const char *fn, int32_t index, const
   const char *sources[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++)
     sources[i] = s->prompt->parts[i].kind == DIF_PART_TEXT ? NULL : s->prompt->parts[i].source;
-  char *placed = s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts,
-                                                s->init_source, s->init_xxh3, path)
-                           : NULL;
+  char *placed =
+      s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts, s->init_source,
+                                     s->init_xxh3, s->edit.mask_source, s->edit.mask_xxh3, path)
+                : NULL;
   char *record = placed ? dif_record_with_index(placed, index) : NULL;
   free(placed);
   if (s->params && !record)
