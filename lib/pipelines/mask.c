@@ -4,7 +4,8 @@
  * where the mask is < 0.5 and 0 elsewhere, and the latent mask is
  * F.interpolate(mask, (h, w)) — nearest: latent cell (y, x) takes pixel
  * (y·f, x·f). A soft mask (gen.h) keeps its values and gives each latent
- * cell the mean of its f × f pixels. */
+ * cell the mean of its f × f pixels for the 4-channel blend; a 9-channel
+ * UNet still gets the binarized mask by nearest neighbour. */
 #include "pipelines/mask.h"
 
 #include <stdlib.h>
@@ -15,8 +16,9 @@ dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
   *out = (gen_mask){0};
   out->pixel = gen_floats(g, H * W, "mask");
   out->latent = gen_floats(g, h * w, "latent mask");
+  out->unet = gen_floats(g, h * w, "UNet mask");
   out->masked_x = gen_floats(g, 3 * H * W, "masked image");
-  if (!out->pixel || !out->latent || !out->masked_x) return DIF_ERR_OUT_OF_MEMORY;
+  if (!out->pixel || !out->latent || !out->unet || !out->masked_x) return DIF_ERR_OUT_OF_MEMORY;
   for (int64_t i = 0; i < H * W; i++) {
     float v = r->mask[i];
     out->pixel[i] = r->soft_mask ? v : (v < 0.5f ? 0.0f : 1.0f);
@@ -26,8 +28,10 @@ dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
       out->masked_x[c * H * W + i] = x[c * H * W + i] * (out->pixel[i] < 0.5f ? 1.0f : 0.0f);
   for (int64_t y = 0; y < h; y++)
     for (int64_t xx = 0; xx < w; xx++) {
+      float v = out->pixel[(y * f) * W + xx * f];
+      out->unet[y * w + xx] = v < 0.5f ? 0.0f : 1.0f;
       if (!r->soft_mask) {
-        out->latent[y * w + xx] = out->pixel[(y * f) * W + xx * f];
+        out->latent[y * w + xx] = v;
         continue;
       }
       double sum = 0;
@@ -43,5 +47,6 @@ dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
 void gen_mask_free(gen_mask *m) {
   free(m->pixel);
   free(m->latent);
+  free(m->unet);
   free(m->masked_x);
 }

@@ -6,7 +6,9 @@
 
 typedef struct gen_mask {
   float *pixel;    /* [H, W] the mask condition: 1 repaints */
-  float *latent;   /* [h, w] */
+  float *latent;   /* [h, w]: what a 4-channel UNet's latents are blended by */
+  float *unet;     /* [h, w]: a 9-channel UNet's mask input, always binary (= latent when the
+                      mask is not soft: an inpainting UNet was trained on 0/1 masks) */
   float *masked_x; /* [3, H, W]: x where pixel < 0.5, else 0 */
 } gen_mask;
 

@@ -48,8 +48,8 @@ static dif_status keep_unmasked(void *user, int i, float *lat, dif_error *err) {
 }
 
 /* The mask and masked-image latents per model item, traced as diffusers'
- * prepare_mask_latents returns them; a 9-channel UNet's extra input
- * [NB, 1 + L, h, w]. */
+ * prepare_mask_latents returns them (the blend's mask); a 9-channel UNet's
+ * extra input [NB, 1 + L, h, w] with the binary mask. */
 static dif_status mask_latents(gen *g, const gen_mask *mk, const float *masked_latents, int64_t NB,
                                float **concat) {
   int64_t hw = g->h * g->w, L = g->m->vae.latent_ch, n = (1 + L) * hw;
@@ -57,7 +57,7 @@ static dif_status mask_latents(gen *g, const gen_mask *mk, const float *masked_l
         *t = gen_floats(g, NB * L * hw, "trace");
   dif_status s = (!c || !t) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   for (int64_t b = 0; !s && b < NB; b++) {
-    memcpy(c + b * n, mk->latent, (size_t)hw * sizeof *c);
+    memcpy(c + b * n, mk->unet, (size_t)hw * sizeof *c); /* binary (mask.h) */
     memcpy(c + b * n + hw, masked_latents, (size_t)(L * hw) * sizeof *c);
   }
   for (int64_t b = 0; !s && b < NB; b++) memcpy(t + b * hw, mk->latent, (size_t)hw * sizeof *t);

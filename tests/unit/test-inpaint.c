@@ -262,7 +262,34 @@ TEST(inpainting_model_needs_a_mask) {
   teardown(&f);
 }
 
+/* A soft mask (the editing tools') still gives an inpainting UNet a 0/1 mask
+ * channel: the binarized mask at (y·f, x·f). */
+TEST(inpainting_model_gets_a_binary_mask) {
+  fixture f;
+  if (!setup(&f, "tiny-sd-inpaint")) return;
+  float mask[32 * 32];
+  for (int i = 0; i < 32 * 32; i++) mask[i] = (float)(i % 32) / 31.0f;
+  traced t = {0};
+  dif_request r = request(&f, mask, &t);
+  r.soft_mask = true;
+  r.steps = 1;
+  dif_result res = {0};
+  dif_error err = {0};
+  CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
+  int64_t n = 0, fs = dif_vae_scale(&f.m.vae), w = 32 / fs, hw = w * w;
+  const float *x = find(&t, "unet.call0.sample", &n);
+  CHECK(x && n == 2 * 9 * hw);
+  for (int64_t i = 0; x && i < hw; i++) {
+    float want = (float)((i % w) * fs) / 31.0f < 0.5f ? 0.0f : 1.0f;
+    CHECK_MSG(x[4 * hw + i] == want, "cell %lld: %g", (long long)i, x[4 * hw + i]);
+  }
+  dif_result_free(&res);
+  traced_free(&t);
+  teardown(&f);
+}
+
 int main(void) {
+  RUN(inpainting_model_gets_a_binary_mask);
   RUN(inpainting_model_needs_a_mask);
   RUN(unclip_decoder_keeps_unmasked_latents);
   RUN(four_channel_keeps_unmasked_latents);
