@@ -142,6 +142,14 @@ edit_bad "pan --direction sideways refused" "expected left, right, up or down" p
   --direction sideways
 edit_bad "pan --amount 0 refused" "dif pan: --amount: " pan first.png --direction up --amount 0
 edit_bad "vary needs --mask" "dif vary: --mask: missing" vary first.png "a cat"
+edit_bad "vary --rect needs four numbers" "dif vary: --rect: expected four numbers" vary first.png \
+  --rect 1,2,3
+edit_bad "vary --rect with a zero width refused" "dif vary: --rect: " vary first.png --rect 0,0,0,8
+edit_bad "vary --rect outside the picture refused at the run" "not inside the 64x64 picture" vary \
+  first.png --rect 60,0,16,16 --steps 1
+"$dif" vary first.png --rect 16,16,32,32 "a yellow circle" --steps 2 --seed 4 -q -o rect.png \
+  >/dev/null 2>err.txt && "$dif" generate --from rect.png -q -o rect2.png >/dev/null 2>>err.txt \
+  && cmp -s rect.png rect2.png && ok "dif vary --rect, reproduced by --from" || bad "vary --rect: $(cat err.txt)"
 edit_bad "vary --factor is not its option" "is not an option of this command" vary first.png \
   --mask "$mask" --factor 2
 edit_bad "a picture without a record on an SD model needs a prompt" "PROMPT: missing" zoom \

@@ -20,6 +20,7 @@ typedef struct edit_opts {
   const char *image, *prompt, *mask, *model, *prior, *out;
   float factor, amount, strength;
   int square, subtle, direction, steps, quiet, verbose;
+  int has_rect, rect[4]; /* --rect X,Y,W,H */
   int has_seed;
   uint64_t seed;
 } edit_opts;
@@ -29,10 +30,11 @@ static const char *const directions[] = {"left", "right", "up", "down"};
 static void help(const edit_opts *o) {
   const char *m = dif_default_model_dir();
   if (o->t == VARY)
-    printf("usage: dif vary IMAGE --mask MASK.png [PROMPT] [options]\n"
+    printf("usage: dif vary IMAGE (--mask MASK.png | --rect X,Y,W,H) [PROMPT] [options]\n"
            "  Vary (Region): repaints the mask's white part of IMAGE (the mask is scaled\n"
            "  to the picture; grey >= 128 repaints) with PROMPT.\n"
            "  --mask FILE      the mask (PNG, JPEG or WebP; white = repaint)\n"
+           "  --rect X,Y,W,H   or a rectangle of the picture, in pixels\n"
            "  --subtle         keep the region's layout (strength %.1f; default strong, %.1f)\n",
            (double)DIF_VARY_SUBTLE, (double)DIF_VARY_STRONG);
   else if (o->t == ZOOM)
@@ -74,13 +76,42 @@ static int bad(const edit_opts *o, const char *opt, const char *msg) {
   return 2;
 }
 
+/* --rect X,Y,W,H: four integers, X and Y from 0, W and H from 1, each at
+ * most DIF_MAX_OUTPUT_SIDE. 1, or -1 on a usage error. */
+static int parse_rect(edit_opts *o, const char *v) {
+  char buf[96], err[160];
+  if (strlen(v) >= sizeof buf) {
+    bad(o, "--rect", "expected X,Y,W,H");
+    return -1;
+  }
+  snprintf(buf, sizeof buf, "%s", v);
+  char *p = buf;
+  for (int i = 0; i < 4; i++) {
+    char *comma = strchr(p, ',');
+    if ((i < 3) != (comma != NULL)) {
+      bad(o, "--rect", "expected four numbers X,Y,W,H");
+      return -1;
+    }
+    if (comma) *comma = '\0';
+    long long n;
+    if (num_int(p, i < 2 ? 0 : 1, DIF_MAX_OUTPUT_SIDE, &n, err, sizeof err)) {
+      bad(o, "--rect", err);
+      return -1;
+    }
+    o->rect[i] = (int)n;
+    p = comma ? comma + 1 : p;
+  }
+  o->has_rect = 1;
+  return 1;
+}
+
 /* One option with a value; 1 when argv[i] was it, -1 on a usage error. */
 static int option(edit_opts *o, int argc, char **argv, int *i) {
   const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
   char err[160];
-  static const char *const with_value[] = {"--mask",      "-m",       "--prior", "-o",
-                                           "--strength",  "--steps",  "--seed",  "--factor",
-                                           "--direction", "--amount", NULL};
+  static const char *const with_value[] = {"--mask",   "--rect",      "-m",       "--prior",
+                                           "-o",       "--strength",  "--steps",  "--seed",
+                                           "--factor", "--direction", "--amount", NULL};
   int k = 0;
   while (with_value[k] && strcmp(a, with_value[k])) k++;
   if (!with_value[k]) return 0;
@@ -92,6 +123,8 @@ static int option(edit_opts *o, int argc, char **argv, int *i) {
   long long n = 0;
   if (!strcmp(a, "--mask") && o->t == VARY)
     o->mask = v;
+  else if (!strcmp(a, "--rect") && o->t == VARY)
+    return parse_rect(o, v);
   else if (!strcmp(a, "-m"))
     o->model = v;
   else if (!strcmp(a, "--prior"))
@@ -168,7 +201,9 @@ static int parse(edit_opts *o, int argc, char **argv) {
       return bad(o, a, "one IMAGE and one PROMPT at most (quote the prompt)");
   }
   if (!o->image) return bad(o, "IMAGE", "missing (see --help)");
-  if (o->t == VARY && !o->mask) return bad(o, "--mask", "missing: the region to repaint");
+  if (o->t == VARY && !o->mask && !o->has_rect)
+    return bad(o, "--mask", "missing: the region to repaint (or --rect X,Y,W,H)");
+  if (o->mask && o->has_rect) return bad(o, "--rect", "give --mask or --rect, not both");
   if (o->t == ZOOM && !o->square && isnan(o->factor))
     return bad(o, "--factor", "missing: give --factor F (1 < F <= 4) or --square");
   if (o->t == ZOOM && o->square && !isnan(o->factor))
@@ -258,9 +293,11 @@ static dif_status set_edit(const edit_opts *o, dif_sample *s, const char **what)
     *what = "--steps";
     return st;
   }
-  *what = o->t == VARY   ? "--mask"
+  *what = o->t == VARY   ? (o->has_rect ? "--rect" : "--mask")
           : o->t == ZOOM ? (o->square ? "--square" : "--factor")
                          : "--amount";
+  if (o->t == VARY && o->has_rect)
+    return dif_sample_set_mask_rect(s, o->rect[0], o->rect[1], o->rect[2], o->rect[3]);
   if (o->t == VARY) return dif_sample_set_mask_file(s, o->mask);
   if (o->t == ZOOM)
     return o->square ? dif_sample_set_make_square(s) : dif_sample_set_zoom_out(s, o->factor);
