@@ -154,6 +154,12 @@ edit_bad "vary --factor is not its option" "is not an option of this command" va
   --mask "$mask" --factor 2
 edit_bad "a picture without a record on an SD model needs a prompt" "PROMPT: missing" zoom \
   "$tests/golden/cases/pipelines/input_32x32.png" --factor 2 -m "$m/tiny-sd"
+fx=$tests/fixtures
+"$dif" vary "$fx/cases/inpaint/input_32x32.png" --mask "$fx/cases/inpaint/mask_rect_32x32.png" \
+  "a lighthouse" -m "$fx/models/tiny-sd-inpaint" --steps 3 --seed 1 -q -o v9.png >/dev/null 2>err.txt \
+  && "$dif" zoom v9.png --factor 1.5 --steps 3 --seed 1 -q -o z9.png >/dev/null 2>>err.txt \
+  && [ "$(png_size z9.png)" = 32x32 ] && ok "an inpainting model (9 channels): dif vary, then dif zoom from its record" \
+  || bad "9-channel vary/zoom: $(cat err.txt)"
 "$dif" vary first.png --mask /nonexistent/mask.png "x" -q -o never.png >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q "/nonexistent/mask.png" err.txt && ok "vary: a missing mask file named" \
   || bad "vary missing mask: $(cat err.txt)"
