@@ -109,14 +109,16 @@ void gen_image_to_x(const dif_image *img, float *x);
  * in messages ("the init image"), trace is the traces' prefix
  * ("vae.encode"). */
 dif_status gen_encode_x(gen *g, const float *x, const char *what, const char *trace, float *out);
-/* img2img: g->lat = the init image's latents, noised to timestep g->first
- * with noise[B, L, h, w] (one draw; kept in noise_out when not NULL). */
 /* add_noise into out[n] (traced as "add_noise.call<j>.{timestep,out}"). */
 dif_status gen_add_noise(gen *g, const float *original, const float *noise, double t, int64_t n,
                          float *out);
+/* img2img: g->lat = the init image's latents, noised to timestep g->first
+ * with noise[B, L, h, w] (one draw; kept in noise_out when not NULL). */
 dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_out);
 /* Checks the init image's size against the request's. */
 dif_status gen_check_init_size(gen *g, const dif_image *img);
+/* The latents through the VAE decoder to out's RGB8 images, as diffusers'
+ * postprocess: (x/2 + 0.5) clamped, ×255, rounded half to even. */
 dif_status gen_decode(gen *g, dif_result *res);
 
 #endif
