@@ -631,6 +631,68 @@ DIF_API dif_status dif_sample_set_init_image_file(dif_sample *sample, const char
 DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8_t *rgb,
                                                  int32_t width, int32_t height, int32_t stride,
                                                  float strength);
+/* Masked generation (inpainting) and Vary (Region): with an init image,
+ * only the mask's white part is repainted, by the sample's prompt, as
+ * diffusers' StableDiffusionInpaintPipeline (v0.26.3) does:
+ *   - the mask (a file: PNG, JPEG, WebP; or RGB8 pixels, copied) is scaled
+ *     to the sample's size when its size differs (libdif resizes with
+ *     bicubic, diffusers with Lanczos: pixels at the mask's edge may then
+ *     fall differently), turned grey as PIL's convert("L") does (ITU-R
+ *     601-2 luma), and binarized: grey >= 128 (0.5) repaints, below keeps;
+ *   - the init image's strength applies: DIF_VARY_STRONG (1) repaints the
+ *     masked part from noise, DIF_VARY_SUBTLE (0.6) keeps its layout and
+ *     colours (set it with dif_sample_set_init_image_file);
+ *   - any model inpaints: a model whose UNet takes 4 channels (Stable
+ *     Diffusion, Stable unCLIP's decoder) gets its unmasked latents reset to
+ *     the init image's after every step; an inpainting model (UNet with 9
+ *     input channels: latents, mask, masked-image latents) needs a mask.
+ *     Nothing is pasted back (as diffusers): the kept pixels come back
+ *     through the VAE, close to but not exactly the init image's.
+ * Masks need an init image: a run with a mask and none fails with
+ * DIF_ERR_INVALID_ARGUMENT. A mask and an edit (below) exclude each other:
+ * setting one clears the other. NULL path clears the mask. */
+#define DIF_VARY_STRONG 1.0f
+#define DIF_VARY_SUBTLE 0.6f
+DIF_API dif_status dif_sample_set_mask_file(dif_sample *sample, const char *path);
+DIF_API dif_status dif_sample_set_mask_rgb(dif_sample *sample, const uint8_t *rgb, int32_t width,
+                                           int32_t height, int32_t stride);
+/* The mask as a rectangle [x, x + width) × [y, y + height) of the picture
+ * at the sample's size (the init image's size rounded down to multiples of
+ * 8, or the size set): width, height >= 1, x, y >= 0. A rectangle not
+ * inside the picture fails the run with DIF_ERR_INVALID_ARGUMENT naming it. */
+DIF_API dif_status dif_sample_set_mask_rect(dif_sample *sample, int32_t x, int32_t y, int32_t width,
+                                            int32_t height);
+
+/* The editing tools (Midjourney's Zoom Out, Make Square and Pan) repaint a
+ * canvas built around the init image (the "picture", at the sample's size)
+ * with the sample's prompt; the output has the canvas's size:
+ *   zoom out by factor in (1, DIF_MAX_ZOOM_OUT]: the canvas keeps the
+ *     picture's size, the picture shrinks by the factor into its centre
+ *     (1.5 and 2 are Midjourney's presets);
+ *   make square: a square canvas of about the picture's pixel count (side
+ *     sqrt(width × height) rounded down to a multiple of 8), the picture
+ *     scaled to fit, centred (a square picture is refused at the run);
+ *   pan towards direction by amount in (0, 1] of the picture's width
+ *     (left, right) or height (up, down): the canvas grows by that many
+ *     pixels (rounded up to a multiple of 8) on that side, the picture
+ *     keeps its pixels; a canvas beyond DIF_MAX_OUTPUT_SIDE on a side fails
+ *     the run with DIF_ERR_LIMIT.
+ * The new area is painted; the mask fades over a band of the picture along
+ * the edges that meet it (1/8 of the picture's shorter side, at least two
+ * latent cells), so no seam shows. The init image's strength applies as for
+ * masks (DIF_VARY_STRONG is usual). Setting an edit clears a mask, and
+ * dif_sample_clear_edit removes it. */
+#define DIF_MAX_ZOOM_OUT 4
+typedef enum dif_direction {
+  DIF_DIRECTION_LEFT = 0,
+  DIF_DIRECTION_RIGHT = 1,
+  DIF_DIRECTION_UP = 2,
+  DIF_DIRECTION_DOWN = 3
+} dif_direction;
+DIF_API dif_status dif_sample_set_zoom_out(dif_sample *sample, float factor);
+DIF_API dif_status dif_sample_set_make_square(dif_sample *sample);
+DIF_API dif_status dif_sample_set_pan(dif_sample *sample, dif_direction direction, float amount);
+DIF_API dif_status dif_sample_clear_edit(dif_sample *sample);
 /* Progress callback (NULL to remove). */
 DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn, void *user_data);
 
@@ -764,7 +826,9 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *   dif_sample_apply_record(sample, json, record_dir) applies every setting
  *     of the record through the setters above (so each value is
  *     range-checked like any input), the init image read as the prompt's
- *     images are. Errors in dif_sample_last_error(sample).
+ *     images are. Errors in dif_sample_last_error(sample). A record of an
+ *     edit restores it too: its mask (a file, read and checked as the init
+ *     image is, or a rectangle) or its tool, on the picture's size.
  *   dif_prompt_from_parameters(json, &prompt) and
  *     dif_sample_apply_parameters(sample, json) are the same with no
  *     folder: a record that names an image file is then refused
@@ -788,7 +852,10 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     "weight"}), negative, width and height (together), steps, guidance,
  *     scheduler, seed, seed_u64, batch, index (0..batch-1), noise_level, prior_steps,
  *     prior_guidance, prior_scheduler, blend ("sum" or "slerp"), init_image
- *     ({"image", "xxh3", "strength"}), model ({"dir", "files": [{"file",
+ *     ({"image", "xxh3", "strength"}), mask ({"image", "xxh3"} or {"rect":
+ *     [x, y, width, height]}), edit ({"op": "zoom_out", "make_square" or
+ *     "pan", "factor", "direction", "amount", the picture's "width" and
+ *     "height"}), model ({"dir", "files": [{"file",
  *     "xxh3"}]}), precision ("exact" or "fast"), libdif; an unknown key is
  *     refused, not ignored;
  *   - exact JSON types: counts, sizes and seeds are JSON integers (25.0 is

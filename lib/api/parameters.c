@@ -143,6 +143,8 @@ static const field top_fields[] = {
     FIELD("prior_scheduler", K_STR),
     FIELD("blend", K_STR),
     FIELD("init_image", K_OBJ),
+    FIELD("mask", K_OBJ),
+    FIELD("edit", K_OBJ),
     FIELD("model", K_OBJ),
     FIELD("precision", K_STR),
     FIELD("libdif", K_STR),
@@ -157,6 +159,16 @@ static const field image_fields[] = {
 };
 static const field init_fields[] = {FIELD("image", K_STR), FIELD("xxh3", K_XXH3),
                                     FIELD("strength", K_NUM)};
+static const field mask_fields[] = {FIELD("image", K_STR), FIELD("xxh3", K_XXH3),
+                                    FIELD("rect", K_ARR)};
+static const field edit_fields[] = {FIELD("op", K_STR),
+                                    FIELD("factor", K_NUM),
+                                    FIELD("direction", K_STR),
+                                    FIELD("amount", K_NUM),
+                                    INT_FIELD("width", 8, DIF_MAX_OUTPUT_SIDE),
+                                    INT_FIELD("height", 8, DIF_MAX_OUTPUT_SIDE)};
+static const char *const edit_ops[] = {"zoom_out", "make_square", "pan", NULL};
+static const char *const edit_dirs[] = {"left", "right", "up", "down", NULL};
 static const field model_fields[] = {FIELD("dir", K_STR), FIELD("files", K_ARR)};
 static const field model_file_fields[] = {FIELD("file", K_STR), FIELD("xxh3", K_XXH3)};
 
@@ -318,6 +330,46 @@ static int parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
+static int index_in(const char *const *list, const char *s) {
+  for (int i = 0; s && list[i]; i++)
+    if (strcmp(list[i], s) == 0) return i;
+  return -1;
+}
+
+/* "mask" ({"image", "xxh3"} or {"rect": [x, y, w, h]}) and "edit" ({"op",
+ * its values, the picture's "width" and "height"}); ranges are the
+ * setters'. */
+static dif_status check_edit(const json_t *mask, const json_t *edit, why *w) {
+  if (mask && check_object(mask, mask_fields, N(mask_fields), "mask.", w)) return w->status;
+  const json_t *rect = json_object_get(mask, "rect");
+  if (mask && !rect == !json_object_get(mask, "image"))
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT, "record: \"mask\" has either \"image\" or \"rect\"");
+  if (mask && !rect && check_image_object(mask, "mask.", w)) return w->status;
+  for (size_t i = 0; rect && i < 4; i++) {
+    const json_t *v = json_array_get(rect, i);
+    if (json_array_size(rect) != 4 || !json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > DIF_MAX_OUTPUT_SIDE)
+      return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                    "record: \"mask.rect\" must be 4 integers from 0 to %d", DIF_MAX_OUTPUT_SIDE);
+  }
+  if (!edit) return DIF_OK;
+  if (check_object(edit, edit_fields, N(edit_fields), "edit.", w) ||
+      require(edit, "op", "edit.", w) || require(edit, "width", "edit.", w) ||
+      require(edit, "height", "edit.", w))
+    return w->status;
+  int op = index_in(edit_ops, json_string_value(json_object_get(edit, "op")));
+  if (op < 0)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"edit.op\" must be \"zoom_out\", \"make_square\" or \"pan\"");
+  if ((op == 0 && require(edit, "factor", "edit.", w)) ||
+      (op == 2 && (require(edit, "direction", "edit.", w) || require(edit, "amount", "edit.", w))))
+    return w->status;
+  if (op == 2 && index_in(edit_dirs, json_string_value(json_object_get(edit, "direction"))) < 0)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"edit.direction\" must be \"left\", \"right\", \"up\" or \"down\"");
+  return DIF_OK;
+}
+
 /* The whole record, before any of it is used. *seed gets the seed when
  * *has_seed. */
 static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, why *w) {
@@ -346,6 +398,7 @@ static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, w
        check_image_object(init, "init_image.", w) || require(init, "strength", "init_image.", w)))
     return w->status;
   if (model && check_model(model, w)) return w->status;
+  if (check_edit(json_object_get(o, "mask"), json_object_get(o, "edit"), w)) return w->status;
   /* the exact 64-bit seed is in seed_u64 (JSON integers are signed); seed
    * holds the same bits as a signed value */
   const json_t *u = json_object_get(o, "seed_u64"), *sd = json_object_get(o, "seed");
@@ -531,6 +584,46 @@ static const char *str_of(const json_t *o, const char *key) {
   return json_string_value(json_object_get(o, key));
 }
 
+/* The record's mask or edit (checked by check_edit) on the sample: an edit
+ * runs on the picture's size, which the record keeps in the edit. */
+static dif_status apply_edit(dif_sample *s, const json_t *o, const char *dir, why *w) {
+  const json_t *mask = json_object_get(o, "mask"), *edit = json_object_get(o, "edit");
+  const json_t *rect = json_object_get(mask, "rect");
+  dif_status st = DIF_OK;
+  if (rect)
+    st = keyed(s,
+               dif_sample_set_mask_rect(s, (int32_t)json_integer_value(json_array_get(rect, 0)),
+                                        (int32_t)json_integer_value(json_array_get(rect, 1)),
+                                        (int32_t)json_integer_value(json_array_get(rect, 2)),
+                                        (int32_t)json_integer_value(json_array_get(rect, 3))),
+               "mask.rect");
+  if (mask && !rect) {
+    dif_image img;
+    uint64_t xxh3;
+    char path[4096];
+    if ((st = load_image(mask, dir, "mask", &img, &xxh3, path, sizeof path, w)))
+      return dif_sample_fail(s, st, "%s", w->msg);
+    char *abs = realpath(path, NULL);
+    st = keyed(
+        s, dif_sample_set_mask_decoded(s, "dif_sample_apply_record", &img, abs ? abs : path, xxh3),
+        "mask");
+    free(abs);
+  }
+  if (st || !edit) return st;
+  st =
+      keyed(s, dif_sample_set_size(s, int_of(edit, "width"), int_of(edit, "height")), "edit.width");
+  int op = index_in(edit_ops, str_of(edit, "op"));
+  if (!st && op == 0)
+    st = keyed(s, dif_sample_set_zoom_out(s, num_of(edit, "factor")), "edit.factor");
+  if (!st && op == 1) st = keyed(s, dif_sample_set_make_square(s), "edit.op");
+  if (!st && op == 2)
+    st = keyed(s,
+               dif_sample_set_pan(s, (dif_direction)index_in(edit_dirs, str_of(edit, "direction")),
+                                  num_of(edit, "amount")),
+               "edit.amount");
+  return st;
+}
+
 DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
                                            const char *record_dir) {
   if (!s)
@@ -582,6 +675,7 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
                  "init_image");
   }
 #undef HAS
+  if (!st) st = apply_edit(s, o, record_dir, &w);
   json_decref(o);
   return st;
 }
@@ -607,8 +701,18 @@ static const char *relative_to(const char *src, const char *dir) {
   return src ? dif_record_base_name(src) : NULL;
 }
 
+/* The image object obj's file name relative to dir, while obj's xxh3 is
+ * the file's. */
+static void place(json_t *obj, const char *source, uint64_t xxh3, const char *dir) {
+  const char *hash = json_string_value(json_object_get(obj, "xxh3"));
+  uint64_t h;
+  if (source && hash && !parse_xxh3(hash, &h) && h == xxh3)
+    json_object_set_new(obj, "image", json_string(relative_to(source, dir)));
+}
+
 char *dif_record_for_png(const char *params, const char *const *sources, int n_sources,
-                         const char *init_source, uint64_t init_xxh3, const char *png_path) {
+                         const char *init_source, uint64_t init_xxh3, const char *mask_source,
+                         uint64_t mask_xxh3, const char *png_path) {
   json_t *o = params ? json_loads(params, 0, NULL) : NULL;
   if (!json_is_object(o)) {
     json_decref(o);
@@ -628,11 +732,8 @@ char *dif_record_for_png(const char *params, const char *const *sources, int n_s
     const char *rel = (int)i < n_sources ? relative_to(sources[i], dir) : NULL;
     if (rel && json_object_get(part, "xxh3")) json_object_set_new(part, "image", json_string(rel));
   }
-  json_t *init = json_object_get(o, "init_image");
-  const char *init_hash = json_string_value(json_object_get(init, "xxh3"));
-  uint64_t h;
-  if (init_source && init_hash && !parse_xxh3(init_hash, &h) && h == init_xxh3)
-    json_object_set_new(init, "image", json_string(relative_to(init_source, dir)));
+  place(json_object_get(o, "init_image"), init_source, init_xxh3, dir);
+  place(json_object_get(o, "mask"), mask_source, mask_xxh3, dir);
   char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
   json_decref(o);
   return text;

@@ -13,10 +13,12 @@
  * folder or below it, and stays its base name otherwise. sources[i] is the
  * absolute path of prompt part i's file (NULL for none, n_sources entries);
  * init_source that of the init image, used only while init_xxh3 is the
- * xxh3 the record stores for it. Returns a malloc'd string; NULL when out of
+ * xxh3 the record stores for it; mask_source and mask_xxh3 the same for
+ * the mask. Returns a malloc'd string; NULL when out of
  * memory or when params is not a JSON object. */
 char *dif_record_for_png(const char *params, const char *const *sources, int n_sources,
-                         const char *init_source, uint64_t init_xxh3, const char *png_path);
+                         const char *init_source, uint64_t init_xxh3, const char *mask_source,
+                         uint64_t mask_xxh3, const char *png_path);
 
 /* The record with "index" set to index (which image of its batch a file
  * is) when its "batch" is above 1 and it has no "index" yet; a malloc'd

@@ -33,8 +33,9 @@ struct dif_sample {
   dif_blend blend;
   dif_image init;
   float strength;
-  char *init_source;  /* absolute path or "pixels" */
-  uint64_t init_xxh3; /* of the init image file's bytes */
+  char *init_source;    /* absolute path or "pixels" */
+  uint64_t init_xxh3;   /* of the init image file's bytes */
+  dif_sample_edit edit; /* mask and edit (api/edit.c) */
   dif_progress_fn progress;
   void *progress_user;
   /* the run */
@@ -59,6 +60,10 @@ dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) {
   pthread_mutex_unlock(&s->lock);
   return st;
 }
+
+dif_sample_edit *dif_sample_edit_of(dif_sample *s) { return s ? &s->edit : NULL; }
+
+bool dif_sample_running(const dif_sample *s) { return s && atomic_load(&s->running); }
 
 void dif_sample_set_keep(dif_sample *s, int32_t index) {
   s->keep = index >= 0 && index < s->batch ? index : -1;
@@ -137,6 +142,7 @@ DIF_API void dif_sample_free(dif_sample *s) {
   free(s->prior_scheduler);
   dif_image_free(&s->init);
   free(s->init_source);
+  dif_sample_edit_free(&s->edit);
   dif_result_free(&s->result);
   free(s->params);
   pthread_mutex_destroy(&s->lock);
@@ -378,7 +384,8 @@ static const char *scheduler_of(const dif_sample *s) {
 }
 
 /* The JSON record of what was run (stored in PNGs; `dif generate --from`). */
-static char *parameters_json(const dif_sample *s, int32_t width, int32_t height) {
+static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
+                             const int32_t picture[2]) {
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
   for (int i = 0; i < s->prompt->n_parts; i++) {
     const dif_prompt_part *p = &s->prompt->parts[i];
@@ -417,6 +424,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
       json_object_set_new(init, "xxh3", json_sprintf("%016llx", (unsigned long long)s->init_xxh3));
     json_object_set_new(o, "init_image", init);
   }
+  dif_sample_edit_record(&s->edit, o, picture[0], picture[1]);
   for (int i = 0; i < dif_context_model_file_count(s->ctx); i++) {
     const char *path;
     uint64_t h;
@@ -436,14 +444,14 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height)
   return text;
 }
 
-static dif_status run(dif_sample *s) {
-  dif_context *ctx = s->ctx;
-  dif_error err = {0};
-  if (dif_blas_reserve(&err) || dif_models_check_files(&ctx->models, &err))
-    return sfail(s, err.status, "%s", err.msg);
+/* The picture a run starts from: the init image at the run's size (the
+ * image's own, rounded down to multiples of 8, unless a size was set),
+ * resized into *resized when needed; *init NULL without one. */
+static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif_image *resized,
+                          const dif_image **init) {
   int32_t width = s->width, height = s->height;
-  dif_image resized = {0};
-  const dif_image *init = NULL;
+  dif_error err = {0};
+  *init = NULL;
   if (s->init.rgb) {
     if (!s->size_set) { /* the image's size, rounded down to multiples of 8 */
       width = s->init.width - s->init.width % 8;
@@ -472,14 +480,43 @@ static dif_status run(dif_sample *s) {
                      "8) that is %dx%d: %s; set a size with dif_sample_set_size",
                      s->init.width, s->init.height, width, height, why);
     }
-    init = &s->init;
+    *init = &s->init;
     if (s->init.width != width || s->init.height != height) {
       /* diffusers' VaeImageProcessor resizes with PIL's Lanczos */
       int filter = dif_resample_supported(1) ? 1 : 3;
-      if (dif_image_resize(&s->init, width, height, filter, NULL, &resized, &err))
+      if (dif_image_resize(&s->init, width, height, filter, NULL, resized, &err))
         return sfail(s, err.status, "init image: %s", err.msg);
-      init = &resized;
+      *init = resized;
     }
+  }
+  *w = width;
+  *h = height;
+  return DIF_OK;
+}
+
+static dif_status run(dif_sample *s) {
+  dif_context *ctx = s->ctx;
+  dif_error err = {0};
+  if (dif_blas_reserve(&err) || dif_models_check_files(&ctx->models, &err))
+    return sfail(s, err.status, "%s", err.msg);
+  int32_t width = 0, height = 0;
+  dif_image resized = {0}, canvas = {0};
+  const dif_image *init = NULL;
+  float *mask = NULL;
+  bool soft = false;
+  dif_status st = picture(s, &width, &height, &resized, &init);
+  if (st) return st;
+  /* a mask, or an edit's canvas and mask */
+  if (dif_sample_edit_prepare(&s->edit, init, (int)dif_vae_scale(&ctx->models.vae), &canvas, &mask,
+                              &soft, &err)) {
+    dif_image_free(&resized);
+    return sfail(s, err.status, "%s", err.msg);
+  }
+  const int32_t picture[2] = {width, height}; /* before an edit's canvas */
+  if (canvas.rgb) {
+    init = &canvas;
+    width = canvas.width;
+    height = canvas.height;
   }
   dif_part parts[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++) {
@@ -503,6 +540,8 @@ static dif_status run(dif_sample *s) {
                    .seed = s->seed,
                    .init_image = init,
                    .strength = s->strength,
+                   .mask = mask,
+                   .soft_mask = soft,
                    .on_step = on_step,
                    .step_user = s,
                    .text_to_prior = true,
@@ -511,17 +550,19 @@ static dif_status run(dif_sample *s) {
   dif_arena_init(&arena, 16u << 20);
   dif_kctx k = dif_ctx_kernels(ctx, &arena);
   dif_result res;
-  dif_status st = dif_generate(&ctx->models, &k, &r, &res, &err);
+  st = dif_generate(&ctx->models, &k, &r, &res, &err);
   dif_ctx_report_fast(ctx);
   dif_arena_free(&arena);
   dif_image_free(&resized);
+  dif_image_free(&canvas);
+  free(mask);
   if (st) return sfail(s, st, "%s", err.msg);
   if (s->keep >= 0 && s->keep < res.count) { /* one image of the batch: its record's "index" */
     size_t one = (size_t)res.width * (size_t)res.height * 3;
     memmove(res.rgb, res.rgb + (size_t)s->keep * one, one);
     res.count = 1;
   }
-  char *params = parameters_json(s, width, height);
+  char *params = parameters_json(s, width, height, picture);
   pthread_mutex_lock(&s->lock);
   dif_result_free(&s->result);
   s->result = res;
@@ -646,9 +687,10 @@ static dif_status save(const dif_sample *s, const char *fn, int32_t index, const
   const char *sources[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++)
     sources[i] = s->prompt->parts[i].kind == DIF_PART_TEXT ? NULL : s->prompt->parts[i].source;
-  char *placed = s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts,
-                                                s->init_source, s->init_xxh3, path)
-                           : NULL;
+  char *placed =
+      s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts, s->init_source,
+                                     s->init_xxh3, s->edit.mask_source, s->edit.mask_xxh3, path)
+                : NULL;
   char *record = placed ? dif_record_with_index(placed, index) : NULL;
   free(placed);
   if (s->params && !record)

@@ -2,6 +2,7 @@
 #ifndef DIF_API_SAMPLE_H
 #define DIF_API_SAMPLE_H
 
+#include "api/edit.h"
 #include "dif.h"
 #include "io/image.h"
 
@@ -19,5 +20,10 @@ dif_status dif_sample_set_init_decoded(dif_sample *s, const char *fn, dif_image 
  * image of a batch from its record); -1 keeps all. dif_sample_set_batch
  * resets it to -1. */
 void dif_sample_set_keep(dif_sample *s, int32_t index);
+
+/* The sample's mask and edit (api/edit.c sets them). NULL for NULL. */
+dif_sample_edit *dif_sample_edit_of(dif_sample *s);
+/* Whether the sample is running (its setters then fail with DIF_ERR_BUSY). */
+bool dif_sample_running(const dif_sample *s);
 
 #endif

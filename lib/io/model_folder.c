@@ -24,9 +24,9 @@ struct dif_model_folder {
 
 /* Every class libdif can load, and the pipelines whose folders it opens.
  * StableDiffusionSafetyChecker is accepted in an index and never loaded. */
-static const char *const known_pipelines[] = {"StableUnCLIPPipeline", "StableUnCLIPImg2ImgPipeline",
-                                              "StableDiffusionPipeline",
-                                              "StableDiffusionImg2ImgPipeline", NULL};
+static const char *const known_pipelines[] = {
+    "StableUnCLIPPipeline",           "StableUnCLIPImg2ImgPipeline",    "StableDiffusionPipeline",
+    "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline", NULL};
 static const char *const known_classes[] = {"UNet2DConditionModel",
                                             "AutoencoderKL",
                                             "CLIPTextModel",
@@ -72,8 +72,8 @@ static dif_status check_index(const dif_config *idx, dif_error *err) {
   if (!in_list(known_pipelines, pipe))
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
                     "%s: unknown pipeline class '%s' (libdif opens StableUnCLIPPipeline, "
-                    "StableUnCLIPImg2ImgPipeline, StableDiffusionPipeline and "
-                    "StableDiffusionImg2ImgPipeline folders)",
+                    "StableUnCLIPImg2ImgPipeline, StableDiffusionPipeline, "
+                    "StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline folders)",
                     dif_config_path(idx), pipe);
   const char *key;
   json_t *v;

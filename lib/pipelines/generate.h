@@ -15,7 +15,9 @@
  *  SD:      1. the text, the negative text
  *  both:    latents = randn · init_noise_sigma, or for an init image:
  *           VAE posterior sample (a draw) · scaling_factor, noised to the
- *           strength's first timestep (a draw); then the denoising loop with
+ *           strength's first timestep (a draw); with a mask
+ *           (StableDiffusionInpaintPipeline, recipe_inpaint.c) also the
+ *           masked image's latents (a draw); then the denoising loop with
  *           classifier-free guidance when guidance > 1 (batch order
  *           [negative, positive]); VAE decode; (x/2 + 0.5) clamped, ×255,
  *           rounded half to even, as diffusers' postprocess does.
@@ -67,6 +69,13 @@ typedef struct dif_request {
   uint64_t seed;
   const dif_image *init_image; /* img2img; NULL for none */
   float strength;
+  /* inpainting (with init_image): mask[height × width] in [0, 1], 1 = repaint;
+   * NULL for none. Not soft: binarized at 0.5 and taken to the latents by
+   * nearest neighbour, as diffusers' StableDiffusionInpaintPipeline; soft
+   * (the editing tools' feathered masks): a 4-channel UNet's latent mask is
+   * each latent cell's mean, so the kept part fades into the repainted one. */
+  const float *mask;
+  bool soft_mask;
   dif_trace_fn trace;
   void *trace_user;
   dif_step_fn on_step;

@@ -174,11 +174,14 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
       (s = dif_vae_load(path, &m->vae, err)))
     return s;
   dif_model_folder_record(f, "vae", m->vae.weights);
-  if (m->vae.latent_ch != m->unet.in_ch || m->unet.out_ch != m->vae.latent_ch)
+  /* in: the latents, or for an inpainting UNet latents + mask + masked-image latents */
+  int64_t Lc = m->vae.latent_ch;
+  if ((m->unet.in_ch != Lc && m->unet.in_ch != 2 * Lc + 1) || m->unet.out_ch != Lc)
     return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: the VAE has %lld latent channels but the UNet takes %lld and gives %lld",
-                    dir, (long long)m->vae.latent_ch, (long long)m->unet.in_ch,
-                    (long long)m->unet.out_ch);
+                    "%s: the VAE has %lld latent channels but the UNet takes %lld (expected %lld, "
+                    "or %lld for an inpainting UNet) and gives %lld",
+                    dir, (long long)Lc, (long long)m->unet.in_ch, (long long)Lc,
+                    (long long)(2 * Lc + 1), (long long)m->unet.out_ch);
   report(L, "scheduler");
   if ((s = dif_model_folder_config(f, "scheduler", "scheduler_config.json", NULL, &m->scheduler_cfg,
                                    err)) ||

@@ -94,6 +94,76 @@ png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; 
 "$dif" generate first.png var.png --blend slerp --steps 4 --seed 3 -q -o blend.png >/dev/null \
   2>err.txt && [ -s blend.png ] && ok "default model: blend" || bad "blend: $(cat err.txt)"
 
+# The editing tools (issue 16) on the default model, no -m: the model and the
+# prompt come from first.png's record. What they draw is checked by
+# test-default-model; here: sizes, records, the mask and bad usage.
+"$dif" zoom first.png --factor 2 --seed 4 -q -o zoom.png >out.txt 2>err.txt \
+  && grep -qx zoom.png out.txt && [ "$(png_size zoom.png)" = 64x64 ] \
+  && "$dif" generate --from zoom.png -q -o zz.png >/dev/null 2>>err.txt && cmp -s zoom.png zz.png \
+  && ok "dif zoom --factor 2: same size; --from reproduces the file" || bad "zoom: $(cat err.txt)"
+"$dif" zoom zoom.png --factor 1.5 --steps 2 --seed 4 -q -o zoom2.png >/dev/null 2>err.txt \
+  && [ "$(png_size zoom2.png)" = 64x64 ] && ok "dif zoom of a zoom (prompt from an edit's record)" \
+  || bad "zoom of a zoom: $(cat err.txt)"
+"$dif" pan first.png --direction left --seed 4 -q -o panl.png >/dev/null 2>err.txt \
+  && [ "$(png_size panl.png)" = 96x64 ] \
+  && "$dif" pan first.png --direction down --amount 1 --steps 2 --seed 4 -q -o pand.png \
+  >/dev/null 2>>err.txt && [ "$(png_size pand.png)" = 64x128 ] \
+  && "$dif" generate --from panl.png -q -o pp.png >/dev/null 2>>err.txt && cmp -s panl.png pp.png \
+  && ok "dif pan left (0.5 by default) and down 1: the canvas grows; --from reproduces" \
+  || bad "pan: $(cat err.txt)"
+"$dif" pan panl.png --direction up --amount 0.3 --steps 2 --seed 4 -q -o panu.png >/dev/null 2>err.txt \
+  && [ "$(png_size panu.png)" = 96x88 ] && "$dif" zoom panl.png --square --steps 2 -q -o sq.png \
+  >/dev/null 2>>err.txt && [ "$(png_size sq.png)" = 72x72 ] \
+  && ok "dif pan up 0.3 (rounded up to 24 px) and dif zoom --square (96x64 -> 72x72)" \
+  || bad "pan up / square: $(cat err.txt) $(png_size panu.png) $(png_size sq.png)"
+cp "$tests/fixtures/cases/inpaint/mask_rect_32x32.png" mask.png # 32x32 grey: scaled to the picture
+mask=mask.png
+"$dif" vary first.png --mask "$mask" "a yellow circle" --seed 4 -q -o vary.png >/dev/null 2>err.txt \
+  && [ "$(png_size vary.png)" = 64x64 ] && "$dif" vary first.png --mask "$mask" --subtle --steps 2 \
+  -q -o varys.png >/dev/null 2>>err.txt && [ -s varys.png ] \
+  && "$dif" generate --from vary.png -q -o vv.png >/dev/null 2>>err.txt && cmp -s vary.png vv.png \
+  && ok "dif vary with a (smaller) mask file, a new prompt (--from reproduces); --subtle with the record's prompt" \
+  || bad "vary: $(cat err.txt)"
+"$dif" zoom first.png --help | grep -q "usage: dif zoom IMAGE (--factor F | --square)" \
+  && "$dif" pan --help | grep -q "left|right|up|down" && "$dif" vary -h | grep -q "white = repaint" \
+  && "$dif" --help | grep -q "dif vary IMAGE --mask" && ok "edit commands: --help" || bad "edit --help"
+edit_bad() { # edit_bad NAME WANT ARGS...: exit 2, WANT on stderr
+  name=$1 want=$2
+  shift 2
+  "$dif" "$@" -q -o never.png >/dev/null 2>err.txt
+  rc=$?
+  [ $rc -eq 2 ] && grep -q -- "$want" err.txt && [ ! -e never.png ] && ! grep -q "dif_" err.txt \
+    && ok "$name" || bad "$name (exit $rc): $(cat err.txt)"
+}
+edit_bad "zoom --factor 1 refused" "dif zoom: --factor: " zoom first.png --factor 1
+edit_bad "zoom --factor 5 refused" "dif zoom: --factor: " zoom first.png --factor 5
+edit_bad "zoom needs --factor or --square" "give --factor F" zoom first.png
+edit_bad "pan --direction sideways refused" "expected left, right, up or down" pan first.png \
+  --direction sideways
+edit_bad "pan --amount 0 refused" "dif pan: --amount: " pan first.png --direction up --amount 0
+edit_bad "vary needs --mask" "dif vary: --mask: missing" vary first.png "a cat"
+edit_bad "vary --rect needs four numbers" "dif vary: --rect: expected four numbers" vary first.png \
+  --rect 1,2,3
+edit_bad "vary --rect with a zero width refused" "dif vary: --rect: " vary first.png --rect 0,0,0,8
+edit_bad "vary --rect outside the picture refused at the run" "not inside the 64x64 picture" vary \
+  first.png --rect 60,0,16,16 --steps 1
+"$dif" vary first.png --rect 16,16,32,32 "a yellow circle" --steps 2 --seed 4 -q -o rect.png \
+  >/dev/null 2>err.txt && "$dif" generate --from rect.png -q -o rect2.png >/dev/null 2>>err.txt \
+  && cmp -s rect.png rect2.png && ok "dif vary --rect, reproduced by --from" || bad "vary --rect: $(cat err.txt)"
+edit_bad "vary --factor is not its option" "is not an option of this command" vary first.png \
+  --mask "$mask" --factor 2
+edit_bad "a picture without a record on an SD model needs a prompt" "PROMPT: missing" zoom \
+  "$tests/golden/cases/pipelines/input_32x32.png" --factor 2 -m "$m/tiny-sd"
+fx=$tests/fixtures
+"$dif" vary "$fx/cases/inpaint/input_32x32.png" --mask "$fx/cases/inpaint/mask_rect_32x32.png" \
+  "a lighthouse" -m "$fx/models/tiny-sd-inpaint" --steps 3 --seed 1 -q -o v9.png >/dev/null 2>err.txt \
+  && "$dif" zoom v9.png --factor 1.5 --steps 3 --seed 1 -q -o z9.png >/dev/null 2>>err.txt \
+  && [ "$(png_size z9.png)" = 32x32 ] && ok "an inpainting model (9 channels): dif vary, then dif zoom from its record" \
+  || bad "9-channel vary/zoom: $(cat err.txt)"
+"$dif" vary first.png --mask /nonexistent/mask.png "x" -q -o never.png >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "/nonexistent/mask.png" err.txt && ok "vary: a missing mask file named" \
+  || bad "vary missing mask: $(cat err.txt)"
+
 # --from: the record is untrusted. Its image files are found relative to the
 # record's PNG (so --from works from another folder) and must match their
 # xxh3; forged records (wrong types, 64-bit values, duplicate keys, paths out

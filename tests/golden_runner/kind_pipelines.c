@@ -24,70 +24,8 @@
 #include <string.h>
 
 #include "kinds.h"
+#include "pipeline_run.h"
 #include "pipelines/generate.h"
-
-typedef struct run_ctx {
-  golden *g;
-  const char *name;
-  const dif_safetensors *st;
-  char **seen; /* names compared */
-  int n_seen, cap;
-  float scaling_factor; /* the VAE's */
-} run_ctx;
-
-static int has_suffix(const char *s, const char *suffix) {
-  size_t a = strlen(s), b = strlen(suffix);
-  return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static double tolerance(const run_ctx *rc, const char *name, int *bits) {
-  *bits = strncmp(name, "randn.", 6) == 0;
-  if (has_suffix(name, ".input_ids") || has_suffix(name, ".timestep") || has_suffix(name, ".t") ||
-      has_suffix(name, "attention_mask"))
-    return 0;
-  if (strncmp(name, "text_encoder.", 13) == 0 || strncmp(name, "prior_text_encoder.", 19) == 0 ||
-      strncmp(name, "image_encoder.", 14) == 0 || strcmp(name, "unet.encoder_hidden_states") == 0 ||
-      strncmp(name, "prior.proj_embedding", 20) == 0 ||
-      strncmp(name, "prior.encoder_hidden_states", 27) == 0 || strcmp(name, "vae.encode.in") == 0 ||
-      strncmp(name, "vae.encode.latent", 17) == 0)
-    return 1e-5;
-  if (strcmp(name, "vae.decode.in") == 0) return 1e-4 / rc->scaling_factor;
-  if (strcmp(name, "vae.decode.out") == 0 || strcmp(name, "out.images") == 0) return 1e-3;
-  return 1e-4;
-}
-
-static void on_trace(void *user, const char *name, const float *data, int64_t n) {
-  run_ctx *rc = user;
-  const dif_st_entry *e = dif_st_find(rc->st, name);
-  if (!e) return;
-  if (rc->n_seen == rc->cap) {
-    rc->cap = rc->cap ? 2 * rc->cap : 64;
-    rc->seen = realloc(rc->seen, (size_t)rc->cap * sizeof *rc->seen);
-  }
-  rc->seen[rc->n_seen++] = strdup(name);
-  int bits;
-  double tol = tolerance(rc, name, &bits);
-  if (bits) {
-    int64_t m;
-    float *want = golden_tensor_f32(rc->g, rc->name, rc->st, name, &m);
-    if (want && m == n)
-      golden_check_bits(rc->g, rc->name, name, data, want, n);
-    else if (want)
-      golden_fail(rc->g, rc->name, "%s: %lld values, computed %lld", name, (long long)m,
-                  (long long)n);
-    free(want);
-  } else {
-    golden_check(rc->g, rc->name, name, data, n, rc->st, tol, 0);
-  }
-}
-
-static const char *str(json_t *o, const char *key) {
-  return json_string_value(json_object_get(o, key));
-}
-static double num(json_t *o, const char *key, double dflt) {
-  json_t *v = json_object_get(o, key);
-  return json_is_number(v) ? json_number_value(v) : dflt;
-}
 
 /* index.json names each run's pipeline class; the file's metadata holds the
  * same settings. */
@@ -96,7 +34,7 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
   const char *settings = dif_st_metadata(st, "settings");
   json_error_t je;
   json_t *set = settings ? json_loads(settings, 0, &je) : NULL;
-  const char *model = set ? str(set, "model") : NULL;
+  const char *model = set ? pipeline_str(set, "model") : NULL;
   if (!set || !pipeline || !model) {
     golden_fail(g, name, "metadata lacks settings / pipeline / model");
     json_decref(set);
@@ -111,7 +49,7 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
     json_decref(set);
     return;
   }
-  const char *prior_model = str(set, "prior_model");
+  const char *prior_model = pipeline_str(set, "prior_model");
   dif_models m;
   dif_error err = {0};
   char prior_path[4096];
@@ -123,29 +61,17 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
     return;
   }
   /* the decoder scheduler reference: class, config folder, overrides */
-  json_t *sref = json_object_get(set, "scheduler");
   dif_config *scfg = NULL;
   char *overrides = NULL;
   const char *sclass = NULL;
-  dif_status s = DIF_OK;
-  if (json_is_object(sref)) {
-    sclass = str(sref, "class");
-    const char *cdir = str(sref, "config");
-    if (cdir) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/scheduler_config.json", golden_path(g, cdir));
-      s = dif_config_load(path, &scfg, &err);
-    }
-    json_t *ov = json_object_get(sref, "overrides");
-    if (json_is_object(ov) && json_object_size(ov)) overrides = json_dumps(ov, JSON_COMPACT);
-  }
+  dif_status s = pipeline_scheduler(g, set, &sclass, &scfg, &overrides, &err);
   json_t *pref = json_object_get(set, "prior_scheduler");
-  const char *pclass = json_is_object(pref) ? str(pref, "class") : NULL;
+  const char *pclass = json_is_object(pref) ? pipeline_str(pref, "class") : NULL;
   /* the prompt */
   dif_part parts[2];
   int n_parts = 0;
   dif_image image = {0};
-  const char *prompt = str(set, "prompt"), *image_file = str(set, "image");
+  const char *prompt = pipeline_str(set, "prompt"), *image_file = pipeline_str(set, "image");
   if (!s && image_file) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, image_file);
@@ -153,8 +79,8 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
   }
   if (!s && unclip_img) parts[n_parts++] = (dif_part){DIF_PART_IMAGE, NULL, &image, 1.0f};
   if (!s && prompt) parts[n_parts++] = (dif_part){DIF_PART_TEXT, prompt, NULL, 1.0f};
-  int height = (int)num(set, "height", image.rgb ? image.height : 0);
-  int width = (int)num(set, "width", image.rgb ? image.width : 0);
+  int height = (int)pipeline_num(set, "height", image.rgb ? image.height : 0);
+  int width = (int)pipeline_num(set, "width", image.rgb ? image.width : 0);
   run_ctx rc = {g, name, st, NULL, 0, 0, m.vae.scaling_factor};
   dif_arena arena;
   dif_arena_init(&arena, 1u << 20);
@@ -162,38 +88,32 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
   dif_request r = {
       .parts = parts,
       .n_parts = n_parts,
-      .negative = str(set, "negative_prompt"),
+      .negative = pipeline_str(set, "negative_prompt"),
       .width = width,
       .height = height,
-      .steps = (int)num(set, "num_inference_steps", sd_txt || sd_img ? 50 : 20),
-      .batch = (int)num(set, "num_images_per_prompt", 1),
-      .guidance = (float)num(set, "guidance_scale", sd_txt || sd_img ? 7.5 : 10.0),
-      .prior_steps = (int)num(set, "prior_num_inference_steps", 25),
-      .prior_guidance = (float)num(set, "prior_guidance_scale", 4.0),
+      .steps = (int)pipeline_num(set, "num_inference_steps", sd_txt || sd_img ? 50 : 20),
+      .batch = (int)pipeline_num(set, "num_images_per_prompt", 1),
+      .guidance = (float)pipeline_num(set, "guidance_scale", sd_txt || sd_img ? 7.5 : 10.0),
+      .prior_steps = (int)pipeline_num(set, "prior_num_inference_steps", 25),
+      .prior_guidance = (float)pipeline_num(set, "prior_guidance_scale", 4.0),
       .prior_scheduler = pclass,
-      .noise_level = (int)num(set, "noise_level", 0),
-      .eta = (float)num(set, "eta", 0.0),
+      .noise_level = (int)pipeline_num(set, "noise_level", 0),
+      .eta = (float)pipeline_num(set, "eta", 0.0),
       .scheduler = sclass,
       .scheduler_cfg = scfg,
       .scheduler_overrides = overrides,
-      .seed = (uint64_t)num(set, "seed", 0),
+      .seed = (uint64_t)pipeline_num(set, "seed", 0),
       .init_image = sd_img ? &image : NULL,
-      .strength = (float)num(set, "strength", 0.8),
+      .strength = (float)pipeline_num(set, "strength", 0.8),
       .text_to_prior = unclip_txt,
-      .trace = on_trace,
+      .trace = pipeline_on_trace,
       .trace_user = &rc,
   };
   dif_result res = {0};
   if (!s) s = dif_generate(&m, &k, &r, &res, &err);
   if (s) golden_fail(g, name, "%s", err.msg);
   /* every recorded tensor must have been produced (in.* are inputs) */
-  for (size_t i = 0; !s && i < dif_st_count(st); i++) {
-    const char *key = dif_st_entry_at(st, i)->name;
-    if (strncmp(key, "in.", 3) == 0) continue;
-    int found = 0;
-    for (int j = 0; j < rc.n_seen && !found; j++) found = strcmp(rc.seen[j], key) == 0;
-    if (!found) golden_fail(g, name, "libdif never produced '%s'", key);
-  }
+  if (!s) pipeline_finish(&rc, NULL, 0);
   for (int j = 0; j < rc.n_seen; j++) free(rc.seen[j]);
   free(rc.seen);
   dif_result_free(&res);
@@ -219,7 +139,7 @@ int golden_kind_pipelines(golden *g, const char *dir) {
   size_t i, n = 0;
   json_t *run;
   json_array_foreach(runs, i, run) {
-    const char *file = str(run, "file"), *pipeline = str(run, "pipeline");
+    const char *file = pipeline_str(run, "file"), *pipeline = pipeline_str(run, "pipeline");
     if (!file || !pipeline) {
       golden_fail(g, "pipelines", "index.json run %zu lacks file or pipeline", i);
       continue;

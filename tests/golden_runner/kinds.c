@@ -11,6 +11,7 @@ const golden_kind golden_kinds[] = {
     {"rng", golden_kind_rng},
     {"clip_preprocess", golden_kind_clip_preprocess},
     {"pipelines", golden_kind_pipelines},
+    {"inpaint", golden_kind_inpaint},
     {"noise_image_embeddings", golden_kind_noise_image_embeddings},
     {"schedulers", golden_kind_schedulers},
     {"tokenizer", golden_kind_tokenizer},

@@ -60,6 +60,19 @@ TEST(null_handles) {
   CHECK(dif_sample_image_bytes(NULL) == 0 && dif_sample_seed(NULL) == 0);
   CHECK(*dif_sample_parameters(NULL) == '\0');
   CHECK(dif_sample_last_error(NULL) != NULL && dif_prompt_last_error(NULL) != NULL);
+  CHECK_STATUS(dif_sample_set_mask_file(NULL, "x.png"), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
+  CHECK_STATUS(dif_sample_set_mask_rgb(NULL, NULL, 8, 8, 24), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
+  CHECK_STATUS(dif_sample_set_mask_rect(NULL, 0, 0, 8, 8), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
+  CHECK_STATUS(dif_sample_set_zoom_out(NULL, 2), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
+  CHECK_STATUS(dif_sample_set_make_square(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
+  CHECK_STATUS(dif_sample_set_pan(NULL, DIF_DIRECTION_LEFT, 0.5f), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
+  CHECK_STATUS(dif_sample_clear_edit(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
   dif_prompt_free(NULL);
   dif_sample_free(NULL);
 }
@@ -166,6 +179,63 @@ TEST(sample_errors) {
   dif_prompt_free(none);
   dif_context_free(ctx);
   dif_context_free(empty);
+}
+
+/* Masks and edits: values out of range at the setters, what only the run
+ * can know (no init image, a rectangle outside the picture, a square
+ * picture to make square) at the run, each named. */
+TEST(mask_and_edit_errors) {
+  dif_context *ctx = load(SD, NULL);
+  dif_prompt *p = text_prompt("a cat");
+  dif_sample *s = NULL;
+  CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
+  CHECK(dif_sample_set_steps(s, 1) == DIF_OK);
+  CHECK_STATUS(dif_sample_set_mask_file(s, "/nonexistent-mask.png"), DIF_ERR_IO,
+               dif_sample_last_error(s), "/nonexistent-mask.png");
+  CHECK_STATUS(dif_sample_set_mask_rgb(s, NULL, 8, 8, 24), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "NULL");
+  uint8_t px[8 * 8 * 3] = {0};
+  CHECK_STATUS(dif_sample_set_mask_rgb(s, px, 0, 8, 24), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "dif_sample_set_mask_rgb");
+  CHECK_STATUS(dif_sample_set_mask_rect(s, -1, 0, 8, 8), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "x, y >= 0");
+  CHECK_STATUS(dif_sample_set_mask_rect(s, 0, 0, 0, 8), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "0x8");
+  CHECK_STATUS(dif_sample_set_zoom_out(s, 1.0f), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "(1, 4]");
+  CHECK_STATUS(dif_sample_set_zoom_out(s, 4.5f), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "4.5");
+  CHECK_STATUS(dif_sample_set_zoom_out(s, NAN), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "factor");
+  CHECK_STATUS(dif_sample_set_pan(s, (dif_direction)9, 0.5f), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "direction 9");
+  CHECK_STATUS(dif_sample_set_pan(s, DIF_DIRECTION_UP, 0.0f), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "(0, 1]");
+  CHECK_STATUS(dif_sample_set_pan(s, DIF_DIRECTION_UP, 1.5f), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "1.5");
+  /* no init image: refused at the run, naming what is missing */
+  CHECK(dif_sample_set_mask_rect(s, 0, 0, 8, 8) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "a mask needs an init image");
+  CHECK(dif_sample_set_zoom_out(s, 2.0f) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "an edit (zoom out, make square, pan) needs an init image");
+  /* with the 32x32 picture */
+  CHECK(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), 1.0f) == DIF_OK);
+  CHECK(dif_sample_set_mask_rect(s, 24, 0, 16, 8) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "16x8 at (24, 0) is not inside the 32x32 picture");
+  CHECK(dif_sample_set_make_square(s) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "already square");
+  CHECK(dif_sample_set_pan(s, DIF_DIRECTION_RIGHT, 1.0f) == DIF_OK);
+  CHECK(dif_sample_set_size(s, 4096, 32) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_LIMIT, dif_sample_last_error(s), "DIF_MAX_OUTPUT_SIDE");
+  CHECK(dif_sample_clear_edit(s) == DIF_OK && dif_sample_set_mask_file(s, NULL) == DIF_OK);
+  CHECK(dif_sample_image_count(s) == 0);
+  dif_sample_free(s);
+  dif_prompt_free(p);
+  dif_context_free(ctx);
 }
 
 TEST(image_prompt_on_sd_model) {
@@ -334,6 +404,7 @@ int main(void) {
   RUN(null_handles);
   RUN(prompt_errors);
   RUN(sample_errors);
+  RUN(mask_and_edit_errors);
   RUN(image_prompt_on_sd_model);
   RUN(embedding_buffers);
   RUN(load_errors_and_mismatches);

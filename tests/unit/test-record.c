@@ -130,6 +130,28 @@ TEST(types_and_ranges_are_exact) {
   apply_refused(ctx, "{\"steps\":2}", "\"prompt\" is missing");
   /* a setter's range, with the key named */
   apply_refused(ctx, "{" PROMPT ",\"guidance\":-1}", "\"guidance\"");
+  /* masks and edits (issue 16) */
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[1,2,3]}}",
+                "\"mask.rect\" must be 4 integers");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[1,2,3,-4]}}", "\"mask.rect\"");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{}}", "either \"image\" or \"rect\"");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"image\":\"m.png\"}}", "\"mask.xxh3\" is missing");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[0,0,8,8],\"blur\":1}}",
+                "unknown key \"mask.blur\"");
+  apply_refused(ctx, "{" PROMPT ",\"edit\":{\"op\":\"zoom_in\",\"width\":64,\"height\":64}}",
+                "\"edit.op\" must be");
+  apply_refused(ctx, "{" PROMPT ",\"edit\":{\"op\":\"zoom_out\",\"width\":64,\"height\":64}}",
+                "\"edit.factor\" is missing");
+  apply_refused(ctx,
+                "{" PROMPT ",\"edit\":{\"op\":\"pan\",\"direction\":\"in\",\"amount\":0.5,"
+                "\"width\":64,\"height\":64}}",
+                "\"edit.direction\" must be");
+  apply_refused(ctx, "{" PROMPT ",\"edit\":{\"op\":\"make_square\",\"width\":64}}",
+                "\"edit.height\" is missing");
+  apply_refused(ctx,
+                "{" PROMPT ",\"edit\":{\"op\":\"zoom_out\",\"factor\":7,\"width\":64,"
+                "\"height\":64}}",
+                "\"edit.factor\": dif_sample_set_zoom_out: factor 7 must be in (1, 4]");
   /* nothing is applied from a refused record */
   dif_sample *s = text_sample(ctx);
   CHECK(dif_sample_set_seed(s, 5) == DIF_OK);

@@ -367,9 +367,11 @@ static const char *const c_names[][2] = {
 
 static int verbose_messages;
 
-/* Prints a failure: "dif: MESSAGE", or "dif generate: OPTION: MESSAGE" when
- * what the user gave as OPTION was refused; under -v the raw message too. */
-static void say(const char *option, const char *msg) {
+void cli_set_verbose(int verbose) { verbose_messages = verbose; }
+
+static void say(const char *option, const char *msg) { cli_say("dif generate", option, msg); }
+
+void cli_say(const char *command, const char *option, const char *msg) {
   char buf[2048];
   size_t o = 0;
   for (const char *c = plain(msg); *c && o + 1 < sizeof buf;) {
@@ -385,7 +387,7 @@ static void say(const char *option, const char *msg) {
   }
   buf[o < sizeof buf ? o : sizeof buf - 1] = '\0';
   if (option)
-    fprintf(stderr, "dif generate: %s: %s\n", option, buf);
+    fprintf(stderr, "%s: %s: %s\n", command, option, buf);
   else
     fprintf(stderr, "dif: %s\n", buf);
   if (verbose_messages && strcmp(buf, msg)) fprintf(stderr, "[libdif error] %s\n", msg);
@@ -393,7 +395,7 @@ static void say(const char *option, const char *msg) {
 
 /* A value the user gave that libdif refused is a usage error (exit 2); a
  * file that cannot be read or a model that cannot run is a failure (1). */
-static int exit_code(dif_status st) {
+int cli_exit_code(dif_status st) {
   return st == DIF_ERR_INVALID_ARGUMENT || st == DIF_ERR_LIMIT || st == DIF_ERR_UNSUPPORTED ? 2 : 1;
 }
 
@@ -402,12 +404,7 @@ static int exit_code(dif_status st) {
 /* The progress bar: the phase ("prior 3/25", "decoder 7/20": libdif counts
  * the prior's steps and the decoder's as one run) and the time left in the
  * phase, from the pace of its steps so far. */
-typedef struct bar {
-  int quiet;
-  int prior;       /* the run's first `prior` steps are the prior's (every text part's), 0: none */
-  int phase_first; /* the step the current phase started after */
-  double phase_t0; /* when it started */
-} bar;
+typedef cli_bar bar;
 
 static double now_s(void) {
   struct timespec t;
@@ -415,7 +412,7 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static int progress(int32_t step, int32_t total, void *user) {
+int cli_progress(int32_t step, int32_t total, void *user) {
   bar *b = user;
   if (b->quiet || !isatty(2)) return 0;
   int in_prior = b->prior > 0 && b->prior < total && step <= b->prior;
@@ -463,8 +460,9 @@ static int prior_steps_of_run(dif_context *ctx, const opts *o, const mj_prompt *
   return texts * steps;
 }
 
-/* Runs on a thread; polls so that Ctrl-C can cancel within one step. */
-static dif_status run(dif_sample *s) {
+int cli_interrupted(void) { return interrupted; }
+
+dif_status cli_run(dif_sample *s) {
   catch_signals();
   dif_status st = dif_sample_start(s);
   while (st == DIF_OK && dif_sample_poll(s, NULL, NULL) == DIF_ERR_BUSY) {
@@ -567,7 +565,7 @@ static int write_grid(dif_sample *s, const char *out) {
     dif_status st_ = (call);                                                                       \
     if (st_ != DIF_OK) {                                                                           \
       say(option, handle_err);                                                                     \
-      rc = exit_code(st_);                                                                         \
+      rc = cli_exit_code(st_);                                                                     \
       goto done;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -585,7 +583,7 @@ int cli_generate(int argc, char **argv) {
     free(o.prompt);
     return 2;
   }
-  verbose_messages = o.verbose;
+  cli_set_verbose(o.verbose);
   struct stat out_st; /* a folder is refused by check_outputs, saying so */
   if (o.out && !(stat(o.out, &out_st) == 0 && S_ISDIR(out_st.st_mode)) &&
       dif_check_output_format(o.out) != DIF_OK) {
@@ -713,7 +711,7 @@ int cli_generate(int argc, char **argv) {
   else if (!record)
     TRY(dif_sample_set_random_seed(s), dif_sample_last_error(s));
   bar pb = {.quiet = o.quiet, .prior = prior_steps_of_run(ctx, &o, &mj, record), .phase_first = -1};
-  TRY(dif_sample_set_progress(s, progress, &pb), dif_sample_last_error(s));
+  TRY(dif_sample_set_progress(s, cli_progress, &pb), dif_sample_last_error(s));
   char def[64];
   snprintf(def, sizeof def, "dif-%llu.png", (unsigned long long)dif_sample_seed(s));
   const char *out = o.out ? o.out : def;
@@ -722,7 +720,7 @@ int cli_generate(int argc, char **argv) {
     rc = bad_out;
     goto done;
   }
-  dif_status st = run(s);
+  dif_status st = cli_run(s);
   if (st == DIF_ERR_CANCELLED) {
     fprintf(stderr, "\ndif: cancelled (%s)\n", dif_sample_last_error(s));
     rc = 128 + (interrupted ? interrupted : SIGINT);

@@ -407,3 +407,28 @@ func TestGenerateFromImageRecord(t *testing.T) {
 		t.Fatal("GenerateFrom gave other pixels")
 	}
 }
+
+func TestEditingTools(t *testing.T) {
+	ctx := open(t, filepath.Join(models, "tiny-sd"))
+	base := []dif.Option{dif.Steps(2), dif.Seed(3), dif.InitImageFile(inputPNG, dif.VaryStrong)}
+	run := func(opts ...dif.Option) ([]image.Image, error) {
+		return ctx.Generate(context.Background(), dif.Text("a red cat"), append(base, opts...)...)
+	}
+	pan, err := run(dif.Pan(dif.DirectionLeft, 0.5))
+	if err != nil || pan[0].Bounds().Dx() != 48 || pan[0].Bounds().Dy() != 32 {
+		t.Fatalf("pan: %v", err)
+	}
+	zoom, err := run(dif.ZoomOut(2))
+	if err != nil || zoom[0].Bounds().Dx() != 32 {
+		t.Fatalf("zoom: %v", err)
+	}
+	if _, err := run(dif.MaskRect(8, 8, 16, 16)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(dif.ZoomOut(9)); err == nil || !strings.Contains(err.Error(), "(1, 4]") {
+		t.Fatalf("zoom 9: %v", err)
+	}
+	if _, err := run(dif.MakeSquare()); err == nil || !strings.Contains(err.Error(), "square") {
+		t.Fatalf("make square: %v", err)
+	}
+}

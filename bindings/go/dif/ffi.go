@@ -37,6 +37,15 @@ const MaxSteps = 1000
 // MaxThreads is DIF_MAX_THREADS in dif.h.
 const MaxThreads = 256
 
+// MaxZoomOut is DIF_MAX_ZOOM_OUT in dif.h.
+const MaxZoomOut = 4
+
+// VaryStrong is DIF_VARY_STRONG in dif.h.
+const VaryStrong = 1.0
+
+// VarySubtle is DIF_VARY_SUBTLE in dif.h.
+const VarySubtle = 0.6
+
 // VersionMajor is DIF_VERSION_MAJOR in dif.h.
 const VersionMajor = 0
 
@@ -132,6 +141,21 @@ const BlendSum Blend = 0
 
 // BlendSlerp is DIF_BLEND_SLERP.
 const BlendSlerp Blend = 1
+
+// Direction is enum dif_direction.
+type Direction int32
+
+// DirectionLeft is DIF_DIRECTION_LEFT.
+const DirectionLeft Direction = 0
+
+// DirectionRight is DIF_DIRECTION_RIGHT.
+const DirectionRight Direction = 1
+
+// DirectionUp is DIF_DIRECTION_UP.
+const DirectionUp Direction = 2
+
+// DirectionDown is DIF_DIRECTION_DOWN.
+const DirectionDown Direction = 3
 
 // The functions of dif.h, one typed wrapper each. Handles, strings passed
 // in, callbacks and pointers to pointers keep their C types; scalars, enums
@@ -359,6 +383,34 @@ func difSampleSetInitImageFile(sample *C.dif_sample, path *C.char, strength floa
 
 func difSampleSetInitImageRGB(sample *C.dif_sample, rgb *uint8, width int32, height int32, stride int32, strength float32) Status {
 	return Status(C.dif_sample_set_init_image_rgb(sample, (*C.uint8_t)(unsafe.Pointer(rgb)), C.int32_t(width), C.int32_t(height), C.int32_t(stride), C.float(strength)))
+}
+
+func difSampleSetMaskFile(sample *C.dif_sample, path *C.char) Status {
+	return Status(C.dif_sample_set_mask_file(sample, path))
+}
+
+func difSampleSetMaskRGB(sample *C.dif_sample, rgb *uint8, width int32, height int32, stride int32) Status {
+	return Status(C.dif_sample_set_mask_rgb(sample, (*C.uint8_t)(unsafe.Pointer(rgb)), C.int32_t(width), C.int32_t(height), C.int32_t(stride)))
+}
+
+func difSampleSetMaskRect(sample *C.dif_sample, x int32, y int32, width int32, height int32) Status {
+	return Status(C.dif_sample_set_mask_rect(sample, C.int32_t(x), C.int32_t(y), C.int32_t(width), C.int32_t(height)))
+}
+
+func difSampleSetZoomOut(sample *C.dif_sample, factor float32) Status {
+	return Status(C.dif_sample_set_zoom_out(sample, C.float(factor)))
+}
+
+func difSampleSetMakeSquare(sample *C.dif_sample) Status {
+	return Status(C.dif_sample_set_make_square(sample))
+}
+
+func difSampleSetPan(sample *C.dif_sample, direction Direction, amount float32) Status {
+	return Status(C.dif_sample_set_pan(sample, C.dif_direction(direction), C.float(amount)))
+}
+
+func difSampleClearEdit(sample *C.dif_sample) Status {
+	return Status(C.dif_sample_clear_edit(sample))
 }
 
 func difSampleSetProgress(sample *C.dif_sample, fn C.dif_progress_fn, userData unsafe.Pointer) Status {

@@ -115,6 +115,52 @@ func InitImage(img image.Image, strength float32) Option {
 	})
 }
 
+// MaskFile repaints only the white part of the init image (Vary Region; dif.h,
+// masked generation): a PNG, JPEG or WebP mask, scaled to the picture.
+func MaskFile(path string) Option {
+	return set(func(s *C.dif_sample) Status {
+		c := cstr(path)
+		defer free(c)
+		return difSampleSetMaskFile(s, c)
+	})
+}
+
+// Mask repaints only the white part of the init image (Vary Region).
+func Mask(img image.Image) Option {
+	rgb, w, h := toRGB(img)
+	return set(func(s *C.dif_sample) Status {
+		var px *uint8
+		if len(rgb) > 0 {
+			px = &rgb[0]
+		}
+		return difSampleSetMaskRGB(s, px, int32(w), int32(h), int32(w*3))
+	})
+}
+
+// MaskRect repaints only the rectangle [x, x+w) × [y, y+h) of the picture.
+func MaskRect(x, y, w, h int) Option {
+	return set(func(s *C.dif_sample) Status {
+		return difSampleSetMaskRect(s, int32(x), int32(y), int32(w), int32(h))
+	})
+}
+
+// ZoomOut shrinks the init image by factor (1 < factor <= 4) into the centre
+// of a canvas of its size and paints the border (dif.h, the editing tools).
+func ZoomOut(factor float32) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetZoomOut(s, factor) })
+}
+
+// MakeSquare paints the init image onto a square canvas of about its pixel count.
+func MakeSquare() Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetMakeSquare(s) })
+}
+
+// Pan grows the canvas towards direction by amount (0 < amount <= 1) of the
+// picture and paints the new strip.
+func Pan(direction Direction, amount float32) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetPan(s, direction, amount) })
+}
+
 // OnProgress is called after every denoising step (prior steps included),
 // on the library's thread. It follows dif.h's cancel rule: return true to
 // cancel (Generate then fails with an error matching dif.ErrCancelled),

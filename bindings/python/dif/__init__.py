@@ -30,7 +30,8 @@ __all__ = ["Context", "Prompt", "Job", "Images", "Error", "Cancelled", "InvalidA
            "FileError", "BadModelError", "BadImageError", "UnsupportedError",
            "OutOfMemoryError", "LimitError", "BusyError", "InternalError", "NonFiniteError",
            "Status", "LogLevel", "TextEmbedding", "Blend", "RANDOM", "version",
-           "library_version", "blas_core", "default_model_dir", "read_parameters"]
+           "library_version", "blas_core", "default_model_dir", "read_parameters",
+           "VARY_STRONG", "VARY_SUBTLE"]
 
 PathLike = Union[str, bytes, "_os.PathLike[str]", "_os.PathLike[bytes]"]
 Progress = Callable[[int, int], Optional[bool]]
@@ -38,6 +39,10 @@ Progress = Callable[[int, int], Optional[bool]]
 
 RANDOM = "random"
 """seed=dif.RANDOM: a random seed, picked by the library and reported in Images.seed."""
+
+VARY_STRONG = _ffi.DIF_VARY_STRONG
+VARY_SUBTLE = _ffi.DIF_VARY_SUBTLE
+"""Vary (Region) strengths (dif.h): the masked part from noise, or keeping its layout."""
 
 version = "%d.%d.%d" % (_ffi.DIF_VERSION_MAJOR, _ffi.DIF_VERSION_MINOR, _ffi.DIF_VERSION_PATCH)
 
@@ -373,7 +378,9 @@ def _as_prompt(prompt):
 # Samples (one generation) and jobs (a generation running in the background)
 
 _SETTINGS = ("width", "height", "steps", "guidance", "prior_steps", "prior_guidance",
-             "scheduler", "seed", "batch", "noise_level", "blend", "init_image", "strength")
+             "scheduler", "seed", "batch", "noise_level", "blend", "init_image", "strength",
+             "mask", "mask_rect", "zoom_out", "make_square", "pan")
+_DIRECTIONS = {"left": 0, "right": 1, "up": 2, "down": 3}
 
 
 class _Sample:
@@ -442,6 +449,35 @@ class _Sample:
                 data, w, h = _rgb_of(init)
                 self._check(_dll.dif_sample_set_init_image_rgb(s, _u8(data), w, h, 3 * w,
                                                                strength))
+        self._configure_edit(o)
+
+    def _configure_edit(self, o):
+        """Masks and the editing tools (dif.h: masked generation, zoom out,
+        make square, pan); at most one of them."""
+        s = self.ptr
+        given = [k for k in ("mask", "mask_rect", "zoom_out", "make_square", "pan")
+                 if o.get(k) is not None and o.get(k) is not False]
+        if len(given) > 1:
+            raise TypeError("give one of mask, mask_rect, zoom_out, make_square, pan, not %s"
+                            % " and ".join(given))
+        mask = o.get("mask")
+        if isinstance(mask, (str, bytes, _os.PathLike)):
+            self._check(_dll.dif_sample_set_mask_file(s, _os.fsencode(mask)))
+        elif mask is not None:
+            data, w, h = _rgb_of(mask)
+            self._check(_dll.dif_sample_set_mask_rgb(s, _u8(data), w, h, 3 * w))
+        if o.get("mask_rect") is not None:
+            x, y, w, h = o["mask_rect"]
+            self._check(_dll.dif_sample_set_mask_rect(s, x, y, w, h))
+        if o.get("zoom_out") is not None:
+            self._check(_dll.dif_sample_set_zoom_out(s, o["zoom_out"]))
+        if o.get("make_square"):
+            self._check(_dll.dif_sample_set_make_square(s))
+        if o.get("pan") is not None:
+            direction, amount = o["pan"]
+            if direction not in _DIRECTIONS:
+                raise ValueError("pan: direction %r: left, right, up or down" % (direction,))
+            self._check(_dll.dif_sample_set_pan(s, _DIRECTIONS[direction], amount))
 
     def _on_progress(self, step: int, total: int, _user: Any) -> int:
         # dif.h's cancel rule: a true result cancels. Runs inside the C library:
@@ -681,7 +717,13 @@ class Context:
                   variation) or a dif.Prompt.
         settings: width, height, steps, guidance, prior_steps, prior_guidance,
                   scheduler, seed (dif.RANDOM: a random one, see Images.seed),
-                  batch, noise_level, blend, init_image (+ strength, default 0.8).
+                  batch, noise_level, blend, init_image (+ strength, default 0.8);
+                  with init_image, one edit (dif.h, masked generation and the
+                  editing tools): mask (a path or image, white = repaint:
+                  Vary Region; strength dif.VARY_STRONG or dif.VARY_SUBTLE),
+                  mask_rect (x, y, w, h), zoom_out (1 < factor <= 4),
+                  make_square (True), pan ((direction, amount): "left",
+                  "right", "up", "down", 0 < amount <= 1).
                   Unset ones keep the library's defaults (dif.h section 7: seed 0,
                   the model's size, 20 steps, ...).
         progress: callable(step, total) after every denoising step. dif.h's

@@ -18,6 +18,9 @@ DIF_MAX_OUTPUT_SIDE = 4096
 DIF_MAX_PROMPT_PARTS = 16
 DIF_MAX_STEPS = 1000
 DIF_MAX_THREADS = 256
+DIF_MAX_ZOOM_OUT = 4
+DIF_VARY_STRONG = 1.0
+DIF_VARY_SUBTLE = 0.6
 DIF_VERSION_MAJOR = 0
 DIF_VERSION_MINOR = 1
 DIF_VERSION_NUMBER = 100
@@ -111,6 +114,22 @@ class Blend(_enum.IntEnum):
 DIF_BLEND_SUM = 0
 DIF_BLEND_SLERP = 1
 dif_blend = _C.c_int
+
+
+class Direction(_enum.IntEnum):
+    """enum dif_direction"""
+
+    LEFT = 0
+    RIGHT = 1
+    UP = 2
+    DOWN = 3
+
+
+DIF_DIRECTION_LEFT = 0
+DIF_DIRECTION_RIGHT = 1
+DIF_DIRECTION_UP = 2
+DIF_DIRECTION_DOWN = 3
+dif_direction = _C.c_int
 
 
 # Opaque handles: pointers to them are the C API's handles.
@@ -470,6 +489,48 @@ FUNCTIONS = {
         [_C.POINTER(dif_sample), _C.POINTER(_C.c_uint8), _C.c_int32, _C.c_int32, _C.c_int32, _C.c_float],
         ('sample', 'rgb', 'width', 'height', 'stride', 'strength'),
         'dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8_t *rgb, int32_t width, int32_t height, int32_t stride, float strength)',
+    ),
+    'dif_sample_set_mask_file': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_char_p],
+        ('sample', 'path'),
+        'dif_status dif_sample_set_mask_file(dif_sample *sample, const char *path)',
+    ),
+    'dif_sample_set_mask_rgb': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.POINTER(_C.c_uint8), _C.c_int32, _C.c_int32, _C.c_int32],
+        ('sample', 'rgb', 'width', 'height', 'stride'),
+        'dif_status dif_sample_set_mask_rgb(dif_sample *sample, const uint8_t *rgb, int32_t width, int32_t height, int32_t stride)',
+    ),
+    'dif_sample_set_mask_rect': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_int32, _C.c_int32, _C.c_int32, _C.c_int32],
+        ('sample', 'x', 'y', 'width', 'height'),
+        'dif_status dif_sample_set_mask_rect(dif_sample *sample, int32_t x, int32_t y, int32_t width, int32_t height)',
+    ),
+    'dif_sample_set_zoom_out': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_float],
+        ('sample', 'factor'),
+        'dif_status dif_sample_set_zoom_out(dif_sample *sample, float factor)',
+    ),
+    'dif_sample_set_make_square': (
+        dif_status,
+        [_C.POINTER(dif_sample)],
+        ('sample',),
+        'dif_status dif_sample_set_make_square(dif_sample *sample)',
+    ),
+    'dif_sample_set_pan': (
+        dif_status,
+        [_C.POINTER(dif_sample), dif_direction, _C.c_float],
+        ('sample', 'direction', 'amount'),
+        'dif_status dif_sample_set_pan(dif_sample *sample, dif_direction direction, float amount)',
+    ),
+    'dif_sample_clear_edit': (
+        dif_status,
+        [_C.POINTER(dif_sample)],
+        ('sample',),
+        'dif_status dif_sample_clear_edit(dif_sample *sample)',
     ),
     'dif_sample_set_progress': (
         dif_status,

@@ -329,3 +329,32 @@ def test_generate_from_an_image_record(models, tmp_path):
         again = ctx.generate_from(tmp_path / "variation.png", output="bytes")
         assert again[0] == images[0]
         assert dif.read_parameters(tmp_path / "variation.png")["prompt"][0]["image"] == "ref.png"
+
+
+def test_editing_tools(models, tmp_path):
+    """Masks and the editing tools reach the library: sizes, the record, errors."""
+    with dif.Context(models / "tiny-sd", threads=THREADS) as sd:
+        base = dict(steps=2, seed=3, init_image=INPUT_PNG, strength=dif.VARY_STRONG)
+        mask = np.zeros((32, 32, 3), dtype=np.uint8)
+        mask[8:24, 8:24] = 255
+        vary = sd.generate("a red cat", mask=mask, output="numpy", **base)
+        assert vary[0].shape == (32, 32, 3)
+        rect = sd.generate("a red cat", mask_rect=(8, 8, 16, 16), output="numpy", **base)
+        assert np.array_equal(vary[0], rect[0])  # the same mask, as pixels or a rectangle
+        zoom = sd.generate("a red cat", zoom_out=2.0, output="numpy", **base)
+        assert zoom[0].shape == (32, 32, 3)
+        pan = sd.generate("a red cat", pan=("left", 0.5), output="numpy", **base)
+        assert pan[0].shape == (32, 48, 3)
+        path = tmp_path / "pan.png"
+        pan.save(path)
+        assert dif.read_parameters(path)["edit"]["op"] == "pan"
+        with pytest.raises(dif.Error) as e:
+            sd.generate("a red cat", zoom_out=9.0, **base)
+        assert e.value.status == dif.Status.ERR_INVALID_ARGUMENT and "(1, 4]" in e.value.message
+        with pytest.raises(dif.Error) as e:
+            sd.generate("a red cat", make_square=True, **base)
+        assert "already square" in e.value.message
+        with pytest.raises(ValueError):
+            sd.generate("a red cat", pan=("sideways", 0.5), **base)
+        with pytest.raises(TypeError):
+            sd.generate("a red cat", zoom_out=2.0, mask_rect=(0, 0, 8, 8), **base)

@@ -1,0 +1,109 @@
+/* pipeline_run.c — see pipeline_run.h. Tolerances (README-diffusers
+ * "Suggested tolerances"; the reference's own noise floor is 0):
+ *   randn.draw*                         bit-exact: the generator must match
+ *   latents.noise (inpainting)          bit-exact: a draw
+ *   ids, timesteps, masks               exact
+ *   encoder outputs (text, image), the  1e-5 abs: single components
+ *   VAE encoder, image preprocessing
+ *   per-step tensors (prior and UNet)   1e-4 abs: a free-running C loop with
+ *                                       another summation order drifts a little
+ *                                       each step
+ *   vae.decode.in                       1e-4 / scaling_factor: the final latents
+ *                                       divided by the VAE's scaling factor
+ *                                       (0.18215), so the latent bound scaled
+ *   vae.decode.out, out.images          1e-3 abs: the final [0,1] image */
+#include "pipeline_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int has_suffix(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static double tolerance(const run_ctx *rc, const char *name, int *bits) {
+  *bits = strncmp(name, "randn.", 6) == 0 || strcmp(name, "latents.noise") == 0;
+  if (has_suffix(name, ".input_ids") || has_suffix(name, ".timestep") || has_suffix(name, ".t") ||
+      has_suffix(name, "attention_mask") || strcmp(name, "preprocess.mask") == 0 ||
+      strcmp(name, "mask_latents.mask") == 0)
+    return 0;
+  if (strncmp(name, "text_encoder.", 13) == 0 || strncmp(name, "prior_text_encoder.", 19) == 0 ||
+      strncmp(name, "image_encoder.", 14) == 0 || strcmp(name, "unet.encoder_hidden_states") == 0 ||
+      strncmp(name, "prior.proj_embedding", 20) == 0 ||
+      strncmp(name, "prior.encoder_hidden_states", 27) == 0 || strcmp(name, "vae.encode.in") == 0 ||
+      strncmp(name, "vae.encode.latent", 17) == 0 || strncmp(name, "vae.encode.call", 15) == 0 ||
+      strcmp(name, "preprocess.image") == 0 || strcmp(name, "mask_latents.masked_image") == 0)
+    return 1e-5;
+  if (strcmp(name, "vae.decode.in") == 0) return 1e-4 / rc->scaling_factor;
+  if (strcmp(name, "vae.decode.out") == 0 || strcmp(name, "out.images") == 0) return 1e-3;
+  return 1e-4;
+}
+
+void pipeline_on_trace(void *user, const char *name, const float *data, int64_t n) {
+  run_ctx *rc = user;
+  const dif_st_entry *e = dif_st_find(rc->st, name);
+  if (!e) return;
+  if (rc->n_seen == rc->cap) {
+    rc->cap = rc->cap ? 2 * rc->cap : 64;
+    rc->seen = realloc(rc->seen, (size_t)rc->cap * sizeof *rc->seen);
+  }
+  rc->seen[rc->n_seen++] = strdup(name);
+  int bits;
+  double tol = tolerance(rc, name, &bits);
+  if (bits) {
+    int64_t m;
+    float *want = golden_tensor_f32(rc->g, rc->name, rc->st, name, &m);
+    if (want && m == n)
+      golden_check_bits(rc->g, rc->name, name, data, want, n);
+    else if (want)
+      golden_fail(rc->g, rc->name, "%s: %lld values, computed %lld", name, (long long)m,
+                  (long long)n);
+    free(want);
+  } else {
+    golden_check(rc->g, rc->name, name, data, n, rc->st, tol, 0);
+  }
+}
+
+const char *pipeline_str(json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+double pipeline_num(json_t *o, const char *key, double dflt) {
+  json_t *v = json_object_get(o, key);
+  return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+void pipeline_finish(run_ctx *rc, const char *const *skip, int n_skip) {
+  for (size_t i = 0; i < dif_st_count(rc->st); i++) {
+    const char *key = dif_st_entry_at(rc->st, i)->name;
+    int found = strncmp(key, "in.", 3) == 0;
+    for (int j = 0; j < n_skip && !found; j++) found = strncmp(key, skip[j], strlen(skip[j])) == 0;
+    for (int j = 0; j < rc->n_seen && !found; j++) found = strcmp(rc->seen[j], key) == 0;
+    if (!found) golden_fail(rc->g, rc->name, "libdif never produced '%s'", key);
+  }
+  for (int j = 0; j < rc->n_seen; j++) free(rc->seen[j]);
+  free(rc->seen);
+  rc->seen = NULL;
+  rc->n_seen = rc->cap = 0;
+}
+
+dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif_config **cfg,
+                              char **overrides, dif_error *err) {
+  json_t *sref = json_object_get(set, "scheduler");
+  *cls = NULL;
+  *cfg = NULL;
+  *overrides = NULL;
+  if (!json_is_object(sref)) return DIF_OK;
+  *cls = pipeline_str(sref, "class");
+  const char *cdir = pipeline_str(sref, "config");
+  dif_status s = DIF_OK;
+  if (cdir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/scheduler_config.json", golden_path(g, cdir));
+    s = dif_config_load(path, cfg, err);
+  }
+  json_t *ov = json_object_get(sref, "overrides");
+  if (json_is_object(ov) && json_object_size(ov)) *overrides = json_dumps(ov, JSON_COMPACT);
+  return s;
+}
