@@ -14,6 +14,8 @@
  *
  * Each product is dif_kgemm: float32 through OpenBLAS on the exact path, bf16
  * through the fast path's backend (the weight rounded per call) otherwise.
+ * An F16/BF16 weight (core/weight.h) is widened to float32 once per call,
+ * into arena scratch released at the end; an F32 one is used in place.
  *
  * An input transform (nearest resize, GroupNorm affine, SiLU) is applied
  * while the input is read: per band, the input rows the band needs are
@@ -133,7 +135,7 @@ static void xform_rows(const dif_kctx *k, const dif_conv2d_params *p, const floa
 }
 
 static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                               int64_t N, int64_t H, int64_t W, const float *w, const float *y,
+                               int64_t N, int64_t H, int64_t W, const void *w, const float *y,
                                dif_error *err) {
   if (!k || !k->arena || !p || !x || !w || !y)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "conv2d: NULL argument");
@@ -308,11 +310,11 @@ static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p
   return DIF_OK;
 }
 
-dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                              int64_t N, int64_t H, int64_t W, const float *w, const float *b,
-                              float *y, size_t max_scratch, dif_error *err) {
-  dif_status st = check_params(k, p, x, N, H, W, w, y, err);
-  if (st != DIF_OK) return st;
+/* The convolution with a float32 weight, arguments checked. */
+static dif_status conv2d_f32(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+                             int64_t N, int64_t H, int64_t W, const float *w, const float *b,
+                             float *y, size_t max_scratch, dif_error *err) {
+  dif_status st = DIF_OK;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
   const int64_t OH = dif_conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
   const int64_t OW = dif_conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
@@ -406,8 +408,39 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
   return DIF_OK;
 }
 
+dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+                              int64_t N, int64_t H, int64_t W, dif_weight w, const float *b,
+                              float *y, size_t max_scratch, dif_error *err) {
+  dif_status st = check_params(k, p, x, N, H, W, w.data, y, err);
+  if (st != DIF_OK) return st;
+  const int64_t K = p->cin * p->kh * p->kw;
+  if (w.numel != p->cout * K)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
+                    (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
+                    (long long)p->kw);
+  if (N == 0 || dif_weight_as_f32(w))
+    return conv2d_f32(k, p, x, N, H, W, dif_weight_as_f32(w), b, y, max_scratch, err);
+  /* A 16-bit weight: its float32 form for this call only, from the arena
+   * (every band and image of the call shares it). */
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  float *wf = dif_arena_floats(k->arena, (size_t)(p->cout * K), err);
+  if (!wf) {
+    dif_error_prefix(err, "conv2d: float32 form of a %s weight [%lld, %lld, %lld, %lld]",
+                     dif_dtype_name(w.dtype), (long long)p->cout, (long long)p->cin,
+                     (long long)p->kh, (long long)p->kw);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  const double t0 = DIF_PROF_START();
+  dif_weight_tile_f32(k->pool, w, K, 0, p->cout, 0, K, wf);
+  DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
+  st = conv2d_f32(k, p, x, N, H, W, wf, b, y, max_scratch, err);
+  dif_arena_release(k->arena, mark);
+  return st;
+}
+
 dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
-                      int64_t H, int64_t W, const float *w, const float *b, float *y,
+                      int64_t H, int64_t W, dif_weight w, const float *b, float *y,
                       dif_error *err) {
   return dif_conv2d_bounded(k, p, x, N, H, W, w, b, y, DIF_CONV2D_SCRATCH_MAX, err);
 }

@@ -64,6 +64,26 @@ float dif_f16_to_float(uint16_t h) {
   return f;
 }
 
+uint16_t dif_f16_from_f32(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* quiet NaN */
+  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to Inf */
+  if (a < 0x38800000u) {              /* below 2^-14: a subnormal (or zero) half */
+    if (a < 0x33000000u) return sign; /* at most 2^-25, half the smallest subnormal: ties to 0 */
+    /* the significand with its implicit bit, shifted to units of 2^-24 */
+    const uint32_t m = (a & 0x7fffffu) | 0x800000u, shift = 126 - (a >> 23);
+    const uint32_t q = m >> shift, rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return (uint16_t)(sign | (q + (rest > half || (rest == half && (q & 1u)))));
+  }
+  /* normal: rebias the exponent, round the 13 dropped bits to nearest even
+   * (a carry into the exponent is the right result, up to Inf) */
+  const uint32_t r = a - 0x38000000u;
+  return (uint16_t)(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
+}
+
 /* The i-th 16-bit value of src, which may be unaligned (a tensor in a file
  * may start at any byte offset). */
 static uint16_t u16_at(const void *src, size_t i) {

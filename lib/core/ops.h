@@ -2,7 +2,10 @@
  *
  * Layout conventions: images are NCHW float32, token sequences are
  * (tokens, channels) row-major; PyTorch Linear weights are [out, in] and
- * Conv2d weights [Cout, Cin, kh, kw], used in place from the model file.
+ * Conv2d weights [Cout, Cin, kh, kw], passed as a dif_weight in the dtype of
+ * the model file (core/weight.h: F32 used in place; F16/BF16 widened into
+ * arena scratch per product on the exact path, packed from their own dtype
+ * on the fast path).
  * Every matrix product runs on the kernel context's precision: float32
  * through cblas_sgemm (the exact path), or bf16 with float32 accumulation
  * through a GEMM backend (the fast path, core/backend.h) — called from the
@@ -22,6 +25,7 @@
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/threadpool.h"
+#include "core/weight.h"
 
 /* The fast path's state (core/backend.h): a bf16 backend and the packed
  * weights it has made, shared by every kctx of a context. */
@@ -48,20 +52,20 @@ void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
               int64_t ldc);
 
 /* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL. */
-void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                 const float *b, int64_t out, float *y);
 /* The same added to y: y[n, out] += x · Wᵀ + b (a residual connection in the
  * GEMM's accumulation instead of a separate pass). */
-void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                     const float *b, int64_t out, float *y);
 
 /* Linear on channels-first data (an NCHW image's [C, HW] plane read as
  * tokens without a transpose): y[n, out] = x[in, n]ᵀ · W[out, in]ᵀ + b. */
-void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                       const float *b, int64_t out, float *y);
 /* Linear written channels-first: y[out, n] = W[out, in] · x[n, in]ᵀ + b, or
  * added to y when acc (a residual in the GEMM's accumulation). */
-void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                        const float *b, int64_t out, float *y, bool acc);
 
 /* ---- convolution ---- */
@@ -101,8 +105,7 @@ int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, in
  * with cout <= cin and no transform may run in place (y == x: y's channels
  * overwrite x's first ones; done in pixel bands through scratch). */
 dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
-                      int64_t H, int64_t W, const float *w, const float *b, float *y,
-                      dif_error *err);
+                      int64_t H, int64_t W, dif_weight w, const float *b, float *y, dif_error *err);
 
 /* ---- normalisation ---- */
 
