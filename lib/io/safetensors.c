@@ -294,9 +294,15 @@ dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err) 
     dif_st_close(st);
     return s;
   }
-  /* The identity hash is the one full pass over the file; it also faults the
-   * pages in, so the first forward pass does not. */
+  /* The identity hash is the one full pass over the file. It leaves the file
+   * in the page cache; the process's own mapping of it is dropped again, so
+   * the process holds only the pages its runs read (a component a run never
+   * uses, such as the image encoder of a text-to-image run, costs no
+   * memory), each faulted in from the page cache (no disk read) when first
+   * used. A read-only private mapping that was never written reads the file
+   * again after MADV_DONTNEED. */
   st->xxh3 = XXH3_64bits(st->map, st->map_size);
+  madvise((void *)(uintptr_t)st->map, st->map_size, MADV_DONTNEED);
   *out = st;
   return DIF_OK;
 }

@@ -9,7 +9,8 @@
  *     convolution with an F16/BF16 weight gives the bits of the same call
  *     with the float32 weight holding the widened values (the 16-bit weight
  *     is widened exactly, then the same sgemm runs), and the scratch is
- *     released. Against the *unrounded* float32 weight W the distance is
+ *     released (a weight above 4M elements goes in bands of output
+ *     channels: float32 accuracy). Against the *unrounded* float32 weight W the distance is
  *     bounded by what rounding W to 16 bits can do, computed per output:
  *       |y16 − y| ≤ Σ|x|·|ŵ − w| + 2·γ·(Σ|x||w| + Σ|x||ŵ| + |b|),
  *     γ = (in + 2)·2^-24 (float32 accumulation of in + 1 terms, both runs),
@@ -219,6 +220,50 @@ TEST(conv_exact) {
     free(h);
   }
   free(x), free(w), free(b), free(wr), free(y), free(yr);
+  kenv_free(&e);
+}
+
+TEST(conv_banded) {
+  /* A 16-bit weight above 4M elements is widened per product in bands of
+   * output channels (two here): float32 accuracy against the double
+   * convolution of the widened values, scratch released. */
+  kenv e;
+  kenv_init(&e, 2);
+  dif_conv2d_params p = {.cin = 520,
+                         .cout = 1000,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride = 1,
+                         .pad_top = 1,
+                         .pad_left = 1,
+                         .pad_bottom = 1,
+                         .pad_right = 1};
+  const int64_t H = 3, W = 3, K = 520 * 9, nw = 1000 * K, ny = 1000 * H * W;
+  float *x = frand((size_t)(520 * H * W), 15, -1, 1), *w = frand((size_t)nw, 16, -1, 1);
+  float *wr = fbuf((size_t)nw), *y = fbuf((size_t)ny);
+  uint16_t *h = round16(DIF_DTYPE_BF16, w, (size_t)nw, wr);
+  dif_error err;
+  dif_error_clear(&err);
+  CHECK_STATUS(
+      dif_conv2d(&e.k, &p, x, 1, H, W, (dif_weight){h, DIF_DTYPE_BF16, nw, false}, NULL, y, &err),
+      DIF_OK, err.msg, "");
+  CHECK(e.arena.used_total == 0 && dif_arena_peak(&e.arena) < ((size_t)20 << 20));
+  double *r = dbuf((size_t)ny);
+  for (int64_t o = 0; o < 1000; o++)
+    for (int64_t oh = 0; oh < H; oh++)
+      for (int64_t ow = 0; ow < W; ow++) {
+        double acc = 0;
+        for (int64_t c = 0; c < 520; c++)
+          for (int64_t i = 0; i < 3; i++)
+            for (int64_t j = 0; j < 3; j++) {
+              const int64_t ih = oh + i - 1, iw = ow + j - 1;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              acc += (double)wr[o * K + c * 9 + i * 3 + j] * x[(c * H + ih) * W + iw];
+            }
+        r[(o * H + oh) * W + ow] = acc;
+      }
+  CHECK_NMSE(y, r, (size_t)ny, NMSE_MAX);
+  free(x), free(w), free(wr), free(y), free(h), free(r);
   kenv_free(&e);
 }
 
@@ -632,6 +677,7 @@ int main(void) {
   RUN(linear_exact);
   RUN(linear_without_arena);
   RUN(conv_exact);
+  RUN(conv_banded);
   RUN(fast_linear_packs_the_typed_source);
   RUN(dropping_mapped_pages);
   RUN(models_from_16_bit_folders);
