@@ -10,8 +10,8 @@
  * through cblas_sgemm (the exact path), or bf16 with float32 accumulation
  * through a GEMM backend (the fast path, core/backend.h) — called from the
  * calling thread, never from a pool task; everything else runs on the
- * kernel context's thread pool, in float32 on both paths. Output buffers never alias inputs unless
- * a function says "may be in place".
+ * kernel context's thread pool, in float32 on both paths. Output buffers
+ * never alias inputs unless a function says "may be in place".
  *
  * Each kernel is checked against a double-precision reference in
  * tests/unit/test-ops-*.c.
@@ -51,7 +51,15 @@ void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc);
 
-/* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL. */
+/* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL.
+ * W has out·in elements (not checked: these functions return no status).
+ * Exact path: an F32 W is one cblas_sgemm call; an F16/BF16 W is widened
+ * into k->arena scratch in bands of at most 16 MiB of its rows, one product
+ * per band (one band for all but the largest weights), released before
+ * returning; without an arena, or when it is out of memory, through a
+ * 16 KiB stack buffer in tiles (slower, never a failure). Fast path: W's
+ * packed bf16 form (dif_fast_weight), packed from its own dtype. The same
+ * holds for the three variants below. */
 void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                 const float *b, int64_t out, float *y);
 /* The same added to y: y[n, out] += x · Wᵀ + b (a residual connection in the
@@ -99,8 +107,11 @@ int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, in
 
 /* y[N, cout, OH, OW] = conv(input, w[cout, cin, kh, kw]) + b[cout] (+= with
  * p->accumulate), input = x[N, cin, H, W] through p's optional transform;
- * b may be NULL. Scratch (im2col, transformed input rows) comes from
- * k->arena in bands of output rows and is released before returning.
+ * b may be NULL. w must have cout·cin·kh·kw elements (DIF_ERR_INVALID_ARGUMENT
+ * otherwise). Scratch (im2col, transformed input rows, and the float32 form
+ * of an F16/BF16 w: whole, or in bands of output channels of at most 16 MiB)
+ * comes from k->arena in bands of output rows and is released before
+ * returning.
  * y must not overlap x, except that a 1×1, stride-1, unpadded convolution
  * with cout <= cin and no transform may run in place (y == x: y's channels
  * overwrite x's first ones; done in pixel bands through scratch). */
