@@ -44,7 +44,7 @@ dif_status dif_clip_text_load(const char *dir, dif_clip_text *m, dif_error *err)
   dif_wloader wl = {m->weights, err, DIF_OK};
   if ((s = dif_clip_encoder_load(&m->enc, cfg, &wl, "text_model.", err))) goto done;
   int64_t C = m->enc.hidden;
-  m->tok_emb = DIF_W2(&wl, m->vocab, C, "text_model.embeddings.token_embedding.weight");
+  m->tok_emb = DIF_WT2(&wl, m->vocab, C, "text_model.embeddings.token_embedding.weight");
   m->pos_emb = DIF_W2(&wl, m->max_positions, C, "text_model.embeddings.position_embedding.weight");
   m->final_ln_w = DIF_W1(&wl, C, "text_model.final_layer_norm.weight");
   m->final_ln_b = DIF_W1(&wl, C, "text_model.final_layer_norm.bias");
@@ -54,7 +54,7 @@ dif_status dif_clip_text_load(const char *dir, dif_clip_text *m, dif_error *err)
                    dif_config_path(cfg), (long long)m->projection_dim);
       goto done;
     }
-    m->proj = DIF_W2(&wl, m->projection_dim, C, "text_projection.weight");
+    m->proj = DIF_WT2(&wl, m->projection_dim, C, "text_projection.weight");
   } else {
     m->projection_dim = 0;
   }
@@ -107,8 +107,10 @@ dif_status dif_clip_text_forward(const dif_clip_text *m, const dif_kctx *k, cons
   for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < T; t++) {
       float *row = h + (b * T + t) * C;
-      const float *te = m->tok_emb + (int64_t)ids[b * T + t] * C, *pe = m->pos_emb + t * C;
-      for (int64_t c = 0; c < C; c++) row[c] = te[c] + pe[c];
+      const float *pe = m->pos_emb + t * C;
+      /* the token's row of the table, in float32 (the table keeps its dtype) */
+      dif_weight_tile_f32(NULL, m->tok_emb, C, ids[b * T + t], 1, 0, C, row);
+      for (int64_t c = 0; c < C; c++) row[c] += pe[c];
     }
   dif_status s =
       dif_clip_encoder_forward(&m->enc, k, h, B, T, true, mask, n_layers, out->states, err);
@@ -121,7 +123,7 @@ dif_status dif_clip_text_forward(const dif_clip_text *m, const dif_kctx *k, cons
       for (int64_t b = 0; b < B; b++)
         memcpy(pooled + b * C, h + (b * T + pooled_position(m, ids + b * T, T)) * C,
                (size_t)C * sizeof *h);
-      if (out->text_embeds && m->proj)
+      if (out->text_embeds && m->proj.data)
         dif_linear(k, pooled, B, C, m->proj, NULL, m->projection_dim, out->text_embeds);
     } else if (out->text_embeds) {
       s = DIF_ERR_OUT_OF_MEMORY;

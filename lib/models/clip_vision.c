@@ -34,13 +34,13 @@ dif_status dif_clip_vision_load(const char *dir, dif_clip_vision *m, dif_error *
   if ((s = dif_clip_encoder_load(&m->enc, cfg, &wl, "vision_model.", err))) goto done;
   int64_t C = m->enc.hidden, p = m->patch_size;
   m->class_emb = DIF_W1(&wl, C, "vision_model.embeddings.class_embedding");
-  m->patch_w = DIF_W4(&wl, C, m->channels, p, p, "vision_model.embeddings.patch_embedding.weight");
+  m->patch_w = DIF_WT4(&wl, C, m->channels, p, p, "vision_model.embeddings.patch_embedding.weight");
   m->pos_emb = DIF_W2(&wl, m->tokens, C, "vision_model.embeddings.position_embedding.weight");
   m->pre_ln_w = DIF_W1(&wl, C, "vision_model.pre_layrnorm.weight");
   m->pre_ln_b = DIF_W1(&wl, C, "vision_model.pre_layrnorm.bias");
   m->post_ln_w = DIF_W1(&wl, C, "vision_model.post_layernorm.weight");
   m->post_ln_b = DIF_W1(&wl, C, "vision_model.post_layernorm.bias");
-  m->proj = DIF_W2(&wl, m->projection_dim, C, "visual_projection.weight");
+  m->proj = DIF_WT2(&wl, m->projection_dim, C, "visual_projection.weight");
   s = wl.status;
 done:
   dif_config_free(cfg);

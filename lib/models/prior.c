@@ -64,21 +64,21 @@ static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *er
 
 static dif_status build(dif_prior *p, dif_wloader *wl) {
   int64_t D = p->inner, E = p->embed_dim;
-  p->time_w1 = DIF_W2(wl, D, D, "time_embedding.linear_1.weight");
+  p->time_w1 = DIF_WT2(wl, D, D, "time_embedding.linear_1.weight");
   p->time_b1 = DIF_W1(wl, D, "time_embedding.linear_1.bias");
-  p->time_w2 = DIF_W2(wl, D, D, "time_embedding.linear_2.weight");
+  p->time_w2 = DIF_WT2(wl, D, D, "time_embedding.linear_2.weight");
   p->time_b2 = DIF_W1(wl, D, "time_embedding.linear_2.bias");
-  p->proj_in_w = DIF_W2(wl, D, E, "proj_in.weight");
+  p->proj_in_w = DIF_WT2(wl, D, E, "proj_in.weight");
   p->proj_in_b = DIF_W1(wl, D, "proj_in.bias");
-  p->emb_proj_w = DIF_W2(wl, D, E, "embedding_proj.weight");
+  p->emb_proj_w = DIF_WT2(wl, D, E, "embedding_proj.weight");
   p->emb_proj_b = DIF_W1(wl, D, "embedding_proj.bias");
-  p->enc_proj_w = DIF_W2(wl, D, E, "encoder_hidden_states_proj.weight");
+  p->enc_proj_w = DIF_WT2(wl, D, E, "encoder_hidden_states_proj.weight");
   p->enc_proj_b = DIF_W1(wl, D, "encoder_hidden_states_proj.bias");
   p->pos_emb = dif_wl_get(wl, 3, (const int64_t[]){1, p->tokens, D}, "positional_embedding");
   p->prd_emb = dif_wl_get(wl, 3, (const int64_t[]){1, 1, D}, "prd_embedding");
   p->norm_out_w = DIF_W1(wl, D, "norm_out.weight");
   p->norm_out_b = DIF_W1(wl, D, "norm_out.bias");
-  p->to_clip_w = DIF_W2(wl, E, D, "proj_to_clip_embeddings.weight");
+  p->to_clip_w = DIF_WT2(wl, E, D, "proj_to_clip_embeddings.weight");
   p->to_clip_b = DIF_W1(wl, E, "proj_to_clip_embeddings.bias");
   p->clip_mean = DIF_W2(wl, 1, E, "clip_mean");
   p->clip_std = DIF_W2(wl, 1, E, "clip_std");
@@ -91,9 +91,9 @@ static dif_status build(dif_prior *p, dif_wloader *wl) {
     b->ln3_b = DIF_W1(wl, D, "transformer_blocks.%d.norm3.bias", i);
     snprintf(name, sizeof name, "transformer_blocks.%d.attn1", i);
     dif_attn_load(&b->attn, wl, name, D, D, p->heads, p->head_dim);
-    b->ff1_w = DIF_W2(wl, 4 * D, D, "transformer_blocks.%d.ff.net.0.proj.weight", i);
+    b->ff1_w = DIF_WT2(wl, 4 * D, D, "transformer_blocks.%d.ff.net.0.proj.weight", i);
     b->ff1_b = DIF_W1(wl, 4 * D, "transformer_blocks.%d.ff.net.0.proj.bias", i);
-    b->ff2_w = DIF_W2(wl, D, 4 * D, "transformer_blocks.%d.ff.net.2.weight", i);
+    b->ff2_w = DIF_WT2(wl, D, 4 * D, "transformer_blocks.%d.ff.net.2.weight", i);
     b->ff2_b = DIF_W1(wl, D, "transformer_blocks.%d.ff.net.2.bias", i);
   }
   return wl->status;
