@@ -396,6 +396,20 @@ dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out
 
 /* The entry of a weight, checked: present, a float dtype, at most
  * DIF_MAX_DIMS dimensions, and the expected shape when ndim > 0. */
+/* Tensor e has shape `have`, the loader expected `want`: the message names
+ * the tensor (and, in a view, which tensor of the file it is) and both
+ * shapes. */
+static dif_status shape_mismatch(const dif_safetensors *st, const dif_st_entry *e,
+                                 const int64_t *have, int have_nd, const int64_t *want, int want_nd,
+                                 dif_error *err) {
+  char a[96], b[96], from[300] = "";
+  if (st->srcs) /* a view: say which tensor of the file it is */
+    snprintf(from, sizeof from, " (the file's '%s')", st->srcs[e - st->entries]->name);
+  return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s'%s has shape %s, expected %s", st->path,
+                  e->name, from, dif_shape_str(have, have_nd, a, sizeof a),
+                  dif_shape_str(want, want_nd, b, sizeof b));
+}
+
 static dif_status weight_entry(const dif_safetensors *st, const char *name, int ndim,
                                const int64_t *shape, const dif_st_entry **out, dif_error *err) {
   const dif_st_entry *e = dif_st_find(st, name);
@@ -409,12 +423,7 @@ static dif_status weight_entry(const dif_safetensors *st, const char *name, int 
                     st->path, name, e->ndim, DIF_MAX_DIMS);
   int same = ndim == 0 || e->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = e->shape[i] == shape[i];
-  if (!same) {
-    char a[96], b[96];
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s' has shape %s, expected %s", st->path,
-                    name, dif_shape_str(e->shape, e->ndim, a, sizeof a),
-                    dif_shape_str(shape, ndim, b, sizeof b));
-  }
+  if (!same) return shape_mismatch(st, e, e->shape, e->ndim, shape, ndim, err);
   *out = e;
   return DIF_OK;
 }
@@ -448,15 +457,8 @@ dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
   if (s) return s;
   int same = out->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
-  if (!same) {
-    char a[96], b[96], from[300] = "";
-    const dif_st_entry *e = dif_st_find(st, name);
-    if (st->srcs && e) /* a view: say which tensor of the file it is */
-      snprintf(from, sizeof from, " (the file's '%s')", st->srcs[e - st->entries]->name);
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s'%s has shape %s, expected %s", st->path,
-                    name, from, dif_shape_str(out->shape, out->ndim, a, sizeof a),
-                    dif_shape_str(shape, ndim, b, sizeof b));
-  }
+  if (!same)
+    return shape_mismatch(st, dif_st_find(st, name), out->shape, out->ndim, shape, ndim, err);
   return DIF_OK;
 }
 
