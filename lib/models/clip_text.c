@@ -123,8 +123,12 @@ dif_status dif_clip_text_forward(const dif_clip_text *m, const dif_kctx *k, cons
       for (int64_t b = 0; b < B; b++)
         memcpy(pooled + b * C, h + (b * T + pooled_position(m, ids + b * T, T)) * C,
                (size_t)C * sizeof *h);
+      /* The projection head in float32 on both paths: B rows, nothing for
+       * bf16 to speed up, and its rounding would land on the embedding the
+       * prior and the decoder are conditioned on (docs/fidelity.md). */
+      const dif_kctx exact = {k->pool, k->arena, NULL};
       if (out->text_embeds && m->proj.data)
-        dif_linear(k, pooled, B, C, m->proj, NULL, m->projection_dim, out->text_embeds);
+        dif_linear(&exact, pooled, B, C, m->proj, NULL, m->projection_dim, out->text_embeds);
     } else if (out->text_embeds) {
       s = DIF_ERR_OUT_OF_MEMORY;
     }

@@ -86,8 +86,10 @@ dif_status dif_clip_vision_forward(const dif_clip_vision *m, const dif_kctx *k, 
       dif_layer_norm(k, h + b * T * C, 1, C, m->enc.eps, m->post_ln_w, m->post_ln_b,
                      pooled + b * C);
     if (out->pooled) memcpy(out->pooled, pooled, (size_t)(B * C) * sizeof *pooled);
+    /* the projection head in float32 on both paths, as CLIP text's */
+    const dif_kctx exact = {k->pool, k->arena, NULL};
     if (out->image_embeds)
-      dif_linear(k, pooled, B, C, m->proj, NULL, m->projection_dim, out->image_embeds);
+      dif_linear(&exact, pooled, B, C, m->proj, NULL, m->projection_dim, out->image_embeds);
   }
   dif_arena_release(k->arena, mark);
   return s;
