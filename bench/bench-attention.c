@@ -1,4 +1,4 @@
-/* bench-attention.c — dif_attention on the UNet's self-attention shapes:
+/* bench-attention.c — dif__attention on the UNet's self-attention shapes:
  * all keys in one block (the sliced scheme: a [slice, tk] score matrix of up
  * to 16 MiB per slice) against the blockwise online softmax (one [rows,
  * block] block of scores at a time, default [256, 1024]), exact (float32, OpenBLAS) and fast (bf16
@@ -39,13 +39,13 @@ static float *rand_floats(size_t n, unsigned seed) {
   return p;
 }
 
-static double best_of(const dif_kctx *k, const dif_attention_params *p, const float *q,
+static double best_of(const dif__kctx *k, const dif__attention_params *p, const float *q,
                       const float *kv, float *out, int reps) {
   double best = 1e30;
-  dif_error err = {0};
+  dif__error err = {0};
   for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
     const double t0 = now();
-    if (dif_attention(k, p, q, kv, kv + p->heads * p->dim, out, &err)) {
+    if (dif__attention(k, p, q, kv, kv + p->heads * p->dim, out, &err)) {
       fprintf(stderr, "dif-bench-attention: %s\n", err.msg);
       return -1;
     }
@@ -78,18 +78,18 @@ int main(int argc, char **argv) {
   }
   if (reps < 1 || n_tokens < 1 || rows < 1 || kb < 1) return 2;
   dif_blas_setup(0);
-  dif_error err = {0};
-  dif_pool *pool = NULL;
-  if (dif_pool_new(dif_cpu_count(), &pool, &err)) pool = NULL;
-  dif_arena arena;
-  dif_arena_init(&arena, 1 << 20);
-  dif_fast *fast = NULL;
-  const dif_backend *fb = dif_backend_find("onednn");
-  if (!fb || !fb->supports(DIF_DTYPE_BF16, NULL, 0) || dif_fast_new(fb, &fast, &err)) fast = NULL;
-  const dif_kctx exact = {pool, &arena, NULL}, fastk = {pool, &arena, fast};
-  printf("dif_attention, heads 5 x dim 64, one image; %d threads; best of %d; seconds "
+  dif__error err = {0};
+  dif__pool *pool = NULL;
+  if (dif__pool_new(dif__cpu_count(), &pool, &err)) pool = NULL;
+  dif__arena arena;
+  dif__arena_init(&arena, 1 << 20);
+  dif__fast *fast = NULL;
+  const dif__backend *fb = dif__backend_find("onednn");
+  if (!fb || !fb->supports(DIF__DTYPE_BF16, NULL, 0) || dif__fast_new(fb, &fast, &err)) fast = NULL;
+  const dif__kctx exact = {pool, &arena, NULL}, fastk = {pool, &arena, fast};
+  printf("dif__attention, heads 5 x dim 64, one image; %d threads; best of %d; seconds "
          "(GFLOP/s)\n",
-         dif_cpu_count(), reps);
+         dif__cpu_count(), reps);
   printf("| tokens | exact, one block | exact, blockwise | fast, one block | fast, blockwise |\n"
          "|---:|---:|---:|---:|---:|\n");
   for (int t = 0; t < n_tokens; t++) {
@@ -97,15 +97,15 @@ int main(int argc, char **argv) {
     float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(T * 2 * w), 2);
     float *out = malloc((size_t)(T * w) * sizeof *out);
     if (!q || !kv || !out) return 1;
-    dif_attention_params p = {.tq = T,
-                              .tk = T,
-                              .heads = heads,
-                              .dim = dim,
-                              .ld_q = w,
-                              .ld_k = 2 * w,
-                              .ld_v = 2 * w,
-                              .ld_o = w,
-                              .scale = 0.125f};
+    dif__attention_params p = {.tq = T,
+                               .tk = T,
+                               .heads = heads,
+                               .dim = dim,
+                               .ld_q = w,
+                               .ld_k = 2 * w,
+                               .ld_v = 2 * w,
+                               .ld_o = w,
+                               .scale = 0.125f};
     const double gflop = 4.0 * (double)T * (double)T * (double)w * 1e-9;
     printf("| %lld |", (long long)T);
     for (int f = 0; f < 2; f++)
@@ -123,8 +123,8 @@ int main(int argc, char **argv) {
     printf("\n");
     free(q), free(kv), free(out);
   }
-  dif_fast_free(fast);
-  dif_arena_free(&arena);
-  dif_pool_free(pool);
+  dif__fast_free(fast);
+  dif__arena_free(&arena);
+  dif__pool_free(pool);
   return 0;
 }

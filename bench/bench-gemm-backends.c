@@ -9,9 +9,9 @@
  * [tokens, out, in]), the 3×3 convolutions as the im2col product
  * [pixels, cout, cin·9], and attention's Q·Kᵀ [T, T, 64] and P·V [T, 64, T]
  * (whole, as a bf16 attention kernel would see them; libdif's exact path
- * slices the queries). Linear shapes run through dif_packed_linear on a
+ * slices the queries). Linear shapes run through dif__packed_linear on a
  * weight packed once (packing timed separately and not in the rate);
- * attention through dif_backend_matmul (both operands are activations, so a
+ * attention through dif__backend_matmul (both operands are activations, so a
  * bf16 run includes reordering them to bf16). Each variant: one warm-up
  * call (it makes and caches oneDNN's primitive), then the best of calls
  * within the budget (at least 3). Threads: OpenBLAS and oneDNN's OpenMP
@@ -104,27 +104,27 @@ typedef struct result {
   bool ran;
 } result;
 
-static result time_one(const dif_backend *be, dif_dtype math, const shape *sh, double budget,
-                       dif_arena *arena) {
+static result time_one(const dif__backend *be, dif__dtype math, const shape *sh, double budget,
+                       dif__arena *arena) {
   result r = {0, 0, false};
   const int64_t M = sh->M, N = sh->N, K = sh->K;
-  dif_error err = {0};
-  dif_kctx k = {NULL, arena, NULL};
+  dif__error err = {0};
+  dif__kctx k = {NULL, arena, NULL};
   float *x = rand_floats((size_t)(M * K), 1), *y = rand_floats((size_t)(M * N), 3);
   float *w = rand_floats((size_t)(N * K), 2);
-  dif_packed *p = NULL;
+  dif__packed *p = NULL;
   if (!sh->attention) {
     const double t0 = now();
-    if (dif_backend_pack(be, math, DIF_DTYPE_F32, w, N, K, M, &p, &err)) goto out;
+    if (dif__backend_pack(be, math, DIF__DTYPE_F32, w, N, K, M, &p, &err)) goto out;
     r.pack = now() - t0;
   }
   double start = now(), best = 1e30;
   for (int calls = -1; calls < 3 || now() - start < budget; calls++) {
     const double t0 = now();
     dif_status st = sh->attention
-                        ? dif_backend_matmul(be, &k, math, false, sh->trans_b, M, N, K, 1.0f, x, K,
-                                             w, sh->trans_b ? K : N, 0.0f, y, N, &err)
-                        : dif_packed_linear(&k, p, x, M, NULL, false, y, &err);
+                        ? dif__backend_matmul(be, &k, math, false, sh->trans_b, M, N, K, 1.0f, x, K,
+                                              w, sh->trans_b ? K : N, 0.0f, y, N, &err)
+                        : dif__packed_linear(&k, p, x, M, NULL, false, y, &err);
     if (st) goto out;
     const double dt = now() - t0;
     if (calls >= 0 && dt < best) best = dt; /* call -1 is the warm-up */
@@ -133,8 +133,8 @@ static result time_one(const dif_backend *be, dif_dtype math, const shape *sh, d
   r.sec = best;
   r.ran = true;
 out:
-  if (!r.ran) printf("  %s %s %s: %s\n", be->name, dif_dtype_name(math), sh->what, err.msg);
-  dif_packed_free(p);
+  if (!r.ran) printf("  %s %s %s: %s\n", be->name, dif__dtype_name(math), sh->what, err.msg);
+  dif__packed_free(p);
   free(x), free(w), free(y);
   return r;
 }
@@ -155,39 +155,39 @@ int main(int argc, char **argv) {
   char model[256], load[128], cpu[160];
   line_of("/proc/cpuinfo", "model name", model, sizeof model);
   line_of("/proc/loadavg", NULL, load, sizeof load);
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   printf("dif-bench-gemm-backends | %s | %s | OpenBLAS %s, %d threads\n", model, cpu,
-         dif_blas_corename(), dif_blas_threads());
+         dif__blas_corename(), dif__blas_threads());
   printf("load average at start: %s\n", load);
 
   typedef struct variant {
-    const dif_backend *be;
-    dif_dtype math;
+    const dif__backend *be;
+    dif__dtype math;
   } variant;
   variant v[3];
   int nv = 0;
-  v[nv++] = (variant){&dif_backend_openblas, DIF_DTYPE_F32};
-  const dif_backend *on = dif_backend_find("onednn");
+  v[nv++] = (variant){&dif__backend_openblas, DIF__DTYPE_F32};
+  const dif__backend *on = dif__backend_find("onednn");
   if (on) {
     char why[256];
     printf("oneDNN ISA: %s\n", on->isa());
-    v[nv++] = (variant){on, DIF_DTYPE_F32};
-    if (on->supports(DIF_DTYPE_BF16, why, sizeof why))
-      v[nv++] = (variant){on, DIF_DTYPE_BF16};
+    v[nv++] = (variant){on, DIF__DTYPE_F32};
+    if (on->supports(DIF__DTYPE_BF16, why, sizeof why))
+      v[nv++] = (variant){on, DIF__DTYPE_BF16};
     else
       printf("onednn bf16: not run: %s\n", why);
   } else {
-    printf("onednn: not built: %s\n", dif_backend_row_at(1)->missing);
+    printf("onednn: not built: %s\n", dif__backend_row_at(1)->missing);
   }
 
-  dif_arena arena;
-  dif_arena_init(&arena, 1 << 20);
+  dif__arena arena;
+  dif__arena_init(&arena, 1 << 20);
   for (int si = 0; si < n_sizes; si++) {
     shape sh[16];
     const int n = shapes_for(sizes[si], sh);
     printf("\n%d² (one image), GFLOP/s, best call; pack = ms to pack the weight once\n", sizes[si]);
     printf("| shape | M × N × K |");
-    for (int i = 0; i < nv; i++) printf(" %s %s |", v[i].be->name, dif_dtype_name(v[i].math));
+    for (int i = 0; i < nv; i++) printf(" %s %s |", v[i].be->name, dif__dtype_name(v[i].math));
     printf(" onednn f32 / openblas | onednn bf16 / openblas | pack f32, bf16 (ms) |\n");
     printf("|---|---|");
     for (int i = 0; i < nv + 3; i++) printf("---:|");
@@ -221,6 +221,6 @@ int main(int argc, char **argv) {
   }
   line_of("/proc/loadavg", NULL, load, sizeof load);
   printf("\nload average at end: %s\n", load);
-  dif_arena_free(&arena);
+  dif__arena_free(&arena);
   return 0;
 }

@@ -24,10 +24,10 @@ static double now(void) {
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : DIF_BENCH_GOLDEN "/tokenizers/clip-bpe";
   const char *cases = argc > 2 ? argv[2] : DIF_BENCH_GOLDEN "/cases/tokenizer/clip-bpe.json";
-  dif_error err = {0};
-  dif_clip_tokenizer *tok = NULL;
+  dif__error err = {0};
+  dif__clip_tokenizer *tok = NULL;
   double t0 = now();
-  if (dif_clip_tokenizer_load(dir, &tok, &err)) {
+  if (dif__clip_tokenizer_load(dir, &tok, &err)) {
     fprintf(stderr, "dif-bench-tokenizer: %s\n", err.msg);
     return 1;
   }
@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
   size_t n = json_array_size(list), bytes = 0;
   int32_t ids[77], mask[77];
   printf("tokenizer %s (%zu tokens), load %.3f s; %zu texts from %s\n", dir,
-         dif_clip_tokenizer_vocab_size(tok), load, n, cases);
+         dif__clip_tokenizer_vocab_size(tok), load, n, cases);
   for (int mode = 0; mode < 2; mode++) {
     char buf[8192];
     size_t rounds = 0;
@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
           len += (size_t)snprintf(buf + len, sizeof buf - len, " w%zux%zu", rounds, i);
           s = buf;
         }
-        if (dif_clip_tokenize(tok, s, len, ids, mask, NULL, &err)) {
+        if (dif__clip_tokenize(tok, s, len, ids, mask, NULL, &err)) {
           fprintf(stderr, "dif-bench-tokenizer: %s\n", err.msg);
           return 1;
         }
@@ -72,6 +72,6 @@ int main(int argc, char **argv) {
            t / (double)(rounds * n) * 1e6);
   }
   json_decref(root);
-  dif_clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(tok);
   return 0;
 }

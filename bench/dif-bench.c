@@ -56,7 +56,7 @@ typedef struct options {
   bool keep, blocks, ops, sgemm_ref, reps_set;
   int tile;                /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision; /* --precision: exact (the default here), fast or auto */
-  dif_dtype wdtype;        /* --weights-dtype: the random weights' dtype (default F32) */
+  dif__dtype wdtype;       /* --weights-dtype: the random weights' dtype (default F32) */
   int steps, prior_steps;  /* --steps, --prior-steps: the unclip case's (default 20, 25) */
 } options;
 
@@ -115,7 +115,7 @@ typedef struct job {
 
 /* ---- small helpers ---- */
 
-static double now(void) { return dif_prof_now(); }
+static double now(void) { return dif__prof_now(); }
 
 /* CPU seconds of the whole process (all threads, user + system). */
 static double cpu_now(void) {
@@ -305,10 +305,10 @@ typedef struct sgemm_ref {
  * M or N (the rate per FLOP hardly changes at those sizes). */
 static sgemm_ref replay_shapes(bool verbose) {
   sgemm_ref r = {0, 0, 0, 0};
-  int n = dif_prof_shape_count();
+  int n = dif__prof_shape_count();
   double total = 0;
   for (int i = 0; i < n; i++) {
-    const dif_prof_shape *s = dif_prof_shape_at(i);
+    const dif__prof_shape *s = dif__prof_shape_at(i);
     total += 2.0 * (double)s->M * (double)s->N * (double)s->K * (double)s->count;
   }
   if (total <= 0) return r;
@@ -319,7 +319,7 @@ static sgemm_ref replay_shapes(bool verbose) {
     int best = -1;
     double bf = 0;
     for (int i = 0; i < n; i++) {
-      const dif_prof_shape *s = dif_prof_shape_at(i);
+      const dif__prof_shape *s = dif__prof_shape_at(i);
       double f = 2.0 * (double)s->M * (double)s->N * (double)s->K * (double)s->count;
       if (!used[i] && f > bf) {
         bf = f;
@@ -328,7 +328,7 @@ static sgemm_ref replay_shapes(bool verbose) {
     }
     if (best < 0) break;
     used[best] = true;
-    const dif_prof_shape *s = dif_prof_shape_at(best);
+    const dif__prof_shape *s = dif__prof_shape_at(best);
     int64_t M = s->M, N = s->N, K = s->K;
     const int64_t cap = (int64_t)1 << 26;
     while (M * N > cap || M * K > cap || K * N > cap) {
@@ -344,7 +344,7 @@ static sgemm_ref replay_shapes(bool verbose) {
     double crate = csec > 0 ? 2.0 * (double)M * (double)N * (double)K / csec : 0;
     if (verbose)
       printf("    %-10s %c%c M %6lld N %6lld K %6lld x%-4lld %5.1f%% of FLOPs  %6.1f GFLOP/s%s\n",
-             dif_prof_op_name(s->op), s->trans_a ? 'T' : 'N', s->trans_b ? 'T' : 'N',
+             dif__prof_op_name(s->op), s->trans_a ? 'T' : 'N', s->trans_b ? 'T' : 'N',
              (long long)s->M, (long long)s->N, (long long)s->K, (long long)s->count,
              100.0 * bf / total, rate * 1e-9, M != s->M || N != s->N ? " (timed shrunk)" : "");
     covered += bf;
@@ -363,40 +363,40 @@ static sgemm_ref replay_shapes(bool verbose) {
 
 typedef struct run_ctx {
   const options *o;
-  dif_kctx k;
-  dif_arena arena;
+  dif__kctx k;
+  dif__arena arena;
   blocks blk;
   uint64_t weight_bytes;
 } run_ctx;
 
-typedef dif_status (*pass_fn)(void *state, run_ctx *r, dif_error *err);
+typedef dif_status (*pass_fn)(void *state, run_ctx *r, dif__error *err);
 
 typedef struct pass_result {
   double best, best_cpu, sec[16];
-  dif_prof_stat ops[DIF_PROF_OP_COUNT];
+  dif__prof_stat ops[DIF__PROF_OP_COUNT];
   blocks blk;
   double flops;
 } pass_result;
 
 static dif_status run_passes(run_ctx *r, pass_fn fn, void *state, pass_result *res,
-                             long *steady_hwm_kb, dif_error *err) {
+                             long *steady_hwm_kb, dif__error *err) {
   memset(res, 0, sizeof *res);
   res->best = 1e30;
   *steady_hwm_kb = -1;
   int reps = r->o->reps;
   for (int i = 0; i < reps; i++) {
     if (i > 0) { /* steady state: one arena block, the peak of pass 1 */
-      dif_arena_reset(&r->arena);
+      dif__arena_reset(&r->arena);
       if (i == reps - 1 && !reset_hwm()) *steady_hwm_kb = -2;
     }
-    dif_prof_reset();
-    dif_prof_enable(true);
+    dif__prof_reset();
+    dif__prof_enable(true);
     memset(&r->blk, 0, sizeof r->blk);
     double t0 = now(), c0 = cpu_now();
     r->blk.last = t0;
     dif_status s = fn(state, r, err);
     double dt = now() - t0, dc = cpu_now() - c0;
-    dif_prof_enable(false);
+    dif__prof_enable(false);
     if (s) return s;
     if (i < 16) res->sec[i] = dt;
     printf("  pass %d: %.3f s (CPU %.3f s)\n", i + 1, dt, dc);
@@ -405,8 +405,8 @@ static dif_status run_passes(run_ctx *r, pass_fn fn, void *state, pass_result *r
       res->best = dt;
       res->best_cpu = dc;
       res->flops = 0;
-      for (int op = 0; op < DIF_PROF_OP_COUNT; op++) {
-        res->ops[op] = dif_prof_get((dif_prof_op)op);
+      for (int op = 0; op < DIF__PROF_OP_COUNT; op++) {
+        res->ops[op] = dif__prof_get((dif__prof_op)op);
         res->flops += res->ops[op].flops;
       }
       res->blk = r->blk;
@@ -419,12 +419,12 @@ static dif_status run_passes(run_ctx *r, pass_fn fn, void *state, pass_result *r
 static void print_ops(const pass_result *res) {
   printf("  per op type (best pass):\n");
   double sum = 0;
-  for (int op = 0; op < DIF_PROF_OP_COUNT; op++) {
-    const dif_prof_stat *s = &res->ops[op];
+  for (int op = 0; op < DIF__PROF_OP_COUNT; op++) {
+    const dif__prof_stat *s = &res->ops[op];
     if (!s->calls) continue;
     sum += s->seconds;
-    printf("    %-13s %8.3f s %5.1f%%  %7lld calls", dif_prof_op_name((dif_prof_op)op), s->seconds,
-           100.0 * s->seconds / res->best, (long long)s->calls);
+    printf("    %-13s %8.3f s %5.1f%%  %7lld calls", dif__prof_op_name((dif__prof_op)op),
+           s->seconds, 100.0 * s->seconds / res->best, (long long)s->calls);
     if (s->flops > 0)
       printf("  %9.1f GFLOP  %6.1f GFLOP/s", s->flops * 1e-9, s->flops * 1e-9 / s->seconds);
     printf("\n");
@@ -446,10 +446,10 @@ static void print_blocks(const pass_result *res) {
 static void report(run_ctx *r, const char *label, const pass_result *res, long steady_hwm_kb,
                    int summary_fd, double load_s) {
   long hwm = proc_status_kb("VmHWM"), maxrss = maxrss_kb();
-  size_t arena_peak = dif_arena_peak(&r->arena);
+  size_t arena_peak = dif__arena_peak(&r->arena);
   double gflop = res->flops * 1e-9, rate = gflop / res->best;
   double gemm_s = 0, gemm_f = 0;
-  for (int op = 0; op < DIF_PROF_OP_COUNT; op++)
+  for (int op = 0; op < DIF__PROF_OP_COUNT; op++)
     if (res->ops[op].flops > 0) {
       gemm_s += res->ops[op].seconds;
       gemm_f += res->ops[op].flops;
@@ -515,84 +515,84 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
 
 /* UNet */
 typedef struct unet_state {
-  dif_unet m;
-  dif_unet_input in;
+  dif__unet m;
+  dif__unet_input in;
   float *out;
 } unet_state;
 
-static dif_status unet_pass(void *st, run_ctx *r, dif_error *err) {
+static dif_status unet_pass(void *st, run_ctx *r, dif__error *err) {
   unet_state *u = st;
   u->in.hook = r->o->blocks ? on_hook : NULL;
   u->in.hook_user = &r->blk;
-  return dif_unet_forward(&u->m, &r->k, &u->in, u->out, err);
+  return dif__unet_forward(&u->m, &r->k, &u->in, u->out, err);
 }
 
 /* VAE */
 typedef struct vae_state {
-  dif_vae m;
+  dif__vae m;
   const float *latent;
   int64_t h, w;
   float *image;
   bool tiled;
 } vae_state;
 
-static dif_status vae_pass(void *st, run_ctx *r, dif_error *err) {
+static dif_status vae_pass(void *st, run_ctx *r, dif__error *err) {
   vae_state *v = st;
   if (v->tiled)
-    return dif_vae_decode_tiled(&v->m, &r->k, v->latent, 1, v->h, v->w, r->o->tile, v->image, err);
-  return dif_vae_decode(&v->m, &r->k, v->latent, 1, v->h, v->w, v->image,
-                        r->o->blocks ? on_hook : NULL, &r->blk, err);
+    return dif__vae_decode_tiled(&v->m, &r->k, v->latent, 1, v->h, v->w, r->o->tile, v->image, err);
+  return dif__vae_decode(&v->m, &r->k, v->latent, 1, v->h, v->w, v->image,
+                         r->o->blocks ? on_hook : NULL, &r->blk, err);
 }
 
 /* CLIP text */
 typedef struct text_state {
-  dif_clip_text m;
+  dif__clip_text m;
   int32_t *ids;
   int64_t B, T;
-  dif_clip_text_out out;
+  dif__clip_text_out out;
 } text_state;
 
-static dif_status text_pass(void *st, run_ctx *r, dif_error *err) {
+static dif_status text_pass(void *st, run_ctx *r, dif__error *err) {
   text_state *t = st;
-  return dif_clip_text_forward(&t->m, &r->k, t->ids, t->B, t->T, NULL, 0, &t->out, err);
+  return dif__clip_text_forward(&t->m, &r->k, t->ids, t->B, t->T, NULL, 0, &t->out, err);
 }
 
 /* CLIP vision */
 typedef struct vision_state {
-  dif_clip_vision m;
+  dif__clip_vision m;
   float *pixels;
-  dif_clip_vision_out out;
+  dif__clip_vision_out out;
 } vision_state;
 
-static dif_status vision_pass(void *st, run_ctx *r, dif_error *err) {
+static dif_status vision_pass(void *st, run_ctx *r, dif__error *err) {
   vision_state *v = st;
-  return dif_clip_vision_forward(&v->m, &r->k, v->pixels, 1, &v->out, err);
+  return dif__clip_vision_forward(&v->m, &r->k, v->pixels, 1, &v->out, err);
 }
 
 /* Prior */
 typedef struct prior_state {
-  dif_prior m;
-  dif_prior_input in;
+  dif__prior m;
+  dif__prior_input in;
   float *out;
   int steps; /* 0: one whole forward; else a denoising loop on the text-token cache */
 } prior_state;
 
-static dif_status prior_pass(void *st, run_ctx *r, dif_error *err) {
+static dif_status prior_pass(void *st, run_ctx *r, dif__error *err) {
   prior_state *p = st;
   p->in.hook = r->o->blocks ? on_hook : NULL;
   p->in.hook_user = &r->blk;
-  if (!p->steps) return dif_prior_forward(&p->m, &r->k, &p->in, p->out, err);
-  dif_prior_cache cache;
-  dif_status s = dif_prior_cache_build(&p->m, &r->k, p->in.encoder_hidden, p->in.attention_mask,
-                                       p->in.B, &cache, err);
-  dif_prior_input in = p->in;
+  if (!p->steps) return dif__prior_forward(&p->m, &r->k, &p->in, p->out, err);
+  dif__prior_cache cache;
+  dif_status s = dif__prior_cache_build(&p->m, &r->k, p->in.encoder_hidden, p->in.attention_mask,
+                                        p->in.B, &cache, err);
+  dif__prior_input in = p->in;
   in.cache = &cache;
   for (int i = 0; i < p->steps && !s; i++) {
     float t = 999.0f - 40.0f * (float)i; /* the 25 leading DDPM timesteps */
     in.timesteps = &t;
-    s = dif_prior_forward(&p->m, &r->k, &in, p->out, err);
+    s = dif__prior_forward(&p->m, &r->k, &in, p->out, err);
   }
-  dif_prior_cache_free(&cache);
+  dif__prior_cache_free(&cache);
   return s;
 }
 
@@ -616,7 +616,7 @@ static int unclip_progress(int32_t step, int32_t total, void *user) {
   return 0;
 }
 
-static dif_status unclip_pass(void *st, run_ctx *r, dif_error *err) {
+static dif_status unclip_pass(void *st, run_ctx *r, dif__error *err) {
   (void)r;
   unclip_state *u = st;
   u->total = 0;
@@ -664,26 +664,26 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   memset(&r, 0, sizeof r);
   r.o = o;
   r.weight_bytes = weight_bytes;
-  dif_error err = {0};
-  if (dif_pool_new(o->threads, &r.k.pool, &err)) die("%s", err.msg);
-  dif_blas_set_threads(o->threads);
-  dif_arena_init(&r.arena, (size_t)1 << 20);
+  dif__error err = {0};
+  if (dif__pool_new(o->threads, &r.k.pool, &err)) die("%s", err.msg);
+  dif__blas_set_threads(o->threads);
+  dif__arena_init(&r.arena, (size_t)1 << 20);
   r.k.arena = &r.arena;
-  /* the precision: fast = a dif_fast on the bf16 backend, as a context has */
-  const dif_backend *fb = NULL;
-  if (o->precision == DIF_PRECISION_AUTO) fb = dif_backend_fast_native(NULL, 0);
-  for (int i = 0; o->precision == DIF_PRECISION_FAST && !fb && i < dif_backend_count(); i++) {
-    const dif_backend *b = dif_backend_row_at(i)->backend;
+  /* the precision: fast = a dif__fast on the bf16 backend, as a context has */
+  const dif__backend *fb = NULL;
+  if (o->precision == DIF_PRECISION_AUTO) fb = dif__backend_fast_native(NULL, 0);
+  for (int i = 0; o->precision == DIF_PRECISION_FAST && !fb && i < dif__backend_count(); i++) {
+    const dif__backend *b = dif__backend_row_at(i)->backend;
     char why[256];
-    if (b && b->supports(DIF_DTYPE_BF16, why, sizeof why)) fb = b;
+    if (b && b->supports(DIF__DTYPE_BF16, why, sizeof why)) fb = b;
   }
   if (o->precision == DIF_PRECISION_FAST && !fb) die("--precision fast: no bf16 backend here");
-  if (fb && dif_fast_new(fb, &r.k.fast, &err)) die("%s", err.msg);
+  if (fb && dif__fast_new(fb, &r.k.fast, &err)) die("%s", err.msg);
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   printf("precision %s: %s, ISA %s; CPU %s\n", fb ? "fast" : "exact",
          fb ? "bf16 products, float32 accumulation, onednn" : "float32 products, openblas",
-         fb ? fb->isa() : dif_blas_corename(), cpu);
+         fb ? fb->isa() : dif__blas_corename(), cpu);
   rng_state = o->seed * 7919 + 17;
   const case_def *c = j->c;
   char label[128];
@@ -694,10 +694,10 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   switch (c->kind) {
   case CASE_UNET: {
     unet_state *u = xmalloc(sizeof *u);
-    if ((s = dif_unet_load(comp_dir, &u->m, &err))) die("%s", err.msg);
+    if ((s = dif__unet_load(comp_dir, &u->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
     int64_t B = c->batch, h = j->size / 8, S = 77;
-    u->in = (dif_unet_input){.B = B, .H = h, .W = h, .n_timesteps = 1, .S = S};
+    u->in = (dif__unet_input){.B = B, .H = h, .W = h, .n_timesteps = 1, .S = S};
     u->in.sample = rand_floats(B * u->m.in_ch * h * h, 1.0f);
     float *ts = xmalloc(sizeof *ts);
     ts[0] = 500.0f;
@@ -716,9 +716,9 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   case CASE_VAE:
   case CASE_VAE_TILED: {
     vae_state *v = xmalloc(sizeof *v);
-    if ((s = dif_vae_load(comp_dir, &v->m, &err))) die("%s", err.msg);
+    if ((s = dif__vae_load(comp_dir, &v->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
-    int64_t h = j->size / dif_vae_scale(&v->m);
+    int64_t h = j->size / dif__vae_scale(&v->m);
     v->h = v->w = h;
     v->latent = rand_floats(v->m.latent_ch * h * h, 1.0f);
     v->image = xmalloc((size_t)(v->m.out_ch * j->size * j->size) * sizeof(float));
@@ -735,7 +735,7 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   }
   case CASE_CLIP_TEXT: {
     text_state *t = xmalloc(sizeof *t);
-    if ((s = dif_clip_text_load(comp_dir, &t->m, &err))) die("%s", err.msg);
+    if ((s = dif__clip_text_load(comp_dir, &t->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
     t->B = c->batch;
     t->T = t->m.max_positions;
@@ -757,7 +757,7 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   }
   case CASE_CLIP_VISION: {
     vision_state *v = xmalloc(sizeof *v);
-    if ((s = dif_clip_vision_load(comp_dir, &v->m, &err))) die("%s", err.msg);
+    if ((s = dif__clip_vision_load(comp_dir, &v->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
     int64_t S = v->m.image_size, C = v->m.enc.hidden;
     v->pixels = rand_floats(v->m.channels * S * S, 1.0f);
@@ -776,20 +776,20 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   case CASE_PRIOR_LOOP: {
     prior_state *p = xmalloc(sizeof *p);
     p->steps = c->kind == CASE_PRIOR_LOOP ? 25 : 0;
-    if ((s = dif_prior_load(comp_dir, &p->m, &err))) die("%s", err.msg);
+    if ((s = dif__prior_load(comp_dir, &p->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
     int64_t B = c->batch, E = p->m.embed_dim, N = p->m.n_embeddings;
     float *ts = xmalloc(sizeof *ts);
     ts[0] = 500.0f;
     int32_t *mask = xmalloc((size_t)(B * N) * sizeof *mask);
     for (int64_t i = 0; i < B * N; i++) mask[i] = (i % N) < 20;
-    p->in = (dif_prior_input){.hidden_states = rand_floats(B * E, 1.0f),
-                              .timesteps = ts,
-                              .n_timesteps = 1,
-                              .proj_embedding = rand_floats(B * E, 1.0f),
-                              .encoder_hidden = rand_floats(B * N * E, 1.0f),
-                              .attention_mask = mask,
-                              .B = B};
+    p->in = (dif__prior_input){.hidden_states = rand_floats(B * E, 1.0f),
+                               .timesteps = ts,
+                               .n_timesteps = 1,
+                               .proj_embedding = rand_floats(B * E, 1.0f),
+                               .encoder_hidden = rand_floats(B * N * E, 1.0f),
+                               .attention_mask = mask,
+                               .B = B};
     p->out = xmalloc((size_t)(B * E) * sizeof(float));
     snprintf(label, sizeof label, "%s (B%lld)", c->name, (long long)B);
     printf("== %s: %s, %lld tokens, threads %d\n", label, c->what, (long long)p->m.tokens,
@@ -848,8 +848,8 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
 /* ---- sgemm and BLAS cases ---- */
 
 static int run_sgemm_case(const options *o, int summary_fd) {
-  dif_blas_set_threads(o->threads);
-  printf("== sgemm: cblas_sgemm alone, threads %d, core %s\n", o->threads, dif_blas_corename());
+  dif__blas_set_threads(o->threads);
+  printf("== sgemm: cblas_sgemm alone, threads %d, core %s\n", o->threads, dif__blas_corename());
   static const struct {
     const char *what;
     int64_t M, N, K;
@@ -891,10 +891,10 @@ static double max_rel_err(const float *a, const float *b, int64_t n) {
 }
 
 static int run_blas_check(const options *o) {
-  dif_blas_set_threads(o->threads);
-  const char *start = dif_blas_corename(), *note = dif_blas_note();
+  dif__blas_set_threads(o->threads);
+  const char *start = dif__blas_corename(), *note = dif__blas_note();
   printf("== blas-check: threads %d, CPU ISA level %d, OpenBLAS core at start: %s%s%s\n",
-         o->threads, (int)dif_cpu_isa(), start, note ? " | note: " : "", note ? note : "");
+         o->threads, (int)dif__cpu_isa(), start, note ? " | note: " : "", note ? note : "");
   const int64_t M = 320, N = 9216, K = 2880;
   float *A = rand_floats(M * K, 1.0f), *B = rand_floats(K * N, 1.0f);
   float *C1 = xmalloc((size_t)(M * N) * sizeof *C1), *C2 = xmalloc((size_t)(M * N) * sizeof *C2);
@@ -902,16 +902,16 @@ static int run_blas_check(const options *o) {
               (int)N, 0.0f, C1, (int)N);
   double t_good = time_sgemm(false, false, M, N, K, 1.0);
   char good[32];
-  snprintf(good, sizeof good, "%s", dif_blas_corename());
-  if (!dif_blas_switch_core("Prescott")) {
+  snprintf(good, sizeof good, "%s", dif__blas_corename());
+  if (!dif__blas_switch_core("Prescott")) {
     printf("  this BLAS cannot be switched (not a DYNAMIC_ARCH OpenBLAS?)\n");
     return 0;
   }
   printf("  forced: %s\n", openblas_get_corename());
   double t_bad = time_sgemm(false, false, M, N, K, 1.0);
   char msg[256];
-  dif_blas_use_best_core(msg, sizeof msg);
-  const char *fixed = dif_blas_corename();
+  dif__blas_use_best_core(msg, sizeof msg);
+  const char *fixed = dif__blas_corename();
   printf("  after dif_blas_setup's switch: %s (%s)\n", fixed, msg[0] ? msg : "nothing to do");
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)K, B,
               (int)N, 0.0f, C2, (int)N);
@@ -1021,7 +1021,7 @@ static void remove_tree(const char *dir, const char *const *comps, int n) {
 
 int main(int argc, char **argv) {
   options o = {.tile = 512,
-               .threads = dif_cpu_count(),
+               .threads = dif__cpu_count(),
                .reps = 2,
                .seed = 1,
                .configs = DIF_BENCH_CONFIGS,
@@ -1030,7 +1030,7 @@ int main(int argc, char **argv) {
                .ops = true,
                .sgemm_ref = true,
                .precision = DIF_PRECISION_EXACT,
-               .wdtype = DIF_DTYPE_F32,
+               .wdtype = DIF__DTYPE_F32,
                .steps = UNCLIP_STEPS,
                .prior_steps = UNCLIP_PRIOR_STEPS};
   job jobs[64];
@@ -1055,11 +1055,11 @@ int main(int argc, char **argv) {
       o.reps_set = true;
     } else if (!strcmp(a, "--weights-dtype") && v) {
       if (!strcmp(v, "f32"))
-        o.wdtype = DIF_DTYPE_F32;
+        o.wdtype = DIF__DTYPE_F32;
       else if (!strcmp(v, "f16"))
-        o.wdtype = DIF_DTYPE_F16;
+        o.wdtype = DIF__DTYPE_F16;
       else if (!strcmp(v, "bf16"))
-        o.wdtype = DIF_DTYPE_BF16;
+        o.wdtype = DIF__DTYPE_BF16;
       else {
         fprintf(stderr, "dif-bench: --weights-dtype: expected f32, f16 or bf16, got '%s'\n", v);
         return 2;
@@ -1127,11 +1127,11 @@ int main(int argc, char **argv) {
   strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
   /* A benchmark owns its process: the fastest kernels, o.threads BLAS threads. */
   if (dif_blas_setup(o.threads) != DIF_OK) printf("note: %s\n", dif_last_error());
-  const char *note = dif_blas_note();
+  const char *note = dif__blas_note();
   printf("dif-bench %s | %s, %d online cores | threads %d | reps %d | seed %llu | weights %s\n",
-         date, host, dif_cpu_count(), o.threads, o.reps, (unsigned long long)o.seed,
-         dif_dtype_name(o.wdtype));
-  printf("BLAS: %s | core %s%s%s\n", openblas_get_config(), dif_blas_corename(), note ? " | " : "",
+         date, host, dif__cpu_count(), o.threads, o.reps, (unsigned long long)o.seed,
+         dif__dtype_name(o.wdtype));
+  printf("BLAS: %s | core %s%s%s\n", openblas_get_config(), dif__blas_corename(), note ? " | " : "",
          note ? note : "");
   printf("load average at start: %s\n", la);
   fflush(stdout);
@@ -1176,7 +1176,7 @@ int main(int argc, char **argv) {
       } else if (stat(st_path, &sb) == 0 && sb.st_size > 64) {
         if (!bench_weights_dtype_is(st_path, o.wdtype))
           die("%s exists with another dtype than %s: remove it or use another --dir", st_path,
-              dif_dtype_name(o.wdtype));
+              dif__dtype_name(o.wdtype));
         bytes = (uint64_t)sb.st_size; /* reuse */
       } else {
         snprintf(cfg, sizeof cfg, "%s/%s.json", o.configs, j->c->component);

@@ -29,7 +29,7 @@ typedef struct rec_tensor {
 typedef struct schema {
   rec_tensor *t;
   size_t n, cap;
-  int bias; /* answer of dif_wl_has: optional q/k/v biases exist */
+  int bias; /* answer of dif__wl_has: optional q/k/v biases exist */
   int failed;
 } schema;
 
@@ -121,53 +121,53 @@ static int write_empty(const char *path, char *msg, size_t size) {
 }
 
 static int record(const char *dir, bench_kind kind, schema *s, char *msg, size_t size) {
-  dif_wl_recorder r = {rec_tensor_cb, rec_has_cb, s};
+  dif__wl_recorder r = {rec_tensor_cb, rec_has_cb, s};
   s->bias = kind != BENCH_UNET; /* diffusers' UNet attention has no q/k/v bias */
-  dif_error err = {0};
+  dif__error err = {0};
   dif_status st = DIF_OK;
-  dif_wl_set_recorder(&r);
+  dif__wl_set_recorder(&r);
   switch (kind) {
   case BENCH_UNET: {
-    dif_unet m;
-    if (!(st = dif_unet_load(dir, &m, &err))) dif_unet_free(&m);
+    dif__unet m;
+    if (!(st = dif__unet_load(dir, &m, &err))) dif__unet_free(&m);
     break;
   }
   case BENCH_VAE: {
-    dif_vae m;
-    if (!(st = dif_vae_load(dir, &m, &err))) dif_vae_free(&m);
+    dif__vae m;
+    if (!(st = dif__vae_load(dir, &m, &err))) dif__vae_free(&m);
     break;
   }
   case BENCH_CLIP_TEXT: {
-    dif_clip_text m;
-    if (!(st = dif_clip_text_load(dir, &m, &err))) dif_clip_text_free(&m);
+    dif__clip_text m;
+    if (!(st = dif__clip_text_load(dir, &m, &err))) dif__clip_text_free(&m);
     break;
   }
   case BENCH_CLIP_VISION: {
-    dif_clip_vision m;
-    if (!(st = dif_clip_vision_load(dir, &m, &err))) dif_clip_vision_free(&m);
+    dif__clip_vision m;
+    if (!(st = dif__clip_vision_load(dir, &m, &err))) dif__clip_vision_free(&m);
     break;
   }
   case BENCH_PRIOR: {
-    dif_prior m;
-    if (!(st = dif_prior_load(dir, &m, &err))) dif_prior_free(&m);
+    dif__prior m;
+    if (!(st = dif__prior_load(dir, &m, &err))) dif__prior_free(&m);
     break;
   }
   case BENCH_NORMALIZER: { /* two plain tensors, read without the weights loader */
     char path[4200];
-    dif_config *cfg = NULL;
+    dif__config *cfg = NULL;
     int64_t dim = 0;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (!(st = dif_config_load(path, &cfg, &err)) &&
-        !(st = dif_config_int(cfg, "embedding_dim", &dim, &err))) {
+    if (!(st = dif__config_load(path, &cfg, &err)) &&
+        !(st = dif__config_int(cfg, "embedding_dim", &dim, &err))) {
       const int64_t shape[2] = {1, dim};
       rec_tensor_cb(s, "mean", 2, shape);
       rec_tensor_cb(s, "std", 2, shape);
     }
-    dif_config_free(cfg);
+    dif__config_free(cfg);
     break;
   }
   }
-  dif_wl_set_recorder(NULL);
+  dif__wl_set_recorder(NULL);
   if (st) return fail(msg, size, "recording the tensors of %s: %s", dir, err.msg);
   if (s->failed) return fail(msg, size, "recording the tensors of %s: out of memory", dir);
   return 0;
@@ -235,24 +235,24 @@ static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
 }
 
 /* The safetensors name of a weights dtype. */
-static const char *st_dtype(dif_dtype dt) {
-  return dt == DIF_DTYPE_F16 ? "F16" : dt == DIF_DTYPE_BF16 ? "BF16" : "F32";
+static const char *st_dtype(dif__dtype dt) {
+  return dt == DIF__DTYPE_F16 ? "F16" : dt == DIF__DTYPE_BF16 ? "BF16" : "F32";
 }
 
 /* buf[0..m) as dt into out (4 or 2 bytes each, little-endian host order). */
-static void encode(dif_dtype dt, const float *buf, size_t m, void *out) {
-  if (dt == DIF_DTYPE_F32) {
+static void encode(dif__dtype dt, const float *buf, size_t m, void *out) {
+  if (dt == DIF__DTYPE_F32) {
     memcpy(out, buf, m * sizeof *buf);
     return;
   }
   uint16_t *h = out;
   for (size_t j = 0; j < m; j++)
-    h[j] = dt == DIF_DTYPE_F16 ? dif_f16_from_f32(buf[j]) : dif_bf16_from_f32(buf[j]);
+    h[j] = dt == DIF__DTYPE_F16 ? dif__f16_from_f32(buf[j]) : dif__bf16_from_f32(buf[j]);
 }
 
-static int write_weights(const char *path, const schema *s, uint64_t seed, dif_dtype dt,
+static int write_weights(const char *path, const schema *s, uint64_t seed, dif__dtype dt,
                          uint64_t *bytes, char *msg, size_t size) {
-  const size_t esz = dif_dtype_size(dt);
+  const size_t esz = dif__dtype_size(dt);
   size_t cap = 1 << 16, len = 0;
   char *h = malloc(cap);
   if (!h) return fail(msg, size, "out of memory");
@@ -324,7 +324,7 @@ static int write_weights(const char *path, const schema *s, uint64_t seed, dif_d
 }
 
 int bench_make_component(const char *dir, const char *config_path, bench_kind kind, uint64_t seed,
-                         dif_dtype dt, uint64_t *bytes, char *msg, size_t msg_size) {
+                         dif__dtype dt, uint64_t *bytes, char *msg, size_t msg_size) {
   char cfg[4096], st[4096];
   if (mkdir(dir, 0755) && errno != EEXIST)
     return fail(msg, msg_size, "%s: %s", dir, strerror(errno));
@@ -397,7 +397,7 @@ static int make_subdir(const char *dir, const char *sub, char *out, size_t n, ch
   return 0;
 }
 
-int bench_weights_dtype_is(const char *path, dif_dtype dt) {
+int bench_weights_dtype_is(const char *path, dif__dtype dt) {
   FILE *f = fopen(path, "rb");
   unsigned char le[8];
   if (!f || fread(le, 1, 8, f) != 8) {
@@ -421,7 +421,7 @@ int bench_weights_dtype_is(const char *path, dif_dtype dt) {
 }
 
 int bench_make_unclip(const char *dir, const char *configs_dir, const char *tokenizers_dir,
-                      uint64_t seed, dif_dtype dt, FILE *log, uint64_t *bytes, char *msg,
+                      uint64_t seed, dif__dtype dt, FILE *log, uint64_t *bytes, char *msg,
                       size_t msg_size) {
   char sub[4096], from[4096], to[4200];
   *bytes = 0;

@@ -8,8 +8,8 @@
  * norms 1/0, small biases and embeddings), never holding more than a small
  * buffer in memory. No download, no Python.
  */
-#ifndef DIF_BENCH_RANDMODEL_H
-#define DIF_BENCH_RANDMODEL_H
+#ifndef DIF__BENCH_RANDMODEL_H
+#define DIF__BENCH_RANDMODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +32,11 @@ typedef enum bench_kind {
  * the same values rounded to nearest even). Returns 0, or -1 with a
  * message in msg. *bytes is the weights file size. */
 int bench_make_component(const char *dir, const char *config_path, bench_kind kind, uint64_t seed,
-                         dif_dtype dt, uint64_t *bytes, char *msg, size_t msg_size);
+                         dif__dtype dt, uint64_t *bytes, char *msg, size_t msg_size);
 
 /* True if every tensor of the safetensors file at path has dtype dt (a
  * folder kept from an earlier run is reused only in the dtype asked for). */
-int bench_weights_dtype_is(const char *path, dif_dtype dt);
+int bench_weights_dtype_is(const char *path, dif__dtype dt);
 
 /* Writes a whole Stable unCLIP folder in diffusers layout into dir, as
  * stabilityai/stable-diffusion-2-1-unclip-small ships it (StableUnCLIPPipeline
@@ -52,7 +52,7 @@ int bench_weights_dtype_is(const char *path, dif_dtype dt);
  * (may be NULL). *bytes gets the size of all weights files. Returns 0, or -1 with a message in msg.
  */
 int bench_make_unclip(const char *dir, const char *configs_dir, const char *tokenizers_dir,
-                      uint64_t seed, dif_dtype dt, FILE *log, uint64_t *bytes, char *msg,
+                      uint64_t seed, dif__dtype dt, FILE *log, uint64_t *bytes, char *msg,
                       size_t msg_size);
 
 /* Removes what bench_make_unclip wrote into dir, and dir if it is then empty. */

@@ -125,9 +125,9 @@ w('#include "text/ftfy_data.h"')
 w("")
 w("/* clang-format off */")
 w("")
-w("/* Bytes 0x00..0xFF decoded by each encoding of DIF_FTFY_ENCODINGS (ftfy's CHARMAP_ENCODINGS")
+w("/* Bytes 0x00..0xFF decoded by each encoding of DIF__FTFY_ENCODINGS (ftfy's CHARMAP_ENCODINGS")
 w(" * order). Sloppy codecs decode their unassigned bytes as Latin-1 and 0x1A as U+FFFD. */")
-w("const uint16_t dif_ftfy_charmap[DIF_FTFY_N_ENCODINGS][256] = {")
+w("const uint16_t dif__ftfy_charmap[DIF__FTFY_N_ENCODINGS][256] = {")
 for enc in ENCODINGS:
     dec = bytes(range(256)).decode(enc)
     assert len(dec) == 256
@@ -140,7 +140,7 @@ w("};")
 w("")
 w("/* The same tables inverted: (code point, byte) for bytes 0x80..0xFF and 0x1A, sorted by code")
 w(" * point (every other ASCII byte encodes itself in all ten encodings). */")
-w("const dif_ftfy_rev_entry dif_ftfy_charmap_rev[DIF_FTFY_N_ENCODINGS][129] = {")
+w("const dif__ftfy_rev_entry dif__ftfy_charmap_rev[DIF__FTFY_N_ENCODINGS][129] = {")
 for enc in ENCODINGS:
     dec = bytes(range(256)).decode(enc)
     assert all(dec[b] == chr(b) for b in range(0x80) if b != 0x1A), enc
@@ -160,9 +160,9 @@ for b in range(0x80, 0xA0):
     except UnicodeDecodeError:
         undefined |= 1 << (b - 0x80)
 w("/* Bit b-0x80 is set for each byte b in 0x80..0x9F that strict windows-1252 leaves undefined. */")
-w("const uint32_t dif_ftfy_cp1252_undefined = 0x%08xu;" % undefined)
+w("const uint32_t dif__ftfy_cp1252_undefined = 0x%08xu;" % undefined)
 w("")
-w("const dif_ftfy_class_range dif_ftfy_classes[] = {")
+w("const dif__ftfy_class_range dif__ftfy_classes[] = {")
 for lo, hi, m in ranges:
     names = "|".join(n for b, (n, _) in enumerate(SETS) if m >> b & 1)
     comment = "  /* " + names + " */"
@@ -172,7 +172,7 @@ for lo, hi, m in ranges:
     w(comment)
     w("  {0x%04x, 0x%04x, 0x%016xull}," % (lo, hi, m))
 w("};")
-w("const size_t dif_ftfy_n_classes = sizeof dif_ftfy_classes / sizeof dif_ftfy_classes[0];")
+w("const size_t dif__ftfy_n_classes = sizeof dif__ftfy_classes / sizeof dif__ftfy_classes[0];")
 w("")
 
 
@@ -190,11 +190,11 @@ def cstr(s):
     return '"' + "".join(res) + '"'
 
 
-w("const dif_ftfy_ligature dif_ftfy_ligatures[] = {")
+w("const dif__ftfy_ligature dif__ftfy_ligatures[] = {")
 for cp, rep in sorted(chardata.LIGATURES.items()):
     w("  {0x%04x, %s}," % (cp, cstr(rep)))
 w("};")
-w("const size_t dif_ftfy_n_ligatures = sizeof dif_ftfy_ligatures / sizeof dif_ftfy_ligatures[0];")
+w("const size_t dif__ftfy_n_ligatures = sizeof dif__ftfy_ligatures / sizeof dif__ftfy_ligatures[0];")
 w("")
 w("/* clang-format on */")
 
@@ -220,7 +220,7 @@ e("")
 e("/* Entity names without '&' and ';', sorted by bytes (strcmp order), and the code points")
 e(" * they stand for (0-terminated when shorter than 3). */")
 e("/* clang-format off */")
-e("const dif_ftfy_entity dif_ftfy_entities[] = {")
+e("const dif__ftfy_entity dif__ftfy_entities[] = {")
 line = " "
 for k in names:
     item = ' {"%s", {%s}},' % (k, ",".join("0x%x" % ord(c) for c in ents[k]))
@@ -231,7 +231,7 @@ for k in names:
 e(line)
 e("};")
 e("/* clang-format on */")
-e("const size_t dif_ftfy_n_entities = sizeof dif_ftfy_entities / sizeof dif_ftfy_entities[0];")
+e("const size_t dif__ftfy_n_entities = sizeof dif__ftfy_entities / sizeof dif__ftfy_entities[0];")
 
 which = sys.argv[1] if len(sys.argv) > 1 else ""
 if which == "data":

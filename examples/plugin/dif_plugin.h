@@ -12,8 +12,8 @@
  *   every frame: switch (difp_poll(p, &progress)) { case DIFP_DONE: difp_texture(p, ...); }
  *   difp_cancel(p); difp_destroy(p);
  */
-#ifndef DIF_PLUGIN_H
-#define DIF_PLUGIN_H
+#ifndef DIF__PLUGIN_H
+#define DIF__PLUGIN_H
 
 #include <stdint.h>
 

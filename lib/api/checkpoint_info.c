@@ -7,8 +7,8 @@
 #include "api/context.h"
 #include "io/checkpoint.h"
 
-static json_t *describe(const dif_checkpoint *c) {
-  const dif_ckpt_info *in = dif_checkpoint_describe(c);
+static json_t *describe(const dif__checkpoint *c) {
+  const dif__ckpt_info *in = dif__checkpoint_describe(c);
   json_t *parts = json_array();
   if (in->has_unet) json_array_append_new(parts, json_string("unet"));
   if (in->has_vae) json_array_append_new(parts, json_string("vae"));
@@ -19,7 +19,7 @@ static json_t *describe(const dif_checkpoint *c) {
     json_array_append_new(unused, json_string("embedder (unCLIP image encoder: the config "
                                               "folder's image_encoder is used, as diffusers)"));
   return json_pack(
-      "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:s}", "file", dif_checkpoint_path(c),
+      "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:s}", "file", dif__checkpoint_path(c),
       "family", in->family, "dtype", in->dtype, "parts", parts, "not_loaded", unused,
       "text_encoder", in->text_encoder ? json_string(in->text_encoder) : json_null(), "text_width",
       (json_int_t)in->text_width, "unet_in_channels", (json_int_t)in->unet_in_channels,
@@ -31,25 +31,26 @@ static json_t *describe(const dif_checkpoint *c) {
 
 DIF_API dif_status dif_checkpoint_info(const char *path, char *buf, size_t *size) {
   if (!path || !size)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_checkpoint_info: %s is NULL",
-                           path ? "size" : "path");
-  dif_checkpoint *c;
-  dif_error err = {0};
-  if (dif_checkpoint_open(path, &c, &err)) return dif_thread_fail(err.status, "%s", err.msg);
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_checkpoint_info: %s is NULL",
+                            path ? "size" : "path");
+  dif__checkpoint *c;
+  dif__error err = {0};
+  if (dif__checkpoint_open(path, &c, &err)) return dif__thread_fail(err.status, "%s", err.msg);
   json_t *o = describe(c);
   char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
   json_decref(o);
-  dif_checkpoint_close(c);
-  if (!text) return dif_thread_fail(DIF_ERR_OUT_OF_MEMORY, "dif_checkpoint_info: out of memory");
+  dif__checkpoint_close(c);
+  if (!text) return dif__thread_fail(DIF_ERR_OUT_OF_MEMORY, "dif_checkpoint_info: out of memory");
   size_t need = strlen(text) + 1;
   dif_status s = DIF_OK;
   if (buf && *size < need)
-    s = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                        "dif_checkpoint_info: the buffer holds %zu bytes, %zu needed", *size, need);
+    s = dif__thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                         "dif_checkpoint_info: the buffer holds %zu bytes, %zu needed", *size,
+                         need);
   else if (buf)
     memcpy(buf, text, need);
   *size = need;
   free(text);
-  if (!s) dif_thread_ok();
+  if (!s) dif__thread_ok();
   return s;
 }

@@ -10,29 +10,29 @@
 #include "core/blas.h"
 
 DIF_API dif_status dif_context_new(dif_context **out) {
-  if (!out) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_new: out is NULL");
+  if (!out) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_new: out is NULL");
   *out = NULL;
   dif_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx)
-    return dif_thread_fail(DIF_ERR_OUT_OF_MEMORY, "dif_context_new: out of memory (%zu bytes)",
-                           sizeof *ctx);
+    return dif__thread_fail(DIF_ERR_OUT_OF_MEMORY, "dif_context_new: out of memory (%zu bytes)",
+                            sizeof *ctx);
   atomic_init(&ctx->refs, 1);
-  ctx->threads = dif_cpu_count();
+  ctx->threads = dif__cpu_count();
   pthread_mutex_init(&ctx->err_lock, NULL);
   *out = ctx;
-  dif_thread_ok();
+  dif__thread_ok();
   return DIF_OK;
 }
 
-DIF_API void dif_context_free(dif_context *ctx) { dif_ctx_unref(ctx); }
+DIF_API void dif_context_free(dif_context *ctx) { dif__ctx_unref(ctx); }
 
-void dif_ctx_ref(dif_context *ctx) { atomic_fetch_add(&ctx->refs, 1); }
+void dif__ctx_ref(dif_context *ctx) { atomic_fetch_add(&ctx->refs, 1); }
 
-void dif_ctx_unref(dif_context *ctx) {
+void dif__ctx_unref(dif_context *ctx) {
   if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
-  dif_pool_free(ctx->pool);
-  dif_models_free(&ctx->models);
-  dif_fast_free(ctx->fast); /* its packed weights, keyed by the models' addresses */
+  dif__pool_free(ctx->pool);
+  dif__models_free(&ctx->models);
+  dif__fast_free(ctx->fast); /* its packed weights, keyed by the models' addresses */
   free(ctx->info);
   free(ctx->prior_dir);
   free(ctx->config_dir);
@@ -42,26 +42,26 @@ void dif_ctx_unref(dif_context *ctx) {
 
 DIF_API dif_status dif_context_set_threads(dif_context *ctx, int threads) {
   if (!ctx)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_threads: ctx is NULL");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_threads: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_set_threads: settings are frozen once a model is loaded");
+    return dif__ctx_failf(ctx, DIF_ERR_BUSY,
+                          "dif_context_set_threads: settings are frozen once a model is loaded");
   if (threads < 0)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
-                         "dif_context_set_threads: threads must be >= 0, got %d", threads);
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_context_set_threads: threads must be >= 0, got %d", threads);
   if (threads > DIF_MAX_THREADS)
-    return dif_ctx_failf(ctx, DIF_ERR_LIMIT,
-                         "dif_context_set_threads: %d threads exceeds DIF_MAX_THREADS (%d)",
-                         threads, DIF_MAX_THREADS);
-  ctx->threads = threads == 0 ? dif_cpu_count() : threads;
-  dif_ctx_ok(ctx);
+    return dif__ctx_failf(ctx, DIF_ERR_LIMIT,
+                          "dif_context_set_threads: %d threads exceeds DIF_MAX_THREADS (%d)",
+                          threads, DIF_MAX_THREADS);
+  ctx->threads = threads == 0 ? dif__cpu_count() : threads;
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
 DIF_API int dif_context_threads(const dif_context *ctx) { return ctx ? ctx->threads : 0; }
 
-dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **backend, char *why,
-                                        size_t size) {
+dif_precision dif__ctx_resolve_precision(dif_precision p, const dif__backend **backend, char *why,
+                                         size_t size) {
   *backend = NULL;
   if (p == DIF_PRECISION_EXACT) return DIF_PRECISION_EXACT;
   if (p == DIF_PRECISION_AUTO) {
@@ -71,15 +71,15 @@ dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **bac
      * 800 MiB), and libdif must report out of memory instead. */
     struct rlimit r;
     if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) return DIF_PRECISION_EXACT;
-    *backend = dif_backend_fast_native(NULL, 0);
+    *backend = dif__backend_fast_native(NULL, 0);
     return *backend ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
   }
   /* fast asked for: any backend with bf16 products, emulated ones too */
   if (why && size) why[0] = '\0';
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend_row *r = dif_backend_row_at(i);
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend_row *r = dif__backend_row_at(i);
     char tmp[256] = "";
-    if (r->backend && r->backend->supports(DIF_DTYPE_BF16, tmp, sizeof tmp)) {
+    if (r->backend && r->backend->supports(DIF__DTYPE_BF16, tmp, sizeof tmp)) {
       *backend = r->backend;
       return DIF_PRECISION_FAST;
     }
@@ -91,32 +91,32 @@ dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **bac
 
 DIF_API dif_status dif_context_set_precision(dif_context *ctx, dif_precision precision) {
   if (!ctx)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_precision: ctx is NULL");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_precision: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_set_precision: settings are frozen once a model is loaded");
+    return dif__ctx_failf(ctx, DIF_ERR_BUSY,
+                          "dif_context_set_precision: settings are frozen once a model is loaded");
   if (!dif_precision_name(precision))
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
-                         "dif_context_set_precision: unknown precision %d (DIF_PRECISION_AUTO, "
-                         "_EXACT or _FAST)",
-                         (int)precision);
-  const dif_backend *b;
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_context_set_precision: unknown precision %d (DIF_PRECISION_AUTO, "
+                          "_EXACT or _FAST)",
+                          (int)precision);
+  const dif__backend *b;
   char why[300] = "";
   if (precision == DIF_PRECISION_FAST &&
-      dif_ctx_resolve_precision(precision, &b, why, sizeof why) != DIF_PRECISION_FAST)
-    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
-                         "dif_context_set_precision: fast (bf16) products cannot run here: %s",
-                         why[0] ? why : "no backend has them");
+      dif__ctx_resolve_precision(precision, &b, why, sizeof why) != DIF_PRECISION_FAST)
+    return dif__ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
+                          "dif_context_set_precision: fast (bf16) products cannot run here: %s",
+                          why[0] ? why : "no backend has them");
   ctx->precision = precision;
-  dif_ctx_ok(ctx);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
 DIF_API dif_precision dif_context_precision(const dif_context *ctx) {
   if (!ctx) return DIF_PRECISION_AUTO;
   if (ctx->loaded) return ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
-  const dif_backend *b;
-  const dif_precision p = dif_ctx_resolve_precision(ctx->precision, &b, NULL, 0);
+  const dif__backend *b;
+  const dif_precision p = dif__ctx_resolve_precision(ctx->precision, &b, NULL, 0);
   return p == DIF_PRECISION_FAST ? p : DIF_PRECISION_EXACT;
 }
 
@@ -129,35 +129,35 @@ DIF_API const char *dif_precision_name(dif_precision precision) {
   return NULL;
 }
 
-void dif_ctx_report_fast(const dif_context *ctx) {
+void dif__ctx_report_fast(const dif_context *ctx) {
   if (!ctx->fast) return;
-  dif_fast_stats st;
-  dif_fast_get_stats(ctx->fast, &st);
-  dif_ctx_log(ctx, DIF_LOG_DEBUG, "fast path: %lld packed bf16 weights, %.1f MiB",
-              (long long)st.weights, (double)st.bytes / (1 << 20));
+  dif__fast_stats st;
+  dif__fast_get_stats(ctx->fast, &st);
+  dif__ctx_log(ctx, DIF_LOG_DEBUG, "fast path: %lld packed bf16 weights, %.1f MiB",
+               (long long)st.weights, (double)st.bytes / (1 << 20));
   if (st.fallbacks)
-    dif_ctx_log(ctx, DIF_LOG_WARN,
-                "fast path: %lld linear products ran in float32 instead (the first because: %s)",
-                (long long)st.fallbacks, st.first_fallback);
+    dif__ctx_log(ctx, DIF_LOG_WARN,
+                 "fast path: %lld linear products ran in float32 instead (the first because: %s)",
+                 (long long)st.fallbacks, st.first_fallback);
 }
 
-dif_kctx dif_ctx_kernels(dif_context *ctx, dif_arena *arena) {
-  return (dif_kctx){dif_ctx_pool(ctx), arena, ctx->fast};
+dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena) {
+  return (dif__kctx){dif__ctx_pool(ctx), arena, ctx->fast};
 }
 
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,
                                        void *user_data) {
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_log: ctx is NULL");
+  if (!ctx) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_log: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_set_log: settings are frozen once a model is loaded");
+    return dif__ctx_failf(ctx, DIF_ERR_BUSY,
+                          "dif_context_set_log: settings are frozen once a model is loaded");
   if (max_level < DIF_LOG_ERROR || max_level > DIF_LOG_DEBUG)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_set_log: unknown log level %d",
-                         (int)max_level);
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_context_set_log: unknown log level %d", (int)max_level);
   ctx->log_fn = fn;
   ctx->log_level = max_level;
   ctx->log_user = user_data;
-  dif_ctx_ok(ctx);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
@@ -165,57 +165,58 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx) {
   return ctx ? ctx->last_error : dif_last_error();
 }
 
-DIF_API const char *dif_blas_core(void) { return dif_blas_corename(); }
+DIF_API const char *dif_blas_core(void) { return dif__blas_corename(); }
 
 DIF_API dif_status dif_blas_setup(int threads) {
   if (threads < 0)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_blas_setup: threads must be >= 0, got %d",
-                           threads);
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                            "dif_blas_setup: threads must be >= 0, got %d", threads);
   if (threads > DIF_MAX_THREADS)
-    return dif_thread_fail(DIF_ERR_LIMIT, "dif_blas_setup: %d threads exceeds DIF_MAX_THREADS (%d)",
-                           threads, DIF_MAX_THREADS);
+    return dif__thread_fail(DIF_ERR_LIMIT,
+                            "dif_blas_setup: %d threads exceeds DIF_MAX_THREADS (%d)", threads,
+                            DIF_MAX_THREADS);
   char msg[256];
-  const bool best = dif_blas_use_best_core(msg, sizeof msg);
-  if (threads > 0) dif_blas_set_threads(threads);
-  if (!best) return dif_thread_fail(DIF_ERR_UNSUPPORTED, "%s", msg);
-  dif_thread_ok();
+  const bool best = dif__blas_use_best_core(msg, sizeof msg);
+  if (threads > 0) dif__blas_set_threads(threads);
+  if (!best) return dif__thread_fail(DIF_ERR_UNSUPPORTED, "%s", msg);
+  dif__thread_ok();
   return DIF_OK;
 }
 
-dif_pool *dif_ctx_pool(dif_context *ctx) {
+dif__pool *dif__ctx_pool(dif_context *ctx) {
   if (!ctx->pool) {
-    dif_error err;
-    if (dif_pool_new(ctx->threads, &ctx->pool, &err) != DIF_OK)
-      dif_ctx_log(ctx, DIF_LOG_WARN, "running single-threaded: %s", err.msg);
+    dif__error err;
+    if (dif__pool_new(ctx->threads, &ctx->pool, &err) != DIF_OK)
+      dif__ctx_log(ctx, DIF_LOG_WARN, "running single-threaded: %s", err.msg);
   }
   return ctx->pool;
 }
 
-dif_status dif_ctx_fail(dif_context *ctx, const dif_error *err) {
+dif_status dif__ctx_fail(dif_context *ctx, const dif__error *err) {
   pthread_mutex_lock(&ctx->err_lock);
   snprintf(ctx->last_error, sizeof ctx->last_error, "%s", err->msg);
   pthread_mutex_unlock(&ctx->err_lock);
-  dif_ctx_log(ctx, DIF_LOG_ERROR, "%s", err->msg);
+  dif__ctx_log(ctx, DIF_LOG_ERROR, "%s", err->msg);
   return err->status;
 }
 
-dif_status dif_ctx_failf(dif_context *ctx, dif_status st, const char *fmt, ...) {
-  dif_error e;
+dif_status dif__ctx_failf(dif_context *ctx, dif_status st, const char *fmt, ...) {
+  dif__error e;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(e.msg, sizeof e.msg, fmt, ap);
   va_end(ap);
   e.status = st;
-  return dif_ctx_fail(ctx, &e);
+  return dif__ctx_fail(ctx, &e);
 }
 
-void dif_ctx_ok(dif_context *ctx) {
+void dif__ctx_ok(dif_context *ctx) {
   pthread_mutex_lock(&ctx->err_lock);
   ctx->last_error[0] = '\0';
   pthread_mutex_unlock(&ctx->err_lock);
 }
 
-void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, ...) {
+void dif__ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, ...) {
   if (!ctx || !ctx->log_fn || level > ctx->log_level) return;
   char line[1024];
   va_list ap;

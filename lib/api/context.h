@@ -1,6 +1,6 @@
 /* context.h — the insides of a dif_context (api layer only). */
-#ifndef DIF_API_CONTEXT_H
-#define DIF_API_CONTEXT_H
+#ifndef DIF__API_CONTEXT_H
+#define DIF__API_CONTEXT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,7 +14,7 @@
 
 struct dif_context {
   /* References: the caller's (dropped by dif_context_free) and one per live
-   * sample; the context is destroyed when the last one goes (dif_ctx_unref). */
+   * sample; the context is destroyed when the last one goes (dif__ctx_unref). */
   atomic_int refs;
   int threads; /* resolved: >= 1 */
   int loaded;  /* settings are frozen once a model part is loaded */
@@ -22,56 +22,56 @@ struct dif_context {
   dif_log_level log_level;
   void *log_user;
   dif_precision precision; /* as set (DIF_PRECISION_AUTO by default) */
-  dif_fast *fast;          /* made at load when the precision in effect is fast, else NULL */
-  dif_pool *pool;          /* created on first use */
-  dif_models models;       /* valid when loaded */
+  dif__fast *fast;         /* made at load when the precision in effect is fast, else NULL */
+  dif__pool *pool;         /* created on first use */
+  dif__models models;      /* valid when loaded */
   char *prior_dir;         /* dif_context_set_prior */
   char *config_dir;        /* dif_context_set_config (single-file checkpoints) */
   char *info;              /* dif_context_info's JSON, made at load */
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
-  char last_error[DIF_ERROR_MSG_MAX];
+  char last_error[DIF__ERROR_MSG_MAX];
 };
 
 /* Stores err's message as the context's last error and returns its status. */
-dif_status dif_ctx_fail(dif_context *ctx, const dif_error *err);
+dif_status dif__ctx_fail(dif_context *ctx, const dif__error *err);
 /* Same with a printf-style message. */
-dif_status dif_ctx_failf(dif_context *ctx, dif_status st, const char *fmt, ...)
+dif_status dif__ctx_failf(dif_context *ctx, dif_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Clears the context's last error. */
-void dif_ctx_ok(dif_context *ctx);
+void dif__ctx_ok(dif_context *ctx);
 /* Sends a line to the context's log callback if its level is enabled. */
-void dif_ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, ...)
+void dif__ctx_log(const dif_context *ctx, dif_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The context's kernel thread pool, created on first use; also applies the
  * context's thread count to BLAS. NULL (serial) if threads cannot start. */
-dif_pool *dif_ctx_pool(dif_context *ctx);
+dif__pool *dif__ctx_pool(dif_context *ctx);
 
 /* What set precision p resolves to here: DIF_PRECISION_EXACT or
  * DIF_PRECISION_FAST, with *backend the bf16 backend for fast (NULL for
  * exact). DIF_PRECISION_FAST that cannot run returns DIF_PRECISION_AUTO and
  * why in why. */
-dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **backend, char *why,
-                                        size_t size);
+dif_precision dif__ctx_resolve_precision(dif_precision p, const dif__backend **backend, char *why,
+                                         size_t size);
 /* The kernel context of a run on ctx: its pool, the arena, its precision. */
-dif_kctx dif_ctx_kernels(dif_context *ctx, dif_arena *arena);
+dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);
 
 /* Logs what the fast path holds (debug) and, as a warning, how many linear
  * products fell back to float32 so far (core/fast.c); nothing in exact. */
-void dif_ctx_report_fast(const dif_context *ctx);
+void dif__ctx_report_fast(const dif_context *ctx);
 
 /* A sample's reference to its context (dif_sample_new / dif_sample_free). */
-void dif_ctx_ref(dif_context *ctx);
-void dif_ctx_unref(dif_context *ctx);
+void dif__ctx_ref(dif_context *ctx);
+void dif__ctx_unref(dif_context *ctx);
 
 /* Builds ctx->info from the loaded models (api/info.c). */
-char *dif_ctx_describe(const dif_context *ctx);
+char *dif__ctx_describe(const dif_context *ctx);
 
 /* Per-thread error for calls without a context. */
-dif_status dif_thread_fail(dif_status st, const char *fmt, ...)
+dif_status dif__thread_fail(dif_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void dif_thread_ok(void);
+void dif__thread_ok(void);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include "api/context.h"
 
-static _Thread_local char thread_error[DIF_ERROR_MSG_MAX];
+static _Thread_local char thread_error[DIF__ERROR_MSG_MAX];
 
 DIF_API const char *dif_status_string(dif_status status) {
   switch (status) {
@@ -26,7 +26,7 @@ DIF_API const char *dif_status_string(dif_status status) {
 
 DIF_API const char *dif_last_error(void) { return thread_error; }
 
-dif_status dif_thread_fail(dif_status st, const char *fmt, ...) {
+dif_status dif__thread_fail(dif_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(thread_error, sizeof thread_error, fmt, ap);
@@ -34,4 +34,4 @@ dif_status dif_thread_fail(dif_status st, const char *fmt, ...) {
   return st;
 }
 
-void dif_thread_ok(void) { thread_error[0] = '\0'; }
+void dif__thread_ok(void) { thread_error[0] = '\0'; }

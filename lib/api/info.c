@@ -11,28 +11,28 @@ static json_t *int_list(const int64_t *v, int64_t n) {
   return a;
 }
 
-static json_t *text_encoder(const dif_clip_text *t) {
+static json_t *text_encoder(const dif__clip_text *t) {
   return json_pack("{s:I, s:I, s:I, s:s, s:I}", "hidden_size", (json_int_t)t->enc.hidden, "layers",
                    (json_int_t)t->enc.n_layers, "heads", (json_int_t)t->enc.heads, "activation",
-                   t->enc.act == DIF_CLIP_GELU ? "gelu" : "quick_gelu", "projection_dim",
+                   t->enc.act == DIF__CLIP_GELU ? "gelu" : "quick_gelu", "projection_dim",
                    (json_int_t)t->projection_dim);
 }
 
-char *dif_ctx_describe(const dif_context *ctx) {
-  const dif_models *m = &ctx->models;
+char *dif__ctx_describe(const dif_context *ctx) {
+  const dif__models *m = &ctx->models;
   json_t *o = json_object();
-  int64_t f = dif_vae_scale(&m->vae);
+  int64_t f = dif__vae_scale(&m->vae);
   const dif_defaults *d = &m->defaults;
   const char *dflt_dir = dif_default_model_dir();
   json_object_set_new(o, "libdif", json_string(dif_version_string()));
-  json_object_set_new(o, "model", json_string(dif_model_folder_dir(m->folder)));
+  json_object_set_new(o, "model", json_string(dif__model_folder_dir(m->folder)));
   /* a single-file checkpoint: its weights, with "model" the config folder */
   json_object_set_new(o, "checkpoint", m->checkpoint ? json_string(m->checkpoint) : json_null());
-  const char *pipe = dif_model_folder_pipeline(m->folder);
+  const char *pipe = dif__model_folder_pipeline(m->folder);
   json_object_set_new(o, "pipeline", pipe ? json_string(pipe) : json_null());
-  json_object_set_new(o, "family", json_string(m->family == DIF_FAMILY_UNCLIP ? "unclip" : "sd"));
+  json_object_set_new(o, "family", json_string(m->family == DIF__FAMILY_UNCLIP ? "unclip" : "sd"));
   json_object_set_new(o, "prior",
-                      m->prior_folder ? json_string(dif_model_folder_dir(m->prior_folder))
+                      m->prior_folder ? json_string(dif__model_folder_dir(m->prior_folder))
                       : m->has_prior  ? json_string("(in the model folder)")
                                       : json_null());
   json_object_set_new(o, "default_model", dflt_dir ? json_string(dflt_dir) : json_null());
@@ -49,7 +49,7 @@ char *dif_ctx_describe(const dif_context *ctx) {
   json_object_set_new(o, "defaults_file", d->from_file ? json_string(d->path) : json_null());
   json_object_set_new(o, "can",
                       json_pack("{s:b, s:b, s:b}", "text_to_image",
-                                m->family == DIF_FAMILY_SD || m->has_prior, "image_prompts",
+                                m->family == DIF__FAMILY_SD || m->has_prior, "image_prompts",
                                 m->has_image_encoder, "img2img", 1));
   json_object_set_new(o, "unet",
                       json_pack("{s:o, s:I, s:I, s:I, s:I, s:b, s:I}", "block_out_channels",
@@ -92,19 +92,19 @@ char *dif_ctx_describe(const dif_context *ctx) {
   json_object_set_new(o, "files", files);
   json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
   json_object_set_new(o, "threads", json_integer(ctx->threads));
-  json_object_set_new(o, "blas_threads", json_integer(dif_blas_threads()));
+  json_object_set_new(o, "blas_threads", json_integer(dif__blas_threads()));
   /* what runs the products: precision as set and in effect, backend, ISA */
   json_object_set_new(
       o, "precision",
       json_string(dif_precision_name(ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT)));
   json_object_set_new(o, "precision_setting", json_string(dif_precision_name(ctx->precision)));
-  const dif_backend *fb = dif_fast_backend(ctx->fast);
+  const dif__backend *fb = dif__fast_backend(ctx->fast);
   json_object_set_new(o, "gemm_backend", json_string(fb ? fb->name : "openblas"));
   json_object_set_new(o, "isa", json_string(fb ? fb->isa() : dif_blas_core()));
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   json_object_set_new(o, "cpu", json_string(cpu));
-  const char *note = dif_blas_note();
+  const char *note = dif__blas_note();
   json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
   char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
   json_decref(o);

@@ -149,7 +149,7 @@ static void put_model(buf *b, const char **sep, json_t *model) {
   }
 }
 
-char *dif_record_infotext(const char *record) {
+char *dif__record_infotext(const char *record) {
   json_t *o = record ? json_loads(record, 0, NULL) : NULL;
   if (!json_is_object(o)) {
     json_decref(o);

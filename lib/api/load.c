@@ -7,55 +7,58 @@
 #include "core/blas.h"
 
 DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir) {
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: ctx is NULL");
+  if (!ctx) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_set_prior: a model is already loaded; set the prior first");
+    return dif__ctx_failf(ctx, DIF_ERR_BUSY,
+                          "dif_context_set_prior: a model is already loaded; set the prior first");
   if (!prior_dir)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_set_prior: prior_dir is NULL");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_context_set_prior: prior_dir is NULL");
   char *copy = strdup(prior_dir);
   if (!copy)
-    return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_prior: out of memory");
+    return dif__ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_prior: out of memory");
   free(ctx->prior_dir);
   ctx->prior_dir = copy;
-  dif_ctx_ok(ctx);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
 DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_dir) {
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_config: ctx is NULL");
+  if (!ctx)
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_config: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_set_config: a model is already loaded; set the config first");
+    return dif__ctx_failf(
+        ctx, DIF_ERR_BUSY,
+        "dif_context_set_config: a model is already loaded; set the config first");
   if (!config_dir)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
-                         "dif_context_set_config: config_dir is NULL");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_context_set_config: config_dir is NULL");
   char *copy = strdup(config_dir);
   if (!copy)
-    return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_config: out of memory");
+    return dif__ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_set_config: out of memory");
   free(ctx->config_dir);
   ctx->config_dir = copy;
-  dif_ctx_ok(ctx);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
 DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn fn,
                                                  void *user_data) {
   if (!ctx)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_load_progress: ctx is NULL");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_load_progress: ctx is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(
+    return dif__ctx_failf(
         ctx, DIF_ERR_BUSY,
         "dif_context_set_load_progress: settings are frozen once a model is loaded");
   ctx->load_fn = fn;
   ctx->load_user = user_data;
-  dif_ctx_ok(ctx);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
 static void on_load(void *user, const char *component, int index, int total) {
   dif_context *ctx = user;
-  dif_ctx_log(ctx, DIF_LOG_INFO, "loading %s (%d of %d)", component, index, total);
+  dif__ctx_log(ctx, DIF_LOG_INFO, "loading %s (%d of %d)", component, index, total);
   if (ctx->load_fn) ctx->load_fn(component, index, total, ctx->load_user);
 }
 
@@ -64,7 +67,7 @@ static void on_load(void *user, const char *component, int index, int total) {
  * products (measured on Zen 4 with the default model, 28 MB of weights: a
  * 64² picture in 0.4-0.7 s exact, 1.1-1.3 s fast; a full-size UNet step is
  * 1.5-1.9x faster in fast, docs/performance.md). */
-#define DIF_AUTO_FAST_MIN_BYTES ((uint64_t)128 << 20)
+#define DIF__AUTO_FAST_MIN_BYTES ((uint64_t)128 << 20)
 
 static void auto_small_model_exact(dif_context *ctx) {
   if (ctx->precision != DIF_PRECISION_AUTO || !ctx->fast) return;
@@ -75,116 +78,118 @@ static void auto_small_model_exact(dif_context *ctx) {
     dif_context_model_file(ctx, i, &path, &size, &h);
     total += size;
   }
-  if (total >= DIF_AUTO_FAST_MIN_BYTES) return;
-  dif_fast_free(ctx->fast);
+  if (total >= DIF__AUTO_FAST_MIN_BYTES) return;
+  dif__fast_free(ctx->fast);
   ctx->fast = NULL;
-  dif_ctx_log(ctx, DIF_LOG_INFO,
-              "precision auto: exact for this small model (%llu MiB of weights, fast from %llu "
-              "MiB)",
-              (unsigned long long)(total >> 20),
-              (unsigned long long)(DIF_AUTO_FAST_MIN_BYTES >> 20));
+  dif__ctx_log(ctx, DIF_LOG_INFO,
+               "precision auto: exact for this small model (%llu MiB of weights, fast from %llu "
+               "MiB)",
+               (unsigned long long)(total >> 20),
+               (unsigned long long)(DIF__AUTO_FAST_MIN_BYTES >> 20));
 }
 
 /* A folder, or a single-file checkpoint with its config folder. */
-static dif_status load_models(dif_context *ctx, const char *path, dif_error *err) {
+static dif_status load_models(dif_context *ctx, const char *path, dif__error *err) {
   struct stat sb;
   if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
-    return dif_models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir, on_load,
-                                      ctx, err);
+    return dif__models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir, on_load,
+                                       ctx, err);
   if (ctx->config_dir)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "%s is a model folder, which has its own configs: a config folder (%s) is "
-                    "only for single-file checkpoints",
-                    path, ctx->config_dir);
-  return dif_models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "%s is a model folder, which has its own configs: a config folder (%s) is "
+                     "only for single-file checkpoints",
+                     path, ctx->config_dir);
+  return dif__models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
 }
 
 DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_load: ctx is NULL");
+  if (!ctx) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_load: ctx is NULL");
   if (!model_dir)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_load: model_dir is NULL");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_load: model_dir is NULL");
   if (ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
-                         "dif_context_load: a model is already loaded (%s); use a new context",
-                         dif_model_folder_dir(ctx->models.folder));
-  if (!dif_blas_runnable())
-    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
-                         "OpenBLAS runs the %s kernels, which this CPU cannot run (crash at the "
-                         "first product): %s",
-                         dif_blas_core(), dif_blas_note());
-  dif_error err = {0};
-  const dif_backend *fast_backend;
+    return dif__ctx_failf(ctx, DIF_ERR_BUSY,
+                          "dif_context_load: a model is already loaded (%s); use a new context",
+                          dif__model_folder_dir(ctx->models.folder));
+  if (!dif__blas_runnable())
+    return dif__ctx_failf(ctx, DIF_ERR_UNSUPPORTED,
+                          "OpenBLAS runs the %s kernels, which this CPU cannot run (crash at the "
+                          "first product): %s",
+                          dif_blas_core(), dif__blas_note());
+  dif__error err = {0};
+  const dif__backend *fast_backend;
   char why[300] = "";
-  if (dif_ctx_resolve_precision(ctx->precision, &fast_backend, why, sizeof why) ==
+  if (dif__ctx_resolve_precision(ctx->precision, &fast_backend, why, sizeof why) ==
       DIF_PRECISION_AUTO) /* fast was accepted by the setter, so this does not happen */
-    return dif_ctx_failf(ctx, DIF_ERR_UNSUPPORTED, "dif_context_load: fast cannot run here: %s",
-                         why);
-  if (fast_backend && dif_fast_new(fast_backend, &ctx->fast, &err)) return dif_ctx_fail(ctx, &err);
+    return dif__ctx_failf(ctx, DIF_ERR_UNSUPPORTED, "dif_context_load: fast cannot run here: %s",
+                          why);
+  if (fast_backend && dif__fast_new(fast_backend, &ctx->fast, &err))
+    return dif__ctx_fail(ctx, &err);
   /* OpenBLAS's buffers before anything else grows (core/blas.c says why) */
-  dif_status s = dif_blas_reserve(&err);
+  dif_status s = dif__blas_reserve(&err);
   if (!s) s = load_models(ctx, model_dir, &err);
   if (s) {
-    dif_fast_free(ctx->fast);
+    dif__fast_free(ctx->fast);
     ctx->fast = NULL;
-    return dif_ctx_fail(ctx, &err);
+    return dif__ctx_fail(ctx, &err);
   }
   for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
     const char *path;
     uint64_t size, h;
     dif_context_model_file(ctx, i, &path, &size, &h);
-    dif_ctx_log(ctx, DIF_LOG_INFO, "%s: %llu bytes, xxh3 %016llx", path, (unsigned long long)size,
-                (unsigned long long)h);
+    dif__ctx_log(ctx, DIF_LOG_INFO, "%s: %llu bytes, xxh3 %016llx", path, (unsigned long long)size,
+                 (unsigned long long)h);
   }
   ctx->loaded = 1;
   auto_small_model_exact(ctx);
-  ctx->info = dif_ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
-  dif_ctx_pool(ctx);
-  dif_ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",
-              dif_blas_core(), dif_blas_threads(), ctx->threads);
+  ctx->info = dif__ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
+  dif__ctx_pool(ctx);
+  dif__ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",
+               dif_blas_core(), dif__blas_threads(), ctx->threads);
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   if (ctx->fast)
-    dif_ctx_log(ctx, DIF_LOG_INFO,
-                "precision fast (%s): products in bf16 with float32 accumulation on the %s "
-                "backend, ISA %s; CPU %s",
-                dif_precision_name(ctx->precision), fast_backend->name, fast_backend->isa(), cpu);
+    dif__ctx_log(ctx, DIF_LOG_INFO,
+                 "precision fast (%s): products in bf16 with float32 accumulation on the %s "
+                 "backend, ISA %s; CPU %s",
+                 dif_precision_name(ctx->precision), fast_backend->name, fast_backend->isa(), cpu);
   else
-    dif_ctx_log(
+    dif__ctx_log(
         ctx, DIF_LOG_INFO,
         "precision exact (%s): float32 products on the openblas backend, kernels %s; CPU %s",
         dif_precision_name(ctx->precision), dif_blas_core(), cpu);
-  const char *note = dif_blas_note();
-  if (note && *note) dif_ctx_log(ctx, DIF_LOG_WARN, "%s", note);
-  dif_ctx_ok(ctx);
+  const char *note = dif__blas_note();
+  if (note && *note) dif__ctx_log(ctx, DIF_LOG_WARN, "%s", note);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
 /* The model's weight files: the folder's, then the separate prior folder's. */
-static const dif_model_file *file_at(const dif_context *ctx, int i) {
+static const dif__model_file *file_at(const dif_context *ctx, int i) {
   if (!ctx || !ctx->loaded) return NULL;
-  size_t n = dif_model_folder_file_count(ctx->models.folder);
+  size_t n = dif__model_folder_file_count(ctx->models.folder);
   if (i < 0) return NULL;
-  if ((size_t)i < n) return dif_model_folder_file_at(ctx->models.folder, (size_t)i);
+  if ((size_t)i < n) return dif__model_folder_file_at(ctx->models.folder, (size_t)i);
   return ctx->models.prior_folder
-             ? dif_model_folder_file_at(ctx->models.prior_folder, (size_t)i - n)
+             ? dif__model_folder_file_at(ctx->models.prior_folder, (size_t)i - n)
              : NULL;
 }
 
 DIF_API int dif_context_model_file_count(const dif_context *ctx) {
   if (!ctx || !ctx->loaded) return 0;
-  size_t n = dif_model_folder_file_count(ctx->models.folder);
-  if (ctx->models.prior_folder) n += dif_model_folder_file_count(ctx->models.prior_folder);
+  size_t n = dif__model_folder_file_count(ctx->models.folder);
+  if (ctx->models.prior_folder) n += dif__model_folder_file_count(ctx->models.prior_folder);
   return (int)n;
 }
 
 DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const char **path,
                                           uint64_t *size, uint64_t *xxh3) {
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
-  const dif_model_file *f = file_at(ctx, i);
+  if (!ctx)
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_model_file: ctx is NULL");
+  const dif__model_file *f = file_at(ctx, i);
   if (!f)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                           "dif_context_model_file: index %d out of range (model has %d files)", i,
-                           dif_context_model_file_count(ctx));
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                            "dif_context_model_file: index %d out of range (model has %d files)", i,
+                            dif_context_model_file_count(ctx));
   if (path) *path = f->path;
   if (size) *size = f->size;
   if (xxh3) *xxh3 = f->xxh3;
@@ -192,7 +197,7 @@ DIF_API dif_status dif_context_model_file(const dif_context *ctx, int i, const c
 }
 
 DIF_API int dif_context_is_unclip(const dif_context *ctx) {
-  return ctx && ctx->loaded && ctx->models.family == DIF_FAMILY_UNCLIP;
+  return ctx && ctx->loaded && ctx->models.family == DIF__FAMILY_UNCLIP;
 }
 DIF_API int dif_context_has_prior(const dif_context *ctx) {
   return ctx && ctx->loaded && ctx->models.has_prior;

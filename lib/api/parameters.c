@@ -1,7 +1,7 @@
 /* parameters.c — the generation record stored in PNGs ("dif:parameters"),
  * read back to reproduce an image: dif_read_png_parameters,
  * dif_prompt_from_record, dif_sample_apply_record (and their folder-less
- * forms), and the writer's last step, dif_record_for_png.
+ * forms), and the writer's last step, dif__record_for_png.
  *
  * A record is untrusted input (a PNG from anywhere). Reading it:
  *   1. parse with duplicate keys refused;
@@ -32,21 +32,21 @@
 
 static dif_status read_parameters(const char *fn, const char *path, char *buf, size_t *size) {
   if (!path || !size)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, path ? "size" : "path");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, path ? "size" : "path");
   char *text = NULL;
-  dif_error err = {0};
-  if (dif_image_read_meta(path, DIF_META_RECORD, &text, &err))
-    return dif_thread_fail(err.status, "%s", err.msg);
+  dif__error err = {0};
+  if (dif__image_read_meta(path, DIF__META_RECORD, &text, &err))
+    return dif__thread_fail(err.status, "%s", err.msg);
   size_t need = strlen(text) + 1;
   dif_status s = DIF_OK;
   if (buf && *size < need)
-    s = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: the buffer holds %zu bytes, %zu needed", fn,
-                        *size, need);
+    s = dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: the buffer holds %zu bytes, %zu needed", fn,
+                         *size, need);
   else if (buf)
     memcpy(buf, text, need);
   *size = need;
   free(text);
-  if (!s) dif_thread_ok();
+  if (!s) dif__thread_ok();
   return s;
 }
 
@@ -62,7 +62,7 @@ DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *
 
 typedef struct why {
   dif_status status;
-  char msg[DIF_ERROR_MSG_MAX];
+  char msg[DIF__ERROR_MSG_MAX];
 } why;
 
 static dif_status refuse(why *w, dif_status st, const char *fmt, ...)
@@ -488,16 +488,16 @@ static dif_status image_path(const char *dir, const char *rel, const char *where
 /* Reads the image file an image object names, checking its xxh3 before
  * decoding; *path gets where it was found. */
 static dif_status load_image(const json_t *image, const char *dir, const char *where,
-                             dif_image *img, uint64_t *xxh3, char *path, size_t n, why *w) {
+                             dif__image *img, uint64_t *xxh3, char *path, size_t n, why *w) {
   const char *rel = json_string_value(json_object_get(image, "image"));
   if (strcmp(rel, "pixels") == 0)
     return refuse(w, DIF_ERR_UNSUPPORTED,
                   "record: \"%s\" was given as pixels, which the record cannot restore", where);
   if (image_path(dir, rel, where, path, n, w)) return w->status;
   parse_xxh3(json_string_value(json_object_get(image, "xxh3")), xxh3);
-  dif_image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
-  dif_error e = {0};
-  if (dif_image_load_hashed(path, &l, xxh3, NULL, img, &e))
+  dif__image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
+  dif__error e = {0};
+  if (dif__image_load_hashed(path, &l, xxh3, NULL, img, &e))
     return refuse(w, e.status, "record: \"%s\": %s", where, e.msg);
   return DIF_OK;
 }
@@ -506,7 +506,8 @@ static dif_status load_image(const json_t *image, const char *dir, const char *w
 
 DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_dir,
                                           dif_prompt **out) {
-  if (!out) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_from_record: out is NULL");
+  if (!out)
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_prompt_from_record: out is NULL");
   *out = NULL;
   why w = {0};
   uint64_t seed;
@@ -514,7 +515,7 @@ DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_d
   json_t *o = parse(json, &w);
   if (!o || check_record(o, &seed, &has_seed, &w)) {
     json_decref(o);
-    return dif_thread_fail(w.status, "%s", w.msg);
+    return dif__thread_fail(w.status, "%s", w.msg);
   }
   dif_prompt *p = NULL;
   dif_status s = dif_prompt_new(&p);
@@ -531,7 +532,7 @@ DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_d
       if (s) refuse(&w, s, "record: \"%s\": %s", where, dif_prompt_last_error(p));
       continue;
     }
-    dif_image img;
+    dif__image img;
     uint64_t xxh3;
     char path[4096];
     if ((s = load_image(part, record_dir, where, &img, &xxh3, path, sizeof path, &w))) break;
@@ -541,10 +542,10 @@ DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_d
       s = refuse(&w, DIF_ERR_BAD_IMAGE, "record: \"%s\": %s is %dx%d, the record says %lldx%lld",
                  where, path, img.width, img.height, (long long)json_integer_value(width),
                  (long long)json_integer_value(height));
-      dif_image_free(&img);
+      dif__image_free(&img);
       break;
     }
-    if ((s = dif_prompt_add_decoded(p, "dif_prompt_from_record", &img, path, xxh3, weight)))
+    if ((s = dif__prompt_add_decoded(p, "dif_prompt_from_record", &img, path, xxh3, weight)))
       refuse(&w, s, "record: \"%s\": %s", where, dif_prompt_last_error(p));
   }
   json_t *neg = json_object_get(o, "negative");
@@ -553,10 +554,10 @@ DIF_API dif_status dif_prompt_from_record(const char *json, const char *record_d
   json_decref(o);
   if (s) {
     dif_prompt_free(p);
-    return dif_thread_fail(s, "%s", w.msg);
+    return dif__thread_fail(s, "%s", w.msg);
   }
   *out = p;
-  dif_thread_ok();
+  dif__thread_ok();
   return DIF_OK;
 }
 
@@ -569,9 +570,9 @@ DIF_API dif_status dif_prompt_from_parameters(const char *json, dif_prompt **out
 /* A setter's failure, with the record's key in front of its message. */
 static dif_status keyed(dif_sample *s, dif_status st, const char *key) {
   if (!st) return DIF_OK;
-  char msg[DIF_ERROR_MSG_MAX];
+  char msg[DIF__ERROR_MSG_MAX];
   snprintf(msg, sizeof msg, "%s", dif_sample_last_error(s));
-  return dif_sample_fail(s, st, "record: \"%s\": %s", key, msg);
+  return dif__sample_fail(s, st, "record: \"%s\": %s", key, msg);
 }
 
 static int32_t int_of(const json_t *o, const char *key) {
@@ -598,14 +599,14 @@ static dif_status apply_edit(dif_sample *s, const json_t *o, const char *dir, wh
                                         (int32_t)json_integer_value(json_array_get(rect, 3))),
                "mask.rect");
   if (mask && !rect) {
-    dif_image img;
+    dif__image img;
     uint64_t xxh3;
     char path[4096];
     if ((st = load_image(mask, dir, "mask", &img, &xxh3, path, sizeof path, w)))
-      return dif_sample_fail(s, st, "%s", w->msg);
+      return dif__sample_fail(s, st, "%s", w->msg);
     char *abs = realpath(path, NULL);
     st = keyed(
-        s, dif_sample_set_mask_decoded(s, "dif_sample_apply_record", &img, abs ? abs : path, xxh3),
+        s, dif__sample_set_mask_decoded(s, "dif_sample_apply_record", &img, abs ? abs : path, xxh3),
         "mask");
     free(abs);
   }
@@ -627,14 +628,14 @@ static dif_status apply_edit(dif_sample *s, const json_t *o, const char *dir, wh
 DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
                                            const char *record_dir) {
   if (!s)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_apply_record: sample is NULL");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_apply_record: sample is NULL");
   why w = {0};
   uint64_t seed = 0;
   int has_seed = 0;
   json_t *o = parse(json, &w);
   if (!o || check_record(o, &seed, &has_seed, &w)) {
     json_decref(o);
-    return dif_sample_fail(s, w.status, "%s", w.msg);
+    return dif__sample_fail(s, w.status, "%s", w.msg);
   }
   dif_status st = DIF_OK;
 #define HAS(key) (!st && json_object_get(o, key))
@@ -652,7 +653,7 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
     st = keyed(s, dif_sample_set_prior_scheduler(s, str_of(o, "prior_scheduler")),
                "prior_scheduler");
   if (HAS("batch")) st = keyed(s, dif_sample_set_batch(s, int_of(o, "batch")), "batch");
-  if (HAS("index")) dif_sample_set_keep(s, int_of(o, "index"));
+  if (HAS("index")) dif__sample_set_keep(s, int_of(o, "index"));
   if (HAS("noise_level"))
     st = keyed(s, dif_sample_set_noise_level(s, int_of(o, "noise_level")), "noise_level");
   if (HAS("blend"))
@@ -663,15 +664,15 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
   if (!st && has_seed) st = keyed(s, dif_sample_set_seed(s, seed), "seed");
   if (HAS("init_image")) {
     const json_t *init = json_object_get(o, "init_image");
-    dif_image img;
+    dif__image img;
     uint64_t xxh3;
     char path[4096];
     if ((st = load_image(init, record_dir, "init_image", &img, &xxh3, path, sizeof path, &w)))
-      dif_sample_fail(s, st, "%s", w.msg);
+      dif__sample_fail(s, st, "%s", w.msg);
     else
       st = keyed(s,
-                 dif_sample_set_init_decoded(s, "dif_sample_apply_record", &img, path, xxh3,
-                                             num_of(init, "strength")),
+                 dif__sample_set_init_decoded(s, "dif_sample_apply_record", &img, path, xxh3,
+                                              num_of(init, "strength")),
                  "init_image");
   }
 #undef HAS
@@ -686,7 +687,7 @@ DIF_API dif_status dif_sample_apply_parameters(dif_sample *s, const char *json) 
 
 /* ---- writing ---- */
 
-const char *dif_record_base_name(const char *path) {
+const char *dif__record_base_name(const char *path) {
   const char *slash = strrchr(path, '/');
   return slash ? slash + 1 : path;
 }
@@ -698,7 +699,7 @@ static const char *relative_to(const char *src, const char *dir) {
     size_t k = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
     if (strncmp(src, dir, k) == 0 && src[k] == '/') return src + k + 1;
   }
-  return src ? dif_record_base_name(src) : NULL;
+  return src ? dif__record_base_name(src) : NULL;
 }
 
 /* The image object obj's file name relative to dir, while obj's xxh3 is
@@ -710,9 +711,9 @@ static void place(json_t *obj, const char *source, uint64_t xxh3, const char *di
     json_object_set_new(obj, "image", json_string(relative_to(source, dir)));
 }
 
-char *dif_record_for_png(const char *params, const char *const *sources, int n_sources,
-                         const char *init_source, uint64_t init_xxh3, const char *mask_source,
-                         uint64_t mask_xxh3, const char *png_path) {
+char *dif__record_for_png(const char *params, const char *const *sources, int n_sources,
+                          const char *init_source, uint64_t init_xxh3, const char *mask_source,
+                          uint64_t mask_xxh3, const char *png_path) {
   json_t *o = params ? json_loads(params, 0, NULL) : NULL;
   if (!json_is_object(o)) {
     json_decref(o);
@@ -739,7 +740,7 @@ char *dif_record_for_png(const char *params, const char *const *sources, int n_s
   return text;
 }
 
-char *dif_record_with_index(const char *record, int32_t index) {
+char *dif__record_with_index(const char *record, int32_t index) {
   json_t *o = record ? json_loads(record, 0, NULL) : NULL;
   if (!json_is_object(o)) {
     json_decref(o);
@@ -763,53 +764,53 @@ char *dif_record_with_index(const char *record, int32_t index) {
   return text;
 }
 
-dif_status dif_record_save(const dif_image *img, const char *path, dif_image_format format,
-                           const char *record, dif_error *err) {
-  char *infotext = record ? dif_record_infotext(record) : NULL;
-  dif_image_meta meta = {record, infotext};
-  dif_status s = dif_image_save(img, path, format, &meta, err);
+dif_status dif__record_save(const dif__image *img, const char *path, dif__image_format format,
+                            const char *record, dif__error *err) {
+  char *infotext = record ? dif__record_infotext(record) : NULL;
+  dif__image_meta meta = {record, infotext};
+  dif_status s = dif__image_save(img, path, format, &meta, err);
   free(infotext);
   return s;
 }
 
-static dif_status write_image(const char *fn, const char *path, dif_image_format format,
+static dif_status write_image(const char *fn, const char *path, dif__image_format format,
                               const uint8_t *rgb, int32_t width, int32_t height, int32_t stride,
                               const char *parameters) {
-  if (!path) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
-  dif_image img;
-  dif_error err = {0};
-  dif_status s = dif_image_from_rgb(rgb, width, height, stride, &img, &err);
-  if (!s) s = dif_record_save(&img, path, format, parameters, &err);
-  dif_image_free(&img);
-  if (s) return dif_thread_fail(s, "%s: %s", fn, err.msg);
-  dif_thread_ok();
+  if (!path) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
+  dif__image img;
+  dif__error err = {0};
+  dif_status s = dif__image_from_rgb(rgb, width, height, stride, &img, &err);
+  if (!s) s = dif__record_save(&img, path, format, parameters, &err);
+  dif__image_free(&img);
+  if (s) return dif__thread_fail(s, "%s: %s", fn, err.msg);
+  dif__thread_ok();
   return DIF_OK;
 }
 
 DIF_API dif_status dif_write_png(const char *path, const uint8_t *rgb, int32_t width,
                                  int32_t height, int32_t stride, const char *parameters) {
-  return write_image("dif_write_png", path, DIF_IMAGE_FORMAT_PNG, rgb, width, height, stride,
+  return write_image("dif_write_png", path, DIF__IMAGE_FORMAT_PNG, rgb, width, height, stride,
                      parameters);
 }
 
 DIF_API dif_status dif_write_image(const char *path, const uint8_t *rgb, int32_t width,
                                    int32_t height, int32_t stride, const char *parameters) {
   if (path && dif_check_output_format(path)) return DIF_ERR_UNSUPPORTED;
-  return write_image("dif_write_image", path, dif_image_format_for_path(path), rgb, width, height,
+  return write_image("dif_write_image", path, dif__image_format_for_path(path), rgb, width, height,
                      stride, parameters);
 }
 
 DIF_API dif_status dif_check_output_format(const char *path) {
   if (!path || !*path)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_check_output_format: %s path",
-                           path ? "empty" : "NULL");
-  if (dif_image_format_for_path(path) == DIF_IMAGE_FORMAT_UNKNOWN) {
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_check_output_format: %s path",
+                            path ? "empty" : "NULL");
+  if (dif__image_format_for_path(path) == DIF__IMAGE_FORMAT_UNKNOWN) {
     char name[128];
-    return dif_thread_fail(DIF_ERR_UNSUPPORTED,
-                           "%s: unknown image format: name the file .png, .jpg, .jpeg or .webp",
-                           shown(path, name, sizeof name));
+    return dif__thread_fail(DIF_ERR_UNSUPPORTED,
+                            "%s: unknown image format: name the file .png, .jpg, .jpeg or .webp",
+                            shown(path, name, sizeof name));
   }
-  dif_thread_ok();
+  dif__thread_ok();
   return DIF_OK;
 }
 
@@ -817,21 +818,21 @@ DIF_API dif_status dif_check_output_format(const char *path) {
 
 DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *json) {
   if (!ctx || !json)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_check_record: %s is NULL",
-                           ctx ? "json" : "ctx");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_check_record: %s is NULL",
+                            ctx ? "json" : "ctx");
   why w = {0};
   json_t *o = parse(json, &w);
-  if (!o) return dif_thread_fail(w.status, "%s", w.msg);
+  if (!o) return dif__thread_fail(w.status, "%s", w.msg);
   json_t *model = json_object_get(o, "model");
   if (model && check_model(model, &w)) {
     json_decref(o);
-    return dif_thread_fail(w.status, "%s", w.msg);
+    return dif__thread_fail(w.status, "%s", w.msg);
   }
   int n = dif_context_model_file_count(ctx);
   if (n == 0) {
     json_decref(o);
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                           "dif_context_check_record: the context has no model loaded");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                            "dif_context_check_record: the context has no model loaded");
   }
   size_t i;
   json_t *file;
@@ -858,30 +859,30 @@ DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *
     const char *dir = json_string_value(json_object_get(model, "dir"));
     if (same >= 0)
       snprintf(loaded, sizeof loaded, "; the loaded one's is %016llx", (unsigned long long)have);
-    st = dif_thread_fail(DIF_ERR_INVALID_ARGUMENT,
-                         "the record was made with another model: the model in \"%s\", whose "
-                         "%s has the xxh3 %016llx%s; the loaded model is \"%s\"",
-                         dir ? shown(dir, rec_dir, sizeof rec_dir) : "(not named)",
-                         shown(name, file_name, sizeof file_name), (unsigned long long)want, loaded,
-                         dif_model_folder_dir(ctx->models.folder));
+    st = dif__thread_fail(DIF_ERR_INVALID_ARGUMENT,
+                          "the record was made with another model: the model in \"%s\", whose "
+                          "%s has the xxh3 %016llx%s; the loaded model is \"%s\"",
+                          dir ? shown(dir, rec_dir, sizeof rec_dir) : "(not named)",
+                          shown(name, file_name, sizeof file_name), (unsigned long long)want,
+                          loaded, dif__model_folder_dir(ctx->models.folder));
     break;
   }
   json_decref(o);
-  if (!st) dif_thread_ok();
+  if (!st) dif__thread_ok();
   return st;
 }
 
 DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json) {
   if (!ctx)
-    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: ctx is NULL");
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: ctx is NULL");
   if (!json)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: json is NULL");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: json is NULL");
   why w = {0};
   json_t *o = parse(json, &w);
   uint64_t seed;
   int has_seed;
   if (o && check_record(o, &seed, &has_seed, &w)) json_decref(o), o = NULL;
-  if (!o) return dif_ctx_failf(ctx, w.status, "%s", w.msg);
+  if (!o) return dif__ctx_failf(ctx, w.status, "%s", w.msg);
   /* a record without "precision" predates the fast path: it was exact */
   const char *prec = json_string_value(json_object_get(o, "precision"));
   const dif_precision p = prec && !strcmp(prec, "fast") ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
@@ -890,9 +891,9 @@ DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json) 
 }
 
 DIF_API dif_status dif_check_output_path(const char *path) {
-  dif_error err = {0};
-  dif_status s = dif_file_check_output(path, &err);
-  if (s) return dif_thread_fail(s, "dif_check_output_path: %s", err.msg);
-  dif_thread_ok();
+  dif__error err = {0};
+  dif_status s = dif__file_check_output(path, &err);
+  if (s) return dif__thread_fail(s, "dif_check_output_path: %s", err.msg);
+  dif__thread_ok();
   return DIF_OK;
 }

@@ -1,6 +1,6 @@
 /* record.h — the generation record ("dif:parameters") between api files. */
-#ifndef DIF_API_RECORD_H
-#define DIF_API_RECORD_H
+#ifndef DIF__API_RECORD_H
+#define DIF__API_RECORD_H
 
 #include <stdint.h>
 
@@ -16,25 +16,25 @@
  * xxh3 the record stores for it; mask_source and mask_xxh3 the same for
  * the mask. Returns a malloc'd string; NULL when out of
  * memory or when params is not a JSON object. */
-char *dif_record_for_png(const char *params, const char *const *sources, int n_sources,
-                         const char *init_source, uint64_t init_xxh3, const char *mask_source,
-                         uint64_t mask_xxh3, const char *png_path);
+char *dif__record_for_png(const char *params, const char *const *sources, int n_sources,
+                          const char *init_source, uint64_t init_xxh3, const char *mask_source,
+                          uint64_t mask_xxh3, const char *png_path);
 
 /* The record with "index" set to index (which image of its batch a file
  * is) when its "batch" is above 1 and it has no "index" yet; a malloc'd
  * string, NULL when out of memory or not a JSON object. */
-char *dif_record_with_index(const char *record, int32_t index);
+char *dif__record_with_index(const char *record, int32_t index);
 
 /* The record as AUTOMATIC1111's "parameters" text (infotext.c); malloc'd,
  * NULL when out of memory or when record is not a JSON object. */
-char *dif_record_infotext(const char *record);
+char *dif__record_infotext(const char *record);
 
 /* Writes pixels with the record (may be NULL) and its A1111 text to path
  * in format; errors in err. */
-dif_status dif_record_save(const dif_image *img, const char *path, dif_image_format format,
-                           const char *record, dif_error *err);
+dif_status dif__record_save(const dif__image *img, const char *path, dif__image_format format,
+                            const char *record, dif__error *err);
 
 /* The base name of a path (after its last '/'). */
-const char *dif_record_base_name(const char *path);
+const char *dif__record_base_name(const char *path);
 
 #endif

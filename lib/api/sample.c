@@ -31,11 +31,11 @@ struct dif_sample {
   char *scheduler, *prior_scheduler;
   uint64_t seed;
   dif_blend blend;
-  dif_image init;
+  dif__image init;
   float strength;
-  char *init_source;    /* absolute path or "pixels" */
-  uint64_t init_xxh3;   /* of the init image file's bytes */
-  dif_sample_edit edit; /* mask and edit (api/edit.c) */
+  char *init_source;     /* absolute path or "pixels" */
+  uint64_t init_xxh3;    /* of the init image file's bytes */
+  dif__sample_edit edit; /* mask and edit (api/edit.c) */
   dif_progress_fn progress;
   void *progress_user;
   /* the run */
@@ -44,14 +44,14 @@ struct dif_sample {
   bool thread_live;
   atomic_int running, cancel, step, total;
   dif_status status; /* of the last run, under lock */
-  dif_result result;
+  dif__result result;
   char *params;
-  char last_error[DIF_ERROR_MSG_MAX];
+  char last_error[DIF__ERROR_MSG_MAX];
 };
 
-#define sfail dif_sample_fail
+#define sfail dif__sample_fail
 
-dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) {
+dif_status dif__sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) {
   va_list ap;
   pthread_mutex_lock(&s->lock);
   va_start(ap, fmt);
@@ -61,11 +61,11 @@ dif_status dif_sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) {
   return st;
 }
 
-dif_sample_edit *dif_sample_edit_of(dif_sample *s) { return s ? &s->edit : NULL; }
+dif__sample_edit *dif__sample_edit_of(dif_sample *s) { return s ? &s->edit : NULL; }
 
-bool dif_sample_running(const dif_sample *s) { return s && atomic_load(&s->running); }
+bool dif__sample_running(const dif_sample *s) { return s && atomic_load(&s->running); }
 
-void dif_sample_set_keep(dif_sample *s, int32_t index) {
+void dif__sample_set_keep(dif_sample *s, int32_t index) {
   s->keep = index >= 0 && index < s->batch ? index : -1;
 }
 
@@ -78,32 +78,32 @@ static dif_status ok(dif_sample *s) {
 
 #define CHECK_SAMPLE(s, fn)                                                                        \
   do {                                                                                             \
-    if (!(s)) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, fn ": sample is NULL");             \
+    if (!(s)) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, fn ": sample is NULL");            \
     if (atomic_load(&(s)->running)) return sfail((s), DIF_ERR_BUSY, fn ": the sample is running"); \
   } while (0)
 
 DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, dif_sample **out) {
-  if (!out) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: out is NULL");
+  if (!out) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: out is NULL");
   *out = NULL;
-  if (!ctx) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: ctx is NULL");
+  if (!ctx) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: ctx is NULL");
   if (!prompt)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: prompt is NULL");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT, "dif_sample_new: prompt is NULL");
   if (!ctx->loaded)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
-                         "dif_sample_new: the context has no model loaded (dif_context_load)");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_sample_new: the context has no model loaded (dif_context_load)");
   if (prompt->n_parts == 0)
-    return dif_ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
-                         "dif_sample_new: the prompt has no text or image parts");
+    return dif__ctx_failf(ctx, DIF_ERR_INVALID_ARGUMENT,
+                          "dif_sample_new: the prompt has no text or image parts");
   dif_sample *s = calloc(1, sizeof *s);
-  dif_error err = {0};
-  if (!s) return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_sample_new: out of memory");
-  if (dif_prompt_copy(prompt, &s->prompt, &err)) {
+  dif__error err = {0};
+  if (!s) return dif__ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_sample_new: out of memory");
+  if (dif__prompt_copy(prompt, &s->prompt, &err)) {
     free(s);
-    return dif_ctx_fail(ctx, &err);
+    return dif__ctx_fail(ctx, &err);
   }
   /* libdif's defaults, or the model's recommended ones (dif_defaults.json) */
   const dif_defaults *d = &ctx->models.defaults;
-  dif_ctx_ref(ctx); /* the sample keeps its context alive (dif.h, section 5) */
+  dif__ctx_ref(ctx); /* the sample keeps its context alive (dif.h, section 5) */
   s->ctx = ctx;
   s->width = d->width;
   s->height = d->height;
@@ -122,7 +122,7 @@ DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, di
   atomic_init(&s->step, 0);
   atomic_init(&s->total, 0);
   *out = s;
-  dif_ctx_ok(ctx);
+  dif__ctx_ok(ctx);
   return DIF_OK;
 }
 
@@ -140,15 +140,15 @@ DIF_API void dif_sample_free(dif_sample *s) {
   dif_prompt_free(s->prompt);
   free(s->scheduler);
   free(s->prior_scheduler);
-  dif_image_free(&s->init);
+  dif__image_free(&s->init);
   free(s->init_source);
-  dif_sample_edit_free(&s->edit);
-  dif_result_free(&s->result);
+  dif__sample_edit_free(&s->edit);
+  dif__result_free(&s->result);
   free(s->params);
   pthread_mutex_destroy(&s->lock);
   dif_context *ctx = s->ctx;
   free(s);
-  dif_ctx_unref(ctx);
+  dif__ctx_unref(ctx);
 }
 
 /* The one check of an output size, wherever it comes from (the setter, a
@@ -221,8 +221,8 @@ DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *s, float scale) {
 static dif_status set_scheduler_name(dif_sample *s, const char *fn, char **slot, const char *name) {
   char *copy = NULL;
   if (name) {
-    dif_error err = {0};
-    if (dif_scheduler_check_name(name, &err)) return sfail(s, err.status, "%s: %s", fn, err.msg);
+    dif__error err = {0};
+    if (dif__scheduler_check_name(name, &err)) return sfail(s, err.status, "%s: %s", fn, err.msg);
     if (!(copy = strdup(name))) return sfail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
   free(*slot);
@@ -232,7 +232,7 @@ static dif_status set_scheduler_name(dif_sample *s, const char *fn, char **slot,
 
 static char scheduler_names[256];
 static void make_scheduler_names(void) {
-  dif_sched_names(scheduler_names, sizeof scheduler_names, true);
+  dif__sched_names(scheduler_names, sizeof scheduler_names, true);
 }
 
 DIF_API const char *dif_scheduler_names(void) {
@@ -280,7 +280,7 @@ DIF_API dif_status dif_sample_set_batch(dif_sample *s, int32_t count) {
 
 DIF_API dif_status dif_sample_set_noise_level(dif_sample *s, int32_t level) {
   CHECK_SAMPLE(s, "dif_sample_set_noise_level");
-  int32_t max = dif_models_max_noise_level(&s->ctx->models);
+  int32_t max = dif__models_max_noise_level(&s->ctx->models);
   if (level < 0 || level > max)
     return sfail(s, DIF_ERR_INVALID_ARGUMENT,
                  "dif_sample_set_noise_level: %d is outside 0..%d (the model's "
@@ -298,19 +298,19 @@ DIF_API dif_status dif_sample_set_blend(dif_sample *s, dif_blend mode) {
   return ok(s);
 }
 
-static dif_status set_init(dif_sample *s, const char *fn, dif_image *img, const char *source,
+static dif_status set_init(dif_sample *s, const char *fn, dif__image *img, const char *source,
                            float strength) {
   if (!isfinite(strength) || !(strength > 0) || strength > 1) {
-    dif_image_free(img);
+    dif__image_free(img);
     return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: strength %g must be in (0, 1]", fn,
                  (double)strength);
   }
   char *src = strdup(source);
   if (!src) {
-    dif_image_free(img);
+    dif__image_free(img);
     return sfail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
-  dif_image_free(&s->init);
+  dif__image_free(&s->init);
   free(s->init_source);
   s->init = *img;
   s->init_source = src;
@@ -321,25 +321,25 @@ static dif_status set_init(dif_sample *s, const char *fn, dif_image *img, const 
 DIF_API dif_status dif_sample_set_init_image_file(dif_sample *s, const char *path, float strength) {
   CHECK_SAMPLE(s, "dif_sample_set_init_image_file");
   if (!path) {
-    dif_image_free(&s->init);
+    dif__image_free(&s->init);
     free(s->init_source);
     s->init_source = NULL;
     return ok(s);
   }
-  dif_image img;
+  dif__image img;
   uint64_t xxh3;
-  dif_error err = {0};
-  dif_image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
-  if (dif_image_load_hashed(path, &l, NULL, &xxh3, &img, &err))
+  dif__error err = {0};
+  dif__image_limits l = {DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_SIDE, DIF_MAX_IMAGE_PIXELS, 0};
+  if (dif__image_load_hashed(path, &l, NULL, &xxh3, &img, &err))
     return sfail(s, err.status, "dif_sample_set_init_image_file: %s", err.msg);
-  return dif_sample_set_init_decoded(s, "dif_sample_set_init_image_file", &img, path, xxh3,
-                                     strength);
+  return dif__sample_set_init_decoded(s, "dif_sample_set_init_image_file", &img, path, xxh3,
+                                      strength);
 }
 
-dif_status dif_sample_set_init_decoded(dif_sample *s, const char *fn, dif_image *img,
-                                       const char *source, uint64_t xxh3, float strength) {
+dif_status dif__sample_set_init_decoded(dif_sample *s, const char *fn, dif__image *img,
+                                        const char *source, uint64_t xxh3, float strength) {
   if (atomic_load(&s->running)) {
-    dif_image_free(img);
+    dif__image_free(img);
     return sfail(s, DIF_ERR_BUSY, "%s: the sample is running", fn);
   }
   char *abs = realpath(source, NULL); /* the record names it relative to where it is saved */
@@ -352,9 +352,9 @@ dif_status dif_sample_set_init_decoded(dif_sample *s, const char *fn, dif_image 
 DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *s, const uint8_t *rgb, int32_t width,
                                                  int32_t height, int32_t stride, float strength) {
   CHECK_SAMPLE(s, "dif_sample_set_init_image_rgb");
-  dif_image img;
-  dif_error err = {0};
-  if (dif_image_from_rgb(rgb, width, height, stride, &img, &err))
+  dif__image img;
+  dif__error err = {0};
+  if (dif__image_from_rgb(rgb, width, height, stride, &img, &err))
     return sfail(s, err.status, "dif_sample_set_init_image_rgb: %s", err.msg);
   return set_init(s, "dif_sample_set_init_image_rgb", &img, "pixels", strength);
 }
@@ -378,7 +378,7 @@ static int on_step(void *user, int step, int total) {
 /* The scheduler a run uses: the sample's, else the model's recommended one
  * (dif_defaults.json), else the model's scheduler/ class. */
 static const char *scheduler_of(const dif_sample *s) {
-  const dif_models *m = &s->ctx->models;
+  const dif__models *m = &s->ctx->models;
   if (s->scheduler) return s->scheduler;
   return m->defaults.scheduler[0] ? m->defaults.scheduler : m->scheduler_class;
 }
@@ -388,13 +388,13 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
                              const int32_t picture[2]) {
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
   for (int i = 0; i < s->prompt->n_parts; i++) {
-    const dif_prompt_part *p = &s->prompt->parts[i];
+    const dif__prompt_part *p = &s->prompt->parts[i];
     json_t *j =
-        p->kind == DIF_PART_TEXT
+        p->kind == DIF__PART_TEXT
             ? json_pack("{s:s, s:f}", "text", p->text, "weight", (double)p->weight)
-            : json_pack("{s:s, s:i, s:i, s:f}", "image", dif_record_base_name(p->source), "width",
+            : json_pack("{s:s, s:i, s:i, s:f}", "image", dif__record_base_name(p->source), "width",
                         p->image.width, "height", p->image.height, "weight", (double)p->weight);
-    if (p->kind != DIF_PART_TEXT && strcmp(p->source, "pixels") != 0)
+    if (p->kind != DIF__PART_TEXT && strcmp(p->source, "pixels") != 0)
       json_object_set_new(j, "xxh3", json_sprintf("%016llx", (unsigned long long)p->xxh3));
     json_array_append_new(parts, j);
   }
@@ -409,7 +409,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
   json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
   json_object_set_new(o, "batch", json_integer(s->batch));
   if (s->keep >= 0) json_object_set_new(o, "index", json_integer(s->keep));
-  if (s->ctx->models.family == DIF_FAMILY_UNCLIP) {
+  if (s->ctx->models.family == DIF__FAMILY_UNCLIP) {
     json_object_set_new(o, "noise_level", json_integer(s->noise_level));
     json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
     json_object_set_new(o, "prior_guidance", json_real(s->prior_guidance));
@@ -418,13 +418,13 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
     json_object_set_new(o, "blend", json_string(s->blend == DIF_BLEND_SLERP ? "slerp" : "sum"));
   }
   if (s->init.rgb) {
-    json_t *init = json_pack("{s:s, s:f}", "image", dif_record_base_name(s->init_source),
+    json_t *init = json_pack("{s:s, s:f}", "image", dif__record_base_name(s->init_source),
                              "strength", (double)s->strength);
     if (strcmp(s->init_source, "pixels") != 0)
       json_object_set_new(init, "xxh3", json_sprintf("%016llx", (unsigned long long)s->init_xxh3));
     json_object_set_new(o, "init_image", init);
   }
-  dif_sample_edit_record(&s->edit, o, picture[0], picture[1]);
+  dif__sample_edit_record(&s->edit, o, picture[0], picture[1]);
   for (int i = 0; i < dif_context_model_file_count(s->ctx); i++) {
     const char *path;
     uint64_t h;
@@ -435,7 +435,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
   }
   json_object_set_new(
       o, "model",
-      json_pack("{s:s, s:o}", "dir", dif_model_folder_dir(s->ctx->models.folder), "files", files));
+      json_pack("{s:s, s:o}", "dir", dif__model_folder_dir(s->ctx->models.folder), "files", files));
   json_object_set_new(o, "precision",
                       json_string(dif_precision_name(dif_context_precision(s->ctx))));
   json_object_set_new(o, "libdif", json_string(dif_version_string()));
@@ -447,10 +447,10 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
 /* The picture a run starts from: the init image at the run's size (the
  * image's own, rounded down to multiples of 8, unless a size was set),
  * resized into *resized when needed; *init NULL without one. */
-static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif_image *resized,
-                          const dif_image **init) {
+static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif__image *resized,
+                          const dif__image **init) {
   int32_t width = s->width, height = s->height;
-  dif_error err = {0};
+  dif__error err = {0};
   *init = NULL;
   if (s->init.rgb) {
     if (!s->size_set) { /* the image's size, rounded down to multiples of 8 */
@@ -483,8 +483,8 @@ static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif_image *resi
     *init = &s->init;
     if (s->init.width != width || s->init.height != height) {
       /* diffusers' VaeImageProcessor resizes with PIL's Lanczos */
-      int filter = dif_resample_supported(1) ? 1 : 3;
-      if (dif_image_resize(&s->init, width, height, filter, NULL, resized, &err))
+      int filter = dif__resample_supported(1) ? 1 : 3;
+      if (dif__image_resize(&s->init, width, height, filter, NULL, resized, &err))
         return sfail(s, err.status, "init image: %s", err.msg);
       *init = resized;
     }
@@ -496,20 +496,20 @@ static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif_image *resi
 
 static dif_status run(dif_sample *s) {
   dif_context *ctx = s->ctx;
-  dif_error err = {0};
-  if (dif_blas_reserve(&err) || dif_models_check_files(&ctx->models, &err))
+  dif__error err = {0};
+  if (dif__blas_reserve(&err) || dif__models_check_files(&ctx->models, &err))
     return sfail(s, err.status, "%s", err.msg);
   int32_t width = 0, height = 0;
-  dif_image resized = {0}, canvas = {0};
-  const dif_image *init = NULL;
+  dif__image resized = {0}, canvas = {0};
+  const dif__image *init = NULL;
   float *mask = NULL;
   bool soft = false;
   dif_status st = picture(s, &width, &height, &resized, &init);
   if (st) return st;
   /* a mask, or an edit's canvas and mask */
-  if (dif_sample_edit_prepare(&s->edit, init, (int)dif_vae_scale(&ctx->models.vae), &canvas, &mask,
-                              &soft, &err)) {
-    dif_image_free(&resized);
+  if (dif__sample_edit_prepare(&s->edit, init, (int)dif__vae_scale(&ctx->models.vae), &canvas,
+                               &mask, &soft, &err)) {
+    dif__image_free(&resized);
     return sfail(s, err.status, "%s", err.msg);
   }
   const int32_t picture[2] = {width, height}; /* before an edit's canvas */
@@ -518,43 +518,44 @@ static dif_status run(dif_sample *s) {
     width = canvas.width;
     height = canvas.height;
   }
-  dif_part parts[DIF_MAX_PROMPT_PARTS];
+  dif__part parts[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++) {
-    const dif_prompt_part *p = &s->prompt->parts[i];
-    parts[i] = (dif_part){p->kind, p->text, &p->image, p->weight};
+    const dif__prompt_part *p = &s->prompt->parts[i];
+    parts[i] = (dif__part){p->kind, p->text, &p->image, p->weight};
   }
-  dif_request r = {.parts = parts,
-                   .n_parts = s->prompt->n_parts,
-                   .negative = s->prompt->negative,
-                   .blend = s->blend == DIF_BLEND_SLERP ? DIF_BLEND_RULE_SLERP : DIF_BLEND_RULE_SUM,
-                   .width = width,
-                   .height = height,
-                   .steps = s->steps,
-                   .batch = s->batch,
-                   .guidance = s->guidance,
-                   .prior_steps = s->prior_steps,
-                   .prior_guidance = s->prior_guidance,
-                   .prior_scheduler = s->prior_scheduler,
-                   .noise_level = s->noise_level,
-                   .scheduler = scheduler_of(s),
-                   .seed = s->seed,
-                   .init_image = init,
-                   .strength = s->strength,
-                   .mask = mask,
-                   .soft_mask = soft,
-                   .on_step = on_step,
-                   .step_user = s,
-                   .text_to_prior = true,
-                   .cancel = &s->cancel};
-  dif_arena arena;
-  dif_arena_init(&arena, 16u << 20);
-  dif_kctx k = dif_ctx_kernels(ctx, &arena);
-  dif_result res;
-  st = dif_generate(&ctx->models, &k, &r, &res, &err);
-  dif_ctx_report_fast(ctx);
-  dif_arena_free(&arena);
-  dif_image_free(&resized);
-  dif_image_free(&canvas);
+  dif__request r = {.parts = parts,
+                    .n_parts = s->prompt->n_parts,
+                    .negative = s->prompt->negative,
+                    .blend =
+                        s->blend == DIF_BLEND_SLERP ? DIF__BLEND_RULE_SLERP : DIF__BLEND_RULE_SUM,
+                    .width = width,
+                    .height = height,
+                    .steps = s->steps,
+                    .batch = s->batch,
+                    .guidance = s->guidance,
+                    .prior_steps = s->prior_steps,
+                    .prior_guidance = s->prior_guidance,
+                    .prior_scheduler = s->prior_scheduler,
+                    .noise_level = s->noise_level,
+                    .scheduler = scheduler_of(s),
+                    .seed = s->seed,
+                    .init_image = init,
+                    .strength = s->strength,
+                    .mask = mask,
+                    .soft_mask = soft,
+                    .on_step = on_step,
+                    .step_user = s,
+                    .text_to_prior = true,
+                    .cancel = &s->cancel};
+  dif__arena arena;
+  dif__arena_init(&arena, 16u << 20);
+  dif__kctx k = dif__ctx_kernels(ctx, &arena);
+  dif__result res;
+  st = dif__generate(&ctx->models, &k, &r, &res, &err);
+  dif__ctx_report_fast(ctx);
+  dif__arena_free(&arena);
+  dif__image_free(&resized);
+  dif__image_free(&canvas);
   free(mask);
   if (st) return sfail(s, st, "%s", err.msg);
   if (s->keep >= 0 && s->keep < res.count) { /* one image of the batch: its record's "index" */
@@ -564,7 +565,7 @@ static dif_status run(dif_sample *s) {
   }
   char *params = parameters_json(s, width, height, picture);
   pthread_mutex_lock(&s->lock);
-  dif_result_free(&s->result);
+  dif__result_free(&s->result);
   s->result = res;
   free(s->params);
   s->params = params;
@@ -616,7 +617,7 @@ DIF_API dif_status dif_sample_start(dif_sample *s) {
 }
 
 DIF_API dif_status dif_sample_poll(dif_sample *s, int32_t *step, int32_t *total) {
-  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_poll: sample is NULL");
+  if (!s) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_poll: sample is NULL");
   /* running first: once it reads 0, step and total hold their final values */
   int running = atomic_load(&s->running);
   if (step) *step = atomic_load(&s->step);
@@ -629,7 +630,7 @@ DIF_API dif_status dif_sample_poll(dif_sample *s, int32_t *step, int32_t *total)
 }
 
 DIF_API dif_status dif_sample_wait(dif_sample *s) {
-  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_wait: sample is NULL");
+  if (!s) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_wait: sample is NULL");
   join(s);
   pthread_mutex_lock(&s->lock);
   dif_status st = s->status;
@@ -638,7 +639,7 @@ DIF_API dif_status dif_sample_wait(dif_sample *s) {
 }
 
 DIF_API dif_status dif_sample_cancel(dif_sample *s) {
-  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_cancel: sample is NULL");
+  if (!s) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_sample_cancel: sample is NULL");
   if (atomic_load(&s->running)) atomic_store(&s->cancel, 1);
   return DIF_OK;
 }
@@ -653,7 +654,7 @@ DIF_API size_t dif_sample_image_bytes(const dif_sample *s) {
 }
 
 static dif_status check_index(const dif_sample *s, const char *fn, int32_t index) {
-  if (!s) return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: sample is NULL", fn);
+  if (!s) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: sample is NULL", fn);
   if (atomic_load(&s->running))
     return sfail((dif_sample *)s, DIF_ERR_BUSY, "%s: the sample is running", fn);
   if (index < 0 || index >= s->result.count)
@@ -676,39 +677,39 @@ DIF_API dif_status dif_sample_copy_image(const dif_sample *s, int32_t index, uin
 }
 
 static dif_status save(const dif_sample *s, const char *fn, int32_t index, const char *path,
-                       dif_image_format format) {
+                       dif__image_format format) {
   dif_status st = check_index(s, fn, index);
   if (st) return st;
   if (!path) return sfail((dif_sample *)s, DIF_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
-  dif_image img = {s->result.width, s->result.height,
-                   s->result.rgb + (size_t)index * dif_sample_image_bytes(s), 0};
+  dif__image img = {s->result.width, s->result.height,
+                    s->result.rgb + (size_t)index * dif_sample_image_bytes(s), 0};
   /* the record names image files relative to the file's folder, and which
    * image of its batch the file is */
   const char *sources[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++)
-    sources[i] = s->prompt->parts[i].kind == DIF_PART_TEXT ? NULL : s->prompt->parts[i].source;
+    sources[i] = s->prompt->parts[i].kind == DIF__PART_TEXT ? NULL : s->prompt->parts[i].source;
   char *placed =
-      s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts, s->init_source,
-                                     s->init_xxh3, s->edit.mask_source, s->edit.mask_xxh3, path)
+      s->params ? dif__record_for_png(s->params, sources, s->prompt->n_parts, s->init_source,
+                                      s->init_xxh3, s->edit.mask_source, s->edit.mask_xxh3, path)
                 : NULL;
-  char *record = placed ? dif_record_with_index(placed, index) : NULL;
+  char *record = placed ? dif__record_with_index(placed, index) : NULL;
   free(placed);
   if (s->params && !record)
     return sfail((dif_sample *)s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-  dif_error err = {0};
-  st = dif_record_save(&img, path, format, record ? record : "{}", &err);
+  dif__error err = {0};
+  st = dif__record_save(&img, path, format, record ? record : "{}", &err);
   free(record);
   if (st) return sfail((dif_sample *)s, st, "%s: %s", fn, err.msg);
   return DIF_OK;
 }
 
 DIF_API dif_status dif_sample_save_png(const dif_sample *s, int32_t index, const char *path) {
-  return save(s, "dif_sample_save_png", index, path, DIF_IMAGE_FORMAT_PNG);
+  return save(s, "dif_sample_save_png", index, path, DIF__IMAGE_FORMAT_PNG);
 }
 
 DIF_API dif_status dif_sample_save(const dif_sample *s, int32_t index, const char *path) {
-  dif_image_format format = dif_image_format_for_path(path);
-  if (s && path && format == DIF_IMAGE_FORMAT_UNKNOWN) {
+  dif__image_format format = dif__image_format_for_path(path);
+  if (s && path && format == DIF__IMAGE_FORMAT_UNKNOWN) {
     dif_check_output_format(path);
     return sfail((dif_sample *)s, DIF_ERR_UNSUPPORTED, "dif_sample_save: %s", dif_last_error());
   }

@@ -19,35 +19,35 @@
 typedef struct act_job {
   const float *x;
   float *y;
-  dif_act_kind kind;
+  dif__act_kind kind;
 } act_job;
 
 static void act_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const act_job *j = arg;
-  dif_k_act_span(j->kind, j->x + begin, j->y + begin, end - begin);
+  dif__k_act_span(j->kind, j->x + begin, j->y + begin, end - begin);
 }
 
-static void run(const dif_kctx *k, const float *x, int64_t n, float *y, dif_act_kind kind) {
+static void run(const dif__kctx *k, const float *x, int64_t n, float *y, dif__act_kind kind) {
   act_job j = {x, y, kind};
   /* Lanes are computed identically wherever a chunk starts, so results do
    * not depend on the split. */
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), n, ACT_GRAIN, act_task, &j);
-  DIF_PROF_END(DIF_PROF_ACTIVATION, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), n, ACT_GRAIN, act_task, &j);
+  DIF__PROF_END(DIF__PROF_ACTIVATION, t0, 0);
 }
 
-void dif_gelu(const dif_kctx *k, const float *x, int64_t n, float *y) {
-  run(k, x, n, y, DIF_ACT_GELU);
+void dif__gelu(const dif__kctx *k, const float *x, int64_t n, float *y) {
+  run(k, x, n, y, DIF__ACT_GELU);
 }
-void dif_gelu_tanh(const dif_kctx *k, const float *x, int64_t n, float *y) {
-  run(k, x, n, y, DIF_ACT_GELU_TANH);
+void dif__gelu_tanh(const dif__kctx *k, const float *x, int64_t n, float *y) {
+  run(k, x, n, y, DIF__ACT_GELU_TANH);
 }
-void dif_quick_gelu(const dif_kctx *k, const float *x, int64_t n, float *y) {
-  run(k, x, n, y, DIF_ACT_QUICK_GELU);
+void dif__quick_gelu(const dif__kctx *k, const float *x, int64_t n, float *y) {
+  run(k, x, n, y, DIF__ACT_QUICK_GELU);
 }
-void dif_silu(const dif_kctx *k, const float *x, int64_t n, float *y) {
-  run(k, x, n, y, DIF_ACT_SILU);
+void dif__silu(const dif__kctx *k, const float *x, int64_t n, float *y) {
+  run(k, x, n, y, DIF__ACT_SILU);
 }
 
 typedef struct geglu_job {
@@ -63,14 +63,14 @@ static void geglu_task(void *arg, int64_t begin, int64_t end, int thread) {
   for (int64_t r = begin; r < end; r++) {
     const float *a = j->x + r * 2 * d, *g = a + d;
     float *y = j->y + r * d;
-    dif_k_geglu_span(a, g, y, d); /* y and x never overlap (ops.h) */
+    dif__k_geglu_span(a, g, y, d); /* y and x never overlap (ops.h) */
   }
 }
 
-void dif_geglu(const dif_kctx *k, const float *x, int64_t rows, int64_t d, float *y) {
+void dif__geglu(const dif__kctx *k, const float *x, int64_t rows, int64_t d, float *y) {
   if (rows <= 0 || d <= 0) return;
   geglu_job j = {x, y, d};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), rows, d >= ACT_GRAIN ? 1 : ACT_GRAIN / d, geglu_task, &j);
-  DIF_PROF_END(DIF_PROF_ACTIVATION, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), rows, d >= ACT_GRAIN ? 1 : ACT_GRAIN / d, geglu_task, &j);
+  DIF__PROF_END(DIF__PROF_ACTIVATION, t0, 0);
 }

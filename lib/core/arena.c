@@ -5,15 +5,15 @@
 
 #define ARENA_ALIGN 64
 
-struct dif_arena_block {
-  dif_arena_block *prev;
+struct dif__arena_block {
+  dif__arena_block *prev;
   size_t size;   /* usable bytes in data */
   size_t offset; /* next free byte */
   unsigned char *data;
 };
 
-static dif_arena_block *block_new(size_t size) {
-  dif_arena_block *b = malloc(sizeof *b);
+static dif__arena_block *block_new(size_t size) {
+  dif__arena_block *b = malloc(sizeof *b);
   if (!b) return NULL;
   b->data = aligned_alloc(ARENA_ALIGN, size);
   if (!b->data) {
@@ -26,16 +26,16 @@ static dif_arena_block *block_new(size_t size) {
   return b;
 }
 
-static void block_free_chain(dif_arena_block *b) {
+static void block_free_chain(dif__arena_block *b) {
   while (b) {
-    dif_arena_block *p = b->prev;
+    dif__arena_block *p = b->prev;
     free(b->data);
     free(b);
     b = p;
   }
 }
 
-void dif_arena_init(dif_arena *a, size_t min_block) {
+void dif__arena_init(dif__arena *a, size_t min_block) {
   a->head = NULL;
   a->used_total = 0;
   a->peak = 0;
@@ -43,27 +43,27 @@ void dif_arena_init(dif_arena *a, size_t min_block) {
       min_block < 4096 ? 4096 : (min_block + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
-void dif_arena_free(dif_arena *a) {
+void dif__arena_free(dif__arena *a) {
   block_free_chain(a->head);
   a->head = NULL;
   a->used_total = 0;
 }
 
-void *dif_arena_alloc(dif_arena *a, size_t n, dif_error *err) {
+void *dif__arena_alloc(dif__arena *a, size_t n, dif__error *err) {
   if (n > SIZE_MAX - ARENA_ALIGN) {
-    dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "arena: request of %zu bytes is too large", n);
+    dif__fail(err, DIF_ERR_OUT_OF_MEMORY, "arena: request of %zu bytes is too large", n);
     return NULL;
   }
   size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
   if (need == 0) need = ARENA_ALIGN;
-  dif_arena_block *b = a->head;
+  dif__arena_block *b = a->head;
   if (!b || b->size - b->offset < need) {
     size_t size = a->min_block;
     if (b && b->size <= SIZE_MAX / 2 && b->size * 2 > size) size = b->size * 2;
     if (size < need) size = need;
-    dif_arena_block *nb = block_new(size);
+    dif__arena_block *nb = block_new(size);
     if (!nb) {
-      dif_fail_oom(err, "scratch arena", size);
+      dif__fail_oom(err, "scratch arena", size);
       return NULL;
     }
     nb->prev = b;
@@ -76,31 +76,31 @@ void *dif_arena_alloc(dif_arena *a, size_t n, dif_error *err) {
   return p;
 }
 
-float *dif_arena_floats(dif_arena *a, size_t n, dif_error *err) {
+float *dif__arena_floats(dif__arena *a, size_t n, dif__error *err) {
   if (n > SIZE_MAX / sizeof(float)) {
-    dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "arena: %zu floats overflow size_t", n);
+    dif__fail(err, DIF_ERR_OUT_OF_MEMORY, "arena: %zu floats overflow size_t", n);
     return NULL;
   }
-  return dif_arena_alloc(a, n * sizeof(float), err);
+  return dif__arena_alloc(a, n * sizeof(float), err);
 }
 
-dif_arena_mark dif_arena_get_mark(const dif_arena *a) {
-  dif_arena_mark m = {a->head, a->head ? a->head->offset : 0, a->used_total};
+dif__arena_mark dif__arena_get_mark(const dif__arena *a) {
+  dif__arena_mark m = {a->head, a->head ? a->head->offset : 0, a->used_total};
   return m;
 }
 
-void dif_arena_release(dif_arena *a, dif_arena_mark m) {
+void dif__arena_release(dif__arena *a, dif__arena_mark m) {
   /* Blocks chained after the mark stay allocated but are emptied, and the
    * newest stays the head, so the next pass allocates without malloc. The
-   * mark's own block is rewound; its tail is unused until dif_arena_reset. */
-  for (dif_arena_block *b = a->head; b && b != m.block; b = b->prev) b->offset = 0;
+   * mark's own block is rewound; its tail is unused until dif__arena_reset. */
+  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) b->offset = 0;
   if (m.block) m.block->offset = m.offset;
   a->used_total = m.used_total;
 }
 
-void dif_arena_reset(dif_arena *a) {
+void dif__arena_reset(dif__arena *a) {
   size_t want = a->peak;
-  dif_arena_block *b = a->head;
+  dif__arena_block *b = a->head;
   if (b && b->prev == NULL && b->size >= want) {
     b->offset = 0;
     a->used_total = 0;
@@ -115,4 +115,4 @@ void dif_arena_reset(dif_arena *a) {
   }
 }
 
-size_t dif_arena_peak(const dif_arena *a) { return a->peak; }
+size_t dif__arena_peak(const dif__arena *a) { return a->peak; }

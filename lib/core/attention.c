@@ -19,7 +19,7 @@
  * the softmax pass instead of streaming 16 MiB through memory. One block is
  * exactly the first scheme (bit for bit).
  *
- * Both products are dif_kgemm: float32 (exact) or bf16 (the fast path: the
+ * Both products are dif__kgemm: float32 (exact) or bf16 (the fast path: the
  * scores S and V rounded to bf16, as PyTorch's bf16 attention; the softmax
  * stays float32).
  */
@@ -58,34 +58,34 @@ static void probs_task(void *arg, int64_t begin, int64_t end, int thread) {
     }
     if (j->causal)
       for (int64_t c = i + 1; c < tk; c++) s[c] = -INFINITY;
-    j->inv[r] = dif_k_softmax_row_unnormalised(s, tk);
+    j->inv[r] = dif__k_softmax_row_unnormalised(s, tk);
   }
 }
 
-static dif_status check_params(const dif_kctx *k, const dif_attention_params *p, const float *q,
-                               const float *kk, const float *v, const float *out, dif_error *err) {
+static dif_status check_params(const dif__kctx *k, const dif__attention_params *p, const float *q,
+                               const float *kk, const float *v, const float *out, dif__error *err) {
   if (!k || !k->arena || !p || !q || !kk || !v || !out)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "attention: NULL argument");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "attention: NULL argument");
   if (p->tq < 0 || p->tk < 1 || p->heads < 1 || p->dim < 1 || p->q_slice < 0 || p->k_block < 0 ||
       (p->mask && p->mask_ld != 0 && p->mask_ld < p->tk))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "attention: bad shape (tq %lld, tk %lld, heads %lld, dim %lld, q_slice %lld, "
-                    "k_block %lld, mask_ld %lld)",
-                    (long long)p->tq, (long long)p->tk, (long long)p->heads, (long long)p->dim,
-                    (long long)p->q_slice, (long long)p->k_block, (long long)p->mask_ld);
-  if (p->heads > DIF_GEMM_DIM_MAX / p->dim)
-    return dif_fail(err, DIF_ERR_LIMIT, "attention: heads·dim exceeds the BLAS limit");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "attention: bad shape (tq %lld, tk %lld, heads %lld, dim %lld, q_slice %lld, "
+                     "k_block %lld, mask_ld %lld)",
+                     (long long)p->tq, (long long)p->tk, (long long)p->heads, (long long)p->dim,
+                     (long long)p->q_slice, (long long)p->k_block, (long long)p->mask_ld);
+  if (p->heads > DIF__GEMM_DIM_MAX / p->dim)
+    return dif__fail(err, DIF_ERR_LIMIT, "attention: heads·dim exceeds the BLAS limit");
   const int64_t width = p->heads * p->dim;
   if (p->ld_q < width || p->ld_k < width || p->ld_v < width || p->ld_o < width)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "attention: row strides (q %lld, k %lld, v %lld, out %lld) are below "
-                    "heads·dim = %lld",
-                    (long long)p->ld_q, (long long)p->ld_k, (long long)p->ld_v, (long long)p->ld_o,
-                    (long long)width);
-  if (p->tk > DIF_GEMM_DIM_MAX || p->tq > DIF_GEMM_DIM_MAX || p->ld_q > DIF_GEMM_DIM_MAX ||
-      p->ld_k > DIF_GEMM_DIM_MAX || p->ld_v > DIF_GEMM_DIM_MAX || p->ld_o > DIF_GEMM_DIM_MAX)
-    return dif_fail(err, DIF_ERR_LIMIT, "attention: sizes exceed the BLAS limit of %d",
-                    DIF_GEMM_DIM_MAX);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "attention: row strides (q %lld, k %lld, v %lld, out %lld) are below "
+                     "heads·dim = %lld",
+                     (long long)p->ld_q, (long long)p->ld_k, (long long)p->ld_v, (long long)p->ld_o,
+                     (long long)width);
+  if (p->tk > DIF__GEMM_DIM_MAX || p->tq > DIF__GEMM_DIM_MAX || p->ld_q > DIF__GEMM_DIM_MAX ||
+      p->ld_k > DIF__GEMM_DIM_MAX || p->ld_v > DIF__GEMM_DIM_MAX || p->ld_o > DIF__GEMM_DIM_MAX)
+    return dif__fail(err, DIF_ERR_LIMIT, "attention: sizes exceed the BLAS limit of %d",
+                     DIF__GEMM_DIM_MAX);
   return DIF_OK;
 }
 
@@ -118,7 +118,7 @@ static void online_task(void *arg, int64_t begin, int64_t end, int thread) {
       for (int64_t c = i + 1 - j->j0 > 0 ? i + 1 - j->j0 : 0; c < kb; c++) s[c] = -INFINITY;
     float mb = -INFINITY;
     for (int64_t c = 0; c < kb; c++) mb = s[c] > mb ? s[c] : mb;
-    const float inv = dif_k_softmax_row_unnormalised(s, kb); /* exp(s - mb); 0 when all -inf */
+    const float inv = dif__k_softmax_row_unnormalised(s, kb); /* exp(s - mb); 0 when all -inf */
     const float mo = j->first ? -INFINITY : j->m[r];
     const float mn = mb > mo ? mb : mo;
     const float ca = mo == -INFINITY ? 0.0f : expf(mo - mn); /* the old terms' factor */
@@ -138,65 +138,65 @@ static void online_task(void *arg, int64_t begin, int64_t end, int thread) {
 /* Blockwise attention of one head over query rows [i0, i0 + rows): the
  * online softmax over key blocks of kb, the result divided by the row sums
  * into o (row stride ld_o). Scratch S [rows, kb], acc [rows, dim], m, l. */
-static dif_status online_head(const dif_kctx *k, const dif_attention_params *p, const float *q,
+static dif_status online_head(const dif__kctx *k, const dif__attention_params *p, const float *q,
                               const float *kk, const float *v, float *o, int64_t i0, int64_t rows,
                               int64_t kb, float *S, float *acc, float *m, float *l,
-                              dif_error *err) {
+                              dif__error *err) {
   const int64_t tk = p->tk, dim = p->dim;
   dif_status st = DIF_OK;
   for (int64_t j0 = 0; j0 < tk && !st; j0 += kb) {
     const int64_t n = tk - j0 < kb ? tk - j0 : kb;
-    st = dif_kgemm(k, DIF_PROF_ATTN_GEMM, false, true, rows, n, dim, p->scale, q, p->ld_q,
-                   kk + j0 * p->ld_k, p->ld_k, 0.0f, S, n, err);
+    st = dif__kgemm(k, DIF__PROF_ATTN_GEMM, false, true, rows, n, dim, p->scale, q, p->ld_q,
+                    kk + j0 * p->ld_k, p->ld_k, 0.0f, S, n, err);
     if (st) break;
     online_job job = {S, acc, m, l, n, dim, i0, j0, p->mask, p->mask_ld, p->causal, j0 == 0};
-    const double t0 = DIF_PROF_START();
-    dif_pool_for(k->pool, rows, n >= 2048 ? 1 : 2048 / n, online_task, &job);
-    DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
-    st = dif_kgemm(k, DIF_PROF_ATTN_GEMM, false, false, rows, dim, n, 1.0f, S, n, v + j0 * p->ld_v,
-                   p->ld_v, j0 == 0 ? 0.0f : 1.0f, acc, dim, err);
+    const double t0 = DIF__PROF_START();
+    dif__pool_for(k->pool, rows, n >= 2048 ? 1 : 2048 / n, online_task, &job);
+    DIF__PROF_END(DIF__PROF_ATTN_SOFTMAX, t0, 0);
+    st = dif__kgemm(k, DIF__PROF_ATTN_GEMM, false, false, rows, dim, n, 1.0f, S, n,
+                    v + j0 * p->ld_v, p->ld_v, j0 == 0 ? 0.0f : 1.0f, acc, dim, err);
   }
   if (st) return st;
-  const double t0 = DIF_PROF_START();
+  const double t0 = DIF__PROF_START();
   for (int64_t r = 0; r < rows; r++) {
     const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
     for (int64_t c = 0; c < dim; c++) o[r * p->ld_o + c] = acc[r * dim + c] * inv;
   }
-  DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
+  DIF__PROF_END(DIF__PROF_ATTN_SOFTMAX, t0, 0);
   return DIF_OK;
 }
 
 /* Long key sequences: slices of queries, each head blockwise. acc holds a
  * head's output until its last block, so out may still be q. */
-static dif_status attention_blockwise(const dif_kctx *k, const dif_attention_params *p,
+static dif_status attention_blockwise(const dif__kctx *k, const dif__attention_params *p,
                                       const float *q, const float *kk, const float *v, float *out,
-                                      int64_t kb, dif_error *err) {
+                                      int64_t kb, dif__error *err) {
   int64_t slice = p->q_slice ? p->q_slice : ATTN_BLOCK_ROWS;
   if (slice > p->tq) slice = p->tq;
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *S = dif_arena_floats(k->arena, (size_t)slice * (size_t)kb, err);
-  float *acc = S ? dif_arena_floats(k->arena, (size_t)slice * (size_t)p->dim, err) : NULL;
-  float *m = acc ? dif_arena_floats(k->arena, (size_t)slice, err) : NULL;
-  float *l = m ? dif_arena_floats(k->arena, (size_t)slice, err) : NULL;
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *S = dif__arena_floats(k->arena, (size_t)slice * (size_t)kb, err);
+  float *acc = S ? dif__arena_floats(k->arena, (size_t)slice * (size_t)p->dim, err) : NULL;
+  float *m = acc ? dif__arena_floats(k->arena, (size_t)slice, err) : NULL;
+  float *l = m ? dif__arena_floats(k->arena, (size_t)slice, err) : NULL;
   dif_status st = DIF_OK;
   if (!l) {
-    dif_error_prefix(err, "attention scores");
+    dif__error_prefix(err, "attention scores");
     st = DIF_ERR_OUT_OF_MEMORY;
   }
-  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, true, p->tq, p->tk, p->dim, p->heads);
-  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, false, p->tq, p->dim, p->tk, p->heads);
+  dif__prof_record_shape(DIF__PROF_ATTN_GEMM, false, true, p->tq, p->tk, p->dim, p->heads);
+  dif__prof_record_shape(DIF__PROF_ATTN_GEMM, false, false, p->tq, p->dim, p->tk, p->heads);
   for (int64_t i0 = 0; i0 < p->tq && !st; i0 += slice) {
     const int64_t rows = p->tq - i0 < slice ? p->tq - i0 : slice;
     for (int64_t h = 0; h < p->heads && !st; h++)
       st = online_head(k, p, q + i0 * p->ld_q + h * p->dim, kk + h * p->dim, v + h * p->dim,
                        out + i0 * p->ld_o + h * p->dim, i0, rows, kb, S, acc, m, l, err);
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return st;
 }
 
-dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const float *q,
-                         const float *kk, const float *v, float *out, dif_error *err) {
+dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, const float *q,
+                         const float *kk, const float *v, float *out, dif__error *err) {
   dif_status st = check_params(k, p, q, kk, v, out, err);
   if (st != DIF_OK) return st;
   const int64_t tq = p->tq, tk = p->tk, dim = p->dim;
@@ -209,38 +209,38 @@ dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const
   if (slice < 1) slice = 1;
   if (slice > tq) slice = tq;
 
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *S = dif_arena_floats(k->arena, (size_t)slice * (size_t)tk, err);
-  float *inv = dif_arena_floats(k->arena, (size_t)slice, err);
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *S = dif__arena_floats(k->arena, (size_t)slice * (size_t)tk, err);
+  float *inv = dif__arena_floats(k->arena, (size_t)slice, err);
   if (!S || !inv) {
-    dif_arena_release(k->arena, mark);
-    dif_error_prefix(err, "attention scores");
+    dif__arena_release(k->arena, mark);
+    dif__error_prefix(err, "attention scores");
     return DIF_ERR_OUT_OF_MEMORY;
   }
   const int64_t grain = tk >= 2048 ? 1 : 2048 / tk;
-  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, true, tq, tk, dim, p->heads);
-  dif_prof_record_shape(DIF_PROF_ATTN_GEMM, false, false, tq, dim, tk, p->heads);
+  dif__prof_record_shape(DIF__PROF_ATTN_GEMM, false, true, tq, tk, dim, p->heads);
+  dif__prof_record_shape(DIF__PROF_ATTN_GEMM, false, false, tq, dim, tk, p->heads);
   for (int64_t i0 = 0; i0 < tq && !st; i0 += slice) {
     const int64_t rows = tq - i0 < slice ? tq - i0 : slice;
     for (int64_t h = 0; h < p->heads; h++) {
-      st = dif_kgemm(k, DIF_PROF_ATTN_GEMM, false, true, rows, tk, dim, p->scale,
-                     q + i0 * p->ld_q + h * dim, p->ld_q, kk + h * dim, p->ld_k, 0.0f, S, tk, err);
+      st = dif__kgemm(k, DIF__PROF_ATTN_GEMM, false, true, rows, tk, dim, p->scale,
+                      q + i0 * p->ld_q + h * dim, p->ld_q, kk + h * dim, p->ld_k, 0.0f, S, tk, err);
       if (st) break;
       probs_job j = {S, inv, tk, i0, p->mask, p->mask_ld, p->causal};
-      double t0 = DIF_PROF_START();
-      dif_pool_for(k->pool, rows, grain, probs_task, &j);
-      DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
+      double t0 = DIF__PROF_START();
+      dif__pool_for(k->pool, rows, grain, probs_task, &j);
+      DIF__PROF_END(DIF__PROF_ATTN_SOFTMAX, t0, 0);
       float *o = out + i0 * p->ld_o + h * dim;
-      st = dif_kgemm(k, DIF_PROF_ATTN_GEMM, false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim,
-                     p->ld_v, 0.0f, o, p->ld_o, err);
+      st = dif__kgemm(k, DIF__PROF_ATTN_GEMM, false, false, rows, dim, tk, 1.0f, S, tk, v + h * dim,
+                      p->ld_v, 0.0f, o, p->ld_o, err);
       if (st) break;
       /* The softmax's division, on [rows, dim] instead of [rows, tk]. */
-      t0 = DIF_PROF_START();
+      t0 = DIF__PROF_START();
       for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < dim; c++) o[r * p->ld_o + c] *= inv[r];
-      DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
+      DIF__PROF_END(DIF__PROF_ATTN_SOFTMAX, t0, 0);
     }
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return st;
 }

@@ -1,7 +1,7 @@
 /* backend.h — GEMM backends: what runs a matrix product, and in which
  * precision.
  *
- * A backend is one table (dif_backend, below) in a file of its own:
+ * A backend is one table (dif__backend, below) in a file of its own:
  *
  *   openblas  backend_openblas.c  float32 only; today's exact path (core/gemm.c's
  *                                 cblas_sgemm calls, unchanged numerics)
@@ -16,37 +16,37 @@
  *
  * Two kinds of product:
  *   - linear: y[m, n] = x[m, k] · W[n, k]ᵀ + b[n] (PyTorch Linear), W a
- *     weight packed once (dif_backend_pack) from F32, F16 or BF16 data in
+ *     weight packed once (dif__backend_pack) from F32, F16 or BF16 data in
  *     the layout the backend wants; the packed weight is then used for every
  *     product, from any thread.
  *   - matmul: C = alpha·op(A)·op(B) + beta·C on two activations (attention's
- *     Q·Kᵀ and P·V), with transposes and leading dimensions as dif_gemm.
+ *     Q·Kᵀ and P·V), with transposes and leading dimensions as dif__gemm.
  * Activations are float32 in and out whatever the precision: with
- * DIF_DTYPE_BF16 the backend rounds its inputs to bf16 (dtype.h) and
+ * DIF__DTYPE_BF16 the backend rounds its inputs to bf16 (dtype.h) and
  * accumulates in float32, as PyTorch's bf16 CPU path does.
  *
  * Threads: every function here may be called from several threads at once
  * (a backend keeps its own caches thread-safe). Products run on the
  * backend's own threads (OpenBLAS's pthreads, oneDNN's OpenMP team) and must
- * be called from the calling thread, never from a dif_pool task, as dif_gemm.
+ * be called from the calling thread, never from a dif__pool task, as dif__gemm.
  *
  * Adding a backend (cuBLAS, Apple Accelerate, a quantized one):
- *   1. lib/core/backend_<name>.c defining `const dif_backend
- *      dif_backend_<name>` — each function's contract is written below; the
- *      wrappers (dif_backend_pack, dif_packed_linear, dif_backend_matmul)
+ *   1. lib/core/backend_<name>.c defining `const dif__backend
+ *      dif__backend_<name>` — each function's contract is written below; the
+ *      wrappers (dif__backend_pack, dif__packed_linear, dif__backend_matmul)
  *      have already checked the arguments, so a backend only computes.
- *      Its packed type begins with a dif_packed header.
+ *      Its packed type begins with a dif__packed header.
  *   2. one row in the registry table in backend.c (and its `extern` below),
- *      under the macro its build sets (DIF_HAVE_<NAME>).
+ *      under the macro its build sets (DIF__HAVE_<NAME>).
  *   3. CMakeLists.txt: find the library, add it to DIF_DEPS, define
- *      DIF_HAVE_<NAME>, and drop the file from DIF_SOURCES when it is absent
+ *      DIF__HAVE_<NAME>, and drop the file from DIF_SOURCES when it is absent
  *      (as for oneDNN); the static-link files (pkgconfig/dif.pc.in,
  *      cmake/difConfig.cmake.in) learn the library too.
  *   4. tests/unit/test-backend.c tests every row and every precision a
  *      backend claims with no change; bench `gemm-backends` times it.
  */
-#ifndef DIF_CORE_BACKEND_H
-#define DIF_CORE_BACKEND_H
+#ifndef DIF__CORE_BACKEND_H
+#define DIF__CORE_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,29 +57,29 @@
 #include "core/ops.h"
 #include "core/weight.h"
 
-typedef struct dif_backend dif_backend;
+typedef struct dif__backend dif__backend;
 
 /* A weight matrix W[n, k] packed by a backend. Every backend's packed type
  * begins with this header. Immutable once packed (a backend's caches inside
  * are its own, locked), so one packed weight may serve several threads. */
-typedef struct dif_packed {
-  const dif_backend *backend;
-  dif_dtype math; /* how its products are computed: DIF_DTYPE_F32 or DIF_DTYPE_BF16 */
-  dif_dtype src;  /* the dtype it was packed from */
-  int64_t n, k;   /* W[n, k]: n outputs, k inputs */
-  size_t bytes;   /* memory the backend holds for it; 0 if it uses the source in place */
-} dif_packed;
+typedef struct dif__packed {
+  const dif__backend *backend;
+  dif__dtype math; /* how its products are computed: DIF__DTYPE_F32 or DIF__DTYPE_BF16 */
+  dif__dtype src;  /* the dtype it was packed from */
+  int64_t n, k;    /* W[n, k]: n outputs, k inputs */
+  size_t bytes;    /* memory the backend holds for it; 0 if it uses the source in place */
+} dif__packed;
 
-struct dif_backend {
+struct dif__backend {
   const char *name; /* "openblas", "onednn": how settings and logs name it */
   const char *what; /* one line for a log or `dif info` */
 
   /* True if products in precision `math` run here (this build, this CPU):
-   * DIF_DTYPE_F32 is float32 throughout, DIF_DTYPE_BF16 bf16 inputs with
+   * DIF__DTYPE_F32 is float32 throughout, DIF__DTYPE_BF16 bf16 inputs with
    * float32 accumulation and output. Otherwise false and a sentence saying
    * why (naming what the CPU lacks) in why. Thread-safe; cheap after the
    * first call. */
-  bool (*supports)(dif_dtype math, char *why, size_t size);
+  bool (*supports)(dif__dtype math, char *why, size_t size);
   /* The instruction set its kernels use on this CPU ("avx512_core_bf16",
    * "Zen", ...): a static string for the log. */
   const char *(*isa)(void);
@@ -87,129 +87,130 @@ struct dif_backend {
    * here (bf16: AVX512-BF16 dot products or AMX tiles), false if they are
    * unsupported or emulated (bf16 on plain AVX-512). The precision `auto`
    * chooses bf16 only where this says true. Thread-safe. */
-  bool (*native)(dif_dtype math);
+  bool (*native)(dif__dtype math);
 
   /* Packs W[n, k] (row-major, element type src) for products in precision
    * math (supported). m_hint is the row count m the linear products will
    * usually have (0 = unknown); a backend may pick its layout for it. The
    * source must stay valid and unchanged while the packed weight lives: a
    * backend may use it in place (openblas does for F32). */
-  dif_status (*pack)(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
-                     int64_t m_hint, dif_packed **out, dif_error *err);
+  dif_status (*pack)(dif__dtype math, dif__dtype src, const void *w, int64_t n, int64_t k,
+                     int64_t m_hint, dif__packed **out, dif__error *err);
   /* y[m, n] = x[m, k] · Wᵀ + b[n] (b may be NULL), or y += that when acc;
    * x and y contiguous, not overlapping; m >= 1. Each lies either
    * row-major (tokens first: x[m, k], y[m, n]) or channels-first (an NCHW
    * plane: x_cf reads x as [k, m], y_cf writes y as [n, m]; what
-   * dif_linear_cf_in / dif_linear_cf_out do). k->arena may be used for
+   * dif__linear_cf_in / dif__linear_cf_out do). k->arena may be used for
    * scratch (released before returning). */
-  dif_status (*linear)(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf, int64_t m,
-                       const float *b, bool acc, float *y, bool y_cf, dif_error *err);
+  dif_status (*linear)(const dif__kctx *k, const dif__packed *w, const float *x, bool x_cf,
+                       int64_t m, const float *b, bool acc, float *y, bool y_cf, dif__error *err);
   /* C[M, N] = alpha · op(A) · op(B) + beta · C (row-major, leading
-   * dimensions as dif_gemm; beta = 0 ignores C's contents), in precision
+   * dimensions as dif__gemm; beta = 0 ignores C's contents), in precision
    * math (supported); M, N, K >= 1. */
-  dif_status (*matmul)(const dif_kctx *k, dif_dtype math, bool trans_a, bool trans_b, int64_t M,
+  dif_status (*matmul)(const dif__kctx *k, dif__dtype math, bool trans_a, bool trans_b, int64_t M,
                        int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                       dif_error *err);
+                       dif__error *err);
   /* Frees what pack made (w is never NULL here). */
-  void (*packed_free)(dif_packed *w);
+  void (*packed_free)(dif__packed *w);
 };
 
 /* ---- the registry ---- */
 
 /* One row per backend libdif knows; backend is NULL when this build does not
  * have it, and missing then says why (a static sentence). */
-typedef struct dif_backend_row {
+typedef struct dif__backend_row {
   const char *name;
-  const dif_backend *backend;
+  const dif__backend *backend;
   const char *missing;
-} dif_backend_row;
+} dif__backend_row;
 
 /* The rows, in order of preference for exact work (openblas first). */
-int dif_backend_count(void);
-const dif_backend_row *dif_backend_row_at(int i); /* NULL outside [0, count) */
+int dif__backend_count(void);
+const dif__backend_row *dif__backend_row_at(int i); /* NULL outside [0, count) */
 /* The built backend of that name, else NULL. */
-const dif_backend *dif_backend_find(const char *name);
+const dif__backend *dif__backend_find(const char *name);
 
 /* The tables (defined in backend_<name>.c). */
-extern const dif_backend dif_backend_openblas;
+extern const dif__backend dif__backend_openblas;
 #ifdef DIF_HAVE_ONEDNN
-extern const dif_backend dif_backend_onednn;
+extern const dif__backend dif__backend_onednn;
 #endif
 
 /* ---- calls: argument checks, then the backend ----
  *
  * Each checks what it is given (NULL pointers, sizes below 1 or above
- * DIF_GEMM_DIM_MAX, leading dimensions, an unsupported precision) and
+ * DIF__GEMM_DIM_MAX, leading dimensions, an unsupported precision) and
  * returns DIF_ERR_INVALID_ARGUMENT / DIF_ERR_LIMIT / DIF_ERR_UNSUPPORTED
  * with a message, before the backend runs. */
 
-dif_status dif_backend_pack(const dif_backend *b, dif_dtype math, dif_dtype src, const void *w,
-                            int64_t n, int64_t k, int64_t m_hint, dif_packed **out, dif_error *err);
+dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype src, const void *w,
+                             int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
+                             dif__error *err);
 /* m = 0 does nothing. x and y row-major. */
-dif_status dif_packed_linear(const dif_kctx *k, const dif_packed *w, const float *x, int64_t m,
-                             const float *b, bool acc, float *y, dif_error *err);
+dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,
+                              const float *b, bool acc, float *y, dif__error *err);
 /* The same with x and/or y channels-first (x_cf: x is [k, m]; y_cf: y is
  * [n, m]), as the table's linear. */
-dif_status dif_packed_linear_cf(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
-                                int64_t m, const float *b, bool acc, float *y, bool y_cf,
-                                dif_error *err);
+dif_status dif__packed_linear_cf(const dif__kctx *k, const dif__packed *w, const float *x,
+                                 bool x_cf, int64_t m, const float *b, bool acc, float *y,
+                                 bool y_cf, dif__error *err);
 /* M = 0 or N = 0 does nothing; K = 0 sets C = beta·C. */
-dif_status dif_backend_matmul(const dif_backend *b, const dif_kctx *k, dif_dtype math, bool trans_a,
-                              bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                              float *C, int64_t ldc, dif_error *err);
+dif_status dif__backend_matmul(const dif__backend *b, const dif__kctx *k, dif__dtype math,
+                               bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                               float alpha, const float *A, int64_t lda, const float *B,
+                               int64_t ldb, float beta, float *C, int64_t ldc, dif__error *err);
 /* NULL is a no-op. */
-void dif_packed_free(dif_packed *w);
+void dif__packed_free(dif__packed *w);
 
-/* ---- the fast path (dif_kctx.fast) ----
+/* ---- the fast path (dif__kctx.fast) ----
  *
- * A context in the precision `fast` owns one dif_fast: a backend whose bf16
+ * A context in the precision `fast` owns one dif__fast: a backend whose bf16
  * products it uses, and the bf16 form of every weight matrix a linear
- * product has used, packed on first use and kept until dif_fast_free.
+ * product has used, packed on first use and kept until dif__fast_free.
  * Weights are found by their address (and dtype and shape): a model's weights stay
  * where they were loaded, unchanged, while its context lives, so the address
  * names the tensor. Lazily rather than at load: the models need no change
- * (dif_linear* look the weight up), a part that never runs (a prior that a
+ * (dif__linear* look the weight up), a part that never runs (a prior that a
  * sample does not use) costs nothing, and the first forward pass packs what
  * it uses. Cost: the packed bf16 copy, 2 bytes per weight element used by a
  * linear product; the source weight's pages, when it lies in a file
  * mapping, are dropped once it is packed (read again from the file only if
  * an exact fallback needs them), so memory holds one form of it. The
- * convolution's and attention's products go through dif_backend_matmul
+ * convolution's and attention's products go through dif__backend_matmul
  * (operands rounded per call, nothing cached). All calls are thread-safe:
- * concurrent samples of a context share its dif_fast (one lock around the
+ * concurrent samples of a context share its dif__fast (one lock around the
  * table; packing happens under it, so two threads never pack one weight
  * twice). */
 
 /* The backend `auto` picks: the first built row whose bf16 products run
  * natively on this CPU (backend->native), or NULL if none does; *why then
  * says why (the CPU and what it lacks). */
-const dif_backend *dif_backend_fast_native(char *why, size_t size);
+const dif__backend *dif__backend_fast_native(char *why, size_t size);
 
-dif_status dif_fast_new(const dif_backend *b, dif_fast **out, dif_error *err);
-void dif_fast_free(dif_fast *f); /* NULL is a no-op */
-const dif_backend *dif_fast_backend(const dif_fast *f);
+dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err);
+void dif__fast_free(dif__fast *f); /* NULL is a no-op */
+const dif__backend *dif__fast_backend(const dif__fast *f);
 /* The packed bf16 form of the weight w[n, k] (F32, F16 or BF16: packed from
- * its own dtype), packed on first use (m_hint as dif_backend_pack); a
+ * its own dtype), packed on first use (m_hint as dif__backend_pack); a
  * mapped w (core/weight.h) has its pages dropped once packed. */
-dif_status dif_fast_weight(dif_fast *f, dif_weight w, int64_t n, int64_t k, int64_t m_hint,
-                           const dif_packed **out, dif_error *err);
+dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
+                            const dif__packed **out, dif__error *err);
 /* A fast product that failed (out of memory for a packed weight, oneDNN
  * refusing a shape) and that the caller then ran on the exact path: counted,
  * and the first message kept, for the log. */
-void dif_fast_note_fallback(dif_fast *f, const dif_error *err);
-typedef struct dif_fast_stats {
+void dif__fast_note_fallback(dif__fast *f, const dif__error *err);
+typedef struct dif__fast_stats {
   int64_t weights;   /* packed weights held */
   size_t bytes;      /* their memory */
   size_t dropped;    /* mapped source pages dropped after packing (bytes) */
-  int64_t fallbacks; /* products run exactly instead (dif_fast_note_fallback) */
+  int64_t fallbacks; /* products run exactly instead (dif__fast_note_fallback) */
   char first_fallback[256];
-} dif_fast_stats;
-void dif_fast_get_stats(dif_fast *f, dif_fast_stats *out);
+} dif__fast_stats;
+void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out);
 
 /* This CPU in a few words for messages: its brand string and the features
  * the backends care about, e.g. "AMD EPYC: AVX-512, AVX512_BF16, no AMX". */
-void dif_cpu_describe(char *buf, size_t size);
+void dif__cpu_describe(char *buf, size_t size);
 
 #endif

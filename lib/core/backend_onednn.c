@@ -8,7 +8,7 @@
  * bf16 matmul below AVX-512 (then `supports` says so and the backend offers
  * float32 only).
  *
- * Weights. dif_backend_pack asks the matmul primitive which layout it wants
+ * Weights. dif__backend_pack asks the matmul primitive which layout it wants
  * for the weights (format `any`, for the m_hint row count) and reorders W
  * into it once — a blocked layout in bf16 or float32 owned by the packed
  * weight. F16/BF16 sources are widened to float32 first (exact), so the only
@@ -94,9 +94,9 @@
   X(stream_wait)
 
 static struct {
-#define DIF_DNNL_DECLARE(f) __typeof__(dnnl_##f) *f;
-  DNNL_FUNCTIONS(DIF_DNNL_DECLARE)
-#undef DIF_DNNL_DECLARE
+#define DIF__DNNL_DECLARE(f) __typeof__(dnnl_##f) *f;
+  DNNL_FUNCTIONS(DIF__DNNL_DECLARE)
+#undef DIF__DNNL_DECLARE
   void (*omp_set_num_threads)(int); /* libgomp's, reached through libdnnl */
 } dl;
 static char dl_error[200];
@@ -111,13 +111,13 @@ static bool dl_open(void) {
              dlerror());
     return false;
   }
-#define DIF_DNNL_FIND(f)                                                                           \
+#define DIF__DNNL_FIND(f)                                                                          \
   if (!(*(void **)&dl.f = dlsym(h, "dnnl_" #f))) {                                                 \
     snprintf(dl_error, sizeof dl_error, "%s has no dnnl_" #f, DIF_DNNL_SONAME);                    \
     return false;                                                                                  \
   }
-  DNNL_FUNCTIONS(DIF_DNNL_FIND)
-#undef DIF_DNNL_FIND
+  DNNL_FUNCTIONS(DIF__DNNL_FIND)
+#undef DIF__DNNL_FIND
   *(void **)&dl.omp_set_num_threads = dlsym(h, "omp_set_num_threads");
   return true;
 }
@@ -125,8 +125,8 @@ static bool dl_open(void) {
 /* oneDNN's products use the kernel context's thread count (its pool; 1
  * without one), as libdif's own kernels do: OpenMP's thread count of the
  * calling thread, which is the thread running the product. */
-static void follow_threads(const dif_kctx *k) {
-  if (dl.omp_set_num_threads) dl.omp_set_num_threads(k && k->pool ? dif_pool_threads(k->pool) : 1);
+static void follow_threads(const dif__kctx *k) {
+  if (dl.omp_set_num_threads) dl.omp_set_num_threads(k && k->pool ? dif__pool_threads(k->pool) : 1);
 }
 
 #define LINEAR_CACHE 8    /* distinct (m, bias, acc, layouts) per packed weight */
@@ -267,11 +267,11 @@ static dnnl_status_t run(const prim *p, int n, const int *ids, const dnnl_memory
   return s;
 }
 
-static dif_status fail(dif_error *err, dnnl_status_t s, const char *what) {
+static dif_status fail(dif__error *err, dnnl_status_t s, const char *what) {
   const dif_status st = s == dnnl_out_of_memory   ? DIF_ERR_OUT_OF_MEMORY
                         : s == dnnl_unimplemented ? DIF_ERR_UNSUPPORTED
                                                   : DIF_ERR_INTERNAL;
-  return dif_fail(err, st, "onednn: %s: %s", what, dl.status2str(s));
+  return dif__fail(err, st, "onednn: %s: %s", what, dl.status2str(s));
 }
 
 static void init(void) {
@@ -282,7 +282,7 @@ static void init(void) {
   }
   engine_status = dl.engine_create(&engine, dnnl_cpu, 0);
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   if (engine_status) {
     snprintf(bf16_why, sizeof bf16_why, "oneDNN could not start (%s)",
              dl.status2str(engine_status));
@@ -310,54 +310,54 @@ static void init(void) {
 
 /* bf16 natively: oneDNN's effective ISA includes AVX512-BF16 (AMX ISAs
  * include it too); plain AVX-512 emulates bf16. */
-static bool on_native(dif_dtype math) {
-  if (math == DIF_DTYPE_F32) return true;
-  if (math != DIF_DTYPE_BF16) return false;
+static bool on_native(dif__dtype math) {
+  if (math == DIF__DTYPE_F32) return true;
+  if (math != DIF__DTYPE_BF16) return false;
   pthread_once(&once, init);
   const unsigned isa = (unsigned)dl.get_effective_cpu_isa(),
                  want = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
   return !engine_status && bf16_ok && (isa & want) == want;
 }
 
-static bool on_supports(dif_dtype math, char *why, size_t size) {
+static bool on_supports(dif__dtype math, char *why, size_t size) {
   pthread_once(&once, init);
   if (engine_status) {
     snprintf(why, size, "%s", bf16_why);
     return false;
   }
-  if (math == DIF_DTYPE_F32) return true;
-  if (math == DIF_DTYPE_BF16 && bf16_ok) return true;
-  snprintf(why, size, "%s", math == DIF_DTYPE_BF16 ? bf16_why : "unknown precision");
+  if (math == DIF__DTYPE_F32) return true;
+  if (math == DIF__DTYPE_BF16 && bf16_ok) return true;
+  snprintf(why, size, "%s", math == DIF__DTYPE_BF16 ? bf16_why : "unknown precision");
   return false;
 }
 
-static dnnl_data_type_t dt_of(dif_dtype math) {
-  return math == DIF_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
+static dnnl_data_type_t dt_of(dif__dtype math) {
+  return math == DIF__DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
 }
 
 /* ---- scratch: from the caller's arena, else the heap ---- */
 
 typedef struct scratch {
-  dif_arena *arena;
-  dif_arena_mark mark;
+  dif__arena *arena;
+  dif__arena_mark mark;
   void *heap;
 } scratch;
 
-static void *scratch_get(scratch *sc, const dif_kctx *k, size_t bytes, dif_error *err) {
+static void *scratch_get(scratch *sc, const dif__kctx *k, size_t bytes, dif__error *err) {
   memset(sc, 0, sizeof *sc);
   if (!bytes) return NULL;
   if (k && k->arena) {
     sc->arena = k->arena;
-    sc->mark = dif_arena_get_mark(k->arena);
-    return dif_arena_alloc(k->arena, bytes, err);
+    sc->mark = dif__arena_get_mark(k->arena);
+    return dif__arena_alloc(k->arena, bytes, err);
   }
   sc->heap = aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (!sc->heap) dif_fail_oom(err, "oneDNN scratch", bytes);
+  if (!sc->heap) dif__fail_oom(err, "oneDNN scratch", bytes);
   return sc->heap;
 }
 
 static void scratch_put(scratch *sc) {
-  if (sc->arena) dif_arena_release(sc->arena, sc->mark);
+  if (sc->arena) dif__arena_release(sc->arena, sc->mark);
   free(sc->heap);
 }
 
@@ -373,7 +373,7 @@ typedef struct lin_entry {
 } lin_entry;
 
 typedef struct on_packed {
-  dif_packed base;
+  dif__packed base;
   void *data;             /* W in the primitive's layout */
   dnnl_memory_desc_t wei; /* that layout */
   pthread_mutex_t lock;
@@ -382,13 +382,13 @@ typedef struct on_packed {
 } on_packed;
 
 /* oneDNN loaded and started (the first call loads it), else why not. */
-static dif_status ready(dif_error *err) {
+static dif_status ready(dif__error *err) {
   pthread_once(&once, init);
-  return engine_status ? dif_fail(err, DIF_ERR_UNSUPPORTED, "onednn: %s", bf16_why) : DIF_OK;
+  return engine_status ? dif__fail(err, DIF_ERR_UNSUPPORTED, "onednn: %s", bf16_why) : DIF_OK;
 }
 
-static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
-                          int64_t m_hint, dif_packed **out, dif_error *err) {
+static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_t n, int64_t k,
+                          int64_t m_hint, dif__packed **out, dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
   const int64_t m = m_hint > 0 ? m_hint : PACK_M_DEFAULT;
   const dnnl_data_type_t dt = dt_of(math);
@@ -404,14 +404,14 @@ static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t 
   on_packed *p = calloc(1, sizeof *p);
   const size_t bytes = dl.memory_desc_get_size(&probe.wei);
   const size_t count = (size_t)n * (size_t)k;
-  float *wide = src == DIF_DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
+  float *wide = src == DIF__DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
   if (p) p->data = aligned_alloc(64, round64(bytes));
-  if (!p || !p->data || (src != DIF_DTYPE_F32 && !wide)) {
+  if (!p || !p->data || (src != DIF__DTYPE_F32 && !wide)) {
     if (p) free(p->data);
     free(p), free(wide);
-    return dif_fail_oom(err, "a packed weight", bytes);
+    return dif__fail_oom(err, "a packed weight", bytes);
   }
-  if (wide) dif_dtype_to_f32(src, w, count, wide);
+  if (wide) dif__dtype_to_f32(src, w, count, wide);
   p->wei = probe.wei;
 
   /* W[n, k] row-major is the [k, n] matrix with strides (1, k). */
@@ -439,7 +439,7 @@ static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t 
     return fail(err, s, "packing a weight");
   }
   pthread_mutex_init(&p->lock, NULL);
-  p->base = (dif_packed){&dif_backend_onednn, math, src, n, k, bytes};
+  p->base = (dif__packed){&dif__backend_onednn, math, src, n, k, bytes};
   *out = &p->base;
   return DIF_OK;
 }
@@ -503,9 +503,9 @@ static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc,
   return s;
 }
 
-static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
+static dif_status on_linear(const dif__kctx *k, const dif__packed *w, const float *x, bool x_cf,
                             int64_t m, const float *b, bool acc, float *y, bool y_cf,
-                            dif_error *err) {
+                            dif__error *err) {
   on_packed *p = (on_packed *)(uintptr_t)w; /* only its cache changes, under its lock */
   follow_threads(k);
   const lin_entry *e;
@@ -560,7 +560,7 @@ static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float 
   return s ? fail(err, s, "running a linear product") : DIF_OK;
 }
 
-static void on_packed_free(dif_packed *w) {
+static void on_packed_free(dif__packed *w) {
   on_packed *p = (on_packed *)w;
   for (int i = 0; i < p->used; i++) prim_destroy(&p->cache[i].mm), prim_destroy(&p->cache[i].cvt);
   pthread_mutex_destroy(&p->lock);
@@ -571,7 +571,7 @@ static void on_packed_free(dif_packed *w) {
 /* ---- matmul on two activations ---- */
 
 typedef struct mm_key {
-  dif_dtype math;
+  dif__dtype math;
   bool ta, tb;
   int64_t M, N, K, lda, ldb, ldc;
   float alpha, beta;
@@ -612,7 +612,7 @@ static dnnl_status_t mm_entry_new(mm_entry *e, const mm_key *key) {
                 : md_plain(&e->b32, K, N, dnnl_f32, key->ldb, 1);
   if (!s) s = md_plain(&c, M, N, dnnl_f32, key->ldc, 1);
   if (s) return s;
-  if (key->math == DIF_DTYPE_F32)
+  if (key->math == DIF__DTYPE_F32)
     return matmul_new(&e->mm, &e->a32, &e->b32, NULL, &c, key->alpha, key->beta);
   s = md_plain(&a, M, K, dnnl_bf16, K, 1);
   if (!s) s = md_any(&b, K, N, dnnl_bf16);
@@ -623,10 +623,10 @@ static dnnl_status_t mm_entry_new(mm_entry *e, const mm_key *key) {
   return s;
 }
 
-static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, bool trans_b,
+static dif_status on_matmul(const dif__kctx *k, dif__dtype math, bool trans_a, bool trans_b,
                             int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                             int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                            int64_t ldc, dif_error *err) {
+                            int64_t ldc, dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
   follow_threads(k);
   const mm_key key = {math, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta};
@@ -650,7 +650,7 @@ static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, boo
   pthread_mutex_unlock(&mm_lock);
   if (s) return fail(err, s, "making a matmul");
 
-  const bool bf16 = math == DIF_DTYPE_BF16;
+  const bool bf16 = math == DIF__DTYPE_BF16;
   const size_t ab = bf16 ? round64(dl.memory_desc_get_size(&e->mm.src)) : 0;
   const size_t bb = bf16 ? round64(dl.memory_desc_get_size(&e->mm.wei)) : 0;
   size_t pad_bytes = round64(dl.memory_desc_get_size(&e->mm.scratch));
@@ -688,7 +688,7 @@ static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, boo
   return s ? fail(err, s, "running a matmul") : DIF_OK;
 }
 
-const dif_backend dif_backend_onednn = {
+const dif__backend dif__backend_onednn = {
     .name = "onednn",
     .what = "oneDNN matmul: float32, or bf16 inputs with float32 accumulation (AVX-512, AMX)",
     .supports = on_supports,

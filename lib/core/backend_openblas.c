@@ -2,7 +2,7 @@
  * cblas_sgemm, exactly as the models run them today.
  *
  * It is a table over core/gemm.c, not a second implementation: linear is
- * dif_linear / dif_linear_acc and matmul is dif_gemm, so a product through
+ * dif__linear / dif__linear_acc and matmul is dif__gemm, so a product through
  * this backend gives the same bits as the direct call (tested). A packed F32
  * weight is the caller's array itself (no copy: the weights stay where the
  * model file is mapped); F16 and BF16 weights are widened to float32 once
@@ -18,94 +18,94 @@
 #include "core/ops_internal.h"
 
 typedef struct ob_packed {
-  dif_packed base;
+  dif__packed base;
   const float *w; /* [n, k] float32: the source, or owned */
   float *owned;
 } ob_packed;
 
-static bool ob_supports(dif_dtype math, char *why, size_t size) {
-  if (math == DIF_DTYPE_F32) return true;
+static bool ob_supports(dif__dtype math, char *why, size_t size) {
+  if (math == DIF__DTYPE_F32) return true;
   snprintf(why, size, "OpenBLAS computes in float32 only (use the onednn backend for %s)",
-           dif_dtype_name(math));
+           dif__dtype_name(math));
   return false;
 }
 
-static const char *ob_isa(void) { return dif_blas_corename(); }
+static const char *ob_isa(void) { return dif__blas_corename(); }
 
-static dif_status ob_pack(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
-                          int64_t m_hint, dif_packed **out, dif_error *err) {
+static dif_status ob_pack(dif__dtype math, dif__dtype src, const void *w, int64_t n, int64_t k,
+                          int64_t m_hint, dif__packed **out, dif__error *err) {
   (void)m_hint;
   ob_packed *p = calloc(1, sizeof *p);
-  if (!p) return dif_fail_oom(err, "a packed weight", sizeof *p);
+  if (!p) return dif__fail_oom(err, "a packed weight", sizeof *p);
   const size_t count = (size_t)n * (size_t)k;
-  if (src == DIF_DTYPE_F32) {
+  if (src == DIF__DTYPE_F32) {
     p->w = w;
   } else {
     p->owned = malloc(count * sizeof *p->owned);
     if (!p->owned) {
       free(p);
-      return dif_fail_oom(err, "a weight widened to float32", count * sizeof(float));
+      return dif__fail_oom(err, "a weight widened to float32", count * sizeof(float));
     }
-    dif_dtype_to_f32(src, w, count, p->owned);
+    dif__dtype_to_f32(src, w, count, p->owned);
     p->w = p->owned;
   }
   p->base =
-      (dif_packed){&dif_backend_openblas, math, src, n, k, p->owned ? count * sizeof(float) : 0};
+      (dif__packed){&dif__backend_openblas, math, src, n, k, p->owned ? count * sizeof(float) : 0};
   *out = &p->base;
   return DIF_OK;
 }
 
-static bool ob_native(dif_dtype math) { return math == DIF_DTYPE_F32; }
+static bool ob_native(dif__dtype math) { return math == DIF__DTYPE_F32; }
 
 /* The layouts core/gemm.c has a function for are that function (the same
- * bits); the others are one dif_gemm after the bias is preloaded, as there. */
-static dif_status ob_linear(const dif_kctx *k, const dif_packed *w, const float *x, bool x_cf,
+ * bits); the others are one dif__gemm after the bias is preloaded, as there. */
+static dif_status ob_linear(const dif__kctx *k, const dif__packed *w, const float *x, bool x_cf,
                             int64_t m, const float *b, bool acc, float *y, bool y_cf,
-                            dif_error *err) {
+                            dif__error *err) {
   (void)err;
   const ob_packed *p = (const ob_packed *)w;
   /* float32 whatever the caller's precision: this is the exact backend */
-  const dif_kctx exact = {k ? k->pool : NULL, k ? k->arena : NULL, NULL};
+  const dif__kctx exact = {k ? k->pool : NULL, k ? k->arena : NULL, NULL};
   const int64_t n = w->n, kk = w->k;
-  const dif_weight wf = dif_weight_f32(p->w, n * kk);
+  const dif__weight wf = dif__weight_f32(p->w, n * kk);
   if (!x_cf && !y_cf) {
     if (acc)
-      dif_linear_acc(&exact, x, m, kk, wf, b, n, y);
+      dif__linear_acc(&exact, x, m, kk, wf, b, n, y);
     else
-      dif_linear(&exact, x, m, kk, wf, b, n, y);
+      dif__linear(&exact, x, m, kk, wf, b, n, y);
   } else if (x_cf && !y_cf && !acc) {
-    dif_linear_cf_in(&exact, x, m, kk, wf, b, n, y);
+    dif__linear_cf_in(&exact, x, m, kk, wf, b, n, y);
   } else if (!x_cf && y_cf) {
-    dif_linear_cf_out(&exact, x, m, kk, wf, b, n, y, acc);
+    dif__linear_cf_out(&exact, x, m, kk, wf, b, n, y, acc);
   } else if (!y_cf) { /* x channels-first, y += */
-    if (b) dif_add_cols(exact.pool, y, m, n, n, b);
-    dif_gemm(true, true, m, n, kk, 1.0f, x, m, p->w, kk, 1.0f, y, n);
+    if (b) dif__add_cols(exact.pool, y, m, n, n, b);
+    dif__gemm(true, true, m, n, kk, 1.0f, x, m, p->w, kk, 1.0f, y, n);
   } else { /* both channels-first: y[n, m] (+)= W · x[k, m] + b */
     if (b && acc)
-      dif_add_rows(exact.pool, y, n, m, m, b);
+      dif__add_rows(exact.pool, y, n, m, m, b);
     else if (b)
-      dif_fill_rows(exact.pool, y, n, m, m, b);
-    dif_gemm(false, false, n, m, kk, 1.0f, p->w, kk, x, m, b || acc ? 1.0f : 0.0f, y, m);
+      dif__fill_rows(exact.pool, y, n, m, m, b);
+    dif__gemm(false, false, n, m, kk, 1.0f, p->w, kk, x, m, b || acc ? 1.0f : 0.0f, y, m);
   }
   return DIF_OK;
 }
 
-static dif_status ob_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, bool trans_b,
+static dif_status ob_matmul(const dif__kctx *k, dif__dtype math, bool trans_a, bool trans_b,
                             int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                             int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                            int64_t ldc, dif_error *err) {
+                            int64_t ldc, dif__error *err) {
   (void)k, (void)math, (void)err;
-  dif_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  dif__gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   return DIF_OK;
 }
 
-static void ob_packed_free(dif_packed *w) {
+static void ob_packed_free(dif__packed *w) {
   ob_packed *p = (ob_packed *)w;
   free(p->owned);
   free(p);
 }
 
-const dif_backend dif_backend_openblas = {
+const dif__backend dif__backend_openblas = {
     .name = "openblas",
     .what = "OpenBLAS cblas_sgemm, float32 (the exact path)",
     .supports = ob_supports,

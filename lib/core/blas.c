@@ -4,7 +4,7 @@
  * table and the thread count belong to the whole process, and a host thread
  * may be inside its own cblas_sgemm at any moment (swapping the table under
  * it crashed such a host: issue 13). The library only judges the choice
- * (dif_blas_note, dif_blas_recommended_coretype, dif_blas_runnable); a
+ * (dif__blas_note, dif__blas_recommended_coretype, dif__blas_runnable); a
  * program that owns its process opts in to changing it with dif_blas_setup
  * (include/dif.h), at its start, as the dif command does.
  *
@@ -52,7 +52,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
-#define DIF_X86 1
+#define DIF__X86 1
 #endif
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -61,7 +61,7 @@ static const char *recommended;
 
 /* ---- the CPU ---- */
 
-#ifdef DIF_X86
+#ifdef DIF__X86
 static unsigned long long xgetbv0(void) {
   unsigned eax, edx;
   __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -80,73 +80,73 @@ static bool cpu_is_amd(void) {
 }
 #endif
 
-dif_isa dif_cpu_isa(void) {
-#ifdef DIF_X86
+dif__isa dif__cpu_isa(void) {
+#ifdef DIF__X86
   unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return DIF_ISA_UNKNOWN;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return DIF__ISA_UNKNOWN;
   const bool sse3 = c & (1u << 0), fma = c & (1u << 12), osxsave = c & (1u << 27),
              avx = c & (1u << 28);
-  if (!(osxsave && avx)) return sse3 ? DIF_ISA_SSE : DIF_ISA_UNKNOWN;
+  if (!(osxsave && avx)) return sse3 ? DIF__ISA_SSE : DIF__ISA_UNKNOWN;
   const unsigned long long xcr0 = xgetbv0();
-  if ((xcr0 & 6) != 6) return DIF_ISA_SSE; /* the OS does not save ymm */
+  if ((xcr0 & 6) != 6) return DIF__ISA_SSE; /* the OS does not save ymm */
   unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;
-  if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) return DIF_ISA_AVX;
+  if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) return DIF__ISA_AVX;
   const bool avx2 = b7 & (1u << 5), avx512f = b7 & (1u << 16), avx512vl = b7 & (1u << 31);
-  if (!(avx2 && fma)) return DIF_ISA_AVX;
-  if (avx512f && avx512vl && (xcr0 & 0xe0) == 0xe0) return DIF_ISA_AVX512;
-  return DIF_ISA_AVX2;
+  if (!(avx2 && fma)) return DIF__ISA_AVX;
+  if (avx512f && avx512vl && (xcr0 & 0xe0) == 0xe0) return DIF__ISA_AVX512;
+  return DIF__ISA_AVX2;
 #else
-  return DIF_ISA_UNKNOWN;
+  return DIF__ISA_UNKNOWN;
 #endif
 }
 
-dif_isa dif_blas_core_isa(const char *name) {
+dif__isa dif__blas_core_isa(const char *name) {
   static const struct {
     const char *name;
-    dif_isa isa;
+    dif__isa isa;
   } cores[] = {
-      {"SkylakeX", DIF_ISA_AVX512},
-      {"Cooperlake", DIF_ISA_AVX512},
-      {"SapphireRapids", DIF_ISA_AVX512},
-      {"Haswell", DIF_ISA_AVX2},
-      {"Zen", DIF_ISA_AVX2},
-      {"Sandybridge", DIF_ISA_AVX},
-      {"Bulldozer", DIF_ISA_AVX},
-      {"Piledriver", DIF_ISA_AVX},
-      {"Steamroller", DIF_ISA_AVX},
-      {"Excavator", DIF_ISA_AVX},
-      {"Prescott", DIF_ISA_SSE},
-      {"Core2", DIF_ISA_SSE},
-      {"Penryn", DIF_ISA_SSE},
-      {"Dunnington", DIF_ISA_SSE},
-      {"Nehalem", DIF_ISA_SSE},
-      {"Atom", DIF_ISA_SSE},
-      {"Barcelona", DIF_ISA_SSE},
-      {"Opteron", DIF_ISA_SSE},
-      {"Opteron_SSE3", DIF_ISA_SSE},
-      {"Nano", DIF_ISA_SSE},
-      {"Bobcat", DIF_ISA_SSE},
-      {"Katmai", DIF_ISA_SSE},
-      {"Coppermine", DIF_ISA_SSE},
-      {"Northwood", DIF_ISA_SSE},
-      {"Banias", DIF_ISA_SSE},
-      {"Athlon", DIF_ISA_SSE},
+      {"SkylakeX", DIF__ISA_AVX512},
+      {"Cooperlake", DIF__ISA_AVX512},
+      {"SapphireRapids", DIF__ISA_AVX512},
+      {"Haswell", DIF__ISA_AVX2},
+      {"Zen", DIF__ISA_AVX2},
+      {"Sandybridge", DIF__ISA_AVX},
+      {"Bulldozer", DIF__ISA_AVX},
+      {"Piledriver", DIF__ISA_AVX},
+      {"Steamroller", DIF__ISA_AVX},
+      {"Excavator", DIF__ISA_AVX},
+      {"Prescott", DIF__ISA_SSE},
+      {"Core2", DIF__ISA_SSE},
+      {"Penryn", DIF__ISA_SSE},
+      {"Dunnington", DIF__ISA_SSE},
+      {"Nehalem", DIF__ISA_SSE},
+      {"Atom", DIF__ISA_SSE},
+      {"Barcelona", DIF__ISA_SSE},
+      {"Opteron", DIF__ISA_SSE},
+      {"Opteron_SSE3", DIF__ISA_SSE},
+      {"Nano", DIF__ISA_SSE},
+      {"Bobcat", DIF__ISA_SSE},
+      {"Katmai", DIF__ISA_SSE},
+      {"Coppermine", DIF__ISA_SSE},
+      {"Northwood", DIF__ISA_SSE},
+      {"Banias", DIF__ISA_SSE},
+      {"Athlon", DIF__ISA_SSE},
   };
-  if (!name) return DIF_ISA_UNKNOWN;
+  if (!name) return DIF__ISA_UNKNOWN;
   for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++)
     if (strcasecmp(name, cores[i].name) == 0) return cores[i].isa;
-  return DIF_ISA_UNKNOWN;
+  return DIF__ISA_UNKNOWN;
 }
 
-const char *dif_blas_best_core(dif_isa isa) {
+const char *dif__blas_best_core(dif__isa isa) {
   switch (isa) {
-  case DIF_ISA_AVX512: return "SkylakeX";
-#ifdef DIF_X86
-  case DIF_ISA_AVX2: return cpu_is_amd() ? "Zen" : "Haswell";
+  case DIF__ISA_AVX512: return "SkylakeX";
+#ifdef DIF__X86
+  case DIF__ISA_AVX2: return cpu_is_amd() ? "Zen" : "Haswell";
 #else
-  case DIF_ISA_AVX2: return "Haswell";
+  case DIF__ISA_AVX2: return "Haswell";
 #endif
-  case DIF_ISA_AVX: return "Sandybridge";
+  case DIF__ISA_AVX: return "Sandybridge";
   default: return NULL;
   }
 }
@@ -175,13 +175,13 @@ static bool find_syms(openblas_syms *s) {
   return s->gotoblas && *s->gotoblas && i && q;
 }
 
-const char *dif_blas_corename(void) {
-  dif_blas_init();
+const char *dif__blas_corename(void) {
+  dif__blas_init();
   const char *name = openblas_get_corename();
   return name ? name : "unknown";
 }
 
-bool dif_blas_switch_core(const char *name) {
+bool dif__blas_switch_core(const char *name) {
   openblas_syms s;
   if (!name || !find_syms(&s)) return false;
   const char *user = getenv("OPENBLAS_CORETYPE");
@@ -203,9 +203,9 @@ static void check(void) {
   note[0] = '\0';
   recommended = NULL;
   const char *core = openblas_get_corename();
-  const dif_isa have = dif_blas_core_isa(core), cpu = dif_cpu_isa();
-  if (have == DIF_ISA_UNKNOWN || cpu == DIF_ISA_UNKNOWN) return; /* nothing we can judge */
-  const char *best = dif_blas_best_core(cpu);
+  const dif__isa have = dif__blas_core_isa(core), cpu = dif__cpu_isa();
+  if (have == DIF__ISA_UNKNOWN || cpu == DIF__ISA_UNKNOWN) return; /* nothing we can judge */
+  const char *best = dif__blas_best_core(cpu);
   const char *user = getenv("OPENBLAS_CORETYPE");
   if (have <= cpu && (user || have >= cpu || !best)) return; /* runnable; best or user's choice */
   recommended = best ? best : "Prescott";
@@ -222,36 +222,36 @@ static void check(void) {
              core, recommended);
 }
 
-void dif_blas_init(void) { pthread_once(&once, check); }
+void dif__blas_init(void) { pthread_once(&once, check); }
 
-void dif_blas_recheck(void) {
-  dif_blas_init();
+void dif__blas_recheck(void) {
+  dif__blas_init();
   check();
 }
 
-const char *dif_blas_note(void) {
-  dif_blas_init();
+const char *dif__blas_note(void) {
+  dif__blas_init();
   return note[0] ? note : NULL;
 }
 
-const char *dif_blas_recommended_coretype(void) {
-  dif_blas_init();
+const char *dif__blas_recommended_coretype(void) {
+  dif__blas_init();
   return recommended;
 }
 
-bool dif_blas_runnable(void) {
-  const dif_isa have = dif_blas_core_isa(openblas_get_corename()), cpu = dif_cpu_isa();
-  return have == DIF_ISA_UNKNOWN || cpu == DIF_ISA_UNKNOWN || have <= cpu;
+bool dif__blas_runnable(void) {
+  const dif__isa have = dif__blas_core_isa(openblas_get_corename()), cpu = dif__cpu_isa();
+  return have == DIF__ISA_UNKNOWN || cpu == DIF__ISA_UNKNOWN || have <= cpu;
 }
 
-bool dif_blas_use_best_core(char *msg, size_t size) {
+bool dif__blas_use_best_core(char *msg, size_t size) {
   if (size) msg[0] = '\0';
-  dif_blas_recheck();
+  dif__blas_recheck();
   if (!recommended) return true; /* already the best (or nothing known) */
   const char *was = openblas_get_corename(), *target = recommended;
   char from[32];
   snprintf(from, sizeof from, "%s", was ? was : "unknown");
-  if (!dif_blas_switch_core(target)) {
+  if (!dif__blas_switch_core(target)) {
     snprintf(msg, size,
              "OpenBLAS runs the %s kernels and cannot switch them to %s (not a DYNAMIC_ARCH "
              "build?); set OPENBLAS_CORETYPE=%s before the program starts",
@@ -260,7 +260,7 @@ bool dif_blas_use_best_core(char *msg, size_t size) {
   }
   snprintf(msg, size, "OpenBLAS chose the %s kernels; switched to %s", from,
            openblas_get_corename());
-  dif_blas_recheck();
+  dif__blas_recheck();
   return true;
 }
 
@@ -273,7 +273,7 @@ bool dif_blas_use_best_core(char *msg, size_t size) {
  * When that allocation fails (e.g. under `ulimit -v`), blas_memory_alloc
  * retries forever: the process spins at 100 % CPU and cannot even exit,
  * since exit joins the spinning thread. So libdif never lets OpenBLAS meet
- * a failing allocation: dif_blas_reserve first checks that the address
+ * a failing allocation: dif__blas_reserve first checks that the address
  * space for every thread's buffer is there (one PROT_NONE mapping of that
  * size, released at once), then runs one product large enough to involve
  * every OpenBLAS thread, so all the buffers exist before libdif allocates
@@ -286,7 +286,7 @@ static int reserved_threads; /* OpenBLAS threads whose buffers exist */
 
 /* The warm-up for `threads` OpenBLAS threads (their buffers' address space
  * probed first). */
-static dif_status warm_up(int threads, dif_error *err) {
+static dif_status warm_up(int threads, dif__error *err) {
   /* The warm-up product: n × n × n, split over every thread by OpenBLAS. */
   const int n = threads * 256 < 512 ? 512 : threads * 256 > 2048 ? 2048 : threads * 256;
   float *a = calloc((size_t)n * n, sizeof *a), *c = calloc((size_t)n * n, sizeof *c);
@@ -296,20 +296,20 @@ static dif_status warm_up(int threads, dif_error *err) {
              : MAP_FAILED;
   dif_status st = DIF_OK;
   if (probe == MAP_FAILED) {
-    st = dif_fail(err, DIF_ERR_OUT_OF_MEMORY,
-                  "out of memory: the BLAS library needs %zu MiB of address space for its "
-                  "working buffers (%d thread%s), and not that much is left (a memory limit?)",
-                  need >> 20, threads, threads == 1 ? "" : "s");
+    st = dif__fail(err, DIF_ERR_OUT_OF_MEMORY,
+                   "out of memory: the BLAS library needs %zu MiB of address space for its "
+                   "working buffers (%d thread%s), and not that much is left (a memory limit?)",
+                   need >> 20, threads, threads == 1 ? "" : "s");
   } else {
     munmap(probe, need);
-    dif_gemm(false, false, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
+    dif__gemm(false, false, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
   }
   free(a);
   free(c);
   return st;
 }
 
-dif_status dif_blas_reserve(dif_error *err) {
+dif_status dif__blas_reserve(dif__error *err) {
   pthread_mutex_lock(&reserve_lock);
   const int threads = openblas_get_num_threads() > 0 ? openblas_get_num_threads() : 1;
   dif_status st = DIF_OK;
@@ -318,6 +318,6 @@ dif_status dif_blas_reserve(dif_error *err) {
   return st;
 }
 
-void dif_blas_set_threads(int n) { openblas_set_num_threads(n); }
+void dif__blas_set_threads(int n) { openblas_set_num_threads(n); }
 
-int dif_blas_threads(void) { return openblas_get_num_threads(); }
+int dif__blas_threads(void) { return openblas_get_num_threads(); }

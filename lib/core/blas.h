@@ -5,14 +5,14 @@
  * ("core") from the CPU model at load time. A CPU newer than the library
  * can fall through its tables: OpenBLAS 0.3.21 sends Intel family 6 model
  * 0xCF (Emerald Rapids: AVX-512 + AMX) to the SSE3 "Prescott" kernels, about
- * 5× slower than "SkylakeX". dif_blas_init() checks the choice against what
+ * 5× slower than "SkylakeX". dif__blas_init() checks the choice against what
  * this CPU and OS really support (CPUID, XGETBV) and says so; it changes
- * nothing. dif_blas_use_best_core() switches the kernel set the way OpenBLAS
+ * nothing. dif__blas_use_best_core() switches the kernel set the way OpenBLAS
  * itself would with OPENBLAS_CORETYPE — process-wide, so only for a program
  * that calls it before any thread may run BLAS (public: dif_blas_setup).
  */
-#ifndef DIF_CORE_BLAS_H
-#define DIF_CORE_BLAS_H
+#ifndef DIF__CORE_BLAS_H
+#define DIF__CORE_BLAS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,66 +21,66 @@
 
 /* Runs the check once per process (reads CPUID and OpenBLAS's choice,
  * changes nothing). Thread-safe, cheap after the first call. */
-void dif_blas_init(void);
+void dif__blas_init(void);
 
 /* OpenBLAS's name for the kernel set in use ("SkylakeX", "Prescott", ...),
- * after dif_blas_init; "unknown" for another BLAS. */
-const char *dif_blas_corename(void);
+ * after dif__blas_init; "unknown" for another BLAS. */
+const char *dif__blas_corename(void);
 
-/* What dif_blas_init found, as a sentence for the log (a static string), or
+/* What dif__blas_init found, as a sentence for the log (a static string), or
  * NULL when the kernels in use are the best this CPU supports (or nothing
  * is known, or they are the user's OPENBLAS_CORETYPE and runnable). */
-const char *dif_blas_note(void);
+const char *dif__blas_note(void);
 
 /* The OPENBLAS_CORETYPE value that would give faster (or, when the set in
  * use cannot run here, runnable) kernels, else NULL. */
-const char *dif_blas_recommended_coretype(void);
+const char *dif__blas_recommended_coretype(void);
 
 /* False when the kernel set in use needs an ISA this CPU/OS lacks (a wrong
  * OPENBLAS_CORETYPE): the first product would die with SIGILL. Thread-safe. */
-bool dif_blas_runnable(void);
+bool dif__blas_runnable(void);
 
 /* Switches to the recommended kernel set, if any (process-wide; NOT safe
  * while any thread of the process may run BLAS). True if the kernels in use
  * are then the best known for this CPU; msg gets a sentence saying what was
  * done or why it failed ("" when nothing was to do). */
-bool dif_blas_use_best_core(char *msg, size_t size);
+bool dif__blas_use_best_core(char *msg, size_t size);
 
 /* Makes sure OpenBLAS's per-thread working buffers exist before a run
  * (blas.c says why: OpenBLAS spins forever when it cannot allocate them).
  * DIF_ERR_OUT_OF_MEMORY if the address space for them is not there. Cheap
  * once done for the current thread count. Thread-safe. */
-dif_status dif_blas_reserve(dif_error *err);
+dif_status dif__blas_reserve(dif__error *err);
 
 /* OpenBLAS's thread count (process-wide; setting it is NOT safe while any
  * thread may run BLAS — only dif_blas_setup does). */
-void dif_blas_set_threads(int n);
-int dif_blas_threads(void);
+void dif__blas_set_threads(int n);
+int dif__blas_threads(void);
 
 /* ---- internals, exposed for tests and the bench ---- */
 
 /* SIMD level of an x86 CPU as the OS enables it. */
-typedef enum dif_isa {
-  DIF_ISA_UNKNOWN = -1, /* not x86, or not a core name we know */
-  DIF_ISA_SSE = 0,      /* SSE2/SSE3 kernels */
-  DIF_ISA_AVX = 1,      /* AVX (Sandybridge, Bulldozer family) */
-  DIF_ISA_AVX2 = 2,     /* AVX2 + FMA (Haswell, Zen) */
-  DIF_ISA_AVX512 = 3,   /* AVX-512 F/VL with zmm state enabled (SkylakeX, Cooperlake) */
-} dif_isa;
+typedef enum dif__isa {
+  DIF__ISA_UNKNOWN = -1, /* not x86, or not a core name we know */
+  DIF__ISA_SSE = 0,      /* SSE2/SSE3 kernels */
+  DIF__ISA_AVX = 1,      /* AVX (Sandybridge, Bulldozer family) */
+  DIF__ISA_AVX2 = 2,     /* AVX2 + FMA (Haswell, Zen) */
+  DIF__ISA_AVX512 = 3,   /* AVX-512 F/VL with zmm state enabled (SkylakeX, Cooperlake) */
+} dif__isa;
 
 /* What this CPU and OS run. */
-dif_isa dif_cpu_isa(void);
-/* What an OpenBLAS kernel set needs (DIF_ISA_UNKNOWN for names not known). */
-dif_isa dif_blas_core_isa(const char *corename);
+dif__isa dif__cpu_isa(void);
+/* What an OpenBLAS kernel set needs (DIF__ISA_UNKNOWN for names not known). */
+dif__isa dif__blas_core_isa(const char *corename);
 /* The OpenBLAS core name libdif would pick for an ISA level on this CPU's
  * vendor ("SkylakeX", "Zen", "Haswell", "Sandybridge"), NULL for SSE. */
-const char *dif_blas_best_core(dif_isa isa);
+const char *dif__blas_best_core(dif__isa isa);
 
 /* Test hook: switches OpenBLAS to the named kernel set with no checks (as
  * OPENBLAS_CORETYPE=name would at start-up). False if this BLAS cannot be
  * switched. Only while no BLAS call runs. */
-bool dif_blas_switch_core(const char *name);
-/* Test hook: runs the check of dif_blas_init again (ignoring that it ran). */
-void dif_blas_recheck(void);
+bool dif__blas_switch_core(const char *name);
+/* Test hook: runs the check of dif__blas_init again (ignoring that it ran). */
+void dif__blas_recheck(void);
 
 #endif

@@ -12,7 +12,7 @@
  * several images side by side in one im2col matrix and one GEMM, whose
  * [cout, g·OHW] result is scattered back.
  *
- * Each product is dif_kgemm: float32 through OpenBLAS on the exact path, bf16
+ * Each product is dif__kgemm: float32 through OpenBLAS on the exact path, bf16
  * through the fast path's backend (the weight rounded per call) otherwise.
  * An F16/BF16 weight (core/weight.h) is widened to float32 into arena
  * scratch released at the end of the call: whole, once per call, when it
@@ -31,7 +31,7 @@
 #include "core/ops.h"
 #include "core/ops_internal.h"
 
-int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi) {
+int64_t dif__conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi) {
   int64_t span = in + pad_lo + pad_hi - k;
   if (stride < 1 || k < 1 || span < 0) return 0;
   return span / stride + 1;
@@ -91,7 +91,7 @@ static void im2col_task(void *arg, int64_t begin, int64_t end, int thread) {
 /* ---- the input transform ---- */
 
 typedef struct xform_job {
-  const dif_conv2d_params *p;
+  const dif__conv2d_params *p;
   const float *x; /* the first image [cin, H, W] */
   float *out;     /* [images][cin][rows][Win] */
   int64_t H, W, Hin, Win, row0, rows, n0;
@@ -101,26 +101,26 @@ typedef struct xform_job {
 static void xform_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const xform_job *j = arg;
-  const dif_conv2d_params *p = j->p;
+  const dif__conv2d_params *p = j->p;
   for (int64_t item = begin; item < end; item++) {
     const int64_t r = item % j->rows, c = (item / j->rows) % p->cin,
                   img = item / (j->rows * p->cin);
-    const int64_t ir = j->row0 + r, sr = j->Hin != j->H ? dif_nearest_idx(ir, j->H, j->Hin) : ir;
+    const int64_t ir = j->row0 + r, sr = j->Hin != j->H ? dif__nearest_idx(ir, j->H, j->Hin) : ir;
     const float *src = j->x + ((img * p->cin + c) * j->H + sr) * j->W;
     float *dst = j->out + ((img * p->cin + c) * j->rows + r) * j->Win;
     if (j->Win != j->W) {
       if (j->Win == 2 * j->W) {
         for (int64_t i = 0; i < j->W; i++) dst[2 * i] = dst[2 * i + 1] = src[i];
       } else {
-        for (int64_t i = 0; i < j->Win; i++) dst[i] = src[dif_nearest_idx(i, j->W, j->Win)];
+        for (int64_t i = 0; i < j->Win; i++) dst[i] = src[dif__nearest_idx(i, j->W, j->Win)];
       }
       src = dst;
     }
     if (p->in_norm) {
-      const dif_norm_affine *a = &p->in_norm[(j->n0 + img) * p->cin + c];
-      dif_k_affine_span(src, dst, j->Win, a->hi, a->lo, a->a, a->c, p->in_silu);
+      const dif__norm_affine *a = &p->in_norm[(j->n0 + img) * p->cin + c];
+      dif__k_affine_span(src, dst, j->Win, a->hi, a->lo, a->a, a->c, p->in_silu);
     } else if (p->in_silu) {
-      dif_k_act_span(DIF_ACT_SILU, src, dst, j->Win);
+      dif__k_act_span(DIF__ACT_SILU, src, dst, j->Win);
     } else if (src != dst) {
       memcpy(dst, src, (size_t)j->Win * sizeof *dst);
     }
@@ -128,49 +128,49 @@ static void xform_task(void *arg, int64_t begin, int64_t end, int thread) {
 }
 
 /* Transforms input rows [row0, row0 + rows) of images [n0, n0 + g) into out. */
-static void xform_rows(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t n0,
+static void xform_rows(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t n0,
                        int64_t g, int64_t H, int64_t W, int64_t Hin, int64_t Win, int64_t row0,
                        int64_t rows, float *out) {
   xform_job j = {p, x + n0 * p->cin * H * W, out, H, W, Hin, Win, row0, rows, n0};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(k->pool, g * p->cin * rows, Win >= 4096 ? 1 : 4096 / Win, xform_task, &j);
-  DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(k->pool, g * p->cin * rows, Win >= 4096 ? 1 : 4096 / Win, xform_task, &j);
+  DIF__PROF_END(DIF__PROF_CONV_PACK, t0, 0);
 }
 
-static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+static dif_status check_params(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
                                int64_t N, int64_t H, int64_t W, const void *w, const float *y,
-                               dif_error *err) {
+                               dif__error *err) {
   if (!k || !k->arena || !p || !x || !w || !y)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "conv2d: NULL argument");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "conv2d: NULL argument");
   if (p->cin < 1 || p->cout < 1 || p->kh < 1 || p->kw < 1 || p->stride < 1 || p->pad_top < 0 ||
       p->pad_left < 0 || p->pad_bottom < 0 || p->pad_right < 0 || N < 0 || H < 1 || W < 1 ||
       p->in_h < 0 || p->in_w < 0 || (p->in_h > 0) != (p->in_w > 0))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "conv2d: bad shape (cin %lld, cout %lld, kernel %lldx%lld, stride %lld, "
-                    "padding %lld,%lld,%lld,%lld, input %lldx%lldx%lld, resized to %lldx%lld)",
-                    (long long)p->cin, (long long)p->cout, (long long)p->kh, (long long)p->kw,
-                    (long long)p->stride, (long long)p->pad_top, (long long)p->pad_left,
-                    (long long)p->pad_bottom, (long long)p->pad_right, (long long)N, (long long)H,
-                    (long long)W, (long long)p->in_h, (long long)p->in_w);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "conv2d: bad shape (cin %lld, cout %lld, kernel %lldx%lld, stride %lld, "
+                     "padding %lld,%lld,%lld,%lld, input %lldx%lldx%lld, resized to %lldx%lld)",
+                     (long long)p->cin, (long long)p->cout, (long long)p->kh, (long long)p->kw,
+                     (long long)p->stride, (long long)p->pad_top, (long long)p->pad_left,
+                     (long long)p->pad_bottom, (long long)p->pad_right, (long long)N, (long long)H,
+                     (long long)W, (long long)p->in_h, (long long)p->in_w);
   /* GEMM dimensions must fit OpenBLAS's int. Bounding every input by it
    * first means no sum or pairwise product below can overflow int64. */
-  const int64_t lim = DIF_GEMM_DIM_MAX;
+  const int64_t lim = DIF__GEMM_DIM_MAX;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
   if (p->cin > lim || p->cout > lim || p->kh > lim || p->kw > lim || p->stride > lim ||
       p->pad_top > lim || p->pad_left > lim || p->pad_bottom > lim || p->pad_right > lim ||
       H > lim || W > lim || H * W > lim || Hin > lim || Win > lim || Hin * Win > lim ||
       p->kh * p->kw > lim / p->cin)
-    return dif_fail(err, DIF_ERR_LIMIT, "conv2d: dimensions exceed the BLAS limit of %d",
-                    DIF_GEMM_DIM_MAX);
-  const int64_t OH = dif_conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
-  const int64_t OW = dif_conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
+    return dif__fail(err, DIF_ERR_LIMIT, "conv2d: dimensions exceed the BLAS limit of %d",
+                     DIF__GEMM_DIM_MAX);
+  const int64_t OH = dif__conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  const int64_t OW = dif__conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
   if (OH < 1 || OW < 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "conv2d: %lldx%lld kernel does not fit the padded %lldx%lld input",
-                    (long long)p->kh, (long long)p->kw, (long long)Hin, (long long)Win);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "conv2d: %lldx%lld kernel does not fit the padded %lldx%lld input",
+                     (long long)p->kh, (long long)p->kw, (long long)Hin, (long long)Win);
   if (OH * OW > lim)
-    return dif_fail(err, DIF_ERR_LIMIT, "conv2d: output of %lldx%lld exceeds the BLAS limit",
-                    (long long)OH, (long long)OW);
+    return dif__fail(err, DIF_ERR_LIMIT, "conv2d: output of %lldx%lld exceeds the BLAS limit",
+                     (long long)OH, (long long)OW);
   const bool direct = p->kh == 1 && p->kw == 1 && p->stride == 1 && p->pad_top == 0 &&
                       p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
   const bool xform = p->in_h || p->in_norm || p->in_silu;
@@ -178,9 +178,9 @@ static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, co
   const size_t xs = (size_t)(N * p->cin * H * W) * sizeof(float),
                ys = (size_t)(N * p->cout * OH * OW) * sizeof(float);
   if (N > 0 && xb < yb + ys && yb < xb + xs && !(x == y && direct && !xform && p->cout <= p->cin))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "conv2d: output overlaps the input (only a 1x1 convolution with cout <= cin "
-                    "may run in place)");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "conv2d: output overlaps the input (only a 1x1 convolution with cout <= cin "
+                     "may run in place)");
   return DIF_OK;
 }
 
@@ -191,7 +191,7 @@ static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, co
  * the weight's size. */
 typedef struct conv_w {
   const float *f32; /* the whole weight in float32, or NULL: banded */
-  dif_weight w;
+  dif__weight w;
   float *buf;   /* [rows, K] */
   int64_t rows; /* output channels per band */
 } conv_w;
@@ -199,23 +199,23 @@ typedef struct conv_w {
 #define CONV_WEIGHT_BAND_FLOATS ((int64_t)4 << 20) /* 16 MiB */
 
 /* C[cout, n] = W · B[K, n] + beta·C (row-major, leading dimensions ldb,
- * ldc): one dif_kgemm for a float32 weight — the call the convolution
+ * ldc): one dif__kgemm for a float32 weight — the call the convolution
  * always made —, else one per band of output channels, each widened
  * first. */
-static dif_status w_gemm(const dif_kctx *k, const conv_w *cw, int64_t cout, int64_t n, int64_t K,
+static dif_status w_gemm(const dif__kctx *k, const conv_w *cw, int64_t cout, int64_t n, int64_t K,
                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                         dif_error *err) {
+                         dif__error *err) {
   if (cw->f32)
-    return dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, cout, n, K, 1.0f, cw->f32, K, B, ldb,
-                     beta, C, ldc, err);
+    return dif__kgemm(k, DIF__PROF_CONV_GEMM, false, false, cout, n, K, 1.0f, cw->f32, K, B, ldb,
+                      beta, C, ldc, err);
   dif_status st = DIF_OK;
   for (int64_t r0 = 0; r0 < cout && !st; r0 += cw->rows) {
     const int64_t rows = cout - r0 < cw->rows ? cout - r0 : cw->rows;
-    const double t0 = DIF_PROF_START();
-    dif_weight_tile_f32(k->pool, cw->w, K, r0, rows, 0, K, cw->buf);
-    DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
-    st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, rows, n, K, 1.0f, cw->buf, K, B, ldb, beta,
-                   C + r0 * ldc, ldc, err);
+    const double t0 = DIF__PROF_START();
+    dif__weight_tile_f32(k->pool, cw->w, K, r0, rows, 0, K, cw->buf);
+    DIF__PROF_END(DIF__PROF_WEIGHT_CONVERT, t0, 0);
+    st = dif__kgemm(k, DIF__PROF_CONV_GEMM, false, false, rows, n, K, 1.0f, cw->buf, K, B, ldb,
+                    beta, C + r0 * ldc, ldc, err);
   }
   return st;
 }
@@ -253,20 +253,20 @@ static void scatter_task(void *arg, int64_t begin, int64_t end, int thread) {
 /* Several whole images per GEMM: (transform,) im2col side by side, one
  * product into a [cout, g·OHW] scratch, then one pass that scatters it to
  * the images and adds the bias (and the residual already in y). */
-static dif_status conv_grouped(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+static dif_status conv_grouped(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
                                int64_t N, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                const conv_w *cw, const float *b, float *y, int64_t group,
-                               dif_error *err) {
+                               dif__error *err) {
   const int64_t K = p->cin * p->kh * p->kw, OHW = OH * OW;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
   const bool xform = p->in_h || p->in_norm || p->in_silu;
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *col = dif_arena_floats(k->arena, (size_t)(K * group * OHW), err);
-  float *tmp = dif_arena_floats(k->arena, (size_t)(p->cout * group * OHW), err);
-  float *xt = xform ? dif_arena_floats(k->arena, (size_t)(group * p->cin * Hin * Win), err) : NULL;
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *col = dif__arena_floats(k->arena, (size_t)(K * group * OHW), err);
+  float *tmp = dif__arena_floats(k->arena, (size_t)(p->cout * group * OHW), err);
+  float *xt = xform ? dif__arena_floats(k->arena, (size_t)(group * p->cin * Hin * Win), err) : NULL;
   if (!col || !tmp || (xform && !xt)) {
-    dif_arena_release(k->arena, mark);
-    dif_error_prefix(err, "conv2d im2col");
+    dif__arena_release(k->arena, mark);
+    dif__error_prefix(err, "conv2d im2col");
     return DIF_ERR_OUT_OF_MEMORY;
   }
   const int64_t grain = OW >= 4096 ? 1 : 4096 / OW;
@@ -281,47 +281,47 @@ static dif_status conv_grouped(const dif_kctx *k, const dif_conv2d_params *p, co
                     p->kh,   p->kw,     p->stride, p->pad_top, p->pad_left,
                     0,       OH,        K,         g,          p->cin * Hin * Win,
                     g * OHW, Hin * Win, 0};
-    double t0 = DIF_PROF_START();
-    dif_pool_for(k->pool, g * K * OH, grain, im2col_task, &j);
-    DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
+    double t0 = DIF__PROF_START();
+    dif__pool_for(k->pool, g * K * OH, grain, im2col_task, &j);
+    DIF__PROF_END(DIF__PROF_CONV_PACK, t0, 0);
     const dif_status st = w_gemm(k, cw, p->cout, g * OHW, K, col, g * OHW, 0.0f, tmp, g * OHW, err);
     if (st) {
-      dif_arena_release(k->arena, mark);
+      dif__arena_release(k->arena, mark);
       return st;
     }
     scatter_job sj = {tmp, y + n0 * p->cout * OHW, b, p->cout, OHW, g, OHW, p->accumulate};
-    t0 = DIF_PROF_START();
-    dif_pool_for(k->pool, g * p->cout, OHW >= 4096 ? 1 : 4096 / OHW, scatter_task, &sj);
-    DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+    t0 = DIF__PROF_START();
+    dif__pool_for(k->pool, g * p->cout, OHW >= 4096 ? 1 : 4096 / OHW, scatter_task, &sj);
+    DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return DIF_OK;
 }
 
 /* Preloads the bias into one image's output (or adds it to the residual
  * there) for the beta = 1 products. */
-static void bias_rows(const dif_kctx *k, const dif_conv2d_params *p, float *yn, int64_t OHW,
+static void bias_rows(const dif__kctx *k, const dif__conv2d_params *p, float *yn, int64_t OHW,
                       const float *b) {
   if (!b) return;
   if (p->accumulate)
-    dif_add_rows(k->pool, yn, p->cout, OHW, OHW, b);
+    dif__add_rows(k->pool, yn, p->cout, OHW, OHW, b);
   else
-    dif_fill_rows(k->pool, yn, p->cout, OHW, OHW, b);
+    dif__fill_rows(k->pool, yn, p->cout, OHW, OHW, b);
 }
 
 /* 1×1 convolution writing over its own input (cout <= cin): pixel bands go
  * through a [cout, band] scratch, and each band's result lands only on the
  * band's own pixels, which no later band reads. */
-static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p, float *x,
+static dif_status conv1x1_in_place(const dif__kctx *k, const dif__conv2d_params *p, float *x,
                                    int64_t N, int64_t HW, const conv_w *cw, const float *b,
-                                   size_t max_scratch, dif_error *err) {
+                                   size_t max_scratch, dif__error *err) {
   int64_t band = (int64_t)(max_scratch / sizeof(float) / (size_t)p->cout);
   if (band < 64) band = 64;
   if (band > HW) band = HW;
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *tmp = dif_arena_floats(k->arena, (size_t)(p->cout * band), err);
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *tmp = dif__arena_floats(k->arena, (size_t)(p->cout * band), err);
   if (!tmp) {
-    dif_error_prefix(err, "conv2d in place");
+    dif__error_prefix(err, "conv2d in place");
     return DIF_ERR_OUT_OF_MEMORY;
   }
   for (int64_t n = 0; n < N; n++) {
@@ -330,7 +330,7 @@ static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p
       const int64_t m = HW - p0 < band ? HW - p0 : band;
       const dif_status st = w_gemm(k, cw, p->cout, m, p->cin, xn + p0, HW, 0.0f, tmp, m, err);
       if (st) {
-        dif_arena_release(k->arena, mark);
+        dif__arena_release(k->arena, mark);
         return st;
       }
       /* Channel slots are HW floats apart in both layouts, so an output
@@ -338,29 +338,29 @@ static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p
        * one of this band's, already read by the GEMM above. Image n's output
        * (slots n·cout .. (n+1)·cout) ends before image n + 1's input. */
       scatter_job sj = {tmp, yn + p0, b, p->cout, m, 1, HW, false};
-      const double t0 = DIF_PROF_START();
-      dif_pool_for(k->pool, p->cout, m >= 4096 ? 1 : 4096 / m, scatter_task, &sj);
-      DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+      const double t0 = DIF__PROF_START();
+      dif__pool_for(k->pool, p->cout, m >= 4096 ? 1 : 4096 / m, scatter_task, &sj);
+      DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
     }
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return DIF_OK;
 }
 
 /* The convolution, arguments checked. */
-static dif_status conv2d_run(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+static dif_status conv2d_run(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
                              int64_t N, int64_t H, int64_t W, const conv_w *cw, const float *b,
-                             float *y, size_t max_scratch, dif_error *err) {
+                             float *y, size_t max_scratch, dif__error *err) {
   dif_status st = DIF_OK;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
-  const int64_t OH = dif_conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
-  const int64_t OW = dif_conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
+  const int64_t OH = dif__conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  const int64_t OW = dif__conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
   const int64_t K = p->cin * p->kh * p->kw, HW = H * W, OHW = OH * OW;
   const float beta = b || p->accumulate ? 1.0f : 0.0f;
   const bool xform = p->in_h || p->in_norm || p->in_silu;
   const bool direct = !xform && p->kh == 1 && p->kw == 1 && p->stride == 1 && p->pad_top == 0 &&
                       p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0;
-  dif_prof_record_shape(DIF_PROF_CONV_GEMM, false, false, p->cout, OHW, K, N);
+  dif__prof_record_shape(DIF__PROF_CONV_GEMM, false, false, p->cout, OHW, K, N);
   if (N == 0) return DIF_OK;
   if (x == y) /* checked: a 1×1 convolution that may run in place */
     return conv1x1_in_place(k, p, y, N, HW, cw, b, max_scratch, err);
@@ -398,12 +398,12 @@ static dif_status conv2d_run(const dif_kctx *k, const dif_conv2d_params *p, cons
   if (band > OH) band = OH;
   const int64_t band_in = (band - 1) * p->stride + p->kh; /* input rows a band can need */
 
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  float *col = dif_arena_floats(k->arena, row_floats * (size_t)band, err);
-  float *xb = xform ? dif_arena_floats(k->arena, in_row * (size_t)band_in, err) : NULL;
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *col = dif__arena_floats(k->arena, row_floats * (size_t)band, err);
+  float *xb = xform ? dif__arena_floats(k->arena, in_row * (size_t)band_in, err) : NULL;
   if (!col || (xform && !xb)) {
-    dif_arena_release(k->arena, mark);
-    dif_error_prefix(err, "conv2d im2col");
+    dif__arena_release(k->arena, mark);
+    dif__error_prefix(err, "conv2d im2col");
     return DIF_ERR_OUT_OF_MEMORY;
   }
   /* Enough (kernel row, output row) items per chunk to copy ~4k floats. */
@@ -429,60 +429,60 @@ static dif_status conv2d_run(const dif_kctx *k, const dif_conv2d_params *p, cons
       im2col_job j = {src,   col,       Hin,         Win,         OW,     p->kh,
                       p->kw, p->stride, p->pad_top,  p->pad_left, oh0,    nrows,
                       K,     1,         p->cin * HW, nrows * OW,  x_chan, row0};
-      const double t0 = DIF_PROF_START();
-      dif_pool_for(k->pool, K * nrows, grain, im2col_task, &j);
-      DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
+      const double t0 = DIF__PROF_START();
+      dif__pool_for(k->pool, K * nrows, grain, im2col_task, &j);
+      DIF__PROF_END(DIF__PROF_CONV_PACK, t0, 0);
       st = w_gemm(k, cw, p->cout, nrows * OW, K, col, nrows * OW, beta, yn + oh0 * OW, OHW, err);
       if (st) {
-        dif_arena_release(k->arena, mark);
+        dif__arena_release(k->arena, mark);
         return st;
       }
     }
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return DIF_OK;
 }
 
-dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                              int64_t N, int64_t H, int64_t W, dif_weight w, const float *b,
-                              float *y, size_t max_scratch, dif_error *err) {
+dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
+                               int64_t N, int64_t H, int64_t W, dif__weight w, const float *b,
+                               float *y, size_t max_scratch, dif__error *err) {
   dif_status st = check_params(k, p, x, N, H, W, w.data, y, err);
   if (st != DIF_OK) return st;
   const int64_t K = p->cin * p->kh * p->kw;
   if (w.numel != p->cout * K)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
-                    (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
-                    (long long)p->kw);
-  conv_w cw = {dif_weight_as_f32(w), w, NULL, p->cout};
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
+                     (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
+                     (long long)p->kw);
+  conv_w cw = {dif__weight_as_f32(w), w, NULL, p->cout};
   if (N == 0 || cw.f32) return conv2d_run(k, p, x, N, H, W, &cw, b, y, max_scratch, err);
   /* A 16-bit weight: its float32 form, whole when it fits a band (widened
    * once for every product of the call), else band by band per product. */
   int64_t rows = CONV_WEIGHT_BAND_FLOATS / K;
   if (rows < 1) rows = 1;
   if (rows > p->cout) rows = p->cout;
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  cw.buf = dif_arena_floats(k->arena, (size_t)(rows * K), err);
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  cw.buf = dif__arena_floats(k->arena, (size_t)(rows * K), err);
   if (!cw.buf) {
-    dif_error_prefix(err, "conv2d: float32 form of a %s weight [%lld, %lld, %lld, %lld]",
-                     dif_dtype_name(w.dtype), (long long)p->cout, (long long)p->cin,
-                     (long long)p->kh, (long long)p->kw);
+    dif__error_prefix(err, "conv2d: float32 form of a %s weight [%lld, %lld, %lld, %lld]",
+                      dif__dtype_name(w.dtype), (long long)p->cout, (long long)p->cin,
+                      (long long)p->kh, (long long)p->kw);
     return DIF_ERR_OUT_OF_MEMORY;
   }
   cw.rows = rows;
   if (rows == p->cout) {
-    const double t0 = DIF_PROF_START();
-    dif_weight_tile_f32(k->pool, w, K, 0, p->cout, 0, K, cw.buf);
-    DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
+    const double t0 = DIF__PROF_START();
+    dif__weight_tile_f32(k->pool, w, K, 0, p->cout, 0, K, cw.buf);
+    DIF__PROF_END(DIF__PROF_WEIGHT_CONVERT, t0, 0);
     cw.f32 = cw.buf;
   }
   st = conv2d_run(k, p, x, N, H, W, &cw, b, y, max_scratch, err);
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return st;
 }
 
-dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
-                      int64_t H, int64_t W, dif_weight w, const float *b, float *y,
-                      dif_error *err) {
-  return dif_conv2d_bounded(k, p, x, N, H, W, w, b, y, DIF_CONV2D_SCRATCH_MAX, err);
+dif_status dif__conv2d(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
+                       int64_t H, int64_t W, dif__weight w, const float *b, float *y,
+                       dif__error *err) {
+  return dif__conv2d_bounded(k, p, x, N, H, W, w, b, y, DIF__CONV2D_SCRATCH_MAX, err);
 }

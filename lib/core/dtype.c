@@ -3,25 +3,25 @@
 
 #include <string.h>
 
-const char *dif_dtype_name(dif_dtype t) {
+const char *dif__dtype_name(dif__dtype t) {
   switch (t) {
-  case DIF_DTYPE_F32: return "f32";
-  case DIF_DTYPE_F16: return "f16";
-  case DIF_DTYPE_BF16: return "bf16";
+  case DIF__DTYPE_F32: return "f32";
+  case DIF__DTYPE_F16: return "f16";
+  case DIF__DTYPE_BF16: return "bf16";
   default: return "?";
   }
 }
 
-size_t dif_dtype_size(dif_dtype t) {
+size_t dif__dtype_size(dif__dtype t) {
   switch (t) {
-  case DIF_DTYPE_F32: return 4;
-  case DIF_DTYPE_F16:
-  case DIF_DTYPE_BF16: return 2;
+  case DIF__DTYPE_F32: return 4;
+  case DIF__DTYPE_F16:
+  case DIF__DTYPE_BF16: return 2;
   default: return 0;
   }
 }
 
-uint16_t dif_bf16_from_f32(float f) {
+uint16_t dif__bf16_from_f32(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
@@ -32,20 +32,20 @@ uint16_t dif_bf16_from_f32(float f) {
   return (uint16_t)(u >> 16);
 }
 
-float dif_bf16_to_float(uint16_t h) {
+float dif__bf16_to_float(uint16_t h) {
   const uint32_t u = (uint32_t)h << 16;
   float f;
   memcpy(&f, &u, sizeof f);
   return f;
 }
 
-float dif_bf16_round(float f) { return dif_bf16_to_float(dif_bf16_from_f32(f)); }
+float dif__bf16_round(float f) { return dif__bf16_to_float(dif__bf16_from_f32(f)); }
 
-/* Branch-free (the widening loop of dif_dtype_to_f32 vectorises): a normal
+/* Branch-free (the widening loop of dif__dtype_to_f32 vectorises): a normal
  * half rebiases its exponent; a subnormal one is m·2^-24, exact in float32
  * arithmetic on integers (no subnormal float is read, so a DAZ mode cannot
  * flush it); Inf/NaN keep their payload. */
-float dif_f16_to_float(uint16_t h) {
+float dif__f16_to_float(uint16_t h) {
   const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   const float sub = (float)m * 0x1p-24f;
   uint32_t sub_bits;
@@ -59,7 +59,7 @@ float dif_f16_to_float(uint16_t h) {
   return f;
 }
 
-uint16_t dif_f16_from_f32(float f) {
+uint16_t dif__f16_from_f32(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
   const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
@@ -87,14 +87,14 @@ static uint16_t u16_at(const void *src, size_t i) {
   return v;
 }
 
-void dif_dtype_to_f32(dif_dtype t, const void *src, size_t n, float *dst) {
+void dif__dtype_to_f32(dif__dtype t, const void *src, size_t n, float *dst) {
   switch (t) {
-  case DIF_DTYPE_F32: memcpy(dst, src, n * sizeof *dst); break;
-  case DIF_DTYPE_F16:
-    for (size_t i = 0; i < n; i++) dst[i] = dif_f16_to_float(u16_at(src, i));
+  case DIF__DTYPE_F32: memcpy(dst, src, n * sizeof *dst); break;
+  case DIF__DTYPE_F16:
+    for (size_t i = 0; i < n; i++) dst[i] = dif__f16_to_float(u16_at(src, i));
     break;
-  case DIF_DTYPE_BF16:
-    for (size_t i = 0; i < n; i++) dst[i] = dif_bf16_to_float(u16_at(src, i));
+  case DIF__DTYPE_BF16:
+    for (size_t i = 0; i < n; i++) dst[i] = dif__bf16_to_float(u16_at(src, i));
     break;
   default: break;
   }

@@ -10,7 +10,7 @@
  * (8 with the implicit one), so its unit roundoff is u = 2^-8. Rounding a
  * float32 to bf16 is round-to-nearest, ties-to-even on the dropped 16 bits —
  * what PyTorch (c10::BFloat16) and oneDNN (bfloat16_t, and the AVX512-BF16
- * instruction VCVTNEPS2BF16) do. dif_bf16_from_f32 is that rule in plain C,
+ * instruction VCVTNEPS2BF16) do. dif__bf16_from_f32 is that rule in plain C,
  * so the fidelity of a bf16 product can be computed and tested on any CPU.
  * Where implementations differ (documented, none matters for a bound of
  * 2^-8): NaN stays a NaN of the same sign with the quiet bit set (oneDNN;
@@ -18,40 +18,40 @@
  * float32 subnormal inputs as zero, while this model rounds them like any
  * other value (as PyTorch's C++ does).
  */
-#ifndef DIF_CORE_DTYPE_H
-#define DIF_CORE_DTYPE_H
+#ifndef DIF__CORE_DTYPE_H
+#define DIF__CORE_DTYPE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum dif_dtype {
-  DIF_DTYPE_F32 = 0,
-  DIF_DTYPE_F16 = 1,  /* IEEE binary16 */
-  DIF_DTYPE_BF16 = 2, /* bfloat16 */
-  DIF_DTYPE_COUNT
-} dif_dtype;
+typedef enum dif__dtype {
+  DIF__DTYPE_F32 = 0,
+  DIF__DTYPE_F16 = 1,  /* IEEE binary16 */
+  DIF__DTYPE_BF16 = 2, /* bfloat16 */
+  DIF__DTYPE_COUNT
+} dif__dtype;
 
 /* "f32", "f16", "bf16"; "?" for anything else. */
-const char *dif_dtype_name(dif_dtype t);
+const char *dif__dtype_name(dif__dtype t);
 /* Bytes per element (4, 2, 2); 0 for anything else. */
-size_t dif_dtype_size(dif_dtype t);
+size_t dif__dtype_size(dif__dtype t);
 
 /* float32 → bf16 bits, round to nearest even; Inf stays Inf, values past the
  * largest bf16 round to Inf, NaN stays NaN (sign kept, quiet bit set). */
-uint16_t dif_bf16_from_f32(float f);
+uint16_t dif__bf16_from_f32(float f);
 /* bf16 bits → float32 (exact). */
-float dif_bf16_to_float(uint16_t h);
+float dif__bf16_to_float(uint16_t h);
 /* f through bf16 and back: the value a bf16 kernel multiplies. */
-float dif_bf16_round(float f);
+float dif__bf16_round(float f);
 /* IEEE binary16 bits → float32 (exact, subnormals included). */
-float dif_f16_to_float(uint16_t h);
+float dif__f16_to_float(uint16_t h);
 /* float32 → IEEE binary16 bits, round to nearest even (as numpy's and
  * PyTorch's float16 casts): subnormal halves below 2^-14, Inf from 65520 up,
  * NaN stays NaN (sign kept, quiet bit set). For writing F16 weight files
  * (the bench's random models, the tests' F16 copies). */
-uint16_t dif_f16_from_f32(float f);
+uint16_t dif__f16_from_f32(float f);
 
 /* dst[i] = src[i] as float32 for n elements of type t (exact for all three). */
-void dif_dtype_to_f32(dif_dtype t, const void *src, size_t n, float *dst);
+void dif__dtype_to_f32(dif__dtype t, const void *src, size_t n, float *dst);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-dif_status dif_fail(dif_error *err, dif_status status, const char *fmt, ...) {
+dif_status dif__fail(dif__error *err, dif_status status, const char *fmt, ...) {
   if (err) {
     va_list ap;
     va_start(ap, fmt);
@@ -15,9 +15,9 @@ dif_status dif_fail(dif_error *err, dif_status status, const char *fmt, ...) {
   return status;
 }
 
-void dif_error_prefix(dif_error *err, const char *fmt, ...) {
+void dif__error_prefix(dif__error *err, const char *fmt, ...) {
   if (!err) return;
-  char prefix[DIF_ERROR_MSG_MAX], old[DIF_ERROR_MSG_MAX];
+  char prefix[DIF__ERROR_MSG_MAX], old[DIF__ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(prefix, sizeof prefix, fmt, ap);
@@ -33,7 +33,7 @@ void dif_error_prefix(dif_error *err, const char *fmt, ...) {
   err->msg[n + 2 + m] = '\0';
 }
 
-void dif_error_clear(dif_error *err) {
+void dif__error_clear(dif__error *err) {
   if (!err) return;
   err->status = DIF_OK;
   err->msg[0] = '\0';

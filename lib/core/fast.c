@@ -9,11 +9,11 @@
  * pack the same weight twice (the second waits for the first's result).
  * A weight is found by its data's address, dtype and shape. After packing
  * a weight that lies in a file mapping, its pages are dropped
- * (dif_weight_drop_pages): the packed copy replaces them in memory.
- * Packed weights live until dif_fast_free: the address a weight was found
- * at must not be reused for another weight while the dif_fast lives (a
+ * (dif__weight_drop_pages): the packed copy replaces them in memory.
+ * Packed weights live until dif__fast_free: the address a weight was found
+ * at must not be reused for another weight while the dif__fast lives (a
  * context's weights never move; a program that loads and frees models with
- * one dif_fast must free it with them).
+ * one dif__fast must free it with them).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,13 +24,13 @@
 
 typedef struct slot {
   const void *w; /* the weight's data; NULL: empty */
-  dif_dtype dtype;
+  dif__dtype dtype;
   int64_t n, k;
-  dif_packed *p;
+  dif__packed *p;
 } slot;
 
-struct dif_fast {
-  const dif_backend *backend;
+struct dif__fast {
+  const dif__backend *backend;
   pthread_mutex_t lock;
   slot *slots;
   size_t cap, used; /* cap a power of two */
@@ -40,32 +40,32 @@ struct dif_fast {
   char first_fallback[256];
 };
 
-dif_status dif_fast_new(const dif_backend *b, dif_fast **out, dif_error *err) {
-  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "fast path: out is NULL");
+dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err) {
+  if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast path: out is NULL");
   *out = NULL;
-  if (!b) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "fast path: no backend");
+  if (!b) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast path: no backend");
   char why[256] = "";
-  if (!b->supports(DIF_DTYPE_BF16, why, sizeof why))
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "fast path: backend %s has no bf16 products here: %s",
-                    b->name, why);
-  dif_fast *f = calloc(1, sizeof *f);
-  if (!f) return dif_fail_oom(err, "the fast path's state", sizeof *f);
+  if (!b->supports(DIF__DTYPE_BF16, why, sizeof why))
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "fast path: backend %s has no bf16 products here: %s", b->name, why);
+  dif__fast *f = calloc(1, sizeof *f);
+  if (!f) return dif__fail_oom(err, "the fast path's state", sizeof *f);
   f->backend = b;
   pthread_mutex_init(&f->lock, NULL);
   *out = f;
   return DIF_OK;
 }
 
-void dif_fast_free(dif_fast *f) {
+void dif__fast_free(dif__fast *f) {
   if (!f) return;
   for (size_t i = 0; i < f->cap; i++)
-    if (f->slots[i].w) dif_packed_free(f->slots[i].p);
+    if (f->slots[i].w) dif__packed_free(f->slots[i].p);
   free(f->slots);
   pthread_mutex_destroy(&f->lock);
   free(f);
 }
 
-const dif_backend *dif_fast_backend(const dif_fast *f) { return f ? f->backend : NULL; }
+const dif__backend *dif__fast_backend(const dif__fast *f) { return f ? f->backend : NULL; }
 
 static size_t hash_ptr(const void *p) {
   uint64_t x = (uint64_t)(uintptr_t)p;
@@ -76,14 +76,14 @@ static size_t hash_ptr(const void *p) {
 }
 
 /* The slot of (w, dtype, n, k), or the empty slot where it would go. */
-static slot *find(slot *slots, size_t cap, const void *w, dif_dtype dtype, int64_t n, int64_t k) {
+static slot *find(slot *slots, size_t cap, const void *w, dif__dtype dtype, int64_t n, int64_t k) {
   for (size_t i = hash_ptr(w) & (cap - 1);; i = (i + 1) & (cap - 1))
     if (!slots[i].w ||
         (slots[i].w == w && slots[i].dtype == dtype && slots[i].n == n && slots[i].k == k))
       return &slots[i];
 }
 
-static bool grow(dif_fast *f) {
+static bool grow(dif__fast *f) {
   const size_t cap = f->cap ? 2 * f->cap : 256;
   slot *s = calloc(cap, sizeof *s);
   if (!s) return false;
@@ -98,21 +98,21 @@ static bool grow(dif_fast *f) {
   return true;
 }
 
-dif_status dif_fast_weight(dif_fast *f, dif_weight w, int64_t n, int64_t k, int64_t m_hint,
-                           const dif_packed **out, dif_error *err) {
+dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
+                            const dif__packed **out, dif__error *err) {
   if (!f || !w.data || !out)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
   *out = NULL;
   dif_status st = DIF_OK;
   pthread_mutex_lock(&f->lock);
   if (2 * (f->used + 1) > f->cap && !grow(f)) {
     pthread_mutex_unlock(&f->lock);
-    return dif_fail_oom(err, "the fast path's weight table", 2 * f->cap * sizeof(slot));
+    return dif__fail_oom(err, "the fast path's weight table", 2 * f->cap * sizeof(slot));
   }
   slot *s = find(f->slots, f->cap, w.data, w.dtype, n, k);
   if (!s->w) {
-    dif_packed *p = NULL;
-    st = dif_backend_pack(f->backend, DIF_DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
+    dif__packed *p = NULL;
+    st = dif__backend_pack(f->backend, DIF__DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
     if (!st) {
       *s = (slot){w.data, w.dtype, n, k, p};
       f->used++;
@@ -120,7 +120,7 @@ dif_status dif_fast_weight(dif_fast *f, dif_weight w, int64_t n, int64_t k, int6
       /* The packed copy serves every later product; the mapped source
        * pages would only double the memory (they come back from the file
        * if an exact fallback reads them). */
-      if (p->bytes) f->dropped += dif_weight_drop_pages(w);
+      if (p->bytes) f->dropped += dif__weight_drop_pages(w);
     }
   }
   if (!st) *out = s->p;
@@ -128,7 +128,7 @@ dif_status dif_fast_weight(dif_fast *f, dif_weight w, int64_t n, int64_t k, int6
   return st;
 }
 
-void dif_fast_note_fallback(dif_fast *f, const dif_error *err) {
+void dif__fast_note_fallback(dif__fast *f, const dif__error *err) {
   if (!f) return;
   pthread_mutex_lock(&f->lock);
   if (f->fallbacks++ == 0)
@@ -136,7 +136,7 @@ void dif_fast_note_fallback(dif_fast *f, const dif_error *err) {
   pthread_mutex_unlock(&f->lock);
 }
 
-void dif_fast_get_stats(dif_fast *f, dif_fast_stats *out) {
+void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out) {
   memset(out, 0, sizeof *out);
   if (!f) return;
   pthread_mutex_lock(&f->lock);

@@ -1,4 +1,4 @@
-/* gemm.c — matrix products: dif_gemm and PyTorch Linear through OpenBLAS
+/* gemm.c — matrix products: dif__gemm and PyTorch Linear through OpenBLAS
  * (the exact path), and their fast path (bf16 through a GEMM backend) when
  * the kernel context has one.
  *
@@ -18,9 +18,9 @@
 
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                 float *C, int64_t ldc) {
+void dif__gemm_op(dif__prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     /* Nothing to multiply: C = beta·C. Done here because OpenBLAS would
@@ -31,35 +31,37 @@ void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t 
     }
     return;
   }
-  const double t0 = DIF_PROF_START();
-  /* Dimensions above DIF_GEMM_DIM_MAX are rejected by the kernels that call
+  const double t0 = DIF__PROF_START();
+  /* Dimensions above DIF__GEMM_DIM_MAX are rejected by the kernels that call
    * this with user-controlled sizes (conv2d, attention). */
   pthread_mutex_lock(&call_lock);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, alpha, A,
               (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
   pthread_mutex_unlock(&call_lock);
-  DIF_PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
+  DIF__PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
 }
 
-void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-              int64_t ldc) {
-  dif_gemm_op(DIF_PROF_GEMM_OTHER, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+void dif__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+               int64_t ldc) {
+  dif__gemm_op(DIF__PROF_GEMM_OTHER, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+               ldc);
 }
 
-dif_status dif_kgemm(const dif_kctx *k, dif_prof_op op, bool trans_a, bool trans_b, int64_t M,
-                     int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, float beta, float *C, int64_t ldc, dif_error *err) {
+dif_status dif__kgemm(const dif__kctx *k, dif__prof_op op, bool trans_a, bool trans_b, int64_t M,
+                      int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                      dif__error *err) {
   if (!k || !k->fast) {
-    dif_gemm_op(op, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    dif__gemm_op(op, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return DIF_OK;
   }
-  const double t0 = DIF_PROF_START();
+  const double t0 = DIF__PROF_START();
   const dif_status st =
-      dif_backend_matmul(dif_fast_backend(k->fast), k, DIF_DTYPE_BF16, trans_a, trans_b, M, N, K,
-                         alpha, A, lda, B, ldb, beta, C, ldc, err);
-  DIF_PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
+      dif__backend_matmul(dif__fast_backend(k->fast), k, DIF__DTYPE_BF16, trans_a, trans_b, M, N, K,
+                          alpha, A, lda, B, ldb, beta, C, ldc, err);
+  DIF__PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
   return st;
 }
 
@@ -69,20 +71,20 @@ dif_status dif_kgemm(const dif_kctx *k, dif_prof_op op, bool trans_a, bool trans
  * caller then runs the exact product, and k->fast counts it for the log
  * (these functions have no error to return; the product is still right, in
  * float32). */
-static bool fast_linear(const dif_kctx *k, const float *x, bool x_cf, int64_t n, int64_t in,
-                        dif_weight W, const float *b, int64_t out, float *y, bool y_cf, bool acc) {
+static bool fast_linear(const dif__kctx *k, const float *x, bool x_cf, int64_t n, int64_t in,
+                        dif__weight W, const float *b, int64_t out, float *y, bool y_cf, bool acc) {
   if (!k || !k->fast) return false;
-  dif_error err = {0};
-  const dif_packed *p;
-  const double t0 = DIF_PROF_START();
-  dif_status st = dif_fast_weight(k->fast, W, out, in, n, &p, &err);
-  if (!st) st = dif_packed_linear_cf(k, p, x, x_cf, n, b, acc, y, y_cf, &err);
+  dif__error err = {0};
+  const dif__packed *p;
+  const double t0 = DIF__PROF_START();
+  dif_status st = dif__fast_weight(k->fast, W, out, in, n, &p, &err);
+  if (!st) st = dif__packed_linear_cf(k, p, x, x_cf, n, b, acc, y, y_cf, &err);
   if (st) {
-    dif_fast_note_fallback(k->fast, &err);
+    dif__fast_note_fallback(k->fast, &err);
     return false;
   }
-  dif_prof_record_shape(DIF_PROF_LINEAR, x_cf, true, n, out, in, 1);
-  DIF_PROF_END(DIF_PROF_LINEAR, t0, 2.0 * (double)n * (double)out * (double)in);
+  dif__prof_record_shape(DIF__PROF_LINEAR, x_cf, true, n, out, in, 1);
+  DIF__PROF_END(DIF__PROF_LINEAR, t0, 2.0 * (double)n * (double)out * (double)in);
   return true;
 }
 
@@ -110,25 +112,25 @@ typedef struct lin_gemm {
 static void lin_tile(const lin_gemm *g, const float *wt, int64_t r0, int64_t rows, int64_t k0,
                      int64_t kc, float beta) {
   if (g->w_left) {
-    dif_gemm_op(DIF_PROF_LINEAR, false, true, rows, g->n, kc, 1.0f, wt, kc, g->x + k0, g->ldx, beta,
-                g->y + r0 * g->ldy, g->ldy);
+    dif__gemm_op(DIF__PROF_LINEAR, false, true, rows, g->n, kc, 1.0f, wt, kc, g->x + k0, g->ldx,
+                 beta, g->y + r0 * g->ldy, g->ldy);
   } else {
     const float *x = g->trans_x ? g->x + k0 * g->ldx : g->x + k0;
-    dif_gemm_op(DIF_PROF_LINEAR, g->trans_x, true, g->n, rows, kc, 1.0f, x, g->ldx, wt, kc, beta,
-                g->y + r0, g->ldy);
+    dif__gemm_op(DIF__PROF_LINEAR, g->trans_x, true, g->n, rows, kc, 1.0f, x, g->ldx, wt, kc, beta,
+                 g->y + r0, g->ldy);
   }
 }
 
 /* A 16-bit W widened tile by tile: bands of whole rows into arena scratch
  * (one band, one product, for all but the largest weights), or tiles of
  * the stack buffer, the inputs then split too (later tiles accumulate). */
-static void lin_typed(const dif_kctx *k, const lin_gemm *g, dif_weight W) {
+static void lin_typed(const dif__kctx *k, const lin_gemm *g, dif__weight W) {
   float stack_buf[LINEAR_STACK_FLOATS];
-  dif_arena_mark mark = k && k->arena ? dif_arena_get_mark(k->arena) : (dif_arena_mark){0};
+  dif__arena_mark mark = k && k->arena ? dif__arena_get_mark(k->arena) : (dif__arena_mark){0};
   int64_t band = LINEAR_BAND_FLOATS / g->in;
   if (band < 1) band = 1;
   if (band > g->out) band = g->out;
-  float *buf = k && k->arena ? dif_arena_floats(k->arena, (size_t)(band * g->in), NULL) : NULL;
+  float *buf = k && k->arena ? dif__arena_floats(k->arena, (size_t)(band * g->in), NULL) : NULL;
   int64_t kc = g->in;
   if (!buf) {
     buf = stack_buf;
@@ -140,69 +142,69 @@ static void lin_typed(const dif_kctx *k, const lin_gemm *g, dif_weight W) {
     const int64_t rows = g->out - r0 < band ? g->out - r0 : band;
     for (int64_t k0 = 0; k0 < g->in; k0 += kc) {
       const int64_t c = g->in - k0 < kc ? g->in - k0 : kc;
-      const double t0 = DIF_PROF_START();
-      dif_weight_tile_f32(dif_kpool(k), W, g->in, r0, rows, k0, c, buf);
-      DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
+      const double t0 = DIF__PROF_START();
+      dif__weight_tile_f32(dif__kpool(k), W, g->in, r0, rows, k0, c, buf);
+      DIF__PROF_END(DIF__PROF_WEIGHT_CONVERT, t0, 0);
       lin_tile(g, buf, r0, rows, k0, c, k0 ? 1.0f : g->beta);
     }
   }
-  if (k && k->arena) dif_arena_release(k->arena, mark);
+  if (k && k->arena) dif__arena_release(k->arena, mark);
 }
 
-static void lin_exact(const dif_kctx *k, const lin_gemm *g, dif_weight W) {
-  const float *w = dif_weight_as_f32(W);
+static void lin_exact(const dif__kctx *k, const lin_gemm *g, dif__weight W) {
+  const float *w = dif__weight_as_f32(W);
   if (!w) {
     lin_typed(k, g, W);
   } else if (g->w_left) {
-    dif_gemm_op(DIF_PROF_LINEAR, false, true, g->out, g->n, g->in, 1.0f, w, g->in, g->x, g->ldx,
-                g->beta, g->y, g->ldy);
+    dif__gemm_op(DIF__PROF_LINEAR, false, true, g->out, g->n, g->in, 1.0f, w, g->in, g->x, g->ldx,
+                 g->beta, g->y, g->ldy);
   } else {
-    dif_gemm_op(DIF_PROF_LINEAR, g->trans_x, true, g->n, g->out, g->in, 1.0f, g->x, g->ldx, w,
-                g->in, g->beta, g->y, g->ldy);
+    dif__gemm_op(DIF__PROF_LINEAR, g->trans_x, true, g->n, g->out, g->in, 1.0f, g->x, g->ldx, w,
+                 g->in, g->beta, g->y, g->ldy);
   }
 }
 
-static void linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
+static void linear(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
                    const float *b, int64_t out, float *y, bool acc) {
   if (n <= 0 || out <= 0) return;
   if (fast_linear(k, x, false, n, in, W, b, out, y, false, acc)) return;
   /* With a bias, preload it and accumulate (beta = 1): one pass over y fewer
    * than adding it afterwards. */
   if (b && acc)
-    dif_add_cols(dif_kpool(k), y, n, out, out, b);
+    dif__add_cols(dif__kpool(k), y, n, out, out, b);
   else if (b)
-    dif_fill_cols(dif_kpool(k), y, n, out, out, b);
-  dif_prof_record_shape(DIF_PROF_LINEAR, false, true, n, out, in, 1);
+    dif__fill_cols(dif__kpool(k), y, n, out, out, b);
+  dif__prof_record_shape(DIF__PROF_LINEAR, false, true, n, out, in, 1);
   lin_exact(k, &(lin_gemm){false, false, n, in, out, in, out, x, b || acc ? 1.0f : 0.0f, y}, W);
 }
 
-void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                const float *b, int64_t out, float *y) {
+void dif__linear(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                 const float *b, int64_t out, float *y) {
   linear(k, x, n, in, W, b, out, y, false);
 }
 
-void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                    const float *b, int64_t out, float *y) {
+void dif__linear_acc(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                     const float *b, int64_t out, float *y) {
   linear(k, x, n, in, W, b, out, y, true);
 }
 
-void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                      const float *b, int64_t out, float *y) {
+void dif__linear_cf_in(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                       const float *b, int64_t out, float *y) {
   if (n <= 0 || out <= 0) return;
   if (fast_linear(k, x, true, n, in, W, b, out, y, false, false)) return;
-  if (b) dif_fill_cols(dif_kpool(k), y, n, out, out, b);
-  dif_prof_record_shape(DIF_PROF_LINEAR, true, true, n, out, in, 1);
+  if (b) dif__fill_cols(dif__kpool(k), y, n, out, out, b);
+  dif__prof_record_shape(DIF__PROF_LINEAR, true, true, n, out, in, 1);
   lin_exact(k, &(lin_gemm){false, true, n, in, out, n, out, x, b ? 1.0f : 0.0f, y}, W);
 }
 
-void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                       const float *b, int64_t out, float *y, bool acc) {
+void dif__linear_cf_out(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                        const float *b, int64_t out, float *y, bool acc) {
   if (n <= 0 || out <= 0) return;
   if (fast_linear(k, x, false, n, in, W, b, out, y, true, acc)) return;
   if (b && acc)
-    dif_add_rows(dif_kpool(k), y, out, n, n, b);
+    dif__add_rows(dif__kpool(k), y, out, n, n, b);
   else if (b)
-    dif_fill_rows(dif_kpool(k), y, out, n, n, b);
-  dif_prof_record_shape(DIF_PROF_LINEAR, false, true, out, n, in, 1);
+    dif__fill_rows(dif__kpool(k), y, out, n, n, b);
+  dif__prof_record_shape(DIF__PROF_LINEAR, false, true, out, n, in, 1);
   lin_exact(k, &(lin_gemm){true, false, n, in, out, in, n, x, b || acc ? 1.0f : 0.0f, y}, W);
 }

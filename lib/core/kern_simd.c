@@ -7,13 +7,13 @@
 
 #if defined(__GNUC__)
 
-#define DIF_K(name) name##_base
-#define DIF_K_LINKAGE static
+#define DIF__K(name) name##_base
+#define DIF__K_LINKAGE static
 #include "core/kern_simd_impl.h"
 
 #else /* scalar versions for compilers without GCC vector extensions */
 
-static float dif_k_softmax_row_unnormalised_base(float *x, int64_t n) {
+static float dif__k_softmax_row_unnormalised_base(float *x, int64_t n) {
   float mx = -INFINITY;
   for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
   if (mx == -INFINITY) {
@@ -29,8 +29,8 @@ static float dif_k_softmax_row_unnormalised_base(float *x, int64_t n) {
   return (float)(1.0 / sum);
 }
 
-static void dif_k_softmax_row_base(float *x, int64_t n) {
-  const float inv = dif_k_softmax_row_unnormalised_base(x, n);
+static void dif__k_softmax_row_base(float *x, int64_t n) {
+  const float inv = dif__k_softmax_row_unnormalised_base(x, n);
   for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
@@ -38,26 +38,26 @@ static float gelu_s(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f
 /* x / (1 + exp(a)), the exponent clamped as vmath.h does */
 static float gate_s(float x, float a) { return x / (1.0f + expf(a > 88.37626f ? 88.37626f : a)); }
 
-static void dif_k_act_span_base(dif_act_kind kind, const float *x, float *y, int64_t n) {
+static void dif__k_act_span_base(dif__act_kind kind, const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
     switch (kind) {
-    case DIF_ACT_GELU: y[i] = gelu_s(v); break;
-    case DIF_ACT_GELU_TANH:
+    case DIF__ACT_GELU: y[i] = gelu_s(v); break;
+    case DIF__ACT_GELU_TANH:
       y[i] = gate_s(v, -2.0f * 0.7978845608028654f * (v + 0.044715f * v * v * v));
       break;
-    case DIF_ACT_QUICK_GELU: y[i] = gate_s(v, -1.702f * v); break;
+    case DIF__ACT_QUICK_GELU: y[i] = gate_s(v, -1.702f * v); break;
     default: y[i] = gate_s(v, -v); break;
     }
   }
 }
 
-static void dif_k_geglu_span_base(const float *a, const float *g, float *y, int64_t n) {
+static void dif__k_geglu_span_base(const float *a, const float *g, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = a[i] * gelu_s(g[i]);
 }
 
-static void dif_k_affine_span_base(const float *x, float *y, int64_t n, float hi, float lo, float s,
-                                   float c, bool silu) {
+static void dif__k_affine_span_base(const float *x, float *y, int64_t n, float hi, float lo,
+                                    float s, float c, bool silu) {
   for (int64_t i = 0; i < n; i++) {
     float v = ((x[i] - hi) - lo) * s + c;
     y[i] = silu ? gate_s(v, -v) : v;
@@ -79,7 +79,7 @@ static int detect(void) {
 #endif
 }
 
-int dif_simd_level(void) {
+int dif__simd_level(void) {
   int l = atomic_load_explicit(&level, memory_order_relaxed);
   if (l < 0) {
     l = detect();
@@ -88,16 +88,16 @@ int dif_simd_level(void) {
   return l;
 }
 
-int dif_simd_force(int want) {
+int dif__simd_force(int want) {
   const int cpu = detect();
   atomic_store(&level, want < 0 ? cpu : want > 0 ? cpu : 0);
-  return dif_simd_level();
+  return dif__simd_level();
 }
 
 #if defined(DIF_HAVE_AVX2_KERNELS)
 #define DISPATCH(call_avx2, call_base)                                                             \
   do {                                                                                             \
-    if (dif_simd_level() > 0)                                                                      \
+    if (dif__simd_level() > 0)                                                                     \
       call_avx2;                                                                                   \
     else                                                                                           \
       call_base;                                                                                   \
@@ -106,24 +106,24 @@ int dif_simd_force(int want) {
 #define DISPATCH(call_avx2, call_base) call_base
 #endif
 
-float dif_k_softmax_row_unnormalised(float *x, int64_t n) {
+float dif__k_softmax_row_unnormalised(float *x, int64_t n) {
 #if defined(DIF_HAVE_AVX2_KERNELS)
-  if (dif_simd_level() > 0) return dif_k_softmax_row_unnormalised_avx2(x, n);
+  if (dif__simd_level() > 0) return dif__k_softmax_row_unnormalised_avx2(x, n);
 #endif
-  return dif_k_softmax_row_unnormalised_base(x, n);
+  return dif__k_softmax_row_unnormalised_base(x, n);
 }
 
-void dif_k_softmax_row(float *x, int64_t n) {
-  DISPATCH(dif_k_softmax_row_avx2(x, n), dif_k_softmax_row_base(x, n));
+void dif__k_softmax_row(float *x, int64_t n) {
+  DISPATCH(dif__k_softmax_row_avx2(x, n), dif__k_softmax_row_base(x, n));
 }
-void dif_k_act_span(dif_act_kind kind, const float *x, float *y, int64_t n) {
-  DISPATCH(dif_k_act_span_avx2(kind, x, y, n), dif_k_act_span_base(kind, x, y, n));
+void dif__k_act_span(dif__act_kind kind, const float *x, float *y, int64_t n) {
+  DISPATCH(dif__k_act_span_avx2(kind, x, y, n), dif__k_act_span_base(kind, x, y, n));
 }
-void dif_k_geglu_span(const float *a, const float *g, float *y, int64_t n) {
-  DISPATCH(dif_k_geglu_span_avx2(a, g, y, n), dif_k_geglu_span_base(a, g, y, n));
+void dif__k_geglu_span(const float *a, const float *g, float *y, int64_t n) {
+  DISPATCH(dif__k_geglu_span_avx2(a, g, y, n), dif__k_geglu_span_base(a, g, y, n));
 }
-void dif_k_affine_span(const float *x, float *y, int64_t n, float hi, float lo, float s, float c,
-                       bool silu) {
-  DISPATCH(dif_k_affine_span_avx2(x, y, n, hi, lo, s, c, silu),
-           dif_k_affine_span_base(x, y, n, hi, lo, s, c, silu));
+void dif__k_affine_span(const float *x, float *y, int64_t n, float hi, float lo, float s, float c,
+                        bool silu) {
+  DISPATCH(dif__k_affine_span_avx2(x, y, n, hi, lo, s, c, silu),
+           dif__k_affine_span_base(x, y, n, hi, lo, s, c, silu));
 }

@@ -6,47 +6,47 @@
  * Every function computes each element the same way wherever a span starts,
  * so results do not depend on how a pool splits the work.
  */
-#ifndef DIF_CORE_KERN_SIMD_H
-#define DIF_CORE_KERN_SIMD_H
+#ifndef DIF__CORE_KERN_SIMD_H
+#define DIF__CORE_KERN_SIMD_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum dif_act_kind {
-  DIF_ACT_GELU,       /* x·Φ(x), erf form */
-  DIF_ACT_GELU_TANH,  /* tanh approximation */
-  DIF_ACT_QUICK_GELU, /* x·σ(1.702x) */
-  DIF_ACT_SILU,       /* x·σ(x) */
-} dif_act_kind;
+typedef enum dif__act_kind {
+  DIF__ACT_GELU,       /* x·Φ(x), erf form */
+  DIF__ACT_GELU_TANH,  /* tanh approximation */
+  DIF__ACT_QUICK_GELU, /* x·σ(1.702x) */
+  DIF__ACT_SILU,       /* x·σ(x) */
+} dif__act_kind;
 
 /* Softmax of x[n] in place; an all -inf row becomes all zero. */
-void dif_k_softmax_row(float *x, int64_t n);
+void dif__k_softmax_row(float *x, int64_t n);
 /* The same without the final division: x[i] = exp(x[i] - max), returns
  * 1/Σ (0 for an all -inf row, which becomes all zero). Attention divides
  * its [rows, dim] output instead of the [rows, tokens] probabilities. */
-float dif_k_softmax_row_unnormalised(float *x, int64_t n);
+float dif__k_softmax_row_unnormalised(float *x, int64_t n);
 /* y[0..n) = act(x[0..n)); x and y may be the same array. */
-void dif_k_act_span(dif_act_kind kind, const float *x, float *y, int64_t n);
+void dif__k_act_span(dif__act_kind kind, const float *x, float *y, int64_t n);
 /* y[i] = a[i] · gelu(g[i]) (erf form); y must not overlap a or g. */
-void dif_k_geglu_span(const float *a, const float *g, float *y, int64_t n);
+void dif__k_geglu_span(const float *a, const float *g, float *y, int64_t n);
 /* y[i] = ((x[i] - hi) - lo)·s + c, then silu(y) if silu; x and y may be the
  * same array. */
-void dif_k_affine_span(const float *x, float *y, int64_t n, float hi, float lo, float s, float c,
-                       bool silu);
+void dif__k_affine_span(const float *x, float *y, int64_t n, float hi, float lo, float s, float c,
+                        bool silu);
 
 /* Which build runs: 0 baseline, 1 AVX2 + FMA. */
-int dif_simd_level(void);
+int dif__simd_level(void);
 /* Tests: -1 picks from the CPU (the default), 0 forces the baseline, 1 the
  * AVX2 build if the CPU has it. Returns the level now in use. Not
  * thread-safe against running kernels. */
-int dif_simd_force(int level);
+int dif__simd_force(int level);
 
 /* The AVX2 + FMA build (only on x86-64 with GCC or Clang). */
-void dif_k_softmax_row_avx2(float *x, int64_t n);
-float dif_k_softmax_row_unnormalised_avx2(float *x, int64_t n);
-void dif_k_act_span_avx2(dif_act_kind kind, const float *x, float *y, int64_t n);
-void dif_k_geglu_span_avx2(const float *a, const float *g, float *y, int64_t n);
-void dif_k_affine_span_avx2(const float *x, float *y, int64_t n, float hi, float lo, float s,
-                            float c, bool silu);
+void dif__k_softmax_row_avx2(float *x, int64_t n);
+float dif__k_softmax_row_unnormalised_avx2(float *x, int64_t n);
+void dif__k_act_span_avx2(dif__act_kind kind, const float *x, float *y, int64_t n);
+void dif__k_geglu_span_avx2(const float *a, const float *g, float *y, int64_t n);
+void dif__k_affine_span_avx2(const float *x, float *y, int64_t n, float hi, float lo, float s,
+                             float c, bool silu);
 
 #endif

@@ -6,12 +6,12 @@
 
 #if defined(DIF_HAVE_AVX2_KERNELS) && defined(__AVX2__) && defined(__FMA__)
 
-#define DIF_K(name) name##_avx2
-#define DIF_K_LINKAGE
+#define DIF__K(name) name##_avx2
+#define DIF__K_LINKAGE
 #include "core/kern_simd_impl.h"
 
 #else
 
-typedef int dif_kern_simd_avx2_empty; /* ISO C forbids an empty translation unit */
+typedef int dif__kern_simd_avx2_empty; /* ISO C forbids an empty translation unit */
 
 #endif

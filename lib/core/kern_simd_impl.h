@@ -1,5 +1,5 @@
 /* kern_simd_impl.h — bodies of the kern_simd.h kernels, included once per
- * target by kern_simd.c (baseline) and kern_simd_avx2.c with DIF_K(name)
+ * target by kern_simd.c (baseline) and kern_simd_avx2.c with DIF__K(name)
  * naming the functions. GCC/Clang only (vector extensions); kern_simd.c has
  * scalar versions for other compilers. */
 #include <math.h>
@@ -8,37 +8,37 @@
 #include "core/kern_simd.h"
 #include "core/vmath.h"
 
-enum { W = DIF_VW };
+enum { W = DIF__VW };
 
 /* Lanes summed in float per flush into the double total: 32 terms ≤ 1 per
  * lane keep the float error below 2e-6 while the lanes stay SIMD. */
 #define FLUSH_VECS 32
 
-DIF_K_LINKAGE float DIF_K(dif_k_softmax_row_unnormalised)(float *x, int64_t n) {
-  const float mx = dif_vmax(x, n);
+DIF__K_LINKAGE float DIF__K(dif__k_softmax_row_unnormalised)(float *x, int64_t n) {
+  const float mx = dif__vmax(x, n);
   if (mx == -INFINITY) {
     /* Every entry masked out: a defined all-zero row instead of 0/0 = NaN
      * (attention then yields a zero output row). */
     for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
     return 0.0f;
   }
-  const dif_vf m = dif_vf_splat(mx);
+  const dif__vf m = dif__vf_splat(mx);
   double sum = 0;
   int64_t i = 0;
   while (i + W <= n) {
-    dif_vf acc = dif_vf_splat(0.0f);
+    dif__vf acc = dif__vf_splat(0.0f);
     for (int b = 0; b < FLUSH_VECS && i + W <= n; b++, i += W) {
-      const dif_vf e = dif_vexp_v(dif_vf_load(x + i) - m);
-      dif_vf_store(x + i, e);
+      const dif__vf e = dif__vexp_v(dif__vf_load(x + i) - m);
+      dif__vf_store(x + i, e);
       acc += e;
     }
-    sum += dif_vf_hsum_d(acc);
+    sum += dif__vf_hsum_d(acc);
   }
   if (i < n) { /* the tail, padded with -inf (exp 0) */
     float t[W];
     for (int l = 0; l < W; l++) t[l] = i + l < n ? x[i + l] : -INFINITY;
-    const dif_vf e = dif_vexp_v(dif_vf_load(t) - m);
-    dif_vf_store(t, e);
+    const dif__vf e = dif__vexp_v(dif__vf_load(t) - m);
+    dif__vf_store(t, e);
     for (int64_t j = i; j < n; j++) {
       x[j] = t[j - i];
       sum += (double)t[j - i];
@@ -47,12 +47,12 @@ DIF_K_LINKAGE float DIF_K(dif_k_softmax_row_unnormalised)(float *x, int64_t n) {
   return (float)(1.0 / sum);
 }
 
-DIF_K_LINKAGE void DIF_K(dif_k_softmax_row)(float *x, int64_t n) {
-  const float inv = DIF_K(dif_k_softmax_row_unnormalised)(x, n);
+DIF__K_LINKAGE void DIF__K(dif__k_softmax_row)(float *x, int64_t n) {
+  const float inv = DIF__K(dif__k_softmax_row_unnormalised)(x, n);
   if (inv == 0.0f) return; /* all masked: already zeros */
-  const dif_vf vinv = dif_vf_splat(inv);
+  const dif__vf vinv = dif__vf_splat(inv);
   int64_t i = 0;
-  for (; i + W <= n; i += W) dif_vf_store(x + i, dif_vf_load(x + i) * vinv);
+  for (; i + W <= n; i += W) dif__vf_store(x + i, dif__vf_load(x + i) * vinv);
   for (; i < n; i++) x[i] *= inv;
 }
 
@@ -63,11 +63,11 @@ DIF_K_LINKAGE void DIF_K(dif_k_softmax_row)(float *x, int64_t n) {
  * i.e. relu(x) - |x|·erfc/2 with relu(x) = (x + |x|)/2 — no select, and for
  * negative x no cancellation in 1 + erf(x), so the tail is more accurate
  * than the textbook float formula (which loses everything past x ≈ -5). */
-static inline dif_vf gelu_v(dif_vf x) {
-  const dif_vf ax = dif_vf_abs(x);
-  const dif_vf z = ax * 0.70710678118654752f;
-  const dif_vf t = 1.0f / (1.0f + 0.5f * z);
-  dif_vf p = dif_vf_splat(0.17087277f);
+static inline dif__vf gelu_v(dif__vf x) {
+  const dif__vf ax = dif__vf_abs(x);
+  const dif__vf z = ax * 0.70710678118654752f;
+  const dif__vf t = 1.0f / (1.0f + 0.5f * z);
+  dif__vf p = dif__vf_splat(0.17087277f);
   p = p * t - 0.82215223f;
   p = p * t + 1.48851587f;
   p = p * t - 1.13520398f;
@@ -76,31 +76,31 @@ static inline dif_vf gelu_v(dif_vf x) {
   p = p * t + 0.09678418f;
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
-  const dif_vf e = dif_vexp_v(-z * z - 1.26551223f + t * p);
+  const dif__vf e = dif__vexp_v(-z * z - 1.26551223f + t * p);
   return 0.5f * (x + ax) - 0.5f * ax * (t * e);
 }
 
 /* y = x / (1 + exp(-k·u(x))): SiLU (u = x, k = 1), QuickGELU (k = 1.702)
  * and tanh-GELU, since 0.5·x·(1 + tanh(v)) = x / (1 + exp(-2v)). For
  * k·u → -∞ the exponential saturates (vmath.h) and y → -0, never inf·0. */
-static inline dif_vf sigmoid_gate_v(dif_vf x, float k, bool cubic) {
-  dif_vf a;
+static inline dif__vf sigmoid_gate_v(dif__vf x, float k, bool cubic) {
+  dif__vf a;
   if (cubic) /* v = √(2/π)·(x + 0.044715·x³), k = 2 */
     a = -k * 0.7978845608028654f * (x + 0.044715f * x * x * x);
   else
     a = -k * x;
-  return x / (1.0f + dif_vexp_v(a));
+  return x / (1.0f + dif__vexp_v(a));
 }
 
 /* A partial last vector is padded with zeros. */
-static inline dif_vf load_part(const float *x, int64_t n) {
+static inline dif__vf load_part(const float *x, int64_t n) {
   float t[W] = {0};
   memcpy(t, x, (size_t)n * sizeof *t);
-  return dif_vf_load(t);
+  return dif__vf_load(t);
 }
-static inline void store_part(float *y, dif_vf v, int64_t n) {
+static inline void store_part(float *y, dif__vf v, int64_t n) {
   float t[W];
-  dif_vf_store(t, v);
+  dif__vf_store(t, v);
   memcpy(y, t, (size_t)n * sizeof *t);
 }
 
@@ -109,34 +109,36 @@ static inline void store_part(float *y, dif_vf v, int64_t n) {
   do {                                                                                             \
     int64_t i = 0;                                                                                 \
     for (; i + W <= n; i += W) {                                                                   \
-      const dif_vf v = dif_vf_load(x + i);                                                         \
-      dif_vf_store(y + i, expr);                                                                   \
+      const dif__vf v = dif__vf_load(x + i);                                                       \
+      dif__vf_store(y + i, expr);                                                                  \
     }                                                                                              \
     if (i < n) {                                                                                   \
-      const dif_vf v = load_part(x + i, n - i);                                                    \
+      const dif__vf v = load_part(x + i, n - i);                                                   \
       store_part(y + i, expr, n - i);                                                              \
     }                                                                                              \
   } while (0)
 
-DIF_K_LINKAGE void DIF_K(dif_k_act_span)(dif_act_kind kind, const float *x, float *y, int64_t n) {
+DIF__K_LINKAGE void DIF__K(dif__k_act_span)(dif__act_kind kind, const float *x, float *y,
+                                            int64_t n) {
   switch (kind) {
-  case DIF_ACT_GELU: ACT_LOOP(gelu_v(v)); break;
-  case DIF_ACT_GELU_TANH: ACT_LOOP(sigmoid_gate_v(v, 2.0f, true)); break;
-  case DIF_ACT_QUICK_GELU: ACT_LOOP(sigmoid_gate_v(v, 1.702f, false)); break;
+  case DIF__ACT_GELU: ACT_LOOP(gelu_v(v)); break;
+  case DIF__ACT_GELU_TANH: ACT_LOOP(sigmoid_gate_v(v, 2.0f, true)); break;
+  case DIF__ACT_QUICK_GELU: ACT_LOOP(sigmoid_gate_v(v, 1.702f, false)); break;
   default: ACT_LOOP(sigmoid_gate_v(v, 1.0f, false)); break;
   }
 }
 
-DIF_K_LINKAGE void DIF_K(dif_k_geglu_span)(const float *a, const float *g, float *y, int64_t n) {
+DIF__K_LINKAGE void DIF__K(dif__k_geglu_span)(const float *a, const float *g, float *y, int64_t n) {
   int64_t i = 0;
-  for (; i + W <= n; i += W) dif_vf_store(y + i, dif_vf_load(a + i) * gelu_v(dif_vf_load(g + i)));
+  for (; i + W <= n; i += W)
+    dif__vf_store(y + i, dif__vf_load(a + i) * gelu_v(dif__vf_load(g + i)));
   if (i < n) store_part(y + i, load_part(a + i, n - i) * gelu_v(load_part(g + i, n - i)), n - i);
 }
 
-DIF_K_LINKAGE void DIF_K(dif_k_affine_span)(const float *x, float *y, int64_t n, float hi, float lo,
-                                            float s, float c, bool silu) {
-  const dif_vf vh = dif_vf_splat(hi), vl = dif_vf_splat(lo), vs = dif_vf_splat(s),
-               vc = dif_vf_splat(c);
+DIF__K_LINKAGE void DIF__K(dif__k_affine_span)(const float *x, float *y, int64_t n, float hi,
+                                               float lo, float s, float c, bool silu) {
+  const dif__vf vh = dif__vf_splat(hi), vl = dif__vf_splat(lo), vs = dif__vf_splat(s),
+                vc = dif__vf_splat(c);
   if (silu) {
     ACT_LOOP(sigmoid_gate_v(((v - vh) - vl) * vs + vc, 1.0f, false));
   } else {

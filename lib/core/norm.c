@@ -94,21 +94,21 @@ static void group_norm_task(void *arg, int64_t begin, int64_t end, int thread) {
       const int64_t c = g * cg + ci;
       const float a = j->gamma ? m.rstd * j->gamma[c] : m.rstd;
       const float bc = j->beta ? j->beta[c] : 0.0f;
-      dif_k_affine_span(x + ci * j->HW, y + ci * j->HW, j->HW, m.hi, m.lo, a, bc, j->silu);
+      dif__k_affine_span(x + ci * j->HW, y + ci * j->HW, j->HW, m.hi, m.lo, a, bc, j->silu);
     }
   }
 }
 
-static void group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+static void group_norm(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
                        int64_t groups, float eps, const float *gamma, const float *beta, float *y,
                        bool silu) {
   /* Preconditions (void kernel, checked by the model loader): groups divides
    * C. A degenerate call does nothing rather than divide by zero. */
   if (N <= 0 || C <= 0 || HW <= 0 || groups <= 0 || C % groups != 0) return;
   gn_job j = {x, y, C, HW, groups, eps, gamma, beta, silu};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), N * groups, 1, group_norm_task, &j);
-  DIF_PROF_END(DIF_PROF_GROUP_NORM, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), N * groups, 1, group_norm_task, &j);
+  DIF__PROF_END(DIF__PROF_GROUP_NORM, t0, 0);
 }
 
 typedef struct gnp_job {
@@ -116,7 +116,7 @@ typedef struct gnp_job {
   int64_t C, HW, groups;
   float eps;
   const float *gamma, *beta;
-  dif_norm_affine *out;
+  dif__norm_affine *out;
 } gnp_job;
 
 static void group_norm_params_task(void *arg, int64_t begin, int64_t end, int thread) {
@@ -128,7 +128,7 @@ static void group_norm_params_task(void *arg, int64_t begin, int64_t end, int th
     const moments m = compute_moments(j->x + item * len, len, j->eps);
     for (int64_t ci = 0; ci < cg; ci++) {
       const int64_t c = g * cg + ci;
-      dif_norm_affine *o = &j->out[n * j->C + c];
+      dif__norm_affine *o = &j->out[n * j->C + c];
       o->hi = m.hi;
       o->lo = m.lo;
       o->a = j->gamma ? m.rstd * j->gamma[c] : m.rstd;
@@ -137,24 +137,24 @@ static void group_norm_params_task(void *arg, int64_t begin, int64_t end, int th
   }
 }
 
-void dif_group_norm_params(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                           int64_t groups, float eps, const float *gamma, const float *beta,
-                           dif_norm_affine *out) {
+void dif__group_norm_params(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                            int64_t groups, float eps, const float *gamma, const float *beta,
+                            dif__norm_affine *out) {
   if (N <= 0 || C <= 0 || HW <= 0 || groups <= 0 || C % groups != 0) return;
   gnp_job j = {x, C, HW, groups, eps, gamma, beta, out};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), N * groups, 1, group_norm_params_task, &j);
-  DIF_PROF_END(DIF_PROF_GROUP_NORM, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), N * groups, 1, group_norm_params_task, &j);
+  DIF__PROF_END(DIF__PROF_GROUP_NORM, t0, 0);
 }
 
-void dif_group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                    int64_t groups, float eps, const float *gamma, const float *beta, float *y) {
+void dif__group_norm(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                     int64_t groups, float eps, const float *gamma, const float *beta, float *y) {
   group_norm(k, x, N, C, HW, groups, eps, gamma, beta, y, false);
 }
 
-void dif_group_norm_silu(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                         int64_t groups, float eps, const float *gamma, const float *beta,
-                         float *y) {
+void dif__group_norm_silu(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                          int64_t groups, float eps, const float *gamma, const float *beta,
+                          float *y) {
   group_norm(k, x, N, C, HW, groups, eps, gamma, beta, y, true);
 }
 
@@ -190,12 +190,12 @@ static void layer_norm_task(void *arg, int64_t begin, int64_t end, int thread) {
   }
 }
 
-void dif_layer_norm(const dif_kctx *k, const float *x, int64_t rows, int64_t dim, float eps,
-                    const float *gamma, const float *beta, float *y) {
+void dif__layer_norm(const dif__kctx *k, const float *x, int64_t rows, int64_t dim, float eps,
+                     const float *gamma, const float *beta, float *y) {
   if (rows <= 0 || dim <= 0) return;
   ln_job j = {x, y, dim, eps, gamma, beta};
   const int64_t grain = dim >= 4096 ? 1 : 4096 / dim;
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), rows, grain, layer_norm_task, &j);
-  DIF_PROF_END(DIF_PROF_LAYER_NORM, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), rows, grain, layer_norm_task, &j);
+  DIF__PROF_END(DIF__PROF_LAYER_NORM, t0, 0);
 }

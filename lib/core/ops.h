@@ -2,7 +2,7 @@
  *
  * Layout conventions: images are NCHW float32, token sequences are
  * (tokens, channels) row-major; PyTorch Linear weights are [out, in] and
- * Conv2d weights [Cout, Cin, kh, kw], passed as a dif_weight in the dtype of
+ * Conv2d weights [Cout, Cin, kh, kw], passed as a dif__weight in the dtype of
  * the model file (core/weight.h: F32 used in place; F16/BF16 widened into
  * arena scratch per product on the exact path, packed from their own dtype
  * on the fast path).
@@ -16,8 +16,8 @@
  * Each kernel is checked against a double-precision reference in
  * tests/unit/test-ops-*.c.
  */
-#ifndef DIF_CORE_OPS_H
-#define DIF_CORE_OPS_H
+#ifndef DIF__CORE_OPS_H
+#define DIF__CORE_OPS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,27 +29,27 @@
 
 /* The fast path's state (core/backend.h): a bf16 backend and the packed
  * weights it has made, shared by every kctx of a context. */
-typedef struct dif_fast dif_fast;
+typedef struct dif__fast dif__fast;
 
 /* What a kernel may use besides its arguments: threads, scratch memory and
  * the precision of its products. pool may be NULL (serial); arena is
  * required by kernels that take err. fast NULL (what a {pool, arena}
  * initialiser leaves) is the exact path: float32 products through OpenBLAS,
  * bit for bit what the golden fixtures are checked with. Otherwise the
- * linear products (dif_linear*) use fast's packed bf16 weights and the
+ * linear products (dif__linear*) use fast's packed bf16 weights and the
  * convolution's and attention's products run in bf16 on fast's backend. */
-typedef struct dif_kctx {
-  dif_pool *pool;
-  dif_arena *arena;
-  dif_fast *fast;
-} dif_kctx;
+typedef struct dif__kctx {
+  dif__pool *pool;
+  dif__arena *arena;
+  dif__fast *fast;
+} dif__kctx;
 
 /* ---- matrix products (BLAS) ---- */
 
 /* Row-major C[M,N] = alpha * op(A) op(B) + beta * C, op = transpose if t*. */
-void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-              int64_t ldc);
+void dif__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+               int64_t ldc);
 
 /* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL.
  * W has out·in elements (not checked: these functions return no status).
@@ -58,33 +58,33 @@ void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
  * per band (one band for all but the largest weights), released before
  * returning; without an arena, or when it is out of memory, through a
  * 16 KiB stack buffer in tiles (slower, never a failure). Fast path: W's
- * packed bf16 form (dif_fast_weight), packed from its own dtype. The same
+ * packed bf16 form (dif__fast_weight), packed from its own dtype. The same
  * holds for the three variants below. */
-void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                const float *b, int64_t out, float *y);
+void dif__linear(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                 const float *b, int64_t out, float *y);
 /* The same added to y: y[n, out] += x · Wᵀ + b (a residual connection in the
  * GEMM's accumulation instead of a separate pass). */
-void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                    const float *b, int64_t out, float *y);
+void dif__linear_acc(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                     const float *b, int64_t out, float *y);
 
 /* Linear on channels-first data (an NCHW image's [C, HW] plane read as
  * tokens without a transpose): y[n, out] = x[in, n]ᵀ · W[out, in]ᵀ + b. */
-void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                      const float *b, int64_t out, float *y);
+void dif__linear_cf_in(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                       const float *b, int64_t out, float *y);
 /* Linear written channels-first: y[out, n] = W[out, in] · x[n, in]ᵀ + b, or
  * added to y when acc (a residual in the GEMM's accumulation). */
-void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
-                       const float *b, int64_t out, float *y, bool acc);
+void dif__linear_cf_out(const dif__kctx *k, const float *x, int64_t n, int64_t in, dif__weight W,
+                        const float *b, int64_t out, float *y, bool acc);
 
 /* ---- convolution ---- */
 
 /* What GroupNorm does to one channel of one image: y = ((x - hi) - lo)·a + c
  * (the mean split into two floats, see norm.c). */
-typedef struct dif_norm_affine {
+typedef struct dif__norm_affine {
   float hi, lo, a, c;
-} dif_norm_affine;
+} dif__norm_affine;
 
-typedef struct dif_conv2d_params {
+typedef struct dif__conv2d_params {
   int64_t cin, cout, kh, kw;
   int64_t stride;
   int64_t pad_top, pad_left, pad_bottom, pad_right; /* zero padding */
@@ -93,17 +93,17 @@ typedef struct dif_conv2d_params {
    * transformed copy of the whole input is ever made; the zero padding
    * stays zero), in this order:
    *   in_h, in_w > 0: x is nearest-resized from H×W to in_h × in_w
-   *     (PyTorch's rule, as dif_upsample_nearest) and that is the input;
+   *     (PyTorch's rule, as dif__upsample_nearest) and that is the input;
    *   in_norm [N·cin]: each channel of image n through in_norm[n·cin + c]
-   *     (dif_group_norm_params);
+   *     (dif__group_norm_params);
    *   in_silu: then SiLU. */
   int64_t in_h, in_w;
-  const dif_norm_affine *in_norm;
+  const dif__norm_affine *in_norm;
   bool in_silu;
-} dif_conv2d_params;
+} dif__conv2d_params;
 
 /* Output size of a convolution along one axis. */
-int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi);
+int64_t dif__conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi);
 
 /* y[N, cout, OH, OW] = conv(input, w[cout, cin, kh, kw]) + b[cout] (+= with
  * p->accumulate), input = x[N, cin, H, W] through p's optional transform;
@@ -115,71 +115,73 @@ int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, in
  * y must not overlap x, except that a 1×1, stride-1, unpadded convolution
  * with cout <= cin and no transform may run in place (y == x: y's channels
  * overwrite x's first ones; done in pixel bands through scratch). */
-dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
-                      int64_t H, int64_t W, dif_weight w, const float *b, float *y, dif_error *err);
+dif_status dif__conv2d(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
+                       int64_t H, int64_t W, dif__weight w, const float *b, float *y,
+                       dif__error *err);
 
 /* ---- normalisation ---- */
 
 /* GroupNorm over x[N, C, HW] with `groups` groups; gamma/beta [C] may be NULL
  * (no affine). May be in place (y == x). */
-void dif_group_norm(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                    int64_t groups, float eps, const float *gamma, const float *beta, float *y);
+void dif__group_norm(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                     int64_t groups, float eps, const float *gamma, const float *beta, float *y);
 
 /* GroupNorm's per-(image, channel) affine for x[N, C, HW] into out[N·C]
- * (one read of x): what dif_conv2d_params.in_norm applies on the fly. */
-void dif_group_norm_params(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                           int64_t groups, float eps, const float *gamma, const float *beta,
-                           dif_norm_affine *out);
+ * (one read of x): what dif__conv2d_params.in_norm applies on the fly. */
+void dif__group_norm_params(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                            int64_t groups, float eps, const float *gamma, const float *beta,
+                            dif__norm_affine *out);
 
-/* dif_group_norm followed by SiLU, in one pass over the output (as
+/* dif__group_norm followed by SiLU, in one pass over the output (as
  * diffusers' norm then nonlinearity, up to float rounding). */
-void dif_group_norm_silu(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                         int64_t groups, float eps, const float *gamma, const float *beta,
-                         float *y);
+void dif__group_norm_silu(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                          int64_t groups, float eps, const float *gamma, const float *beta,
+                          float *y);
 
 /* LayerNorm over the last dimension of x[rows, dim]; gamma/beta may be NULL.
  * May be in place. */
-void dif_layer_norm(const dif_kctx *k, const float *x, int64_t rows, int64_t dim, float eps,
-                    const float *gamma, const float *beta, float *y);
+void dif__layer_norm(const dif__kctx *k, const float *x, int64_t rows, int64_t dim, float eps,
+                     const float *gamma, const float *beta, float *y);
 
 /* Numerically stable softmax of each row of x[rows, n], in place. Rows whose
  * entries are all -inf become all zero. */
-void dif_softmax_rows(const dif_kctx *k, float *x, int64_t rows, int64_t n);
+void dif__softmax_rows(const dif__kctx *k, float *x, int64_t rows, int64_t n);
 
 /* ---- activations (may be in place) ---- */
 
-void dif_gelu(const dif_kctx *k, const float *x, int64_t n, float *y);      /* x·Φ(x), erf form */
-void dif_gelu_tanh(const dif_kctx *k, const float *x, int64_t n, float *y); /* tanh approximation */
-void dif_quick_gelu(const dif_kctx *k, const float *x, int64_t n, float *y); /* x·σ(1.702x) */
-void dif_silu(const dif_kctx *k, const float *x, int64_t n, float *y);       /* x·σ(x) */
+void dif__gelu(const dif__kctx *k, const float *x, int64_t n, float *y); /* x·Φ(x), erf form */
+void dif__gelu_tanh(const dif__kctx *k, const float *x, int64_t n,
+                    float *y); /* tanh approximation */
+void dif__quick_gelu(const dif__kctx *k, const float *x, int64_t n, float *y); /* x·σ(1.702x) */
+void dif__silu(const dif__kctx *k, const float *x, int64_t n, float *y);       /* x·σ(x) */
 
 /* GEGLU as diffusers: x[rows, 2·d] = [a | g] → y[rows, d] = a · gelu(g).
  * Not in place: y must not overlap x (rows are written in parallel, and row r
  * of y lies over row r/2 of x). */
-void dif_geglu(const dif_kctx *k, const float *x, int64_t rows, int64_t d, float *y);
+void dif__geglu(const dif__kctx *k, const float *x, int64_t rows, int64_t d, float *y);
 
 /* ---- shape ops ---- */
 
 /* Nearest-neighbour resize x[NC, H, W] → y[NC, OH, OW] with PyTorch's
  * 'nearest' rule (src = floor(dst · in / out)); OH = 2H, OW = 2W is the usual
  * 2× upsample, other sizes are what diffusers passes for odd latents. */
-void dif_upsample_nearest(const dif_kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
-                          int64_t OH, int64_t OW, float *y);
+void dif__upsample_nearest(const dif__kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
+                           int64_t OH, int64_t OW, float *y);
 
 /* y[n, c, i] = x[n, c, i] + b[c] for x[N, C, HW]; y may be x. */
-void dif_add_channel_bias(const dif_kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
-                          const float *b, float *y);
+void dif__add_channel_bias(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                           const float *b, float *y);
 
 /* y = a + b (n elements); y may be a or b. */
-void dif_add(const dif_kctx *k, const float *a, const float *b, int64_t n, float *y);
+void dif__add(const dif__kctx *k, const float *a, const float *b, int64_t n, float *y);
 
 /* y[N, Ca+Cb, HW] = cat(a[N, Ca, HW], b[N, Cb, HW]) along channels. */
-void dif_concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
-                         int64_t HW, float *y);
+void dif__concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
+                          int64_t HW, float *y);
 
 /* ---- attention ---- */
 
-typedef struct dif_attention_params {
+typedef struct dif__attention_params {
   int64_t tq, tk;                 /* query and key/value token counts */
   int64_t heads, dim;             /* head count and per-head dimension */
   int64_t ld_q, ld_k, ld_v, ld_o; /* row strides (floats) of q, k, v, out; usually heads·dim */
@@ -193,7 +195,7 @@ typedef struct dif_attention_params {
   int64_t k_block; /* keys per block (blockwise, online softmax); 0: all keys
                     * in one block, the default (docs/performance.md: the
                     * blockwise scheme was not faster where measured) */
-} dif_attention_params;
+} dif__attention_params;
 
 /* Scaled dot-product attention for one batch item:
  * out[i, h·dim + c] = Σ_j softmax_j(scale · q_h[i]·k_h[j] + mask[i,j]) v_h[j, c].
@@ -206,8 +208,8 @@ typedef struct dif_attention_params {
  * with an online softmax (flash-attention style: a running row maximum and
  * sum, the partial output rescaled when the maximum grows), so scratch is
  * q_slice × k_block + q_slice × dim floats (q_slice 0: 256 rows). */
-dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const float *q,
-                         const float *kk, const float *v, float *out, dif_error *err);
+dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, const float *q,
+                         const float *kk, const float *v, float *out, dif__error *err);
 
 /* ---- embeddings ---- */
 
@@ -215,7 +217,7 @@ dif_status dif_attention(const dif_kctx *k, const dif_attention_params *p, const
  * f_i = exp(-ln(max_period) · i / (half - downscale_freq_shift)),
  * out[n, :] = scale·[sin(t f), cos(t f)] (or [cos, sin] if flip_sin_to_cos),
  * zero-padded when dim is odd; computed in float32 as PyTorch does. */
-void dif_timestep_embedding(const float *t, int64_t n, int64_t dim, bool flip_sin_to_cos,
-                            float downscale_freq_shift, float scale, float max_period, float *out);
+void dif__timestep_embedding(const float *t, int64_t n, int64_t dim, bool flip_sin_to_cos,
+                             float downscale_freq_shift, float scale, float max_period, float *out);
 
 #endif

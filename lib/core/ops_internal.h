@@ -1,7 +1,7 @@
 /* ops_internal.h — helpers shared between kernel files (and white-box tests),
  * not part of the kernel API in ops.h. */
-#ifndef DIF_CORE_OPS_INTERNAL_H
-#define DIF_CORE_OPS_INTERNAL_H
+#ifndef DIF__CORE_OPS_INTERNAL_H
+#define DIF__CORE_OPS_INTERNAL_H
 
 #include <math.h>
 #include <stddef.h>
@@ -11,31 +11,32 @@
 #include "core/prof.h"
 
 /* The pool of k, or NULL (serial) when k itself is NULL. */
-static inline dif_pool *dif_kpool(const dif_kctx *k) { return k ? k->pool : NULL; }
+static inline dif__pool *dif__kpool(const dif__kctx *k) { return k ? k->pool : NULL; }
 
-/* Largest dimension or leading dimension dif_gemm accepts: OpenBLAS's cblas
+/* Largest dimension or leading dimension dif__gemm accepts: OpenBLAS's cblas
  * takes 32-bit ints. Kernels that take err check against it. */
-#define DIF_GEMM_DIM_MAX INT32_MAX
+#define DIF__GEMM_DIM_MAX INT32_MAX
 
-/* dif_gemm whose time and FLOPs count under op when profiling (core/prof.h). */
-void dif_gemm_op(dif_prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                 float *C, int64_t ldc);
+/* dif__gemm whose time and FLOPs count under op when profiling (core/prof.h). */
+void dif__gemm_op(dif__prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc);
 
 /* A product in the kernel context's precision: k->fast NULL (or k NULL) is
- * dif_gemm_op exactly (and always DIF_OK); otherwise bf16 inputs with
- * float32 accumulation through k->fast's backend (dif_backend_matmul, its
+ * dif__gemm_op exactly (and always DIF_OK); otherwise bf16 inputs with
+ * float32 accumulation through k->fast's backend (dif__backend_matmul, its
  * status and message). What the convolution and attention call. */
-dif_status dif_kgemm(const dif_kctx *k, dif_prof_op op, bool trans_a, bool trans_b, int64_t M,
-                     int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, float beta, float *C, int64_t ldc, dif_error *err);
+dif_status dif__kgemm(const dif__kctx *k, dif__prof_op op, bool trans_a, bool trans_b, int64_t M,
+                      int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                      dif__error *err);
 
 /* PyTorch's nearest source index (aten/src/ATen/native/UpSample.h,
  * nearest_idx): identity and exact 2× are special-cased, otherwise the scale
  * in/out is a float and src = min(floor(dst · scale), in - 1) in float
  * arithmetic. Reproducing the float rounding matters: it is what picks the
  * source row for odd sizes. */
-static inline int64_t dif_nearest_idx(int64_t dst, int64_t in, int64_t out) {
+static inline int64_t dif__nearest_idx(int64_t dst, int64_t in, int64_t out) {
   if (out == in) return dst;
   if (out == 2 * in) return dst >> 1;
   const float scale = (float)in / (float)out;
@@ -44,25 +45,27 @@ static inline int64_t dif_nearest_idx(int64_t dst, int64_t in, int64_t out) {
 }
 
 /* Softmax of one row x[n] in place; an all -inf row becomes all zero. */
-void dif_softmax_row(float *x, int64_t n);
+void dif__softmax_row(float *x, int64_t n);
 
 /* y[rows, cols] (row stride ld) = broadcast of b[rows] along each row, on the
  * pool: how bias is preloaded before a beta = 1 GEMM. */
-void dif_fill_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
-                   const float *b);
+void dif__fill_rows(dif__pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                    const float *b);
 /* y[rows, cols] (row stride ld) = broadcast of b[cols] to every row. */
-void dif_fill_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
-                   const float *b);
+void dif__fill_cols(dif__pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                    const float *b);
 /* The same two added to y instead of written. */
-void dif_add_rows(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld, const float *b);
-void dif_add_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld, const float *b);
+void dif__add_rows(dif__pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                   const float *b);
+void dif__add_cols(dif__pool *pool, float *y, int64_t rows, int64_t cols, int64_t ld,
+                   const float *b);
 
-/* dif_conv2d with an explicit bound on im2col scratch bytes (dif_conv2d uses
- * DIF_CONV2D_SCRATCH_MAX); tests pass a small one to force many row bands.
+/* dif__conv2d with an explicit bound on im2col scratch bytes (dif__conv2d uses
+ * DIF__CONV2D_SCRATCH_MAX); tests pass a small one to force many row bands.
  * At least one output row is always processed per band. */
-#define DIF_CONV2D_SCRATCH_MAX ((size_t)32 << 20)
-dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                              int64_t N, int64_t H, int64_t W, dif_weight w, const float *b,
-                              float *y, size_t max_scratch, dif_error *err);
+#define DIF__CONV2D_SCRATCH_MAX ((size_t)32 << 20)
+dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
+                               int64_t N, int64_t H, int64_t W, dif__weight w, const float *b,
+                               float *y, size_t max_scratch, dif__error *err);
 
 #endif

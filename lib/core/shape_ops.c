@@ -19,25 +19,25 @@ static void upsample_task(void *arg, int64_t begin, int64_t end, int thread) {
   const int64_t W = j->W, OW = j->OW;
   for (int64_t item = begin; item < end; item++) {
     const int64_t nc = item / j->OH, oh = item % j->OH;
-    const float *restrict src = j->x + (nc * j->H + dif_nearest_idx(oh, j->H, j->OH)) * W;
+    const float *restrict src = j->x + (nc * j->H + dif__nearest_idx(oh, j->H, j->OH)) * W;
     float *restrict dst = j->y + item * OW;
     if (OW == 2 * W) {
       for (int64_t i = 0; i < W; i++) dst[2 * i] = dst[2 * i + 1] = src[i];
     } else if (OW == W) {
       memcpy(dst, src, (size_t)W * sizeof *dst);
     } else {
-      for (int64_t ow = 0; ow < OW; ow++) dst[ow] = src[dif_nearest_idx(ow, W, OW)];
+      for (int64_t ow = 0; ow < OW; ow++) dst[ow] = src[dif__nearest_idx(ow, W, OW)];
     }
   }
 }
 
-void dif_upsample_nearest(const dif_kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
-                          int64_t OH, int64_t OW, float *y) {
+void dif__upsample_nearest(const dif__kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
+                           int64_t OH, int64_t OW, float *y) {
   if (NC <= 0 || H <= 0 || W <= 0 || OH <= 0 || OW <= 0) return;
   upsample_job j = {x, y, H, W, OH, OW};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), NC * OH, OW >= 8192 ? 1 : 8192 / OW, upsample_task, &j);
-  DIF_PROF_END(DIF_PROF_UPSAMPLE, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), NC * OH, OW >= 8192 ? 1 : 8192 / OW, upsample_task, &j);
+  DIF__PROF_END(DIF__PROF_UPSAMPLE, t0, 0);
 }
 
 typedef struct add_job {
@@ -53,22 +53,22 @@ static void add_task(void *arg, int64_t begin, int64_t end, int thread) {
   for (int64_t i = begin; i < end; i++) y[i] = a[i] + b[i];
 }
 
-void dif_add(const dif_kctx *k, const float *a, const float *b, int64_t n, float *y) {
+void dif__add(const dif__kctx *k, const float *a, const float *b, int64_t n, float *y) {
   add_job j = {a, b, y};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), n, 32768, add_task, &j);
-  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), n, 32768, add_task, &j);
+  DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
 }
 
-void dif_concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
-                         int64_t HW, float *y) {
+void dif__concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb, int64_t N,
+                          int64_t HW, float *y) {
   /* Two memcpys per image: already memory-bound, threads would not help. */
-  const double t0 = DIF_PROF_START();
+  const double t0 = DIF__PROF_START();
   const size_t na = (size_t)(Ca * HW), nb = (size_t)(Cb * HW);
   for (int64_t n = 0; n < N; n++) {
     float *yn = y + (size_t)n * (na + nb);
     if (na) memcpy(yn, a + (size_t)n * na, na * sizeof *yn);
     if (nb) memcpy(yn + na, b + (size_t)n * nb, nb * sizeof *yn);
   }
-  DIF_PROF_END(DIF_PROF_ELEMENTWISE, t0, 0);
+  DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
 }

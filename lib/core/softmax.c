@@ -7,7 +7,7 @@
 #include "core/ops.h"
 #include "core/ops_internal.h"
 
-void dif_softmax_row(float *x, int64_t n) { dif_k_softmax_row(x, n); }
+void dif__softmax_row(float *x, int64_t n) { dif__k_softmax_row(x, n); }
 
 typedef struct softmax_job {
   float *x;
@@ -17,13 +17,13 @@ typedef struct softmax_job {
 static void softmax_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const softmax_job *j = arg;
-  for (int64_t r = begin; r < end; r++) dif_softmax_row(j->x + r * j->n, j->n);
+  for (int64_t r = begin; r < end; r++) dif__softmax_row(j->x + r * j->n, j->n);
 }
 
-void dif_softmax_rows(const dif_kctx *k, float *x, int64_t rows, int64_t n) {
+void dif__softmax_rows(const dif__kctx *k, float *x, int64_t rows, int64_t n) {
   if (rows <= 0 || n <= 0) return;
   softmax_job j = {x, n};
-  const double t0 = DIF_PROF_START();
-  dif_pool_for(dif_kpool(k), rows, n >= 2048 ? 1 : 2048 / n, softmax_task, &j);
-  DIF_PROF_END(DIF_PROF_ATTN_SOFTMAX, t0, 0);
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), rows, n >= 2048 ? 1 : 2048 / n, softmax_task, &j);
+  DIF__PROF_END(DIF__PROF_ATTN_SOFTMAX, t0, 0);
 }

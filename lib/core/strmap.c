@@ -12,7 +12,7 @@ typedef struct slot {
   int32_t value;
 } slot;
 
-struct dif_strmap {
+struct dif__strmap {
   slot *slots;
   size_t cap; /* power of two */
   size_t count;
@@ -22,19 +22,19 @@ struct dif_strmap {
 
 static uint64_t hash_key(const void *key, size_t len) { return XXH3_64bits(key, len) | 1u; }
 
-static dif_status alloc_slots(dif_strmap *m, size_t cap, dif_error *err) {
-  if (cap > SIZE_MAX / sizeof(slot)) return dif_fail_oom(err, "hash map", SIZE_MAX);
+static dif_status alloc_slots(dif__strmap *m, size_t cap, dif__error *err) {
+  if (cap > SIZE_MAX / sizeof(slot)) return dif__fail_oom(err, "hash map", SIZE_MAX);
   slot *s = calloc(cap, sizeof *s);
-  if (!s) return dif_fail_oom(err, "hash map", cap * sizeof *s);
+  if (!s) return dif__fail_oom(err, "hash map", cap * sizeof *s);
   m->slots = s;
   m->cap = cap;
   return DIF_OK;
 }
 
-dif_status dif_strmap_new(size_t expected, dif_strmap **out, dif_error *err) {
+dif_status dif__strmap_new(size_t expected, dif__strmap **out, dif__error *err) {
   *out = NULL;
-  dif_strmap *m = calloc(1, sizeof *m);
-  if (!m) return dif_fail_oom(err, "hash map", sizeof *m);
+  dif__strmap *m = calloc(1, sizeof *m);
+  if (!m) return dif__fail_oom(err, "hash map", sizeof *m);
   size_t cap = 16;
   while (cap / 2 < expected && cap < (SIZE_MAX >> 2)) cap *= 2;
   dif_status st = alloc_slots(m, cap, err);
@@ -46,14 +46,14 @@ dif_status dif_strmap_new(size_t expected, dif_strmap **out, dif_error *err) {
   return DIF_OK;
 }
 
-void dif_strmap_free(dif_strmap *m) {
+void dif__strmap_free(dif__strmap *m) {
   if (!m) return;
   free(m->slots);
   free(m->keys);
   free(m);
 }
 
-static size_t find_slot(const dif_strmap *m, uint64_t h, const void *key, size_t len) {
+static size_t find_slot(const dif__strmap *m, uint64_t h, const void *key, size_t len) {
   size_t mask = m->cap - 1;
   for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
     const slot *s = &m->slots[i];
@@ -63,8 +63,8 @@ static size_t find_slot(const dif_strmap *m, uint64_t h, const void *key, size_t
   }
 }
 
-static dif_status grow(dif_strmap *m, dif_error *err) {
-  if (m->cap > (SIZE_MAX >> 2)) return dif_fail_oom(err, "hash map", SIZE_MAX);
+static dif_status grow(dif__strmap *m, dif__error *err) {
+  if (m->cap > (SIZE_MAX >> 2)) return dif__fail_oom(err, "hash map", SIZE_MAX);
   slot *old = m->slots;
   size_t old_cap = m->cap;
   dif_status st = alloc_slots(m, old_cap * 2, err);
@@ -84,8 +84,8 @@ static dif_status grow(dif_strmap *m, dif_error *err) {
   return DIF_OK;
 }
 
-dif_status dif_strmap_put(dif_strmap *m, const void *key, size_t len, int32_t value, int *existed,
-                          dif_error *err) {
+dif_status dif__strmap_put(dif__strmap *m, const void *key, size_t len, int32_t value, int *existed,
+                           dif__error *err) {
   uint64_t h = hash_key(key, len);
   size_t i = find_slot(m, h, key, len);
   if (m->slots[i].hash) {
@@ -97,11 +97,11 @@ dif_status dif_strmap_put(dif_strmap *m, const void *key, size_t len, int32_t va
   if (m->keys_cap - m->keys_len < len) {
     size_t cap = m->keys_cap ? m->keys_cap : 256;
     while (cap - m->keys_len < len) {
-      if (cap > SIZE_MAX / 2) return dif_fail_oom(err, "hash map keys", SIZE_MAX);
+      if (cap > SIZE_MAX / 2) return dif__fail_oom(err, "hash map keys", SIZE_MAX);
       cap *= 2;
     }
     char *k = realloc(m->keys, cap);
-    if (!k) return dif_fail_oom(err, "hash map keys", cap);
+    if (!k) return dif__fail_oom(err, "hash map keys", cap);
     m->keys = k;
     m->keys_cap = cap;
   }
@@ -117,18 +117,18 @@ dif_status dif_strmap_put(dif_strmap *m, const void *key, size_t len, int32_t va
   return DIF_OK;
 }
 
-int dif_strmap_get(const dif_strmap *m, const void *key, size_t len, int32_t *value) {
+int dif__strmap_get(const dif__strmap *m, const void *key, size_t len, int32_t *value) {
   const slot *s = &m->slots[find_slot(m, hash_key(key, len), key, len)];
   if (!s->hash) return 0;
   if (value) *value = s->value;
   return 1;
 }
 
-size_t dif_strmap_count(const dif_strmap *m) { return m->count; }
+size_t dif__strmap_count(const dif__strmap *m) { return m->count; }
 
-size_t dif_strmap_bytes(const dif_strmap *m) { return m->keys_cap + m->cap * sizeof(slot); }
+size_t dif__strmap_bytes(const dif__strmap *m) { return m->keys_cap + m->cap * sizeof(slot); }
 
-void dif_strmap_clear(dif_strmap *m) {
+void dif__strmap_clear(dif__strmap *m) {
   memset(m->slots, 0, m->cap * sizeof *m->slots);
   m->count = 0;
   m->keys_len = 0;

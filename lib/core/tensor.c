@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-int64_t dif_tensor_numel(const dif_tensor *t) {
+int64_t dif__tensor_numel(const dif__tensor *t) {
   int64_t n = 1;
   for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
   return n;
 }
 
-const char *dif_shape_str(const int64_t *shape, int ndim, char *buf, int size) {
+const char *dif__shape_str(const int64_t *shape, int ndim, char *buf, int size) {
   int off = snprintf(buf, (size_t)size, "[");
   for (int i = 0; i < ndim && off < size; i++)
     off += snprintf(buf + off, (size_t)(size - off), "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -17,7 +17,7 @@ const char *dif_shape_str(const int64_t *shape, int ndim, char *buf, int size) {
   return buf;
 }
 
-int64_t dif_first_nonfinite(const float *x, int64_t n) {
+int64_t dif__first_nonfinite(const float *x, int64_t n) {
   enum { BLOCK = 1024 };
   const uint32_t exp_mask = 0x7f800000u;
   for (int64_t start = 0; start < n; start += BLOCK) {

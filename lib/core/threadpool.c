@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-struct dif_pool {
+struct dif__pool {
   int n_threads; /* including the caller */
   pthread_t *workers;
-  pthread_mutex_t call_lock; /* serialises dif_pool_for callers */
+  pthread_mutex_t call_lock; /* serialises dif__pool_for callers */
   pthread_mutex_t lock;
   pthread_cond_t work_cv; /* workers wait for a new generation */
   pthread_cond_t done_cv; /* the caller waits for workers to finish */
@@ -16,13 +16,13 @@ struct dif_pool {
   int busy_workers;
   int stop;
   /* the job of the current generation */
-  dif_task_fn fn;
+  dif__task_fn fn;
   void *arg;
   int64_t n, chunk;
   atomic_llong next;
 };
 
-static void run_chunks(dif_pool *p, int thread) {
+static void run_chunks(dif__pool *p, int thread) {
   for (;;) {
     int64_t begin = atomic_fetch_add(&p->next, p->chunk);
     if (begin >= p->n) break;
@@ -32,14 +32,14 @@ static void run_chunks(dif_pool *p, int thread) {
 }
 
 typedef struct worker_arg {
-  dif_pool *pool;
+  dif__pool *pool;
   int index;
 } worker_arg;
 
 static void *worker_main(void *varg) {
   worker_arg wa = *(worker_arg *)varg;
   free(varg);
-  dif_pool *p = wa.pool;
+  dif__pool *p = wa.pool;
   uint64_t seen = 0;
   pthread_mutex_lock(&p->lock);
   for (;;) {
@@ -55,16 +55,16 @@ static void *worker_main(void *varg) {
   return NULL;
 }
 
-int dif_cpu_count(void) {
+int dif__cpu_count(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : (int)n;
 }
 
-dif_status dif_pool_new(int n_threads, dif_pool **out, dif_error *err) {
+dif_status dif__pool_new(int n_threads, dif__pool **out, dif__error *err) {
   *out = NULL;
   if (n_threads < 1) n_threads = 1;
-  dif_pool *p = calloc(1, sizeof *p);
-  if (!p) return dif_fail_oom(err, "thread pool", sizeof *p);
+  dif__pool *p = calloc(1, sizeof *p);
+  if (!p) return dif__fail_oom(err, "thread pool", sizeof *p);
   p->n_threads = n_threads;
   pthread_mutex_init(&p->call_lock, NULL);
   pthread_mutex_init(&p->lock, NULL);
@@ -74,8 +74,8 @@ dif_status dif_pool_new(int n_threads, dif_pool **out, dif_error *err) {
   if (n_threads > 1) {
     p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
     if (!p->workers) {
-      dif_pool_free(p);
-      return dif_fail_oom(err, "thread pool", (size_t)n_threads * sizeof(pthread_t));
+      dif__pool_free(p);
+      return dif__fail_oom(err, "thread pool", (size_t)n_threads * sizeof(pthread_t));
     }
     for (int i = 1; i < n_threads; i++) {
       worker_arg *wa = malloc(sizeof *wa);
@@ -88,9 +88,9 @@ dif_status dif_pool_new(int n_threads, dif_pool **out, dif_error *err) {
       }
       if (rc) {
         p->n_threads = i; /* only workers 1..i-1 exist; free joins them */
-        dif_pool_free(p);
-        return dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "could not start worker thread %d of %d", i,
-                        n_threads);
+        dif__pool_free(p);
+        return dif__fail(err, DIF_ERR_OUT_OF_MEMORY, "could not start worker thread %d of %d", i,
+                         n_threads);
       }
     }
   }
@@ -98,7 +98,7 @@ dif_status dif_pool_new(int n_threads, dif_pool **out, dif_error *err) {
   return DIF_OK;
 }
 
-void dif_pool_free(dif_pool *p) {
+void dif__pool_free(dif__pool *p) {
   if (!p) return;
   pthread_mutex_lock(&p->lock);
   p->stop = 1;
@@ -113,9 +113,9 @@ void dif_pool_free(dif_pool *p) {
   free(p);
 }
 
-int dif_pool_threads(const dif_pool *p) { return p ? p->n_threads : 1; }
+int dif__pool_threads(const dif__pool *p) { return p ? p->n_threads : 1; }
 
-void dif_pool_for(dif_pool *p, int64_t n, int64_t grain, dif_task_fn fn, void *arg) {
+void dif__pool_for(dif__pool *p, int64_t n, int64_t grain, dif__task_fn fn, void *arg) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   /* About four chunks per thread balances load without much counter traffic. */

@@ -7,8 +7,9 @@
 
 #include "core/ops.h"
 
-void dif_timestep_embedding(const float *t, int64_t n, int64_t dim, bool flip_sin_to_cos,
-                            float downscale_freq_shift, float scale, float max_period, float *out) {
+void dif__timestep_embedding(const float *t, int64_t n, int64_t dim, bool flip_sin_to_cos,
+                             float downscale_freq_shift, float scale, float max_period,
+                             float *out) {
   if (n <= 0 || dim <= 0) return;
   const int64_t half = dim / 2;
   /* Python: exponent = -math.log(max_period) * arange(half, float32), a

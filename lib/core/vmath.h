@@ -3,7 +3,7 @@
  *
  * glibc's expf is a scalar call, and softmax over attention scores calls it
  * for every tokens × tokens entry: with it the softmax took about twice as
- * long as the attention GEMMs. dif_vexp_v is the Cephes expf (Cody–Waite
+ * long as the attention GEMMs. dif__vexp_v is the Cephes expf (Cody–Waite
  * reduction by ln 2, degree-6 polynomial, within ~2 ulp of exp) written with
  * GCC/Clang vector extensions: plain C loops with the range selects it needs
  * are not vectorised at -O2 (GCC does not if-convert float selects there).
@@ -13,140 +13,141 @@
  * FMA and selected at run time — else 16 bytes (4 floats), which every
  * x86-64 (SSE2) and Arm64 (NEON) target has; 32-byte vectors without AVX are
  * lowered to scalar code through the stack. Kernels should keep values in
- * dif_vf variables: round trips through float arrays defeat GCC's -O3 SLP
+ * dif__vf variables: round trips through float arrays defeat GCC's -O3 SLP
  * vectoriser (stack stores and partial reloads, several times slower).
  * Other compilers get scalar loops with the same results up to expf's
  * rounding.
  */
-#ifndef DIF_CORE_VMATH_H
-#define DIF_CORE_VMATH_H
+#ifndef DIF__CORE_VMATH_H
+#define DIF__CORE_VMATH_H
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#define DIF_VLANES 8 /* floats per dif_vexp_block / dif_vmax_blocks step */
+#define DIF__VLANES 8 /* floats per dif__vexp_block / dif__vmax_blocks step */
 
-/* Below DIF_VEXP_LO exp leaves the normal range and dif_vexp gives 0 (so
- * -inf → 0); inputs above DIF_VEXP_HI are clamped to it (no overflow to
- * inf, exp(DIF_VEXP_HI) ≈ 2.4e38). NaN stays NaN. */
-#define DIF_VEXP_LO (-87.33654f)
-#define DIF_VEXP_HI 88.37626f
+/* Below DIF__VEXP_LO exp leaves the normal range and dif__vexp gives 0 (so
+ * -inf → 0); inputs above DIF__VEXP_HI are clamped to it (no overflow to
+ * inf, exp(DIF__VEXP_HI) ≈ 2.4e38). NaN stays NaN. */
+#define DIF__VEXP_LO (-87.33654f)
+#define DIF__VEXP_HI 88.37626f
 
 #if defined(__GNUC__)
 
 #if defined(__AVX__)
-#define DIF_VW 8
+#define DIF__VW 8
 #else
-#define DIF_VW 4
+#define DIF__VW 4
 #endif
 
-typedef float dif_vf __attribute__((vector_size(DIF_VW * 4)));
-typedef int32_t dif_vi __attribute__((vector_size(DIF_VW * 4)));
+typedef float dif__vf __attribute__((vector_size(DIF__VW * 4)));
+typedef int32_t dif__vi __attribute__((vector_size(DIF__VW * 4)));
 
-static inline dif_vf dif_vf_load(const float *p) {
-  dif_vf v;
+static inline dif__vf dif__vf_load(const float *p) {
+  dif__vf v;
   memcpy(&v, p, sizeof v);
   return v;
 }
-static inline void dif_vf_store(float *p, dif_vf v) { memcpy(p, &v, sizeof v); }
-static inline dif_vf dif_vf_splat(float x) { return (dif_vf){0} + x; }
+static inline void dif__vf_store(float *p, dif__vf v) { memcpy(p, &v, sizeof v); }
+static inline dif__vf dif__vf_splat(float x) { return (dif__vf){0} + x; }
 /* Lanes of a where m is all ones, of b where it is zero. */
-static inline dif_vf dif_vf_select(dif_vi m, dif_vf a, dif_vf b) {
-  return (dif_vf)((m & (dif_vi)a) | (~m & (dif_vi)b));
+static inline dif__vf dif__vf_select(dif__vi m, dif__vf a, dif__vf b) {
+  return (dif__vf)((m & (dif__vi)a) | (~m & (dif__vi)b));
 }
-static inline dif_vf dif_vf_max(dif_vf a, dif_vf b) { return dif_vf_select(a > b, a, b); }
-static inline dif_vf dif_vf_abs(dif_vf a) { return (dif_vf)((dif_vi)a & 0x7fffffff); }
-static inline float dif_vf_hmax(dif_vf v) {
-  float l[DIF_VW];
+static inline dif__vf dif__vf_max(dif__vf a, dif__vf b) { return dif__vf_select(a > b, a, b); }
+static inline dif__vf dif__vf_abs(dif__vf a) { return (dif__vf)((dif__vi)a & 0x7fffffff); }
+static inline float dif__vf_hmax(dif__vf v) {
+  float l[DIF__VW];
   memcpy(l, &v, sizeof v);
   float r = l[0];
-  for (int i = 1; i < DIF_VW; i++) r = l[i] > r ? l[i] : r;
+  for (int i = 1; i < DIF__VW; i++) r = l[i] > r ? l[i] : r;
   return r;
 }
 /* Sum of the lanes in double, in lane order. */
-static inline double dif_vf_hsum_d(dif_vf v) {
-  float l[DIF_VW];
+static inline double dif__vf_hsum_d(dif__vf v) {
+  float l[DIF__VW];
   memcpy(l, &v, sizeof v);
   double s = 0;
-  for (int i = 0; i < DIF_VW; i++) s += (double)l[i];
+  for (int i = 0; i < DIF__VW; i++) s += (double)l[i];
   return s;
 }
 
 /* exp of every lane. */
-static inline dif_vf dif_vexp_v(dif_vf v) {
-  const dif_vi under = v < DIF_VEXP_LO; /* false for NaN, which then propagates */
-  v = dif_vf_select(under, dif_vf_splat(DIF_VEXP_LO), v);
-  v = dif_vf_select(v > DIF_VEXP_HI, dif_vf_splat(DIF_VEXP_HI), v);
+static inline dif__vf dif__vexp_v(dif__vf v) {
+  const dif__vi under = v < DIF__VEXP_LO; /* false for NaN, which then propagates */
+  v = dif__vf_select(under, dif__vf_splat(DIF__VEXP_LO), v);
+  v = dif__vf_select(v > DIF__VEXP_HI, dif__vf_splat(DIF__VEXP_HI), v);
   /* n = round(v / ln 2): adding 1.5·2^23 leaves n in the low mantissa bits
    * (round to nearest) without a call to rintf. */
-  const dif_vf shifted = v * 1.44269504088896341f + 12582912.0f;
-  const dif_vf n = shifted - 12582912.0f;
+  const dif__vf shifted = v * 1.44269504088896341f + 12582912.0f;
+  const dif__vf n = shifted - 12582912.0f;
   /* r = v - n·ln 2 in two steps; the first is exact (ln 2 hi has 9 bits). */
-  dif_vf r = v - n * 0.693359375f;
+  dif__vf r = v - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  dif_vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  dif__vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   /* 2^n as a float: n + 127 in the exponent field; n is in [-126, 127]. */
-  const dif_vi e = ((dif_vi)shifted - 0x4B400000 + 127) << 23;
-  const dif_vf res = p * (dif_vf)e;
-  return (dif_vf)((dif_vi)res & ~under);
+  const dif__vi e = ((dif__vi)shifted - 0x4B400000 + 127) << 23;
+  const dif__vf res = p * (dif__vf)e;
+  return (dif__vf)((dif__vi)res & ~under);
 }
 
 /* y[l] = exp(x[l]) for l < 8; x and y may be the same array. */
-static inline void dif_vexp_block(const float *x, float *y) {
-  for (int i = 0; i < DIF_VLANES; i += DIF_VW) dif_vf_store(y + i, dif_vexp_v(dif_vf_load(x + i)));
+static inline void dif__vexp_block(const float *x, float *y) {
+  for (int i = 0; i < DIF__VLANES; i += DIF__VW)
+    dif__vf_store(y + i, dif__vexp_v(dif__vf_load(x + i)));
 }
 
 /* Largest of the first n - n % 8 entries of x (n ≥ 8). With NaN in x the
  * result is unspecified (softmax turns such rows into NaN either way). */
-static inline float dif_vmax_blocks(const float *x, int64_t n) {
-  dif_vf m = dif_vf_load(x);
-  for (int64_t i = DIF_VW; i + DIF_VW <= n - n % DIF_VLANES; i += DIF_VW)
-    m = dif_vf_max(dif_vf_load(x + i), m);
-  return dif_vf_hmax(m);
+static inline float dif__vmax_blocks(const float *x, int64_t n) {
+  dif__vf m = dif__vf_load(x);
+  for (int64_t i = DIF__VW; i + DIF__VW <= n - n % DIF__VLANES; i += DIF__VW)
+    m = dif__vf_max(dif__vf_load(x + i), m);
+  return dif__vf_hmax(m);
 }
 
 #else
 
-static inline void dif_vexp_block(const float *x, float *y) {
-  for (int l = 0; l < DIF_VLANES; l++) {
+static inline void dif__vexp_block(const float *x, float *y) {
+  for (int l = 0; l < DIF__VLANES; l++) {
     const float v = x[l];
-    y[l] = v < DIF_VEXP_LO ? 0.0f : expf(v > DIF_VEXP_HI ? DIF_VEXP_HI : v);
+    y[l] = v < DIF__VEXP_LO ? 0.0f : expf(v > DIF__VEXP_HI ? DIF__VEXP_HI : v);
   }
 }
 
-static inline float dif_vmax_blocks(const float *x, int64_t n) {
+static inline float dif__vmax_blocks(const float *x, int64_t n) {
   float r = x[0];
-  for (int64_t i = 1; i < n - n % DIF_VLANES; i++) r = x[i] > r ? x[i] : r;
+  for (int64_t i = 1; i < n - n % DIF__VLANES; i++) r = x[i] > r ? x[i] : r;
   return r;
 }
 
 #endif
 
 /* y[i] = exp(x[i]) for i < n; x and y may be the same array. */
-static inline void dif_vexp(const float *x, float *y, int64_t n) {
+static inline void dif__vexp(const float *x, float *y, int64_t n) {
   int64_t i = 0;
-  for (; i + DIF_VLANES <= n; i += DIF_VLANES) dif_vexp_block(x + i, y + i);
+  for (; i + DIF__VLANES <= n; i += DIF__VLANES) dif__vexp_block(x + i, y + i);
   if (i < n) {
-    float tmp[DIF_VLANES] = {0};
+    float tmp[DIF__VLANES] = {0};
     memcpy(tmp, x + i, (size_t)(n - i) * sizeof *tmp);
-    dif_vexp_block(tmp, tmp);
+    dif__vexp_block(tmp, tmp);
     memcpy(y + i, tmp, (size_t)(n - i) * sizeof *tmp);
   }
 }
 
 /* Largest of x[0..n), -inf if all are -inf (or n is 0); NaN as above. */
-static inline float dif_vmax(const float *x, int64_t n) {
+static inline float dif__vmax(const float *x, int64_t n) {
   float r = -INFINITY;
   int64_t i = 0;
-  if (n >= DIF_VLANES) {
-    r = dif_vmax_blocks(x, n);
-    i = n - n % DIF_VLANES;
+  if (n >= DIF__VLANES) {
+    r = dif__vmax_blocks(x, n);
+    i = n - n % DIF__VLANES;
   }
   for (; i < n; i++) r = x[i] > r ? x[i] : r;
   return r;

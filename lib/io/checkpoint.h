@@ -3,7 +3,7 @@
  * v2-1_768-ema-pruned.safetensors, sd21-unclip-h.safetensors, ...).
  *
  * The file is mapped once; each part is handed out as a safetensors view
- * (dif_st_open_view) whose tensors carry diffusers' names and layouts,
+ * (dif__st_open_view) whose tensors carry diffusers' names and layouts,
  * converted exactly as diffusers v0.26.3's single-file loading does
  * (checkpoint_keys.h), so the model loaders read it as they read a
  * component folder's file. The parts and their prefixes are one table in
@@ -18,8 +18,8 @@
  * Pickle checkpoints (.ckpt, .pt, .pth, .bin) are refused: unpickling runs
  * code from the file.
  */
-#ifndef DIF_IO_CHECKPOINT_H
-#define DIF_IO_CHECKPOINT_H
+#ifndef DIF__IO_CHECKPOINT_H
+#define DIF__IO_CHECKPOINT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,9 +27,9 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 
-typedef struct dif_checkpoint dif_checkpoint;
+typedef struct dif__checkpoint dif__checkpoint;
 
-typedef struct dif_ckpt_info {
+typedef struct dif__ckpt_info {
   const char *family;       /* "SD-1.x", "SD-2.x", "Stable unCLIP (SD-2.x, 768-d image ...)" */
   const char *text_encoder; /* "CLIP ViT-L/14 (SD-1.x layout)", "OpenCLIP (SD-2.x layout)", NULL */
   const char *dtype;        /* of the UNet's conv_in weight: "F32", "F16", "BF16" */
@@ -41,33 +41,33 @@ typedef struct dif_ckpt_info {
   int64_t class_embed_in;   /* unCLIP: 2 x the image embedding width; else 0 */
   int64_t text_width;       /* the text encoder's width */
   size_t tensors;
-} dif_ckpt_info;
+} dif__ckpt_info;
 
 /* Opens and validates path as a single-file checkpoint. DIF_ERR_UNSUPPORTED
  * for a pickle (saying why and how to convert it) and for layouts libdif
  * does not read (SDXL); DIF_ERR_BAD_MODEL for a file with none of the parts. */
-dif_status dif_checkpoint_open(const char *path, dif_checkpoint **out, dif_error *err);
-/* Same over an opened handle (e.g. dif_st_open_memory, for the fuzzer), which
+dif_status dif__checkpoint_open(const char *path, dif__checkpoint **out, dif__error *err);
+/* Same over an opened handle (e.g. dif__st_open_memory, for the fuzzer), which
  * the checkpoint owns from then on, also on failure. */
-dif_status dif_checkpoint_open_st(dif_safetensors *st, dif_checkpoint **out, dif_error *err);
-void dif_checkpoint_close(dif_checkpoint *c);
-const char *dif_checkpoint_path(const dif_checkpoint *c);
-const dif_ckpt_info *dif_checkpoint_describe(const dif_checkpoint *c);
+dif_status dif__checkpoint_open_st(dif__safetensors *st, dif__checkpoint **out, dif__error *err);
+void dif__checkpoint_close(dif__checkpoint *c);
+const char *dif__checkpoint_path(const dif__checkpoint *c);
+const dif__ckpt_info *dif__checkpoint_describe(const dif__checkpoint *c);
 
 /* A view of one part ("unet", "vae", "text_encoder") under diffusers names;
  * config_dir is the component folder whose config.json gives the layout
  * (layers_per_block, the VAE's up blocks). DIF_ERR_BAD_MODEL naming the file
  * and the prefix when the checkpoint lacks the part. Close the view with
- * dif_st_close; it keeps the file mapped. */
-dif_status dif_checkpoint_part(dif_checkpoint *c, const char *component, const char *config_dir,
-                               dif_safetensors **out, dif_error *err);
+ * dif__st_close; it keeps the file mapped. */
+dif_status dif__checkpoint_part(dif__checkpoint *c, const char *component, const char *config_dir,
+                                dif__safetensors **out, dif__error *err);
 
 /* DIF_ERR_BAD_MODEL naming the file and the first missing part's prefix
  * unless the checkpoint holds a UNet, a VAE and a text encoder. */
-dif_status dif_checkpoint_require_all(const dif_checkpoint *c, dif_error *err);
+dif_status dif__checkpoint_require_all(const dif__checkpoint *c, dif__error *err);
 
 /* DIF_ERR_UNSUPPORTED with the reason and a conversion command if path is a
  * pickle checkpoint (by its extension or its first bytes), else DIF_OK. */
-dif_status dif_checkpoint_refuse_pickle(const char *path, dif_error *err);
+dif_status dif__checkpoint_refuse_pickle(const char *path, dif__error *err);
 
 #endif

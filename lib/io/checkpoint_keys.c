@@ -12,7 +12,7 @@ typedef struct pair {
 } pair;
 
 /* A view entry with the source's shape, renamed. */
-static int same(const dif_st_entry *src, dif_st_view_entry *o, const char *fmt, const char *a,
+static int same(const dif__st_entry *src, dif__st_view_entry *o, const char *fmt, const char *a,
                 const char *b) {
   memset(o, 0, sizeof *o);
   snprintf(o->name, sizeof o->name, fmt, a, b);
@@ -50,7 +50,7 @@ static const pair unet_resnet[] = {
     {NULL, NULL},
 };
 
-static int resnet(const dif_st_entry *src, dif_st_view_entry *o, const char *head,
+static int resnet(const dif__st_entry *src, dif__st_view_entry *o, const char *head,
                   const char *rest) {
   for (const pair *p = unet_resnet; p->from; p++) {
     size_t n = strlen(p->from);
@@ -86,8 +86,8 @@ static const pair unet_fixed[] = {
 
 /* input_blocks.{i}.0 / .0.op / .1 → down block (i-1)/(lpb+1), layer
  * (i-1)%(lpb+1): resnet, downsampler, attention. */
-static int unet_input(int lpb, int i, const char *rest, const dif_st_entry *src,
-                      dif_st_view_entry *o) {
+static int unet_input(int lpb, int i, const char *rest, const dif__st_entry *src,
+                      dif__st_view_entry *o) {
   char head[96];
   int b = (i - 1) / (lpb + 1), l = (i - 1) % (lpb + 1);
   if (strcmp(rest, "0.op.weight") == 0 || strcmp(rest, "0.op.bias") == 0) {
@@ -106,8 +106,8 @@ static int unet_input(int lpb, int i, const char *rest, const dif_st_entry *src,
 }
 
 /* output_blocks.{i}.0 / .1 / .{1,2}.conv → up block i/(lpb+1), layer i%(lpb+1). */
-static int unet_output(int lpb, int i, const char *rest, const dif_st_entry *src,
-                       dif_st_view_entry *o) {
+static int unet_output(int lpb, int i, const char *rest, const dif__st_entry *src,
+                       dif__st_view_entry *o) {
   char head[96];
   int b = i / (lpb + 1), l = i % (lpb + 1);
   if (strcmp(rest, "1.conv.weight") == 0 || strcmp(rest, "1.conv.bias") == 0 ||
@@ -126,8 +126,8 @@ static int unet_output(int lpb, int i, const char *rest, const dif_st_entry *src
   return 0;
 }
 
-int dif_ckpt_rename_unet(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                         dif_st_view_entry out[3], dif_error *err) {
+int dif__ckpt_rename_unet(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                          dif__st_view_entry out[3], dif__error *err) {
   (void)err;
   const char *to = lookup(unet_fixed, key), *rest;
   if (to) return same(src, out, "%s%s", to, "");
@@ -182,15 +182,15 @@ static const pair vae_attn[] = {
 };
 
 /* A resnet key: nin_shortcut becomes conv_shortcut. */
-static int vae_resnet(const dif_st_entry *src, dif_st_view_entry *o, const char *head,
+static int vae_resnet(const dif__st_entry *src, dif__st_view_entry *o, const char *head,
                       const char *rest) {
   if (strncmp(rest, "nin_shortcut.", 13) == 0)
     return same(src, o, "%s.conv_shortcut.%s", head, rest + 13);
   return same(src, o, "%s.%s", head, rest);
 }
 
-static int vae_mid(const char *side, const char *rest, const dif_st_entry *src,
-                   dif_st_view_entry *o) {
+static int vae_mid(const char *side, const char *rest, const dif__st_entry *src,
+                   dif__st_view_entry *o) {
   char head[64];
   if (strncmp(rest, "block_1.", 8) == 0 || strncmp(rest, "block_2.", 8) == 0) {
     snprintf(head, sizeof head, "%s.mid_block.resnets.%c", side, rest[6] == '1' ? '0' : '1');
@@ -209,8 +209,8 @@ static int vae_mid(const char *side, const char *rest, const dif_st_entry *src,
   return 1;
 }
 
-int dif_ckpt_rename_vae(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                        dif_st_view_entry out[3], dif_error *err) {
+int dif__ckpt_rename_vae(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                         dif__st_view_entry out[3], dif__error *err) {
   (void)err;
   const char *to = lookup(vae_fixed, key), *rest;
   if (to) return same(src, out, "%s%s", to, "");
@@ -249,8 +249,8 @@ int dif_ckpt_rename_vae(const dif_ckpt_layout *l, const char *key, const dif_st_
 /* create_text_encoder_from_ldm_clip_checkpoint: the transformers names
  * themselves under cond_stage_model.transformer. (position_ids is a buffer
  * diffusers drops). */
-int dif_ckpt_rename_clip(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                         dif_st_view_entry out[3], dif_error *err) {
+int dif__ckpt_rename_clip(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                          dif__st_view_entry out[3], dif__error *err) {
   (void)l;
   (void)err;
   if (strcmp(key, "text_model.embeddings.position_ids") == 0) return 0;
@@ -279,13 +279,13 @@ static const pair openclip_block[] = {
 
 /* attn.in_proj_weight [3H, H] / in_proj_bias [3H]: q, k, v are its thirds,
  * row slices of the same bytes. */
-static int split_in_proj(const dif_ckpt_layout *l, const char *head, const char *what,
-                         const dif_st_entry *src, dif_st_view_entry out[3], dif_error *err) {
+static int split_in_proj(const dif__ckpt_layout *l, const char *head, const char *what,
+                         const dif__st_entry *src, dif__st_view_entry out[3], dif__error *err) {
   if (src->ndim < 1 || src->ndim > 2 || src->shape[0] % 3 != 0)
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: tensor '%s' is not a fused q/k/v projection (its first dimension %lld "
-                    "is not 3 x the width)",
-                    l->file, src->name, (long long)(src->ndim ? src->shape[0] : 0)),
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: tensor '%s' is not a fused q/k/v projection (its first dimension %lld "
+                     "is not 3 x the width)",
+                     l->file, src->name, (long long)(src->ndim ? src->shape[0] : 0)),
            -1;
   int64_t rows = src->shape[0] / 3, cols = src->ndim == 2 ? src->shape[1] : 1;
   static const char *const qkv[] = {"q_proj", "k_proj", "v_proj"};
@@ -294,13 +294,13 @@ static int split_in_proj(const dif_ckpt_layout *l, const char *head, const char 
     size_t n = strlen(out[i].name);
     snprintf(out[i].name + n, sizeof out[i].name - n, ".%s", what);
     out[i].shape[0] = rows;
-    out[i].offset = (uint64_t)(i * rows * cols) * dif_st_dtype_size(src->dtype);
+    out[i].offset = (uint64_t)(i * rows * cols) * dif__st_dtype_size(src->dtype);
   }
   return 3;
 }
 
-int dif_ckpt_rename_openclip(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                             dif_st_view_entry out[3], dif_error *err) {
+int dif__ckpt_rename_openclip(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                              dif__st_view_entry out[3], dif__error *err) {
   const char *to = lookup(openclip_fixed, key), *rest;
   if (to) return same(src, out, "%s%s", to, "");
   int i = index_after(key, "transformer.resblocks.", &rest);

@@ -11,33 +11,33 @@
  * it cannot convert. Nothing is copied: entries are names, shapes and byte
  * offsets into the source tensor.
  */
-#ifndef DIF_IO_CHECKPOINT_KEYS_H
-#define DIF_IO_CHECKPOINT_KEYS_H
+#ifndef DIF__IO_CHECKPOINT_KEYS_H
+#define DIF__IO_CHECKPOINT_KEYS_H
 
 #include "core/error.h"
 #include "io/safetensors.h"
 
 /* Keys longer than this are refused before conversion (the longest real one
  * is under 100 bytes), so no converted name is ever cut short. */
-#define DIF_CKPT_MAX_KEY 160
+#define DIF__CKPT_MAX_KEY 160
 
-typedef struct dif_ckpt_layout {
+typedef struct dif__ckpt_layout {
   int layers_per_block; /* UNet: unet/config.json layers_per_block */
   int vae_up_blocks;    /* VAE: len(vae/config.json up_block_types) */
   const char *file;     /* for messages */
-} dif_ckpt_layout;
+} dif__ckpt_layout;
 
-typedef int (*dif_ckpt_rename_fn)(const dif_ckpt_layout *l, const char *key,
-                                  const dif_st_entry *src, dif_st_view_entry out[3],
-                                  dif_error *err);
+typedef int (*dif__ckpt_rename_fn)(const dif__ckpt_layout *l, const char *key,
+                                   const dif__st_entry *src, dif__st_view_entry out[3],
+                                   dif__error *err);
 
-int dif_ckpt_rename_unet(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                         dif_st_view_entry out[3], dif_error *err);
-int dif_ckpt_rename_vae(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                        dif_st_view_entry out[3], dif_error *err);
-int dif_ckpt_rename_clip(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                         dif_st_view_entry out[3], dif_error *err);
-int dif_ckpt_rename_openclip(const dif_ckpt_layout *l, const char *key, const dif_st_entry *src,
-                             dif_st_view_entry out[3], dif_error *err);
+int dif__ckpt_rename_unet(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                          dif__st_view_entry out[3], dif__error *err);
+int dif__ckpt_rename_vae(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                         dif__st_view_entry out[3], dif__error *err);
+int dif__ckpt_rename_clip(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                          dif__st_view_entry out[3], dif__error *err);
+int dif__ckpt_rename_openclip(const dif__ckpt_layout *l, const char *key, const dif__st_entry *src,
+                              dif__st_view_entry out[3], dif__error *err);
 
 #endif

@@ -4,8 +4,8 @@
  * on a whole model folder's subfolder and on a loose component alike (the
  * golden fixtures name component folders directly).
  */
-#ifndef DIF_IO_COMPONENT_H
-#define DIF_IO_COMPONENT_H
+#ifndef DIF__IO_COMPONENT_H
+#define DIF__IO_COMPONENT_H
 
 #include "core/error.h"
 #include "io/checkpoint.h"
@@ -14,18 +14,18 @@
 
 /* Loads <dir>/<file>; a `_class_name`, if present, must be in classes
  * (NULL-terminated; NULL accepts any class libdif knows). */
-dif_status dif_component_config(const char *dir, const char *file, const char *const *classes,
-                                dif_config **out, dif_error *err);
+dif_status dif__component_config(const char *dir, const char *file, const char *const *classes,
+                                 dif__config **out, dif__error *err);
 /* Opens <dir>/diffusion_pytorch_model.safetensors or <dir>/model.safetensors
  * — or, while a checkpoint is bound on this thread and dir is
  * "<root>/unet", "<root>/vae" or "<root>/text_encoder", that part of the
- * checkpoint (dif_checkpoint_part, laid out by dir's config.json). */
-dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_error *err);
+ * checkpoint (dif__checkpoint_part, laid out by dir's config.json). */
+dif_status dif__component_weights(const char *dir, dif__safetensors **out, dif__error *err);
 
 /* Binds a single-file checkpoint to the component folders under root (a
  * diffusers folder giving the configs) for the loads that follow on this
  * thread, so the model loaders read its parts unchanged; NULL unbinds.
  * pipelines/models.c binds around one model load. Neither is copied. */
-void dif_component_bind_checkpoint(dif_checkpoint *c, const char *root);
+void dif__component_bind_checkpoint(dif__checkpoint *c, const char *root);
 
 #endif

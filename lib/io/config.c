@@ -12,27 +12,27 @@
 
 #include "io/fileio.h"
 
-struct dif_config {
+struct dif__config {
   json_t *root;
   char *path;
 };
 
-static dif_status finish(json_t *root, const json_error_t *je, const char *name, dif_config **out,
-                         dif_error *err) {
+static dif_status finish(json_t *root, const json_error_t *je, const char *name, dif__config **out,
+                         dif__error *err) {
   if (!root)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: invalid JSON: %s (line %d, column %d)", name,
-                    je->text, je->line, je->column);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: invalid JSON: %s (line %d, column %d)", name,
+                     je->text, je->line, je->column);
   if (!json_is_object(root)) {
     json_decref(root);
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: top level is not a JSON object", name);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: top level is not a JSON object", name);
   }
-  dif_config *c = calloc(1, sizeof *c);
+  dif__config *c = calloc(1, sizeof *c);
   char *p = strdup(name);
   if (!c || !p) {
     free(c);
     free(p);
     json_decref(root);
-    return dif_fail_oom(err, "config", sizeof *c);
+    return dif__fail_oom(err, "config", sizeof *c);
   }
   c->root = root;
   c->path = p;
@@ -120,21 +120,21 @@ static json_t *parse(const char *text, size_t len, json_error_t *je) {
   return root;
 }
 
-dif_status dif_config_load(const char *path, dif_config **out, dif_error *err) {
+dif_status dif__config_load(const char *path, dif__config **out, dif__error *err) {
   *out = NULL;
   int fd;
   struct stat sb;
-  dif_status s = dif_file_open_read(path, &fd, &sb, err);
+  dif_status s = dif__file_open_read(path, &fd, &sb, err);
   if (s) return s;
   /* Configs are small; the cap keeps a hostile file from eating memory. */
-  if (sb.st_size > DIF_CONFIG_MAX_BYTES) {
+  if (sb.st_size > DIF__CONFIG_MAX_BYTES) {
     close(fd);
-    return dif_fail(err, DIF_ERR_LIMIT, "%s: %lld bytes is larger than the %d-byte config limit",
-                    path, (long long)sb.st_size, DIF_CONFIG_MAX_BYTES);
+    return dif__fail(err, DIF_ERR_LIMIT, "%s: %lld bytes is larger than the %d-byte config limit",
+                     path, (long long)sb.st_size, DIF__CONFIG_MAX_BYTES);
   }
   uint8_t *data = NULL;
   size_t len = 0;
-  s = dif_file_read_fd(fd, path, DIF_CONFIG_MAX_BYTES, &data, &len, err);
+  s = dif__file_read_fd(fd, path, DIF__CONFIG_MAX_BYTES, &data, &len, err);
   close(fd);
   if (s) return s;
   const char *text = data ? (const char *)data : "";
@@ -144,42 +144,42 @@ dif_status dif_config_load(const char *path, dif_config **out, dif_error *err) {
   return finish(root, &je, path, out, err);
 }
 
-dif_status dif_config_parse(const char *text, size_t len, const char *name, dif_config **out,
-                            dif_error *err) {
+dif_status dif__config_parse(const char *text, size_t len, const char *name, dif__config **out,
+                             dif__error *err) {
   *out = NULL;
   json_error_t je;
   json_t *root = parse(text, len, &je);
   return finish(root, &je, name, out, err);
 }
 
-void dif_config_free(dif_config *c) {
+void dif__config_free(dif__config *c) {
   if (!c) return;
   json_decref(c->root);
   free(c->path);
   free(c);
 }
 
-const char *dif_config_path(const dif_config *c) { return c->path; }
-struct json_t *dif_config_json(const dif_config *c) {
+const char *dif__config_path(const dif__config *c) { return c->path; }
+struct json_t *dif__config_json(const dif__config *c) {
   return c->root;
 }
 
-static json_t *get(const dif_config *c, const char *key) {
+static json_t *get(const dif__config *c, const char *key) {
   json_t *v = json_object_get(c->root, key);
   return json_is_null(v) ? NULL : v;
 }
 
-bool dif_config_has(const dif_config *c, const char *key) { return get(c, key) != NULL; }
+bool dif__config_has(const dif__config *c, const char *key) { return get(c, key) != NULL; }
 
-static dif_status missing(const dif_config *c, const char *key, dif_error *err) {
-  return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing key '%s'", c->path, key);
+static dif_status missing(const dif__config *c, const char *key, dif__error *err) {
+  return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: missing key '%s'", c->path, key);
 }
 
-static dif_status wrong(const dif_config *c, const char *key, const char *want, dif_error *err) {
-  return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' must be %s", c->path, key, want);
+static dif_status wrong(const dif__config *c, const char *key, const char *want, dif__error *err) {
+  return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' must be %s", c->path, key, want);
 }
 
-dif_status dif_config_int(const dif_config *c, const char *key, int64_t *out, dif_error *err) {
+dif_status dif__config_int(const dif__config *c, const char *key, int64_t *out, dif__error *err) {
   json_t *v = get(c, key);
   if (!v) return missing(c, key, err);
   if (!json_is_integer(v)) return wrong(c, key, "an integer", err);
@@ -187,33 +187,33 @@ dif_status dif_config_int(const dif_config *c, const char *key, int64_t *out, di
   return DIF_OK;
 }
 
-dif_status dif_config_int_opt(const dif_config *c, const char *key, int64_t dflt, int64_t *out,
-                              dif_error *err) {
+dif_status dif__config_int_opt(const dif__config *c, const char *key, int64_t dflt, int64_t *out,
+                               dif__error *err) {
   if (!get(c, key)) {
     *out = dflt;
     return DIF_OK;
   }
-  return dif_config_int(c, key, out, err);
+  return dif__config_int(c, key, out, err);
 }
 
-dif_status dif_config_num(const dif_config *c, const char *key, double *out, dif_error *err) {
+dif_status dif__config_num(const dif__config *c, const char *key, double *out, dif__error *err) {
   json_t *v = get(c, key);
   if (!v) return missing(c, key, err);
   if (!number_of(v, out)) return wrong(c, key, "a number", err);
   return DIF_OK;
 }
 
-dif_status dif_config_num_opt(const dif_config *c, const char *key, double dflt, double *out,
-                              dif_error *err) {
+dif_status dif__config_num_opt(const dif__config *c, const char *key, double dflt, double *out,
+                               dif__error *err) {
   if (!get(c, key)) {
     *out = dflt;
     return DIF_OK;
   }
-  return dif_config_num(c, key, out, err);
+  return dif__config_num(c, key, out, err);
 }
 
-dif_status dif_config_bool_opt(const dif_config *c, const char *key, bool dflt, bool *out,
-                               dif_error *err) {
+dif_status dif__config_bool_opt(const dif__config *c, const char *key, bool dflt, bool *out,
+                                dif__error *err) {
   json_t *v = get(c, key);
   if (!v) {
     *out = dflt;
@@ -224,7 +224,8 @@ dif_status dif_config_bool_opt(const dif_config *c, const char *key, bool dflt, 
   return DIF_OK;
 }
 
-dif_status dif_config_str(const dif_config *c, const char *key, const char **out, dif_error *err) {
+dif_status dif__config_str(const dif__config *c, const char *key, const char **out,
+                           dif__error *err) {
   json_t *v = get(c, key);
   if (!v) return missing(c, key, err);
   if (!is_string(v)) return wrong(c, key, "a string", err);
@@ -232,34 +233,34 @@ dif_status dif_config_str(const dif_config *c, const char *key, const char **out
   return DIF_OK;
 }
 
-dif_status dif_config_str_opt(const dif_config *c, const char *key, const char *dflt,
-                              const char **out, dif_error *err) {
+dif_status dif__config_str_opt(const dif__config *c, const char *key, const char *dflt,
+                               const char **out, dif__error *err) {
   if (!get(c, key)) {
     *out = dflt;
     return DIF_OK;
   }
-  return dif_config_str(c, key, out, err);
+  return dif__config_str(c, key, out, err);
 }
 
-static dif_status list_of(const dif_config *c, const char *key, int max, json_t **arr,
-                          dif_error *err) {
+static dif_status list_of(const dif__config *c, const char *key, int max, json_t **arr,
+                          dif__error *err) {
   json_t *v = get(c, key);
   if (!v) return missing(c, key, err);
   if (!json_is_array(v)) return wrong(c, key, "a list", err);
   if (json_array_size(v) > (size_t)max)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: key '%s' has %zu entries (at most %d)", c->path,
-                    key, json_array_size(v), max);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: key '%s' has %zu entries (at most %d)", c->path,
+                     key, json_array_size(v), max);
   *arr = v;
   return DIF_OK;
 }
 
-dif_status dif_config_int_list(const dif_config *c, const char *key, int64_t *out, int max, int *n,
-                               bool allow_scalar, int n_if_scalar, dif_error *err) {
+dif_status dif__config_int_list(const dif__config *c, const char *key, int64_t *out, int max,
+                                int *n, bool allow_scalar, int n_if_scalar, dif__error *err) {
   json_t *v = get(c, key);
   if (allow_scalar && json_is_integer(v)) {
     if (n_if_scalar > max)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: key '%s': %d entries (at most %d)", c->path,
-                      key, n_if_scalar, max);
+      return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: key '%s': %d entries (at most %d)", c->path,
+                       key, n_if_scalar, max);
     for (int i = 0; i < n_if_scalar; i++) out[i] = json_integer_value(v);
     *n = n_if_scalar;
     return DIF_OK;
@@ -277,8 +278,8 @@ dif_status dif_config_int_list(const dif_config *c, const char *key, int64_t *ou
   return DIF_OK;
 }
 
-dif_status dif_config_str_list(const dif_config *c, const char *key, const char **out, int max,
-                               int *n, dif_error *err) {
+dif_status dif__config_str_list(const dif__config *c, const char *key, const char **out, int max,
+                                int *n, dif__error *err) {
   json_t *arr;
   dif_status s = list_of(c, key, max, &arr, err);
   if (s) return s;
@@ -292,8 +293,8 @@ dif_status dif_config_str_list(const dif_config *c, const char *key, const char 
   return DIF_OK;
 }
 
-dif_status dif_config_num_list(const dif_config *c, const char *key, double *out, int max, int *n,
-                               dif_error *err) {
+dif_status dif__config_num_list(const dif__config *c, const char *key, double *out, int max, int *n,
+                                dif__error *err) {
   json_t *arr;
   dif_status s = list_of(c, key, max, &arr, err);
   if (s) return s;

@@ -6,13 +6,13 @@
  *
  * The one rule for reading: libdif reads regular files only. Every file it
  * reads (configs, tokenizer files, dif_defaults.json, weights, images,
- * records) is opened with dif_file_open_read, which never blocks: a FIFO,
+ * records) is opened with dif__file_open_read, which never blocks: a FIFO,
  * device, socket or directory in place of a file is refused with a message
  * that says what it is, and a symbolic link loop or a dangling link is named
  * as such. There are no exceptions.
  */
-#ifndef DIF_IO_FILEIO_H
-#define DIF_IO_FILEIO_H
+#ifndef DIF__IO_FILEIO_H
+#define DIF__IO_FILEIO_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,31 +29,31 @@
  * directory, character device, block device, socket), "<path>: symbolic
  * link loop", "<path>: dangling symbolic link", "<path>: cannot open: <the
  * system's reason>"; DIF_ERR_INVALID_ARGUMENT for NULLs. */
-dif_status dif_file_open_read(const char *path, int *fd, struct stat *st, dif_error *err);
+dif_status dif__file_open_read(const char *path, int *fd, struct stat *st, dif__error *err);
 
 /* Whether something (a file, a link, anything) is at path without following
  * a final symbolic link: 1 yes, 0 no (ENOENT/ENOTDIR), -1 cannot tell (e.g.
  * EACCES; errno is set). For optional files: absent is fine, anything else
- * present goes through dif_file_open_read and its messages. */
-int dif_file_exists(const char *path);
+ * present goes through dif__file_open_read and its messages. */
+int dif__file_exists(const char *path);
 
 /* The name of a file type for messages: "a FIFO", "a directory", ... */
-const char *dif_file_type_name(mode_t mode);
+const char *dif__file_type_name(mode_t mode);
 
 /* Reads the whole file at path into a malloc'ed buffer *data of *len bytes
  * (the caller frees it; *data is NULL for an empty file and on failure).
- * The file must be a regular file (dif_file_open_read).
+ * The file must be a regular file (dif__file_open_read).
  * Errors: DIF_ERR_IO (cannot open or read, not a regular file), DIF_ERR_LIMIT (more
  * than max_bytes), DIF_ERR_OUT_OF_MEMORY, DIF_ERR_INVALID_ARGUMENT (NULLs). */
-dif_status dif_file_read_all(const char *path, uint64_t max_bytes, uint8_t **data, size_t *len,
-                             dif_error *err);
+dif_status dif__file_read_all(const char *path, uint64_t max_bytes, uint8_t **data, size_t *len,
+                              dif__error *err);
 
-/* dif_file_read_all of a descriptor from dif_file_open_read (not closed
+/* dif__file_read_all of a descriptor from dif__file_open_read (not closed
  * here); path is for messages. */
-dif_status dif_file_read_fd(int fd, const char *path, uint64_t max_bytes, uint8_t **data,
-                            size_t *len, dif_error *err);
+dif_status dif__file_read_fd(int fd, const char *path, uint64_t max_bytes, uint8_t **data,
+                             size_t *len, dif__error *err);
 
-/* Whether dif_file_write_atomic may write path, checked without writing:
+/* Whether dif__file_write_atomic may write path, checked without writing:
  *   - path is absent, or a regular file (a symbolic link is refused, not
  *     followed: libdif neither writes through nor replaces links; so are
  *     directories, FIFOs, devices and sockets);
@@ -65,16 +65,16 @@ dif_status dif_file_read_fd(int fd, const char *path, uint64_t max_bytes, uint8_
  *     words).
  * Errors: DIF_ERR_IO naming the path and the reason, DIF_ERR_INVALID_ARGUMENT
  * (NULL or empty path). */
-dif_status dif_file_check_output(const char *path, dif_error *err);
+dif_status dif__file_check_output(const char *path, dif__error *err);
 
 /* Replaces the file at path with len bytes of data, atomically: checks path
- * as dif_file_check_output does, writes a new file ".dif-XXXXXX.tmp" in the
+ * as dif__file_check_output does, writes a new file ".dif-XXXXXX.tmp" in the
  * same folder, gives it the permission bits of the file it replaces (as root
  * also its owner and group; a new file gets 0666 minus the umask), fsyncs
  * it, checks path again and renames the new file over it, then fsyncs the
  * folder. On failure the temporary file is removed and path is untouched.
  * Errors: DIF_ERR_IO naming the path, DIF_ERR_OUT_OF_MEMORY,
  * DIF_ERR_INVALID_ARGUMENT. */
-dif_status dif_file_write_atomic(const char *path, const void *data, size_t len, dif_error *err);
+dif_status dif__file_write_atomic(const char *path, const void *data, size_t len, dif__error *err);
 
 #endif

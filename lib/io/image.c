@@ -12,80 +12,80 @@
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
-dif_image_limits dif_image_limits_resolve(const dif_image_limits *limits) {
-  dif_image_limits l = {0};
+dif__image_limits dif__image_limits_resolve(const dif__image_limits *limits) {
+  dif__image_limits l = {0};
   if (limits) l = *limits;
-  if (!l.max_width) l.max_width = DIF_IMAGE_DEFAULT_MAX_WIDTH;
-  if (!l.max_height) l.max_height = DIF_IMAGE_DEFAULT_MAX_HEIGHT;
-  if (!l.max_pixels) l.max_pixels = DIF_IMAGE_DEFAULT_MAX_PIXELS;
-  if (!l.max_file_bytes) l.max_file_bytes = DIF_IMAGE_DEFAULT_MAX_FILE_BYTES;
+  if (!l.max_width) l.max_width = DIF__IMAGE_DEFAULT_MAX_WIDTH;
+  if (!l.max_height) l.max_height = DIF__IMAGE_DEFAULT_MAX_HEIGHT;
+  if (!l.max_pixels) l.max_pixels = DIF__IMAGE_DEFAULT_MAX_PIXELS;
+  if (!l.max_file_bytes) l.max_file_bytes = DIF__IMAGE_DEFAULT_MAX_FILE_BYTES;
   return l;
 }
 
-dif_status dif_image_check_size(uint64_t width, uint64_t height, const dif_image_limits *limits,
-                                const char *what, dif_error *err) {
+dif_status dif__image_check_size(uint64_t width, uint64_t height, const dif__image_limits *limits,
+                                 const char *what, dif__error *err) {
   if (width == 0 || height == 0)
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "%s declares a zero %s (%llux%llu)", what,
-                    width == 0 ? "width" : "height", (unsigned long long)width,
-                    (unsigned long long)height);
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "%s declares a zero %s (%llux%llu)", what,
+                     width == 0 ? "width" : "height", (unsigned long long)width,
+                     (unsigned long long)height);
   if (width > limits->max_width)
-    return dif_fail(err, DIF_ERR_LIMIT, "%s width %llu is larger than the limit of %u", what,
-                    (unsigned long long)width, (unsigned)limits->max_width);
+    return dif__fail(err, DIF_ERR_LIMIT, "%s width %llu is larger than the limit of %u", what,
+                     (unsigned long long)width, (unsigned)limits->max_width);
   if (height > limits->max_height)
-    return dif_fail(err, DIF_ERR_LIMIT, "%s height %llu is larger than the limit of %u", what,
-                    (unsigned long long)height, (unsigned)limits->max_height);
+    return dif__fail(err, DIF_ERR_LIMIT, "%s height %llu is larger than the limit of %u", what,
+                     (unsigned long long)height, (unsigned)limits->max_height);
   /* Both are at most 2^32 - 1 here, so the product cannot overflow. */
   if (width * height > limits->max_pixels)
-    return dif_fail(err, DIF_ERR_LIMIT,
-                    "%s size %llux%llu is %llu pixels, more than the limit of %llu", what,
-                    (unsigned long long)width, (unsigned long long)height,
-                    (unsigned long long)(width * height), (unsigned long long)limits->max_pixels);
+    return dif__fail(err, DIF_ERR_LIMIT,
+                     "%s size %llux%llu is %llu pixels, more than the limit of %llu", what,
+                     (unsigned long long)width, (unsigned long long)height,
+                     (unsigned long long)(width * height), (unsigned long long)limits->max_pixels);
   if (width > (uint64_t)INT32_MAX || height > (uint64_t)INT32_MAX ||
       width * height > (uint64_t)(SIZE_MAX / 3))
-    return dif_fail(err, DIF_ERR_LIMIT, "%s size %llux%llu is too large for this machine", what,
-                    (unsigned long long)width, (unsigned long long)height);
+    return dif__fail(err, DIF_ERR_LIMIT, "%s size %llux%llu is too large for this machine", what,
+                     (unsigned long long)width, (unsigned long long)height);
   return DIF_OK;
 }
 
-dif_status dif_image_alloc(dif_image *out, int width, int height, const dif_image_limits *limits,
-                           dif_error *err) {
-  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
+dif_status dif__image_alloc(dif__image *out, int width, int height, const dif__image_limits *limits,
+                            dif__error *err) {
+  if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
   memset(out, 0, sizeof *out);
   if (width <= 0 || height <= 0)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "cannot allocate a %dx%d image", width, height);
-  dif_image_limits l = dif_image_limits_resolve(limits);
-  dif_status st = dif_image_check_size((uint64_t)width, (uint64_t)height, &l, "image", err);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "cannot allocate a %dx%d image", width, height);
+  dif__image_limits l = dif__image_limits_resolve(limits);
+  dif_status st = dif__image_check_size((uint64_t)width, (uint64_t)height, &l, "image", err);
   if (st != DIF_OK) return st;
   size_t n = (size_t)width * (size_t)height * 3;
   out->rgb = malloc(n);
-  if (!out->rgb) return dif_fail_oom(err, "RGB image", n);
+  if (!out->rgb) return dif__fail_oom(err, "RGB image", n);
   out->width = width;
   out->height = height;
   out->exif_orientation = 1;
   return DIF_OK;
 }
 
-void dif_image_free(dif_image *img) {
+void dif__image_free(dif__image *img) {
   if (!img) return;
   free(img->rgb);
   memset(img, 0, sizeof *img);
 }
 
-int dif_image_orientation_inverse(int o) { return o == 6 ? 8 : o == 8 ? 6 : o; }
+int dif__image_orientation_inverse(int o) { return o == 6 ? 8 : o == 8 ? 6 : o; }
 
-dif_status dif_image_orient(dif_image *img, int orientation, dif_error *err) {
+dif_status dif__image_orient(dif__image *img, int orientation, dif__error *err) {
   if (!img || (!img->rgb && img->width && img->height))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
   if (orientation < 1 || orientation > 8)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "EXIF orientation %d is not in 1..8",
-                    orientation);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "EXIF orientation %d is not in 1..8",
+                     orientation);
   if (orientation == 1) return DIF_OK;
   const size_t w = (size_t)img->width, h = (size_t)img->height;
   const int swap = orientation >= 5;
   const size_t ow = swap ? h : w, oh = swap ? w : h;
   size_t n = w * h * 3;
   uint8_t *dst = malloc(n ? n : 1);
-  if (!dst) return dif_fail_oom(err, "rotated image", n);
+  if (!dst) return dif__fail_oom(err, "rotated image", n);
   const uint8_t *src = img->rgb;
   /* For each output pixel (x, y) the source pixel (sx, sy), as Pillow's
    * Image.transpose methods chosen by ImageOps.exif_transpose. */
@@ -157,7 +157,7 @@ static int is_webp(const uint8_t *p, size_t len) {
   return len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0;
 }
 
-const char *dif_image_sniff(const uint8_t *p, size_t len, int *known) {
+const char *dif__image_sniff(const uint8_t *p, size_t len, int *known) {
   static _Thread_local char msg[160];
   if (known) *known = 0;
   if ((len >= sizeof png_signature && memcmp(p, png_signature, sizeof png_signature) == 0) ||
@@ -195,146 +195,146 @@ const char *dif_image_sniff(const uint8_t *p, size_t len, int *known) {
   return msg;
 }
 
-dif_status dif_image_decode_memory(const void *buf, size_t len, const dif_image_limits *limits,
-                                   dif_image *out, dif_error *err) {
-  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
+dif_status dif__image_decode_memory(const void *buf, size_t len, const dif__image_limits *limits,
+                                    dif__image *out, dif__error *err) {
+  if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
   memset(out, 0, sizeof *out);
-  if (!buf && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image data");
+  if (!buf && len) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image data");
   const uint8_t *p = buf;
-  dif_image_limits l = dif_image_limits_resolve(limits);
-  if (len == 0) return dif_fail(err, DIF_ERR_BAD_IMAGE, "empty file (0 bytes), not an image");
+  dif__image_limits l = dif__image_limits_resolve(limits);
+  if (len == 0) return dif__fail(err, DIF_ERR_BAD_IMAGE, "empty file (0 bytes), not an image");
   dif_status st;
   if (len >= sizeof png_signature && memcmp(p, png_signature, sizeof png_signature) == 0) {
-    st = dif_png_decode(p, len, &l, out, err);
+    st = dif__png_decode(p, len, &l, out, err);
   } else if (len >= 2 && p[0] == 0xff && p[1] == 0xd8) {
-    st = dif_jpeg_decode(p, len, &l, out, err);
+    st = dif__jpeg_decode(p, len, &l, out, err);
   } else if (is_webp(p, len)) {
-    st = dif_webp_decode(p, len, &l, out, err);
+    st = dif__webp_decode(p, len, &l, out, err);
   } else if (len < sizeof png_signature && memcmp(p, png_signature, len) == 0) {
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "truncated PNG signature (%zu bytes)", len);
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "truncated PNG signature (%zu bytes)", len);
   } else {
     int known;
-    const char *what = dif_image_sniff(p, len, &known);
-    return dif_fail(err, known ? DIF_ERR_UNSUPPORTED : DIF_ERR_BAD_IMAGE, "%s", what);
+    const char *what = dif__image_sniff(p, len, &known);
+    return dif__fail(err, known ? DIF_ERR_UNSUPPORTED : DIF_ERR_BAD_IMAGE, "%s", what);
   }
   if (st != DIF_OK) {
-    dif_image_free(out);
+    dif__image_free(out);
     return st;
   }
   int o = out->exif_orientation;
   if (o < 1 || o > 8) o = 1;
   out->exif_orientation = o;
-  st = dif_image_orient(out, o, err);
-  if (st != DIF_OK) dif_image_free(out);
+  st = dif__image_orient(out, o, err);
+  if (st != DIF_OK) dif__image_free(out);
   return st;
 }
 
-dif_status dif_image_load(const char *path, const dif_image_limits *limits, dif_image *out,
-                          dif_error *err) {
-  return dif_image_load_hashed(path, limits, NULL, NULL, out, err);
+dif_status dif__image_load(const char *path, const dif__image_limits *limits, dif__image *out,
+                           dif__error *err) {
+  return dif__image_load_hashed(path, limits, NULL, NULL, out, err);
 }
 
-dif_status dif_image_load_hashed(const char *path, const dif_image_limits *limits,
-                                 const uint64_t *want_xxh3, uint64_t *xxh3, dif_image *out,
-                                 dif_error *err) {
-  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
+dif_status dif__image_load_hashed(const char *path, const dif__image_limits *limits,
+                                  const uint64_t *want_xxh3, uint64_t *xxh3, dif__image *out,
+                                  dif__error *err) {
+  if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output image");
   memset(out, 0, sizeof *out);
-  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
-  dif_image_limits l = dif_image_limits_resolve(limits);
+  if (!path) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+  dif__image_limits l = dif__image_limits_resolve(limits);
   uint8_t *data = NULL;
   size_t len = 0;
-  dif_status st = dif_file_read_all(path, l.max_file_bytes, &data, &len, err);
+  dif_status st = dif__file_read_all(path, l.max_file_bytes, &data, &len, err);
   if (st != DIF_OK) return st;
   const uint64_t h = xxh3 || want_xxh3 ? XXH3_64bits(data, len) : 0;
   if (xxh3) *xxh3 = h;
   if (want_xxh3 && h != *want_xxh3) {
     free(data);
-    return dif_fail(err, DIF_ERR_BAD_IMAGE,
-                    "%s: the file's bytes do not have the xxh3-64 %016llx they were named with",
-                    path, (unsigned long long)*want_xxh3);
+    return dif__fail(err, DIF_ERR_BAD_IMAGE,
+                     "%s: the file's bytes do not have the xxh3-64 %016llx they were named with",
+                     path, (unsigned long long)*want_xxh3);
   }
-  st = dif_image_decode_memory(data, len, &l, out, err);
+  st = dif__image_decode_memory(data, len, &l, out, err);
   free(data);
-  if (st != DIF_OK) dif_error_prefix(err, "%s", path);
+  if (st != DIF_OK) dif__error_prefix(err, "%s", path);
   return st;
 }
 
-dif_status dif_image_check_encodable(const dif_image *img, dif_error *err) {
-  if (!img) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
+dif_status dif__image_check_encodable(const dif__image *img, dif__error *err) {
+  if (!img) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL image");
   if (img->width <= 0 || img->height <= 0 || !img->rgb)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "cannot encode an empty %dx%d image", img->width,
-                    img->height);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "cannot encode an empty %dx%d image",
+                     img->width, img->height);
   return DIF_OK;
 }
 
-dif_status dif_image_save_png(const dif_image *img, const char *path, const dif_image_text *text,
-                              size_t n_text, dif_error *err) {
-  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+dif_status dif__image_save_png(const dif__image *img, const char *path, const dif__image_text *text,
+                               size_t n_text, dif__error *err) {
+  if (!path) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
   uint8_t *buf = NULL;
   size_t len = 0;
-  dif_status st = dif_image_encode_png(img, text, n_text, &buf, &len, err);
+  dif_status st = dif__image_encode_png(img, text, n_text, &buf, &len, err);
   if (st != DIF_OK) {
-    dif_error_prefix(err, "%s", path);
+    dif__error_prefix(err, "%s", path);
     return st;
   }
-  st = dif_file_write_atomic(path, buf, len, err);
+  st = dif__file_write_atomic(path, buf, len, err);
   free(buf);
   return st;
 }
 
-dif_status dif_image_save_jpeg(const dif_image *img, const char *path, int quality,
-                               dif_error *err) {
-  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+dif_status dif__image_save_jpeg(const dif__image *img, const char *path, int quality,
+                                dif__error *err) {
+  if (!path) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
   uint8_t *buf = NULL;
   size_t len = 0;
-  dif_status st = dif_image_encode_jpeg(img, quality, &buf, &len, err);
+  dif_status st = dif__image_encode_jpeg(img, quality, &buf, &len, err);
   if (st != DIF_OK) {
-    dif_error_prefix(err, "%s", path);
+    dif__error_prefix(err, "%s", path);
     return st;
   }
-  st = dif_file_write_atomic(path, buf, len, err);
+  st = dif__file_write_atomic(path, buf, len, err);
   free(buf);
   return st;
 }
 
-dif_image_format dif_image_format_for_path(const char *path) {
+dif__image_format dif__image_format_for_path(const char *path) {
   const char *slash = path ? strrchr(path, '/') : NULL, *base = slash ? slash + 1 : path;
   const char *dot = base ? strrchr(base, '.') : NULL;
-  if (!dot || dot == base) return DIF_IMAGE_FORMAT_UNKNOWN;
-  if (!strcasecmp(dot, ".png")) return DIF_IMAGE_FORMAT_PNG;
-  if (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")) return DIF_IMAGE_FORMAT_JPEG;
-  if (!strcasecmp(dot, ".webp")) return DIF_IMAGE_FORMAT_WEBP;
-  return DIF_IMAGE_FORMAT_UNKNOWN;
+  if (!dot || dot == base) return DIF__IMAGE_FORMAT_UNKNOWN;
+  if (!strcasecmp(dot, ".png")) return DIF__IMAGE_FORMAT_PNG;
+  if (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")) return DIF__IMAGE_FORMAT_JPEG;
+  if (!strcasecmp(dot, ".webp")) return DIF__IMAGE_FORMAT_WEBP;
+  return DIF__IMAGE_FORMAT_UNKNOWN;
 }
 
-dif_status dif_image_save(const dif_image *img, const char *path, dif_image_format format,
-                          const dif_image_meta *meta, dif_error *err) {
-  if (!path) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
+dif_status dif__image_save(const dif__image *img, const char *path, dif__image_format format,
+                           const dif__image_meta *meta, dif__error *err) {
+  if (!path) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL path");
   uint8_t *buf = NULL;
   size_t len = 0;
   dif_status st;
   switch (format) {
-  case DIF_IMAGE_FORMAT_PNG: {
-    dif_image_text text[2];
+  case DIF__IMAGE_FORMAT_PNG: {
+    dif__image_text text[2];
     size_t n = 0;
-    if (meta && meta->infotext) text[n++] = (dif_image_text){"parameters", meta->infotext};
-    if (meta && meta->record) text[n++] = (dif_image_text){"dif:parameters", meta->record};
-    st = dif_image_encode_png(img, text, n, &buf, &len, err);
+    if (meta && meta->infotext) text[n++] = (dif__image_text){"parameters", meta->infotext};
+    if (meta && meta->record) text[n++] = (dif__image_text){"dif:parameters", meta->record};
+    st = dif__image_encode_png(img, text, n, &buf, &len, err);
     break;
   }
-  case DIF_IMAGE_FORMAT_JPEG:
-    st = dif_image_encode_jpeg_meta(img, DIF_JPEG_SAVE_QUALITY, meta, &buf, &len, err);
+  case DIF__IMAGE_FORMAT_JPEG:
+    st = dif__image_encode_jpeg_meta(img, DIF__JPEG_SAVE_QUALITY, meta, &buf, &len, err);
     break;
-  case DIF_IMAGE_FORMAT_WEBP: st = dif_image_encode_webp(img, meta, &buf, &len, err); break;
+  case DIF__IMAGE_FORMAT_WEBP: st = dif__image_encode_webp(img, meta, &buf, &len, err); break;
   default:
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "%s: unknown image format: name the file .png, .jpg, .jpeg or .webp", path);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "%s: unknown image format: name the file .png, .jpg, .jpeg or .webp", path);
   }
   if (st != DIF_OK) {
-    dif_error_prefix(err, "%s", path);
+    dif__error_prefix(err, "%s", path);
     return st;
   }
-  st = dif_file_write_atomic(path, buf, len, err);
+  st = dif__file_write_atomic(path, buf, len, err);
   free(buf);
   return st;
 }

@@ -11,7 +11,7 @@ static uint32_t rd32(const uint8_t *p, int big_endian) {
                     : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-int dif_exif_orientation(const uint8_t *tiff, size_t len) {
+int dif__exif_orientation(const uint8_t *tiff, size_t len) {
   if (!tiff || len < 8) return 0;
   int be;
   if (tiff[0] == 'I' && tiff[1] == 'I')

@@ -33,7 +33,7 @@ typedef struct jpeg_ctx {
   char msg[JMSG_LENGTH_MAX];
   char warning[JMSG_LENGTH_MAX]; /* the first warning */
   int truncated;                 /* the data ended before the image did */
-  int too_many_scans;            /* more than DIF_IMAGE_MAX_JPEG_SCANS */
+  int too_many_scans;            /* more than DIF__IMAGE_MAX_JPEG_SCANS */
   /* owned buffers, freed after a longjmp */
   uint8_t *pixels;
   uint8_t *row;
@@ -62,7 +62,7 @@ static void on_output_message(j_common_ptr cinfo) { (void)cinfo; }
 static void on_progress(j_common_ptr cinfo) {
   if (!cinfo->is_decompressor) return;
   j_decompress_ptr d = (j_decompress_ptr)cinfo;
-  if (d->input_scan_number > DIF_IMAGE_MAX_JPEG_SCANS) {
+  if (d->input_scan_number > DIF__IMAGE_MAX_JPEG_SCANS) {
     jpeg_ctx *c = cinfo->client_data;
     c->too_many_scans = 1;
     longjmp(c->jb, 1);
@@ -106,31 +106,31 @@ static inline int muldiv255(int a, int b) {
 }
 
 static dif_status decode_failure(const jpeg_ctx *c, int msg_code, long warnings, unsigned w,
-                                 unsigned h, dif_error *err) {
+                                 unsigned h, dif__error *err) {
   if (c->too_many_scans)
-    return dif_fail(err, DIF_ERR_LIMIT, "JPEG has more than %d progressive scans",
-                    DIF_IMAGE_MAX_JPEG_SCANS);
+    return dif__fail(err, DIF_ERR_LIMIT, "JPEG has more than %d progressive scans",
+                     DIF__IMAGE_MAX_JPEG_SCANS);
   if (c->truncated && warnings)
-    return dif_fail(err, DIF_ERR_BAD_IMAGE,
-                    "JPEG file is truncated (premature end of data) after %ld warning%s about "
-                    "corrupt data, the first: %s",
-                    warnings, warnings == 1 ? "" : "s", c->warning);
+    return dif__fail(err, DIF_ERR_BAD_IMAGE,
+                     "JPEG file is truncated (premature end of data) after %ld warning%s about "
+                     "corrupt data, the first: %s",
+                     warnings, warnings == 1 ? "" : "s", c->warning);
   if (c->truncated)
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "JPEG file is truncated (premature end of data)");
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "JPEG file is truncated (premature end of data)");
   switch (msg_code) {
   case JERR_EMPTY_IMAGE:
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "JPEG declares a zero %s (%ux%u)",
-                    w == 0 ? "width" : "height", w, h);
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "JPEG declares a zero %s (%ux%u)",
+                     w == 0 ? "width" : "height", w, h);
   case JERR_OUT_OF_MEMORY:
-    return dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "out of memory decoding JPEG: %s", c->msg);
+    return dif__fail(err, DIF_ERR_OUT_OF_MEMORY, "out of memory decoding JPEG: %s", c->msg);
   case JERR_IMAGE_TOO_BIG:
-    return dif_fail(err, DIF_ERR_LIMIT, "JPEG too large for libjpeg: %s", c->msg);
+    return dif__fail(err, DIF_ERR_LIMIT, "JPEG too large for libjpeg: %s", c->msg);
   case JERR_BAD_PRECISION:
   case JERR_SOF_UNSUPPORTED:
   case JERR_NOT_COMPILED:
   case JERR_CONVERSION_NOTIMPL:
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "unsupported JPEG: %s", c->msg);
-  default: return dif_fail(err, DIF_ERR_BAD_IMAGE, "corrupt JPEG: %s", c->msg);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "unsupported JPEG: %s", c->msg);
+  default: return dif__fail(err, DIF_ERR_BAD_IMAGE, "corrupt JPEG: %s", c->msg);
   }
 }
 
@@ -155,7 +155,7 @@ static void attach_source(jpeg_ctx *c, const uint8_t *buf, size_t len) {
 static int exif_orientation(const struct jpeg_decompress_struct *cinfo) {
   for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
     if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0)
-      return dif_exif_orientation(m->data + 6, m->data_length - 6);
+      return dif__exif_orientation(m->data + 6, m->data_length - 6);
   return 0;
 }
 
@@ -180,7 +180,7 @@ static void row_to_rgb(const uint8_t *row, int comps, size_t w, uint8_t *dst) {
 
 /* The decoder proper, on the heap-allocated c-> */
 static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
-                              const dif_image_limits *limits, dif_image *out, dif_error *err) {
+                              const dif__image_limits *limits, dif__image *out, dif__error *err) {
   struct jpeg_decompress_struct *const cinfo = &c->dinfo;
   cinfo->err = &c->err;
   init_error_mgr(c);
@@ -200,7 +200,7 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
   (void)jpeg_read_header(cinfo, TRUE);
 
   dif_status st =
-      dif_image_check_size(cinfo->image_width, cinfo->image_height, limits, "JPEG", err);
+      dif__image_check_size(cinfo->image_width, cinfo->image_height, limits, "JPEG", err);
   if (st != DIF_OK) {
     jpeg_destroy_decompress(cinfo);
     return st;
@@ -212,7 +212,7 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
   case 4: cinfo->out_color_space = JCS_CMYK; break;
   default:
     jpeg_destroy_decompress(cinfo);
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "JPEG with %d components (only 1, 3 or 4)", comps);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "JPEG with %d components (only 1, 3 or 4)", comps);
   }
   int orientation = exif_orientation(cinfo);
 
@@ -220,10 +220,10 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
   const size_t w = cinfo->output_width, h = cinfo->output_height;
   if (w != cinfo->image_width || h != cinfo->image_height || cinfo->output_components != comps) {
     jpeg_destroy_decompress(cinfo);
-    return dif_fail(err, DIF_ERR_INTERNAL,
-                    "libjpeg output %zux%zu x%d differs from header %ux%u x%d", w, h,
-                    cinfo->output_components, (unsigned)cinfo->image_width,
-                    (unsigned)cinfo->image_height, comps);
+    return dif__fail(err, DIF_ERR_INTERNAL,
+                     "libjpeg output %zux%zu x%d differs from header %ux%u x%d", w, h,
+                     cinfo->output_components, (unsigned)cinfo->image_width,
+                     (unsigned)cinfo->image_height, comps);
   }
   c->pixels = malloc(w * h * 3);
   c->row = malloc(w * 4);
@@ -231,7 +231,7 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
     jpeg_destroy_decompress(cinfo);
     free(c->pixels);
     free(c->row);
-    return dif_fail_oom(err, "JPEG pixels", w * h * 3);
+    return dif__fail_oom(err, "JPEG pixels", w * h * 3);
   }
   while (cinfo->output_scanline < h) {
     uint8_t *dst = c->pixels + (size_t)cinfo->output_scanline * w * 3;
@@ -254,20 +254,20 @@ static dif_status jpeg_decode(jpeg_ctx *c, const uint8_t *buf, size_t len,
   return DIF_OK;
 }
 
-dif_status dif_jpeg_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
-                           dif_image *out, dif_error *err) {
+dif_status dif__jpeg_decode(const uint8_t *buf, size_t len, const dif__image_limits *limits,
+                            dif__image *out, dif__error *err) {
   memset(out, 0, sizeof *out);
   jpeg_ctx *c = calloc(1, sizeof *c);
-  if (!c) return dif_fail_oom(err, "JPEG decoder state", sizeof *c);
+  if (!c) return dif__fail_oom(err, "JPEG decoder state", sizeof *c);
   dif_status st = jpeg_decode(c, buf, len, limits, out, err);
   free(c);
   return st;
 }
 
 /* The encoder proper, on the heap-allocated c. */
-static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality,
-                              const dif_jpeg_segment *segs, size_t n_segs, uint8_t **out_buf,
-                              size_t *out_len, dif_error *err) {
+static dif_status jpeg_encode(jpeg_ctx *c, const dif__image *img, int quality,
+                              const dif__jpeg_segment *segs, size_t n_segs, uint8_t **out_buf,
+                              size_t *out_len, dif__error *err) {
   struct jpeg_compress_struct *const cinfo = &c->cinfo;
   cinfo->err = &c->err;
   init_error_mgr(c);
@@ -276,8 +276,8 @@ static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality,
     int code = c->err.msg_code;
     jpeg_destroy_compress(cinfo);
     free(c->out);
-    return dif_fail(err, code == JERR_OUT_OF_MEMORY ? DIF_ERR_OUT_OF_MEMORY : DIF_ERR_INTERNAL,
-                    "JPEG encoder failed: %s", c->msg);
+    return dif__fail(err, code == JERR_OUT_OF_MEMORY ? DIF_ERR_OUT_OF_MEMORY : DIF_ERR_INTERNAL,
+                     "JPEG encoder failed: %s", c->msg);
   }
   jpeg_create_compress(cinfo);
   cinfo->client_data = c;
@@ -304,31 +304,31 @@ static dif_status jpeg_encode(jpeg_ctx *c, const dif_image *img, int quality,
   return DIF_OK;
 }
 
-dif_status dif_image_encode_jpeg(const dif_image *img, int quality, uint8_t **out_buf,
-                                 size_t *out_len, dif_error *err) {
-  return dif_image_encode_jpeg_segments(img, quality, NULL, 0, out_buf, out_len, err);
+dif_status dif__image_encode_jpeg(const dif__image *img, int quality, uint8_t **out_buf,
+                                  size_t *out_len, dif__error *err) {
+  return dif__image_encode_jpeg_segments(img, quality, NULL, 0, out_buf, out_len, err);
 }
 
-dif_status dif_image_encode_jpeg_segments(const dif_image *img, int quality,
-                                          const dif_jpeg_segment *segs, size_t n_segs,
-                                          uint8_t **out_buf, size_t *out_len, dif_error *err) {
-  if (!out_buf || !out_len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
+dif_status dif__image_encode_jpeg_segments(const dif__image *img, int quality,
+                                           const dif__jpeg_segment *segs, size_t n_segs,
+                                           uint8_t **out_buf, size_t *out_len, dif__error *err) {
+  if (!out_buf || !out_len) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
   *out_buf = NULL;
   *out_len = 0;
-  dif_status st = dif_image_check_encodable(img, err);
+  dif_status st = dif__image_check_encodable(img, err);
   if (st != DIF_OK) return st;
   if (quality < 1 || quality > 100)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "JPEG quality %d is not in 1..100", quality);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "JPEG quality %d is not in 1..100", quality);
   if (img->width > JPEG_MAX_DIMENSION || img->height > JPEG_MAX_DIMENSION)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "a %dx%d image is too large for JPEG (at most %ld per side)", img->width,
-                    img->height, (long)JPEG_MAX_DIMENSION);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "a %dx%d image is too large for JPEG (at most %ld per side)", img->width,
+                     img->height, (long)JPEG_MAX_DIMENSION);
   for (size_t i = 0; i < n_segs; i++)
     if (segs[i].len > 65533 || (segs[i].len && !segs[i].data))
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                      "JPEG segment %zu of %zu bytes (at most 65533)", i, segs[i].len);
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                       "JPEG segment %zu of %zu bytes (at most 65533)", i, segs[i].len);
   jpeg_ctx *c = calloc(1, sizeof *c);
-  if (!c) return dif_fail_oom(err, "JPEG encoder state", sizeof *c);
+  if (!c) return dif__fail_oom(err, "JPEG encoder state", sizeof *c);
   st = jpeg_encode(c, img, quality, segs, n_segs, out_buf, out_len, err);
   free(c);
   return st;

@@ -94,7 +94,7 @@ static void be32(uint8_t *p, uint32_t v) {
 /* A TIFF structure (after "Exif\0\0" when prefix) whose Exif IFD holds the
  * UserComment text, at most max_units UTF-16 units (cut at a character). */
 static dif_status exif_build(const char *text, int prefix, size_t max_units, uint8_t **out,
-                             size_t *out_len, dif_error *err) {
+                             size_t *out_len, dif__error *err) {
   const uint8_t *s = (const uint8_t *)text;
   size_t n = strlen(text), units = 0;
   for (size_t i = 0, used; i < n; i += used) {
@@ -106,7 +106,7 @@ static dif_status exif_build(const char *text, int prefix, size_t max_units, uin
   const size_t head = prefix ? 6 : 0, comment = 8 + 2 * units;
   const size_t len = head + 44 + comment;
   uint8_t *b = calloc(1, len);
-  if (!b) return dif_fail_oom(err, "EXIF block", len);
+  if (!b) return dif__fail_oom(err, "EXIF block", len);
   uint8_t *t = b + head;
   if (prefix) memcpy(b, "Exif\0\0", 6);
   memcpy(t, "MM\0\x2a", 4);
@@ -170,32 +170,32 @@ static int ifd_find(const uint8_t *t, size_t len, int big, uint32_t ifd, uint32_
   return 0;
 }
 
-dif_status dif_exif_user_comment(const uint8_t *tiff, size_t len, char **value, dif_error *err) {
+dif_status dif__exif_user_comment(const uint8_t *tiff, size_t len, char **value, dif__error *err) {
   *value = NULL;
   if (tiff && len >= 6 && memcmp(tiff, "Exif\0\0", 6) == 0) tiff += 6, len -= 6;
   int big;
   if (!tiff || len < 8 ||
       !((tiff[0] == 'M' && tiff[1] == 'M') || (tiff[0] == 'I' && tiff[1] == 'I')))
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "EXIF block is not a TIFF structure");
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "EXIF block is not a TIFF structure");
   big = tiff[0] == 'M';
   uint32_t type, count;
   const uint8_t *f;
   if (!ifd_find(tiff, len, big, rd32(tiff + 4, big), 0x8769, &type, &count, &f) || count != 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "EXIF has no Exif IFD (so no UserComment)");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "EXIF has no Exif IFD (so no UserComment)");
   if (!ifd_find(tiff, len, big, rd32(f, big), 0x9286, &type, &count, &f) || type != 7)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "EXIF has no UserComment");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "EXIF has no UserComment");
   uint32_t off = count > 4 ? rd32(f, big) : (uint32_t)(f - tiff);
   if (count < 8 || off > len || len - off < count)
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "EXIF UserComment lies outside the block");
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "EXIF UserComment lies outside the block");
   const uint8_t *c = tiff + off + 8;
   size_t n = count - 8;
   int unicode = memcmp(tiff + off, "UNICODE\0", 8) == 0;
   if (!unicode && memcmp(tiff + off, "ASCII\0\0\0", 8) != 0)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "EXIF UserComment in an encoding other than "
-                    "UNICODE or ASCII");
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "EXIF UserComment in an encoding other than "
+                     "UNICODE or ASCII");
   char *o = malloc(unicode ? n / 2 * 3 + 1 : n + 1);
-  if (!o) return dif_fail_oom(err, "UserComment", n * 2 + 1);
+  if (!o) return dif__fail_oom(err, "UserComment", n * 2 + 1);
   size_t k = 0;
   if (!unicode) {
     memcpy(o, c, n);
@@ -221,7 +221,7 @@ dif_status dif_exif_user_comment(const uint8_t *tiff, size_t len, char **value, 
 
 /* ---- XMP with the record ---- */
 
-static dif_status xmp_build(const char *record, uint8_t **out, size_t *out_len, dif_error *err) {
+static dif_status xmp_build(const char *record, uint8_t **out, size_t *out_len, dif__error *err) {
   static const char head[] =
       "<?xpacket begin=\"\xef\xbb\xbf\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>"
       "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF "
@@ -231,7 +231,7 @@ static dif_status xmp_build(const char *record, uint8_t **out, size_t *out_len, 
   size_t n = strlen(record);
   size_t cap = sizeof head + sizeof xmp_open + 5 * n + sizeof xmp_close + sizeof tail;
   char *b = malloc(cap);
-  if (!b) return dif_fail_oom(err, "XMP packet", cap);
+  if (!b) return dif__fail_oom(err, "XMP packet", cap);
   size_t k = 0;
   memcpy(b, head, sizeof head - 1), k += sizeof head - 1;
   memcpy(b + k, xmp_open, sizeof xmp_open - 1), k += sizeof xmp_open - 1;
@@ -262,18 +262,18 @@ static const uint8_t *find(const uint8_t *p, size_t n, const char *needle) {
 }
 
 /* The record of an XMP packet written by xmp_build. */
-static dif_status xmp_record(const uint8_t *x, size_t n, char **value, dif_error *err) {
+static dif_status xmp_record(const uint8_t *x, size_t n, char **value, dif__error *err) {
   const uint8_t *a = find(x, n, xmp_open);
-  if (!a) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "XMP has no <dif:parameters> element");
+  if (!a) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "XMP has no <dif:parameters> element");
   a += sizeof xmp_open - 1;
   const uint8_t *b = find(a, n - (size_t)(a - x), xmp_close);
-  if (!b) return dif_fail(err, DIF_ERR_BAD_IMAGE, "XMP <dif:parameters> is not closed");
+  if (!b) return dif__fail(err, DIF_ERR_BAD_IMAGE, "XMP <dif:parameters> is not closed");
   size_t len = (size_t)(b - a);
-  if (len > DIF_PNG_TEXT_MAX_BYTES)
-    return dif_fail(err, DIF_ERR_LIMIT, "XMP <dif:parameters> holds %zu bytes, more than %u", len,
-                    DIF_PNG_TEXT_MAX_BYTES);
+  if (len > DIF__PNG_TEXT_MAX_BYTES)
+    return dif__fail(err, DIF_ERR_LIMIT, "XMP <dif:parameters> holds %zu bytes, more than %u", len,
+                     DIF__PNG_TEXT_MAX_BYTES);
   char *o = malloc(len + 1);
-  if (!o) return dif_fail_oom(err, "record", len + 1);
+  if (!o) return dif__fail_oom(err, "record", len + 1);
   size_t k = 0;
   static const struct {
     const char *ent;
@@ -282,7 +282,7 @@ static dif_status xmp_record(const uint8_t *x, size_t n, char **value, dif_error
   for (size_t i = 0; i < len;) {
     if (a[i] == '<' || a[i] == '\0') {
       free(o);
-      return dif_fail(err, DIF_ERR_BAD_IMAGE, "XMP <dif:parameters> holds markup or a NUL byte");
+      return dif__fail(err, DIF_ERR_BAD_IMAGE, "XMP <dif:parameters> holds markup or a NUL byte");
     }
     if (a[i] != '&') {
       o[k++] = (char)a[i++];
@@ -294,7 +294,7 @@ static dif_status xmp_record(const uint8_t *x, size_t n, char **value, dif_error
       j++;
     if (j == 5) {
       free(o);
-      return dif_fail(err, DIF_ERR_BAD_IMAGE, "XMP <dif:parameters> holds an unknown entity");
+      return dif__fail(err, DIF_ERR_BAD_IMAGE, "XMP <dif:parameters> holds an unknown entity");
     }
     o[k++] = ents[j].c;
     i += strlen(ents[j].ent);
@@ -304,8 +304,9 @@ static dif_status xmp_record(const uint8_t *x, size_t n, char **value, dif_error
   return DIF_OK;
 }
 
-dif_status dif_image_meta_build(const dif_image_meta *meta, int jpeg, uint8_t **exif,
-                                size_t *exif_len, uint8_t **xmp, size_t *xmp_len, dif_error *err) {
+dif_status dif__image_meta_build(const dif__image_meta *meta, int jpeg, uint8_t **exif,
+                                 size_t *exif_len, uint8_t **xmp, size_t *xmp_len,
+                                 dif__error *err) {
   *exif = *xmp = NULL;
   *exif_len = *xmp_len = 0;
   if (!meta) return DIF_OK;
@@ -330,8 +331,8 @@ dif_status dif_image_meta_build(const dif_image_meta *meta, int jpeg, uint8_t **
 /* Walks the markers before the image data: the record from the COM
  * segments tagged "dif:parameters" (concatenated), or the first APP1 Exif
  * block's UserComment. */
-static dif_status jpeg_meta(const uint8_t *d, size_t len, dif_image_meta_kind kind, char **value,
-                            dif_error *err) {
+static dif_status jpeg_meta(const uint8_t *d, size_t len, dif__image_meta_kind kind, char **value,
+                            dif__error *err) {
   char *rec = NULL;
   size_t rec_len = 0;
   dif_status st = DIF_OK;
@@ -347,26 +348,26 @@ static dif_status jpeg_meta(const uint8_t *d, size_t len, dif_image_meta_kind ki
     if (len - pos < 2) break;
     size_t n = (size_t)d[pos] << 8 | d[pos + 1];
     if (n < 2 || n > len - pos) {
-      st = dif_fail(err, DIF_ERR_BAD_IMAGE,
-                    "corrupt JPEG: a segment at byte %zu declares %zu "
-                    "bytes, %zu follow",
-                    pos - 2, n, len - pos);
+      st = dif__fail(err, DIF_ERR_BAD_IMAGE,
+                     "corrupt JPEG: a segment at byte %zu declares %zu "
+                     "bytes, %zu follow",
+                     pos - 2, n, len - pos);
       break;
     }
     const uint8_t *p = d + pos + 2;
     n -= 2;
     pos += n + 2;
-    if (kind == DIF_META_RECORD && m == 0xfe && n >= COM_TAG_LEN &&
+    if (kind == DIF__META_RECORD && m == 0xfe && n >= COM_TAG_LEN &&
         memcmp(p, COM_TAG, COM_TAG_LEN) == 0) {
       size_t add = n - COM_TAG_LEN;
-      if (rec_len + add > DIF_PNG_TEXT_MAX_BYTES) {
-        st = dif_fail(err, DIF_ERR_LIMIT, "JPEG record is longer than %u bytes",
-                      DIF_PNG_TEXT_MAX_BYTES);
+      if (rec_len + add > DIF__PNG_TEXT_MAX_BYTES) {
+        st = dif__fail(err, DIF_ERR_LIMIT, "JPEG record is longer than %u bytes",
+                       DIF__PNG_TEXT_MAX_BYTES);
         break;
       }
       char *r = realloc(rec, rec_len + add + 1);
       if (!r) {
-        st = dif_fail_oom(err, "record", rec_len + add + 1);
+        st = dif__fail_oom(err, "record", rec_len + add + 1);
         break;
       }
       rec = r;
@@ -374,8 +375,8 @@ static dif_status jpeg_meta(const uint8_t *d, size_t len, dif_image_meta_kind ki
       rec_len += add;
       rec[rec_len] = '\0';
       found = 1;
-    } else if (kind == DIF_META_INFOTEXT && m == 0xe1 && n >= 6 && memcmp(p, "Exif\0\0", 6) == 0) {
-      return dif_exif_user_comment(p, n, value, err);
+    } else if (kind == DIF__META_INFOTEXT && m == 0xe1 && n >= 6 && memcmp(p, "Exif\0\0", 6) == 0) {
+      return dif__exif_user_comment(p, n, value, err);
     }
   }
   if (st) {
@@ -383,44 +384,46 @@ static dif_status jpeg_meta(const uint8_t *d, size_t len, dif_image_meta_kind ki
     return st;
   }
   if (!found)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "JPEG has no %s",
-                    kind == DIF_META_RECORD ? "'dif:parameters' COM segment" : "EXIF UserComment");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "JPEG has no %s",
+                     kind == DIF__META_RECORD ? "'dif:parameters' COM segment"
+                                              : "EXIF UserComment");
   if (strlen(rec) != rec_len) {
     free(rec);
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "JPEG 'dif:parameters' holds a NUL byte");
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "JPEG 'dif:parameters' holds a NUL byte");
   }
   *value = rec;
   return DIF_OK;
 }
 
-dif_status dif_image_encode_jpeg_meta(const dif_image *img, int quality, const dif_image_meta *meta,
-                                      uint8_t **out_buf, size_t *out_len, dif_error *err) {
+dif_status dif__image_encode_jpeg_meta(const dif__image *img, int quality,
+                                       const dif__image_meta *meta, uint8_t **out_buf,
+                                       size_t *out_len, dif__error *err) {
   uint8_t *exif = NULL, *xmp = NULL;
   size_t exif_len = 0, xmp_len = 0;
-  dif_status st = dif_image_meta_build(meta, 1, &exif, &exif_len, &xmp, &xmp_len, err);
+  dif_status st = dif__image_meta_build(meta, 1, &exif, &exif_len, &xmp, &xmp_len, err);
   if (st) return st;
   /* the COM segments of the record, each with its tag */
   size_t rec_len = meta && meta->record ? strlen(meta->record) : 0;
   const size_t per = JPEG_SEGMENT_MAX - COM_TAG_LEN;
   size_t n_com = meta && meta->record ? (rec_len + per - 1) / per : 0;
   if (meta && meta->record && n_com == 0) n_com = 1;
-  dif_jpeg_segment *segs = calloc(n_com + 1, sizeof *segs);
+  dif__jpeg_segment *segs = calloc(n_com + 1, sizeof *segs);
   uint8_t *com = n_com ? malloc(rec_len + n_com * COM_TAG_LEN) : NULL;
   if (!segs || (n_com && !com)) {
     free(exif), free(segs), free(com);
-    return dif_fail_oom(err, "JPEG metadata", rec_len);
+    return dif__fail_oom(err, "JPEG metadata", rec_len);
   }
   size_t n_segs = 0;
-  if (exif) segs[n_segs++] = (dif_jpeg_segment){0xe1, exif, exif_len};
+  if (exif) segs[n_segs++] = (dif__jpeg_segment){0xe1, exif, exif_len};
   for (size_t i = 0, off = 0; i < n_com; i++) {
     size_t take = rec_len - i * per < per ? rec_len - i * per : per;
     uint8_t *c = com + off;
     memcpy(c, COM_TAG, COM_TAG_LEN);
     memcpy(c + COM_TAG_LEN, meta->record + i * per, take);
-    segs[n_segs++] = (dif_jpeg_segment){0xfe, c, COM_TAG_LEN + take};
+    segs[n_segs++] = (dif__jpeg_segment){0xfe, c, COM_TAG_LEN + take};
     off += COM_TAG_LEN + take;
   }
-  st = dif_image_encode_jpeg_segments(img, quality, segs, n_segs, out_buf, out_len, err);
+  st = dif__image_encode_jpeg_segments(img, quality, segs, n_segs, out_buf, out_len, err);
   free(exif);
   free(segs);
   free(com);
@@ -429,36 +432,36 @@ dif_status dif_image_encode_jpeg_meta(const dif_image *img, int quality, const d
 
 /* ---- reading, format-neutral ---- */
 
-dif_status dif_image_meta_memory(const uint8_t *d, size_t len, dif_image_meta_kind kind,
-                                 char **value, dif_error *err) {
+dif_status dif__image_meta_memory(const uint8_t *d, size_t len, dif__image_meta_kind kind,
+                                  char **value, dif__error *err) {
   *value = NULL;
   if (len >= 8 && memcmp(d, png_signature, 8) == 0)
-    return dif_png_text_memory(d, len, kind == DIF_META_RECORD ? "dif:parameters" : "parameters",
-                               value, err);
+    return dif__png_text_memory(d, len, kind == DIF__META_RECORD ? "dif:parameters" : "parameters",
+                                value, err);
   if (len >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
     return jpeg_meta(d, len, kind, value, err);
   if (len >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0) {
     const uint8_t *p;
     size_t n;
-    if (dif_webp_meta(d, len, kind == DIF_META_RECORD ? "XMP " : "EXIF", &p, &n))
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "WebP has no %s",
-                      kind == DIF_META_RECORD ? "XMP chunk with a 'dif:parameters' record"
-                                              : "EXIF chunk");
-    return kind == DIF_META_RECORD ? xmp_record(p, n, value, err)
-                                   : dif_exif_user_comment(p, n, value, err);
+    if (dif__webp_meta(d, len, kind == DIF__META_RECORD ? "XMP " : "EXIF", &p, &n))
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "WebP has no %s",
+                       kind == DIF__META_RECORD ? "XMP chunk with a 'dif:parameters' record"
+                                                : "EXIF chunk");
+    return kind == DIF__META_RECORD ? xmp_record(p, n, value, err)
+                                    : dif__exif_user_comment(p, n, value, err);
   }
-  return dif_fail(err, DIF_ERR_BAD_IMAGE, "%s", dif_image_sniff(d, len, NULL));
+  return dif__fail(err, DIF_ERR_BAD_IMAGE, "%s", dif__image_sniff(d, len, NULL));
 }
 
-dif_status dif_image_read_meta(const char *path, dif_image_meta_kind kind, char **value,
-                               dif_error *err) {
+dif_status dif__image_read_meta(const char *path, dif__image_meta_kind kind, char **value,
+                                dif__error *err) {
   *value = NULL;
   uint8_t *data = NULL;
   size_t len = 0;
-  dif_status st = dif_file_read_all(path, DIF_IMAGE_DEFAULT_MAX_FILE_BYTES, &data, &len, err);
+  dif_status st = dif__file_read_all(path, DIF__IMAGE_DEFAULT_MAX_FILE_BYTES, &data, &len, err);
   if (st) return st;
-  st = dif_image_meta_memory(data, len, kind, value, err);
+  st = dif__image_meta_memory(data, len, kind, value, err);
   free(data);
-  if (st) dif_error_prefix(err, "%s", path);
+  if (st) dif__error_prefix(err, "%s", path);
   return st;
 }

@@ -94,11 +94,11 @@ static const png_byte ignored_chunks[] = "bKGD\0cHRM\0gAMA\0hIST\0iCCP\0iTXt\0oF
 /* The decoder proper; c lives on the heap so that what libpng and this
  * function change in it is well defined after a longjmp. */
 static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
-                             const dif_image_limits *limits, dif_image *out, dif_error *err) {
+                             const dif__image_limits *limits, dif__image *out, dif__error *err) {
   /* The first chunk of a valid PNG is IHDR at a fixed offset: check the
    * declared size before libpng even starts. */
   if (len >= 8 + 8 + 8 && memcmp(buf + 12, "IHDR", 4) == 0) {
-    dif_status st = dif_image_check_size(be32(buf + 16), be32(buf + 20), limits, "PNG", err);
+    dif_status st = dif__image_check_size(be32(buf + 16), be32(buf + 20), limits, "PNG", err);
     if (st != DIF_OK) return st;
   }
 
@@ -106,21 +106,21 @@ static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
   c->len = len;
   c->status = DIF_ERR_BAD_IMAGE;
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
-  if (!png) return dif_fail_oom(err, "libpng reader", sizeof(png_struct *));
+  if (!png) return dif__fail_oom(err, "libpng reader", sizeof(png_struct *));
   png_infop info = png_create_info_struct(png);
   if (!info) {
     png_destroy_read_struct(&png, NULL, NULL);
-    return dif_fail_oom(err, "libpng info", sizeof(png_info *));
+    return dif__fail_oom(err, "libpng info", sizeof(png_info *));
   }
   if (setjmp(png_jmpbuf(png))) {
     free(c->pixels);
     free(c->rows);
     png_destroy_read_struct(&png, &info, NULL);
     if (c->status == DIF_ERR_OUT_OF_MEMORY)
-      return dif_fail(err, c->status, "out of memory decoding PNG: %s", c->msg);
+      return dif__fail(err, c->status, "out of memory decoding PNG: %s", c->msg);
     if (c->status == DIF_ERR_BAD_IMAGE && c->warning[0] && strstr(c->msg, "IHDR"))
-      return dif_fail(err, c->status, "corrupt PNG: %s (%s)", c->msg, c->warning);
-    return dif_fail(err, c->status, "corrupt PNG: %s", c->msg);
+      return dif__fail(err, c->status, "corrupt PNG: %s (%s)", c->msg, c->warning);
+    return dif__fail(err, c->status, "corrupt PNG: %s", c->msg);
   }
 
   png_set_read_fn(png, c, read_fn);
@@ -137,7 +137,7 @@ static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
   png_uint_32 w = 0, h = 0;
   int depth = 0, color = 0, interlace = 0;
   png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
-  dif_status st = dif_image_check_size(w, h, limits, "PNG", err);
+  dif_status st = dif__image_check_size(w, h, limits, "PNG", err);
   if (st != DIF_OK) {
     png_destroy_read_struct(&png, &info, NULL);
     return st;
@@ -147,7 +147,7 @@ static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
   png_bytep exif = NULL;
   png_uint_32 exif_len = 0;
   if (png_get_eXIf_1(png, info, &exif_len, &exif) && exif)
-    orientation = dif_exif_orientation(exif, exif_len);
+    orientation = dif__exif_orientation(exif, exif_len);
 #endif
 
   /* To RGB8 as Pillow's convert("RGB"): palette lookup, low-depth gray
@@ -178,7 +178,7 @@ static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
     free(c->pixels);
     free(c->rows);
     png_destroy_read_struct(&png, &info, NULL);
-    return dif_fail_oom(err, "PNG pixels", n);
+    return dif__fail_oom(err, "PNG pixels", n);
   }
   for (png_uint_32 y = 0; y < h; y++) c->rows[y] = c->pixels + (size_t)y * w * 3;
   png_read_image(png, c->rows);
@@ -193,11 +193,11 @@ static dif_status png_decode(png_ctx *c, const uint8_t *buf, size_t len,
   return DIF_OK;
 }
 
-dif_status dif_png_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
-                          dif_image *out, dif_error *err) {
+dif_status dif__png_decode(const uint8_t *buf, size_t len, const dif__image_limits *limits,
+                           dif__image *out, dif__error *err) {
   memset(out, 0, sizeof *out);
   png_ctx *c = calloc(1, sizeof *c);
-  if (!c) return dif_fail_oom(err, "PNG decoder state", sizeof *c);
+  if (!c) return dif__fail_oom(err, "PNG decoder state", sizeof *c);
   dif_status st = png_decode(c, buf, len, limits, out, err);
   free(c);
   return st;
@@ -252,15 +252,15 @@ static int valid_utf8(const char *str) {
 }
 
 /* The encoder proper; c on the heap as in png_decode. */
-static dif_status png_encode(png_ctx *c, const dif_image *img, const dif_image_text *text,
-                             size_t n_text, uint8_t **out_buf, size_t *out_len, dif_error *err) {
+static dif_status png_encode(png_ctx *c, const dif__image *img, const dif__image_text *text,
+                             size_t n_text, uint8_t **out_buf, size_t *out_len, dif__error *err) {
   c->status = DIF_ERR_INTERNAL;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
-  if (!png) return dif_fail_oom(err, "libpng writer", sizeof(png_struct *));
+  if (!png) return dif__fail_oom(err, "libpng writer", sizeof(png_struct *));
   png_infop info = png_create_info_struct(png);
   if (!info) {
     png_destroy_write_struct(&png, NULL);
-    return dif_fail_oom(err, "libpng info", sizeof(png_info *));
+    return dif__fail_oom(err, "libpng info", sizeof(png_info *));
   }
   const size_t h = (size_t)img->height, rowbytes = (size_t)img->width * 3;
   c->rows = malloc(sizeof(png_bytep) * h);
@@ -269,14 +269,14 @@ static dif_status png_encode(png_ctx *c, const dif_image *img, const dif_image_t
     free(c->rows);
     free(c->texts);
     png_destroy_write_struct(&png, &info);
-    return dif_fail_oom(err, "PNG rows", sizeof(png_bytep) * h);
+    return dif__fail_oom(err, "PNG rows", sizeof(png_bytep) * h);
   }
   if (setjmp(png_jmpbuf(png))) {
     free(c->out);
     free(c->rows);
     free(c->texts);
     png_destroy_write_struct(&png, &info);
-    return dif_fail(err, c->status, "PNG encoder failed: %s", c->msg);
+    return dif__fail(err, c->status, "PNG encoder failed: %s", c->msg);
   }
   png_set_write_fn(png, c, write_fn, flush_fn);
   png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
@@ -309,31 +309,31 @@ static dif_status png_encode(png_ctx *c, const dif_image *img, const dif_image_t
   return DIF_OK;
 }
 
-dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text, size_t n_text,
-                                uint8_t **out_buf, size_t *out_len, dif_error *err) {
-  if (!out_buf || !out_len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
+dif_status dif__image_encode_png(const dif__image *img, const dif__image_text *text, size_t n_text,
+                                 uint8_t **out_buf, size_t *out_len, dif__error *err) {
+  if (!out_buf || !out_len) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
   *out_buf = NULL;
   *out_len = 0;
-  dif_status st = dif_image_check_encodable(img, err);
+  dif_status st = dif__image_check_encodable(img, err);
   if (st != DIF_OK) return st;
-  if (n_text && !text) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL text chunks");
+  if (n_text && !text) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL text chunks");
   if (n_text > 1000000)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "%zu text chunks is too many", n_text);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "%zu text chunks is too many", n_text);
   for (size_t i = 0; i < n_text; i++) {
     if (!text[i].key || !text[i].value)
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "text chunk %zu has a NULL key or value", i);
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "text chunk %zu has a NULL key or value", i);
     if (!valid_key(text[i].key))
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                      "PNG text key \"%.100s\" is not 1-79 printable ASCII characters without "
-                      "leading, trailing or double spaces",
-                      text[i].key);
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                       "PNG text key \"%.100s\" is not 1-79 printable ASCII characters without "
+                       "leading, trailing or double spaces",
+                       text[i].key);
     if (!valid_utf8(text[i].value))
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "PNG text value of key \"%s\" is not UTF-8",
-                      text[i].key);
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "PNG text value of key \"%s\" is not UTF-8",
+                       text[i].key);
   }
 
   png_ctx *c = calloc(1, sizeof *c);
-  if (!c) return dif_fail_oom(err, "PNG encoder state", sizeof *c);
+  if (!c) return dif__fail_oom(err, "PNG encoder state", sizeof *c);
   st = png_encode(c, img, text, n_text, out_buf, out_len, err);
   free(c);
   return st;
@@ -343,35 +343,35 @@ dif_status dif_image_encode_png(const dif_image *img, const dif_image_text *text
 
 /* Reads up to and including the header chunks, then looks the key up among
  * the tEXt/zTXt/iTXt chunks stored before the image data (where
- * dif_image_encode_png puts them). */
-static dif_status png_text_in(png_ctx *c, const char *key, char **value, dif_error *err) {
+ * dif__image_encode_png puts them). */
+static dif_status png_text_in(png_ctx *c, const char *key, char **value, dif__error *err) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   if (!png || !info) {
     png_destroy_read_struct(&png, &info, NULL);
-    return dif_fail_oom(err, "PNG reader", sizeof(png_ctx));
+    return dif__fail_oom(err, "PNG reader", sizeof(png_ctx));
   }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, NULL);
-    return dif_fail(err, c->status ? c->status : DIF_ERR_BAD_IMAGE, "PNG: %s", c->msg);
+    return dif__fail(err, c->status ? c->status : DIF_ERR_BAD_IMAGE, "PNG: %s", c->msg);
   }
   png_set_read_fn(png, c, read_fn);
   /* Decompressed text is capped; a longer one is skipped with a warning,
    * named below. */
-  png_set_chunk_malloc_max(png, DIF_PNG_TEXT_MAX_BYTES);
+  png_set_chunk_malloc_max(png, DIF__PNG_TEXT_MAX_BYTES);
   png_read_info(png, info);
   png_textp texts = NULL;
   int n = png_get_text(png, info, &texts, NULL);
   dif_status s = c->warning[0]
-                     ? dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                                "PNG has no readable '%s' text chunk (%s)", key, c->warning)
-                     : dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "PNG has no '%s' text chunk", key);
+                     ? dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                                 "PNG has no readable '%s' text chunk (%s)", key, c->warning)
+                     : dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "PNG has no '%s' text chunk", key);
   for (int i = 0; i < n; i++) {
     if (strcmp(texts[i].key, key) != 0) continue;
     size_t len = texts[i].compression > 0 ? texts[i].itxt_length : texts[i].text_length;
     char *v = malloc(len + 1);
     if (!v) {
-      s = dif_fail_oom(err, "PNG text", len + 1);
+      s = dif__fail_oom(err, "PNG text", len + 1);
     } else {
       memcpy(v, texts[i].text, len);
       v[len] = '\0';
@@ -389,29 +389,30 @@ static dif_status png_text_in(png_ctx *c, const char *key, char **value, dif_err
  * 200-byte file declaring a 2 GB tEXt chunk got 2 GB (found by fuzz-record).
  * So the chunks up to the image data are walked first: none may be longer
  * than what follows it in the file. */
-static dif_status check_chunk_lengths(const uint8_t *d, size_t len, dif_error *err) {
+static dif_status check_chunk_lengths(const uint8_t *d, size_t len, dif__error *err) {
   for (size_t pos = 8; pos + 8 <= len;) {
     uint32_t n = (uint32_t)d[pos] << 24 | (uint32_t)d[pos + 1] << 16 | (uint32_t)d[pos + 2] << 8 |
                  (uint32_t)d[pos + 3];
     size_t left = len - pos - 8; /* after the length and the type */
     if (left < 4 || n > left - 4)
-      return dif_fail(err, DIF_ERR_BAD_IMAGE,
-                      "corrupt PNG: the chunk at byte %zu declares %u bytes, %zu follow it", pos, n,
-                      left < 4 ? 0 : left - 4);
+      return dif__fail(err, DIF_ERR_BAD_IMAGE,
+                       "corrupt PNG: the chunk at byte %zu declares %u bytes, %zu follow it", pos,
+                       n, left < 4 ? 0 : left - 4);
     if (memcmp(d + pos + 4, "IDAT", 4) == 0) break;
     pos += 12 + (size_t)n;
   }
   return DIF_OK;
 }
 
-dif_status dif_png_text_memory(const uint8_t *data, size_t len, const char *key, char **value,
-                               dif_error *err) {
+dif_status dif__png_text_memory(const uint8_t *data, size_t len, const char *key, char **value,
+                                dif__error *err) {
   *value = NULL;
-  if (len < 8 || png_sig_cmp(data, 0, 8)) return dif_fail(err, DIF_ERR_BAD_IMAGE, "not a PNG file");
+  if (len < 8 || png_sig_cmp(data, 0, 8))
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "not a PNG file");
   dif_status s = check_chunk_lengths(data, len, err);
   if (s) return s;
   png_ctx *c = calloc(1, sizeof *c);
-  if (!c) return dif_fail_oom(err, "PNG reader", sizeof *c);
+  if (!c) return dif__fail_oom(err, "PNG reader", sizeof *c);
   c->data = data;
   c->len = len;
   s = png_text_in(c, key, value, err);
@@ -419,14 +420,14 @@ dif_status dif_png_text_memory(const uint8_t *data, size_t len, const char *key,
   return s;
 }
 
-dif_status dif_png_read_text(const char *path, const char *key, char **value, dif_error *err) {
+dif_status dif__png_read_text(const char *path, const char *key, char **value, dif__error *err) {
   *value = NULL;
   uint8_t *data = NULL;
   size_t len = 0;
-  dif_status s = dif_file_read_all(path, 256u << 20, &data, &len, err);
+  dif_status s = dif__file_read_all(path, 256u << 20, &data, &len, err);
   if (s) return s;
-  s = dif_png_text_memory(data, len, key, value, err);
-  if (s) dif_error_prefix(err, "%s", path);
+  s = dif__png_text_memory(data, len, key, value, err);
+  if (s) dif__error_prefix(err, "%s", path);
   free(data);
   return s;
 }

@@ -4,7 +4,7 @@
  * files: lossy (VP8) and lossless (VP8L) images, with or without alpha,
  * decode with libwebp's defaults (fancy upsampling) and alpha is dropped,
  * never composited. The EXIF orientation of the file's EXIF chunk is
- * reported (and applied by dif_image_decode_memory). Animated WebP files
+ * reported (and applied by dif__image_decode_memory). Animated WebP files
  * are refused (DIF_ERR_UNSUPPORTED): which frame would be meant is not
  * clear. The declared size is checked against the limits before any pixel
  * memory is allocated.
@@ -55,35 +55,35 @@ static const uint8_t *webp_chunk(const uint8_t *buf, size_t len, const char *fou
   return p;
 }
 
-dif_status dif_webp_decode(const uint8_t *buf, size_t len, const dif_image_limits *limits,
-                           dif_image *out, dif_error *err) {
+dif_status dif__webp_decode(const uint8_t *buf, size_t len, const dif__image_limits *limits,
+                            dif__image *out, dif__error *err) {
   memset(out, 0, sizeof *out);
   WebPBitstreamFeatures f;
   VP8StatusCode vs = WebPGetFeatures(buf, len, &f);
-  if (vs == VP8_STATUS_OUT_OF_MEMORY) return dif_fail_oom(err, "WebP header", len);
+  if (vs == VP8_STATUS_OUT_OF_MEMORY) return dif__fail_oom(err, "WebP header", len);
   if (vs != VP8_STATUS_OK)
-    return dif_fail(err, DIF_ERR_BAD_IMAGE, "corrupt WebP: %s", vp8_status_name(vs));
+    return dif__fail(err, DIF_ERR_BAD_IMAGE, "corrupt WebP: %s", vp8_status_name(vs));
   dif_status st =
-      dif_image_check_size((uint64_t)(f.width > 0 ? f.width : 0),
-                           (uint64_t)(f.height > 0 ? f.height : 0), limits, "WebP", err);
+      dif__image_check_size((uint64_t)(f.width > 0 ? f.width : 0),
+                            (uint64_t)(f.height > 0 ? f.height : 0), limits, "WebP", err);
   if (st != DIF_OK) return st;
   if (f.has_animation)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "animated WebP (%dx%d): libdif reads still images only", f.width, f.height);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "animated WebP (%dx%d): libdif reads still images only", f.width, f.height);
   size_t w = (size_t)f.width, h = (size_t)f.height, n = w * h * 3;
   uint8_t *rgb = malloc(n);
-  if (!rgb) return dif_fail_oom(err, "WebP pixels", n);
+  if (!rgb) return dif__fail_oom(err, "WebP pixels", n);
   if (!WebPDecodeRGBInto(buf, len, rgb, n, (int)(w * 3))) {
     free(rgb);
     /* libwebp says only "failed"; the features call names the reason when
      * the header is fine and the data is not */
-    return dif_fail(err, DIF_ERR_BAD_IMAGE,
-                    "corrupt WebP: the %zux%zu %s image data does not decode (truncated or "
-                    "damaged)",
-                    w, h,
-                    f.format == 2   ? "lossless"
-                    : f.format == 1 ? "lossy"
-                                    : "");
+    return dif__fail(err, DIF_ERR_BAD_IMAGE,
+                     "corrupt WebP: the %zux%zu %s image data does not decode (truncated or "
+                     "damaged)",
+                     w, h,
+                     f.format == 2   ? "lossless"
+                     : f.format == 1 ? "lossy"
+                                     : "");
   }
   int orientation = 0;
   size_t exif_len;
@@ -92,7 +92,7 @@ dif_status dif_webp_decode(const uint8_t *buf, size_t len, const dif_image_limit
     exif += 6;
     exif_len -= 6;
   }
-  if (exif) orientation = dif_exif_orientation(exif, exif_len);
+  if (exif) orientation = dif__exif_orientation(exif, exif_len);
   out->width = (int)w;
   out->height = (int)h;
   out->rgb = rgb;
@@ -100,33 +100,33 @@ dif_status dif_webp_decode(const uint8_t *buf, size_t len, const dif_image_limit
   return DIF_OK;
 }
 
-dif_status dif_webp_meta(const uint8_t *buf, size_t len, const char *fourcc, const uint8_t **p,
-                         size_t *n) {
+dif_status dif__webp_meta(const uint8_t *buf, size_t len, const char *fourcc, const uint8_t **p,
+                          size_t *n) {
   *p = webp_chunk(buf, len, fourcc, n);
   return *p ? DIF_OK : DIF_ERR_INVALID_ARGUMENT;
 }
 
-dif_status dif_image_encode_webp(const dif_image *img, const dif_image_meta *meta,
-                                 uint8_t **out_buf, size_t *out_len, dif_error *err) {
-  if (!out_buf || !out_len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
+dif_status dif__image_encode_webp(const dif__image *img, const dif__image_meta *meta,
+                                  uint8_t **out_buf, size_t *out_len, dif__error *err) {
+  if (!out_buf || !out_len) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "NULL output");
   *out_buf = NULL;
   *out_len = 0;
-  dif_status st = dif_image_check_encodable(img, err);
+  dif_status st = dif__image_check_encodable(img, err);
   if (st != DIF_OK) return st;
   if (img->width > WEBP_MAX_DIMENSION || img->height > WEBP_MAX_DIMENSION)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "a %dx%d image is too large for WebP (at most %d per side)", img->width,
-                    img->height, WEBP_MAX_DIMENSION);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "a %dx%d image is too large for WebP (at most %d per side)", img->width,
+                     img->height, WEBP_MAX_DIMENSION);
   uint8_t *bits = NULL;
   size_t n = WebPEncodeLosslessRGB(img->rgb, img->width, img->height, img->width * 3, &bits);
   if (!n) {
     WebPFree(bits);
-    return dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "WebP encoder failed on a %dx%d image (memory)",
-                    img->width, img->height);
+    return dif__fail(err, DIF_ERR_OUT_OF_MEMORY, "WebP encoder failed on a %dx%d image (memory)",
+                     img->width, img->height);
   }
   uint8_t *exif = NULL, *xmp = NULL;
   size_t exif_len = 0, xmp_len = 0;
-  st = dif_image_meta_build(meta, 0, &exif, &exif_len, &xmp, &xmp_len, err);
+  st = dif__image_meta_build(meta, 0, &exif, &exif_len, &xmp, &xmp_len, err);
   if (st != DIF_OK) {
     WebPFree(bits);
     return st;
@@ -135,7 +135,7 @@ dif_status dif_image_encode_webp(const dif_image *img, const dif_image_meta *met
     *out_buf = malloc(n);
     if (*out_buf) memcpy(*out_buf, bits, n);
     WebPFree(bits);
-    if (!*out_buf) return dif_fail_oom(err, "WebP file", n);
+    if (!*out_buf) return dif__fail_oom(err, "WebP file", n);
     *out_len = n;
     return DIF_OK;
   }
@@ -151,11 +151,11 @@ dif_status dif_image_encode_webp(const dif_image *img, const dif_image_meta *met
   free(xmp);
   if (!ok) {
     WebPDataClear(&assembled);
-    return dif_fail(err, DIF_ERR_OUT_OF_MEMORY, "WebP metadata: libwebpmux failed (memory)");
+    return dif__fail(err, DIF_ERR_OUT_OF_MEMORY, "WebP metadata: libwebpmux failed (memory)");
   }
   *out_buf = malloc(assembled.size);
   if (*out_buf) memcpy(*out_buf, assembled.bytes, assembled.size);
   *out_len = *out_buf ? assembled.size : 0;
   WebPDataClear(&assembled);
-  return *out_buf ? DIF_OK : dif_fail_oom(err, "WebP file", *out_len);
+  return *out_buf ? DIF_OK : dif__fail_oom(err, "WebP file", *out_len);
 }

@@ -40,7 +40,7 @@ static const resample_filter BOX = {box_filter, 0.5};
 static const resample_filter BILINEAR = {bilinear_filter, 1.0};
 static const resample_filter BICUBIC = {bicubic_filter, 2.0};
 
-const char *dif_resample_name(int f) {
+const char *dif__resample_name(int f) {
   static const char *const names[] = {"NEAREST", "LANCZOS", "BILINEAR",
                                       "BICUBIC", "BOX",     "HAMMING"};
   return f >= 0 && f < 6 ? names[f] : NULL;
@@ -48,14 +48,14 @@ const char *dif_resample_name(int f) {
 
 static const resample_filter *filter_of(int f) {
   switch (f) {
-  case DIF_RESAMPLE_BOX: return &BOX;
-  case DIF_RESAMPLE_BILINEAR: return &BILINEAR;
-  case DIF_RESAMPLE_BICUBIC: return &BICUBIC;
+  case DIF__RESAMPLE_BOX: return &BOX;
+  case DIF__RESAMPLE_BILINEAR: return &BILINEAR;
+  case DIF__RESAMPLE_BICUBIC: return &BICUBIC;
   default: return NULL;
   }
 }
 
-bool dif_resample_supported(int f) { return filter_of(f) != NULL; }
+bool dif__resample_supported(int f) { return filter_of(f) != NULL; }
 
 /* The fixed-point weights of output positions first .. first + count - 1 of
  * one axis: position i reads in[bounds[2i] .. bounds[2i] + bounds[2i+1]) with
@@ -75,7 +75,7 @@ static void coeffs_free(coeffs *c) {
 /* Pillow's precompute_coeffs (with box = (0, in_size)) followed by
  * normalize_coeffs_8bpc, for count positions starting at first. */
 static dif_status coeffs_make(int in_size, int out_size, int first, int count,
-                              const resample_filter *f, coeffs *c, dif_error *err) {
+                              const resample_filter *f, coeffs *c, dif__error *err) {
   *c = (coeffs){0};
   /* Pillow: scale = (double)(in1 - in0) / outSize with float in0 = 0, in1 = inSize. */
   double scale = (double)((float)in_size - 0.0f) / out_size;
@@ -83,7 +83,7 @@ static dif_status coeffs_make(int in_size, int out_size, int first, int count,
   double support = f->support * filterscale;
   double ks = ceil(support) * 2 + 1;
   if (ks > INT_MAX / 2 || (double)count * ks > (double)(SIZE_MAX / 8))
-    return dif_fail(err, DIF_ERR_LIMIT, "resize %d -> %d: filter too wide", in_size, out_size);
+    return dif__fail(err, DIF_ERR_LIMIT, "resize %d -> %d: filter too wide", in_size, out_size);
   int ksize = (int)ks;
   size_t nk = (size_t)count * (size_t)ksize;
   c->ksize = ksize;
@@ -93,7 +93,7 @@ static dif_status coeffs_make(int in_size, int out_size, int first, int count,
   if (!c->bounds || !c->k || !w) {
     free(w);
     coeffs_free(c);
-    return dif_fail_oom(err, "resampling weights", nk * (sizeof(int32_t) + sizeof(double)));
+    return dif__fail_oom(err, "resampling weights", nk * (sizeof(int32_t) + sizeof(double)));
   }
   const double one = (double)(1 << PRECISION_BITS);
   for (int i = 0; i < count; i++) {
@@ -109,8 +109,8 @@ static dif_status coeffs_make(int in_size, int out_size, int first, int count,
     if (xmax > ksize) { /* cannot happen: the window spans at most 2 * support + 1 */
       free(w);
       coeffs_free(c);
-      return dif_fail(err, DIF_ERR_INTERNAL, "resample: %d taps exceed the filter size %d", xmax,
-                      ksize);
+      return dif__fail(err, DIF_ERR_INTERNAL, "resample: %d taps exceed the filter size %d", xmax,
+                       ksize);
     }
     int x;
     for (x = 0; x < xmax; x++) {
@@ -186,8 +186,8 @@ static void pass_v(const uint8_t *src, int cols, int src_y0, const coeffs *c, in
 /* The two passes once the coefficients (cv when vertical, ch when
  * horizontal) and the scratch rows tmp (when either pass needs them) exist:
  * input rows ry0..ry1 of the window into out. */
-static void run_passes(const dif_image *in, int x0, int w, int h, int ry0, int ry1,
-                       const coeffs *cv, const coeffs *ch, uint8_t *tmp, dif_image *out) {
+static void run_passes(const dif__image *in, int x0, int w, int h, int ry0, int ry1,
+                       const coeffs *cv, const coeffs *ch, uint8_t *tmp, dif__image *out) {
   const bool need_v = cv->bounds != NULL;
   /* The horizontally resampled rows ry0..ry1 of the window's columns (or,
    * without a horizontal pass, the window's input columns). */
@@ -217,8 +217,8 @@ static void run_passes(const dif_image *in, int x0, int w, int h, int ry0, int r
 }
 
 /* Resamples the window into out (allocated by the caller). */
-static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, int y0, int w, int h,
-                           const resample_filter *f, dif_image *out, dif_error *err) {
+static dif_status resample(const dif__image *in, int out_w, int out_h, int x0, int y0, int w, int h,
+                           const resample_filter *f, dif__image *out, dif__error *err) {
   /* Pillow: need_horizontal = xsize != imIn->xsize, need_vertical likewise. */
   const bool need_h = out_w != in->width, need_v = out_h != in->height;
   coeffs cv = {0}, ch = {0};
@@ -238,7 +238,7 @@ static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, in
   if (!s && need_h) s = coeffs_make(in->width, out_w, x0, w, f, &ch, err);
   const size_t n = (size_t)(ry1 - ry0) * (size_t)w * 3;
   if (!s && (need_h || (need_v && in->width != w)) && !(tmp = malloc(n ? n : 1)))
-    s = dif_fail_oom(err, "resize intermediate", n);
+    s = dif__fail_oom(err, "resize intermediate", n);
   if (!s) run_passes(in, x0, w, h, ry0, ry1, &cv, &ch, tmp, out);
   free(tmp);
   coeffs_free(&cv);
@@ -246,32 +246,32 @@ static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, in
   return s;
 }
 
-dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, int x0, int y0, int w,
-                                   int h, int filter_id, const dif_image_limits *limits,
-                                   dif_image *out, dif_error *err) {
-  *out = (dif_image){0};
+dif_status dif__image_resize_window(const dif__image *in, int out_w, int out_h, int x0, int y0,
+                                    int w, int h, int filter_id, const dif__image_limits *limits,
+                                    dif__image *out, dif__error *err) {
+  *out = (dif__image){0};
   if (!in || !in->rgb || in->width <= 0 || in->height <= 0)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: empty input image");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: empty input image");
   if (out_w <= 0 || out_h <= 0)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: output size %dx%d", out_w, out_h);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: output size %dx%d", out_w, out_h);
   if (x0 < 0 || y0 < 0 || w <= 0 || h <= 0 || x0 > out_w - w || y0 > out_h - h)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "resize: window %dx%d at (%d, %d) outside the %dx%d output", w, h, x0, y0,
-                    out_w, out_h);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "resize: window %dx%d at (%d, %d) outside the %dx%d output", w, h, x0, y0,
+                     out_w, out_h);
   const resample_filter *f = filter_of(filter_id);
   if (!f) {
-    const char *name = dif_resample_name(filter_id);
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "resize: resampling filter %d%s%s is not supported",
-                    filter_id, name ? " = " : "", name ? name : "");
+    const char *name = dif__resample_name(filter_id);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "resize: resampling filter %d%s%s is not supported",
+                     filter_id, name ? " = " : "", name ? name : "");
   }
-  dif_status s = dif_image_alloc(out, w, h, limits, err);
+  dif_status s = dif__image_alloc(out, w, h, limits, err);
   if (s) return s;
   out->exif_orientation = in->exif_orientation;
-  if ((s = resample(in, out_w, out_h, x0, y0, w, h, f, out, err))) dif_image_free(out);
+  if ((s = resample(in, out_w, out_h, x0, y0, w, h, f, out, err))) dif__image_free(out);
   return s;
 }
 
-dif_status dif_image_resize(const dif_image *in, int out_w, int out_h, int filter,
-                            const dif_image_limits *limits, dif_image *out, dif_error *err) {
-  return dif_image_resize_window(in, out_w, out_h, 0, 0, out_w, out_h, filter, limits, out, err);
+dif_status dif__image_resize(const dif__image *in, int out_w, int out_h, int filter,
+                             const dif__image_limits *limits, dif__image *out, dif__error *err) {
+  return dif__image_resize_window(in, out_w, out_h, 0, 0, out_w, out_h, filter, limits, out, err);
 }

@@ -21,8 +21,8 @@
  * The weights are computed with -ffp-contract=off (see CMakeLists.txt), as
  * Pillow's x86-64 builds compute them: no fused multiply-add.
  */
-#ifndef DIF_IO_RESAMPLE_H
-#define DIF_IO_RESAMPLE_H
+#ifndef DIF__IO_RESAMPLE_H
+#define DIF__IO_RESAMPLE_H
 
 #include <stdbool.h>
 
@@ -31,34 +31,34 @@
 
 /* PIL.Image.Resampling values. */
 enum {
-  DIF_RESAMPLE_NEAREST = 0,
-  DIF_RESAMPLE_LANCZOS = 1,
-  DIF_RESAMPLE_BILINEAR = 2,
-  DIF_RESAMPLE_BICUBIC = 3,
-  DIF_RESAMPLE_BOX = 4,
-  DIF_RESAMPLE_HAMMING = 5,
+  DIF__RESAMPLE_NEAREST = 0,
+  DIF__RESAMPLE_LANCZOS = 1,
+  DIF__RESAMPLE_BILINEAR = 2,
+  DIF__RESAMPLE_BICUBIC = 3,
+  DIF__RESAMPLE_BOX = 4,
+  DIF__RESAMPLE_HAMMING = 5,
 };
 
 /* "BICUBIC", ... for a PIL filter number, NULL outside 0..5. */
-const char *dif_resample_name(int filter);
-/* Whether dif_image_resize implements filter. */
-bool dif_resample_supported(int filter);
+const char *dif__resample_name(int filter);
+/* Whether dif__image_resize implements filter. */
+bool dif__resample_supported(int filter);
 
 /* Pillow's Image.resize((out_w, out_h), filter) of in, into *out (allocated
- * against limits, NULL: defaults; free with dif_image_free; zeroed on
+ * against limits, NULL: defaults; free with dif__image_free; zeroed on
  * failure). out->exif_orientation is copied from in. Errors:
  * DIF_ERR_INVALID_ARGUMENT (empty image, a size <= 0), DIF_ERR_UNSUPPORTED
  * (filter not implemented, named), DIF_ERR_LIMIT, DIF_ERR_OUT_OF_MEMORY. */
-dif_status dif_image_resize(const dif_image *in, int out_w, int out_h, int filter,
-                            const dif_image_limits *limits, dif_image *out, dif_error *err);
+dif_status dif__image_resize(const dif__image *in, int out_w, int out_h, int filter,
+                             const dif__image_limits *limits, dif__image *out, dif__error *err);
 
 /* Only the window [x0, x0 + w) x [y0, y0 + h) of that resized image (the
  * window must lie inside out_w x out_h). Every pixel is the one the full
  * resize gives, but only the input rows and columns the window needs are
  * read and only w x h pixels are allocated, so a center crop of a very
- * elongated image costs no more than the crop. Errors as dif_image_resize. */
-dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, int x0, int y0, int w,
-                                   int h, int filter, const dif_image_limits *limits,
-                                   dif_image *out, dif_error *err);
+ * elongated image costs no more than the crop. Errors as dif__image_resize. */
+dif_status dif__image_resize_window(const dif__image *in, int out_w, int out_h, int x0, int y0,
+                                    int w, int h, int filter, const dif__image_limits *limits,
+                                    dif__image *out, dif__error *err);
 
 #endif

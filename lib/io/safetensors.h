@@ -11,9 +11,9 @@
  *     (all products overflow-checked);
  *   - sorted by offset, the ranges start at 0, touch without gap or overlap
  *     and end exactly at the end of the file.
- * Weights (dif_st_get_weight) are used in place in the file's dtype, F32,
+ * Weights (dif__st_get_weight) are used in place in the file's dtype, F32,
  * F16 or BF16 (zero copy; core/weight.h says who converts them). A float32
- * tensor (dif_st_get_f32) is used in place when the file has it in F32;
+ * tensor (dif__st_get_f32) is used in place when the file has it in F32;
  * an F16/BF16 one is converted to F32 once, on first access, and owned by
  * the file (the models ask for small vectors this way, models/weights.h).
  * Any other dtype is refused by name when a float tensor is asked for.
@@ -24,8 +24,8 @@
  * Not thread-safe while tensors are being fetched (conversion caches);
  * loading is single-threaded, and afterwards pointers are read-only.
  */
-#ifndef DIF_IO_SAFETENSORS_H
-#define DIF_IO_SAFETENSORS_H
+#ifndef DIF__IO_SAFETENSORS_H
+#define DIF__IO_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,101 +34,102 @@
 #include "core/tensor.h"
 #include "core/weight.h"
 
-#define DIF_ST_MAX_HEADER (100u * 1000u * 1000u) /* the specification's 100 MB */
+#define DIF__ST_MAX_HEADER (100u * 1000u * 1000u) /* the specification's 100 MB */
 
-typedef enum dif_st_dtype {
-  DIF_ST_BOOL,
-  DIF_ST_U8,
-  DIF_ST_I8,
-  DIF_ST_F8_E5M2,
-  DIF_ST_F8_E4M3,
-  DIF_ST_I16,
-  DIF_ST_U16,
-  DIF_ST_F16,
-  DIF_ST_BF16,
-  DIF_ST_I32,
-  DIF_ST_U32,
-  DIF_ST_F32,
-  DIF_ST_F64,
-  DIF_ST_I64,
-  DIF_ST_U64,
-  DIF_ST_DTYPE_COUNT
-} dif_st_dtype;
+typedef enum dif__st_dtype {
+  DIF__ST_BOOL,
+  DIF__ST_U8,
+  DIF__ST_I8,
+  DIF__ST_F8_E5M2,
+  DIF__ST_F8_E4M3,
+  DIF__ST_I16,
+  DIF__ST_U16,
+  DIF__ST_F16,
+  DIF__ST_BF16,
+  DIF__ST_I32,
+  DIF__ST_U32,
+  DIF__ST_F32,
+  DIF__ST_F64,
+  DIF__ST_I64,
+  DIF__ST_U64,
+  DIF__ST_DTYPE_COUNT
+} dif__st_dtype;
 
-typedef struct dif_st_entry {
+typedef struct dif__st_entry {
   const char *name;
-  dif_st_dtype dtype;
+  dif__st_dtype dtype;
   int ndim;
   int64_t shape[8];    /* safetensors allows any rank; we keep up to 8 */
   uint64_t begin, end; /* byte range inside the data section */
-} dif_st_entry;
+} dif__st_entry;
 
-typedef struct dif_safetensors dif_safetensors;
+typedef struct dif__safetensors dif__safetensors;
 
 /* Maps and validates path. Failures: DIF_ERR_IO (cannot open/map), DIF_ERR_BAD_MODEL
  * (any violation above; the message names the file, the tensor and the rule). */
-dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err);
+dif_status dif__st_open(const char *path, dif__safetensors **out, dif__error *err);
 /* Same over a caller-owned buffer (which must outlive the handle); no hash
  * unless asked. Used by tests and fuzzers. */
-dif_status dif_st_open_memory(const void *data, size_t size, const char *name,
-                              dif_safetensors **out, dif_error *err);
-void dif_st_close(dif_safetensors *st);
+dif_status dif__st_open_memory(const void *data, size_t size, const char *name,
+                               dif__safetensors **out, dif__error *err);
+void dif__st_close(dif__safetensors *st);
 /* DIF_ERR_IO if the mapped file was changed in place (size or mtime) since
  * it was opened: reading its pages could then die with SIGBUS. A file
  * replaced by another at the same path (rename) is fine: the mapping keeps
  * the old one. */
-dif_status dif_st_check_unchanged(const dif_safetensors *st, dif_error *err);
+dif_status dif__st_check_unchanged(const dif__safetensors *st, dif__error *err);
 
-const char *dif_st_path(const dif_safetensors *st);
-uint64_t dif_st_xxh3(const dif_safetensors *st); /* of the whole file */
-uint64_t dif_st_file_size(const dif_safetensors *st);
-size_t dif_st_count(const dif_safetensors *st);
-const dif_st_entry *dif_st_entry_at(const dif_safetensors *st, size_t i); /* in offset order */
-const dif_st_entry *dif_st_find(const dif_safetensors *st, const char *name);
+const char *dif__st_path(const dif__safetensors *st);
+uint64_t dif__st_xxh3(const dif__safetensors *st); /* of the whole file */
+uint64_t dif__st_file_size(const dif__safetensors *st);
+size_t dif__st_count(const dif__safetensors *st);
+const dif__st_entry *dif__st_entry_at(const dif__safetensors *st, size_t i); /* in offset order */
+const dif__st_entry *dif__st_find(const dif__safetensors *st, const char *name);
 /* Raw bytes of an entry (little-endian, possibly unaligned). */
-const void *dif_st_data(const dif_safetensors *st, const dif_st_entry *e);
+const void *dif__st_data(const dif__safetensors *st, const dif__st_entry *e);
 /* A `__metadata__` value or NULL. */
-const char *dif_st_metadata(const dif_safetensors *st, const char *key);
-const char *dif_st_dtype_name(dif_st_dtype d);
-size_t dif_st_dtype_size(dif_st_dtype d);
+const char *dif__st_metadata(const dif__safetensors *st, const char *key);
+const char *dif__st_dtype_name(dif__st_dtype d);
+size_t dif__st_dtype_size(dif__st_dtype d);
 
 /* Fetches a float tensor: F32 in place, F16/BF16 converted once. Fails with
  * DIF_ERR_BAD_MODEL naming the tensor if it is missing, DIF_ERR_UNSUPPORTED
  * naming the dtype if it is not a float type we load. */
-dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out, dif_error *err);
+dif_status dif__st_get_f32(dif__safetensors *st, const char *name, dif__tensor *out,
+                           dif__error *err);
 /* Same, and the shape must equal `shape` (ndim dims); the message shows both. */
-dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
-                                const int64_t *shape, dif_tensor *out, dif_error *err);
+dif_status dif__st_get_f32_shape(dif__safetensors *st, const char *name, int ndim,
+                                 const int64_t *shape, dif__tensor *out, dif__error *err);
 /* A view: a handle whose entries are renamed, reshaped or row-sliced byte
  * ranges of another handle's tensors (the base), over the base's mapping
  * (zero copy; F16/BF16 are converted per view, on first access). It keeps
  * the base mapped until both are closed; its xxh3, size and
- * dif_st_check_unchanged are the base file's, its path is `label`. Built by
+ * dif__st_check_unchanged are the base file's, its path is `label`. Built by
  * io/checkpoint.c to present one part of a single-file checkpoint under
  * diffusers names. Each entry's range must lie inside its source entry and
  * have the source's dtype; names must be unique (DIF_ERR_BAD_MODEL). */
-typedef struct dif_st_view_entry {
+typedef struct dif__st_view_entry {
   char name[256];
-  const dif_st_entry *src; /* an entry of base */
-  uint64_t offset;         /* bytes from the start of src's data */
+  const dif__st_entry *src; /* an entry of base */
+  uint64_t offset;          /* bytes from the start of src's data */
   int ndim;
   int64_t shape[8];
-} dif_st_view_entry;
-dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_st_view_entry *v,
-                            size_t n, dif_safetensors **out, dif_error *err);
+} dif__st_view_entry;
+dif_status dif__st_open_view(dif__safetensors *base, const char *label, const dif__st_view_entry *v,
+                             size_t n, dif__safetensors **out, dif__error *err);
 
 /* Fetches a weight in the file's dtype (F32, F16 or BF16) without copying
  * it: data points into the mapping (mapped is set when the handle maps a
- * file, not for dif_st_open_memory), possibly at an odd address for 16-bit
+ * file, not for dif__st_open_memory), possibly at an odd address for 16-bit
  * dtypes; an F32 tensor at an offset that is not a multiple of 4 is copied
- * once, aligned, as dif_st_get_f32 does. ndim > 0: the shape must equal
+ * once, aligned, as dif__st_get_f32 does. ndim > 0: the shape must equal
  * `shape` (the message shows both); ndim 0: any shape. Errors as
- * dif_st_get_f32_shape. */
-dif_status dif_st_get_weight(dif_safetensors *st, const char *name, int ndim, const int64_t *shape,
-                             dif_weight *out, dif_error *err);
+ * dif__st_get_f32_shape. */
+dif_status dif__st_get_weight(dif__safetensors *st, const char *name, int ndim,
+                              const int64_t *shape, dif__weight *out, dif__error *err);
 /* Converts any numeric entry (ints, bools and floats) to doubles in out[numel]
  * (for fixtures: token ids are I64). */
-void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out);
-int64_t dif_st_numel(const dif_st_entry *e);
+void dif__st_to_f64(const dif__safetensors *st, const dif__st_entry *e, double *out);
+int64_t dif__st_numel(const dif__st_entry *e);
 
 #endif

@@ -16,7 +16,7 @@
  * it scales properly), so do_convert_rgb has nothing left to do; both values
  * are accepted.
  *
- * dif_clip_preprocess_file applies the file's EXIF orientation first, as
+ * dif__clip_preprocess_file applies the file's EXIF orientation first, as
  * diffusers' and transformers' load_image do (ImageOps.exif_transpose);
  * calling the processor on Image.open(file) directly, as CLIPImageProcessor
  * users sometimes do, would not.
@@ -26,8 +26,8 @@
  * is odd), the NEAREST, HAMMING and LANCZOS filters (io/resample.h), keys
  * this file does not know (unless null or false).
  */
-#ifndef DIF_MODELS_CLIP_PREPROCESS_H
-#define DIF_MODELS_CLIP_PREPROCESS_H
+#ifndef DIF__MODELS_CLIP_PREPROCESS_H
+#define DIF__MODELS_CLIP_PREPROCESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,9 +37,9 @@
 #include "io/image.h"
 
 /* The largest size, crop or resize target accepted in a config. */
-#define DIF_CLIP_PREPROCESS_MAX_SIZE 16384
+#define DIF__CLIP_PREPROCESS_MAX_SIZE 16384
 
-typedef struct dif_clip_preprocess {
+typedef struct dif__clip_preprocess {
   bool do_resize;
   int shortest_edge;      /* size {"shortest_edge"} (or a plain integer); 0 when exact */
   int resize_h, resize_w; /* size {"height", "width"}; 0 when shortest_edge is set */
@@ -51,48 +51,49 @@ typedef struct dif_clip_preprocess {
   bool do_normalize;
   double mean[3], std[3];
   bool do_convert_rgb;
-} dif_clip_preprocess;
+} dif__clip_preprocess;
 
 /* CLIPImageProcessor()'s defaults: shortest edge 224, BICUBIC, crop 224x224,
  * rescale 1/255, OpenAI CLIP mean and std. */
-void dif_clip_preprocess_defaults(dif_clip_preprocess *p);
+void dif__clip_preprocess_defaults(dif__clip_preprocess *p);
 
 /* Reads <dir>/preprocessor_config.json (dir: a feature_extractor/ folder).
  * Absent keys take the defaults above. Errors: DIF_ERR_IO, DIF_ERR_BAD_MODEL
  * (wrong type, size out of range, zero std), DIF_ERR_UNSUPPORTED (unknown
  * key, unsupported filter); the message names the file and the key. */
-dif_status dif_clip_preprocess_load(const char *dir, dif_clip_preprocess *p, dif_error *err);
+dif_status dif__clip_preprocess_load(const char *dir, dif__clip_preprocess *p, dif__error *err);
 /* The same from an already parsed config. */
-dif_status dif_clip_preprocess_from_config(const dif_config *cfg, dif_clip_preprocess *p,
-                                           dif_error *err);
+dif_status dif__clip_preprocess_from_config(const dif__config *cfg, dif__clip_preprocess *p,
+                                            dif__error *err);
 
 /* The size of the pixel values for a width x height input: the crop, or the
  * resized size without center crop. Errors: DIF_ERR_INVALID_ARGUMENT (size
  * <= 0), DIF_ERR_UNSUPPORTED (crop larger than the resized image),
- * DIF_ERR_LIMIT (a resized side beyond DIF_CLIP_PREPROCESS_MAX_SIZE^2). */
-dif_status dif_clip_preprocess_output_size(const dif_clip_preprocess *p, int width, int height,
-                                           int *out_w, int *out_h, dif_error *err);
+ * DIF_ERR_LIMIT (a resized side beyond DIF__CLIP_PREPROCESS_MAX_SIZE^2). */
+dif_status dif__clip_preprocess_output_size(const dif__clip_preprocess *p, int width, int height,
+                                            int *out_w, int *out_h, dif__error *err);
 
 /* Steps 1-2: the resized and cropped uint8 image (the pixels before
- * rescaling), into *out (free with dif_image_free). Only the crop is ever
+ * rescaling), into *out (free with dif__image_free). Only the crop is ever
  * computed. limits (NULL: defaults) bound the output. */
-dif_status dif_clip_preprocess_resize_crop(const dif_clip_preprocess *p, const dif_image *img,
-                                           const dif_image_limits *limits, dif_image *out,
-                                           dif_error *err);
+dif_status dif__clip_preprocess_resize_crop(const dif__clip_preprocess *p, const dif__image *img,
+                                            const dif__image_limits *limits, dif__image *out,
+                                            dif__error *err);
 
 /* Steps 3-5 on an already resized and cropped image: out[3 * h * w]. */
-void dif_clip_preprocess_pixels(const dif_clip_preprocess *p, const dif_image *img, float *out);
+void dif__clip_preprocess_pixels(const dif__clip_preprocess *p, const dif__image *img, float *out);
 
 /* All steps: img to out[3, *out_h, *out_w]; cap is out's size in floats.
  * Errors: as above, DIF_ERR_INVALID_ARGUMENT when cap is too small (the
  * message gives the size needed). */
-dif_status dif_clip_preprocess_image(const dif_clip_preprocess *p, const dif_image *img, float *out,
-                                     size_t cap, int *out_w, int *out_h, dif_error *err);
+dif_status dif__clip_preprocess_image(const dif__clip_preprocess *p, const dif__image *img,
+                                      float *out, size_t cap, int *out_w, int *out_h,
+                                      dif__error *err);
 
-/* dif_image_load(path, limits) (EXIF orientation applied, like diffusers'
- * load_image) followed by dif_clip_preprocess_image. */
-dif_status dif_clip_preprocess_file(const dif_clip_preprocess *p, const char *path,
-                                    const dif_image_limits *limits, float *out, size_t cap,
-                                    int *out_w, int *out_h, dif_error *err);
+/* dif__image_load(path, limits) (EXIF orientation applied, like diffusers'
+ * load_image) followed by dif__clip_preprocess_image. */
+dif_status dif__clip_preprocess_file(const dif__clip_preprocess *p, const char *path,
+                                     const dif__image_limits *limits, float *out, size_t cap,
+                                     int *out_w, int *out_h, dif__error *err);
 
 #endif

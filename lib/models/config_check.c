@@ -11,22 +11,22 @@ static int same_value(json_t *a, json_t *b) {
   return json_equal(a, b);
 }
 
-static dif_status refuse(const dif_config *cfg, const char *key, json_t *v, const char *why,
-                         dif_error *err) {
+static dif_status refuse(const dif__config *cfg, const char *key, json_t *v, const char *why,
+                         dif__error *err) {
   char *got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-  dif_status s = dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: %s = %.80s %s", dif_config_path(cfg), key,
-                          got ? got : "?", why);
+  dif_status s = dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: %s = %.80s %s", dif__config_path(cfg),
+                           key, got ? got : "?", why);
   free(got);
   return s;
 }
 
-dif_status dif_config_check_keys(const dif_config *cfg, const dif_fixed_key *fixed,
-                                 const char *const *handled, dif_error *err) {
+dif_status dif__config_check_keys(const dif__config *cfg, const dif__fixed_key *fixed,
+                                  const char *const *handled, dif__error *err) {
   const char *key;
   json_t *v;
-  json_object_foreach(dif_config_json(cfg), key, v) {
+  json_object_foreach(dif__config_json(cfg), key, v) {
     int known = 0;
-    for (const dif_fixed_key *f = fixed; f->key && !known; f++) {
+    for (const dif__fixed_key *f = fixed; f->key && !known; f++) {
       if (strcmp(key, f->key) != 0) continue;
       known = 1;
       json_t *want = json_loads(f->value, JSON_DECODE_ANY, NULL);

@@ -4,17 +4,17 @@
 
 #include "io/component.h"
 
-dif_status dif_model_load(const char *dir, const dif_model_loader *l, void *model,
-                          dif_safetensors **weights, dif_error *err) {
-  dif_config *cfg = NULL;
-  dif_status s = dif_component_config(dir, "config.json", l->classes, &cfg, err);
+dif_status dif__model_load(const char *dir, const dif__model_loader *l, void *model,
+                           dif__safetensors **weights, dif__error *err) {
+  dif__config *cfg = NULL;
+  dif_status s = dif__component_config(dir, "config.json", l->classes, &cfg, err);
   if (!s) s = l->read_config(model, cfg, err);
-  if (!s) s = dif_component_weights(dir, weights, err);
+  if (!s) s = dif__component_weights(dir, weights, err);
   if (!s) {
-    dif_wloader wl = {*weights, err, DIF_OK};
+    dif__wloader wl = {*weights, err, DIF_OK};
     s = l->build(model, cfg, &wl);
   }
-  dif_config_free(cfg);
+  dif__config_free(cfg);
   if (s) l->free(model);
   return s;
 }

@@ -11,56 +11,56 @@
  * onto shortcut(x) + its bias. Same values as diffusers up to float
  * rounding (the additions happen in another order).
  */
-#ifndef DIF_MODELS_RESNET_H
-#define DIF_MODELS_RESNET_H
+#ifndef DIF__MODELS_RESNET_H
+#define DIF__MODELS_RESNET_H
 
 #include <stdint.h>
 
 #include "core/ops.h"
 #include "models/weights.h"
 
-typedef struct dif_resnet {
+typedef struct dif__resnet {
   int64_t cin, cout, temb_ch; /* temb_ch 0: no time embedding (VAE) */
   int64_t groups;
   float eps;
   const float *norm1_w, *norm1_b, *conv1_b, *temb_b, *norm2_w, *norm2_b, *conv2_b;
-  dif_weight conv1_w, temb_w, conv2_w;
-  dif_weight short_w;   /* data NULL when cin == cout */
+  dif__weight conv1_w, temb_w, conv2_w;
+  dif__weight short_w;  /* data NULL when cin == cout */
   const float *short_b; /* NULL when cin == cout */
-} dif_resnet;
+} dif__resnet;
 
 /* The k×k convolution that keeps the size (stride 1, padding k/2, k odd):
  * ResnetBlock2D's conv1 and conv2, the upsamplers, the UNet's and the VAE's
  * conv_in and conv_out. */
-static inline dif_conv2d_params dif_conv_same(int64_t cin, int64_t cout, int64_t k) {
+static inline dif__conv2d_params dif__conv_same(int64_t cin, int64_t cout, int64_t k) {
   int64_t p = k / 2;
-  return (dif_conv2d_params){.cin = cin,
-                             .cout = cout,
-                             .kh = k,
-                             .kw = k,
-                             .stride = 1,
-                             .pad_top = p,
-                             .pad_left = p,
-                             .pad_bottom = p,
-                             .pad_right = p};
+  return (dif__conv2d_params){.cin = cin,
+                              .cout = cout,
+                              .kh = k,
+                              .kw = k,
+                              .stride = 1,
+                              .pad_top = p,
+                              .pad_left = p,
+                              .pad_bottom = p,
+                              .pad_right = p};
 }
 
 /* Loads "<prefix>.norm1.weight" etc. */
-void dif_resnet_load(dif_resnet *r, dif_wloader *wl, const char *prefix, int64_t cin, int64_t cout,
-                     int64_t temb_ch, int64_t groups, float eps);
+void dif__resnet_load(dif__resnet *r, dif__wloader *wl, const char *prefix, int64_t cin,
+                      int64_t cout, int64_t temb_ch, int64_t groups, float eps);
 
 /* y[N, cout, H, W] = resnet(x[N, cin, H, W], temb[N, temb_ch] or NULL).
  * temb_act: temb after silu (the caller applies silu once per step and
  * shares it). y may be x when cout <= cin (in place: the output takes the
  * first channels of x's buffer); otherwise they must not overlap. Scratch:
  * N·cout·H·W floats for conv1's output plus a little, from k->arena. */
-dif_status dif_resnet_forward(const dif_resnet *r, const dif_kctx *k, const float *x, int64_t N,
-                              int64_t H, int64_t W, const float *temb_act, float *y,
-                              dif_error *err);
+dif_status dif__resnet_forward(const dif__resnet *r, const dif__kctx *k, const float *x, int64_t N,
+                               int64_t H, int64_t W, const float *temb_act, float *y,
+                               dif__error *err);
 /* The same with conv1's output in scratch[N·cout·H·W] (not overlapping x or
  * y) instead of the arena: for a caller that has a dead buffer at hand. */
-dif_status dif_resnet_forward_ex(const dif_resnet *r, const dif_kctx *k, const float *x, int64_t N,
-                                 int64_t H, int64_t W, const float *temb_act, float *y,
-                                 float *scratch, dif_error *err);
+dif_status dif__resnet_forward_ex(const dif__resnet *r, const dif__kctx *k, const float *x,
+                                  int64_t N, int64_t H, int64_t W, const float *temb_act, float *y,
+                                  float *scratch, dif__error *err);
 
 #endif

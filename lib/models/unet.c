@@ -13,7 +13,7 @@
 
 static const char *const classes[] = {"UNet2DConditionModel", NULL};
 
-static void load_level(dif_unet *u, dif_wloader *wl, dif_unet_level *lv, const char *kind, int i,
+static void load_level(dif__unet *u, dif__wloader *wl, dif__unet_level *lv, const char *kind, int i,
                        int n_res, const int64_t *res_in, int64_t cout, bool cross, int64_t heads,
                        int64_t t_layers) {
   lv->cross = cross;
@@ -21,16 +21,16 @@ static void load_level(dif_unet *u, dif_wloader *wl, dif_unet_level *lv, const c
   for (int j = 0; j < n_res; j++) {
     char p[128];
     snprintf(p, sizeof p, "%s.%d.resnets.%d", kind, i, j);
-    dif_resnet_load(&lv->res[j], wl, p, res_in[j], cout, u->temb_ch, u->groups, u->eps);
+    dif__resnet_load(&lv->res[j], wl, p, res_in[j], cout, u->temb_ch, u->groups, u->eps);
     if (cross) {
       snprintf(p, sizeof p, "%s.%d.attentions.%d", kind, i, j);
-      dif_t2d_load(&lv->attn[j], wl, p, cout, heads, cout / heads, u->ctx_dim, u->groups,
-                   (int)t_layers, u->linear_proj);
+      dif__t2d_load(&lv->attn[j], wl, p, cout, heads, cout / heads, u->ctx_dim, u->groups,
+                    (int)t_layers, u->linear_proj);
     }
   }
 }
 
-static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) {
+static dif_status build(dif__unet *u, const dif__unet_config *c, dif__wloader *wl) {
   int n = c->n_blocks;
   u->in_ch = c->in_ch;
   u->out_ch = c->out_ch;
@@ -50,36 +50,36 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
   memcpy(u->channels, c->channels, sizeof u->channels);
   memcpy(u->heads, c->heads, sizeof u->heads);
   int64_t T = u->temb_ch, c0 = u->c0;
-  u->time_w1 = DIF_WT2(wl, T, c0, "time_embedding.linear_1.weight");
-  u->time_b1 = DIF_W1(wl, T, "time_embedding.linear_1.bias");
-  u->time_w2 = DIF_WT2(wl, T, T, "time_embedding.linear_2.weight");
-  u->time_b2 = DIF_W1(wl, T, "time_embedding.linear_2.bias");
+  u->time_w1 = DIF__WT2(wl, T, c0, "time_embedding.linear_1.weight");
+  u->time_b1 = DIF__W1(wl, T, "time_embedding.linear_1.bias");
+  u->time_w2 = DIF__WT2(wl, T, T, "time_embedding.linear_2.weight");
+  u->time_b2 = DIF__W1(wl, T, "time_embedding.linear_2.bias");
   if (u->class_in) {
-    u->class_w1 = DIF_WT2(wl, T, u->class_in, "class_embedding.linear_1.weight");
-    u->class_b1 = DIF_W1(wl, T, "class_embedding.linear_1.bias");
-    u->class_w2 = DIF_WT2(wl, T, T, "class_embedding.linear_2.weight");
-    u->class_b2 = DIF_W1(wl, T, "class_embedding.linear_2.bias");
+    u->class_w1 = DIF__WT2(wl, T, u->class_in, "class_embedding.linear_1.weight");
+    u->class_b1 = DIF__W1(wl, T, "class_embedding.linear_1.bias");
+    u->class_w2 = DIF__WT2(wl, T, T, "class_embedding.linear_2.weight");
+    u->class_b2 = DIF__W1(wl, T, "class_embedding.linear_2.bias");
   }
-  u->conv_in_w = DIF_WT4(wl, c0, u->in_ch, 3, 3, "conv_in.weight");
-  u->conv_in_b = DIF_W1(wl, c0, "conv_in.bias");
-  int64_t L = u->layers_per_block, res_in[DIF_UNET_MAX_LAYERS + 1];
+  u->conv_in_w = DIF__WT4(wl, c0, u->in_ch, 3, 3, "conv_in.weight");
+  u->conv_in_b = DIF__W1(wl, c0, "conv_in.bias");
+  int64_t L = u->layers_per_block, res_in[DIF__UNET_MAX_LAYERS + 1];
   for (int i = 0; i < n; i++) { /* down path */
     int64_t cin = i ? c->channels[i - 1] : c0, cout = c->channels[i];
     for (int j = 0; j < L; j++) res_in[j] = j ? cout : cin;
-    dif_unet_level *lv = &u->down[i];
+    dif__unet_level *lv = &u->down[i];
     load_level(u, wl, lv, "down_blocks", i, (int)L, res_in, cout,
                strcmp(c->down_types[i], "CrossAttnDownBlock2D") == 0, c->heads[i], c->t_layers[i]);
     if (i < n - 1) {
-      lv->sample_w = DIF_WT4(wl, cout, cout, 3, 3, "down_blocks.%d.downsamplers.0.conv.weight", i);
-      lv->sample_b = DIF_W1(wl, cout, "down_blocks.%d.downsamplers.0.conv.bias", i);
+      lv->sample_w = DIF__WT4(wl, cout, cout, 3, 3, "down_blocks.%d.downsamplers.0.conv.weight", i);
+      lv->sample_b = DIF__W1(wl, cout, "down_blocks.%d.downsamplers.0.conv.bias", i);
     }
   }
   int64_t top = c->channels[n - 1];
-  dif_resnet_load(&u->mid_res[0], wl, "mid_block.resnets.0", top, top, T, u->groups, u->eps);
-  dif_resnet_load(&u->mid_res[1], wl, "mid_block.resnets.1", top, top, T, u->groups, u->eps);
-  dif_t2d_load(&u->mid_attn, wl, "mid_block.attentions.0", top, c->heads[n - 1],
-               top / c->heads[n - 1], u->ctx_dim, u->groups, (int)c->t_layers[n - 1],
-               u->linear_proj);
+  dif__resnet_load(&u->mid_res[0], wl, "mid_block.resnets.0", top, top, T, u->groups, u->eps);
+  dif__resnet_load(&u->mid_res[1], wl, "mid_block.resnets.1", top, top, T, u->groups, u->eps);
+  dif__t2d_load(&u->mid_attn, wl, "mid_block.attentions.0", top, c->heads[n - 1],
+                top / c->heads[n - 1], u->ctx_dim, u->groups, (int)c->t_layers[n - 1],
+                u->linear_proj);
   int64_t out_ch = c->channels[n - 1];
   for (int i = 0; i < n; i++) { /* up path: diffusers' channel bookkeeping */
     int r = n - 1 - i;
@@ -87,81 +87,81 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
     out_ch = c->channels[r];
     int64_t in_ch = c->channels[r > 0 ? r - 1 : 0];
     for (int j = 0; j <= L; j++) res_in[j] = (j ? out_ch : prev_out) + (j == L ? in_ch : out_ch);
-    dif_unet_level *lv = &u->up[i];
+    dif__unet_level *lv = &u->up[i];
     load_level(u, wl, lv, "up_blocks", i, (int)L + 1, res_in, out_ch,
                strcmp(c->up_types[i], "CrossAttnUpBlock2D") == 0, c->heads[r], c->t_layers[r]);
     if (i < n - 1) {
-      lv->sample_w = DIF_WT4(wl, out_ch, out_ch, 3, 3, "up_blocks.%d.upsamplers.0.conv.weight", i);
-      lv->sample_b = DIF_W1(wl, out_ch, "up_blocks.%d.upsamplers.0.conv.bias", i);
+      lv->sample_w = DIF__WT4(wl, out_ch, out_ch, 3, 3, "up_blocks.%d.upsamplers.0.conv.weight", i);
+      lv->sample_b = DIF__W1(wl, out_ch, "up_blocks.%d.upsamplers.0.conv.bias", i);
     }
   }
-  u->norm_out_w = DIF_W1(wl, c0, "conv_norm_out.weight");
-  u->norm_out_b = DIF_W1(wl, c0, "conv_norm_out.bias");
-  u->conv_out_w = DIF_WT4(wl, u->out_ch, c0, 3, 3, "conv_out.weight");
-  u->conv_out_b = DIF_W1(wl, u->out_ch, "conv_out.bias");
+  u->norm_out_w = DIF__W1(wl, c0, "conv_norm_out.weight");
+  u->norm_out_b = DIF__W1(wl, c0, "conv_norm_out.bias");
+  u->conv_out_w = DIF__WT4(wl, u->out_ch, c0, 3, 3, "conv_out.weight");
+  u->conv_out_b = DIF__W1(wl, u->out_ch, "conv_out.bias");
   return wl->status;
 }
 
 /* What the loader steps see: the UNet and its config between them. */
 typedef struct unet_load {
-  dif_unet *u;
-  dif_unet_config c;
+  dif__unet *u;
+  dif__unet_config c;
 } unet_load;
 
-static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
-  return dif_unet_read_config(cfg, &((unet_load *)model)->c, err);
+static dif_status read_config(void *model, const dif__config *cfg, dif__error *err) {
+  return dif__unet_read_config(cfg, &((unet_load *)model)->c, err);
 }
 
-static dif_status build_model(void *model, const dif_config *cfg, dif_wloader *wl) {
+static dif_status build_model(void *model, const dif__config *cfg, dif__wloader *wl) {
   (void)cfg;
   unet_load *l = model;
   return build(l->u, &l->c, wl);
 }
 
-static void free_model(void *model) { dif_unet_free(((unet_load *)model)->u); }
+static void free_model(void *model) { dif__unet_free(((unet_load *)model)->u); }
 
-static const dif_model_loader loader = {classes, read_config, build_model, free_model};
+static const dif__model_loader loader = {classes, read_config, build_model, free_model};
 
-dif_status dif_unet_load(const char *dir, dif_unet *u, dif_error *err) {
+dif_status dif__unet_load(const char *dir, dif__unet *u, dif__error *err) {
   memset(u, 0, sizeof *u);
   unet_load l = {.u = u};
-  return dif_model_load(dir, &loader, &l, &u->weights, err);
+  return dif__model_load(dir, &loader, &l, &u->weights, err);
 }
 
-void dif_unet_free(dif_unet *u) {
+void dif__unet_free(dif__unet *u) {
   if (!u) return;
-  dif_st_close(u->weights);
+  dif__st_close(u->weights);
   memset(u, 0, sizeof *u);
 }
 
 /* ---- the forward pass: the blocks of unet_blocks.h in order ---- */
 
-int dif_unet_n_skips(const dif_unet *u) {
+int dif__unet_n_skips(const dif__unet *u) {
   return (int)(1 + u->n_blocks * u->layers_per_block + u->n_blocks - 1);
 }
 
-dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet_input *in,
-                            float *out, dif_error *err) {
+dif_status dif__unet_forward(const dif__unet *u, const dif__kctx *k, const dif__unet_input *in,
+                             float *out, dif__error *err) {
   int64_t B = in->B, H = in->H, W = in->W;
   if (B < 1 || H < 1 || W < 1 || (in->n_timesteps != 1 && in->n_timesteps != B) || !in->context ||
       in->S < 1 || (u->class_in && !in->class_labels))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "UNet: invalid input (batch %lld, %lldx%lld latent, %lld timesteps, %lld "
-                    "context tokens%s)",
-                    (long long)B, (long long)H, (long long)W, (long long)in->n_timesteps,
-                    (long long)in->S, u->class_in && !in->class_labels ? ", no class labels" : "");
-  dif_unet_run r = {u, k, in, err};
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "UNet: invalid input (batch %lld, %lldx%lld latent, %lld timesteps, %lld "
+                     "context tokens%s)",
+                     (long long)B, (long long)H, (long long)W, (long long)in->n_timesteps,
+                     (long long)in->S, u->class_in && !in->class_labels ? ", no class labels" : "");
+  dif__unet_run r = {u, k, in, err};
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
   float *temb = NULL;
-  dif_unet_map h = {0};
-  dif_unet_skips skips = {.n = 0}; /* live until the up path consumes them */
-  dif_status s = dif_unet_embed(&r, &temb);
-  if (!s) s = dif_unet_conv_in(&r, &h, &skips);
-  for (int i = 0; i < u->n_blocks && !s; i++) s = dif_unet_down(&r, i, temb, &h, &skips);
-  if (!s) s = dif_unet_mid(&r, temb, &h);
-  if (!s) dif_unet_add_residuals(&r, &h, &skips);
-  for (int i = 0; i < u->n_blocks && !s; i++) s = dif_unet_up(&r, i, temb, &h, &skips);
-  if (!s) s = dif_unet_head(&r, &h, out);
-  dif_arena_release(k->arena, mark);
+  dif__unet_map h = {0};
+  dif__unet_skips skips = {.n = 0}; /* live until the up path consumes them */
+  dif_status s = dif__unet_embed(&r, &temb);
+  if (!s) s = dif__unet_conv_in(&r, &h, &skips);
+  for (int i = 0; i < u->n_blocks && !s; i++) s = dif__unet_down(&r, i, temb, &h, &skips);
+  if (!s) s = dif__unet_mid(&r, temb, &h);
+  if (!s) dif__unet_add_residuals(&r, &h, &skips);
+  for (int i = 0; i < u->n_blocks && !s; i++) s = dif__unet_up(&r, i, temb, &h, &skips);
+  if (!s) s = dif__unet_head(&r, &h, out);
+  dif__arena_release(k->arena, mark);
   return s;
 }

@@ -11,8 +11,8 @@
  * path resizes to each skip's size, as diffusers forwards upsample_size).
  * Every other config value is refused at load with the key and value named.
  */
-#ifndef DIF_MODELS_UNET_H
-#define DIF_MODELS_UNET_H
+#ifndef DIF__MODELS_UNET_H
+#define DIF__MODELS_UNET_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,45 +21,45 @@
 #include "models/resnet.h"
 #include "models/transformer2d.h"
 
-#define DIF_UNET_MAX_BLOCKS 6
-#define DIF_UNET_MAX_LAYERS 4 /* resnets per down block (up blocks have one more) */
+#define DIF__UNET_MAX_BLOCKS 6
+#define DIF__UNET_MAX_LAYERS 4 /* resnets per down block (up blocks have one more) */
 /* Skip states: conv_in's output, then per down level each resnet's and the downsampler's. */
-#define DIF_UNET_MAX_SKIPS (1 + DIF_UNET_MAX_BLOCKS * (DIF_UNET_MAX_LAYERS + 1))
+#define DIF__UNET_MAX_SKIPS (1 + DIF__UNET_MAX_BLOCKS * (DIF__UNET_MAX_LAYERS + 1))
 
-typedef struct dif_unet_level {
+typedef struct dif__unet_level {
   bool cross; /* has attentions */
   int n_res;
-  dif_resnet res[DIF_UNET_MAX_LAYERS + 1];
-  dif_t2d attn[DIF_UNET_MAX_LAYERS + 1];
-  dif_weight sample_w;   /* downsampler / upsampler conv, data NULL if none */
+  dif__resnet res[DIF__UNET_MAX_LAYERS + 1];
+  dif__t2d attn[DIF__UNET_MAX_LAYERS + 1];
+  dif__weight sample_w;  /* downsampler / upsampler conv, data NULL if none */
   const float *sample_b; /* NULL if none */
-} dif_unet_level;
+} dif__unet_level;
 
-typedef struct dif_unet {
+typedef struct dif__unet {
   int64_t in_ch, out_ch, n_blocks, layers_per_block, groups, ctx_dim, temb_ch, c0;
-  int64_t channels[DIF_UNET_MAX_BLOCKS], heads[DIF_UNET_MAX_BLOCKS];
+  int64_t channels[DIF__UNET_MAX_BLOCKS], heads[DIF__UNET_MAX_BLOCKS];
   int64_t class_in; /* projection_class_embeddings_input_dim, 0 if no class embedding */
   int64_t downsample_padding;
   int64_t sample_size; /* the latent size it was trained at (config sample_size) */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
-  dif_weight time_w1, time_w2, class_w1, class_w2, conv_in_w, conv_out_w;
+  dif__weight time_w1, time_w2, class_w1, class_w2, conv_in_w, conv_out_w;
   const float *time_b1, *time_b2, *class_b1, *class_b2;
   const float *conv_in_b, *norm_out_w, *norm_out_b, *conv_out_b;
-  dif_unet_level down[DIF_UNET_MAX_BLOCKS], up[DIF_UNET_MAX_BLOCKS];
-  dif_resnet mid_res[2];
-  dif_t2d mid_attn;
-  dif_safetensors *weights;
-} dif_unet;
+  dif__unet_level down[DIF__UNET_MAX_BLOCKS], up[DIF__UNET_MAX_BLOCKS];
+  dif__resnet mid_res[2];
+  dif__t2d mid_attn;
+  dif__safetensors *weights;
+} dif__unet;
 
-dif_status dif_unet_load(const char *dir, dif_unet *u, dif_error *err);
-void dif_unet_free(dif_unet *u);
+dif_status dif__unet_load(const char *dir, dif__unet *u, dif__error *err);
+void dif__unet_free(dif__unet *u);
 
 /* Called with the output of named submodules (diffusers' module paths:
  * "time_proj", "conv_in", "down_blocks.0", "mid_block", ...) for tests. */
-typedef void (*dif_unet_hook)(void *user, const char *name, const float *data, int64_t n);
+typedef void (*dif__unet_hook)(void *user, const char *name, const float *data, int64_t n);
 
-typedef struct dif_unet_input {
+typedef struct dif__unet_input {
   const float *sample; /* [B, in_ch, H, W] */
   int64_t B, H, W;
   const float *timesteps; /* [B], or [1] broadcast to the batch */
@@ -69,20 +69,20 @@ typedef struct dif_unet_input {
   const float *class_labels; /* [B, class_in] when the model has a class embedding */
   /* Optional residuals, as a ControlNet gives them (diffusers'
    * down_block_additional_residuals, mid_block_additional_residual): NULL, or
-   * dif_unet_n_skips(u) pointers, each NULL or the shape of that skip state
+   * dif__unet_n_skips(u) pointers, each NULL or the shape of that skip state
    * (unet_blocks.h lists them), added to it before the up path uses it. */
   const float *const *down_residuals;
   const float *mid_residual; /* NULL or the mid block's output shape: added to it */
-  dif_unet_hook hook;
+  dif__unet_hook hook;
   void *hook_user;
-} dif_unet_input;
+} dif__unet_input;
 
 /* The number of skip states the down path keeps (entries of down_residuals). */
-int dif_unet_n_skips(const dif_unet *u);
+int dif__unet_n_skips(const dif__unet *u);
 
 /* out[B, out_ch, H, W]. Scratch from k->arena. The blocks it runs, one by
  * one, are in unet_blocks.h. */
-dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet_input *in,
-                            float *out, dif_error *err);
+dif_status dif__unet_forward(const dif__unet *u, const dif__kctx *k, const dif__unet_input *in,
+                             float *out, dif__error *err);
 
 #endif

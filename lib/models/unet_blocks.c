@@ -1,11 +1,11 @@
 /* unet_blocks.c — the blocks of the UNet forward pass (unet_blocks.h), in
- * the order dif_unet_forward runs them. */
+ * the order dif__unet_forward runs them. */
 #include "models/unet_blocks.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static void hook(const dif_unet_run *r, const float *data, int64_t n, const char *fmt, int a,
+static void hook(const dif__unet_run *r, const float *data, int64_t n, const char *fmt, int a,
                  int b) {
   if (!r->in->hook) return;
   char name[96];
@@ -13,107 +13,107 @@ static void hook(const dif_unet_run *r, const float *data, int64_t n, const char
   r->in->hook(r->in->hook_user, name, data, n);
 }
 
-static int64_t map_size(const dif_unet_run *r, const dif_unet_map *m) {
+static int64_t map_size(const dif__unet_run *r, const dif__unet_map *m) {
   return r->in->B * m->C * m->H * m->W;
 }
 
 /* h[B, C, H, W] → conv 3×3 stride 2 (padding downsample_padding). */
-static dif_status downsample(const dif_unet_run *r, const dif_unet_level *lv, const float *x,
+static dif_status downsample(const dif__unet_run *r, const dif__unet_level *lv, const float *x,
                              int64_t C, int64_t H, int64_t W, float *y) {
   int64_t p = r->u->downsample_padding;
-  dif_conv2d_params cp = {.cin = C,
-                          .cout = C,
-                          .kh = 3,
-                          .kw = 3,
-                          .stride = 2,
-                          .pad_top = p,
-                          .pad_left = p,
-                          .pad_bottom = p,
-                          .pad_right = p};
-  return dif_conv2d(r->k, &cp, x, r->in->B, H, W, lv->sample_w, lv->sample_b, y, r->err);
+  dif__conv2d_params cp = {.cin = C,
+                           .cout = C,
+                           .kh = 3,
+                           .kw = 3,
+                           .stride = 2,
+                           .pad_top = p,
+                           .pad_left = p,
+                           .pad_bottom = p,
+                           .pad_right = p};
+  return dif__conv2d(r->k, &cp, x, r->in->B, H, W, lv->sample_w, lv->sample_b, y, r->err);
 }
 
 /* nearest resize to (OH, OW), then conv 3×3: the convolution reads the
  * resized input on the fly (no resized copy). */
-static dif_status upsample(const dif_unet_run *r, const dif_unet_level *lv, const float *x,
+static dif_status upsample(const dif__unet_run *r, const dif__unet_level *lv, const float *x,
                            int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW, float *y) {
-  dif_conv2d_params cp = dif_conv_same(C, C, 3);
+  dif__conv2d_params cp = dif__conv_same(C, C, 3);
   cp.in_h = OH;
   cp.in_w = OW;
-  return dif_conv2d(r->k, &cp, x, r->in->B, H, W, lv->sample_w, lv->sample_b, y, r->err);
+  return dif__conv2d(r->k, &cp, x, r->in->B, H, W, lv->sample_w, lv->sample_b, y, r->err);
 }
 
 /* One resnet (+ transformer) of a level: y = attn(resnet(x)). */
-static dif_status res_attn(const dif_unet_run *r, const float *temb_act, const dif_unet_level *lv,
+static dif_status res_attn(const dif__unet_run *r, const float *temb_act, const dif__unet_level *lv,
                            int j, const float *x, int64_t H, int64_t W, float *y, const char *kind,
                            int i) {
-  const dif_resnet *res = &lv->res[j];
+  const dif__resnet *res = &lv->res[j];
   int64_t B = r->in->B, n = B * res->cout * H * W;
-  dif_status s = dif_resnet_forward(res, r->k, x, B, H, W, temb_act, y, r->err);
+  dif_status s = dif__resnet_forward(res, r->k, x, B, H, W, temb_act, y, r->err);
   if (s) return s;
   char name[64];
   snprintf(name, sizeof name, "%s.%%d.resnets.%%d", kind);
   hook(r, y, n, name, i, j);
   if (!lv->cross) return DIF_OK;
-  s = dif_t2d_forward(&lv->attn[j], r->k, y, B, H, W, r->in->context, r->in->S, y, r->err);
+  s = dif__t2d_forward(&lv->attn[j], r->k, y, B, H, W, r->in->context, r->in->S, y, r->err);
   snprintf(name, sizeof name, "%s.%%d.attentions.%%d.0", kind);
   if (!s) hook(r, y, n, name, i, j);
   return s;
 }
 
-dif_status dif_unet_embed(const dif_unet_run *r, float **temb_act) {
-  const dif_unet *u = r->u;
-  const dif_unet_input *in = r->in;
-  const dif_kctx *k = r->k;
+dif_status dif__unet_embed(const dif__unet_run *r, float **temb_act) {
+  const dif__unet *u = r->u;
+  const dif__unet_input *in = r->in;
+  const dif__kctx *k = r->k;
   int64_t B = in->B, T = u->temb_ch;
-  float *t = dif_arena_floats(k->arena, (size_t)(B * u->c0), r->err);
-  float *e1 = dif_arena_floats(k->arena, (size_t)(B * T), r->err);
-  float *e = dif_arena_floats(k->arena, (size_t)(B * T), r->err);
-  float *ts = dif_arena_floats(k->arena, (size_t)B, r->err);
+  float *t = dif__arena_floats(k->arena, (size_t)(B * u->c0), r->err);
+  float *e1 = dif__arena_floats(k->arena, (size_t)(B * T), r->err);
+  float *e = dif__arena_floats(k->arena, (size_t)(B * T), r->err);
+  float *ts = dif__arena_floats(k->arena, (size_t)B, r->err);
   if (!t || !e1 || !e || !ts) return DIF_ERR_OUT_OF_MEMORY;
   for (int64_t b = 0; b < B; b++) ts[b] = in->timesteps[in->n_timesteps == 1 ? 0 : b];
-  dif_timestep_embedding(ts, B, u->c0, u->flip_sin_to_cos, u->freq_shift, 1.0f, 10000.0f, t);
+  dif__timestep_embedding(ts, B, u->c0, u->flip_sin_to_cos, u->freq_shift, 1.0f, 10000.0f, t);
   hook(r, t, B * u->c0, "time_proj", 0, 0);
-  dif_linear(k, t, B, u->c0, u->time_w1, u->time_b1, T, e1);
-  dif_silu(k, e1, B * T, e1);
-  dif_linear(k, e1, B, T, u->time_w2, u->time_b2, T, e);
+  dif__linear(k, t, B, u->c0, u->time_w1, u->time_b1, T, e1);
+  dif__silu(k, e1, B * T, e1);
+  dif__linear(k, e1, B, T, u->time_w2, u->time_b2, T, e);
   hook(r, e, B * T, "time_embedding", 0, 0);
   if (u->class_in) {
-    float *c1 = dif_arena_floats(k->arena, (size_t)(B * T), r->err);
+    float *c1 = dif__arena_floats(k->arena, (size_t)(B * T), r->err);
     if (!c1) return DIF_ERR_OUT_OF_MEMORY;
-    dif_linear(k, in->class_labels, B, u->class_in, u->class_w1, u->class_b1, T, c1);
-    dif_silu(k, c1, B * T, c1);
-    dif_linear(k, c1, B, T, u->class_w2, u->class_b2, T, e1);
+    dif__linear(k, in->class_labels, B, u->class_in, u->class_w1, u->class_b1, T, c1);
+    dif__silu(k, c1, B * T, c1);
+    dif__linear(k, c1, B, T, u->class_w2, u->class_b2, T, e1);
     hook(r, e1, B * T, "class_embedding", 0, 0);
-    dif_add(k, e, e1, B * T, e);
+    dif__add(k, e, e1, B * T, e);
   }
-  dif_silu(k, e, B * T, e); /* every resnet applies silu to the shared embedding first */
+  dif__silu(k, e, B * T, e); /* every resnet applies silu to the shared embedding first */
   *temb_act = e;
   return DIF_OK;
 }
 
-dif_status dif_unet_conv_in(const dif_unet_run *r, dif_unet_map *h, dif_unet_skips *skips) {
-  const dif_unet *u = r->u;
-  const dif_unet_input *in = r->in;
-  *h = (dif_unet_map){NULL, u->c0, in->H, in->W};
-  h->data = dif_arena_floats(r->k->arena, (size_t)map_size(r, h), r->err);
+dif_status dif__unet_conv_in(const dif__unet_run *r, dif__unet_map *h, dif__unet_skips *skips) {
+  const dif__unet *u = r->u;
+  const dif__unet_input *in = r->in;
+  *h = (dif__unet_map){NULL, u->c0, in->H, in->W};
+  h->data = dif__arena_floats(r->k->arena, (size_t)map_size(r, h), r->err);
   if (!h->data) return DIF_ERR_OUT_OF_MEMORY;
-  dif_conv2d_params cp = dif_conv_same(u->in_ch, u->c0, 3);
-  dif_status s = dif_conv2d(r->k, &cp, in->sample, in->B, in->H, in->W, u->conv_in_w, u->conv_in_b,
-                            h->data, r->err);
+  dif__conv2d_params cp = dif__conv_same(u->in_ch, u->c0, 3);
+  dif_status s = dif__conv2d(r->k, &cp, in->sample, in->B, in->H, in->W, u->conv_in_w, u->conv_in_b,
+                             h->data, r->err);
   if (s) return s;
   hook(r, h->data, map_size(r, h), "conv_in", 0, 0);
   skips->s[skips->n++] = *h;
   return DIF_OK;
 }
 
-dif_status dif_unet_down(const dif_unet_run *r, int level, const float *temb_act, dif_unet_map *h,
-                         dif_unet_skips *skips) {
-  const dif_unet_level *lv = &r->u->down[level];
+dif_status dif__unet_down(const dif__unet_run *r, int level, const float *temb_act,
+                          dif__unet_map *h, dif__unet_skips *skips) {
+  const dif__unet_level *lv = &r->u->down[level];
   int L = (int)r->u->layers_per_block;
   for (int j = 0; j < L; j++) {
-    dif_unet_map y = {NULL, lv->res[j].cout, h->H, h->W};
-    y.data = dif_arena_floats(r->k->arena, (size_t)map_size(r, &y), r->err);
+    dif__unet_map y = {NULL, lv->res[j].cout, h->H, h->W};
+    y.data = dif__arena_floats(r->k->arena, (size_t)map_size(r, &y), r->err);
     if (!y.data) return DIF_ERR_OUT_OF_MEMORY;
     dif_status s = res_attn(r, temb_act, lv, j, h->data, h->H, h->W, y.data, "down_blocks", level);
     if (s) return s;
@@ -122,9 +122,9 @@ dif_status dif_unet_down(const dif_unet_run *r, int level, const float *temb_act
   }
   if (lv->sample_w.data) {
     int64_t p = r->u->downsample_padding;
-    dif_unet_map y = {NULL, h->C, dif_conv2d_out(h->H, 3, 2, p, p),
-                      dif_conv2d_out(h->W, 3, 2, p, p)};
-    y.data = dif_arena_floats(r->k->arena, (size_t)map_size(r, &y), r->err);
+    dif__unet_map y = {NULL, h->C, dif__conv2d_out(h->H, 3, 2, p, p),
+                       dif__conv2d_out(h->W, 3, 2, p, p)};
+    y.data = dif__arena_floats(r->k->arena, (size_t)map_size(r, &y), r->err);
     if (!y.data) return DIF_ERR_OUT_OF_MEMORY;
     dif_status s = downsample(r, lv, h->data, h->C, h->H, h->W, y.data);
     if (s) return s;
@@ -136,51 +136,51 @@ dif_status dif_unet_down(const dif_unet_run *r, int level, const float *temb_act
 }
 
 /* Resnet, transformer, resnet. */
-dif_status dif_unet_mid(const dif_unet_run *r, const float *temb_act, dif_unet_map *h) {
-  const dif_unet *u = r->u;
-  const dif_kctx *k = r->k;
+dif_status dif__unet_mid(const dif__unet_run *r, const float *temb_act, dif__unet_map *h) {
+  const dif__unet *u = r->u;
+  const dif__kctx *k = r->k;
   int64_t B = r->in->B, H = h->H, W = h->W;
-  float *y = dif_arena_floats(k->arena, (size_t)map_size(r, h), r->err);
-  float *t = dif_arena_floats(k->arena, (size_t)map_size(r, h), r->err);
+  float *y = dif__arena_floats(k->arena, (size_t)map_size(r, h), r->err);
+  float *t = dif__arena_floats(k->arena, (size_t)map_size(r, h), r->err);
   if (!y || !t) return DIF_ERR_OUT_OF_MEMORY;
-  dif_status s = dif_resnet_forward(&u->mid_res[0], k, h->data, B, H, W, temb_act, y, r->err);
-  if (!s) s = dif_t2d_forward(&u->mid_attn, k, y, B, H, W, r->in->context, r->in->S, y, r->err);
-  if (!s) s = dif_resnet_forward(&u->mid_res[1], k, y, B, H, W, temb_act, t, r->err);
+  dif_status s = dif__resnet_forward(&u->mid_res[0], k, h->data, B, H, W, temb_act, y, r->err);
+  if (!s) s = dif__t2d_forward(&u->mid_attn, k, y, B, H, W, r->in->context, r->in->S, y, r->err);
+  if (!s) s = dif__resnet_forward(&u->mid_res[1], k, y, B, H, W, temb_act, t, r->err);
   if (s) return s;
   h->data = t;
   hook(r, h->data, map_size(r, h), "mid_block", 0, 0);
   return DIF_OK;
 }
 
-void dif_unet_add_residuals(const dif_unet_run *r, dif_unet_map *h, dif_unet_skips *skips) {
+void dif__unet_add_residuals(const dif__unet_run *r, dif__unet_map *h, dif__unet_skips *skips) {
   const float *const *down = r->in->down_residuals;
   for (int i = 0; down && i < skips->n; i++) {
-    dif_unet_map *sk = &skips->s[i];
-    if (down[i]) dif_add(r->k, sk->data, down[i], map_size(r, sk), sk->data);
+    dif__unet_map *sk = &skips->s[i];
+    if (down[i]) dif__add(r->k, sk->data, down[i], map_size(r, sk), sk->data);
   }
-  if (r->in->mid_residual) dif_add(r->k, h->data, r->in->mid_residual, map_size(r, h), h->data);
+  if (r->in->mid_residual) dif__add(r->k, h->data, r->in->mid_residual, map_size(r, h), h->data);
 }
 
 /* The end of an up level: its output h moved below the level's scratch
  * (from mark on, then freed), upsampled to the size of the skip state the
  * next level consumes when the level has an upsampler. */
-static dif_status keep_level_output(const dif_unet_run *r, const dif_unet_level *lv,
-                                    dif_arena_mark mark, dif_unet_map *h,
-                                    const dif_unet_skips *skips) {
-  dif_unet_map keep = *h;
+static dif_status keep_level_output(const dif__unet_run *r, const dif__unet_level *lv,
+                                    dif__arena_mark mark, dif__unet_map *h,
+                                    const dif__unet_skips *skips) {
+  dif__unet_map keep = *h;
   if (lv->sample_w.data) {
     keep.H = skips->s[skips->n - 1].H;
     keep.W = skips->s[skips->n - 1].W;
   }
   size_t n = (size_t)map_size(r, h);
-  dif_arena_release(r->k->arena, mark);
-  keep.data = dif_arena_floats(r->k->arena, (size_t)map_size(r, &keep), r->err);
+  dif__arena_release(r->k->arena, mark);
+  keep.data = dif__arena_floats(r->k->arena, (size_t)map_size(r, &keep), r->err);
   if (!keep.data) return DIF_ERR_OUT_OF_MEMORY;
   dif_status s = DIF_OK;
   if (lv->sample_w.data) {
     /* h lies in the released region, which keep may overlap: copy h above
      * keep first (memmove copes with overlap), then upsample the copy. */
-    float *t = dif_arena_floats(r->k->arena, n, r->err);
+    float *t = dif__arena_floats(r->k->arena, n, r->err);
     if (!t) return DIF_ERR_OUT_OF_MEMORY;
     memmove(t, h->data, n * sizeof *t);
     s = upsample(r, lv, t, h->C, h->H, h->W, keep.H, keep.W, keep.data);
@@ -195,22 +195,22 @@ static dif_status keep_level_output(const dif_unet_run *r, const dif_unet_level 
  * output buffer per level, reused by its resnets (h is copied into cat
  * before the next resnet overwrites y), so the arena does not grow step by
  * step. */
-dif_status dif_unet_up(const dif_unet_run *r, int level, const float *temb_act, dif_unet_map *h,
-                       dif_unet_skips *skips) {
-  const dif_unet_level *lv = &r->u->up[level];
+dif_status dif__unet_up(const dif__unet_run *r, int level, const float *temb_act, dif__unet_map *h,
+                        dif__unet_skips *skips) {
+  const dif__unet_level *lv = &r->u->up[level];
   int64_t B = r->in->B, L = r->u->layers_per_block, HW = h->H * h->W;
-  dif_arena_mark mark = dif_arena_get_mark(r->k->arena);
+  dif__arena_mark mark = dif__arena_get_mark(r->k->arena);
   int64_t co = lv->res[0].cout, max_cat = 0;
   for (int j = 0; j <= L; j++) {
     int64_t c = (j ? co : h->C) + skips->s[skips->n - 1 - j].C;
     max_cat = c > max_cat ? c : max_cat;
   }
-  float *cat = dif_arena_floats(r->k->arena, (size_t)(B * max_cat * HW), r->err);
-  float *y = dif_arena_floats(r->k->arena, (size_t)(B * co * HW), r->err);
+  float *cat = dif__arena_floats(r->k->arena, (size_t)(B * max_cat * HW), r->err);
+  float *y = dif__arena_floats(r->k->arena, (size_t)(B * co * HW), r->err);
   if (!cat || !y) return DIF_ERR_OUT_OF_MEMORY;
   for (int j = 0; j <= L; j++) {
-    dif_unet_map sk = skips->s[--skips->n];
-    dif_concat_channels(h->data, h->C, sk.data, sk.C, B, HW, cat);
+    dif__unet_map sk = skips->s[--skips->n];
+    dif__concat_channels(h->data, h->C, sk.data, sk.C, B, HW, cat);
     dif_status s = res_attn(r, temb_act, lv, j, cat, h->H, h->W, y, "up_blocks", level);
     if (s) return s;
     h->data = y;
@@ -222,28 +222,28 @@ dif_status dif_unet_up(const dif_unet_run *r, int level, const float *temb_act, 
 }
 
 /* GroupNorm, SiLU, conv_out. */
-dif_status dif_unet_head(const dif_unet_run *r, const dif_unet_map *h, float *out) {
-  const dif_unet *u = r->u;
-  const dif_kctx *k = r->k;
+dif_status dif__unet_head(const dif__unet_run *r, const dif__unet_map *h, float *out) {
+  const dif__unet *u = r->u;
+  const dif__kctx *k = r->k;
   int64_t B = r->in->B, C = h->C, H = h->H, W = h->W;
-  dif_conv2d_params cp = dif_conv_same(C, u->out_ch, 3);
+  dif__conv2d_params cp = dif__conv_same(C, u->out_ch, 3);
   const float *src = h->data;
   if (r->in->hook) { /* the hook sees the norm's output before SiLU */
-    float *t = dif_arena_floats(k->arena, (size_t)map_size(r, h), r->err);
+    float *t = dif__arena_floats(k->arena, (size_t)map_size(r, h), r->err);
     if (!t) return DIF_ERR_OUT_OF_MEMORY;
-    dif_group_norm(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
+    dif__group_norm(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
     hook(r, t, map_size(r, h), "conv_norm_out", 0, 0);
-    dif_silu(k, t, map_size(r, h), t);
+    dif__silu(k, t, map_size(r, h), t);
     src = t;
   } else { /* norm + SiLU applied by conv_out as it reads h */
-    dif_norm_affine *na = dif_arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, r->err);
+    dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, r->err);
     if (!na) return DIF_ERR_OUT_OF_MEMORY;
-    dif_group_norm_params(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
-                          na);
+    dif__group_norm_params(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
+                           na);
     cp.in_norm = na;
     cp.in_silu = true;
   }
-  dif_status s = dif_conv2d(k, &cp, src, B, H, W, u->conv_out_w, u->conv_out_b, out, r->err);
+  dif_status s = dif__conv2d(k, &cp, src, B, H, W, u->conv_out_w, u->conv_out_b, out, r->err);
   if (!s) hook(r, out, B * u->out_ch * H * W, "conv_out", 0, 0);
   return s;
 }

@@ -1,6 +1,6 @@
 /* unet_config.h — the validated shape of a UNet2DConditionModel config. */
-#ifndef DIF_MODELS_UNET_CONFIG_H
-#define DIF_MODELS_UNET_CONFIG_H
+#ifndef DIF__MODELS_UNET_CONFIG_H
+#define DIF__MODELS_UNET_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,18 +8,20 @@
 #include "core/error.h"
 #include "models/unet.h"
 
-struct dif_config;
+struct dif__config;
 
-typedef struct dif_unet_config {
+typedef struct dif__unet_config {
   int n_blocks;
-  int64_t channels[DIF_UNET_MAX_BLOCKS], heads[DIF_UNET_MAX_BLOCKS], t_layers[DIF_UNET_MAX_BLOCKS];
-  const char *down_types[DIF_UNET_MAX_BLOCKS], *up_types[DIF_UNET_MAX_BLOCKS]; /* owned by cfg */
+  int64_t channels[DIF__UNET_MAX_BLOCKS], heads[DIF__UNET_MAX_BLOCKS],
+      t_layers[DIF__UNET_MAX_BLOCKS];
+  const char *down_types[DIF__UNET_MAX_BLOCKS], *up_types[DIF__UNET_MAX_BLOCKS]; /* owned by cfg */
   int64_t layers_per_block, in_ch, out_ch, ctx_dim, groups, class_in, downsample_padding;
   int64_t sample_size;
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
-} dif_unet_config;
+} dif__unet_config;
 
-dif_status dif_unet_read_config(const struct dif_config *cfg, dif_unet_config *c, dif_error *err);
+dif_status dif__unet_read_config(const struct dif__config *cfg, dif__unet_config *c,
+                                 dif__error *err);
 
 #endif

@@ -10,7 +10,7 @@
 
 static const char *const classes[] = {"AutoencoderKL", NULL};
 
-static const dif_fixed_key fixed[] = {
+static const dif__fixed_key fixed[] = {
     {"act_fn", "\"silu\""},
     {"latents_mean", "null"},
     {"latents_std", "null"},
@@ -31,167 +31,167 @@ static const char *const handled[] = {"_class_name",      "_diffusers_version",
 
 #define EPS 1e-6f /* GroupNorm eps of every VAE norm */
 
-static void load_mid(dif_vae *v, dif_wloader *wl, dif_vae_mid *m, const char *p, int64_t C) {
+static void load_mid(dif__vae *v, dif__wloader *wl, dif__vae_mid *m, const char *p, int64_t C) {
   char name[96];
   for (int j = 0; j < 2; j++) {
     snprintf(name, sizeof name, "%s.mid_block.resnets.%d", p, j);
-    dif_resnet_load(&m->res[j], wl, name, C, C, 0, v->groups, EPS);
+    dif__resnet_load(&m->res[j], wl, name, C, C, 0, v->groups, EPS);
   }
-  m->norm_w = DIF_W1(wl, C, "%s.mid_block.attentions.0.group_norm.weight", p);
-  m->norm_b = DIF_W1(wl, C, "%s.mid_block.attentions.0.group_norm.bias", p);
+  m->norm_w = DIF__W1(wl, C, "%s.mid_block.attentions.0.group_norm.weight", p);
+  m->norm_b = DIF__W1(wl, C, "%s.mid_block.attentions.0.group_norm.bias", p);
   snprintf(name, sizeof name, "%s.mid_block.attentions.0", p);
-  dif_attn_load(&m->attn, wl, name, C, C, 1, C); /* one head of C channels */
+  dif__attn_load(&m->attn, wl, name, C, C, 1, C); /* one head of C channels */
 }
 
-static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
-  dif_vae *v = model;
-  dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
-  const char *down[DIF_VAE_MAX_BLOCKS], *up[DIF_VAE_MAX_BLOCKS];
+static dif_status read_config(void *model, const dif__config *cfg, dif__error *err) {
+  dif__vae *v = model;
+  dif_status s = dif__config_check_keys(cfg, fixed, handled, err);
+  const char *down[DIF__VAE_MAX_BLOCKS], *up[DIF__VAE_MAX_BLOCKS];
   int n = 0, nd = 0, nu = 0;
   double sf;
   if (s ||
-      (s = dif_config_int_list(cfg, "block_out_channels", v->channels, DIF_VAE_MAX_BLOCKS, &n,
-                               false, 0, err)) ||
-      (s = dif_config_str_list(cfg, "down_block_types", down, DIF_VAE_MAX_BLOCKS, &nd, err)) ||
-      (s = dif_config_str_list(cfg, "up_block_types", up, DIF_VAE_MAX_BLOCKS, &nu, err)) ||
-      (s = dif_config_int_opt(cfg, "in_channels", 3, &v->in_ch, err)) ||
-      (s = dif_config_int_opt(cfg, "out_channels", 3, &v->out_ch, err)) ||
-      (s = dif_config_int_opt(cfg, "latent_channels", 4, &v->latent_ch, err)) ||
-      (s = dif_config_int_opt(cfg, "layers_per_block", 1, &v->layers_per_block, err)) ||
-      (s = dif_config_int_opt(cfg, "norm_num_groups", 32, &v->groups, err)) ||
-      (s = dif_config_num_opt(cfg, "scaling_factor", 0.18215, &sf, err)))
+      (s = dif__config_int_list(cfg, "block_out_channels", v->channels, DIF__VAE_MAX_BLOCKS, &n,
+                                false, 0, err)) ||
+      (s = dif__config_str_list(cfg, "down_block_types", down, DIF__VAE_MAX_BLOCKS, &nd, err)) ||
+      (s = dif__config_str_list(cfg, "up_block_types", up, DIF__VAE_MAX_BLOCKS, &nu, err)) ||
+      (s = dif__config_int_opt(cfg, "in_channels", 3, &v->in_ch, err)) ||
+      (s = dif__config_int_opt(cfg, "out_channels", 3, &v->out_ch, err)) ||
+      (s = dif__config_int_opt(cfg, "latent_channels", 4, &v->latent_ch, err)) ||
+      (s = dif__config_int_opt(cfg, "layers_per_block", 1, &v->layers_per_block, err)) ||
+      (s = dif__config_int_opt(cfg, "norm_num_groups", 32, &v->groups, err)) ||
+      (s = dif__config_num_opt(cfg, "scaling_factor", 0.18215, &sf, err)))
     return s;
   /* sample_size: an int, or [h, w] in some configs (diffusers then uses the
    * first); only the tiled decode's default tile depends on it. */
   int64_t ss[2] = {32, 32}; /* diffusers' default */
   int nss = 0;
-  if (dif_config_has(cfg, "sample_size") &&
-      (s = dif_config_int_list(cfg, "sample_size", ss, 2, &nss, true, 1, err)))
+  if (dif__config_has(cfg, "sample_size") &&
+      (s = dif__config_int_list(cfg, "sample_size", ss, 2, &nss, true, 1, err)))
     return s;
   v->sample_size = ss[0];
-  const char *file = dif_config_path(cfg);
+  const char *file = dif__config_path(cfg);
   if (v->sample_size < 1 || v->sample_size > 4096) /* a tile side in pixels */
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: sample_size %lld is outside 1..4096", file,
-                    (long long)v->sample_size);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: sample_size %lld is outside 1..4096", file,
+                     (long long)v->sample_size);
   v->n_blocks = n;
   v->scaling_factor = (float)sf;
   if (n < 1 || nd != n || nu != n)
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: block_out_channels, down_block_types and up_block_types must have the "
-                    "same length (%d, %d, %d)",
-                    file, n, nd, nu);
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: block_out_channels, down_block_types and up_block_types must have the "
+                     "same length (%d, %d, %d)",
+                     file, n, nd, nu);
   for (int i = 0; i < n; i++) {
     if (strcmp(down[i], "DownEncoderBlock2D") || strcmp(up[i], "UpDecoderBlock2D"))
-      return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                      "%s: block %d is %s / %s (libdif implements DownEncoderBlock2D / "
-                      "UpDecoderBlock2D)",
-                      file, i, down[i], up[i]);
+      return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                       "%s: block %d is %s / %s (libdif implements DownEncoderBlock2D / "
+                       "UpDecoderBlock2D)",
+                       file, i, down[i], up[i]);
     if (v->channels[i] <= 0 || v->channels[i] > 16384 || v->groups <= 0 ||
         v->channels[i] % v->groups)
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: block_out_channels[%d] = %lld is not a positive multiple of "
-                      "norm_num_groups %lld",
-                      file, i, (long long)v->channels[i], (long long)v->groups);
+      return dif__fail(err, DIF_ERR_BAD_MODEL,
+                       "%s: block_out_channels[%d] = %lld is not a positive multiple of "
+                       "norm_num_groups %lld",
+                       file, i, (long long)v->channels[i], (long long)v->groups);
   }
-  if (v->layers_per_block < 1 || v->layers_per_block > DIF_VAE_MAX_LAYERS)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
-                    file, (long long)v->layers_per_block, DIF_VAE_MAX_LAYERS);
+  if (v->layers_per_block < 1 || v->layers_per_block > DIF__VAE_MAX_LAYERS)
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
+                     file, (long long)v->layers_per_block, DIF__VAE_MAX_LAYERS);
   if (v->in_ch < 1 || v->in_ch > 16 || v->out_ch < 1 || v->out_ch > 16 || v->latent_ch < 1 ||
       v->latent_ch > 64 || !(v->scaling_factor >= 1e-4f && v->scaling_factor <= 1e4f))
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: in_channels / out_channels / latent_channels / scaling_factor out of "
-                    "range (scaling_factor must be in 1e-4..1e4)",
-                    file);
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: in_channels / out_channels / latent_channels / scaling_factor out of "
+                     "range (scaling_factor must be in 1e-4..1e4)",
+                     file);
   return DIF_OK;
 }
 
-static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+static dif_status build(void *model, const dif__config *cfg, dif__wloader *wl) {
   (void)cfg;
-  dif_vae *v = model;
+  dif__vae *v = model;
   int n = (int)v->n_blocks;
   int64_t L = v->layers_per_block, c0 = v->channels[0], top = v->channels[n - 1],
           lat = v->latent_ch;
-  v->e_conv_in_w = DIF_WT4(wl, c0, v->in_ch, 3, 3, "encoder.conv_in.weight");
-  v->e_conv_in_b = DIF_W1(wl, c0, "encoder.conv_in.bias");
+  v->e_conv_in_w = DIF__WT4(wl, c0, v->in_ch, 3, 3, "encoder.conv_in.weight");
+  v->e_conv_in_b = DIF__W1(wl, c0, "encoder.conv_in.bias");
   int64_t cout = c0;
   for (int i = 0; i < n; i++) {
     int64_t cin = cout;
     cout = v->channels[i];
-    dif_vae_level *lv = &v->down[i];
+    dif__vae_level *lv = &v->down[i];
     lv->n_res = (int)L;
     for (int j = 0; j < L; j++) {
       char p[96];
       snprintf(p, sizeof p, "encoder.down_blocks.%d.resnets.%d", i, j);
-      dif_resnet_load(&lv->res[j], wl, p, j ? cout : cin, cout, 0, v->groups, EPS);
+      dif__resnet_load(&lv->res[j], wl, p, j ? cout : cin, cout, 0, v->groups, EPS);
     }
     if (i < n - 1) {
       lv->sample_w =
-          DIF_WT4(wl, cout, cout, 3, 3, "encoder.down_blocks.%d.downsamplers.0.conv.weight", i);
-      lv->sample_b = DIF_W1(wl, cout, "encoder.down_blocks.%d.downsamplers.0.conv.bias", i);
+          DIF__WT4(wl, cout, cout, 3, 3, "encoder.down_blocks.%d.downsamplers.0.conv.weight", i);
+      lv->sample_b = DIF__W1(wl, cout, "encoder.down_blocks.%d.downsamplers.0.conv.bias", i);
     }
   }
   load_mid(v, wl, &v->e_mid, "encoder", top);
-  v->e_norm_w = DIF_W1(wl, top, "encoder.conv_norm_out.weight");
-  v->e_norm_b = DIF_W1(wl, top, "encoder.conv_norm_out.bias");
-  v->e_conv_out_w = DIF_WT4(wl, 2 * lat, top, 3, 3, "encoder.conv_out.weight");
-  v->e_conv_out_b = DIF_W1(wl, 2 * lat, "encoder.conv_out.bias");
-  v->quant_w = DIF_WT4(wl, 2 * lat, 2 * lat, 1, 1, "quant_conv.weight");
-  v->quant_b = DIF_W1(wl, 2 * lat, "quant_conv.bias");
-  v->post_quant_w = DIF_WT4(wl, lat, lat, 1, 1, "post_quant_conv.weight");
-  v->post_quant_b = DIF_W1(wl, lat, "post_quant_conv.bias");
-  v->d_conv_in_w = DIF_WT4(wl, top, lat, 3, 3, "decoder.conv_in.weight");
-  v->d_conv_in_b = DIF_W1(wl, top, "decoder.conv_in.bias");
+  v->e_norm_w = DIF__W1(wl, top, "encoder.conv_norm_out.weight");
+  v->e_norm_b = DIF__W1(wl, top, "encoder.conv_norm_out.bias");
+  v->e_conv_out_w = DIF__WT4(wl, 2 * lat, top, 3, 3, "encoder.conv_out.weight");
+  v->e_conv_out_b = DIF__W1(wl, 2 * lat, "encoder.conv_out.bias");
+  v->quant_w = DIF__WT4(wl, 2 * lat, 2 * lat, 1, 1, "quant_conv.weight");
+  v->quant_b = DIF__W1(wl, 2 * lat, "quant_conv.bias");
+  v->post_quant_w = DIF__WT4(wl, lat, lat, 1, 1, "post_quant_conv.weight");
+  v->post_quant_b = DIF__W1(wl, lat, "post_quant_conv.bias");
+  v->d_conv_in_w = DIF__WT4(wl, top, lat, 3, 3, "decoder.conv_in.weight");
+  v->d_conv_in_b = DIF__W1(wl, top, "decoder.conv_in.bias");
   load_mid(v, wl, &v->d_mid, "decoder", top);
   cout = top;
   for (int i = 0; i < n; i++) {
     int64_t prev = cout;
     cout = v->channels[n - 1 - i];
-    dif_vae_level *lv = &v->up[i];
+    dif__vae_level *lv = &v->up[i];
     lv->n_res = (int)L + 1;
     for (int j = 0; j <= L; j++) {
       char p[96];
       snprintf(p, sizeof p, "decoder.up_blocks.%d.resnets.%d", i, j);
-      dif_resnet_load(&lv->res[j], wl, p, j ? cout : prev, cout, 0, v->groups, EPS);
+      dif__resnet_load(&lv->res[j], wl, p, j ? cout : prev, cout, 0, v->groups, EPS);
     }
     if (i < n - 1) {
       lv->sample_w =
-          DIF_WT4(wl, cout, cout, 3, 3, "decoder.up_blocks.%d.upsamplers.0.conv.weight", i);
-      lv->sample_b = DIF_W1(wl, cout, "decoder.up_blocks.%d.upsamplers.0.conv.bias", i);
+          DIF__WT4(wl, cout, cout, 3, 3, "decoder.up_blocks.%d.upsamplers.0.conv.weight", i);
+      lv->sample_b = DIF__W1(wl, cout, "decoder.up_blocks.%d.upsamplers.0.conv.bias", i);
     }
   }
-  v->d_norm_w = DIF_W1(wl, c0, "decoder.conv_norm_out.weight");
-  v->d_norm_b = DIF_W1(wl, c0, "decoder.conv_norm_out.bias");
-  v->d_conv_out_w = DIF_WT4(wl, v->out_ch, c0, 3, 3, "decoder.conv_out.weight");
-  v->d_conv_out_b = DIF_W1(wl, v->out_ch, "decoder.conv_out.bias");
+  v->d_norm_w = DIF__W1(wl, c0, "decoder.conv_norm_out.weight");
+  v->d_norm_b = DIF__W1(wl, c0, "decoder.conv_norm_out.bias");
+  v->d_conv_out_w = DIF__WT4(wl, v->out_ch, c0, 3, 3, "decoder.conv_out.weight");
+  v->d_conv_out_b = DIF__W1(wl, v->out_ch, "decoder.conv_out.bias");
   return wl->status;
 }
 
-static void free_model(void *model) { dif_vae_free(model); }
+static void free_model(void *model) { dif__vae_free(model); }
 
-static const dif_model_loader loader = {classes, read_config, build, free_model};
+static const dif__model_loader loader = {classes, read_config, build, free_model};
 
-dif_status dif_vae_load(const char *dir, dif_vae *v, dif_error *err) {
+dif_status dif__vae_load(const char *dir, dif__vae *v, dif__error *err) {
   memset(v, 0, sizeof *v);
-  return dif_model_load(dir, &loader, v, &v->weights, err);
+  return dif__model_load(dir, &loader, v, &v->weights, err);
 }
 
-void dif_vae_free(dif_vae *v) {
+void dif__vae_free(dif__vae *v) {
   if (!v) return;
-  dif_st_close(v->weights);
+  dif__st_close(v->weights);
   memset(v, 0, sizeof *v);
 }
 
-int64_t dif_vae_scale(const dif_vae *v) { return (int64_t)1 << (v->n_blocks - 1); }
+int64_t dif__vae_scale(const dif__vae *v) { return (int64_t)1 << (v->n_blocks - 1); }
 
 /* ---- forward helpers ---- */
 
 typedef struct vfwd {
-  const dif_vae *v;
-  const dif_kctx *k;
+  const dif__vae *v;
+  const dif__kctx *k;
   int64_t B;
-  dif_vae_hook hook;
+  dif__vae_hook hook;
   void *user;
-  dif_error *err;
+  dif__error *err;
 } vfwd;
 
 static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
@@ -199,39 +199,39 @@ static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
 }
 
 static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
-                       dif_weight w, const float *b, int64_t cout, int64_t ks, float *y) {
-  dif_conv2d_params cp = dif_conv_same(cin, cout, ks);
-  return dif_conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
+                       dif__weight w, const float *b, int64_t cout, int64_t ks, float *y) {
+  dif__conv2d_params cp = dif__conv_same(cin, cout, ks);
+  return dif__conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
 }
 
 /* x[B, C, H, W] in place through resnet, attention (+ residual), resnet;
  * spare[B·C·H·W] is scratch. */
-static dif_status mid_block(const vfwd *f, const dif_vae_mid *m, float *x, float *spare, int64_t C,
+static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, float *spare, int64_t C,
                             int64_t H, int64_t W, const char *prefix) {
   int64_t B = f->B, HW = H * W, n = B * C * HW;
-  dif_status s = dif_resnet_forward_ex(&m->res[0], f->k, x, B, H, W, NULL, x, spare, f->err);
+  dif_status s = dif__resnet_forward_ex(&m->res[0], f->k, x, B, H, W, NULL, x, spare, f->err);
   if (!s) {
     /* attention over the HW pixels as tokens, read from and added to the
      * NCHW planes by transposed GEMMs (no tokens copy) */
-    dif_group_norm(f->k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, spare);
-    s = dif_attn_forward_cf_add(&m->attn, f->k, spare, B, HW, x, f->err);
+    dif__group_norm(f->k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, spare);
+    s = dif__attn_forward_cf_add(&m->attn, f->k, spare, B, HW, x, f->err);
   }
   if (!s) {
     char name[64];
     snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
     hook(f, name, x, n);
-    s = dif_resnet_forward_ex(&m->res[1], f->k, x, B, H, W, NULL, x, spare, f->err);
+    s = dif__resnet_forward_ex(&m->res[1], f->k, x, B, H, W, NULL, x, spare, f->err);
   }
   return s;
 }
 
 /* Resnets of one level, ping-ponging between *x and *tmp (no copies); the
  * result is in *x afterwards (the pointers are swapped as needed). */
-static dif_status level_resnets(const vfwd *f, const dif_vae_level *lv, float **x, float **tmp,
+static dif_status level_resnets(const vfwd *f, const dif__vae_level *lv, float **x, float **tmp,
                                 int64_t H, int64_t W) {
   dif_status s = DIF_OK;
   for (int j = 0; j < lv->n_res && !s; j++) {
-    s = dif_resnet_forward(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, f->err);
+    s = dif__resnet_forward(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, f->err);
     float *p = *x;
     *x = *tmp;
     *tmp = p;
@@ -244,8 +244,8 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 /* The most floats one activation of the encoder holds for a B×H×W image:
  * levels run at falling resolution, so the largest buffer is not simply
  * max(C)·H·W. */
-static int64_t max_level_floats(const dif_vae *v, int64_t B, int64_t H, int64_t W) {
-  int64_t n = v->n_blocks, f = dif_vae_scale(v), m = 2 * v->latent_ch * (H / f) * (W / f);
+static int64_t max_level_floats(const dif__vae *v, int64_t B, int64_t H, int64_t W) {
+  int64_t n = v->n_blocks, f = dif__vae_scale(v), m = 2 * v->latent_ch * (H / f) * (W / f);
   for (int64_t i = 0; i < n; i++) { /* level i runs at H/2^i */
     int64_t hw = (H >> i) * (W >> i), cin = v->channels[i ? i - 1 : 0];
     m = max64(m, max64(cin, v->channels[i]) * hw);
@@ -253,36 +253,36 @@ static int64_t max_level_floats(const dif_vae *v, int64_t B, int64_t H, int64_t 
   return B * max64(m, v->in_ch * H * W);
 }
 
-dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *image, int64_t B,
-                          int64_t H, int64_t W, float *mean, float *logvar, dif_vae_hook hookf,
-                          void *user, dif_error *err) {
-  int64_t f = dif_vae_scale(v);
+dif_status dif__vae_encode(const dif__vae *v, const dif__kctx *k, const float *image, int64_t B,
+                           int64_t H, int64_t W, float *mean, float *logvar, dif__vae_hook hookf,
+                           void *user, dif__error *err) {
+  int64_t f = dif__vae_scale(v);
   if (B < 1 || H < 1 || W < 1 || H % f || W % f)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "VAE encode: %lldx%lld is not a positive multiple of %lld", (long long)H,
-                    (long long)W, (long long)f);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "VAE encode: %lldx%lld is not a positive multiple of %lld", (long long)H,
+                     (long long)W, (long long)f);
   vfwd F = {v, k, B, hookf, user, err};
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
   int64_t cap = max_level_floats(v, B, H, W);
-  float *x = dif_arena_floats(k->arena, (size_t)cap, err);
-  float *t = dif_arena_floats(k->arena, (size_t)cap, err);
+  float *x = dif__arena_floats(k->arena, (size_t)cap, err);
+  float *t = dif__arena_floats(k->arena, (size_t)cap, err);
   if (!x || !t) {
-    dif_arena_release(k->arena, mark);
+    dif__arena_release(k->arena, mark);
     return DIF_ERR_OUT_OF_MEMORY;
   }
   int64_t C = v->channels[0];
   dif_status s = conv(&F, image, v->in_ch, H, W, v->e_conv_in_w, v->e_conv_in_b, C, 3, x);
   if (!s) hook(&F, "encoder.conv_in", x, B * C * H * W);
   for (int i = 0; i < v->n_blocks && !s; i++) {
-    const dif_vae_level *lv = &v->down[i];
+    const dif__vae_level *lv = &v->down[i];
     s = level_resnets(&F, lv, &x, &t, H, W);
     C = v->channels[i];
     if (!s && lv->sample_w.data) { /* pad (0,1,0,1), stride 2 */
-      dif_conv2d_params cp = {
+      dif__conv2d_params cp = {
           .cin = C, .cout = C, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
-      s = dif_conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
-      H = dif_conv2d_out(H, 3, 2, 0, 1);
-      W = dif_conv2d_out(W, 3, 2, 0, 1);
+      s = dif__conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
+      H = dif__conv2d_out(H, 3, 2, 0, 1);
+      W = dif__conv2d_out(W, 3, 2, 0, 1);
       float *p = x;
       x = t;
       t = p;
@@ -294,9 +294,9 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
   if (!s) s = mid_block(&F, &v->e_mid, x, t, C, H, W, "encoder");
   if (!s) {
     hook(&F, "encoder.mid_block", x, B * C * H * W);
-    dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b, x);
+    dif__group_norm(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b, x);
     hook(&F, "encoder.conv_norm_out", x, B * C * H * W);
-    dif_silu(k, x, B * C * H * W, x);
+    dif__silu(k, x, B * C * H * W, x);
     s = conv(&F, x, C, H, W, v->e_conv_out_w, v->e_conv_out_b, 2 * v->latent_ch, 3, t);
   }
   int64_t L = v->latent_ch, HW = H * W;
@@ -314,7 +314,7 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
       }
     }
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return s;
 }
 
@@ -337,8 +337,8 @@ static void need(dwalk *d, int which, int64_t floats) {
 
 static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int64_t h, int64_t w,
                               float *image) {
-  const dif_vae *v = F->v;
-  const dif_kctx *k = F->k;
+  const dif__vae *v = F->v;
+  const dif__kctx *k = F->k;
   int64_t B = F->B, L = v->latent_ch, n = v->n_blocks, H = h, W = w, C = v->channels[n - 1];
   dif_status s = DIF_OK;
   int P = d->cur, Q = 1 - P;
@@ -358,17 +358,17 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
   }
   need(d, Q, B * C * H * W); /* the mid block's scratch */
   for (int i = 0; i < n && !s; i++) {
-    const dif_vae_level *lv = &v->up[i];
+    const dif__vae_level *lv = &v->up[i];
     for (int j = 0; j < lv->n_res && !s; j++) {
-      const dif_resnet *r = &lv->res[j];
+      const dif__resnet *r = &lv->res[j];
       int64_t HW = H * W;
       if (r->cout <= r->cin) { /* in place, conv1's output in the other buffer */
         need(d, Q, B * r->cout * HW);
         if (!d->dry)
-          s = dif_resnet_forward_ex(r, k, d->buf[P], B, H, W, NULL, d->buf[P], d->buf[Q], F->err);
+          s = dif__resnet_forward_ex(r, k, d->buf[P], B, H, W, NULL, d->buf[P], d->buf[Q], F->err);
       } else { /* into the other buffer, scratch from the arena */
         need(d, Q, B * r->cout * HW);
-        if (!d->dry) s = dif_resnet_forward(r, k, d->buf[P], B, H, W, NULL, d->buf[Q], F->err);
+        if (!d->dry) s = dif__resnet_forward(r, k, d->buf[P], B, H, W, NULL, d->buf[Q], F->err);
         P = Q, Q = 1 - P;
       }
       C = r->cout;
@@ -376,10 +376,10 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     if (!s && lv->sample_w.data) { /* nearest 2× read on the fly by the conv */
       need(d, Q, B * C * 4 * H * W);
       if (!d->dry) {
-        dif_conv2d_params cp = dif_conv_same(C, C, 3);
+        dif__conv2d_params cp = dif__conv_same(C, C, 3);
         cp.in_h = 2 * H;
         cp.in_w = 2 * W;
-        s = dif_conv2d(k, &cp, d->buf[P], B, H, W, lv->sample_w, lv->sample_b, d->buf[Q], F->err);
+        s = dif__conv2d(k, &cp, d->buf[P], B, H, W, lv->sample_w, lv->sample_b, d->buf[Q], F->err);
       }
       P = Q, Q = 1 - P;
       H *= 2;
@@ -391,44 +391,44 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
   }
   if (!s && !d->dry) {
     float *x = d->buf[P];
-    dif_conv2d_params cp = dif_conv_same(C, v->out_ch, 3);
-    dif_arena_mark m = dif_arena_get_mark(k->arena);
+    dif__conv2d_params cp = dif__conv_same(C, v->out_ch, 3);
+    dif__arena_mark m = dif__arena_get_mark(k->arena);
     if (F->hook) { /* the hook sees the norm's output before SiLU */
-      dif_group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
+      dif__group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
       hook(F, "decoder.conv_norm_out", x, B * C * H * W);
-      dif_silu(k, x, B * C * H * W, x);
+      dif__silu(k, x, B * C * H * W, x);
     } else { /* norm + SiLU applied by conv_out as it reads x */
-      dif_norm_affine *na = dif_arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, F->err);
+      dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, F->err);
       if (!na) s = DIF_ERR_OUT_OF_MEMORY;
       if (na)
-        dif_group_norm_params(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
+        dif__group_norm_params(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
       cp.in_norm = na;
       cp.in_silu = true;
     }
-    if (!s) s = dif_conv2d(k, &cp, x, B, H, W, v->d_conv_out_w, v->d_conv_out_b, image, F->err);
-    dif_arena_release(k->arena, m);
+    if (!s) s = dif__conv2d(k, &cp, x, B, H, W, v->d_conv_out_w, v->d_conv_out_b, image, F->err);
+    dif__arena_release(k->arena, m);
     if (!s) hook(F, "decoder.conv_out", image, B * v->out_ch * H * W);
   }
   return s;
 }
 
-dif_status dif_vae_decode(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
-                          int64_t h, int64_t w, float *image, dif_vae_hook hookf, void *user,
-                          dif_error *err) {
+dif_status dif__vae_decode(const dif__vae *v, const dif__kctx *k, const float *latent, int64_t B,
+                           int64_t h, int64_t w, float *image, dif__vae_hook hookf, void *user,
+                           dif__error *err) {
   if (B < 1 || h < 1 || w < 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE decode: empty latent");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE decode: empty latent");
   vfwd F = {v, k, B, hookf, user, err};
   dwalk d = {.dry = true, .cur = 0};
   decode_walk(&F, &d, latent, h, w, image);
-  dif_arena_mark mark = dif_arena_get_mark(k->arena);
-  d.buf[0] = dif_arena_floats(k->arena, (size_t)d.need[0], err);
-  d.buf[1] = dif_arena_floats(k->arena, (size_t)d.need[1], err);
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  d.buf[0] = dif__arena_floats(k->arena, (size_t)d.need[0], err);
+  d.buf[1] = dif__arena_floats(k->arena, (size_t)d.need[1], err);
   dif_status s = DIF_ERR_OUT_OF_MEMORY;
   if (d.buf[0] && d.buf[1]) {
     d.dry = false;
     d.cur = 0;
     s = decode_walk(&F, &d, latent, h, w, image);
   }
-  dif_arena_release(k->arena, mark);
+  dif__arena_release(k->arena, mark);
   return s;
 }

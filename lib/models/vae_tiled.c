@@ -18,7 +18,7 @@
  *
  * Only two rows of decoded tiles are kept (the row above and the current
  * one), and each finished row is cropped into the output right away. The
- * tiles decode in a private arena that is consolidated (dif_arena_reset)
+ * tiles decode in a private arena that is consolidated (dif__arena_reset)
  * after the first tile: the first decode grows it block by block, and
  * without the reset later tiles would keep those blocks' pages resident on
  * top of the one block a tile needs.
@@ -64,35 +64,35 @@ static void blend_h(const tile *a, tile *b, int64_t BC, int64_t extent) {
     }
 }
 
-dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float *latent, int64_t B,
-                                int64_t h, int64_t w, int64_t tile_px, float *image,
-                                dif_error *err) {
-  const int64_t f = dif_vae_scale(v), L = v->latent_ch, C = v->out_ch;
+dif_status dif__vae_decode_tiled(const dif__vae *v, const dif__kctx *k, const float *latent,
+                                 int64_t B, int64_t h, int64_t w, int64_t tile_px, float *image,
+                                 dif__error *err) {
+  const int64_t f = dif__vae_scale(v), L = v->latent_ch, C = v->out_ch;
   if (tile_px == 0) tile_px = v->sample_size;
   if (B < 1 || h < 1 || w < 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE tiled decode: empty latent");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "VAE tiled decode: empty latent");
   if (tile_px < 4 * f || tile_px % (4 * f) || tile_px > ((int64_t)1 << 20))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "VAE tiled decode: tile %lld is not a positive multiple of %lld (4 x the VAE "
-                    "scale)",
-                    (long long)tile_px, (long long)(4 * f));
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "VAE tiled decode: tile %lld is not a positive multiple of %lld (4 x the VAE "
+                     "scale)",
+                     (long long)tile_px, (long long)(4 * f));
   const int64_t TL = tile_px / f;
-  if (h <= TL && w <= TL) return dif_vae_decode(v, k, latent, B, h, w, image, NULL, NULL, err);
+  if (h <= TL && w <= TL) return dif__vae_decode(v, k, latent, B, h, w, image, NULL, NULL, err);
   const int64_t overlap = TL * 3 / 4, blend = tile_px / 4, limit = tile_px - blend;
   const int64_t nj = (w + overlap - 1) / overlap, W = w * f, BC = B * C;
   const size_t tile_floats = (size_t)(BC * tile_px * tile_px);
   dif_status s = DIF_OK;
   tile *rows = calloc((size_t)(2 * nj), sizeof *rows);
   float *lt = malloc((size_t)(B * L * TL * TL) * sizeof *lt);
-  if (!rows || !lt) s = dif_fail_oom(err, "VAE tiled decode", (size_t)(B * L * TL * TL) * 4);
+  if (!rows || !lt) s = dif__fail_oom(err, "VAE tiled decode", (size_t)(B * L * TL * TL) * 4);
   for (int64_t j = 0; j < 2 * nj && !s; j++) {
     rows[j].px = malloc(tile_floats * sizeof(float));
-    if (!rows[j].px) s = dif_fail_oom(err, "VAE tiled decode", tile_floats * sizeof(float));
+    if (!rows[j].px) s = dif__fail_oom(err, "VAE tiled decode", tile_floats * sizeof(float));
   }
   tile *above = rows, *cur = rows + nj;
-  dif_arena arena;
-  dif_arena_init(&arena, (size_t)1 << 20);
-  dif_kctx kt = {k->pool, &arena, k->fast};
+  dif__arena arena;
+  dif__arena_init(&arena, (size_t)1 << 20);
+  dif__kctx kt = {k->pool, &arena, k->fast};
   for (int64_t i0 = 0, ri = 0; i0 < h && !s; i0 += overlap, ri++) {
     const int64_t th = h - i0 < TL ? h - i0 : TL;
     for (int64_t j0 = 0, j = 0; j0 < w && !s; j0 += overlap, j++) {
@@ -104,9 +104,9 @@ dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float
       tile *t = &cur[j];
       t->th = th * f;
       t->tw = tw * f;
-      s = dif_vae_decode(v, &kt, lt, B, th, tw, t->px, NULL, NULL, err);
+      s = dif__vae_decode(v, &kt, lt, B, th, tw, t->px, NULL, NULL, err);
       if (s) break;
-      dif_arena_reset(&arena); /* nothing lives in it between tiles */
+      dif__arena_reset(&arena); /* nothing lives in it between tiles */
       if (ri > 0) blend_v(&above[j], t, BC, blend);
       if (j > 0) blend_h(&cur[j - 1], t, BC, blend);
     }
@@ -125,7 +125,7 @@ dif_status dif_vae_decode_tiled(const dif_vae *v, const dif_kctx *k, const float
     above = cur;
     cur = swap;
   }
-  dif_arena_free(&arena);
+  dif__arena_free(&arena);
   for (int64_t j = 0; rows && j < 2 * nj; j++) free(rows[j].px);
   free(rows);
   free(lt);

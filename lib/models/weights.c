@@ -4,12 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static const dif_wl_recorder *recorder;
+static const dif__wl_recorder *recorder;
 static const float placeholder[16];
 
-void dif_wl_set_recorder(const dif_wl_recorder *r) { recorder = r; }
+void dif__wl_set_recorder(const dif__wl_recorder *r) { recorder = r; }
 
-const float *dif_wl_get(dif_wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...) {
+const float *dif__wl_get(dif__wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...) {
   if (wl->status) return NULL;
   char name[256];
   va_list ap;
@@ -20,14 +20,14 @@ const float *dif_wl_get(dif_wloader *wl, int ndim, const int64_t *shape, const c
     recorder->tensor(recorder->user, name, ndim, shape);
     return placeholder;
   }
-  dif_tensor t;
-  wl->status = ndim ? dif_st_get_f32_shape(wl->st, name, ndim, shape, &t, wl->err)
-                    : dif_st_get_f32(wl->st, name, &t, wl->err);
+  dif__tensor t;
+  wl->status = ndim ? dif__st_get_f32_shape(wl->st, name, ndim, shape, &t, wl->err)
+                    : dif__st_get_f32(wl->st, name, &t, wl->err);
   return wl->status ? NULL : t.data;
 }
 
-dif_weight dif_wl_weight(dif_wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...) {
-  if (wl->status) return (dif_weight){0};
+dif__weight dif__wl_weight(dif__wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...) {
+  if (wl->status) return (dif__weight){0};
   char name[256];
   va_list ap;
   va_start(ap, fmt);
@@ -37,19 +37,19 @@ dif_weight dif_wl_weight(dif_wloader *wl, int ndim, const int64_t *shape, const 
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     recorder->tensor(recorder->user, name, ndim, shape);
-    return dif_weight_f32(placeholder, n);
+    return dif__weight_f32(placeholder, n);
   }
-  dif_weight w;
-  wl->status = dif_st_get_weight(wl->st, name, ndim, shape, &w, wl->err);
-  return wl->status ? (dif_weight){0} : w;
+  dif__weight w;
+  wl->status = dif__st_get_weight(wl->st, name, ndim, shape, &w, wl->err);
+  return wl->status ? (dif__weight){0} : w;
 }
 
-int dif_wl_has(const dif_wloader *wl, const char *fmt, ...) {
+int dif__wl_has(const dif__wloader *wl, const char *fmt, ...) {
   char name[256];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(name, sizeof name, fmt, ap);
   va_end(ap);
   if (recorder) return recorder->has(recorder->user, name);
-  return dif_st_find(wl->st, name) != NULL;
+  return dif__st_find(wl->st, name) != NULL;
 }

@@ -12,17 +12,17 @@
 
 /* Tokenizes text (padded to the encoder's 77 positions) and runs the text
  * encoder without the attention mask, as the pipelines do. */
-dif_status gen_encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_clip_text *te,
+dif_status gen_encode_text(gen *g, const dif__clip_tokenizer *tok, const dif__clip_text *te,
                            const char *text, const char *name, int *calls, float *hidden,
                            float *embeds, int32_t *mask) {
   int64_t T = te->max_positions, C = te->enc.hidden;
   int32_t *ids = gen_ints(g, T, "token ids"), *msk = gen_ints(g, T, "token mask");
   float *pooled = gen_floats(g, C, "pooled text");
   dif_status s = (!ids || !msk || !pooled) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
-  if (!s) s = dif_clip_tokenize(tok, text, strlen(text), ids, msk, NULL, g->err);
+  if (!s) s = dif__clip_tokenize(tok, text, strlen(text), ids, msk, NULL, g->err);
   if (!s) {
-    dif_clip_text_out out = {hidden, pooled, embeds, NULL};
-    s = dif_clip_text_forward(te, g->k, ids, 1, T, NULL, 0, &out, g->err);
+    dif__clip_text_out out = {hidden, pooled, embeds, NULL};
+    s = dif__clip_text_forward(te, g->k, ids, 1, T, NULL, 0, &out, g->err);
   }
   if (!s)
     s = gen_check_finite(g, hidden, T * C,
@@ -50,21 +50,21 @@ dif_status gen_encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_clip
 
 /* ---- reference images: RGB8 → CLIP image embedding [D] ---- */
 
-static dif_status encode_image(gen *g, const dif_image *img, float *out) {
-  const dif_models *m = g->m;
+static dif_status encode_image(gen *g, const dif__image *img, float *out) {
+  const dif__models *m = g->m;
   int64_t S = m->image_encoder.image_size, n = m->image_encoder.channels * S * S;
   float *px = gen_floats(g, n, "image prompt pixels");
   if (!px) return DIF_ERR_OUT_OF_MEMORY;
   int pw = 0, ph = 0;
   dif_status s =
-      dif_clip_preprocess_image(&m->feature_extractor, img, px, (size_t)n, &pw, &ph, g->err);
+      dif__clip_preprocess_image(&m->feature_extractor, img, px, (size_t)n, &pw, &ph, g->err);
   if (!s && (pw != S || ph != S))
-    s = dif_fail(g->err, DIF_ERR_BAD_MODEL,
-                 "feature_extractor makes %dx%d pixels but the image encoder takes %lldx%lld", pw,
-                 ph, (long long)S, (long long)S);
+    s = dif__fail(g->err, DIF_ERR_BAD_MODEL,
+                  "feature_extractor makes %dx%d pixels but the image encoder takes %lldx%lld", pw,
+                  ph, (long long)S, (long long)S);
   if (!s) {
-    dif_clip_vision_out o = {NULL, NULL, out, NULL};
-    s = dif_clip_vision_forward(&m->image_encoder, g->k, px, 1, &o, g->err);
+    dif__clip_vision_out o = {NULL, NULL, out, NULL};
+    s = dif__clip_vision_forward(&m->image_encoder, g->k, px, 1, &o, g->err);
   }
   if (!s)
     s = gen_check_finite(g, out, m->image_encoder.projection_dim,
@@ -83,17 +83,17 @@ static dif_status encode_image(gen *g, const dif_image *img, float *out) {
 static char *positive_text(gen *g) {
   size_t len = 1;
   for (int i = 0; i < g->r->n_parts; i++)
-    if (g->r->parts[i].kind == DIF_PART_TEXT && g->r->parts[i].weight > 0)
+    if (g->r->parts[i].kind == DIF__PART_TEXT && g->r->parts[i].weight > 0)
       len += strlen(g->r->parts[i].text) + 2;
   char *t = malloc(len);
   if (!t) {
-    dif_fail_oom(g->err, "prompt text", len);
+    dif__fail_oom(g->err, "prompt text", len);
     return NULL;
   }
   t[0] = '\0';
   for (int i = 0; i < g->r->n_parts; i++) {
-    const dif_part *p = &g->r->parts[i];
-    if (p->kind != DIF_PART_TEXT || !(p->weight > 0)) continue;
+    const dif__part *p = &g->r->parts[i];
+    if (p->kind != DIF__PART_TEXT || !(p->weight > 0)) continue;
     if (t[0]) strcat(t, ", ");
     strcat(t, p->text);
   }
@@ -102,12 +102,12 @@ static char *positive_text(gen *g) {
 
 /* unCLIP: the image embedding of the prompt [B, D], from priors and images. */
 static dif_status image_embedding(gen *g, float *out) {
-  const dif_models *m = g->m;
-  const dif_request *r = g->r;
+  const dif__models *m = g->m;
+  const dif__request *r = g->r;
   int64_t B = r->batch, D = m->unet.class_in / 2;
   int n_img = 0, n_txt = 0;
   for (int i = 0; i < r->n_parts; i++) {
-    if (r->parts[i].kind == DIF_PART_IMAGE)
+    if (r->parts[i].kind == DIF__PART_IMAGE)
       n_img++;
     else
       n_txt++;
@@ -115,25 +115,25 @@ static dif_status image_embedding(gen *g, float *out) {
   /* without a prior (or when asked), text only conditions the decoder */
   bool use_text = m->has_prior && r->text_to_prior;
   if (n_img == 0 && !use_text)
-    return dif_fail(g->err, DIF_ERR_UNSUPPORTED,
-                    "a text-only prompt on a Stable unCLIP model needs a diffusion prior "
-                    "(load one with the model's prior folder, e.g. karlo-v1-alpha)");
+    return dif__fail(g->err, DIF_ERR_UNSUPPORTED,
+                     "a text-only prompt on a Stable unCLIP model needs a diffusion prior "
+                     "(load one with the model's prior folder, e.g. karlo-v1-alpha)");
   if (n_img && !m->has_image_encoder)
-    return dif_fail(g->err, DIF_ERR_UNSUPPORTED,
-                    "image prompts need the model's image_encoder and feature_extractor, which "
-                    "this folder does not have");
+    return dif__fail(g->err, DIF_ERR_UNSUPPORTED,
+                     "image prompts need the model's image_encoder and feature_extractor, which "
+                     "this folder does not have");
   int n = n_img + (use_text ? n_txt : 0);
   float *parts = gen_floats(g, (int64_t)n * B * D, "prompt embeddings");
   float *w = gen_floats(g, n, "prompt weights"), *rows = gen_floats(g, (int64_t)n * D, "rows");
   dif_status s = (!parts || !w || !rows) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   int j = 0;
   for (int i = 0; i < r->n_parts && !s; i++) { /* priors first: they draw from the generator */
-    if (r->parts[i].kind != DIF_PART_TEXT || !use_text) continue;
+    if (r->parts[i].kind != DIF__PART_TEXT || !use_text) continue;
     w[j] = r->parts[i].weight;
     s = gen_run_prior(g, r->parts[i].text, parts + (int64_t)j++ * B * D);
   }
   for (int i = 0; i < r->n_parts && !s; i++) {
-    if (r->parts[i].kind != DIF_PART_IMAGE) continue;
+    if (r->parts[i].kind != DIF__PART_IMAGE) continue;
     w[j] = r->parts[i].weight;
     float *dst = parts + (int64_t)j++ * B * D;
     s = encode_image(g, r->parts[i].image, dst);
@@ -142,7 +142,7 @@ static dif_status image_embedding(gen *g, float *out) {
   for (int64_t b = 0; b < B && !s; b++) {
     for (int i = 0; i < n; i++)
       memcpy(rows + (int64_t)i * D, parts + ((int64_t)i * B + b) * D, (size_t)D * sizeof *rows);
-    s = dif_embeds_combine(r->blend, rows, w, n, D, out + b * D, g->err);
+    s = dif__embeds_combine(r->blend, rows, w, n, D, out + b * D, g->err);
     if (!s)
       s = gen_check_finite(g, out + b * D, D,
                            "combining the prompt's %d embeddings by weight gave non-finite values",
@@ -157,8 +157,8 @@ static dif_status image_embedding(gen *g, float *out) {
 /* The decoder's text conditioning, context[NB, T, C]: [negative × B,
  * positive × B] with guidance, [positive × B] without. */
 static dif_status decoder_context(gen *g, float *context) {
-  const dif_models *m = g->m;
-  const dif_request *r = g->r;
+  const dif__models *m = g->m;
+  const dif__request *r = g->r;
   bool cfg = r->guidance > 1.0f;
   int64_t B = r->batch, NB = cfg ? 2 * B : B, T = m->text_encoder.max_positions,
           C = m->text_encoder.enc.hidden;
@@ -186,8 +186,8 @@ static dif_status decoder_context(gen *g, float *context) {
  * augmentation, as class labels[NB, 2D]: [zeros × B, augmented × B] with
  * guidance, [augmented × B] without. */
 static dif_status unclip_class_labels(gen *g, const float *embeds, float *labels) {
-  const dif_models *m = g->m;
-  const dif_request *r = g->r;
+  const dif__models *m = g->m;
+  const dif__request *r = g->r;
   bool cfg = r->guidance > 1.0f;
   int64_t B = r->batch, NB = cfg ? 2 * B : B, D = m->unet.class_in / 2;
   float *noise = gen_floats(g, B * D, "embedding noise");
@@ -196,8 +196,8 @@ static dif_status unclip_class_labels(gen *g, const float *embeds, float *labels
   float *cond = labels + (cfg ? B * 2 * D : 0);
   dif_status s = gen_draw(g, noise, B, D);
   if (!s)
-    s = dif_noise_image_embeddings(&m->normalizer, m->noising, embeds, noise, B, r->noise_level,
-                                   cond, g->err);
+    s = dif__noise_image_embeddings(&m->normalizer, m->noising, embeds, noise, B, r->noise_level,
+                                    cond, g->err);
   if (!s)
     s = gen_check_finite(
         g, cond, B * 2 * D,
@@ -212,12 +212,12 @@ static dif_status unclip_class_labels(gen *g, const float *embeds, float *labels
 /* The initial latents [B, L, h, w]: img2img's noised init image, or noise. */
 
 dif_status gen_condition(gen *g) {
-  const dif_models *m = g->m;
+  const dif__models *m = g->m;
   int64_t B = g->r->batch, T = m->text_encoder.max_positions, C = m->text_encoder.enc.hidden;
   int64_t D = m->unet.class_in / 2, NB = g->r->guidance > 1.0f ? 2 * B : B;
   dif_status s = DIF_OK;
   /* 1. unCLIP: the prompt's image embedding (priors first: they draw) */
-  if (m->family == DIF_FAMILY_UNCLIP) {
+  if (m->family == DIF__FAMILY_UNCLIP) {
     g->embeds = gen_floats(g, B * D, "image embedding");
     s = g->embeds ? image_embedding(g, g->embeds) : DIF_ERR_OUT_OF_MEMORY;
   }
@@ -227,7 +227,7 @@ dif_status gen_condition(gen *g) {
     s = g->context ? decoder_context(g, g->context) : DIF_ERR_OUT_OF_MEMORY;
   }
   /* 3. unCLIP: noise augmentation and class labels */
-  if (!s && m->family == DIF_FAMILY_UNCLIP) {
+  if (!s && m->family == DIF__FAMILY_UNCLIP) {
     g->labels = gen_floats(g, NB * 2 * D, "class labels");
     s = g->labels ? unclip_class_labels(g, g->embeds, g->labels) : DIF_ERR_OUT_OF_MEMORY;
   }

@@ -15,7 +15,7 @@
 
 #define MAX_SIDE DIF_MAX_OUTPUT_SIDE /* as dif_sample_set_size */
 
-void dif_defaults_init(dif_defaults *d, int64_t side, bool unclip) {
+void dif__defaults_init(dif_defaults *d, int64_t side, bool unclip) {
   memset(d, 0, sizeof *d);
   int32_t s = side > 0 && side <= MAX_SIDE ? (int32_t)(side - side % 8) : 512;
   d->width = d->height = s >= 8 ? s : 512;
@@ -30,41 +30,41 @@ void dif_defaults_init(dif_defaults *d, int64_t side, bool unclip) {
 /* One key of dif_defaults.json: a row of the table below, which the reader
  * walks (types, ranges, the list of known keys in its messages). A new
  * recommended setting is a field of dif_defaults and a row here. */
-typedef enum dif_setting_kind {
-  DIF_SETTING_INT,       /* int32_t in lo..hi, a multiple of `multiple` */
-  DIF_SETTING_SCALE,     /* float guidance scale, 0..DIF_MAX_GUIDANCE */
-  DIF_SETTING_SCHEDULER, /* a scheduler name (dif_scheduler_check_name) */
-  DIF_SETTING_COMMENT,   /* a string for people, kept nowhere */
-} dif_setting_kind;
+typedef enum dif__setting_kind {
+  DIF__SETTING_INT,       /* int32_t in lo..hi, a multiple of `multiple` */
+  DIF__SETTING_SCALE,     /* float guidance scale, 0..DIF_MAX_GUIDANCE */
+  DIF__SETTING_SCHEDULER, /* a scheduler name (dif__scheduler_check_name) */
+  DIF__SETTING_COMMENT,   /* a string for people, kept nowhere */
+} dif__setting_kind;
 
-typedef struct dif_setting {
+typedef struct dif__setting {
   const char *key;
-  dif_setting_kind kind;
-  int32_t lo, hi;   /* DIF_SETTING_INT; hi < 0: the model's max_noise_level */
-  int32_t multiple; /* DIF_SETTING_INT: 1, or 8 for sizes */
+  dif__setting_kind kind;
+  int32_t lo, hi;   /* DIF__SETTING_INT; hi < 0: the model's max_noise_level */
+  int32_t multiple; /* DIF__SETTING_INT: 1, or 8 for sizes */
   size_t offset;    /* of the field in dif_defaults (not for a comment) */
-} dif_setting;
+} dif__setting;
 
 /* The keys a dif_defaults.json may hold, in the order they are checked. */
 #define AT(field) offsetof(dif_defaults, field)
-static const dif_setting settings[] = {
-    {"width", DIF_SETTING_INT, 8, MAX_SIDE, 8, AT(width)},
-    {"height", DIF_SETTING_INT, 8, MAX_SIDE, 8, AT(height)},
-    {"steps", DIF_SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(steps)},
-    {"guidance", DIF_SETTING_SCALE, 0, 0, 0, AT(guidance)},
-    {"prior_steps", DIF_SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(prior_steps)},
-    {"prior_guidance", DIF_SETTING_SCALE, 0, 0, 0, AT(prior_guidance)},
-    {"noise_level", DIF_SETTING_INT, 0, -1, 1, AT(noise_level)},
-    {"scheduler", DIF_SETTING_SCHEDULER, 0, 0, 0, AT(scheduler)},
-    {"comment", DIF_SETTING_COMMENT, 0, 0, 0, 0},
+static const dif__setting settings[] = {
+    {"width", DIF__SETTING_INT, 8, MAX_SIDE, 8, AT(width)},
+    {"height", DIF__SETTING_INT, 8, MAX_SIDE, 8, AT(height)},
+    {"steps", DIF__SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(steps)},
+    {"guidance", DIF__SETTING_SCALE, 0, 0, 0, AT(guidance)},
+    {"prior_steps", DIF__SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(prior_steps)},
+    {"prior_guidance", DIF__SETTING_SCALE, 0, 0, 0, AT(prior_guidance)},
+    {"noise_level", DIF__SETTING_INT, 0, -1, 1, AT(noise_level)},
+    {"scheduler", DIF__SETTING_SCHEDULER, 0, 0, 0, AT(scheduler)},
+    {"comment", DIF__SETTING_COMMENT, 0, 0, 0, 0},
 };
 #undef AT
 #define N_SETTINGS ((int)(sizeof settings / sizeof *settings))
 
-static dif_status check_keys(const dif_config *cfg, dif_error *err) {
+static dif_status check_keys(const dif__config *cfg, dif__error *err) {
   const char *key;
   json_t *value;
-  json_object_foreach(dif_config_json(cfg), key, value) {
+  json_object_foreach(dif__config_json(cfg), key, value) {
     (void)value;
     bool known = false;
     for (int i = 0; i < N_SETTINGS; i++) known = known || !strcmp(key, settings[i].key);
@@ -73,92 +73,92 @@ static dif_status check_keys(const dif_config *cfg, dif_error *err) {
       for (int i = 0, len = 0; i < N_SETTINGS && len < (int)sizeof list; i++)
         len +=
             snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "", settings[i].key);
-      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: unknown key '%s' (known: %s)",
-                      dif_config_path(cfg), key, list);
+      return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: unknown key '%s' (known: %s)",
+                       dif__config_path(cfg), key, list);
     }
   }
   return DIF_OK;
 }
 
 /* An optional integer key in lo..hi (and, if multiple > 1, a multiple of it). */
-static dif_status int_key(const dif_config *cfg, const char *key, int64_t lo, int64_t hi,
-                          int64_t multiple, int32_t *out, dif_error *err) {
+static dif_status int_key(const dif__config *cfg, const char *key, int64_t lo, int64_t hi,
+                          int64_t multiple, int32_t *out, dif__error *err) {
   int64_t v;
-  dif_status s = dif_config_int_opt(cfg, key, *out, &v, err);
+  dif_status s = dif__config_int_opt(cfg, key, *out, &v, err);
   if (s) return s;
   char multiple_of[48] = "";
   if (multiple > 1)
     snprintf(multiple_of, sizeof multiple_of, "a multiple of %lld in ", (long long)multiple);
   if (v < lo || v > hi || (multiple > 1 && v % multiple))
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %lld; it must be %s%lld..%lld",
-                    dif_config_path(cfg), key, (long long)v, multiple_of, (long long)lo,
-                    (long long)hi);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %lld; it must be %s%lld..%lld",
+                     dif__config_path(cfg), key, (long long)v, multiple_of, (long long)lo,
+                     (long long)hi);
   *out = (int32_t)v;
   return DIF_OK;
 }
 
 /* An optional guidance scale: 0..DIF_MAX_GUIDANCE (as the sample setters). */
-static dif_status scale_key(const dif_config *cfg, const char *key, float *out, dif_error *err) {
+static dif_status scale_key(const dif__config *cfg, const char *key, float *out, dif__error *err) {
   double v;
-  dif_status s = dif_config_num_opt(cfg, key, *out, &v, err);
+  dif_status s = dif__config_num_opt(cfg, key, *out, &v, err);
   if (s) return s;
   if (!isfinite(v) || v < 0 || v > DIF_MAX_GUIDANCE)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %g; it must be a number in 0..%d",
-                    dif_config_path(cfg), key, v, DIF_MAX_GUIDANCE);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %g; it must be a number in 0..%d",
+                     dif__config_path(cfg), key, v, DIF_MAX_GUIDANCE);
   *out = (float)v;
   return DIF_OK;
 }
 
 /* An optional scheduler name, checked (unknown names list the valid ones). */
-static dif_status scheduler_key(const dif_config *cfg, const char *key, char *out, size_t size,
-                                dif_error *err) {
+static dif_status scheduler_key(const dif__config *cfg, const char *key, char *out, size_t size,
+                                dif__error *err) {
   const char *name = NULL;
-  dif_status s = dif_config_str_opt(cfg, key, NULL, &name, err);
+  dif_status s = dif__config_str_opt(cfg, key, NULL, &name, err);
   if (s || !name) return s;
-  dif_error e = {0};
-  if (dif_scheduler_check_name(name, &e) || strlen(name) >= size)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s': %s", dif_config_path(cfg), key,
-                    e.status ? e.msg : "name too long");
+  dif__error e = {0};
+  if (dif__scheduler_check_name(name, &e) || strlen(name) >= size)
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s': %s", dif__config_path(cfg), key,
+                     e.status ? e.msg : "name too long");
   snprintf(out, size, "%s", name);
   return DIF_OK;
 }
 
-static dif_status read_key(dif_defaults *d, const dif_setting *k, const dif_config *cfg,
-                           dif_error *err) {
+static dif_status read_key(dif_defaults *d, const dif__setting *k, const dif__config *cfg,
+                           dif__error *err) {
   char *field = (char *)d + k->offset;
   const char *comment;
   switch (k->kind) {
-  case DIF_SETTING_INT:
+  case DIF__SETTING_INT:
     return int_key(cfg, k->key, k->lo, k->hi < 0 ? d->max_noise_level : k->hi, k->multiple,
                    (int32_t *)(void *)field, err);
-  case DIF_SETTING_SCALE: return scale_key(cfg, k->key, (float *)(void *)field, err);
-  case DIF_SETTING_SCHEDULER: return scheduler_key(cfg, k->key, field, sizeof d->scheduler, err);
-  case DIF_SETTING_COMMENT: return dif_config_str_opt(cfg, k->key, NULL, &comment, err);
+  case DIF__SETTING_SCALE: return scale_key(cfg, k->key, (float *)(void *)field, err);
+  case DIF__SETTING_SCHEDULER: return scheduler_key(cfg, k->key, field, sizeof d->scheduler, err);
+  case DIF__SETTING_COMMENT: return dif__config_str_opt(cfg, k->key, NULL, &comment, err);
   }
-  return dif_fail(err, DIF_ERR_INTERNAL, "dif_defaults.json: setting kind %d", (int)k->kind);
+  return dif__fail(err, DIF_ERR_INTERNAL, "dif_defaults.json: setting kind %d", (int)k->kind);
 }
 
-static dif_status read_file(dif_defaults *d, const dif_config *cfg, dif_error *err) {
+static dif_status read_file(dif_defaults *d, const dif__config *cfg, dif__error *err) {
   dif_status s = check_keys(cfg, err);
   for (int i = 0; i < N_SETTINGS && !s; i++) s = read_key(d, &settings[i], cfg, err);
   return s;
 }
 
-dif_status dif_defaults_load(dif_defaults *d, const char *dir, dif_error *err) {
+dif_status dif__defaults_load(dif_defaults *d, const char *dir, dif__error *err) {
   char path[sizeof d->path];
-  if (snprintf(path, sizeof path, "%s/%s", dir, DIF_DEFAULTS_FILE) >= (int)sizeof path)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
+  if (snprintf(path, sizeof path, "%s/%s", dir, DIF__DEFAULTS_FILE) >= (int)sizeof path)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
   /* The file is optional; anything by its name that is not a regular file
-   * (a FIFO, a directory, a dangling link) is refused by dif_config_load. */
-  int there = dif_file_exists(path);
+   * (a FIFO, a directory, a dangling link) is refused by dif__config_load. */
+  int there = dif__file_exists(path);
   if (there == 0) return DIF_OK;
-  if (there < 0) return dif_fail(err, DIF_ERR_IO, "%s: %s", path, strerror(errno));
-  dif_config *cfg = NULL;
-  dif_status s = dif_config_load(path, &cfg, err);
+  if (there < 0) return dif__fail(err, DIF_ERR_IO, "%s: %s", path, strerror(errno));
+  dif__config *cfg = NULL;
+  dif_status s = dif__config_load(path, &cfg, err);
   if (s) return s;
   dif_defaults tmp = *d; /* all or nothing */
   s = read_file(&tmp, cfg, err);
-  dif_config_free(cfg);
+  dif__config_free(cfg);
   if (s) return s;
   *d = tmp;
   d->from_file = true;

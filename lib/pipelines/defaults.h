@@ -7,8 +7,8 @@
  * refused at load with DIF_ERR_BAD_MODEL, naming the file and the key: a
  * model's recommendations are never silently dropped.
  */
-#ifndef DIF_PIPELINES_DEFAULTS_H
-#define DIF_PIPELINES_DEFAULTS_H
+#ifndef DIF__PIPELINES_DEFAULTS_H
+#define DIF__PIPELINES_DEFAULTS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +16,7 @@
 #include "core/error.h"
 
 /* The file's name inside a model folder. */
-#define DIF_DEFAULTS_FILE "dif_defaults.json"
+#define DIF__DEFAULTS_FILE "dif_defaults.json"
 
 typedef struct dif_defaults {
   int32_t width, height;
@@ -25,7 +25,7 @@ typedef struct dif_defaults {
   int32_t prior_steps;
   float prior_guidance;
   int32_t noise_level;
-  int32_t max_noise_level; /* the model's (dif_models_max_noise_level); init: 999 */
+  int32_t max_noise_level; /* the model's (dif__models_max_noise_level); init: 999 */
   char scheduler[64];      /* "" = the model's scheduler/ */
   bool from_file;          /* dif_defaults.json was present */
   char path[4096];         /* its path when from_file */
@@ -34,10 +34,10 @@ typedef struct dif_defaults {
 /* libdif's own defaults for a model: `side` is the UNet's sample_size times
  * the VAE's factor (0 if unknown: 512); unclip selects the guidance (10 for
  * Stable unCLIP, 7.5 for Stable Diffusion). */
-void dif_defaults_init(dif_defaults *d, int64_t side, bool unclip);
+void dif__defaults_init(dif_defaults *d, int64_t side, bool unclip);
 
 /* Reads <dir>/dif_defaults.json, if it exists, over d. A missing file is
  * not an error (d unchanged); an unreadable or invalid one is. */
-dif_status dif_defaults_load(dif_defaults *d, const char *dir, dif_error *err);
+dif_status dif__defaults_load(dif_defaults *d, const char *dir, dif__error *err);
 
 #endif

@@ -18,7 +18,7 @@ typedef struct loop_bufs {
 
 /* The model input [NB, n + concat_n]: each item's latents through
  * scale_model_input, then its concat part. */
-static dif_status model_input(gen *g, const dif_loop *l, loop_bufs *b, int i) {
+static dif_status model_input(gen *g, const dif__loop *l, loop_bufs *b, int i) {
   for (int64_t j = 0; j < b->NB; j++) {
     float *x = b->x_in + j * b->n_in;
     memcpy(x, l->lat + (j % l->B) * l->n, (size_t)l->n * sizeof *x);
@@ -26,22 +26,22 @@ static dif_status model_input(gen *g, const dif_loop *l, loop_bufs *b, int i) {
     memcpy(x + l->n, l->concat + j * l->concat_n, (size_t)l->concat_n * sizeof *x);
   }
   if (!l->concat)
-    return dif_scheduler_scale_model_input(l->sch, i, b->x_in, b->x_in, b->NB * l->n, g->err);
+    return dif__scheduler_scale_model_input(l->sch, i, b->x_in, b->x_in, b->NB * l->n, g->err);
   dif_status s = DIF_OK;
   for (int64_t j = 0; j < b->NB && !s; j++)
-    s = dif_scheduler_scale_model_input(l->sch, i, b->x_in + j * b->n_in, b->x_in + j * b->n_in,
-                                        l->n, g->err);
+    s = dif__scheduler_scale_model_input(l->sch, i, b->x_in + j * b->n_in, b->x_in + j * b->n_in,
+                                         l->n, g->err);
   return s;
 }
 
 /* Step i of the loop (j = i - first of n_run). */
-static dif_status loop_step(gen *g, const dif_loop *l, loop_bufs *b, int i) {
-  int j = i - l->first, n_run = dif_scheduler_num_timesteps(l->sch) - l->first;
+static dif_status loop_step(gen *g, const dif__loop *l, loop_bufs *b, int i) {
+  int j = i - l->first, n_run = dif__scheduler_num_timesteps(l->sch) - l->first;
   int64_t B = l->B, n = l->n;
   dif_status s = gen_cancelled(g);
   if (!s) s = model_input(g, l, b, i);
   if (s) return s;
-  float t = (float)dif_scheduler_timestep(l->sch, i);
+  float t = (float)dif__scheduler_timestep(l->sch, i);
   if ((s = l->model(l->model_user, b->x_in, b->NB, t, b->pred, g->err))) return s;
   if ((s = gen_check_finite(g, b->pred, b->NB * n,
                             "%s produced non-finite values at %s %d of %d (timestep %g)",
@@ -53,22 +53,22 @@ static dif_status loop_step(gen *g, const dif_loop *l, loop_bufs *b, int i) {
   if (b->NB > B) guide(b->pred, b->pred + B * n, l->guidance, B * n, b->pred);
   gen_trace(g, b->pred, B * n, "%s%d.%s", l->step, j, l->step_output);
   gen_trace(g, &t, 1, "%s%d.timestep", l->step, j);
-  dif_step_args a = {.model_output = b->pred,
-                     .sample = l->lat,
-                     .prev_sample = l->lat,
-                     .n = B * n,
-                     .batch = (int)B,
-                     .gens = g->gens,
-                     .n_gens = 1,
-                     .eta = l->eta,
-                     .noise_out = b->drawn};
-  if ((s = dif_scheduler_step(l->sch, i, &a, g->err))) return s;
+  dif__step_args a = {.model_output = b->pred,
+                      .sample = l->lat,
+                      .prev_sample = l->lat,
+                      .n = B * n,
+                      .batch = (int)B,
+                      .gens = g->gens,
+                      .n_gens = 1,
+                      .eta = l->eta,
+                      .noise_out = b->drawn};
+  if ((s = dif__scheduler_step(l->sch, i, &a, g->err))) return s;
   gen_step_drew(g, &a);
   if ((s = gen_check_finite(
            g, l->lat, B * n,
            "%s became non-finite at %s %d of %d (timestep %g) after guidance %g and the %s step",
            l->latents_name, l->step_name, j + 1, n_run, (double)t, (double)l->guidance,
-           dif_scheduler_class_name(l->sch))))
+           dif__scheduler_class_name(l->sch))))
     return s;
   gen_trace(g, l->lat, B * n, "%s%d.prev_sample", l->step, j);
   if (l->hook && (s = l->hook(l->hook_user, i, l->lat, g->err))) return s;
@@ -77,13 +77,13 @@ static dif_status loop_step(gen *g, const dif_loop *l, loop_bufs *b, int i) {
   return gen_stepped(g);
 }
 
-dif_status dif_denoise(gen *g, const dif_loop *l) {
+dif_status dif__denoise(gen *g, const dif__loop *l) {
   loop_bufs b = {.NB = l->guidance > 1.0f ? 2 * l->B : l->B, .n_in = l->n + l->concat_n};
   b.x_in = gen_floats(g, b.NB * b.n_in, "model input");
   b.pred = gen_floats(g, b.NB * l->n, "model output");
   b.drawn = gen_floats(g, l->B * l->n, "step noise");
   dif_status s = (!b.x_in || !b.pred || !b.drawn) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
-  int n_t = s ? 0 : dif_scheduler_num_timesteps(l->sch);
+  int n_t = s ? 0 : dif__scheduler_num_timesteps(l->sch);
   for (int i = l->first; i < n_t && !s; i++) s = loop_step(g, l, &b, i);
   free(b.x_in);
   free(b.pred);

@@ -8,8 +8,8 @@
  * inpainting 4-channel UNet puts the unmasked latents back); progress. The
  * network is a callback: the loop never knows which one it drives. Every
  * tensor is traced under the names the golden fixtures use. */
-#ifndef DIF_PIPELINES_DENOISE_H
-#define DIF_PIPELINES_DENOISE_H
+#ifndef DIF__PIPELINES_DENOISE_H
+#define DIF__PIPELINES_DENOISE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,13 +20,13 @@
 struct gen;
 
 /* The network: pred[NB, n_out] from x_in[NB, n_in] at timestep t. */
-typedef dif_status (*dif_loop_model)(void *user, const float *x_in, int64_t NB, float t,
-                                     float *pred, dif_error *err);
+typedef dif_status (*dif__loop_model)(void *user, const float *x_in, int64_t NB, float t,
+                                      float *pred, dif__error *err);
 /* After the scheduler's step i (of the full timestep list), on lat[B, n]. */
-typedef dif_status (*dif_loop_hook)(void *user, int i, float *lat, dif_error *err);
+typedef dif_status (*dif__loop_hook)(void *user, int i, float *lat, dif__error *err);
 
-typedef struct dif_loop {
-  dif_scheduler *sch;
+typedef struct dif__loop {
+  dif__scheduler *sch;
   int first;           /* the first timestep index run */
   float *lat;          /* [B, n], updated in place */
   int64_t B, n;        /* items, values per item (also the model's output) */
@@ -34,9 +34,9 @@ typedef struct dif_loop {
   int64_t concat_n;
   float guidance; /* > 1: classifier-free guidance */
   float eta;
-  dif_loop_model model;
+  dif__loop_model model;
   void *model_user;
-  dif_loop_hook hook; /* may be NULL */
+  dif__loop_hook hook; /* may be NULL */
   void *hook_user;
   /* for messages: "the UNet", "the latents", "decoder step" */
   const char *model_name, *latents_name, *step_name;
@@ -45,8 +45,8 @@ typedef struct dif_loop {
    * "<step>%d.prev_sample" (the scheduler's output, before the hook), then
    * "<callback>.step%d.latents", "<callback>.step%d.t" */
   const char *call, *input, *output, *step, *step_output, *callback;
-} dif_loop;
+} dif__loop;
 
-dif_status dif_denoise(struct gen *g, const dif_loop *l);
+dif_status dif__denoise(struct gen *g, const dif__loop *l);
 
 #endif

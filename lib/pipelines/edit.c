@@ -18,10 +18,10 @@ static int round8_up(double v) {
   return n < 8 ? 8 : n;
 }
 
-static dif_status plan_zoom(const dif_edit *e, int W, int H, plan *p, dif_error *err) {
+static dif_status plan_zoom(const dif__edit *e, int W, int H, plan *p, dif__error *err) {
   if (!(e->factor > 1.0f && e->factor <= 4.0f))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "zoom out factor %g must be in (1, 4]",
-                    (double)e->factor);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "zoom out factor %g must be in (1, 4]",
+                     (double)e->factor);
   int iw = (int)lround(W / (double)e->factor), ih = (int)lround(H / (double)e->factor);
   iw = iw < 1 ? 1 : iw;
   ih = ih < 1 ? 1 : ih;
@@ -29,10 +29,10 @@ static dif_status plan_zoom(const dif_edit *e, int W, int H, plan *p, dif_error 
   return DIF_OK;
 }
 
-static dif_status plan_square(int W, int H, plan *p, dif_error *err) {
+static dif_status plan_square(int W, int H, plan *p, dif__error *err) {
   if (W == H)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "make square: the picture is %dx%d, already square", W, H);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "make square: the picture is %dx%d, already square", W, H);
   int side = (int)floor(sqrt((double)W * H) / 8.0) * 8;
   double scale = side / (double)(W > H ? W : H);
   int iw = (int)lround(W * scale), ih = (int)lround(H * scale);
@@ -42,19 +42,19 @@ static dif_status plan_square(int W, int H, plan *p, dif_error *err) {
   return DIF_OK;
 }
 
-static dif_status plan_pan(const dif_edit *e, int W, int H, plan *p, dif_error *err) {
+static dif_status plan_pan(const dif__edit *e, int W, int H, plan *p, dif__error *err) {
   if (!(e->amount > 0.0f && e->amount <= 1.0f))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "pan amount %g must be in (0, 1]",
-                    (double)e->amount);
-  bool horizontal = e->dir == DIF_EDIT_LEFT || e->dir == DIF_EDIT_RIGHT;
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "pan amount %g must be in (0, 1]",
+                     (double)e->amount);
+  bool horizontal = e->dir == DIF__EDIT_LEFT || e->dir == DIF__EDIT_RIGHT;
   int grow = round8_up((horizontal ? W : H) * (double)e->amount);
   *p = (plan){horizontal ? W + grow : W, horizontal ? H : H + grow, W, H, 0, 0};
-  if (e->dir == DIF_EDIT_LEFT) p->x0 = grow;
-  if (e->dir == DIF_EDIT_UP) p->y0 = grow;
+  if (e->dir == DIF__EDIT_LEFT) p->x0 = grow;
+  if (e->dir == DIF__EDIT_UP) p->y0 = grow;
   if (p->cw > DIF_MAX_OUTPUT_SIDE || p->ch > DIF_MAX_OUTPUT_SIDE)
-    return dif_fail(err, DIF_ERR_LIMIT,
-                    "pan: the canvas would be %dx%d, beyond DIF_MAX_OUTPUT_SIDE (%d) on a side",
-                    p->cw, p->ch, DIF_MAX_OUTPUT_SIDE);
+    return dif__fail(err, DIF_ERR_LIMIT,
+                     "pan: the canvas would be %dx%d, beyond DIF_MAX_OUTPUT_SIDE (%d) on a side",
+                     p->cw, p->ch, DIF_MAX_OUTPUT_SIDE);
   return DIF_OK;
 }
 
@@ -75,7 +75,7 @@ static float mask_at(const plan *p, int x, int y, int feather) {
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* The canvas: the scaled picture, and around it its nearest edge pixels. */
-static void paint(const plan *p, const dif_image *in, dif_image *canvas) {
+static void paint(const plan *p, const dif__image *in, dif__image *canvas) {
   for (int y = 0; y < p->ch; y++)
     for (int x = 0; x < p->cw; x++) {
       int sx = clampi(x - p->x0, 0, p->iw - 1), sy = clampi(y - p->y0, 0, p->ih - 1);
@@ -83,30 +83,30 @@ static void paint(const plan *p, const dif_image *in, dif_image *canvas) {
     }
 }
 
-dif_status dif_edit_canvas(const dif_edit *e, const dif_image *pic, int feather, dif_image *canvas,
-                           float **mask, dif_error *err) {
+dif_status dif__edit_canvas(const dif__edit *e, const dif__image *pic, int feather,
+                            dif__image *canvas, float **mask, dif__error *err) {
   memset(canvas, 0, sizeof *canvas);
   *mask = NULL;
   plan p = {0};
-  dif_status s = e->op == DIF_EDIT_ZOOM_OUT ? plan_zoom(e, pic->width, pic->height, &p, err)
-                 : e->op == DIF_EDIT_SQUARE ? plan_square(pic->width, pic->height, &p, err)
-                 : e->op == DIF_EDIT_PAN
+  dif_status s = e->op == DIF__EDIT_ZOOM_OUT ? plan_zoom(e, pic->width, pic->height, &p, err)
+                 : e->op == DIF__EDIT_SQUARE ? plan_square(pic->width, pic->height, &p, err)
+                 : e->op == DIF__EDIT_PAN
                      ? plan_pan(e, pic->width, pic->height, &p, err)
-                     : dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "no edit to make a canvas for");
+                     : dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "no edit to make a canvas for");
   if (s) return s;
-  dif_image scaled = {0};
-  const dif_image *in = pic;
+  dif__image scaled = {0};
+  const dif__image *in = pic;
   if (p.iw != pic->width || p.ih != pic->height) {
-    int filter =
-        dif_resample_supported(DIF_RESAMPLE_LANCZOS) ? DIF_RESAMPLE_LANCZOS : DIF_RESAMPLE_BICUBIC;
-    if ((s = dif_image_resize(pic, p.iw, p.ih, filter, NULL, &scaled, err))) return s;
+    int filter = dif__resample_supported(DIF__RESAMPLE_LANCZOS) ? DIF__RESAMPLE_LANCZOS
+                                                                : DIF__RESAMPLE_BICUBIC;
+    if ((s = dif__image_resize(pic, p.iw, p.ih, filter, NULL, &scaled, err))) return s;
     in = &scaled;
   }
   size_t n = (size_t)p.cw * (size_t)p.ch;
   canvas->rgb = malloc(n * 3);
   *mask = malloc(n * sizeof **mask);
   if (!canvas->rgb || !*mask) {
-    s = dif_fail_oom(err, "edit canvas", n * (3 + sizeof **mask));
+    s = dif__fail_oom(err, "edit canvas", n * (3 + sizeof **mask));
     free(canvas->rgb);
     free(*mask);
     memset(canvas, 0, sizeof *canvas);
@@ -120,28 +120,28 @@ dif_status dif_edit_canvas(const dif_edit *e, const dif_image *pic, int feather,
     for (int y = 0; y < p.ch; y++)
       for (int x = 0; x < p.cw; x++) (*mask)[(size_t)y * p.cw + x] = mask_at(&p, x, y, f);
   }
-  dif_image_free(&scaled);
+  dif__image_free(&scaled);
   return s;
 }
 
-dif_status dif_mask_from_image(const dif_image *m, int width, int height, const char *what,
-                               float **out, dif_error *err) {
+dif_status dif__mask_from_image(const dif__image *m, int width, int height, const char *what,
+                                float **out, dif__error *err) {
   *out = NULL;
-  dif_image scaled = {0};
-  const dif_image *in = m;
+  dif__image scaled = {0};
+  const dif__image *in = m;
   dif_status s = DIF_OK;
   if (m->width != width || m->height != height) {
-    int filter =
-        dif_resample_supported(DIF_RESAMPLE_LANCZOS) ? DIF_RESAMPLE_LANCZOS : DIF_RESAMPLE_BICUBIC;
-    if ((s = dif_image_resize(m, width, height, filter, NULL, &scaled, err))) {
-      dif_error_prefix(err, "%s", what);
+    int filter = dif__resample_supported(DIF__RESAMPLE_LANCZOS) ? DIF__RESAMPLE_LANCZOS
+                                                                : DIF__RESAMPLE_BICUBIC;
+    if ((s = dif__image_resize(m, width, height, filter, NULL, &scaled, err))) {
+      dif__error_prefix(err, "%s", what);
       return s;
     }
     in = &scaled;
   }
   size_t n = (size_t)width * (size_t)height;
   float *v = malloc(n * sizeof *v);
-  if (!v) s = dif_fail_oom(err, what, n * sizeof *v);
+  if (!v) s = dif__fail_oom(err, what, n * sizeof *v);
   for (size_t i = 0; v && i < n; i++) {
     const uint8_t *px = in->rgb + i * 3;
     uint32_t l =
@@ -149,21 +149,21 @@ dif_status dif_mask_from_image(const dif_image *m, int width, int height, const 
         16;
     v[i] = (float)l / 255.0f;
   }
-  dif_image_free(&scaled);
+  dif__image_free(&scaled);
   *out = v;
   return s;
 }
 
-dif_status dif_mask_from_rect(int x, int y, int w, int h, int width, int height, float **out,
-                              dif_error *err) {
+dif_status dif__mask_from_rect(int x, int y, int w, int h, int width, int height, float **out,
+                               dif__error *err) {
   *out = NULL;
   if (w < 1 || h < 1 || x < 0 || y < 0 || x > width - w || y > height - h)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "the mask rectangle %dx%d at (%d, %d) is not inside the %dx%d picture", w, h, x,
-                    y, width, height);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "the mask rectangle %dx%d at (%d, %d) is not inside the %dx%d picture", w, h,
+                     x, y, width, height);
   size_t n = (size_t)width * (size_t)height;
   float *v = calloc(n, sizeof *v);
-  if (!v) return dif_fail_oom(err, "mask rectangle", n * sizeof *v);
+  if (!v) return dif__fail_oom(err, "mask rectangle", n * sizeof *v);
   for (int r = y; r < y + h; r++)
     for (int c = x; c < x + w; c++) v[(size_t)r * width + c] = 1.0f;
   *out = v;

@@ -37,21 +37,21 @@ static void slerp(double *a, const double *b, double t, int64_t n) {
   for (int64_t i = 0; i < n; i++) a[i] = dir_norm > 0 ? a[i] / dir_norm * len : 0;
 }
 
-dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const float *weights, int n,
-                              int64_t dim, float *out, dif_error *err) {
-  if (n < 1) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "no prompt parts to combine");
+dif_status dif__embeds_combine(dif__blend_rule rule, const float *parts, const float *weights,
+                               int n, int64_t dim, float *out, dif__error *err) {
+  if (n < 1) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "no prompt parts to combine");
   double W = 0;
   for (int i = 0; i < n; i++) {
     if (!isfinite(weights[i]))
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "prompt part %d has weight %g", i,
-                      (double)weights[i]);
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "prompt part %d has weight %g", i,
+                       (double)weights[i]);
     W += weights[i];
   }
   if (!(W > 0))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "the weights of the prompt parts sum to %g; they must sum to a positive "
-                    "value",
-                    W);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "the weights of the prompt parts sum to %g; they must sum to a positive "
+                     "value",
+                     W);
   if (n == 1) { /* exactly the part's embedding (diffusers parity) */
     memcpy(out, parts, (size_t)dim * sizeof *out);
     return DIF_OK;
@@ -60,10 +60,10 @@ dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const flo
   if (!acc || !tmp) {
     free(acc);
     free(tmp);
-    return dif_fail_oom(err, "embedding blend", (size_t)dim * 2 * sizeof(double));
+    return dif__fail_oom(err, "embedding blend", (size_t)dim * 2 * sizeof(double));
   }
   dif_status s = DIF_OK;
-  if (rule == DIF_BLEND_RULE_SUM) {
+  if (rule == DIF__BLEND_RULE_SUM) {
     double mean_norm = 0;
     for (int i = 0; i < n; i++) {
       for (int64_t j = 0; j < dim; j++) {
@@ -74,7 +74,7 @@ dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const flo
     }
     mean_norm /= W;
     double ns = norm2(acc, dim);
-    if (!(ns > 0)) s = dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "the weighted parts cancel out");
+    if (!(ns > 0)) s = dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "the weighted parts cancel out");
     for (int64_t j = 0; j < dim && !s; j++) out[j] = (float)(acc[j] / ns * mean_norm);
   } else {
     double V = weights[0];
@@ -84,8 +84,8 @@ dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const flo
       double denom = V + weights[i];
       /* a running weight of 0 (e.g. 1, -1, 2) has no defined fraction */
       if (denom == 0) {
-        s = dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                     "slerp blend: the weights of parts 1..%d sum to 0", i + 1);
+        s = dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                      "slerp blend: the weights of parts 1..%d sum to 0", i + 1);
         break;
       }
       slerp(acc, tmp, weights[i] / denom, dim);
@@ -98,28 +98,28 @@ dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const flo
   return s;
 }
 
-dif_status dif_noise_image_embeddings(const dif_image_normalizer *norm,
-                                      const dif_scheduler *noising, const float *embeds,
-                                      const float *noise, int64_t B, int noise_level, float *out,
-                                      dif_error *err) {
+dif_status dif__noise_image_embeddings(const dif__image_normalizer *norm,
+                                       const dif__scheduler *noising, const float *embeds,
+                                       const float *noise, int64_t B, int noise_level, float *out,
+                                       dif__error *err) {
   int64_t D = norm->dim;
-  if (noise_level < 0 || noise_level >= dif_scheduler_num_train_timesteps(noising))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "noise_level %d is outside 0..%lld (the image noising scheduler's steps)",
-                    noise_level, (long long)dif_scheduler_num_train_timesteps(noising) - 1);
+  if (noise_level < 0 || noise_level >= dif__scheduler_num_train_timesteps(noising))
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "noise_level %d is outside 0..%lld (the image noising scheduler's steps)",
+                     noise_level, (long long)dif__scheduler_num_train_timesteps(noising) - 1);
   float *e = malloc((size_t)(B * D) * sizeof *e);
   float *t = malloc((size_t)D * sizeof *t);
   if (!e || !t) {
     free(e);
     free(t);
-    return dif_fail_oom(err, "image embedding noise", (size_t)(B * D) * sizeof(float));
+    return dif__fail_oom(err, "image embedding noise", (size_t)(B * D) * sizeof(float));
   }
-  dif_image_normalizer_scale(norm, embeds, B, e);
-  dif_status s = dif_scheduler_add_noise(noising, e, noise, (double)noise_level, B * D, e, err);
+  dif__image_normalizer_scale(norm, embeds, B, e);
+  dif_status s = dif__scheduler_add_noise(noising, e, noise, (double)noise_level, B * D, e, err);
   if (!s) {
-    dif_image_normalizer_unscale(norm, e, B, e);
+    dif__image_normalizer_unscale(norm, e, B, e);
     float level = (float)noise_level;
-    dif_timestep_embedding(&level, 1, D, true, 0.0f, 1.0f, 10000.0f, t);
+    dif__timestep_embedding(&level, 1, D, true, 0.0f, 1.0f, 10000.0f, t);
     for (int64_t b = 0; b < B; b++) {
       memcpy(out + b * 2 * D, e + b * D, (size_t)D * sizeof *e);
       memcpy(out + b * 2 * D + D, t, (size_t)D * sizeof *t);

@@ -16,8 +16,8 @@
  * so a plain prompt reproduces diffusers exactly. Both rules are tested in
  * tests/unit/test-embeds.c and documented in docs/prompts.md.
  */
-#ifndef DIF_PIPELINES_EMBEDS_H
-#define DIF_PIPELINES_EMBEDS_H
+#ifndef DIF__PIPELINES_EMBEDS_H
+#define DIF__PIPELINES_EMBEDS_H
 
 #include <stdint.h>
 
@@ -26,19 +26,19 @@
 #include "samplers/rng.h"
 #include "samplers/scheduler.h"
 
-typedef enum dif_blend_rule { DIF_BLEND_RULE_SUM = 0, DIF_BLEND_RULE_SLERP = 1 } dif_blend_rule;
+typedef enum dif__blend_rule { DIF__BLEND_RULE_SUM = 0, DIF__BLEND_RULE_SLERP = 1 } dif__blend_rule;
 
 /* out[dim] = the combination of parts[n][dim] (rows) with weights[n]. */
-dif_status dif_embeds_combine(dif_blend_rule rule, const float *parts, const float *weights, int n,
-                              int64_t dim, float *out, dif_error *err);
+dif_status dif__embeds_combine(dif__blend_rule rule, const float *parts, const float *weights,
+                               int n, int64_t dim, float *out, dif__error *err);
 
 /* StableUnCLIPImg2ImgPipeline.noise_image_embeddings for rows [B, D]:
  * e = unscale(add_noise(scale(embeds), noise, noise_level)) and
  * out[B, 2D] = cat(e, timestep_embedding(noise_level, D, flip_sin_to_cos)).
  * noise[B, D] is used as given (the caller draws it). */
-dif_status dif_noise_image_embeddings(const dif_image_normalizer *norm,
-                                      const dif_scheduler *noising, const float *embeds,
-                                      const float *noise, int64_t B, int noise_level, float *out,
-                                      dif_error *err);
+dif_status dif__noise_image_embeddings(const dif__image_normalizer *norm,
+                                       const dif__scheduler *noising, const float *embeds,
+                                       const float *noise, int64_t B, int noise_level, float *out,
+                                       dif__error *err);
 
 #endif

@@ -13,30 +13,30 @@
  *   gen_end        frees what the blocks allocated
  *
  * Every block sets g->err where it fails and returns the status. */
-#ifndef DIF_PIPELINES_GEN_H
-#define DIF_PIPELINES_GEN_H
+#ifndef DIF__PIPELINES_GEN_H
+#define DIF__PIPELINES_GEN_H
 
 #include "pipelines/denoise.h"
 #include "pipelines/generate.h"
 
 typedef struct gen {
-  const dif_models *m;
-  const dif_kctx *k;
-  const dif_request *r;
-  dif_error *err;
-  dif_rng rng;
-  dif_rng *gens[1];
+  const dif__models *m;
+  const dif__kctx *k;
+  const dif__request *r;
+  dif__error *err;
+  dif__rng rng;
+  dif__rng *gens[1];
   int draws, text_calls, prior_text_calls, image_calls;
   int step, total;
   int add_noise_calls;
   /* what the blocks make, freed by gen_end */
-  dif_scheduler *sch; /* the decoder's */
-  int first;          /* the first timestep index the strength leaves */
-  int64_t h, w;       /* latent size */
-  float *embeds;      /* unCLIP: the prompt's image embedding [B, D] */
-  float *labels;      /* unCLIP: class labels [NB, 2D] */
-  float *context;     /* the decoder's text [NB, T, C] */
-  float *lat;         /* the latents [B, L, h, w] */
+  dif__scheduler *sch; /* the decoder's */
+  int first;           /* the first timestep index the strength leaves */
+  int64_t h, w;        /* latent size */
+  float *embeds;       /* unCLIP: the prompt's image embedding [B, D] */
+  float *labels;       /* unCLIP: class labels [NB, 2D] */
+  float *context;      /* the decoder's text [NB, T, C] */
+  float *lat;          /* the latents [B, L, h, w] */
 } gen;
 
 /* ---- gen_util.c: tracing, random draws, progress, checks, allocation ---- */
@@ -51,7 +51,7 @@ dif_status gen_stepped(gen *g);
 /* randn_tensor((batch, item), generator) — every draw of the run, in order. */
 dif_status gen_draw(gen *g, float *out, int64_t batch, int64_t item);
 /* A stochastic scheduler step drew from the same generator: count, trace. */
-void gen_step_drew(gen *g, const dif_step_args *a);
+void gen_step_drew(gen *g, const dif__step_args *a);
 /* DIF_ERR_NON_FINITE naming the first NaN/infinity with the message given. */
 dif_status gen_check_finite(gen *g, const float *x, int64_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -66,13 +66,13 @@ int32_t *gen_ints(gen *g, int64_t n, const char *what);
  * runs the request. */
 typedef struct gen_recipe {
   const char *name; /* "text-to-image", "img2img", ... */
-  bool (*applies)(const dif_models *m, const dif_request *r);
-  dif_status (*run)(gen *g, dif_result *out);
+  bool (*applies)(const dif__models *m, const dif__request *r);
+  dif_status (*run)(gen *g, dif__result *out);
 } gen_recipe;
 
-dif_status gen_recipe_from_noise(gen *g, dif_result *out); /* recipe_txt2img.c */
-dif_status gen_recipe_img2img(gen *g, dif_result *out);    /* recipe_img2img.c */
-dif_status gen_recipe_inpaint(gen *g, dif_result *out);    /* recipe_inpaint.c */
+dif_status gen_recipe_from_noise(gen *g, dif__result *out); /* recipe_txt2img.c */
+dif_status gen_recipe_img2img(gen *g, dif__result *out);    /* recipe_img2img.c */
+dif_status gen_recipe_inpaint(gen *g, dif__result *out);    /* recipe_inpaint.c */
 
 /* The decoder's scheduler and timesteps; with use_strength (img2img,
  * inpainting) the first timestep the strength leaves; the latents buffer
@@ -81,7 +81,7 @@ dif_status gen_begin(gen *g, bool use_strength);
 /* The decoder's denoising loop over g->lat; step (may be NULL) runs after
  * every scheduler step, concat (may be NULL) is appended to every model
  * input item (denoise.h). */
-dif_status gen_denoise(gen *g, const float *concat, int64_t concat_n, dif_loop_hook step,
+dif_status gen_denoise(gen *g, const float *concat, int64_t concat_n, dif__loop_hook step,
                        void *step_user);
 void gen_end(gen *g);
 
@@ -93,7 +93,7 @@ dif_status gen_condition(gen *g);
 dif_status gen_run_prior(gen *g, const char *text, float *out);
 /* Tokenizes text (padded to the encoder's positions) and runs a text encoder
  * as the pipelines do; name is the trace prefix. */
-dif_status gen_encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_clip_text *te,
+dif_status gen_encode_text(gen *g, const dif__clip_tokenizer *tok, const dif__clip_text *te,
                            const char *text, const char *name, int *calls, float *hidden,
                            float *embeds, int32_t *mask);
 
@@ -103,7 +103,7 @@ dif_status gen_encode_text(gen *g, const dif_clip_tokenizer *tok, const dif_clip
  * NULL). */
 dif_status gen_latents_noise(gen *g, float *noise_out);
 /* An RGB8 image [H, W] → x[3, H, W] in [-1, 1] (VaeImageProcessor). */
-void gen_image_to_x(const dif_image *img, float *x);
+void gen_image_to_x(const dif__image *img, float *x);
 /* x[3, H, W] (the sample's size) through the VAE encoder, a posterior sample
  * (one draw), times the scaling factor: out[L, h, w]; what names the image
  * in messages ("the init image"), trace is the traces' prefix
@@ -116,9 +116,9 @@ dif_status gen_add_noise(gen *g, const float *original, const float *noise, doub
  * with noise[B, L, h, w] (one draw; kept in noise_out when not NULL). */
 dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_out);
 /* Checks the init image's size against the request's. */
-dif_status gen_check_init_size(gen *g, const dif_image *img);
+dif_status gen_check_init_size(gen *g, const dif__image *img);
 /* The latents through the VAE decoder to out's RGB8 images, as diffusers'
  * postprocess: (x/2 + 0.5) clamped, ×255, rounded half to even. */
-dif_status gen_decode(gen *g, dif_result *res);
+dif_status gen_decode(gen *g, dif__result *res);
 
 #endif

@@ -29,7 +29,8 @@ void gen_trace_ints(gen *g, const int32_t *x, int64_t n, const char *name) {
 
 dif_status gen_cancelled(gen *g) {
   if (g->r->cancel && atomic_load(g->r->cancel))
-    return dif_fail(g->err, DIF_ERR_CANCELLED, "cancelled after %d of %d steps", g->step, g->total);
+    return dif__fail(g->err, DIF_ERR_CANCELLED, "cancelled after %d of %d steps", g->step,
+                     g->total);
   return DIF_OK;
 }
 
@@ -37,20 +38,20 @@ dif_status gen_stepped(gen *g) {
   g->step++;
   if (g->r->on_step && g->r->on_step(g->r->step_user, g->step, g->total)) {
     if (g->r->cancel) atomic_store(g->r->cancel, 1);
-    return dif_fail(g->err, DIF_ERR_CANCELLED,
-                    "cancelled by the progress callback at step %d of %d", g->step, g->total);
+    return dif__fail(g->err, DIF_ERR_CANCELLED,
+                     "cancelled by the progress callback at step %d of %d", g->step, g->total);
   }
   return DIF_OK;
 }
 
 dif_status gen_draw(gen *g, float *out, int64_t batch, int64_t item) {
-  dif_status s = dif_randn_tensor(g->gens, 1, batch, item, out, g->err);
+  dif_status s = dif__randn_tensor(g->gens, 1, batch, item, out, g->err);
   if (!s) gen_trace(g, out, batch * item, "randn.draw%d", g->draws);
   g->draws++;
   return s;
 }
 
-void gen_step_drew(gen *g, const dif_step_args *a) {
+void gen_step_drew(gen *g, const dif__step_args *a) {
   if (!a->drew_noise) return;
   if (a->noise_out) gen_trace(g, a->noise_out, a->n, "randn.draw%d", g->draws);
   g->draws++;
@@ -74,20 +75,20 @@ void gen_step_drew(gen *g, const dif_step_args *a) {
  * call, which these checks catch and name (tests/unit/test-api-numbers.c
  * poisons a tensor of each component). */
 dif_status gen_check_finite(gen *g, const float *x, int64_t n, const char *fmt, ...) {
-  int64_t i = dif_first_nonfinite(x, n);
+  int64_t i = dif__first_nonfinite(x, n);
   if (i < 0) return DIF_OK;
   char what[320];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  return dif_fail(g->err, DIF_ERR_NON_FINITE, "%s (%s at value %lld of %lld)", what,
-                  isnan(x[i]) ? "NaN" : "infinity", (long long)i, (long long)n);
+  return dif__fail(g->err, DIF_ERR_NON_FINITE, "%s (%s at value %lld of %lld)", what,
+                   isnan(x[i]) ? "NaN" : "infinity", (long long)i, (long long)n);
 }
 
 void *gen_alloc(gen *g, int64_t n, size_t size, const char *what) {
   void *p = malloc((size_t)(n > 0 ? n : 1) * size);
-  if (!p) dif_fail_oom(g->err, what, (size_t)n * size);
+  if (!p) dif__fail_oom(g->err, what, (size_t)n * size);
   return p;
 }
 

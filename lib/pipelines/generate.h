@@ -22,8 +22,8 @@
  *           [negative, positive]); VAE decode; (x/2 + 0.5) clamped, ×255,
  *           rounded half to even, as diffusers' postprocess does.
  */
-#ifndef DIF_PIPELINES_GENERATE_H
-#define DIF_PIPELINES_GENERATE_H
+#ifndef DIF__PIPELINES_GENERATE_H
+#define DIF__PIPELINES_GENERATE_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -35,25 +35,25 @@
 
 /* Called with named intermediate tensors (the golden fixtures' names:
  * "randn.draw0", "unet.call0.sample", "callback.step0.latents", ...). */
-typedef void (*dif_trace_fn)(void *user, const char *name, const float *data, int64_t n);
+typedef void (*dif__trace_fn)(void *user, const char *name, const float *data, int64_t n);
 
 /* Called after every denoising step (prior and decoder); non-zero cancels. */
-typedef int (*dif_step_fn)(void *user, int step, int total);
+typedef int (*dif__step_fn)(void *user, int step, int total);
 
-typedef enum dif_part_kind { DIF_PART_TEXT = 0, DIF_PART_IMAGE = 1 } dif_part_kind;
+typedef enum dif__part_kind { DIF__PART_TEXT = 0, DIF__PART_IMAGE = 1 } dif__part_kind;
 
-typedef struct dif_part {
-  dif_part_kind kind;
-  const char *text;       /* DIF_PART_TEXT */
-  const dif_image *image; /* DIF_PART_IMAGE (RGB8) */
+typedef struct dif__part {
+  dif__part_kind kind;
+  const char *text;        /* DIF__PART_TEXT */
+  const dif__image *image; /* DIF__PART_IMAGE (RGB8) */
   float weight;
-} dif_part;
+} dif__part;
 
-typedef struct dif_request {
-  const dif_part *parts;
+typedef struct dif__request {
+  const dif__part *parts;
   int n_parts;
   const char *negative; /* NULL: none (the empty text) */
-  dif_blend_rule blend;
+  dif__blend_rule blend;
   int width, height, steps, batch;
   float guidance;
   int prior_steps;
@@ -61,13 +61,13 @@ typedef struct dif_request {
   const char *prior_scheduler; /* NULL: DDPMScheduler built from prior_scheduler/ */
   int noise_level;
   float eta;
-  const char *scheduler;           /* class or short name; NULL: the model's own */
-  const dif_config *scheduler_cfg; /* NULL: the model's scheduler_config.json */
-  const char *scheduler_overrides; /* JSON object text of from_config kwargs, or NULL */
-  bool text_to_prior;              /* text parts go through the prior (when there is one); false:
-                                      they condition only the decoder (StableUnCLIPImg2ImgPipeline) */
+  const char *scheduler;            /* class or short name; NULL: the model's own */
+  const dif__config *scheduler_cfg; /* NULL: the model's scheduler_config.json */
+  const char *scheduler_overrides;  /* JSON object text of from_config kwargs, or NULL */
+  bool text_to_prior;               /* text parts go through the prior (when there is one); false:
+                                       they condition only the decoder (StableUnCLIPImg2ImgPipeline) */
   uint64_t seed;
-  const dif_image *init_image; /* img2img; NULL for none */
+  const dif__image *init_image; /* img2img; NULL for none */
   float strength;
   /* inpainting (with init_image): mask[height × width] in [0, 1], 1 = repaint;
    * NULL for none. Not soft: binarized at 0.5 and taken to the latents by
@@ -76,20 +76,20 @@ typedef struct dif_request {
    * each latent cell's mean, so the kept part fades into the repainted one. */
   const float *mask;
   bool soft_mask;
-  dif_trace_fn trace;
+  dif__trace_fn trace;
   void *trace_user;
-  dif_step_fn on_step;
+  dif__step_fn on_step;
   void *step_user;
   atomic_int *cancel; /* checked before every network call; may be NULL */
-} dif_request;
+} dif__request;
 
-typedef struct dif_result {
+typedef struct dif__result {
   int count, width, height;
   uint8_t *rgb; /* count images of height × width × 3, malloc'd */
-} dif_result;
+} dif__result;
 
-dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_request *r,
-                        dif_result *out, dif_error *err);
-void dif_result_free(dif_result *res);
+dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__request *r,
+                         dif__result *out, dif__error *err);
+void dif__result_free(dif__result *res);
 
 #endif

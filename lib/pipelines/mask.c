@@ -11,8 +11,8 @@
 #include <stdlib.h>
 
 dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
-  const dif_request *r = g->r;
-  int64_t f = dif_vae_scale(&g->m->vae), H = r->height, W = r->width, h = g->h, w = g->w;
+  const dif__request *r = g->r;
+  int64_t f = dif__vae_scale(&g->m->vae), H = r->height, W = r->width, h = g->h, w = g->w;
   *out = (gen_mask){0};
   out->pixel = gen_floats(g, H * W, "mask");
   out->latent = gen_floats(g, h * w, "latent mask");

@@ -1,6 +1,6 @@
 /* mask.h — an inpainting mask prepared as diffusers does (mask.c). */
-#ifndef DIF_PIPELINES_MASK_H
-#define DIF_PIPELINES_MASK_H
+#ifndef DIF__PIPELINES_MASK_H
+#define DIF__PIPELINES_MASK_H
 
 #include "pipelines/gen.h"
 

@@ -12,11 +12,11 @@
  *     into an image embedding.
  *   - Stable Diffusion 1.x/2.x (StableDiffusion(Img2Img)Pipeline folders).
  *
- * Loaded once, then only read: a dif_models may be used by several
+ * Loaded once, then only read: a dif__models may be used by several
  * generations at once (each brings its own scratch arena and scheduler).
  */
-#ifndef DIF_PIPELINES_MODELS_H
-#define DIF_PIPELINES_MODELS_H
+#ifndef DIF__PIPELINES_MODELS_H
+#define DIF__PIPELINES_MODELS_H
 
 #include <stdbool.h>
 
@@ -34,43 +34,43 @@
 #include "samplers/scheduler.h"
 #include "text/clip_tokenizer.h"
 
-typedef enum dif_family { DIF_FAMILY_SD = 0, DIF_FAMILY_UNCLIP = 1 } dif_family;
+typedef enum dif__family { DIF__FAMILY_SD = 0, DIF__FAMILY_UNCLIP = 1 } dif__family;
 
-typedef void (*dif_load_progress)(void *user, const char *component, int index, int total);
+typedef void (*dif__load_progress)(void *user, const char *component, int index, int total);
 
-typedef struct dif_models {
-  dif_family family;
-  dif_model_folder *folder, *prior_folder;
+typedef struct dif__models {
+  dif__family family;
+  dif__model_folder *folder, *prior_folder;
   char *checkpoint; /* a single-file checkpoint's path (folder: its config), else NULL */
   /* decoder side */
-  dif_clip_tokenizer *tokenizer;
-  dif_clip_text text_encoder;
-  dif_unet unet;
-  dif_vae vae;
-  dif_config *scheduler_cfg; /* scheduler/scheduler_config.json */
+  dif__clip_tokenizer *tokenizer;
+  dif__clip_text text_encoder;
+  dif__unet unet;
+  dif__vae vae;
+  dif__config *scheduler_cfg; /* scheduler/scheduler_config.json */
   const char *scheduler_class;
   /* unCLIP image conditioning (has_image_encoder etc. say what exists) */
   bool has_image_encoder, has_normalizer;
-  dif_clip_vision image_encoder;
-  dif_clip_preprocess feature_extractor;
-  dif_image_normalizer normalizer;
-  dif_scheduler *noising; /* image_noising_scheduler (only add_noise is used) */
+  dif__clip_vision image_encoder;
+  dif__clip_preprocess feature_extractor;
+  dif__image_normalizer normalizer;
+  dif__scheduler *noising; /* image_noising_scheduler (only add_noise is used) */
   /* the prior (unCLIP text-to-image) */
   bool has_prior;
-  dif_clip_tokenizer *prior_tokenizer;
-  dif_clip_text prior_text_encoder;
-  dif_prior prior;
-  dif_config *prior_scheduler_cfg;
+  dif__clip_tokenizer *prior_tokenizer;
+  dif__clip_text prior_text_encoder;
+  dif__prior prior;
+  dif__config *prior_scheduler_cfg;
   /* what a new sample starts from: libdif's defaults for this kind of model,
    * overridden by the folder's dif_defaults.json (defaults.h) */
   dif_defaults defaults;
-} dif_models;
+} dif__models;
 
 /* Loads a model folder; prior_dir (may be NULL) names a separate folder with
  * the prior parts. The folder's dif_defaults.json, if any, is read last. Reports each component
  * through progress (may be NULL). On failure nothing stays loaded. */
-dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir,
-                           dif_load_progress progress, void *user, dif_error *err);
+dif_status dif__models_load(dif__models *m, const char *dir, const char *prior_dir,
+                            dif__load_progress progress, void *user, dif__error *err);
 /* Loads a single-file checkpoint (io/checkpoint.h): its UNet, VAE and text
  * encoder from file, everything else — configs, tokenizer, schedulers and,
  * for Stable unCLIP, the image encoder, feature extractor and image
@@ -78,17 +78,17 @@ dif_status dif_models_load(dif_models *m, const char *dir, const char *prior_dir
  * the diffusers folder config_dir, as diffusers' from_single_file(file,
  * config=config_dir). config_dir NULL: DIF_ERR_INVALID_ARGUMENT saying what
  * the file is and that a folder is needed. */
-dif_status dif_models_load_checkpoint(dif_models *m, const char *file, const char *config_dir,
-                                      const char *prior_dir, dif_load_progress progress, void *user,
-                                      dif_error *err);
-void dif_models_free(dif_models *m);
+dif_status dif__models_load_checkpoint(dif__models *m, const char *file, const char *config_dir,
+                                       const char *prior_dir, dif__load_progress progress,
+                                       void *user, dif__error *err);
+void dif__models_free(dif__models *m);
 /* Before a run: DIF_ERR_IO naming the file if a mapped weights file was
  * changed in place since loading (io/safetensors.h). */
-dif_status dif_models_check_files(const dif_models *m, dif_error *err);
+dif_status dif__models_check_files(const dif__models *m, dif__error *err);
 
 /* The highest unCLIP noise level the model takes: its image noising
  * scheduler's num_train_timesteps - 1 (999 for Stable unCLIP); 999 for a
  * Stable Diffusion model, which has no noise augmentation. */
-int32_t dif_models_max_noise_level(const dif_models *m);
+int32_t dif__models_max_noise_level(const dif__models *m);
 
 #endif

@@ -17,12 +17,12 @@ typedef struct prior_run {
   float *proj, *enc; /* the prior's text inputs per batch item: [NB, P], [NB, T, C] */
   int32_t *amask;    /* [NB, T] */
   float *lat;        /* latents [B, D] */
-  dif_scheduler *sch;
-  dif_prior_cache cache; /* the text tokens' keys and values */
+  dif__scheduler *sch;
+  dif__prior_cache cache; /* the text tokens' keys and values */
 } prior_run;
 
 static dif_status prior_alloc(gen *g, prior_run *p) {
-  const dif_clip_text *te = &g->m->prior_text_encoder;
+  const dif__clip_text *te = &g->m->prior_text_encoder;
   *p = (prior_run){.g = g,
                    .B = g->r->batch,
                    .D = g->m->prior.embed_dim,
@@ -43,8 +43,8 @@ static dif_status prior_alloc(gen *g, prior_run *p) {
 }
 
 static void prior_free(prior_run *p) {
-  dif_scheduler_free(p->sch);
-  dif_prior_cache_free(&p->cache);
+  dif__scheduler_free(p->sch);
+  dif__prior_cache_free(&p->cache);
   free(p->hid);
   free(p->emb);
   free(p->mask);
@@ -58,8 +58,8 @@ static void prior_free(prior_run *p) {
  * unconditional "", always empty for the prior), copied per batch item; the
  * scheduler; the text tokens' cache. */
 static dif_status prior_condition(gen *g, prior_run *p, const char *text) {
-  const dif_models *m = g->m;
-  const dif_clip_text *te = &m->prior_text_encoder;
+  const dif__models *m = g->m;
+  const dif__clip_text *te = &m->prior_text_encoder;
   int64_t B = p->B, NB = p->NB, T = p->T, C = p->C, P = p->P;
   dif_status s = gen_encode_text(g, m->prior_tokenizer, te, text, "prior_text_encoder",
                                  &g->prior_text_calls, p->hid + T * C, p->emb + P, p->mask + T);
@@ -76,23 +76,23 @@ static dif_status prior_condition(gen *g, prior_run *p, const char *text) {
   gen_trace(g, p->proj, NB * P, "prior.proj_embedding");
   gen_trace(g, p->enc, NB * T * C, "prior.encoder_hidden_states");
   gen_trace_ints(g, p->amask, NB * T, "prior.attention_mask");
-  s = dif_scheduler_create(g->r->prior_scheduler ? g->r->prior_scheduler : "DDPMScheduler",
-                           m->prior_scheduler_cfg, NULL, &p->sch, g->err);
+  s = dif__scheduler_create(g->r->prior_scheduler ? g->r->prior_scheduler : "DDPMScheduler",
+                            m->prior_scheduler_cfg, NULL, &p->sch, g->err);
   /* The text tokens are the same at every step: run them once for each
    * distinct text, hid = [uncond, cond] (item b of the batch uses b / B). */
   int skip = p->cfg ? 0 : 1;
   if (!s)
-    s = dif_prior_cache_build(&m->prior, g->k, p->hid + skip * T * C, p->mask + skip * T, 2 - skip,
-                              &p->cache, g->err);
+    s = dif__prior_cache_build(&m->prior, g->k, p->hid + skip * T * C, p->mask + skip * T, 2 - skip,
+                               &p->cache, g->err);
   return s;
 }
 
 /* The loop's model: the prior on its cached text. */
 static dif_status prior_model(void *user, const float *x_in, int64_t NB, float t, float *pred,
-                              dif_error *err) {
+                              dif__error *err) {
   prior_run *p = user;
-  dif_prior_input in = {x_in, &t, 1, p->proj, p->enc, p->amask, NB, NULL, NULL, &p->cache};
-  return dif_prior_forward(&p->g->m->prior, p->g->k, &in, pred, err);
+  dif__prior_input in = {x_in, &t, 1, p->proj, p->enc, p->amask, NB, NULL, NULL, &p->cache};
+  return dif__prior_forward(&p->g->m->prior, p->g->k, &in, pred, err);
 }
 
 dif_status gen_run_prior(gen *g, const char *text, float *out) {
@@ -100,33 +100,33 @@ dif_status gen_run_prior(gen *g, const char *text, float *out) {
   dif_status s = prior_alloc(g, &p);
   int64_t B = p.B, D = p.D;
   if (!s) s = prior_condition(g, &p, text);
-  if (!s) s = dif_scheduler_set_timesteps(p.sch, g->r->prior_steps, g->err);
+  if (!s) s = dif__scheduler_set_timesteps(p.sch, g->r->prior_steps, g->err);
   if (!s) s = gen_draw(g, p.lat, B, D);
   if (!s) {
-    float sigma = dif_scheduler_init_noise_sigma(p.sch);
+    float sigma = dif__scheduler_init_noise_sigma(p.sch);
     for (int64_t i = 0; i < B * D; i++) p.lat[i] *= sigma;
   }
-  dif_loop l = {.sch = p.sch,
-                .lat = p.lat,
-                .B = B,
-                .n = D,
-                .guidance = g->r->prior_guidance,
-                .eta = g->r->eta,
-                .model = prior_model,
-                .model_user = &p,
-                .model_name = "the prior",
-                .latents_name = "the prior's latents",
-                .step_name = "prior step",
-                .call = "prior.call",
-                .input = "hidden_states",
-                .output = "predicted_image_embedding",
-                .step = "prior_step",
-                .step_output = "model_output_cfg",
-                .callback = "prior_callback"};
-  if (!s) s = dif_denoise(g, &l);
+  dif__loop l = {.sch = p.sch,
+                 .lat = p.lat,
+                 .B = B,
+                 .n = D,
+                 .guidance = g->r->prior_guidance,
+                 .eta = g->r->eta,
+                 .model = prior_model,
+                 .model_user = &p,
+                 .model_name = "the prior",
+                 .latents_name = "the prior's latents",
+                 .step_name = "prior step",
+                 .call = "prior.call",
+                 .input = "hidden_states",
+                 .output = "predicted_image_embedding",
+                 .step = "prior_step",
+                 .step_output = "model_output_cfg",
+                 .callback = "prior_callback"};
+  if (!s) s = dif__denoise(g, &l);
   if (!s) {
     gen_trace(g, p.lat, B * D, "prior.post_process_latents.in");
-    dif_prior_post_process(&g->m->prior, p.lat, B, out);
+    dif__prior_post_process(&g->m->prior, p.lat, B, out);
     gen_trace(g, out, B * D, "prior.post_process_latents.out");
     s = gen_check_finite(
         g, out, B * D,

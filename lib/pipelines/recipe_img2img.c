@@ -5,8 +5,8 @@
 
 #include "pipelines/gen.h"
 
-dif_status gen_recipe_img2img(gen *g, dif_result *out) {
-  const dif_image *img = g->r->init_image;
+dif_status gen_recipe_img2img(gen *g, dif__result *out) {
+  const dif__image *img = g->r->init_image;
   int64_t n = g->m->vae.latent_ch * (int64_t)img->height * img->width;
   dif_status s = gen_check_init_size(g, img);
   if (!s) s = gen_begin(g, true);

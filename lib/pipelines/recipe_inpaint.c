@@ -29,7 +29,7 @@ typedef struct inpaint {
 } inpaint;
 
 /* After step i: unmasked latents := the image latents at timestep i + 1. */
-static dif_status keep_unmasked(void *user, int i, float *lat, dif_error *err) {
+static dif_status keep_unmasked(void *user, int i, float *lat, dif__error *err) {
   inpaint *p = user;
   gen *g = p->g;
   int64_t B = g->r->batch, hw = g->h * g->w;
@@ -37,8 +37,8 @@ static dif_status keep_unmasked(void *user, int i, float *lat, dif_error *err) {
     memcpy(p->proper + b * p->n, p->image_latents, (size_t)p->n * sizeof *p->proper);
   dif_status s = DIF_OK;
   (void)err; /* gen_add_noise sets g->err, the same error */
-  if (i + 1 < dif_scheduler_num_timesteps(g->sch))
-    s = gen_add_noise(g, p->proper, p->noise, dif_scheduler_timestep(g->sch, i + 1), B * p->n,
+  if (i + 1 < dif__scheduler_num_timesteps(g->sch))
+    s = gen_add_noise(g, p->proper, p->noise, dif__scheduler_timestep(g->sch, i + 1), B * p->n,
                       p->proper);
   for (int64_t j = 0; !s && j < B * p->n; j++) {
     float m = p->mlat[j % hw];
@@ -95,9 +95,9 @@ static dif_status inpaint_latents(gen *g, inpaint *p, const float *x, const gen_
   return s;
 }
 
-dif_status gen_recipe_inpaint(gen *g, dif_result *out) {
-  const dif_request *r = g->r;
-  const dif_image *img = r->init_image;
+dif_status gen_recipe_inpaint(gen *g, dif__result *out) {
+  const dif__request *r = g->r;
+  const dif__image *img = r->init_image;
   bool nine = g->m->unet.in_ch != g->m->vae.latent_ch;
   int64_t B = r->batch, NB = r->guidance > 1.0f ? 2 * B : B, H = r->height, W = r->width;
   dif_status s = gen_check_init_size(g, img);

@@ -3,7 +3,7 @@
  * (StableUnCLIPImg2ImgPipeline); the conditioning block tells them apart. */
 #include "pipelines/gen.h"
 
-dif_status gen_recipe_from_noise(gen *g, dif_result *out) {
+dif_status gen_recipe_from_noise(gen *g, dif__result *out) {
   dif_status s = gen_begin(g, false);
   if (!s) s = gen_condition(g);
   if (!s) s = gen_latents_noise(g, NULL);

@@ -1,4 +1,4 @@
-/* recipes.c — dif_generate: checks the request, picks the recipe (one row
+/* recipes.c — dif__generate: checks the request, picks the recipe (one row
  * each: the first whose `applies` holds), runs it; and the frame every
  * recipe shares (scheduler and timesteps, the decoder's loop, freeing).
  *
@@ -10,25 +10,25 @@
 
 #include "pipelines/gen.h"
 
-static bool always(const dif_models *m, const dif_request *r) {
+static bool always(const dif__models *m, const dif__request *r) {
   (void)m;
   (void)r;
   return true;
 }
 
-static bool has_init_image(const dif_models *m, const dif_request *r) {
+static bool has_init_image(const dif__models *m, const dif__request *r) {
   (void)m;
   return r->init_image != NULL;
 }
 
-static bool has_mask(const dif_models *m, const dif_request *r) {
+static bool has_mask(const dif__models *m, const dif__request *r) {
   (void)m;
   return r->init_image && r->mask;
 }
 
-static bool has_image_part(const dif_models *m, const dif_request *r) {
-  for (int i = 0; m->family == DIF_FAMILY_UNCLIP && i < r->n_parts; i++)
-    if (r->parts[i].kind == DIF_PART_IMAGE) return true;
+static bool has_image_part(const dif__models *m, const dif__request *r) {
+  for (int i = 0; m->family == DIF__FAMILY_UNCLIP && i < r->n_parts; i++)
+    if (r->parts[i].kind == DIF__PART_IMAGE) return true;
   return false;
 }
 
@@ -39,122 +39,122 @@ static const gen_recipe recipes[] = {
     {"text-to-image", always, gen_recipe_from_noise},
 };
 
-static dif_status check_request(const dif_models *m, const dif_request *r, dif_error *err) {
-  int64_t f = dif_vae_scale(&m->vae);
+static dif_status check_request(const dif__models *m, const dif__request *r, dif__error *err) {
+  int64_t f = dif__vae_scale(&m->vae);
   if (r->width < 8 || r->height < 8 || r->width % 8 || r->height % 8 || r->width % f ||
       r->height % f)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "size %dx%d: width and height must be positive multiples of 8", r->width,
-                    r->height);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "size %dx%d: width and height must be positive multiples of 8", r->width,
+                     r->height);
   if (r->width > DIF_MAX_OUTPUT_SIDE || r->height > DIF_MAX_OUTPUT_SIDE)
-    return dif_fail(err, DIF_ERR_LIMIT, "size %dx%d exceeds DIF_MAX_OUTPUT_SIDE (%d)", r->width,
-                    r->height, DIF_MAX_OUTPUT_SIDE);
+    return dif__fail(err, DIF_ERR_LIMIT, "size %dx%d exceeds DIF_MAX_OUTPUT_SIDE (%d)", r->width,
+                     r->height, DIF_MAX_OUTPUT_SIDE);
   if (r->steps < 1 || r->batch < 1 || r->batch > DIF_MAX_BATCH ||
       !(r->guidance >= 0 && r->guidance <= DIF_MAX_GUIDANCE) ||
       !(r->prior_guidance >= 0 && r->prior_guidance <= DIF_MAX_GUIDANCE) || !isfinite(r->eta) ||
       r->prior_steps < 1)
-    return dif_fail(
+    return dif__fail(
         err, DIF_ERR_INVALID_ARGUMENT,
         "steps %d, prior steps %d, batch %d, guidance %g, prior guidance %g: out of range",
         r->steps, r->prior_steps, r->batch, (double)r->guidance, (double)r->prior_guidance);
   if (r->mask && !r->init_image)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "a mask needs an init image (the picture whose masked part is repainted)");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "a mask needs an init image (the picture whose masked part is repainted)");
   if (m->unet.in_ch != m->vae.latent_ch && !r->mask)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "this is an inpainting model (its UNet takes %lld input channels): it needs "
-                    "an init image and a mask",
-                    (long long)m->unet.in_ch);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "this is an inpainting model (its UNet takes %lld input channels): it needs "
+                     "an init image and a mask",
+                     (long long)m->unet.in_ch);
   for (int i = 0; i < r->n_parts; i++)
-    if (r->parts[i].kind == DIF_PART_IMAGE && m->family == DIF_FAMILY_SD)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                      "image prompts need a Stable unCLIP model; this is a Stable Diffusion model "
-                      "(use an init image with a strength for img2img instead)");
+    if (r->parts[i].kind == DIF__PART_IMAGE && m->family == DIF__FAMILY_SD)
+      return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                       "image prompts need a Stable unCLIP model; this is a Stable Diffusion model "
+                       "(use an init image with a strength for img2img instead)");
   return DIF_OK;
 }
 
 dif_status gen_begin(gen *g, bool use_strength) {
-  const dif_models *m = g->m;
-  const dif_request *r = g->r;
-  int64_t f = dif_vae_scale(&m->vae);
+  const dif__models *m = g->m;
+  const dif__request *r = g->r;
+  int64_t f = dif__vae_scale(&m->vae);
   g->h = r->height / f;
   g->w = r->width / f;
   /* the decoder's scheduler, first so that progress knows every step */
-  dif_status s = dif_scheduler_create(r->scheduler ? r->scheduler : m->scheduler_class,
-                                      r->scheduler_cfg ? r->scheduler_cfg : m->scheduler_cfg,
-                                      r->scheduler_overrides, &g->sch, g->err);
-  if (!s) s = dif_scheduler_set_timesteps(g->sch, r->steps, g->err);
+  dif_status s = dif__scheduler_create(r->scheduler ? r->scheduler : m->scheduler_class,
+                                       r->scheduler_cfg ? r->scheduler_cfg : m->scheduler_cfg,
+                                       r->scheduler_overrides, &g->sch, g->err);
+  if (!s) s = dif__scheduler_set_timesteps(g->sch, r->steps, g->err);
   int steps_run = 0;
   if (!s && use_strength)
-    s = dif_scheduler_img2img_start(g->sch, r->steps, r->strength, &g->first, &steps_run, g->err);
+    s = dif__scheduler_img2img_start(g->sch, r->steps, r->strength, &g->first, &steps_run, g->err);
   if (s) return s;
-  g->total = dif_scheduler_num_timesteps(g->sch) - g->first;
-  if (m->family == DIF_FAMILY_UNCLIP && m->has_prior && r->text_to_prior)
+  g->total = dif__scheduler_num_timesteps(g->sch) - g->first;
+  if (m->family == DIF__FAMILY_UNCLIP && m->has_prior && r->text_to_prior)
     for (int i = 0; i < r->n_parts; i++)
-      if (r->parts[i].kind == DIF_PART_TEXT) g->total += r->prior_steps;
+      if (r->parts[i].kind == DIF__PART_TEXT) g->total += r->prior_steps;
   g->lat = gen_floats(g, r->batch * m->vae.latent_ch * g->h * g->w, "latents");
   return g->lat ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
 }
 
 /* The loop's model: the UNet on the decoder's text and class labels. */
 static dif_status unet_model(void *user, const float *x_in, int64_t NB, float t, float *pred,
-                             dif_error *err) {
+                             dif__error *err) {
   gen *g = user;
-  dif_unet_input in = {.sample = x_in,
-                       .B = NB,
-                       .H = g->h,
-                       .W = g->w,
-                       .timesteps = &t,
-                       .n_timesteps = 1,
-                       .context = g->context,
-                       .S = g->m->text_encoder.max_positions,
-                       .class_labels = g->labels};
-  return dif_unet_forward(&g->m->unet, g->k, &in, pred, err);
+  dif__unet_input in = {.sample = x_in,
+                        .B = NB,
+                        .H = g->h,
+                        .W = g->w,
+                        .timesteps = &t,
+                        .n_timesteps = 1,
+                        .context = g->context,
+                        .S = g->m->text_encoder.max_positions,
+                        .class_labels = g->labels};
+  return dif__unet_forward(&g->m->unet, g->k, &in, pred, err);
 }
 
-dif_status gen_denoise(gen *g, const float *concat, int64_t concat_n, dif_loop_hook step,
+dif_status gen_denoise(gen *g, const float *concat, int64_t concat_n, dif__loop_hook step,
                        void *step_user) {
-  dif_loop l = {.sch = g->sch,
-                .first = g->first,
-                .lat = g->lat,
-                .B = g->r->batch,
-                .n = g->m->unet.out_ch * g->h * g->w,
-                .concat = concat,
-                .concat_n = concat_n,
-                .guidance = g->r->guidance,
-                .eta = g->r->eta,
-                .model = unet_model,
-                .model_user = g,
-                .hook = step,
-                .hook_user = step_user,
-                .model_name = "the UNet",
-                .latents_name = "the latents",
-                .step_name = "decoder step",
-                .call = "unet.call",
-                .input = "sample",
-                .output = "out",
-                .step = "step",
-                .step_output = "model_output",
-                .callback = "callback"};
-  return dif_denoise(g, &l);
+  dif__loop l = {.sch = g->sch,
+                 .first = g->first,
+                 .lat = g->lat,
+                 .B = g->r->batch,
+                 .n = g->m->unet.out_ch * g->h * g->w,
+                 .concat = concat,
+                 .concat_n = concat_n,
+                 .guidance = g->r->guidance,
+                 .eta = g->r->eta,
+                 .model = unet_model,
+                 .model_user = g,
+                 .hook = step,
+                 .hook_user = step_user,
+                 .model_name = "the UNet",
+                 .latents_name = "the latents",
+                 .step_name = "decoder step",
+                 .call = "unet.call",
+                 .input = "sample",
+                 .output = "out",
+                 .step = "step",
+                 .step_output = "model_output",
+                 .callback = "callback"};
+  return dif__denoise(g, &l);
 }
 
 void gen_end(gen *g) {
-  dif_scheduler_free(g->sch);
+  dif__scheduler_free(g->sch);
   free(g->embeds);
   free(g->labels);
   free(g->context);
   free(g->lat);
 }
 
-dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_request *r,
-                        dif_result *out, dif_error *err) {
+dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__request *r,
+                         dif__result *out, dif__error *err) {
   memset(out, 0, sizeof *out);
   dif_status s = check_request(m, r, err);
   if (s) return s;
   gen g = {.m = m, .k = k, .r = r, .err = err};
   g.gens[0] = &g.rng;
-  dif_rng_seed(&g.rng, r->seed);
+  dif__rng_seed(&g.rng, r->seed);
   const gen_recipe *recipe = recipes;
   while (!recipe->applies(m, r)) recipe++; /* the last row always applies */
   s = recipe->run(&g, out);
@@ -162,7 +162,7 @@ dif_status dif_generate(const dif_models *m, const dif_kctx *k, const dif_reques
   return s;
 }
 
-void dif_result_free(dif_result *res) {
+void dif__result_free(dif__result *res) {
   if (!res) return;
   free(res->rgb);
   memset(res, 0, sizeof *res);

@@ -22,7 +22,7 @@ static uint32_t to_bits(float f) {
   return u;
 }
 
-float dif_cephes_logf(float x) {
+float dif__cephes_logf(float x) {
   x = fmaxf(x, from_bits(0x00800000u)); /* no denormals */
   uint32_t ix = to_bits(x);
   float e = (float)((int32_t)(ix >> 23) - 0x7f);
@@ -49,7 +49,7 @@ float dif_cephes_logf(float x) {
   return fmaf(e, 0.693359375f, x + y);
 }
 
-void dif_cephes_sincosf(float x, float *s, float *c) {
+void dif__cephes_sincosf(float x, float *s, float *c) {
   uint32_t sign_sin = to_bits(x) & 0x80000000u;
   x = fabsf(x);
   int32_t j = (int32_t)(x * 1.27323954473516f); /* 4 / pi, truncated */

@@ -9,10 +9,10 @@
  * be "improved". Valid for the inputs randn uses: log of (0, 1], sin/cos of
  * [0, 2*pi).
  */
-#ifndef DIF_SAMPLERS_CEPHES_F32_H
-#define DIF_SAMPLERS_CEPHES_F32_H
+#ifndef DIF__SAMPLERS_CEPHES_F32_H
+#define DIF__SAMPLERS_CEPHES_F32_H
 
-float dif_cephes_logf(float x);
-void dif_cephes_sincosf(float x, float *s, float *c);
+float dif__cephes_logf(float x);
+void dif__cephes_sincosf(float x, float *s, float *c);
 
 #endif

@@ -29,7 +29,7 @@ static const double wg[5] = {
     0.295524224714752870173892994651338};
 
 /* dqk21: result, abserr, resabs (integral of |f|), resasc (of |f - mean|). */
-static double qk21(dif_quad_fn f, void *u, double a, double b, double *abserr, double *resabs,
+static double qk21(dif__quad_fn f, void *u, double a, double b, double *abserr, double *resabs,
                    double *resasc) {
   const double epmach = DBL_EPSILON, uflow = DBL_MIN;
   const double centr = 0.5 * (a + b), hlgth = 0.5 * (b - a), dhlgth = fabs(hlgth);
@@ -80,7 +80,7 @@ static double qk21(dif_quad_fn f, void *u, double a, double b, double *abserr, d
   return result;
 }
 
-double dif_quad(dif_quad_fn f, void *u, double a, double b, double epsrel, double *abserr_out) {
+double dif__quad(dif__quad_fn f, void *u, double a, double b, double epsrel, double *abserr_out) {
   double abserr, defabs, resasc;
   double result = qk21(f, u, a, b, &abserr, &defabs, &resasc);
   double errbnd = fmax(EPSABS, epsrel * fabs(result));

@@ -9,14 +9,14 @@
  * returns. Later subdivisions follow dqagse without its epsilon-algorithm
  * extrapolation (only needed for singular integrands).
  */
-#ifndef DIF_SAMPLERS_QUAD_H
-#define DIF_SAMPLERS_QUAD_H
+#ifndef DIF__SAMPLERS_QUAD_H
+#define DIF__SAMPLERS_QUAD_H
 
-typedef double (*dif_quad_fn)(double x, void *user);
+typedef double (*dif__quad_fn)(double x, void *user);
 
 /* Integral of f over [a, b] (b < a allowed) with scipy's defaults
  * epsabs = 1.49e-8, limit = 50 and the given epsrel. *abserr (optional)
  * receives the error estimate. */
-double dif_quad(dif_quad_fn f, void *user, double a, double b, double epsrel, double *abserr);
+double dif__quad(dif__quad_fn f, void *user, double a, double b, double epsrel, double *abserr);
 
 #endif

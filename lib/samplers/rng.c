@@ -22,10 +22,10 @@
 #define MT_UPPER 0x80000000u
 #define MT_LOWER 0x7fffffffu
 
-void dif_rng_seed(dif_rng *r, uint64_t seed) {
+void dif__rng_seed(dif__rng *r, uint64_t seed) {
   r->seed = seed;
   r->state[0] = (uint32_t)(seed & 0xffffffffu);
-  for (uint32_t j = 1; j < DIF_MT_N; j++)
+  for (uint32_t j = 1; j < DIF__MT_N; j++)
     r->state[j] = 1812433253u * (r->state[j - 1] ^ (r->state[j - 1] >> 30)) + j;
   r->left = 1;
   r->next = 0;
@@ -33,24 +33,24 @@ void dif_rng_seed(dif_rng *r, uint64_t seed) {
   r->normal = 0;
 }
 
-uint64_t dif_rng_initial_seed(const dif_rng *r) { return r->seed; }
+uint64_t dif__rng_initial_seed(const dif__rng *r) { return r->seed; }
 
 static uint32_t twist(uint32_t u, uint32_t v) {
   uint32_t y = (u & MT_UPPER) | (v & MT_LOWER);
   return (y >> 1) ^ ((v & 1u) ? MT_MATRIX_A : 0u);
 }
 
-static void next_state(dif_rng *r) {
+static void next_state(dif__rng *r) {
   uint32_t *s = r->state;
-  r->left = DIF_MT_N;
+  r->left = DIF__MT_N;
   r->next = 0;
   int k = 0;
-  for (; k < DIF_MT_N - MT_M; k++) s[k] = s[k + MT_M] ^ twist(s[k], s[k + 1]);
-  for (; k < DIF_MT_N - 1; k++) s[k] = s[k + MT_M - DIF_MT_N] ^ twist(s[k], s[k + 1]);
-  s[DIF_MT_N - 1] = s[MT_M - 1] ^ twist(s[DIF_MT_N - 1], s[0]);
+  for (; k < DIF__MT_N - MT_M; k++) s[k] = s[k + MT_M] ^ twist(s[k], s[k + 1]);
+  for (; k < DIF__MT_N - 1; k++) s[k] = s[k + MT_M - DIF__MT_N] ^ twist(s[k], s[k + 1]);
+  s[DIF__MT_N - 1] = s[MT_M - 1] ^ twist(s[DIF__MT_N - 1], s[0]);
 }
 
-uint32_t dif_rng_u32(dif_rng *r) {
+uint32_t dif__rng_u32(dif__rng *r) {
   if (--r->left == 0) next_state(r);
   uint32_t y = r->state[r->next++];
   y ^= y >> 11;
@@ -60,31 +60,31 @@ uint32_t dif_rng_u32(dif_rng *r) {
   return y;
 }
 
-uint64_t dif_rng_u64(dif_rng *r) {
-  uint32_t hi = dif_rng_u32(r);
-  uint32_t lo = dif_rng_u32(r);
+uint64_t dif__rng_u64(dif__rng *r) {
+  uint32_t hi = dif__rng_u32(r);
+  uint32_t lo = dif__rng_u32(r);
   return ((uint64_t)hi << 32) | lo;
 }
 
-float dif_rng_uniform_f(dif_rng *r) {
+float dif__rng_uniform_f(dif__rng *r) {
   /* (x & (2^24 - 1)) * 2^-24 in float, then * (to - from) + from = * 1 + 0. */
-  float x = (float)(dif_rng_u32(r) & ((1u << 24) - 1)) * (1.0f / (float)(1u << 24));
+  float x = (float)(dif__rng_u32(r) & ((1u << 24) - 1)) * (1.0f / (float)(1u << 24));
   return x * 1.0f + 0.0f;
 }
 
-double dif_rng_uniform_d(dif_rng *r) {
+double dif__rng_uniform_d(dif__rng *r) {
   double x =
-      (double)(dif_rng_u64(r) & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
+      (double)(dif__rng_u64(r) & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
   return x * 1.0 + 0.0;
 }
 
-double dif_rng_normal_d(dif_rng *r) {
+double dif__rng_normal_d(dif__rng *r) {
   if (r->has_normal) {
     r->has_normal = false;
     return r->normal * 1.0 + 0.0;
   }
-  const double u1 = dif_rng_uniform_d(r);
-  const double u2 = dif_rng_uniform_d(r);
+  const double u1 = dif__rng_uniform_d(r);
+  const double u2 = dif__rng_uniform_d(r);
   const double rad = sqrt(-2.0 * log(1.0 - u2)); /* PyTorch 1.13; newer: log1p(-u2) */
   const double theta = 2.0 * PI_D * u1;
   r->normal = rad * sin(theta);
@@ -100,44 +100,44 @@ static void normal_fill_16(float *d) {
   for (int j = 0; j < 8; j++) {
     const float u1 = 1.0f - d[j];
     const float u2 = d[j + 8];
-    const float radius = sqrtf(-2.0f * dif_cephes_logf(u1));
+    const float radius = sqrtf(-2.0f * dif__cephes_logf(u1));
     float s, c;
-    dif_cephes_sincosf(two_pi * u2, &s, &c);
+    dif__cephes_sincosf(two_pi * u2, &s, &c);
     d[j] = fmaf(radius * c, 1.0f, 0.0f);
     d[j + 8] = fmaf(radius * s, 1.0f, 0.0f);
   }
 }
 
-void dif_rng_randn(dif_rng *r, float *out, int64_t n) {
+void dif__rng_randn(dif__rng *r, float *out, int64_t n) {
   if (n <= 0) return;
   if (n < 16) {
-    for (int64_t i = 0; i < n; i++) out[i] = (float)dif_rng_normal_d(r);
+    for (int64_t i = 0; i < n; i++) out[i] = (float)dif__rng_normal_d(r);
     return;
   }
-  for (int64_t i = 0; i < n; i++) out[i] = dif_rng_uniform_f(r);
+  for (int64_t i = 0; i < n; i++) out[i] = dif__rng_uniform_f(r);
   for (int64_t i = 0; i + 16 <= n; i += 16) normal_fill_16(out + i);
   if (n % 16 != 0) {
     float *tail = out + n - 16;
-    for (int i = 0; i < 16; i++) tail[i] = dif_rng_uniform_f(r);
+    for (int i = 0; i < 16; i++) tail[i] = dif__rng_uniform_f(r);
     normal_fill_16(tail);
   }
 }
 
-dif_status dif_randn_tensor(dif_rng *const *gens, int n_gens, int64_t batch, int64_t item_numel,
-                            float *out, dif_error *err) {
+dif_status dif__randn_tensor(dif__rng *const *gens, int n_gens, int64_t batch, int64_t item_numel,
+                             float *out, dif__error *err) {
   if (!gens || n_gens < 1 || batch < 0 || item_numel < 0 || (!out && batch * item_numel > 0))
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "randn_tensor: bad arguments");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "randn_tensor: bad arguments");
   for (int i = 0; i < n_gens; i++)
     if (!gens[i])
-      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "randn_tensor: generator %d is NULL", i);
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "randn_tensor: generator %d is NULL", i);
   if (n_gens == 1) { /* a list of one is the single generator, as in diffusers */
-    dif_rng_randn(gens[0], out, batch * item_numel);
+    dif__rng_randn(gens[0], out, batch * item_numel);
     return DIF_OK;
   }
   if (n_gens != batch)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "randn_tensor: %d generators for a batch of %lld (give 1 or one per item)",
-                    n_gens, (long long)batch);
-  for (int64_t b = 0; b < batch; b++) dif_rng_randn(gens[b], out + b * item_numel, item_numel);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "randn_tensor: %d generators for a batch of %lld (give 1 or one per item)",
+                     n_gens, (long long)batch);
+  for (int64_t b = 0; b < batch; b++) dif__rng_randn(gens[b], out + b * item_numel, item_numel);
   return DIF_OK;
 }

@@ -17,74 +17,75 @@ static void reverse(double *v, int n) {
   }
 }
 
-static dif_status trailing(const dif_scheduler *s, int steps, double start, double *out,
-                           dif_error *err) {
+static dif_status trailing(const dif__scheduler *s, int steps, double start, double *out,
+                           dif__error *err) {
   const double ratio = (double)s->T / (double)steps;
-  const int64_t len = dif_np_arange_len(start, 0, -ratio);
+  const int64_t len = dif__np_arange_len(start, 0, -ratio);
   if (len != steps)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: trailing spacing gives %lld timesteps for %d",
-                    dif_scheduler_class_name(s), (long long)len, steps);
-  dif_np_arange(start, -ratio, steps, out);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: trailing spacing gives %lld timesteps for %d",
+                     dif__scheduler_class_name(s), (long long)len, steps);
+  dif__np_arange(start, -ratio, steps, out);
   return DIF_OK;
 }
 
-dif_status dif_sched_spacing_euler(const dif_scheduler *s, int steps, double *out, dif_error *err) {
-  if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
+dif_status dif__sched_spacing_euler(const dif__scheduler *s, int steps, double *out,
+                                    dif__error *err) {
+  if (s->cfg.timestep_spacing == DIF__SPACING_LINSPACE) {
     /* np.linspace(0, T - 1, n, dtype=float32)[::-1] */
-    dif_np_linspace(0, (double)(s->T - 1), steps, out);
+    dif__np_linspace(0, (double)(s->T - 1), steps, out);
     for (int i = 0; i < steps; i++) out[i] = (float)out[i];
     reverse(out, steps);
-  } else if (s->cfg.timestep_spacing == DIF_SPACING_LEADING) {
+  } else if (s->cfg.timestep_spacing == DIF__SPACING_LEADING) {
     const int64_t ratio = s->T / steps;
     for (int i = 0; i < steps; i++)
       out[i] = (double)((float)((int64_t)(steps - 1 - i) * ratio) + (float)s->cfg.steps_offset);
   } else {
     dif_status st = trailing(s, steps, (double)s->T, out, err);
     if (st) return st;
-    for (int i = 0; i < steps; i++) out[i] = (double)((float)dif_np_round(out[i]) - 1.0f);
+    for (int i = 0; i < steps; i++) out[i] = (double)((float)dif__np_round(out[i]) - 1.0f);
   }
   return DIF_OK;
 }
 
-dif_status dif_sched_spacing_multistep(const dif_scheduler *s, int steps, int64_t last, double *out,
-                                       dif_error *err) {
-  if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
+dif_status dif__sched_spacing_multistep(const dif__scheduler *s, int steps, int64_t last,
+                                        double *out, dif__error *err) {
+  if (s->cfg.timestep_spacing == DIF__SPACING_LINSPACE) {
     double *tmp = malloc((size_t)(steps + 1) * sizeof *tmp);
-    if (!tmp) return dif_fail_oom(err, "timesteps", (size_t)(steps + 1) * sizeof *tmp);
-    dif_np_linspace(0, (double)(last - 1), steps + 1, tmp);
-    for (int i = 0; i < steps; i++) out[i] = (double)(int64_t)dif_np_round(tmp[steps - i]);
+    if (!tmp) return dif__fail_oom(err, "timesteps", (size_t)(steps + 1) * sizeof *tmp);
+    dif__np_linspace(0, (double)(last - 1), steps + 1, tmp);
+    for (int i = 0; i < steps; i++) out[i] = (double)(int64_t)dif__np_round(tmp[steps - i]);
     free(tmp);
-  } else if (s->cfg.timestep_spacing == DIF_SPACING_LEADING) {
+  } else if (s->cfg.timestep_spacing == DIF__SPACING_LEADING) {
     const int64_t ratio = last / (steps + 1);
     for (int i = 0; i < steps; i++)
       out[i] = (double)((int64_t)(steps - i) * ratio + s->cfg.steps_offset);
   } else {
     dif_status st = trailing(s, steps, (double)last, out, err);
     if (st) return st;
-    for (int i = 0; i < steps; i++) out[i] = (double)((int64_t)dif_np_round(out[i]) - 1);
+    for (int i = 0; i < steps; i++) out[i] = (double)((int64_t)dif__np_round(out[i]) - 1);
   }
   return DIF_OK;
 }
 
-dif_status dif_sched_log_sigmas(const dif_scheduler *s, float **sigmas, float **log_sigmas,
-                                dif_error *err) {
+dif_status dif__sched_log_sigmas(const dif__scheduler *s, float **sigmas, float **log_sigmas,
+                                 dif__error *err) {
   *sigmas = malloc((size_t)s->T * sizeof(float));
   *log_sigmas = malloc((size_t)s->T * sizeof(float));
   if (!*sigmas || !*log_sigmas) {
     free(*sigmas);
     free(*log_sigmas);
     *sigmas = *log_sigmas = NULL;
-    return dif_fail_oom(err, "sigmas", 2 * (size_t)s->T * sizeof(float));
+    return dif__fail_oom(err, "sigmas", 2 * (size_t)s->T * sizeof(float));
   }
-  dif_sched_train_sigmas(s->alphas_cumprod, s->T, *sigmas);
+  dif__sched_train_sigmas(s->alphas_cumprod, s->T, *sigmas);
   for (int64_t i = 0; i < s->T; i++) (*log_sigmas)[i] = logf((*sigmas)[i]);
   return DIF_OK;
 }
 
-dif_status dif_sched_scale_by_sigma(dif_scheduler *s, int i, const float *x, float *out, int64_t n,
-                                    dif_error *err) {
+dif_status dif__sched_scale_by_sigma(dif__scheduler *s, int i, const float *x, float *out,
+                                     int64_t n, dif__error *err) {
   if (s->step_index < 0) {
-    dif_status st = dif_sched_locate(s, s->timesteps[i], false, err);
+    dif_status st = dif__sched_locate(s, s->timesteps[i], false, err);
     if (st) return st;
   }
   const float sigma = s->sigmas[s->step_index];
@@ -93,23 +94,23 @@ dif_status dif_sched_scale_by_sigma(dif_scheduler *s, int i, const float *x, flo
   return DIF_OK;
 }
 
-dif_status dif_sched_add_noise_sigma(const dif_scheduler *s, const float *x, const float *noise,
-                                     double t, int64_t n, float *out, dif_error *err) {
+dif_status dif__sched_add_noise_sigma(const dif__scheduler *s, const float *x, const float *noise,
+                                      double t, int64_t n, float *out, dif__error *err) {
   int found = -1, count = 0;
   for (int i = 0; i < s->n_timesteps; i++)
     if (s->timesteps[i] == t) found = i, count++;
   if (count != 1)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "%s: add_noise timestep %g must occur once in the schedule (found %d)",
-                    dif_scheduler_class_name(s), t, count);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "%s: add_noise timestep %g must occur once in the schedule (found %d)",
+                     dif__scheduler_class_name(s), t, count);
   const float sigma = s->sigmas[found];
   for (int64_t k = 0; k < n; k++) out[k] = x[k] + noise[k] * sigma;
   return DIF_OK;
 }
 
-dif_status dif_sched_add_noise_alpha_sigma(const dif_scheduler *s, const float *x,
-                                           const float *noise, double t, int64_t n, float *out,
-                                           dif_error *err) {
+dif_status dif__sched_add_noise_alpha_sigma(const dif__scheduler *s, const float *x,
+                                            const float *noise, double t, int64_t n, float *out,
+                                            dif__error *err) {
   (void)err;
   int first = -1, second = -1;
   for (int i = 0; i < s->n_timesteps; i++)
@@ -121,12 +122,12 @@ dif_status dif_sched_add_noise_alpha_sigma(const dif_scheduler *s, const float *
     }
   const int idx = second >= 0 ? second : first >= 0 ? first : s->n_timesteps - 1;
   float alpha_t, sigma_t;
-  dif_sigma_to_alpha_sigma(s->sigmas[idx], &alpha_t, &sigma_t);
+  dif__sigma_to_alpha_sigma(s->sigmas[idx], &alpha_t, &sigma_t);
   for (int64_t k = 0; k < n; k++) out[k] = alpha_t * x[k] + sigma_t * noise[k];
   return DIF_OK;
 }
 
-void dif_sched_hist_push(dif_scheduler *s, const float *x, int keep) {
+void dif__sched_hist_push(dif__scheduler *s, const float *x, int keep) {
   while (s->n_hist > keep - 1) { /* drop the oldest */
     memmove(s->hist, s->hist + 1, (size_t)(s->n_hist - 1) * sizeof *s->hist);
     s->n_hist--;
@@ -141,17 +142,17 @@ void dif_sched_hist_push(dif_scheduler *s, const float *x, int keep) {
   s->hist[s->n_hist++] = slot;
 }
 
-dif_status dif_sched_no_sample_prediction(const dif_sched_config *c, dif_error *err) {
-  if (c->prediction_type == DIF_PRED_SAMPLE)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s does not support prediction_type sample",
-                    c->cls->name);
+dif_status dif__sched_no_sample_prediction(const dif__sched_config *c, dif__error *err) {
+  if (c->prediction_type == DIF__PRED_SAMPLE)
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s does not support prediction_type sample",
+                     c->cls->name);
   return DIF_OK;
 }
 
-dif_status dif_sched_posterior_step(dif_scheduler *s, const dif_posterior *p, dif_step_args *a,
-                                    dif_error *err) {
+dif_status dif__sched_posterior_step(dif__scheduler *s, const dif__posterior *p, dif__step_args *a,
+                                     dif__error *err) {
   const int64_t n = a->n;
-  dif_status st = dif_sched_buffers(s, 2, n, err);
+  dif_status st = dif__sched_buffers(s, 2, n, err);
   if (st) return st;
   float *x0 = s->buf[0], *noise = s->buf[1];
   const float at = p->alpha_prod_t, ap = p->alpha_prod_prev;
@@ -159,15 +160,15 @@ dif_status dif_sched_posterior_step(dif_scheduler *s, const dif_posterior *p, di
   const float sa = sqrtf(at), sb = sqrtf(bt);
   const float *mo = a->model_output, *x = a->sample;
   for (int64_t k = 0; k < n; k++)
-    x0[k] = s->cfg.prediction_type == DIF_PRED_EPSILON  ? (x[k] - sb * mo[k]) / sa
-            : s->cfg.prediction_type == DIF_PRED_SAMPLE ? mo[k]
-                                                        : sa * x[k] - sb * mo[k];
-  if ((st = dif_sched_clip_or_threshold(s, x0, n, a->batch, s->cfg.clip_sample, err))) return st;
+    x0[k] = s->cfg.prediction_type == DIF__PRED_EPSILON  ? (x[k] - sb * mo[k]) / sa
+            : s->cfg.prediction_type == DIF__PRED_SAMPLE ? mo[k]
+                                                         : sa * x[k] - sb * mo[k];
+  if ((st = dif__sched_clip_or_threshold(s, x0, n, a->batch, s->cfg.clip_sample, err))) return st;
   const float c0 = (sqrtf(ap) * p->beta) / bt;
   const float c1 = sqrtf(p->alpha) * bp / bt;
   float v = 0;
   if (p->t > 0) {
-    if ((st = dif_sched_noise(a, noise, err))) return st;
+    if ((st = dif__sched_noise(a, noise, err))) return st;
     v = p->std(s, p);
   }
   if (a->pred_original) {
@@ -181,28 +182,28 @@ dif_status dif_sched_posterior_step(dif_scheduler *s, const dif_posterior *p, di
   return DIF_OK;
 }
 
-dif_status dif_sched_convert_output(const dif_scheduler *s, const dif_step_args *a, bool to_x0,
-                                    bool threshold_eps, float *out, dif_error *err) {
+dif_status dif__sched_convert_output(const dif__scheduler *s, const dif__step_args *a, bool to_x0,
+                                     bool threshold_eps, float *out, dif__error *err) {
   const int64_t n = a->n;
   const float *mo = a->model_output, *x = a->sample;
   float al, sg;
-  dif_sigma_to_alpha_sigma(s->sigmas[s->step_index], &al, &sg);
-  const dif_pred_type pred = s->cfg.prediction_type;
+  dif__sigma_to_alpha_sigma(s->sigmas[s->step_index], &al, &sg);
+  const dif__pred_type pred = s->cfg.prediction_type;
   if (to_x0) {
     for (int64_t k = 0; k < n; k++)
-      out[k] = pred == DIF_PRED_EPSILON  ? (x[k] - sg * mo[k]) / al
-               : pred == DIF_PRED_SAMPLE ? mo[k]
-                                         : al * x[k] - sg * mo[k];
-    return s->cfg.thresholding ? dif_sched_clip_or_threshold(s, out, n, a->batch, false, err)
+      out[k] = pred == DIF__PRED_EPSILON  ? (x[k] - sg * mo[k]) / al
+               : pred == DIF__PRED_SAMPLE ? mo[k]
+                                          : al * x[k] - sg * mo[k];
+    return s->cfg.thresholding ? dif__sched_clip_or_threshold(s, out, n, a->batch, false, err)
                                : DIF_OK;
   }
   for (int64_t k = 0; k < n; k++)
-    out[k] = pred == DIF_PRED_EPSILON  ? mo[k]
-             : pred == DIF_PRED_SAMPLE ? (x[k] - al * mo[k]) / sg
-                                       : al * mo[k] + sg * x[k];
+    out[k] = pred == DIF__PRED_EPSILON  ? mo[k]
+             : pred == DIF__PRED_SAMPLE ? (x[k] - al * mo[k]) / sg
+                                        : al * mo[k] + sg * x[k];
   if (threshold_eps && s->cfg.thresholding) {
     for (int64_t k = 0; k < n; k++) out[k] = (x[k] - sg * out[k]) / al;
-    dif_status st = dif_sched_clip_or_threshold(s, out, n, a->batch, false, err);
+    dif_status st = dif__sched_clip_or_threshold(s, out, n, a->batch, false, err);
     if (st) return st;
     for (int64_t k = 0; k < n; k++) out[k] = (x[k] - al * out[k]) / sg;
   }

@@ -17,25 +17,25 @@
 #define LMS_ORDER 4
 enum { X0 = LMS_ORDER, DERIV = LMS_ORDER + 1, NBUF = LMS_ORDER + 2 };
 
-static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+static dif_status set_timesteps(dif__scheduler *s, int steps, dif__error *err) {
   float *full = NULL, *logs = NULL;
   double *sig = malloc((size_t)steps * sizeof *sig);
-  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 1, err)
-                      : dif_fail_oom(err, "sigmas", (size_t)steps * sizeof *sig);
-  if (!st) st = dif_sched_spacing_euler(s, steps, s->timesteps, err);
-  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
+  dif_status st = sig ? dif__sched_alloc_schedule(s, steps, steps + 1, err)
+                      : dif__fail_oom(err, "sigmas", (size_t)steps * sizeof *sig);
+  if (!st) st = dif__sched_spacing_euler(s, steps, s->timesteps, err);
+  if (!st) st = dif__sched_log_sigmas(s, &full, &logs, err);
   if (!st) {
-    for (int i = 0; i < steps; i++) sig[i] = dif_np_interp(s->timesteps[i], full, s->T);
+    for (int i = 0; i < steps; i++) sig[i] = dif__np_interp(s->timesteps[i], full, s->T);
     if (s->cfg.use_karras_sigmas) { /* timesteps stay float64 here */
-      dif_karras_sigmas(sig[steps - 1], sig[0], steps, sig);
-      for (int i = 0; i < steps; i++) s->timesteps[i] = dif_sigma_to_t(sig[i], logs, s->T);
+      dif__karras_sigmas(sig[steps - 1], sig[0], steps, sig);
+      for (int i = 0; i < steps; i++) s->timesteps[i] = dif__sigma_to_t(sig[i], logs, s->T);
     }
     for (int i = 0; i < steps; i++) s->sigmas[i] = (float)sig[i];
     s->sigmas[steps] = 0.0f;
     float max = 0.0f;
     for (int i = 0; i <= steps; i++) max = s->sigmas[i] > max ? s->sigmas[i] : max;
     s->init_noise_sigma =
-        s->cfg.timestep_spacing == DIF_SPACING_LEADING ? sqrtf(max * max + 1.0f) : max;
+        s->cfg.timestep_spacing == DIF__SPACING_LEADING ? sqrtf(max * max + 1.0f) : max;
   }
   free(sig);
   free(full);
@@ -65,26 +65,26 @@ static double lms_derivative(double tau, void *u) {
   return prod;
 }
 
-double dif_lms_coefficient(const float *sigmas, int n_sigmas, int order, int t, int cur) {
+double dif__lms_coefficient(const float *sigmas, int n_sigmas, int order, int t, int cur) {
   basis b = {sigmas, n_sigmas, order, t, cur};
-  return dif_quad(lms_derivative, &b, sigmas[t], sigmas[t + 1], 1e-4, NULL);
+  return dif__quad(lms_derivative, &b, sigmas[t], sigmas[t + 1], 1e-4, NULL);
 }
 
-static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
   const int64_t n = a->n;
   dif_status st = DIF_OK;
-  if (s->step_index < 0) st = dif_sched_locate(s, s->timesteps[i], false, err);
+  if (s->step_index < 0) st = dif__sched_locate(s, s->timesteps[i], false, err);
   if (!st && s->step_index + 1 >= s->n_sigmas)
-    st = dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "LMSDiscreteScheduler: no step left");
-  if (!st) st = dif_sched_buffers(s, NBUF, n, err);
+    st = dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "LMSDiscreteScheduler: no step left");
+  if (!st) st = dif__sched_buffers(s, NBUF, n, err);
   if (st) return st;
   const int si = s->step_index;
   const float sigma = s->sigmas[si];
   float *x0 = s->buf[X0];
   const float *mo = a->model_output, *x = a->sample;
-  if (s->cfg.prediction_type == DIF_PRED_EPSILON) {
+  if (s->cfg.prediction_type == DIF__PRED_EPSILON) {
     for (int64_t k = 0; k < n; k++) x0[k] = x[k] - sigma * mo[k];
-  } else if (s->cfg.prediction_type == DIF_PRED_SAMPLE) {
+  } else if (s->cfg.prediction_type == DIF__PRED_SAMPLE) {
     memcpy(x0, mo, (size_t)n * sizeof *x0);
   } else {
     const float s2 = sigma * sigma + 1.0f, c = -sigma / sqrtf(s2);
@@ -93,11 +93,11 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
   /* derivative = (sample - x0) / sigma, appended (the oldest of 5 dropped) */
   float *deriv = s->buf[DERIV];
   for (int64_t k = 0; k < n; k++) deriv[k] = (x[k] - x0[k]) / sigma;
-  dif_sched_hist_push(s, deriv, LMS_ORDER);
+  dif__sched_hist_push(s, deriv, LMS_ORDER);
   const int order = si + 1 < LMS_ORDER ? si + 1 : LMS_ORDER;
   float coeff[LMS_ORDER];
   for (int c = 0; c < order; c++)
-    coeff[c] = (float)dif_lms_coefficient(s->sigmas, s->n_sigmas, order, si, c);
+    coeff[c] = (float)dif__lms_coefficient(s->sigmas, s->n_sigmas, order, si, c);
   /* zip(coeffs, reversed(derivatives)): the newest derivative first */
   const int terms = order < s->n_hist ? order : s->n_hist;
   if (a->pred_original) {
@@ -113,9 +113,9 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
   return DIF_OK;
 }
 
-const dif_sched_ops dif_sched_lms_ops = {
+const dif__sched_ops dif__sched_lms_ops = {
     .set_timesteps = set_timesteps,
-    .scale = dif_sched_scale_by_sigma,
+    .scale = dif__sched_scale_by_sigma,
     .step = step,
-    .add_noise = dif_sched_add_noise_sigma,
+    .add_noise = dif__sched_add_noise_sigma,
 };

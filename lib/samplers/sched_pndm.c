@@ -16,38 +16,39 @@
 enum { N_ETS = 4, CUR_SAMPLE = 4, CUR_OUTPUT = 5, COMBINED = 6, NBUF = 7 };
 
 /* Number of PRK timesteps at the head of s->timesteps (0 with skip_prk). */
-static int n_prk(const dif_scheduler *s) {
+static int n_prk(const dif__scheduler *s) {
   return s->cfg.skip_prk_steps ? 0 : s->n_timesteps - (s->num_inference_steps - 3);
 }
 
 /* self._timesteps: the ascending base timesteps of the spacing. */
-static dif_status base_timesteps(const dif_scheduler *s, int steps, double *ts, dif_error *err) {
+static dif_status base_timesteps(const dif__scheduler *s, int steps, double *ts, dif__error *err) {
   const int64_t T = s->T;
-  if (s->cfg.timestep_spacing == DIF_SPACING_LINSPACE) {
-    dif_np_linspace(0, (double)(T - 1), steps, ts);
-    for (int i = 0; i < steps; i++) ts[i] = dif_np_round(ts[i]);
-  } else if (s->cfg.timestep_spacing == DIF_SPACING_LEADING) {
+  if (s->cfg.timestep_spacing == DIF__SPACING_LINSPACE) {
+    dif__np_linspace(0, (double)(T - 1), steps, ts);
+    for (int i = 0; i < steps; i++) ts[i] = dif__np_round(ts[i]);
+  } else if (s->cfg.timestep_spacing == DIF__SPACING_LEADING) {
     for (int i = 0; i < steps; i++)
       ts[i] = (double)((int64_t)i * (T / steps) + s->cfg.steps_offset);
   } else {
     const double ratio = (double)T / (double)steps;
-    if (dif_np_arange_len((double)T, 0, -ratio) != steps)
-      return dif_fail(err, DIF_ERR_UNSUPPORTED, "PNDMScheduler: trailing spacing with %d steps",
-                      steps);
-    dif_np_arange((double)T, -ratio, steps, ts);
+    if (dif__np_arange_len((double)T, 0, -ratio) != steps)
+      return dif__fail(err, DIF_ERR_UNSUPPORTED, "PNDMScheduler: trailing spacing with %d steps",
+                       steps);
+    dif__np_arange((double)T, -ratio, steps, ts);
     for (int i = 0; i < steps / 2; i++) {
       double x = ts[i];
       ts[i] = ts[steps - 1 - i];
       ts[steps - 1 - i] = x;
     }
-    for (int i = 0; i < steps; i++) ts[i] = (double)(int64_t)dif_np_round(ts[i]) - 1;
+    for (int i = 0; i < steps; i++) ts[i] = (double)(int64_t)dif__np_round(ts[i]) - 1;
   }
   return DIF_OK;
 }
 
 /* skip_prk_steps: concat(ts[:-1], ts[-2:-1], ts[-1:])[::-1]. */
-static dif_status skip_prk_schedule(dif_scheduler *s, int steps, const double *ts, dif_error *err) {
-  dif_status st = dif_sched_alloc_schedule(s, steps + 1, 0, err);
+static dif_status skip_prk_schedule(dif__scheduler *s, int steps, const double *ts,
+                                    dif__error *err) {
+  dif_status st = dif__sched_alloc_schedule(s, steps + 1, 0, err);
   if (st) return st;
   double *o = s->timesteps;
   int k = 0;
@@ -64,7 +65,7 @@ static dif_status skip_prk_schedule(dif_scheduler *s, int steps, const double *t
 }
 
 /* The Runge-Kutta warm-up, then PLMS. */
-static dif_status prk_schedule(dif_scheduler *s, int steps, const double *ts, dif_error *err) {
+static dif_status prk_schedule(dif__scheduler *s, int steps, const double *ts, dif__error *err) {
   const int64_t T = s->T;
   /* prk = (ts[-4:].repeat(2) + tile([0, T//n//2], 4))[:-1].repeat(2)[1:-1][::-1];
    * plms = ts[:-3][::-1]. */
@@ -80,7 +81,7 @@ static dif_status prk_schedule(dif_scheduler *s, int steps, const double *ts, di
   }
   const int first = 1, end = nprk - 1; /* [1:-1] */
   const int n_plms = steps - 3;
-  dif_status st = dif_sched_alloc_schedule(s, (end - first) + n_plms, 0, err);
+  dif_status st = dif__sched_alloc_schedule(s, (end - first) + n_plms, 0, err);
   if (st) return st;
   int k = 0;
   for (int i = end - 1; i >= first; i--) s->timesteps[k++] = prk[i];
@@ -88,13 +89,13 @@ static dif_status prk_schedule(dif_scheduler *s, int steps, const double *ts, di
   return DIF_OK;
 }
 
-static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+static dif_status set_timesteps(dif__scheduler *s, int steps, dif__error *err) {
   if (!s->cfg.skip_prk_steps && steps < 4) /* diffusers fails on this too */
-    return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "PNDMScheduler: the Runge-Kutta warm-up needs at least 4 steps (or "
-                    "skip_prk_steps)");
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "PNDMScheduler: the Runge-Kutta warm-up needs at least 4 steps (or "
+                     "skip_prk_steps)");
   double *ts = malloc((size_t)steps * sizeof *ts); /* self._timesteps, ascending */
-  if (!ts) return dif_fail_oom(err, "timesteps", (size_t)steps * sizeof *ts);
+  if (!ts) return dif__fail_oom(err, "timesteps", (size_t)steps * sizeof *ts);
   dif_status st = base_timesteps(s, steps, ts, err);
   if (!st)
     st = s->cfg.skip_prk_steps ? skip_prk_schedule(s, steps, ts, err)
@@ -105,7 +106,7 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
 
 /* _get_prev_sample: DDIM-like transfer from timestep t to prev with the
  * (combined) model output mo. */
-static void prev_sample(const dif_scheduler *s, const float *x, int64_t t, int64_t prev,
+static void prev_sample(const dif__scheduler *s, const float *x, int64_t t, int64_t prev,
                         const float *mo, float *out, int64_t n) {
   const float at = s->alphas_cumprod[t];
   const float ap = prev >= 0 ? s->alphas_cumprod[prev] : s->final_alpha_cumprod;
@@ -114,20 +115,20 @@ static void prev_sample(const dif_scheduler *s, const float *x, int64_t t, int64
   const float sample_coeff = sqrtf(ap / at);
   const float denom = at * sqrtf(bp) + sqrtf(at * bt * ap);
   const float diff = ap - at;
-  const bool v = s->cfg.prediction_type == DIF_PRED_V;
+  const bool v = s->cfg.prediction_type == DIF__PRED_V;
   for (int64_t k = 0; k < n; k++) {
     const float e = v ? sa * mo[k] + sb * x[k] : mo[k];
     out[k] = sample_coeff * x[k] - diff * e / denom;
   }
 }
 
-static dif_status step_prk(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+static dif_status step_prk(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
   const int64_t n = a->n, T = s->T;
   const int64_t t_in = (int64_t)s->timesteps[i];
   const int64_t diff_to_prev = s->counter % 2 ? 0 : T / s->num_inference_steps / 2;
   const int64_t prev = t_in - diff_to_prev;
   int64_t t;
-  dif_status st = dif_sched_t_index(s, s->timesteps[s->counter / 4 * 4], &t, err);
+  dif_status st = dif__sched_t_index(s, s->timesteps[s->counter / 4 * 4], &t, err);
   if (st) return st;
   float *cur = s->buf[CUR_OUTPUT], *comb = s->buf[COMBINED];
   const float *mo = a->model_output;
@@ -137,7 +138,7 @@ static dif_status step_prk(dif_scheduler *s, int i, dif_step_args *a, dif_error 
     for (int64_t k = 0; k < n; k++)
       cur[k] = s->cur_model_output_is_zero ? 0 + sixth * mo[k] : cur[k] + sixth * mo[k];
     s->cur_model_output_is_zero = 0;
-    dif_sched_hist_push(s, mo, N_ETS);
+    dif__sched_hist_push(s, mo, N_ETS);
     memcpy(s->buf[CUR_SAMPLE], a->sample, (size_t)n * sizeof(float));
     s->have_last = true;
   } else if (phase == 1 || phase == 2) {
@@ -153,18 +154,18 @@ static dif_status step_prk(dif_scheduler *s, int i, dif_step_args *a, dif_error 
   return DIF_OK;
 }
 
-static dif_status step_plms(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+static dif_status step_plms(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
   const int64_t n = a->n, ratio = s->T / s->num_inference_steps;
   int64_t t = (int64_t)s->timesteps[i];
   int64_t prev = t - ratio;
   if (s->counter != 1) {
-    dif_sched_hist_push(s, a->model_output, N_ETS);
+    dif__sched_hist_push(s, a->model_output, N_ETS);
   } else {
     prev = t;
     t = t + ratio;
   }
   int64_t ti;
-  dif_status st = dif_sched_t_index(s, (double)t, &ti, err);
+  dif_status st = dif__sched_t_index(s, (double)t, &ti, err);
   if (st) return st;
   const float *x = a->sample;
   float *mo = s->buf[COMBINED];
@@ -191,18 +192,18 @@ static dif_status step_plms(dif_scheduler *s, int i, dif_step_args *a, dif_error
   return DIF_OK;
 }
 
-static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
-  dif_status st = dif_sched_buffers(s, NBUF, a->n, err);
+static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
+  dif_status st = dif__sched_buffers(s, NBUF, a->n, err);
   if (st) return st;
   if (s->counter < n_prk(s)) return step_prk(s, i, a, err);
   if (!s->cfg.skip_prk_steps && s->n_hist < 3)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "PNDMScheduler: PLMS steps need the 12 PRK steps first");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "PNDMScheduler: PLMS steps need the 12 PRK steps first");
   return step_plms(s, i, a, err);
 }
 
-const dif_sched_ops dif_sched_pndm_ops = {
-    .check = dif_sched_no_sample_prediction,
+const dif__sched_ops dif__sched_pndm_ops = {
+    .check = dif__sched_no_sample_prediction,
     .set_timesteps = set_timesteps,
     .step = step,
 };

@@ -17,28 +17,28 @@ enum { LAST = 3, CONV = 4, CORR = 5, NBUF = 6 };
 
 /* The steps + 1 sigmas (Karras or interpolated) into sig and the
  * scheduler, with the timesteps Karras spacing implies. */
-static void set_sigmas(dif_scheduler *s, int steps, double *sig, const float *full,
+static void set_sigmas(dif__scheduler *s, int steps, double *sig, const float *full,
                        const float *logs) {
   if (s->cfg.use_karras_sigmas) {
-    dif_karras_sigmas(full[0], full[s->T - 1], steps, sig);
+    dif__karras_sigmas(full[0], full[s->T - 1], steps, sig);
     for (int i = 0; i < steps; i++)
-      s->timesteps[i] = dif_np_round(dif_sigma_to_t(sig[i], logs, s->T));
+      s->timesteps[i] = dif__np_round(dif__sigma_to_t(sig[i], logs, s->T));
     sig[steps] = sig[steps - 1];
   } else {
-    for (int i = 0; i < steps; i++) sig[i] = dif_np_interp(s->timesteps[i], full, s->T);
+    for (int i = 0; i < steps; i++) sig[i] = dif__np_interp(s->timesteps[i], full, s->T);
     const float ac0 = s->alphas_cumprod[0];
     sig[steps] = sqrtf((1.0f - ac0) / ac0);
   }
   for (int i = 0; i <= steps; i++) s->sigmas[i] = (float)sig[i];
 }
 
-static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
+static dif_status set_timesteps(dif__scheduler *s, int steps, dif__error *err) {
   float *full = NULL, *logs = NULL;
   double *sig = malloc((size_t)(steps + 1) * sizeof *sig);
-  dif_status st = sig ? dif_sched_alloc_schedule(s, steps, steps + 1, err)
-                      : dif_fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
-  if (!st) st = dif_sched_spacing_multistep(s, steps, s->T, s->timesteps, err);
-  if (!st) st = dif_sched_log_sigmas(s, &full, &logs, err);
+  dif_status st = sig ? dif__sched_alloc_schedule(s, steps, steps + 1, err)
+                      : dif__fail_oom(err, "sigmas", (size_t)(steps + 1) * sizeof *sig);
+  if (!st) st = dif__sched_spacing_multistep(s, steps, s->T, s->timesteps, err);
+  if (!st) st = dif__sched_log_sigmas(s, &full, &logs, err);
   if (!st) set_sigmas(s, steps, sig, full, logs);
   free(sig);
   free(full);
@@ -47,8 +47,8 @@ static dif_status set_timesteps(dif_scheduler *s, int steps, dif_error *err) {
 }
 
 static float lambda_of(float sigma, float *alpha_t, float *sigma_t) {
-  dif_sigma_to_alpha_sigma(sigma, alpha_t, sigma_t);
-  return dif_torch_logf(*alpha_t) - dif_torch_logf(*sigma_t);
+  dif__sigma_to_alpha_sigma(sigma, alpha_t, sigma_t);
+  return dif__torch_logf(*alpha_t) - dif__torch_logf(*sigma_t);
 }
 
 /* Solves A x = b for n <= 3 (row-major A) as torch.linalg.solve does for a
@@ -102,12 +102,12 @@ typedef struct bh {
   float rks[3], b[3], h_phi_1, B_h;
 } bh;
 
-static void bh_coeffs(const dif_scheduler *s, float h, int order, bh *o) {
+static void bh_coeffs(const dif__scheduler *s, float h, int order, bh *o) {
   const float hh = s->cfg.predict_x0 ? -h : h;
-  o->h_phi_1 = dif_torch_expm1f(hh);
+  o->h_phi_1 = dif__torch_expm1f(hh);
   float h_phi_k = o->h_phi_1 / hh - 1.0f;
   int64_t factorial = 1;
-  o->B_h = s->cfg.solver_type == DIF_SOLVER_BH1 ? hh : dif_torch_expm1f(hh);
+  o->B_h = s->cfg.solver_type == DIF__SOLVER_BH1 ? hh : dif__torch_expm1f(hh);
   for (int i = 1; i <= order; i++) {
     o->b[i - 1] = h_phi_k * (float)factorial / o->B_h;
     factorial *= i + 1;
@@ -122,7 +122,7 @@ static void bh_matrix(const bh *c, int order, float *R) {
       R[i * order + j] = i == 0 ? 1.0f : i == 1 ? c->rks[j] : c->rks[j] * c->rks[j];
 }
 
-static void predictor(const dif_scheduler *s, const float *x, int order, float *out, int64_t n) {
+static void predictor(const dif__scheduler *s, const float *x, int order, float *out, int64_t n) {
   const int si = s->step_index;
   const float *m0 = s->hist[s->n_hist - 1];
   float at, st_, as0, ss0;
@@ -165,7 +165,7 @@ static void predictor(const dif_scheduler *s, const float *x, int order, float *
 }
 
 /* The corrector: refines this_sample given this step's converted output. */
-static void corrector(const dif_scheduler *s, const float *model_t, const float *last,
+static void corrector(const dif__scheduler *s, const float *model_t, const float *last,
                       const float *this_sample, int order, float *out, int64_t n) {
   (void)this_sample;
   const int si = s->step_index;
@@ -207,26 +207,26 @@ static void corrector(const dif_scheduler *s, const float *model_t, const float 
   }
 }
 
-static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err) {
+static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
   const int64_t n = a->n;
   dif_status st = DIF_OK;
-  if (s->step_index < 0) st = dif_sched_locate(s, s->timesteps[i], true, err);
-  if (!st) st = dif_sched_buffers(s, NBUF, n, err);
+  if (s->step_index < 0) st = dif__sched_locate(s, s->timesteps[i], true, err);
+  if (!st) st = dif__sched_buffers(s, NBUF, n, err);
   if (st) return st;
   const int si = s->step_index, order = (int)s->cfg.solver_order;
   if (si + 1 >= s->n_sigmas)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "UniPCMultistepScheduler: no step left");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "UniPCMultistepScheduler: no step left");
   bool use_corrector = si > 0 && s->have_last;
   for (int k = 0; k < s->cfg.n_disable_corrector; k++)
     if (s->cfg.disable_corrector[k] == si - 1) use_corrector = false;
   float *conv = s->buf[CONV];
-  if ((st = dif_sched_convert_output(s, a, s->cfg.predict_x0, false, conv, err))) return st;
+  if ((st = dif__sched_convert_output(s, a, s->cfg.predict_x0, false, conv, err))) return st;
   const float *sample = a->sample;
   if (use_corrector) {
     corrector(s, conv, s->buf[LAST], a->sample, s->this_order, s->buf[CORR], n);
     sample = s->buf[CORR];
   }
-  dif_sched_hist_push(s, conv, order);
+  dif__sched_hist_push(s, conv, order);
   int this_order =
       s->cfg.lower_order_final && s->n_timesteps - si < order ? s->n_timesteps - si : order;
   s->this_order = this_order < s->lower_order_nums + 1 ? this_order : s->lower_order_nums + 1;
@@ -238,8 +238,8 @@ static dif_status step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err
   return DIF_OK;
 }
 
-const dif_sched_ops dif_sched_unipc_ops = {
+const dif__sched_ops dif__sched_unipc_ops = {
     .set_timesteps = set_timesteps,
     .step = step,
-    .add_noise = dif_sched_add_noise_alpha_sigma,
+    .add_noise = dif__sched_add_noise_alpha_sigma,
 };

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void dif_torch_linspace_f32(double start_d, double end_d, int64_t steps, float *out) {
+void dif__torch_linspace_f32(double start_d, double end_d, int64_t steps, float *out) {
   const float start = (float)start_d, end = (float)end_d;
   if (steps <= 0) return;
   if (steps == 1) {
@@ -57,30 +57,30 @@ static void rescale_zero_snr(float *betas, int64_t n) {
   }
 }
 
-void dif_sched_betas(const dif_sched_config *c, float *betas) {
+void dif__sched_betas(const dif__sched_config *c, float *betas) {
   const int64_t n = c->num_train_timesteps;
   if (c->trained_betas) {
     for (int64_t i = 0; i < n; i++) betas[i] = (float)c->trained_betas[i];
-  } else if (c->beta_schedule == DIF_BETA_LINEAR) {
-    dif_torch_linspace_f32(c->beta_start, c->beta_end, n, betas);
-  } else if (c->beta_schedule == DIF_BETA_SCALED_LINEAR) {
-    dif_torch_linspace_f32(sqrt(c->beta_start), sqrt(c->beta_end), n, betas);
+  } else if (c->beta_schedule == DIF__BETA_LINEAR) {
+    dif__torch_linspace_f32(c->beta_start, c->beta_end, n, betas);
+  } else if (c->beta_schedule == DIF__BETA_SCALED_LINEAR) {
+    dif__torch_linspace_f32(sqrt(c->beta_start), sqrt(c->beta_end), n, betas);
     for (int64_t i = 0; i < n; i++) betas[i] = betas[i] * betas[i];
-  } else if (c->beta_schedule == DIF_BETA_COSINE) {
+  } else if (c->beta_schedule == DIF__BETA_COSINE) {
     for (int64_t i = 0; i < n; i++) {
       double t1 = (double)i / (double)n, t2 = (double)(i + 1) / (double)n;
       double b = 1 - alpha_bar(t2) / alpha_bar(t1);
       betas[i] = (float)(b < 0.999 ? b : 0.999);
     }
   } else { /* sigmoid (DDPM): sigmoid(linspace(-6, 6)) * (end - start) + start */
-    dif_torch_linspace_f32(-6, 6, n, betas);
+    dif__torch_linspace_f32(-6, 6, n, betas);
     const float range = (float)(c->beta_end - c->beta_start), start = (float)c->beta_start;
     for (int64_t i = 0; i < n; i++) betas[i] = 1.0f / (1.0f + expf(-betas[i])) * range + start;
   }
   if (c->rescale_betas_zero_snr) rescale_zero_snr(betas, n);
 }
 
-void dif_sched_alphas(const float *betas, int64_t n, float *alphas, float *alphas_cumprod) {
+void dif__sched_alphas(const float *betas, int64_t n, float *alphas, float *alphas_cumprod) {
   double acc = 1.0;
   for (int64_t i = 0; i < n; i++) {
     alphas[i] = 1.0f - betas[i];
@@ -89,7 +89,7 @@ void dif_sched_alphas(const float *betas, int64_t n, float *alphas, float *alpha
   }
 }
 
-void dif_np_linspace(double start, double stop, int64_t num, double *out) {
+void dif__np_linspace(double start, double stop, int64_t num, double *out) {
   if (num <= 0) return;
   const int64_t div = num - 1;
   const double delta = stop - start;
@@ -103,12 +103,12 @@ void dif_np_linspace(double start, double stop, int64_t num, double *out) {
   }
 }
 
-int64_t dif_np_arange_len(double start, double stop, double step) {
+int64_t dif__np_arange_len(double start, double stop, double step) {
   double len = ceil((stop - start) / step);
   return len > 0 ? (int64_t)len : 0;
 }
 
-void dif_np_arange(double start, double step, int64_t n, double *out) {
+void dif__np_arange(double start, double step, int64_t n, double *out) {
   if (n <= 0) return;
   out[0] = start;
   if (n == 1) return;
@@ -117,9 +117,9 @@ void dif_np_arange(double start, double step, int64_t n, double *out) {
   for (int64_t i = 2; i < n; i++) out[i] = start + (double)i * delta;
 }
 
-double dif_np_round(double x) { return nearbyint(x); }
+double dif__np_round(double x) { return nearbyint(x); }
 
-double dif_np_interp(double x, const float *fp, int64_t n) {
+double dif__np_interp(double x, const float *fp, int64_t n) {
   if (n == 1) return fp[0];
   if (!(x >= 0)) return isnan(x) ? x : (double)fp[0];
   if (x >= (double)(n - 1)) return (double)fp[n - 1];
@@ -134,18 +134,18 @@ double dif_np_interp(double x, const float *fp, int64_t n) {
   return r;
 }
 
-void dif_sched_train_sigmas(const float *ac, int64_t n, float *sigmas) {
+void dif__sched_train_sigmas(const float *ac, int64_t n, float *sigmas) {
   for (int64_t i = 0; i < n; i++) sigmas[i] = sqrtf((1.0f - ac[i]) / ac[i]);
 }
 
-void dif_karras_sigmas(double sigma_min, double sigma_max, int64_t n, double *out) {
+void dif__karras_sigmas(double sigma_min, double sigma_max, int64_t n, double *out) {
   const double rho = 7.0;
   const double min_inv = pow(sigma_min, 1 / rho), max_inv = pow(sigma_max, 1 / rho);
-  dif_np_linspace(0, 1, n, out); /* ramp */
+  dif__np_linspace(0, 1, n, out); /* ramp */
   for (int64_t i = 0; i < n; i++) out[i] = pow(max_inv + out[i] * (min_inv - max_inv), rho);
 }
 
-double dif_sigma_to_t(double sigma, const float *log_sigmas, int64_t n) {
+double dif__sigma_to_t(double sigma, const float *log_sigmas, int64_t n) {
   const double log_sigma = log(sigma > 1e-10 ? sigma : 1e-10);
   /* dists = log_sigma - log_sigmas: numpy keeps the float32 array's dtype,
    * so the float64 scalar is rounded to float first. low_idx is the last

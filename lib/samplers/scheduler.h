@@ -1,6 +1,6 @@
 /* scheduler.h — diffusers noise schedulers (v0.26.3 semantics) for libdif.
  *
- * A dif_scheduler is `<Class>.from_config(<folder>/scheduler_config.json,
+ * A dif__scheduler is `<Class>.from_config(<folder>/scheduler_config.json,
  * **overrides)`: DDIMScheduler, DDPMScheduler, PNDMScheduler,
  * EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,
  * DPMSolverMultistepScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler
@@ -11,24 +11,24 @@
  *
  * How a pipeline drives it (diffusers' denoising loop):
  *
- *   dif_scheduler_load("DDIMScheduler", "<model>/scheduler", NULL, &s, &err);
- *   dif_scheduler_set_timesteps(s, steps, &err);
+ *   dif__scheduler_load("DDIMScheduler", "<model>/scheduler", NULL, &s, &err);
+ *   dif__scheduler_set_timesteps(s, steps, &err);
  *   int first = 0;                                   // txt2img
- *   // img2img: dif_scheduler_img2img_start(s, steps, strength, &first,
+ *   // img2img: dif__scheduler_img2img_start(s, steps, strength, &first,
  *   //                                      &steps_run, &err);
  *   //          latents = add_noise(image_latents, noise, timestep(first))
- *   // txt2img: latents = randn(...) * dif_scheduler_init_noise_sigma(s)
- *   for (int i = first; i < dif_scheduler_num_timesteps(s); i++) {
- *     double t = dif_scheduler_timestep(s, i);       // what the UNet gets
- *     dif_scheduler_scale_model_input(s, i, latents, x_in, n, &err);
+ *   // txt2img: latents = randn(...) * dif__scheduler_init_noise_sigma(s)
+ *   for (int i = first; i < dif__scheduler_num_timesteps(s); i++) {
+ *     double t = dif__scheduler_timestep(s, i);       // what the UNet gets
+ *     dif__scheduler_scale_model_input(s, i, latents, x_in, n, &err);
  *     ... model(x_in, t) -> eps (with CFG) ...
- *     dif_step_args a = {.model_output = eps, .sample = latents,
+ *     dif__step_args a = {.model_output = eps, .sample = latents,
  *                        .prev_sample = latents, .n = n, .batch = B,
  *                        .gens = gens, .n_gens = 1};
- *     dif_scheduler_step(s, i, &a, &err);
+ *     dif__scheduler_step(s, i, &a, &err);
  *   }
  *
- * Index i is the position in dif_scheduler_timestep's list (the full list
+ * Index i is the position in dif__scheduler_timestep's list (the full list
  * set_timesteps made, also for img2img). Like diffusers, the step-index
  * schedulers (Euler, Euler ancestral, LMS, DPM-Solver, UniPC) locate their
  * position from the first timestep they see and then count steps; PNDM counts
@@ -43,8 +43,8 @@
  * from the generator(s) in the step arguments, so a run shares one generator
  * stream with the pipeline.
  */
-#ifndef DIF_SAMPLERS_SCHEDULER_H
-#define DIF_SAMPLERS_SCHEDULER_H
+#ifndef DIF__SAMPLERS_SCHEDULER_H
+#define DIF__SAMPLERS_SCHEDULER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,14 +53,14 @@
 #include "io/config.h"
 #include "samplers/rng.h"
 
-typedef struct dif_scheduler dif_scheduler;
+typedef struct dif__scheduler dif__scheduler;
 
 /* The diffusers class name for a class or short name (case-insensitive for
  * short names), or NULL if unknown. */
-const char *dif_scheduler_class_for(const char *name);
+const char *dif__scheduler_class_for(const char *name);
 /* Same, but an unknown name is DIF_ERR_UNSUPPORTED with a message listing
  * every valid name. */
-dif_status dif_scheduler_check_name(const char *name, dif_error *err);
+dif_status dif__scheduler_check_name(const char *name, dif__error *err);
 
 /* Builds `name` from a parsed scheduler_config.json (cfg may be NULL: class
  * defaults) and overrides, a JSON object text such as
@@ -68,38 +68,39 @@ dif_status dif_scheduler_check_name(const char *name, dif_error *err);
  * for none). A short name's implied settings (dpmpp_2m: algorithm_type
  * dpmsolver++, solver_order 2; dpmpp_2m_karras: also use_karras_sigmas)
  * apply unless the overrides set those keys. */
-dif_status dif_scheduler_create(const char *name, const dif_config *cfg, const char *overrides,
-                                dif_scheduler **out, dif_error *err);
+dif_status dif__scheduler_create(const char *name, const dif__config *cfg, const char *overrides,
+                                 dif__scheduler **out, dif__error *err);
 /* Same, reading <folder>/scheduler_config.json. */
-dif_status dif_scheduler_load(const char *name, const char *folder, const char *overrides,
-                              dif_scheduler **out, dif_error *err);
-void dif_scheduler_free(dif_scheduler *s);
+dif_status dif__scheduler_load(const char *name, const char *folder, const char *overrides,
+                               dif__scheduler **out, dif__error *err);
+void dif__scheduler_free(dif__scheduler *s);
 
-const char *dif_scheduler_class_name(const dif_scheduler *s);
-int64_t dif_scheduler_num_train_timesteps(const dif_scheduler *s);
+const char *dif__scheduler_class_name(const dif__scheduler *s);
+int64_t dif__scheduler_num_train_timesteps(const dif__scheduler *s);
 /* alphas_cumprod[num_train_timesteps] (float32, as diffusers keeps it). */
-const float *dif_scheduler_alphas_cumprod(const dif_scheduler *s);
+const float *dif__scheduler_alphas_cumprod(const dif__scheduler *s);
 
 /* set_timesteps(num_inference_steps): 1 <= steps <= num_train_timesteps.
  * Resets the step state. */
-dif_status dif_scheduler_set_timesteps(dif_scheduler *s, int num_inference_steps, dif_error *err);
+dif_status dif__scheduler_set_timesteps(dif__scheduler *s, int num_inference_steps,
+                                        dif__error *err);
 /* Length of the timestep list (PNDM with skip_prk_steps has one more than
  * the steps; 0 before set_timesteps) and its entries, as float64 (integer
  * for most classes, float32 values for Euler/LMS). */
-int dif_scheduler_num_timesteps(const dif_scheduler *s);
-double dif_scheduler_timestep(const dif_scheduler *s, int i);
+int dif__scheduler_num_timesteps(const dif__scheduler *s);
+double dif__scheduler_timestep(const dif__scheduler *s, int i);
 /* The sigmas of the schedulers that have them (Euler, Euler ancestral, LMS,
  * DPM-Solver, UniPC: num_timesteps + 1 values), else NULL. */
-const float *dif_scheduler_sigmas(const dif_scheduler *s, int *n);
+const float *dif__scheduler_sigmas(const dif__scheduler *s, int *n);
 /* Standard deviation of the initial noise (1, or the largest sigma for the
  * sigma schedulers; sqrt(max^2 + 1) with leading spacing). */
-float dif_scheduler_init_noise_sigma(const dif_scheduler *s);
+float dif__scheduler_init_noise_sigma(const dif__scheduler *s);
 
 /* scale_model_input(sample, timestep(i)) into out[n] (may alias sample). */
-dif_status dif_scheduler_scale_model_input(dif_scheduler *s, int i, const float *sample, float *out,
-                                           int64_t n, dif_error *err);
+dif_status dif__scheduler_scale_model_input(dif__scheduler *s, int i, const float *sample,
+                                            float *out, int64_t n, dif__error *err);
 
-typedef struct dif_step_args {
+typedef struct dif__step_args {
   const float *model_output; /* [n] */
   const float *sample;       /* [n] */
   float *prev_sample;        /* [n] out; may alias sample or model_output */
@@ -107,7 +108,7 @@ typedef struct dif_step_args {
   int64_t n;
   int batch; /* leading dimension: 0 means 1 */
   /* Generator(s) for a stochastic step: one, or one per batch item. */
-  dif_rng *const *gens;
+  dif__rng *const *gens;
   int n_gens;
   const float *noise; /* optional: use this instead of drawing (replays, tests) */
   float *noise_out;   /* optional [n]: receives the noise the step used */
@@ -117,24 +118,25 @@ typedef struct dif_step_args {
   /* Set by the step. */
   bool drew_noise;
   bool wrote_pred_original;
-} dif_step_args;
+} dif__step_args;
 
 /* step(model_output, timestep(i), sample): writes prev_sample. */
-dif_status dif_scheduler_step(dif_scheduler *s, int i, dif_step_args *a, dif_error *err);
+dif_status dif__scheduler_step(dif__scheduler *s, int i, dif__step_args *a, dif__error *err);
 
 /* add_noise(original, noise, timestep) into out[n] (may alias either input):
  * sqrt(ac[t]) x + sqrt(1 - ac[t]) noise, or x + sigma noise for the sigma
  * schedulers (timestep must then be one of the current timesteps). */
-dif_status dif_scheduler_add_noise(const dif_scheduler *s, const float *original,
-                                   const float *noise, double timestep, int64_t n, float *out,
-                                   dif_error *err);
+dif_status dif__scheduler_add_noise(const dif__scheduler *s, const float *original,
+                                    const float *noise, double timestep, int64_t n, float *out,
+                                    dif__error *err);
 
 /* img2img strength as diffusers' img2img pipelines: init = min(int(steps *
  * strength), steps), t_start = max(steps - init, 0); returns the first index
  * into the timestep list (t_start * order) and sets *steps_run to
  * steps - t_start. Call after set_timesteps(steps). strength must be in
  * [0, 1]; a strength that leaves no step is DIF_ERR_INVALID_ARGUMENT. */
-dif_status dif_scheduler_img2img_start(const dif_scheduler *s, int num_inference_steps,
-                                       double strength, int *first, int *steps_run, dif_error *err);
+dif_status dif__scheduler_img2img_start(const dif__scheduler *s, int num_inference_steps,
+                                        double strength, int *first, int *steps_run,
+                                        dif__error *err);
 
 #endif

@@ -14,11 +14,11 @@ static int cmp_float(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-dif_status dif_sched_threshold(float *x, int64_t n, int batch, double ratio, double max_value,
-                               dif_error *err) {
+dif_status dif__sched_threshold(float *x, int64_t n, int batch, double ratio, double max_value,
+                                dif__error *err) {
   const int64_t m = n / batch;
   float *sorted = malloc((size_t)m * sizeof *sorted);
-  if (!sorted) return dif_fail_oom(err, "thresholding", (size_t)m * sizeof *sorted);
+  if (!sorted) return dif__fail_oom(err, "thresholding", (size_t)m * sizeof *sorted);
   const float maxv = (float)max_value;
   for (int b = 0; b < batch; b++) {
     float *row = x + (int64_t)b * m;
@@ -40,11 +40,11 @@ dif_status dif_sched_threshold(float *x, int64_t n, int batch, double ratio, dou
   return DIF_OK;
 }
 
-dif_status dif_sched_clip_or_threshold(const dif_scheduler *s, float *x0, int64_t n, int batch,
-                                       bool clip, dif_error *err) {
+dif_status dif__sched_clip_or_threshold(const dif__scheduler *s, float *x0, int64_t n, int batch,
+                                        bool clip, dif__error *err) {
   if (s->cfg.thresholding)
-    return dif_sched_threshold(x0, n, batch, s->cfg.dynamic_thresholding_ratio,
-                               s->cfg.sample_max_value, err);
+    return dif__sched_threshold(x0, n, batch, s->cfg.dynamic_thresholding_ratio,
+                                s->cfg.sample_max_value, err);
   if (clip) {
     const float r = (float)s->cfg.clip_sample_range;
     for (int64_t k = 0; k < n; k++) x0[k] = x0[k] < -r ? -r : x0[k] > r ? r : x0[k];

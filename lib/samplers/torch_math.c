@@ -99,7 +99,7 @@ static df div_df(df n, df d) {
   return dd(s, fmaf(s, v, fmaf(n.y, t, u)));
 }
 
-float dif_torch_logf(float d) {
+float dif__torch_logf(float d) {
   const float d0 = d;
   const int tiny = d < FLT_MIN;
   if (tiny) d = d * ((float)(INT64_C(1) << 32) * (float)(INT64_C(1) << 32));
@@ -121,7 +121,7 @@ float dif_torch_logf(float d) {
   return r;
 }
 
-float dif_torch_expf(float d) {
+float dif__torch_expf(float d) {
   const int32_t q = rint_i(d * R_LN2);
   float s = fmaf((float)q, -L2U, d);
   s = fmaf((float)q, -L2L, s);
@@ -157,7 +157,7 @@ static df expk2(df d) {
   return t;
 }
 
-float dif_torch_expm1f(float a) {
+float dif__torch_expm1f(float a) {
   const df d = add2_df_f(expk2(dd(a, 0)), -1.0f);
   float x = d.x + d.y;
   if (a > 88.72283172607421875f) x = INFINITY;

@@ -15,22 +15,22 @@
 
 typedef struct bpe_cache {
   pthread_mutex_t lock;
-  dif_strmap *map; /* word bytes -> offset in pool */
-  int32_t *pool;   /* at offset: count, then that many symbols */
+  dif__strmap *map; /* word bytes -> offset in pool */
+  int32_t *pool;    /* at offset: count, then that many symbols */
   size_t n, cap;
 } bpe_cache;
 
-struct dif_bpe {
-  dif_strmap *vocab; /* token -> id */
+struct dif__bpe {
+  dif__strmap *vocab; /* token -> id */
   int32_t max_id;
-  dif_strmap *symbols; /* symbol text -> symbol index */
-  char *text;          /* symbol texts, back to back */
+  dif__strmap *symbols; /* symbol text -> symbol index */
+  char *text;           /* symbol texts, back to back */
   size_t text_len, text_cap;
   size_t *sym_off;
   uint32_t *sym_len;
   int32_t *sym_id;
   size_t n_sym, sym_cap;
-  dif_strmap *ranks;     /* (left, right) symbol pair as int32[2] -> rank */
+  dif__strmap *ranks;    /* (left, right) symbol pair as int32[2] -> rank */
   int32_t *merge_result; /* rank -> merged symbol */
   size_t n_ranks;
   int32_t byte_sym[256], byte_end_sym[256];
@@ -41,33 +41,33 @@ struct dif_bpe {
 /* ---------------------------------------------------------------------------
  * Building
  */
-dif_status dif_bpe_new(dif_bpe **out, dif_error *err) {
+dif_status dif__bpe_new(dif__bpe **out, dif__error *err) {
   *out = NULL;
-  dif_bpe *b = calloc(1, sizeof *b);
-  if (!b) return dif_fail_oom(err, "BPE tokenizer", sizeof *b);
+  dif__bpe *b = calloc(1, sizeof *b);
+  if (!b) return dif__fail_oom(err, "BPE tokenizer", sizeof *b);
   b->max_id = -1;
   if (pthread_mutex_init(&b->cache.lock, NULL) != 0) {
     free(b);
-    return dif_fail(err, DIF_ERR_INTERNAL, "BPE cache: pthread_mutex_init failed");
+    return dif__fail(err, DIF_ERR_INTERNAL, "BPE cache: pthread_mutex_init failed");
   }
   dif_status st;
-  if ((st = dif_strmap_new(1024, &b->vocab, err)) ||
-      (st = dif_strmap_new(1024, &b->symbols, err)) ||
-      (st = dif_strmap_new(1024, &b->ranks, err)) ||
-      (st = dif_strmap_new(256, &b->cache.map, err))) {
-    dif_bpe_free(b);
+  if ((st = dif__strmap_new(1024, &b->vocab, err)) ||
+      (st = dif__strmap_new(1024, &b->symbols, err)) ||
+      (st = dif__strmap_new(1024, &b->ranks, err)) ||
+      (st = dif__strmap_new(256, &b->cache.map, err))) {
+    dif__bpe_free(b);
     return st;
   }
   *out = b;
   return DIF_OK;
 }
 
-void dif_bpe_free(dif_bpe *b) {
+void dif__bpe_free(dif__bpe *b) {
   if (!b) return;
-  dif_strmap_free(b->vocab);
-  dif_strmap_free(b->symbols);
-  dif_strmap_free(b->ranks);
-  dif_strmap_free(b->cache.map);
+  dif__strmap_free(b->vocab);
+  dif__strmap_free(b->symbols);
+  dif__strmap_free(b->ranks);
+  dif__strmap_free(b->cache.map);
   pthread_mutex_destroy(&b->cache.lock);
   free(b->cache.pool);
   free(b->text);
@@ -78,44 +78,44 @@ void dif_bpe_free(dif_bpe *b) {
   free(b);
 }
 
-dif_status dif_bpe_add_token(dif_bpe *b, const char *token, size_t len, int32_t id,
-                             dif_error *err) {
-  if (id < 0) return dif_fail(err, DIF_ERR_BAD_MODEL, "negative token id %d", (int)id);
+dif_status dif__bpe_add_token(dif__bpe *b, const char *token, size_t len, int32_t id,
+                              dif__error *err) {
+  if (id < 0) return dif__fail(err, DIF_ERR_BAD_MODEL, "negative token id %d", (int)id);
   if (id > b->max_id) b->max_id = id;
-  return dif_strmap_put(b->vocab, token, len, id, NULL, err);
+  return dif__strmap_put(b->vocab, token, len, id, NULL, err);
 }
 
-int dif_bpe_token_id(const dif_bpe *b, const char *token, size_t len, int32_t *id) {
-  return dif_strmap_get(b->vocab, token, len, id);
+int dif__bpe_token_id(const dif__bpe *b, const char *token, size_t len, int32_t *id) {
+  return dif__strmap_get(b->vocab, token, len, id);
 }
 
-size_t dif_bpe_vocab_size(const dif_bpe *b) { return dif_strmap_count(b->vocab); }
-int32_t dif_bpe_max_id(const dif_bpe *b) { return b->max_id; }
+size_t dif__bpe_vocab_size(const dif__bpe *b) { return dif__strmap_count(b->vocab); }
+int32_t dif__bpe_max_id(const dif__bpe *b) { return b->max_id; }
 
-int32_t dif_bpe_find_symbol(const dif_bpe *b, const char *s, size_t len) {
+int32_t dif__bpe_find_symbol(const dif__bpe *b, const char *s, size_t len) {
   int32_t sym;
-  return dif_strmap_get(b->symbols, s, len, &sym) ? sym : -1;
+  return dif__strmap_get(b->symbols, s, len, &sym) ? sym : -1;
 }
 
-dif_status dif_bpe_intern(dif_bpe *b, const char *s, size_t len, int32_t *sym, dif_error *err) {
+dif_status dif__bpe_intern(dif__bpe *b, const char *s, size_t len, int32_t *sym, dif__error *err) {
   int32_t found;
-  if (dif_strmap_get(b->symbols, s, len, &found)) {
+  if (dif__strmap_get(b->symbols, s, len, &found)) {
     *sym = found;
     return DIF_OK;
   }
-  if (b->finished) return dif_fail(err, DIF_ERR_INTERNAL, "BPE symbol added after finish");
+  if (b->finished) return dif__fail(err, DIF_ERR_INTERNAL, "BPE symbol added after finish");
   if (b->n_sym >= INT32_MAX || len > UINT32_MAX)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "too many or too long BPE symbols");
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "too many or too long BPE symbols");
   if (b->n_sym == b->sym_cap) {
     size_t cap = b->sym_cap ? b->sym_cap * 2 : 1024;
     size_t *off = realloc(b->sym_off, cap * sizeof *off);
-    if (!off) return dif_fail_oom(err, "BPE symbols", cap * sizeof *off);
+    if (!off) return dif__fail_oom(err, "BPE symbols", cap * sizeof *off);
     b->sym_off = off;
     uint32_t *l = realloc(b->sym_len, cap * sizeof *l);
-    if (!l) return dif_fail_oom(err, "BPE symbols", cap * sizeof *l);
+    if (!l) return dif__fail_oom(err, "BPE symbols", cap * sizeof *l);
     b->sym_len = l;
     int32_t *id = realloc(b->sym_id, cap * sizeof *id);
-    if (!id) return dif_fail_oom(err, "BPE symbols", cap * sizeof *id);
+    if (!id) return dif__fail_oom(err, "BPE symbols", cap * sizeof *id);
     b->sym_id = id;
     b->sym_cap = cap;
   }
@@ -123,12 +123,12 @@ dif_status dif_bpe_intern(dif_bpe *b, const char *s, size_t len, int32_t *sym, d
     size_t cap = b->text_cap ? b->text_cap : 4096;
     while (cap - b->text_len < len) cap *= 2;
     char *t = realloc(b->text, cap);
-    if (!t) return dif_fail_oom(err, "BPE symbol text", cap);
+    if (!t) return dif__fail_oom(err, "BPE symbol text", cap);
     b->text = t;
     b->text_cap = cap;
   }
   int32_t idx = (int32_t)b->n_sym;
-  dif_status st = dif_strmap_put(b->symbols, s, len, idx, NULL, err);
+  dif_status st = dif__strmap_put(b->symbols, s, len, idx, NULL, err);
   if (st) return st;
   if (len) memcpy(b->text + b->text_len, s, len);
   b->sym_off[idx] = b->text_len;
@@ -140,20 +140,20 @@ dif_status dif_bpe_intern(dif_bpe *b, const char *s, size_t len, int32_t *sym, d
   return DIF_OK;
 }
 
-dif_status dif_bpe_add_merge(dif_bpe *b, const char *left, size_t left_len, const char *right,
-                             size_t right_len, int32_t rank, dif_error *err) {
-  if (rank < 0) return dif_fail(err, DIF_ERR_INTERNAL, "negative merge rank");
+dif_status dif__bpe_add_merge(dif__bpe *b, const char *left, size_t left_len, const char *right,
+                              size_t right_len, int32_t rank, dif__error *err) {
+  if (rank < 0) return dif__fail(err, DIF_ERR_INTERNAL, "negative merge rank");
   if (left_len > SIZE_MAX / 2 || right_len > SIZE_MAX / 2)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "merge too long");
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "merge too long");
   char *joined = malloc(left_len + right_len + 1);
-  if (!joined) return dif_fail_oom(err, "merge", left_len + right_len + 1);
+  if (!joined) return dif__fail_oom(err, "merge", left_len + right_len + 1);
   memcpy(joined, left, left_len);
   memcpy(joined + left_len, right, right_len);
   int32_t pair[2], result;
   dif_status st;
-  if ((st = dif_bpe_intern(b, left, left_len, &pair[0], err)) ||
-      (st = dif_bpe_intern(b, right, right_len, &pair[1], err)) ||
-      (st = dif_bpe_intern(b, joined, left_len + right_len, &result, err))) {
+  if ((st = dif__bpe_intern(b, left, left_len, &pair[0], err)) ||
+      (st = dif__bpe_intern(b, right, right_len, &pair[1], err)) ||
+      (st = dif__bpe_intern(b, joined, left_len + right_len, &result, err))) {
     free(joined);
     return st;
   }
@@ -162,13 +162,13 @@ dif_status dif_bpe_add_merge(dif_bpe *b, const char *left, size_t left_len, cons
     size_t n = (size_t)rank + 1, cap = b->n_ranks ? b->n_ranks : 1024;
     while (cap < n) cap *= 2;
     int32_t *r = realloc(b->merge_result, cap * sizeof *r);
-    if (!r) return dif_fail_oom(err, "merges", cap * sizeof *r);
+    if (!r) return dif__fail_oom(err, "merges", cap * sizeof *r);
     for (size_t i = b->n_ranks; i < cap; i++) r[i] = -1;
     b->merge_result = r;
     b->n_ranks = cap;
   }
   b->merge_result[rank] = result;
-  return dif_strmap_put(b->ranks, pair, sizeof pair, rank, NULL, err);
+  return dif__strmap_put(b->ranks, pair, sizeof pair, rank, NULL, err);
 }
 
 /* transformers' bytes_to_unicode(): printable Latin-1 bytes stand for
@@ -182,31 +182,31 @@ static uint32_t byte_to_unicode(int byte) {
   return 256 + n;
 }
 
-dif_status dif_bpe_finish(dif_bpe *b, dif_error *err) {
+dif_status dif__bpe_finish(dif__bpe *b, dif__error *err) {
   dif_status st;
   for (int byte = 0; byte < 256; byte++) {
     char s[8];
-    size_t k = dif_utf8_encode_cp(byte_to_unicode(byte), s);
-    if ((st = dif_bpe_intern(b, s, k, &b->byte_sym[byte], err))) return st;
+    size_t k = dif__utf8_encode_cp(byte_to_unicode(byte), s);
+    if ((st = dif__bpe_intern(b, s, k, &b->byte_sym[byte], err))) return st;
     memcpy(s + k, "</w>", 4);
-    if ((st = dif_bpe_intern(b, s, k + 4, &b->byte_end_sym[byte], err))) return st;
+    if ((st = dif__bpe_intern(b, s, k + 4, &b->byte_end_sym[byte], err))) return st;
   }
   for (size_t i = 0; i < b->n_sym; i++) {
     int32_t id;
-    if (dif_strmap_get(b->vocab, b->text + b->sym_off[i], b->sym_len[i], &id)) b->sym_id[i] = id;
+    if (dif__strmap_get(b->vocab, b->text + b->sym_off[i], b->sym_len[i], &id)) b->sym_id[i] = id;
   }
   b->finished = 1;
   return DIF_OK;
 }
 
-const char *dif_bpe_symbol_text(const dif_bpe *b, int32_t sym, size_t *len) {
+const char *dif__bpe_symbol_text(const dif__bpe *b, int32_t sym, size_t *len) {
   *len = b->sym_len[sym];
   return b->text + b->sym_off[sym];
 }
 
-int32_t dif_bpe_symbol_id(const dif_bpe *b, int32_t sym) { return b->sym_id[sym]; }
+int32_t dif__bpe_symbol_id(const dif__bpe *b, int32_t sym) { return b->sym_id[sym]; }
 
-void dif_bpe_set_symbol_id(dif_bpe *b, int32_t sym, int32_t id) {
+void dif__bpe_set_symbol_id(dif__bpe *b, int32_t sym, int32_t id) {
   b->sym_id[sym] = id;
   if (id > b->max_id) b->max_id = id;
 }
@@ -214,7 +214,7 @@ void dif_bpe_set_symbol_id(dif_bpe *b, int32_t sym, int32_t id) {
 /* ---------------------------------------------------------------------------
  * The merge loop
  */
-void dif_bpe_scratch_free(dif_bpe_scratch *sc) {
+void dif__bpe_scratch_free(dif__bpe_scratch *sc) {
   free(sc->sym);
   free(sc->next);
   free(sc->prev);
@@ -224,34 +224,34 @@ void dif_bpe_scratch_free(dif_bpe_scratch *sc) {
   memset(sc, 0, sizeof *sc);
 }
 
-static dif_status scratch_reserve(dif_bpe_scratch *sc, size_t n, dif_error *err) {
+static dif_status scratch_reserve(dif__bpe_scratch *sc, size_t n, dif__error *err) {
   if (n <= sc->cap) return DIF_OK;
   size_t cap = sc->cap ? sc->cap : 64;
   while (cap < n) cap *= 2;
   int32_t **arrays[] = {&sc->sym, &sc->next, &sc->prev, &sc->out};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
     int32_t *p = realloc(*arrays[i], cap * sizeof *p);
-    if (!p) return dif_fail_oom(err, "BPE word", cap * sizeof *p);
+    if (!p) return dif__fail_oom(err, "BPE word", cap * sizeof *p);
     *arrays[i] = p;
   }
   uint32_t *batch = realloc(sc->batch, cap * sizeof *batch);
-  if (!batch) return dif_fail_oom(err, "BPE word", cap * sizeof *batch);
+  if (!batch) return dif__fail_oom(err, "BPE word", cap * sizeof *batch);
   sc->batch = batch;
   sc->cap = cap;
   return DIF_OK;
 }
 
-static int32_t pair_rank(const dif_bpe *b, int32_t left, int32_t right) {
+static int32_t pair_rank(const dif__bpe *b, int32_t left, int32_t right) {
   int32_t pair[2] = {left, right}, rank;
-  return dif_strmap_get(b->ranks, pair, sizeof pair, &rank) ? rank : -1;
+  return dif__strmap_get(b->ranks, pair, sizeof pair, &rank) ? rank : -1;
 }
 
 /* Min-heap of (rank << 32 | position): lowest rank first, then leftmost. */
-static dif_status heap_push(dif_bpe_scratch *sc, uint64_t v, dif_error *err) {
+static dif_status heap_push(dif__bpe_scratch *sc, uint64_t v, dif__error *err) {
   if (sc->heap_n == sc->heap_cap) {
     size_t cap = sc->heap_cap ? sc->heap_cap * 2 : 64;
     uint64_t *h = realloc(sc->heap, cap * sizeof *h);
-    if (!h) return dif_fail_oom(err, "BPE heap", cap * sizeof *h);
+    if (!h) return dif__fail_oom(err, "BPE heap", cap * sizeof *h);
     sc->heap = h;
     sc->heap_cap = cap;
   }
@@ -264,7 +264,7 @@ static dif_status heap_push(dif_bpe_scratch *sc, uint64_t v, dif_error *err) {
   return DIF_OK;
 }
 
-static uint64_t heap_pop(dif_bpe_scratch *sc) {
+static uint64_t heap_pop(dif__bpe_scratch *sc) {
   uint64_t top = sc->heap[0], v = sc->heap[--sc->heap_n];
   size_t i = 0, n = sc->heap_n;
   for (;;) {
@@ -280,18 +280,18 @@ static uint64_t heap_pop(dif_bpe_scratch *sc) {
 }
 
 /* Pushes the pair starting at position p if it has a rank. */
-static dif_status push_pair(const dif_bpe *b, dif_bpe_scratch *sc, int32_t p, dif_error *err) {
+static dif_status push_pair(const dif__bpe *b, dif__bpe_scratch *sc, int32_t p, dif__error *err) {
   if (p < 0 || sc->next[p] < 0) return DIF_OK;
   int32_t r = pair_rank(b, sc->sym[p], sc->sym[sc->next[p]]);
   return r < 0 ? DIF_OK : heap_push(sc, (uint64_t)r << 32 | (uint32_t)p, err);
 }
 
-static int pair_is(const dif_bpe *b, const dif_bpe_scratch *sc, int32_t p, int32_t rank) {
+static int pair_is(const dif__bpe *b, const dif__bpe_scratch *sc, int32_t p, int32_t rank) {
   return sc->sym[p] >= 0 && sc->next[p] >= 0 &&
          pair_rank(b, sc->sym[p], sc->sym[sc->next[p]]) == rank;
 }
 
-static dif_status merge_word(const dif_bpe *b, dif_bpe_scratch *sc, size_t n, dif_error *err) {
+static dif_status merge_word(const dif__bpe *b, dif__bpe_scratch *sc, size_t n, dif__error *err) {
   dif_status st;
   sc->heap_n = 0;
   for (size_t i = 0; i + 1 < n; i++)
@@ -323,13 +323,13 @@ static dif_status merge_word(const dif_bpe *b, dif_bpe_scratch *sc, size_t n, di
   return DIF_OK;
 }
 
-static int cache_get(const dif_bpe *b, const uint8_t *bytes, size_t n, dif_bpe_scratch *sc,
+static int cache_get(const dif__bpe *b, const uint8_t *bytes, size_t n, dif__bpe_scratch *sc,
                      size_t *n_syms) {
   bpe_cache *c = (bpe_cache *)&b->cache; /* the cache is the mutable part */
   int hit = 0;
   pthread_mutex_lock(&c->lock);
   int32_t off;
-  if (dif_strmap_get(c->map, bytes, n, &off)) {
+  if (dif__strmap_get(c->map, bytes, n, &off)) {
     size_t k = (size_t)c->pool[off];
     if (k <= sc->cap) {
       memcpy(sc->out, c->pool + off + 1, k * sizeof *sc->out);
@@ -341,12 +341,12 @@ static int cache_get(const dif_bpe *b, const uint8_t *bytes, size_t n, dif_bpe_s
   return hit;
 }
 
-static void cache_put(const dif_bpe *b, const uint8_t *bytes, size_t n, const int32_t *syms,
+static void cache_put(const dif__bpe *b, const uint8_t *bytes, size_t n, const int32_t *syms,
                       size_t k) {
   bpe_cache *c = (bpe_cache *)&b->cache;
   pthread_mutex_lock(&c->lock);
-  if (dif_strmap_count(c->map) >= CACHE_MAX_WORDS || c->n + k + 1 > CACHE_MAX_SYMS) {
-    dif_strmap_clear(c->map);
+  if (dif__strmap_count(c->map) >= CACHE_MAX_WORDS || c->n + k + 1 > CACHE_MAX_SYMS) {
+    dif__strmap_clear(c->map);
     c->n = 0;
   }
   if (c->cap - c->n < k + 1) {
@@ -359,7 +359,7 @@ static void cache_put(const dif_bpe *b, const uint8_t *bytes, size_t n, const in
     }
   }
   if (c->cap - c->n >= k + 1 &&
-      dif_strmap_put(c->map, bytes, n, (int32_t)c->n, NULL, NULL) == DIF_OK) {
+      dif__strmap_put(c->map, bytes, n, (int32_t)c->n, NULL, NULL) == DIF_OK) {
     c->pool[c->n] = (int32_t)k;
     memcpy(c->pool + c->n + 1, syms, k * sizeof *syms);
     c->n += k + 1;
@@ -367,14 +367,14 @@ static void cache_put(const dif_bpe *b, const uint8_t *bytes, size_t n, const in
   pthread_mutex_unlock(&c->lock);
 }
 
-dif_status dif_bpe_word(const dif_bpe *b, const uint8_t *bytes, size_t n, dif_bpe_scratch *sc,
-                        const int32_t **syms, size_t *n_syms, dif_error *err) {
+dif_status dif__bpe_word(const dif__bpe *b, const uint8_t *bytes, size_t n, dif__bpe_scratch *sc,
+                         const int32_t **syms, size_t *n_syms, dif__error *err) {
   dif_status st;
   if (n == 0 || n >= INT32_MAX)
-    return dif_fail(err, DIF_ERR_LIMIT, "BPE word of %zu bytes (limit %d)", n, INT32_MAX - 1);
+    return dif__fail(err, DIF_ERR_LIMIT, "BPE word of %zu bytes (limit %d)", n, INT32_MAX - 1);
   if ((st = scratch_reserve(sc, n, err))) return st;
   *syms = sc->out;
-  if (n <= DIF_BPE_CACHE_MAX_WORD && cache_get(b, bytes, n, sc, n_syms)) return DIF_OK;
+  if (n <= DIF__BPE_CACHE_MAX_WORD && cache_get(b, bytes, n, sc, n_syms)) return DIF_OK;
   for (size_t i = 0; i < n; i++) {
     sc->sym[i] = i + 1 < n ? b->byte_sym[bytes[i]] : b->byte_end_sym[bytes[i]];
     sc->prev[i] = (int32_t)i - 1;
@@ -384,6 +384,6 @@ dif_status dif_bpe_word(const dif_bpe *b, const uint8_t *bytes, size_t n, dif_bp
   size_t k = 0;
   for (int32_t p = 0; p >= 0; p = sc->next[p]) sc->out[k++] = sc->sym[p];
   *n_syms = k;
-  if (n <= DIF_BPE_CACHE_MAX_WORD) cache_put(b, bytes, n, sc->out, k);
+  if (n <= DIF__BPE_CACHE_MAX_WORD) cache_put(b, bytes, n, sc->out, k);
   return DIF_OK;
 }

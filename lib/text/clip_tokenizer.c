@@ -28,8 +28,8 @@ typedef struct added_token {
   int lstrip, rstrip;
 } added_token;
 
-struct dif_clip_tokenizer {
-  dif_bpe *bpe;
+struct dif__clip_tokenizer {
+  dif__bpe *bpe;
   added_token *added;
   size_t n_added;
   int32_t bos_id, eos_id, pad_id, unk_id, max_id;
@@ -41,19 +41,19 @@ struct dif_clip_tokenizer {
  * Files
  */
 static dif_status join_path(char *buf, size_t cap, const char *dir, const char *name,
-                            dif_error *err) {
+                            dif__error *err) {
   int k = snprintf(buf, cap, "%s/%s", dir, name);
   if (k < 0 || (size_t)k >= cap)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer path too long: %s", dir);
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer path too long: %s", dir);
   return DIF_OK;
 }
 
 /* A tokenizer file that cannot be read makes the model folder bad: every
  * failure is DIF_ERR_BAD_MODEL (out of memory excepted), with the reason of
- * dif_file_read_all (regular files only, never blocking). */
-static dif_status read_file(const char *path, char **out, size_t *len, dif_error *err) {
+ * dif__file_read_all (regular files only, never blocking). */
+static dif_status read_file(const char *path, char **out, size_t *len, dif__error *err) {
   uint8_t *data = NULL;
-  dif_status st = dif_file_read_all(path, MAX_FILE_BYTES, &data, len, err);
+  dif_status st = dif__file_read_all(path, MAX_FILE_BYTES, &data, len, err);
   if (st && st != DIF_ERR_OUT_OF_MEMORY) {
     st = DIF_ERR_BAD_MODEL;
     if (err) err->status = st;
@@ -62,9 +62,9 @@ static dif_status read_file(const char *path, char **out, size_t *len, dif_error
   return st;
 }
 
-static dif_status load_json(const char *path, int optional, json_t **out, dif_error *err) {
+static dif_status load_json(const char *path, int optional, json_t **out, dif__error *err) {
   *out = NULL;
-  if (optional && dif_file_exists(path) == 0) return DIF_OK;
+  if (optional && dif__file_exists(path) == 0) return DIF_OK;
   char *text = NULL;
   size_t len = 0;
   dif_status st = read_file(path, &text, &len, err);
@@ -72,10 +72,10 @@ static dif_status load_json(const char *path, int optional, json_t **out, dif_er
   json_error_t jerr;
   json_t *j = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
   free(text);
-  if (!j) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: line %d: %s", path, jerr.line, jerr.text);
+  if (!j) return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: line %d: %s", path, jerr.line, jerr.text);
   if (!json_is_object(j)) {
     json_decref(j);
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: not a JSON object", path);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: not a JSON object", path);
   }
   *out = j;
   return DIF_OK;
@@ -84,7 +84,7 @@ static dif_status load_json(const char *path, int optional, json_t **out, dif_er
 /* ---------------------------------------------------------------------------
  * Loading
  */
-static dif_status load_vocab(dif_bpe *bpe, const char *path, dif_error *err) {
+static dif_status load_vocab(dif__bpe *bpe, const char *path, dif__error *err) {
   json_t *j;
   dif_status st = load_json(path, 0, &j, err);
   if (st) return st;
@@ -93,28 +93,28 @@ static dif_status load_vocab(dif_bpe *bpe, const char *path, dif_error *err) {
   json_object_foreach(j, key, value) {
     json_int_t id = json_is_integer(value) ? json_integer_value(value) : -1;
     if (id < 0 || id > INT32_MAX) {
-      st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"%.64s\": id is not an integer in [0, %d]",
-                    path, key, INT32_MAX);
+      st = dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key \"%.64s\": id is not an integer in [0, %d]",
+                     path, key, INT32_MAX);
       break;
     }
-    if ((st = dif_bpe_add_token(bpe, key, strlen(key), (int32_t)id, err))) break;
+    if ((st = dif__bpe_add_token(bpe, key, strlen(key), (int32_t)id, err))) break;
   }
-  if (!st && dif_bpe_vocab_size(bpe) == 0)
-    st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: empty vocabulary", path);
+  if (!st && dif__bpe_vocab_size(bpe) == 0)
+    st = dif__fail(err, DIF_ERR_BAD_MODEL, "%s: empty vocabulary", path);
   json_decref(j);
   return st;
 }
 
 /* One merges line, text.v[pos, end): exactly two whitespace-separated
  * symbols, added as merge rank `line - 1`. */
-static dif_status merge_line(dif_bpe *bpe, const dif_u32buf *text, size_t pos, size_t end,
-                             size_t line, const char *path, dif_error *err) {
+static dif_status merge_line(dif__bpe *bpe, const dif__u32buf *text, size_t pos, size_t end,
+                             size_t line, const char *path, dif__error *err) {
   size_t nf = 0, starts[3], ends[3];
   for (size_t i = pos; i < end;) {
-    while (i < end && dif_text_py_isspace(text->v[i])) i++;
+    while (i < end && dif__text_py_isspace(text->v[i])) i++;
     if (i == end) break;
     size_t s = i;
-    while (i < end && !dif_text_py_isspace(text->v[i])) i++;
+    while (i < end && !dif__text_py_isspace(text->v[i])) i++;
     if (nf < 3) {
       starts[nf] = s;
       ends[nf] = i;
@@ -122,35 +122,35 @@ static dif_status merge_line(dif_bpe *bpe, const dif_u32buf *text, size_t pos, s
     nf++;
   }
   if (nf != 2)
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: line %zu: expected two symbols, found %zu", path,
-                    line + 1, nf);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: line %zu: expected two symbols, found %zu", path,
+                     line + 1, nf);
   char *field[2] = {NULL, NULL};
   size_t field_len[2];
   dif_status st = DIF_OK;
   for (int k = 0; k < 2 && !st; k++)
-    st = dif_utf8_encode(text->v + starts[k], ends[k] - starts[k], &field[k], &field_len[k], err);
+    st = dif__utf8_encode(text->v + starts[k], ends[k] - starts[k], &field[k], &field_len[k], err);
   if (!st)
-    st = dif_bpe_add_merge(bpe, field[0], field_len[0], field[1], field_len[1], (int32_t)(line - 1),
-                           err);
+    st = dif__bpe_add_merge(bpe, field[0], field_len[0], field[1], field_len[1],
+                            (int32_t)(line - 1), err);
   free(field[0]);
   free(field[1]);
   return st;
 }
 
 /* Python: read().strip().split("\n")[1 : 48895], each line .split(). */
-static dif_status load_merges(dif_bpe *bpe, const char *path, dif_error *err) {
+static dif_status load_merges(dif__bpe *bpe, const char *path, dif__error *err) {
   char *raw = NULL;
   size_t len = 0;
   dif_status st = read_file(path, &raw, &len, err);
   if (st) return st;
-  dif_u32buf text = {0};
-  dif_error utf8_err = {0};
-  if (dif_utf8_validate(raw, len, &utf8_err) != DIF_OK)
-    st = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: %s", path, utf8_err.msg);
-  if (!st) st = dif_utf8_decode(raw, len, &text, err);
+  dif__u32buf text = {0};
+  dif__error utf8_err = {0};
+  if (dif__utf8_validate(raw, len, &utf8_err) != DIF_OK)
+    st = dif__fail(err, DIF_ERR_BAD_MODEL, "%s: %s", path, utf8_err.msg);
+  if (!st) st = dif__utf8_decode(raw, len, &text, err);
   size_t lo = 0, hi = st ? 0 : text.n;
-  while (lo < hi && dif_text_py_isspace(text.v[lo])) lo++;
-  while (hi > lo && dif_text_py_isspace(text.v[hi - 1])) hi--;
+  while (lo < hi && dif__text_py_isspace(text.v[lo])) lo++;
+  while (hi > lo && dif__text_py_isspace(text.v[hi - 1])) hi--;
   size_t line = 0;
   for (size_t pos = lo; !st && pos < hi && line <= CLIP_MAX_MERGES; line++) {
     size_t end = pos;
@@ -158,7 +158,7 @@ static dif_status load_merges(dif_bpe *bpe, const char *path, dif_error *err) {
     if (line > 0) st = merge_line(bpe, &text, pos, end, line, path, err);
     pos = end + 1;
   }
-  dif_u32buf_free(&text);
+  dif__u32buf_free(&text);
   free(raw);
   return st;
 }
@@ -170,7 +170,7 @@ typedef struct token_spec {
 } token_spec;
 
 static dif_status parse_token(json_t *v, const char *file, const char *key, token_spec *out,
-                              dif_error *err) {
+                              dif__error *err) {
   memset(out, 0, sizeof *out);
   if (json_is_string(v)) {
     out->text = json_string_value(v);
@@ -178,8 +178,8 @@ static dif_status parse_token(json_t *v, const char *file, const char *key, toke
   }
   json_t *content = json_is_object(v) ? json_object_get(v, "content") : NULL;
   if (!json_is_string(content))
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: key \"%s\": expected a string or an object with \"content\"", file, key);
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: key \"%s\": expected a string or an object with \"content\"", file, key);
   out->text = json_string_value(content);
   out->lstrip = json_is_true(json_object_get(v, "lstrip"));
   out->rstrip = json_is_true(json_object_get(v, "rstrip"));
@@ -187,46 +187,46 @@ static dif_status parse_token(json_t *v, const char *file, const char *key, toke
   return DIF_OK;
 }
 
-static added_token *find_added(dif_clip_tokenizer *tok, const char *text) {
+static added_token *find_added(dif__clip_tokenizer *tok, const char *text) {
   for (size_t i = 0; i < tok->n_added; i++)
     if (strcmp(tok->added[i].text, text) == 0) return &tok->added[i];
   return NULL;
 }
 
-static dif_status add_token(dif_clip_tokenizer *tok, const token_spec *spec, int32_t id,
-                            const char *file, const char *key, added_token **out, dif_error *err) {
+static dif_status add_token(dif__clip_tokenizer *tok, const token_spec *spec, int32_t id,
+                            const char *file, const char *key, added_token **out, dif__error *err) {
   if (spec->single_word)
-    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: key \"%s\": single_word added tokens", file,
-                    key);
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: key \"%s\": single_word added tokens", file,
+                     key);
   size_t len = strlen(spec->text);
-  if (len == 0) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"%s\": empty token", file, key);
+  if (len == 0) return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key \"%s\": empty token", file, key);
   added_token *t = realloc(tok->added, (tok->n_added + 1) * sizeof *t);
-  if (!t) return dif_fail_oom(err, "added tokens", (tok->n_added + 1) * sizeof *t);
+  if (!t) return dif__fail_oom(err, "added tokens", (tok->n_added + 1) * sizeof *t);
   tok->added = t;
   t = &tok->added[tok->n_added];
   memset(t, 0, sizeof *t);
   t->text = malloc(len + 1);
-  if (!t->text) return dif_fail_oom(err, "added tokens", len + 1);
+  if (!t->text) return dif__fail_oom(err, "added tokens", len + 1);
   memcpy(t->text, spec->text, len + 1);
   t->len = len;
   t->id = id;
   t->lstrip = spec->lstrip;
   t->rstrip = spec->rstrip;
   tok->n_added++;
-  dif_status st = dif_utf8_validate(t->text, len, err);
+  dif_status st = dif__utf8_validate(t->text, len, err);
   if (st) return st;
   if (id > tok->max_id) tok->max_id = id;
   *out = t;
   return DIF_OK;
 }
 
-static dif_status load_added_tokens(dif_clip_tokenizer *tok, json_t *config, const char *file,
-                                    dif_error *err) {
+static dif_status load_added_tokens(dif__clip_tokenizer *tok, json_t *config, const char *file,
+                                    dif__error *err) {
   json_t *dec = json_object_get(config, "added_tokens_decoder");
   if (!dec) return DIF_OK;
   if (!json_is_object(dec))
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"added_tokens_decoder\": not an object",
-                    file);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key \"added_tokens_decoder\": not an object",
+                     file);
   const char *key;
   json_t *v;
   json_object_foreach(dec, key, v) {
@@ -234,8 +234,8 @@ static dif_status load_added_tokens(dif_clip_tokenizer *tok, json_t *config, con
     errno = 0;
     long id = strtol(key, &end, 10);
     if (errno || *end || end == key || id < 0 || id > INT32_MAX)
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: key \"added_tokens_decoder\": \"%.32s\" is not a token id", file, key);
+      return dif__fail(err, DIF_ERR_BAD_MODEL,
+                       "%s: key \"added_tokens_decoder\": \"%.32s\" is not a token id", file, key);
     token_spec spec;
     added_token *t;
     dif_status st = parse_token(v, file, "added_tokens_decoder", &spec, err);
@@ -248,9 +248,9 @@ static dif_status load_added_tokens(dif_clip_tokenizer *tok, json_t *config, con
 /* bos/eos/unk/pad: special_tokens_map.json, else tokenizer_config.json, else
  * CLIPTokenizer's default. Registers it as an added token (transformers adds
  * every special token) and returns its id. */
-static dif_status load_special(dif_clip_tokenizer *tok, json_t *config, const char *config_file,
+static dif_status load_special(dif__clip_tokenizer *tok, json_t *config, const char *config_file,
                                json_t *map, const char *map_file, const char *key, int32_t *id,
-                               int32_t *vocab_id, dif_error *err) {
+                               int32_t *vocab_id, dif__error *err) {
   token_spec spec = {"<|endoftext|>", 0, 0, 0};
   if (strcmp(key, "bos_token") == 0) spec.text = "<|startoftext|>";
   const char *file = config_file;
@@ -262,17 +262,17 @@ static dif_status load_special(dif_clip_tokenizer *tok, json_t *config, const ch
   dif_status st;
   if (v && (st = parse_token(v, file, key, &spec, err))) return st;
   if (vocab_id) {
-    if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), vocab_id))
-      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"%s\": \"%.64s\" is not in vocab.json",
-                      file, key, spec.text);
+    if (!dif__bpe_token_id(tok->bpe, spec.text, strlen(spec.text), vocab_id))
+      return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key \"%s\": \"%.64s\" is not in vocab.json",
+                       file, key, spec.text);
   }
   added_token *t = find_added(tok, spec.text);
   if (!t) {
     int32_t vid;
-    if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid))
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: key \"%s\": \"%.64s\" is neither in vocab.json nor an added token", file,
-                      key, spec.text);
+    if (!dif__bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid))
+      return dif__fail(err, DIF_ERR_BAD_MODEL,
+                       "%s: key \"%s\": \"%.64s\" is neither in vocab.json nor an added token",
+                       file, key, spec.text);
     if ((st = add_token(tok, &spec, vid, file, key, &t, err))) return st;
   }
   *id = t->id;
@@ -281,8 +281,8 @@ static dif_status load_special(dif_clip_tokenizer *tok, json_t *config, const ch
 
 /* additional_special_tokens (special_tokens_map.json's, else the config's):
  * each must be in the vocabulary. */
-static dif_status load_extra_special(dif_clip_tokenizer *tok, json_t *config, const char *cpath,
-                                     json_t *map, const char *mpath, dif_error *err) {
+static dif_status load_extra_special(dif__clip_tokenizer *tok, json_t *config, const char *cpath,
+                                     json_t *map, const char *mpath, dif__error *err) {
   json_t *extra = map ? json_object_get(map, "additional_special_tokens") : NULL;
   const char *file = mpath;
   if (!extra) {
@@ -291,8 +291,8 @@ static dif_status load_extra_special(dif_clip_tokenizer *tok, json_t *config, co
   }
   if (!extra) return DIF_OK;
   if (!json_is_array(extra))
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"additional_special_tokens\": not an array",
-                    file);
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key \"additional_special_tokens\": not an array",
+                     file);
   size_t i;
   json_t *v;
   json_array_foreach(extra, i, v) {
@@ -302,10 +302,10 @@ static dif_status load_extra_special(dif_clip_tokenizer *tok, json_t *config, co
     if (find_added(tok, spec.text)) continue;
     int32_t vid;
     added_token *t;
-    if (!dif_bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid))
-      return dif_fail(err, DIF_ERR_BAD_MODEL,
-                      "%s: key \"additional_special_tokens\": \"%.64s\" is not in vocab.json", file,
-                      spec.text);
+    if (!dif__bpe_token_id(tok->bpe, spec.text, strlen(spec.text), &vid))
+      return dif__fail(err, DIF_ERR_BAD_MODEL,
+                       "%s: key \"additional_special_tokens\": \"%.64s\" is not in vocab.json",
+                       file, spec.text);
     if ((st = add_token(tok, &spec, vid, file, "additional_special_tokens", &t, err))) return st;
   }
   return DIF_OK;
@@ -313,17 +313,17 @@ static dif_status load_extra_special(dif_clip_tokenizer *tok, json_t *config, co
 
 /* tokenizer_config.json (config, at cpath) and special_tokens_map.json (map,
  * at mpath; may be NULL) into tok. */
-static dif_status apply_config(dif_clip_tokenizer *tok, json_t *config, const char *cpath,
-                               json_t *map, const char *mpath, dif_error *err) {
+static dif_status apply_config(dif__clip_tokenizer *tok, json_t *config, const char *cpath,
+                               json_t *map, const char *mpath, dif__error *err) {
   json_t *ml = json_object_get(config, "model_max_length");
   double mlv = json_is_number(ml) ? json_number_value(ml) : -1;
   if (!json_is_number(ml))
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: key \"model_max_length\": missing or not a number",
-                    cpath);
-  if (!(mlv >= 2 && mlv <= DIF_CLIP_MAX_LENGTH) || mlv != (int)mlv)
-    return dif_fail(err, DIF_ERR_BAD_MODEL,
-                    "%s: key \"model_max_length\": %g is not an integer in [2, %d]", cpath, mlv,
-                    DIF_CLIP_MAX_LENGTH);
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: key \"model_max_length\": missing or not a number", cpath);
+  if (!(mlv >= 2 && mlv <= DIF__CLIP_MAX_LENGTH) || mlv != (int)mlv)
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: key \"model_max_length\": %g is not an integer in [2, %d]", cpath, mlv,
+                     DIF__CLIP_MAX_LENGTH);
   tok->max_length = (int)mlv;
   dif_status st = load_added_tokens(tok, config, cpath, err);
   if (!st) st = load_special(tok, config, cpath, map, mpath, "bos_token", &tok->bos_id, NULL, err);
@@ -337,7 +337,7 @@ static dif_status apply_config(dif_clip_tokenizer *tok, json_t *config, const ch
   return st;
 }
 
-static dif_status load_config(dif_clip_tokenizer *tok, const char *dir, dif_error *err) {
+static dif_status load_config(dif__clip_tokenizer *tok, const char *dir, dif__error *err) {
   char cpath[4096], mpath[4096];
   dif_status st;
   if ((st = join_path(cpath, sizeof cpath, dir, "tokenizer_config.json", err)) ||
@@ -352,72 +352,72 @@ static dif_status load_config(dif_clip_tokenizer *tok, const char *dir, dif_erro
   return st;
 }
 
-dif_status dif_clip_tokenizer_load(const char *dir, dif_clip_tokenizer **out, dif_error *err) {
-  if (!out) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "out is NULL");
+dif_status dif__clip_tokenizer_load(const char *dir, dif__clip_tokenizer **out, dif__error *err) {
+  if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "out is NULL");
   *out = NULL;
-  if (!dir) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer directory is NULL");
-  dif_clip_tokenizer *tok = calloc(1, sizeof *tok);
-  if (!tok) return dif_fail_oom(err, "tokenizer", sizeof *tok);
+  if (!dir) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer directory is NULL");
+  dif__clip_tokenizer *tok = calloc(1, sizeof *tok);
+  if (!tok) return dif__fail_oom(err, "tokenizer", sizeof *tok);
   char path[4096];
-  dif_status st = dif_bpe_new(&tok->bpe, err);
+  dif_status st = dif__bpe_new(&tok->bpe, err);
   if (!st) st = join_path(path, sizeof path, dir, "vocab.json", err);
   if (!st) st = load_vocab(tok->bpe, path, err);
   if (!st) st = join_path(path, sizeof path, dir, "merges.txt", err);
   if (!st) st = load_merges(tok->bpe, path, err);
-  if (!st) st = dif_bpe_intern(tok->bpe, "<|startoftext|>", 15, &tok->sot_sym, err);
-  if (!st) st = dif_bpe_intern(tok->bpe, "<|endoftext|>", 13, &tok->eot_sym, err);
-  if (!st) st = dif_bpe_finish(tok->bpe, err);
+  if (!st) st = dif__bpe_intern(tok->bpe, "<|startoftext|>", 15, &tok->sot_sym, err);
+  if (!st) st = dif__bpe_intern(tok->bpe, "<|endoftext|>", 13, &tok->eot_sym, err);
+  if (!st) st = dif__bpe_finish(tok->bpe, err);
   if (!st) {
-    tok->max_id = dif_bpe_max_id(tok->bpe);
+    tok->max_id = dif__bpe_max_id(tok->bpe);
     st = load_config(tok, dir, err);
   }
   /* convert_tokens_to_ids looks in the added tokens first: a BPE token whose
    * text is an added token's gets that token's id. */
   for (size_t i = 0; !st && i < tok->n_added; i++) {
-    int32_t sym = dif_bpe_find_symbol(tok->bpe, tok->added[i].text, tok->added[i].len);
-    if (sym >= 0) dif_bpe_set_symbol_id(tok->bpe, sym, tok->added[i].id);
+    int32_t sym = dif__bpe_find_symbol(tok->bpe, tok->added[i].text, tok->added[i].len);
+    if (sym >= 0) dif__bpe_set_symbol_id(tok->bpe, sym, tok->added[i].id);
   }
   if (st) {
-    dif_clip_tokenizer_free(tok);
+    dif__clip_tokenizer_free(tok);
     return st;
   }
   *out = tok;
   return DIF_OK;
 }
 
-void dif_clip_tokenizer_free(dif_clip_tokenizer *tok) {
+void dif__clip_tokenizer_free(dif__clip_tokenizer *tok) {
   if (!tok) return;
   for (size_t i = 0; i < tok->n_added; i++) {
     free(tok->added[i].text);
   }
   free(tok->added);
-  dif_bpe_free(tok->bpe);
+  dif__bpe_free(tok->bpe);
   free(tok);
 }
 
-int dif_clip_tokenizer_max_length(const dif_clip_tokenizer *tok) { return tok->max_length; }
-int32_t dif_clip_tokenizer_bos_id(const dif_clip_tokenizer *tok) { return tok->bos_id; }
-int32_t dif_clip_tokenizer_eos_id(const dif_clip_tokenizer *tok) { return tok->eos_id; }
-int32_t dif_clip_tokenizer_pad_id(const dif_clip_tokenizer *tok) { return tok->pad_id; }
-size_t dif_clip_tokenizer_vocab_size(const dif_clip_tokenizer *tok) {
-  return dif_bpe_vocab_size(tok->bpe);
+int dif__clip_tokenizer_max_length(const dif__clip_tokenizer *tok) { return tok->max_length; }
+int32_t dif__clip_tokenizer_bos_id(const dif__clip_tokenizer *tok) { return tok->bos_id; }
+int32_t dif__clip_tokenizer_eos_id(const dif__clip_tokenizer *tok) { return tok->eos_id; }
+int32_t dif__clip_tokenizer_pad_id(const dif__clip_tokenizer *tok) { return tok->pad_id; }
+size_t dif__clip_tokenizer_vocab_size(const dif__clip_tokenizer *tok) {
+  return dif__bpe_vocab_size(tok->bpe);
 }
-int32_t dif_clip_tokenizer_max_id(const dif_clip_tokenizer *tok) { return tok->max_id; }
+int32_t dif__clip_tokenizer_max_id(const dif__clip_tokenizer *tok) { return tok->max_id; }
 
 /* ---------------------------------------------------------------------------
  * Tokenizing
  */
 typedef struct run {
-  const dif_clip_tokenizer *tok;
-  dif_clip_token_fn fn;
+  const dif__clip_tokenizer *tok;
+  dif__clip_token_fn fn;
   void *user;
   int stopped;
-  dif_u32buf segment; /* the ftfy segment being fixed */
-  dif_u32buf pending; /* ftfy output not yet tokenized */
-  dif_u32buf lowered;
+  dif__u32buf segment; /* the ftfy segment being fixed */
+  dif__u32buf pending; /* ftfy output not yet tokenized */
+  dif__u32buf lowered;
   char *word; /* UTF-8 of one pre-token */
   size_t word_cap;
-  dif_bpe_scratch bpe;
+  dif__bpe_scratch bpe;
 } run;
 
 static void emit(run *r, const char *s, size_t len, int32_t id) {
@@ -450,7 +450,7 @@ static int is_number(uint32_t c) {
  * U+0345 (its case fold, U+03B9, is a letter), so that character matches no
  * alternative and is skipped like whitespace. */
 static int is_other(uint32_t c) {
-  return c != 0x345 && !dif_text_is_space(c) && !is_letter(c) && !is_number(c);
+  return c != 0x345 && !dif__text_is_space(c) && !is_letter(c) && !is_number(c);
 }
 
 /* Case-insensitive match of an ASCII literal at w[i] ("regex" module case
@@ -488,8 +488,8 @@ static size_t pretoken_at(const uint32_t *w, size_t n, size_t i) {
 }
 
 /* Pre-tokenizes and BPE-encodes one lower-cased word (no whitespace inside). */
-static dif_status encode_word(run *r, const uint32_t *w, size_t n, dif_error *err) {
-  const dif_clip_tokenizer *tok = r->tok;
+static dif_status encode_word(run *r, const uint32_t *w, size_t n, dif__error *err) {
+  const dif__clip_tokenizer *tok = r->tok;
   dif_status st;
   for (size_t i = 0; i < n && !r->stopped;) {
     size_t m = pretoken_at(w, n, i);
@@ -500,12 +500,12 @@ static dif_status encode_word(run *r, const uint32_t *w, size_t n, dif_error *er
     if (r->word_cap < m * 4) {
       size_t cap = m * 4 > 256 ? m * 4 : 256;
       char *p = realloc(r->word, cap);
-      if (!p) return dif_fail_oom(err, "pre-token", cap);
+      if (!p) return dif__fail_oom(err, "pre-token", cap);
       r->word = p;
       r->word_cap = cap;
     }
     size_t len = 0;
-    for (size_t k = 0; k < m; k++) len += dif_utf8_encode_cp(w[i + k], r->word + len);
+    for (size_t k = 0; k < m; k++) len += dif__utf8_encode_cp(w[i + k], r->word + len);
     i += m;
     /* CLIPTokenizer.bpe's cache starts with these two, which skip BPE. */
     int32_t special = -1;
@@ -514,12 +514,12 @@ static dif_status encode_word(run *r, const uint32_t *w, size_t n, dif_error *er
     const int32_t *syms = &special;
     size_t n_syms = 1;
     if (special < 0 &&
-        (st = dif_bpe_word(tok->bpe, (const uint8_t *)r->word, len, &r->bpe, &syms, &n_syms, err)))
+        (st = dif__bpe_word(tok->bpe, (const uint8_t *)r->word, len, &r->bpe, &syms, &n_syms, err)))
       return st;
     for (size_t k = 0; k < n_syms && !r->stopped; k++) {
       size_t tlen;
-      const char *t = dif_bpe_symbol_text(tok->bpe, syms[k], &tlen);
-      int32_t id = dif_bpe_symbol_id(tok->bpe, syms[k]);
+      const char *t = dif__bpe_symbol_text(tok->bpe, syms[k], &tlen);
+      int32_t id = dif__bpe_symbol_id(tok->bpe, syms[k]);
       emit(r, t, tlen, id >= 0 ? id : tok->unk_id);
     }
   }
@@ -529,17 +529,17 @@ static dif_status encode_word(run *r, const uint32_t *w, size_t n, dif_error *er
 /* Tokenizes fixed (ftfy'd) text whose end is a word boundary: whitespace_clean
  * and lower() act word by word (Final_Sigma never looks across whitespace), so
  * each whitespace-separated word is lowered and encoded on its own. */
-static dif_status encode_fixed(run *r, const uint32_t *t, size_t n, dif_error *err) {
+static dif_status encode_fixed(run *r, const uint32_t *t, size_t n, dif__error *err) {
   dif_status st;
   for (size_t i = 0; i < n && !r->stopped;) {
-    if (dif_text_is_space(t[i])) {
+    if (dif__text_is_space(t[i])) {
       i++;
       continue;
     }
     size_t j = i;
-    while (j < n && !dif_text_is_space(t[j])) j++;
+    while (j < n && !dif__text_is_space(t[j])) j++;
     r->lowered.n = 0;
-    if ((st = dif_text_lower_into(t + i, j - i, &r->lowered, err))) return st;
+    if ((st = dif__text_lower_into(t + i, j - i, &r->lowered, err))) return st;
     if ((st = encode_word(r, r->lowered.v, r->lowered.n, err))) return st;
     i = j;
   }
@@ -547,12 +547,12 @@ static dif_status encode_fixed(run *r, const uint32_t *t, size_t n, dif_error *e
 }
 
 /* Length in bytes of ftfy's next segment of UTF-8 text s[0..n): through the
- * first '\n', at most DIF_FTFY_MAX_SEGMENT code points. */
+ * first '\n', at most DIF__FTFY_MAX_SEGMENT code points. */
 static size_t segment_bytes(const char *s, size_t n) {
   size_t cps = 0;
   for (size_t i = 0; i < n; i++) {
     if ((s[i] & 0xC0) != 0x80) {
-      if (cps == DIF_FTFY_MAX_SEGMENT) return i;
+      if (cps == DIF__FTFY_MAX_SEGMENT) return i;
       cps++;
     }
     if (s[i] == '\n') return i + 1;
@@ -563,21 +563,21 @@ static size_t segment_bytes(const char *s, size_t n) {
 /* CLIPTokenizer._tokenize on one piece between added tokens: ftfy segment by
  * segment, tokenizing each complete word as soon as it is known. Only one
  * segment is decoded at a time, so memory stays bounded for any input. */
-static dif_status encode_piece(run *r, const char *s, size_t n, dif_error *err) {
-  dif_ftfy_state fs;
-  dif_ftfy_init(&fs);
+static dif_status encode_piece(run *r, const char *s, size_t n, dif__error *err) {
+  dif__ftfy_state fs;
+  dif__ftfy_init(&fs);
   dif_status st;
   r->pending.n = 0;
   for (size_t pos = 0; pos < n && !r->stopped;) {
     size_t len = segment_bytes(s + pos, n - pos), old = r->pending.n;
     r->segment.n = 0;
-    if ((st = dif_utf8_decode(s + pos, len, &r->segment, err))) return st;
-    if ((st = dif_ftfy_fix_segment(&fs, r->segment.v, r->segment.n, &r->pending, err))) return st;
+    if ((st = dif__utf8_decode(s + pos, len, &r->segment, err))) return st;
+    if ((st = dif__ftfy_fix_segment(&fs, r->segment.v, r->segment.n, &r->pending, err))) return st;
     pos += len;
     /* Words end at whitespace; the fixed segment normally ends with '\n'
      * but ftfy can swallow it, so look for the last whitespace. */
     size_t cut = r->pending.n;
-    while (cut > old && !dif_text_is_space(r->pending.v[cut - 1])) cut--;
+    while (cut > old && !dif__text_is_space(r->pending.v[cut - 1])) cut--;
     if (cut > old) {
       if ((st = encode_fixed(r, r->pending.v, cut, err))) return st;
       memmove(r->pending.v, r->pending.v + cut, (r->pending.n - cut) * sizeof *r->pending.v);
@@ -590,7 +590,7 @@ static dif_status encode_piece(run *r, const char *s, size_t n, dif_error *err) 
 
 /* The added token matching at s[i] (the longest), or NULL. Matching bytes is
  * matching characters: both sides are valid UTF-8. */
-static const added_token *added_at(const dif_clip_tokenizer *tok, const char *s, size_t n,
+static const added_token *added_at(const dif__clip_tokenizer *tok, const char *s, size_t n,
                                    size_t i) {
   const added_token *best = NULL;
   for (size_t k = 0; k < tok->n_added; k++) {
@@ -601,10 +601,10 @@ static const added_token *added_at(const dif_clip_tokenizer *tok, const char *s,
   return best;
 }
 
-static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                                dif_clip_token_fn fn, void *user, dif_error *err) {
-  if (!tok) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
-  dif_status st = dif_utf8_validate(text, len, err);
+static dif_status tokenize_text(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                                dif__clip_token_fn fn, void *user, dif__error *err) {
+  if (!tok) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
+  dif_status st = dif__utf8_validate(text, len, err);
   if (st) return st;
   run r = {.tok = tok, .fn = fn, .user = user};
   const added_token *prev = NULL;
@@ -615,12 +615,12 @@ static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text,
     while (m < len && !(a = added_at(tok, text, len, m))) m++;
     size_t lo = pos, hi = m, k;
     if (prev && prev->rstrip)
-      while (lo < hi && dif_text_py_isspace(dif_utf8_decode_cp(text + lo, &k))) lo += k;
+      while (lo < hi && dif__text_py_isspace(dif__utf8_decode_cp(text + lo, &k))) lo += k;
     if (a && a->lstrip)
       while (hi > lo) {
         size_t start = hi - 1;
         while (start > lo && (text[start] & 0xC0) == 0x80) start--;
-        if (!dif_text_py_isspace(dif_utf8_decode_cp(text + start, &k))) break;
+        if (!dif__text_py_isspace(dif__utf8_decode_cp(text + start, &k))) break;
         hi = start;
       }
     if (hi > lo) st = encode_piece(&r, text + lo, hi - lo, err);
@@ -628,17 +628,17 @@ static dif_status tokenize_text(const dif_clip_tokenizer *tok, const char *text,
     pos = a ? m + a->len : m;
     prev = a;
   }
-  dif_u32buf_free(&r.segment);
-  dif_u32buf_free(&r.pending);
-  dif_u32buf_free(&r.lowered);
+  dif__u32buf_free(&r.segment);
+  dif__u32buf_free(&r.pending);
+  dif__u32buf_free(&r.lowered);
   free(r.word);
-  dif_bpe_scratch_free(&r.bpe);
+  dif__bpe_scratch_free(&r.bpe);
   return st;
 }
 
-dif_status dif_clip_tokenize_each(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                                  dif_clip_token_fn fn, void *user, dif_error *err) {
-  if (!fn) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "callback is NULL");
+dif_status dif__clip_tokenize_each(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                                   dif__clip_token_fn fn, void *user, dif__error *err) {
+  if (!fn) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "callback is NULL");
   return tokenize_text(tok, text, len, fn, user, err);
 }
 
@@ -666,13 +666,13 @@ static int collect_id(const char *s, size_t len, int32_t id, void *user) {
   return c->n >= c->limit;
 }
 
-static dif_status collect_ids(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                              size_t limit, collect *c, dif_error *err) {
+static dif_status collect_ids(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                              size_t limit, collect *c, dif__error *err) {
   memset(c, 0, sizeof *c);
   c->limit = limit;
-  if (limit == 0) return dif_utf8_validate(text, len, err);
+  if (limit == 0) return dif__utf8_validate(text, len, err);
   dif_status st = tokenize_text(tok, text, len, collect_id, c, err);
-  if (!st && c->oom) st = dif_fail_oom(err, "token ids", c->cap * 2 * sizeof(int32_t));
+  if (!st && c->oom) st = dif__fail_oom(err, "token ids", c->cap * 2 * sizeof(int32_t));
   if (st) {
     free(c->ids);
     c->ids = NULL;
@@ -681,9 +681,9 @@ static dif_status collect_ids(const dif_clip_tokenizer *tok, const char *text, s
   return st;
 }
 
-dif_status dif_clip_encode(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                           int32_t **ids, size_t *n, dif_error *err) {
-  if (!ids || !n) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "output pointer is NULL");
+dif_status dif__clip_encode(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                            int32_t **ids, size_t *n, dif__error *err) {
+  if (!ids || !n) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "output pointer is NULL");
   *ids = NULL;
   *n = 0;
   collect c;
@@ -694,11 +694,11 @@ dif_status dif_clip_encode(const dif_clip_tokenizer *tok, const char *text, size
   return DIF_OK;
 }
 
-dif_status dif_clip_tokenize_unpadded(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                                      int32_t *ids, int *n, dif_error *err) {
-  if (!ids || !n) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "output pointer is NULL");
+dif_status dif__clip_tokenize_unpadded(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                                       int32_t *ids, int *n, dif__error *err) {
+  if (!ids || !n) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "output pointer is NULL");
   *n = 0;
-  if (!tok) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
+  if (!tok) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
   /* truncation=True: the content is cut to max_length - 2 ids; eos stays last. */
   collect c;
   dif_status st = collect_ids(tok, text, len, (size_t)tok->max_length - 2, &c, err);
@@ -711,10 +711,10 @@ dif_status dif_clip_tokenize_unpadded(const dif_clip_tokenizer *tok, const char 
   return DIF_OK;
 }
 
-dif_status dif_clip_tokenize(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                             int32_t *ids, int32_t *mask, int *n_real, dif_error *err) {
+dif_status dif__clip_tokenize(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                              int32_t *ids, int32_t *mask, int *n_real, dif__error *err) {
   int n;
-  dif_status st = dif_clip_tokenize_unpadded(tok, text, len, ids, &n, err);
+  dif_status st = dif__clip_tokenize_unpadded(tok, text, len, ids, &n, err);
   if (st) return st;
   for (int i = 0; i < tok->max_length; i++) {
     if (i >= n) ids[i] = tok->pad_id;
@@ -724,18 +724,18 @@ dif_status dif_clip_tokenize(const dif_clip_tokenizer *tok, const char *text, si
   return DIF_OK;
 }
 
-dif_status dif_text_normalize(const char *text, size_t len, char **out, size_t *out_len,
-                              dif_error *err) {
-  dif_u32buf in = {0}, fixed = {0};
+dif_status dif__text_normalize(const char *text, size_t len, char **out, size_t *out_len,
+                               dif__error *err) {
+  dif__u32buf in = {0}, fixed = {0};
   *out = NULL;
-  dif_status st = dif_utf8_decode(text, len, &in, err);
-  if (!st) st = dif_ftfy_fix_text(in.v, in.n, &fixed, err);
+  dif_status st = dif__utf8_decode(text, len, &in, err);
+  if (!st) st = dif__ftfy_fix_text(in.v, in.n, &fixed, err);
   if (!st) {
-    dif_text_whitespace_clean(&fixed);
-    st = dif_text_lower(&fixed, err);
+    dif__text_whitespace_clean(&fixed);
+    st = dif__text_lower(&fixed, err);
   }
-  if (!st) st = dif_utf8_encode(fixed.v, fixed.n, out, out_len, err);
-  dif_u32buf_free(&in);
-  dif_u32buf_free(&fixed);
+  if (!st) st = dif__utf8_encode(fixed.v, fixed.n, out, out_len, err);
+  dif__u32buf_free(&in);
+  dif__u32buf_free(&fixed);
   return st;
 }

@@ -36,63 +36,63 @@
  * Threads: a loaded tokenizer may be used from several threads at once (its
  * BPE cache is guarded by a mutex).
  */
-#ifndef DIF_TEXT_CLIP_TOKENIZER_H
-#define DIF_TEXT_CLIP_TOKENIZER_H
+#ifndef DIF__TEXT_CLIP_TOKENIZER_H
+#define DIF__TEXT_CLIP_TOKENIZER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
 
-/* model_max_length must lie in [2, DIF_CLIP_MAX_LENGTH]. */
-#define DIF_CLIP_MAX_LENGTH 4096
+/* model_max_length must lie in [2, DIF__CLIP_MAX_LENGTH]. */
+#define DIF__CLIP_MAX_LENGTH 4096
 
-typedef struct dif_clip_tokenizer dif_clip_tokenizer;
+typedef struct dif__clip_tokenizer dif__clip_tokenizer;
 
 /* Loads the tokenizer folder `dir` into *out (NULL on failure). */
-dif_status dif_clip_tokenizer_load(const char *dir, dif_clip_tokenizer **out, dif_error *err);
+dif_status dif__clip_tokenizer_load(const char *dir, dif__clip_tokenizer **out, dif__error *err);
 /* NULL is a no-op. */
-void dif_clip_tokenizer_free(dif_clip_tokenizer *tok);
+void dif__clip_tokenizer_free(dif__clip_tokenizer *tok);
 
 /* model_max_length (77 for CLIP): the length of the padded outputs. */
-int dif_clip_tokenizer_max_length(const dif_clip_tokenizer *tok);
-int32_t dif_clip_tokenizer_bos_id(const dif_clip_tokenizer *tok);
-int32_t dif_clip_tokenizer_eos_id(const dif_clip_tokenizer *tok);
-int32_t dif_clip_tokenizer_pad_id(const dif_clip_tokenizer *tok);
+int dif__clip_tokenizer_max_length(const dif__clip_tokenizer *tok);
+int32_t dif__clip_tokenizer_bos_id(const dif__clip_tokenizer *tok);
+int32_t dif__clip_tokenizer_eos_id(const dif__clip_tokenizer *tok);
+int32_t dif__clip_tokenizer_pad_id(const dif__clip_tokenizer *tok);
 /* Number of entries in vocab.json, and the largest id of any token
  * (vocabulary or added). */
-size_t dif_clip_tokenizer_vocab_size(const dif_clip_tokenizer *tok);
-int32_t dif_clip_tokenizer_max_id(const dif_clip_tokenizer *tok);
+size_t dif__clip_tokenizer_vocab_size(const dif__clip_tokenizer *tok);
+int32_t dif__clip_tokenizer_max_id(const dif__clip_tokenizer *tok);
 
 /* tokenizer(text, max_length=L, truncation=True, padding="max_length") with
  * L = max_length: writes L ids to ids[] and, if mask is not NULL, L mask
  * values (1 for bos..eos, 0 for padding); *n_real (if not NULL) gets the
  * number of real tokens. text may be NULL when len is 0. */
-dif_status dif_clip_tokenize(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                             int32_t *ids, int32_t *mask, int *n_real, dif_error *err);
+dif_status dif__clip_tokenize(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                              int32_t *ids, int32_t *mask, int *n_real, dif__error *err);
 
 /* The same without padding: writes *n <= L ids (bos ... eos) to ids[L]. */
-dif_status dif_clip_tokenize_unpadded(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                                      int32_t *ids, int *n, dif_error *err);
+dif_status dif__clip_tokenize_unpadded(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                                       int32_t *ids, int *n, dif__error *err);
 
 /* All content ids, no bos/eos, no truncation (tokenizer.encode(text,
  * add_special_tokens=False)). *ids is malloc'ed (free() it; NULL when *n is 0). */
-dif_status dif_clip_encode(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                           int32_t **ids, size_t *n, dif_error *err);
+dif_status dif__clip_encode(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                            int32_t **ids, size_t *n, dif__error *err);
 
 /* tokenizer.tokenize(text): calls fn for each token in order with its string
  * (byte-level BPE characters, "</w>" marking a word end, or an added token's
  * text; not NUL-terminated, valid during the call) and id. fn returns nonzero
  * to stop early (not an error). */
-typedef int (*dif_clip_token_fn)(const char *token, size_t len, int32_t id, void *user);
-dif_status dif_clip_tokenize_each(const dif_clip_tokenizer *tok, const char *text, size_t len,
-                                  dif_clip_token_fn fn, void *user, dif_error *err);
+typedef int (*dif__clip_token_fn)(const char *token, size_t len, int32_t id, void *user);
+dif_status dif__clip_tokenize_each(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                                   dif__clip_token_fn fn, void *user, dif__error *err);
 
 /* whitespace_clean(ftfy.fix_text(text)).lower() of UTF-8 text — step 2 on
  * the whole text at once, what the tokenizer streams word by word; the
- * result is malloc'ed UTF-8 as with dif_utf8_encode. Invalid UTF-8 input is
+ * result is malloc'ed UTF-8 as with dif__utf8_encode. Invalid UTF-8 input is
  * DIF_ERR_INVALID_ARGUMENT. */
-dif_status dif_text_normalize(const char *text, size_t len, char **out, size_t *out_len,
-                              dif_error *err);
+dif_status dif__text_normalize(const char *text, size_t len, char **out, size_t *out_len,
+                               dif__error *err);
 
 #endif

@@ -30,21 +30,21 @@ typedef struct bytebuf {
   size_t n, cap;
 } bytebuf;
 
-static dif_status bb_reserve(bytebuf *b, size_t extra, dif_error *err) {
+static dif_status bb_reserve(bytebuf *b, size_t extra, dif__error *err) {
   if (b->cap - b->n >= extra) return DIF_OK;
   size_t cap = b->cap ? b->cap : 64;
   while (cap - b->n < extra) {
-    if (cap > SIZE_MAX / 2) return dif_fail_oom(err, "ftfy bytes", b->n + extra);
+    if (cap > SIZE_MAX / 2) return dif__fail_oom(err, "ftfy bytes", b->n + extra);
     cap *= 2;
   }
   uint8_t *v = realloc(b->v, cap);
-  if (!v) return dif_fail_oom(err, "ftfy bytes", cap);
+  if (!v) return dif__fail_oom(err, "ftfy bytes", cap);
   b->v = v;
   b->cap = cap;
   return DIF_OK;
 }
 
-static dif_status bb_push(bytebuf *b, const uint8_t *p, size_t n, dif_error *err) {
+static dif_status bb_push(bytebuf *b, const uint8_t *p, size_t n, dif__error *err) {
   dif_status st = bb_reserve(b, n, err);
   if (st) return st;
   memcpy(b->v + b->n, p, n);
@@ -58,16 +58,16 @@ static void bb_free(bytebuf *b) {
   b->n = b->cap = 0;
 }
 
-static dif_status push1(dif_u32buf *b, uint32_t c, dif_error *err) {
-  return dif_u32buf_append(b, &c, 1, err);
+static dif_status push1(dif__u32buf *b, uint32_t c, dif__error *err) {
+  return dif__u32buf_append(b, &c, 1, err);
 }
 
 static int same_text(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
   return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
-static void u32_swap(dif_u32buf *a, dif_u32buf *b) {
-  dif_u32buf t = *a;
+static void u32_swap(dif__u32buf *a, dif__u32buf *b) {
+  dif__u32buf t = *a;
   *a = *b;
   *b = t;
 }
@@ -97,10 +97,10 @@ static int is_py_word(uint32_t c) {
  * Character classes (badness.MOJIBAKE_CATEGORIES, chardata.UTF8_CLUES)
  */
 static uint64_t char_class(uint32_t c) {
-  size_t lo = 0, hi = dif_ftfy_n_classes;
+  size_t lo = 0, hi = dif__ftfy_n_classes;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    const dif_ftfy_class_range *r = &dif_ftfy_classes[mid];
+    const dif__ftfy_class_range *r = &dif__ftfy_classes[mid];
     if (c < r->lo)
       hi = mid;
     else if (c > r->hi)
@@ -121,16 +121,16 @@ static uint32_t CH(const view *v, size_t i) { return i < v->n ? v->t[i] : NO_CHA
 static int HAS(const view *v, size_t i, uint64_t bits) { return i < v->n && (v->m[i] & bits); }
 
 /* Masks of the combined classes used by BADNESS_RE. */
-#define LA DIF_FTFY_LOWER_ACC
-#define UA DIF_FTFY_UPPER_ACC
-#define BOX DIF_FTFY_BOX
-#define STA DIF_FTFY_START
-#define END DIF_FTFY_END
-#define CUR DIF_FTFY_CURRENCY
-#define NUM DIF_FTFY_NUMERIC
-#define LAW DIF_FTFY_LAW
-#define BAD DIF_FTFY_BAD
-#define C1 DIF_FTFY_C1
+#define LA DIF__FTFY_LOWER_ACC
+#define UA DIF__FTFY_UPPER_ACC
+#define BOX DIF__FTFY_BOX
+#define STA DIF__FTFY_START
+#define END DIF__FTFY_END
+#define CUR DIF__FTFY_CURRENCY
+#define NUM DIF__FTFY_NUMERIC
+#define LAW DIF__FTFY_LAW
+#define BAD DIF__FTFY_BAD
+#define C1 DIF__FTFY_C1
 
 /* Does one of the alternatives of badness.BADNESS_RE match at position p? */
 static int bad_at(const view *v, size_t p) {
@@ -140,20 +140,21 @@ static int bad_at(const view *v, size_t p) {
    *  {numeric}{law}] [{bad}] */
   if (HAS(v, p, BAD | LA | UA | BOX | STA | END | CUR | NUM | LAW) && HAS(v, p + 1, BAD)) return 1;
   /* [a-zA-Z] [{lower_common}{upper_common}] [{bad}] */
-  if (is_ascii_alpha(CH(v, p)) && HAS(v, p + 1, DIF_FTFY_LOWER_COMMON | DIF_FTFY_UPPER_COMMON) &&
+  if (is_ascii_alpha(CH(v, p)) && HAS(v, p + 1, DIF__FTFY_LOWER_COMMON | DIF__FTFY_UPPER_COMMON) &&
       HAS(v, p + 2, BAD))
     return 1;
   /* [{bad}] [{lower_accented}{upper_accented}{box}{start_punctuation}{end_punctuation}
    *  {currency}{numeric}{law}] */
   if (HAS(v, p, BAD) && HAS(v, p + 1, LA | UA | BOX | STA | END | CUR | NUM | LAW)) return 1;
   /* [{lower_accented}{lower_common}{box}{end_punctuation}{currency}{numeric}] [{upper_accented}] */
-  if (HAS(v, p, LA | DIF_FTFY_LOWER_COMMON | BOX | END | CUR | NUM) && HAS(v, p + 1, UA)) return 1;
+  if (HAS(v, p, LA | DIF__FTFY_LOWER_COMMON | BOX | END | CUR | NUM) && HAS(v, p + 1, UA)) return 1;
   /* [{box}{end_punctuation}{currency}{numeric}] [{lower_accented}] */
   if (HAS(v, p, BOX | END | CUR | NUM) && HAS(v, p + 1, LA)) return 1;
   /* [{lower_accented}{box}{end_punctuation}] [{currency}] */
   if (HAS(v, p, LA | BOX | END) && HAS(v, p + 1, CUR)) return 1;
   /* \s [{upper_accented}] [{currency}] */
-  if (p < v->n && dif_text_py_isspace(v->t[p]) && HAS(v, p + 1, UA) && HAS(v, p + 2, CUR)) return 1;
+  if (p < v->n && dif__text_py_isspace(v->t[p]) && HAS(v, p + 1, UA) && HAS(v, p + 2, CUR))
+    return 1;
   /* [{upper_accented}{box}] [{numeric}{law}] */
   if (HAS(v, p, UA | BOX) && HAS(v, p + 1, NUM | LAW)) return 1;
   /* [{lower_accented}{upper_accented}{box}{currency}{end_punctuation}] [{start_punctuation}]
@@ -168,7 +169,7 @@ static int bad_at(const view *v, size_t p) {
   /* [a-z] [{upper_accented}] [{start_punctuation}{currency}] */
   if (is_ascii_lower(CH(v, p)) && HAS(v, p + 1, UA) && HAS(v, p + 2, STA | CUR)) return 1;
   /* [{box}] [{kaomoji}] */
-  if (HAS(v, p, BOX) && HAS(v, p + 1, DIF_FTFY_KAOMOJI)) return 1;
+  if (HAS(v, p, BOX) && HAS(v, p + 1, DIF__FTFY_KAOMOJI)) return 1;
   /* [{lower_accented}{upper_accented}{currency}{numeric}{start_punctuation}{end_punctuation}
    *  {law}] [{box}] */
   if (HAS(v, p, LA | UA | CUR | NUM | STA | END | LAW) && HAS(v, p + 1, BOX)) return 1;
@@ -178,37 +179,38 @@ static int bad_at(const view *v, size_t p) {
   if (HAS(v, p, LA | UA) && HAS(v, p + 1, STA | END) && p + 2 < v->n && is_py_word(v->t[p + 2]))
     return 1;
   /* [Œœ][^A-Za-z] */
-  if (HAS(v, p, DIF_FTFY_OE) && p + 1 < v->n && !is_ascii_alpha(v->t[p + 1])) return 1;
+  if (HAS(v, p, DIF__FTFY_OE) && p + 1 < v->n && !is_ascii_alpha(v->t[p + 1])) return 1;
   /* [{upper_accented}]° */
-  if (HAS(v, p, UA) && HAS(v, p + 1, DIF_FTFY_DEGREE)) return 1;
+  if (HAS(v, p, UA) && HAS(v, p + 1, DIF__FTFY_DEGREE)) return 1;
   /* [ÂÃÎÐ][€œŠš¢£Ÿž\xa0\xad®©°·»{start_punctuation}{end_punctuation}–—´] */
-  if (HAS(v, p, DIF_FTFY_W1252_LEAD) && HAS(v, p + 1, DIF_FTFY_W1252_TAIL | STA | END)) return 1;
+  if (HAS(v, p, DIF__FTFY_W1252_LEAD) && HAS(v, p + 1, DIF__FTFY_W1252_TAIL | STA | END)) return 1;
   /* × [²³] */
-  if (CH(v, p) == 0xD7 && HAS(v, p + 1, DIF_FTFY_SUP23)) return 1;
+  if (CH(v, p) == 0xD7 && HAS(v, p + 1, DIF__FTFY_SUP23)) return 1;
   /* [ØÙ] [{common}{currency}{bad}{numeric}{start_punctuation}ŸŠ®°µ»] (twice) */
   {
-    const uint64_t tail = DIF_FTFY_COMMON | CUR | BAD | NUM | STA | DIF_FTFY_ARABIC_TAIL;
-    if (HAS(v, p, DIF_FTFY_ARABIC_LEAD) && HAS(v, p + 1, tail) &&
-        HAS(v, p + 2, DIF_FTFY_ARABIC_LEAD) && HAS(v, p + 3, tail))
+    const uint64_t tail = DIF__FTFY_COMMON | CUR | BAD | NUM | STA | DIF__FTFY_ARABIC_TAIL;
+    if (HAS(v, p, DIF__FTFY_ARABIC_LEAD) && HAS(v, p + 1, tail) &&
+        HAS(v, p + 2, DIF__FTFY_ARABIC_LEAD) && HAS(v, p + 3, tail))
       return 1;
   }
   /* à[²µ¹¼½¾] */
-  if (CH(v, p) == 0xE0 && HAS(v, p + 1, DIF_FTFY_INDIC_TAIL)) return 1;
+  if (CH(v, p) == 0xE0 && HAS(v, p + 1, DIF__FTFY_INDIC_TAIL)) return 1;
   /* √[±∂†≠®™´≤≥¥µø] */
-  if (CH(v, p) == 0x221A && HAS(v, p + 1, DIF_FTFY_MAC_SQRT_TAIL)) return 1;
+  if (CH(v, p) == 0x221A && HAS(v, p + 1, DIF__FTFY_MAC_SQRT_TAIL)) return 1;
   /* ≈[°¢] */
-  if (CH(v, p) == 0x2248 && HAS(v, p + 1, DIF_FTFY_MAC_APPROX_TAIL)) return 1;
+  if (CH(v, p) == 0x2248 && HAS(v, p + 1, DIF__FTFY_MAC_APPROX_TAIL)) return 1;
   /* ‚Ä[ìîïòôúùû†°¢π] */
-  if (CH(v, p) == 0x201A && CH(v, p + 1) == 0xC4 && HAS(v, p + 2, DIF_FTFY_MAC_A_TAIL)) return 1;
+  if (CH(v, p) == 0x201A && CH(v, p + 1) == 0xC4 && HAS(v, p + 2, DIF__FTFY_MAC_A_TAIL)) return 1;
   /* ‚[âó][àä°ê] */
-  if (CH(v, p) == 0x201A && HAS(v, p + 1, DIF_FTFY_MAC_Q_MID) && HAS(v, p + 2, DIF_FTFY_MAC_Q_TAIL))
+  if (CH(v, p) == 0x201A && HAS(v, p + 1, DIF__FTFY_MAC_Q_MID) &&
+      HAS(v, p + 2, DIF__FTFY_MAC_Q_TAIL))
     return 1;
   /* вЂ */
   if (CH(v, p) == 0x0432 && CH(v, p + 1) == 0x0402) return 1;
   /* [ВГРС][{c1}{bad}{start_punctuation}{end_punctuation}{currency}°µ][ВГРС] */
-  if (HAS(v, p, DIF_FTFY_CYR_EDGE) &&
-      HAS(v, p + 1, C1 | BAD | STA | END | CUR | DIF_FTFY_CYR_MID) &&
-      HAS(v, p + 2, DIF_FTFY_CYR_EDGE))
+  if (HAS(v, p, DIF__FTFY_CYR_EDGE) &&
+      HAS(v, p + 1, C1 | BAD | STA | END | CUR | DIF__FTFY_CYR_MID) &&
+      HAS(v, p + 2, DIF__FTFY_CYR_EDGE))
     return 1;
   /* ГўВЂВ.[A-Za-z ] */
   if (CH(v, p) == 0x0413 && CH(v, p + 1) == 0x045E && CH(v, p + 2) == 0x0412 &&
@@ -216,16 +218,16 @@ static int bad_at(const view *v, size_t p) {
       (is_ascii_alpha(CH(v, p + 6)) || CH(v, p + 6) == ' '))
     return 1;
   /* Ã[\xa0¡] */
-  if (CH(v, p) == 0xC3 && HAS(v, p + 1, DIF_FTFY_A_GRAVE_TAIL)) return 1;
+  if (CH(v, p) == 0xC3 && HAS(v, p + 1, DIF__FTFY_A_GRAVE_TAIL)) return 1;
   /* [a-z]\s?[ÃÂ][ ] */
   if (is_ascii_lower(CH(v, p))) {
-    if (HAS(v, p + 1, DIF_FTFY_A_HAT_TILDE) && CH(v, p + 2) == ' ') return 1;
-    if (p + 1 < v->n && dif_text_py_isspace(v->t[p + 1]) && HAS(v, p + 2, DIF_FTFY_A_HAT_TILDE) &&
+    if (HAS(v, p + 1, DIF__FTFY_A_HAT_TILDE) && CH(v, p + 2) == ' ') return 1;
+    if (p + 1 < v->n && dif__text_py_isspace(v->t[p + 1]) && HAS(v, p + 2, DIF__FTFY_A_HAT_TILDE) &&
         CH(v, p + 3) == ' ')
       return 1;
   }
   /* ^[ÃÂ][ ] */
-  if (p == 0 && HAS(v, 0, DIF_FTFY_A_HAT_TILDE) && CH(v, 1) == ' ') return 1;
+  if (p == 0 && HAS(v, 0, DIF__FTFY_A_HAT_TILDE) && CH(v, 1) == ' ') return 1;
   /* [a-z.,?!{end_punctuation}] Â [ {start_punctuation}{end_punctuation}] */
   {
     uint32_t c = CH(v, p);
@@ -234,18 +236,18 @@ static int bad_at(const view *v, size_t p) {
       return 1;
   }
   /* β€[™\xa0Ά\xad®°] */
-  if (CH(v, p) == 0x03B2 && CH(v, p + 1) == 0x20AC && HAS(v, p + 2, DIF_FTFY_GREEK_TAIL)) return 1;
+  if (CH(v, p) == 0x03B2 && CH(v, p + 1) == 0x20AC && HAS(v, p + 2, DIF__FTFY_GREEK_TAIL)) return 1;
   /* [ΒΓΞΟ][{c1}{bad}{start_punctuation}{end_punctuation}{currency}°][ΒΓΞΟ] */
-  if (HAS(v, p, DIF_FTFY_GREEK_EDGE) &&
-      HAS(v, p + 1, C1 | BAD | STA | END | CUR | DIF_FTFY_DEGREE) &&
-      HAS(v, p + 2, DIF_FTFY_GREEK_EDGE))
+  if (HAS(v, p, DIF__FTFY_GREEK_EDGE) &&
+      HAS(v, p + 1, C1 | BAD | STA | END | CUR | DIF__FTFY_DEGREE) &&
+      HAS(v, p + 2, DIF__FTFY_GREEK_EDGE))
     return 1;
   /* ā€ */
   if (CH(v, p) == 0x0101 && CH(v, p + 1) == 0x20AC) return 1;
   return 0;
 }
 
-int dif_ftfy_is_bad(const uint32_t *text, size_t n) {
+int dif__ftfy_is_bad(const uint32_t *text, size_t n) {
   if (n == 0) return 0;
   uint64_t *m = malloc(n * sizeof *m);
   if (!m) return -1;
@@ -264,7 +266,7 @@ int dif_ftfy_is_bad(const uint32_t *text, size_t n) {
  * to itself in all ten encodings; 0x1A is U+001A or (sloppy codecs) U+FFFD. */
 static int charmap_encode(int enc, uint32_t c) {
   if (c < 0x80 && c != 0x1A) return (int)c;
-  const dif_ftfy_rev_entry *rev = dif_ftfy_charmap_rev[enc];
+  const dif__ftfy_rev_entry *rev = dif__ftfy_charmap_rev[enc];
   size_t lo = 0, hi = 129;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
@@ -284,7 +286,9 @@ static int possible_encoding(int enc, const uint32_t *t, size_t n) {
   return 1;
 }
 
-static int is_sloppy(int enc) { return enc >= DIF_FTFY_SLOPPY_1252 && enc <= DIF_FTFY_SLOPPY_1257; }
+static int is_sloppy(int enc) {
+  return enc >= DIF__FTFY_SLOPPY_1252 && enc <= DIF__FTFY_SLOPPY_1257;
+}
 
 /* ---------------------------------------------------------------------------
  * Byte-level repairs (fixes.restore_byte_a0, fixes.replace_lossy_sequences)
@@ -330,7 +334,7 @@ static int starts_with(const uint8_t *s, size_t n, const char *lit) {
 
 /* fixes.restore_byte_a0: first A_GRAVE_WORD_RE = b"\xc3 (?! |quele|quela|quilo|s )" becomes
  * b"\xc3\xa0 ", then every space inside an ALTERED_UTF8_RE match becomes 0xA0. */
-static dif_status restore_byte_a0(bytebuf *b, bytebuf *tmp, dif_error *err) {
+static dif_status restore_byte_a0(bytebuf *b, bytebuf *tmp, dif__error *err) {
   dif_status st;
   tmp->n = 0;
   for (size_t i = 0; i < b->n;) {
@@ -401,7 +405,7 @@ static size_t lossy_at(const uint8_t *s, size_t n, size_t i) {
 }
 
 /* fixes.replace_lossy_sequences: each LOSSY_UTF8_RE match becomes the UTF-8 of U+FFFD. */
-static dif_status replace_lossy_sequences(bytebuf *b, bytebuf *tmp, dif_error *err) {
+static dif_status replace_lossy_sequences(bytebuf *b, bytebuf *tmp, dif__error *err) {
   dif_status st;
   tmp->n = 0;
   for (size_t i = 0; i < b->n;) {
@@ -460,11 +464,12 @@ static size_t utf8_seq(const uint8_t *s, size_t n, size_t i, uint32_t *cp) {
 
 /* Decodes b with utf-8-variants into out (cleared first). Returns 1 on
  * success, 0 where Python raises UnicodeDecodeError; *st is set on OOM. */
-static int decode_utf8_variants(const bytebuf *b, dif_u32buf *out, dif_status *st, dif_error *err) {
+static int decode_utf8_variants(const bytebuf *b, dif__u32buf *out, dif_status *st,
+                                dif__error *err) {
   const uint8_t *s = b->v;
   size_t n = b->n;
   out->n = 0;
-  if ((*st = dif_u32buf_reserve(out, n, err))) return 0;
+  if ((*st = dif__u32buf_reserve(out, n, err))) return 0;
   for (size_t i = 0; i < n;) {
     uint32_t cp;
     size_t k;
@@ -500,22 +505,22 @@ static int decode_utf8_variants(const bytebuf *b, dif_u32buf *out, dif_status *s
 /* ---------------------------------------------------------------------------
  * fix_encoding (ftfy/__init__.py) and decode_inconsistent_utf8 (fixes.py)
  */
-static dif_status fix_encoding(const uint32_t *t, size_t n, dif_u32buf *out, int depth,
-                               dif_error *err);
+static dif_status fix_encoding(const uint32_t *t, size_t n, dif__u32buf *out, int depth,
+                               dif__error *err);
 
 /* Length of a UTF8_DETECTOR_RE match at text[p] (lookbehind already checked):
  *   ( [{utf8_first_of_2}] [{utf8_continuation}]
  *   | [{utf8_first_of_3}] [{utf8_continuation}]{2}
  *   | [{utf8_first_of_4}] [{utf8_continuation}]{3} )+ */
 static size_t utf8_detector_at(const view *v, size_t p) {
-  const uint64_t C = DIF_FTFY_U8_CONT;
+  const uint64_t C = DIF__FTFY_U8_CONT;
   size_t q = p;
   for (;;) {
-    if (HAS(v, q, DIF_FTFY_U8_FIRST2) && HAS(v, q + 1, C))
+    if (HAS(v, q, DIF__FTFY_U8_FIRST2) && HAS(v, q + 1, C))
       q += 2;
-    else if (HAS(v, q, DIF_FTFY_U8_FIRST3) && HAS(v, q + 1, C) && HAS(v, q + 2, C))
+    else if (HAS(v, q, DIF__FTFY_U8_FIRST3) && HAS(v, q + 1, C) && HAS(v, q + 2, C))
       q += 3;
-    else if (HAS(v, q, DIF_FTFY_U8_FIRST4) && HAS(v, q + 1, C) && HAS(v, q + 2, C) &&
+    else if (HAS(v, q, DIF__FTFY_U8_FIRST4) && HAS(v, q + 1, C) && HAS(v, q + 2, C) &&
              HAS(v, q + 3, C))
       q += 4;
     else
@@ -526,18 +531,18 @@ static size_t utf8_detector_at(const view *v, size_t p) {
 
 /* (?<! [{utf8_continuation_strict}]) */
 static int detector_lookbehind_ok(const view *v, size_t p) {
-  return p == 0 || !(v->m[p - 1] & DIF_FTFY_U8_CONT_STRICT);
+  return p == 0 || !(v->m[p - 1] & DIF__FTFY_U8_CONT_STRICT);
 }
 
 /* fixes.decode_inconsistent_utf8: fix_encoding on each UTF8_DETECTOR_RE match
  * that is shorter than the text and is_bad. Sets *found when the regex matched
  * anywhere (the caller's UTF8_DETECTOR_RE.search). */
-static dif_status decode_inconsistent_utf8(const view *v, dif_u32buf *out, int *found, int depth,
-                                           dif_error *err) {
+static dif_status decode_inconsistent_utf8(const view *v, dif__u32buf *out, int *found, int depth,
+                                           dif__error *err) {
   dif_status st = DIF_OK;
   *found = 0;
   out->n = 0;
-  dif_u32buf sub = {0};
+  dif__u32buf sub = {0};
   for (size_t p = 0; !st && p < v->n;) {
     size_t k = detector_lookbehind_ok(v, p) ? utf8_detector_at(v, p) : 0;
     if (!k) {
@@ -554,24 +559,24 @@ static dif_status decode_inconsistent_utf8(const view *v, dif_u32buf *out, int *
     if (bad && depth < MAX_DEPTH) {
       sub.n = 0;
       st = fix_encoding(v->t + p, k, &sub, depth + 1, err);
-      if (!st) st = dif_u32buf_append(out, sub.v, sub.n, err);
+      if (!st) st = dif__u32buf_append(out, sub.v, sub.n, err);
     } else {
-      st = dif_u32buf_append(out, v->t + p, k, err);
+      st = dif__u32buf_append(out, v->t + p, k, err);
     }
     p += k;
   }
-  dif_u32buf_free(&sub);
+  dif__u32buf_free(&sub);
   return st;
 }
 
 /* fixes.fix_c1_controls: U+0080..U+009F read as sloppy windows-1252. */
-static dif_status fix_c1_controls(const uint32_t *t, size_t n, dif_u32buf *out, dif_error *err) {
+static dif_status fix_c1_controls(const uint32_t *t, size_t n, dif__u32buf *out, dif__error *err) {
   out->n = 0;
-  dif_status st = dif_u32buf_reserve(out, n, err);
+  dif_status st = dif__u32buf_reserve(out, n, err);
   if (st) return st;
   for (size_t i = 0; i < n; i++) {
     uint32_t c = t[i];
-    out->v[out->n++] = c >= 0x80 && c <= 0x9F ? dif_ftfy_charmap[DIF_FTFY_SLOPPY_1252][c] : c;
+    out->v[out->n++] = c >= 0x80 && c <= 0x9F ? dif__ftfy_charmap[DIF__FTFY_SLOPPY_1252][c] : c;
   }
   return DIF_OK;
 }
@@ -580,19 +585,19 @@ static dif_status fix_c1_controls(const uint32_t *t, size_t n, dif_u32buf *out, 
  * encoding, then inconsistent UTF-8, then Latin-1 / C1 as windows-1252 —
  * the first that applies gives out, as the Python returns. bytes and tmp
  * are the caller's scratch. */
-static dif_status fix_bad_text(const view *v, dif_u32buf *out, int depth, bytebuf *bytes,
-                               bytebuf *tmp, dif_error *err) {
+static dif_status fix_bad_text(const view *v, dif__u32buf *out, int depth, bytebuf *bytes,
+                               bytebuf *tmp, dif__error *err) {
   const uint32_t *t = v->t;
   const size_t n = v->n;
   dif_status st = DIF_OK;
-  int possible[DIF_FTFY_N_ENCODINGS] = {0};
-  for (int enc = 0; enc < DIF_FTFY_N_ENCODINGS; enc++) {
+  int possible[DIF__FTFY_N_ENCODINGS] = {0};
+  for (int enc = 0; enc < DIF__FTFY_N_ENCODINGS; enc++) {
     if (!possible_encoding(enc, t, n)) continue;
     possible[enc] = 1;
     bytes->n = 0;
     if ((st = bb_reserve(bytes, n, err))) return st;
     for (size_t i = 0; i < n; i++) bytes->v[bytes->n++] = (uint8_t)charmap_encode(enc, t[i]);
-    if (enc != DIF_FTFY_MACROMAN && altered_utf8_search(bytes) &&
+    if (enc != DIF__FTFY_MACROMAN && altered_utf8_search(bytes) &&
         (st = restore_byte_a0(bytes, tmp, err)))
       return st;
     if (is_sloppy(enc) && (st = replace_lossy_sequences(bytes, tmp, err))) return st;
@@ -605,12 +610,12 @@ static dif_status fix_bad_text(const view *v, dif_u32buf *out, int depth, bytebu
   if (found && !same_text(out->v, out->n, t, n)) return DIF_OK;
 
   /* Latin-1 that was meant to be windows-1252. */
-  if (possible[DIF_FTFY_LATIN1]) {
+  if (possible[DIF__FTFY_LATIN1]) {
     out->n = 0;
-    if (possible[DIF_FTFY_SLOPPY_1252]) return dif_u32buf_append(out, t, n, err);
+    if (possible[DIF__FTFY_SLOPPY_1252]) return dif__u32buf_append(out, t, n, err);
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++)
-      if (t[i] >= 0x80 && t[i] <= 0x9F && (dif_ftfy_cp1252_undefined >> (t[i] - 0x80) & 1)) ok = 0;
+      if (t[i] >= 0x80 && t[i] <= 0x9F && (dif__ftfy_cp1252_undefined >> (t[i] - 0x80) & 1)) ok = 0;
     if (ok) {
       if ((st = fix_c1_controls(t, n, out, err))) return st;
       if (!same_text(out->v, out->n, t, n)) return DIF_OK;
@@ -621,25 +626,25 @@ static dif_status fix_bad_text(const view *v, dif_u32buf *out, int depth, bytebu
   for (size_t i = 0; i < n; i++)
     if (t[i] >= 0x80 && t[i] <= 0x9F) return fix_c1_controls(t, n, out, err);
   out->n = 0;
-  return dif_u32buf_append(out, t, n, err);
+  return dif__u32buf_append(out, t, n, err);
 }
 
 /* One step of _fix_encoding_one_step_and_explain: out receives the new text. */
-static dif_status fix_encoding_step(const uint32_t *t, size_t n, dif_u32buf *out, int depth,
-                                    dif_error *err) {
+static dif_status fix_encoding_step(const uint32_t *t, size_t n, dif__u32buf *out, int depth,
+                                    dif__error *err) {
   out->n = 0;
   int ascii = 1;
   for (size_t i = 0; i < n && ascii; i++) ascii = t[i] < 0x80;
-  if (n == 0 || ascii) return dif_u32buf_append(out, t, n, err);
+  if (n == 0 || ascii) return dif__u32buf_append(out, t, n, err);
   uint64_t *masks = malloc(n * sizeof *masks);
-  if (!masks) return dif_fail_oom(err, "ftfy classes", n * sizeof *masks);
+  if (!masks) return dif__fail_oom(err, "ftfy classes", n * sizeof *masks);
   for (size_t i = 0; i < n; i++) masks[i] = char_class(t[i]);
   view v = {t, masks, n};
   int bad = 0;
   for (size_t p = 0; p < n && !bad; p++) bad = bad_at(&v, p);
   bytebuf bytes = {0}, tmp = {0};
   dif_status st =
-      bad ? fix_bad_text(&v, out, depth, &bytes, &tmp, err) : dif_u32buf_append(out, t, n, err);
+      bad ? fix_bad_text(&v, out, depth, &bytes, &tmp, err) : dif__u32buf_append(out, t, n, err);
   free(masks);
   bb_free(&bytes);
   bb_free(&tmp);
@@ -647,10 +652,10 @@ static dif_status fix_encoding_step(const uint32_t *t, size_t n, dif_u32buf *out
 }
 
 /* ftfy.fix_encoding: steps until the text stops changing. */
-static dif_status fix_encoding(const uint32_t *t, size_t n, dif_u32buf *out, int depth,
-                               dif_error *err) {
-  dif_u32buf cur = {0}, next = {0};
-  dif_status st = dif_u32buf_append(&cur, t, n, err);
+static dif_status fix_encoding(const uint32_t *t, size_t n, dif__u32buf *out, int depth,
+                               dif__error *err) {
+  dif__u32buf cur = {0}, next = {0};
+  dif_status st = dif__u32buf_append(&cur, t, n, err);
   for (int round = 0; !st && round < MAX_ROUNDS; round++) {
     if ((st = fix_encoding_step(cur.v, cur.n, &next, depth, err))) break;
     int same = same_text(cur.v, cur.n, next.v, next.n);
@@ -659,10 +664,10 @@ static dif_status fix_encoding(const uint32_t *t, size_t n, dif_u32buf *out, int
   }
   if (!st) {
     out->n = 0;
-    st = dif_u32buf_append(out, cur.v, cur.n, err);
+    st = dif__u32buf_append(out, cur.v, cur.n, err);
   }
-  dif_u32buf_free(&cur);
-  dif_u32buf_free(&next);
+  dif__u32buf_free(&cur);
+  dif__u32buf_free(&next);
   return st;
 }
 
@@ -673,8 +678,8 @@ static dif_status fix_encoding(const uint32_t *t, size_t n, dif_u32buf *out, int
 /* _unescape_fixup for a numeric reference "&#<body>;" (body = 1..24 ASCII
  * alphanumerics): html.unescape(text), or the text itself when that leaves a
  * ';' behind. Appends the replacement; returns 0 if the text stays. */
-static int numeric_charref(const uint32_t *body, size_t len, dif_u32buf *out, dif_status *st,
-                           dif_error *err) {
+static int numeric_charref(const uint32_t *body, size_t len, dif__u32buf *out, dif_status *st,
+                           dif__error *err) {
   uint32_t num = 0; /* saturates above 0x10FFFF */
   size_t i = 0;
   int hex = body[0] == 'x' || body[0] == 'X';
@@ -698,7 +703,7 @@ static int numeric_charref(const uint32_t *body, size_t len, dif_u32buf *out, di
   else if (num == 0x0D)
     c = '\r';
   else if (num >= 0x80 && num <= 0x9F)
-    c = dif_ftfy_charmap[DIF_FTFY_SLOPPY_1252][num]; /* = html's table */
+    c = dif__ftfy_charmap[DIF__FTFY_SLOPPY_1252][num]; /* = html's table */
   else if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF)
     c = 0xFFFD;
   else if ((num >= 0x1 && num <= 0x8) || num == 0xB || (num >= 0xE && num <= 0x1F) || num == 0x7F ||
@@ -720,24 +725,24 @@ static int entity_cmp(const uint32_t *name, size_t len, const char *key) {
   return key[len] ? -1 : 0;
 }
 
-static const dif_ftfy_entity *find_entity(const uint32_t *name, size_t len) {
-  size_t lo = 0, hi = dif_ftfy_n_entities;
+static const dif__ftfy_entity *find_entity(const uint32_t *name, size_t len) {
+  size_t lo = 0, hi = dif__ftfy_n_entities;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = entity_cmp(name, len, dif_ftfy_entities[mid].name);
+    int c = entity_cmp(name, len, dif__ftfy_entities[mid].name);
     if (c < 0)
       hi = mid;
     else if (c > 0)
       lo = mid + 1;
     else
-      return &dif_ftfy_entities[mid];
+      return &dif__ftfy_entities[mid];
   }
   return NULL;
 }
 
 /* fixes.unescape_html: HTML_ENTITY_RE = &#?[0-9A-Za-z]{1,24}; replaced by
  * _unescape_fixup. */
-static dif_status unescape_html(const uint32_t *t, size_t n, dif_u32buf *out, dif_error *err) {
+static dif_status unescape_html(const uint32_t *t, size_t n, dif__u32buf *out, dif__error *err) {
   dif_status st = DIF_OK;
   out->n = 0;
   for (size_t i = 0; i < n && !st;) {
@@ -753,15 +758,15 @@ static dif_status unescape_html(const uint32_t *t, size_t n, dif_u32buf *out, di
         if (numeric) {
           replaced = numeric_charref(t + j, len, out, &st, err);
         } else {
-          const dif_ftfy_entity *e = find_entity(t + j, len);
+          const dif__ftfy_entity *e = find_entity(t + j, len);
           if (e) {
             size_t m = 0;
             while (m < 3 && e->cp[m]) m++;
-            st = dif_u32buf_append(out, e->cp, m, err);
+            st = dif__u32buf_append(out, e->cp, m, err);
             replaced = 1;
           }
         }
-        if (!replaced) st = dif_u32buf_append(out, t + i, k + 1 - i, err);
+        if (!replaced) st = dif__u32buf_append(out, t + i, k + 1 - i, err);
         i = k + 1;
         continue;
       }
@@ -773,17 +778,17 @@ static dif_status unescape_html(const uint32_t *t, size_t n, dif_u32buf *out, di
 }
 
 /* fixes.fix_latin_ligatures (chardata.LIGATURES). */
-static dif_status fix_latin_ligatures(const uint32_t *t, size_t n, dif_u32buf *out,
-                                      dif_error *err) {
+static dif_status fix_latin_ligatures(const uint32_t *t, size_t n, dif__u32buf *out,
+                                      dif__error *err) {
   dif_status st = DIF_OK;
   out->n = 0;
   for (size_t i = 0; i < n && !st; i++) {
-    const dif_ftfy_ligature *lig = NULL;
-    if (t[i] >= dif_ftfy_ligatures[0].cp && t[i] <= dif_ftfy_ligatures[dif_ftfy_n_ligatures - 1].cp)
-      for (size_t k = 0; k < dif_ftfy_n_ligatures; k++)
-        if (dif_ftfy_ligatures[k].cp == t[i]) lig = &dif_ftfy_ligatures[k];
+    const dif__ftfy_ligature *lig = NULL;
+    if (t[i] >= dif__ftfy_ligatures[0].cp && t[i] <= dif__ftfy_ligatures[dif__ftfy_n_ligatures - 1].cp)
+      for (size_t k = 0; k < dif__ftfy_n_ligatures; k++)
+        if (dif__ftfy_ligatures[k].cp == t[i]) lig = &dif__ftfy_ligatures[k];
     if (lig)
-      st = dif_utf8_decode(lig->text, strlen(lig->text), out, err);
+      st = dif__utf8_decode(lig->text, strlen(lig->text), out, err);
     else
       st = push1(out, t[i], err);
   }
@@ -791,8 +796,8 @@ static dif_status fix_latin_ligatures(const uint32_t *t, size_t n, dif_u32buf *o
 }
 
 /* fixes.fix_character_width: U+3000 becomes a space, U+FF01..U+FFEF their NFKC form. */
-static dif_status fix_character_width(const uint32_t *t, size_t n, dif_u32buf *out,
-                                      dif_error *err) {
+static dif_status fix_character_width(const uint32_t *t, size_t n, dif__u32buf *out,
+                                      dif__error *err) {
   dif_status st = DIF_OK;
   out->n = 0;
   for (size_t i = 0; i < n && !st; i++) {
@@ -818,7 +823,7 @@ static dif_status fix_character_width(const uint32_t *t, size_t n, dif_u32buf *o
 }
 
 /* fixes.uncurl_quotes: [\u02bc\u2018-\u201b] -> ', [\u201c-\u201f] -> ". In place. */
-static void uncurl_quotes(dif_u32buf *b) {
+static void uncurl_quotes(dif__u32buf *b) {
   for (size_t i = 0; i < b->n; i++) {
     uint32_t c = b->v[i];
     if (c == 0x2BC || (c >= 0x2018 && c <= 0x201B))
@@ -829,7 +834,7 @@ static void uncurl_quotes(dif_u32buf *b) {
 }
 
 /* fixes.fix_line_breaks: \r\n, \r, U+2028, U+2029, U+0085 -> \n. In place. */
-static void fix_line_breaks(dif_u32buf *b) {
+static void fix_line_breaks(dif__u32buf *b) {
   size_t o = 0;
   for (size_t i = 0; i < b->n; i++) {
     uint32_t c = b->v[i];
@@ -846,7 +851,7 @@ static int is_decimal_digit(uint32_t c) {
 }
 
 /* fixes.remove_terminal_escapes: ANSI_RE = \033\[((?:\d|;)*)([a-zA-Z]) removed. In place. */
-static void remove_terminal_escapes(dif_u32buf *b) {
+static void remove_terminal_escapes(dif__u32buf *b) {
   size_t o = 0;
   for (size_t i = 0; i < b->n;) {
     if (b->v[i] == 0x1B && i + 1 < b->n && b->v[i + 1] == '[') {
@@ -863,7 +868,7 @@ static void remove_terminal_escapes(dif_u32buf *b) {
 }
 
 /* fixes.remove_control_chars (chardata.CONTROL_CHARS). In place. */
-static void remove_control_chars(dif_u32buf *b) {
+static void remove_control_chars(dif__u32buf *b) {
   size_t o = 0;
   for (size_t i = 0; i < b->n; i++) {
     uint32_t c = b->v[i];
@@ -876,23 +881,23 @@ static void remove_control_chars(dif_u32buf *b) {
 }
 
 /* unicodedata.normalize("NFC", text), in place (tmp is scratch). */
-static dif_status nfc(dif_u32buf *b, dif_u32buf *tmp, dif_error *err) {
+static dif_status nfc(dif__u32buf *b, dif__u32buf *tmp, dif__error *err) {
   int simple = 1; /* below U+0300 nothing decomposes or combines */
   for (size_t i = 0; i < b->n && simple; i++) simple = b->v[i] < 0x300;
   if (simple) return DIF_OK;
   char *utf8 = NULL;
   size_t len;
-  dif_status st = dif_utf8_encode(b->v, b->n, &utf8, &len, err);
+  dif_status st = dif__utf8_encode(b->v, b->n, &utf8, &len, err);
   if (st) return st;
   const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
   utf8proc_ssize_t need =
       utf8proc_decompose((const utf8proc_uint8_t *)utf8, (utf8proc_ssize_t)len, NULL, 0, opt);
   if (need < 0) {
     free(utf8);
-    return dif_fail(err, DIF_ERR_INTERNAL, "NFC: %s", utf8proc_errmsg(need));
+    return dif__fail(err, DIF_ERR_INTERNAL, "NFC: %s", utf8proc_errmsg(need));
   }
   tmp->n = 0;
-  if ((st = dif_u32buf_reserve(tmp, (size_t)need + 1, err))) {
+  if ((st = dif__u32buf_reserve(tmp, (size_t)need + 1, err))) {
     free(utf8);
     return st;
   }
@@ -900,7 +905,7 @@ static dif_status nfc(dif_u32buf *b, dif_u32buf *tmp, dif_error *err) {
                                           (utf8proc_int32_t *)tmp->v, need, opt);
   free(utf8);
   if (k >= 0) k = utf8proc_normalize_utf32((utf8proc_int32_t *)tmp->v, k, opt);
-  if (k < 0) return dif_fail(err, DIF_ERR_INTERNAL, "NFC: %s", utf8proc_errmsg(k));
+  if (k < 0) return dif__fail(err, DIF_ERR_INTERNAL, "NFC: %s", utf8proc_errmsg(k));
   tmp->n = (size_t)k;
   u32_swap(b, tmp);
   return DIF_OK;
@@ -909,10 +914,10 @@ static dif_status nfc(dif_u32buf *b, dif_u32buf *tmp, dif_error *err) {
 /* ---------------------------------------------------------------------------
  * fix_text and fix_and_explain (ftfy/__init__.py)
  */
-void dif_ftfy_init(dif_ftfy_state *st) { st->unescape_html = 1; }
+void dif__ftfy_init(dif__ftfy_state *st) { st->unescape_html = 1; }
 
-size_t dif_ftfy_segment_length(const uint32_t *text, size_t n) {
-  size_t limit = n < DIF_FTFY_MAX_SEGMENT ? n : DIF_FTFY_MAX_SEGMENT;
+size_t dif__ftfy_segment_length(const uint32_t *text, size_t n) {
+  size_t limit = n < DIF__FTFY_MAX_SEGMENT ? n : DIF__FTFY_MAX_SEGMENT;
   for (size_t i = 0; i < limit; i++)
     if (text[i] == '\n') return i + 1;
   return limit;
@@ -930,16 +935,16 @@ static int ascii_unchanged(const uint32_t *t, size_t n, int unescape_html) {
   return 1;
 }
 
-dif_status dif_ftfy_fix_segment(dif_ftfy_state *state, const uint32_t *seg, size_t n,
-                                dif_u32buf *out, dif_error *err) {
+dif_status dif__ftfy_fix_segment(dif__ftfy_state *state, const uint32_t *seg, size_t n,
+                                 dif__u32buf *out, dif__error *err) {
   for (size_t i = 0; i < n && state->unescape_html; i++)
     if (seg[i] == '<') state->unescape_html = 0;
-  if (ascii_unchanged(seg, n, state->unescape_html)) return dif_u32buf_append(out, seg, n, err);
-  dif_u32buf cur = {0}, next = {0}, orig = {0};
-  dif_status st = dif_u32buf_append(&cur, seg, n, err);
+  if (ascii_unchanged(seg, n, state->unescape_html)) return dif__u32buf_append(out, seg, n, err);
+  dif__u32buf cur = {0}, next = {0}, orig = {0};
+  dif_status st = dif__u32buf_append(&cur, seg, n, err);
   for (int round = 0; !st && round < MAX_ROUNDS; round++) {
     orig.n = 0;
-    if ((st = dif_u32buf_append(&orig, cur.v, cur.n, err))) break;
+    if ((st = dif__u32buf_append(&orig, cur.v, cur.n, err))) break;
     if (state->unescape_html) {
       if ((st = unescape_html(cur.v, cur.n, &next, err))) break;
       u32_swap(&cur, &next);
@@ -959,32 +964,32 @@ dif_status dif_ftfy_fix_segment(dif_ftfy_state *state, const uint32_t *seg, size
     if ((st = nfc(&cur, &next, err))) break;
     if (same_text(cur.v, cur.n, orig.v, orig.n)) break;
   }
-  if (!st) st = dif_u32buf_append(out, cur.v, cur.n, err);
-  dif_u32buf_free(&cur);
-  dif_u32buf_free(&next);
-  dif_u32buf_free(&orig);
+  if (!st) st = dif__u32buf_append(out, cur.v, cur.n, err);
+  dif__u32buf_free(&cur);
+  dif__u32buf_free(&next);
+  dif__u32buf_free(&orig);
   return st;
 }
 
-dif_status dif_ftfy_fix_text(const uint32_t *text, size_t n, dif_u32buf *out, dif_error *err) {
-  dif_ftfy_state state;
-  dif_ftfy_init(&state);
+dif_status dif__ftfy_fix_text(const uint32_t *text, size_t n, dif__u32buf *out, dif__error *err) {
+  dif__ftfy_state state;
+  dif__ftfy_init(&state);
   for (size_t pos = 0; pos < n;) {
-    size_t len = dif_ftfy_segment_length(text + pos, n - pos);
-    dif_status st = dif_ftfy_fix_segment(&state, text + pos, len, out, err);
+    size_t len = dif__ftfy_segment_length(text + pos, n - pos);
+    dif_status st = dif__ftfy_fix_segment(&state, text + pos, len, out, err);
     if (st) return st;
     pos += len;
   }
   return DIF_OK;
 }
 
-dif_status dif_ftfy_fix_text_utf8(const char *text, size_t len, char **out, size_t *out_len,
-                                  dif_error *err) {
-  dif_u32buf in = {0}, fixed = {0};
-  dif_status st = dif_utf8_decode(text, len, &in, err);
-  if (!st) st = dif_ftfy_fix_text(in.v, in.n, &fixed, err);
-  if (!st) st = dif_utf8_encode(fixed.v, fixed.n, out, out_len, err);
-  dif_u32buf_free(&in);
-  dif_u32buf_free(&fixed);
+dif_status dif__ftfy_fix_text_utf8(const char *text, size_t len, char **out, size_t *out_len,
+                                   dif__error *err) {
+  dif__u32buf in = {0}, fixed = {0};
+  dif_status st = dif__utf8_decode(text, len, &in, err);
+  if (!st) st = dif__ftfy_fix_text(in.v, in.n, &fixed, err);
+  if (!st) st = dif__utf8_encode(fixed.v, fixed.n, out, out_len, err);
+  dif__u32buf_free(&in);
+  dif__u32buf_free(&fixed);
   return st;
 }

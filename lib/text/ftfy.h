@@ -16,8 +16,8 @@
  *
  * All functions are reentrant; they allocate their scratch memory per call.
  */
-#ifndef DIF_TEXT_FTFY_H
-#define DIF_TEXT_FTFY_H
+#ifndef DIF__TEXT_FTFY_H
+#define DIF__TEXT_FTFY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,33 +27,33 @@
 
 /* ftfy.fix_text processes its input in segments: up to and including each
  * '\n', and at most this many code points. */
-#define DIF_FTFY_MAX_SEGMENT 1000000
+#define DIF__FTFY_MAX_SEGMENT 1000000
 
 /* The state fix_text carries from one segment to the next: HTML unescaping is
  * switched off for good once a segment contains '<'. */
-typedef struct dif_ftfy_state {
+typedef struct dif__ftfy_state {
   int unescape_html;
-} dif_ftfy_state;
+} dif__ftfy_state;
 
-void dif_ftfy_init(dif_ftfy_state *st);
+void dif__ftfy_init(dif__ftfy_state *st);
 
 /* Length of the segment starting at text[0] (n > 0). */
-size_t dif_ftfy_segment_length(const uint32_t *text, size_t n);
+size_t dif__ftfy_segment_length(const uint32_t *text, size_t n);
 
 /* Fixes one segment (as fix_text does) and appends the result to out. */
-dif_status dif_ftfy_fix_segment(dif_ftfy_state *st, const uint32_t *seg, size_t n, dif_u32buf *out,
-                                dif_error *err);
+dif_status dif__ftfy_fix_segment(dif__ftfy_state *st, const uint32_t *seg, size_t n,
+                                 dif__u32buf *out, dif__error *err);
 
 /* ftfy.fix_text(text), appended to out. */
-dif_status dif_ftfy_fix_text(const uint32_t *text, size_t n, dif_u32buf *out, dif_error *err);
+dif_status dif__ftfy_fix_text(const uint32_t *text, size_t n, dif__u32buf *out, dif__error *err);
 
 /* ftfy.fix_text on UTF-8; the result is malloc'ed UTF-8 (free() it). Invalid
  * UTF-8 input is DIF_ERR_INVALID_ARGUMENT with the byte offset named. */
-dif_status dif_ftfy_fix_text_utf8(const char *text, size_t len, char **out, size_t *out_len,
-                                  dif_error *err);
+dif_status dif__ftfy_fix_text_utf8(const char *text, size_t len, char **out, size_t *out_len,
+                                   dif__error *err);
 
 /* ftfy.badness.is_bad(text): does the text contain a likely mojibake sequence?
  * Returns 1/0, or -1 when out of memory. Exposed for tests. */
-int dif_ftfy_is_bad(const uint32_t *text, size_t n);
+int dif__ftfy_is_bad(const uint32_t *text, size_t n);
 
 #endif

@@ -4,9 +4,9 @@
 
 /* clang-format off */
 
-/* Bytes 0x00..0xFF decoded by each encoding of DIF_FTFY_ENCODINGS (ftfy's CHARMAP_ENCODINGS
+/* Bytes 0x00..0xFF decoded by each encoding of DIF__FTFY_ENCODINGS (ftfy's CHARMAP_ENCODINGS
  * order). Sloppy codecs decode their unassigned bytes as Latin-1 and 0x1A as U+FFFD. */
-const uint16_t dif_ftfy_charmap[DIF_FTFY_N_ENCODINGS][256] = {
+const uint16_t dif__ftfy_charmap[DIF__FTFY_N_ENCODINGS][256] = {
   /* latin-1 */
   {
     0x0000, 0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x0006, 0x0007, 0x0008, 0x0009, 0x000a, 0x000b,
@@ -261,7 +261,7 @@ const uint16_t dif_ftfy_charmap[DIF_FTFY_N_ENCODINGS][256] = {
 
 /* The same tables inverted: (code point, byte) for bytes 0x80..0xFF and 0x1A, sorted by code
  * point (every other ASCII byte encodes itself in all ten encodings). */
-const dif_ftfy_rev_entry dif_ftfy_charmap_rev[DIF_FTFY_N_ENCODINGS][129] = {
+const dif__ftfy_rev_entry dif__ftfy_charmap_rev[DIF__FTFY_N_ENCODINGS][129] = {
   /* latin-1 */
   {
     {0x001a, 0x1a}, {0x0080, 0x80}, {0x0081, 0x81}, {0x0082, 0x82}, {0x0083, 0x83}, {0x0084, 0x84},
@@ -515,9 +515,9 @@ const dif_ftfy_rev_entry dif_ftfy_charmap_rev[DIF_FTFY_N_ENCODINGS][129] = {
 };
 
 /* Bit b-0x80 is set for each byte b in 0x80..0x9F that strict windows-1252 leaves undefined. */
-const uint32_t dif_ftfy_cp1252_undefined = 0x2001a002u;
+const uint32_t dif__ftfy_cp1252_undefined = 0x2001a002u;
 
-const dif_ftfy_class_range dif_ftfy_classes[] = {
+const dif__ftfy_class_range dif__ftfy_classes[] = {
   /* U8_CONT */
   {0x0020, 0x0020, 0x0000000000020000ull},
   /* C1|U8_CONT|U8_CONT_STRICT */
@@ -990,9 +990,9 @@ const dif_ftfy_class_range dif_ftfy_classes[] = {
   /* BAD */
   {0xfffd, 0xfffd, 0x0000000000000002ull},
 };
-const size_t dif_ftfy_n_classes = sizeof dif_ftfy_classes / sizeof dif_ftfy_classes[0];
+const size_t dif__ftfy_n_classes = sizeof dif__ftfy_classes / sizeof dif__ftfy_classes[0];
 
-const dif_ftfy_ligature dif_ftfy_ligatures[] = {
+const dif__ftfy_ligature dif__ftfy_ligatures[] = {
   {0x0132, "IJ"},
   {0x0133, "ij"},
   {0x0149, "\xca\xbcn"},
@@ -1016,6 +1016,6 @@ const dif_ftfy_ligature dif_ftfy_ligatures[] = {
   {0xfb05, "\xc5\xbft"},
   {0xfb06, "st"},
 };
-const size_t dif_ftfy_n_ligatures = sizeof dif_ftfy_ligatures / sizeof dif_ftfy_ligatures[0];
+const size_t dif__ftfy_n_ligatures = sizeof dif__ftfy_ligatures / sizeof dif__ftfy_ligatures[0];
 
 /* clang-format on */

@@ -5,101 +5,101 @@
  * about legacy encodings and ftfy's own heuristics, never Unicode properties
  * (those come from utf8proc).
  */
-#ifndef DIF_TEXT_FTFY_DATA_H
-#define DIF_TEXT_FTFY_DATA_H
+#ifndef DIF__TEXT_FTFY_DATA_H
+#define DIF__TEXT_FTFY_DATA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* ftfy's CHARMAP_ENCODINGS, in the order it tries them. */
 enum {
-  DIF_FTFY_LATIN1 = 0,
-  DIF_FTFY_SLOPPY_1252,
-  DIF_FTFY_SLOPPY_1251,
-  DIF_FTFY_SLOPPY_1250,
-  DIF_FTFY_SLOPPY_1253,
-  DIF_FTFY_SLOPPY_1254,
-  DIF_FTFY_SLOPPY_1257,
-  DIF_FTFY_ISO_8859_2,
-  DIF_FTFY_MACROMAN,
-  DIF_FTFY_CP437,
-  DIF_FTFY_N_ENCODINGS
+  DIF__FTFY_LATIN1 = 0,
+  DIF__FTFY_SLOPPY_1252,
+  DIF__FTFY_SLOPPY_1251,
+  DIF__FTFY_SLOPPY_1250,
+  DIF__FTFY_SLOPPY_1253,
+  DIF__FTFY_SLOPPY_1254,
+  DIF__FTFY_SLOPPY_1257,
+  DIF__FTFY_ISO_8859_2,
+  DIF__FTFY_MACROMAN,
+  DIF__FTFY_CP437,
+  DIF__FTFY_N_ENCODINGS
 };
 
 /* Byte -> code point for each encoding. */
-extern const uint16_t dif_ftfy_charmap[DIF_FTFY_N_ENCODINGS][256];
-/* Inverse of dif_ftfy_charmap for bytes 0x80..0xFF and 0x1A, sorted by code point. */
-typedef struct dif_ftfy_rev_entry {
+extern const uint16_t dif__ftfy_charmap[DIF__FTFY_N_ENCODINGS][256];
+/* Inverse of dif__ftfy_charmap for bytes 0x80..0xFF and 0x1A, sorted by code point. */
+typedef struct dif__ftfy_rev_entry {
   uint16_t cp;
   uint8_t byte;
-} dif_ftfy_rev_entry;
-extern const dif_ftfy_rev_entry dif_ftfy_charmap_rev[DIF_FTFY_N_ENCODINGS][129];
+} dif__ftfy_rev_entry;
+extern const dif__ftfy_rev_entry dif__ftfy_charmap_rev[DIF__FTFY_N_ENCODINGS][129];
 /* Bit (b - 0x80) set: byte b in 0x80..0x9F is undefined in strict windows-1252. */
-extern const uint32_t dif_ftfy_cp1252_undefined;
+extern const uint32_t dif__ftfy_cp1252_undefined;
 
 /* Character sets, one bit each (bit numbers are the generator's SETS order).
  * The first 14 are badness.MOJIBAKE_CATEGORIES, then chardata.UTF8_CLUES,
  * then the literal sets written inside badness.BADNESS_RE. */
-#define DIF_FTFY_BIT(n) (UINT64_C(1) << (n))
-#define DIF_FTFY_C1 DIF_FTFY_BIT(0)
-#define DIF_FTFY_BAD DIF_FTFY_BIT(1)
-#define DIF_FTFY_LAW DIF_FTFY_BIT(2)
-#define DIF_FTFY_CURRENCY DIF_FTFY_BIT(3)
-#define DIF_FTFY_START DIF_FTFY_BIT(4)
-#define DIF_FTFY_END DIF_FTFY_BIT(5)
-#define DIF_FTFY_NUMERIC DIF_FTFY_BIT(6)
-#define DIF_FTFY_KAOMOJI DIF_FTFY_BIT(7)
-#define DIF_FTFY_UPPER_ACC DIF_FTFY_BIT(8)
-#define DIF_FTFY_LOWER_ACC DIF_FTFY_BIT(9)
-#define DIF_FTFY_UPPER_COMMON DIF_FTFY_BIT(10)
-#define DIF_FTFY_LOWER_COMMON DIF_FTFY_BIT(11)
-#define DIF_FTFY_BOX DIF_FTFY_BIT(12)
-#define DIF_FTFY_COMMON DIF_FTFY_BIT(13)
-#define DIF_FTFY_U8_FIRST2 DIF_FTFY_BIT(14)
-#define DIF_FTFY_U8_FIRST3 DIF_FTFY_BIT(15)
-#define DIF_FTFY_U8_FIRST4 DIF_FTFY_BIT(16)
-#define DIF_FTFY_U8_CONT DIF_FTFY_BIT(17)
-#define DIF_FTFY_U8_CONT_STRICT DIF_FTFY_BIT(18)
-#define DIF_FTFY_OE DIF_FTFY_BIT(19)
-#define DIF_FTFY_W1252_LEAD DIF_FTFY_BIT(20)
-#define DIF_FTFY_W1252_TAIL DIF_FTFY_BIT(21)
-#define DIF_FTFY_SUP23 DIF_FTFY_BIT(22)
-#define DIF_FTFY_ARABIC_LEAD DIF_FTFY_BIT(23)
-#define DIF_FTFY_ARABIC_TAIL DIF_FTFY_BIT(24)
-#define DIF_FTFY_INDIC_TAIL DIF_FTFY_BIT(25)
-#define DIF_FTFY_MAC_SQRT_TAIL DIF_FTFY_BIT(26)
-#define DIF_FTFY_MAC_APPROX_TAIL DIF_FTFY_BIT(27)
-#define DIF_FTFY_MAC_A_TAIL DIF_FTFY_BIT(28)
-#define DIF_FTFY_MAC_Q_MID DIF_FTFY_BIT(29)
-#define DIF_FTFY_MAC_Q_TAIL DIF_FTFY_BIT(30)
-#define DIF_FTFY_CYR_EDGE DIF_FTFY_BIT(31)
-#define DIF_FTFY_CYR_MID DIF_FTFY_BIT(32)
-#define DIF_FTFY_A_GRAVE_TAIL DIF_FTFY_BIT(33)
-#define DIF_FTFY_A_HAT_TILDE DIF_FTFY_BIT(34)
-#define DIF_FTFY_GREEK_TAIL DIF_FTFY_BIT(35)
-#define DIF_FTFY_GREEK_EDGE DIF_FTFY_BIT(36)
-#define DIF_FTFY_DEGREE DIF_FTFY_BIT(37)
+#define DIF__FTFY_BIT(n) (UINT64_C(1) << (n))
+#define DIF__FTFY_C1 DIF__FTFY_BIT(0)
+#define DIF__FTFY_BAD DIF__FTFY_BIT(1)
+#define DIF__FTFY_LAW DIF__FTFY_BIT(2)
+#define DIF__FTFY_CURRENCY DIF__FTFY_BIT(3)
+#define DIF__FTFY_START DIF__FTFY_BIT(4)
+#define DIF__FTFY_END DIF__FTFY_BIT(5)
+#define DIF__FTFY_NUMERIC DIF__FTFY_BIT(6)
+#define DIF__FTFY_KAOMOJI DIF__FTFY_BIT(7)
+#define DIF__FTFY_UPPER_ACC DIF__FTFY_BIT(8)
+#define DIF__FTFY_LOWER_ACC DIF__FTFY_BIT(9)
+#define DIF__FTFY_UPPER_COMMON DIF__FTFY_BIT(10)
+#define DIF__FTFY_LOWER_COMMON DIF__FTFY_BIT(11)
+#define DIF__FTFY_BOX DIF__FTFY_BIT(12)
+#define DIF__FTFY_COMMON DIF__FTFY_BIT(13)
+#define DIF__FTFY_U8_FIRST2 DIF__FTFY_BIT(14)
+#define DIF__FTFY_U8_FIRST3 DIF__FTFY_BIT(15)
+#define DIF__FTFY_U8_FIRST4 DIF__FTFY_BIT(16)
+#define DIF__FTFY_U8_CONT DIF__FTFY_BIT(17)
+#define DIF__FTFY_U8_CONT_STRICT DIF__FTFY_BIT(18)
+#define DIF__FTFY_OE DIF__FTFY_BIT(19)
+#define DIF__FTFY_W1252_LEAD DIF__FTFY_BIT(20)
+#define DIF__FTFY_W1252_TAIL DIF__FTFY_BIT(21)
+#define DIF__FTFY_SUP23 DIF__FTFY_BIT(22)
+#define DIF__FTFY_ARABIC_LEAD DIF__FTFY_BIT(23)
+#define DIF__FTFY_ARABIC_TAIL DIF__FTFY_BIT(24)
+#define DIF__FTFY_INDIC_TAIL DIF__FTFY_BIT(25)
+#define DIF__FTFY_MAC_SQRT_TAIL DIF__FTFY_BIT(26)
+#define DIF__FTFY_MAC_APPROX_TAIL DIF__FTFY_BIT(27)
+#define DIF__FTFY_MAC_A_TAIL DIF__FTFY_BIT(28)
+#define DIF__FTFY_MAC_Q_MID DIF__FTFY_BIT(29)
+#define DIF__FTFY_MAC_Q_TAIL DIF__FTFY_BIT(30)
+#define DIF__FTFY_CYR_EDGE DIF__FTFY_BIT(31)
+#define DIF__FTFY_CYR_MID DIF__FTFY_BIT(32)
+#define DIF__FTFY_A_GRAVE_TAIL DIF__FTFY_BIT(33)
+#define DIF__FTFY_A_HAT_TILDE DIF__FTFY_BIT(34)
+#define DIF__FTFY_GREEK_TAIL DIF__FTFY_BIT(35)
+#define DIF__FTFY_GREEK_EDGE DIF__FTFY_BIT(36)
+#define DIF__FTFY_DEGREE DIF__FTFY_BIT(37)
 
-typedef struct dif_ftfy_class_range {
+typedef struct dif__ftfy_class_range {
   uint32_t lo, hi; /* inclusive */
   uint64_t mask;
-} dif_ftfy_class_range;
+} dif__ftfy_class_range;
 /* Sorted, disjoint ranges; code points not covered have mask 0. */
-extern const dif_ftfy_class_range dif_ftfy_classes[];
-extern const size_t dif_ftfy_n_classes;
+extern const dif__ftfy_class_range dif__ftfy_classes[];
+extern const size_t dif__ftfy_n_classes;
 
-typedef struct dif_ftfy_ligature {
+typedef struct dif__ftfy_ligature {
   uint32_t cp;
   const char *text; /* UTF-8 */
-} dif_ftfy_ligature;
-extern const dif_ftfy_ligature dif_ftfy_ligatures[]; /* sorted by cp */
-extern const size_t dif_ftfy_n_ligatures;
+} dif__ftfy_ligature;
+extern const dif__ftfy_ligature dif__ftfy_ligatures[]; /* sorted by cp */
+extern const size_t dif__ftfy_n_ligatures;
 
-typedef struct dif_ftfy_entity {
+typedef struct dif__ftfy_entity {
   const char *name; /* without '&' and ';' */
   uint32_t cp[3];   /* 0-terminated when shorter */
-} dif_ftfy_entity;
-extern const dif_ftfy_entity dif_ftfy_entities[]; /* sorted by strcmp(name) */
-extern const size_t dif_ftfy_n_entities;
+} dif__ftfy_entity;
+extern const dif__ftfy_entity dif__ftfy_entities[]; /* sorted by strcmp(name) */
+extern const size_t dif__ftfy_n_entities;
 
 #endif

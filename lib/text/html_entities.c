@@ -5,7 +5,7 @@
 /* Entity names without '&' and ';', sorted by bytes (strcmp order), and the code points
  * they stand for (0-terminated when shorter than 3). */
 /* clang-format off */
-const dif_ftfy_entity dif_ftfy_entities[] = {
+const dif__ftfy_entity dif__ftfy_entities[] = {
   {"AACUTE", {0xc1}}, {"ABREVE", {0x102}}, {"AC", {0x223e}}, {"ACD", {0x223f}}, {"ACIRC", {0xc2}},
   {"ACUTE", {0xb4}}, {"ACY", {0x410}}, {"AELIG", {0xc6}}, {"AElig", {0xc6}}, {"AF", {0x2061}},
   {"AFR", {0x1d51e}}, {"AGRAVE", {0xc0}}, {"ALEFSYM", {0x2135}}, {"ALEPH", {0x2135}},
@@ -911,4 +911,4 @@ const dif_ftfy_entity dif_ftfy_entities[] = {
   {"zwnj", {0x200c}},
 };
 /* clang-format on */
-const size_t dif_ftfy_n_entities = sizeof dif_ftfy_entities / sizeof dif_ftfy_entities[0];
+const size_t dif__ftfy_n_entities = sizeof dif__ftfy_entities / sizeof dif__ftfy_entities[0];

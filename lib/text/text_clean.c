@@ -8,7 +8,7 @@
 /* ---------------------------------------------------------------------------
  * Whitespace
  */
-int dif_text_is_space(uint32_t c) {
+int dif__text_is_space(uint32_t c) {
   if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
   if (c == 0x85) return 1;
   if (c > 0x10FFFF) return 0;
@@ -20,14 +20,14 @@ int dif_text_is_space(uint32_t c) {
   }
 }
 
-int dif_text_py_isspace(uint32_t c) { return dif_text_is_space(c) || (c >= 0x1C && c <= 0x1F); }
+int dif__text_py_isspace(uint32_t c) { return dif__text_is_space(c) || (c >= 0x1C && c <= 0x1F); }
 
-void dif_text_whitespace_clean(dif_u32buf *b) {
+void dif__text_whitespace_clean(dif__u32buf *b) {
   /* re.sub(r"\s+", " ", text) */
   size_t o = 0;
   for (size_t i = 0; i < b->n;) {
-    if (dif_text_is_space(b->v[i])) {
-      while (i < b->n && dif_text_is_space(b->v[i])) i++;
+    if (dif__text_is_space(b->v[i])) {
+      while (i < b->n && dif__text_is_space(b->v[i])) i++;
       b->v[o++] = ' ';
     } else {
       b->v[o++] = b->v[i++];
@@ -35,8 +35,8 @@ void dif_text_whitespace_clean(dif_u32buf *b) {
   }
   /* .strip() */
   size_t lo = 0, hi = o;
-  while (lo < hi && dif_text_py_isspace(b->v[lo])) lo++;
-  while (hi > lo && dif_text_py_isspace(b->v[hi - 1])) hi--;
+  while (lo < hi && dif__text_py_isspace(b->v[lo])) lo++;
+  while (hi > lo && dif__text_py_isspace(b->v[hi - 1])) hi--;
   if (lo) memmove(b->v, b->v + lo, (hi - lo) * sizeof *b->v);
   b->n = hi - lo;
 }
@@ -108,15 +108,15 @@ static int final_sigma(const uint32_t *t, size_t n, size_t i) {
   return j == n || !is_cased(t[j]);
 }
 
-dif_status dif_text_lower_into(const uint32_t *in, size_t n, dif_u32buf *out, dif_error *err) {
-  dif_status st = dif_u32buf_reserve(out, n, err);
+dif_status dif__text_lower_into(const uint32_t *in, size_t n, dif__u32buf *out, dif__error *err) {
+  dif_status st = dif__u32buf_reserve(out, n, err);
   if (st) return st;
   for (size_t i = 0; i < n; i++) {
     uint32_t c = in[i];
     if (c < 0x80) {
       if (c >= 'A' && c <= 'Z') c += 32;
     } else if (c == 0x130) { /* the only unconditional multi-character lower-case mapping */
-      if ((st = dif_u32buf_reserve(out, n - i + 1, err))) return st;
+      if ((st = dif__u32buf_reserve(out, n - i + 1, err))) return st;
       out->v[out->n++] = 'i';
       c = 0x307;
     } else if (c == 0x3A3) {
@@ -129,14 +129,14 @@ dif_status dif_text_lower_into(const uint32_t *in, size_t n, dif_u32buf *out, di
   return DIF_OK;
 }
 
-dif_status dif_text_lower(dif_u32buf *b, dif_error *err) {
-  dif_u32buf out = {0};
-  dif_status st = dif_text_lower_into(b->v, b->n, &out, err);
+dif_status dif__text_lower(dif__u32buf *b, dif__error *err) {
+  dif__u32buf out = {0};
+  dif_status st = dif__text_lower_into(b->v, b->n, &out, err);
   if (st) {
-    dif_u32buf_free(&out);
+    dif__u32buf_free(&out);
     return st;
   }
-  dif_u32buf_free(b);
+  dif__u32buf_free(b);
   *b = out;
   return DIF_OK;
 }

@@ -8,29 +8,29 @@
 /* ---------------------------------------------------------------------------
  * Code point buffers
  */
-void dif_u32buf_free(dif_u32buf *b) {
+void dif__u32buf_free(dif__u32buf *b) {
   if (!b) return;
   free(b->v);
   b->v = NULL;
   b->n = b->cap = 0;
 }
 
-dif_status dif_u32buf_reserve(dif_u32buf *b, size_t extra, dif_error *err) {
+dif_status dif__u32buf_reserve(dif__u32buf *b, size_t extra, dif__error *err) {
   if (b->cap - b->n >= extra) return DIF_OK;
   size_t cap = b->cap ? b->cap : 16;
   while (cap - b->n < extra) {
-    if (cap > SIZE_MAX / 2 / sizeof(uint32_t)) return dif_fail_oom(err, "text", SIZE_MAX);
+    if (cap > SIZE_MAX / 2 / sizeof(uint32_t)) return dif__fail_oom(err, "text", SIZE_MAX);
     cap *= 2;
   }
   uint32_t *v = realloc(b->v, cap * sizeof *v);
-  if (!v) return dif_fail_oom(err, "text", cap * sizeof *v);
+  if (!v) return dif__fail_oom(err, "text", cap * sizeof *v);
   b->v = v;
   b->cap = cap;
   return DIF_OK;
 }
 
-dif_status dif_u32buf_append(dif_u32buf *b, const uint32_t *cp, size_t n, dif_error *err) {
-  dif_status st = dif_u32buf_reserve(b, n, err);
+dif_status dif__u32buf_append(dif__u32buf *b, const uint32_t *cp, size_t n, dif__error *err) {
+  dif_status st = dif__u32buf_reserve(b, n, err);
   if (st) return st;
   if (n) memcpy(b->v + b->n, cp, n * sizeof *cp);
   b->n += n;
@@ -84,12 +84,12 @@ static size_t utf8_next(const unsigned char *s, size_t n, size_t i, uint32_t *cp
   return need;
 }
 
-static dif_status utf8_error(const unsigned char *s, size_t i, const char *why, dif_error *err) {
-  return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                  "text is not valid UTF-8: %s at byte offset %zu (byte 0x%02X)", why, i, s[i]);
+static dif_status utf8_error(const unsigned char *s, size_t i, const char *why, dif__error *err) {
+  return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                   "text is not valid UTF-8: %s at byte offset %zu (byte 0x%02X)", why, i, s[i]);
 }
 
-int dif_utf8_valid(const char *text, size_t len, size_t *offset, const char **why) {
+int dif__utf8_valid(const char *text, size_t len, size_t *offset, const char **why) {
   const unsigned char *s = (const unsigned char *)text;
   for (size_t i = 0; i < len;) {
     if (s[i] < 0x80) {
@@ -109,19 +109,19 @@ int dif_utf8_valid(const char *text, size_t len, size_t *offset, const char **wh
   return 1;
 }
 
-dif_status dif_utf8_validate(const char *text, size_t len, dif_error *err) {
-  if (!text && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
+dif_status dif__utf8_validate(const char *text, size_t len, dif__error *err) {
+  if (!text && len) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
   size_t off;
   const char *why;
-  if (!dif_utf8_valid(text, len, &off, &why))
+  if (!dif__utf8_valid(text, len, &off, &why))
     return utf8_error((const unsigned char *)text, off, why, err);
   return DIF_OK;
 }
 
-dif_status dif_utf8_decode(const char *text, size_t len, dif_u32buf *out, dif_error *err) {
+dif_status dif__utf8_decode(const char *text, size_t len, dif__u32buf *out, dif__error *err) {
   const unsigned char *s = (const unsigned char *)text;
-  if (!s && len) return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
-  dif_status st = dif_u32buf_reserve(out, len, err);
+  if (!s && len) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "text is NULL");
+  dif_status st = dif__u32buf_reserve(out, len, err);
   if (st) return st;
   size_t start = out->n;
   for (size_t i = 0; i < len;) {
@@ -138,7 +138,7 @@ dif_status dif_utf8_decode(const char *text, size_t len, dif_u32buf *out, dif_er
   return DIF_OK;
 }
 
-uint32_t dif_utf8_decode_cp(const char *s, size_t *len) {
+uint32_t dif__utf8_decode_cp(const char *s, size_t *len) {
   const unsigned char *u = (const unsigned char *)s;
   if (u[0] < 0x80) {
     *len = 1;
@@ -151,7 +151,7 @@ uint32_t dif_utf8_decode_cp(const char *s, size_t *len) {
   return c;
 }
 
-size_t dif_utf8_encode_cp(uint32_t cp, char *buf) {
+size_t dif__utf8_encode_cp(uint32_t cp, char *buf) {
   unsigned char *b = (unsigned char *)buf;
   if (cp < 0x80) {
     b[0] = (unsigned char)cp;
@@ -175,15 +175,15 @@ size_t dif_utf8_encode_cp(uint32_t cp, char *buf) {
   return 4;
 }
 
-dif_status dif_utf8_encode(const uint32_t *cp, size_t n, char **out, size_t *out_len,
-                           dif_error *err) {
+dif_status dif__utf8_encode(const uint32_t *cp, size_t n, char **out, size_t *out_len,
+                            dif__error *err) {
   *out = NULL;
   if (out_len) *out_len = 0;
-  if (n > (SIZE_MAX - 1) / 4) return dif_fail_oom(err, "UTF-8 text", SIZE_MAX);
+  if (n > (SIZE_MAX - 1) / 4) return dif__fail_oom(err, "UTF-8 text", SIZE_MAX);
   char *s = malloc(n * 4 + 1);
-  if (!s) return dif_fail_oom(err, "UTF-8 text", n * 4 + 1);
+  if (!s) return dif__fail_oom(err, "UTF-8 text", n * 4 + 1);
   size_t len = 0;
-  for (size_t i = 0; i < n; i++) len += dif_utf8_encode_cp(cp[i], s + len);
+  for (size_t i = 0; i < n; i++) len += dif__utf8_encode_cp(cp[i], s + len);
   s[len] = '\0';
   *out = s;
   if (out_len) *out_len = len;

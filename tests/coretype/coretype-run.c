@@ -10,9 +10,9 @@
 
 #include "core/blas.h"
 
-static const char *isa_name(dif_isa isa) {
+static const char *isa_name(dif__isa isa) {
   static const char *const names[] = {"SSE", "AVX", "AVX2", "AVX-512"};
-  return isa >= DIF_ISA_SSE && isa <= DIF_ISA_AVX512 ? names[isa] : "an unknown ISA";
+  return isa >= DIF__ISA_SSE && isa <= DIF__ISA_AVX512 ? names[isa] : "an unknown ISA";
 }
 
 int main(int argc, char **argv) {
@@ -20,12 +20,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: coretype-run CORE PROGRAM [ARGS...]\n");
     return 2;
   }
-  const dif_isa need = dif_blas_core_isa(argv[1]), cpu = dif_cpu_isa();
-  if (need == DIF_ISA_UNKNOWN) {
+  const dif__isa need = dif__blas_core_isa(argv[1]), cpu = dif__cpu_isa();
+  if (need == DIF__ISA_UNKNOWN) {
     fprintf(stderr, "coretype-run: unknown OpenBLAS kernel set '%s'\n", argv[1]);
     return 2;
   }
-  if (cpu == DIF_ISA_UNKNOWN || need > cpu) {
+  if (cpu == DIF__ISA_UNKNOWN || need > cpu) {
     printf("SKIP: the %s kernels need %s; this CPU has %s\n", argv[1], isa_name(need),
            isa_name(cpu));
     return 77;

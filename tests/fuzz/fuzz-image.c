@@ -1,6 +1,6 @@
 /* fuzz-image.c — libFuzzer harness for the image decoders (lib/io/image*.c).
  *
- * Feeds arbitrary bytes to dif_image_decode_memory with small limits and
+ * Feeds arbitrary bytes to dif__image_decode_memory with small limits and
  * checks the contract: success gives a consistent, fully readable image;
  * failure gives a message and a zeroed image. Small decoded images are also
  * re-encoded as PNG and decoded again, which must round-trip exactly. The
@@ -25,18 +25,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const dif_image_limits limits = {1024, 1024, 256 * 1024, 1 << 20};
-  dif_image img;
-  dif_error err;
-  dif_error_clear(&err);
-  for (int kind = DIF_META_RECORD; kind <= DIF_META_INFOTEXT; kind++) {
+  const dif__image_limits limits = {1024, 1024, 256 * 1024, 1 << 20};
+  dif__image img;
+  dif__error err;
+  dif__error_clear(&err);
+  for (int kind = DIF__META_RECORD; kind <= DIF__META_INFOTEXT; kind++) {
     char *value = NULL;
-    dif_status ms = dif_image_meta_memory(data, size, (dif_image_meta_kind)kind, &value, &err);
+    dif_status ms = dif__image_meta_memory(data, size, (dif__image_meta_kind)kind, &value, &err);
     if (ms != DIF_OK && (value || err.msg[0] == '\0')) __builtin_trap();
     if (ms == DIF_OK && (!value || strlen(value) > (size_t)-1 / 2)) __builtin_trap();
     free(value);
   }
-  dif_status st = dif_image_decode_memory(data, size, &limits, &img, &err);
+  dif_status st = dif__image_decode_memory(data, size, &limits, &img, &err);
   if (st != DIF_OK) {
     if (err.status != st || err.msg[0] == '\0') __builtin_trap();
     if (img.rgb || img.width || img.height) __builtin_trap();
@@ -52,14 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (n <= 64 * 64 * 3) {
     uint8_t *png = NULL;
     size_t len = 0;
-    if (dif_image_encode_png(&img, NULL, 0, &png, &len, &err) != DIF_OK) __builtin_trap();
-    dif_image back;
-    if (dif_image_decode_memory(png, len, &limits, &back, &err) != DIF_OK) __builtin_trap();
+    if (dif__image_encode_png(&img, NULL, 0, &png, &len, &err) != DIF_OK) __builtin_trap();
+    dif__image back;
+    if (dif__image_decode_memory(png, len, &limits, &back, &err) != DIF_OK) __builtin_trap();
     if (back.width != img.width || back.height != img.height || memcmp(back.rgb, img.rgb, n) != 0)
       __builtin_trap();
-    dif_image_free(&back);
+    dif__image_free(&back);
     free(png);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
   return (int)(sum & 0); /* libFuzzer wants 0 */
 }

@@ -33,7 +33,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static dif_clip_tokenizer *tokenizers[2];
+static dif__clip_tokenizer *tokenizers[2];
 
 #define REQUIRE(cond)                                                                              \
   do {                                                                                             \
@@ -50,8 +50,8 @@ static void load_all(void) {
   for (int i = 0; i < 2; i++) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
-    dif_error err = {0};
-    if (dif_clip_tokenizer_load(dir, &tokenizers[i], &err) != DIF_OK) {
+    dif__error err = {0};
+    if (dif__clip_tokenizer_load(dir, &tokenizers[i], &err) != DIF_OK) {
       fprintf(stderr, "cannot load %s: %s\n", dir, err.msg);
       abort();
     }
@@ -74,46 +74,47 @@ static int check_each(const char *s, size_t len, int32_t id, void *user) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!tokenizers[0]) load_all();
   if (size == 0) return 0;
-  dif_clip_tokenizer *tok = tokenizers[data[0] & 1];
+  dif__clip_tokenizer *tok = tokenizers[data[0] & 1];
   const char *text = (const char *)data + 1;
   size_t len = size - 1;
-  dif_error err = {0};
-  int valid = dif_utf8_validate(text, len, &err) == DIF_OK;
+  dif__error err = {0};
+  int valid = dif__utf8_validate(text, len, &err) == DIF_OK;
 
-  int L = dif_clip_tokenizer_max_length(tok), n = 0;
-  int32_t ids[DIF_CLIP_MAX_LENGTH], mask[DIF_CLIP_MAX_LENGTH];
-  dif_status st = dif_clip_tokenize(tok, text, len, ids, mask, &n, &err);
+  int L = dif__clip_tokenizer_max_length(tok), n = 0;
+  int32_t ids[DIF__CLIP_MAX_LENGTH], mask[DIF__CLIP_MAX_LENGTH];
+  dif_status st = dif__clip_tokenize(tok, text, len, ids, mask, &n, &err);
   if (!valid) {
     REQUIRE(st == DIF_ERR_INVALID_ARGUMENT && strstr(err.msg, "byte offset"));
     return 0;
   }
   REQUIRE(st == DIF_OK);
   REQUIRE(n >= 2 && n <= L);
-  REQUIRE(ids[0] == dif_clip_tokenizer_bos_id(tok) && ids[n - 1] == dif_clip_tokenizer_eos_id(tok));
+  REQUIRE(ids[0] == dif__clip_tokenizer_bos_id(tok) &&
+          ids[n - 1] == dif__clip_tokenizer_eos_id(tok));
   for (int i = 0; i < L; i++) {
     REQUIRE(mask[i] == (i < n));
-    if (i >= n) REQUIRE(ids[i] == dif_clip_tokenizer_pad_id(tok));
-    REQUIRE(ids[i] >= 0 && ids[i] <= dif_clip_tokenizer_max_id(tok));
+    if (i >= n) REQUIRE(ids[i] == dif__clip_tokenizer_pad_id(tok));
+    REQUIRE(ids[i] >= 0 && ids[i] <= dif__clip_tokenizer_max_id(tok));
   }
 
   int32_t *all = NULL;
   size_t n_all = 0;
-  REQUIRE(dif_clip_encode(tok, text, len, &all, &n_all, &err) == DIF_OK);
+  REQUIRE(dif__clip_encode(tok, text, len, &all, &n_all, &err) == DIF_OK);
   size_t content = (size_t)n - 2;
   REQUIRE(content == (n_all < (size_t)L - 2 ? n_all : (size_t)L - 2));
   REQUIRE(content == 0 || memcmp(ids + 1, all, content * sizeof *all) == 0);
   each_state e = {all, n_all, 0, 1};
-  REQUIRE(dif_clip_tokenize_each(tok, text, len, check_each, &e, &err) == DIF_OK);
+  REQUIRE(dif__clip_tokenize_each(tok, text, len, check_each, &e, &err) == DIF_OK);
   REQUIRE(e.ok && e.i == n_all);
   free(all);
 
   char *out = NULL;
   size_t out_len = 0;
-  REQUIRE(dif_text_normalize(text, len, &out, &out_len, &err) == DIF_OK);
-  REQUIRE(dif_utf8_validate(out, out_len, &err) == DIF_OK);
+  REQUIRE(dif__text_normalize(text, len, &out, &out_len, &err) == DIF_OK);
+  REQUIRE(dif__utf8_validate(out, out_len, &err) == DIF_OK);
   free(out);
-  REQUIRE(dif_ftfy_fix_text_utf8(text, len, &out, &out_len, &err) == DIF_OK);
-  REQUIRE(dif_utf8_validate(out, out_len, &err) == DIF_OK);
+  REQUIRE(dif__ftfy_fix_text_utf8(text, len, &out, &out_len, &err) == DIF_OK);
+  REQUIRE(dif__utf8_validate(out, out_len, &err) == DIF_OK);
   free(out);
   return 0;
 }

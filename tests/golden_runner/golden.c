@@ -44,7 +44,7 @@ int golden_check_vals(golden *g, const char *case_name, const char *what, const 
 }
 
 int golden_check(golden *g, const char *case_name, const char *key, const float *got, int64_t n,
-                 const dif_safetensors *st, double abs_tol, double rel_tol) {
+                 const dif__safetensors *st, double abs_tol, double rel_tol) {
   int64_t m = 0;
   double *want = golden_tensor(g, case_name, st, key, &m);
   if (!want) return 0;
@@ -91,24 +91,24 @@ void golden_fail(golden *g, const char *case_name, const char *fmt, ...) {
   g->checks_failed++;
 }
 
-double *golden_tensor(golden *g, const char *case_name, const dif_safetensors *st, const char *key,
+double *golden_tensor(golden *g, const char *case_name, const dif__safetensors *st, const char *key,
                       int64_t *n) {
-  const dif_st_entry *e = dif_st_find(st, key);
+  const dif__st_entry *e = dif__st_find(st, key);
   if (!e) {
     golden_fail(g, case_name, "fixture has no tensor '%s'", key);
     return NULL;
   }
-  *n = dif_st_numel(e);
+  *n = dif__st_numel(e);
   double *v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
   if (!v) {
     golden_fail(g, case_name, "out of memory reading '%s'", key);
     return NULL;
   }
-  dif_st_to_f64(st, e, v);
+  dif__st_to_f64(st, e, v);
   return v;
 }
 
-float *golden_tensor_f32(golden *g, const char *case_name, const dif_safetensors *st,
+float *golden_tensor_f32(golden *g, const char *case_name, const dif__safetensors *st,
                          const char *key, int64_t *n) {
   double *d = golden_tensor(g, case_name, st, key, n);
   if (!d) return NULL;
@@ -190,12 +190,12 @@ char *golden_read_file(const char *path, size_t *len) {
   return buf;
 }
 
-dif_safetensors *golden_open_case(golden *g, const char *dir, const char *file) {
+dif__safetensors *golden_open_case(golden *g, const char *dir, const char *file) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, file);
-  dif_error err = {0};
-  dif_safetensors *st = NULL;
-  if (dif_st_open(path, &st, &err)) golden_fail(g, file, "%s", err.msg);
+  dif__error err = {0};
+  dif__safetensors *st = NULL;
+  if (dif__st_open(path, &st, &err)) golden_fail(g, file, "%s", err.msg);
   return st;
 }
 
@@ -203,9 +203,9 @@ int golden_each_case(golden *g, const char *dir, golden_case_fn run) {
   size_t n;
   char **files = golden_list(dir, ".safetensors", &n);
   for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
+    dif__safetensors *st = golden_open_case(g, dir, files[i]);
     if (st) run(g, files[i], st);
-    dif_st_close(st);
+    dif__st_close(st);
   }
   golden_free_list(files, n);
   return (int)n;
@@ -215,5 +215,5 @@ void golden_on_hook(void *user, const char *module, const float *data, int64_t n
   golden_hooks *h = user;
   char key[160];
   snprintf(key, sizeof key, "hook.%s", module);
-  if (dif_st_find(h->st, key)) golden_check(h->g, h->name, key, data, n, h->st, h->tol, 0);
+  if (dif__st_find(h->st, key)) golden_check(h->g, h->name, key, data, n, h->st, h->tol, 0);
 }

@@ -8,8 +8,8 @@
  * line per tensor (max-abs error, normalised MSE, tolerance) and counts
  * failures; the program exits non-zero on any failure or unknown kind.
  */
-#ifndef DIF_GOLDEN_H
-#define DIF_GOLDEN_H
+#ifndef DIF__GOLDEN_H
+#define DIF__GOLDEN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +24,7 @@ typedef struct golden {
   int checks_passed, checks_failed;
   int cases;
   int cases_not_run; /* cases of a feature libdif does not offer, each named in the output */
-  dif_kctx k;        /* threads and scratch for the models under test */
+  dif__kctx k;       /* threads and scratch for the models under test */
 } golden;
 
 typedef int (*golden_kind_fn)(golden *g, const char *kind_dir);
@@ -41,7 +41,7 @@ int golden_check_vals(golden *g, const char *case_name, const char *what, const 
                       const double *want, int64_t n, double abs_tol, double rel_tol);
 /* Compares got[n] with tensor `key` of st (its element count must be n). */
 int golden_check(golden *g, const char *case_name, const char *key, const float *got, int64_t n,
-                 const dif_safetensors *st, double abs_tol, double rel_tol);
+                 const dif__safetensors *st, double abs_tol, double rel_tol);
 /* Bit-exact float comparison. */
 int golden_check_bits(golden *g, const char *case_name, const char *what, const float *got,
                       const float *want, int64_t n);
@@ -50,10 +50,10 @@ void golden_fail(golden *g, const char *case_name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Loads tensor key of st as newly malloc'd doubles (NULL + failure if absent). */
-double *golden_tensor(golden *g, const char *case_name, const dif_safetensors *st, const char *key,
+double *golden_tensor(golden *g, const char *case_name, const dif__safetensors *st, const char *key,
                       int64_t *n);
 /* Same as floats. */
-float *golden_tensor_f32(golden *g, const char *case_name, const dif_safetensors *st,
+float *golden_tensor_f32(golden *g, const char *case_name, const dif__safetensors *st,
                          const char *key, int64_t *n);
 
 /* Resolves a fixture-relative path ("models/tiny-sd/unet") under the first
@@ -66,11 +66,11 @@ char **golden_list(const char *dir, const char *suffix, size_t *n);
 void golden_free_list(char **list, size_t n);
 
 /* Opens a case file; on failure records it and returns NULL. */
-dif_safetensors *golden_open_case(golden *g, const char *dir, const char *file);
+dif__safetensors *golden_open_case(golden *g, const char *dir, const char *file);
 
 /* Runs run(g, file name, case) on every .safetensors case of dir, in name
  * order; returns how many there were. */
-typedef void (*golden_case_fn)(golden *g, const char *name, const dif_safetensors *st);
+typedef void (*golden_case_fn)(golden *g, const char *name, const dif__safetensors *st);
 int golden_each_case(golden *g, const char *dir, golden_case_fn run);
 
 /* A model hook that compares each module's output with the fixture's
@@ -78,7 +78,7 @@ int golden_each_case(golden *g, const char *dir, golden_case_fn run);
 typedef struct golden_hooks {
   golden *g;
   const char *name;
-  const dif_safetensors *st;
+  const dif__safetensors *st;
   double tol; /* abs */
 } golden_hooks;
 void golden_on_hook(void *user, const char *module, const float *data, int64_t n);

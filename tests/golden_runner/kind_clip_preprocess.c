@@ -19,7 +19,7 @@
  *     EXIF orientation. libdif's loader applies it (as diffusers' load_image
  *     does), so the loaded image is turned back with the inverse orientation
  *     before preprocessing. pixel_values_exif (load_image, EXIF applied) is
- *     compared with dif_clip_preprocess_file's output as it comes.
+ *     compared with dif__clip_preprocess_file's output as it comes.
  *   - decoded_rgb (JPEGs) is compared with the decoded, un-oriented pixels
  *     (tolerance 0; libjpeg-turbo here decodes as Pillow's does).
  *   - 16-bit PNGs: Pillow opens 16-bit gray as mode "I" and convert("RGB")
@@ -47,17 +47,17 @@
 #define TOL 1e-6
 
 typedef struct procs {
-  dif_clip_preprocess p224, p32;
+  dif__clip_preprocess p224, p32;
   int ok224, ok32;
 } procs;
 
 /* Preprocesses img with p into a new buffer (n floats); NULL after
  * recording a failure. The uint8 crop is returned in *crop when non-NULL. */
-static float *run(golden *g, const char *name, const char *what, const dif_clip_preprocess *p,
-                  const dif_image *img, int64_t *n, dif_image *crop) {
-  dif_error err = {0};
-  dif_image c;
-  if (dif_clip_preprocess_resize_crop(p, img, NULL, &c, &err)) {
+static float *run(golden *g, const char *name, const char *what, const dif__clip_preprocess *p,
+                  const dif__image *img, int64_t *n, dif__image *crop) {
+  dif__error err = {0};
+  dif__image c;
+  if (dif__clip_preprocess_resize_crop(p, img, NULL, &c, &err)) {
     golden_fail(g, name, "%s: %s", what, err.msg);
     return NULL;
   }
@@ -65,21 +65,21 @@ static float *run(golden *g, const char *name, const char *what, const dif_clip_
   float *out = malloc((size_t)*n * sizeof *out);
   if (!out) {
     golden_fail(g, name, "%s: out of memory", what);
-    dif_image_free(&c);
+    dif__image_free(&c);
     return NULL;
   }
-  dif_clip_preprocess_pixels(p, &c, out);
+  dif__clip_preprocess_pixels(p, &c, out);
   if (crop)
     *crop = c;
   else
-    dif_image_free(&c);
+    dif__image_free(&c);
   return out;
 }
 
 /* The reference tensor key turned back into uint8 values (as doubles) by
  * undoing p's normalize and rescale; NULL if absent. */
-static double *ref_uint8(golden *g, const char *name, const dif_safetensors *st, const char *key,
-                         const dif_clip_preprocess *p, int64_t *n) {
+static double *ref_uint8(golden *g, const char *name, const dif__safetensors *st, const char *key,
+                         const dif__clip_preprocess *p, int64_t *n) {
   double *v = golden_tensor(g, name, st, key, n);
   if (!v) return NULL;
   int64_t plane = *n / 3;
@@ -94,10 +94,10 @@ static double *ref_uint8(golden *g, const char *name, const dif_safetensors *st,
 }
 
 /* Compares p(img) with tensor key: as floats (TOL) and as uint8 (exact). */
-static void check_pixels(golden *g, const char *name, const dif_safetensors *st, const char *key,
-                         const dif_clip_preprocess *p, const dif_image *img) {
+static void check_pixels(golden *g, const char *name, const dif__safetensors *st, const char *key,
+                         const dif__clip_preprocess *p, const dif__image *img) {
   int64_t n = 0, m = 0;
-  dif_image crop = {0};
+  dif__image crop = {0};
   float *got = run(g, name, key, p, img, &n, &crop);
   if (!got) return;
   if (golden_check(g, name, key, got, n, st, TOL, 0)) {
@@ -113,13 +113,13 @@ static void check_pixels(golden *g, const char *name, const dif_safetensors *st,
     free(want);
     free(u8);
   }
-  dif_image_free(&crop);
+  dif__image_free(&crop);
   free(got);
 }
 
 /* Bit-exact comparison of p(a) and p(b). */
-static void check_same(golden *g, const char *name, const char *what, const dif_clip_preprocess *p,
-                       const dif_image *a, const dif_image *b) {
+static void check_same(golden *g, const char *name, const char *what, const dif__clip_preprocess *p,
+                       const dif__image *a, const dif__image *b) {
   int64_t na = 0, nb = 0;
   float *fa = run(g, name, what, p, a, &na, NULL);
   float *fb = fa ? run(g, name, what, p, b, &nb, NULL) : NULL;
@@ -137,7 +137,7 @@ static void check_same(golden *g, const char *name, const char *what, const dif_
  * loader does (round(v / 257)), *pil as Pillow 9.4's open + convert("RGB")
  * (gray: clipped to 0..255; colour: the high byte). Returns 1 when path is
  * a 16-bit PNG, 0 when it is not, -1 when it cannot be read. */
-static int read_png16(const char *path, dif_image *ours, dif_image *pil) {
+static int read_png16(const char *path, dif__image *ours, dif__image *pil) {
   FILE *f = fopen(path, "rb");
   if (!f) return -1;
   unsigned char sig[8];
@@ -161,7 +161,8 @@ static int read_png16(const char *path, dif_image *ours, dif_image *pil) {
   int ch = png_get_channels(png, info);
   if (depth != 16) {
     ret = 0;
-  } else if (!dif_image_alloc(ours, w, h, NULL, NULL) && !dif_image_alloc(pil, w, h, NULL, NULL)) {
+  } else if (!dif__image_alloc(ours, w, h, NULL, NULL) &&
+             !dif__image_alloc(pil, w, h, NULL, NULL)) {
     png_bytepp rows = png_get_rows(png, info);
     int color = type & PNG_COLOR_MASK_COLOR;
     for (int y = 0; y < h; y++)
@@ -186,8 +187,8 @@ static int exists(const char *path) {
 }
 
 /* Largest |a - b| of p(img) against tensor key (for the "info" line). */
-static void info_diff(golden *g, const char *name, const dif_safetensors *st, const char *key,
-                      const dif_clip_preprocess *p, const dif_image *img) {
+static void info_diff(golden *g, const char *name, const dif__safetensors *st, const char *key,
+                      const dif__clip_preprocess *p, const dif__image *img) {
   int64_t n = 0, m = 0;
   float *got = run(g, name, key, p, img, &n, NULL);
   double *want = got ? golden_tensor(g, name, st, key, &m) : NULL;
@@ -202,9 +203,9 @@ static void info_diff(golden *g, const char *name, const dif_safetensors *st, co
   free(want);
 }
 
-static void run_case(golden *g, const char *dir, const char *name, const dif_safetensors *st,
+static void run_case(golden *g, const char *dir, const char *name, const dif__safetensors *st,
                      const procs *pr) {
-  const char *rel = dif_st_metadata(st, "image");
+  const char *rel = dif__st_metadata(st, "image");
   if (!rel) {
     golden_fail(g, name, "no 'image' in metadata");
     return;
@@ -212,21 +213,22 @@ static void run_case(golden *g, const char *dir, const char *name, const dif_saf
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, rel);
   if (!exists(path)) snprintf(path, sizeof path, "%s", golden_path(g, rel));
-  dif_error err = {0};
-  dif_image upright, stored = {0};
-  if (dif_image_load(path, NULL, &upright, &err)) {
+  dif__error err = {0};
+  dif__image upright, stored = {0};
+  if (dif__image_load(path, NULL, &upright, &err)) {
     golden_fail(g, name, "%s", err.msg);
     return;
   }
   /* The pixels as stored in the file, which Image.open gives. */
-  if (dif_image_alloc(&stored, upright.width, upright.height, NULL, &err) ||
+  if (dif__image_alloc(&stored, upright.width, upright.height, NULL, &err) ||
       (memcpy(stored.rgb, upright.rgb, (size_t)upright.width * upright.height * 3),
-       dif_image_orient(&stored, dif_image_orientation_inverse(upright.exif_orientation), &err))) {
+       dif__image_orient(&stored, dif__image_orientation_inverse(upright.exif_orientation),
+                         &err))) {
     golden_fail(g, name, "%s", err.msg);
     goto done;
   }
 
-  if (dif_st_find(st, "decoded_rgb")) {
+  if (dif__st_find(st, "decoded_rgb")) {
     int64_t n = (int64_t)stored.width * stored.height * 3;
     float *got = malloc((size_t)n * sizeof *got);
     if (got) {
@@ -236,10 +238,10 @@ static void run_case(golden *g, const char *dir, const char *name, const dif_saf
     free(got);
   }
 
-  dif_image ours16 = {0}, pil16 = {0};
+  dif__image ours16 = {0}, pil16 = {0};
   int png16 = read_png16(path, &ours16, &pil16);
   if (png16 < 0) golden_fail(g, name, "cannot read %s", path);
-  const dif_image *ref_in = png16 == 1 ? &pil16 : &stored;
+  const dif__image *ref_in = png16 == 1 ? &pil16 : &stored;
   if (png16 == 1) {
     if (pr->ok224)
       check_same(g, name, "libdif 16-bit PNG (round(v/257)), 224", &pr->p224, &stored, &ours16);
@@ -247,43 +249,43 @@ static void run_case(golden *g, const char *dir, const char *name, const dif_saf
       check_same(g, name, "libdif 16-bit PNG (round(v/257)), 32", &pr->p32, &stored, &ours16);
   }
   if (pr->ok224) check_pixels(g, name, st, "pixel_values", &pr->p224, ref_in);
-  if (pr->ok32 && dif_st_find(st, "pixel_values_32"))
+  if (pr->ok32 && dif__st_find(st, "pixel_values_32"))
     check_pixels(g, name, st, "pixel_values_32", &pr->p32, ref_in);
   if (png16 == 1 && pr->ok224) info_diff(g, name, st, "pixel_values", &pr->p224, &stored);
 
-  if (pr->ok224 && dif_st_find(st, "pixel_values_exif")) {
+  if (pr->ok224 && dif__st_find(st, "pixel_values_exif")) {
     /* The file entry point: EXIF applied as load_image does. */
     int w = 0, h = 0;
     float *got = NULL;
-    if (dif_clip_preprocess_output_size(&pr->p224, upright.width, upright.height, &w, &h, &err) ||
+    if (dif__clip_preprocess_output_size(&pr->p224, upright.width, upright.height, &w, &h, &err) ||
         !(got = malloc((size_t)3 * w * h * sizeof *got)) ||
-        dif_clip_preprocess_file(&pr->p224, path, NULL, got, (size_t)3 * w * h, &w, &h, &err))
+        dif__clip_preprocess_file(&pr->p224, path, NULL, got, (size_t)3 * w * h, &w, &h, &err))
       golden_fail(g, name, "pixel_values_exif: %s", err.msg[0] ? err.msg : "out of memory");
     else
       golden_check(g, name, "pixel_values_exif", got, (int64_t)3 * w * h, st, TOL, 0);
     free(got);
   }
-  dif_image_free(&ours16);
-  dif_image_free(&pil16);
+  dif__image_free(&ours16);
+  dif__image_free(&pil16);
 done:
-  dif_image_free(&stored);
-  dif_image_free(&upright);
+  dif__image_free(&stored);
+  dif__image_free(&upright);
 }
 
 int golden_kind_clip_preprocess(golden *g, const char *dir) {
   procs pr = {0};
-  dif_error err = {0};
-  pr.ok224 = dif_clip_preprocess_load(dir, &pr.p224, &err) == DIF_OK;
+  dif__error err = {0};
+  pr.ok224 = dif__clip_preprocess_load(dir, &pr.p224, &err) == DIF_OK;
   if (!pr.ok224) golden_fail(g, "preprocessor_config.json", "%s", err.msg);
   pr.ok32 =
-      dif_clip_preprocess_load(golden_path(g, "models/clip-vision-tiny"), &pr.p32, &err) == DIF_OK;
+      dif__clip_preprocess_load(golden_path(g, "models/clip-vision-tiny"), &pr.p32, &err) == DIF_OK;
   if (!pr.ok32) golden_fail(g, "clip-vision-tiny preprocessor", "%s", err.msg);
   size_t n;
   char **files = golden_list(dir, ".safetensors", &n);
   for (size_t i = 0; i < n; i++) {
-    dif_safetensors *st = golden_open_case(g, dir, files[i]);
+    dif__safetensors *st = golden_open_case(g, dir, files[i]);
     if (st) run_case(g, dir, files[i], st, &pr);
-    dif_st_close(st);
+    dif__st_close(st);
   }
   golden_free_list(files, n);
   return (int)n;

@@ -12,22 +12,22 @@
 
 #define TOL 1e-5
 
-static void run_case(golden *g, const char *name, const dif_safetensors *st) {
-  const char *model = dif_st_metadata(st, "model");
-  dif_clip_text m;
-  dif_error err = {0};
-  if (!model || dif_clip_text_load(golden_path(g, model), &m, &err)) {
+static void run_case(golden *g, const char *name, const dif__safetensors *st) {
+  const char *model = dif__st_metadata(st, "model");
+  dif__clip_text m;
+  dif__error err = {0};
+  if (!model || dif__clip_text_load(golden_path(g, model), &m, &err)) {
     golden_fail(g, name, "%s", model ? err.msg : "no 'model' in metadata");
     return;
   }
-  const dif_st_entry *ie = dif_st_find(st, "input_ids");
+  const dif__st_entry *ie = dif__st_find(st, "input_ids");
   int64_t n = 0;
   double *ids_d = golden_tensor(g, name, st, "input_ids", &n);
   double *mask_d = golden_tensor(g, name, st, "attention_mask", &n);
   if (!ids_d || !mask_d || ie->ndim != 2) {
     free(ids_d);
     free(mask_d);
-    dif_clip_text_free(&m);
+    dif__clip_text_free(&m);
     return;
   }
   int64_t B = ie->shape[0], T = ie->shape[1], C = m.enc.hidden, L = m.enc.n_layers;
@@ -41,8 +41,8 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     ids[i] = (int32_t)ids_d[i];
     mask[i] = (int32_t)mask_d[i];
   }
-  dif_clip_text_out out = {last, pooled, P ? embeds : NULL, states};
-  if (dif_clip_text_forward(&m, &g->k, ids, B, T, NULL, 0, &out, &err)) {
+  dif__clip_text_out out = {last, pooled, P ? embeds : NULL, states};
+  if (dif__clip_text_forward(&m, &g->k, ids, B, T, NULL, 0, &out, &err)) {
     golden_fail(g, name, "forward: %s", err.msg);
   } else {
     golden_check(g, name, "last_hidden_state", last, B * T * C, st, TOL, 0);
@@ -53,14 +53,14 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
                  TOL, 0);
   }
   /* clip skip 1: the output of L-1 layers, then the final layer norm */
-  dif_clip_text_out skip = {last, NULL, NULL, NULL};
-  if (dif_clip_text_forward(&m, &g->k, ids, B, T, NULL, (int)L - 1, &skip, &err))
+  dif__clip_text_out skip = {last, NULL, NULL, NULL};
+  if (dif__clip_text_forward(&m, &g->k, ids, B, T, NULL, (int)L - 1, &skip, &err))
     golden_fail(g, name, "forward (clip skip): %s", err.msg);
   else
     golden_check(g, name, "penultimate_final_ln", last, B * T * C, st, TOL, 0);
   /* with the tokenizer's attention mask passed */
-  dif_clip_text_out masked = {last, pooled, P ? embeds : NULL, NULL};
-  if (dif_clip_text_forward(&m, &g->k, ids, B, T, mask, 0, &masked, &err)) {
+  dif__clip_text_out masked = {last, pooled, P ? embeds : NULL, NULL};
+  if (dif__clip_text_forward(&m, &g->k, ids, B, T, mask, 0, &masked, &err)) {
     golden_fail(g, name, "forward (masked): %s", err.msg);
   } else {
     golden_check(g, name, "last_hidden_state_masked", last, B * T * C, st, TOL, 0);
@@ -75,7 +75,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   free(pooled);
   free(embeds);
   free(states);
-  dif_clip_text_free(&m);
+  dif__clip_text_free(&m);
 }
 
 int golden_kind_clip_text(golden *g, const char *dir) { return golden_each_case(g, dir, run_case); }

@@ -11,11 +11,11 @@
 
 #define TOL 1e-5
 
-static void run_case(golden *g, const char *name, const dif_safetensors *st) {
-  const char *model = dif_st_metadata(st, "model");
-  dif_clip_vision m;
-  dif_error err = {0};
-  if (!model || dif_clip_vision_load(golden_path(g, model), &m, &err)) {
+static void run_case(golden *g, const char *name, const dif__safetensors *st) {
+  const char *model = dif__st_metadata(st, "model");
+  dif__clip_vision m;
+  dif__error err = {0};
+  if (!model || dif__clip_vision_load(golden_path(g, model), &m, &err)) {
     golden_fail(g, name, "%s", model ? err.msg : "no 'model' in metadata");
     return;
   }
@@ -27,11 +27,11 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   float *pooled = malloc((size_t)(B * C) * sizeof(float));
   float *embeds = malloc((size_t)(B * P) * sizeof(float));
   float *states = malloc((size_t)((L + 1) * B * T * C) * sizeof(float));
-  dif_clip_vision_out out = {last, pooled, embeds, states};
+  dif__clip_vision_out out = {last, pooled, embeds, states};
   if (!pixels || n != B * m.channels * S * S) {
     golden_fail(g, name, "pixel_values do not match the model's %lldx%lld input", (long long)S,
                 (long long)S);
-  } else if (dif_clip_vision_forward(&m, &g->k, pixels, B, &out, &err)) {
+  } else if (dif__clip_vision_forward(&m, &g->k, pixels, B, &out, &err)) {
     golden_fail(g, name, "forward: %s", err.msg);
   } else {
     golden_check(g, name, "image_embeds", embeds, B * P, st, TOL, 0);
@@ -46,7 +46,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   free(pooled);
   free(embeds);
   free(states);
-  dif_clip_vision_free(&m);
+  dif__clip_vision_free(&m);
 }
 
 int golden_kind_clip_vision(golden *g, const char *dir) {

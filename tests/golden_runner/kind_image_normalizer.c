@@ -17,17 +17,17 @@ int golden_kind_image_normalizer(golden *g, const char *dir) {
   for (size_t i = 0; i < n; i++) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    dif_error err = {0};
-    dif_safetensors *st = NULL;
-    dif_image_normalizer norm = {0};
-    if (dif_st_open(path, &st, &err)) {
+    dif__error err = {0};
+    dif__safetensors *st = NULL;
+    dif__image_normalizer norm = {0};
+    if (dif__st_open(path, &st, &err)) {
       golden_fail(g, files[i], "%s", err.msg);
       continue;
     }
-    const char *model = dif_st_metadata(st, "model");
-    if (!model || dif_image_normalizer_load(golden_path(g, model), &norm, &err)) {
+    const char *model = dif__st_metadata(st, "model");
+    if (!model || dif__image_normalizer_load(golden_path(g, model), &norm, &err)) {
       golden_fail(g, files[i], "%s", model ? err.msg : "no 'model' in metadata");
-      dif_st_close(st);
+      dif__st_close(st);
       continue;
     }
     int64_t cnt;
@@ -37,18 +37,18 @@ int golden_kind_image_normalizer(golden *g, const char *dir) {
       int64_t rows = cnt / norm.dim;
       golden_check(g, files[i], "mean", norm.mean, norm.dim, st, 0, 0);
       golden_check(g, files[i], "std", norm.std, norm.dim, st, 0, 0);
-      dif_image_normalizer_scale(&norm, in, rows, out);
+      dif__image_normalizer_scale(&norm, in, rows, out);
       golden_check(g, files[i], "out.scale", out, cnt, st, 1e-6, 0);
-      dif_image_normalizer_unscale(&norm, in, rows, out);
+      dif__image_normalizer_unscale(&norm, in, rows, out);
       golden_check(g, files[i], "out.unscale", out, cnt, st, 1e-6, 0);
-      dif_image_normalizer_scale(&norm, in, rows, out);
-      dif_image_normalizer_unscale(&norm, out, rows, out);
+      dif__image_normalizer_scale(&norm, in, rows, out);
+      dif__image_normalizer_unscale(&norm, out, rows, out);
       golden_check(g, files[i], "out.unscale_scale", out, cnt, st, 1e-6, 0);
     }
     free(in);
     free(out);
-    dif_image_normalizer_free(&norm);
-    dif_st_close(st);
+    dif__image_normalizer_free(&norm);
+    dif__st_close(st);
   }
   golden_free_list(files, n);
   return (int)n;

@@ -18,26 +18,26 @@
 #include "pipelines/generate.h"
 
 typedef struct inputs {
-  dif_image image, mask_image;
+  dif__image image, mask_image;
   float *mask;
 } inputs;
 
-static dif_status load_inputs(const char *dir, json_t *set, inputs *in, dif_error *err) {
+static dif_status load_inputs(const char *dir, json_t *set, inputs *in, dif__error *err) {
   const char *image = pipeline_str(set, "image"), *mask = pipeline_str(set, "mask_image");
   if (!image || !mask)
-    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "settings lack image / mask_image");
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "settings lack image / mask_image");
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, image);
-  dif_status s = dif_image_load(path, NULL, &in->image, err);
+  dif_status s = dif__image_load(path, NULL, &in->image, err);
   snprintf(path, sizeof path, "%s/%s", dir, mask);
-  if (!s) s = dif_image_load(path, NULL, &in->mask_image, err);
+  if (!s) s = dif__image_load(path, NULL, &in->mask_image, err);
   int W = (int)pipeline_num(set, "width", 0), H = (int)pipeline_num(set, "height", 0);
-  if (!s) s = dif_mask_from_image(&in->mask_image, W, H, "the mask", &in->mask, err);
+  if (!s) s = dif__mask_from_image(&in->mask_image, W, H, "the mask", &in->mask, err);
   return s;
 }
 
-static void run_case(golden *g, const char *dir, const char *name, const dif_safetensors *st) {
-  const char *settings = dif_st_metadata(st, "settings");
+static void run_case(golden *g, const char *dir, const char *name, const dif__safetensors *st) {
+  const char *settings = dif__st_metadata(st, "settings");
   json_error_t je;
   json_t *set = settings ? json_loads(settings, 0, &je) : NULL;
   const char *model = set ? pipeline_str(set, "model") : NULL;
@@ -54,58 +54,58 @@ static void run_case(golden *g, const char *dir, const char *name, const dif_saf
     json_decref(set);
     return;
   }
-  dif_models m;
-  dif_error err = {0};
-  if (dif_models_load(&m, golden_path(g, model), NULL, NULL, NULL, &err)) {
+  dif__models m;
+  dif__error err = {0};
+  if (dif__models_load(&m, golden_path(g, model), NULL, NULL, NULL, &err)) {
     golden_fail(g, name, "load: %s", err.msg);
     json_decref(set);
     return;
   }
-  dif_config *scfg = NULL;
+  dif__config *scfg = NULL;
   char *overrides = NULL;
   const char *sclass = NULL;
   inputs in = {0};
   dif_status s = pipeline_scheduler(g, set, &sclass, &scfg, &overrides, &err);
   if (!s) s = load_inputs(dir, set, &in, &err);
   const char *prompt = pipeline_str(set, "prompt");
-  dif_part part = {DIF_PART_TEXT, prompt ? prompt : "", NULL, 1.0f};
+  dif__part part = {DIF__PART_TEXT, prompt ? prompt : "", NULL, 1.0f};
   run_ctx rc = {g, name, st, NULL, 0, 0, m.vae.scaling_factor};
-  dif_arena arena;
-  dif_arena_init(&arena, 1u << 20);
-  dif_kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
-  dif_request r = {.parts = &part,
-                   .n_parts = 1,
-                   .negative = pipeline_str(set, "negative_prompt"),
-                   .width = (int)pipeline_num(set, "width", 0),
-                   .height = (int)pipeline_num(set, "height", 0),
-                   .steps = (int)pipeline_num(set, "num_inference_steps", 50),
-                   .batch = 1,
-                   .guidance = (float)pipeline_num(set, "guidance_scale", 7.5),
-                   .prior_steps = 1,
-                   .eta = (float)pipeline_num(set, "eta", 0.0),
-                   .scheduler = sclass,
-                   .scheduler_cfg = scfg,
-                   .scheduler_overrides = overrides,
-                   .seed = (uint64_t)pipeline_num(set, "seed", 0),
-                   .init_image = &in.image,
-                   .strength = (float)pipeline_num(set, "strength", 1.0),
-                   .mask = in.mask,
-                   .trace = pipeline_on_trace,
-                   .trace_user = &rc};
-  dif_result res = {0};
-  if (!s) s = dif_generate(&m, &k, &r, &res, &err);
+  dif__arena arena;
+  dif__arena_init(&arena, 1u << 20);
+  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
+  dif__request r = {.parts = &part,
+                    .n_parts = 1,
+                    .negative = pipeline_str(set, "negative_prompt"),
+                    .width = (int)pipeline_num(set, "width", 0),
+                    .height = (int)pipeline_num(set, "height", 0),
+                    .steps = (int)pipeline_num(set, "num_inference_steps", 50),
+                    .batch = 1,
+                    .guidance = (float)pipeline_num(set, "guidance_scale", 7.5),
+                    .prior_steps = 1,
+                    .eta = (float)pipeline_num(set, "eta", 0.0),
+                    .scheduler = sclass,
+                    .scheduler_cfg = scfg,
+                    .scheduler_overrides = overrides,
+                    .seed = (uint64_t)pipeline_num(set, "seed", 0),
+                    .init_image = &in.image,
+                    .strength = (float)pipeline_num(set, "strength", 1.0),
+                    .mask = in.mask,
+                    .trace = pipeline_on_trace,
+                    .trace_user = &rc};
+  dif__result res = {0};
+  if (!s) s = dif__generate(&m, &k, &r, &res, &err);
   if (s) golden_fail(g, name, "%s", err.msg);
   if (!s) pipeline_finish(&rc, NULL, 0);
   for (int j = 0; j < rc.n_seen; j++) free(rc.seen[j]);
   free(rc.seen);
-  dif_result_free(&res);
-  dif_arena_free(&arena);
-  dif_image_free(&in.image);
-  dif_image_free(&in.mask_image);
+  dif__result_free(&res);
+  dif__arena_free(&arena);
+  dif__image_free(&in.image);
+  dif__image_free(&in.mask_image);
   free(in.mask);
-  dif_config_free(scfg);
+  dif__config_free(scfg);
   free(overrides);
-  dif_models_free(&m);
+  dif__models_free(&m);
   json_decref(set);
 }
 
@@ -129,9 +129,9 @@ int golden_kind_inpaint(golden *g, const char *dir) {
                   "index.json run %zu: no file, or not StableDiffusionInpaintPipeline", i);
       continue;
     }
-    dif_safetensors *st = golden_open_case(g, dir, file);
+    dif__safetensors *st = golden_open_case(g, dir, file);
     if (st) run_case(g, dir, file, st);
-    dif_st_close(st);
+    dif__st_close(st);
     n++;
   }
   json_decref(index);

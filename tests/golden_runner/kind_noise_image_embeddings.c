@@ -19,54 +19,54 @@
 
 #define TOL 1e-5
 
-static void run_case(golden *g, const char *name, const dif_safetensors *st) {
-  const char *normdir = dif_st_metadata(st, "image_normalizer");
-  const char *sched = dif_st_metadata(st, "image_noising_scheduler");
+static void run_case(golden *g, const char *name, const dif__safetensors *st) {
+  const char *normdir = dif__st_metadata(st, "image_normalizer");
+  const char *sched = dif__st_metadata(st, "image_noising_scheduler");
   if (!normdir || !sched) {
     golden_fail(g, name, "metadata lacks image_normalizer / image_noising_scheduler");
     return;
   }
   /* the scheduler reference {"class", "config", "overrides"} */
-  dif_config *ref = NULL;
-  dif_error err = {0};
-  if (dif_config_parse(sched, strlen(sched), "image_noising_scheduler", &ref, &err)) {
+  dif__config *ref = NULL;
+  dif__error err = {0};
+  if (dif__config_parse(sched, strlen(sched), "image_noising_scheduler", &ref, &err)) {
     golden_fail(g, name, "%s", err.msg);
     return;
   }
   const char *cls = "DDPMScheduler", *cdir = NULL;
-  dif_config_str_opt(ref, "class", cls, &cls, NULL);
-  dif_config_str_opt(ref, "config", NULL, &cdir, NULL);
-  dif_image_normalizer norm = {0};
-  dif_scheduler *noising = NULL;
+  dif__config_str_opt(ref, "class", cls, &cls, NULL);
+  dif__config_str_opt(ref, "config", NULL, &cdir, NULL);
+  dif__image_normalizer norm = {0};
+  dif__scheduler *noising = NULL;
   int64_t ne, nn, nl, ng;
   float *embeds = golden_tensor_f32(g, name, st, "in.image_embeds", &ne);
   float *noise = golden_tensor_f32(g, name, st, "in.noise", &nn);
   float *level = golden_tensor_f32(g, name, st, "in.noise_level", &nl);
   float *out = NULL;
-  if (!cdir || dif_image_normalizer_load(golden_path(g, normdir), &norm, &err) ||
-      dif_scheduler_load(cls, golden_path(g, cdir), NULL, &noising, &err)) {
+  if (!cdir || dif__image_normalizer_load(golden_path(g, normdir), &norm, &err) ||
+      dif__scheduler_load(cls, golden_path(g, cdir), NULL, &noising, &err)) {
     golden_fail(g, name, "%s", cdir ? err.msg : "scheduler reference has no config");
   } else if (embeds && noise && level && ne == nn) {
     int64_t B = ne / norm.dim;
     out = malloc((size_t)(B * 2 * norm.dim) * sizeof *out);
-    if (dif_noise_image_embeddings(&norm, noising, embeds, noise, B, (int)level[0], out, &err))
+    if (dif__noise_image_embeddings(&norm, noising, embeds, noise, B, (int)level[0], out, &err))
       golden_fail(g, name, "%s", err.msg);
     else
       golden_check(g, name, "out.class_labels", out, B * 2 * norm.dim, st, TOL, 0);
     /* with generator=Generator().manual_seed(42): the noise is drawn first */
-    float *gnoise = dif_st_find(st, "out.class_labels_generator_seed42")
+    float *gnoise = dif__st_find(st, "out.class_labels_generator_seed42")
                         ? malloc((size_t)ne * sizeof *gnoise)
                         : NULL;
     if (gnoise) {
-      dif_rng rng;
-      dif_rng *gens[1] = {&rng};
-      dif_rng_seed(&rng, 42);
-      dif_randn_tensor(gens, 1, B, norm.dim, gnoise, &err);
+      dif__rng rng;
+      dif__rng *gens[1] = {&rng};
+      dif__rng_seed(&rng, 42);
+      dif__randn_tensor(gens, 1, B, norm.dim, gnoise, &err);
       float *want = golden_tensor_f32(g, name, st, "in.generator_seed42_noise", &ng);
       if (want && ng == ne)
         golden_check_bits(g, name, "in.generator_seed42_noise", gnoise, want, ne);
       free(want);
-      if (dif_noise_image_embeddings(&norm, noising, embeds, gnoise, B, (int)level[0], out, &err))
+      if (dif__noise_image_embeddings(&norm, noising, embeds, gnoise, B, (int)level[0], out, &err))
         golden_fail(g, name, "%s", err.msg);
       else
         golden_check(g, name, "out.class_labels_generator_seed42", out, B * 2 * norm.dim, st, TOL,
@@ -78,9 +78,9 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   free(noise);
   free(level);
   free(out);
-  dif_scheduler_free(noising);
-  dif_image_normalizer_free(&norm);
-  dif_config_free(ref);
+  dif__scheduler_free(noising);
+  dif__image_normalizer_free(&norm);
+  dif__config_free(ref);
 }
 
 int golden_kind_noise_image_embeddings(golden *g, const char *dir) {

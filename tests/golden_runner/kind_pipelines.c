@@ -30,8 +30,8 @@
 /* index.json names each run's pipeline class; the file's metadata holds the
  * same settings. */
 static void run_case(golden *g, const char *dir, const char *name, const char *pipeline,
-                     const dif_safetensors *st) {
-  const char *settings = dif_st_metadata(st, "settings");
+                     const dif__safetensors *st) {
+  const char *settings = dif__st_metadata(st, "settings");
   json_error_t je;
   json_t *set = settings ? json_loads(settings, 0, &je) : NULL;
   const char *model = set ? pipeline_str(set, "model") : NULL;
@@ -50,42 +50,42 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
     return;
   }
   const char *prior_model = pipeline_str(set, "prior_model");
-  dif_models m;
-  dif_error err = {0};
+  dif__models m;
+  dif__error err = {0};
   char prior_path[4096];
   if (prior_model) snprintf(prior_path, sizeof prior_path, "%s", golden_path(g, prior_model));
-  if (dif_models_load(&m, golden_path(g, model), prior_model ? prior_path : NULL, NULL, NULL,
-                      &err)) {
+  if (dif__models_load(&m, golden_path(g, model), prior_model ? prior_path : NULL, NULL, NULL,
+                       &err)) {
     golden_fail(g, name, "load: %s", err.msg);
     json_decref(set);
     return;
   }
   /* the decoder scheduler reference: class, config folder, overrides */
-  dif_config *scfg = NULL;
+  dif__config *scfg = NULL;
   char *overrides = NULL;
   const char *sclass = NULL;
   dif_status s = pipeline_scheduler(g, set, &sclass, &scfg, &overrides, &err);
   json_t *pref = json_object_get(set, "prior_scheduler");
   const char *pclass = json_is_object(pref) ? pipeline_str(pref, "class") : NULL;
   /* the prompt */
-  dif_part parts[2];
+  dif__part parts[2];
   int n_parts = 0;
-  dif_image image = {0};
+  dif__image image = {0};
   const char *prompt = pipeline_str(set, "prompt"), *image_file = pipeline_str(set, "image");
   if (!s && image_file) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, image_file);
-    s = dif_image_load(path, NULL, &image, &err);
+    s = dif__image_load(path, NULL, &image, &err);
   }
-  if (!s && unclip_img) parts[n_parts++] = (dif_part){DIF_PART_IMAGE, NULL, &image, 1.0f};
-  if (!s && prompt) parts[n_parts++] = (dif_part){DIF_PART_TEXT, prompt, NULL, 1.0f};
+  if (!s && unclip_img) parts[n_parts++] = (dif__part){DIF__PART_IMAGE, NULL, &image, 1.0f};
+  if (!s && prompt) parts[n_parts++] = (dif__part){DIF__PART_TEXT, prompt, NULL, 1.0f};
   int height = (int)pipeline_num(set, "height", image.rgb ? image.height : 0);
   int width = (int)pipeline_num(set, "width", image.rgb ? image.width : 0);
   run_ctx rc = {g, name, st, NULL, 0, 0, m.vae.scaling_factor};
-  dif_arena arena;
-  dif_arena_init(&arena, 1u << 20);
-  dif_kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
-  dif_request r = {
+  dif__arena arena;
+  dif__arena_init(&arena, 1u << 20);
+  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
+  dif__request r = {
       .parts = parts,
       .n_parts = n_parts,
       .negative = pipeline_str(set, "negative_prompt"),
@@ -109,19 +109,19 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
       .trace = pipeline_on_trace,
       .trace_user = &rc,
   };
-  dif_result res = {0};
-  if (!s) s = dif_generate(&m, &k, &r, &res, &err);
+  dif__result res = {0};
+  if (!s) s = dif__generate(&m, &k, &r, &res, &err);
   if (s) golden_fail(g, name, "%s", err.msg);
   /* every recorded tensor must have been produced (in.* are inputs) */
   if (!s) pipeline_finish(&rc, NULL, 0);
   for (int j = 0; j < rc.n_seen; j++) free(rc.seen[j]);
   free(rc.seen);
-  dif_result_free(&res);
-  dif_arena_free(&arena);
-  dif_image_free(&image);
-  dif_config_free(scfg);
+  dif__result_free(&res);
+  dif__arena_free(&arena);
+  dif__image_free(&image);
+  dif__config_free(scfg);
   free(overrides);
-  dif_models_free(&m);
+  dif__models_free(&m);
   json_decref(set);
 }
 
@@ -144,9 +144,9 @@ int golden_kind_pipelines(golden *g, const char *dir) {
       golden_fail(g, "pipelines", "index.json run %zu lacks file or pipeline", i);
       continue;
     }
-    dif_safetensors *st = golden_open_case(g, dir, file);
+    dif__safetensors *st = golden_open_case(g, dir, file);
     if (st) run_case(g, dir, file, pipeline, st);
-    dif_st_close(st);
+    dif__st_close(st);
     n++;
   }
   json_decref(index);

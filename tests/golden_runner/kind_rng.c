@@ -56,7 +56,7 @@ static float *parse_bits(json_t *bits, int64_t n) {
 
 /* Computes one case into got[n]; seq is the generator carried between the
  * draws of a "sequential" series. Returns 0 and a reason on failure. */
-static int run_case(json_t *c, dif_rng *seq, float *got, int64_t n, int64_t batch,
+static int run_case(json_t *c, dif__rng *seq, float *got, int64_t n, int64_t batch,
                     const char **why) {
   const char *kind = json_string_value(json_object_get(c, "kind"));
   if (!kind) return *why = "no 'kind'", 0;
@@ -65,24 +65,24 @@ static int run_case(json_t *c, dif_rng *seq, float *got, int64_t n, int64_t batc
     if (!json_is_integer(seed)) return *why = "no integer 'seed'", 0;
     int64_t draw = json_integer_value(json_object_get(c, "draw"));
     if (strcmp(kind, "torch.randn") == 0 || draw == 0)
-      dif_rng_seed(seq, (uint64_t)json_integer_value(seed));
-    else if (dif_rng_initial_seed(seq) != (uint64_t)json_integer_value(seed))
+      dif__rng_seed(seq, (uint64_t)json_integer_value(seed));
+    else if (dif__rng_initial_seed(seq) != (uint64_t)json_integer_value(seed))
       return *why = "sequential draw does not follow draw 0 of the same seed", 0;
-    dif_rng_randn(seq, got, n);
+    dif__rng_randn(seq, got, n);
     return 1;
   }
   if (strncmp(kind, "diffusers randn_tensor", 22) == 0) {
     json_t *seeds = json_object_get(c, "seeds");
     size_t ng = json_array_size(seeds);
     if (ng < 1 || ng > MAX_GENS) return *why = "bad 'seeds'", 0;
-    dif_rng gens[MAX_GENS];
-    dif_rng *gp[MAX_GENS];
+    dif__rng gens[MAX_GENS];
+    dif__rng *gp[MAX_GENS];
     for (size_t i = 0; i < ng; i++) {
-      dif_rng_seed(&gens[i], (uint64_t)json_integer_value(json_array_get(seeds, i)));
+      dif__rng_seed(&gens[i], (uint64_t)json_integer_value(json_array_get(seeds, i)));
       gp[i] = &gens[i];
     }
-    dif_error err = {0};
-    if (dif_randn_tensor(gp, (int)ng, batch, batch ? n / batch : 0, got, &err))
+    dif__error err = {0};
+    if (dif__randn_tensor(gp, (int)ng, batch, batch ? n / batch : 0, got, &err))
       return *why = "randn_tensor failed", 0;
     return 1;
   }
@@ -92,9 +92,9 @@ static int run_case(json_t *c, dif_rng *seq, float *got, int64_t n, int64_t batc
 static void run_file(golden *g, const char *dir, const char *file) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, file);
-  dif_error err = {0};
-  dif_config *cfg = NULL;
-  if (dif_config_load(path, &cfg, &err)) {
+  dif__error err = {0};
+  dif__config *cfg = NULL;
+  if (dif__config_load(path, &cfg, &err)) {
     golden_fail(g, file, "%s", err.msg);
     return;
   }
@@ -102,18 +102,18 @@ static void run_file(golden *g, const char *dir, const char *file) {
   char stpath[4096];
   snprintf(stpath, sizeof stpath, "%s", path);
   size_t len = strlen(stpath);
-  dif_safetensors *st = NULL;
+  dif__safetensors *st = NULL;
   if (len > 5 && snprintf(stpath + len - 5, sizeof stpath - (len - 5), ".safetensors") > 0) {
     FILE *f = fopen(stpath, "rb");
     if (f) {
       fclose(f);
-      if (dif_st_open(stpath, &st, &err)) golden_fail(g, file, "%s", err.msg);
+      if (dif__st_open(stpath, &st, &err)) golden_fail(g, file, "%s", err.msg);
     }
   }
-  json_t *cases = json_object_get(dif_config_json(cfg), "cases");
+  json_t *cases = json_object_get(dif__config_json(cfg), "cases");
   if (!json_is_array(cases) || json_array_size(cases) == 0) golden_fail(g, file, "no 'cases' list");
-  dif_rng seq;
-  dif_rng_seed(&seq, 0);
+  dif__rng seq;
+  dif__rng_seed(&seq, 0);
   size_t i;
   json_t *c;
   json_array_foreach(cases, i, c) {
@@ -127,7 +127,7 @@ static void run_file(golden *g, const char *dir, const char *file) {
     const char *why = "bad 'shape' or 'bits'";
     if (got && run_case(c, &seq, got, n, batch, &why)) {
       golden_check_bits(g, label, "bits", got, want, n);
-      if (st && name && dif_st_find(st, name)) {
+      if (st && name && dif__st_find(st, name)) {
         int64_t m = 0;
         float *stv = golden_tensor_f32(g, label, st, name, &m);
         if (stv && m == n)
@@ -142,8 +142,8 @@ static void run_file(golden *g, const char *dir, const char *file) {
     free(want);
     free(got);
   }
-  dif_st_close(st);
-  dif_config_free(cfg);
+  dif__st_close(st);
+  dif__config_free(cfg);
 }
 
 int golden_kind_rng(golden *g, const char *dir) {

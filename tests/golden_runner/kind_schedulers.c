@@ -7,7 +7,7 @@
  *   latents = randn(latents_init.shape, Generator(0)) * init_noise_sigma
  *   for i, t: x_in = scale_model_input(latents, t)
  *             latents = step(step<i>.model_output, t, latents, generator=Generator(123))
- * The model outputs are the stored ones (replayed). With DIF_GOLDEN_REPLAY=1
+ * The model outputs are the stored ones (replayed). With DIF__GOLDEN_REPLAY=1
  * in the environment each step starts from the stored step<i>.latent_in
  * instead (to see one step's error without the earlier ones). A step that
  * draws noise
@@ -47,11 +47,11 @@
 typedef struct trace {
   golden *g;
   const char *name;
-  dif_safetensors *st;
+  dif__safetensors *st;
   int64_t n, batch;
 } trace;
 
-static int has(const trace *t, const char *key) { return dif_st_find(t->st, key) != NULL; }
+static int has(const trace *t, const char *key) { return dif__st_find(t->st, key) != NULL; }
 
 static float *tensor(trace *t, const char *key, int64_t want_n) {
   int64_t m = 0;
@@ -70,8 +70,8 @@ static void check(trace *t, const char *key, const float *got, int64_t n, double
   if (has(t, key)) golden_check(t->g, t->name, key, got, n, t->st, tol, tol > 0 ? VAL_REL : 0);
 }
 
-static dif_status make_scheduler(trace *t, dif_scheduler **s, dif_error *err) {
-  const char *ref = dif_st_metadata(t->st, "scheduler");
+static dif_status make_scheduler(trace *t, dif__scheduler **s, dif__error *err) {
+  const char *ref = dif__st_metadata(t->st, "scheduler");
   json_error_t je;
   json_t *j = ref ? json_loads(ref, 0, &je) : NULL;
   const char *cls = json_string_value(json_object_get(j, "class"));
@@ -79,10 +79,11 @@ static dif_status make_scheduler(trace *t, dif_scheduler **s, dif_error *err) {
   json_t *ovr = json_object_get(j, "overrides");
   dif_status st;
   if (!cls || !cfg || (ovr && !json_is_object(ovr))) {
-    st = dif_fail(err, DIF_ERR_BAD_MODEL, "metadata 'scheduler' is not {class, config, overrides}");
+    st =
+        dif__fail(err, DIF_ERR_BAD_MODEL, "metadata 'scheduler' is not {class, config, overrides}");
   } else {
     char *ovr_text = ovr ? json_dumps(ovr, JSON_COMPACT) : NULL;
-    st = dif_scheduler_load(cls, golden_path(t->g, cfg), ovr_text, s, err);
+    st = dif__scheduler_load(cls, golden_path(t->g, cfg), ovr_text, s, err);
     free(ovr_text);
   }
   json_decref(j);
@@ -90,18 +91,18 @@ static dif_status make_scheduler(trace *t, dif_scheduler **s, dif_error *err) {
 }
 
 static double step_eta(const trace *t) {
-  const char *kw = dif_st_metadata(t->st, "step_kwargs");
+  const char *kw = dif__st_metadata(t->st, "step_kwargs");
   json_t *j = kw ? json_loads(kw, 0, NULL) : NULL;
   double eta = json_number_value(json_object_get(j, "eta"));
   json_decref(j);
   return eta;
 }
 
-static void check_schedule(trace *t, dif_scheduler *s) {
-  const int nt = dif_scheduler_num_timesteps(s);
+static void check_schedule(trace *t, dif__scheduler *s) {
+  const int nt = dif__scheduler_num_timesteps(s);
   double *ts = malloc((size_t)nt * sizeof *ts);
   float *tf = malloc((size_t)nt * sizeof *tf);
-  for (int i = 0; ts && tf && i < nt; i++) tf[i] = (float)(ts[i] = dif_scheduler_timestep(s, i));
+  for (int i = 0; ts && tf && i < nt; i++) tf[i] = (float)(ts[i] = dif__scheduler_timestep(s, i));
   if (ts && tf) check(t, "timesteps", tf, nt, 0); /* exact */
   for (int i = 0; ts && i < nt; i++)
     if ((double)tf[i] != ts[i])
@@ -109,14 +110,14 @@ static void check_schedule(trace *t, dif_scheduler *s) {
   free(ts);
   free(tf);
   int ns = 0;
-  const float *sig = dif_scheduler_sigmas(s, &ns);
+  const float *sig = dif__scheduler_sigmas(s, &ns);
   if (has(t, "sigmas")) {
     if (sig)
       check(t, "sigmas", sig, ns, 0); /* exact */
     else
       golden_fail(t->g, t->name, "the fixture has sigmas, the scheduler none");
   }
-  float ins = dif_scheduler_init_noise_sigma(s);
+  float ins = dif__scheduler_init_noise_sigma(s);
   check(t, "init_noise_sigma", &ins, 1, 0); /* exact */
 }
 
@@ -124,24 +125,24 @@ static void run_trace(golden *g, const char *dir, const char *file) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, file);
   trace t = {.g = g, .name = file};
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
-  if (dif_st_open(path, &t.st, &err)) {
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
+  if (dif__st_open(path, &t.st, &err)) {
     golden_fail(g, file, "%s", err.msg);
     return;
   }
-  const char *steps_s = dif_st_metadata(t.st, "num_inference_steps");
-  const dif_st_entry *init = dif_st_find(t.st, "latents_init");
+  const char *steps_s = dif__st_metadata(t.st, "num_inference_steps");
+  const dif__st_entry *init = dif__st_find(t.st, "latents_init");
   if (!steps_s || !init) {
     golden_fail(g, file, "no num_inference_steps metadata or latents_init tensor");
     goto out;
   }
-  if (make_scheduler(&t, &s, &err) || dif_scheduler_set_timesteps(s, atoi(steps_s), &err)) {
+  if (make_scheduler(&t, &s, &err) || dif__scheduler_set_timesteps(s, atoi(steps_s), &err)) {
     golden_fail(g, file, "%s", err.msg);
     goto out;
   }
   check_schedule(&t, s);
-  t.n = dif_st_numel(init);
+  t.n = dif__st_numel(init);
   t.batch = init->ndim > 0 ? init->shape[0] : 1;
   float *lat = malloc((size_t)t.n * sizeof *lat), *x_in = malloc((size_t)t.n * sizeof *x_in);
   float *prev = malloc((size_t)t.n * sizeof *prev), *x0 = malloc((size_t)t.n * sizeof *x0);
@@ -150,18 +151,18 @@ static void run_trace(golden *g, const char *dir, const char *file) {
     golden_fail(g, file, "out of memory");
     goto free_bufs;
   }
-  dif_rng gen0, gen123;
-  dif_rng_seed(&gen0, 0);
-  dif_rng_seed(&gen123, 123);
-  dif_rng *gp = &gen123;
-  dif_rng_randn(&gen0, lat, t.n);
-  const float ins = dif_scheduler_init_noise_sigma(s);
+  dif__rng gen0, gen123;
+  dif__rng_seed(&gen0, 0);
+  dif__rng_seed(&gen123, 123);
+  dif__rng *gp = &gen123;
+  dif__rng_randn(&gen0, lat, t.n);
+  const float ins = dif__scheduler_init_noise_sigma(s);
   for (int64_t k = 0; k < t.n; k++) lat[k] = lat[k] * ins;
   check(&t, "latents_init", lat, t.n, 0); /* exact: randn bits times one float */
   const double eta = step_eta(&t);
   const char *rp = getenv("DIF_GOLDEN_REPLAY");
   const bool replay = rp && *rp && strcmp(rp, "0") != 0;
-  const int nt = dif_scheduler_num_timesteps(s);
+  const int nt = dif__scheduler_num_timesteps(s);
   int i = 0;
   for (; i < nt; i++) {
     char key[64], nkey[64];
@@ -174,7 +175,7 @@ static void run_trace(golden *g, const char *dir, const char *file) {
       if (li) memcpy(lat, li, (size_t)t.n * sizeof *lat);
       free(li);
     }
-    if (dif_scheduler_scale_model_input(s, i, lat, x_in, t.n, &err)) {
+    if (dif__scheduler_scale_model_input(s, i, lat, x_in, t.n, &err)) {
       golden_fail(g, file, "step %d: %s", i, err.msg);
       break;
     }
@@ -188,22 +189,22 @@ static void run_trace(golden *g, const char *dir, const char *file) {
       free(noise);
       break;
     }
-    dif_step_args a = {.model_output = mo,
-                       .sample = lat,
-                       .prev_sample = prev,
-                       .pred_original = x0,
-                       .n = t.n,
-                       .batch = (int)t.batch,
-                       .gens = &gp,
-                       .n_gens = 1,
-                       .noise = noise,
-                       .eta = eta};
-    dif_status st = dif_scheduler_step(s, i, &a, &err);
+    dif__step_args a = {.model_output = mo,
+                        .sample = lat,
+                        .prev_sample = prev,
+                        .pred_original = x0,
+                        .n = t.n,
+                        .batch = (int)t.batch,
+                        .gens = &gp,
+                        .n_gens = 1,
+                        .noise = noise,
+                        .eta = eta};
+    dif_status st = dif__scheduler_step(s, i, &a, &err);
     if (!st && a.drew_noise != (noise != NULL))
       golden_fail(g, file, "step %d: the scheduler %s noise, diffusers %s", i,
                   a.drew_noise ? "drew" : "drew no", noise ? "did" : "did not");
     if (!st && noise && a.drew_noise) {
-      dif_rng_randn(&gen123, drawn, t.n); /* what Generator(123) gives at this point */
+      dif__rng_randn(&gen123, drawn, t.n); /* what Generator(123) gives at this point */
       golden_check_bits(g, file, nkey, drawn, noise, t.n);
     }
     free(mo);
@@ -229,14 +230,14 @@ static void run_trace(golden *g, const char *dir, const char *file) {
   /* add_noise.t<T>: add_noise(add_noise.original, add_noise.noise, T) */
   float *orig = has(&t, "add_noise.original") ? tensor(&t, "add_noise.original", t.n) : NULL;
   float *an = has(&t, "add_noise.noise") ? tensor(&t, "add_noise.noise", t.n) : NULL;
-  for (size_t e = 0; orig && an && e < dif_st_count(t.st); e++) {
-    const char *name = dif_st_entry_at(t.st, e)->name;
+  for (size_t e = 0; orig && an && e < dif__st_count(t.st); e++) {
+    const char *name = dif__st_entry_at(t.st, e)->name;
     if (strncmp(name, "add_noise.t", 11) != 0 || strstr(name, ".timestep")) continue;
     char tkey[128];
     snprintf(tkey, sizeof tkey, "%s.timestep", name);
     float *tv = tensor(&t, tkey, 1);
     if (!tv) continue;
-    if (dif_scheduler_add_noise(s, orig, an, tv[0], t.n, prev, &err))
+    if (dif__scheduler_add_noise(s, orig, an, tv[0], t.n, prev, &err))
       golden_fail(g, file, "%s: %s", name, err.msg);
     else
       check(&t, name, prev, t.n, VAL_TOL);
@@ -251,8 +252,8 @@ free_bufs:
   free(x0);
   free(drawn);
 out:
-  dif_scheduler_free(s);
-  dif_st_close(t.st);
+  dif__scheduler_free(s);
+  dif__st_close(t.st);
 }
 
 int golden_kind_schedulers(golden *g, const char *dir) {

@@ -45,32 +45,33 @@ static float round_f16(float f) {
 
 /* One part: names as diffusers converted them, values as the folder's
  * (rounded to F16 for an F16 file). */
-static void check_part(golden *g, const char *name, dif_checkpoint *c, const char config[4096],
+static void check_part(golden *g, const char *name, dif__checkpoint *c, const char config[4096],
                        const char *comp, json_t *want, bool f16) {
   char dir[4200], what[300];
   snprintf(dir, sizeof dir, "%s/%s", config, comp);
-  dif_error err = {0};
-  dif_safetensors *view = NULL, *folder = NULL;
-  if (dif_checkpoint_part(c, comp, dir, &view, &err) || dif_component_weights(dir, &folder, &err)) {
+  dif__error err = {0};
+  dif__safetensors *view = NULL, *folder = NULL;
+  if (dif__checkpoint_part(c, comp, dir, &view, &err) ||
+      dif__component_weights(dir, &folder, &err)) {
     golden_fail(g, name, "%s: %s", comp, err.msg);
-  } else if (dif_st_count(view) != json_object_size(want)) {
-    golden_fail(g, name, "%s: %zu tensors, diffusers converted %zu", comp, dif_st_count(view),
+  } else if (dif__st_count(view) != json_object_size(want)) {
+    golden_fail(g, name, "%s: %zu tensors, diffusers converted %zu", comp, dif__st_count(view),
                 json_object_size(want));
   } else {
-    for (size_t i = 0; i < dif_st_count(view); i++) {
-      const char *t = dif_st_entry_at(view, i)->name;
-      dif_tensor a, b;
+    for (size_t i = 0; i < dif__st_count(view); i++) {
+      const char *t = dif__st_entry_at(view, i)->name;
+      dif__tensor a, b;
       snprintf(what, sizeof what, "%s.%s", comp, t);
       if (!json_object_get(want, t)) {
         golden_fail(g, name, "%s: not a name diffusers' conversion produced", what);
-      } else if (dif_st_get_f32(view, t, &a, &err) || dif_st_get_f32(folder, t, &b, &err)) {
+      } else if (dif__st_get_f32(view, t, &a, &err) || dif__st_get_f32(folder, t, &b, &err)) {
         golden_fail(g, name, "%s: %s", what, err.msg);
       } else if (a.ndim != b.ndim || memcmp(a.shape, b.shape, sizeof(int64_t) * (size_t)a.ndim)) {
         golden_fail(g, name, "%s: shape differs from the folder's", what);
       } else if (!f16) {
-        golden_check_bits(g, name, what, a.data, b.data, dif_tensor_numel(&a));
+        golden_check_bits(g, name, what, a.data, b.data, dif__tensor_numel(&a));
       } else {
-        int64_t n = dif_tensor_numel(&b);
+        int64_t n = dif__tensor_numel(&b);
         float *r = malloc((size_t)(n ? n : 1) * sizeof *r);
         for (int64_t j = 0; r && j < n; j++) r[j] = round_f16(b.data[j]);
         if (r) golden_check_bits(g, name, what, a.data, r, n);
@@ -78,8 +79,8 @@ static void check_part(golden *g, const char *name, dif_checkpoint *c, const cha
       }
     }
   }
-  dif_st_close(view);
-  dif_st_close(folder);
+  dif__st_close(view);
+  dif__st_close(folder);
 }
 
 typedef struct image_trap {
@@ -97,24 +98,25 @@ static void on_trace(void *user, const char *name, const float *data, int64_t n)
 }
 
 /* The golden pipeline case's run (SD txt2img or unCLIP image variation) on m. */
-static dif_status draw(golden *g, dif_models *m, json_t *set, const char *case_dir, image_trap *out,
-                       dif_error *err) {
-  dif_part parts[2];
+static dif_status draw(golden *g, dif__models *m, json_t *set, const char *case_dir,
+                       image_trap *out, dif__error *err) {
+  dif__part parts[2];
   int n_parts = 0;
-  dif_image image = {0};
+  dif__image image = {0};
   const char *image_file = str(set, "image");
   dif_status s = DIF_OK;
   if (image_file) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", case_dir, image_file);
-    if (!(s = dif_image_load(path, NULL, &image, err)))
-      parts[n_parts++] = (dif_part){DIF_PART_IMAGE, NULL, &image, 1.0f};
+    if (!(s = dif__image_load(path, NULL, &image, err)))
+      parts[n_parts++] = (dif__part){DIF__PART_IMAGE, NULL, &image, 1.0f};
   }
-  if (str(set, "prompt")) parts[n_parts++] = (dif_part){DIF_PART_TEXT, str(set, "prompt"), NULL, 1};
-  dif_arena arena;
-  dif_arena_init(&arena, 1u << 20);
-  dif_kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
-  dif_request r = {
+  if (str(set, "prompt"))
+    parts[n_parts++] = (dif__part){DIF__PART_TEXT, str(set, "prompt"), NULL, 1};
+  dif__arena arena;
+  dif__arena_init(&arena, 1u << 20);
+  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
+  dif__request r = {
       .parts = parts,
       .n_parts = n_parts,
       .negative = str(set, "negative_prompt"),
@@ -131,30 +133,30 @@ static dif_status draw(golden *g, dif_models *m, json_t *set, const char *case_d
       .trace = on_trace,
       .trace_user = out,
   };
-  dif_result res = {0};
-  if (!s) s = dif_generate(m, &k, &r, &res, err);
-  if (!s && !out->data) s = dif_fail(err, DIF_ERR_INTERNAL, "no out.images traced");
-  dif_result_free(&res);
-  dif_arena_free(&arena);
-  dif_image_free(&image);
+  dif__result res = {0};
+  if (!s) s = dif__generate(m, &k, &r, &res, err);
+  if (!s && !out->data) s = dif__fail(err, DIF_ERR_INTERNAL, "no out.images traced");
+  dif__result_free(&res);
+  dif__arena_free(&arena);
+  dif__image_free(&image);
   return s;
 }
 
 /* settings: the run's (sd txt2img or unCLIP variation); case_dir holds its image. */
 static void check_image(golden *g, const char *name, const char *file, const char *config,
-                        json_t *set, const char *case_dir, const dif_safetensors *st, bool f16) {
+                        json_t *set, const char *case_dir, const dif__safetensors *st, bool f16) {
   image_trap a = {0}, b = {0};
-  dif_models mf, mc;
-  dif_error err = {0};
-  if (dif_models_load(&mf, config, NULL, NULL, NULL, &err) == DIF_OK) {
+  dif__models mf, mc;
+  dif__error err = {0};
+  if (dif__models_load(&mf, config, NULL, NULL, NULL, &err) == DIF_OK) {
     if (draw(g, &mf, set, case_dir, &a, &err)) golden_fail(g, name, "folder run: %s", err.msg);
-    dif_models_free(&mf);
+    dif__models_free(&mf);
   } else {
     golden_fail(g, name, "folder: %s", err.msg);
   }
-  if (dif_models_load_checkpoint(&mc, file, config, NULL, NULL, NULL, &err) == DIF_OK) {
+  if (dif__models_load_checkpoint(&mc, file, config, NULL, NULL, NULL, &err) == DIF_OK) {
     if (draw(g, &mc, set, case_dir, &b, &err)) golden_fail(g, name, "single-file run: %s", err.msg);
-    dif_models_free(&mc);
+    dif__models_free(&mc);
   } else {
     golden_fail(g, name, "single file: %s", err.msg);
   }
@@ -179,20 +181,21 @@ static json_t *run_settings(golden *g, const char *name, json_t *set, char *case
     return NULL;
   }
   snprintf(case_dir, size, "%s", golden_path(g, gcase));
-  dif_safetensors *gc = NULL;
-  dif_error err = {0};
+  dif__safetensors *gc = NULL;
+  dif__error err = {0};
   json_t *out = NULL;
-  if (dif_st_open(case_dir, &gc, &err) == DIF_OK && dif_st_metadata(gc, "settings"))
-    out = json_loads(dif_st_metadata(gc, "settings"), 0, NULL);
+  if (dif__st_open(case_dir, &gc, &err) == DIF_OK && dif__st_metadata(gc, "settings"))
+    out = json_loads(dif__st_metadata(gc, "settings"), 0, NULL);
   if (!out) golden_fail(g, name, "%s: no settings (%s)", gcase, err.msg);
-  dif_st_close(gc);
+  dif__st_close(gc);
   char *slash = strrchr(case_dir, '/');
   if (slash) *slash = 0;
   return out;
 }
 
-static void run_case(golden *g, const char *name, const dif_safetensors *st) {
-  const char *settings = dif_st_metadata(st, "settings"), *conv = dif_st_metadata(st, "converted");
+static void run_case(golden *g, const char *name, const dif__safetensors *st) {
+  const char *settings = dif__st_metadata(st, "settings"),
+             *conv = dif__st_metadata(st, "converted");
   json_t *set = settings ? json_loads(settings, 0, NULL) : NULL;
   json_t *converted = conv ? json_loads(conv, 0, NULL) : NULL;
   const char *ckpt = set ? str(set, "checkpoint") : NULL, *cfg = set ? str(set, "config") : NULL;
@@ -202,9 +205,9 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     char file[4096], config[4096];
     snprintf(file, sizeof file, "%s", golden_path(g, ckpt));
     snprintf(config, sizeof config, "%s", golden_path(g, cfg));
-    dif_checkpoint *c = NULL;
-    dif_error err = {0};
-    if (dif_checkpoint_open(file, &c, &err)) {
+    dif__checkpoint *c = NULL;
+    dif__error err = {0};
+    if (dif__checkpoint_open(file, &c, &err)) {
       golden_fail(g, name, "%s", err.msg);
     } else {
       const char *comp;
@@ -212,7 +215,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
       const char *dtype = str(set, "dtype");
       bool f16 = dtype && strcmp(dtype, "F16") == 0;
       json_object_foreach(converted, comp, want) check_part(g, name, c, config, comp, want, f16);
-      dif_checkpoint_close(c);
+      dif__checkpoint_close(c);
       char case_dir[4096];
       json_t *run = run_settings(g, name, set, case_dir, sizeof case_dir);
       if (run) check_image(g, name, file, config, run, case_dir, st, f16);

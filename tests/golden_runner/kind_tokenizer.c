@@ -51,22 +51,22 @@ static int run_file(golden *g, const char *dir, const char *file) {
   json_t *meta = json_object_get(root, "meta"), *cases = json_object_get(root, "cases");
   const char *t1 = json_string_value(json_object_get(meta, "tokenizer"));
   const char *t2 = json_string_value(json_object_get(meta, "tokenizer_bang"));
-  dif_clip_tokenizer *eos = NULL, *bang = NULL;
-  dif_error err = {0};
+  dif__clip_tokenizer *eos = NULL, *bang = NULL;
+  dif__error err = {0};
   if (!json_is_array(cases) || !t1) {
     golden_fail(g, file, "not a tokenizer case file (%s)",
                 root ? "no meta.tokenizer / cases" : je.text);
     json_decref(root);
     return 0;
   }
-  if (dif_clip_tokenizer_load(golden_path(g, t1), &eos, &err) ||
-      (t2 && dif_clip_tokenizer_load(golden_path(g, t2), &bang, &err))) {
+  if (dif__clip_tokenizer_load(golden_path(g, t1), &eos, &err) ||
+      (t2 && dif__clip_tokenizer_load(golden_path(g, t2), &bang, &err))) {
     golden_fail(g, file, "%s", err.msg);
-    dif_clip_tokenizer_free(eos);
+    dif__clip_tokenizer_free(eos);
     json_decref(root);
     return 0;
   }
-  int L = dif_clip_tokenizer_max_length(eos), passed_before = g->checks_passed;
+  int L = dif__clip_tokenizer_max_length(eos), passed_before = g->checks_passed;
   int32_t *ids = malloc((size_t)L * sizeof *ids), *mask = malloc((size_t)L * sizeof *mask);
   size_t i;
   json_t *c;
@@ -78,7 +78,7 @@ static int run_file(golden *g, const char *dir, const char *file) {
     if (fixed) {
       char *out = NULL;
       size_t out_len = 0;
-      int ok = !dif_ftfy_fix_text_utf8(text, len, &out, &out_len, &err) &&
+      int ok = !dif__ftfy_fix_text_utf8(text, len, &out, &out_len, &err) &&
                out_len == json_string_length(fixed) &&
                memcmp(out, json_string_value(fixed), out_len) == 0;
       count(g, ok, file, i, "fixed", text);
@@ -87,30 +87,30 @@ static int run_file(golden *g, const char *dir, const char *file) {
     json_t *tokens = json_object_get(c, "tokens");
     if (tokens) {
       tok_list tl = {tokens, 0, 1};
-      int ok = !dif_clip_tokenize_each(eos, text, len, each_token, &tl, &err) && tl.ok &&
+      int ok = !dif__clip_tokenize_each(eos, text, len, each_token, &tl, &err) && tl.ok &&
                tl.at == json_array_size(tokens);
       count(g, ok, file, i, "tokens", text);
     }
     int n = 0;
     if (json_object_get(c, "ids_unpadded"))
       count(g,
-            !dif_clip_tokenize_unpadded(eos, text, len, ids, &n, &err) &&
+            !dif__clip_tokenize_unpadded(eos, text, len, ids, &n, &err) &&
                 same_ids(json_object_get(c, "ids_unpadded"), ids, n),
             file, i, "ids_unpadded", text);
     if (json_object_get(c, "ids_padded_eos"))
       count(g,
-            !dif_clip_tokenize(eos, text, len, ids, mask, NULL, &err) &&
+            !dif__clip_tokenize(eos, text, len, ids, mask, NULL, &err) &&
                 same_ids(json_object_get(c, "ids_padded_eos"), ids, L) &&
                 same_ids(json_object_get(c, "attention_mask"), mask, L),
             file, i, "ids_padded_eos", text);
     if (bang && json_object_get(c, "ids_unpadded_bang"))
       count(g,
-            !dif_clip_tokenize_unpadded(bang, text, len, ids, &n, &err) &&
+            !dif__clip_tokenize_unpadded(bang, text, len, ids, &n, &err) &&
                 same_ids(json_object_get(c, "ids_unpadded_bang"), ids, n),
             file, i, "ids_unpadded_bang", text);
     if (bang && json_object_get(c, "ids_padded_bang"))
       count(g,
-            !dif_clip_tokenize(bang, text, len, ids, mask, NULL, &err) &&
+            !dif__clip_tokenize(bang, text, len, ids, mask, NULL, &err) &&
                 same_ids(json_object_get(c, "ids_padded_bang"), ids, L) &&
                 same_ids(json_object_get(c, "attention_mask_bang"), mask, L),
             file, i, "ids_padded_bang", text);
@@ -119,8 +119,8 @@ static int run_file(golden *g, const char *dir, const char *file) {
          g->checks_passed - passed_before);
   free(ids);
   free(mask);
-  dif_clip_tokenizer_free(eos);
-  dif_clip_tokenizer_free(bang);
+  dif__clip_tokenizer_free(eos);
+  dif__clip_tokenizer_free(bang);
   json_decref(root);
   return 1;
 }

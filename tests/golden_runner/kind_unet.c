@@ -12,16 +12,16 @@
 
 #define TOL 1e-5
 
-static void run_case(golden *g, const char *name, const dif_safetensors *st) {
-  const char *model = dif_st_metadata(st, "model");
-  dif_unet u;
-  dif_error err = {0};
-  if (!model || dif_unet_load(golden_path(g, model), &u, &err)) {
+static void run_case(golden *g, const char *name, const dif__safetensors *st) {
+  const char *model = dif__st_metadata(st, "model");
+  dif__unet u;
+  dif__error err = {0};
+  if (!model || dif__unet_load(golden_path(g, model), &u, &err)) {
     golden_fail(g, name, "%s", model ? err.msg : "no 'model' in metadata");
     return;
   }
-  const dif_st_entry *se = dif_st_find(st, "in.sample"),
-                     *ce = dif_st_find(st, "in.encoder_hidden_states");
+  const dif__st_entry *se = dif__st_find(st, "in.sample"),
+                      *ce = dif__st_find(st, "in.encoder_hidden_states");
   int64_t n_sample, n_t, n_ctx, n_cls = 0;
   float *sample = golden_tensor_f32(g, name, st, "in.sample", &n_sample);
   float *t = golden_tensor_f32(g, name, st, "in.timestep", &n_t);
@@ -31,24 +31,24 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
     int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3];
     float *out = malloc((size_t)(B * u.out_ch * H * W) * sizeof *out);
     golden_hooks hc = {g, name, st, TOL};
-    dif_unet_input in = {.sample = sample,
-                         .B = B,
-                         .H = H,
-                         .W = W,
-                         .timesteps = t,
-                         .n_timesteps = n_t,
-                         .context = ctx,
-                         .S = ce->shape[1],
-                         .class_labels = cls,
-                         .hook = golden_on_hook,
-                         .hook_user = &hc};
-    if (dif_unet_forward(&u, &g->k, &in, out, &err))
+    dif__unet_input in = {.sample = sample,
+                          .B = B,
+                          .H = H,
+                          .W = W,
+                          .timesteps = t,
+                          .n_timesteps = n_t,
+                          .context = ctx,
+                          .S = ce->shape[1],
+                          .class_labels = cls,
+                          .hook = golden_on_hook,
+                          .hook_user = &hc};
+    if (dif__unet_forward(&u, &g->k, &in, out, &err))
       golden_fail(g, name, "forward: %s", err.msg);
     else
       golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
     /* Without a hook the forward pass fuses passes the hooks would split. */
     in.hook = NULL;
-    if (dif_unet_forward(&u, &g->k, &in, out, &err))
+    if (dif__unet_forward(&u, &g->k, &in, out, &err))
       golden_fail(g, name, "forward (no hook): %s", err.msg);
     else
       golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
@@ -58,7 +58,7 @@ static void run_case(golden *g, const char *name, const dif_safetensors *st) {
   free(t);
   free(ctx);
   free(cls);
-  dif_unet_free(&u);
+  dif__unet_free(&u);
 }
 
 int golden_kind_unet(golden *g, const char *dir) { return golden_each_case(g, dir, run_case); }

@@ -1,6 +1,6 @@
 /* kinds.h — one entry point per case kind (kind_<name>.c). */
-#ifndef DIF_GOLDEN_KINDS_H
-#define DIF_GOLDEN_KINDS_H
+#ifndef DIF__GOLDEN_KINDS_H
+#define DIF__GOLDEN_KINDS_H
 
 #include "golden.h"
 

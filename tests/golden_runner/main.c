@@ -49,10 +49,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   golden g = {.roots = (const char *const *)argv + 2, .n_roots = argc - 2};
-  dif_arena arena;
-  dif_arena_init(&arena, 1 << 20);
-  dif_error err;
-  if (dif_pool_new(dif_cpu_count(), &g.k.pool, &err)) g.k.pool = NULL; /* serial fallback */
+  dif__arena arena;
+  dif__arena_init(&arena, 1 << 20);
+  dif__error err;
+  if (dif__pool_new(dif__cpu_count(), &g.k.pool, &err)) g.k.pool = NULL; /* serial fallback */
   g.k.arena = &arena;
   g.k.fast = NULL; /* the exact path, explicitly: every tolerance here is float32's */
   struct stat sb;
@@ -110,8 +110,8 @@ int main(int argc, char **argv) {
          g.checks_passed, g.checks_failed, unknown);
   if (g.cases_not_run) printf(", %d cases NOT RUN (named above)", g.cases_not_run);
   printf("\n");
-  dif_pool_free(g.k.pool);
-  dif_arena_free(&arena);
+  dif__pool_free(g.k.pool);
+  dif__arena_free(&arena);
   if (unknown) return 2;
   return g.checks_failed ? 1 : 0;
 }

@@ -43,7 +43,7 @@ static double tolerance(const run_ctx *rc, const char *name, int *bits) {
 
 void pipeline_on_trace(void *user, const char *name, const float *data, int64_t n) {
   run_ctx *rc = user;
-  const dif_st_entry *e = dif_st_find(rc->st, name);
+  const dif__st_entry *e = dif__st_find(rc->st, name);
   if (!e) return;
   if (rc->n_seen == rc->cap) {
     rc->cap = rc->cap ? 2 * rc->cap : 64;
@@ -75,8 +75,8 @@ double pipeline_num(json_t *o, const char *key, double dflt) {
 }
 
 void pipeline_finish(run_ctx *rc, const char *const *skip, int n_skip) {
-  for (size_t i = 0; i < dif_st_count(rc->st); i++) {
-    const char *key = dif_st_entry_at(rc->st, i)->name;
+  for (size_t i = 0; i < dif__st_count(rc->st); i++) {
+    const char *key = dif__st_entry_at(rc->st, i)->name;
     int found = strncmp(key, "in.", 3) == 0;
     for (int j = 0; j < n_skip && !found; j++) found = strncmp(key, skip[j], strlen(skip[j])) == 0;
     for (int j = 0; j < rc->n_seen && !found; j++) found = strcmp(rc->seen[j], key) == 0;
@@ -88,8 +88,8 @@ void pipeline_finish(run_ctx *rc, const char *const *skip, int n_skip) {
   rc->n_seen = rc->cap = 0;
 }
 
-dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif_config **cfg,
-                              char **overrides, dif_error *err) {
+dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif__config **cfg,
+                              char **overrides, dif__error *err) {
   json_t *sref = json_object_get(set, "scheduler");
   *cls = NULL;
   *cfg = NULL;
@@ -101,7 +101,7 @@ dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif_conf
   if (cdir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/scheduler_config.json", golden_path(g, cdir));
-    s = dif_config_load(path, cfg, err);
+    s = dif__config_load(path, cfg, err);
   }
   json_t *ov = json_object_get(sref, "overrides");
   if (json_is_object(ov) && json_object_size(ov)) *overrides = json_dumps(ov, JSON_COMPACT);

@@ -1,9 +1,9 @@
 /* pipeline_run.h — what the whole-pipeline kinds (pipelines, inpaint)
- * share: comparing every tensor a dif_generate run traces with the case's
+ * share: comparing every tensor a dif__generate run traces with the case's
  * tensor of that name at the pipeline tolerances, the case's scheduler
  * reference, and the check that every recorded tensor was produced. */
-#ifndef DIF_GOLDEN_PIPELINE_RUN_H
-#define DIF_GOLDEN_PIPELINE_RUN_H
+#ifndef DIF__GOLDEN_PIPELINE_RUN_H
+#define DIF__GOLDEN_PIPELINE_RUN_H
 
 #include <jansson.h>
 
@@ -13,13 +13,13 @@
 typedef struct run_ctx {
   golden *g;
   const char *name;
-  const dif_safetensors *st;
+  const dif__safetensors *st;
   char **seen; /* names compared */
   int n_seen, cap;
   float scaling_factor; /* the VAE's */
 } run_ctx;
 
-/* dif_request.trace for a run_ctx. */
+/* dif__request.trace for a run_ctx. */
 void pipeline_on_trace(void *user, const char *name, const float *data, int64_t n);
 /* Fails the case for each tensor of the case libdif never produced (in.*
  * are inputs, and names starting with one of skip[n_skip] are left out),
@@ -28,8 +28,8 @@ void pipeline_finish(run_ctx *rc, const char *const *skip, int n_skip);
 
 /* The settings' "scheduler" reference {class, config, overrides}: *cls (or
  * NULL), *cfg (loaded, or NULL), *overrides (JSON text, or NULL; free). */
-dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif_config **cfg,
-                              char **overrides, dif_error *err);
+dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif__config **cfg,
+                              char **overrides, dif__error *err);
 
 const char *pipeline_str(json_t *o, const char *key);
 double pipeline_num(json_t *o, const char *key, double dflt);

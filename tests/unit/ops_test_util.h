@@ -1,8 +1,8 @@
 /* ops_test_util.h — shared setup for the kernel tests (test-ops-*.c): a
  * kernel context with a pool of n threads and an arena, buffers, and the
  * accuracy check. */
-#ifndef DIF_OPS_TEST_UTIL_H
-#define DIF_OPS_TEST_UTIL_H
+#ifndef DIF__OPS_TEST_UTIL_H
+#define DIF__OPS_TEST_UTIL_H
 
 #include "core/ops.h"
 #include "test.h"
@@ -11,25 +11,25 @@
 #define NMSE_MAX 1e-10
 
 typedef struct kenv {
-  dif_pool *pool;
-  dif_arena arena;
-  dif_kctx k;
+  dif__pool *pool;
+  dif__arena arena;
+  dif__kctx k;
 } kenv;
 
 static inline void kenv_init(kenv *e, int threads) {
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   e->pool = NULL;
-  if (threads > 0) CHECK(dif_pool_new(threads, &e->pool, &err) == DIF_OK);
-  dif_arena_init(&e->arena, 1 << 16);
+  if (threads > 0) CHECK(dif__pool_new(threads, &e->pool, &err) == DIF_OK);
+  dif__arena_init(&e->arena, 1 << 16);
   e->k.pool = e->pool;
   e->k.arena = &e->arena;
-  e->k.fast = NULL; /* the exact path; a test sets a dif_fast itself */
+  e->k.fast = NULL; /* the exact path; a test sets a dif__fast itself */
 }
 
 static inline void kenv_free(kenv *e) {
-  dif_pool_free(e->pool);
-  dif_arena_free(&e->arena);
+  dif__pool_free(e->pool);
+  dif__arena_free(&e->arena);
 }
 
 static inline float *fbuf(size_t n) {
@@ -44,13 +44,13 @@ static inline double *dbuf(size_t n) {
 }
 static inline float *frand(size_t n, uint64_t seed, float lo, float hi) {
   float *p = fbuf(n);
-  dif_test_fill(p, n, seed, lo, hi);
+  dif__test_fill(p, n, seed, lo, hi);
   return p;
 }
 
 #define CHECK_NMSE(got, ref, n, bound)                                                             \
   do {                                                                                             \
-    double e_ = dif_test_nmse((got), (ref), (n));                                                  \
+    double e_ = dif__test_nmse((got), (ref), (n));                                                 \
     CHECK_MSG(e_ <= (bound), "nmse %.3g > %.3g", e_, (double)(bound));                             \
   } while (0)
 

@@ -22,8 +22,8 @@ static dif_context *load(const char *model, const char *prior, int threads) {
   /* the fixtures are float32 references: exact, explicitly (auto is fast on
    * a CPU with AVX512-BF16 or AMX) */
   CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
-  if (prior) CHECK(dif_context_set_prior(ctx, dif_test_path(prior)) == DIF_OK);
-  dif_status s = dif_context_load(ctx, dif_test_path(model));
+  if (prior) CHECK(dif_context_set_prior(ctx, dif__test_path(prior)) == DIF_OK);
+  dif_status s = dif_context_load(ctx, dif__test_path(model));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
   return ctx;
 }
@@ -31,15 +31,15 @@ static dif_context *load(const char *model, const char *prior, int threads) {
 /* Our uint8 pixels against the fixture's out.images in [0, 1]: within the
  * pipelines' 1e-3 image tolerance plus half a uint8 step of rounding. */
 static void check_images(dif_sample *s, const char *fixture) {
-  dif_error err = {0};
-  dif_safetensors *st = NULL;
-  CHECK(dif_st_open(dif_test_path(fixture), &st, &err) == DIF_OK);
+  dif__error err = {0};
+  dif__safetensors *st = NULL;
+  CHECK(dif__st_open(dif__test_path(fixture), &st, &err) == DIF_OK);
   if (!st) return;
-  const dif_st_entry *e = dif_st_find(st, "out.images");
+  const dif__st_entry *e = dif__st_find(st, "out.images");
   CHECK(e != NULL);
-  int64_t n = dif_st_numel(e);
+  int64_t n = dif__st_numel(e);
   double *want = malloc((size_t)n * sizeof *want);
-  dif_st_to_f64(st, e, want);
+  dif__st_to_f64(st, e, want);
   size_t bytes = dif_sample_image_bytes(s);
   CHECK((int64_t)bytes * dif_sample_image_count(s) == n);
   uint8_t *px = malloc(bytes);
@@ -54,7 +54,7 @@ static void check_images(dif_sample *s, const char *fixture) {
   CHECK_MSG(worst <= 1e-3 + 0.5 / 255, "%s: max |pixel - reference| = %g", fixture, worst);
   free(px);
   free(want);
-  dif_st_close(st);
+  dif__st_close(st);
 }
 
 TEST(unclip_text_to_image_matches_diffusers) {
@@ -85,7 +85,7 @@ TEST(variation_and_sd_match_diffusers) {
   dif_context *ctx = load(UNCLIP, NULL, 1);
   dif_prompt *p = NULL;
   CHECK(dif_prompt_new(&p) == DIF_OK);
-  CHECK(dif_prompt_add_image_file(p, dif_test_path(IMAGE), 1.0f) == DIF_OK);
+  CHECK(dif_prompt_add_image_file(p, dif__test_path(IMAGE), 1.0f) == DIF_OK);
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
   CHECK(dif_sample_set_size(s, 32, 48) == DIF_OK); /* H=32, W=48: width first */
@@ -105,7 +105,7 @@ TEST(variation_and_sd_match_diffusers) {
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
   CHECK(dif_sample_set_steps(s, 5) == DIF_OK);
   CHECK(dif_sample_set_seed(s, 32) == DIF_OK);
-  CHECK(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), 0.6f) == DIF_OK);
+  CHECK(dif_sample_set_init_image_file(s, dif__test_path(IMAGE), 0.6f) == DIF_OK);
   CHECK_MSG(dif_sample_run(s) == DIF_OK, "%s", dif_sample_last_error(s));
   CHECK(dif_sample_width(s) == 32); /* the init image's size */
   check_images(s, "golden/cases/pipelines/sd_img2img.strength0.6.safetensors");
@@ -213,13 +213,13 @@ TEST(png_with_parameters_and_random_seed) {
   char file[64];
   snprintf(file, sizeof file, "%s/out.png", path);
   CHECK(dif_sample_save_png(s, 0, file) == DIF_OK);
-  dif_image img;
-  dif_error err = {0};
-  CHECK(dif_image_load(file, NULL, &img, &err) == DIF_OK);
+  dif__image img;
+  dif__error err = {0};
+  CHECK(dif__image_load(file, NULL, &img, &err) == DIF_OK);
   uint8_t *px = malloc(dif_sample_image_bytes(s));
   CHECK(dif_sample_copy_image(s, 0, px, dif_sample_image_bytes(s)) == DIF_OK);
   CHECK(memcmp(px, img.rgb, dif_sample_image_bytes(s)) == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
   free(px);
   char want[64];
   snprintf(want, sizeof want, "\"seed_u64\":\"%llu\"", (unsigned long long)seed);
@@ -324,5 +324,5 @@ int main(void) {
   RUN(png_with_parameters_and_random_seed);
   RUN(concurrent_samples_are_bit_identical);
   RUN(thread_count_changes_at_most_rounding);
-  return dif_test_finish();
+  return dif__test_finish();
 }

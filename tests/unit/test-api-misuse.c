@@ -14,8 +14,8 @@ static dif_context *load(const char *model, const char *prior) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   CHECK(dif_context_set_threads(ctx, 2) == DIF_OK);
-  if (prior) CHECK(dif_context_set_prior(ctx, dif_test_path(prior)) == DIF_OK);
-  dif_status s = dif_context_load(ctx, dif_test_path(model));
+  if (prior) CHECK(dif_context_set_prior(ctx, dif__test_path(prior)) == DIF_OK);
+  dif_status s = dif_context_load(ctx, dif__test_path(model));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
   return ctx;
 }
@@ -94,7 +94,7 @@ TEST(prompt_errors) {
                dif_prompt_last_error(p), "UTF-8");
   CHECK_STATUS(dif_prompt_add_image_file(p, "/nonexistent/ref.png", 1), DIF_ERR_IO,
                dif_prompt_last_error(p), "/nonexistent/ref.png");
-  CHECK_STATUS(dif_prompt_add_image_file(p, dif_test_path("golden/README-clip.md"), 1),
+  CHECK_STATUS(dif_prompt_add_image_file(p, dif__test_path("golden/README-clip.md"), 1),
                DIF_ERR_BAD_IMAGE, dif_prompt_last_error(p), "PNG");
   uint8_t px[12] = {0};
   CHECK_STATUS(dif_prompt_add_image_rgb(p, px, 0, 2, 6, 1), DIF_ERR_INVALID_ARGUMENT,
@@ -156,9 +156,9 @@ TEST(sample_errors) {
                dif_sample_last_error(s), "0..999");
   CHECK_STATUS(dif_sample_set_blend(s, (dif_blend)7), DIF_ERR_INVALID_ARGUMENT,
                dif_sample_last_error(s), "mode");
-  CHECK_STATUS(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), 0.0f),
+  CHECK_STATUS(dif_sample_set_init_image_file(s, dif__test_path(IMAGE), 0.0f),
                DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s), "strength");
-  CHECK_STATUS(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), 1.5f),
+  CHECK_STATUS(dif_sample_set_init_image_file(s, dif__test_path(IMAGE), 1.5f),
                DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s), "strength");
   CHECK_STATUS(dif_sample_set_init_image_file(s, "/nonexistent.png", 0.5f), DIF_ERR_IO,
                dif_sample_last_error(s), "/nonexistent.png");
@@ -221,7 +221,7 @@ TEST(mask_and_edit_errors) {
   CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
                "an edit (zoom out, make square, pan) needs an init image");
   /* with the 32x32 picture */
-  CHECK(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), 1.0f) == DIF_OK);
+  CHECK(dif_sample_set_init_image_file(s, dif__test_path(IMAGE), 1.0f) == DIF_OK);
   CHECK(dif_sample_set_mask_rect(s, 24, 0, 16, 8) == DIF_OK);
   CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
                "16x8 at (24, 0) is not inside the 32x32 picture");
@@ -242,7 +242,7 @@ TEST(image_prompt_on_sd_model) {
   dif_context *ctx = load(SD, NULL);
   dif_prompt *p = NULL;
   CHECK(dif_prompt_new(&p) == DIF_OK);
-  CHECK(dif_prompt_add_image_file(p, dif_test_path(IMAGE), 1) == DIF_OK);
+  CHECK(dif_prompt_add_image_file(p, dif__test_path(IMAGE), 1) == DIF_OK);
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
   CHECK(dif_sample_set_size(s, 32, 32) == DIF_OK);
@@ -250,7 +250,7 @@ TEST(image_prompt_on_sd_model) {
   CHECK(dif_sample_poll(s, NULL, NULL) == DIF_ERR_UNSUPPORTED);
   float emb[64];
   size_t n = 64;
-  CHECK_STATUS(dif_context_encode_image_file(ctx, dif_test_path(IMAGE), emb, &n),
+  CHECK_STATUS(dif_context_encode_image_file(ctx, dif__test_path(IMAGE), emb, &n),
                DIF_ERR_UNSUPPORTED, dif_context_last_error(ctx), "image_encoder");
   CHECK_STATUS(dif_context_encode_text(ctx, "x", DIF_EMBED_TEXT_PROJECTED, emb, &n),
                DIF_ERR_UNSUPPORTED, dif_context_last_error(ctx), "prior");
@@ -288,18 +288,18 @@ TEST(load_errors_and_mismatches) {
   CHECK_STATUS(dif_context_set_prior(ctx, NULL), DIF_ERR_INVALID_ARGUMENT,
                dif_context_last_error(ctx), "NULL");
   /* a folder of loose prior parts is not a model */
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(PRIOR)), DIF_ERR_BAD_MODEL,
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(PRIOR)), DIF_ERR_BAD_MODEL,
                dif_context_last_error(ctx), "no unet/");
   CHECK(dif_context_model_file_count(ctx) == 0);
   /* a prior that is not a prior folder */
-  CHECK(dif_context_set_prior(ctx, dif_test_path(SD)) == DIF_OK);
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(MODEL)), DIF_ERR_BAD_MODEL,
+  CHECK(dif_context_set_prior(ctx, dif__test_path(SD)) == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(MODEL)), DIF_ERR_BAD_MODEL,
                dif_context_last_error(ctx), "prior_tokenizer");
   dif_context_free(ctx);
   ctx = load(MODEL, PRIOR);
   CHECK(dif_context_is_unclip(ctx) && dif_context_has_prior(ctx) &&
         dif_context_has_image_encoder(ctx));
-  CHECK_STATUS(dif_context_set_prior(ctx, dif_test_path(PRIOR)), DIF_ERR_BUSY,
+  CHECK_STATUS(dif_context_set_prior(ctx, dif__test_path(PRIOR)), DIF_ERR_BUSY,
                dif_context_last_error(ctx), "already");
   CHECK_STATUS(dif_context_set_load_progress(ctx, NULL, NULL), DIF_ERR_BUSY,
                dif_context_last_error(ctx), "frozen");
@@ -356,7 +356,7 @@ TEST(precision_setting) {
   }
   /* frozen once loaded; the info and the record say what is in effect */
   CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
-  CHECK(dif_context_load(ctx, dif_test_path(SD)) == DIF_OK);
+  CHECK(dif_context_load(ctx, dif__test_path(SD)) == DIF_OK);
   CHECK_STATUS(dif_context_set_precision(ctx, DIF_PRECISION_AUTO), DIF_ERR_BUSY,
                dif_context_last_error(ctx), "frozen");
   CHECK_STATUS(dif_context_apply_record(ctx, "{\"prompt\":[{\"text\":\"a\",\"weight\":1}]}"),
@@ -388,7 +388,7 @@ TEST(auto_small_model_exact) {
       dif_context_free(ctx);
       continue;
     }
-    CHECK_MSG(dif_context_load(ctx, dif_test_path(SD)) == DIF_OK, "%s",
+    CHECK_MSG(dif_context_load(ctx, dif__test_path(SD)) == DIF_OK, "%s",
               dif_context_last_error(ctx));
     const dif_precision want = i == 0 ? DIF_PRECISION_EXACT : DIF_PRECISION_FAST;
     CHECK(dif_context_precision(ctx) == want);
@@ -408,5 +408,5 @@ int main(void) {
   RUN(image_prompt_on_sd_model);
   RUN(embedding_buffers);
   RUN(load_errors_and_mismatches);
-  return dif_test_finish();
+  return dif__test_finish();
 }

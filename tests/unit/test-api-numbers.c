@@ -25,7 +25,7 @@ static void copy_model(const char *rel, char dir[64]) {
   snprintf(dir, 64, "/tmp/dif-numbers-XXXXXX");
   if (!mkdtemp(dir)) abort();
   char cmd[8192];
-  snprintf(cmd, sizeof cmd, "cp -R '%s/.' '%s'", dif_test_path(rel), dir);
+  snprintf(cmd, sizeof cmd, "cp -R '%s/.' '%s'", dif__test_path(rel), dir);
   if (system(cmd) != 0) abort();
 }
 
@@ -143,7 +143,7 @@ TEST(config_sizes_are_bounded) {
   copy_model(PRIOR, prior);
   set_key(prior, "prior/config.json", "num_attention_heads", "4294967296");
   set_key(prior, "prior/config.json", "attention_head_dim", "4294967296");
-  refused(dif_test_path(UNCLIP), prior, DIF_ERR_BAD_MODEL, "heads 4294967296 x head_dim");
+  refused(dif__test_path(UNCLIP), prior, DIF_ERR_BAD_MODEL, "heads 4294967296 x head_dim");
   remove_tree(prior);
 }
 
@@ -193,11 +193,11 @@ TEST(scheduler_betas_refused_at_load) {
 /* ---- item 3: setting ranges ---- */
 
 TEST(setting_ranges) {
-  dif_context *ctx = load(dif_test_path(UNCLIP), NULL, DIF_OK, NULL);
+  dif_context *ctx = load(dif__test_path(UNCLIP), NULL, DIF_OK, NULL);
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
   CHECK(dif_prompt_new(&p) == DIF_OK);
-  CHECK(dif_prompt_add_image_file(p, dif_test_path(IMAGE), 1.0f) == DIF_OK);
+  CHECK(dif_prompt_add_image_file(p, dif__test_path(IMAGE), 1.0f) == DIF_OK);
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
   float bad[] = {3.4e38f, INFINITY, NAN, -1.0f, 100.5f};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -217,7 +217,7 @@ TEST(setting_ranges) {
                dif_sample_last_error(s), "outside 0..999");
   float strengths[] = {0.0f, -0.5f, 1.5f, NAN, INFINITY};
   for (size_t i = 0; i < sizeof strengths / sizeof strengths[0]; i++)
-    CHECK_STATUS(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), strengths[i]),
+    CHECK_STATUS(dif_sample_set_init_image_file(s, dif__test_path(IMAGE), strengths[i]),
                  DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s), "(0, 1]");
   dif_sample_free(s);
   dif_context_free(ctx);
@@ -331,14 +331,14 @@ TEST(non_finite_weights_end_the_run_with_a_status) {
   dif_prompt *text = NULL, *image = NULL;
   CHECK(dif_prompt_new(&text) == DIF_OK && dif_prompt_new(&image) == DIF_OK);
   CHECK(dif_prompt_add_text(text, "a red circle", 1.0f) == DIF_OK);
-  CHECK(dif_prompt_add_image_file(image, dif_test_path(IMAGE), 1.0f) == DIF_OK);
+  CHECK(dif_prompt_add_image_file(image, dif__test_path(IMAGE), 1.0f) == DIF_OK);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const poison_case *c = &cases[i];
     char dir[64];
     copy_model(c->model, dir);
     poison(dir, c->file, c->tensor, c->value);
     if (strcmp(c->model, PRIOR) == 0)
-      run_non_finite(dif_test_path(UNCLIP), dir, text, c->want);
+      run_non_finite(dif__test_path(UNCLIP), dir, text, c->want);
     else
       run_non_finite(dir, NULL, c->image_prompt ? image : text, c->want);
     remove_tree(dir);
@@ -355,7 +355,7 @@ TEST(non_finite_embeddings_through_the_api) {
   dif_context *ctx = load(dir, NULL, DIF_OK, NULL);
   float e[4096];
   size_t n = sizeof e / sizeof e[0];
-  CHECK_STATUS(dif_context_encode_image_file(ctx, dif_test_path(IMAGE), e, &n), DIF_ERR_NON_FINITE,
+  CHECK_STATUS(dif_context_encode_image_file(ctx, dif__test_path(IMAGE), e, &n), DIF_ERR_NON_FINITE,
                dif_context_last_error(ctx), "image encoder");
   n = sizeof e / sizeof e[0];
   CHECK_STATUS(dif_context_encode_text(ctx, "a cat", DIF_EMBED_TEXT_HIDDEN, e, &n),
@@ -367,7 +367,7 @@ TEST(non_finite_embeddings_through_the_api) {
 /* ---- item 5: every size goes through the caps ---- */
 
 TEST(init_image_size_is_capped) {
-  dif_context *ctx = load(dif_test_path(SD), NULL, DIF_OK, NULL);
+  dif_context *ctx = load(dif__test_path(SD), NULL, DIF_OK, NULL);
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
   CHECK(dif_prompt_new(&p) == DIF_OK);
@@ -398,7 +398,7 @@ TEST(init_image_size_is_capped) {
 }
 
 TEST(encode_image_rgb_checks_a_size_query) {
-  dif_context *ctx = load(dif_test_path(UNCLIP), NULL, DIF_OK, NULL);
+  dif_context *ctx = load(dif__test_path(UNCLIP), NULL, DIF_OK, NULL);
   uint8_t px[12] = {0};
   size_t n = 0;
   CHECK_STATUS(dif_context_encode_image_rgb(ctx, px, 0, 2, 6, NULL, &n), DIF_ERR_INVALID_ARGUMENT,
@@ -425,5 +425,5 @@ int main(void) {
   RUN(non_finite_embeddings_through_the_api);
   RUN(init_image_size_is_capped);
   RUN(encode_image_rgb_checks_a_size_query);
-  return dif_test_finish();
+  return dif__test_finish();
 }

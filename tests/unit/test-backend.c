@@ -54,69 +54,69 @@ static float u2f(uint32_t u) {
 
 TEST(bf16_rounding_edges) {
   /* exact values stay */
-  CHECK(dif_bf16_from_f32(1.0f) == 0x3f80);
-  CHECK(dif_bf16_from_f32(-2.0f) == 0xc000);
-  CHECK(dif_bf16_from_f32(0.0f) == 0x0000);
-  CHECK(dif_bf16_from_f32(-0.0f) == 0x8000);
+  CHECK(dif__bf16_from_f32(1.0f) == 0x3f80);
+  CHECK(dif__bf16_from_f32(-2.0f) == 0xc000);
+  CHECK(dif__bf16_from_f32(0.0f) == 0x0000);
+  CHECK(dif__bf16_from_f32(-0.0f) == 0x8000);
   /* ties go to the even neighbour */
-  CHECK(dif_bf16_from_f32(u2f(0x3f808000)) == 0x3f80); /* 1 + 2^-8: between 0x3f80 and 0x3f81 */
-  CHECK(dif_bf16_from_f32(u2f(0x3f818000)) == 0x3f82); /* between 0x3f81 and 0x3f82 */
-  CHECK(dif_bf16_from_f32(u2f(0xbf818000)) == 0xbf82); /* negative tie */
+  CHECK(dif__bf16_from_f32(u2f(0x3f808000)) == 0x3f80); /* 1 + 2^-8: between 0x3f80 and 0x3f81 */
+  CHECK(dif__bf16_from_f32(u2f(0x3f818000)) == 0x3f82); /* between 0x3f81 and 0x3f82 */
+  CHECK(dif__bf16_from_f32(u2f(0xbf818000)) == 0xbf82); /* negative tie */
   /* just off a tie goes to the nearer */
-  CHECK(dif_bf16_from_f32(u2f(0x3f808001)) == 0x3f81);
-  CHECK(dif_bf16_from_f32(u2f(0x3f817fff)) == 0x3f81);
+  CHECK(dif__bf16_from_f32(u2f(0x3f808001)) == 0x3f81);
+  CHECK(dif__bf16_from_f32(u2f(0x3f817fff)) == 0x3f81);
   /* a carry into the exponent */
-  CHECK(dif_bf16_from_f32(u2f(0x3fffffff)) == 0x4000);
+  CHECK(dif__bf16_from_f32(u2f(0x3fffffff)) == 0x4000);
   /* Inf stays, the largest float rounds to Inf, the largest bf16 stays */
-  CHECK(dif_bf16_from_f32(INFINITY) == 0x7f80);
-  CHECK(dif_bf16_from_f32(-INFINITY) == 0xff80);
-  CHECK(dif_bf16_from_f32(u2f(0x7f7fffff)) == 0x7f80);
-  CHECK(dif_bf16_from_f32(u2f(0x7f7f0000)) == 0x7f7f);
-  CHECK(dif_bf16_from_f32(u2f(0x7f7f7fff)) == 0x7f7f);
+  CHECK(dif__bf16_from_f32(INFINITY) == 0x7f80);
+  CHECK(dif__bf16_from_f32(-INFINITY) == 0xff80);
+  CHECK(dif__bf16_from_f32(u2f(0x7f7fffff)) == 0x7f80);
+  CHECK(dif__bf16_from_f32(u2f(0x7f7f0000)) == 0x7f7f);
+  CHECK(dif__bf16_from_f32(u2f(0x7f7f7fff)) == 0x7f7f);
   /* NaN stays NaN (quiet, sign kept), never becomes Inf */
-  const uint16_t qn = dif_bf16_from_f32(NAN);
+  const uint16_t qn = dif__bf16_from_f32(NAN);
   CHECK((qn & 0x7f80) == 0x7f80 && (qn & 0x7f) != 0);
-  const uint16_t sn = dif_bf16_from_f32(u2f(0x7f800001)); /* payload only in dropped bits */
+  const uint16_t sn = dif__bf16_from_f32(u2f(0x7f800001)); /* payload only in dropped bits */
   CHECK((sn & 0x7f80) == 0x7f80 && (sn & 0x40) && !(sn & 0x8000));
-  CHECK(dif_bf16_from_f32(u2f(0xff800001)) & 0x8000);
-  CHECK(isnan(dif_bf16_round(NAN)));
+  CHECK(dif__bf16_from_f32(u2f(0xff800001)) & 0x8000);
+  CHECK(isnan(dif__bf16_round(NAN)));
   /* subnormals round like any value: the smallest float32 subnormal → +0,
    * a tie among subnormals to even, the largest subnormal to the smallest
    * normal bf16 */
-  CHECK(dif_bf16_from_f32(u2f(0x00000001)) == 0x0000);
-  CHECK(dif_bf16_from_f32(u2f(0x80000001)) == 0x8000);
-  CHECK(dif_bf16_from_f32(u2f(0x00018000)) == 0x0002);
-  CHECK(dif_bf16_from_f32(u2f(0x00028000)) == 0x0002);
-  CHECK(dif_bf16_from_f32(u2f(0x007fffff)) == 0x0080);
-  CHECK(dif_bf16_to_float(0x0001) == u2f(0x00010000));
+  CHECK(dif__bf16_from_f32(u2f(0x00000001)) == 0x0000);
+  CHECK(dif__bf16_from_f32(u2f(0x80000001)) == 0x8000);
+  CHECK(dif__bf16_from_f32(u2f(0x00018000)) == 0x0002);
+  CHECK(dif__bf16_from_f32(u2f(0x00028000)) == 0x0002);
+  CHECK(dif__bf16_from_f32(u2f(0x007fffff)) == 0x0080);
+  CHECK(dif__bf16_to_float(0x0001) == u2f(0x00010000));
   /* the relative error of rounding is at most u = 2^-8 over a sweep */
   uint64_t s = 7;
   double worst = 0;
   for (int i = 0; i < 100000; i++) {
-    const float f = u2f((uint32_t)dif_test_rand_u64(&s) & 0x7effffffu) *
-                    (dif_test_rand_u64(&s) & 1 ? 1.0f : -1.0f);
+    const float f = u2f((uint32_t)dif__test_rand_u64(&s) & 0x7effffffu) *
+                    (dif__test_rand_u64(&s) & 1 ? 1.0f : -1.0f);
     if (!isnormal(f)) continue;
-    const double r = fabs((double)dif_bf16_round(f) - f) / fabs((double)f);
+    const double r = fabs((double)dif__bf16_round(f) - f) / fabs((double)f);
     if (r > worst) worst = r;
     /* round trip of a bf16 value is exact */
-    const uint16_t h = dif_bf16_from_f32(f);
-    CHECK(dif_bf16_from_f32(dif_bf16_to_float(h)) == h);
+    const uint16_t h = dif__bf16_from_f32(f);
+    CHECK(dif__bf16_from_f32(dif__bf16_to_float(h)) == h);
   }
   CHECK_MSG(worst <= U, "worst relative rounding error %.3g > 2^-8", worst);
   CHECK(worst > 0.9 * U);
 }
 
 TEST(f16_decode) {
-  CHECK(dif_f16_to_float(0x3c00) == 1.0f);
-  CHECK(dif_f16_to_float(0xc000) == -2.0f);
-  CHECK(dif_f16_to_float(0x7bff) == 65504.0f);
-  CHECK(dif_f16_to_float(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
-  CHECK(dif_f16_to_float(0x03ff) == ldexpf(1023.0f, -24));
-  CHECK(dif_f16_to_float(0x7c00) == INFINITY);
-  CHECK(isnan(dif_f16_to_float(0x7e00)));
-  CHECK(f2u(dif_f16_to_float(0x8000)) == 0x80000000u);
-  CHECK(dif_dtype_size(DIF_DTYPE_BF16) == 2 && dif_dtype_size(DIF_DTYPE_F32) == 4);
-  CHECK(strcmp(dif_dtype_name(DIF_DTYPE_F16), "f16") == 0);
+  CHECK(dif__f16_to_float(0x3c00) == 1.0f);
+  CHECK(dif__f16_to_float(0xc000) == -2.0f);
+  CHECK(dif__f16_to_float(0x7bff) == 65504.0f);
+  CHECK(dif__f16_to_float(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
+  CHECK(dif__f16_to_float(0x03ff) == ldexpf(1023.0f, -24));
+  CHECK(dif__f16_to_float(0x7c00) == INFINITY);
+  CHECK(isnan(dif__f16_to_float(0x7e00)));
+  CHECK(f2u(dif__f16_to_float(0x8000)) == 0x80000000u);
+  CHECK(dif__dtype_size(DIF__DTYPE_BF16) == 2 && dif__dtype_size(DIF__DTYPE_F32) == 4);
+  CHECK(strcmp(dif__dtype_name(DIF__DTYPE_F16), "f16") == 0);
 }
 
 /* ---- what runs here ---- */
@@ -124,23 +124,23 @@ TEST(f16_decode) {
 static bool bf16_only;   /* `test-backend bf16` */
 static int bf16_runners; /* backends that ran bf16 */
 
-static bool runs(const dif_backend *b, dif_dtype math, bool say) {
+static bool runs(const dif__backend *b, dif__dtype math, bool say) {
   char why[256] = "";
   const bool ok = b->supports(math, why, sizeof why);
-  if (!ok && say) printf("%s %s: skipped, %s\n", b->name, dif_dtype_name(math), why);
+  if (!ok && say) printf("%s %s: skipped, %s\n", b->name, dif__dtype_name(math), why);
   return ok;
 }
 
 TEST(registry) {
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   printf("this CPU: %s\n", cpu);
-  CHECK(dif_backend_count() >= 2);
-  CHECK(dif_backend_row_at(-1) == NULL && dif_backend_row_at(dif_backend_count()) == NULL);
-  CHECK(dif_backend_find("openblas") == &dif_backend_openblas);
-  CHECK(dif_backend_find("no-such") == NULL && dif_backend_find(NULL) == NULL);
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend_row *r = dif_backend_row_at(i);
+  CHECK(dif__backend_count() >= 2);
+  CHECK(dif__backend_row_at(-1) == NULL && dif__backend_row_at(dif__backend_count()) == NULL);
+  CHECK(dif__backend_find("openblas") == &dif__backend_openblas);
+  CHECK(dif__backend_find("no-such") == NULL && dif__backend_find(NULL) == NULL);
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend_row *r = dif__backend_row_at(i);
     CHECK(r->name && *r->name);
     if (!r->backend) {
       CHECK(r->missing && *r->missing);
@@ -148,17 +148,17 @@ TEST(registry) {
       continue;
     }
     CHECK(strcmp(r->backend->name, r->name) == 0);
-    CHECK(dif_backend_find(r->name) == r->backend);
+    CHECK(dif__backend_find(r->name) == r->backend);
     printf("%s: built (%s), ISA %s; f32 %s, bf16 %s\n", r->name, r->backend->what,
-           r->backend->isa(), runs(r->backend, DIF_DTYPE_F32, false) ? "yes" : "no",
-           runs(r->backend, DIF_DTYPE_BF16, false) ? "yes" : "no");
-    CHECK(runs(r->backend, DIF_DTYPE_F32, true)); /* every backend does float32 */
+           r->backend->isa(), runs(r->backend, DIF__DTYPE_F32, false) ? "yes" : "no",
+           runs(r->backend, DIF__DTYPE_BF16, false) ? "yes" : "no");
+    CHECK(runs(r->backend, DIF__DTYPE_F32, true)); /* every backend does float32 */
   }
-  CHECK(!runs(&dif_backend_openblas, DIF_DTYPE_BF16, false));
+  CHECK(!runs(&dif__backend_openblas, DIF__DTYPE_BF16, false));
 #ifdef DIF_HAVE_ONEDNN
-  CHECK(dif_backend_find("onednn") == &dif_backend_onednn);
+  CHECK(dif__backend_find("onednn") == &dif__backend_onednn);
 #else
-  CHECK(dif_backend_find("onednn") == NULL);
+  CHECK(dif__backend_find("onednn") == NULL);
 #endif
 }
 
@@ -166,30 +166,30 @@ TEST(registry) {
 
 /* Weight source data of a dtype, and its float32 value. */
 typedef struct wdata {
-  dif_dtype t;
+  dif__dtype t;
   void *src;
   float *f; /* the exact float32 value of every element */
 } wdata;
 
-static wdata make_weight(dif_dtype t, size_t count, uint64_t seed) {
+static wdata make_weight(dif__dtype t, size_t count, uint64_t seed) {
   wdata w = {t, NULL, fbuf(count)};
   uint64_t s = seed;
-  if (t == DIF_DTYPE_F32) {
-    dif_test_fill(w.f, count, seed, -1, 1);
+  if (t == DIF__DTYPE_F32) {
+    dif__test_fill(w.f, count, seed, -1, 1);
     w.src = w.f;
     return w;
   }
   uint16_t *h = calloc(count ? count : 1, sizeof *h);
   if (!h) abort();
   for (size_t i = 0; i < count; i++) {
-    if (t == DIF_DTYPE_F16) { /* sign, exponent 2^-7 .. 2^0, any mantissa */
-      const uint64_t r = dif_test_rand_u64(&s);
+    if (t == DIF__DTYPE_F16) { /* sign, exponent 2^-7 .. 2^0, any mantissa */
+      const uint64_t r = dif__test_rand_u64(&s);
       h[i] = (uint16_t)(((r & 1) << 15) | ((8 + (r >> 1) % 8) << 10) | ((r >> 8) & 0x3ff));
     } else {
-      h[i] = dif_bf16_from_f32(dif_test_rand_uniform(&s, -1, 1));
+      h[i] = dif__bf16_from_f32(dif__test_rand_uniform(&s, -1, 1));
     }
   }
-  dif_dtype_to_f32(t, h, count, w.f);
+  dif__dtype_to_f32(t, h, count, w.f);
   w.src = h;
   return w;
 }
@@ -215,7 +215,7 @@ typedef struct mat {
 
 static double at(mat m, int64_t r, int64_t c, bool round) {
   const float v = m.p[r * m.rs + c * m.cs];
-  return round ? (double)dif_bf16_round(v) : (double)v;
+  return round ? (double)dif__bf16_round(v) : (double)v;
 }
 
 static void ref_product(mat a, mat b, int64_t M, int64_t N, int64_t K, double alpha,
@@ -270,17 +270,17 @@ static const shape shapes[] = {
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
-static void check_linear(const dif_backend *be, dif_dtype math, dif_dtype src, shape sh,
+static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src, shape sh,
                          int64_t m_hint, bool bias, bool acc, uint64_t seed) {
   const int64_t M = sh.M, N = sh.N, K = sh.K;
   char what[160];
   snprintf(what, sizeof what, "%s %s linear, %s weights, M %lld N %lld K %lld%s%s, m_hint %lld",
-           be->name, dif_dtype_name(math), dif_dtype_name(src), (long long)M, (long long)N,
+           be->name, dif__dtype_name(math), dif__dtype_name(src), (long long)M, (long long)N,
            (long long)K, bias ? ", bias" : "", acc ? ", acc" : "", (long long)m_hint);
   kenv e;
   kenv_init(&e, 2);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   wdata w = make_weight(src, (size_t)(N * K), seed);
   float *x = frand((size_t)(M * K), seed + 1, -1, 1);
   float *b = bias ? frand((size_t)N, seed + 2, -1, 1) : NULL;
@@ -290,48 +290,50 @@ static void check_linear(const dif_backend *be, dif_dtype math, dif_dtype src, s
   double *ref = dbuf((size_t)(M * N)), *s2 = dbuf((size_t)(M * N)), *s1 = dbuf((size_t)(M * N));
   const mat xa = {x, K, 1}, wt = {w.f, 1, K}; /* Wᵀ: element (l, j) = W[j, l] */
 
-  dif_packed *p = NULL;
-  CHECK_STATUS(dif_backend_pack(be, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK, err.msg, "");
+  dif__packed *p = NULL;
+  CHECK_STATUS(dif__backend_pack(be, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK, err.msg,
+               "");
   if (p) {
     CHECK(p->backend == be && p->n == N && p->k == K && p->math == math && p->src == src);
-    CHECK_STATUS(dif_packed_linear(&e.k, p, x, M, b, acc, y, &err), DIF_OK, err.msg, "");
-    ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, math == DIF_DTYPE_BF16, ref, NULL, NULL);
-    double nmse = dif_test_nmse(y, ref, (size_t)(M * N));
+    CHECK_STATUS(dif__packed_linear(&e.k, p, x, M, b, acc, y, &err), DIF_OK, err.msg, "");
+    ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, math == DIF__DTYPE_BF16, ref, NULL,
+                NULL);
+    double nmse = dif__test_nmse(y, ref, (size_t)(M * N));
     CHECK_MSG(nmse <= NMSE_MAX, "%s: nmse %.3g > %.3g (against the %s reference)", what, nmse,
-              NMSE_MAX, math == DIF_DTYPE_BF16 ? "bf16-rounded" : "float32");
-    if (math == DIF_DTYPE_BF16) {
+              NMSE_MAX, math == DIF__DTYPE_BF16 ? "bf16-rounded" : "float32");
+    if (math == DIF__DTYPE_BF16) {
       ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, false, ref, s2, s1);
       check_bf16_bound(y, ref, s2, s1, M, N, K, N, what);
     }
-    if (be == &dif_backend_openblas) { /* the exact path, bit for bit */
+    if (be == &dif__backend_openblas) { /* the exact path, bit for bit */
       float *yd = fbuf((size_t)(M * N));
       memcpy(yd, y0, (size_t)(M * N) * sizeof *yd);
       if (acc)
-        dif_linear_acc(&e.k, x, M, K, dif_weight_f32(w.f, N * K), b, N, yd);
+        dif__linear_acc(&e.k, x, M, K, dif__weight_f32(w.f, N * K), b, N, yd);
       else
-        dif_linear(&e.k, x, M, K, dif_weight_f32(w.f, N * K), b, N, yd);
-      CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not dif_linear's bits", what);
+        dif__linear(&e.k, x, M, K, dif__weight_f32(w.f, N * K), b, N, yd);
+      CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not dif__linear's bits", what);
       free(yd);
     }
     /* a second call reuses the cached primitive and gives the same bits */
     float *y2 = fbuf((size_t)(M * N));
     memcpy(y2, y0, (size_t)(M * N) * sizeof *y2);
-    CHECK_STATUS(dif_packed_linear(&e.k, p, x, M, b, acc, y2, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__packed_linear(&e.k, p, x, M, b, acc, y2, &err), DIF_OK, err.msg, "");
     CHECK_MSG(memcmp(y, y2, (size_t)(M * N) * sizeof *y) == 0, "%s: second call differs", what);
     free(y2);
   }
-  dif_packed_free(p);
+  dif__packed_free(p);
   free_weight(&w);
   free(x), free(b), free(y0), free(y), free(ref), free(s2), free(s1);
   kenv_free(&e);
 }
 
-static const dif_dtype srcs[] = {DIF_DTYPE_F32, DIF_DTYPE_F16, DIF_DTYPE_BF16};
+static const dif__dtype srcs[] = {DIF__DTYPE_F32, DIF__DTYPE_F16, DIF__DTYPE_BF16};
 
-static void linear_all(dif_dtype math) {
+static void linear_all(dif__dtype math) {
   bool any = false;
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend *be = dif_backend_row_at(i)->backend;
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend *be = dif__backend_row_at(i)->backend;
     if (!be || !runs(be, math, true)) continue;
     any = true;
     for (size_t s = 0; s < N_SHAPES; s++)
@@ -342,11 +344,11 @@ static void linear_all(dif_dtype math) {
         check_linear(be, math, srcs[t], shapes[s], 0, s % 2 == 0, true, seed + 5);
       }
   }
-  if (math == DIF_DTYPE_BF16 && any) bf16_runners++;
+  if (math == DIF__DTYPE_BF16 && any) bf16_runners++;
 }
 
 /* The channels-first layouts (x read as [k, m], y written as [n, m]: what
- * dif_linear_cf_in / dif_linear_cf_out do on an NCHW plane): the same
+ * dif__linear_cf_in / dif__linear_cf_out do on an NCHW plane): the same
  * product as row-major, against the same references; on openblas the bits
  * of core/gemm.c's function for that layout. */
 static float *transposed(const float *a, int64_t rows, int64_t cols) {
@@ -356,18 +358,18 @@ static float *transposed(const float *a, int64_t rows, int64_t cols) {
   return t;
 }
 
-static void check_linear_layout(const dif_backend *be, dif_dtype math, shape sh, bool x_cf,
+static void check_linear_layout(const dif__backend *be, dif__dtype math, shape sh, bool x_cf,
                                 bool y_cf, bool bias, bool acc, uint64_t seed) {
   const int64_t M = sh.M, N = sh.N, K = sh.K;
   char what[200];
   snprintf(what, sizeof what, "%s %s linear, x %s, y %s, M %lld N %lld K %lld%s%s", be->name,
-           dif_dtype_name(math), x_cf ? "channels-first" : "row-major",
+           dif__dtype_name(math), x_cf ? "channels-first" : "row-major",
            y_cf ? "channels-first" : "row-major", (long long)M, (long long)N, (long long)K,
            bias ? ", bias" : "", acc ? ", acc" : "");
   kenv e;
   kenv_init(&e, 2);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   float *w = frand((size_t)(N * K), seed, -1, 1), *x = frand((size_t)(M * K), seed + 1, -1, 1);
   float *b = bias ? frand((size_t)N, seed + 2, -1, 1) : NULL;
   float *y0 = frand((size_t)(M * N), seed + 3, -1, 1);
@@ -376,42 +378,43 @@ static void check_linear_layout(const dif_backend *be, dif_dtype math, shape sh,
   float *xin = x_cf ? transposed(x, M, K) : x; /* [K, M] */
   float *y = y_cf ? transposed(y0, M, N) : fbuf((size_t)(M * N));
   if (!y_cf) memcpy(y, y0, (size_t)(M * N) * sizeof *y);
-  dif_packed *p = NULL;
-  CHECK_STATUS(dif_backend_pack(be, math, DIF_DTYPE_F32, w, N, K, M, &p, &err), DIF_OK, err.msg,
+  dif__packed *p = NULL;
+  CHECK_STATUS(dif__backend_pack(be, math, DIF__DTYPE_F32, w, N, K, M, &p, &err), DIF_OK, err.msg,
                "");
   if (p) {
-    CHECK_STATUS(dif_packed_linear_cf(&e.k, p, xin, x_cf, M, b, acc, y, y_cf, &err), DIF_OK,
+    CHECK_STATUS(dif__packed_linear_cf(&e.k, p, xin, x_cf, M, b, acc, y, y_cf, &err), DIF_OK,
                  err.msg, "");
     float *yr = y_cf ? transposed(y, N, M) : y; /* back to [M, N] */
-    ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, math == DIF_DTYPE_BF16, ref, NULL, NULL);
-    const double nmse = dif_test_nmse(yr, ref, (size_t)(M * N));
+    ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, math == DIF__DTYPE_BF16, ref, NULL,
+                NULL);
+    const double nmse = dif__test_nmse(yr, ref, (size_t)(M * N));
     CHECK_MSG(nmse <= NMSE_MAX, "%s: nmse %.3g > %.3g", what, nmse, NMSE_MAX);
-    if (math == DIF_DTYPE_BF16) {
+    if (math == DIF__DTYPE_BF16) {
       ref_product(xa, wt, M, N, K, 1, b, acc ? 1 : 0, y0, N, false, ref, s2, s1);
       check_bf16_bound(yr, ref, s2, s1, M, N, K, N, what);
     }
-    if (be == &dif_backend_openblas && x_cf != y_cf && !(x_cf && acc)) {
+    if (be == &dif__backend_openblas && x_cf != y_cf && !(x_cf && acc)) {
       float *yd = y_cf ? transposed(y0, M, N) : fbuf((size_t)(M * N));
       if (!y_cf) memcpy(yd, y0, (size_t)(M * N) * sizeof *yd);
       if (x_cf)
-        dif_linear_cf_in(&e.k, xin, M, K, dif_weight_f32(w, N * K), b, N, yd);
+        dif__linear_cf_in(&e.k, xin, M, K, dif__weight_f32(w, N * K), b, N, yd);
       else
-        dif_linear_cf_out(&e.k, xin, M, K, dif_weight_f32(w, N * K), b, N, yd, acc);
+        dif__linear_cf_out(&e.k, xin, M, K, dif__weight_f32(w, N * K), b, N, yd, acc);
       CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not core/gemm.c's bits",
                 what);
       free(yd);
     }
     if (yr != y) free(yr);
   }
-  dif_packed_free(p);
+  dif__packed_free(p);
   if (xin != x) free(xin);
   free(w), free(x), free(b), free(y0), free(y), free(ref), free(s2), free(s1);
   kenv_free(&e);
 }
 
-static void linear_layouts(dif_dtype math) {
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend *be = dif_backend_row_at(i)->backend;
+static void linear_layouts(dif__dtype math) {
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend *be = dif__backend_row_at(i)->backend;
     if (!be || !runs(be, math, false)) continue;
     for (size_t s = 0; s < N_SHAPES; s++)
       for (int l = 1; l < 4; l++)
@@ -422,17 +425,17 @@ static void linear_layouts(dif_dtype math) {
 }
 
 TEST(linear_f32) {
-  linear_all(DIF_DTYPE_F32);
-  linear_layouts(DIF_DTYPE_F32);
+  linear_all(DIF__DTYPE_F32);
+  linear_layouts(DIF__DTYPE_F32);
 }
 TEST(linear_bf16) {
-  linear_all(DIF_DTYPE_BF16);
-  linear_layouts(DIF_DTYPE_BF16);
+  linear_all(DIF__DTYPE_BF16);
+  linear_layouts(DIF__DTYPE_BF16);
 }
 
 /* ---- matmul ---- */
 
-static void check_matmul(const dif_backend *be, dif_dtype math, shape sh, int t, float alpha,
+static void check_matmul(const dif__backend *be, dif__dtype math, shape sh, int t, float alpha,
                          float beta, uint64_t seed) {
   const int64_t M = sh.M, N = sh.N, K = sh.K;
   const bool ta = t & 1, tb = t & 2;
@@ -440,12 +443,12 @@ static void check_matmul(const dif_backend *be, dif_dtype math, shape sh, int t,
   const int64_t arows = ta ? K : M, brows = tb ? N : K;
   char what[160];
   snprintf(what, sizeof what, "%s %s matmul%s%s, M %lld N %lld K %lld, alpha %g beta %g", be->name,
-           dif_dtype_name(math), ta ? " Aᵀ" : "", tb ? " Bᵀ" : "", (long long)M, (long long)N,
+           dif__dtype_name(math), ta ? " Aᵀ" : "", tb ? " Bᵀ" : "", (long long)M, (long long)N,
            (long long)K, alpha, beta);
   kenv e;
   kenv_init(&e, 1);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   float *A = frand((size_t)(arows * lda), seed, -1, 1);
   float *B = frand((size_t)(brows * ldb), seed + 1, -1, 1);
   float *C0 = frand((size_t)(M * ldc), seed + 2, -1, 1);
@@ -461,30 +464,30 @@ static void check_matmul(const dif_backend *be, dif_dtype math, shape sh, int t,
   for (int64_t i = 0; i < M * ldc; i++) ref[i] = 42, s1[i] = s2[i] = 0;
   const mat a = ta ? (mat){A, 1, lda} : (mat){A, lda, 1};
   const mat b = tb ? (mat){B, 1, ldb} : (mat){B, ldb, 1};
-  CHECK_STATUS(dif_backend_matmul(be, &e.k, math, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                                  ldc, &err),
+  CHECK_STATUS(dif__backend_matmul(be, &e.k, math, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                                   ldc, &err),
                DIF_OK, err.msg, "");
-  ref_product(a, b, M, N, K, alpha, NULL, beta, C0, ldc, math == DIF_DTYPE_BF16, ref, NULL, NULL);
-  const double nmse = dif_test_nmse(C, ref, (size_t)(M * ldc));
+  ref_product(a, b, M, N, K, alpha, NULL, beta, C0, ldc, math == DIF__DTYPE_BF16, ref, NULL, NULL);
+  const double nmse = dif__test_nmse(C, ref, (size_t)(M * ldc));
   CHECK_MSG(nmse <= NMSE_MAX, "%s: nmse %.3g", what, nmse);
-  if (math == DIF_DTYPE_BF16) {
+  if (math == DIF__DTYPE_BF16) {
     ref_product(a, b, M, N, K, alpha, NULL, beta, C0, ldc, false, ref, s2, s1);
     check_bf16_bound(C, ref, s2, s1, M, N, K, ldc, what);
   }
-  if (be == &dif_backend_openblas) {
+  if (be == &dif__backend_openblas) {
     float *D = fbuf((size_t)(M * ldc));
     memcpy(D, beta == 0 ? C : C0, (size_t)(M * ldc) * sizeof *D);
-    dif_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, D, ldc);
-    CHECK_MSG(memcmp(C, D, (size_t)(M * ldc) * sizeof *C) == 0, "%s: not dif_gemm's bits", what);
+    dif__gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, D, ldc);
+    CHECK_MSG(memcmp(C, D, (size_t)(M * ldc) * sizeof *C) == 0, "%s: not dif__gemm's bits", what);
     free(D);
   }
   free(A), free(B), free(C0), free(C), free(ref), free(s2), free(s1);
   kenv_free(&e);
 }
 
-static void matmul_all(dif_dtype math) {
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend *be = dif_backend_row_at(i)->backend;
+static void matmul_all(dif__dtype math) {
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend *be = dif__backend_row_at(i)->backend;
     if (!be || !runs(be, math, false)) continue;
     for (size_t s = 0; s < N_SHAPES; s++)
       for (int t = 0; t < 4; t++) {
@@ -497,65 +500,65 @@ static void matmul_all(dif_dtype math) {
   }
 }
 
-TEST(matmul_f32) { matmul_all(DIF_DTYPE_F32); }
-TEST(matmul_bf16) { matmul_all(DIF_DTYPE_BF16); }
+TEST(matmul_f32) { matmul_all(DIF__DTYPE_F32); }
+TEST(matmul_bf16) { matmul_all(DIF__DTYPE_BF16); }
 
 /* ---- argument checks ---- */
 
 TEST(arguments) {
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   const float w[6] = {1, 2, 3, 4, 5, 6};
-  dif_packed *p = (dif_packed *)&err; /* must be reset to NULL on failure */
-  const dif_backend *ob = &dif_backend_openblas;
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, NULL, 2, 3, 0, &p, &err),
+  dif__packed *p = (dif__packed *)&err; /* must be reset to NULL on failure */
+  const dif__backend *ob = &dif__backend_openblas;
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, NULL, 2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   CHECK(p == NULL);
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, 0, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 0, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "empty");
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, -2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, -2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "negative");
   CHECK_STATUS(
-      dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, (int64_t)1 << 40, 3, 0, &p, &err),
+      dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, (int64_t)1 << 40, 3, 0, &p, &err),
       DIF_ERR_LIMIT, err.msg, "limit");
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F16, DIF_DTYPE_F32, w, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F16, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "f32 or bf16");
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_BF16, DIF_DTYPE_F32, w, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_BF16, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "float32 only");
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, (dif_dtype)9, w, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, (dif__dtype)9, w, 2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "dtype");
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, 2, 3, 0, NULL, &err),
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 2, 3, 0, NULL, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "out");
-  CHECK_STATUS(dif_backend_pack(ob, DIF_DTYPE_F32, DIF_DTYPE_F32, w, 2, 3, 0, &p, &err), DIF_OK,
+  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err), DIF_OK,
                err.msg, "");
   CHECK(p && p->bytes == 0); /* F32 is used in place */
   float x[3] = {1, 1, 1}, y[2] = {0, 0};
-  CHECK_STATUS(dif_packed_linear(NULL, p, NULL, 1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif__packed_linear(NULL, p, NULL, 1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "NULL");
-  CHECK_STATUS(dif_packed_linear(NULL, p, x, -1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif__packed_linear(NULL, p, x, -1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "negative");
-  CHECK_STATUS(dif_packed_linear(NULL, p, x, 0, NULL, false, y, &err), DIF_OK, err.msg, "");
-  CHECK_STATUS(dif_packed_linear(NULL, p, x, 1, NULL, false, y, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__packed_linear(NULL, p, x, 0, NULL, false, y, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__packed_linear(NULL, p, x, 1, NULL, false, y, &err), DIF_OK, err.msg, "");
   CHECK(y[0] == 6 && y[1] == 15);
-  dif_packed_free(p);
-  dif_packed_free(NULL);
+  dif__packed_free(p);
+  dif__packed_free(NULL);
   float C[4] = {1, 2, 3, 4};
-  CHECK_STATUS(dif_backend_matmul(ob, NULL, DIF_DTYPE_F32, false, false, 2, 2, 0, 1, NULL, 1, NULL,
-                                  1, 0.5f, C, 2, &err),
+  CHECK_STATUS(dif__backend_matmul(ob, NULL, DIF__DTYPE_F32, false, false, 2, 2, 0, 1, NULL, 1,
+                                   NULL, 1, 0.5f, C, 2, &err),
                DIF_OK, err.msg, "");
   CHECK(C[0] == 0.5f && C[3] == 2.0f);
-  CHECK_STATUS(dif_backend_matmul(ob, NULL, DIF_DTYPE_F32, false, false, 2, 2, 3, 1, w, 2, w, 2, 0,
-                                  C, 2, &err),
+  CHECK_STATUS(dif__backend_matmul(ob, NULL, DIF__DTYPE_F32, false, false, 2, 2, 3, 1, w, 2, w, 2,
+                                   0, C, 2, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "leading");
-  CHECK_STATUS(dif_backend_matmul(ob, NULL, DIF_DTYPE_BF16, false, false, 1, 1, 1, 1, w, 1, w, 1, 0,
-                                  C, 1, &err),
+  CHECK_STATUS(dif__backend_matmul(ob, NULL, DIF__DTYPE_BF16, false, false, 1, 1, 1, 1, w, 1, w, 1,
+                                   0, C, 1, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "bf16");
 }
 
 /* ---- one packed weight, several threads ---- */
 
 typedef struct thread_job {
-  const dif_packed *p;
+  const dif__packed *p;
   const float *x;
   int64_t m;
   float *y;
@@ -567,25 +570,25 @@ static void *thread_main(void *arg) {
   thread_job *j = arg;
   kenv e;
   kenv_init(&e, 0);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   for (int r = 0; r < j->reps && !j->st; r++)
-    j->st = dif_packed_linear(&e.k, j->p, j->x, j->m, NULL, false, j->y, &err);
+    j->st = dif__packed_linear(&e.k, j->p, j->x, j->m, NULL, false, j->y, &err);
   kenv_free(&e);
   return NULL;
 }
 
 /* Threads with different row counts fill one packed weight's primitive
  * cache at once (and overflow it); each result equals the one-thread one. */
-static void threads_on(const dif_backend *be, dif_dtype math) {
+static void threads_on(const dif__backend *be, dif__dtype math) {
   enum { T = 12, REPS = 3 };
   const int64_t N = 48, K = 40;
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   float *w = frand((size_t)(N * K), 3, -1, 1), *x = frand((size_t)(T + 1) * K, 4, -1, 1);
   float *y = fbuf((size_t)(T * (T + 1) * N)), *want = fbuf((size_t)(T * (T + 1) * N));
-  dif_packed *p = NULL;
-  CHECK_STATUS(dif_backend_pack(be, math, DIF_DTYPE_F32, w, N, K, 0, &p, &err), DIF_OK, err.msg,
+  dif__packed *p = NULL;
+  CHECK_STATUS(dif__backend_pack(be, math, DIF__DTYPE_F32, w, N, K, 0, &p, &err), DIF_OK, err.msg,
                "");
   if (!p) return;
   thread_job jobs[T];
@@ -598,78 +601,78 @@ static void threads_on(const dif_backend *be, dif_dtype math) {
   for (int i = 0; i < T; i++) {
     CHECK(jobs[i].st == DIF_OK);
     float *wi = want + (size_t)i * (T + 1) * N;
-    CHECK_STATUS(dif_packed_linear(NULL, p, x, i + 1, NULL, false, wi, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__packed_linear(NULL, p, x, i + 1, NULL, false, wi, &err), DIF_OK, err.msg, "");
     CHECK_MSG(memcmp(wi, jobs[i].y, (size_t)(i + 1) * N * sizeof *wi) == 0,
-              "%s %s: thread with m = %d differs", be->name, dif_dtype_name(math), i + 1);
+              "%s %s: thread with m = %d differs", be->name, dif__dtype_name(math), i + 1);
   }
-  dif_packed_free(p);
+  dif__packed_free(p);
   free(w), free(x), free(y), free(want);
 }
 
 TEST(threads) {
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend *be = dif_backend_row_at(i)->backend;
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend *be = dif__backend_row_at(i)->backend;
     if (!be) continue;
-    threads_on(be, DIF_DTYPE_F32);
-    if (runs(be, DIF_DTYPE_BF16, false)) threads_on(be, DIF_DTYPE_BF16);
+    threads_on(be, DIF__DTYPE_F32);
+    if (runs(be, DIF__DTYPE_BF16, false)) threads_on(be, DIF__DTYPE_BF16);
   }
 }
 
-/* ---- the fast path's weight cache (core/fast.c) and dif_linear's use of it ---- */
+/* ---- the fast path's weight cache (core/fast.c) and dif__linear's use of it ---- */
 
 TEST(fast_cache) {
   char why[256] = "";
-  const dif_backend *native = dif_backend_fast_native(why, sizeof why);
+  const dif__backend *native = dif__backend_fast_native(why, sizeof why);
   printf("fast_native: %s\n", native ? native->name : why);
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend *be = dif_backend_row_at(i)->backend;
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend *be = dif__backend_row_at(i)->backend;
     if (!be) continue;
-    CHECK(be->native != NULL && be->native(DIF_DTYPE_F32));
-    if (be->native(DIF_DTYPE_BF16)) CHECK(runs(be, DIF_DTYPE_BF16, false));
-    if (!runs(be, DIF_DTYPE_BF16, false)) continue;
+    CHECK(be->native != NULL && be->native(DIF__DTYPE_F32));
+    if (be->native(DIF__DTYPE_BF16)) CHECK(runs(be, DIF__DTYPE_BF16, false));
+    if (!runs(be, DIF__DTYPE_BF16, false)) continue;
     kenv e;
     kenv_init(&e, 2);
-    dif_error err;
-    dif_error_clear(&err);
-    dif_fast *f = NULL;
-    CHECK_STATUS(dif_fast_new(be, &f, &err), DIF_OK, err.msg, "");
+    dif__error err;
+    dif__error_clear(&err);
+    dif__fast *f = NULL;
+    CHECK_STATUS(dif__fast_new(be, &f, &err), DIF_OK, err.msg, "");
     if (!f) continue;
     const int64_t M = 13, N = 33, K = 70;
     float *w = frand((size_t)(N * K), 5, -1, 1), *x = frand((size_t)(M * K), 6, -1, 1);
     float *b = frand((size_t)N, 7, -1, 1);
     float *y = fbuf((size_t)(M * N)), *yp = fbuf((size_t)(M * N));
-    const dif_packed *p1 = NULL, *p2 = NULL, *p3 = NULL;
-    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(w, N * K), N, K, M, &p1, &err), DIF_OK, err.msg,
-                 "");
-    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(w, N * K), N, K, 1, &p2, &err), DIF_OK, err.msg,
-                 "");
-    CHECK(p1 && p1 == p2 && p1->math == DIF_DTYPE_BF16 && p1->n == N && p1->k == K);
+    const dif__packed *p1 = NULL, *p2 = NULL, *p3 = NULL;
+    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(w, N * K), N, K, M, &p1, &err), DIF_OK,
+                 err.msg, "");
+    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(w, N * K), N, K, 1, &p2, &err), DIF_OK,
+                 err.msg, "");
+    CHECK(p1 && p1 == p2 && p1->math == DIF__DTYPE_BF16 && p1->n == N && p1->k == K);
     /* the same address with another shape is another weight */
-    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(w, N * K), K, N, M, &p3, &err), DIF_OK, err.msg,
-                 "");
+    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(w, N * K), K, N, M, &p3, &err), DIF_OK,
+                 err.msg, "");
     CHECK(p3 && p3 != p1 && p3->n == K);
-    /* dif_linear on a fast kctx is the packed weight's product, bit for bit */
+    /* dif__linear on a fast kctx is the packed weight's product, bit for bit */
     e.k.fast = f;
-    dif_linear(&e.k, x, M, K, dif_weight_f32(w, N * K), b, N, y);
+    dif__linear(&e.k, x, M, K, dif__weight_f32(w, N * K), b, N, y);
     e.k.fast = NULL;
-    CHECK_STATUS(dif_packed_linear(&e.k, p1, x, M, b, false, yp, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__packed_linear(&e.k, p1, x, M, b, false, yp, &err), DIF_OK, err.msg, "");
     CHECK(memcmp(y, yp, (size_t)(M * N) * sizeof *y) == 0);
     /* and many weights grow the table without losing one */
     float *many = frand(300 * 8, 9, -1, 1);
-    const dif_packed *first = NULL, *again = NULL;
+    const dif__packed *first = NULL, *again = NULL;
     for (int j = 0; j < 300; j++) {
-      const dif_packed *q = NULL;
-      CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(many + 8 * j, 8), 2, 4, 1, &q, &err), DIF_OK,
+      const dif__packed *q = NULL;
+      CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(many + 8 * j, 8), 2, 4, 1, &q, &err), DIF_OK,
                    err.msg, "");
       if (j == 0) first = q;
     }
-    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(many, 8), 2, 4, 1, &again, &err), DIF_OK,
+    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(many, 8), 2, 4, 1, &again, &err), DIF_OK,
                  err.msg, "");
     CHECK(first && first == again);
-    dif_fast_stats st;
-    dif_fast_get_stats(f, &st);
+    dif__fast_stats st;
+    dif__fast_get_stats(f, &st);
     CHECK(st.weights == 302 && st.bytes > 0 && st.fallbacks == 0);
-    dif_fast_free(f);
+    dif__fast_free(f);
     free(w), free(x), free(b), free(y), free(yp), free(many);
     kenv_free(&e);
   }
@@ -679,7 +682,7 @@ TEST(fast_cache) {
 
 static void say_bf16(void) {
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
+  dif__cpu_describe(cpu, sizeof cpu);
   if (bf16_runners) {
     printf("bf16: ran on %d backend(s); worst error / bound %.2f (this CPU: %s)\n", bf16_runners,
            bf16_stats.worst_ratio, cpu);
@@ -687,19 +690,19 @@ static void say_bf16(void) {
   }
   /* Why not: a backend that could run bf16 says what the CPU lacks; without
    * one in this build, the missing rows say why. */
-  for (int i = 0; i < dif_backend_count(); i++) {
-    const dif_backend_row *r = dif_backend_row_at(i);
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend_row *r = dif__backend_row_at(i);
     char why[256] = "";
-    if (r->backend && r->backend != &dif_backend_openblas &&
-        !r->backend->supports(DIF_DTYPE_BF16, why, sizeof why)) {
+    if (r->backend && r->backend != &dif__backend_openblas &&
+        !r->backend->supports(DIF__DTYPE_BF16, why, sizeof why)) {
       printf("bf16: skipped, %s\n", why);
       return;
     }
   }
   printf("bf16: skipped, no bf16 backend in this build (this CPU: %s)", cpu);
-  for (int i = 0; i < dif_backend_count(); i++)
-    if (!dif_backend_row_at(i)->backend)
-      printf("; %s: missing: %s", dif_backend_row_at(i)->name, dif_backend_row_at(i)->missing);
+  for (int i = 0; i < dif__backend_count(); i++)
+    if (!dif__backend_row_at(i)->backend)
+      printf("; %s: missing: %s", dif__backend_row_at(i)->name, dif__backend_row_at(i)->missing);
   printf("\n");
 }
 
@@ -718,7 +721,7 @@ int main(int argc, char **argv) {
   RUN(fast_cache);
   if (!bf16_only) RUN(threads);
   say_bf16();
-  const int rc = dif_test_finish();
+  const int rc = dif__test_finish();
   if (bf16_only && !bf16_runners && rc == 0) return 77;
   return rc;
 }

@@ -9,7 +9,7 @@
  *
  * The hazard only exists on CPUs that OpenBLAS misjudges (e.g. Emerald
  * Rapids → Prescott). To test it on every CPU, the children interpose
- * openblas_get_corename and report "Prescott" (DIF_TEST_FAKE_CORE): the
+ * openblas_get_corename and report "Prescott" (DIF__TEST_FAKE_CORE): the
  * library then believes OpenBLAS chose slow kernels, which is exactly when
  * it used to switch. Each run is a fresh process (the check runs once per
  * process); each child checks deterministically that the kernel table
@@ -134,5 +134,5 @@ int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--child"))
     return child(DIF_TEST_DATA "/golden/models/tiny-sd");
   RUN(host_blas_survives_first_libdif_calls);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -92,67 +92,67 @@ TEST(openclip_in_proj_split) {
               {bn, "F32", 1, {6}, b},
               {"cond_stage_model.model.ln_final.weight", "F32", 1, {2}, NULL}};
   const char *path = write_st("openclip.safetensors", s, 4);
-  dif_checkpoint *c = NULL;
-  dif_error err = {0};
-  CHECK_STATUS(dif_checkpoint_open(path, &c, &err), DIF_OK, err.msg, "");
+  dif__checkpoint *c = NULL;
+  dif__error err = {0};
+  CHECK_STATUS(dif__checkpoint_open(path, &c, &err), DIF_OK, err.msg, "");
   if (!c) return;
-  CHECK(strcmp(dif_checkpoint_describe(c)->family, "SD-2.x") == 0);
-  dif_safetensors *v = NULL;
-  CHECK_STATUS(dif_checkpoint_part(c, "text_encoder", NULL, &v, &err), DIF_OK, err.msg, "");
-  dif_checkpoint_close(c); /* the view keeps the file mapped */
+  CHECK(strcmp(dif__checkpoint_describe(c)->family, "SD-2.x") == 0);
+  dif__safetensors *v = NULL;
+  CHECK_STATUS(dif__checkpoint_part(c, "text_encoder", NULL, &v, &err), DIF_OK, err.msg, "");
+  dif__checkpoint_close(c); /* the view keeps the file mapped */
   if (!v) return;
   static const char *const qkv[] = {"q", "k", "v"};
   for (int i = 0; i < 3; i++) {
     char name[128];
-    dif_tensor t;
+    dif__tensor t;
     snprintf(name, sizeof name, "text_model.encoder.layers.0.self_attn.%s_proj.weight", qkv[i]);
-    CHECK_STATUS(dif_st_get_f32(v, name, &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(v, name, &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 2);
     for (int k = 0; k < 4; k++) CHECK(t.data[k] == (float)(4 * i + k));
     snprintf(name, sizeof name, "text_model.encoder.layers.1.self_attn.%s_proj.weight", qkv[i]);
-    CHECK_STATUS(dif_st_get_f32(v, name, &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(v, name, &t, &err), DIF_OK, err.msg, "");
     for (int k = 0; k < 4; k++) CHECK(t.data[k] == 1.0f + (float)(4 * i + k) / 16.0f);
     snprintf(name, sizeof name, "text_model.encoder.layers.0.self_attn.%s_proj.bias", qkv[i]);
-    CHECK_STATUS(dif_st_get_f32(v, name, &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(v, name, &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 1 && t.shape[0] == 2 && t.data[0] == 100.0f + (float)(2 * i));
   }
-  dif_tensor t;
-  CHECK_STATUS(dif_st_get_f32(v, "text_model.final_layer_norm.weight", &t, &err), DIF_OK, err.msg,
+  dif__tensor t;
+  CHECK_STATUS(dif__st_get_f32(v, "text_model.final_layer_norm.weight", &t, &err), DIF_OK, err.msg,
                "");
-  CHECK_STATUS(dif_st_get_f32(v, "text_model.encoder.layers.2.self_attn.q_proj.weight", &t, &err),
+  CHECK_STATUS(dif__st_get_f32(v, "text_model.encoder.layers.2.self_attn.q_proj.weight", &t, &err),
                DIF_ERR_BAD_MODEL, err.msg, "openclip.safetensors [text_encoder]: missing tensor");
-  dif_st_close(v);
+  dif__st_close(v);
 }
 
 TEST(pickles_refused) {
-  dif_checkpoint *c = NULL;
-  dif_error err = {0};
+  dif__checkpoint *c = NULL;
+  dif__error err = {0};
   const char *ckpt = write_bytes("v1-5-pruned.ckpt", "PK\3\4....", 8);
-  CHECK_STATUS(dif_checkpoint_open(ckpt, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
+  CHECK_STATUS(dif__checkpoint_open(ckpt, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "v1-5-pruned.ckpt is a PyTorch pickle checkpoint: loading one runs whatever code");
   CHECK(strstr(err.msg, "weights_only=True") && strstr(err.msg, "save_file"));
   const char *renamed = write_bytes("model.safetensors", "\x80\x02}q\0", 5);
-  CHECK_STATUS(dif_checkpoint_open(renamed, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
+  CHECK_STATUS(dif__checkpoint_open(renamed, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "model.safetensors is a PyTorch pickle checkpoint");
   const char *zip = write_bytes("zip.safetensors", "PK\3\4abcd", 8);
-  CHECK_STATUS(dif_checkpoint_open(zip, &c, &err), DIF_ERR_UNSUPPORTED, err.msg, "pickle");
+  CHECK_STATUS(dif__checkpoint_open(zip, &c, &err), DIF_ERR_UNSUPPORTED, err.msg, "pickle");
   CHECK(c == NULL);
   /* through the API, with a config folder */
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
-  CHECK(dif_context_set_config(ctx, dif_test_path(SD_DIR)) == DIF_OK);
+  CHECK(dif_context_set_config(ctx, dif__test_path(SD_DIR)) == DIF_OK);
   CHECK_STATUS(dif_context_load(ctx, ckpt), DIF_ERR_UNSUPPORTED, dif_context_last_error(ctx),
                "runs whatever code the file contains");
   dif_context_free(ctx);
 }
 
 TEST(unknown_layouts) {
-  dif_checkpoint *c = NULL;
-  dif_error err = {0};
+  dif__checkpoint *c = NULL;
+  dif__error err = {0};
   spec d[] = {{"conv_in.weight", "F32", 1, {4}, NULL}};
   const char *diffusers = write_st("diffusion_pytorch_model.safetensors", d, 1);
   CHECK_STATUS(
-      dif_checkpoint_open(diffusers, &c, &err), DIF_ERR_BAD_MODEL, err.msg,
+      dif__checkpoint_open(diffusers, &c, &err), DIF_ERR_BAD_MODEL, err.msg,
       "diffusion_pytorch_model.safetensors: not a single-file Stable Diffusion checkpoint");
   CHECK(strstr(err.msg, "'conv_in.weight'") != NULL);
   spec x[] = {{"conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
@@ -162,43 +162,44 @@ TEST(unknown_layouts) {
                NULL},
               {"model.diffusion_model.input_blocks.0.0.weight", "F32", 1, {4}, NULL}};
   const char *sdxl = write_st("sd_xl_base_1.0.safetensors", x, 2);
-  CHECK_STATUS(dif_checkpoint_open(sdxl, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
+  CHECK_STATUS(dif__checkpoint_open(sdxl, &c, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "sd_xl_base_1.0.safetensors is an SDXL checkpoint");
   char longname[300];
   snprintf(longname, sizeof longname, "model.diffusion_model.input_blocks.1.0.%0200d", 7);
   spec y[] = {{longname, "F32", 1, {4}, NULL}};
   const char *longkey = write_st("long-key.safetensors", y, 1);
-  CHECK_STATUS(dif_checkpoint_open(longkey, &c, &err), DIF_OK, err.msg, "");
-  dif_safetensors *v = NULL;
+  CHECK_STATUS(dif__checkpoint_open(longkey, &c, &err), DIF_OK, err.msg, "");
+  dif__safetensors *v = NULL;
   if (c)
-    CHECK_STATUS(dif_checkpoint_part(c, "unet", dif_test_path(SD_DIR "/unet"), &v, &err),
+    CHECK_STATUS(dif__checkpoint_part(c, "unet", dif__test_path(SD_DIR "/unet"), &v, &err),
                  DIF_ERR_BAD_MODEL, err.msg, "has a name of 239 bytes");
   CHECK(v == NULL);
-  dif_checkpoint_close(c);
+  dif__checkpoint_close(c);
   c = NULL;
   const char *empty = write_st("empty.safetensors", x, 0);
-  CHECK_STATUS(dif_checkpoint_open(empty, &c, &err), DIF_ERR_BAD_MODEL, err.msg, "no tensors");
+  CHECK_STATUS(dif__checkpoint_open(empty, &c, &err), DIF_ERR_BAD_MODEL, err.msg, "no tensors");
   CHECK(c == NULL);
 }
 
 TEST(bad_in_proj) {
-  dif_checkpoint *c = NULL;
-  dif_safetensors *v = NULL;
-  dif_error err = {0};
+  dif__checkpoint *c = NULL;
+  dif__safetensors *v = NULL;
+  dif__error err = {0};
   spec s[] = {{"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",
                "F32",
                2,
                {10, 4},
                NULL}};
   const char *path = write_st("bad-in-proj.safetensors", s, 1);
-  CHECK_STATUS(dif_checkpoint_open(path, &c, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__checkpoint_open(path, &c, &err), DIF_OK, err.msg, "");
   if (c) {
-    CHECK_STATUS(dif_checkpoint_part(c, "text_encoder", NULL, &v, &err), DIF_ERR_BAD_MODEL, err.msg,
+    CHECK_STATUS(dif__checkpoint_part(c, "text_encoder", NULL, &v, &err), DIF_ERR_BAD_MODEL,
+                 err.msg,
                  "bad-in-proj.safetensors: tensor "
                  "'cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight' is not a "
                  "fused q/k/v projection");
     CHECK(v == NULL);
-    dif_checkpoint_close(c);
+    dif__checkpoint_close(c);
   }
   spec p[] = {{"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",
                "F32",
@@ -207,11 +208,11 @@ TEST(bad_in_proj) {
                NULL},
               {"cond_stage_model.model.text_projection", "F32", 2, {5, 5}, NULL}};
   path = write_st("bad-projection.safetensors", p, 2);
-  CHECK_STATUS(dif_checkpoint_open(path, &c, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__checkpoint_open(path, &c, &err), DIF_OK, err.msg, "");
   if (c) {
-    CHECK_STATUS(dif_checkpoint_part(c, "text_encoder", NULL, &v, &err), DIF_ERR_BAD_MODEL, err.msg,
-                 "'cond_stage_model.model.text_projection' has 5 rows");
-    dif_checkpoint_close(c);
+    CHECK_STATUS(dif__checkpoint_part(c, "text_encoder", NULL, &v, &err), DIF_ERR_BAD_MODEL,
+                 err.msg, "'cond_stage_model.model.text_projection' has 5 rows");
+    dif__checkpoint_close(c);
   }
 }
 
@@ -228,12 +229,12 @@ TEST(missing_part_nothing_loaded) {
   CHECK(strstr(info, "\"family\": \"SD-1.x\"") && !strstr(info, "\"vae\""));
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
-  CHECK(dif_context_set_config(ctx, dif_test_path(SD_DIR)) == DIF_OK);
+  CHECK(dif_context_set_config(ctx, dif__test_path(SD_DIR)) == DIF_OK);
   CHECK_STATUS(dif_context_load(ctx, path), DIF_ERR_BAD_MODEL, dif_context_last_error(ctx),
                "no-vae.safetensors: the checkpoint has no vae (no tensor starts with "
                "first_stage_model.)");
   CHECK(dif_context_model_file_count(ctx) == 0 && !dif_context_is_unclip(ctx));
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(SD_FILE)), DIF_OK, dif_context_last_error(ctx),
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(SD_FILE)), DIF_OK, dif_context_last_error(ctx),
                "");
   CHECK(dif_context_model_file_count(ctx) == 3);
   dif_context_free(ctx);
@@ -244,16 +245,16 @@ TEST(missing_part_nothing_loaded) {
 TEST(wrong_config) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
-  CHECK(dif_context_set_config(ctx, dif_test_path(UNCLIP_DIR)) == DIF_OK);
-  dif_status s = dif_context_load(ctx, dif_test_path(SD_FILE));
+  CHECK(dif_context_set_config(ctx, dif__test_path(UNCLIP_DIR)) == DIF_OK);
+  dif_status s = dif_context_load(ctx, dif__test_path(SD_FILE));
   const char *m = dif_context_last_error(ctx);
   CHECK_MSG(s == DIF_ERR_BAD_MODEL && strstr(m, "tiny-sd.ldm.safetensors [unet]: ") &&
                 strstr(m, "tensor '"),
             "%s: %s", dif_status_string(s), m);
   CHECK(dif_context_model_file_count(ctx) == 0);
   /* a two-layer SD-2.x-style UNet read with a one-layer SD-1.x config */
-  CHECK(dif_context_set_config(ctx, dif_test_path(SD_DIR)) == DIF_OK);
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(UNCLIP_FILE)), DIF_ERR_BAD_MODEL,
+  CHECK(dif_context_set_config(ctx, dif__test_path(SD_DIR)) == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(UNCLIP_FILE)), DIF_ERR_BAD_MODEL,
                dif_context_last_error(ctx),
                "tiny-unclip.ldm.safetensors [unet]: tensor 'down_blocks.0.attentions.0.proj_in."
                "weight' (the file's 'model.diffusion_model.input_blocks.1.1.proj_in.weight') has "
@@ -266,7 +267,7 @@ TEST(api_rules) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   /* a single file without a config folder: says what the file is */
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(UNCLIP_FILE)), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(UNCLIP_FILE)), DIF_ERR_INVALID_ARGUMENT,
                dif_context_last_error(ctx),
                "is a single-file Stable unCLIP (SD-2.x, 32-d image embeddings) checkpoint");
   CHECK_STATUS(dif_context_set_config(NULL, "x"), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
@@ -274,11 +275,11 @@ TEST(api_rules) {
   CHECK_STATUS(dif_context_set_config(ctx, NULL), DIF_ERR_INVALID_ARGUMENT,
                dif_context_last_error(ctx), "config_dir is NULL");
   /* a folder has its own configs */
-  CHECK(dif_context_set_config(ctx, dif_test_path(SD_DIR)) == DIF_OK);
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(UNCLIP_DIR)), DIF_ERR_INVALID_ARGUMENT,
+  CHECK(dif_context_set_config(ctx, dif__test_path(SD_DIR)) == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(UNCLIP_DIR)), DIF_ERR_INVALID_ARGUMENT,
                dif_context_last_error(ctx), "is a model folder, which has its own configs");
-  CHECK(dif_context_set_config(ctx, dif_test_path(UNCLIP_DIR)) == DIF_OK);
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path(UNCLIP_FILE)), DIF_OK,
+  CHECK(dif_context_set_config(ctx, dif__test_path(UNCLIP_DIR)) == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(UNCLIP_FILE)), DIF_OK,
                dif_context_last_error(ctx), "");
   CHECK(dif_context_is_unclip(ctx) && dif_context_has_image_encoder(ctx));
   CHECK(strstr(dif_context_info(ctx), "\"checkpoint\": \"") &&
@@ -290,10 +291,10 @@ TEST(api_rules) {
   char small[4];
   CHECK_STATUS(dif_checkpoint_info(NULL, small, &size), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
                "path is NULL");
-  CHECK_STATUS(dif_checkpoint_info(dif_test_path(SD_FILE), small, &size), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif_checkpoint_info(dif__test_path(SD_FILE), small, &size), DIF_ERR_INVALID_ARGUMENT,
                dif_last_error(), "the buffer holds 4 bytes");
   CHECK(size > 4);
-  CHECK_STATUS(dif_checkpoint_info(dif_test_path(SD_FILE), NULL, NULL), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif_checkpoint_info(dif__test_path(SD_FILE), NULL, NULL), DIF_ERR_INVALID_ARGUMENT,
                dif_last_error(), "size is NULL");
 }
 
@@ -309,5 +310,5 @@ int main(void) {
   RUN(api_rules);
   for (int i = 0; i < n_paths; i++) unlink(paths[i]);
   rmdir(tmp);
-  return dif_test_finish();
+  return dif__test_finish();
 }

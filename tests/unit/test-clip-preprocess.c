@@ -20,8 +20,8 @@
 static double ref_kernel(int f, double x) {
   double t = fabs(x);
   switch (f) {
-  case DIF_RESAMPLE_BOX: return x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
-  case DIF_RESAMPLE_BILINEAR: return t < 1.0 ? 1.0 - t : 0.0;
+  case DIF__RESAMPLE_BOX: return x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
+  case DIF__RESAMPLE_BILINEAR: return t < 1.0 ? 1.0 - t : 0.0;
   default: { /* Keys' cubic, a = -0.5 */
     const double a = -0.5;
     if (t < 1.0) return (a + 2) * t * t * t - (a + 3) * t * t + 1;
@@ -96,22 +96,22 @@ static void ref_resize(int f, const uint8_t *in, int iw, int ih, int ow, int oh,
   free(ttie);
 }
 
-static dif_image noise_image(int w, int h, uint64_t seed) {
-  dif_image img;
-  dif_error err;
-  if (dif_image_alloc(&img, w, h, NULL, &err)) return (dif_image){0};
-  for (size_t i = 0; i < (size_t)w * h * 3; i++) img.rgb[i] = (uint8_t)(dif_test_rand_u64(&seed));
+static dif__image noise_image(int w, int h, uint64_t seed) {
+  dif__image img;
+  dif__error err;
+  if (dif__image_alloc(&img, w, h, NULL, &err)) return (dif__image){0};
+  for (size_t i = 0; i < (size_t)w * h * 3; i++) img.rgb[i] = (uint8_t)(dif__test_rand_u64(&seed));
   return img;
 }
 
-static const int filters[] = {DIF_RESAMPLE_BOX, DIF_RESAMPLE_BILINEAR, DIF_RESAMPLE_BICUBIC};
+static const int filters[] = {DIF__RESAMPLE_BOX, DIF__RESAMPLE_BILINEAR, DIF__RESAMPLE_BICUBIC};
 
 /* Every combination of these input and output sides, 1 included. */
 static const int sides[] = {1, 2, 3, 5, 8, 13, 16};
 #define NSIDES (int)(sizeof sides / sizeof *sides)
 
 TEST(resize_matches_double_reference) {
-  dif_error err;
+  dif__error err;
   for (int fi = 0; fi < 3; fi++) {
     size_t total = 0, ties = 0, off = 0;
     int worst = 0;
@@ -120,9 +120,9 @@ TEST(resize_matches_double_reference) {
         for (int c = 0; c < NSIDES; c++)
           for (int d = 0; d < NSIDES; d++) {
             int iw = sides[a], ih = sides[b], ow = sides[c], oh = sides[d];
-            dif_image in = noise_image(iw, ih, (uint64_t)(a * 1000 + b * 100 + c * 10 + d));
-            dif_image out;
-            dif_status s = dif_image_resize(&in, ow, oh, filters[fi], NULL, &out, &err);
+            dif__image in = noise_image(iw, ih, (uint64_t)(a * 1000 + b * 100 + c * 10 + d));
+            dif__image out;
+            dif_status s = dif__image_resize(&in, ow, oh, filters[fi], NULL, &out, &err);
             CHECK_STATUS(s, DIF_OK, err.msg, "");
             if (s == DIF_OK) {
               CHECK(out.width == ow && out.height == oh);
@@ -135,7 +135,7 @@ TEST(resize_matches_double_reference) {
                 if (tie[i]) { /* either rounding is right; one level more if it came through
                                  a tied intermediate sample */
                   CHECK_MSG(dd <= 2, "%s %dx%d -> %dx%d [%zu]: %d vs %d (tie)",
-                            dif_resample_name(filters[fi]), iw, ih, ow, oh, i, out.rgb[i], ref[i]);
+                            dif__resample_name(filters[fi]), iw, ih, ow, oh, i, out.rgb[i], ref[i]);
                 } else {
                   off += dd != 0;
                   if (dd > worst) worst = dd;
@@ -145,162 +145,162 @@ TEST(resize_matches_double_reference) {
               free(ref);
               free(tie);
             }
-            dif_image_free(&out);
-            dif_image_free(&in);
+            dif__image_free(&out);
+            dif__image_free(&in);
           }
     printf("  %s: %zu samples, %zu near a rounding tie; %zu others differ (max %d)\n",
-           dif_resample_name(filters[fi]), total, ties, off, worst);
+           dif__resample_name(filters[fi]), total, ties, off, worst);
     /* Away from ties, fixed point and double must round the same way. */
     CHECK_MSG(off == 0, "%s: %zu samples differ from the double reference, max %d",
-              dif_resample_name(filters[fi]), off, worst);
+              dif__resample_name(filters[fi]), off, worst);
   }
 }
 
 /* Pillow's exact results worked out by hand. */
 TEST(resize_known_values) {
-  dif_error err;
+  dif__error err;
   /* BOX 4 -> 2 averages pairs, rounding half up: (1+2)/2 = 1.5 -> 2. */
   uint8_t px[12] = {1, 10, 0, 2, 11, 255, 200, 0, 7, 101, 0, 8};
-  dif_image in = {4, 1, px, 1}, out;
-  CHECK_STATUS(dif_image_resize(&in, 2, 1, DIF_RESAMPLE_BOX, NULL, &out, &err), DIF_OK, err.msg,
+  dif__image in = {4, 1, px, 1}, out;
+  CHECK_STATUS(dif__image_resize(&in, 2, 1, DIF__RESAMPLE_BOX, NULL, &out, &err), DIF_OK, err.msg,
                "");
   if (out.rgb) {
     const uint8_t want[6] = {2, 11, 128, 151, 0, 8}; /* 127.5 -> 128, 150.5 -> 151, 7.5 -> 8 */
     CHECK(memcmp(out.rgb, want, 6) == 0);
   }
-  dif_image_free(&out);
+  dif__image_free(&out);
   /* 1 pixel to anything: every weight lands on it, so a constant. */
   uint8_t one[3] = {17, 0, 255};
-  dif_image single = {1, 1, one, 1};
+  dif__image single = {1, 1, one, 1};
   for (int fi = 0; fi < 3; fi++) {
-    CHECK_STATUS(dif_image_resize(&single, 3, 5, filters[fi], NULL, &out, &err), DIF_OK, err.msg,
+    CHECK_STATUS(dif__image_resize(&single, 3, 5, filters[fi], NULL, &out, &err), DIF_OK, err.msg,
                  "");
     for (int i = 0; out.rgb && i < 15; i++)
       CHECK(out.rgb[3 * i] == 17 && out.rgb[3 * i + 1] == 0 && out.rgb[3 * i + 2] == 255);
     CHECK(out.exif_orientation == 1);
-    dif_image_free(&out);
+    dif__image_free(&out);
   }
   /* BICUBIC 2 -> 1: centre 1.0, support 4, taps at +-0.25 scaled: both
    * weights equal, so the mean rounded half up: (0 + 255) / 2 -> 128. */
   uint8_t two[6] = {0, 0, 0, 255, 255, 255};
-  dif_image pair = {2, 1, two, 1};
-  CHECK_STATUS(dif_image_resize(&pair, 1, 1, DIF_RESAMPLE_BICUBIC, NULL, &out, &err), DIF_OK,
+  dif__image pair = {2, 1, two, 1};
+  CHECK_STATUS(dif__image_resize(&pair, 1, 1, DIF__RESAMPLE_BICUBIC, NULL, &out, &err), DIF_OK,
                err.msg, "");
   if (out.rgb) CHECK(out.rgb[0] == 128 && out.rgb[1] == 128 && out.rgb[2] == 128);
-  dif_image_free(&out);
+  dif__image_free(&out);
 }
 
 TEST(resize_same_size_is_a_copy_and_constants_stay) {
-  dif_error err;
+  dif__error err;
   for (int fi = 0; fi < 3; fi++) {
-    dif_image in = noise_image(7, 5, 99), out;
-    CHECK_STATUS(dif_image_resize(&in, 7, 5, filters[fi], NULL, &out, &err), DIF_OK, err.msg, "");
+    dif__image in = noise_image(7, 5, 99), out;
+    CHECK_STATUS(dif__image_resize(&in, 7, 5, filters[fi], NULL, &out, &err), DIF_OK, err.msg, "");
     CHECK(out.rgb && memcmp(out.rgb, in.rgb, 7 * 5 * 3) == 0);
-    dif_image_free(&out);
+    dif__image_free(&out);
     /* same width: only the vertical pass runs, each column independently */
-    CHECK_STATUS(dif_image_resize(&in, 7, 2, filters[fi], NULL, &out, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__image_resize(&in, 7, 2, filters[fi], NULL, &out, &err), DIF_OK, err.msg, "");
     uint8_t ref[7 * 2 * 3], tie[7 * 2 * 3];
     ref_resize(filters[fi], in.rgb, 7, 5, 7, 2, ref, tie);
     for (int i = 0; out.rgb && i < 7 * 2 * 3; i++) CHECK(abs(out.rgb[i] - ref[i]) <= tie[i]);
-    dif_image_free(&out);
-    dif_image_free(&in);
+    dif__image_free(&out);
+    dif__image_free(&in);
     /* Fixed-point weights of each position sum to 1 within a few units of
      * 2^-22, so a constant image stays exactly constant at every size. */
     for (int v = 0; v < 256; v += 51) {
-      dif_image k;
-      if (dif_image_alloc(&k, 11, 3, NULL, &err)) continue;
+      dif__image k;
+      if (dif__image_alloc(&k, 11, 3, NULL, &err)) continue;
       memset(k.rgb, v, 11 * 3 * 3);
       for (int a = 0; a < NSIDES; a++)
         for (int b = 0; b < NSIDES; b++) {
-          if (dif_image_resize(&k, sides[a], sides[b], filters[fi], NULL, &out, &err)) {
+          if (dif__image_resize(&k, sides[a], sides[b], filters[fi], NULL, &out, &err)) {
             CHECK_MSG(0, "%s", err.msg);
             continue;
           }
           int bad = 0;
           for (int i = 0; i < sides[a] * sides[b] * 3; i++) bad += out.rgb[i] != v;
-          CHECK_MSG(bad == 0, "%s value %d 11x3 -> %dx%d", dif_resample_name(filters[fi]), v,
+          CHECK_MSG(bad == 0, "%s value %d 11x3 -> %dx%d", dif__resample_name(filters[fi]), v,
                     sides[a], sides[b]);
-          dif_image_free(&out);
+          dif__image_free(&out);
         }
-      dif_image_free(&k);
+      dif__image_free(&k);
     }
   }
 }
 
 /* Any window of the output equals that part of the full resize. */
 TEST(resize_window_equals_full_resize) {
-  dif_error err;
+  dif__error err;
   uint64_t seed = 5;
-  dif_image in = noise_image(37, 23, 7);
+  dif__image in = noise_image(37, 23, 7);
   const int sizes[][2] = {{37, 23}, {37, 9}, {12, 23}, {16, 16}, {80, 50}, {1, 40}, {45, 1}};
   for (int fi = 0; fi < 3; fi++)
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
       int ow = sizes[si][0], oh = sizes[si][1];
-      dif_image full, win;
-      if (dif_image_resize(&in, ow, oh, filters[fi], NULL, &full, &err)) {
+      dif__image full, win;
+      if (dif__image_resize(&in, ow, oh, filters[fi], NULL, &full, &err)) {
         CHECK_MSG(0, "%s", err.msg);
         continue;
       }
       for (int t = 0; t < 10; t++) {
-        int w = 1 + (int)(dif_test_rand_u64(&seed) % (uint64_t)ow);
-        int h = 1 + (int)(dif_test_rand_u64(&seed) % (uint64_t)oh);
-        int x0 = (int)(dif_test_rand_u64(&seed) % (uint64_t)(ow - w + 1));
-        int y0 = (int)(dif_test_rand_u64(&seed) % (uint64_t)(oh - h + 1));
+        int w = 1 + (int)(dif__test_rand_u64(&seed) % (uint64_t)ow);
+        int h = 1 + (int)(dif__test_rand_u64(&seed) % (uint64_t)oh);
+        int x0 = (int)(dif__test_rand_u64(&seed) % (uint64_t)(ow - w + 1));
+        int y0 = (int)(dif__test_rand_u64(&seed) % (uint64_t)(oh - h + 1));
         CHECK_STATUS(
-            dif_image_resize_window(&in, ow, oh, x0, y0, w, h, filters[fi], NULL, &win, &err),
+            dif__image_resize_window(&in, ow, oh, x0, y0, w, h, filters[fi], NULL, &win, &err),
             DIF_OK, err.msg, "");
         int bad = 0;
         for (int y = 0; win.rgb && y < h; y++)
           bad += memcmp(win.rgb + (size_t)y * w * 3, full.rgb + ((size_t)(y0 + y) * ow + x0) * 3,
                         (size_t)w * 3) != 0;
         CHECK_MSG(bad == 0, "window %dx%d at %d,%d of %dx%d", w, h, x0, y0, ow, oh);
-        dif_image_free(&win);
+        dif__image_free(&win);
       }
-      dif_image_free(&full);
+      dif__image_free(&full);
     }
-  dif_image_free(&in);
+  dif__image_free(&in);
 }
 
 TEST(resize_errors) {
-  dif_error err;
-  dif_image in = noise_image(4, 4, 1), out;
-  CHECK_STATUS(dif_image_resize(&in, 2, 2, DIF_RESAMPLE_LANCZOS, NULL, &out, &err),
+  dif__error err;
+  dif__image in = noise_image(4, 4, 1), out;
+  CHECK_STATUS(dif__image_resize(&in, 2, 2, DIF__RESAMPLE_LANCZOS, NULL, &out, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "LANCZOS");
   CHECK(out.rgb == NULL);
-  CHECK_STATUS(dif_image_resize(&in, 2, 2, DIF_RESAMPLE_NEAREST, NULL, &out, &err),
+  CHECK_STATUS(dif__image_resize(&in, 2, 2, DIF__RESAMPLE_NEAREST, NULL, &out, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "NEAREST");
-  CHECK_STATUS(dif_image_resize(&in, 2, 2, DIF_RESAMPLE_HAMMING, NULL, &out, &err),
+  CHECK_STATUS(dif__image_resize(&in, 2, 2, DIF__RESAMPLE_HAMMING, NULL, &out, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "HAMMING");
-  CHECK_STATUS(dif_image_resize(&in, 2, 2, 17, NULL, &out, &err), DIF_ERR_UNSUPPORTED, err.msg,
+  CHECK_STATUS(dif__image_resize(&in, 2, 2, 17, NULL, &out, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "17");
-  CHECK_STATUS(dif_image_resize(&in, 0, 2, DIF_RESAMPLE_BICUBIC, NULL, &out, &err),
+  CHECK_STATUS(dif__image_resize(&in, 0, 2, DIF__RESAMPLE_BICUBIC, NULL, &out, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "");
   CHECK_STATUS(
-      dif_image_resize_window(&in, 4, 4, 3, 0, 2, 2, DIF_RESAMPLE_BICUBIC, NULL, &out, &err),
+      dif__image_resize_window(&in, 4, 4, 3, 0, 2, 2, DIF__RESAMPLE_BICUBIC, NULL, &out, &err),
       DIF_ERR_INVALID_ARGUMENT, err.msg, "outside");
-  dif_image_limits lim = {.max_pixels = 100};
-  CHECK_STATUS(dif_image_resize(&in, 20, 20, DIF_RESAMPLE_BICUBIC, &lim, &out, &err), DIF_ERR_LIMIT,
-               err.msg, "");
-  dif_image empty = {0};
-  CHECK_STATUS(dif_image_resize(&empty, 2, 2, DIF_RESAMPLE_BICUBIC, NULL, &out, &err),
+  dif__image_limits lim = {.max_pixels = 100};
+  CHECK_STATUS(dif__image_resize(&in, 20, 20, DIF__RESAMPLE_BICUBIC, &lim, &out, &err),
+               DIF_ERR_LIMIT, err.msg, "");
+  dif__image empty = {0};
+  CHECK_STATUS(dif__image_resize(&empty, 2, 2, DIF__RESAMPLE_BICUBIC, NULL, &out, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "");
-  CHECK(dif_resample_supported(DIF_RESAMPLE_BICUBIC) && !dif_resample_supported(0));
-  CHECK(dif_resample_name(6) == NULL && strcmp(dif_resample_name(3), "BICUBIC") == 0);
-  dif_image_free(&in);
+  CHECK(dif__resample_supported(DIF__RESAMPLE_BICUBIC) && !dif__resample_supported(0));
+  CHECK(dif__resample_name(6) == NULL && strcmp(dif__resample_name(3), "BICUBIC") == 0);
+  dif__image_free(&in);
 }
 
 /* ---- preprocessor_config.json ---- */
 
-static dif_status parse(const char *json, dif_clip_preprocess *p, dif_error *err) {
-  dif_config *cfg = NULL;
-  dif_status s = dif_config_parse(json, strlen(json), "fe/preprocessor_config.json", &cfg, err);
-  if (s == DIF_OK) s = dif_clip_preprocess_from_config(cfg, p, err);
-  dif_config_free(cfg);
+static dif_status parse(const char *json, dif__clip_preprocess *p, dif__error *err) {
+  dif__config *cfg = NULL;
+  dif_status s = dif__config_parse(json, strlen(json), "fe/preprocessor_config.json", &cfg, err);
+  if (s == DIF_OK) s = dif__clip_preprocess_from_config(cfg, p, err);
+  dif__config_free(cfg);
   return s;
 }
 
 /* Field by field (the struct has padding). */
-static int same_config(const dif_clip_preprocess *a, const dif_clip_preprocess *b) {
+static int same_config(const dif__clip_preprocess *a, const dif__clip_preprocess *b) {
   int same = a->do_resize == b->do_resize && a->shortest_edge == b->shortest_edge &&
              a->resize_h == b->resize_h && a->resize_w == b->resize_w &&
              a->resample == b->resample && a->do_center_crop == b->do_center_crop &&
@@ -312,16 +312,17 @@ static int same_config(const dif_clip_preprocess *a, const dif_clip_preprocess *
 }
 
 TEST(config_fixture_and_defaults) {
-  dif_clip_preprocess p, d;
-  dif_error err;
-  dif_clip_preprocess_defaults(&d);
-  CHECK_STATUS(dif_clip_preprocess_load(dif_test_path("golden/cases/clip_preprocess"), &p, &err),
+  dif__clip_preprocess p, d;
+  dif__error err;
+  dif__clip_preprocess_defaults(&d);
+  CHECK_STATUS(dif__clip_preprocess_load(dif__test_path("golden/cases/clip_preprocess"), &p, &err),
                DIF_OK, err.msg, "");
   CHECK(same_config(&p, &d)); /* the fixture is CLIPImageProcessor() */
   CHECK(p.shortest_edge == 224 && p.crop_w == 224 && p.crop_h == 224 && p.resample == 3);
   CHECK(p.rescale_factor == 1.0 / 255.0);
-  CHECK_STATUS(dif_clip_preprocess_load(dif_test_path("golden/models/clip-vision-tiny"), &p, &err),
-               DIF_OK, err.msg, "");
+  CHECK_STATUS(
+      dif__clip_preprocess_load(dif__test_path("golden/models/clip-vision-tiny"), &p, &err), DIF_OK,
+      err.msg, "");
   CHECK(p.shortest_edge == 32 && p.crop_w == 32 && p.crop_h == 32);
   /* {} is all defaults; null values too */
   CHECK_STATUS(parse("{}", &p, &err), DIF_OK, err.msg, "");
@@ -333,13 +334,13 @@ TEST(config_fixture_and_defaults) {
                      &p, &err),
                DIF_OK, err.msg, "");
   CHECK(same_config(&p, &d));
-  CHECK_STATUS(dif_clip_preprocess_load("/nonexistent-dir", &p, &err), DIF_ERR_IO, err.msg,
+  CHECK_STATUS(dif__clip_preprocess_load("/nonexistent-dir", &p, &err), DIF_ERR_IO, err.msg,
                "/nonexistent-dir/preprocessor_config.json");
 }
 
 TEST(config_legacy_and_other_forms) {
-  dif_clip_preprocess p;
-  dif_error err;
+  dif__clip_preprocess p;
+  dif__error err;
   /* transformers' get_size_dict: int size = shortest edge, int crop = square */
   CHECK_STATUS(parse("{\"size\": 256, \"crop_size\": 240}", &p, &err), DIF_OK, err.msg, "");
   CHECK(p.shortest_edge == 256 && p.resize_w == 0 && p.crop_h == 240 && p.crop_w == 240);
@@ -353,13 +354,13 @@ TEST(config_legacy_and_other_forms) {
                      &p, &err),
                DIF_OK, err.msg, "");
   CHECK(p.mean[0] == 0.5 && p.mean[2] == 0.5 && p.std[1] == 2 && p.rescale_factor == 1);
-  CHECK(p.resample == DIF_RESAMPLE_BILINEAR && !p.do_convert_rgb);
+  CHECK(p.resample == DIF__RESAMPLE_BILINEAR && !p.do_convert_rgb);
   CHECK_STATUS(parse("{\"resample\": 4}", &p, &err), DIF_OK, err.msg, "");
 }
 
 TEST(config_errors_are_named) {
-  dif_clip_preprocess p;
-  dif_error err;
+  dif__clip_preprocess p;
+  dif__error err;
   static const struct {
     const char *json;
     dif_status want;
@@ -407,9 +408,9 @@ TEST(config_errors_are_named) {
 /* ---- the preprocessing steps ---- */
 
 TEST(output_sizes) {
-  dif_clip_preprocess p;
-  dif_error err;
-  dif_clip_preprocess_defaults(&p);
+  dif__clip_preprocess p;
+  dif__error err;
+  dif__clip_preprocess_defaults(&p);
   p.do_center_crop = false;
   static const int cases[][4] = {
       {300, 200, 336, 224},  {200, 300, 224, 336},  {64, 96, 224, 336},
@@ -419,75 +420,75 @@ TEST(output_sizes) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     int w = 0, h = 0;
-    CHECK_STATUS(dif_clip_preprocess_output_size(&p, cases[i][0], cases[i][1], &w, &h, &err),
+    CHECK_STATUS(dif__clip_preprocess_output_size(&p, cases[i][0], cases[i][1], &w, &h, &err),
                  DIF_OK, err.msg, "");
     CHECK_MSG(w == cases[i][2] && h == cases[i][3], "%dx%d -> %dx%d", cases[i][0], cases[i][1], w,
               h);
   }
   p.do_center_crop = true;
   int w, h;
-  CHECK_STATUS(dif_clip_preprocess_output_size(&p, 1, 7, &w, &h, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__clip_preprocess_output_size(&p, 1, 7, &w, &h, &err), DIF_OK, err.msg, "");
   CHECK(w == 224 && h == 224);
   /* exact size */
   p.shortest_edge = 0;
   p.resize_w = 50;
   p.resize_h = 40;
   p.crop_w = p.crop_h = 40;
-  CHECK_STATUS(dif_clip_preprocess_output_size(&p, 3, 900, &w, &h, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__clip_preprocess_output_size(&p, 3, 900, &w, &h, &err), DIF_OK, err.msg, "");
   CHECK(w == 40 && h == 40);
   /* crop larger than the resized image: refused, sizes named */
   p.crop_w = 60;
-  CHECK_STATUS(dif_clip_preprocess_output_size(&p, 3, 900, &w, &h, &err), DIF_ERR_UNSUPPORTED,
+  CHECK_STATUS(dif__clip_preprocess_output_size(&p, 3, 900, &w, &h, &err), DIF_ERR_UNSUPPORTED,
                err.msg, "center crop 60x40 is larger than the 50x40 image");
-  dif_clip_preprocess_defaults(&p);
+  dif__clip_preprocess_defaults(&p);
   p.do_resize = false;
-  CHECK_STATUS(dif_clip_preprocess_output_size(&p, 300, 100, &w, &h, &err), DIF_ERR_UNSUPPORTED,
+  CHECK_STATUS(dif__clip_preprocess_output_size(&p, 300, 100, &w, &h, &err), DIF_ERR_UNSUPPORTED,
                err.msg, "224x224");
-  CHECK_STATUS(dif_clip_preprocess_output_size(&p, 0, 100, &w, &h, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif__clip_preprocess_output_size(&p, 0, 100, &w, &h, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "");
   /* a resized side that does not fit an int */
-  dif_clip_preprocess_defaults(&p);
-  p.shortest_edge = DIF_CLIP_PREPROCESS_MAX_SIZE;
-  CHECK_STATUS(dif_clip_preprocess_output_size(&p, 1, 1 << 30, &w, &h, &err), DIF_ERR_LIMIT,
+  dif__clip_preprocess_defaults(&p);
+  p.shortest_edge = DIF__CLIP_PREPROCESS_MAX_SIZE;
+  CHECK_STATUS(dif__clip_preprocess_output_size(&p, 1, 1 << 30, &w, &h, &err), DIF_ERR_LIMIT,
                err.msg, "");
 }
 
 /* The crop is the centre window (top = (h - ch) // 2) of the full resize. */
 TEST(resize_crop_is_centre_of_full_resize) {
-  dif_clip_preprocess p;
-  dif_error err;
-  dif_clip_preprocess_defaults(&p);
+  dif__clip_preprocess p;
+  dif__error err;
+  dif__clip_preprocess_defaults(&p);
   p.shortest_edge = 8;
   p.crop_w = 5;
   p.crop_h = 3;
   static const int sizes[][2] = {{1, 1}, {1, 9}, {9, 1}, {13, 7}, {7, 30}, {8, 8}, {4, 5}};
   for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-    dif_image in = noise_image(sizes[i][0], sizes[i][1], 40 + i), crop, full;
+    dif__image in = noise_image(sizes[i][0], sizes[i][1], 40 + i), crop, full;
     int rw, rh;
     p.do_center_crop = false;
-    CHECK_STATUS(dif_clip_preprocess_output_size(&p, in.width, in.height, &rw, &rh, &err), DIF_OK,
+    CHECK_STATUS(dif__clip_preprocess_output_size(&p, in.width, in.height, &rw, &rh, &err), DIF_OK,
                  err.msg, "");
     p.do_center_crop = true;
-    CHECK_STATUS(dif_clip_preprocess_resize_crop(&p, &in, NULL, &crop, &err), DIF_OK, err.msg, "");
-    CHECK_STATUS(dif_image_resize(&in, rw, rh, DIF_RESAMPLE_BICUBIC, NULL, &full, &err), DIF_OK,
+    CHECK_STATUS(dif__clip_preprocess_resize_crop(&p, &in, NULL, &crop, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__image_resize(&in, rw, rh, DIF__RESAMPLE_BICUBIC, NULL, &full, &err), DIF_OK,
                  err.msg, "");
     int top = (rh - 3) / 2, left = (rw - 5) / 2, bad = 0;
     for (int y = 0; crop.rgb && full.rgb && y < 3; y++)
       bad += memcmp(crop.rgb + y * 5 * 3, full.rgb + ((size_t)(top + y) * rw + left) * 3, 15) != 0;
     CHECK_MSG(bad == 0 && crop.width == 5 && crop.height == 3, "%dx%d", in.width, in.height);
-    dif_image_free(&crop);
-    dif_image_free(&full);
-    dif_image_free(&in);
+    dif__image_free(&crop);
+    dif__image_free(&full);
+    dif__image_free(&in);
   }
 }
 
 TEST(pixels_arithmetic) {
-  dif_clip_preprocess p;
-  dif_clip_preprocess_defaults(&p);
+  dif__clip_preprocess p;
+  dif__clip_preprocess_defaults(&p);
   uint8_t px[6] = {0, 128, 255, 1, 2, 3};
-  dif_image img = {2, 1, px, 1};
+  dif__image img = {2, 1, px, 1};
   float out[6];
-  dif_clip_preprocess_pixels(&p, &img, out);
+  dif__clip_preprocess_pixels(&p, &img, out);
   /* channel-first: out[c * 2 + x] */
   for (int c = 0; c < 3; c++)
     for (int x = 0; x < 2; x++) {
@@ -496,46 +497,46 @@ TEST(pixels_arithmetic) {
       CHECK(memcmp(&out[c * 2 + x], &want, sizeof want) == 0);
     }
   p.do_normalize = false;
-  dif_clip_preprocess_pixels(&p, &img, out);
+  dif__clip_preprocess_pixels(&p, &img, out);
   CHECK(out[4] == 1.0f && out[0] == 0.0f && out[2] == (float)(128.0 * (1.0 / 255.0)));
   p.do_rescale = false;
-  dif_clip_preprocess_pixels(&p, &img, out);
+  dif__clip_preprocess_pixels(&p, &img, out);
   CHECK(out[2] == 128.0f && out[3] == 2.0f && out[5] == 3.0f);
   p.do_normalize = true; /* normalize the raw 0..255 values, as numpy would */
-  dif_clip_preprocess_pixels(&p, &img, out);
+  dif__clip_preprocess_pixels(&p, &img, out);
   CHECK(out[4] == (255.0f - (float)p.mean[2]) / (float)p.std[2]);
 }
 
 TEST(image_and_file_entry_points) {
-  dif_clip_preprocess p;
-  dif_error err;
-  dif_clip_preprocess_defaults(&p);
+  dif__clip_preprocess p;
+  dif__error err;
+  dif__clip_preprocess_defaults(&p);
   p.shortest_edge = p.crop_w = p.crop_h = 4;
-  dif_image in = noise_image(9, 6, 3);
+  dif__image in = noise_image(9, 6, 3);
   float out[3 * 4 * 4 + 1];
   int w = 0, h = 0;
-  CHECK_STATUS(dif_clip_preprocess_image(&p, &in, out, 3 * 4 * 4 - 1, &w, &h, &err),
+  CHECK_STATUS(dif__clip_preprocess_image(&p, &in, out, 3 * 4 * 4 - 1, &w, &h, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "47 floats, 48 needed (3x4x4)");
   out[48] = 12345.0f;
-  CHECK_STATUS(dif_clip_preprocess_image(&p, &in, out, 3 * 4 * 4 + 1, &w, &h, &err), DIF_OK,
+  CHECK_STATUS(dif__clip_preprocess_image(&p, &in, out, 3 * 4 * 4 + 1, &w, &h, &err), DIF_OK,
                err.msg, "");
   CHECK(w == 4 && h == 4 && out[48] == 12345.0f);
-  dif_image empty = {0};
-  CHECK_STATUS(dif_clip_preprocess_image(&p, &empty, out, 48, &w, &h, &err),
+  dif__image empty = {0};
+  CHECK_STATUS(dif__clip_preprocess_image(&p, &empty, out, 48, &w, &h, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "");
-  CHECK_STATUS(dif_clip_preprocess_file(&p, "/nonexistent/x.png", NULL, out, 48, &w, &h, &err),
+  CHECK_STATUS(dif__clip_preprocess_file(&p, "/nonexistent/x.png", NULL, out, 48, &w, &h, &err),
                DIF_ERR_IO, err.msg, "/nonexistent/x.png");
   /* the file entry point: EXIF orientation 6 applied, so 120 wide, 200 high */
   p.do_center_crop = false;
   float *big = malloc(sizeof(float) * 3 * 4 * 6);
-  CHECK_STATUS(dif_clip_preprocess_file(
+  CHECK_STATUS(dif__clip_preprocess_file(
                    &p,
-                   dif_test_path("golden/cases/clip_preprocess/images/exif_orient6_200x120.jpg"),
+                   dif__test_path("golden/cases/clip_preprocess/images/exif_orient6_200x120.jpg"),
                    NULL, big, 3 * 4 * 6, &w, &h, &err),
                DIF_OK, err.msg, "");
   CHECK(w == 4 && h == 6); /* int(4 * 200 / 120) = 6 */
   free(big);
-  dif_image_free(&in);
+  dif__image_free(&in);
 }
 
 int main(void) {
@@ -551,5 +552,5 @@ int main(void) {
   RUN(resize_crop_is_centre_of_full_resize);
   RUN(pixels_arithmetic);
   RUN(image_and_file_entry_points);
-  return dif_test_finish();
+  return dif__test_finish();
 }

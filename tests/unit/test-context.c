@@ -109,7 +109,7 @@ TEST(load_tiny_unclip_fingerprints) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   CHECK(dif_context_model_file_count(ctx) == 0);
-  dif_status s = dif_context_load(ctx, dif_test_path("golden/models/tiny-unclip"));
+  dif_status s = dif_context_load(ctx, dif__test_path("golden/models/tiny-unclip"));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
   /* image_encoder, image_normalizer, text_encoder, unet, vae have weights */
   CHECK(dif_context_model_file_count(ctx) == 5);
@@ -118,7 +118,7 @@ TEST(load_tiny_unclip_fingerprints) {
     uint64_t size = 0, h = 0, want_size = 0;
     CHECK(dif_context_model_file(ctx, i, &rel, &size, &h) == DIF_OK);
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dif_test_path("golden/models/tiny-unclip"), rel);
+    snprintf(path, sizeof path, "%s/%s", dif__test_path("golden/models/tiny-unclip"), rel);
     uint64_t want = file_xxh3(path, &want_size);
     CHECK_MSG(h == want && size == want_size, "%s: %016llx != %016llx", rel, (unsigned long long)h,
               (unsigned long long)want);
@@ -126,7 +126,7 @@ TEST(load_tiny_unclip_fingerprints) {
   CHECK(strstr(dif_context_last_error(ctx), "") != NULL);
   CHECK_STATUS(dif_context_model_file(ctx, 5, NULL, NULL, NULL), DIF_ERR_INVALID_ARGUMENT,
                dif_last_error(), "out of range");
-  CHECK_STATUS(dif_context_load(ctx, dif_test_path("golden/models/tiny-sd")), DIF_ERR_BUSY,
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path("golden/models/tiny-sd")), DIF_ERR_BUSY,
                dif_context_last_error(ctx), "already loaded");
   CHECK_STATUS(dif_context_set_threads(ctx, 1), DIF_ERR_BUSY, dif_context_last_error(ctx),
                "frozen");
@@ -173,5 +173,5 @@ int main(void) {
   RUN(blas_core_named);
   RUN(load_tiny_unclip_fingerprints);
   RUN(load_errors);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -214,12 +214,12 @@ TEST(vary_region_repaints_only_the_mask) {
 int main(void) {
   const char *dir = dif_default_model_dir();
   CHECK(dir != NULL && dif_context_new(&ctx) == DIF_OK);
-  if (!dir || !ctx) return dif_test_finish();
+  if (!dir || !ctx) return dif__test_finish();
   CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
   CHECK_MSG(dif_context_load(ctx, dir) == DIF_OK, "%s", dif_context_last_error(ctx));
   RUN(zoom_out_keeps_a_blue_border_and_red_in_the_middle);
   RUN(pan_keeps_the_original_in_its_part);
   RUN(vary_region_repaints_only_the_mask);
   dif_context_free(ctx);
-  return dif_test_finish();
+  return dif__test_finish();
 }

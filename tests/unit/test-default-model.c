@@ -236,11 +236,11 @@ int main(int argc, char **argv) {
   }
   printf("precision %s\n", dif_precision_name(precision));
   RUN(the_default_model_is_found_and_loads_with_its_settings);
-  if (!ctx || !dim) return dif_test_finish();
+  if (!ctx || !dim) return dif__test_finish();
   RUN(text_to_image_draws_the_prompt);
   RUN(a_variation_keeps_the_background);
   RUN(image_and_text_follow_their_weights);
   RUN(a_weighted_blend_takes_the_heavier_pictures_background);
   dif_context_free(ctx);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -1,7 +1,7 @@
 /* The fast path's fidelity, one forward pass at a time: every UNet, VAE,
  * CLIP text, CLIP vision and prior fixture of tests/golden/cases run in the
  * precision `fast` (bf16 products with float32 accumulation, a kctx with a
- * dif_fast) and compared with the fixture's float32 PyTorch output: relative
+ * dif__fast) and compared with the fixture's float32 PyTorch output: relative
  * L2 (‖fast − ref‖ / ‖ref‖) and max-abs (max |fast − ref|, against
  * max |ref|). The exact path's distance is printed beside it (it is the
  * golden runner's, ~1e-7).
@@ -61,7 +61,7 @@ static const double U = 1.0 / 256; /* bf16 unit roundoff */
 #define MAX_ABS_FACTOR 16.0
 #define PYTORCH_FACTOR 1.5 /* issue 15: no worse than 1.5x PyTorch bf16 */
 
-static const dif_backend *backend; /* the bf16 backend */
+static const dif__backend *backend; /* the bf16 backend */
 
 typedef struct worst {
   double rel, abs_ratio;       /* largest rel L2 and max-abs / max|ref| seen */
@@ -73,24 +73,24 @@ static const char *const kind_names[] = {"unet", "vae", "clip_text", "clip_visio
 
 /* ---- fixtures ---- */
 
-static const char *model_path(const dif_safetensors *st) {
+static const char *model_path(const dif__safetensors *st) {
   static char buf[4096];
-  const char *m = dif_st_metadata(st, "model");
+  const char *m = dif__st_metadata(st, "model");
   if (!m) return NULL;
-  snprintf(buf, sizeof buf, "%s/%s", dif_test_path("golden"), m);
+  snprintf(buf, sizeof buf, "%s/%s", dif__test_path("golden"), m);
   return buf;
 }
 
-static float *tensor(const dif_safetensors *st, const char *key, int64_t *n,
-                     const dif_st_entry **e) {
-  const dif_st_entry *en = dif_st_find(st, key);
+static float *tensor(const dif__safetensors *st, const char *key, int64_t *n,
+                     const dif__st_entry **e) {
+  const dif__st_entry *en = dif__st_find(st, key);
   CHECK_MSG(en != NULL, "fixture has no %s", key);
   if (!en) return NULL;
   if (e) *e = en;
-  const int64_t c = dif_st_numel(en);
+  const int64_t c = dif__st_numel(en);
   double *d = dbuf((size_t)c);
   float *f = fbuf((size_t)c);
-  dif_st_to_f64(st, en, d);
+  dif__st_to_f64(st, en, d);
   for (int64_t i = 0; i < c; i++) f[i] = (float)d[i];
   free(d);
   if (n) *n = c;
@@ -123,9 +123,9 @@ static bool pytorch_bf16(int kind, const char *name, const char *key, const floa
                          dist *out) {
   char rel[512];
   snprintf(rel, sizeof rel, "fixtures/bf16_refs/%s/%s", kind_names[kind], name);
-  dif_safetensors *st = NULL;
-  dif_error err = {0};
-  const dif_status status = dif_st_open(dif_test_path(rel), &st, &err);
+  dif__safetensors *st = NULL;
+  dif__error err = {0};
+  const dif_status status = dif__st_open(dif__test_path(rel), &st, &err);
   CHECK_MSG(status == DIF_OK,
             "no PyTorch bf16 reference for %s (run tests/oracle/make_bf16_refs.py): %s", rel,
             err.msg);
@@ -136,7 +136,7 @@ static bool pytorch_bf16(int kind, const char *name, const char *key, const floa
   CHECK_MSG(bf == NULL || m == n, "%s %s: bf16 reference has %lld values, the case %lld", rel, key,
             (long long)m, (long long)n);
   if (ok) *out = distance(bf, ref, n);
-  const char *meta = dif_st_metadata(st, "distances");
+  const char *meta = dif__st_metadata(st, "distances");
   json_t *root = meta ? json_loads(meta, 0, NULL) : NULL, *d = json_object_get(root, key);
   const double rec_rel = json_number_value(json_object_get(d, "rel_l2"));
   const double rec_abs = json_number_value(json_object_get(d, "max_abs"));
@@ -149,7 +149,7 @@ static bool pytorch_bf16(int kind, const char *name, const char *key, const floa
   }
   json_decref(root);
   free(bf);
-  dif_st_close(st);
+  dif__st_close(st);
   return ok && d;
 }
 
@@ -172,7 +172,7 @@ static void vs_pytorch(int kind, const char *name, const char *key, dist f, dist
 /* ---- distances ---- */
 
 static void judge(int kind, const char *name, const char *key, const float *exact,
-                  const float *fast, const dif_safetensors *st) {
+                  const float *fast, const dif__safetensors *st) {
   int64_t n;
   float *ref = tensor(st, key, &n, NULL);
   if (!ref) return;
@@ -205,28 +205,28 @@ static void judge(int kind, const char *name, const char *key, const float *exac
 
 typedef struct env {
   kenv e;
-  dif_fast *fast;
+  dif__fast *fast;
 } env;
 
-/* The kernel context of a pass: the exact path, or a fresh dif_fast (its
+/* The kernel context of a pass: the exact path, or a fresh dif__fast (its
  * cache is keyed by the weights' addresses, which die with the model). */
-static dif_kctx *kctx(env *v, bool fast) {
+static dif__kctx *kctx(env *v, bool fast) {
   v->e.k.fast = NULL;
   if (fast) {
-    dif_error err;
-    dif_error_clear(&err);
-    if (!v->fast) CHECK_STATUS(dif_fast_new(backend, &v->fast, &err), DIF_OK, err.msg, "");
+    dif__error err;
+    dif__error_clear(&err);
+    if (!v->fast) CHECK_STATUS(dif__fast_new(backend, &v->fast, &err), DIF_OK, err.msg, "");
     v->e.k.fast = v->fast;
   }
   return &v->e.k;
 }
 
-static void unet_case(env *v, const char *name, const dif_safetensors *st) {
-  dif_unet u;
-  dif_error err = {0};
-  CHECK_STATUS(dif_unet_load(model_path(st), &u, &err), DIF_OK, err.msg, "");
+static void unet_case(env *v, const char *name, const dif__safetensors *st) {
+  dif__unet u;
+  dif__error err = {0};
+  CHECK_STATUS(dif__unet_load(model_path(st), &u, &err), DIF_OK, err.msg, "");
   if (err.status) return;
-  const dif_st_entry *se, *ce;
+  const dif__st_entry *se, *ce;
   int64_t n;
   float *sample = tensor(st, "in.sample", &n, &se), *t = tensor(st, "in.timestep", &n, NULL);
   int64_t n_t = n;
@@ -234,30 +234,30 @@ static void unet_case(env *v, const char *name, const dif_safetensors *st) {
   float *cls = u.class_in ? tensor(st, "in.class_labels", &n, NULL) : NULL;
   const int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3], m = B * u.out_ch * H * W;
   float *out[2] = {fbuf((size_t)m), fbuf((size_t)m)};
-  dif_unet_input in = {.sample = sample,
-                       .B = B,
-                       .H = H,
-                       .W = W,
-                       .timesteps = t,
-                       .n_timesteps = n_t,
-                       .context = ctx,
-                       .S = ce->shape[1],
-                       .class_labels = cls};
+  dif__unet_input in = {.sample = sample,
+                        .B = B,
+                        .H = H,
+                        .W = W,
+                        .timesteps = t,
+                        .n_timesteps = n_t,
+                        .context = ctx,
+                        .S = ce->shape[1],
+                        .class_labels = cls};
   for (int f = 0; f < 2; f++)
-    CHECK_STATUS(dif_unet_forward(&u, kctx(v, f), &in, out[f], &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__unet_forward(&u, kctx(v, f), &in, out[f], &err), DIF_OK, err.msg, "");
   judge(K_UNET, name, "out.sample", out[0], out[1], st);
   free(sample), free(t), free(ctx), free(cls), free(out[0]), free(out[1]);
-  dif_unet_free(&u);
+  dif__unet_free(&u);
 }
 
-static void vae_case(env *v, const char *name, const dif_safetensors *st) {
-  dif_vae m;
-  dif_error err = {0};
-  CHECK_STATUS(dif_vae_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
+static void vae_case(env *v, const char *name, const dif__safetensors *st) {
+  dif__vae m;
+  dif__error err = {0};
+  CHECK_STATUS(dif__vae_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
   if (err.status) return;
-  const dif_st_entry *ie, *le;
+  const dif__st_entry *ie, *le;
   int64_t n;
-  const int64_t f = dif_vae_scale(&m);
+  const int64_t f = dif__vae_scale(&m);
   float *image = tensor(st, "in.image", &n, &ie);
   if (image) {
     const int64_t B = ie->shape[0], H = ie->shape[2], W = ie->shape[3];
@@ -265,8 +265,9 @@ static void vae_case(env *v, const char *name, const dif_safetensors *st) {
     float *mean[2] = {fbuf((size_t)c), fbuf((size_t)c)},
           *lv[2] = {fbuf((size_t)c), fbuf((size_t)c)};
     for (int p = 0; p < 2; p++)
-      CHECK_STATUS(dif_vae_encode(&m, kctx(v, p), image, B, H, W, mean[p], lv[p], NULL, NULL, &err),
-                   DIF_OK, err.msg, "");
+      CHECK_STATUS(
+          dif__vae_encode(&m, kctx(v, p), image, B, H, W, mean[p], lv[p], NULL, NULL, &err), DIF_OK,
+          err.msg, "");
     judge(K_VAE, name, "out.latent_mean", mean[0], mean[1], st);
     judge(K_VAE, name, "out.latent_logvar", lv[0], lv[1], st);
     free(mean[0]), free(mean[1]), free(lv[0]), free(lv[1]);
@@ -277,21 +278,21 @@ static void vae_case(env *v, const char *name, const dif_safetensors *st) {
     const int64_t c = B * m.out_ch * h * f * w * f;
     float *out[2] = {fbuf((size_t)c), fbuf((size_t)c)};
     for (int p = 0; p < 2; p++)
-      CHECK_STATUS(dif_vae_decode(&m, kctx(v, p), latent, B, h, w, out[p], NULL, NULL, &err),
+      CHECK_STATUS(dif__vae_decode(&m, kctx(v, p), latent, B, h, w, out[p], NULL, NULL, &err),
                    DIF_OK, err.msg, "");
     judge(K_VAE, name, "out.decoded", out[0], out[1], st);
     free(out[0]), free(out[1]);
   }
   free(image), free(latent);
-  dif_vae_free(&m);
+  dif__vae_free(&m);
 }
 
-static void clip_text_case(env *v, const char *name, const dif_safetensors *st) {
-  dif_clip_text m;
-  dif_error err = {0};
-  CHECK_STATUS(dif_clip_text_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
+static void clip_text_case(env *v, const char *name, const dif__safetensors *st) {
+  dif__clip_text m;
+  dif__error err = {0};
+  CHECK_STATUS(dif__clip_text_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
   if (err.status) return;
-  const dif_st_entry *ie;
+  const dif__st_entry *ie;
   int64_t n;
   float *idf = tensor(st, "input_ids", &n, &ie);
   const int64_t B = ie->shape[0], T = ie->shape[1], C = m.enc.hidden, P = m.projection_dim;
@@ -301,8 +302,8 @@ static void clip_text_case(env *v, const char *name, const dif_safetensors *st) 
   for (int p = 0; p < 2; p++) {
     last[p] = fbuf((size_t)(B * T * C)), pooled[p] = fbuf((size_t)(B * C));
     emb[p] = fbuf((size_t)(B * (P ? P : 1)));
-    dif_clip_text_out out = {last[p], pooled[p], P ? emb[p] : NULL, NULL};
-    CHECK_STATUS(dif_clip_text_forward(&m, kctx(v, p), ids, B, T, NULL, 0, &out, &err), DIF_OK,
+    dif__clip_text_out out = {last[p], pooled[p], P ? emb[p] : NULL, NULL};
+    CHECK_STATUS(dif__clip_text_forward(&m, kctx(v, p), ids, B, T, NULL, 0, &out, &err), DIF_OK,
                  err.msg, "");
   }
   judge(K_CLIP_TEXT, name, "last_hidden_state", last[0], last[1], st);
@@ -310,13 +311,13 @@ static void clip_text_case(env *v, const char *name, const dif_safetensors *st) 
   if (P) judge(K_CLIP_TEXT, name, "text_embeds", emb[0], emb[1], st);
   for (int p = 0; p < 2; p++) free(last[p]), free(pooled[p]), free(emb[p]);
   free(idf), free(ids);
-  dif_clip_text_free(&m);
+  dif__clip_text_free(&m);
 }
 
-static void clip_vision_case(env *v, const char *name, const dif_safetensors *st) {
-  dif_clip_vision m;
-  dif_error err = {0};
-  CHECK_STATUS(dif_clip_vision_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
+static void clip_vision_case(env *v, const char *name, const dif__safetensors *st) {
+  dif__clip_vision m;
+  dif__error err = {0};
+  CHECK_STATUS(dif__clip_vision_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
   if (err.status) return;
   int64_t n;
   float *pixels = tensor(st, "pixel_values", &n, NULL);
@@ -326,8 +327,8 @@ static void clip_vision_case(env *v, const char *name, const dif_safetensors *st
   for (int p = 0; p < 2; p++) {
     last[p] = fbuf((size_t)(B * T * C)), pooled[p] = fbuf((size_t)(B * C));
     emb[p] = fbuf((size_t)(B * P));
-    dif_clip_vision_out out = {last[p], pooled[p], emb[p], NULL};
-    CHECK_STATUS(dif_clip_vision_forward(&m, kctx(v, p), pixels, B, &out, &err), DIF_OK, err.msg,
+    dif__clip_vision_out out = {last[p], pooled[p], emb[p], NULL};
+    CHECK_STATUS(dif__clip_vision_forward(&m, kctx(v, p), pixels, B, &out, &err), DIF_OK, err.msg,
                  "");
   }
   judge(K_CLIP_VISION, name, "image_embeds", emb[0], emb[1], st);
@@ -335,13 +336,13 @@ static void clip_vision_case(env *v, const char *name, const dif_safetensors *st
   judge(K_CLIP_VISION, name, "pooled_output", pooled[0], pooled[1], st);
   for (int p = 0; p < 2; p++) free(last[p]), free(pooled[p]), free(emb[p]);
   free(pixels);
-  dif_clip_vision_free(&m);
+  dif__clip_vision_free(&m);
 }
 
-static void prior_case(env *v, const char *name, const dif_safetensors *st) {
-  dif_prior m;
-  dif_error err = {0};
-  CHECK_STATUS(dif_prior_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
+static void prior_case(env *v, const char *name, const dif__safetensors *st) {
+  dif__prior m;
+  dif__error err = {0};
+  CHECK_STATUS(dif__prior_load(model_path(st), &m, &err), DIF_OK, err.msg, "");
   if (err.status) return;
   int64_t nh, nt, n, nmask;
   float *hs = tensor(st, "in.hidden_states", &nh, NULL), *t = tensor(st, "in.timestep", &nt, NULL);
@@ -352,15 +353,15 @@ static void prior_case(env *v, const char *name, const dif_safetensors *st) {
   int32_t *mask = malloc((size_t)nmask * sizeof *mask);
   for (int64_t i = 0; i < nmask; i++) mask[i] = maskf[i] != 0.0f;
   float *out[2] = {fbuf((size_t)nh), fbuf((size_t)nh)};
-  dif_prior_input in = {hs, t, nt, pe, enc, mask, B, NULL, NULL, NULL};
+  dif__prior_input in = {hs, t, nt, pe, enc, mask, B, NULL, NULL, NULL};
   for (int p = 0; p < 2; p++)
-    CHECK_STATUS(dif_prior_forward(&m, kctx(v, p), &in, out[p], &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__prior_forward(&m, kctx(v, p), &in, out[p], &err), DIF_OK, err.msg, "");
   judge(K_PRIOR, name, "out.predicted_image_embedding", out[0], out[1], st);
   free(hs), free(t), free(pe), free(enc), free(maskf), free(mask), free(out[0]), free(out[1]);
-  dif_prior_free(&m);
+  dif__prior_free(&m);
 }
 
-typedef void (*case_fn)(env *v, const char *name, const dif_safetensors *st);
+typedef void (*case_fn)(env *v, const char *name, const dif__safetensors *st);
 
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -370,7 +371,7 @@ static int cmp_str(const void *a, const void *b) {
 static void each_case(int kind, case_fn fn) {
   char dir[4096], *names[256];
   int n = 0;
-  snprintf(dir, sizeof dir, "%s/%s", dif_test_path("golden/cases"), kind_names[kind]);
+  snprintf(dir, sizeof dir, "%s/%s", dif__test_path("golden/cases"), kind_names[kind]);
   DIR *d = opendir(dir);
   CHECK_MSG(d != NULL, "cannot open %s", dir);
   if (!d) return;
@@ -386,16 +387,16 @@ static void each_case(int kind, case_fn fn) {
   for (int i = 0; i < n; i++) {
     char path[4608];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    dif_safetensors *st = NULL;
-    dif_error err = {0};
-    CHECK_STATUS(dif_st_open(path, &st, &err), DIF_OK, err.msg, "");
+    dif__safetensors *st = NULL;
+    dif__error err = {0};
+    CHECK_STATUS(dif__st_open(path, &st, &err), DIF_OK, err.msg, "");
     if (st) {
       env v = {0};
       kenv_init(&v.e, 2);
       fn(&v, names[i], st);
-      dif_fast_free(v.fast); /* before the next model reuses the addresses */
+      dif__fast_free(v.fast); /* before the next model reuses the addresses */
       kenv_free(&v.e);
-      dif_st_close(st);
+      dif__st_close(st);
     }
     free(names[i]);
   }
@@ -409,23 +410,23 @@ TEST(prior) { each_case(K_PRIOR, prior_case); }
 
 int main(void) {
   char cpu[160];
-  dif_cpu_describe(cpu, sizeof cpu);
-  for (int i = 0; i < dif_backend_count() && !backend; i++) {
-    const dif_backend *b = dif_backend_row_at(i)->backend;
+  dif__cpu_describe(cpu, sizeof cpu);
+  for (int i = 0; i < dif__backend_count() && !backend; i++) {
+    const dif__backend *b = dif__backend_row_at(i)->backend;
     char why[256];
-    if (b && b->supports(DIF_DTYPE_BF16, why, sizeof why)) backend = b;
+    if (b && b->supports(DIF__DTYPE_BF16, why, sizeof why)) backend = b;
   }
   if (!backend) {
     char why[300];
-    dif_backend_fast_native(why, sizeof why);
-    const dif_backend *on = dif_backend_find("onednn");
+    dif__backend_fast_native(why, sizeof why);
+    const dif__backend *on = dif__backend_find("onednn");
     char on_why[256] = "";
-    if (on) on->supports(DIF_DTYPE_BF16, on_why, sizeof on_why);
+    if (on) on->supports(DIF__DTYPE_BF16, on_why, sizeof on_why);
     printf("fast fidelity: skipped, no bf16 backend runs here: %s\n", on ? on_why : why);
     return 77;
   }
   printf("fast fidelity on %s (%s, ISA %s; bf16 %s); this CPU: %s\n", backend->name, backend->what,
-         backend->isa(), backend->native(DIF_DTYPE_BF16) ? "native" : "emulated", cpu);
+         backend->isa(), backend->native(DIF__DTYPE_BF16) ? "native" : "emulated", cpu);
   printf("bounds: relative L2 <= %.0fu = %.3g, max-abs <= %.0fu·max|ref| (u = 2^-8), and both "
          "<= %.1fx PyTorch bf16's distance on the same case (tests/fixtures/bf16_refs)\n",
          REL_L2_FACTOR, REL_L2_FACTOR * U, MAX_ABS_FACTOR, PYTORCH_FACTOR);
@@ -440,5 +441,5 @@ int main(void) {
     printf("  %-11s %5.2fu  %5.2fu   vs PyTorch bf16: rel L2 %.2fx, max-abs %.2fx\n", kind_names[k],
            worst_of[k].rel / U, worst_of[k].abs_ratio / U, worst_of[k].rel_vs_pt,
            worst_of[k].abs_vs_pt);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -81,7 +81,7 @@ static double psnr(double m) { return m > 0 ? 10 * log10(255.0 * 255.0 / m) : IN
 /* PyTorch's pictures, from the fixture: prompt, seed, its bf16-vs-f32 MSE. */
 static json_t *pytorch_rows(json_t **root) {
   json_error_t jerr;
-  const char *path = dif_test_path("fixtures/bf16_refs/default_model_psnr.json");
+  const char *path = dif__test_path("fixtures/bf16_refs/default_model_psnr.json");
   *root = json_load_file(path, 0, &jerr);
   CHECK_MSG(*root != NULL, "%s: %s (run tests/oracle/make_bf16_generation_psnr.py)", path,
             jerr.text);
@@ -139,5 +139,5 @@ int main(void) {
   }
   dif_context_free(probe);
   RUN(fast_is_within_1_5x_pytorch_bf16s_distance_over_whole_pictures);
-  return dif_test_finish();
+  return dif__test_finish();
 }

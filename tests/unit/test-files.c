@@ -1,7 +1,7 @@
 /* Files that are not files and output that clobbers (issue 13, items 6, 7).
  *
  * Reading: every file libdif reads goes
- * through dif_file_open_read, which accepts regular files only and never
+ * through dif__file_open_read, which accepts regular files only and never
  * blocks. A FIFO, directory, device or socket in place of a config, a
  * tokenizer file, preprocessor_config.json, dif_defaults.json, weights, an
  * image or a record is refused with a message naming the file and saying
@@ -11,7 +11,7 @@
  * reader would hang this test: an alarm ends the program with a message
  * instead.
  *
- * Writing (dif_file_write_atomic, dif_check_output_path): only an absent or
+ * Writing (dif__file_write_atomic, dif_check_output_path): only an absent or
  * regular, writable target is written; links, FIFOs, devices, sockets and
  * directories are refused before anything is written and left as they were;
  * a replaced file keeps its mode (and as root its owner); a 250-byte name
@@ -107,7 +107,7 @@ static int remove_one(const char *path, const struct stat *sb, int type, struct 
 static void remove_tree(const char *dir) { nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* err.msg is "<path><what>". */
-static void check_named(dif_status got, dif_status want, const dif_error *err, const char *path,
+static void check_named(dif_status got, dif_status want, const dif__error *err, const char *path,
                         const char *what) {
   char expect[1024];
   snprintf(expect, sizeof expect, "%s%s", path, what);
@@ -121,18 +121,18 @@ TEST(read_all_refuses_every_kind) {
     make((kind)k, p);
     uint8_t *data = (uint8_t *)1;
     size_t len = 1;
-    dif_error e = {0};
-    check_named(dif_file_read_all(p, 1 << 20, &data, &len, &e), DIF_ERR_IO, &e, p, kind_msg[k]);
+    dif__error e = {0};
+    check_named(dif__file_read_all(p, 1 << 20, &data, &len, &e), DIF_ERR_IO, &e, p, kind_msg[k]);
     CHECK(data == NULL && len == 0);
     int fd = 7;
-    check_named(dif_file_open_read(p, &fd, NULL, &e), DIF_ERR_IO, &e, p, kind_msg[k]);
+    check_named(dif__file_open_read(p, &fd, NULL, &e), DIF_ERR_IO, &e, p, kind_msg[k]);
     CHECK(fd == -1);
     unmake(p);
   }
   /* a missing file keeps the system's words */
-  dif_error e = {0};
+  dif__error e = {0};
   int fd;
-  check_named(dif_file_open_read(p, &fd, NULL, &e), DIF_ERR_IO, &e, p,
+  check_named(dif__file_open_read(p, &fd, NULL, &e), DIF_ERR_IO, &e, p,
               ": cannot open: No such file or directory");
   /* a link to a regular file is followed */
   const char *real = at("real"), *link = at("link");
@@ -142,7 +142,7 @@ TEST(read_all_refuses_every_kind) {
   CHECK(symlink(real, link) == 0);
   uint8_t *data = NULL;
   size_t len = 0;
-  CHECK_STATUS(dif_file_read_all(link, 10, &data, &len, &e), DIF_OK, e.msg, "");
+  CHECK_STATUS(dif__file_read_all(link, 10, &data, &len, &e), DIF_OK, e.msg, "");
   CHECK(len == 1 && data && data[0] == 'x');
   free(data);
   unlink(link);
@@ -150,13 +150,13 @@ TEST(read_all_refuses_every_kind) {
 }
 
 TEST(devices_and_sockets_are_refused) {
-  dif_error e = {0};
+  dif__error e = {0};
   const char *dev = at("null-device");
   /* mknod needs root (the test suite runs as root in CI); the device is
    * /dev/null's numbers, so nothing happens if it were read. */
   if (mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0) {
     int fd;
-    check_named(dif_file_open_read(dev, &fd, NULL, &e), DIF_ERR_IO, &e, dev,
+    check_named(dif__file_open_read(dev, &fd, NULL, &e), DIF_ERR_IO, &e, dev,
                 " is a character device, not a regular file");
     unlink(dev);
   } else {
@@ -168,7 +168,7 @@ TEST(devices_and_sockets_are_refused) {
   snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock);
   CHECK(s >= 0 && bind(s, (struct sockaddr *)&addr, sizeof addr) == 0);
   int fd;
-  check_named(dif_file_open_read(sock, &fd, NULL, &e), DIF_ERR_IO, &e, sock,
+  check_named(dif__file_open_read(sock, &fd, NULL, &e), DIF_ERR_IO, &e, sock,
               " is a socket, not a regular file");
   if (s >= 0) close(s);
   unlink(sock);
@@ -177,13 +177,14 @@ TEST(devices_and_sockets_are_refused) {
 TEST(images_records_and_configs_refuse_a_fifo) {
   const char *p = at("fifo.png");
   make(FIFO, p);
-  dif_error e = {0};
-  dif_image img;
-  check_named(dif_image_load(p, NULL, &img, &e), DIF_ERR_IO, &e, p, kind_msg[FIFO]);
+  dif__error e = {0};
+  dif__image img;
+  check_named(dif__image_load(p, NULL, &img, &e), DIF_ERR_IO, &e, p, kind_msg[FIFO]);
   char *text = (char *)1;
-  check_named(dif_png_read_text(p, "dif:parameters", &text, &e), DIF_ERR_IO, &e, p, kind_msg[FIFO]);
-  dif_config *cfg = (dif_config *)1;
-  check_named(dif_config_load(p, &cfg, &e), DIF_ERR_IO, &e, p, kind_msg[FIFO]);
+  check_named(dif__png_read_text(p, "dif:parameters", &text, &e), DIF_ERR_IO, &e, p,
+              kind_msg[FIFO]);
+  dif__config *cfg = (dif__config *)1;
+  check_named(dif__config_load(p, &cfg, &e), DIF_ERR_IO, &e, p, kind_msg[FIFO]);
   CHECK(cfg == NULL);
   unmake(p);
 }
@@ -192,23 +193,24 @@ TEST(tokenizer_files) {
   static const char *const files[] = {"vocab.json", "merges.txt", "tokenizer_config.json",
                                       "special_tokens_map.json"};
   const char *dir = at("tokenizer");
-  link_tree(dif_test_path("golden/models/tiny-sd/tokenizer"), dir);
-  dif_error e = {0};
-  dif_clip_tokenizer *tok = NULL;
-  CHECK_STATUS(dif_clip_tokenizer_load(dir, &tok, &e), DIF_OK, e.msg, "");
-  dif_clip_tokenizer_free(tok);
+  link_tree(dif__test_path("golden/models/tiny-sd/tokenizer"), dir);
+  dif__error e = {0};
+  dif__clip_tokenizer *tok = NULL;
+  CHECK_STATUS(dif__clip_tokenizer_load(dir, &tok, &e), DIF_OK, e.msg, "");
+  dif__clip_tokenizer_free(tok);
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
     char path[600];
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
     for (int k = 0; k < KINDS; k++) {
       make((kind)k, path);
-      tok = (dif_clip_tokenizer *)1;
-      check_named(dif_clip_tokenizer_load(dir, &tok, &e), DIF_ERR_BAD_MODEL, &e, path, kind_msg[k]);
+      tok = (dif__clip_tokenizer *)1;
+      check_named(dif__clip_tokenizer_load(dir, &tok, &e), DIF_ERR_BAD_MODEL, &e, path,
+                  kind_msg[k]);
       CHECK(tok == NULL);
       unmake(path);
     }
     char from[600];
-    snprintf(from, sizeof from, "%s/%s", dif_test_path("golden/models/tiny-sd/tokenizer"),
+    snprintf(from, sizeof from, "%s/%s", dif__test_path("golden/models/tiny-sd/tokenizer"),
              files[i]);
     CHECK(symlink(from, path) == 0);
   }
@@ -217,8 +219,8 @@ TEST(tokenizer_files) {
   snprintf(path, sizeof path, "%s/special_tokens_map.json", dir);
   unlink(path);
   tok = NULL;
-  CHECK_STATUS(dif_clip_tokenizer_load(dir, &tok, &e), DIF_OK, e.msg, "");
-  dif_clip_tokenizer_free(tok);
+  CHECK_STATUS(dif__clip_tokenizer_load(dir, &tok, &e), DIF_OK, e.msg, "");
+  dif__clip_tokenizer_free(tok);
   remove_tree(dir);
 }
 
@@ -227,21 +229,21 @@ TEST(preprocessor_config_and_defaults) {
   CHECK(mkdir(dir, 0755) == 0);
   char path[600];
   snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-  dif_error e = {0};
+  dif__error e = {0};
   for (int k = 0; k < KINDS; k++) {
     make((kind)k, path);
-    dif_clip_preprocess pp;
-    check_named(dif_clip_preprocess_load(dir, &pp, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
+    dif__clip_preprocess pp;
+    check_named(dif__clip_preprocess_load(dir, &pp, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
     unmake(path);
   }
   /* dif_defaults.json is optional, but something else by its name is an
    * error, never silently no defaults */
-  snprintf(path, sizeof path, "%s/%s", dir, DIF_DEFAULTS_FILE);
+  snprintf(path, sizeof path, "%s/%s", dir, DIF__DEFAULTS_FILE);
   for (int k = 0; k < KINDS; k++) {
     make((kind)k, path);
     dif_defaults d;
-    dif_defaults_init(&d, 512, true);
-    check_named(dif_defaults_load(&d, dir, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
+    dif__defaults_init(&d, 512, true);
+    check_named(dif__defaults_load(&d, dir, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
     CHECK(!d.from_file);
     unmake(path);
   }
@@ -251,15 +253,15 @@ TEST(preprocessor_config_and_defaults) {
 TEST(weights_and_model_index) {
   const char *dir = at("unet");
   CHECK(mkdir(dir, 0755) == 0);
-  dif_error e = {0};
+  dif__error e = {0};
   static const char *const names[] = {"diffusion_pytorch_model.safetensors", "model.safetensors"};
   for (int i = 0; i < 2; i++) {
     char path[600];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
     for (int k = 0; k < KINDS; k++) {
       make((kind)k, path);
-      dif_safetensors *st = (dif_safetensors *)1;
-      check_named(dif_component_weights(dir, &st, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
+      dif__safetensors *st = (dif__safetensors *)1;
+      check_named(dif__component_weights(dir, &st, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
       CHECK(st == NULL);
       CHECK(strstr(e.msg, "no weights") == NULL);
       unmake(path);
@@ -268,11 +270,11 @@ TEST(weights_and_model_index) {
   /* config.json likewise, and nothing at all is still "missing" */
   char path[600];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  dif_config *cfg;
-  CHECK_STATUS(dif_component_config(dir, "config.json", NULL, &cfg, &e), DIF_ERR_BAD_MODEL, e.msg,
+  dif__config *cfg;
+  CHECK_STATUS(dif__component_config(dir, "config.json", NULL, &cfg, &e), DIF_ERR_BAD_MODEL, e.msg,
                "config.json: missing");
   make(FIFO, path);
-  check_named(dif_component_config(dir, "config.json", NULL, &cfg, &e), DIF_ERR_IO, &e, path,
+  check_named(dif__component_config(dir, "config.json", NULL, &cfg, &e), DIF_ERR_IO, &e, path,
               kind_msg[FIFO]);
   unmake(path);
   rmdir(dir);
@@ -282,8 +284,8 @@ TEST(weights_and_model_index) {
   snprintf(path, sizeof path, "%s/model_index.json", model);
   for (int k = 0; k < KINDS; k++) {
     make((kind)k, path);
-    dif_model_folder *mf = (dif_model_folder *)1;
-    check_named(dif_model_folder_open(model, &mf, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
+    dif__model_folder *mf = (dif__model_folder *)1;
+    check_named(dif__model_folder_open(model, &mf, &e), DIF_ERR_IO, &e, path, kind_msg[k]);
     CHECK(mf == NULL);
     unmake(path);
   }
@@ -294,7 +296,7 @@ TEST(weights_and_model_index) {
  * a FIFO as an image prompt and as an init image. */
 TEST(public_api) {
   const char *model = at("tiny-sd");
-  link_tree(dif_test_path("golden/models/tiny-sd"), model);
+  link_tree(dif__test_path("golden/models/tiny-sd"), model);
   char path[600];
   snprintf(path, sizeof path, "%s/tokenizer/vocab.json", model);
   make(FIFO, path);
@@ -341,8 +343,8 @@ static void put_text(const char *path, const char *text, mode_t mode) {
 static int has_text(const char *path, const char *text) {
   uint8_t *data = NULL;
   size_t len = 0;
-  dif_error e = {0};
-  int same = dif_file_read_all(path, 1 << 20, &data, &len, &e) == DIF_OK && len == strlen(text) &&
+  dif__error e = {0};
+  int same = dif__file_read_all(path, 1 << 20, &data, &len, &e) == DIF_OK && len == strlen(text) &&
              (len == 0 || memcmp(data, text, len) == 0);
   free(data);
   return same;
@@ -350,11 +352,11 @@ static int has_text(const char *path, const char *text) {
 
 /* Refused by the pre-check and by the writer with the same message. */
 static void check_refused(const char *path, const char *what) {
-  dif_error e = {0};
+  dif__error e = {0};
   const char *ex = what;
-  CHECK_STATUS(dif_file_check_output(path, &e), DIF_ERR_IO, e.msg, ex);
+  CHECK_STATUS(dif__file_check_output(path, &e), DIF_ERR_IO, e.msg, ex);
   CHECK(strstr(e.msg, path) != NULL);
-  CHECK_STATUS(dif_file_write_atomic(path, "new", 3, &e), DIF_ERR_IO, e.msg, ex);
+  CHECK_STATUS(dif__file_write_atomic(path, "new", 3, &e), DIF_ERR_IO, e.msg, ex);
   CHECK_STATUS(dif_check_output_path(path), DIF_ERR_IO, dif_last_error(), ex);
   CHECK(leftovers() == 0);
 }
@@ -405,9 +407,9 @@ TEST(output_refuses_what_is_not_a_regular_file) {
   snprintf(dirpath, sizeof dirpath, "%s/out.png", real);
   check_refused(dirpath, "Not a directory");
   unlink(real);
-  dif_error e = {0};
-  CHECK_STATUS(dif_file_check_output(NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
-  CHECK_STATUS(dif_file_check_output("", &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "empty");
+  dif__error e = {0};
+  CHECK_STATUS(dif__file_check_output(NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
+  CHECK_STATUS(dif__file_check_output("", &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "empty");
   CHECK_STATUS(dif_check_output_path(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
 }
 
@@ -430,8 +432,8 @@ TEST(output_keeps_mode_and_owner) {
   static const mode_t modes[] = {0600, 0640, 0755, 0200};
   for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
     put_text(p, "old", modes[i]);
-    dif_error e = {0};
-    CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+    dif__error e = {0};
+    CHECK_STATUS(dif__file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
     struct stat sb;
     CHECK(stat(p, &sb) == 0);
     CHECK_MSG((sb.st_mode & 07777) == modes[i], "mode %04o, expected %04o",
@@ -441,8 +443,8 @@ TEST(output_keeps_mode_and_owner) {
   if (geteuid() == 0) {
     put_text(p, "old", 0644);
     CHECK(chown(p, 65534, 65533) == 0);
-    dif_error e = {0};
-    CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+    dif__error e = {0};
+    CHECK_STATUS(dif__file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
     struct stat sb;
     CHECK(stat(p, &sb) == 0 && sb.st_uid == 65534 && sb.st_gid == 65533);
     CHECK((sb.st_mode & 07777) == 0644 && has_text(p, "new"));
@@ -450,8 +452,8 @@ TEST(output_keeps_mode_and_owner) {
   /* a new file: 0666 minus the umask */
   unlink(p);
   mode_t mask = umask(022);
-  dif_error e = {0};
-  CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+  dif__error e = {0};
+  CHECK_STATUS(dif__file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
   umask(mask);
   struct stat sb;
   CHECK(stat(p, &sb) == 0 && (sb.st_mode & 07777) == 0644);
@@ -464,14 +466,14 @@ TEST(output_long_names) {
   memset(name, 'n', 250);
   memcpy(name + 246, ".png", 5); /* 250 bytes */
   const char *p = at(name);
-  dif_error e = {0};
+  dif__error e = {0};
   CHECK_STATUS(dif_check_output_path(p), DIF_OK, dif_last_error(), "");
-  CHECK_STATUS(dif_file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
+  CHECK_STATUS(dif__file_write_atomic(p, "new", 3, &e), DIF_OK, e.msg, "");
   CHECK(has_text(p, "new"));
   unlink(p);
   memset(name, 'n', 255);
   name[255] = '\0';
-  CHECK_STATUS(dif_file_write_atomic(at(name), "x", 1, &e), DIF_OK, e.msg, "");
+  CHECK_STATUS(dif__file_write_atomic(at(name), "x", 1, &e), DIF_OK, e.msg, "");
   unlink(at(name));
   char longer[300];
   memset(longer, 'n', 299);
@@ -520,5 +522,5 @@ int main(void) {
   RUN(output_long_names);
   RUN(output_public_api_before_a_run);
   remove_tree(scratch);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -124,15 +124,15 @@ static const struct {
 
 TEST(ftfy_reference) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    dif_error err = {0};
+    dif__error err = {0};
     char *out = NULL;
     size_t len = 0;
-    CHECK(dif_ftfy_fix_text_utf8(cases[i].text, cases[i].len, &out, &len, &err) == DIF_OK);
+    CHECK(dif__ftfy_fix_text_utf8(cases[i].text, cases[i].len, &out, &len, &err) == DIF_OK);
     CHECK_MSG(out && len == strlen(cases[i].fixed) && memcmp(out, cases[i].fixed, len) == 0,
               "%s: fixed = \"%s\"", cases[i].name, out ? out : "(error)");
     free(out);
     out = NULL;
-    CHECK(dif_text_normalize(cases[i].text, cases[i].len, &out, &len, &err) == DIF_OK);
+    CHECK(dif__text_normalize(cases[i].text, cases[i].len, &out, &len, &err) == DIF_OK);
     CHECK_MSG(out && strcmp(out, cases[i].normalized) == 0, "%s: normalized = \"%s\"",
               cases[i].name, out ? out : "(error)");
     free(out);
@@ -140,11 +140,11 @@ TEST(ftfy_reference) {
 }
 
 static int bad(const char *s) {
-  dif_u32buf b = {0};
-  dif_error err = {0};
-  CHECK(dif_utf8_decode(s, strlen(s), &b, &err) == DIF_OK);
-  int r = dif_ftfy_is_bad(b.v, b.n);
-  dif_u32buf_free(&b);
+  dif__u32buf b = {0};
+  dif__error err = {0};
+  CHECK(dif__utf8_decode(s, strlen(s), &b, &err) == DIF_OK);
+  int r = dif__ftfy_is_bad(b.v, b.n);
+  dif__u32buf_free(&b);
   return r;
 }
 
@@ -158,31 +158,31 @@ TEST(badness) {
 
 TEST(tables) {
   /* ASCII other than 0x1A decodes to itself in every charmap (ftfy.c relies on it). */
-  for (int e = 0; e < DIF_FTFY_N_ENCODINGS; e++)
+  for (int e = 0; e < DIF__FTFY_N_ENCODINGS; e++)
     for (int b = 0; b < 0x80; b++)
-      if (b != 0x1A) CHECK(dif_ftfy_charmap[e][b] == b);
-  for (size_t i = 1; i < dif_ftfy_n_classes; i++)
-    CHECK(dif_ftfy_classes[i - 1].hi < dif_ftfy_classes[i].lo);
-  for (size_t i = 1; i < dif_ftfy_n_entities; i++)
-    CHECK(strcmp(dif_ftfy_entities[i - 1].name, dif_ftfy_entities[i].name) < 0);
+      if (b != 0x1A) CHECK(dif__ftfy_charmap[e][b] == b);
+  for (size_t i = 1; i < dif__ftfy_n_classes; i++)
+    CHECK(dif__ftfy_classes[i - 1].hi < dif__ftfy_classes[i].lo);
+  for (size_t i = 1; i < dif__ftfy_n_entities; i++)
+    CHECK(strcmp(dif__ftfy_entities[i - 1].name, dif__ftfy_entities[i].name) < 0);
 }
 
 TEST(utf8) {
-  dif_error err = {0};
-  CHECK(dif_utf8_validate("", 0, &err) == DIF_OK);
-  CHECK(dif_utf8_validate(NULL, 0, &err) == DIF_OK);
-  CHECK(dif_utf8_validate("\xf4\x8f\xbf\xbf \xed\x9f\xbf \xef\xbb\xbf", 12, &err) == DIF_OK);
-  CHECK_STATUS(dif_utf8_validate("ok\xe0\x80\x80", 5, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  dif__error err = {0};
+  CHECK(dif__utf8_validate("", 0, &err) == DIF_OK);
+  CHECK(dif__utf8_validate(NULL, 0, &err) == DIF_OK);
+  CHECK(dif__utf8_validate("\xf4\x8f\xbf\xbf \xed\x9f\xbf \xef\xbb\xbf", 12, &err) == DIF_OK);
+  CHECK_STATUS(dif__utf8_validate("ok\xe0\x80\x80", 5, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "byte offset 2");
-  CHECK_STATUS(dif_utf8_validate(NULL, 1, &err), DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  CHECK_STATUS(dif__utf8_validate(NULL, 1, &err), DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   uint32_t cps[] = {0, 0x7F, 0x80, 0x7FF, 0x800, 0xFFFF, 0x10000, 0x10FFFF};
   char *s = NULL;
   size_t len = 0;
-  CHECK(dif_utf8_encode(cps, 8, &s, &len, &err) == DIF_OK && len == 1 + 1 + 2 + 2 + 3 + 3 + 4 + 4);
-  dif_u32buf back = {0};
-  CHECK(dif_utf8_decode(s, len, &back, &err) == DIF_OK && back.n == 8 &&
+  CHECK(dif__utf8_encode(cps, 8, &s, &len, &err) == DIF_OK && len == 1 + 1 + 2 + 2 + 3 + 3 + 4 + 4);
+  dif__u32buf back = {0};
+  CHECK(dif__utf8_decode(s, len, &back, &err) == DIF_OK && back.n == 8 &&
         memcmp(back.v, cps, sizeof cps) == 0);
-  dif_u32buf_free(&back);
+  dif__u32buf_free(&back);
   free(s);
 }
 
@@ -191,5 +191,5 @@ int main(void) {
   RUN(badness);
   RUN(tables);
   RUN(utf8);
-  return dif_test_finish();
+  return dif__test_finish();
 }

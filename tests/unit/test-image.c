@@ -37,7 +37,7 @@ static void expect_status(dif_status st, dif_status want, const char *msg, const
     fprintf(stderr, "%s:%d: expected %s%s%s, got %s: \"%s\"\n", __FILE__, line,
             dif_status_string(want), substr ? " with message containing " : "",
             substr ? substr : "", dif_status_string(st), msg);
-    dif_test_checks_failed++;
+    dif__test_checks_failed++;
   }
 }
 #define EXPECT(st, want, msg, substr) expect_status((st), (want), (msg), (substr), __LINE__)
@@ -147,8 +147,8 @@ typedef struct st_file {
 
 static int st_open(const char *path, st_file *f) {
   memset(f, 0, sizeof *f);
-  dif_error e = {DIF_OK, ""};
-  if (dif_file_read_all(path, 1u << 30, &f->data.p, &f->data.n, &e) != DIF_OK) {
+  dif__error e = {DIF_OK, ""};
+  if (dif__file_read_all(path, 1u << 30, &f->data.p, &f->data.n, &e) != DIF_OK) {
     fprintf(stderr, "%s\n", e.msg);
     return 0;
   }
@@ -298,15 +298,15 @@ TEST(golden_images_decode) {
   for (size_t i = 0; i < sizeof golden_images / sizeof *golden_images; i++) {
     char rel[256];
     snprintf(rel, sizeof rel, GOLDEN "images/%s", golden_images[i].file);
-    dif_image img;
-    dif_error e = {DIF_OK, ""};
-    dif_status st = dif_image_load(dif_test_path(rel), NULL, &img, &e);
+    dif__image img;
+    dif__error e = {DIF_OK, ""};
+    dif_status st = dif__image_load(dif__test_path(rel), NULL, &img, &e);
     CHECK_MSG(st == DIF_OK, "%s: %s", golden_images[i].file, e.msg);
     if (st != DIF_OK) continue;
     CHECK_MSG(img.width == golden_images[i].w && img.height == golden_images[i].h, "%s: %dx%d",
               golden_images[i].file, img.width, img.height);
     CHECK(img.exif_orientation == golden_images[i].orientation);
-    dif_image_free(&img);
+    dif__image_free(&img);
     CHECK(img.rgb == NULL && img.width == 0);
   }
 }
@@ -317,18 +317,18 @@ static void check_decoded_rgb(const char *name) {
   char rel[256];
   snprintf(rel, sizeof rel, GOLDEN "%s.safetensors", name);
   st_file f;
-  CHECK(st_open(dif_test_path(rel), &f));
+  CHECK(st_open(dif__test_path(rel), &f));
   int64_t shape[4];
   int ndim = 0;
   size_t nbytes = 0;
   const uint8_t *ref = st_tensor(&f, "decoded_rgb", "U8", shape, &ndim, &nbytes);
   CHECK(ref && ndim == 3 && shape[2] == 3);
   snprintf(rel, sizeof rel, GOLDEN "images/%s.jpg", name);
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  EXPECT(dif_image_load(dif_test_path(rel), NULL, &img, &e), DIF_OK, e.msg, NULL);
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  EXPECT(dif__image_load(dif__test_path(rel), NULL, &img, &e), DIF_OK, e.msg, NULL);
   if (ref && img.rgb) {
-    CHECK(dif_image_orient(&img, dif_image_orientation_inverse(img.exif_orientation), &e) ==
+    CHECK(dif__image_orient(&img, dif__image_orientation_inverse(img.exif_orientation), &e) ==
           DIF_OK);
     CHECK(img.height == shape[0] && img.width == shape[1] &&
           nbytes == (size_t)img.width * img.height * 3);
@@ -342,7 +342,7 @@ static void check_decoded_rgb(const char *name) {
     CHECK_MSG(differ == 0, "%s: %zu of %zu samples differ from Pillow, max %d", name, differ,
               nbytes, maxd);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
   st_close(&f);
 }
 
@@ -354,14 +354,14 @@ TEST(golden_jpeg_matches_pillow_exactly) {
 
 TEST(golden_exif_orientation_6_rotates_clockwise) {
   st_file f;
-  CHECK(st_open(dif_test_path(GOLDEN "exif_orient6_200x120.safetensors"), &f));
+  CHECK(st_open(dif__test_path(GOLDEN "exif_orient6_200x120.safetensors"), &f));
   int64_t shape[4];
   int ndim;
   size_t nbytes;
   const uint8_t *ref = st_tensor(&f, "decoded_rgb", "U8", shape, &ndim, &nbytes);
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  EXPECT(dif_image_load(dif_test_path(GOLDEN "images/exif_orient6_200x120.jpg"), NULL, &img, &e),
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  EXPECT(dif__image_load(dif__test_path(GOLDEN "images/exif_orient6_200x120.jpg"), NULL, &img, &e),
          DIF_OK, e.msg, NULL);
   if (ref && img.rgb) {
     const int sw = (int)shape[1], sh = (int)shape[0]; /* stored 200x120 */
@@ -375,7 +375,7 @@ TEST(golden_exif_orientation_6_rotates_clockwise) {
                  ref[((size_t)(sh - 1 - x) * sw + y) * 3 + k];
     CHECK(bad == 0);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
   st_close(&f);
 }
 
@@ -383,14 +383,14 @@ TEST(golden_exif_orientation_6_rotates_clockwise) {
  * the decoded pixels, normalised: undo that and compare exactly. */
 TEST(golden_png_matches_pixel_values) {
   st_file f;
-  CHECK(st_open(dif_test_path(GOLDEN "rgb_224x224.safetensors"), &f));
+  CHECK(st_open(dif__test_path(GOLDEN "rgb_224x224.safetensors"), &f));
   int64_t shape[4];
   int ndim;
   size_t nbytes;
   const uint8_t *pv = st_tensor(&f, "pixel_values", "F32", shape, &ndim, &nbytes);
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  EXPECT(dif_image_load(dif_test_path(GOLDEN "images/rgb_224x224.png"), NULL, &img, &e), DIF_OK,
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  EXPECT(dif__image_load(dif__test_path(GOLDEN "images/rgb_224x224.png"), NULL, &img, &e), DIF_OK,
          e.msg, NULL);
   static const double mean[3] = {0.48145466, 0.4578275, 0.40821073};
   static const double std[3] = {0.26862954, 0.26130258, 0.27577711};
@@ -406,7 +406,7 @@ TEST(golden_png_matches_pixel_values) {
     }
     CHECK_MSG(bad == 0, "%d samples differ", bad);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
   st_close(&f);
 }
 
@@ -421,7 +421,7 @@ TEST(golden_png_match_libpng_reference) {
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char rel[256];
     snprintf(rel, sizeof rel, GOLDEN "images/%s", names[i]);
-    const char *path = dif_test_path(rel);
+    const char *path = dif__test_path(rel);
     png_image ref;
     memset(&ref, 0, sizeof ref);
     ref.version = PNG_IMAGE_VERSION;
@@ -431,9 +431,9 @@ TEST(golden_png_match_libpng_reference) {
     size_t n = PNG_IMAGE_SIZE(ref);
     uint8_t *refpix = malloc(n);
     CHECK(png_image_finish_read(&ref, NULL, refpix, 0, NULL));
-    dif_image img;
-    dif_error e = {DIF_OK, ""};
-    EXPECT(dif_image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
+    dif__image img;
+    dif__error e = {DIF_OK, ""};
+    EXPECT(dif__image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
     if (img.rgb) {
       CHECK(img.width == (int)ref.width && img.height == (int)ref.height);
       size_t px = (size_t)img.width * img.height, bad = 0;
@@ -446,7 +446,7 @@ TEST(golden_png_match_libpng_reference) {
           bad += img.rgb[p * 3] != img.rgb[p * 3 + 1] || img.rgb[p * 3] != img.rgb[p * 3 + 2];
       CHECK(bad == 0);
     }
-    dif_image_free(&img);
+    dif__image_free(&img);
     free(refpix);
   }
 }
@@ -455,9 +455,9 @@ TEST(golden_png_match_libpng_reference) {
  * 16-bit value (Pillow would clip to 255 instead). */
 TEST(golden_gray16_scaled_not_clipped) {
   bytes file;
-  dif_error e = {DIF_OK, ""};
-  CHECK(dif_file_read_all(dif_test_path(GOLDEN "images/gray16_90x70.png"), 1 << 20, &file.p,
-                          &file.n, &e) == DIF_OK);
+  dif__error e = {DIF_OK, ""};
+  CHECK(dif__file_read_all(dif__test_path(GOLDEN "images/gray16_90x70.png"), 1 << 20, &file.p,
+                           &file.n, &e) == DIF_OK);
   bytes cursor = file;
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png_create_info_struct(png);
@@ -471,8 +471,8 @@ TEST(golden_gray16_scaled_not_clipped) {
   png_read_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
   CHECK(png_get_bit_depth(png, info) == 16 && png_get_color_type(png, info) == PNG_COLOR_TYPE_GRAY);
   png_bytepp rows = png_get_rows(png, info);
-  dif_image img;
-  EXPECT(dif_image_decode_memory(file.p, file.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
+  dif__image img;
+  EXPECT(dif__image_decode_memory(file.p, file.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
   int bad = 0, above255 = 0;
   for (int y = 0; y < img.height; y++) {
     for (int x = 0; x < img.width; x++) {
@@ -485,17 +485,17 @@ TEST(golden_gray16_scaled_not_clipped) {
   }
   CHECK(bad == 0);
   CHECK(above255 > 0); /* the file really exercises the Pillow difference */
-  dif_image_free(&img);
+  dif__image_free(&img);
   png_destroy_read_struct(&png, &info, NULL);
   bytes_free(&file);
 }
 
 /* ---- every PNG mode, generated ---- */
 
-static dif_image decode_ok(const bytes *b) {
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  dif_status st = dif_image_decode_memory(b->p, b->n, NULL, &img, &e);
+static dif__image decode_ok(const bytes *b) {
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  dif_status st = dif__image_decode_memory(b->p, b->n, NULL, &img, &e);
   CHECK_MSG(st == DIF_OK, "%s", e.msg);
   return img;
 }
@@ -506,14 +506,14 @@ TEST(png_every_16bit_value_rounds) {
   png_spec s = {
       .width = 256, .height = 256, .color = PNG_COLOR_TYPE_GRAY, .depth = 16, .pixels = px};
   bytes b = make_png(&s);
-  dif_image img = decode_ok(&b);
+  dif__image img = decode_ok(&b);
   int bad = 0;
   for (unsigned v = 0; v < 65536 && img.rgb; v++) {
     unsigned want = (unsigned)floor(v / 257.0 + 0.5);
     bad += img.rgb[3 * v] != want || img.rgb[3 * v + 1] != want || img.rgb[3 * v + 2] != want;
   }
   CHECK(img.rgb && bad == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
   free(px);
 }
@@ -527,12 +527,12 @@ TEST(png_rgba16_drops_alpha_and_rounds) {
   png_spec s = {
       .width = 3, .height = 1, .color = PNG_COLOR_TYPE_RGB_ALPHA, .depth = 16, .pixels = px};
   bytes b = make_png(&s);
-  dif_image img = decode_ok(&b);
+  dif__image img = decode_ok(&b);
   static const int rgb_idx[9] = {0, 1, 2, 4, 5, 6, 8, 9, 10};
   for (int i = 0; i < 9 && img.rgb; i++)
     CHECK_MSG(img.rgb[i] == (unsigned)floor(v[rgb_idx[i]] / 257.0 + 0.5), "sample %d: %d", i,
               img.rgb[i]);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
 }
 
@@ -546,13 +546,13 @@ TEST(png_low_bit_gray_scales_to_full_range) {
     png_spec s = {
         .width = w, .height = 1, .color = PNG_COLOR_TYPE_GRAY, .depth = depth, .pixels = row};
     bytes b = make_png(&s);
-    dif_image img = decode_ok(&b);
+    dif__image img = decode_ok(&b);
     for (int x = 0; x < w && img.rgb; x++) {
       int want = x * 255 / maxv;
       CHECK_MSG(img.rgb[3 * x] == want && img.rgb[3 * x + 1] == want && img.rgb[3 * x + 2] == want,
                 "depth %d value %d: %d", depth, x, img.rgb[3 * x]);
     }
-    dif_image_free(&img);
+    dif__image_free(&img);
     bytes_free(&b);
   }
 }
@@ -563,10 +563,10 @@ TEST(png_gray_alpha_palette_trns_interlace) {
   png_spec s = {
       .width = 4, .height = 1, .color = PNG_COLOR_TYPE_GRAY_ALPHA, .depth = 8, .pixels = ga};
   bytes b = make_png(&s);
-  dif_image img = decode_ok(&b);
+  dif__image img = decode_ok(&b);
   for (int x = 0; x < 4 && img.rgb; x++)
     CHECK(img.rgb[3 * x] == ga[2 * x] && img.rgb[3 * x + 2] == ga[2 * x]);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
 
   /* palette with tRNS: colours looked up, transparency ignored */
@@ -586,7 +586,7 @@ TEST(png_gray_alpha_palette_trns_interlace) {
   img = decode_ok(&b);
   static const uint8_t want[9] = {1, 2, 3, 255, 0, 0, 0, 255, 0};
   CHECK(img.rgb && memcmp(img.rgb, want, 9) == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
 
   /* gray with tRNS: still opaque gray */
@@ -602,14 +602,14 @@ TEST(png_gray_alpha_palette_trns_interlace) {
   b = make_png(&gs);
   img = decode_ok(&b);
   CHECK(img.rgb && img.rgb[0] == 0 && img.rgb[3] == 99 && img.rgb[5] == 99);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
 
   /* Adam7 interlaced RGB decodes to the same pixels as progressive order */
   enum { W = 13, H = 11 };
   uint8_t rgb[W * H * 3];
   uint64_t seed = 7;
-  for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)dif_test_rand_u64(&seed);
+  for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)dif__test_rand_u64(&seed);
   png_spec is = {.width = W,
                  .height = H,
                  .color = PNG_COLOR_TYPE_RGB,
@@ -619,7 +619,7 @@ TEST(png_gray_alpha_palette_trns_interlace) {
   b = make_png(&is);
   img = decode_ok(&b);
   CHECK(img.rgb && img.width == W && img.height == H && memcmp(img.rgb, rgb, sizeof rgb) == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
 }
 
@@ -659,7 +659,7 @@ TEST(jpeg_cmyk_and_ycck_like_pillow) {
   static const uint8_t want[3] = {137, 181, 207};
   for (int ycck = 0; ycck <= 1; ycck++) {
     bytes b = make_cmyk_jpeg(stored, ycck);
-    dif_image img = decode_ok(&b);
+    dif__image img = decode_ok(&b);
     int maxd = 0;
     for (int i = 0; img.rgb && i < 16 * 8 * 3; i++) {
       int d = abs((int)img.rgb[i] - want[i % 3]);
@@ -668,7 +668,7 @@ TEST(jpeg_cmyk_and_ycck_like_pillow) {
     /* CMYK is exact; YCCK passes through libjpeg's YCC<->RGB rounding */
     CHECK_MSG(img.rgb && maxd <= (ycck ? 2 : 0), "%s: max difference %d", ycck ? "YCCK" : "CMYK",
               maxd);
-    dif_image_free(&img);
+    dif__image_free(&img);
     bytes_free(&b);
   }
 }
@@ -681,28 +681,28 @@ TEST(orient_all_eight_like_pillow) {
                                 "adbecf", "daebfc", "fcebda", "cfbead"};
   static const int ww[9] = {0, 3, 3, 3, 3, 2, 2, 2, 2};
   for (int o = 1; o <= 8; o++) {
-    dif_image img;
-    dif_error e = {DIF_OK, ""};
-    CHECK(dif_image_alloc(&img, 3, 2, NULL, &e) == DIF_OK);
+    dif__image img;
+    dif__error e = {DIF_OK, ""};
+    CHECK(dif__image_alloc(&img, 3, 2, NULL, &e) == DIF_OK);
     memset(img.rgb, 0, 18);
     for (int i = 0; i < 6; i++) img.rgb[3 * i] = (uint8_t)("abcdef"[i]);
-    CHECK(dif_image_orient(&img, o, &e) == DIF_OK);
+    CHECK(dif__image_orient(&img, o, &e) == DIF_OK);
     CHECK(img.width == ww[o] && img.height == 6 / ww[o]);
     char got[7] = {0};
     for (int i = 0; i < 6; i++) got[i] = (char)img.rgb[3 * i];
     CHECK_MSG(strcmp(got, want[o]) == 0, "orientation %d: %s", o, got);
     /* the inverse restores the stored image */
-    CHECK(dif_image_orient(&img, dif_image_orientation_inverse(o), &e) == DIF_OK);
+    CHECK(dif__image_orient(&img, dif__image_orientation_inverse(o), &e) == DIF_OK);
     for (int i = 0; i < 6; i++) got[i] = (char)img.rgb[3 * i];
     CHECK(strcmp(got, "abcdef") == 0 && img.width == 3);
-    dif_image_free(&img);
+    dif__image_free(&img);
   }
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  CHECK(dif_image_alloc(&img, 1, 1, NULL, &e) == DIF_OK);
-  EXPECT(dif_image_orient(&img, 9, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "orientation 9");
-  EXPECT(dif_image_orient(&img, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "orientation 0");
-  dif_image_free(&img);
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  CHECK(dif__image_alloc(&img, 1, 1, NULL, &e) == DIF_OK);
+  EXPECT(dif__image_orient(&img, 9, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "orientation 9");
+  EXPECT(dif__image_orient(&img, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "orientation 0");
+  dif__image_free(&img);
 }
 
 /* A TIFF block with one IFD0 entry: tag, type, count, value (left-justified). */
@@ -736,25 +736,25 @@ TEST(exif_parser_bounds) {
   for (int big = 0; big <= 1; big++) {
     for (uint32_t o = 0; o <= 9; o++) {
       size_t n = make_tiff(t, big, 0x0112, 3, 1, o, 8, 1);
-      CHECK(dif_exif_orientation(t, n) == (o >= 1 && o <= 8 ? (int)o : 0));
+      CHECK(dif__exif_orientation(t, n) == (o >= 1 && o <= 8 ? (int)o : 0));
     }
     size_t n = make_tiff(t, big, 0x0112, 4, 1, 6, 8, 1); /* LONG */
-    CHECK(dif_exif_orientation(t, n) == 6);
+    CHECK(dif__exif_orientation(t, n) == 6);
     n = make_tiff(t, big, 0x0112, 3, 2, 6, 8, 1); /* count 2: not an orientation */
-    CHECK(dif_exif_orientation(t, n) == 0);
+    CHECK(dif__exif_orientation(t, n) == 0);
     n = make_tiff(t, big, 0x0110, 3, 1, 6, 8, 1); /* another tag */
-    CHECK(dif_exif_orientation(t, n) == 0);
+    CHECK(dif__exif_orientation(t, n) == 0);
     n = make_tiff(t, big, 0x0112, 3, 1, 6, 0xfffffff0u, 1); /* IFD past the end */
-    CHECK(dif_exif_orientation(t, n) == 0);
+    CHECK(dif__exif_orientation(t, n) == 0);
     n = make_tiff(t, big, 0x0112, 3, 1, 6, (uint32_t)n - 1, 1); /* count needs 2 bytes, 1 left */
-    CHECK(dif_exif_orientation(t, n) == 0);
+    CHECK(dif__exif_orientation(t, n) == 0);
     n = make_tiff(t, big, 0x0112, 3, 1, 6, 8, 65535); /* entries beyond the end ignored */
-    CHECK(dif_exif_orientation(t, n) == 6);
+    CHECK(dif__exif_orientation(t, n) == 6);
     for (size_t cut = 0; cut < 22; cut++) /* any truncation: no crash, no orientation */
-      CHECK(dif_exif_orientation(t, cut) == 0);
+      CHECK(dif__exif_orientation(t, cut) == 0);
   }
-  CHECK(dif_exif_orientation(NULL, 100) == 0);
-  CHECK(dif_exif_orientation((const uint8_t *)"XX*\0\0\0\0\10", 8) == 0);
+  CHECK(dif__exif_orientation(NULL, 100) == 0);
+  CHECK(dif__exif_orientation((const uint8_t *)"XX*\0\0\0\0\10", 8) == 0);
 }
 
 /* Inserts an APP1 Exif segment (payload tiff) right after SOI. */
@@ -767,10 +767,10 @@ static void jpeg_add_exif(bytes *jpg, const uint8_t *tiff, size_t n) {
   bytes_insert(jpg, 2, seg, 4 + 6 + n);
 }
 
-static dif_image test_pattern(int w, int h, uint64_t seed) {
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  CHECK(dif_image_alloc(&img, w, h, NULL, &e) == DIF_OK);
+static dif__image test_pattern(int w, int h, uint64_t seed) {
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  CHECK(dif__image_alloc(&img, w, h, NULL, &e) == DIF_OK);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       uint8_t *p = img.rgb + ((size_t)y * w + x) * 3;
@@ -782,11 +782,11 @@ static dif_image test_pattern(int w, int h, uint64_t seed) {
 }
 
 TEST(jpeg_exif_orientations_applied) {
-  dif_image src = test_pattern(24, 16, 1);
+  dif__image src = test_pattern(24, 16, 1);
   bytes plain;
-  dif_error e = {DIF_OK, ""};
-  CHECK(dif_image_encode_jpeg(&src, 90, &plain.p, &plain.n, &e) == DIF_OK);
-  dif_image stored = decode_ok(&plain);
+  dif__error e = {DIF_OK, ""};
+  CHECK(dif__image_encode_jpeg(&src, 90, &plain.p, &plain.n, &e) == DIF_OK);
+  dif__image stored = decode_ok(&plain);
   CHECK(stored.exif_orientation == 1);
   for (int big = 0; big <= 1; big++) {
     for (int o = 1; o <= 8; o++) {
@@ -794,22 +794,22 @@ TEST(jpeg_exif_orientations_applied) {
       uint8_t t[32];
       size_t n = make_tiff(t, big, 0x0112, 3, 1, (uint32_t)o, 8, 1);
       jpeg_add_exif(&j, t, n);
-      dif_image got = decode_ok(&j);
-      dif_image want;
-      CHECK(dif_image_alloc(&want, stored.width, stored.height, NULL, &e) == DIF_OK);
+      dif__image got = decode_ok(&j);
+      dif__image want;
+      CHECK(dif__image_alloc(&want, stored.width, stored.height, NULL, &e) == DIF_OK);
       memcpy(want.rgb, stored.rgb, (size_t)stored.width * stored.height * 3);
-      CHECK(dif_image_orient(&want, o, &e) == DIF_OK);
+      CHECK(dif__image_orient(&want, o, &e) == DIF_OK);
       CHECK(got.exif_orientation == o);
       CHECK_MSG(got.rgb && got.width == want.width && got.height == want.height &&
                     memcmp(got.rgb, want.rgb, (size_t)want.width * want.height * 3) == 0,
                 "orientation %d", o);
-      dif_image_free(&got);
-      dif_image_free(&want);
+      dif__image_free(&got);
+      dif__image_free(&want);
       bytes_free(&j);
     }
   }
-  dif_image_free(&stored);
-  dif_image_free(&src);
+  dif__image_free(&stored);
+  dif__image_free(&src);
   bytes_free(&plain);
 }
 
@@ -825,37 +825,37 @@ TEST(png_exif_chunk_applied) {
                 .exif = t,
                 .n_exif = (int)n};
   bytes b = make_png(&s);
-  dif_image img = decode_ok(&b);
+  dif__image img = decode_ok(&b);
   static const uint8_t want[6] = {4, 5, 6, 1, 2, 3};
   CHECK(img.rgb && img.exif_orientation == 3 && memcmp(img.rgb, want, 6) == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
   bytes_free(&b);
 }
 
 /* ---- writing ---- */
 
 TEST(png_roundtrip_with_text) {
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  CHECK(dif_image_alloc(&img, 37, 23, NULL, &e) == DIF_OK);
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  CHECK(dif__image_alloc(&img, 37, 23, NULL, &e) == DIF_OK);
   uint64_t seed = 42;
-  for (size_t i = 0; i < 37 * 23 * 3; i++) img.rgb[i] = (uint8_t)dif_test_rand_u64(&seed);
-  const dif_image_text text[] = {
+  for (size_t i = 0; i < 37 * 23 * 3; i++) img.rgb[i] = (uint8_t)dif__test_rand_u64(&seed);
+  const dif__image_text text[] = {
       {"parameters", "a photo of a cat\nSteps: 20, Sampler: DDIM, CFG scale: 7.5, Seed: 1"},
       {"Comment", "h\xc3\xa9llo \xe2\x9c\x93 unicode"},
       {"Software", "libdif"},
       {"empty", ""},
   };
   const char *path = scratch_path("roundtrip.png");
-  EXPECT(dif_image_save_png(&img, path, text, 4, &e), DIF_OK, e.msg, NULL);
-  dif_image back;
-  EXPECT(dif_image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_save_png(&img, path, text, 4, &e), DIF_OK, e.msg, NULL);
+  dif__image back;
+  EXPECT(dif__image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
   CHECK(back.rgb && back.width == 37 && back.height == 23 &&
         memcmp(back.rgb, img.rgb, 37 * 23 * 3) == 0);
-  dif_image_free(&back);
+  dif__image_free(&back);
 
   bytes file;
-  CHECK(dif_file_read_all(path, 1 << 20, &file.p, &file.n, &e) == DIF_OK);
+  CHECK(dif__file_read_all(path, 1 << 20, &file.p, &file.n, &e) == DIF_OK);
   text_read got[8];
   CHECK(read_png_texts(&file, got, 8) == 4);
   for (int i = 0; i < 4; i++) {
@@ -869,82 +869,82 @@ TEST(png_roundtrip_with_text) {
 
   /* no text at all; overwriting an existing file */
   img.rgb[0] ^= 0xff;
-  EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_OK, e.msg, NULL);
-  EXPECT(dif_image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_save_png(&img, path, NULL, 0, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
   CHECK(back.rgb && back.rgb[0] == img.rgb[0]);
-  dif_image_free(&back);
+  dif__image_free(&back);
   CHECK(count_entries(scratch, ".dif-") == 0);
   struct stat st;
   mode_t mask = umask(0);
   umask(mask);
   CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == (0666 & ~mask));
-  dif_image_free(&img);
+  dif__image_free(&img);
 }
 
 TEST(png_bad_text_refused_without_file) {
-  dif_image img = test_pattern(4, 4, 0);
-  dif_error e = {DIF_OK, ""};
+  dif__image img = test_pattern(4, 4, 0);
+  dif__error e = {DIF_OK, ""};
   const char *path = scratch_path("badtext.png");
   static const char key80[] = "0123456789012345678901234567890123456789"
                               "0123456789012345678901234567890123456789";
-  const dif_image_text bad_keys[] = {
+  const dif__image_text bad_keys[] = {
       {"", "v"},         {key80, "v"},         {" lead", "v"},
       {"trail ", "v"},   {"two  spaces", "v"}, {"caf\xc3\xa9", "v"},
       {"tab\tkey", "v"},
   };
   for (size_t i = 0; i < sizeof bad_keys / sizeof *bad_keys; i++) {
-    EXPECT(dif_image_save_png(&img, path, &bad_keys[i], 1, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+    EXPECT(dif__image_save_png(&img, path, &bad_keys[i], 1, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
            "text key");
     CHECK(!file_exists(path));
   }
-  const dif_image_text bad_value = {"k", "bad \xff utf-8"};
-  EXPECT(dif_image_save_png(&img, path, &bad_value, 1, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+  const dif__image_text bad_value = {"k", "bad \xff utf-8"};
+  EXPECT(dif__image_save_png(&img, path, &bad_value, 1, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
          "not UTF-8");
-  const dif_image_text null_value = {"k", NULL};
-  EXPECT(dif_image_save_png(&img, path, &null_value, 1, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+  const dif__image_text null_value = {"k", NULL};
+  EXPECT(dif__image_save_png(&img, path, &null_value, 1, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
          "NULL");
   CHECK(!file_exists(path));
-  dif_image empty = {0, 0, NULL, 1};
-  EXPECT(dif_image_save_png(&empty, path, NULL, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "empty");
-  EXPECT(dif_image_save_jpeg(&img, path, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "quality 0");
-  EXPECT(dif_image_save_jpeg(&img, path, 101, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "quality 101");
+  dif__image empty = {0, 0, NULL, 1};
+  EXPECT(dif__image_save_png(&empty, path, NULL, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "empty");
+  EXPECT(dif__image_save_jpeg(&img, path, 0, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "quality 0");
+  EXPECT(dif__image_save_jpeg(&img, path, 101, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "quality 101");
   CHECK(!file_exists(path));
   CHECK(count_entries(scratch, ".dif-") == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
 }
 
 TEST(jpeg_roundtrip) {
-  dif_image img = test_pattern(64, 48, 3);
-  dif_error e = {DIF_OK, ""};
+  dif__image img = test_pattern(64, 48, 3);
+  dif__error e = {DIF_OK, ""};
   const char *path = scratch_path("roundtrip.jpg");
-  EXPECT(dif_image_save_jpeg(&img, path, 95, &e), DIF_OK, e.msg, NULL);
-  dif_image back;
-  EXPECT(dif_image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_save_jpeg(&img, path, 95, &e), DIF_OK, e.msg, NULL);
+  dif__image back;
+  EXPECT(dif__image_load(path, NULL, &back, &e), DIF_OK, e.msg, NULL);
   CHECK(back.rgb && back.width == 64 && back.height == 48);
   double sum = 0;
   for (size_t i = 0; back.rgb && i < 64 * 48 * 3; i++)
     sum += fabs((double)back.rgb[i] - img.rgb[i]);
   CHECK_MSG(sum / (64 * 48 * 3) < 3.0, "mean abs error %.2f", sum / (64 * 48 * 3));
-  dif_image_free(&back);
-  dif_image_free(&img);
+  dif__image_free(&back);
+  dif__image_free(&img);
 }
 
 TEST(atomic_write_failures_leave_nothing) {
-  dif_image img = test_pattern(100, 100, 9);
+  dif__image img = test_pattern(100, 100, 9);
   uint64_t seed = 5;
-  for (size_t i = 0; i < 100 * 100 * 3; i++) img.rgb[i] = (uint8_t)dif_test_rand_u64(&seed);
-  dif_error e = {DIF_OK, ""};
+  for (size_t i = 0; i < 100 * 100 * 3; i++) img.rgb[i] = (uint8_t)dif__test_rand_u64(&seed);
+  dif__error e = {DIF_OK, ""};
 
   /* a directory that does not exist */
   char path[700];
   snprintf(path, sizeof path, "%s/no/such/dir/out.png", scratch);
-  EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg, path);
+  EXPECT(dif__image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg, path);
   CHECK(!file_exists(path));
 
   /* the target is a directory: refused before anything is written */
   snprintf(path, sizeof path, "%s/isdir.png", scratch);
   CHECK(mkdir(path, 0755) == 0);
-  EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg,
+  EXPECT(dif__image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg,
          "is a directory, not a regular file");
   CHECK(count_entries(scratch, ".dif-") == 0);
   rmdir(path);
@@ -957,7 +957,7 @@ TEST(atomic_write_failures_leave_nothing) {
   small.rlim_max = old.rlim_max;
   void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
   CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
-  dif_status st = dif_image_save_png(&img, path, NULL, 0, &e);
+  dif_status st = dif__image_save_png(&img, path, NULL, 0, &e);
   setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, old_handler);
   EXPECT(st, DIF_ERR_IO, e.msg, "cannot write");
@@ -969,12 +969,12 @@ TEST(atomic_write_failures_leave_nothing) {
   write_file(path, "old", 3);
   CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
   signal(SIGXFSZ, SIG_IGN);
-  st = dif_image_save_jpeg(&img, path, 100, &e);
+  st = dif__image_save_jpeg(&img, path, 100, &e);
   setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, old_handler);
   EXPECT(st, DIF_ERR_IO, e.msg, "cannot write");
   bytes b;
-  CHECK(dif_file_read_all(path, 100, &b.p, &b.n, &e) == DIF_OK);
+  CHECK(dif__file_read_all(path, 100, &b.p, &b.n, &e) == DIF_OK);
   CHECK(b.n == 3 && memcmp(b.p, "old", 3) == 0);
   bytes_free(&b);
   CHECK(count_entries(scratch, "full.png") == 1);
@@ -986,11 +986,11 @@ TEST(atomic_write_failures_leave_nothing) {
     snprintf(ro, sizeof ro, "%s/ro", scratch);
     CHECK(mkdir(ro, 0500) == 0);
     snprintf(path, sizeof path, "%s/out.png", ro);
-    EXPECT(dif_image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg, ro);
+    EXPECT(dif__image_save_png(&img, path, NULL, 0, &e), DIF_ERR_IO, e.msg, ro);
     CHECK(count_entries(ro, "") == 0);
     chmod(ro, 0700);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
 }
 
 /* ---- hostile files ---- */
@@ -1024,17 +1024,17 @@ static size_t jpeg_marker(const bytes *b, uint8_t m) {
 typedef struct hostile {
   const char *name;
   bytes data;
-  dif_image_limits limits;
+  dif__image_limits limits;
   dif_status want;
   const char *substr;
   int orientation; /* when want is DIF_OK */
 } hostile;
 
 static void check_hostile(hostile *h) {
-  dif_error e = {DIF_OK, ""};
-  dif_image img;
+  dif__error e = {DIF_OK, ""};
+  dif__image img;
   memset(&img, 0xab, sizeof img);
-  dif_status st = dif_image_decode_memory(h->data.p, h->data.n, &h->limits, &img, &e);
+  dif_status st = dif__image_decode_memory(h->data.p, h->data.n, &h->limits, &img, &e);
   if (st != h->want || (h->substr && !strstr(e.msg, h->substr)))
     fprintf(stderr, "hostile %s:\n", h->name);
   else if (getenv("DIF_TEST_VERBOSE"))
@@ -1046,7 +1046,7 @@ static void check_hostile(hostile *h) {
   } else {
     CHECK(img.rgb == NULL && img.width == 0 && img.height == 0);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
   /* The same through a file: the message starts with the path. */
   char name[128];
   snprintf(name, sizeof name, "hostile-%s.%s", h->name,
@@ -1055,23 +1055,23 @@ static void check_hostile(hostile *h) {
   write_file(path, h->data.p, h->data.n);
   char pathcopy[600];
   snprintf(pathcopy, sizeof pathcopy, "%s", path);
-  st = dif_image_load(pathcopy, &h->limits, &img, &e);
+  st = dif__image_load(pathcopy, &h->limits, &img, &e);
   EXPECT(st, h->want, e.msg, h->substr);
   if (st != DIF_OK) CHECK_MSG(strncmp(e.msg, pathcopy, strlen(pathcopy)) == 0, "%s", e.msg);
-  dif_image_free(&img);
+  dif__image_free(&img);
   unlink(pathcopy);
   bytes_free(&h->data);
 }
 
 TEST(hostile_files) {
-  dif_error e = {DIF_OK, ""};
-  dif_image small = test_pattern(16, 16, 2);
+  dif__error e = {DIF_OK, ""};
+  dif__image small = test_pattern(16, 16, 2);
   bytes png, jpg, big_jpg;
-  CHECK(dif_image_encode_png(&small, NULL, 0, &png.p, &png.n, &e) == DIF_OK);
-  CHECK(dif_image_encode_jpeg(&small, 90, &jpg.p, &jpg.n, &e) == DIF_OK);
-  dif_image big = test_pattern(256, 256, 4);
-  CHECK(dif_image_encode_jpeg(&big, 90, &big_jpg.p, &big_jpg.n, &e) == DIF_OK);
-  const dif_image_limits none = {0, 0, 0, 0};
+  CHECK(dif__image_encode_png(&small, NULL, 0, &png.p, &png.n, &e) == DIF_OK);
+  CHECK(dif__image_encode_jpeg(&small, 90, &jpg.p, &jpg.n, &e) == DIF_OK);
+  dif__image big = test_pattern(256, 256, 4);
+  CHECK(dif__image_encode_jpeg(&big, 90, &big_jpg.p, &big_jpg.n, &e) == DIF_OK);
+  const dif__image_limits none = {0, 0, 0, 0};
   int n = 0;
   hostile h;
 #define CASE(nm, d, lim, st, sub, orient)                                                          \
@@ -1126,8 +1126,8 @@ TEST(hostile_files) {
   }
   {
     /* an ancillary tEXt chunk with a wrong CRC: Pillow refuses it too */
-    dif_image_text t = {"k", "v"};
-    CHECK(dif_image_encode_png(&small, &t, 1, &b.p, &b.n, &e) == DIF_OK);
+    dif__image_text t = {"k", "v"};
+    CHECK(dif__image_encode_png(&small, &t, 1, &b.p, &b.n, &e) == DIF_OK);
     size_t c = png_chunk(&b, "tEXt");
     CHECK(c != 0);
     b.p[c + 8] ^= 1;
@@ -1153,11 +1153,11 @@ TEST(hostile_files) {
   put_be32(b.p + 16, 0xffffffffu);
   png_fix_crc(&b, 8);
   CASE("png-width-2^32-1", b, none, DIF_ERR_LIMIT, "PNG width 4294967295", 0);
-  CASE("png-max-pixels", bytes_copy(png.p, png.n), ((dif_image_limits){0, 0, 255, 0}),
+  CASE("png-max-pixels", bytes_copy(png.p, png.n), ((dif__image_limits){0, 0, 255, 0}),
        DIF_ERR_LIMIT, "256 pixels, more than the limit of 255", 0);
-  CASE("png-max-width", bytes_copy(png.p, png.n), ((dif_image_limits){15, 0, 0, 0}), DIF_ERR_LIMIT,
+  CASE("png-max-width", bytes_copy(png.p, png.n), ((dif__image_limits){15, 0, 0, 0}), DIF_ERR_LIMIT,
        "width 16 is larger than the limit of 15", 0);
-  CASE("png-max-height", bytes_copy(png.p, png.n), ((dif_image_limits){0, 8, 0, 0}), DIF_ERR_LIMIT,
+  CASE("png-max-height", bytes_copy(png.p, png.n), ((dif__image_limits){0, 8, 0, 0}), DIF_ERR_LIMIT,
        "height 16 is larger than the limit of 8", 0);
   b = bytes_copy(png.p, png.n);
   b.p[24] = 3; /* bit depth 3 */
@@ -1228,7 +1228,7 @@ TEST(hostile_files) {
     b = bytes_copy(jpg.p, jpg.n);
     b.p[sof + 4] = 0xfd, b.p[sof + 5] = 0xe8, b.p[sof + 6] = 0xfd, b.p[sof + 7] = 0xe8;
     CASE("jpeg-bomb-65000x65000", b, none, DIF_ERR_LIMIT, "JPEG width 65000 is larger than", 0);
-    CASE("jpeg-max-pixels", bytes_copy(jpg.p, jpg.n), ((dif_image_limits){0, 0, 100, 0}),
+    CASE("jpeg-max-pixels", bytes_copy(jpg.p, jpg.n), ((dif__image_limits){0, 0, 100, 0}),
          DIF_ERR_LIMIT, "JPEG size 16x16 is 256 pixels", 0);
     b = bytes_copy(jpg.p, jpg.n);
     b.p[sof + 3] = 12; /* 12-bit precision */
@@ -1274,8 +1274,8 @@ TEST(hostile_files) {
   {
     /* a progressive JPEG whose first scan is repeated 600 times */
     bytes prog;
-    CHECK(dif_file_read_all(dif_test_path(GOLDEN "images/progressive_200x150.jpg"), 1 << 20,
-                            &prog.p, &prog.n, &e) == DIF_OK);
+    CHECK(dif__file_read_all(dif__test_path(GOLDEN "images/progressive_200x150.jpg"), 1 << 20,
+                             &prog.p, &prog.n, &e) == DIF_OK);
     size_t sos = 0;
     for (size_t i = 2; i + 1 < prog.n; i++)
       if (prog.p[i] == 0xff && prog.p[i + 1] == 0xda) {
@@ -1299,48 +1299,49 @@ TEST(hostile_files) {
   bytes_free(&png);
   bytes_free(&jpg);
   bytes_free(&big_jpg);
-  dif_image_free(&small);
-  dif_image_free(&big);
+  dif__image_free(&small);
+  dif__image_free(&big);
 }
 
 TEST(load_errors_name_the_path) {
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
   char path[600];
   snprintf(path, sizeof path, "%s/does-not-exist.png", scratch);
-  EXPECT(dif_image_load(path, NULL, &img, &e), DIF_ERR_IO, e.msg, path);
+  EXPECT(dif__image_load(path, NULL, &img, &e), DIF_ERR_IO, e.msg, path);
   CHECK(strstr(e.msg, "No such file") != NULL);
-  EXPECT(dif_image_load(scratch, NULL, &img, &e), DIF_ERR_IO, e.msg, "is a directory");
+  EXPECT(dif__image_load(scratch, NULL, &img, &e), DIF_ERR_IO, e.msg, "is a directory");
   CHECK(strstr(e.msg, scratch) != NULL);
   /* the file size limit, before reading */
-  dif_image_limits tiny = {0, 0, 0, 100};
-  EXPECT(dif_image_load(dif_test_path(GOLDEN "images/rgb_224x224.png"), &tiny, &img, &e),
+  dif__image_limits tiny = {0, 0, 0, 100};
+  EXPECT(dif__image_load(dif__test_path(GOLDEN "images/rgb_224x224.png"), &tiny, &img, &e),
          DIF_ERR_LIMIT, e.msg, "more than the limit of 100");
-  EXPECT(dif_image_load(NULL, NULL, &img, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
-  EXPECT(dif_image_load(path, NULL, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
-  EXPECT(dif_image_decode_memory(NULL, 5, NULL, &img, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
-  dif_image_free(NULL);
+  EXPECT(dif__image_load(NULL, NULL, &img, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
+  EXPECT(dif__image_load(path, NULL, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "NULL");
+  EXPECT(dif__image_decode_memory(NULL, 5, NULL, &img, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+         "NULL");
+  dif__image_free(NULL);
 }
 
 TEST(limits_defaults) {
-  dif_image_limits l = dif_image_limits_resolve(NULL);
+  dif__image_limits l = dif__image_limits_resolve(NULL);
   CHECK(l.max_width == 16384 && l.max_height == 16384 && l.max_pixels == 64ull << 20);
   CHECK(l.max_file_bytes == 256ull << 20);
-  dif_image_limits part = {100, 0, 0, 0};
-  l = dif_image_limits_resolve(&part);
+  dif__image_limits part = {100, 0, 0, 0};
+  l = dif__image_limits_resolve(&part);
   CHECK(l.max_width == 100 && l.max_height == 16384);
-  dif_image img;
-  dif_error e = {DIF_OK, ""};
-  EXPECT(dif_image_alloc(&img, 0, 5, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "0x5");
-  EXPECT(dif_image_alloc(&img, 16385, 1, NULL, &e), DIF_ERR_LIMIT, e.msg, "16385");
-  EXPECT(dif_image_alloc(&img, -1, 1, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "-1x1");
+  dif__image img;
+  dif__error e = {DIF_OK, ""};
+  EXPECT(dif__image_alloc(&img, 0, 5, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "0x5");
+  EXPECT(dif__image_alloc(&img, 16385, 1, NULL, &e), DIF_ERR_LIMIT, e.msg, "16385");
+  EXPECT(dif__image_alloc(&img, -1, 1, NULL, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "-1x1");
 }
 
 /* ---- WebP (issue 14 item 3) ---- */
 
 /* A WebP of img: lossless (exact) or lossy at quality q, RGB or with an
  * alpha channel of 1..255 (libwebp keeps the colour of visible pixels). */
-static bytes webp_of(const dif_image *img, int lossy, int alpha) {
+static bytes webp_of(const dif__image *img, int lossy, int alpha) {
   bytes b = {NULL, 0};
   uint8_t *out = NULL;
   size_t n;
@@ -1379,13 +1380,13 @@ static bytes webp_with_exif(bytes file, int o) {
 }
 
 TEST(webp_decodes_like_libwebp) {
-  dif_image src = test_pattern(24, 16, 5);
-  dif_error e = {DIF_OK, ""};
+  dif__image src = test_pattern(24, 16, 5);
+  dif__error e = {DIF_OK, ""};
   for (int lossy = 0; lossy < 2; lossy++) {
     for (int alpha = 0; alpha < 2; alpha++) {
       bytes b = webp_of(&src, lossy, alpha);
-      dif_image img;
-      EXPECT(dif_image_decode_memory(b.p, b.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
+      dif__image img;
+      EXPECT(dif__image_decode_memory(b.p, b.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
       CHECK(img.width == 24 && img.height == 16 && img.exif_orientation == 1);
       int w, h;
       uint8_t *ref = WebPDecodeRGB(b.p, b.n, &w, &h); /* libwebp's own RGB: alpha dropped */
@@ -1394,41 +1395,41 @@ TEST(webp_decodes_like_libwebp) {
                 "lossy %d alpha %d differs from WebPDecodeRGB", lossy, alpha);
       if (!lossy) CHECK(img.rgb && memcmp(img.rgb, src.rgb, 24 * 16 * 3) == 0); /* exact */
       WebPFree(ref);
-      dif_image_free(&img);
+      dif__image_free(&img);
       bytes_free(&b);
     }
   }
   /* the EXIF orientation of its EXIF chunk is applied, as for JPEG */
   bytes plain = webp_of(&src, 0, 0), rotated = webp_with_exif(plain, 6);
-  dif_image img, want;
-  EXPECT(dif_image_decode_memory(rotated.p, rotated.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
+  dif__image img, want;
+  EXPECT(dif__image_decode_memory(rotated.p, rotated.n, NULL, &img, &e), DIF_OK, e.msg, NULL);
   CHECK(img.width == 16 && img.height == 24 && img.exif_orientation == 6);
-  CHECK(dif_image_alloc(&want, 24, 16, NULL, &e) == DIF_OK);
+  CHECK(dif__image_alloc(&want, 24, 16, NULL, &e) == DIF_OK);
   memcpy(want.rgb, src.rgb, 24 * 16 * 3);
-  CHECK(dif_image_orient(&want, 6, &e) == DIF_OK);
+  CHECK(dif__image_orient(&want, 6, &e) == DIF_OK);
   CHECK(img.rgb && memcmp(img.rgb, want.rgb, 24 * 16 * 3) == 0);
-  dif_image_free(&img);
-  dif_image_free(&want);
+  dif__image_free(&img);
+  dif__image_free(&want);
   /* our encoder: lossless, and detected by content, not by name */
   uint8_t *enc = NULL;
   size_t n = 0;
-  EXPECT(dif_image_encode_webp(&src, NULL, &enc, &n, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_encode_webp(&src, NULL, &enc, &n, &e), DIF_OK, e.msg, NULL);
   const char *path = scratch_path("webp-named.png");
   write_file(path, enc, n);
-  EXPECT(dif_image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
   CHECK(img.rgb && memcmp(img.rgb, src.rgb, 24 * 16 * 3) == 0);
-  dif_image_free(&img);
+  dif__image_free(&img);
   unlink(path);
   free(enc);
   bytes_free(&plain);
   bytes_free(&rotated);
-  dif_image_free(&src);
+  dif__image_free(&src);
 }
 
 TEST(webp_hostile) {
-  dif_image src = test_pattern(24, 16, 6);
+  dif__image src = test_pattern(24, 16, 6);
   bytes ll = webp_of(&src, 0, 0), lossy = webp_of(&src, 1, 0);
-  const dif_image_limits none = {0, 0, 0, 0}, narrow = {8, 0, 0, 0};
+  const dif__image_limits none = {0, 0, 0, 0}, narrow = {8, 0, 0, 0};
   hostile h;
   int n = 0;
 #define CASE(nm, d, lim, st, sub, orient)                                                          \
@@ -1498,14 +1499,14 @@ TEST(webp_hostile) {
   printf("     %d hostile WebP files\n", n);
   bytes_free(&ll);
   bytes_free(&lossy);
-  dif_image_free(&src);
+  dif__image_free(&src);
 }
 
 /* ---- the record and the A1111 text in every format (items 3 and 8) ---- */
 
 TEST(metadata_round_trips_in_every_format) {
-  dif_image src = test_pattern(16, 8, 7);
-  dif_error e = {DIF_OK, ""};
+  dif__image src = test_pattern(16, 8, 7);
+  dif__error e = {DIF_OK, ""};
   /* a record of 150 kB (three JPEG COM segments) with XML's special
    * characters, and an A1111 text with non-ASCII and a character outside
    * the BMP (a UTF-16 surrogate pair) */
@@ -1514,23 +1515,23 @@ TEST(metadata_round_trips_in_every_format) {
   for (size_t i = 0; i < rn; i++) record[i] = "{<&>\"x'}"[i % 8];
   record[rn] = '\0';
   const char *info = "une pomme, caf\xc3\xa9 \xf0\x9f\x8d\x8e\nNegative prompt: flou\nSteps: 2";
-  dif_image_meta meta = {record, info};
+  dif__image_meta meta = {record, info};
   const char *names[] = {"m.png", "m.jpg", "m.webp"};
   for (int f = 0; f < 3; f++) {
     const char *path = scratch_path(names[f]);
-    EXPECT(dif_image_save(&src, path, dif_image_format_for_path(path), &meta, &e), DIF_OK, e.msg,
+    EXPECT(dif__image_save(&src, path, dif__image_format_for_path(path), &meta, &e), DIF_OK, e.msg,
            NULL);
     char *got = NULL;
-    EXPECT(dif_image_read_meta(path, DIF_META_RECORD, &got, &e), DIF_OK, e.msg, NULL);
+    EXPECT(dif__image_read_meta(path, DIF__META_RECORD, &got, &e), DIF_OK, e.msg, NULL);
     CHECK_MSG(got && strcmp(got, record) == 0, "%s: record changed", names[f]);
     free(got);
-    EXPECT(dif_image_read_meta(path, DIF_META_INFOTEXT, &got, &e), DIF_OK, e.msg, NULL);
+    EXPECT(dif__image_read_meta(path, DIF__META_INFOTEXT, &got, &e), DIF_OK, e.msg, NULL);
     CHECK_MSG(got && strcmp(got, info) == 0, "%s: A1111 text \"%s\"", names[f], got ? got : "");
     free(got);
-    dif_image img;
-    EXPECT(dif_image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
+    dif__image img;
+    EXPECT(dif__image_load(path, NULL, &img, &e), DIF_OK, e.msg, NULL);
     CHECK(img.width == 16 && img.height == 8);
-    dif_image_free(&img);
+    dif__image_free(&img);
     unlink(path);
   }
   /* JPEG: an A1111 text beyond one EXIF segment is cut at a character */
@@ -1538,68 +1539,68 @@ TEST(metadata_round_trips_in_every_format) {
   char *long_info = malloc(big * 2 + 1);
   for (size_t i = 0; i < big; i++) memcpy(long_info + 2 * i, "\xc3\xa9", 2);
   long_info[big * 2] = '\0';
-  dif_image_meta m2 = {NULL, long_info};
+  dif__image_meta m2 = {NULL, long_info};
   const char *path = scratch_path("long.jpg");
-  EXPECT(dif_image_save(&src, path, DIF_IMAGE_FORMAT_JPEG, &m2, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_save(&src, path, DIF__IMAGE_FORMAT_JPEG, &m2, &e), DIF_OK, e.msg, NULL);
   char *got = NULL;
-  EXPECT(dif_image_read_meta(path, DIF_META_INFOTEXT, &got, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__image_read_meta(path, DIF__META_INFOTEXT, &got, &e), DIF_OK, e.msg, NULL);
   CHECK(got && strlen(got) == 32700 * 2 && strncmp(got, long_info, 32700 * 2) == 0);
   free(got);
-  EXPECT(dif_image_read_meta(path, DIF_META_RECORD, &got, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+  EXPECT(dif__image_read_meta(path, DIF__META_RECORD, &got, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
          "has no 'dif:parameters' COM segment");
   unlink(path);
-  EXPECT(dif_image_save(&src, path, DIF_IMAGE_FORMAT_UNKNOWN, &m2, &e), DIF_ERR_UNSUPPORTED, e.msg,
-         "unknown image format");
+  EXPECT(dif__image_save(&src, path, DIF__IMAGE_FORMAT_UNKNOWN, &m2, &e), DIF_ERR_UNSUPPORTED,
+         e.msg, "unknown image format");
   CHECK(!file_exists(path));
   free(long_info);
   free(record);
-  dif_image_free(&src);
+  dif__image_free(&src);
   /* names */
-  CHECK(dif_image_format_for_path("a.PNG") == DIF_IMAGE_FORMAT_PNG);
-  CHECK(dif_image_format_for_path("d.jpg/a") == DIF_IMAGE_FORMAT_UNKNOWN);
-  CHECK(dif_image_format_for_path(".webp") == DIF_IMAGE_FORMAT_UNKNOWN);
-  CHECK(dif_image_format_for_path("x.JPEG") == DIF_IMAGE_FORMAT_JPEG);
-  CHECK(dif_image_format_for_path("x.webp") == DIF_IMAGE_FORMAT_WEBP);
+  CHECK(dif__image_format_for_path("a.PNG") == DIF__IMAGE_FORMAT_PNG);
+  CHECK(dif__image_format_for_path("d.jpg/a") == DIF__IMAGE_FORMAT_UNKNOWN);
+  CHECK(dif__image_format_for_path(".webp") == DIF__IMAGE_FORMAT_UNKNOWN);
+  CHECK(dif__image_format_for_path("x.JPEG") == DIF__IMAGE_FORMAT_JPEG);
+  CHECK(dif__image_format_for_path("x.webp") == DIF__IMAGE_FORMAT_WEBP);
 }
 
 TEST(metadata_hostile) {
-  dif_error e = {DIF_OK, ""};
+  dif__error e = {DIF_OK, ""};
   char *v = NULL;
   /* JPEG: a segment longer than the file, a COM with a NUL in the record */
   static const uint8_t long_seg[] = {0xff, 0xd8, 0xff, 0xfe, 0xff, 0xff, 'd', 'i', 'f'};
-  EXPECT(dif_image_meta_memory(long_seg, sizeof long_seg, DIF_META_RECORD, &v, &e),
+  EXPECT(dif__image_meta_memory(long_seg, sizeof long_seg, DIF__META_RECORD, &v, &e),
          DIF_ERR_BAD_IMAGE, e.msg, "corrupt JPEG: a segment at byte 2 declares 65535 bytes");
   CHECK(v == NULL);
   uint8_t nul[40] = {0xff, 0xd8, 0xff, 0xfe, 0, 2 + 15 + 3};
   memcpy(nul + 6, "dif:parameters\0{\0}", 18);
-  EXPECT(dif_image_meta_memory(nul, 6 + 18, DIF_META_RECORD, &v, &e), DIF_ERR_BAD_IMAGE, e.msg,
+  EXPECT(dif__image_meta_memory(nul, 6 + 18, DIF__META_RECORD, &v, &e), DIF_ERR_BAD_IMAGE, e.msg,
          "NUL");
   /* EXIF UserComment pointing outside its block, or not there */
   uint8_t tiff[64] = {'M',  'M',  0, 42, 0,    0,    0,    8,    0, 1, 0x87, 0x69, 0, 4,
                       0,    0,    0, 1,  0,    0,    0,    26,   0, 0, 0,    0,    0, 1,
                       0x92, 0x86, 0, 7,  0x7f, 0xff, 0xff, 0xff, 0, 0, 0,    44};
-  EXPECT(dif_exif_user_comment(tiff, 44, &v, &e), DIF_ERR_BAD_IMAGE, e.msg, "outside the block");
+  EXPECT(dif__exif_user_comment(tiff, 44, &v, &e), DIF_ERR_BAD_IMAGE, e.msg, "outside the block");
   tiff[21] = 200; /* the Exif IFD pointer past the end */
-  EXPECT(dif_exif_user_comment(tiff, 44, &v, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "UserComment");
-  EXPECT(dif_exif_user_comment(tiff, 3, &v, &e), DIF_ERR_BAD_IMAGE, e.msg, "not a TIFF");
+  EXPECT(dif__exif_user_comment(tiff, 44, &v, &e), DIF_ERR_INVALID_ARGUMENT, e.msg, "UserComment");
+  EXPECT(dif__exif_user_comment(tiff, 3, &v, &e), DIF_ERR_BAD_IMAGE, e.msg, "not a TIFF");
   /* an odd-length UNICODE comment and a lone surrogate decode to U+FFFD */
   static const uint8_t odd[] = {
       'M', 'M', 0,  42, 0, 0, 0,   8,   0,   1,    0x87, 0x69, 0,   4, 0,    0,    0,  1,   0,
       0,   0,   26, 0,  0, 0, 0,   0,   1,   0x92, 0x86, 0,    7,   0, 0,    0,    13, 0,   0,
       0,   44,  0,  0,  0, 0, 'U', 'N', 'I', 'C',  'O',  'D',  'E', 0, 0xd8, 0x00, 0,  'a', 0x41};
-  EXPECT(dif_exif_user_comment(odd, sizeof odd, &v, &e), DIF_OK, e.msg, NULL);
+  EXPECT(dif__exif_user_comment(odd, sizeof odd, &v, &e), DIF_OK, e.msg, NULL);
   CHECK(v && strcmp(v, "\xef\xbf\xbd"
                        "a") == 0);
   free(v);
   v = NULL;
   /* not an image, an image without a record */
-  EXPECT(dif_image_meta_memory((const uint8_t *)"GIF89a..", 8, DIF_META_RECORD, &v, &e),
+  EXPECT(dif__image_meta_memory((const uint8_t *)"GIF89a..", 8, DIF__META_RECORD, &v, &e),
          DIF_ERR_BAD_IMAGE, e.msg, "a GIF image");
-  dif_image img = test_pattern(4, 4, 1);
+  dif__image img = test_pattern(4, 4, 1);
   uint8_t *buf;
   size_t n;
-  CHECK(dif_image_encode_webp(&img, NULL, &buf, &n, &e) == DIF_OK);
-  EXPECT(dif_image_meta_memory(buf, n, DIF_META_RECORD, &v, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
+  CHECK(dif__image_encode_webp(&img, NULL, &buf, &n, &e) == DIF_OK);
+  EXPECT(dif__image_meta_memory(buf, n, DIF__META_RECORD, &v, &e), DIF_ERR_INVALID_ARGUMENT, e.msg,
          "WebP has no XMP chunk");
   free(buf);
   /* XMP: an entity libdif does not write, markup inside the element */
@@ -1609,19 +1610,19 @@ TEST(metadata_hostile) {
   for (int i = 0; i < 3; i++) {
     uint8_t *f = NULL;
     size_t fn = 0;
-    CHECK(dif_image_encode_webp(&img, NULL, &f, &fn, &e) == DIF_OK);
+    CHECK(dif__image_encode_webp(&img, NULL, &f, &fn, &e) == DIF_OK);
     WebPData in = {f, fn}, x = {(const uint8_t *)xmps[i], strlen(xmps[i])}, out = {NULL, 0};
     WebPMux *mux = WebPMuxCreate(&in, 0);
     CHECK(mux && WebPMuxSetChunk(mux, "XMP ", &x, 1) == WEBP_MUX_OK);
     CHECK(WebPMuxAssemble(mux, &out) == WEBP_MUX_OK);
     WebPMuxDelete(mux);
-    EXPECT(dif_image_meta_memory(out.bytes, out.size, DIF_META_RECORD, &v, &e), DIF_ERR_BAD_IMAGE,
+    EXPECT(dif__image_meta_memory(out.bytes, out.size, DIF__META_RECORD, &v, &e), DIF_ERR_BAD_IMAGE,
            e.msg, why[i]);
     CHECK(v == NULL);
     WebPDataClear(&out);
     free(f);
   }
-  dif_image_free(&img);
+  dif__image_free(&img);
 }
 
 int main(void) {
@@ -1657,5 +1658,5 @@ int main(void) {
   RUN(metadata_round_trips_in_every_format);
   RUN(metadata_hostile);
   remove_tree(scratch);
-  return dif_test_finish();
+  return dif__test_finish();
 }

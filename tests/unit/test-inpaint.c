@@ -46,59 +46,59 @@ static void traced_free(traced *t) {
 }
 
 typedef struct fixture {
-  dif_models m;
-  dif_image init;
-  dif_pool *pool;
-  dif_arena arena;
-  dif_kctx k;
+  dif__models m;
+  dif__image init;
+  dif__pool *pool;
+  dif__arena arena;
+  dif__kctx k;
 } fixture;
 
 static int setup(fixture *f, const char *model) {
-  dif_error err = {0};
+  dif__error err = {0};
   char rel[128];
   snprintf(rel, sizeof rel, "%s/models/%s",
            strchr(model, '-') && strstr(model, "inpaint") ? "fixtures" : "golden", model);
-  if (dif_models_load(&f->m, dif_test_path(rel), NULL, NULL, NULL, &err)) {
+  if (dif__models_load(&f->m, dif__test_path(rel), NULL, NULL, NULL, &err)) {
     CHECK_MSG(0, "%s", err.msg);
     return 0;
   }
-  if (dif_image_load(dif_test_path("golden/cases/pipelines/input_32x32.png"), NULL, &f->init,
-                     &err)) {
+  if (dif__image_load(dif__test_path("golden/cases/pipelines/input_32x32.png"), NULL, &f->init,
+                      &err)) {
     CHECK_MSG(0, "%s", err.msg);
-    dif_models_free(&f->m);
+    dif__models_free(&f->m);
     return 0;
   }
-  CHECK(dif_pool_new(2, &f->pool, &err) == DIF_OK);
-  dif_arena_init(&f->arena, 1u << 20);
-  f->k = (dif_kctx){f->pool, &f->arena, NULL};
+  CHECK(dif__pool_new(2, &f->pool, &err) == DIF_OK);
+  dif__arena_init(&f->arena, 1u << 20);
+  f->k = (dif__kctx){f->pool, &f->arena, NULL};
   return 1;
 }
 
 static void teardown(fixture *f) {
-  dif_arena_free(&f->arena);
-  dif_pool_free(f->pool);
-  dif_image_free(&f->init);
-  dif_models_free(&f->m);
+  dif__arena_free(&f->arena);
+  dif__pool_free(f->pool);
+  dif__image_free(&f->init);
+  dif__models_free(&f->m);
 }
 
-static dif_request request(fixture *f, const float *mask, traced *t) {
-  static const dif_part text = {DIF_PART_TEXT, "a red square", NULL, 1.0f};
-  return (dif_request){.parts = &text,
-                       .n_parts = 1,
-                       .width = 32,
-                       .height = 32,
-                       .steps = 4,
-                       .batch = 1,
-                       .guidance = 7.5f,
-                       .prior_steps = 2,
-                       .prior_guidance = 4.0f,
-                       .seed = 7,
-                       .scheduler = "ddim",
-                       .init_image = &f->init,
-                       .strength = 1.0f,
-                       .mask = mask,
-                       .trace = on_trace,
-                       .trace_user = t};
+static dif__request request(fixture *f, const float *mask, traced *t) {
+  static const dif__part text = {DIF__PART_TEXT, "a red square", NULL, 1.0f};
+  return (dif__request){.parts = &text,
+                        .n_parts = 1,
+                        .width = 32,
+                        .height = 32,
+                        .steps = 4,
+                        .batch = 1,
+                        .guidance = 7.5f,
+                        .prior_steps = 2,
+                        .prior_guidance = 4.0f,
+                        .seed = 7,
+                        .scheduler = "ddim",
+                        .init_image = &f->init,
+                        .strength = 1.0f,
+                        .mask = mask,
+                        .trace = on_trace,
+                        .trace_user = t};
 }
 
 /* The image latents as diffusers computes them: scaling_factor · (mean +
@@ -118,16 +118,16 @@ TEST(four_channel_keeps_unmasked_latents) {
   float mask[32 * 32];
   for (int i = 0; i < 32 * 32; i++) mask[i] = (i % 32) < 16 ? 1.0f : 0.2f; /* 0.2 → 0 */
   traced t = {0};
-  dif_request r = request(&f, mask, &t);
-  dif_result res = {0};
-  dif_error err = {0};
-  CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
+  dif__request r = request(&f, mask, &t);
+  dif__result res = {0};
+  dif__error err = {0};
+  CHECK_MSG(dif__generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
   int64_t n = 0, nm = 0;
   const float *last = find(&t, "callback.step3.latents", &n);
   const float *mlat = find(&t, "mask_latents.mask", &nm);
   CHECK(last && mlat && find(&t, "randn.draw2", NULL) && !find(&t, "randn.draw3", NULL));
   CHECK(find(&t, "vae.encode.call1.latent_mean", NULL) != NULL);
-  int64_t w = 32 / dif_vae_scale(&f.m.vae), hw = w * w, same = 0, changed = 0;
+  int64_t w = 32 / dif__vae_scale(&f.m.vae), hw = w * w, same = 0, changed = 0;
   CHECK(nm == 2 * hw); /* CFG-doubled, as diffusers' prepare_mask_latents */
   for (int64_t i = 0; last && mlat && i < n; i++) {
     int64_t x = (i % hw) % w;
@@ -147,7 +147,7 @@ TEST(four_channel_keeps_unmasked_latents) {
               *x0 = find(&t, "vae.encode.call0.in", NULL);
   for (int64_t i = 0; mx && x0 && i < nx; i++) CHECK(mx[i] == ((i % 32) < 16 ? 0.0f : x0[i]));
   CHECK(res.rgb && res.width == 32 && res.height == 32);
-  dif_result_free(&res);
+  dif__result_free(&res);
   traced_free(&t);
   teardown(&f);
 }
@@ -160,14 +160,14 @@ TEST(strength_starts_later) {
   float mask[32 * 32];
   for (int i = 0; i < 32 * 32; i++) mask[i] = i < 32 * 16 ? 1.0f : 0.0f;
   traced t = {0};
-  dif_request r = request(&f, mask, &t);
+  dif__request r = request(&f, mask, &t);
   r.strength = 0.5f;
-  dif_result res = {0};
-  dif_error err = {0};
-  CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
+  dif__result res = {0};
+  dif__error err = {0};
+  CHECK_MSG(dif__generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
   CHECK(find(&t, "callback.step1.latents", NULL) && !find(&t, "callback.step2.latents", NULL));
   CHECK(find(&t, "randn.draw2", NULL) && !find(&t, "randn.draw3", NULL));
-  dif_result_free(&res);
+  dif__result_free(&res);
   traced_free(&t);
   teardown(&f);
 }
@@ -179,13 +179,13 @@ TEST(soft_mask_is_averaged) {
   float mask[32 * 32];
   for (int i = 0; i < 32 * 32; i++) mask[i] = (float)(i % 32) / 31.0f;
   traced t = {0};
-  dif_request r = request(&f, mask, &t);
+  dif__request r = request(&f, mask, &t);
   r.soft_mask = true;
   r.steps = 1;
-  dif_result res = {0};
-  dif_error err = {0};
-  CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
-  int64_t nm = 0, fs = dif_vae_scale(&f.m.vae), w = 32 / fs;
+  dif__result res = {0};
+  dif__error err = {0};
+  CHECK_MSG(dif__generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
+  int64_t nm = 0, fs = dif__vae_scale(&f.m.vae), w = 32 / fs;
   const float *mlat = find(&t, "mask_latents.mask", &nm);
   CHECK(mlat && nm == 2 * w * w);
   for (int64_t c = 0; mlat && c < w * w; c++) {
@@ -194,7 +194,7 @@ TEST(soft_mask_is_averaged) {
       want += (double)(float)((double)((c % w) * fs + dx) / 31.0) / (double)fs;
     CHECK_MSG(fabs(mlat[c] - want) < 1e-6, "cell %lld: %g, want %g", (long long)c, mlat[c], want);
   }
-  dif_result_free(&res);
+  dif__result_free(&res);
   traced_free(&t);
   teardown(&f);
 }
@@ -203,16 +203,16 @@ TEST(bad_requests) {
   fixture f;
   if (!setup(&f, "tiny-sd")) return;
   float mask[32 * 32] = {0};
-  dif_request r = request(&f, mask, NULL);
+  dif__request r = request(&f, mask, NULL);
   r.trace = NULL;
-  dif_result res = {0};
-  dif_error err = {0};
+  dif__result res = {0};
+  dif__error err = {0};
   r.init_image = NULL;
-  CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "a mask needs an init image");
   r.init_image = &f.init;
   r.width = 48;
-  CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "the init image is 32x32 but the sample is 48x32");
   CHECK(res.rgb == NULL);
   teardown(&f);
@@ -226,20 +226,20 @@ TEST(unclip_decoder_keeps_unmasked_latents) {
   float mask[32 * 32];
   for (int i = 0; i < 32 * 32; i++) mask[i] = i < 32 * 16 ? 0.0f : 1.0f;
   traced t = {0};
-  dif_request r = request(&f, mask, &t);
-  dif_part part = {DIF_PART_IMAGE, NULL, &f.init, 1.0f};
+  dif__request r = request(&f, mask, &t);
+  dif__part part = {DIF__PART_IMAGE, NULL, &f.init, 1.0f};
   r.parts = &part;
-  dif_result res = {0};
-  dif_error err = {0};
-  CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
-  int64_t n = 0, w = 32 / dif_vae_scale(&f.m.vae), hw = w * w, same = 0;
+  dif__result res = {0};
+  dif__error err = {0};
+  CHECK_MSG(dif__generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
+  int64_t n = 0, w = 32 / dif__vae_scale(&f.m.vae), hw = w * w, same = 0;
   const float *last = find(&t, "callback.step3.latents", &n);
   CHECK(last && find(&t, "unet.class_labels", NULL) && find(&t, "randn.draw3", NULL));
   for (int64_t i = 0; last && i < n; i++)
     if ((i % hw) / w < w / 2) same += last[i] == image_latent(&f, &t, i, "randn.draw1");
   CHECK_MSG(same == n / 2, "%lld of %lld kept latents equal the image's", (long long)same,
             (long long)n / 2);
-  dif_result_free(&res);
+  dif__result_free(&res);
   traced_free(&t);
   teardown(&f);
 }
@@ -249,14 +249,14 @@ TEST(inpainting_model_needs_a_mask) {
   fixture f;
   if (!setup(&f, "tiny-sd-inpaint")) return;
   CHECK(f.m.unet.in_ch == 9);
-  dif_request r = request(&f, NULL, NULL);
+  dif__request r = request(&f, NULL, NULL);
   r.trace = NULL;
-  dif_result res = {0};
-  dif_error err = {0};
-  CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_UNSUPPORTED, err.msg,
+  dif__result res = {0};
+  dif__error err = {0};
+  CHECK_STATUS(dif__generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "inpainting model (its UNet takes 9 input channels)");
   r.init_image = NULL;
-  CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_UNSUPPORTED, err.msg,
+  CHECK_STATUS(dif__generate(&f.m, &f.k, &r, &res, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "needs an init image and a mask");
   CHECK(res.rgb == NULL);
   teardown(&f);
@@ -270,20 +270,20 @@ TEST(inpainting_model_gets_a_binary_mask) {
   float mask[32 * 32];
   for (int i = 0; i < 32 * 32; i++) mask[i] = (float)(i % 32) / 31.0f;
   traced t = {0};
-  dif_request r = request(&f, mask, &t);
+  dif__request r = request(&f, mask, &t);
   r.soft_mask = true;
   r.steps = 1;
-  dif_result res = {0};
-  dif_error err = {0};
-  CHECK_MSG(dif_generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
-  int64_t n = 0, fs = dif_vae_scale(&f.m.vae), w = 32 / fs, hw = w * w;
+  dif__result res = {0};
+  dif__error err = {0};
+  CHECK_MSG(dif__generate(&f.m, &f.k, &r, &res, &err) == DIF_OK, "%s", err.msg);
+  int64_t n = 0, fs = dif__vae_scale(&f.m.vae), w = 32 / fs, hw = w * w;
   const float *x = find(&t, "unet.call0.sample", &n);
   CHECK(x && n == 2 * 9 * hw);
   for (int64_t i = 0; x && i < hw; i++) {
     float want = (float)((i % w) * fs) / 31.0f < 0.5f ? 0.0f : 1.0f;
     CHECK_MSG(x[4 * hw + i] == want, "cell %lld: %g", (long long)i, x[4 * hw + i]);
   }
-  dif_result_free(&res);
+  dif__result_free(&res);
   traced_free(&t);
   teardown(&f);
 }
@@ -296,5 +296,5 @@ int main(void) {
   RUN(strength_starts_later);
   RUN(soft_mask_is_averaged);
   RUN(bad_requests);
-  return dif_test_finish();
+  return dif__test_finish();
 }

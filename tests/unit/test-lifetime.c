@@ -9,7 +9,7 @@
 static dif_context *load(void) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
-  dif_status s = dif_context_load(ctx, dif_test_path(SD));
+  dif_status s = dif_context_load(ctx, dif__test_path(SD));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
   return ctx;
 }
@@ -81,5 +81,5 @@ int main(void) {
   RUN(sample_outlives_its_context);
   RUN(context_freed_while_a_sample_runs);
   RUN(context_freed_then_running_sample_freed);
-  return dif_test_finish();
+  return dif__test_finish();
 }

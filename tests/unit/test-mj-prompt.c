@@ -192,5 +192,5 @@ int main(void) {
   RUN(quoting);
   RUN(strict_prompt_parameters);
   RUN(size_for_ratio);
-  return dif_test_finish();
+  return dif__test_finish();
 }

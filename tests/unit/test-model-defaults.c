@@ -29,7 +29,7 @@ static void write_file(const char *dir, const char *name, const char *text) {
 static const char *model_with(const char *defaults) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/dif-test-defaults-XXXXXX");
   CHECK(mkdtemp(tmpdir) != NULL);
-  const char *src = dif_test_path(UNCLIP);
+  const char *src = dif__test_path(UNCLIP);
   char from[1024], to[1024];
   DIR *d = opendir(src);
   CHECK(d != NULL);
@@ -40,7 +40,7 @@ static const char *model_with(const char *defaults) {
     CHECK(symlink(from, to) == 0);
   }
   if (d) closedir(d);
-  if (defaults) write_file(tmpdir, DIF_DEFAULTS_FILE, defaults);
+  if (defaults) write_file(tmpdir, DIF__DEFAULTS_FILE, defaults);
   return tmpdir;
 }
 
@@ -50,14 +50,14 @@ static void remove_model(void) {
   CHECK(system(cmd) == 0);
 }
 
-static dif_status load_defaults(const char *text, dif_defaults *d, dif_error *err) {
+static dif_status load_defaults(const char *text, dif_defaults *d, dif__error *err) {
   char dir[] = "/tmp/dif-test-defaults-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
-  if (text) write_file(dir, DIF_DEFAULTS_FILE, text);
-  dif_defaults_init(d, 768, true);
-  dif_status s = dif_defaults_load(d, dir, err);
+  if (text) write_file(dir, DIF__DEFAULTS_FILE, text);
+  dif__defaults_init(d, 768, true);
+  dif_status s = dif__defaults_load(d, dir, err);
   char path[128];
-  snprintf(path, sizeof path, "%s/%s", dir, DIF_DEFAULTS_FILE);
+  snprintf(path, sizeof path, "%s/%s", dir, DIF__DEFAULTS_FILE);
   unlink(path);
   rmdir(dir);
   return s;
@@ -65,26 +65,26 @@ static dif_status load_defaults(const char *text, dif_defaults *d, dif_error *er
 
 TEST(library_defaults_without_a_file) {
   dif_defaults d;
-  dif_error err = {0};
+  dif__error err = {0};
   CHECK(load_defaults(NULL, &d, &err) == DIF_OK);
   CHECK(!d.from_file && d.width == 768 && d.height == 768 && d.steps == 20);
   CHECK(d.guidance == 10.0f && d.prior_steps == 25 && d.prior_guidance == 4.0f);
   CHECK(d.noise_level == 0 && d.scheduler[0] == '\0');
-  dif_defaults_init(&d, 64, false);
+  dif__defaults_init(&d, 64, false);
   CHECK(d.width == 64 && d.guidance == 7.5f);
-  dif_defaults_init(&d, 0, false); /* unknown size */
+  dif__defaults_init(&d, 0, false); /* unknown size */
   CHECK(d.width == 512 && d.height == 512);
 }
 
 TEST(every_key_is_read) {
   dif_defaults d;
-  dif_error err = {0};
+  dif__error err = {0};
   dif_status s = load_defaults("{\"comment\": \"x\", \"width\": 64, \"height\": 32, \"steps\": 25, "
                                "\"guidance\": 3, \"prior_steps\": 7, \"prior_guidance\": 2.5, "
                                "\"noise_level\": 100, \"scheduler\": \"euler_a\"}",
                                &d, &err);
   CHECK_MSG(s == DIF_OK, "%s", err.msg);
-  CHECK(d.from_file && strstr(d.path, DIF_DEFAULTS_FILE));
+  CHECK(d.from_file && strstr(d.path, DIF__DEFAULTS_FILE));
   CHECK(d.width == 64 && d.height == 32 && d.steps == 25 && d.guidance == 3.0f);
   CHECK(d.prior_steps == 7 && d.prior_guidance == 2.5f && d.noise_level == 100);
   CHECK(!strcmp(d.scheduler, "euler_a"));
@@ -117,15 +117,15 @@ TEST(bad_files_are_refused_naming_file_and_key) {
       {"{\"scheduler\": 3}", "'scheduler' must be a string"},
       {"{\"comment\": 3}", "'comment' must be a string"},
       {"{\"steps\": 25, \"steps\": 30}", "steps"},
-      {"[25]", DIF_DEFAULTS_FILE},
-      {"{\"steps\": ", DIF_DEFAULTS_FILE},
+      {"[25]", DIF__DEFAULTS_FILE},
+      {"{\"steps\": ", DIF__DEFAULTS_FILE},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     dif_defaults d;
-    dif_error err = {0};
+    dif__error err = {0};
     dif_status s = load_defaults(cases[i].text, &d, &err);
     CHECK_MSG(s == DIF_ERR_BAD_MODEL && strstr(err.msg, cases[i].substr) &&
-                  strstr(err.msg, DIF_DEFAULTS_FILE),
+                  strstr(err.msg, DIF__DEFAULTS_FILE),
               "%s: %s: \"%s\"", cases[i].text, dif_status_string(s), err.msg);
     CHECK(!d.from_file && d.steps == 20); /* all or nothing */
   }
@@ -134,7 +134,7 @@ TEST(bad_files_are_refused_naming_file_and_key) {
 TEST(samples_start_from_the_models_defaults) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
-  CHECK(dif_context_set_prior(ctx, dif_test_path(PRIOR)) == DIF_OK);
+  CHECK(dif_context_set_prior(ctx, dif__test_path(PRIOR)) == DIF_OK);
   const char *dir = model_with("{\"width\": 24, \"height\": 16, \"steps\": 3, \"guidance\": 1.5, "
                                "\"prior_steps\": 2, \"prior_guidance\": 3, \"noise_level\": 7, "
                                "\"scheduler\": \"euler\"}");
@@ -181,7 +181,7 @@ TEST(a_bad_defaults_file_fails_the_load) {
 TEST(without_a_file_info_says_so) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
-  CHECK(dif_context_load(ctx, dif_test_path(UNCLIP)) == DIF_OK);
+  CHECK(dif_context_load(ctx, dif__test_path(UNCLIP)) == DIF_OK);
   const char *info = dif_context_info(ctx);
   CHECK(strstr(info, "\"defaults_file\": null") != NULL);
   CHECK(strstr(info, "\"steps\": 20,") != NULL && strstr(info, "\"guidance\": 10.0,") != NULL);
@@ -191,9 +191,9 @@ TEST(without_a_file_info_says_so) {
 TEST(the_default_models_file) {
   /* the settings models/dif-shapes-64/README.md measured as best */
   dif_defaults d;
-  dif_error err = {0};
-  dif_defaults_init(&d, 64, true);
-  dif_status s = dif_defaults_load(&d, dif_test_path("../models/dif-shapes-64"), &err);
+  dif__error err = {0};
+  dif__defaults_init(&d, 64, true);
+  dif_status s = dif__defaults_load(&d, dif__test_path("../models/dif-shapes-64"), &err);
   CHECK_MSG(s == DIF_OK, "%s", err.msg);
   CHECK(d.from_file && d.width == 64 && d.height == 64 && d.steps == 25 && d.guidance == 3.0f);
   CHECK(d.prior_steps == 25 && d.prior_guidance == 2.0f && d.noise_level == 0);
@@ -208,5 +208,5 @@ int main(void) {
   RUN(a_bad_defaults_file_fails_the_load);
   RUN(without_a_file_info_says_so);
   RUN(the_default_models_file);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -1,8 +1,8 @@
-/* dif_attention (sliced, per-head GEMMs; blockwise with an online softmax) against a direct
+/* dif__attention (sliced, per-head GEMMs; blockwise with an online softmax) against a direct
  * double-precision softmax(scale·QKᵀ + mask)V. */
 #include "ops_test_util.h"
 
-static void ref_attention(const dif_attention_params *p, const float *q, const float *k,
+static void ref_attention(const dif__attention_params *p, const float *q, const float *k,
                           const float *v, double *out) {
   double *s = dbuf((size_t)p->tk);
   for (int64_t h = 0; h < p->heads; h++)
@@ -39,7 +39,7 @@ typedef struct case_data {
  * projection would leave them (v = k + heads·dim). Output columns beyond
  * heads·dim are padding that must stay untouched (the reference keeps them
  * at their initial value too). */
-static void setup(dif_attention_params *p, case_data *d, uint64_t seed) {
+static void setup(dif__attention_params *p, case_data *d, uint64_t seed) {
   int64_t width = p->heads * p->dim;
   p->ld_v = p->ld_k;
   d->q = frand((size_t)(p->tq * p->ld_q), seed, -1, 1);
@@ -53,10 +53,10 @@ static void setup(dif_attention_params *p, case_data *d, uint64_t seed) {
 
 static void teardown(case_data *d) { free(d->q), free(d->kv), free(d->out), free(d->ref); }
 
-static dif_status run(kenv *e, const dif_attention_params *p, case_data *d, float *out) {
-  dif_error err;
-  dif_error_clear(&err);
-  dif_status st = dif_attention(&e->k, p, d->q, d->kv, d->kv + p->heads * p->dim, out, &err);
+static dif_status run(kenv *e, const dif__attention_params *p, case_data *d, float *out) {
+  dif__error err;
+  dif__error_clear(&err);
+  dif_status st = dif__attention(&e->k, p, d->q, d->kv, d->kv + p->heads * p->dim, out, &err);
   CHECK_MSG(st == DIF_OK, "%s", err.msg);
   CHECK(e->arena.used_total == 0); /* scratch released */
   return st;
@@ -64,7 +64,7 @@ static dif_status run(kenv *e, const dif_attention_params *p, case_data *d, floa
 
 /* Runs p with several query slices and pools of 1 and 3 threads; all must
  * match the reference and each other. */
-static void check_slices(dif_attention_params p, uint64_t seed) {
+static void check_slices(dif__attention_params p, uint64_t seed) {
   case_data d;
   setup(&p, &d, seed);
   kenv e1, e3;
@@ -76,8 +76,8 @@ static void check_slices(dif_attention_params p, uint64_t seed) {
     p.q_slice = slices[s];
     memcpy(other, d.out, d.nout * sizeof *other);
     run(s % 2 ? &e3 : &e1, &p, &d, other);
-    CHECK_MSG(dif_test_nmse(other, d.ref, d.nout) <= NMSE_MAX, "q_slice %d: nmse %.3g",
-              (int)slices[s], dif_test_nmse(other, d.ref, d.nout));
+    CHECK_MSG(dif__test_nmse(other, d.ref, d.nout) <= NMSE_MAX, "q_slice %d: nmse %.3g",
+              (int)slices[s], dif__test_nmse(other, d.ref, d.nout));
     if (s == 0) {
       memcpy(first, other, d.nout * sizeof *other);
       /* Same slice, other pool: bit-identical (threads only split rows). */
@@ -108,7 +108,7 @@ static void check_slices(dif_attention_params p, uint64_t seed) {
  * with blocks of 1, 2 and 5 keys: blocks that hold only masked keys, a
  * maximum that grows from block to block, a last block shorter than the
  * others. */
-static void check_case(dif_attention_params p, uint64_t seed) {
+static void check_case(dif__attention_params p, uint64_t seed) {
   static const int64_t blocks[] = {0, 1, 2, 5};
   for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++) {
     p.k_block = blocks[b];
@@ -116,8 +116,8 @@ static void check_case(dif_attention_params p, uint64_t seed) {
   }
 }
 
-static dif_attention_params base(int64_t tq, int64_t tk, int64_t heads, int64_t dim) {
-  dif_attention_params p = {.tq = tq, .tk = tk, .heads = heads, .dim = dim};
+static dif__attention_params base(int64_t tq, int64_t tk, int64_t heads, int64_t dim) {
+  dif__attention_params p = {.tq = tq, .tk = tk, .heads = heads, .dim = dim};
   p.ld_q = heads * dim;
   p.ld_k = 2 * heads * dim; /* fused k|v rows */
   p.ld_o = heads * dim;
@@ -128,7 +128,7 @@ static dif_attention_params base(int64_t tq, int64_t tk, int64_t heads, int64_t 
 TEST(plain_odd_sizes) {
   check_case(base(13, 7, 3, 5), 1); /* tq ≠ tk, head dim 5 */
   check_case(base(7, 13, 1, 8), 2);
-  dif_attention_params p = base(11, 11, 2, 4);
+  dif__attention_params p = base(11, 11, 2, 4);
   p.ld_q = 9 + 4, p.ld_o = 8 + 3; /* strided q and out rows */
   check_case(p, 3);
   check_case(base(1, 1, 1, 1), 4);
@@ -139,34 +139,34 @@ TEST(output_over_q) {
    * head writes its output columns of the same rows. */
   static const int64_t slices[] = {0, 1, 4}, blocks[] = {0, 2, 4};
   for (size_t s = 0; s < sizeof slices / sizeof *slices; s++) {
-    dif_attention_params p = base(13, 9, 3, 5);
+    dif__attention_params p = base(13, 9, 3, 5);
     p.q_slice = slices[s];
     p.k_block = blocks[s]; /* blockwise too: a head's output only after its last block */
     case_data d;
     setup(&p, &d, 40 + s);
     kenv e;
     kenv_init(&e, 3);
-    dif_error err;
-    dif_error_clear(&err);
-    CHECK(dif_attention(&e.k, &p, d.q, d.kv, d.kv + p.heads * p.dim, d.q, &err) == DIF_OK);
-    CHECK_MSG(dif_test_nmse(d.q, d.ref, d.nout) <= NMSE_MAX, "q_slice %d: nmse %.3g",
-              (int)slices[s], dif_test_nmse(d.q, d.ref, d.nout));
+    dif__error err;
+    dif__error_clear(&err);
+    CHECK(dif__attention(&e.k, &p, d.q, d.kv, d.kv + p.heads * p.dim, d.q, &err) == DIF_OK);
+    CHECK_MSG(dif__test_nmse(d.q, d.ref, d.nout) <= NMSE_MAX, "q_slice %d: nmse %.3g",
+              (int)slices[s], dif__test_nmse(d.q, d.ref, d.nout));
     kenv_free(&e);
     teardown(&d);
   }
 }
 
 TEST(mask_broadcast_row) {
-  dif_attention_params p = base(13, 9, 2, 5);
+  dif__attention_params p = base(13, 9, 2, 5);
   float mask[9];
-  dif_test_fill(mask, 9, 5, -3, 3);
+  dif__test_fill(mask, 9, 5, -3, 3);
   mask[2] = mask[7] = -INFINITY;
   p.mask = mask, p.mask_ld = 0;
   check_case(p, 6);
 }
 
 TEST(mask_full_matrix_and_fully_masked_row) {
-  dif_attention_params p = base(13, 9, 3, 5);
+  dif__attention_params p = base(13, 9, 3, 5);
   const int64_t ld = 9 + 2;
   float *mask = frand((size_t)(13 * ld), 7, -2, 2);
   for (int64_t j = 0; j < 9; j++) mask[4 * ld + j] = -INFINITY; /* query 4 sees nothing */
@@ -186,7 +186,7 @@ TEST(mask_full_matrix_and_fully_masked_row) {
 }
 
 TEST(causal) {
-  dif_attention_params p = base(13, 13, 2, 5);
+  dif__attention_params p = base(13, 13, 2, 5);
   p.causal = true;
   check_case(p, 10);
   p = base(13, 7, 3, 5); /* tq > tk: rows ≥ 6 see every key */
@@ -216,15 +216,15 @@ TEST(causal) {
 TEST(auto_slice_bounds_scratch) {
   /* tk = 5000: q_slice 0 gives 838 rows per 16 MiB slice, so 900 queries
    * take two slices. */
-  dif_attention_params p = base(900, 5000, 1, 4);
+  dif__attention_params p = base(900, 5000, 1, 4);
   case_data d;
   setup(&p, &d, 15);
   kenv e;
   kenv_init(&e, 3);
   run(&e, &p, &d, d.out);
   CHECK_NMSE(d.out, d.ref, d.nout, NMSE_MAX);
-  CHECK(dif_arena_peak(&e.arena) <= ((size_t)16 << 20) + 64);
-  CHECK(dif_arena_peak(&e.arena) >= (size_t)838 * 5000 * sizeof(float));
+  CHECK(dif__arena_peak(&e.arena) <= ((size_t)16 << 20) + 64);
+  CHECK(dif__arena_peak(&e.arena) >= (size_t)838 * 5000 * sizeof(float));
   kenv_free(&e);
   teardown(&d);
 }
@@ -234,7 +234,7 @@ TEST(blockwise_bounds_scratch) {
    * queries: scratch is [256, 1024] scores + [256, dim] partial output + 2 ×
    * 256 row statistics, whatever tk is; the result is the reference's, and
    * within float rounding of one block. */
-  dif_attention_params p = base(700, 5000, 2, 8);
+  dif__attention_params p = base(700, 5000, 2, 8);
   p.k_block = 1024;
   p.causal = true; /* rows < 1024 see only part of the first block, later blocks nothing */
   case_data d;
@@ -244,8 +244,8 @@ TEST(blockwise_bounds_scratch) {
   run(&e, &p, &d, d.out);
   CHECK_NMSE(d.out, d.ref, d.nout, NMSE_MAX);
   const size_t want = ((size_t)256 * 1024 + (size_t)256 * 8 + 2 * 256) * sizeof(float);
-  CHECK_MSG(dif_arena_peak(&e.arena) <= want + 256 && dif_arena_peak(&e.arena) >= want,
-            "scratch %zu bytes, expected %zu", dif_arena_peak(&e.arena), want);
+  CHECK_MSG(dif__arena_peak(&e.arena) <= want + 256 && dif__arena_peak(&e.arena) >= want,
+            "scratch %zu bytes, expected %zu", dif__arena_peak(&e.arena), want);
   float *one = fbuf(d.nout);
   memcpy(one, d.out, d.nout * sizeof *one);
   p.k_block = 5000;
@@ -266,26 +266,26 @@ TEST(rejects_bad_arguments) {
   kenv e;
   kenv_init(&e, 0);
   float buf[64] = {0};
-  dif_error err;
-  dif_attention_params p = base(2, 2, 2, 4);
+  dif__error err;
+  dif__attention_params p = base(2, 2, 2, 4);
   p.ld_v = p.ld_k;
   p.ld_o = 7; /* < heads·dim */
-  dif_error_clear(&err);
-  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  dif__error_clear(&err);
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "row strides");
   p = base(2, 0, 2, 4);
   p.ld_v = p.ld_k;
-  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "bad shape");
   p = base(2, 3, 2, 4);
   p.ld_v = p.ld_k;
   p.mask = buf, p.mask_ld = 2; /* < tk */
-  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "mask_ld");
   p = base(2, 3, 2, 4);
   p.ld_v = p.ld_k;
   p.k_block = -1;
-  CHECK_STATUS(dif_attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "k_block -1");
   kenv_free(&e);
 }
@@ -299,5 +299,5 @@ int main(void) {
   RUN(auto_slice_bounds_scratch);
   RUN(blockwise_bounds_scratch);
   RUN(rejects_bad_arguments);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -1,15 +1,15 @@
-/* dif_conv2d (im2col + GEMM, row bands, 1×1 fast path) against a direct
+/* dif__conv2d (im2col + GEMM, row bands, 1×1 fast path) against a direct
  * double-precision convolution. */
 #include "core/ops_internal.h"
 #include "ops_test_util.h"
 
 /* A float32 weight for the convolution of params *P. */
-#define WF(P, w) dif_weight_f32((w), (P)->cout *(P)->cin *(P)->kh *(P)->kw)
+#define WF(P, w) dif__weight_f32((w), (P)->cout *(P)->cin *(P)->kh *(P)->kw)
 
-static void ref_conv(const dif_conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
+static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
                      const float *w, const float *b, double *y) {
-  int64_t OH = dif_conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
-  int64_t OW = dif_conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
+  int64_t OH = dif__conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  int64_t OW = dif__conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
   for (int64_t n = 0; n < N; n++)
     for (int64_t o = 0; o < p->cout; o++)
       for (int64_t oh = 0; oh < OH; oh++)
@@ -31,10 +31,10 @@ static void ref_conv(const dif_conv2d_params *p, const float *x, int64_t N, int6
 /* Runs one convolution with pools of 1 and 3 threads (results must be
  * bit-identical: the im2col split does not change any GEMM) and, when
  * max_scratch is non-zero, through the banded entry point. */
-static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t W, bool bias,
+static void check_conv(const dif__conv2d_params *p, int64_t N, int64_t H, int64_t W, bool bias,
                        size_t max_scratch, uint64_t seed) {
-  int64_t OH = dif_conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
-  int64_t OW = dif_conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
+  int64_t OH = dif__conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  int64_t OW = dif__conv2d_out(W, p->kw, p->stride, p->pad_left, p->pad_right);
   CHECK(OH > 0 && OW > 0);
   size_t nx = (size_t)(N * p->cin * H * W), ny = (size_t)(N * p->cout * OH * OW);
   float *x = frand(nx, seed, -1, 1);
@@ -46,27 +46,27 @@ static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t
   kenv e1, e3;
   kenv_init(&e1, 1);
   kenv_init(&e3, 3);
-  dif_error err;
-  dif_error_clear(&err);
-  size_t lim = max_scratch ? max_scratch : DIF_CONV2D_SCRATCH_MAX;
-  CHECK(dif_conv2d_bounded(&e1.k, p, x, N, H, W, WF(p, w), b, y1, lim, &err) == DIF_OK);
-  CHECK(dif_conv2d_bounded(&e3.k, p, x, N, H, W, WF(p, w), b, y3, lim, &err) == DIF_OK);
+  dif__error err;
+  dif__error_clear(&err);
+  size_t lim = max_scratch ? max_scratch : DIF__CONV2D_SCRATCH_MAX;
+  CHECK(dif__conv2d_bounded(&e1.k, p, x, N, H, W, WF(p, w), b, y1, lim, &err) == DIF_OK);
+  CHECK(dif__conv2d_bounded(&e3.k, p, x, N, H, W, WF(p, w), b, y3, lim, &err) == DIF_OK);
   CHECK_NMSE(y1, r, ny, NMSE_MAX);
   CHECK_SAME(y1, y3, ny);
   /* Scratch is released on return. */
   CHECK(e1.arena.used_total == 0 && e3.arena.used_total == 0);
   if (!max_scratch) {
-    dif_error_clear(&err);
-    CHECK(dif_conv2d(&e3.k, p, x, N, H, W, WF(p, w), b, y3, &err) == DIF_OK);
+    dif__error_clear(&err);
+    CHECK(dif__conv2d(&e3.k, p, x, N, H, W, WF(p, w), b, y3, &err) == DIF_OK);
     CHECK_SAME(y1, y3, ny);
   }
   /* accumulate: y0 + conv(x) + b */
-  dif_conv2d_params pa = *p;
+  dif__conv2d_params pa = *p;
   pa.accumulate = true;
   float *y0 = frand(ny, 97, -2, 2);
   memcpy(y3, y0, ny * sizeof *y3);
   for (size_t i = 0; i < ny; i++) r[i] += y0[i];
-  CHECK(dif_conv2d_bounded(&e3.k, &pa, x, N, H, W, WF(&pa, w), b, y3, lim, &err) == DIF_OK);
+  CHECK(dif__conv2d_bounded(&e3.k, &pa, x, N, H, W, WF(&pa, w), b, y3, lim, &err) == DIF_OK);
   CHECK_NMSE(y3, r, ny, NMSE_MAX);
   free(y0);
   kenv_free(&e1);
@@ -75,23 +75,23 @@ static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t
 }
 
 TEST(conv_out_size) {
-  CHECK(dif_conv2d_out(7, 3, 1, 1, 1) == 7);
-  CHECK(dif_conv2d_out(8, 3, 2, 0, 1) == 4);
-  CHECK(dif_conv2d_out(7, 3, 2, 0, 1) == 3);
-  CHECK(dif_conv2d_out(64, 3, 2, 0, 1) == 32); /* VAE downsample */
-  CHECK(dif_conv2d_out(2, 3, 1, 0, 0) == 0);   /* kernel larger than input */
+  CHECK(dif__conv2d_out(7, 3, 1, 1, 1) == 7);
+  CHECK(dif__conv2d_out(8, 3, 2, 0, 1) == 4);
+  CHECK(dif__conv2d_out(7, 3, 2, 0, 1) == 3);
+  CHECK(dif__conv2d_out(64, 3, 2, 0, 1) == 32); /* VAE downsample */
+  CHECK(dif__conv2d_out(2, 3, 1, 0, 0) == 0);   /* kernel larger than input */
 }
 
 TEST(conv3x3_same_odd_sizes) {
-  dif_conv2d_params p = {.cin = 13,
-                         .cout = 6,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 1,
-                         .pad_top = 1,
-                         .pad_left = 1,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 13,
+                          .cout = 6,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   check_conv(&p, 2, 7, 5, true, 0, 10);
   check_conv(&p, 1, 7, 5, false, 0, 20);
   check_conv(&p, 1, 1, 1, true, 0, 30); /* every tap but the centre is padding */
@@ -99,69 +99,69 @@ TEST(conv3x3_same_odd_sizes) {
 
 TEST(conv3x3_stride2_asymmetric_pad) {
   /* The VAE encoder's downsample: pad (0, 1, 0, 1) then stride 2, no pad. */
-  dif_conv2d_params p = {.cin = 5,
-                         .cout = 4,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 2,
-                         .pad_top = 0,
-                         .pad_left = 0,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 5,
+                          .cout = 4,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 2,
+                          .pad_top = 0,
+                          .pad_left = 0,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   check_conv(&p, 2, 8, 7, true, 0, 40);
   check_conv(&p, 1, 7, 8, true, 0, 50);
   check_conv(&p, 1, 9, 9, false, 0, 60);
   /* Padding on every side with stride 2. */
-  dif_conv2d_params q = {.cin = 3,
-                         .cout = 7,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 2,
-                         .pad_top = 1,
-                         .pad_left = 2,
-                         .pad_bottom = 0,
-                         .pad_right = 1};
+  dif__conv2d_params q = {.cin = 3,
+                          .cout = 7,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 2,
+                          .pad_top = 1,
+                          .pad_left = 2,
+                          .pad_bottom = 0,
+                          .pad_right = 1};
   check_conv(&q, 1, 6, 5, true, 0, 70);
 }
 
 TEST(conv1x1_fast_path) {
-  dif_conv2d_params p = {.cin = 13, .cout = 5, .kh = 1, .kw = 1, .stride = 1};
+  dif__conv2d_params p = {.cin = 13, .cout = 5, .kh = 1, .kw = 1, .stride = 1};
   check_conv(&p, 2, 7, 5, true, 0, 80);
   check_conv(&p, 1, 7, 5, false, 0, 90);
   /* The fast path multiplies the input in place: no scratch at all. */
   kenv e;
   kenv_init(&e, 3);
   float *x = frand(13 * 35, 1, -1, 1), *w = frand(5 * 13, 2, -1, 1), *y = fbuf(5 * 35);
-  dif_error err;
-  dif_error_clear(&err);
-  CHECK(dif_conv2d(&e.k, &p, x, 1, 7, 5, WF(&p, w), NULL, y, &err) == DIF_OK);
-  CHECK(dif_arena_peak(&e.arena) == 0);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK(dif__conv2d(&e.k, &p, x, 1, 7, 5, WF(&p, w), NULL, y, &err) == DIF_OK);
+  CHECK(dif__arena_peak(&e.arena) == 0);
   free(x), free(w), free(y);
   kenv_free(&e);
 }
 
 TEST(conv1x1_strided_and_padded) {
   /* 1×1 kernels that are not the fast path go through im2col. */
-  dif_conv2d_params p = {.cin = 4, .cout = 3, .kh = 1, .kw = 1, .stride = 2};
+  dif__conv2d_params p = {.cin = 4, .cout = 3, .kh = 1, .kw = 1, .stride = 2};
   check_conv(&p, 1, 7, 5, true, 0, 100);
-  dif_conv2d_params q = {.cin = 4, .cout = 3, .kh = 1, .kw = 1, .stride = 1, .pad_right = 1};
+  dif__conv2d_params q = {.cin = 4, .cout = 3, .kh = 1, .kw = 1, .stride = 1, .pad_right = 1};
   check_conv(&q, 1, 3, 5, true, 0, 110);
 }
 
 TEST(conv_row_bands) {
-  dif_conv2d_params p = {.cin = 6,
-                         .cout = 5,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 1,
-                         .pad_top = 1,
-                         .pad_left = 1,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 6,
+                          .cout = 5,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   size_t row = 6 * 9 * 9 * sizeof(float);       /* K · OW floats per output row */
   check_conv(&p, 2, 11, 9, true, 1, 120);       /* one row per band */
   check_conv(&p, 2, 11, 9, true, 3 * row, 130); /* 3 rows, last band of 2 */
-  dif_conv2d_params q = {
+  dif__conv2d_params q = {
       .cin = 3, .cout = 4, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
   check_conv(&q, 1, 10, 9, false, 2 * 27 * 4 * sizeof(float), 140);
 }
@@ -169,25 +169,25 @@ TEST(conv_row_bands) {
 TEST(conv_small_images_batched) {
   /* Small outputs are batched several images per GEMM; a scratch bound of
    * two images makes groups of 2 + 1. */
-  dif_conv2d_params p = {.cin = 5,
-                         .cout = 4,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 1,
-                         .pad_top = 1,
-                         .pad_left = 1,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 5,
+                          .cout = 4,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   check_conv(&p, 3, 6, 7, true, 0, 150);
   check_conv(&p, 3, 6, 7, false, 2 * 45 * 42 * sizeof(float), 160);
-  dif_conv2d_params one = {.cin = 6, .cout = 3, .kh = 1, .kw = 1, .stride = 1};
+  dif__conv2d_params one = {.cin = 6, .cout = 3, .kh = 1, .kw = 1, .stride = 1};
   check_conv(&one, 4, 5, 3, true, 0, 170); /* 1x1 convolutions too */
 }
 
 /* The input transform (nearest resize, GroupNorm affine, SiLU) applied on
  * the fly must equal the convolution of the explicitly transformed input,
  * in the batched small-image path and in row bands. */
-static void check_conv_xform(dif_conv2d_params p, int64_t N, int64_t H, int64_t W, int64_t in_h,
+static void check_conv_xform(dif__conv2d_params p, int64_t N, int64_t H, int64_t W, int64_t in_h,
                              int64_t in_w, bool norm, bool silu, size_t max_scratch,
                              uint64_t seed) {
   const int64_t G = p.cin % 2 ? 1 : 2, Hin = in_h ? in_h : H, Win = in_w ? in_w : W;
@@ -195,16 +195,16 @@ static void check_conv_xform(dif_conv2d_params p, int64_t N, int64_t H, int64_t 
   float *x = frand(nx, seed, -2, 3);
   float *gamma = frand((size_t)p.cin, seed + 1, 0.5f, 1.5f),
         *beta = frand((size_t)p.cin, seed + 2, -1, 1);
-  dif_norm_affine *na = malloc((size_t)(N * p.cin) * sizeof *na);
+  dif__norm_affine *na = malloc((size_t)(N * p.cin) * sizeof *na);
   kenv e;
   kenv_init(&e, 3);
-  dif_group_norm_params(&e.k, x, N, p.cin, H * W, G, 1e-6f, gamma, beta, na);
-  /* The parameters are exactly what dif_group_norm applies. */
+  dif__group_norm_params(&e.k, x, N, p.cin, H * W, G, 1e-6f, gamma, beta, na);
+  /* The parameters are exactly what dif__group_norm applies. */
   float *gn = fbuf(nx), *chk = fbuf(nx);
-  dif_group_norm(&e.k, x, N, p.cin, H * W, G, 1e-6f, gamma, beta, gn);
+  dif__group_norm(&e.k, x, N, p.cin, H * W, G, 1e-6f, gamma, beta, gn);
   for (int64_t n = 0; n < N; n++)
     for (int64_t c = 0; c < p.cin; c++) {
-      const dif_norm_affine *a = &na[n * p.cin + c];
+      const dif__norm_affine *a = &na[n * p.cin + c];
       for (int64_t i = 0; i < H * W; i++) {
         int64_t o = (n * p.cin + c) * H * W + i;
         chk[o] = ((x[o] - a->hi) - a->lo) * a->a + a->c;
@@ -222,29 +222,29 @@ static void check_conv_xform(dif_conv2d_params p, int64_t N, int64_t H, int64_t 
     for (int64_t c = 0; c < p.cin; c++)
       for (int64_t i = 0; i < Hin; i++)
         for (int64_t j = 0; j < Win; j++) {
-          int64_t si = dif_nearest_idx(i, H, Hin), sj = dif_nearest_idx(j, W, Win);
+          int64_t si = dif__nearest_idx(i, H, Hin), sj = dif__nearest_idx(j, W, Win);
           float v = x[((n * p.cin + c) * H + si) * W + sj];
           if (norm) {
-            const dif_norm_affine *a = &na[n * p.cin + c];
+            const dif__norm_affine *a = &na[n * p.cin + c];
             v = ((v - a->hi) - a->lo) * a->a + a->c;
           }
           if (silu) v = (float)((double)v / (1.0 + exp(-(double)v)));
           xt[((n * p.cin + c) * Hin + i) * Win + j] = v;
         }
-  int64_t OH = dif_conv2d_out(Hin, p.kh, p.stride, p.pad_top, p.pad_bottom);
-  int64_t OW = dif_conv2d_out(Win, p.kw, p.stride, p.pad_left, p.pad_right);
+  int64_t OH = dif__conv2d_out(Hin, p.kh, p.stride, p.pad_top, p.pad_bottom);
+  int64_t OW = dif__conv2d_out(Win, p.kw, p.stride, p.pad_left, p.pad_right);
   size_t ny = (size_t)(N * p.cout * OH * OW);
   float *w = frand((size_t)(p.cout * p.cin * p.kh * p.kw), seed + 3, -1, 1);
   float *b = frand((size_t)p.cout, seed + 4, -1, 1);
   double *r = dbuf(ny);
   ref_conv(&p, xt, N, Hin, Win, w, b, r);
-  dif_conv2d_params q = p;
+  dif__conv2d_params q = p;
   q.in_h = in_h, q.in_w = in_w, q.in_norm = norm ? na : NULL, q.in_silu = silu;
   float *y = fbuf(ny);
-  dif_error err;
-  dif_error_clear(&err);
-  size_t lim = max_scratch ? max_scratch : DIF_CONV2D_SCRATCH_MAX;
-  CHECK_MSG(dif_conv2d_bounded(&e.k, &q, x, N, H, W, WF(&q, w), b, y, lim, &err) == DIF_OK, "%s",
+  dif__error err;
+  dif__error_clear(&err);
+  size_t lim = max_scratch ? max_scratch : DIF__CONV2D_SCRATCH_MAX;
+  CHECK_MSG(dif__conv2d_bounded(&e.k, &q, x, N, H, W, WF(&q, w), b, y, lim, &err) == DIF_OK, "%s",
             err.msg);
   /* SiLU through the SIMD exp vs the double one: float rounding only. */
   CHECK_NMSE(y, r, ny, NMSE_MAX);
@@ -255,15 +255,15 @@ static void check_conv_xform(dif_conv2d_params p, int64_t N, int64_t H, int64_t 
 }
 
 TEST(conv_input_transform) {
-  dif_conv2d_params p = {.cin = 4,
-                         .cout = 3,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 1,
-                         .pad_top = 1,
-                         .pad_left = 1,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 4,
+                          .cout = 3,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   size_t row = 4 * 9 * 8 * sizeof(float);
   check_conv_xform(p, 2, 9, 8, 0, 0, true, true, 0, 200);        /* batched images */
   check_conv_xform(p, 1, 9, 8, 0, 0, true, true, 0, 210);        /* one image, one band */
@@ -272,17 +272,17 @@ TEST(conv_input_transform) {
   check_conv_xform(p, 2, 5, 4, 10, 8, false, false, 0, 240);     /* nearest 2× */
   check_conv_xform(p, 1, 5, 4, 10, 8, false, false, 2 * row, 250);
   check_conv_xform(p, 1, 5, 4, 7, 9, true, true, 2 * row, 260); /* odd resize */
-  dif_conv2d_params s2 = {
+  dif__conv2d_params s2 = {
       .cin = 3, .cout = 2, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
   check_conv_xform(s2, 1, 11, 9, 0, 0, true, true, 1, 270); /* stride 2, odd rows */
-  dif_conv2d_params one = {.cin = 5, .cout = 4, .kh = 1, .kw = 1, .stride = 1};
+  dif__conv2d_params one = {.cin = 5, .cout = 4, .kh = 1, .kw = 1, .stride = 1};
   check_conv_xform(one, 1, 6, 7, 0, 0, true, true, 0, 280); /* 1×1 with a transform */
 }
 
 TEST(conv1x1_in_place) {
   /* y == x for a 1×1 convolution with cout <= cin, in small pixel bands. */
   for (int t = 0; t < 2; t++) {
-    dif_conv2d_params p = {.cin = 6, .cout = t ? 6 : 4, .kh = 1, .kw = 1, .stride = 1};
+    dif__conv2d_params p = {.cin = 6, .cout = t ? 6 : 4, .kh = 1, .kw = 1, .stride = 1};
     const int64_t N = 3, H = 12, W = 12; /* 144 pixels: bands of 64 */
     size_t nx = (size_t)(N * p.cin * H * W), ny = (size_t)(N * p.cout * H * W);
     float *x = frand(nx, 300 + t, -1, 1), *w = frand((size_t)(p.cout * p.cin), 310, -1, 1);
@@ -291,10 +291,10 @@ TEST(conv1x1_in_place) {
     ref_conv(&p, x, N, H, W, w, b, r);
     kenv e;
     kenv_init(&e, 3);
-    dif_error err;
-    dif_error_clear(&err);
-    CHECK_MSG(dif_conv2d_bounded(&e.k, &p, x, N, H, W, WF(&p, w), b, x, 64 * sizeof(float) * 6,
-                                 &err) == DIF_OK,
+    dif__error err;
+    dif__error_clear(&err);
+    CHECK_MSG(dif__conv2d_bounded(&e.k, &p, x, N, H, W, WF(&p, w), b, x, 64 * sizeof(float) * 6,
+                                  &err) == DIF_OK,
               "%s", err.msg);
     CHECK_NMSE(x, r, ny, NMSE_MAX);
     kenv_free(&e);
@@ -304,18 +304,18 @@ TEST(conv1x1_in_place) {
   kenv e;
   kenv_init(&e, 0);
   float buf[64] = {0}, w[9] = {0};
-  dif_error err;
-  dif_error_clear(&err);
-  dif_conv2d_params p3 = {.cin = 1,
-                          .cout = 1,
-                          .kh = 3,
-                          .kw = 3,
-                          .stride = 1,
-                          .pad_top = 1,
-                          .pad_left = 1,
-                          .pad_bottom = 1,
-                          .pad_right = 1};
-  CHECK_STATUS(dif_conv2d(&e.k, &p3, buf, 1, 4, 4, WF(&p3, w), NULL, buf + 2, &err),
+  dif__error err;
+  dif__error_clear(&err);
+  dif__conv2d_params p3 = {.cin = 1,
+                           .cout = 1,
+                           .kh = 3,
+                           .kw = 3,
+                           .stride = 1,
+                           .pad_top = 1,
+                           .pad_left = 1,
+                           .pad_bottom = 1,
+                           .pad_right = 1};
+  CHECK_STATUS(dif__conv2d(&e.k, &p3, buf, 1, 4, 4, WF(&p3, w), NULL, buf + 2, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "overlaps");
   kenv_free(&e);
 }
@@ -324,21 +324,21 @@ TEST(conv_rejects_bad_arguments) {
   kenv e;
   kenv_init(&e, 0);
   float x[16] = {0}, w[9] = {0}, y[16];
-  dif_error err;
-  dif_conv2d_params p = {.cin = 1, .cout = 1, .kh = 3, .kw = 3, .stride = 1};
-  dif_error_clear(&err);
-  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 2, 2, WF(&p, w), NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "does not fit");
+  dif__error err;
+  dif__conv2d_params p = {.cin = 1, .cout = 1, .kh = 3, .kw = 3, .stride = 1};
+  dif__error_clear(&err);
+  CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 2, 2, WF(&p, w), NULL, y, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "does not fit");
   p.stride = 0;
-  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "bad shape");
+  CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "bad shape");
   p.stride = 1;
   p.cin = (int64_t)1 << 31; /* K beyond OpenBLAS's 32-bit ints */
-  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_LIMIT, err.msg,
+  CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_LIMIT, err.msg,
                "BLAS limit");
   p.cin = 1;
-  dif_kctx no_arena = {NULL, NULL, NULL};
-  CHECK_STATUS(dif_conv2d(&no_arena, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err),
+  dif__kctx no_arena = {NULL, NULL, NULL};
+  CHECK_STATUS(dif__conv2d(&no_arena, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   kenv_free(&e);
 }
@@ -354,5 +354,5 @@ int main(void) {
   RUN(conv_input_transform);
   RUN(conv1x1_in_place);
   RUN(conv_rejects_bad_arguments);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -6,7 +6,7 @@
 /* Big enough that a 3-thread pool really splits the work. */
 #define NBIG 100003
 
-typedef void (*act_fn)(const dif_kctx *, const float *, int64_t, float *);
+typedef void (*act_fn)(const dif__kctx *, const float *, int64_t, float *);
 
 /* References without cancellation: 1 + erf(x/√2) and 1 + tanh(v) lose all
  * digits for x ≪ 0 even in double, so GELU uses erfc and tanh-GELU the
@@ -62,21 +62,21 @@ TEST(activation_tails) {
    * negative inputs, where the textbook float formulas cancel to 0. What
    * remains is the float rounding of the exponent argument (-z² ≈ -70 at
    * x = -12: one ulp there is 4e-6 relative in exp), hence 5e-5. */
-  double e = max_rel(dif_gelu, ref_gelu, -12, 12);
+  double e = max_rel(dif__gelu, ref_gelu, -12, 12);
   CHECK_MSG(e <= 5e-5, "gelu max rel %.3g", e);
-  e = max_rel(dif_gelu_tanh, ref_gelu_tanh, -9, 9);
+  e = max_rel(dif__gelu_tanh, ref_gelu_tanh, -9, 9);
   CHECK_MSG(e <= 5e-5, "gelu_tanh max rel %.3g", e);
   /* SiLU/QuickGELU: exp argument |k·x| ≤ 34, one ulp 2e-6 relative. */
-  e = max_rel(dif_silu, ref_silu, -20, 20);
+  e = max_rel(dif__silu, ref_silu, -20, 20);
   CHECK_MSG(e <= 1e-5, "silu max rel %.3g", e);
-  e = max_rel(dif_quick_gelu, ref_quick_gelu, -20, 20);
+  e = max_rel(dif__quick_gelu, ref_quick_gelu, -20, 20);
   CHECK_MSG(e <= 1e-5, "quick_gelu max rel %.3g", e);
 }
 
-TEST(gelu) { check_act(dif_gelu, ref_gelu); }
-TEST(gelu_tanh) { check_act(dif_gelu_tanh, ref_gelu_tanh); }
-TEST(quick_gelu) { check_act(dif_quick_gelu, ref_quick_gelu); }
-TEST(silu) { check_act(dif_silu, ref_silu); }
+TEST(gelu) { check_act(dif__gelu, ref_gelu); }
+TEST(gelu_tanh) { check_act(dif__gelu_tanh, ref_gelu_tanh); }
+TEST(quick_gelu) { check_act(dif__quick_gelu, ref_quick_gelu); }
+TEST(silu) { check_act(dif__silu, ref_silu); }
 
 TEST(geglu_splits_value_then_gate) {
   const int64_t rows = 301, d = 333;
@@ -89,14 +89,14 @@ TEST(geglu_splits_value_then_gate) {
   kenv e1, e3;
   kenv_init(&e1, 1);
   kenv_init(&e3, 3);
-  dif_geglu(&e1.k, x, rows, d, y1);
-  dif_geglu(&e3.k, x, rows, d, y3);
+  dif__geglu(&e1.k, x, rows, d, y1);
+  dif__geglu(&e3.k, x, rows, d, y3);
   CHECK_NMSE(y1, r, (size_t)(rows * d), NMSE_MAX);
   CHECK_SAME(y1, y3, (size_t)(rows * d));
   /* The first half is the value, the second the gate: a = {2, 0, 30},
    * g = {-30, 2, 2} gives {2·gelu(-30), 0, 30·gelu(2)}, gelu(2) = 1.9544997. */
   float t[6] = {2, 0, 30, -30, 2, 2}, u[3];
-  dif_geglu(&e1.k, t, 1, 3, u);
+  dif__geglu(&e1.k, t, 1, 3, u);
   CHECK(fabsf(u[0]) < 1e-30f);
   CHECK(u[1] == 0.0f);
   CHECK(fabsf(u[2] - 30.0f * 1.9544997f) < 1e-5f);
@@ -123,8 +123,8 @@ static void check_upsample(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t
   kenv e1, e3;
   kenv_init(&e1, 1);
   kenv_init(&e3, 3);
-  dif_upsample_nearest(&e1.k, x, NC, H, W, OH, OW, y1);
-  dif_upsample_nearest(&e3.k, x, NC, H, W, OH, OW, y3);
+  dif__upsample_nearest(&e1.k, x, NC, H, W, OH, OW, y1);
+  dif__upsample_nearest(&e3.k, x, NC, H, W, OH, OW, y3);
   int bad = 0;
   for (int64_t c = 0; c < NC; c++)
     for (int64_t i = 0; i < OH; i++)
@@ -153,14 +153,14 @@ TEST(upsample_known_indices) {
   static const int64_t i35[5] = {0, 0, 1, 1, 2};
   static const int64_t i511[11] = {0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4};
   float x[5] = {0, 1, 2, 3, 4}, y[11];
-  dif_upsample_nearest(NULL, x, 1, 1, 3, 1, 5, y);
+  dif__upsample_nearest(NULL, x, 1, 1, 3, 1, 5, y);
   for (int j = 0; j < 5; j++) CHECK(y[j] == (float)i35[j]);
-  dif_upsample_nearest(NULL, x, 1, 1, 5, 1, 11, y);
+  dif__upsample_nearest(NULL, x, 1, 1, 5, 1, 11, y);
   for (int j = 0; j < 11; j++) CHECK(y[j] == (float)i511[j]);
   /* 2 → 82: float(2)/82 rounds down, so dst 41 reads src 0 in PyTorch where
    * exact arithmetic (41·2/82 = 1) would read src 1. We follow PyTorch. */
   float z[82];
-  dif_upsample_nearest(NULL, x, 1, 1, 2, 1, 82, z);
+  dif__upsample_nearest(NULL, x, 1, 1, 2, 1, 82, z);
   CHECK(z[40] == 0.0f && z[41] == 0.0f && z[42] == 1.0f);
 }
 
@@ -168,15 +168,15 @@ TEST(add_in_place) {
   float *a = frand(NBIG, 9, -1, 1), *b = frand(NBIG, 10, -1, 1), *y = fbuf(NBIG);
   kenv e;
   kenv_init(&e, 3);
-  dif_add(&e.k, a, b, NBIG, y);
+  dif__add(&e.k, a, b, NBIG, y);
   int bad = 0;
   for (size_t i = 0; i < NBIG; i++) bad += y[i] != a[i] + b[i];
   CHECK(bad == 0);
-  dif_add(&e.k, a, b, NBIG, a);
+  dif__add(&e.k, a, b, NBIG, a);
   CHECK_SAME(a, y, NBIG);
   float *b0 = fbuf(NBIG);
   memcpy(b0, b, NBIG * sizeof *b);
-  dif_add(NULL, y, b, NBIG, b); /* serial, into the second operand */
+  dif__add(NULL, y, b, NBIG, b); /* serial, into the second operand */
   for (size_t i = 0; i < NBIG; i++) bad += b[i] != y[i] + b0[i];
   CHECK(bad == 0);
   free(b0);
@@ -188,7 +188,7 @@ TEST(concat_channels) {
   const int64_t N = 2, Ca = 3, Cb = 5, HW = 7;
   float *a = frand((size_t)(N * Ca * HW), 11, -1, 1), *b = frand((size_t)(N * Cb * HW), 12, -1, 1);
   float *y = fbuf((size_t)(N * (Ca + Cb) * HW));
-  dif_concat_channels(a, Ca, b, Cb, N, HW, y);
+  dif__concat_channels(a, Ca, b, Cb, N, HW, y);
   int bad = 0;
   for (int64_t n = 0; n < N; n++)
     for (int64_t c = 0; c < Ca + Cb; c++)
@@ -206,9 +206,9 @@ TEST(add_channel_bias) {
   const int64_t N = 2, C = 5, HW = 7;
   float *x = frand((size_t)(N * C * HW), 50, -1, 1), *b = frand((size_t)C, 51, -1, 1);
   float *y = fbuf((size_t)(N * C * HW));
-  dif_add_channel_bias(&e.k, x, N, C, HW, b, y);
+  dif__add_channel_bias(&e.k, x, N, C, HW, b, y);
   for (int64_t i = 0; i < N * C * HW; i++) CHECK(y[i] == x[i] + b[(i / HW) % C]);
-  dif_add_channel_bias(&e.k, x, N, C, HW, b, x); /* in place */
+  dif__add_channel_bias(&e.k, x, N, C, HW, b, x); /* in place */
   CHECK_SAME(x, y, (size_t)(N * C * HW));
   kenv_free(&e);
   free(x), free(b), free(y);
@@ -218,7 +218,7 @@ TEST(add_channel_bias) {
  * CPU picks (AVX2 + FMA on most x86-64), so both are covered here. */
 int main(void) {
   for (int level = 0; level <= 1; level++) {
-    if (dif_simd_force(level) != level) continue; /* no AVX2 build or CPU */
+    if (dif__simd_force(level) != level) continue; /* no AVX2 build or CPU */
     RUN(gelu);
     RUN(gelu_tanh);
     RUN(quick_gelu);
@@ -231,6 +231,6 @@ int main(void) {
     RUN(concat_channels);
     RUN(add_channel_bias);
   }
-  dif_simd_force(-1);
-  return dif_test_finish();
+  dif__simd_force(-1);
+  return dif__test_finish();
 }

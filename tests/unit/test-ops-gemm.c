@@ -1,4 +1,4 @@
-/* dif_gemm and dif_linear against double-precision references. */
+/* dif__gemm and dif__linear against double-precision references. */
 #include "ops_test_util.h"
 
 /* C = alpha op(A) op(B) + beta C0, row-major with leading dimensions. */
@@ -32,7 +32,7 @@ TEST(gemm_transposes_and_strides) {
     double *R = dbuf((size_t)(M * ldc));
     for (int64_t i = 0; i < M * ldc; i++) R[i] = C0[i]; /* padding columns stay put */
     ref_gemm(ta, tb, M, N, K, 0.5, A, lda, B, ldb, 0.25, C0, ldc, R);
-    dif_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f, C, ldc);
+    dif__gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f, C, ldc);
     CHECK_NMSE(C, R, (size_t)(M * ldc), NMSE_MAX);
     free(A), free(B), free(C), free(C0), free(R);
   }
@@ -41,15 +41,15 @@ TEST(gemm_transposes_and_strides) {
 TEST(gemm_beta_zero_ignores_nan) {
   float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1};
   float C[4] = {NAN, NAN, NAN, NAN};
-  dif_gemm(false, false, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2);
+  dif__gemm(false, false, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2);
   CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11);
 }
 
 TEST(gemm_k_zero_scales_c) {
   float C[4] = {1, 2, 3, 4};
-  dif_gemm(false, false, 2, 2, 0, 1.0f, NULL, 1, NULL, 1, 0.5f, C, 2);
+  dif__gemm(false, false, 2, 2, 0, 1.0f, NULL, 1, NULL, 1, 0.5f, C, 2);
   CHECK(C[0] == 0.5f && C[3] == 2.0f);
-  dif_gemm(false, false, 2, 2, 0, 1.0f, NULL, 1, NULL, 1, 0.0f, C, 2);
+  dif__gemm(false, false, 2, 2, 0, 1.0f, NULL, 1, NULL, 1, 0.0f, C, 2);
   CHECK(C[0] == 0 && C[1] == 0 && C[2] == 0 && C[3] == 0);
 }
 
@@ -68,7 +68,7 @@ static void check_linear(int threads, bool bias) {
       for (int64_t c = 0; c < in; c++) s += (double)x[i * in + c] * W[o * in + c];
       r[i * out + o] = s;
     }
-  dif_linear(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, y);
+  dif__linear(&e.k, x, n, in, dif__weight_f32(W, out * in), b, out, y);
   CHECK_NMSE(y, r, (size_t)(n * out), NMSE_MAX);
   free(x), free(W), free(b), free(y), free(r);
   kenv_free(&e);
@@ -112,14 +112,14 @@ static void check_linear_variants(int threads, bool bias) {
       rtacc[o * n + i] = r[i * out + o] + y0[o * n + i];
     }
   memcpy(y, y0, (size_t)(n * out) * sizeof *y);
-  dif_linear_acc(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, y);
+  dif__linear_acc(&e.k, x, n, in, dif__weight_f32(W, out * in), b, out, y);
   CHECK_NMSE(y, racc, (size_t)(n * out), NMSE_MAX);
-  dif_linear_cf_in(&e.k, xt, n, in, dif_weight_f32(W, out * in), b, out, y);
+  dif__linear_cf_in(&e.k, xt, n, in, dif__weight_f32(W, out * in), b, out, y);
   CHECK_NMSE(y, r, (size_t)(n * out), NMSE_MAX);
-  dif_linear_cf_out(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, yt, false);
+  dif__linear_cf_out(&e.k, x, n, in, dif__weight_f32(W, out * in), b, out, yt, false);
   CHECK_NMSE(yt, rt, (size_t)(n * out), NMSE_MAX);
   memcpy(yt, y0, (size_t)(n * out) * sizeof *yt);
-  dif_linear_cf_out(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, yt, true);
+  dif__linear_cf_out(&e.k, x, n, in, dif__weight_f32(W, out * in), b, out, yt, true);
   CHECK_NMSE(yt, rtacc, (size_t)(n * out), NMSE_MAX);
   free(x), free(xt), free(W), free(b), free(y0), free(r), free(racc), free(y), free(yt);
   free(rt), free(rtacc);
@@ -139,5 +139,5 @@ int main(void) {
   RUN(linear_bias);
   RUN(linear_no_bias);
   RUN(linear_variants);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -49,22 +49,22 @@ static void check_group_norm(int64_t N, int64_t C, int64_t HW, int64_t G, bool a
   kenv e1, e3;
   kenv_init(&e1, 1);
   kenv_init(&e3, 3);
-  dif_group_norm(&e1.k, x, N, C, HW, G, 1e-6f, gamma, beta, y1);
-  dif_group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
+  dif__group_norm(&e1.k, x, N, C, HW, G, 1e-6f, gamma, beta, y1);
+  dif__group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
   CHECK_NMSE(y1, r, n, NMSE_MAX);
   CHECK_SAME(y1, y3, n);
   /* Fused with SiLU: silu of the reference, in place too. */
   double *rs = dbuf(n);
   for (size_t i = 0; i < n; i++) rs[i] = r[i] / (1.0 + exp(-r[i]));
-  dif_group_norm_silu(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
+  dif__group_norm_silu(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, y3);
   CHECK_NMSE(y3, rs, n, NMSE_MAX);
   float *xs = fbuf(n);
   memcpy(xs, x, n * sizeof *xs);
-  dif_group_norm_silu(&e1.k, xs, N, C, HW, G, 1e-6f, gamma, beta, xs);
+  dif__group_norm_silu(&e1.k, xs, N, C, HW, G, 1e-6f, gamma, beta, xs);
   CHECK_SAME(xs, y3, n);
   free(rs), free(xs);
   /* In place gives the same bits. */
-  dif_group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, x);
+  dif__group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, x);
   CHECK_SAME(x, y1, n);
   kenv_free(&e1);
   kenv_free(&e3);
@@ -89,7 +89,7 @@ TEST(group_norm_constant_input) {
   kenv_init(&e, 3);
   float x[2 * 3 * 4], beta[2] = {0.25f, -2.0f}, gamma[2] = {3.0f, 4.0f};
   for (int i = 0; i < 24; i++) x[i] = 7.5f;
-  dif_group_norm(&e.k, x, 3, 2, 4, 2, 1e-5f, gamma, beta, x);
+  dif__group_norm(&e.k, x, 3, 2, 4, 2, 1e-5f, gamma, beta, x);
   for (int i = 0; i < 24; i++) CHECK(x[i] == beta[(i / 4) % 2]);
   kenv_free(&e);
 }
@@ -106,11 +106,11 @@ static void check_layer_norm(int64_t rows, int64_t dim, int affine_mode, float o
   kenv e1, e3;
   kenv_init(&e1, 0);
   kenv_init(&e3, 3);
-  dif_layer_norm(&e1.k, x, rows, dim, 1e-5f, gamma, beta, y1);
-  dif_layer_norm(&e3.k, x, rows, dim, 1e-5f, gamma, beta, y3);
+  dif__layer_norm(&e1.k, x, rows, dim, 1e-5f, gamma, beta, y1);
+  dif__layer_norm(&e3.k, x, rows, dim, 1e-5f, gamma, beta, y3);
   CHECK_NMSE(y1, r, n, NMSE_MAX);
   CHECK_SAME(y1, y3, n);
-  dif_layer_norm(&e3.k, x, rows, dim, 1e-5f, gamma, beta, x);
+  dif__layer_norm(&e3.k, x, rows, dim, 1e-5f, gamma, beta, x);
   CHECK_SAME(x, y1, n);
   kenv_free(&e1);
   kenv_free(&e3);
@@ -148,8 +148,8 @@ TEST(softmax_rows) {
   kenv e1, e3;
   kenv_init(&e1, 1);
   kenv_init(&e3, 3);
-  dif_softmax_rows(&e1.k, x, rows, n);
-  dif_softmax_rows(&e3.k, x3, rows, n);
+  dif__softmax_rows(&e1.k, x, rows, n);
+  dif__softmax_rows(&e3.k, x3, rows, n);
   CHECK_NMSE(x, r, len, NMSE_MAX);
   CHECK_SAME(x, x3, len);
   for (int64_t i = 0; i < n; i++) CHECK(x[7 * n + i] == 0.0f);
@@ -159,7 +159,7 @@ TEST(softmax_rows) {
   CHECK(fabs(s - 1.0) < 1e-6);
   /* A single column is always 1. */
   float one[3] = {-5, 0, 1e30f};
-  dif_softmax_rows(&e3.k, one, 3, 1);
+  dif__softmax_rows(&e3.k, one, 3, 1);
   CHECK(one[0] == 1 && one[1] == 1 && one[2] == 1);
   kenv_free(&e1);
   kenv_free(&e3);
@@ -170,13 +170,13 @@ TEST(softmax_rows) {
  * CPU picks (AVX2 + FMA on most x86-64), so both are covered here. */
 int main(void) {
   for (int level = 0; level <= 1; level++) {
-    if (dif_simd_force(level) != level) continue; /* no AVX2 build or CPU */
+    if (dif__simd_force(level) != level) continue; /* no AVX2 build or CPU */
     RUN(group_norm_odd_groups);
     RUN(group_norm_large_mean);
     RUN(group_norm_constant_input);
     RUN(layer_norm);
     RUN(softmax_rows);
   }
-  dif_simd_force(-1);
-  return dif_test_finish();
+  dif__simd_force(-1);
+  return dif__test_finish();
 }

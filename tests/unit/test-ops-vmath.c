@@ -7,11 +7,11 @@ TEST(vexp_accuracy) {
    * (2^-23 relative) of exp in double. */
   double worst = 0;
   float at = 0;
-  float x[DIF_VLANES], y[DIF_VLANES];
-  for (float v = DIF_VEXP_LO; v < DIF_VEXP_HI;
+  float x[DIF__VLANES], y[DIF__VLANES];
+  for (float v = DIF__VEXP_LO; v < DIF__VEXP_HI;
        v += 97 * (nextafterf(fabsf(v), INFINITY) - fabsf(v)) + 1e-6f) {
-    for (int l = 0; l < DIF_VLANES; l++) x[l] = v;
-    dif_vexp_block(x, y);
+    for (int l = 0; l < DIF__VLANES; l++) x[l] = v;
+    dif__vexp_block(x, y);
     double e = fabs(y[5] - exp((double)v)) / exp((double)v);
     if (!(e <= worst)) worst = e, at = v;
   }
@@ -22,7 +22,7 @@ TEST(vexp_special_values) {
   float x[11] = {0.0f, -INFINITY, NAN,   -100.0f, 1000.0f, INFINITY,
                  1.0f, -1.0f,     88.0f, -87.0f,  0.5f};
   float y[11];
-  dif_vexp(x, y, 11); /* 8 + a padded tail of 3 */
+  dif__vexp(x, y, 11); /* 8 + a padded tail of 3 */
   CHECK(y[0] == 1.0f);
   CHECK(y[1] == 0.0f && y[3] == 0.0f); /* -inf and below the normal range */
   CHECK(isnan(y[2]));
@@ -34,22 +34,22 @@ TEST(vexp_special_values) {
 
 TEST(vmax) {
   float x[37];
-  dif_test_fill(x, 37, 3, -5, 5);
+  dif__test_fill(x, 37, 3, -5, 5);
   for (int64_t n = 1; n <= 37; n++) {
     float want = -INFINITY;
     for (int64_t i = 0; i < n; i++) want = x[i] > want ? x[i] : want;
-    CHECK(dif_vmax(x, n) == want);
+    CHECK(dif__vmax(x, n) == want);
   }
   float m[9] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY,
                 -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-  CHECK(dif_vmax(m, 9) == -INFINITY);
+  CHECK(dif__vmax(m, 9) == -INFINITY);
   m[8] = -3;
-  CHECK(dif_vmax(m, 9) == -3);
+  CHECK(dif__vmax(m, 9) == -3);
 }
 
 int main(void) {
   RUN(vexp_accuracy);
   RUN(vexp_special_values);
   RUN(vmax);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -1,4 +1,4 @@
-/* The prior's text-token cache (dif_prior_cache_build + dif_prior_forward
+/* The prior's text-token cache (dif__prior_cache_build + dif__prior_forward
  * with in.cache): a step that runs only the last four tokens gives what the
  * whole forward gives, for several steps on one cache, per-item timesteps
  * and different text padding per batch item, batch items sharing one
@@ -12,7 +12,7 @@
 #include "models/prior.h"
 #include "ops_test_util.h"
 
-static dif_prior prior;
+static dif__prior prior;
 
 /* Largest |a - b| over n values, and largest |b|. */
 static void diff(const float *a, const float *b, int64_t n, double *d, double *mag) {
@@ -44,25 +44,25 @@ TEST(cached_steps_match_the_whole_forward) {
   float *full = fbuf((size_t)(B * E)), *cached = fbuf((size_t)(B * E));
   kenv e;
   kenv_init(&e, 2);
-  dif_error err;
-  dif_error_clear(&err);
-  dif_prior_cache cache;
-  CHECK(dif_prior_cache_build(&prior, &e.k, enc, mask, B, &cache, &err) == DIF_OK);
+  dif__error err;
+  dif__error_clear(&err);
+  dif__prior_cache cache;
+  CHECK(dif__prior_cache_build(&prior, &e.k, enc, mask, B, &cache, &err) == DIF_OK);
   /* Several steps on the one cache, as a denoising loop runs them: new noisy
    * embeddings, one timestep for all items or one per item. */
   const float steps[4][3] = {{999, 999, 999}, {640, 640, 640}, {3, 500, 999}, {0, 0, 0}};
   for (int st = 0; st < 4; st++) {
     float *x = frand((size_t)(B * E), 10 + (uint64_t)st, -2, 2);
     int64_t nt = st == 2 ? B : 1;
-    dif_prior_input in = {x, steps[st], nt, proj, enc, mask, B, NULL, NULL, NULL};
-    CHECK(dif_prior_forward(&prior, &e.k, &in, full, &err) == DIF_OK);
+    dif__prior_input in = {x, steps[st], nt, proj, enc, mask, B, NULL, NULL, NULL};
+    CHECK(dif__prior_forward(&prior, &e.k, &in, full, &err) == DIF_OK);
     hooked h = {0};
     in.cache = &cache;
     in.hook = on_hook;
     in.hook_user = &h;
     in.encoder_hidden = NULL; /* not read with a cache */
     in.attention_mask = NULL;
-    CHECK(dif_prior_forward(&prior, &e.k, &in, cached, &err) == DIF_OK);
+    CHECK(dif__prior_forward(&prior, &e.k, &in, cached, &err) == DIF_OK);
     CHECK(h.block0_n == B * prior.n_extra * prior.inner); /* the last four tokens only */
     double d, mag;
     diff(cached, full, B * E, &d, &mag);
@@ -73,8 +73,8 @@ TEST(cached_steps_match_the_whole_forward) {
               mag);
     free(x);
   }
-  dif_prior_cache_free(&cache);
-  dif_prior_cache_free(&cache); /* freeing twice is harmless */
+  dif__prior_cache_free(&cache);
+  dif__prior_cache_free(&cache); /* freeing twice is harmless */
   kenv_free(&e);
   free(enc), free(proj), free(full), free(cached);
 }
@@ -94,19 +94,19 @@ TEST(items_share_their_text_cache) {
   float *full = fbuf((size_t)(B * E)), *cached = fbuf((size_t)(B * E));
   kenv e;
   kenv_init(&e, 2);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   const float t = 321;
-  dif_prior_input in = {x, &t, 1, proj, enc, mask, B, NULL, NULL, NULL};
-  CHECK(dif_prior_forward(&prior, &e.k, &in, full, &err) == DIF_OK);
-  dif_prior_cache cache;
-  CHECK(dif_prior_cache_build(&prior, &e.k, texts, tmask, 2, &cache, &err) == DIF_OK);
+  dif__prior_input in = {x, &t, 1, proj, enc, mask, B, NULL, NULL, NULL};
+  CHECK(dif__prior_forward(&prior, &e.k, &in, full, &err) == DIF_OK);
+  dif__prior_cache cache;
+  CHECK(dif__prior_cache_build(&prior, &e.k, texts, tmask, 2, &cache, &err) == DIF_OK);
   in.cache = &cache;
-  CHECK(dif_prior_forward(&prior, &e.k, &in, cached, &err) == DIF_OK);
+  CHECK(dif__prior_forward(&prior, &e.k, &in, cached, &err) == DIF_OK);
   double d, mag;
   diff(cached, full, B * E, &d, &mag);
   CHECK_MSG(mag > 0.01 && d <= 1e-5 * (1 + mag), "max |diff| %g, max |out| %g", d, mag);
-  dif_prior_cache_free(&cache);
+  dif__prior_cache_free(&cache);
   kenv_free(&e);
   free(texts), free(enc), free(x), free(proj), free(full), free(cached);
 }
@@ -119,34 +119,34 @@ TEST(cache_argument_checks) {
   for (int64_t j = 0; j < 2 * N; j++) mask[j] = 1;
   kenv e;
   kenv_init(&e, 1);
-  dif_error err;
-  dif_error_clear(&err);
-  dif_prior_cache cache;
-  CHECK_STATUS(dif_prior_cache_build(&prior, &e.k, enc, NULL, 2, &cache, &err),
+  dif__error err;
+  dif__error_clear(&err);
+  dif__prior_cache cache;
+  CHECK_STATUS(dif__prior_cache_build(&prior, &e.k, enc, NULL, 2, &cache, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "attention mask");
   CHECK(cache.k == NULL && cache.v == NULL && cache.mask == NULL);
-  CHECK_STATUS(dif_prior_cache_build(&prior, &e.k, enc, mask, 0, &cache, &err),
+  CHECK_STATUS(dif__prior_cache_build(&prior, &e.k, enc, mask, 0, &cache, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "batch 0");
-  CHECK(dif_prior_cache_build(&prior, &e.k, enc, mask, 2, &cache, &err) == DIF_OK);
+  CHECK(dif__prior_cache_build(&prior, &e.k, enc, mask, 2, &cache, &err) == DIF_OK);
   const float t = 10;
-  dif_prior_input in = {v, &t, 1, v, NULL, NULL, 1, NULL, NULL, &cache};
-  CHECK_STATUS(dif_prior_forward(&prior, &e.k, &in, out, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  dif__prior_input in = {v, &t, 1, v, NULL, NULL, 1, NULL, NULL, &cache};
+  CHECK_STATUS(dif__prior_forward(&prior, &e.k, &in, out, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "batch 1 is not a multiple of the cache's 2 texts");
-  dif_prior_cache_free(&cache);
+  dif__prior_cache_free(&cache);
   kenv_free(&e);
   free(enc), free(v), free(out);
 }
 
 int main(void) {
-  dif_error err;
-  dif_error_clear(&err);
-  if (dif_prior_load(dif_test_path("golden/models/tiny-karlo-prior/prior"), &prior, &err)) {
+  dif__error err;
+  dif__error_clear(&err);
+  if (dif__prior_load(dif__test_path("golden/models/tiny-karlo-prior/prior"), &prior, &err)) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
   RUN(cached_steps_match_the_whole_forward);
   RUN(items_share_their_text_cache);
   RUN(cache_argument_checks);
-  dif_prior_free(&prior);
-  return dif_test_finish();
+  dif__prior_free(&prior);
+  return dif__test_finish();
 }

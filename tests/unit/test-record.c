@@ -19,7 +19,7 @@ static dif_context *load(const char *model) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   CHECK(dif_context_set_threads(ctx, 2) == DIF_OK);
-  dif_status s = dif_context_load(ctx, dif_test_path(model));
+  dif_status s = dif_context_load(ctx, dif__test_path(model));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
   return ctx;
 }
@@ -260,7 +260,7 @@ static uint8_t *pixels_of(dif_sample *s) {
 
 TEST(saved_records_name_images_relative_to_the_png) {
   CHECK(mkdir(in_dir("refs"), 0700) == 0 && mkdir(in_dir("sub"), 0700) == 0);
-  copy_file(dif_test_path(IMAGE), in_dir("refs/in.png"));
+  copy_file(dif__test_path(IMAGE), in_dir("refs/in.png"));
   dif_context *ctx = load(UNCLIP);
   dif_prompt *p = NULL;
   CHECK(dif_prompt_new(&p) == DIF_OK);
@@ -319,7 +319,7 @@ TEST(saved_records_name_images_relative_to_the_png) {
 }
 
 TEST(saved_records_name_the_init_image) {
-  copy_file(dif_test_path(IMAGE), in_dir("init.png"));
+  copy_file(dif__test_path(IMAGE), in_dir("init.png"));
   dif_context *ctx = load(SD);
   dif_sample *s = text_sample(ctx);
   CHECK(dif_sample_set_init_image_file(s, in_dir("init.png"), 0.5f) == DIF_OK);
@@ -412,5 +412,5 @@ int main(void) {
   RUN(record_chunks_are_bounded);
   RUN(misuse);
   rmdir(dir);
-  return dif_test_finish();
+  return dif__test_finish();
 }

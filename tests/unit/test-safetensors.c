@@ -1,6 +1,6 @@
 /* The safetensors reader (lib/io/safetensors.c): hostile files are refused
  * with a specific status and a message naming the problem, both from memory
- * (dif_st_open_memory) and from temporary files (dif_st_open); well-formed
+ * (dif__st_open_memory) and from temporary files (dif__st_open); well-formed
  * files load, F16/BF16 convert exactly, and the real tiny model files of
  * tests/golden/models open with a stable xxh3 fingerprint.
  *
@@ -77,28 +77,28 @@ static uint8_t *read_all(const char *path, size_t *size) {
  * and a message containing substr and naming the file. Frees buf. */
 static void expect_bad_at(int line, uint8_t *buf, size_t size, dif_status want,
                           const char *substr) {
-  dif_error err;
-  dif_error_clear(&err);
-  dif_safetensors *st = NULL;
-  dif_status s = dif_st_open_memory(buf, size, "hostile.safetensors", &st, &err);
+  dif__error err;
+  dif__error_clear(&err);
+  dif__safetensors *st = NULL;
+  dif_status s = dif__st_open_memory(buf, size, "hostile.safetensors", &st, &err);
   if (s != want || !strstr(err.msg, substr) || !strstr(err.msg, "hostile.safetensors") || st) {
     fprintf(stderr, "%s:%d: memory: expected %s with \"%s\", got %s: \"%s\"\n", __FILE__, line,
             dif_status_string(want), substr, dif_status_string(s), err.msg);
-    dif_test_checks_failed++;
+    dif__test_checks_failed++;
   }
-  dif_st_close(st);
+  dif__st_close(st);
 
   char path[64];
   write_temp(buf, size, path, sizeof path);
-  dif_error_clear(&err);
+  dif__error_clear(&err);
   st = NULL;
-  s = dif_st_open(path, &st, &err);
+  s = dif__st_open(path, &st, &err);
   if (s != want || !strstr(err.msg, substr) || !strstr(err.msg, path) || st) {
     fprintf(stderr, "%s:%d: file: expected %s with \"%s\" and \"%s\", got %s: \"%s\"\n", __FILE__,
             line, dif_status_string(want), substr, path, dif_status_string(s), err.msg);
-    dif_test_checks_failed++;
+    dif__test_checks_failed++;
   }
-  dif_st_close(st);
+  dif__st_close(st);
   unlink(path);
   free(buf);
 }
@@ -114,15 +114,15 @@ static void expect_bad_at(int line, uint8_t *buf, size_t size, dif_status want,
   } while (0)
 
 /* Opens buf from memory (must succeed). */
-static dif_safetensors *open_ok_at(int line, const uint8_t *buf, size_t size) {
-  dif_error err;
-  dif_error_clear(&err);
-  dif_safetensors *st = NULL;
-  dif_status s = dif_st_open_memory(buf, size, "good.safetensors", &st, &err);
+static dif__safetensors *open_ok_at(int line, const uint8_t *buf, size_t size) {
+  dif__error err;
+  dif__error_clear(&err);
+  dif__safetensors *st = NULL;
+  dif_status s = dif__st_open_memory(buf, size, "good.safetensors", &st, &err);
   if (s != DIF_OK || !st) {
     fprintf(stderr, "%s:%d: expected the file to open, got %s: \"%s\"\n", __FILE__, line,
             dif_status_string(s), err.msg);
-    dif_test_checks_failed++;
+    dif__test_checks_failed++;
   }
   return st;
 }
@@ -177,7 +177,7 @@ TEST(header_size_larger_than_file) {
 
 TEST(header_size_over_100mb) {
   size_t size;
-  uint8_t *b = st_build_ex(DIF_ST_MAX_HEADER + 1, "{}", 0, NULL, 0, &size);
+  uint8_t *b = st_build_ex(DIF__ST_MAX_HEADER + 1, "{}", 0, NULL, 0, &size);
   EXPECT_BAD(b, size, DIF_ERR_BAD_MODEL, "header size 100000001 exceeds the 100 MB limit");
 }
 
@@ -283,7 +283,7 @@ TEST(dimensions_overflow_64_bits) {
 
 TEST(partial_product_beyond_int64_with_zero_dimension) {
   /* 2^62 * 2 = 2^63 fits in uint64_t but not in int64_t; the final 0 would
-   * make the element count 0, but dif_st_numel's signed product overflows on
+   * make the element count 0, but dif__st_numel's signed product overflows on
    * the way (undefined behaviour, found by UBSan), so the file is refused. */
   EXPECT_BAD_HEADER("{'a':{'dtype':'F32','shape':[4611686018427387904,2,0],'data_offsets':[0,0]}}",
                     0, "tensor 'a': element count x dtype size overflows 64 bits");
@@ -374,18 +374,18 @@ TEST(long_names_are_bounded_in_messages) {
   snprintf(h, sizeof h, "{'%s':{'dtype':'%s','shape':[1],'data_offsets':[0,4]}}", name, name);
   size_t size;
   uint8_t *b = st_build(h, "abcd", 4, &size);
-  dif_error err;
-  dif_safetensors *st = NULL;
-  CHECK_STATUS(dif_st_open_memory(b, size, "long.safetensors", &st, &err), DIF_ERR_BAD_MODEL,
+  dif__error err;
+  dif__safetensors *st = NULL;
+  CHECK_STATUS(dif__st_open_memory(b, size, "long.safetensors", &st, &err), DIF_ERR_BAD_MODEL,
                err.msg, "long.safetensors: tensor 'nnnn");
-  CHECK(strlen(err.msg) < DIF_ERROR_MSG_MAX);
+  CHECK(strlen(err.msg) < DIF__ERROR_MSG_MAX);
   free(b);
 }
 
 TEST(hostile_file_on_disk_is_not_a_regular_file) {
-  dif_error err;
-  dif_safetensors *st = (dif_safetensors *)&err;
-  CHECK_STATUS(dif_st_open("/tmp", &st, &err), DIF_ERR_IO, err.msg,
+  dif__error err;
+  dif__safetensors *st = (dif__safetensors *)&err;
+  CHECK_STATUS(dif__st_open("/tmp", &st, &err), DIF_ERR_IO, err.msg,
                "/tmp is a directory, not a regular file");
   CHECK(st == NULL);
 }
@@ -395,25 +395,25 @@ TEST(hostile_file_on_disk_is_not_a_regular_file) {
 TEST(minimal_files) {
   size_t size;
   uint8_t *b = st_build("{}", NULL, 0, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    CHECK(dif_st_count(st) == 0);
-    CHECK(dif_st_entry_at(st, 0) == NULL);
-    CHECK(dif_st_find(st, "a") == NULL);
-    CHECK(dif_st_metadata(st, "format") == NULL);
-    CHECK(dif_st_file_size(st) == size);
-    CHECK(strcmp(dif_st_path(st), "good.safetensors") == 0);
-    CHECK(dif_st_xxh3(st) == 0); /* not hashed from memory */
+    CHECK(dif__st_count(st) == 0);
+    CHECK(dif__st_entry_at(st, 0) == NULL);
+    CHECK(dif__st_find(st, "a") == NULL);
+    CHECK(dif__st_metadata(st, "format") == NULL);
+    CHECK(dif__st_file_size(st) == size);
+    CHECK(strcmp(dif__st_path(st), "good.safetensors") == 0);
+    CHECK(dif__st_xxh3(st) == 0); /* not hashed from memory */
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
   /* Trailing spaces in the header are allowed by the specification. */
   b = st_build_ex(AUTO, "{'__metadata__':{'format':'pt'}}", 13, NULL, 0, &size);
   st = OPEN_OK(b, size);
-  if (st) CHECK(strcmp(dif_st_metadata(st, "format"), "pt") == 0);
-  dif_st_close(st);
+  if (st) CHECK(strcmp(dif__st_metadata(st, "format"), "pt") == 0);
+  dif__st_close(st);
   free(b);
-  dif_st_close(NULL);
+  dif__st_close(NULL);
 }
 
 TEST(zero_element_tensors) {
@@ -425,24 +425,24 @@ TEST(zero_element_tensors) {
                         "'huge':{'dtype':'F64','shape':[0,9223372036854775807],"
                         "'data_offsets':[4,4]}}",
                         &one, 4, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    CHECK(dif_st_count(st) == 4);
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "e", &t, &err), DIF_OK, err.msg, "");
+    CHECK(dif__st_count(st) == 4);
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "e", &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 2 && t.shape[0] == 0 && t.shape[1] == 3 && t.data != NULL);
-    CHECK_STATUS(dif_st_get_f32(st, "z", &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(st, "z", &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 2 && t.shape[0] == 5 && t.shape[1] == 0 && t.data != NULL);
-    CHECK_STATUS(dif_st_get_f32(st, "huge", &t, &err), DIF_ERR_UNSUPPORTED, err.msg, "dtype F64");
-    CHECK(dif_st_numel(dif_st_find(st, "huge")) == 0);
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(st, "huge", &t, &err), DIF_ERR_UNSUPPORTED, err.msg, "dtype F64");
+    CHECK(dif__st_numel(dif__st_find(st, "huge")) == 0);
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK(t.data[0] == 1.0f);
     double d = 42;
-    dif_st_to_f64(st, dif_st_find(st, "e"), &d); /* writes nothing */
+    dif__st_to_f64(st, dif__st_find(st, "e"), &d); /* writes nothing */
     CHECK(d == 42);
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -451,17 +451,17 @@ TEST(nan_and_inf_values_load) {
   size_t size;
   uint8_t *b =
       st_build("{'w':{'dtype':'F32','shape':[2,2],'data_offsets':[0,16]}}", bits, 16, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK(isnan(t.data[0]) && isnan(t.data[1]));
     CHECK(f32_bits(t.data[1]) == 0xffc00001u); /* payload kept: F32 is used in place */
     CHECK(isinf(t.data[2]) && t.data[2] > 0);
     CHECK(isinf(t.data[3]) && t.data[3] < 0);
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -472,7 +472,7 @@ static void check_value_at(int line, const char *what, unsigned in, float got, d
   if (!ok) {
     fprintf(stderr, "%s:%d: %s 0x%04x: got %a (0x%08x), want %a\n", __FILE__, line, what, in,
             (double)got, f32_bits(got), want);
-    dif_test_checks_failed++;
+    dif__test_checks_failed++;
   }
 }
 
@@ -508,24 +508,24 @@ TEST(f16_converts_to_f32) {
   snprintf(h, sizeof h, "{'w':{'dtype':'F16','shape':[%d],'data_offsets':[0,%d]}}", N, 2 * N);
   size_t size;
   uint8_t *b = st_build(h, data, sizeof data, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t, t2;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    dif__tensor t, t2;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 1 && t.shape[0] == N);
     double d[N];
-    dif_st_to_f64(st, dif_st_find(st, "w"), d);
+    dif__st_to_f64(st, dif__st_find(st, "w"), d);
     for (int i = 0; i < N; i++) {
       check_value_at(__LINE__, "F16", f16_cases[i].h, t.data[i], f16_cases[i].f);
       check_value_at(__LINE__, "F16 as f64", f16_cases[i].h, (float)d[i], f16_cases[i].f);
     }
     /* Converted once: the second fetch returns the same buffer. */
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t2, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t2, &err), DIF_OK, err.msg, "");
     CHECK(t2.data == t.data);
-    CHECK((const void *)t.data != dif_st_data(st, dif_st_find(st, "w")));
+    CHECK((const void *)t.data != dif__st_data(st, dif__st_find(st, "w")));
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -544,22 +544,22 @@ TEST(bf16_converts_to_f32) {
            N, 2 * N + 1);
   size_t size;
   uint8_t *b = st_build(h, data, sizeof data, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 2 && t.shape[0] == N && t.shape[1] == 1);
     double d[N];
-    dif_st_to_f64(st, dif_st_find(st, "w"), d);
+    dif__st_to_f64(st, dif__st_find(st, "w"), d);
     for (int i = 0; i < N; i++) {
       check_value_at(__LINE__, "BF16", bf16_cases[i].h, t.data[i], bf16_cases[i].f);
       check_value_at(__LINE__, "BF16 as f64", bf16_cases[i].h, (float)d[i], bf16_cases[i].f);
     }
-    CHECK_STATUS(dif_st_get_f32(st, "u", &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    CHECK_STATUS(dif__st_get_f32(st, "u", &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
                  "tensor 'u' has dtype U8");
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -573,12 +573,12 @@ TEST(every_f16_value_matches_a_reference) {
   size_t size;
   uint8_t *b = st_build("{'w':{'dtype':'F16','shape':[256,256],'data_offsets':[0,131072]}}", data,
                         2 * 65536, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   int bad = 0;
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     for (unsigned i = 0; i < 65536 && bad < 5; i++) {
       int e = (int)(i >> 10) & 0x1f, m = (int)(i & 0x3ff);
       double want = e == 0    ? ldexp(m, -24)
@@ -594,7 +594,7 @@ TEST(every_f16_value_matches_a_reference) {
     }
   }
   CHECK(bad == 0);
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
   free(data);
 }
@@ -608,25 +608,25 @@ TEST(unaligned_f32) {
   uint8_t *b = st_build("{'b':{'dtype':'BOOL','shape':[1],'data_offsets':[0,1]},"
                         "'w':{'dtype':'F32','shape':[3],'data_offsets':[1,13]}}",
                         data, sizeof data, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    const void *raw = dif_st_data(st, dif_st_find(st, "w"));
+    const void *raw = dif__st_data(st, dif__st_find(st, "w"));
     CHECK((uintptr_t)raw % 4 != 0);
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK((const void *)t.data != raw);
     CHECK((uintptr_t)t.data % 4 == 0);
     CHECK(memcmp(t.data, v, sizeof v) == 0);
     double d[3];
-    dif_st_to_f64(st, dif_st_find(st, "w"), d);
+    dif__st_to_f64(st, dif__st_find(st, "w"), d);
     CHECK(d[0] == 1.5 && d[1] == -2.25 && d[2] == (double)3e-39f);
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
-/* dif_st_get_weight: F16 and BF16 stay in place in their dtype (even at an
+/* dif__st_get_weight: F16 and BF16 stay in place in their dtype (even at an
  * odd address), aligned F32 is in place, unaligned F32 is copied once;
  * bad dtypes, shapes, names and ranks are refused by name. */
 TEST(weights_stay_in_the_file_dtype) {
@@ -642,49 +642,50 @@ TEST(weights_stay_in_the_file_dtype) {
                   "'big':{'dtype':'F16','shape':[1,1,1,1,0],'data_offsets':[30,30]}}";
   size_t size; /* the data section at an odd offset: every tensor unaligned */
   uint8_t *buf = st_build_ex(AUTO, h, (strlen(h) % 2) ? 2 : 1, data, sizeof data, &size);
-  dif_safetensors *st = OPEN_OK(buf, size);
+  dif__safetensors *st = OPEN_OK(buf, size);
   if (st) {
-    dif_weight w;
-    dif_error err;
+    dif__weight w;
+    dif__error err;
     const int64_t s23[2] = {2, 3}, s32[2] = {3, 2}, s3[1] = {3}, s2[1] = {2};
-    CHECK_STATUS(dif_st_get_weight(st, "a", 2, s23, &w, &err), DIF_OK, err.msg, "");
-    CHECK(w.data == dif_st_data(st, dif_st_find(st, "a")) && (uintptr_t)w.data % 2 == 1);
-    CHECK(w.dtype == DIF_DTYPE_F16 && w.numel == 6 && !w.mapped); /* memory, not a file */
+    CHECK_STATUS(dif__st_get_weight(st, "a", 2, s23, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.data == dif__st_data(st, dif__st_find(st, "a")) && (uintptr_t)w.data % 2 == 1);
+    CHECK(w.dtype == DIF__DTYPE_F16 && w.numel == 6 && !w.mapped); /* memory, not a file */
     float f[6];
-    dif_weight_tile_f32(NULL, w, 3, 0, 2, 0, 3, f);
+    dif__weight_tile_f32(NULL, w, 3, 0, 2, 0, 3, f);
     CHECK(f[0] == 1.0f && f[1] == -2.0f && f[3] == 0x1p-24f && f[4] == 65504.0f);
-    dif_weight_tile_f32(NULL, w, 3, 1, 1, 1, 2, f); /* a tile: row 1, columns 1..2 */
+    dif__weight_tile_f32(NULL, w, 3, 1, 1, 1, 2, f); /* a tile: row 1, columns 1..2 */
     CHECK(f[0] == 65504.0f && f[1] == 0.0f && signbit(f[1]));
-    CHECK_STATUS(dif_st_get_weight(st, "b", 1, s3, &w, &err), DIF_OK, err.msg, "");
-    CHECK(w.dtype == DIF_DTYPE_BF16 && w.numel == 3);
-    CHECK(w.data == dif_st_data(st, dif_st_find(st, "b")));
-    dif_weight_tile_f32(NULL, w, 3, 0, 1, 0, 3, f);
+    CHECK_STATUS(dif__st_get_weight(st, "b", 1, s3, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.dtype == DIF__DTYPE_BF16 && w.numel == 3);
+    CHECK(w.data == dif__st_data(st, dif__st_find(st, "b")));
+    dif__weight_tile_f32(NULL, w, 3, 0, 1, 0, 3, f);
     CHECK(f[0] == 1.0f && f[1] == 3.140625f && f[2] == -2.0f);
-    CHECK_STATUS(dif_st_get_weight(st, "c", 1, s2, &w, &err), DIF_OK, err.msg, "");
-    CHECK(w.dtype == DIF_DTYPE_F32 && w.data != dif_st_data(st, dif_st_find(st, "c")));
+    CHECK_STATUS(dif__st_get_weight(st, "c", 1, s2, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.dtype == DIF__DTYPE_F32 && w.data != dif__st_data(st, dif__st_find(st, "c")));
     CHECK((uintptr_t)w.data % 4 == 0 && memcmp(w.data, c, sizeof c) == 0);
-    CHECK_STATUS(dif_st_get_weight(st, "a", 0, NULL, &w, &err), DIF_OK, err.msg, "");
-    CHECK_STATUS(dif_st_get_weight(st, "a", 2, s32, &w, &err), DIF_ERR_BAD_MODEL, err.msg,
+    CHECK_STATUS(dif__st_get_weight(st, "a", 0, NULL, &w, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_weight(st, "a", 2, s32, &w, &err), DIF_ERR_BAD_MODEL, err.msg,
                  "tensor 'a' has shape [2, 3], expected [3, 2]");
-    CHECK_STATUS(dif_st_get_weight(st, "i", 0, NULL, &w, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    CHECK_STATUS(dif__st_get_weight(st, "i", 0, NULL, &w, &err), DIF_ERR_UNSUPPORTED, err.msg,
                  "tensor 'i' has dtype I32; weights must be F32, F16 or BF16");
-    CHECK_STATUS(dif_st_get_weight(st, "nope", 0, NULL, &w, &err), DIF_ERR_BAD_MODEL, err.msg,
+    CHECK_STATUS(dif__st_get_weight(st, "nope", 0, NULL, &w, &err), DIF_ERR_BAD_MODEL, err.msg,
                  "missing tensor 'nope'");
-    CHECK_STATUS(dif_st_get_weight(st, "big", 0, NULL, &w, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    CHECK_STATUS(dif__st_get_weight(st, "big", 0, NULL, &w, &err), DIF_ERR_UNSUPPORTED, err.msg,
                  "tensor 'big' has 5 dimensions (at most 4)");
   }
-  dif_st_close(st);
+  dif__st_close(st);
   /* From a file, the weight points into the mapping and says so. */
   char path[64];
   write_temp(buf, size, path, sizeof path);
-  dif_error err;
-  CHECK_STATUS(dif_st_open(path, &st, &err), DIF_OK, err.msg, "");
+  dif__error err;
+  CHECK_STATUS(dif__st_open(path, &st, &err), DIF_OK, err.msg, "");
   if (st) {
-    dif_weight w;
-    CHECK_STATUS(dif_st_get_weight(st, "a", 0, NULL, &w, &err), DIF_OK, err.msg, "");
-    CHECK(w.mapped && w.dtype == DIF_DTYPE_F16 && w.data == dif_st_data(st, dif_st_find(st, "a")));
+    dif__weight w;
+    CHECK_STATUS(dif__st_get_weight(st, "a", 0, NULL, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.mapped && w.dtype == DIF__DTYPE_F16 &&
+          w.data == dif__st_data(st, dif__st_find(st, "a")));
   }
-  dif_st_close(st);
+  dif__st_close(st);
   unlink(path);
   free(buf);
 }
@@ -695,15 +696,15 @@ TEST(aligned_f32_is_zero_copy) {
   /* 8 + 60 bytes of header: the data section starts 4-byte aligned. */
   const char *h = "{'w':{'dtype':'F32','shape':[1,2],'data_offsets':[0,8]}}";
   uint8_t *b = st_build_ex(AUTO, h, 60 - strlen(h), v, sizeof v, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK((const void *)t.data == b + 68);
     CHECK(t.data[0] == 0.5f && signbit(t.data[1]));
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -712,21 +713,21 @@ TEST(integer_tensor_refused_as_float) {
   size_t size;
   uint8_t *b =
       st_build("{'ids':{'dtype':'I64','shape':[3],'data_offsets':[0,24]}}", ids, sizeof ids, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "ids", &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "ids", &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
                  "good.safetensors: tensor 'ids' has dtype I64; weights must be F32, F16 or BF16");
     const int64_t shape[1] = {3};
-    CHECK_STATUS(dif_st_get_f32_shape(st, "ids", 1, shape, &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    CHECK_STATUS(dif__st_get_f32_shape(st, "ids", 1, shape, &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
                  "dtype I64");
     /* ... but fixtures read it as doubles. */
     double d[3];
-    dif_st_to_f64(st, dif_st_find(st, "ids"), d);
+    dif__st_to_f64(st, dif__st_find(st, "ids"), d);
     CHECK(d[0] == 49406 && d[1] == -1 && d[2] == 9007199254740992.0);
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -762,7 +763,7 @@ TEST(every_dtype_to_f64) {
   snprintf(h + hl, sizeof h - (size_t)hl, "}");
   size_t size;
   uint8_t *b = st_build(h, data, off, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
     static const struct {
       const char *name;
@@ -771,30 +772,30 @@ TEST(every_dtype_to_f64) {
                 {"U16", 60000},       {"F16", -5},   {"BF16", -5},    {"I32", -2000000000},
                 {"U32", 4000000000.}, {"F32", 0.25}, {"F64", -1e300}, {"I64", -5000000000.},
                 {"U64", 1e10}};
-    CHECK(dif_st_count(st) == sizeof want / sizeof want[0]);
+    CHECK(dif__st_count(st) == sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-      const dif_st_entry *e = dif_st_find(st, want[i].name);
+      const dif__st_entry *e = dif__st_find(st, want[i].name);
       CHECK(e != NULL);
       if (!e) continue;
-      CHECK(strcmp(dif_st_dtype_name(e->dtype), want[i].name) == 0);
-      CHECK(e->ndim == 0 && dif_st_numel(e) == 1);
-      CHECK(e->end - e->begin == dif_st_dtype_size(e->dtype));
+      CHECK(strcmp(dif__st_dtype_name(e->dtype), want[i].name) == 0);
+      CHECK(e->ndim == 0 && dif__st_numel(e) == 1);
+      CHECK(e->end - e->begin == dif__st_dtype_size(e->dtype));
       double d = 0;
-      dif_st_to_f64(st, e, &d);
+      dif__st_to_f64(st, e, &d);
       CHECK_MSG(d == want[i].want, "%s: %g != %g", want[i].name, d, want[i].want);
     }
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
 TEST(dtype_table) {
-  CHECK(strcmp(dif_st_dtype_name(DIF_ST_F8_E4M3), "F8_E4M3") == 0);
-  CHECK(dif_st_dtype_size(DIF_ST_F8_E5M2) == 1);
-  CHECK(dif_st_dtype_size(DIF_ST_I64) == 8);
-  CHECK(strcmp(dif_st_dtype_name(DIF_ST_DTYPE_COUNT), "?") == 0);
-  CHECK(dif_st_dtype_size(DIF_ST_DTYPE_COUNT) == 0);
-  CHECK(strcmp(dif_st_dtype_name((dif_st_dtype)-1), "?") == 0);
+  CHECK(strcmp(dif__st_dtype_name(DIF__ST_F8_E4M3), "F8_E4M3") == 0);
+  CHECK(dif__st_dtype_size(DIF__ST_F8_E5M2) == 1);
+  CHECK(dif__st_dtype_size(DIF__ST_I64) == 8);
+  CHECK(strcmp(dif__st_dtype_name(DIF__ST_DTYPE_COUNT), "?") == 0);
+  CHECK(dif__st_dtype_size(DIF__ST_DTYPE_COUNT) == 0);
+  CHECK(strcmp(dif__st_dtype_name((dif__st_dtype)-1), "?") == 0);
 }
 
 TEST(fp8_loads_but_is_not_a_float_weight) {
@@ -803,14 +804,14 @@ TEST(fp8_loads_but_is_not_a_float_weight) {
   uint8_t *b = st_build("{'a':{'dtype':'F8_E4M3','shape':[1],'data_offsets':[0,1]},"
                         "'b':{'dtype':'F8_E5M2','shape':[1],'data_offsets':[1,2]}}",
                         data, 2, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "a", &t, &err), DIF_ERR_UNSUPPORTED, err.msg, "dtype F8_E4M3");
-    CHECK_STATUS(dif_st_get_f32(st, "b", &t, &err), DIF_ERR_UNSUPPORTED, err.msg, "dtype F8_E5M2");
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "a", &t, &err), DIF_ERR_UNSUPPORTED, err.msg, "dtype F8_E4M3");
+    CHECK_STATUS(dif__st_get_f32(st, "b", &t, &err), DIF_ERR_UNSUPPORTED, err.msg, "dtype F8_E5M2");
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -819,22 +820,22 @@ TEST(shape_mismatch_names_both_shapes) {
   size_t size;
   uint8_t *b =
       st_build("{'w':{'dtype':'F32','shape':[2,3],'data_offsets':[0,24]}}", v, sizeof v, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
+    dif__tensor t;
+    dif__error err;
     const int64_t want[3] = {3, 2, 1};
-    CHECK_STATUS(dif_st_get_f32_shape(st, "w", 2, want, &t, &err), DIF_ERR_BAD_MODEL, err.msg,
+    CHECK_STATUS(dif__st_get_f32_shape(st, "w", 2, want, &t, &err), DIF_ERR_BAD_MODEL, err.msg,
                  "good.safetensors: tensor 'w' has shape [2, 3], expected [3, 2]");
-    CHECK_STATUS(dif_st_get_f32_shape(st, "w", 3, want, &t, &err), DIF_ERR_BAD_MODEL, err.msg,
+    CHECK_STATUS(dif__st_get_f32_shape(st, "w", 3, want, &t, &err), DIF_ERR_BAD_MODEL, err.msg,
                  "has shape [2, 3], expected [3, 2, 1]");
     const int64_t good[2] = {2, 3};
-    CHECK_STATUS(dif_st_get_f32_shape(st, "w", 2, good, &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32_shape(st, "w", 2, good, &t, &err), DIF_OK, err.msg, "");
     CHECK(t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 3);
-    CHECK_STATUS(dif_st_get_f32_shape(st, "nope", 2, good, &t, &err), DIF_ERR_BAD_MODEL, err.msg,
+    CHECK_STATUS(dif__st_get_f32_shape(st, "nope", 2, good, &t, &err), DIF_ERR_BAD_MODEL, err.msg,
                  "missing tensor 'nope'");
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -843,16 +844,17 @@ TEST(missing_tensor_is_named) {
   size_t size;
   uint8_t *b =
       st_build("{'a.weight':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", &v, 4, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "a.bias", &t, &err), DIF_ERR_BAD_MODEL, err.msg,
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "a.bias", &t, &err), DIF_ERR_BAD_MODEL, err.msg,
                  "good.safetensors: missing tensor 'a.bias'");
-    CHECK_STATUS(dif_st_get_f32(st, "", &t, &err), DIF_ERR_BAD_MODEL, err.msg, "missing tensor ''");
-    CHECK_STATUS(dif_st_get_f32(st, "a.weight", &t, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__st_get_f32(st, "", &t, &err), DIF_ERR_BAD_MODEL, err.msg,
+                 "missing tensor ''");
+    CHECK_STATUS(dif__st_get_f32(st, "a.weight", &t, &err), DIF_OK, err.msg, "");
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -861,17 +863,17 @@ TEST(more_than_four_dimensions_refused_as_float) {
   size_t size;
   uint8_t *b =
       st_build("{'w':{'dtype':'F32','shape':[1,1,1,1,1],'data_offsets':[0,4]}}", &v, 4, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    dif_tensor t;
-    dif_error err;
-    CHECK_STATUS(dif_st_get_f32(st, "w", &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    dif__tensor t;
+    dif__error err;
+    CHECK_STATUS(dif__st_get_f32(st, "w", &t, &err), DIF_ERR_UNSUPPORTED, err.msg,
                  "tensor 'w' has 5 dimensions (at most 4)");
     double d;
-    dif_st_to_f64(st, dif_st_find(st, "w"), &d);
+    dif__st_to_f64(st, dif__st_find(st, "w"), &d);
     CHECK(d == 1);
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
@@ -883,31 +885,31 @@ TEST(entries_sorted_by_offset_and_found_by_name) {
                         "'mid':{'dtype':'I16','shape':[1],'data_offsets':[1,3]},"
                         "'__metadata__':{'format':'pt','note':''}}",
                         data, 6, &size);
-  dif_safetensors *st = OPEN_OK(b, size);
+  dif__safetensors *st = OPEN_OK(b, size);
   if (st) {
-    CHECK(dif_st_count(st) == 3);
-    CHECK(strcmp(dif_st_entry_at(st, 0)->name, "zeta") == 0);
-    CHECK(strcmp(dif_st_entry_at(st, 1)->name, "mid") == 0);
-    CHECK(strcmp(dif_st_entry_at(st, 2)->name, "alpha") == 0);
-    CHECK(dif_st_find(st, "alpha") == dif_st_entry_at(st, 2));
-    CHECK(dif_st_find(st, "mid") == dif_st_entry_at(st, 1));
-    CHECK(dif_st_find(st, "zeta") == dif_st_entry_at(st, 0));
-    CHECK(dif_st_find(st, "__metadata__") == NULL);
-    CHECK(dif_st_find(st, "alph") == NULL);
-    CHECK(*(const uint8_t *)dif_st_data(st, dif_st_find(st, "alpha")) == 4);
-    CHECK(strcmp(dif_st_metadata(st, "format"), "pt") == 0);
-    CHECK(strcmp(dif_st_metadata(st, "note"), "") == 0);
-    CHECK(dif_st_metadata(st, "missing") == NULL);
+    CHECK(dif__st_count(st) == 3);
+    CHECK(strcmp(dif__st_entry_at(st, 0)->name, "zeta") == 0);
+    CHECK(strcmp(dif__st_entry_at(st, 1)->name, "mid") == 0);
+    CHECK(strcmp(dif__st_entry_at(st, 2)->name, "alpha") == 0);
+    CHECK(dif__st_find(st, "alpha") == dif__st_entry_at(st, 2));
+    CHECK(dif__st_find(st, "mid") == dif__st_entry_at(st, 1));
+    CHECK(dif__st_find(st, "zeta") == dif__st_entry_at(st, 0));
+    CHECK(dif__st_find(st, "__metadata__") == NULL);
+    CHECK(dif__st_find(st, "alph") == NULL);
+    CHECK(*(const uint8_t *)dif__st_data(st, dif__st_find(st, "alpha")) == 4);
+    CHECK(strcmp(dif__st_metadata(st, "format"), "pt") == 0);
+    CHECK(strcmp(dif__st_metadata(st, "note"), "") == 0);
+    CHECK(dif__st_metadata(st, "missing") == NULL);
   }
-  dif_st_close(st);
+  dif__st_close(st);
   free(b);
 }
 
 TEST(nonexistent_file_is_io_error_with_path) {
-  dif_error err;
-  dif_safetensors *st = (dif_safetensors *)&err;
+  dif__error err;
+  dif__safetensors *st = (dif__safetensors *)&err;
   const char *path = "/tmp/dif-test-no-such-dir/missing.safetensors";
-  CHECK_STATUS(dif_st_open(path, &st, &err), DIF_ERR_IO, err.msg,
+  CHECK_STATUS(dif__st_open(path, &st, &err), DIF_ERR_IO, err.msg,
                "/tmp/dif-test-no-such-dir/missing.safetensors: cannot open");
   CHECK(st == NULL);
 }
@@ -920,32 +922,32 @@ TEST(xxh3_of_the_file) {
                         v, sizeof v, &size);
   char path[64];
   write_temp(b, size, path, sizeof path);
-  dif_error err;
-  dif_safetensors *a = NULL, *c = NULL;
-  CHECK_STATUS(dif_st_open(path, &a, &err), DIF_OK, err.msg, "");
-  CHECK_STATUS(dif_st_open(path, &c, &err), DIF_OK, err.msg, "");
+  dif__error err;
+  dif__safetensors *a = NULL, *c = NULL;
+  CHECK_STATUS(dif__st_open(path, &a, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__st_open(path, &c, &err), DIF_OK, err.msg, "");
   if (a && c) {
-    CHECK(dif_st_xxh3(a) == XXH3_64bits(b, size));
-    CHECK(dif_st_xxh3(a) == dif_st_xxh3(c));
-    CHECK(dif_st_file_size(a) == size);
-    CHECK(strcmp(dif_st_path(a), path) == 0);
-    dif_tensor t;
-    CHECK_STATUS(dif_st_get_f32(a, "w", &t, &err), DIF_OK, err.msg, "");
+    CHECK(dif__st_xxh3(a) == XXH3_64bits(b, size));
+    CHECK(dif__st_xxh3(a) == dif__st_xxh3(c));
+    CHECK(dif__st_file_size(a) == size);
+    CHECK(strcmp(dif__st_path(a), path) == 0);
+    dif__tensor t;
+    CHECK_STATUS(dif__st_get_f32(a, "w", &t, &err), DIF_OK, err.msg, "");
     CHECK(t.data[3] == 4);
   }
-  dif_st_close(a);
-  dif_st_close(c);
+  dif__st_close(a);
+  dif__st_close(c);
   unlink(path);
   /* One changed byte of data changes the fingerprint. */
   b[size - 1] ^= 1;
   write_temp(b, size, path, sizeof path);
-  CHECK_STATUS(dif_st_open(path, &a, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__st_open(path, &a, &err), DIF_OK, err.msg, "");
   if (a) {
-    CHECK(dif_st_xxh3(a) == XXH3_64bits(b, size));
+    CHECK(dif__st_xxh3(a) == XXH3_64bits(b, size));
     b[size - 1] ^= 1;
-    CHECK(dif_st_xxh3(a) != XXH3_64bits(b, size));
+    CHECK(dif__st_xxh3(a) != XXH3_64bits(b, size));
   }
-  dif_st_close(a);
+  dif__st_close(a);
   unlink(path);
   free(b);
 }
@@ -960,58 +962,58 @@ static int open_real(const char *path, const struct stat *sb, int type, struct F
   size_t len = strlen(path);
   if (type != FTW_F || len < 12 || strcmp(path + len - 12, ".safetensors") != 0) return 0;
   n_real_files++;
-  dif_error err;
-  dif_safetensors *st = NULL;
-  CHECK_STATUS(dif_st_open(path, &st, &err), DIF_OK, err.msg, "");
+  dif__error err;
+  dif__safetensors *st = NULL;
+  CHECK_STATUS(dif__st_open(path, &st, &err), DIF_OK, err.msg, "");
   if (!st) return 0;
   size_t size;
   uint8_t *bytes = read_all(path, &size);
   CHECK(bytes != NULL);
-  CHECK(dif_st_file_size(st) == size);
-  CHECK_MSG(dif_st_xxh3(st) == XXH3_64bits(bytes, size), "%s", path);
-  CHECK(dif_st_count(st) > 0);
-  CHECK(strcmp(dif_st_metadata(st, "format"), "pt") == 0);
-  dif_safetensors *mem = NULL;
-  CHECK_STATUS(dif_st_open_memory(bytes, size, path, &mem, &err), DIF_OK, err.msg, "");
-  if (mem) CHECK(dif_st_count(mem) == dif_st_count(st));
-  for (size_t i = 0; i < dif_st_count(st); i++) {
-    const dif_st_entry *e = dif_st_entry_at(st, i);
-    CHECK(dif_st_find(st, e->name) == e);
-    dif_tensor t;
-    CHECK_STATUS(dif_st_get_f32(st, e->name, &t, &err), DIF_OK, err.msg, "");
-    int64_t n = dif_st_numel(e);
+  CHECK(dif__st_file_size(st) == size);
+  CHECK_MSG(dif__st_xxh3(st) == XXH3_64bits(bytes, size), "%s", path);
+  CHECK(dif__st_count(st) > 0);
+  CHECK(strcmp(dif__st_metadata(st, "format"), "pt") == 0);
+  dif__safetensors *mem = NULL;
+  CHECK_STATUS(dif__st_open_memory(bytes, size, path, &mem, &err), DIF_OK, err.msg, "");
+  if (mem) CHECK(dif__st_count(mem) == dif__st_count(st));
+  for (size_t i = 0; i < dif__st_count(st); i++) {
+    const dif__st_entry *e = dif__st_entry_at(st, i);
+    CHECK(dif__st_find(st, e->name) == e);
+    dif__tensor t;
+    CHECK_STATUS(dif__st_get_f32(st, e->name, &t, &err), DIF_OK, err.msg, "");
+    int64_t n = dif__st_numel(e);
     int finite = 1;
     for (int64_t k = 0; k < n; k++) finite &= isfinite(t.data[k]) != 0;
     CHECK_MSG(finite, "%s: tensor %s has non-finite values", path, e->name);
     if (mem) {
-      const dif_st_entry *m = dif_st_entry_at(mem, i);
+      const dif__st_entry *m = dif__st_entry_at(mem, i);
       CHECK(strcmp(m->name, e->name) == 0 && m->begin == e->begin && m->end == e->end);
-      CHECK(memcmp(dif_st_data(mem, m), dif_st_data(st, e), (size_t)(e->end - e->begin)) == 0);
+      CHECK(memcmp(dif__st_data(mem, m), dif__st_data(st, e), (size_t)(e->end - e->begin)) == 0);
     }
   }
-  dif_st_close(mem);
-  dif_st_close(st);
+  dif__st_close(mem);
+  dif__st_close(st);
   free(bytes);
   return 0;
 }
 
 TEST(real_tiny_model_files) {
   n_real_files = 0;
-  CHECK(nftw(dif_test_path("golden/models"), open_real, 16, FTW_PHYS) == 0);
+  CHECK(nftw(dif__test_path("golden/models"), open_real, 16, FTW_PHYS) == 0);
   CHECK_MSG(n_real_files >= 13, "found %d files", n_real_files);
 }
 
 TEST(real_image_normalizer_weights) {
-  dif_error err;
-  dif_safetensors *st = NULL;
-  const char *path = dif_test_path(
+  dif__error err;
+  dif__safetensors *st = NULL;
+  const char *path = dif__test_path(
       "golden/models/tiny-unclip/image_normalizer/diffusion_pytorch_model.safetensors");
-  CHECK_STATUS(dif_st_open(path, &st, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__st_open(path, &st, &err), DIF_OK, err.msg, "");
   if (!st) return;
   const int64_t shape[2] = {1, 32};
-  dif_tensor mean, std;
-  CHECK_STATUS(dif_st_get_f32_shape(st, "mean", 2, shape, &mean, &err), DIF_OK, err.msg, "");
-  CHECK_STATUS(dif_st_get_f32_shape(st, "std", 2, shape, &std, &err), DIF_OK, err.msg, "");
+  dif__tensor mean, std;
+  CHECK_STATUS(dif__st_get_f32_shape(st, "mean", 2, shape, &mean, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__st_get_f32_shape(st, "std", 2, shape, &std, &err), DIF_OK, err.msg, "");
   int positive = 1;
   for (int i = 0; i < 32; i++) positive &= std.data[i] > 0;
   CHECK(positive);
@@ -1019,13 +1021,13 @@ TEST(real_image_normalizer_weights) {
   size_t size;
   uint8_t *bytes = read_all(path, &size);
   for (size_t cut = 0; cut < size; cut++) {
-    dif_safetensors *bad = NULL;
-    dif_status s = dif_st_open_memory(bytes, cut, "cut.safetensors", &bad, &err);
+    dif__safetensors *bad = NULL;
+    dif_status s = dif__st_open_memory(bytes, cut, "cut.safetensors", &bad, &err);
     CHECK_MSG(s == DIF_ERR_BAD_MODEL && bad == NULL, "cut at %zu: %s", cut, err.msg);
-    dif_st_close(bad);
+    dif__st_close(bad);
   }
   free(bytes);
-  dif_st_close(st);
+  dif__st_close(st);
 }
 
 int main(void) {
@@ -1077,5 +1079,5 @@ int main(void) {
   RUN(xxh3_of_the_file);
   RUN(real_tiny_model_files);
   RUN(real_image_normalizer_weights);
-  return dif_test_finish();
+  return dif__test_finish();
 }

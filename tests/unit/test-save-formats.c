@@ -34,7 +34,7 @@ static dif_context *load(const char *model) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
   CHECK(dif_context_set_threads(ctx, 2) == DIF_OK);
-  dif_status s = dif_context_load(ctx, dif_test_path(model));
+  dif_status s = dif_context_load(ctx, dif__test_path(model));
   CHECK_MSG(s == DIF_OK, "%s", dif_context_last_error(ctx));
   return ctx;
 }
@@ -129,11 +129,11 @@ TEST(save_chooses_the_format_by_extension) {
     CHECK(got && count == 1 && memcmp(got, want, n) == 0);
     free(got);
     if (outs[i].lossless) { /* the file holds the exact pixels */
-      dif_image img;
-      dif_error e = {0};
-      CHECK(dif_image_load(path, NULL, &img, &e) == DIF_OK);
+      dif__image img;
+      dif__error e = {0};
+      CHECK(dif__image_load(path, NULL, &img, &e) == DIF_OK);
       CHECK_MSG(img.rgb && memcmp(img.rgb, want, n) == 0, "%s pixels changed", outs[i].name);
-      dif_image_free(&img);
+      dif__image_free(&img);
     }
     unlink(path);
   }
@@ -200,8 +200,8 @@ TEST(a1111_parameters_in_every_format) {
     const char *path = in_dir(names[i]);
     CHECK(dif_sample_save(s, 0, path) == DIF_OK);
     char *text = NULL;
-    dif_error e = {0};
-    dif_status st = dif_image_read_meta(path, DIF_META_INFOTEXT, &text, &e);
+    dif__error e = {0};
+    dif_status st = dif__image_read_meta(path, DIF__META_INFOTEXT, &text, &e);
     CHECK_MSG(st == DIF_OK, "%s: %s", names[i], e.msg);
     if (!text) continue;
     /* line 1: the prompt in A1111's syntax, line 2: the negative prompt */
@@ -225,8 +225,8 @@ TEST(a1111_parameters_in_every_format) {
   CHECK(dif_sample_copy_image(s, 0, rgb, n) == DIF_OK);
   CHECK(dif_write_png(in_dir("w.png"), rgb, 32, 32, 96, dif_sample_parameters(s)) == DIF_OK);
   char *text = NULL;
-  dif_error e = {0};
-  CHECK(dif_image_read_meta(in_dir("w.png"), DIF_META_INFOTEXT, &text, &e) == DIF_OK);
+  dif__error e = {0};
+  CHECK(dif__image_read_meta(in_dir("w.png"), DIF__META_INFOTEXT, &text, &e) == DIF_OK);
   CHECK(text && field_is(text, "Seed", "7"));
   free(text);
   unlink(in_dir("w.png"));
@@ -303,5 +303,5 @@ int main(void) {
   RUN(a_file_of_a_batch_reproduces_that_image);
   RUN(a_record_of_another_model_is_refused);
   rmdir(dir);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -7,29 +7,31 @@
 #include "samplers/scheduler.h"
 #include "test.h"
 
-static const char *unclip_dir(void) { return dif_test_path("golden/models/tiny-unclip/scheduler"); }
+static const char *unclip_dir(void) {
+  return dif__test_path("golden/models/tiny-unclip/scheduler");
+}
 
 /* from_config of the class `name` names (its short name's implied settings
- * are not applied: dif_scheduler_create does that). */
+ * are not applied: dif__scheduler_create does that). */
 static dif_status resolve(const char *name, const char *cfg_json, const char *ovr_json,
-                          dif_sched_config *out, dif_error *err) {
-  const dif_sched_class *cls = dif_sched_find(name, NULL);
-  dif_config *cfg = NULL, *ovr = NULL;
+                          dif__sched_config *out, dif__error *err) {
+  const dif__sched_class *cls = dif__sched_find(name, NULL);
+  dif__config *cfg = NULL, *ovr = NULL;
   dif_status st = DIF_OK;
-  if (cfg_json) st = dif_config_parse(cfg_json, strlen(cfg_json), "cfg", &cfg, err);
-  if (!st && ovr_json) st = dif_config_parse(ovr_json, strlen(ovr_json), "ovr", &ovr, err);
-  if (!st) st = dif_sched_config_resolve(cls, cfg, ovr, out, err);
-  dif_config_free(cfg);
-  dif_config_free(ovr);
+  if (cfg_json) st = dif__config_parse(cfg_json, strlen(cfg_json), "cfg", &cfg, err);
+  if (!st && ovr_json) st = dif__config_parse(ovr_json, strlen(ovr_json), "ovr", &ovr, err);
+  if (!st) st = dif__sched_config_resolve(cls, cfg, ovr, out, err);
+  dif__config_free(cfg);
+  dif__config_free(ovr);
   return st;
 }
 
-static void check_timesteps(dif_scheduler *s, const double *want, int n) {
-  CHECK_MSG(dif_scheduler_num_timesteps(s) == n, "%d timesteps, want %d",
-            dif_scheduler_num_timesteps(s), n);
-  for (int i = 0; i < n && i < dif_scheduler_num_timesteps(s); i++)
-    CHECK_MSG(dif_scheduler_timestep(s, i) == want[i], "timestep %d = %g, want %g", i,
-              dif_scheduler_timestep(s, i), want[i]);
+static void check_timesteps(dif__scheduler *s, const double *want, int n) {
+  CHECK_MSG(dif__scheduler_num_timesteps(s) == n, "%d timesteps, want %d",
+            dif__scheduler_num_timesteps(s), n);
+  for (int i = 0; i < n && i < dif__scheduler_num_timesteps(s); i++)
+    CHECK_MSG(dif__scheduler_timestep(s, i) == want[i], "timestep %d = %g, want %g", i,
+              dif__scheduler_timestep(s, i), want[i]);
 }
 
 TEST(names) {
@@ -49,14 +51,14 @@ TEST(names) {
       {"LMSDiscreteScheduler", "LMSDiscreteScheduler"},
   };
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-    const char *c = dif_scheduler_class_for(pairs[i][0]);
+    const char *c = dif__scheduler_class_for(pairs[i][0]);
     CHECK_MSG(c && strcmp(c, pairs[i][1]) == 0, "%s -> %s", pairs[i][0], c ? c : "NULL");
   }
-  CHECK(dif_scheduler_class_for("ddimscheduler") == NULL); /* class names are exact */
-  CHECK(dif_scheduler_class_for(NULL) == NULL);
-  dif_error err = {0};
-  CHECK(dif_scheduler_check_name("unipc", &err) == DIF_OK);
-  CHECK_STATUS(dif_scheduler_check_name("heun", &err), DIF_ERR_UNSUPPORTED, err.msg,
+  CHECK(dif__scheduler_class_for("ddimscheduler") == NULL); /* class names are exact */
+  CHECK(dif__scheduler_class_for(NULL) == NULL);
+  dif__error err = {0};
+  CHECK(dif__scheduler_check_name("unipc", &err) == DIF_OK);
+  CHECK_STATUS(dif__scheduler_check_name("heun", &err), DIF_ERR_UNSUPPORTED, err.msg,
                "unknown scheduler \"heun\"");
   static const char *const listed[] = {"DDIMScheduler",
                                        "DDPMScheduler",
@@ -92,66 +94,66 @@ TEST(names) {
   CHECK(dif_scheduler_names() == names);
   /* Every short name and class name the list gives is accepted. */
   char list[512];
-  dif_sched_names(list, sizeof list, false);
+  dif__sched_names(list, sizeof list, false);
   for (char *tok = strtok(list, ", "); tok; tok = strtok(NULL, ", "))
-    CHECK_MSG(dif_scheduler_class_for(tok) != NULL, "%s is listed but unknown", tok);
-  dif_scheduler *s = (dif_scheduler *)&err;
-  CHECK_STATUS(dif_scheduler_create("k_dpm_2", NULL, NULL, &s, &err), DIF_ERR_UNSUPPORTED, err.msg,
+    CHECK_MSG(dif__scheduler_class_for(tok) != NULL, "%s is listed but unknown", tok);
+  dif__scheduler *s = (dif__scheduler *)&err;
+  CHECK_STATUS(dif__scheduler_create("k_dpm_2", NULL, NULL, &s, &err), DIF_ERR_UNSUPPORTED, err.msg,
                "valid:");
   CHECK(s == NULL);
 }
 
 TEST(class_defaults_without_config) {
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
-  CHECK(dif_scheduler_create("DDIMScheduler", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
+  CHECK(dif__scheduler_create("DDIMScheduler", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
   /* leading, steps_offset 0; linear 1e-4 .. 0.02; set_alpha_to_one True */
   const double want[] = {900, 800, 700, 600, 500, 400, 300, 200, 100, 0};
   check_timesteps(s, want, 10);
   CHECK(s->final_alpha_cumprod == 1.0f);
   CHECK(s->betas[0] == 0.0001f && s->betas[999] == 0.02f);
-  CHECK(dif_scheduler_init_noise_sigma(s) == 1.0f);
-  CHECK(dif_scheduler_sigmas(s, NULL) == NULL);
-  dif_scheduler_free(s);
+  CHECK(dif__scheduler_init_noise_sigma(s) == 1.0f);
+  CHECK(dif__scheduler_sigmas(s, NULL) == NULL);
+  dif__scheduler_free(s);
 
-  dif_sched_config c;
+  dif__sched_config c;
   CHECK(resolve("euler", NULL, NULL, &c, &err) == DIF_OK);
-  CHECK(c.timestep_spacing == DIF_SPACING_LINSPACE && !c.use_karras_sigmas && !c.has_sigma_min);
-  dif_sched_config_clear(&c);
+  CHECK(c.timestep_spacing == DIF__SPACING_LINSPACE && !c.use_karras_sigmas && !c.has_sigma_min);
+  dif__sched_config_clear(&c);
   CHECK(resolve("pndm", NULL, NULL, &c, &err) == DIF_OK);
-  CHECK(!c.skip_prk_steps && !c.set_alpha_to_one && c.timestep_spacing == DIF_SPACING_LEADING);
+  CHECK(!c.skip_prk_steps && !c.set_alpha_to_one && c.timestep_spacing == DIF__SPACING_LEADING);
   CHECK(resolve("ddpm", NULL, NULL, &c, &err) == DIF_OK);
-  CHECK(c.variance_type == DIF_VAR_FIXED_SMALL && c.clip_sample);
+  CHECK(c.variance_type == DIF__VAR_FIXED_SMALL && c.clip_sample);
   CHECK(resolve("dpmpp_2m", NULL, NULL, &c, &err) == DIF_OK);
-  CHECK(c.solver_order == 2 && c.algorithm_type == DIF_ALGO_DPMSOLVERPP && c.final_sigmas_zero &&
-        c.lower_order_final && c.variance_type == DIF_VAR_NONE && isinf(c.lambda_min_clipped));
+  CHECK(c.solver_order == 2 && c.algorithm_type == DIF__ALGO_DPMSOLVERPP && c.final_sigmas_zero &&
+        c.lower_order_final && c.variance_type == DIF__VAR_NONE && isinf(c.lambda_min_clipped));
   CHECK(resolve("unipc", NULL, NULL, &c, &err) == DIF_OK);
-  CHECK(c.solver_type == DIF_SOLVER_BH2 && c.predict_x0 && c.n_disable_corrector == 0);
+  CHECK(c.solver_type == DIF__SOLVER_BH2 && c.predict_x0 && c.n_disable_corrector == 0);
   CHECK(resolve("unclip", NULL, NULL, &c, &err) == DIF_OK);
-  CHECK(c.variance_type == DIF_VAR_FIXED_SMALL_LOG && c.clip_sample && c.clip_sample_range == 1.0 &&
-        c.beta_schedule == DIF_BETA_COSINE);
+  CHECK(c.variance_type == DIF__VAR_FIXED_SMALL_LOG && c.clip_sample &&
+        c.clip_sample_range == 1.0 && c.beta_schedule == DIF__BETA_COSINE);
 }
 
 /* diffusers saves DPMSolverMultistepScheduler configs with a bare
  * "lambda_min_clipped": -Infinity (Python's json, not JSON): it must load. */
 TEST(python_infinity_in_a_config) {
-  dif_error err = {0};
-  dif_sched_config c;
+  dif__error err = {0};
+  dif__sched_config c;
   CHECK(resolve("dpmpp_2m",
                 "{\"_class_name\": \"DPMSolverMultistepScheduler\", \"lambda_min_clipped\": "
                 "-Infinity, \"solver_order\": 2}",
                 NULL, &c, &err) == DIF_OK);
   CHECK(isinf(c.lambda_min_clipped) && c.lambda_min_clipped < 0);
-  dif_sched_config_clear(&c);
+  dif__sched_config_clear(&c);
   CHECK(resolve("dpmpp_2m", "{\"lambda_min_clipped\": -5.1}", NULL, &c, &err) == DIF_OK);
   CHECK(c.lambda_min_clipped == -5.1);
-  dif_sched_config_clear(&c);
+  dif__sched_config_clear(&c);
 }
 
 TEST(from_config_precedence) {
-  dif_error err = {0};
-  dif_sched_config c;
+  dif__error err = {0};
+  dif__sched_config c;
   const char *cfg =
       "{\"_class_name\": \"DDIMScheduler\", \"prediction_type\": \"v_prediction\", "
       "\"timestep_spacing\": \"trailing\", \"sigma_min\": 0.1, \"clip_sample\": "
@@ -160,27 +162,27 @@ TEST(from_config_precedence) {
    * keys are ignored; a null override means None. */
   CHECK(resolve("euler", cfg, "{\"prediction_type\": \"epsilon\", \"sigma_min\": null}", &c,
                 &err) == DIF_OK);
-  CHECK(c.prediction_type == DIF_PRED_EPSILON);
-  CHECK(c.timestep_spacing == DIF_SPACING_LINSPACE);
+  CHECK(c.prediction_type == DIF__PRED_EPSILON);
+  CHECK(c.timestep_spacing == DIF__SPACING_LINSPACE);
   CHECK(!c.has_sigma_min);
   CHECK(resolve("euler", cfg, NULL, &c, &err) == DIF_OK);
-  CHECK(c.prediction_type == DIF_PRED_V && c.has_sigma_min && c.sigma_min == 0.1);
+  CHECK(c.prediction_type == DIF__PRED_V && c.has_sigma_min && c.sigma_min == 0.1);
   /* clip_sample is a DDIM key: kept for DDIM, irrelevant for Euler */
   CHECK(resolve("ddim", cfg, NULL, &c, &err) == DIF_OK);
-  CHECK(!c.clip_sample && c.timestep_spacing == DIF_SPACING_LEADING);
+  CHECK(!c.clip_sample && c.timestep_spacing == DIF__SPACING_LEADING);
   /* class-specific mappings as diffusers */
   CHECK(resolve("dpmpp_2m", "{\"solver_type\": \"bh2\", \"algorithm_type\": \"deis\"}", NULL, &c,
                 &err) == DIF_OK);
-  CHECK(c.solver_type == DIF_SOLVER_MIDPOINT && c.algorithm_type == DIF_ALGO_DPMSOLVERPP);
+  CHECK(c.solver_type == DIF__SOLVER_MIDPOINT && c.algorithm_type == DIF__ALGO_DPMSOLVERPP);
   CHECK(resolve("unipc", "{\"solver_type\": \"midpoint\", \"disable_corrector\": [0, 3]}", NULL, &c,
                 &err) == DIF_OK);
-  CHECK(c.solver_type == DIF_SOLVER_BH2 && c.n_disable_corrector == 2 &&
+  CHECK(c.solver_type == DIF__SOLVER_BH2 && c.n_disable_corrector == 2 &&
         c.disable_corrector[1] == 3);
 }
 
 TEST(config_errors) {
-  dif_error err = {0};
-  dif_sched_config c;
+  dif__error err = {0};
+  dif__sched_config c;
   CHECK_STATUS(resolve("ddim", "{\"beta_schedule\": \"cosine\"}", NULL, &c, &err),
                DIF_ERR_UNSUPPORTED, err.msg,
                "beta_schedule \"cosine\" is not supported (valid: linear, scaled_linear, "
@@ -202,168 +204,168 @@ TEST(config_errors) {
                DIF_ERR_UNSUPPORTED, err.msg, "third-order");
   CHECK_STATUS(resolve("ddim", "{\"trained_betas\": [0.1, 0.2]}", NULL, &c, &err),
                DIF_ERR_BAD_MODEL, err.msg, "2 trained_betas for 1000");
-  dif_scheduler *s = NULL;
-  CHECK_STATUS(dif_scheduler_create("ddim", NULL, "{not json", &s, &err), DIF_ERR_BAD_MODEL,
+  dif__scheduler *s = NULL;
+  CHECK_STATUS(dif__scheduler_create("ddim", NULL, "{not json", &s, &err), DIF_ERR_BAD_MODEL,
                err.msg, "scheduler overrides");
-  CHECK_STATUS(dif_scheduler_load("ddim", "/nonexistent", NULL, &s, &err), DIF_ERR_IO, err.msg,
+  CHECK_STATUS(dif__scheduler_load("ddim", "/nonexistent", NULL, &s, &err), DIF_ERR_IO, err.msg,
                "scheduler_config.json");
 }
 
 TEST(short_names_imply_settings) {
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
-  CHECK(dif_scheduler_load("dpmpp_2m_karras", unclip_dir(), NULL, &s, &err) == DIF_OK);
-  CHECK(s && s->cfg.use_karras_sigmas && s->cfg.algorithm_type == DIF_ALGO_DPMSOLVERPP);
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
+  CHECK(dif__scheduler_load("dpmpp_2m_karras", unclip_dir(), NULL, &s, &err) == DIF_OK);
+  CHECK(s && s->cfg.use_karras_sigmas && s->cfg.algorithm_type == DIF__ALGO_DPMSOLVERPP);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
   const double karras[] = {999, 916, 815, 687, 523, 327, 146, 41, 7, 0}; /* as the fixtures */
   check_timesteps(s, karras, 10);
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
   /* the caller's overrides win over the implied ones */
-  CHECK(dif_scheduler_load("dpmpp_2m_karras", unclip_dir(), "{\"use_karras_sigmas\": false}", &s,
-                           &err) == DIF_OK);
+  CHECK(dif__scheduler_load("dpmpp_2m_karras", unclip_dir(), "{\"use_karras_sigmas\": false}", &s,
+                            &err) == DIF_OK);
   CHECK(s && !s->cfg.use_karras_sigmas);
-  dif_scheduler_free(s);
-  CHECK(dif_scheduler_load("dpmpp_2m", unclip_dir(), "{\"solver_order\": 3}", &s, &err) == DIF_OK);
+  dif__scheduler_free(s);
+  CHECK(dif__scheduler_load("dpmpp_2m", unclip_dir(), "{\"solver_order\": 3}", &s, &err) == DIF_OK);
   CHECK(s && s->cfg.solver_order == 3 && !s->cfg.use_karras_sigmas);
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
 }
 
 TEST(timestep_lists_from_diffusers_tests) {
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
   /* test_scheduler_pndm.py test_steps_offset (PRK warm-up, steps_offset 1) */
-  CHECK(dif_scheduler_create("PNDMScheduler", NULL, "{\"steps_offset\": 1}", &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  CHECK(dif__scheduler_create("PNDMScheduler", NULL, "{\"steps_offset\": 1}", &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
   const double prk[] = {901, 851, 851, 801, 801, 751, 751, 701, 701, 651,
                         651, 601, 601, 501, 401, 301, 201, 101, 1};
   check_timesteps(s, prk, 19);
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
   /* test_scheduler_ddim.py test_steps_offset */
-  CHECK(dif_scheduler_create("DDIMScheduler", NULL, "{\"steps_offset\": 1}", &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 5, &err) == DIF_OK);
+  CHECK(dif__scheduler_create("DDIMScheduler", NULL, "{\"steps_offset\": 1}", &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 5, &err) == DIF_OK);
   const double ddim[] = {801, 601, 401, 201, 1};
   check_timesteps(s, ddim, 5);
   /* trailing and linspace */
-  dif_scheduler_free(s);
-  CHECK(dif_scheduler_create("DDIMScheduler", NULL, "{\"timestep_spacing\": \"trailing\"}", &s,
-                             &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 3, &err) == DIF_OK);
+  dif__scheduler_free(s);
+  CHECK(dif__scheduler_create("DDIMScheduler", NULL, "{\"timestep_spacing\": \"trailing\"}", &s,
+                              &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 3, &err) == DIF_OK);
   const double trailing[] = {999, 666, 332}; /* round(arange(1000, 0, -333.33)) - 1 */
   check_timesteps(s, trailing, 3);
-  dif_scheduler_free(s);
-  CHECK(dif_scheduler_create("EulerDiscreteScheduler", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 4, &err) == DIF_OK);
+  dif__scheduler_free(s);
+  CHECK(dif__scheduler_create("EulerDiscreteScheduler", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 4, &err) == DIF_OK);
   const double lin[] = {999, 666, 333, 0};
   check_timesteps(s, lin, 4);
-  dif_scheduler_free(s);
-  CHECK(dif_scheduler_create("EulerDiscreteScheduler", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 25, &err) == DIF_OK);
-  CHECK(dif_scheduler_timestep(s, 1) == (double)(float)(999.0 - 999.0 / 24)); /* float32 value */
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
+  CHECK(dif__scheduler_create("EulerDiscreteScheduler", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 25, &err) == DIF_OK);
+  CHECK(dif__scheduler_timestep(s, 1) == (double)(float)(999.0 - 999.0 / 24)); /* float32 value */
+  dif__scheduler_free(s);
 }
 
 TEST(img2img_strength) {
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
   int first = -1, run = -1;
-  CHECK(dif_scheduler_load("PNDMScheduler", dif_test_path("golden/models/tiny-sd/scheduler"), NULL,
-                           &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 5, &err) == DIF_OK); /* 801 601 601 401 201 1 */
-  CHECK(dif_scheduler_img2img_start(s, 5, 0.6, &first, &run, &err) == DIF_OK);
-  CHECK(first == 2 && run == 3 && dif_scheduler_timestep(s, first) == 601);
-  CHECK(dif_scheduler_img2img_start(s, 5, 1.0, &first, &run, &err) == DIF_OK);
+  CHECK(dif__scheduler_load("PNDMScheduler", dif__test_path("golden/models/tiny-sd/scheduler"),
+                            NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 5, &err) == DIF_OK); /* 801 601 601 401 201 1 */
+  CHECK(dif__scheduler_img2img_start(s, 5, 0.6, &first, &run, &err) == DIF_OK);
+  CHECK(first == 2 && run == 3 && dif__scheduler_timestep(s, first) == 601);
+  CHECK(dif__scheduler_img2img_start(s, 5, 1.0, &first, &run, &err) == DIF_OK);
   CHECK(first == 0 && run == 5);
-  CHECK(dif_scheduler_img2img_start(s, 5, 0.75, &first, &run, &err) == DIF_OK);
+  CHECK(dif__scheduler_img2img_start(s, 5, 0.75, &first, &run, &err) == DIF_OK);
   CHECK(first == 2 && run == 3); /* int(3.75) = 3 */
   /* int(5 * 0.1) = 0: diffusers keeps timesteps[5:] = [1] (PNDM's extra
    * entry), running one call while reporting 0 steps. */
-  CHECK(dif_scheduler_img2img_start(s, 5, 0.1, &first, &run, &err) == DIF_OK);
+  CHECK(dif__scheduler_img2img_start(s, 5, 0.1, &first, &run, &err) == DIF_OK);
   CHECK(first == 5 && run == 0);
-  CHECK_STATUS(dif_scheduler_img2img_start(s, 5, 1.5, &first, &run, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "[0, 1]");
-  CHECK_STATUS(dif_scheduler_img2img_start(s, 4, 0.5, &first, &run, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "set_timesteps(4)");
-  dif_scheduler_free(s);
-  CHECK(dif_scheduler_create("ddim", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
-  CHECK_STATUS(dif_scheduler_img2img_start(s, 10, 0.05, &first, &run, &err),
+  CHECK_STATUS(dif__scheduler_img2img_start(s, 5, 1.5, &first, &run, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "[0, 1]");
+  CHECK_STATUS(dif__scheduler_img2img_start(s, 4, 0.5, &first, &run, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "set_timesteps(4)");
+  dif__scheduler_free(s);
+  CHECK(dif__scheduler_create("ddim", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  CHECK_STATUS(dif__scheduler_img2img_start(s, 10, 0.05, &first, &run, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "leaves no denoising step");
-  CHECK(dif_scheduler_img2img_start(s, 10, 0.3, &first, &run, &err) == DIF_OK);
-  CHECK(first == 7 && run == 3 && dif_scheduler_timestep(s, first) == 200);
-  dif_scheduler_free(s);
+  CHECK(dif__scheduler_img2img_start(s, 10, 0.3, &first, &run, &err) == DIF_OK);
+  CHECK(first == 7 && run == 3 && dif__scheduler_timestep(s, first) == 200);
+  dif__scheduler_free(s);
 }
 
 TEST(argument_and_state_errors) {
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
   float x[8] = {0}, y[8];
-  dif_step_args a = {.model_output = x, .sample = x, .prev_sample = y, .n = 8};
-  CHECK(dif_scheduler_create("ddpm", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK_STATUS(dif_scheduler_step(s, 0, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  dif__step_args a = {.model_output = x, .sample = x, .prev_sample = y, .n = 8};
+  CHECK(dif__scheduler_create("ddpm", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK_STATUS(dif__scheduler_step(s, 0, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "set_timesteps was not called");
-  CHECK_STATUS(dif_scheduler_set_timesteps(s, 0, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__scheduler_set_timesteps(s, 0, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "[1, 1000]");
-  CHECK_STATUS(dif_scheduler_set_timesteps(s, 1001, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__scheduler_set_timesteps(s, 1001, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "1001");
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
-  CHECK_STATUS(dif_scheduler_step(s, 10, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  CHECK_STATUS(dif__scheduler_step(s, 10, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "outside [0, 10)");
   /* DDPM at t > 0 draws noise: it needs a generator (or the noise) */
-  CHECK_STATUS(dif_scheduler_step(s, 0, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg, "generator");
+  CHECK_STATUS(dif__scheduler_step(s, 0, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg, "generator");
   float noise[8] = {1, 1, 1, 1, 1, 1, 1, 1};
   a.noise = noise;
-  CHECK(dif_scheduler_step(s, 0, &a, &err) == DIF_OK && a.drew_noise);
+  CHECK(dif__scheduler_step(s, 0, &a, &err) == DIF_OK && a.drew_noise);
   a.batch = 3;
-  CHECK_STATUS(dif_scheduler_step(s, 0, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__scheduler_step(s, 0, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "do not split");
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
   /* a multistep scheduler refuses a size change within one run */
-  CHECK(dif_scheduler_create("unipc", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
-  a = (dif_step_args){.model_output = x, .sample = x, .prev_sample = y, .n = 8};
-  CHECK(dif_scheduler_step(s, 0, &a, &err) == DIF_OK);
+  CHECK(dif__scheduler_create("unipc", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  a = (dif__step_args){.model_output = x, .sample = x, .prev_sample = y, .n = 8};
+  CHECK(dif__scheduler_step(s, 0, &a, &err) == DIF_OK);
   a.n = 4;
-  CHECK_STATUS(dif_scheduler_step(s, 1, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__scheduler_step(s, 1, &a, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "size changed");
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK); /* a new run may change it */
-  CHECK(dif_scheduler_step(s, 0, &a, &err) == DIF_OK);
-  dif_scheduler_free(s);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK); /* a new run may change it */
+  CHECK(dif__scheduler_step(s, 0, &a, &err) == DIF_OK);
+  dif__scheduler_free(s);
   /* add_noise of a sigma scheduler needs a timestep of the schedule */
-  CHECK(dif_scheduler_create("euler", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 10, &err) == DIF_OK);
-  CHECK_STATUS(dif_scheduler_add_noise(s, x, x, 500.5, 8, y, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK(dif__scheduler_create("euler", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 10, &err) == DIF_OK);
+  CHECK_STATUS(dif__scheduler_add_noise(s, x, x, 500.5, 8, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "500.5");
-  CHECK(dif_scheduler_add_noise(s, x, x, dif_scheduler_timestep(s, 3), 8, y, &err) == DIF_OK);
-  dif_scheduler_free(s);
+  CHECK(dif__scheduler_add_noise(s, x, x, dif__scheduler_timestep(s, 3), 8, y, &err) == DIF_OK);
+  dif__scheduler_free(s);
 }
 
 TEST(per_item_generators_in_a_step) {
   /* Euler ancestral with a batch of 2 and one generator per item draws item
    * b's noise from generator b, as randn_tensor with a list. */
-  dif_error err = {0};
-  dif_scheduler *s = NULL;
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
   enum { M = 40 };
   static float x[2 * M], y[2 * M], used[2 * M], ref[M];
-  CHECK(dif_scheduler_create("euler_a", NULL, NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(s, 5, &err) == DIF_OK);
-  dif_rng g[2];
-  dif_rng *gp[2] = {&g[0], &g[1]};
-  dif_rng_seed(&g[0], 7);
-  dif_rng_seed(&g[1], 8);
-  dif_step_args a = {.model_output = x,
-                     .sample = x,
-                     .prev_sample = y,
-                     .n = 2 * M,
-                     .batch = 2,
-                     .gens = gp,
-                     .n_gens = 2,
-                     .noise_out = used};
-  CHECK(dif_scheduler_step(s, 0, &a, &err) == DIF_OK && a.drew_noise);
-  dif_rng r;
-  dif_rng_seed(&r, 8);
-  dif_rng_randn(&r, ref, M);
+  CHECK(dif__scheduler_create("euler_a", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 5, &err) == DIF_OK);
+  dif__rng g[2];
+  dif__rng *gp[2] = {&g[0], &g[1]};
+  dif__rng_seed(&g[0], 7);
+  dif__rng_seed(&g[1], 8);
+  dif__step_args a = {.model_output = x,
+                      .sample = x,
+                      .prev_sample = y,
+                      .n = 2 * M,
+                      .batch = 2,
+                      .gens = gp,
+                      .n_gens = 2,
+                      .noise_out = used};
+  CHECK(dif__scheduler_step(s, 0, &a, &err) == DIF_OK && a.drew_noise);
+  dif__rng r;
+  dif__rng_seed(&r, 8);
+  dif__rng_randn(&r, ref, M);
   CHECK(memcmp(used + M, ref, sizeof ref) == 0);
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
 }
 
 TEST(dynamic_thresholding) {
@@ -372,43 +374,44 @@ TEST(dynamic_thresholding) {
   float x[20];
   for (int i = 0; i < 10; i++) x[i] = (float)(i % 2 ? -i : i);
   for (int i = 10; i < 20; i++) x[i] = 0.1f * (float)(i - 10) - 0.5f;
-  dif_error err = {0};
-  CHECK(dif_sched_threshold(x, 20, 2, 0.5, 8.0, &err) == DIF_OK);
+  dif__error err = {0};
+  CHECK(dif__sched_threshold(x, 20, 2, 0.5, 8.0, &err) == DIF_OK);
   CHECK(x[2] == 2.0f / 4.5f && x[9] == -1.0f && x[4] == 4.0f / 4.5f);
   CHECK(fabsf(x[10] - -0.5f) < 1e-7f);
   for (int i = 0; i < 10; i++) x[i] = (float)i;
-  CHECK(dif_sched_threshold(x, 10, 1, 0.995, 0.5, &err) == DIF_OK); /* max < 1: s = max */
+  CHECK(dif__sched_threshold(x, 10, 1, 0.995, 0.5, &err) == DIF_OK); /* max < 1: s = max */
   CHECK(x[0] == 0.0f && x[1] == 1.0f && x[9] == 1.0f);
 }
 
 TEST(rescale_betas_zero_snr) {
-  dif_error err = {0};
-  dif_scheduler *s = NULL, *r = NULL;
-  CHECK(dif_scheduler_load("ddim", unclip_dir(), NULL, &s, &err) == DIF_OK);
-  CHECK(dif_scheduler_load("ddim", unclip_dir(), "{\"rescale_betas_zero_snr\": true}", &r, &err) ==
+  dif__error err = {0};
+  dif__scheduler *s = NULL, *r = NULL;
+  CHECK(dif__scheduler_load("ddim", unclip_dir(), NULL, &s, &err) == DIF_OK);
+  CHECK(dif__scheduler_load("ddim", unclip_dir(), "{\"rescale_betas_zero_snr\": true}", &r, &err) ==
         DIF_OK);
   /* zero terminal SNR: the last alphas_cumprod is 0, the first unchanged
    * (up to float rounding) */
   CHECK(r->alphas_cumprod[999] == 0.0f);
   CHECK(fabsf(r->alphas_cumprod[0] - s->alphas_cumprod[0]) < 1e-6f);
-  dif_scheduler_free(s);
-  dif_scheduler_free(r);
+  dif__scheduler_free(s);
+  dif__scheduler_free(r);
   /* Euler replaces it by 2**-24: the largest sigma is sqrt(2**24 - 1) */
-  CHECK(dif_scheduler_load("euler", unclip_dir(),
-                           "{\"rescale_betas_zero_snr\": true, \"timestep_spacing\": \"trailing\"}",
-                           &r, &err) == DIF_OK);
-  CHECK(dif_scheduler_set_timesteps(r, 10, &err) == DIF_OK);
-  CHECK(fabsf(dif_scheduler_init_noise_sigma(r) - 4096.0f) < 1e-2f);
-  dif_scheduler_free(r);
+  CHECK(
+      dif__scheduler_load("euler", unclip_dir(),
+                          "{\"rescale_betas_zero_snr\": true, \"timestep_spacing\": \"trailing\"}",
+                          &r, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(r, 10, &err) == DIF_OK);
+  CHECK(fabsf(dif__scheduler_init_noise_sigma(r) - 4096.0f) < 1e-2f);
+  dif__scheduler_free(r);
 }
 
 TEST(lms_coefficients) {
   /* order 1: the integral of 1 over [s0, s1]; order 2, current 0: the
    * integral of (tau - s[t-1]) / (s[t] - s[t-1]) — closed forms. */
   const float sig[] = {4.0f, 2.5f, 1.0f, 0.0f};
-  double c = dif_lms_coefficient(sig, 4, 1, 0, 0);
+  double c = dif__lms_coefficient(sig, 4, 1, 0, 0);
   CHECK(fabs(c - (2.5 - 4.0)) < 1e-12);
-  c = dif_lms_coefficient(sig, 4, 2, 1, 0); /* t = 1: basis of s[1] over [s1, s2] */
+  c = dif__lms_coefficient(sig, 4, 2, 1, 0); /* t = 1: basis of s[1] over [s1, s2] */
   const double a = 2.5, b = 1.0, p = 4.0;
   const double want = ((b - p) * (b - p) - (a - p) * (a - p)) / 2 / (a - p);
   CHECK_MSG(fabs(c - want) < 1e-6, "%.9g vs %.9g", c, want);
@@ -428,5 +431,5 @@ int main(void) {
   RUN(dynamic_thresholding);
   RUN(rescale_betas_zero_snr);
   RUN(lms_coefficients);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -38,45 +38,45 @@ static void deter(float *x, bool flip) {
 }
 
 static void run(const loop_case *lc) {
-  dif_error err = {0};
-  dif_config *cfg = NULL;
-  dif_scheduler *s = NULL;
-  CHECK(dif_config_parse(lc->config, strlen(lc->config), lc->name, &cfg, &err) == DIF_OK);
-  CHECK_MSG(dif_scheduler_create(lc->cls, cfg, lc->overrides, &s, &err) == DIF_OK, "%s: %s",
+  dif__error err = {0};
+  dif__config *cfg = NULL;
+  dif__scheduler *s = NULL;
+  CHECK(dif__config_parse(lc->config, strlen(lc->config), lc->name, &cfg, &err) == DIF_OK);
+  CHECK_MSG(dif__scheduler_create(lc->cls, cfg, lc->overrides, &s, &err) == DIF_OK, "%s: %s",
             lc->name, err.msg);
-  dif_config_free(cfg);
+  dif__config_free(cfg);
   if (!s) return;
-  CHECK(dif_scheduler_set_timesteps(s, lc->steps, &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, lc->steps, &err) == DIF_OK);
   static float x[N], noise[N], mo[N], x_in[N];
   deter(x, false);
   if (lc->kind == SCALED)
-    for (int k = 0; k < N; k++) x[k] = x[k] * dif_scheduler_init_noise_sigma(s);
-  dif_rng gen;
-  dif_rng_seed(&gen, 0); /* torch.manual_seed(0) */
-  dif_rng *gp = &gen;
+    for (int k = 0; k < N; k++) x[k] = x[k] * dif__scheduler_init_noise_sigma(s);
+  dif__rng gen;
+  dif__rng_seed(&gen, 0); /* torch.manual_seed(0) */
+  dif__rng *gp = &gen;
   int first = 0;
   if (lc->t_start >= 0) {
     first = lc->t_start;
     deter(noise, true);
-    CHECK(dif_scheduler_add_noise(s, x, noise, dif_scheduler_timestep(s, first), N, x, &err) ==
+    CHECK(dif__scheduler_add_noise(s, x, noise, dif__scheduler_timestep(s, first), N, x, &err) ==
           DIF_OK);
   }
-  for (int i = first; i < dif_scheduler_num_timesteps(s); i++) {
-    const float t = (float)dif_scheduler_timestep(s, i);
+  for (int i = first; i < dif__scheduler_num_timesteps(s); i++) {
+    const float t = (float)dif__scheduler_timestep(s, i);
     if (lc->kind == SCALED) {
-      CHECK(dif_scheduler_scale_model_input(s, i, x, x, N, &err) == DIF_OK);
+      CHECK(dif__scheduler_scale_model_input(s, i, x, x, N, &err) == DIF_OK);
     }
     memcpy(x_in, x, sizeof x);
     for (int k = 0; k < N; k++) mo[k] = x_in[k] * t / (t + 1.0f);
-    dif_step_args a = {.model_output = mo,
-                       .sample = x,
-                       .prev_sample = x,
-                       .n = N,
-                       .batch = 4,
-                       .gens = &gp,
-                       .n_gens = 1,
-                       .eta = lc->eta};
-    if (dif_scheduler_step(s, i, &a, &err) != DIF_OK) {
+    dif__step_args a = {.model_output = mo,
+                        .sample = x,
+                        .prev_sample = x,
+                        .n = N,
+                        .batch = 4,
+                        .gens = &gp,
+                        .n_gens = 1,
+                        .eta = lc->eta};
+    if (dif__scheduler_step(s, i, &a, &err) != DIF_OK) {
       CHECK_MSG(0, "%s step %d: %s", lc->name, i, err.msg);
       break;
     }
@@ -90,7 +90,7 @@ static void run(const loop_case *lc) {
     CHECK_MSG(fabs(sum - lc->sum) < lc->sum_tol + 1e-6 * lc->sum, "%s: sum %.6f, want %.6f",
               lc->name, sum, lc->sum);
   CHECK_MSG(fabs(mean - lc->mean) < 1e-3, "%s: mean %.6f, want %.6f", lc->name, mean, lc->mean);
-  dif_scheduler_free(s);
+  dif__scheduler_free(s);
 }
 
 #define LIN                                                                                        \
@@ -199,5 +199,5 @@ TEST(diffusers_full_loops) {
 
 int main(void) {
   RUN(diffusers_full_loops);
-  return dif_test_finish();
+  return dif__test_finish();
 }

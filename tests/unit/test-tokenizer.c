@@ -14,10 +14,10 @@
 #include "text/clip_tokenizer.h"
 #include "text/ftfy.h"
 
-static dif_clip_tokenizer *load_tok(const char *rel) {
-  dif_clip_tokenizer *tok = NULL;
-  dif_error err = {0};
-  dif_status st = dif_clip_tokenizer_load(dif_test_path(rel), &tok, &err);
+static dif__clip_tokenizer *load_tok(const char *rel) {
+  dif__clip_tokenizer *tok = NULL;
+  dif__error err = {0};
+  dif_status st = dif__clip_tokenizer_load(dif__test_path(rel), &tok, &err);
   CHECK_MSG(st == DIF_OK, "loading %s: %s", rel, err.msg);
   return tok;
 }
@@ -56,17 +56,17 @@ typedef struct counts {
 } counts;
 
 /* Checks one case; every mismatch is reported with the case number. */
-static void run_case(const char *file, size_t k, json_t *c, dif_clip_tokenizer *tok,
-                     dif_clip_tokenizer *bang, counts *n) {
+static void run_case(const char *file, size_t k, json_t *c, dif__clip_tokenizer *tok,
+                     dif__clip_tokenizer *bang, counts *n) {
   json_t *jt = json_object_get(c, "text");
   const char *text = json_string_value(jt);
   size_t len = json_string_length(jt);
-  dif_error err = {0};
+  dif__error err = {0};
   char *out = NULL;
   size_t out_len = 0;
   n->cases++;
 
-  CHECK_MSG(dif_ftfy_fix_text_utf8(text, len, &out, &out_len, &err) == DIF_OK, "%s", err.msg);
+  CHECK_MSG(dif__ftfy_fix_text_utf8(text, len, &out, &out_len, &err) == DIF_OK, "%s", err.msg);
   if (out && string_equal(out, out_len, json_object_get(c, "fixed")))
     n->fixed++;
   else
@@ -74,7 +74,7 @@ static void run_case(const char *file, size_t k, json_t *c, dif_clip_tokenizer *
   free(out);
   out = NULL;
 
-  CHECK_MSG(dif_text_normalize(text, len, &out, &out_len, &err) == DIF_OK, "%s", err.msg);
+  CHECK_MSG(dif__text_normalize(text, len, &out, &out_len, &err) == DIF_OK, "%s", err.msg);
   if (out && string_equal(out, out_len, json_object_get(c, "normalized")))
     n->normalized++;
   else
@@ -82,34 +82,34 @@ static void run_case(const char *file, size_t k, json_t *c, dif_clip_tokenizer *
   free(out);
 
   tokens_cmp tc = {json_object_get(c, "tokens"), 0, 1};
-  CHECK(dif_clip_tokenize_each(tok, text, len, cmp_token, &tc, &err) == DIF_OK);
+  CHECK(dif__clip_tokenize_each(tok, text, len, cmp_token, &tc, &err) == DIF_OK);
   if (tc.ok && tc.i == json_array_size(tc.want))
     n->tokens++;
   else
     CHECK_MSG(0, "%s case %zu: tokens differ (at %zu)", file, k, tc.i);
 
-  int32_t ids[DIF_CLIP_MAX_LENGTH], mask[DIF_CLIP_MAX_LENGTH];
-  int m = 0, real = 0, L = dif_clip_tokenizer_max_length(tok);
-  CHECK(dif_clip_tokenize_unpadded(tok, text, len, ids, &m, &err) == DIF_OK);
+  int32_t ids[DIF__CLIP_MAX_LENGTH], mask[DIF__CLIP_MAX_LENGTH];
+  int m = 0, real = 0, L = dif__clip_tokenizer_max_length(tok);
+  CHECK(dif__clip_tokenize_unpadded(tok, text, len, ids, &m, &err) == DIF_OK);
   if (ids_equal(ids, (size_t)m, json_object_get(c, "ids_unpadded")))
     n->unpadded++;
   else
     CHECK_MSG(0, "%s case %zu: ids_unpadded differ", file, k);
 
-  CHECK(dif_clip_tokenize(tok, text, len, ids, mask, &real, &err) == DIF_OK);
+  CHECK(dif__clip_tokenize(tok, text, len, ids, mask, &real, &err) == DIF_OK);
   if (ids_equal(ids, (size_t)L, json_object_get(c, "ids_padded_eos")) &&
       ids_equal(mask, (size_t)L, json_object_get(c, "attention_mask")) && real == m)
     n->padded++;
   else
     CHECK_MSG(0, "%s case %zu: ids_padded_eos / attention_mask differ", file, k);
 
-  CHECK(dif_clip_tokenize_unpadded(bang, text, len, ids, &m, &err) == DIF_OK);
+  CHECK(dif__clip_tokenize_unpadded(bang, text, len, ids, &m, &err) == DIF_OK);
   if (ids_equal(ids, (size_t)m, json_object_get(c, "ids_unpadded_bang")))
     n->unpadded_bang++;
   else
     CHECK_MSG(0, "%s case %zu: ids_unpadded_bang differ", file, k);
 
-  CHECK(dif_clip_tokenize(bang, text, len, ids, mask, &real, &err) == DIF_OK);
+  CHECK(dif__clip_tokenize(bang, text, len, ids, mask, &real, &err) == DIF_OK);
   if (ids_equal(ids, (size_t)L, json_object_get(c, "ids_padded_bang")) &&
       ids_equal(mask, (size_t)L, json_object_get(c, "attention_mask_bang")) && real == m)
     n->padded_bang++;
@@ -121,7 +121,7 @@ static void run_golden(const char *name) {
   char rel[256];
   snprintf(rel, sizeof rel, "golden/cases/tokenizer/%s.json", name);
   json_error_t jerr;
-  json_t *doc = json_load_file(dif_test_path(rel), JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+  json_t *doc = json_load_file(dif__test_path(rel), JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
   CHECK_MSG(doc != NULL, "%s: %s", rel, jerr.text);
   if (!doc) return;
   json_t *meta = json_object_get(doc, "meta"), *cases = json_object_get(doc, "cases");
@@ -130,17 +130,17 @@ static void run_golden(const char *name) {
            json_string_value(json_object_get(meta, "tokenizer")));
   snprintf(bang_rel, sizeof bang_rel, "golden/%s",
            json_string_value(json_object_get(meta, "tokenizer_bang")));
-  dif_clip_tokenizer *tok = load_tok(tok_rel), *bang = load_tok(bang_rel);
+  dif__clip_tokenizer *tok = load_tok(tok_rel), *bang = load_tok(bang_rel);
   if (tok && bang) {
-    CHECK(dif_clip_tokenizer_max_length(tok) ==
+    CHECK(dif__clip_tokenizer_max_length(tok) ==
           json_integer_value(json_object_get(meta, "max_length")));
-    CHECK(dif_clip_tokenizer_bos_id(tok) ==
+    CHECK(dif__clip_tokenizer_bos_id(tok) ==
           json_integer_value(json_object_get(meta, "bos_token_id")));
-    CHECK(dif_clip_tokenizer_eos_id(tok) ==
+    CHECK(dif__clip_tokenizer_eos_id(tok) ==
           json_integer_value(json_object_get(meta, "eos_token_id")));
-    CHECK(dif_clip_tokenizer_pad_id(tok) ==
+    CHECK(dif__clip_tokenizer_pad_id(tok) ==
           json_integer_value(json_object_get(meta, "pad_token_id_eos_convention")));
-    CHECK(dif_clip_tokenizer_pad_id(bang) ==
+    CHECK(dif__clip_tokenizer_pad_id(bang) ==
           json_integer_value(json_object_get(meta, "pad_token_id_bang_convention")));
     counts n = {0};
     size_t k;
@@ -152,8 +152,8 @@ static void run_golden(const char *name) {
            name, n.cases, n.fixed, n.normalized, n.tokens, n.unpadded, n.padded, n.unpadded_bang,
            n.padded_bang);
   }
-  dif_clip_tokenizer_free(tok);
-  dif_clip_tokenizer_free(bang);
+  dif__clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(bang);
   json_decref(doc);
 }
 
@@ -163,16 +163,16 @@ TEST(golden_clip_tiny) { run_golden("clip-tiny"); }
 /* ---------------------------------------------------------------------------
  * Behaviour beyond the golden cases
  */
-static int ids_of(dif_clip_tokenizer *tok, const char *text, int32_t *ids) {
+static int ids_of(dif__clip_tokenizer *tok, const char *text, int32_t *ids) {
   int n = 0;
-  dif_error err = {0};
-  CHECK_MSG(dif_clip_tokenize_unpadded(tok, text, strlen(text), ids, &n, &err) == DIF_OK, "%s",
+  dif__error err = {0};
+  CHECK_MSG(dif__clip_tokenize_unpadded(tok, text, strlen(text), ids, &n, &err) == DIF_OK, "%s",
             err.msg);
   return n;
 }
 
 TEST(known_ids) {
-  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif__clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
   if (!tok) return;
   int32_t ids[77];
   /* README-clip.md section 1 and 2 */
@@ -184,8 +184,8 @@ TEST(known_ids) {
   /* an entity that becomes the end token after ftfy goes through the regex */
   int n = ids_of(tok, "a &lt;|endoftext|&gt; b", ids);
   CHECK(n == 5 && ids[2] == 49407);
-  CHECK(dif_clip_tokenizer_vocab_size(tok) == 49408 && dif_clip_tokenizer_max_id(tok) == 49407);
-  dif_clip_tokenizer_free(tok);
+  CHECK(dif__clip_tokenizer_vocab_size(tok) == 49408 && dif__clip_tokenizer_max_id(tok) == 49407);
+  dif__clip_tokenizer_free(tok);
 }
 
 /* Corners of the pre-tokenisation regex and of the added-token split. The
@@ -193,8 +193,8 @@ TEST(known_ids) {
  * CLIPTokenizer (tokenize, bpe, convert) run with ftfy 6.3.1 and the `regex`
  * module, not from transformers itself. */
 TEST(pattern_edge_cases) {
-  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
-  dif_clip_tokenizer *bang = load_tok("golden/tokenizers/clip-bpe-sd2");
+  dif__clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif__clip_tokenizer *bang = load_tok("golden/tokenizers/clip-bpe-sd2");
   if (!tok || !bang) goto done;
   int32_t ids[77];
   /* 's matches "'\u017f" under IGNORECASE (long s folds to s) */
@@ -215,12 +215,12 @@ TEST(pattern_edge_cases) {
   CHECK(ids_of(tok, "\xce\x9f\xce\x94\xce\x9f\xce\xa3", ids) == 10 &&
         memcmp(ids, greek, sizeof greek) == 0);
 done:
-  dif_clip_tokenizer_free(tok);
-  dif_clip_tokenizer_free(bang);
+  dif__clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(bang);
 }
 
 TEST(invalid_utf8) {
-  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-tiny");
+  dif__clip_tokenizer *tok = load_tok("golden/tokenizers/clip-tiny");
   if (!tok) return;
   static const struct {
     const char *s;
@@ -237,21 +237,21 @@ TEST(invalid_utf8) {
       {"a\0b\xfe", 4, "byte offset 3"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    dif_error err = {0};
+    dif__error err = {0};
     int32_t ids[77], mask[77];
     int n = -1;
-    CHECK_STATUS(dif_clip_tokenize(tok, bad[i].s, bad[i].len, ids, mask, &n, &err),
+    CHECK_STATUS(dif__clip_tokenize(tok, bad[i].s, bad[i].len, ids, mask, &n, &err),
                  DIF_ERR_INVALID_ARGUMENT, err.msg, bad[i].where);
-    CHECK_STATUS(dif_clip_tokenize_unpadded(tok, bad[i].s, bad[i].len, ids, &n, &err),
+    CHECK_STATUS(dif__clip_tokenize_unpadded(tok, bad[i].s, bad[i].len, ids, &n, &err),
                  DIF_ERR_INVALID_ARGUMENT, err.msg, bad[i].where);
     int32_t *all = NULL;
     size_t na = 0;
-    CHECK_STATUS(dif_clip_encode(tok, bad[i].s, bad[i].len, &all, &na, &err),
+    CHECK_STATUS(dif__clip_encode(tok, bad[i].s, bad[i].len, &all, &na, &err),
                  DIF_ERR_INVALID_ARGUMENT, err.msg, bad[i].where);
     CHECK(all == NULL && na == 0);
     char *out = NULL;
     size_t out_len;
-    CHECK_STATUS(dif_text_normalize(bad[i].s, bad[i].len, &out, &out_len, &err),
+    CHECK_STATUS(dif__text_normalize(bad[i].s, bad[i].len, &out, &out_len, &err),
                  DIF_ERR_INVALID_ARGUMENT, err.msg, bad[i].where);
     CHECK(out == NULL);
   }
@@ -260,13 +260,13 @@ TEST(invalid_utf8) {
   char *s = malloc(big);
   for (size_t i = 0; i < big; i++) s[i] = i % 5 == 4 ? ' ' : 'x';
   s[big - 1] = (char)0x80;
-  dif_error err = {0};
+  dif__error err = {0};
   int32_t ids[77];
   int n;
-  CHECK_STATUS(dif_clip_tokenize_unpadded(tok, s, big, ids, &n, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif__clip_tokenize_unpadded(tok, s, big, ids, &n, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "byte offset 99999");
   free(s);
-  dif_clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(tok);
 }
 
 /* Builds a prompt of about `size` bytes by repeating `unit`. */
@@ -280,7 +280,7 @@ static char *repeat(const char *unit, size_t size, size_t *len) {
 }
 
 TEST(huge_prompts_are_truncated) {
-  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif__clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
   if (!tok) return;
   static const char *const units[] = {
       "a photo of a cat, ", "a",  "caf\xc3\x83\xc2\xa9 ",       "\xe7\x8c\xab", "&amp;amp;\n",
@@ -292,8 +292,8 @@ TEST(huge_prompts_are_truncated) {
     char *s = repeat(units[u], (size_t)1 << 20, &len);
     int32_t ids[77], mask[77], ref[77];
     int n = 0;
-    dif_error err = {0};
-    CHECK_MSG(dif_clip_tokenize(tok, s, len, ids, mask, &n, &err) == DIF_OK, "unit %zu: %s", u,
+    dif__error err = {0};
+    CHECK_MSG(dif__clip_tokenize(tok, s, len, ids, mask, &n, &err) == DIF_OK, "unit %zu: %s", u,
               err.msg);
     CHECK_MSG(n == 77 && ids[0] == 49406 && ids[76] == 49407 && mask[76] == 1, "unit %zu: n=%d", u,
               n);
@@ -303,37 +303,37 @@ TEST(huge_prompts_are_truncated) {
     size_t cut = len < 4096 ? len : 4096;
     while (cut < len && (s[cut] & 0xC0) == 0x80) cut++;
     if (units[u][0] != 'a' || units[u][1] != '\0') { /* a 1 MB single word: skip the prefix */
-      CHECK(dif_clip_encode(tok, s, cut, &all, &na, &err) == DIF_OK);
+      CHECK(dif__clip_encode(tok, s, cut, &all, &na, &err) == DIF_OK);
       CHECK_MSG(na >= 75, "unit %zu: %zu ids in the prefix", u, na);
       int m = 0;
-      CHECK(dif_clip_tokenize_unpadded(tok, s, cut, ref, &m, &err) == DIF_OK);
+      CHECK(dif__clip_tokenize_unpadded(tok, s, cut, ref, &m, &err) == DIF_OK);
       CHECK_MSG(m == 77 && memcmp(ref, ids, sizeof ref) == 0, "unit %zu", u);
       free(all);
     }
     free(s);
   }
-  dif_clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(tok);
 }
 
 TEST(encode_and_each) {
-  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif__clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
   if (!tok) return;
-  dif_error err = {0};
+  dif__error err = {0};
   const char *text = "a photo of a cat";
   int32_t *ids = NULL;
   size_t n = 0;
-  CHECK(dif_clip_encode(tok, text, strlen(text), &ids, &n, &err) == DIF_OK);
+  CHECK(dif__clip_encode(tok, text, strlen(text), &ids, &n, &err) == DIF_OK);
   CHECK(n == 5 && ids && ids[0] == 320 && ids[1] == 1125 && ids[4] == 2368);
   free(ids);
-  CHECK(dif_clip_encode(tok, NULL, 0, &ids, &n, &err) == DIF_OK && n == 0 && ids == NULL);
-  CHECK_STATUS(dif_clip_encode(tok, NULL, 3, &ids, &n, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK(dif__clip_encode(tok, NULL, 0, &ids, &n, &err) == DIF_OK && n == 0 && ids == NULL);
+  CHECK_STATUS(dif__clip_encode(tok, NULL, 3, &ids, &n, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "NULL");
-  CHECK_STATUS(dif_clip_encode(NULL, "a", 1, &ids, &n, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+  CHECK_STATUS(dif__clip_encode(NULL, "a", 1, &ids, &n, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "NULL");
-  CHECK_STATUS(dif_clip_tokenize_each(tok, "a", 1, NULL, NULL, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif__clip_tokenize_each(tok, "a", 1, NULL, NULL, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "NULL");
-  dif_clip_tokenizer_free(tok);
-  dif_clip_tokenizer_free(NULL);
+  dif__clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(NULL);
 }
 
 /* ---------------------------------------------------------------------------
@@ -366,31 +366,31 @@ static const char *const good_vocab =
 static const char *const good_config = "{\"model_max_length\": 8}";
 
 static dif_status try_load(const char *vocab, const char *merges, const char *config,
-                           const char *map, dif_error *err) {
+                           const char *map, dif__error *err) {
   char dir[] = "tokenizer-test-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
   if (vocab) write_file(dir, "vocab.json", vocab);
   if (merges) write_file(dir, "merges.txt", merges);
   if (config) write_file(dir, "tokenizer_config.json", config);
   if (map) write_file(dir, "special_tokens_map.json", map);
-  dif_clip_tokenizer *tok = NULL;
-  dif_status st = dif_clip_tokenizer_load(dir, &tok, err);
+  dif__clip_tokenizer *tok = NULL;
+  dif_status st = dif__clip_tokenizer_load(dir, &tok, err);
   if (st == DIF_OK) {
     int32_t ids[8];
     int n = 0;
-    CHECK(dif_clip_tokenize_unpadded(tok, "ab ab", 5, ids, &n, err) == DIF_OK);
+    CHECK(dif__clip_tokenize_unpadded(tok, "ab ab", 5, ids, &n, err) == DIF_OK);
     CHECK(n == 4 && ids[0] == 5 && ids[1] == 4 && ids[2] == 4 && ids[3] == 6);
-    CHECK(dif_clip_tokenizer_max_length(tok) == 8);
+    CHECK(dif__clip_tokenizer_max_length(tok) == 8);
   } else {
     CHECK(tok == NULL);
   }
-  dif_clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(tok);
   remove_dir(dir);
   return st;
 }
 
 TEST(bad_folders) {
-  dif_error err = {0};
+  dif__error err = {0};
   const char *merges = "#version: 0.2\na b</w>\n";
   CHECK_STATUS(try_load(good_vocab, merges, good_config, NULL, &err), DIF_OK, err.msg, "");
   CHECK_STATUS(try_load(NULL, merges, good_config, NULL, &err), DIF_ERR_BAD_MODEL, err.msg,
@@ -426,10 +426,10 @@ TEST(bad_folders) {
                         "{\"model_max_length\": 8, \"added_tokens_decoder\": {\"x\": {}}}", NULL,
                         &err),
                DIF_ERR_BAD_MODEL, err.msg, "added_tokens_decoder");
-  CHECK_STATUS(dif_clip_tokenizer_load("/nonexistent/tokenizer", NULL, &err),
+  CHECK_STATUS(dif__clip_tokenizer_load("/nonexistent/tokenizer", NULL, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
-  dif_clip_tokenizer *tok = (dif_clip_tokenizer *)1;
-  CHECK_STATUS(dif_clip_tokenizer_load("/nonexistent/tokenizer", &tok, &err), DIF_ERR_BAD_MODEL,
+  dif__clip_tokenizer *tok = (dif__clip_tokenizer *)1;
+  CHECK_STATUS(dif__clip_tokenizer_load("/nonexistent/tokenizer", &tok, &err), DIF_ERR_BAD_MODEL,
                err.msg, "/nonexistent/tokenizer/vocab.json");
   CHECK(tok == NULL);
 }
@@ -454,17 +454,17 @@ TEST(old_style_folder) {
     write_file(dir, "merges.txt", "#version: 0.2\n");
     write_file(dir, "tokenizer_config.json", config);
     if (with_map) write_file(dir, "special_tokens_map.json", map);
-    dif_clip_tokenizer *tok = NULL;
-    dif_error err = {0};
-    CHECK_MSG(dif_clip_tokenizer_load(dir, &tok, &err) == DIF_OK, "%s", err.msg);
+    dif__clip_tokenizer *tok = NULL;
+    dif__error err = {0};
+    CHECK_MSG(dif__clip_tokenizer_load(dir, &tok, &err) == DIF_OK, "%s", err.msg);
     if (tok) {
       int32_t ids[8], mask[8];
       int n = 0;
-      CHECK(dif_clip_tokenize(tok, "a!a", 3, ids, mask, &n, &err) == DIF_OK && n == 5);
+      CHECK(dif__clip_tokenize(tok, "a!a", 3, ids, mask, &n, &err) == DIF_OK && n == 5);
       CHECK(ids[0] == 4 && ids[1] == 2 && ids[2] == (with_map ? 0 : 3) && ids[3] == 2 &&
             ids[4] == 5 && ids[7] == (with_map ? 0 : 5) && mask[4] == 1 && mask[5] == 0);
     }
-    dif_clip_tokenizer_free(tok);
+    dif__clip_tokenizer_free(tok);
     remove_dir(dir);
   }
 }
@@ -473,7 +473,7 @@ TEST(old_style_folder) {
  * Threads share one tokenizer (and its BPE cache)
  */
 typedef struct thread_arg {
-  dif_clip_tokenizer *tok;
+  dif__clip_tokenizer *tok;
   int seed, ok;
 } thread_arg;
 
@@ -491,9 +491,9 @@ static void *thread_main(void *p) {
     }
     int32_t ids[77], again[77];
     int n = 0, m = 0;
-    dif_error err = {0};
-    if (dif_clip_tokenize_unpadded(a->tok, text, strlen(text), ids, &n, &err) != DIF_OK ||
-        dif_clip_tokenize_unpadded(a->tok, text, strlen(text), again, &m, &err) != DIF_OK ||
+    dif__error err = {0};
+    if (dif__clip_tokenize_unpadded(a->tok, text, strlen(text), ids, &n, &err) != DIF_OK ||
+        dif__clip_tokenize_unpadded(a->tok, text, strlen(text), again, &m, &err) != DIF_OK ||
         n != m || memcmp(ids, again, (size_t)n * sizeof *ids) != 0)
       a->ok = 0;
   }
@@ -501,7 +501,7 @@ static void *thread_main(void *p) {
 }
 
 TEST(threads) {
-  dif_clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
+  dif__clip_tokenizer *tok = load_tok("golden/tokenizers/clip-bpe");
   if (!tok) return;
   pthread_t th[4];
   thread_arg args[4];
@@ -513,7 +513,7 @@ TEST(threads) {
     pthread_join(th[i], NULL);
     CHECK(args[i].ok);
   }
-  dif_clip_tokenizer_free(tok);
+  dif__clip_tokenizer_free(tok);
 }
 
 int main(void) {
@@ -527,5 +527,5 @@ int main(void) {
   RUN(bad_folders);
   RUN(old_style_folder);
   RUN(threads);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -2,7 +2,7 @@
  * file's dtype and are converted by the kernel that uses them.
  *
  * What is checked, and why it pins the behaviour:
- *   - dif_f16_from_f32 (how the copies below are written): every half
+ *   - dif__f16_from_f32 (how the copies below are written): every half
  *     round-trips, and every midpoint between neighbouring halves rounds to
  *     the even one (round to nearest even, as numpy / PyTorch).
  *   - Kernels, exact path: a linear product (all four layouts) or a
@@ -30,7 +30,7 @@
  *     model's is printed (it is the weights' rounding, propagated).
  *   - F32 models are unchanged: the golden runner and every other test
  *     run the same code path (an F32 weight is the cblas_sgemm call it was);
- *     here, an F32 weight through dif_linear gives dif_gemm's bits.
+ *     here, an F32 weight through dif__linear gives dif__gemm's bits.
  *   - Memory: loading the F16 UNet allocates no float32 copy of its
  *     matrices (heap growth measured with mallinfo2 is at most the float32
  *     form of its 1-D tensors, which stay float32 by design), and its
@@ -53,50 +53,51 @@
 #include "models/vae.h"
 #include "ops_test_util.h"
 
-static const dif_backend *bf16_backend; /* NULL: the fast-path checks say why they are skipped */
+static const dif__backend *bf16_backend; /* NULL: the fast-path checks say why they are skipped */
 
-/* ---- dif_f16_from_f32 ---- */
+/* ---- dif__f16_from_f32 ---- */
 
 TEST(f16_rounding) {
   int bad = 0;
   for (uint32_t h = 0; h < 65536 && bad < 5; h++) {
-    const float f = dif_f16_to_float((uint16_t)h);
+    const float f = dif__f16_to_float((uint16_t)h);
     if (isnan(f)) {
-      const uint16_t back = dif_f16_from_f32(f);
+      const uint16_t back = dif__f16_from_f32(f);
       if ((back & 0x7c00u) != 0x7c00u || !(back & 0x3ffu) || (back ^ h) & 0x8000u) bad++;
       continue;
     }
-    if (dif_f16_from_f32(f) != h) {
-      fprintf(stderr, "half 0x%04x (%a) comes back as 0x%04x\n", h, (double)f, dif_f16_from_f32(f));
+    if (dif__f16_from_f32(f) != h) {
+      fprintf(stderr, "half 0x%04x (%a) comes back as 0x%04x\n", h, (double)f,
+              dif__f16_from_f32(f));
       bad++;
     }
     /* the midpoint to the next half up (same sign) rounds to the even one;
      * just off it, to the nearer one */
     const uint32_t up = h + 1;
     if ((h & 0x7fffu) >= 0x7bffu) continue; /* the largest finite half, Inf, NaN */
-    const float g = dif_f16_to_float((uint16_t)up);
+    const float g = dif__f16_to_float((uint16_t)up);
     const float mid = (float)(((double)f + (double)g) / 2); /* exact in float32 */
     const uint16_t even = (h & 1u) ? (uint16_t)up : (uint16_t)h;
-    if (dif_f16_from_f32(mid) != even) bad++;
-    if (dif_f16_from_f32(nextafterf(mid, f)) != h) bad++;
-    if (dif_f16_from_f32(nextafterf(mid, g)) != up) bad++;
+    if (dif__f16_from_f32(mid) != even) bad++;
+    if (dif__f16_from_f32(nextafterf(mid, f)) != h) bad++;
+    if (dif__f16_from_f32(nextafterf(mid, g)) != up) bad++;
   }
   CHECK(bad == 0);
-  CHECK(dif_f16_from_f32(65519.996f) == 0x7bff && dif_f16_from_f32(65520.0f) == 0x7c00);
-  CHECK(dif_f16_from_f32(-1e30f) == 0xfc00 && dif_f16_from_f32(0x1p-25f) == 0x0000);
-  CHECK(dif_f16_from_f32(nextafterf(0x1p-25f, 1)) == 0x0001);
-  CHECK(dif_f16_from_f32(-0.0f) == 0x8000);
+  CHECK(dif__f16_from_f32(65519.996f) == 0x7bff && dif__f16_from_f32(65520.0f) == 0x7c00);
+  CHECK(dif__f16_from_f32(-1e30f) == 0xfc00 && dif__f16_from_f32(0x1p-25f) == 0x0000);
+  CHECK(dif__f16_from_f32(nextafterf(0x1p-25f, 1)) == 0x0001);
+  CHECK(dif__f16_from_f32(-0.0f) == 0x8000);
 }
 
 /* ---- kernels ---- */
 
 /* A 16-bit copy of w (host-order halves) and its widened float32 values. */
-static uint16_t *round16(dif_dtype dt, const float *w, size_t n, float *widened) {
+static uint16_t *round16(dif__dtype dt, const float *w, size_t n, float *widened) {
   uint16_t *h = malloc((n ? n : 1) * sizeof *h);
   if (!h) abort();
   for (size_t i = 0; i < n; i++) {
-    h[i] = dt == DIF_DTYPE_F16 ? dif_f16_from_f32(w[i]) : dif_bf16_from_f32(w[i]);
-    widened[i] = dt == DIF_DTYPE_F16 ? dif_f16_to_float(h[i]) : dif_bf16_to_float(h[i]);
+    h[i] = dt == DIF__DTYPE_F16 ? dif__f16_from_f32(w[i]) : dif__bf16_from_f32(w[i]);
+    widened[i] = dt == DIF__DTYPE_F16 ? dif__f16_to_float(h[i]) : dif__bf16_to_float(h[i]);
   }
   return h;
 }
@@ -126,14 +127,14 @@ static void check_rounding_bound(const float *y, const float *x, const float *w,
 }
 
 /* y = x·Wᵀ + b in the four layouts, into y[4][n·out] (row-major results). */
-static void linear4(const dif_kctx *k, const float *x, const float *xt, int64_t n, int64_t in,
-                    dif_weight w, const float *b, int64_t out, const float *y0, float *y) {
+static void linear4(const dif__kctx *k, const float *x, const float *xt, int64_t n, int64_t in,
+                    dif__weight w, const float *b, int64_t out, const float *y0, float *y) {
   float *t = fbuf((size_t)(n * out));
-  dif_linear(k, x, n, in, w, b, out, y);
+  dif__linear(k, x, n, in, w, b, out, y);
   memcpy(y + n * out, y0, (size_t)(n * out) * sizeof *y);
-  dif_linear_acc(k, x, n, in, w, b, out, y + n * out);
-  dif_linear_cf_in(k, xt, n, in, w, b, out, y + 2 * n * out);
-  dif_linear_cf_out(k, x, n, in, w, b, out, t, false);
+  dif__linear_acc(k, x, n, in, w, b, out, y + n * out);
+  dif__linear_cf_in(k, xt, n, in, w, b, out, y + 2 * n * out);
+  dif__linear_cf_out(k, x, n, in, w, b, out, t, false);
   for (int64_t i = 0; i < n; i++)
     for (int64_t o = 0; o < out; o++) y[3 * n * out + i * out + o] = t[o * n + i];
   free(t);
@@ -149,22 +150,22 @@ TEST(linear_exact) {
   float *xt = fbuf((size_t)(n * in));
   for (int64_t i = 0; i < n; i++)
     for (int64_t c = 0; c < in; c++) xt[c * n + i] = x[i * in + c];
-  /* an F32 weight is dif_gemm's product, bit for bit (the path F32 models take) */
+  /* an F32 weight is dif__gemm's product, bit for bit (the path F32 models take) */
   float *y = fbuf((size_t)(4 * n * out)), *yr = fbuf((size_t)(4 * n * out));
-  dif_linear(&e.k, x, n, in, dif_weight_f32(w, out * in), NULL, out, y);
-  dif_gemm(false, true, n, out, in, 1.0f, x, in, w, in, 0.0f, yr, out);
+  dif__linear(&e.k, x, n, in, dif__weight_f32(w, out * in), NULL, out, y);
+  dif__gemm(false, true, n, out, in, 1.0f, x, in, w, in, 0.0f, yr, out);
   CHECK_SAME(y, yr, (size_t)(n * out));
-  const dif_dtype dts[2] = {DIF_DTYPE_F16, DIF_DTYPE_BF16};
+  const dif__dtype dts[2] = {DIF__DTYPE_F16, DIF__DTYPE_BF16};
   for (int d = 0; d < 2; d++) {
     float *wr = fbuf((size_t)(out * in));
     uint16_t *h = round16(dts[d], w, (size_t)(out * in), wr);
-    const dif_weight w16 = {h, dts[d], out * in, false};
+    const dif__weight w16 = {h, dts[d], out * in, false};
     linear4(&e.k, x, xt, n, in, w16, b, out, y0, y);
     CHECK(e.arena.used_total == 0);
-    linear4(&e.k, x, xt, n, in, dif_weight_f32(wr, out * in), b, out, y0, yr);
+    linear4(&e.k, x, xt, n, in, dif__weight_f32(wr, out * in), b, out, y0, yr);
     CHECK_MSG(memcmp(y, yr, (size_t)(4 * n * out) * sizeof *y) == 0,
-              "%s weight: not the widened float32 weight's bits", dif_dtype_name(dts[d]));
-    check_rounding_bound(y, x, w, wr, b, n, in, out, dif_dtype_name(dts[d]));
+              "%s weight: not the widened float32 weight's bits", dif__dtype_name(dts[d]));
+    check_rounding_bound(y, x, w, wr, b, n, in, out, dif__dtype_name(dts[d]));
     free(wr), free(h);
   }
   free(x), free(w), free(b), free(y0), free(xt), free(y), free(yr);
@@ -178,10 +179,10 @@ TEST(linear_without_arena) {
   const int64_t n = 3, in = 5000, out = 4;
   float *x = frand((size_t)(n * in), 5, -1, 1), *w = frand((size_t)(out * in), 6, -1, 1);
   float *b = frand((size_t)out, 7, -1, 1), *wr = fbuf((size_t)(out * in));
-  uint16_t *h = round16(DIF_DTYPE_F16, w, (size_t)(out * in), wr);
+  uint16_t *h = round16(DIF__DTYPE_F16, w, (size_t)(out * in), wr);
   float *y = fbuf((size_t)(n * out));
-  const dif_kctx bare = {NULL, NULL, NULL};
-  dif_linear(&bare, x, n, in, (dif_weight){h, DIF_DTYPE_F16, out * in, false}, b, out, y);
+  const dif__kctx bare = {NULL, NULL, NULL};
+  dif__linear(&bare, x, n, in, (dif__weight){h, DIF__DTYPE_F16, out * in, false}, b, out, y);
   check_rounding_bound(y, x, wr, wr, b, n, in, out, "f16 without an arena");
   free(x), free(w), free(b), free(wr), free(h), free(y);
 }
@@ -189,33 +190,33 @@ TEST(linear_without_arena) {
 TEST(conv_exact) {
   kenv e;
   kenv_init(&e, 2);
-  dif_conv2d_params p = {.cin = 5,
-                         .cout = 6,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 1,
-                         .pad_top = 1,
-                         .pad_left = 1,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 5,
+                          .cout = 6,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   const int64_t N = 2, H = 9, W = 7, nw = 6 * 5 * 9, ny = N * 6 * H * W;
   float *x = frand((size_t)(N * 5 * H * W), 8, -1, 1), *w = frand((size_t)nw, 9, -1, 1);
   float *b = frand(6, 10, -1, 1), *wr = fbuf((size_t)nw);
   float *y = fbuf((size_t)ny), *yr = fbuf((size_t)ny);
-  dif_error err;
-  dif_error_clear(&err);
-  const dif_dtype dts[2] = {DIF_DTYPE_F16, DIF_DTYPE_BF16};
+  dif__error err;
+  dif__error_clear(&err);
+  const dif__dtype dts[2] = {DIF__DTYPE_F16, DIF__DTYPE_BF16};
   for (int d = 0; d < 2; d++) {
     uint16_t *h = round16(dts[d], w, (size_t)nw, wr);
-    CHECK_STATUS(dif_conv2d(&e.k, &p, x, N, H, W, (dif_weight){h, dts[d], nw, false}, b, y, &err),
+    CHECK_STATUS(dif__conv2d(&e.k, &p, x, N, H, W, (dif__weight){h, dts[d], nw, false}, b, y, &err),
                  DIF_OK, err.msg, "");
     CHECK(e.arena.used_total == 0);
-    CHECK_STATUS(dif_conv2d(&e.k, &p, x, N, H, W, dif_weight_f32(wr, nw), b, yr, &err), DIF_OK,
+    CHECK_STATUS(dif__conv2d(&e.k, &p, x, N, H, W, dif__weight_f32(wr, nw), b, yr, &err), DIF_OK,
                  err.msg, "");
     CHECK_SAME(y, yr, (size_t)ny);
     /* a weight of the wrong size is refused, naming both */
     CHECK_STATUS(
-        dif_conv2d(&e.k, &p, x, N, H, W, (dif_weight){h, dts[d], nw - 1, false}, b, y, &err),
+        dif__conv2d(&e.k, &p, x, N, H, W, (dif__weight){h, dts[d], nw - 1, false}, b, y, &err),
         DIF_ERR_INVALID_ARGUMENT, err.msg, "weight has 269 elements, expected 6 x 5 x 3 x 3");
     free(h);
   }
@@ -229,25 +230,25 @@ TEST(conv_banded) {
    * convolution of the widened values, scratch released. */
   kenv e;
   kenv_init(&e, 2);
-  dif_conv2d_params p = {.cin = 520,
-                         .cout = 1000,
-                         .kh = 3,
-                         .kw = 3,
-                         .stride = 1,
-                         .pad_top = 1,
-                         .pad_left = 1,
-                         .pad_bottom = 1,
-                         .pad_right = 1};
+  dif__conv2d_params p = {.cin = 520,
+                          .cout = 1000,
+                          .kh = 3,
+                          .kw = 3,
+                          .stride = 1,
+                          .pad_top = 1,
+                          .pad_left = 1,
+                          .pad_bottom = 1,
+                          .pad_right = 1};
   const int64_t H = 3, W = 3, K = 520 * 9, nw = 1000 * K, ny = 1000 * H * W;
   float *x = frand((size_t)(520 * H * W), 15, -1, 1), *w = frand((size_t)nw, 16, -1, 1);
   float *wr = fbuf((size_t)nw), *y = fbuf((size_t)ny);
-  uint16_t *h = round16(DIF_DTYPE_BF16, w, (size_t)nw, wr);
-  dif_error err;
-  dif_error_clear(&err);
-  CHECK_STATUS(
-      dif_conv2d(&e.k, &p, x, 1, H, W, (dif_weight){h, DIF_DTYPE_BF16, nw, false}, NULL, y, &err),
-      DIF_OK, err.msg, "");
-  CHECK(e.arena.used_total == 0 && dif_arena_peak(&e.arena) < ((size_t)20 << 20));
+  uint16_t *h = round16(DIF__DTYPE_BF16, w, (size_t)nw, wr);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, H, W, (dif__weight){h, DIF__DTYPE_BF16, nw, false}, NULL,
+                           y, &err),
+               DIF_OK, err.msg, "");
+  CHECK(e.arena.used_total == 0 && dif__arena_peak(&e.arena) < ((size_t)20 << 20));
   double *r = dbuf((size_t)ny);
   for (int64_t o = 0; o < 1000; o++)
     for (int64_t oh = 0; oh < H; oh++)
@@ -274,8 +275,8 @@ TEST(fast_linear_packs_the_typed_source) {
   }
   kenv e;
   kenv_init(&e, 2);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   const int64_t n = 13, in = 70, out = 33;
   float *x = frand((size_t)(n * in), 11, -1, 1), *w = frand((size_t)(out * in), 12, -1, 1);
   float *xt = fbuf((size_t)(n * in)), *y0 = frand((size_t)(n * out), 13, -1, 1);
@@ -283,25 +284,25 @@ TEST(fast_linear_packs_the_typed_source) {
     for (int64_t c = 0; c < in; c++) xt[c * n + i] = x[i * in + c];
   float *b = frand((size_t)out, 14, -1, 1), *wr = fbuf((size_t)(out * in));
   float *y = fbuf((size_t)(4 * n * out)), *yr = fbuf((size_t)(4 * n * out));
-  const dif_dtype dts[2] = {DIF_DTYPE_F16, DIF_DTYPE_BF16};
+  const dif__dtype dts[2] = {DIF__DTYPE_F16, DIF__DTYPE_BF16};
   for (int d = 0; d < 2; d++) {
     uint16_t *h = round16(dts[d], w, (size_t)(out * in), wr);
-    dif_fast *f = NULL;
-    CHECK_STATUS(dif_fast_new(bf16_backend, &f, &err), DIF_OK, err.msg, "");
+    dif__fast *f = NULL;
+    CHECK_STATUS(dif__fast_new(bf16_backend, &f, &err), DIF_OK, err.msg, "");
     e.k.fast = f;
-    const dif_weight w16 = {h, dts[d], out * in, false};
+    const dif__weight w16 = {h, dts[d], out * in, false};
     linear4(&e.k, x, xt, n, in, w16, b, out, y0, y);
-    linear4(&e.k, x, xt, n, in, dif_weight_f32(wr, out * in), b, out, y0, yr);
+    linear4(&e.k, x, xt, n, in, dif__weight_f32(wr, out * in), b, out, y0, yr);
     CHECK_MSG(memcmp(y, yr, (size_t)(4 * n * out) * sizeof *y) == 0,
-              "fast, %s weight: not the widened float32 weight's bits", dif_dtype_name(dts[d]));
-    const dif_packed *p = NULL;
-    CHECK_STATUS(dif_fast_weight(f, w16, out, in, n, &p, &err), DIF_OK, err.msg, "");
-    CHECK(p && p->src == dts[d] && p->math == DIF_DTYPE_BF16);
-    dif_fast_stats st;
-    dif_fast_get_stats(f, &st);
+              "fast, %s weight: not the widened float32 weight's bits", dif__dtype_name(dts[d]));
+    const dif__packed *p = NULL;
+    CHECK_STATUS(dif__fast_weight(f, w16, out, in, n, &p, &err), DIF_OK, err.msg, "");
+    CHECK(p && p->src == dts[d] && p->math == DIF__DTYPE_BF16);
+    dif__fast_stats st;
+    dif__fast_get_stats(f, &st);
     CHECK(st.weights == 2 && st.fallbacks == 0 && st.dropped == 0); /* not mapped: kept */
     e.k.fast = NULL;
-    dif_fast_free(f);
+    dif__fast_free(f);
     free(h);
   }
   free(x), free(w), free(xt), free(y0), free(b), free(wr), free(y), free(yr);
@@ -326,10 +327,11 @@ TEST(dropping_mapped_pages) {
   if (map != MAP_FAILED) {
     /* from the middle of page 1 to the middle of page 6: pages 2..5 drop */
     const int64_t first = ps / 4, count = (int64_t)(ps / 2) * 5;
-    const dif_weight w = {map + first, DIF_DTYPE_F16, count, true};
-    CHECK(dif_weight_drop_pages(w) == (size_t)ps * 4);
+    const dif__weight w = {map + first, DIF__DTYPE_F16, count, true};
+    CHECK(dif__weight_drop_pages(w) == (size_t)ps * 4);
     CHECK(memcmp(map, src, size) == 0);
-    CHECK(dif_weight_drop_pages((dif_weight){src, DIF_DTYPE_F16, (int64_t)size / 2, false}) == 0);
+    CHECK(dif__weight_drop_pages((dif__weight){src, DIF__DTYPE_F16, (int64_t)size / 2, false}) ==
+          0);
     munmap((void *)(uintptr_t)map, size);
   }
   unlink(path);
@@ -356,19 +358,19 @@ static void copy_file(const char *from, const char *to) {
 }
 
 /* Writes st's tensors to path, float32 ones as m says, others as they are. */
-static void write_converted(const dif_safetensors *st, const char *path, mode m) {
+static void write_converted(const dif__safetensors *st, const char *path, mode m) {
   size_t cap = 1 << 16, len = 0, nd = 0;
   char *head = malloc(cap);
-  const size_t count = dif_st_count(st);
+  const size_t count = dif__st_count(st);
   uint64_t *ofs = calloc(count + 1, sizeof *ofs);
   if (!head || !ofs) abort();
   len += (size_t)snprintf(head, cap, "{");
   for (size_t i = 0; i < count; i++) {
-    const dif_st_entry *e = dif_st_entry_at(st, i);
-    const bool conv = e->dtype == DIF_ST_F32;
+    const dif__st_entry *e = dif__st_entry_at(st, i);
+    const bool conv = e->dtype == DIF__ST_F32;
     const size_t bytes =
-        (size_t)dif_st_numel(e) * (conv && m <= BF16 ? 2 : dif_st_dtype_size(e->dtype));
-    const char *dt = !conv       ? dif_st_dtype_name(e->dtype)
+        (size_t)dif__st_numel(e) * (conv && m <= BF16 ? 2 : dif__st_dtype_size(e->dtype));
+    const char *dt = !conv       ? dif__st_dtype_name(e->dtype)
                      : m == F16  ? "F16"
                      : m == BF16 ? "BF16"
                                  : "F32";
@@ -392,21 +394,21 @@ static void write_converted(const dif_safetensors *st, const char *path, mode m)
   for (int i = 0; i < 8; i++) size8[i] = (uint8_t)((uint64_t)len >> (8 * i));
   fwrite(size8, 1, 8, f), fwrite(head, 1, len, f);
   for (size_t i = 0; i < count; i++) {
-    const dif_st_entry *e = dif_st_entry_at(st, i);
-    const uint8_t *src = dif_st_data(st, e);
-    const int64_t n = dif_st_numel(e);
-    if (e->dtype != DIF_ST_F32) {
+    const dif__st_entry *e = dif__st_entry_at(st, i);
+    const uint8_t *src = dif__st_data(st, e);
+    const int64_t n = dif__st_numel(e);
+    if (e->dtype != DIF__ST_F32) {
       fwrite(src, 1, (size_t)(e->end - e->begin), f);
       continue;
     }
     for (int64_t j = 0; j < n; j++) {
       float v;
       memcpy(&v, src + 4 * j, 4);
-      const uint16_t h = m == F16 || m == R16 ? dif_f16_from_f32(v) : dif_bf16_from_f32(v);
+      const uint16_t h = m == F16 || m == R16 ? dif__f16_from_f32(v) : dif__bf16_from_f32(v);
       if (m <= BF16) {
         fwrite(&h, 2, 1, f);
       } else {
-        const float r = m == R16 ? dif_f16_to_float(h) : dif_bf16_to_float(h);
+        const float r = m == R16 ? dif__f16_to_float(h) : dif__bf16_to_float(h);
         fwrite(&r, 4, 1, f);
       }
     }
@@ -430,33 +432,33 @@ static const char *converted(const char *rel, mode m) {
   }
   snprintf(dir, sizeof dir, "%s/%s/%s", tmp_root, mode_names[m], rel);
   mkdir(dir, 0700);
-  snprintf(src, sizeof src, "%s", dif_test_path("golden/models"));
+  snprintf(src, sizeof src, "%s", dif__test_path("golden/models"));
   char from[700], to[700];
   snprintf(from, sizeof from, "%s/%s/config.json", src, rel);
   snprintf(to, sizeof to, "%s/config.json", dir);
   copy_file(from, to);
   snprintf(from, sizeof from, "%s/%s", src, rel);
-  dif_safetensors *st = NULL;
-  dif_error err;
-  CHECK_STATUS(dif_component_weights(from, &st, &err), DIF_OK, err.msg, "");
+  dif__safetensors *st = NULL;
+  dif__error err;
+  CHECK_STATUS(dif__component_weights(from, &st, &err), DIF_OK, err.msg, "");
   if (st) {
-    const char *base = strrchr(dif_st_path(st), '/') + 1;
+    const char *base = strrchr(dif__st_path(st), '/') + 1;
     snprintf(to, sizeof to, "%s/%s", dir, base);
     write_converted(st, to, m);
-    dif_st_close(st);
+    dif__st_close(st);
   }
   return dir;
 }
 
 /* One forward pass of a model loaded from dir; the output in a malloc'd
  * array of *n floats (NULL on failure, with a CHECK failed). */
-typedef float *(*run_fn)(const char *dir, const dif_kctx *k, int64_t *n);
+typedef float *(*run_fn)(const char *dir, const dif__kctx *k, int64_t *n);
 
-static float *run_unet(const char *dir, const dif_kctx *k, int64_t *n) {
-  dif_unet u;
-  dif_error err;
-  dif_error_clear(&err);
-  if (dif_unet_load(dir, &u, &err) != DIF_OK) {
+static float *run_unet(const char *dir, const dif__kctx *k, int64_t *n) {
+  dif__unet u;
+  dif__error err;
+  dif__error_clear(&err);
+  if (dif__unet_load(dir, &u, &err) != DIF_OK) {
     CHECK_MSG(0, "%s", err.msg);
     return NULL;
   }
@@ -465,63 +467,63 @@ static float *run_unet(const char *dir, const dif_kctx *k, int64_t *n) {
   float *ctx = frand((size_t)(B * S * u.ctx_dim), 22, -1, 1), ts[B] = {421, 17};
   *n = B * u.out_ch * H * W;
   float *out = fbuf((size_t)*n);
-  dif_unet_input in = {.sample = x,
-                       .B = B,
-                       .H = H,
-                       .W = W,
-                       .timesteps = ts,
-                       .n_timesteps = B,
-                       .context = ctx,
-                       .S = S};
-  CHECK_STATUS(dif_unet_forward(&u, k, &in, out, &err), DIF_OK, err.msg, "");
-  dif_unet_free(&u);
+  dif__unet_input in = {.sample = x,
+                        .B = B,
+                        .H = H,
+                        .W = W,
+                        .timesteps = ts,
+                        .n_timesteps = B,
+                        .context = ctx,
+                        .S = S};
+  CHECK_STATUS(dif__unet_forward(&u, k, &in, out, &err), DIF_OK, err.msg, "");
+  dif__unet_free(&u);
   free(x), free(ctx);
   return out;
 }
 
-static float *run_vae(const char *dir, const dif_kctx *k, int64_t *n) {
-  dif_vae v;
-  dif_error err;
-  dif_error_clear(&err);
-  if (dif_vae_load(dir, &v, &err) != DIF_OK) {
+static float *run_vae(const char *dir, const dif__kctx *k, int64_t *n) {
+  dif__vae v;
+  dif__error err;
+  dif__error_clear(&err);
+  if (dif__vae_load(dir, &v, &err) != DIF_OK) {
     CHECK_MSG(0, "%s", err.msg);
     return NULL;
   }
-  const int64_t h = 4, w = 5, f = dif_vae_scale(&v);
+  const int64_t h = 4, w = 5, f = dif__vae_scale(&v);
   float *lat = frand((size_t)(v.latent_ch * h * w), 23, -1, 1);
   *n = v.out_ch * h * f * w * f;
   float *out = fbuf((size_t)*n);
-  CHECK_STATUS(dif_vae_decode(&v, k, lat, 1, h, w, out, NULL, NULL, &err), DIF_OK, err.msg, "");
-  dif_vae_free(&v);
+  CHECK_STATUS(dif__vae_decode(&v, k, lat, 1, h, w, out, NULL, NULL, &err), DIF_OK, err.msg, "");
+  dif__vae_free(&v);
   free(lat);
   return out;
 }
 
-static float *run_clip_text(const char *dir, const dif_kctx *k, int64_t *n) {
-  dif_clip_text m;
-  dif_error err;
-  dif_error_clear(&err);
-  if (dif_clip_text_load(dir, &m, &err) != DIF_OK) {
+static float *run_clip_text(const char *dir, const dif__kctx *k, int64_t *n) {
+  dif__clip_text m;
+  dif__error err;
+  dif__error_clear(&err);
+  if (dif__clip_text_load(dir, &m, &err) != DIF_OK) {
     CHECK_MSG(0, "%s", err.msg);
     return NULL;
   }
   enum { T = 7 };
   int32_t ids[T];
   uint64_t seed = 24;
-  for (int t = 0; t < T; t++) ids[t] = (int32_t)(dif_test_rand_u64(&seed) % (uint64_t)m.vocab);
+  for (int t = 0; t < T; t++) ids[t] = (int32_t)(dif__test_rand_u64(&seed) % (uint64_t)m.vocab);
   *n = T * m.enc.hidden;
   float *out = fbuf((size_t)*n);
-  dif_clip_text_out o = {.last_hidden = out};
-  CHECK_STATUS(dif_clip_text_forward(&m, k, ids, 1, T, NULL, 0, &o, &err), DIF_OK, err.msg, "");
-  dif_clip_text_free(&m);
+  dif__clip_text_out o = {.last_hidden = out};
+  CHECK_STATUS(dif__clip_text_forward(&m, k, ids, 1, T, NULL, 0, &o, &err), DIF_OK, err.msg, "");
+  dif__clip_text_free(&m);
   return out;
 }
 
-static float *run_prior(const char *dir, const dif_kctx *k, int64_t *n) {
-  dif_prior p;
-  dif_error err;
-  dif_error_clear(&err);
-  if (dif_prior_load(dir, &p, &err) != DIF_OK) {
+static float *run_prior(const char *dir, const dif__kctx *k, int64_t *n) {
+  dif__prior p;
+  dif__error err;
+  dif__error_clear(&err);
+  if (dif__prior_load(dir, &p, &err) != DIF_OK) {
     CHECK_MSG(0, "%s", err.msg);
     return NULL;
   }
@@ -533,37 +535,37 @@ static float *run_prior(const char *dir, const dif_kctx *k, int64_t *n) {
   for (int64_t i = 0; i < N; i++) mask[i] = i < N - 2;
   *n = E;
   float *out = fbuf((size_t)E);
-  dif_prior_input in = {.hidden_states = hid,
-                        .timesteps = &t,
-                        .n_timesteps = 1,
-                        .proj_embedding = proj,
-                        .encoder_hidden = enc,
-                        .attention_mask = mask,
-                        .B = 1};
-  CHECK_STATUS(dif_prior_forward(&p, k, &in, out, &err), DIF_OK, err.msg, "");
-  dif_prior_free(&p);
+  dif__prior_input in = {.hidden_states = hid,
+                         .timesteps = &t,
+                         .n_timesteps = 1,
+                         .proj_embedding = proj,
+                         .encoder_hidden = enc,
+                         .attention_mask = mask,
+                         .B = 1};
+  CHECK_STATUS(dif__prior_forward(&p, k, &in, out, &err), DIF_OK, err.msg, "");
+  dif__prior_free(&p);
   free(hid), free(proj), free(enc), free(mask);
   return out;
 }
 
-/* Runs dir on a fresh kctx, fast (a new dif_fast: its cache keys on this
+/* Runs dir on a fresh kctx, fast (a new dif__fast: its cache keys on this
  * load's addresses) or exact. */
 static float *run_on(run_fn fn, const char *dir, bool fast, int64_t *n) {
   kenv e;
   kenv_init(&e, 2);
-  dif_fast *f = NULL;
-  dif_error err;
-  dif_error_clear(&err);
-  if (fast) CHECK_STATUS(dif_fast_new(bf16_backend, &f, &err), DIF_OK, err.msg, "");
+  dif__fast *f = NULL;
+  dif__error err;
+  dif__error_clear(&err);
+  if (fast) CHECK_STATUS(dif__fast_new(bf16_backend, &f, &err), DIF_OK, err.msg, "");
   e.k.fast = f;
   float *out = fn(dir, &e.k, n);
   if (f) {
-    dif_fast_stats st;
-    dif_fast_get_stats(f, &st);
+    dif__fast_stats st;
+    dif__fast_get_stats(f, &st);
     CHECK_MSG(st.fallbacks == 0, "%lld fast products fell back: %s", (long long)st.fallbacks,
               st.first_fallback);
   }
-  dif_fast_free(f);
+  dif__fast_free(f);
   kenv_free(&e);
   return out;
 }
@@ -577,7 +579,7 @@ static double rel_l2(const float *a, const float *b, int64_t n) {
 
 static void check_model(const char *rel, run_fn fn) {
   char orig[512];
-  snprintf(orig, sizeof orig, "%s", dif_test_path("golden/models"));
+  snprintf(orig, sizeof orig, "%s", dif__test_path("golden/models"));
   strcat(orig, "/"), strcat(orig, rel);
   for (int fast = 0; fast < 2; fast++) {
     if (fast && !bf16_backend) {
@@ -620,27 +622,27 @@ static size_t heap_in_use(void) {
 }
 
 TEST(f16_load_allocates_no_f32_copy) {
-  dif_error err;
-  dif_error_clear(&err);
-  dif_unet u32, u16;
+  dif__error err;
+  dif__error_clear(&err);
+  dif__unet u32, u16;
   size_t h0 = heap_in_use();
-  CHECK_STATUS(dif_unet_load(dif_test_path("golden/models/tiny-sd/unet"), &u32, &err), DIF_OK,
+  CHECK_STATUS(dif__unet_load(dif__test_path("golden/models/tiny-sd/unet"), &u32, &err), DIF_OK,
                err.msg, "");
   const size_t grow32 = heap_in_use() - h0;
   const char *dir = converted("tiny-sd/unet", F16);
   h0 = heap_in_use();
-  CHECK_STATUS(dif_unet_load(dir, &u16, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__unet_load(dir, &u16, &err), DIF_OK, err.msg, "");
   const size_t grow16 = heap_in_use() - h0;
   /* what the F16 file may cost on top: the float32 form of its 1-D tensors
    * (and an allocation's overhead each); its matrices' float32 form would
    * be far more */
   size_t vec = 0, mat = 0, nvec = 0;
-  for (size_t i = 0; i < dif_st_count(u16.weights); i++) {
-    const dif_st_entry *e = dif_st_entry_at(u16.weights, i);
+  for (size_t i = 0; i < dif__st_count(u16.weights); i++) {
+    const dif__st_entry *e = dif__st_entry_at(u16.weights, i);
     if (e->ndim <= 1)
-      vec += 4 * (size_t)dif_st_numel(e), nvec++;
+      vec += 4 * (size_t)dif__st_numel(e), nvec++;
     else
-      mat += 4 * (size_t)dif_st_numel(e);
+      mat += 4 * (size_t)dif__st_numel(e);
   }
   printf("  load heap: F32 file %zu bytes, F16 file %zu bytes; float32 form of the 1-D tensors "
          "%zu, of the matrices %zu\n",
@@ -648,12 +650,12 @@ TEST(f16_load_allocates_no_f32_copy) {
   CHECK(grow16 <= grow32 + vec + 64 * nvec);
   CHECK(vec + 64 * nvec < mat / 10);
   /* the matrices point into the file mapping, in F16 */
-  const dif_weight ws[3] = {u16.conv_in_w, u16.time_w1, u16.down[0].res[0].conv1_w};
-  for (int i = 0; i < 3; i++) CHECK(ws[i].dtype == DIF_DTYPE_F16 && ws[i].mapped);
-  const dif_st_entry *e = dif_st_find(u16.weights, "conv_in.weight");
-  CHECK(e && u16.conv_in_w.data == dif_st_data(u16.weights, e));
-  dif_unet_free(&u32);
-  dif_unet_free(&u16);
+  const dif__weight ws[3] = {u16.conv_in_w, u16.time_w1, u16.down[0].res[0].conv1_w};
+  for (int i = 0; i < 3; i++) CHECK(ws[i].dtype == DIF__DTYPE_F16 && ws[i].mapped);
+  const dif__st_entry *e = dif__st_find(u16.weights, "conv_in.weight");
+  CHECK(e && u16.conv_in_w.data == dif__st_data(u16.weights, e));
+  dif__unet_free(&u32);
+  dif__unet_free(&u16);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -662,10 +664,10 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 int main(void) {
-  for (int i = 0; i < dif_backend_count() && !bf16_backend; i++) {
-    const dif_backend *b = dif_backend_row_at(i)->backend;
+  for (int i = 0; i < dif__backend_count() && !bf16_backend; i++) {
+    const dif__backend *b = dif__backend_row_at(i)->backend;
     char why[256];
-    if (b && b->supports(DIF_DTYPE_BF16, why, sizeof why)) bf16_backend = b;
+    if (b && b->supports(DIF__DTYPE_BF16, why, sizeof why)) bf16_backend = b;
   }
   printf("fast path: %s\n", bf16_backend ? bf16_backend->name : "no bf16 backend here: skipped");
   snprintf(tmp_root, sizeof tmp_root, "/tmp/dif-test-typed-XXXXXX");
@@ -683,5 +685,5 @@ int main(void) {
   RUN(models_from_16_bit_folders);
   RUN(f16_load_allocates_no_f32_copy);
   nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-  return dif_test_finish();
+  return dif__test_finish();
 }

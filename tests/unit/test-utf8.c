@@ -1,11 +1,11 @@
-/* The UTF-8 validity check, as both its callers see it: dif_utf8_validate
+/* The UTF-8 validity check, as both its callers see it: dif__utf8_validate
  * (the tokenizer, ftfy) and the prompt API (dif_prompt_add_text,
  * dif_prompt_set_negative). Both must refuse the same byte strings —
  * overlong forms, surrogates, code points above U+10FFFF, stray and missing
  * continuation bytes, bytes that never occur in UTF-8 — and name the same
  * byte offset, that of the first byte of the first bad sequence (RFC 3629).
  * A definition-based decoder below is the reference. Since issue 18 both go
- * through text/utf8's dif_utf8_valid; this test was written first, against
+ * through text/utf8's dif__utf8_valid; this test was written first, against
  * the two checks of before (text_clean's and a utf8proc loop in
  * api/prompt.c), which both passed it. */
 #include "test.h"
@@ -49,13 +49,13 @@ static void check_one(dif_prompt *p, const char *s) {
   int valid = ref_valid((const unsigned char *)s, len, &off);
   char where[48];
   snprintf(where, sizeof where, "byte offset %zu", off);
-  dif_error err = {0};
+  dif__error err = {0};
   dif_status want = valid ? DIF_OK : DIF_ERR_INVALID_ARGUMENT;
   const char *sub = valid ? "" : where;
-  CHECK_STATUS(dif_utf8_validate(s, len, &err), want, err.msg, sub);
-  dif_u32buf cps = {0};
-  CHECK_STATUS(dif_utf8_decode(s, len, &cps, &err), want, err.msg, sub);
-  dif_u32buf_free(&cps);
+  CHECK_STATUS(dif__utf8_validate(s, len, &err), want, err.msg, sub);
+  dif__u32buf cps = {0};
+  CHECK_STATUS(dif__utf8_decode(s, len, &cps, &err), want, err.msg, sub);
+  dif__u32buf_free(&cps);
   CHECK_STATUS(dif_prompt_set_negative(p, s), want, dif_prompt_last_error(p), sub);
   n_checked++;
 }
@@ -148,5 +148,5 @@ TEST(exhaustive_two_bytes) {
 int main(void) {
   RUN(cases);
   RUN(exhaustive_two_bytes);
-  return dif_test_finish();
+  return dif__test_finish();
 }

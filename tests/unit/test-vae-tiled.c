@@ -1,4 +1,4 @@
-/* dif_vae_decode_tiled on the tiny VAE: the tile walk and blending against an
+/* dif__vae_decode_tiled on the tiny VAE: the tile walk and blending against an
  * independent transcription of diffusers' tiled_decode (every tile kept, as
  * diffusers does), closeness to the untiled decode for an image of several
  * tiles, the one-tile case, and argument checks. */
@@ -9,12 +9,12 @@
 #include "models/vae.h"
 #include "ops_test_util.h"
 
-static dif_vae vae;
+static dif__vae vae;
 
-/* diffusers' AutoencoderKL.tiled_decode, line by line, on dif_vae_decode. */
+/* diffusers' AutoencoderKL.tiled_decode, line by line, on dif__vae_decode. */
 static void reference_tiled(kenv *e, const float *z, int64_t B, int64_t h, int64_t w, int64_t tile,
                             float *out) {
-  const int64_t f = dif_vae_scale(&vae), L = vae.latent_ch, C = vae.out_ch;
+  const int64_t f = dif__vae_scale(&vae), L = vae.latent_ch, C = vae.out_ch;
   const int64_t TL = tile / f;
   const int64_t overlap = (int64_t)((double)TL * (1 - 0.25));
   const int64_t blend = (int64_t)((double)tile * 0.25), limit = tile - blend;
@@ -23,8 +23,8 @@ static void reference_tiled(kenv *e, const float *z, int64_t B, int64_t h, int64
   for (int64_t j = 0; j < w; j += overlap) nj++;
   float **px = calloc((size_t)(ni * nj), sizeof *px);
   int64_t *th = calloc((size_t)(ni * nj), sizeof *th), *tw = calloc((size_t)(ni * nj), sizeof *tw);
-  dif_error err;
-  dif_error_clear(&err);
+  dif__error err;
+  dif__error_clear(&err);
   for (int64_t a = 0; a < ni; a++)
     for (int64_t b = 0; b < nj; b++) {
       int64_t i = a * overlap, j = b * overlap;
@@ -35,7 +35,7 @@ static void reference_tiled(kenv *e, const float *z, int64_t B, int64_t h, int64
           for (int64_t x = 0; x < ww; x++)
             lt[(p * hh + y) * ww + x] = z[(p * h + i + y) * w + j + x];
       float *d = fbuf((size_t)(B * C * hh * f * ww * f));
-      CHECK(dif_vae_decode(&vae, &e->k, lt, B, hh, ww, d, NULL, NULL, &err) == DIF_OK);
+      CHECK(dif__vae_decode(&vae, &e->k, lt, B, hh, ww, d, NULL, NULL, &err) == DIF_OK);
       px[a * nj + b] = d;
       th[a * nj + b] = hh * f;
       tw[a * nj + b] = ww * f;
@@ -84,18 +84,19 @@ static void reference_tiled(kenv *e, const float *z, int64_t B, int64_t h, int64
 /* nmse_max < 0: closeness to the whole decode not checked. */
 static void check_tiled(int64_t B, int64_t h, int64_t w, int64_t tile, double nmse_max,
                         uint64_t seed) {
-  const int64_t f = dif_vae_scale(&vae), n = B * vae.out_ch * h * f * w * f;
+  const int64_t f = dif__vae_scale(&vae), n = B * vae.out_ch * h * f * w * f;
   float *z = frand((size_t)(B * vae.latent_ch * h * w), seed, -2, 2);
   float *got = fbuf((size_t)n), *want = fbuf((size_t)n), *whole = fbuf((size_t)n);
   for (int64_t i = 0; i < n; i++) got[i] = NAN; /* every pixel must be written */
   kenv e;
   kenv_init(&e, 3);
-  dif_error err;
-  dif_error_clear(&err);
-  CHECK_MSG(dif_vae_decode_tiled(&vae, &e.k, z, B, h, w, tile, got, &err) == DIF_OK, "%s", err.msg);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK_MSG(dif__vae_decode_tiled(&vae, &e.k, z, B, h, w, tile, got, &err) == DIF_OK, "%s",
+            err.msg);
   reference_tiled(&e, z, B, h, w, tile ? tile : vae.sample_size, want);
   CHECK_SAME(got, want, (size_t)n);
-  CHECK(dif_vae_decode(&vae, &e.k, z, B, h, w, whole, NULL, NULL, &err) == DIF_OK);
+  CHECK(dif__vae_decode(&vae, &e.k, z, B, h, w, whole, NULL, NULL, &err) == DIF_OK);
   double num = 0, den = 0, mx = 0;
   for (int64_t i = 0; i < n; i++) {
     double d = (double)got[i] - whole[i];
@@ -127,27 +128,27 @@ TEST(one_tile_is_the_plain_decode) {
   float *a = fbuf((size_t)n), *b = fbuf((size_t)n);
   kenv e;
   kenv_init(&e, 3);
-  dif_error err;
-  dif_error_clear(&err);
-  CHECK(dif_vae_decode_tiled(&vae, &e.k, z, 1, h, w, 32, a, &err) == DIF_OK);
-  CHECK(dif_vae_decode(&vae, &e.k, z, 1, h, w, b, NULL, NULL, &err) == DIF_OK);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK(dif__vae_decode_tiled(&vae, &e.k, z, 1, h, w, 32, a, &err) == DIF_OK);
+  CHECK(dif__vae_decode(&vae, &e.k, z, 1, h, w, b, NULL, NULL, &err) == DIF_OK);
   CHECK_SAME(a, b, (size_t)n);
-  CHECK_STATUS(dif_vae_decode_tiled(&vae, &e.k, z, 1, h, w, 12, a, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif__vae_decode_tiled(&vae, &e.k, z, 1, h, w, 12, a, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "multiple of 8");
   kenv_free(&e);
   free(z), free(a), free(b);
 }
 
 int main(void) {
-  dif_error err;
-  dif_error_clear(&err);
-  if (dif_vae_load(dif_test_path("golden/models/tiny-sd/vae"), &vae, &err) != DIF_OK) {
+  dif__error err;
+  dif__error_clear(&err);
+  if (dif__vae_load(dif__test_path("golden/models/tiny-sd/vae"), &vae, &err) != DIF_OK) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
-  CHECK(dif_vae_scale(&vae) == 2 && vae.sample_size == 32);
+  CHECK(dif__vae_scale(&vae) == 2 && vae.sample_size == 32);
   RUN(tiles_match_diffusers_walk);
   RUN(one_tile_is_the_plain_decode);
-  dif_vae_free(&vae);
-  return dif_test_finish();
+  dif__vae_free(&vae);
+  return dif__test_finish();
 }

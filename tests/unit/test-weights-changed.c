@@ -18,7 +18,7 @@ static bool copy_model(void) {
   snprintf(dir, sizeof dir, "/tmp/dif-weights-XXXXXX");
   if (!mkdtemp(dir)) return false;
   char cmd[4096];
-  snprintf(cmd, sizeof cmd, "cp -R '%s/.' '%s/'", dif_test_path("golden/models/tiny-sd"), dir);
+  snprintf(cmd, sizeof cmd, "cp -R '%s/.' '%s/'", dif__test_path("golden/models/tiny-sd"), dir);
   return system(cmd) == 0;
 }
 
@@ -102,5 +102,5 @@ int main(void) {
   RUN(truncated_in_place_is_refused_before_the_run);
   RUN(rewritten_in_place_is_refused);
   RUN(replaced_by_rename_runs_on);
-  return dif_test_finish();
+  return dif__test_finish();
 }

@@ -12,13 +12,13 @@
 #include "test.h"
 
 typedef struct rec {
-  dif_safetensors *st;
+  dif__safetensors *st;
   int seen, mismatched, has_calls;
 } rec;
 
 static void on_tensor(void *user, const char *name, int ndim, const int64_t *shape) {
   rec *r = user;
-  const dif_st_entry *e = dif_st_find(r->st, name);
+  const dif__st_entry *e = dif__st_find(r->st, name);
   int same = e && e->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = e->shape[i] == shape[i];
   if (!same) {
@@ -31,37 +31,37 @@ static void on_tensor(void *user, const char *name, int ndim, const int64_t *sha
 static int on_has(void *user, const char *name) {
   rec *r = user;
   r->has_calls++;
-  return dif_st_find(r->st, name) != NULL;
+  return dif__st_find(r->st, name) != NULL;
 }
 
 static void check_folder(const char *rel, const char *file, int kind) {
   char dir[4096], path[4200];
-  snprintf(dir, sizeof dir, "%s", dif_test_path(rel));
+  snprintf(dir, sizeof dir, "%s", dif__test_path(rel));
   snprintf(path, sizeof path, "%s/%s", dir, file);
   rec r = {0};
-  dif_error err;
-  dif_error_clear(&err);
-  CHECK_MSG(dif_st_open(path, &r.st, &err) == DIF_OK, "%s", err.msg);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK_MSG(dif__st_open(path, &r.st, &err) == DIF_OK, "%s", err.msg);
   if (!r.st) return;
-  dif_wl_recorder hooks = {on_tensor, on_has, &r};
-  dif_wl_set_recorder(&hooks);
+  dif__wl_recorder hooks = {on_tensor, on_has, &r};
+  dif__wl_set_recorder(&hooks);
   dif_status s;
   if (kind == 0) {
-    dif_unet u;
-    if (!(s = dif_unet_load(dir, &u, &err))) dif_unet_free(&u);
+    dif__unet u;
+    if (!(s = dif__unet_load(dir, &u, &err))) dif__unet_free(&u);
   } else if (kind == 1) {
-    dif_vae v;
-    if (!(s = dif_vae_load(dir, &v, &err))) dif_vae_free(&v);
+    dif__vae v;
+    if (!(s = dif__vae_load(dir, &v, &err))) dif__vae_free(&v);
   } else {
-    dif_clip_text t;
-    if (!(s = dif_clip_text_load(dir, &t, &err))) dif_clip_text_free(&t);
+    dif__clip_text t;
+    if (!(s = dif__clip_text_load(dir, &t, &err))) dif__clip_text_free(&t);
   }
-  dif_wl_set_recorder(NULL);
+  dif__wl_set_recorder(NULL);
   CHECK_MSG(s == DIF_OK, "%s", err.msg);
-  CHECK_MSG(r.mismatched == 0 && (size_t)r.seen == dif_st_count(r.st),
+  CHECK_MSG(r.mismatched == 0 && (size_t)r.seen == dif__st_count(r.st),
             "%s: recorded %d tensors (%d mismatched), the file has %zu", rel, r.seen, r.mismatched,
-            dif_st_count(r.st));
-  dif_st_close(r.st);
+            dif__st_count(r.st));
+  dif__st_close(r.st);
 }
 
 TEST(unet_schema) {
@@ -79,5 +79,5 @@ int main(void) {
   RUN(unet_schema);
   RUN(vae_schema);
   RUN(clip_text_schema);
-  return dif_test_finish();
+  return dif__test_finish();
 }

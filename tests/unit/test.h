@@ -5,8 +5,8 @@
  * program exits non-zero if any check failed, and prints
  * "N passed, N failed" as its last line.
  */
-#ifndef DIF_TEST_H
-#define DIF_TEST_H
+#ifndef DIF__TEST_H
+#define DIF__TEST_H
 
 #include <math.h>
 #include <stdint.h>
@@ -16,19 +16,19 @@
 
 #include "dif.h"
 
-extern int dif_test_checks_failed;
-extern int dif_test_passed, dif_test_failed;
+extern int dif__test_checks_failed;
+extern int dif__test_passed, dif__test_failed;
 
 #define TEST(name) static void test_##name(void)
-#define RUN(name) dif_test_run(#name, test_##name)
-void dif_test_run(const char *name, void (*fn)(void));
-int dif_test_finish(void);
+#define RUN(name) dif__test_run(#name, test_##name)
+void dif__test_run(const char *name, void (*fn)(void));
+int dif__test_finish(void);
 
 #define CHECK(cond)                                                                                \
   do {                                                                                             \
     if (!(cond)) {                                                                                 \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      dif_test_checks_failed++;                                                                    \
+      dif__test_checks_failed++;                                                                   \
     }                                                                                              \
   } while (0)
 
@@ -38,7 +38,7 @@ int dif_test_finish(void);
       fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);                     \
       fprintf(stderr, __VA_ARGS__);                                                                \
       fputc('\n', stderr);                                                                         \
-      dif_test_checks_failed++;                                                                    \
+      dif__test_checks_failed++;                                                                   \
     }                                                                                              \
   } while (0)
 
@@ -51,21 +51,21 @@ int dif_test_finish(void);
       fprintf(stderr, "%s:%d: expected %s%s%s, got %s: \"%s\"\n", __FILE__, __LINE__,              \
               dif_status_string(want), (substr) ? " with message containing " : "",                \
               (substr) ? (const char *)(substr) : "", dif_status_string(st_), m_ ? m_ : "(null)"); \
-      dif_test_checks_failed++;                                                                    \
+      dif__test_checks_failed++;                                                                   \
     }                                                                                              \
   } while (0)
 
 /* Deterministic random numbers for tests (splitmix64). */
-uint64_t dif_test_rand_u64(uint64_t *state);
-float dif_test_rand_uniform(uint64_t *state, float lo, float hi);
-void dif_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
+uint64_t dif__test_rand_u64(uint64_t *state);
+float dif__test_rand_uniform(uint64_t *state, float lo, float hi);
+void dif__test_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
 
 /* Normalised MSE Σ(a-b)² / Σb² (b = reference; Σb² = 0 gives plain MSE) and
  * max |a - b|. */
-double dif_test_nmse(const float *a, const double *ref, size_t n);
-double dif_test_maxabs(const float *a, const double *ref, size_t n);
+double dif__test_nmse(const float *a, const double *ref, size_t n);
+double dif__test_maxabs(const float *a, const double *ref, size_t n);
 
 /* Path under the source tree's tests/ directory, in a static buffer. */
-const char *dif_test_path(const char *rel);
+const char *dif__test_path(const char *rel);
 
 #endif

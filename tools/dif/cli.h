@@ -1,10 +1,10 @@
 /* cli.h — shared pieces of the dif command. */
-#ifndef DIF_TOOLS_CLI_H
-#define DIF_TOOLS_CLI_H
+#ifndef DIF__TOOLS_CLI_H
+#define DIF__TOOLS_CLI_H
 
 #include <dif.h>
 
-#define DIF_CLI_VERSION "0.1"
+#define DIF__CLI_VERSION "0.1"
 
 /* A loaded context, or NULL after printing why. model: a folder or a
  * single-file checkpoint, whose configs come from config (NULL: none).

@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "pan")) return cli_pan(argc - 2, argv + 2);
   if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
     const char *m = dif_default_model_dir();
-    printf("dif %s (libdif %s), BLAS kernels %s, default model %s\n", DIF_CLI_VERSION,
+    printf("dif %s (libdif %s), BLAS kernels %s, default model %s\n", DIF__CLI_VERSION,
            dif_version_string(), dif_blas_core(), m ? m : "(none)");
     return 0;
   }

@@ -14,8 +14,8 @@
  * an error naming the parameter and what it accepts, as is a parameter
  * without a value ("--no --ar 16:9").
  */
-#ifndef DIF_TOOLS_MJ_PROMPT_H
-#define DIF_TOOLS_MJ_PROMPT_H
+#ifndef DIF__TOOLS_MJ_PROMPT_H
+#define DIF__TOOLS_MJ_PROMPT_H
 
 #include <stdbool.h>
 #include <stddef.h>

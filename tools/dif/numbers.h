@@ -10,8 +10,8 @@
  * '10x'" into err, for the caller to prefix with the option's name as the
  * user typed it.
  */
-#ifndef DIF_TOOLS_NUMBERS_H
-#define DIF_TOOLS_NUMBERS_H
+#ifndef DIF__TOOLS_NUMBERS_H
+#define DIF__TOOLS_NUMBERS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -21,7 +21,7 @@
  *       i gets row i. libdif reproduces it by running prompt i as a batch of
  *       20 (every row draws the same numbers whatever its prompt) and keeping
  *       row i. A batch of 20 is above DIF_MAX_BATCH, so this mode calls the
- *       pipeline layer (dif_generate) directly: 20× the work, ~30 min.
+ *       pipeline layer (dif__generate) directly: 20× the work, ~30 min.
  *   --protocol per-image — one generator per picture seeded with the seed,
  *       what `dif generate --seed N` and the semantic tests do.
  * With the batched protocol every seed-0 picture is also compared with
@@ -85,32 +85,32 @@ static double generate(dif_context *ctx, const char *text, const uint8_t *image,
  * one generator (see the top of this file). */
 static double generate_row(dif_context *ctx, const char *text, uint64_t seed, int row, int batch,
                            uint8_t *px) {
-  dif_part part = {DIF_PART_TEXT, text, NULL, 1.0f};
-  dif_request r = {.parts = &part,
-                   .n_parts = 1,
-                   .blend = DIF_BLEND_RULE_SUM,
-                   .width = SIDE,
-                   .height = SIDE,
-                   .steps = 25,
-                   .batch = batch,
-                   .guidance = 3,
-                   .prior_steps = 25,
-                   .prior_guidance = 2,
-                   .noise_level = 0,
-                   .text_to_prior = true,
-                   .seed = seed};
-  dif_arena arena;
-  dif_arena_init(&arena, 16u << 20);
-  dif_kctx k = dif_ctx_kernels(ctx, &arena);
-  dif_result res;
-  dif_error err = {0};
+  dif__part part = {DIF__PART_TEXT, text, NULL, 1.0f};
+  dif__request r = {.parts = &part,
+                    .n_parts = 1,
+                    .blend = DIF__BLEND_RULE_SUM,
+                    .width = SIDE,
+                    .height = SIDE,
+                    .steps = 25,
+                    .batch = batch,
+                    .guidance = 3,
+                    .prior_steps = 25,
+                    .prior_guidance = 2,
+                    .noise_level = 0,
+                    .text_to_prior = true,
+                    .seed = seed};
+  dif__arena arena;
+  dif__arena_init(&arena, 16u << 20);
+  dif__kctx k = dif__ctx_kernels(ctx, &arena);
+  dif__result res;
+  dif__error err = {0};
   double t0 = now();
-  dif_status st = dif_generate(&ctx->models, &k, &r, &res, &err);
+  dif_status st = dif__generate(&ctx->models, &k, &r, &res, &err);
   double t = now() - t0;
-  dif_arena_free(&arena);
+  dif__arena_free(&arena);
   if (st) die(text, err.msg);
   memcpy(px, res.rgb + (size_t)row * SIDE * SIDE * 3, SIDE * SIDE * 3);
-  dif_result_free(&res);
+  dif__result_free(&res);
   return t / batch;
 }
 
