@@ -196,7 +196,7 @@ static dif_status attention_blockwise(const dif__kctx *k, const dif__attention_p
 }
 
 dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, const float *q,
-                         const float *kk, const float *v, float *out, dif__error *err) {
+                          const float *kk, const float *v, float *out, dif__error *err) {
   dif_status st = check_params(k, p, q, kk, v, out, err);
   if (st != DIF_OK) return st;
   const int64_t tq = p->tq, tk = p->tk, dim = p->dim;

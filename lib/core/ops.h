@@ -209,7 +209,7 @@ typedef struct dif__attention_params {
  * sum, the partial output rescaled when the maximum grows), so scratch is
  * q_slice × k_block + q_slice × dim floats (q_slice 0: 256 rows). */
 dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, const float *q,
-                         const float *kk, const float *v, float *out, dif__error *err);
+                          const float *kk, const float *v, float *out, dif__error *err);
 
 /* ---- embeddings ---- */
 

@@ -42,7 +42,7 @@ static dif_status core(const dif__attn *a, const dif__kctx *k, const float *q, c
       ap.mask_ld = S;
     }
     s = dif__attention(k, &ap, q + b * T * inner, kk + b * S * inner, v + b * S * inner,
-                      o + b * T * inner, err);
+                       o + b * T * inner, err);
   }
   return s;
 }

@@ -784,7 +784,8 @@ static dif_status fix_latin_ligatures(const uint32_t *t, size_t n, dif__u32buf *
   out->n = 0;
   for (size_t i = 0; i < n && !st; i++) {
     const dif__ftfy_ligature *lig = NULL;
-    if (t[i] >= dif__ftfy_ligatures[0].cp && t[i] <= dif__ftfy_ligatures[dif__ftfy_n_ligatures - 1].cp)
+    if (t[i] >= dif__ftfy_ligatures[0].cp &&
+        t[i] <= dif__ftfy_ligatures[dif__ftfy_n_ligatures - 1].cp)
       for (size_t k = 0; k < dif__ftfy_n_ligatures; k++)
         if (dif__ftfy_ligatures[k].cp == t[i]) lig = &dif__ftfy_ligatures[k];
     if (lig)

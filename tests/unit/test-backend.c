@@ -312,7 +312,8 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
         dif__linear_acc(&e.k, x, M, K, dif__weight_f32(w.f, N * K), b, N, yd);
       else
         dif__linear(&e.k, x, M, K, dif__weight_f32(w.f, N * K), b, N, yd);
-      CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not dif__linear's bits", what);
+      CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not dif__linear's bits",
+                what);
       free(yd);
     }
     /* a second call reuses the cached primitive and gives the same bits */

@@ -271,22 +271,22 @@ TEST(rejects_bad_arguments) {
   p.ld_v = p.ld_k;
   p.ld_o = 7; /* < heads·dim */
   dif__error_clear(&err);
-  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
-               "row strides");
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "row strides");
   p = base(2, 0, 2, 4);
   p.ld_v = p.ld_k;
-  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
-               "bad shape");
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "bad shape");
   p = base(2, 3, 2, 4);
   p.ld_v = p.ld_k;
   p.mask = buf, p.mask_ld = 2; /* < tk */
-  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
-               "mask_ld");
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "mask_ld");
   p = base(2, 3, 2, 4);
   p.ld_v = p.ld_k;
   p.k_block = -1;
-  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
-               "k_block -1");
+  CHECK_STATUS(dif__attention(&e.k, &p, buf, buf, buf, buf, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "k_block -1");
   kenv_free(&e);
 }
 
