@@ -20,6 +20,8 @@ typedef struct dif__sample_edit {
   uint64_t mask_xxh3;
   int32_t rect[4]; /* MASK_RECT: x, y, width, height */
   dif__edit op;    /* DIF__EDIT_NONE: none */
+  bool crop;       /* dif_sample_set_mask_crop: padding_mask_crop with crop_padding */
+  int32_t crop_padding;
 } dif__sample_edit;
 
 void dif__sample_edit_free(dif__sample_edit *e);

@@ -483,8 +483,7 @@ static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif__image *res
     *init = &s->init;
     if (s->init.width != width || s->init.height != height) {
       /* diffusers' VaeImageProcessor resizes with PIL's Lanczos */
-      int filter = dif__resample_supported(1) ? 1 : 3;
-      if (dif__image_resize(&s->init, width, height, filter, NULL, resized, &err))
+      if (dif__image_resize(&s->init, width, height, DIF__RESAMPLE_LANCZOS, NULL, resized, &err))
         return sfail(s, err.status, "init image: %s", err.msg);
       *init = resized;
     }
@@ -543,6 +542,8 @@ static dif_status run(dif_sample *s) {
                     .strength = s->strength,
                     .mask = mask,
                     .soft_mask = soft,
+                    .mask_crop = s->edit.crop,
+                    .mask_crop_padding = s->edit.crop_padding,
                     .on_step = on_step,
                     .step_user = s,
                     .text_to_prior = true,

@@ -161,8 +161,8 @@ dif_status dif__clip_preprocess_from_config(const dif__config *cfg, dif__clip_pr
                      dif__config_path(cfg), (long long)r);
   if (!dif__resample_supported((int)r))
     return dif__fail(err, DIF_ERR_UNSUPPORTED,
-                     "%s: key 'resample' = %lld (%s) is not supported (libdif implements 2 "
-                     "BILINEAR, 3 BICUBIC, 4 BOX)",
+                     "%s: key 'resample' = %lld (%s) is not supported (libdif implements 1 "
+                     "LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX)",
                      dif__config_path(cfg), (long long)r, name);
   p->resample = (int)r;
   if ((s = dif__config_num_opt(cfg, "rescale_factor", 1.0 / 255.0, &p->rescale_factor, err)))

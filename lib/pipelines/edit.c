@@ -97,9 +97,8 @@ dif_status dif__edit_canvas(const dif__edit *e, const dif__image *pic, int feath
   dif__image scaled = {0};
   const dif__image *in = pic;
   if (p.iw != pic->width || p.ih != pic->height) {
-    int filter = dif__resample_supported(DIF__RESAMPLE_LANCZOS) ? DIF__RESAMPLE_LANCZOS
-                                                                : DIF__RESAMPLE_BICUBIC;
-    if ((s = dif__image_resize(pic, p.iw, p.ih, filter, NULL, &scaled, err))) return s;
+    if ((s = dif__image_resize(pic, p.iw, p.ih, DIF__RESAMPLE_LANCZOS, NULL, &scaled, err)))
+      return s;
     in = &scaled;
   }
   size_t n = (size_t)p.cw * (size_t)p.ch;
@@ -131,9 +130,7 @@ dif_status dif__mask_from_image(const dif__image *m, int width, int height, cons
   const dif__image *in = m;
   dif_status s = DIF_OK;
   if (m->width != width || m->height != height) {
-    int filter = dif__resample_supported(DIF__RESAMPLE_LANCZOS) ? DIF__RESAMPLE_LANCZOS
-                                                                : DIF__RESAMPLE_BICUBIC;
-    if ((s = dif__image_resize(m, width, height, filter, NULL, &scaled, err))) {
+    if ((s = dif__image_resize(m, width, height, DIF__RESAMPLE_LANCZOS, NULL, &scaled, err))) {
       dif__error_prefix(err, "%s", what);
       return s;
     }
