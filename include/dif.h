@@ -635,10 +635,9 @@ DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8
  * only the mask's white part is repainted, by the sample's prompt, as
  * diffusers' StableDiffusionInpaintPipeline (v0.26.3) does:
  *   - the mask (a file: PNG, JPEG, WebP; or RGB8 pixels, copied) is scaled
- *     to the sample's size when its size differs (libdif resizes with
- *     bicubic, diffusers with Lanczos: pixels at the mask's edge may then
- *     fall differently), turned grey as PIL's convert("L") does (ITU-R
- *     601-2 luma), and binarized: grey >= 128 (0.5) repaints, below keeps;
+ *     to the sample's size when its size differs (Pillow's Lanczos, as
+ *     diffusers), turned grey as PIL's convert("L") does (ITU-R 601-2
+ *     luma), and binarized: grey >= 128 (0.5) repaints, below keeps;
  *   - the init image's strength applies: DIF_VARY_STRONG (1) repaints the
  *     masked part from noise, DIF_VARY_SUBTLE (0.6) keeps its layout and
  *     colours (set it with dif_sample_set_init_image_file);

@@ -483,8 +483,7 @@ static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif_image *resi
     *init = &s->init;
     if (s->init.width != width || s->init.height != height) {
       /* diffusers' VaeImageProcessor resizes with PIL's Lanczos */
-      int filter = dif_resample_supported(1) ? 1 : 3;
-      if (dif_image_resize(&s->init, width, height, filter, NULL, resized, &err))
+      if (dif_image_resize(&s->init, width, height, DIF_RESAMPLE_LANCZOS, NULL, resized, &err))
         return sfail(s, err.status, "init image: %s", err.msg);
       *init = resized;
     }

@@ -36,9 +36,24 @@ static double bicubic_filter(double x) {
   return 0.0;
 }
 
+/* Pillow's sinc_filter and lanczos_filter (a = 3): libm's sin, as Pillow
+ * calls it (glibc's sin is correctly rounded in practice on x86-64, so the
+ * weights are Pillow's bit for bit on the same libm). */
+static double sinc_filter(double x) {
+  if (x == 0.0) return 1.0;
+  x = x * M_PI;
+  return sin(x) / x;
+}
+
+static double lanczos_filter(double x) {
+  if (-3.0 <= x && x < 3.0) return sinc_filter(x) * sinc_filter(x / 3);
+  return 0.0;
+}
+
 static const resample_filter BOX = {box_filter, 0.5};
 static const resample_filter BILINEAR = {bilinear_filter, 1.0};
 static const resample_filter BICUBIC = {bicubic_filter, 2.0};
+static const resample_filter LANCZOS = {lanczos_filter, 3.0};
 
 const char *dif_resample_name(int f) {
   static const char *const names[] = {"NEAREST", "LANCZOS", "BILINEAR",
@@ -51,6 +66,7 @@ static const resample_filter *filter_of(int f) {
   case DIF_RESAMPLE_BOX: return &BOX;
   case DIF_RESAMPLE_BILINEAR: return &BILINEAR;
   case DIF_RESAMPLE_BICUBIC: return &BICUBIC;
+  case DIF_RESAMPLE_LANCZOS: return &LANCZOS;
   default: return NULL;
   }
 }
@@ -72,13 +88,14 @@ static void coeffs_free(coeffs *c) {
   *c = (coeffs){0};
 }
 
-/* Pillow's precompute_coeffs (with box = (0, in_size)) followed by
- * normalize_coeffs_8bpc, for count positions starting at first. */
-static dif_status coeffs_make(int in_size, int out_size, int first, int count,
+/* Pillow's precompute_coeffs over the source interval [in0, in1] (float,
+ * as Pillow's box) followed by normalize_coeffs_8bpc, for count positions
+ * starting at first. */
+static dif_status coeffs_make(int in_size, float in0, float in1, int out_size, int first, int count,
                               const resample_filter *f, coeffs *c, dif_error *err) {
   *c = (coeffs){0};
-  /* Pillow: scale = (double)(in1 - in0) / outSize with float in0 = 0, in1 = inSize. */
-  double scale = (double)((float)in_size - 0.0f) / out_size;
+  /* Pillow: scale = (double)(in1 - in0) / outSize, the difference in float. */
+  double scale = (double)(in1 - in0) / out_size;
   double filterscale = scale < 1.0 ? 1.0 : scale;
   double support = f->support * filterscale;
   double ks = ceil(support) * 2 + 1;
@@ -98,7 +115,7 @@ static dif_status coeffs_make(int in_size, int out_size, int first, int count,
   const double one = (double)(1 << PRECISION_BITS);
   for (int i = 0; i < count; i++) {
     int xx = first + i;
-    double center = 0.0f + (xx + 0.5) * scale; /* in0 + (xx + 0.5) * scale */
+    double center = in0 + (xx + 0.5) * scale;
     double ww = 0.0;
     double ss = 1.0 / filterscale;
     int xmin = (int)(center - support + 0.5);
@@ -216,16 +233,20 @@ static void run_passes(const dif_image *in, int x0, int w, int h, int ry0, int r
   }
 }
 
-/* Resamples the window into out (allocated by the caller). */
-static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, int y0, int w, int h,
-                           const resample_filter *f, dif_image *out, dif_error *err) {
-  /* Pillow: need_horizontal = xsize != imIn->xsize, need_vertical likewise. */
-  const bool need_h = out_w != in->width, need_v = out_h != in->height;
+/* Resamples the window of the box's resize into out (allocated by the
+ * caller). */
+static dif_status resample(const dif_image *in, int out_w, int out_h, const float box[4], int x0,
+                           int y0, int w, int h, const resample_filter *f, dif_image *out,
+                           dif_error *err) {
+  /* Pillow: need_horizontal = xsize != imIn->xsize || box[0] || box[2] != xsize. */
+  const bool need_h = out_w != in->width || box[0] != 0.0f || box[2] != (float)out_w,
+             need_v = out_h != in->height || box[1] != 0.0f || box[3] != (float)out_h;
   coeffs cv = {0}, ch = {0};
   uint8_t *tmp = NULL;
   /* Input rows the output window needs. */
   int ry0 = y0, ry1 = y0 + h;
-  dif_status s = need_v ? coeffs_make(in->height, out_h, y0, h, f, &cv, err) : DIF_OK;
+  dif_status s =
+      need_v ? coeffs_make(in->height, box[1], box[3], out_h, y0, h, f, &cv, err) : DIF_OK;
   if (!s && need_v) {
     ry0 = cv.bounds[0];
     ry1 = cv.bounds[0] + cv.bounds[1];
@@ -235,7 +256,7 @@ static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, in
       if (b > ry1) ry1 = b;
     }
   }
-  if (!s && need_h) s = coeffs_make(in->width, out_w, x0, w, f, &ch, err);
+  if (!s && need_h) s = coeffs_make(in->width, box[0], box[2], out_w, x0, w, f, &ch, err);
   const size_t n = (size_t)(ry1 - ry0) * (size_t)w * 3;
   if (!s && (need_h || (need_v && in->width != w)) && !(tmp = malloc(n ? n : 1)))
     s = dif_fail_oom(err, "resize intermediate", n);
@@ -246,32 +267,73 @@ static dif_status resample(const dif_image *in, int out_w, int out_h, int x0, in
   return s;
 }
 
-dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, int x0, int y0, int w,
-                                   int h, int filter_id, const dif_image_limits *limits,
-                                   dif_image *out, dif_error *err) {
-  *out = (dif_image){0};
+/* Pillow's checks of the arguments (Image.resize and _resize). */
+static dif_status check_args(const dif_image *in, int out_w, int out_h, const float box[4],
+                             int filter_id, dif_error *err) {
   if (!in || !in->rgb || in->width <= 0 || in->height <= 0)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: empty input image");
   if (out_w <= 0 || out_h <= 0)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: output size %dx%d", out_w, out_h);
-  if (x0 < 0 || y0 < 0 || w <= 0 || h <= 0 || x0 > out_w - w || y0 > out_h - h)
+  for (int i = 0; i < 4; i++)
+    if (!isfinite(box[i]))
+      return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "resize: box coordinate %d is not finite", i);
+  if (box[0] < 0 || box[1] < 0 || box[2] > (float)in->width || box[3] > (float)in->height ||
+      box[2] < box[0] || box[3] < box[1])
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
-                    "resize: window %dx%d at (%d, %d) outside the %dx%d output", w, h, x0, y0,
-                    out_w, out_h);
-  const resample_filter *f = filter_of(filter_id);
-  if (!f) {
+                    "resize: box (%g, %g, %g, %g) is not inside the %dx%d image (or ends before "
+                    "it starts)",
+                    (double)box[0], (double)box[1], (double)box[2], (double)box[3], in->width,
+                    in->height);
+  if (!filter_of(filter_id)) {
     const char *name = dif_resample_name(filter_id);
     return dif_fail(err, DIF_ERR_UNSUPPORTED, "resize: resampling filter %d%s%s is not supported",
                     filter_id, name ? " = " : "", name ? name : "");
   }
-  dif_status s = dif_image_alloc(out, w, h, limits, err);
+  return DIF_OK;
+}
+
+static dif_status resize_window(const dif_image *in, int out_w, int out_h, const float box[4],
+                                int x0, int y0, int w, int h, int filter_id,
+                                const dif_image_limits *limits, dif_image *out, dif_error *err) {
+  *out = (dif_image){0};
+  dif_status s = check_args(in, out_w, out_h, box, filter_id, err);
   if (s) return s;
+  if (x0 < 0 || y0 < 0 || w <= 0 || h <= 0 || x0 > out_w - w || y0 > out_h - h)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "resize: window %dx%d at (%d, %d) outside the %dx%d output", w, h, x0, y0,
+                    out_w, out_h);
+  if ((s = dif_image_alloc(out, w, h, limits, err))) return s;
   out->exif_orientation = in->exif_orientation;
-  if ((s = resample(in, out_w, out_h, x0, y0, w, h, f, out, err))) dif_image_free(out);
+  /* Pillow's _resize: a box of whole pixels the output's size is a crop. */
+  if (box[0] == floorf(box[0]) && box[1] == floorf(box[1]) && box[2] - box[0] == (float)out_w &&
+      box[3] - box[1] == (float)out_h) {
+    for (int y = 0; y < h; y++)
+      memcpy(out->rgb + (size_t)y * (size_t)w * 3,
+             in->rgb + (((size_t)((int)box[1] + y0 + y) * (size_t)in->width) +
+                        (size_t)((int)box[0] + x0)) *
+                           3,
+             (size_t)w * 3);
+    return DIF_OK;
+  }
+  if ((s = resample(in, out_w, out_h, box, x0, y0, w, h, filter_of(filter_id), out, err)))
+    dif_image_free(out);
   return s;
+}
+
+dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, int x0, int y0, int w,
+                                   int h, int filter_id, const dif_image_limits *limits,
+                                   dif_image *out, dif_error *err) {
+  const float box[4] = {0, 0, in ? (float)in->width : 0, in ? (float)in->height : 0};
+  return resize_window(in, out_w, out_h, box, x0, y0, w, h, filter_id, limits, out, err);
 }
 
 dif_status dif_image_resize(const dif_image *in, int out_w, int out_h, int filter,
                             const dif_image_limits *limits, dif_image *out, dif_error *err) {
   return dif_image_resize_window(in, out_w, out_h, 0, 0, out_w, out_h, filter, limits, out, err);
+}
+
+dif_status dif_image_resize_box(const dif_image *in, int out_w, int out_h, const float box[4],
+                                int filter, const dif_image_limits *limits, dif_image *out,
+                                dif_error *err) {
+  return resize_window(in, out_w, out_h, box, 0, 0, out_w, out_h, filter, limits, out, err);
 }

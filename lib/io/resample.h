@@ -13,10 +13,13 @@
  *     are computed and normalised to sum 1 in double, then converted to
  *     fixed point with 22 fractional bits (rounded half away from zero);
  *   - each sum starts at 1 << 21 (round half up) and is clamped to 0..255.
- * The filters are numbered as PIL.Image.Resampling. BOX, BILINEAR and BICUBIC
- * are implemented: their kernels are plain arithmetic. NEAREST (a separate
- * affine-transform path in Pillow), HAMMING and LANCZOS (which call libm's
- * sin/cos, whose last bit is not portable) are refused.
+ * The filters are numbered as PIL.Image.Resampling. BOX, BILINEAR, BICUBIC
+ * and LANCZOS (Pillow's lanczos_filter: sinc(x)·sinc(x/3) on [-3, 3), with
+ * libm's sin as Pillow calls it: the weights are Pillow's bit for bit where
+ * both use the same libm, glibc's here, whose sin is correctly rounded in
+ * practice; tests/unit/test-resample.c checks them against Pillow's
+ * output) are implemented. NEAREST (a separate affine-transform path in
+ * Pillow) and HAMMING are refused.
  *
  * The weights are computed with -ffp-contract=off (see CMakeLists.txt), as
  * Pillow's x86-64 builds compute them: no fused multiply-add.
@@ -60,5 +63,15 @@ dif_status dif_image_resize(const dif_image *in, int out_w, int out_h, int filte
 dif_status dif_image_resize_window(const dif_image *in, int out_w, int out_h, int x0, int y0, int w,
                                    int h, int filter, const dif_image_limits *limits,
                                    dif_image *out, dif_error *err);
+
+/* Pillow's Image.resize((out_w, out_h), filter, box): the source region
+ * box = (x0, y0, x1, y1) (floats, inside the image, x1 >= x0, y1 >= y0; an
+ * empty box is allowed as in Pillow: its edge is sampled, as diffusers'
+ * resize_mode "fill" does) is resized to out_w x out_h. A box of whole
+ * pixels of the output's size is a crop (Pillow's shortcut). Errors as
+ * dif_image_resize; a box outside the image is DIF_ERR_INVALID_ARGUMENT. */
+dif_status dif_image_resize_box(const dif_image *in, int out_w, int out_h, const float box[4],
+                                int filter, const dif_image_limits *limits, dif_image *out,
+                                dif_error *err);
 
 #endif

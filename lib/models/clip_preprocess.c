@@ -161,8 +161,8 @@ dif_status dif_clip_preprocess_from_config(const dif_config *cfg, dif_clip_prepr
                     dif_config_path(cfg), (long long)r);
   if (!dif_resample_supported((int)r))
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
-                    "%s: key 'resample' = %lld (%s) is not supported (libdif implements 2 "
-                    "BILINEAR, 3 BICUBIC, 4 BOX)",
+                    "%s: key 'resample' = %lld (%s) is not supported (libdif implements 1 "
+                    "LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX)",
                     dif_config_path(cfg), (long long)r, name);
   p->resample = (int)r;
   if ((s = dif_config_num_opt(cfg, "rescale_factor", 1.0 / 255.0, &p->rescale_factor, err)))

@@ -97,9 +97,7 @@ dif_status dif_edit_canvas(const dif_edit *e, const dif_image *pic, int feather,
   dif_image scaled = {0};
   const dif_image *in = pic;
   if (p.iw != pic->width || p.ih != pic->height) {
-    int filter =
-        dif_resample_supported(DIF_RESAMPLE_LANCZOS) ? DIF_RESAMPLE_LANCZOS : DIF_RESAMPLE_BICUBIC;
-    if ((s = dif_image_resize(pic, p.iw, p.ih, filter, NULL, &scaled, err))) return s;
+    if ((s = dif_image_resize(pic, p.iw, p.ih, DIF_RESAMPLE_LANCZOS, NULL, &scaled, err))) return s;
     in = &scaled;
   }
   size_t n = (size_t)p.cw * (size_t)p.ch;
@@ -131,9 +129,7 @@ dif_status dif_mask_from_image(const dif_image *m, int width, int height, const 
   const dif_image *in = m;
   dif_status s = DIF_OK;
   if (m->width != width || m->height != height) {
-    int filter =
-        dif_resample_supported(DIF_RESAMPLE_LANCZOS) ? DIF_RESAMPLE_LANCZOS : DIF_RESAMPLE_BICUBIC;
-    if ((s = dif_image_resize(m, width, height, filter, NULL, &scaled, err))) {
+    if ((s = dif_image_resize(m, width, height, DIF_RESAMPLE_LANCZOS, NULL, &scaled, err))) {
       dif_error_prefix(err, "%s", what);
       return s;
     }

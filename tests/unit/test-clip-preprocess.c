@@ -264,11 +264,9 @@ TEST(resize_window_equals_full_resize) {
 TEST(resize_errors) {
   dif_error err;
   dif_image in = noise_image(4, 4, 1), out;
-  CHECK_STATUS(dif_image_resize(&in, 2, 2, DIF_RESAMPLE_LANCZOS, NULL, &out, &err),
-               DIF_ERR_UNSUPPORTED, err.msg, "LANCZOS");
-  CHECK(out.rgb == NULL);
   CHECK_STATUS(dif_image_resize(&in, 2, 2, DIF_RESAMPLE_NEAREST, NULL, &out, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "NEAREST");
+  CHECK(out.rgb == NULL);
   CHECK_STATUS(dif_image_resize(&in, 2, 2, DIF_RESAMPLE_HAMMING, NULL, &out, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "HAMMING");
   CHECK_STATUS(dif_image_resize(&in, 2, 2, 17, NULL, &out, &err), DIF_ERR_UNSUPPORTED, err.msg,
@@ -367,7 +365,6 @@ TEST(config_errors_are_named) {
   } cases[] = {
       {"{\"do_pad\": true}", DIF_ERR_UNSUPPORTED, "fe/preprocessor_config.json: do_pad"},
       {"{\"resample\": 0}", DIF_ERR_UNSUPPORTED, "'resample' = 0 (NEAREST) is not supported"},
-      {"{\"resample\": 1}", DIF_ERR_UNSUPPORTED, "LANCZOS"},
       {"{\"resample\": 5}", DIF_ERR_UNSUPPORTED, "HAMMING"},
       {"{\"resample\": 9}", DIF_ERR_BAD_MODEL, "'resample' = 9 is not a PIL resampling filter"},
       {"{\"resample\": \"bicubic\"}", DIF_ERR_BAD_MODEL, "'resample'"},
