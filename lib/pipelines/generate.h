@@ -76,6 +76,11 @@ typedef struct dif_request {
    * each latent cell's mean, so the kept part fades into the repainted one. */
   const float *mask;
   bool soft_mask;
+  /* diffusers' padding_mask_crop (mask_crop.h): repaint the region around
+   * the mask, grown by mask_crop_padding >= 0 pixels, at the full size, and
+   * paste it back over the init image. Needs a mask that is not soft. */
+  bool mask_crop;
+  int mask_crop_padding;
   dif_trace_fn trace;
   void *trace_user;
   dif_step_fn on_step;

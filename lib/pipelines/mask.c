@@ -10,7 +10,7 @@
 
 #include <stdlib.h>
 
-dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
+dif_status gen_mask_prepare(gen *g, const float *mask, const float *x, gen_mask *out) {
   const dif_request *r = g->r;
   int64_t f = dif_vae_scale(&g->m->vae), H = r->height, W = r->width, h = g->h, w = g->w;
   *out = (gen_mask){0};
@@ -20,7 +20,7 @@ dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out) {
   out->masked_x = gen_floats(g, 3 * H * W, "masked image");
   if (!out->pixel || !out->latent || !out->unet || !out->masked_x) return DIF_ERR_OUT_OF_MEMORY;
   for (int64_t i = 0; i < H * W; i++) {
-    float v = r->mask[i];
+    float v = mask[i];
     out->pixel[i] = r->soft_mask ? v : (v < 0.5f ? 0.0f : 1.0f);
   }
   for (int64_t c = 0; c < 3; c++)

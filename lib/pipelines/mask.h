@@ -12,8 +12,9 @@ typedef struct gen_mask {
   float *masked_x; /* [3, H, W]: x where pixel < 0.5, else 0 */
 } gen_mask;
 
-/* From g->r->mask and the init image x[3, H, W] in [-1, 1]. */
-dif_status gen_mask_prepare(gen *g, const float *x, gen_mask *out);
+/* From mask[H × W] (g->r->mask, or the mask crop's) and the init image
+ * x[3, H, W] in [-1, 1]. */
+dif_status gen_mask_prepare(gen *g, const float *mask, const float *x, gen_mask *out);
 void gen_mask_free(gen_mask *m);
 
 #endif

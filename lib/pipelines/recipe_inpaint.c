@@ -12,12 +12,15 @@
  *     and after every step the unmasked latents are replaced by the image
  *     latents noised to the next timestep (the last step: not noised).
  * v0.26.3 pastes nothing back: the image is the decoded latents, so the
- * kept pixels are the original's through the VAE (without
- * padding_mask_crop, which libdif does not offer). */
+ * kept pixels are the original's through the VAE. With padding_mask_crop
+ * (r->mask_crop, mask_crop.h) the run works on the region around the mask,
+ * scaled to the sample's size, and the result is scaled back into it and
+ * laid under the init image's kept pixels. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipelines/mask.h"
+#include "pipelines/mask_crop.h"
 
 typedef struct inpaint {
   gen *g;
@@ -95,15 +98,54 @@ static dif_status inpaint_latents(gen *g, inpaint *p, const float *x, const gen_
   return s;
 }
 
+/* padding_mask_crop: the cut-out image and mask the run works on. */
+static dif_status crop_inputs(gen *g, dif_mask_crop *c, const dif_image **img, const float **mask) {
+  const dif_request *r = g->r;
+  if (r->soft_mask)
+    return dif_fail(g->err, DIF_ERR_INVALID_ARGUMENT,
+                    "the mask crop applies to a mask (an image or a rectangle), not to an edit's "
+                    "feathered mask");
+  dif_status s = dif_mask_crop_prepare(r->init_image, r->mask, r->mask_crop_padding, c, g->err);
+  if (s) return s;
+  const float coords[4] = {(float)c->box[0], (float)c->box[1], (float)c->box[2], (float)c->box[3]};
+  gen_trace(g, coords, 4, "crop.coords");
+  *img = &c->image;
+  *mask = c->mask;
+  return DIF_OK;
+}
+
+/* padding_mask_crop: every image of the batch pasted back (apply_overlay). */
+static dif_status crop_paste(gen *g, const dif_mask_crop *c, dif_result *out) {
+  size_t one = (size_t)out->width * (size_t)out->height * 3;
+  float *t = gen_floats(g, (int64_t)one, "trace");
+  dif_status s = t ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+  for (int i = 0; !s && i < out->count; i++) {
+    uint8_t *px = out->rgb + (size_t)i * one;
+    for (size_t j = 0; j < one; j++) t[j] = px[j];
+    gen_trace(g, t, (int64_t)one, "out.generated_uint8");
+    s = dif_mask_crop_paste(c, g->r->init_image, px, g->err);
+    for (size_t j = 0; !s && j < one; j++) t[j] = px[j];
+    if (!s) gen_trace(g, t, (int64_t)one, "out.image_uint8");
+  }
+  free(t);
+  return s;
+}
+
 dif_status gen_recipe_inpaint(gen *g, dif_result *out) {
   const dif_request *r = g->r;
   const dif_image *img = r->init_image;
+  const float *mask = r->mask;
   bool nine = g->m->unet.in_ch != g->m->vae.latent_ch;
   int64_t B = r->batch, NB = r->guidance > 1.0f ? 2 * B : B, H = r->height, W = r->width;
+  dif_mask_crop crop = {0};
   dif_status s = gen_check_init_size(g, img);
+  if (!s && r->mask_crop) s = crop_inputs(g, &crop, &img, &mask);
   if (!s) s = gen_begin(g, true);
   if (!s) s = gen_condition(g);
-  if (s) return s;
+  if (s) {
+    dif_mask_crop_free(&crop);
+    return s;
+  }
   inpaint p = {.g = g, .n = g->m->vae.latent_ch * g->h * g->w};
   gen_mask mk = {0};
   float *x = gen_floats(g, 3 * H * W, "init image"), *masked = gen_floats(g, p.n, "masked latents"),
@@ -115,7 +157,7 @@ dif_status gen_recipe_inpaint(gen *g, dif_result *out) {
   if (!s) {
     gen_image_to_x(img, x);
     gen_trace(g, x, 3 * H * W, "preprocess.image");
-    s = gen_mask_prepare(g, x, &mk);
+    s = gen_mask_prepare(g, mask, x, &mk);
   }
   p.mlat = mk.latent;
   if (!s) s = inpaint_latents(g, &p, x, &mk, masked);
@@ -124,6 +166,8 @@ dif_status gen_recipe_inpaint(gen *g, dif_result *out) {
     s = gen_denoise(g, concat, nine ? (1 + g->m->vae.latent_ch) * g->h * g->w : 0,
                     nine ? NULL : keep_unmasked, &p);
   if (!s) s = gen_decode(g, out);
+  if (!s && r->mask_crop) s = crop_paste(g, &crop, out);
+  dif_mask_crop_free(&crop);
   gen_mask_free(&mk);
   free(x);
   free(masked);

@@ -60,6 +60,12 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
   if (r->mask && !r->init_image)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "a mask needs an init image (the picture whose masked part is repainted)");
+  if (r->mask_crop &&
+      (!r->mask || r->mask_crop_padding < 0 || r->mask_crop_padding > DIF_MAX_OUTPUT_SIDE))
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    r->mask ? "the mask crop's padding %d must be in 0..%d pixels"
+                            : "the mask crop (padding %d) needs a mask (0..%d pixels)",
+                    r->mask_crop_padding, DIF_MAX_OUTPUT_SIDE);
   if (m->unet.in_ch != m->vae.latent_ch && !r->mask)
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
                     "this is an inpainting model (its UNet takes %lld input channels): it needs "

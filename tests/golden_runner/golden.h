@@ -23,8 +23,7 @@ typedef struct golden {
   int n_roots;              /* >= 1 */
   int checks_passed, checks_failed;
   int cases;
-  int cases_not_run; /* cases of a feature libdif does not offer, each named in the output */
-  dif_kctx k;        /* threads and scratch for the models under test */
+  dif_kctx k; /* threads and scratch for the models under test */
 } golden;
 
 typedef int (*golden_kind_fn)(golden *g, const char *kind_dir);

@@ -2,12 +2,11 @@
  * README-editing.md, cases/inpaint): 4-channel UNets (tiny-sd) and a
  * 9-channel inpainting UNet (tiny-sd-inpaint), free-running from the same
  * seed, image and mask, compared at every recorded tensor at the pipeline
- * tolerances (pipeline_run.c).
- *
- * padding_mask_crop (the crop case) is not offered by libdif: it needs
- * Pillow's Lanczos resize, which io/resample.c does not port (its sin/cos
- * are not bit-portable). Such a case is reported as NOT RUN by name and
- * counted on the summary line; every other case runs in full. */
+ * tolerances (pipeline_run.c). The padding_mask_crop case also checks the
+ * crop box (crop.coords), the generated picture as 8-bit pixels and the
+ * final picture after the paste-back (out.generated_uint8,
+ * out.image_uint8). Every case runs: a setting the runner does not know
+ * fails the case. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +45,42 @@ static void run_case(golden *g, const char *dir, const char *name, const dif_saf
     json_decref(set);
     return;
   }
-  if (json_object_get(set, "padding_mask_crop")) {
-    printf("  NOT RUN %s: padding_mask_crop is not implemented in libdif (it needs Pillow's "
-           "Lanczos resize)\n",
-           name);
-    g->cases_not_run++;
+  /* every setting the case records and the run reproduces (reference_error:
+   * the tensors compared with a float64 replay, pipeline_run.c) */
+  static const char *const known[] = {"model",
+                                      "scheduler",
+                                      "prompt",
+                                      "negative_prompt",
+                                      "image",
+                                      "mask_image",
+                                      "height",
+                                      "width",
+                                      "strength",
+                                      "guidance_scale",
+                                      "num_inference_steps",
+                                      "seed",
+                                      "generator",
+                                      "padding_mask_crop",
+                                      "mask_rect",
+                                      "unet_in_channels",
+                                      "output_type",
+                                      "timesteps",
+                                      "draw_order",
+                                      "reference_error"};
+  const char *key;
+  json_t *val;
+  json_object_foreach(set, key, val) {
+    size_t k = 0;
+    while (k < sizeof known / sizeof *known && strcmp(known[k], key) != 0) k++;
+    if (k == sizeof known / sizeof *known) {
+      golden_fail(g, name, "setting '%s' is not one the runner reproduces", key);
+      json_decref(set);
+      return;
+    }
+  }
+  json_t *crop = json_object_get(set, "padding_mask_crop");
+  if (crop && !json_is_integer(crop)) {
+    golden_fail(g, name, "padding_mask_crop is not an integer");
     json_decref(set);
     return;
   }
@@ -90,6 +120,8 @@ static void run_case(golden *g, const char *dir, const char *name, const dif_saf
                    .init_image = &in.image,
                    .strength = (float)pipeline_num(set, "strength", 1.0),
                    .mask = in.mask,
+                   .mask_crop = crop != NULL,
+                   .mask_crop_padding = crop ? (int)json_integer_value(crop) : 0,
                    .trace = pipeline_on_trace,
                    .trace_user = &rc};
   dif_result res = {0};
