@@ -646,7 +646,8 @@ DIF_API dif_status dif_sample_set_init_image_rgb(dif_sample *sample, const uint8
  *     the init image's after every step; an inpainting model (UNet with 9
  *     input channels: latents, mask, masked-image latents) needs a mask.
  *     Nothing is pasted back (as diffusers): the kept pixels come back
- *     through the VAE, close to but not exactly the init image's.
+ *     through the VAE, close to but not exactly the init image's (unless
+ *     dif_sample_set_mask_crop, below, is set).
  * Masks need an init image: a run with a mask and none fails with
  * DIF_ERR_INVALID_ARGUMENT. A mask and an edit (below) exclude each other:
  * setting one clears the other. NULL path clears the mask. */
@@ -661,6 +662,21 @@ DIF_API dif_status dif_sample_set_mask_rgb(dif_sample *sample, const uint8_t *rg
  * inside the picture fails the run with DIF_ERR_INVALID_ARGUMENT naming it. */
 DIF_API dif_status dif_sample_set_mask_rect(dif_sample *sample, int32_t x, int32_t y, int32_t width,
                                             int32_t height);
+/* Repaint only the region around the mask, in full detail: diffusers'
+ * padding_mask_crop (v0.26.3). The box of the mask's non-zero pixels, grown
+ * by padding pixels on each side and then to the sample's aspect ratio
+ * (inside the picture), is cut from the picture and the mask and scaled to
+ * the sample's size (Pillow's Lanczos, bands left at the sides filled from
+ * the edge), generated there, scaled back into the box, and the picture is
+ * laid over the result where the mask is black (grey levels blend): the
+ * kept pixels are the init image's exactly, not through the VAE. padding
+ * 0..DIF_MAX_OUTPUT_SIDE; DIF_MASK_CROP_NONE turns it off (the default);
+ * anything else is DIF_ERR_INVALID_ARGUMENT. The setting stays when the
+ * mask is replaced; clearing the mask or setting an edit (below) turns it
+ * off. A run with a crop and no mask, or a mask with no white pixel, fails
+ * with DIF_ERR_INVALID_ARGUMENT. Recorded as the mask's "crop_padding". */
+#define DIF_MASK_CROP_NONE (-1)
+DIF_API dif_status dif_sample_set_mask_crop(dif_sample *sample, int32_t padding);
 
 /* The editing tools (Midjourney's Zoom Out, Make Square and Pan) repaint a
  * canvas built around the init image (the "picture", at the sample's size)
@@ -852,11 +868,10 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     scheduler, seed, seed_u64, batch, index (0..batch-1), noise_level, prior_steps,
  *     prior_guidance, prior_scheduler, blend ("sum" or "slerp"), init_image
  *     ({"image", "xxh3", "strength"}), mask ({"image", "xxh3"} or {"rect":
- *     [x, y, width, height]}), edit ({"op": "zoom_out", "make_square" or
- *     "pan", "factor", "direction", "amount", the picture's "width" and
- *     "height"}), model ({"dir", "files": [{"file",
- *     "xxh3"}]}), precision ("exact" or "fast"), libdif; an unknown key is
- *     refused, not ignored;
+ *     [x, y, width, height]}, and "crop_padding" when cropped), edit ({"op": "zoom_out",
+ * "make_square" or "pan", "factor", "direction", "amount", the picture's "width" and "height"}),
+ * model ({"dir", "files": [{"file", "xxh3"}]}), precision ("exact" or "fast"), libdif; an unknown
+ * key is refused, not ignored;
  *   - exact JSON types: counts, sizes and seeds are JSON integers (25.0 is
  *     refused) within the setting's range (no 64-bit value is cut to 32
  *     bits); scales, strengths and weights are numbers within float range;

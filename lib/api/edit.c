@@ -40,7 +40,11 @@ dif_status dif_sample_set_mask_decoded(dif_sample *s, const char *fn, dif_image 
     return dif_sample_fail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
   dif_sample_edit *e = dif_sample_edit_of(s);
+  bool crop = e->crop; /* a new mask keeps the crop */
+  int32_t pad = e->crop_padding;
   dif_sample_edit_free(e);
+  e->crop = crop;
+  e->crop_padding = pad;
   e->mask_kind = MASK_IMAGE;
   e->mask = *img;
   e->mask_source = src;
@@ -92,12 +96,30 @@ DIF_API dif_status dif_sample_set_mask_rect(dif_sample *s, int32_t x, int32_t y,
                            "x, y >= 0 and width, height >= 1, each at most %d",
                            width, height, x, y, DIF_MAX_OUTPUT_SIDE);
   dif_sample_edit *e = dif_sample_edit_of(s);
+  bool crop = e->crop;
+  int32_t pad = e->crop_padding;
   dif_sample_edit_free(e);
+  e->crop = crop;
+  e->crop_padding = pad;
   e->mask_kind = MASK_RECT;
   e->rect[0] = x;
   e->rect[1] = y;
   e->rect[2] = width;
   e->rect[3] = height;
+  return done(s);
+}
+
+DIF_API dif_status dif_sample_set_mask_crop(dif_sample *s, int32_t padding) {
+  dif_status st = usable(s, "dif_sample_set_mask_crop");
+  if (st) return st;
+  if (padding != DIF_MASK_CROP_NONE && (padding < 0 || padding > DIF_MAX_OUTPUT_SIDE))
+    return dif_sample_fail(s, DIF_ERR_INVALID_ARGUMENT,
+                           "dif_sample_set_mask_crop: padding %d must be 0..%d pixels, or "
+                           "DIF_MASK_CROP_NONE (%d) to crop no more",
+                           padding, DIF_MAX_OUTPUT_SIDE, DIF_MASK_CROP_NONE);
+  dif_sample_edit *e = dif_sample_edit_of(s);
+  e->crop = padding != DIF_MASK_CROP_NONE;
+  e->crop_padding = e->crop ? padding : 0;
   return done(s);
 }
 
@@ -184,6 +206,8 @@ void dif_sample_edit_record(const dif_sample_edit *e, json_t *o, int32_t picture
         o, "mask",
         json_pack("{s:[i,i,i,i]}", "rect", e->rect[0], e->rect[1], e->rect[2], e->rect[3]));
   }
+  if (e->mask_kind != MASK_NONE && e->crop)
+    json_object_set_new(json_object_get(o, "mask"), "crop_padding", json_integer(e->crop_padding));
   json_t *edit = NULL;
   if (e->op.op == DIF_EDIT_ZOOM_OUT)
     edit = json_pack("{s:s, s:f}", "op", "zoom_out", "factor", (double)e->op.factor);

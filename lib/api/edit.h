@@ -20,6 +20,8 @@ typedef struct dif_sample_edit {
   uint64_t mask_xxh3;
   int32_t rect[4]; /* MASK_RECT: x, y, width, height */
   dif_edit op;     /* DIF_EDIT_NONE: none */
+  bool crop;       /* dif_sample_set_mask_crop: padding_mask_crop with crop_padding */
+  int32_t crop_padding;
 } dif_sample_edit;
 
 void dif_sample_edit_free(dif_sample_edit *e);

@@ -160,7 +160,8 @@ static const field image_fields[] = {
 static const field init_fields[] = {FIELD("image", K_STR), FIELD("xxh3", K_XXH3),
                                     FIELD("strength", K_NUM)};
 static const field mask_fields[] = {FIELD("image", K_STR), FIELD("xxh3", K_XXH3),
-                                    FIELD("rect", K_ARR)};
+                                    FIELD("rect", K_ARR),
+                                    INT_FIELD("crop_padding", 0, DIF_MAX_OUTPUT_SIDE)};
 static const field edit_fields[] = {FIELD("op", K_STR),
                                     FIELD("factor", K_NUM),
                                     FIELD("direction", K_STR),
@@ -609,6 +610,12 @@ static dif_status apply_edit(dif_sample *s, const json_t *o, const char *dir, wh
         "mask");
     free(abs);
   }
+  const json_t *crop = json_object_get(mask, "crop_padding");
+  if (!st && mask)
+    st = keyed(
+        s,
+        dif_sample_set_mask_crop(s, crop ? (int32_t)json_integer_value(crop) : DIF_MASK_CROP_NONE),
+        "mask.crop_padding");
   if (st || !edit) return st;
   st =
       keyed(s, dif_sample_set_size(s, int_of(edit, "width"), int_of(edit, "height")), "edit.width");

@@ -541,6 +541,8 @@ static dif_status run(dif_sample *s) {
                    .strength = s->strength,
                    .mask = mask,
                    .soft_mask = soft,
+                   .mask_crop = s->edit.crop,
+                   .mask_crop_padding = s->edit.crop_padding,
                    .on_step = on_step,
                    .step_user = s,
                    .text_to_prior = true,

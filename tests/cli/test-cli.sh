@@ -150,6 +150,15 @@ edit_bad "vary --rect outside the picture refused at the run" "not inside the 64
 "$dif" vary first.png --rect 16,16,32,32 "a yellow circle" --steps 2 --seed 4 -q -o rect.png \
   >/dev/null 2>err.txt && "$dif" generate --from rect.png -q -o rect2.png >/dev/null 2>>err.txt \
   && cmp -s rect.png rect2.png && ok "dif vary --rect, reproduced by --from" || bad "vary --rect: $(cat err.txt)"
+"$dif" vary first.png --rect 16,16,16,8 --crop-padding 4 "a yellow circle" --steps 2 --seed 4 -q \
+  -o crop.png >/dev/null 2>err.txt && [ "$(png_size crop.png)" = 64x64 ] \
+  && "$dif" generate --from crop.png -q -o crop2.png >/dev/null 2>>err.txt && cmp -s crop.png crop2.png \
+  && ! cmp -s crop.png rect.png && ok "dif vary --crop-padding (padding_mask_crop), reproduced by --from" \
+  || bad "vary --crop-padding: $(cat err.txt)"
+edit_bad "vary --crop-padding -1 refused" "dif vary: --crop-padding: " vary first.png --rect 0,0,8,8 \
+  --crop-padding -1
+edit_bad "zoom --crop-padding is not its option" "is not an option of this command" zoom first.png \
+  --factor 2 --crop-padding 4
 edit_bad "vary --factor is not its option" "is not an option of this command" vary first.png \
   --mask "$mask" --factor 2
 edit_bad "a picture without a record on an SD model needs a prompt" "PROMPT: missing" zoom \

@@ -73,6 +73,8 @@ TEST(null_handles) {
   CHECK_STATUS(dif_sample_set_pan(NULL, DIF_DIRECTION_LEFT, 0.5f), DIF_ERR_INVALID_ARGUMENT,
                dif_last_error(), "NULL");
   CHECK_STATUS(dif_sample_clear_edit(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
+  CHECK_STATUS(dif_sample_set_mask_crop(NULL, 4), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
   dif_prompt_free(NULL);
   dif_sample_free(NULL);
 }
@@ -231,6 +233,21 @@ TEST(mask_and_edit_errors) {
   CHECK(dif_sample_set_pan(s, DIF_DIRECTION_RIGHT, 1.0f) == DIF_OK);
   CHECK(dif_sample_set_size(s, 4096, 32) == DIF_OK);
   CHECK_STATUS(dif_sample_run(s), DIF_ERR_LIMIT, dif_sample_last_error(s), "DIF_MAX_OUTPUT_SIDE");
+  /* the mask crop: its padding; a run without a mask, or with an all-black one */
+  CHECK_STATUS(dif_sample_set_mask_crop(s, -2), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "padding -2 must be 0..4096");
+  CHECK_STATUS(dif_sample_set_mask_crop(s, DIF_MAX_OUTPUT_SIDE + 1), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "padding 4097");
+  CHECK(dif_sample_set_size(s, 32, 32) == DIF_OK);
+  CHECK(dif_sample_clear_edit(s) == DIF_OK && dif_sample_set_mask_file(s, NULL) == DIF_OK);
+  CHECK(dif_sample_set_mask_crop(s, 4) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "the mask crop (padding 4) needs a mask");
+  uint8_t black[32 * 32 * 3] = {0};
+  CHECK(dif_sample_set_mask_rgb(s, black, 32, 32, 96) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "this 32x32 mask is all black");
+  CHECK(dif_sample_set_mask_crop(s, DIF_MASK_CROP_NONE) == DIF_OK);
   CHECK(dif_sample_clear_edit(s) == DIF_OK && dif_sample_set_mask_file(s, NULL) == DIF_OK);
   CHECK(dif_sample_image_count(s) == 0);
   dif_sample_free(s);

@@ -138,6 +138,12 @@ TEST(types_and_ranges_are_exact) {
   apply_refused(ctx, "{" PROMPT ",\"mask\":{\"image\":\"m.png\"}}", "\"mask.xxh3\" is missing");
   apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[0,0,8,8],\"blur\":1}}",
                 "unknown key \"mask.blur\"");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[0,0,8,8],\"crop_padding\":-1}}",
+                "\"mask.crop_padding\" must be an integer from 0 to 4096");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[0,0,8,8],\"crop_padding\":\"4\"}}",
+                "\"mask.crop_padding\" must be a JSON integer");
+  apply_refused(ctx, "{" PROMPT ",\"mask\":{\"rect\":[0,0,8,8],\"crop_padding\":4.5}}",
+                "\"mask.crop_padding\"");
   apply_refused(ctx, "{" PROMPT ",\"edit\":{\"op\":\"zoom_in\",\"width\":64,\"height\":64}}",
                 "\"edit.op\" must be");
   apply_refused(ctx, "{" PROMPT ",\"edit\":{\"op\":\"zoom_out\",\"width\":64,\"height\":64}}",

@@ -21,6 +21,7 @@ typedef struct edit_opts {
   float factor, amount, strength;
   int square, subtle, direction, steps, quiet, verbose;
   int has_rect, rect[4]; /* --rect X,Y,W,H */
+  int crop_padding;      /* --crop-padding N; -1: none */
   int has_seed;
   uint64_t seed;
 } edit_opts;
@@ -35,6 +36,9 @@ static void help(const edit_opts *o) {
            "  to the picture; grey >= 128 repaints) with PROMPT.\n"
            "  --mask FILE      the mask (PNG, JPEG or WebP; white = repaint)\n"
            "  --rect X,Y,W,H   or a rectangle of the picture, in pixels\n"
+           "  --crop-padding N repaint only the region around the mask (grown by N\n"
+           "                   pixels) at full size and paste it back: the rest keeps\n"
+           "                   its exact pixels (diffusers' padding_mask_crop)\n"
            "  --subtle         keep the region's layout (strength %.1f; default strong, %.1f)\n",
            (double)DIF_VARY_SUBTLE, (double)DIF_VARY_STRONG);
   else if (o->t == ZOOM)
@@ -111,7 +115,8 @@ static int option(edit_opts *o, int argc, char **argv, int *i) {
   char err[160];
   static const char *const with_value[] = {"--mask",   "--rect",      "-m",       "--prior",
                                            "-o",       "--strength",  "--steps",  "--seed",
-                                           "--factor", "--direction", "--amount", NULL};
+                                           "--factor", "--direction", "--amount", "--crop-padding",
+                                           NULL};
   int k = 0;
   while (with_value[k] && strcmp(a, with_value[k])) k++;
   if (!with_value[k]) return 0;
@@ -125,7 +130,13 @@ static int option(edit_opts *o, int argc, char **argv, int *i) {
     o->mask = v;
   else if (!strcmp(a, "--rect") && o->t == VARY)
     return parse_rect(o, v);
-  else if (!strcmp(a, "-m"))
+  else if (!strcmp(a, "--crop-padding") && o->t == VARY) {
+    if (num_int(v, 0, DIF_MAX_OUTPUT_SIDE, &n, err, sizeof err)) {
+      bad(o, a, err);
+      return -1;
+    }
+    o->crop_padding = (int)n;
+  } else if (!strcmp(a, "-m"))
     o->model = v;
   else if (!strcmp(a, "--prior"))
     o->prior = v;
@@ -296,9 +307,14 @@ static dif_status set_edit(const edit_opts *o, dif_sample *s, const char **what)
   *what = o->t == VARY   ? (o->has_rect ? "--rect" : "--mask")
           : o->t == ZOOM ? (o->square ? "--square" : "--factor")
                          : "--amount";
-  if (o->t == VARY && o->has_rect)
-    return dif_sample_set_mask_rect(s, o->rect[0], o->rect[1], o->rect[2], o->rect[3]);
-  if (o->t == VARY) return dif_sample_set_mask_file(s, o->mask);
+  if (o->t == VARY) {
+    dif_status m = o->has_rect
+                       ? dif_sample_set_mask_rect(s, o->rect[0], o->rect[1], o->rect[2], o->rect[3])
+                       : dif_sample_set_mask_file(s, o->mask);
+    if (m || o->crop_padding < 0) return m;
+    *what = "--crop-padding";
+    return dif_sample_set_mask_crop(s, o->crop_padding);
+  }
   if (o->t == ZOOM)
     return o->square ? dif_sample_set_make_square(s) : dif_sample_set_zoom_out(s, o->factor);
   return dif_sample_set_pan(s, (dif_direction)o->direction, o->amount);
@@ -393,7 +409,8 @@ static edit_opts defaults(tool t, const char *cmd) {
                      .amount = 0.5f,
                      .strength = NAN,
                      .direction = -1,
-                     .steps = -1};
+                     .steps = -1,
+                     .crop_padding = -1};
 }
 
 int cli_vary(int argc, char **argv) {

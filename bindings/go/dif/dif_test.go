@@ -425,6 +425,13 @@ func TestEditingTools(t *testing.T) {
 	if _, err := run(dif.MaskRect(8, 8, 16, 16)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := run(dif.MaskRect(8, 8, 16, 16), dif.MaskCrop(4)); err != nil {
+		t.Fatalf("mask crop: %v", err)
+	}
+	if _, err := run(dif.MaskRect(8, 8, 16, 16), dif.MaskCrop(-5)); err == nil ||
+		!strings.Contains(err.Error(), "padding -5") {
+		t.Fatalf("mask crop -5: %v", err)
+	}
 	if _, err := run(dif.ZoomOut(9)); err == nil || !strings.Contains(err.Error(), "(1, 4]") {
 		t.Fatalf("zoom 9: %v", err)
 	}

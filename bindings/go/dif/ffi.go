@@ -13,6 +13,9 @@ import "unsafe"
 
 // The #define constants of dif.h.
 
+// MaskCropNone is DIF_MASK_CROP_NONE in dif.h.
+const MaskCropNone = -1
+
 // MaxBatch is DIF_MAX_BATCH in dif.h.
 const MaxBatch = 16
 
@@ -395,6 +398,10 @@ func difSampleSetMaskRGB(sample *C.dif_sample, rgb *uint8, width int32, height i
 
 func difSampleSetMaskRect(sample *C.dif_sample, x int32, y int32, width int32, height int32) Status {
 	return Status(C.dif_sample_set_mask_rect(sample, C.int32_t(x), C.int32_t(y), C.int32_t(width), C.int32_t(height)))
+}
+
+func difSampleSetMaskCrop(sample *C.dif_sample, padding int32) Status {
+	return Status(C.dif_sample_set_mask_crop(sample, C.int32_t(padding)))
 }
 
 func difSampleSetZoomOut(sample *C.dif_sample, factor float32) Status {

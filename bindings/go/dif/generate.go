@@ -144,6 +144,13 @@ func MaskRect(x, y, w, h int) Option {
 	})
 }
 
+// MaskCrop repaints only the region around the mask (grown by padding
+// pixels, 0..4096) at the full size and pastes it back over the picture:
+// diffusers' padding_mask_crop (dif.h, dif_sample_set_mask_crop).
+func MaskCrop(padding int) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetMaskCrop(s, int32(padding)) })
+}
+
 // ZoomOut shrinks the init image by factor (1 < factor <= 4) into the centre
 // of a canvas of its size and paints the border (dif.h, the editing tools).
 func ZoomOut(factor float32) Option {

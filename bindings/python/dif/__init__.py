@@ -379,7 +379,7 @@ def _as_prompt(prompt):
 
 _SETTINGS = ("width", "height", "steps", "guidance", "prior_steps", "prior_guidance",
              "scheduler", "seed", "batch", "noise_level", "blend", "init_image", "strength",
-             "mask", "mask_rect", "zoom_out", "make_square", "pan")
+             "mask", "mask_rect", "mask_crop", "zoom_out", "make_square", "pan")
 _DIRECTIONS = {"left": 0, "right": 1, "up": 2, "down": 3}
 
 
@@ -469,6 +469,8 @@ class _Sample:
         if o.get("mask_rect") is not None:
             x, y, w, h = o["mask_rect"]
             self._check(_dll.dif_sample_set_mask_rect(s, x, y, w, h))
+        if o.get("mask_crop") is not None:
+            self._check(_dll.dif_sample_set_mask_crop(s, o["mask_crop"]))
         if o.get("zoom_out") is not None:
             self._check(_dll.dif_sample_set_zoom_out(s, o["zoom_out"]))
         if o.get("make_square"):
@@ -721,7 +723,10 @@ class Context:
                   with init_image, one edit (dif.h, masked generation and the
                   editing tools): mask (a path or image, white = repaint:
                   Vary Region; strength dif.VARY_STRONG or dif.VARY_SUBTLE),
-                  mask_rect (x, y, w, h), zoom_out (1 < factor <= 4),
+                  mask_rect (x, y, w, h), mask_crop (padding in pixels:
+                  repaint the region around the mask at full size and
+                  paste it back, diffusers' padding_mask_crop),
+                  zoom_out (1 < factor <= 4),
                   make_square (True), pan ((direction, amount): "left",
                   "right", "up", "down", 0 < amount <= 1).
                   Unset ones keep the library's defaults (dif.h section 7: seed 0,

@@ -10,6 +10,7 @@ import enum as _enum
 
 # #define constants
 
+DIF_MASK_CROP_NONE = -1
 DIF_MAX_BATCH = 16
 DIF_MAX_GUIDANCE = 100
 DIF_MAX_IMAGE_PIXELS = 67108864
@@ -507,6 +508,12 @@ FUNCTIONS = {
         [_C.POINTER(dif_sample), _C.c_int32, _C.c_int32, _C.c_int32, _C.c_int32],
         ('sample', 'x', 'y', 'width', 'height'),
         'dif_status dif_sample_set_mask_rect(dif_sample *sample, int32_t x, int32_t y, int32_t width, int32_t height)',
+    ),
+    'dif_sample_set_mask_crop': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_int32],
+        ('sample', 'padding'),
+        'dif_status dif_sample_set_mask_crop(dif_sample *sample, int32_t padding)',
     ),
     'dif_sample_set_zoom_out': (
         dif_status,

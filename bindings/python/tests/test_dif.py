@@ -341,6 +341,14 @@ def test_editing_tools(models, tmp_path):
         assert vary[0].shape == (32, 32, 3)
         rect = sd.generate("a red cat", mask_rect=(8, 8, 16, 16), output="numpy", **base)
         assert np.array_equal(vary[0], rect[0])  # the same mask, as pixels or a rectangle
+        crop = sd.generate("a red cat", mask_rect=(8, 8, 16, 16), mask_crop=4, output="numpy", **base)
+        picture = np.asarray(PIL.Image.open(INPUT_PNG).convert("RGB"))
+        keep = np.ones((32, 32), dtype=bool)
+        keep[8:24, 8:24] = False
+        assert np.array_equal(crop[0][keep], picture[keep])  # pasted back: the kept pixels exactly
+        with pytest.raises(dif.Error) as e:
+            sd.generate("a red cat", mask_rect=(8, 8, 16, 16), mask_crop=-5, **base)
+        assert "padding -5" in e.value.message
         zoom = sd.generate("a red cat", zoom_out=2.0, output="numpy", **base)
         assert zoom[0].shape == (32, 32, 3)
         pan = sd.generate("a red cat", pan=("left", 0.5), output="numpy", **base)
