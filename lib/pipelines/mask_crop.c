@@ -90,11 +90,13 @@ static dif_status canvas(int width, int height, dif_image *out, dif_error *err) 
   return s;
 }
 
-/* A band of the fill: resized.resize(size, box=edge) pasted at (dx, dy). */
+/* A band of the fill: resized.resize(size, box=edge) pasted at (dx, dy).
+ * diffusers gives no filter there: Pillow's default for RGB and L images,
+ * BICUBIC. */
 static dif_status fill_band(const dif_image *resized, int bw, int bh, const float box[4], int dx,
                             int dy, dif_image *out, dif_error *err) {
   dif_image band;
-  dif_status s = dif_image_resize_box(resized, bw, bh, box, DIF_RESAMPLE_LANCZOS, NULL, &band, err);
+  dif_status s = dif_image_resize_box(resized, bw, bh, box, DIF_RESAMPLE_BICUBIC, NULL, &band, err);
   if (!s) paste(out, &band, dx, dy);
   dif_image_free(&band);
   return s;

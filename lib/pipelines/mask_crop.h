@@ -8,8 +8,8 @@
  *           back inside the picture;
  *   in      the init image and the mask cut to that box and resized to
  *           W × H with resize_mode "fill" (Lanczos to fit, centred, the
- *           uncovered bands filled from the edge rows/columns by a Lanczos
- *           resize of an empty source box);
+ *           uncovered bands filled from the edge rows/columns by a resize of
+ *           an empty source box with Pillow's default filter, BICUBIC);
  *   out     apply_overlay: the generated W × H image resized into the box
  *           with resize_mode "crop" (Lanczos to cover, centred, cut), laid
  *           on a black W × H canvas, and the whole init image composited
