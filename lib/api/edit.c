@@ -60,6 +60,8 @@ DIF_API dif_status dif_sample_set_mask_file(dif_sample *s, const char *path) {
     if (e->mask_kind != MASK_NONE) {
       dif_sample_edit_free(e);
     }
+    e->crop = false; /* dif.h: clearing the mask turns the crop off */
+    e->crop_padding = 0;
     return done(s);
   }
   dif_image img;
