@@ -56,6 +56,8 @@ typedef struct options {
   bool keep, blocks, ops, sgemm_ref, reps_set;
   int tile;                /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision; /* --precision: exact (the default here), fast or auto */
+  dif_dtype wdtype;        /* --weights-dtype: the random weights' dtype (default F32) */
+  int steps, prior_steps;  /* --steps, --prior-steps: the unclip case's (default 20, 25) */
 } options;
 
 typedef enum case_kind {
@@ -595,13 +597,15 @@ static dif_status prior_pass(void *st, run_ctx *r, dif_error *err) {
 }
 
 /* A whole generation through the public API (dif.h), as a user runs it. */
-#define UNCLIP_STEPS 20
-#define UNCLIP_PRIOR_STEPS 25
+#define UNCLIP_STEPS 20       /* the default decoder steps (--steps) */
+#define UNCLIP_PRIOR_STEPS 25 /* the default prior steps (--prior-steps) */
+#define UNCLIP_MAX_STEPS 100  /* the most either option takes */
 typedef struct unclip_state {
   dif_context *ctx;
   dif_prompt *prompt;
   dif_sample *sample;
-  double t[UNCLIP_STEPS + UNCLIP_PRIOR_STEPS + 1]; /* t[k]: when progress step k was reported */
+  int steps, prior_steps;
+  double t[2 * UNCLIP_MAX_STEPS + 1]; /* t[k]: when progress step k was reported */
   int total;
 } unclip_state;
 
@@ -623,23 +627,23 @@ static dif_status unclip_pass(void *st, run_ctx *r, dif_error *err) {
     snprintf(err->msg, sizeof err->msg, "%s", dif_sample_last_error(u->sample));
     return s;
   }
-  if (u->total != UNCLIP_STEPS + UNCLIP_PRIOR_STEPS) {
+  if (u->total != u->steps + u->prior_steps) {
     snprintf(err->msg, sizeof err->msg, "progress counted %d steps, expected %d", u->total,
-             UNCLIP_STEPS + UNCLIP_PRIOR_STEPS);
+             u->steps + u->prior_steps);
     return DIF_ERR_INTERNAL;
   }
   /* Progress is reported after each step, prior steps first. */
-  double prior_end = u->t[UNCLIP_PRIOR_STEPS], dec_end = u->t[u->total];
-  double step_min = 1e30, step_max = 0;
-  for (int k = UNCLIP_PRIOR_STEPS + 2; k <= u->total; k++) {
+  double prior_end = u->t[u->prior_steps], dec_end = u->t[u->total];
+  double step_min = u->steps > 1 ? 1e30 : 0, step_max = 0;
+  for (int k = u->prior_steps + 2; k <= u->total; k++) {
     double d = u->t[k] - u->t[k - 1];
     step_min = d < step_min ? d : step_min;
     step_max = d > step_max ? d : step_max;
   }
   printf("    text encoders + prior (%d steps): %.2f s | decoder (%d steps): %.2f s (first step "
          "%.2f s, then %.2f..%.2f s per step) | VAE decode + output: %.2f s\n",
-         UNCLIP_PRIOR_STEPS, prior_end - t0, UNCLIP_STEPS, dec_end - prior_end,
-         u->t[UNCLIP_PRIOR_STEPS + 1] - prior_end, step_min, step_max, end - dec_end);
+         u->prior_steps, prior_end - t0, u->steps, dec_end - prior_end,
+         u->t[u->prior_steps + 1] - prior_end, step_min, step_max, end - dec_end);
   return DIF_OK;
 }
 
@@ -798,6 +802,8 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   case CASE_UNCLIP: {
     unclip_state *u = xmalloc(sizeof *u);
     memset(u, 0, sizeof *u);
+    u->steps = o->steps;
+    u->prior_steps = o->prior_steps;
     if (dif_context_new(&u->ctx) || dif_context_set_threads(u->ctx, o->threads) ||
         dif_context_set_precision(u->ctx, o->precision))
       die("context: %s", dif_last_error());
@@ -809,8 +815,8 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     if (dif_sample_new(u->ctx, u->prompt, &u->sample))
       die("sample: %s", dif_context_last_error(u->ctx));
     if (dif_sample_set_size(u->sample, j->size, j->size) ||
-        dif_sample_set_steps(u->sample, UNCLIP_STEPS) ||
-        dif_sample_set_prior_steps(u->sample, UNCLIP_PRIOR_STEPS) ||
+        dif_sample_set_steps(u->sample, u->steps) ||
+        dif_sample_set_prior_steps(u->sample, u->prior_steps) ||
         dif_sample_set_progress(u->sample, unclip_progress, u))
       die("settings: %s", dif_sample_last_error(u->sample));
     snprintf(label, sizeof label, "%s:%d", c->name, j->size);
@@ -949,6 +955,10 @@ static void usage(FILE *f) {
           "  --reps N      timed passes per case (default 2; the best and median are reported;\n"
           "                pass 2+ also gives the steady-state peak RSS)\n"
           "  --seed N      weight seed (default 1)\n"
+          "  --weights-dtype f32|f16|bf16  the random weights' dtype (default f32; f16 and\n"
+          "                bf16 are the same values rounded, as a model's fp16 variant ships)\n"
+          "  --steps N  --prior-steps N  the unclip case's decoder and prior steps, 1..100\n"
+          "                (default 20 and 25; peak memory does not depend on them)\n"
           "  --dir DIR     where the random weights go (default: a new folder in $TMPDIR,\n"
           "                deleted at exit); existing component folders in DIR are reused\n"
           "  --keep        keep the weights folder\n"
@@ -1019,7 +1029,10 @@ int main(int argc, char **argv) {
                .blocks = true,
                .ops = true,
                .sgemm_ref = true,
-               .precision = DIF_PRECISION_EXACT};
+               .precision = DIF_PRECISION_EXACT,
+               .wdtype = DIF_DTYPE_F32,
+               .steps = UNCLIP_STEPS,
+               .prior_steps = UNCLIP_PRIOR_STEPS};
   job jobs[64];
   int n_jobs = 0;
   static const char *const quick[] = {"unet-unclip:512", "vae:512", "clip-text",
@@ -1040,6 +1053,22 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--reps") && v) {
       o.reps = atoi(v), i++;
       o.reps_set = true;
+    } else if (!strcmp(a, "--weights-dtype") && v) {
+      if (!strcmp(v, "f32"))
+        o.wdtype = DIF_DTYPE_F32;
+      else if (!strcmp(v, "f16"))
+        o.wdtype = DIF_DTYPE_F16;
+      else if (!strcmp(v, "bf16"))
+        o.wdtype = DIF_DTYPE_BF16;
+      else {
+        fprintf(stderr, "dif-bench: --weights-dtype: expected f32, f16 or bf16, got '%s'\n", v);
+        return 2;
+      }
+      i++;
+    } else if (!strcmp(a, "--steps") && v) {
+      o.steps = atoi(v), i++;
+    } else if (!strcmp(a, "--prior-steps") && v) {
+      o.prior_steps = atoi(v), i++;
     } else if (!strcmp(a, "--seed") && v) {
       o.seed = strtoull(v, NULL, 10), i++;
     } else if (!strcmp(a, "--dir") && v) {
@@ -1086,6 +1115,9 @@ int main(int argc, char **argv) {
     if (quick_set || o.reps == 2) o.reps = 1;
   }
   if (o.threads < 1 || o.reps < 1 || o.reps > 16) die("--threads >= 1, --reps 1..16");
+  if (o.steps < 1 || o.steps > UNCLIP_MAX_STEPS || o.prior_steps < 1 ||
+      o.prior_steps > UNCLIP_MAX_STEPS)
+    die("--steps and --prior-steps: 1..%d", UNCLIP_MAX_STEPS);
 
   char host[256], la[128];
   cpu_model(host, sizeof host);
@@ -1096,8 +1128,9 @@ int main(int argc, char **argv) {
   /* A benchmark owns its process: the fastest kernels, o.threads BLAS threads. */
   if (dif_blas_setup(o.threads) != DIF_OK) printf("note: %s\n", dif_last_error());
   const char *note = dif_blas_note();
-  printf("dif-bench %s | %s, %d online cores | threads %d | reps %d | seed %llu\n", date, host,
-         dif_cpu_count(), o.threads, o.reps, (unsigned long long)o.seed);
+  printf("dif-bench %s | %s, %d online cores | threads %d | reps %d | seed %llu | weights %s\n",
+         date, host, dif_cpu_count(), o.threads, o.reps, (unsigned long long)o.seed,
+         dif_dtype_name(o.wdtype));
   printf("BLAS: %s | core %s%s%s\n", openblas_get_config(), dif_blas_corename(), note ? " | " : "",
          note ? note : "");
   printf("load average at start: %s\n", la);
@@ -1134,13 +1167,16 @@ int main(int argc, char **argv) {
       if (j->c->kind == CASE_UNCLIP) {
         char msg[1024];
         double t0 = now();
-        if (bench_make_unclip(comp, o.configs, o.tokenizers, o.seed, stdout, &bytes, msg,
+        if (bench_make_unclip(comp, o.configs, o.tokenizers, o.seed, o.wdtype, stdout, &bytes, msg,
                               sizeof msg))
           die("%s", msg);
         printf("-- %s: %.2f GiB of weights, ready in %.1f s\n", comp, (double)bytes / (1 << 30),
                now() - t0);
         made_unclip = true;
       } else if (stat(st_path, &sb) == 0 && sb.st_size > 64) {
+        if (!bench_weights_dtype_is(st_path, o.wdtype))
+          die("%s exists with another dtype than %s: remove it or use another --dir", st_path,
+              dif_dtype_name(o.wdtype));
         bytes = (uint64_t)sb.st_size; /* reuse */
       } else {
         snprintf(cfg, sizeof cfg, "%s/%s.json", o.configs, j->c->component);
@@ -1148,7 +1184,8 @@ int main(int argc, char **argv) {
         double t0 = now();
         printf("-- writing random weights for %s ...", j->c->component);
         fflush(stdout);
-        if (bench_make_component(comp, cfg, kind_of(j->c->kind), o.seed, &bytes, msg, sizeof msg))
+        if (bench_make_component(comp, cfg, kind_of(j->c->kind), o.seed, o.wdtype, &bytes, msg,
+                                 sizeof msg))
           die("%s", msg);
         printf(" %.2f GiB in %.1f s\n", (double)bytes / (1 << 30), now() - t0);
         if (n_made < 16) made[n_made++] = j->c->component;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/dtype.h"
 #include "io/config.h"
 #include "models/clip_text.h"
 #include "models/clip_vision.h"
@@ -233,8 +234,25 @@ static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   }
 }
 
-static int write_weights(const char *path, const schema *s, uint64_t seed, uint64_t *bytes,
-                         char *msg, size_t size) {
+/* The safetensors name of a weights dtype. */
+static const char *st_dtype(dif_dtype dt) {
+  return dt == DIF_DTYPE_F16 ? "F16" : dt == DIF_DTYPE_BF16 ? "BF16" : "F32";
+}
+
+/* buf[0..m) as dt into out (4 or 2 bytes each, little-endian host order). */
+static void encode(dif_dtype dt, const float *buf, size_t m, void *out) {
+  if (dt == DIF_DTYPE_F32) {
+    memcpy(out, buf, m * sizeof *buf);
+    return;
+  }
+  uint16_t *h = out;
+  for (size_t j = 0; j < m; j++)
+    h[j] = dt == DIF_DTYPE_F16 ? dif_f16_from_f32(buf[j]) : dif_bf16_from_f32(buf[j]);
+}
+
+static int write_weights(const char *path, const schema *s, uint64_t seed, dif_dtype dt,
+                         uint64_t *bytes, char *msg, size_t size) {
+  const size_t esz = dif_dtype_size(dt);
   size_t cap = 1 << 16, len = 0;
   char *h = malloc(cap);
   if (!h) return fail(msg, size, "out of memory");
@@ -243,14 +261,15 @@ static int write_weights(const char *path, const schema *s, uint64_t seed, uint6
   for (size_t i = 0; i < s->n && !rc; i++) {
     const rec_tensor *t = &s->t[i];
     uint64_t n = 1;
-    rc |= append(&h, &len, &cap, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "", t->name);
+    rc |= append(&h, &len, &cap, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name,
+                 st_dtype(dt));
     for (int d = 0; d < t->ndim; d++) {
       n *= (uint64_t)t->shape[d];
       rc |= append(&h, &len, &cap, "%s%lld", d ? "," : "", (long long)t->shape[d]);
     }
     rc |= append(&h, &len, &cap, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                 (unsigned long long)(off + 4 * n));
-    off += 4 * n;
+                 (unsigned long long)(off + esz * n));
+    off += esz * n;
   }
   rc |= append(&h, &len, &cap, "}");
   /* Pad with spaces so the data starts 64-byte aligned (8 + header). */
@@ -270,7 +289,8 @@ static int write_weights(const char *path, const schema *s, uint64_t seed, uint6
   free(h);
   enum { CHUNK = 1 << 20 };
   float *buf = malloc(CHUNK * sizeof *buf);
-  if (!buf) rc = -1;
+  void *enc = malloc(CHUNK * esz);
+  if (!buf || !enc) rc = -1;
   for (size_t i = 0; i < s->n && !rc; i++) {
     const rec_tensor *t = &s->t[i];
     uint64_t n = 1, state = seed ^ hash_name(t->name);
@@ -290,11 +310,13 @@ static int write_weights(const char *path, const schema *s, uint64_t seed, uint6
         }
         if (m % 2) buf[m - 1] = (float)(int32_t)(uint32_t)splitmix(&state) * scale;
       }
-      rc = write_all(fd, buf, m * sizeof *buf);
+      encode(dt, buf, m, enc);
+      rc = write_all(fd, enc, m * esz);
       n -= m;
     }
   }
   free(buf);
+  free(enc);
   if (close(fd)) rc = -1;
   if (rc) return fail(msg, size, "%s: write failed (disk full?)", path);
   *bytes = 8 + len + off;
@@ -302,7 +324,7 @@ static int write_weights(const char *path, const schema *s, uint64_t seed, uint6
 }
 
 int bench_make_component(const char *dir, const char *config_path, bench_kind kind, uint64_t seed,
-                         uint64_t *bytes, char *msg, size_t msg_size) {
+                         dif_dtype dt, uint64_t *bytes, char *msg, size_t msg_size) {
   char cfg[4096], st[4096];
   if (mkdir(dir, 0755) && errno != EEXIST)
     return fail(msg, msg_size, "%s: %s", dir, strerror(errno));
@@ -311,7 +333,7 @@ int bench_make_component(const char *dir, const char *config_path, bench_kind ki
   if (copy_file(config_path, cfg, msg, msg_size) || write_empty(st, msg, msg_size)) return -1;
   schema s = {0};
   int rc = record(dir, kind, &s, msg, msg_size);
-  if (!rc) rc = write_weights(st, &s, seed, bytes, msg, msg_size);
+  if (!rc) rc = write_weights(st, &s, seed, dt, bytes, msg, msg_size);
   schema_free(&s);
   return rc;
 }
@@ -375,8 +397,32 @@ static int make_subdir(const char *dir, const char *sub, char *out, size_t n, ch
   return 0;
 }
 
+int bench_weights_dtype_is(const char *path, dif_dtype dt) {
+  FILE *f = fopen(path, "rb");
+  unsigned char le[8];
+  if (!f || fread(le, 1, 8, f) != 8) {
+    if (f) fclose(f);
+    return 0;
+  }
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | le[i];
+  char *h = n < (1u << 26) ? malloc(n + 1) : NULL;
+  int ok = h && fread(h, 1, n, f) == n;
+  fclose(f);
+  if (ok) {
+    h[n] = '\0';
+    char want[32];
+    snprintf(want, sizeof want, "\"dtype\":\"%s\"", st_dtype(dt));
+    for (const char *p = strstr(h, "\"dtype\":"); p && ok; p = strstr(p + 1, "\"dtype\":"))
+      ok = strncmp(p, want, strlen(want)) == 0;
+  }
+  free(h);
+  return ok;
+}
+
 int bench_make_unclip(const char *dir, const char *configs_dir, const char *tokenizers_dir,
-                      uint64_t seed, FILE *log, uint64_t *bytes, char *msg, size_t msg_size) {
+                      uint64_t seed, dif_dtype dt, FILE *log, uint64_t *bytes, char *msg,
+                      size_t msg_size) {
   char sub[4096], from[4096], to[4200];
   *bytes = 0;
   if (mkdir(dir, 0755) && errno != EEXIST)
@@ -387,6 +433,10 @@ int bench_make_unclip(const char *dir, const char *configs_dir, const char *toke
     struct stat sb;
     uint64_t b = 0;
     if (stat(to, &sb) == 0 && sb.st_size > 64) { /* made by an earlier run: reuse */
+      if (!bench_weights_dtype_is(to, dt))
+        return fail(msg, msg_size,
+                    "%s exists with another dtype than %s: remove it or use another --dir", to,
+                    st_dtype(dt));
       *bytes += (uint64_t)sb.st_size;
       continue;
     }
@@ -396,7 +446,7 @@ int bench_make_unclip(const char *dir, const char *configs_dir, const char *toke
               unclip_weights[i].config);
       fflush(log);
     }
-    if (bench_make_component(sub, from, unclip_weights[i].kind, seed + i, &b, msg, msg_size))
+    if (bench_make_component(sub, from, unclip_weights[i].kind, seed + i, dt, &b, msg, msg_size))
       return -1;
     if (log) fprintf(log, " %.2f GiB\n", (double)b / (1 << 30));
     *bytes += b;

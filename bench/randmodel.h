@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/dtype.h"
+
 typedef enum bench_kind {
   BENCH_UNET,
   BENCH_VAE,
@@ -25,10 +27,16 @@ typedef enum bench_kind {
 } bench_kind;
 
 /* Writes dir/config.json (a copy of config_path) and dir/model.safetensors
- * (the image normalizer's std is 1, its mean small random values).
- * Returns 0, or -1 with a message in msg. *bytes is the weights file size. */
+ * (the image normalizer's std is 1, its mean small random values), every
+ * tensor in dtype dt (F32, or F16 / BF16 as diffusers' fp16 variants ship:
+ * the same values rounded to nearest even). Returns 0, or -1 with a
+ * message in msg. *bytes is the weights file size. */
 int bench_make_component(const char *dir, const char *config_path, bench_kind kind, uint64_t seed,
-                         uint64_t *bytes, char *msg, size_t msg_size);
+                         dif_dtype dt, uint64_t *bytes, char *msg, size_t msg_size);
+
+/* True if every tensor of the safetensors file at path has dtype dt (a
+ * folder kept from an earlier run is reused only in the dtype asked for). */
+int bench_weights_dtype_is(const char *path, dif_dtype dt);
 
 /* Writes a whole Stable unCLIP folder in diffusers layout into dir, as
  * stabilityai/stable-diffusion-2-1-unclip-small ships it (StableUnCLIPPipeline
@@ -39,11 +47,13 @@ int bench_make_component(const char *dir, const char *config_path, bench_kind ki
  * image_noising_scheduler, prior_scheduler and feature_extractor configs
  * from the same folder; tokenizer and prior_tokenizer copied from
  * tokenizers_dir/clip-bpe-sd2 and tokenizers_dir/clip-bpe (the real CLIP
- * vocabulary); model_index.json. Components whose weights exist already
- * are kept. Progress lines go to log (may be NULL). *bytes gets the size of
- * all weights files. Returns 0, or -1 with a message in msg. */
+ * vocabulary); model_index.json. Weights in dtype dt. Components whose
+ * weights exist already are kept (in that dtype; another is an error). Progress lines go to log
+ * (may be NULL). *bytes gets the size of all weights files. Returns 0, or -1 with a message in msg.
+ */
 int bench_make_unclip(const char *dir, const char *configs_dir, const char *tokenizers_dir,
-                      uint64_t seed, FILE *log, uint64_t *bytes, char *msg, size_t msg_size);
+                      uint64_t seed, dif_dtype dt, FILE *log, uint64_t *bytes, char *msg,
+                      size_t msg_size);
 
 /* Removes what bench_make_unclip wrote into dir, and dir if it is then empty. */
 void bench_remove_unclip(const char *dir);

@@ -215,14 +215,18 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        instead of returning an error, so under a limit
  *                        only an explicit DIF_PRECISION_FAST takes that
  *                        risk.
- * oneDNN runs its products on OpenMP threads (libgomp), which by default
+ * oneDNN runs its products on OpenMP threads (libgomp; as many as the
+ * context's threads, dif_context_set_threads), which by default
  * spin between parallel regions and then compete with libdif's own kernel
  * threads: on a busy machine a run of a small model measured 8x slower
  * than with OMP_WAIT_POLICY=passive in the environment (read by libgomp
  * when the process starts, so libdif cannot set it; the dif command does).
  * Before loading only (DIF_ERR_BUSY after). A loaded context packs each
- * weight's bf16 form at its first fast product and keeps it: in fast, half
- * of the float32 weights' size more memory. The log (info level) and
+ * linear weight's bf16 form (from the file's dtype) at its first fast
+ * product and keeps it, and then drops that weight's pages of the mapped
+ * file from memory (read again from the file only if ever needed): in
+ * fast, a linear weight takes its bf16 size rather than that plus its
+ * file's. The log (info level) and
  * dif_context_info ("precision", "gemm_backend", "isa") say what runs; the
  * record of a sample stores it ("precision") and
  * dif_context_apply_record sets it from a record. */
@@ -269,7 +273,11 @@ DIF_API const char *dif_context_last_error(const dif_context *ctx);
  * On failure the context stays empty and usable. Not thread-safe: call it
  * before sharing the context.
  * Weight files are memory-mapped, not copied (as the safetensors crate
- * does): do not truncate or rewrite them in place while a context uses
+ * does), and weights stay in the file's dtype (F32, F16 or BF16): a folder
+ * in F16 (a model's fp16 variant) takes half the memory of its F32 form;
+ * the exact precision widens each 16-bit weight to float32 for the product
+ * that uses it (the same products as an F32 file holding those values). Do
+ * not truncate or rewrite them in place while a context uses
  * them. Replacing one by another file (rename, or a new download) is safe:
  * the mapping keeps the old file. Each run and embedding call first checks
  * that no weight file changed in place since loading (size, mtime) and

@@ -55,6 +55,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/weight.h"
 
 typedef struct dif_backend dif_backend;
 
@@ -166,13 +167,15 @@ void dif_packed_free(dif_packed *w);
  * A context in the precision `fast` owns one dif_fast: a backend whose bf16
  * products it uses, and the bf16 form of every weight matrix a linear
  * product has used, packed on first use and kept until dif_fast_free.
- * Weights are found by their address (and shape): a model's weights stay
+ * Weights are found by their address (and dtype and shape): a model's weights stay
  * where they were loaded, unchanged, while its context lives, so the address
  * names the tensor. Lazily rather than at load: the models need no change
  * (dif_linear* look the weight up), a part that never runs (a prior that a
  * sample does not use) costs nothing, and the first forward pass packs what
  * it uses. Cost: the packed bf16 copy, 2 bytes per weight element used by a
- * linear product, besides the float32 weights (which stay mapped). The
+ * linear product; the source weight's pages, when it lies in a file
+ * mapping, are dropped once it is packed (read again from the file only if
+ * an exact fallback needs them), so memory holds one form of it. The
  * convolution's and attention's products go through dif_backend_matmul
  * (operands rounded per call, nothing cached). All calls are thread-safe:
  * concurrent samples of a context share its dif_fast (one lock around the
@@ -187,9 +190,10 @@ const dif_backend *dif_backend_fast_native(char *why, size_t size);
 dif_status dif_fast_new(const dif_backend *b, dif_fast **out, dif_error *err);
 void dif_fast_free(dif_fast *f); /* NULL is a no-op */
 const dif_backend *dif_fast_backend(const dif_fast *f);
-/* The packed bf16 form of the float32 weight w[n, k], packed on first use
- * (m_hint as dif_backend_pack). */
-dif_status dif_fast_weight(dif_fast *f, const float *w, int64_t n, int64_t k, int64_t m_hint,
+/* The packed bf16 form of the weight w[n, k] (F32, F16 or BF16: packed from
+ * its own dtype), packed on first use (m_hint as dif_backend_pack); a
+ * mapped w (core/weight.h) has its pages dropped once packed. */
+dif_status dif_fast_weight(dif_fast *f, dif_weight w, int64_t n, int64_t k, int64_t m_hint,
                            const dif_packed **out, dif_error *err);
 /* A fast product that failed (out of memory for a packed weight, oneDNN
  * refusing a shape) and that the caller then ran on the exact path: counted,
@@ -198,6 +202,7 @@ void dif_fast_note_fallback(dif_fast *f, const dif_error *err);
 typedef struct dif_fast_stats {
   int64_t weights;   /* packed weights held */
   size_t bytes;      /* their memory */
+  size_t dropped;    /* mapped source pages dropped after packing (bytes) */
   int64_t fallbacks; /* products run exactly instead (dif_fast_note_fallback) */
   char first_fallback[256];
 } dif_fast_stats;

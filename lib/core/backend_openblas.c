@@ -67,15 +67,16 @@ static dif_status ob_linear(const dif_kctx *k, const dif_packed *w, const float 
   /* float32 whatever the caller's precision: this is the exact backend */
   const dif_kctx exact = {k ? k->pool : NULL, k ? k->arena : NULL, NULL};
   const int64_t n = w->n, kk = w->k;
+  const dif_weight wf = dif_weight_f32(p->w, n * kk);
   if (!x_cf && !y_cf) {
     if (acc)
-      dif_linear_acc(&exact, x, m, kk, p->w, b, n, y);
+      dif_linear_acc(&exact, x, m, kk, wf, b, n, y);
     else
-      dif_linear(&exact, x, m, kk, p->w, b, n, y);
+      dif_linear(&exact, x, m, kk, wf, b, n, y);
   } else if (x_cf && !y_cf && !acc) {
-    dif_linear_cf_in(&exact, x, m, kk, p->w, b, n, y);
+    dif_linear_cf_in(&exact, x, m, kk, wf, b, n, y);
   } else if (!x_cf && y_cf) {
-    dif_linear_cf_out(&exact, x, m, kk, p->w, b, n, y, acc);
+    dif_linear_cf_out(&exact, x, m, kk, wf, b, n, y, acc);
   } else if (!y_cf) { /* x channels-first, y += */
     if (b) dif_add_cols(exact.pool, y, m, n, n, b);
     dif_gemm(true, true, m, n, kk, 1.0f, x, m, p->w, kk, 1.0f, y, n);

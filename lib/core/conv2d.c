@@ -14,6 +14,11 @@
  *
  * Each product is dif_kgemm: float32 through OpenBLAS on the exact path, bf16
  * through the fast path's backend (the weight rounded per call) otherwise.
+ * An F16/BF16 weight (core/weight.h) is widened to float32 into arena
+ * scratch released at the end of the call: whole, once per call, when it
+ * has at most 4M elements (16 MiB in float32; all but the largest UNet
+ * convolutions), else per product in bands of output channels of that
+ * size; an F32 one is used in place.
  *
  * An input transform (nearest resize, GroupNorm affine, SiLU) is applied
  * while the input is read: per band, the input rows the band needs are
@@ -133,7 +138,7 @@ static void xform_rows(const dif_kctx *k, const dif_conv2d_params *p, const floa
 }
 
 static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                               int64_t N, int64_t H, int64_t W, const float *w, const float *y,
+                               int64_t N, int64_t H, int64_t W, const void *w, const float *y,
                                dif_error *err) {
   if (!k || !k->arena || !p || !x || !w || !y)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "conv2d: NULL argument");
@@ -179,6 +184,42 @@ static dif_status check_params(const dif_kctx *k, const dif_conv2d_params *p, co
   return DIF_OK;
 }
 
+/* The weight W[cout, K] as the products read it: float32 (an F32 weight in
+ * place, or a 16-bit one small enough to be widened whole, once per call),
+ * or a 16-bit one widened band by band of output channels into buf for
+ * each product, so scratch stays bounded (CONV_WEIGHT_BAND_FLOATS) whatever
+ * the weight's size. */
+typedef struct conv_w {
+  const float *f32; /* the whole weight in float32, or NULL: banded */
+  dif_weight w;
+  float *buf;   /* [rows, K] */
+  int64_t rows; /* output channels per band */
+} conv_w;
+
+#define CONV_WEIGHT_BAND_FLOATS ((int64_t)4 << 20) /* 16 MiB */
+
+/* C[cout, n] = W · B[K, n] + beta·C (row-major, leading dimensions ldb,
+ * ldc): one dif_kgemm for a float32 weight — the call the convolution
+ * always made —, else one per band of output channels, each widened
+ * first. */
+static dif_status w_gemm(const dif_kctx *k, const conv_w *cw, int64_t cout, int64_t n, int64_t K,
+                         const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                         dif_error *err) {
+  if (cw->f32)
+    return dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, cout, n, K, 1.0f, cw->f32, K, B, ldb,
+                     beta, C, ldc, err);
+  dif_status st = DIF_OK;
+  for (int64_t r0 = 0; r0 < cout && !st; r0 += cw->rows) {
+    const int64_t rows = cout - r0 < cw->rows ? cout - r0 : cw->rows;
+    const double t0 = DIF_PROF_START();
+    dif_weight_tile_f32(k->pool, cw->w, K, r0, rows, 0, K, cw->buf);
+    DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
+    st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, rows, n, K, 1.0f, cw->buf, K, B, ldb, beta,
+                   C + r0 * ldc, ldc, err);
+  }
+  return st;
+}
+
 /* Images are batched into one GEMM while one image's output has fewer
  * pixels than this: the UNet's low-resolution levels (8² to 48²) would
  * otherwise run products with a few hundred columns, far below BLAS's
@@ -214,7 +255,7 @@ static void scatter_task(void *arg, int64_t begin, int64_t end, int thread) {
  * the images and adds the bias (and the residual already in y). */
 static dif_status conv_grouped(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
                                int64_t N, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                               const float *w, const float *b, float *y, int64_t group,
+                               const conv_w *cw, const float *b, float *y, int64_t group,
                                dif_error *err) {
   const int64_t K = p->cin * p->kh * p->kw, OHW = OH * OW;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
@@ -243,8 +284,7 @@ static dif_status conv_grouped(const dif_kctx *k, const dif_conv2d_params *p, co
     double t0 = DIF_PROF_START();
     dif_pool_for(k->pool, g * K * OH, grain, im2col_task, &j);
     DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
-    const dif_status st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, g * OHW, K, 1.0f,
-                                    w, K, col, g * OHW, 0.0f, tmp, g * OHW, err);
+    const dif_status st = w_gemm(k, cw, p->cout, g * OHW, K, col, g * OHW, 0.0f, tmp, g * OHW, err);
     if (st) {
       dif_arena_release(k->arena, mark);
       return st;
@@ -273,7 +313,7 @@ static void bias_rows(const dif_kctx *k, const dif_conv2d_params *p, float *yn, 
  * through a [cout, band] scratch, and each band's result lands only on the
  * band's own pixels, which no later band reads. */
 static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p, float *x,
-                                   int64_t N, int64_t HW, const float *w, const float *b,
+                                   int64_t N, int64_t HW, const conv_w *cw, const float *b,
                                    size_t max_scratch, dif_error *err) {
   int64_t band = (int64_t)(max_scratch / sizeof(float) / (size_t)p->cout);
   if (band < 64) band = 64;
@@ -288,8 +328,7 @@ static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p
     float *xn = x + n * p->cin * HW, *yn = x + n * p->cout * HW;
     for (int64_t p0 = 0; p0 < HW; p0 += band) {
       const int64_t m = HW - p0 < band ? HW - p0 : band;
-      const dif_status st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, m, p->cin, 1.0f,
-                                      w, p->cin, xn + p0, HW, 0.0f, tmp, m, err);
+      const dif_status st = w_gemm(k, cw, p->cout, m, p->cin, xn + p0, HW, 0.0f, tmp, m, err);
       if (st) {
         dif_arena_release(k->arena, mark);
         return st;
@@ -308,11 +347,11 @@ static dif_status conv1x1_in_place(const dif_kctx *k, const dif_conv2d_params *p
   return DIF_OK;
 }
 
-dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                              int64_t N, int64_t H, int64_t W, const float *w, const float *b,
-                              float *y, size_t max_scratch, dif_error *err) {
-  dif_status st = check_params(k, p, x, N, H, W, w, y, err);
-  if (st != DIF_OK) return st;
+/* The convolution, arguments checked. */
+static dif_status conv2d_run(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+                             int64_t N, int64_t H, int64_t W, const conv_w *cw, const float *b,
+                             float *y, size_t max_scratch, dif_error *err) {
+  dif_status st = DIF_OK;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
   const int64_t OH = dif_conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
   const int64_t OW = dif_conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
@@ -324,7 +363,7 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
   dif_prof_record_shape(DIF_PROF_CONV_GEMM, false, false, p->cout, OHW, K, N);
   if (N == 0) return DIF_OK;
   if (x == y) /* checked: a 1×1 convolution that may run in place */
-    return conv1x1_in_place(k, p, y, N, HW, w, b, max_scratch, err);
+    return conv1x1_in_place(k, p, y, N, HW, cw, b, max_scratch, err);
 
   int64_t group = 1;
   if (N > 1 && OHW < CONV_BATCH_COLS) {
@@ -334,13 +373,12 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
            (size_t)((K + (xform ? p->cin : 0)) * group * OHW) > max_scratch / sizeof(float))
       group--;
   }
-  if (group > 1) return conv_grouped(k, p, x, N, H, W, OH, OW, w, b, y, group, err);
+  if (group > 1) return conv_grouped(k, p, x, N, H, W, OH, OW, cw, b, y, group, err);
   if (direct) {
     for (int64_t n = 0; n < N; n++) {
       float *yn = y + n * p->cout * OHW;
       bias_rows(k, p, yn, OHW, b);
-      st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, HW, p->cin, 1.0f, w, p->cin,
-                     x + n * p->cin * HW, HW, beta, yn, OHW, err);
+      st = w_gemm(k, cw, p->cout, HW, p->cin, x + n * p->cin * HW, HW, beta, yn, OHW, err);
       if (st) return st;
     }
     return DIF_OK;
@@ -394,8 +432,7 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
       const double t0 = DIF_PROF_START();
       dif_pool_for(k->pool, K * nrows, grain, im2col_task, &j);
       DIF_PROF_END(DIF_PROF_CONV_PACK, t0, 0);
-      st = dif_kgemm(k, DIF_PROF_CONV_GEMM, false, false, p->cout, nrows * OW, K, 1.0f, w, K, col,
-                     nrows * OW, beta, yn + oh0 * OW, OHW, err);
+      st = w_gemm(k, cw, p->cout, nrows * OW, K, col, nrows * OW, beta, yn + oh0 * OW, OHW, err);
       if (st) {
         dif_arena_release(k->arena, mark);
         return st;
@@ -406,8 +443,46 @@ dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, con
   return DIF_OK;
 }
 
+dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
+                              int64_t N, int64_t H, int64_t W, dif_weight w, const float *b,
+                              float *y, size_t max_scratch, dif_error *err) {
+  dif_status st = check_params(k, p, x, N, H, W, w.data, y, err);
+  if (st != DIF_OK) return st;
+  const int64_t K = p->cin * p->kh * p->kw;
+  if (w.numel != p->cout * K)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
+                    (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
+                    (long long)p->kw);
+  conv_w cw = {dif_weight_as_f32(w), w, NULL, p->cout};
+  if (N == 0 || cw.f32) return conv2d_run(k, p, x, N, H, W, &cw, b, y, max_scratch, err);
+  /* A 16-bit weight: its float32 form, whole when it fits a band (widened
+   * once for every product of the call), else band by band per product. */
+  int64_t rows = CONV_WEIGHT_BAND_FLOATS / K;
+  if (rows < 1) rows = 1;
+  if (rows > p->cout) rows = p->cout;
+  dif_arena_mark mark = dif_arena_get_mark(k->arena);
+  cw.buf = dif_arena_floats(k->arena, (size_t)(rows * K), err);
+  if (!cw.buf) {
+    dif_error_prefix(err, "conv2d: float32 form of a %s weight [%lld, %lld, %lld, %lld]",
+                     dif_dtype_name(w.dtype), (long long)p->cout, (long long)p->cin,
+                     (long long)p->kh, (long long)p->kw);
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  cw.rows = rows;
+  if (rows == p->cout) {
+    const double t0 = DIF_PROF_START();
+    dif_weight_tile_f32(k->pool, w, K, 0, p->cout, 0, K, cw.buf);
+    DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
+    cw.f32 = cw.buf;
+  }
+  st = conv2d_run(k, p, x, N, H, W, &cw, b, y, max_scratch, err);
+  dif_arena_release(k->arena, mark);
+  return st;
+}
+
 dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
-                      int64_t H, int64_t W, const float *w, const float *b, float *y,
+                      int64_t H, int64_t W, dif_weight w, const float *b, float *y,
                       dif_error *err) {
   return dif_conv2d_bounded(k, p, x, N, H, W, w, b, y, DIF_CONV2D_SCRATCH_MAX, err);
 }

@@ -41,27 +41,42 @@ float dif_bf16_to_float(uint16_t h) {
 
 float dif_bf16_round(float f) { return dif_bf16_to_float(dif_bf16_from_f32(f)); }
 
+/* Branch-free (the widening loop of dif_dtype_to_f32 vectorises): a normal
+ * half rebiases its exponent; a subnormal one is m·2^-24, exact in float32
+ * arithmetic on integers (no subnormal float is read, so a DAZ mode cannot
+ * flush it); Inf/NaN keep their payload. */
 float dif_f16_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
-  if (exp == 0) {
-    if (man == 0) {
-      bits = sign;
-    } else { /* subnormal: normalise */
-      int e = -1;
-      do {
-        e++;
-        man <<= 1;
-      } while (!(man & 0x400u));
-      bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-    }
-  } else if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (man << 13); /* Inf / NaN */
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-  }
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  const float sub = (float)m * 0x1p-24f;
+  uint32_t sub_bits;
+  memcpy(&sub_bits, &sub, sizeof sub_bits);
+  const uint32_t is_sub = 0u - (uint32_t)(e == 0), is_special = 0u - (uint32_t)(e == 31);
+  const uint32_t normal = ((e + 112u) << 23) | (m << 13), special = 0x7f800000u | (m << 13);
+  const uint32_t bits =
+      sign | (sub_bits & is_sub) | (special & is_special) | (normal & ~(is_sub | is_special));
   float f;
   memcpy(&f, &bits, sizeof f);
   return f;
+}
+
+uint16_t dif_f16_from_f32(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* quiet NaN */
+  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to Inf */
+  if (a < 0x38800000u) {              /* below 2^-14: a subnormal (or zero) half */
+    if (a < 0x33000000u) return sign; /* at most 2^-25, half the smallest subnormal: ties to 0 */
+    /* the significand with its implicit bit, shifted to units of 2^-24 */
+    const uint32_t m = (a & 0x7fffffu) | 0x800000u, shift = 126 - (a >> 23);
+    const uint32_t q = m >> shift, rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return (uint16_t)(sign | (q + (rest > half || (rest == half && (q & 1u)))));
+  }
+  /* normal: rebias the exponent, round the 13 dropped bits to nearest even
+   * (a carry into the exponent is the right result, up to Inf) */
+  const uint32_t r = a - 0x38000000u;
+  return (uint16_t)(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
 }
 
 /* The i-th 16-bit value of src, which may be unaligned (a tensor in a file

@@ -45,6 +45,11 @@ float dif_bf16_to_float(uint16_t h);
 float dif_bf16_round(float f);
 /* IEEE binary16 bits → float32 (exact, subnormals included). */
 float dif_f16_to_float(uint16_t h);
+/* float32 → IEEE binary16 bits, round to nearest even (as numpy's and
+ * PyTorch's float16 casts): subnormal halves below 2^-14, Inf from 65520 up,
+ * NaN stays NaN (sign kept, quiet bit set). For writing F16 weight files
+ * (the bench's random models, the tests' F16 copies). */
+uint16_t dif_f16_from_f32(float f);
 
 /* dst[i] = src[i] as float32 for n elements of type t (exact for all three). */
 void dif_dtype_to_f32(dif_dtype t, const void *src, size_t n, float *dst);

@@ -7,6 +7,9 @@
  * to a product of at least m·n·k multiply-adds; the first use of a weight
  * packs it while holding the lock, so two samples starting together never
  * pack the same weight twice (the second waits for the first's result).
+ * A weight is found by its data's address, dtype and shape. After packing
+ * a weight that lies in a file mapping, its pages are dropped
+ * (dif_weight_drop_pages): the packed copy replaces them in memory.
  * Packed weights live until dif_fast_free: the address a weight was found
  * at must not be reused for another weight while the dif_fast lives (a
  * context's weights never move; a program that loads and frees models with
@@ -20,7 +23,8 @@
 #include "core/backend.h"
 
 typedef struct slot {
-  const float *w; /* NULL: empty */
+  const void *w; /* the weight's data; NULL: empty */
+  dif_dtype dtype;
   int64_t n, k;
   dif_packed *p;
 } slot;
@@ -31,6 +35,7 @@ struct dif_fast {
   slot *slots;
   size_t cap, used; /* cap a power of two */
   size_t bytes;
+  size_t dropped; /* bytes of mapped source pages dropped after packing */
   int64_t fallbacks;
   char first_fallback[256];
 };
@@ -70,10 +75,12 @@ static size_t hash_ptr(const void *p) {
   return (size_t)x;
 }
 
-/* The slot of (w, n, k), or the empty slot where it would go. */
-static slot *find(slot *slots, size_t cap, const float *w, int64_t n, int64_t k) {
+/* The slot of (w, dtype, n, k), or the empty slot where it would go. */
+static slot *find(slot *slots, size_t cap, const void *w, dif_dtype dtype, int64_t n, int64_t k) {
   for (size_t i = hash_ptr(w) & (cap - 1);; i = (i + 1) & (cap - 1))
-    if (!slots[i].w || (slots[i].w == w && slots[i].n == n && slots[i].k == k)) return &slots[i];
+    if (!slots[i].w ||
+        (slots[i].w == w && slots[i].dtype == dtype && slots[i].n == n && slots[i].k == k))
+      return &slots[i];
 }
 
 static bool grow(dif_fast *f) {
@@ -81,16 +88,19 @@ static bool grow(dif_fast *f) {
   slot *s = calloc(cap, sizeof *s);
   if (!s) return false;
   for (size_t i = 0; i < f->cap; i++)
-    if (f->slots[i].w) *find(s, cap, f->slots[i].w, f->slots[i].n, f->slots[i].k) = f->slots[i];
+    if (f->slots[i].w) {
+      const slot *o = &f->slots[i];
+      *find(s, cap, o->w, o->dtype, o->n, o->k) = *o;
+    }
   free(f->slots);
   f->slots = s;
   f->cap = cap;
   return true;
 }
 
-dif_status dif_fast_weight(dif_fast *f, const float *w, int64_t n, int64_t k, int64_t m_hint,
+dif_status dif_fast_weight(dif_fast *f, dif_weight w, int64_t n, int64_t k, int64_t m_hint,
                            const dif_packed **out, dif_error *err) {
-  if (!f || !w || !out)
+  if (!f || !w.data || !out)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
   *out = NULL;
   dif_status st = DIF_OK;
@@ -99,14 +109,18 @@ dif_status dif_fast_weight(dif_fast *f, const float *w, int64_t n, int64_t k, in
     pthread_mutex_unlock(&f->lock);
     return dif_fail_oom(err, "the fast path's weight table", 2 * f->cap * sizeof(slot));
   }
-  slot *s = find(f->slots, f->cap, w, n, k);
+  slot *s = find(f->slots, f->cap, w.data, w.dtype, n, k);
   if (!s->w) {
     dif_packed *p = NULL;
-    st = dif_backend_pack(f->backend, DIF_DTYPE_BF16, DIF_DTYPE_F32, w, n, k, m_hint, &p, err);
+    st = dif_backend_pack(f->backend, DIF_DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
     if (!st) {
-      *s = (slot){w, n, k, p};
+      *s = (slot){w.data, w.dtype, n, k, p};
       f->used++;
       f->bytes += p->bytes;
+      /* The packed copy serves every later product; the mapped source
+       * pages would only double the memory (they come back from the file
+       * if an exact fallback reads them). */
+      if (p->bytes) f->dropped += dif_weight_drop_pages(w);
     }
   }
   if (!st) *out = s->p;
@@ -128,6 +142,7 @@ void dif_fast_get_stats(dif_fast *f, dif_fast_stats *out) {
   pthread_mutex_lock(&f->lock);
   out->weights = (int64_t)f->used;
   out->bytes = f->bytes;
+  out->dropped = f->dropped;
   out->fallbacks = f->fallbacks;
   memcpy(out->first_fallback, f->first_fallback, sizeof out->first_fallback);
   pthread_mutex_unlock(&f->lock);

@@ -70,8 +70,7 @@ dif_status dif_kgemm(const dif_kctx *k, dif_prof_op op, bool trans_a, bool trans
  * (these functions have no error to return; the product is still right, in
  * float32). */
 static bool fast_linear(const dif_kctx *k, const float *x, bool x_cf, int64_t n, int64_t in,
-                        const float *W, const float *b, int64_t out, float *y, bool y_cf,
-                        bool acc) {
+                        dif_weight W, const float *b, int64_t out, float *y, bool y_cf, bool acc) {
   if (!k || !k->fast) return false;
   dif_error err = {0};
   const dif_packed *p;
@@ -87,7 +86,83 @@ static bool fast_linear(const dif_kctx *k, const float *x, bool x_cf, int64_t n,
   return true;
 }
 
-static void linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+/* The exact product of a linear layer: y (+)= x · Wᵀ with beta as the
+ * caller set up y (bias preloaded or not). W[out, in] is either the right
+ * operand (w_left false: y[n, out] = op(x) · Wᵀ, op(x) = x[n, in] or, with
+ * trans_x, x[in, n]ᵀ) or the left one (w_left: y[out, n] = W · x[n, in]ᵀ).
+ * An F32 W is the one cblas_sgemm call it always was. */
+typedef struct lin_gemm {
+  bool w_left, trans_x;
+  int64_t n, in, out, ldx, ldy;
+  const float *x;
+  float beta, *y;
+} lin_gemm;
+
+/* Scratch for the float32 form of a 16-bit weight: one band of at most
+ * this many floats from the arena (16 MiB: the band's GEMM still has
+ * hundreds of rows), or, without an arena or when it is out of memory, a
+ * small buffer on the stack (slower products, never a failure). */
+#define LINEAR_BAND_FLOATS ((int64_t)4 << 20)
+#define LINEAR_STACK_FLOATS 4096
+
+/* The product over rows [r0, r0 + rows) of W and inputs [k0, k0 + kc),
+ * with those rows' float32 form in wt[rows, kc]. */
+static void lin_tile(const lin_gemm *g, const float *wt, int64_t r0, int64_t rows, int64_t k0,
+                     int64_t kc, float beta) {
+  if (g->w_left) {
+    dif_gemm_op(DIF_PROF_LINEAR, false, true, rows, g->n, kc, 1.0f, wt, kc, g->x + k0, g->ldx, beta,
+                g->y + r0 * g->ldy, g->ldy);
+  } else {
+    const float *x = g->trans_x ? g->x + k0 * g->ldx : g->x + k0;
+    dif_gemm_op(DIF_PROF_LINEAR, g->trans_x, true, g->n, rows, kc, 1.0f, x, g->ldx, wt, kc, beta,
+                g->y + r0, g->ldy);
+  }
+}
+
+/* A 16-bit W widened tile by tile: bands of whole rows into arena scratch
+ * (one band, one product, for all but the largest weights), or tiles of
+ * the stack buffer, the inputs then split too (later tiles accumulate). */
+static void lin_typed(const dif_kctx *k, const lin_gemm *g, dif_weight W) {
+  float stack_buf[LINEAR_STACK_FLOATS];
+  dif_arena_mark mark = k && k->arena ? dif_arena_get_mark(k->arena) : (dif_arena_mark){0};
+  int64_t band = LINEAR_BAND_FLOATS / g->in;
+  if (band < 1) band = 1;
+  if (band > g->out) band = g->out;
+  float *buf = k && k->arena ? dif_arena_floats(k->arena, (size_t)(band * g->in), NULL) : NULL;
+  int64_t kc = g->in;
+  if (!buf) {
+    buf = stack_buf;
+    kc = g->in < LINEAR_STACK_FLOATS ? g->in : LINEAR_STACK_FLOATS;
+    band = LINEAR_STACK_FLOATS / kc;
+    if (band > g->out) band = g->out;
+  }
+  for (int64_t r0 = 0; r0 < g->out; r0 += band) {
+    const int64_t rows = g->out - r0 < band ? g->out - r0 : band;
+    for (int64_t k0 = 0; k0 < g->in; k0 += kc) {
+      const int64_t c = g->in - k0 < kc ? g->in - k0 : kc;
+      const double t0 = DIF_PROF_START();
+      dif_weight_tile_f32(dif_kpool(k), W, g->in, r0, rows, k0, c, buf);
+      DIF_PROF_END(DIF_PROF_WEIGHT_CONVERT, t0, 0);
+      lin_tile(g, buf, r0, rows, k0, c, k0 ? 1.0f : g->beta);
+    }
+  }
+  if (k && k->arena) dif_arena_release(k->arena, mark);
+}
+
+static void lin_exact(const dif_kctx *k, const lin_gemm *g, dif_weight W) {
+  const float *w = dif_weight_as_f32(W);
+  if (!w) {
+    lin_typed(k, g, W);
+  } else if (g->w_left) {
+    dif_gemm_op(DIF_PROF_LINEAR, false, true, g->out, g->n, g->in, 1.0f, w, g->in, g->x, g->ldx,
+                g->beta, g->y, g->ldy);
+  } else {
+    dif_gemm_op(DIF_PROF_LINEAR, g->trans_x, true, g->n, g->out, g->in, 1.0f, g->x, g->ldx, w,
+                g->in, g->beta, g->y, g->ldy);
+  }
+}
+
+static void linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                    const float *b, int64_t out, float *y, bool acc) {
   if (n <= 0 || out <= 0) return;
   if (fast_linear(k, x, false, n, in, W, b, out, y, false, acc)) return;
@@ -98,30 +173,29 @@ static void linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, con
   else if (b)
     dif_fill_cols(dif_kpool(k), y, n, out, out, b);
   dif_prof_record_shape(DIF_PROF_LINEAR, false, true, n, out, in, 1);
-  dif_gemm_op(DIF_PROF_LINEAR, false, true, n, out, in, 1.0f, x, in, W, in, b || acc ? 1.0f : 0.0f,
-              y, out);
+  lin_exact(k, &(lin_gemm){false, false, n, in, out, in, out, x, b || acc ? 1.0f : 0.0f, y}, W);
 }
 
-void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                 const float *b, int64_t out, float *y) {
   linear(k, x, n, in, W, b, out, y, false);
 }
 
-void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                     const float *b, int64_t out, float *y) {
   linear(k, x, n, in, W, b, out, y, true);
 }
 
-void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                       const float *b, int64_t out, float *y) {
   if (n <= 0 || out <= 0) return;
   if (fast_linear(k, x, true, n, in, W, b, out, y, false, false)) return;
   if (b) dif_fill_cols(dif_kpool(k), y, n, out, out, b);
   dif_prof_record_shape(DIF_PROF_LINEAR, true, true, n, out, in, 1);
-  dif_gemm_op(DIF_PROF_LINEAR, true, true, n, out, in, 1.0f, x, n, W, in, b ? 1.0f : 0.0f, y, out);
+  lin_exact(k, &(lin_gemm){false, true, n, in, out, n, out, x, b ? 1.0f : 0.0f, y}, W);
 }
 
-void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                        const float *b, int64_t out, float *y, bool acc) {
   if (n <= 0 || out <= 0) return;
   if (fast_linear(k, x, false, n, in, W, b, out, y, true, acc)) return;
@@ -130,6 +204,5 @@ void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in,
   else if (b)
     dif_fill_rows(dif_kpool(k), y, out, n, n, b);
   dif_prof_record_shape(DIF_PROF_LINEAR, false, true, out, n, in, 1);
-  dif_gemm_op(DIF_PROF_LINEAR, false, true, out, n, in, 1.0f, W, in, x, in, b || acc ? 1.0f : 0.0f,
-              y, n);
+  lin_exact(k, &(lin_gemm){true, false, n, in, out, in, n, x, b || acc ? 1.0f : 0.0f, y}, W);
 }

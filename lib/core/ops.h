@@ -2,13 +2,16 @@
  *
  * Layout conventions: images are NCHW float32, token sequences are
  * (tokens, channels) row-major; PyTorch Linear weights are [out, in] and
- * Conv2d weights [Cout, Cin, kh, kw], used in place from the model file.
+ * Conv2d weights [Cout, Cin, kh, kw], passed as a dif_weight in the dtype of
+ * the model file (core/weight.h: F32 used in place; F16/BF16 widened into
+ * arena scratch per product on the exact path, packed from their own dtype
+ * on the fast path).
  * Every matrix product runs on the kernel context's precision: float32
  * through cblas_sgemm (the exact path), or bf16 with float32 accumulation
  * through a GEMM backend (the fast path, core/backend.h) — called from the
  * calling thread, never from a pool task; everything else runs on the
- * kernel context's thread pool, in float32 on both paths. Output buffers never alias inputs unless
- * a function says "may be in place".
+ * kernel context's thread pool, in float32 on both paths. Output buffers
+ * never alias inputs unless a function says "may be in place".
  *
  * Each kernel is checked against a double-precision reference in
  * tests/unit/test-ops-*.c.
@@ -22,6 +25,7 @@
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/threadpool.h"
+#include "core/weight.h"
 
 /* The fast path's state (core/backend.h): a bf16 backend and the packed
  * weights it has made, shared by every kctx of a context. */
@@ -47,21 +51,29 @@ void dif_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc);
 
-/* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL. */
-void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+/* PyTorch Linear: y[n, out] = x[n, in] · W[out, in]ᵀ + b[out]; b may be NULL.
+ * W has out·in elements (not checked: these functions return no status).
+ * Exact path: an F32 W is one cblas_sgemm call; an F16/BF16 W is widened
+ * into k->arena scratch in bands of at most 16 MiB of its rows, one product
+ * per band (one band for all but the largest weights), released before
+ * returning; without an arena, or when it is out of memory, through a
+ * 16 KiB stack buffer in tiles (slower, never a failure). Fast path: W's
+ * packed bf16 form (dif_fast_weight), packed from its own dtype. The same
+ * holds for the three variants below. */
+void dif_linear(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                 const float *b, int64_t out, float *y);
 /* The same added to y: y[n, out] += x · Wᵀ + b (a residual connection in the
  * GEMM's accumulation instead of a separate pass). */
-void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_acc(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                     const float *b, int64_t out, float *y);
 
 /* Linear on channels-first data (an NCHW image's [C, HW] plane read as
  * tokens without a transpose): y[n, out] = x[in, n]ᵀ · W[out, in]ᵀ + b. */
-void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_cf_in(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                       const float *b, int64_t out, float *y);
 /* Linear written channels-first: y[out, n] = W[out, in] · x[n, in]ᵀ + b, or
  * added to y when acc (a residual in the GEMM's accumulation). */
-void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, const float *W,
+void dif_linear_cf_out(const dif_kctx *k, const float *x, int64_t n, int64_t in, dif_weight W,
                        const float *b, int64_t out, float *y, bool acc);
 
 /* ---- convolution ---- */
@@ -95,14 +107,16 @@ int64_t dif_conv2d_out(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, in
 
 /* y[N, cout, OH, OW] = conv(input, w[cout, cin, kh, kw]) + b[cout] (+= with
  * p->accumulate), input = x[N, cin, H, W] through p's optional transform;
- * b may be NULL. Scratch (im2col, transformed input rows) comes from
- * k->arena in bands of output rows and is released before returning.
+ * b may be NULL. w must have cout·cin·kh·kw elements (DIF_ERR_INVALID_ARGUMENT
+ * otherwise). Scratch (im2col, transformed input rows, and the float32 form
+ * of an F16/BF16 w: whole, or in bands of output channels of at most 16 MiB)
+ * comes from k->arena in bands of output rows and is released before
+ * returning.
  * y must not overlap x, except that a 1×1, stride-1, unpadded convolution
  * with cout <= cin and no transform may run in place (y == x: y's channels
  * overwrite x's first ones; done in pixel bands through scratch). */
 dif_status dif_conv2d(const dif_kctx *k, const dif_conv2d_params *p, const float *x, int64_t N,
-                      int64_t H, int64_t W, const float *w, const float *b, float *y,
-                      dif_error *err);
+                      int64_t H, int64_t W, dif_weight w, const float *b, float *y, dif_error *err);
 
 /* ---- normalisation ---- */
 

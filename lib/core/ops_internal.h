@@ -62,7 +62,7 @@ void dif_add_cols(dif_pool *pool, float *y, int64_t rows, int64_t cols, int64_t 
  * At least one output row is always processed per band. */
 #define DIF_CONV2D_SCRATCH_MAX ((size_t)32 << 20)
 dif_status dif_conv2d_bounded(const dif_kctx *k, const dif_conv2d_params *p, const float *x,
-                              int64_t N, int64_t H, int64_t W, const float *w, const float *b,
+                              int64_t N, int64_t H, int64_t W, dif_weight w, const float *b,
                               float *y, size_t max_scratch, dif_error *err);
 
 #endif

@@ -12,8 +12,9 @@ static int n_shapes;
 static int64_t dropped;
 
 static const char *const names[DIF_PROF_OP_COUNT] = {
-    "conv_gemm",  "conv_pack",  "linear",     "attn_gemm",   "attn_softmax", "gemm_other",
-    "group_norm", "layer_norm", "activation", "elementwise", "upsample",     "transpose",
+    "conv_gemm",  "conv_pack",  "linear",         "attn_gemm",  "attn_softmax",
+    "gemm_other", "group_norm", "layer_norm",     "activation", "elementwise",
+    "upsample",   "transpose",  "weight_convert",
 };
 
 const char *dif_prof_op_name(dif_prof_op op) {

@@ -34,7 +34,8 @@ typedef enum dif_prof_op {
   DIF_PROF_ACTIVATION,  /* GELU, SiLU, QuickGELU, GEGLU */
   DIF_PROF_ELEMENTWISE, /* add, bias fills, concat, copies */
   DIF_PROF_UPSAMPLE,
-  DIF_PROF_TRANSPOSE, /* NCHW <-> tokens */
+  DIF_PROF_TRANSPOSE,      /* NCHW <-> tokens */
+  DIF_PROF_WEIGHT_CONVERT, /* F16/BF16 weights widened to float32 (exact path) */
   DIF_PROF_OP_COUNT
 } dif_prof_op;
 

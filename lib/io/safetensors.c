@@ -311,9 +311,15 @@ dif_status dif_st_open(const char *path, dif_safetensors **out, dif_error *err) 
     dif_st_close(st);
     return s;
   }
-  /* The identity hash is the one full pass over the file; it also faults the
-   * pages in, so the first forward pass does not. */
+  /* The identity hash is the one full pass over the file. It leaves the file
+   * in the page cache; the process's own mapping of it is dropped again, so
+   * the process holds only the pages its runs read (a component a run never
+   * uses, such as the image encoder of a text-to-image run, costs no
+   * memory), each faulted in from the page cache (no disk read) when first
+   * used. A read-only private mapping that was never written reads the file
+   * again after MADV_DONTNEED. */
   st->xxh3 = XXH3_64bits(st->map, st->map_size);
+  madvise((void *)(uintptr_t)st->map, st->map_size, MADV_DONTNEED);
   *out = st;
   return DIF_OK;
 }
@@ -388,21 +394,71 @@ dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out
   return fill_tensor(e, st->converted[idx], out, st->path, err);
 }
 
+/* The entry of a weight, checked: present, a float dtype, at most
+ * DIF_MAX_DIMS dimensions, and the expected shape when ndim > 0. */
+/* Tensor e has shape `have`, the loader expected `want`: the message names
+ * the tensor (and, in a view, which tensor of the file it is) and both
+ * shapes. */
+static dif_status shape_mismatch(const dif_safetensors *st, const dif_st_entry *e,
+                                 const int64_t *have, int have_nd, const int64_t *want, int want_nd,
+                                 dif_error *err) {
+  char a[96], b[96], from[300] = "";
+  if (st->srcs) /* a view: say which tensor of the file it is */
+    snprintf(from, sizeof from, " (the file's '%s')", st->srcs[e - st->entries]->name);
+  return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s'%s has shape %s, expected %s", st->path,
+                  e->name, from, dif_shape_str(have, have_nd, a, sizeof a),
+                  dif_shape_str(want, want_nd, b, sizeof b));
+}
+
+static dif_status weight_entry(const dif_safetensors *st, const char *name, int ndim,
+                               const int64_t *shape, const dif_st_entry **out, dif_error *err) {
+  const dif_st_entry *e = dif_st_find(st, name);
+  if (!e) return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: missing tensor '%s'", st->path, name);
+  if (e->dtype != DIF_ST_F32 && e->dtype != DIF_ST_F16 && e->dtype != DIF_ST_BF16)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: tensor '%s' has dtype %s; weights must be F32, F16 or BF16", st->path,
+                    name, dtypes[e->dtype].name);
+  if (e->ndim > DIF_MAX_DIMS)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dimensions (at most %d)",
+                    st->path, name, e->ndim, DIF_MAX_DIMS);
+  int same = ndim == 0 || e->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = e->shape[i] == shape[i];
+  if (!same) return shape_mismatch(st, e, e->shape, e->ndim, shape, ndim, err);
+  *out = e;
+  return DIF_OK;
+}
+
+dif_status dif_st_get_weight(dif_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                             dif_weight *out, dif_error *err) {
+  const dif_st_entry *e = NULL;
+  dif_status s = weight_entry(st, name, ndim, shape, &e, err);
+  if (s) return s;
+  const int64_t n = dif_st_numel(e);
+  const uint8_t *src = st->data + e->begin;
+  if (e->dtype == DIF_ST_F32 && ((uintptr_t)src % sizeof(float)) != 0) {
+    /* an F32 tensor at an unaligned offset: its aligned copy, as
+     * dif_st_get_f32 makes it (kernels read float32 weights as floats) */
+    dif_tensor t;
+    if ((s = dif_st_get_f32(st, name, &t, err))) return s;
+    *out = (dif_weight){t.data, DIF_DTYPE_F32, n, false};
+    return DIF_OK;
+  }
+  const dif_dtype d = e->dtype == DIF_ST_F32   ? DIF_DTYPE_F32
+                      : e->dtype == DIF_ST_F16 ? DIF_DTYPE_F16
+                                               : DIF_DTYPE_BF16;
+  const dif_safetensors *file = st->base ? st->base : st; /* a view's pages are its base's */
+  *out = (dif_weight){src, d, n, file->map_size != 0};
+  return DIF_OK;
+}
+
 dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
                                 const int64_t *shape, dif_tensor *out, dif_error *err) {
   dif_status s = dif_st_get_f32(st, name, out, err);
   if (s) return s;
   int same = out->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
-  if (!same) {
-    char a[96], b[96], from[300] = "";
-    const dif_st_entry *e = dif_st_find(st, name);
-    if (st->srcs && e) /* a view: say which tensor of the file it is */
-      snprintf(from, sizeof from, " (the file's '%s')", st->srcs[e - st->entries]->name);
-    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: tensor '%s'%s has shape %s, expected %s", st->path,
-                    name, from, dif_shape_str(out->shape, out->ndim, a, sizeof a),
-                    dif_shape_str(shape, ndim, b, sizeof b));
-  }
+  if (!same)
+    return shape_mismatch(st, dif_st_find(st, name), out->shape, out->ndim, shape, ndim, err);
   return DIF_OK;
 }
 

@@ -11,9 +11,12 @@
  *     (all products overflow-checked);
  *   - sorted by offset, the ranges start at 0, touch without gap or overlap
  *     and end exactly at the end of the file.
- * F32 tensors are used in place (zero copy); F16 and BF16 are converted to
- * F32 once, on first access, and owned by the file. Any other dtype is
- * refused by name when a float tensor is asked for.
+ * Weights (dif_st_get_weight) are used in place in the file's dtype, F32,
+ * F16 or BF16 (zero copy; core/weight.h says who converts them). A float32
+ * tensor (dif_st_get_f32) is used in place when the file has it in F32;
+ * an F16/BF16 one is converted to F32 once, on first access, and owned by
+ * the file (the models ask for small vectors this way, models/weights.h).
+ * Any other dtype is refused by name when a float tensor is asked for.
  *
  * The xxh3-64 of the whole file is computed while it is validated, so the
  * model identity costs no second read.
@@ -29,6 +32,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "core/weight.h"
 
 #define DIF_ST_MAX_HEADER (100u * 1000u * 1000u) /* the specification's 100 MB */
 
@@ -113,6 +117,15 @@ typedef struct dif_st_view_entry {
 dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_st_view_entry *v,
                             size_t n, dif_safetensors **out, dif_error *err);
 
+/* Fetches a weight in the file's dtype (F32, F16 or BF16) without copying
+ * it: data points into the mapping (mapped is set when the handle maps a
+ * file, not for dif_st_open_memory), possibly at an odd address for 16-bit
+ * dtypes; an F32 tensor at an offset that is not a multiple of 4 is copied
+ * once, aligned, as dif_st_get_f32 does. ndim > 0: the shape must equal
+ * `shape` (the message shows both); ndim 0: any shape. Errors as
+ * dif_st_get_f32_shape. */
+dif_status dif_st_get_weight(dif_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                             dif_weight *out, dif_error *err);
 /* Converts any numeric entry (ints, bools and floats) to doubles in out[numel]
  * (for fixtures: token ids are I64). */
 void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out);

@@ -11,10 +11,10 @@ void dif_attn_load(dif_attn *a, dif_wloader *wl, const char *p, int64_t dim, int
   a->ctx_dim = ctx_dim;
   a->heads = heads;
   a->head_dim = head_dim;
-  a->q_w = DIF_W2(wl, inner, dim, "%s.to_q.weight", p);
-  a->k_w = DIF_W2(wl, inner, ctx_dim, "%s.to_k.weight", p);
-  a->v_w = DIF_W2(wl, inner, ctx_dim, "%s.to_v.weight", p);
-  a->o_w = DIF_W2(wl, dim, inner, "%s.to_out.0.weight", p);
+  a->q_w = DIF_WT2(wl, inner, dim, "%s.to_q.weight", p);
+  a->k_w = DIF_WT2(wl, inner, ctx_dim, "%s.to_k.weight", p);
+  a->v_w = DIF_WT2(wl, inner, ctx_dim, "%s.to_v.weight", p);
+  a->o_w = DIF_WT2(wl, dim, inner, "%s.to_out.0.weight", p);
   a->o_b = DIF_W1(wl, dim, "%s.to_out.0.bias", p);
   a->q_b = dif_wl_has(wl, "%s.to_q.bias", p) ? DIF_W1(wl, inner, "%s.to_q.bias", p) : NULL;
   a->k_b = dif_wl_has(wl, "%s.to_k.bias", p) ? DIF_W1(wl, inner, "%s.to_k.bias", p) : NULL;

@@ -13,8 +13,9 @@
 #include "models/weights.h"
 
 typedef struct dif_attn {
-  int64_t dim, ctx_dim, heads, head_dim;                      /* inner = heads · head_dim */
-  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b; /* biases may be NULL */
+  int64_t dim, ctx_dim, heads, head_dim; /* inner = heads · head_dim */
+  dif_weight q_w, k_w, v_w, o_w;         /* core/weight.h: in the file's dtype */
+  const float *q_b, *k_b, *v_b, *o_b;    /* biases may be NULL */
 } dif_attn;
 
 /* Loads "<prefix>.to_q.weight" etc.; q/k/v biases are loaded if present. */

@@ -50,17 +50,17 @@ dif_status dif_clip_encoder_load(dif_clip_encoder *enc, const dif_config *cfg, d
     L->ln1_b = DIF_W1(wl, C, "%sencoder.layers.%d.layer_norm1.bias", p, i);
     L->ln2_w = DIF_W1(wl, C, "%sencoder.layers.%d.layer_norm2.weight", p, i);
     L->ln2_b = DIF_W1(wl, C, "%sencoder.layers.%d.layer_norm2.bias", p, i);
-    L->q_w = DIF_W2(wl, C, C, "%sencoder.layers.%d.self_attn.q_proj.weight", p, i);
+    L->q_w = DIF_WT2(wl, C, C, "%sencoder.layers.%d.self_attn.q_proj.weight", p, i);
     L->q_b = DIF_W1(wl, C, "%sencoder.layers.%d.self_attn.q_proj.bias", p, i);
-    L->k_w = DIF_W2(wl, C, C, "%sencoder.layers.%d.self_attn.k_proj.weight", p, i);
+    L->k_w = DIF_WT2(wl, C, C, "%sencoder.layers.%d.self_attn.k_proj.weight", p, i);
     L->k_b = DIF_W1(wl, C, "%sencoder.layers.%d.self_attn.k_proj.bias", p, i);
-    L->v_w = DIF_W2(wl, C, C, "%sencoder.layers.%d.self_attn.v_proj.weight", p, i);
+    L->v_w = DIF_WT2(wl, C, C, "%sencoder.layers.%d.self_attn.v_proj.weight", p, i);
     L->v_b = DIF_W1(wl, C, "%sencoder.layers.%d.self_attn.v_proj.bias", p, i);
-    L->o_w = DIF_W2(wl, C, C, "%sencoder.layers.%d.self_attn.out_proj.weight", p, i);
+    L->o_w = DIF_WT2(wl, C, C, "%sencoder.layers.%d.self_attn.out_proj.weight", p, i);
     L->o_b = DIF_W1(wl, C, "%sencoder.layers.%d.self_attn.out_proj.bias", p, i);
-    L->fc1_w = DIF_W2(wl, I, C, "%sencoder.layers.%d.mlp.fc1.weight", p, i);
+    L->fc1_w = DIF_WT2(wl, I, C, "%sencoder.layers.%d.mlp.fc1.weight", p, i);
     L->fc1_b = DIF_W1(wl, I, "%sencoder.layers.%d.mlp.fc1.bias", p, i);
-    L->fc2_w = DIF_W2(wl, C, I, "%sencoder.layers.%d.mlp.fc2.weight", p, i);
+    L->fc2_w = DIF_WT2(wl, C, I, "%sencoder.layers.%d.mlp.fc2.weight", p, i);
     L->fc2_b = DIF_W1(wl, C, "%sencoder.layers.%d.mlp.fc2.bias", p, i);
   }
   return wl->status;

@@ -19,8 +19,8 @@ typedef enum dif_clip_act { DIF_CLIP_QUICK_GELU, DIF_CLIP_GELU } dif_clip_act;
 
 typedef struct dif_clip_layer {
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
-  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
-  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+  dif_weight q_w, k_w, v_w, o_w, fc1_w, fc2_w;
+  const float *q_b, *k_b, *v_b, *o_b, *fc1_b, *fc2_b;
 } dif_clip_layer;
 
 typedef struct dif_clip_encoder {

@@ -25,7 +25,8 @@ typedef struct dif_clip_text {
   dif_clip_encoder enc;
   int64_t vocab, max_positions, projection_dim; /* projection_dim 0: no projection */
   int64_t eos_token_id;
-  const float *tok_emb, *pos_emb, *final_ln_w, *final_ln_b, *proj; /* proj [P, C] */
+  dif_weight tok_emb, proj; /* proj [P, C]; proj.data NULL without a projection */
+  const float *pos_emb, *final_ln_w, *final_ln_b;
   dif_safetensors *weights;
 } dif_clip_text;
 

@@ -17,7 +17,8 @@
 typedef struct dif_clip_vision {
   dif_clip_encoder enc;
   int64_t image_size, patch_size, channels, projection_dim, tokens;
-  const float *class_emb, *patch_w, *pos_emb, *pre_ln_w, *pre_ln_b, *post_ln_w, *post_ln_b, *proj;
+  dif_weight patch_w, proj;
+  const float *class_emb, *pos_emb, *pre_ln_w, *pre_ln_b, *post_ln_w, *post_ln_b;
   dif_safetensors *weights;
 } dif_clip_vision;
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/component.h"
 #include "models/config_check.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"PriorTransformer", NULL};
 
@@ -32,7 +32,8 @@ static const char *const handled[] = {"_class_name",
                                       "additional_embeddings",
                                       NULL};
 
-static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *err) {
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_prior *p = model;
   dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
   if (s || (s = dif_config_int(cfg, "num_attention_heads", &p->heads, err)) ||
       (s = dif_config_int(cfg, "attention_head_dim", &p->head_dim, err)) ||
@@ -62,23 +63,25 @@ static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *er
   return DIF_OK;
 }
 
-static dif_status build(dif_prior *p, dif_wloader *wl) {
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  dif_prior *p = model;
   int64_t D = p->inner, E = p->embed_dim;
-  p->time_w1 = DIF_W2(wl, D, D, "time_embedding.linear_1.weight");
+  p->time_w1 = DIF_WT2(wl, D, D, "time_embedding.linear_1.weight");
   p->time_b1 = DIF_W1(wl, D, "time_embedding.linear_1.bias");
-  p->time_w2 = DIF_W2(wl, D, D, "time_embedding.linear_2.weight");
+  p->time_w2 = DIF_WT2(wl, D, D, "time_embedding.linear_2.weight");
   p->time_b2 = DIF_W1(wl, D, "time_embedding.linear_2.bias");
-  p->proj_in_w = DIF_W2(wl, D, E, "proj_in.weight");
+  p->proj_in_w = DIF_WT2(wl, D, E, "proj_in.weight");
   p->proj_in_b = DIF_W1(wl, D, "proj_in.bias");
-  p->emb_proj_w = DIF_W2(wl, D, E, "embedding_proj.weight");
+  p->emb_proj_w = DIF_WT2(wl, D, E, "embedding_proj.weight");
   p->emb_proj_b = DIF_W1(wl, D, "embedding_proj.bias");
-  p->enc_proj_w = DIF_W2(wl, D, E, "encoder_hidden_states_proj.weight");
+  p->enc_proj_w = DIF_WT2(wl, D, E, "encoder_hidden_states_proj.weight");
   p->enc_proj_b = DIF_W1(wl, D, "encoder_hidden_states_proj.bias");
   p->pos_emb = dif_wl_get(wl, 3, (const int64_t[]){1, p->tokens, D}, "positional_embedding");
   p->prd_emb = dif_wl_get(wl, 3, (const int64_t[]){1, 1, D}, "prd_embedding");
   p->norm_out_w = DIF_W1(wl, D, "norm_out.weight");
   p->norm_out_b = DIF_W1(wl, D, "norm_out.bias");
-  p->to_clip_w = DIF_W2(wl, E, D, "proj_to_clip_embeddings.weight");
+  p->to_clip_w = DIF_WT2(wl, E, D, "proj_to_clip_embeddings.weight");
   p->to_clip_b = DIF_W1(wl, E, "proj_to_clip_embeddings.bias");
   p->clip_mean = DIF_W2(wl, 1, E, "clip_mean");
   p->clip_std = DIF_W2(wl, 1, E, "clip_std");
@@ -91,28 +94,21 @@ static dif_status build(dif_prior *p, dif_wloader *wl) {
     b->ln3_b = DIF_W1(wl, D, "transformer_blocks.%d.norm3.bias", i);
     snprintf(name, sizeof name, "transformer_blocks.%d.attn1", i);
     dif_attn_load(&b->attn, wl, name, D, D, p->heads, p->head_dim);
-    b->ff1_w = DIF_W2(wl, 4 * D, D, "transformer_blocks.%d.ff.net.0.proj.weight", i);
+    b->ff1_w = DIF_WT2(wl, 4 * D, D, "transformer_blocks.%d.ff.net.0.proj.weight", i);
     b->ff1_b = DIF_W1(wl, 4 * D, "transformer_blocks.%d.ff.net.0.proj.bias", i);
-    b->ff2_w = DIF_W2(wl, D, 4 * D, "transformer_blocks.%d.ff.net.2.weight", i);
+    b->ff2_w = DIF_WT2(wl, D, 4 * D, "transformer_blocks.%d.ff.net.2.weight", i);
     b->ff2_b = DIF_W1(wl, D, "transformer_blocks.%d.ff.net.2.bias", i);
   }
   return wl->status;
 }
 
+static void free_model(void *model) { dif_prior_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
 dif_status dif_prior_load(const char *dir, dif_prior *p, dif_error *err) {
   memset(p, 0, sizeof *p);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  s = read_config(cfg, p, err);
-  dif_config_free(cfg);
-  if (!s) s = dif_component_weights(dir, &p->weights, err);
-  if (!s) {
-    dif_wloader wl = {p->weights, err, DIF_OK};
-    s = build(p, &wl);
-  }
-  if (s) dif_prior_free(p);
-  return s;
+  return dif_model_load(dir, &loader, p, &p->weights, err);
 }
 
 void dif_prior_free(dif_prior *p) {

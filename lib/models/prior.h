@@ -22,14 +22,15 @@
 typedef struct dif_prior_block {
   const float *ln1_w, *ln1_b, *ln3_w, *ln3_b;
   dif_attn attn;
-  const float *ff1_w, *ff1_b, *ff2_w, *ff2_b;
+  dif_weight ff1_w, ff2_w;
+  const float *ff1_b, *ff2_b;
 } dif_prior_block;
 
 typedef struct dif_prior {
   int64_t heads, head_dim, inner, n_layers, embed_dim, n_embeddings, n_extra, tokens;
-  const float *time_w1, *time_b1, *time_w2, *time_b2;
-  const float *proj_in_w, *proj_in_b, *emb_proj_w, *emb_proj_b, *enc_proj_w, *enc_proj_b;
-  const float *pos_emb, *prd_emb, *norm_out_w, *norm_out_b, *to_clip_w, *to_clip_b;
+  dif_weight time_w1, time_w2, proj_in_w, emb_proj_w, enc_proj_w, to_clip_w;
+  const float *time_b1, *time_b2, *proj_in_b, *emb_proj_b, *enc_proj_b;
+  const float *pos_emb, *prd_emb, *norm_out_w, *norm_out_b, *to_clip_b;
   const float *clip_mean, *clip_std;
   dif_prior_block blocks[DIF_PRIOR_MAX_LAYERS];
   dif_safetensors *weights;

@@ -10,19 +10,20 @@ void dif_resnet_load(dif_resnet *r, dif_wloader *wl, const char *p, int64_t cin,
   r->eps = eps;
   r->norm1_w = DIF_W1(wl, cin, "%s.norm1.weight", p);
   r->norm1_b = DIF_W1(wl, cin, "%s.norm1.bias", p);
-  r->conv1_w = DIF_W4(wl, cout, cin, 3, 3, "%s.conv1.weight", p);
+  r->conv1_w = DIF_WT4(wl, cout, cin, 3, 3, "%s.conv1.weight", p);
   r->conv1_b = DIF_W1(wl, cout, "%s.conv1.bias", p);
   if (temb_ch) {
-    r->temb_w = DIF_W2(wl, cout, temb_ch, "%s.time_emb_proj.weight", p);
+    r->temb_w = DIF_WT2(wl, cout, temb_ch, "%s.time_emb_proj.weight", p);
     r->temb_b = DIF_W1(wl, cout, "%s.time_emb_proj.bias", p);
   }
   r->norm2_w = DIF_W1(wl, cout, "%s.norm2.weight", p);
   r->norm2_b = DIF_W1(wl, cout, "%s.norm2.bias", p);
-  r->conv2_w = DIF_W4(wl, cout, cout, 3, 3, "%s.conv2.weight", p);
+  r->conv2_w = DIF_WT4(wl, cout, cout, 3, 3, "%s.conv2.weight", p);
   r->conv2_b = DIF_W1(wl, cout, "%s.conv2.bias", p);
-  r->short_w = r->short_b = NULL;
+  r->short_w = (dif_weight){0};
+  r->short_b = NULL;
   if (cin != cout) {
-    r->short_w = DIF_W4(wl, cout, cin, 1, 1, "%s.conv_shortcut.weight", p);
+    r->short_w = DIF_WT4(wl, cout, cin, 1, 1, "%s.conv_shortcut.weight", p);
     r->short_b = DIF_W1(wl, cout, "%s.conv_shortcut.bias", p);
   }
 }
@@ -70,7 +71,7 @@ dif_status dif_resnet_forward_ex(const dif_resnet *r, const dif_kctx *k, const f
   /* y = shortcut(x) + conv2's bias (x is not needed after this, so y may be
    * x), then conv2 accumulates silu(norm2(h)) onto it. */
   float *b2 = bias + N * cout;
-  if (!s && r->short_w) {
+  if (!s && r->short_w.data) {
     for (int64_t c = 0; c < cout; c++) b2[c] = r->short_b[c] + r->conv2_b[c];
     dif_conv2d_params c1 = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1};
     s = dif_conv2d(k, &c1, x, N, H, W, r->short_w, b2, y, err);

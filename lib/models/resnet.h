@@ -23,10 +23,10 @@ typedef struct dif_resnet {
   int64_t cin, cout, temb_ch; /* temb_ch 0: no time embedding (VAE) */
   int64_t groups;
   float eps;
-  const float *norm1_w, *norm1_b, *conv1_w, *conv1_b;
-  const float *temb_w, *temb_b;
-  const float *norm2_w, *norm2_b, *conv2_w, *conv2_b;
-  const float *short_w, *short_b; /* NULL when cin == cout */
+  const float *norm1_w, *norm1_b, *conv1_b, *temb_b, *norm2_w, *norm2_b, *conv2_b;
+  dif_weight conv1_w, temb_w, conv2_w;
+  dif_weight short_w;   /* data NULL when cin == cout */
+  const float *short_b; /* NULL when cin == cout */
 } dif_resnet;
 
 /* The k×k convolution that keeps the size (stride 1, padding k/2, k odd):

@@ -20,11 +20,11 @@ void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *p, int64_t C, int64_t
   t->norm_w = DIF_W1(wl, C, "%s.norm.weight", p);
   t->norm_b = DIF_W1(wl, C, "%s.norm.bias", p);
   if (linear_proj) {
-    t->proj_in_w = DIF_W2(wl, inner, C, "%s.proj_in.weight", p);
-    t->proj_out_w = DIF_W2(wl, C, inner, "%s.proj_out.weight", p);
+    t->proj_in_w = DIF_WT2(wl, inner, C, "%s.proj_in.weight", p);
+    t->proj_out_w = DIF_WT2(wl, C, inner, "%s.proj_out.weight", p);
   } else {
-    t->proj_in_w = DIF_W4(wl, inner, C, 1, 1, "%s.proj_in.weight", p);
-    t->proj_out_w = DIF_W4(wl, C, inner, 1, 1, "%s.proj_out.weight", p);
+    t->proj_in_w = DIF_WT4(wl, inner, C, 1, 1, "%s.proj_in.weight", p);
+    t->proj_out_w = DIF_WT4(wl, C, inner, 1, 1, "%s.proj_out.weight", p);
   }
   t->proj_in_b = DIF_W1(wl, inner, "%s.proj_in.bias", p);
   t->proj_out_b = DIF_W1(wl, C, "%s.proj_out.bias", p);
@@ -43,9 +43,9 @@ void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *p, int64_t C, int64_t
     dif_attn_load(&b->attn1, wl, ap, inner, inner, heads, head_dim);
     snprintf(ap, sizeof ap, "%s.attn2", bp);
     dif_attn_load(&b->attn2, wl, ap, inner, ctx_dim, heads, head_dim);
-    b->ff1_w = DIF_W2(wl, 2 * t->ff_inner, inner, "%s.ff.net.0.proj.weight", bp);
+    b->ff1_w = DIF_WT2(wl, 2 * t->ff_inner, inner, "%s.ff.net.0.proj.weight", bp);
     b->ff1_b = DIF_W1(wl, 2 * t->ff_inner, "%s.ff.net.0.proj.bias", bp);
-    b->ff2_w = DIF_W2(wl, inner, t->ff_inner, "%s.ff.net.2.weight", bp);
+    b->ff2_w = DIF_WT2(wl, inner, t->ff_inner, "%s.ff.net.2.weight", bp);
     b->ff2_b = DIF_W1(wl, inner, "%s.ff.net.2.bias", bp);
   }
 }

@@ -20,14 +20,16 @@
 typedef struct dif_t2d_block {
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *ln3_w, *ln3_b;
   dif_attn attn1, attn2;
-  const float *ff1_w, *ff1_b, *ff2_w, *ff2_b;
+  dif_weight ff1_w, ff2_w;
+  const float *ff1_b, *ff2_b;
 } dif_t2d_block;
 
 typedef struct dif_t2d {
   int64_t channels, inner, heads, head_dim, ctx_dim, groups, ff_inner;
   bool linear_proj;
   int n_blocks;
-  const float *norm_w, *norm_b, *proj_in_w, *proj_in_b, *proj_out_w, *proj_out_b;
+  dif_weight proj_in_w, proj_out_w;
+  const float *norm_w, *norm_b, *proj_in_b, *proj_out_b;
   dif_t2d_block blocks[DIF_T2D_MAX_BLOCKS];
 } dif_t2d;
 

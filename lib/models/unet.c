@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/component.h"
+#include "models/loader.h"
 #include "models/unet_blocks.h"
 #include "models/unet_config.h"
 
@@ -50,17 +50,17 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
   memcpy(u->channels, c->channels, sizeof u->channels);
   memcpy(u->heads, c->heads, sizeof u->heads);
   int64_t T = u->temb_ch, c0 = u->c0;
-  u->time_w1 = DIF_W2(wl, T, c0, "time_embedding.linear_1.weight");
+  u->time_w1 = DIF_WT2(wl, T, c0, "time_embedding.linear_1.weight");
   u->time_b1 = DIF_W1(wl, T, "time_embedding.linear_1.bias");
-  u->time_w2 = DIF_W2(wl, T, T, "time_embedding.linear_2.weight");
+  u->time_w2 = DIF_WT2(wl, T, T, "time_embedding.linear_2.weight");
   u->time_b2 = DIF_W1(wl, T, "time_embedding.linear_2.bias");
   if (u->class_in) {
-    u->class_w1 = DIF_W2(wl, T, u->class_in, "class_embedding.linear_1.weight");
+    u->class_w1 = DIF_WT2(wl, T, u->class_in, "class_embedding.linear_1.weight");
     u->class_b1 = DIF_W1(wl, T, "class_embedding.linear_1.bias");
-    u->class_w2 = DIF_W2(wl, T, T, "class_embedding.linear_2.weight");
+    u->class_w2 = DIF_WT2(wl, T, T, "class_embedding.linear_2.weight");
     u->class_b2 = DIF_W1(wl, T, "class_embedding.linear_2.bias");
   }
-  u->conv_in_w = DIF_W4(wl, c0, u->in_ch, 3, 3, "conv_in.weight");
+  u->conv_in_w = DIF_WT4(wl, c0, u->in_ch, 3, 3, "conv_in.weight");
   u->conv_in_b = DIF_W1(wl, c0, "conv_in.bias");
   int64_t L = u->layers_per_block, res_in[DIF_UNET_MAX_LAYERS + 1];
   for (int i = 0; i < n; i++) { /* down path */
@@ -70,7 +70,7 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
     load_level(u, wl, lv, "down_blocks", i, (int)L, res_in, cout,
                strcmp(c->down_types[i], "CrossAttnDownBlock2D") == 0, c->heads[i], c->t_layers[i]);
     if (i < n - 1) {
-      lv->sample_w = DIF_W4(wl, cout, cout, 3, 3, "down_blocks.%d.downsamplers.0.conv.weight", i);
+      lv->sample_w = DIF_WT4(wl, cout, cout, 3, 3, "down_blocks.%d.downsamplers.0.conv.weight", i);
       lv->sample_b = DIF_W1(wl, cout, "down_blocks.%d.downsamplers.0.conv.bias", i);
     }
   }
@@ -91,32 +91,41 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
     load_level(u, wl, lv, "up_blocks", i, (int)L + 1, res_in, out_ch,
                strcmp(c->up_types[i], "CrossAttnUpBlock2D") == 0, c->heads[r], c->t_layers[r]);
     if (i < n - 1) {
-      lv->sample_w = DIF_W4(wl, out_ch, out_ch, 3, 3, "up_blocks.%d.upsamplers.0.conv.weight", i);
+      lv->sample_w = DIF_WT4(wl, out_ch, out_ch, 3, 3, "up_blocks.%d.upsamplers.0.conv.weight", i);
       lv->sample_b = DIF_W1(wl, out_ch, "up_blocks.%d.upsamplers.0.conv.bias", i);
     }
   }
   u->norm_out_w = DIF_W1(wl, c0, "conv_norm_out.weight");
   u->norm_out_b = DIF_W1(wl, c0, "conv_norm_out.bias");
-  u->conv_out_w = DIF_W4(wl, u->out_ch, c0, 3, 3, "conv_out.weight");
+  u->conv_out_w = DIF_WT4(wl, u->out_ch, c0, 3, 3, "conv_out.weight");
   u->conv_out_b = DIF_W1(wl, u->out_ch, "conv_out.bias");
   return wl->status;
 }
 
+/* What the loader steps see: the UNet and its config between them. */
+typedef struct unet_load {
+  dif_unet *u;
+  dif_unet_config c;
+} unet_load;
+
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  return dif_unet_read_config(cfg, &((unet_load *)model)->c, err);
+}
+
+static dif_status build_model(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  unet_load *l = model;
+  return build(l->u, &l->c, wl);
+}
+
+static void free_model(void *model) { dif_unet_free(((unet_load *)model)->u); }
+
+static const dif_model_loader loader = {classes, read_config, build_model, free_model};
+
 dif_status dif_unet_load(const char *dir, dif_unet *u, dif_error *err) {
   memset(u, 0, sizeof *u);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  dif_unet_config c;
-  s = dif_unet_read_config(cfg, &c, err);
-  if (!s) s = dif_component_weights(dir, &u->weights, err);
-  if (!s) {
-    dif_wloader wl = {u->weights, err, DIF_OK};
-    s = build(u, &c, &wl);
-  }
-  dif_config_free(cfg);
-  if (s) dif_unet_free(u);
-  return s;
+  unet_load l = {.u = u};
+  return dif_model_load(dir, &loader, &l, &u->weights, err);
 }
 
 void dif_unet_free(dif_unet *u) {

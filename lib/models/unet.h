@@ -31,7 +31,8 @@ typedef struct dif_unet_level {
   int n_res;
   dif_resnet res[DIF_UNET_MAX_LAYERS + 1];
   dif_t2d attn[DIF_UNET_MAX_LAYERS + 1];
-  const float *sample_w, *sample_b; /* downsampler / upsampler conv, NULL if none */
+  dif_weight sample_w;   /* downsampler / upsampler conv, data NULL if none */
+  const float *sample_b; /* NULL if none */
 } dif_unet_level;
 
 typedef struct dif_unet {
@@ -42,9 +43,9 @@ typedef struct dif_unet {
   int64_t sample_size; /* the latent size it was trained at (config sample_size) */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
-  const float *time_w1, *time_b1, *time_w2, *time_b2;
-  const float *class_w1, *class_b1, *class_w2, *class_b2;
-  const float *conv_in_w, *conv_in_b, *norm_out_w, *norm_out_b, *conv_out_w, *conv_out_b;
+  dif_weight time_w1, time_w2, class_w1, class_w2, conv_in_w, conv_out_w;
+  const float *time_b1, *time_b2, *class_b1, *class_b2;
+  const float *conv_in_b, *norm_out_w, *norm_out_b, *conv_out_b;
   dif_unet_level down[DIF_UNET_MAX_BLOCKS], up[DIF_UNET_MAX_BLOCKS];
   dif_resnet mid_res[2];
   dif_t2d mid_attn;

@@ -120,7 +120,7 @@ dif_status dif_unet_down(const dif_unet_run *r, int level, const float *temb_act
     hook(r, y.data, map_size(r, &y), "down_blocks.%d.1.%d", level, j);
     skips->s[skips->n++] = *h = y;
   }
-  if (lv->sample_w) {
+  if (lv->sample_w.data) {
     int64_t p = r->u->downsample_padding;
     dif_unet_map y = {NULL, h->C, dif_conv2d_out(h->H, 3, 2, p, p),
                       dif_conv2d_out(h->W, 3, 2, p, p)};
@@ -168,7 +168,7 @@ static dif_status keep_level_output(const dif_unet_run *r, const dif_unet_level 
                                     dif_arena_mark mark, dif_unet_map *h,
                                     const dif_unet_skips *skips) {
   dif_unet_map keep = *h;
-  if (lv->sample_w) {
+  if (lv->sample_w.data) {
     keep.H = skips->s[skips->n - 1].H;
     keep.W = skips->s[skips->n - 1].W;
   }
@@ -177,7 +177,7 @@ static dif_status keep_level_output(const dif_unet_run *r, const dif_unet_level 
   keep.data = dif_arena_floats(r->k->arena, (size_t)map_size(r, &keep), r->err);
   if (!keep.data) return DIF_ERR_OUT_OF_MEMORY;
   dif_status s = DIF_OK;
-  if (lv->sample_w) {
+  if (lv->sample_w.data) {
     /* h lies in the released region, which keep may overlap: copy h above
      * keep first (memmove copes with overlap), then upsample the copy. */
     float *t = dif_arena_floats(r->k->arena, n, r->err);

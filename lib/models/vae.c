@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/component.h"
 #include "models/config_check.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"AutoencoderKL", NULL};
 
@@ -43,7 +43,8 @@ static void load_mid(dif_vae *v, dif_wloader *wl, dif_vae_mid *m, const char *p,
   dif_attn_load(&m->attn, wl, name, C, C, 1, C); /* one head of C channels */
 }
 
-static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err) {
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_vae *v = model;
   dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
   const char *down[DIF_VAE_MAX_BLOCKS], *up[DIF_VAE_MAX_BLOCKS];
   int n = 0, nd = 0, nu = 0;
@@ -104,11 +105,13 @@ static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err)
   return DIF_OK;
 }
 
-static dif_status build(dif_vae *v, dif_wloader *wl) {
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  dif_vae *v = model;
   int n = (int)v->n_blocks;
   int64_t L = v->layers_per_block, c0 = v->channels[0], top = v->channels[n - 1],
           lat = v->latent_ch;
-  v->e_conv_in_w = DIF_W4(wl, c0, v->in_ch, 3, 3, "encoder.conv_in.weight");
+  v->e_conv_in_w = DIF_WT4(wl, c0, v->in_ch, 3, 3, "encoder.conv_in.weight");
   v->e_conv_in_b = DIF_W1(wl, c0, "encoder.conv_in.bias");
   int64_t cout = c0;
   for (int i = 0; i < n; i++) {
@@ -123,20 +126,20 @@ static dif_status build(dif_vae *v, dif_wloader *wl) {
     }
     if (i < n - 1) {
       lv->sample_w =
-          DIF_W4(wl, cout, cout, 3, 3, "encoder.down_blocks.%d.downsamplers.0.conv.weight", i);
+          DIF_WT4(wl, cout, cout, 3, 3, "encoder.down_blocks.%d.downsamplers.0.conv.weight", i);
       lv->sample_b = DIF_W1(wl, cout, "encoder.down_blocks.%d.downsamplers.0.conv.bias", i);
     }
   }
   load_mid(v, wl, &v->e_mid, "encoder", top);
   v->e_norm_w = DIF_W1(wl, top, "encoder.conv_norm_out.weight");
   v->e_norm_b = DIF_W1(wl, top, "encoder.conv_norm_out.bias");
-  v->e_conv_out_w = DIF_W4(wl, 2 * lat, top, 3, 3, "encoder.conv_out.weight");
+  v->e_conv_out_w = DIF_WT4(wl, 2 * lat, top, 3, 3, "encoder.conv_out.weight");
   v->e_conv_out_b = DIF_W1(wl, 2 * lat, "encoder.conv_out.bias");
-  v->quant_w = DIF_W4(wl, 2 * lat, 2 * lat, 1, 1, "quant_conv.weight");
+  v->quant_w = DIF_WT4(wl, 2 * lat, 2 * lat, 1, 1, "quant_conv.weight");
   v->quant_b = DIF_W1(wl, 2 * lat, "quant_conv.bias");
-  v->post_quant_w = DIF_W4(wl, lat, lat, 1, 1, "post_quant_conv.weight");
+  v->post_quant_w = DIF_WT4(wl, lat, lat, 1, 1, "post_quant_conv.weight");
   v->post_quant_b = DIF_W1(wl, lat, "post_quant_conv.bias");
-  v->d_conv_in_w = DIF_W4(wl, top, lat, 3, 3, "decoder.conv_in.weight");
+  v->d_conv_in_w = DIF_WT4(wl, top, lat, 3, 3, "decoder.conv_in.weight");
   v->d_conv_in_b = DIF_W1(wl, top, "decoder.conv_in.bias");
   load_mid(v, wl, &v->d_mid, "decoder", top);
   cout = top;
@@ -152,31 +155,24 @@ static dif_status build(dif_vae *v, dif_wloader *wl) {
     }
     if (i < n - 1) {
       lv->sample_w =
-          DIF_W4(wl, cout, cout, 3, 3, "decoder.up_blocks.%d.upsamplers.0.conv.weight", i);
+          DIF_WT4(wl, cout, cout, 3, 3, "decoder.up_blocks.%d.upsamplers.0.conv.weight", i);
       lv->sample_b = DIF_W1(wl, cout, "decoder.up_blocks.%d.upsamplers.0.conv.bias", i);
     }
   }
   v->d_norm_w = DIF_W1(wl, c0, "decoder.conv_norm_out.weight");
   v->d_norm_b = DIF_W1(wl, c0, "decoder.conv_norm_out.bias");
-  v->d_conv_out_w = DIF_W4(wl, v->out_ch, c0, 3, 3, "decoder.conv_out.weight");
+  v->d_conv_out_w = DIF_WT4(wl, v->out_ch, c0, 3, 3, "decoder.conv_out.weight");
   v->d_conv_out_b = DIF_W1(wl, v->out_ch, "decoder.conv_out.bias");
   return wl->status;
 }
 
+static void free_model(void *model) { dif_vae_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
 dif_status dif_vae_load(const char *dir, dif_vae *v, dif_error *err) {
   memset(v, 0, sizeof *v);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  s = read_config(cfg, v, err);
-  dif_config_free(cfg);
-  if (!s) s = dif_component_weights(dir, &v->weights, err);
-  if (!s) {
-    dif_wloader wl = {v->weights, err, DIF_OK};
-    s = build(v, &wl);
-  }
-  if (s) dif_vae_free(v);
-  return s;
+  return dif_model_load(dir, &loader, v, &v->weights, err);
 }
 
 void dif_vae_free(dif_vae *v) {
@@ -203,7 +199,7 @@ static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
 }
 
 static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
-                       const float *w, const float *b, int64_t cout, int64_t ks, float *y) {
+                       dif_weight w, const float *b, int64_t cout, int64_t ks, float *y) {
   dif_conv2d_params cp = dif_conv_same(cin, cout, ks);
   return dif_conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
 }
@@ -281,7 +277,7 @@ dif_status dif_vae_encode(const dif_vae *v, const dif_kctx *k, const float *imag
     const dif_vae_level *lv = &v->down[i];
     s = level_resnets(&F, lv, &x, &t, H, W);
     C = v->channels[i];
-    if (!s && lv->sample_w) { /* pad (0,1,0,1), stride 2 */
+    if (!s && lv->sample_w.data) { /* pad (0,1,0,1), stride 2 */
       dif_conv2d_params cp = {
           .cin = C, .cout = C, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
       s = dif_conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
@@ -377,7 +373,7 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
       }
       C = r->cout;
     }
-    if (!s && lv->sample_w) { /* nearest 2× read on the fly by the conv */
+    if (!s && lv->sample_w.data) { /* nearest 2× read on the fly by the conv */
       need(d, Q, B * C * 4 * H * W);
       if (!d->dry) {
         dif_conv2d_params cp = dif_conv_same(C, C, 3);

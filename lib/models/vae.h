@@ -25,7 +25,8 @@
 typedef struct dif_vae_level {
   int n_res;
   dif_resnet res[DIF_VAE_MAX_LAYERS + 1];
-  const float *sample_w, *sample_b; /* NULL in the last level */
+  dif_weight sample_w;   /* data NULL in the last level */
+  const float *sample_b; /* NULL in the last level */
 } dif_vae_level;
 
 typedef struct dif_vae_mid {
@@ -40,12 +41,13 @@ typedef struct dif_vae {
   float scaling_factor;
   int64_t sample_size; /* config sample_size (pixels): the default tile of tiled decoding */
   /* encoder */
-  const float *e_conv_in_w, *e_conv_in_b, *e_norm_w, *e_norm_b, *e_conv_out_w, *e_conv_out_b;
+  dif_weight e_conv_in_w, e_conv_out_w, quant_w, post_quant_w, d_conv_in_w, d_conv_out_w;
+  const float *e_conv_in_b, *e_norm_w, *e_norm_b, *e_conv_out_b;
   dif_vae_level down[DIF_VAE_MAX_BLOCKS];
   dif_vae_mid e_mid;
-  const float *quant_w, *quant_b, *post_quant_w, *post_quant_b;
+  const float *quant_b, *post_quant_b;
   /* decoder */
-  const float *d_conv_in_w, *d_conv_in_b, *d_norm_w, *d_norm_b, *d_conv_out_w, *d_conv_out_b;
+  const float *d_conv_in_b, *d_norm_w, *d_norm_b, *d_conv_out_b;
   dif_vae_mid d_mid;
   dif_vae_level up[DIF_VAE_MAX_BLOCKS];
   dif_safetensors *weights;

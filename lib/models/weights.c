@@ -26,6 +26,24 @@ const float *dif_wl_get(dif_wloader *wl, int ndim, const int64_t *shape, const c
   return wl->status ? NULL : t.data;
 }
 
+dif_weight dif_wl_weight(dif_wloader *wl, int ndim, const int64_t *shape, const char *fmt, ...) {
+  if (wl->status) return (dif_weight){0};
+  char name[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  if (recorder) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    recorder->tensor(recorder->user, name, ndim, shape);
+    return dif_weight_f32(placeholder, n);
+  }
+  dif_weight w;
+  wl->status = dif_st_get_weight(wl->st, name, ndim, shape, &w, wl->err);
+  return wl->status ? (dif_weight){0} : w;
+}
+
 int dif_wl_has(const dif_wloader *wl, const char *fmt, ...) {
   char name[256];
   va_list ap;

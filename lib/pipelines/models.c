@@ -92,7 +92,7 @@ static dif_status load_prior(loader *L, dif_model_folder *f) {
     return s;
   dif_model_folder_record(f, "prior_text_encoder", m->prior_text_encoder.weights);
   if ((s = check_lengths(m->prior_tokenizer, &m->prior_text_encoder, "prior", L->err))) return s;
-  if (!m->prior_text_encoder.proj)
+  if (!m->prior_text_encoder.proj.data)
     return dif_fail(L->err, DIF_ERR_BAD_MODEL,
                     "%s: the prior text encoder must be a CLIPTextModelWithProjection", dir);
   report(L, "prior");

@@ -307,9 +307,9 @@ static void check_linear(const dif_backend *be, dif_dtype math, dif_dtype src, s
       float *yd = fbuf((size_t)(M * N));
       memcpy(yd, y0, (size_t)(M * N) * sizeof *yd);
       if (acc)
-        dif_linear_acc(&e.k, x, M, K, w.f, b, N, yd);
+        dif_linear_acc(&e.k, x, M, K, dif_weight_f32(w.f, N * K), b, N, yd);
       else
-        dif_linear(&e.k, x, M, K, w.f, b, N, yd);
+        dif_linear(&e.k, x, M, K, dif_weight_f32(w.f, N * K), b, N, yd);
       CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not dif_linear's bits", what);
       free(yd);
     }
@@ -394,9 +394,9 @@ static void check_linear_layout(const dif_backend *be, dif_dtype math, shape sh,
       float *yd = y_cf ? transposed(y0, M, N) : fbuf((size_t)(M * N));
       if (!y_cf) memcpy(yd, y0, (size_t)(M * N) * sizeof *yd);
       if (x_cf)
-        dif_linear_cf_in(&e.k, xin, M, K, w, b, N, yd);
+        dif_linear_cf_in(&e.k, xin, M, K, dif_weight_f32(w, N * K), b, N, yd);
       else
-        dif_linear_cf_out(&e.k, xin, M, K, w, b, N, yd, acc);
+        dif_linear_cf_out(&e.k, xin, M, K, dif_weight_f32(w, N * K), b, N, yd, acc);
       CHECK_MSG(memcmp(y, yd, (size_t)(M * N) * sizeof *y) == 0, "%s: not core/gemm.c's bits",
                 what);
       free(yd);
@@ -639,15 +639,18 @@ TEST(fast_cache) {
     float *b = frand((size_t)N, 7, -1, 1);
     float *y = fbuf((size_t)(M * N)), *yp = fbuf((size_t)(M * N));
     const dif_packed *p1 = NULL, *p2 = NULL, *p3 = NULL;
-    CHECK_STATUS(dif_fast_weight(f, w, N, K, M, &p1, &err), DIF_OK, err.msg, "");
-    CHECK_STATUS(dif_fast_weight(f, w, N, K, 1, &p2, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(w, N * K), N, K, M, &p1, &err), DIF_OK, err.msg,
+                 "");
+    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(w, N * K), N, K, 1, &p2, &err), DIF_OK, err.msg,
+                 "");
     CHECK(p1 && p1 == p2 && p1->math == DIF_DTYPE_BF16 && p1->n == N && p1->k == K);
     /* the same address with another shape is another weight */
-    CHECK_STATUS(dif_fast_weight(f, w, K, N, M, &p3, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(w, N * K), K, N, M, &p3, &err), DIF_OK, err.msg,
+                 "");
     CHECK(p3 && p3 != p1 && p3->n == K);
     /* dif_linear on a fast kctx is the packed weight's product, bit for bit */
     e.k.fast = f;
-    dif_linear(&e.k, x, M, K, w, b, N, y);
+    dif_linear(&e.k, x, M, K, dif_weight_f32(w, N * K), b, N, y);
     e.k.fast = NULL;
     CHECK_STATUS(dif_packed_linear(&e.k, p1, x, M, b, false, yp, &err), DIF_OK, err.msg, "");
     CHECK(memcmp(y, yp, (size_t)(M * N) * sizeof *y) == 0);
@@ -656,10 +659,12 @@ TEST(fast_cache) {
     const dif_packed *first = NULL, *again = NULL;
     for (int j = 0; j < 300; j++) {
       const dif_packed *q = NULL;
-      CHECK_STATUS(dif_fast_weight(f, many + 8 * j, 2, 4, 1, &q, &err), DIF_OK, err.msg, "");
+      CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(many + 8 * j, 8), 2, 4, 1, &q, &err), DIF_OK,
+                   err.msg, "");
       if (j == 0) first = q;
     }
-    CHECK_STATUS(dif_fast_weight(f, many, 2, 4, 1, &again, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif_fast_weight(f, dif_weight_f32(many, 8), 2, 4, 1, &again, &err), DIF_OK,
+                 err.msg, "");
     CHECK(first && first == again);
     dif_fast_stats st;
     dif_fast_get_stats(f, &st);

@@ -3,6 +3,9 @@
 #include "core/ops_internal.h"
 #include "ops_test_util.h"
 
+/* A float32 weight for the convolution of params *P. */
+#define WF(P, w) dif_weight_f32((w), (P)->cout *(P)->cin *(P)->kh *(P)->kw)
+
 static void ref_conv(const dif_conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
                      const float *w, const float *b, double *y) {
   int64_t OH = dif_conv2d_out(H, p->kh, p->stride, p->pad_top, p->pad_bottom);
@@ -46,15 +49,15 @@ static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t
   dif_error err;
   dif_error_clear(&err);
   size_t lim = max_scratch ? max_scratch : DIF_CONV2D_SCRATCH_MAX;
-  CHECK(dif_conv2d_bounded(&e1.k, p, x, N, H, W, w, b, y1, lim, &err) == DIF_OK);
-  CHECK(dif_conv2d_bounded(&e3.k, p, x, N, H, W, w, b, y3, lim, &err) == DIF_OK);
+  CHECK(dif_conv2d_bounded(&e1.k, p, x, N, H, W, WF(p, w), b, y1, lim, &err) == DIF_OK);
+  CHECK(dif_conv2d_bounded(&e3.k, p, x, N, H, W, WF(p, w), b, y3, lim, &err) == DIF_OK);
   CHECK_NMSE(y1, r, ny, NMSE_MAX);
   CHECK_SAME(y1, y3, ny);
   /* Scratch is released on return. */
   CHECK(e1.arena.used_total == 0 && e3.arena.used_total == 0);
   if (!max_scratch) {
     dif_error_clear(&err);
-    CHECK(dif_conv2d(&e3.k, p, x, N, H, W, w, b, y3, &err) == DIF_OK);
+    CHECK(dif_conv2d(&e3.k, p, x, N, H, W, WF(p, w), b, y3, &err) == DIF_OK);
     CHECK_SAME(y1, y3, ny);
   }
   /* accumulate: y0 + conv(x) + b */
@@ -63,7 +66,7 @@ static void check_conv(const dif_conv2d_params *p, int64_t N, int64_t H, int64_t
   float *y0 = frand(ny, 97, -2, 2);
   memcpy(y3, y0, ny * sizeof *y3);
   for (size_t i = 0; i < ny; i++) r[i] += y0[i];
-  CHECK(dif_conv2d_bounded(&e3.k, &pa, x, N, H, W, w, b, y3, lim, &err) == DIF_OK);
+  CHECK(dif_conv2d_bounded(&e3.k, &pa, x, N, H, W, WF(&pa, w), b, y3, lim, &err) == DIF_OK);
   CHECK_NMSE(y3, r, ny, NMSE_MAX);
   free(y0);
   kenv_free(&e1);
@@ -131,7 +134,7 @@ TEST(conv1x1_fast_path) {
   float *x = frand(13 * 35, 1, -1, 1), *w = frand(5 * 13, 2, -1, 1), *y = fbuf(5 * 35);
   dif_error err;
   dif_error_clear(&err);
-  CHECK(dif_conv2d(&e.k, &p, x, 1, 7, 5, w, NULL, y, &err) == DIF_OK);
+  CHECK(dif_conv2d(&e.k, &p, x, 1, 7, 5, WF(&p, w), NULL, y, &err) == DIF_OK);
   CHECK(dif_arena_peak(&e.arena) == 0);
   free(x), free(w), free(y);
   kenv_free(&e);
@@ -241,7 +244,8 @@ static void check_conv_xform(dif_conv2d_params p, int64_t N, int64_t H, int64_t 
   dif_error err;
   dif_error_clear(&err);
   size_t lim = max_scratch ? max_scratch : DIF_CONV2D_SCRATCH_MAX;
-  CHECK_MSG(dif_conv2d_bounded(&e.k, &q, x, N, H, W, w, b, y, lim, &err) == DIF_OK, "%s", err.msg);
+  CHECK_MSG(dif_conv2d_bounded(&e.k, &q, x, N, H, W, WF(&q, w), b, y, lim, &err) == DIF_OK, "%s",
+            err.msg);
   /* SiLU through the SIMD exp vs the double one: float rounding only. */
   CHECK_NMSE(y, r, ny, NMSE_MAX);
   CHECK(e.arena.used_total == 0);
@@ -289,8 +293,8 @@ TEST(conv1x1_in_place) {
     kenv_init(&e, 3);
     dif_error err;
     dif_error_clear(&err);
-    CHECK_MSG(dif_conv2d_bounded(&e.k, &p, x, N, H, W, w, b, x, 64 * sizeof(float) * 6, &err) ==
-                  DIF_OK,
+    CHECK_MSG(dif_conv2d_bounded(&e.k, &p, x, N, H, W, WF(&p, w), b, x, 64 * sizeof(float) * 6,
+                                 &err) == DIF_OK,
               "%s", err.msg);
     CHECK_NMSE(x, r, ny, NMSE_MAX);
     kenv_free(&e);
@@ -311,7 +315,7 @@ TEST(conv1x1_in_place) {
                           .pad_left = 1,
                           .pad_bottom = 1,
                           .pad_right = 1};
-  CHECK_STATUS(dif_conv2d(&e.k, &p3, buf, 1, 4, 4, w, NULL, buf + 2, &err),
+  CHECK_STATUS(dif_conv2d(&e.k, &p3, buf, 1, 4, 4, WF(&p3, w), NULL, buf + 2, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "overlaps");
   kenv_free(&e);
 }
@@ -323,19 +327,19 @@ TEST(conv_rejects_bad_arguments) {
   dif_error err;
   dif_conv2d_params p = {.cin = 1, .cout = 1, .kh = 3, .kw = 3, .stride = 1};
   dif_error_clear(&err);
-  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 2, 2, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 2, 2, WF(&p, w), NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "does not fit");
   p.stride = 0;
-  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
                err.msg, "bad shape");
   p.stride = 1;
   p.cin = (int64_t)1 << 31; /* K beyond OpenBLAS's 32-bit ints */
-  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_LIMIT, err.msg,
+  CHECK_STATUS(dif_conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_LIMIT, err.msg,
                "BLAS limit");
   p.cin = 1;
   dif_kctx no_arena = {NULL, NULL, NULL};
-  CHECK_STATUS(dif_conv2d(&no_arena, &p, x, 1, 4, 4, w, NULL, y, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "NULL");
+  CHECK_STATUS(dif_conv2d(&no_arena, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   kenv_free(&e);
 }
 

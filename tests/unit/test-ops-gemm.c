@@ -68,7 +68,7 @@ static void check_linear(int threads, bool bias) {
       for (int64_t c = 0; c < in; c++) s += (double)x[i * in + c] * W[o * in + c];
       r[i * out + o] = s;
     }
-  dif_linear(&e.k, x, n, in, W, b, out, y);
+  dif_linear(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, y);
   CHECK_NMSE(y, r, (size_t)(n * out), NMSE_MAX);
   free(x), free(W), free(b), free(y), free(r);
   kenv_free(&e);
@@ -112,14 +112,14 @@ static void check_linear_variants(int threads, bool bias) {
       rtacc[o * n + i] = r[i * out + o] + y0[o * n + i];
     }
   memcpy(y, y0, (size_t)(n * out) * sizeof *y);
-  dif_linear_acc(&e.k, x, n, in, W, b, out, y);
+  dif_linear_acc(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, y);
   CHECK_NMSE(y, racc, (size_t)(n * out), NMSE_MAX);
-  dif_linear_cf_in(&e.k, xt, n, in, W, b, out, y);
+  dif_linear_cf_in(&e.k, xt, n, in, dif_weight_f32(W, out * in), b, out, y);
   CHECK_NMSE(y, r, (size_t)(n * out), NMSE_MAX);
-  dif_linear_cf_out(&e.k, x, n, in, W, b, out, yt, false);
+  dif_linear_cf_out(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, yt, false);
   CHECK_NMSE(yt, rt, (size_t)(n * out), NMSE_MAX);
   memcpy(yt, y0, (size_t)(n * out) * sizeof *yt);
-  dif_linear_cf_out(&e.k, x, n, in, W, b, out, yt, true);
+  dif_linear_cf_out(&e.k, x, n, in, dif_weight_f32(W, out * in), b, out, yt, true);
   CHECK_NMSE(yt, rtacc, (size_t)(n * out), NMSE_MAX);
   free(x), free(xt), free(W), free(b), free(y0), free(r), free(racc), free(y), free(yt);
   free(rt), free(rtacc);

@@ -626,6 +626,69 @@ TEST(unaligned_f32) {
   free(b);
 }
 
+/* dif_st_get_weight: F16 and BF16 stay in place in their dtype (even at an
+ * odd address), aligned F32 is in place, unaligned F32 is copied once;
+ * bad dtypes, shapes, names and ranks are refused by name. */
+TEST(weights_stay_in_the_file_dtype) {
+  uint8_t data[30] = {0};
+  const uint16_t a[6] = {0x3c00, 0xc000, 0x3555, 0x0001, 0x7bff, 0x8000}; /* F16 */
+  const uint16_t bb[3] = {0x3f80, 0x4049, 0xc000};                        /* BF16 */
+  const float c[2] = {1.5f, -2.25f};
+  memcpy(data, a, sizeof a), memcpy(data + 12, bb, sizeof bb), memcpy(data + 18, c, sizeof c);
+  const char *h = "{'a':{'dtype':'F16','shape':[2,3],'data_offsets':[0,12]},"
+                  "'b':{'dtype':'BF16','shape':[3],'data_offsets':[12,18]},"
+                  "'c':{'dtype':'F32','shape':[2],'data_offsets':[18,26]},"
+                  "'i':{'dtype':'I32','shape':[1],'data_offsets':[26,30]},"
+                  "'big':{'dtype':'F16','shape':[1,1,1,1,0],'data_offsets':[30,30]}}";
+  size_t size; /* the data section at an odd offset: every tensor unaligned */
+  uint8_t *buf = st_build_ex(AUTO, h, (strlen(h) % 2) ? 2 : 1, data, sizeof data, &size);
+  dif_safetensors *st = OPEN_OK(buf, size);
+  if (st) {
+    dif_weight w;
+    dif_error err;
+    const int64_t s23[2] = {2, 3}, s32[2] = {3, 2}, s3[1] = {3}, s2[1] = {2};
+    CHECK_STATUS(dif_st_get_weight(st, "a", 2, s23, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.data == dif_st_data(st, dif_st_find(st, "a")) && (uintptr_t)w.data % 2 == 1);
+    CHECK(w.dtype == DIF_DTYPE_F16 && w.numel == 6 && !w.mapped); /* memory, not a file */
+    float f[6];
+    dif_weight_tile_f32(NULL, w, 3, 0, 2, 0, 3, f);
+    CHECK(f[0] == 1.0f && f[1] == -2.0f && f[3] == 0x1p-24f && f[4] == 65504.0f);
+    dif_weight_tile_f32(NULL, w, 3, 1, 1, 1, 2, f); /* a tile: row 1, columns 1..2 */
+    CHECK(f[0] == 65504.0f && f[1] == 0.0f && signbit(f[1]));
+    CHECK_STATUS(dif_st_get_weight(st, "b", 1, s3, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.dtype == DIF_DTYPE_BF16 && w.numel == 3);
+    CHECK(w.data == dif_st_data(st, dif_st_find(st, "b")));
+    dif_weight_tile_f32(NULL, w, 3, 0, 1, 0, 3, f);
+    CHECK(f[0] == 1.0f && f[1] == 3.140625f && f[2] == -2.0f);
+    CHECK_STATUS(dif_st_get_weight(st, "c", 1, s2, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.dtype == DIF_DTYPE_F32 && w.data != dif_st_data(st, dif_st_find(st, "c")));
+    CHECK((uintptr_t)w.data % 4 == 0 && memcmp(w.data, c, sizeof c) == 0);
+    CHECK_STATUS(dif_st_get_weight(st, "a", 0, NULL, &w, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif_st_get_weight(st, "a", 2, s32, &w, &err), DIF_ERR_BAD_MODEL, err.msg,
+                 "tensor 'a' has shape [2, 3], expected [3, 2]");
+    CHECK_STATUS(dif_st_get_weight(st, "i", 0, NULL, &w, &err), DIF_ERR_UNSUPPORTED, err.msg,
+                 "tensor 'i' has dtype I32; weights must be F32, F16 or BF16");
+    CHECK_STATUS(dif_st_get_weight(st, "nope", 0, NULL, &w, &err), DIF_ERR_BAD_MODEL, err.msg,
+                 "missing tensor 'nope'");
+    CHECK_STATUS(dif_st_get_weight(st, "big", 0, NULL, &w, &err), DIF_ERR_UNSUPPORTED, err.msg,
+                 "tensor 'big' has 5 dimensions (at most 4)");
+  }
+  dif_st_close(st);
+  /* From a file, the weight points into the mapping and says so. */
+  char path[64];
+  write_temp(buf, size, path, sizeof path);
+  dif_error err;
+  CHECK_STATUS(dif_st_open(path, &st, &err), DIF_OK, err.msg, "");
+  if (st) {
+    dif_weight w;
+    CHECK_STATUS(dif_st_get_weight(st, "a", 0, NULL, &w, &err), DIF_OK, err.msg, "");
+    CHECK(w.mapped && w.dtype == DIF_DTYPE_F16 && w.data == dif_st_data(st, dif_st_find(st, "a")));
+  }
+  dif_st_close(st);
+  unlink(path);
+  free(buf);
+}
+
 TEST(aligned_f32_is_zero_copy) {
   const float v[2] = {0.5f, -0.0f};
   size_t size;
@@ -1001,6 +1064,7 @@ int main(void) {
   RUN(every_f16_value_matches_a_reference);
   RUN(unaligned_f32);
   RUN(aligned_f32_is_zero_copy);
+  RUN(weights_stay_in_the_file_dtype);
   RUN(integer_tensor_refused_as_float);
   RUN(every_dtype_to_f64);
   RUN(dtype_table);
