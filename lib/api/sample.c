@@ -17,6 +17,7 @@
 #include "core/blas.h"
 #include "io/resample.h"
 #include "pipelines/generate.h"
+#include "pipelines/tiled.h"
 #include "samplers/sched_config.h"
 
 struct dif_sample {
@@ -384,6 +385,11 @@ static const char *scheduler_of(const dif_sample *s) {
 }
 
 /* The JSON record of what was run (stored in PNGs; `dif generate --from`). */
+int32_t dif__sample_output_scale(const dif_sample *s) {
+  const dif__models *m = &s->ctx->models;
+  return dif__models_is_upscaler(m) ? (int32_t)dif__vae_scale(&m->vae) : 1;
+}
+
 static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
                              const int32_t picture[2]) {
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
@@ -409,6 +415,8 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
   json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
   json_object_set_new(o, "batch", json_integer(s->batch));
   if (s->keep >= 0) json_object_set_new(o, "index", json_integer(s->keep));
+  if (dif__models_is_upscaler(&s->ctx->models)) /* the x4 upscaler's */
+    json_object_set_new(o, "noise_level", json_integer(s->noise_level));
   if (s->ctx->models.family == DIF__FAMILY_UNCLIP) {
     json_object_set_new(o, "noise_level", json_integer(s->noise_level));
     json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
@@ -493,6 +501,18 @@ static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif__image *res
   return DIF_OK;
 }
 
+/* Upscale (Subtle / Creative) on a model that is not an x4 upscaler runs
+ * in tiles of the model's own size (its default picture's shorter side,
+ * rounded down to a multiple of 8) overlapping by a quarter tile, when the
+ * output is larger (pipelines/tiled.h); 0 otherwise. */
+static int upscale_tile(const dif_sample *s) {
+  const dif__models *m = &s->ctx->models;
+  if (s->edit.op.op != DIF__EDIT_UPSCALE || dif__models_is_upscaler(m)) return 0;
+  int side = m->defaults.width < m->defaults.height ? m->defaults.width : m->defaults.height;
+  side = side / 8 * 8;
+  return side >= 32 ? side : 32;
+}
+
 static dif_status run(dif_sample *s) {
   dif_context *ctx = s->ctx;
   dif__error err = {0};
@@ -502,12 +522,13 @@ static dif_status run(dif_sample *s) {
   dif__image resized = {0}, canvas = {0};
   const dif__image *init = NULL;
   float *mask = NULL;
-  bool soft = false;
+  bool soft = false, x4 = dif__models_is_upscaler(&ctx->models);
+  int vae_scale = (int)dif__vae_scale(&ctx->models.vae);
+  dif__edit_overrides ov;
   dif_status st = picture(s, &width, &height, &resized, &init);
   if (st) return st;
   /* a mask, or an edit's canvas and mask */
-  if (dif__sample_edit_prepare(&s->edit, init, (int)dif__vae_scale(&ctx->models.vae), &canvas,
-                               &mask, &soft, &err)) {
+  if (dif__sample_edit_prepare(&s->edit, init, vae_scale, x4, &canvas, &mask, &soft, &ov, &err)) {
     dif__image_free(&resized);
     return sfail(s, err.status, "%s", err.msg);
   }
@@ -516,6 +537,10 @@ static dif_status run(dif_sample *s) {
     init = &canvas;
     width = canvas.width;
     height = canvas.height;
+  }
+  if (x4) { /* the x4 upscaler: the picture is the low-res input */
+    width *= vae_scale;
+    height *= vae_scale;
   }
   dif__part parts[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++) {
@@ -535,11 +560,11 @@ static dif_status run(dif_sample *s) {
                     .prior_steps = s->prior_steps,
                     .prior_guidance = s->prior_guidance,
                     .prior_scheduler = s->prior_scheduler,
-                    .noise_level = s->noise_level,
+                    .noise_level = ov.noise_level >= 0 ? ov.noise_level : s->noise_level,
                     .scheduler = scheduler_of(s),
                     .seed = s->seed,
                     .init_image = init,
-                    .strength = s->strength,
+                    .strength = ov.strength >= 0.0f ? ov.strength : s->strength,
                     .mask = mask,
                     .soft_mask = soft,
                     .mask_crop = s->edit.crop,
@@ -552,7 +577,10 @@ static dif_status run(dif_sample *s) {
   dif__arena_init(&arena, 16u << 20);
   dif__kctx k = dif__ctx_kernels(ctx, &arena);
   dif__result res;
-  st = dif__generate(&ctx->models, &k, &r, &res, &err);
+  int tile = upscale_tile(s);
+  st = tile && (width > tile || height > tile)
+           ? dif__generate_tiled(&ctx->models, &k, &r, tile, tile / 4 / 8 * 8, &res, &err)
+           : dif__generate(&ctx->models, &k, &r, &res, &err);
   dif__ctx_report_fast(ctx);
   dif__arena_free(&arena);
   dif__image_free(&resized);

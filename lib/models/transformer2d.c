@@ -6,7 +6,7 @@
 
 void dif__t2d_load(dif__t2d *t, dif__wloader *wl, const char *p, int64_t C, int64_t heads,
                    int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks,
-                   bool linear_proj) {
+                   bool linear_proj, bool only_cross) {
   int64_t inner = heads * head_dim;
   t->channels = C;
   t->inner = inner;
@@ -16,6 +16,7 @@ void dif__t2d_load(dif__t2d *t, dif__wloader *wl, const char *p, int64_t C, int6
   t->groups = groups;
   t->ff_inner = 4 * inner;
   t->linear_proj = linear_proj;
+  t->only_cross = only_cross;
   t->n_blocks = n_blocks;
   t->norm_w = DIF__W1(wl, C, "%s.norm.weight", p);
   t->norm_b = DIF__W1(wl, C, "%s.norm.bias", p);
@@ -40,7 +41,7 @@ void dif__t2d_load(dif__t2d *t, dif__wloader *wl, const char *p, int64_t C, int6
     b->ln3_b = DIF__W1(wl, inner, "%s.norm3.bias", bp);
     char ap[300];
     snprintf(ap, sizeof ap, "%s.attn1", bp);
-    dif__attn_load(&b->attn1, wl, ap, inner, inner, heads, head_dim);
+    dif__attn_load(&b->attn1, wl, ap, inner, only_cross ? ctx_dim : inner, heads, head_dim);
     snprintf(ap, sizeof ap, "%s.attn2", bp);
     dif__attn_load(&b->attn2, wl, ap, inner, ctx_dim, heads, head_dim);
     b->ff1_w = DIF__WT2(wl, 2 * t->ff_inner, inner, "%s.ff.net.0.proj.weight", bp);
@@ -60,7 +61,9 @@ static dif_status block_forward(const dif__t2d *t, const dif__t2d_block *b, cons
   float *n = dif__arena_floats(k->arena, (size_t)(N * D), err);
   if (!n) return DIF_ERR_OUT_OF_MEMORY;
   dif__layer_norm(k, h, N, D, 1e-5f, b->ln1_w, b->ln1_b, n);
-  dif_status s = dif__attn_forward_add(&b->attn1, k, n, B, T, NULL, 0, NULL, h, err);
+  dif_status s = t->only_cross
+                     ? dif__attn_forward_add(&b->attn1, k, n, B, T, context, S, NULL, h, err)
+                     : dif__attn_forward_add(&b->attn1, k, n, B, T, NULL, 0, NULL, h, err);
   if (!s) {
     dif__layer_norm(k, h, N, D, 1e-5f, b->ln2_w, b->ln2_b, n);
     s = dif__attn_forward_add(&b->attn2, k, n, B, T, context, S, NULL, h, err);

@@ -19,6 +19,8 @@
 #ifndef DIF__PIPELINES_EDIT_H
 #define DIF__PIPELINES_EDIT_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 #include "io/image.h"
 
@@ -26,7 +28,8 @@ typedef enum dif__edit_op {
   DIF__EDIT_NONE = 0,
   DIF__EDIT_ZOOM_OUT = 1,
   DIF__EDIT_SQUARE = 2,
-  DIF__EDIT_PAN = 3
+  DIF__EDIT_PAN = 3,
+  DIF__EDIT_UPSCALE = 4 /* upscale_edit.h: no canvas, a resized picture */
 } dif__edit_op;
 
 typedef enum dif__edit_dir {
@@ -40,7 +43,8 @@ typedef struct dif__edit {
   dif__edit_op op;
   float factor; /* zoom out: (1, 4] */
   dif__edit_dir dir;
-  float amount; /* pan: (0, 1] */
+  float amount;  /* pan: (0, 1] */
+  bool creative; /* upscale: Creative (else Subtle); factor: the scale */
 } dif__edit;
 
 /* The canvas for an edit of pic (whose sides are multiples of 8): *canvas

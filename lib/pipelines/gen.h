@@ -33,8 +33,10 @@ typedef struct gen {
   dif__scheduler *sch; /* the decoder's */
   int first;           /* the first timestep index the strength leaves */
   int64_t h, w;        /* latent size */
+  int64_t decode_tile; /* > 0: gen_decode decodes in tiles of this many pixels (vae.h) */
   float *embeds;       /* unCLIP: the prompt's image embedding [B, D] */
   float *labels;       /* unCLIP: class labels [NB, 2D] */
+  int32_t *class_ids;  /* the x4 upscaler: noise-level labels [NB] */
   float *context;      /* the decoder's text [NB, T, C] */
   float *lat;          /* the latents [B, L, h, w] */
 } gen;
@@ -73,6 +75,7 @@ typedef struct gen_recipe {
 dif_status gen_recipe_from_noise(gen *g, dif__result *out); /* recipe_txt2img.c */
 dif_status gen_recipe_img2img(gen *g, dif__result *out);    /* recipe_img2img.c */
 dif_status gen_recipe_inpaint(gen *g, dif__result *out);    /* recipe_inpaint.c */
+dif_status gen_recipe_upscale(gen *g, dif__result *out);    /* recipe_upscale.c */
 
 /* The decoder's scheduler and timesteps; with use_strength (img2img,
  * inpainting) the first timestep the strength leaves; the latents buffer
@@ -118,7 +121,9 @@ dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_ou
 /* Checks the init image's size against the request's. */
 dif_status gen_check_init_size(gen *g, const dif__image *img);
 /* The latents through the VAE decoder to out's RGB8 images, as diffusers'
- * postprocess: (x/2 + 0.5) clamped, ×255, rounded half to even. */
+ * postprocess: (x/2 + 0.5) clamped, ×255, rounded half to even. With
+ * g->decode_tile > 0 an output larger than a tile is decoded in tiles
+ * (diffusers' tiled_decode, dif__vae_decode_tiled). */
 dif_status gen_decode(gen *g, dif__result *res);
 
 #endif

@@ -81,6 +81,10 @@ typedef struct dif__request {
    * paste it back over the init image. Needs a mask that is not soft. */
   bool mask_crop;
   int mask_crop_padding;
+  /* the x4 upscaler's VAE decode (recipe_upscale.c): 0 its default (tiles
+   * of DIF__X4_DECODE_TILE pixels for a larger output), > 0 tiles of that
+   * many pixels (a multiple of 4 × the VAE's factor), < 0 whole */
+  int decode_tile;
   dif__trace_fn trace;
   void *trace_user;
   dif__step_fn on_step;
