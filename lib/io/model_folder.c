@@ -24,9 +24,13 @@ struct dif_model_folder {
 
 /* Every class libdif can load, and the pipelines whose folders it opens.
  * StableDiffusionSafetyChecker is accepted in an index and never loaded. */
-static const char *const known_pipelines[] = {
-    "StableUnCLIPPipeline",           "StableUnCLIPImg2ImgPipeline",    "StableDiffusionPipeline",
-    "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline", NULL};
+static const char *const known_pipelines[] = {"StableUnCLIPPipeline",
+                                              "StableUnCLIPImg2ImgPipeline",
+                                              "StableDiffusionPipeline",
+                                              "StableDiffusionImg2ImgPipeline",
+                                              "StableDiffusionInpaintPipeline",
+                                              "StableDiffusionUpscalePipeline",
+                                              NULL};
 static const char *const known_classes[] = {"UNet2DConditionModel",
                                             "AutoencoderKL",
                                             "CLIPTextModel",
@@ -73,7 +77,8 @@ static dif_status check_index(const dif_config *idx, dif_error *err) {
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
                     "%s: unknown pipeline class '%s' (libdif opens StableUnCLIPPipeline, "
                     "StableUnCLIPImg2ImgPipeline, StableDiffusionPipeline, "
-                    "StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline folders)",
+                    "StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline and "
+                    "StableDiffusionUpscalePipeline folders)",
                     dif_config_path(idx), pipe);
   const char *key;
   json_t *v;
@@ -127,6 +132,8 @@ void dif_model_folder_free(dif_model_folder *mf) {
 }
 
 const char *dif_model_folder_dir(const dif_model_folder *mf) { return mf->dir; }
+
+const dif_config *dif_model_folder_index(const dif_model_folder *mf) { return mf->index; }
 
 const char *dif_model_folder_pipeline(const dif_model_folder *mf) {
   const char *p = NULL;

@@ -36,6 +36,9 @@ dif_status dif_model_folder_open(const char *dir, dif_model_folder **out, dif_er
 void dif_model_folder_free(dif_model_folder *mf);
 
 const char *dif_model_folder_dir(const dif_model_folder *mf);
+/* model_index.json (pipeline settings such as max_noise_level), or NULL
+ * when the folder has none. */
+const dif_config *dif_model_folder_index(const dif_model_folder *mf);
 /* model_index.json's _class_name, or NULL when the folder has no index. */
 const char *dif_model_folder_pipeline(const dif_model_folder *mf);
 /* True if the component's subfolder exists (and, if there is an index, it

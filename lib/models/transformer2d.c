@@ -5,8 +5,8 @@
 #include <string.h>
 
 void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *p, int64_t C, int64_t heads,
-                  int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks,
-                  bool linear_proj) {
+                  int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks, bool linear_proj,
+                  bool only_cross) {
   int64_t inner = heads * head_dim;
   t->channels = C;
   t->inner = inner;
@@ -16,6 +16,7 @@ void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *p, int64_t C, int64_t
   t->groups = groups;
   t->ff_inner = 4 * inner;
   t->linear_proj = linear_proj;
+  t->only_cross = only_cross;
   t->n_blocks = n_blocks;
   t->norm_w = DIF_W1(wl, C, "%s.norm.weight", p);
   t->norm_b = DIF_W1(wl, C, "%s.norm.bias", p);
@@ -40,7 +41,7 @@ void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *p, int64_t C, int64_t
     b->ln3_b = DIF_W1(wl, inner, "%s.norm3.bias", bp);
     char ap[300];
     snprintf(ap, sizeof ap, "%s.attn1", bp);
-    dif_attn_load(&b->attn1, wl, ap, inner, inner, heads, head_dim);
+    dif_attn_load(&b->attn1, wl, ap, inner, only_cross ? ctx_dim : inner, heads, head_dim);
     snprintf(ap, sizeof ap, "%s.attn2", bp);
     dif_attn_load(&b->attn2, wl, ap, inner, ctx_dim, heads, head_dim);
     b->ff1_w = DIF_WT2(wl, 2 * t->ff_inner, inner, "%s.ff.net.0.proj.weight", bp);
@@ -60,7 +61,9 @@ static dif_status block_forward(const dif_t2d *t, const dif_t2d_block *b, const 
   float *n = dif_arena_floats(k->arena, (size_t)(N * D), err);
   if (!n) return DIF_ERR_OUT_OF_MEMORY;
   dif_layer_norm(k, h, N, D, 1e-5f, b->ln1_w, b->ln1_b, n);
-  dif_status s = dif_attn_forward_add(&b->attn1, k, n, B, T, NULL, 0, NULL, h, err);
+  dif_status s = t->only_cross
+                     ? dif_attn_forward_add(&b->attn1, k, n, B, T, context, S, NULL, h, err)
+                     : dif_attn_forward_add(&b->attn1, k, n, B, T, NULL, 0, NULL, h, err);
   if (!s) {
     dif_layer_norm(k, h, N, D, 1e-5f, b->ln2_w, b->ln2_b, n);
     s = dif_attn_forward_add(&b->attn2, k, n, B, T, context, S, NULL, h, err);

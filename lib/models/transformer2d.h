@@ -4,7 +4,8 @@
  * x → GroupNorm(eps 1e-6) → proj_in (1×1 conv, SD-1.x, or Linear on tokens,
  * SD-2.x: use_linear_projection) → tokens (B, HW, inner) → blocks → proj_out
  * → + x. Block: h += attn1(LN1(h)); h += attn2(LN2(h), context);
- * h += ff(LN3(h)) with ff = Linear(GEGLU(inner → 4·inner)).
+ * h += ff(LN3(h)) with ff = Linear(GEGLU(inner → 4·inner)). With
+ * only_cross_attention (the x4 upscaler) attn1 attends to the context too.
  */
 #ifndef DIF_MODELS_TRANSFORMER2D_H
 #define DIF_MODELS_TRANSFORMER2D_H
@@ -26,7 +27,7 @@ typedef struct dif_t2d_block {
 
 typedef struct dif_t2d {
   int64_t channels, inner, heads, head_dim, ctx_dim, groups, ff_inner;
-  bool linear_proj;
+  bool linear_proj, only_cross;
   int n_blocks;
   dif_weight proj_in_w, proj_out_w;
   const float *norm_w, *norm_b, *proj_in_b, *proj_out_b;
@@ -34,8 +35,8 @@ typedef struct dif_t2d {
 } dif_t2d;
 
 void dif_t2d_load(dif_t2d *t, dif_wloader *wl, const char *prefix, int64_t channels, int64_t heads,
-                  int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks,
-                  bool linear_proj);
+                  int64_t head_dim, int64_t ctx_dim, int64_t groups, int n_blocks, bool linear_proj,
+                  bool only_cross);
 
 /* y[B, C, H, W] = transformer(x[B, C, H, W], context[B, S, ctx_dim]); y may
  * be x (in place). No NCHW ↔ tokens copies: proj_in and proj_out are GEMMs

@@ -15,7 +15,7 @@ static const char *const classes[] = {"UNet2DConditionModel", NULL};
 
 static void load_level(dif_unet *u, dif_wloader *wl, dif_unet_level *lv, const char *kind, int i,
                        int n_res, const int64_t *res_in, int64_t cout, bool cross, int64_t heads,
-                       int64_t t_layers) {
+                       int64_t t_layers, bool only_cross) {
   lv->cross = cross;
   lv->n_res = n_res;
   for (int j = 0; j < n_res; j++) {
@@ -25,7 +25,7 @@ static void load_level(dif_unet *u, dif_wloader *wl, dif_unet_level *lv, const c
     if (cross) {
       snprintf(p, sizeof p, "%s.%d.attentions.%d", kind, i, j);
       dif_t2d_load(&lv->attn[j], wl, p, cout, heads, cout / heads, u->ctx_dim, u->groups,
-                   (int)t_layers, u->linear_proj);
+                   (int)t_layers, u->linear_proj, only_cross);
     }
   }
 }
@@ -41,6 +41,7 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
   u->c0 = c->channels[0];
   u->temb_ch = 4 * u->c0;
   u->class_in = c->class_in;
+  u->n_class_embeds = c->n_class_embeds;
   u->downsample_padding = c->downsample_padding;
   u->sample_size = c->sample_size;
   u->eps = c->eps;
@@ -60,6 +61,8 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
     u->class_w2 = DIF_WT2(wl, T, T, "class_embedding.linear_2.weight");
     u->class_b2 = DIF_W1(wl, T, "class_embedding.linear_2.bias");
   }
+  if (u->n_class_embeds)
+    u->class_table = DIF_WT2(wl, u->n_class_embeds, T, "class_embedding.weight");
   u->conv_in_w = DIF_WT4(wl, c0, u->in_ch, 3, 3, "conv_in.weight");
   u->conv_in_b = DIF_W1(wl, c0, "conv_in.bias");
   int64_t L = u->layers_per_block, res_in[DIF_UNET_MAX_LAYERS + 1];
@@ -68,7 +71,8 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
     for (int j = 0; j < L; j++) res_in[j] = j ? cout : cin;
     dif_unet_level *lv = &u->down[i];
     load_level(u, wl, lv, "down_blocks", i, (int)L, res_in, cout,
-               strcmp(c->down_types[i], "CrossAttnDownBlock2D") == 0, c->heads[i], c->t_layers[i]);
+               strcmp(c->down_types[i], "CrossAttnDownBlock2D") == 0, c->heads[i], c->t_layers[i],
+               c->only_cross[i]);
     if (i < n - 1) {
       lv->sample_w = DIF_WT4(wl, cout, cout, 3, 3, "down_blocks.%d.downsamplers.0.conv.weight", i);
       lv->sample_b = DIF_W1(wl, cout, "down_blocks.%d.downsamplers.0.conv.bias", i);
@@ -79,7 +83,7 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
   dif_resnet_load(&u->mid_res[1], wl, "mid_block.resnets.1", top, top, T, u->groups, u->eps);
   dif_t2d_load(&u->mid_attn, wl, "mid_block.attentions.0", top, c->heads[n - 1],
                top / c->heads[n - 1], u->ctx_dim, u->groups, (int)c->t_layers[n - 1],
-               u->linear_proj);
+               u->linear_proj, false);
   int64_t out_ch = c->channels[n - 1];
   for (int i = 0; i < n; i++) { /* up path: diffusers' channel bookkeeping */
     int r = n - 1 - i;
@@ -89,7 +93,8 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
     for (int j = 0; j <= L; j++) res_in[j] = (j ? out_ch : prev_out) + (j == L ? in_ch : out_ch);
     dif_unet_level *lv = &u->up[i];
     load_level(u, wl, lv, "up_blocks", i, (int)L + 1, res_in, out_ch,
-               strcmp(c->up_types[i], "CrossAttnUpBlock2D") == 0, c->heads[r], c->t_layers[r]);
+               strcmp(c->up_types[i], "CrossAttnUpBlock2D") == 0, c->heads[r], c->t_layers[r],
+               c->only_cross[r]);
     if (i < n - 1) {
       lv->sample_w = DIF_WT4(wl, out_ch, out_ch, 3, 3, "up_blocks.%d.upsamplers.0.conv.weight", i);
       lv->sample_b = DIF_W1(wl, out_ch, "up_blocks.%d.upsamplers.0.conv.bias", i);
@@ -135,12 +140,15 @@ dif_status dif_unet_forward(const dif_unet *u, const dif_kctx *k, const dif_unet
                             float *out, dif_error *err) {
   int64_t B = in->B, H = in->H, W = in->W;
   if (B < 1 || H < 1 || W < 1 || (in->n_timesteps != 1 && in->n_timesteps != B) || !in->context ||
-      in->S < 1 || (u->class_in && !in->class_labels))
+      in->S < 1 || (u->class_in && !in->class_labels) || (u->n_class_embeds && !in->class_ids))
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "UNet: invalid input (batch %lld, %lldx%lld latent, %lld timesteps, %lld "
                     "context tokens%s)",
                     (long long)B, (long long)H, (long long)W, (long long)in->n_timesteps,
-                    (long long)in->S, u->class_in && !in->class_labels ? ", no class labels" : "");
+                    (long long)in->S,
+                    (u->class_in && !in->class_labels) || (u->n_class_embeds && !in->class_ids)
+                        ? ", no class labels"
+                        : "");
   dif_unet_run r = {u, k, in, err};
   dif_arena_mark mark = dif_arena_get_mark(k->arena);
   float *temb = NULL;

@@ -6,7 +6,10 @@
  * scale shift; Transformer2DModel with conv (SD-1.x) or linear (SD-2.x)
  * projections; attention_head_dim as an int or per-block list (it is the
  * number of heads, as diffusers reads it); class_embed_type null or
- * "projection" (the unCLIP image embedding, fed as class_labels); positional
+ * "projection" (the unCLIP image embedding, fed as class_labels), or null
+ * with num_class_embeds (an embedding of integer labels, fed as class_ids:
+ * the x4 upscaler's noise level); only_cross_attention (attn1 attends to
+ * the text, per block); positional
  * time embedding with flip_sin_to_cos / freq_shift; any latent size (the up
  * path resizes to each skip's size, as diffusers forwards upsample_size).
  * Every other config value is refused at load with the key and value named.
@@ -38,12 +41,14 @@ typedef struct dif_unet_level {
 typedef struct dif_unet {
   int64_t in_ch, out_ch, n_blocks, layers_per_block, groups, ctx_dim, temb_ch, c0;
   int64_t channels[DIF_UNET_MAX_BLOCKS], heads[DIF_UNET_MAX_BLOCKS];
-  int64_t class_in; /* projection_class_embeddings_input_dim, 0 if no class embedding */
+  int64_t class_in;       /* projection_class_embeddings_input_dim, 0 if no class embedding */
+  int64_t n_class_embeds; /* num_class_embeds: an embedding table of integer labels, or 0 */
   int64_t downsample_padding;
   int64_t sample_size; /* the latent size it was trained at (config sample_size) */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
   dif_weight time_w1, time_w2, class_w1, class_w2, conv_in_w, conv_out_w;
+  dif_weight class_table; /* [n_class_embeds, temb_ch] when n_class_embeds */
   const float *time_b1, *time_b2, *class_b1, *class_b2;
   const float *conv_in_b, *norm_out_w, *norm_out_b, *conv_out_b;
   dif_unet_level down[DIF_UNET_MAX_BLOCKS], up[DIF_UNET_MAX_BLOCKS];
@@ -67,6 +72,7 @@ typedef struct dif_unet_input {
   const float *context; /* encoder_hidden_states [B, S, ctx_dim] */
   int64_t S;
   const float *class_labels; /* [B, class_in] when the model has a class embedding */
+  const int32_t *class_ids;  /* [B] in [0, n_class_embeds) when the model has an embedding table */
   /* Optional residuals, as a ControlNet gives them (diffusers'
    * down_block_additional_residuals, mid_block_additional_residual): NULL, or
    * dif_unet_n_skips(u) pointers, each NULL or the shape of that skip state

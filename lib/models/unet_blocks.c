@@ -87,6 +87,18 @@ dif_status dif_unet_embed(const dif_unet_run *r, float **temb_act) {
     hook(r, e1, B * T, "class_embedding", 0, 0);
     dif_add(k, e, e1, B * T, e);
   }
+  if (u->n_class_embeds) { /* nn.Embedding: the label's row, added */
+    for (int64_t b = 0; b < B; b++) {
+      int32_t id = in->class_ids[b];
+      if (id < 0 || id >= u->n_class_embeds)
+        return dif_fail(r->err, DIF_ERR_INVALID_ARGUMENT,
+                        "UNet: class label %d is outside 0..%lld (num_class_embeds %lld)", (int)id,
+                        (long long)u->n_class_embeds - 1, (long long)u->n_class_embeds);
+      dif_weight_tile_f32(NULL, u->class_table, T, id, 1, 0, T, e1 + b * T);
+    }
+    hook(r, e1, B * T, "class_embedding", 0, 0);
+    dif_add(k, e, e1, B * T, e);
+  }
   dif_silu(k, e, B * T, e); /* every resnet applies silu to the shared embedding first */
   *temb_act = e;
   return DIF_OK;

@@ -4,6 +4,7 @@
  * float32 inference, or required to hold the one value libdif implements;
  * anything else is refused with the key and the value named. Unknown keys are
  * accepted only when they are null or false (features that are off). */
+#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
@@ -29,8 +30,6 @@ static const dif_fixed_key fixed[] = {
     {"mid_block_scale_factor", "1"},
     {"mid_block_type", "\"UNetMidBlock2DCrossAttn\""},
     {"num_attention_heads", "null"},
-    {"num_class_embeds", "null"},
-    {"only_cross_attention", "false"},
     {"resnet_out_scale_factor", "1"},
     {"resnet_skip_time_act", "false"},
     {"resnet_time_scale_shift", "\"default\""},
@@ -68,6 +67,8 @@ static const char *const handled[] = {
     "use_linear_projection",
     "class_embed_type",
     "projection_class_embeddings_input_dim",
+    "num_class_embeds",     /* read with class_embed_type */
+    "only_cross_attention", /* a bool or one per block */
     "transformer_layers_per_block",
     "downsample_padding",
     NULL};
@@ -173,13 +174,46 @@ static dif_status check_sizes(const char *file, const dif_unet_config *c, dif_er
   return DIF_OK;
 }
 
+/* only_cross_attention: false, true, or one bool per block (diffusers
+ * repeats a bool for every block); the up path reads the list reversed.
+ * Only cross-attention blocks use it (the x4 upscaler: true for its first
+ * three of four), and never the mid block (UNetMidBlock2DCrossAttn). */
+static dif_status read_only_cross(const dif_config *cfg, dif_unet_config *c, dif_error *err) {
+  const char *file = dif_config_path(cfg);
+  json_t *v = json_object_get(dif_config_json(cfg), "only_cross_attention");
+  if (!v || json_is_null(v) || json_is_boolean(v)) {
+    for (int i = 0; i < c->n_blocks; i++) c->only_cross[i] = v && json_is_true(v);
+    return DIF_OK;
+  }
+  if (!json_is_array(v) || (int)json_array_size(v) != c->n_blocks)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: only_cross_attention must be a bool or a list of %d bools (one per "
+                    "block)",
+                    file, c->n_blocks);
+  for (int i = 0; i < c->n_blocks; i++) {
+    json_t *e = json_array_get(v, (size_t)i);
+    if (!json_is_boolean(e))
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: only_cross_attention[%d] is not a bool", file,
+                      i);
+    c->only_cross[i] = json_is_true(e);
+  }
+  return DIF_OK;
+}
+
 /* class_embed_type: null (none) or "projection" of
- * projection_class_embeddings_input_dim values (unCLIP's image embedding). */
+ * projection_class_embeddings_input_dim values (unCLIP's image embedding);
+ * null with num_class_embeds: an nn.Embedding of that many integer labels
+ * (the x4 upscaler's noise level). */
 static dif_status read_class_embedding(const dif_config *cfg, const char *cls_type,
                                        dif_unet_config *c, dif_error *err) {
   const char *file = dif_config_path(cfg);
   dif_status s;
-  if (cls_type) {
+  if (!cls_type) {
+    if ((s = dif_config_int_opt(cfg, "num_class_embeds", 0, &c->n_class_embeds, err))) return s;
+    if (c->n_class_embeds < 0 || c->n_class_embeds > 1000000)
+      return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: num_class_embeds %lld out of range", file,
+                      (long long)c->n_class_embeds);
+  } else {
     if (strcmp(cls_type, "projection") != 0)
       return dif_fail(err, DIF_ERR_UNSUPPORTED,
                       "%s: class_embed_type = %s is not supported (null or projection)", file,
@@ -202,5 +236,6 @@ dif_status dif_unet_read_config(const dif_config *cfg, dif_unet_config *c, dif_e
   for (int i = 0; i < c->n_blocks && !s; i++) s = check_block(file, c, i, err);
   if (!s) s = check_sizes(file, c, err);
   if (!s) s = read_class_embedding(cfg, cls_type, c, err);
+  if (!s) s = read_only_cross(cfg, c, err);
   return s;
 }

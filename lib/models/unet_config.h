@@ -16,6 +16,8 @@ typedef struct dif_unet_config {
   const char *down_types[DIF_UNET_MAX_BLOCKS], *up_types[DIF_UNET_MAX_BLOCKS]; /* owned by cfg */
   int64_t layers_per_block, in_ch, out_ch, ctx_dim, groups, class_in, downsample_padding;
   int64_t sample_size;
+  int64_t n_class_embeds;               /* num_class_embeds (class_embed_type null), else 0 */
+  bool only_cross[DIF_UNET_MAX_BLOCKS]; /* only_cross_attention per down block */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
 } dif_unet_config;

@@ -35,6 +35,7 @@ typedef struct gen {
   int64_t h, w;       /* latent size */
   float *embeds;      /* unCLIP: the prompt's image embedding [B, D] */
   float *labels;      /* unCLIP: class labels [NB, 2D] */
+  int32_t *class_ids; /* the x4 upscaler: noise-level labels [NB] */
   float *context;     /* the decoder's text [NB, T, C] */
   float *lat;         /* the latents [B, L, h, w] */
 } gen;
@@ -73,6 +74,7 @@ typedef struct gen_recipe {
 dif_status gen_recipe_from_noise(gen *g, dif_result *out); /* recipe_txt2img.c */
 dif_status gen_recipe_img2img(gen *g, dif_result *out);    /* recipe_img2img.c */
 dif_status gen_recipe_inpaint(gen *g, dif_result *out);    /* recipe_inpaint.c */
+dif_status gen_recipe_upscale(gen *g, dif_result *out);    /* recipe_upscale.c */
 
 /* The decoder's scheduler and timesteps; with use_strength (img2img,
  * inpainting) the first timestep the strength leaves; the latents buffer

@@ -137,6 +137,44 @@ static dif_status check_dims(const dif_models *m, dif_error *err) {
   return DIF_OK;
 }
 
+/* An x4 upscaler folder: low_res_scheduler, max_noise_level, and a UNet
+ * that takes the latents and the low-res RGB image (in_channels 4 + 3) with
+ * a noise-level embedding holding every level up to max_noise_level. */
+static dif_status load_upscaler(loader *L, dif_model_folder *f) {
+  dif_models *m = L->m;
+  const char *dir = dif_model_folder_dir(f);
+  char path[4096];
+  int64_t max = 350; /* StableDiffusionUpscalePipeline.__init__'s default */
+  const dif_config *idx = dif_model_folder_index(f);
+  dif_status s = idx ? dif_config_int_opt(idx, "max_noise_level", 350, &max, L->err) : DIF_OK;
+  if (s) return s;
+  if (max < 0 || max > 999)
+    return dif_fail(L->err, DIF_ERR_BAD_MODEL,
+                    "%s/model_index.json: max_noise_level %lld is outside 0..999", dir,
+                    (long long)max);
+  m->max_noise_level = (int32_t)max;
+  if ((s = component_dir(f, "low_res_scheduler", path, sizeof path, L->err)) ||
+      (s = dif_scheduler_load("DDPMScheduler", path, NULL, &m->low_res, L->err)))
+    return s;
+  if ((int64_t)dif_scheduler_num_train_timesteps(m->low_res) <= max)
+    return dif_fail(L->err, DIF_ERR_BAD_MODEL,
+                    "%s/low_res_scheduler: %d train timesteps cannot noise to max_noise_level %lld",
+                    dir, (int)dif_scheduler_num_train_timesteps(m->low_res), (long long)max);
+  if (m->unet.in_ch != m->vae.latent_ch + 3 || m->unet.out_ch != m->vae.latent_ch ||
+      m->unet.n_class_embeds <= max)
+    return dif_fail(L->err, DIF_ERR_BAD_MODEL,
+                    "%s/unet: an x4 upscaler's UNet takes %lld input channels (latents + RGB) and "
+                    "num_class_embeds above max_noise_level %lld; this one takes %lld and has %lld",
+                    dir, (long long)(m->vae.latent_ch + 3), (long long)max,
+                    (long long)m->unet.in_ch, (long long)m->unet.n_class_embeds);
+  return DIF_OK;
+}
+
+static bool upscaler_folder(const dif_model_folder *f) {
+  const char *p = dif_model_folder_pipeline(f);
+  return p && strcmp(p, "StableDiffusionUpscalePipeline") == 0;
+}
+
 static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   dif_models *m = L->m;
   dif_error *err = L->err;
@@ -176,7 +214,14 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   dif_model_folder_record(f, "vae", m->vae.weights);
   /* in: the latents, or for an inpainting UNet latents + mask + masked-image latents */
   int64_t Lc = m->vae.latent_ch;
-  if ((m->unet.in_ch != Lc && m->unet.in_ch != 2 * Lc + 1) || m->unet.out_ch != Lc)
+  if (upscaler_folder(f)) {
+    if ((s = load_upscaler(L, f))) return s;
+  } else if (m->unet.n_class_embeds) {
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s/unet: num_class_embeds %lld: libdif feeds integer class labels only to "
+                    "the x4 upscaler (a StableDiffusionUpscalePipeline folder)",
+                    dir, (long long)m->unet.n_class_embeds);
+  } else if ((m->unet.in_ch != Lc && m->unet.in_ch != 2 * Lc + 1) || m->unet.out_ch != Lc)
     return dif_fail(err, DIF_ERR_BAD_MODEL,
                     "%s: the VAE has %lld latent channels but the UNet takes %lld (expected %lld, "
                     "or %lld for an inpainting UNet) and gives %lld",
@@ -230,6 +275,10 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   dif_defaults_init(&m->defaults, m->unet.sample_size * dif_vae_scale(&m->vae),
                     m->family == DIF_FAMILY_UNCLIP);
   m->defaults.max_noise_level = dif_models_max_noise_level(m);
+  if (m->low_res) { /* StableDiffusionUpscalePipeline.__call__'s defaults */
+    m->defaults.noise_level = 20;
+    m->defaults.guidance = 9.0f;
+  }
   return dif_defaults_load(&m->defaults, dif_model_folder_dir(f), err);
 }
 
@@ -287,6 +336,7 @@ void dif_models_free(dif_models *m) {
   dif_clip_vision_free(&m->image_encoder);
   dif_image_normalizer_free(&m->normalizer);
   dif_scheduler_free(m->noising);
+  dif_scheduler_free(m->low_res);
   dif_clip_tokenizer_free(m->prior_tokenizer);
   dif_clip_text_free(&m->prior_text_encoder);
   dif_prior_free(&m->prior);
@@ -309,7 +359,10 @@ dif_status dif_models_check_files(const dif_models *m, dif_error *err) {
 }
 
 int32_t dif_models_max_noise_level(const dif_models *m) {
+  if (m->low_res) return m->max_noise_level;
   if (!m->noising) return 999;
   /* num_train_timesteps <= DIF_SCHED_MAX_TRAIN_TIMESTEPS (sched_config.c) */
   return (int32_t)dif_scheduler_num_train_timesteps(m->noising) - 1;
 }
+
+bool dif_models_is_upscaler(const dif_models *m) { return m->low_res != NULL; }

@@ -10,7 +10,10 @@
  *     and a prior (prior/, prior_text_encoder/, prior_tokenizer/,
  *     prior_scheduler/ — in the folder itself or a separate one) turns text
  *     into an image embedding.
- *   - Stable Diffusion 1.x/2.x (StableDiffusion(Img2Img)Pipeline folders).
+ *   - Stable Diffusion 1.x/2.x (StableDiffusion(Img2Img)Pipeline folders),
+ *     and the x4 upscaler (StableDiffusionUpscalePipeline folders: a UNet
+ *     with 4 + 3 input channels — latents and the noised low-res image —
+ *     and a noise-level embedding; low_res_scheduler noises the image).
  *
  * Loaded once, then only read: a dif_models may be used by several
  * generations at once (each brings its own scratch arena and scheduler).
@@ -61,6 +64,9 @@ typedef struct dif_models {
   dif_clip_text prior_text_encoder;
   dif_prior prior;
   dif_config *prior_scheduler_cfg;
+  /* the x4 upscaler (recipe_upscale.c): NULL / 0 for other models */
+  dif_scheduler *low_res;  /* low_res_scheduler (DDPMScheduler; only add_noise is used) */
+  int32_t max_noise_level; /* model_index.json's max_noise_level (diffusers' default 350) */
   /* what a new sample starts from: libdif's defaults for this kind of model,
    * overridden by the folder's dif_defaults.json (defaults.h) */
   dif_defaults defaults;
@@ -87,8 +93,11 @@ void dif_models_free(dif_models *m);
 dif_status dif_models_check_files(const dif_models *m, dif_error *err);
 
 /* The highest unCLIP noise level the model takes: its image noising
- * scheduler's num_train_timesteps - 1 (999 for Stable unCLIP); 999 for a
- * Stable Diffusion model, which has no noise augmentation. */
+ * scheduler's num_train_timesteps - 1 (999 for Stable unCLIP); the x4
+ * upscaler's max_noise_level (350); 999 for a Stable Diffusion model, which
+ * has no noise augmentation. */
 int32_t dif_models_max_noise_level(const dif_models *m);
+/* True for an x4 upscaler folder (StableDiffusionUpscalePipeline). */
+bool dif_models_is_upscaler(const dif_models *m);
 
 #endif

@@ -32,7 +32,13 @@ static bool has_image_part(const dif_models *m, const dif_request *r) {
   return false;
 }
 
+static bool is_upscaler(const dif_models *m, const dif_request *r) {
+  (void)r;
+  return dif_models_is_upscaler(m);
+}
+
 static const gen_recipe recipes[] = {
+    {"x4 upscale", is_upscaler, gen_recipe_upscale},
     {"inpaint", has_mask, gen_recipe_inpaint},
     {"img2img", has_init_image, gen_recipe_img2img},
     {"variation", has_image_part, gen_recipe_from_noise},
@@ -60,7 +66,7 @@ static dif_status check_request(const dif_models *m, const dif_request *r, dif_e
   if (r->mask && !r->init_image)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "a mask needs an init image (the picture whose masked part is repainted)");
-  if (m->unet.in_ch != m->vae.latent_ch && !r->mask)
+  if (m->unet.in_ch != m->vae.latent_ch && !r->mask && !dif_models_is_upscaler(m))
     return dif_fail(err, DIF_ERR_UNSUPPORTED,
                     "this is an inpainting model (its UNet takes %lld input channels): it needs "
                     "an init image and a mask",
@@ -108,7 +114,8 @@ static dif_status unet_model(void *user, const float *x_in, int64_t NB, float t,
                        .n_timesteps = 1,
                        .context = g->context,
                        .S = g->m->text_encoder.max_positions,
-                       .class_labels = g->labels};
+                       .class_labels = g->labels,
+                       .class_ids = g->class_ids};
   return dif_unet_forward(&g->m->unet, g->k, &in, pred, err);
 }
 
@@ -143,6 +150,7 @@ void gen_end(gen *g) {
   dif_scheduler_free(g->sch);
   free(g->embeds);
   free(g->labels);
+  free(g->class_ids);
   free(g->context);
   free(g->lat);
 }

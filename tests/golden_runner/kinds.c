@@ -12,6 +12,7 @@ const golden_kind golden_kinds[] = {
     {"clip_preprocess", golden_kind_clip_preprocess},
     {"pipelines", golden_kind_pipelines},
     {"inpaint", golden_kind_inpaint},
+    {"upscale", golden_kind_upscale},
     {"noise_image_embeddings", golden_kind_noise_image_embeddings},
     {"schedulers", golden_kind_schedulers},
     {"tokenizer", golden_kind_tokenizer},

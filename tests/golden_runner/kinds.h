@@ -17,6 +17,7 @@ int golden_kind_schedulers(golden *g, const char *dir);
 
 int golden_kind_pipelines(golden *g, const char *dir);
 int golden_kind_inpaint(golden *g, const char *dir);
+int golden_kind_upscale(golden *g, const char *dir);
 int golden_kind_noise_image_embeddings(golden *g, const char *dir);
 
 int golden_kind_tokenizer(golden *g, const char *dir);
