@@ -699,6 +699,25 @@ typedef enum dif_direction {
 DIF_API dif_status dif_sample_set_zoom_out(dif_sample *sample, float factor);
 DIF_API dif_status dif_sample_set_make_square(dif_sample *sample);
 DIF_API dif_status dif_sample_set_pan(dif_sample *sample, dif_direction direction, float amount);
+/* Upscale (Midjourney's Upscale Subtle / Creative) of the init image (the
+ * picture, at the sample's size), by factor in (1, DIF_MAX_UPSCALE]:
+ *   - on any model but an x4 upscaler: the picture resized (Lanczos where
+ *     libdif has Pillow's, else bicubic) to each side × factor rounded to a
+ *     multiple of 8 (at most DIF_MAX_OUTPUT_SIDE: else the run fails with
+ *     DIF_ERR_LIMIT), then img2img with the prompt at strength 0.25
+ *     (DIF_UPSCALE_SUBTLE: keeps the picture, sharpens) or 0.5
+ *     (DIF_UPSCALE_CREATIVE: redraws detail) instead of the init image's
+ *     strength. Untiled: memory grows with the output's area.
+ *   - on an x4 upscaler (a StableDiffusionUpscalePipeline folder, which only
+ *     upscales: every run on it takes the init image as the low-res picture
+ *     and makes 4 × its size, as diffusers' pipeline, at the sample's noise
+ *     level): factor must be 4 (else the run fails with
+ *     DIF_ERR_INVALID_ARGUMENT), and the mode sets the noise level of the
+ *     low-res picture: 20 (Subtle, diffusers' default) or 100 (Creative).
+ * Like the other edits it clears a mask; dif_sample_clear_edit removes it. */
+#define DIF_MAX_UPSCALE 4
+typedef enum dif_upscale_mode { DIF_UPSCALE_SUBTLE = 0, DIF_UPSCALE_CREATIVE = 1 } dif_upscale_mode;
+DIF_API dif_status dif_sample_set_upscale(dif_sample *sample, float factor, dif_upscale_mode mode);
 DIF_API dif_status dif_sample_clear_edit(dif_sample *sample);
 /* Progress callback (NULL to remove). */
 DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn fn, void *user_data);

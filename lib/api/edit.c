@@ -11,6 +11,7 @@
 #include "api/prompt.h"
 #include "api/record.h"
 #include "api/sample.h"
+#include "pipelines/upscale_edit.h"
 
 void dif_sample_edit_free(dif_sample_edit *e) {
   dif_image_free(&e->mask);
@@ -141,6 +142,23 @@ DIF_API dif_status dif_sample_set_pan(dif_sample *s, dif_direction direction, fl
                 &(dif_edit){.op = DIF_EDIT_PAN, .dir = (dif_edit_dir)direction, .amount = amount});
 }
 
+DIF_API dif_status dif_sample_set_upscale(dif_sample *s, float factor, dif_upscale_mode mode) {
+  dif_status st = usable(s, "dif_sample_set_upscale");
+  if (st) return st;
+  if (mode != DIF_UPSCALE_SUBTLE && mode != DIF_UPSCALE_CREATIVE)
+    return dif_sample_fail(s, DIF_ERR_INVALID_ARGUMENT,
+                           "dif_sample_set_upscale: unknown mode %d (DIF_UPSCALE_SUBTLE or "
+                           "DIF_UPSCALE_CREATIVE)",
+                           (int)mode);
+  if (!(factor > 1.0f && factor <= (float)DIF_MAX_UPSCALE))
+    return dif_sample_fail(s, DIF_ERR_INVALID_ARGUMENT,
+                           "dif_sample_set_upscale: factor %g must be in (1, %d]", (double)factor,
+                           DIF_MAX_UPSCALE);
+  return set_op(s, &(dif_edit){.op = DIF_EDIT_UPSCALE,
+                               .factor = factor,
+                               .creative = mode == DIF_UPSCALE_CREATIVE});
+}
+
 DIF_API dif_status dif_sample_clear_edit(dif_sample *s) {
   dif_status st = usable(s, "dif_sample_clear_edit");
   if (st) return st;
@@ -149,17 +167,43 @@ DIF_API dif_status dif_sample_clear_edit(dif_sample *s) {
   return done(s);
 }
 
+/* Upscale: on an x4 upscaler its own pipeline (the factor must be the
+ * VAE's; Creative noises the low-res picture more), else the picture
+ * resized and img2img at the mode's strength. */
+static dif_status prepare_upscale(const dif_edit *op, const dif_image *pic, int vae_scale, bool x4,
+                                  dif_image *canvas, dif_edit_overrides *ov, dif_error *err) {
+  if (!x4) {
+    ov->strength = dif_upscale_strength(op->creative);
+    return dif_upscale_picture(pic, op->factor, canvas, err);
+  }
+  if (op->factor != (float)vae_scale)
+    return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
+                    "upscale factor %g: an x4 upscaler model upscales by %d only",
+                    (double)op->factor, vae_scale);
+  ov->noise_level = op->creative ? DIF_UPSCALE_X4_CREATIVE_NOISE : DIF_UPSCALE_X4_SUBTLE_NOISE;
+  return DIF_OK;
+}
+
 dif_status dif_sample_edit_prepare(const dif_sample_edit *e, const dif_image *pic, int vae_scale,
-                                   dif_image *canvas, float **mask, bool *soft, dif_error *err) {
+                                   bool x4, dif_image *canvas, float **mask, bool *soft,
+                                   dif_edit_overrides *ov, dif_error *err) {
   memset(canvas, 0, sizeof *canvas);
   *mask = NULL;
   *soft = false;
+  *ov = (dif_edit_overrides){-1.0f, -1};
   if (e->mask_kind == MASK_NONE && e->op.op == DIF_EDIT_NONE) return DIF_OK;
   if (!pic)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "%s needs an init image (dif_sample_set_init_image_file or _rgb): the "
                     "picture to edit",
-                    e->op.op != DIF_EDIT_NONE ? "an edit (zoom out, make square, pan)" : "a mask");
+                    e->op.op != DIF_EDIT_NONE ? "an edit (zoom out, make square, pan, upscale)"
+                                              : "a mask");
+  if (e->op.op == DIF_EDIT_UPSCALE)
+    return prepare_upscale(&e->op, pic, vae_scale, x4, canvas, ov, err);
+  if (x4)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "an x4 upscaler model only upscales: masks, zoom out, make square and pan "
+                    "need another model");
   if (e->mask_kind == MASK_IMAGE)
     return dif_mask_from_image(&e->mask, pic->width, pic->height, "the mask", mask, err);
   if (e->mask_kind == MASK_RECT)
@@ -192,6 +236,9 @@ void dif_sample_edit_record(const dif_sample_edit *e, json_t *o, int32_t picture
   else if (e->op.op == DIF_EDIT_PAN)
     edit = json_pack("{s:s, s:s, s:f}", "op", "pan", "direction", dirs[e->op.dir], "amount",
                      (double)e->op.amount);
+  else if (e->op.op == DIF_EDIT_UPSCALE)
+    edit = json_pack("{s:s, s:f, s:s}", "op", "upscale", "factor", (double)e->op.factor, "mode",
+                     e->op.creative ? "creative" : "subtle");
   if (!edit) return;
   json_object_set_new(edit, "width", json_integer(picture_width));
   json_object_set_new(edit, "height", json_integer(picture_height));

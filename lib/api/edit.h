@@ -24,12 +24,22 @@ typedef struct dif_sample_edit {
 
 void dif_sample_edit_free(dif_sample_edit *e);
 
+/* What an edit sets for its run instead of the sample's settings (< 0:
+ * the sample's): Upscale's strength (Subtle / Creative img2img) or, on an
+ * x4 upscaler, its noise level. */
+typedef struct dif_edit_overrides {
+  float strength;
+  int32_t noise_level;
+} dif_edit_overrides;
+
 /* For a run on picture pic (the init image at the sample's size; NULL: none)
- * with a VAE of scale factor vae_scale: *canvas (left empty when the
- * picture itself is repainted) and *mask (canvas or picture size; NULL when
- * there is neither mask nor edit), *soft for an edit's feathered mask. */
+ * with a VAE of scale factor vae_scale (x4: the model is an x4 upscaler):
+ * *canvas (left empty when the picture itself is used) and *mask (canvas or
+ * picture size; NULL when there is neither mask nor edit), *soft for an
+ * edit's feathered mask, *ov the edit's settings. */
 dif_status dif_sample_edit_prepare(const dif_sample_edit *e, const dif_image *pic, int vae_scale,
-                                   dif_image *canvas, float **mask, bool *soft, dif_error *err);
+                                   bool x4, dif_image *canvas, float **mask, bool *soft,
+                                   dif_edit_overrides *ov, dif_error *err);
 
 /* Adds "mask" and "edit" to a record object when set; an edit records the
  * picture's size (the run's before the canvas: what reproducing it sets). */

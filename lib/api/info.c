@@ -47,10 +47,12 @@ char *dif_ctx_describe(const dif_context *ctx) {
                          d->scheduler[0] ? d->scheduler : m->scheduler_class);
   json_object_set_new(o, "defaults", dj);
   json_object_set_new(o, "defaults_file", d->from_file ? json_string(d->path) : json_null());
-  json_object_set_new(o, "can",
-                      json_pack("{s:b, s:b, s:b}", "text_to_image",
-                                m->family == DIF_FAMILY_SD || m->has_prior, "image_prompts",
-                                m->has_image_encoder, "img2img", 1));
+  json_object_set_new(
+      o, "can",
+      json_pack("{s:b, s:b, s:b, s:b}", "text_to_image",
+                (m->family == DIF_FAMILY_SD || m->has_prior) && !dif_models_is_upscaler(m),
+                "image_prompts", m->has_image_encoder, "img2img", !dif_models_is_upscaler(m),
+                "x4_upscale", dif_models_is_upscaler(m)));
   json_object_set_new(o, "unet",
                       json_pack("{s:o, s:I, s:I, s:I, s:I, s:b, s:I}", "block_out_channels",
                                 int_list(m->unet.channels, m->unet.n_blocks), "layers_per_block",

@@ -163,11 +163,13 @@ static const field mask_fields[] = {FIELD("image", K_STR), FIELD("xxh3", K_XXH3)
                                     FIELD("rect", K_ARR)};
 static const field edit_fields[] = {FIELD("op", K_STR),
                                     FIELD("factor", K_NUM),
+                                    FIELD("mode", K_STR),
                                     FIELD("direction", K_STR),
                                     FIELD("amount", K_NUM),
                                     INT_FIELD("width", 8, DIF_MAX_OUTPUT_SIDE),
                                     INT_FIELD("height", 8, DIF_MAX_OUTPUT_SIDE)};
-static const char *const edit_ops[] = {"zoom_out", "make_square", "pan", NULL};
+static const char *const edit_ops[] = {"zoom_out", "make_square", "pan", "upscale", NULL};
+static const char *const upscale_modes[] = {"subtle", "creative", NULL};
 static const char *const edit_dirs[] = {"left", "right", "up", "down", NULL};
 static const field model_fields[] = {FIELD("dir", K_STR), FIELD("files", K_ARR)};
 static const field model_file_fields[] = {FIELD("file", K_STR), FIELD("xxh3", K_XXH3)};
@@ -360,10 +362,16 @@ static dif_status check_edit(const json_t *mask, const json_t *edit, why *w) {
   int op = index_in(edit_ops, json_string_value(json_object_get(edit, "op")));
   if (op < 0)
     return refuse(w, DIF_ERR_INVALID_ARGUMENT,
-                  "record: \"edit.op\" must be \"zoom_out\", \"make_square\" or \"pan\"");
-  if ((op == 0 && require(edit, "factor", "edit.", w)) ||
-      (op == 2 && (require(edit, "direction", "edit.", w) || require(edit, "amount", "edit.", w))))
+                  "record: \"edit.op\" must be \"zoom_out\", \"make_square\", \"pan\" or "
+                  "\"upscale\"");
+  if (((op == 0 || op == 3) && require(edit, "factor", "edit.", w)) ||
+      (op == 2 &&
+       (require(edit, "direction", "edit.", w) || require(edit, "amount", "edit.", w))) ||
+      (op == 3 && require(edit, "mode", "edit.", w)))
     return w->status;
+  if (op == 3 && index_in(upscale_modes, json_string_value(json_object_get(edit, "mode"))) < 0)
+    return refuse(w, DIF_ERR_INVALID_ARGUMENT,
+                  "record: \"edit.mode\" must be \"subtle\" or \"creative\"");
   if (op == 2 && index_in(edit_dirs, json_string_value(json_object_get(edit, "direction"))) < 0)
     return refuse(w, DIF_ERR_INVALID_ARGUMENT,
                   "record: \"edit.direction\" must be \"left\", \"right\", \"up\" or \"down\"");
@@ -621,6 +629,12 @@ static dif_status apply_edit(dif_sample *s, const json_t *o, const char *dir, wh
                dif_sample_set_pan(s, (dif_direction)index_in(edit_dirs, str_of(edit, "direction")),
                                   num_of(edit, "amount")),
                "edit.amount");
+  if (!st && op == 3)
+    st = keyed(
+        s,
+        dif_sample_set_upscale(s, num_of(edit, "factor"),
+                               (dif_upscale_mode)index_in(upscale_modes, str_of(edit, "mode"))),
+        "edit.factor");
   return st;
 }
 
@@ -638,8 +652,10 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
   }
   dif_status st = DIF_OK;
 #define HAS(key) (!st && json_object_get(o, key))
-  if (HAS("width"))
-    st = keyed(s, dif_sample_set_size(s, int_of(o, "width"), int_of(o, "height")), "width");
+  if (HAS("width")) { /* an x4 upscaler's output is 4 × the sample's size */
+    int32_t f = dif_sample_output_scale(s);
+    st = keyed(s, dif_sample_set_size(s, int_of(o, "width") / f, int_of(o, "height") / f), "width");
+  }
   if (HAS("steps")) st = keyed(s, dif_sample_set_steps(s, int_of(o, "steps")), "steps");
   if (HAS("guidance")) st = keyed(s, dif_sample_set_guidance(s, num_of(o, "guidance")), "guidance");
   if (HAS("prior_steps"))

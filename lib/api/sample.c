@@ -384,6 +384,11 @@ static const char *scheduler_of(const dif_sample *s) {
 }
 
 /* The JSON record of what was run (stored in PNGs; `dif generate --from`). */
+int32_t dif_sample_output_scale(const dif_sample *s) {
+  const dif_models *m = &s->ctx->models;
+  return dif_models_is_upscaler(m) ? (int32_t)dif_vae_scale(&m->vae) : 1;
+}
+
 static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
                              const int32_t picture[2]) {
   json_t *o = json_object(), *parts = json_array(), *files = json_array();
@@ -409,6 +414,8 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
   json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
   json_object_set_new(o, "batch", json_integer(s->batch));
   if (s->keep >= 0) json_object_set_new(o, "index", json_integer(s->keep));
+  if (dif_models_is_upscaler(&s->ctx->models)) /* the x4 upscaler's */
+    json_object_set_new(o, "noise_level", json_integer(s->noise_level));
   if (s->ctx->models.family == DIF_FAMILY_UNCLIP) {
     json_object_set_new(o, "noise_level", json_integer(s->noise_level));
     json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
@@ -503,12 +510,13 @@ static dif_status run(dif_sample *s) {
   dif_image resized = {0}, canvas = {0};
   const dif_image *init = NULL;
   float *mask = NULL;
-  bool soft = false;
+  bool soft = false, x4 = dif_models_is_upscaler(&ctx->models);
+  int vae_scale = (int)dif_vae_scale(&ctx->models.vae);
+  dif_edit_overrides ov;
   dif_status st = picture(s, &width, &height, &resized, &init);
   if (st) return st;
   /* a mask, or an edit's canvas and mask */
-  if (dif_sample_edit_prepare(&s->edit, init, (int)dif_vae_scale(&ctx->models.vae), &canvas, &mask,
-                              &soft, &err)) {
+  if (dif_sample_edit_prepare(&s->edit, init, vae_scale, x4, &canvas, &mask, &soft, &ov, &err)) {
     dif_image_free(&resized);
     return sfail(s, err.status, "%s", err.msg);
   }
@@ -517,6 +525,10 @@ static dif_status run(dif_sample *s) {
     init = &canvas;
     width = canvas.width;
     height = canvas.height;
+  }
+  if (x4) { /* the x4 upscaler: the picture is the low-res input */
+    width *= vae_scale;
+    height *= vae_scale;
   }
   dif_part parts[DIF_MAX_PROMPT_PARTS];
   for (int i = 0; i < s->prompt->n_parts; i++) {
@@ -535,11 +547,11 @@ static dif_status run(dif_sample *s) {
                    .prior_steps = s->prior_steps,
                    .prior_guidance = s->prior_guidance,
                    .prior_scheduler = s->prior_scheduler,
-                   .noise_level = s->noise_level,
+                   .noise_level = ov.noise_level >= 0 ? ov.noise_level : s->noise_level,
                    .scheduler = scheduler_of(s),
                    .seed = s->seed,
                    .init_image = init,
-                   .strength = s->strength,
+                   .strength = ov.strength >= 0.0f ? ov.strength : s->strength,
                    .mask = mask,
                    .soft_mask = soft,
                    .on_step = on_step,

@@ -23,6 +23,9 @@ void dif_sample_set_keep(dif_sample *s, int32_t index);
 
 /* The sample's mask and edit (api/edit.c sets them). NULL for NULL. */
 dif_sample_edit *dif_sample_edit_of(dif_sample *s);
+/* How many times the sample's size the output is: the VAE's factor on an
+ * x4 upscaler (its sample size is the low-res picture's), else 1. */
+int32_t dif_sample_output_scale(const dif_sample *s);
 /* Whether the sample is running (its setters then fail with DIF_ERR_BUSY). */
 bool dif_sample_running(const dif_sample *s);
 

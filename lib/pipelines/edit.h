@@ -19,6 +19,8 @@
 #ifndef DIF_PIPELINES_EDIT_H
 #define DIF_PIPELINES_EDIT_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 #include "io/image.h"
 
@@ -26,7 +28,8 @@ typedef enum dif_edit_op {
   DIF_EDIT_NONE = 0,
   DIF_EDIT_ZOOM_OUT = 1,
   DIF_EDIT_SQUARE = 2,
-  DIF_EDIT_PAN = 3
+  DIF_EDIT_PAN = 3,
+  DIF_EDIT_UPSCALE = 4 /* upscale_edit.h: no canvas, a resized picture */
 } dif_edit_op;
 
 typedef enum dif_edit_dir {
@@ -40,7 +43,8 @@ typedef struct dif_edit {
   dif_edit_op op;
   float factor; /* zoom out: (1, 4] */
   dif_edit_dir dir;
-  float amount; /* pan: (0, 1] */
+  float amount;  /* pan: (0, 1] */
+  bool creative; /* upscale: Creative (else Subtle); factor: the scale */
 } dif_edit;
 
 /* The canvas for an edit of pic (whose sides are multiples of 8): *canvas

@@ -160,6 +160,30 @@ fx=$tests/fixtures
   && "$dif" zoom v9.png --factor 1.5 --steps 3 --seed 1 -q -o z9.png >/dev/null 2>>err.txt \
   && [ "$(png_size z9.png)" = 32x32 ] && ok "an inpainting model (9 channels): dif vary, then dif zoom from its record" \
   || bad "9-channel vary/zoom: $(cat err.txt)"
+# dif upscale: Subtle / Creative with IMAGE's model (the default one here), 2x by default;
+# with -m an x4 upscaler folder, that pipeline (4x only)
+"$dif" upscale first.png --seed 4 -q -o up.png >out.txt 2>err.txt && grep -qx up.png out.txt \
+  && [ "$(png_size up.png)" = 128x128 ] \
+  && "$dif" generate --from up.png -q -o upup.png >/dev/null 2>>err.txt && cmp -s up.png upup.png \
+  && "$dif" upscale first.png --creative --factor 1.5 --steps 4 --seed 4 -q -o upc.png \
+  >/dev/null 2>>err.txt && [ "$(png_size upc.png)" = 96x96 ] \
+  && ok "dif upscale: 2x Subtle by default (--from reproduces), --creative --factor 1.5" \
+  || bad "upscale: $(cat err.txt) $(png_size up.png 2>/dev/null)"
+cp "$tests/fixtures/cases/upscale/input_16x24.png" low.png
+"$dif" upscale low.png -m "$tests/fixtures/models/tiny-x4-upscaler" "a lighthouse" --steps 3 \
+  --seed 4 -q -o x4.png >/dev/null 2>err.txt && [ "$(png_size x4.png)" = 96x64 ] \
+  && "$dif" generate --from x4.png -m "$tests/fixtures/models/tiny-x4-upscaler" -q -o x4b.png \
+  >/dev/null 2>>err.txt && cmp -s x4.png x4b.png \
+  && ok "dif upscale -m an x4 upscaler: 4x the picture; --from reproduces" \
+  || bad "upscale x4: $(cat err.txt) $(png_size x4.png 2>/dev/null)"
+edit_bad "upscale --factor 5 refused" "dif upscale: --factor: " upscale first.png --factor 5
+edit_bad "upscale --factor 1 refused" "dif upscale: --factor: " upscale first.png --factor 1
+edit_bad "upscale --strength is not its option" "dif upscale: --strength: not an option" upscale \
+  first.png --strength 0.3
+edit_bad "x4 upscaler --factor 2 refused at the run" "an x4 upscaler model upscales by 4 only" \
+  upscale low.png -m "$tests/fixtures/models/tiny-x4-upscaler" --factor 2
+"$dif" upscale --help | grep -q "usage: dif upscale IMAGE \[--factor N\] \[--creative\]" \
+  && "$dif" --help | grep -q "dif upscale IMAGE" && ok "dif upscale --help" || bad "upscale --help"
 "$dif" vary first.png --mask /nonexistent/mask.png "x" -q -o never.png >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q "/nonexistent/mask.png" err.txt && ok "vary: a missing mask file named" \
   || bad "vary missing mask: $(cat err.txt)"

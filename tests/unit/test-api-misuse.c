@@ -72,6 +72,8 @@ TEST(null_handles) {
                "NULL");
   CHECK_STATUS(dif_sample_set_pan(NULL, DIF_DIRECTION_LEFT, 0.5f), DIF_ERR_INVALID_ARGUMENT,
                dif_last_error(), "NULL");
+  CHECK_STATUS(dif_sample_set_upscale(NULL, 2.0f, DIF_UPSCALE_SUBTLE), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
   CHECK_STATUS(dif_sample_clear_edit(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
   dif_prompt_free(NULL);
   dif_sample_free(NULL);
@@ -213,13 +215,24 @@ TEST(mask_and_edit_errors) {
                dif_sample_last_error(s), "(0, 1]");
   CHECK_STATUS(dif_sample_set_pan(s, DIF_DIRECTION_UP, 1.5f), DIF_ERR_INVALID_ARGUMENT,
                dif_sample_last_error(s), "1.5");
+  CHECK_STATUS(dif_sample_set_upscale(s, 1.0f, DIF_UPSCALE_SUBTLE), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "factor 1 must be in (1, 4]");
+  CHECK_STATUS(dif_sample_set_upscale(s, 5.0f, DIF_UPSCALE_CREATIVE), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "factor 5 must be in (1, 4]");
+  CHECK_STATUS(dif_sample_set_upscale(s, NAN, DIF_UPSCALE_SUBTLE), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "factor");
+  CHECK_STATUS(dif_sample_set_upscale(s, 2.0f, (dif_upscale_mode)7), DIF_ERR_INVALID_ARGUMENT,
+               dif_sample_last_error(s), "unknown mode 7");
+  CHECK(dif_sample_set_upscale(s, 2.0f, DIF_UPSCALE_CREATIVE) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
+               "an edit (zoom out, make square, pan, upscale) needs an init image");
   /* no init image: refused at the run, naming what is missing */
   CHECK(dif_sample_set_mask_rect(s, 0, 0, 8, 8) == DIF_OK);
   CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
                "a mask needs an init image");
   CHECK(dif_sample_set_zoom_out(s, 2.0f) == DIF_OK);
   CHECK_STATUS(dif_sample_run(s), DIF_ERR_INVALID_ARGUMENT, dif_sample_last_error(s),
-               "an edit (zoom out, make square, pan) needs an init image");
+               "an edit (zoom out, make square, pan, upscale) needs an init image");
   /* with the 32x32 picture */
   CHECK(dif_sample_set_init_image_file(s, dif_test_path(IMAGE), 1.0f) == DIF_OK);
   CHECK(dif_sample_set_mask_rect(s, 24, 0, 16, 8) == DIF_OK);
@@ -231,6 +244,9 @@ TEST(mask_and_edit_errors) {
   CHECK(dif_sample_set_pan(s, DIF_DIRECTION_RIGHT, 1.0f) == DIF_OK);
   CHECK(dif_sample_set_size(s, 4096, 32) == DIF_OK);
   CHECK_STATUS(dif_sample_run(s), DIF_ERR_LIMIT, dif_sample_last_error(s), "DIF_MAX_OUTPUT_SIDE");
+  CHECK(dif_sample_set_upscale(s, 2.0f, DIF_UPSCALE_SUBTLE) == DIF_OK);
+  CHECK_STATUS(dif_sample_run(s), DIF_ERR_LIMIT, dif_sample_last_error(s),
+               "4096x32 × 2 would be 8192x64, beyond DIF_MAX_OUTPUT_SIDE");
   CHECK(dif_sample_clear_edit(s) == DIF_OK && dif_sample_set_mask_file(s, NULL) == DIF_OK);
   CHECK(dif_sample_image_count(s) == 0);
   dif_sample_free(s);

@@ -18,6 +18,7 @@ int cli_generate(int argc, char **argv);
 int cli_vary(int argc, char **argv);
 int cli_zoom(int argc, char **argv);
 int cli_pan(int argc, char **argv);
+int cli_upscale(int argc, char **argv);
 
 /* Prints a failure: "dif: MESSAGE", or "COMMAND: OPTION: MESSAGE" when what
  * the user gave as OPTION was refused; C names in libdif's message become

@@ -1,5 +1,6 @@
-/* edit.c — `dif vary`, `dif zoom`, `dif pan`: the editing tools of libdif
- * (dif.h: masks, zoom out, make square, pan) on one picture. The model and
+/* edit.c — `dif vary`, `dif zoom`, `dif pan`, `dif upscale`: the editing
+ * tools of libdif (dif.h: masks, zoom out, make square, pan, upscale) on one
+ * picture. The model and
  * the prompt come from the options, else from the picture's libdif record,
  * else the default model and (on a Stable unCLIP model) the picture itself
  * as the prompt. */
@@ -12,14 +13,14 @@
 #include "cli.h"
 #include "numbers.h"
 
-typedef enum { VARY, ZOOM, PAN } tool;
+typedef enum { VARY, ZOOM, PAN, UPSCALE } tool;
 
 typedef struct edit_opts {
   tool t;
   const char *cmd; /* "dif vary" */
   const char *image, *prompt, *mask, *model, *prior, *out;
   float factor, amount, strength;
-  int square, subtle, direction, steps, quiet, verbose;
+  int square, subtle, creative, direction, steps, quiet, verbose;
   int has_rect, rect[4]; /* --rect X,Y,W,H */
   int has_seed;
   uint64_t seed;
@@ -45,6 +46,17 @@ static void help(const edit_opts *o) {
            "  --factor F       1 < F <= %d (1.5 and 2 are Midjourney's presets)\n"
            "  --square         make square instead\n",
            DIF_MAX_ZOOM_OUT);
+  else if (o->t == UPSCALE)
+    printf("usage: dif upscale IMAGE [--factor N] [--creative] [-m UPSCALER] [PROMPT] [options]\n"
+           "  Upscale: IMAGE's model (from its record, else the default model) redraws the\n"
+           "  picture resized by N (sides rounded to multiples of 8), as img2img at\n"
+           "  strength %.2f (Subtle) or %.2f (--creative). With -m an x4 upscaler folder\n"
+           "  (StableDiffusionUpscalePipeline): that pipeline, 4 x the picture, at noise\n"
+           "  level 20 (Subtle) or 100 (--creative).\n"
+           "  --factor N       1 < N <= %d (default 2; 4 with an x4 upscaler, which only\n"
+           "                   makes 4)\n"
+           "  --creative       redraw more detail (default: Subtle)\n",
+           0.25, 0.5, DIF_MAX_UPSCALE);
   else
     printf("usage: dif pan IMAGE --direction left|right|up|down [--amount A] [PROMPT] [options]\n"
            "  Pan: the canvas grows on that side by A times the picture's width (left,\n"
@@ -68,7 +80,8 @@ static void help(const edit_opts *o) {
          m ? m : "none installed",
          o->t == VARY   ? "vary"
          : o->t == ZOOM ? "zoom"
-                        : "pan");
+         : o->t == PAN  ? "pan"
+                        : "upscale");
 }
 
 static int bad(const edit_opts *o, const char *opt, const char *msg) {
@@ -153,6 +166,11 @@ static int option(edit_opts *o, int argc, char **argv, int *i) {
       bad(o, a, err);
       return -1;
     }
+  } else if (!strcmp(a, "--factor") && o->t == UPSCALE) {
+    if (num_real(v, 1, DIF_MAX_UPSCALE, NUM_ABOVE_LO, &o->factor, err, sizeof err)) {
+      bad(o, a, err);
+      return -1;
+    }
   } else if (!strcmp(a, "--amount") && o->t == PAN) {
     if (num_real(v, 0, 1, NUM_ABOVE_LO, &o->amount, err, sizeof err)) {
       bad(o, a, err);
@@ -187,6 +205,8 @@ static int parse(edit_opts *o, int argc, char **argv) {
       o->square = 1;
     else if (!strcmp(a, "--subtle") && o->t == VARY)
       o->subtle = 1;
+    else if (!strcmp(a, "--creative") && o->t == UPSCALE)
+      o->creative = 1;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
       o->quiet = 1;
     else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
@@ -208,6 +228,8 @@ static int parse(edit_opts *o, int argc, char **argv) {
     return bad(o, "--factor", "missing: give --factor F (1 < F <= 4) or --square");
   if (o->t == ZOOM && o->square && !isnan(o->factor))
     return bad(o, "--square", "give --factor or --square, not both");
+  if (o->t == UPSCALE && o->strength == o->strength)
+    return bad(o, "--strength", "not an option of dif upscale (Subtle or --creative set it)");
   if (o->t == PAN && o->direction < 0)
     return bad(o, "--direction", "missing: left, right, up or down");
   return 0;
@@ -252,7 +274,14 @@ static void folder_of(const char *path, char *buf, size_t n) {
     snprintf(buf, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 }
 
-/* The prompt: PROMPT, else the record's, else the picture itself (unCLIP). */
+/* Whether ctx holds an x4 upscaler (StableDiffusionUpscalePipeline). */
+static int is_x4(dif_context *ctx) {
+  const char *info = dif_context_info(ctx); /* the class appears only as "pipeline" */
+  return info && strstr(info, "\"StableDiffusionUpscalePipeline\"") != NULL;
+}
+
+/* The prompt: PROMPT, else the record's, else the picture itself (unCLIP;
+ * upscale on another model: no prompt). */
 static int make_prompt(const edit_opts *o, dif_context *ctx, const char *record, dif_prompt **p) {
   char dir[4096];
   if (!o->prompt && record) {
@@ -269,6 +298,11 @@ static int make_prompt(const edit_opts *o, dif_context *ctx, const char *record,
     cli_say(o->cmd, "PROMPT", dif_prompt_last_error(*p));
     return 2;
   }
+  if (!o->prompt && o->t == UPSCALE && (!dif_context_is_unclip(ctx) || is_x4(ctx))) {
+    if (dif_prompt_add_text(*p, "", 1.0f) == DIF_OK) return 0; /* the picture alone guides */
+    cli_say(o->cmd, "PROMPT", dif_prompt_last_error(*p));
+    return 1;
+  }
   if (!o->prompt && !dif_context_is_unclip(ctx)) {
     fprintf(stderr, "%s: PROMPT: missing: %s has no libdif record to take it from\n", o->cmd,
             o->image);
@@ -279,6 +313,20 @@ static int make_prompt(const edit_opts *o, dif_context *ctx, const char *record,
     return 1;
   }
   return 0;
+}
+
+/* Upscale: the picture at its own size (an x4 upscaler needs it whole),
+ * the factor (default 2; 4 on an x4 upscaler) and the mode. */
+static dif_status set_upscale(const edit_opts *o, dif_context *ctx, dif_sample *s,
+                              const char **what) {
+  int x4 = is_x4(ctx);
+  float factor = !isnan(o->factor) ? o->factor : x4 ? 4.0f : 2.0f;
+  *what = "IMAGE";
+  dif_status st = dif_sample_set_init_image_file(s, o->image, 1.0f);
+  if (!st && o->steps > 0 && (st = dif_sample_set_steps(s, o->steps))) *what = "--steps";
+  if (st) return st;
+  *what = "--factor";
+  return dif_sample_set_upscale(s, factor, o->creative ? DIF_UPSCALE_CREATIVE : DIF_UPSCALE_SUBTLE);
 }
 
 /* The edit on sample s as the options say. */
@@ -317,7 +365,7 @@ static int run_edit(edit_opts *o, const char *record, const char *model) {
     cli_say(o->cmd, NULL, dif_context_last_error(ctx));
     goto done;
   }
-  dif_status st = set_edit(o, s, &what);
+  dif_status st = o->t == UPSCALE ? set_upscale(o, ctx, s, &what) : set_edit(o, s, &what);
   if (!st) st = o->has_seed ? dif_sample_set_seed(s, o->seed) : dif_sample_set_random_seed(s);
   cli_bar pb = {.quiet = o->quiet, .phase_first = -1};
   if (!st) st = dif_sample_set_progress(s, cli_progress, &pb);
@@ -408,5 +456,10 @@ int cli_zoom(int argc, char **argv) {
 
 int cli_pan(int argc, char **argv) {
   edit_opts o = defaults(PAN, "dif pan");
+  return edit_main(&o, argc, argv);
+}
+
+int cli_upscale(int argc, char **argv) {
+  edit_opts o = defaults(UPSCALE, "dif upscale");
   return edit_main(&o, argc, argv);
 }

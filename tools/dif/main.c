@@ -23,6 +23,7 @@ static void usage(FILE *f) {
              "       dif vary IMAGE --mask MASK.png [PROMPT] [-o OUT]   (Vary Region)\n"
              "       dif zoom IMAGE (--factor F | --square) [PROMPT] [-o OUT]\n"
              "       dif pan IMAGE --direction left|right|up|down [--amount A] [PROMPT] [-o OUT]\n"
+             "       dif upscale IMAGE [--factor N] [--creative] [-m UPSCALER] [-o OUT]\n"
              "       dif info [MODEL_DIR] [--prior PRIOR_DIR]\n"
              "       dif info CHECKPOINT.safetensors [--config DIR] [--prior PRIOR_DIR]\n"
              "       dif version\n"
@@ -140,6 +141,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "vary")) return cli_vary(argc - 2, argv + 2);
   if (!strcmp(argv[1], "zoom")) return cli_zoom(argc - 2, argv + 2);
   if (!strcmp(argv[1], "pan")) return cli_pan(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "upscale")) return cli_upscale(argc - 2, argv + 2);
   if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
     const char *m = dif_default_model_dir();
     printf("dif %s (libdif %s), BLAS kernels %s, default model %s\n", DIF_CLI_VERSION,

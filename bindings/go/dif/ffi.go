@@ -37,6 +37,9 @@ const MaxSteps = 1000
 // MaxThreads is DIF_MAX_THREADS in dif.h.
 const MaxThreads = 256
 
+// MaxUpscale is DIF_MAX_UPSCALE in dif.h.
+const MaxUpscale = 4
+
 // MaxZoomOut is DIF_MAX_ZOOM_OUT in dif.h.
 const MaxZoomOut = 4
 
@@ -156,6 +159,15 @@ const DirectionUp Direction = 2
 
 // DirectionDown is DIF_DIRECTION_DOWN.
 const DirectionDown Direction = 3
+
+// UpscaleMode is enum dif_upscale_mode.
+type UpscaleMode int32
+
+// UpscaleSubtle is DIF_UPSCALE_SUBTLE.
+const UpscaleSubtle UpscaleMode = 0
+
+// UpscaleCreative is DIF_UPSCALE_CREATIVE.
+const UpscaleCreative UpscaleMode = 1
 
 // The functions of dif.h, one typed wrapper each. Handles, strings passed
 // in, callbacks and pointers to pointers keep their C types; scalars, enums
@@ -407,6 +419,10 @@ func difSampleSetMakeSquare(sample *C.dif_sample) Status {
 
 func difSampleSetPan(sample *C.dif_sample, direction Direction, amount float32) Status {
 	return Status(C.dif_sample_set_pan(sample, C.dif_direction(direction), C.float(amount)))
+}
+
+func difSampleSetUpscale(sample *C.dif_sample, factor float32, mode UpscaleMode) Status {
+	return Status(C.dif_sample_set_upscale(sample, C.float(factor), C.dif_upscale_mode(mode)))
 }
 
 func difSampleClearEdit(sample *C.dif_sample) Status {

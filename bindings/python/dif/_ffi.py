@@ -18,6 +18,7 @@ DIF_MAX_OUTPUT_SIDE = 4096
 DIF_MAX_PROMPT_PARTS = 16
 DIF_MAX_STEPS = 1000
 DIF_MAX_THREADS = 256
+DIF_MAX_UPSCALE = 4
 DIF_MAX_ZOOM_OUT = 4
 DIF_VARY_STRONG = 1.0
 DIF_VARY_SUBTLE = 0.6
@@ -130,6 +131,18 @@ DIF_DIRECTION_RIGHT = 1
 DIF_DIRECTION_UP = 2
 DIF_DIRECTION_DOWN = 3
 dif_direction = _C.c_int
+
+
+class UpscaleMode(_enum.IntEnum):
+    """enum dif_upscale_mode"""
+
+    SUBTLE = 0
+    CREATIVE = 1
+
+
+DIF_UPSCALE_SUBTLE = 0
+DIF_UPSCALE_CREATIVE = 1
+dif_upscale_mode = _C.c_int
 
 
 # Opaque handles: pointers to them are the C API's handles.
@@ -525,6 +538,12 @@ FUNCTIONS = {
         [_C.POINTER(dif_sample), dif_direction, _C.c_float],
         ('sample', 'direction', 'amount'),
         'dif_status dif_sample_set_pan(dif_sample *sample, dif_direction direction, float amount)',
+    ),
+    'dif_sample_set_upscale': (
+        dif_status,
+        [_C.POINTER(dif_sample), _C.c_float, dif_upscale_mode],
+        ('sample', 'factor', 'mode'),
+        'dif_status dif_sample_set_upscale(dif_sample *sample, float factor, dif_upscale_mode mode)',
     ),
     'dif_sample_clear_edit': (
         dif_status,
