@@ -21,6 +21,12 @@
  *       Required in every seed: >= 97 % keep their colour and the mean is at
  *       most the round trip's + 6. The masked part turned yellow (>= 64 of
  *       its 1024 pixels) in 6/6 (101..672 px); required: 5 of 6.
+ *   (4) Upscale 2x (64x64 -> 128x128) with the same prompt, against the
+ *       original at 2x (each pixel 2x2): Subtle (strength 0.25) keeps the
+ *       palette colour of 97.0..98.2 % of the pixels (mean |diff| 5.10..7.33
+ *       / 255), Creative (0.5) 96.3..97.9 % (5.31..7.97), Creative's mean
+ *       above Subtle's in 6/6. Required: Subtle >= 95 % and Creative's mean
+ *       above Subtle's, in 5 of 6 seeds.
  *
  * Pixels are labelled with the nearest colour of the model's palette
  * (shapes.h, as its eval measures pictures). Under the sanitizers 2 seeds. */
@@ -32,6 +38,7 @@
 #define SIDE 64
 #define PX (SIDE * SIDE * 3)
 #define PROMPT "a red circle on a blue background"
+#define UPSCALE_SUBTLE_KEEP 0.95 /* (4) */
 
 #ifdef DIF_TEST_QUICK
 static const int n_seeds = 2;
@@ -56,7 +63,8 @@ static int label(const uint8_t *px) {
 }
 
 /* One run of PROMPT-like text; an init image and an edit set by `edit`
- * (0 none, 1 zoom 2x, 2 pan left 0.5, 3 mask rect, 4 empty mask).
+ * (0 none, 1 zoom 2x, 2 pan left 0.5, 3 mask rect, 4 empty mask, 5 upscale 2x
+ * Subtle, 6 Creative).
  * out gets width × height pixels; returns 1 on success. */
 static int draw(const char *text, const uint8_t *init, int edit, uint64_t seed, uint8_t *out,
                 int *w, int *h) {
@@ -69,6 +77,9 @@ static int draw(const char *text, const uint8_t *init, int edit, uint64_t seed, 
   if (ok && edit == 1) ok = dif_sample_set_zoom_out(s, 2.0f) == DIF_OK;
   if (ok && edit == 2) ok = dif_sample_set_pan(s, DIF_DIRECTION_LEFT, 0.5f) == DIF_OK;
   if (ok && edit == 3) ok = dif_sample_set_mask_rect(s, 16, 16, 32, 32) == DIF_OK;
+  if (ok && (edit == 5 || edit == 6))
+    ok = dif_sample_set_upscale(s, 2.0f, edit == 5 ? DIF_UPSCALE_SUBTLE : DIF_UPSCALE_CREATIVE) ==
+         DIF_OK;
   if (ok && edit == 4) {
     static const uint8_t black[PX];
     ok = dif_sample_set_mask_rgb(s, black, SIDE, SIDE, SIDE * 3) == DIF_OK;
@@ -211,6 +222,42 @@ TEST(vary_region_repaints_only_the_mask) {
             yellow_seeds, n_seeds);
 }
 
+/* Upscale 2x (Subtle 0.25, Creative 0.5): against the original at 2x
+ * (each pixel 2x2), the share of pixels keeping their palette colour and
+ * the mean |difference|. */
+static void upscale_agreement(const uint8_t *in, const uint8_t *out, double *keep, double *mad) {
+  long same = 0, sum = 0;
+  for (int y = 0; y < 2 * SIDE; y++)
+    for (int x = 0; x < 2 * SIDE; x++) {
+      const uint8_t *a = in + ((size_t)(y / 2) * SIDE + x / 2) * 3,
+                    *b = out + ((size_t)y * 2 * SIDE + x) * 3;
+      same += label(a) == label(b);
+      for (int k = 0; k < 3; k++) sum += labs((long)a[k] - b[k]);
+    }
+  *keep = same / (4.0 * SIDE * SIDE);
+  *mad = sum / (4.0 * SIDE * SIDE * 3);
+}
+
+TEST(upscale_subtle_keeps_the_picture_creative_redraws_more) {
+  static uint8_t in[PX], subtle[4 * PX], creative[4 * PX];
+  int good = 0;
+  for (int seed = 0; seed < n_seeds; seed++) {
+    int w, h, w2, h2;
+    if (!original((uint64_t)seed, in) || !draw(PROMPT, in, 5, (uint64_t)seed, subtle, &w, &h) ||
+        !draw(PROMPT, in, 6, (uint64_t)seed, creative, &w2, &h2))
+      continue;
+    CHECK(w == 2 * SIDE && h == 2 * SIDE && w2 == 2 * SIDE && h2 == 2 * SIDE);
+    double ks, ms, kc, mc;
+    upscale_agreement(in, subtle, &ks, &ms);
+    upscale_agreement(in, creative, &kc, &mc);
+    int ok = ks >= UPSCALE_SUBTLE_KEEP && ms < mc;
+    good += ok;
+    printf("  seed %d: Subtle keeps %.1f %% (mean |diff| %.2f), Creative %.1f %% (%.2f)%s\n", seed,
+           100 * ks, ms, 100 * kc, mc, ok ? "" : "  !");
+  }
+  CHECK_MSG(good >= n_seeds - 1, "upscale: %d of %d seeds", good, n_seeds);
+}
+
 int main(void) {
   const char *dir = dif_default_model_dir();
   CHECK(dir != NULL && dif_context_new(&ctx) == DIF_OK);
@@ -220,6 +267,7 @@ int main(void) {
   RUN(zoom_out_keeps_a_blue_border_and_red_in_the_middle);
   RUN(pan_keeps_the_original_in_its_part);
   RUN(vary_region_repaints_only_the_mask);
+  RUN(upscale_subtle_keeps_the_picture_creative_redraws_more);
   dif_context_free(ctx);
   return dif_test_finish();
 }
