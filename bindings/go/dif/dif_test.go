@@ -431,4 +431,8 @@ func TestEditingTools(t *testing.T) {
 	if _, err := run(dif.MakeSquare()); err == nil || !strings.Contains(err.Error(), "square") {
 		t.Fatalf("make square: %v", err)
 	}
+	up, err := run(dif.Upscale(2, dif.UpscaleCreative))
+	if err != nil || up[0].Bounds().Dx() != 64 || up[0].Bounds().Dy() != 64 {
+		t.Fatalf("upscale: %v", err)
+	}
 }

@@ -161,6 +161,13 @@ func Pan(direction Direction, amount float32) Option {
 	return set(func(s *C.dif_sample) Status { return difSampleSetPan(s, direction, amount) })
 }
 
+// Upscale redraws the init image resized by factor in (1, 4] (Subtle:
+// img2img at 0.25, Creative: 0.5); on an x4 upscaler model, its own
+// pipeline (factor 4; the mode sets the noise level, 20 or 100).
+func Upscale(factor float32, mode UpscaleMode) Option {
+	return set(func(s *C.dif_sample) Status { return difSampleSetUpscale(s, factor, mode) })
+}
+
 // OnProgress is called after every denoising step (prior steps included),
 // on the library's thread. It follows dif.h's cancel rule: return true to
 // cancel (Generate then fails with an error matching dif.ErrCancelled),

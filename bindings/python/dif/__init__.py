@@ -379,8 +379,9 @@ def _as_prompt(prompt):
 
 _SETTINGS = ("width", "height", "steps", "guidance", "prior_steps", "prior_guidance",
              "scheduler", "seed", "batch", "noise_level", "blend", "init_image", "strength",
-             "mask", "mask_rect", "zoom_out", "make_square", "pan")
+             "mask", "mask_rect", "zoom_out", "make_square", "pan", "upscale")
 _DIRECTIONS = {"left": 0, "right": 1, "up": 2, "down": 3}
+_UPSCALE_MODES = {"subtle": 0, "creative": 1}
 
 
 class _Sample:
@@ -455,11 +456,11 @@ class _Sample:
         """Masks and the editing tools (dif.h: masked generation, zoom out,
         make square, pan); at most one of them."""
         s = self.ptr
-        given = [k for k in ("mask", "mask_rect", "zoom_out", "make_square", "pan")
+        given = [k for k in ("mask", "mask_rect", "zoom_out", "make_square", "pan", "upscale")
                  if o.get(k) is not None and o.get(k) is not False]
         if len(given) > 1:
-            raise TypeError("give one of mask, mask_rect, zoom_out, make_square, pan, not %s"
-                            % " and ".join(given))
+            raise TypeError("give one of mask, mask_rect, zoom_out, make_square, pan, upscale, "
+                            "not %s" % " and ".join(given))
         mask = o.get("mask")
         if isinstance(mask, (str, bytes, _os.PathLike)):
             self._check(_dll.dif_sample_set_mask_file(s, _os.fsencode(mask)))
@@ -478,6 +479,11 @@ class _Sample:
             if direction not in _DIRECTIONS:
                 raise ValueError("pan: direction %r: left, right, up or down" % (direction,))
             self._check(_dll.dif_sample_set_pan(s, _DIRECTIONS[direction], amount))
+        if o.get("upscale") is not None:
+            factor, mode = o["upscale"]
+            if mode not in _UPSCALE_MODES:
+                raise ValueError("upscale: mode %r: subtle or creative" % (mode,))
+            self._check(_dll.dif_sample_set_upscale(s, factor, _UPSCALE_MODES[mode]))
 
     def _on_progress(self, step: int, total: int, _user: Any) -> int:
         # dif.h's cancel rule: a true result cancels. Runs inside the C library:
@@ -723,7 +729,9 @@ class Context:
                   Vary Region; strength dif.VARY_STRONG or dif.VARY_SUBTLE),
                   mask_rect (x, y, w, h), zoom_out (1 < factor <= 4),
                   make_square (True), pan ((direction, amount): "left",
-                  "right", "up", "down", 0 < amount <= 1).
+                  "right", "up", "down", 0 < amount <= 1), upscale ((factor,
+                  "subtle" or "creative"), 1 < factor <= 4; 4 on an x4
+                  upscaler model).
                   Unset ones keep the library's defaults (dif.h section 7: seed 0,
                   the model's size, 20 steps, ...).
         progress: callable(step, total) after every denoising step. dif.h's

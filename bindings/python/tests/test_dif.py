@@ -348,6 +348,10 @@ def test_editing_tools(models, tmp_path):
         path = tmp_path / "pan.png"
         pan.save(path)
         assert dif.read_parameters(path)["edit"]["op"] == "pan"
+        up = sd.generate("a red cat", upscale=(2.0, "creative"), output="numpy", **base)
+        assert up[0].shape == (64, 64, 3)
+        with pytest.raises(ValueError):
+            sd.generate("a red cat", upscale=(2.0, "wild"), **base)
         with pytest.raises(dif.Error) as e:
             sd.generate("a red cat", zoom_out=9.0, **base)
         assert e.value.status == dif.Status.ERR_INVALID_ARGUMENT and "(1, 4]" in e.value.message
