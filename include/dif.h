@@ -714,6 +714,10 @@ DIF_API dif_status dif_sample_set_pan(dif_sample *sample, dif_direction directio
  *     level): factor must be 4 (else the run fails with
  *     DIF_ERR_INVALID_ARGUMENT), and the mode sets the noise level of the
  *     low-res picture: 20 (Subtle, diffusers' default) or 100 (Creative).
+ *     Its VAE decodes an output beyond 512 pixels on a side in 512-pixel
+ *     tiles overlapping by 128 (blended, as diffusers' vae.enable_tiling()),
+ *     so the decoder's memory stays one tile's; the UNet runs whole at the
+ *     low-res size.
  * Like the other edits it clears a mask; dif_sample_clear_edit removes it. */
 #define DIF_MAX_UPSCALE 4
 typedef enum dif_upscale_mode { DIF_UPSCALE_SUBTLE = 0, DIF_UPSCALE_CREATIVE = 1 } dif_upscale_mode;

@@ -30,14 +30,15 @@ typedef struct gen {
   int step, total;
   int add_noise_calls;
   /* what the blocks make, freed by gen_end */
-  dif_scheduler *sch; /* the decoder's */
-  int first;          /* the first timestep index the strength leaves */
-  int64_t h, w;       /* latent size */
-  float *embeds;      /* unCLIP: the prompt's image embedding [B, D] */
-  float *labels;      /* unCLIP: class labels [NB, 2D] */
-  int32_t *class_ids; /* the x4 upscaler: noise-level labels [NB] */
-  float *context;     /* the decoder's text [NB, T, C] */
-  float *lat;         /* the latents [B, L, h, w] */
+  dif_scheduler *sch;  /* the decoder's */
+  int first;           /* the first timestep index the strength leaves */
+  int64_t h, w;        /* latent size */
+  int64_t decode_tile; /* > 0: gen_decode decodes in tiles of this many pixels (vae.h) */
+  float *embeds;       /* unCLIP: the prompt's image embedding [B, D] */
+  float *labels;       /* unCLIP: class labels [NB, 2D] */
+  int32_t *class_ids;  /* the x4 upscaler: noise-level labels [NB] */
+  float *context;      /* the decoder's text [NB, T, C] */
+  float *lat;          /* the latents [B, L, h, w] */
 } gen;
 
 /* ---- gen_util.c: tracing, random draws, progress, checks, allocation ---- */
@@ -120,7 +121,9 @@ dif_status gen_latents_image(gen *g, const float *image_latents, float *noise_ou
 /* Checks the init image's size against the request's. */
 dif_status gen_check_init_size(gen *g, const dif_image *img);
 /* The latents through the VAE decoder to out's RGB8 images, as diffusers'
- * postprocess: (x/2 + 0.5) clamped, ×255, rounded half to even. */
+ * postprocess: (x/2 + 0.5) clamped, ×255, rounded half to even. With
+ * g->decode_tile > 0 an output larger than a tile is decoded in tiles
+ * (diffusers' tiled_decode, dif_vae_decode_tiled). */
 dif_status gen_decode(gen *g, dif_result *res);
 
 #endif

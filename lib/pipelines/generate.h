@@ -76,6 +76,10 @@ typedef struct dif_request {
    * each latent cell's mean, so the kept part fades into the repainted one. */
   const float *mask;
   bool soft_mask;
+  /* the x4 upscaler's VAE decode (recipe_upscale.c): 0 its default (tiles
+   * of DIF_X4_DECODE_TILE pixels for a larger output), > 0 tiles of that
+   * many pixels (a multiple of 4 × the VAE's factor), < 0 whole */
+  int decode_tile;
   dif_trace_fn trace;
   void *trace_user;
   dif_step_fn on_step;

@@ -104,7 +104,10 @@ dif_status gen_decode(gen *g, dif_result *res) {
     gen_trace(g, lat, B * L * h * w, "vae.decode.in");
     s = gen_cancelled(g);
   }
-  if (!s) s = dif_vae_decode(&m->vae, g->k, lat, B, h, w, img, NULL, NULL, g->err);
+  if (!s && g->decode_tile > 0 && (H > g->decode_tile || W > g->decode_tile))
+    s = dif_vae_decode_tiled(&m->vae, g->k, lat, B, h, w, g->decode_tile, img, g->err);
+  else if (!s)
+    s = dif_vae_decode(&m->vae, g->k, lat, B, h, w, img, NULL, NULL, g->err);
   if (!s)
     s = gen_check_finite(g, img, B * 3 * H * W, "the VAE decoder (vae) produced non-finite pixels");
   if (!s) {

@@ -11,12 +11,19 @@
  *   5. the loop: each model input item is scale_model_input(latents) with
  *      the noised image appended on the channels (4 + 3), and the UNet's
  *      class labels are L for every item, both CFG halves alike
- *   6. VAE decode of latents / scaling_factor (0.08333), postprocess.
+ *   6. VAE decode of latents / scaling_factor (0.08333), postprocess; an
+ *      output beyond DIF_X4_DECODE_TILE (512) pixels on a side is decoded
+ *      in 512-pixel tiles that start every 384 pixels (a 128-pixel overlap,
+ *      blended: diffusers' tiled_decode, as vae.enable_tiling() runs it),
+ *      so the decoder's memory stays one tile's whatever the size. The UNet
+ *      runs whole, at the low-res size.
  * v0.26.3 has no strength here: every timestep runs. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipelines/gen.h"
+
+#define DIF_X4_DECODE_TILE 512 /* pixels */
 
 /* The request fits the upscaler: an image, no mask, a noise level in range,
  * and an output of the VAE's factor times the image. */
@@ -40,6 +47,15 @@ static dif_status check_upscale(gen *g) {
                     (long long)f, r->init_image->width, r->init_image->height,
                     (long long)(r->init_image->width * f), (long long)(r->init_image->height * f),
                     r->width, r->height);
+  int64_t unit = 4 * f; /* dif_vae_decode_tiled's */
+  if (r->decode_tile > 0 && r->decode_tile % unit)
+    return dif_fail(g->err, DIF_ERR_INVALID_ARGUMENT,
+                    "decode tile %d: a positive multiple of %lld pixels, or 0 (the default) or "
+                    "negative (whole)",
+                    r->decode_tile, (long long)unit);
+  g->decode_tile = r->decode_tile == 0  ? DIF_X4_DECODE_TILE
+                   : r->decode_tile > 0 ? r->decode_tile
+                                        : 0;
   return DIF_OK;
 }
 
