@@ -707,7 +707,12 @@ DIF_API dif_status dif_sample_set_pan(dif_sample *sample, dif_direction directio
  *     DIF_ERR_LIMIT), then img2img with the prompt at strength 0.25
  *     (DIF_UPSCALE_SUBTLE: keeps the picture, sharpens) or 0.5
  *     (DIF_UPSCALE_CREATIVE: redraws detail) instead of the init image's
- *     strength. Untiled: memory grows with the output's area.
+ *     strength. An output larger than the model's own size (its default
+ *     picture's shorter side: 512 for SD-1.x) runs in tiles of that size
+ *     overlapping by a quarter tile, each its own img2img run (seed + the
+ *     tile's index), blended with linear ramps across the overlaps: memory
+ *     stays one tile's run plus the output (16 bytes a pixel) whatever the
+ *     output's size, and progress counts every tile's steps.
  *   - on an x4 upscaler (a StableDiffusionUpscalePipeline folder, which only
  *     upscales: every run on it takes the init image as the low-res picture
  *     and makes 4 × its size, as diffusers' pipeline, at the sample's noise

@@ -17,6 +17,7 @@
 #include "core/blas.h"
 #include "io/resample.h"
 #include "pipelines/generate.h"
+#include "pipelines/tiled.h"
 #include "samplers/sched_config.h"
 
 struct dif_sample {
@@ -501,6 +502,18 @@ static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif_image *resi
   return DIF_OK;
 }
 
+/* Upscale (Subtle / Creative) on a model that is not an x4 upscaler runs
+ * in tiles of the model's own size (its default picture's shorter side,
+ * rounded down to a multiple of 8) overlapping by a quarter tile, when the
+ * output is larger (pipelines/tiled.h); 0 otherwise. */
+static int upscale_tile(const dif_sample *s) {
+  const dif_models *m = &s->ctx->models;
+  if (s->edit.op.op != DIF_EDIT_UPSCALE || dif_models_is_upscaler(m)) return 0;
+  int side = m->defaults.width < m->defaults.height ? m->defaults.width : m->defaults.height;
+  side = side / 8 * 8;
+  return side >= 32 ? side : 32;
+}
+
 static dif_status run(dif_sample *s) {
   dif_context *ctx = s->ctx;
   dif_error err = {0};
@@ -562,7 +575,10 @@ static dif_status run(dif_sample *s) {
   dif_arena_init(&arena, 16u << 20);
   dif_kctx k = dif_ctx_kernels(ctx, &arena);
   dif_result res;
-  st = dif_generate(&ctx->models, &k, &r, &res, &err);
+  int tile = upscale_tile(s);
+  st = tile && (width > tile || height > tile)
+           ? dif_generate_tiled(&ctx->models, &k, &r, tile, tile / 4 / 8 * 8, &res, &err)
+           : dif_generate(&ctx->models, &k, &r, &res, &err);
   dif_ctx_report_fast(ctx);
   dif_arena_free(&arena);
   dif_image_free(&resized);

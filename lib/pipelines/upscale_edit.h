@@ -11,8 +11,8 @@
  *   strength: DIF_UPSCALE_SUBTLE_STRENGTH 0.25 keeps the picture's layout,
  *     colours and edges and sharpens; DIF_UPSCALE_CREATIVE_STRENGTH 0.5
  *     lets the model add and change detail.
- * The run is untiled: the whole output is one latent (memory grows with its
- * area). */
+ * An output larger than the model's own size runs tile by tile (tiled.h;
+ * the API picks the tile: api/sample.c). */
 #ifndef DIF_PIPELINES_UPSCALE_EDIT_H
 #define DIF_PIPELINES_UPSCALE_EDIT_H
 

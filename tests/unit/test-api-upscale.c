@@ -1,9 +1,9 @@
 /* test-api-upscale.c — Upscale through the public API (dif.h:
  * dif_sample_set_upscale): Subtle and Creative on a Stable Diffusion model
- * (the picture resized ×factor, img2img at 0.25 / 0.5: the steps run say
- * which), an x4 upscaler context (every run makes 4 × the picture; the
- * factor must be 4; it refuses masks and the other edits), and records that
- * reproduce each run's pixels through dif_sample_apply_record. */
+ * (the picture resized ×factor, img2img at 0.25 / 0.5 in tiles of the
+ * model's size: the steps run say which and how many tiles), an x4 upscaler context (every run
+ * makes 4 × the picture; the factor must be 4; it refuses masks and the other edits), and records
+ * that reproduce each run's pixels through dif_sample_apply_record. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +80,9 @@ TEST(subtle_and_creative_on_sd) {
   CHECK(dif_sample_set_upscale(s, 2.0f, DIF_UPSCALE_SUBTLE) == DIF_OK);
   CHECK_MSG(dif_sample_run(s) == DIF_OK, "%s", dif_sample_last_error(s));
   CHECK(dif_sample_width(s) == 64 && dif_sample_height(s) == 64);
-  CHECK_MSG(last_total == 2, "Subtle ran %d of 8 steps, want 2 (strength 0.25)", last_total);
+  /* tiles of the model's 32 px overlapping by 8: starts 0, 24, 32 -> 9 tiles */
+  CHECK_MSG(last_total == 9 * 2, "Subtle ran %d steps, want 9 tiles x 2 of 8 (strength 0.25)",
+            last_total);
   const char *rec = dif_sample_parameters(s);
   CHECK_MSG(strstr(rec, "\"edit\":{\"op\":\"upscale\",\"factor\":2.0,\"mode\":\"subtle\","
                         "\"width\":32,\"height\":32}") != NULL,
@@ -91,7 +93,9 @@ TEST(subtle_and_creative_on_sd) {
   CHECK(dif_sample_set_upscale(s, 1.5f, DIF_UPSCALE_CREATIVE) == DIF_OK);
   CHECK_MSG(dif_sample_run(s) == DIF_OK, "%s", dif_sample_last_error(s));
   CHECK(dif_sample_width(s) == 48 && dif_sample_height(s) == 48);
-  CHECK_MSG(last_total == 4, "Creative ran %d of 8 steps, want 4 (strength 0.5)", last_total);
+  /* 48 px: starts 0, 16 -> 4 tiles */
+  CHECK_MSG(last_total == 4 * 4, "Creative ran %d steps, want 4 tiles x 4 of 8 (strength 0.5)",
+            last_total);
   check_record_reproduces(ctx, s, dir);
   dif_sample_free(s);
   dif_context_free(ctx);

@@ -21,12 +21,14 @@
  *       Required in every seed: >= 97 % keep their colour and the mean is at
  *       most the round trip's + 6. The masked part turned yellow (>= 64 of
  *       its 1024 pixels) in 6/6 (101..672 px); required: 5 of 6.
- *   (4) Upscale 2x (64x64 -> 128x128) with the same prompt, against the
- *       original at 2x (each pixel 2x2): Subtle (strength 0.25) keeps the
- *       palette colour of 97.0..98.2 % of the pixels (mean |diff| 5.10..7.33
- *       / 255), Creative (0.5) 96.3..97.9 % (5.31..7.97), Creative's mean
- *       above Subtle's in 6/6. Required: Subtle >= 95 % and Creative's mean
- *       above Subtle's, in 5 of 6 seeds.
+ *   (4) Upscale 2x (64x64 -> 128x128, in 9 tiles of the model's 64 px
+ *       overlapping by 16) with the same prompt, against the original at 2x
+ *       (each pixel 2x2): Subtle (strength 0.25) keeps the palette colour of
+ *       97.2..98.5 % of the pixels (mean |diff| 4.44..5.60 / 255), Creative
+ *       (0.5) 95.9..98.3 % (5.21..8.05), Creative's mean above Subtle's in
+ *       6/6 (untiled, before tiling existed: 97.0..98.2 %, 5.10..7.33).
+ *       Required: Subtle >= 95 % and Creative's mean above Subtle's, in 5
+ *       of 6 seeds.
  *
  * Pixels are labelled with the nearest colour of the model's palette
  * (shapes.h, as its eval measures pictures). Under the sanitizers 2 seeds. */
