@@ -217,11 +217,12 @@ TEST(tiled_decode_close_to_whole) {
          max);
   CHECK_MSG(sum / (double)n <= TILED_MEAN_MAX && max <= TILED_MAX, "mean %.3f max %d",
             sum / (double)n, max);
+  dif_result_free(&whole);
+  dif_result_free(&tiled);
   r.decode_tile = 24;
   CHECK_STATUS(dif_generate(&f.m, &f.k, &r, &tiled, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "decode tile 24: a positive multiple of 16 pixels");
-  dif_result_free(&whole);
-  dif_result_free(&tiled);
+  CHECK(tiled.rgb == NULL);
   dif_result_free(&dflt);
   dif_image_free(&wide);
   teardown(&f);
