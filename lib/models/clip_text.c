@@ -3,17 +3,15 @@
 
 #include <string.h>
 
-#include "io/component.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"CLIPTextModel", "CLIPTextModelWithProjection", NULL};
 
-dif_status dif_clip_text_load(const char *dir, dif_clip_text *m, dif_error *err) {
-  memset(m, 0, sizeof *m);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  /* transformers names the class in "architectures"; diffusers-written
-   * configs may use "_class_name" */
+/* The class (CLIPTextModel or ...WithProjection; transformers names it in
+ * "architectures", diffusers-written configs may use "_class_name") and the
+ * sizes; projection_dim is 0 without a projection. */
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_clip_text *m = model;
   const char *cls = NULL;
   dif_config_str_opt(cfg, "_class_name", NULL, &cls, NULL);
   const char *arch[4];
@@ -21,48 +19,49 @@ dif_status dif_clip_text_load(const char *dir, dif_clip_text *m, dif_error *err)
   if (!cls && dif_config_has(cfg, "architectures") &&
       !dif_config_str_list(cfg, "architectures", arch, 4, &n_arch, NULL) && n_arch > 0)
     cls = arch[0];
-  if (cls && strcmp(cls, "CLIPTextModel") != 0 && strcmp(cls, "CLIPTextModelWithProjection") != 0) {
-    s = dif_fail(err, DIF_ERR_UNSUPPORTED,
-                 "%s: architecture %s is not a CLIP text model (CLIPTextModel, "
-                 "CLIPTextModelWithProjection)",
-                 dif_config_path(cfg), cls);
-    goto done;
-  }
-  bool with_proj = cls && strcmp(cls, "CLIPTextModelWithProjection") == 0;
+  if (cls && strcmp(cls, "CLIPTextModel") != 0 && strcmp(cls, "CLIPTextModelWithProjection") != 0)
+    return dif_fail(err, DIF_ERR_UNSUPPORTED,
+                    "%s: architecture %s is not a CLIP text model (CLIPTextModel, "
+                    "CLIPTextModelWithProjection)",
+                    dif_config_path(cfg), cls);
+  const bool with_proj = cls && strcmp(cls, "CLIPTextModelWithProjection") == 0;
+  dif_status s;
   if ((s = dif_config_int(cfg, "vocab_size", &m->vocab, err)) ||
       (s = dif_config_int_opt(cfg, "max_position_embeddings", 77, &m->max_positions, err)) ||
       (s = dif_config_int_opt(cfg, "eos_token_id", 2, &m->eos_token_id, err)) ||
       (s = dif_config_int_opt(cfg, "projection_dim", 512, &m->projection_dim, err)))
-    goto done;
-  if (m->vocab <= 0 || m->vocab > 1 << 24 || m->max_positions <= 0 || m->max_positions > 4096) {
-    s = dif_fail(err, DIF_ERR_BAD_MODEL,
-                 "%s: vocab_size %lld / max_position_embeddings %lld out of range",
-                 dif_config_path(cfg), (long long)m->vocab, (long long)m->max_positions);
-    goto done;
-  }
-  if ((s = dif_component_weights(dir, &m->weights, err))) goto done;
-  dif_wloader wl = {m->weights, err, DIF_OK};
-  if ((s = dif_clip_encoder_load(&m->enc, cfg, &wl, "text_model.", err))) goto done;
-  int64_t C = m->enc.hidden;
-  m->tok_emb = DIF_WT2(&wl, m->vocab, C, "text_model.embeddings.token_embedding.weight");
-  m->pos_emb = DIF_W2(&wl, m->max_positions, C, "text_model.embeddings.position_embedding.weight");
-  m->final_ln_w = DIF_W1(&wl, C, "text_model.final_layer_norm.weight");
-  m->final_ln_b = DIF_W1(&wl, C, "text_model.final_layer_norm.bias");
-  if (with_proj) {
-    if (m->projection_dim <= 0 || m->projection_dim > 65536) {
-      s = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: projection_dim %lld out of range",
-                   dif_config_path(cfg), (long long)m->projection_dim);
-      goto done;
-    }
-    m->proj = DIF_WT2(&wl, m->projection_dim, C, "text_projection.weight");
-  } else {
-    m->projection_dim = 0;
-  }
-  s = wl.status;
-done:
-  dif_config_free(cfg);
-  if (s) dif_clip_text_free(m);
-  return s;
+    return s;
+  if (m->vocab <= 0 || m->vocab > 1 << 24 || m->max_positions <= 0 || m->max_positions > 4096)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: vocab_size %lld / max_position_embeddings %lld out of range",
+                    dif_config_path(cfg), (long long)m->vocab, (long long)m->max_positions);
+  if (!with_proj) m->projection_dim = 0;
+  if (with_proj && (m->projection_dim <= 0 || m->projection_dim > 65536))
+    return dif_fail(err, DIF_ERR_BAD_MODEL, "%s: projection_dim %lld out of range",
+                    dif_config_path(cfg), (long long)m->projection_dim);
+  return DIF_OK;
+}
+
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  dif_clip_text *m = model;
+  dif_status s = dif_clip_encoder_load(&m->enc, cfg, wl, "text_model.", wl->err);
+  if (s) return s;
+  const int64_t C = m->enc.hidden;
+  m->tok_emb = DIF_WT2(wl, m->vocab, C, "text_model.embeddings.token_embedding.weight");
+  m->pos_emb = DIF_W2(wl, m->max_positions, C, "text_model.embeddings.position_embedding.weight");
+  m->final_ln_w = DIF_W1(wl, C, "text_model.final_layer_norm.weight");
+  m->final_ln_b = DIF_W1(wl, C, "text_model.final_layer_norm.bias");
+  if (m->projection_dim) m->proj = DIF_WT2(wl, m->projection_dim, C, "text_projection.weight");
+  return wl->status;
+}
+
+static void free_model(void *model) { dif_clip_text_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
+dif_status dif_clip_text_load(const char *dir, dif_clip_text *m, dif_error *err) {
+  memset(m, 0, sizeof *m);
+  return dif_model_load(dir, &loader, m, &m->weights, err);
 }
 
 void dif_clip_text_free(dif_clip_text *m) {
@@ -123,8 +122,12 @@ dif_status dif_clip_text_forward(const dif_clip_text *m, const dif_kctx *k, cons
       for (int64_t b = 0; b < B; b++)
         memcpy(pooled + b * C, h + (b * T + pooled_position(m, ids + b * T, T)) * C,
                (size_t)C * sizeof *h);
+      /* The projection head in float32 on both paths: B rows, nothing for
+       * bf16 to speed up, and its rounding would land on the embedding the
+       * prior and the decoder are conditioned on (docs/fidelity.md). */
+      const dif_kctx exact = {k->pool, k->arena, NULL};
       if (out->text_embeds && m->proj.data)
-        dif_linear(k, pooled, B, C, m->proj, NULL, m->projection_dim, out->text_embeds);
+        dif_linear(&exact, pooled, B, C, m->proj, NULL, m->projection_dim, out->text_embeds);
     } else if (out->text_embeds) {
       s = DIF_ERR_OUT_OF_MEMORY;
     }

@@ -3,49 +3,54 @@
 
 #include <string.h>
 
-#include "io/component.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"CLIPVisionModelWithProjection", NULL};
 
-dif_status dif_clip_vision_load(const char *dir, dif_clip_vision *m, dif_error *err) {
-  memset(m, 0, sizeof *m);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_clip_vision *m = model;
+  dif_status s;
   if ((s = dif_config_int(cfg, "image_size", &m->image_size, err)) ||
       (s = dif_config_int(cfg, "patch_size", &m->patch_size, err)) ||
       (s = dif_config_int_opt(cfg, "num_channels", 3, &m->channels, err)) ||
       (s = dif_config_int_opt(cfg, "projection_dim", 512, &m->projection_dim, err)))
-    goto done;
+    return s;
   if (m->patch_size <= 0 || m->image_size <= 0 || m->image_size > 4096 ||
       m->image_size % m->patch_size || m->channels <= 0 || m->channels > 4 ||
-      m->projection_dim <= 0 || m->projection_dim > 65536) {
-    s = dif_fail(err, DIF_ERR_BAD_MODEL,
-                 "%s: image_size %lld / patch_size %lld / num_channels %lld / projection_dim %lld "
-                 "are not a valid combination",
-                 dif_config_path(cfg), (long long)m->image_size, (long long)m->patch_size,
-                 (long long)m->channels, (long long)m->projection_dim);
-    goto done;
-  }
-  int64_t g = m->image_size / m->patch_size;
+      m->projection_dim <= 0 || m->projection_dim > 65536)
+    return dif_fail(err, DIF_ERR_BAD_MODEL,
+                    "%s: image_size %lld / patch_size %lld / num_channels %lld / projection_dim "
+                    "%lld are not a valid combination",
+                    dif_config_path(cfg), (long long)m->image_size, (long long)m->patch_size,
+                    (long long)m->channels, (long long)m->projection_dim);
+  const int64_t g = m->image_size / m->patch_size;
   m->tokens = g * g + 1;
-  if ((s = dif_component_weights(dir, &m->weights, err))) goto done;
-  dif_wloader wl = {m->weights, err, DIF_OK};
-  if ((s = dif_clip_encoder_load(&m->enc, cfg, &wl, "vision_model.", err))) goto done;
-  int64_t C = m->enc.hidden, p = m->patch_size;
-  m->class_emb = DIF_W1(&wl, C, "vision_model.embeddings.class_embedding");
-  m->patch_w = DIF_WT4(&wl, C, m->channels, p, p, "vision_model.embeddings.patch_embedding.weight");
-  m->pos_emb = DIF_W2(&wl, m->tokens, C, "vision_model.embeddings.position_embedding.weight");
-  m->pre_ln_w = DIF_W1(&wl, C, "vision_model.pre_layrnorm.weight");
-  m->pre_ln_b = DIF_W1(&wl, C, "vision_model.pre_layrnorm.bias");
-  m->post_ln_w = DIF_W1(&wl, C, "vision_model.post_layernorm.weight");
-  m->post_ln_b = DIF_W1(&wl, C, "vision_model.post_layernorm.bias");
-  m->proj = DIF_WT2(&wl, m->projection_dim, C, "visual_projection.weight");
-  s = wl.status;
-done:
-  dif_config_free(cfg);
-  if (s) dif_clip_vision_free(m);
-  return s;
+  return DIF_OK;
+}
+
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  dif_clip_vision *m = model;
+  dif_status s = dif_clip_encoder_load(&m->enc, cfg, wl, "vision_model.", wl->err);
+  if (s) return s;
+  const int64_t C = m->enc.hidden, p = m->patch_size;
+  m->class_emb = DIF_W1(wl, C, "vision_model.embeddings.class_embedding");
+  m->patch_w = DIF_WT4(wl, C, m->channels, p, p, "vision_model.embeddings.patch_embedding.weight");
+  m->pos_emb = DIF_W2(wl, m->tokens, C, "vision_model.embeddings.position_embedding.weight");
+  m->pre_ln_w = DIF_W1(wl, C, "vision_model.pre_layrnorm.weight");
+  m->pre_ln_b = DIF_W1(wl, C, "vision_model.pre_layrnorm.bias");
+  m->post_ln_w = DIF_W1(wl, C, "vision_model.post_layernorm.weight");
+  m->post_ln_b = DIF_W1(wl, C, "vision_model.post_layernorm.bias");
+  m->proj = DIF_WT2(wl, m->projection_dim, C, "visual_projection.weight");
+  return wl->status;
+}
+
+static void free_model(void *model) { dif_clip_vision_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
+dif_status dif_clip_vision_load(const char *dir, dif_clip_vision *m, dif_error *err) {
+  memset(m, 0, sizeof *m);
+  return dif_model_load(dir, &loader, m, &m->weights, err);
 }
 
 void dif_clip_vision_free(dif_clip_vision *m) {
@@ -86,8 +91,10 @@ dif_status dif_clip_vision_forward(const dif_clip_vision *m, const dif_kctx *k, 
       dif_layer_norm(k, h + b * T * C, 1, C, m->enc.eps, m->post_ln_w, m->post_ln_b,
                      pooled + b * C);
     if (out->pooled) memcpy(out->pooled, pooled, (size_t)(B * C) * sizeof *pooled);
+    /* the projection head in float32 on both paths, as CLIP text's */
+    const dif_kctx exact = {k->pool, k->arena, NULL};
     if (out->image_embeds)
-      dif_linear(k, pooled, B, C, m->proj, NULL, m->projection_dim, out->image_embeds);
+      dif_linear(&exact, pooled, B, C, m->proj, NULL, m->projection_dim, out->image_embeds);
   }
   dif_arena_release(k->arena, mark);
   return s;

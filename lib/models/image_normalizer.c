@@ -3,28 +3,34 @@
 
 #include <stdio.h>
 
-#include "io/component.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"StableUnCLIPImageNormalizer", NULL};
 
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_image_normalizer *n = model;
+  dif_status s = dif_config_int(cfg, "embedding_dim", &n->dim, err);
+  if (!s && (n->dim <= 0 || n->dim > 65536))
+    s = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: embedding_dim %lld out of range",
+                 dif_config_path(cfg), (long long)n->dim);
+  return s;
+}
+
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  dif_image_normalizer *n = model;
+  n->mean = DIF_W2(wl, 1, n->dim, "mean");
+  n->std = DIF_W2(wl, 1, n->dim, "std");
+  return wl->status;
+}
+
+static void free_model(void *model) { dif_image_normalizer_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
 dif_status dif_image_normalizer_load(const char *dir, dif_image_normalizer *out, dif_error *err) {
   *out = (dif_image_normalizer){0};
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  s = dif_config_int(cfg, "embedding_dim", &out->dim, err);
-  if (!s && (out->dim <= 0 || out->dim > 65536))
-    s = dif_fail(err, DIF_ERR_BAD_MODEL, "%s: embedding_dim %lld out of range",
-                 dif_config_path(cfg), (long long)out->dim);
-  dif_config_free(cfg);
-  if (s) return s;
-  if ((s = dif_component_weights(dir, &out->weights, err))) return s;
-  int64_t shape[2] = {1, out->dim};
-  dif_tensor t;
-  if (!(s = dif_st_get_f32_shape(out->weights, "mean", 2, shape, &t, err))) out->mean = t.data;
-  if (!s && !(s = dif_st_get_f32_shape(out->weights, "std", 2, shape, &t, err))) out->std = t.data;
-  if (s) dif_image_normalizer_free(out);
-  return s;
+  return dif_model_load(dir, &loader, out, &out->weights, err);
 }
 
 void dif_image_normalizer_free(dif_image_normalizer *n) {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/component.h"
 #include "models/config_check.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"PriorTransformer", NULL};
 
@@ -32,7 +32,8 @@ static const char *const handled[] = {"_class_name",
                                       "additional_embeddings",
                                       NULL};
 
-static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *err) {
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_prior *p = model;
   dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
   if (s || (s = dif_config_int(cfg, "num_attention_heads", &p->heads, err)) ||
       (s = dif_config_int(cfg, "attention_head_dim", &p->head_dim, err)) ||
@@ -62,7 +63,9 @@ static dif_status read_config(const dif_config *cfg, dif_prior *p, dif_error *er
   return DIF_OK;
 }
 
-static dif_status build(dif_prior *p, dif_wloader *wl) {
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  dif_prior *p = model;
   int64_t D = p->inner, E = p->embed_dim;
   p->time_w1 = DIF_WT2(wl, D, D, "time_embedding.linear_1.weight");
   p->time_b1 = DIF_W1(wl, D, "time_embedding.linear_1.bias");
@@ -99,20 +102,13 @@ static dif_status build(dif_prior *p, dif_wloader *wl) {
   return wl->status;
 }
 
+static void free_model(void *model) { dif_prior_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
 dif_status dif_prior_load(const char *dir, dif_prior *p, dif_error *err) {
   memset(p, 0, sizeof *p);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  s = read_config(cfg, p, err);
-  dif_config_free(cfg);
-  if (!s) s = dif_component_weights(dir, &p->weights, err);
-  if (!s) {
-    dif_wloader wl = {p->weights, err, DIF_OK};
-    s = build(p, &wl);
-  }
-  if (s) dif_prior_free(p);
-  return s;
+  return dif_model_load(dir, &loader, p, &p->weights, err);
 }
 
 void dif_prior_free(dif_prior *p) {

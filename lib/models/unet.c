@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/component.h"
+#include "models/loader.h"
 #include "models/unet_blocks.h"
 #include "models/unet_config.h"
 
@@ -107,21 +107,30 @@ static dif_status build(dif_unet *u, const dif_unet_config *c, dif_wloader *wl) 
   return wl->status;
 }
 
+/* What the loader steps see: the UNet and its config between them. */
+typedef struct unet_load {
+  dif_unet *u;
+  dif_unet_config c;
+} unet_load;
+
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  return dif_unet_read_config(cfg, &((unet_load *)model)->c, err);
+}
+
+static dif_status build_model(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  unet_load *l = model;
+  return build(l->u, &l->c, wl);
+}
+
+static void free_model(void *model) { dif_unet_free(((unet_load *)model)->u); }
+
+static const dif_model_loader loader = {classes, read_config, build_model, free_model};
+
 dif_status dif_unet_load(const char *dir, dif_unet *u, dif_error *err) {
   memset(u, 0, sizeof *u);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  dif_unet_config c;
-  s = dif_unet_read_config(cfg, &c, err);
-  if (!s) s = dif_component_weights(dir, &u->weights, err);
-  if (!s) {
-    dif_wloader wl = {u->weights, err, DIF_OK};
-    s = build(u, &c, &wl);
-  }
-  dif_config_free(cfg);
-  if (s) dif_unet_free(u);
-  return s;
+  unet_load l = {.u = u};
+  return dif_model_load(dir, &loader, &l, &u->weights, err);
 }
 
 void dif_unet_free(dif_unet *u) {

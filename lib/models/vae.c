@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/component.h"
 #include "models/config_check.h"
+#include "models/loader.h"
 
 static const char *const classes[] = {"AutoencoderKL", NULL};
 
@@ -43,7 +43,8 @@ static void load_mid(dif_vae *v, dif_wloader *wl, dif_vae_mid *m, const char *p,
   dif_attn_load(&m->attn, wl, name, C, C, 1, C); /* one head of C channels */
 }
 
-static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err) {
+static dif_status read_config(void *model, const dif_config *cfg, dif_error *err) {
+  dif_vae *v = model;
   dif_status s = dif_config_check_keys(cfg, fixed, handled, err);
   const char *down[DIF_VAE_MAX_BLOCKS], *up[DIF_VAE_MAX_BLOCKS];
   int n = 0, nd = 0, nu = 0;
@@ -104,7 +105,9 @@ static dif_status read_config(const dif_config *cfg, dif_vae *v, dif_error *err)
   return DIF_OK;
 }
 
-static dif_status build(dif_vae *v, dif_wloader *wl) {
+static dif_status build(void *model, const dif_config *cfg, dif_wloader *wl) {
+  (void)cfg;
+  dif_vae *v = model;
   int n = (int)v->n_blocks;
   int64_t L = v->layers_per_block, c0 = v->channels[0], top = v->channels[n - 1],
           lat = v->latent_ch;
@@ -163,20 +166,13 @@ static dif_status build(dif_vae *v, dif_wloader *wl) {
   return wl->status;
 }
 
+static void free_model(void *model) { dif_vae_free(model); }
+
+static const dif_model_loader loader = {classes, read_config, build, free_model};
+
 dif_status dif_vae_load(const char *dir, dif_vae *v, dif_error *err) {
   memset(v, 0, sizeof *v);
-  dif_config *cfg;
-  dif_status s = dif_component_config(dir, "config.json", classes, &cfg, err);
-  if (s) return s;
-  s = read_config(cfg, v, err);
-  dif_config_free(cfg);
-  if (!s) s = dif_component_weights(dir, &v->weights, err);
-  if (!s) {
-    dif_wloader wl = {v->weights, err, DIF_OK};
-    s = build(v, &wl);
-  }
-  if (s) dif_vae_free(v);
-  return s;
+  return dif_model_load(dir, &loader, v, &v->weights, err);
 }
 
 void dif_vae_free(dif_vae *v) {
