@@ -335,6 +335,40 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
  * loaded), DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
 DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_dir);
 
+/* Adds a LoRA file to merge into the model's weights as it loads: call it
+ * BEFORE dif_context_load, once per file (at most DIF_MAX_LORAS), each with
+ * its own weight (the "lora_scale" of diffusers, the number in A1111's
+ * <lora:name:0.8>). Read: .safetensors LoRAs in the kohya / AUTOMATIC1111
+ * layout (lora_unet_…, lora_te_…, with their alphas) and the diffusers /
+ * PEFT layout (unet.….lora.down.weight, text_encoder.….lora_linear_layer.…,
+ * ….lora_A/lora_B.weight), on the UNet and the text encoder, Linear and
+ * Conv2d weights (LoRA convolutions 1x1 and 3x3). Each targeted weight
+ * becomes W + weight·(alpha/rank)·up·down, an owned float32 copy (4 bytes
+ * per element of every targeted matrix; the model file itself is never
+ * changed, so a context loaded without the LoRA has the original bits);
+ * several LoRAs add up in the order added. The file is opened and checked
+ * here (every key known, down/up pairs of matching rank, finite values);
+ * its shapes are checked against the model at load, where a LoRA for
+ * another model (a module the model lacks, a shape that does not fit)
+ * fails the load naming the LoRA file, its tensor and the model's, with
+ * nothing merged. Errors: DIF_ERR_INVALID_ARGUMENT (NULL, weight not
+ * finite), DIF_ERR_BUSY (a model is already loaded), DIF_ERR_LIMIT,
+ * DIF_ERR_IO, DIF_ERR_BAD_MODEL, DIF_ERR_UNSUPPORTED (a layout libdif does
+ * not read: SDXL's second text encoder, LDM block names, LyCORIS),
+ * DIF_ERR_NON_FINITE, DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
+#define DIF_MAX_LORAS 16
+DIF_API dif_status dif_context_add_lora(dif_context *ctx, const char *path, float weight);
+/* Forgets the LoRAs added (before loading: e.g. after a load that refused
+ * one). Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY (loaded). */
+DIF_API dif_status dif_context_clear_loras(dif_context *ctx);
+/* The LoRAs added to ctx (0 for NULL), and the i-th: its path as given, its
+ * weight and the xxh3-64 of its file (any output may be NULL). Errors:
+ * DIF_ERR_INVALID_ARGUMENT (ctx NULL or i out of range; message in
+ * dif_last_error). */
+DIF_API int dif_context_lora_count(const dif_context *ctx);
+DIF_API dif_status dif_context_lora(const dif_context *ctx, int i, const char **path, float *weight,
+                                    uint64_t *xxh3);
+
 /* Describes a single-file checkpoint without loading it, as JSON (UTF-8,
  * NUL-terminated): "file", "family" ("SD-1.x", "SD-2.x", "Stable unCLIP
  * (SD-2.x, 768-d image embeddings)", "... inpainting"), "dtype" (of the
@@ -359,8 +393,9 @@ DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn f
  * for a single-file checkpoint its config folder, the file in "checkpoint",
  * else null), its pipeline class and family ("unclip" or "sd"), each component with its
  * class and main config values, the weight files with sizes and xxh3
- * fingerprints, the default image size ("default_size") and every sample
- * default ("defaults", section 7) with the dif_defaults.json they came from
+ * fingerprints, the LoRAs merged ("loras": file, weight, xxh3), the default image size
+ * ("default_size") and every sample default ("defaults", section 7) with the dif_defaults.json they
+ * came from
  * ("defaults_file", null if none), what it can do, libdif's default model
  * folder ("default_model", see dif_default_model_dir), and the BLAS kernels
  * and threads in use. "{}" before loading or for NULL. Owned by the context,
@@ -869,6 +904,15 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     DIF_ERR_BUSY once loaded, DIF_ERR_UNSUPPORTED where fast cannot run.
  *     Message in dif_context_last_error(ctx). The same pixels need the same
  *     precision (as the same model and thread count).
+ *   dif_context_apply_record_in(ctx, json, record_dir) does the same and
+ *     adds the record's LoRAs ("loras": [{"file", "xxh3", "weight"}], in
+ *     order, replacing any added before): each file relative to record_dir
+ *     (no absolute path, no ".."), its xxh3-64 checked (a mismatch is
+ *     DIF_ERR_INVALID_ARGUMENT naming both); on failure the context has no
+ *     LoRAs. dif_context_apply_record(ctx, json) is it with record_dir NULL
+ *     (a record with LoRAs is then refused: their files need its folder). A
+ *     saved picture's record names each LoRA file relative to the picture's
+ *     folder when it lies there or below, else by its base name.
  *   dif_prompt_from_record(json, record_dir, &prompt) rebuilds the prompt;
  *     record_dir is the folder the record was found in (the PNG's folder;
  *     NULL or "" for none). Image files are read again from there (see below); parts given as
@@ -926,6 +970,8 @@ DIF_API dif_status dif_read_parameters(const char *path, char *buf, size_t *size
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
 DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *json);
 DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json);
+DIF_API dif_status dif_context_apply_record_in(dif_context *ctx, const char *json,
+                                               const char *record_dir);
 /* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically and by
  * the rules of dif_check_output_path, with an optional "dif:parameters" text
  * chunk (NULL for none) — for images a program composes itself, e.g. a grid

@@ -9,8 +9,19 @@
 #include "core/error.h"
 #include "core/threadpool.h"
 #include "dif.h"
+#include "io/lora.h"
 #include "io/model_folder.h"
 #include "pipelines/models.h"
+
+/* A LoRA added to a context: its file stays open (checked) until the load
+ * merges it, then only its name, weight and fingerprint are kept. */
+typedef struct dif__ctx_lora {
+  char *path;
+  char *canon; /* its canonical path (NULL if unknown), for records */
+  float weight;
+  uint64_t xxh3;
+  dif__lora *lora; /* NULL after loading */
+} dif__ctx_lora;
 
 struct dif_context {
   /* References: the caller's (dropped by dif_context_free) and one per live
@@ -28,6 +39,8 @@ struct dif_context {
   char *prior_dir;         /* dif_context_set_prior */
   char *config_dir;        /* dif_context_set_config (single-file checkpoints) */
   char *info;              /* dif_context_info's JSON, made at load */
+  dif__ctx_lora *loras;    /* dif_context_add_lora, in order */
+  int n_loras;
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
@@ -55,6 +68,17 @@ dif__pool *dif__ctx_pool(dif_context *ctx);
  * why in why. */
 dif_precision dif__ctx_resolve_precision(dif_precision p, const dif__backend **backend, char *why,
                                          size_t size);
+/* Runs load (a model load under root, the folder whose unet/ and
+ * text_encoder/ receive them) with ctx's LoRAs bound (io/component.h), then
+ * checks that every LoRA reached each component it has modules for and
+ * closes the files (api/lora.c). */
+dif_status dif__ctx_load_with_loras(dif_context *ctx, const char *root,
+                                    dif_status (*load)(dif_context *ctx, const char *path,
+                                                       dif__error *err),
+                                    const char *path, dif__error *err);
+/* Frees ctx's LoRA list. */
+void dif__ctx_free_loras(dif_context *ctx);
+
 /* The kernel context of a run on ctx: its pool, the arena, its precision. */
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);
 

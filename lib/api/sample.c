@@ -441,6 +441,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
     json_array_append_new(files, json_pack("{s:s, s:s}", "file", path, "xxh3", hex));
   }
+  dif__record_add_loras(s->ctx, o);
   json_object_set_new(
       o, "model",
       json_pack("{s:s, s:o}", "dir", dif__model_folder_dir(s->ctx->models.folder), "files", files));
@@ -721,8 +722,10 @@ static dif_status save(const dif_sample *s, const char *fn, int32_t index, const
       s->params ? dif__record_for_png(s->params, sources, s->prompt->n_parts, s->init_source,
                                       s->init_xxh3, s->edit.mask_source, s->edit.mask_xxh3, path)
                 : NULL;
-  char *record = placed ? dif__record_with_index(placed, index) : NULL;
+  char *with_loras = placed ? dif__record_place_loras(placed, s->ctx, path) : NULL;
   free(placed);
+  char *record = with_loras ? dif__record_with_index(with_loras, index) : NULL;
+  free(with_loras);
   if (s->params && !record)
     return sfail((dif_sample *)s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   dif__error err = {0};

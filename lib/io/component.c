@@ -66,7 +66,42 @@ static const char *bound_part(const char *dir) {
   return NULL;
 }
 
+static _Thread_local struct {
+  const dif__lora_use *uses;
+  int n;
+  const char *root;
+} bound_loras;
+
+void dif__component_bind_loras(const dif__lora_use *uses, int n, const char *root) {
+  bound_loras.uses = n > 0 ? uses : NULL;
+  bound_loras.n = n > 0 ? n : 0;
+  bound_loras.root = n > 0 ? root : NULL;
+}
+
+/* The LoRA component dir stands for (unet/, text_encoder/ under the bound
+ * root), or -1. */
+static int lora_component(const char *dir) {
+  size_t n = bound_loras.n ? strlen(bound_loras.root) : 0;
+  if (!bound_loras.n || strncmp(dir, bound_loras.root, n) != 0 || dir[n] != '/') return -1;
+  if (strcmp(dir + n + 1, "unet") == 0) return DIF__LORA_UNET;
+  if (strcmp(dir + n + 1, "text_encoder") == 0) return DIF__LORA_TEXT_ENCODER;
+  return -1;
+}
+
+static dif_status open_weights(const char *dir, dif__safetensors **out, dif__error *err);
+
 dif_status dif__component_weights(const char *dir, dif__safetensors **out, dif__error *err) {
+  dif_status s = open_weights(dir, out, err);
+  int c = s ? -1 : lora_component(dir);
+  if (c >= 0 &&
+      (s = dif__lora_apply(bound_loras.uses, bound_loras.n, (dif__lora_component)c, *out, err))) {
+    dif__st_close(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
+static dif_status open_weights(const char *dir, dif__safetensors **out, dif__error *err) {
   *out = NULL;
   const char *part = bound_part(dir);
   if (part) return dif__checkpoint_part(bound.c, part, dir, out, err);

@@ -25,6 +25,7 @@ struct dif__safetensors {
   size_t count;
   size_t *by_name;   /* indices into entries, sorted by name */
   float **converted; /* per entry, F16/BF16 → F32 copies (lazy) */
+  float **replaced;  /* per entry, owned merged weights (dif__st_replace_weights) or NULL */
   json_t *header;    /* keeps entry names alive */
   json_t *metadata;  /* borrowed from header */
   struct stat file;  /* the mapped file as opened (st_dev, st_ino, st_size, st_mtim) */
@@ -79,6 +80,10 @@ void dif__st_close(dif__safetensors *st) {
   if (st->converted) {
     for (size_t i = 0; i < st->count; i++) free(st->converted[i]);
     free(st->converted);
+  }
+  if (st->replaced) {
+    for (size_t i = 0; i < st->count; i++) free(st->replaced[i]);
+    free(st->replaced);
   }
   if (st->map_size) munmap((void *)st->map, st->map_size);
   json_decref(st->header);
@@ -377,6 +382,8 @@ dif_status dif__st_get_f32(dif__safetensors *st, const char *name, dif__tensor *
   size_t idx = (size_t)(e - st->entries);
   const uint8_t *src = st->data + e->begin;
   int64_t n = dif__st_numel(e);
+  if (st->replaced && st->replaced[idx])
+    return fill_tensor(e, st->replaced[idx], out, st->path, err);
   if (e->dtype == DIF__ST_F32 && ((uintptr_t)src % sizeof(float)) == 0)
     return fill_tensor(e, (float *)src, out, st->path, err);
   if (e->dtype != DIF__ST_F32 && e->dtype != DIF__ST_F16 && e->dtype != DIF__ST_BF16)
@@ -438,6 +445,11 @@ dif_status dif__st_get_weight(dif__safetensors *st, const char *name, int ndim,
   if (s) return s;
   const int64_t n = dif__st_numel(e);
   const uint8_t *src = st->data + e->begin;
+  const float *merged = st->replaced ? st->replaced[e - st->entries] : NULL;
+  if (merged) {
+    *out = (dif__weight){merged, DIF__DTYPE_F32, n, false};
+    return DIF_OK;
+  }
   if (e->dtype == DIF__ST_F32 && ((uintptr_t)src % sizeof(float)) != 0) {
     /* an F32 tensor at an unaligned offset: its aligned copy, as
      * dif__st_get_f32 makes it (kernels read float32 weights as floats) */
@@ -462,6 +474,21 @@ dif_status dif__st_get_f32_shape(dif__safetensors *st, const char *name, int ndi
   for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
   if (!same)
     return shape_mismatch(st, dif__st_find(st, name), out->shape, out->ndim, shape, ndim, err);
+  return DIF_OK;
+}
+
+dif_status dif__st_replace_weights(dif__safetensors *st, const char *const *names,
+                                   float *const *data, size_t n, dif__error *err) {
+  for (size_t i = 0; i < n; i++) {
+    const dif__st_entry *e = dif__st_find(st, names[i]);
+    if (!e)
+      return dif__fail(err, DIF_ERR_INTERNAL, "%s: no tensor '%s' to replace", st->path, names[i]);
+    if (st->replaced && st->replaced[e - st->entries])
+      return dif__fail(err, DIF_ERR_INTERNAL, "%s: tensor '%s' replaced twice", st->path, names[i]);
+  }
+  if (!st->replaced && !(st->replaced = calloc(st->count ? st->count : 1, sizeof *st->replaced)))
+    return dif__fail_oom(err, "replaced weights", st->count * sizeof *st->replaced);
+  for (size_t i = 0; i < n; i++) st->replaced[dif__st_find(st, names[i]) - st->entries] = data[i];
   return DIF_OK;
 }
 

@@ -127,6 +127,15 @@ dif_status dif__st_open_view(dif__safetensors *base, const char *label, const di
  * dif__st_get_f32_shape. */
 dif_status dif__st_get_weight(dif__safetensors *st, const char *name, int ndim,
                               const int64_t *shape, dif__weight *out, dif__error *err);
+/* Replaces n weights of st by float32 arrays of the same element count,
+ * which st then owns (LoRA merging, io/lora.h): from then on
+ * dif__st_get_weight and dif__st_get_f32 hand out data[i] for names[i], with
+ * the entry's shape, and dif__st_close frees it. The file's own tensors stay
+ * mapped and untouched. All or nothing: on failure (a name missing or
+ * replaced already, no memory) nothing is replaced and the arrays stay the
+ * caller's. */
+dif_status dif__st_replace_weights(dif__safetensors *st, const char *const *names,
+                                   float *const *data, size_t n, dif__error *err);
 /* Converts any numeric entry (ints, bools and floats) to doubles in out[numel]
  * (for fixtures: token ids are I64). */
 void dif__st_to_f64(const dif__safetensors *st, const dif__st_entry *e, double *out);

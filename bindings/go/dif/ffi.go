@@ -28,6 +28,9 @@ const MaxImagePixels = 67108864
 // MaxImageSide is DIF_MAX_IMAGE_SIDE in dif.h.
 const MaxImageSide = 16384
 
+// MaxLoras is DIF_MAX_LORAS in dif.h.
+const MaxLoras = 16
+
 // MaxOutputSide is DIF_MAX_OUTPUT_SIDE in dif.h.
 const MaxOutputSide = 4096
 
@@ -246,6 +249,22 @@ func difContextSetPrior(ctx *C.dif_context, priorDir *C.char) Status {
 
 func difContextSetConfig(ctx *C.dif_context, configDir *C.char) Status {
 	return Status(C.dif_context_set_config(ctx, configDir))
+}
+
+func difContextAddLora(ctx *C.dif_context, path *C.char, weight float32) Status {
+	return Status(C.dif_context_add_lora(ctx, path, C.float(weight)))
+}
+
+func difContextClearLoras(ctx *C.dif_context) Status {
+	return Status(C.dif_context_clear_loras(ctx))
+}
+
+func difContextLoraCount(ctx *C.dif_context) int32 {
+	return int32(C.dif_context_lora_count(ctx))
+}
+
+func difContextLora(ctx *C.dif_context, i int32, path **C.char, weight *float32, xxh3 *uint64) Status {
+	return Status(C.dif_context_lora(ctx, C.int(i), path, (*C.float)(unsafe.Pointer(weight)), (*C.uint64_t)(unsafe.Pointer(xxh3))))
 }
 
 func difCheckpointInfo(path *C.char, buf *C.char, size *uint) Status {
@@ -518,6 +537,10 @@ func difContextCheckRecord(ctx *C.dif_context, json *C.char) Status {
 
 func difContextApplyRecord(ctx *C.dif_context, json *C.char) Status {
 	return Status(C.dif_context_apply_record(ctx, json))
+}
+
+func difContextApplyRecordIn(ctx *C.dif_context, json *C.char, recordDir *C.char) Status {
+	return Status(C.dif_context_apply_record_in(ctx, json, recordDir))
 }
 
 func difWritePNG(path *C.char, rgb *uint8, width int32, height int32, stride int32, parameters *C.char) Status {
