@@ -334,6 +334,37 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
  * loaded), DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
 DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_dir);
 
+/* Adds a LoRA file to merge into the model's weights as it loads: call it
+ * BEFORE dif_context_load, once per file (at most DIF_MAX_LORAS), each with
+ * its own weight (the "lora_scale" of diffusers, the number in A1111's
+ * <lora:name:0.8>). Read: .safetensors LoRAs in the kohya / AUTOMATIC1111
+ * layout (lora_unet_…, lora_te_…, with their alphas) and the diffusers /
+ * PEFT layout (unet.….lora.down.weight, text_encoder.….lora_linear_layer.…,
+ * ….lora_A/lora_B.weight), on the UNet and the text encoder, Linear and
+ * Conv2d weights (LoRA convolutions 1x1 and 3x3). Each targeted weight
+ * becomes W + weight·(alpha/rank)·up·down, an owned float32 copy (4 bytes
+ * per element of every targeted matrix; the model file itself is never
+ * changed, so a context loaded without the LoRA has the original bits);
+ * several LoRAs add up in the order added. The file is opened and checked
+ * here (every key known, down/up pairs of matching rank, finite values);
+ * its shapes are checked against the model at load, where a LoRA for
+ * another model (a module the model lacks, a shape that does not fit)
+ * fails the load naming the LoRA file, its tensor and the model's, with
+ * nothing merged. Errors: DIF_ERR_INVALID_ARGUMENT (NULL, weight not
+ * finite), DIF_ERR_BUSY (a model is already loaded), DIF_ERR_LIMIT,
+ * DIF_ERR_IO, DIF_ERR_BAD_MODEL, DIF_ERR_UNSUPPORTED (a layout libdif does
+ * not read: SDXL's second text encoder, LDM block names, LyCORIS),
+ * DIF_ERR_NON_FINITE, DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
+#define DIF_MAX_LORAS 16
+DIF_API dif_status dif_context_add_lora(dif_context *ctx, const char *path, float weight);
+/* The LoRAs added to ctx (0 for NULL), and the i-th: its path as given, its
+ * weight and the xxh3-64 of its file (any output may be NULL). Errors:
+ * DIF_ERR_INVALID_ARGUMENT (ctx NULL or i out of range; message in
+ * dif_last_error). */
+DIF_API int dif_context_lora_count(const dif_context *ctx);
+DIF_API dif_status dif_context_lora(const dif_context *ctx, int i, const char **path, float *weight,
+                                    uint64_t *xxh3);
+
 /* Describes a single-file checkpoint without loading it, as JSON (UTF-8,
  * NUL-terminated): "file", "family" ("SD-1.x", "SD-2.x", "Stable unCLIP
  * (SD-2.x, 768-d image embeddings)", "... inpainting"), "dtype" (of the

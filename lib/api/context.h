@@ -9,8 +9,18 @@
 #include "core/error.h"
 #include "core/threadpool.h"
 #include "dif.h"
+#include "io/lora.h"
 #include "io/model_folder.h"
 #include "pipelines/models.h"
+
+/* A LoRA added to a context: its file stays open (checked) until the load
+ * merges it, then only its name, weight and fingerprint are kept. */
+typedef struct dif_ctx_lora {
+  char *path;
+  float weight;
+  uint64_t xxh3;
+  dif_lora *lora; /* NULL after loading */
+} dif_ctx_lora;
 
 struct dif_context {
   /* References: the caller's (dropped by dif_context_free) and one per live
@@ -28,6 +38,8 @@ struct dif_context {
   char *prior_dir;         /* dif_context_set_prior */
   char *config_dir;        /* dif_context_set_config (single-file checkpoints) */
   char *info;              /* dif_context_info's JSON, made at load */
+  dif_ctx_lora *loras;     /* dif_context_add_lora, in order */
+  int n_loras;
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
@@ -55,6 +67,17 @@ dif_pool *dif_ctx_pool(dif_context *ctx);
  * why in why. */
 dif_precision dif_ctx_resolve_precision(dif_precision p, const dif_backend **backend, char *why,
                                         size_t size);
+/* Runs load (a model load under root, the folder whose unet/ and
+ * text_encoder/ receive them) with ctx's LoRAs bound (io/component.h), then
+ * checks that every LoRA reached each component it has modules for and
+ * closes the files (api/lora.c). */
+dif_status dif_ctx_load_with_loras(dif_context *ctx, const char *root,
+                                   dif_status (*load)(dif_context *ctx, const char *path,
+                                                      dif_error *err),
+                                   const char *path, dif_error *err);
+/* Frees ctx's LoRA list. */
+void dif_ctx_free_loras(dif_context *ctx);
+
 /* The kernel context of a run on ctx: its pool, the arena, its precision. */
 dif_kctx dif_ctx_kernels(dif_context *ctx, dif_arena *arena);
 

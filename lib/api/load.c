@@ -85,18 +85,28 @@ static void auto_small_model_exact(dif_context *ctx) {
               (unsigned long long)(DIF_AUTO_FAST_MIN_BYTES >> 20));
 }
 
-/* A folder, or a single-file checkpoint with its config folder. */
+static dif_status load_checkpoint(dif_context *ctx, const char *path, dif_error *err) {
+  return dif_models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir, on_load,
+                                    ctx, err);
+}
+
+static dif_status load_folder(dif_context *ctx, const char *path, dif_error *err) {
+  return dif_models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
+}
+
+/* A folder, or a single-file checkpoint with its config folder; the LoRAs
+ * go into the unet/ and text_encoder/ of the folder (or of the config
+ * folder, whose components read the checkpoint's parts). */
 static dif_status load_models(dif_context *ctx, const char *path, dif_error *err) {
   struct stat sb;
   if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
-    return dif_models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir, on_load,
-                                      ctx, err);
+    return dif_ctx_load_with_loras(ctx, ctx->config_dir, load_checkpoint, path, err);
   if (ctx->config_dir)
     return dif_fail(err, DIF_ERR_INVALID_ARGUMENT,
                     "%s is a model folder, which has its own configs: a config folder (%s) is "
                     "only for single-file checkpoints",
                     path, ctx->config_dir);
-  return dif_models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
+  return dif_ctx_load_with_loras(ctx, path, load_folder, path, err);
 }
 
 DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {

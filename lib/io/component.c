@@ -66,7 +66,42 @@ static const char *bound_part(const char *dir) {
   return NULL;
 }
 
+static _Thread_local struct {
+  const dif_lora_use *uses;
+  int n;
+  const char *root;
+} bound_loras;
+
+void dif_component_bind_loras(const dif_lora_use *uses, int n, const char *root) {
+  bound_loras.uses = n > 0 ? uses : NULL;
+  bound_loras.n = n > 0 ? n : 0;
+  bound_loras.root = n > 0 ? root : NULL;
+}
+
+/* The LoRA component dir stands for (unet/, text_encoder/ under the bound
+ * root), or -1. */
+static int lora_component(const char *dir) {
+  size_t n = bound_loras.n ? strlen(bound_loras.root) : 0;
+  if (!bound_loras.n || strncmp(dir, bound_loras.root, n) != 0 || dir[n] != '/') return -1;
+  if (strcmp(dir + n + 1, "unet") == 0) return DIF_LORA_UNET;
+  if (strcmp(dir + n + 1, "text_encoder") == 0) return DIF_LORA_TEXT_ENCODER;
+  return -1;
+}
+
+static dif_status open_weights(const char *dir, dif_safetensors **out, dif_error *err);
+
 dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_error *err) {
+  dif_status s = open_weights(dir, out, err);
+  int c = s ? -1 : lora_component(dir);
+  if (c >= 0 &&
+      (s = dif_lora_apply(bound_loras.uses, bound_loras.n, (dif_lora_component)c, *out, err))) {
+    dif_st_close(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
+static dif_status open_weights(const char *dir, dif_safetensors **out, dif_error *err) {
   *out = NULL;
   const char *part = bound_part(dir);
   if (part) return dif_checkpoint_part(bound.c, part, dir, out, err);

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "io/lora.h"
 #include "io/safetensors.h"
 
 /* Loads <dir>/<file>; a `_class_name`, if present, must be in classes
@@ -27,5 +28,11 @@ dif_status dif_component_weights(const char *dir, dif_safetensors **out, dif_err
  * thread, so the model loaders read its parts unchanged; NULL unbinds.
  * pipelines/models.c binds around one model load. Neither is copied. */
 void dif_component_bind_checkpoint(dif_checkpoint *c, const char *root);
+
+/* Binds LoRAs (io/lora.h) to the unet and text_encoder folders under root
+ * for the loads that follow on this thread: dif_component_weights merges
+ * them into the weights it opens there (all or nothing; a failure is its
+ * failure). n 0 unbinds. Neither is copied. */
+void dif_component_bind_loras(const dif_lora_use *uses, int n, const char *root);
 
 #endif

@@ -25,6 +25,7 @@ struct dif_safetensors {
   size_t count;
   size_t *by_name;   /* indices into entries, sorted by name */
   float **converted; /* per entry, F16/BF16 → F32 copies (lazy) */
+  float **replaced;  /* per entry, owned merged weights (dif_st_replace_weights) or NULL */
   json_t *header;    /* keeps entry names alive */
   json_t *metadata;  /* borrowed from header */
   struct stat file;  /* the mapped file as opened (st_dev, st_ino, st_size, st_mtim) */
@@ -79,6 +80,10 @@ void dif_st_close(dif_safetensors *st) {
   if (st->converted) {
     for (size_t i = 0; i < st->count; i++) free(st->converted[i]);
     free(st->converted);
+  }
+  if (st->replaced) {
+    for (size_t i = 0; i < st->count; i++) free(st->replaced[i]);
+    free(st->replaced);
   }
   if (st->map_size) munmap((void *)st->map, st->map_size);
   json_decref(st->header);
@@ -374,6 +379,8 @@ dif_status dif_st_get_f32(dif_safetensors *st, const char *name, dif_tensor *out
   size_t idx = (size_t)(e - st->entries);
   const uint8_t *src = st->data + e->begin;
   int64_t n = dif_st_numel(e);
+  if (st->replaced && st->replaced[idx])
+    return fill_tensor(e, st->replaced[idx], out, st->path, err);
   if (e->dtype == DIF_ST_F32 && ((uintptr_t)src % sizeof(float)) == 0)
     return fill_tensor(e, (float *)src, out, st->path, err);
   if (e->dtype != DIF_ST_F32 && e->dtype != DIF_ST_F16 && e->dtype != DIF_ST_BF16)
@@ -435,6 +442,11 @@ dif_status dif_st_get_weight(dif_safetensors *st, const char *name, int ndim, co
   if (s) return s;
   const int64_t n = dif_st_numel(e);
   const uint8_t *src = st->data + e->begin;
+  const float *merged = st->replaced ? st->replaced[e - st->entries] : NULL;
+  if (merged) {
+    *out = (dif_weight){merged, DIF_DTYPE_F32, n, false};
+    return DIF_OK;
+  }
   if (e->dtype == DIF_ST_F32 && ((uintptr_t)src % sizeof(float)) != 0) {
     /* an F32 tensor at an unaligned offset: its aligned copy, as
      * dif_st_get_f32 makes it (kernels read float32 weights as floats) */
@@ -459,6 +471,21 @@ dif_status dif_st_get_f32_shape(dif_safetensors *st, const char *name, int ndim,
   for (int i = 0; same && i < ndim; i++) same = out->shape[i] == shape[i];
   if (!same)
     return shape_mismatch(st, dif_st_find(st, name), out->shape, out->ndim, shape, ndim, err);
+  return DIF_OK;
+}
+
+dif_status dif_st_replace_weights(dif_safetensors *st, const char *const *names, float *const *data,
+                                  size_t n, dif_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    const dif_st_entry *e = dif_st_find(st, names[i]);
+    if (!e)
+      return dif_fail(err, DIF_ERR_INTERNAL, "%s: no tensor '%s' to replace", st->path, names[i]);
+    if (st->replaced && st->replaced[e - st->entries])
+      return dif_fail(err, DIF_ERR_INTERNAL, "%s: tensor '%s' replaced twice", st->path, names[i]);
+  }
+  if (!st->replaced && !(st->replaced = calloc(st->count ? st->count : 1, sizeof *st->replaced)))
+    return dif_fail_oom(err, "replaced weights", st->count * sizeof *st->replaced);
+  for (size_t i = 0; i < n; i++) st->replaced[dif_st_find(st, names[i]) - st->entries] = data[i];
   return DIF_OK;
 }
 

@@ -126,6 +126,15 @@ dif_status dif_st_open_view(dif_safetensors *base, const char *label, const dif_
  * dif_st_get_f32_shape. */
 dif_status dif_st_get_weight(dif_safetensors *st, const char *name, int ndim, const int64_t *shape,
                              dif_weight *out, dif_error *err);
+/* Replaces n weights of st by float32 arrays of the same element count,
+ * which st then owns (LoRA merging, io/lora.h): from then on
+ * dif_st_get_weight and dif_st_get_f32 hand out data[i] for names[i], with
+ * the entry's shape, and dif_st_close frees it. The file's own tensors stay
+ * mapped and untouched. All or nothing: on failure (a name missing or
+ * replaced already, no memory) nothing is replaced and the arrays stay the
+ * caller's. */
+dif_status dif_st_replace_weights(dif_safetensors *st, const char *const *names, float *const *data,
+                                  size_t n, dif_error *err);
 /* Converts any numeric entry (ints, bools and floats) to doubles in out[numel]
  * (for fixtures: token ids are I64). */
 void dif_st_to_f64(const dif_safetensors *st, const dif_st_entry *e, double *out);

@@ -16,5 +16,6 @@ const golden_kind golden_kinds[] = {
     {"schedulers", golden_kind_schedulers},
     {"tokenizer", golden_kind_tokenizer},
     {"single_file", golden_kind_single_file},
+    {"lora", golden_kind_lora},
     {NULL, NULL},
 };

@@ -25,6 +25,9 @@ const MaxImagePixels = 67108864
 // MaxImageSide is DIF_MAX_IMAGE_SIDE in dif.h.
 const MaxImageSide = 16384
 
+// MaxLoras is DIF_MAX_LORAS in dif.h.
+const MaxLoras = 16
+
 // MaxOutputSide is DIF_MAX_OUTPUT_SIDE in dif.h.
 const MaxOutputSide = 4096
 
@@ -231,6 +234,18 @@ func difContextSetPrior(ctx *C.dif_context, priorDir *C.char) Status {
 
 func difContextSetConfig(ctx *C.dif_context, configDir *C.char) Status {
 	return Status(C.dif_context_set_config(ctx, configDir))
+}
+
+func difContextAddLora(ctx *C.dif_context, path *C.char, weight float32) Status {
+	return Status(C.dif_context_add_lora(ctx, path, C.float(weight)))
+}
+
+func difContextLoraCount(ctx *C.dif_context) int32 {
+	return int32(C.dif_context_lora_count(ctx))
+}
+
+func difContextLora(ctx *C.dif_context, i int32, path **C.char, weight *float32, xxh3 *uint64) Status {
+	return Status(C.dif_context_lora(ctx, C.int(i), path, (*C.float)(unsafe.Pointer(weight)), (*C.uint64_t)(unsafe.Pointer(xxh3))))
 }
 
 func difCheckpointInfo(path *C.char, buf *C.char, size *uint) Status {

@@ -14,6 +14,7 @@ DIF_MAX_BATCH = 16
 DIF_MAX_GUIDANCE = 100
 DIF_MAX_IMAGE_PIXELS = 67108864
 DIF_MAX_IMAGE_SIDE = 16384
+DIF_MAX_LORAS = 16
 DIF_MAX_OUTPUT_SIDE = 4096
 DIF_MAX_PROMPT_PARTS = 16
 DIF_MAX_STEPS = 1000
@@ -261,6 +262,24 @@ FUNCTIONS = {
         [_C.POINTER(dif_context), _C.c_char_p],
         ('ctx', 'config_dir'),
         'dif_status dif_context_set_config(dif_context *ctx, const char *config_dir)',
+    ),
+    'dif_context_add_lora': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_char_p, _C.c_float],
+        ('ctx', 'path', 'weight'),
+        'dif_status dif_context_add_lora(dif_context *ctx, const char *path, float weight)',
+    ),
+    'dif_context_lora_count': (
+        _C.c_int,
+        [_C.POINTER(dif_context)],
+        ('ctx',),
+        'int dif_context_lora_count(const dif_context *ctx)',
+    ),
+    'dif_context_lora': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_int, _C.POINTER(_C.c_char_p), _C.POINTER(_C.c_float), _C.POINTER(_C.c_uint64)],
+        ('ctx', 'i', 'path', 'weight', 'xxh3'),
+        'dif_status dif_context_lora(const dif_context *ctx, int i, const char **path, float *weight, uint64_t *xxh3)',
     ),
     'dif_checkpoint_info': (
         dif_status,
