@@ -357,6 +357,9 @@ DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_d
  * DIF_ERR_NON_FINITE, DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
 #define DIF_MAX_LORAS 16
 DIF_API dif_status dif_context_add_lora(dif_context *ctx, const char *path, float weight);
+/* Forgets the LoRAs added (before loading: e.g. after a load that refused
+ * one). Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY (loaded). */
+DIF_API dif_status dif_context_clear_loras(dif_context *ctx);
 /* The LoRAs added to ctx (0 for NULL), and the i-th: its path as given, its
  * weight and the xxh3-64 of its file (any output may be NULL). Errors:
  * DIF_ERR_INVALID_ARGUMENT (ctx NULL or i out of range; message in

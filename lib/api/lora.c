@@ -41,6 +41,18 @@ DIF_API dif_status dif_context_add_lora(dif_context *ctx, const char *path, floa
   return DIF_OK;
 }
 
+DIF_API dif_status dif_context_clear_loras(dif_context *ctx) {
+  if (!ctx)
+    return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_clear_loras: ctx is NULL");
+  if (ctx->loaded)
+    return dif_ctx_failf(ctx, DIF_ERR_BUSY,
+                         "dif_context_clear_loras: a model is already loaded with its LoRAs "
+                         "merged; use a new context");
+  dif_ctx_free_loras(ctx);
+  dif_ctx_ok(ctx);
+  return DIF_OK;
+}
+
 DIF_API int dif_context_lora_count(const dif_context *ctx) { return ctx ? ctx->n_loras : 0; }
 
 DIF_API dif_status dif_context_lora(const dif_context *ctx, int i, const char **path, float *weight,

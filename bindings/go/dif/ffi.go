@@ -240,6 +240,10 @@ func difContextAddLora(ctx *C.dif_context, path *C.char, weight float32) Status 
 	return Status(C.dif_context_add_lora(ctx, path, C.float(weight)))
 }
 
+func difContextClearLoras(ctx *C.dif_context) Status {
+	return Status(C.dif_context_clear_loras(ctx))
+}
+
 func difContextLoraCount(ctx *C.dif_context) int32 {
 	return int32(C.dif_context_lora_count(ctx))
 }

@@ -269,6 +269,12 @@ FUNCTIONS = {
         ('ctx', 'path', 'weight'),
         'dif_status dif_context_add_lora(dif_context *ctx, const char *path, float weight)',
     ),
+    'dif_context_clear_loras': (
+        dif_status,
+        [_C.POINTER(dif_context)],
+        ('ctx',),
+        'dif_status dif_context_clear_loras(dif_context *ctx)',
+    ),
     'dif_context_lora_count': (
         _C.c_int,
         [_C.POINTER(dif_context)],

@@ -1,0 +1,273 @@
+/* LoRA files (lib/io/lora.c, lora_merge.c, api/lora.c): the merge
+ * W + weight·alpha/rank·up·down on F32 and F16 Linear and 3x3 Conv weights,
+ * two LoRAs adding up, the file's own bits untouched; the bad files — an
+ * unknown key, a down without its up, ranks that differ, NaN, a bad alpha,
+ * SDXL's second text encoder, LDM block names, mixed layouts, an empty
+ * file — refused at dif_context_add_lora naming the file and the key; a
+ * LoRA for another model (a module the model lacks, a shape that does not
+ * fit) refused at load naming the LoRA file, its tensor and the model's,
+ * with nothing merged (all or nothing) and the context usable; the API's
+ * rules. Hostile files are written under a mkdtemp folder in /tmp and
+ * removed. Runs under ASan+UBSan in the test command. */
+#include <unistd.h>
+
+#include "io/lora.h"
+#include "test.h"
+
+#define SD_DIR "golden/models/tiny-sd"
+#define KOHYA "fixtures/models/lora/tiny-sd.kohya.safetensors"
+#define DIFFUSERS "fixtures/models/lora/tiny-sd.diffusers.safetensors"
+
+static char tmp[64];
+static char paths[48][128];
+static int n_paths;
+
+typedef struct spec {
+  const char *name, *dtype;
+  int ndim;
+  int64_t shape[4];
+  const void *data; /* NULL: zeros */
+} spec;
+
+/* Writes a safetensors file of the tensors in s (F32 or F16); returns its path. */
+static const char *write_st(const char *file, const spec *s, int n) {
+  char header[8192] = "{";
+  size_t off = 0, len = 1;
+  for (int i = 0; i < n; i++) {
+    size_t esz = strcmp(s[i].dtype, "F32") == 0 ? 4 : 2, numel = 1;
+    char shape[64] = "";
+    for (int d = 0; d < s[i].ndim; d++) {
+      numel *= (size_t)s[i].shape[d];
+      snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "",
+               (long long)s[i].shape[d]);
+    }
+    len += (size_t)snprintf(header + len, sizeof header - len,
+                            "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%zu,%zu]}",
+                            i ? "," : "", s[i].name, s[i].dtype, shape, off, off + numel * esz);
+    off += numel * esz;
+  }
+  len += (size_t)snprintf(header + len, sizeof header - len, "}");
+  char *path = paths[n_paths++];
+  snprintf(path, 128, "%s/%s", tmp, file);
+  FILE *f = fopen(path, "wb");
+  uint8_t le[8];
+  for (int i = 0; i < 8; i++) le[i] = (uint8_t)((uint64_t)len >> (8 * i));
+  fwrite(le, 1, 8, f);
+  fwrite(header, 1, len, f);
+  for (int i = 0; i < n; i++) {
+    size_t esz = strcmp(s[i].dtype, "F32") == 0 ? 4 : 2, numel = 1;
+    for (int d = 0; d < s[i].ndim; d++) numel *= (size_t)s[i].shape[d];
+    if (s[i].data)
+      fwrite(s[i].data, esz, numel, f);
+    else
+      for (size_t k = 0; k < numel * esz; k++) fputc(0, f);
+  }
+  fclose(f);
+  return path;
+}
+
+/* W (2x3 Linear, F32), C (2x1x3x3 conv, F16 ones), and LoRAs on them. */
+TEST(merge_values) {
+  const float w[6] = {1, 2, 3, 4, 5, 6};
+  uint16_t c[18];
+  for (int i = 0; i < 18; i++) c[i] = 0x3c00; /* 1.0 */
+  spec model[] = {{"lin.weight", "F32", 2, {2, 3}, w}, {"conv.weight", "F16", 4, {2, 1, 3, 3}, c}};
+  const char *mpath = write_st("model.safetensors", model, 2);
+  /* lin: rank 1, alpha 2 -> scale 2; up [2,1] = (1, 2), down [1,3] = (1, 0, -1) */
+  const float up[2] = {1, 2}, down[3] = {1, 0, -1}, alpha = 2;
+  float cdown[9], cup[2] = {1, -1};
+  for (int i = 0; i < 9; i++) cdown[i] = (float)i;
+  spec a[] = {{"lora_unet_lin.lora_down.weight", "F32", 2, {1, 3}, down},
+              {"lora_unet_lin.lora_up.weight", "F32", 2, {2, 1}, up},
+              {"lora_unet_lin.alpha", "F32", 0, {0}, &alpha},
+              {"lora_unet_conv.lora_down.weight", "F32", 4, {1, 1, 3, 3}, cdown},
+              {"lora_unet_conv.lora_up.weight", "F32", 4, {2, 1, 1, 1}, cup}};
+  spec b[] = {{"unet.lin.lora_A.weight", "F32", 2, {1, 3}, down},
+              {"unet.lin.lora_B.weight", "F32", 2, {2, 1}, up}};
+  dif_error err = {0};
+  dif_lora *la = NULL, *lb = NULL;
+  dif_safetensors *st = NULL;
+  CHECK_STATUS(dif_lora_open(write_st("a.safetensors", a, 5), &la, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif_lora_open(write_st("b.safetensors", b, 2), &lb, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif_st_open(mpath, &st, &err), DIF_OK, err.msg, "");
+  if (!la || !lb || !st) return;
+  CHECK(strcmp(la->format, "kohya") == 0 && strcmp(lb->format, "diffusers") == 0);
+  CHECK(dif_lora_count(la, DIF_LORA_UNET) == 2 && dif_lora_count(la, DIF_LORA_TEXT_ENCODER) == 0);
+  dif_lora_use uses[2] = {{la, 0.5f}, {lb, -1.0f}};
+  CHECK_STATUS(dif_lora_apply(uses, 2, DIF_LORA_UNET, st, &err), DIF_OK, err.msg, "");
+  dif_weight mw;
+  CHECK_STATUS(dif_st_get_weight(st, "lin.weight", 2, (const int64_t[]){2, 3}, &mw, &err), DIF_OK,
+               err.msg, "");
+  /* lin += 0.5·2·up·down − 1·1·up·down = 0 for a, then the PEFT file's weight: net 0 */
+  const float *m = dif_weight_as_f32(mw);
+  CHECK(m && m != w && !mw.mapped);
+  for (int i = 0; m && i < 6; i++) CHECK(m[i] == w[i]);
+  /* conv (F16 widened): 1 + 0.5·(alpha = rank = 1)·cup[o]·cdown[k] */
+  CHECK_STATUS(dif_st_get_weight(st, "conv.weight", 4, (const int64_t[]){2, 1, 3, 3}, &mw, &err),
+               DIF_OK, err.msg, "");
+  const float *cm = dif_weight_as_f32(mw);
+  for (int o = 0; cm && o < 2; o++)
+    for (int k = 0; k < 9; k++) CHECK(cm[o * 9 + k] == 1.0f + 0.5f * cup[o] * (float)k);
+  /* a alone, weight 1: lin = w + 2·up·down */
+  dif_safetensors *st2 = NULL;
+  CHECK_STATUS(dif_st_open(mpath, &st2, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif_lora_apply(uses, 1, DIF_LORA_UNET, st2, &err), DIF_OK, err.msg, "");
+  dif_tensor t;
+  CHECK_STATUS(dif_st_get_f32(st2, "lin.weight", &t, &err), DIF_OK, err.msg, "");
+  for (int i = 0; i < 6; i++) CHECK(t.data[i] == w[i] + 0.5f * 2 * up[i / 3] * down[i % 3]);
+  /* the file itself is untouched: a fresh handle reads the original bits */
+  dif_safetensors *st3 = NULL;
+  CHECK_STATUS(dif_st_open(mpath, &st3, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif_st_get_f32(st3, "lin.weight", &t, &err), DIF_OK, err.msg, "");
+  CHECK(memcmp(t.data, w, sizeof w) == 0);
+  dif_st_close(st);
+  dif_st_close(st2);
+  dif_st_close(st3);
+  dif_lora_close(la);
+  dif_lora_close(lb);
+}
+
+static void refused(const char *file, const spec *s, int n, dif_status want, const char *msg) {
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  const char *path = write_st(file, s, n);
+  CHECK_STATUS(dif_context_add_lora(ctx, path, 1.0f), want, dif_context_last_error(ctx), msg);
+  CHECK(strstr(dif_context_last_error(ctx), file) != NULL);
+  CHECK(dif_context_lora_count(ctx) == 0);
+  dif_context_free(ctx);
+}
+
+TEST(bad_files) {
+  const float one = 1, nan_ = NAN, neg = -1, d[4] = {0}, bad[4] = {0, 0, INFINITY, 0};
+  const char *q = "lora_te_text_model_encoder_layers_0_self_attn_q_proj";
+  char k[4][128];
+  snprintf(k[0], 128, "%s.lora_down.weight", q);
+  snprintf(k[1], 128, "%s.lora_up.weight", q);
+  snprintf(k[2], 128, "%s.alpha", q);
+  snprintf(k[3], 128, "%s.hada_w1_a", q);
+  spec unknown[] = {
+      {k[0], "F32", 2, {1, 4}, d}, {k[1], "F32", 2, {4, 1}, d}, {k[3], "F32", 1, {1}, &one}};
+  refused("unknown.safetensors", unknown, 3, DIF_ERR_UNSUPPORTED, "unknown LoRA key");
+  spec lonely[] = {{k[0], "F32", 2, {1, 4}, d}};
+  refused("lonely.safetensors", lonely, 1, DIF_ERR_BAD_MODEL, "has no up partner");
+  spec ranks[] = {{k[0], "F32", 2, {2, 2}, d}, {k[1], "F32", 2, {4, 1}, d}};
+  refused("ranks.safetensors", ranks, 2, DIF_ERR_BAD_MODEL, "are not a down [rank, in");
+  spec nans[] = {{k[0], "F32", 2, {1, 4}, bad}, {k[1], "F32", 2, {4, 1}, d}};
+  refused("nan.safetensors", nans, 2, DIF_ERR_NON_FINITE, "has a non-finite value at 2");
+  spec alpha_nan[] = {
+      {k[0], "F32", 2, {1, 4}, d}, {k[1], "F32", 2, {4, 1}, d}, {k[2], "F32", 0, {0}, &nan_}};
+  refused("alpha-nan.safetensors", alpha_nan, 3, DIF_ERR_NON_FINITE, k[2]);
+  spec alpha_neg[] = {
+      {k[0], "F32", 2, {1, 4}, d}, {k[1], "F32", 2, {4, 1}, d}, {k[2], "F32", 0, {0}, &neg}};
+  refused("alpha-neg.safetensors", alpha_neg, 3, DIF_ERR_BAD_MODEL, "must be one positive number");
+  spec sdxl[] = {
+      {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", "F32", 2, {1, 4}, d}};
+  refused("sdxl.safetensors", sdxl, 1, DIF_ERR_UNSUPPORTED, "second text encoder (SDXL)");
+  spec ldm[] = {{"lora_unet_input_blocks_1_1_proj_in.lora_down.weight", "F32", 2, {1, 4}, d}};
+  refused("ldm.safetensors", ldm, 1, DIF_ERR_UNSUPPORTED, "LDM layout's block names");
+  spec mixed[] = {{k[0], "F32", 2, {1, 4}, d}, {"unet.x.lora_A.weight", "F32", 2, {1, 4}, d}};
+  refused("mixed.safetensors", mixed, 2, DIF_ERR_BAD_MODEL, "mixes kohya");
+  spec other[] = {{"transformer.blocks.0.attn.lora_A.weight", "F32", 2, {1, 4}, d}};
+  refused("flux.safetensors", other, 1, DIF_ERR_UNSUPPORTED, "unknown LoRA key 'transformer.");
+  refused("empty.safetensors", NULL, 0, DIF_ERR_BAD_MODEL, "a LoRA file with no tensors");
+}
+
+/* A LoRA that does not fit tiny-sd fails the load, names the LoRA and the
+ * model's tensor, merges nothing, and leaves the context usable. */
+static void refused_at_load(const char *file, const spec *s, int n, const char *msg) {
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  CHECK_STATUS(dif_context_add_lora(ctx, dif_test_path(KOHYA), 0.8f), DIF_OK,
+               dif_context_last_error(ctx), "");
+  CHECK_STATUS(dif_context_add_lora(ctx, write_st(file, s, n), 1.0f), DIF_OK,
+               dif_context_last_error(ctx), "");
+  CHECK_STATUS(dif_context_load(ctx, dif_test_path(SD_DIR)), DIF_ERR_BAD_MODEL,
+               dif_context_last_error(ctx), msg);
+  CHECK(strstr(dif_context_last_error(ctx), file) != NULL);
+  CHECK(dif_context_model_file_count(ctx) == 0);
+  CHECK(dif_context_clear_loras(ctx) == DIF_OK && dif_context_lora_count(ctx) == 0);
+  CHECK_STATUS(dif_context_load(ctx, dif_test_path(SD_DIR)), DIF_OK, dif_context_last_error(ctx),
+               "");
+  dif_context_free(ctx);
+}
+
+TEST(other_model) {
+  const float d[64 * 4] = {0};
+  spec missing[] = {
+      {"unet.down_blocks.3.attentions.0.transformer_blocks.0.attn1.to_q.lora.down.weight",
+       "F32",
+       2,
+       {4, 32},
+       d},
+      {"unet.down_blocks.3.attentions.0.transformer_blocks.0.attn1.to_q.lora.up.weight",
+       "F32",
+       2,
+       {32, 4},
+       d}};
+  refused_at_load("sd15-unet.safetensors", missing, 2,
+                  "is for a module this model does not have (no weight "
+                  "down_blocks.3.attentions.0.transformer_blocks.0.attn1.to_q.weight");
+  /* SD-2's 1024-wide text encoder on tiny-sd's 32: the text encoder refuses,
+   * after the kohya file's text encoder modules were checked */
+  spec wide[] = {{"lora_te_text_model_encoder_layers_0_self_attn_k_proj.lora_down.weight",
+                  "F32",
+                  2,
+                  {4, 64},
+                  d},
+                 {"lora_te_text_model_encoder_layers_0_self_attn_k_proj.lora_up.weight",
+                  "F32",
+                  2,
+                  {64, 4},
+                  d}};
+  refused_at_load("sd2-te.safetensors", wide, 2, "do not fit");
+}
+
+TEST(api) {
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  CHECK_STATUS(dif_context_add_lora(NULL, "x", 1), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "ctx is NULL");
+  CHECK_STATUS(dif_context_add_lora(ctx, NULL, 1), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "path is NULL");
+  CHECK_STATUS(dif_context_add_lora(ctx, dif_test_path(KOHYA), NAN), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "weight must be a finite number");
+  CHECK_STATUS(dif_context_add_lora(ctx, "/nonexistent/lora.safetensors", 1), DIF_ERR_IO,
+               dif_context_last_error(ctx), "/nonexistent/lora.safetensors");
+  for (int i = 0; i < DIF_MAX_LORAS; i++)
+    CHECK(dif_context_add_lora(ctx, dif_test_path(KOHYA), 0.1f) == DIF_OK);
+  CHECK_STATUS(dif_context_add_lora(ctx, dif_test_path(KOHYA), 1), DIF_ERR_LIMIT,
+               dif_context_last_error(ctx), "at most 16 LoRAs");
+  CHECK(dif_context_clear_loras(ctx) == DIF_OK);
+  CHECK(dif_context_add_lora(ctx, dif_test_path(KOHYA), 0.8f) == DIF_OK);
+  CHECK(dif_context_add_lora(ctx, dif_test_path(DIFFUSERS), 0.5f) == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif_test_path(SD_DIR)), DIF_OK, dif_context_last_error(ctx),
+               "");
+  CHECK(dif_context_lora_count(ctx) == 2);
+  const char *path = NULL;
+  float w = 0;
+  uint64_t h = 0;
+  CHECK(dif_context_lora(ctx, 1, &path, &w, &h) == DIF_OK);
+  CHECK(path && strstr(path, "tiny-sd.diffusers.safetensors") && w == 0.5f && h != 0);
+  CHECK_STATUS(dif_context_lora(ctx, 2, &path, &w, &h), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "index out of range");
+  CHECK_STATUS(dif_context_add_lora(ctx, dif_test_path(KOHYA), 1), DIF_ERR_BUSY,
+               dif_context_last_error(ctx), "add LoRAs before dif_context_load");
+  CHECK_STATUS(dif_context_clear_loras(ctx), DIF_ERR_BUSY, dif_context_last_error(ctx),
+               "already loaded");
+  CHECK_STATUS(dif_context_clear_loras(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "ctx is NULL");
+  CHECK(dif_context_lora_count(NULL) == 0);
+  dif_context_free(ctx);
+}
+
+int main(void) {
+  snprintf(tmp, sizeof tmp, "/tmp/dif-test-lora-XXXXXX");
+  if (!mkdtemp(tmp)) return 1;
+  RUN(merge_values);
+  RUN(bad_files);
+  RUN(other_model);
+  RUN(api);
+  for (int i = 0; i < n_paths; i++) unlink(paths[i]);
+  rmdir(tmp);
+  return dif_test_finish();
+}
