@@ -859,6 +859,15 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     DIF_ERR_BUSY once loaded, DIF_ERR_UNSUPPORTED where fast cannot run.
  *     Message in dif_context_last_error(ctx). The same pixels need the same
  *     precision (as the same model and thread count).
+ *   dif_context_apply_record_in(ctx, json, record_dir) does the same and
+ *     adds the record's LoRAs ("loras": [{"file", "xxh3", "weight"}], in
+ *     order, replacing any added before): each file relative to record_dir
+ *     (no absolute path, no ".."), its xxh3-64 checked (a mismatch is
+ *     DIF_ERR_INVALID_ARGUMENT naming both); on failure the context has no
+ *     LoRAs. dif_context_apply_record(ctx, json) is it with record_dir NULL
+ *     (a record with LoRAs is then refused: their files need its folder). A
+ *     saved picture's record names each LoRA file relative to the picture's
+ *     folder when it lies there or below, else by its base name.
  *   dif_prompt_from_record(json, record_dir, &prompt) rebuilds the prompt;
  *     record_dir is the folder the record was found in (the PNG's folder;
  *     NULL or "" for none). Image files are read again from there (see below); parts given as
@@ -917,6 +926,8 @@ DIF_API dif_status dif_read_parameters(const char *path, char *buf, size_t *size
 DIF_API dif_status dif_read_png_parameters(const char *path, char *buf, size_t *size);
 DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *json);
 DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json);
+DIF_API dif_status dif_context_apply_record_in(dif_context *ctx, const char *json,
+                                               const char *record_dir);
 /* Writes RGB8 pixels (rows of `stride` bytes) as a PNG, atomically and by
  * the rules of dif_check_output_path, with an optional "dif:parameters" text
  * chunk (NULL for none) — for images a program composes itself, e.g. a grid

@@ -17,6 +17,7 @@
  * merges it, then only its name, weight and fingerprint are kept. */
 typedef struct dif_ctx_lora {
   char *path;
+  char *canon; /* its canonical path (NULL if unknown), for records */
   float weight;
   uint64_t xxh3;
   dif_lora *lora; /* NULL after loading */

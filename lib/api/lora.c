@@ -1,5 +1,6 @@
 /* lora.c — LoRAs added to a context (dif_context_add_lora) and merged
  * into its weights when it loads (io/lora.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ DIF_API dif_status dif_context_add_lora(dif_context *ctx, const char *path, floa
     dif_lora_close(l);
     return dif_ctx_failf(ctx, DIF_ERR_OUT_OF_MEMORY, "dif_context_add_lora: out of memory");
   }
-  ctx->loras[ctx->n_loras++] = (dif_ctx_lora){copy, weight, dif_st_xxh3(l->st), l};
+  ctx->loras[ctx->n_loras++] =
+      (dif_ctx_lora){copy, realpath(path, NULL), weight, dif_st_xxh3(l->st), l};
   dif_ctx_log(ctx, DIF_LOG_INFO,
               "LoRA %s (%s names, %zu modules: %zu UNet, %zu text encoder), weight %g", path,
               l->format, l->n, dif_lora_count(l, DIF_LORA_UNET),
@@ -111,6 +113,7 @@ void dif_ctx_free_loras(dif_context *ctx) {
   for (int i = 0; i < ctx->n_loras; i++) {
     dif_lora_close(ctx->loras[i].lora);
     free(ctx->loras[i].path);
+    free(ctx->loras[i].canon);
   }
   free(ctx->loras);
   ctx->loras = NULL;

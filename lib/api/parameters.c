@@ -146,6 +146,7 @@ static const field top_fields[] = {
     FIELD("mask", K_OBJ),
     FIELD("edit", K_OBJ),
     FIELD("model", K_OBJ),
+    FIELD("loras", K_ARR),
     FIELD("precision", K_STR),
     FIELD("libdif", K_STR),
 };
@@ -398,6 +399,9 @@ static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, w
        check_image_object(init, "init_image.", w) || require(init, "strength", "init_image.", w)))
     return w->status;
   if (model && check_model(model, w)) return w->status;
+  char lmsg[512];
+  dif_status ls = dif_record_check_loras(json_object_get(o, "loras"), lmsg, sizeof lmsg);
+  if (ls) return refuse(w, ls, "%s", lmsg);
   if (check_edit(json_object_get(o, "mask"), json_object_get(o, "edit"), w)) return w->status;
   /* the exact 64-bit seed is in seed_u64 (JSON integers are signed); seed
    * holds the same bits as a signed value */
@@ -871,7 +875,8 @@ DIF_API dif_status dif_context_check_record(const dif_context *ctx, const char *
   return st;
 }
 
-DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json) {
+DIF_API dif_status dif_context_apply_record_in(dif_context *ctx, const char *json,
+                                               const char *record_dir) {
   if (!ctx)
     return dif_thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_apply_record: ctx is NULL");
   if (!json)
@@ -885,8 +890,17 @@ DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json) 
   /* a record without "precision" predates the fast path: it was exact */
   const char *prec = json_string_value(json_object_get(o, "precision"));
   const dif_precision p = prec && !strcmp(prec, "fast") ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT;
+  dif_status s = dif_context_set_precision(ctx, p);
+  const json_t *loras = json_object_get(o, "loras");
+  char msg[DIF_ERROR_MSG_MAX];
+  if (!s && loras && (s = dif_record_apply_loras(ctx, loras, record_dir, msg, sizeof msg)))
+    dif_ctx_failf(ctx, s, "%s", msg);
   json_decref(o);
-  return dif_context_set_precision(ctx, p);
+  return s;
+}
+
+DIF_API dif_status dif_context_apply_record(dif_context *ctx, const char *json) {
+  return dif_context_apply_record_in(ctx, json, NULL);
 }
 
 DIF_API dif_status dif_check_output_path(const char *path) {

@@ -2,6 +2,7 @@
 #ifndef DIF_API_RECORD_H
 #define DIF_API_RECORD_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "dif.h"
@@ -33,6 +34,17 @@ char *dif_record_infotext(const char *record);
  * in format; errors in err. */
 dif_status dif_record_save(const dif_image *img, const char *path, dif_image_format format,
                            const char *record, dif_error *err);
+
+/* The record's "loras" (record_lora.c): written from ctx's LoRAs (file
+ * base names); placed relative to png_path's folder (a malloc'd copy of
+ * record, NULL when out of memory); the schema checked (a message in msg);
+ * applied to ctx before loading, files relative to dir, xxh3 checked (on
+ * failure ctx has no LoRAs and msg says why). */
+void dif_record_add_loras(const dif_context *ctx, json_t *o);
+char *dif_record_place_loras(const char *record, const dif_context *ctx, const char *png_path);
+dif_status dif_record_check_loras(const json_t *loras, char *msg, size_t n);
+dif_status dif_record_apply_loras(dif_context *ctx, const json_t *loras, const char *dir, char *msg,
+                                  size_t n);
 
 /* The base name of a path (after its last '/'). */
 const char *dif_record_base_name(const char *path);

@@ -433,6 +433,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
     json_array_append_new(files, json_pack("{s:s, s:s}", "file", path, "xxh3", hex));
   }
+  dif_record_add_loras(s->ctx, o);
   json_object_set_new(
       o, "model",
       json_pack("{s:s, s:o}", "dir", dif_model_folder_dir(s->ctx->models.folder), "files", files));
@@ -691,8 +692,10 @@ static dif_status save(const dif_sample *s, const char *fn, int32_t index, const
       s->params ? dif_record_for_png(s->params, sources, s->prompt->n_parts, s->init_source,
                                      s->init_xxh3, s->edit.mask_source, s->edit.mask_xxh3, path)
                 : NULL;
-  char *record = placed ? dif_record_with_index(placed, index) : NULL;
+  char *with_loras = placed ? dif_record_place_loras(placed, s->ctx, path) : NULL;
   free(placed);
+  char *record = with_loras ? dif_record_with_index(with_loras, index) : NULL;
+  free(with_loras);
   if (s->params && !record)
     return sfail((dif_sample *)s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   dif_error err = {0};

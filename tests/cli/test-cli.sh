@@ -567,5 +567,33 @@ printf 'PK\003\004' >v1-5-pruned-emaonly.ckpt
 [ $? -eq 1 ] && grep -q "v1-5-pruned-emaonly.ckpt is a PyTorch pickle checkpoint: loading one runs" err.txt \
   && ok "a .ckpt is refused saying why and how to convert it" || bad ".ckpt: $(cat err.txt)"
 
+# LoRAs (tests/fixtures/models/lora, issue 17): merged at load, recorded, reproduced; misuse refused
+lf=$tests/fixtures/models/lora
+mkdir -p lora && cp "$lf/tiny-sd.kohya.safetensors" "$lf/tiny-sd.diffusers.safetensors" lora/
+"$dif" generate "a lighthouse" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o lora/plain.png \
+  >/dev/null 2>err.txt \
+  && "$dif" generate "a lighthouse" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o lora/l.png \
+  --lora lora/tiny-sd.kohya.safetensors:0.8 --lora lora/tiny-sd.diffusers.safetensors:-0.5 \
+  >/dev/null 2>>err.txt && ! cmp -s lora/plain.png lora/l.png \
+  && "$dif" generate --from lora/l.png -m "$m/tiny-sd" -q -o lora/l2.png >/dev/null 2>>err.txt \
+  && cmp -s lora/l.png lora/l2.png \
+  && ok "--lora FILE:W (twice) changes the picture, --from reproduces it" || bad "--lora: $(cat err.txt)"
+"$dif" generate "x" -m "$m/tiny-sd" -q --lora lora/tiny-sd.kohya.safetensors:11 >/dev/null 2>err.txt
+[ $? -eq 2 ] && grep -q -- "--lora: the weight after ':' expected a number from -10 to 10, got '11'" err.txt \
+  && ok "--lora with a weight out of range is a usage error" || bad "--lora :11: $(cat err.txt)"
+"$dif" generate "x" -m "$tests/fixtures/models/tiny-sd-layout" -q --lora lora/tiny-sd.kohya.safetensors \
+  >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "tiny-sd.kohya.safetensors: LoRA tensors 'lora_unet_down_blocks_0_attentions_0_proj_in" err.txt \
+  && grep -q "do not fit" err.txt && ok "a LoRA for another model names the file and the tensors" \
+  || bad "LoRA on another model: $(cat err.txt)"
+"$dif" generate "x" -m "$m/tiny-sd" -q --lora "$m/tiny-sd/unet/diffusion_pytorch_model.safetensors" \
+  >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "unknown LoRA key" err.txt && ok "a model file given as a LoRA is refused" \
+  || bad "model file as LoRA: $(cat err.txt)"
+cp lora/tiny-sd.diffusers.safetensors lora/tiny-sd.kohya.safetensors
+"$dif" generate --from lora/l.png -m "$m/tiny-sd" -q -o lora/l3.png >/dev/null 2>err.txt
+[ $? -ne 0 ] && grep -q "tiny-sd.kohya.safetensors has the xxh3" err.txt \
+  && ok "--from refuses a LoRA file that changed since the record" || bad "changed LoRA: $(cat err.txt)"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

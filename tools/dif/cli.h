@@ -6,13 +6,23 @@
 
 #define DIF_CLI_VERSION "0.1"
 
+/* LoRA files to merge at load (--lora FILE[:WEIGHT], repeatable). */
+typedef struct cli_loras {
+  const char *file[DIF_MAX_LORAS];
+  float weight[DIF_MAX_LORAS];
+  int n;
+} cli_loras;
+
 /* A loaded context, or NULL after printing why. model: a folder or a
- * single-file checkpoint, whose configs come from config (NULL: none).
+ * single-file checkpoint, whose configs come from config (NULL: none);
+ * loras: LoRAs to merge (NULL: none, or the record's when record names
+ * some; record_dir: the folder its LoRA files are relative to).
  * verbose: log to stderr.
  * precision: -1 for the default (auto), else a dif_precision; record: a
  * record whose precision is used when precision is -1 (NULL: none). */
 dif_context *cli_open(const char *model, const char *config, const char *prior, int threads,
-                      int precision, const char *record, int verbose);
+                      int precision, const char *record, const char *record_dir, int verbose,
+                      const cli_loras *loras);
 int cli_generate(int argc, char **argv);
 /* dif vary, dif zoom, dif pan (edit.c). */
 int cli_vary(int argc, char **argv);

@@ -309,7 +309,7 @@ static int run_edit(edit_opts *o, const char *record, const char *model) {
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
   const char *what = NULL;
-  dif_context *ctx = cli_open(model, NULL, o->prior, 0, -1, NULL, o->verbose);
+  dif_context *ctx = cli_open(model, NULL, o->prior, 0, -1, NULL, NULL, o->verbose, NULL);
   if (!ctx) return 1;
   if ((rc = make_prompt(o, ctx, record, &p))) goto done;
   rc = 1;

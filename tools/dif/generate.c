@@ -47,8 +47,20 @@ static void on_log(dif_log_level level, const char *msg, void *user) {
   fprintf(stderr, "[libdif %s] %s\n", names[level], msg);
 }
 
+/* The LoRAs asked for (--lora), one add each, the option named on failure. */
+static int add_loras(dif_context *ctx, const cli_loras *loras) {
+  for (int i = 0; loras && i < loras->n; i++) {
+    if (dif_context_add_lora(ctx, loras->file[i], loras->weight[i]) != DIF_OK) {
+      cli_say("dif generate", "--lora", dif_context_last_error(ctx));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 dif_context *cli_open(const char *model, const char *config, const char *prior, int threads,
-                      int precision, const char *record, int verbose) {
+                      int precision, const char *record, const char *record_dir, int verbose,
+                      const cli_loras *loras) {
   /* The dif command owns its process and has started no thread yet: it opts
    * in to the fastest BLAS kernels and gives OpenBLAS the --threads count. */
   if (dif_blas_setup(threads) != DIF_OK && verbose)
@@ -61,11 +73,22 @@ dif_context *cli_open(const char *model, const char *config, const char *prior, 
   /* the precision asked for, else the record's (the same pixels need it) */
   if ((threads && dif_context_set_threads(ctx, threads) != DIF_OK) ||
       (precision >= 0 && dif_context_set_precision(ctx, (dif_precision)precision) != DIF_OK) ||
-      (precision < 0 && record && dif_context_apply_record(ctx, record) != DIF_OK) ||
+      (record && dif_context_apply_record_in(ctx, record, record_dir) != DIF_OK) ||
+      (precision >= 0 && record && dif_context_set_precision(ctx, (dif_precision)precision)) ||
       (verbose && dif_context_set_log(ctx, on_log, DIF_LOG_INFO, NULL) != DIF_OK) ||
       (prior && dif_context_set_prior(ctx, prior) != DIF_OK) ||
-      (config && dif_context_set_config(ctx, config) != DIF_OK) ||
-      dif_context_load(ctx, model) != DIF_OK) {
+      (config && dif_context_set_config(ctx, config) != DIF_OK)) {
+    say(NULL, dif_context_last_error(ctx));
+    dif_context_free(ctx);
+    return NULL;
+  }
+  if (loras && loras->n && dif_context_clear_loras(ctx) != DIF_OK) /* --lora over the record's */
+    loras = NULL;
+  if (add_loras(ctx, loras)) {
+    dif_context_free(ctx);
+    return NULL;
+  }
+  if (dif_context_load(ctx, model) != DIF_OK) {
     say(NULL, dif_context_last_error(ctx));
     dif_context_free(ctx);
     return NULL;
@@ -84,6 +107,9 @@ static void help(void) {
       "                checkpoint (.safetensors in the original SD layout) with --config\n"
       "  --config DIR  for a single-file -m: the diffusers folder of the same model whose\n"
       "                configs, tokenizer and scheduler go with the file's weights\n"
+      "  --lora FILE[:W]  merge a LoRA (.safetensors, kohya/A1111 or diffusers/PEFT) into\n"
+      "                the UNet and text encoder with weight W (default 1); repeatable,\n"
+      "                up to %d\n"
       "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
       "                (Stable unCLIP text-to-image; a model with its own prior/ needs none)\n"
       "  --image PATH[::W]  an image prompt with weight W (default 1, or --iw; repeatable)\n"
@@ -118,9 +144,9 @@ static void help(void) {
       "dif info [MODEL_DIR] lists a model's defaults. Exit status: 0 done, 1 failed (a file,\n"
       "the model, the run), 2 bad usage (an option, a value, the prompt), 130 interrupted\n"
       "(Ctrl-C; 143 for SIGTERM).\n",
-      dif_default_model_dir() ? dif_default_model_dir() : "none installed", DIF_MAX_OUTPUT_SIDE,
-      DIF_MAX_STEPS, DIF_MAX_GUIDANCE, DIF_MAX_STEPS, DIF_MAX_GUIDANCE, dif_scheduler_names(),
-      (double)DEFAULT_STRENGTH, DIF_MAX_BATCH, DIF_MAX_THREADS);
+      dif_default_model_dir() ? dif_default_model_dir() : "none installed", DIF_MAX_LORAS,
+      DIF_MAX_OUTPUT_SIDE, DIF_MAX_STEPS, DIF_MAX_GUIDANCE, DIF_MAX_STEPS, DIF_MAX_GUIDANCE,
+      dif_scheduler_names(), (double)DEFAULT_STRENGTH, DIF_MAX_BATCH, DIF_MAX_THREADS);
 }
 
 typedef struct opts {
@@ -138,6 +164,7 @@ typedef struct opts {
   float guidance, prior_guidance, strength;
   int has_seed, quiet, verbose;
   uint64_t seed;
+  cli_loras loras;
 } opts;
 
 /* An argument that names something other than a folder (a file, a FIFO, a
@@ -173,6 +200,38 @@ static const char *value(int *i, int argc, char **argv) {
   }
   ++*i;
   return v;
+}
+
+/* --lora FILE[:W]: W after the last ':' when it reads as a number (a file
+ * name may hold ':'), in [-10, 10]. */
+static int lora_value(const char *v, cli_loras *l) {
+  char msg[400];
+  if (l->n >= DIF_MAX_LORAS) {
+    snprintf(msg, sizeof msg, "at most %d LoRAs", DIF_MAX_LORAS);
+    return bad_value("--lora", msg);
+  }
+  const char *colon = strrchr(v, ':');
+  float w = 1.0f;
+  if (colon && colon > v && colon[1]) {
+    char probe[400];
+    if (num_real(colon + 1, -10, 10, 0, &w, probe, sizeof probe) == 0) {
+      char *file = strndup(v, (size_t)(colon - v));
+      if (!file) return bad_value("--lora", "out of memory");
+      l->file[l->n] = file;
+      l->weight[l->n++] = w;
+      return 0;
+    }
+    /* a number out of range is an error, not part of a file name */
+    if (strspn(colon + 1, "+-.0123456789eE") == strlen(colon + 1)) {
+      snprintf(msg, sizeof msg, "the weight after ':' %.*s", 300, probe);
+      return bad_value("--lora", msg);
+    }
+  }
+  if (!*v) return bad_value("--lora", "needs a file name");
+  l->file[l->n] = strdup(v);
+  if (!l->file[l->n]) return bad_value("--lora", "out of memory");
+  l->weight[l->n++] = w;
+  return 0;
 }
 
 static int int_value(const char *opt, const char *v, long long lo, long long hi, int *out) {
@@ -245,6 +304,8 @@ static int parse_args(int argc, char **argv, opts *o) {
       if (!(o->prior = VAL)) return -1;
     } else if (IS("--config")) {
       if (!(o->config = VAL)) return -1;
+    } else if (IS("--lora")) {
+      if (!(v = VAL) || lora_value(v, &o->loras)) return -1;
     } else if (IS("-o") || IS("--output")) {
       if (!(o->out = VAL)) return -1;
     } else if (IS("--no")) {
@@ -570,6 +631,11 @@ static int write_grid(dif_sample *s, const char *out) {
     }                                                                                              \
   } while (0)
 
+static void free_opts(opts *o) {
+  free(o->prompt);
+  for (int i = 0; i < o->loras.n; i++) free((void *)o->loras.file[i]);
+}
+
 int cli_generate(int argc, char **argv) {
   opts o;
   mj_prompt mj = {0};
@@ -580,7 +646,7 @@ int cli_generate(int argc, char **argv) {
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
   if (parse_args(argc, argv, &o)) {
-    free(o.prompt);
+    free_opts(&o);
     return 2;
   }
   cli_set_verbose(o.verbose);
@@ -588,12 +654,12 @@ int cli_generate(int argc, char **argv) {
   if (o.out && !(stat(o.out, &out_st) == 0 && S_ISDIR(out_st.st_mode)) &&
       dif_check_output_format(o.out) != DIF_OK) {
     fprintf(stderr, "dif generate: -o %s\n", dif_last_error());
-    free(o.prompt);
+    free_opts(&o);
     return 2;
   }
   if (mj_parse(o.prompt, &mj, err, sizeof err)) {
     fprintf(stderr, "dif generate: %s\n", err);
-    free(o.prompt);
+    free_opts(&o);
     return 2;
   }
   if (o.from) { /* the record stored in an image */
@@ -626,7 +692,8 @@ int cli_generate(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  if (!(ctx = cli_open(model, o.config, o.prior, o.threads, o.precision, record, o.verbose)))
+  if (!(ctx = cli_open(model, o.config, o.prior, o.threads, o.precision, record, record_dir,
+                       o.verbose, &o.loras)))
     goto done;
   /* the same pixels need the same model: a record of another one is
    * refused, unless -m asked for this model on purpose */
@@ -746,6 +813,6 @@ done:
   dif_context_free(ctx);
   mj_free(&mj);
   free(record);
-  free(o.prompt);
+  free_opts(&o);
   return rc;
 }

@@ -85,7 +85,7 @@ static int info(int argc, char **argv) {
   }
   struct stat sb;
   if (!config && stat(model, &sb) == 0 && !S_ISDIR(sb.st_mode)) return checkpoint_info(model);
-  dif_context *ctx = cli_open(model, config, prior, 0, -1, NULL, 0);
+  dif_context *ctx = cli_open(model, config, prior, 0, -1, NULL, NULL, 0, NULL);
   if (!ctx) return 1;
   printf("%s\n", dif_context_info(ctx));
   dif_context_free(ctx);

@@ -516,6 +516,10 @@ func difContextApplyRecord(ctx *C.dif_context, json *C.char) Status {
 	return Status(C.dif_context_apply_record(ctx, json))
 }
 
+func difContextApplyRecordIn(ctx *C.dif_context, json *C.char, recordDir *C.char) Status {
+	return Status(C.dif_context_apply_record_in(ctx, json, recordDir))
+}
+
 func difWritePNG(path *C.char, rgb *uint8, width int32, height int32, stride int32, parameters *C.char) Status {
 	return Status(C.dif_write_png(path, (*C.uint8_t)(unsafe.Pointer(rgb)), C.int32_t(width), C.int32_t(height), C.int32_t(stride), parameters))
 }

@@ -683,6 +683,12 @@ FUNCTIONS = {
         ('ctx', 'json'),
         'dif_status dif_context_apply_record(dif_context *ctx, const char *json)',
     ),
+    'dif_context_apply_record_in': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_char_p, _C.c_char_p],
+        ('ctx', 'json', 'record_dir'),
+        'dif_status dif_context_apply_record_in(dif_context *ctx, const char *json, const char *record_dir)',
+    ),
     'dif_write_png': (
         dif_status,
         [_C.c_char_p, _C.POINTER(_C.c_uint8), _C.c_int32, _C.c_int32, _C.c_int32, _C.c_char_p],
