@@ -124,6 +124,7 @@ type Context struct {
 type openOptions struct {
 	prior    string
 	config   string
+	loras    []lora
 	threads  int
 	logger   func(LogLevel, string)
 	logLevel LogLevel
@@ -140,6 +141,19 @@ func WithPrior(dir string) OpenOption { return func(o *openOptions) { o.prior = 
 // folder of the same model whose configs, tokenizer and scheduler go with the
 // file's weights.
 func WithConfig(dir string) OpenOption { return func(o *openOptions) { o.config = dir } }
+
+type lora struct {
+	file   string
+	weight float32
+}
+
+// WithLoRA merges a LoRA file (kohya/A1111 or diffusers/PEFT .safetensors)
+// into the UNet and text encoder as the model loads, with weight w (the
+// lora_scale of diffusers, A1111's <lora:name:w>). Repeatable: LoRAs add up
+// in order.
+func WithLoRA(file string, w float32) OpenOption {
+	return func(o *openOptions) { o.loras = append(o.loras, lora{file, w}) }
+}
 
 // WithThreads sets the number of worker threads (default: one per core). The
 // same model, settings, seed and threads give the same pixels, bit for bit.
@@ -191,6 +205,14 @@ func Open(modelDir string, opts ...OpenOption) (*Context, error) {
 	if o.config != "" {
 		p := cstr(o.config)
 		s := difContextSetConfig(c, p)
+		free(p)
+		if s != OK {
+			return fail(s)
+		}
+	}
+	for _, l := range o.loras {
+		p := cstr(l.file)
+		s := difContextAddLora(c, p, l.weight)
 		free(p)
 		if s != OK {
 			return fail(s)

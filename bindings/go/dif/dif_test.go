@@ -432,3 +432,29 @@ func TestEditingTools(t *testing.T) {
 		t.Fatalf("make square: %v", err)
 	}
 }
+
+// A LoRA (tests/fixtures) changes the pixels, the same way twice; a model
+// file given as a LoRA is refused.
+func TestLoRA(t *testing.T) {
+	sd := filepath.Join(models, "tiny-sd")
+	lora := filepath.Join(models, "..", "..", "fixtures", "models", "lora", "tiny-sd.kohya.safetensors")
+	_, err := os.Stat(lora)
+	need(t, err == nil, "no LoRA fixture at "+lora)
+	draw := func(opts ...dif.OpenOption) []byte {
+		ctx := open(t, sd, opts...)
+		imgs, err := ctx.Generate(context.Background(), dif.Text("a watercolor lighthouse"),
+			dif.Steps(2), dif.Seed(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rgbOf(imgs)
+	}
+	plain, merged := draw(), draw(dif.WithLoRA(lora, 0.8))
+	if bytes.Equal(plain, merged) || !bytes.Equal(merged, draw(dif.WithLoRA(lora, 0.8))) {
+		t.Fatal("the LoRA did not change the pixels, or not the same way twice")
+	}
+	_, err = dif.Open(sd, dif.WithLoRA(filepath.Join(sd, "unet", "diffusion_pytorch_model.safetensors"), 1))
+	if err == nil || !strings.Contains(err.Error(), "unknown LoRA key") {
+		t.Fatalf("a model file as a LoRA: %v", err)
+	}
+}

@@ -19,7 +19,7 @@ import json as _json
 import os as _os
 import threading as _threading
 import weakref as _weakref
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 
 from . import _ffi
@@ -591,13 +591,16 @@ class Context:
     """Loaded models (dif.h section 5); use it as a context manager or close() it.
 
         dif.Context(model_dir=None, prior_dir=None, threads=None, log=None,
-                    log_level=LogLevel.INFO, config_dir=None)
+                    log_level=LogLevel.INFO, config_dir=None, loras=())
 
     model_dir: a diffusers folder (Stable unCLIP or Stable Diffusion), or a
                single-file checkpoint (.safetensors in the original SD
                layout) with config_dir; None loads libdif's default model
                (dif.default_model_dir()).
     prior_dir: a Karlo prior folder for text-to-image with an unCLIP model.
+    loras:     [(path, weight)] LoRA files (kohya/A1111 or diffusers/PEFT
+               .safetensors) merged into the UNet and text encoder at load,
+               in order, each with its weight (diffusers' lora_scale).
     config_dir: for a single-file model_dir, the diffusers folder of the same
                model whose configs, tokenizer and scheduler go with its weights.
     threads:   worker threads (None: one per core). Same threads, same pixels.
@@ -610,7 +613,8 @@ class Context:
                  threads: Optional[int] = None,
                  log: Optional[Callable[[LogLevel, str], None]] = None,
                  log_level: LogLevel = LogLevel.INFO,
-                 config_dir: Optional[PathLike] = None) -> None:
+                 config_dir: Optional[PathLike] = None,
+                 loras: Sequence[Tuple[PathLike, float]] = ()) -> None:
         if model_dir is None:
             model_dir = default_model_dir()
             if model_dir is None:
@@ -636,6 +640,8 @@ class Context:
                 self._check(_dll.dif_context_set_prior(ptr, _os.fsencode(prior_dir)))
             if config_dir is not None:
                 self._check(_dll.dif_context_set_config(ptr, _os.fsencode(config_dir)))
+            for path, weight in loras:
+                self._check(_dll.dif_context_add_lora(ptr, _os.fsencode(path), float(weight)))
             self._check(_dll.dif_context_load(ptr, _os.fsencode(model_dir)))
         except BaseException:
             self.close()

@@ -95,6 +95,21 @@ def test_single_file_checkpoint_parity(models, reference):
     assert "--config DIR" in e.value.message
 
 
+def test_loras_change_pixels_and_bad_ones_raise(models):
+    lora = models.parent.parent / "fixtures" / "models" / "lora" / "tiny-sd.kohya.safetensors"
+    if not lora.is_file():
+        pytest.skip("no LoRA fixture at %s" % lora)
+    def draw(**kw):
+        with dif.Context(models / "tiny-sd", threads=THREADS, **kw) as ctx:
+            return ctx.generate(dif.Prompt("a watercolor lighthouse"), steps=2, seed=5,
+                                output="bytes")[0]
+    plain, merged = draw(), draw(loras=[(lora, 0.8)])
+    assert plain != merged and draw(loras=[(lora, 0.8)]) == merged
+    with pytest.raises(dif.Error) as e:
+        dif.Context(models / "tiny-sd", loras=[(models / "tiny-sd" / "unet" /
+                                                "diffusion_pytorch_model.safetensors", 1.0)])
+    assert "unknown LoRA key" in e.value.message
+
 def test_errors_become_exceptions(models, unclip, tmp_path):
     with pytest.raises(dif.Error) as e:
         dif.Context(tmp_path / "no-such-model")
