@@ -260,6 +260,53 @@ TEST(api) {
   dif_context_free(ctx);
 }
 
+/* Records: the LoRAs of a saved picture come back; hostile "loras" refused. */
+TEST(records) {
+  static const char *const bad[][2] = {
+      {"{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":{}}", "\"loras\" must be an array"},
+      {"{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":[{\"file\":\"a\",\"xxh3\":\"0\","
+       "\"weight\":1}]}",
+       "\"xxh3\": 16 hex digits"},
+      {"{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":[{\"file\":\"a\",\"xxh3\":"
+       "\"0123456789abcdef\"}]}",
+       "\"weight\": a number"},
+      {"{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":[{\"file\":\"/etc/"
+       "x\",\"xxh3\":\"0123456789abcdef\","
+       "\"weight\":1}]}",
+       "is an absolute path"},
+      {"{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":[{\"file\":\"../"
+       "x\",\"xxh3\":\"0123456789abcdef\","
+       "\"weight\":1}]}",
+       "leaves the record's folder"},
+      {"{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":[{\"file\":\"tiny-sd.kohya."
+       "safetensors\",\"xxh3\":"
+       "\"0123456789abcdef\",\"weight\":1}]}",
+       "the record's is 0123456789abcdef"},
+  };
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s", dif_test_path("fixtures/models/lora"));
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    dif_context *ctx = NULL;
+    CHECK(dif_context_new(&ctx) == DIF_OK);
+    CHECK_STATUS(dif_context_apply_record_in(ctx, bad[i][0], dir), DIF_ERR_INVALID_ARGUMENT,
+                 dif_context_last_error(ctx), bad[i][1]);
+    CHECK(dif_context_lora_count(ctx) == 0);
+    dif_context_free(ctx);
+  }
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  const char *ok = "{\"prompt\":[{\"text\":\"a\",\"weight\":1}],\"loras\":[{\"file\":\"tiny-sd."
+                   "kohya.safetensors\","
+                   "\"xxh3\":\"90d81d4f75ecb638\",\"weight\":0.8}]}";
+  CHECK_STATUS(dif_context_apply_record(ctx, ok), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "needs the record's folder");
+  CHECK_STATUS(dif_context_apply_record_in(ctx, ok, dir), DIF_OK, dif_context_last_error(ctx), "");
+  float w = 0;
+  CHECK(dif_context_lora_count(ctx) == 1 && dif_context_lora(ctx, 0, NULL, &w, NULL) == DIF_OK &&
+        w == 0.8f);
+  dif_context_free(ctx);
+}
+
 int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/dif-test-lora-XXXXXX");
   if (!mkdtemp(tmp)) return 1;
@@ -267,6 +314,7 @@ int main(void) {
   RUN(bad_files);
   RUN(other_model);
   RUN(api);
+  RUN(records);
   for (int i = 0; i < n_paths; i++) unlink(paths[i]);
   rmdir(tmp);
   return dif_test_finish();
