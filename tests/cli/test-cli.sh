@@ -590,6 +590,18 @@ mkdir -p lora && cp "$lf/tiny-sd.kohya.safetensors" "$lf/tiny-sd.diffusers.safet
   >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q "unknown LoRA key" err.txt && ok "a model file given as a LoRA is refused" \
   || bad "model file as LoRA: $(cat err.txt)"
+"$dif" generate "a <lora:tiny-sd.diffusers:-0.5>lighthouse" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 \
+  -q -o lora/t.png --lora-dir lora >/dev/null 2>err.txt \
+  && "$dif" generate "a lighthouse" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o lora/t2.png \
+  --lora lora/tiny-sd.diffusers.safetensors:-0.5 >/dev/null 2>>err.txt && cmp -s lora/t.png lora/t2.png \
+  && ok "<lora:NAME:W> in the prompt with --lora-dir = --lora DIR/NAME.safetensors:W, tag out of the text" \
+  || bad "<lora:> tag: $(cat err.txt)"
+"$dif" generate "a <lora:x>" -m "$m/tiny-sd" -q >/dev/null 2>err.txt
+[ $? -eq 2 ] && grep -q "<lora:x> needs --lora-dir DIR" err.txt && ok "<lora:NAME> without --lora-dir says so" \
+  || bad "<lora:> without --lora-dir: $(cat err.txt)"
+"$dif" generate "a <lora:../x:1>" -m "$m/tiny-sd" -q --lora-dir lora >/dev/null 2>err.txt
+[ $? -eq 2 ] && grep -q "must be a file name in the --lora-dir folder" err.txt \
+  && ok "<lora:../x> cannot leave the --lora-dir folder" || bad "<lora:../x>: $(cat err.txt)"
 cp lora/tiny-sd.diffusers.safetensors lora/tiny-sd.kohya.safetensors
 "$dif" generate --from lora/l.png -m "$m/tiny-sd" -q -o lora/l3.png >/dev/null 2>err.txt
 [ $? -ne 0 ] && grep -q "tiny-sd.kohya.safetensors has the xxh3" err.txt \

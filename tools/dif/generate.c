@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lora_prompt.h"
 #include "mj_prompt.h"
 #include "numbers.h"
 
@@ -110,6 +111,8 @@ static void help(void) {
       "  --lora FILE[:W]  merge a LoRA (.safetensors, kohya/A1111 or diffusers/PEFT) into\n"
       "                the UNet and text encoder with weight W (default 1); repeatable,\n"
       "                up to %d\n"
+      "  --lora-dir DIR  where <lora:NAME:W> in the prompt (A1111's syntax) finds\n"
+      "                NAME.safetensors; the tag is taken out of the text\n"
       "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
       "                (Stable unCLIP text-to-image; a model with its own prior/ needs none)\n"
       "  --image PATH[::W]  an image prompt with weight W (default 1, or --iw; repeatable)\n"
@@ -150,7 +153,7 @@ static void help(void) {
 }
 
 typedef struct opts {
-  const char *model, *config, *prior, *out, *negative, *sampler, *init, *from;
+  const char *model, *config, *prior, *out, *negative, *sampler, *init, *from, *lora_dir;
   char *prompt; /* every word of the prompt, any length */
   size_t prompt_len, prompt_cap;
   const char *images[MJ_MAX_PARTS];
@@ -304,6 +307,8 @@ static int parse_args(int argc, char **argv, opts *o) {
       if (!(o->prior = VAL)) return -1;
     } else if (IS("--config")) {
       if (!(o->config = VAL)) return -1;
+    } else if (IS("--lora-dir")) {
+      if (!(o->lora_dir = VAL)) return -1;
     } else if (IS("--lora")) {
       if (!(v = VAL) || lora_value(v, &o->loras)) return -1;
     } else if (IS("-o") || IS("--output")) {
@@ -654,6 +659,11 @@ int cli_generate(int argc, char **argv) {
   if (o.out && !(stat(o.out, &out_st) == 0 && S_ISDIR(out_st.st_mode)) &&
       dif_check_output_format(o.out) != DIF_OK) {
     fprintf(stderr, "dif generate: -o %s\n", dif_last_error());
+    free_opts(&o);
+    return 2;
+  }
+  if (lora_prompt_extract(o.prompt, o.lora_dir, &o.loras, err, sizeof err)) {
+    fprintf(stderr, "dif generate: %s\n", err);
     free_opts(&o);
     return 2;
   }
