@@ -392,8 +392,9 @@ DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn f
  * for a single-file checkpoint its config folder, the file in "checkpoint",
  * else null), its pipeline class and family ("unclip" or "sd"), each component with its
  * class and main config values, the weight files with sizes and xxh3
- * fingerprints, the default image size ("default_size") and every sample
- * default ("defaults", section 7) with the dif_defaults.json they came from
+ * fingerprints, the LoRAs merged ("loras": file, weight, xxh3), the default image size
+ * ("default_size") and every sample default ("defaults", section 7) with the dif_defaults.json they
+ * came from
  * ("defaults_file", null if none), what it can do, libdif's default model
  * folder ("default_model", see dif_default_model_dir), and the BLAS kernels
  * and threads in use. "{}" before loading or for NULL. Owned by the context,

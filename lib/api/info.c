@@ -90,6 +90,13 @@ char *dif_ctx_describe(const dif_context *ctx) {
         files, json_pack("{s:s, s:I, s:s}", "file", path, "bytes", (json_int_t)size, "xxh3", hex));
   }
   json_object_set_new(o, "files", files);
+  json_t *loras = json_array(); /* merged at load, in order */
+  for (int i = 0; i < ctx->n_loras; i++)
+    json_array_append_new(
+        loras, json_pack("{s:s, s:f, s:o}", "file", ctx->loras[i].path, "weight",
+                         (double)ctx->loras[i].weight, "xxh3",
+                         json_sprintf("%016llx", (unsigned long long)ctx->loras[i].xxh3)));
+  json_object_set_new(o, "loras", loras);
   json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
   json_object_set_new(o, "threads", json_integer(ctx->threads));
   json_object_set_new(o, "blas_threads", json_integer(dif_blas_threads()));

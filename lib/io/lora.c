@@ -203,12 +203,16 @@ static dif_status parse_all(dif_lora *l, dif_error *err) {
   return s;
 }
 
-dif_status dif_lora_open(const char *path, dif_lora **out, dif_error *err) {
+dif_status dif_lora_open_st(dif_safetensors *st, dif_lora **out, dif_error *err) {
   *out = NULL;
   dif_lora *l = calloc(1, sizeof *l);
-  if (!l) return dif_fail_oom(err, "LoRA", sizeof *l);
+  if (!l) {
+    dif_st_close(st);
+    return dif_fail_oom(err, "LoRA", sizeof *l);
+  }
+  l->st = st;
+  const char *path = dif_st_path(st);
   dif_status s = (l->path = strdup(path)) ? DIF_OK : dif_fail_oom(err, "LoRA path", strlen(path));
-  if (!s) s = dif_st_open(path, &l->st, err);
   if (!s) s = parse_all(l, err);
   if (s) {
     dif_lora_close(l);
@@ -216,6 +220,13 @@ dif_status dif_lora_open(const char *path, dif_lora **out, dif_error *err) {
   }
   *out = l;
   return DIF_OK;
+}
+
+dif_status dif_lora_open(const char *path, dif_lora **out, dif_error *err) {
+  dif_safetensors *st = NULL;
+  *out = NULL;
+  dif_status s = dif_st_open(path, &st, err);
+  return s ? s : dif_lora_open_st(st, out, err);
 }
 
 void dif_lora_close(dif_lora *l) {

@@ -72,6 +72,9 @@ typedef struct dif_lora {
  * up of matching rank, shapes of a Linear/Conv LoRA, alphas finite and
  * positive, every value finite. Messages name the file and the key. */
 dif_status dif_lora_open(const char *path, dif_lora **out, dif_error *err);
+/* Same over an open file (fuzzers: dif_st_open_memory), which the LoRA
+ * then owns (closed on failure too). */
+dif_status dif_lora_open_st(dif_safetensors *st, dif_lora **out, dif_error *err);
 void dif_lora_close(dif_lora *l);
 
 /* Modules of l for component c. */

@@ -248,6 +248,8 @@ TEST(api) {
   uint64_t h = 0;
   CHECK(dif_context_lora(ctx, 1, &path, &w, &h) == DIF_OK);
   CHECK(path && strstr(path, "tiny-sd.diffusers.safetensors") && w == 0.5f && h != 0);
+  CHECK(strstr(dif_context_info(ctx), "\"loras\": [") &&
+        strstr(dif_context_info(ctx), "tiny-sd.diffusers.safetensors\""));
   CHECK_STATUS(dif_context_lora(ctx, 2, &path, &w, &h), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
                "index out of range");
   CHECK_STATUS(dif_context_add_lora(ctx, dif_test_path(KOHYA), 1), DIF_ERR_BUSY,
