@@ -7,10 +7,13 @@
  * LoRA for another model (a module the model lacks, a shape that does not
  * fit) refused at load naming the LoRA file, its tensor and the model's,
  * with nothing merged (all or nothing) and the context usable; the API's
- * rules. Hostile files are written under a mkdtemp folder in /tmp and
+ * rules; records that carry LoRAs; a single-file checkpoint's parts merge
+ * to the folder's bits. Hostile files are written under a mkdtemp folder in /tmp and
  * removed. Runs under ASan+UBSan in the test command. */
 #include <unistd.h>
 
+#include "io/checkpoint.h"
+#include "io/component.h"
 #include "io/lora.h"
 #include "test.h"
 
@@ -262,6 +265,53 @@ TEST(api) {
   dif_context_free(ctx);
 }
 
+/* The kohya LoRA merged into the single-file tiny-sd (its parts are views
+ * of the file) gives the same bits as merged into the folder. */
+TEST(single_file) {
+  static const char *const comps[] = {"unet", "text_encoder"};
+  static const char *const names[] = {"down_blocks.0.resnets.0.conv1.weight",
+                                      "text_model.encoder.layers.1.mlp.fc2.weight"};
+  char root[512], file[512];
+  snprintf(root, sizeof root, "%s", dif_test_path(SD_DIR));
+  snprintf(file, sizeof file, "%s",
+           dif_test_path("fixtures/models/single-file/tiny-sd.ldm.safetensors"));
+  dif_error err = {0};
+  dif_lora *l = NULL;
+  dif_checkpoint *c = NULL;
+  CHECK_STATUS(dif_lora_open(dif_test_path(KOHYA), &l, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif_checkpoint_open(file, &c, &err), DIF_OK, err.msg, "");
+  if (!l || !c) return;
+  dif_lora_use use = {l, 0.8f};
+  for (int i = 0; i < 2; i++) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", root, comps[i]);
+    dif_safetensors *folder = NULL, *view = NULL;
+    dif_component_bind_loras(&use, 1, root);
+    CHECK_STATUS(dif_component_weights(dir, &folder, &err), DIF_OK, err.msg, "");
+    dif_component_bind_checkpoint(c, root);
+    CHECK_STATUS(dif_component_weights(dir, &view, &err), DIF_OK, err.msg, "");
+    dif_component_bind_checkpoint(NULL, NULL);
+    dif_component_bind_loras(NULL, 0, NULL);
+    dif_tensor a, b, orig;
+    dif_safetensors *plain = NULL;
+    CHECK(dif_component_weights(dir, &plain, &err) == DIF_OK);
+    if (folder && view && plain && !dif_st_get_f32(folder, names[i], &a, &err) &&
+        !dif_st_get_f32(view, names[i], &b, &err) &&
+        !dif_st_get_f32(plain, names[i], &orig, &err)) {
+      int64_t n = dif_tensor_numel(&a);
+      CHECK(n == dif_tensor_numel(&b) && memcmp(a.data, b.data, (size_t)n * sizeof(float)) == 0);
+      CHECK(memcmp(a.data, orig.data, (size_t)n * sizeof(float)) != 0); /* merged */
+    } else {
+      CHECK_MSG(0, "%s", err.msg);
+    }
+    dif_st_close(folder);
+    dif_st_close(view);
+    dif_st_close(plain);
+  }
+  dif_checkpoint_close(c);
+  dif_lora_close(l);
+}
+
 /* Records: the LoRAs of a saved picture come back; hostile "loras" refused. */
 TEST(records) {
   static const char *const bad[][2] = {
@@ -317,6 +367,7 @@ int main(void) {
   RUN(other_model);
   RUN(api);
   RUN(records);
+  RUN(single_file);
   for (int i = 0; i < n_paths; i++) unlink(paths[i]);
   rmdir(tmp);
   return dif_test_finish();
