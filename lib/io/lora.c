@@ -77,6 +77,37 @@ static dif_status parse_kohya(const char *path, const char *key, parsed *p, dif_
                   path, key);
 }
 
+/* diffusers' attention-processor names (before 2023; v0.26.3 still reads
+ * them: loaders/unet.py convert_state_dict_legacy_attn_format and
+ * DIFFUSERS_OLD_TO_DIFFUSERS): <attn>[.processor].to_q_lora.down.weight for
+ * the UNet's <attn>.to_q (to_out_lora: to_out.0) and the text encoder's
+ * <attn>.q_proj (to_out_lora: out_proj). m is the key after its prefix. */
+static dif_status parse_legacy(const char *path, const char *key, const char *m, parsed *p,
+                               dif_error *err) {
+  static const char *const proj[][3] = {{"to_q_lora", "to_q", "q_proj"},
+                                        {"to_k_lora", "to_k", "k_proj"},
+                                        {"to_v_lora", "to_v", "v_proj"},
+                                        {"to_out_lora", "to_out.0", "out_proj"}};
+  size_t stem;
+  if (ends(m, ".down.weight", &stem))
+    p->what = PART_DOWN;
+  else if (ends(m, ".up.weight", &stem))
+    p->what = PART_UP;
+  else
+    return DIF_ERR_UNSUPPORTED;
+  for (size_t i = 0; i < sizeof proj / sizeof *proj; i++) {
+    size_t n = strlen(proj[i][0]), base;
+    if (stem <= n || strncmp(m + stem - n, proj[i][0], n) != 0 || m[stem - n - 1] != '.') continue;
+    base = stem - n - 1; /* m[0, base): the attention module, maybe ".processor" */
+    if (base >= 10 && strncmp(m + base - 10, ".processor", 10) == 0) base -= 10;
+    char module[300];
+    int len = snprintf(module, sizeof module, "%.*s.%s", (int)base, m,
+                       proj[i][p->comp == DIF_LORA_UNET ? 1 : 2]);
+    return set_module(path, key, module, (size_t)len, p, err);
+  }
+  return DIF_ERR_UNSUPPORTED;
+}
+
 /* unet.<module>.lora.down.weight, text_encoder.<module>.lora_linear_layer.
  * up.weight, <component>.<module>.lora_A.weight, … */
 static dif_status parse_diffusers(const char *path, const char *key, parsed *p, dif_error *err) {
@@ -104,6 +135,7 @@ static dif_status parse_diffusers(const char *path, const char *key, parsed *p, 
     p->what = parts[j].what;
     return set_module(path, key, m, stem, p, err);
   }
+  if (m && parse_legacy(path, key, m, p, err) == DIF_OK) return DIF_OK;
   return dif_fail(err, DIF_ERR_UNSUPPORTED,
                   "%s: unknown LoRA key '%s' (libdif reads kohya lora_unet_/lora_te_ keys and "
                   "diffusers/PEFT unet./text_encoder. keys ending in .lora.down.weight, "

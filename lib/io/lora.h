@@ -17,11 +17,13 @@
  *   - diffusers: unet.<module>.lora.{down,up}.weight and
  *     text_encoder.<module>.lora_linear_layer.{down,up}.weight (what v0.26.3
  *     writes and reads without peft), and PEFT's <component>.<module>.
- *     lora_A.weight / lora_B.weight (A = down, B = up); no alpha (scale 1).
+ *     lora_A.weight / lora_B.weight (A = down, B = up), and the older
+ *     attention-processor names (unet.….attn1.processor.to_q_lora.down.
+ *     weight, text_encoder.….self_attn.to_out_lora.up.weight); no alpha
+ *     (scale 1).
  * Not read (refused naming the key): kohya names in the LDM layout
  * (lora_unet_input_blocks_…), SDXL's second text encoder (lora_te2_,
- * text_encoder_2.), LyCORIS/LoHa/LoKr tensors, diffusers' pre-2023
- * attention-processor names, and anything else.
+ * text_encoder_2.), LyCORIS/LoHa/LoKr tensors, and anything else.
  *
  * Memory: each targeted weight becomes an owned float32 copy (4 bytes per
  * element; the file's own tensor stays mapped and untouched, so a context

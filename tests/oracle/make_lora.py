@@ -19,6 +19,10 @@ Writes
                                              diffusers v0.26.3 without peft cannot load PEFT UNet names (KeyError
                                              'lora.down.weight' in UNet2DConditionModel.load_attn_procs; Debian has no
                                              peft), so its reference is the diffusers-named file's run (same tensors).
+  models/lora/tiny-sd.legacy.safetensors     the same tensors under diffusers' older attention-processor names
+                                             (unet.<attn>.processor.to_q_lora.down.weight, to_out_lora;
+                                             text_encoder.<attn>.to_q_lora.down.weight), which v0.26.3 still reads
+                                             (convert_state_dict_legacy_attn_format, DIFFUSERS_OLD_TO_DIFFUSERS).
   cases/lora/<name>.safetensors + index.json (tensors as tests/golden's sd_txt2img cases, plus merged.* below)
 
 Every LoRA tensor: torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * 0.2, one generator per file
@@ -29,6 +33,7 @@ Cases (prompt, negative prompt, guidance 7.5, 5 PNDM steps, 32x32, seed 31: test
                  peft applies the scale to the UNet's LoRA layers and, through encode_prompt's lora_scale
                  (adjust_lora_scale_text_encoder), to the text encoder's.
   diffusers.s0.5 the diffusers-named file, scale 0.5.
+  legacy.s0.5    the legacy-named file loaded by diffusers itself, scale 0.5.
   peft.s0.5      the PEFT-named file: reference = the diffusers.s0.5 run (same tensors, names only differ).
   two.k0.8.d0.5  both files: load kohya, pipe.fuse_lora(lora_scale=0.8), load diffusers, fuse_lora(lora_scale=0.5)
                  (v0.26.3 without peft keeps one unfused LoRA per layer, so two at once = fused one after the other),
@@ -121,9 +126,17 @@ def make_kohya(pipe, path):
     return mods
 
 
-def make_diffusers(pipe, path, peft_path):
+def legacy_name(comp, name):
+    """<attn>.to_q -> <attn>.processor.to_q_lora (UNet), <attn>.q_proj -> <attn>.to_q_lora (text encoder)"""
+    attn, proj = name.rsplit(".", 1) if not name.endswith("to_out.0") else (name[:-9], "to_out")
+    if comp == "unet":
+        return f"{attn}.processor.{proj}_lora"
+    return f"{attn}.to_{proj[0] if proj != 'out_proj' else 'out'}_lora"
+
+
+def make_diffusers(pipe, path, peft_path, legacy_path):
     g = torch.Generator().manual_seed(1802)
-    st, peft, mods = {}, {}, []
+    st, peft, legacy, mods = {}, {}, {}, []
     for comp, targets, mid in (("unet", unet_targets(pipe.unet, True), "lora"),
                                ("text_encoder", te_targets(pipe.text_encoder, False), "lora_linear_layer")):
         for name, o, i, k in targets:
@@ -132,10 +145,13 @@ def make_diffusers(pipe, path, peft_path):
             st[f"{comp}.{name}.{mid}.up.weight"] = up
             peft[f"{comp}.{name}.lora_A.weight"] = down
             peft[f"{comp}.{name}.lora_B.weight"] = up
+            legacy[f"{comp}.{legacy_name(comp, name)}.down.weight"] = down
+            legacy[f"{comp}.{legacy_name(comp, name)}.up.weight"] = up
             mods.append([comp, name, 3, None, 1])
     meta = {"settings": json.dumps({"seed": 1802, "scale": "randn * 0.2", "modules": mods})}
     save_file(st, path, metadata=meta)
     save_file(peft, peft_path, metadata=meta)
+    save_file(legacy, legacy_path, metadata=meta)
     return mods
 
 
@@ -195,10 +211,11 @@ def main():
     index = {"versions": fc.versions(), "runs": []}
     files = {"kohya": os.path.join(lora_dir, "tiny-sd.kohya.safetensors"),
              "diffusers": os.path.join(lora_dir, "tiny-sd.diffusers.safetensors"),
-             "peft": os.path.join(lora_dir, "tiny-sd.peft.safetensors")}
+             "peft": os.path.join(lora_dir, "tiny-sd.peft.safetensors"),
+             "legacy": os.path.join(lora_dir, "tiny-sd.legacy.safetensors")}
     base = load_pipe()
     mods = {"kohya": make_kohya(base, files["kohya"])}
-    mods["diffusers"] = make_diffusers(base, files["diffusers"], files["peft"])
+    mods["diffusers"] = make_diffusers(base, files["diffusers"], files["peft"], files["legacy"])
     wrap(base)
     plain = run(base, None)
 
@@ -239,6 +256,7 @@ def main():
 
     case("kohya.s0.8", [("kohya", 0.8)], 0.8, False)
     case("diffusers.s0.5", [("diffusers", 0.5)], 0.5, False)
+    case("legacy.s0.5", [("legacy", 0.5)], 0.5, False)
     case("peft.s0.5", [("peft", 0.5)], 0.5, False)
     case("two.k0.8.d0.5", [("kohya", 0.8), ("diffusers", 0.5)], None, True)
     fc.write_json(os.path.join(outd, "index.json"), index)

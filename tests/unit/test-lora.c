@@ -170,6 +170,8 @@ TEST(bad_files) {
   refused("ldm.safetensors", ldm, 1, DIF_ERR_UNSUPPORTED, "LDM layout's block names");
   spec mixed[] = {{k[0], "F32", 2, {1, 4}, d}, {"unet.x.lora_A.weight", "F32", 2, {1, 4}, d}};
   refused("mixed.safetensors", mixed, 2, DIF_ERR_BAD_MODEL, "mixes kohya");
+  spec legacy[] = {{"unet.a.attn1.processor.to_z_lora.down.weight", "F32", 2, {1, 4}, d}};
+  refused("legacy.safetensors", legacy, 1, DIF_ERR_UNSUPPORTED, "unknown LoRA key 'unet.a.attn1");
   spec other[] = {{"transformer.blocks.0.attn.lora_A.weight", "F32", 2, {1, 4}, d}};
   refused("flux.safetensors", other, 1, DIF_ERR_UNSUPPORTED, "unknown LoRA key 'transformer.");
   refused("empty.safetensors", NULL, 0, DIF_ERR_BAD_MODEL, "a LoRA file with no tensors");
