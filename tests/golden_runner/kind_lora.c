@@ -1,13 +1,14 @@
 /* kind_lora.c — LoRA files merged at load (tests/fixtures/cases/lora, made by
  * tests/oracle/make_lora.py with diffusers v0.26.3's load_lora_weights).
  *
- * Each case names the model, its LoRAs (file, weight) and tests/golden's
- * sd_txt2img settings. Checked:
+ * Each case names the model, its LoRAs (file, weight) and the settings of a
+ * tests/golden pipeline case (sd_txt2img, or unclip_img2img: "image").
+ * Checked:
  *   1. merged.<component>.<tensor>: the weights as io/lora_merge.c merges
  *      them against diffusers' fuse_lora(lora_scale=weight) values, 1e-6
  *      abs (float32 sums in another order; the weights are O(1));
- *   2. the whole run (StableDiffusionPipeline with the LoRAs, scale = the
- *      weight) at every recorded tensor with the pipelines' tolerances
+ *   2. the whole run (StableDiffusionPipeline or StableUnCLIPImg2ImgPipeline
+ *      with the LoRAs, scale = the weight) at every recorded tensor with the pipelines' tolerances
  *      (pipeline_run.c). diffusers runs the LoRA layers unfused
  *      (W·x + s·up·down·x); its own fused run differs from that by
  *      settings.fused_vs_unfused_max_abs (under 1e-6), far inside them. */
@@ -76,20 +77,28 @@ static void check_merged(golden *g, const char *name, const dif_safetensors *st,
   }
 }
 
+/* The run of the case's settings: SD txt2img, or (an "image" setting)
+ * Stable unCLIP image variation with the prompt as its text part, as
+ * kind_pipelines.c runs them. */
 static dif_status run(golden *g, const char *name, const dif_safetensors *st, json_t *set,
                       dif_models *m, dif_error *err) {
-  const char *sclass = NULL;
+  const char *sclass = NULL, *image_file = pipeline_str(set, "image");
   dif_config *scfg = NULL;
   char *overrides = NULL;
+  dif_image image = {0};
+  dif_part parts[2];
+  int n_parts = 0;
   dif_status s = pipeline_scheduler(g, set, &sclass, &scfg, &overrides, err);
-  dif_part part = {DIF_PART_TEXT, pipeline_str(set, "prompt"), NULL, 1.0f};
+  if (!s && image_file && !(s = dif_image_load(golden_path(g, image_file), NULL, &image, err)))
+    parts[n_parts++] = (dif_part){DIF_PART_IMAGE, NULL, &image, 1.0f};
+  parts[n_parts++] = (dif_part){DIF_PART_TEXT, pipeline_str(set, "prompt"), NULL, 1.0f};
   run_ctx rc = {g, name, st, NULL, 0, 0, m->vae.scaling_factor};
   dif_arena arena;
   dif_arena_init(&arena, 1u << 20);
   dif_kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
   dif_request r = {
-      .parts = &part,
-      .n_parts = 1,
+      .parts = parts,
+      .n_parts = n_parts,
       .negative = pipeline_str(set, "negative_prompt"),
       .width = (int)pipeline_num(set, "width", 0),
       .height = (int)pipeline_num(set, "height", 0),
@@ -98,6 +107,8 @@ static dif_status run(golden *g, const char *name, const dif_safetensors *st, js
       .guidance = (float)pipeline_num(set, "guidance_scale", 7.5),
       .prior_steps = 25,
       .prior_guidance = 4.0f,
+      .noise_level = (int)pipeline_num(set, "noise_level", 0),
+      .eta = (float)pipeline_num(set, "eta", 0.0),
       .scheduler = sclass,
       .scheduler_cfg = scfg,
       .scheduler_overrides = overrides,
@@ -113,6 +124,7 @@ static dif_status run(golden *g, const char *name, const dif_safetensors *st, js
   free(rc.seen);
   dif_result_free(&res);
   dif_arena_free(&arena);
+  dif_image_free(&image);
   dif_config_free(scfg);
   free(overrides);
   return s;

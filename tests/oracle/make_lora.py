@@ -35,6 +35,10 @@ Cases (prompt, negative prompt, guidance 7.5, 5 PNDM steps, 32x32, seed 31: test
   diffusers.s0.5 the diffusers-named file, scale 0.5.
   legacy.s0.5    the legacy-named file loaded by diffusers itself, scale 0.5.
   peft.s0.5      the PEFT-named file: reference = the diffusers.s0.5 run (same tensors, names only differ).
+  unclip_img2img.diffusers.s0.7  tests/golden's unclip_img2img.nl0.gs10.32x32 run (StableUnCLIPImg2ImgPipeline on
+                 tiny-unclip, image input_32x32.png, prompt "", noise_level 0, guidance 10, 4 steps, seed 1010) with the
+                 diffusers file at scale 0.7: the decoder's text encoder and UNet (the same LoRA fits tiny-unclip's
+                 shapes). Its image differs from the LoRA-less golden case by 0.336 (max abs).
   two.k0.8.d0.5  both files: load kohya, pipe.fuse_lora(lora_scale=0.8), load diffusers, fuse_lora(lora_scale=0.5)
                  (v0.26.3 without peft keeps one unfused LoRA per layer, so two at once = fused one after the other),
                  then pipe(...) without a scale.
@@ -204,6 +208,35 @@ def unfused_image(pipe, scale):
     return torch.from_numpy(np.asarray(img, dtype=np.float32))
 
 
+def unclip_case(outd, index, lora_dir, name, lora_key, files, weight):
+    """tests/golden's unclip_img2img.nl0.gs10.32x32 run (StableUnCLIPImg2ImgPipeline on tiny-unclip: its decoder text
+    encoder and UNet) with a LoRA at cross_attention_kwargs={"scale": weight}"""
+    from PIL import Image
+    from safetensors import safe_open
+    unclip = os.path.join(fc.GOLDEN, "models", "tiny-unclip")
+    gcase = os.path.join(fc.GOLDEN, "cases", "pipelines", "unclip_img2img.nl0.gs10.32x32.safetensors")
+    with safe_open(gcase, "pt") as f:
+        g = json.loads(f.metadata()["settings"])
+    image = Image.open(os.path.join(fc.GOLDEN, "cases", "pipelines", g["image"])).convert("RGB")
+    pipe = diffusers.StableUnCLIPImg2ImgPipeline.from_pretrained(unclip)
+    pipe.set_progress_bar_config(disable=True)
+    wrap(pipe)
+    fc.mp.wrap_image_encoder(pipe.image_encoder)
+    pipe.load_lora_weights(lora_dir, weight_name=os.path.basename(files[lora_key]), low_cpu_mem_usage=False)
+    fc.start_case()
+    kw = {k: g[k] for k in ("prompt", "noise_level", "guidance_scale", "num_inference_steps", "height", "width")}
+    img = pipe(image=image, **kw, cross_attention_kwargs={"scale": weight}, output_type="np",
+               generator=torch.Generator().manual_seed(g["seed"]), callback=fc.mp.callback_old, callback_steps=1).images
+    fc.rec("out.images", torch.from_numpy(np.asarray(img, dtype=np.float32)))
+    s = dict(g, model=fc.ref(unclip), image="cases/pipelines/" + g["image"],
+             golden_case="cases/pipelines/unclip_img2img.nl0.gs10.32x32.safetensors",
+             loras=[{"file": fc.ref(files[lora_key]), "weight": weight, "format": lora_key}],
+             diffusers_call=f"load_lora_weights, pipe(..., cross_attention_kwargs={{'scale': {weight}}})")
+    extra = {"in.image_uint8": fc.uint8_tensor(image)}
+    fc.save_case(outd, index, name, type(pipe).__name__, s, extra)
+    print(name, "done")
+
+
 def main():
     root = fc.root()
     lora_dir = fc.out_dir("models/lora")
@@ -259,6 +292,7 @@ def main():
     case("legacy.s0.5", [("legacy", 0.5)], 0.5, False)
     case("peft.s0.5", [("peft", 0.5)], 0.5, False)
     case("two.k0.8.d0.5", [("kohya", 0.8), ("diffusers", 0.5)], None, True)
+    unclip_case(outd, index, lora_dir, "unclip_img2img.diffusers.s0.7", "diffusers", files, 0.7)
     fc.write_json(os.path.join(outd, "index.json"), index)
     del root
 
