@@ -215,7 +215,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        instead of returning an error, so under a limit
  *                        only an explicit DIF_PRECISION_FAST takes that
  *                        risk.
- * oneDNN runs its products on OpenMP threads (libgomp), which by default
+ * oneDNN runs its products on OpenMP threads (libgomp; as many as the
+ * context's threads, dif_context_set_threads), which by default
  * spin between parallel regions and then compete with libdif's own kernel
  * threads: on a busy machine a run of a small model measured 8x slower
  * than with OMP_WAIT_POLICY=passive in the environment (read by libgomp

@@ -37,9 +37,10 @@
  * its own stream and memory objects.
  *
  * Threads: Debian's oneDNN runs on OpenMP (libgomp); a product uses
- * omp_get_max_threads() threads of the calling thread (OMP_NUM_THREADS, else
- * every core). libdif's own thread setting does not reach it yet.
+ * omp_get_max_threads() threads of the calling thread, which libdif sets to
+ * the kernel context's thread count before each product (follow_threads).
  */
+#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <pthread.h>
@@ -51,6 +52,82 @@
 #include "core/arena.h"
 #include "core/backend.h"
 #include "core/ops_internal.h"
+#include "core/threadpool.h"
+
+/* ---- oneDNN, loaded when first needed ----
+ *
+ * libdnnl (40 MB, with libgomp, libstdc++ and the OpenCL loader behind it)
+ * is opened with dlopen the first time the backend is asked anything, not
+ * when a program linking libdif starts: a process that never runs a bf16
+ * product — exact precision, small models under auto, every AVX2 CPU —
+ * never maps it. Its functions are called through `dl`, typed from
+ * oneDNN's own header. */
+#define DNNL_FUNCTIONS(X)                                                                          \
+  X(cpu_isa2str)                                                                                   \
+  X(engine_create)                                                                                 \
+  X(get_effective_cpu_isa)                                                                         \
+  X(matmul_desc_init)                                                                              \
+  X(memory_create)                                                                                 \
+  X(memory_desc_get_size)                                                                          \
+  X(memory_desc_init_by_strides)                                                                   \
+  X(memory_desc_init_by_tag)                                                                       \
+  X(memory_destroy)                                                                                \
+  X(post_ops_append_sum)                                                                           \
+  X(post_ops_create)                                                                               \
+  X(post_ops_destroy)                                                                              \
+  X(primitive_attr_create)                                                                         \
+  X(primitive_attr_destroy)                                                                        \
+  X(primitive_attr_set_output_scales)                                                              \
+  X(primitive_attr_set_post_ops)                                                                   \
+  X(primitive_attr_set_scratchpad_mode)                                                            \
+  X(primitive_create)                                                                              \
+  X(primitive_desc_create)                                                                         \
+  X(primitive_desc_destroy)                                                                        \
+  X(primitive_desc_query)                                                                          \
+  X(primitive_desc_query_md)                                                                       \
+  X(primitive_destroy)                                                                             \
+  X(primitive_execute)                                                                             \
+  X(reorder_primitive_desc_create)                                                                 \
+  X(status2str)                                                                                    \
+  X(stream_create)                                                                                 \
+  X(stream_destroy)                                                                                \
+  X(stream_wait)
+
+static struct {
+#define DIF_DNNL_DECLARE(f) __typeof__(dnnl_##f) *f;
+  DNNL_FUNCTIONS(DIF_DNNL_DECLARE)
+#undef DIF_DNNL_DECLARE
+  void (*omp_set_num_threads)(int); /* libgomp's, reached through libdnnl */
+} dl;
+static char dl_error[200];
+
+/* Opens DIF_DNNL_SONAME and finds every function; false (and dl_error) when
+ * the library or a function is missing. */
+static bool dl_open(void) {
+  void *h = dlopen(DIF_DNNL_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    snprintf(dl_error, sizeof dl_error,
+             "%s cannot be loaded (%s; Debian: apt-get install libdnnl2)", DIF_DNNL_SONAME,
+             dlerror());
+    return false;
+  }
+#define DIF_DNNL_FIND(f)                                                                           \
+  if (!(*(void **)&dl.f = dlsym(h, "dnnl_" #f))) {                                                 \
+    snprintf(dl_error, sizeof dl_error, "%s has no dnnl_" #f, DIF_DNNL_SONAME);                    \
+    return false;                                                                                  \
+  }
+  DNNL_FUNCTIONS(DIF_DNNL_FIND)
+#undef DIF_DNNL_FIND
+  *(void **)&dl.omp_set_num_threads = dlsym(h, "omp_set_num_threads");
+  return true;
+}
+
+/* oneDNN's products use the kernel context's thread count (its pool; 1
+ * without one), as libdif's own kernels do: OpenMP's thread count of the
+ * calling thread, which is the thread running the product. */
+static void follow_threads(const dif_kctx *k) {
+  if (dl.omp_set_num_threads) dl.omp_set_num_threads(k && k->pool ? dif_pool_threads(k->pool) : 1);
+}
 
 #define LINEAR_CACHE 8    /* distinct (m, bias, acc, layouts) per packed weight */
 #define MATMUL_CACHE 1024 /* distinct matmul problems per process (a model run has ~100) */
@@ -64,18 +141,23 @@ static dnnl_status_t engine_status;
 static bool bf16_ok;
 static char bf16_why[256];
 
-static const char *on_isa(void) { return dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()); }
+static void init(void);
+
+static const char *on_isa(void) {
+  pthread_once(&once, init);
+  return engine_status ? "unavailable" : dl.cpu_isa2str(dl.get_effective_cpu_isa());
+}
 
 static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int64_t rows, int64_t cols,
                               dnnl_data_type_t dt, int64_t row_stride, int64_t col_stride) {
   const dnnl_dims_t dims = {rows, cols}, strides = {row_stride, col_stride};
-  return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
+  return dl.memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
 static dnnl_status_t md_any(dnnl_memory_desc_t *md, int64_t rows, int64_t cols,
                             dnnl_data_type_t dt) {
   const dnnl_dims_t dims = {rows, cols};
-  return dnnl_memory_desc_init_by_tag(md, 2, dims, dt, dnnl_format_tag_any);
+  return dl.memory_desc_init_by_tag(md, 2, dims, dt, dnnl_format_tag_any);
 }
 
 /* A primitive and the memory layouts it was made for. */
@@ -86,25 +168,25 @@ typedef struct prim {
 } prim;
 
 static void prim_destroy(prim *p) {
-  if (p->p) dnnl_primitive_destroy(p->p);
+  if (p->p) dl.primitive_destroy(p->p);
   p->p = NULL;
 }
 
 static dnnl_status_t attr_new(dnnl_primitive_attr_t *attr, float alpha, float sum) {
-  dnnl_status_t s = dnnl_primitive_attr_create(attr);
+  dnnl_status_t s = dl.primitive_attr_create(attr);
   if (s) return s;
-  s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-  if (!s && alpha != 1.0f) s = dnnl_primitive_attr_set_output_scales(*attr, 1, 0, &alpha);
+  s = dl.primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+  if (!s && alpha != 1.0f) s = dl.primitive_attr_set_output_scales(*attr, 1, 0, &alpha);
   if (!s && sum != 0.0f) {
     dnnl_post_ops_t po;
-    s = dnnl_post_ops_create(&po);
+    s = dl.post_ops_create(&po);
     if (!s) {
-      s = dnnl_post_ops_append_sum(po, sum);
-      if (!s) s = dnnl_primitive_attr_set_post_ops(*attr, po);
-      dnnl_post_ops_destroy(po);
+      s = dl.post_ops_append_sum(po, sum);
+      if (!s) s = dl.primitive_attr_set_post_ops(*attr, po);
+      dl.post_ops_destroy(po);
     }
   }
-  if (s) dnnl_primitive_attr_destroy(*attr);
+  if (s) dl.primitive_attr_destroy(*attr);
   return s;
 }
 
@@ -112,19 +194,19 @@ static dnnl_status_t attr_new(dnnl_primitive_attr_t *attr, float alpha, float su
 static dnnl_status_t prim_from_pd(prim *out, dnnl_primitive_desc_t pd, bool reorder) {
   const dnnl_memory_desc_t *md;
   if (reorder) {
-    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0))) out->src = *md;
-    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) out->dst = *md;
+    if ((md = dl.primitive_desc_query_md(pd, dnnl_query_src_md, 0))) out->src = *md;
+    if ((md = dl.primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) out->dst = *md;
   } else {
-    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0))) out->src = *md;
-    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0))) out->wei = *md;
-    if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) out->dst = *md;
+    if ((md = dl.primitive_desc_query_md(pd, dnnl_query_src_md, 0))) out->src = *md;
+    if ((md = dl.primitive_desc_query_md(pd, dnnl_query_weights_md, 0))) out->wei = *md;
+    if ((md = dl.primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) out->dst = *md;
   }
-  if ((md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0))) out->scratch = *md;
+  if ((md = dl.primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0))) out->scratch = *md;
   const char *impl = NULL;
-  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl) impl = "?";
+  if (dl.primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl) impl = "?";
   snprintf(out->impl, sizeof out->impl, "%s", impl);
-  dnnl_status_t s = dnnl_primitive_create(&out->p, pd);
-  dnnl_primitive_desc_destroy(pd);
+  dnnl_status_t s = dl.primitive_create(&out->p, pd);
+  dl.primitive_desc_destroy(pd);
   return s;
 }
 
@@ -135,13 +217,13 @@ static dnnl_status_t matmul_new(prim *out, const dnnl_memory_desc_t *src,
                                 const dnnl_memory_desc_t *dst, float alpha, float sum) {
   memset(out, 0, sizeof *out);
   dnnl_matmul_desc_t desc;
-  dnnl_status_t s = dnnl_matmul_desc_init(&desc, src, wei, bias, dst);
+  dnnl_status_t s = dl.matmul_desc_init(&desc, src, wei, bias, dst);
   if (s) return s;
   dnnl_primitive_attr_t attr;
   if ((s = attr_new(&attr, alpha, sum))) return s;
   dnnl_primitive_desc_t pd;
-  s = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
-  dnnl_primitive_attr_destroy(attr);
+  s = dl.primitive_desc_create(&pd, &desc, attr, engine, NULL);
+  dl.primitive_attr_destroy(attr);
   if (s) return s;
   return prim_from_pd(out, pd, false);
 }
@@ -153,8 +235,8 @@ static dnnl_status_t reorder_new(prim *out, const dnnl_memory_desc_t *from,
   dnnl_status_t s = attr_new(&attr, 1.0f, 0.0f);
   if (s) return s;
   dnnl_primitive_desc_t pd;
-  s = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr);
-  dnnl_primitive_attr_destroy(attr);
+  s = dl.reorder_primitive_desc_create(&pd, from, engine, to, engine, attr);
+  dl.primitive_attr_destroy(attr);
   if (s) return s;
   return prim_from_pd(out, pd, true);
 }
@@ -166,22 +248,22 @@ static dnnl_status_t run(const prim *p, int n, const int *ids, const dnnl_memory
   dnnl_exec_arg_t args[6];
   dnnl_memory_t mem[6] = {0};
   dnnl_stream_t stream = NULL;
-  dnnl_status_t s = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+  dnnl_status_t s = dl.stream_create(&stream, engine, dnnl_stream_default_flags);
   int used = 0;
   for (int i = 0; i < n && !s; i++, used++) {
-    s = dnnl_memory_create(&mem[i], mds[i], engine, ptrs[i]);
+    s = dl.memory_create(&mem[i], mds[i], engine, ptrs[i]);
     args[i] = (dnnl_exec_arg_t){ids[i], mem[i]};
   }
-  if (!s && dnnl_memory_desc_get_size(&p->scratch)) {
-    s = dnnl_memory_create(&mem[used], &p->scratch, engine, scratch);
+  if (!s && dl.memory_desc_get_size(&p->scratch)) {
+    s = dl.memory_create(&mem[used], &p->scratch, engine, scratch);
     args[used] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem[used]};
     used++;
   }
-  if (!s) s = dnnl_primitive_execute(p->p, stream, used, args);
-  if (!s) s = dnnl_stream_wait(stream);
+  if (!s) s = dl.primitive_execute(p->p, stream, used, args);
+  if (!s) s = dl.stream_wait(stream);
   for (int i = 0; i < used; i++)
-    if (mem[i]) dnnl_memory_destroy(mem[i]);
-  if (stream) dnnl_stream_destroy(stream);
+    if (mem[i]) dl.memory_destroy(mem[i]);
+  if (stream) dl.stream_destroy(stream);
   return s;
 }
 
@@ -189,16 +271,21 @@ static dif_status fail(dif_error *err, dnnl_status_t s, const char *what) {
   const dif_status st = s == dnnl_out_of_memory   ? DIF_ERR_OUT_OF_MEMORY
                         : s == dnnl_unimplemented ? DIF_ERR_UNSUPPORTED
                                                   : DIF_ERR_INTERNAL;
-  return dif_fail(err, st, "onednn: %s: %s", what, dnnl_status2str(s));
+  return dif_fail(err, st, "onednn: %s: %s", what, dl.status2str(s));
 }
 
 static void init(void) {
-  engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+  if (!dl_open()) {
+    engine_status = dnnl_runtime_error;
+    snprintf(bf16_why, sizeof bf16_why, "oneDNN is not available: %s", dl_error);
+    return;
+  }
+  engine_status = dl.engine_create(&engine, dnnl_cpu, 0);
   char cpu[160];
   dif_cpu_describe(cpu, sizeof cpu);
   if (engine_status) {
     snprintf(bf16_why, sizeof bf16_why, "oneDNN could not start (%s)",
-             dnnl_status2str(engine_status));
+             dl.status2str(engine_status));
     return;
   }
   /* Does a bf16 matmul exist here, and not only oneDNN's reference code? */
@@ -227,7 +314,7 @@ static bool on_native(dif_dtype math) {
   if (math == DIF_DTYPE_F32) return true;
   if (math != DIF_DTYPE_BF16) return false;
   pthread_once(&once, init);
-  const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(),
+  const unsigned isa = (unsigned)dl.get_effective_cpu_isa(),
                  want = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
   return !engine_status && bf16_ok && (isa & want) == want;
 }
@@ -294,8 +381,15 @@ typedef struct on_packed {
   lin_entry cache[LINEAR_CACHE];
 } on_packed;
 
+/* oneDNN loaded and started (the first call loads it), else why not. */
+static dif_status ready(dif_error *err) {
+  pthread_once(&once, init);
+  return engine_status ? dif_fail(err, DIF_ERR_UNSUPPORTED, "onednn: %s", bf16_why) : DIF_OK;
+}
+
 static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t n, int64_t k,
                           int64_t m_hint, dif_packed **out, dif_error *err) {
+  if (ready(err)) return DIF_ERR_UNSUPPORTED;
   const int64_t m = m_hint > 0 ? m_hint : PACK_M_DEFAULT;
   const dnnl_data_type_t dt = dt_of(math);
   dnnl_memory_desc_t x_md, w_any, y_md, w_src;
@@ -308,7 +402,7 @@ static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t 
   prim_destroy(&probe);
 
   on_packed *p = calloc(1, sizeof *p);
-  const size_t bytes = dnnl_memory_desc_get_size(&probe.wei);
+  const size_t bytes = dl.memory_desc_get_size(&probe.wei);
   const size_t count = (size_t)n * (size_t)k;
   float *wide = src == DIF_DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
   if (p) p->data = aligned_alloc(64, round64(bytes));
@@ -327,8 +421,8 @@ static dif_status on_pack(dif_dtype math, dif_dtype src, const void *w, int64_t 
   scratch sc = {0};
   void *pad = NULL;
   if (!s) {
-    pad = scratch_get(&sc, NULL, dnnl_memory_desc_get_size(&cvt.scratch), err);
-    if (dnnl_memory_desc_get_size(&cvt.scratch) && !pad) s = dnnl_out_of_memory;
+    pad = scratch_get(&sc, NULL, dl.memory_desc_get_size(&cvt.scratch), err);
+    if (dl.memory_desc_get_size(&cvt.scratch) && !pad) s = dnnl_out_of_memory;
   }
   if (!s) {
     const int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
@@ -413,16 +507,17 @@ static dif_status on_linear(const dif_kctx *k, const dif_packed *w, const float 
                             int64_t m, const float *b, bool acc, float *y, bool y_cf,
                             dif_error *err) {
   on_packed *p = (on_packed *)(uintptr_t)w; /* only its cache changes, under its lock */
+  follow_threads(k);
   const lin_entry *e;
   lin_entry tmp = {0};
   dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, &e, &tmp);
   if (s) return fail(err, s, "making a linear product");
   const bool cvt = e->cvt.p != NULL;
-  const size_t xb_bytes = cvt ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
+  const size_t xb_bytes = cvt ? round64(dl.memory_desc_get_size(&e->mm.src)) : 0;
   const size_t yt_bytes = y_cf ? round64((size_t)m * (size_t)w->n * sizeof(float)) : 0;
-  size_t pad_bytes = round64(dnnl_memory_desc_get_size(&e->mm.scratch));
-  if (cvt && dnnl_memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
-    pad_bytes = round64(dnnl_memory_desc_get_size(&e->cvt.scratch));
+  size_t pad_bytes = round64(dl.memory_desc_get_size(&e->mm.scratch));
+  if (cvt && dl.memory_desc_get_size(&e->cvt.scratch) > pad_bytes)
+    pad_bytes = round64(dl.memory_desc_get_size(&e->cvt.scratch));
   scratch sc;
   char *mem = scratch_get(&sc, k, xb_bytes + yt_bytes + pad_bytes, err);
   if (xb_bytes + yt_bytes + pad_bytes && !mem) {
@@ -532,6 +627,8 @@ static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, boo
                             int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                             int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                             int64_t ldc, dif_error *err) {
+  if (ready(err)) return DIF_ERR_UNSUPPORTED;
+  follow_threads(k);
   const mm_key key = {math, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta};
   const mm_entry *e = NULL;
   mm_entry tmp;
@@ -554,12 +651,12 @@ static dif_status on_matmul(const dif_kctx *k, dif_dtype math, bool trans_a, boo
   if (s) return fail(err, s, "making a matmul");
 
   const bool bf16 = math == DIF_DTYPE_BF16;
-  const size_t ab = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.src)) : 0;
-  const size_t bb = bf16 ? round64(dnnl_memory_desc_get_size(&e->mm.wei)) : 0;
-  size_t pad_bytes = round64(dnnl_memory_desc_get_size(&e->mm.scratch));
+  const size_t ab = bf16 ? round64(dl.memory_desc_get_size(&e->mm.src)) : 0;
+  const size_t bb = bf16 ? round64(dl.memory_desc_get_size(&e->mm.wei)) : 0;
+  size_t pad_bytes = round64(dl.memory_desc_get_size(&e->mm.scratch));
   if (bf16) {
-    const size_t pa = dnnl_memory_desc_get_size(&e->cvt_a.scratch),
-                 pb = dnnl_memory_desc_get_size(&e->cvt_b.scratch);
+    const size_t pa = dl.memory_desc_get_size(&e->cvt_a.scratch),
+                 pb = dl.memory_desc_get_size(&e->cvt_b.scratch);
     if (round64(pa) > pad_bytes) pad_bytes = round64(pa);
     if (round64(pb) > pad_bytes) pad_bytes = round64(pb);
   }
