@@ -126,29 +126,5 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
 }
 
 int golden_kind_pipelines(golden *g, const char *dir) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/index.json", dir);
-  json_error_t je;
-  json_t *index = json_load_file(path, 0, &je);
-  json_t *runs = json_object_get(index, "runs");
-  if (!json_is_array(runs)) {
-    golden_fail(g, "pipelines", "%s: no runs[] (%s)", path, index ? "missing" : je.text);
-    json_decref(index);
-    return 0;
-  }
-  size_t i, n = 0;
-  json_t *run;
-  json_array_foreach(runs, i, run) {
-    const char *file = pipeline_str(run, "file"), *pipeline = pipeline_str(run, "pipeline");
-    if (!file || !pipeline) {
-      golden_fail(g, "pipelines", "index.json run %zu lacks file or pipeline", i);
-      continue;
-    }
-    dif__safetensors *st = golden_open_case(g, dir, file);
-    if (st) run_case(g, dir, file, pipeline, st);
-    dif__st_close(st);
-    n++;
-  }
-  json_decref(index);
-  return (int)n;
+  return pipeline_each_run(g, dir, "pipelines", NULL, run_case);
 }

@@ -28,7 +28,9 @@ static int check_low_res_ref(golden *g, const char *name, json_t *set, const cha
   return 1;
 }
 
-static void run_case(golden *g, const char *dir, const char *name, const dif__safetensors *st) {
+static void run_case(golden *g, const char *dir, const char *name, const char *pipeline,
+                     const dif__safetensors *st) {
+  (void)pipeline; /* pipeline_each_run checked it */
   const char *settings = dif__st_metadata(st, "settings");
   json_error_t je;
   json_t *set = settings ? json_loads(settings, 0, &je) : NULL;
@@ -100,30 +102,5 @@ static void run_case(golden *g, const char *dir, const char *name, const dif__sa
 }
 
 int golden_kind_upscale(golden *g, const char *dir) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/index.json", dir);
-  json_error_t je;
-  json_t *index = json_load_file(path, 0, &je);
-  json_t *runs = json_object_get(index, "runs");
-  if (!json_is_array(runs)) {
-    golden_fail(g, "upscale", "%s: no runs[] (%s)", path, index ? "missing" : je.text);
-    json_decref(index);
-    return 0;
-  }
-  size_t i, n = 0;
-  json_t *run;
-  json_array_foreach(runs, i, run) {
-    const char *file = pipeline_str(run, "file"), *pipeline = pipeline_str(run, "pipeline");
-    if (!file || !pipeline || strcmp(pipeline, "StableDiffusionUpscalePipeline") != 0) {
-      golden_fail(g, "upscale",
-                  "index.json run %zu: no file, or not StableDiffusionUpscalePipeline", i);
-      continue;
-    }
-    dif__safetensors *st = golden_open_case(g, dir, file);
-    if (st) run_case(g, dir, file, st);
-    dif__st_close(st);
-    n++;
-  }
-  json_decref(index);
-  return (int)n;
+  return pipeline_each_run(g, dir, "upscale", "StableDiffusionUpscalePipeline", run_case);
 }

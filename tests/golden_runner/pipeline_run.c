@@ -158,3 +158,33 @@ dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif__con
   if (json_is_object(ov) && json_object_size(ov)) *overrides = json_dumps(ov, JSON_COMPACT);
   return s;
 }
+
+int pipeline_each_run(golden *g, const char *dir, const char *kind, const char *want,
+                      pipeline_case_fn fn) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/index.json", dir);
+  json_error_t je;
+  json_t *index = json_load_file(path, 0, &je);
+  json_t *runs = json_object_get(index, "runs");
+  if (!json_is_array(runs)) {
+    golden_fail(g, kind, "%s: no runs[] (%s)", path, index ? "missing" : je.text);
+    json_decref(index);
+    return 0;
+  }
+  size_t i, n = 0;
+  json_t *run;
+  json_array_foreach(runs, i, run) {
+    const char *file = pipeline_str(run, "file"), *pipeline = pipeline_str(run, "pipeline");
+    if (!file || !pipeline || (want && strcmp(pipeline, want) != 0)) {
+      golden_fail(g, kind, "index.json run %zu: no file, or a pipeline other than %s", i,
+                  want ? want : "one named");
+      continue;
+    }
+    dif__safetensors *st = golden_open_case(g, dir, file);
+    if (st) fn(g, dir, file, pipeline, st);
+    dif__st_close(st);
+    n++;
+  }
+  json_decref(index);
+  return (int)n;
+}

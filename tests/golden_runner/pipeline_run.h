@@ -1,4 +1,4 @@
-/* pipeline_run.h — what the whole-pipeline kinds (pipelines, inpaint)
+/* pipeline_run.h — what the whole-pipeline kinds (pipelines, inpaint, upscale)
  * share: comparing every tensor a dif__generate run traces with the case's
  * tensor of that name at the pipeline tolerances, the case's scheduler
  * reference, and the check that every recorded tensor was produced. */
@@ -30,6 +30,15 @@ void pipeline_finish(run_ctx *rc, const char *const *skip, int n_skip);
  * NULL), *cfg (loaded, or NULL), *overrides (JSON text, or NULL; free). */
 dif_status pipeline_scheduler(golden *g, json_t *set, const char **cls, dif__config **cfg,
                               char **overrides, dif__error *err);
+
+/* Runs fn on every case listed in dir/index.json's runs[] ({file,
+ * pipeline}; want non-NULL: the pipeline every run must name), the case
+ * file opened; failures are the kind's (named kind). Returns the number of
+ * runs, 0 when index.json has none (the runner then fails the kind). */
+typedef void (*pipeline_case_fn)(golden *g, const char *dir, const char *file, const char *pipeline,
+                                 const dif__safetensors *st);
+int pipeline_each_run(golden *g, const char *dir, const char *kind, const char *want,
+                      pipeline_case_fn fn);
 
 const char *pipeline_str(json_t *o, const char *key);
 double pipeline_num(json_t *o, const char *key, double dflt);
