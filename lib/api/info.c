@@ -18,6 +18,49 @@ static json_t *text_encoder(const dif__clip_text *t) {
                    (json_int_t)t->projection_dim);
 }
 
+/* "files": the weight files with sizes and fingerprints; "loras": the
+ * LoRAs merged at load, in order. */
+static void add_files(json_t *o, const dif_context *ctx) {
+  json_t *files = json_array();
+  for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
+    const char *path;
+    uint64_t size, h;
+    dif_context_model_file(ctx, i, &path, &size, &h);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    json_array_append_new(
+        files, json_pack("{s:s, s:I, s:s}", "file", path, "bytes", (json_int_t)size, "xxh3", hex));
+  }
+  json_object_set_new(o, "files", files);
+  json_t *loras = json_array(); /* merged at load, in order */
+  for (int i = 0; i < ctx->n_loras; i++)
+    json_array_append_new(
+        loras, json_pack("{s:s, s:f, s:o}", "file", ctx->loras[i].path, "weight",
+                         (double)ctx->loras[i].weight, "xxh3",
+                         json_sprintf("%016llx", (unsigned long long)ctx->loras[i].xxh3)));
+  json_object_set_new(o, "loras", loras);
+}
+
+/* What runs the products: threads, precision as set and in effect, backend,
+ * ISA, CPU. */
+static void add_products(json_t *o, const dif_context *ctx) {
+  json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
+  json_object_set_new(o, "threads", json_integer(ctx->threads));
+  json_object_set_new(o, "blas_threads", json_integer(dif__blas_threads()));
+  json_object_set_new(
+      o, "precision",
+      json_string(dif_precision_name(ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT)));
+  json_object_set_new(o, "precision_setting", json_string(dif_precision_name(ctx->precision)));
+  const dif__backend *fb = dif__fast_backend(ctx->fast);
+  json_object_set_new(o, "gemm_backend", json_string(fb ? fb->name : "openblas"));
+  json_object_set_new(o, "isa", json_string(fb ? fb->isa() : dif_blas_core()));
+  char cpu[160];
+  dif__cpu_describe(cpu, sizeof cpu);
+  json_object_set_new(o, "cpu", json_string(cpu));
+  const char *note = dif__blas_note();
+  json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
+}
+
 char *dif__ctx_describe(const dif_context *ctx) {
   const dif__models *m = &ctx->models;
   json_t *o = json_object();
@@ -81,40 +124,8 @@ char *dif__ctx_describe(const dif_context *ctx) {
     json_object_set_new(p, "text_encoder", text_encoder(&m->prior_text_encoder));
     json_object_set_new(o, "prior_model", p);
   }
-  json_t *files = json_array();
-  for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
-    const char *path;
-    uint64_t size, h;
-    dif_context_model_file(ctx, i, &path, &size, &h);
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-    json_array_append_new(
-        files, json_pack("{s:s, s:I, s:s}", "file", path, "bytes", (json_int_t)size, "xxh3", hex));
-  }
-  json_object_set_new(o, "files", files);
-  json_t *loras = json_array(); /* merged at load, in order */
-  for (int i = 0; i < ctx->n_loras; i++)
-    json_array_append_new(
-        loras, json_pack("{s:s, s:f, s:o}", "file", ctx->loras[i].path, "weight",
-                         (double)ctx->loras[i].weight, "xxh3",
-                         json_sprintf("%016llx", (unsigned long long)ctx->loras[i].xxh3)));
-  json_object_set_new(o, "loras", loras);
-  json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
-  json_object_set_new(o, "threads", json_integer(ctx->threads));
-  json_object_set_new(o, "blas_threads", json_integer(dif__blas_threads()));
-  /* what runs the products: precision as set and in effect, backend, ISA */
-  json_object_set_new(
-      o, "precision",
-      json_string(dif_precision_name(ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT)));
-  json_object_set_new(o, "precision_setting", json_string(dif_precision_name(ctx->precision)));
-  const dif__backend *fb = dif__fast_backend(ctx->fast);
-  json_object_set_new(o, "gemm_backend", json_string(fb ? fb->name : "openblas"));
-  json_object_set_new(o, "isa", json_string(fb ? fb->isa() : dif_blas_core()));
-  char cpu[160];
-  dif__cpu_describe(cpu, sizeof cpu);
-  json_object_set_new(o, "cpu", json_string(cpu));
-  const char *note = dif__blas_note();
-  json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
+  add_files(o, ctx);
+  add_products(o, ctx);
   char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
   json_decref(o);
   return text;

@@ -177,6 +177,94 @@ static bool upscaler_folder(const dif__model_folder *f) {
   return p && strcmp(p, "StableDiffusionUpscalePipeline") == 0;
 }
 
+/* The UNet's input and output channels against the VAE's latents (an
+ * inpainting UNet takes latents + mask + masked-image latents; the x4
+ * upscaler its low-res image and noise-level labels). */
+static dif_status check_unet_io(loader *L, dif__model_folder *f, const char *dir) {
+  dif__models *m = L->m;
+  dif__error *err = L->err;
+  dif_status s = DIF_OK;
+  /* in: the latents, or for an inpainting UNet latents + mask + masked-image latents */
+  int64_t Lc = m->vae.latent_ch;
+  if (upscaler_folder(f)) {
+    s = load_upscaler(L, f);
+  } else if (m->unet.n_class_embeds) {
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "%s/unet: num_class_embeds %lld: libdif feeds integer class labels only to "
+                     "the x4 upscaler (a StableDiffusionUpscalePipeline folder)",
+                     dir, (long long)m->unet.n_class_embeds);
+  } else if ((m->unet.in_ch != Lc && m->unet.in_ch != 2 * Lc + 1) || m->unet.out_ch != Lc)
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: the VAE has %lld latent channels but the UNet takes %lld (expected %lld, "
+                     "or %lld for an inpainting UNet) and gives %lld",
+                     dir, (long long)Lc, (long long)m->unet.in_ch, (long long)Lc,
+                     (long long)(2 * Lc + 1), (long long)m->unet.out_ch);
+  return s;
+}
+
+static dif_status load_scheduler_part(loader *L, dif__model_folder *f, const char *dir) {
+  dif__models *m = L->m;
+  dif__error *err = L->err;
+  dif_status s;
+  report(L, "scheduler");
+  if ((s = dif__model_folder_config(f, "scheduler", "scheduler_config.json", NULL,
+                                    &m->scheduler_cfg, err)) ||
+      (s = dif__config_str(m->scheduler_cfg, "_class_name", &m->scheduler_class, err)))
+    return s;
+  if ((s = dif__scheduler_check_name(m->scheduler_class, err))) {
+    dif__error_prefix(err, "%s/scheduler", dir);
+    return s;
+  }
+  if ((s = check_scheduler(m->scheduler_class, m->scheduler_cfg, err))) return s;
+  return DIF_OK;
+}
+
+/* unCLIP's image normalizer and noising scheduler; the image encoder and
+ * its feature extractor when the folder has them. */
+static dif_status load_image_parts(loader *L, dif__model_folder *f) {
+  dif__models *m = L->m;
+  dif__error *err = L->err;
+  char path[4096];
+  dif_status s;
+  report(L, "image_normalizer");
+  if (m->family == DIF__FAMILY_UNCLIP) {
+    if ((s = component_dir(f, "image_normalizer", path, sizeof path, err)) ||
+        (s = dif__image_normalizer_load(path, &m->normalizer, err)))
+      return s;
+    dif__model_folder_record(f, "image_normalizer", m->normalizer.weights);
+    m->has_normalizer = true;
+    if ((s = component_dir(f, "image_noising_scheduler", path, sizeof path, err)) ||
+        (s = dif__scheduler_load("DDPMScheduler", path, NULL, &m->noising, err)))
+      return s;
+  }
+  if (dif__model_folder_has(f, "image_encoder")) {
+    report(L, "image_encoder");
+    if ((s = component_dir(f, "image_encoder", path, sizeof path, err)) ||
+        (s = dif__clip_vision_load(path, &m->image_encoder, err)))
+      return s;
+    dif__model_folder_record(f, "image_encoder", m->image_encoder.weights);
+    report(L, "feature_extractor");
+    if ((s = component_dir(f, "feature_extractor", path, sizeof path, err)) ||
+        (s = dif__clip_preprocess_load(path, &m->feature_extractor, err)))
+      return s;
+    m->has_image_encoder = true;
+  }
+  return DIF_OK;
+}
+
+/* The model's defaults: its size and family, then its dif_defaults.json. */
+static dif_status load_defaults(dif__models *m, dif__model_folder *f, dif__error *err) {
+  /* sample_size <= 4096 (unet_config.c) and the VAE factor <= 32: no overflow */
+  dif__defaults_init(&m->defaults, m->unet.sample_size * dif__vae_scale(&m->vae),
+                     m->family == DIF__FAMILY_UNCLIP);
+  m->defaults.max_noise_level = dif__models_max_noise_level(m);
+  if (m->low_res) { /* StableDiffusionUpscalePipeline.__call__'s defaults */
+    m->defaults.noise_level = 20;
+    m->defaults.guidance = 9.0f;
+  }
+  return dif__defaults_load(&m->defaults, dif__model_folder_dir(f), err);
+}
+
 static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   dif__models *m = L->m;
   dif__error *err = L->err;
@@ -214,55 +302,10 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
       (s = dif__vae_load(path, &m->vae, err)))
     return s;
   dif__model_folder_record(f, "vae", m->vae.weights);
-  /* in: the latents, or for an inpainting UNet latents + mask + masked-image latents */
-  int64_t Lc = m->vae.latent_ch;
-  if (upscaler_folder(f)) {
-    if ((s = load_upscaler(L, f))) return s;
-  } else if (m->unet.n_class_embeds) {
-    return dif__fail(err, DIF_ERR_UNSUPPORTED,
-                     "%s/unet: num_class_embeds %lld: libdif feeds integer class labels only to "
-                     "the x4 upscaler (a StableDiffusionUpscalePipeline folder)",
-                     dir, (long long)m->unet.n_class_embeds);
-  } else if ((m->unet.in_ch != Lc && m->unet.in_ch != 2 * Lc + 1) || m->unet.out_ch != Lc)
-    return dif__fail(err, DIF_ERR_BAD_MODEL,
-                     "%s: the VAE has %lld latent channels but the UNet takes %lld (expected %lld, "
-                     "or %lld for an inpainting UNet) and gives %lld",
-                     dir, (long long)Lc, (long long)m->unet.in_ch, (long long)Lc,
-                     (long long)(2 * Lc + 1), (long long)m->unet.out_ch);
-  report(L, "scheduler");
-  if ((s = dif__model_folder_config(f, "scheduler", "scheduler_config.json", NULL,
-                                    &m->scheduler_cfg, err)) ||
-      (s = dif__config_str(m->scheduler_cfg, "_class_name", &m->scheduler_class, err)))
-    return s;
-  if ((s = dif__scheduler_check_name(m->scheduler_class, err))) {
-    dif__error_prefix(err, "%s/scheduler", dir);
-    return s;
-  }
-  if ((s = check_scheduler(m->scheduler_class, m->scheduler_cfg, err))) return s;
+  if ((s = check_unet_io(L, f, dir))) return s;
+  if ((s = load_scheduler_part(L, f, dir))) return s;
   m->family = m->unet.class_in ? DIF__FAMILY_UNCLIP : DIF__FAMILY_SD;
-  report(L, "image_normalizer");
-  if (m->family == DIF__FAMILY_UNCLIP) {
-    if ((s = component_dir(f, "image_normalizer", path, sizeof path, err)) ||
-        (s = dif__image_normalizer_load(path, &m->normalizer, err)))
-      return s;
-    dif__model_folder_record(f, "image_normalizer", m->normalizer.weights);
-    m->has_normalizer = true;
-    if ((s = component_dir(f, "image_noising_scheduler", path, sizeof path, err)) ||
-        (s = dif__scheduler_load("DDPMScheduler", path, NULL, &m->noising, err)))
-      return s;
-  }
-  if (dif__model_folder_has(f, "image_encoder")) {
-    report(L, "image_encoder");
-    if ((s = component_dir(f, "image_encoder", path, sizeof path, err)) ||
-        (s = dif__clip_vision_load(path, &m->image_encoder, err)))
-      return s;
-    dif__model_folder_record(f, "image_encoder", m->image_encoder.weights);
-    report(L, "feature_extractor");
-    if ((s = component_dir(f, "feature_extractor", path, sizeof path, err)) ||
-        (s = dif__clip_preprocess_load(path, &m->feature_extractor, err)))
-      return s;
-    m->has_image_encoder = true;
-  }
+  if ((s = load_image_parts(L, f))) return s;
   if (prior_dir) {
     if ((s = dif__model_folder_open(prior_dir, &m->prior_folder, err)) ||
         (s = check_prior_folder(m->prior_folder, err)) || (s = load_prior(L, m->prior_folder)))
@@ -273,15 +316,7 @@ static dif_status load(loader *L, const char *dir, const char *prior_dir) {
   if ((m->family == DIF__FAMILY_UNCLIP || m->text_encoder.enc.hidden != m->unet.ctx_dim) &&
       (s = check_dims(m, err)))
     return s;
-  /* sample_size <= 4096 (unet_config.c) and the VAE factor <= 32: no overflow */
-  dif__defaults_init(&m->defaults, m->unet.sample_size * dif__vae_scale(&m->vae),
-                     m->family == DIF__FAMILY_UNCLIP);
-  m->defaults.max_noise_level = dif__models_max_noise_level(m);
-  if (m->low_res) { /* StableDiffusionUpscalePipeline.__call__'s defaults */
-    m->defaults.noise_level = 20;
-    m->defaults.guidance = 9.0f;
-  }
-  return dif__defaults_load(&m->defaults, dif__model_folder_dir(f), err);
+  return load_defaults(m, f, err);
 }
 
 dif_status dif__models_load(dif__models *m, const char *dir, const char *prior_dir,
