@@ -13,7 +13,9 @@
  *     (down_blocks_0_attentions_0_…_attn1_to_q). The module is the one
  *     tensor "<module>.weight" of the component whose name, dots as
  *     underscores, is that: exactly the module diffusers' replacement chain
- *     arrives at for these names. alpha defaults to the rank.
+ *     arrives at for these names (when two weights of the component share
+ *     that form, a module naming it is refused, not guessed). alpha
+ *     defaults to the rank.
  *   - diffusers: unet.<module>.lora.{down,up}.weight and
  *     text_encoder.<module>.lora_linear_layer.{down,up}.weight (what v0.26.3
  *     writes and reads without peft), and PEFT's <component>.<module>.

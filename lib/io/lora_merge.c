@@ -27,6 +27,8 @@ typedef struct merge {
   size_t n_pairs;
 } merge;
 
+#define KOHYA_AMBIGUOUS (-1)
+
 /* The kohya form of every float weight of 2 or 4 dimensions in the target. */
 static dif_status index_kohya(merge *g, dif__error *err) {
   size_t n = dif__st_count(g->st);
@@ -40,7 +42,11 @@ static dif_status index_kohya(merge *g, dif__error *err) {
       continue;
     memcpy(k, e->name, len - 7);
     for (size_t j = 0; j < len - 7; j++) k[j] = k[j] == '.' ? '_' : e->name[j];
-    s = dif__strmap_put(g->kohya, k, len - 7, (int32_t)i, NULL, err);
+    int existed = 0;
+    s = dif__strmap_put(g->kohya, k, len - 7, (int32_t)i, &existed, err);
+    /* two weights with the same kohya form (they differ only in '.' against
+     * '_'): a kohya name for it is ambiguous, refused when a LoRA uses it */
+    if (!s && existed) s = dif__strmap_put(g->kohya, k, len - 7, KOHYA_AMBIGUOUS, NULL, err);
   }
   return s;
 }
@@ -48,12 +54,16 @@ static dif_status index_kohya(merge *g, dif__error *err) {
 /* The target entry of module m, or a message naming the LoRA tensor. */
 static dif_status resolve(merge *g, const dif__lora *l, const dif__lora_module *m,
                           const dif__st_entry **out, dif__error *err) {
-  int32_t idx;
+  int32_t idx = -2; /* not found */
   char name[272];
   *out = NULL;
   if (m->kohya) {
-    if (dif__strmap_get(g->kohya, m->name, strlen(m->name), &idx))
-      *out = dif__st_entry_at(g->st, (size_t)idx);
+    if (dif__strmap_get(g->kohya, m->name, strlen(m->name), &idx) && idx == KOHYA_AMBIGUOUS)
+      return dif__fail(err, DIF_ERR_BAD_MODEL,
+                       "%s: LoRA tensor '%s' names %s, which fits more than one weight of %s "
+                       "(their names differ only in '.' against '_'): refused rather than guessed",
+                       l->path, m->down_key, m->name, dif__st_path(g->st));
+    if (idx >= 0) *out = dif__st_entry_at(g->st, (size_t)idx);
   } else {
     snprintf(name, sizeof name, "%s.weight", m->name);
     *out = dif__st_find(g->st, name);

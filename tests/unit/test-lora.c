@@ -131,6 +131,47 @@ TEST(merge_values) {
   dif__lora_close(lb);
 }
 
+/* Two weights whose kohya forms are the same ("a.b_c" and "a_b.c" are both
+ * a_b_c): a kohya module of that name is refused, not merged into one of
+ * them; a module with a unique name beside it merges (and nothing is
+ * merged when the ambiguous one is in the same file). */
+TEST(kohya_name_ambiguous) {
+  const float w[4] = {1, 2, 3, 4}, down[2] = {1, 1}, up[2] = {1, 1};
+  spec model[] = {{"a.b_c.weight", "F32", 2, {2, 2}, w},
+                  {"a_b.c.weight", "F32", 2, {2, 2}, w},
+                  {"x.y.weight", "F32", 2, {2, 2}, w}};
+  const char *mpath = write_st("ambiguous-model.safetensors", model, 3);
+  spec amb[] = {{"lora_unet_a_b_c.lora_down.weight", "F32", 2, {1, 2}, down},
+                {"lora_unet_a_b_c.lora_up.weight", "F32", 2, {2, 1}, up},
+                {"lora_unet_x_y.lora_down.weight", "F32", 2, {1, 2}, down},
+                {"lora_unet_x_y.lora_up.weight", "F32", 2, {2, 1}, up}};
+  spec unique[] = {{"lora_unet_x_y.lora_down.weight", "F32", 2, {1, 2}, down},
+                   {"lora_unet_x_y.lora_up.weight", "F32", 2, {2, 1}, up}};
+  dif__error err = {0};
+  dif__lora *la = NULL, *lu = NULL;
+  dif__safetensors *st = NULL;
+  CHECK_STATUS(dif__lora_open(write_st("ambiguous.safetensors", amb, 4), &la, &err), DIF_OK,
+               err.msg, "");
+  CHECK_STATUS(dif__lora_open(write_st("unique.safetensors", unique, 2), &lu, &err), DIF_OK,
+               err.msg, "");
+  CHECK_STATUS(dif__st_open(mpath, &st, &err), DIF_OK, err.msg, "");
+  if (!la || !lu || !st) return;
+  dif__lora_use use = {la, 1.0f};
+  CHECK_STATUS(dif__lora_apply(&use, 1, DIF__LORA_UNET, st, &err), DIF_ERR_BAD_MODEL, err.msg,
+               "fits more than one weight");
+  CHECK(strstr(err.msg, "lora_unet_a_b_c.lora_down.weight") != NULL);
+  dif__tensor t;
+  CHECK_STATUS(dif__st_get_f32(st, "x.y.weight", &t, &err), DIF_OK, err.msg, "");
+  CHECK(memcmp(t.data, w, sizeof w) == 0); /* all or nothing */
+  use.lora = lu;
+  CHECK_STATUS(dif__lora_apply(&use, 1, DIF__LORA_UNET, st, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__st_get_f32(st, "x.y.weight", &t, &err), DIF_OK, err.msg, "");
+  for (int i = 0; i < 4; i++) CHECK(t.data[i] == w[i] + 1.0f);
+  dif__st_close(st);
+  dif__lora_close(la);
+  dif__lora_close(lu);
+}
+
 static void refused(const char *file, const spec *s, int n, dif_status want, const char *msg) {
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
@@ -366,6 +407,7 @@ int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/dif-test-lora-XXXXXX");
   if (!mkdtemp(tmp)) return 1;
   RUN(merge_values);
+  RUN(kohya_name_ambiguous);
   RUN(bad_files);
   RUN(other_model);
   RUN(api);
