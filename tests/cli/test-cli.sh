@@ -595,6 +595,9 @@ sf=$tests/fixtures/models/single-file
   && "$dif" generate --from sf.png -m "$sf/tiny-sd.ldm.safetensors" --config "$m/tiny-sd" -q \
   -o sf2.png >/dev/null 2>>err.txt && cmp -s sf.png sf2.png \
   && ok "-m FILE --config DIR draws, --from reproduces it" || bad "-m FILE --config: $(cat err.txt)"
+"$dif" zoom sf.png --factor 2 -m "$sf/tiny-sd.ldm.safetensors" --config "$m/tiny-sd" --steps 2 \
+  -q -o sfz.png >/dev/null 2>err.txt && [ -s sfz.png ] \
+  && ok "an edit command takes -m FILE --config DIR" || bad "dif zoom -m FILE --config: $(cat err.txt)"
 printf 'PK\003\004' >v1-5-pruned-emaonly.ckpt
 "$dif" info v1-5-pruned-emaonly.ckpt >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q "v1-5-pruned-emaonly.ckpt is a PyTorch pickle checkpoint: loading one runs" err.txt \

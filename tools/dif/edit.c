@@ -18,7 +18,7 @@ typedef enum { VARY, ZOOM, PAN, UPSCALE } tool;
 typedef struct edit_opts {
   tool t;
   const char *cmd; /* "dif vary" */
-  const char *image, *prompt, *mask, *model, *prior, *out;
+  const char *image, *prompt, *mask, *model, *config, *prior, *out;
   float factor, amount, strength;
   int square, subtle, creative, direction, steps, quiet, verbose;
   int has_rect, rect[4]; /* --rect X,Y,W,H */
@@ -72,6 +72,7 @@ static void help(const edit_opts *o) {
   printf("  PROMPT           what to paint (default: the prompt of IMAGE's libdif record; for\n"
          "                   a picture without one, the picture itself on a Stable unCLIP model)\n"
          "  -m DIR           model folder (default: IMAGE's record's model, else %s)\n"
+         "  --config DIR     with -m FILE.safetensors: the diffusers folder of its configs\n"
          "  --prior DIR      a separate diffusion prior folder\n"
          "  -o FILE          output (.png, .jpg, .webp; default IMAGE-%s.png)\n"
          "  --strength S     0 < S <= 1: how much of the repainted part starts from noise\n"
@@ -126,10 +127,10 @@ static int parse_rect(edit_opts *o, const char *v) {
 static int option(edit_opts *o, int argc, char **argv, int *i) {
   const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
   char err[160];
-  static const char *const with_value[] = {"--mask",   "--rect",      "-m",       "--prior",
-                                           "-o",       "--strength",  "--steps",  "--seed",
-                                           "--factor", "--direction", "--amount", "--crop-padding",
-                                           NULL};
+  static const char *const with_value[] = {"--mask",         "--rect",   "-m",          "--prior",
+                                           "--config",       "-o",       "--strength",  "--steps",
+                                           "--seed",         "--factor", "--direction", "--amount",
+                                           "--crop-padding", NULL};
   int k = 0;
   while (with_value[k] && strcmp(a, with_value[k])) k++;
   if (!with_value[k]) return 0;
@@ -153,6 +154,8 @@ static int option(edit_opts *o, int argc, char **argv, int *i) {
     o->model = v;
   else if (!strcmp(a, "--prior"))
     o->prior = v;
+  else if (!strcmp(a, "--config"))
+    o->config = v;
   else if (!strcmp(a, "-o"))
     o->out = v;
   else if (!strcmp(a, "--strength")) {
@@ -373,7 +376,7 @@ static int run_edit(edit_opts *o, const char *record, const char *model) {
   dif_prompt *p = NULL;
   dif_sample *s = NULL;
   const char *what = NULL;
-  dif_context *ctx = cli_open(model, NULL, o->prior, 0, -1, NULL, NULL, o->verbose, NULL);
+  dif_context *ctx = cli_open(model, o->config, o->prior, 0, -1, NULL, NULL, o->verbose, NULL);
   if (!ctx) return 1;
   if ((rc = make_prompt(o, ctx, record, &p))) goto done;
   rc = 1;
