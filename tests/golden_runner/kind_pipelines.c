@@ -109,14 +109,7 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
       .trace = pipeline_on_trace,
       .trace_user = &rc,
   };
-  dif__result res = {0};
-  if (!s) s = dif__generate(&m, &k, &r, &res, &err);
-  if (s) golden_fail(g, name, "%s", err.msg);
-  /* every recorded tensor must have been produced (in.* are inputs) */
-  if (!s) pipeline_finish(&rc, NULL, 0);
-  for (int j = 0; j < rc.n_seen; j++) free(rc.seen[j]);
-  free(rc.seen);
-  dif__result_free(&res);
+  pipeline_generate(g, name, &m, &k, &r, &rc, s, &err);
   dif__arena_free(&arena);
   dif__image_free(&image);
   dif__config_free(scfg);

@@ -188,3 +188,15 @@ int pipeline_each_run(golden *g, const char *dir, const char *kind, const char *
   json_decref(index);
   return (int)n;
 }
+
+void pipeline_generate(golden *g, const char *name, const dif__models *m, const dif__kctx *k,
+                       const dif__request *r, run_ctx *rc, dif_status s, dif__error *err) {
+  dif__result res = {0};
+  if (!s) s = dif__generate(m, k, r, &res, err);
+  if (s) golden_fail(g, name, "%s", err->msg);
+  /* every recorded tensor must have been produced (in.* are inputs) */
+  if (!s) pipeline_finish(rc, NULL, 0);
+  for (int j = 0; j < rc->n_seen; j++) free(rc->seen[j]);
+  free(rc->seen);
+  dif__result_free(&res);
+}

@@ -9,6 +9,7 @@
 
 #include "golden.h"
 #include "io/config.h"
+#include "pipelines/generate.h"
 
 typedef struct run_ctx {
   golden *g;
@@ -25,6 +26,12 @@ void pipeline_on_trace(void *user, const char *name, const float *data, int64_t 
  * are inputs, and names starting with one of skip[n_skip] are left out),
  * then frees what rc holds. */
 void pipeline_finish(run_ctx *rc, const char *const *skip, int n_skip);
+
+/* Runs r on m (unless s is already a failure, which it reports), fails the
+ * case on an error, else checks that every recorded tensor was produced
+ * (pipeline_finish); frees rc's list of names. r traces into rc. */
+void pipeline_generate(golden *g, const char *name, const dif__models *m, const dif__kctx *k,
+                       const dif__request *r, run_ctx *rc, dif_status s, dif__error *err);
 
 /* The settings' "scheduler" reference {class, config, overrides}: *cls (or
  * NULL), *cfg (loaded, or NULL), *overrides (JSON text, or NULL; free). */
