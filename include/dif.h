@@ -369,6 +369,51 @@ DIF_API int dif_context_lora_count(const dif_context *ctx);
 DIF_API dif_status dif_context_lora(const dif_context *ctx, int i, const char **path, float *weight,
                                     uint64_t *xxh3);
 
+/* Adds a textual-inversion embedding: call it BEFORE dif_context_load, once
+ * per file (at most DIF_MAX_EMBEDDINGS). As diffusers v0.26.3's
+ * load_textual_inversion, its token goes into the (decoder's) tokenizer and
+ * its vectors become new rows of the text encoder's token-embedding table;
+ * for Stable unCLIP only the decoder's text encoder receives it (the
+ * prior's prompt is not converted, as in diffusers). Read: .safetensors
+ * files in the diffusers layout (one tensor named by its token, [dim] or
+ * [n, dim]) and AUTOMATIC1111's (one tensor "emb_params" [n, dim]; its token
+ * is the file's name without ".safetensors", as in AUTOMATIC1111 — diffusers
+ * itself would name it "emb_params"); values F32, F16 or BF16. token (may be
+ * NULL: the file's) overrides the file's token. An embedding of n > 1
+ * vectors adds the tokens "tok", "tok_1", … "tok_{n-1}", and each prompt
+ * and negative prompt has every occurrence of "tok" (written exactly so:
+ * str.replace) rewritten to "tok tok_1 … tok_{n-1}" before it is tokenized
+ * (diffusers' maybe_convert_prompt). A token matches the prompt only as
+ * written, case included (transformers' CLIPTokenizer splits the raw text
+ * on added tokens: "TinyStyle" is not the token "tinystyle"), and anywhere,
+ * also inside a longer word. The file is read and checked here (one tensor, its dtype and
+ * shape, finite values; pickles — .pt, .bin — are refused: they could run
+ * code); against the model at load, where a token already in the
+ * vocabulary (or "tok_1" …, or another embedding's), or a width that is not
+ * the text encoder's (768 for SD-1.x, 1024 for SD-2.x), fails the load
+ * naming the file, the tensor and both widths, with nothing added (the
+ * context stays unloaded and may load again after
+ * dif_context_clear_embeddings). Memory: 4·n·width bytes per embedding.
+ * Errors: DIF_ERR_INVALID_ARGUMENT (NULL, empty token), DIF_ERR_BUSY (a model
+ * is already loaded), DIF_ERR_LIMIT, DIF_ERR_IO, DIF_ERR_BAD_MODEL,
+ * DIF_ERR_UNSUPPORTED (a pickle, a dtype), DIF_ERR_NON_FINITE,
+ * DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
+#define DIF_MAX_EMBEDDINGS 64
+DIF_API dif_status dif_context_add_embedding(dif_context *ctx, const char *path, const char *token);
+/* Forgets the embeddings added (before loading: e.g. after a load that
+ * refused one). Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY
+ * (loaded). Not thread-safe. */
+DIF_API dif_status dif_context_clear_embeddings(dif_context *ctx);
+/* The embeddings added to ctx (0 for NULL), and the i-th: its path as given,
+ * its token (as given or the file's), its number of
+ * vectors and the xxh3-64 of its file (any output may be NULL; the strings
+ * live as long as ctx or until dif_context_clear_embeddings). Errors:
+ * DIF_ERR_INVALID_ARGUMENT (ctx NULL or i out of range; message in
+ * dif_last_error). */
+DIF_API int dif_context_embedding_count(const dif_context *ctx);
+DIF_API dif_status dif_context_embedding(const dif_context *ctx, int i, const char **path,
+                                         const char **token, int *vectors, uint64_t *xxh3);
+
 /* Describes a single-file checkpoint without loading it, as JSON (UTF-8,
  * NUL-terminated): "file", "family" ("SD-1.x", "SD-2.x", "Stable unCLIP
  * (SD-2.x, 768-d image embeddings)", "... inpainting"), "dtype" (of the
@@ -393,7 +438,8 @@ DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn f
  * for a single-file checkpoint its config folder, the file in "checkpoint",
  * else null), its pipeline class and family ("unclip" or "sd"), each component with its
  * class and main config values, the weight files with sizes and xxh3
- * fingerprints, the LoRAs merged ("loras": file, weight, xxh3), the default image size
+ * fingerprints, the LoRAs merged ("loras": file, weight, xxh3), the embeddings added
+ * ("embeddings": file, token, vectors, xxh3), the default image size
  * ("default_size") and every sample default ("defaults", section 7) with the dif_defaults.json they
  * came from
  * ("defaults_file", null if none), what it can do, libdif's default model
@@ -912,7 +958,10 @@ DIF_API const char *dif_sample_last_error(const dif_sample *sample);
  *     LoRAs. dif_context_apply_record(ctx, json) is it with record_dir NULL
  *     (a record with LoRAs is then refused: their files need its folder). A
  *     saved picture's record names each LoRA file relative to the picture's
- *     folder when it lies there or below, else by its base name.
+ *     folder when it lies there or below, else by its base name. Its
+ *     textual-inversion embeddings ("embeddings": [{"file", "xxh3",
+ *     "token"}]) are added the same way (dif_context_add_embedding with the
+ *     recorded token), replacing any added before.
  *   dif_prompt_from_record(json, record_dir, &prompt) rebuilds the prompt;
  *     record_dir is the folder the record was found in (the PNG's folder;
  *     NULL or "" for none). Image files are read again from there (see below); parts given as

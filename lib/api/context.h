@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/threadpool.h"
 #include "dif.h"
+#include "io/embedding.h"
 #include "io/lora.h"
 #include "io/model_folder.h"
 #include "pipelines/models.h"
@@ -22,6 +23,14 @@ typedef struct dif__ctx_lora {
   uint64_t xxh3;
   dif__lora *lora; /* NULL after loading */
 } dif__ctx_lora;
+
+/* A textual-inversion embedding added to a context: read (checked) when
+ * added, its vectors freed once the load has added them to the model. */
+typedef struct dif__ctx_embedding {
+  dif__embedding e; /* e.data NULL after loading */
+  char *canon;      /* its canonical path (NULL if unknown), for records */
+  int vectors;
+} dif__ctx_embedding;
 
 struct dif_context {
   /* References: the caller's (dropped by dif_context_free) and one per live
@@ -41,6 +50,8 @@ struct dif_context {
   char *info;              /* dif_context_info's JSON, made at load */
   dif__ctx_lora *loras;    /* dif_context_add_lora, in order */
   int n_loras;
+  dif__ctx_embedding *embeddings; /* dif_context_add_embedding, in order */
+  int n_embeddings;
   dif_load_fn load_fn;
   void *load_user;
   pthread_mutex_t err_lock;
@@ -78,6 +89,11 @@ dif_status dif__ctx_load_with_loras(dif_context *ctx, const char *root,
                                     const char *path, dif__error *err);
 /* Frees ctx's LoRA list. */
 void dif__ctx_free_loras(dif_context *ctx);
+/* Adds ctx's embeddings to its just-loaded models (api/embedding.c); on
+ * failure frees the models (the load fails, nothing half-applied). */
+dif_status dif__ctx_apply_embeddings(dif_context *ctx, dif__error *err);
+/* Frees ctx's embedding list. */
+void dif__ctx_free_embeddings(dif_context *ctx);
 
 /* The kernel context of a run on ctx: its pool, the arena, its precision. */
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);

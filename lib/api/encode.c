@@ -60,7 +60,13 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
   if (!ids || !mask || !hidden) s = dif__fail_oom(&err, "text embedding", (size_t)T * 8);
   if (!s) s = dif__blas_reserve(&err);
   if (!s) s = dif__models_check_files(m, &err);
-  if (!s) s = dif__clip_tokenize(tok, text, strlen(text), ids, mask, NULL, &err);
+  char *converted = NULL; /* multi-vector embedding tokens, as encode_prompt converts them */
+  if (!s && kind == DIF_EMBED_TEXT_HIDDEN)
+    s = dif__clip_convert_prompt(tok, text, strlen(text), &converted, &err);
+  if (!s)
+    s = dif__clip_tokenize(tok, converted ? converted : text, strlen(converted ? converted : text),
+                           ids, mask, NULL, &err);
+  free(converted);
   if (!s) {
     dif__clip_text_out o = {hidden, NULL, kind == DIF_EMBED_TEXT_PROJECTED ? out : NULL, NULL};
     s = dif__clip_text_forward(te, &k, ids, 1, T, NULL, 0, &o, &err);

@@ -19,7 +19,7 @@ static json_t *text_encoder(const dif__clip_text *t) {
 }
 
 /* "files": the weight files with sizes and fingerprints; "loras": the
- * LoRAs merged at load, in order. */
+ * LoRAs merged at load, in order; "embeddings" the same. */
 static void add_files(json_t *o, const dif_context *ctx) {
   json_t *files = json_array();
   for (int i = 0; i < dif_context_model_file_count(ctx); i++) {
@@ -39,6 +39,14 @@ static void add_files(json_t *o, const dif_context *ctx) {
                          (double)ctx->loras[i].weight, "xxh3",
                          json_sprintf("%016llx", (unsigned long long)ctx->loras[i].xxh3)));
   json_object_set_new(o, "loras", loras);
+  json_t *embs = json_array(); /* added at load, in order */
+  for (int i = 0; i < ctx->n_embeddings; i++) {
+    const dif__ctx_embedding *e = &ctx->embeddings[i];
+    json_array_append_new(embs, json_pack("{s:s, s:s, s:i, s:o}", "file", e->e.path, "token",
+                                          e->e.token, "vectors", e->vectors, "xxh3",
+                                          json_sprintf("%016llx", (unsigned long long)e->e.xxh3)));
+  }
+  json_object_set_new(o, "embeddings", embs);
 }
 
 /* What runs the products: threads, precision as set and in effect, backend,

@@ -88,13 +88,18 @@ static void auto_small_model_exact(dif_context *ctx) {
                (unsigned long long)(DIF__AUTO_FAST_MIN_BYTES >> 20));
 }
 
+/* Each loads the models, then adds the embeddings (inside the LoRA binding,
+ * so a refused embedding leaves the LoRAs as they were: the context can
+ * load again). */
 static dif_status load_checkpoint(dif_context *ctx, const char *path, dif__error *err) {
-  return dif__models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir, on_load,
-                                     ctx, err);
+  dif_status s = dif__models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir,
+                                             on_load, ctx, err);
+  return s ? s : dif__ctx_apply_embeddings(ctx, err);
 }
 
 static dif_status load_folder(dif_context *ctx, const char *path, dif__error *err) {
-  return dif__models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
+  dif_status s = dif__models_load(&ctx->models, path, ctx->prior_dir, on_load, ctx, err);
+  return s ? s : dif__ctx_apply_embeddings(ctx, err);
 }
 
 /* A folder, or a single-file checkpoint with its config folder; the LoRAs

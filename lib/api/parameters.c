@@ -147,6 +147,7 @@ static const field top_fields[] = {
     FIELD("edit", K_OBJ),
     FIELD("model", K_OBJ),
     FIELD("loras", K_ARR),
+    FIELD("embeddings", K_ARR),
     FIELD("precision", K_STR),
     FIELD("libdif", K_STR),
 };
@@ -410,6 +411,8 @@ static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, w
   if (model && check_model(model, w)) return w->status;
   char lmsg[512];
   dif_status ls = dif__record_check_loras(json_object_get(o, "loras"), lmsg, sizeof lmsg);
+  if (ls) return refuse(w, ls, "%s", lmsg);
+  ls = dif__record_check_embeddings(json_object_get(o, "embeddings"), lmsg, sizeof lmsg);
   if (ls) return refuse(w, ls, "%s", lmsg);
   if (check_edit(json_object_get(o, "mask"), json_object_get(o, "edit"), w)) return w->status;
   /* the exact 64-bit seed is in seed_u64 (JSON integers are signed); seed
@@ -918,6 +921,9 @@ DIF_API dif_status dif_context_apply_record_in(dif_context *ctx, const char *jso
   const json_t *loras = json_object_get(o, "loras");
   char msg[DIF__ERROR_MSG_MAX];
   if (!s && loras && (s = dif__record_apply_loras(ctx, loras, record_dir, msg, sizeof msg)))
+    dif__ctx_failf(ctx, s, "%s", msg);
+  const json_t *embs = json_object_get(o, "embeddings");
+  if (!s && embs && (s = dif__record_apply_embeddings(ctx, embs, record_dir, msg, sizeof msg)))
     dif__ctx_failf(ctx, s, "%s", msg);
   json_decref(o);
   return s;

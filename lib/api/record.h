@@ -46,6 +46,23 @@ dif_status dif__record_check_loras(const json_t *loras, char *msg, size_t n);
 dif_status dif__record_apply_loras(dif_context *ctx, const json_t *loras, const char *dir,
                                    char *msg, size_t n);
 
+/* The record's "embeddings" (record_embedding.c), as its "loras":
+ * [{"file", "xxh3", "token"}], in the order added. */
+void dif__record_add_embeddings(const dif_context *ctx, json_t *o);
+char *dif__record_place_embeddings(const char *record, const dif_context *ctx,
+                                   const char *png_path);
+dif_status dif__record_check_embeddings(const json_t *list, char *msg, size_t n);
+dif_status dif__record_apply_embeddings(dif_context *ctx, const json_t *list, const char *dir,
+                                        char *msg, size_t n);
+/* Shared by both (record_lora.c): the record's key[i].file set relative to
+ * png_path's folder for each canonical path canon[i] inside it (a malloc'd
+ * copy of record); dir/rel with rel relative and inside dir (no ".."),
+ * else a message naming key[i]. */
+char *dif__record_place_files(const char *record, const char *key, const char *const *canon, int n,
+                              const char *png_path);
+dif_status dif__record_file_path(const char *dir, const char *rel, const char *key, size_t i,
+                                 char *out, size_t size, char *msg, size_t n);
+
 /* The base name of a path (after its last '/'). */
 const char *dif__record_base_name(const char *path);
 

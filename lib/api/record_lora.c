@@ -25,10 +25,11 @@ void dif__record_add_loras(const dif_context *ctx, json_t *o) {
   json_object_set_new(o, "loras", list);
 }
 
-char *dif__record_place_loras(const char *record, const dif_context *ctx, const char *png_path) {
+char *dif__record_place_files(const char *record, const char *key, const char *const *canon, int n,
+                              const char *png_path) {
   json_t *o = record ? json_loads(record, JSON_DECODE_ANY, NULL) : NULL;
-  json_t *list = json_object_get(o, "loras");
-  if (!json_is_object(o) || !json_is_array(list) || !ctx->n_loras) {
+  json_t *list = json_object_get(o, key);
+  if (!json_is_object(o) || !json_is_array(list) || !n) {
     json_decref(o);
     return record ? strdup(record) : NULL;
   }
@@ -41,14 +42,20 @@ char *dif__record_place_loras(const char *record, const dif_context *ctx, const 
            !slash ? "." : png_path);
   bool have_dir = realpath(folder, dir) != NULL;
   size_t k = have_dir && strcmp(dir, "/") != 0 ? strlen(dir) : 0;
-  for (int i = 0; i < ctx->n_loras && i < (int)json_array_size(list); i++) {
-    const char *src = ctx->loras[i].canon;
+  for (int i = 0; i < n && i < (int)json_array_size(list); i++) {
+    const char *src = canon[i];
     if (have_dir && src && strncmp(src, dir, k) == 0 && src[k] == '/')
       json_object_set_new(json_array_get(list, (size_t)i), "file", json_string(src + k + 1));
   }
   char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
   json_decref(o);
   return text;
+}
+
+char *dif__record_place_loras(const char *record, const dif_context *ctx, const char *png_path) {
+  const char *canon[DIF_MAX_LORAS];
+  for (int i = 0; i < ctx->n_loras; i++) canon[i] = ctx->loras[i].canon;
+  return dif__record_place_files(record, "loras", canon, ctx->n_loras, png_path);
 }
 
 dif_status dif__record_check_loras(const json_t *loras, char *msg, size_t n) {
@@ -77,9 +84,8 @@ dif_status dif__record_check_loras(const json_t *loras, char *msg, size_t n) {
   return DIF_OK;
 }
 
-/* dir/rel: rel relative and inside dir (no ".."). */
-static dif_status lora_path(const char *dir, const char *rel, size_t i, char *out, size_t size,
-                            char *msg, size_t n) {
+dif_status dif__record_file_path(const char *dir, const char *rel, const char *key, size_t i,
+                                 char *out, size_t size, char *msg, size_t n) {
   bool up = false;
   for (const char *c = rel; *c;) {
     size_t len = strcspn(c, "/");
@@ -89,16 +95,16 @@ static dif_status lora_path(const char *dir, const char *rel, size_t i, char *ou
   }
   if (!dir || rel[0] == '/' || up) {
     snprintf(msg, n,
-             "record: \"loras\"[%zu] %s; a record names its LoRA files relative to its own "
-             "folder, inside it",
-             i,
+             "record: \"%s\"[%zu] %s; a record names its files relative to its own folder, "
+             "inside it",
+             key, i,
              !dir            ? "needs the record's folder (dif_context_apply_record_in)"
              : rel[0] == '/' ? "is an absolute path"
                              : "leaves the record's folder (\"..\")");
     return DIF_ERR_INVALID_ARGUMENT;
   }
   if ((size_t)snprintf(out, size, "%s/%s", dir, rel) >= size) {
-    snprintf(msg, n, "record: \"loras\"[%zu]: the path is too long", i);
+    snprintf(msg, n, "record: \"%s\"[%zu]: the path is too long", key, i);
     return DIF_ERR_LIMIT;
   }
   return DIF_OK;
@@ -112,8 +118,8 @@ dif_status dif__record_apply_loras(dif_context *ctx, const json_t *loras, const 
   json_array_foreach(loras, i, l) {
     char path[PATH_MAX];
     unsigned long long want = strtoull(json_string_value(json_object_get(l, "xxh3")), NULL, 16);
-    dif_status s =
-        lora_path(dir, json_string_value(json_object_get(l, "file")), i, path, sizeof path, msg, n);
+    dif_status s = dif__record_file_path(dir, json_string_value(json_object_get(l, "file")),
+                                         "loras", i, path, sizeof path, msg, n);
     if (!s && (s = dif_context_add_lora(ctx, path,
                                         (float)json_number_value(json_object_get(l, "weight")))))
       snprintf(msg, n, "%s", dif_context_last_error(ctx));

@@ -442,6 +442,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
     json_array_append_new(files, json_pack("{s:s, s:s}", "file", path, "xxh3", hex));
   }
   dif__record_add_loras(s->ctx, o);
+  dif__record_add_embeddings(s->ctx, o);
   json_object_set_new(
       o, "model",
       json_pack("{s:s, s:o}", "dir", dif__model_folder_dir(s->ctx->models.folder), "files", files));
@@ -724,6 +725,9 @@ static dif_status save(const dif_sample *s, const char *fn, int32_t index, const
                 : NULL;
   char *with_loras = placed ? dif__record_place_loras(placed, s->ctx, path) : NULL;
   free(placed);
+  placed = with_loras ? dif__record_place_embeddings(with_loras, s->ctx, path) : NULL;
+  free(with_loras);
+  with_loras = placed;
   char *record = with_loras ? dif__record_with_index(with_loras, index) : NULL;
   free(with_loras);
   if (s->params && !record)

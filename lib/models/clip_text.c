@@ -1,6 +1,7 @@
 /* clip_text.c — CLIP text encoder forward pass (see clip_text.h). */
 #include "models/clip_text.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/loader.h"
@@ -64,8 +65,34 @@ dif_status dif__clip_text_load(const char *dir, dif__clip_text *m, dif__error *e
   return dif__model_load(dir, &loader, m, &m->weights, err);
 }
 
+dif_status dif__clip_text_add_rows(dif__clip_text *m, int64_t first, const float *rows, int64_t n,
+                                   dif__error *err) {
+  const int64_t C = m->enc.hidden;
+  if (n < 1 || first < 0 || first + n > (1 << 24) ||
+      (m->n_extra && first != m->extra_first + m->n_extra))
+    return dif__fail(err, DIF_ERR_INTERNAL,
+                     "CLIP text encoder: %lld added rows at id %lld do not follow the %lld added "
+                     "at %lld",
+                     (long long)n, (long long)first, (long long)m->n_extra,
+                     (long long)m->extra_first);
+  size_t bytes = (size_t)((m->n_extra + n) * C) * sizeof(float);
+  float *grown = realloc(m->extra, bytes);
+  if (!grown) return dif__fail_oom(err, "added token embeddings", bytes);
+  memcpy(grown + m->n_extra * C, rows, (size_t)(n * C) * sizeof *rows);
+  if (!m->n_extra) m->extra_first = first;
+  m->extra = grown;
+  m->n_extra += n;
+  return DIF_OK;
+}
+
+int64_t dif__clip_text_vocab(const dif__clip_text *m) {
+  int64_t end = m->extra_first + m->n_extra;
+  return m->n_extra && end > m->vocab ? end : m->vocab;
+}
+
 void dif__clip_text_free(dif__clip_text *m) {
   if (!m) return;
+  free(m->extra);
   dif__st_close(m->weights);
   memset(m, 0, sizeof *m);
 }
@@ -95,11 +122,12 @@ dif_status dif__clip_text_forward(const dif__clip_text *m, const dif__kctx *k, c
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
                      "CLIP text encoder: %d layers requested (has %d)", n_layers, m->enc.n_layers);
   for (int64_t i = 0; i < B * T; i++)
-    if (ids[i] < 0 || ids[i] >= m->vocab)
+    if (ids[i] < 0 || ids[i] >= dif__clip_text_vocab(m) ||
+        (ids[i] >= m->vocab && ids[i] < m->extra_first))
       return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
                        "CLIP text encoder: token id %d at position %lld is outside the vocabulary "
                        "(%lld)",
-                       ids[i], (long long)i, (long long)m->vocab);
+                       ids[i], (long long)i, (long long)dif__clip_text_vocab(m));
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   float *h = dif__arena_floats(k->arena, (size_t)(B * T * C), err);
   if (!h) return DIF_ERR_OUT_OF_MEMORY;
@@ -108,7 +136,11 @@ dif_status dif__clip_text_forward(const dif__clip_text *m, const dif__kctx *k, c
       float *row = h + (b * T + t) * C;
       const float *pe = m->pos_emb + t * C;
       /* the token's row of the table, in float32 (the table keeps its dtype) */
-      dif__weight_tile_f32(NULL, m->tok_emb, C, ids[b * T + t], 1, 0, C, row);
+      int64_t id = ids[b * T + t];
+      if (m->n_extra && id >= m->extra_first && id < m->extra_first + m->n_extra)
+        memcpy(row, m->extra + (id - m->extra_first) * C, (size_t)C * sizeof *row);
+      else
+        dif__weight_tile_f32(NULL, m->tok_emb, C, id, 1, 0, C, row);
       for (int64_t c = 0; c < C; c++) row[c] += pe[c];
     }
   dif_status s =

@@ -28,9 +28,22 @@ typedef struct dif__clip_text {
   dif__weight tok_emb, proj; /* proj [P, C]; proj.data NULL without a projection */
   const float *pos_emb, *final_ln_w, *final_ln_b;
   dif__safetensors *weights;
+  /* Rows added to the token table (textual inversion): ids [extra_first,
+   * extra_first + n_extra) read extra[(id - extra_first) * C]; they take
+   * precedence over tok_emb's rows. */
+  float *extra;
+  int64_t extra_first, n_extra;
 } dif__clip_text;
 
 dif_status dif__clip_text_load(const char *dir, dif__clip_text *m, dif__error *err);
+/* Adds n rows[n, C] to the token table for the ids first .. first + n - 1
+ * (transformers' resize_token_embeddings, then input_embeddings[id] =
+ * row): first must continue the rows added before (or any id when none
+ * were). All or nothing. */
+dif_status dif__clip_text_add_rows(dif__clip_text *m, int64_t first, const float *rows, int64_t n,
+                                   dif__error *err);
+/* The number of token ids the table answers: max(vocab, the added rows' end). */
+int64_t dif__clip_text_vocab(const dif__clip_text *m);
 void dif__clip_text_free(dif__clip_text *m);
 
 /* Outputs; any pointer may be NULL when not wanted. */

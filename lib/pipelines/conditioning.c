@@ -19,6 +19,11 @@ dif_status gen_encode_text(gen *g, const dif__clip_tokenizer *tok, const dif__cl
   int32_t *ids = gen_ints(g, T, "token ids"), *msk = gen_ints(g, T, "token mask");
   float *pooled = gen_floats(g, C, "pooled text");
   dif_status s = (!ids || !msk || !pooled) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
+  /* maybe_convert_prompt: multi-vector textual-inversion tokens (a no-op
+   * without them, so also for the prior's tokenizer, which has none) */
+  char *converted = NULL;
+  if (!s) s = dif__clip_convert_prompt(tok, text, strlen(text), &converted, g->err);
+  if (converted) text = converted;
   if (!s) s = dif__clip_tokenize(tok, text, strlen(text), ids, msk, NULL, g->err);
   if (!s) {
     dif__clip_text_out out = {hidden, pooled, embeds, NULL};
@@ -42,6 +47,7 @@ dif_status gen_encode_text(gen *g, const dif__clip_tokenizer *tok, const dif__cl
     if (mask) memcpy(mask, msk, (size_t)T * sizeof *msk);
   }
   (*calls)++;
+  free(converted);
   free(ids);
   free(msk);
   free(pooled);

@@ -405,6 +405,64 @@ size_t dif__clip_tokenizer_vocab_size(const dif__clip_tokenizer *tok) {
 int32_t dif__clip_tokenizer_max_id(const dif__clip_tokenizer *tok) { return tok->max_id; }
 
 /* ---------------------------------------------------------------------------
+ * Tokens added after loading (textual inversion)
+ */
+int dif__clip_tokenizer_has(const dif__clip_tokenizer *tok, const char *text) {
+  int32_t id;
+  return dif__bpe_token_id(tok->bpe, text, strlen(text), &id) ||
+         find_added((dif__clip_tokenizer *)tok, text) != NULL;
+}
+
+int32_t dif__clip_tokenizer_added_id(const dif__clip_tokenizer *tok, const char *text, size_t len) {
+  for (size_t i = 0; i < tok->n_added; i++)
+    if (tok->added[i].len == len && memcmp(tok->added[i].text, text, len) == 0)
+      return tok->added[i].id;
+  return -1;
+}
+
+int32_t dif__clip_tokenizer_size(const dif__clip_tokenizer *tok) {
+  size_t n = dif__bpe_vocab_size(tok->bpe);
+  for (size_t i = 0; i < tok->n_added; i++) {
+    int32_t id;
+    n += !dif__bpe_token_id(tok->bpe, tok->added[i].text, tok->added[i].len, &id);
+  }
+  return (int32_t)n;
+}
+
+dif_status dif__clip_tokenizer_add_tokens(dif__clip_tokenizer *tok, const char *const *texts,
+                                          size_t n, int32_t *ids, dif__error *err) {
+  int32_t next = dif__clip_tokenizer_size(tok);
+  for (size_t i = 0; i < n; i++)
+    if (!texts[i][0] || dif__clip_tokenizer_has(tok, texts[i]))
+      return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "token \"%s\" is %s", texts[i],
+                       texts[i][0] ? "already in the tokenizer's vocabulary" : "empty");
+  added_token *grown = realloc(tok->added, (tok->n_added + n) * sizeof *grown);
+  if (!grown) return dif__fail_oom(err, "added tokens", (tok->n_added + n) * sizeof *grown);
+  tok->added = grown;
+  size_t done = 0;
+  dif_status st = DIF_OK;
+  for (; !st && done < n; done++) {
+    size_t len = strlen(texts[done]);
+    added_token *t = &tok->added[tok->n_added + done];
+    *t = (added_token){.text = malloc(len + 1), .len = len};
+    if (!t->text) st = dif__fail_oom(err, "added tokens", len + 1);
+    if (!st) memcpy(t->text, texts[done], len + 1);
+    if (!st) st = dif__utf8_validate(t->text, len, err);
+  }
+  if (st) { /* nothing added */
+    for (size_t i = 0; i < done; i++) free(tok->added[tok->n_added + i].text);
+    return st;
+  }
+  for (size_t i = 0; i < n; i++) {
+    tok->added[tok->n_added + i].id = next + (int32_t)i;
+    if (ids) ids[i] = next + (int32_t)i;
+    if (next + (int32_t)i > tok->max_id) tok->max_id = next + (int32_t)i;
+  }
+  tok->n_added += n;
+  return DIF_OK;
+}
+
+/* ---------------------------------------------------------------------------
  * Tokenizing
  */
 typedef struct run {
@@ -588,6 +646,8 @@ static dif_status encode_piece(run *r, const char *s, size_t n, dif__error *err)
   return DIF_OK;
 }
 
+/* The added token matching at s[i] (the longest), or NULL. Matching bytes is
+ * matching characters: both sides are valid UTF-8. */
 /* The added token matching at s[i] (the longest), or NULL. Matching bytes is
  * matching characters: both sides are valid UTF-8. */
 static const added_token *added_at(const dif__clip_tokenizer *tok, const char *s, size_t n,

@@ -64,6 +64,38 @@ int32_t dif__clip_tokenizer_pad_id(const dif__clip_tokenizer *tok);
 size_t dif__clip_tokenizer_vocab_size(const dif__clip_tokenizer *tok);
 int32_t dif__clip_tokenizer_max_id(const dif__clip_tokenizer *tok);
 
+/* Tokens added after loading, as transformers' add_tokens(str) adds them
+ * (diffusers' load_textual_inversion): each an AddedToken(normalized=True,
+ * not special, no lstrip/rstrip) with the next id, len(tokenizer) = the
+ * distinct tokens of vocab.json and the added ones
+ * (dif__clip_tokenizer_size). CLIPTokenizer has no do_lower_case (only its
+ * ftfy-less BasicTokenizer fallback does), so transformers keeps such a
+ * token as given and splits the raw prompt on it: it matches only written
+ * exactly so (case included), anywhere, as the other added tokens. The
+ * texts must be UTF-8, non-empty and none in the vocabulary
+ * (dif__clip_tokenizer_has). All or nothing; ids[n] (may be NULL) gets
+ * their ids. Not thread-safe (the tokenizer must not be in use). */
+dif_status dif__clip_tokenizer_add_tokens(dif__clip_tokenizer *tok, const char *const *texts,
+                                          size_t n, int32_t *ids, dif__error *err);
+/* Whether text is a key of transformers' get_vocab(): in vocab.json or an
+ * added token. */
+int dif__clip_tokenizer_has(const dif__clip_tokenizer *tok, const char *text);
+/* The id of the added token text[0..len), or -1 (added_tokens_encoder). */
+int32_t dif__clip_tokenizer_added_id(const dif__clip_tokenizer *tok, const char *text, size_t len);
+/* len(tokenizer): the distinct tokens of vocab.json and the added ones. */
+int32_t dif__clip_tokenizer_size(const dif__clip_tokenizer *tok);
+/* diffusers' TextualInversionLoaderMixin.maybe_convert_prompt: for each
+ * added token the prompt tokenizes to (unique, in order of first
+ * appearance; diffusers walks a Python set, whose order varies between
+ * runs: the orders differ only when one such token's replacement contains
+ * another), if "<token>_1" is an added token, every occurrence of the
+ * token's exact text in the prompt (Python's str.replace: case-sensitive,
+ * left to right, also inside longer words) becomes "<token> <token>_1 …
+ * <token>_<k>" for the run of _1, _2, … that exist. *out is the malloc'ed
+ * result, NULL when nothing changes. */
+dif_status dif__clip_convert_prompt(const dif__clip_tokenizer *tok, const char *text, size_t len,
+                                    char **out, dif__error *err);
+
 /* tokenizer(text, max_length=L, truncation=True, padding="max_length") with
  * L = max_length: writes L ids to ids[] and, if mask is not NULL, L mask
  * values (1 for bos..eos, 0 for padding); *n_real (if not NULL) gets the

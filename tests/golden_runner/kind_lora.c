@@ -77,59 +77,6 @@ static void check_merged(golden *g, const char *name, const dif__safetensors *st
   }
 }
 
-/* The run of the case's settings: SD txt2img, or (an "image" setting)
- * Stable unCLIP image variation with the prompt as its text part, as
- * kind_pipelines.c runs them. */
-static dif_status run(golden *g, const char *name, const dif__safetensors *st, json_t *set,
-                      dif__models *m, dif__error *err) {
-  const char *sclass = NULL, *image_file = pipeline_str(set, "image");
-  dif__config *scfg = NULL;
-  char *overrides = NULL;
-  dif__image image = {0};
-  dif__part parts[2];
-  int n_parts = 0;
-  dif_status s = pipeline_scheduler(g, set, &sclass, &scfg, &overrides, err);
-  if (!s && image_file && !(s = dif__image_load(golden_path(g, image_file), NULL, &image, err)))
-    parts[n_parts++] = (dif__part){DIF__PART_IMAGE, NULL, &image, 1.0f};
-  parts[n_parts++] = (dif__part){DIF__PART_TEXT, pipeline_str(set, "prompt"), NULL, 1.0f};
-  run_ctx rc = {g, name, st, NULL, 0, 0, m->vae.scaling_factor};
-  dif__arena arena;
-  dif__arena_init(&arena, 1u << 20);
-  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
-  dif__request r = {
-      .parts = parts,
-      .n_parts = n_parts,
-      .negative = pipeline_str(set, "negative_prompt"),
-      .width = (int)pipeline_num(set, "width", 0),
-      .height = (int)pipeline_num(set, "height", 0),
-      .steps = (int)pipeline_num(set, "num_inference_steps", 0),
-      .batch = 1,
-      .guidance = (float)pipeline_num(set, "guidance_scale", 7.5),
-      .prior_steps = 25,
-      .prior_guidance = 4.0f,
-      .noise_level = (int)pipeline_num(set, "noise_level", 0),
-      .eta = (float)pipeline_num(set, "eta", 0.0),
-      .scheduler = sclass,
-      .scheduler_cfg = scfg,
-      .scheduler_overrides = overrides,
-      .seed = (uint64_t)pipeline_num(set, "seed", 0),
-      .trace = pipeline_on_trace,
-      .trace_user = &rc,
-  };
-  dif__result res = {0};
-  if (!s) s = dif__generate(m, &k, &r, &res, err);
-  static const char *const skip[] = {"merged."};
-  if (!s) pipeline_finish(&rc, skip, 1);
-  for (int j = 0; j < rc.n_seen; j++) free(rc.seen[j]);
-  free(rc.seen);
-  dif__result_free(&res);
-  dif__arena_free(&arena);
-  dif__image_free(&image);
-  dif__config_free(scfg);
-  free(overrides);
-  return s;
-}
-
 static void run_case(golden *g, const char *name, const dif__safetensors *st) {
   const char *settings = dif__st_metadata(st, "settings");
   json_t *set = settings ? json_loads(settings, 0, NULL) : NULL;
@@ -151,7 +98,9 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
     if (s) {
       golden_fail(g, name, "load: %s", err.msg);
     } else {
-      if (run(g, name, st, set, &m, &err)) golden_fail(g, name, "%s", err.msg);
+      static const char *const skip[] = {"merged."};
+      if (pipeline_run_settings(g, name, st, set, &m, skip, 1, &err))
+        golden_fail(g, name, "%s", err.msg);
       dif__models_free(&m);
     }
   }

@@ -47,6 +47,14 @@ typedef void (*pipeline_case_fn)(golden *g, const char *dir, const char *file, c
 int pipeline_each_run(golden *g, const char *dir, const char *kind, const char *want,
                       pipeline_case_fn fn);
 
+/* The run of a case's settings (prompt, negative_prompt, size, steps,
+ * guidance, seed, scheduler; with "image": Stable unCLIP image variation
+ * with the prompt as its text part) on m, every traced tensor checked and
+ * every recorded one required but those starting with skip[n_skip]. */
+dif_status pipeline_run_settings(golden *g, const char *name, const dif__safetensors *st,
+                                 json_t *set, const dif__models *m, const char *const *skip,
+                                 int n_skip, dif__error *err);
+
 const char *pipeline_str(json_t *o, const char *key);
 double pipeline_num(json_t *o, const char *key, double dflt);
 

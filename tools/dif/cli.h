@@ -11,12 +11,17 @@ typedef struct cli_loras {
   const char *file[DIF_MAX_LORAS];
   float weight[DIF_MAX_LORAS];
   int n;
+  /* textual-inversion embeddings (--embedding, --embedding-dir): file and
+   * token (NULL: the file's), malloc'd */
+  char *emb_file[DIF_MAX_EMBEDDINGS], *emb_token[DIF_MAX_EMBEDDINGS];
+  int n_emb;
 } cli_loras;
 
 /* A loaded context, or NULL after printing why. model: a folder or a
  * single-file checkpoint, whose configs come from config (NULL: none);
- * loras: LoRAs to merge (NULL: none, or the record's when record names
- * some; record_dir: the folder its LoRA files are relative to).
+ * loras: LoRAs to merge and embeddings to add (NULL: none, or the
+ * record's when record names some; record_dir: the folder its LoRA and
+ * embedding files are relative to).
  * verbose: log to stderr.
  * precision: -1 for the default (auto), else a dif_precision; record: a
  * record whose precision is used when precision is -1 (NULL: none). */

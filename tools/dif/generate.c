@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "embedding_dir.h"
 #include "lora_prompt.h"
 #include "mj_prompt.h"
 #include "numbers.h"
@@ -48,11 +49,19 @@ static void on_log(dif_log_level level, const char *msg, void *user) {
   fprintf(stderr, "[libdif %s] %s\n", names[level], msg);
 }
 
-/* The LoRAs asked for (--lora), one add each, the option named on failure. */
+/* The LoRAs asked for (--lora), one add each, the option named on failure;
+ * then the embeddings (--embedding, --embedding-dir), over the record's. */
 static int add_loras(dif_context *ctx, const cli_loras *loras) {
   for (int i = 0; loras && i < loras->n; i++) {
     if (dif_context_add_lora(ctx, loras->file[i], loras->weight[i]) != DIF_OK) {
       cli_say("dif generate", "--lora", dif_context_last_error(ctx));
+      return -1;
+    }
+  }
+  if (loras && loras->n_emb && dif_context_clear_embeddings(ctx) != DIF_OK) return -1;
+  for (int i = 0; loras && i < loras->n_emb; i++) {
+    if (dif_context_add_embedding(ctx, loras->emb_file[i], loras->emb_token[i]) != DIF_OK) {
+      cli_say("dif generate", "--embedding", dif_context_last_error(ctx));
       return -1;
     }
   }
@@ -113,6 +122,11 @@ static void help(void) {
       "                up to %d\n"
       "  --lora-dir DIR  where <lora:NAME:W> in the prompt (A1111's syntax) finds\n"
       "                NAME.safetensors; the tag is taken out of the text\n"
+      "  --embedding FILE[:TOKEN]  add a textual-inversion embedding (.safetensors,\n"
+      "                diffusers or A1111 layout) with its token (default: the file's\n"
+      "                tensor name, or for A1111's emb_params the file name); repeatable\n"
+      "  --embedding-dir DIR  A1111's embeddings folder: DIR/NAME.safetensors is added\n"
+      "                (token NAME) when NAME is a word of the prompt or --no text\n"
       "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
       "                (Stable unCLIP text-to-image; a model with its own prior/ needs none)\n"
       "  --image PATH[::W]  an image prompt with weight W (default 1, or --iw; repeatable)\n"
@@ -154,6 +168,7 @@ static void help(void) {
 
 typedef struct opts {
   const char *model, *config, *prior, *out, *negative, *sampler, *init, *from, *lora_dir;
+  const char *embedding_dir;
   char *prompt; /* every word of the prompt, any length */
   size_t prompt_len, prompt_cap;
   const char *images[MJ_MAX_PARTS];
@@ -311,6 +326,11 @@ static int parse_args(int argc, char **argv, opts *o) {
       if (!(o->lora_dir = VAL)) return -1;
     } else if (IS("--lora")) {
       if (!(v = VAL) || lora_value(v, &o->loras)) return -1;
+    } else if (IS("--embedding-dir")) {
+      if (!(o->embedding_dir = VAL)) return -1;
+    } else if (IS("--embedding")) {
+      if (!(v = VAL)) return -1;
+      if (embedding_option(v, &o->loras, msg, sizeof msg)) return bad_value(a, msg);
     } else if (IS("-o") || IS("--output")) {
       if (!(o->out = VAL)) return -1;
     } else if (IS("--no")) {
@@ -639,6 +659,10 @@ static int write_grid(dif_sample *s, const char *out) {
 static void free_opts(opts *o) {
   free(o->prompt);
   for (int i = 0; i < o->loras.n; i++) free((void *)o->loras.file[i]);
+  for (int i = 0; i < o->loras.n_emb; i++) {
+    free(o->loras.emb_file[i]);
+    free(o->loras.emb_token[i]);
+  }
 }
 
 int cli_generate(int argc, char **argv) {
@@ -668,6 +692,12 @@ int cli_generate(int argc, char **argv) {
     return 2;
   }
   if (mj_parse(o.prompt, &mj, err, sizeof err)) {
+    fprintf(stderr, "dif generate: %s\n", err);
+    free_opts(&o);
+    return 2;
+  }
+  const char *texts[] = {o.prompt, o.negative};
+  if (o.embedding_dir && embedding_dir_scan(o.embedding_dir, texts, 2, &o.loras, err, sizeof err)) {
     fprintf(stderr, "dif generate: %s\n", err);
     free_opts(&o);
     return 2;

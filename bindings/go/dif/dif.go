@@ -125,6 +125,7 @@ type openOptions struct {
 	prior    string
 	config   string
 	loras    []lora
+	embs     []embedding
 	threads  int
 	logger   func(LogLevel, string)
 	logLevel LogLevel
@@ -153,6 +154,18 @@ type lora struct {
 // in order.
 func WithLoRA(file string, w float32) OpenOption {
 	return func(o *openOptions) { o.loras = append(o.loras, lora{file, w}) }
+}
+
+type embedding struct {
+	file, token string
+}
+
+// WithEmbedding adds a textual-inversion embedding (.safetensors, diffusers
+// or A1111 layout) to the tokenizer and text encoder as the model loads;
+// token "" takes the file's (its tensor's name, or for A1111's emb_params
+// the file name without .safetensors). Repeatable.
+func WithEmbedding(file, token string) OpenOption {
+	return func(o *openOptions) { o.embs = append(o.embs, embedding{file, token}) }
 }
 
 // WithThreads sets the number of worker threads (default: one per core). The
@@ -214,6 +227,21 @@ func Open(modelDir string, opts ...OpenOption) (*Context, error) {
 		p := cstr(l.file)
 		s := difContextAddLora(c, p, l.weight)
 		free(p)
+		if s != OK {
+			return fail(s)
+		}
+	}
+	for _, e := range o.embs {
+		p := cstr(e.file)
+		var tok *C.char
+		if e.token != "" {
+			tok = cstr(e.token)
+		}
+		s := difContextAddEmbedding(c, p, tok)
+		free(p)
+		if tok != nil {
+			free(tok)
+		}
 		if s != OK {
 			return fail(s)
 		}

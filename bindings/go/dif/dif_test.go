@@ -469,3 +469,29 @@ func TestLoRA(t *testing.T) {
 		t.Fatalf("a model file as a LoRA: %v", err)
 	}
 }
+
+// An embedding (tests/fixtures) changes the pixels of a prompt naming its
+// token, the same way twice; a token of the vocabulary is refused.
+func TestEmbedding(t *testing.T) {
+	sd := filepath.Join(models, "tiny-sd")
+	emb := filepath.Join(models, "..", "..", "fixtures", "models", "textual_inversion", "tiny-shape3.safetensors")
+	_, err := os.Stat(emb)
+	need(t, err == nil, "no embedding fixture at "+emb)
+	draw := func(opts ...dif.OpenOption) []byte {
+		ctx := open(t, sd, opts...)
+		imgs, err := ctx.Generate(context.Background(), dif.Text("a <shape3> lighthouse"),
+			dif.Steps(2), dif.Seed(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rgbOf(imgs)
+	}
+	plain, added := draw(), draw(dif.WithEmbedding(emb, ""))
+	if bytes.Equal(plain, added) || !bytes.Equal(added, draw(dif.WithEmbedding(emb, "<shape3>"))) {
+		t.Fatal("the embedding did not change the pixels, or not the same way twice")
+	}
+	_, err = dif.Open(sd, dif.WithEmbedding(emb, "a"))
+	if err == nil || !strings.Contains(err.Error(), "already in the tokenizer's vocabulary") {
+		t.Fatalf("a vocabulary token: %v", err)
+	}
+}

@@ -19,6 +19,9 @@ const MaskCropNone = -1
 // MaxBatch is DIF_MAX_BATCH in dif.h.
 const MaxBatch = 16
 
+// MaxEmbeddings is DIF_MAX_EMBEDDINGS in dif.h.
+const MaxEmbeddings = 64
+
 // MaxGuidance is DIF_MAX_GUIDANCE in dif.h.
 const MaxGuidance = 100
 
@@ -265,6 +268,22 @@ func difContextLoraCount(ctx *C.dif_context) int32 {
 
 func difContextLora(ctx *C.dif_context, i int32, path **C.char, weight *float32, xxh3 *uint64) Status {
 	return Status(C.dif_context_lora(ctx, C.int(i), path, (*C.float)(unsafe.Pointer(weight)), (*C.uint64_t)(unsafe.Pointer(xxh3))))
+}
+
+func difContextAddEmbedding(ctx *C.dif_context, path *C.char, token *C.char) Status {
+	return Status(C.dif_context_add_embedding(ctx, path, token))
+}
+
+func difContextClearEmbeddings(ctx *C.dif_context) Status {
+	return Status(C.dif_context_clear_embeddings(ctx))
+}
+
+func difContextEmbeddingCount(ctx *C.dif_context) int32 {
+	return int32(C.dif_context_embedding_count(ctx))
+}
+
+func difContextEmbedding(ctx *C.dif_context, i int32, path **C.char, token **C.char, vectors *int32, xxh3 *uint64) Status {
+	return Status(C.dif_context_embedding(ctx, C.int(i), path, token, (*C.int)(unsafe.Pointer(vectors)), (*C.uint64_t)(unsafe.Pointer(xxh3))))
 }
 
 func difCheckpointInfo(path *C.char, buf *C.char, size *uint) Status {

@@ -622,7 +622,9 @@ class Context:
                  log: Optional[Callable[[LogLevel, str], None]] = None,
                  log_level: LogLevel = LogLevel.INFO,
                  config_dir: Optional[PathLike] = None,
-                 loras: Sequence[Tuple[PathLike, float]] = ()) -> None:
+                 loras: Sequence[Tuple[PathLike, float]] = (),
+                 embeddings: Sequence[Union[PathLike, Tuple[PathLike, Optional[str]]]] = ()
+                 ) -> None:
         if model_dir is None:
             model_dir = default_model_dir()
             if model_dir is None:
@@ -650,6 +652,10 @@ class Context:
                 self._check(_dll.dif_context_set_config(ptr, _os.fsencode(config_dir)))
             for path, weight in loras:
                 self._check(_dll.dif_context_add_lora(ptr, _os.fsencode(path), float(weight)))
+            for item in embeddings:  # a file, or (file, token): token None = the file's
+                path, token = item if isinstance(item, tuple) else (item, None)
+                self._check(_dll.dif_context_add_embedding(
+                    ptr, _os.fsencode(path), None if token is None else token.encode("utf-8")))
             self._check(_dll.dif_context_load(ptr, _os.fsencode(model_dir)))
         except BaseException:
             self.close()

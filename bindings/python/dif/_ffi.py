@@ -12,6 +12,7 @@ import enum as _enum
 
 DIF_MASK_CROP_NONE = -1
 DIF_MAX_BATCH = 16
+DIF_MAX_EMBEDDINGS = 64
 DIF_MAX_GUIDANCE = 100
 DIF_MAX_IMAGE_PIXELS = 67108864
 DIF_MAX_IMAGE_SIDE = 16384
@@ -300,6 +301,30 @@ FUNCTIONS = {
         [_C.POINTER(dif_context), _C.c_int, _C.POINTER(_C.c_char_p), _C.POINTER(_C.c_float), _C.POINTER(_C.c_uint64)],
         ('ctx', 'i', 'path', 'weight', 'xxh3'),
         'dif_status dif_context_lora(const dif_context *ctx, int i, const char **path, float *weight, uint64_t *xxh3)',
+    ),
+    'dif_context_add_embedding': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_char_p, _C.c_char_p],
+        ('ctx', 'path', 'token'),
+        'dif_status dif_context_add_embedding(dif_context *ctx, const char *path, const char *token)',
+    ),
+    'dif_context_clear_embeddings': (
+        dif_status,
+        [_C.POINTER(dif_context)],
+        ('ctx',),
+        'dif_status dif_context_clear_embeddings(dif_context *ctx)',
+    ),
+    'dif_context_embedding_count': (
+        _C.c_int,
+        [_C.POINTER(dif_context)],
+        ('ctx',),
+        'int dif_context_embedding_count(const dif_context *ctx)',
+    ),
+    'dif_context_embedding': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.c_int, _C.POINTER(_C.c_char_p), _C.POINTER(_C.c_char_p), _C.POINTER(_C.c_int), _C.POINTER(_C.c_uint64)],
+        ('ctx', 'i', 'path', 'token', 'vectors', 'xxh3'),
+        'dif_status dif_context_embedding(const dif_context *ctx, int i, const char **path, const char **token, int *vectors, uint64_t *xxh3)',
     ),
     'dif_checkpoint_info': (
         dif_status,

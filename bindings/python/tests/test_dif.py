@@ -110,6 +110,20 @@ def test_loras_change_pixels_and_bad_ones_raise(models):
                                                 "diffusion_pytorch_model.safetensors", 1.0)])
     assert "unknown LoRA key" in e.value.message
 
+def test_embeddings_change_pixels_and_bad_ones_raise(models):
+    emb = models.parent.parent / "fixtures" / "models" / "textual_inversion" / "tiny-shape3.safetensors"
+    if not emb.is_file():
+        pytest.skip("no embedding fixture at %s" % emb)
+    def draw(**kw):
+        with dif.Context(models / "tiny-sd", threads=THREADS, **kw) as ctx:
+            return ctx.generate(dif.Prompt("a <shape3> lighthouse"), steps=2, seed=5,
+                                output="bytes")[0]
+    plain, added = draw(), draw(embeddings=[emb])
+    assert plain != added and draw(embeddings=[(emb, "<shape3>")]) == added
+    with pytest.raises(dif.Error) as e:
+        dif.Context(models / "tiny-sd", embeddings=[(emb, "a")])
+    assert "already in the tokenizer's vocabulary" in e.value.message
+
 def test_errors_become_exceptions(models, unclip, tmp_path):
     with pytest.raises(dif.Error) as e:
         dif.Context(tmp_path / "no-such-model")
