@@ -643,5 +643,35 @@ cp lora/tiny-sd.diffusers.safetensors lora/tiny-sd.kohya.safetensors
 [ $? -ne 0 ] && grep -q "tiny-sd.kohya.safetensors has the xxh3" err.txt \
   && ok "--from refuses a LoRA file that changed since the record" || bad "changed LoRA: $(cat err.txt)"
 
+# Textual-inversion embeddings (tests/fixtures/models/textual_inversion, issue 17): added at load,
+# recorded, reproduced; --embedding-dir picks files named in the prompt; misfits refused
+tf=$tests/fixtures/models/textual_inversion
+mkdir -p emb && cp "$tf/tiny-shape3.safetensors" "$tf/tinystyle.safetensors" emb/
+"$dif" generate "a <shape3> house" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o emb/plain.png \
+  >/dev/null 2>err.txt \
+  && "$dif" generate "a <shape3> house" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o emb/e.png \
+  --embedding emb/tiny-shape3.safetensors --no tinystyle --embedding emb/tinystyle.safetensors:tinystyle \
+  >/dev/null 2>>err.txt && ! cmp -s emb/plain.png emb/e.png \
+  && "$dif" generate --from emb/e.png -m "$m/tiny-sd" -q -o emb/e2.png >/dev/null 2>>err.txt \
+  && cmp -s emb/e.png emb/e2.png \
+  && ok "--embedding FILE[:TOKEN] changes the picture, --from reproduces it" || bad "--embedding: $(cat err.txt)"
+"$dif" generate "a tinystyle house" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o emb/d.png \
+  --embedding-dir emb >/dev/null 2>err.txt \
+  && "$dif" generate "a tinystyle house" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o emb/d2.png \
+  --embedding emb/tinystyle.safetensors >/dev/null 2>>err.txt && cmp -s emb/d.png emb/d2.png \
+  && "$dif" generate "a tinystyle house" -m "$m/tiny-sd" -W 32 -H 32 --steps 2 --seed 5 -q -o emb/d3.png \
+  >/dev/null 2>>err.txt && ! cmp -s emb/d.png emb/d3.png \
+  && ok "--embedding-dir DIR adds DIR/NAME.safetensors for each NAME in the prompt or --no" \
+  || bad "--embedding-dir: $(cat err.txt)"
+"$dif" generate "x" -m "$m/tiny-sd" -q --embedding emb/tiny-shape3.safetensors:a >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "tiny-shape3.safetensors: token \"a\" is already in the tokenizer's vocabulary" err.txt \
+  && ok "--embedding with a token of the vocabulary is refused, naming the file" || bad "vocab token: $(cat err.txt)"
+"$dif" generate "x" -m "$m/tiny-sd" -q --embedding "$m/tiny-sd/unet/diffusion_pytorch_model.safetensors" \
+  >/dev/null 2>err.txt
+[ $? -ne 0 ] && grep -q "diffusion_pytorch_model.safetensors: the embedding file holds" err.txt \
+  && ok "--embedding with a model file is refused, naming it" || bad "model file as embedding: $(cat err.txt)"
+"$dif" generate --help | grep -q -- "--embedding-dir DIR" && ok "generate --help lists --embedding-dir" \
+  || bad "--help lacks --embedding-dir"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -42,6 +42,13 @@ TEST(null_handles) {
   CHECK_STATUS(dif_sample_set_size(NULL, 8, 8), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
   CHECK_STATUS(dif_sample_set_steps(NULL, 1), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
   CHECK_STATUS(dif_sample_run(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
+  CHECK_STATUS(dif_context_add_embedding(NULL, "x", NULL), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
+  CHECK_STATUS(dif_context_clear_embeddings(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
+  CHECK_STATUS(dif_context_embedding(NULL, 0, NULL, NULL, NULL, NULL), DIF_ERR_INVALID_ARGUMENT,
+               dif_last_error(), "NULL");
+  CHECK(dif_context_embedding_count(NULL) == 0);
   CHECK_STATUS(dif_sample_start(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
   CHECK_STATUS(dif_sample_poll(NULL, NULL, NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
                "NULL");
