@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static int add(cli_loras *out, char *file, char *token, char *err, size_t n) {
   if (out->n_emb >= DIF_MAX_EMBEDDINGS) {
@@ -46,11 +45,12 @@ static int word_byte(unsigned char c) {
          ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-/* Whether name occurs in text as a word (ASCII case ignored). */
+/* Whether name occurs in text as a word, case included (the token must be
+ * written so to match). */
 static int names_word(const char *text, const char *name) {
   size_t k = strlen(name);
   for (const char *p = text; *p; p++)
-    if (strncasecmp(p, name, k) == 0 && (p == text || !word_byte((unsigned char)p[-1])) &&
+    if (strncmp(p, name, k) == 0 && (p == text || !word_byte((unsigned char)p[-1])) &&
         !word_byte((unsigned char)p[k]))
       return 1;
   return 0;
@@ -58,7 +58,7 @@ static int names_word(const char *text, const char *name) {
 
 static int taken(const cli_loras *out, const char *name) {
   for (int i = 0; i < out->n_emb; i++)
-    if (out->emb_token[i] && strcasecmp(out->emb_token[i], name) == 0) return 1;
+    if (out->emb_token[i] && strcmp(out->emb_token[i], name) == 0) return 1;
   return 0;
 }
 

@@ -3,9 +3,9 @@
  * embeddings folder).
  *
  * --embedding-dir rule: every DIR/NAME.safetensors whose NAME appears in
- * the prompt or the negative prompt as a word — the letters of NAME, ASCII
- * case ignored, with neither side touching a letter, digit, '_' or a
- * non-ASCII byte — is added with NAME as its token (as AUTOMATIC1111 names
+ * the prompt or the negative prompt as a word — NAME exactly (case
+ * included, as the token then matches), with neither side touching a
+ * letter, digit, '_' or a non-ASCII byte — is added with NAME as its token (as AUTOMATIC1111 names
  * an embedding by its file). Files are taken in name order; a NAME also
  * given with --embedding is not added twice. */
 #ifndef DIF__TOOLS_EMBEDDING_DIR_H
