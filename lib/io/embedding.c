@@ -79,6 +79,28 @@ static dif_status read_values(const char *path, dif__safetensors *st, const dif_
   return DIF_OK;
 }
 
+dif_status dif__embedding_from_st(dif__safetensors *st, const char *path, const char *token,
+                                  dif__embedding *e, dif__error *err) {
+  memset(e, 0, sizeof *e);
+  const dif__st_entry *ent = NULL;
+  dif_status s = check_entry(path, st, &ent, err);
+  if (!s) s = read_values(path, st, ent, e, err);
+  if (!s) {
+    bool a1111 = strcmp(ent->name, "emb_params") == 0;
+    e->layout = a1111 ? "AUTOMATIC1111" : "diffusers";
+    e->path = strdup(path);
+    e->tensor = strdup(ent->name);
+    e->token = token ? strdup(token) : a1111 ? file_stem(path) : strdup(ent->name);
+    e->xxh3 = dif__st_xxh3(st);
+    if (!e->path || !e->tensor || !e->token) s = dif__fail_oom(err, "embedding", strlen(path));
+  }
+  if (!s && !e->token[0])
+    s = dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: the embedding's token is empty%s", path,
+                  token ? "" : " (name the token: FILE:TOKEN)");
+  if (s) dif__embedding_free(e);
+  return s;
+}
+
 dif_status dif__embedding_read(const char *path, const char *token, dif__embedding *e,
                                dif__error *err) {
   memset(e, 0, sizeof *e);
@@ -95,23 +117,8 @@ dif_status dif__embedding_read(const char *path, const char *token, dif__embeddi
                      path, path);
   dif__safetensors *st = NULL;
   if ((s = dif__st_open(path, &st, err))) return s;
-  const dif__st_entry *ent = NULL;
-  s = check_entry(path, st, &ent, err);
-  if (!s) s = read_values(path, st, ent, e, err);
-  if (!s) {
-    bool a1111 = strcmp(ent->name, "emb_params") == 0;
-    e->layout = a1111 ? "AUTOMATIC1111" : "diffusers";
-    e->path = strdup(path);
-    e->tensor = strdup(ent->name);
-    e->token = token ? strdup(token) : a1111 ? file_stem(path) : strdup(ent->name);
-    e->xxh3 = dif__st_xxh3(st);
-    if (!e->path || !e->tensor || !e->token) s = dif__fail_oom(err, "embedding", strlen(path));
-  }
-  if (!s && !e->token[0])
-    s = dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: the embedding's token is empty%s", path,
-                  token ? "" : " (name the token: FILE:TOKEN)");
+  s = dif__embedding_from_st(st, path, token, e, err);
   dif__st_close(st);
-  if (s) dif__embedding_free(e);
   return s;
 }
 

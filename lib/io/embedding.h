@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "io/safetensors.h"
 
 /* At most this many vectors per file (DIF_ERR_LIMIT): real ones have 1 to
  * ~75, and a prompt holds 75 tokens, so more could never all be used. */
@@ -41,6 +42,10 @@ typedef struct dif__embedding {
  * token), DIF_ERR_OUT_OF_MEMORY. */
 dif_status dif__embedding_read(const char *path, const char *token, dif__embedding *e,
                                dif__error *err);
+/* The same from an open handle (fuzzing: dif__st_open_memory); path names
+ * it in messages and gives A1111's token. */
+dif_status dif__embedding_from_st(dif__safetensors *st, const char *path, const char *token,
+                                  dif__embedding *e, dif__error *err);
 /* Frees what e holds (NULL-safe) and zeroes it. */
 void dif__embedding_free(dif__embedding *e);
 
