@@ -271,6 +271,24 @@ TEST(records) {
   }
 }
 
+/* A refused embedding leaves the context's LoRAs as they were: the next
+ * load merges them. */
+TEST(with_lora) {
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  CHECK(dif_context_add_lora(ctx, dif__test_path("fixtures/models/lora/tiny-sd.kohya.safetensors"),
+                             0.8f) == DIF_OK);
+  CHECK(dif_context_add_embedding(ctx, dif__test_path(CAT_TOY), "a") == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(SD_DIR)), DIF_ERR_INVALID_ARGUMENT,
+               dif_context_last_error(ctx), "already in the tokenizer's vocabulary");
+  CHECK(dif_context_clear_embeddings(ctx) == DIF_OK);
+  CHECK(dif_context_add_embedding(ctx, dif__test_path(CAT_TOY), NULL) == DIF_OK);
+  CHECK_STATUS(dif_context_load(ctx, dif__test_path(SD_DIR)), DIF_OK, dif_context_last_error(ctx),
+               "");
+  CHECK(strstr(dif_context_info(ctx), "tiny-sd.kohya.safetensors") != NULL);
+  dif_context_free(ctx);
+}
+
 int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/dif-test-embedding-XXXXXX");
   if (!mkdtemp(tmp)) return 1;
@@ -280,6 +298,7 @@ int main(void) {
   RUN(tokens);
   RUN(api);
   RUN(records);
+  RUN(with_lora);
   for (int i = 0; i < n_paths; i++) unlink(paths[i]);
   rmdir(tmp);
   return dif__test_finish();
