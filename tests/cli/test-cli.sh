@@ -670,6 +670,10 @@ mkdir -p emb && cp "$tf/tiny-shape3.safetensors" "$tf/tinystyle.safetensors" emb
   >/dev/null 2>err.txt
 [ $? -ne 0 ] && grep -q "diffusion_pytorch_model.safetensors: the embedding file holds" err.txt \
   && ok "--embedding with a model file is refused, naming it" || bad "model file as embedding: $(cat err.txt)"
+cp emb/tinystyle.safetensors "emb/x:y.safetensors"
+"$dif" generate "a x:y" -m "$m/tiny-sd" -W 32 -H 32 --steps 1 -q -o emb/c.png -v \
+  --embedding "emb/x:y.safetensors" >/dev/null 2>err.txt && grep -q 'token "x:y"' err.txt \
+  && ok "--embedding with a file name holding ':' reads the whole name" || bad "--embedding a:b: $(cat err.txt)"
 "$dif" generate --help | grep -q -- "--embedding-dir DIR" && ok "generate --help lists --embedding-dir" \
   || bad "--help lacks --embedding-dir"
 

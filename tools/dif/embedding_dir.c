@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int add(cli_loras *out, char *file, char *token, char *err, size_t n) {
   if (out->n_emb >= DIF_MAX_EMBEDDINGS) {
@@ -25,13 +26,13 @@ int embedding_option(const char *v, cli_loras *out, char *err, size_t n) {
     return -1;
   }
   char *file, *token = NULL;
-  if (colon && colon > v && colon[1]) {
+  if (colon && colon > v && colon[1] && access(v, F_OK) != 0) { /* "a:b.safetensors" is a file */
     file = strndup(v, (size_t)(colon - v));
     token = strdup(colon + 1);
   } else {
     file = strdup(v);
   }
-  if (!file || (colon && colon > v && colon[1] && !token)) {
+  if (!file || (strlen(file) < strlen(v) && !token)) {
     free(file);
     free(token);
     snprintf(err, n, "out of memory");

@@ -16,7 +16,7 @@
 #include "cli.h"
 
 /* --embedding FILE[:TOKEN]: TOKEN after the last ':' unless that leaves an
- * empty file name or token. Returns 0, or -1 with a message in err. */
+ * empty file name or token, or the whole value names an existing file. Returns 0, or -1 with a message in err. */
 int embedding_option(const char *v, cli_loras *out, char *err, size_t n);
 
 /* Adds the embeddings of dir that the texts (NULLs skipped) name. Returns
