@@ -70,6 +70,30 @@ TEST(layouts) {
   dif__embedding_free(&e);
 }
 
+/* F16 and BF16 vectors are widened to float32. */
+TEST(half_dtypes) {
+  const uint16_t f16[4] = {0x3c00, 0x4000, 0xbc00, 0x3800},
+                 bf16[4] = {0x3f80, 0x4000, 0xbf80, 0x3f00};
+  const float want[4] = {1, 2, -1, 0.5f};
+  const char *hf =
+      write_raw("half.safetensors",
+                "{\"<h>\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]}}", f16, 8);
+  const char *bf =
+      write_raw("bf16.safetensors",
+                "{\"emb_params\":{\"dtype\":\"BF16\",\"shape\":[1,4],\"data_offsets\":[0,"
+                "8]}}",
+                bf16, 8);
+  dif__embedding e;
+  dif__error err = {0};
+  CHECK_STATUS(dif__embedding_read(hf, NULL, &e, &err), DIF_OK, err.msg, "");
+  CHECK(e.n == 2 && e.dim == 2 && e.data && !memcmp(e.data, want, sizeof want));
+  dif__embedding_free(&e);
+  CHECK_STATUS(dif__embedding_read(bf, NULL, &e, &err), DIF_OK, err.msg, "");
+  CHECK(e.n == 1 && e.dim == 4 && e.data && !memcmp(e.data, want, sizeof want) &&
+        !strcmp(e.token, "bf16"));
+  dif__embedding_free(&e);
+}
+
 TEST(bad_files) {
   const float v[4] = {1, 2, 3, 4}, nan4[4] = {1, NAN, 3, 4};
   refused("empty.safetensors", "{}", NULL, 0, NULL, DIF_ERR_BAD_MODEL, "holds no tensor");
@@ -91,6 +115,10 @@ TEST(bad_files) {
   refused("empty-token.safetensors",
           "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", v, 16, "",
           DIF_ERR_INVALID_ARGUMENT, "token is empty");
+  static float many[1025];
+  refused("many.safetensors",
+          "{\"t\":{\"dtype\":\"F32\",\"shape\":[1025,1],\"data_offsets\":[0,4100]}}", many,
+          sizeof many, NULL, DIF_ERR_LIMIT, "has 1025 vectors; at most 1024");
   const unsigned char pickle[4] = {0x80, 2, 'c', 0};
   refused("learned_embeds.bin", "", pickle, 4, NULL, DIF_ERR_UNSUPPORTED,
           "libdif reads only .safetensors embeddings");
@@ -293,6 +321,7 @@ int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/dif-test-embedding-XXXXXX");
   if (!mkdtemp(tmp)) return 1;
   RUN(layouts);
+  RUN(half_dtypes);
   RUN(bad_files);
   RUN(other_model);
   RUN(tokens);
