@@ -373,31 +373,31 @@ DIF_API dif_status dif_context_lora(const dif_context *ctx, int i, const char **
  * per file (at most DIF_MAX_EMBEDDINGS). As diffusers v0.26.3's
  * load_textual_inversion, its token goes into the (decoder's) tokenizer and
  * its vectors become new rows of the text encoder's token-embedding table;
- * for Stable unCLIP only the decoder's text encoder receives it (the
- * prior's prompt is not converted, as in diffusers). Read: .safetensors
- * files in the diffusers layout (one tensor named by its token, [dim] or
- * [n, dim]) and AUTOMATIC1111's (one tensor "emb_params" [n, dim]; its token
- * is the file's name without ".safetensors", as in AUTOMATIC1111 — diffusers
- * itself would name it "emb_params"); values F32, F16 or BF16. token (may be
- * NULL: the file's) overrides the file's token. An embedding of n > 1
- * vectors adds the tokens "tok", "tok_1", … "tok_{n-1}", and each prompt
- * and negative prompt has every occurrence of "tok" (written exactly so:
- * str.replace) rewritten to "tok tok_1 … tok_{n-1}" before it is tokenized
- * (diffusers' maybe_convert_prompt). A token matches the prompt only as
- * written, case included (transformers' CLIPTokenizer splits the raw text
- * on added tokens: "TinyStyle" is not the token "tinystyle"), and anywhere,
- * also inside a longer word. The file is read and checked here (one tensor, its dtype and
+ * for Stable unCLIP only the decoder's text encoder receives it (the prior's
+ * prompt is not converted, as in diffusers). Read: .safetensors files in the
+ * diffusers layout (one tensor named by its token, [dim] or [n, dim]) and
+ * AUTOMATIC1111's (one tensor "emb_params" [n, dim]; its token is the file's
+ * name without ".safetensors", as in AUTOMATIC1111 — diffusers itself would
+ * name it "emb_params"); values F32, F16 or BF16. token (may be NULL: the
+ * file's) overrides the file's token. An embedding of n > 1 vectors adds the
+ * tokens "tok", "tok_1", … "tok_{n-1}", and each prompt and negative prompt
+ * has every occurrence of "tok" (written exactly so: str.replace) rewritten
+ * to "tok tok_1 … tok_{n-1}" before it is tokenized (diffusers'
+ * maybe_convert_prompt). A token matches the prompt only as written, case
+ * included (transformers' CLIPTokenizer splits the raw text on added tokens:
+ * "TinyStyle" is not the token "tinystyle"), and anywhere, also inside a
+ * longer word. The file is read and checked here (one tensor, its dtype and
  * shape, finite values; pickles — .pt, .bin — are refused: they could run
- * code); against the model at load, where a token already in the
- * vocabulary (or "tok_1" …, or another embedding's), or a width that is not
- * the text encoder's (768 for SD-1.x, 1024 for SD-2.x), fails the load
- * naming the file, the tensor and both widths, with nothing added (the
- * context stays unloaded and may load again after
- * dif_context_clear_embeddings). Memory: 4·n·width bytes per embedding.
- * Errors: DIF_ERR_INVALID_ARGUMENT (NULL, empty token), DIF_ERR_BUSY (a model
- * is already loaded), DIF_ERR_LIMIT, DIF_ERR_IO, DIF_ERR_BAD_MODEL,
- * DIF_ERR_UNSUPPORTED (a pickle, a dtype), DIF_ERR_NON_FINITE,
- * DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
+ * code); against the model at load, where a token already in the vocabulary
+ * (or "tok_1" …, or another embedding's: DIF_ERR_INVALID_ARGUMENT), or a
+ * width that is not the text encoder's (768 for SD-1.x, 1024 for SD-2.x:
+ * DIF_ERR_BAD_MODEL naming the file, the tensor and both widths) fails the
+ * load with nothing added (the context stays unloaded and may load again
+ * after dif_context_clear_embeddings). Memory: 4·n·width bytes per
+ * embedding. Errors: DIF_ERR_INVALID_ARGUMENT (NULL, empty token),
+ * DIF_ERR_BUSY (a model is already loaded), DIF_ERR_LIMIT, DIF_ERR_IO,
+ * DIF_ERR_BAD_MODEL, DIF_ERR_UNSUPPORTED (a pickle, a dtype),
+ * DIF_ERR_NON_FINITE, DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
 #define DIF_MAX_EMBEDDINGS 64
 DIF_API dif_status dif_context_add_embedding(dif_context *ctx, const char *path, const char *token);
 /* Forgets the embeddings added (before loading: e.g. after a load that
