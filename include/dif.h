@@ -360,7 +360,9 @@ DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_d
  * Conv2d weights (LoRA convolutions 1x1 and 3x3). Each targeted weight
  * becomes W + weight·(alpha/rank)·up·down, an owned float32 copy (4 bytes
  * per element of every targeted matrix; the model file itself is never
- * changed, so a context loaded without the LoRA has the original bits);
+ * changed, so a context loaded without the LoRA has the original bits; in
+ * DIF_PRECISION_FAST that copy is what is packed to bf16, 2 bytes more per
+ * element, both kept);
  * several LoRAs add up in the order added. The file is opened and checked
  * here (every key known, down/up pairs of matching rank, finite values);
  * its shapes are checked against the model at load, where a LoRA for
