@@ -499,7 +499,7 @@ rm -rf sd-novocab sd-noperm rec-*.png wide.png r9.png
 "$dif" generate --help >out.txt 2>err.txt && grep -q "Exit status: 0 done, 1 failed" out.txt \
   && grep -q "130 interrupted" out.txt && grep -q "guidance scale, 0..100 (default: the model's" out.txt \
   && grep -q "(default 0.8, as diffusers)" out.txt \
-  && grep -q "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip" out.txt \
+  && grep -q "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm, unclip" out.txt \
   && ok "dif generate --help: defaults, exit codes, the schedulers" \
   || bad "dif generate --help: $(head -c 300 out.txt)"
 if command -v script >/dev/null; then

@@ -46,6 +46,7 @@ TEST(names) {
       {"lms", "LMSDiscreteScheduler"},
       {"unipc", "UniPCMultistepScheduler"},
       {"unclip", "UnCLIPScheduler"},
+      {"lcm", "LCMScheduler"},
       {"Euler_A", "EulerAncestralDiscreteScheduler"},
       {"UnCLIPScheduler", "UnCLIPScheduler"},
       {"LMSDiscreteScheduler", "LMSDiscreteScheduler"},
@@ -69,6 +70,8 @@ TEST(names) {
                                        "LMSDiscreteScheduler",
                                        "UniPCMultistepScheduler",
                                        "UnCLIPScheduler",
+                                       "LCMScheduler",
+                                       "lcm",
                                        "ddim",
                                        "euler_a",
                                        "dpmpp_2m_karras",
@@ -83,14 +86,14 @@ TEST(names) {
                     "unknown scheduler \"heun\" (valid: DDIMScheduler, DDPMScheduler, "
                     "PNDMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, "
                     "DPMSolverMultistepScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, "
-                    "UnCLIPScheduler, ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, "
-                    "dpmpp_2m_karras, lms, unipc, unclip)"),
+                    "LCMScheduler, UnCLIPScheduler, ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, "
+                    "dpmpp_2m_karras, lms, unipc, lcm, unclip)"),
             "%s", err.msg);
   const char *names = dif_scheduler_names();
-  CHECK_MSG(
-      !strcmp(names,
-              "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip"),
-      "%s", names);
+  CHECK_MSG(!strcmp(names,
+                    "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm, "
+                    "unclip"),
+            "%s", names);
   CHECK(dif_scheduler_names() == names);
   /* Every short name and class name the list gives is accepted. */
   char list[512];
