@@ -71,6 +71,14 @@ rc=$?
 [ $rc -eq 130 ] && [ ! -e long.png ] && grep -q cancelled err.txt && ok "Ctrl-C cancels" \
   || bad "Ctrl-C (exit $rc): $(cat err.txt)"
 
+# A few-step model's dif_defaults.json (tests/fixtures/models/tiny-lcm: 4 steps,
+# guidance 8.5, scheduler lcm) is what a plain run uses, and the record says so
+"$dif" generate "a cat" -m "$tests/fixtures/models/tiny-lcm" --seed 3 -q -o lcm.png >/dev/null \
+  2>err.txt && grep -aq "Steps: 4, Sampler: LCM, CFG scale: 8.5, Seed: 3," lcm.png \
+  && grep -aq '"steps":4,"guidance":8.5,"scheduler":"lcm"' lcm.png \
+  && ok "a latent consistency model's dif_defaults.json: steps, guidance, scheduler" \
+  || bad "LCM defaults: $(cat err.txt)"
+
 "$dif" info "$m/tiny-unclip" >info.txt 2>&1 && grep -q '"xxh3"' info.txt \
   && grep -q '"family": "unclip"' info.txt && ok "info" || bad "info"
 
