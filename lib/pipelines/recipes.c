@@ -89,13 +89,15 @@ static dif_status check_request(const dif__models *m, const dif__request *r, dif
   return DIF_OK;
 }
 
-/* LatentConsistencyModelImg2ImgPipeline: a latent consistency model (its
- * UNet takes the guidance embedding) with LCMScheduler passes the strength to
- * set_timesteps, which makes the whole (shorter-reaching) schedule; every
- * other img2img trims the schedule (img2img_start), as
- * StableDiffusionImg2ImgPipeline does also with LCMScheduler (LCM-LoRA). */
+/* LatentConsistencyModelImg2ImgPipeline: img2img (no mask: inpainting is
+ * StableDiffusionInpaintPipeline's, whatever the UNet) on a latent
+ * consistency model (its UNet takes the guidance embedding) with
+ * LCMScheduler passes the strength to set_timesteps, which makes the whole
+ * (shorter-reaching) schedule; every other img2img trims the schedule
+ * (img2img_start), as StableDiffusionImg2ImgPipeline does also with
+ * LCMScheduler (LCM-LoRA). */
 static bool lcm_img2img(const gen *g) {
-  return g->m->unet.time_cond_dim && dif__scheduler_takes_strength(g->sch);
+  return !g->r->mask && g->m->unet.time_cond_dim && dif__scheduler_takes_strength(g->sch);
 }
 
 dif_status gen_begin(gen *g, bool use_strength) {

@@ -49,7 +49,7 @@ static dif_status set_timesteps(dif__scheduler *s, int steps, dif__error *err) {
 static void boundary_scalings(const dif__scheduler *s, int64_t t, float *c_skip, float *c_out) {
   const float scaled = (float)t * (float)s->cfg.timestep_scaling;
   const float d = scaled * scaled + 0.25f; /* sigma_data ** 2 */
-  *c_skip = (1.0f / d) * 0.25f; /* torch: scalar / tensor is reciprocal() * scalar */
+  *c_skip = (1.0f / d) * 0.25f;            /* torch: scalar / tensor is reciprocal() * scalar */
   *c_out = scaled / sqrtf(d);
 }
 
@@ -80,8 +80,7 @@ static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *
   const float bt = 1.0f - at, bp = 1.0f - ap;
   float c_skip, c_out;
   boundary_scalings(s, t, &c_skip, &c_out);
-  predict_x0(s->cfg.prediction_type, sqrtf(at), sqrtf(bt), a->model_output, a->sample, denoised,
-             n);
+  predict_x0(s->cfg.prediction_type, sqrtf(at), sqrtf(bt), a->model_output, a->sample, denoised, n);
   if ((st = dif__sched_clip_or_threshold(s, denoised, n, a->batch, s->cfg.clip_sample, err)))
     return st;
   for (int64_t k = 0; k < n; k++) denoised[k] = c_out * denoised[k] + c_skip * a->sample[k];
@@ -90,8 +89,7 @@ static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *
     a->wrote_pred_original = true;
   }
   if (i == s->num_inference_steps - 1) { /* step_index is i: the list has no repeats */
-    if (a->prev_sample != denoised)
-      memcpy(a->prev_sample, denoised, (size_t)n * sizeof *denoised);
+    if (a->prev_sample != denoised) memcpy(a->prev_sample, denoised, (size_t)n * sizeof *denoised);
     return DIF_OK;
   }
   if ((st = dif__sched_noise(a, noise, err))) return st;

@@ -23,18 +23,22 @@
 typedef struct seen {
   int64_t unet_sample, w_embedding, text_calls;
   float w0; /* w_embedding[0] */
+  float t0; /* the first UNet call's timestep */
 } seen;
 
 static void on_trace(void *user, const char *name, const float *data, int64_t n) {
   seen *s = user;
   if (strcmp(name, "unet.call0.sample") == 0) s->unet_sample = n;
+  if (strcmp(name, "unet.call0.timestep") == 0) s->t0 = data[0];
   if (strcmp(name, "w_embedding") == 0) s->w_embedding = n, s->w0 = data[0];
   if (strstr(name, "text_encoder.call") && strstr(name, ".last_hidden_state")) s->text_calls++;
 }
 
-/* One 16x16 run of the tiny LCM at guidance g and steps; *sn what it traced. */
-static dif_status run(const dif__models *m, float guidance, int steps, const char *negative,
-                      seen *sn, dif__error *err) {
+/* One run of the tiny LCM at guidance g and steps (16x16, or img's size
+ * with an init image, strength and mask); *sn what it traced. */
+static dif_status run_with(const dif__models *m, float guidance, int steps, const char *negative,
+                           const dif__image *img, float strength, const float *mask, seen *sn,
+                           dif__error *err) {
   dif__pool *pool = NULL;
   dif_status s = dif__pool_new(1, &pool, err);
   if (s) return s;
@@ -45,13 +49,16 @@ static dif_status run(const dif__models *m, float guidance, int steps, const cha
   dif__request r = {.parts = &part,
                     .n_parts = 1,
                     .negative = negative,
-                    .width = 16,
-                    .height = 16,
+                    .width = img ? img->width : 16,
+                    .height = img ? img->height : 16,
                     .steps = steps,
                     .batch = 1,
                     .guidance = guidance,
                     .prior_steps = 1,
                     .seed = 7,
+                    .init_image = img,
+                    .strength = strength,
+                    .mask = mask,
                     .trace = on_trace,
                     .trace_user = sn};
   dif__result res = {0};
@@ -61,6 +68,11 @@ static dif_status run(const dif__models *m, float guidance, int steps, const cha
   dif__arena_free(&arena);
   dif__pool_free(pool);
   return s;
+}
+
+static dif_status run(const dif__models *m, float guidance, int steps, const char *negative,
+                      seen *sn, dif__error *err) {
+  return run_with(m, guidance, steps, negative, NULL, 0, NULL, sn, err);
 }
 
 TEST(no_guidance_batch_and_the_embedding) {
@@ -103,8 +115,14 @@ TEST(unet_needs_the_embedding) {
   dif__arena_init(&arena, 1u << 20);
   dif__kctx k = {NULL, &arena, NULL};
   float x[4 * 4 * 4] = {0}, ctx[2 * 32] = {0}, t = 10, out[4 * 4 * 4];
-  dif__unet_input in = {
-      .sample = x, .B = 1, .H = 4, .W = 4, .timesteps = &t, .n_timesteps = 1, .context = ctx, .S = 2};
+  dif__unet_input in = {.sample = x,
+                        .B = 1,
+                        .H = 4,
+                        .W = 4,
+                        .timesteps = &t,
+                        .n_timesteps = 1,
+                        .context = ctx,
+                        .S = 2};
   CHECK_STATUS(dif__unet_forward(&u, &k, &in, out, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
                "time_cond_proj_dim 16 and needs a timestep_cond");
   dif__arena_free(&arena);
@@ -166,8 +184,8 @@ TEST(folders) {
               "time_embedding.cond_proj.weight");
   expect_load("unet/config.json", "time_cond_proj_dim", "\"16\"", DIF_ERR_BAD_MODEL,
               "time_cond_proj_dim");
-  expect_load("scheduler/scheduler_config.json", "original_inference_steps", "0",
-              DIF_ERR_BAD_MODEL, "original_inference_steps 0 must be in 1..1000");
+  expect_load("scheduler/scheduler_config.json", "original_inference_steps", "0", DIF_ERR_BAD_MODEL,
+              "original_inference_steps 0 must be in 1..1000");
   expect_load("scheduler/scheduler_config.json", "original_inference_steps", "1001",
               DIF_ERR_BAD_MODEL, "original_inference_steps 1001 must be in 1..1000");
   expect_load("scheduler/scheduler_config.json", "timestep_scaling", "\"ten\"", DIF_ERR_BAD_MODEL,
@@ -175,9 +193,39 @@ TEST(folders) {
   expect_load("dif_defaults.json", "scheduler", "\"lcm_turbo\"", DIF_ERR_BAD_MODEL, "lcm_turbo");
 }
 
+/* With an init image the strength goes into LCMScheduler.set_timesteps
+ * (LatentConsistencyModelImg2ImgPipeline: 599 459 299 159 at 0.6); with a
+ * mask too it trims the schedule as StableDiffusionInpaintPipeline does
+ * (999 759 499 259 from index int(4 * 0.5) = 2 on: 499). */
+TEST(strength_by_pipeline) {
+  dif__models m;
+  dif__image img = {0};
+  dif__error err = {0};
+  if (dif__models_load(&m, dif__test_path(LCM), NULL, NULL, NULL, &err) ||
+      dif__image_load(dif__test_path("fixtures/cases/few_step/input_32x32.png"), NULL, &img,
+                      &err)) {
+    CHECK_MSG(0, "%s", err.msg);
+    dif__models_free(&m);
+    return;
+  }
+  seen sn;
+  CHECK_MSG(run_with(&m, 8.5f, 4, NULL, &img, 0.6f, NULL, &sn, &err) == DIF_OK, "%s", err.msg);
+  CHECK_MSG(sn.t0 == 599.0f, "img2img starts at %g", (double)sn.t0);
+  float mask[32 * 32];
+  for (int i = 0; i < 32 * 32; i++) mask[i] = 1.0f;
+  CHECK_MSG(run_with(&m, 8.5f, 4, NULL, &img, 0.5f, mask, &sn, &err) == DIF_OK, "%s", err.msg);
+  CHECK_MSG(sn.t0 == 499.0f && sn.unet_sample == 4 * 16 * 16, "inpaint starts at %g (%lld values)",
+            (double)sn.t0, (long long)sn.unet_sample);
+  CHECK_STATUS(run_with(&m, 8.5f, 4, NULL, &img, 0.05f, NULL, &sn, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "x strength 0.05 gives 2");
+  dif__image_free(&img);
+  dif__models_free(&m);
+}
+
 int main(void) {
   RUN(no_guidance_batch_and_the_embedding);
   RUN(unet_needs_the_embedding);
+  RUN(strength_by_pipeline);
   RUN(folders);
   return dif__test_finish();
 }
