@@ -666,7 +666,12 @@ DIF_API dif_status dif_sample_set_noise_level(dif_sample *sample, int32_t level)
 DIF_API dif_status dif_sample_set_blend(dif_sample *sample, dif_blend mode);
 /* img2img: start from an image (file or RGB8 pixels, copied) noised to
  * strength in (0, 1] (1 = ignore the image's content; a strength so small
- * that no step is left is refused by the run). The sample's size becomes
+ * that no step is left is refused by the run). The steps skipped are the
+ * first steps − int(steps × strength), as in diffusers' img2img pipelines; on a
+ * latent consistency model with the lcm scheduler (diffusers'
+ * LatentConsistencyModelImg2ImgPipeline) every step runs instead, on a
+ * schedule that starts at the strength's timestep (a strength below
+ * steps / original_inference_steps is refused by the run). The sample's size becomes
  * the image's size rounded down to multiples of 8 unless set explicitly;
  * the image is then resized to it. An image larger than
  * DIF_MAX_OUTPUT_SIDE on a side (inputs may be up to DIF_MAX_IMAGE_SIDE)
