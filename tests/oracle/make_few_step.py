@@ -170,7 +170,7 @@ def run_case(outd, index, name, pipe, model_dir, s, sched_ov, image=None):
     s["generator"] = f"torch.Generator('cpu').manual_seed({s['seed']})"
     s["output_type"] = "np"
     kw = {k: s[k] for k in ("prompt", "negative_prompt", "guidance_scale", "num_inference_steps", "height",
-                            "width", "strength") if k in s}
+                            "width", "strength", "num_images_per_prompt") if k in s}
     if image is not None:
         kw["image"] = image
     img = pipe(generator=torch.Generator().manual_seed(s["seed"]), callback_on_step_end=fc.mp.callback_new,
@@ -199,6 +199,9 @@ def lcm_runs(outd, index, lcm_dir):
         s = {"prompt": "a photo of a red cat", "guidance_scale": gs, "num_inference_steps": steps, "height": h,
              "width": w, "seed": seed}
         run_case(outd, index, f"lcm.{steps}steps.gs{gs:g}.{h}x{w}", pipe, lcm_dir, s, {})
+    s = {"prompt": "a photo of a red cat", "guidance_scale": 4.0, "num_inference_steps": 3, "height": 32,
+         "width": 32, "num_images_per_prompt": 2, "seed": 75}
+    run_case(outd, index, "lcm.3steps.gs4.batch2.32x32", pipe, lcm_dir, s, {})
     # the same folder through the img2img pipeline (strength passed to set_timesteps)
     img2img = LatentConsistencyModelImg2ImgPipeline(**pipe.components)
     img2img.set_progress_bar_config(disable=True)
