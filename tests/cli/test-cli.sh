@@ -594,6 +594,22 @@ sf=$tests/fixtures/models/single-file
 "$dif" info "$sf/tiny-sd.ldm.safetensors" >out.txt 2>err.txt && grep -q '"family": "SD-1.x"' out.txt \
   && grep -q '"vae",' out.txt && ok "dif info FILE describes a single file" \
   || bad "dif info FILE: $(cat err.txt)"
+grep -q '"preset": "sd15"' out.txt && ok "dif info FILE names the preset an SD-1.x file loads with" \
+  || bad "dif info FILE preset: $(cat out.txt)"
+# without --config a file loads with the preset its tensors choose (here the test presets of
+# tests/fixtures/presets: tiny-sd's configs, 1 step, guidance 0), and --config takes a preset's name
+DIF_PRESETS_DIR="$tests/fixtures/presets" "$dif" generate "a cat" -m "$sf/tiny-sd.ldm.safetensors" \
+  -W 32 -H 32 --seed 4 -v -o sfp.png >/dev/null 2>err.txt \
+  && grep -q "from libdif's preset sd15 (SD-1.x tensors)" err.txt \
+  && DIF_PRESETS_DIR="$tests/fixtures/presets" "$dif" generate "a cat" \
+  -m "$sf/tiny-sd.ldm.safetensors" --config sd15 -W 32 -H 32 --seed 4 -q -o sfp2.png >/dev/null \
+  2>>err.txt && cmp -s sfp.png sfp2.png && grep -aq '"steps":1,' sfp.png \
+  && grep -aq '"guidance":0.0,' sfp.png \
+  && ok "-m FILE without --config draws with its preset and the preset's settings" \
+  || bad "-m FILE with a preset: $(cat err.txt)"
+"$dif" generate "a cat" -m "$sf/tiny-sd.ldm.safetensors" --config sd-nope -q >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "config 'sd-nope' is neither a folder nor one of libdif's presets (sd-turbo, sd15," err.txt \
+  && ok "--config with an unknown preset lists the presets" || bad "--config sd-nope: $(cat err.txt)"
 "$dif" generate "a cat" -m "$sf/tiny-unclip.ldm.safetensors" -W 32 -H 32 -q >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q "is a single-file Stable unCLIP (SD-2.x, 32-d image embeddings) checkpoint" err.txt \
   && grep -q -- "--config DIR" err.txt && ok "-m FILE without --config says what is needed" \
