@@ -638,14 +638,17 @@ DIF_API dif_status dif_sample_set_size(dif_sample *sample, int32_t width, int32_
  * fails with DIF_ERR_INVALID_ARGUMENT naming the timestep. */
 DIF_API dif_status dif_sample_set_steps(dif_sample *sample, int32_t steps);
 /* Classifier-free guidance scale: 0..DIF_MAX_GUIDANCE; <= 1 disables
- * guidance. */
+ * guidance. A latent consistency model (its UNet has time_cond_proj_dim, as
+ * LCM Dreamshaper) never runs classifier-free guidance: the scale is its
+ * UNet's input (the guidance embedding of scale − 1), as in diffusers. */
 DIF_API dif_status dif_sample_set_guidance(dif_sample *sample, float scale);
 /* The prior's steps (1..DIF_MAX_STEPS) and guidance (0..DIF_MAX_GUIDANCE). */
 DIF_API dif_status dif_sample_set_prior_steps(dif_sample *sample, int32_t steps);
 DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale);
 /* The decoder's scheduler by diffusers class name or short name (ddim,
- * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip:
- * dif_scheduler_names); NULL restores the model's default (its
+ * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm,
+ * unclip: dif_scheduler_names; lcm is LCMScheduler, the few-step sampler of
+ * latent consistency models and LCM-LoRAs); NULL restores the model's default (its
  * dif_defaults.json "scheduler", else its scheduler/ folder's class). An
  * unknown name is DIF_ERR_UNSUPPORTED with the valid names listed. */
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *sample, const char *name);
@@ -681,7 +684,12 @@ DIF_API dif_status dif_sample_set_noise_level(dif_sample *sample, int32_t level)
 DIF_API dif_status dif_sample_set_blend(dif_sample *sample, dif_blend mode);
 /* img2img: start from an image (file or RGB8 pixels, copied) noised to
  * strength in (0, 1] (1 = ignore the image's content; a strength so small
- * that no step is left is refused by the run). The sample's size becomes
+ * that no step is left is refused by the run). The steps skipped are the
+ * first steps − int(steps × strength), as in diffusers' img2img pipelines; on a
+ * latent consistency model with the lcm scheduler (diffusers'
+ * LatentConsistencyModelImg2ImgPipeline) every step runs instead, on a
+ * schedule that starts at the strength's timestep (a strength below
+ * steps / original_inference_steps is refused by the run). The sample's size becomes
  * the image's size rounded down to multiples of 8 unless set explicitly;
  * the image is then resized to it. An image larger than
  * DIF_MAX_OUTPUT_SIDE on a side (inputs may be up to DIF_MAX_IMAGE_SIDE)

@@ -71,6 +71,14 @@ rc=$?
 [ $rc -eq 130 ] && [ ! -e long.png ] && grep -q cancelled err.txt && ok "Ctrl-C cancels" \
   || bad "Ctrl-C (exit $rc): $(cat err.txt)"
 
+# A few-step model's dif_defaults.json (tests/fixtures/models/tiny-lcm: 4 steps,
+# guidance 8.5, scheduler lcm) is what a plain run uses, and the record says so
+"$dif" generate "a cat" -m "$tests/fixtures/models/tiny-lcm" --seed 3 -q -o lcm.png >/dev/null \
+  2>err.txt && grep -aq "Steps: 4, Sampler: LCM, CFG scale: 8.5, Seed: 3," lcm.png \
+  && grep -aq '"steps":4,"guidance":8.5,"scheduler":"lcm"' lcm.png \
+  && ok "a latent consistency model's dif_defaults.json: steps, guidance, scheduler" \
+  || bad "LCM defaults: $(cat err.txt)"
+
 "$dif" info "$m/tiny-unclip" >info.txt 2>&1 && grep -q '"xxh3"' info.txt \
   && grep -q '"family": "unclip"' info.txt && ok "info" || bad "info"
 
@@ -499,7 +507,7 @@ rm -rf sd-novocab sd-noperm rec-*.png wide.png r9.png
 "$dif" generate --help >out.txt 2>err.txt && grep -q "Exit status: 0 done, 1 failed" out.txt \
   && grep -q "130 interrupted" out.txt && grep -q "guidance scale, 0..100 (default: the model's" out.txt \
   && grep -q "(default 0.8, as diffusers)" out.txt \
-  && grep -q "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip" out.txt \
+  && grep -q "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm, unclip" out.txt \
   && ok "dif generate --help: defaults, exit codes, the schedulers" \
   || bad "dif generate --help: $(head -c 300 out.txt)"
 if command -v script >/dev/null; then
