@@ -294,8 +294,18 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir);
  * mapped once). Everything the tensors cannot say — configs, tokenizer,
  * schedulers, epsilon or v prediction, and for unCLIP the image encoder,
  * feature extractor and image normalizer — comes from a diffusers folder of
- * the same model named by dif_context_set_config first; without one the load
- * fails with DIF_ERR_INVALID_ARGUMENT saying what the file is. Parts that do
+ * the same model named by dif_context_set_config first, or without one from
+ * the libdif preset the file's tensors choose (logged at DIF_LOG_INFO):
+ * "sd15" (SD-1.x), "sd15-inpaint", "sd2-inpaint" (9-channel UNets), and for
+ * SD-2.x, whose tensors cannot tell 768 v-prediction from 512 epsilon or
+ * SD-Turbo, by the file's name: "sd-turbo" when it contains "turbo" (its
+ * dif_defaults.json: 1 step, guidance 0, Euler ancestral with trailing
+ * timesteps), "sd21-base" when it contains "512" or "base", else "sd21" (768
+ * px, v-prediction: what diffusers' from_single_file assumes for an SD-2.x
+ * file). A Stable unCLIP file needs its folder (its image encoder is not in
+ * the file): without one the load fails with DIF_ERR_INVALID_ARGUMENT saying
+ * what the file is. The presets are diffusers' own single-file configs, in
+ * ${datadir}/dif/models/presets ($DIF_PRESETS_DIR overrides). Parts that do
  * not fit the folder's configs are refused naming the file, the part and the
  * tensor (DIF_ERR_BAD_MODEL). Pickle checkpoints (.ckpt, .pt, .pth, .bin)
  * are refused with DIF_ERR_UNSUPPORTED: loading one runs code from the file;
@@ -329,7 +339,12 @@ DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir
 /* For a single-file checkpoint (see dif_context_load): the diffusers folder
  * whose configs, tokenizer and schedulers (and unCLIP image parts) are used
  * with the file's weights, as diffusers' from_single_file(file,
- * config=config_dir). Call it BEFORE dif_context_load; loading a folder
+ * config=config_dir) — or the name of one of libdif's presets ("sd15",
+ * "sd15-inpaint", "sd21", "sd21-base", "sd2-inpaint", "sd-turbo"; a folder
+ * of that name, when one exists, comes first). An unknown name fails the
+ * load with DIF_ERR_INVALID_ARGUMENT listing the presets. Without a call the
+ * file's tensors choose a preset (see dif_context_load). Call it BEFORE
+ * dif_context_load; loading a folder
  * with a config set fails (DIF_ERR_INVALID_ARGUMENT: the folder has its own).
  * Errors: DIF_ERR_INVALID_ARGUMENT (NULL), DIF_ERR_BUSY (a model is already
  * loaded), DIF_ERR_OUT_OF_MEMORY. Not thread-safe. */
@@ -345,7 +360,9 @@ DIF_API dif_status dif_context_set_config(dif_context *ctx, const char *config_d
  * Conv2d weights (LoRA convolutions 1x1 and 3x3). Each targeted weight
  * becomes W + weight·(alpha/rank)·up·down, an owned float32 copy (4 bytes
  * per element of every targeted matrix; the model file itself is never
- * changed, so a context loaded without the LoRA has the original bits);
+ * changed, so a context loaded without the LoRA has the original bits; in
+ * DIF_PRECISION_FAST that copy is what is packed to bf16, 2 bytes more per
+ * element, both kept);
  * several LoRAs add up in the order added. The file is opened and checked
  * here (every key known, down/up pairs of matching rank, finite values);
  * its shapes are checked against the model at load, where a LoRA for
@@ -420,9 +437,10 @@ DIF_API dif_status dif_context_embedding(const dif_context *ctx, int i, const ch
  * UNet), "parts" (of "unet", "vae", "text_encoder"), "not_loaded" (parts
  * the file has that are not used), "text_encoder", "text_width",
  * "unet_in_channels", "cross_attention_dim", "image_embedding_dim" (0 but
- * for unCLIP), "load" (what loading it needs). Read from the tensors' names
- * and shapes only; what they cannot tell (v or epsilon prediction, turbo)
- * the config folder says. With buf NULL only *size is set (the bytes needed,
+ * for unCLIP), "preset" (the libdif preset it loads with when no config is
+ * set, or null), "load" (why that preset, or what loading it needs). Read
+ * from the tensors' names and shapes, and for the preset of an SD-2.x file
+ * its name (see dif_context_load). With buf NULL only *size is set (the bytes needed,
  * NUL included); else buf must hold *size bytes. Errors as dif_context_load
  * for the file (pickles refused, a file that is no checkpoint: BAD_MODEL),
  * DIF_ERR_INVALID_ARGUMENT (NULLs, buffer too small; *size says how much is
@@ -666,14 +684,17 @@ DIF_API dif_status dif_sample_set_size(dif_sample *sample, int32_t width, int32_
  * fails with DIF_ERR_INVALID_ARGUMENT naming the timestep. */
 DIF_API dif_status dif_sample_set_steps(dif_sample *sample, int32_t steps);
 /* Classifier-free guidance scale: 0..DIF_MAX_GUIDANCE; <= 1 disables
- * guidance. */
+ * guidance. A latent consistency model (its UNet has time_cond_proj_dim, as
+ * LCM Dreamshaper) never runs classifier-free guidance: the scale is its
+ * UNet's input (the guidance embedding of scale − 1), as in diffusers. */
 DIF_API dif_status dif_sample_set_guidance(dif_sample *sample, float scale);
 /* The prior's steps (1..DIF_MAX_STEPS) and guidance (0..DIF_MAX_GUIDANCE). */
 DIF_API dif_status dif_sample_set_prior_steps(dif_sample *sample, int32_t steps);
 DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *sample, float scale);
 /* The decoder's scheduler by diffusers class name or short name (ddim,
- * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip:
- * dif_scheduler_names); NULL restores the model's default (its
+ * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm,
+ * unclip: dif_scheduler_names; lcm is LCMScheduler, the few-step sampler of
+ * latent consistency models and LCM-LoRAs); NULL restores the model's default (its
  * dif_defaults.json "scheduler", else its scheduler/ folder's class). An
  * unknown name is DIF_ERR_UNSUPPORTED with the valid names listed. */
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *sample, const char *name);
@@ -709,7 +730,12 @@ DIF_API dif_status dif_sample_set_noise_level(dif_sample *sample, int32_t level)
 DIF_API dif_status dif_sample_set_blend(dif_sample *sample, dif_blend mode);
 /* img2img: start from an image (file or RGB8 pixels, copied) noised to
  * strength in (0, 1] (1 = ignore the image's content; a strength so small
- * that no step is left is refused by the run). The sample's size becomes
+ * that no step is left is refused by the run). The steps skipped are the
+ * first steps − int(steps × strength), as in diffusers' img2img pipelines; on a
+ * latent consistency model with the lcm scheduler (diffusers'
+ * LatentConsistencyModelImg2ImgPipeline) every step runs instead, on a
+ * schedule that starts at the strength's timestep (a strength below
+ * steps / original_inference_steps is refused by the run). The sample's size becomes
  * the image's size rounded down to multiples of 8 unless set explicitly;
  * the image is then resized to it. An image larger than
  * DIF_MAX_OUTPUT_SIDE on a side (inputs may be up to DIF_MAX_IMAGE_SIDE)

@@ -18,15 +18,15 @@ static json_t *describe(const dif__checkpoint *c) {
   if (in->has_image_embedder)
     json_array_append_new(unused, json_string("embedder (unCLIP image encoder: the config "
                                               "folder's image_encoder is used, as diffusers)"));
-  return json_pack(
-      "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:s}", "file", dif__checkpoint_path(c),
-      "family", in->family, "dtype", in->dtype, "parts", parts, "not_loaded", unused,
-      "text_encoder", in->text_encoder ? json_string(in->text_encoder) : json_null(), "text_width",
-      (json_int_t)in->text_width, "unet_in_channels", (json_int_t)in->unet_in_channels,
-      "cross_attention_dim", (json_int_t)in->context_dim, "image_embedding_dim",
-      (json_int_t)(in->class_embed_in / 2), "load",
-      "needs a diffusers folder of the same model for its configs, tokenizer and scheduler "
-      "(dif_context_set_config, --config DIR)");
+  const char *why, *preset = dif__checkpoint_preset(c, &why);
+  return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:s}", "file",
+                   dif__checkpoint_path(c), "family", in->family, "dtype", in->dtype, "parts",
+                   parts, "not_loaded", unused, "text_encoder",
+                   in->text_encoder ? json_string(in->text_encoder) : json_null(), "text_width",
+                   (json_int_t)in->text_width, "unet_in_channels", (json_int_t)in->unet_in_channels,
+                   "cross_attention_dim", (json_int_t)in->context_dim, "image_embedding_dim",
+                   (json_int_t)(in->class_embed_in / 2), "preset",
+                   preset ? json_string(preset) : json_null(), "load", why);
 }
 
 DIF_API dif_status dif_checkpoint_info(const char *path, char *buf, size_t *size) {

@@ -36,6 +36,7 @@ void dif__ctx_unref(dif_context *ctx) {
   free(ctx->info);
   free(ctx->prior_dir);
   free(ctx->config_dir);
+  free(ctx->config_used);
   dif__ctx_free_loras(ctx);
   dif__ctx_free_embeddings(ctx);
   pthread_mutex_destroy(&ctx->err_lock);

@@ -47,6 +47,7 @@ struct dif_context {
   dif__models models;      /* valid when loaded */
   char *prior_dir;         /* dif_context_set_prior */
   char *config_dir;        /* dif_context_set_config (single-file checkpoints) */
+  char *config_used;       /* the folder a single file loaded with (api/presets.h) */
   char *info;              /* dif_context_info's JSON, made at load */
   dif__ctx_lora *loras;    /* dif_context_add_lora, in order */
   int n_loras;

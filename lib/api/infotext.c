@@ -79,6 +79,7 @@ static const char *a1111_sampler(const char *s) {
       {"dpmpp_2m_karras", "", "DPM++ 2M Karras"},
       {"lms", "LMSDiscreteScheduler", "LMS"},
       {"unipc", "UniPCMultistepScheduler", "UniPC"},
+      {"lcm", "LCMScheduler", "LCM"},
       {"unclip", "UnCLIPScheduler", "UnCLIP"},
   };
   for (size_t i = 0; i < sizeof map / sizeof *map; i++)

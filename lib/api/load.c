@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "api/context.h"
+#include "api/presets.h"
 #include "core/blas.h"
 
 DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir) {
@@ -92,7 +93,7 @@ static void auto_small_model_exact(dif_context *ctx) {
  * so a refused embedding leaves the LoRAs as they were: the context can
  * load again). */
 static dif_status load_checkpoint(dif_context *ctx, const char *path, dif__error *err) {
-  dif_status s = dif__models_load_checkpoint(&ctx->models, path, ctx->config_dir, ctx->prior_dir,
+  dif_status s = dif__models_load_checkpoint(&ctx->models, path, ctx->config_used, ctx->prior_dir,
                                              on_load, ctx, err);
   return s ? s : dif__ctx_apply_embeddings(ctx, err);
 }
@@ -102,13 +103,20 @@ static dif_status load_folder(dif_context *ctx, const char *path, dif__error *er
   return s ? s : dif__ctx_apply_embeddings(ctx, err);
 }
 
-/* A folder, or a single-file checkpoint with its config folder; the LoRAs
- * go into the unet/ and text_encoder/ of the folder (or of the config
- * folder, whose components read the checkpoint's parts). */
+/* A folder, or a single-file checkpoint with its config folder (the one
+ * set, or a preset: api/presets.h); the LoRAs go into the unet/ and
+ * text_encoder/ of the folder (or of the config folder, whose components
+ * read the checkpoint's parts). */
 static dif_status load_models(dif_context *ctx, const char *path, dif__error *err) {
   struct stat sb;
-  if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
-    return dif__ctx_load_with_loras(ctx, ctx->config_dir, load_checkpoint, path, err);
+  if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+    free(ctx->config_used);
+    dif_status s = dif__config_for_checkpoint(ctx, path, &ctx->config_used, err);
+    if (s) return s;
+    s = dif__ctx_load_with_loras(ctx, ctx->config_used, load_checkpoint, path, err);
+    if (s == DIF_ERR_BAD_MODEL && !ctx->config_dir) dif__preset_explain(ctx->config_used, err);
+    return s;
+  }
   if (ctx->config_dir)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
                      "%s is a model folder, which has its own configs: a config folder (%s) is "

@@ -8,8 +8,9 @@
  *   2. check the whole schema before acting on any of it: every key known,
  *      every value of its exact JSON type (integers are JSON integers in
  *      range, not reals), so a record is refused as a whole or applied;
- *   3. apply through the public setters, so each value is range-checked like
- *      any other input;
+ *   3. apply through the setters (the settings table's rows, walked in
+ *      pipelines/settings.h's order), so each value is range-checked like
+ *      any other input, with the setter's message;
  *   4. image files only relative to the record's folder (no absolute path,
  *      no ".."), their bytes checked against the xxh3-64 stored with them
  *      before anything is decoded.
@@ -29,6 +30,7 @@
 #include "api/sample.h"
 #include "io/fileio.h"
 #include "io/image.h"
+#include "pipelines/settings.h"
 
 static dif_status read_parameters(const char *fn, const char *path, char *buf, size_t *size) {
   if (!path || !size)
@@ -125,32 +127,15 @@ typedef struct field {
   { key, kind, 0, 0 }
 #define N(a) (sizeof(a) / sizeof *(a))
 
-static const field top_fields[] = {
-    FIELD("prompt", K_ARR),
-    FIELD("negative", K_STR),
-    INT_FIELD("width", 8, 4096),
-    INT_FIELD("height", 8, 4096),
-    INT_FIELD("steps", 1, DIF_MAX_STEPS),
-    FIELD("guidance", K_NUM),
-    FIELD("scheduler", K_STR),
-    INT_FIELD("seed", LLONG_MIN, LLONG_MAX),
-    FIELD("seed_u64", K_STR),
-    INT_FIELD("batch", 1, DIF_MAX_BATCH),
-    INT_FIELD("index", 0, DIF_MAX_BATCH - 1),
-    INT_FIELD("noise_level", 0, 999),
-    INT_FIELD("prior_steps", 1, DIF_MAX_STEPS),
-    FIELD("prior_guidance", K_NUM),
-    FIELD("prior_scheduler", K_STR),
-    FIELD("blend", K_STR),
-    FIELD("init_image", K_OBJ),
-    FIELD("mask", K_OBJ),
-    FIELD("edit", K_OBJ),
-    FIELD("model", K_OBJ),
-    FIELD("loras", K_ARR),
-    FIELD("embeddings", K_ARR),
-    FIELD("precision", K_STR),
-    FIELD("libdif", K_STR),
+/* A record's top-level keys: these, the settings table's keys (in its
+ * order: pipelines/settings.h), then top_tail. */
+static const field top_head[] = {FIELD("prompt", K_ARR), FIELD("negative", K_STR)};
+static const field top_tail[] = {
+    FIELD("init_image", K_OBJ), FIELD("mask", K_OBJ),   FIELD("edit", K_OBJ),
+    FIELD("model", K_OBJ),      FIELD("loras", K_ARR),  FIELD("embeddings", K_ARR),
+    FIELD("precision", K_STR),  FIELD("libdif", K_STR),
 };
+#define MAX_TOP_FIELDS 64 /* top_head + the settings + top_tail (24 today) */
 static const field text_fields[] = {FIELD("text", K_STR), FIELD("weight", K_NUM)};
 static const field image_fields[] = {
     FIELD("image", K_STR),
@@ -381,10 +366,33 @@ static dif_status check_edit(const json_t *mask, const json_t *edit, why *w) {
   return DIF_OK;
 }
 
+/* The schema of a settings row's value in a record. */
+static field setting_field(const dif__setting *r) {
+  switch (r->kind) {
+  case DIF__SETTING_SCALE: return (field)FIELD(r->key, K_NUM);
+  case DIF__SETTING_SCHEDULER:
+  case DIF__SETTING_SEED_U64:
+  case DIF__SETTING_BLEND:
+  case DIF__SETTING_COMMENT: return (field)FIELD(r->key, K_STR);
+  default: return (field)INT_FIELD(r->key, r->record_lo, r->record_hi);
+  }
+}
+
+/* top_head, the settings' keys, top_tail; returns the count. */
+static size_t top_fields(field *out) {
+  size_t n = 0;
+  for (size_t i = 0; i < N(top_head); i++) out[n++] = top_head[i];
+  for (int i = 0; i < dif__n_settings && n < MAX_TOP_FIELDS - N(top_tail); i++)
+    if (dif__settings[i].key) out[n++] = setting_field(&dif__settings[i]);
+  for (size_t i = 0; i < N(top_tail); i++) out[n++] = top_tail[i];
+  return n;
+}
+
 /* The whole record, before any of it is used. *seed gets the seed when
  * *has_seed. */
 static dif_status check_record(const json_t *o, uint64_t *seed, int *has_seed, why *w) {
-  if (check_object(o, top_fields, N(top_fields), "", w)) return w->status;
+  field top[MAX_TOP_FIELDS];
+  if (check_object(o, top, top_fields(top), "", w)) return w->status;
   if (require(o, "prompt", "", w) || check_prompt(json_object_get(o, "prompt"), w))
     return w->status;
   if (!json_object_get(o, "width") != !json_object_get(o, "height"))
@@ -601,6 +609,37 @@ static const char *str_of(const json_t *o, const char *key) {
   return json_string_value(json_object_get(o, key));
 }
 
+/* Row r's value in the record o (checked by check_record) on the sample,
+ * through the setter of its kind; seed: the record's (seed_u64 or seed). */
+static dif_status apply_setting(dif_sample *s, const dif__setting *r, const json_t *o,
+                                uint64_t seed) {
+  const json_t *v = json_object_get(o, r->key);
+  int32_t f;
+  switch (r->kind) {
+  case DIF__SETTING_SIZE: /* with "height"; an x4 upscaler's output is 4 × the sample's size */
+    f = dif__sample_output_scale(s);
+    return keyed(s, dif_sample_set_size(s, int_of(o, "width") / f, int_of(o, "height") / f),
+                 r->key);
+  case DIF__SETTING_STEPS:
+  case DIF__SETTING_BATCH:
+  case DIF__SETTING_NOISE_LEVEL:
+    return keyed(s, dif__sample_set_int(s, r, (int32_t)json_integer_value(v)), r->key);
+  case DIF__SETTING_SCALE:
+    return keyed(s, dif__sample_set_scale(s, r, (float)json_number_value(v)), r->key);
+  case DIF__SETTING_SCHEDULER:
+    return keyed(s, dif__sample_set_name(s, r, json_string_value(v)), r->key);
+  case DIF__SETTING_INDEX: dif__sample_set_keep(s, (int32_t)json_integer_value(v)); return DIF_OK;
+  case DIF__SETTING_BLEND:
+    return keyed(s,
+                 dif_sample_set_blend(s, strcmp(json_string_value(v), "slerp") == 0
+                                             ? DIF_BLEND_SLERP
+                                             : DIF_BLEND_SUM),
+                 r->key);
+  case DIF__SETTING_SEED: return keyed(s, dif_sample_set_seed(s, seed), r->key);
+  default: return DIF_OK; /* seed_u64: with seed */
+  }
+}
+
 /* The record's mask or edit (checked by check_edit) on the sample: an edit
  * runs on the picture's size, which the record keeps in the edit. */
 static dif_status apply_edit(dif_sample *s, const json_t *o, const char *dir, why *w) {
@@ -666,33 +705,11 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
     return dif__sample_fail(s, w.status, "%s", w.msg);
   }
   dif_status st = DIF_OK;
-#define HAS(key) (!st && json_object_get(o, key))
-  if (HAS("width")) { /* an x4 upscaler's output is 4 × the sample's size */
-    int32_t f = dif__sample_output_scale(s);
-    st = keyed(s, dif_sample_set_size(s, int_of(o, "width") / f, int_of(o, "height") / f), "width");
-  }
-  if (HAS("steps")) st = keyed(s, dif_sample_set_steps(s, int_of(o, "steps")), "steps");
-  if (HAS("guidance")) st = keyed(s, dif_sample_set_guidance(s, num_of(o, "guidance")), "guidance");
-  if (HAS("prior_steps"))
-    st = keyed(s, dif_sample_set_prior_steps(s, int_of(o, "prior_steps")), "prior_steps");
-  if (HAS("prior_guidance"))
-    st = keyed(s, dif_sample_set_prior_guidance(s, num_of(o, "prior_guidance")), "prior_guidance");
-  if (HAS("scheduler"))
-    st = keyed(s, dif_sample_set_scheduler(s, str_of(o, "scheduler")), "scheduler");
-  if (HAS("prior_scheduler"))
-    st = keyed(s, dif_sample_set_prior_scheduler(s, str_of(o, "prior_scheduler")),
-               "prior_scheduler");
-  if (HAS("batch")) st = keyed(s, dif_sample_set_batch(s, int_of(o, "batch")), "batch");
-  if (HAS("index")) dif__sample_set_keep(s, int_of(o, "index"));
-  if (HAS("noise_level"))
-    st = keyed(s, dif_sample_set_noise_level(s, int_of(o, "noise_level")), "noise_level");
-  if (HAS("blend"))
-    st = keyed(s,
-               dif_sample_set_blend(s, strcmp(str_of(o, "blend"), "slerp") == 0 ? DIF_BLEND_SLERP
-                                                                                : DIF_BLEND_SUM),
-               "blend");
-  if (!st && has_seed) st = keyed(s, dif_sample_set_seed(s, seed), "seed");
-  if (HAS("init_image")) {
+  const dif__setting *r;
+  for (int i = 0; !st && (r = dif__setting_in_order(i, 1)); i++)
+    if (json_object_get(o, r->key) || (r->kind == DIF__SETTING_SEED && has_seed))
+      st = apply_setting(s, r, o, seed);
+  if (!st && json_object_get(o, "init_image")) {
     const json_t *init = json_object_get(o, "init_image");
     dif__image img;
     uint64_t xxh3;
@@ -705,7 +722,6 @@ DIF_API dif_status dif_sample_apply_record(dif_sample *s, const char *json,
                                               num_of(init, "strength")),
                  "init_image");
   }
-#undef HAS
   if (!st) st = apply_edit(s, o, record_dir, &w);
   json_decref(o);
   return st;

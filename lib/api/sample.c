@@ -16,22 +16,17 @@
 #include "api/sample.h"
 #include "core/blas.h"
 #include "io/resample.h"
+#include "pipelines/defaults.h"
 #include "pipelines/generate.h"
+#include "pipelines/settings.h"
 #include "pipelines/tiled.h"
 #include "samplers/sched_config.h"
 
 struct dif_sample {
   dif_context *ctx;
-  dif_prompt *prompt; /* a copy */
-  /* settings */
-  int32_t width, height;
+  dif_prompt *prompt;    /* a copy */
+  dif__setting_values v; /* the settings (pipelines/settings.h) */
   bool size_set;
-  int32_t steps, prior_steps, batch, noise_level;
-  int32_t keep; /* the one image of the batch to keep (a record's "index"), or -1 */
-  float guidance, prior_guidance;
-  char *scheduler, *prior_scheduler;
-  uint64_t seed;
-  dif_blend blend;
   dif__image init;
   float strength;
   char *init_source;     /* absolute path or "pixels" */
@@ -64,10 +59,12 @@ dif_status dif__sample_fail(dif_sample *s, dif_status st, const char *fmt, ...) 
 
 dif__sample_edit *dif__sample_edit_of(dif_sample *s) { return s ? &s->edit : NULL; }
 
+const dif__setting_values *dif__sample_values(const dif_sample *s) { return &s->v; }
+
 bool dif__sample_running(const dif_sample *s) { return s && atomic_load(&s->running); }
 
 void dif__sample_set_keep(dif_sample *s, int32_t index) {
-  s->keep = index >= 0 && index < s->batch ? index : -1;
+  s->v.keep = index >= 0 && index < s->v.batch ? index : -1;
 }
 
 static dif_status ok(dif_sample *s) {
@@ -106,16 +103,10 @@ DIF_API dif_status dif_sample_new(dif_context *ctx, const dif_prompt *prompt, di
   const dif_defaults *d = &ctx->models.defaults;
   dif__ctx_ref(ctx); /* the sample keeps its context alive (dif.h, section 5) */
   s->ctx = ctx;
-  s->width = d->width;
-  s->height = d->height;
-  s->steps = d->steps;
-  s->guidance = d->guidance;
-  s->prior_steps = d->prior_steps;
-  s->prior_guidance = d->prior_guidance;
-  s->noise_level = d->noise_level;
-  s->batch = 1;
-  s->keep = -1;
-  s->blend = DIF_BLEND_SUM;
+  dif__defaults_start(d, &s->v);
+  s->v.batch = 1;
+  s->v.keep = -1;
+  s->v.blend = DIF_BLEND_SUM;
   s->status = DIF_OK;
   pthread_mutex_init(&s->lock, NULL);
   atomic_init(&s->running, 0);
@@ -139,8 +130,8 @@ DIF_API void dif_sample_free(dif_sample *s) {
   atomic_store(&s->cancel, 1);
   join(s);
   dif_prompt_free(s->prompt);
-  free(s->scheduler);
-  free(s->prior_scheduler);
+  free(s->v.scheduler);
+  free(s->v.prior_scheduler);
   dif__image_free(&s->init);
   free(s->init_source);
   dif__sample_edit_free(&s->edit);
@@ -176,59 +167,93 @@ DIF_API dif_status dif_sample_set_size(dif_sample *s, int32_t width, int32_t hei
   dif_status st =
       check_output_size(s, "dif_sample_set_size", width, height, DIF_ERR_INVALID_ARGUMENT);
   if (st) return st;
-  s->width = width;
-  s->height = height;
+  s->v.width = width;
+  s->v.height = height;
   s->size_set = true;
   return ok(s);
 }
 
-/* The checked store shared by the two step counts and the two scales. */
-static dif_status set_steps(dif_sample *s, const char *fn, int32_t steps, int32_t *dst) {
-  if (steps < 1 || steps > DIF_MAX_STEPS)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: %d steps (1..%d)", fn, steps, DIF_MAX_STEPS);
-  *dst = steps;
+/* ---- the settings of the table (pipelines/settings.h) ---- */
+
+static dif_status usable(dif_sample *s, const char *fn) {
+  if (!s) return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "%s: sample is NULL", fn);
+  if (atomic_load(&s->running)) return sfail(s, DIF_ERR_BUSY, "%s: the sample is running", fn);
+  return DIF_OK;
+}
+
+/* An integer out of row r's range: the message of its kind. */
+static dif_status out_of_range(dif_sample *s, const dif__setting *r, int32_t v, int64_t hi) {
+  switch (r->kind) {
+  case DIF__SETTING_STEPS:
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: %d steps (%lld..%lld)", r->setter, v,
+                 (long long)r->lo, (long long)hi);
+  case DIF__SETTING_BATCH:
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: %d images (%lld..%lld)", r->setter, v,
+                 (long long)r->lo, (long long)hi);
+  case DIF__SETTING_NOISE_LEVEL:
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT,
+                 "%s: %d is outside %lld..%lld (the model's image_noising_scheduler has %lld "
+                 "steps)",
+                 r->setter, v, (long long)r->lo, (long long)hi, (long long)hi + 1);
+  default:
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: %d is outside %lld..%lld", r->setter, v,
+                 (long long)r->lo, (long long)hi);
+  }
+}
+
+dif_status dif__sample_set_int(dif_sample *s, const dif__setting *r, int32_t v) {
+  dif_status st = usable(s, r->setter);
+  if (st) return st;
+  int64_t hi = dif__setting_hi(r, r->hi < 0 ? dif__models_max_noise_level(&s->ctx->models) : 0);
+  if (v < r->lo || v > hi || (r->multiple > 1 && v % r->multiple)) return out_of_range(s, r, v, hi);
+  *(int32_t *)dif__setting_field(&s->v, r) = v;
+  if (r->kind == DIF__SETTING_BATCH) s->v.keep = -1;
   return ok(s);
 }
 
-static dif_status set_scale(dif_sample *s, const char *fn, float v, float *dst) {
-  if (!(v >= 0 && v <= DIF_MAX_GUIDANCE)) /* NaN fails too */
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: guidance %g must be finite, >= 0 and <= %d", fn,
-                 (double)v, DIF_MAX_GUIDANCE);
-  *dst = v;
+dif_status dif__sample_set_scale(dif_sample *s, const dif__setting *r, float v) {
+  dif_status st = usable(s, r->setter);
+  if (st) return st;
+  if (!(v >= r->lo && v <= r->hi)) /* NaN fails too */
+    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "%s: guidance %g must be finite, >= %lld and <= %lld",
+                 r->setter, (double)v, (long long)r->lo, (long long)r->hi);
+  *(float *)dif__setting_field(&s->v, r) = v;
   return ok(s);
 }
 
-DIF_API dif_status dif_sample_set_steps(dif_sample *s, int32_t steps) {
-  CHECK_SAMPLE(s, "dif_sample_set_steps");
-  return set_steps(s, "dif_sample_set_steps", steps, &s->steps);
-}
-
-DIF_API dif_status dif_sample_set_guidance(dif_sample *s, float scale) {
-  CHECK_SAMPLE(s, "dif_sample_set_guidance");
-  return set_scale(s, "dif_sample_set_guidance", scale, &s->guidance);
-}
-
-DIF_API dif_status dif_sample_set_prior_steps(dif_sample *s, int32_t steps) {
-  CHECK_SAMPLE(s, "dif_sample_set_prior_steps");
-  return set_steps(s, "dif_sample_set_prior_steps", steps, &s->prior_steps);
-}
-
-DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *s, float scale) {
-  CHECK_SAMPLE(s, "dif_sample_set_prior_guidance");
-  return set_scale(s, "dif_sample_set_prior_guidance", scale, &s->prior_guidance);
-}
-
-/* Replaces *slot with a checked copy of a scheduler name (NULL clears it). */
-static dif_status set_scheduler_name(dif_sample *s, const char *fn, char **slot, const char *name) {
-  char *copy = NULL;
+/* Replaces the name with a checked copy of a scheduler name (NULL clears it). */
+dif_status dif__sample_set_name(dif_sample *s, const dif__setting *r, const char *name) {
+  dif_status st = usable(s, r->setter);
+  if (st) return st;
+  char *copy = NULL, **slot = dif__setting_field(&s->v, r);
   if (name) {
     dif__error err = {0};
-    if (dif__scheduler_check_name(name, &err)) return sfail(s, err.status, "%s: %s", fn, err.msg);
-    if (!(copy = strdup(name))) return sfail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    if (dif__scheduler_check_name(name, &err))
+      return sfail(s, err.status, "%s: %s", r->setter, err.msg);
+    if (!(copy = strdup(name)))
+      return sfail(s, DIF_ERR_OUT_OF_MEMORY, "%s: out of memory", r->setter);
   }
   free(*slot);
   *slot = copy;
   return ok(s);
+}
+
+static const dif__setting *row(const char *key) { return dif__setting_find(key); }
+
+DIF_API dif_status dif_sample_set_steps(dif_sample *s, int32_t steps) {
+  return dif__sample_set_int(s, row("steps"), steps);
+}
+
+DIF_API dif_status dif_sample_set_guidance(dif_sample *s, float scale) {
+  return dif__sample_set_scale(s, row("guidance"), scale);
+}
+
+DIF_API dif_status dif_sample_set_prior_steps(dif_sample *s, int32_t steps) {
+  return dif__sample_set_int(s, row("prior_steps"), steps);
+}
+
+DIF_API dif_status dif_sample_set_prior_guidance(dif_sample *s, float scale) {
+  return dif__sample_set_scale(s, row("prior_guidance"), scale);
 }
 
 static char scheduler_names[256];
@@ -243,18 +268,16 @@ DIF_API const char *dif_scheduler_names(void) {
 }
 
 DIF_API dif_status dif_sample_set_scheduler(dif_sample *s, const char *name) {
-  CHECK_SAMPLE(s, "dif_sample_set_scheduler");
-  return set_scheduler_name(s, "dif_sample_set_scheduler", &s->scheduler, name);
+  return dif__sample_set_name(s, row("scheduler"), name);
 }
 
 DIF_API dif_status dif_sample_set_prior_scheduler(dif_sample *s, const char *name) {
-  CHECK_SAMPLE(s, "dif_sample_set_prior_scheduler");
-  return set_scheduler_name(s, "dif_sample_set_prior_scheduler", &s->prior_scheduler, name);
+  return dif__sample_set_name(s, row("prior_scheduler"), name);
 }
 
 DIF_API dif_status dif_sample_set_seed(dif_sample *s, uint64_t seed) {
   CHECK_SAMPLE(s, "dif_sample_set_seed");
-  s->seed = seed;
+  s->v.seed = seed;
   return ok(s);
 }
 
@@ -263,39 +286,25 @@ DIF_API dif_status dif_sample_set_random_seed(dif_sample *s) {
   uint64_t seed;
   if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
     return sfail(s, DIF_ERR_IO, "dif_sample_set_random_seed: the system has no random bytes");
-  s->seed = seed;
+  s->v.seed = seed;
   return ok(s);
 }
 
-DIF_API uint64_t dif_sample_seed(const dif_sample *s) { return s ? s->seed : 0; }
+DIF_API uint64_t dif_sample_seed(const dif_sample *s) { return s ? s->v.seed : 0; }
 
 DIF_API dif_status dif_sample_set_batch(dif_sample *s, int32_t count) {
-  CHECK_SAMPLE(s, "dif_sample_set_batch");
-  if (count < 1 || count > DIF_MAX_BATCH)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_batch: %d images (1..%d)", count,
-                 DIF_MAX_BATCH);
-  s->batch = count;
-  s->keep = -1;
-  return ok(s);
+  return dif__sample_set_int(s, row("batch"), count);
 }
 
 DIF_API dif_status dif_sample_set_noise_level(dif_sample *s, int32_t level) {
-  CHECK_SAMPLE(s, "dif_sample_set_noise_level");
-  int32_t max = dif__models_max_noise_level(&s->ctx->models);
-  if (level < 0 || level > max)
-    return sfail(s, DIF_ERR_INVALID_ARGUMENT,
-                 "dif_sample_set_noise_level: %d is outside 0..%d (the model's "
-                 "image_noising_scheduler has %d steps)",
-                 level, max, max + 1);
-  s->noise_level = level;
-  return ok(s);
+  return dif__sample_set_int(s, row("noise_level"), level);
 }
 
 DIF_API dif_status dif_sample_set_blend(dif_sample *s, dif_blend mode) {
   CHECK_SAMPLE(s, "dif_sample_set_blend");
   if (mode != DIF_BLEND_SUM && mode != DIF_BLEND_SLERP)
     return sfail(s, DIF_ERR_INVALID_ARGUMENT, "dif_sample_set_blend: unknown mode %d", (int)mode);
-  s->blend = mode;
+  s->v.blend = mode;
   return ok(s);
 }
 
@@ -380,7 +389,7 @@ static int on_step(void *user, int step, int total) {
  * (dif_defaults.json), else the model's scheduler/ class. */
 static const char *scheduler_of(const dif_sample *s) {
   const dif__models *m = &s->ctx->models;
-  if (s->scheduler) return s->scheduler;
+  if (s->v.scheduler) return s->v.scheduler;
   return m->defaults.scheduler[0] ? m->defaults.scheduler : m->scheduler_class;
 }
 
@@ -388,6 +397,45 @@ static const char *scheduler_of(const dif_sample *s) {
 int32_t dif__sample_output_scale(const dif_sample *s) {
   const dif__models *m = &s->ctx->models;
   return dif__models_is_upscaler(m) ? (int32_t)dif__vae_scale(&m->vae) : 1;
+}
+
+/* Row r's value in v as the record stores it, under its key. */
+static void record_setting(json_t *o, const dif__setting *r, dif__setting_values *v) {
+  const void *f = dif__setting_field(v, r);
+  json_t *j = NULL;
+  switch (r->kind) {
+  case DIF__SETTING_SIZE:
+  case DIF__SETTING_STEPS:
+  case DIF__SETTING_BATCH:
+  case DIF__SETTING_INDEX:
+  case DIF__SETTING_NOISE_LEVEL: j = json_integer(*(const int32_t *)f); break;
+  case DIF__SETTING_SCALE: j = json_real(*(const float *)f); break;
+  case DIF__SETTING_SCHEDULER: j = json_string(*(char *const *)f); break;
+  case DIF__SETTING_SEED: j = json_integer((json_int_t)v->seed); break; /* as signed 64-bit */
+  case DIF__SETTING_SEED_U64: j = json_sprintf("%llu", (unsigned long long)v->seed); break;
+  case DIF__SETTING_BLEND: j = json_string(v->blend == DIF_BLEND_SLERP ? "slerp" : "sum"); break;
+  case DIF__SETTING_COMMENT: return;
+  }
+  json_object_set_new(o, r->key, j);
+}
+
+/* The settings' keys of the record of a run of width x height, in table
+ * order, each when the model has it. */
+void dif__sample_record_settings(const dif_sample *s, json_t *o, int32_t width, int32_t height) {
+  dif__setting_values v = s->v; /* what the run used */
+  v.width = width;
+  v.height = height;
+  v.scheduler = (char *)scheduler_of(s);
+  v.prior_scheduler = s->v.prior_scheduler ? s->v.prior_scheduler : "DDPMScheduler";
+  const dif__models *m = &s->ctx->models;
+  bool unclip = m->family == DIF__FAMILY_UNCLIP;
+  const bool written[] = {[DIF__WRITTEN_ALWAYS] = true,
+                          [DIF__WRITTEN_KEPT] = s->v.keep >= 0,
+                          [DIF__WRITTEN_NOISED] = unclip || dif__models_is_upscaler(m),
+                          [DIF__WRITTEN_UNCLIP] = unclip,
+                          [DIF__WRITTEN_NEVER] = false};
+  for (int i = 0; i < dif__n_settings; i++)
+    if (written[dif__settings[i].written]) record_setting(o, &dif__settings[i], &v);
 }
 
 static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
@@ -406,25 +454,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
   }
   json_object_set_new(o, "prompt", parts);
   json_object_set_new(o, "negative", json_string(s->prompt->negative ? s->prompt->negative : ""));
-  json_object_set_new(o, "width", json_integer(width));
-  json_object_set_new(o, "height", json_integer(height));
-  json_object_set_new(o, "steps", json_integer(s->steps));
-  json_object_set_new(o, "guidance", json_real(s->guidance));
-  json_object_set_new(o, "scheduler", json_string(scheduler_of(s)));
-  json_object_set_new(o, "seed", json_integer((json_int_t)s->seed)); /* as signed 64-bit */
-  json_object_set_new(o, "seed_u64", json_sprintf("%llu", (unsigned long long)s->seed));
-  json_object_set_new(o, "batch", json_integer(s->batch));
-  if (s->keep >= 0) json_object_set_new(o, "index", json_integer(s->keep));
-  if (dif__models_is_upscaler(&s->ctx->models)) /* the x4 upscaler's */
-    json_object_set_new(o, "noise_level", json_integer(s->noise_level));
-  if (s->ctx->models.family == DIF__FAMILY_UNCLIP) {
-    json_object_set_new(o, "noise_level", json_integer(s->noise_level));
-    json_object_set_new(o, "prior_steps", json_integer(s->prior_steps));
-    json_object_set_new(o, "prior_guidance", json_real(s->prior_guidance));
-    json_object_set_new(o, "prior_scheduler",
-                        json_string(s->prior_scheduler ? s->prior_scheduler : "DDPMScheduler"));
-    json_object_set_new(o, "blend", json_string(s->blend == DIF_BLEND_SLERP ? "slerp" : "sum"));
-  }
+  dif__sample_record_settings(s, o, width, height);
   if (s->init.rgb) {
     json_t *init = json_pack("{s:s, s:f}", "image", dif__record_base_name(s->init_source),
                              "strength", (double)s->strength);
@@ -459,7 +489,7 @@ static char *parameters_json(const dif_sample *s, int32_t width, int32_t height,
  * resized into *resized when needed; *init NULL without one. */
 static dif_status picture(dif_sample *s, int32_t *w, int32_t *h, dif__image *resized,
                           const dif__image **init) {
-  int32_t width = s->width, height = s->height;
+  int32_t width = s->v.width, height = s->v.height;
   dif__error err = {0};
   *init = NULL;
   if (s->init.rgb) {
@@ -553,18 +583,18 @@ static dif_status run(dif_sample *s) {
                     .n_parts = s->prompt->n_parts,
                     .negative = s->prompt->negative,
                     .blend =
-                        s->blend == DIF_BLEND_SLERP ? DIF__BLEND_RULE_SLERP : DIF__BLEND_RULE_SUM,
+                        s->v.blend == DIF_BLEND_SLERP ? DIF__BLEND_RULE_SLERP : DIF__BLEND_RULE_SUM,
                     .width = width,
                     .height = height,
-                    .steps = s->steps,
-                    .batch = s->batch,
-                    .guidance = s->guidance,
-                    .prior_steps = s->prior_steps,
-                    .prior_guidance = s->prior_guidance,
-                    .prior_scheduler = s->prior_scheduler,
-                    .noise_level = ov.noise_level >= 0 ? ov.noise_level : s->noise_level,
+                    .steps = s->v.steps,
+                    .batch = s->v.batch,
+                    .guidance = s->v.guidance,
+                    .prior_steps = s->v.prior_steps,
+                    .prior_guidance = s->v.prior_guidance,
+                    .prior_scheduler = s->v.prior_scheduler,
+                    .noise_level = ov.noise_level >= 0 ? ov.noise_level : s->v.noise_level,
                     .scheduler = scheduler_of(s),
-                    .seed = s->seed,
+                    .seed = s->v.seed,
                     .init_image = init,
                     .strength = ov.strength >= 0.0f ? ov.strength : s->strength,
                     .mask = mask,
@@ -589,9 +619,9 @@ static dif_status run(dif_sample *s) {
   dif__image_free(&canvas);
   free(mask);
   if (st) return sfail(s, st, "%s", err.msg);
-  if (s->keep >= 0 && s->keep < res.count) { /* one image of the batch: its record's "index" */
+  if (s->v.keep >= 0 && s->v.keep < res.count) { /* one image of the batch: its record's "index" */
     size_t one = (size_t)res.width * (size_t)res.height * 3;
-    memmove(res.rgb, res.rgb + (size_t)s->keep * one, one);
+    memmove(res.rgb, res.rgb + (size_t)s->v.keep * one, one);
     res.count = 1;
   }
   char *params = parameters_json(s, width, height, picture);

@@ -92,6 +92,7 @@ static dif_status describe(dif__checkpoint *c, dif__error *err) {
   in->has_vae = has_prefix(st, parts[1].prefix);
   bool clip = has_prefix(st, parts[2].prefix), openclip = has_prefix(st, parts[3].prefix);
   in->has_text_encoder = clip || openclip;
+  in->openclip = openclip && !clip;
   in->has_ema = has_prefix(st, "model_ema.");
   in->has_image_embedder = has_prefix(st, "embedder.");
   if (!in->has_unet && !in->has_vae && !in->has_text_encoder) {

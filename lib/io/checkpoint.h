@@ -34,6 +34,7 @@ typedef struct dif__ckpt_info {
   const char *text_encoder; /* "CLIP ViT-L/14 (SD-1.x layout)", "OpenCLIP (SD-2.x layout)", NULL */
   const char *dtype;        /* of the UNet's conv_in weight: "F32", "F16", "BF16" */
   bool has_unet, has_vae, has_text_encoder;
+  bool openclip;            /* the text encoder is in the OpenCLIP (SD-2.x) layout */
   bool has_ema;             /* model_ema.* (not loaded: diffusers' default) */
   bool has_image_embedder;  /* embedder.* of unCLIP files (not loaded, as diffusers) */
   int64_t unet_in_channels; /* 4; 9 for inpainting */
@@ -53,6 +54,16 @@ dif_status dif__checkpoint_open_st(dif__safetensors *st, dif__checkpoint **out, 
 void dif__checkpoint_close(dif__checkpoint *c);
 const char *dif__checkpoint_path(const dif__checkpoint *c);
 const dif__ckpt_info *dif__checkpoint_describe(const dif__checkpoint *c);
+
+/* The preset (models/presets/<name>: configs, tokenizer and scheduler without
+ * weights) a checkpoint loads with when no config folder is given
+ * (checkpoint_preset.c): from its tensors, and where tensors cannot tell —
+ * SD-2.x 768 v-prediction, 512 base or SD-Turbo share every shape — from its
+ * file name; SD-2.x otherwise as diffusers' from_single_file (768,
+ * v-prediction). NULL where none fits (Stable unCLIP: the image encoder's
+ * weights are not in the file). *why (static text) says how it was chosen or
+ * why there is none. */
+const char *dif__checkpoint_preset(const dif__checkpoint *c, const char **why);
 
 /* A view of one part ("unet", "vae", "text_encoder") under diffusers names;
  * config_dir is the component folder whose config.json gives the layout

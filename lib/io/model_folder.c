@@ -30,6 +30,8 @@ static const char *const known_pipelines[] = {"StableUnCLIPPipeline",
                                               "StableDiffusionImg2ImgPipeline",
                                               "StableDiffusionInpaintPipeline",
                                               "StableDiffusionUpscalePipeline",
+                                              "LatentConsistencyModelPipeline",
+                                              "LatentConsistencyModelImg2ImgPipeline",
                                               NULL};
 static const char *const known_classes[] = {"UNet2DConditionModel",
                                             "AutoencoderKL",
@@ -50,6 +52,7 @@ static const char *const known_classes[] = {"UNet2DConditionModel",
                                             "DPMSolverMultistepScheduler",
                                             "LMSDiscreteScheduler",
                                             "UniPCMultistepScheduler",
+                                            "LCMScheduler",
                                             "UnCLIPScheduler",
                                             "StableDiffusionSafetyChecker",
                                             NULL};
@@ -77,8 +80,9 @@ static dif_status check_index(const dif__config *idx, dif__error *err) {
     return dif__fail(err, DIF_ERR_UNSUPPORTED,
                      "%s: unknown pipeline class '%s' (libdif opens StableUnCLIPPipeline, "
                      "StableUnCLIPImg2ImgPipeline, StableDiffusionPipeline, "
-                     "StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline and "
-                     "StableDiffusionUpscalePipeline folders)",
+                     "StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline, "
+                     "StableDiffusionUpscalePipeline, LatentConsistencyModelPipeline and "
+                     "LatentConsistencyModelImg2ImgPipeline folders)",
                      dif__config_path(idx), pipe);
   const char *key;
   json_t *v;

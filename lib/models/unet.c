@@ -42,6 +42,7 @@ static dif_status build(dif__unet *u, const dif__unet_config *c, dif__wloader *w
   u->temb_ch = 4 * u->c0;
   u->class_in = c->class_in;
   u->n_class_embeds = c->n_class_embeds;
+  u->time_cond_dim = c->time_cond_dim;
   u->downsample_padding = c->downsample_padding;
   u->sample_size = c->sample_size;
   u->eps = c->eps;
@@ -55,6 +56,8 @@ static dif_status build(dif__unet *u, const dif__unet_config *c, dif__wloader *w
   u->time_b1 = DIF__W1(wl, T, "time_embedding.linear_1.bias");
   u->time_w2 = DIF__WT2(wl, T, T, "time_embedding.linear_2.weight");
   u->time_b2 = DIF__W1(wl, T, "time_embedding.linear_2.bias");
+  if (u->time_cond_dim)
+    u->time_cond_w = DIF__WT2(wl, c0, u->time_cond_dim, "time_embedding.cond_proj.weight");
   if (u->class_in) {
     u->class_w1 = DIF__WT2(wl, T, u->class_in, "class_embedding.linear_1.weight");
     u->class_b1 = DIF__W1(wl, T, "class_embedding.linear_1.bias");
@@ -158,6 +161,11 @@ dif_status dif__unet_forward(const dif__unet *u, const dif__kctx *k, const dif__
                      (u->class_in && !in->class_labels) || (u->n_class_embeds && !in->class_ids)
                          ? ", no class labels"
                          : "");
+  if (u->time_cond_dim && !in->timestep_cond)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "UNet: this UNet has time_cond_proj_dim %lld and needs a timestep_cond (the "
+                     "guidance embedding)",
+                     (long long)u->time_cond_dim);
   dif__unet_run r = {u, k, in, err};
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   float *temb = NULL;

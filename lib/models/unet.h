@@ -10,7 +10,8 @@
  * with num_class_embeds (an embedding of integer labels, fed as class_ids:
  * the x4 upscaler's noise level); only_cross_attention (attn1 attends to
  * the text, per block); positional
- * time embedding with flip_sin_to_cos / freq_shift; any latent size (the up
+ * time embedding with flip_sin_to_cos / freq_shift, and time_cond_proj_dim
+ * (a latent consistency model's guidance embedding, timestep_cond); any latent size (the up
  * path resizes to each skip's size, as diffusers forwards upsample_size).
  * Every other config value is refused at load with the key and value named.
  */
@@ -43,12 +44,14 @@ typedef struct dif__unet {
   int64_t channels[DIF__UNET_MAX_BLOCKS], heads[DIF__UNET_MAX_BLOCKS];
   int64_t class_in;       /* projection_class_embeddings_input_dim, 0 if no class embedding */
   int64_t n_class_embeds; /* num_class_embeds: an embedding table of integer labels, or 0 */
+  int64_t time_cond_dim;  /* time_cond_proj_dim: the guidance embedding's size, or 0 */
   int64_t downsample_padding;
   int64_t sample_size; /* the latent size it was trained at (config sample_size) */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;
   dif__weight time_w1, time_w2, class_w1, class_w2, conv_in_w, conv_out_w;
   dif__weight class_table; /* [n_class_embeds, temb_ch] when n_class_embeds */
+  dif__weight time_cond_w; /* time_embedding.cond_proj [c0, time_cond_dim] when time_cond_dim */
   const float *time_b1, *time_b2, *class_b1, *class_b2;
   const float *conv_in_b, *norm_out_w, *norm_out_b, *conv_out_b;
   dif__unet_level down[DIF__UNET_MAX_BLOCKS], up[DIF__UNET_MAX_BLOCKS];
@@ -73,6 +76,10 @@ typedef struct dif__unet_input {
   int64_t S;
   const float *class_labels; /* [B, class_in] when the model has a class embedding */
   const int32_t *class_ids;  /* [B] in [0, n_class_embeds) when the model has an embedding table */
+  /* timestep_cond [B, time_cond_dim] when the model has time_cond_proj_dim
+   * (LCM's guidance-scale embedding, added to the timestep embedding's
+   * input through cond_proj); ignored otherwise. */
+  const float *timestep_cond;
   /* Optional residuals, as a ControlNet gives them (diffusers'
    * down_block_additional_residuals, mid_block_additional_residual): NULL, or
    * dif__unet_n_skips(u) pointers, each NULL or the shape of that skip state

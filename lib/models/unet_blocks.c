@@ -74,6 +74,12 @@ dif_status dif__unet_embed(const dif__unet_run *r, float **temb_act) {
   for (int64_t b = 0; b < B; b++) ts[b] = in->timesteps[in->n_timesteps == 1 ? 0 : b];
   dif__timestep_embedding(ts, B, u->c0, u->flip_sin_to_cos, u->freq_shift, 1.0f, 10000.0f, t);
   hook(r, t, B * u->c0, "time_proj", 0, 0);
+  if (u->time_cond_dim) { /* TimestepEmbedding: sample + cond_proj(condition), no bias */
+    float *c = dif__arena_floats(k->arena, (size_t)(B * u->c0), r->err);
+    if (!c) return DIF_ERR_OUT_OF_MEMORY;
+    dif__linear(k, in->timestep_cond, B, u->time_cond_dim, u->time_cond_w, NULL, u->c0, c);
+    dif__add(k, t, c, B * u->c0, t);
+  }
   dif__linear(k, t, B, u->c0, u->time_w1, u->time_b1, T, e1);
   dif__silu(k, e1, B * T, e1);
   dif__linear(k, e1, B, T, u->time_w2, u->time_b2, T, e);

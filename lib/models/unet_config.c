@@ -34,7 +34,6 @@ static const dif__fixed_key fixed[] = {
     {"resnet_skip_time_act", "false"},
     {"resnet_time_scale_shift", "\"default\""},
     {"reverse_transformer_layers_per_block", "null"},
-    {"time_cond_proj_dim", "null"},
     {"time_embedding_act_fn", "null"},
     {"time_embedding_dim", "null"},
     {"time_embedding_type", "\"positional\""},
@@ -71,6 +70,7 @@ static const char *const handled[] = {
     "only_cross_attention", /* a bool or one per block */
     "transformer_layers_per_block",
     "downsample_padding",
+    "time_cond_proj_dim", /* TimestepEmbedding.cond_proj: LCM's guidance embedding */
     NULL};
 
 /* Every handled key's value (class_embed_type's in *cls_type), and the
@@ -103,7 +103,8 @@ static dif_status read_values(const dif__config *cfg, dif__unet_config *c, const
       (s = dif__config_bool_opt(cfg, "use_linear_projection", false, &c->linear_proj, err)) ||
       (s = dif__config_str_opt(cfg, "class_embed_type", NULL, cls_type, err)) ||
       (s = dif__config_int_opt(cfg, "downsample_padding", 1, &c->downsample_padding, err)) ||
-      (s = dif__config_int_opt(cfg, "sample_size", 64, &c->sample_size, err)))
+      (s = dif__config_int_opt(cfg, "sample_size", 64, &c->sample_size, err)) ||
+      (s = dif__config_int_opt(cfg, "time_cond_proj_dim", 0, &c->time_cond_dim, err)))
     return s;
   c->n_blocks = n;
   c->layers_per_block = lpb[0];
@@ -148,7 +149,8 @@ static dif_status check_block(const char *file, const dif__unet_config *c, int i
 }
 
 /* The sizes and constants that are not per block. */
-static dif_status check_sizes(const char *file, const dif__unet_config *c, dif__error *err) {
+static dif_status check_sizes(const dif__config *cfg, const dif__unet_config *c, dif__error *err) {
+  const char *file = dif__config_path(cfg);
   if (c->layers_per_block < 1 || c->layers_per_block > DIF__UNET_MAX_LAYERS)
     return dif__fail(err, DIF_ERR_UNSUPPORTED, "%s: layers_per_block = %lld (supported: 1..%d)",
                      file, (long long)c->layers_per_block, DIF__UNET_MAX_LAYERS);
@@ -170,6 +172,11 @@ static dif_status check_sizes(const char *file, const dif__unet_config *c, dif__
                      file, (long long)c->downsample_padding);
   if (!(c->eps > 0) || !isfinite(c->eps))
     return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: norm_eps must be positive", file);
+  /* null is none; a count must be positive (an nn.Linear's input) */
+  if (c->time_cond_dim < 0 || c->time_cond_dim > 65536 ||
+      (c->time_cond_dim == 0 && dif__config_has(cfg, "time_cond_proj_dim")))
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: time_cond_proj_dim %lld is outside 1..65536",
+                     file, (long long)c->time_cond_dim);
   if (!isfinite(c->freq_shift))
     return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: freq_shift must be finite", file);
   return DIF_OK;
@@ -235,7 +242,7 @@ dif_status dif__unet_read_config(const dif__config *cfg, dif__unet_config *c, di
   dif_status s = dif__config_check_keys(cfg, fixed, handled, err);
   if (!s) s = read_values(cfg, c, &cls_type, err);
   for (int i = 0; i < c->n_blocks && !s; i++) s = check_block(file, c, i, err);
-  if (!s) s = check_sizes(file, c, err);
+  if (!s) s = check_sizes(cfg, c, err);
   if (!s) s = read_class_embedding(cfg, cls_type, c, err);
   if (!s) s = read_only_cross(cfg, c, err);
   return s;

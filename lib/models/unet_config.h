@@ -18,6 +18,7 @@ typedef struct dif__unet_config {
   int64_t layers_per_block, in_ch, out_ch, ctx_dim, groups, class_in, downsample_padding;
   int64_t sample_size;
   int64_t n_class_embeds;                /* num_class_embeds (class_embed_type null), else 0 */
+  int64_t time_cond_dim;                 /* time_cond_proj_dim, 0 for null */
   bool only_cross[DIF__UNET_MAX_BLOCKS]; /* only_cross_attention per down block */
   float eps, freq_shift;
   bool flip_sin_to_cos, linear_proj;

@@ -165,7 +165,7 @@ static dif_status image_embedding(gen *g, float *out) {
 static dif_status decoder_context(gen *g, float *context) {
   const dif__models *m = g->m;
   const dif__request *r = g->r;
-  bool cfg = r->guidance > 1.0f;
+  bool cfg = gen_cfg(g);
   int64_t B = r->batch, NB = cfg ? 2 * B : B, T = m->text_encoder.max_positions,
           C = m->text_encoder.enc.hidden;
   char *text = positive_text(g);
@@ -194,7 +194,7 @@ static dif_status decoder_context(gen *g, float *context) {
 static dif_status unclip_class_labels(gen *g, const float *embeds, float *labels) {
   const dif__models *m = g->m;
   const dif__request *r = g->r;
-  bool cfg = r->guidance > 1.0f;
+  bool cfg = gen_cfg(g);
   int64_t B = r->batch, NB = cfg ? 2 * B : B, D = m->unet.class_in / 2;
   float *noise = gen_floats(g, B * D, "embedding noise");
   if (!noise) return DIF_ERR_OUT_OF_MEMORY;
@@ -220,7 +220,7 @@ static dif_status unclip_class_labels(gen *g, const float *embeds, float *labels
 dif_status gen_condition(gen *g) {
   const dif__models *m = g->m;
   int64_t B = g->r->batch, T = m->text_encoder.max_positions, C = m->text_encoder.enc.hidden;
-  int64_t D = m->unet.class_in / 2, NB = g->r->guidance > 1.0f ? 2 * B : B;
+  int64_t D = m->unet.class_in / 2, NB = gen_cfg(g) ? 2 * B : B;
   dif_status s = DIF_OK;
   /* 1. unCLIP: the prompt's image embedding (priors first: they draw) */
   if (m->family == DIF__FAMILY_UNCLIP) {
@@ -237,5 +237,7 @@ dif_status gen_condition(gen *g) {
     g->labels = gen_floats(g, NB * 2 * D, "class labels");
     s = g->labels ? unclip_class_labels(g, g->embeds, g->labels) : DIF_ERR_OUT_OF_MEMORY;
   }
+  /* 4. a latent consistency model: the guidance scale as an embedding */
+  if (!s && m->unet.time_cond_dim) s = gen_guidance_embedding(g);
   return s;
 }

@@ -11,6 +11,7 @@
 
 #include "io/config.h"
 #include "io/fileio.h"
+#include "pipelines/settings.h"
 #include "samplers/scheduler.h"
 
 #define MAX_SIDE DIF_MAX_OUTPUT_SIDE /* as dif_sample_set_size */
@@ -27,39 +28,9 @@ void dif__defaults_init(dif_defaults *d, int64_t side, bool unclip) {
   d->max_noise_level = 999;
 }
 
-/* One key of dif_defaults.json: a row of the table below, which the reader
- * walks (types, ranges, the list of known keys in its messages). A new
- * recommended setting is a field of dif_defaults and a row here. */
-typedef enum dif__setting_kind {
-  DIF__SETTING_INT,       /* int32_t in lo..hi, a multiple of `multiple` */
-  DIF__SETTING_SCALE,     /* float guidance scale, 0..DIF_MAX_GUIDANCE */
-  DIF__SETTING_SCHEDULER, /* a scheduler name (dif__scheduler_check_name) */
-  DIF__SETTING_COMMENT,   /* a string for people, kept nowhere */
-} dif__setting_kind;
-
-typedef struct dif__setting {
-  const char *key;
-  dif__setting_kind kind;
-  int32_t lo, hi;   /* DIF__SETTING_INT; hi < 0: the model's max_noise_level */
-  int32_t multiple; /* DIF__SETTING_INT: 1, or 8 for sizes */
-  size_t offset;    /* of the field in dif_defaults (not for a comment) */
-} dif__setting;
-
-/* The keys a dif_defaults.json may hold, in the order they are checked. */
-#define AT(field) offsetof(dif_defaults, field)
-static const dif__setting settings[] = {
-    {"width", DIF__SETTING_INT, 8, MAX_SIDE, 8, AT(width)},
-    {"height", DIF__SETTING_INT, 8, MAX_SIDE, 8, AT(height)},
-    {"steps", DIF__SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(steps)},
-    {"guidance", DIF__SETTING_SCALE, 0, 0, 0, AT(guidance)},
-    {"prior_steps", DIF__SETTING_INT, 1, DIF_MAX_STEPS, 1, AT(prior_steps)},
-    {"prior_guidance", DIF__SETTING_SCALE, 0, 0, 0, AT(prior_guidance)},
-    {"noise_level", DIF__SETTING_INT, 0, -1, 1, AT(noise_level)},
-    {"scheduler", DIF__SETTING_SCHEDULER, 0, 0, 0, AT(scheduler)},
-    {"comment", DIF__SETTING_COMMENT, 0, 0, 0, 0},
-};
-#undef AT
-#define N_SETTINGS ((int)(sizeof settings / sizeof *settings))
+/* The keys a dif_defaults.json may hold are the rows of the settings table
+ * (settings.h) with a defaults_key, checked in their `checked` order. */
+static const dif__setting *key_at(int i) { return dif__setting_in_order(i, 0); }
 
 static dif_status check_keys(const dif__config *cfg, dif__error *err) {
   const char *key;
@@ -67,12 +38,12 @@ static dif_status check_keys(const dif__config *cfg, dif__error *err) {
   json_object_foreach(dif__config_json(cfg), key, value) {
     (void)value;
     bool known = false;
-    for (int i = 0; i < N_SETTINGS; i++) known = known || !strcmp(key, settings[i].key);
+    for (int i = 0; key_at(i); i++) known = known || !strcmp(key, key_at(i)->defaults_key);
     if (!known) {
       char list[256] = "";
-      for (int i = 0, len = 0; i < N_SETTINGS && len < (int)sizeof list; i++)
-        len +=
-            snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "", settings[i].key);
+      for (int i = 0, len = 0; key_at(i) && len < (int)sizeof list; i++)
+        len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "",
+                        key_at(i)->defaults_key);
       return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: unknown key '%s' (known: %s)",
                        dif__config_path(cfg), key, list);
     }
@@ -97,14 +68,16 @@ static dif_status int_key(const dif__config *cfg, const char *key, int64_t lo, i
   return DIF_OK;
 }
 
-/* An optional guidance scale: 0..DIF_MAX_GUIDANCE (as the sample setters). */
-static dif_status scale_key(const dif__config *cfg, const char *key, float *out, dif__error *err) {
+/* An optional guidance scale in lo..hi (as the sample setters). */
+static dif_status scale_key(const dif__config *cfg, const char *key, int64_t lo, int64_t hi,
+                            float *out, dif__error *err) {
   double v;
   dif_status s = dif__config_num_opt(cfg, key, *out, &v, err);
   if (s) return s;
-  if (!isfinite(v) || v < 0 || v > DIF_MAX_GUIDANCE)
-    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: key '%s' is %g; it must be a number in 0..%d",
-                     dif__config_path(cfg), key, v, DIF_MAX_GUIDANCE);
+  if (!isfinite(v) || v < (double)lo || v > (double)hi)
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: key '%s' is %g; it must be a number in %lld..%lld", dif__config_path(cfg),
+                     key, v, (long long)lo, (long long)hi);
   *out = (float)v;
   return DIF_OK;
 }
@@ -125,23 +98,38 @@ static dif_status scheduler_key(const dif__config *cfg, const char *key, char *o
 
 static dif_status read_key(dif_defaults *d, const dif__setting *k, const dif__config *cfg,
                            dif__error *err) {
-  char *field = (char *)d + k->offset;
-  const char *comment;
+  char *field = (char *)d + k->defaults;
+  const char *key = k->defaults_key, *comment;
   switch (k->kind) {
-  case DIF__SETTING_INT:
-    return int_key(cfg, k->key, k->lo, k->hi < 0 ? d->max_noise_level : k->hi, k->multiple,
+  case DIF__SETTING_SIZE:
+  case DIF__SETTING_STEPS:
+  case DIF__SETTING_NOISE_LEVEL:
+    return int_key(cfg, key, k->lo, dif__setting_hi(k, d->max_noise_level), k->multiple,
                    (int32_t *)(void *)field, err);
-  case DIF__SETTING_SCALE: return scale_key(cfg, k->key, (float *)(void *)field, err);
-  case DIF__SETTING_SCHEDULER: return scheduler_key(cfg, k->key, field, sizeof d->scheduler, err);
-  case DIF__SETTING_COMMENT: return dif__config_str_opt(cfg, k->key, NULL, &comment, err);
+  case DIF__SETTING_SCALE: return scale_key(cfg, key, k->lo, k->hi, (float *)(void *)field, err);
+  case DIF__SETTING_SCHEDULER: return scheduler_key(cfg, key, field, sizeof d->scheduler, err);
+  case DIF__SETTING_COMMENT: return dif__config_str_opt(cfg, key, NULL, &comment, err);
+  default: break; /* a kind dif_defaults.json cannot hold */
   }
   return dif__fail(err, DIF_ERR_INTERNAL, "dif_defaults.json: setting kind %d", (int)k->kind);
 }
 
 static dif_status read_file(dif_defaults *d, const dif__config *cfg, dif__error *err) {
   dif_status s = check_keys(cfg, err);
-  for (int i = 0; i < N_SETTINGS && !s; i++) s = read_key(d, &settings[i], cfg, err);
+  for (int i = 0; key_at(i) && !s; i++) s = read_key(d, key_at(i), cfg, err);
   return s;
+}
+
+void dif__defaults_start(const dif_defaults *d, dif__setting_values *v) {
+  for (int i = 0; key_at(i); i++) {
+    const dif__setting *k = key_at(i);
+    const char *from = (const char *)d + k->defaults;
+    if (k->kind == DIF__SETTING_SIZE || k->kind == DIF__SETTING_STEPS ||
+        k->kind == DIF__SETTING_NOISE_LEVEL)
+      memcpy(dif__setting_field(v, k), from, sizeof(int32_t));
+    else if (k->kind == DIF__SETTING_SCALE)
+      memcpy(dif__setting_field(v, k), from, sizeof(float));
+  }
 }
 
 dif_status dif__defaults_load(dif_defaults *d, const char *dir, dif__error *err) {

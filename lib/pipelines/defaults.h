@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "pipelines/settings.h"
 
 /* The file's name inside a model folder. */
 #define DIF__DEFAULTS_FILE "dif_defaults.json"
@@ -39,5 +40,9 @@ void dif__defaults_init(dif_defaults *d, int64_t side, bool unclip);
 /* Reads <dir>/dif_defaults.json, if it exists, over d. A missing file is
  * not an error (d unchanged); an unreadable or invalid one is. */
 dif_status dif__defaults_load(dif_defaults *d, const char *dir, dif__error *err);
+
+/* A new sample's values from d: every number the settings table gives a
+ * defaults key (the scheduler stays unset: a run resolves it, sample.c). */
+void dif__defaults_start(const dif_defaults *d, dif__setting_values *v);
 
 #endif

@@ -78,7 +78,7 @@ static dif_status loop_step(gen *g, const dif__loop *l, loop_bufs *b, int i) {
 }
 
 dif_status dif__denoise(gen *g, const dif__loop *l) {
-  loop_bufs b = {.NB = l->guidance > 1.0f ? 2 * l->B : l->B, .n_in = l->n + l->concat_n};
+  loop_bufs b = {.NB = l->cfg ? 2 * l->B : l->B, .n_in = l->n + l->concat_n};
   b.x_in = gen_floats(g, b.NB * b.n_in, "model input");
   b.pred = gen_floats(g, b.NB * l->n, "model output");
   b.drawn = gen_floats(g, l->B * l->n, "step noise");

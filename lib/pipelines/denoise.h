@@ -1,7 +1,8 @@
 /* denoise.h — the one denoising loop, for the prior and the decoder alike.
  *
  * diffusers' loop: for each timestep i from `first`: the model input is the
- * latents repeated [uncond × B, cond × B] with guidance (B items without),
+ * latents repeated [uncond × B, cond × B] with guidance (`cfg`; B items
+ * without),
  * through scale_model_input, with `concat` appended to every item (an
  * inpainting UNet's mask and masked-image latents); the model; classifier-
  * free guidance u + g·(c − u); the scheduler's step; the recipe's hook (an
@@ -32,7 +33,8 @@ typedef struct dif__loop {
   int64_t B, n;        /* items, values per item (also the model's output) */
   const float *concat; /* [NB, concat_n] appended to each input item, or NULL */
   int64_t concat_n;
-  float guidance; /* > 1: classifier-free guidance */
+  float guidance; /* the scale (messages; CFG's factor when cfg) */
+  bool cfg;       /* classifier-free guidance: batches of 2B */
   float eta;
   dif__loop_model model;
   void *model_user;

@@ -38,6 +38,7 @@ typedef struct gen {
   float *labels;       /* unCLIP: class labels [NB, 2D] */
   int32_t *class_ids;  /* the x4 upscaler: noise-level labels [NB] */
   float *context;      /* the decoder's text [NB, T, C] */
+  float *tcond;        /* the guidance embedding [B, time_cond_proj_dim] (LCM), or NULL */
   float *lat;          /* the latents [B, L, h, w] */
 } gen;
 
@@ -46,6 +47,11 @@ typedef struct gen {
 void gen_trace(gen *g, const float *x, int64_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void gen_trace_ints(gen *g, const int32_t *x, int64_t n, const char *name);
+/* Whether the decoder runs classifier-free guidance: guidance > 1 and a UNet
+ * without time_cond_proj_dim (StableDiffusionPipeline's
+ * do_classifier_free_guidance; a latent consistency model takes the guidance
+ * as an input instead). */
+bool gen_cfg(const gen *g);
 /* DIF_ERR_CANCELLED if the request's cancel flag is set. */
 dif_status gen_cancelled(gen *g);
 /* After each denoising step: progress, and the callback's chance to cancel. */
@@ -99,6 +105,12 @@ dif_status gen_run_prior(gen *g, const char *text, float *out);
 dif_status gen_encode_text(gen *g, const dif__clip_tokenizer *tok, const dif__clip_text *te,
                            const char *text, const char *name, int *calls, float *hidden,
                            float *embeds, int32_t *mask);
+
+/* ---- guidance_embed.c ---- */
+
+/* g->tcond: get_guidance_scale_embedding(guidance - 1, time_cond_proj_dim)
+ * for every item, traced as "w_embedding". */
+dif_status gen_guidance_embedding(gen *g);
 
 /* ---- latents.c ---- */
 

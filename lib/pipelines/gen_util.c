@@ -27,6 +27,8 @@ void gen_trace_ints(gen *g, const int32_t *x, int64_t n, const char *name) {
   free(f);
 }
 
+bool gen_cfg(const gen *g) { return g->r->guidance > 1.0f && !g->m->unet.time_cond_dim; }
+
 dif_status gen_cancelled(gen *g) {
   if (g->r->cancel && atomic_load(g->r->cancel))
     return dif__fail(g->err, DIF_ERR_CANCELLED, "cancelled after %d of %d steps", g->step,

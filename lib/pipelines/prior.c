@@ -111,6 +111,7 @@ dif_status gen_run_prior(gen *g, const char *text, float *out) {
                  .B = B,
                  .n = D,
                  .guidance = g->r->prior_guidance,
+                 .cfg = g->r->prior_guidance > 1.0f,
                  .eta = g->r->eta,
                  .model = prior_model,
                  .model_user = &p,

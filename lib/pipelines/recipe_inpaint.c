@@ -137,7 +137,7 @@ dif_status gen_recipe_inpaint(gen *g, dif__result *out) {
   const dif__image *img = r->init_image;
   const float *mask = r->mask;
   bool nine = g->m->unet.in_ch != g->m->vae.latent_ch;
-  int64_t B = r->batch, NB = r->guidance > 1.0f ? 2 * B : B, H = r->height, W = r->width;
+  int64_t B = r->batch, NB = gen_cfg(g) ? 2 * B : B, H = r->height, W = r->width;
   dif__mask_crop crop = {0};
   dif_status s = gen_check_init_size(g, img);
   if (!s && r->mask_crop) s = crop_inputs(g, &crop, &img, &mask);

@@ -89,7 +89,7 @@ static dif_status noised_image(gen *g, int64_t NB, float *concat) {
 
 dif_status gen_recipe_upscale(gen *g, dif__result *out) {
   const dif__request *r = g->r;
-  int64_t NB = r->guidance > 1.0f ? 2 * r->batch : r->batch;
+  int64_t NB = gen_cfg(g) ? 2 * r->batch : r->batch;
   dif_status s = check_upscale(g);
   if (!s) s = gen_begin(g, false);
   if (!s) s = gen_condition(g);

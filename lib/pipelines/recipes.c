@@ -77,12 +77,27 @@ static dif_status check_request(const dif__models *m, const dif__request *r, dif
                      "this is an inpainting model (its UNet takes %lld input channels): it needs "
                      "an init image and a mask",
                      (long long)m->unet.in_ch);
+  if (m->unet.time_cond_dim && (m->family != DIF__FAMILY_SD || dif__models_is_upscaler(m)))
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "a UNet with time_cond_proj_dim (a latent consistency model) runs only as "
+                     "Stable Diffusion text-to-image, img2img or inpainting, as in diffusers");
   for (int i = 0; i < r->n_parts; i++)
     if (r->parts[i].kind == DIF__PART_IMAGE && m->family == DIF__FAMILY_SD)
       return dif__fail(err, DIF_ERR_UNSUPPORTED,
                        "image prompts need a Stable unCLIP model; this is a Stable Diffusion model "
                        "(use an init image with a strength for img2img instead)");
   return DIF_OK;
+}
+
+/* LatentConsistencyModelImg2ImgPipeline: img2img (no mask: inpainting is
+ * StableDiffusionInpaintPipeline's, whatever the UNet) on a latent
+ * consistency model (its UNet takes the guidance embedding) with
+ * LCMScheduler passes the strength to set_timesteps, which makes the whole
+ * (shorter-reaching) schedule; every other img2img trims the schedule
+ * (img2img_start), as StableDiffusionImg2ImgPipeline does also with
+ * LCMScheduler (LCM-LoRA). */
+static bool lcm_img2img(const gen *g) {
+  return !g->r->mask && g->m->unet.time_cond_dim && dif__scheduler_takes_strength(g->sch);
 }
 
 dif_status gen_begin(gen *g, bool use_strength) {
@@ -95,9 +110,12 @@ dif_status gen_begin(gen *g, bool use_strength) {
   dif_status s = dif__scheduler_create(r->scheduler ? r->scheduler : m->scheduler_class,
                                        r->scheduler_cfg ? r->scheduler_cfg : m->scheduler_cfg,
                                        r->scheduler_overrides, &g->sch, g->err);
-  if (!s) s = dif__scheduler_set_timesteps(g->sch, r->steps, g->err);
   int steps_run = 0;
-  if (!s && use_strength)
+  if (!s && use_strength && lcm_img2img(g)) /* every timestep runs: first stays 0 */
+    s = dif__scheduler_set_timesteps_strength(g->sch, r->steps, r->strength, g->err);
+  else if (!s)
+    s = dif__scheduler_set_timesteps(g->sch, r->steps, g->err);
+  if (!s && use_strength && !lcm_img2img(g))
     s = dif__scheduler_img2img_start(g->sch, r->steps, r->strength, &g->first, &steps_run, g->err);
   if (s) return s;
   g->total = dif__scheduler_num_timesteps(g->sch) - g->first;
@@ -121,7 +139,8 @@ static dif_status unet_model(void *user, const float *x_in, int64_t NB, float t,
                         .context = g->context,
                         .S = g->m->text_encoder.max_positions,
                         .class_labels = g->labels,
-                        .class_ids = g->class_ids};
+                        .class_ids = g->class_ids,
+                        .timestep_cond = g->tcond};
   return dif__unet_forward(&g->m->unet, g->k, &in, pred, err);
 }
 
@@ -135,6 +154,7 @@ dif_status gen_denoise(gen *g, const float *concat, int64_t concat_n, dif__loop_
                  .concat = concat,
                  .concat_n = concat_n,
                  .guidance = g->r->guidance,
+                 .cfg = gen_cfg(g),
                  .eta = g->r->eta,
                  .model = unet_model,
                  .model_user = g,
@@ -158,6 +178,7 @@ void gen_end(gen *g) {
   free(g->labels);
   free(g->class_ids);
   free(g->context);
+  free(g->tcond);
   free(g->lat);
 }
 

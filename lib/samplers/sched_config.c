@@ -182,6 +182,28 @@ static dif_status resolve_betas(const dif__sched_class *cls, const src *s, dif__
   return DIF_OK;
 }
 
+/* LCMScheduler's own keys: the distillation schedule's length and the
+ * boundary condition's timestep factor. */
+static dif_status resolve_lcm(const dif__sched_class *cls, const src *s, dif__sched_config *o,
+                              dif__error *err) {
+  dif_status st;
+  if (!(cls->keys & DIF__SCHED_K_LCM)) return DIF_OK;
+  if ((st = get_int(s, "original_inference_steps", 50, &o->original_inference_steps, err)) ||
+      (st = get_num(s, "timestep_scaling", 10.0, &o->timestep_scaling, err)))
+    return st;
+  /* diffusers refuses more original steps than training timesteps in
+   * set_timesteps; a non-positive count divides by zero there. */
+  if (o->original_inference_steps < 1 || o->original_inference_steps > o->num_train_timesteps)
+    return dif__fail(err, DIF_ERR_BAD_MODEL,
+                     "%s: original_inference_steps %lld must be in 1..%lld (num_train_timesteps)",
+                     where(s, "original_inference_steps"), (long long)o->original_inference_steps,
+                     (long long)o->num_train_timesteps);
+  if (!isfinite(o->timestep_scaling))
+    return dif__fail(err, DIF_ERR_BAD_MODEL, "%s: timestep_scaling must be finite",
+                     where(s, "timestep_scaling"));
+  return DIF_OK;
+}
+
 /* What a step does with the model output: prediction type, clipping and
  * thresholding, timestep spacing, variance (DDIM, DDPM, PNDM, UnCLIP). */
 static dif_status resolve_step(const dif__sched_class *cls, const src *s, dif__sched_config *o,
@@ -229,7 +251,7 @@ static dif_status resolve_step(const dif__sched_class *cls, const src *s, dif__s
   }
   if (k & DIF__SCHED_K_PRK)
     if ((st = get_bool(s, "skip_prk_steps", false, &o->skip_prk_steps, err))) return st;
-  return DIF_OK;
+  return resolve_lcm(cls, s, o, err);
 }
 
 /* The sigma schedule of the Euler, DPM and LMS families. */

@@ -35,6 +35,7 @@ enum {
                                      final_sigmas_type, lambda_min_clipped */
   DIF__SCHED_K_UNIPC = 1 << 12,    /* predict_x0, disable_corrector, solver_p */
   DIF__SCHED_K_SIGMOID = 1 << 13,  /* accepts beta_schedule "sigmoid" */
+  DIF__SCHED_K_LCM = 1 << 14,      /* original_inference_steps, timestep_scaling */
 };
 
 /* A short name (case-insensitive) and the settings it implies: a JSON
@@ -126,6 +127,8 @@ typedef struct dif__sched_config {
   bool predict_x0;           /* UniPC */
   int64_t disable_corrector[DIF__SCHED_MAX_DISABLE];
   int n_disable_corrector;
+  int64_t original_inference_steps; /* LCM */
+  double timestep_scaling;          /* LCM */
 } dif__sched_config;
 
 /* The class for a diffusers class name (exact) or a short name

@@ -22,6 +22,8 @@ typedef struct dif__sched_ops {
   /* After the tables: class-specific init (before any set_timesteps). */
   dif_status (*init)(dif__scheduler *s, dif__error *err);
   dif_status (*set_timesteps)(dif__scheduler *s, int steps, dif__error *err);
+  /* Whether set_timesteps takes an img2img strength (s->strength). */
+  bool strength_in_set_timesteps;
   /* NULL: identity. */
   dif_status (*scale)(dif__scheduler *s, int i, const float *x, float *out, int64_t n,
                       dif__error *err);
@@ -40,6 +42,7 @@ struct dif__scheduler {
   float final_alpha_cumprod;
 
   int num_inference_steps; /* 0 before set_timesteps */
+  double strength;         /* set_timesteps' strength (LCM img2img), else 1 */
   int n_timesteps;
   double *timesteps; /* [n_timesteps] */
   int n_sigmas;      /* 0: the class has no sigmas */
@@ -60,7 +63,7 @@ struct dif__scheduler {
 
 extern const dif__sched_ops dif__sched_ddim_ops, dif__sched_ddpm_ops, dif__sched_pndm_ops,
     dif__sched_euler_ops, dif__sched_euler_a_ops, dif__sched_dpm_ops, dif__sched_lms_ops,
-    dif__sched_unipc_ops, dif__sched_unclip_ops;
+    dif__sched_unipc_ops, dif__sched_unclip_ops, dif__sched_lcm_ops;
 
 /* One step of the DDPM family (DDPM, UnCLIP) from timestep t to prev: the
  * class gives the cumulative alphas of both, the step's beta and alpha (each

@@ -66,6 +66,12 @@ static const dif__sched_class classes[] = {
      K(BETAS) | K(OFFSET) | K(THRESH) | K(KARRAS) | K(SOLVER) | K(UNIPC),
      "{\"solver_type\": \"bh2\"}",
      &dif__sched_unipc_ops},
+    {"LCMScheduler",
+     {{"lcm", NULL}},
+     K(BETAS) | K(CLIP) | K(ALPHA_ONE) | K(OFFSET) | K(THRESH) | K(RESCALE) | K(LCM),
+     "{\"beta_start\": 0.00085, \"beta_end\": 0.012, \"beta_schedule\": \"scaled_linear\", "
+     "\"clip_sample\": false, \"set_alpha_to_one\": true, \"timestep_spacing\": \"leading\"}",
+     &dif__sched_lcm_ops},
     {"UnCLIPScheduler", /* num_train_timesteps, beta_schedule (cosine only) */
      {{"unclip", NULL}},
      K(CLIP) | K(VARIANCE),
@@ -310,8 +316,15 @@ dif_status dif__sched_spacing_ddim(const dif__scheduler *s, int steps, double *o
   return DIF_OK;
 }
 
-dif_status dif__scheduler_set_timesteps(dif__scheduler *s, int steps, dif__error *err) {
+static dif_status set_timesteps(dif__scheduler *s, int steps, double strength, dif__error *err) {
   if (!s) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "scheduler is NULL");
+  if (!(strength > 0 && strength <= 1))
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "img2img strength %g must be in (0, 1]",
+                     strength);
+  if (strength != 1 && !s->ops->strength_in_set_timesteps)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "%s: set_timesteps takes no strength (only LCMScheduler's does)",
+                     dif__scheduler_class_name(s));
   if (steps < 1 || steps > s->T)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
                      "%s: num_inference_steps %d must be in [1, %lld] (num_train_timesteps)",
@@ -324,12 +337,26 @@ dif_status dif__scheduler_set_timesteps(dif__scheduler *s, int steps, dif__error
   s->have_last = false;
   s->cur_model_output_is_zero = 1;
   s->num_inference_steps = steps;
+  s->strength = strength;
   dif_status st = s->ops->set_timesteps(s, steps, err);
   if (st) {
     s->num_inference_steps = 0;
     s->n_timesteps = s->n_sigmas = 0;
   }
   return st;
+}
+
+dif_status dif__scheduler_set_timesteps(dif__scheduler *s, int steps, dif__error *err) {
+  return set_timesteps(s, steps, 1.0, err);
+}
+
+dif_status dif__scheduler_set_timesteps_strength(dif__scheduler *s, int steps, double strength,
+                                                 dif__error *err) {
+  return set_timesteps(s, steps, strength, err);
+}
+
+bool dif__scheduler_takes_strength(const dif__scheduler *s) {
+  return s && s->ops->strength_in_set_timesteps;
 }
 
 static dif_status check_ready(const dif__scheduler *s, int i, dif__error *err) {

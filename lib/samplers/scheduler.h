@@ -3,10 +3,10 @@
  * A dif__scheduler is `<Class>.from_config(<folder>/scheduler_config.json,
  * **overrides)`: DDIMScheduler, DDPMScheduler, PNDMScheduler,
  * EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,
- * DPMSolverMultistepScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler
- * and UnCLIPScheduler, also reachable by the short names ddim, ddpm, pndm,
- * euler, euler_a, dpmpp_2m, dpmpp_2m_karras (use_karras_sigmas), lms, unipc,
- * unclip. It never knows which network it drives: tensors are plain float
+ * DPMSolverMultistepScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler,
+ * LCMScheduler and UnCLIPScheduler, also reachable by the short names ddim,
+ * ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras (use_karras_sigmas),
+ * lms, unipc, lcm, unclip. It never knows which network it drives: tensors are plain float
  * arrays of n elements whose leading dimension is `batch`.
  *
  * How a pipeline drives it (diffusers' denoising loop):
@@ -38,7 +38,8 @@
  * set_timesteps calls. A scheduler is used by one thread at a time.
  *
  * Stochastic steps (DDPM and UnCLIP at t > 0, DDIM with eta > 0, Euler —
- * which always draws, even with s_churn 0 — and Euler ancestral) draw their
+ * which always draws, even with s_churn 0 —, Euler ancestral and LCM before
+ * its last step) draw their
  * noise exactly as diffusers' randn_tensor(model_output.shape, generator) does,
  * from the generator(s) in the step arguments, so a run shares one generator
  * stream with the pipeline.
@@ -84,6 +85,16 @@ const float *dif__scheduler_alphas_cumprod(const dif__scheduler *s);
  * Resets the step state. */
 dif_status dif__scheduler_set_timesteps(dif__scheduler *s, int num_inference_steps,
                                         dif__error *err);
+/* LCMScheduler.set_timesteps(num_inference_steps, strength=strength), as
+ * LatentConsistencyModelImg2ImgPipeline calls it: the schedule is taken from
+ * the first int(original_inference_steps * strength) distillation timesteps
+ * and has num_inference_steps entries; strength in (0, 1]. Another class
+ * takes only strength 1 (DIF_ERR_INVALID_ARGUMENT otherwise: its img2img
+ * uses dif__scheduler_img2img_start). */
+dif_status dif__scheduler_set_timesteps_strength(dif__scheduler *s, int num_inference_steps,
+                                                 double strength, dif__error *err);
+/* Whether s's set_timesteps takes a strength (LCMScheduler). */
+bool dif__scheduler_takes_strength(const dif__scheduler *s);
 /* Length of the timestep list (PNDM with skip_prk_steps has one more than
  * the steps; 0 before set_timesteps) and its entries, as float64 (integer
  * for most classes, float32 values for Euler/LMS). */

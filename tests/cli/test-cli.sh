@@ -71,6 +71,14 @@ rc=$?
 [ $rc -eq 130 ] && [ ! -e long.png ] && grep -q cancelled err.txt && ok "Ctrl-C cancels" \
   || bad "Ctrl-C (exit $rc): $(cat err.txt)"
 
+# A few-step model's dif_defaults.json (tests/fixtures/models/tiny-lcm: 4 steps,
+# guidance 8.5, scheduler lcm) is what a plain run uses, and the record says so
+"$dif" generate "a cat" -m "$tests/fixtures/models/tiny-lcm" --seed 3 -q -o lcm.png >/dev/null \
+  2>err.txt && grep -aq "Steps: 4, Sampler: LCM, CFG scale: 8.5, Seed: 3," lcm.png \
+  && grep -aq '"steps":4,"guidance":8.5,"scheduler":"lcm"' lcm.png \
+  && ok "a latent consistency model's dif_defaults.json: steps, guidance, scheduler" \
+  || bad "LCM defaults: $(cat err.txt)"
+
 "$dif" info "$m/tiny-unclip" >info.txt 2>&1 && grep -q '"xxh3"' info.txt \
   && grep -q '"family": "unclip"' info.txt && ok "info" || bad "info"
 
@@ -499,7 +507,7 @@ rm -rf sd-novocab sd-noperm rec-*.png wide.png r9.png
 "$dif" generate --help >out.txt 2>err.txt && grep -q "Exit status: 0 done, 1 failed" out.txt \
   && grep -q "130 interrupted" out.txt && grep -q "guidance scale, 0..100 (default: the model's" out.txt \
   && grep -q "(default 0.8, as diffusers)" out.txt \
-  && grep -q "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip" out.txt \
+  && grep -q "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm, unclip" out.txt \
   && ok "dif generate --help: defaults, exit codes, the schedulers" \
   || bad "dif generate --help: $(head -c 300 out.txt)"
 if command -v script >/dev/null; then
@@ -586,6 +594,22 @@ sf=$tests/fixtures/models/single-file
 "$dif" info "$sf/tiny-sd.ldm.safetensors" >out.txt 2>err.txt && grep -q '"family": "SD-1.x"' out.txt \
   && grep -q '"vae",' out.txt && ok "dif info FILE describes a single file" \
   || bad "dif info FILE: $(cat err.txt)"
+grep -q '"preset": "sd15"' out.txt && ok "dif info FILE names the preset an SD-1.x file loads with" \
+  || bad "dif info FILE preset: $(cat out.txt)"
+# without --config a file loads with the preset its tensors choose (here the test presets of
+# tests/fixtures/presets: tiny-sd's configs, 1 step, guidance 0), and --config takes a preset's name
+DIF_PRESETS_DIR="$tests/fixtures/presets" "$dif" generate "a cat" -m "$sf/tiny-sd.ldm.safetensors" \
+  -W 32 -H 32 --seed 4 -v -o sfp.png >/dev/null 2>err.txt \
+  && grep -q "from libdif's preset sd15 (SD-1.x tensors)" err.txt \
+  && DIF_PRESETS_DIR="$tests/fixtures/presets" "$dif" generate "a cat" \
+  -m "$sf/tiny-sd.ldm.safetensors" --config sd15 -W 32 -H 32 --seed 4 -q -o sfp2.png >/dev/null \
+  2>>err.txt && cmp -s sfp.png sfp2.png && grep -aq '"steps":1,' sfp.png \
+  && grep -aq '"guidance":0.0,' sfp.png \
+  && ok "-m FILE without --config draws with its preset and the preset's settings" \
+  || bad "-m FILE with a preset: $(cat err.txt)"
+"$dif" generate "a cat" -m "$sf/tiny-sd.ldm.safetensors" --config sd-nope -q >/dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q "config 'sd-nope' is neither a folder nor one of libdif's presets (sd-turbo, sd15," err.txt \
+  && ok "--config with an unknown preset lists the presets" || bad "--config sd-nope: $(cat err.txt)"
 "$dif" generate "a cat" -m "$sf/tiny-unclip.ldm.safetensors" -W 32 -H 32 -q >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q "is a single-file Stable unCLIP (SD-2.x, 32-d image embeddings) checkpoint" err.txt \
   && grep -q -- "--config DIR" err.txt && ok "-m FILE without --config says what is needed" \

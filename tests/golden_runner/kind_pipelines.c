@@ -1,7 +1,8 @@
 /* kind_pipelines.c — whole pipelines (README-diffusers "cases/pipelines"):
  * StableUnCLIPPipeline, StableUnCLIPImg2ImgPipeline, StableDiffusionPipeline
- * and StableDiffusionImg2ImgPipeline runs, free-running from the same seed
- * and settings, compared at every recorded tensor.
+ * and StableDiffusionImg2ImgPipeline runs (and, as kind few_step,
+ * LatentConsistencyModelPipeline and LatentConsistencyModelImg2ImgPipeline), free-running from the
+ * same seed and settings, compared at every recorded tensor.
  *
  * Tolerances (README-diffusers "Suggested tolerances"; the reference's own
  * noise floor is 0):
@@ -42,8 +43,12 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
   }
   bool unclip_txt = strcmp(pipeline, "StableUnCLIPPipeline") == 0;
   bool unclip_img = strcmp(pipeline, "StableUnCLIPImg2ImgPipeline") == 0;
-  bool sd_txt = strcmp(pipeline, "StableDiffusionPipeline") == 0;
-  bool sd_img = strcmp(pipeline, "StableDiffusionImg2ImgPipeline") == 0;
+  /* a latent consistency model's pipelines run as Stable Diffusion's (the
+   * model's time_cond_proj_dim switches guidance off and the embedding on) */
+  bool sd_txt = strcmp(pipeline, "StableDiffusionPipeline") == 0 ||
+                strcmp(pipeline, "LatentConsistencyModelPipeline") == 0;
+  bool sd_img = strcmp(pipeline, "StableDiffusionImg2ImgPipeline") == 0 ||
+                strcmp(pipeline, "LatentConsistencyModelImg2ImgPipeline") == 0;
   if (!unclip_txt && !unclip_img && !sd_txt && !sd_img) {
     golden_fail(g, name, "unknown pipeline %s", pipeline);
     json_decref(set);
@@ -120,4 +125,12 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
 
 int golden_kind_pipelines(golden *g, const char *dir) {
   return pipeline_each_run(g, dir, "pipelines", NULL, run_case);
+}
+
+/* tests/fixtures cases/few_step (tests/oracle/make_few_step.py): the same
+ * runs and tolerances for LatentConsistencyModel(Img2Img)Pipeline on a tiny
+ * latent consistency model and StableDiffusion(Img2Img)Pipeline with
+ * SD-Turbo- and LCM-LoRA-style settings. */
+int golden_kind_few_step(golden *g, const char *dir) {
+  return pipeline_each_run(g, dir, "few_step", NULL, run_case);
 }

@@ -1,20 +1,16 @@
 /* kind_schedulers.c — scheduler traces (cases/schedulers/<name>.safetensors).
  *
  * Each file's metadata names a scheduler reference {class, config, overrides}
- * (config resolved under the fixture root), num_inference_steps and the
- * step kwargs (eta). The loop of diffusers is rerun free-running on our own
- * latents:
- *   latents = randn(latents_init.shape, Generator(0)) * init_noise_sigma
- *   for i, t: x_in = scale_model_input(latents, t)
- *             latents = step(step<i>.model_output, t, latents, generator=Generator(123))
- * The model outputs are the stored ones (replayed). With DIF__GOLDEN_REPLAY=1
- * in the environment each step starts from the stored step<i>.latent_in
- * instead (to see one step's error without the earlier ones). A step that
- * draws noise
- * uses the stored step<i>.noise0, and the runner checks separately that the
- * scheduler drew exactly in the steps where diffusers did and that
- * Generator(123) reproduces each stored draw bit for bit. add_noise.t<T> is
- * checked against add_noise(original, noise, T).
+ * (config resolved under the fixture root), num_inference_steps, the
+ * step kwargs (eta) and, optionally, set_timesteps' kwargs (LCM's strength). The loop of diffusers
+ * is rerun free-running on our own latents: latents = randn(latents_init.shape, Generator(0)) *
+ * init_noise_sigma for i, t: x_in = scale_model_input(latents, t) latents =
+ * step(step<i>.model_output, t, latents, generator=Generator(123)) The model outputs are the stored
+ * ones (replayed). With DIF__GOLDEN_REPLAY=1 in the environment each step starts from the stored
+ * step<i>.latent_in instead (to see one step's error without the earlier ones). A step that draws
+ * noise uses the stored step<i>.noise0, and the runner checks separately that the scheduler drew
+ * exactly in the steps where diffusers did and that Generator(123) reproduces each stored draw bit
+ * for bit. add_noise.t<T> is checked against add_noise(original, noise, T).
  *
  * Tolerances:
  *   timesteps         exact: integers or float32 values made by numpy.
@@ -98,6 +94,21 @@ static double step_eta(const trace *t) {
   return eta;
 }
 
+/* The optional metadata "set_timesteps_kwargs" {"strength": s} (an
+ * LCMScheduler trace as LatentConsistencyModelImg2ImgPipeline sets it up):
+ * set_timesteps(steps, strength=s); without it, set_timesteps(steps). */
+static dif_status set_timesteps(const trace *t, dif__scheduler *s, int steps, dif__error *err) {
+  const char *kw = dif__st_metadata(t->st, "set_timesteps_kwargs");
+  json_t *j = kw ? json_loads(kw, 0, NULL) : NULL;
+  json_t *strength = json_object_get(j, "strength");
+  dif_status st =
+      json_is_number(strength)
+          ? dif__scheduler_set_timesteps_strength(s, steps, json_number_value(strength), err)
+          : dif__scheduler_set_timesteps(s, steps, err);
+  json_decref(j);
+  return st;
+}
+
 static void check_schedule(trace *t, dif__scheduler *s) {
   const int nt = dif__scheduler_num_timesteps(s);
   double *ts = malloc((size_t)nt * sizeof *ts);
@@ -137,7 +148,7 @@ static void run_trace(golden *g, const char *dir, const char *file) {
     golden_fail(g, file, "no num_inference_steps metadata or latents_init tensor");
     goto out;
   }
-  if (make_scheduler(&t, &s, &err) || dif__scheduler_set_timesteps(s, atoi(steps_s), &err)) {
+  if (make_scheduler(&t, &s, &err) || set_timesteps(&t, s, atoi(steps_s), &err)) {
     golden_fail(g, file, "%s", err.msg);
     goto out;
   }

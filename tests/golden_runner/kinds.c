@@ -18,6 +18,7 @@ const golden_kind golden_kinds[] = {
     {"tokenizer", golden_kind_tokenizer},
     {"single_file", golden_kind_single_file},
     {"lora", golden_kind_lora},
+    {"few_step", golden_kind_few_step},
     {"textual_inversion", golden_kind_textual_inversion},
     {NULL, NULL},
 };

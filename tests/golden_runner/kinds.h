@@ -8,6 +8,7 @@ int golden_kind_image_normalizer(golden *g, const char *dir);
 int golden_kind_clip_text(golden *g, const char *dir);
 int golden_kind_single_file(golden *g, const char *dir);
 int golden_kind_lora(golden *g, const char *dir);
+int golden_kind_few_step(golden *g, const char *dir);
 int golden_kind_textual_inversion(golden *g, const char *dir);
 int golden_kind_clip_vision(golden *g, const char *dir);
 int golden_kind_unet(golden *g, const char *dir);

@@ -288,7 +288,7 @@ def make(kind, folder_name, openclip, case_name, seed, half=False, run=None, roo
     settings = {
         "checkpoint": f"models/single-file/{fname}",
         "config": f"models/{folder_name}",
-        "family": {"sd": "SD-1.x", "unclip": "Stable unCLIP (SD-2.x layout)"}[kind],
+        "family": {"sd": "SD-2.x" if openclip else "SD-1.x", "unclip": "Stable unCLIP (SD-2.x layout)"}[kind],
         "dtype": "F16" if half else "F32",
         **({"golden_case": f"cases/pipelines/{case_name}.safetensors"} if run is None else {"run": run}),
         "parts_from_checkpoint": ["unet", "vae", "text_encoder"],
@@ -356,9 +356,55 @@ SD_LAYOUT_RUN = {"prompt": "a watercolor painting of a lighthouse", "negative_pr
                  "generator": "torch.Generator('cpu').manual_seed(41)"}
 
 
+def make_sd2_layout_model(root):
+    """models/tiny-sd2-layout: a tiny SD-2.x model — SD-2's UNet layout (4 levels, 2 layers, linear
+    proj_in/proj_out: use_linear_projection, a per-level head list as SD-2's [5, 10, 20, 20]), a 4-level
+    VAE, and tests/golden's tiny-unclip's OpenCLIP-style text encoder (gelu), its SD-2 tokenizer (pad "!")
+    and its DDIM v_prediction scheduler (copied), under StableDiffusionPipeline: what
+    v2-1_768-ema-pruned.safetensors is, in small. Init as tests/golden: torch.manual_seed(S), then
+    common.perturb(model, S+1); S = 420 (UNet), 430 (VAE)."""
+    import shutil
+    from common import perturb
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    d = os.path.join(root, "models", "tiny-sd2-layout")
+    src = os.path.join(GOLDEN, "models", "tiny-unclip")
+    for sub in ("text_encoder", "tokenizer", "scheduler"):
+        shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+        shutil.copytree(os.path.join(src, sub), os.path.join(d, sub))
+    shutil.copy(os.path.join(GOLDEN, "models", "tiny-sd", "model_index.json"), os.path.join(d, "model_index.json"))
+    with open(os.path.join(d, "model_index.json")) as f:
+        index = json.load(f)
+    index["scheduler"] = ["diffusers", "DDIMScheduler"]
+    with open(os.path.join(d, "model_index.json"), "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    torch.manual_seed(420)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, flip_sin_to_cos=True, freq_shift=0,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        block_out_channels=(16, 16, 32, 32), layers_per_block=2, norm_num_groups=4, norm_eps=1e-5,
+        cross_attention_dim=32, attention_head_dim=(2, 2, 4, 4), use_linear_projection=True,
+        downsample_padding=1, mid_block_scale_factor=1, act_fn="silu")
+    perturb(unet.eval(), 421).save_pretrained(os.path.join(d, "unet"))
+    torch.manual_seed(430)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16), layers_per_block=2,
+        act_fn="silu", latent_channels=4, norm_num_groups=4, sample_size=64, scaling_factor=0.18215)
+    perturb(vae.eval(), 431).save_pretrained(os.path.join(d, "vae"))
+
+
+SD2_LAYOUT_RUN = {"prompt": "a lighthouse on a cliff at dusk", "negative_prompt": "blurry", "guidance_scale": 7.5,
+                  "num_inference_steps": 4, "height": 64, "width": 64, "seed": 42,
+                  "generator": "torch.Generator('cpu').manual_seed(42)"}
+
+
 if __name__ == "__main__":
     make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1701)
     make("unclip", "tiny-unclip", True, "unclip_img2img.nl0.gs10.32x32", 1702)
     make("sd", "tiny-sd", False, "sd_txt2img.32x32", 1703, half=True)
     make_sd_layout_model(out_dir())
     make("sd", "tiny-sd-layout", False, "tiny-sd-layout", 1704, run=SD_LAYOUT_RUN, root=out_dir())
+    make_sd2_layout_model(out_dir())
+    make("sd", "tiny-sd2-layout", True, "tiny-sd2-layout", 1705, run=SD2_LAYOUT_RUN, root=out_dir())

@@ -17,7 +17,7 @@
 #define UNCLIP_DIR "golden/models/tiny-unclip"
 
 static char tmp[64];
-static char paths[16][128];
+static char paths[32][128];
 static int n_paths;
 
 typedef struct spec {
@@ -298,7 +298,98 @@ TEST(api_rules) {
                dif_last_error(), "size is NULL");
 }
 
+/* The preset a file loads with when no config is given: from its text
+ * encoder's layout and UNet input channels, and for SD-2.x from its name
+ * (dif_checkpoint_info's "preset"; lib/io/checkpoint_preset.c). The files
+ * hold only the tensors the choice reads. */
+static const char *preset_of(const char *file, bool openclip, int64_t in_ch, char *info,
+                             size_t size) {
+  const spec s[] = {
+      {"model.diffusion_model.input_blocks.0.0.weight", "F32", 4, {8, in_ch, 1, 1}, NULL},
+      {"first_stage_model.decoder.conv_out.bias", "F32", 1, {3}, NULL},
+      {openclip ? "cond_stage_model.model.ln_final.weight"
+                : "cond_stage_model.transformer.text_model.final_layer_norm.weight",
+       "F32",
+       1,
+       {8},
+       NULL},
+  };
+  const char *path = write_st(file, s, 3);
+  size_t n = size;
+  if (dif_checkpoint_info(path, info, &n) != DIF_OK) return dif_last_error();
+  const char *p = strstr(info, "\"preset\": ");
+  return p ? p + 10 : info;
+}
+
+TEST(preset_chosen) {
+  char info[4096];
+  struct {
+    const char *file;
+    bool openclip;
+    int64_t in_ch;
+    const char *want;
+  } cases[] = {
+      {"v1-5-pruned-emaonly.safetensors", false, 4, "\"sd15\""},
+      {"sd-v1-5-inpainting.safetensors", false, 9, "\"sd15-inpaint\""},
+      {"v2-1_768-ema-pruned.safetensors", true, 4, "\"sd21\""},
+      {"v2-1_512-ema-pruned.safetensors", true, 4, "\"sd21-base\""},
+      {"SD21-Base.safetensors", true, 4, "\"sd21-base\""},
+      {"sd_turbo.safetensors", true, 4, "\"sd-turbo\""},
+      {"512-inpainting-ema.safetensors", true, 9, "\"sd2-inpaint\""},
+      {"odd.safetensors", true, 5, "null"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *got =
+        preset_of(cases[i].file, cases[i].openclip, cases[i].in_ch, info, sizeof info);
+    CHECK_MSG(!strncmp(got, cases[i].want, strlen(cases[i].want)), "%s: %.60s", cases[i].file, got);
+  }
+  CHECK(strstr(info, "no preset has its UNet's input channels") != NULL);
+}
+
+/* Without a config the tiny SD-1.x-layout file loads with the preset "sd15"
+ * of tests/fixtures/presets (DIF_PRESETS_DIR, set in main): tiny-sd's
+ * configs and a dif_defaults.json of 1 step, guidance 0 — the same pixels
+ * as with its folder and those settings given; by name too. */
+static dif_status draw(const char *config, bool settings, uint8_t *rgb, char *rec, size_t size) {
+  dif_context *ctx = NULL;
+  dif_prompt *p = NULL;
+  dif_sample *smp = NULL;
+  dif_status st = dif_context_new(&ctx);
+  if (!st && config) st = dif_context_set_config(ctx, config);
+  if (!st) st = dif_context_load(ctx, dif__test_path(SD_FILE));
+  if (!st) st = dif_prompt_new(&p);
+  if (!st) st = dif_prompt_add_text(p, "a red cat", 1);
+  if (!st) st = dif_sample_new(ctx, p, &smp);
+  if (!st) st = dif_sample_set_size(smp, 32, 32);
+  if (!st) st = dif_sample_set_seed(smp, 7);
+  if (!st && settings) st = dif_sample_set_steps(smp, 1);
+  if (!st && settings) st = dif_sample_set_guidance(smp, 0.0f);
+  if (!st) st = dif_sample_run(smp);
+  if (st) snprintf(rec, size, "%s", smp ? dif_sample_last_error(smp) : dif_context_last_error(ctx));
+  if (!st) st = dif_sample_copy_image(smp, 0, rgb, 32 * 32 * 3);
+  if (!st) snprintf(rec, size, "%s", dif_sample_parameters(smp));
+  dif_sample_free(smp);
+  dif_prompt_free(p);
+  dif_context_free(ctx);
+  return st;
+}
+
+TEST(preset_loads_without_config) {
+  static uint8_t want[32 * 32 * 3], got[32 * 32 * 3];
+  char rec[4096];
+  CHECK_STATUS(draw(dif__test_path(SD_DIR), true, want, rec, sizeof rec), DIF_OK, rec, "");
+  CHECK_STATUS(draw(NULL, false, got, rec, sizeof rec), DIF_OK, rec, "");
+  CHECK_MSG(strstr(rec, "\"steps\":1,") && strstr(rec, "\"guidance\":0"), "%s", rec);
+  CHECK(!memcmp(want, got, sizeof got));
+  memset(got, 0, sizeof got);
+  CHECK_STATUS(draw("sd15", false, got, rec, sizeof rec), DIF_OK, rec, "");
+  CHECK(!memcmp(want, got, sizeof got));
+  CHECK_STATUS(draw("sd-turbo", false, got, rec, sizeof rec), DIF_ERR_INVALID_ARGUMENT, rec,
+               "config 'sd-turbo' is neither a folder nor one of libdif's presets (sd15)");
+}
+
 int main(void) {
+  setenv("DIF_PRESETS_DIR", dif__test_path("fixtures/presets"), 1);
   snprintf(tmp, sizeof tmp, "/tmp/dif-test-ckpt-XXXXXX");
   if (!mkdtemp(tmp)) return 1;
   RUN(openclip_in_proj_split);
@@ -308,6 +399,8 @@ int main(void) {
   RUN(missing_part_nothing_loaded);
   RUN(wrong_config);
   RUN(api_rules);
+  RUN(preset_chosen);
+  RUN(preset_loads_without_config);
   for (int i = 0; i < n_paths; i++) unlink(paths[i]);
   rmdir(tmp);
   return dif__test_finish();

@@ -46,6 +46,7 @@ TEST(names) {
       {"lms", "LMSDiscreteScheduler"},
       {"unipc", "UniPCMultistepScheduler"},
       {"unclip", "UnCLIPScheduler"},
+      {"lcm", "LCMScheduler"},
       {"Euler_A", "EulerAncestralDiscreteScheduler"},
       {"UnCLIPScheduler", "UnCLIPScheduler"},
       {"LMSDiscreteScheduler", "LMSDiscreteScheduler"},
@@ -69,6 +70,8 @@ TEST(names) {
                                        "LMSDiscreteScheduler",
                                        "UniPCMultistepScheduler",
                                        "UnCLIPScheduler",
+                                       "LCMScheduler",
+                                       "lcm",
                                        "ddim",
                                        "euler_a",
                                        "dpmpp_2m_karras",
@@ -83,14 +86,14 @@ TEST(names) {
                     "unknown scheduler \"heun\" (valid: DDIMScheduler, DDPMScheduler, "
                     "PNDMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, "
                     "DPMSolverMultistepScheduler, LMSDiscreteScheduler, UniPCMultistepScheduler, "
-                    "UnCLIPScheduler, ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, "
-                    "dpmpp_2m_karras, lms, unipc, unclip)"),
+                    "LCMScheduler, UnCLIPScheduler, ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, "
+                    "dpmpp_2m_karras, lms, unipc, lcm, unclip)"),
             "%s", err.msg);
   const char *names = dif_scheduler_names();
-  CHECK_MSG(
-      !strcmp(names,
-              "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, unclip"),
-      "%s", names);
+  CHECK_MSG(!strcmp(names,
+                    "ddim, ddpm, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, unipc, lcm, "
+                    "unclip"),
+            "%s", names);
   CHECK(dif_scheduler_names() == names);
   /* Every short name and class name the list gives is accepted. */
   char list[512];
@@ -417,6 +420,63 @@ TEST(lms_coefficients) {
   CHECK_MSG(fabs(c - want) < 1e-6, "%.9g vs %.9g", c, want);
 }
 
+/* LCMScheduler: its class defaults, set_timesteps with and without the
+ * strength (the values diffusers v0.26.3 gives, as the fixture traces), the
+ * SD img2img trimming, and the requests it refuses. */
+TEST(lcm_schedule) {
+  dif__error err = {0};
+  dif__scheduler *s = NULL;
+  int first = -1, run = -1;
+  CHECK(dif__scheduler_create("lcm", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(s && s->cfg.original_inference_steps == 50 && s->cfg.timestep_scaling == 10.0 &&
+        s->cfg.set_alpha_to_one && !s->cfg.clip_sample &&
+        s->cfg.beta_schedule == DIF__BETA_SCALED_LINEAR && s->final_alpha_cumprod == 1.0f);
+  CHECK(dif__scheduler_takes_strength(s));
+  CHECK(dif__scheduler_set_timesteps(s, 4, &err) == DIF_OK);
+  const double four[] = {999, 759, 499, 259};
+  check_timesteps(s, four, 4);
+  CHECK(dif__scheduler_img2img_start(s, 4, 0.5, &first, &run, &err) == DIF_OK);
+  CHECK(first == 2 && run == 2); /* StableDiffusionImg2ImgPipeline + LCMScheduler: 499, 259 */
+  CHECK(dif__scheduler_set_timesteps_strength(s, 4, 0.6, &err) == DIF_OK);
+  const double strong[] = {599, 459, 299, 159}; /* LatentConsistencyModelImg2ImgPipeline */
+  check_timesteps(s, strong, 4);
+  CHECK(dif__scheduler_set_timesteps(s, 1, &err) == DIF_OK);
+  const double one[] = {999};
+  check_timesteps(s, one, 1);
+  CHECK_STATUS(dif__scheduler_set_timesteps(s, 51, &err), DIF_ERR_INVALID_ARGUMENT, err.msg,
+               "51 steps need at least as many distillation timesteps");
+  CHECK_STATUS(dif__scheduler_set_timesteps_strength(s, 4, 0.05, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "x strength 0.05 gives 2");
+  CHECK_STATUS(dif__scheduler_set_timesteps_strength(s, 4, 0, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "strength 0 must be in (0, 1]");
+  CHECK_STATUS(dif__scheduler_set_timesteps_strength(s, 4, 1.5, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "(0, 1]");
+  CHECK(dif__scheduler_num_timesteps(s) == 0); /* a refused call leaves no schedule */
+  dif__scheduler_free(s);
+  /* 20 original steps of 1000: every 50th, 8 of them; steps above 20 refused */
+  CHECK(dif__scheduler_create("LCMScheduler", NULL, "{\"original_inference_steps\": 20}", &s,
+                              &err) == DIF_OK);
+  CHECK(dif__scheduler_set_timesteps(s, 8, &err) == DIF_OK);
+  const double eight[] = {999, 899, 749, 649, 499, 399, 249, 149};
+  check_timesteps(s, eight, 8);
+  dif__scheduler_free(s);
+  CHECK(dif__scheduler_create("ddim", NULL, NULL, &s, &err) == DIF_OK);
+  CHECK(!dif__scheduler_takes_strength(s));
+  CHECK_STATUS(dif__scheduler_set_timesteps_strength(s, 4, 0.5, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "DDIMScheduler: set_timesteps takes no strength");
+  CHECK(dif__scheduler_set_timesteps_strength(s, 4, 1.0, &err) == DIF_OK);
+  dif__scheduler_free(s);
+  dif__sched_config c;
+  CHECK_STATUS(resolve("lcm", "{\"original_inference_steps\": 0}", NULL, &c, &err),
+               DIF_ERR_BAD_MODEL, err.msg, "cfg: original_inference_steps 0 must be in 1..1000");
+  CHECK_STATUS(resolve("lcm", NULL, "{\"original_inference_steps\": 2000}", &c, &err),
+               DIF_ERR_BAD_MODEL, err.msg, "ovr: original_inference_steps 2000");
+  CHECK_STATUS(resolve("lcm", "{\"timestep_scaling\": \"10\"}", NULL, &c, &err), DIF_ERR_BAD_MODEL,
+               err.msg, "timestep_scaling");
+  CHECK_STATUS(resolve("lcm", "{\"timestep_spacing\": \"even\"}", NULL, &c, &err),
+               DIF_ERR_UNSUPPORTED, err.msg, "timestep_spacing \"even\"");
+}
+
 int main(void) {
   RUN(names);
   RUN(class_defaults_without_config);
@@ -431,5 +491,6 @@ int main(void) {
   RUN(dynamic_thresholding);
   RUN(rescale_betas_zero_snr);
   RUN(lms_coefficients);
+  RUN(lcm_schedule);
   return dif__test_finish();
 }

@@ -37,9 +37,11 @@ static void info_help(void) {
          "       dif info CHECKPOINT.safetensors [--config DIR] [--prior PRIOR_DIR]\n"
          "  Prints the model's components, configs, weight files with their xxh3\n"
          "  fingerprints, and the sample defaults in effect, as JSON. For a single-file\n"
-         "  checkpoint without --config: its family, dtype and parts, read from its tensors.\n"
+         "  checkpoint without --config: its family, dtype and parts, read from its tensors,\n"
+         "  and the preset it loads with (\"preset\", chosen as \"load\" says).\n"
          "  MODEL_DIR     a diffusers model folder (default: the default model, %s)\n"
-         "  --config DIR  the diffusers folder whose configs go with a single-file checkpoint\n"
+         "  --config DIR  the diffusers folder (or preset) whose configs go with a single-file\n"
+         "                checkpoint: the loaded model is described\n"
          "  --prior DIR   a separate diffusion prior folder, the one that contains prior/\n"
          "  -h, --help    this help\n"
          "Exit status: 0 done, 1 the model cannot be loaded, 2 bad usage.\n",
