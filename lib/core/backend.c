@@ -97,6 +97,19 @@ dif_status dif__packed_linear_cf(const dif__kctx *k, const dif__packed *w, const
   return w->backend->linear(k, w, x, x_cf, m, b, acc, y, y_cf, err);
 }
 
+dif_status dif__packed_linear_bf16_in(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
+                                      int64_t m, float *y, dif__error *err) {
+  if (!w || !x || !y) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "linear: NULL argument");
+  const int64_t d[1] = {m};
+  dif_status st = check_dims("linear", d, 1, err);
+  if (st || m == 0) return st;
+  if (!w->backend->linear_bf16_in || w->math != DIF__DTYPE_BF16)
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "linear: the %s backend takes no bf16 input for a %s-packed weight",
+                     w->backend->name, dif__dtype_name(w->math));
+  return w->backend->linear_bf16_in(k, w, x, m, y, err);
+}
+
 dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,
                               const float *b, bool acc, float *y, dif__error *err) {
   return dif__packed_linear_cf(k, w, x, false, m, b, acc, y, false, err);

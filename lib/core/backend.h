@@ -104,6 +104,14 @@ struct dif__backend {
    * scratch (released before returning). */
   dif_status (*linear)(const dif__kctx *k, const dif__packed *w, const float *x, bool x_cf,
                        int64_t m, const float *b, bool acc, float *y, bool y_cf, dif__error *err);
+  /* y[m, n] = x[m, k] · Wᵀ with x given in bf16 already (row-major, the
+   * bits of dif__bf16_from_f32) and W packed for bf16; y float32,
+   * row-major, overwritten. The convolution's product in fast
+   * (core/conv2d_fast.c), which gathers its input straight into bf16. NULL
+   * where a backend has no bf16 products (openblas). k->arena may be used
+   * for scratch. */
+  dif_status (*linear_bf16_in)(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
+                               int64_t m, float *y, dif__error *err);
   /* C[M, N] = alpha · op(A) · op(B) + beta · C (row-major, leading
    * dimensions as dif__gemm; beta = 0 ignores C's contents), in precision
    * math (supported); M, N, K >= 1. */
@@ -147,6 +155,10 @@ extern const dif__backend dif__backend_onednn;
 dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype src, const void *w,
                              int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
                              dif__error *err);
+/* The table's linear_bf16_in: DIF_ERR_UNSUPPORTED where the backend has
+ * none or w is not packed for bf16; m = 0 does nothing. */
+dif_status dif__packed_linear_bf16_in(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
+                                      int64_t m, float *y, dif__error *err);
 /* m = 0 does nothing. x and y row-major. */
 dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,
                               const float *b, bool acc, float *y, dif__error *err);
@@ -176,9 +188,10 @@ void dif__packed_free(dif__packed *w);
  * it uses. Cost: the packed bf16 copy, 2 bytes per weight element used by a
  * linear product; the source weight's pages, when it lies in a file
  * mapping, are dropped once it is packed (read again from the file only if
- * an exact fallback needs them), so memory holds one form of it. The
- * convolution's and attention's products go through dif__backend_matmul
- * (operands rounded per call, nothing cached). All calls are thread-safe:
+ * an exact fallback needs them), so memory holds one form of it. A
+ * convolution's weight is packed the same way (as the [cout, cin·kh·kw]
+ * matrix; core/conv2d_fast.c); attention's products go through
+ * dif__backend_matmul (operands rounded per call, nothing cached). All calls are thread-safe:
  * concurrent samples of a context share its dif__fast (one lock around the
  * table; packing happens under it, so two threads never pack one weight
  * twice). */
@@ -196,6 +209,13 @@ const dif__backend *dif__fast_backend(const dif__fast *f);
  * mapped w (core/weight.h) has its pages dropped once packed. */
 dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
                             const dif__packed **out, dif__error *err);
+/* The same for a convolution's weight w[cout, cin, kh, kw] (taps = kh·kw):
+ * packed as the [cout, cin·taps] matrix with its columns in (tap, channel)
+ * order — what a channels-last gather of the input multiplies
+ * (core/conv2d_fast.c); kept apart from a linear packing of the same data. */
+dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, int64_t cout, int64_t cin,
+                                 int64_t taps, int64_t m_hint, const dif__packed **out,
+                                 dif__error *err);
 /* A fast product that failed (out of memory for a packed weight, oneDNN
  * refusing a shape) and that the caller then ran on the exact path: counted,
  * and the first message kept, for the log. */

@@ -113,6 +113,7 @@ const dif__backend dif__backend_openblas = {
     .native = ob_native,
     .pack = ob_pack,
     .linear = ob_linear,
+    .linear_bf16_in = NULL, /* float32 only */
     .matmul = ob_matmul,
     .packed_free = ob_packed_free,
 };

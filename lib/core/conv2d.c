@@ -128,9 +128,9 @@ static void xform_task(void *arg, int64_t begin, int64_t end, int thread) {
 }
 
 /* Transforms input rows [row0, row0 + rows) of images [n0, n0 + g) into out. */
-static void xform_rows(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t n0,
-                       int64_t g, int64_t H, int64_t W, int64_t Hin, int64_t Win, int64_t row0,
-                       int64_t rows, float *out) {
+void dif__conv2d_xform_rows(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
+                            int64_t n0, int64_t g, int64_t H, int64_t W, int64_t Hin, int64_t Win,
+                            int64_t row0, int64_t rows, float *out) {
   xform_job j = {p, x + n0 * p->cin * H * W, out, H, W, Hin, Win, row0, rows, n0};
   const double t0 = DIF__PROF_START();
   dif__pool_for(k->pool, g * p->cin * rows, Win >= 4096 ? 1 : 4096 / Win, xform_task, &j);
@@ -274,7 +274,7 @@ static dif_status conv_grouped(const dif__kctx *k, const dif__conv2d_params *p, 
     const int64_t g = N - n0 < group ? N - n0 : group;
     const float *src = x + n0 * p->cin * H * W;
     if (xform) {
-      xform_rows(k, p, x, n0, g, H, W, Hin, Win, 0, Hin, xt);
+      dif__conv2d_xform_rows(k, p, x, n0, g, H, W, Hin, Win, 0, Hin, xt);
       src = xt;
     }
     im2col_job j = {src,     col,       Hin,       Win,        OW,
@@ -421,7 +421,7 @@ static dif_status conv2d_run(const dif__kctx *k, const dif__conv2d_params *p, co
         if (r0 < 0) r0 = 0;
         if (r1 > Hin) r1 = Hin;
         if (r1 <= r0) r0 = 0, r1 = 1; /* the band reads only padding: any row will do */
-        xform_rows(k, p, x, n, 1, H, W, Hin, Win, r0, r1 - r0, xb);
+        dif__conv2d_xform_rows(k, p, x, n, 1, H, W, Hin, Win, r0, r1 - r0, xb);
         src = xb;
         x_chan = (r1 - r0) * Win;
         row0 = r0;
@@ -454,6 +454,7 @@ dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, 
                      "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
                      (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
                      (long long)p->kw);
+  if (k->fast && dif__conv2d_fast(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
   conv_w cw = {dif__weight_as_f32(w), w, NULL, p->cout};
   if (N == 0 || cw.f32) return conv2d_run(k, p, x, N, H, W, &cw, b, y, max_scratch, err);
   /* A 16-bit weight: its float32 form, whole when it fits a band (widened

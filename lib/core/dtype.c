@@ -21,16 +21,7 @@ size_t dif__dtype_size(dif__dtype t) {
   }
 }
 
-uint16_t dif__bf16_from_f32(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-  /* Adding 0x7fff plus the lowest kept bit rounds the dropped half to
-   * nearest, ties to the even kept value; a carry into the exponent is the
-   * correct result (up to Inf for values beyond the largest bf16). */
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
+uint16_t dif__bf16_from_f32(float f) { return dif__bf16_rne(f); }
 
 float dif__bf16_to_float(uint16_t h) {
   const uint32_t u = (uint32_t)h << 16;

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum dif__dtype {
   DIF__DTYPE_F32 = 0,
@@ -39,6 +40,17 @@ size_t dif__dtype_size(dif__dtype t);
 /* float32 → bf16 bits, round to nearest even; Inf stays Inf, values past the
  * largest bf16 round to Inf, NaN stays NaN (sign kept, quiet bit set). */
 uint16_t dif__bf16_from_f32(float f);
+/* The same, inline, for loops that round element by element. */
+static inline uint16_t dif__bf16_rne(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+  /* Adding 0x7fff plus the lowest kept bit rounds the dropped half to
+   * nearest, ties to the even kept value; a carry into the exponent is the
+   * correct result (up to Inf for values beyond the largest bf16). */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
 /* bf16 bits → float32 (exact). */
 float dif__bf16_to_float(uint16_t h);
 /* f through bf16 and back: the value a bf16 kernel multiplies. */

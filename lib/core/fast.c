@@ -26,6 +26,8 @@ typedef struct slot {
   const void *w; /* the weight's data; NULL: empty */
   dif__dtype dtype;
   int64_t n, k;
+  int64_t taps; /* 0: W[n, k] as it lies; else a convolution's, k = cin·taps, packed with its
+                 * columns in (tap, channel) order (dif__fast_conv_weight) */
   dif__packed *p;
 } slot;
 
@@ -75,11 +77,12 @@ static size_t hash_ptr(const void *p) {
   return (size_t)x;
 }
 
-/* The slot of (w, dtype, n, k), or the empty slot where it would go. */
-static slot *find(slot *slots, size_t cap, const void *w, dif__dtype dtype, int64_t n, int64_t k) {
+/* The slot of (w, dtype, n, k, taps), or the empty slot where it would go. */
+static slot *find(slot *slots, size_t cap, const void *w, dif__dtype dtype, int64_t n, int64_t k,
+                  int64_t taps) {
   for (size_t i = hash_ptr(w) & (cap - 1);; i = (i + 1) & (cap - 1))
-    if (!slots[i].w ||
-        (slots[i].w == w && slots[i].dtype == dtype && slots[i].n == n && slots[i].k == k))
+    if (!slots[i].w || (slots[i].w == w && slots[i].dtype == dtype && slots[i].n == n &&
+                        slots[i].k == k && slots[i].taps == taps))
       return &slots[i];
 }
 
@@ -90,7 +93,7 @@ static bool grow(dif__fast *f) {
   for (size_t i = 0; i < f->cap; i++)
     if (f->slots[i].w) {
       const slot *o = &f->slots[i];
-      *find(s, cap, o->w, o->dtype, o->n, o->k) = *o;
+      *find(s, cap, o->w, o->dtype, o->n, o->k, o->taps) = *o;
     }
   free(f->slots);
   f->slots = s;
@@ -98,8 +101,49 @@ static bool grow(dif__fast *f) {
   return true;
 }
 
-dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
-                            const dif__packed **out, dif__error *err) {
+/* W[n, cin·taps] with its columns reordered from (channel, tap) to (tap,
+ * channel), in its own dtype, into a new buffer (NULL when out of memory). */
+static void *taps_first(dif__weight w, int64_t n, int64_t k, int64_t taps) {
+  const size_t es = dif__dtype_size(w.dtype);
+  const int64_t cin = k / taps;
+  char *out = malloc((size_t)n * (size_t)k * es);
+  if (!out) return NULL;
+  const char *src = w.data;
+  for (int64_t o = 0; o < n; o++)
+    for (int64_t c = 0; c < cin; c++)
+      for (int64_t t = 0; t < taps; t++)
+        memcpy(out + ((size_t)(o * k + t * cin + c)) * es,
+               src + ((size_t)(o * k + c * taps + t)) * es, es);
+  return out;
+}
+
+/* Packs (under f->lock) what slot s stands for. */
+static dif_status pack_slot(dif__fast *f, slot *s, dif__weight w, int64_t n, int64_t k,
+                            int64_t taps, int64_t m_hint, dif__error *err) {
+  dif__packed *p = NULL;
+  void *perm = taps ? taps_first(w, n, k, taps) : NULL;
+  if (taps && !perm) return dif__fail_oom(err, "a convolution weight reordered for packing", 0);
+  dif_status st = dif__backend_pack(f->backend, DIF__DTYPE_BF16, w.dtype, perm ? perm : w.data, n,
+                                    k, m_hint, &p, err);
+  if (!st && perm && !p->bytes) { /* a backend using its source in place cannot take a copy */
+    dif__packed_free(p);
+    st = dif__fail(err, DIF_ERR_UNSUPPORTED, "fast path: the %s backend packs nothing",
+                   f->backend->name);
+  }
+  free(perm);
+  if (st) return st;
+  *s = (slot){w.data, w.dtype, n, k, taps, p};
+  f->used++;
+  f->bytes += p->bytes;
+  /* The packed copy serves every later product; the mapped source pages
+   * would only double the memory (they come back from the file if an exact
+   * fallback reads them). */
+  if (p->bytes) f->dropped += dif__weight_drop_pages(w);
+  return DIF_OK;
+}
+
+static dif_status get(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t taps,
+                      int64_t m_hint, const dif__packed **out, dif__error *err) {
   if (!f || !w.data || !out)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
   *out = NULL;
@@ -109,23 +153,22 @@ dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, i
     pthread_mutex_unlock(&f->lock);
     return dif__fail_oom(err, "the fast path's weight table", 2 * f->cap * sizeof(slot));
   }
-  slot *s = find(f->slots, f->cap, w.data, w.dtype, n, k);
-  if (!s->w) {
-    dif__packed *p = NULL;
-    st = dif__backend_pack(f->backend, DIF__DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
-    if (!st) {
-      *s = (slot){w.data, w.dtype, n, k, p};
-      f->used++;
-      f->bytes += p->bytes;
-      /* The packed copy serves every later product; the mapped source
-       * pages would only double the memory (they come back from the file
-       * if an exact fallback reads them). */
-      if (p->bytes) f->dropped += dif__weight_drop_pages(w);
-    }
-  }
+  slot *s = find(f->slots, f->cap, w.data, w.dtype, n, k, taps);
+  if (!s->w) st = pack_slot(f, s, w, n, k, taps, m_hint, err);
   if (!st) *out = s->p;
   pthread_mutex_unlock(&f->lock);
   return st;
+}
+
+dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
+                            const dif__packed **out, dif__error *err) {
+  return get(f, w, n, k, 0, m_hint, out, err);
+}
+
+dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, int64_t cout, int64_t cin,
+                                 int64_t taps, int64_t m_hint, const dif__packed **out,
+                                 dif__error *err) {
+  return get(f, w, cout, cin * taps, taps > 1 ? taps : 0, m_hint, out, err);
 }
 
 void dif__fast_note_fallback(dif__fast *f, const dif__error *err) {

@@ -68,4 +68,20 @@ dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, 
                                int64_t N, int64_t H, int64_t W, dif__weight w, const float *b,
                                float *y, size_t max_scratch, dif__error *err);
 
+/* conv2d.c's input transform (in_h/in_w resize, in_norm, in_silu) of input
+ * rows [row0, row0 + rows) of images [n0, n0 + g) into out
+ * [g][cin][rows][Win]. */
+void dif__conv2d_xform_rows(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
+                            int64_t n0, int64_t g, int64_t H, int64_t W, int64_t Hin, int64_t Win,
+                            int64_t row0, int64_t rows, float *out);
+
+/* The convolution in the precision fast (conv2d_fast.c), for arguments
+ * dif__conv2d_bounded has checked: false when it does not run (no fast
+ * path, y == x, a weight the backend could not pack: then the caller runs
+ * the exact code, which rounds per product), else true with *st its
+ * status. */
+bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
+                      int64_t H, int64_t W, dif__weight w, const float *b, float *y,
+                      size_t max_scratch, dif_status *st, dif__error *err);
+
 #endif

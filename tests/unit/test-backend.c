@@ -35,6 +35,7 @@
 
 #include "core/backend.h"
 #include "core/dtype.h"
+#include "core/ops_internal.h"
 #include "ops_test_util.h"
 
 static const double U = 1.0 / 256; /* bf16 unit roundoff 2^-8 */
@@ -621,6 +622,216 @@ TEST(threads) {
 
 /* ---- the fast path's weight cache (core/fast.c) and dif__linear's use of it ---- */
 
+/* ---- the convolution in fast (core/conv2d_fast.c) ---- */
+
+typedef struct conv_case {
+  const char *what;
+  dif__conv2d_params p;
+  int64_t N, H, W;
+  bool f16, bias, norm;
+  size_t scratch; /* 0: the default */
+} conv_case;
+
+/* Every output element within the element-wise bf16 bound of a double
+ * convolution of the same transformed input (conv2d.c's own transform,
+ * applied whole) and weights: |y - ref| <= (2u + u² + (K+2)·2^-23)·Σ|w||x|. */
+static void check_conv_fast(dif__fast *f, const conv_case *c, uint64_t seed) {
+  const dif__conv2d_params *p = &c->p;
+  const int64_t Hin = p->in_h ? p->in_h : c->H, Win = p->in_w ? p->in_w : c->W;
+  const int64_t OH = dif__conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom);
+  const int64_t OW = dif__conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
+  const int64_t K = p->cin * p->kh * p->kw, nw = p->cout * K;
+  const size_t nx = (size_t)(c->N * p->cin * c->H * c->W), ny = (size_t)(c->N * p->cout * OH * OW);
+  float *x = frand(nx, seed, -1, 1), *w = frand((size_t)nw, seed + 1, -1, 1);
+  float *b = c->bias ? frand((size_t)p->cout, seed + 2, -1, 1) : NULL;
+  float *y0 = frand(ny, seed + 3, -1, 1), *y = fbuf(ny);
+  uint16_t *w16 = NULL;
+  if (c->f16) { /* the model's F16 weight; the reference multiplies its exact values */
+    w16 = malloc((size_t)nw * sizeof *w16);
+    for (int64_t i = 0; i < nw; i++) w16[i] = dif__f16_from_f32(w[i]);
+    dif__dtype_to_f32(DIF__DTYPE_F16, w16, (size_t)nw, w);
+  }
+  dif__norm_affine *na = NULL;
+  dif__conv2d_params q = *p;
+  if (c->norm) {
+    na = malloc((size_t)(c->N * p->cin) * sizeof *na);
+    for (int64_t i = 0; i < c->N * p->cin; i++)
+      na[i] = (dif__norm_affine){0.1f * (float)(i % 5), 0, 0.5f + 0.1f * (float)(i % 7), 0.2f};
+    q.in_norm = na;
+  }
+  kenv e;
+  kenv_init(&e, 2);
+  float *xt = fbuf((size_t)(c->N * p->cin * Hin * Win));
+  dif__conv2d_xform_rows(&e.k, &q, x, 0, c->N, c->H, c->W, Hin, Win, 0, Hin, xt);
+  double *ref = dbuf(ny), *s1 = dbuf(ny), *rr = dbuf(ny);
+  for (int64_t n = 0; n < c->N; n++)
+    for (int64_t o = 0; o < p->cout; o++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const size_t at = (size_t)(((n * p->cout + o) * OH + oh) * OW + ow);
+          double sum = b ? b[o] : 0, abs_sum = 0, rsum = sum;
+          for (int64_t ci = 0; ci < p->cin; ci++)
+            for (int64_t ki = 0; ki < p->kh; ki++)
+              for (int64_t kj = 0; kj < p->kw; kj++) {
+                const int64_t ih = oh * p->stride - p->pad_top + ki;
+                const int64_t iw = ow * p->stride - p->pad_left + kj;
+                if (ih < 0 || ih >= Hin || iw < 0 || iw >= Win) continue;
+                const double wv = w[((o * p->cin + ci) * p->kh + ki) * p->kw + kj];
+                const double xv = xt[((n * p->cin + ci) * Hin + ih) * Win + iw];
+                sum += wv * xv, abs_sum += fabs(wv * xv);
+                rsum += (double)dif__bf16_round((float)wv) * dif__bf16_round((float)xv);
+              }
+          ref[at] = sum + (p->accumulate ? y0[at] : 0);
+          rr[at] = rsum + (p->accumulate ? y0[at] : 0);
+          s1[at] = abs_sum;
+        }
+  memcpy(y, y0, ny * sizeof *y);
+  dif__fast_stats before, after;
+  dif__fast_get_stats(f, &before);
+  e.k.fast = f;
+  dif__error err;
+  dif__error_clear(&err);
+  const dif__weight wt =
+      c->f16 ? (dif__weight){w16, DIF__DTYPE_F16, nw, false} : dif__weight_f32(w, nw);
+  CHECK_STATUS(dif__conv2d_bounded(&e.k, &q, x, c->N, c->H, c->W, wt, b, y,
+                                   c->scratch ? c->scratch : DIF__CONV2D_SCRATCH_MAX, &err),
+               DIF_OK, err.msg, "");
+  dif__fast_get_stats(f, &after);
+  CHECK_MSG(after.weights == before.weights + 1 && after.fallbacks == before.fallbacks,
+            "%s: the weight was not packed for the fast convolution", c->what);
+  const double acc = (double)(K + 2) * ldexp(1.0, -23);
+  int bad = 0;
+  double worst = 0;
+  for (size_t i = 0; i < ny; i++) {
+    const double lim = (2 * U + U * U + acc) * s1[i] + 1e-6 * (1 + fabs(ref[i]));
+    const double d = fabs((double)y[i] - ref[i]);
+    if (d > lim) bad++;
+    if (lim > 0 && d / lim > worst) worst = d / lim;
+  }
+  CHECK_MSG(bad == 0, "%s: %d of %zu elements beyond the bf16 bound (worst %.2f of it)", c->what,
+            bad, ny, worst);
+  /* And tightly: the same sum of the bf16-rounded operands (the input
+   * transformed, then rounded, as the gather does), off by float32
+   * accumulation only. */
+  bad = 0;
+  for (size_t i = 0; i < ny; i++)
+    if (fabs((double)y[i] - rr[i]) > acc * (s1[i] + fabs(rr[i]) + (b ? 1 : 0)) + 1e-30) bad++;
+  CHECK_MSG(bad == 0, "%s: %d of %zu elements are not the sum of the rounded operands", c->what,
+            bad, ny);
+  CHECK(e.arena.used_total == 0);
+  kenv_free(&e);
+  free(x), free(w), free(b), free(y0), free(y), free(w16), free(na), free(xt), free(ref), free(s1),
+      free(rr);
+}
+
+TEST(conv_fast) {
+  const size_t row = 37 * 9 * 11 * 6; /* a few output rows of the first case */
+  const conv_case cases[] = {
+      {"3x3, padding 1",
+       {.cin = 37,
+        .cout = 19,
+        .kh = 3,
+        .kw = 3,
+        .stride = 1,
+        .pad_top = 1,
+        .pad_left = 1,
+        .pad_bottom = 1,
+        .pad_right = 1},
+       1,
+       13,
+       11,
+       false,
+       true,
+       false,
+       0},
+      {"3x3, bands of 2 rows",
+       {.cin = 37,
+        .cout = 19,
+        .kh = 3,
+        .kw = 3,
+        .stride = 1,
+        .pad_top = 1,
+        .pad_left = 1,
+        .pad_bottom = 1,
+        .pad_right = 1},
+       1,
+       13,
+       11,
+       false,
+       true,
+       false,
+       row},
+      {"stride 2, asymmetric padding",
+       {.cin = 16, .cout = 24, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1},
+       1,
+       15,
+       12,
+       false,
+       false,
+       false,
+       0},
+      {"1x1, F16 weight",
+       {.cin = 40, .cout = 33, .kh = 1, .kw = 1, .stride = 1},
+       1,
+       9,
+       10,
+       true,
+       true,
+       false,
+       0},
+      {"small images batched, norm + silu",
+       {.cin = 8,
+        .cout = 12,
+        .kh = 3,
+        .kw = 3,
+        .stride = 1,
+        .pad_top = 1,
+        .pad_left = 1,
+        .pad_bottom = 1,
+        .pad_right = 1,
+        .in_silu = true},
+       3,
+       6,
+       5,
+       false,
+       true,
+       true,
+       0},
+      {"nearest 2x, accumulate, bands",
+       {.cin = 6,
+        .cout = 5,
+        .kh = 3,
+        .kw = 3,
+        .stride = 1,
+        .pad_top = 1,
+        .pad_left = 1,
+        .pad_bottom = 1,
+        .pad_right = 1,
+        .accumulate = true,
+        .in_h = 14,
+        .in_w = 10},
+       1,
+       7,
+       5,
+       false,
+       true,
+       false,
+       6 * 9 * 10 * 8},
+  };
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend *be = dif__backend_row_at(i)->backend;
+    if (!be || !be->linear_bf16_in || !runs(be, DIF__DTYPE_BF16, false)) continue;
+    dif__error err;
+    dif__error_clear(&err);
+    dif__fast *f = NULL;
+    CHECK_STATUS(dif__fast_new(be, &f, &err), DIF_OK, err.msg, "");
+    if (!f) continue;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+      check_conv_fast(f, &cases[c], 700 + 10 * c);
+    dif__fast_free(f);
+  }
+}
+
 TEST(fast_cache) {
   char why[256] = "";
   const dif__backend *native = dif__backend_fast_native(why, sizeof why);
@@ -720,6 +931,7 @@ int main(int argc, char **argv) {
   RUN(linear_bf16);
   RUN(matmul_bf16);
   RUN(fast_cache);
+  RUN(conv_fast);
   if (!bf16_only) RUN(threads);
   say_bf16();
   const int rc = dif__test_finish();
