@@ -209,3 +209,26 @@ dif_status dif__sched_convert_output(const dif__scheduler *s, const dif__step_ar
   }
   return DIF_OK;
 }
+
+dif_status dif__sched_multistep_done(dif__scheduler *s, int order) {
+  if (s->lower_order_nums < order) s->lower_order_nums++;
+  s->step_index++;
+  return DIF_OK;
+}
+
+void dif__sched_karras_rounded(dif__scheduler *s, int steps, double *sig, const float *full,
+                               const float *logs) {
+  dif__karras_sigmas(full[0], full[s->T - 1], steps, sig);
+  for (int i = 0; i < steps; i++)
+    s->timesteps[i] = dif__np_round(dif__sigma_to_t(sig[i], logs, s->T));
+}
+
+dif_status dif__sched_multistep_begin(dif__scheduler *s, int i, int64_t n, int nbuf,
+                                      dif__error *err) {
+  dif_status st = DIF_OK;
+  if (s->step_index < 0) st = dif__sched_locate(s, s->timesteps[i], true, err);
+  if (!st) st = dif__sched_buffers(s, nbuf, n, err);
+  if (!st && s->step_index + 1 >= s->n_sigmas)
+    st = dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "%s: no step left", s->cfg.cls->name);
+  return st;
+}

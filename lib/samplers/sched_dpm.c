@@ -33,9 +33,7 @@ static int64_t last_timestep(const dif__scheduler *s) {
 static void set_sigmas(dif__scheduler *s, int steps, double *sig, const float *full,
                        const float *logs) {
   if (s->cfg.use_karras_sigmas) {
-    dif__karras_sigmas(full[0], full[s->T - 1], steps, sig);
-    for (int i = 0; i < steps; i++)
-      s->timesteps[i] = dif__np_round(dif__sigma_to_t(sig[i], logs, s->T));
+    dif__sched_karras_rounded(s, steps, sig, full, logs);
   } else if (s->cfg.use_lu_lambdas) {
     const double lmin = logs[0], lmax = logs[s->T - 1];
     dif__np_linspace(0, 1, steps, sig);
@@ -210,13 +208,9 @@ static void third_order(const dif__scheduler *s, const float *x, float *out, int
 
 static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
   const int64_t n = a->n;
-  dif_status st = DIF_OK;
-  if (s->step_index < 0) st = dif__sched_locate(s, s->timesteps[i], true, err);
-  if (!st) st = dif__sched_buffers(s, NBUF, n, err);
+  dif_status st = dif__sched_multistep_begin(s, i, n, NBUF, err);
   if (st) return st;
   const int si = s->step_index, len = s->n_timesteps, order = (int)s->cfg.solver_order;
-  if (si + 1 >= s->n_sigmas)
-    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "DPMSolverMultistepScheduler: no step left");
   const bool final =
       si == len - 1 &&
       (s->cfg.euler_at_final || (s->cfg.lower_order_final && len < 15) || s->cfg.final_sigmas_zero);
@@ -238,9 +232,7 @@ static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *
     second_order(s, a->sample, noise, a->prev_sample, n);
   else
     third_order(s, a->sample, a->prev_sample, n);
-  if (s->lower_order_nums < order) s->lower_order_nums++;
-  s->step_index++;
-  return DIF_OK;
+  return dif__sched_multistep_done(s, order);
 }
 
 const dif__sched_ops dif__sched_dpm_ops = {

@@ -134,6 +134,17 @@ dif_status dif__sched_add_noise_alpha_sigma(const dif__scheduler *s, const float
 /* Pushes a copy of x[n] as the newest of `keep` history entries (hist[0] the
  * oldest), recycling the oldest buffer among buf[0..keep]. */
 void dif__sched_hist_push(dif__scheduler *s, const float *x, int keep);
+/* Karras sigmas between the full schedule's ends into sig[0..steps) and the
+ * timesteps they imply, rounded as numpy does (DPM-Solver, UniPC). */
+void dif__sched_karras_rounded(dif__scheduler *s, int steps, double *sig, const float *full,
+                               const float *logs);
+/* A multistep solver's step begun: the step index located from timestep i
+ * on the first step, nbuf buffers of n floats, and a step left to take. */
+dif_status dif__sched_multistep_begin(dif__scheduler *s, int i, int64_t n, int nbuf,
+                                      dif__error *err);
+/* A multistep solver's step done (DPM-Solver, UniPC): one more history entry
+ * usable (up to order) and the next step's index; returns DIF_OK. */
+dif_status dif__sched_multistep_done(dif__scheduler *s, int order);
 
 /* Draws (or replays) the step noise into out[n] as randn_tensor. */
 dif_status dif__sched_noise(dif__step_args *a, float *out, dif__error *err);

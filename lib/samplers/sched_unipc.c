@@ -20,9 +20,7 @@ enum { LAST = 3, CONV = 4, CORR = 5, NBUF = 6 };
 static void set_sigmas(dif__scheduler *s, int steps, double *sig, const float *full,
                        const float *logs) {
   if (s->cfg.use_karras_sigmas) {
-    dif__karras_sigmas(full[0], full[s->T - 1], steps, sig);
-    for (int i = 0; i < steps; i++)
-      s->timesteps[i] = dif__np_round(dif__sigma_to_t(sig[i], logs, s->T));
+    dif__sched_karras_rounded(s, steps, sig, full, logs);
     sig[steps] = sig[steps - 1];
   } else {
     for (int i = 0; i < steps; i++) sig[i] = dif__np_interp(s->timesteps[i], full, s->T);
@@ -209,13 +207,9 @@ static void corrector(const dif__scheduler *s, const float *model_t, const float
 
 static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *err) {
   const int64_t n = a->n;
-  dif_status st = DIF_OK;
-  if (s->step_index < 0) st = dif__sched_locate(s, s->timesteps[i], true, err);
-  if (!st) st = dif__sched_buffers(s, NBUF, n, err);
+  dif_status st = dif__sched_multistep_begin(s, i, n, NBUF, err);
   if (st) return st;
   const int si = s->step_index, order = (int)s->cfg.solver_order;
-  if (si + 1 >= s->n_sigmas)
-    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "UniPCMultistepScheduler: no step left");
   bool use_corrector = si > 0 && s->have_last;
   for (int k = 0; k < s->cfg.n_disable_corrector; k++)
     if (s->cfg.disable_corrector[k] == si - 1) use_corrector = false;
@@ -233,9 +227,7 @@ static dif_status step(dif__scheduler *s, int i, dif__step_args *a, dif__error *
   if (sample != s->buf[LAST]) memmove(s->buf[LAST], sample, (size_t)n * sizeof *sample);
   s->have_last = true;
   predictor(s, s->buf[LAST], s->this_order, a->prev_sample, n);
-  if (s->lower_order_nums < order) s->lower_order_nums++;
-  s->step_index++;
-  return DIF_OK;
+  return dif__sched_multistep_done(s, order);
 }
 
 const dif__sched_ops dif__sched_unipc_ops = {
