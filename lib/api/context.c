@@ -33,6 +33,7 @@ void dif__ctx_unref(dif_context *ctx) {
   dif__pool_free(ctx->pool);
   dif__models_free(&ctx->models);
   dif__fast_free(ctx->fast); /* its packed weights, keyed by the models' addresses */
+  dif__wino_free(ctx->wino); /* the same for the VAE's Winograd weights */
   free(ctx->info);
   free(ctx->prior_dir);
   free(ctx->config_dir);
@@ -145,7 +146,7 @@ void dif__ctx_report_fast(const dif_context *ctx) {
 }
 
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena) {
-  return (dif__kctx){dif__ctx_pool(ctx), arena, ctx->fast};
+  return (dif__kctx){dif__ctx_pool(ctx), arena, ctx->fast, ctx->wino};
 }
 
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,

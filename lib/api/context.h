@@ -43,13 +43,15 @@ struct dif_context {
   void *log_user;
   dif_precision precision; /* as set (DIF_PRECISION_AUTO by default) */
   dif__fast *fast;         /* made at load when the precision in effect is fast, else NULL */
-  dif__pool *pool;         /* created on first use */
-  dif__models models;      /* valid when loaded */
-  char *prior_dir;         /* dif_context_set_prior */
-  char *config_dir;        /* dif_context_set_config (single-file checkpoints) */
-  char *config_used;       /* the folder a single file loaded with (api/presets.h) */
-  char *info;              /* dif_context_info's JSON, made at load */
-  dif__ctx_lora *loras;    /* dif_context_add_lora, in order */
+  dif__wino *wino;      /* made at load in exact where a backend has float32 Winograd convolutions
+                         * (core/backend.h): the VAE's 3×3 convolutions; else NULL */
+  dif__pool *pool;      /* created on first use */
+  dif__models models;   /* valid when loaded */
+  char *prior_dir;      /* dif_context_set_prior */
+  char *config_dir;     /* dif_context_set_config (single-file checkpoints) */
+  char *config_used;    /* the folder a single file loaded with (api/presets.h) */
+  char *info;           /* dif_context_info's JSON, made at load */
+  dif__ctx_lora *loras; /* dif_context_add_lora, in order */
   int n_loras;
   dif__ctx_embedding *embeddings; /* dif_context_add_embedding, in order */
   int n_embeddings;

@@ -1,6 +1,7 @@
 /* load.c — dif_context_load and what the loaded model can do. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "api/context.h"
@@ -89,6 +90,29 @@ static void auto_small_model_exact(dif_context *ctx) {
                (unsigned long long)(DIF__AUTO_FAST_MIN_BYTES >> 20));
 }
 
+/* In exact, the VAE's 3×3 convolutions run by float32 Winograd where a
+ * backend has it (core/backend.h): not under an address-space limit, for
+ * the reason dif__ctx_resolve_precision gives (oneDNN aborts the process
+ * when an allocation fails there). Without it, today's im2col + sgemm. */
+static void exact_wino(dif_context *ctx) {
+  if (ctx->fast) return;
+  struct rlimit r;
+  if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) return;
+  char why[256] = "";
+  const dif__backend *b = dif__backend_wino(why, sizeof why);
+  dif__error err = {0};
+  if (!b) {
+    dif__ctx_log(ctx, DIF_LOG_DEBUG, "VAE convolutions on im2col + sgemm: %s", why);
+  } else if (dif__wino_new(b, &ctx->wino, &err)) {
+    dif__ctx_log(ctx, DIF_LOG_WARN, "VAE convolutions on im2col + sgemm: %s", err.msg);
+  } else {
+    dif__ctx_log(ctx, DIF_LOG_INFO,
+                 "VAE 3x3 convolutions: float32 Winograd on the %s backend (transformed weights "
+                 "about 4x the VAE's 3x3 weights)",
+                 b->name);
+  }
+}
+
 /* Each loads the models, then adds the embeddings (inside the LoRA binding,
  * so a refused embedding leaves the LoRAs as they were: the context can
  * load again). */
@@ -164,6 +188,7 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   }
   ctx->loaded = 1;
   auto_small_model_exact(ctx);
+  exact_wino(ctx);
   ctx->info = dif__ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif__ctx_pool(ctx);
   dif__ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",

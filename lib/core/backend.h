@@ -70,6 +70,16 @@ typedef struct dif__packed {
   size_t bytes;    /* memory the backend holds for it; 0 if it uses the source in place */
 } dif__packed;
 
+/* A convolution weight [cout, cin, 3, 3] prepared by a backend for its
+ * float32 3×3, stride-1, pad-1 convolution (conv3x3_f32_*: Winograd). Every
+ * backend's type begins with this header. Immutable but for the backend's
+ * own locked caches, so one may serve several threads. */
+typedef struct dif__conv3x3 {
+  const dif__backend *backend;
+  int64_t cout, cin;
+  size_t bytes; /* memory the backend holds for its transformed weights */
+} dif__conv3x3;
+
 struct dif__backend {
   const char *name; /* "openblas", "onednn": how settings and logs name it */
   const char *what; /* one line for a log or `dif info` */
@@ -121,6 +131,28 @@ struct dif__backend {
                        dif__error *err);
   /* Frees what pack made (w is never NULL here). */
   void (*packed_free)(dif__packed *w);
+
+  /* Float32 3×3 convolutions, stride 1, zero padding 1 all round, without
+   * bias, by Winograd's algorithm (onednn: oneDNN's convolution_winograd,
+   * AVX-512 only; NULL in openblas). Used by the exact path's VAE
+   * (core/conv2d_wino.c): its error against a double reference is that of
+   * a float32 direct convolution (docs/performance.md), not bit for bit
+   * sgemm's.
+   * conv3x3_f32_pack transforms w [cout, cin, 3, 3] (F32, F16 or BF16,
+   * widened exactly) into the backend's layout for images of H × W, once;
+   * DIF_ERR_UNSUPPORTED when the backend has no such convolution for that
+   * shape on this CPU. w must stay valid while the result lives (another
+   * image size may need another layout, transformed from it then). */
+  dif_status (*conv3x3_f32_pack)(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
+                                 dif__conv3x3 **out, dif__error *err);
+  /* dst = conv(src) for N images of H × W: src [N, ⌈cin/16⌉, H, W, 16]
+   * (channels-blocked by 16, "nChw16c"; the channels past cin zero), dst
+   * the same with cout (its channels past cout are to be ignored).
+   * DIF_ERR_UNSUPPORTED where refused for this shape. k->arena may be used
+   * for scratch. From the calling thread (the backend's own threads). */
+  dif_status (*conv3x3_f32_run)(const dif__kctx *k, const dif__conv3x3 *w, int64_t N, int64_t H,
+                                int64_t W, const float *src, float *dst, dif__error *err);
+  void (*conv3x3_free)(dif__conv3x3 *w); /* w never NULL */
 };
 
 /* ---- the registry ---- */
@@ -228,6 +260,38 @@ typedef struct dif__fast_stats {
   char first_fallback[256];
 } dif__fast_stats;
 void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out);
+
+/* ---- the exact path's Winograd convolutions (dif__kctx.wino) ----
+ *
+ * A context in the precision exact, on a CPU where a backend has float32
+ * Winograd convolutions (conv3x3_f32_*; oneDNN on AVX-512), owns one
+ * dif__wino: that backend and the transformed form of every 3×3 weight the
+ * VAE's convolutions have used, made on first use and kept until
+ * dif__wino_free (found by the weight's address, dtype and shape, as
+ * dif__fast's: a context's weights never move). Cost: oneDNN's F(4,3)
+ * layout holds 36 values per 9 weights, 4× the float32 weight (~740 MiB for
+ * SD's VAE); the source weight stays where it is. A weight the backend
+ * refuses is remembered as refused (then conv2d.c's im2col + sgemm runs it,
+ * every time, without asking again). Thread-safe: one lock around the
+ * table, transforms made under it. */
+
+/* The backend whose float32 Winograd convolutions run here, or NULL (and
+ * why): none built, or the CPU lacks AVX-512 (oneDNN 2.6 has Winograd
+ * only there; checked with cpuid, without loading oneDNN). */
+const dif__backend *dif__backend_wino(char *why, size_t size);
+dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
+void dif__wino_free(dif__wino *c); /* NULL is a no-op */
+/* The transformed form of the convolution weight w [cout, cin, 3, 3] for
+ * images of H × W, made on first use; DIF_ERR_UNSUPPORTED (also on every
+ * later call) when the backend refused it, DIF_ERR_OUT_OF_MEMORY. */
+dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t cin, int64_t H,
+                            int64_t W, const dif__conv3x3 **out, dif__error *err);
+typedef struct dif__wino_stats {
+  int64_t weights; /* transformed weights held */
+  int64_t refused; /* weights the backend refused (they run on im2col + sgemm) */
+  size_t bytes;    /* memory of the transformed weights (their first layout) */
+} dif__wino_stats;
+void dif__wino_get_stats(dif__wino *c, dif__wino_stats *out);
 
 /* This CPU in a few words for messages: its brand string and the features
  * the backends care about, e.g. "AMD EPYC: AVX-512, AVX512_BF16, no AMX". */

@@ -1,5 +1,6 @@
 /* backend_onednn.c — the `onednn` backend: oneDNN's matmul primitive, in
- * float32 or in bf16 with float32 accumulation.
+ * float32 or in bf16 with float32 accumulation, and its float32 Winograd
+ * convolution (3×3, stride 1, pad 1) for the exact path's VAE.
  *
  * oneDNN (the library PyTorch runs its CPU bf16 products on) picks its
  * kernels from the CPU itself: AMX tiles where the CPU has them, AVX512-BF16
@@ -63,6 +64,7 @@
  * never maps it. Its functions are called through `dl`, typed from
  * oneDNN's own header. */
 #define DNNL_FUNCTIONS(X)                                                                          \
+  X(convolution_forward_desc_init)                                                                 \
   X(cpu_isa2str)                                                                                   \
   X(engine_create)                                                                                 \
   X(get_effective_cpu_isa)                                                                         \
@@ -70,6 +72,7 @@
   X(memory_create)                                                                                 \
   X(memory_desc_get_size)                                                                          \
   X(memory_desc_init_by_strides)                                                                   \
+  X(memory_desc_equal)                                                                             \
   X(memory_desc_init_by_tag)                                                                       \
   X(memory_destroy)                                                                                \
   X(post_ops_append_sum)                                                                           \
@@ -593,6 +596,190 @@ static void on_packed_free(dif__packed *w) {
   free(p);
 }
 
+/* ---- float32 3×3 convolutions: Winograd ----
+ *
+ * oneDNN's convolution_winograd in float32 throughout (jit_wino_4x3, F(4,3),
+ * on AVX-512; jit_fp32_wino_2x3 for small images; nothing below AVX-512,
+ * where creating the primitive fails and the caller keeps its own code).
+ * Its error against a double reference is float32-class, as oneDNN's direct
+ * convolution's (docs/performance.md). src and dst are nChw16c; the
+ * weights are transformed once into oneDNN's "wino" layout. That layout
+ * depends on the image size only through the kernel oneDNN picks (the 2x3
+ * kernel's differs from the 4x3's), so a packed weight keeps one transform
+ * per layout it has met (usually one) and its primitives per (N, H, W);
+ * both lists are append-only under the weight's lock, entries never change
+ * once published (as a linear's cache above). */
+
+#define CONV_LAYOUTS 4 /* weight layouts per packed convolution weight */
+#define CONV_PRIMS 16  /* (N, H, W) primitives per packed convolution weight */
+
+typedef struct conv_layout {
+  dnnl_memory_desc_t wei;
+  void *data;
+} conv_layout;
+
+typedef struct conv_entry {
+  int64_t N, H, W;
+  prim pr;
+  const conv_layout *layout;
+} conv_entry;
+
+typedef struct on_conv3x3 {
+  dif__conv3x3 base;
+  dif__weight w; /* the source [cout, cin, 3, 3], valid while this lives */
+  pthread_mutex_t lock;
+  int n_layouts, n_prims;
+  conv_layout layouts[CONV_LAYOUTS];
+  conv_entry prims[CONV_PRIMS];
+} on_conv3x3;
+
+static dnnl_status_t conv_new(prim *out, int64_t N, int64_t cin, int64_t cout, int64_t H,
+                              int64_t W) {
+  memset(out, 0, sizeof *out);
+  const dnnl_dims_t sd = {N, cin, H, W}, wd = {cout, cin, 3, 3}, dd = {N, cout, H, W};
+  const dnnl_dims_t stride = {1, 1}, pad = {1, 1};
+  dnnl_memory_desc_t s_md, w_md, d_md;
+  dnnl_convolution_desc_t desc;
+  dnnl_primitive_attr_t attr;
+  dnnl_status_t s = dl.memory_desc_init_by_tag(&s_md, 4, sd, dnnl_f32, dnnl_nChw16c);
+  if (!s) s = dl.memory_desc_init_by_tag(&w_md, 4, wd, dnnl_f32, dnnl_format_tag_any);
+  if (!s) s = dl.memory_desc_init_by_tag(&d_md, 4, dd, dnnl_f32, dnnl_nChw16c);
+  if (!s)
+    s = dl.convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_winograd,
+                                         &s_md, &w_md, NULL, &d_md, stride, pad, pad);
+  if (!s) s = attr_new(&attr, 1.0f, 0.0f);
+  if (s) return s;
+  dnnl_primitive_desc_t pd;
+  s = dl.primitive_desc_create(&pd, &desc, attr, engine, NULL);
+  dl.primitive_attr_destroy(attr);
+  if (s) return s;
+  return prim_from_pd(out, pd, false);
+}
+
+/* The source weight transformed into layout wei (widened to float32 first
+ * when F16/BF16, exactly). */
+static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv3x3 *c,
+                                     const dnnl_memory_desc_t *wei) {
+  l->wei = *wei;
+  const size_t count = (size_t)c->w.numel;
+  l->data = aligned_alloc(64, round64(dl.memory_desc_get_size(wei)));
+  float *wide = c->w.dtype == DIF__DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
+  if (!l->data || (c->w.dtype != DIF__DTYPE_F32 && !wide)) {
+    free(l->data), free(wide);
+    l->data = NULL;
+    return dnnl_out_of_memory;
+  }
+  if (wide) dif__dtype_to_f32(c->w.dtype, c->w.data, count, wide);
+  const dnnl_dims_t wd = {c->base.cout, c->base.cin, 3, 3};
+  dnnl_memory_desc_t oihw;
+  prim cvt = {0};
+  dif__error err;
+  scratch sc = {0};
+  void *pad = NULL;
+  dnnl_status_t s = dl.memory_desc_init_by_tag(&oihw, 4, wd, dnnl_f32, dnnl_oihw);
+  if (!s) s = reorder_new(&cvt, &oihw, wei);
+  const size_t pad_bytes = s ? 0 : dl.memory_desc_get_size(&cvt.scratch);
+  if (pad_bytes && !(pad = scratch_get(&sc, NULL, pad_bytes, &err))) s = dnnl_out_of_memory;
+  if (!s) {
+    const int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+    const dnnl_memory_desc_t *mds[2] = {&oihw, wei};
+    void *const ptrs[2] = {wide ? (void *)wide : (void *)(uintptr_t)c->w.data, l->data};
+    s = run(&cvt, 2, ids, mds, ptrs, pad);
+  }
+  scratch_put(&sc);
+  prim_destroy(&cvt);
+  free(wide);
+  if (s) free(l->data), l->data = NULL;
+  return s;
+}
+
+/* The primitive for (N, H, W) with its weights' layout, made if new (under
+ * c->lock); *e = tmp when the cache is full (the caller destroys tmp->pr). */
+static dnnl_status_t conv_entry_get(on_conv3x3 *c, int64_t N, int64_t H, int64_t W,
+                                    const conv_entry **e, conv_entry *tmp) {
+  dnnl_status_t s = dnnl_success;
+  *e = NULL;
+  pthread_mutex_lock(&c->lock);
+  for (int i = 0; i < c->n_prims && !*e; i++)
+    if (c->prims[i].N == N && c->prims[i].H == H && c->prims[i].W == W) *e = &c->prims[i];
+  if (!*e) {
+    conv_entry *ne = c->n_prims < CONV_PRIMS ? &c->prims[c->n_prims] : tmp;
+    memset(ne, 0, sizeof *ne);
+    ne->N = N, ne->H = H, ne->W = W;
+    s = conv_new(&ne->pr, N, c->base.cin, c->base.cout, H, W);
+    for (int i = 0; !s && i < c->n_layouts && !ne->layout; i++)
+      if (dl.memory_desc_equal(&c->layouts[i].wei, &ne->pr.wei)) ne->layout = &c->layouts[i];
+    if (!s && !ne->layout) {
+      conv_layout *l = &c->layouts[c->n_layouts];
+      s = c->n_layouts == CONV_LAYOUTS ? dnnl_unimplemented : conv_layout_new(l, c, &ne->pr.wei);
+      if (!s) {
+        ne->layout = l;
+        c->n_layouts++;
+        c->base.bytes += dl.memory_desc_get_size(&l->wei);
+      }
+    }
+    if (s) {
+      prim_destroy(&ne->pr);
+    } else {
+      if (ne != tmp) c->n_prims++;
+      *e = ne;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+  return s;
+}
+
+static void on_conv3x3_free(dif__conv3x3 *w) {
+  on_conv3x3 *c = (on_conv3x3 *)w;
+  for (int i = 0; i < c->n_prims; i++) prim_destroy(&c->prims[i].pr);
+  for (int i = 0; i < c->n_layouts; i++) free(c->layouts[i].data);
+  pthread_mutex_destroy(&c->lock);
+  free(c);
+}
+
+static dif_status on_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
+                                  dif__conv3x3 **out, dif__error *err) {
+  if (ready(err)) return DIF_ERR_UNSUPPORTED;
+  on_conv3x3 *c = calloc(1, sizeof *c);
+  if (!c) return dif__fail_oom(err, "a packed convolution weight", sizeof *c);
+  c->base = (dif__conv3x3){&dif__backend_onednn, cout, cin, 0};
+  c->w = w;
+  pthread_mutex_init(&c->lock, NULL);
+  const conv_entry *e;
+  conv_entry tmp;
+  const dnnl_status_t s = conv_entry_get(c, 1, H, W, &e, &tmp);
+  if (s) {
+    on_conv3x3_free(&c->base);
+    return fail(err, s, "a float32 Winograd 3x3 convolution");
+  }
+  *out = &c->base;
+  return DIF_OK;
+}
+
+static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv3x3 *w, int64_t N, int64_t H,
+                                 int64_t W, const float *src, float *dst, dif__error *err) {
+  on_conv3x3 *c = (on_conv3x3 *)(uintptr_t)w; /* only its caches change, under its lock */
+  follow_threads(k);
+  const conv_entry *e;
+  conv_entry tmp = {0};
+  dnnl_status_t s = conv_entry_get(c, N, H, W, &e, &tmp);
+  if (s) return fail(err, s, "making a float32 Winograd 3x3 convolution");
+  const size_t pad_bytes = round64(dl.memory_desc_get_size(&e->pr.scratch));
+  scratch sc;
+  void *pad = scratch_get(&sc, k, pad_bytes, err);
+  if (pad_bytes && !pad) {
+    if (e == &tmp) prim_destroy(&tmp.pr);
+    return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+  }
+  const dnnl_memory_desc_t *mds[3] = {&e->pr.src, &e->layout->wei, &e->pr.dst};
+  void *const ptrs[3] = {(void *)(uintptr_t)src, e->layout->data, dst};
+  const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+  s = run(&e->pr, 3, ids, mds, ptrs, pad);
+  scratch_put(&sc);
+  if (e == &tmp) prim_destroy(&tmp.pr);
+  return s ? fail(err, s, "running a float32 Winograd 3x3 convolution") : DIF_OK;
+}
+
 /* ---- matmul on two activations ---- */
 
 typedef struct mm_key {
@@ -724,4 +911,7 @@ const dif__backend dif__backend_onednn = {
     .linear_bf16_in = on_linear_bf16_in,
     .matmul = on_matmul,
     .packed_free = on_packed_free,
+    .conv3x3_f32_pack = on_conv3x3_pack,
+    .conv3x3_f32_run = on_conv3x3_run,
+    .conv3x3_free = on_conv3x3_free,
 };

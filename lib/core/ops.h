@@ -30,6 +30,9 @@
 /* The fast path's state (core/backend.h): a bf16 backend and the packed
  * weights it has made, shared by every kctx of a context. */
 typedef struct dif__fast dif__fast;
+/* The exact path's Winograd state (core/backend.h): a backend with float32
+ * Winograd convolutions and the transformed 3×3 weights it has made. */
+typedef struct dif__wino dif__wino;
 
 /* What a kernel may use besides its arguments: threads, scratch memory and
  * the precision of its products. pool may be NULL (serial); arena is
@@ -37,11 +40,18 @@ typedef struct dif__fast dif__fast;
  * initialiser leaves) is the exact path: float32 products through OpenBLAS,
  * bit for bit what the golden fixtures are checked with. Otherwise the
  * linear products (dif__linear*) use fast's packed bf16 weights and the
- * convolution's and attention's products run in bf16 on fast's backend. */
+ * convolution's and attention's products run in bf16 on fast's backend.
+ * wino (exact only, fast NULL), when set, runs dif__conv2d's 3×3, stride-1,
+ * pad-1 convolutions by float32 Winograd on its backend
+ * (core/conv2d_wino.c): float32-class error, not sgemm's bits. Only the
+ * VAE's kernel context carries it (dif__generate; the UNet's 3×3 weights
+ * would cost GiBs in that form); NULL is today's im2col + sgemm bit for
+ * bit. */
 typedef struct dif__kctx {
   dif__pool *pool;
   dif__arena *arena;
   dif__fast *fast;
+  dif__wino *wino;
 } dif__kctx;
 
 /* ---- matrix products (BLAS) ---- */

@@ -21,7 +21,8 @@
 
 typedef struct gen {
   const dif__models *m;
-  const dif__kctx *k;
+  const dif__kctx *k;     /* every model's but the VAE's: no Winograd state */
+  const dif__kctx *vae_k; /* the VAE's: the caller's kctx as given (its wino, if any) */
   const dif__request *r;
   dif__error *err;
   dif__rng rng;

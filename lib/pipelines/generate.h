@@ -97,6 +97,8 @@ typedef struct dif__result {
   uint8_t *rgb; /* count images of height × width × 3, malloc'd */
 } dif__result;
 
+/* k->wino (core/ops.h), when set, serves the VAE's convolutions only; every
+ * other model runs with it NULL. */
 dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__request *r,
                          dif__result *out, dif__error *err);
 void dif__result_free(dif__result *res);

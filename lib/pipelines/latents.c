@@ -44,7 +44,7 @@ dif_status gen_encode_x(gen *g, const float *x, const char *what, const char *tr
   dif_status s = (!std || !noise) ? DIF_ERR_OUT_OF_MEMORY : DIF_OK;
   if (!s) {
     gen_trace(g, x, 3 * h * f * w * f, "%s.in", trace);
-    s = dif__vae_encode(&m->vae, g->k, x, 1, h * f, w * f, out, std, NULL, NULL, g->err);
+    s = dif__vae_encode(&m->vae, g->vae_k, x, 1, h * f, w * f, out, std, NULL, NULL, g->err);
   }
   if (!s)
     s = gen_check_finite(g, out, n, "the VAE encoder (vae) produced non-finite latents for %s",
@@ -105,9 +105,9 @@ dif_status gen_decode(gen *g, dif__result *res) {
     s = gen_cancelled(g);
   }
   if (!s && g->decode_tile > 0 && (H > g->decode_tile || W > g->decode_tile))
-    s = dif__vae_decode_tiled(&m->vae, g->k, lat, B, h, w, g->decode_tile, img, g->err);
+    s = dif__vae_decode_tiled(&m->vae, g->vae_k, lat, B, h, w, g->decode_tile, img, g->err);
   else if (!s)
-    s = dif__vae_decode(&m->vae, g->k, lat, B, h, w, img, NULL, NULL, g->err);
+    s = dif__vae_decode(&m->vae, g->vae_k, lat, B, h, w, img, NULL, NULL, g->err);
   if (!s)
     s = gen_check_finite(g, img, B * 3 * H * W, "the VAE decoder (vae) produced non-finite pixels");
   if (!s) {

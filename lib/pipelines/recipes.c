@@ -187,7 +187,11 @@ dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__re
   memset(out, 0, sizeof *out);
   dif_status s = check_request(m, r, err);
   if (s) return s;
-  gen g = {.m = m, .k = k, .r = r, .err = err};
+  /* k->wino serves the VAE only: the UNet's 3×3 weights in Winograd form
+   * would cost GiBs (core/ops.h) */
+  dif__kctx nets = *k;
+  nets.wino = NULL;
+  gen g = {.m = m, .k = &nets, .vae_k = k, .r = r, .err = err};
   g.gens[0] = &g.rng;
   dif__rng_seed(&g.rng, r->seed);
   const gen_recipe *recipe = recipes;

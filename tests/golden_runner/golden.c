@@ -1,6 +1,8 @@
 /* golden.c — comparison, listing and path helpers of the golden runner. */
 #include "golden.h"
 
+#include "core/backend.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -216,4 +218,21 @@ void golden_on_hook(void *user, const char *module, const float *data, int64_t n
   char key[160];
   snprintf(key, sizeof key, "hook.%s", module);
   if (dif__st_find(h->st, key)) golden_check(h->g, h->name, key, data, n, h->st, h->tol, 0);
+}
+
+dif__wino *golden_wino_begin(golden *g) {
+  dif__wino *w = NULL;
+  dif__error err;
+  if (g->wino && dif__wino_new(g->wino, &w, &err))
+    printf("  note: no Winograd state for this case: %s\n", err.msg);
+  return w;
+}
+
+void golden_wino_end(golden *g, dif__wino *w) {
+  if (!w) return;
+  dif__wino_stats st;
+  dif__wino_get_stats(w, &st);
+  g->wino_weights += st.weights;
+  g->wino_refused += st.refused;
+  dif__wino_free(w);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backend.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "io/safetensors.h"
@@ -24,6 +25,13 @@ typedef struct golden {
   int checks_passed, checks_failed;
   int cases;
   dif__kctx k; /* threads and scratch for the models under test */
+  /* --wino: the backend that runs the VAE's 3x3 convolutions by float32
+   * Winograd (core/backend.h), as a context in exact does where it can;
+   * NULL: im2col + sgemm. Only the VAE's kernel contexts carry a Winograd
+   * state (kind_vae.c, and dif__generate for the pipeline kinds); every
+   * tolerance stays what it is. */
+  const dif__backend *wino;
+  int64_t wino_weights, wino_refused; /* over every case (golden_wino_end) */
 } golden;
 
 typedef int (*golden_kind_fn)(golden *g, const char *kind_dir);
@@ -81,6 +89,14 @@ typedef struct golden_hooks {
   double tol; /* abs */
 } golden_hooks;
 void golden_on_hook(void *user, const char *module, const float *data, int64_t n);
+
+/* With --wino, a new Winograd state for one case's models (it finds weights
+ * by address, and the next case's models may lie where this one's did), or
+ * NULL (none asked for; out of memory: the case then runs im2col + sgemm
+ * and the weight count shows it). golden_wino_end adds its counts to g's
+ * and frees it (NULL: nothing). */
+dif__wino *golden_wino_begin(golden *g);
+void golden_wino_end(golden *g, dif__wino *w);
 
 /* Reads a whole file (NUL-terminated); NULL on failure. */
 char *golden_read_file(const char *path, size_t *len);

@@ -115,7 +115,8 @@ static dif_status draw(golden *g, dif__models *m, json_t *set, const char *case_
     parts[n_parts++] = (dif__part){DIF__PART_TEXT, str(set, "prompt"), NULL, 1};
   dif__arena arena;
   dif__arena_init(&arena, 1u << 20);
-  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
+  /* exact: the fixtures' float32 path (the VAE's by Winograd with --wino) */
+  dif__kctx k = {g->k.pool, &arena, NULL, golden_wino_begin(g)};
   dif__request r = {
       .parts = parts,
       .n_parts = n_parts,
@@ -137,6 +138,7 @@ static dif_status draw(golden *g, dif__models *m, json_t *set, const char *case_
   if (!s) s = dif__generate(m, &k, &r, &res, err);
   if (!s && !out->data) s = dif__fail(err, DIF_ERR_INTERNAL, "no out.images traced");
   dif__result_free(&res);
+  golden_wino_end(g, k.wino);
   dif__arena_free(&arena);
   dif__image_free(&image);
   return s;

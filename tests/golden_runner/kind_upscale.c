@@ -67,7 +67,8 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
   run_ctx rc = {g, name, st, NULL, 0, 0, m.vae.scaling_factor};
   dif__arena arena;
   dif__arena_init(&arena, 1u << 20);
-  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
+  /* exact: the fixtures' float32 path (the VAE's by Winograd with --wino) */
+  dif__kctx k = {g->k.pool, &arena, NULL, golden_wino_begin(g)};
   dif__request r = {.parts = &part,
                     .n_parts = 1,
                     .negative = pipeline_str(set, "negative_prompt"),
@@ -87,6 +88,7 @@ static void run_case(golden *g, const char *dir, const char *name, const char *p
                     .trace = pipeline_on_trace,
                     .trace_user = &rc};
   pipeline_generate(g, name, &m, &k, &r, &rc, s, &err);
+  golden_wino_end(g, k.wino);
   dif__arena_free(&arena);
   dif__image_free(&img);
   dif__config_free(scfg);

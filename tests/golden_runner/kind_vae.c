@@ -20,6 +20,8 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
     return;
   }
   golden_hooks hc = {g, name, st, TOL};
+  dif__kctx k = g->k; /* with --wino, the VAE's convolutions by Winograd */
+  k.wino = golden_wino_begin(g);
   const dif__st_entry *ie = dif__st_find(st, "in.image"), *le = dif__st_find(st, "in.latent");
   int64_t n;
   float *image = golden_tensor_f32(g, name, st, "in.image", &n);
@@ -27,7 +29,7 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
     int64_t B = ie->shape[0], H = ie->shape[2], W = ie->shape[3], f = dif__vae_scale(&v);
     int64_t m = B * v.latent_ch * (H / f) * (W / f);
     float *mean = malloc((size_t)m * sizeof *mean), *logvar = malloc((size_t)m * sizeof *logvar);
-    if (dif__vae_encode(&v, &g->k, image, B, H, W, mean, logvar, golden_on_hook, &hc, &err)) {
+    if (dif__vae_encode(&v, &k, image, B, H, W, mean, logvar, golden_on_hook, &hc, &err)) {
       golden_fail(g, name, "encode: %s", err.msg);
     } else {
       golden_check(g, name, "out.latent_mean", mean, m, st, TOL, 0);
@@ -44,18 +46,19 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
     int64_t B = le->shape[0], h = le->shape[2], w = le->shape[3], f = dif__vae_scale(&v);
     int64_t m = B * v.out_ch * h * f * w * f;
     float *out = malloc((size_t)m * sizeof *out);
-    if (dif__vae_decode(&v, &g->k, latent, B, h, w, out, golden_on_hook, &hc, &err))
+    if (dif__vae_decode(&v, &k, latent, B, h, w, out, golden_on_hook, &hc, &err))
       golden_fail(g, name, "decode: %s", err.msg);
     else
       golden_check(g, name, "out.decoded", out, m, st, TOL, 0);
     /* Without a hook the decoder fuses passes the hooks would split. */
-    if (dif__vae_decode(&v, &g->k, latent, B, h, w, out, NULL, NULL, &err))
+    if (dif__vae_decode(&v, &k, latent, B, h, w, out, NULL, NULL, &err))
       golden_fail(g, name, "decode (no hook): %s", err.msg);
     else
       golden_check(g, name, "out.decoded", out, m, st, TOL, 0);
     free(out);
   }
   free(latent);
+  golden_wino_end(g, k.wino);
   dif__vae_free(&v);
 }
 

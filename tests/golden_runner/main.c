@@ -1,10 +1,16 @@
-/* main.c — dif-golden CASES ROOT [ROOT...]: run golden cases against libdif.
+/* main.c — dif-golden [--wino] CASES ROOT [ROOT...]: run golden cases
+ * against libdif.
  *
  * CASES is either one kind's folder (its name is a known kind, e.g.
  * cases/unet) or a folder of kind folders (e.g. cases/); the ROOTs hold the
  * models/ and tokenizers/ that cases name, searched in order (the cases in
  * tests/fixtures name their own models and tests/golden's). Exit status: 0 when every check
  * passed, 1 on a mismatch, 2 on an unknown kind or a usage error.
+ *
+ * --wino runs the VAE's 3x3 convolutions by float32 Winograd, as a context
+ * in the precision exact does where a backend has them (core/backend.h),
+ * against the same tolerances; exit status 77 (skipped), saying why, where
+ * none has them (AVX2 CPUs).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -12,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/backend.h"
 #include "golden.h"
 
 static const golden_kind *find_kind(const char *name) {
@@ -41,14 +48,45 @@ static int run_kind(golden *g, const golden_kind *k, const char *dir) {
   return g->checks_failed == before;
 }
 
+/* --wino: the Winograd state, or 77 (skipped) saying why not, 2 on an error. */
+static int wino_setup(golden *g) {
+  char why[256];
+  const dif__backend *b = dif__backend_wino(why, sizeof why);
+  if (!b) {
+    printf("dif-golden --wino: skipped, %s\n", why);
+    return 77;
+  }
+  g->wino = b;
+  printf("dif-golden --wino: the VAE's 3x3 convolutions by float32 Winograd on %s (%s)\n", b->name,
+         b->isa());
+  return 0;
+}
+
+/* --wino: how many weights ran by Winograd; a failure when none did (a VAE
+ * that never reached the backend would pass as today's code). */
+static void wino_report(golden *g) {
+  printf("dif-golden --wino: %lld weights by Winograd (summed over the cases), %lld refused\n",
+         (long long)g->wino_weights, (long long)g->wino_refused);
+  if (g->wino_weights == 0) {
+    printf("  FAIL --wino: no convolution ran by Winograd\n");
+    g->checks_failed++;
+  }
+}
+
 int main(int argc, char **argv) {
+  const bool wino = argc > 1 && strcmp(argv[1], "--wino") == 0;
+  argc -= wino, argv += wino;
   if (argc < 3) {
-    fprintf(stderr, "usage: dif-golden CASES ROOT [ROOT...]\n"
+    fprintf(stderr, "usage: dif-golden [--wino] CASES ROOT [ROOT...]\n"
+                    "  --wino: the VAE's 3x3 convolutions by float32 Winograd (exit 77 where\n"
+                    "          no backend has them)\n"
                     "  CASES: a cases/ folder or one kind's folder\n"
                     "  ROOT: a fixture root holding models/ and tokenizers/ (first match wins)\n");
     return 2;
   }
   golden g = {.roots = (const char *const *)argv + 2, .n_roots = argc - 2};
+  const int ws = wino ? wino_setup(&g) : 0;
+  if (ws) return ws;
   dif__arena arena;
   dif__arena_init(&arena, 1 << 20);
   dif__error err;
@@ -106,6 +144,7 @@ int main(int argc, char **argv) {
     }
     free(names);
   }
+  if (g.wino) wino_report(&g);
   printf("dif-golden: %d cases, %d checks passed, %d failed, %d unknown kinds", g.cases,
          g.checks_passed, g.checks_failed, unknown);
   printf("\n");

@@ -226,7 +226,8 @@ dif_status pipeline_run_settings(golden *g, const char *name, const dif__safeten
   run_ctx rc = {g, name, st, NULL, 0, 0, m->vae.scaling_factor};
   dif__arena arena;
   dif__arena_init(&arena, 1u << 20);
-  dif__kctx k = {g->k.pool, &arena, NULL}; /* exact: the fixtures' float32 path */
+  /* exact: the fixtures' float32 path (the VAE's by Winograd with --wino) */
+  dif__kctx k = {g->k.pool, &arena, NULL, golden_wino_begin(g)};
   dif__request r = {
       .parts = parts,
       .n_parts = n_parts,
@@ -253,6 +254,7 @@ dif_status pipeline_run_settings(golden *g, const char *name, const dif__safeten
   for (int j = 0; j < rc.n_seen; j++) free(rc.seen[j]);
   free(rc.seen);
   dif__result_free(&res);
+  golden_wino_end(g, k.wino);
   dif__arena_free(&arena);
   dif__image_free(&image);
   dif__config_free(scfg);

@@ -25,6 +25,7 @@ static inline void kenv_init(kenv *e, int threads) {
   e->k.pool = e->pool;
   e->k.arena = &e->arena;
   e->k.fast = NULL; /* the exact path; a test sets a dif__fast itself */
+  e->k.wino = NULL; /* im2col + sgemm; test-conv-wino sets a dif__wino itself */
 }
 
 static inline void kenv_free(kenv *e) {

@@ -1,0 +1,150 @@
+/* conv2d_wino.c — a 3×3, stride-1, pad-1 convolution by float32 Winograd
+ * (k->wino set: the exact path's VAE; core/backend.h).
+ *
+ * The weight is transformed once into the backend's layout
+ * (dif__wino_weight: the context keeps it). Per image, one pass reads the
+ * input — through the input transform (nearest resize, GroupNorm affine,
+ * SiLU, computed as conv2d.c's) — into the backend's channels-blocked
+ * source [⌈cin/16⌉, Hin, Win, 16] (zeros past cin); the backend convolves
+ * it into the blocked [⌈cout/16⌉, Hin, Win, 16]; one pass writes that to y
+ * with the bias, added to y for accumulate. Scratch: both blocked images
+ * and the backend's own, from k->arena, released at the end. A weight or
+ * shape the backend refuses runs on conv2d.c's im2col + sgemm instead. */
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/kern_simd.h"
+#include "core/ops.h"
+#include "core/ops_internal.h"
+#include "core/prof.h"
+
+#define BLK 16    /* channels per block (nChw16c) */
+#define CHUNK 256 /* columns transformed at a time */
+
+typedef struct pack_job {
+  const dif__conv2d_params *p;
+  const float *x;               /* the image [cin, H, W] */
+  float *out;                   /* [cblocks, Hin, Win, BLK] */
+  const dif__norm_affine *norm; /* this image's [cin], or NULL */
+  int64_t H, W, Hin, Win;
+} pack_job;
+
+/* Columns [w0, w0 + n) of input row ir of channel c, transformed, into t. */
+static void xform_chunk(const pack_job *j, int64_t c, int64_t ir, int64_t w0, int64_t n, float *t) {
+  const int64_t sr = dif__nearest_idx(ir, j->H, j->Hin);
+  const float *src = j->x + (c * j->H + sr) * j->W;
+  if (j->Win != j->W) {
+    for (int64_t i = 0; i < n; i++) t[i] = src[dif__nearest_idx(w0 + i, j->W, j->Win)];
+  } else {
+    memcpy(t, src + w0, (size_t)n * sizeof *t);
+  }
+  if (j->norm) {
+    const dif__norm_affine *a = &j->norm[c];
+    dif__k_affine_span(t, t, n, a->hi, a->lo, a->a, a->c, j->p->in_silu);
+  } else if (j->p->in_silu) {
+    dif__k_act_span(DIF__ACT_SILU, t, t, n);
+  }
+}
+
+/* Item (channel block, row): the block's 16 channels of one input row. */
+static void pack_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const pack_job *j = arg;
+  float t[CHUNK];
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t cb = item / j->Hin, ir = item % j->Hin;
+    float *row = j->out + item * j->Win * BLK; /* (cb·Hin + ir)·Win·BLK */
+    const int64_t nc = j->p->cin - cb * BLK < BLK ? j->p->cin - cb * BLK : BLK;
+    if (nc < BLK) memset(row, 0, (size_t)(j->Win * BLK) * sizeof *row);
+    for (int64_t q = 0; q < nc; q++)
+      for (int64_t w0 = 0; w0 < j->Win; w0 += CHUNK) {
+        const int64_t n = j->Win - w0 < CHUNK ? j->Win - w0 : CHUNK;
+        xform_chunk(j, cb * BLK + q, ir, w0, n, t);
+        float *o = row + w0 * BLK + q;
+        for (int64_t i = 0; i < n; i++) o[i * BLK] = t[i];
+      }
+  }
+}
+
+typedef struct unpack_job {
+  const float *in; /* [cblocks, OH, OW, BLK] */
+  float *y;        /* the image [cout, OH, OW] */
+  const float *b;
+  int64_t cout, OH, OW;
+  bool acc;
+} unpack_job;
+
+/* Item (channel block, row): y's rows of the block's channels (+)= in + b. */
+static void unpack_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const unpack_job *j = arg;
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t cb = item / j->OH, r = item % j->OH;
+    const float *in = j->in + item * j->OW * BLK;
+    const int64_t nc = j->cout - cb * BLK < BLK ? j->cout - cb * BLK : BLK;
+    for (int64_t q = 0; q < nc; q++) {
+      const int64_t c = cb * BLK + q;
+      const float bc = j->b ? j->b[c] : 0.0f;
+      float *restrict yr = j->y + (c * j->OH + r) * j->OW;
+      if (j->acc)
+        for (int64_t i = 0; i < j->OW; i++) yr[i] += in[i * BLK + q] + bc;
+      else
+        for (int64_t i = 0; i < j->OW; i++) yr[i] = in[i * BLK + q] + bc;
+    }
+  }
+}
+
+/* One image through the backend: pack, convolve, unpack. */
+static dif_status one_image(const dif__kctx *k, const dif__conv2d_params *p, const dif__conv3x3 *pw,
+                            const pack_job *pj, float *dst, const float *b, float *yn,
+                            dif__error *err) {
+  const int64_t Hin = pj->Hin, Win = pj->Win;
+  const int64_t ib = (p->cin + BLK - 1) / BLK, ob = (p->cout + BLK - 1) / BLK;
+  const int64_t grain = Win >= 256 ? 1 : 256 / Win;
+  double t0 = DIF__PROF_START();
+  dif__pool_for(k->pool, ib * Hin, grain, pack_task, (void *)pj);
+  DIF__PROF_END(DIF__PROF_CONV_PACK, t0, 0);
+  t0 = DIF__PROF_START();
+  const dif_status st = pw->backend->conv3x3_f32_run(k, pw, 1, Hin, Win, pj->out, dst, err);
+  DIF__PROF_END(DIF__PROF_CONV_GEMM, t0,
+                2.0 * 9.0 * (double)p->cin * (double)p->cout * (double)(Hin * Win));
+  if (st) return st;
+  unpack_job uj = {dst, yn, b, p->cout, Hin, Win, p->accumulate};
+  t0 = DIF__PROF_START();
+  dif__pool_for(k->pool, ob * Hin, grain, unpack_task, &uj);
+  DIF__PROF_END(DIF__PROF_TRANSPOSE, t0, 0);
+  return DIF_OK;
+}
+
+bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
+                      int64_t H, int64_t W, dif__weight w, const float *b, float *y, dif_status *st,
+                      dif__error *err) {
+  if (!k->wino || k->fast || x == y || N == 0) return false;
+  if (p->kh != 3 || p->kw != 3 || p->stride != 1 || p->pad_top != 1 || p->pad_left != 1 ||
+      p->pad_bottom != 1 || p->pad_right != 1)
+    return false;
+  const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
+  const dif__conv3x3 *pw;
+  dif__error perr = {0};
+  if (dif__wino_weight(k->wino, w, p->cout, p->cin, Hin, Win, &pw, &perr)) return false;
+  const int64_t ib = (p->cin + BLK - 1) / BLK, ob = (p->cout + BLK - 1) / BLK;
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *src = dif__arena_floats(k->arena, (size_t)(ib * BLK * Hin) * (size_t)Win, err);
+  float *dst = src ? dif__arena_floats(k->arena, (size_t)(ob * BLK * Hin) * (size_t)Win, err) : 0;
+  *st = src && dst ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+  if (*st) dif__error_prefix(err, "conv2d (winograd) blocked images");
+  for (int64_t n = 0; n < N && !*st; n++) {
+    const pack_job pj = {
+        p,  x + n * p->cin * H * W, src, p->in_norm ? p->in_norm + n * p->cin : NULL, H, W, Hin,
+        Win};
+    dif__error rerr = {0};
+    *st = one_image(k, p, pw, &pj, dst, b, y + n * p->cout * Hin * Win, &rerr);
+    if (*st == DIF_ERR_UNSUPPORTED && n == 0) { /* refused for this size: y is untouched */
+      dif__arena_release(k->arena, mark);
+      return false;
+    }
+    if (*st) *err = rerr;
+  }
+  dif__arena_release(k->arena, mark);
+  return true;
+}

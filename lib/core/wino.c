@@ -1,0 +1,147 @@
+/* wino.c — the exact path's Winograd state: a backend with float32 Winograd
+ * convolutions and the transformed form of every 3×3 weight the VAE's
+ * convolutions have used (see backend.h, "the exact path's Winograd
+ * convolutions").
+ *
+ * The table is open addressing on the weight's address, grown (doubled) at
+ * half full, under one mutex, as core/fast.c's; a weight the backend refused
+ * keeps a slot without a packed form, so it is asked once. Transformed
+ * weights live until dif__wino_free: the address a weight was found at must
+ * not be reused for another weight while the dif__wino lives (a context's
+ * weights never move). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/blas.h"
+
+typedef struct slot {
+  const void *w; /* the weight's data; NULL: empty */
+  dif__dtype dtype;
+  int64_t cout, cin;
+  dif__conv3x3 *p; /* NULL: refused */
+} slot;
+
+struct dif__wino {
+  const dif__backend *backend;
+  pthread_mutex_t lock;
+  slot *slots;
+  size_t cap, used; /* cap a power of two */
+  size_t bytes;
+  int64_t refused;
+};
+
+const dif__backend *dif__backend_wino(char *why, size_t size) {
+  if (why && size) why[0] = '\0';
+  if (dif__cpu_isa() < DIF__ISA_AVX512) {
+    if (why && size) {
+      char cpu[160];
+      dif__cpu_describe(cpu, sizeof cpu);
+      snprintf(why, size, "float32 Winograd convolutions need AVX-512 (this CPU: %s)", cpu);
+    }
+    return NULL;
+  }
+  for (int i = 0; i < dif__backend_count(); i++) {
+    const dif__backend_row *r = dif__backend_row_at(i);
+    if (r->backend && r->backend->conv3x3_f32_pack) return r->backend;
+  }
+  if (why && size) snprintf(why, size, "no backend built has float32 Winograd convolutions");
+  return NULL;
+}
+
+dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err) {
+  if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "winograd: out is NULL");
+  *out = NULL;
+  if (!b || !b->conv3x3_f32_pack)
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "winograd: backend %s has no such convolutions",
+                     b ? b->name : "(none)");
+  dif__wino *c = calloc(1, sizeof *c);
+  if (!c) return dif__fail_oom(err, "the Winograd convolutions' state", sizeof *c);
+  c->backend = b;
+  pthread_mutex_init(&c->lock, NULL);
+  *out = c;
+  return DIF_OK;
+}
+
+void dif__wino_free(dif__wino *c) {
+  if (!c) return;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->slots[i].p) c->backend->conv3x3_free(c->slots[i].p);
+  free(c->slots);
+  pthread_mutex_destroy(&c->lock);
+  free(c);
+}
+
+static size_t hash_ptr(const void *p) {
+  uint64_t x = (uint64_t)(uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return (size_t)x;
+}
+
+/* The slot of (w, dtype, cout, cin), or the empty slot where it would go. */
+static slot *find(slot *slots, size_t cap, const void *w, dif__dtype dtype, int64_t cout,
+                  int64_t cin) {
+  for (size_t i = hash_ptr(w) & (cap - 1);; i = (i + 1) & (cap - 1))
+    if (!slots[i].w || (slots[i].w == w && slots[i].dtype == dtype && slots[i].cout == cout &&
+                        slots[i].cin == cin))
+      return &slots[i];
+}
+
+static bool grow(dif__wino *c) {
+  const size_t cap = c->cap ? 2 * c->cap : 64;
+  slot *s = calloc(cap, sizeof *s);
+  if (!s) return false;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->slots[i].w) {
+      const slot *o = &c->slots[i];
+      *find(s, cap, o->w, o->dtype, o->cout, o->cin) = *o;
+    }
+  free(c->slots);
+  c->slots = s;
+  c->cap = cap;
+  return true;
+}
+
+dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t cin, int64_t H,
+                            int64_t W, const dif__conv3x3 **out, dif__error *err) {
+  if (!c || !w.data || !out)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "winograd weight: NULL argument");
+  *out = NULL;
+  dif_status st = DIF_OK;
+  pthread_mutex_lock(&c->lock);
+  if (2 * (c->used + 1) > c->cap && !grow(c)) {
+    pthread_mutex_unlock(&c->lock);
+    return dif__fail_oom(err, "the Winograd weight table", 2 * c->cap * sizeof(slot));
+  }
+  slot *s = find(c->slots, c->cap, w.data, w.dtype, cout, cin);
+  if (!s->w) {
+    dif__conv3x3 *p = NULL;
+    st = c->backend->conv3x3_f32_pack(w, cout, cin, H, W, &p, err);
+    if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
+      *s = (slot){w.data, w.dtype, cout, cin, p};
+      c->used++;
+      c->bytes += p ? p->bytes : 0;
+      c->refused += p ? 0 : 1;
+    }
+  } else if (!s->p) {
+    st = dif__fail(err, DIF_ERR_UNSUPPORTED, "winograd: the %s backend refused this weight",
+                   c->backend->name);
+  }
+  if (!st) *out = s->p;
+  pthread_mutex_unlock(&c->lock);
+  return st;
+}
+
+void dif__wino_get_stats(dif__wino *c, dif__wino_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!c) return;
+  pthread_mutex_lock(&c->lock);
+  out->weights = (int64_t)c->used - c->refused;
+  out->refused = c->refused;
+  out->bytes = c->bytes;
+  pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,256 @@
+/* dif__conv2d by float32 Winograd (k->wino: core/conv2d_wino.c, the exact
+ * path's VAE) against a double-precision convolution of the transformed
+ * input, with every input transform (nearest resize 2× and odd, GroupNorm
+ * affine, SiLU), bias and accumulate, on shapes with odd sizes and
+ * channels that are not multiples of 16; and the fallback to im2col +
+ * sgemm (bit for bit) where the backend refuses a weight.
+ *
+ * Needs a backend with float32 Winograd convolutions (oneDNN on AVX-512):
+ * elsewhere the Winograd checks say they are skipped and the program exits
+ * 77 (ctest: skipped) after the fallback checks, which run everywhere. */
+#include "core/backend.h"
+#include "core/dtype.h"
+#include "core/ops_internal.h"
+#include "ops_test_util.h"
+
+/* The bound, as normalised MSE against the double reference: 1e-10, i.e. a
+ * relative L2 error of 1e-5. oneDNN's F(4,3) Winograd measured 8e-7..1e-6
+ * relative L2 on the SD VAE's shapes (oneDNN's direct float32 convolution,
+ * what PyTorch runs: 6e-7..9e-7; /work/notes/wino/report.md), so this is
+ * about 10× the float32-class error and far below any mistake in a layout,
+ * a transform or a tap (those give relative errors of order 1). It is also
+ * the bound test-ops-conv holds im2col + sgemm to. */
+#define WINO_NMSE_MAX 1e-10
+
+typedef struct shape {
+  int64_t N, cin, cout, H, W, in_h, in_w; /* in_h, in_w: 0 or the resized input */
+  bool norm, silu, bias, acc, bf16;
+} shape;
+
+/* The input transform of conv2d.c in double: nearest resize, then the
+ * affine ((v - hi) - lo)·a + c, then SiLU. */
+static double xin(const dif__conv2d_params *p, const float *x, int64_t n, int64_t c, int64_t H,
+                  int64_t W, int64_t ih, int64_t iw) {
+  const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
+  const int64_t sr = dif__nearest_idx(ih, H, Hin), sc = dif__nearest_idx(iw, W, Win);
+  double v = x[((n * p->cin + c) * H + sr) * W + sc];
+  if (p->in_norm) {
+    const dif__norm_affine *a = &p->in_norm[n * p->cin + c];
+    v = ((v - a->hi) - a->lo) * a->a + a->c;
+  }
+  if (p->in_silu) v = v / (1.0 + exp(-v));
+  return v;
+}
+
+static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
+                     const float *w, const float *b, const float *y0, double *y) {
+  const int64_t OH = p->in_h ? p->in_h : H, OW = p->in_w ? p->in_w : W;
+  double *xt = dbuf((size_t)(p->cin * OH * OW));
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t c = 0; c < p->cin; c++)
+      for (int64_t i = 0; i < OH; i++)
+        for (int64_t j = 0; j < OW; j++) xt[(c * OH + i) * OW + j] = xin(p, x, n, c, H, W, i, j);
+    for (int64_t o = 0; o < p->cout; o++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const size_t at = (size_t)(((n * p->cout + o) * OH + oh) * OW + ow);
+          double s = (b ? b[o] : 0) + (y0 ? y0[at] : 0);
+          for (int64_t c = 0; c < p->cin; c++)
+            for (int64_t ki = 0; ki < 3; ki++)
+              for (int64_t kj = 0; kj < 3; kj++) {
+                const int64_t ih = oh - 1 + ki, iw = ow - 1 + kj;
+                if (ih < 0 || ih >= OH || iw < 0 || iw >= OW) continue;
+                s += (double)w[((o * p->cin + c) * 3 + ki) * 3 + kj] * xt[(c * OH + ih) * OW + iw];
+              }
+          y[at] = s;
+        }
+  }
+  free(xt);
+}
+
+static dif__conv2d_params params_of(const shape *s, const dif__norm_affine *norm) {
+  return (dif__conv2d_params){.cin = s->cin,
+                              .cout = s->cout,
+                              .kh = 3,
+                              .kw = 3,
+                              .stride = 1,
+                              .pad_top = 1,
+                              .pad_left = 1,
+                              .pad_bottom = 1,
+                              .pad_right = 1,
+                              .accumulate = s->acc,
+                              .in_h = s->in_h,
+                              .in_w = s->in_w,
+                              .in_norm = s->norm ? norm : NULL,
+                              .in_silu = s->silu};
+}
+
+static dif__norm_affine *norms(int64_t n, uint64_t seed) {
+  float *r = frand((size_t)(4 * n), seed, -1, 1);
+  dif__norm_affine *a = malloc((size_t)n * sizeof *a);
+  for (int64_t i = 0; i < n; i++)
+    a[i] = (dif__norm_affine){r[4 * i], r[4 * i + 1] * 1e-7f, 1.0f + r[4 * i + 2], r[4 * i + 3]};
+  free(r);
+  return a;
+}
+
+/* One shape through k (with its wino), against the double reference. */
+static void check_shape(kenv *e, const shape *s, uint64_t seed) {
+  dif__norm_affine *norm = norms(s->N * s->cin, seed + 3);
+  const dif__conv2d_params p = params_of(s, norm);
+  const int64_t OH = s->in_h ? s->in_h : s->H, OW = s->in_w ? s->in_w : s->W;
+  const size_t nx = (size_t)(s->N * s->cin * s->H * s->W), ny = (size_t)(s->N * s->cout * OH * OW);
+  const size_t nw = (size_t)(s->cout * s->cin * 9);
+  float *x = frand(nx, seed, -2, 2), *w = frand(nw, seed + 1, -0.3f, 0.3f);
+  float *b = s->bias ? frand((size_t)s->cout, seed + 2, -1, 1) : NULL;
+  float *y0 = s->acc ? frand(ny, seed + 4, -1, 1) : NULL, *y = frand(ny, seed + 5, -9, 9);
+  uint16_t *w16 = malloc(nw * sizeof *w16);
+  for (size_t i = 0; i < nw; i++) { /* a BF16 weight: the reference uses its exact values */
+    w16[i] = dif__bf16_rne(w[i]);
+    if (s->bf16) w[i] = dif__bf16_to_float(w16[i]);
+  }
+  if (y0) memcpy(y, y0, ny * sizeof *y);
+  double *r = dbuf(ny);
+  ref_conv(&p, x, s->N, s->H, s->W, w, b, y0, r);
+  const dif__weight wt = s->bf16 ? (dif__weight){w16, DIF__DTYPE_BF16, (int64_t)nw, false}
+                                 : dif__weight_f32(w, (int64_t)nw);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK_MSG(dif__conv2d(&e->k, &p, x, s->N, s->H, s->W, wt, b, y, &err) == DIF_OK, "%s", err.msg);
+  const double nmse = dif__test_nmse(y, r, ny);
+  CHECK_MSG(nmse <= WINO_NMSE_MAX, "%lld>%lld %lldx%lld (in %lldx%lld) N%lld: nmse %.3g > %.3g",
+            (long long)s->cin, (long long)s->cout, (long long)s->H, (long long)s->W, (long long)OH,
+            (long long)OW, (long long)s->N, nmse, WINO_NMSE_MAX);
+  CHECK(e->arena.used_total == 0); /* scratch released */
+  free(norm), free(x), free(w), free(w16), free(b), free(y0), free(y), free(r);
+}
+
+static const shape shapes[] = {
+    {1, 16, 16, 8, 8, 0, 0, false, false, true, false, false},    /* small: oneDNN's 2x3 kernel */
+    {1, 24, 40, 9, 11, 0, 0, true, true, true, false, false},     /* odd, channels % 16 != 0 */
+    {2, 20, 7, 5, 6, 10, 12, true, true, false, true, false},     /* 2x upsample, batch, acc */
+    {1, 12, 18, 5, 7, 11, 13, false, true, true, true, false},    /* odd nearest resize */
+    {1, 64, 32, 33, 30, 0, 0, true, true, true, true, true},      /* 4x3 kernel, BF16 weight */
+    {2, 48, 48, 16, 16, 32, 32, true, false, true, false, false}, /* upsampler, batch */
+    {1, 3, 5, 1, 1, 0, 0, false, false, true, false, false},      /* 1x1 image: padding only */
+};
+
+static bool wino_here(void) {
+  char why[256];
+  if (dif__backend_wino(why, sizeof why)) return true;
+  printf("winograd: skipped, %s\n", why);
+  return false;
+}
+
+TEST(wino_against_double) {
+  if (!wino_here()) return;
+  kenv e;
+  kenv_init(&e, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK(dif__wino_new(dif__backend_wino(NULL, 0), &e.k.wino, &err) == DIF_OK);
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(&e, &shapes[i], 100 * i);
+  dif__wino_stats st;
+  dif__wino_get_stats(e.k.wino, &st);
+  /* every weight above went through the backend (none refused): else this
+   * test would only have checked im2col + sgemm */
+  CHECK_MSG(st.weights == (int64_t)(sizeof shapes / sizeof *shapes) && st.refused == 0,
+            "%lld weights transformed, %lld refused", (long long)st.weights, (long long)st.refused);
+  CHECK(st.bytes > 0);
+  printf("winograd: %lld weights, %.2f MiB (backend %s, ISA %s)\n", (long long)st.weights,
+         (double)st.bytes / (1 << 20), dif__backend_wino(NULL, 0)->name,
+         dif__backend_wino(NULL, 0)->isa());
+  dif__wino_free(e.k.wino);
+  kenv_free(&e);
+}
+
+/* One weight at two sizes whose oneDNN layouts differ (2x3 kernel for a
+ * small image, 4x3 for a larger one), then the first size again. */
+TEST(wino_sizes_of_one_weight) {
+  if (!wino_here()) return;
+  kenv e;
+  kenv_init(&e, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK(dif__wino_new(dif__backend_wino(NULL, 0), &e.k.wino, &err) == DIF_OK);
+  const int64_t cin = 32, cout = 32, nw = cout * cin * 9;
+  float *w = frand((size_t)nw, 7, -0.3f, 0.3f);
+  const int64_t sizes[3] = {6, 40, 6};
+  for (int i = 0; i < 3; i++) {
+    const int64_t H = sizes[i], n = cin * H * H;
+    const shape s = {1, cin, cout, H, H, 0, 0, false, false, false, false, false};
+    const dif__conv2d_params p = params_of(&s, NULL);
+    float *x = frand((size_t)n, 8 + (uint64_t)i, -1, 1), *y = fbuf((size_t)(cout * H * H));
+    double *r = dbuf((size_t)(cout * H * H));
+    ref_conv(&p, x, 1, H, H, w, NULL, NULL, r);
+    CHECK(dif__conv2d(&e.k, &p, x, 1, H, H, dif__weight_f32(w, nw), NULL, y, &err) == DIF_OK);
+    CHECK_NMSE(y, r, (size_t)(cout * H * H), WINO_NMSE_MAX);
+    free(x), free(y), free(r);
+  }
+  dif__wino_stats st;
+  dif__wino_get_stats(e.k.wino, &st);
+  CHECK(st.weights == 1 && st.refused == 0);
+  free(w);
+  dif__wino_free(e.k.wino);
+  kenv_free(&e);
+}
+
+/* ---- the fallback: a backend that refuses every weight ---- */
+
+static int packs;
+
+static dif_status refuse(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
+                         dif__conv3x3 **out, dif__error *err) {
+  (void)w, (void)cout, (void)cin, (void)H, (void)W, (void)out;
+  packs++;
+  return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
+}
+
+static const dif__backend refuser = {.name = "refuser", .conv3x3_f32_pack = refuse};
+
+/* Refused: conv2d.c's im2col + sgemm, bit for bit what a kctx without wino
+ * gives, and the backend is asked once per weight; convolutions that are
+ * not 3x3 / stride 1 / pad 1 never ask. */
+TEST(refused_falls_back) {
+  kenv e, plain;
+  kenv_init(&e, 2);
+  kenv_init(&plain, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK(dif__wino_new(&refuser, &e.k.wino, &err) == DIF_OK);
+  dif__norm_affine *norm = norms(24, 5);
+  const shape s = {1, 24, 40, 9, 11, 18, 22, true, true, true, true, false};
+  dif__conv2d_params p = params_of(&s, norm);
+  const size_t nx = 24 * 9 * 11, ny = 40 * 18 * 22, nw = 40 * 24 * 9;
+  float *x = frand(nx, 1, -1, 1), *w = frand(nw, 2, -1, 1), *b = frand(40, 3, -1, 1);
+  float *y1 = frand(ny, 4, -1, 1), *y2 = fbuf(ny);
+  memcpy(y2, y1, ny * sizeof *y2);
+  for (int rep = 0; rep < 2; rep++) {
+    CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w, (int64_t)nw), b, y1, &err) == 0);
+    CHECK(dif__conv2d(&plain.k, &p, x, 1, 9, 11, dif__weight_f32(w, (int64_t)nw), b, y2, &err) ==
+          0);
+    CHECK_SAME(y1, y2, ny);
+  }
+  CHECK(packs == 1);
+  p.stride = 2; /* not a Winograd shape: the backend is not asked */
+  p.in_h = p.in_w = 0;
+  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w, (int64_t)nw), b, y1, &err) == 0);
+  CHECK(packs == 1);
+  dif__wino_stats st;
+  dif__wino_get_stats(e.k.wino, &st);
+  CHECK(st.weights == 0 && st.refused == 1);
+  CHECK(dif__wino_new(&dif__backend_openblas, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
+  CHECK(plain.k.wino == NULL);
+  free(norm), free(x), free(w), free(b), free(y1), free(y2);
+  dif__wino_free(e.k.wino);
+  kenv_free(&e);
+  kenv_free(&plain);
+}
+
+int main(void) {
+  RUN(refused_falls_back);
+  RUN(wino_against_double);
+  RUN(wino_sizes_of_one_weight);
+  const int rc = dif__test_finish();
+  return rc == 0 && !dif__backend_wino(NULL, 0) ? 77 : rc;
+}
