@@ -54,7 +54,8 @@ typedef struct options {
   uint64_t seed;
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
-  int tile;                /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
+  bool no_wino; /* --no-wino: exact VAE convolutions on im2col + sgemm (a context's before) */
+  int tile;     /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision; /* --precision: exact (the default here), fast or auto */
   dif__dtype wdtype;       /* --weights-dtype: the random weights' dtype (default F32) */
   int steps, prior_steps;  /* --steps, --prior-steps: the unclip case's (default 20, 25) */
@@ -361,13 +362,32 @@ static sgemm_ref replay_shapes(bool verbose) {
 
 /* ---- running one case (in a child process) ---- */
 
-typedef struct run_ctx {
+typedef struct run_ctx run_ctx;
+static void vae_wino(run_ctx *r, const options *o);
+
+struct run_ctx {
   const options *o;
   dif__kctx k;
   dif__arena arena;
   blocks blk;
   uint64_t weight_bytes;
-} run_ctx;
+};
+
+/* In exact, the VAE's 3x3 convolutions by float32 Winograd where a backend
+ * has them, as a context's (api/load.c), unless --no-wino. */
+static void vae_wino(run_ctx *r, const options *o) {
+  char why[256] = "";
+  const dif__backend *b = r->k.fast || o->no_wino ? NULL : dif__backend_wino(why, sizeof why);
+  dif__error err;
+  if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
+  if (b)
+    printf("VAE 3x3 convolutions: float32 Winograd on %s\n", b->name);
+  else
+    printf("VAE 3x3 convolutions: %s (%s)\n", r->k.fast ? "bf16 products" : "im2col + sgemm",
+           r->k.fast    ? "fast"
+           : o->no_wino ? "--no-wino"
+                        : why);
+}
 
 typedef dif_status (*pass_fn)(void *state, run_ctx *r, dif__error *err);
 
@@ -723,6 +743,7 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     v->latent = rand_floats(v->m.latent_ch * h * h, 1.0f);
     v->image = xmalloc((size_t)(v->m.out_ch * j->size * j->size) * sizeof(float));
     v->tiled = c->kind == CASE_VAE_TILED;
+    vae_wino(&r, o);
     snprintf(label, sizeof label, "%s:%d", c->name, j->size);
     printf("== %s: %s, latent %lldx%lld -> %dx%d image, threads %d", label, c->what, (long long)h,
            (long long)h, j->size, j->size, o->threads);
@@ -731,6 +752,12 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     printf("  load %.2f s\n", load_s);
     s = run_passes(&r, vae_pass, v, &res, &steady, &err);
     if (!s) check_finite("image", v->image, v->m.out_ch * j->size * j->size);
+    if (r.k.wino) {
+      dif__wino_stats ws;
+      dif__wino_get_stats(r.k.wino, &ws);
+      printf("  Winograd weights: %lld, %.1f MiB (%lld refused)\n", (long long)ws.weights,
+             (double)ws.bytes / (1 << 20), (long long)ws.refused);
+    }
     break;
   }
   case CASE_CLIP_TEXT: {
@@ -967,6 +994,8 @@ static void usage(FILE *f) {
           "                (default %s)\n"
           "  --tile N      tile size in pixels for vae-tiled (default 512; 0 = the config's\n"
           "                sample_size, 768 for unclip-small, which does not tile a 768² image)\n"
+          "  --no-wino     exact: the VAE's 3x3 convolutions on im2col + sgemm, not by\n"
+          "                float32 Winograd where oneDNN has it (AVX-512), as a context does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
           DIF_BENCH_CONFIGS, DIF_BENCH_TOKENIZERS);
 }
@@ -1085,6 +1114,8 @@ int main(int argc, char **argv) {
       o.ops = false;
     } else if (!strcmp(a, "--no-blocks")) {
       o.blocks = false;
+    } else if (!strcmp(a, "--no-wino")) {
+      o.no_wino = true;
     } else if (!strcmp(a, "--precision") && v) {
       if (!strcmp(v, "exact"))
         o.precision = DIF_PRECISION_EXACT;

@@ -189,7 +189,20 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *   DIF_PRECISION_EXACT  float32 through OpenBLAS: the results the
  *                        reference fixtures are checked against, the same
  *                        bits on every CPU with the same OpenBLAS kernels
- *                        and thread count.
+ *                        and thread count. On a CPU with AVX-512 (and
+ *                        libdif built with oneDNN, not under an
+ *                        address-space limit) the VAE's 3x3 convolutions
+ *                        run by oneDNN's float32 Winograd instead: float32
+ *                        throughout, its error against an exact product the
+ *                        size of a float32 direct convolution's (PyTorch's
+ *                        float32 path), every reference tolerance held, but
+ *                        not the same bits as on an AVX2 CPU; a VAE decode
+ *                        about 2x faster (docs/performance.md). Memory: its
+ *                        transformed weights are made at the first decode
+ *                        and kept with the context, about 4x the VAE's 3x3
+ *                        weights in float32 (~740 MiB for SD's VAE), plus
+ *                        scratch for one image's channels-blocked input and
+ *                        output during a convolution.
  *   DIF_PRECISION_FAST   bf16 inputs with float32 accumulation through
  *                        oneDNN (as PyTorch's bf16 CPU path): linear
  *                        weights are packed to bf16 once, activations
