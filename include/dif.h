@@ -228,7 +228,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        instead of returning an error, so under a limit
  *                        only an explicit DIF_PRECISION_FAST takes that
  *                        risk.
- * oneDNN runs its products on OpenMP threads (libgomp; as many as the
+ * oneDNN runs its products (fast's, and exact's VAE convolutions on
+ * AVX-512) on OpenMP threads (libgomp; as many as the
  * context's threads, dif_context_set_threads), which by default
  * spin between parallel regions and then compete with libdif's own kernel
  * threads: on a busy machine a run of a small model measured 8x slower
@@ -240,7 +241,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * file from memory (read again from the file only if ever needed): in
  * fast, a linear weight takes its bf16 size rather than that plus its
  * file's. The log (info level) and
- * dif_context_info ("precision", "gemm_backend", "isa") say what runs; the
+ * dif_context_info ("precision", "gemm_backend", "isa", and "vae_conv3x3":
+ * "winograd", "sgemm" or "bf16") say what runs; the
  * record of a sample stores it ("precision") and
  * dif_context_apply_record sets it from a record. */
 typedef enum dif_precision {

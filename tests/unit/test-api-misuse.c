@@ -405,6 +405,9 @@ TEST(precision_setting) {
   const char *info = dif_context_info(ctx);
   CHECK(strstr(info, "\"precision\": \"exact\"") && strstr(info, "\"gemm_backend\": \"openblas\""));
   CHECK(strstr(info, "\"isa\":") != NULL);
+  /* exact: the VAE's 3x3 convolutions by Winograd (AVX-512) or im2col + sgemm, never bf16 */
+  CHECK(strstr(info, "\"vae_conv3x3\": \"winograd\"") ||
+        strstr(info, "\"vae_conv3x3\": \"sgemm\""));
   dif_prompt *p = text_prompt("a cat");
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
