@@ -139,15 +139,19 @@ struct dif__backend {
    * a float32 direct convolution (docs/performance.md), not bit for bit
    * sgemm's.
    * conv3x3_f32_pack transforms w [cout, cin, 3, 3] (F32, F16 or BF16,
-   * widened exactly) into the backend's layout for images of H × W, once;
+   * widened exactly) into the backend's layout for runs of H × W, once;
    * DIF_ERR_UNSUPPORTED when the backend has no such convolution for that
    * shape on this CPU. w must stay valid while the result lives (another
    * image size may need another layout, transformed from it then). */
   dif_status (*conv3x3_f32_pack)(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
                                  dif__conv3x3 **out, dif__error *err);
-  /* dst = conv(src) for N images of H × W: src [N, ⌈cin/16⌉, H, W, 16]
-   * (channels-blocked by 16, "nChw16c"; the channels past cin zero), dst
-   * the same with cout (its channels past cout are to be ignored).
+  /* dst = conv(src), H × W outputs per image (N images): src
+   * [N, ⌈cin/16⌉, H + 2, W, 16] (channels-blocked by 16, "nChw16c"; the
+   * channels past cin zero) holds the input rows from one above the first
+   * output row to one below the last — the caller's zero rows at an
+   * image's top and bottom edge, so a band of an image's rows runs alone
+   * —; zero padding of 1 left and right is the backend's. dst
+   * [N, ⌈cout/16⌉, H, W, 16] (its channels past cout are to be ignored).
    * DIF_ERR_UNSUPPORTED where refused for this shape. k->arena may be used
    * for scratch. From the calling thread (the backend's own threads). */
   dif_status (*conv3x3_f32_run)(const dif__kctx *k, const dif__conv3x3 *w, int64_t N, int64_t H,

@@ -602,7 +602,9 @@ static void on_packed_free(dif__packed *w) {
  * on AVX-512; jit_fp32_wino_2x3 for small images; nothing below AVX-512,
  * where creating the primitive fails and the caller keeps its own code).
  * Its error against a double reference is float32-class, as oneDNN's direct
- * convolution's (docs/performance.md). src and dst are nChw16c; the
+ * convolution's (docs/performance.md). src and dst are nChw16c, src with
+ * one row more above and below than dst (padding 0 there, 1 left and
+ * right: the caller runs an image in bands of rows, with their halo); the
  * weights are transformed once into oneDNN's "wino" layout. That layout
  * depends on the image size only through the kernel oneDNN picks (the 2x3
  * kernel's differs from the 4x3's), so a packed weight keeps one transform
@@ -636,8 +638,9 @@ typedef struct on_conv3x3 {
 static dnnl_status_t conv_new(prim *out, int64_t N, int64_t cin, int64_t cout, int64_t H,
                               int64_t W) {
   memset(out, 0, sizeof *out);
-  const dnnl_dims_t sd = {N, cin, H, W}, wd = {cout, cin, 3, 3}, dd = {N, cout, H, W};
-  const dnnl_dims_t stride = {1, 1}, pad = {1, 1};
+  /* H output rows from H + 2 input rows: the caller pads top and bottom */
+  const dnnl_dims_t sd = {N, cin, H + 2, W}, wd = {cout, cin, 3, 3}, dd = {N, cout, H, W};
+  const dnnl_dims_t stride = {1, 1}, pad = {0, 1};
   dnnl_memory_desc_t s_md, w_md, d_md;
   dnnl_convolution_desc_t desc;
   dnnl_primitive_attr_t attr;
