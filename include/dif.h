@@ -197,12 +197,14 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        size of a float32 direct convolution's (PyTorch's
  *                        float32 path), every reference tolerance held, but
  *                        not the same bits as on an AVX2 CPU; a VAE decode
- *                        about 2x faster (docs/performance.md). Memory: its
- *                        transformed weights are made at the first decode
- *                        and kept with the context, about 4x the VAE's 3x3
- *                        weights in float32 (~740 MiB for SD's VAE), plus
- *                        scratch for one image's channels-blocked input and
- *                        output during a convolution.
+ *                        about 2.6x faster (Zen 4, 512²: 14.9 -> 5.7 s;
+ *                        docs/performance.md). Memory: its transformed
+ *                        weights are made at the first decode (about 1.8 s
+ *                        for SD's VAE) and kept with the context, 4x the
+ *                        VAE's 3x3 weights in float32 (737 MiB for SD's
+ *                        VAE, whatever dtype its file has), plus scratch
+ *                        in bands of rows (a 512² decode's peak scratch
+ *                        0.41 -> 0.51 GiB).
  *   DIF_PRECISION_FAST   bf16 inputs with float32 accumulation through
  *                        oneDNN (as PyTorch's bf16 CPU path): linear
  *                        weights are packed to bf16 once, activations
