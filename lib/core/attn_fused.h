@@ -38,7 +38,7 @@
 
 #include "core/ops.h"
 
-#define DIF__ATTN_FUSED_DIM_MAX 256
+#define DIF__ATTN_FUSED_DIM_MAX 512 /* the VAE's one head of 512 channels */
 
 typedef enum dif__attn_fused_isa {
   DIF__ATTN_FUSED_PORTABLE = 0, /* the plain-C model: any CPU (tests) */
@@ -56,7 +56,7 @@ bool dif__attn_fused_native(void);
  * computed as above with the given build (DIF__ATTN_FUSED_AVX512BF16 only
  * where dif__attn_fused_native()). k needs an arena; k->fast is not read.
  * Errors: DIF_ERR_OUT_OF_MEMORY for the packed K/V and per-thread tiles
- * (about 4·tk·heads·dim bytes + 200 KiB per thread), DIF_ERR_UNSUPPORTED for
+ * (about 4·tk·heads·dim bytes + at most 300 KiB per thread), DIF_ERR_UNSUPPORTED for
  * an isa this build or CPU does not run. */
 dif_status dif__attn_fused(const dif__kctx *k, const dif__attention_params *p, const float *q,
                            const float *kk, const float *v, float *out, dif__attn_fused_isa isa,

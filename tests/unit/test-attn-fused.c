@@ -164,7 +164,8 @@ TEST(small_and_odd_shapes) {
   check_case(shape(8, 33, 2, 16), 3, 1, false);   /* a second, mostly empty key group pair */
   check_case(shape(70, 300, 2, 40), 4, 1, false); /* 48 columns: 32 + 16; two key blocks */
   check_case(shape(65, 513, 1, 64), 5, 1, false); /* 2 query blocks, 3 key blocks (last 1 key) */
-  check_case(shape(9, 40, 1, 256), 6, 1, false);  /* the largest head dimension */
+  check_case(shape(9, 40, 1, 256), 6, 1, false);  /* 16 column groups of P·V */
+  check_case(shape(17, 70, 1, 512), 8, 1, false); /* the largest head dimension (the VAE's) */
   check_case(shape(20, 77, 4, 80), 7, 1, false);  /* cross-attention's 77 text tokens */
 }
 
