@@ -249,8 +249,15 @@ dif_status AF(dif__attn_fused)(const dif__kctx *k, const dif__attention_params *
   j.tls_bytes =
       ((size_t)AF_BQ * (size_t)(j.dp2 + AF_BK + j.dpad + 2) * 4 + (size_t)AF_BQ * AF_BK * 2 + 63) /
       64 * 64;
+  /* packed K and V: heads · tkpad · (dp2 + dpad/2) pairs of 4 bytes */
+  const size_t per_key = (size_t)p->heads * (size_t)(j.dp2 + j.dpad / 2) * 4;
+  if ((size_t)j.tkpad > (SIZE_MAX / 2 - j.tls_bytes * (size_t)threads) / per_key)
+    return dif__fail(err, DIF_ERR_OUT_OF_MEMORY,
+                     "fused attention's packed keys and values: %lld keys of %lld heads do not "
+                     "fit in memory",
+                     (long long)p->tk, (long long)p->heads);
+  const size_t packed = per_key * (size_t)j.tkpad;
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
-  const size_t packed = (size_t)p->heads * (size_t)j.tkpad * (size_t)(j.dp2 + j.dpad / 2) * 4;
   unsigned char *mem = dif__arena_alloc(k->arena, packed + 64 + j.tls_bytes * (size_t)threads, err);
   if (!mem) {
     dif__arena_release(k->arena, mark);
