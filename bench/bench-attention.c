@@ -1,8 +1,11 @@
 /* bench-attention.c — dif__attention on the UNet's self-attention shapes:
  * all keys in one block (the sliced scheme: a [slice, tk] score matrix of up
  * to 16 MiB per slice) against the blockwise online softmax (one [rows,
- * block] block of scores at a time, default [256, 1024]), exact (float32, OpenBLAS) and fast (bf16
- * on oneDNN, where it runs).
+ * block] block of scores at a time, default [256, 1024]), exact (float32,
+ * OpenBLAS) and fast: the unfused bf16 path (two oneDNN products per head
+ * and slice around a float32 softmax; forced here with an all-zero mask row,
+ * which the fused kernel does not take) and the fused bf16 kernel
+ * (core/attn_fused.h, what the models run where the CPU has AVX512-BF16).
  *
  *   dif-bench-attention [--tokens N ...] [--reps N] [--rows N] [--block N]
  *
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/attn_fused.h"
 #include "core/backend.h"
 #include "core/blas.h"
 #include "core/ops.h"
@@ -90,13 +94,14 @@ int main(int argc, char **argv) {
   printf("dif__attention, heads 5 x dim 64, one image; %d threads; best of %d; seconds "
          "(GFLOP/s)\n",
          dif__cpu_count(), reps);
-  printf("| tokens | exact, one block | exact, blockwise | fast, one block | fast, blockwise |\n"
-         "|---:|---:|---:|---:|---:|\n");
+  printf("| tokens | exact, one block | exact, blockwise | fast unfused, one block | fast unfused, "
+         "blockwise | fast fused |\n"
+         "|---:|---:|---:|---:|---:|---:|\n");
   for (int t = 0; t < n_tokens; t++) {
     const int64_t T = tokens[t], heads = 5, dim = 64, w = heads * dim;
     float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(T * 2 * w), 2);
-    float *out = malloc((size_t)(T * w) * sizeof *out);
-    if (!q || !kv || !out) return 1;
+    float *out = malloc((size_t)(T * w) * sizeof *out), *zero = calloc((size_t)T, sizeof *zero);
+    if (!q || !kv || !out || !zero) return 1;
     dif__attention_params p = {.tq = T,
                                .tk = T,
                                .heads = heads,
@@ -108,20 +113,21 @@ int main(int argc, char **argv) {
                                .scale = 0.125f};
     const double gflop = 4.0 * (double)T * (double)T * (double)w * 1e-9;
     printf("| %lld |", (long long)T);
-    for (int f = 0; f < 2; f++)
-      for (int blockwise = 0; blockwise < 2; blockwise++) {
-        if (f == 1 && !fast) {
-          printf(" (no bf16 here) |");
-          continue;
-        }
-        p.k_block = blockwise ? kb : 0;
-        p.q_slice = blockwise ? rows : 0;
-        const double s = best_of(f ? &fastk : &exact, &p, q, kv, out, reps);
-        printf(" %.3f (%.0f) |", s, gflop / s);
-        fflush(stdout);
+    for (int col = 0; col < 5; col++) {
+      const bool f = col >= 2, blockwise = col == 1 || col == 3;
+      if ((f && !fast) || (col == 4 && !dif__attn_fused_native())) {
+        printf(" (%s) |", f && !fast ? "no bf16 here" : "no AVX512-BF16 here");
+        continue;
       }
+      p.k_block = blockwise ? kb : 0;
+      p.q_slice = blockwise ? rows : 0;
+      p.mask = col == 2 || col == 3 ? zero : NULL; /* mask_ld 0: one row for every query */
+      const double s = best_of(f ? &fastk : &exact, &p, q, kv, out, reps);
+      printf(" %.3f (%.0f) |", s, gflop / s);
+      fflush(stdout);
+    }
     printf("\n");
-    free(q), free(kv), free(out);
+    free(q), free(kv), free(out), free(zero);
   }
   dif__fast_free(fast);
   dif__arena_free(&arena);

@@ -21,10 +21,13 @@
  *
  * Both products are dif__kgemm: float32 (exact) or bf16 (the fast path: the
  * scores S and V rounded to bf16, as PyTorch's bf16 attention; the softmax
- * stays float32).
+ * stays float32). The fast path's attentions without mask or causal cut go
+ * to the fused kernel instead where the CPU has AVX512-BF16
+ * (core/attn_fused.h), which computes the same roundings in one pass.
  */
 #include <math.h>
 
+#include "core/attn_fused.h"
 #include "core/kern_simd.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
@@ -201,6 +204,11 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
   if (st != DIF_OK) return st;
   const int64_t tq = p->tq, tk = p->tk, dim = p->dim;
   if (tq == 0) return DIF_OK;
+  /* The fast path's attention without mask or causal cut, where the CPU has
+   * AVX512-BF16: one fused kernel instead of two products and a softmax
+   * through memory (core/attn_fused.h; the same roundings). */
+  if (k->fast && dif__attn_fused_fits(p) && dif__attn_fused_native())
+    return dif__attn_fused(k, p, q, kk, v, out, DIF__ATTN_FUSED_AVX512BF16, err);
   if (p->k_block && tk > p->k_block)
     return attention_blockwise(k, p, q, kk, v, out, p->k_block, err);
 

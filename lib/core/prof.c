@@ -12,9 +12,9 @@ static int n_shapes;
 static int64_t dropped;
 
 static const char *const names[DIF__PROF_OP_COUNT] = {
-    "conv_gemm",  "conv_pack",  "linear",         "attn_gemm",  "attn_softmax",
-    "gemm_other", "group_norm", "layer_norm",     "activation", "elementwise",
-    "upsample",   "transpose",  "weight_convert",
+    "conv_gemm",   "conv_pack",  "linear",     "attn_gemm",      "attn_softmax",
+    "attn_fused",  "gemm_other", "group_norm", "layer_norm",     "activation",
+    "elementwise", "upsample",   "transpose",  "weight_convert",
 };
 
 const char *dif__prof_op_name(dif__prof_op op) {
