@@ -280,8 +280,9 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out);
  * table, transforms made under it. */
 
 /* The backend whose float32 Winograd convolutions run here, or NULL (and
- * why): none built, or the CPU lacks AVX-512 (oneDNN 2.6 has Winograd
- * only there; checked with cpuid, without loading oneDNN). */
+ * why): the CPU lacks AVX-512 (oneDNN 2.6 has Winograd only there; checked
+ * first, with cpuid: an AVX2 process never loads oneDNN for this), none is
+ * built, or its library cannot be loaded. */
 const dif__backend *dif__backend_wino(char *why, size_t size);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
 void dif__wino_free(dif__wino *c); /* NULL is a no-op */

@@ -61,8 +61,9 @@
  * is opened with dlopen the first time the backend is asked anything, not
  * when a program linking libdif starts: a process that never runs a bf16
  * product — exact precision, small models under auto, every AVX2 CPU —
- * never maps it. Its functions are called through `dl`, typed from
- * oneDNN's own header. */
+ * never maps it, except that exact loads it on AVX-512 CPUs for the VAE's
+ * Winograd convolutions (core/wino.c, at context load). Its functions are called through `dl`,
+ * typed from oneDNN's own header. */
 #define DNNL_FUNCTIONS(X)                                                                          \
   X(convolution_forward_desc_init)                                                                 \
   X(cpu_isa2str)                                                                                   \

@@ -43,9 +43,15 @@ const dif__backend *dif__backend_wino(char *why, size_t size) {
     }
     return NULL;
   }
+  char tmp[256] = "";
   for (int i = 0; i < dif__backend_count(); i++) {
     const dif__backend_row *r = dif__backend_row_at(i);
-    if (r->backend && r->backend->conv3x3_f32_pack) return r->backend;
+    if (r->backend && r->backend->conv3x3_f32_pack) {
+      /* its float32 products run here: the library loads (oneDNN: dlopen) */
+      if (r->backend->supports(DIF__DTYPE_F32, tmp, sizeof tmp)) return r->backend;
+      if (why && size) snprintf(why, size, "%s: %s", r->name, tmp);
+      return NULL;
+    }
   }
   if (why && size) snprintf(why, size, "no backend built has float32 Winograd convolutions");
   return NULL;
