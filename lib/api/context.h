@@ -98,7 +98,8 @@ dif_status dif__ctx_apply_embeddings(dif_context *ctx, dif__error *err);
 /* Frees ctx's embedding list. */
 void dif__ctx_free_embeddings(dif_context *ctx);
 
-/* The kernel context of a run on ctx: its pool, the arena, its precision. */
+/* The kernel context of a run on ctx: its pool, the arena, its precision
+ * (wino: for dif__generate, which gives it to the VAE only). */
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);
 
 /* Logs what the fast path holds (debug) and, as a warning, how many linear

@@ -17,7 +17,9 @@ static dif_status need(dif_context *ctx, const char *fn, size_t n, float *out, s
 /* Runs f with a fresh scratch arena on the context's threads. */
 static dif__kctx kernels(dif_context *ctx, dif__arena *arena) {
   dif__arena_init(arena, 1u << 20);
-  return dif__ctx_kernels(ctx, arena);
+  dif__kctx k = dif__ctx_kernels(ctx, arena);
+  k.wino = NULL; /* the VAE's only (core/ops.h); the CLIP encoders have no 3x3 convolutions */
+  return k;
 }
 
 DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
