@@ -134,6 +134,14 @@ DIF_API const char *dif_precision_name(dif_precision precision) {
 }
 
 void dif__ctx_report_fast(const dif_context *ctx) {
+  if (ctx->wino) {
+    dif__wino_stats ws;
+    dif__wino_get_stats(ctx->wino, &ws);
+    dif__ctx_log(ctx, DIF_LOG_DEBUG,
+                 "exact: %lld VAE weights by float32 Winograd, %.1f MiB (%lld refused: im2col + "
+                 "sgemm)",
+                 (long long)ws.weights, (double)ws.bytes / (1 << 20), (long long)ws.refused);
+  }
   if (!ctx->fast) return;
   dif__fast_stats st;
   dif__fast_get_stats(ctx->fast, &st);

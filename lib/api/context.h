@@ -103,7 +103,8 @@ void dif__ctx_free_embeddings(dif_context *ctx);
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);
 
 /* Logs what the fast path holds (debug) and, as a warning, how many linear
- * products fell back to float32 so far (core/fast.c); nothing in exact. */
+ * products fell back to float32 so far (core/fast.c); in exact, what the
+ * VAE's Winograd state holds (debug; core/wino.c). */
 void dif__ctx_report_fast(const dif_context *ctx);
 
 /* A sample's reference to its context (dif_sample_new / dif_sample_free). */

@@ -249,6 +249,16 @@ TEST(refused_falls_back) {
   CHECK(st.weights == 0 && st.refused == 1);
   CHECK(dif__wino_new(&dif__backend_openblas, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
   CHECK(plain.k.wino == NULL);
+  /* bad arguments: a status and a message, nothing made */
+  CHECK(dif__wino_new(NULL, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED && !plain.k.wino);
+  CHECK(dif__wino_new(&refuser, NULL, &err) == DIF_ERR_INVALID_ARGUMENT);
+  const dif__conv3x3 *pw = (const dif__conv3x3 *)&p;
+  CHECK_STATUS(dif__wino_weight(NULL, dif__weight_f32(w, 9), 1, 1, 4, 4, &pw, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  CHECK(pw == (const dif__conv3x3 *)&p); /* untouched when the state itself is missing */
+  CHECK_STATUS(dif__wino_weight(e.k.wino, (dif__weight){0}, 1, 1, 4, 4, &pw, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  dif__wino_free(NULL); /* a no-op */
   free(norm), free(x), free(w), free(b), free(y1), free(y2);
   dif__wino_free(e.k.wino);
   kenv_free(&e);
