@@ -132,6 +132,9 @@ dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t c
       c->used++;
       c->bytes += p ? p->bytes : 0;
       c->refused += p ? 0 : 1;
+      /* the transformed copy replaces a mapped weight's pages in memory, as
+       * fast.c's packed ones do (they come back from the file if ever read) */
+      if (p) dif__weight_drop_pages(w);
     }
   } else if (!s->p) {
     st = dif__fail(err, DIF_ERR_UNSUPPORTED, "winograd: the %s backend refused this weight",
