@@ -211,8 +211,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        activations rounded at each product; the UNet's
  *                        and VAE's attention runs as one fused bf16
  *                        kernel where the CPU has AVX512-BF16 (the same
- *                        roundings). A 512² UNet step 2.1x faster than
- *                        exact on Zen 4 (AVX512-BF16), 1.6x PyTorch bf16;
+ *                        roundings). A 512² UNet step 2.0x faster than
+ *                        exact on Zen 4 (AVX512-BF16), 1.3x PyTorch bf16;
  *                        pixels differ from exact ones by bf16's rounding
  *                        (docs/performance.md, docs/fidelity.md). Refused with
  *                        DIF_ERR_UNSUPPORTED (and a message naming what the
