@@ -2,8 +2,8 @@
  * every weight its linear products have used (see backend.h, "the fast
  * path").
  *
- * The table is open addressing on the weight's address, grown (doubled) at
- * half full, under one mutex. A lookup is a hash and a compare or two, next
+ * The table (core/weight_map.h, shared with wino.c) is open addressing on
+ * the weight's address, under one mutex. A lookup is a hash and a compare or two, next
  * to a product of at least m·n·k multiply-adds; the first use of a weight
  * packs it while holding the lock, so two samples starting together never
  * pack the same weight twice (the second waits for the first's result).
@@ -21,21 +21,15 @@
 #include <string.h>
 
 #include "core/backend.h"
-
-typedef struct slot {
-  const void *w; /* the weight's data; NULL: empty */
-  dif__dtype dtype;
-  int64_t n, k;
-  int64_t taps; /* 0: W[n, k] as it lies; else a convolution's, k = cin·taps, packed with its
-                 * columns in (tap, channel) order (dif__fast_conv_weight) */
-  dif__packed *p;
-} slot;
+#include "core/weight_map.h"
 
 struct dif__fast {
   const dif__backend *backend;
   pthread_mutex_t lock;
-  slot *slots;
-  size_t cap, used; /* cap a power of two */
+  /* key (w, dtype, n, k, taps): taps 0 is W[n, k] as it lies; else a
+   * convolution's, k = cin·taps, packed with its columns in (tap, channel)
+   * order (dif__fast_conv_weight); value: its dif__packed */
+  dif__wmap map;
   size_t bytes;
   size_t dropped; /* bytes of mapped source pages dropped after packing */
   int64_t fallbacks;
@@ -53,53 +47,25 @@ dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err
   dif__fast *f = calloc(1, sizeof *f);
   if (!f) return dif__fail_oom(err, "the fast path's state", sizeof *f);
   f->backend = b;
+  f->map.first_cap = 256;
   pthread_mutex_init(&f->lock, NULL);
   *out = f;
   return DIF_OK;
 }
 
+static void free_packed(void *p, void *arg) {
+  (void)arg;
+  dif__packed_free(p);
+}
+
 void dif__fast_free(dif__fast *f) {
   if (!f) return;
-  for (size_t i = 0; i < f->cap; i++)
-    if (f->slots[i].w) dif__packed_free(f->slots[i].p);
-  free(f->slots);
+  dif__wmap_clear(&f->map, free_packed, NULL);
   pthread_mutex_destroy(&f->lock);
   free(f);
 }
 
 const dif__backend *dif__fast_backend(const dif__fast *f) { return f ? f->backend : NULL; }
-
-static size_t hash_ptr(const void *p) {
-  uint64_t x = (uint64_t)(uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return (size_t)x;
-}
-
-/* The slot of (w, dtype, n, k, taps), or the empty slot where it would go. */
-static slot *find(slot *slots, size_t cap, const void *w, dif__dtype dtype, int64_t n, int64_t k,
-                  int64_t taps) {
-  for (size_t i = hash_ptr(w) & (cap - 1);; i = (i + 1) & (cap - 1))
-    if (!slots[i].w || (slots[i].w == w && slots[i].dtype == dtype && slots[i].n == n &&
-                        slots[i].k == k && slots[i].taps == taps))
-      return &slots[i];
-}
-
-static bool grow(dif__fast *f) {
-  const size_t cap = f->cap ? 2 * f->cap : 256;
-  slot *s = calloc(cap, sizeof *s);
-  if (!s) return false;
-  for (size_t i = 0; i < f->cap; i++)
-    if (f->slots[i].w) {
-      const slot *o = &f->slots[i];
-      *find(s, cap, o->w, o->dtype, o->n, o->k, o->taps) = *o;
-    }
-  free(f->slots);
-  f->slots = s;
-  f->cap = cap;
-  return true;
-}
 
 /* W[n, cin·taps] with its columns reordered from (channel, tap) to (tap,
  * channel), in its own dtype, into a new buffer (NULL when out of memory). */
@@ -117,9 +83,9 @@ static void *taps_first(dif__weight w, int64_t n, int64_t k, int64_t taps) {
   return out;
 }
 
-/* Packs (under f->lock) what slot s stands for. */
-static dif_status pack_slot(dif__fast *f, slot *s, dif__weight w, int64_t n, int64_t k,
-                            int64_t taps, int64_t m_hint, dif__error *err) {
+/* Packs (under f->lock) what the empty slot s of key stands for. */
+static dif_status pack_slot(dif__fast *f, dif__wmap_slot *s, dif__wmap_key key, dif__weight w,
+                            int64_t n, int64_t k, int64_t taps, int64_t m_hint, dif__error *err) {
   dif__packed *p = NULL;
   void *perm = taps ? taps_first(w, n, k, taps) : NULL;
   if (taps && !perm) return dif__fail_oom(err, "a convolution weight reordered for packing", 0);
@@ -132,8 +98,7 @@ static dif_status pack_slot(dif__fast *f, slot *s, dif__weight w, int64_t n, int
   }
   free(perm);
   if (st) return st;
-  *s = (slot){w.data, w.dtype, n, k, taps, p};
-  f->used++;
+  dif__wmap_claim(&f->map, s, key, p);
   f->bytes += p->bytes;
   /* The packed copy serves every later product; the mapped source pages
    * would only double the memory (they come back from the file if an exact
@@ -148,14 +113,16 @@ static dif_status get(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
   *out = NULL;
   dif_status st = DIF_OK;
+  const dif__wmap_key key = {w.data, w.dtype, n, k, taps};
   pthread_mutex_lock(&f->lock);
-  if (2 * (f->used + 1) > f->cap && !grow(f)) {
+  dif__wmap_slot *s = dif__wmap_find(&f->map, key);
+  if (!s) {
     pthread_mutex_unlock(&f->lock);
-    return dif__fail_oom(err, "the fast path's weight table", 2 * f->cap * sizeof(slot));
+    return dif__fail_oom(err, "the fast path's weight table",
+                         2 * f->map.cap * sizeof(dif__wmap_slot));
   }
-  slot *s = find(f->slots, f->cap, w.data, w.dtype, n, k, taps);
-  if (!s->w) st = pack_slot(f, s, w, n, k, taps, m_hint, err);
-  if (!st) *out = s->p;
+  if (!s->key.w) st = pack_slot(f, s, key, w, n, k, taps, m_hint, err);
+  if (!st) *out = s->value;
   pthread_mutex_unlock(&f->lock);
   return st;
 }
@@ -183,7 +150,7 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out) {
   memset(out, 0, sizeof *out);
   if (!f) return;
   pthread_mutex_lock(&f->lock);
-  out->weights = (int64_t)f->used;
+  out->weights = (int64_t)f->map.used;
   out->bytes = f->bytes;
   out->dropped = f->dropped;
   out->fallbacks = f->fallbacks;

@@ -3,8 +3,8 @@
  * convolutions have used (see backend.h, "the exact path's Winograd
  * convolutions").
  *
- * The table is open addressing on the weight's address, grown (doubled) at
- * half full, under one mutex, as core/fast.c's; a weight the backend refused
+ * The table is core/weight_map.h's, as core/fast.c's, under one mutex; a
+ * weight the backend refused
  * keeps a slot without a packed form, so it is asked once. Transformed
  * weights live until dif__wino_free: the address a weight was found at must
  * not be reused for another weight while the dif__wino lives (a context's
@@ -16,19 +16,12 @@
 
 #include "core/backend.h"
 #include "core/blas.h"
-
-typedef struct slot {
-  const void *w; /* the weight's data; NULL: empty */
-  dif__dtype dtype;
-  int64_t cout, cin;
-  dif__conv3x3 *p; /* NULL: refused */
-} slot;
+#include "core/weight_map.h"
 
 struct dif__wino {
   const dif__backend *backend;
   pthread_mutex_t lock;
-  slot *slots;
-  size_t cap, used; /* cap a power of two */
+  dif__wmap map; /* key (w, dtype, cout, cin, 0) → its dif__conv3x3, NULL: refused */
   size_t bytes;
   int64_t refused;
 };
@@ -71,45 +64,15 @@ dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err
   return DIF_OK;
 }
 
+static void free_conv(void *p, void *backend) {
+  if (p) ((const dif__backend *)backend)->conv3x3_free(p);
+}
+
 void dif__wino_free(dif__wino *c) {
   if (!c) return;
-  for (size_t i = 0; i < c->cap; i++)
-    if (c->slots[i].p) c->backend->conv3x3_free(c->slots[i].p);
-  free(c->slots);
+  dif__wmap_clear(&c->map, free_conv, (void *)c->backend);
   pthread_mutex_destroy(&c->lock);
   free(c);
-}
-
-static size_t hash_ptr(const void *p) {
-  uint64_t x = (uint64_t)(uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return (size_t)x;
-}
-
-/* The slot of (w, dtype, cout, cin), or the empty slot where it would go. */
-static slot *find(slot *slots, size_t cap, const void *w, dif__dtype dtype, int64_t cout,
-                  int64_t cin) {
-  for (size_t i = hash_ptr(w) & (cap - 1);; i = (i + 1) & (cap - 1))
-    if (!slots[i].w || (slots[i].w == w && slots[i].dtype == dtype && slots[i].cout == cout &&
-                        slots[i].cin == cin))
-      return &slots[i];
-}
-
-static bool grow(dif__wino *c) {
-  const size_t cap = c->cap ? 2 * c->cap : 64;
-  slot *s = calloc(cap, sizeof *s);
-  if (!s) return false;
-  for (size_t i = 0; i < c->cap; i++)
-    if (c->slots[i].w) {
-      const slot *o = &c->slots[i];
-      *find(s, cap, o->w, o->dtype, o->cout, o->cin) = *o;
-    }
-  free(c->slots);
-  c->slots = s;
-  c->cap = cap;
-  return true;
 }
 
 dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t cin, int64_t H,
@@ -118,29 +81,29 @@ dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t c
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "winograd weight: NULL argument");
   *out = NULL;
   dif_status st = DIF_OK;
+  const dif__wmap_key key = {w.data, w.dtype, cout, cin, 0};
   pthread_mutex_lock(&c->lock);
-  if (2 * (c->used + 1) > c->cap && !grow(c)) {
+  dif__wmap_slot *s = dif__wmap_find(&c->map, key);
+  if (!s) {
     pthread_mutex_unlock(&c->lock);
-    return dif__fail_oom(err, "the Winograd weight table", 2 * c->cap * sizeof(slot));
+    return dif__fail_oom(err, "the Winograd weight table", 2 * c->map.cap * sizeof(dif__wmap_slot));
   }
-  slot *s = find(c->slots, c->cap, w.data, w.dtype, cout, cin);
-  if (!s->w) {
+  if (!s->key.w) {
     dif__conv3x3 *p = NULL;
     st = c->backend->conv3x3_f32_pack(w, cout, cin, H, W, &p, err);
     if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
-      *s = (slot){w.data, w.dtype, cout, cin, p};
-      c->used++;
+      dif__wmap_claim(&c->map, s, key, p);
       c->bytes += p ? p->bytes : 0;
       c->refused += p ? 0 : 1;
       /* the transformed copy replaces a mapped weight's pages in memory, as
        * fast.c's packed ones do (they come back from the file if ever read) */
       if (p) dif__weight_drop_pages(w);
     }
-  } else if (!s->p) {
+  } else if (!s->value) {
     st = dif__fail(err, DIF_ERR_UNSUPPORTED, "winograd: the %s backend refused this weight",
                    c->backend->name);
   }
-  if (!st) *out = s->p;
+  if (!st) *out = s->value;
   pthread_mutex_unlock(&c->lock);
   return st;
 }
@@ -149,7 +112,7 @@ void dif__wino_get_stats(dif__wino *c, dif__wino_stats *out) {
   memset(out, 0, sizeof *out);
   if (!c) return;
   pthread_mutex_lock(&c->lock);
-  out->weights = (int64_t)c->used - c->refused;
+  out->weights = (int64_t)c->map.used - c->refused;
   out->refused = c->refused;
   out->bytes = c->bytes;
   pthread_mutex_unlock(&c->lock);
