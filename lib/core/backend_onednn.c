@@ -126,11 +126,30 @@ static bool dl_open(void) {
   return true;
 }
 
+/* Built with ThreadSanitizer (GCC says __SANITIZE_THREAD__, Clang
+ * __has_feature(thread_sanitizer)). */
+#if defined(__SANITIZE_THREAD__)
+#define DIF__UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DIF__UNDER_TSAN 1
+#endif
+#endif
+
 /* oneDNN's products use the kernel context's thread count (its pool; 1
  * without one), as libdif's own kernels do: OpenMP's thread count of the
- * calling thread, which is the thread running the product. */
+ * calling thread, which is the thread running the product. Under
+ * ThreadSanitizer, one thread: libgomp is not instrumented, so the ordering
+ * its barriers give between its workers and the caller is invisible and
+ * every buffer they hand over reads as a race (tools/test runs that step
+ * with OMP_NUM_THREADS=1 too, for the calls made before this one, as it
+ * does OpenBLAS single-threaded, for the same reason). */
 static void follow_threads(const dif__kctx *k) {
-  if (dl.omp_set_num_threads) dl.omp_set_num_threads(k && k->pool ? dif__pool_threads(k->pool) : 1);
+  int n = k && k->pool ? dif__pool_threads(k->pool) : 1;
+#if defined(DIF__UNDER_TSAN)
+  n = 1;
+#endif
+  if (dl.omp_set_num_threads) dl.omp_set_num_threads(n);
 }
 
 #define LINEAR_CACHE 8    /* distinct (m, bias, acc, layouts) per packed weight */
