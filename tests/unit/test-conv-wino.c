@@ -150,13 +150,18 @@ static bool wino_here(void) {
   return false;
 }
 
+/* A kernel context of 2 threads with a Winograd state on this CPU's backend. */
+static void wino_env(kenv *e) {
+  kenv_init(e, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  CHECK_MSG(dif__wino_new(dif__backend_wino(NULL, 0), &e->k.wino, &err) == DIF_OK, "%s", err.msg);
+}
+
 TEST(wino_against_double) {
   if (!wino_here()) return;
   kenv e;
-  kenv_init(&e, 2);
-  dif__error err;
-  dif__error_clear(&err);
-  CHECK(dif__wino_new(dif__backend_wino(NULL, 0), &e.k.wino, &err) == DIF_OK);
+  wino_env(&e);
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(&e, &shapes[i], 100 * i);
   dif__wino_stats st;
   dif__wino_get_stats(e.k.wino, &st);
@@ -177,10 +182,9 @@ TEST(wino_against_double) {
 TEST(wino_sizes_of_one_weight) {
   if (!wino_here()) return;
   kenv e;
-  kenv_init(&e, 2);
+  wino_env(&e);
   dif__error err;
   dif__error_clear(&err);
-  CHECK(dif__wino_new(dif__backend_wino(NULL, 0), &e.k.wino, &err) == DIF_OK);
   const int64_t cin = 32, cout = 32, nw = cout * cin * 9;
   float *w = frand((size_t)nw, 7, -0.3f, 0.3f);
   const int64_t sizes[3] = {6, 40, 6};
