@@ -97,17 +97,23 @@ dif_status dif__packed_linear_cf(const dif__kctx *k, const dif__packed *w, const
   return w->backend->linear(k, w, x, x_cf, m, b, acc, y, y_cf, err);
 }
 
-dif_status dif__packed_linear_bf16_in(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
-                                      int64_t m, float *y, dif__error *err) {
-  if (!w || !x || !y) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "linear: NULL argument");
-  const int64_t d[1] = {m};
-  dif_status st = check_dims("linear", d, 1, err);
-  if (st || m == 0) return st;
-  if (!w->backend->linear_bf16_in || w->math != DIF__DTYPE_BF16)
+dif_status dif__conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
+                              int64_t Win, const uint16_t *src, float *dst, dif__error *err) {
+  if (!w || !src || !dst)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "bf16 convolution: NULL argument");
+  const int64_t d[3] = {N, Hin, Win};
+  dif_status st = check_dims("bf16 convolution", d, 3, err);
+  if (st || N == 0) return st;
+  if (!w->backend->conv_bf16_run || w->math != DIF__DTYPE_BF16)
     return dif__fail(err, DIF_ERR_UNSUPPORTED,
-                     "linear: the %s backend takes no bf16 input for a %s-packed weight",
+                     "bf16 convolution: the %s backend has none for a %s-prepared weight",
                      w->backend->name, dif__dtype_name(w->math));
-  return w->backend->linear_bf16_in(k, w, x, m, y, err);
+  if (Hin < w->g.kh || Win + w->g.pad_left + w->g.pad_right < w->g.kw)
+    return dif__fail(
+        err, DIF_ERR_INVALID_ARGUMENT,
+        "bf16 convolution: a %lld x %lld source has no output for a %lld x %lld kernel",
+        (long long)Hin, (long long)Win, (long long)w->g.kh, (long long)w->g.kw);
+  return w->backend->conv_bf16_run(k, w, N, Hin, Win, src, dst, err);
 }
 
 dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,

@@ -5,11 +5,12 @@
  *
  *   openblas  backend_openblas.c  float32 only; today's exact path (core/gemm.c's
  *                                 cblas_sgemm calls, unchanged numerics)
- *   onednn    backend_onednn.c    oneDNN's matmul: float32, and bf16 inputs with
- *                                 float32 accumulation and output where the CPU
- *                                 has AVX-512 (AVX512-BF16 / AMX natively,
- *                                 emulated on plain AVX-512); weights
- *                                 pre-packed in oneDNN's blocked layout
+ *   onednn    backend_onednn.c    oneDNN's matmul and convolution: float32,
+ *                                 and bf16 inputs with float32 accumulation
+ *                                 and output where the CPU has AVX-512
+ *                                 (AVX512-BF16 / AMX natively, emulated on
+ *                                 plain AVX-512); weights pre-packed in
+ *                                 oneDNN's blocked layouts
  *
  * The registry (backend.c) lists every backend libdif knows, built or not,
  * so a program can say "onednn: not built (...)" instead of nothing.
@@ -24,6 +25,9 @@
  * Activations are float32 in and out whatever the precision: with
  * DIF__DTYPE_BF16 the backend rounds its inputs to bf16 (dtype.h) and
  * accumulates in float32, as PyTorch's bf16 CPU path does.
+ * And, optional, two kinds of convolution (dif__conv): float32 3×3
+ * Winograd for the exact path's VAE, and bf16 direct convolutions on
+ * channels-last bf16 input for the fast path.
  *
  * Threads: every function here may be called from several threads at once
  * (a backend keeps its own caches thread-safe). Products run on the
@@ -70,15 +74,24 @@ typedef struct dif__packed {
   size_t bytes;    /* memory the backend holds for it; 0 if it uses the source in place */
 } dif__packed;
 
-/* A convolution weight [cout, cin, 3, 3] prepared by a backend for its
- * float32 3×3, stride-1, pad-1 convolution (conv3x3_f32_*: Winograd). Every
+/* A convolution's geometry: weight [cout, cin, kh, kw], stride, and the
+ * zero columns left and right of every input row (rows above and below are
+ * the caller's: see conv_bf16_run). */
+typedef struct dif__conv_geom {
+  int64_t cout, cin, kh, kw, stride, pad_left, pad_right;
+} dif__conv_geom;
+
+/* A convolution weight prepared by a backend for its convolutions:
+ * float32 3×3 Winograd (conv3x3_f32_*: math F32, kh = kw = 3, stride 1,
+ * pads 1) or bf16 direct (conv_bf16_*: math BF16, any geometry). Every
  * backend's type begins with this header. Immutable but for the backend's
  * own locked caches, so one may serve several threads. */
-typedef struct dif__conv3x3 {
+typedef struct dif__conv {
   const dif__backend *backend;
-  int64_t cout, cin;
-  size_t bytes; /* memory the backend holds for its transformed weights */
-} dif__conv3x3;
+  dif__dtype math;
+  dif__conv_geom g;
+  size_t bytes; /* memory the backend holds for its prepared weights */
+} dif__conv;
 
 struct dif__backend {
   const char *name; /* "openblas", "onednn": how settings and logs name it */
@@ -114,14 +127,6 @@ struct dif__backend {
    * scratch (released before returning). */
   dif_status (*linear)(const dif__kctx *k, const dif__packed *w, const float *x, bool x_cf,
                        int64_t m, const float *b, bool acc, float *y, bool y_cf, dif__error *err);
-  /* y[m, n] = x[m, k] · Wᵀ with x given in bf16 already (row-major, the
-   * bits of dif__bf16_from_f32) and W packed for bf16; y float32,
-   * row-major, overwritten. The convolution's product in fast
-   * (core/conv2d_fast.c), which gathers its input straight into bf16. NULL
-   * where a backend has no bf16 products (openblas). k->arena may be used
-   * for scratch. */
-  dif_status (*linear_bf16_in)(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
-                               int64_t m, float *y, dif__error *err);
   /* C[M, N] = alpha · op(A) · op(B) + beta · C (row-major, leading
    * dimensions as dif__gemm; beta = 0 ignores C's contents), in precision
    * math (supported); M, N, K >= 1. */
@@ -144,7 +149,7 @@ struct dif__backend {
    * shape on this CPU. w must stay valid while the result lives (another
    * image size may need another layout, transformed from it then). */
   dif_status (*conv3x3_f32_pack)(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                                 dif__conv3x3 **out, dif__error *err);
+                                 dif__conv **out, dif__error *err);
   /* dst = conv(src), H × W outputs per image (N images): src
    * [N, ⌈cin/16⌉, H + 2, W, 16] (channels-blocked by 16, "nChw16c"; the
    * channels past cin zero) holds the input rows from one above the first
@@ -154,9 +159,30 @@ struct dif__backend {
    * [N, ⌈cout/16⌉, H, W, 16] (its channels past cout are to be ignored).
    * DIF_ERR_UNSUPPORTED where refused for this shape. k->arena may be used
    * for scratch. From the calling thread (the backend's own threads). */
-  dif_status (*conv3x3_f32_run)(const dif__kctx *k, const dif__conv3x3 *w, int64_t N, int64_t H,
+  dif_status (*conv3x3_f32_run)(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
                                 int64_t W, const float *src, float *dst, dif__error *err);
-  void (*conv3x3_free)(dif__conv3x3 *w); /* w never NULL */
+
+  /* bf16 convolutions with float32 accumulation, the fast path's
+   * (core/conv2d_fast.c): every multiply done (direct, not Winograd), the
+   * roundings of every fast product — inputs and weights to bf16 (round to
+   * nearest even), float32 sums. NULL where a backend has none (openblas).
+   * conv_bf16_pack rounds w [cout, cin, kh, kw] (F32, F16 or BF16) into the
+   * backend's layout once; DIF_ERR_UNSUPPORTED when it has no such
+   * convolution for that geometry on this CPU (nothing but reference code
+   * counts as none). */
+  dif_status (*conv_bf16_pack)(dif__weight w, const dif__conv_geom *g, dif__conv **out,
+                               dif__error *err);
+  /* dst = conv(src) for N images: src [N, Hin, Win, cin] in bf16
+   * (channels-last; the bits of dif__bf16_from_f32), its rows those the
+   * outputs read, zero rows included — no padding above or below is the
+   * backend's —, pad_left / pad_right zero columns the backend's; dst
+   * [N, OH, OW, cout] float32 channels-last, overwritten, OH = (Hin − kh) /
+   * stride + 1, OW = (Win + pad_left + pad_right − kw) / stride + 1.
+   * DIF_ERR_UNSUPPORTED where refused for this size. k->arena may be used
+   * for scratch. From the calling thread (the backend's own threads). */
+  dif_status (*conv_bf16_run)(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
+                              int64_t Win, const uint16_t *src, float *dst, dif__error *err);
+  void (*conv_free)(dif__conv *w); /* either kind; w never NULL */
 };
 
 /* ---- the registry ---- */
@@ -191,10 +217,10 @@ extern const dif__backend dif__backend_onednn;
 dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype src, const void *w,
                              int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
                              dif__error *err);
-/* The table's linear_bf16_in: DIF_ERR_UNSUPPORTED where the backend has
- * none or w is not packed for bf16; m = 0 does nothing. */
-dif_status dif__packed_linear_bf16_in(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
-                                      int64_t m, float *y, dif__error *err);
+/* The table's conv_bf16_run, its sizes checked first (src rows at least
+ * kh, the output at least one pixel); N = 0 does nothing. */
+dif_status dif__conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
+                              int64_t Win, const uint16_t *src, float *dst, dif__error *err);
 /* m = 0 does nothing. x and y row-major. */
 dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,
                               const float *b, bool acc, float *y, dif__error *err);
@@ -225,9 +251,10 @@ void dif__packed_free(dif__packed *w);
  * linear product; the source weight's pages, when it lies in a file
  * mapping, are dropped once it is packed (read again from the file only if
  * an exact fallback needs them), so memory holds one form of it. A
- * convolution's weight is packed the same way (as the [cout, cin·kh·kw]
- * matrix; core/conv2d_fast.c); attention's products go through
- * dif__backend_matmul (operands rounded per call, nothing cached). All calls are thread-safe:
+ * convolution's weight is packed the same way, by the backend's
+ * conv_bf16_pack (core/conv2d_fast.c); attention's products go through
+ * core/attn_fused.h or dif__backend_matmul (operands rounded per call,
+ * nothing cached). All calls are thread-safe:
  * concurrent samples of a context share its dif__fast (one lock around the
  * table; packing happens under it, so two threads never pack one weight
  * twice). */
@@ -245,19 +272,20 @@ const dif__backend *dif__fast_backend(const dif__fast *f);
  * mapped w (core/weight.h) has its pages dropped once packed. */
 dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
                             const dif__packed **out, dif__error *err);
-/* The same for a convolution's weight w[cout, cin, kh, kw] (taps = kh·kw):
- * packed as the [cout, cin·taps] matrix with its columns in (tap, channel)
- * order — what a channels-last gather of the input multiplies
- * (core/conv2d_fast.c); kept apart from a linear packing of the same data. */
-dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, int64_t cout, int64_t cin,
-                                 int64_t taps, int64_t m_hint, const dif__packed **out,
-                                 dif__error *err);
+/* The same for a convolution's weight w[cout, cin, kh, kw]: packed by the
+ * backend's conv_bf16_pack for geometry g (core/conv2d_fast.c), on first
+ * use; kept apart from a linear packing of the same data. A weight the
+ * backend refuses is remembered: DIF_ERR_UNSUPPORTED then, at once, on
+ * every later call (the caller runs it its own way: core/conv2d_fast.c). */
+dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, const dif__conv_geom *g,
+                                 const dif__conv **out, dif__error *err);
 /* A fast product that failed (out of memory for a packed weight, oneDNN
  * refusing a shape) and that the caller then ran on the exact path: counted,
  * and the first message kept, for the log. */
 void dif__fast_note_fallback(dif__fast *f, const dif__error *err);
 typedef struct dif__fast_stats {
-  int64_t weights;   /* packed weights held */
+  int64_t weights;   /* packed weights held (linear and convolution) */
+  int64_t refused;   /* convolution weights the backend refused (conv2d.c's im2col runs them) */
   size_t bytes;      /* their memory */
   size_t dropped;    /* mapped source pages dropped after packing (bytes) */
   int64_t fallbacks; /* products run exactly instead (dif__fast_note_fallback) */
@@ -290,7 +318,7 @@ void dif__wino_free(dif__wino *c); /* NULL is a no-op */
  * images of H × W, made on first use; DIF_ERR_UNSUPPORTED (also on every
  * later call) when the backend refused it, DIF_ERR_OUT_OF_MEMORY. */
 dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t cin, int64_t H,
-                            int64_t W, const dif__conv3x3 **out, dif__error *err);
+                            int64_t W, const dif__conv **out, dif__error *err);
 typedef struct dif__wino_stats {
   int64_t weights; /* transformed weights held */
   int64_t refused; /* weights the backend refused (they run on im2col + sgemm) */

@@ -1,6 +1,7 @@
 /* backend_onednn.c — the `onednn` backend: oneDNN's matmul primitive, in
- * float32 or in bf16 with float32 accumulation, and its float32 Winograd
- * convolution (3×3, stride 1, pad 1) for the exact path's VAE.
+ * float32 or in bf16 with float32 accumulation, its bf16 direct convolution
+ * for the fast path, and its float32 Winograd convolution (3×3, stride 1,
+ * pad 1) for the exact path's VAE.
  *
  * oneDNN (the library PyTorch runs its CPU bf16 products on) picks its
  * kernels from the CPU itself: AMX tiles where the CPU has them, AVX512-BF16
@@ -391,7 +392,6 @@ static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 typedef struct lin_entry {
   int64_t m;
   bool bias, acc, x_cf, y_cf;
-  bool x16; /* x given in bf16 (linear_bf16_in): no conversion */
   prim mm;  /* the matmul */
   prim cvt; /* bf16: x float32 → bf16 */
 } lin_entry;
@@ -475,9 +475,9 @@ static dnnl_status_t md_x(dnnl_memory_desc_t *md, int64_t m, int64_t k, dnnl_dat
 }
 
 static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, bool bias, bool acc,
-                                   bool x_cf, bool y_cf, bool x16) {
+                                   bool x_cf, bool y_cf) {
   memset(e, 0, sizeof *e);
-  e->m = m, e->bias = bias, e->acc = acc, e->x_cf = x_cf, e->y_cf = y_cf, e->x16 = x16;
+  e->m = m, e->bias = bias, e->acc = acc, e->x_cf = x_cf, e->y_cf = y_cf;
   const int64_t n = p->base.n, k = p->base.k;
   const dnnl_data_type_t dt = dt_of(p->base.math);
   dnnl_memory_desc_t x_md, b_md, y_md, x32;
@@ -493,7 +493,7 @@ static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, 
   if (!s)
     s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f,
                    acc && !y_cf ? 1.0f : 0);
-  if (!s && !x16 && (dt == dnnl_bf16 || x_cf)) {
+  if (!s && (dt == dnnl_bf16 || x_cf)) {
     s = md_x(&x32, m, k, dnnl_f32, x_cf);
     if (!s) s = reorder_new(&e->cvt, &x32, &e->mm.src);
   }
@@ -504,22 +504,22 @@ static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, 
 /* The cached entry for (m, bias, acc), made if new; NULL with *tmp filled
  * when the cache is full (the caller destroys *tmp). */
 static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc, bool x_cf,
-                                   bool y_cf, bool x16, const lin_entry **e, lin_entry *tmp) {
+                                   bool y_cf, const lin_entry **e, lin_entry *tmp) {
   dnnl_status_t s = dnnl_success;
   *e = NULL;
   pthread_mutex_lock(&p->lock);
   for (int i = 0; i < p->used; i++)
     if (p->cache[i].m == m && p->cache[i].bias == bias && p->cache[i].acc == acc &&
-        p->cache[i].x_cf == x_cf && p->cache[i].y_cf == y_cf && p->cache[i].x16 == x16) {
+        p->cache[i].x_cf == x_cf && p->cache[i].y_cf == y_cf) {
       *e = &p->cache[i];
       break;
     }
   if (!*e) {
     if (p->used < LINEAR_CACHE) {
-      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc, x_cf, y_cf, x16);
+      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc, x_cf, y_cf);
       if (!s) *e = &p->cache[p->used++];
     } else {
-      s = lin_entry_new(tmp, p, m, bias, acc, x_cf, y_cf, x16);
+      s = lin_entry_new(tmp, p, m, bias, acc, x_cf, y_cf);
       if (!s) *e = tmp;
     }
   }
@@ -534,7 +534,7 @@ static dif_status on_linear(const dif__kctx *k, const dif__packed *w, const floa
   follow_threads(k);
   const lin_entry *e;
   lin_entry tmp = {0};
-  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, false, &e, &tmp);
+  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, &e, &tmp);
   if (s) return fail(err, s, "making a linear product");
   const bool cvt = e->cvt.p != NULL;
   const size_t xb_bytes = cvt ? round64(dl.memory_desc_get_size(&e->mm.src)) : 0;
@@ -584,30 +584,6 @@ static dif_status on_linear(const dif__kctx *k, const dif__packed *w, const floa
   return s ? fail(err, s, "running a linear product") : DIF_OK;
 }
 
-static dif_status on_linear_bf16_in(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
-                                    int64_t m, float *y, dif__error *err) {
-  on_packed *p = (on_packed *)(uintptr_t)w; /* only its cache changes, under its lock */
-  follow_threads(k);
-  const lin_entry *e;
-  lin_entry tmp = {0};
-  dnnl_status_t s = lin_entry_get(p, m, false, false, false, false, true, &e, &tmp);
-  if (s) return fail(err, s, "making a linear product");
-  const size_t pad_bytes = round64(dl.memory_desc_get_size(&e->mm.scratch));
-  scratch sc;
-  void *pad = scratch_get(&sc, k, pad_bytes, err);
-  if (pad_bytes && !pad) {
-    if (e == &tmp) prim_destroy(&tmp.mm);
-    return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
-  }
-  const dnnl_memory_desc_t *mds[3] = {&e->mm.src, &p->wei, &e->mm.dst};
-  void *const ptrs[3] = {(void *)(uintptr_t)x, p->data, y};
-  const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-  s = run(&e->mm, 3, ids, mds, ptrs, pad);
-  scratch_put(&sc);
-  if (e == &tmp) prim_destroy(&tmp.mm);
-  return s ? fail(err, s, "running a linear product") : DIF_OK;
-}
-
 static void on_packed_free(dif__packed *w) {
   on_packed *p = (on_packed *)w;
   for (int i = 0; i < p->used; i++) prim_destroy(&p->cache[i].mm), prim_destroy(&p->cache[i].cvt);
@@ -616,24 +592,34 @@ static void on_packed_free(dif__packed *w) {
   free(p);
 }
 
-/* ---- float32 3×3 convolutions: Winograd ----
+/* ---- convolutions: float32 3×3 Winograd, bf16 direct ----
  *
- * oneDNN's convolution_winograd in float32 throughout (jit_wino_4x3, F(4,3),
- * on AVX-512; jit_fp32_wino_2x3 for small images; nothing below AVX-512,
- * where creating the primitive fails and the caller keeps its own code).
- * Its error against a double reference is float32-class, as oneDNN's direct
- * convolution's (docs/performance.md). src and dst are nChw16c, src with
- * one row more above and below than dst (padding 0 there, 1 left and
- * right: the caller runs an image in bands of rows, with their halo); the
- * weights are transformed once into oneDNN's "wino" layout. That layout
- * depends on the image size only through the kernel oneDNN picks (the 2x3
- * kernel's differs from the 4x3's), so a packed weight keeps one transform
- * per layout it has met (usually one) and its primitives per (N, H, W);
- * both lists are append-only under the weight's lock, entries never change
- * once published (as a linear's cache above). */
+ * Two kinds, one machinery (a dif__conv's math says which):
+ *   - F32: oneDNN's convolution_winograd in float32 throughout (jit_wino_4x3,
+ *     F(4,3), on AVX-512; jit_fp32_wino_2x3 for small images; nothing below
+ *     AVX-512, where creating the primitive fails and the caller keeps its
+ *     own code). Its error against a double reference is float32-class, as
+ *     oneDNN's direct convolution's (docs/performance.md). src and dst are
+ *     nChw16c, src with one row more above and below than dst (padding 0
+ *     there, 1 left and right: the caller runs an image in bands of rows,
+ *     with their halo).
+ *   - BF16: oneDNN's direct convolution on bf16 channels-last src (nhwc),
+ *     float32 channels-last dst, weights in bf16 (brgconv on AVX512-BF16
+ *     and AMX CPUs): every multiply done, with the roundings of every fast
+ *     product. src holds every row the outputs read (padding 0 above and
+ *     below, the geometry's left and right).
+ * The weights are reordered once into the layout the primitive asks for
+ * (format `any`). That layout may depend on the image size through the
+ * kernel oneDNN picks (Winograd's 2x3 kernel's differs from its 4x3's), so
+ * a prepared weight keeps one layout per kernel it has met (usually one; a
+ * bf16 primitive for a new size is first asked to take the layout already
+ * made) and its primitives per (N, H, W); both lists are append-only under
+ * the weight's lock, entries never change once published (as a linear's
+ * cache above). A primitive for which oneDNN has only its reference code
+ * (~1 GFLOP/s) counts as unsupported. */
 
-#define CONV_LAYOUTS 4 /* weight layouts per packed convolution weight */
-#define CONV_PRIMS 16  /* (N, H, W) primitives per packed convolution weight */
+#define CONV_LAYOUTS 4 /* weight layouts per prepared convolution weight */
+#define CONV_PRIMS 16  /* (N, H, W) primitives per prepared convolution weight */
 
 typedef struct conv_layout {
   dnnl_memory_desc_t wei;
@@ -641,47 +627,63 @@ typedef struct conv_layout {
 } conv_layout;
 
 typedef struct conv_entry {
-  int64_t N, H, W;
+  int64_t N, H, W; /* the source's size (F32: the output's rows, H + 2 given) */
   prim pr;
   const conv_layout *layout;
 } conv_entry;
 
-typedef struct on_conv3x3 {
-  dif__conv3x3 base;
-  dif__weight w; /* the source [cout, cin, 3, 3], valid while this lives */
+typedef struct on_conv {
+  dif__conv base;
+  dif__weight w; /* the source [cout, cin, kh, kw], valid while this lives */
   pthread_mutex_t lock;
   int n_layouts, n_prims;
   conv_layout layouts[CONV_LAYOUTS];
   conv_entry prims[CONV_PRIMS];
-} on_conv3x3;
+} on_conv;
 
-static dnnl_status_t conv_new(prim *out, int64_t N, int64_t cin, int64_t cout, int64_t H,
-                              int64_t W) {
+/* The primitive for N images of H × W (see the kinds above); wei NULL asks
+ * for the weights' layout (`any`), else the primitive must take it. */
+static dnnl_status_t conv_new(prim *out, const dif__conv *c, int64_t N, int64_t H, int64_t W,
+                              const dnnl_memory_desc_t *wei) {
   memset(out, 0, sizeof *out);
-  /* H output rows from H + 2 input rows: the caller pads top and bottom */
-  const dnnl_dims_t sd = {N, cin, H + 2, W}, wd = {cout, cin, 3, 3}, dd = {N, cout, H, W};
-  const dnnl_dims_t stride = {1, 1}, pad = {0, 1};
+  const dif__conv_geom *g = &c->g;
+  const bool wino = c->math == DIF__DTYPE_F32;
+  const dnnl_data_type_t dt = wino ? dnnl_f32 : dnnl_bf16;
+  const dnnl_format_tag_t tag = wino ? dnnl_nChw16c : dnnl_nhwc;
+  /* wino: H output rows from H + 2 input rows; bf16: H input rows */
+  const int64_t Hs = wino ? H + 2 : H;
+  const int64_t OH = (Hs - g->kh) / g->stride + 1;
+  const int64_t OW = (W + g->pad_left + g->pad_right - g->kw) / g->stride + 1;
+  const dnnl_dims_t sd = {N, g->cin, Hs, W}, wd = {g->cout, g->cin, g->kh, g->kw},
+                    dd = {N, g->cout, OH, OW};
+  const dnnl_dims_t stride = {g->stride, g->stride}, pl = {0, g->pad_left}, pr = {0, g->pad_right};
   dnnl_memory_desc_t s_md, w_md, d_md;
   dnnl_convolution_desc_t desc;
   dnnl_primitive_attr_t attr;
-  dnnl_status_t s = dl.memory_desc_init_by_tag(&s_md, 4, sd, dnnl_f32, dnnl_nChw16c);
-  if (!s) s = dl.memory_desc_init_by_tag(&w_md, 4, wd, dnnl_f32, dnnl_format_tag_any);
-  if (!s) s = dl.memory_desc_init_by_tag(&d_md, 4, dd, dnnl_f32, dnnl_nChw16c);
+  dnnl_status_t s = dl.memory_desc_init_by_tag(&s_md, 4, sd, dt, tag);
+  if (!s && wei) w_md = *wei;
+  if (!s && !wei) s = dl.memory_desc_init_by_tag(&w_md, 4, wd, dt, dnnl_format_tag_any);
+  if (!s) s = dl.memory_desc_init_by_tag(&d_md, 4, dd, dnnl_f32, tag);
   if (!s)
-    s = dl.convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_winograd,
-                                         &s_md, &w_md, NULL, &d_md, stride, pad, pad);
+    s = dl.convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                         wino ? dnnl_convolution_winograd : dnnl_convolution_direct,
+                                         &s_md, &w_md, NULL, &d_md, stride, pl, pr);
   if (!s) s = attr_new(&attr, 1.0f, 0.0f);
   if (s) return s;
   dnnl_primitive_desc_t pd;
   s = dl.primitive_desc_create(&pd, &desc, attr, engine, NULL);
   dl.primitive_attr_destroy(attr);
   if (s) return s;
-  return prim_from_pd(out, pd, false);
+  if (!(s = prim_from_pd(out, pd, false)) && strncmp(out->impl, "ref", 3) == 0) {
+    prim_destroy(out);
+    s = dnnl_unimplemented;
+  }
+  return s;
 }
 
-/* The source weight transformed into layout wei (widened to float32 first
- * when F16/BF16, exactly). */
-static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv3x3 *c,
+/* The source weight reordered into layout wei (widened to float32 first
+ * when F16/BF16, exactly; a bf16 layout rounds it to nearest even). */
+static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
                                      const dnnl_memory_desc_t *wei) {
   l->wei = *wei;
   const size_t count = (size_t)c->w.numel;
@@ -693,7 +695,8 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv3x3 *c,
     return dnnl_out_of_memory;
   }
   if (wide) dif__dtype_to_f32(c->w.dtype, c->w.data, count, wide);
-  const dnnl_dims_t wd = {c->base.cout, c->base.cin, 3, 3};
+  const dif__conv_geom *g = &c->base.g;
+  const dnnl_dims_t wd = {g->cout, g->cin, g->kh, g->kw};
   dnnl_memory_desc_t oihw;
   prim cvt = {0};
   dif__error err;
@@ -718,7 +721,7 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv3x3 *c,
 
 /* The primitive for (N, H, W) with its weights' layout, made if new (under
  * c->lock); *e = tmp when the cache is full (the caller destroys tmp->pr). */
-static dnnl_status_t conv_entry_get(on_conv3x3 *c, int64_t N, int64_t H, int64_t W,
+static dnnl_status_t conv_entry_get(on_conv *c, int64_t N, int64_t H, int64_t W,
                                     const conv_entry **e, conv_entry *tmp) {
   dnnl_status_t s = dnnl_success;
   *e = NULL;
@@ -729,7 +732,12 @@ static dnnl_status_t conv_entry_get(on_conv3x3 *c, int64_t N, int64_t H, int64_t
     conv_entry *ne = c->n_prims < CONV_PRIMS ? &c->prims[c->n_prims] : tmp;
     memset(ne, 0, sizeof *ne);
     ne->N = N, ne->H = H, ne->W = W;
-    s = conv_new(&ne->pr, N, c->base.cin, c->base.cout, H, W);
+    /* bf16: the layout already made, if the new size's primitive takes it */
+    if (c->base.math == DIF__DTYPE_BF16 && c->n_layouts &&
+        !conv_new(&ne->pr, &c->base, N, H, W, &c->layouts[0].wei))
+      ne->layout = &c->layouts[0];
+    else
+      s = conv_new(&ne->pr, &c->base, N, H, W, NULL);
     for (int i = 0; !s && i < c->n_layouts && !ne->layout; i++)
       if (dl.memory_desc_equal(&c->layouts[i].wei, &ne->pr.wei)) ne->layout = &c->layouts[i];
     if (!s && !ne->layout) {
@@ -752,41 +760,43 @@ static dnnl_status_t conv_entry_get(on_conv3x3 *c, int64_t N, int64_t H, int64_t
   return s;
 }
 
-static void on_conv3x3_free(dif__conv3x3 *w) {
-  on_conv3x3 *c = (on_conv3x3 *)w;
+static void on_conv_free(dif__conv *w) {
+  on_conv *c = (on_conv *)w;
   for (int i = 0; i < c->n_prims; i++) prim_destroy(&c->prims[i].pr);
   for (int i = 0; i < c->n_layouts; i++) free(c->layouts[i].data);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
 
-static dif_status on_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                                  dif__conv3x3 **out, dif__error *err) {
+/* A prepared weight of that kind, with its first primitive (N, H, W). */
+static dif_status conv_pack(dif__dtype math, dif__weight w, const dif__conv_geom *g, int64_t N,
+                            int64_t H, int64_t W, const char *what, dif__conv **out,
+                            dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
-  on_conv3x3 *c = calloc(1, sizeof *c);
+  on_conv *c = calloc(1, sizeof *c);
   if (!c) return dif__fail_oom(err, "a packed convolution weight", sizeof *c);
-  c->base = (dif__conv3x3){&dif__backend_onednn, cout, cin, 0};
+  c->base = (dif__conv){&dif__backend_onednn, math, *g, 0};
   c->w = w;
   pthread_mutex_init(&c->lock, NULL);
   const conv_entry *e;
   conv_entry tmp;
-  const dnnl_status_t s = conv_entry_get(c, 1, H, W, &e, &tmp);
+  const dnnl_status_t s = conv_entry_get(c, N, H, W, &e, &tmp);
   if (s) {
-    on_conv3x3_free(&c->base);
-    return fail(err, s, "a float32 Winograd 3x3 convolution");
+    on_conv_free(&c->base);
+    return fail(err, s, what);
   }
   *out = &c->base;
   return DIF_OK;
 }
 
-static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv3x3 *w, int64_t N, int64_t H,
-                                 int64_t W, const float *src, float *dst, dif__error *err) {
-  on_conv3x3 *c = (on_conv3x3 *)(uintptr_t)w; /* only its caches change, under its lock */
+static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H, int64_t W,
+                           const void *src, float *dst, const char *what, dif__error *err) {
+  on_conv *c = (on_conv *)(uintptr_t)w; /* only its caches change, under its lock */
   follow_threads(k);
   const conv_entry *e;
   conv_entry tmp = {0};
   dnnl_status_t s = conv_entry_get(c, N, H, W, &e, &tmp);
-  if (s) return fail(err, s, "making a float32 Winograd 3x3 convolution");
+  if (s) return fail(err, s, what);
   const size_t pad_bytes = round64(dl.memory_desc_get_size(&e->pr.scratch));
   scratch sc;
   void *pad = scratch_get(&sc, k, pad_bytes, err);
@@ -800,7 +810,32 @@ static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv3x3 *w, int6
   s = run(&e->pr, 3, ids, mds, ptrs, pad);
   scratch_put(&sc);
   if (e == &tmp) prim_destroy(&tmp.pr);
-  return s ? fail(err, s, "running a float32 Winograd 3x3 convolution") : DIF_OK;
+  return s ? fail(err, s, what) : DIF_OK;
+}
+
+static dif_status on_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
+                                  dif__conv **out, dif__error *err) {
+  const dif__conv_geom g = {cout, cin, 3, 3, 1, 1, 1};
+  return conv_pack(DIF__DTYPE_F32, w, &g, 1, H, W, "a float32 Winograd 3x3 convolution", out, err);
+}
+
+static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
+                                 int64_t W, const float *src, float *dst, dif__error *err) {
+  return conv_run(k, w, N, H, W, src, dst, "a float32 Winograd 3x3 convolution", err);
+}
+
+/* Packed with a primitive for one image of kh × 64 columns: a size every
+ * geometry has, so a weight oneDNN refuses is refused here, at once. */
+static dif_status on_conv_bf16_pack(dif__weight w, const dif__conv_geom *g, dif__conv **out,
+                                    dif__error *err) {
+  if (ready(err)) return DIF_ERR_UNSUPPORTED;
+  if (!bf16_ok) return dif__fail(err, DIF_ERR_UNSUPPORTED, "onednn: %s", bf16_why);
+  return conv_pack(DIF__DTYPE_BF16, w, g, 1, g->kh, g->kw + 63, "a bf16 convolution", out, err);
+}
+
+static dif_status on_conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
+                                   int64_t Win, const uint16_t *src, float *dst, dif__error *err) {
+  return conv_run(k, w, N, Hin, Win, src, dst, "a bf16 convolution", err);
 }
 
 /* ---- matmul on two activations ---- */
@@ -925,16 +960,18 @@ static dif_status on_matmul(const dif__kctx *k, dif__dtype math, bool trans_a, b
 
 const dif__backend dif__backend_onednn = {
     .name = "onednn",
-    .what = "oneDNN matmul: float32, or bf16 inputs with float32 accumulation (AVX-512, AMX)",
+    .what = "oneDNN matmul and convolution: float32, or bf16 inputs with float32 accumulation "
+            "(AVX-512, AMX)",
     .supports = on_supports,
     .isa = on_isa,
     .native = on_native,
     .pack = on_pack,
     .linear = on_linear,
-    .linear_bf16_in = on_linear_bf16_in,
     .matmul = on_matmul,
     .packed_free = on_packed_free,
     .conv3x3_f32_pack = on_conv3x3_pack,
     .conv3x3_f32_run = on_conv3x3_run,
-    .conv3x3_free = on_conv3x3_free,
+    .conv_bf16_pack = on_conv_bf16_pack,
+    .conv_bf16_run = on_conv_bf16_run,
+    .conv_free = on_conv_free,
 };

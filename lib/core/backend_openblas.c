@@ -113,8 +113,8 @@ const dif__backend dif__backend_openblas = {
     .native = ob_native,
     .pack = ob_pack,
     .linear = ob_linear,
-    .linear_bf16_in = NULL, /* float32 only */
     .matmul = ob_matmul,
     .packed_free = ob_packed_free,
     .conv3x3_f32_pack = NULL, /* no Winograd convolution: conv2d.c's im2col + sgemm */
+    .conv_bf16_pack = NULL,   /* float32 only */
 };

@@ -101,7 +101,7 @@ static void unpack_task(void *arg, int64_t begin, int64_t end, int thread) {
 
 /* Output rows [oh0, oh0 + nrows) of one image through the backend: pack
  * their input rows (one more above and below), convolve, unpack. */
-static dif_status one_band(const dif__kctx *k, const dif__conv2d_params *p, const dif__conv3x3 *pw,
+static dif_status one_band(const dif__kctx *k, const dif__conv2d_params *p, const dif__conv *pw,
                            pack_job *pj, float *dst, const float *b, float *yn, int64_t oh0,
                            int64_t nrows, dif__error *err) {
   const int64_t Win = pj->Win;
@@ -146,7 +146,7 @@ bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const flo
     return false;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
   const int64_t band = band_rows(p, Hin, Win, max_scratch);
-  const dif__conv3x3 *pw;
+  const dif__conv *pw;
   dif__error perr = {0};
   if (dif__wino_weight(k->wino, w, p->cout, p->cin, band, Win, &pw, &perr)) return false;
   const int64_t ib = (p->cin + BLK - 1) / BLK, ob = (p->cout + BLK - 1) / BLK;

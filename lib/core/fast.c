@@ -1,19 +1,18 @@
 /* fast.c — the fast path's state: a bf16 backend and the packed form of
- * every weight its linear products have used (see backend.h, "the fast
- * path").
+ * every weight its linear products and convolutions have used (see
+ * backend.h, "the fast path").
  *
- * The table (core/weight_map.h, shared with wino.c) is open addressing on
- * the weight's address, under one mutex. A lookup is a hash and a compare or two, next
- * to a product of at least m·n·k multiply-adds; the first use of a weight
- * packs it while holding the lock, so two samples starting together never
- * pack the same weight twice (the second waits for the first's result).
- * A weight is found by its data's address, dtype and shape. After packing
- * a weight that lies in a file mapping, its pages are dropped
- * (dif__weight_drop_pages): the packed copy replaces them in memory.
- * Packed weights live until dif__fast_free: the address a weight was found
- * at must not be reused for another weight while the dif__fast lives (a
- * context's weights never move; a program that loads and frees models with
- * one dif__fast must free it with them).
+ * Two tables (core/weight_map.h, shared with wino.c), linear weights and
+ * convolutions' (whose packing depends on their geometry), each open
+ * addressing on the weight's address, under one mutex. A lookup is a hash and a compare or two,
+ * next to a product of at least m·n·k multiply-adds; the first use of a weight packs it while
+ * holding the lock, so two samples starting together never pack the same weight twice (the second
+ * waits for the first's result). A weight is found by its data's address, dtype and shape. After
+ * packing a weight that lies in a file mapping, its pages are dropped (dif__weight_drop_pages): the
+ * packed copy replaces them in memory. Packed weights live until dif__fast_free: the address a
+ * weight was found at must not be reused for another weight while the dif__fast lives (a context's
+ * weights never move; a program that loads and frees models with one dif__fast must free it with
+ * them).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,10 +25,12 @@
 struct dif__fast {
   const dif__backend *backend;
   pthread_mutex_t lock;
-  /* key (w, dtype, n, k, taps): taps 0 is W[n, k] as it lies; else a
-   * convolution's, k = cin·taps, packed with its columns in (tap, channel)
-   * order (dif__fast_conv_weight); value: its dif__packed */
+  /* key (w, dtype, n, k, 0): W[n, k] as it lies; value: its dif__packed */
   dif__wmap map;
+  /* key (w, dtype, cout, cin, geometry code): a convolution's weight
+   * (dif__fast_conv_weight); value: its dif__conv, NULL if refused */
+  dif__wmap convs;
+  int64_t refused;
   size_t bytes;
   size_t dropped; /* bytes of mapped source pages dropped after packing */
   int64_t fallbacks;
@@ -48,6 +49,7 @@ dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err
   if (!f) return dif__fail_oom(err, "the fast path's state", sizeof *f);
   f->backend = b;
   f->map.first_cap = 256;
+  f->convs.first_cap = 128;
   pthread_mutex_init(&f->lock, NULL);
   *out = f;
   return DIF_OK;
@@ -58,45 +60,26 @@ static void free_packed(void *p, void *arg) {
   dif__packed_free(p);
 }
 
+static void free_conv(void *p, void *backend) {
+  if (p) ((const dif__backend *)backend)->conv_free(p);
+}
+
 void dif__fast_free(dif__fast *f) {
   if (!f) return;
   dif__wmap_clear(&f->map, free_packed, NULL);
+  dif__wmap_clear(&f->convs, free_conv, (void *)f->backend);
   pthread_mutex_destroy(&f->lock);
   free(f);
 }
 
 const dif__backend *dif__fast_backend(const dif__fast *f) { return f ? f->backend : NULL; }
 
-/* W[n, cin·taps] with its columns reordered from (channel, tap) to (tap,
- * channel), in its own dtype, into a new buffer (NULL when out of memory). */
-static void *taps_first(dif__weight w, int64_t n, int64_t k, int64_t taps) {
-  const size_t es = dif__dtype_size(w.dtype);
-  const int64_t cin = k / taps;
-  char *out = malloc((size_t)n * (size_t)k * es);
-  if (!out) return NULL;
-  const char *src = w.data;
-  for (int64_t o = 0; o < n; o++)
-    for (int64_t c = 0; c < cin; c++)
-      for (int64_t t = 0; t < taps; t++)
-        memcpy(out + ((size_t)(o * k + t * cin + c)) * es,
-               src + ((size_t)(o * k + c * taps + t)) * es, es);
-  return out;
-}
-
 /* Packs (under f->lock) what the empty slot s of key stands for. */
 static dif_status pack_slot(dif__fast *f, dif__wmap_slot *s, dif__wmap_key key, dif__weight w,
-                            int64_t n, int64_t k, int64_t taps, int64_t m_hint, dif__error *err) {
+                            int64_t n, int64_t k, int64_t m_hint, dif__error *err) {
   dif__packed *p = NULL;
-  void *perm = taps ? taps_first(w, n, k, taps) : NULL;
-  if (taps && !perm) return dif__fail_oom(err, "a convolution weight reordered for packing", 0);
-  dif_status st = dif__backend_pack(f->backend, DIF__DTYPE_BF16, w.dtype, perm ? perm : w.data, n,
-                                    k, m_hint, &p, err);
-  if (!st && perm && !p->bytes) { /* a backend using its source in place cannot take a copy */
-    dif__packed_free(p);
-    st = dif__fail(err, DIF_ERR_UNSUPPORTED, "fast path: the %s backend packs nothing",
-                   f->backend->name);
-  }
-  free(perm);
+  dif_status st =
+      dif__backend_pack(f->backend, DIF__DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
   if (st) return st;
   dif__wmap_claim(&f->map, s, key, p);
   f->bytes += p->bytes;
@@ -107,13 +90,13 @@ static dif_status pack_slot(dif__fast *f, dif__wmap_slot *s, dif__wmap_key key, 
   return DIF_OK;
 }
 
-static dif_status get(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t taps,
-                      int64_t m_hint, const dif__packed **out, dif__error *err) {
+dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
+                            const dif__packed **out, dif__error *err) {
   if (!f || !w.data || !out)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
   *out = NULL;
   dif_status st = DIF_OK;
-  const dif__wmap_key key = {w.data, w.dtype, n, k, taps};
+  const dif__wmap_key key = {w.data, w.dtype, n, k, 0};
   pthread_mutex_lock(&f->lock);
   dif__wmap_slot *s = dif__wmap_find(&f->map, key);
   if (!s) {
@@ -121,21 +104,60 @@ static dif_status get(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t
     return dif__fail_oom(err, "the fast path's weight table",
                          2 * f->map.cap * sizeof(dif__wmap_slot));
   }
-  if (!s->key.w) st = pack_slot(f, s, key, w, n, k, taps, m_hint, err);
+  if (!s->key.w) st = pack_slot(f, s, key, w, n, k, m_hint, err);
   if (!st) *out = s->value;
   pthread_mutex_unlock(&f->lock);
   return st;
 }
 
-dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
-                            const dif__packed **out, dif__error *err) {
-  return get(f, w, n, k, 0, m_hint, out, err);
+/* The geometry beyond (cout, cin) as one key field: kh, kw, stride and the
+ * two pads, 12 bits each (-1 when one does not fit: never packed). */
+static int64_t geom_code(const dif__conv_geom *g) {
+  const int64_t v[5] = {g->kh, g->kw, g->stride, g->pad_left, g->pad_right};
+  int64_t code = 0;
+  for (int i = 0; i < 5; i++) {
+    if (v[i] < 0 || v[i] >= 4096) return -1;
+    code = code << 12 | v[i];
+  }
+  return code;
 }
 
-dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, int64_t cout, int64_t cin,
-                                 int64_t taps, int64_t m_hint, const dif__packed **out,
-                                 dif__error *err) {
-  return get(f, w, cout, cin * taps, taps > 1 ? taps : 0, m_hint, out, err);
+dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, const dif__conv_geom *g,
+                                 const dif__conv **out, dif__error *err) {
+  if (!f || !w.data || !g || !out)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast convolution weight: NULL argument");
+  *out = NULL;
+  const int64_t code = geom_code(g);
+  if (!f->backend->conv_bf16_pack || code < 0)
+    return dif__fail(err, DIF_ERR_UNSUPPORTED,
+                     "fast path: the %s backend has no bf16 convolution for a %lld x %lld kernel, "
+                     "stride %lld",
+                     f->backend->name, (long long)g->kh, (long long)g->kw, (long long)g->stride);
+  dif_status st = DIF_OK;
+  const dif__wmap_key key = {w.data, w.dtype, g->cout, g->cin, code};
+  pthread_mutex_lock(&f->lock);
+  dif__wmap_slot *s = dif__wmap_find(&f->convs, key);
+  if (!s) {
+    pthread_mutex_unlock(&f->lock);
+    return dif__fail_oom(err, "the fast path's convolution table",
+                         2 * f->convs.cap * sizeof(dif__wmap_slot));
+  }
+  if (!s->key.w) {
+    dif__conv *p = NULL;
+    st = f->backend->conv_bf16_pack(w, g, &p, err);
+    if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
+      dif__wmap_claim(&f->convs, s, key, p);
+      f->refused += p ? 0 : 1;
+      f->bytes += p ? p->bytes : 0;
+      if (p) f->dropped += dif__weight_drop_pages(w); /* as a linear weight's, above */
+    }
+  } else if (!s->value) {
+    st = dif__fail(err, DIF_ERR_UNSUPPORTED,
+                   "fast path: the %s backend refused this convolution's weight", f->backend->name);
+  }
+  if (!st) *out = s->value;
+  pthread_mutex_unlock(&f->lock);
+  return st;
 }
 
 void dif__fast_note_fallback(dif__fast *f, const dif__error *err) {
@@ -150,7 +172,8 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out) {
   memset(out, 0, sizeof *out);
   if (!f) return;
   pthread_mutex_lock(&f->lock);
-  out->weights = (int64_t)f->map.used;
+  out->weights = (int64_t)(f->map.used + f->convs.used) - f->refused;
+  out->refused = f->refused;
   out->bytes = f->bytes;
   out->dropped = f->dropped;
   out->fallbacks = f->fallbacks;

@@ -21,7 +21,7 @@
 struct dif__wino {
   const dif__backend *backend;
   pthread_mutex_t lock;
-  dif__wmap map; /* key (w, dtype, cout, cin, 0) → its dif__conv3x3, NULL: refused */
+  dif__wmap map; /* key (w, dtype, cout, cin, 0) → its dif__conv, NULL: refused */
   size_t bytes;
   int64_t refused;
 };
@@ -65,7 +65,7 @@ dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err
 }
 
 static void free_conv(void *p, void *backend) {
-  if (p) ((const dif__backend *)backend)->conv3x3_free(p);
+  if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
 void dif__wino_free(dif__wino *c) {
@@ -76,7 +76,7 @@ void dif__wino_free(dif__wino *c) {
 }
 
 dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t cin, int64_t H,
-                            int64_t W, const dif__conv3x3 **out, dif__error *err) {
+                            int64_t W, const dif__conv **out, dif__error *err) {
   if (!c || !w.data || !out)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "winograd weight: NULL argument");
   *out = NULL;
@@ -89,7 +89,7 @@ dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t c
     return dif__fail_oom(err, "the Winograd weight table", 2 * c->map.cap * sizeof(dif__wmap_slot));
   }
   if (!s->key.w) {
-    dif__conv3x3 *p = NULL;
+    dif__conv *p = NULL;
     st = c->backend->conv3x3_f32_pack(w, cout, cin, H, W, &p, err);
     if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
       dif__wmap_claim(&c->map, s, key, p);

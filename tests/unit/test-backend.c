@@ -820,7 +820,7 @@ TEST(conv_fast) {
   };
   for (int i = 0; i < dif__backend_count(); i++) {
     const dif__backend *be = dif__backend_row_at(i)->backend;
-    if (!be || !be->linear_bf16_in || !runs(be, DIF__DTYPE_BF16, false)) continue;
+    if (!be || !be->conv_bf16_pack || !runs(be, DIF__DTYPE_BF16, false)) continue;
     /* a dif__fast per case: it finds weights by address, and a freed
      * weight's address may come back for the next case's */
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -833,6 +833,93 @@ TEST(conv_fast) {
       dif__fast_free(f);
     }
   }
+}
+
+/* ---- a convolution the backend refuses: the exact path, bit for bit ---- */
+
+static int conv_packs;
+
+static bool says_yes(dif__dtype math, char *why, size_t size) {
+  (void)math, (void)why, (void)size;
+  return true;
+}
+
+static dif_status refuse_conv(dif__weight w, const dif__conv_geom *g, dif__conv **out,
+                              dif__error *err) {
+  (void)w, (void)g, (void)out;
+  conv_packs++;
+  return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
+}
+
+/* Its "bf16" products are sgemm's, so the fallback is comparable bit for
+ * bit with a kctx without fast. */
+static dif_status sgemm_matmul(const dif__kctx *k, dif__dtype math, bool ta, bool tb, int64_t M,
+                               int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                               const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                               dif__error *err) {
+  (void)k, (void)math, (void)err;
+  dif__gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  return DIF_OK;
+}
+
+static const dif__backend conv_refuser = {.name = "conv-refuser",
+                                          .supports = says_yes,
+                                          .matmul = sgemm_matmul,
+                                          .conv_bf16_pack = refuse_conv};
+
+/* Refused at packing: dif__conv2d runs conv2d.c's im2col with its products
+ * through the backend's matmul (here sgemm: what a kctx without fast
+ * gives, bit for bit), counts a fallback per call, and asks the backend
+ * once per weight. */
+TEST(conv_fast_refused) {
+  kenv e, plain;
+  kenv_init(&e, 2);
+  kenv_init(&plain, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  dif__fast *f = NULL;
+  CHECK_STATUS(dif__fast_new(&conv_refuser, &f, &err), DIF_OK, err.msg, "");
+  e.k.fast = f;
+  const dif__conv2d_params p = {.cin = 5,
+                                .cout = 7,
+                                .kh = 3,
+                                .kw = 3,
+                                .stride = 1,
+                                .pad_top = 1,
+                                .pad_left = 1,
+                                .pad_bottom = 1,
+                                .pad_right = 1};
+  const size_t nx = 5 * 6 * 9, ny = 7 * 6 * 9, nw = 7 * 5 * 9;
+  float *x = frand(nx, 11, -1, 1), *w = frand(nw, 12, -1, 1), *b = frand(7, 13, -1, 1);
+  float *y1 = fbuf(ny), *y2 = fbuf(ny);
+  for (int rep = 0; rep < 2 && f; rep++) {
+    CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 6, 9, dif__weight_f32(w, (int64_t)nw), b, y1, &err),
+                 DIF_OK, err.msg, "");
+    CHECK_STATUS(
+        dif__conv2d(&plain.k, &p, x, 1, 6, 9, dif__weight_f32(w, (int64_t)nw), b, y2, &err), DIF_OK,
+        err.msg, "");
+    CHECK(memcmp(y1, y2, ny * sizeof *y1) == 0);
+  }
+  CHECK(conv_packs == 1);
+  dif__fast_stats st;
+  dif__fast_get_stats(f, &st);
+  CHECK(st.weights == 0 && st.refused == 1 && st.fallbacks == 2);
+  CHECK(strstr(st.first_fallback, "refused by the test") != NULL);
+  /* bad arguments: a status and a message, nothing packed */
+  const dif__conv *pc = NULL;
+  const dif__conv_geom g = {7, 5, 3, 3, 1, 1, 1};
+  CHECK_STATUS(dif__fast_conv_weight(NULL, dif__weight_f32(w, 9), &g, &pc, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  CHECK_STATUS(dif__fast_conv_weight(f, dif__weight_f32(w, 9), NULL, &pc, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  const dif__conv_geom huge = {7, 5, 3, 5000, 1, 1, 1};
+  CHECK_STATUS(dif__fast_conv_weight(f, dif__weight_f32(w, 9), &huge, &pc, &err),
+               DIF_ERR_UNSUPPORTED, err.msg, "kernel");
+  CHECK(pc == NULL && conv_packs == 1);
+  dif__fast_free(f);
+  free(x), free(w), free(b), free(y1), free(y2);
+  kenv_free(&e);
+  kenv_free(&plain);
 }
 
 TEST(fast_cache) {
@@ -935,6 +1022,7 @@ int main(int argc, char **argv) {
   RUN(matmul_bf16);
   RUN(fast_cache);
   RUN(conv_fast);
+  if (!bf16_only) RUN(conv_fast_refused);
   if (!bf16_only) RUN(threads);
   say_bf16();
   const int rc = dif__test_finish();

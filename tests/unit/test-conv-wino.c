@@ -212,7 +212,7 @@ TEST(wino_sizes_of_one_weight) {
 static int packs;
 
 static dif_status refuse(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                         dif__conv3x3 **out, dif__error *err) {
+                         dif__conv **out, dif__error *err) {
   (void)w, (void)cout, (void)cin, (void)H, (void)W, (void)out;
   packs++;
   return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
@@ -256,10 +256,10 @@ TEST(refused_falls_back) {
   /* bad arguments: a status and a message, nothing made */
   CHECK(dif__wino_new(NULL, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED && !plain.k.wino);
   CHECK(dif__wino_new(&refuser, NULL, &err) == DIF_ERR_INVALID_ARGUMENT);
-  const dif__conv3x3 *pw = (const dif__conv3x3 *)&p;
+  const dif__conv *pw = (const dif__conv *)&p;
   CHECK_STATUS(dif__wino_weight(NULL, dif__weight_f32(w, 9), 1, 1, 4, 4, &pw, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
-  CHECK(pw == (const dif__conv3x3 *)&p); /* untouched when the state itself is missing */
+  CHECK(pw == (const dif__conv *)&p); /* untouched when the state itself is missing */
   CHECK_STATUS(dif__wino_weight(e.k.wino, (dif__weight){0}, 1, 1, 4, 4, &pw, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   dif__wino_free(NULL); /* a no-op */
