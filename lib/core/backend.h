@@ -4,7 +4,9 @@
  * A backend is one table (dif__backend, below) in a file of its own:
  *
  *   openblas  backend_openblas.c  float32 only; today's exact path (core/gemm.c's
- *                                 cblas_sgemm calls, unchanged numerics)
+ *                                 cblas_sgemm calls, unchanged numerics);
+ *                                 its Winograd convolutions in
+ *                                 backend_openblas_wino.c
  *   onednn    backend_onednn.c    oneDNN's matmul and convolution: float32,
  *                                 and bf16 inputs with float32 accumulation
  *                                 and output where the CPU has AVX-512
@@ -139,7 +141,8 @@ struct dif__backend {
 
   /* Float32 3×3 convolutions, stride 1, zero padding 1 all round, without
    * bias, by Winograd's algorithm (onednn: oneDNN's convolution_winograd,
-   * AVX-512 only; NULL in openblas). Used by the exact path's VAE
+   * AVX-512 only; openblas: our F(4,3) transforms around cblas_sgemm,
+   * core/backend_openblas_wino.c). Used by the exact path's VAE
    * (core/conv2d_wino.c): its error against a double reference is that of
    * a float32 direct convolution (docs/performance.md), not bit for bit
    * sgemm's.
@@ -295,23 +298,31 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out);
 
 /* ---- the exact path's Winograd convolutions (dif__kctx.wino) ----
  *
- * A context in the precision exact, on a CPU where a backend has float32
- * Winograd convolutions (conv3x3_f32_*; oneDNN on AVX-512), owns one
+ * A context in the precision exact, where a backend has float32 Winograd
+ * convolutions (conv3x3_f32_*; oneDNN on AVX-512, else openblas), owns one
  * dif__wino: that backend and the transformed form of every 3×3 weight the
  * VAE's convolutions have used, made on first use and kept until
  * dif__wino_free (found by the weight's address, dtype and shape, as
- * dif__fast's: a context's weights never move). Cost: oneDNN's F(4,3)
- * layout holds 36 values per 9 weights, 4× the float32 weight (~740 MiB for
- * SD's VAE); the source weight stays where it is. A weight the backend
+ * dif__fast's: a context's weights never move). Cost: an F(4,3) layout
+ * holds 36 values per 9 weights, 4× the float32 weight (~740 MiB for SD's
+ * VAE; openblas's pads channels to multiples of 16, which SD's are but
+ * for the 4 latent ones); the source weight stays where it is. A weight the backend
  * refuses is remembered as refused (then conv2d.c's im2col + sgemm runs it,
  * every time, without asking again). Thread-safe: one lock around the
  * table, transforms made under it. */
 
 /* The backend whose float32 Winograd convolutions run here, or NULL (and
- * why): the CPU lacks AVX-512 (oneDNN 2.6 has Winograd only there; checked
- * first, with cpuid: an AVX2 process never loads oneDNN for this), none is
- * built, or its library cannot be loaded. */
+ * why): onednn where the CPU has AVX-512 (oneDNN 2.6 has Winograd only
+ * there; checked first, with cpuid: an AVX2 process never loads oneDNN for
+ * this) and its library loads, else openblas (core/backend_openblas_wino.c:
+ * our F(4,3) transforms around cblas_sgemm; AVX2 CPUs such as Zen 3). The
+ * environment variable DIF_WINO_BACKEND, set to a backend's name, picks
+ * that one instead (NULL where it has none or cannot run here): tests and
+ * the bench use it, e.g. DIF_WINO_BACKEND=openblas on an AVX-512 CPU. */
 const dif__backend *dif__backend_wino(char *why, size_t size);
+/* The backend of that name if its float32 Winograd convolutions run here,
+ * else NULL and why (dif__backend_wino's checks, for that one backend). */
+const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t size);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
 void dif__wino_free(dif__wino *c); /* NULL is a no-op */
 /* The transformed form of the convolution weight w [cout, cin, 3, 3] for

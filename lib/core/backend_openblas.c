@@ -8,12 +8,14 @@
  * model file is mapped); F16 and BF16 weights are widened to float32 once
  * (exactly) into memory the packed weight owns. bf16 products are not
  * offered: OpenBLAS 0.3.21's sbgemm has no pre-packed form and rounds its
- * inputs itself; the onednn backend is the bf16 one.
+ * inputs itself; the onednn backend is the bf16 one. Its float32 3×3
+ * Winograd convolutions are core/backend_openblas_wino.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/backend.h"
+#include "core/backend_openblas_wino.h"
 #include "core/blas.h"
 #include "core/ops_internal.h"
 
@@ -115,6 +117,9 @@ const dif__backend dif__backend_openblas = {
     .linear = ob_linear,
     .matmul = ob_matmul,
     .packed_free = ob_packed_free,
-    .conv3x3_f32_pack = NULL, /* no Winograd convolution: conv2d.c's im2col + sgemm */
-    .conv_bf16_pack = NULL,   /* float32 only */
+    /* float32 Winograd F(4,3): our transforms, cblas_sgemm's products */
+    .conv3x3_f32_pack = dif__ob_conv3x3_pack,
+    .conv3x3_f32_run = dif__ob_conv3x3_run,
+    .conv_bf16_pack = NULL, /* float32 only */
+    .conv_free = dif__ob_conv_free,
 };

@@ -39,7 +39,7 @@ void dif__gemm_op(dif__prof_op op, bool trans_a, bool trans_b, int64_t M, int64_
               trans_b ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, alpha, A,
               (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
   pthread_mutex_unlock(&call_lock);
-  DIF__PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
+  if (op < DIF__PROF_OP_COUNT) DIF__PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
 }
 
 void dif__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -17,7 +17,9 @@ static inline dif__pool *dif__kpool(const dif__kctx *k) { return k ? k->pool : N
  * takes 32-bit ints. Kernels that take err check against it. */
 #define DIF__GEMM_DIM_MAX INT32_MAX
 
-/* dif__gemm whose time and FLOPs count under op when profiling (core/prof.h). */
+/* dif__gemm whose time and FLOPs count under op when profiling (core/prof.h);
+ * op DIF__PROF_OP_COUNT counts nowhere (a product inside a span its caller
+ * already times: core/backend_openblas_wino.c). */
 void dif__gemm_op(dif__prof_op op, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                   float *C, int64_t ldc);

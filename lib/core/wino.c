@@ -26,28 +26,37 @@ struct dif__wino {
   int64_t refused;
 };
 
-const dif__backend *dif__backend_wino(char *why, size_t size) {
+const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t size) {
+  char tmp[256] = "";
   if (why && size) why[0] = '\0';
-  if (dif__cpu_isa() < DIF__ISA_AVX512) {
+  const dif__backend *b = name ? dif__backend_find(name) : NULL;
+  if (!b || !b->conv3x3_f32_pack) {
+    if (why && size)
+      snprintf(why, size, "%s: %s", name ? name : "(none)",
+               b ? "has no float32 Winograd convolutions" : "no such backend in this build");
+    return NULL;
+  }
+  if (!strcmp(b->name, "onednn") && dif__cpu_isa() < DIF__ISA_AVX512) {
     if (why && size) {
       char cpu[160];
       dif__cpu_describe(cpu, sizeof cpu);
-      snprintf(why, size, "float32 Winograd convolutions need AVX-512 (this CPU: %s)", cpu);
+      snprintf(why, size, "onednn: its float32 Winograd convolutions need AVX-512 (this CPU: %s)",
+               cpu);
     }
     return NULL;
   }
-  char tmp[256] = "";
-  for (int i = 0; i < dif__backend_count(); i++) {
-    const dif__backend_row *r = dif__backend_row_at(i);
-    if (r->backend && r->backend->conv3x3_f32_pack) {
-      /* its float32 products run here: the library loads (oneDNN: dlopen) */
-      if (r->backend->supports(DIF__DTYPE_F32, tmp, sizeof tmp)) return r->backend;
-      if (why && size) snprintf(why, size, "%s: %s", r->name, tmp);
-      return NULL;
-    }
-  }
-  if (why && size) snprintf(why, size, "no backend built has float32 Winograd convolutions");
+  /* its float32 products run here: the library loads (oneDNN: dlopen) */
+  if (b->supports(DIF__DTYPE_F32, tmp, sizeof tmp)) return b;
+  if (why && size) snprintf(why, size, "%s: %s", b->name, tmp);
   return NULL;
+}
+
+const dif__backend *dif__backend_wino(char *why, size_t size) {
+  const char *force = getenv("DIF_WINO_BACKEND");
+  if (force && *force) return dif__backend_wino_named(force, why, size);
+  const dif__backend *b = NULL;
+  if (dif__cpu_isa() >= DIF__ISA_AVX512) b = dif__backend_wino_named("onednn", why, size);
+  return b ? b : dif__backend_wino_named("openblas", why, size);
 }
 
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err) {

@@ -5,10 +5,13 @@
  * channels that are not multiples of 16; and the fallback to im2col +
  * sgemm (bit for bit) where the backend refuses a weight.
  *
- * Needs a backend with float32 Winograd convolutions (oneDNN on AVX-512):
- * elsewhere the Winograd checks say they are skipped and the program exits
- * 77 (ctest: skipped) after the fallback checks, which run everywhere. */
+ * The Winograd checks run on every backend row that has float32 Winograd
+ * convolutions running here: openblas's (core/backend_openblas_wino.c)
+ * everywhere, oneDNN's on AVX-512 (elsewhere it says why it is skipped);
+ * openblas's also with chunks of a few tiles, so that chunks end inside
+ * images and rows. */
 #include "core/backend.h"
+#include "core/backend_openblas_wino.h"
 #include "core/dtype.h"
 #include "core/ops_internal.h"
 #include "ops_test_util.h"
@@ -141,48 +144,73 @@ static const shape shapes[] = {
     {1, 64, 32, 33, 30, 0, 0, true, true, true, true, true},      /* 4x3 kernel, BF16 weight */
     {2, 48, 48, 16, 16, 32, 32, true, false, true, false, false}, /* upsampler, batch */
     {1, 3, 5, 1, 1, 0, 0, false, false, true, false, false},      /* 1x1 image: padding only */
+    {3, 17, 33, 13, 10, 0, 0, true, true, true, true, false},     /* N 3, sizes % 4 != 0 */
+    {2, 40, 24, 3, 21, 6, 42, false, true, true, false, true},    /* wide 2x upsample, BF16 */
 };
 
-static bool wino_here(void) {
-  char why[256];
-  if (dif__backend_wino(why, sizeof why)) return true;
-  printf("winograd: skipped, %s\n", why);
-  return false;
+/* The i-th backend row with float32 Winograd convolutions that run here,
+ * else NULL (saying why one is skipped); *i moves past it. */
+static const dif__backend *next_wino(int *i) {
+  for (; *i < dif__backend_count(); (*i)++) {
+    const dif__backend_row *r = dif__backend_row_at(*i);
+    if (!r->backend || !r->backend->conv3x3_f32_pack) continue;
+    char why[256];
+    const dif__backend *b = dif__backend_wino_named(r->name, why, sizeof why);
+    if (b) return (*i)++, b;
+    printf("winograd: %s skipped, %s\n", r->name, why);
+  }
+  return NULL;
 }
 
-/* A kernel context of 2 threads with a Winograd state on this CPU's backend. */
-static void wino_env(kenv *e) {
+/* A kernel context of 2 threads with a Winograd state on backend b. */
+static void wino_env(kenv *e, const dif__backend *b) {
   kenv_init(e, 2);
   dif__error err;
   dif__error_clear(&err);
-  CHECK_MSG(dif__wino_new(dif__backend_wino(NULL, 0), &e->k.wino, &err) == DIF_OK, "%s", err.msg);
+  CHECK_MSG(dif__wino_new(b, &e->k.wino, &err) == DIF_OK, "%s", err.msg);
 }
 
-TEST(wino_against_double) {
-  if (!wino_here()) return;
+/* Every shape on backend b, against double. */
+static void shapes_on(const dif__backend *b) {
   kenv e;
-  wino_env(&e);
+  wino_env(&e, b);
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(&e, &shapes[i], 100 * i);
   dif__wino_stats st;
   dif__wino_get_stats(e.k.wino, &st);
   /* every weight above went through the backend (none refused): else this
    * test would only have checked im2col + sgemm */
   CHECK_MSG(st.weights == (int64_t)(sizeof shapes / sizeof *shapes) && st.refused == 0,
-            "%lld weights transformed, %lld refused", (long long)st.weights, (long long)st.refused);
+            "%s: %lld weights transformed, %lld refused", b->name, (long long)st.weights,
+            (long long)st.refused);
   CHECK(st.bytes > 0);
   printf("winograd: %lld weights, %.2f MiB (backend %s, ISA %s)\n", (long long)st.weights,
-         (double)st.bytes / (1 << 20), dif__backend_wino(NULL, 0)->name,
-         dif__backend_wino(NULL, 0)->isa());
+         (double)st.bytes / (1 << 20), b->name, b->isa());
   dif__wino_free(e.k.wino);
   kenv_free(&e);
 }
 
+static int wino_backends; /* backends the Winograd tests ran on */
+
+TEST(wino_against_double) {
+  int i = 0;
+  for (const dif__backend *b; (b = next_wino(&i));) {
+    shapes_on(b);
+    wino_backends++;
+  }
+  /* openblas's chunks of 7 and 1 tiles: chunk edges inside rows and images */
+  const int64_t chunks[2] = {7, 1};
+  for (int c = 0; c < 2; c++) {
+    dif__ob_wino_test_chunk(chunks[c]);
+    shapes_on(&dif__backend_openblas);
+  }
+  dif__ob_wino_test_chunk(0);
+}
+
 /* One weight at two sizes whose oneDNN layouts differ (2x3 kernel for a
  * small image, 4x3 for a larger one), then the first size again. */
-TEST(wino_sizes_of_one_weight) {
-  if (!wino_here()) return;
+static void sizes_of_one_weight(const dif__backend *b) {
   kenv e;
-  wino_env(&e);
+  wino_env(&e, b);
   dif__error err;
   dif__error_clear(&err);
   const int64_t cin = 32, cout = 32, nw = cout * cin * 9;
@@ -207,6 +235,42 @@ TEST(wino_sizes_of_one_weight) {
   kenv_free(&e);
 }
 
+TEST(wino_sizes_of_one_weight) {
+  int i = 0;
+  for (const dif__backend *b; (b = next_wino(&i));) sizes_of_one_weight(b);
+}
+
+static const dif__backend other_table = {.name = "other"};
+
+/* openblas's conv3x3_f32_* on bad arguments: a status and a message. */
+TEST(openblas_wino_bad_input) {
+  const dif__backend *b = &dif__backend_openblas;
+  dif__error err;
+  dif__error_clear(&err);
+  float w[2 * 3 * 9] = {0}, src[3 * 16 * 4] = {0}, dst[16 * 4];
+  dif__conv *c = NULL;
+  CHECK_STATUS(b->conv3x3_f32_pack((dif__weight){0}, 2, 3, 4, 4, &c, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "bad weight");
+  CHECK_STATUS(b->conv3x3_f32_pack(dif__weight_f32(w, 9), 2, 3, 4, 4, &c, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "bad weight");
+  CHECK_STATUS(b->conv3x3_f32_pack(dif__weight_f32(w, 54), 0, 3, 4, 4, &c, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "bad weight");
+  CHECK(c == NULL);
+  CHECK(b->conv3x3_f32_pack(dif__weight_f32(w, 54), 2, 3, 4, 4, &c, &err) == DIF_OK && c);
+  CHECK(c->g.cout == 2 && c->g.cin == 3 && c->bytes == 36 * 16 * 16 * sizeof(float));
+  CHECK(b->conv3x3_f32_run(NULL, c, 1, 1, 4, src, dst, &err) == DIF_OK); /* no kctx: heap */
+  CHECK_STATUS(b->conv3x3_f32_run(NULL, c, 0, 1, 4, src, dst, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "bad arguments");
+  CHECK_STATUS(b->conv3x3_f32_run(NULL, c, 1, 1, 4, NULL, dst, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "bad arguments");
+  CHECK_STATUS(b->conv3x3_f32_run(NULL, c, INT32_MAX, INT32_MAX, 4, src, dst, &err), DIF_ERR_LIMIT,
+               err.msg, "too large");
+  const dif__conv other = {&other_table, DIF__DTYPE_F32, {2, 3, 3, 3, 1, 1, 1}, 0};
+  CHECK_STATUS(b->conv3x3_f32_run(NULL, &other, 1, 1, 4, src, dst, &err), DIF_ERR_INVALID_ARGUMENT,
+               err.msg, "bad arguments");
+  b->conv_free(c);
+}
+
 /* ---- the fallback: a backend that refuses every weight ---- */
 
 static int packs;
@@ -219,6 +283,7 @@ static dif_status refuse(dif__weight w, int64_t cout, int64_t cin, int64_t H, in
 }
 
 static const dif__backend refuser = {.name = "refuser", .conv3x3_f32_pack = refuse};
+static const dif__backend plain_table = {.name = "plain"}; /* no Winograd */
 
 /* Refused: conv2d.c's im2col + sgemm, bit for bit what a kctx without wino
  * gives, and the backend is asked once per weight; convolutions that are
@@ -251,7 +316,7 @@ TEST(refused_falls_back) {
   dif__wino_stats st;
   dif__wino_get_stats(e.k.wino, &st);
   CHECK(st.weights == 0 && st.refused == 1);
-  CHECK(dif__wino_new(&dif__backend_openblas, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
+  CHECK(dif__wino_new(&plain_table, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
   CHECK(plain.k.wino == NULL);
   /* bad arguments: a status and a message, nothing made */
   CHECK(dif__wino_new(NULL, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED && !plain.k.wino);
@@ -273,6 +338,7 @@ int main(void) {
   RUN(refused_falls_back);
   RUN(wino_against_double);
   RUN(wino_sizes_of_one_weight);
-  const int rc = dif__test_finish();
-  return rc == 0 && !dif__backend_wino(NULL, 0) ? 77 : rc;
+  RUN(openblas_wino_bad_input);
+  CHECK(wino_backends >= 1); /* openblas's runs everywhere: never skipped */
+  return dif__test_finish();
 }
