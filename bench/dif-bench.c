@@ -55,10 +55,11 @@ typedef struct options {
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
   bool no_wino; /* --no-wino: exact VAE convolutions on im2col + sgemm (a context's before) */
-  int tile;     /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
-  dif_precision precision; /* --precision: exact (the default here), fast or auto */
-  dif__dtype wdtype;       /* --weights-dtype: the random weights' dtype (default F32) */
-  int steps, prior_steps;  /* --steps, --prior-steps: the unclip case's (default 20, 25) */
+  const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
+  int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
+  dif_precision precision;  /* --precision: exact (the default here), fast or auto */
+  dif__dtype wdtype;        /* --weights-dtype: the random weights' dtype (default F32) */
+  int steps, prior_steps;   /* --steps, --prior-steps: the unclip case's (default 20, 25) */
 } options;
 
 typedef enum case_kind {
@@ -377,7 +378,11 @@ struct run_ctx {
  * has them, as a context's (api/load.c), unless --no-wino. */
 static void vae_wino(run_ctx *r, const options *o) {
   char why[256] = "";
-  const dif__backend *b = r->k.fast || o->no_wino ? NULL : dif__backend_wino(why, sizeof why);
+  const dif__backend *b = NULL;
+  if (!r->k.fast && !o->no_wino)
+    b = o->wino_backend ? dif__backend_wino_named(o->wino_backend, why, sizeof why)
+                        : dif__backend_wino(why, sizeof why);
+  if (!b && o->wino_backend && !r->k.fast && !o->no_wino) die("--wino-backend: %s", why);
   dif__error err;
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
   if (b)
@@ -995,7 +1000,10 @@ static void usage(FILE *f) {
           "  --tile N      tile size in pixels for vae-tiled (default 512; 0 = the config's\n"
           "                sample_size, 768 for unclip-small, which does not tile a 768² image)\n"
           "  --no-wino     exact: the VAE's 3x3 convolutions on im2col + sgemm, not by\n"
-          "                float32 Winograd where oneDNN has it (AVX-512), as a context does\n"
+          "                float32 Winograd (oneDNN's on AVX-512, else openblas's), as a\n"
+          "                context does\n"
+          "  --wino-backend NAME  exact: the VAE's Winograd on backend NAME (openblas: ours,\n"
+          "                as an AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
           DIF_BENCH_CONFIGS, DIF_BENCH_TOKENIZERS);
 }
@@ -1116,6 +1124,8 @@ int main(int argc, char **argv) {
       o.blocks = false;
     } else if (!strcmp(a, "--no-wino")) {
       o.no_wino = true;
+    } else if (!strcmp(a, "--wino-backend") && v) {
+      o.wino_backend = v, i++;
     } else if (!strcmp(a, "--precision") && v) {
       if (!strcmp(v, "exact"))
         o.precision = DIF_PRECISION_EXACT;

@@ -1,4 +1,4 @@
-/* main.c — dif-golden [--wino] CASES ROOT [ROOT...]: run golden cases
+/* main.c — dif-golden [--wino | --wino-backend NAME] CASES ROOT [ROOT...]: run golden cases
  * against libdif.
  *
  * CASES is either one kind's folder (its name is a known kind, e.g.
@@ -8,9 +8,10 @@
  * passed, 1 on a mismatch, 2 on an unknown kind or a usage error.
  *
  * --wino runs the VAE's 3x3 convolutions by float32 Winograd, as a context
- * in the precision exact does where a backend has them (core/backend.h),
- * against the same tolerances; exit status 77 (skipped), saying why, where
- * none has them (AVX2 CPUs).
+ * in the precision exact does (core/backend.h: oneDNN's on AVX-512, else
+ * openblas's), against the same tolerances; --wino-backend NAME on that
+ * backend's (openblas: as an AVX2 CPU runs them, on any CPU). Exit status
+ * 77 (skipped), saying why, where none runs here.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -48,10 +49,12 @@ static int run_kind(golden *g, const golden_kind *k, const char *dir) {
   return g->checks_failed == before;
 }
 
-/* --wino: the Winograd state, or 77 (skipped) saying why not, 2 on an error. */
-static int wino_setup(golden *g) {
+/* --wino (name NULL) or --wino-backend name: the Winograd backend, or 77
+ * (skipped) saying why not. */
+static int wino_setup(golden *g, const char *name) {
   char why[256];
-  const dif__backend *b = dif__backend_wino(why, sizeof why);
+  const dif__backend *b =
+      name ? dif__backend_wino_named(name, why, sizeof why) : dif__backend_wino(why, sizeof why);
   if (!b) {
     printf("dif-golden --wino: skipped, %s\n", why);
     return 77;
@@ -74,18 +77,21 @@ static void wino_report(golden *g) {
 }
 
 int main(int argc, char **argv) {
-  const bool wino = argc > 1 && strcmp(argv[1], "--wino") == 0;
-  argc -= wino, argv += wino;
+  const bool wino_named = argc > 2 && strcmp(argv[1], "--wino-backend") == 0;
+  const char *wino_name = wino_named ? argv[2] : NULL;
+  const bool wino = wino_named || (argc > 1 && strcmp(argv[1], "--wino") == 0);
+  argc -= wino + wino_named, argv += wino + wino_named;
   if (argc < 3) {
-    fprintf(stderr, "usage: dif-golden [--wino] CASES ROOT [ROOT...]\n"
+    fprintf(stderr, "usage: dif-golden [--wino | --wino-backend NAME] CASES ROOT [ROOT...]\n"
                     "  --wino: the VAE's 3x3 convolutions by float32 Winograd (exit 77 where\n"
                     "          no backend has them)\n"
+                    "  --wino-backend NAME: the same on that backend's (openblas, onednn)\n"
                     "  CASES: a cases/ folder or one kind's folder\n"
                     "  ROOT: a fixture root holding models/ and tokenizers/ (first match wins)\n");
     return 2;
   }
   golden g = {.roots = (const char *const *)argv + 2, .n_roots = argc - 2};
-  const int ws = wino ? wino_setup(&g) : 0;
+  const int ws = wino ? wino_setup(&g, wino_name) : 0;
   if (ws) return ws;
   dif__arena arena;
   dif__arena_init(&arena, 1 << 20);
