@@ -147,7 +147,7 @@ typedef struct run_job {
 
 /* Bᵀ d over 6 vectors of BLK lanes, d[i] at in + i·is, into out + i·os
  * (a = 5/8, b = 3/2: the rows of Π (x − p) over all finite points but one). */
-static inline void bt6(const float *in, int64_t is, float *out, int64_t os) {
+static inline void bt6(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
   const float a2 = PA * PA, b2 = PB * PB, a2b2 = a2 * b2, s2 = a2 + b2;
   for (int l = 0; l < BLK; l++) {
     const float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l], d3 = in[3 * is + l];
@@ -164,7 +164,7 @@ static inline void bt6(const float *in, int64_t is, float *out, int64_t os) {
 }
 
 /* Aᵀ m over 6 vectors of BLK lanes into 4: rows p^i (i = 0..3), ∞ in the last. */
-static inline void at4(const float *in, int64_t is, float *out, int64_t os) {
+static inline void at4(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
   const float a2 = PA * PA, b2 = PB * PB, a3 = a2 * PA, b3 = b2 * PB;
   for (int l = 0; l < BLK; l++) {
     const float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l];
@@ -178,7 +178,7 @@ static inline void at4(const float *in, int64_t is, float *out, int64_t os) {
 }
 
 /* F(2,3)'s Bᵀ (4 → 4) and Aᵀ (4 → 2), points 0, ±1, ∞. */
-static inline void bt4(const float *in, int64_t is, float *out, int64_t os) {
+static inline void bt4(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
   for (int l = 0; l < BLK; l++) {
     const float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l], d3 = in[3 * is + l];
     out[l] = d2 - d0;
@@ -188,7 +188,7 @@ static inline void bt4(const float *in, int64_t is, float *out, int64_t os) {
   }
 }
 
-static inline void at2(const float *in, int64_t is, float *out, int64_t os) {
+static inline void at2(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
   for (int l = 0; l < BLK; l++) {
     const float m1 = in[is + l], m2 = in[2 * is + l];
     out[l] = in[l] + m1 + m2;
@@ -197,20 +197,27 @@ static inline void at2(const float *in, int64_t is, float *out, int64_t os) {
 }
 
 /* v = Bᵀ d B for n × n vectors of BLK lanes (d: row-major [n][n][BLK]). */
-static void in_xform(int n, const float *d, float *v) {
+static void in_xform(int n, const float *restrict d, float *restrict v) {
   float t[XI * BLK];
-  for (int j = 0; j < n; j++) /* columns: Bᵀ d */
-    (n == 6 ? bt6 : bt4)(d + j * BLK, n * BLK, t + j * BLK, n * BLK);
-  for (int i = 0; i < n; i++) /* rows: (Bᵀ d) B */
-    (n == 6 ? bt6 : bt4)(t + i * n * BLK, BLK, v + i * n * BLK, BLK);
+  if (n == 6) {
+    for (int j = 0; j < 6; j++) bt6(d + j * BLK, 6 * BLK, t + j * BLK, 6 * BLK); /* Bᵀ d */
+    for (int i = 0; i < 6; i++) bt6(t + i * 6 * BLK, BLK, v + i * 6 * BLK, BLK); /* · B */
+  } else {
+    for (int j = 0; j < 4; j++) bt4(d + j * BLK, 4 * BLK, t + j * BLK, 4 * BLK);
+    for (int i = 0; i < 4; i++) bt4(t + i * 4 * BLK, BLK, v + i * 4 * BLK, BLK);
+  }
 }
 
 /* y = Aᵀ M A: n × n vectors into m × m. */
-static void out_xform(int n, const float *mv, float *y) {
-  const int m = n - 2;
+static void out_xform(int n, const float *restrict mv, float *restrict y) {
   float t[XI * BLK];
-  for (int j = 0; j < n; j++) (n == 6 ? at4 : at2)(mv + j * BLK, n * BLK, t + j * BLK, n * BLK);
-  for (int i = 0; i < m; i++) (n == 6 ? at4 : at2)(t + i * n * BLK, BLK, y + i * m * BLK, BLK);
+  if (n == 6) {
+    for (int j = 0; j < 6; j++) at4(mv + j * BLK, 6 * BLK, t + j * BLK, 6 * BLK); /* Aᵀ M */
+    for (int i = 0; i < 4; i++) at4(t + i * 6 * BLK, BLK, y + i * 4 * BLK, BLK);  /* · A */
+  } else {
+    for (int j = 0; j < 4; j++) at2(mv + j * BLK, 4 * BLK, t + j * BLK, 4 * BLK);
+    for (int i = 0; i < 2; i++) at2(t + i * 4 * BLK, BLK, y + i * 2 * BLK, BLK);
+  }
 }
 
 /* Item (tile of the chunk, input channel block): V's n² vectors. */
