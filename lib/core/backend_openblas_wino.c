@@ -27,6 +27,7 @@
 #include "core/arena.h"
 #include "core/backend.h"
 #include "core/backend_openblas_wino.h"
+#include "core/kern_simd.h"
 #include "core/ops_internal.h"
 #include "core/prof.h"
 #include "core/threadpool.h"
@@ -58,9 +59,7 @@ typedef struct ow_conv {
  * the roundings, 256 input channels: relative L2 1.4e-6 against 3.2e-6).
  * F(2,3): 0, ±1. Every constant of Bᵀ and Aᵀ is a short binary fraction,
  * exact in float32. */
-#define PA 0.625f /* 5/8 */
-#define PB 1.5f   /* 3/2 */
-static const double PTS43[5] = {0.0, 0.625, -0.625, 1.5, -1.5};
+static const double PTS43[5] = {0.0, 0.625, -0.625, 1.5, -1.5}; /* Bᵀ, Aᵀ: wino_xform_impl.h */
 static const double PTS23[3] = {0.0, 1.0, -1.0};
 
 /* F(4,3) where cin · cout reaches this, else F(2,3) — oneDNN's choice too
@@ -143,81 +142,29 @@ typedef struct run_job {
   float *dst;       /* [N, OB, H, W, BLK] */
   float *v, *m;     /* [n²][T][cinp], [n²][T][coutp] */
   int64_t H, W, TY, TX, t0, T;
+  bool avx2; /* the transforms' AVX2 + FMA build */
 } run_job;
 
-/* Bᵀ d over 6 vectors of BLK lanes, d[i] at in + i·is, into out + i·os
- * (a = 5/8, b = 3/2: the rows of Π (x − p) over all finite points but one). */
-static inline void bt6(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
-  const float a2 = PA * PA, b2 = PB * PB, a2b2 = a2 * b2, s2 = a2 + b2;
-  for (int l = 0; l < BLK; l++) {
-    const float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l], d3 = in[3 * is + l];
-    const float d4 = in[4 * is + l], d5 = in[5 * is + l];
-    const float p = d4 - b2 * d2, q = PA * (d3 - b2 * d1);
-    const float r = d4 - a2 * d2, t = PB * (d3 - a2 * d1);
-    out[l] = a2b2 * d0 - s2 * d2 + d4;
-    out[os + l] = p + q;
-    out[2 * os + l] = p - q;
-    out[3 * os + l] = r + t;
-    out[4 * os + l] = r - t;
-    out[5 * os + l] = a2b2 * d1 - s2 * d3 + d5;
-  }
+/* The transforms (core/wino_xform_impl.h): this build, and the AVX2 + FMA
+ * one (core/wino_xform_avx2.c) where kern_simd.h picked it. */
+#define DIF__WX(name) name##_base
+#define DIF__WX_LINKAGE static
+#include "core/wino_xform_impl.h"
+
+static void in_xform(bool avx2, int n, const float *d, float *v) {
+#if defined(DIF_HAVE_AVX2_KERNELS)
+  if (avx2) return dif__ob_wino_in_xform_avx2(n, d, v);
+#endif
+  (void)avx2;
+  in_xform_base(n, d, v);
 }
 
-/* Aᵀ m over 6 vectors of BLK lanes into 4: rows p^i (i = 0..3), ∞ in the last. */
-static inline void at4(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
-  const float a2 = PA * PA, b2 = PB * PB, a3 = a2 * PA, b3 = b2 * PB;
-  for (int l = 0; l < BLK; l++) {
-    const float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l];
-    const float m4 = in[4 * is + l], m5 = in[5 * is + l];
-    const float sa = m1 + m2, da = m1 - m2, sb = m3 + m4, db = m3 - m4;
-    out[l] = m0 + sa + sb;
-    out[os + l] = PA * da + PB * db;
-    out[2 * os + l] = a2 * sa + b2 * sb;
-    out[3 * os + l] = a3 * da + b3 * db + m5;
-  }
-}
-
-/* F(2,3)'s Bᵀ (4 → 4) and Aᵀ (4 → 2), points 0, ±1, ∞. */
-static inline void bt4(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
-  for (int l = 0; l < BLK; l++) {
-    const float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l], d3 = in[3 * is + l];
-    out[l] = d2 - d0;
-    out[os + l] = d1 + d2;
-    out[2 * os + l] = d2 - d1;
-    out[3 * os + l] = d3 - d1;
-  }
-}
-
-static inline void at2(const float *restrict in, int64_t is, float *restrict out, int64_t os) {
-  for (int l = 0; l < BLK; l++) {
-    const float m1 = in[is + l], m2 = in[2 * is + l];
-    out[l] = in[l] + m1 + m2;
-    out[os + l] = m1 - m2 + in[3 * is + l];
-  }
-}
-
-/* v = Bᵀ d B for n × n vectors of BLK lanes (d: row-major [n][n][BLK]). */
-static void in_xform(int n, const float *restrict d, float *restrict v) {
-  float t[XI * BLK];
-  if (n == 6) {
-    for (int j = 0; j < 6; j++) bt6(d + j * BLK, 6 * BLK, t + j * BLK, 6 * BLK); /* Bᵀ d */
-    for (int i = 0; i < 6; i++) bt6(t + i * 6 * BLK, BLK, v + i * 6 * BLK, BLK); /* · B */
-  } else {
-    for (int j = 0; j < 4; j++) bt4(d + j * BLK, 4 * BLK, t + j * BLK, 4 * BLK);
-    for (int i = 0; i < 4; i++) bt4(t + i * 4 * BLK, BLK, v + i * 4 * BLK, BLK);
-  }
-}
-
-/* y = Aᵀ M A: n × n vectors into m × m. */
-static void out_xform(int n, const float *restrict mv, float *restrict y) {
-  float t[XI * BLK];
-  if (n == 6) {
-    for (int j = 0; j < 6; j++) at4(mv + j * BLK, 6 * BLK, t + j * BLK, 6 * BLK); /* Aᵀ M */
-    for (int i = 0; i < 4; i++) at4(t + i * 6 * BLK, BLK, y + i * 4 * BLK, BLK);  /* · A */
-  } else {
-    for (int j = 0; j < 4; j++) at2(mv + j * BLK, 4 * BLK, t + j * BLK, 4 * BLK);
-    for (int i = 0; i < 2; i++) at2(t + i * 4 * BLK, BLK, y + i * 2 * BLK, BLK);
-  }
+static void out_xform(bool avx2, int n, const float *mv, float *y) {
+#if defined(DIF_HAVE_AVX2_KERNELS)
+  if (avx2) return dif__ob_wino_out_xform_avx2(n, mv, y);
+#endif
+  (void)avx2;
+  out_xform_base(n, mv, y);
 }
 
 /* Item (tile of the chunk, input channel block): V's n² vectors. */
@@ -243,7 +190,7 @@ static void in_task(void *arg, int64_t begin, int64_t end, int thread) {
           memset(o, 0, BLK * sizeof *o);
       }
     }
-    in_xform(n, d, v);
+    in_xform(j->avx2, n, d, v);
     float *o = j->v + tl * j->c->cinp + cb * BLK;
     for (int x = 0; x < n * n; x++) memcpy(o + x * xs, v + x * BLK, BLK * sizeof *o);
   }
@@ -262,7 +209,7 @@ static void out_task(void *arg, int64_t begin, int64_t end, int thread) {
     const int64_t b = tile / per, ty = tile % per / j->TX, tx = tile % j->TX;
     const float *in = j->m + tl * j->c->coutp + ob * BLK;
     for (int x = 0; x < n * n; x++) memcpy(mv + x * BLK, in + x * xs, BLK * sizeof *mv);
-    out_xform(n, mv, y);
+    out_xform(j->avx2, n, mv, y);
     float *plane = j->dst + (b * OB + ob) * j->H * j->W * BLK;
     for (int64_t i = 0; i < m && m * ty + i < j->H; i++)
       for (int64_t jj = 0; jj < m && m * tx + jj < j->W; jj++)
@@ -310,7 +257,18 @@ dif_status dif__ob_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t N
     if (!v) dif__fail_oom(err, "openblas winograd scratch", bytes);
   }
   if (!v) return DIF_ERR_OUT_OF_MEMORY;
-  run_job j = {c, src, dst, v, v + nn * (size_t)T * (size_t)c->cinp, H, W, TY, TX, 0, T};
+  run_job j = {c,
+               src,
+               dst,
+               v,
+               v + nn * (size_t)T * (size_t)c->cinp,
+               H,
+               W,
+               TY,
+               TX,
+               0,
+               T,
+               dif__simd_level() > 0};
   for (int64_t t0 = 0; t0 < tiles; t0 += T) {
     j.t0 = t0;
     j.T = tiles - t0 < T ? tiles - t0 : T;

@@ -15,5 +15,9 @@ void dif__ob_conv_free(dif__conv *w);
 /* Tests: tiles per chunk (0: sized from the scratch bound, the default), so
  * small shapes cross chunk edges. Not while a convolution runs. */
 void dif__ob_wino_test_chunk(int64_t tiles);
+/* The transforms' AVX2 + FMA build (core/wino_xform_avx2.c, x86-64 only):
+ * v = Bᵀ d B and y = Aᵀ M A on n × n tiles of 16 channels. */
+void dif__ob_wino_in_xform_avx2(int n, const float *restrict d, float *restrict v);
+void dif__ob_wino_out_xform_avx2(int n, const float *restrict mv, float *restrict y);
 
 #endif

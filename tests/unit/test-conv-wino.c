@@ -13,6 +13,7 @@
 #include "core/backend.h"
 #include "core/backend_openblas_wino.h"
 #include "core/dtype.h"
+#include "core/kern_simd.h"
 #include "core/ops_internal.h"
 #include "ops_test_util.h"
 
@@ -208,13 +209,19 @@ TEST(wino_against_double) {
     shapes_on(b);
     wino_backends++;
   }
-  /* openblas's chunks of 7 and 1 tiles: chunk edges inside rows and images */
+  /* openblas's chunks of 7 and 1 tiles: chunk edges inside rows and images;
+   * then its transforms' baseline build where the AVX2 one runs */
   const int64_t chunks[2] = {7, 1};
   for (int c = 0; c < 2; c++) {
     dif__ob_wino_test_chunk(chunks[c]);
     shapes_on(&dif__backend_openblas);
   }
   dif__ob_wino_test_chunk(0);
+  if (dif__simd_level() > 0) { /* and openblas's transforms' baseline build */
+    dif__simd_force(0);
+    shapes_on(&dif__backend_openblas);
+    dif__simd_force(-1);
+  }
 }
 
 /* One weight at two sizes whose oneDNN layouts differ (2x3 kernel for a
