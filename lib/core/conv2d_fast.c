@@ -23,31 +23,51 @@
 #include "core/prof.h"
 
 #define BATCH_COLS 4096 /* batch images while one has fewer output pixels (conv2d.c) */
-#define TILE 32         /* the transpose's tiles */
+#define TILE 32         /* the transposes' tiles */
+#define CHUNK 256       /* columns of an input row transformed at a time */
 
 typedef struct hwc_job {
-  const float *src; /* image i, channel c, input row r0 + r: src + i·img + c·chan + r·Win */
-  uint16_t *hwc;    /* [g][rows][Win][cin]; input row r0 + r of image i at row off + r */
-  int64_t img, chan, nr, rows, off, Win, cin, wblocks, cblocks;
+  const dif__conv2d_params *p;
+  const float *x; /* images n0 .. n0 + g − 1, [cin, H, W] each */
+  uint16_t *hwc;  /* [g][rows][Win][cin]; input row r0 + r of image i at row off + r */
+  int64_t H, W, Hin, Win, n0, r0, nr, rows, off, cblocks, chunks;
+  bool xform;
 } hwc_job;
 
-/* Item (image, row, column tile, channel tile): TILE × TILE values rounded
- * to bf16 and transposed into channels-last. */
+/* Item (image, row, channel tile, column chunk): TILE channels × CHUNK
+ * columns of one input row, through the input transform (in float32, as
+ * conv2d.c's), rounded to bf16 and transposed into channels-last. */
 static void hwc_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const hwc_job *j = arg;
+  const int64_t cin = j->p->cin;
+  float buf[TILE][CHUNK];
   uint16_t t[TILE][TILE];
   for (int64_t item = begin; item < end; item++) {
-    const int64_t cb = item % j->cblocks, wb = item / j->cblocks % j->wblocks;
-    const int64_t ir = item / (j->cblocks * j->wblocks), i = ir / j->nr, r = ir % j->nr;
-    const int64_t c0 = cb * TILE, w0 = wb * TILE;
-    const int64_t nc = j->cin - c0 < TILE ? j->cin - c0 : TILE;
-    const int64_t nw = j->Win - w0 < TILE ? j->Win - w0 : TILE;
-    const float *in = j->src + i * j->img + c0 * j->chan + r * j->Win + w0;
-    for (int64_t c = 0; c < nc; c++)
-      for (int64_t w = 0; w < nw; w++) t[w][c] = dif__bf16_rne(in[c * j->chan + w]);
-    uint16_t *out = j->hwc + (((i * j->rows + j->off + r) * j->Win + w0) * j->cin + c0);
-    for (int64_t w = 0; w < nw; w++) memcpy(out + w * j->cin, t[w], (size_t)nc * sizeof **t);
+    const int64_t cb = item % j->cblocks, ch = item / j->cblocks % j->chunks;
+    const int64_t ir = item / (j->cblocks * j->chunks), i = ir / j->nr, r = ir % j->nr;
+    const int64_t c0 = cb * TILE, w0 = ch * CHUNK;
+    const int64_t nc = cin - c0 < TILE ? cin - c0 : TILE;
+    const int64_t n = j->Win - w0 < CHUNK ? j->Win - w0 : CHUNK;
+    const float *img = j->x + i * cin * j->H * j->W;
+    const float *src[TILE];
+    for (int64_t c = 0; c < nc; c++) {
+      if (j->xform) {
+        const dif__norm_affine *norm = j->p->in_norm ? j->p->in_norm + (j->n0 + i) * cin : NULL;
+        dif__conv2d_xform_span(j->p, img, norm, c0 + c, j->H, j->W, j->Hin, j->Win, j->r0 + r, w0,
+                               n, buf[c]);
+        src[c] = buf[c];
+      } else {
+        src[c] = img + ((c0 + c) * j->H + j->r0 + r) * j->W + w0;
+      }
+    }
+    uint16_t *out = j->hwc + (((i * j->rows + j->off + r) * j->Win + w0) * cin + c0);
+    for (int64_t wt = 0; wt < n; wt += TILE) {
+      const int64_t nw = n - wt < TILE ? n - wt : TILE;
+      for (int64_t c = 0; c < nc; c++)
+        for (int64_t w = 0; w < nw; w++) t[w][c] = dif__bf16_rne(src[c][wt + w]);
+      for (int64_t w = 0; w < nw; w++) memcpy(out + (wt + w) * cin, t[w], (size_t)nc * sizeof **t);
+    }
   }
 }
 
@@ -97,9 +117,9 @@ static plan make_plan(const dif__conv2d_params *p, int64_t N, int64_t H, int64_t
   l.OHW = l.OH * l.OW;
   l.xform = p->in_h || p->in_norm || p->in_silu;
   /* bytes per output row (the float32 result) and per input row (bf16
-   * channels-last, and with a transform its float32 rows first) */
+   * channels-last) */
   const size_t out_row = (size_t)l.OW * (size_t)p->cout * 4;
-  const size_t in_row = (size_t)p->cin * (size_t)l.Win * (l.xform ? 6 : 2);
+  const size_t in_row = (size_t)p->cin * (size_t)l.Win * 2;
   l.g = 1;
   if (N > 1 && l.OHW < BATCH_COLS) {
     l.g = (BATCH_COLS + l.OHW - 1) / l.OHW;
@@ -124,7 +144,7 @@ static plan make_plan(const dif__conv2d_params *p, int64_t N, int64_t H, int64_t
 /* One product: output rows [oh0, oh0 + nrows) of images [n0, n0 + g). */
 typedef struct bufs {
   uint16_t *hwc;
-  float *yt, *xb;
+  float *yt;
 } bufs;
 
 static dif_status band_run(const dif__kctx *k, const dif__conv2d_params *p, const plan *l,
@@ -143,15 +163,16 @@ static dif_status band_run(const dif__kctx *k, const dif__conv2d_params *p, cons
     memset(img + (size_t)(rows - bottom) * row_elems, 0, (size_t)bottom * row_elems * sizeof *img);
   }
   if (r1 > r0) {
-    const float *src = x + n0 * p->cin * H * W + r0 * l->Win;
-    int64_t img = p->cin * H * W, chan = H * W;
-    if (l->xform) {
-      dif__conv2d_xform_rows(k, p, x, n0, g, H, W, l->Hin, l->Win, r0, r1 - r0, bf->xb);
-      src = bf->xb, chan = (r1 - r0) * l->Win, img = p->cin * chan;
-    }
-    const int64_t tiles = (l->Win + TILE - 1) / TILE, cblocks = (p->cin + TILE - 1) / TILE;
-    hwc_job hj = {src, bf->hwc, img, chan, r1 - r0, rows, r0 - a, l->Win, p->cin, tiles, cblocks};
-    dif__pool_for(k->pool, g * (r1 - r0) * tiles * cblocks, 1, hwc_task, &hj);
+    const int64_t cblocks = (p->cin + TILE - 1) / TILE, chunks = (l->Win + CHUNK - 1) / CHUNK;
+    hwc_job hj = {p,       x + n0 * p->cin * H * W,
+                  bf->hwc, H,
+                  W,       l->Hin,
+                  l->Win,  n0,
+                  r0,      r1 - r0,
+                  rows,    r0 - a,
+                  cblocks, chunks,
+                  l->xform};
+    dif__pool_for(k->pool, g * (r1 - r0) * chunks * cblocks, 1, hwc_task, &hj);
   }
   DIF__PROF_END(DIF__PROF_CONV_PACK, t0, 0);
   const int64_t per = nrows * l->OW;
@@ -193,9 +214,8 @@ bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const flo
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   const size_t in_elems = (size_t)(l.g * p->cin * l.rows) * (size_t)l.Win;
   bufs bf = {dif__arena_alloc(k->arena, in_elems * sizeof(uint16_t), err),
-             dif__arena_floats(k->arena, (size_t)(l.g * l.band * l.OW * p->cout), err),
-             l.xform ? dif__arena_floats(k->arena, in_elems, err) : NULL};
-  *st = bf.hwc && bf.yt && (bf.xb || !l.xform) ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+             dif__arena_floats(k->arena, (size_t)(l.g * l.band * l.OW * p->cout), err)};
+  *st = bf.hwc && bf.yt ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
   if (*st) dif__error_prefix(err, "conv2d (fast) band buffers");
   bool first = true;
   for (int64_t n0 = 0; n0 < N && !*st; n0 += l.g) {

@@ -34,23 +34,6 @@ typedef struct pack_job {
   int64_t r0, rows; /* (transformed) input rows r0 .. r0 + rows - 1; outside [0, Hin): zeros */
 } pack_job;
 
-/* Columns [w0, w0 + n) of input row ir of channel c, transformed, into t. */
-static void xform_chunk(const pack_job *j, int64_t c, int64_t ir, int64_t w0, int64_t n, float *t) {
-  const int64_t sr = dif__nearest_idx(ir, j->H, j->Hin);
-  const float *src = j->x + (c * j->H + sr) * j->W;
-  if (j->Win != j->W) {
-    for (int64_t i = 0; i < n; i++) t[i] = src[dif__nearest_idx(w0 + i, j->W, j->Win)];
-  } else {
-    memcpy(t, src + w0, (size_t)n * sizeof *t);
-  }
-  if (j->norm) {
-    const dif__norm_affine *a = &j->norm[c];
-    dif__k_affine_span(t, t, n, a->hi, a->lo, a->a, a->c, j->p->in_silu);
-  } else if (j->p->in_silu) {
-    dif__k_act_span(DIF__ACT_SILU, t, t, n);
-  }
-}
-
 /* Item (channel block, row): the block's 16 channels of one input row. */
 static void pack_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
@@ -64,7 +47,8 @@ static void pack_task(void *arg, int64_t begin, int64_t end, int thread) {
     for (int64_t q = 0; q < nc && ir >= 0 && ir < j->Hin; q++)
       for (int64_t w0 = 0; w0 < j->Win; w0 += CHUNK) {
         const int64_t n = j->Win - w0 < CHUNK ? j->Win - w0 : CHUNK;
-        xform_chunk(j, cb * BLK + q, ir, w0, n, t);
+        dif__conv2d_xform_span(j->p, j->x, j->norm, cb * BLK + q, j->H, j->W, j->Hin, j->Win, ir,
+                               w0, n, t);
         float *o = row + w0 * BLK + q;
         for (int64_t i = 0; i < n; i++) o[i * BLK] = t[i];
       }

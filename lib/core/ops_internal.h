@@ -77,6 +77,14 @@ void dif__conv2d_xform_rows(const dif__kctx *k, const dif__conv2d_params *p, con
                             int64_t n0, int64_t g, int64_t H, int64_t W, int64_t Hin, int64_t Win,
                             int64_t row0, int64_t rows, float *out);
 
+/* The same transform for columns [w0, w0 + n) of (transformed) input row
+ * ir of channel c of one image x [cin, H, W] (norm: that image's [cin]
+ * affine, or NULL), into t: the same values, bit for bit, whatever the
+ * span (the kernels are element-wise). */
+void dif__conv2d_xform_span(const dif__conv2d_params *p, const float *x,
+                            const dif__norm_affine *norm, int64_t c, int64_t H, int64_t W,
+                            int64_t Hin, int64_t Win, int64_t ir, int64_t w0, int64_t n, float *t);
+
 /* The convolution in the precision fast (conv2d_fast.c), for arguments
  * dif__conv2d_bounded has checked: false when it does not run (no fast
  * path, y == x, a weight the backend could not pack: then the caller runs
