@@ -189,16 +189,21 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *   DIF_PRECISION_EXACT  float32 through OpenBLAS: the results the
  *                        reference fixtures are checked against, the same
  *                        bits on every CPU with the same OpenBLAS kernels
- *                        and thread count. On a CPU with AVX-512 (and
- *                        libdif built with oneDNN, not under an
- *                        address-space limit) the VAE's 3x3 convolutions
- *                        run by oneDNN's float32 Winograd instead: float32
- *                        throughout, its error against an exact product the
- *                        size of a float32 direct convolution's (PyTorch's
- *                        float32 path), every reference tolerance held, but
- *                        not the same bits as on an AVX2 CPU; a VAE decode
- *                        about 2.6x faster (Zen 4, 512²: 14.9 -> 5.7 s;
- *                        docs/performance.md). Memory: its transformed
+ *                        and thread count. Except the VAE's 3x3
+ *                        convolutions (not under an address-space limit):
+ *                        they run by float32 Winograd, oneDNN's on a CPU
+ *                        with AVX-512 (libdif built with oneDNN), else
+ *                        libdif's own over OpenBLAS (AVX2 CPUs; the
+ *                        environment variable DIF_WINO_BACKEND=openblas
+ *                        picks it on any CPU, read when the context
+ *                        loads): float32 throughout, its error against an
+ *                        exact product the size of a float32 direct
+ *                        convolution's (PyTorch's float32 path), every
+ *                        reference tolerance held, but not the bits of
+ *                        im2col + sgemm; a VAE decode about 2.6x faster
+ *                        (Zen 4, 512²: 14.9 -> 5.7 s; an emulated AVX2
+ *                        CPU: 14.9 -> 7.9 s; docs/performance.md).
+ *                        Memory: its transformed
  *                        weights are made at the first decode (about 1.8 s
  *                        for SD's VAE) and kept with the context, 4x the
  *                        VAE's 3x3 weights in float32 (737 MiB for SD's
