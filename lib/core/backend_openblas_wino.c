@@ -153,7 +153,10 @@ typedef struct run_job {
 
 static void in_xform(bool avx2, int n, const float *d, float *v) {
 #if defined(DIF_HAVE_AVX2_KERNELS)
-  if (avx2) return dif__ob_wino_in_xform_avx2(n, d, v);
+  if (avx2) {
+    dif__ob_wino_in_xform_avx2(n, d, v);
+    return;
+  }
 #endif
   (void)avx2;
   in_xform_base(n, d, v);
@@ -161,7 +164,10 @@ static void in_xform(bool avx2, int n, const float *d, float *v) {
 
 static void out_xform(bool avx2, int n, const float *mv, float *y) {
 #if defined(DIF_HAVE_AVX2_KERNELS)
-  if (avx2) return dif__ob_wino_out_xform_avx2(n, mv, y);
+  if (avx2) {
+    dif__ob_wino_out_xform_avx2(n, mv, y);
+    return;
+  }
 #endif
   (void)avx2;
   out_xform_base(n, mv, y);
