@@ -38,13 +38,6 @@
  * (the rows of its 36 products). 512 → 512 channels: ~227 tiles. */
 #define CHUNK_BYTES ((size_t)32 << 20)
 #define CHUNK_MIN 128
-/* Channels per product: M's sums over cin run KSUM at a time (each in
- * OpenBLAS's registers, the blocks then added into M). The transformed
- * domain's products cancel more than a direct convolution's, so a long
- * running sum costs more there: at 512 channels in one product the error
- * was 1.34e-6 relative L2 (1.7× oneDNN's Winograd), in blocks of 64
- * 7.8e-7 (oneDNN's: 8.3e-7), at no measurable cost in time. */
-#define KSUM 64
 
 static int64_t test_chunk; /* dif__ob_wino_test_chunk */
 
@@ -236,12 +229,8 @@ static void run_chunk(const dif__kctx *k, run_job *j) {
   const int64_t cinp = j->c->cinp, coutp = j->c->coutp, T = j->T;
   dif__pool_for(k ? k->pool : NULL, T * (cinp / BLK), 8, in_task, j);
   for (int x = 0; x < j->c->n * j->c->n; x++) /* the caller (conv2d_wino.c) times the run */
-    for (int64_t k0 = 0; k0 < cinp; k0 += KSUM) {
-      const int64_t kn = cinp - k0 < KSUM ? cinp - k0 : KSUM;
-      dif__gemm_op(DIF__PROF_OP_COUNT, false, false, T, coutp, kn, 1.0f, j->v + x * T * cinp + k0,
-                   cinp, j->c->u + (x * cinp + k0) * coutp, coutp, k0 ? 1.0f : 0.0f,
-                   j->m + x * T * coutp, coutp);
-    }
+    dif__gemm_op(DIF__PROF_OP_COUNT, false, false, T, coutp, cinp, 1.0f, j->v + x * T * cinp, cinp,
+                 j->c->u + x * cinp * coutp, coutp, 0.0f, j->m + x * T * coutp, coutp);
   dif__pool_for(k ? k->pool : NULL, T * (coutp / BLK), 8, out_task, j);
 }
 
