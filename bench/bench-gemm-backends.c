@@ -109,7 +109,7 @@ static result time_one(const dif__backend *be, dif__dtype math, const shape *sh,
   result r = {0, 0, false};
   const int64_t M = sh->M, N = sh->N, K = sh->K;
   dif__error err = {0};
-  dif__kctx k = {NULL, arena, NULL, NULL};
+  dif__kctx k = {NULL, arena, NULL, NULL, 0, 0};
   float *x = rand_floats((size_t)(M * K), 1), *y = rand_floats((size_t)(M * N), 3);
   float *w = rand_floats((size_t)(N * K), 2);
   dif__packed *p = NULL;

@@ -364,7 +364,7 @@ static sgemm_ref replay_shapes(bool verbose) {
 /* ---- running one case (in a child process) ---- */
 
 typedef struct run_ctx run_ctx;
-static void vae_wino(run_ctx *r, const options *o);
+static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max_cc);
 
 struct run_ctx {
   const options *o;
@@ -374,9 +374,11 @@ struct run_ctx {
   uint64_t weight_bytes;
 };
 
-/* In exact, the VAE's 3x3 convolutions by float32 Winograd where a backend
- * has them, as a context's (api/load.c), unless --no-wino. */
-static void vae_wino(run_ctx *r, const options *o) {
+/* In exact, net's 3x3 convolutions (those with cin·cout up to max_cc; 0:
+ * all) by float32 Winograd where a backend has them, as a context's
+ * (api/load.c, core/ops.h: the VAE's all, the UNet's up to
+ * DIF__WINO_NETS_MAX_CC), unless --no-wino. */
+static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max_cc) {
   char why[256] = "";
   const dif__backend *b = NULL;
   if (!r->k.fast && !o->no_wino)
@@ -385,13 +387,23 @@ static void vae_wino(run_ctx *r, const options *o) {
   if (!b && o->wino_backend && !r->k.fast && !o->no_wino) die("--wino-backend: %s", why);
   dif__error err;
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
+  r->k.wino_max_cc = max_cc;
   if (b)
-    printf("VAE 3x3 convolutions: float32 Winograd on %s\n", b->name);
+    printf("%s 3x3 convolutions%s: float32 Winograd on %s\n", net,
+           max_cc ? " up to the networks' channel limit" : "", b->name);
   else
-    printf("VAE 3x3 convolutions: %s (%s)\n", r->k.fast ? "bf16 products" : "im2col + sgemm",
+    printf("%s 3x3 convolutions: %s (%s)\n", net, r->k.fast ? "bf16 products" : "im2col + sgemm",
            r->k.fast    ? "fast"
            : o->no_wino ? "--no-wino"
                         : why);
+}
+
+static void wino_stats(run_ctx *r) {
+  if (!r->k.wino) return;
+  dif__wino_stats ws;
+  dif__wino_get_stats(r->k.wino, &ws);
+  printf("  Winograd weights: %lld, %.1f MiB (%lld refused)\n", (long long)ws.weights,
+         (double)ws.bytes / (1 << 20), (long long)ws.refused);
 }
 
 typedef dif_status (*pass_fn)(void *state, run_ctx *r, dif__error *err);
@@ -730,12 +742,14 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     u->in.context = rand_floats(B * S * u->m.ctx_dim, 1.0f);
     u->in.class_labels = u->m.class_in ? rand_floats(B * u->m.class_in, 1.0f) : NULL;
     u->out = xmalloc((size_t)(B * u->m.out_ch * h * h) * sizeof(float));
+    conv_wino(&r, o, "UNet", DIF__WINO_NETS_MAX_CC);
     snprintf(label, sizeof label, "%s:%d (B%lld)", c->name, j->size, (long long)B);
     printf("== %s: %s, batch %lld, latent %lldx%lld (%dx%d image), threads %d\n", label, c->what,
            (long long)B, (long long)h, (long long)h, j->size, j->size, o->threads);
     printf("  load %.2f s\n", load_s);
     s = run_passes(&r, unet_pass, u, &res, &steady, &err);
     if (!s) check_finite("UNet output", u->out, B * u->m.out_ch * h * h);
+    wino_stats(&r);
     break;
   }
   case CASE_VAE:
@@ -748,7 +762,7 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     v->latent = rand_floats(v->m.latent_ch * h * h, 1.0f);
     v->image = xmalloc((size_t)(v->m.out_ch * j->size * j->size) * sizeof(float));
     v->tiled = c->kind == CASE_VAE_TILED;
-    vae_wino(&r, o);
+    conv_wino(&r, o, "VAE", 0);
     snprintf(label, sizeof label, "%s:%d", c->name, j->size);
     printf("== %s: %s, latent %lldx%lld -> %dx%d image, threads %d", label, c->what, (long long)h,
            (long long)h, j->size, j->size, o->threads);
@@ -757,12 +771,7 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     printf("  load %.2f s\n", load_s);
     s = run_passes(&r, vae_pass, v, &res, &steady, &err);
     if (!s) check_finite("image", v->image, v->m.out_ch * j->size * j->size);
-    if (r.k.wino) {
-      dif__wino_stats ws;
-      dif__wino_get_stats(r.k.wino, &ws);
-      printf("  Winograd weights: %lld, %.1f MiB (%lld refused)\n", (long long)ws.weights,
-             (double)ws.bytes / (1 << 20), (long long)ws.refused);
-    }
+    wino_stats(&r);
     break;
   }
   case CASE_CLIP_TEXT: {
@@ -999,11 +1008,11 @@ static void usage(FILE *f) {
           "                (default %s)\n"
           "  --tile N      tile size in pixels for vae-tiled (default 512; 0 = the config's\n"
           "                sample_size, 768 for unclip-small, which does not tile a 768² image)\n"
-          "  --no-wino     exact: the VAE's 3x3 convolutions on im2col + sgemm, not by\n"
-          "                float32 Winograd (oneDNN's on AVX-512, else openblas's), as a\n"
-          "                context does\n"
-          "  --wino-backend NAME  exact: the VAE's Winograd on backend NAME (openblas: ours,\n"
-          "                as an AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
+          "  --no-wino     exact: the VAE's and the UNet's 3x3 convolutions on im2col + sgemm,\n"
+          "                not by float32 Winograd as a context does (the VAE's all, the UNet's\n"
+          "                up to 1920 x 640 channels; oneDNN's on AVX-512, else openblas's)\n"
+          "  --wino-backend NAME  exact: that Winograd on backend NAME (openblas: ours, as an\n"
+          "                AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
           DIF_BENCH_CONFIGS, DIF_BENCH_TOKENIZERS);
 }

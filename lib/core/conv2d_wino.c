@@ -1,5 +1,5 @@
 /* conv2d_wino.c — a 3×3, stride-1, pad-1 convolution by float32 Winograd
- * (k->wino set: the exact path's VAE; core/backend.h).
+ * (k->wino set: the exact path's VAE and the UNet's first levels; core/ops.h).
  *
  * The weight is transformed once into the backend's layout
  * (dif__wino_weight: the context keeps it). Per band of output rows of an
@@ -128,6 +128,7 @@ bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const flo
   if (p->kh != 3 || p->kw != 3 || p->stride != 1 || p->pad_top != 1 || p->pad_left != 1 ||
       p->pad_bottom != 1 || p->pad_right != 1)
     return false;
+  if (k->wino_max_cc && p->cin * p->cout > k->wino_max_cc) return false;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
   const int64_t band = band_rows(p, Hin, Win, max_scratch);
   const dif__conv *pw;

@@ -43,16 +43,27 @@ typedef struct dif__wino dif__wino;
  * convolution's and attention's products run in bf16 on fast's backend.
  * wino (exact only, fast NULL), when set, runs dif__conv2d's 3×3, stride-1,
  * pad-1 convolutions by float32 Winograd on its backend
- * (core/conv2d_wino.c): float32-class error, not sgemm's bits. Only the
- * VAE's kernel context carries it (dif__generate; the UNet's 3×3 weights
- * would cost GiBs in that form); NULL is today's im2col + sgemm bit for
- * bit. */
+ * (core/conv2d_wino.c): float32-class error, not sgemm's bits; only those
+ * with cin·cout ≤ wino_max_cc when that is set (their transformed weights
+ * are kept: 4× a float32 weight). The VAE's kernel context has it for every
+ * 3×3 convolution; the denoising networks' (dif__generate) gets it only
+ * when wino_nets_max_cc is set, and then for the convolutions with
+ * cin·cout up to it: DIF__WINO_NETS_MAX_CC, the UNet's first two levels
+ * (~1 GiB for SD's UNet), where most of its convolution time is; its
+ * deeper levels' weights would cost GiBs more for little. NULL is im2col +
+ * sgemm bit for bit. */
 typedef struct dif__kctx {
   dif__pool *pool;
   dif__arena *arena;
   dif__fast *fast;
   dif__wino *wino;
+  int64_t wino_max_cc;      /* wino serves convolutions with cin·cout ≤ this; 0: every one */
+  int64_t wino_nets_max_cc; /* the denoising networks' wino_max_cc; 0: they get no wino */
 } dif__kctx;
+
+/* The denoising networks' limit: SD's UNet up to 1920 → 640 channels (its
+ * levels of 320 and 640 channels, and the first convolution into 1280). */
+#define DIF__WINO_NETS_MAX_CC ((int64_t)1920 * 640)
 
 /* ---- matrix products (BLAS) ---- */
 

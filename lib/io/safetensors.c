@@ -331,6 +331,27 @@ dif_status dif__st_open(const char *path, dif__safetensors **out, dif__error *er
   return DIF_OK;
 }
 
+/* madvise(MADV_DONTNEED) on the pages wholly inside [begin, end). */
+static size_t drop_range(const uint8_t *begin, const uint8_t *end) {
+  const long ps = sysconf(_SC_PAGESIZE);
+  if (ps <= 0 || end <= begin) return 0;
+  const uintptr_t page = (uintptr_t)ps;
+  const uintptr_t lo = ((uintptr_t)begin + page - 1) / page * page,
+                  hi = (uintptr_t)end / page * page;
+  if (hi <= lo) return 0;
+  return madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0 ? (size_t)(hi - lo) : 0;
+}
+
+size_t dif__st_drop_pages(const dif__safetensors *st) {
+  if (!st) return 0;
+  if (!st->base) return st->map_size ? drop_range(st->map, st->map + st->map_size) : 0;
+  if (!st->base->map_size) return 0;
+  size_t dropped = 0; /* a view: its own tensors' pages only */
+  for (size_t i = 0; i < st->count; i++)
+    dropped += drop_range(st->data + st->entries[i].begin, st->data + st->entries[i].end);
+  return dropped;
+}
+
 const char *dif__st_path(const dif__safetensors *st) { return st->path; }
 uint64_t dif__st_xxh3(const dif__safetensors *st) { return st->xxh3; }
 uint64_t dif__st_file_size(const dif__safetensors *st) {

@@ -79,6 +79,13 @@ void dif__st_close(dif__safetensors *st);
  * the old one. */
 dif_status dif__st_check_unchanged(const dif__safetensors *st, dif__error *err);
 
+/* Drops the process's copy of st's file pages (madvise MADV_DONTNEED on its
+ * read-only private mapping; a view: the pages wholly inside its own
+ * tensors): memory a finished network no longer needs. They are read again
+ * from the page cache (or the file) on the next access, so every pointer
+ * into st stays valid. Nothing for a set read from memory
+ * (dif__st_open_memory). Returns the bytes dropped; NULL gives 0. */
+size_t dif__st_drop_pages(const dif__safetensors *st);
 const char *dif__st_path(const dif__safetensors *st);
 uint64_t dif__st_xxh3(const dif__safetensors *st); /* of the whole file */
 uint64_t dif__st_file_size(const dif__safetensors *st);

@@ -104,6 +104,7 @@ dif_status gen_decode(gen *g, dif__result *res) {
     gen_trace(g, lat, B * L * h * w, "vae.decode.in");
     s = gen_cancelled(g);
   }
+  if (!s) dif__models_drop_networks(m); /* their pages, resident since the run began */
   if (!s && g->decode_tile > 0 && (H > g->decode_tile || W > g->decode_tile))
     s = dif__vae_decode_tiled(&m->vae, g->vae_k, lat, B, h, w, g->decode_tile, img, g->err);
   else if (!s)

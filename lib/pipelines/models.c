@@ -395,6 +395,17 @@ dif_status dif__models_check_files(const dif__models *m, dif__error *err) {
   return DIF_OK;
 }
 
+size_t dif__models_drop_networks(const dif__models *m) {
+  const dif__safetensors *files[] = {
+      m->text_encoder.weights, m->unet.weights,  m->image_encoder.weights,
+      m->normalizer.weights,   m->prior.weights, m->prior_text_encoder.weights,
+  };
+  size_t dropped = 0;
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    dropped += dif__st_drop_pages(files[i]);
+  return dropped;
+}
+
 int32_t dif__models_max_noise_level(const dif__models *m) {
   if (m->low_res) return m->max_noise_level;
   if (!m->noising) return 999;

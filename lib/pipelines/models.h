@@ -92,6 +92,16 @@ void dif__models_free(dif__models *m);
  * changed in place since loading (io/safetensors.h). */
 dif_status dif__models_check_files(const dif__models *m, dif__error *err);
 
+/* Before the VAE decodes: drops the process's pages of every network's
+ * weights file but the VAE's (text encoders, image encoder, normaliser,
+ * prior, UNet; io/safetensors.h, dif__st_drop_pages), so the decode's
+ * memory (its activations, exact's Winograd weights) does not stack on
+ * theirs. The next run reads them again from the page cache (minor page
+ * faults: well under a second for a full-size model). Returns the bytes
+ * dropped. Safe while another thread runs these networks (their pages come
+ * back on access). */
+size_t dif__models_drop_networks(const dif__models *m);
+
 /* The highest unCLIP noise level the model takes: its image noising
  * scheduler's num_train_timesteps - 1 (999 for Stable unCLIP); the x4
  * upscaler's max_noise_level (350); 999 for a Stable Diffusion model, which

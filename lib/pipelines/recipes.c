@@ -187,10 +187,13 @@ dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__re
   memset(out, 0, sizeof *out);
   dif_status s = check_request(m, r, err);
   if (s) return s;
-  /* k->wino serves the VAE only: the UNet's 3×3 weights in Winograd form
-   * would cost GiBs (core/ops.h) */
+  /* k->wino serves the VAE's convolutions, and the networks' up to
+   * k->wino_nets_max_cc (core/ops.h: all of the UNet's 3×3 weights in
+   * Winograd form would cost GiBs) */
   dif__kctx nets = *k;
-  nets.wino = NULL;
+  nets.wino = k->wino_nets_max_cc > 0 ? k->wino : NULL;
+  nets.wino_max_cc = k->wino_nets_max_cc;
+  nets.wino_nets_max_cc = 0;
   gen g = {.m = m, .k = &nets, .vae_k = k, .r = r, .err = err};
   g.gens[0] = &g.rng;
   dif__rng_seed(&g.rng, r->seed);

@@ -31,6 +31,10 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
     int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3];
     float *out = malloc((size_t)(B * u.out_ch * H * W) * sizeof *out);
     golden_hooks hc = {g, name, st, TOL};
+    /* with --wino, its 3x3 convolutions by Winograd up to the networks' limit, as a context's */
+    dif__kctx k = g->k;
+    k.wino = golden_wino_begin(g);
+    k.wino_max_cc = DIF__WINO_NETS_MAX_CC;
     dif__unet_input in = {.sample = sample,
                           .B = B,
                           .H = H,
@@ -42,16 +46,17 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
                           .class_labels = cls,
                           .hook = golden_on_hook,
                           .hook_user = &hc};
-    if (dif__unet_forward(&u, &g->k, &in, out, &err))
+    if (dif__unet_forward(&u, &k, &in, out, &err))
       golden_fail(g, name, "forward: %s", err.msg);
     else
       golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
     /* Without a hook the forward pass fuses passes the hooks would split. */
     in.hook = NULL;
-    if (dif__unet_forward(&u, &g->k, &in, out, &err))
+    if (dif__unet_forward(&u, &k, &in, out, &err))
       golden_fail(g, name, "forward (no hook): %s", err.msg);
     else
       golden_check(g, name, "out.sample", out, B * u.out_ch * H * W, st, TOL, 0);
+    golden_wino_end(g, k.wino);
     free(out);
   }
   free(sample);
