@@ -202,7 +202,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        reference tolerance held, but not the bits of
  *                        im2col + sgemm; a VAE decode about 2.6x faster
  *                        (Zen 4, 512²: 14.9 -> 5.7 s; an emulated AVX2
- *                        CPU: 14.9 -> 7.9 s; docs/performance.md).
+ *                        CPU: about 2x, 1.7-2.9x PyTorch f32;
+ *                        docs/performance.md).
  *                        Memory: its transformed
  *                        weights are made at the first decode (about 1.8 s
  *                        for SD's VAE) and kept with the context, 4x the
