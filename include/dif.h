@@ -210,7 +210,18 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        VAE's 3x3 weights in float32 (737 MiB for SD's
  *                        VAE, whatever dtype its file has), plus scratch
  *                        in bands of rows (a 512² decode's peak scratch
- *                        0.41 -> 0.51 GiB).
+ *                        0.41 -> 0.51 GiB). With oneDNN's Winograd the
+ *                        UNet's 3x3 convolutions of up to 1920 x 640
+ *                        channels (its levels of 320 and 640 channels) run
+ *                        the same way: a UNet step about 1.15x faster
+ *                        (Zen 4, 512²: 9.9 -> 8.6 s), every reference
+ *                        tolerance held, their transformed weights (about
+ *                        1.1 GiB for SD's UNet) made at the first step and
+ *                        kept. Before the VAE decodes, the pages of every
+ *                        other network's weights file are dropped from the
+ *                        process (read again from the page cache next
+ *                        run), so the two do not add up: a whole 768²
+ *                        unCLIP from an F16 folder peaks at 6.0 GiB.
  *   DIF_PRECISION_FAST   bf16 inputs with float32 accumulation through
  *                        oneDNN (as PyTorch's bf16 CPU path): linear and
  *                        convolution weights are packed to bf16 once,
@@ -251,7 +262,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * file from memory (read again from the file only if ever needed): in
  * fast, a linear weight takes its bf16 size rather than that plus its
  * file's. The log (info level) and
- * dif_context_info ("precision", "gemm_backend", "isa", and "vae_conv3x3":
+ * dif_context_info ("precision", "gemm_backend", "isa", "unet_conv3x3"
+ * ("winograd up to 1920x640 channels", "sgemm" or "bf16") and "vae_conv3x3":
  * "winograd", "sgemm" or "bf16") say what runs; the
  * record of a sample stores it ("precision") and
  * dif_context_apply_record sets it from a record. */

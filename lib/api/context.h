@@ -43,8 +43,10 @@ struct dif_context {
   void *log_user;
   dif_precision precision; /* as set (DIF_PRECISION_AUTO by default) */
   dif__fast *fast;         /* made at load when the precision in effect is fast, else NULL */
-  dif__wino *wino;      /* made at load in exact where a backend has float32 Winograd convolutions
-                         * (core/backend.h): the VAE's 3×3 convolutions; else NULL */
+  dif__wino *wino; /* made at load in exact where a backend has float32 Winograd convolutions
+                    * (core/backend.h): the VAE's 3×3 convolutions; else NULL */
+  int64_t
+      wino_nets_max_cc; /* and the UNet's up to this cin·cout (kctx.wino_nets_max_cc); 0: none */
   dif__pool *pool;      /* created on first use */
   dif__models models;   /* valid when loaded */
   char *prior_dir;      /* dif_context_set_prior */
@@ -99,7 +101,8 @@ dif_status dif__ctx_apply_embeddings(dif_context *ctx, dif__error *err);
 void dif__ctx_free_embeddings(dif_context *ctx);
 
 /* The kernel context of a run on ctx: its pool, the arena, its precision
- * (wino: for dif__generate, which gives it to the VAE only). */
+ * (wino: for dif__generate, which gives it to the VAE, and to the UNet up
+ * to wino_nets_max_cc). */
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);
 
 /* Logs what the fast path holds (debug) and, as a warning, how many linear

@@ -64,6 +64,10 @@ static void add_products(json_t *o, const dif_context *ctx) {
   json_object_set_new(o, "isa", json_string(fb ? fb->isa() : dif_blas_core()));
   /* the VAE's 3x3 convolutions: float32 Winograd (exact, AVX-512), bf16 products (fast) or
    * im2col + sgemm (api/load.c) */
+  json_object_set_new(o, "unet_conv3x3",
+                      json_string(ctx->wino_nets_max_cc ? "winograd up to 1920x640 channels"
+                                  : ctx->fast           ? "bf16"
+                                                        : "sgemm"));
   json_object_set_new(o, "vae_conv3x3",
                       json_string(ctx->wino   ? "winograd"
                                   : ctx->fast ? "bf16"

@@ -93,7 +93,11 @@ static void auto_small_model_exact(dif_context *ctx) {
 /* In exact, the VAE's 3×3 convolutions run by float32 Winograd where a
  * backend has it (core/backend.h): not under an address-space limit, for
  * the reason dif__ctx_resolve_precision gives (oneDNN aborts the process
- * when an allocation fails there). Without it, today's im2col + sgemm. */
+ * when an allocation fails there). Without it, today's im2col + sgemm. The
+ * UNet's first levels too (core/ops.h, DIF__WINO_NETS_MAX_CC) on oneDNN's
+ * Winograd (AVX-512), measured faster per step (docs/performance.md); not
+ * on the openblas one (AVX2), whose UNet step measured no faster in the one
+ * (emulated, noisy) run so far. */
 static void exact_wino(dif_context *ctx) {
   if (ctx->fast) return;
   struct rlimit r;
@@ -106,9 +110,11 @@ static void exact_wino(dif_context *ctx) {
   } else if (dif__wino_new(b, &ctx->wino, &err)) {
     dif__ctx_log(ctx, DIF_LOG_WARN, "VAE convolutions on im2col + sgemm: %s", err.msg);
   } else {
+    ctx->wino_nets_max_cc = strcmp(b->name, "onednn") == 0 ? DIF__WINO_NETS_MAX_CC : 0;
     dif__ctx_log(ctx, DIF_LOG_INFO,
-                 "VAE 3x3 convolutions: float32 Winograd on the %s backend (transformed weights "
-                 "about 4x the VAE's 3x3 weights)",
+                 "%s 3x3 convolutions: float32 Winograd on the %s backend (transformed weights "
+                 "about 4x the float32 3x3 weights)",
+                 ctx->wino_nets_max_cc ? "VAE and UNet (up to 1920 x 640 channels)" : "VAE",
                  b->name);
   }
 }

@@ -408,6 +408,11 @@ TEST(precision_setting) {
   /* exact: the VAE's 3x3 convolutions by Winograd (AVX-512) or im2col + sgemm, never bf16 */
   CHECK(strstr(info, "\"vae_conv3x3\": \"winograd\"") ||
         strstr(info, "\"vae_conv3x3\": \"sgemm\""));
+  /* the UNet's first levels by Winograd only with oneDNN's (AVX-512), never bf16 */
+  CHECK(strstr(info, "\"unet_conv3x3\": \"winograd up to 1920x640 channels\"") ||
+        strstr(info, "\"unet_conv3x3\": \"sgemm\""));
+  if (strstr(info, "\"unet_conv3x3\": \"winograd"))
+    CHECK(strstr(info, "\"vae_conv3x3\": \"winograd\""));
   dif_prompt *p = text_prompt("a cat");
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);

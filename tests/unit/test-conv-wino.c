@@ -327,13 +327,23 @@ TEST(refused_falls_back) {
     CHECK_SAME(y1, y2, ny);
   }
   CHECK(packs == 1);
+  /* wino_max_cc: a weight with cin·cout above it is never asked for, one at
+   * it is (the UNet's limit, core/ops.h) */
+  float *w2 = frand(nw, 6, -1, 1);
+  e.k.wino_max_cc = 24 * 40 - 1;
+  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w2, (int64_t)nw), b, y1, &err) == 0);
+  CHECK(packs == 1);
+  e.k.wino_max_cc = 24 * 40;
+  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w2, (int64_t)nw), b, y1, &err) == 0);
+  CHECK(packs == 2);
+  e.k.wino_max_cc = 0;
   p.stride = 2; /* not a Winograd shape: the backend is not asked */
   p.in_h = p.in_w = 0;
   CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w, (int64_t)nw), b, y1, &err) == 0);
-  CHECK(packs == 1);
+  CHECK(packs == 2);
   dif__wino_stats st;
   dif__wino_get_stats(e.k.wino, &st);
-  CHECK(st.weights == 0 && st.refused == 1);
+  CHECK(st.weights == 0 && st.refused == 2);
   CHECK(dif__wino_new(&plain_table, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
   CHECK(plain.k.wino == NULL);
   /* bad arguments: a status and a message, nothing made */
@@ -346,7 +356,7 @@ TEST(refused_falls_back) {
   CHECK_STATUS(dif__wino_weight(e.k.wino, (dif__weight){0}, 1, 1, 4, 4, &pw, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   dif__wino_free(NULL); /* a no-op */
-  free(norm), free(x), free(w), free(b), free(y1), free(y2);
+  free(norm), free(x), free(w), free(w2), free(b), free(y1), free(y2);
   dif__wino_free(e.k.wino);
   kenv_free(&e);
   kenv_free(&plain);
