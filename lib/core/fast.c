@@ -90,6 +90,19 @@ static dif_status pack_slot(dif__fast *f, dif__wmap_slot *s, dif__wmap_key key, 
   return DIF_OK;
 }
 
+/* key's slot in map (its own, or the empty one where it goes) with f->lock
+ * held; NULL (the lock released, err set) when the table cannot grow. */
+static dif__wmap_slot *locked_slot(dif__fast *f, dif__wmap *map, dif__wmap_key key,
+                                   const char *what, dif__error *err) {
+  pthread_mutex_lock(&f->lock);
+  dif__wmap_slot *s = dif__wmap_find(map, key);
+  if (!s) {
+    pthread_mutex_unlock(&f->lock);
+    dif__fail_oom(err, what, 2 * map->cap * sizeof(dif__wmap_slot));
+  }
+  return s;
+}
+
 dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
                             const dif__packed **out, dif__error *err) {
   if (!f || !w.data || !out)
@@ -97,13 +110,8 @@ dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, i
   *out = NULL;
   dif_status st = DIF_OK;
   const dif__wmap_key key = {w.data, w.dtype, n, k, 0};
-  pthread_mutex_lock(&f->lock);
-  dif__wmap_slot *s = dif__wmap_find(&f->map, key);
-  if (!s) {
-    pthread_mutex_unlock(&f->lock);
-    return dif__fail_oom(err, "the fast path's weight table",
-                         2 * f->map.cap * sizeof(dif__wmap_slot));
-  }
+  dif__wmap_slot *s = locked_slot(f, &f->map, key, "the fast path's weight table", err);
+  if (!s) return DIF_ERR_OUT_OF_MEMORY;
   if (!s->key.w) st = pack_slot(f, s, key, w, n, k, m_hint, err);
   if (!st) *out = s->value;
   pthread_mutex_unlock(&f->lock);
@@ -135,13 +143,8 @@ dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, const dif__conv_ge
                      f->backend->name, (long long)g->kh, (long long)g->kw, (long long)g->stride);
   dif_status st = DIF_OK;
   const dif__wmap_key key = {w.data, w.dtype, g->cout, g->cin, code};
-  pthread_mutex_lock(&f->lock);
-  dif__wmap_slot *s = dif__wmap_find(&f->convs, key);
-  if (!s) {
-    pthread_mutex_unlock(&f->lock);
-    return dif__fail_oom(err, "the fast path's convolution table",
-                         2 * f->convs.cap * sizeof(dif__wmap_slot));
-  }
+  dif__wmap_slot *s = locked_slot(f, &f->convs, key, "the fast path's convolution table", err);
+  if (!s) return DIF_ERR_OUT_OF_MEMORY;
   if (!s->key.w) {
     dif__conv *p = NULL;
     st = f->backend->conv_bf16_pack(w, g, &p, err);

@@ -880,15 +880,8 @@ TEST(conv_fast_refused) {
   dif__fast *f = NULL;
   CHECK_STATUS(dif__fast_new(&conv_refuser, &f, &err), DIF_OK, err.msg, "");
   e.k.fast = f;
-  const dif__conv2d_params p = {.cin = 5,
-                                .cout = 7,
-                                .kh = 3,
-                                .kw = 3,
-                                .stride = 1,
-                                .pad_top = 1,
-                                .pad_left = 1,
-                                .pad_bottom = 1,
-                                .pad_right = 1};
+  dif__conv2d_params p = {.cin = 5, .cout = 7, .kh = 3, .kw = 3, .stride = 1};
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
   const size_t nx = 5 * 6 * 9, ny = 7 * 6 * 9, nw = 7 * 5 * 9;
   float *x = frand(nx, 11, -1, 1), *w = frand(nw, 12, -1, 1), *b = frand(7, 13, -1, 1);
   float *y1 = fbuf(ny), *y2 = fbuf(ny);
