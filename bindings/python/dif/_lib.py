@@ -73,6 +73,13 @@ def candidates() -> Iterator[str]:
 
 def load() -> Tuple[ctypes.CDLL, List[str], str]:
     """(ctypes.CDLL with the generated prototypes, names it lacks, where it came from)."""
+    # oneDNN's OpenMP threads (libgomp, loaded with oneDNN when libdif first
+    # needs it) sleep between products instead of spinning against libdif's
+    # own threads, as the dif command sets (dif.h, DIF_PRECISION_FAST): the
+    # default model measured 2x faster on 2 cores. libgomp reads it when it is
+    # loaded, so it does nothing where a module loaded libgomp before (torch);
+    # a policy the user set is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     tried = []
     for path in candidates():
         if os.sep in path and not os.path.exists(path):
