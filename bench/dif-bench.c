@@ -377,15 +377,20 @@ struct run_ctx {
 /* In exact, net's 3x3 convolutions (those with cin·cout up to max_cc; 0:
  * all) by float32 Winograd where a backend has them, as a context's
  * (api/load.c, core/ops.h: the VAE's all, the UNet's up to
- * DIF__WINO_NETS_MAX_CC), unless --no-wino. */
+ * DIF__WINO_NETS_MAX_CC), unless --no-wino; in fast, the VAE's (max_cc 0)
+ * up to DIF__WINO_FAST_VAE_MAX_CC where dif__wino_for_fast, as a context's. */
 static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max_cc) {
   char why[256] = "";
   const dif__backend *b = NULL;
-  if (!r->k.fast && !o->no_wino)
+  const bool fast = r->k.fast != NULL;
+  const bool wants =
+      !o->no_wino && (!fast || (!max_cc && dif__wino_for_fast(dif__fast_backend(r->k.fast))));
+  if (fast) max_cc = DIF__WINO_FAST_VAE_MAX_CC;
+  if (wants)
     b = o->wino_backend ? dif__backend_wino_named(o->wino_backend, why, sizeof why)
                         : dif__backend_wino(why, sizeof why);
-  if (!b && o->wino_backend && !r->k.fast && !o->no_wino) die("--wino-backend: %s", why);
-  if (b && max_cc && !o->wino_backend && strcmp(b->name, "onednn") != 0) {
+  if (!b && o->wino_backend && wants) die("--wino-backend: %s", why);
+  if (b && max_cc && !fast && !o->wino_backend && strcmp(b->name, "onednn") != 0) {
     snprintf(why, sizeof why, "a context gives the UNet oneDNN's Winograd only (api/load.c)");
     b = NULL;
   }
@@ -394,7 +399,10 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   r->k.wino_max_cc = max_cc;
   if (b)
     printf("%s 3x3 convolutions%s: float32 Winograd on %s\n", net,
-           max_cc ? " up to the networks' channel limit" : "", b->name);
+           fast     ? " up to 512x256 channels (fast; bf16 beyond)"
+           : max_cc ? " up to the networks' channel limit"
+                    : "",
+           b->name);
   else
     printf("%s 3x3 convolutions: %s (%s)\n", net, r->k.fast ? "bf16 products" : "im2col + sgemm",
            r->k.fast    ? "fast"

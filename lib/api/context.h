@@ -41,19 +41,20 @@ struct dif_context {
   dif_log_fn log_fn;
   dif_log_level log_level;
   void *log_user;
-  dif_precision precision; /* as set (DIF_PRECISION_AUTO by default) */
-  dif__fast *fast;         /* made at load when the precision in effect is fast, else NULL */
-  dif__wino *wino; /* made at load in exact where a backend has float32 Winograd convolutions
-                    * (core/backend.h): the VAE's 3×3 convolutions; else NULL */
-  int64_t
-      wino_nets_max_cc; /* and the UNet's up to this cin·cout (kctx.wino_nets_max_cc); 0: none */
-  dif__pool *pool;      /* created on first use */
-  dif__models models;   /* valid when loaded */
-  char *prior_dir;      /* dif_context_set_prior */
-  char *config_dir;     /* dif_context_set_config (single-file checkpoints) */
-  char *config_used;    /* the folder a single file loaded with (api/presets.h) */
-  char *info;           /* dif_context_info's JSON, made at load */
-  dif__ctx_lora *loras; /* dif_context_add_lora, in order */
+  dif_precision precision;  /* as set (DIF_PRECISION_AUTO by default) */
+  dif__fast *fast;          /* made at load when the precision in effect is fast, else NULL */
+  dif__wino *wino;          /* made at load where a backend has float32 Winograd convolutions
+                             * (core/backend.h) in exact, and in fast where dif__wino_for_fast: the
+                             * VAE's 3×3 convolutions; else NULL */
+  int64_t wino_vae_max_cc;  /* the VAE's up to this cin·cout (kctx.wino_max_cc); 0: all */
+  int64_t wino_nets_max_cc; /* and the UNet's up to this (kctx.wino_nets_max_cc); 0: none */
+  dif__pool *pool;          /* created on first use */
+  dif__models models;       /* valid when loaded */
+  char *prior_dir;          /* dif_context_set_prior */
+  char *config_dir;         /* dif_context_set_config (single-file checkpoints) */
+  char *config_used;        /* the folder a single file loaded with (api/presets.h) */
+  char *info;               /* dif_context_info's JSON, made at load */
+  dif__ctx_lora *loras;     /* dif_context_add_lora, in order */
   int n_loras;
   dif__ctx_embedding *embeddings; /* dif_context_add_embedding, in order */
   int n_embeddings;
@@ -101,8 +102,8 @@ dif_status dif__ctx_apply_embeddings(dif_context *ctx, dif__error *err);
 void dif__ctx_free_embeddings(dif_context *ctx);
 
 /* The kernel context of a run on ctx: its pool, the arena, its precision
- * (wino: for dif__generate, which gives it to the VAE, and to the UNet up
- * to wino_nets_max_cc). */
+ * (wino: for dif__generate, which gives it to the VAE up to
+ * wino_vae_max_cc, and to the UNet up to wino_nets_max_cc). */
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena);
 
 /* Logs what the fast path holds (debug) and, as a warning, how many linear

@@ -62,16 +62,17 @@ static void add_products(json_t *o, const dif_context *ctx) {
   const dif__backend *fb = dif__fast_backend(ctx->fast);
   json_object_set_new(o, "gemm_backend", json_string(fb ? fb->name : "openblas"));
   json_object_set_new(o, "isa", json_string(fb ? fb->isa() : dif_blas_core()));
-  /* the VAE's 3x3 convolutions: float32 Winograd (exact, AVX-512), bf16 products (fast) or
-   * im2col + sgemm (api/load.c) */
+  /* the 3x3 convolutions: float32 Winograd (exact; fast's VAE where its bf16 is not on
+   * AMX tiles), bf16 products (fast) or im2col + sgemm (api/load.c) */
   json_object_set_new(o, "unet_conv3x3",
                       json_string(ctx->wino_nets_max_cc ? "winograd up to 1920x640 channels"
                                   : ctx->fast           ? "bf16"
                                                         : "sgemm"));
   json_object_set_new(o, "vae_conv3x3",
-                      json_string(ctx->wino   ? "winograd"
-                                  : ctx->fast ? "bf16"
-                                              : "sgemm"));
+                      json_string(ctx->wino && ctx->fast ? "winograd up to 512x256 channels, bf16"
+                                  : ctx->wino            ? "winograd"
+                                  : ctx->fast            ? "bf16"
+                                                         : "sgemm"));
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);
   json_object_set_new(o, "cpu", json_string(cpu));

@@ -97,24 +97,31 @@ static void auto_small_model_exact(dif_context *ctx) {
  * UNet's first levels too (core/ops.h, DIF__WINO_NETS_MAX_CC) on oneDNN's
  * Winograd (AVX-512), measured faster per step (docs/performance.md); not
  * on the openblas one (AVX2), whose UNet step measured no faster in the one
- * (emulated, noisy) run so far. */
-static void exact_wino(dif_context *ctx) {
-  if (ctx->fast) return;
+ * (emulated, noisy) run so far. In fast, the VAE's alone, and only where
+ * dif__wino_for_fast (bf16 not on AMX tiles: Winograd measured faster). */
+static void conv_wino(dif_context *ctx) {
+  if (ctx->fast && !dif__wino_for_fast(dif__fast_backend(ctx->fast))) return;
   struct rlimit r;
   if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) return;
   char why[256] = "";
   const dif__backend *b = dif__backend_wino(why, sizeof why);
   dif__error err = {0};
   if (!b) {
-    dif__ctx_log(ctx, DIF_LOG_DEBUG, "VAE convolutions on im2col + sgemm: %s", why);
+    dif__ctx_log(ctx, DIF_LOG_DEBUG, "VAE convolutions on %s: %s",
+                 ctx->fast ? "bf16 products" : "im2col + sgemm", why);
   } else if (dif__wino_new(b, &ctx->wino, &err)) {
-    dif__ctx_log(ctx, DIF_LOG_WARN, "VAE convolutions on im2col + sgemm: %s", err.msg);
+    dif__ctx_log(ctx, DIF_LOG_WARN, "VAE convolutions on %s: %s",
+                 ctx->fast ? "bf16 products" : "im2col + sgemm", err.msg);
   } else {
-    ctx->wino_nets_max_cc = strcmp(b->name, "onednn") == 0 ? DIF__WINO_NETS_MAX_CC : 0;
+    ctx->wino_vae_max_cc = ctx->fast ? DIF__WINO_FAST_VAE_MAX_CC : 0;
+    ctx->wino_nets_max_cc =
+        !ctx->fast && strcmp(b->name, "onednn") == 0 ? DIF__WINO_NETS_MAX_CC : 0;
     dif__ctx_log(ctx, DIF_LOG_INFO,
                  "%s 3x3 convolutions: float32 Winograd on the %s backend (transformed weights "
                  "about 4x the float32 3x3 weights)",
-                 ctx->wino_nets_max_cc ? "VAE and UNet (up to 1920 x 640 channels)" : "VAE",
+                 ctx->fast               ? "VAE (up to 512 x 256 channels; bf16 beyond)"
+                 : ctx->wino_nets_max_cc ? "VAE and UNet (up to 1920 x 640 channels)"
+                                         : "VAE",
                  b->name);
   }
 }
@@ -194,7 +201,7 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   }
   ctx->loaded = 1;
   auto_small_model_exact(ctx);
-  exact_wino(ctx);
+  conv_wino(ctx);
   ctx->info = dif__ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif__ctx_pool(ctx);
   dif__ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",

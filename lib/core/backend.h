@@ -113,6 +113,12 @@ struct dif__backend {
    * unsupported or emulated (bf16 on plain AVX-512). The precision `auto`
    * chooses bf16 only where this says true. Thread-safe. */
   bool (*native)(dif__dtype math);
+  /* True if bf16 products run on matrix tiles here (AMX), whose bf16
+   * throughput is many times float32's; false (or NULL) where they run on
+   * dot-product instructions (AVX512-BF16: twice float32's) or are
+   * emulated. Decides who runs fast's VAE convolutions (dif__wino_for_fast).
+   * Thread-safe. */
+  bool (*bf16_tiles)(void);
 
   /* Packs W[n, k] (row-major, element type src) for products in precision
    * math (supported). m_hint is the row count m the linear products will
@@ -298,7 +304,8 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out);
 
 /* ---- the exact path's Winograd convolutions (dif__kctx.wino) ----
  *
- * A context in the precision exact, where a backend has float32 Winograd
+ * A context in the precision exact (or fast, where dif__wino_for_fast says
+ * so), where a backend has float32 Winograd
  * convolutions (conv3x3_f32_*; oneDNN on AVX-512, else openblas), owns one
  * dif__wino: that backend and the transformed form of every 3×3 weight the
  * VAE's convolutions have used, made on first use and kept until
@@ -323,6 +330,17 @@ const dif__backend *dif__backend_wino(char *why, size_t size);
 /* The backend of that name if its float32 Winograd convolutions run here,
  * else NULL and why (dif__backend_wino's checks, for that one backend). */
 const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t size);
+/* True if the precision fast, on the fast backend b, runs the VAE's 3×3
+ * convolutions by float32 Winograd (as exact does) rather than by b's bf16
+ * direct convolutions: where b's bf16 products are not on matrix tiles
+ * (b->bf16_tiles), Winograd's F(4,3) needs a quarter of the multiplies, and
+ * bf16 dot products give at most twice float32's: measured on Zen 4
+ * (AVX512-BF16) a 512² decode in 5.28 s instead of 6.99 s, closer to the
+ * float32 reference, for 0.74 GiB of transformed weights held. On AMX bf16
+ * direct stays (tiles run bf16 at many times float32's rate). The UNet keeps
+ * bf16 in fast: its Winograd there measured 7 % faster per step for 1.1 GiB
+ * more (docs/performance.md). */
+bool dif__wino_for_fast(const dif__backend *b);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
 void dif__wino_free(dif__wino *c); /* NULL is a no-op */
 /* The transformed form of the convolution weight w [cout, cin, 3, 3] for

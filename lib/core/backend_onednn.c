@@ -343,6 +343,15 @@ static bool on_native(dif__dtype math) {
   return !engine_status && bf16_ok && (isa & want) == want;
 }
 
+/* AMX: oneDNN's effective ISA includes avx512_core_amx's bits (its bf16
+ * products then run on tiles where oneDNN has AMX kernels for them). */
+static bool on_bf16_tiles(void) {
+  pthread_once(&once, init);
+  const unsigned isa = (unsigned)dl.get_effective_cpu_isa(),
+                 want = (unsigned)dnnl_cpu_isa_avx512_core_amx;
+  return !engine_status && bf16_ok && (isa & want) == want;
+}
+
 static bool on_supports(dif__dtype math, char *why, size_t size) {
   pthread_once(&once, init);
   if (engine_status) {
@@ -965,6 +974,7 @@ const dif__backend dif__backend_onednn = {
     .supports = on_supports,
     .isa = on_isa,
     .native = on_native,
+    .bf16_tiles = on_bf16_tiles,
     .pack = on_pack,
     .linear = on_linear,
     .matmul = on_matmul,

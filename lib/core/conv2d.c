@@ -471,8 +471,9 @@ dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, 
                      "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
                      (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
                      (long long)p->kw);
-  if (k->fast && dif__conv2d_fast(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
+  /* Winograd first: where a fast context has it, it serves the 3×3 ones (core/ops.h) */
   if (k->wino && dif__conv2d_wino(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
+  if (k->fast && dif__conv2d_fast(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
   conv_w cw = {dif__weight_as_f32(w), w, NULL, p->cout};
   if (N == 0 || cw.f32) return conv2d_run(k, p, x, N, H, W, &cw, b, y, max_scratch, err);
   /* A 16-bit weight: its float32 form, whole when it fits a band (widened

@@ -1,5 +1,6 @@
 /* conv2d_wino.c — a 3×3, stride-1, pad-1 convolution by float32 Winograd
- * (k->wino set: the exact path's VAE and the UNet's first levels; core/ops.h).
+ * (k->wino set: the exact path's VAE and the UNet's first levels, fast's VAE
+ * where dif__wino_for_fast; core/ops.h).
  *
  * The weight is transformed once into the backend's layout
  * (dif__wino_weight: the context keeps it). Per band of output rows of an
@@ -124,7 +125,7 @@ static int64_t band_rows(const dif__conv2d_params *p, int64_t OH, int64_t Win, s
 bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
                       int64_t H, int64_t W, dif__weight w, const float *b, float *y,
                       size_t max_scratch, dif_status *st, dif__error *err) {
-  if (!k->wino || k->fast || x == y || N == 0) return false;
+  if (!k->wino || x == y || N == 0) return false;
   if (p->kh != 3 || p->kw != 3 || p->stride != 1 || p->pad_top != 1 || p->pad_left != 1 ||
       p->pad_bottom != 1 || p->pad_right != 1)
     return false;

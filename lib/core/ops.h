@@ -41,8 +41,9 @@ typedef struct dif__wino dif__wino;
  * bit for bit what the golden fixtures are checked with. Otherwise the
  * linear products (dif__linear*) use fast's packed bf16 weights and the
  * convolution's and attention's products run in bf16 on fast's backend.
- * wino (exact only, fast NULL), when set, runs dif__conv2d's 3×3, stride-1,
- * pad-1 convolutions by float32 Winograd on its backend
+ * wino, when set, runs dif__conv2d's 3×3, stride-1,
+ * pad-1 convolutions by float32 Winograd on its backend (before fast's: a
+ * fast context has it for the VAE where dif__wino_for_fast, core/backend.h)
  * (core/conv2d_wino.c): float32-class error, not sgemm's bits; only those
  * with cin·cout ≤ wino_max_cc when that is set (their transformed weights
  * are kept: 4× a float32 weight). The VAE's kernel context has it for every
@@ -51,7 +52,7 @@ typedef struct dif__wino dif__wino;
  * cin·cout up to it: DIF__WINO_NETS_MAX_CC, the UNet's first two levels
  * (~1 GiB for SD's UNet), where most of its convolution time is; its
  * deeper levels' weights would cost GiBs more for little. NULL is im2col +
- * sgemm bit for bit. */
+ * sgemm bit for bit (or fast's bf16 products). */
 typedef struct dif__kctx {
   dif__pool *pool;
   dif__arena *arena;
@@ -64,6 +65,13 @@ typedef struct dif__kctx {
 /* The denoising networks' limit: SD's UNet up to 1920 → 640 channels (its
  * levels of 320 and 640 channels, and the first convolution into 1280). */
 #define DIF__WINO_NETS_MAX_CC ((int64_t)1920 * 640)
+/* The VAE's limit in fast (core/backend.h, dif__wino_for_fast): SD's VAE up
+ * to 512 → 256 channels, its levels of 128 and 256 channels (89 MiB of
+ * transformed weights, 57 % of a decode's multiplies); its 512-channel
+ * convolutions stay bf16: all of them by Winograd hold 0.74 GiB, which took
+ * a whole 768² unCLIP generation in fast from F16 weights to 6.51 GiB peak
+ * (5.83 without), past the 6.5 GiB it must fit (docs/performance.md). */
+#define DIF__WINO_FAST_VAE_MAX_CC ((int64_t)512 * 256)
 
 /* ---- matrix products (BLAS) ---- */
 

@@ -95,10 +95,11 @@ bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const flo
                       size_t max_scratch, dif_status *st, dif__error *err);
 
 /* The convolution by float32 Winograd (conv2d_wino.c), for arguments
- * dif__conv2d_bounded has checked: false when it does not run (no k->wino,
- * k->fast set, not 3×3 / stride 1 / pad 1 all round, y == x, a weight or
- * size the backend refuses: then the caller runs im2col + sgemm, y
- * untouched), else true with *st its status. max_scratch bounds the
+ * dif__conv2d_bounded has checked (before the fast path's: a kctx with
+ * both gives Winograd the 3×3 ones): false when it does not run (no
+ * k->wino, not 3×3 / stride 1 / pad 1 all round, y == x, a weight or size
+ * the backend refuses: then the caller runs the fast path's or im2col +
+ * sgemm, y untouched), else true with *st its status. max_scratch bounds the
  * blocked input and output of one band of rows (at least 4 rows). */
 bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
                       int64_t H, int64_t W, dif__weight w, const float *b, float *y,

@@ -59,6 +59,8 @@ const dif__backend *dif__backend_wino(char *why, size_t size) {
   return b ? b : dif__backend_wino_named("openblas", why, size);
 }
 
+bool dif__wino_for_fast(const dif__backend *b) { return b && !(b->bf16_tiles && b->bf16_tiles()); }
+
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err) {
   if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "winograd: out is NULL");
   *out = NULL;

@@ -3,6 +3,7 @@
  * test command). */
 #include <math.h>
 
+#include "core/backend.h"
 #include "test.h"
 
 #define MODEL "golden/models/tiny-unclip"
@@ -442,6 +443,18 @@ TEST(auto_small_model_exact) {
     CHECK(dif_context_precision(ctx) == want);
     CHECK(strstr(dif_context_info(ctx), want == DIF_PRECISION_EXACT ? "\"precision\": \"exact\""
                                                                     : "\"precision\": \"fast\""));
+    if (want == DIF_PRECISION_FAST) {
+      /* fast: the UNet's convolutions in bf16; the VAE's by Winograd where its bf16 is not on
+       * AMX tiles (core/backend.h, dif__wino_for_fast) and a Winograd backend runs here */
+      const char *info = dif_context_info(ctx);
+      const dif__backend *fb =
+          dif__backend_find(strstr(info, "\"gemm_backend\": \"onednn\"") ? "onednn" : "openblas");
+      const bool wino = dif__wino_for_fast(fb) && dif__backend_wino(NULL, 0);
+      CHECK(strstr(info, "\"unet_conv3x3\": \"bf16\"") != NULL);
+      CHECK_MSG(strstr(info, wino ? "\"vae_conv3x3\": \"winograd up to 512x256 channels, bf16\""
+                                  : "\"vae_conv3x3\": \"bf16\""),
+                "%s", info);
+    }
     dif_context_free(ctx);
   }
 }

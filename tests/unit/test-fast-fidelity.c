@@ -171,8 +171,10 @@ static void vs_pytorch(int kind, const char *name, const char *key, dist f, dist
 
 /* ---- distances ---- */
 
-static void judge(int kind, const char *name, const char *key, const float *exact,
-                  const float *fast, const dif__safetensors *st) {
+/* fast against the reference tensor key (and exact's distance beside it);
+ * label names the pass in the output (key, or key with how it ran). */
+static void judge_as(int kind, const char *name, const char *key, const char *label,
+                     const float *exact, const float *fast, const dif__safetensors *st) {
   int64_t n;
   float *ref = tensor(st, key, &n, NULL);
   if (!ref) return;
@@ -186,19 +188,24 @@ static void judge(int kind, const char *name, const char *key, const float *exac
   const double rel_bound = REL_L2_FACTOR * U, abs_bound = MAX_ABS_FACTOR * U * rmax;
   printf("  %-11s %-44s %-30s fast: rel L2 %.2e (%.1fu), max-abs %.2e (%.1fu·max|ref|); "
          "exact: rel L2 %.1e\n",
-         kind_names[kind], name, key, rel, rel / U, mx, rmax > 0 ? mx / (U * rmax) : 0, x.rel);
+         kind_names[kind], name, label, rel, rel / U, mx, rmax > 0 ? mx / (U * rmax) : 0, x.rel);
   if (have_pt)
     printf("  %-11s %-44s %-30s PyTorch bf16: rel L2 %.2e, max-abs %.2e; libdif/PyTorch: %.2f, "
            "%.2f\n",
            "", "", "", pt.rel, pt.max_abs, rel / pt.rel, mx / pt.max_abs);
-  CHECK_MSG(rel <= rel_bound, "%s %s: relative L2 %.3g > %.0fu = %.3g", name, key, rel,
+  CHECK_MSG(rel <= rel_bound, "%s %s: relative L2 %.3g > %.0fu = %.3g", name, label, rel,
             REL_L2_FACTOR, rel_bound);
-  CHECK_MSG(mx <= abs_bound, "%s %s: max-abs %.3g > %.0fu·max|ref| = %.3g", name, key, mx,
+  CHECK_MSG(mx <= abs_bound, "%s %s: max-abs %.3g > %.0fu·max|ref| = %.3g", name, label, mx,
             MAX_ABS_FACTOR, abs_bound);
-  if (have_pt) vs_pytorch(kind, name, key, f, pt);
+  if (have_pt) vs_pytorch(kind, name, label, f, pt);
   if (rel > worst_of[kind].rel) worst_of[kind].rel = rel;
   if (rmax > 0 && mx / rmax > worst_of[kind].abs_ratio) worst_of[kind].abs_ratio = mx / rmax;
   free(ref);
+}
+
+static void judge(int kind, const char *name, const char *key, const float *exact,
+                  const float *fast, const dif__safetensors *st) {
+  judge_as(kind, name, key, key, exact, fast, st);
 }
 
 /* ---- one forward pass per kind: exact (fast NULL) or fast ---- */
@@ -206,20 +213,37 @@ static void judge(int kind, const char *name, const char *key, const float *exac
 typedef struct env {
   kenv e;
   dif__fast *fast;
+  dif__wino *wino;
 } env;
 
+/* The passes: exact, fast (every product bf16, as on AMX), and fast as a
+ * context on this CPU runs the VAE where dif__wino_for_fast (its 3×3
+ * convolutions by float32 Winograd, the rest bf16). */
+enum { P_EXACT, P_FAST, P_FAST_WINO };
+
 /* The kernel context of a pass: the exact path, or a fresh dif__fast (its
- * cache is keyed by the weights' addresses, which die with the model). */
-static dif__kctx *kctx(env *v, bool fast) {
+ * cache is keyed by the weights' addresses, which die with the model), and
+ * for P_FAST_WINO a fresh dif__wino too. */
+static dif__kctx *kctx(env *v, int pass) {
+  dif__error err;
+  dif__error_clear(&err);
   v->e.k.fast = NULL;
-  if (fast) {
-    dif__error err;
-    dif__error_clear(&err);
+  v->e.k.wino = NULL;
+  if (pass != P_EXACT) {
     if (!v->fast) CHECK_STATUS(dif__fast_new(backend, &v->fast, &err), DIF_OK, err.msg, "");
     v->e.k.fast = v->fast;
   }
+  if (pass == P_FAST_WINO) {
+    if (!v->wino)
+      CHECK_STATUS(dif__wino_new(dif__backend_wino(NULL, 0), &v->wino, &err), DIF_OK, err.msg, "");
+    v->e.k.wino = v->wino;
+  }
+  v->e.k.wino_max_cc = pass == P_FAST_WINO ? DIF__WINO_FAST_VAE_MAX_CC : 0;
   return &v->e.k;
 }
+
+/* P_FAST_WINO too where a context in fast runs the VAE so */
+static int vae_passes(void) { return dif__wino_for_fast(backend) ? 3 : 2; }
 
 static void unet_case(env *v, const char *name, const dif__safetensors *st) {
   dif__unet u;
@@ -262,26 +286,35 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
   if (image) {
     const int64_t B = ie->shape[0], H = ie->shape[2], W = ie->shape[3];
     const int64_t c = B * m.latent_ch * (H / f) * (W / f);
-    float *mean[2] = {fbuf((size_t)c), fbuf((size_t)c)},
-          *lv[2] = {fbuf((size_t)c), fbuf((size_t)c)};
-    for (int p = 0; p < 2; p++)
+    float *mean[3], *lv[3];
+    for (int p = 0; p < vae_passes(); p++) {
+      mean[p] = fbuf((size_t)c), lv[p] = fbuf((size_t)c);
       CHECK_STATUS(
           dif__vae_encode(&m, kctx(v, p), image, B, H, W, mean[p], lv[p], NULL, NULL, &err), DIF_OK,
           err.msg, "");
-    judge(K_VAE, name, "out.latent_mean", mean[0], mean[1], st);
-    judge(K_VAE, name, "out.latent_logvar", lv[0], lv[1], st);
-    free(mean[0]), free(mean[1]), free(lv[0]), free(lv[1]);
+    }
+    for (int p = P_FAST; p < vae_passes(); p++) {
+      const char *key[2] = {p == P_FAST ? "out.latent_mean" : "out.latent_mean (winograd)",
+                            p == P_FAST ? "out.latent_logvar" : "out.latent_logvar (winograd)"};
+      judge_as(K_VAE, name, "out.latent_mean", key[0], mean[0], mean[p], st);
+      judge_as(K_VAE, name, "out.latent_logvar", key[1], lv[0], lv[p], st);
+    }
+    for (int p = 0; p < vae_passes(); p++) free(mean[p]), free(lv[p]);
   }
   float *latent = tensor(st, "in.latent", &n, &le);
   if (latent) {
     const int64_t B = le->shape[0], h = le->shape[2], w = le->shape[3];
     const int64_t c = B * m.out_ch * h * f * w * f;
-    float *out[2] = {fbuf((size_t)c), fbuf((size_t)c)};
-    for (int p = 0; p < 2; p++)
+    float *out[3];
+    for (int p = 0; p < vae_passes(); p++) {
+      out[p] = fbuf((size_t)c);
       CHECK_STATUS(dif__vae_decode(&m, kctx(v, p), latent, B, h, w, out[p], NULL, NULL, &err),
                    DIF_OK, err.msg, "");
-    judge(K_VAE, name, "out.decoded", out[0], out[1], st);
-    free(out[0]), free(out[1]);
+    }
+    for (int p = P_FAST; p < vae_passes(); p++)
+      judge_as(K_VAE, name, "out.decoded", p == P_FAST ? "out.decoded" : "out.decoded (winograd)",
+               out[0], out[p], st);
+    for (int p = 0; p < vae_passes(); p++) free(out[p]);
   }
   free(image), free(latent);
   dif__vae_free(&m);
@@ -395,6 +428,7 @@ static void each_case(int kind, case_fn fn) {
       kenv_init(&v.e, 2);
       fn(&v, names[i], st);
       dif__fast_free(v.fast); /* before the next model reuses the addresses */
+      dif__wino_free(v.wino);
       kenv_free(&v.e);
       dif__st_close(st);
     }
