@@ -331,15 +331,17 @@ const dif__backend *dif__backend_wino(char *why, size_t size);
  * else NULL and why (dif__backend_wino's checks, for that one backend). */
 const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t size);
 /* True if the precision fast, on the fast backend b, runs the VAE's 3×3
- * convolutions by float32 Winograd (as exact does) rather than by b's bf16
- * direct convolutions: where b's bf16 products are not on matrix tiles
- * (b->bf16_tiles), Winograd's F(4,3) needs a quarter of the multiplies, and
- * bf16 dot products give at most twice float32's: measured on Zen 4
- * (AVX512-BF16) a 512² decode in 5.28 s instead of 6.99 s, closer to the
- * float32 reference, for 0.74 GiB of transformed weights held. On AMX bf16
- * direct stays (tiles run bf16 at many times float32's rate). The UNet keeps
- * bf16 in fast: its Winograd there measured 7 % faster per step for 1.1 GiB
- * more (docs/performance.md). */
+ * convolutions (up to DIF__WINO_FAST_VAE_MAX_CC, core/ops.h) by float32
+ * Winograd, as exact does, rather than by b's bf16 direct convolutions:
+ * where b's bf16 products are not on matrix tiles (b->bf16_tiles),
+ * Winograd's F(4,3) needs a quarter of the multiplies and bf16 dot products
+ * give at most twice float32's. Measured on Zen 4 (AVX512-BF16): a 512²
+ * decode 6.97 → 5.97 s, 768² 16.48 → 14.17 s, for 89 MiB of transformed
+ * weights (every 3×3 convolution: 5.3 and 12.9 s for 0.74 GiB), and 2.5×
+ * closer to the float32 reference (test-fast-fidelity). On AMX bf16 direct
+ * stays (tiles run bf16 at many times float32's rate). The UNet keeps bf16
+ * in fast: its Winograd there measured 7 % faster per step for 1.1 GiB more
+ * (docs/performance.md). */
 bool dif__wino_for_fast(const dif__backend *b);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
 void dif__wino_free(dif__wino *c); /* NULL is a no-op */
