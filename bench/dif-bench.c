@@ -54,7 +54,7 @@ typedef struct options {
   uint64_t seed;
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
-  bool no_wino; /* --no-wino: exact VAE convolutions on im2col + sgemm (a context's before) */
+  bool no_wino; /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision;  /* --precision: exact (the default here), fast or auto */
@@ -1022,7 +1022,9 @@ static void usage(FILE *f) {
           "                sample_size, 768 for unclip-small, which does not tile a 768² image)\n"
           "  --no-wino     exact: the VAE's and the UNet's 3x3 convolutions on im2col + sgemm,\n"
           "                not by float32 Winograd as a context does (the VAE's all, the UNet's\n"
-          "                up to 1920 x 640 channels; oneDNN's on AVX-512, else openblas's)\n"
+          "                up to 1920 x 640 channels; oneDNN's on AVX-512, else openblas's);\n"
+          "                fast: the VAE's in bf16, as on AMX (without AMX a context runs those\n"
+          "                up to 512 x 256 channels by Winograd)\n"
           "  --wino-backend NAME  exact: that Winograd on backend NAME (openblas: ours, as an\n"
           "                AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",

@@ -265,8 +265,10 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * fast, a linear weight takes its bf16 size rather than that plus its
  * file's. The log (info level) and
  * dif_context_info ("precision", "gemm_backend", "isa", "unet_conv3x3"
- * ("winograd up to 1920x640 channels", "sgemm" or "bf16") and "vae_conv3x3":
- * "winograd", "sgemm" or "bf16") say what runs; the
+ * ("winograd up to 1920x640 channels", "sgemm" or "bf16") and "vae_conv3x3"
+ * ("winograd", "sgemm", "bf16", or "winograd up to 512x256 channels, bf16":
+ * fast where bf16 is not on AMX tiles, whose float32 Winograd measured
+ * faster there than bf16 products, and closer to float32) say what runs; the
  * record of a sample stores it ("precision") and
  * dif_context_apply_record sets it from a record. */
 typedef enum dif_precision {
