@@ -154,7 +154,16 @@ TEST(registry) {
            r->backend->isa(), runs(r->backend, DIF__DTYPE_F32, false) ? "yes" : "no",
            runs(r->backend, DIF__DTYPE_BF16, false) ? "yes" : "no");
     CHECK(runs(r->backend, DIF__DTYPE_F32, true)); /* every backend does float32 */
+    /* bf16 on tiles (AMX) is native bf16, named by the ISA; it decides fast's VAE convolutions
+     * (dif__wino_for_fast: Winograd only without tiles) */
+    const bool tiles = r->backend->bf16_tiles && r->backend->bf16_tiles();
+    if (runs(r->backend, DIF__DTYPE_BF16, false))
+      printf("%s: bf16 on matrix tiles: %s; fast's VAE 3x3 convolutions: %s\n", r->name,
+             tiles ? "yes" : "no", dif__wino_for_fast(r->backend) ? "winograd" : "bf16");
+    if (tiles) CHECK(r->backend->native(DIF__DTYPE_BF16) && strstr(r->backend->isa(), "amx"));
+    CHECK(dif__wino_for_fast(r->backend) == !tiles);
   }
+  CHECK(!dif__wino_for_fast(NULL));
   CHECK(!runs(&dif__backend_openblas, DIF__DTYPE_BF16, false));
 #ifdef DIF_HAVE_ONEDNN
   CHECK(dif__backend_find("onednn") == &dif__backend_onednn);
