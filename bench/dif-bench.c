@@ -54,7 +54,8 @@ typedef struct options {
   uint64_t seed;
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
-  bool no_wino; /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
+  bool no_wino;   /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
+  bool fast_wino; /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision;  /* --precision: exact (the default here), fast or auto */
@@ -384,7 +385,8 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   const dif__backend *b = NULL;
   const bool fast = r->k.fast != NULL;
   const bool wants =
-      !o->no_wino && (!fast || (!max_cc && dif__wino_for_fast(dif__fast_backend(r->k.fast))));
+      !o->no_wino &&
+      (!fast || (!max_cc && (o->fast_wino || dif__wino_for_fast(dif__fast_backend(r->k.fast)))));
   if (fast) max_cc = DIF__WINO_FAST_VAE_MAX_CC;
   if (wants)
     b = o->wino_backend ? dif__backend_wino_named(o->wino_backend, why, sizeof why)
@@ -1025,6 +1027,9 @@ static void usage(FILE *f) {
           "                up to 1920 x 640 channels; oneDNN's on AVX-512, else openblas's);\n"
           "                fast: the VAE's in bf16, as on AMX (without AMX a context runs those\n"
           "                up to 512 x 256 channels by Winograd)\n"
+          "  --fast-wino   fast: the VAE's 3x3 convolutions up to 512 x 256 channels by\n"
+          "                Winograd even on AMX, where a context keeps them bf16 (to measure\n"
+          "                that choice there)\n"
           "  --wino-backend NAME  exact: that Winograd on backend NAME (openblas: ours, as an\n"
           "                AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
@@ -1147,6 +1152,8 @@ int main(int argc, char **argv) {
       o.blocks = false;
     } else if (!strcmp(a, "--no-wino")) {
       o.no_wino = true;
+    } else if (!strcmp(a, "--fast-wino")) {
+      o.fast_wino = true;
     } else if (!strcmp(a, "--wino-backend") && v) {
       o.wino_backend = v, i++;
     } else if (!strcmp(a, "--precision") && v) {
