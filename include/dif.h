@@ -942,9 +942,11 @@ DIF_API dif_status dif_sample_save_png(const dif_sample *sample, int32_t index, 
  * the PNG). Any other name (no extension included) is DIF_ERR_UNSUPPORTED,
  * and nothing is written: check a name before a run with
  * dif_check_output_format. Every format carries the record (read back by
- * dif_read_parameters) and AUTOMATIC1111's "parameters" text (prompt,
- * negative prompt, steps, sampler, CFG scale, seed, size, model hash,
- * model), which A1111's PNG Info, ComfyUI and image sites show:
+ * dif_read_parameters) and AUTOMATIC1111's "parameters" text (prompt — with
+ * the context's LoRAs as A1111's <lora:NAME:WEIGHT> tags after it, NAME the
+ * file's name without ".safetensors" —, negative prompt, steps, sampler, CFG
+ * scale, seed, size, model hash, model), which A1111's PNG Info, ComfyUI and
+ * image sites show:
  *   PNG   text chunks "dif:parameters" and "parameters";
  *   JPEG  COM segments starting "dif:parameters\0" (the record, over as many
  *         segments as it needs) and EXIF UserComment (the A1111 text, cut

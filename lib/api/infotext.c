@@ -15,7 +15,11 @@
  * checkpoint file; a diffusers folder has no such file, so libdif writes the
  * first 10 hex digits of the xxh3-64 of the UNet's weights (what `dif info`
  * lists), and "Model" is the model folder's name. img2img adds "Denoising
- * strength". */
+ * strength". The LoRAs follow the prompt's text as A1111's extra-network
+ * tags, ", <lora:NAME:WEIGHT>" (NAME the file's name without folder and
+ * ".safetensors", as A1111's Lora folder and the dif command's --lora-dir
+ * read it; a name a tag cannot hold — with ':', '<', '>', ',' or a line
+ * break — is left out: the record keeps it). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +91,8 @@ static const char *a1111_sampler(const char *s) {
   return s;
 }
 
-/* The first lines: the text parts (A1111's weights), the negative prompt. */
+/* The first lines: the text parts (A1111's weights) and the LoRAs' tags, the
+ * negative prompt. */
 static void put_prompt(buf *b, json_t *o) {
   char num[64];
   size_t i, n_text = 0;
@@ -105,6 +110,20 @@ static void put_prompt(buf *b, json_t *o) {
       snprintf(num, sizeof num, ":%g)", (double)(float)w);
       puts_(b, num);
     }
+  }
+  json_array_foreach(json_object_get(o, "loras"), i, part) {
+    const char *file = json_string_value(json_object_get(part, "file"));
+    if (!file) continue;
+    const char *name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    size_t len = strlen(name);
+    if (len > 12 && !strcmp(name + len - 12, ".safetensors")) len -= 12;
+    if (!len || strcspn(name, ":<>,\n\r") < len) continue;
+    if (n_text++) puts_(b, ", ");
+    puts_(b, "<lora:");
+    put(b, name, len);
+    snprintf(num, sizeof num, ":%g>",
+             (double)(float)json_number_value(json_object_get(part, "weight")));
+    puts_(b, num);
   }
   const char *neg = json_string_value(json_object_get(o, "negative"));
   if (neg && *neg) {

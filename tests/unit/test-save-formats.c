@@ -10,10 +10,13 @@
  *   - a file of a batch records which image it is, and its record
  *     reproduces that one image only, with the same pixels;
  *   - dif_context_check_record refuses a record of another model, naming
- *     both. */
+ *     both;
+ *   - the LoRAs of a record are A1111's <lora:NAME:WEIGHT> tags after the
+ *     prompt, a name no tag can hold left out. */
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/record.h"
 #include "io/image.h"
 #include "test.h"
 
@@ -296,12 +299,36 @@ TEST(a_record_of_another_model_is_refused) {
   dif_context_free(unclip);
 }
 
+/* A1111 reads <lora:NAME:WEIGHT> in the prompt (its Lora folder's file NAME.safetensors). */
+TEST(a1111_lora_tags) {
+  char *t = dif__record_infotext(
+      "{\"prompt\":[{\"text\":\"a cat\",\"weight\":1}],\"negative\":\"blurry\",\"steps\":2,"
+      "\"loras\":[{\"file\":\"loras/detail.safetensors\",\"xxh3\":\"0123456789abcdef\","
+      "\"weight\":0.8},{\"file\":\"odd:name.safetensors\",\"weight\":1},"
+      "{\"file\":\"style.safetensors\",\"weight\":-0.5},{\"file\":\"plain\",\"weight\":1}]}");
+  CHECK(t != NULL);
+  if (t)
+    CHECK_MSG(!strncmp(t,
+                       "a cat, <lora:detail:0.8>, <lora:style:-0.5>, <lora:plain:1>\n"
+                       "Negative prompt: blurry\nSteps: 2",
+                       strlen("a cat, <lora:detail:0.8>, <lora:style:-0.5>, <lora:plain:1>\n"
+                              "Negative prompt: blurry\nSteps: 2")),
+              "%s", t);
+  free(t);
+  /* no text part: the tags alone */
+  t = dif__record_infotext("{\"prompt\":[],\"loras\":[{\"file\":\"a.safetensors\",\"weight\":1}]}");
+  CHECK(t != NULL);
+  if (t) CHECK_MSG(!strncmp(t, "<lora:a:1>\n", 11), "%s", t);
+  free(t);
+}
+
 int main(void) {
   CHECK(mkdtemp(dir) != NULL);
   RUN(save_chooses_the_format_by_extension);
   RUN(a1111_parameters_in_every_format);
   RUN(a_file_of_a_batch_reproduces_that_image);
   RUN(a_record_of_another_model_is_refused);
+  RUN(a1111_lora_tags);
   rmdir(dir);
   return dif__test_finish();
 }
