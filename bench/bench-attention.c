@@ -5,7 +5,9 @@
  * OpenBLAS) and fast: the unfused bf16 path (two oneDNN products per head
  * and slice around a float32 softmax; forced here with an all-zero mask row,
  * which the fused kernel does not take) and the fused bf16 kernel
- * (core/attn_fused.h, what the models run where the CPU has AVX512-BF16).
+ * (core/attn_fused.h, what the models run where the CPU has AVX512-BF16),
+ * in its AVX512-BF16 build and in its AMX build (the products in tiles,
+ * what the models run where the CPU has AMX).
  *
  *   dif-bench-attention [--tokens N ...] [--reps N] [--rows N] [--block N]
  *
@@ -43,13 +45,16 @@ static float *rand_floats(size_t n, unsigned seed) {
   return p;
 }
 
+/* dif__attention (fused < 0) or the fused kernel's build fused. */
 static double best_of(const dif__kctx *k, const dif__attention_params *p, const float *q,
-                      const float *kv, float *out, int reps) {
+                      const float *kv, float *out, int reps, int fused) {
   double best = 1e30;
   dif__error err = {0};
+  const float *v = kv + p->heads * p->dim;
   for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
     const double t0 = now();
-    if (dif__attention(k, p, q, kv, kv + p->heads * p->dim, out, &err)) {
+    if (fused < 0 ? dif__attention(k, p, q, kv, v, out, &err)
+                  : dif__attn_fused(k, p, q, kv, v, out, (dif__attn_fused_isa)fused, &err)) {
       fprintf(stderr, "dif-bench-attention: %s\n", err.msg);
       return -1;
     }
@@ -96,8 +101,8 @@ int main(int argc, char **argv) {
          "(GFLOP/s)\n",
          dif__cpu_count(), reps);
   printf("| tokens | exact, one block | exact, blockwise | fast unfused, one block | fast unfused, "
-         "blockwise | fast fused |\n"
-         "|---:|---:|---:|---:|---:|---:|\n");
+         "blockwise | fast fused, AVX512-BF16 | fast fused, AMX |\n"
+         "|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int t = 0; t < n_tokens; t++) {
     const int64_t T = tokens[t], heads = 5, dim = 64, w = heads * dim;
     float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(T * 2 * w), 2);
@@ -114,16 +119,19 @@ int main(int argc, char **argv) {
                                .scale = 0.125f};
     const double gflop = 4.0 * (double)T * (double)T * (double)w * 1e-9;
     printf("| %lld |", (long long)T);
-    for (int col = 0; col < 5; col++) {
+    for (int col = 0; col < 6; col++) {
       const bool f = col >= 2, blockwise = col == 1 || col == 3;
-      if ((f && !fast) || (col == 4 && !dif__attn_fused_native())) {
-        printf(" (%s) |", f && !fast ? "no bf16 here" : "no AVX512-BF16 here");
+      const int fused = col == 4 ? DIF__ATTN_FUSED_AVX512BF16 : col == 5 ? DIF__ATTN_FUSED_AMX : -1;
+      char why[160] = "";
+      if ((f && !fast) ||
+          (fused >= 0 && !dif__attn_fused_runs((dif__attn_fused_isa)fused, why, sizeof why))) {
+        printf(" (%s) |", f && !fast ? "no bf16 here" : why);
         continue;
       }
       p.k_block = blockwise ? kb : 0;
       p.q_slice = blockwise ? rows : 0;
       p.mask = col == 2 || col == 3 ? zero : NULL; /* mask_ld 0: one row for every query */
-      const double s = best_of(f ? &fastk : &exact, &p, q, kv, out, reps);
+      const double s = best_of(f ? &fastk : &exact, &p, q, kv, out, reps, fused);
       printf(" %.3f (%.0f) |", s, gflop / s);
       fflush(stdout);
     }

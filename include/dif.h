@@ -268,7 +268,11 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * ("winograd up to 1920x640 channels", "sgemm" or "bf16") and "vae_conv3x3"
  * ("winograd", "sgemm", "bf16", or "winograd up to 512x256 channels, bf16":
  * fast where bf16 is not on AMX tiles, whose float32 Winograd measured
- * faster there than bf16 products, and closer to float32) say what runs; the
+ * faster there than bf16 products, and closer to float32), "attention"
+ * (the UNet's and the VAE's: "float32" in exact; in fast "fused bf16, AMX
+ * tiles" or "fused bf16, AVX512-BF16" — one kernel per block of queries,
+ * its products on AMX tiles where the CPU has them and the OS grants them —
+ * or "bf16")) say what runs; the
  * record of a sample stores it ("precision") and
  * dif_context_apply_record sets it from a record. */
 typedef enum dif_precision {

@@ -115,6 +115,11 @@ void dif__ctx_report_fast(const dif_context *ctx);
 void dif__ctx_ref(dif_context *ctx);
 void dif__ctx_unref(dif_context *ctx);
 
+/* How the UNet's and the VAE's attention runs on ctx (api/info.c): "float32"
+ * (exact), "fused bf16, AMX tiles" or "fused bf16, AVX512-BF16"
+ * (core/attn_fused.h), or "bf16" (fast's unfused path). */
+const char *dif__ctx_attention(const dif_context *ctx);
+
 /* Builds ctx->info from the loaded models (api/info.c). */
 char *dif__ctx_describe(const dif_context *ctx);
 

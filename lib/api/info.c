@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "api/context.h"
+#include "core/attn_fused.h"
 #include "core/blas.h"
 
 static json_t *int_list(const int64_t *v, int64_t n) {
@@ -73,11 +74,23 @@ static void add_products(json_t *o, const dif_context *ctx) {
                                   : ctx->wino            ? "winograd"
                                   : ctx->fast            ? "bf16"
                                                          : "sgemm"));
+  /* the UNet's and the VAE's attention (core/attn_fused.h; the text encoder and the prior keep
+   * the unfused path) */
+  json_object_set_new(o, "attention", json_string(dif__ctx_attention(ctx)));
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);
   json_object_set_new(o, "cpu", json_string(cpu));
   const char *note = dif__blas_note();
   json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
+}
+
+const char *dif__ctx_attention(const dif_context *ctx) {
+  if (!ctx->fast) return "float32";
+  switch (dif__attn_fused_best()) {
+  case DIF__ATTN_FUSED_AMX: return "fused bf16, AMX tiles";
+  case DIF__ATTN_FUSED_AVX512BF16: return "fused bf16, AVX512-BF16";
+  default: return "bf16";
+  }
 }
 
 char *dif__ctx_describe(const dif_context *ctx) {

@@ -211,8 +211,9 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   if (ctx->fast)
     dif__ctx_log(ctx, DIF_LOG_INFO,
                  "precision fast (%s): products in bf16 with float32 accumulation on the %s "
-                 "backend, ISA %s; CPU %s",
-                 dif_precision_name(ctx->precision), fast_backend->name, fast_backend->isa(), cpu);
+                 "backend, ISA %s; attention %s; CPU %s",
+                 dif_precision_name(ctx->precision), fast_backend->name, fast_backend->isa(),
+                 dif__ctx_attention(ctx), cpu);
   else
     dif__ctx_log(
         ctx, DIF_LOG_INFO,

@@ -205,10 +205,10 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
   const int64_t tq = p->tq, tk = p->tk, dim = p->dim;
   if (tq == 0) return DIF_OK;
   /* The fast path's attention without mask or causal cut, where the CPU has
-   * AVX512-BF16: one fused kernel instead of two products and a softmax
-   * through memory (core/attn_fused.h; the same roundings). */
+   * AVX512-BF16 or AMX: one fused kernel instead of two products and a
+   * softmax through memory (core/attn_fused.h; the same roundings). */
   if (k->fast && dif__attn_fused_fits(p) && dif__attn_fused_native())
-    return dif__attn_fused(k, p, q, kk, v, out, DIF__ATTN_FUSED_AVX512BF16, err);
+    return dif__attn_fused(k, p, q, kk, v, out, dif__attn_fused_best(), err);
   if (p->k_block && tk > p->k_block)
     return attention_blockwise(k, p, q, kk, v, out, p->k_block, err);
 

@@ -1,25 +1,127 @@
-/* attn_fused.c — the fused bf16 attention's choice of build and its portable
- * build: attn_fused_impl.h with VDPBF16PS and VCVTNEPS2BF16 modelled in
- * plain C (GCC/Clang vector extensions for the float lanes). It is what the
- * tests run on every CPU; the models use the native build
- * (attn_fused_avx512.c) and keep the unfused path where it does not run.
+/* attn_fused.c — the fused bf16 attention's choice of build, the CPU and OS
+ * checks for the native ones, and the portable build: attn_fused_impl.h with
+ * VDPBF16PS and VCVTNEPS2BF16 modelled in plain C (attn_fused_lanes_c.h). The
+ * portable builds are what the tests run on every CPU; the models use the
+ * best native build (attn_fused_avx512.c, attn_fused_amx.c) and keep the
+ * unfused path where none runs.
  */
 #include "core/attn_fused.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+
+#if defined(DIF_HAVE_AMX_KERNELS)
+#include <cpuid.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 bool dif__attn_fused_fits(const dif__attention_params *p) {
   return p && !p->mask && !p->causal && p->scale > 0.0f && p->dim >= 1 &&
          p->dim <= DIF__ATTN_FUSED_DIM_MAX;
 }
 
-bool dif__attn_fused_native(void) {
+static bool avx512bf16_runs(void) {
 #if defined(DIF_HAVE_AVX512BF16_KERNELS)
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
 #else
   return false;
 #endif
+}
+
+#if defined(DIF_HAVE_AMX_KERNELS)
+/* AMX's state: CPUID (AMX-TILE, AMX-BF16), the OS's XCR0 (XTILECFG and
+ * XTILEDATA, bits 17 and 18), and on Linux the process's permission to use
+ * tile data, which Linux grants on request (arch_prctl ARCH_REQ_XCOMP_PERM,
+ * 0x1023, for XFEATURE_XTILEDATA, 18; Linux 5.16 and later) and without which
+ * the first tile instruction raises SIGILL. oneDNN asks the same for its own
+ * AMX kernels; asking twice is harmless. Asked once per process. */
+enum { AMX_UNKNOWN, AMX_RUNS, AMX_NO_CPU, AMX_NO_OS, AMX_REFUSED };
+static atomic_int amx_state, amx_errno;
+
+static int amx_probe(void) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!avx512bf16_runs() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) ||
+      !(d & (1u << 24)))
+    return AMX_NO_CPU;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return AMX_NO_OS; /* OSXSAVE */
+  unsigned lo, hi;
+  __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0)); /* xgetbv */
+  (void)hi;
+  if ((lo & 0x60000u) != 0x60000u) return AMX_NO_OS;
+#if defined(__linux__)
+  if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) {
+    atomic_store(&amx_errno, errno);
+    return AMX_REFUSED;
+  }
+#endif
+  return AMX_RUNS;
+}
+#endif
+
+bool dif__attn_fused_runs(dif__attn_fused_isa isa, char *why, size_t why_size) {
+  const char *no = NULL;
+  char buf[128];
+  switch (isa) {
+  case DIF__ATTN_FUSED_PORTABLE:
+  case DIF__ATTN_FUSED_TILES_MODEL:
+#if !defined(__GNUC__)
+    no = "the portable builds need GCC or Clang";
+#endif
+    break;
+  case DIF__ATTN_FUSED_AVX512BF16:
+#if defined(DIF_HAVE_AVX512BF16_KERNELS)
+    if (!avx512bf16_runs()) no = "the CPU has no AVX512-BF16";
+#else
+    no = "this build has no AVX512-BF16 kernels (compiler or target)";
+#endif
+    break;
+  case DIF__ATTN_FUSED_AMX: {
+#if defined(DIF_HAVE_AMX_KERNELS)
+    int s = atomic_load(&amx_state);
+    if (s == AMX_UNKNOWN) {
+      s = amx_probe();
+      atomic_store(&amx_state, s);
+    }
+    if (s == AMX_NO_CPU)
+      no = "the CPU has no AMX-BF16 (with AVX512-BF16)";
+    else if (s == AMX_NO_OS)
+      no = "the OS does not enable AMX's tile state (XCR0)";
+    else if (s == AMX_REFUSED) {
+      snprintf(buf, sizeof buf, "Linux refused the permission to use AMX tiles (arch_prctl: %s)",
+               strerror(atomic_load(&amx_errno)));
+      no = buf;
+    }
+#else
+    no = "this build has no AMX kernels (compiler or target)";
+#endif
+    break;
+  }
+  default: no = "no such build";
+  }
+  if (why && why_size) snprintf(why, why_size, "%s", no ? no : "");
+  return !no;
+}
+
+dif__attn_fused_isa dif__attn_fused_best(void) {
+  if (dif__attn_fused_runs(DIF__ATTN_FUSED_AMX, NULL, 0)) return DIF__ATTN_FUSED_AMX;
+  if (dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0)) return DIF__ATTN_FUSED_AVX512BF16;
+  return DIF__ATTN_FUSED_PORTABLE;
+}
+
+bool dif__attn_fused_native(void) { return dif__attn_fused_best() != DIF__ATTN_FUSED_PORTABLE; }
+
+const char *dif__attn_fused_isa_name(dif__attn_fused_isa isa) {
+  switch (isa) {
+  case DIF__ATTN_FUSED_PORTABLE: return "portable";
+  case DIF__ATTN_FUSED_TILES_MODEL: return "AMX tile model";
+  case DIF__ATTN_FUSED_AVX512BF16: return "AVX512-BF16";
+  case DIF__ATTN_FUSED_AMX: return "AMX";
+  }
+  return "unknown";
 }
 
 dif_status dif__attn_fused(const dif__kctx *k, const dif__attention_params *p, const float *q,
@@ -30,60 +132,26 @@ dif_status dif__attn_fused(const dif__kctx *k, const dif__attention_params *p, c
                      "fused attention: NULL argument, a mask, causal, a scale <= 0 or a head "
                      "dimension over %d",
                      DIF__ATTN_FUSED_DIM_MAX);
+  char why[160];
+  if (!dif__attn_fused_runs(isa, why, sizeof why))
+    return dif__fail(err, DIF_ERR_UNSUPPORTED, "fused attention's %s build: %s",
+                     dif__attn_fused_isa_name(isa), why);
   if (p->tq == 0) return DIF_OK;
-  if (isa == DIF__ATTN_FUSED_AVX512BF16) {
+  switch (isa) {
 #if defined(DIF_HAVE_AVX512BF16_KERNELS)
-    if (dif__attn_fused_native()) return dif__attn_fused_avx512bf16(k, p, q, kk, v, out, err);
+  case DIF__ATTN_FUSED_AVX512BF16: return dif__attn_fused_avx512bf16(k, p, q, kk, v, out, err);
 #endif
-    return dif__fail(err, DIF_ERR_UNSUPPORTED,
-                     "fused attention: this CPU or build has no AVX512-BF16");
+#if defined(DIF_HAVE_AMX_KERNELS)
+  case DIF__ATTN_FUSED_AMX: return dif__attn_fused_amx(k, p, q, kk, v, out, err);
+#endif
+  case DIF__ATTN_FUSED_TILES_MODEL: return dif__attn_fused_tiles_model(k, p, q, kk, v, out, err);
+  default: return dif__attn_fused_portable(k, p, q, kk, v, out, err);
   }
-  return dif__attn_fused_portable(k, p, q, kk, v, out, err);
 }
 
 #if defined(__GNUC__)
 
-#include "core/dtype.h"
-
-/* 64-byte vectors passed between static inline functions of this file: no
- * ABI is crossed, so the compilers' note about the AVX-512 calling
- * convention is moot (GCC and Clang both take this pragma). */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-#define DIF__VMATH_16
-#include "core/vmath.h"
-
-typedef float af_v __attribute__((vector_size(64)));
-typedef uint32_t af_w __attribute__((vector_size(64)));
-
-static inline af_v af_zero(void) { return (af_v){0}; }
-static inline af_v af_loadv(const float *p) {
-  af_v v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void af_storev(float *p, af_v v) { memcpy(p, &v, sizeof v); }
-static inline af_w af_loadw(const uint32_t *p) {
-  af_w w;
-  memcpy(&w, p, sizeof w);
-  return w;
-}
-static inline af_w af_bcastw(uint32_t x) { return (af_w){0} + x; }
-/* VDPBF16PS lane by lane (Intel's order: the odd, high product first). The
- * products of two bf16 values are exact in float32, so only the two sums
- * round, as in the instruction (which also flushes subnormals: not modelled,
- * it changes nothing above 2^-126). */
-static inline af_v af_dp(af_v acc, af_w a, af_w b) {
-  for (int i = 0; i < 16; i++) {
-    const float t = acc[i] + dif__bf16_to_float((uint16_t)(a[i] >> 16)) *
-                                 dif__bf16_to_float((uint16_t)(b[i] >> 16));
-    acc[i] = t + dif__bf16_to_float((uint16_t)a[i]) * dif__bf16_to_float((uint16_t)b[i]);
-  }
-  return acc;
-}
-static inline void af_cvt16(uint16_t *d, dif__vf16 v) {
-  for (int i = 0; i < 16; i++) d[i] = dif__bf16_rne(v[i]);
-}
+#include "core/attn_fused_lanes_c.h"
 
 #define AF(name) name##_portable
 #include "core/attn_fused_impl.h"

@@ -10,6 +10,15 @@
  *                    rounded, each product exact)
  *   af_cvt16(d, v)   the 16 float32 lanes of v (a dif__vf16) to bf16 bits
  *                    d, round to nearest even (VCVTNEPS2BF16)
+ * and, for a build whose two products run in AMX tiles, AF_TILES and:
+ *   at_config(cfg)   LDTILECFG of a 64-byte palette-1 configuration
+ *   at_release()     TILERELEASE
+ *   at_zero(t)       TILEZERO tmm t
+ *   at_load(t, p, s) TILELOADD tmm t from p, row stride s bytes
+ *   at_store(t, p, s) TILESTORED tmm t to p, row stride s bytes
+ *   at_dp(c, a, b)   TDPBF16PS: tmm c (float32 M × N) += tmm a (M rows of K
+ *                    bf16 pairs) · tmm b (K rows of N bf16 pairs)
+ * (t, c, a, b literal tile numbers: the instructions encode them).
  *
  * Layouts (u32 = one bf16 pair, low half first):
  *   KP  per head [tkpad/16][dp2][16]: key group of 16, then the pair index
@@ -18,9 +27,13 @@
  *       (keys 2j and 2j+1 of column c in one u32) — af_w per 16 columns
  *   QB  per task [BQ][dp2]: the query block's rows as pairs
  *   PB  per task [BQ][BK] bf16: the probabilities, read as key pairs
- * with dp2 = ceil(dim/2), dpad = dim rounded up to 16, tkpad = tk rounded up
- * to 32; the padding is zero (zero keys give score 0, masked out by the
- * softmax pass; zero columns of V give nothing).
+ * with dp2 = ceil(dim/2) (rounded up to 16 in a tile build: one tile's
+ * depth), dpad = dim rounded up to 16, tkpad = tk rounded up to 32; the
+ * padding is zero (zero keys give score 0, masked out by the softmax pass;
+ * zero columns of V give nothing). These are the tiles' layouts as they are:
+ * a tile of KP (16 pairs × 16 keys, stride 64 bytes), of VP (16 key pairs ×
+ * 16 columns, stride 4·dpad) and of QB or PB (16 rows × 32 bf16) is what
+ * TDPBF16PS multiplies.
  */
 #include <math.h>
 #include <stdint.h>
@@ -40,14 +53,20 @@
 
 #define AF_BQ 64  /* queries per task */
 #define AF_BK 256 /* keys per online-softmax block */
-#define AF_MR 8   /* query rows per micro-tile */
+#if defined(AF_TILES)
+#define AF_MR 16        /* query rows per tile */
+#define AF_DP2_ALIGN 16 /* pairs of the head dimension per tile */
+#else
+#define AF_MR 8 /* query rows per micro-tile */
+#define AF_DP2_ALIGN 1
+#endif
 
 typedef struct AF(job) {
   const dif__attention_params *p;
   const float *q, *k, *v;
   float *out;
   uint32_t *kp, *vp;  /* packed K and V of every head */
-  int64_t dp2, dpad;  /* pairs of the head dimension, columns of V rounded up to 16 */
+  int64_t dp2, dpad;  /* pairs of the head dimension (padded), columns of V rounded up to 16 */
   int64_t tkpad, nqb; /* keys rounded up to 32, query blocks per head */
   unsigned char *tls; /* per-thread tiles, tls_bytes each */
   size_t tls_bytes;
@@ -55,6 +74,11 @@ typedef struct AF(job) {
 
 static inline uint32_t AF(pair)(float lo, float hi) {
   return (uint32_t)dif__bf16_rne(lo) | (uint32_t)dif__bf16_rne(hi) << 16;
+}
+
+/* Pair i of a row of dim values (zero past dim). */
+static inline uint32_t AF(row_pair)(const float *r, int64_t i, int64_t dim) {
+  return AF(pair)(2 * i < dim ? r[2 * i] : 0.0f, 2 * i + 1 < dim ? r[2 * i + 1] : 0.0f);
 }
 
 /* KP and VP for keys [32·begin, 32·end) of every head; task index = head ·
@@ -71,8 +95,7 @@ static void AF(pack_task)(void *arg, int64_t begin, int64_t end, int thread) {
     for (int64_t key = key0; key < key0 + 32; key++) {
       const float *kr = key < p->tk ? j->k + key * p->ld_k + h * dim : NULL;
       uint32_t *dst = kp + (key / 16) * j->dp2 * 16 + key % 16;
-      for (int64_t i = 0; i < j->dp2; i++)
-        dst[i * 16] = kr ? AF(pair)(kr[2 * i], 2 * i + 1 < dim ? kr[2 * i + 1] : 0.0f) : 0u;
+      for (int64_t i = 0; i < j->dp2; i++) dst[i * 16] = kr ? AF(row_pair)(kr, i, dim) : 0u;
     }
     for (int64_t key = key0; key < key0 + 32; key += 2) {
       const float *v0 = key < p->tk ? j->v + key * p->ld_v + h * dim : NULL;
@@ -83,6 +106,8 @@ static void AF(pack_task)(void *arg, int64_t begin, int64_t end, int thread) {
     }
   }
 }
+
+#if !defined(AF_TILES)
 
 /* S[r][0, 32) = Σ_i QB[r][i] · KP[i][keys] for AF_MR rows and the 32 keys of
  * the key groups at k0 and k0 + dp2·16 (row stride lds). */
@@ -130,6 +155,148 @@ static inline __attribute__((always_inline)) void AF(pv_tile)(const uint16_t *pb
   for (int r = 0; r < AF_MR; r++)
     for (int c = 0; c < C; c++) af_storev(O + r * ldo + 16 * c, acc[r][c]);
 }
+
+/* S[r][g] = Σ_i QB[r][i] · KP[i][key j0 + g] for rows [0, rows_pad) and keys
+ * g in [0, npad) of a key block (kp at its first key group; S's row stride
+ * AF_BK). */
+static void AF(qk_block)(const uint32_t *qb, int64_t dp2, const uint32_t *kp, int64_t rows_pad,
+                         int64_t npad, float *S) {
+  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR)
+    for (int64_t g = 0; g < npad; g += 32)
+      AF(qk_tile)(qb + r0 * dp2, dp2, kp + g * dp2, S + r0 * AF_BK + g, AF_BK);
+}
+
+/* O[r][c] += Σ_j PB[r][j] · V[j][c] over the block's npad keys for rows [0,
+ * rows_pad) and columns [0, dpad) (vb at the block's first key pair). */
+static void AF(pv_block)(const uint16_t *pb, const uint32_t *vb, int64_t dpad, int64_t rows_pad,
+                         int64_t npad, float *O) {
+  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR)
+    for (int64_t c0 = 0; c0 < dpad; c0 += 32) {
+      const uint16_t *pr = pb + r0 * AF_BK;
+      float *o = O + r0 * dpad + c0;
+      if (dpad - c0 >= 32)
+        AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, o, dpad, 2);
+      else
+        AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, o, dpad, 1);
+    }
+}
+
+#define AF_TILES_BEGIN() ((void)0)
+#define AF_TILES_END() ((void)0)
+
+#else /* AF_TILES: the two products in AMX tiles */
+
+/* Palette 1, every tile 16 rows of 64 bytes: tmm0-3 the float32 results of
+ * 2 row strips × 2 column (or key) groups, tmm4-5 the strips of QB or PB,
+ * tmm6-7 the groups of KP or VP. */
+typedef struct AF(tilecfg) {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} AF(tilecfg);
+
+/* Static data: GCC's LDTILECFG statement names only the first 8 bytes of
+ * its operand, so stores into a local configuration could be dropped. */
+static const _Alignas(64) AF(tilecfg) AF(tiles) = {
+    .palette = 1,
+    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
+
+static inline void AF(tiles_begin)(void) { at_config(&AF(tiles)); }
+#define AF_TILES_BEGIN() AF(tiles_begin)()
+#define AF_TILES_END() at_release()
+
+/* 16·R rows × 32 keys of S (row stride AF_BK) from R strips of QB (at row
+ * r0; dp2 pairs a row) and the two key groups at kg (16 keys each, dp2 · 16
+ * pairs apart). R = 1 or 2. */
+static inline __attribute__((always_inline)) void
+AF(qk_tiles)(const uint32_t *qb, int64_t dp2, const uint32_t *kg, float *S, const int R) {
+  const int64_t lda = dp2 * 4, ldc = AF_BK * 4;
+  at_zero(0);
+  at_zero(1);
+  if (R == 2) {
+    at_zero(2);
+    at_zero(3);
+  }
+  for (int64_t i0 = 0; i0 < dp2; i0 += 16) {
+    at_load(4, qb + i0, lda);
+    if (R == 2) at_load(5, qb + 16 * dp2 + i0, lda);
+    at_load(6, kg + i0 * 16, 64);
+    at_load(7, kg + dp2 * 16 + i0 * 16, 64);
+    at_dp(0, 4, 6);
+    at_dp(1, 4, 7);
+    if (R == 2) {
+      at_dp(2, 5, 6);
+      at_dp(3, 5, 7);
+    }
+  }
+  at_store(0, S, ldc);
+  at_store(1, S + 16, ldc);
+  if (R == 2) {
+    at_store(2, S + 16 * AF_BK, ldc);
+    at_store(3, S + 16 * AF_BK + 16, ldc);
+  }
+}
+
+static void AF(qk_block)(const uint32_t *qb, int64_t dp2, const uint32_t *kp, int64_t rows_pad,
+                         int64_t npad, float *S) {
+  for (int64_t g = 0; g < npad; g += 32)
+    for (int64_t r0 = 0; r0 < rows_pad; r0 += 32) {
+      if (rows_pad - r0 >= 32)
+        AF(qk_tiles)(qb + r0 * dp2, dp2, kp + g * dp2, S + r0 * AF_BK + g, 2);
+      else
+        AF(qk_tiles)(qb + r0 * dp2, dp2, kp + g * dp2, S + r0 * AF_BK + g, 1);
+    }
+}
+
+/* O (16·R rows × 16·C columns at o, row stride dpad) += R strips of PB (at
+ * pb, row stride AF_BK) · C column groups of VP (at vb, row stride dpad
+ * pairs) over npairs key pairs (a multiple of 16). */
+static inline __attribute__((always_inline)) void AF(pv_tiles)(const uint16_t *pb,
+                                                               const uint32_t *vb, int64_t dpad,
+                                                               int64_t npairs, float *o,
+                                                               const int R, const int C) {
+  const int64_t ldo = dpad * 4, ldp = AF_BK * 2, ldv = dpad * 4;
+  at_load(0, o, ldo);
+  if (C == 2) at_load(1, o + 16, ldo);
+  if (R == 2) at_load(2, o + 16 * dpad, ldo);
+  if (R == 2 && C == 2) at_load(3, o + 16 * dpad + 16, ldo);
+  for (int64_t jp = 0; jp < npairs; jp += 16) {
+    at_load(4, pb + 2 * jp, ldp);
+    if (R == 2) at_load(5, pb + 16 * AF_BK + 2 * jp, ldp);
+    at_load(6, vb + jp * dpad, ldv);
+    if (C == 2) at_load(7, vb + jp * dpad + 16, ldv);
+    at_dp(0, 4, 6);
+    if (C == 2) at_dp(1, 4, 7);
+    if (R == 2) at_dp(2, 5, 6);
+    if (R == 2 && C == 2) at_dp(3, 5, 7);
+  }
+  at_store(0, o, ldo);
+  if (C == 2) at_store(1, o + 16, ldo);
+  if (R == 2) at_store(2, o + 16 * dpad, ldo);
+  if (R == 2 && C == 2) at_store(3, o + 16 * dpad + 16, ldo);
+}
+
+static void AF(pv_block)(const uint16_t *pb, const uint32_t *vb, int64_t dpad, int64_t rows_pad,
+                         int64_t npad, float *O) {
+  for (int64_t r0 = 0; r0 < rows_pad; r0 += 32)
+    for (int64_t c0 = 0; c0 < dpad; c0 += 32) {
+      const uint16_t *pr = pb + r0 * AF_BK;
+      float *o = O + r0 * dpad + c0;
+      const bool r2 = rows_pad - r0 >= 32, c2 = dpad - c0 >= 32;
+      if (r2 && c2)
+        AF(pv_tiles)(pr, vb + c0, dpad, npad / 2, o, 2, 2);
+      else if (r2)
+        AF(pv_tiles)(pr, vb + c0, dpad, npad / 2, o, 2, 1);
+      else if (c2)
+        AF(pv_tiles)(pr, vb + c0, dpad, npad / 2, o, 1, 2);
+      else
+        AF(pv_tiles)(pr, vb + c0, dpad, npad / 2, o, 1, 1);
+    }
+}
+
+#endif
 
 static inline dif__vf16 AF(ld16)(const float *p) {
   dif__vf16 v;
@@ -180,26 +347,15 @@ static void AF(key_block)(const AF(job) * j, const uint32_t *kp, const uint32_t 
                           float *m, float *l) {
   const dif__attention_params *p = j->p;
   const int64_t n = p->tk - j0 < AF_BK ? p->tk - j0 : AF_BK;
-  const int64_t npad = (n + 31) / 32 * 32, dp2 = j->dp2, dpad = j->dpad;
-  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR)
-    for (int64_t g = 0; g < npad; g += 32)
-      AF(qk_tile)(qb + r0 * dp2, dp2, kp + (j0 + g) * dp2, S + r0 * AF_BK + g, AF_BK);
+  const int64_t npad = (n + 31) / 32 * 32, dpad = j->dpad;
+  AF(qk_block)(qb, j->dp2, kp + j0 * j->dp2, rows_pad, npad, S);
   for (int64_t r = 0; r < rows_pad; r++) {
     const float ca =
         AF(softmax_row)(S + r * AF_BK, n, npad, p->scale, m + r, l + r, pb + r * AF_BK);
     if (ca != 1.0f)
       for (int64_t c = 0; c < dpad; c++) O[r * dpad + c] *= ca;
   }
-  const uint32_t *vb = vp + (j0 / 2) * dpad;
-  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR)
-    for (int64_t c0 = 0; c0 < dpad; c0 += 32) {
-      const uint16_t *pr = pb + r0 * AF_BK;
-      float *o = O + r0 * dpad + c0;
-      if (dpad - c0 >= 32)
-        AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, o, dpad, 2);
-      else
-        AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, o, dpad, 1);
-    }
+  AF(pv_block)(pb, vp + (j0 / 2) * dpad, dpad, rows_pad, npad, O);
 }
 
 /* Tasks: head · nqb + query block. */
@@ -213,14 +369,14 @@ static void AF(attn_task)(void *arg, int64_t begin, int64_t end, int thread) {
   float *O = S + AF_BQ * AF_BK;
   float *m = O + AF_BQ * dpad, *l = m + AF_BQ;
   uint16_t *pb = (uint16_t *)(void *)(l + AF_BQ);
+  AF_TILES_BEGIN();
   for (int64_t task = begin; task < end; task++) {
     const int64_t h = task / j->nqb, i0 = (task % j->nqb) * AF_BQ;
     const int64_t rows = p->tq - i0 < AF_BQ ? p->tq - i0 : AF_BQ;
     const int64_t rows_pad = (rows + AF_MR - 1) / AF_MR * AF_MR;
     for (int64_t r = 0; r < rows_pad; r++) {
       const float *qr = r < rows ? j->q + (i0 + r) * p->ld_q + h * dim : NULL;
-      for (int64_t i = 0; i < dp2; i++)
-        qb[r * dp2 + i] = qr ? AF(pair)(qr[2 * i], 2 * i + 1 < dim ? qr[2 * i + 1] : 0.0f) : 0u;
+      for (int64_t i = 0; i < dp2; i++) qb[r * dp2 + i] = qr ? AF(row_pair)(qr, i, dim) : 0u;
       m[r] = -INFINITY;
       l[r] = 0.0f;
     }
@@ -235,12 +391,13 @@ static void AF(attn_task)(void *arg, int64_t begin, int64_t end, int thread) {
       for (int64_t c = 0; c < dim; c++) o[c] = O[r * dpad + c] * inv;
     }
   }
+  AF_TILES_END();
 }
 
 dif_status AF(dif__attn_fused)(const dif__kctx *k, const dif__attention_params *p, const float *q,
                                const float *kk, const float *v, float *out, dif__error *err) {
   AF(job) j = {.p = p, .q = q, .k = kk, .v = v, .out = out};
-  j.dp2 = (p->dim + 1) / 2;
+  j.dp2 = ((p->dim + 1) / 2 + AF_DP2_ALIGN - 1) / AF_DP2_ALIGN * AF_DP2_ALIGN;
   j.dpad = (p->dim + 15) / 16 * 16;
   j.tkpad = (p->tk + 31) / 32 * 32;
   j.nqb = (p->tq + AF_BQ - 1) / AF_BQ;

@@ -3,6 +3,7 @@
  * test command). */
 #include <math.h>
 
+#include "core/attn_fused.h"
 #include "core/backend.h"
 #include "test.h"
 
@@ -414,6 +415,7 @@ TEST(precision_setting) {
         strstr(info, "\"unet_conv3x3\": \"sgemm\""));
   if (strstr(info, "\"unet_conv3x3\": \"winograd"))
     CHECK(strstr(info, "\"vae_conv3x3\": \"winograd\""));
+  CHECK(strstr(info, "\"attention\": \"float32\"") != NULL);
   dif_prompt *p = text_prompt("a cat");
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
@@ -451,6 +453,14 @@ TEST(auto_small_model_exact) {
           dif__backend_find(strstr(info, "\"gemm_backend\": \"onednn\"") ? "onednn" : "openblas");
       const bool wino = dif__wino_for_fast(fb) && dif__backend_wino(NULL, 0);
       CHECK(strstr(info, "\"unet_conv3x3\": \"bf16\"") != NULL);
+      /* the attention fused on the best native build (core/attn_fused.h) */
+      const dif__attn_fused_isa best = dif__attn_fused_best();
+      CHECK_MSG(strstr(info, best == DIF__ATTN_FUSED_AMX
+                                 ? "\"attention\": \"fused bf16, AMX tiles\""
+                             : best == DIF__ATTN_FUSED_AVX512BF16
+                                 ? "\"attention\": \"fused bf16, AVX512-BF16\""
+                                 : "\"attention\": \"bf16\""),
+                "%s", info);
       CHECK_MSG(strstr(info, wino ? "\"vae_conv3x3\": \"winograd up to 512x256 channels, bf16\""
                                   : "\"vae_conv3x3\": \"bf16\""),
                 "%s", info);

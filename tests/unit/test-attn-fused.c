@@ -1,7 +1,9 @@
-/* The fused bf16 attention (core/attn_fused.h): its portable build on every
- * CPU and its AVX512-BF16 build where the CPU has it, each against a double
- * reference computed from the same bf16-rounded Q, K and V, and the two
- * builds against each other; dif__attention in the precision fast takes it.
+/* The fused bf16 attention (core/attn_fused.h): its portable builds on every
+ * CPU (the AVX512-BF16 kernel and the AMX tile kernel, their instructions
+ * modelled in C), its AVX512-BF16 and AMX builds where the CPU has them, each
+ * against a double reference computed from the same bf16-rounded Q, K and V,
+ * and each native build against its model; dif__attention in the precision
+ * fast takes the best native build.
  *
  * The bound, per output element i (head h, query r): the kernel rounds each
  * probability p_j to bf16 (relative error at most u = 2^-8, dtype.h), so its
@@ -12,8 +14,9 @@
  * 1e-7. Anything the kernel gets wrong beyond rounding (a key block, the
  * rescaling, a layout, the scale) is off by far more than u · A_i.
  *
- * `test-attn-fused native` runs only the AVX512-BF16 half and exits 77
- * (ctest: skipped) on a CPU or build without it, saying why.
+ * `test-attn-fused native` runs only the AVX512-BF16 build and `test-attn-fused
+ * amx` only the AMX build; each exits 77 (ctest: skipped) on a CPU, OS or
+ * build without it, saying why.
  */
 #include <string.h>
 
@@ -22,10 +25,27 @@
 #include "core/dtype.h"
 #include "ops_test_util.h"
 
-static bool native_only;
-static int native_runs;
-static double worst_ratio; /* largest |got - ref| / bound seen */
-static bool native_big;    /* a case too large for the portable build's speed */
+/* The builds in the order they run; the portable models first. */
+static const dif__attn_fused_isa builds[] = {DIF__ATTN_FUSED_PORTABLE, DIF__ATTN_FUSED_TILES_MODEL,
+                                             DIF__ATTN_FUSED_AVX512BF16, DIF__ATTN_FUSED_AMX};
+#define NBUILDS 4
+static bool is_native(dif__attn_fused_isa b) {
+  return b == DIF__ATTN_FUSED_AVX512BF16 || b == DIF__ATTN_FUSED_AMX;
+}
+
+static int only = -1;         /* the one native build this run checks, or -1: all */
+static int runs[NBUILDS];     /* cases each build ran */
+static double worst[NBUILDS]; /* each build's largest |got - ref| / bound */
+static bool native_big;       /* a case too large for the portable builds' speed */
+
+/* Whether this run checks build i here: the portable ones on every CPU
+ * (unless only one native build is asked for, or the case is too big), a
+ * native one where it runs. */
+static bool checks(int i) {
+  if (only >= 0 && i != only) return false;
+  if (!is_native(builds[i])) return !native_big;
+  return dif__attn_fused_runs(builds[i], NULL, 0);
+}
 
 typedef struct fcase {
   dif__attention_params p;
@@ -80,20 +100,21 @@ static void setup(fcase *c, dif__attention_params p, uint64_t seed, float amp) {
 
 static void teardown(fcase *c) { free(c->q), free(c->k), free(c->v), free(c->ref), free(c->bound); }
 
-static void check_bound(const fcase *c, const float *got, const char *what) {
-  double worst = 0;
+static void check_bound(const fcase *c, const float *got, int build, const char *what) {
+  double w = 0;
   size_t at = 0;
   for (size_t i = 0; i < c->nout; i++) {
     const double b = c->bound[i] > 0 ? c->bound[i] : 0; /* padding: exact */
     const double d = fabs((double)got[i] - c->ref[i]);
-    if (b == 0 ? d != 0 : d / b > worst) worst = b == 0 ? INFINITY : d / b, at = i;
+    if (b == 0 ? d != 0 : d / b > w) w = b == 0 ? INFINITY : d / b, at = i;
   }
-  if (worst > worst_ratio) worst_ratio = worst;
-  CHECK_MSG(worst <= 1.0,
-            "%s (tq %lld tk %lld heads %lld dim %lld): element %zu is %.8g, "
+  if (w > worst[build]) worst[build] = w;
+  runs[build]++;
+  CHECK_MSG(w <= 1.0,
+            "%s build%s (tq %lld tk %lld heads %lld dim %lld): element %zu is %.8g, "
             "reference %.8g, %.2f× the bound",
-            what, (long long)c->p.tq, (long long)c->p.tk, (long long)c->p.heads,
-            (long long)c->p.dim, at, got[at], c->ref[at], worst);
+            dif__attn_fused_isa_name(builds[build]), what, (long long)c->p.tq, (long long)c->p.tk,
+            (long long)c->p.heads, (long long)c->p.dim, at, got[at], c->ref[at], w);
 }
 
 /* Runs one build into a fresh copy of the padding pattern; threads 1 and 3
@@ -136,18 +157,12 @@ static void check_case(dif__attention_params p, uint64_t seed, float amp, bool o
   if (over_q) /* out's padding columns are q's own */
     for (size_t i = 0; i < c.nout; i++)
       if (c.bound[i] == 0) c.ref[i] = c.q[i];
-  float *port = NULL;
-  if (!native_only && !native_big) {
-    port = run_build(&c, DIF__ATTN_FUSED_PORTABLE, over_q);
-    check_bound(&c, port, "portable");
-  }
-  if (dif__attn_fused_native()) {
-    float *nat = run_build(&c, DIF__ATTN_FUSED_AVX512BF16, over_q);
-    check_bound(&c, nat, "avx512bf16");
-    native_runs++;
-    free(nat);
-  }
-  free(port);
+  for (int i = 0; i < NBUILDS; i++)
+    if (checks(i)) {
+      float *got = run_build(&c, builds[i], over_q);
+      check_bound(&c, got, i, "");
+      free(got);
+    }
   teardown(&c);
 }
 
@@ -160,13 +175,15 @@ static dif__attention_params shape(int64_t tq, int64_t tk, int64_t heads, int64_
 
 TEST(small_and_odd_shapes) {
   check_case(shape(1, 1, 1, 1), 1, 1, false);
-  check_case(shape(13, 7, 3, 5), 2, 1, false);    /* odd head dim: a zero pair half */
-  check_case(shape(8, 33, 2, 16), 3, 1, false);   /* a second, mostly empty key group pair */
-  check_case(shape(70, 300, 2, 40), 4, 1, false); /* 48 columns: 32 + 16; two key blocks */
-  check_case(shape(65, 513, 1, 64), 5, 1, false); /* 2 query blocks, 3 key blocks (last 1 key) */
-  check_case(shape(9, 40, 1, 256), 6, 1, false);  /* 16 column groups of P·V */
-  check_case(shape(17, 70, 1, 512), 8, 1, false); /* the largest head dimension (the VAE's) */
-  check_case(shape(20, 77, 4, 80), 7, 1, false);  /* cross-attention's 77 text tokens */
+  check_case(shape(13, 7, 3, 5), 2, 1, false);     /* odd head dim: a zero pair half */
+  check_case(shape(8, 33, 2, 16), 3, 1, false);    /* a second, mostly empty key group pair */
+  check_case(shape(70, 300, 2, 40), 4, 1, false);  /* 48 columns: 32 + 16; two key blocks */
+  check_case(shape(65, 513, 1, 64), 5, 1, false);  /* 2 query blocks, 3 key blocks (last 1 key) */
+  check_case(shape(9, 40, 1, 256), 6, 1, false);   /* 16 column groups of P·V */
+  check_case(shape(17, 70, 1, 512), 8, 1, false);  /* the largest head dimension (the VAE's) */
+  check_case(shape(20, 77, 4, 80), 7, 1, false);   /* cross-attention's 77 text tokens */
+  check_case(shape(33, 64, 2, 40), 9, 1, false);   /* SD-1.x's head dim 40: 20 pairs, padded */
+  check_case(shape(100, 96, 1, 72), 12, 1, false); /* AMX: strips 2 + 2, then 2 + 1; 36 pairs, 48 */
 }
 
 TEST(strides_and_output_over_q) {
@@ -194,16 +211,12 @@ TEST(peaked_scores_and_growing_maximum) {
   for (int64_t i = 0; i < p.tq; i++)
     for (int64_t x = 0; x < p.dim; x++) c.q[i * p.ld_q + x] = 0.5f + 0.01f * (float)i;
   reference(&c);
-  if (!native_only) {
-    float *got = run_build(&c, DIF__ATTN_FUSED_PORTABLE, false);
-    check_bound(&c, got, "portable, growing maximum");
-    free(got);
-  }
-  if (dif__attn_fused_native()) {
-    float *got = run_build(&c, DIF__ATTN_FUSED_AVX512BF16, false);
-    check_bound(&c, got, "avx512bf16, growing maximum");
-    free(got);
-  }
+  for (int i = 0; i < NBUILDS; i++)
+    if (checks(i)) {
+      float *got = run_build(&c, builds[i], false);
+      check_bound(&c, got, i, ", growing maximum");
+      free(got);
+    }
   teardown(&c);
 }
 
@@ -216,40 +229,56 @@ TEST(unet_sized_head) {
   native_big = false;
 }
 
-TEST(builds_agree) {
-  /* Where both run: the same algorithm and roundings, so the builds differ
-   * only where the hardware's dot product rounds its two sums differently
-   * from Intel's description (the bound covers that) — print how much. */
-  if (native_only || !dif__attn_fused_native()) return;
+/* A native build against its model, where it runs: the same algorithm and
+ * roundings, so they differ only where the hardware's dot products round
+ * their sums differently from Intel's description (the bound covers that) —
+ * print how much. */
+static void agree(dif__attn_fused_isa model, dif__attn_fused_isa native) {
+  if (!dif__attn_fused_runs(native, NULL, 0)) return;
   fcase c;
   setup(&c, shape(100, 600, 2, 64), 40, 1);
-  float *a = run_build(&c, DIF__ATTN_FUSED_PORTABLE, false);
-  float *b = run_build(&c, DIF__ATTN_FUSED_AVX512BF16, false);
+  float *a = run_build(&c, model, false);
+  float *b = run_build(&c, native, false);
   size_t same = 0;
-  double worst = 0;
+  double w = 0;
   for (size_t i = 0; i < c.nout; i++) {
     same += a[i] == b[i];
     const double d = fabs((double)a[i] - b[i]) / c.bound[i];
-    worst = d > worst ? d : worst;
+    w = d > w ? d : w;
   }
-  printf("builds_agree: %zu of %zu outputs bit-identical, largest difference %.3f× the bound\n",
-         same, c.nout, worst);
-  CHECK(worst <= 1.0);
+  printf("builds_agree: %s and its model: %zu of %zu outputs bit-identical, largest difference "
+         "%.3f× the bound\n",
+         dif__attn_fused_isa_name(native), same, c.nout, w);
+  CHECK(w <= 1.0);
   free(a), free(b);
   teardown(&c);
 }
 
+TEST(builds_agree) {
+  if (only < 0 || builds[only] == DIF__ATTN_FUSED_AVX512BF16)
+    agree(DIF__ATTN_FUSED_PORTABLE, DIF__ATTN_FUSED_AVX512BF16);
+  if (only < 0 || builds[only] == DIF__ATTN_FUSED_AMX)
+    agree(DIF__ATTN_FUSED_TILES_MODEL, DIF__ATTN_FUSED_AMX);
+}
+
 TEST(fast_attention_takes_it) {
-  /* dif__attention in the precision fast gives the native build's bits. */
+  /* dif__attention in the precision fast gives the best native build's
+   * bits: AMX where it runs, else AVX512-BF16. */
   char why[256] = "";
   const dif__backend *be = dif__backend_fast_native(why, sizeof why);
+  const dif__attn_fused_isa best = dif__attn_fused_best();
+  CHECK(best == (dif__attn_fused_runs(DIF__ATTN_FUSED_AMX, NULL, 0) ? DIF__ATTN_FUSED_AMX
+                 : dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0)
+                     ? DIF__ATTN_FUSED_AVX512BF16
+                     : DIF__ATTN_FUSED_PORTABLE));
+  CHECK(dif__attn_fused_native() == (best != DIF__ATTN_FUSED_PORTABLE));
   if (!be || !dif__attn_fused_native()) {
     printf("fast_attention_takes_it: skipped, %s\n", be ? "the CPU has no AVX512-BF16" : why);
     return;
   }
   fcase c;
   setup(&c, shape(50, 90, 2, 32), 50, 1);
-  float *want = run_build(&c, DIF__ATTN_FUSED_AVX512BF16, false);
+  float *want = run_build(&c, best, false);
   kenv e;
   kenv_init(&e, 2);
   dif__error err;
@@ -284,35 +313,53 @@ TEST(refuses_what_it_does_not_take) {
   CHECK(!dif__attn_fused_fits(&p));
   p.mask = NULL;
   CHECK(dif__attn_fused_fits(&p));
-  if (!dif__attn_fused_native())
-    CHECK_STATUS(dif__attn_fused(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_FUSED_AVX512BF16, &err),
-                 DIF_ERR_UNSUPPORTED, err.msg, "AVX512-BF16");
+  for (int i = 0; i < NBUILDS; i++) {
+    char why[160];
+    if (dif__attn_fused_runs(builds[i], why, sizeof why)) {
+      CHECK(why[0] == '\0');
+      continue;
+    }
+    CHECK(is_native(builds[i]) && why[0]);
+    CHECK_STATUS(dif__attn_fused(&e.k, &p, buf, buf, buf, buf, builds[i], &err),
+                 DIF_ERR_UNSUPPORTED, err.msg, dif__attn_fused_isa_name(builds[i]));
+    CHECK_MSG(strstr(err.msg, why) != NULL, "message '%s' lacks the reason '%s'", err.msg, why);
+  }
+  CHECK_STATUS(dif__attn_fused(&e.k, &p, buf, buf, buf, buf, (dif__attn_fused_isa)17, &err),
+               DIF_ERR_UNSUPPORTED, err.msg, "no such build");
   kenv_free(&e);
 }
 
 int main(int argc, char **argv) {
-  native_only = argc > 1 && strcmp(argv[1], "native") == 0;
+  if (argc > 1) {
+    if (strcmp(argv[1], "native") == 0)
+      only = 2;
+    else if (strcmp(argv[1], "amx") == 0)
+      only = 3;
+    else {
+      fprintf(stderr, "usage: test-attn-fused [native | amx]\n");
+      return 2;
+    }
+  }
   RUN(small_and_odd_shapes);
   RUN(strides_and_output_over_q);
   RUN(peaked_scores_and_growing_maximum);
   RUN(unet_sized_head);
   RUN(builds_agree);
   RUN(fast_attention_takes_it);
-  if (!native_only) RUN(refuses_what_it_does_not_take);
+  if (only < 0) RUN(refuses_what_it_does_not_take);
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);
-  if (native_runs)
-    printf("avx512bf16 build: %d cases; worst error %.2f× the bound (this CPU: %s)\n", native_runs,
-           worst_ratio, cpu);
-  else
-    printf("avx512bf16 build: skipped, %s (this CPU: %s)\n",
-#if defined(DIF_HAVE_AVX512BF16_KERNELS)
-           "the CPU has no AVX512-BF16",
-#else
-           "this build has no AVX512-BF16 kernels (compiler or target)",
-#endif
-           cpu);
+  for (int i = 0; i < NBUILDS; i++) {
+    if (only >= 0 && i != only) continue;
+    char why[160];
+    if (runs[i])
+      printf("%s build: %d cases; worst error %.2f× the bound (this CPU: %s)\n",
+             dif__attn_fused_isa_name(builds[i]), runs[i], worst[i], cpu);
+    else if (!dif__attn_fused_runs(builds[i], why, sizeof why))
+      printf("%s build: skipped, %s (this CPU: %s)\n", dif__attn_fused_isa_name(builds[i]), why,
+             cpu);
+  }
   const int rc = dif__test_finish();
-  if (native_only && !native_runs && rc == 0) return 77;
+  if (only >= 0 && !runs[only] && rc == 0) return 77;
   return rc;
 }
