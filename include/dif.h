@@ -257,7 +257,9 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * than with OMP_WAIT_POLICY=passive in the environment (read by libgomp
  * when it is loaded, so libdif cannot set it; the dif command does, and so
  * do the Python and Go packages when they load libdif, unless the user set
- * a policy; the default model's tests measured 2x faster passive on 2 cores).
+ * a policy; the default model's tests measured 2x faster passive on 2 cores;
+ * loading a model that will run on oneDNN logs a warning when the program
+ * started without any OMP_WAIT_POLICY).
  * Before loading only (DIF_ERR_BUSY after). A loaded context packs each
  * linear weight's bf16 form (from the file's dtype) at its first fast
  * product and keeps it, and then drops that weight's pages of the mapped

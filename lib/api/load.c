@@ -99,6 +99,21 @@ static void auto_small_model_exact(dif_context *ctx) {
  * on the openblas one (AVX2), whose UNet step measured no faster in the one
  * (emulated, noisy) run so far. In fast, the VAE's alone, and only where
  * dif__wino_for_fast (bf16 not on AMX tiles: Winograd measured faster). */
+/* oneDNN runs on libgomp, whose threads spin after each parallel region
+ * unless OMP_WAIT_POLICY says otherwise, and then take the cores from
+ * libdif's and OpenBLAS's threads (dif.h, DIF_PRECISION_FAST). libgomp reads
+ * it when it is loaded, so only the program can set it: say so when oneDNN
+ * will run and no policy was chosen (any value silences this). */
+static void warn_omp_policy(dif_context *ctx, const char *what) {
+  if (getenv("OMP_WAIT_POLICY")) return;
+  dif__ctx_log(ctx, DIF_LOG_WARN,
+               "%s run on oneDNN, whose OpenMP threads spin between products unless the "
+               "program starts with OMP_WAIT_POLICY=passive in its environment (measured up to 2x "
+               "slower without, on 2 cores); the dif command and the Python and Go packages set "
+               "it, a C program has to",
+               what);
+}
+
 static void conv_wino(dif_context *ctx) {
   if (ctx->fast && !dif__wino_for_fast(dif__fast_backend(ctx->fast))) return;
   struct rlimit r;
@@ -123,6 +138,8 @@ static void conv_wino(dif_context *ctx) {
                  : ctx->wino_nets_max_cc ? "VAE and UNet (up to 1920 x 640 channels)"
                                          : "VAE",
                  b->name);
+    if (!ctx->fast && strcmp(b->name, "onednn") == 0)
+      warn_omp_policy(ctx, "the Winograd convolutions");
   }
 }
 
@@ -219,6 +236,8 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
         ctx, DIF_LOG_INFO,
         "precision exact (%s): float32 products on the openblas backend, kernels %s; CPU %s",
         dif_precision_name(ctx->precision), dif_blas_core(), cpu);
+  if (ctx->fast && strcmp(fast_backend->name, "onednn") == 0)
+    warn_omp_policy(ctx, "fast's bf16 products");
   const char *note = dif__blas_note();
   if (note && *note) dif__ctx_log(ctx, DIF_LOG_WARN, "%s", note);
   dif__ctx_ok(ctx);

@@ -2,6 +2,9 @@
  * message naming the problem, never crashes (run under ASan+UBSan in the
  * test command). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/attn_fused.h"
 #include "core/backend.h"
@@ -469,9 +472,57 @@ TEST(auto_small_model_exact) {
   }
 }
 
+/* Loading a model whose products or convolutions run on oneDNN warns, once,
+ * when the program started without OMP_WAIT_POLICY (libgomp's threads then
+ * spin; dif.h, DIF_PRECISION_FAST), and never when a policy was chosen or
+ * oneDNN does not run. */
+static int policy_warnings;
+static void on_policy_log(dif_log_level level, const char *message, void *user) {
+  (void)user;
+  if (level == DIF_LOG_WARN && strstr(message, "OMP_WAIT_POLICY=passive")) policy_warnings++;
+}
+
+TEST(omp_wait_policy_warning) {
+  const char *was = getenv("OMP_WAIT_POLICY");
+  char saved[64] = "";
+  if (was) snprintf(saved, sizeof saved, "%s", was);
+  const dif__backend *wb = dif__backend_wino(NULL, 0);
+  const bool wino_onednn = wb && strcmp(wb->name, "onednn") == 0;
+  const dif_precision asked[] = {DIF_PRECISION_EXACT, DIF_PRECISION_FAST};
+  for (int i = 0; i < 2; i++)
+    for (int set = 0; set < 2; set++) {
+      if (set)
+        setenv("OMP_WAIT_POLICY", "active", 1);
+      else
+        unsetenv("OMP_WAIT_POLICY");
+      dif_context *ctx = NULL;
+      CHECK(dif_context_new(&ctx) == DIF_OK);
+      if (dif_context_set_precision(ctx, asked[i]) != DIF_OK) { /* fast refused on this CPU */
+        dif_context_free(ctx);
+        continue;
+      }
+      CHECK(dif_context_set_log(ctx, on_policy_log, DIF_LOG_WARN, NULL) == DIF_OK);
+      policy_warnings = 0;
+      CHECK_MSG(dif_context_load(ctx, dif__test_path(SD)) == DIF_OK, "%s",
+                dif_context_last_error(ctx));
+      const char *info = dif_context_info(ctx);
+      const bool onednn = strstr(info, "\"gemm_backend\": \"onednn\"") ||
+                          (strstr(info, "\"vae_conv3x3\": \"winograd") && wino_onednn);
+      CHECK_MSG(policy_warnings == (!set && onednn ? 1 : 0),
+                "%s, OMP_WAIT_POLICY %s, oneDNN %s: %d warnings", i ? "fast" : "exact",
+                set ? "set" : "unset", onednn ? "runs" : "does not run", policy_warnings);
+      dif_context_free(ctx);
+    }
+  if (was)
+    setenv("OMP_WAIT_POLICY", saved, 1);
+  else
+    unsetenv("OMP_WAIT_POLICY");
+}
+
 int main(void) {
   RUN(precision_setting);
   RUN(auto_small_model_exact);
+  RUN(omp_wait_policy_warning);
   RUN(null_handles);
   RUN(prompt_errors);
   RUN(sample_errors);
