@@ -28,6 +28,7 @@
 #include <dif.h>
 
 #include "core/arena.h"
+#include "core/attn_fused.h"
 #include "core/backend.h"
 #include "core/blas.h"
 #include "core/ops.h"
@@ -732,9 +733,14 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
   if (fb && dif__fast_new(fb, &r.k.fast, &err)) die("%s", err.msg);
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);
-  printf("precision %s: %s, ISA %s; CPU %s\n", fb ? "fast" : "exact",
+  const bool fused = fb && dif__attn_fused_native();
+  printf("precision %s: %s, ISA %s; attention %s%s; CPU %s\n", fb ? "fast" : "exact",
          fb ? "bf16 products, float32 accumulation, onednn" : "float32 products, openblas",
-         fb ? fb->isa() : dif__blas_corename(), cpu);
+         fb ? fb->isa() : dif__blas_corename(),
+         !fb     ? "float32"
+         : fused ? "fused bf16 on "
+                 : "bf16, unfused",
+         fused ? dif__attn_fused_isa_name(dif__attn_fused_best()) : "", cpu);
   rng_state = o->seed * 7919 + 17;
   const case_def *c = j->c;
   char label[128];
