@@ -207,8 +207,10 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
   /* The fast path's attention without mask or causal cut, where the CPU has
    * AVX512-BF16 or AMX: one fused kernel instead of two products and a
    * softmax through memory (core/attn_fused.h; the same roundings). */
-  if (k->fast && dif__attn_fused_fits(p) && dif__attn_fused_native())
-    return dif__attn_fused(k, p, q, kk, v, out, dif__attn_fused_best(), err);
+  if (k->fast && dif__attn_fused_fits(p)) {
+    const dif__attn_fused_isa isa = dif__attn_fused_best();
+    if (isa != DIF__ATTN_FUSED_PORTABLE) return dif__attn_fused(k, p, q, kk, v, out, isa, err);
+  }
   if (p->k_block && tk > p->k_block)
     return attention_blockwise(k, p, q, kk, v, out, p->k_block, err);
 

@@ -144,7 +144,9 @@ dif_status dif__attn_fused(const dif__kctx *k, const dif__attention_params *p, c
 #if defined(DIF_HAVE_AMX_KERNELS)
   case DIF__ATTN_FUSED_AMX: return dif__attn_fused_amx(k, p, q, kk, v, out, err);
 #endif
+#if defined(__GNUC__)
   case DIF__ATTN_FUSED_TILES_MODEL: return dif__attn_fused_tiles_model(k, p, q, kk, v, out, err);
+#endif
   default: return dif__attn_fused_portable(k, p, q, kk, v, out, err);
   }
 }
