@@ -30,6 +30,7 @@
 #include "core/arena.h"
 #include "core/backend.h"
 #include "core/blas.h"
+#include "core/threadpool.h"
 
 static double now(void) {
   struct timespec t;
@@ -105,11 +106,14 @@ typedef struct result {
 } result;
 
 static result time_one(const dif__backend *be, dif__dtype math, const shape *sh, double budget,
-                       dif__arena *arena) {
+                       dif__arena *arena, dif__pool *pool) {
   result r = {0, 0, false};
   const int64_t M = sh->M, N = sh->N, K = sh->K;
   dif__error err = {0};
-  dif__kctx k = {NULL, arena, NULL, NULL, 0, 0};
+  /* The pool matters: oneDNN's products take their thread count from it
+   * (core/backend_onednn.c), as they do in a context; without one they run
+   * on one thread. */
+  dif__kctx k = {pool, arena, NULL, NULL, 0, 0};
   float *x = rand_floats((size_t)(M * K), 1), *y = rand_floats((size_t)(M * N), 3);
   float *w = rand_floats((size_t)(N * K), 2);
   dif__packed *p = NULL;
@@ -182,6 +186,13 @@ int main(int argc, char **argv) {
 
   dif__arena arena;
   dif__arena_init(&arena, 1 << 20);
+  dif__pool *pool = NULL;
+  dif__error perr = {0};
+  if (dif__pool_new(dif__cpu_count(), &pool, &perr)) {
+    fprintf(stderr, "dif-bench-gemm-backends: %s\n", perr.msg);
+    return 1;
+  }
+  printf("libdif pool (oneDNN's threads): %d threads\n", dif__pool_threads(pool));
   for (int si = 0; si < n_sizes; si++) {
     shape sh[16];
     const int n = shapes_for(sizes[si], sh);
@@ -194,7 +205,8 @@ int main(int argc, char **argv) {
     printf("\n");
     for (int s = 0; s < n; s++) {
       result r[3];
-      for (int i = 0; i < nv; i++) r[i] = time_one(v[i].be, v[i].math, &sh[s], budget, &arena);
+      for (int i = 0; i < nv; i++)
+        r[i] = time_one(v[i].be, v[i].math, &sh[s], budget, &arena, pool);
       const double flop = 2.0 * (double)sh[s].M * (double)sh[s].N * (double)sh[s].K;
       printf("| %s | %lld × %lld × %lld |", sh[s].what, (long long)sh[s].M, (long long)sh[s].N,
              (long long)sh[s].K);
@@ -221,6 +233,7 @@ int main(int argc, char **argv) {
   }
   line_of("/proc/loadavg", NULL, load, sizeof load);
   printf("\nload average at end: %s\n", load);
+  dif__pool_free(pool);
   dif__arena_free(&arena);
   return 0;
 }
