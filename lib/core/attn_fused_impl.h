@@ -10,6 +10,8 @@
  *                    rounded, each product exact)
  *   af_cvt16(d, v)   the 16 float32 lanes of v (a dif__vf16) to bf16 bits
  *                    d, round to nearest even (VCVTNEPS2BF16)
+ *   af_exp2(t)       2^t of every lane of a dif__vf16, for t ≤ 1: 0 for
+ *                    -inf, NaN for NaN, ~2 ulp (vmath.h's DIF__EXP2_*)
  * and, for a build whose two products run in AMX tiles, AF_TILES and:
  *   at_config(cfg)   LDTILECFG of a 64-byte palette-1 configuration
  *   at_release()     TILERELEASE
@@ -48,7 +50,7 @@
 #include "core/vmath.h"
 
 #if !defined(DIF__VMATH_16)
-#error "attn_fused_impl.h needs the 16-lane exp of vmath.h: a build defines DIF__VMATH_16 first"
+#error "attn_fused_impl.h needs the 16-lane vectors of vmath.h: a build defines DIF__VMATH_16 first"
 #endif
 
 #define AF_BQ 64  /* queries per task */
@@ -327,9 +329,12 @@ static float AF(softmax_row)(float *s, int64_t n, int64_t npad, float scale, flo
     memset(pb, 0, (size_t)npad * sizeof *pb);
     return 1.0f;
   }
+  /* exp(x) = 2^(x·log2 e) for x = scale·s - mn ≤ 0 (-inf at the padding):
+   * x first, then the product, so that the scores near the maximum, the
+   * ones that count, keep x's accuracy. */
   dif__vf16 vsum = {0};
   for (int64_t c = 0; c < npad; c += 16) {
-    const dif__vf16 e = dif__vexp16(AF(ld16)(s + c) * scale - mn);
+    const dif__vf16 e = af_exp2((AF(ld16)(s + c) * scale - mn) * 1.44269504088896341f);
     vsum += e;
     af_cvt16(pb + c, e);
   }

@@ -24,5 +24,19 @@ static inline af_v af_dp(af_v acc, af_w a, af_w b) { return _mm512_dpbf16_ps(acc
 static inline void af_cvt16(uint16_t *d, dif__vf16 v) {
   _mm256_storeu_si256((__m256i *)(void *)d, (__m256i)_mm512_cvtneps_pbh((__m512)v));
 }
+/* 2^t: t raised to DIF__EXP2_LO (VMAXPS returns its second operand, t, when
+ * t is NaN, so NaN stays NaN), n = t rounded to nearest, 2^(t - n) by
+ * vmath.h's polynomial, scaled by 2^n in VSCALEFPS (0 below 2^-149). */
+static inline dif__vf16 af_exp2(dif__vf16 t) {
+  const __m512 x = _mm512_max_ps(_mm512_set1_ps(DIF__EXP2_LO), (__m512)t);
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(DIF__EXP2_C5), f, _mm512_set1_ps(DIF__EXP2_C4));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(DIF__EXP2_C3));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(DIF__EXP2_C2));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(DIF__EXP2_C1));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(DIF__EXP2_C0));
+  return (dif__vf16)_mm512_scalef_ps(p, n);
+}
 
 #endif

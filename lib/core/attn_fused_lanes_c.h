@@ -51,5 +51,24 @@ static inline af_v af_dp(af_v acc, af_w a, af_w b) {
 static inline void af_cvt16(uint16_t *d, dif__vf16 v) {
   for (int i = 0; i < 16; i++) d[i] = dif__bf16_rne(v[i]);
 }
+/* 2^t as the native builds compute it (attn_fused_lanes_avx512.h): t raised
+ * to DIF__EXP2_LO (NaN stays NaN), n = t rounded to nearest (adding 1.5·2^23
+ * leaves it in the low mantissa bits), 2^(t - n) by vmath.h's polynomial,
+ * times 2^n built in the exponent field — 0 where 2^n is not a normal float,
+ * where VSCALEFPS gives a subnormal below 1.2e-38 (nothing the bound sees). */
+static inline dif__vf16 af_exp2(dif__vf16 t) {
+  const dif__vi16 low = t < DIF__EXP2_LO;
+  t = (dif__vf16)((low & (dif__vi16)((dif__vf16){0} + DIF__EXP2_LO)) | (~low & (dif__vi16)t));
+  const dif__vf16 shifted = t + 12582912.0f;
+  const dif__vf16 f = t - (shifted - 12582912.0f);
+  dif__vf16 p = DIF__EXP2_C5 * f + DIF__EXP2_C4;
+  p = p * f + DIF__EXP2_C3;
+  p = p * f + DIF__EXP2_C2;
+  p = p * f + DIF__EXP2_C1;
+  p = p * f + DIF__EXP2_C0;
+  const af_w n = (af_w)shifted - 0x4B400000u; /* n modulo 2^32 */
+  const af_w normal = (af_w)((dif__vi16)n >= -126);
+  return p * (dif__vf16)(((n + 127u) << 23) & normal);
+}
 
 #endif

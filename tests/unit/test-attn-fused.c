@@ -9,10 +9,11 @@
  * probability p_j to bf16 (relative error at most u = 2^-8, dtype.h), so its
  * output differs from Σ p_j v_j / Σ p_j by at most u · A_i with
  * A_i = Σ p_j |v_j| / Σ p_j; float32 accumulation, the float32 exp
- * (vmath.h, ~2 ulp) and the rescaling of the online softmax add relative
- * errors of order 1e-6, so the check is |got - ref| <= (u + 1e-5) · A_i +
- * 1e-7. Anything the kernel gets wrong beyond rounding (a key block, the
- * rescaling, a layout, the scale) is off by far more than u · A_i.
+ * (2^n · p(f), vmath.h's DIF__EXP2_*: ~2 ulp) and the rescaling of the
+ * online softmax add relative errors of order 1e-6, so the check is
+ * |got - ref| <= (u + 1e-5) · A_i + 1e-7. Anything the kernel gets wrong
+ * beyond rounding (a key block, the rescaling, a layout, the scale) is off
+ * by far more than u · A_i.
  *
  * `test-attn-fused native` runs only the AVX512-BF16 build and `test-attn-fused
  * amx` only the AMX build; each exits 77 (ctest: skipped) on a CPU, OS or
