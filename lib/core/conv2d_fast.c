@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/backend.h"
-#include "core/dtype.h"
+#include "core/kern_simd.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
 #include "core/prof.h"
@@ -42,7 +42,6 @@ static void hwc_task(void *arg, int64_t begin, int64_t end, int thread) {
   const hwc_job *j = arg;
   const int64_t cin = j->p->cin;
   float buf[TILE][CHUNK];
-  uint16_t t[TILE][TILE];
   for (int64_t item = begin; item < end; item++) {
     const int64_t cb = item % j->cblocks, ch = item / j->cblocks % j->chunks;
     const int64_t ir = item / (j->cblocks * j->chunks), i = ir / j->nr, r = ir % j->nr;
@@ -50,24 +49,19 @@ static void hwc_task(void *arg, int64_t begin, int64_t end, int thread) {
     const int64_t nc = cin - c0 < TILE ? cin - c0 : TILE;
     const int64_t n = j->Win - w0 < CHUNK ? j->Win - w0 : CHUNK;
     const float *img = j->x + i * cin * j->H * j->W;
-    const float *src[TILE];
-    for (int64_t c = 0; c < nc; c++) {
-      if (j->xform) {
-        const dif__norm_affine *norm = j->p->in_norm ? j->p->in_norm + (j->n0 + i) * cin : NULL;
+    /* channel c's n values at src + c·ld: the transformed span in buf, or
+     * the row itself (the planes H·W apart) */
+    const float *src = img + (c0 * j->H + j->r0 + r) * j->W + w0;
+    int64_t ld = j->H * j->W;
+    if (j->xform) {
+      const dif__norm_affine *norm = j->p->in_norm ? j->p->in_norm + (j->n0 + i) * cin : NULL;
+      for (int64_t c = 0; c < nc; c++)
         dif__conv2d_xform_span(j->p, img, norm, c0 + c, j->H, j->W, j->Hin, j->Win, j->r0 + r, w0,
                                n, buf[c]);
-        src[c] = buf[c];
-      } else {
-        src[c] = img + ((c0 + c) * j->H + j->r0 + r) * j->W + w0;
-      }
+      src = buf[0], ld = CHUNK;
     }
     uint16_t *out = j->hwc + (((i * j->rows + j->off + r) * j->Win + w0) * cin + c0);
-    for (int64_t wt = 0; wt < n; wt += TILE) {
-      const int64_t nw = n - wt < TILE ? n - wt : TILE;
-      for (int64_t c = 0; c < nc; c++)
-        for (int64_t w = 0; w < nw; w++) t[w][c] = dif__bf16_rne(src[c][wt + w]);
-      for (int64_t w = 0; w < nw; w++) memcpy(out + (wt + w) * cin, t[w], (size_t)nc * sizeof **t);
-    }
+    dif__k_transpose_bf16(src, ld, out, cin, n, nc);
   }
 }
 
@@ -86,17 +80,12 @@ static void scatter_task(void *arg, int64_t begin, int64_t end, int thread) {
   for (int64_t item = begin; item < end; item++) {
     const int64_t pb = item % j->pblocks, cb = item / j->pblocks % j->cblocks;
     const int64_t i = item / (j->pblocks * j->cblocks);
-    const int64_t c1 = (cb + 1) * TILE < j->cout ? (cb + 1) * TILE : j->cout;
-    const int64_t q1 = (pb + 1) * TILE < j->per ? (pb + 1) * TILE : j->per;
-    for (int64_t c = cb * TILE; c < c1; c++) {
-      const float bc = j->b ? j->b[c] : 0.0f;
-      float *yo = j->y + (i * j->cout + c) * j->OHW + j->pix0;
-      const float *src = j->yt + i * j->per * j->cout + c;
-      for (int64_t q = pb * TILE; q < q1; q++) {
-        const float v = src[q * j->cout] + bc;
-        yo[q] = j->acc ? yo[q] + v : v;
-      }
-    }
+    const int64_t c0 = cb * TILE, q0 = pb * TILE;
+    const int64_t nc = j->cout - c0 < TILE ? j->cout - c0 : TILE;
+    const int64_t nq = j->per - q0 < TILE ? j->per - q0 : TILE;
+    dif__k_transpose(j->yt + (i * j->per + q0) * j->cout + c0, j->cout,
+                     j->y + (i * j->cout + c0) * j->OHW + j->pix0 + q0, j->OHW, nc, nq,
+                     j->b ? j->b + c0 : NULL, j->acc);
   }
 }
 

@@ -39,20 +39,19 @@ typedef struct pack_job {
 static void pack_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const pack_job *j = arg;
-  float t[CHUNK];
+  float t[BLK][CHUNK];
   for (int64_t item = begin; item < end; item++) {
     const int64_t cb = item / j->rows, ir = j->r0 + item % j->rows;
     float *row = j->out + item * j->Win * BLK; /* (cb·rows + r)·Win·BLK */
     const int64_t nc = j->p->cin - cb * BLK < BLK ? j->p->cin - cb * BLK : BLK;
     if (nc < BLK || ir < 0 || ir >= j->Hin) memset(row, 0, (size_t)(j->Win * BLK) * sizeof *row);
-    for (int64_t q = 0; q < nc && ir >= 0 && ir < j->Hin; q++)
-      for (int64_t w0 = 0; w0 < j->Win; w0 += CHUNK) {
-        const int64_t n = j->Win - w0 < CHUNK ? j->Win - w0 : CHUNK;
+    for (int64_t w0 = 0; w0 < j->Win && ir >= 0 && ir < j->Hin; w0 += CHUNK) {
+      const int64_t n = j->Win - w0 < CHUNK ? j->Win - w0 : CHUNK;
+      for (int64_t q = 0; q < nc; q++)
         dif__conv2d_xform_span(j->p, j->x, j->norm, cb * BLK + q, j->H, j->W, j->Hin, j->Win, ir,
-                               w0, n, t);
-        float *o = row + w0 * BLK + q;
-        for (int64_t i = 0; i < n; i++) o[i * BLK] = t[i];
-      }
+                               w0, n, t[q]);
+      dif__k_transpose(t[0], CHUNK, row + w0 * BLK, BLK, n, nc, NULL, false);
+    }
   }
 }
 
@@ -72,15 +71,8 @@ static void unpack_task(void *arg, int64_t begin, int64_t end, int thread) {
     const int64_t cb = item / j->nrows, r = j->oh0 + item % j->nrows;
     const float *in = j->in + item * j->OW * BLK;
     const int64_t nc = j->cout - cb * BLK < BLK ? j->cout - cb * BLK : BLK;
-    for (int64_t q = 0; q < nc; q++) {
-      const int64_t c = cb * BLK + q;
-      const float bc = j->b ? j->b[c] : 0.0f;
-      float *restrict yr = j->y + (c * j->OH + r) * j->OW;
-      if (j->acc)
-        for (int64_t i = 0; i < j->OW; i++) yr[i] += in[i * BLK + q] + bc;
-      else
-        for (int64_t i = 0; i < j->OW; i++) yr[i] = in[i * BLK + q] + bc;
-    }
+    dif__k_transpose(in, BLK, j->y + (cb * BLK * j->OH + r) * j->OW, j->OH * j->OW, nc, j->OW,
+                     j->b ? j->b + cb * BLK : NULL, j->acc);
   }
 }
 

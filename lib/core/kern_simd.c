@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdatomic.h>
 
+#include "core/dtype.h"
+
 #if defined(__GNUC__)
 
 #define DIF__K(name) name##_base
@@ -126,4 +128,37 @@ void dif__k_affine_span(const float *x, float *y, int64_t n, float hi, float lo,
                         bool silu) {
   DISPATCH(dif__k_affine_span_avx2(x, y, n, hi, lo, s, c, silu),
            dif__k_affine_span_base(x, y, n, hi, lo, s, c, silu));
+}
+
+/* The transposes, element by element (kern_simd.h); the AVX2 build does the
+ * same in 8 × 8 blocks and these for its edges. */
+static void transpose_base(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
+                           int64_t rows, int64_t cols, const float *bias, bool acc) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float b = bias ? bias[r] : 0.0f;
+    float *d = dst + r * ld_dst;
+    const float *s = src + r;
+    if (acc)
+      for (int64_t c = 0; c < cols; c++) d[c] += s[c * ld_src] + b;
+    else
+      for (int64_t c = 0; c < cols; c++) d[c] = s[c * ld_src] + b;
+  }
+}
+
+static void transpose_bf16_base(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
+                                int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[r * ld_dst + c] = dif__bf16_rne(src[c * ld_src + r]);
+}
+
+void dif__k_transpose(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t rows,
+                      int64_t cols, const float *bias, bool acc) {
+  DISPATCH(dif__k_transpose_avx2(src, ld_src, dst, ld_dst, rows, cols, bias, acc),
+           transpose_base(src, ld_src, dst, ld_dst, rows, cols, bias, acc));
+}
+
+void dif__k_transpose_bf16(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
+                           int64_t rows, int64_t cols) {
+  DISPATCH(dif__k_transpose_bf16_avx2(src, ld_src, dst, ld_dst, rows, cols),
+           transpose_bf16_base(src, ld_src, dst, ld_dst, rows, cols));
 }

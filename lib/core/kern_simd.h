@@ -34,6 +34,19 @@ void dif__k_geglu_span(const float *a, const float *g, float *y, int64_t n);
 void dif__k_affine_span(const float *x, float *y, int64_t n, float hi, float lo, float s, float c,
                         bool silu);
 
+/* The convolutions' layout changes (conv2d_fast.c, conv2d_wino.c): a
+ * rows × cols block of dst from the transposed block of src,
+ *   dst[r·ld_dst + c] = src[c·ld_src + r] + (bias ? bias[r] : 0)
+ * and, with acc, that added to dst (dst + (src + bias), in this order).
+ * Exact: both builds give the same bits (the AVX2 one moves 8 × 8 blocks
+ * in registers; the baseline one element by element). */
+void dif__k_transpose(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t rows,
+                      int64_t cols, const float *bias, bool acc);
+/* The same into bf16 (dtype.h's dif__bf16_rne: round to nearest even,
+ * NaN kept quiet): dst[r·ld_dst + c] = bf16(src[c·ld_src + r]). */
+void dif__k_transpose_bf16(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
+                           int64_t rows, int64_t cols);
+
 /* Which build runs: 0 baseline, 1 AVX2 + FMA. */
 int dif__simd_level(void);
 /* Tests: -1 picks from the CPU (the default), 0 forces the baseline, 1 the
@@ -48,5 +61,9 @@ void dif__k_act_span_avx2(dif__act_kind kind, const float *x, float *y, int64_t 
 void dif__k_geglu_span_avx2(const float *a, const float *g, float *y, int64_t n);
 void dif__k_affine_span_avx2(const float *x, float *y, int64_t n, float hi, float lo, float s,
                              float c, bool silu);
+void dif__k_transpose_avx2(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
+                           int64_t rows, int64_t cols, const float *bias, bool acc);
+void dif__k_transpose_bf16_avx2(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
+                                int64_t rows, int64_t cols);
 
 #endif

@@ -10,6 +10,90 @@
 #define DIF__K_LINKAGE
 #include "core/kern_simd_impl.h"
 
+#include <immintrin.h>
+
+#include "core/dtype.h"
+
+/* The 8 × 8 block v[0..8) (rows) transposed in place: v[j][i] ← v[i][j]. */
+static inline void tr8x8(__m256 v[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    v[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    v[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+/* One element, as the baseline build computes it. */
+static inline void tr_one(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t r,
+                          int64_t c, const float *bias, bool acc) {
+  const float v = src[c * ld_src + r] + (bias ? bias[r] : 0.0f);
+  float *d = dst + r * ld_dst + c;
+  *d = acc ? *d + v : v;
+}
+
+void dif__k_transpose_avx2(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
+                           int64_t rows, int64_t cols, const float *bias, bool acc) {
+  const int64_t r8 = rows - rows % 8, c8 = cols - cols % 8;
+  for (int64_t r0 = 0; r0 < r8; r0 += 8) {
+    for (int64_t c0 = 0; c0 < c8; c0 += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(src + (c0 + i) * ld_src + r0);
+      tr8x8(v);
+      for (int j = 0; j < 8; j++) {
+        float *d = dst + (r0 + j) * ld_dst + c0;
+        __m256 x = _mm256_add_ps(v[j], _mm256_set1_ps(bias ? bias[r0 + j] : 0.0f));
+        if (acc) x = _mm256_add_ps(_mm256_loadu_ps(d), x);
+        _mm256_storeu_ps(d, x);
+      }
+    }
+    for (int64_t r = r0; r < r0 + 8; r++)
+      for (int64_t c = c8; c < cols; c++) tr_one(src, ld_src, dst, ld_dst, r, c, bias, acc);
+  }
+  for (int64_t r = r8; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) tr_one(src, ld_src, dst, ld_dst, r, c, bias, acc);
+}
+
+/* 8 floats to bf16 as dif__bf16_rne: u + 0x7fff + the lowest kept bit,
+ * quiet NaN (u | 0x400000) where |u| > Inf, the high halves packed. */
+static inline __m128i bf16x8(__m256 x) {
+  const __m256i u = _mm256_castps_si256(x);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i rne = _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                         _mm256_set1_epi32(0x7f800000));
+  const __m256i q = _mm256_or_si256(u, _mm256_set1_epi32(0x400000));
+  const __m256i h = _mm256_srli_epi32(_mm256_blendv_epi8(rne, q, nan), 16);
+  return _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+void dif__k_transpose_bf16_avx2(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
+                                int64_t rows, int64_t cols) {
+  const int64_t r8 = rows - rows % 8, c8 = cols - cols % 8;
+  for (int64_t r0 = 0; r0 < r8; r0 += 8) {
+    for (int64_t c0 = 0; c0 < c8; c0 += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(src + (c0 + i) * ld_src + r0);
+      tr8x8(v);
+      for (int j = 0; j < 8; j++)
+        _mm_storeu_si128((__m128i *)(void *)(dst + (r0 + j) * ld_dst + c0), bf16x8(v[j]));
+    }
+    for (int64_t r = r0; r < r0 + 8; r++)
+      for (int64_t c = c8; c < cols; c++) dst[r * ld_dst + c] = dif__bf16_rne(src[c * ld_src + r]);
+  }
+  for (int64_t r = r8; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[r * ld_dst + c] = dif__bf16_rne(src[c * ld_src + r]);
+}
+
 #else
 
 typedef int dif__kern_simd_avx2_empty; /* ISO C forbids an empty translation unit */

@@ -1,5 +1,6 @@
 /* Activations, GEGLU, nearest resize, add, concat and the timestep embedding
  * against double-precision references. */
+#include "core/dtype.h"
 #include "core/kern_simd.h"
 #include "ops_test_util.h"
 
@@ -214,6 +215,74 @@ TEST(add_channel_bias) {
   free(x), free(b), free(y);
 }
 
+/* The convolutions' layout changes (kern_simd.h): every size around the
+ * AVX2 build's 8 × 8 blocks, leading dimensions wider than the block, with
+ * and without bias and accumulation, bit for bit against the element-wise
+ * definition; nothing outside the block written. */
+static const int64_t tsizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 32, 33};
+#define NTSIZES (sizeof tsizes / sizeof tsizes[0])
+
+TEST(transpose) {
+  const int64_t ld_src = 41, ld_dst = 37; /* ≥ every size + 1 */
+  float *src = frand((size_t)(ld_src * 33), 60, -2, 2), *bias = frand(33, 61, -1, 1);
+  float *d0 = frand((size_t)(ld_dst * 33), 62, -2, 2), *dst = fbuf((size_t)(ld_dst * 33));
+  src[5] = -0.0f, src[ld_src + 2] = INFINITY, src[2 * ld_src] = NAN; /* carried as they are */
+  for (size_t a = 0; a < NTSIZES; a++)
+    for (size_t b = 0; b < NTSIZES; b++)
+      for (int mode = 0; mode < 4; mode++) {
+        const int64_t rows = tsizes[a], cols = tsizes[b];
+        const float *bs = mode & 1 ? bias : NULL;
+        const bool acc = mode & 2;
+        memcpy(dst, d0, (size_t)(ld_dst * 33) * sizeof *dst);
+        dif__k_transpose(src, ld_src, dst, ld_dst, rows, cols, bs, acc);
+        bool same = true;
+        for (int64_t r = 0; r < 33; r++)
+          for (int64_t c = 0; c < ld_dst; c++) {
+            float want = d0[r * ld_dst + c];
+            if (r < rows && c < cols) {
+              const float v = src[c * ld_src + r] + (bs ? bs[r] : 0.0f);
+              want = acc ? want + v : v;
+            }
+            same &= memcmp(&want, &dst[r * ld_dst + c], sizeof want) == 0;
+          }
+        if (!same)
+          printf("transpose %lld x %lld, bias %d, acc %d: differs (SIMD level %d)\n",
+                 (long long)rows, (long long)cols, mode & 1, acc, dif__simd_level());
+        CHECK(same);
+      }
+  free(src), free(bias), free(d0), free(dst);
+}
+
+TEST(transpose_bf16) {
+  const int64_t ld_src = 41, ld_dst = 37;
+  float *src = frand((size_t)(ld_src * 33), 63, -3, 3);
+  /* rounding's edges: ties to even both ways, the carry into the exponent
+   * and to Inf, subnormals, signed zero, infinities, NaNs quiet or not */
+  const uint32_t edge[] = {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu,
+                           0x00000001u, 0x80008000u, 0x80000000u, 0x7f800000u, 0xff800000u,
+                           0x7fc00000u, 0x7f800001u, 0xffa00000u, 0x3f7fffffu, 0x007fffffu};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+    memcpy(&src[(int64_t)i * ld_src + (int64_t)i % 9], &edge[i], sizeof edge[i]);
+  uint16_t *dst = malloc((size_t)(ld_dst * 33) * sizeof *dst);
+  CHECK(dst != NULL);
+  for (size_t a = 0; a < NTSIZES && dst; a++)
+    for (size_t b = 0; b < NTSIZES; b++) {
+      const int64_t rows = tsizes[a], cols = tsizes[b];
+      for (int64_t i = 0; i < ld_dst * 33; i++) dst[i] = 0xabcdu;
+      dif__k_transpose_bf16(src, ld_src, dst, ld_dst, rows, cols);
+      bool same = true;
+      for (int64_t r = 0; r < 33; r++)
+        for (int64_t c = 0; c < ld_dst; c++)
+          same &= dst[r * ld_dst + c] ==
+                  (r < rows && c < cols ? dif__bf16_rne(src[c * ld_src + r]) : 0xabcdu);
+      if (!same)
+        printf("transpose_bf16 %lld x %lld: differs (SIMD level %d)\n", (long long)rows,
+               (long long)cols, dif__simd_level());
+      CHECK(same);
+    }
+  free(src), free(dst);
+}
+
 /* Every kernel test runs with the baseline SIMD build and with the one the
  * CPU picks (AVX2 + FMA on most x86-64), so both are covered here. */
 int main(void) {
@@ -230,6 +299,8 @@ int main(void) {
     RUN(add_in_place);
     RUN(concat_channels);
     RUN(add_channel_bias);
+    RUN(transpose);
+    RUN(transpose_bf16);
   }
   dif__simd_force(-1);
   return dif__test_finish();
