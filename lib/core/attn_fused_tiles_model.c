@@ -7,13 +7,15 @@
  * The model is strict where the hardware is: each thread has its own eight
  * tiles and configuration (LDTILECFG), and a tile used before a
  * configuration, after TILERELEASE, or with shapes TDPBF16PS refuses (#UD
- * there) stops the program with a message, as the instruction's fault
- * would. TDPBF16PS is computed as Intel's description writes it: for each
- * row, each pair k of the depth in order, each column, the even products
- * then the odd ones added to the float32 result, each sum rounded (the
- * products of two bf16 values are exact in float32); the hardware's own
- * summation may round differently (the tests' bound covers that) and flushes
- * subnormals (not modelled: it changes nothing above 2^-126).
+ * there), and a configuration LDTILECFG refuses (#GP: another palette, a
+ * start row, reserved bytes, shapes palette 1 does not have) stop the
+ * program with a message, as the instruction's fault would. TDPBF16PS is
+ * computed as Intel's description writes it: for each row, each pair k of
+ * the depth in order, each column, the even products then the odd ones
+ * added to the float32 result, each sum rounded (the products of two bf16
+ * values are exact in float32); the hardware's own summation may round
+ * differently (the tests' bound covers that) and flushes subnormals (not
+ * modelled: it changes nothing above 2^-126).
  */
 #include "core/attn_fused.h"
 
@@ -35,7 +37,7 @@ typedef struct at_regs {
 static _Thread_local at_regs at_r;
 
 static void at_fault(const char *what, int t) {
-  fprintf(stderr, "AMX tile model: %s (tmm%d): the hardware raises #UD here\n", what, t);
+  fprintf(stderr, "AMX tile model: %s (tmm%d): the hardware faults here\n", what, t);
   abort();
 }
 
@@ -48,6 +50,11 @@ static void at_check(int t, const char *op) {
 static void at_config(const void *cfg) {
   const unsigned char *c = cfg;
   if (c[0] != 1) at_fault("LDTILECFG of a palette other than 1", 0);
+  /* start_row (byte 1) makes the next TILELOADD/TILESTORED start part-way
+   * (only for restarting after a fault); bytes 2-15 are reserved: the
+   * hardware raises #GP where they are not zero. */
+  for (int b = 1; b < 16; b++)
+    if (c[b]) at_fault("LDTILECFG with a start row or reserved bytes not zero", 0);
   memset(&at_r, 0, sizeof at_r);
   for (int t = 0; t < 16; t++) {
     uint16_t colsb;
