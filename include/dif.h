@@ -274,7 +274,9 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * (the UNet's and the VAE's: "float32" in exact; in fast "fused bf16, AMX
  * tiles" or "fused bf16, AVX512-BF16" — one kernel per block of queries,
  * its products on AMX tiles where the CPU has them and the OS grants them —
- * or "bf16")) say what runs; the
+ * or "bf16"; the environment variable DIF_FUSED_ATTENTION=avx512bf16 keeps
+ * it off AMX tiles, =unfused runs it as two bf16 products and a softmax,
+ * read once per process, said in the load log)) say what runs; the
  * record of a sample stores it ("precision") and
  * dif_context_apply_record sets it from a record. */
 typedef enum dif_precision {

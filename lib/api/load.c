@@ -6,6 +6,7 @@
 
 #include "api/context.h"
 #include "api/presets.h"
+#include "core/attn_fused.h"
 #include "core/blas.h"
 
 DIF_API dif_status dif_context_set_prior(dif_context *ctx, const char *prior_dir) {
@@ -240,6 +241,8 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
     warn_omp_policy(ctx, "fast's bf16 products");
   const char *note = dif__blas_note();
   if (note && *note) dif__ctx_log(ctx, DIF_LOG_WARN, "%s", note);
+  const char *attn = ctx->fast ? dif__attn_fused_env_note() : NULL;
+  if (attn) dif__ctx_log(ctx, strstr(attn, "ignored") ? DIF_LOG_WARN : DIF_LOG_INFO, "%s", attn);
   dif__ctx_ok(ctx);
   return DIF_OK;
 }

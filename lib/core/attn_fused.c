@@ -7,8 +7,10 @@
  */
 #include "core/attn_fused.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(DIF_HAVE_AMX_KERNELS)
@@ -106,9 +108,42 @@ bool dif__attn_fused_runs(dif__attn_fused_isa isa, char *why, size_t why_size) {
   return !no;
 }
 
+/* DIF_FUSED_ATTENTION, read once per process: the highest build the models
+ * may take (2 AMX, the default; 1 AVX512-BF16; 0 none: the unfused path),
+ * and what the load log says of it. */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static int env_cap = 2;
+static char env_note[160];
+
+static void env_read(void) {
+  const char *v = getenv("DIF_FUSED_ATTENTION");
+  if (!v || !*v) return;
+  static const char *const names[] = {"unfused", "avx512bf16", "amx"};
+  for (int i = 0; i < 3; i++)
+    if (strcmp(v, names[i]) == 0) {
+      env_cap = i;
+      snprintf(env_note, sizeof env_note, "DIF_FUSED_ATTENTION=%s: %s", names[i],
+               i == 2   ? "the best build (as when unset)"
+               : i == 1 ? "never the AMX build"
+                        : "fast's attention unfused (its products on the fast backend)");
+      return;
+    }
+  snprintf(env_note, sizeof env_note,
+           "DIF_FUSED_ATTENTION=%.40s%s is none of amx, avx512bf16, unfused: ignored", v,
+           strlen(v) > 40 ? "..." : "");
+}
+
+const char *dif__attn_fused_env_note(void) {
+  pthread_once(&env_once, env_read);
+  return env_note[0] ? env_note : NULL;
+}
+
 dif__attn_fused_isa dif__attn_fused_best(void) {
-  if (dif__attn_fused_runs(DIF__ATTN_FUSED_AMX, NULL, 0)) return DIF__ATTN_FUSED_AMX;
-  if (dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0)) return DIF__ATTN_FUSED_AVX512BF16;
+  pthread_once(&env_once, env_read);
+  if (env_cap >= 2 && dif__attn_fused_runs(DIF__ATTN_FUSED_AMX, NULL, 0))
+    return DIF__ATTN_FUSED_AMX;
+  if (env_cap >= 1 && dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0))
+    return DIF__ATTN_FUSED_AVX512BF16;
   return DIF__ATTN_FUSED_PORTABLE;
 }
 

@@ -64,8 +64,14 @@ bool dif__attn_fused_fits(const dif__attention_params *p);
 bool dif__attn_fused_runs(dif__attn_fused_isa isa, char *why, size_t why_size);
 
 /* The build the models use here: AMX, else AVX512-BF16, else
- * DIF__ATTN_FUSED_PORTABLE (then they keep the unfused path). */
+ * DIF__ATTN_FUSED_PORTABLE (then they keep the unfused path). The
+ * environment variable DIF_FUSED_ATTENTION, read once per process, caps
+ * it: "avx512bf16" never takes AMX, "unfused" takes no fused build
+ * ("amx" or unset: the best; anything else is ignored). */
 dif__attn_fused_isa dif__attn_fused_best(void);
+/* What the load log says of DIF_FUSED_ATTENTION ("DIF_FUSED_ATTENTION=avx512bf16:
+ * never the AMX build", or that a value was ignored); NULL when unset. */
+const char *dif__attn_fused_env_note(void);
 
 /* Whether a native build runs here (dif__attn_fused_best() is one). */
 bool dif__attn_fused_native(void);

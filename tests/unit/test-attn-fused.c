@@ -19,6 +19,7 @@
  * amx` only the AMX build; each exits 77 (ctest: skipped) on a CPU, OS or
  * build without it, saying why.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/attn_fused.h"
@@ -262,19 +263,48 @@ TEST(builds_agree) {
     agree(DIF__ATTN_FUSED_TILES_MODEL, DIF__ATTN_FUSED_AMX);
 }
 
+/* The build dif__attn_fused_best must pick: AMX where it runs, else
+ * AVX512-BF16, else none — no higher than DIF_FUSED_ATTENTION allows
+ * ("avx512bf16": never AMX; "unfused": none; ctest runs this program with
+ * each, and with a value it must ignore). */
+static dif__attn_fused_isa expected_best(void) {
+  const char *v = getenv("DIF_FUSED_ATTENTION");
+  const int cap = v && strcmp(v, "unfused") == 0 ? 0 : v && strcmp(v, "avx512bf16") == 0 ? 1 : 2;
+  if (cap >= 2 && dif__attn_fused_runs(DIF__ATTN_FUSED_AMX, NULL, 0)) return DIF__ATTN_FUSED_AMX;
+  if (cap >= 1 && dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0))
+    return DIF__ATTN_FUSED_AVX512BF16;
+  return DIF__ATTN_FUSED_PORTABLE;
+}
+
+TEST(environment_caps_the_build) {
+  const char *v = getenv("DIF_FUSED_ATTENTION");
+  const char *note = dif__attn_fused_env_note();
+  CHECK(dif__attn_fused_best() == expected_best());
+  if (!v || !*v) {
+    CHECK(note == NULL);
+    return;
+  }
+  const bool known = !strcmp(v, "amx") || !strcmp(v, "avx512bf16") || !strcmp(v, "unfused");
+  CHECK_MSG(note && strstr(note, "DIF_FUSED_ATTENTION=") &&
+                (strstr(note, "ignored") != NULL) == !known,
+            "DIF_FUSED_ATTENTION=%s: note '%s'", v, note ? note : "(none)");
+  printf("environment_caps_the_build: %s; best build %s\n", note ? note : "",
+         dif__attn_fused_isa_name(dif__attn_fused_best()));
+}
+
 TEST(fast_attention_takes_it) {
   /* dif__attention in the precision fast gives the best native build's
    * bits: AMX where it runs, else AVX512-BF16. */
   char why[256] = "";
   const dif__backend *be = dif__backend_fast_native(why, sizeof why);
   const dif__attn_fused_isa best = dif__attn_fused_best();
-  CHECK(best == (dif__attn_fused_runs(DIF__ATTN_FUSED_AMX, NULL, 0) ? DIF__ATTN_FUSED_AMX
-                 : dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0)
-                     ? DIF__ATTN_FUSED_AVX512BF16
-                     : DIF__ATTN_FUSED_PORTABLE));
+  CHECK(best == expected_best());
   CHECK(dif__attn_fused_native() == (best != DIF__ATTN_FUSED_PORTABLE));
   if (!be || !dif__attn_fused_native()) {
-    printf("fast_attention_takes_it: skipped, %s\n", be ? "the CPU has no AVX512-BF16" : why);
+    printf("fast_attention_takes_it: skipped, %s\n",
+           !be                                     ? why
+           : getenv("DIF_FUSED_ATTENTION") != NULL ? "DIF_FUSED_ATTENTION leaves no fused build"
+                                                   : "the CPU has no AVX512-BF16");
     return;
   }
   fcase c;
@@ -336,8 +366,12 @@ int main(int argc, char **argv) {
       only = 2;
     else if (strcmp(argv[1], "amx") == 0)
       only = 3;
-    else {
-      fprintf(stderr, "usage: test-attn-fused [native | amx]\n");
+    else if (strcmp(argv[1], "env") == 0) { /* DIF_FUSED_ATTENTION as ctest sets it */
+      RUN(environment_caps_the_build);
+      RUN(fast_attention_takes_it);
+      return dif__test_finish();
+    } else {
+      fprintf(stderr, "usage: test-attn-fused [native | amx | env]\n");
       return 2;
     }
   }
@@ -346,6 +380,7 @@ int main(int argc, char **argv) {
   RUN(peaked_scores_and_growing_maximum);
   RUN(unet_sized_head);
   RUN(builds_agree);
+  RUN(environment_caps_the_build);
   RUN(fast_attention_takes_it);
   if (only < 0) RUN(refuses_what_it_does_not_take);
   char cpu[160];
