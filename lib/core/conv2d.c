@@ -131,21 +131,16 @@ void dif__conv2d_xform_span(const dif__conv2d_params *p, const float *x,
                             const dif__norm_affine *norm, int64_t c, int64_t H, int64_t W,
                             int64_t Hin, int64_t Win, int64_t ir, int64_t w0, int64_t n, float *t) {
   const float *src = x + (c * H + dif__nearest_idx(ir, H, Hin)) * W;
-  /* the span's values before the affine and SiLU: the row itself, or its
-   * nearest resize gathered into t (the transforms then read it from
-   * where it is: no copy first) */
-  const float *from = src + w0;
   if (Win != W) {
     for (int64_t i = 0; i < n; i++) t[i] = src[dif__nearest_idx(w0 + i, W, Win)];
-    from = t;
+  } else {
+    memcpy(t, src + w0, (size_t)n * sizeof *t);
   }
   if (norm) {
     const dif__norm_affine *a = &norm[c];
-    dif__k_affine_span(from, t, n, a->hi, a->lo, a->a, a->c, p->in_silu);
+    dif__k_affine_span(t, t, n, a->hi, a->lo, a->a, a->c, p->in_silu);
   } else if (p->in_silu) {
-    dif__k_act_span(DIF__ACT_SILU, from, t, n);
-  } else if (from != t) {
-    memcpy(t, from, (size_t)n * sizeof *t);
+    dif__k_act_span(DIF__ACT_SILU, t, t, n);
   }
 }
 
