@@ -13,7 +13,7 @@
  * dot products, a float32 softmax, the probabilities rounded to bf16 for P·V
  * (float32 accumulation). The keys go in blocks with an online softmax
  * (Milakov & Gimelshein 2018; Dao et al. 2022, flash attention): for each
- * block of 64 queries and 256 keys, S is a [64, 256] tile in cache, the
+ * block of 64 queries and 512 keys, S is a [64, 512] tile in cache, the
  * running row maximum m and sum l rescale the partial output O when m grows,
  * and P is exp(S - m) at the running m (so its bf16 rounding is relative to
  * that maximum instead of the row's final one: the same relative rounding,
@@ -83,7 +83,7 @@ const char *dif__attn_fused_isa_name(dif__attn_fused_isa isa);
  * computed as above with the given build (a native one only where
  * dif__attn_fused_runs). k needs an arena; k->fast is not read.
  * Errors: DIF_ERR_OUT_OF_MEMORY for the packed K/V and per-thread tiles
- * (about 4·tk·heads·dim bytes + at most 300 KiB per thread), DIF_ERR_UNSUPPORTED for
+ * (about 4·tk·heads·dim bytes + at most 400 KiB per thread), DIF_ERR_UNSUPPORTED for
  * a build this CPU, OS or build does not run (the message says which and why). */
 dif_status dif__attn_fused(const dif__kctx *k, const dif__attention_params *p, const float *q,
                            const float *kk, const float *v, float *out, dif__attn_fused_isa isa,

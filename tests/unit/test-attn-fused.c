@@ -179,8 +179,8 @@ TEST(small_and_odd_shapes) {
   check_case(shape(1, 1, 1, 1), 1, 1, false);
   check_case(shape(13, 7, 3, 5), 2, 1, false);     /* odd head dim: a zero pair half */
   check_case(shape(8, 33, 2, 16), 3, 1, false);    /* a second, mostly empty key group pair */
-  check_case(shape(70, 300, 2, 40), 4, 1, false);  /* 48 columns: 32 + 16; two key blocks */
-  check_case(shape(65, 513, 1, 64), 5, 1, false);  /* 2 query blocks, 3 key blocks (last 1 key) */
+  check_case(shape(70, 600, 2, 40), 4, 1, false);  /* 48 columns: 32 + 16; two key blocks */
+  check_case(shape(65, 1025, 1, 64), 5, 1, false); /* 2 query blocks, 3 key blocks (last 1 key) */
   check_case(shape(9, 40, 1, 256), 6, 1, false);   /* 16 column groups of P·V */
   check_case(shape(17, 70, 1, 512), 8, 1, false);  /* the largest head dimension (the VAE's) */
   check_case(shape(20, 77, 4, 80), 7, 1, false);   /* cross-attention's 77 text tokens */
@@ -205,7 +205,7 @@ TEST(peaked_scores_and_growing_maximum) {
   check_case(shape(64, 700, 2, 64), 20, 4, false);
   /* Keys whose scores grow with j: every key block raises the maximum, so
    * the partial output is rescaled at every block. */
-  dif__attention_params p = shape(16, 1000, 1, 8);
+  dif__attention_params p = shape(16, 2000, 1, 8); /* 4 key blocks */
   fcase c;
   setup(&c, p, 21, 1);
   for (int64_t j = 0; j < p.tk; j++)
@@ -224,7 +224,7 @@ TEST(peaked_scores_and_growing_maximum) {
 
 TEST(unet_sized_head) {
   /* A 512² UNet's finest level (4096 keys), 1024 of its queries, one head:
-   * 16 key blocks. The native build only (the portable one is a model, some
+   * 8 key blocks. The native build only (the portable one is a model, some
    * hundred times slower; the shapes above cover its logic). */
   native_big = true;
   check_case(shape(1024, 4096, 1, 64), 30, 1, false);
