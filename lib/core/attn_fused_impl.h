@@ -12,6 +12,9 @@
  *                    d, round to nearest even (VCVTNEPS2BF16)
  *   af_exp2(t)       2^t of every lane of a dif__vf16, for t ≤ 1: 0 for
  *                    -inf, NaN for NaN, ~2 ulp (vmath.h's DIF__EXP2_*)
+ *   af_max16(x, m)   lane by lane x where x > m, else m (a NaN x leaves m)
+ *   af_hmax16(v), af_hsum16(v)  the largest lane (of lanes without NaN), the
+ *                    sum of the lanes (in any order: a native build's tree)
  * and, for a build whose two products run in AMX tiles, AF_TILES and:
  *   at_config(cfg)   LDTILECFG of a 64-byte palette-1 configuration
  *   at_release()     TILERELEASE
@@ -320,14 +323,8 @@ static float AF(softmax_row)(float *s, int64_t n, int64_t npad, float scale, flo
                              uint16_t *pb) {
   for (int64_t c = n; c < npad; c++) s[c] = -INFINITY; /* exp gives 0 there */
   dif__vf16 vmax = (dif__vf16){0} - INFINITY;
-  for (int64_t c = 0; c < npad; c += 16) {
-    const dif__vf16 x = AF(ld16)(s + c);
-    const dif__vi16 gt = x > vmax;
-    vmax = (dif__vf16)((gt & (dif__vi16)x) | (~gt & (dif__vi16)vmax));
-  }
-  float mb = -INFINITY;
-  for (int i = 0; i < 16; i++) mb = vmax[i] > mb ? vmax[i] : mb;
-  mb *= scale;
+  for (int64_t c = 0; c < npad; c += 16) vmax = af_max16(AF(ld16)(s + c), vmax);
+  const float mb = af_hmax16(vmax) * scale;
   const float mo = *m, mn = mb > mo ? mb : mo;
   if (mn == -INFINITY) { /* every score so far is -inf (only with infinite inputs) */
     memset(pb, 0, (size_t)npad * sizeof *pb);
@@ -342,8 +339,7 @@ static float AF(softmax_row)(float *s, int64_t n, int64_t npad, float scale, flo
     vsum += e;
     af_cvt16(pb + c, e);
   }
-  float sum = 0.0f;
-  for (int i = 0; i < 16; i++) sum += vsum[i];
+  const float sum = af_hsum16(vsum);
   const float ca = mo == -INFINITY ? 0.0f : expf(mo - mn);
   *l = *l * ca + sum;
   *m = mn;

@@ -24,6 +24,12 @@ static inline af_v af_dp(af_v acc, af_w a, af_w b) { return _mm512_dpbf16_ps(acc
 static inline void af_cvt16(uint16_t *d, dif__vf16 v) {
   _mm256_storeu_si256((__m256i *)(void *)d, (__m256i)_mm512_cvtneps_pbh((__m512)v));
 }
+/* VMAXPS returns its second operand where either is NaN: a NaN x leaves m. */
+static inline dif__vf16 af_max16(dif__vf16 x, dif__vf16 m) {
+  return (dif__vf16)_mm512_max_ps((__m512)x, (__m512)m);
+}
+static inline float af_hmax16(dif__vf16 v) { return _mm512_reduce_max_ps((__m512)v); }
+static inline float af_hsum16(dif__vf16 v) { return _mm512_reduce_add_ps((__m512)v); }
 /* 2^t: t raised to DIF__EXP2_LO (VMAXPS returns its second operand, t, when
  * t is NaN, so NaN stays NaN), n = t rounded to nearest, 2^(t - n) by
  * vmath.h's polynomial, scaled by 2^n in VSCALEFPS (0 below 2^-149). */

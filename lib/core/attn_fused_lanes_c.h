@@ -51,6 +51,20 @@ static inline af_v af_dp(af_v acc, af_w a, af_w b) {
 static inline void af_cvt16(uint16_t *d, dif__vf16 v) {
   for (int i = 0; i < 16; i++) d[i] = dif__bf16_rne(v[i]);
 }
+static inline dif__vf16 af_max16(dif__vf16 x, dif__vf16 m) {
+  const dif__vi16 gt = x > m;
+  return (dif__vf16)((gt & (dif__vi16)x) | (~gt & (dif__vi16)m));
+}
+static inline float af_hmax16(dif__vf16 v) {
+  float r = v[0];
+  for (int i = 1; i < 16; i++) r = v[i] > r ? v[i] : r;
+  return r;
+}
+static inline float af_hsum16(dif__vf16 v) {
+  float r = 0.0f;
+  for (int i = 0; i < 16; i++) r += v[i];
+  return r;
+}
 /* 2^t as the native builds compute it (attn_fused_lanes_avx512.h): t raised
  * to DIF__EXP2_LO (NaN stays NaN), n = t rounded to nearest (adding 1.5·2^23
  * leaves it in the low mantissa bits), 2^(t - n) by vmath.h's polynomial,
