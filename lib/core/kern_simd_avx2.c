@@ -33,36 +33,6 @@ static inline void tr8x8(__m256 v[8]) {
   }
 }
 
-/* One element, as the baseline build computes it. */
-static inline void tr_one(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t r,
-                          int64_t c, const float *bias, bool acc) {
-  const float v = src[c * ld_src + r] + (bias ? bias[r] : 0.0f);
-  float *d = dst + r * ld_dst + c;
-  *d = acc ? *d + v : v;
-}
-
-void dif__k_transpose_avx2(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
-                           int64_t rows, int64_t cols, const float *bias, bool acc) {
-  const int64_t r8 = rows - rows % 8, c8 = cols - cols % 8;
-  for (int64_t r0 = 0; r0 < r8; r0 += 8) {
-    for (int64_t c0 = 0; c0 < c8; c0 += 8) {
-      __m256 v[8];
-      for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(src + (c0 + i) * ld_src + r0);
-      tr8x8(v);
-      for (int j = 0; j < 8; j++) {
-        float *d = dst + (r0 + j) * ld_dst + c0;
-        __m256 x = _mm256_add_ps(v[j], _mm256_set1_ps(bias ? bias[r0 + j] : 0.0f));
-        if (acc) x = _mm256_add_ps(_mm256_loadu_ps(d), x);
-        _mm256_storeu_ps(d, x);
-      }
-    }
-    for (int64_t r = r0; r < r0 + 8; r++)
-      for (int64_t c = c8; c < cols; c++) tr_one(src, ld_src, dst, ld_dst, r, c, bias, acc);
-  }
-  for (int64_t r = r8; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) tr_one(src, ld_src, dst, ld_dst, r, c, bias, acc);
-}
-
 /* 8 floats to bf16 as dif__bf16_rne: u + 0x7fff + the lowest kept bit,
  * quiet NaN (u | 0x400000) where |u| > Inf, the high halves packed. */
 static inline __m128i bf16x8(__m256 x) {
@@ -76,22 +46,53 @@ static inline __m128i bf16x8(__m256 x) {
   return _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-void dif__k_transpose_bf16_avx2(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
-                                int64_t rows, int64_t cols) {
+/* Both transposes (kern_simd.h): into float32 dst (with bias and acc) or,
+ * with bf16, into the uint16_t dst (bias and acc unused); 8 × 8 blocks in
+ * registers, the edges element by element as the baseline build. Inlined
+ * into each with bf16 a constant. */
+static inline void transpose_any(const float *src, int64_t ld_src, void *dst, int64_t ld_dst,
+                                 int64_t rows, int64_t cols, const float *bias, bool acc,
+                                 bool bf16) {
+  float *df = dst;
+  uint16_t *dh = dst;
   const int64_t r8 = rows - rows % 8, c8 = cols - cols % 8;
-  for (int64_t r0 = 0; r0 < r8; r0 += 8) {
-    for (int64_t c0 = 0; c0 < c8; c0 += 8) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+    for (int64_t c0 = 0; r0 < r8 && c0 < c8; c0 += 8) {
       __m256 v[8];
       for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(src + (c0 + i) * ld_src + r0);
       tr8x8(v);
-      for (int j = 0; j < 8; j++)
-        _mm_storeu_si128((__m128i *)(void *)(dst + (r0 + j) * ld_dst + c0), bf16x8(v[j]));
+      for (int j = 0; j < 8 && bf16; j++)
+        _mm_storeu_si128((__m128i *)(void *)(dh + (r0 + j) * ld_dst + c0), bf16x8(v[j]));
+      for (int j = 0; j < 8 && !bf16; j++) {
+        float *d = df + (r0 + j) * ld_dst + c0;
+        __m256 x = _mm256_add_ps(v[j], _mm256_set1_ps(bias ? bias[r0 + j] : 0.0f));
+        if (acc) x = _mm256_add_ps(_mm256_loadu_ps(d), x);
+        _mm256_storeu_ps(d, x);
+      }
     }
-    for (int64_t r = r0; r < r0 + 8; r++)
-      for (int64_t c = c8; c < cols; c++) dst[r * ld_dst + c] = dif__bf16_rne(src[c * ld_src + r]);
+    /* the columns past the blocks; the rows past them whole */
+    for (int64_t r = r0; r < r0 + 8 && r < rows; r++)
+      for (int64_t c = r0 < r8 ? c8 : 0; c < cols; c++) {
+        const float s = src[c * ld_src + r];
+        if (bf16) {
+          dh[r * ld_dst + c] = dif__bf16_rne(s);
+        } else {
+          const float v = s + (bias ? bias[r] : 0.0f);
+          float *d = df + r * ld_dst + c;
+          *d = acc ? *d + v : v;
+        }
+      }
   }
-  for (int64_t r = r8; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) dst[r * ld_dst + c] = dif__bf16_rne(src[c * ld_src + r]);
+}
+
+void dif__k_transpose_avx2(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
+                           int64_t rows, int64_t cols, const float *bias, bool acc) {
+  transpose_any(src, ld_src, dst, ld_dst, rows, cols, bias, acc, false);
+}
+
+void dif__k_transpose_bf16_avx2(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
+                                int64_t rows, int64_t cols) {
+  transpose_any(src, ld_src, dst, ld_dst, rows, cols, NULL, false, true);
 }
 
 #else
