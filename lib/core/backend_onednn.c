@@ -53,6 +53,7 @@
 
 #include "core/arena.h"
 #include "core/backend.h"
+#include "core/kern_simd.h"
 #include "core/ops_internal.h"
 #include "core/threadpool.h"
 
@@ -537,9 +538,9 @@ static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc,
 }
 
 /* A channels-first y from the matmul's row-major yt: yt[m, n] → y[n, m]
- * (added when acc), in 32 × 32 tiles, tile t = (row block, column block)
- * on the pool (a transpose is bound by memory, not arithmetic: done in one
- * thread it took ~1 % of a fast 512² UNet step). */
+ * (added when acc), in 32 × 32 tiles (kern_simd's transpose), tile t = (row
+ * block, column block) on the pool (a transpose is bound by memory, not
+ * arithmetic: done in one thread it took ~1 % of a fast 512² UNet step). */
 typedef struct cf_job {
   const float *yt;
   float *y;
@@ -553,15 +554,9 @@ static void cf_task(void *arg, int64_t begin, int64_t end, int thread) {
   const cf_job *c = arg;
   for (int64_t t = begin; t < end; t++) {
     const int64_t i0 = t / c->jtiles * 32, j0 = t % c->jtiles * 32;
-    const int64_t i1 = i0 + 32 < c->m ? i0 + 32 : c->m, j1 = j0 + 32 < c->n ? j0 + 32 : c->n;
-    for (int64_t j = j0; j < j1; j++) {
-      float *yr = c->y + j * c->m;
-      const float *src = c->yt + j;
-      if (c->acc)
-        for (int64_t i = i0; i < i1; i++) yr[i] += src[i * c->n];
-      else
-        for (int64_t i = i0; i < i1; i++) yr[i] = src[i * c->n];
-    }
+    const int64_t ni = c->m - i0 < 32 ? c->m - i0 : 32, nj = c->n - j0 < 32 ? c->n - j0 : 32;
+    dif__k_transpose(c->yt + i0 * c->n + j0, c->n, c->y + j0 * c->m + i0, c->m, nj, ni, NULL,
+                     c->acc);
   }
 }
 

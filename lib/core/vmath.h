@@ -92,36 +92,32 @@ static inline double dif__vf_hsum_d(dif__vf v) {
   return s;
 }
 
-/* The exp of every lane of a float vector type VF with int32 lanes VI, as
- * a function NAME (one body for every vector width). */
-#define DIF__VEXP_DEFINE(NAME, VF, VI)                                                             \
-  static inline VF NAME(VF v) {                                                                    \
-    const VI under = v < DIF__VEXP_LO; /* false for NaN, which then propagates */                  \
-    const VI lo = (VI)((VF){0} + DIF__VEXP_LO), hi = (VI)((VF){0} + DIF__VEXP_HI);                 \
-    v = (VF)((under & lo) | (~under & (VI)v));                                                     \
-    const VI over = v > DIF__VEXP_HI;                                                              \
-    v = (VF)((over & hi) | (~over & (VI)v));                                                       \
-    /* n = round(v / ln 2): adding 1.5·2^23 leaves n in the low mantissa bits                     \
-     * (round to nearest) without a call to rintf. */                                              \
-    const VF shifted = v * 1.44269504088896341f + 12582912.0f;                                     \
-    const VF n = shifted - 12582912.0f;                                                            \
-    /* r = v - n·ln 2 in two steps; the first is exact (ln 2 hi has 9 bits). */                   \
-    VF r = v - n * 0.693359375f;                                                                   \
-    r = r - n * -2.12194440e-4f;                                                                   \
-    VF p = r * 1.9875691500e-4f + 1.3981999507e-3f;                                                \
-    p = p * r + 8.3334519073e-3f;                                                                  \
-    p = p * r + 4.1665795894e-2f;                                                                  \
-    p = p * r + 1.6666665459e-1f;                                                                  \
-    p = p * r + 5.0000001201e-1f;                                                                  \
-    p = p * r * r + r + 1.0f;                                                                      \
-    /* 2^n as a float: n + 127 in the exponent field; n is in [-126, 127]. */                      \
-    const VI e = ((VI)shifted - 0x4B400000 + 127) << 23;                                           \
-    const VF res = p * (VF)e;                                                                      \
-    return (VF)((VI)res & ~under);                                                                 \
-  }
-
 /* exp of every lane. */
-DIF__VEXP_DEFINE(dif__vexp_v, dif__vf, dif__vi)
+static inline dif__vf dif__vexp_v(dif__vf v) {
+  const dif__vi under = v < DIF__VEXP_LO; /* false for NaN, which then propagates */
+  const dif__vi lo = (dif__vi)dif__vf_splat(DIF__VEXP_LO),
+                hi = (dif__vi)dif__vf_splat(DIF__VEXP_HI);
+  v = (dif__vf)((under & lo) | (~under & (dif__vi)v));
+  const dif__vi over = v > DIF__VEXP_HI;
+  v = (dif__vf)((over & hi) | (~over & (dif__vi)v));
+  /* n = round(v / ln 2): adding 1.5·2^23 leaves n in the low mantissa bits
+   * (round to nearest) without a call to rintf. */
+  const dif__vf shifted = v * 1.44269504088896341f + 12582912.0f;
+  const dif__vf n = shifted - 12582912.0f;
+  /* r = v - n·ln 2 in two steps; the first is exact (ln 2 hi has 9 bits). */
+  dif__vf r = v - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  dif__vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  /* 2^n as a float: n + 127 in the exponent field; n is in [-126, 127]. */
+  const dif__vi e = ((dif__vi)shifted - 0x4B400000 + 127) << 23;
+  const dif__vf res = p * (dif__vf)e;
+  return (dif__vf)((dif__vi)res & ~under);
+}
 
 /* 16-lane (64-byte) vectors where the includer asks for them
  * (DIF__VMATH_16: the fused attention, whose exp is its lanes' af_exp2 with
