@@ -55,8 +55,10 @@ typedef struct options {
   uint64_t seed;
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
-  bool no_wino;   /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
-  bool fast_wino; /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
+  bool no_wino;        /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
+  bool fast_wino;      /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
+  bool channels_first; /* --channels-first: fast's VAE decoder channels-first even without Winograd
+                        */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision;  /* --precision: exact (the default here), fast or auto */
@@ -384,7 +386,7 @@ struct run_ctx {
 static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max_cc) {
   char why[256] = "";
   const dif__backend *b = NULL;
-  const bool fast = r->k.fast != NULL;
+  const bool fast = r->k.fast != NULL, vae = !max_cc;
   const bool wants =
       !o->no_wino &&
       (!fast || (!max_cc && (o->fast_wino || dif__wino_for_fast(dif__fast_backend(r->k.fast)))));
@@ -400,6 +402,12 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   dif__error err;
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
   r->k.wino_max_cc = max_cc;
+  /* a context's choice (api/context.c): channels-last where fast's VAE
+   * convolutions are all bf16 */
+  r->k.channels_last = fast && !r->k.wino && !o->channels_first;
+  if (fast && !r->k.wino && vae)
+    printf("%s decoder activations: %s\n", net,
+           r->k.channels_last ? "channels-last" : "channels-first (--channels-first)");
   if (b)
     printf("%s 3x3 convolutions%s: float32 Winograd on %s\n", net,
            fast     ? " up to 512x256 channels (fast; bf16 beyond)"
@@ -1036,6 +1044,8 @@ static void usage(FILE *f) {
           "  --fast-wino   fast: the VAE's 3x3 convolutions up to 512 x 256 channels by\n"
           "                Winograd even on AMX, where a context keeps them bf16 (to measure\n"
           "                that choice there)\n"
+          "  --channels-first  fast without Winograd (--no-wino, or AMX): the VAE decoder's\n"
+          "                activations channels-first, as before channels-last (to measure it)\n"
           "  --wino-backend NAME  exact: that Winograd on backend NAME (openblas: ours, as an\n"
           "                AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",
@@ -1160,6 +1170,8 @@ int main(int argc, char **argv) {
       o.no_wino = true;
     } else if (!strcmp(a, "--fast-wino")) {
       o.fast_wino = true;
+    } else if (!strcmp(a, "--channels-first")) {
+      o.channels_first = true;
     } else if (!strcmp(a, "--wino-backend") && v) {
       o.wino_backend = v, i++;
     } else if (!strcmp(a, "--precision") && v) {

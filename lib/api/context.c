@@ -154,8 +154,14 @@ void dif__ctx_report_fast(const dif_context *ctx) {
 }
 
 dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena) {
-  return (dif__kctx){dif__ctx_pool(ctx),   arena, ctx->fast, ctx->wino, ctx->wino_vae_max_cc,
-                     ctx->wino_nets_max_cc};
+  /* channels-last where fast's VAE convolutions are all bf16 (core/ops.h) */
+  return (dif__kctx){dif__ctx_pool(ctx),
+                     arena,
+                     ctx->fast,
+                     ctx->wino,
+                     ctx->wino_vae_max_cc,
+                     ctx->wino_nets_max_cc,
+                     ctx->fast && !ctx->wino};
 }
 
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,

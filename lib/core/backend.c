@@ -98,7 +98,8 @@ dif_status dif__packed_linear_cf(const dif__kctx *k, const dif__packed *w, const
 }
 
 dif_status dif__conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
-                              int64_t Win, const uint16_t *src, float *dst, dif__error *err) {
+                              int64_t Win, const uint16_t *src, const float *bias, bool acc,
+                              float *dst, dif__error *err) {
   if (!w || !src || !dst)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "bf16 convolution: NULL argument");
   const int64_t d[3] = {N, Hin, Win};
@@ -113,7 +114,7 @@ dif_status dif__conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N,
         err, DIF_ERR_INVALID_ARGUMENT,
         "bf16 convolution: a %lld x %lld source has no output for a %lld x %lld kernel",
         (long long)Hin, (long long)Win, (long long)w->g.kh, (long long)w->g.kw);
-  return w->backend->conv_bf16_run(k, w, N, Hin, Win, src, dst, err);
+  return w->backend->conv_bf16_run(k, w, N, Hin, Win, src, bias, acc, dst, err);
 }
 
 dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,

@@ -185,12 +185,16 @@ struct dif__backend {
    * (channels-last; the bits of dif__bf16_from_f32), its rows those the
    * outputs read, zero rows included — no padding above or below is the
    * backend's —, pad_left / pad_right zero columns the backend's; dst
-   * [N, OH, OW, cout] float32 channels-last, overwritten, OH = (Hin − kh) /
-   * stride + 1, OW = (Win + pad_left + pad_right − kw) / stride + 1.
+   * [N, OH, OW, cout] float32 channels-last, OH = (Hin − kh) / stride + 1,
+   * OW = (Win + pad_left + pad_right − kw) / stride + 1: overwritten, or
+   * with acc added to (dst += conv(src) + bias); bias [cout] float32, NULL
+   * for none (both inside the product's output pass: the channels-last
+   * layers of core/conv2d_fast.c write their output through them).
    * DIF_ERR_UNSUPPORTED where refused for this size. k->arena may be used
    * for scratch. From the calling thread (the backend's own threads). */
   dif_status (*conv_bf16_run)(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
-                              int64_t Win, const uint16_t *src, float *dst, dif__error *err);
+                              int64_t Win, const uint16_t *src, const float *bias, bool acc,
+                              float *dst, dif__error *err);
   void (*conv_free)(dif__conv *w); /* either kind; w never NULL */
 };
 
@@ -229,7 +233,8 @@ dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype 
 /* The table's conv_bf16_run, its sizes checked first (src rows at least
  * kh, the output at least one pixel); N = 0 does nothing. */
 dif_status dif__conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
-                              int64_t Win, const uint16_t *src, float *dst, dif__error *err);
+                              int64_t Win, const uint16_t *src, const float *bias, bool acc,
+                              float *dst, dif__error *err);
 /* m = 0 does nothing. x and y row-major. */
 dif_status dif__packed_linear(const dif__kctx *k, const dif__packed *w, const float *x, int64_t m,
                               const float *b, bool acc, float *y, dif__error *err);

@@ -651,6 +651,7 @@ typedef struct conv_layout {
 
 typedef struct conv_entry {
   int64_t N, H, W; /* the source's size (F32: the output's rows, H + 2 given) */
+  bool bias, acc;  /* bf16: a bias [cout] added; dst accumulated onto (a sum post-op) */
   prim pr;
   const conv_layout *layout;
 } conv_entry;
@@ -664,10 +665,11 @@ typedef struct on_conv {
   conv_entry prims[CONV_PRIMS];
 } on_conv;
 
-/* The primitive for N images of H × W (see the kinds above); wei NULL asks
- * for the weights' layout (`any`), else the primitive must take it. */
+/* The primitive for N images of H × W (see the kinds above), with a float32
+ * bias [cout] and dst accumulated onto (bf16 only); wei NULL asks for the
+ * weights' layout (`any`), else the primitive must take it. */
 static dnnl_status_t conv_new(prim *out, const dif__conv *c, int64_t N, int64_t H, int64_t W,
-                              const dnnl_memory_desc_t *wei) {
+                              bool bias, bool acc, const dnnl_memory_desc_t *wei) {
   memset(out, 0, sizeof *out);
   const dif__conv_geom *g = &c->g;
   const bool wino = c->math == DIF__DTYPE_F32;
@@ -680,18 +682,20 @@ static dnnl_status_t conv_new(prim *out, const dif__conv *c, int64_t N, int64_t 
   const dnnl_dims_t sd = {N, g->cin, Hs, W}, wd = {g->cout, g->cin, g->kh, g->kw},
                     dd = {N, g->cout, OH, OW};
   const dnnl_dims_t stride = {g->stride, g->stride}, pl = {0, g->pad_left}, pr = {0, g->pad_right};
-  dnnl_memory_desc_t s_md, w_md, d_md;
+  const dnnl_dims_t bd = {g->cout};
+  dnnl_memory_desc_t s_md, w_md, d_md, b_md;
   dnnl_convolution_desc_t desc;
   dnnl_primitive_attr_t attr;
   dnnl_status_t s = dl.memory_desc_init_by_tag(&s_md, 4, sd, dt, tag);
   if (!s && wei) w_md = *wei;
   if (!s && !wei) s = dl.memory_desc_init_by_tag(&w_md, 4, wd, dt, dnnl_format_tag_any);
   if (!s) s = dl.memory_desc_init_by_tag(&d_md, 4, dd, dnnl_f32, tag);
+  if (!s && bias) s = dl.memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
   if (!s)
     s = dl.convolution_forward_desc_init(&desc, dnnl_forward_inference,
                                          wino ? dnnl_convolution_winograd : dnnl_convolution_direct,
-                                         &s_md, &w_md, NULL, &d_md, stride, pl, pr);
-  if (!s) s = attr_new(&attr, 1.0f, 0.0f);
+                                         &s_md, &w_md, bias ? &b_md : NULL, &d_md, stride, pl, pr);
+  if (!s) s = attr_new(&attr, 1.0f, acc ? 1.0f : 0.0f);
   if (s) return s;
   dnnl_primitive_desc_t pd;
   s = dl.primitive_desc_create(&pd, &desc, attr, engine, NULL);
@@ -742,25 +746,28 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
   return s;
 }
 
-/* The primitive for (N, H, W) with its weights' layout, made if new (under
- * c->lock); *e = tmp when the cache is full (the caller destroys tmp->pr). */
-static dnnl_status_t conv_entry_get(on_conv *c, int64_t N, int64_t H, int64_t W,
-                                    const conv_entry **e, conv_entry *tmp) {
+/* The primitive for (N, H, W, bias, acc) with its weights' layout, made if
+ * new (under c->lock); *e = tmp when the cache is full (the caller destroys
+ * tmp->pr). */
+static dnnl_status_t conv_entry_get(on_conv *c, int64_t N, int64_t H, int64_t W, bool bias,
+                                    bool acc, const conv_entry **e, conv_entry *tmp) {
   dnnl_status_t s = dnnl_success;
   *e = NULL;
   pthread_mutex_lock(&c->lock);
-  for (int i = 0; i < c->n_prims && !*e; i++)
-    if (c->prims[i].N == N && c->prims[i].H == H && c->prims[i].W == W) *e = &c->prims[i];
+  for (int i = 0; i < c->n_prims && !*e; i++) {
+    const conv_entry *ce = &c->prims[i];
+    if (ce->N == N && ce->H == H && ce->W == W && ce->bias == bias && ce->acc == acc) *e = ce;
+  }
   if (!*e) {
     conv_entry *ne = c->n_prims < CONV_PRIMS ? &c->prims[c->n_prims] : tmp;
     memset(ne, 0, sizeof *ne);
-    ne->N = N, ne->H = H, ne->W = W;
+    ne->N = N, ne->H = H, ne->W = W, ne->bias = bias, ne->acc = acc;
     /* bf16: the layout already made, if the new size's primitive takes it */
     if (c->base.math == DIF__DTYPE_BF16 && c->n_layouts &&
-        !conv_new(&ne->pr, &c->base, N, H, W, &c->layouts[0].wei))
+        !conv_new(&ne->pr, &c->base, N, H, W, bias, acc, &c->layouts[0].wei))
       ne->layout = &c->layouts[0];
     else
-      s = conv_new(&ne->pr, &c->base, N, H, W, NULL);
+      s = conv_new(&ne->pr, &c->base, N, H, W, bias, acc, NULL);
     for (int i = 0; !s && i < c->n_layouts && !ne->layout; i++)
       if (dl.memory_desc_equal(&c->layouts[i].wei, &ne->pr.wei)) ne->layout = &c->layouts[i];
     if (!s && !ne->layout) {
@@ -803,7 +810,7 @@ static dif_status conv_pack(dif__dtype math, dif__weight w, const dif__conv_geom
   pthread_mutex_init(&c->lock, NULL);
   const conv_entry *e;
   conv_entry tmp;
-  const dnnl_status_t s = conv_entry_get(c, N, H, W, &e, &tmp);
+  const dnnl_status_t s = conv_entry_get(c, N, H, W, false, false, &e, &tmp);
   if (s) {
     on_conv_free(&c->base);
     return fail(err, s, what);
@@ -813,12 +820,13 @@ static dif_status conv_pack(dif__dtype math, dif__weight w, const dif__conv_geom
 }
 
 static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H, int64_t W,
-                           const void *src, float *dst, const char *what, dif__error *err) {
+                           const void *src, const float *bias, bool acc, float *dst,
+                           const char *what, dif__error *err) {
   on_conv *c = (on_conv *)(uintptr_t)w; /* only its caches change, under its lock */
   follow_threads(k);
   const conv_entry *e;
   conv_entry tmp = {0};
-  dnnl_status_t s = conv_entry_get(c, N, H, W, &e, &tmp);
+  dnnl_status_t s = conv_entry_get(c, N, H, W, bias != NULL, acc, &e, &tmp);
   if (s) return fail(err, s, what);
   const size_t pad_bytes = round64(dl.memory_desc_get_size(&e->pr.scratch));
   scratch sc;
@@ -827,10 +835,13 @@ static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, in
     if (e == &tmp) prim_destroy(&tmp.pr);
     return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
   }
-  const dnnl_memory_desc_t *mds[3] = {&e->pr.src, &e->layout->wei, &e->pr.dst};
-  void *const ptrs[3] = {(void *)(uintptr_t)src, e->layout->data, dst};
-  const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-  s = run(&e->pr, 3, ids, mds, ptrs, pad);
+  dnnl_memory_desc_t b_md;
+  const dnnl_dims_t bd = {w->g.cout};
+  if (bias) s = dl.memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
+  const dnnl_memory_desc_t *mds[4] = {&e->pr.src, &e->layout->wei, &e->pr.dst, &b_md};
+  void *const ptrs[4] = {(void *)(uintptr_t)src, e->layout->data, dst, (void *)(uintptr_t)bias};
+  const int ids[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+  if (!s) s = run(&e->pr, bias ? 4 : 3, ids, mds, ptrs, pad);
   scratch_put(&sc);
   if (e == &tmp) prim_destroy(&tmp.pr);
   return s ? fail(err, s, what) : DIF_OK;
@@ -844,7 +855,7 @@ static dif_status on_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int6
 
 static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
                                  int64_t W, const float *src, float *dst, dif__error *err) {
-  return conv_run(k, w, N, H, W, src, dst, "a float32 Winograd 3x3 convolution", err);
+  return conv_run(k, w, N, H, W, src, NULL, false, dst, "a float32 Winograd 3x3 convolution", err);
 }
 
 /* Packed with a primitive for one image of kh × 64 columns: a size every
@@ -857,8 +868,9 @@ static dif_status on_conv_bf16_pack(dif__weight w, const dif__conv_geom *g, dif_
 }
 
 static dif_status on_conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
-                                   int64_t Win, const uint16_t *src, float *dst, dif__error *err) {
-  return conv_run(k, w, N, Hin, Win, src, dst, "a bf16 convolution", err);
+                                   int64_t Win, const uint16_t *src, const float *bias, bool acc,
+                                   float *dst, dif__error *err) {
+  return conv_run(k, w, N, Hin, Win, src, bias, acc, dst, "a bf16 convolution", err);
 }
 
 /* ---- matmul on two activations ---- */

@@ -460,6 +460,34 @@ static dif_status conv2d_run(const dif__kctx *k, const dif__conv2d_params *p, co
   return DIF_OK;
 }
 
+/* A channels-last call on the channels-first paths: x (and y, with
+ * accumulate) changed to channels-first in scratch, the usual call, its
+ * output changed back into y (core/ops.h: exact, Winograd, a refused fast
+ * weight). */
+static dif_status conv2d_cl_by_cf(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
+                                  int64_t N, int64_t H, int64_t W, dif__weight w, const float *b,
+                                  float *y, size_t max_scratch, dif__error *err) {
+  const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
+  const int64_t OHW = dif__conv2d_out(Hin, p->kh, p->stride, p->pad_top, p->pad_bottom) *
+                      dif__conv2d_out(Win, p->kw, p->stride, p->pad_left, p->pad_right);
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *xc = dif__arena_floats(k->arena, (size_t)(N * p->cin * H * W), err);
+  float *yc = dif__arena_floats(k->arena, (size_t)(N * p->cout * OHW), err);
+  if (!xc || !yc) {
+    dif__arena_release(k->arena, mark);
+    dif__error_prefix(err, "conv2d (channels-last) channels-first copies");
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  dif__transpose_batched(k, x, N, H * W, p->cin, xc);
+  if (p->accumulate) dif__transpose_batched(k, y, N, OHW, p->cout, yc);
+  dif__conv2d_params q = *p;
+  q.channels_last = false;
+  dif_status st = dif__conv2d_bounded(k, &q, xc, N, H, W, w, b, yc, max_scratch, err);
+  if (!st) dif__transpose_batched(k, yc, N, p->cout, OHW, y);
+  dif__arena_release(k->arena, mark);
+  return st;
+}
+
 dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
                                int64_t N, int64_t H, int64_t W, dif__weight w, const float *b,
                                float *y, size_t max_scratch, dif__error *err) {
@@ -471,6 +499,10 @@ dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, 
                      "conv2d: weight has %lld elements, expected %lld x %lld x %lld x %lld",
                      (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
                      (long long)p->kw);
+  if (p->channels_last) {
+    if (k->fast && dif__conv2d_fast(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
+    return conv2d_cl_by_cf(k, p, x, N, H, W, w, b, y, max_scratch, err);
+  }
   /* Winograd first: where a fast context has it, it serves the 3×3 ones (core/ops.h) */
   if (k->wino && dif__conv2d_wino(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
   if (k->fast && dif__conv2d_fast(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;

@@ -89,6 +89,46 @@ static void scatter_task(void *arg, int64_t begin, int64_t end, int thread) {
   }
 }
 
+/* ---- channels-last (dif__conv2d_params.channels_last) ----
+ * x is [N, H, W, cin] already: each input pixel's cin floats go through the
+ * transform (its norm as four arrays per image, `soa`) into bf16 in one
+ * contiguous pass, nearest-resized pixels copied from their left
+ * neighbour's; the backend writes y's rows itself, bias and accumulation
+ * included, so nothing is transposed either way. */
+
+typedef struct cl_job {
+  const dif__conv2d_params *p;
+  const float *x;   /* images n0 .. n0 + g − 1, [H, W, cin] each */
+  const float *soa; /* [N][4][cin]: hi, lo, a, c of every image, or NULL */
+  uint16_t *hwc;    /* as hwc_job's */
+  int64_t H, W, Hin, Win, n0, r0, nr, rows, off;
+} cl_job;
+
+/* Item (image, input row). */
+static void cl_pack_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const cl_job *j = arg;
+  const int64_t cin = j->p->cin;
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t i = item / j->nr, r = item % j->nr, ir = j->r0 + r;
+    const int64_t sr = j->Hin != j->H ? dif__nearest_idx(ir, j->H, j->Hin) : ir;
+    const float *row = j->x + (i * j->H + sr) * j->W * cin;
+    const float *norm[4] = {NULL, NULL, NULL, NULL};
+    if (j->soa)
+      for (int q = 0; q < 4; q++) norm[q] = j->soa + ((j->n0 + i) * 4 + q) * cin;
+    uint16_t *out = j->hwc + ((i * j->rows + j->off + r) * j->Win) * cin;
+    int64_t prev = -1;
+    for (int64_t w = 0; w < j->Win; w++, out += cin) {
+      const int64_t sc = j->Win != j->W ? dif__nearest_idx(w, j->W, j->Win) : w;
+      if (sc == prev)
+        memcpy(out, out - cin, (size_t)cin * sizeof *out);
+      else
+        dif__k_affine_bf16(row + sc * cin, cin, j->soa ? norm : NULL, j->p->in_silu, out);
+      prev = sc;
+    }
+  }
+}
+
 /* The shape of one call: sizes, and how output pixels are banded. */
 typedef struct plan {
   int64_t Hin, Win, OH, OW, OHW;
@@ -107,7 +147,7 @@ static plan make_plan(const dif__conv2d_params *p, int64_t N, int64_t H, int64_t
   l.xform = p->in_h || p->in_norm || p->in_silu;
   /* bytes per output row (the float32 result) and per input row (bf16
    * channels-last) */
-  const size_t out_row = (size_t)l.OW * (size_t)p->cout * 4;
+  const size_t out_row = p->channels_last ? 0 : (size_t)l.OW * (size_t)p->cout * 4;
   const size_t in_row = (size_t)p->cin * (size_t)l.Win * 2;
   l.g = 1;
   if (N > 1 && l.OHW < BATCH_COLS) {
@@ -133,7 +173,8 @@ static plan make_plan(const dif__conv2d_params *p, int64_t N, int64_t H, int64_t
 /* One product: output rows [oh0, oh0 + nrows) of images [n0, n0 + g). */
 typedef struct bufs {
   uint16_t *hwc;
-  float *yt;
+  float *yt;        /* channels-first only */
+  const float *soa; /* channels-last with in_norm: cl_job's */
 } bufs;
 
 static dif_status band_run(const dif__kctx *k, const dif__conv2d_params *p, const plan *l,
@@ -151,7 +192,16 @@ static dif_status band_run(const dif__kctx *k, const dif__conv2d_params *p, cons
     memset(img, 0, (size_t)top * row_elems * sizeof *img);
     memset(img + (size_t)(rows - bottom) * row_elems, 0, (size_t)bottom * row_elems * sizeof *img);
   }
-  if (r1 > r0) {
+  if (r1 > r0 && p->channels_last) {
+    cl_job cj = {p,       x + n0 * p->cin * H * W,
+                 bf->soa, bf->hwc,
+                 H,       W,
+                 l->Hin,  l->Win,
+                 n0,      r0,
+                 r1 - r0, rows,
+                 r0 - a};
+    dif__pool_for(k->pool, g * (r1 - r0), 1, cl_pack_task, &cj);
+  } else if (r1 > r0) {
     const int64_t cblocks = (p->cin + TILE - 1) / TILE, chunks = (l->Win + CHUNK - 1) / CHUNK;
     hwc_job hj = {p,       x + n0 * p->cin * H * W,
                   bf->hwc, H,
@@ -165,10 +215,16 @@ static dif_status band_run(const dif__kctx *k, const dif__conv2d_params *p, cons
   }
   DIF__PROF_END(DIF__PROF_CONV_PACK, t0, 0);
   const int64_t per = nrows * l->OW;
+  const double flops = 2.0 * (double)(g * per) * (double)p->cout * (double)(p->cin * p->kh * p->kw);
   t0 = DIF__PROF_START();
-  dif_status st = dif__conv_bf16_run(k, pw, g, rows, l->Win, bf->hwc, bf->yt, err);
-  DIF__PROF_END(DIF__PROF_CONV_GEMM, t0,
-                2.0 * (double)(g * per) * (double)p->cout * (double)(p->cin * p->kh * p->kw));
+  if (p->channels_last) { /* straight into y's rows: [n0·OHW + oh0·OW, cout] on */
+    dif_status st = dif__conv_bf16_run(k, pw, g, rows, l->Win, bf->hwc, b, p->accumulate,
+                                       y + (n0 * l->OHW + oh0 * l->OW) * p->cout, err);
+    DIF__PROF_END(DIF__PROF_CONV_GEMM, t0, flops);
+    return st;
+  }
+  dif_status st = dif__conv_bf16_run(k, pw, g, rows, l->Win, bf->hwc, NULL, false, bf->yt, err);
+  DIF__PROF_END(DIF__PROF_CONV_GEMM, t0, flops);
   if (st) return st;
   scatter_job sj = {bf->yt,
                     y + n0 * p->cout * l->OHW,
@@ -189,7 +245,10 @@ static dif_status band_run(const dif__kctx *k, const dif__conv2d_params *p, cons
 bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
                       int64_t H, int64_t W, dif__weight w, const float *b, float *y,
                       size_t max_scratch, dif_status *st, dif__error *err) {
-  if (!k->fast || x == y || N == 0) return false;
+  /* in place (a 1×1 one, cout <= cin): channels-last only, where each band
+   * is packed before its rows are written, and those rows of y lie within
+   * x's rows up to the band's (rows of cout ≤ cin floats) */
+  if (!k->fast || (x == y && !p->channels_last) || N == 0) return false;
   const plan l = make_plan(p, N, H, W, max_scratch);
   const int64_t K = p->cin * p->kh * p->kw;
   dif__prof_record_shape(DIF__PROF_CONV_GEMM, false, true, l.g * l.band * l.OW, p->cout, K, N);
@@ -202,9 +261,22 @@ bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const flo
   }
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   const size_t in_elems = (size_t)(l.g * p->cin * l.rows) * (size_t)l.Win;
-  bufs bf = {dif__arena_alloc(k->arena, in_elems * sizeof(uint16_t), err),
-             dif__arena_floats(k->arena, (size_t)(l.g * l.band * l.OW * p->cout), err)};
-  *st = bf.hwc && bf.yt ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+  bufs bf = {dif__arena_alloc(k->arena, in_elems * sizeof(uint16_t), err), NULL, NULL};
+  float *soa = NULL;
+  if (p->channels_last && p->in_norm &&
+      (soa = dif__arena_floats(k->arena, (size_t)(N * 4 * p->cin), err)))
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t c = 0; c < p->cin; c++) {
+        const dif__norm_affine *na = &p->in_norm[n * p->cin + c];
+        float *o = soa + n * 4 * p->cin + c;
+        o[0] = na->hi, o[p->cin] = na->lo, o[2 * p->cin] = na->a, o[3 * p->cin] = na->c;
+      }
+  bf.soa = soa;
+  if (!p->channels_last)
+    bf.yt = dif__arena_floats(k->arena, (size_t)(l.g * l.band * l.OW * p->cout), err);
+  *st = bf.hwc && (bf.yt || p->channels_last) && (soa || !p->channels_last || !p->in_norm)
+            ? DIF_OK
+            : DIF_ERR_OUT_OF_MEMORY;
   if (*st) dif__error_prefix(err, "conv2d (fast) band buffers");
   bool first = true;
   for (int64_t n0 = 0; n0 < N && !*st; n0 += l.g) {

@@ -11,6 +11,10 @@
 
 #define DIF__K(name) name##_base
 #define DIF__K_LINKAGE static
+#define DIF__K_STORE_BF16(dst, v)                                                                  \
+  do {                                                                                             \
+    for (int l_ = 0; l_ < DIF__VW; l_++) (dst)[l_] = dif__bf16_rne((v)[l_]);                       \
+  } while (0)
 #include "core/kern_simd_impl.h"
 
 #else /* scalar versions for compilers without GCC vector extensions */
@@ -63,6 +67,15 @@ static void dif__k_affine_span_base(const float *x, float *y, int64_t n, float h
   for (int64_t i = 0; i < n; i++) {
     float v = ((x[i] - hi) - lo) * s + c;
     y[i] = silu ? gate_s(v, -v) : v;
+  }
+}
+
+static void dif__k_affine_bf16_base(const float *x, int64_t n, const float *const *norm, bool silu,
+                                    uint16_t *dst) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i];
+    if (norm) v = ((v - norm[0][i]) - norm[1][i]) * norm[2][i] + norm[3][i];
+    dst[i] = dif__bf16_rne(silu ? gate_s(v, -v) : v);
   }
 }
 
@@ -128,6 +141,12 @@ void dif__k_affine_span(const float *x, float *y, int64_t n, float hi, float lo,
                         bool silu) {
   DISPATCH(dif__k_affine_span_avx2(x, y, n, hi, lo, s, c, silu),
            dif__k_affine_span_base(x, y, n, hi, lo, s, c, silu));
+}
+
+void dif__k_affine_bf16(const float *x, int64_t n, const float *const *norm, bool silu,
+                        uint16_t *dst) {
+  DISPATCH(dif__k_affine_bf16_avx2(x, n, norm, silu, dst),
+           dif__k_affine_bf16_base(x, n, norm, silu, dst));
 }
 
 /* The transposes, element by element (kern_simd.h); the AVX2 build does the

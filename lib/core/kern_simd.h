@@ -47,6 +47,14 @@ void dif__k_transpose(const float *src, int64_t ld_src, float *dst, int64_t ld_d
 void dif__k_transpose_bf16(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,
                            int64_t rows, int64_t cols);
 
+/* A channels-last row into bf16 (conv2d_fast.c's channels-last input):
+ * for i < n, v = x[i]; with norm (= {hi, lo, s, c}, n floats each; NULL:
+ * none) v = ((v - hi[i]) - lo[i])·s[i] + c[i]; silu(v) if silu; then
+ * dst[i] = bf16(v) (dif__bf16_rne). The float32 v is computed as
+ * dif__k_affine_span / dif__k_act_span(SILU) compute it. */
+void dif__k_affine_bf16(const float *x, int64_t n, const float *const *norm, bool silu,
+                        uint16_t *dst);
+
 /* Which build runs: 0 baseline, 1 AVX2 + FMA. */
 int dif__simd_level(void);
 /* Tests: -1 picks from the CPU (the default), 0 forces the baseline, 1 the
@@ -61,6 +69,8 @@ void dif__k_act_span_avx2(dif__act_kind kind, const float *x, float *y, int64_t 
 void dif__k_geglu_span_avx2(const float *a, const float *g, float *y, int64_t n);
 void dif__k_affine_span_avx2(const float *x, float *y, int64_t n, float hi, float lo, float s,
                              float c, bool silu);
+void dif__k_affine_bf16_avx2(const float *x, int64_t n, const float *const *norm, bool silu,
+                             uint16_t *dst);
 void dif__k_transpose_avx2(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
                            int64_t rows, int64_t cols, const float *bias, bool acc);
 void dif__k_transpose_bf16_avx2(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,

@@ -6,10 +6,6 @@
 
 #if defined(DIF_HAVE_AVX2_KERNELS) && defined(__AVX2__) && defined(__FMA__)
 
-#define DIF__K(name) name##_avx2
-#define DIF__K_LINKAGE
-#include "core/kern_simd_impl.h"
-
 #include <immintrin.h>
 
 #include "core/dtype.h"
@@ -45,6 +41,11 @@ static inline __m128i bf16x8(__m256 x) {
   const __m256i h = _mm256_srli_epi32(_mm256_blendv_epi8(rne, q, nan), 16);
   return _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
+
+#define DIF__K(name) name##_avx2
+#define DIF__K_LINKAGE
+#define DIF__K_STORE_BF16(dst, v) _mm_storeu_si128((__m128i *)(void *)(dst), bf16x8((__m256)(v)))
+#include "core/kern_simd_impl.h"
 
 /* Both transposes (kern_simd.h): into float32 dst (with bias and acc) or,
  * with bf16, into the uint16_t dst (bias and acc unused); 8 × 8 blocks in

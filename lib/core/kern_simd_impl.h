@@ -147,4 +147,31 @@ DIF__K_LINKAGE void DIF__K(dif__k_affine_span)(const float *x, float *y, int64_t
 }
 
 #undef ACT_LOOP
+
+/* The includer defines DIF__K_STORE_BF16(uint16_t *dst, dif__vf v): the W
+ * lanes of v into bf16 as dif__bf16_rne. */
+DIF__K_LINKAGE void DIF__K(dif__k_affine_bf16)(const float *x, int64_t n, const float *const *norm,
+                                               bool silu, uint16_t *dst) {
+  for (int64_t i = 0; i < n; i += W) {
+    const int64_t m = n - i < W ? n - i : W;
+    dif__vf v = m == W ? dif__vf_load(x + i) : load_part(x + i, m);
+    if (norm) {
+      const float *const hi = norm[0] + i, *const lo = norm[1] + i, *const s = norm[2] + i,
+                         *const c = norm[3] + i;
+      if (m == W)
+        v = ((v - dif__vf_load(hi)) - dif__vf_load(lo)) * dif__vf_load(s) + dif__vf_load(c);
+      else
+        v = ((v - load_part(hi, m)) - load_part(lo, m)) * load_part(s, m) + load_part(c, m);
+    }
+    if (silu) v = sigmoid_gate_v(v, 1.0f, false);
+    if (m == W) {
+      DIF__K_STORE_BF16(dst + i, v);
+    } else {
+      uint16_t t[W];
+      DIF__K_STORE_BF16(t, v);
+      memcpy(dst + i, t, (size_t)m * sizeof *t);
+    }
+  }
+}
+
 #undef FLUSH_VECS

@@ -56,14 +56,17 @@ typedef struct moments {
   float rstd;   /* 1/sqrt(var + eps) */
 } moments;
 
-static moments compute_moments(const float *x, int64_t n, float eps) {
-  double m = sum_d(x, n) / (double)n;
-  double var = sum_sq_dev_d(x, n, m) / (double)n;
+static moments make_moments(double m, double var, float eps) {
   moments r;
   r.hi = (float)m;
   r.lo = (float)(m - (double)r.hi);
   r.rstd = (float)(1.0 / sqrt(var + (double)eps));
   return r;
+}
+
+static moments compute_moments(const float *x, int64_t n, float eps) {
+  double m = sum_d(x, n) / (double)n;
+  return make_moments(m, sum_sq_dev_d(x, n, m) / (double)n, eps);
 }
 
 /* y[i] = (x[i] - mean) · a + c; x and y may be equal (no restrict). */
@@ -144,6 +147,123 @@ void dif__group_norm_params(const dif__kctx *k, const float *x, int64_t N, int64
   gnp_job j = {x, C, HW, groups, eps, gamma, beta, out};
   const double t0 = DIF__PROF_START();
   dif__pool_for(dif__kpool(k), N * groups, 1, group_norm_params_task, &j);
+  DIF__PROF_END(DIF__PROF_GROUP_NORM, t0, 0);
+}
+
+/* ---- channels-last GroupNorm: x[N, HW, C] ----
+ * A group's channels are interleaved with the others' in every pixel, so
+ * the sums run per channel over chunks of pixels (one task each, all
+ * channels of a pixel read together) into double partials, reduced per
+ * group afterwards; two passes as above (the mean, then the squared
+ * deviations from it). */
+
+#define CL_CHUNKS 32 /* pixel chunks per image */
+
+typedef struct gncl_job {
+  const float *x;
+  int64_t C, HW, chunk;
+  const double *mean; /* [N·C]: pass 2's per-channel copy of its group's mean; NULL: pass 1 */
+  double *part;       /* [N·CL_CHUNKS][C] */
+} gncl_job;
+
+static void gn_cl_sums_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const gncl_job *j = arg;
+  const int64_t C = j->C;
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t n = item / CL_CHUNKS, p0 = item % CL_CHUNKS * j->chunk;
+    const int64_t p1 = p0 + j->chunk < j->HW ? p0 + j->chunk : j->HW;
+    double *restrict acc = j->part + item * C;
+    for (int64_t c = 0; c < C; c++) acc[c] = 0.0;
+    const double *restrict m = j->mean ? j->mean + n * C : NULL;
+    for (int64_t p = p0; p < p1; p++) {
+      const float *restrict px = j->x + (n * j->HW + p) * C;
+      if (m)
+        for (int64_t c = 0; c < C; c++) {
+          const double d = (double)px[c] - m[c];
+          acc[c] += d * d;
+        }
+      else
+        for (int64_t c = 0; c < C; c++) acc[c] += (double)px[c];
+    }
+  }
+}
+
+/* out[n·G + g] = the sum of group g's partials of image n. */
+static void gn_cl_reduce(const double *part, int64_t N, int64_t C, int64_t G, double *out) {
+  const int64_t cg = C / G;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t g = 0; g < G; g++) {
+      double s = 0;
+      for (int64_t ch = 0; ch < CL_CHUNKS; ch++)
+        for (int64_t c = g * cg; c < (g + 1) * cg; c++) s += part[(n * CL_CHUNKS + ch) * C + c];
+      out[n * G + g] = s;
+    }
+}
+
+dif_status dif__group_norm_params_cl(const dif__kctx *k, const float *x, int64_t N, int64_t C,
+                                     int64_t HW, int64_t groups, float eps, const float *gamma,
+                                     const float *beta, dif__norm_affine *out, dif__error *err) {
+  if (N <= 0 || C <= 0 || HW <= 0 || groups <= 0 || C % groups != 0) return DIF_OK;
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  double *part = dif__arena_alloc(k->arena, (size_t)(N * CL_CHUNKS * C) * sizeof *part, err);
+  double *mean = dif__arena_alloc(k->arena, (size_t)(N * C) * sizeof *mean, err);
+  double *sums = dif__arena_alloc(k->arena, (size_t)(N * groups) * sizeof *sums, err);
+  if (!part || !mean || !sums) {
+    dif__arena_release(k->arena, mark);
+    dif__error_prefix(err, "GroupNorm (channels-last) partial sums");
+    return DIF_ERR_OUT_OF_MEMORY;
+  }
+  const double t0 = DIF__PROF_START();
+  const int64_t cg = C / groups;
+  const double count = (double)(cg * HW);
+  gncl_job j = {x, C, HW, (HW + CL_CHUNKS - 1) / CL_CHUNKS, NULL, part};
+  dif__pool_for(dif__kpool(k), N * CL_CHUNKS, 1, gn_cl_sums_task, &j);
+  gn_cl_reduce(part, N, C, groups, sums);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++) mean[n * C + c] = sums[n * groups + c / cg] / count;
+  j.mean = mean;
+  dif__pool_for(dif__kpool(k), N * CL_CHUNKS, 1, gn_cl_sums_task, &j);
+  gn_cl_reduce(part, N, C, groups, sums);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++) {
+      const moments m = make_moments(mean[n * C + c], sums[n * groups + c / cg] / count, eps);
+      dif__norm_affine *o = &out[n * C + c];
+      o->hi = m.hi;
+      o->lo = m.lo;
+      o->a = gamma ? m.rstd * gamma[c] : m.rstd;
+      o->c = beta ? beta[c] : 0.0f;
+    }
+  DIF__PROF_END(DIF__PROF_GROUP_NORM, t0, 0);
+  dif__arena_release(k->arena, mark);
+  return DIF_OK;
+}
+
+typedef struct napply_job {
+  const float *x;
+  float *y;
+  int64_t C, HW;
+  const dif__norm_affine *norm;
+} napply_job;
+
+/* One item is one pixel; x and y may be the same array: no restrict. */
+static void norm_apply_cl_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const napply_job *j = arg;
+  for (int64_t item = begin; item < end; item++) {
+    const dif__norm_affine *na = j->norm + item / j->HW * j->C;
+    const float *x = j->x + item * j->C;
+    float *y = j->y + item * j->C;
+    for (int64_t c = 0; c < j->C; c++) y[c] = ((x[c] - na[c].hi) - na[c].lo) * na[c].a + na[c].c;
+  }
+}
+
+void dif__norm_apply_cl(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                        const dif__norm_affine *norm, float *y) {
+  if (N <= 0 || C <= 0 || HW <= 0) return;
+  napply_job j = {x, y, C, HW, norm};
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), N * HW, C >= 4096 ? 1 : 4096 / C, norm_apply_cl_task, &j);
   DIF__PROF_END(DIF__PROF_GROUP_NORM, t0, 0);
 }
 

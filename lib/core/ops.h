@@ -60,6 +60,14 @@ typedef struct dif__kctx {
   dif__wino *wino;
   int64_t wino_max_cc;      /* wino serves convolutions with cin·cout ≤ this; 0: every one */
   int64_t wino_nets_max_cc; /* the denoising networks' wino_max_cc; 0: they get no wino */
+  /* The VAE decoder keeps its activations channels-last ([N, H, W, C]),
+   * its convolutions, GroupNorms and attention reading and writing them so
+   * (dif__conv2d_params.channels_last): set by a fast context whose VAE
+   * convolutions are all bf16 ones (no wino), whose backend then reads and
+   * writes that layout without a layout change around each convolution.
+   * Anywhere else it is correct but slower (every convolution changes the
+   * layout there and back); the tests set it on exact contexts too. */
+  bool channels_last;
 } dif__kctx;
 
 /* The denoising networks' limit: SD's UNet up to 1920 → 640 channels (its
@@ -129,6 +137,13 @@ typedef struct dif__conv2d_params {
   int64_t in_h, in_w;
   const dif__norm_affine *in_norm;
   bool in_silu;
+  /* x [N, H, W, cin] and y [N, OH, OW, cout] channels-last instead (the
+   * transform above the same, per channel): fast's bf16 convolutions read
+   * and write it as it is; elsewhere (exact, Winograd, a weight fast's
+   * backend refuses) the call changes x (and y, with accumulate) to
+   * channels-first and back around the usual path, in k->arena scratch.
+   * In place as below. */
+  bool channels_last;
 } dif__conv2d_params;
 
 /* Output size of a convolution along one axis. */
@@ -160,6 +175,19 @@ void dif__group_norm(const dif__kctx *k, const float *x, int64_t N, int64_t C, i
 void dif__group_norm_params(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
                             int64_t groups, float eps, const float *gamma, const float *beta,
                             dif__norm_affine *out);
+
+/* The same for channels-last x[N, HW, C] (dif__kctx.channels_last): the
+ * statistics summed in double per channel over pixel chunks, then per
+ * group (the channels-first one sums each group's span in one run: the two
+ * agree to double rounding). Scratch from k->arena. */
+dif_status dif__group_norm_params_cl(const dif__kctx *k, const float *x, int64_t N, int64_t C,
+                                     int64_t HW, int64_t groups, float eps, const float *gamma,
+                                     const float *beta, dif__norm_affine *out, dif__error *err);
+
+/* y[n, i, c] = ((x - hi) - lo)·a + c with norm[n·C + c] for channels-last
+ * x[N, HW, C] (GroupNorm's output from its params); y may be x. */
+void dif__norm_apply_cl(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,
+                        const dif__norm_affine *norm, float *y);
 
 /* dif__group_norm followed by SiLU, in one pass over the output (as
  * diffusers' norm then nonlinearity, up to float rounding). */
@@ -196,6 +224,11 @@ void dif__geglu(const dif__kctx *k, const float *x, int64_t rows, int64_t d, flo
  * 2× upsample, other sizes are what diffusers passes for odd latents. */
 void dif__upsample_nearest(const dif__kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
                            int64_t OH, int64_t OW, float *y);
+
+/* y[n, c, r] = x[n, r, c] for x[N, R, C]: channels-first ↔ channels-last
+ * (R = C_channels, C = H·W, or the reverse). Not in place. */
+void dif__transpose_batched(const dif__kctx *k, const float *x, int64_t N, int64_t R, int64_t C,
+                            float *y);
 
 /* y[n, c, i] = x[n, c, i] + b[c] for x[N, C, HW]; y may be x. */
 void dif__add_channel_bias(const dif__kctx *k, const float *x, int64_t N, int64_t C, int64_t HW,

@@ -1,8 +1,9 @@
-/* shape_ops.c — nearest-neighbour resize, element-wise add and channel
- * concatenation. */
+/* shape_ops.c — nearest-neighbour resize, element-wise add, channel
+ * concatenation and the channels-first ↔ channels-last transpose. */
 #include <math.h>
 #include <string.h>
 
+#include "core/kern_simd.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
 
@@ -71,4 +72,37 @@ void dif__concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb
     if (nb) memcpy(yn + na, b + (size_t)n * nb, nb * sizeof *yn);
   }
   DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
+}
+
+#define TR_TILE 64
+
+typedef struct tr_job {
+  const float *x;
+  float *y;
+  int64_t R, C, rt, ct; /* rt × ct tiles per image */
+} tr_job;
+
+/* One item is one TR_TILE × TR_TILE tile of one image. */
+static void transpose_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const tr_job *j = arg;
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t n = item / (j->rt * j->ct), t = item % (j->rt * j->ct);
+    const int64_t r0 = t / j->ct * TR_TILE, c0 = t % j->ct * TR_TILE;
+    const int64_t nr = j->R - r0 < TR_TILE ? j->R - r0 : TR_TILE;
+    const int64_t nc = j->C - c0 < TR_TILE ? j->C - c0 : TR_TILE;
+    const float *x = j->x + n * j->R * j->C;
+    float *y = j->y + n * j->R * j->C;
+    /* y[c, r] for c in the tile's columns: rows of y are x's columns */
+    dif__k_transpose(x + r0 * j->C + c0, j->C, y + c0 * j->R + r0, j->R, nc, nr, NULL, false);
+  }
+}
+
+void dif__transpose_batched(const dif__kctx *k, const float *x, int64_t N, int64_t R, int64_t C,
+                            float *y) {
+  if (N <= 0 || R <= 0 || C <= 0) return;
+  tr_job j = {x, y, R, C, (R + TR_TILE - 1) / TR_TILE, (C + TR_TILE - 1) / TR_TILE};
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), N * j.rt * j.ct, 1, transpose_task, &j);
+  DIF__PROF_END(DIF__PROF_TRANSPOSE, t0, 0);
 }

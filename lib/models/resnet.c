@@ -1,6 +1,8 @@
 /* resnet.c — ResnetBlock2D forward (see resnet.h). */
 #include "models/resnet.h"
 
+#include <string.h>
+
 void dif__resnet_load(dif__resnet *r, dif__wloader *wl, const char *p, int64_t cin, int64_t cout,
                       int64_t temb_ch, int64_t groups, float eps) {
   r->cin = cin;
@@ -28,9 +30,21 @@ void dif__resnet_load(dif__resnet *r, dif__wloader *wl, const char *p, int64_t c
   }
 }
 
-dif_status dif__resnet_forward_ex(const dif__resnet *r, const dif__kctx *k, const float *x,
-                                  int64_t N, int64_t H, int64_t W, const float *temb_act, float *y,
-                                  float *scratch, dif__error *err) {
+/* GroupNorm's per-channel affine of x in either layout. */
+static dif_status norm_params(const dif__kctx *k, bool cl, const float *x, int64_t N, int64_t C,
+                              int64_t HW, const dif__resnet *r, const float *gamma,
+                              const float *beta, dif__norm_affine *out, dif__error *err) {
+  if (cl)
+    return dif__group_norm_params_cl(k, x, N, C, HW, r->groups, r->eps, gamma, beta, out, err);
+  dif__group_norm_params(k, x, N, C, HW, r->groups, r->eps, gamma, beta, out);
+  return DIF_OK;
+}
+
+/* Both layouts: cl for channels-last (the convolutions read and write it,
+ * the norms' statistics are taken on it); the same steps otherwise. */
+static dif_status resnet_run(const dif__resnet *r, const dif__kctx *k, const float *x, int64_t N,
+                             int64_t H, int64_t W, const float *temb_act, float *y, float *scratch,
+                             bool cl, dif__error *err) {
   int64_t HW = H * W, cin = r->cin, cout = r->cout;
   bool temb = r->temb_ch && temb_act;
   if (x == y && cout > cin)
@@ -49,12 +63,13 @@ dif_status dif__resnet_forward_ex(const dif__resnet *r, const dif__kctx *k, cons
   }
   /* conv1 reads silu(norm1(x)) through its input transform: no normalised
    * copy of x is made. */
-  dif__group_norm_params(k, x, N, cin, HW, r->groups, r->eps, r->norm1_w, r->norm1_b, n1);
+  dif_status s = norm_params(k, cl, x, N, cin, HW, r, r->norm1_w, r->norm1_b, n1, err);
   dif__conv2d_params c3 = dif__conv_same(cin, cout, 3);
   c3.in_norm = n1;
   c3.in_silu = true;
-  dif_status s = DIF_OK;
-  if (temb) {
+  c3.channels_last = cl;
+  if (s) {
+  } else if (temb) {
     /* The time embedding joins conv1's bias, so the GEMM adds it: one pass
      * over h fewer than adding it afterwards. */
     dif__linear(k, temb_act, N, r->temb_ch, r->temb_w, r->temb_b, cout, bias);
@@ -69,24 +84,43 @@ dif_status dif__resnet_forward_ex(const dif__resnet *r, const dif__kctx *k, cons
     s = dif__conv2d(k, &c3, x, N, H, W, r->conv1_w, r->conv1_b, h, err);
   }
   /* y = shortcut(x) + conv2's bias (x is not needed after this, so y may be
-   * x), then conv2 accumulates silu(norm2(h)) onto it. */
+   * x), then conv2 accumulates silu(norm2(h)) onto it. Channels-last with
+   * the identity: y = x, and conv2 adds its bias as it accumulates (the
+   * backend's output pass does both there). */
   float *b2 = bias + N * cout;
+  const float *conv2_b = NULL;
   if (!s && r->short_w.data) {
     for (int64_t c = 0; c < cout; c++) b2[c] = r->short_b[c] + r->conv2_b[c];
-    dif__conv2d_params c1 = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1};
+    dif__conv2d_params c1 = {
+        .cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1, .channels_last = cl};
     s = dif__conv2d(k, &c1, x, N, H, W, r->short_w, b2, y, err);
+  } else if (!s && cl) {
+    if (y != x) memcpy(y, x, (size_t)(N * cout * HW) * sizeof *y);
+    conv2_b = r->conv2_b;
   } else if (!s) {
     dif__add_channel_bias(k, x, N, cout, HW, r->conv2_b, y);
   }
+  if (!s) s = norm_params(k, cl, h, N, cout, HW, r, r->norm2_w, r->norm2_b, n2, err);
   if (!s) {
-    dif__group_norm_params(k, h, N, cout, HW, r->groups, r->eps, r->norm2_w, r->norm2_b, n2);
     c3.cin = cout;
     c3.in_norm = n2;
     c3.accumulate = true;
-    s = dif__conv2d(k, &c3, h, N, H, W, r->conv2_w, NULL, y, err);
+    s = dif__conv2d(k, &c3, h, N, H, W, r->conv2_w, conv2_b, y, err);
   }
   dif__arena_release(k->arena, mark);
   return s;
+}
+
+dif_status dif__resnet_forward_ex(const dif__resnet *r, const dif__kctx *k, const float *x,
+                                  int64_t N, int64_t H, int64_t W, const float *temb_act, float *y,
+                                  float *scratch, dif__error *err) {
+  return resnet_run(r, k, x, N, H, W, temb_act, y, scratch, false, err);
+}
+
+dif_status dif__resnet_forward_cl(const dif__resnet *r, const dif__kctx *k, const float *x,
+                                  int64_t N, int64_t H, int64_t W, const float *temb_act, float *y,
+                                  float *scratch, dif__error *err) {
+  return resnet_run(r, k, x, N, H, W, temb_act, y, scratch, true, err);
 }
 
 dif_status dif__resnet_forward(const dif__resnet *r, const dif__kctx *k, const float *x, int64_t N,

@@ -198,29 +198,61 @@ static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
   if (f->hook) f->hook(f->user, name, x, n);
 }
 
+/* The hook of a channels-last x[B, HW, C] (the decoder's with
+ * k->channels_last): shown channels-first, as every hook's tensor, through
+ * a copy in the arena (only when there is a hook). */
+static void hook_cl(const vfwd *f, const char *name, const float *x, int64_t C, int64_t HW) {
+  if (!f->hook) return;
+  dif__arena_mark m = dif__arena_get_mark(f->k->arena);
+  float *t = dif__arena_floats(f->k->arena, (size_t)(f->B * C * HW), NULL);
+  if (t) {
+    dif__transpose_batched(f->k, x, f->B, HW, C, t);
+    f->hook(f->user, name, t, f->B * C * HW);
+  }
+  dif__arena_release(f->k->arena, m);
+}
+
 static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
                        dif__weight w, const float *b, int64_t cout, int64_t ks, float *y) {
   dif__conv2d_params cp = dif__conv_same(cin, cout, ks);
   return dif__conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
 }
 
-/* x[B, C, H, W] in place through resnet, attention (+ residual), resnet;
- * spare[B·C·H·W] is scratch. */
+/* x[B, C, H, W] (cl: [B, H, W, C]) in place through resnet, attention
+ * (+ residual), resnet; spare[B·C·H·W] is scratch. */
 static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, float *spare, int64_t C,
-                            int64_t H, int64_t W, const char *prefix) {
+                            int64_t H, int64_t W, const char *prefix, bool cl) {
   int64_t B = f->B, HW = H * W, n = B * C * HW;
-  dif_status s = dif__resnet_forward_ex(&m->res[0], f->k, x, B, H, W, NULL, x, spare, f->err);
-  if (!s) {
+  const dif__kctx *k = f->k;
+  dif_status s = cl ? dif__resnet_forward_cl(&m->res[0], k, x, B, H, W, NULL, x, spare, f->err)
+                    : dif__resnet_forward_ex(&m->res[0], k, x, B, H, W, NULL, x, spare, f->err);
+  if (!s && cl) {
+    /* channels-last pixels are the attention's token rows already */
+    dif__arena_mark mk = dif__arena_get_mark(k->arena);
+    dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, f->err);
+    s = na ? dif__group_norm_params_cl(k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, na,
+                                       f->err)
+           : DIF_ERR_OUT_OF_MEMORY;
+    if (!s) {
+      dif__norm_apply_cl(k, x, B, C, HW, na, spare);
+      s = dif__attn_forward_add(&m->attn, k, spare, B, HW, NULL, 0, NULL, x, f->err);
+    }
+    dif__arena_release(k->arena, mk);
+  } else if (!s) {
     /* attention over the HW pixels as tokens, read from and added to the
      * NCHW planes by transposed GEMMs (no tokens copy) */
-    dif__group_norm(f->k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, spare);
-    s = dif__attn_forward_cf_add(&m->attn, f->k, spare, B, HW, x, f->err);
+    dif__group_norm(k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, spare);
+    s = dif__attn_forward_cf_add(&m->attn, k, spare, B, HW, x, f->err);
   }
   if (!s) {
     char name[64];
     snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
-    hook(f, name, x, n);
-    s = dif__resnet_forward_ex(&m->res[1], f->k, x, B, H, W, NULL, x, spare, f->err);
+    if (cl)
+      hook_cl(f, name, x, C, HW);
+    else
+      hook(f, name, x, n);
+    s = cl ? dif__resnet_forward_cl(&m->res[1], k, x, B, H, W, NULL, x, spare, f->err)
+           : dif__resnet_forward_ex(&m->res[1], k, x, B, H, W, NULL, x, spare, f->err);
   }
   return s;
 }
@@ -291,7 +323,7 @@ dif_status dif__vae_encode(const dif__vae *v, const dif__kctx *k, const float *i
     snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
     if (!s) hook(&F, name, x, B * C * H * W);
   }
-  if (!s) s = mid_block(&F, &v->e_mid, x, t, C, H, W, "encoder");
+  if (!s) s = mid_block(&F, &v->e_mid, x, t, C, H, W, "encoder", false);
   if (!s) {
     hook(&F, "encoder.mid_block", x, B * C * H * W);
     dif__group_norm(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b, x);
@@ -323,7 +355,9 @@ dif_status dif__vae_encode(const dif__vae *v, const dif__kctx *k, const float *i
  * other buffer, an upsampler writes the other buffer and they swap. The
  * walk runs twice: dry, to size each buffer for what it will hold (at 768²
  * one holds 512×384², the other 256×768², instead of two of the largest),
- * then for real. */
+ * then for real. With k->channels_last the activations are [B, H, W, C]
+ * from the latent's copy to the last convolution's output (core/ops.h);
+ * hooks still see channels-first tensors. */
 typedef struct dwalk {
   bool dry;
   int cur;
@@ -340,21 +374,37 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
   const dif__vae *v = F->v;
   const dif__kctx *k = F->k;
   int64_t B = F->B, L = v->latent_ch, n = v->n_blocks, H = h, W = w, C = v->channels[n - 1];
+  const bool cl = k->channels_last;
   dif_status s = DIF_OK;
   int P = d->cur, Q = 1 - P;
   need(d, Q, B * L * H * W);
   need(d, P, B * C * H * W);
   if (!d->dry) {
-    s = conv(F, latent, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, d->buf[Q]);
+    const float *in = latent;
+    if (cl) { /* the latent's channels-last copy in buf[P] (conv_in overwrites it) */
+      dif__transpose_batched(k, latent, B, L, H * W, d->buf[P]);
+      in = d->buf[P];
+    }
+    dif__conv2d_params c1 = dif__conv_same(L, L, 1), c3 = dif__conv_same(L, C, 3);
+    c1.channels_last = c3.channels_last = cl;
+    s = dif__conv2d(k, &c1, in, B, H, W, v->post_quant_w, v->post_quant_b, d->buf[Q], F->err);
     if (!s) {
-      hook(F, "post_quant_conv", d->buf[Q], B * L * H * W);
-      s = conv(F, d->buf[Q], L, H, W, v->d_conv_in_w, v->d_conv_in_b, C, 3, d->buf[P]);
+      if (cl)
+        hook_cl(F, "post_quant_conv", d->buf[Q], L, H * W);
+      else
+        hook(F, "post_quant_conv", d->buf[Q], B * L * H * W);
+      s = dif__conv2d(k, &c3, d->buf[Q], B, H, W, v->d_conv_in_w, v->d_conv_in_b, d->buf[P],
+                      F->err);
     }
     if (!s) {
-      hook(F, "decoder.conv_in", d->buf[P], B * C * H * W);
-      s = mid_block(F, &v->d_mid, d->buf[P], d->buf[Q], C, H, W, "decoder");
+      if (cl)
+        hook_cl(F, "decoder.conv_in", d->buf[P], C, H * W);
+      else
+        hook(F, "decoder.conv_in", d->buf[P], B * C * H * W);
+      s = mid_block(F, &v->d_mid, d->buf[P], d->buf[Q], C, H, W, "decoder", cl);
     }
-    if (!s) hook(F, "decoder.mid_block", d->buf[P], B * C * H * W);
+    if (!s && cl) hook_cl(F, "decoder.mid_block", d->buf[P], C, H * W);
+    if (!s && !cl) hook(F, "decoder.mid_block", d->buf[P], B * C * H * W);
   }
   need(d, Q, B * C * H * W); /* the mid block's scratch */
   for (int i = 0; i < n && !s; i++) {
@@ -364,11 +414,16 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
       int64_t HW = H * W;
       if (r->cout <= r->cin) { /* in place, conv1's output in the other buffer */
         need(d, Q, B * r->cout * HW);
-        if (!d->dry)
+        if (!d->dry && cl)
+          s = dif__resnet_forward_cl(r, k, d->buf[P], B, H, W, NULL, d->buf[P], d->buf[Q], F->err);
+        else if (!d->dry)
           s = dif__resnet_forward_ex(r, k, d->buf[P], B, H, W, NULL, d->buf[P], d->buf[Q], F->err);
       } else { /* into the other buffer, scratch from the arena */
         need(d, Q, B * r->cout * HW);
-        if (!d->dry) s = dif__resnet_forward(r, k, d->buf[P], B, H, W, NULL, d->buf[Q], F->err);
+        if (!d->dry && cl)
+          s = dif__resnet_forward_cl(r, k, d->buf[P], B, H, W, NULL, d->buf[Q], NULL, F->err);
+        else if (!d->dry)
+          s = dif__resnet_forward(r, k, d->buf[P], B, H, W, NULL, d->buf[Q], F->err);
         P = Q, Q = 1 - P;
       }
       C = r->cout;
@@ -379,6 +434,7 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
         dif__conv2d_params cp = dif__conv_same(C, C, 3);
         cp.in_h = 2 * H;
         cp.in_w = 2 * W;
+        cp.channels_last = cl;
         s = dif__conv2d(k, &cp, d->buf[P], B, H, W, lv->sample_w, lv->sample_b, d->buf[Q], F->err);
       }
       P = Q, Q = 1 - P;
@@ -387,27 +443,41 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     }
     char name[64];
     snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
-    if (!s && !d->dry) hook(F, name, d->buf[P], B * C * H * W);
+    if (!s && !d->dry && cl) hook_cl(F, name, d->buf[P], C, H * W);
+    if (!s && !d->dry && !cl) hook(F, name, d->buf[P], B * C * H * W);
   }
   if (!s && !d->dry) {
     float *x = d->buf[P];
+    const int64_t HW = H * W;
     dif__conv2d_params cp = dif__conv_same(C, v->out_ch, 3);
+    cp.channels_last = cl;
     dif__arena_mark m = dif__arena_get_mark(k->arena);
-    if (F->hook) { /* the hook sees the norm's output before SiLU */
-      dif__group_norm(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
-      hook(F, "decoder.conv_norm_out", x, B * C * H * W);
-      dif__silu(k, x, B * C * H * W, x);
+    dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, F->err);
+    /* cl: conv_out's channels-last output, changed into the image after */
+    float *out = cl ? dif__arena_floats(k->arena, (size_t)(B * v->out_ch * HW), F->err) : image;
+    if (!na || !out) s = DIF_ERR_OUT_OF_MEMORY;
+    if (!s && cl)
+      s = dif__group_norm_params_cl(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, na,
+                                    F->err);
+    else if (!s)
+      dif__group_norm_params(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
+    if (!s && F->hook) { /* the hook sees the norm's output before SiLU */
+      if (cl) {
+        dif__norm_apply_cl(k, x, B, C, HW, na, x);
+        hook_cl(F, "decoder.conv_norm_out", x, C, HW);
+      } else {
+        dif__group_norm(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
+        hook(F, "decoder.conv_norm_out", x, B * C * HW);
+      }
+      dif__silu(k, x, B * C * HW, x);
     } else { /* norm + SiLU applied by conv_out as it reads x */
-      dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, F->err);
-      if (!na) s = DIF_ERR_OUT_OF_MEMORY;
-      if (na)
-        dif__group_norm_params(k, x, B, C, H * W, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
       cp.in_norm = na;
       cp.in_silu = true;
     }
-    if (!s) s = dif__conv2d(k, &cp, x, B, H, W, v->d_conv_out_w, v->d_conv_out_b, image, F->err);
+    if (!s) s = dif__conv2d(k, &cp, x, B, H, W, v->d_conv_out_w, v->d_conv_out_b, out, F->err);
+    if (!s && cl) dif__transpose_batched(k, out, B, HW, v->out_ch, image);
     dif__arena_release(k->arena, m);
-    if (!s) hook(F, "decoder.conv_out", image, B * v->out_ch * H * W);
+    if (!s) hook(F, "decoder.conv_out", image, B * v->out_ch * HW);
   }
   return s;
 }

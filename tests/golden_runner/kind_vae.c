@@ -20,7 +20,7 @@ static void run_case(golden *g, const char *name, const dif__safetensors *st) {
     return;
   }
   golden_hooks hc = {g, name, st, TOL};
-  dif__kctx k = g->k; /* with --wino, the VAE's convolutions by Winograd */
+  dif__kctx k = g->k; /* with --wino, the VAE's convolutions by Winograd; g->k.channels_last */
   k.wino = golden_wino_begin(g);
   const dif__st_entry *ie = dif__st_find(st, "in.image"), *le = dif__st_find(st, "in.latent");
   int64_t n;

@@ -1,5 +1,5 @@
-/* main.c — dif-golden [--wino | --wino-backend NAME] CASES ROOT [ROOT...]: run golden cases
- * against libdif.
+/* main.c — dif-golden [--channels-last] [--wino | --wino-backend NAME] CASES ROOT [ROOT...]: run
+ * golden cases against libdif.
  *
  * CASES is either one kind's folder (its name is a known kind, e.g.
  * cases/unet) or a folder of kind folders (e.g. cases/); the ROOTs hold the
@@ -11,7 +11,8 @@
  * in the precision exact does (core/backend.h: oneDNN's on AVX-512, else
  * openblas's), against the same tolerances; --wino-backend NAME on that
  * backend's (openblas: as an AVX2 CPU runs them, on any CPU). Exit status
- * 77 (skipped), saying why, where none runs here.
+ * 77 (skipped), saying why, where none runs here. --channels-last runs the
+ * VAE decoder on channels-last activations (golden.h).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -77,12 +78,16 @@ static void wino_report(golden *g) {
 }
 
 int main(int argc, char **argv) {
+  const bool channels_last = argc > 1 && strcmp(argv[1], "--channels-last") == 0;
+  argc -= channels_last, argv += channels_last;
   const bool wino_named = argc > 2 && strcmp(argv[1], "--wino-backend") == 0;
   const char *wino_name = wino_named ? argv[2] : NULL;
   const bool wino = wino_named || (argc > 1 && strcmp(argv[1], "--wino") == 0);
   argc -= wino + wino_named, argv += wino + wino_named;
   if (argc < 3) {
-    fprintf(stderr, "usage: dif-golden [--wino | --wino-backend NAME] CASES ROOT [ROOT...]\n"
+    fprintf(stderr, "usage: dif-golden [--channels-last] [--wino | --wino-backend NAME] CASES "
+                    "ROOT [ROOT...]\n"
+                    "  --channels-last: the VAE decoder on channels-last activations\n"
                     "  --wino: the VAE's 3x3 convolutions by float32 Winograd (exit 77 where\n"
                     "          no backend has them)\n"
                     "  --wino-backend NAME: the same on that backend's (openblas, onednn)\n"
@@ -90,7 +95,8 @@ int main(int argc, char **argv) {
                     "  ROOT: a fixture root holding models/ and tokenizers/ (first match wins)\n");
     return 2;
   }
-  golden g = {.roots = (const char *const *)argv + 2, .n_roots = argc - 2};
+  golden g = {
+      .roots = (const char *const *)argv + 2, .n_roots = argc - 2, .channels_last = channels_last};
   const int ws = wino ? wino_setup(&g, wino_name) : 0;
   if (ws) return ws;
   dif__arena arena;
@@ -99,6 +105,7 @@ int main(int argc, char **argv) {
   if (dif__pool_new(dif__cpu_count(), &g.k.pool, &err)) g.k.pool = NULL; /* serial fallback */
   g.k.arena = &arena;
   g.k.fast = NULL; /* the exact path, explicitly: every tolerance here is float32's */
+  g.k.channels_last = channels_last;
   struct stat sb;
   if (stat(argv[1], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
     fprintf(stderr, "dif-golden: %s is not a directory\n", argv[1]);

@@ -216,10 +216,12 @@ typedef struct env {
   dif__wino *wino;
 } env;
 
-/* The passes: exact, fast (every product bf16, as on AMX), and fast as a
- * context on this CPU runs the VAE where dif__wino_for_fast (its 3×3
- * convolutions by float32 Winograd, the rest bf16). */
-enum { P_EXACT, P_FAST, P_FAST_WINO };
+/* The passes: exact, fast (every product bf16), fast with the VAE decoder
+ * channels-last (every product bf16, as a context runs it on AMX:
+ * dif__kctx.channels_last), and fast as a context on this CPU runs the VAE
+ * where dif__wino_for_fast (its 3×3 convolutions by float32 Winograd, the
+ * rest bf16). */
+enum { P_EXACT, P_FAST, P_FAST_CL, P_FAST_WINO };
 
 /* The kernel context of a pass: the exact path, or a fresh dif__fast (its
  * cache is keyed by the weights' addresses, which die with the model), and
@@ -239,11 +241,15 @@ static dif__kctx *kctx(env *v, int pass) {
     v->e.k.wino = v->wino;
   }
   v->e.k.wino_max_cc = pass == P_FAST_WINO ? DIF__WINO_FAST_VAE_MAX_CC : 0;
+  v->e.k.channels_last = pass == P_FAST_CL;
   return &v->e.k;
 }
 
 /* P_FAST_WINO too where a context in fast runs the VAE so */
-static int vae_passes(void) { return dif__wino_for_fast(backend) ? 3 : 2; }
+static int vae_passes(void) { return dif__wino_for_fast(backend) ? 4 : 3; }
+
+static const char *const decoded_label[] = {"", "out.decoded", "out.decoded (channels-last)",
+                                            "out.decoded (winograd)"};
 
 static void unet_case(env *v, const char *name, const dif__safetensors *st) {
   dif__unet u;
@@ -286,7 +292,7 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
   if (image) {
     const int64_t B = ie->shape[0], H = ie->shape[2], W = ie->shape[3];
     const int64_t c = B * m.latent_ch * (H / f) * (W / f);
-    float *mean[3], *lv[3];
+    float *mean[4], *lv[4];
     for (int p = 0; p < vae_passes(); p++) {
       mean[p] = fbuf((size_t)c), lv[p] = fbuf((size_t)c);
       CHECK_STATUS(
@@ -294,6 +300,7 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
           err.msg, "");
     }
     for (int p = P_FAST; p < vae_passes(); p++) {
+      if (p == P_FAST_CL) continue; /* the encoder is channels-first in every pass */
       const char *key[2] = {p == P_FAST ? "out.latent_mean" : "out.latent_mean (winograd)",
                             p == P_FAST ? "out.latent_logvar" : "out.latent_logvar (winograd)"};
       judge_as(K_VAE, name, "out.latent_mean", key[0], mean[0], mean[p], st);
@@ -305,15 +312,14 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
   if (latent) {
     const int64_t B = le->shape[0], h = le->shape[2], w = le->shape[3];
     const int64_t c = B * m.out_ch * h * f * w * f;
-    float *out[3];
+    float *out[4];
     for (int p = 0; p < vae_passes(); p++) {
       out[p] = fbuf((size_t)c);
       CHECK_STATUS(dif__vae_decode(&m, kctx(v, p), latent, B, h, w, out[p], NULL, NULL, &err),
                    DIF_OK, err.msg, "");
     }
     for (int p = P_FAST; p < vae_passes(); p++)
-      judge_as(K_VAE, name, "out.decoded", p == P_FAST ? "out.decoded" : "out.decoded (winograd)",
-               out[0], out[p], st);
+      judge_as(K_VAE, name, "out.decoded", decoded_label[p], out[0], out[p], st);
     for (int p = 0; p < vae_passes(); p++) free(out[p]);
   }
   free(image), free(latent);

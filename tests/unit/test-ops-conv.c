@@ -248,6 +248,31 @@ static void check_conv_xform(dif__conv2d_params p, int64_t N, int64_t H, int64_t
             err.msg);
   /* SiLU through the SIMD exp vs the double one: float rounding only. */
   CHECK_NMSE(y, r, ny, NMSE_MAX);
+  /* Channels-last (the exact path changes the layout there and back around
+   * the same call): the same bits, with accumulate onto y's channels-last
+   * copy too. */
+  float *xl = fbuf(nx), *yl = fbuf(ny), *yb = fbuf(ny), *y2 = frand(ny, seed + 5, -1, 1);
+  dif__transpose_batched(&e.k, x, N, p.cin, H * W, xl);
+  for (int acc = 0; acc < 2; acc++) {
+    dif__conv2d_params ql = q;
+    ql.channels_last = true;
+    ql.accumulate = acc;
+    float *want = y;
+    if (acc) { /* y2 + conv, channels-first */
+      want = fbuf(ny);
+      memcpy(want, y2, ny * sizeof *want);
+      q.accumulate = true;
+      CHECK(dif__conv2d_bounded(&e.k, &q, x, N, H, W, WF(&q, w), b, want, lim, &err) == DIF_OK);
+      q.accumulate = false;
+      dif__transpose_batched(&e.k, y2, N, p.cout, OH * OW, yl);
+    }
+    CHECK_MSG(dif__conv2d_bounded(&e.k, &ql, xl, N, H, W, WF(&ql, w), b, yl, lim, &err) == DIF_OK,
+              "%s", err.msg);
+    dif__transpose_batched(&e.k, yl, N, OH * OW, p.cout, yb);
+    CHECK_SAME(yb, want, ny);
+    if (acc) free(want);
+  }
+  free(xl), free(yl), free(yb), free(y2);
   CHECK(e.arena.used_total == 0);
   kenv_free(&e);
   free(x), free(gamma), free(beta), free(na), free(gn), free(chk), free(xt), free(w), free(b);
@@ -297,6 +322,18 @@ TEST(conv1x1_in_place) {
                                   &err) == DIF_OK,
               "%s", err.msg);
     CHECK_NMSE(x, r, ny, NMSE_MAX);
+    /* channels-last in place: the reference transposed */
+    float *xl = frand(nx, 300 + t, -1, 1), *xc = fbuf(nx), *back = fbuf(ny);
+    memcpy(xc, xl, nx * sizeof *xc);
+    dif__transpose_batched(&e.k, xc, N, p.cin, H * W, xl);
+    dif__conv2d_params pl = p;
+    pl.channels_last = true;
+    CHECK_MSG(dif__conv2d_bounded(&e.k, &pl, xl, N, H, W, WF(&pl, w), b, xl, 64 * sizeof(float) * 6,
+                                  &err) == DIF_OK,
+              "%s", err.msg);
+    dif__transpose_batched(&e.k, xl, N, H * W, p.cout, back);
+    CHECK_SAME(back, x, ny);
+    free(xl), free(xc), free(back);
     kenv_free(&e);
     free(x), free(w), free(b), free(r);
   }
@@ -337,7 +374,7 @@ TEST(conv_rejects_bad_arguments) {
   CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_LIMIT, err.msg,
                "BLAS limit");
   p.cin = 1;
-  dif__kctx no_arena = {NULL, NULL, NULL, NULL, 0, 0};
+  dif__kctx no_arena = {NULL, NULL, NULL, NULL, 0, 0, false};
   CHECK_STATUS(dif__conv2d(&no_arena, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   kenv_free(&e);

@@ -283,6 +283,58 @@ TEST(transpose_bf16) {
   free(src), free(dst);
 }
 
+/* The channels-last pack's kernel: bit for bit the float32 affine (or
+ * SiLU) of the same build, then dif__bf16_rne; every length's tail. */
+TEST(affine_bf16) {
+  const int64_t n = 53;
+  float *x = frand((size_t)n, 64, -6, 6), *v = fbuf((size_t)n);
+  float *prm[4] = {frand((size_t)n, 65, -1, 1), frand((size_t)n, 66, -1e-7f, 1e-7f),
+                   frand((size_t)n, 67, 0.5f, 2), frand((size_t)n, 68, -1, 1)};
+  const uint32_t edge[] = {0x7f800000u, 0xff800000u, 0x7fc00000u, 0x00000001u, 0x80000000u};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) memcpy(&x[3 * i], &edge[i], 4);
+  const float *const norm[4] = {prm[0], prm[1], prm[2], prm[3]};
+  uint16_t *d = malloc((size_t)n * sizeof *d);
+  CHECK(d != NULL);
+  for (int mode = 0; mode < 4 && d; mode++)
+    for (int64_t len = 0; len <= n; len += len < 20 ? 1 : 11) {
+      const bool use_norm = mode & 1, silu = mode & 2;
+      for (int64_t i = 0; i < len; i++) d[i] = 0xabcdu;
+      dif__k_affine_bf16(x, len, use_norm ? norm : NULL, silu, d);
+      bool same = true;
+      for (int64_t i = 0; i < len; i++) {
+        if (use_norm)
+          dif__k_affine_span(x + i, v + i, 1, prm[0][i], prm[1][i], prm[2][i], prm[3][i], silu);
+        else if (silu)
+          dif__k_act_span(DIF__ACT_SILU, x + i, v + i, 1);
+        else
+          v[i] = x[i];
+        same &= d[i] == dif__bf16_rne(v[i]);
+      }
+      if (!same)
+        printf("affine_bf16 length %lld, norm %d, silu %d: differs (SIMD level %d)\n",
+               (long long)len, use_norm, silu, dif__simd_level());
+      CHECK(same);
+    }
+  free(x), free(v), free(d);
+  for (int q = 0; q < 4; q++) free(prm[q]);
+}
+
+/* Channels-first ↔ channels-last: y[n, c, r] = x[n, r, c], tiles and edges. */
+TEST(transpose_batched) {
+  const int64_t N = 2, R = 70, C = 131;
+  float *x = frand((size_t)(N * R * C), 69, -1, 1), *y = fbuf((size_t)(N * R * C));
+  kenv e;
+  kenv_init(&e, 3);
+  dif__transpose_batched(&e.k, x, N, R, C, y);
+  bool same = true;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++) same &= y[(n * C + c) * R + r] == x[(n * R + r) * C + c];
+  CHECK(same);
+  kenv_free(&e);
+  free(x), free(y);
+}
+
 /* Every kernel test runs with the baseline SIMD build and with the one the
  * CPU picks (AVX2 + FMA on most x86-64), so both are covered here. */
 int main(void) {
@@ -301,6 +353,8 @@ int main(void) {
     RUN(add_channel_bias);
     RUN(transpose);
     RUN(transpose_bf16);
+    RUN(affine_bf16);
+    RUN(transpose_batched);
   }
   dif__simd_force(-1);
   return dif__test_finish();

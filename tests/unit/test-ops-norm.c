@@ -1,4 +1,5 @@
-/* GroupNorm, LayerNorm and row softmax against double-precision references. */
+/* GroupNorm (channels-first and channels-last), LayerNorm and row softmax
+ * against double-precision references. */
 #include "core/kern_simd.h"
 #include "ops_test_util.h"
 
@@ -63,6 +64,27 @@ static void check_group_norm(int64_t N, int64_t C, int64_t HW, int64_t G, bool a
   dif__group_norm_silu(&e1.k, xs, N, C, HW, G, 1e-6f, gamma, beta, xs);
   CHECK_SAME(xs, y3, n);
   free(rs), free(xs);
+  /* Channels-last (dif__group_norm_params_cl + dif__norm_apply_cl) on the
+   * transposed x: the reference transposed, to float32 rounding, whatever
+   * the threads; in place too. */
+  float *xl = fbuf(n), *yl = fbuf(n), *yl3 = fbuf(n), *back = fbuf(n);
+  dif__norm_affine *na = malloc((size_t)(N * C) * sizeof *na);
+  dif__transpose_batched(&e1.k, x, N, C, HW, xl);
+  for (int t = 0; t < 2; t++) {
+    kenv *e = t ? &e3 : &e1;
+    dif__error err;
+    dif__error_clear(&err);
+    CHECK_STATUS(dif__group_norm_params_cl(&e->k, xl, N, C, HW, G, 1e-6f, gamma, beta, na, &err),
+                 DIF_OK, err.msg, "");
+    dif__norm_apply_cl(&e->k, xl, N, C, HW, na, t ? yl3 : yl);
+    CHECK(e->arena.used_total == 0);
+  }
+  CHECK_SAME(yl, yl3, n);
+  dif__transpose_batched(&e1.k, yl, N, HW, C, back);
+  CHECK_NMSE(back, r, n, NMSE_MAX);
+  dif__norm_apply_cl(&e3.k, xl, N, C, HW, na, xl);
+  CHECK_SAME(xl, yl, n);
+  free(xl), free(yl), free(yl3), free(back), free(na);
   /* In place gives the same bits. */
   dif__group_norm(&e3.k, x, N, C, HW, G, 1e-6f, gamma, beta, x);
   CHECK_SAME(x, y1, n);
