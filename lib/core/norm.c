@@ -154,16 +154,18 @@ void dif__group_norm_params(const dif__kctx *k, const float *x, int64_t N, int64
  * A group's channels are interleaved with the others' in every pixel, so
  * the sums run per channel over chunks of pixels (one task each, all
  * channels of a pixel read together) into double partials, reduced per
- * group afterwards; two passes as above (the mean, then the squared
- * deviations from it). */
+ * group afterwards, in one pass: per channel c the sums of d = x − s_c and
+ * d² with s_c the channel's value at the image's first pixel (a shift near
+ * the channel's mean, so d² does not swamp the variance as E[x²] − E[x]²
+ * would); the group's squared deviations from its mean m are then
+ * Σ_c Σd² − 2(m − s_c)·Σd + HW·(m − s_c)², in double. */
 
 #define CL_CHUNKS 32 /* pixel chunks per image */
 
 typedef struct gncl_job {
   const float *x;
   int64_t C, HW, chunk;
-  const double *mean; /* [N·C]: pass 2's per-channel copy of its group's mean; NULL: pass 1 */
-  double *part;       /* [N·CL_CHUNKS][C] */
+  double *part; /* [N·CL_CHUNKS][2][C]: Σd, then Σd² */
 } gncl_job;
 
 static void gn_cl_sums_task(void *arg, int64_t begin, int64_t end, int thread) {
@@ -173,32 +175,18 @@ static void gn_cl_sums_task(void *arg, int64_t begin, int64_t end, int thread) {
   for (int64_t item = begin; item < end; item++) {
     const int64_t n = item / CL_CHUNKS, p0 = item % CL_CHUNKS * j->chunk;
     const int64_t p1 = p0 + j->chunk < j->HW ? p0 + j->chunk : j->HW;
-    double *restrict acc = j->part + item * C;
-    for (int64_t c = 0; c < C; c++) acc[c] = 0.0;
-    const double *restrict m = j->mean ? j->mean + n * C : NULL;
+    double *restrict s1 = j->part + item * 2 * C, *restrict s2 = s1 + C;
+    const float *restrict shift = j->x + n * j->HW * C; /* the image's first pixel */
+    for (int64_t c = 0; c < C; c++) s1[c] = s2[c] = 0.0;
     for (int64_t p = p0; p < p1; p++) {
       const float *restrict px = j->x + (n * j->HW + p) * C;
-      if (m)
-        for (int64_t c = 0; c < C; c++) {
-          const double d = (double)px[c] - m[c];
-          acc[c] += d * d;
-        }
-      else
-        for (int64_t c = 0; c < C; c++) acc[c] += (double)px[c];
+      for (int64_t c = 0; c < C; c++) {
+        const double d = (double)px[c] - (double)shift[c];
+        s1[c] += d;
+        s2[c] += d * d;
+      }
     }
   }
-}
-
-/* out[n·G + g] = the sum of group g's partials of image n. */
-static void gn_cl_reduce(const double *part, int64_t N, int64_t C, int64_t G, double *out) {
-  const int64_t cg = C / G;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t g = 0; g < G; g++) {
-      double s = 0;
-      for (int64_t ch = 0; ch < CL_CHUNKS; ch++)
-        for (int64_t c = g * cg; c < (g + 1) * cg; c++) s += part[(n * CL_CHUNKS + ch) * C + c];
-      out[n * G + g] = s;
-    }
 }
 
 dif_status dif__group_norm_params_cl(const dif__kctx *k, const float *x, int64_t N, int64_t C,
@@ -206,34 +194,43 @@ dif_status dif__group_norm_params_cl(const dif__kctx *k, const float *x, int64_t
                                      const float *beta, dif__norm_affine *out, dif__error *err) {
   if (N <= 0 || C <= 0 || HW <= 0 || groups <= 0 || C % groups != 0) return DIF_OK;
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
-  double *part = dif__arena_alloc(k->arena, (size_t)(N * CL_CHUNKS * C) * sizeof *part, err);
-  double *mean = dif__arena_alloc(k->arena, (size_t)(N * C) * sizeof *mean, err);
-  double *sums = dif__arena_alloc(k->arena, (size_t)(N * groups) * sizeof *sums, err);
-  if (!part || !mean || !sums) {
+  double *part = dif__arena_alloc(k->arena, (size_t)(N * CL_CHUNKS * 2 * C) * sizeof *part, err);
+  if (!part) {
     dif__arena_release(k->arena, mark);
     dif__error_prefix(err, "GroupNorm (channels-last) partial sums");
     return DIF_ERR_OUT_OF_MEMORY;
   }
   const double t0 = DIF__PROF_START();
   const int64_t cg = C / groups;
-  const double count = (double)(cg * HW);
-  gncl_job j = {x, C, HW, (HW + CL_CHUNKS - 1) / CL_CHUNKS, NULL, part};
+  gncl_job j = {x, C, HW, (HW + CL_CHUNKS - 1) / CL_CHUNKS, part};
   dif__pool_for(dif__kpool(k), N * CL_CHUNKS, 1, gn_cl_sums_task, &j);
-  gn_cl_reduce(part, N, C, groups, sums);
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t c = 0; c < C; c++) mean[n * C + c] = sums[n * groups + c / cg] / count;
-  j.mean = mean;
-  dif__pool_for(dif__kpool(k), N * CL_CHUNKS, 1, gn_cl_sums_task, &j);
-  gn_cl_reduce(part, N, C, groups, sums);
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t c = 0; c < C; c++) {
-      const moments m = make_moments(mean[n * C + c], sums[n * groups + c / cg] / count, eps);
-      dif__norm_affine *o = &out[n * C + c];
-      o->hi = m.hi;
-      o->lo = m.lo;
-      o->a = gamma ? m.rstd * gamma[c] : m.rstd;
-      o->c = beta ? beta[c] : 0.0f;
+  for (int64_t n = 0; n < N; n++) {
+    const float *shift = x + n * HW * C;
+    /* each channel's Σd and Σd² over the chunks, into the first chunk's */
+    double *s1 = part + n * CL_CHUNKS * 2 * C, *s2 = s1 + C;
+    for (int64_t ch = 1; ch < CL_CHUNKS; ch++)
+      for (int64_t c = 0; c < C; c++) {
+        s1[c] += part[(n * CL_CHUNKS + ch) * 2 * C + c];
+        s2[c] += part[(n * CL_CHUNKS + ch) * 2 * C + C + c];
+      }
+    for (int64_t g = 0; g < groups; g++) {
+      double sum = 0, sq = 0;
+      for (int64_t c = g * cg; c < (g + 1) * cg; c++) sum += (double)shift[c] * (double)HW + s1[c];
+      const double m = sum / (double)(cg * HW);
+      for (int64_t c = g * cg; c < (g + 1) * cg; c++) {
+        const double e = m - (double)shift[c];
+        sq += s2[c] - 2.0 * e * s1[c] + (double)HW * e * e;
+      }
+      const moments mo = make_moments(m, (sq > 0 ? sq : 0) / (double)(cg * HW), eps);
+      for (int64_t c = g * cg; c < (g + 1) * cg; c++) {
+        dif__norm_affine *o = &out[n * C + c];
+        o->hi = mo.hi;
+        o->lo = mo.lo;
+        o->a = gamma ? mo.rstd * gamma[c] : mo.rstd;
+        o->c = beta ? beta[c] : 0.0f;
+      }
     }
+  }
   DIF__PROF_END(DIF__PROF_GROUP_NORM, t0, 0);
   dif__arena_release(k->arena, mark);
   return DIF_OK;

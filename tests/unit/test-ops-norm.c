@@ -105,6 +105,34 @@ TEST(group_norm_large_mean) {
   check_group_norm(2, 6, 1000, 2, false, -3000.0f, 6);
 }
 
+/* Channels-last statistics are shifted by each channel's first pixel: a
+ * group whose channels' means lie far apart, with that first pixel far
+ * from its channel's mean, still lands on the double reference. */
+TEST(group_norm_cl_spread_means) {
+  const int64_t C = 8, G = 2, HW = 300, n = C * HW;
+  float *x = frand((size_t)n, 7, -1, 1); /* channels-first, then transposed */
+  for (int64_t c = 0; c < C; c++) {
+    for (int64_t i = 0; i < HW; i++) x[c * HW + i] += 500.0f * (float)c - 1000.0f;
+    x[c * HW] += 60.0f * (float)(c % 3) - 40.0f; /* the shift itself an outlier */
+  }
+  double *r = dbuf((size_t)n);
+  ref_group_norm(x, 1, C, HW, G, 1e-6, NULL, NULL, r);
+  float *xl = fbuf((size_t)n), *yl = fbuf((size_t)n), *y = fbuf((size_t)n);
+  dif__norm_affine na[8];
+  kenv e;
+  kenv_init(&e, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  dif__transpose_batched(&e.k, x, 1, C, HW, xl);
+  CHECK_STATUS(dif__group_norm_params_cl(&e.k, xl, 1, C, HW, G, 1e-6f, NULL, NULL, na, &err),
+               DIF_OK, err.msg, "");
+  dif__norm_apply_cl(&e.k, xl, 1, C, HW, na, yl);
+  dif__transpose_batched(&e.k, yl, 1, HW, C, y);
+  CHECK_NMSE(y, r, (size_t)n, NMSE_MAX);
+  kenv_free(&e);
+  free(x), free(r), free(xl), free(yl), free(y);
+}
+
 TEST(group_norm_constant_input) {
   /* Zero variance: (x - mean) = 0 exactly, output is beta. */
   kenv e;
@@ -196,6 +224,7 @@ int main(void) {
     RUN(group_norm_odd_groups);
     RUN(group_norm_large_mean);
     RUN(group_norm_constant_input);
+    RUN(group_norm_cl_spread_means);
     RUN(layer_norm);
     RUN(softmax_rows);
   }
