@@ -243,15 +243,30 @@ typedef struct napply_job {
   const dif__norm_affine *norm;
 } napply_job;
 
-/* One item is one pixel; x and y may be the same array: no restrict. */
+#define APPLY_CHUNK 256 /* channels whose parameters a task holds at a time */
+
+/* Items are pixels; per chunk of channels the parameters are laid out as
+ * four arrays on the stack so the loop over the pixel's channels is
+ * vectorised. x and y may be the same array: each element is read before
+ * it is written, by the same iteration. */
 static void norm_apply_cl_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const napply_job *j = arg;
-  for (int64_t item = begin; item < end; item++) {
-    const dif__norm_affine *na = j->norm + item / j->HW * j->C;
-    const float *x = j->x + item * j->C;
-    float *y = j->y + item * j->C;
-    for (int64_t c = 0; c < j->C; c++) y[c] = ((x[c] - na[c].hi) - na[c].lo) * na[c].a + na[c].c;
+  float hi[APPLY_CHUNK], lo[APPLY_CHUNK], a[APPLY_CHUNK], c[APPLY_CHUNK];
+  for (int64_t c0 = 0; c0 < j->C; c0 += APPLY_CHUNK) {
+    const int64_t nc = j->C - c0 < APPLY_CHUNK ? j->C - c0 : APPLY_CHUNK;
+    int64_t image = -1;
+    for (int64_t item = begin; item < end; item++) {
+      if (item / j->HW != image) { /* this image's parameters for the chunk */
+        image = item / j->HW;
+        const dif__norm_affine *na = j->norm + image * j->C + c0;
+        for (int64_t i = 0; i < nc; i++)
+          hi[i] = na[i].hi, lo[i] = na[i].lo, a[i] = na[i].a, c[i] = na[i].c;
+      }
+      const float *x = j->x + item * j->C + c0;
+      float *y = j->y + item * j->C + c0;
+      for (int64_t i = 0; i < nc; i++) y[i] = ((x[i] - hi[i]) - lo[i]) * a[i] + c[i];
+    }
   }
 }
 

@@ -60,13 +60,15 @@ typedef struct dif__kctx {
   dif__wino *wino;
   int64_t wino_max_cc;      /* wino serves convolutions with cin·cout ≤ this; 0: every one */
   int64_t wino_nets_max_cc; /* the denoising networks' wino_max_cc; 0: they get no wino */
-  /* The VAE decoder keeps its activations channels-last ([N, H, W, C]),
-   * its convolutions, GroupNorms and attention reading and writing them so
-   * (dif__conv2d_params.channels_last): set by a fast context whose VAE
-   * convolutions are all bf16 ones (no wino), whose backend then reads and
-   * writes that layout without a layout change around each convolution.
-   * Anywhere else it is correct but slower (every convolution changes the
-   * layout there and back); the tests set it on exact contexts too. */
+  /* The VAE decoder and the UNet keep their activations channels-last
+   * ([N, H, W, C]), their convolutions, GroupNorms and attention reading
+   * and writing them so (dif__conv2d_params.channels_last): set where a
+   * fast kctx's convolutions are all bf16 ones (no wino: a context's for
+   * the VAE on AMX, dif__generate's for the networks in fast), whose
+   * backend then reads and writes that layout without a layout change
+   * around each convolution. Anywhere else it is correct but slower (every
+   * convolution changes the layout there and back); the tests set it on
+   * exact contexts too. */
   bool channels_last;
 } dif__kctx;
 
@@ -224,6 +226,11 @@ void dif__geglu(const dif__kctx *k, const float *x, int64_t rows, int64_t d, flo
  * 2× upsample, other sizes are what diffusers passes for odd latents. */
 void dif__upsample_nearest(const dif__kctx *k, const float *x, int64_t NC, int64_t H, int64_t W,
                            int64_t OH, int64_t OW, float *y);
+
+/* The same for channels-last maps: y[p, Ca+Cb] = cat(a[p, Ca], b[p, Cb]) for
+ * each of the P = N·H·W pixels. */
+void dif__concat_channels_cl(const dif__kctx *k, const float *a, int64_t Ca, const float *b,
+                             int64_t Cb, int64_t P, float *y);
 
 /* y[n, c, r] = x[n, r, c] for x[N, R, C]: channels-first ↔ channels-last
  * (R = C_channels, C = H·W, or the reverse). Not in place. */

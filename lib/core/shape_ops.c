@@ -74,6 +74,31 @@ void dif__concat_channels(const float *a, int64_t Ca, const float *b, int64_t Cb
   DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
 }
 
+typedef struct cat_job {
+  const float *a, *b;
+  float *y;
+  int64_t Ca, Cb;
+} cat_job;
+
+static void concat_cl_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const cat_job *j = arg;
+  for (int64_t p = begin; p < end; p++) {
+    float *y = j->y + p * (j->Ca + j->Cb);
+    memcpy(y, j->a + p * j->Ca, (size_t)j->Ca * sizeof *y);
+    memcpy(y + j->Ca, j->b + p * j->Cb, (size_t)j->Cb * sizeof *y);
+  }
+}
+
+void dif__concat_channels_cl(const dif__kctx *k, const float *a, int64_t Ca, const float *b,
+                             int64_t Cb, int64_t P, float *y) {
+  if (P <= 0) return;
+  cat_job j = {a, b, y, Ca, Cb};
+  const double t0 = DIF__PROF_START();
+  dif__pool_for(dif__kpool(k), P, 1 + 8192 / (Ca + Cb + 1), concat_cl_task, &j);
+  DIF__PROF_END(DIF__PROF_ELEMENTWISE, t0, 0);
+}
+
 #define TR_TILE 64
 
 typedef struct tr_job {

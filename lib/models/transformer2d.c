@@ -119,3 +119,26 @@ dif_status dif__t2d_forward(const dif__t2d *t, const dif__kctx *k, const float *
   dif__arena_release(k->arena, mark);
   return s;
 }
+
+dif_status dif__t2d_forward_cl(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
+                               int64_t H, int64_t W, const float *context, int64_t S, float *y,
+                               dif__error *err) {
+  int64_t C = t->channels, D = t->inner, HW = H * W;
+  dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *nx = dif__arena_floats(k->arena, (size_t)(B * C * HW), err);
+  float *h = dif__arena_floats(k->arena, (size_t)(B * HW * D), err);
+  dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, err);
+  dif_status s = nx && h && na ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+  if (!s)
+    s = dif__group_norm_params_cl(k, x, B, C, HW, t->groups, 1e-6f, t->norm_w, t->norm_b, na, err);
+  if (!s) {
+    dif__norm_apply_cl(k, x, B, C, HW, na, nx);
+    dif__linear(k, nx, B * HW, C, t->proj_in_w, t->proj_in_b, D, h);
+  }
+  for (int i = 0; i < t->n_blocks && !s; i++)
+    s = block_forward(t, &t->blocks[i], k, h, B, HW, context, S, err);
+  if (!s && y != x) memcpy(y, x, (size_t)(B * C * HW) * sizeof *y);
+  if (!s) dif__linear_acc(k, h, B * HW, D, t->proj_out_w, t->proj_out_b, C, y);
+  dif__arena_release(k->arena, mark);
+  return s;
+}

@@ -45,5 +45,11 @@ void dif__t2d_load(dif__t2d *t, dif__wloader *wl, const char *prefix, int64_t ch
 dif_status dif__t2d_forward(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
                             int64_t H, int64_t W, const float *context, int64_t S, float *y,
                             dif__error *err);
+/* The same on channels-last x and y [B, H, W, C] (dif__kctx.channels_last):
+ * the pixels are proj_in's token rows as they lie, and proj_out accumulates
+ * onto y's rows. */
+dif_status dif__t2d_forward_cl(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
+                               int64_t H, int64_t W, const float *context, int64_t S, float *y,
+                               dif__error *err);
 
 #endif

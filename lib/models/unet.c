@@ -166,7 +166,7 @@ dif_status dif__unet_forward(const dif__unet *u, const dif__kctx *k, const dif__
                      "UNet: this UNet has time_cond_proj_dim %lld and needs a timestep_cond (the "
                      "guidance embedding)",
                      (long long)u->time_cond_dim);
-  dif__unet_run r = {u, k, in, err};
+  dif__unet_run r = {u, k, in, err, k->channels_last};
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   float *temb = NULL;
   dif__unet_map h = {0};
@@ -175,7 +175,7 @@ dif_status dif__unet_forward(const dif__unet *u, const dif__kctx *k, const dif__
   if (!s) s = dif__unet_conv_in(&r, &h, &skips);
   for (int i = 0; i < u->n_blocks && !s; i++) s = dif__unet_down(&r, i, temb, &h, &skips);
   if (!s) s = dif__unet_mid(&r, temb, &h);
-  if (!s) dif__unet_add_residuals(&r, &h, &skips);
+  if (!s) s = dif__unet_add_residuals(&r, &h, &skips);
   for (int i = 0; i < u->n_blocks && !s; i++) s = dif__unet_up(&r, i, temb, &h, &skips);
   if (!s) s = dif__unet_head(&r, &h, out);
   dif__arena_release(k->arena, mark);

@@ -17,6 +17,30 @@ static int64_t map_size(const dif__unet_run *r, const dif__unet_map *m) {
   return r->in->B * m->C * m->H * m->W;
 }
 
+/* The hook of a map (data of C channels, H·W pixels per image): shown
+ * channels-first, through a copy in the arena when the maps are
+ * channels-last (only when there is a hook). */
+static void hook_map(const dif__unet_run *r, const float *data, int64_t C, int64_t HW,
+                     const char *fmt, int a, int b) {
+  if (!r->in->hook) return;
+  const int64_t n = r->in->B * C * HW;
+  if (!r->cl) {
+    hook(r, data, n, fmt, a, b);
+    return;
+  }
+  dif__arena_mark m = dif__arena_get_mark(r->k->arena);
+  float *t = dif__arena_floats(r->k->arena, (size_t)n, NULL);
+  if (t) {
+    dif__transpose_batched(r->k, data, r->in->B, HW, C, t);
+    hook(r, t, n, fmt, a, b);
+  }
+  dif__arena_release(r->k->arena, m);
+}
+
+static void hook_m(const dif__unet_run *r, const dif__unet_map *m, const char *fmt, int a, int b) {
+  hook_map(r, m->data, m->C, m->H * m->W, fmt, a, b);
+}
+
 /* h[B, C, H, W] → conv 3×3 stride 2 (padding downsample_padding). */
 static dif_status downsample(const dif__unet_run *r, const dif__unet_level *lv, const float *x,
                              int64_t C, int64_t H, int64_t W, float *y) {
@@ -29,7 +53,8 @@ static dif_status downsample(const dif__unet_run *r, const dif__unet_level *lv, 
                            .pad_top = p,
                            .pad_left = p,
                            .pad_bottom = p,
-                           .pad_right = p};
+                           .pad_right = p,
+                           .channels_last = r->cl};
   return dif__conv2d(r->k, &cp, x, r->in->B, H, W, lv->sample_w, lv->sample_b, y, r->err);
 }
 
@@ -40,6 +65,7 @@ static dif_status upsample(const dif__unet_run *r, const dif__unet_level *lv, co
   dif__conv2d_params cp = dif__conv_same(C, C, 3);
   cp.in_h = OH;
   cp.in_w = OW;
+  cp.channels_last = r->cl;
   return dif__conv2d(r->k, &cp, x, r->in->B, H, W, lv->sample_w, lv->sample_b, y, r->err);
 }
 
@@ -48,16 +74,19 @@ static dif_status res_attn(const dif__unet_run *r, const float *temb_act, const 
                            int j, const float *x, int64_t H, int64_t W, float *y, const char *kind,
                            int i) {
   const dif__resnet *res = &lv->res[j];
-  int64_t B = r->in->B, n = B * res->cout * H * W;
-  dif_status s = dif__resnet_forward(res, r->k, x, B, H, W, temb_act, y, r->err);
+  int64_t B = r->in->B;
+  dif_status s = r->cl ? dif__resnet_forward_cl(res, r->k, x, B, H, W, temb_act, y, NULL, r->err)
+                       : dif__resnet_forward(res, r->k, x, B, H, W, temb_act, y, r->err);
   if (s) return s;
   char name[64];
   snprintf(name, sizeof name, "%s.%%d.resnets.%%d", kind);
-  hook(r, y, n, name, i, j);
+  hook_map(r, y, res->cout, H * W, name, i, j);
   if (!lv->cross) return DIF_OK;
-  s = dif__t2d_forward(&lv->attn[j], r->k, y, B, H, W, r->in->context, r->in->S, y, r->err);
+  const dif__unet_input *in = r->in;
+  s = r->cl ? dif__t2d_forward_cl(&lv->attn[j], r->k, y, B, H, W, in->context, in->S, y, r->err)
+            : dif__t2d_forward(&lv->attn[j], r->k, y, B, H, W, in->context, in->S, y, r->err);
   snprintf(name, sizeof name, "%s.%%d.attentions.%%d.0", kind);
-  if (!s) hook(r, y, n, name, i, j);
+  if (!s) hook_map(r, y, res->cout, H * W, name, i, j);
   return s;
 }
 
@@ -117,10 +146,20 @@ dif_status dif__unet_conv_in(const dif__unet_run *r, dif__unet_map *h, dif__unet
   h->data = dif__arena_floats(r->k->arena, (size_t)map_size(r, h), r->err);
   if (!h->data) return DIF_ERR_OUT_OF_MEMORY;
   dif__conv2d_params cp = dif__conv_same(u->in_ch, u->c0, 3);
-  dif_status s = dif__conv2d(r->k, &cp, in->sample, in->B, in->H, in->W, u->conv_in_w, u->conv_in_b,
+  cp.channels_last = r->cl;
+  const float *sample = in->sample;
+  dif__arena_mark m = dif__arena_get_mark(r->k->arena);
+  if (r->cl) { /* the sample's channels-last copy, above h */
+    float *t = dif__arena_floats(r->k->arena, (size_t)(in->B * u->in_ch * in->H * in->W), r->err);
+    if (!t) return DIF_ERR_OUT_OF_MEMORY;
+    dif__transpose_batched(r->k, in->sample, in->B, u->in_ch, in->H * in->W, t);
+    sample = t;
+  }
+  dif_status s = dif__conv2d(r->k, &cp, sample, in->B, in->H, in->W, u->conv_in_w, u->conv_in_b,
                              h->data, r->err);
+  dif__arena_release(r->k->arena, m);
   if (s) return s;
-  hook(r, h->data, map_size(r, h), "conv_in", 0, 0);
+  hook_m(r, h, "conv_in", 0, 0);
   skips->s[skips->n++] = *h;
   return DIF_OK;
 }
@@ -135,7 +174,7 @@ dif_status dif__unet_down(const dif__unet_run *r, int level, const float *temb_a
     if (!y.data) return DIF_ERR_OUT_OF_MEMORY;
     dif_status s = res_attn(r, temb_act, lv, j, h->data, h->H, h->W, y.data, "down_blocks", level);
     if (s) return s;
-    hook(r, y.data, map_size(r, &y), "down_blocks.%d.1.%d", level, j);
+    hook_m(r, &y, "down_blocks.%d.1.%d", level, j);
     skips->s[skips->n++] = *h = y;
   }
   if (lv->sample_w.data) {
@@ -146,10 +185,10 @@ dif_status dif__unet_down(const dif__unet_run *r, int level, const float *temb_a
     if (!y.data) return DIF_ERR_OUT_OF_MEMORY;
     dif_status s = downsample(r, lv, h->data, h->C, h->H, h->W, y.data);
     if (s) return s;
-    hook(r, y.data, map_size(r, &y), "down_blocks.%d.1.%d", level, L);
+    hook_m(r, &y, "down_blocks.%d.1.%d", level, L);
     skips->s[skips->n++] = *h = y;
   }
-  hook(r, h->data, map_size(r, h), "down_blocks.%d.0", level, 0);
+  hook_m(r, h, "down_blocks.%d.0", level, 0);
   return DIF_OK;
 }
 
@@ -161,22 +200,49 @@ dif_status dif__unet_mid(const dif__unet_run *r, const float *temb_act, dif__une
   float *y = dif__arena_floats(k->arena, (size_t)map_size(r, h), r->err);
   float *t = dif__arena_floats(k->arena, (size_t)map_size(r, h), r->err);
   if (!y || !t) return DIF_ERR_OUT_OF_MEMORY;
-  dif_status s = dif__resnet_forward(&u->mid_res[0], k, h->data, B, H, W, temb_act, y, r->err);
-  if (!s) s = dif__t2d_forward(&u->mid_attn, k, y, B, H, W, r->in->context, r->in->S, y, r->err);
-  if (!s) s = dif__resnet_forward(&u->mid_res[1], k, y, B, H, W, temb_act, t, r->err);
+  const float *ctx = r->in->context;
+  const int64_t S = r->in->S;
+  dif_status s;
+  if (r->cl) {
+    s = dif__resnet_forward_cl(&u->mid_res[0], k, h->data, B, H, W, temb_act, y, NULL, r->err);
+    if (!s) s = dif__t2d_forward_cl(&u->mid_attn, k, y, B, H, W, ctx, S, y, r->err);
+    if (!s) s = dif__resnet_forward_cl(&u->mid_res[1], k, y, B, H, W, temb_act, t, NULL, r->err);
+  } else {
+    s = dif__resnet_forward(&u->mid_res[0], k, h->data, B, H, W, temb_act, y, r->err);
+    if (!s) s = dif__t2d_forward(&u->mid_attn, k, y, B, H, W, ctx, S, y, r->err);
+    if (!s) s = dif__resnet_forward(&u->mid_res[1], k, y, B, H, W, temb_act, t, r->err);
+  }
   if (s) return s;
   h->data = t;
-  hook(r, h->data, map_size(r, h), "mid_block", 0, 0);
+  hook_m(r, h, "mid_block", 0, 0);
   return DIF_OK;
 }
 
-void dif__unet_add_residuals(const dif__unet_run *r, dif__unet_map *h, dif__unet_skips *skips) {
-  const float *const *down = r->in->down_residuals;
-  for (int i = 0; down && i < skips->n; i++) {
-    dif__unet_map *sk = &skips->s[i];
-    if (down[i]) dif__add(r->k, sk->data, down[i], map_size(r, sk), sk->data);
+/* m += res (channels-first; changed to the maps' layout first when they are
+ * channels-last, through the arena). */
+static dif_status add_residual(const dif__unet_run *r, dif__unet_map *m, const float *res) {
+  const int64_t n = map_size(r, m);
+  if (!r->cl) {
+    dif__add(r->k, m->data, res, n, m->data);
+    return DIF_OK;
   }
-  if (r->in->mid_residual) dif__add(r->k, h->data, r->in->mid_residual, map_size(r, h), h->data);
+  dif__arena_mark mk = dif__arena_get_mark(r->k->arena);
+  float *t = dif__arena_floats(r->k->arena, (size_t)n, r->err);
+  if (!t) return DIF_ERR_OUT_OF_MEMORY;
+  dif__transpose_batched(r->k, res, r->in->B, m->C, m->H * m->W, t);
+  dif__add(r->k, m->data, t, n, m->data);
+  dif__arena_release(r->k->arena, mk);
+  return DIF_OK;
+}
+
+dif_status dif__unet_add_residuals(const dif__unet_run *r, dif__unet_map *h,
+                                   dif__unet_skips *skips) {
+  const float *const *down = r->in->down_residuals;
+  dif_status s = DIF_OK;
+  for (int i = 0; down && i < skips->n && !s; i++)
+    if (down[i]) s = add_residual(r, &skips->s[i], down[i]);
+  if (!s && r->in->mid_residual) s = add_residual(r, h, r->in->mid_residual);
+  return s;
 }
 
 /* The end of an up level: its output h moved below the level's scratch
@@ -228,14 +294,17 @@ dif_status dif__unet_up(const dif__unet_run *r, int level, const float *temb_act
   if (!cat || !y) return DIF_ERR_OUT_OF_MEMORY;
   for (int j = 0; j <= L; j++) {
     dif__unet_map sk = skips->s[--skips->n];
-    dif__concat_channels(h->data, h->C, sk.data, sk.C, B, HW, cat);
+    if (r->cl)
+      dif__concat_channels_cl(r->k, h->data, h->C, sk.data, sk.C, B * HW, cat);
+    else
+      dif__concat_channels(h->data, h->C, sk.data, sk.C, B, HW, cat);
     dif_status s = res_attn(r, temb_act, lv, j, cat, h->H, h->W, y, "up_blocks", level);
     if (s) return s;
     h->data = y;
     h->C = co;
   }
   dif_status s = keep_level_output(r, lv, mark, h, skips);
-  if (!s) hook(r, h->data, map_size(r, h), "up_blocks.%d", level, 0);
+  if (!s) hook_m(r, h, "up_blocks.%d", level, 0);
   return s;
 }
 
@@ -245,23 +314,35 @@ dif_status dif__unet_head(const dif__unet_run *r, const dif__unet_map *h, float 
   const dif__kctx *k = r->k;
   int64_t B = r->in->B, C = h->C, H = h->H, W = h->W;
   dif__conv2d_params cp = dif__conv_same(C, u->out_ch, 3);
+  cp.channels_last = r->cl;
   const float *src = h->data;
-  if (r->in->hook) { /* the hook sees the norm's output before SiLU */
+  dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, r->err);
+  /* channels-last: conv_out's output in the arena, changed into out after */
+  float *y = r->cl ? dif__arena_floats(k->arena, (size_t)(B * u->out_ch * H * W), r->err) : out;
+  if (!na || !y) return DIF_ERR_OUT_OF_MEMORY;
+  dif_status s = DIF_OK;
+  if (r->cl)
+    s = dif__group_norm_params_cl(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w,
+                                  u->norm_out_b, na, r->err);
+  else
+    dif__group_norm_params(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
+                           na);
+  if (!s && r->in->hook) { /* the hook sees the norm's output before SiLU */
     float *t = dif__arena_floats(k->arena, (size_t)map_size(r, h), r->err);
     if (!t) return DIF_ERR_OUT_OF_MEMORY;
-    dif__group_norm(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
-    hook(r, t, map_size(r, h), "conv_norm_out", 0, 0);
+    if (r->cl)
+      dif__norm_apply_cl(k, h->data, B, C, H * W, na, t);
+    else
+      dif__group_norm(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
+    hook_map(r, t, C, H * W, "conv_norm_out", 0, 0);
     dif__silu(k, t, map_size(r, h), t);
     src = t;
   } else { /* norm + SiLU applied by conv_out as it reads h */
-    dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, r->err);
-    if (!na) return DIF_ERR_OUT_OF_MEMORY;
-    dif__group_norm_params(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
-                           na);
     cp.in_norm = na;
     cp.in_silu = true;
   }
-  dif_status s = dif__conv2d(k, &cp, src, B, H, W, u->conv_out_w, u->conv_out_b, out, r->err);
+  if (!s) s = dif__conv2d(k, &cp, src, B, H, W, u->conv_out_w, u->conv_out_b, y, r->err);
+  if (!s && r->cl) dif__transpose_batched(k, y, B, H * W, u->out_ch, out);
   if (!s) hook(r, out, B * u->out_ch * H * W, "conv_out", 0, 0);
   return s;
 }

@@ -28,6 +28,8 @@ typedef struct dif__unet_run {
   const dif__kctx *k;
   const dif__unet_input *in;
   dif__error *err;
+  bool cl; /* the maps channels-last, [B, H, W, C] (k->channels_last); hooks see them
+            * channels-first */
 } dif__unet_run;
 
 /* A feature map [B, C, H, W] (B is the input's batch). */
@@ -51,7 +53,8 @@ dif_status dif__unet_mid(const dif__unet_run *r, const float *temb_act, dif__une
  * mid_block_additional_residual: each non-NULL in->down_residuals[i] onto
  * skip state i, in->mid_residual onto h (the mid block's output). Call after
  * dif__unet_mid: the mid block reads the unchanged last skip state. */
-void dif__unet_add_residuals(const dif__unet_run *r, dif__unet_map *h, dif__unet_skips *skips);
+dif_status dif__unet_add_residuals(const dif__unet_run *r, dif__unet_map *h,
+                                   dif__unet_skips *skips);
 dif_status dif__unet_up(const dif__unet_run *r, int level, const float *temb_act, dif__unet_map *h,
                         dif__unet_skips *skips);
 dif_status dif__unet_head(const dif__unet_run *r, const dif__unet_map *h, float *out);

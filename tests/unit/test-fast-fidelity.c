@@ -216,9 +216,10 @@ typedef struct env {
   dif__wino *wino;
 } env;
 
-/* The passes: exact, fast (every product bf16), fast with the VAE decoder
- * channels-last (every product bf16, as a context runs it on AMX:
- * dif__kctx.channels_last), and fast as a context on this CPU runs the VAE
+/* The passes: exact, fast (every product bf16), fast on channels-last maps
+ * (every product bf16; the UNet's as a fast context runs it, the VAE
+ * decoder's as on AMX: dif__kctx.channels_last), and fast as a context on
+ * this CPU runs the VAE
  * where dif__wino_for_fast (its 3×3 convolutions by float32 Winograd, the
  * rest bf16). */
 enum { P_EXACT, P_FAST, P_FAST_CL, P_FAST_WINO };
@@ -263,7 +264,7 @@ static void unet_case(env *v, const char *name, const dif__safetensors *st) {
   float *ctx = tensor(st, "in.encoder_hidden_states", &n, &ce);
   float *cls = u.class_in ? tensor(st, "in.class_labels", &n, NULL) : NULL;
   const int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3], m = B * u.out_ch * H * W;
-  float *out[2] = {fbuf((size_t)m), fbuf((size_t)m)};
+  float *out[3] = {fbuf((size_t)m), fbuf((size_t)m), fbuf((size_t)m)};
   dif__unet_input in = {.sample = sample,
                         .B = B,
                         .H = H,
@@ -273,10 +274,11 @@ static void unet_case(env *v, const char *name, const dif__safetensors *st) {
                         .context = ctx,
                         .S = ce->shape[1],
                         .class_labels = cls};
-  for (int f = 0; f < 2; f++)
+  for (int f = P_EXACT; f <= P_FAST_CL; f++) /* fast, then fast on channels-last maps */
     CHECK_STATUS(dif__unet_forward(&u, kctx(v, f), &in, out[f], &err), DIF_OK, err.msg, "");
   judge(K_UNET, name, "out.sample", out[0], out[1], st);
-  free(sample), free(t), free(ctx), free(cls), free(out[0]), free(out[1]);
+  judge_as(K_UNET, name, "out.sample", "out.sample (channels-last)", out[0], out[2], st);
+  free(sample), free(t), free(ctx), free(cls), free(out[0]), free(out[1]), free(out[2]);
   dif__unet_free(&u);
 }
 

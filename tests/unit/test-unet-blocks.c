@@ -47,7 +47,7 @@ static void by_hand(kenv *e, const dif__unet_input *in, int at, const float *res
   dif__error_clear(&err);
   dif__unet_input quiet = *in; /* the hooks are the forward's */
   quiet.hook = NULL;
-  dif__unet_run r = {&unet, &e->k, &quiet, &err};
+  dif__unet_run r = {&unet, &e->k, &quiet, &err, false};
   dif__arena_mark mark = dif__arena_get_mark(&e->arena);
   float *temb = NULL;
   dif__unet_map h = {0};
