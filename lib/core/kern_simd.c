@@ -70,6 +70,21 @@ static void dif__k_affine_span_base(const float *x, float *y, int64_t n, float h
   }
 }
 
+static void dif__k_affine_vec_base(const float *x, int64_t n, const float *const *norm, float *y) {
+  for (int64_t i = 0; i < n; i++)
+    y[i] = ((x[i] - norm[0][i]) - norm[1][i]) * norm[2][i] + norm[3][i];
+}
+
+static void dif__k_shifted_sums_base(const float *x, int64_t pixels, int64_t C, const float *shift,
+                                     double *s1, double *s2) {
+  for (int64_t p = 0; p < pixels; p++)
+    for (int64_t c = 0; c < C; c++) {
+      const double d = (double)x[p * C + c] - (double)shift[c];
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+}
+
 static void dif__k_affine_bf16_base(const float *x, int64_t n, const float *const *norm, bool silu,
                                     uint16_t *dst) {
   for (int64_t i = 0; i < n; i++) {
@@ -147,6 +162,16 @@ void dif__k_affine_bf16(const float *x, int64_t n, const float *const *norm, boo
                         uint16_t *dst) {
   DISPATCH(dif__k_affine_bf16_avx2(x, n, norm, silu, dst),
            dif__k_affine_bf16_base(x, n, norm, silu, dst));
+}
+
+void dif__k_affine_vec(const float *x, int64_t n, const float *const *norm, float *y) {
+  DISPATCH(dif__k_affine_vec_avx2(x, n, norm, y), dif__k_affine_vec_base(x, n, norm, y));
+}
+
+void dif__k_shifted_sums(const float *x, int64_t pixels, int64_t C, const float *shift, double *s1,
+                         double *s2) {
+  DISPATCH(dif__k_shifted_sums_avx2(x, pixels, C, shift, s1, s2),
+           dif__k_shifted_sums_base(x, pixels, C, shift, s1, s2));
 }
 
 /* The transposes, element by element (kern_simd.h); the AVX2 build does the

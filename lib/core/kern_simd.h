@@ -55,6 +55,16 @@ void dif__k_transpose_bf16(const float *src, int64_t ld_src, uint16_t *dst, int6
 void dif__k_affine_bf16(const float *x, int64_t n, const float *const *norm, bool silu,
                         uint16_t *dst);
 
+/* Channels-last GroupNorm (norm.c): for each of the `pixels` rows of C
+ * floats at x, s1[c] += x[c] − shift[c] and s2[c] += (x[c] − shift[c])²,
+ * in double. */
+void dif__k_shifted_sums(const float *x, int64_t pixels, int64_t C, const float *shift, double *s1,
+                         double *s2);
+/* y[i] = ((x[i] − hi[i]) − lo[i])·s[i] + c[i] with norm = {hi, lo, s, c}
+ * (n floats each), as dif__k_affine_bf16 computes it before rounding; x
+ * and y may be the same array. */
+void dif__k_affine_vec(const float *x, int64_t n, const float *const *norm, float *y);
+
 /* Which build runs: 0 baseline, 1 AVX2 + FMA. */
 int dif__simd_level(void);
 /* Tests: -1 picks from the CPU (the default), 0 forces the baseline, 1 the
@@ -71,6 +81,9 @@ void dif__k_affine_span_avx2(const float *x, float *y, int64_t n, float hi, floa
                              float c, bool silu);
 void dif__k_affine_bf16_avx2(const float *x, int64_t n, const float *const *norm, bool silu,
                              uint16_t *dst);
+void dif__k_shifted_sums_avx2(const float *x, int64_t pixels, int64_t C, const float *shift,
+                              double *s1, double *s2);
+void dif__k_affine_vec_avx2(const float *x, int64_t n, const float *const *norm, float *y);
 void dif__k_transpose_avx2(const float *src, int64_t ld_src, float *dst, int64_t ld_dst,
                            int64_t rows, int64_t cols, const float *bias, bool acc);
 void dif__k_transpose_bf16_avx2(const float *src, int64_t ld_src, uint16_t *dst, int64_t ld_dst,

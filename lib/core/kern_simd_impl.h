@@ -174,4 +174,35 @@ DIF__K_LINKAGE void DIF__K(dif__k_affine_bf16)(const float *x, int64_t n, const 
   }
 }
 
+DIF__K_LINKAGE void DIF__K(dif__k_affine_vec)(const float *x, int64_t n, const float *const *norm,
+                                              float *y) {
+  const float *const hi = norm[0], *const lo = norm[1], *const s = norm[2], *const c = norm[3];
+  int64_t i = 0;
+  for (; i + W <= n; i += W)
+    dif__vf_store(y + i, ((dif__vf_load(x + i) - dif__vf_load(hi + i)) - dif__vf_load(lo + i)) *
+                                 dif__vf_load(s + i) +
+                             dif__vf_load(c + i));
+  if (i < n) {
+    const int64_t m = n - i;
+    store_part(y + i,
+               ((load_part(x + i, m) - load_part(hi + i, m)) - load_part(lo + i, m)) *
+                       load_part(s + i, m) +
+                   load_part(c + i, m),
+               m);
+  }
+}
+
+/* Plain loops: the compiler vectorises them for each build's width. */
+DIF__K_LINKAGE void DIF__K(dif__k_shifted_sums)(const float *x, int64_t pixels, int64_t C,
+                                                const float *shift, double *s1, double *s2) {
+  for (int64_t p = 0; p < pixels; p++) {
+    const float *px = x + p * C;
+    for (int64_t c = 0; c < C; c++) {
+      const double d = (double)px[c] - (double)shift[c];
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+  }
+}
+
 #undef FLUSH_VECS

@@ -178,14 +178,7 @@ static void gn_cl_sums_task(void *arg, int64_t begin, int64_t end, int thread) {
     double *restrict s1 = j->part + item * 2 * C, *restrict s2 = s1 + C;
     const float *restrict shift = j->x + n * j->HW * C; /* the image's first pixel */
     for (int64_t c = 0; c < C; c++) s1[c] = s2[c] = 0.0;
-    for (int64_t p = p0; p < p1; p++) {
-      const float *restrict px = j->x + (n * j->HW + p) * C;
-      for (int64_t c = 0; c < C; c++) {
-        const double d = (double)px[c] - (double)shift[c];
-        s1[c] += d;
-        s2[c] += d * d;
-      }
-    }
+    if (p1 > p0) dif__k_shifted_sums(j->x + (n * j->HW + p0) * C, p1 - p0, C, shift, s1, s2);
   }
 }
 
@@ -246,13 +239,13 @@ typedef struct napply_job {
 #define APPLY_CHUNK 256 /* channels whose parameters a task holds at a time */
 
 /* Items are pixels; per chunk of channels the parameters are laid out as
- * four arrays on the stack so the loop over the pixel's channels is
- * vectorised. x and y may be the same array: each element is read before
- * it is written, by the same iteration. */
+ * four arrays on the stack for dif__k_affine_vec. x and y may be the same
+ * array (element-wise). */
 static void norm_apply_cl_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const napply_job *j = arg;
-  float hi[APPLY_CHUNK], lo[APPLY_CHUNK], a[APPLY_CHUNK], c[APPLY_CHUNK];
+  float prm[4][APPLY_CHUNK];
+  const float *const norm[4] = {prm[0], prm[1], prm[2], prm[3]};
   for (int64_t c0 = 0; c0 < j->C; c0 += APPLY_CHUNK) {
     const int64_t nc = j->C - c0 < APPLY_CHUNK ? j->C - c0 : APPLY_CHUNK;
     int64_t image = -1;
@@ -261,11 +254,9 @@ static void norm_apply_cl_task(void *arg, int64_t begin, int64_t end, int thread
         image = item / j->HW;
         const dif__norm_affine *na = j->norm + image * j->C + c0;
         for (int64_t i = 0; i < nc; i++)
-          hi[i] = na[i].hi, lo[i] = na[i].lo, a[i] = na[i].a, c[i] = na[i].c;
+          prm[0][i] = na[i].hi, prm[1][i] = na[i].lo, prm[2][i] = na[i].a, prm[3][i] = na[i].c;
       }
-      const float *x = j->x + item * j->C + c0;
-      float *y = j->y + item * j->C + c0;
-      for (int64_t i = 0; i < nc; i++) y[i] = ((x[i] - hi[i]) - lo[i]) * a[i] + c[i];
+      dif__k_affine_vec(j->x + item * j->C + c0, nc, norm, j->y + item * j->C + c0);
     }
   }
 }

@@ -310,6 +310,12 @@ TEST(affine_bf16) {
           v[i] = x[i];
         same &= d[i] == dif__bf16_rne(v[i]);
       }
+      if (use_norm && !silu) { /* the float32 affine alone: the same bits */
+        float *f = fbuf((size_t)(len ? len : 1));
+        dif__k_affine_vec(x, len, norm, f);
+        same &= len == 0 || memcmp(f, v, (size_t)len * sizeof *f) == 0;
+        free(f);
+      }
       if (!same)
         printf("affine_bf16 length %lld, norm %d, silu %d: differs (SIMD level %d)\n",
                (long long)len, use_norm, silu, dif__simd_level());
@@ -317,6 +323,23 @@ TEST(affine_bf16) {
     }
   free(x), free(v), free(d);
   for (int q = 0; q < 4; q++) free(prm[q]);
+}
+
+/* The channels-last GroupNorm's sums: against double sums, per channel. */
+TEST(shifted_sums) {
+  const int64_t P = 37, C = 13;
+  float *x = frand((size_t)(P * C), 70, 90, 110), *shift = frand((size_t)C, 71, 95, 105);
+  double s1[13] = {0}, s2[13] = {0};
+  dif__k_shifted_sums(x, P, C, shift, s1, s2);
+  for (int64_t c = 0; c < C; c++) {
+    double r1 = 0, r2 = 0;
+    for (int64_t p = 0; p < P; p++) {
+      const double d = (double)x[p * C + c] - shift[c];
+      r1 += d, r2 += d * d;
+    }
+    CHECK(fabs(s1[c] - r1) <= 1e-12 * (1 + fabs(r1)) && fabs(s2[c] - r2) <= 1e-12 * (1 + r2));
+  }
+  free(x), free(shift);
 }
 
 /* Channels-first ↔ channels-last: y[n, c, r] = x[n, r, c], tiles and edges. */
@@ -354,6 +377,7 @@ int main(void) {
     RUN(transpose);
     RUN(transpose_bf16);
     RUN(affine_bf16);
+    RUN(shifted_sums);
     RUN(transpose_batched);
   }
   dif__simd_force(-1);
