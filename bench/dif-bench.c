@@ -493,9 +493,12 @@ static void print_ops(const pass_result *res) {
          100.0 * (res->best - sum) / res->best);
 }
 
-static void print_blocks(const pass_result *res) {
+static void print_blocks(const pass_result *res, bool channels_last) {
   if (!res->blk.n) return;
   printf("  per block (best pass; time between the model's hooks):\n");
+  if (channels_last) /* vae.c, unet_blocks.c: hook_cl / hook_map */
+    printf("    (channels-last maps: each hook gets a channels-first copy, counted in the block\n"
+           "    before it and in the pass times above; --no-blocks times the passes alone)\n");
   for (int i = 0; i < res->blk.n; i++)
     if (res->blk.sec[i] >= 0.0005) /* level-end hooks with nothing between them */
       printf("    %-28s %8.3f s %5.1f%%\n", res->blk.name[i], res->blk.sec[i],
@@ -546,7 +549,7 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
            gib((double)steady_hwm_kb) - w_gib);
   printf(" | arena peak %.2f GiB\n", (double)arena_peak / (1024.0 * 1024.0 * 1024.0));
   if (r->o->ops) print_ops(res);
-  if (r->o->blocks) print_blocks(res);
+  if (r->o->blocks) print_blocks(res, r->k.channels_last);
   if (r->o->sgemm_ref && gflop > 0) {
     ref = replay_shapes(true);
     if (ref.gflops > 0) {
@@ -1044,8 +1047,9 @@ static void usage(FILE *f) {
           "  --fast-wino   fast: the VAE's 3x3 convolutions up to 512 x 256 channels by\n"
           "                Winograd even on AMX, where a context keeps them bf16 (to measure\n"
           "                that choice there)\n"
-          "  --channels-first  fast without Winograd (--no-wino, or AMX): the VAE decoder's\n"
-          "                activations channels-first, as before channels-last (to measure it)\n"
+          "  --channels-first  fast: the UNet's maps channels-first, and the VAE decoder's\n"
+          "                where it has no Winograd (--no-wino, or AMX), as before\n"
+          "                channels-last (to measure it)\n"
           "  --wino-backend NAME  exact: that Winograd on backend NAME (openblas: ours, as an\n"
           "                AVX2 CPU runs it; onednn), as DIF_WINO_BACKEND=NAME does\n"
           "  --no-ops --no-blocks --no-sgemm-ref   leave out parts of the report\n",

@@ -13,7 +13,13 @@
  * round to nearest even, float32 sums. A weight or size the backend
  * refuses (at its first band) runs on conv2d.c's im2col instead (its
  * products still bf16, through the backend's matmul), counted as a
- * fallback (dif__fast_note_fallback). */
+ * fallback (dif__fast_note_fallback).
+ *
+ * Channels-last (dif__conv2d_params.channels_last: the networks' maps kept
+ * [N, H, W, C]) skips both layout changes: each input pixel's channels
+ * are rounded to bf16 as they lie (cl_pack_task) and the backend writes
+ * y's rows itself with the bias and the residual (conv_bf16_run's bias and
+ * acc). */
 #include <string.h>
 
 #include "core/backend.h"
@@ -255,8 +261,11 @@ bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const flo
   const dif__conv_geom geom = {p->cout, p->cin, p->kh, p->kw, p->stride, p->pad_left, p->pad_right};
   const dif__conv *pw;
   dif__error perr = {0};
+  /* Refusals are noted as fallbacks, except channels-last ones: their
+   * channels-first retry (conv2d.c) comes back here and notes it if it
+   * falls back too (a size refused with bias and sum may run there). */
   if (dif__fast_conv_weight(k->fast, w, &geom, &pw, &perr)) {
-    dif__fast_note_fallback(k->fast, &perr);
+    if (!p->channels_last) dif__fast_note_fallback(k->fast, &perr);
     return false;
   }
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
@@ -286,7 +295,7 @@ bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const flo
       *st = band_run(k, p, &l, pw, x, H, W, b, y, n0, g, oh0, nrows, &bf, first ? &perr : err);
       if (*st == DIF_ERR_UNSUPPORTED && first) { /* refused before writing y: conv2d.c's way */
         dif__arena_release(k->arena, mark);
-        dif__fast_note_fallback(k->fast, &perr);
+        if (!p->channels_last) dif__fast_note_fallback(k->fast, &perr);
         return false;
       }
       if (*st && first && err) *err = perr;

@@ -141,8 +141,9 @@ typedef struct dif__conv2d_params {
   bool in_silu;
   /* x [N, H, W, cin] and y [N, OH, OW, cout] channels-last instead (the
    * transform above the same, per channel): fast's bf16 convolutions read
-   * and write it as it is; elsewhere (exact, Winograd, a weight fast's
-   * backend refuses) the call changes x (and y, with accumulate) to
+   * and write it as it is (tried first, before k->wino: a kctx that sets
+   * channels_last has no wino in the library); elsewhere (exact, a weight
+   * fast's backend refuses) the call changes x (and y, with accumulate) to
    * channels-first and back around the usual path, in k->arena scratch.
    * In place as below. */
   bool channels_last;

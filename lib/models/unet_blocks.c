@@ -19,26 +19,28 @@ static int64_t map_size(const dif__unet_run *r, const dif__unet_map *m) {
 
 /* The hook of a map (data of C channels, H·W pixels per image): shown
  * channels-first, through a copy in the arena when the maps are
- * channels-last (only when there is a hook). */
-static void hook_map(const dif__unet_run *r, const float *data, int64_t C, int64_t HW,
-                     const char *fmt, int a, int b) {
-  if (!r->in->hook) return;
+ * channels-last (only when there is a hook; out of memory for it fails the
+ * call rather than skip the hook). */
+static dif_status hook_map(const dif__unet_run *r, const float *data, int64_t C, int64_t HW,
+                           const char *fmt, int a, int b) {
+  if (!r->in->hook) return DIF_OK;
   const int64_t n = r->in->B * C * HW;
   if (!r->cl) {
     hook(r, data, n, fmt, a, b);
-    return;
+    return DIF_OK;
   }
   dif__arena_mark m = dif__arena_get_mark(r->k->arena);
-  float *t = dif__arena_floats(r->k->arena, (size_t)n, NULL);
-  if (t) {
-    dif__transpose_batched(r->k, data, r->in->B, HW, C, t);
-    hook(r, t, n, fmt, a, b);
-  }
+  float *t = dif__arena_floats(r->k->arena, (size_t)n, r->err);
+  if (!t) return DIF_ERR_OUT_OF_MEMORY;
+  dif__transpose_batched(r->k, data, r->in->B, HW, C, t);
+  hook(r, t, n, fmt, a, b);
   dif__arena_release(r->k->arena, m);
+  return DIF_OK;
 }
 
-static void hook_m(const dif__unet_run *r, const dif__unet_map *m, const char *fmt, int a, int b) {
-  hook_map(r, m->data, m->C, m->H * m->W, fmt, a, b);
+static dif_status hook_m(const dif__unet_run *r, const dif__unet_map *m, const char *fmt, int a,
+                         int b) {
+  return hook_map(r, m->data, m->C, m->H * m->W, fmt, a, b);
 }
 
 /* h[B, C, H, W] → conv 3×3 stride 2 (padding downsample_padding). */
@@ -80,13 +82,13 @@ static dif_status res_attn(const dif__unet_run *r, const float *temb_act, const 
   if (s) return s;
   char name[64];
   snprintf(name, sizeof name, "%s.%%d.resnets.%%d", kind);
-  hook_map(r, y, res->cout, H * W, name, i, j);
-  if (!lv->cross) return DIF_OK;
+  s = hook_map(r, y, res->cout, H * W, name, i, j);
+  if (s || !lv->cross) return s;
   const dif__unet_input *in = r->in;
   s = r->cl ? dif__t2d_forward_cl(&lv->attn[j], r->k, y, B, H, W, in->context, in->S, y, r->err)
             : dif__t2d_forward(&lv->attn[j], r->k, y, B, H, W, in->context, in->S, y, r->err);
   snprintf(name, sizeof name, "%s.%%d.attentions.%%d.0", kind);
-  if (!s) hook_map(r, y, res->cout, H * W, name, i, j);
+  if (!s) s = hook_map(r, y, res->cout, H * W, name, i, j);
   return s;
 }
 
@@ -159,9 +161,8 @@ dif_status dif__unet_conv_in(const dif__unet_run *r, dif__unet_map *h, dif__unet
                              h->data, r->err);
   dif__arena_release(r->k->arena, m);
   if (s) return s;
-  hook_m(r, h, "conv_in", 0, 0);
   skips->s[skips->n++] = *h;
-  return DIF_OK;
+  return hook_m(r, h, "conv_in", 0, 0);
 }
 
 dif_status dif__unet_down(const dif__unet_run *r, int level, const float *temb_act,
@@ -174,8 +175,8 @@ dif_status dif__unet_down(const dif__unet_run *r, int level, const float *temb_a
     if (!y.data) return DIF_ERR_OUT_OF_MEMORY;
     dif_status s = res_attn(r, temb_act, lv, j, h->data, h->H, h->W, y.data, "down_blocks", level);
     if (s) return s;
-    hook_m(r, &y, "down_blocks.%d.1.%d", level, j);
     skips->s[skips->n++] = *h = y;
+    if ((s = hook_m(r, &y, "down_blocks.%d.1.%d", level, j))) return s;
   }
   if (lv->sample_w.data) {
     int64_t p = r->u->downsample_padding;
@@ -185,11 +186,10 @@ dif_status dif__unet_down(const dif__unet_run *r, int level, const float *temb_a
     if (!y.data) return DIF_ERR_OUT_OF_MEMORY;
     dif_status s = downsample(r, lv, h->data, h->C, h->H, h->W, y.data);
     if (s) return s;
-    hook_m(r, &y, "down_blocks.%d.1.%d", level, L);
     skips->s[skips->n++] = *h = y;
+    if ((s = hook_m(r, &y, "down_blocks.%d.1.%d", level, L))) return s;
   }
-  hook_m(r, h, "down_blocks.%d.0", level, 0);
-  return DIF_OK;
+  return hook_m(r, h, "down_blocks.%d.0", level, 0);
 }
 
 /* Resnet, transformer, resnet. */
@@ -214,8 +214,7 @@ dif_status dif__unet_mid(const dif__unet_run *r, const float *temb_act, dif__une
   }
   if (s) return s;
   h->data = t;
-  hook_m(r, h, "mid_block", 0, 0);
-  return DIF_OK;
+  return hook_m(r, h, "mid_block", 0, 0);
 }
 
 /* m += res (channels-first; changed to the maps' layout first when they are
@@ -304,7 +303,7 @@ dif_status dif__unet_up(const dif__unet_run *r, int level, const float *temb_act
     h->C = co;
   }
   dif_status s = keep_level_output(r, lv, mark, h, skips);
-  if (!s) hook_m(r, h, "up_blocks.%d", level, 0);
+  if (!s) s = hook_m(r, h, "up_blocks.%d", level, 0);
   return s;
 }
 
@@ -334,7 +333,7 @@ dif_status dif__unet_head(const dif__unet_run *r, const dif__unet_map *h, float 
       dif__norm_apply_cl(k, h->data, B, C, H * W, na, t);
     else
       dif__group_norm(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b, t);
-    hook_map(r, t, C, H * W, "conv_norm_out", 0, 0);
+    if ((s = hook_map(r, t, C, H * W, "conv_norm_out", 0, 0))) return s;
     dif__silu(k, t, map_size(r, h), t);
     src = t;
   } else { /* norm + SiLU applied by conv_out as it reads h */

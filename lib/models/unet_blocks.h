@@ -32,7 +32,8 @@ typedef struct dif__unet_run {
             * channels-first */
 } dif__unet_run;
 
-/* A feature map [B, C, H, W] (B is the input's batch). */
+/* A feature map [B, C, H, W] (B is the input's batch), or [B, H, W, C]
+ * when the run's maps are channels-last (cl). */
 typedef struct dif__unet_map {
   float *data;
   int64_t C, H, W;

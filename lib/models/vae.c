@@ -198,18 +198,25 @@ static void hook(const vfwd *f, const char *name, const float *x, int64_t n) {
   if (f->hook) f->hook(f->user, name, x, n);
 }
 
-/* The hook of a channels-last x[B, HW, C] (the decoder's with
- * k->channels_last): shown channels-first, as every hook's tensor, through
- * a copy in the arena (only when there is a hook). */
-static void hook_cl(const vfwd *f, const char *name, const float *x, int64_t C, int64_t HW) {
-  if (!f->hook) return;
-  dif__arena_mark m = dif__arena_get_mark(f->k->arena);
-  float *t = dif__arena_floats(f->k->arena, (size_t)(f->B * C * HW), NULL);
-  if (t) {
-    dif__transpose_batched(f->k, x, f->B, HW, C, t);
-    f->hook(f->user, name, t, f->B * C * HW);
+/* The hook of a map x of C channels and HW pixels per image: as it is, or,
+ * channels-last (cl: the decoder's with k->channels_last), shown
+ * channels-first as every hook's tensor through a copy in the arena (only
+ * when there is a hook; out of memory for it fails the call rather than
+ * skip the hook). */
+static dif_status hook_map(const vfwd *f, const char *name, const float *x, int64_t C, int64_t HW,
+                           bool cl) {
+  if (!f->hook) return DIF_OK;
+  if (!cl) {
+    f->hook(f->user, name, x, f->B * C * HW);
+    return DIF_OK;
   }
+  dif__arena_mark m = dif__arena_get_mark(f->k->arena);
+  float *t = dif__arena_floats(f->k->arena, (size_t)(f->B * C * HW), f->err);
+  if (!t) return DIF_ERR_OUT_OF_MEMORY;
+  dif__transpose_batched(f->k, x, f->B, HW, C, t);
+  f->hook(f->user, name, t, f->B * C * HW);
   dif__arena_release(f->k->arena, m);
+  return DIF_OK;
 }
 
 static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
@@ -222,7 +229,7 @@ static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, in
  * (+ residual), resnet; spare[B·C·H·W] is scratch. */
 static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, float *spare, int64_t C,
                             int64_t H, int64_t W, const char *prefix, bool cl) {
-  int64_t B = f->B, HW = H * W, n = B * C * HW;
+  int64_t B = f->B, HW = H * W;
   const dif__kctx *k = f->k;
   dif_status s = cl ? dif__resnet_forward_cl(&m->res[0], k, x, B, H, W, NULL, x, spare, f->err)
                     : dif__resnet_forward_ex(&m->res[0], k, x, B, H, W, NULL, x, spare, f->err);
@@ -233,10 +240,12 @@ static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, floa
     s = na ? dif__group_norm_params_cl(k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, na,
                                        f->err)
            : DIF_ERR_OUT_OF_MEMORY;
-    if (!s) {
-      dif__norm_apply_cl(k, x, B, C, HW, na, spare);
-      s = dif__attn_forward_add(&m->attn, k, spare, B, HW, NULL, 0, NULL, x, f->err);
-    }
+    if (!s) dif__norm_apply_cl(k, x, B, C, HW, na, spare);
+    /* image by image, as the channels-first path: q, k and v of one image
+     * at a time in scratch */
+    for (int64_t b = 0; b < B && !s; b++)
+      s = dif__attn_forward_add(&m->attn, k, spare + b * HW * C, 1, HW, NULL, 0, NULL,
+                                x + b * HW * C, f->err);
     dif__arena_release(k->arena, mk);
   } else if (!s) {
     /* attention over the HW pixels as tokens, read from and added to the
@@ -244,13 +253,10 @@ static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, floa
     dif__group_norm(k, x, B, C, HW, f->v->groups, EPS, m->norm_w, m->norm_b, spare);
     s = dif__attn_forward_cf_add(&m->attn, k, spare, B, HW, x, f->err);
   }
+  char name[64];
+  snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
+  if (!s) s = hook_map(f, name, x, C, HW, cl);
   if (!s) {
-    char name[64];
-    snprintf(name, sizeof name, "%s.mid_block.attentions.0", prefix);
-    if (cl)
-      hook_cl(f, name, x, C, HW);
-    else
-      hook(f, name, x, n);
     s = cl ? dif__resnet_forward_cl(&m->res[1], k, x, B, H, W, NULL, x, spare, f->err)
            : dif__resnet_forward_ex(&m->res[1], k, x, B, H, W, NULL, x, spare, f->err);
   }
@@ -378,7 +384,7 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
   dif_status s = DIF_OK;
   int P = d->cur, Q = 1 - P;
   need(d, Q, B * L * H * W);
-  need(d, P, B * C * H * W);
+  need(d, P, B * (C > L ? C : L) * H * W); /* cl: the latent's copy first */
   if (!d->dry) {
     const float *in = latent;
     if (cl) { /* the latent's channels-last copy in buf[P] (conv_in overwrites it) */
@@ -388,23 +394,13 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     dif__conv2d_params c1 = dif__conv_same(L, L, 1), c3 = dif__conv_same(L, C, 3);
     c1.channels_last = c3.channels_last = cl;
     s = dif__conv2d(k, &c1, in, B, H, W, v->post_quant_w, v->post_quant_b, d->buf[Q], F->err);
-    if (!s) {
-      if (cl)
-        hook_cl(F, "post_quant_conv", d->buf[Q], L, H * W);
-      else
-        hook(F, "post_quant_conv", d->buf[Q], B * L * H * W);
+    if (!s) s = hook_map(F, "post_quant_conv", d->buf[Q], L, H * W, cl);
+    if (!s)
       s = dif__conv2d(k, &c3, d->buf[Q], B, H, W, v->d_conv_in_w, v->d_conv_in_b, d->buf[P],
                       F->err);
-    }
-    if (!s) {
-      if (cl)
-        hook_cl(F, "decoder.conv_in", d->buf[P], C, H * W);
-      else
-        hook(F, "decoder.conv_in", d->buf[P], B * C * H * W);
-      s = mid_block(F, &v->d_mid, d->buf[P], d->buf[Q], C, H, W, "decoder", cl);
-    }
-    if (!s && cl) hook_cl(F, "decoder.mid_block", d->buf[P], C, H * W);
-    if (!s && !cl) hook(F, "decoder.mid_block", d->buf[P], B * C * H * W);
+    if (!s) s = hook_map(F, "decoder.conv_in", d->buf[P], C, H * W, cl);
+    if (!s) s = mid_block(F, &v->d_mid, d->buf[P], d->buf[Q], C, H, W, "decoder", cl);
+    if (!s) s = hook_map(F, "decoder.mid_block", d->buf[P], C, H * W, cl);
   }
   need(d, Q, B * C * H * W); /* the mid block's scratch */
   for (int i = 0; i < n && !s; i++) {
@@ -443,8 +439,7 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     }
     char name[64];
     snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
-    if (!s && !d->dry && cl) hook_cl(F, name, d->buf[P], C, H * W);
-    if (!s && !d->dry && !cl) hook(F, name, d->buf[P], B * C * H * W);
+    if (!s && !d->dry) s = hook_map(F, name, d->buf[P], C, H * W, cl);
   }
   if (!s && !d->dry) {
     float *x = d->buf[P];
@@ -462,13 +457,11 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     else if (!s)
       dif__group_norm_params(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
     if (!s && F->hook) { /* the hook sees the norm's output before SiLU */
-      if (cl) {
+      if (cl)
         dif__norm_apply_cl(k, x, B, C, HW, na, x);
-        hook_cl(F, "decoder.conv_norm_out", x, C, HW);
-      } else {
+      else
         dif__group_norm(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, x);
-        hook(F, "decoder.conv_norm_out", x, B * C * HW);
-      }
+      s = hook_map(F, "decoder.conv_norm_out", x, C, HW, cl);
       dif__silu(k, x, B * C * HW, x);
     } else { /* norm + SiLU applied by conv_out as it reads x */
       cp.in_norm = na;

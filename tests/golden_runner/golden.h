@@ -32,11 +32,12 @@ typedef struct golden {
    * tolerance stays what it is. */
   const dif__backend *wino;
   int64_t wino_weights, wino_refused; /* over every case (golden_wino_end) */
-  /* --channels-last: the VAE decoder's activations channels-last
-   * (dif__kctx.channels_last, what a fast context without Winograd runs):
-   * here on the exact path, each convolution changing the layout there and
-   * back, so the layout's own code (GroupNorm statistics, the attention on
-   * pixel rows, the walk) is held to the same tolerances on every CPU. */
+  /* --channels-last: the VAE decoder's and the UNet's activations
+   * channels-last (dif__kctx.channels_last, what fast runs where their
+   * convolutions are all bf16): here on the exact path, each convolution
+   * changing the layout there and back, so the layout's own code (GroupNorm
+   * statistics, the attention on pixel rows, the walks) is held to the same
+   * tolerances on every CPU. */
   bool channels_last;
 } golden;
 

@@ -858,7 +858,7 @@ TEST(conv_fast) {
 }
 
 /* A 1×1 channels-last convolution in place (y == x, cout < cin), in bands
- * of a few rows: each band is packed before the backend writes its rows
+ * of one row: each band is packed before the backend writes its rows
  * (conv2d_fast.c), so the result is the out-of-place one, bit for bit. */
 TEST(conv_fast_channels_last_in_place) {
   for (int i = 0; i < dif__backend_count(); i++) {
@@ -877,7 +877,7 @@ TEST(conv_fast_channels_last_in_place) {
     kenv e;
     kenv_init(&e, 2);
     e.k.fast = f;
-    const size_t scratch = (size_t)(2 * W * p.cin * 2); /* bands of 2 rows */
+    const size_t scratch = (size_t)(2 * W * p.cin * 2); /* bands of 1 row (make_plan) */
     const dif__weight wt = dif__weight_f32(w, p.cout * p.cin);
     CHECK_STATUS(dif__conv2d_bounded(&e.k, &p, x, N, H, W, wt, b, y, scratch, &err), DIF_OK,
                  err.msg, "");
