@@ -57,8 +57,7 @@ typedef struct options {
   bool keep, blocks, ops, sgemm_ref, reps_set;
   bool no_wino;        /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
   bool fast_wino;      /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
-  bool channels_first; /* --channels-first: fast's VAE decoder channels-first even without Winograd
-                        */
+  bool channels_first; /* --channels-first: fast's UNet and VAE channels-first (as before) */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
   dif_precision precision;  /* --precision: exact (the default here), fast or auto */
@@ -70,6 +69,7 @@ typedef enum case_kind {
   CASE_UNET,
   CASE_VAE,
   CASE_VAE_TILED,
+  CASE_VAE_ENCODE,
   CASE_CLIP_TEXT,
   CASE_CLIP_VISION,
   CASE_PRIOR,
@@ -95,6 +95,8 @@ static const case_def cases[] = {
     {"vae", CASE_VAE, "sd21-unclip-small.vae", 768, 1, "VAE decode (sd21-unclip-small)"},
     {"vae-tiled", CASE_VAE_TILED, "sd21-unclip-small.vae", 768, 1,
      "tiled VAE decode (sd21-unclip-small)"},
+    {"vae-encode", CASE_VAE_ENCODE, "sd21-unclip-small.vae", 768, 1,
+     "VAE encode (sd21-unclip-small): img2img's and inpainting's"},
     {"clip-text", CASE_CLIP_TEXT, "sd21-unclip-small.text_encoder", 0, 2,
      "CLIP text encoder (OpenCLIP-H text, 23 layers), prompt + negative"},
     {"clip-text-l", CASE_CLIP_TEXT, "clip-vit-large-patch14.text_encoder", 0, 2,
@@ -596,11 +598,16 @@ typedef struct vae_state {
   const float *latent;
   int64_t h, w;
   float *image;
-  bool tiled;
+  bool tiled, encode;
+  float *mean, *logvar; /* encode's outputs; image is its input */
 } vae_state;
 
 static dif_status vae_pass(void *st, run_ctx *r, dif__error *err) {
   vae_state *v = st;
+  const int64_t f = dif__vae_scale(&v->m);
+  if (v->encode)
+    return dif__vae_encode(&v->m, &r->k, v->image, 1, v->h * f, v->w * f, v->mean, v->logvar,
+                           r->o->blocks ? on_hook : NULL, &r->blk, err);
   if (v->tiled)
     return dif__vae_decode_tiled(&v->m, &r->k, v->latent, 1, v->h, v->w, r->o->tile, v->image, err);
   return dif__vae_decode(&v->m, &r->k, v->latent, 1, v->h, v->w, v->image,
@@ -784,7 +791,8 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     break;
   }
   case CASE_VAE:
-  case CASE_VAE_TILED: {
+  case CASE_VAE_TILED:
+  case CASE_VAE_ENCODE: {
     vae_state *v = xmalloc(sizeof *v);
     if ((s = dif__vae_load(comp_dir, &v->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
@@ -793,15 +801,27 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     v->latent = rand_floats(v->m.latent_ch * h * h, 1.0f);
     v->image = xmalloc((size_t)(v->m.out_ch * j->size * j->size) * sizeof(float));
     v->tiled = c->kind == CASE_VAE_TILED;
+    v->encode = c->kind == CASE_VAE_ENCODE;
+    if (v->encode) { /* an image in [-1, 1] in, the latent's mean and log-variance out */
+      free(v->image);
+      v->image = rand_floats(v->m.in_ch * j->size * j->size, 1.0f);
+      v->mean = xmalloc((size_t)(v->m.latent_ch * h * h) * sizeof(float));
+      v->logvar = xmalloc((size_t)(v->m.latent_ch * h * h) * sizeof(float));
+    }
     conv_wino(&r, o, "VAE", 0);
     snprintf(label, sizeof label, "%s:%d", c->name, j->size);
-    printf("== %s: %s, latent %lldx%lld -> %dx%d image, threads %d", label, c->what, (long long)h,
-           (long long)h, j->size, j->size, o->threads);
+    if (v->encode)
+      printf("== %s: %s, %dx%d image -> latent %lldx%lld, threads %d", label, c->what, j->size,
+             j->size, (long long)h, (long long)h, o->threads);
+    else
+      printf("== %s: %s, latent %lldx%lld -> %dx%d image, threads %d", label, c->what, (long long)h,
+             (long long)h, j->size, j->size, o->threads);
     if (v->tiled) printf(", tile %lld px", (long long)(o->tile ? o->tile : v->m.sample_size));
     printf("\n");
     printf("  load %.2f s\n", load_s);
     s = run_passes(&r, vae_pass, v, &res, &steady, &err);
-    if (!s) check_finite("image", v->image, v->m.out_ch * j->size * j->size);
+    if (!s && v->encode) check_finite("latent mean", v->mean, v->m.latent_ch * h * h);
+    if (!s && !v->encode) check_finite("image", v->image, v->m.out_ch * j->size * j->size);
     wino_stats(&r);
     break;
   }
@@ -1047,7 +1067,7 @@ static void usage(FILE *f) {
           "  --fast-wino   fast: the VAE's 3x3 convolutions up to 512 x 256 channels by\n"
           "                Winograd even on AMX, where a context keeps them bf16 (to measure\n"
           "                that choice there)\n"
-          "  --channels-first  fast: the UNet's maps channels-first, and the VAE decoder's\n"
+          "  --channels-first  fast: the UNet's maps channels-first, and the VAE's\n"
           "                where it has no Winograd (--no-wino, or AMX), as before\n"
           "                channels-last (to measure it)\n"
           "  --wino-backend NAME  exact: that Winograd on backend NAME (openblas: ours, as an\n"
@@ -1084,7 +1104,8 @@ static bench_kind kind_of(case_kind k) {
   switch (k) {
   case CASE_UNET: return BENCH_UNET;
   case CASE_VAE:
-  case CASE_VAE_TILED: return BENCH_VAE;
+  case CASE_VAE_TILED:
+  case CASE_VAE_ENCODE: return BENCH_VAE;
   case CASE_CLIP_TEXT: return BENCH_CLIP_TEXT;
   case CASE_CLIP_VISION: return BENCH_CLIP_VISION;
   default: return BENCH_PRIOR;

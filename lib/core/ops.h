@@ -60,7 +60,7 @@ typedef struct dif__kctx {
   dif__wino *wino;
   int64_t wino_max_cc;      /* wino serves convolutions with cin·cout ≤ this; 0: every one */
   int64_t wino_nets_max_cc; /* the denoising networks' wino_max_cc; 0: they get no wino */
-  /* The VAE decoder and the UNet keep their activations channels-last
+  /* The VAE (encoder and decoder) and the UNet keep their activations channels-last
    * ([N, H, W, C]), their convolutions, GroupNorms and attention reading
    * and writing them so (dif__conv2d_params.channels_last): set where a
    * fast kctx's convolutions are all bf16 ones (no wino: a context's for

@@ -64,7 +64,7 @@ dif_status dif__resnet_forward_ex(const dif__resnet *r, const dif__kctx *k, cons
                                   float *scratch, dif__error *err);
 
 /* The same on channels-last x[N, H, W, cin] and y[N, H, W, cout]
- * (dif__kctx.channels_last: the VAE decoder's and the UNet's); scratch
+ * (dif__kctx.channels_last: the VAE's and the UNet's); scratch
  * likewise. */
 dif_status dif__resnet_forward_cl(const dif__resnet *r, const dif__kctx *k, const float *x,
                                   int64_t N, int64_t H, int64_t W, const float *temb_act, float *y,

@@ -219,12 +219,6 @@ static dif_status hook_map(const vfwd *f, const char *name, const float *x, int6
   return DIF_OK;
 }
 
-static dif_status conv(const vfwd *f, const float *x, int64_t cin, int64_t H, int64_t W,
-                       dif__weight w, const float *b, int64_t cout, int64_t ks, float *y) {
-  dif__conv2d_params cp = dif__conv_same(cin, cout, ks);
-  return dif__conv2d(f->k, &cp, x, f->B, H, W, w, b, y, f->err);
-}
-
 /* x[B, C, H, W] (cl: [B, H, W, C]) in place through resnet, attention
  * (+ residual), resnet; spare[B·C·H·W] is scratch. */
 static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, float *spare, int64_t C,
@@ -266,10 +260,11 @@ static dif_status mid_block(const vfwd *f, const dif__vae_mid *m, float *x, floa
 /* Resnets of one level, ping-ponging between *x and *tmp (no copies); the
  * result is in *x afterwards (the pointers are swapped as needed). */
 static dif_status level_resnets(const vfwd *f, const dif__vae_level *lv, float **x, float **tmp,
-                                int64_t H, int64_t W) {
+                                int64_t H, int64_t W, bool cl) {
   dif_status s = DIF_OK;
   for (int j = 0; j < lv->n_res && !s; j++) {
-    s = dif__resnet_forward(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, f->err);
+    s = cl ? dif__resnet_forward_cl(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, NULL, f->err)
+           : dif__resnet_forward(&lv->res[j], f->k, *x, f->B, H, W, NULL, *tmp, f->err);
     float *p = *x;
     *x = *tmp;
     *tmp = p;
@@ -308,17 +303,30 @@ dif_status dif__vae_encode(const dif__vae *v, const dif__kctx *k, const float *i
     dif__arena_release(k->arena, mark);
     return DIF_ERR_OUT_OF_MEMORY;
   }
+  /* channels-last (k->channels_last) from the image's copy to quant_conv's
+   * output, whose two halves are then split channels-first */
+  const bool cl = k->channels_last;
   int64_t C = v->channels[0];
-  dif_status s = conv(&F, image, v->in_ch, H, W, v->e_conv_in_w, v->e_conv_in_b, C, 3, x);
-  if (!s) hook(&F, "encoder.conv_in", x, B * C * H * W);
+  dif__conv2d_params cp = dif__conv_same(v->in_ch, C, 3);
+  cp.channels_last = cl;
+  if (cl) dif__transpose_batched(k, image, B, v->in_ch, H * W, t);
+  dif_status s =
+      dif__conv2d(k, &cp, cl ? t : image, B, H, W, v->e_conv_in_w, v->e_conv_in_b, x, err);
+  if (!s) s = hook_map(&F, "encoder.conv_in", x, C, H * W, cl);
   for (int i = 0; i < v->n_blocks && !s; i++) {
     const dif__vae_level *lv = &v->down[i];
-    s = level_resnets(&F, lv, &x, &t, H, W);
+    s = level_resnets(&F, lv, &x, &t, H, W, cl);
     C = v->channels[i];
     if (!s && lv->sample_w.data) { /* pad (0,1,0,1), stride 2 */
-      dif__conv2d_params cp = {
-          .cin = C, .cout = C, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1};
-      s = dif__conv2d(k, &cp, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
+      dif__conv2d_params cd = {.cin = C,
+                               .cout = C,
+                               .kh = 3,
+                               .kw = 3,
+                               .stride = 2,
+                               .pad_bottom = 1,
+                               .pad_right = 1,
+                               .channels_last = cl};
+      s = dif__conv2d(k, &cd, x, B, H, W, lv->sample_w, lv->sample_b, t, err);
       H = dif__conv2d_out(H, 3, 2, 0, 1);
       W = dif__conv2d_out(W, 3, 2, 0, 1);
       float *p = x;
@@ -327,23 +335,39 @@ dif_status dif__vae_encode(const dif__vae *v, const dif__kctx *k, const float *i
     }
     char name[64];
     snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
-    if (!s) hook(&F, name, x, B * C * H * W);
+    if (!s) s = hook_map(&F, name, x, C, H * W, cl);
   }
-  if (!s) s = mid_block(&F, &v->e_mid, x, t, C, H, W, "encoder", false);
-  if (!s) {
-    hook(&F, "encoder.mid_block", x, B * C * H * W);
+  if (!s) s = mid_block(&F, &v->e_mid, x, t, C, H, W, "encoder", cl);
+  if (!s) s = hook_map(&F, "encoder.mid_block", x, C, H * W, cl);
+  if (!s && cl) {
+    dif__arena_mark m = dif__arena_get_mark(k->arena);
+    dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, err);
+    s = na ? dif__group_norm_params_cl(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b,
+                                       na, err)
+           : DIF_ERR_OUT_OF_MEMORY;
+    if (!s) dif__norm_apply_cl(k, x, B, C, H * W, na, x);
+    dif__arena_release(k->arena, m);
+  } else if (!s) {
     dif__group_norm(k, x, B, C, H * W, v->groups, EPS, v->e_norm_w, v->e_norm_b, x);
-    hook(&F, "encoder.conv_norm_out", x, B * C * H * W);
-    dif__silu(k, x, B * C * H * W, x);
-    s = conv(&F, x, C, H, W, v->e_conv_out_w, v->e_conv_out_b, 2 * v->latent_ch, 3, t);
   }
+  if (!s) s = hook_map(&F, "encoder.conv_norm_out", x, C, H * W, cl);
   int64_t L = v->latent_ch, HW = H * W;
+  dif__conv2d_params co = dif__conv_same(C, 2 * L, 3), cq = dif__conv_same(2 * L, 2 * L, 1);
+  co.channels_last = cq.channels_last = cl;
   if (!s) {
-    hook(&F, "encoder.conv_out", t, B * 2 * L * HW);
-    s = conv(&F, t, 2 * L, H, W, v->quant_w, v->quant_b, 2 * L, 1, x);
+    dif__silu(k, x, B * C * HW, x);
+    s = dif__conv2d(k, &co, x, B, H, W, v->e_conv_out_w, v->e_conv_out_b, t, err);
+  }
+  if (!s) s = hook_map(&F, "encoder.conv_out", t, 2 * L, HW, cl);
+  if (!s) s = dif__conv2d(k, &cq, t, B, H, W, v->quant_w, v->quant_b, x, err);
+  if (!s) s = hook_map(&F, "quant_conv", x, 2 * L, HW, cl);
+  if (!s && cl) { /* channels-first for the split, in t */
+    dif__transpose_batched(k, x, B, HW, 2 * L, t);
+    float *p = x;
+    x = t;
+    t = p;
   }
   if (!s) {
-    hook(&F, "quant_conv", x, B * 2 * L * HW);
     for (int64_t b = 0; b < B; b++) {
       memcpy(mean + b * L * HW, x + b * 2 * L * HW, (size_t)(L * HW) * sizeof *x);
       for (int64_t i = 0; i < L * HW; i++) {

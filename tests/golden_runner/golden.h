@@ -32,7 +32,7 @@ typedef struct golden {
    * tolerance stays what it is. */
   const dif__backend *wino;
   int64_t wino_weights, wino_refused; /* over every case (golden_wino_end) */
-  /* --channels-last: the VAE decoder's and the UNet's activations
+  /* --channels-last: the VAE's and the UNet's activations
    * channels-last (dif__kctx.channels_last, what fast runs where their
    * convolutions are all bf16): here on the exact path, each convolution
    * changing the layout there and back, so the layout's own code (GroupNorm

@@ -12,7 +12,7 @@
  * openblas's), against the same tolerances; --wino-backend NAME on that
  * backend's (openblas: as an AVX2 CPU runs them, on any CPU). Exit status
  * 77 (skipped), saying why, where none runs here. --channels-last runs the
- * VAE decoder and the UNet on channels-last activations (golden.h).
+ * VAE and the UNet on channels-last activations (golden.h).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: dif-golden [--channels-last] [--wino | --wino-backend NAME] CASES "
                     "ROOT [ROOT...]\n"
-                    "  --channels-last: the VAE decoder and the UNet on channels-last maps\n"
+                    "  --channels-last: the VAE and the UNet on channels-last maps\n"
                     "  --wino: the VAE's 3x3 convolutions by float32 Winograd (exit 77 where\n"
                     "          no backend has them)\n"
                     "  --wino-backend NAME: the same on that backend's (openblas, onednn)\n"

@@ -217,8 +217,8 @@ typedef struct env {
 } env;
 
 /* The passes: exact, fast (every product bf16), fast on channels-last maps
- * (every product bf16; the UNet's as a fast context runs it, the VAE
- * decoder's as on AMX: dif__kctx.channels_last), and fast as a context on
+ * (every product bf16; the UNet's as a fast context runs it, the VAE's as
+ * on AMX: dif__kctx.channels_last), and fast as a context on
  * this CPU runs the VAE
  * where dif__wino_for_fast (its 3×3 convolutions by float32 Winograd, the
  * rest bf16). */
@@ -301,10 +301,13 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
           dif__vae_encode(&m, kctx(v, p), image, B, H, W, mean[p], lv[p], NULL, NULL, &err), DIF_OK,
           err.msg, "");
     }
+    static const char *const mean_label[] = {
+        "", "out.latent_mean", "out.latent_mean (channels-last)", "out.latent_mean (winograd)"};
+    static const char *const lv_label[] = {"", "out.latent_logvar",
+                                           "out.latent_logvar (channels-last)",
+                                           "out.latent_logvar (winograd)"};
     for (int p = P_FAST; p < vae_passes(); p++) {
-      if (p == P_FAST_CL) continue; /* the encoder is channels-first in every pass */
-      const char *key[2] = {p == P_FAST ? "out.latent_mean" : "out.latent_mean (winograd)",
-                            p == P_FAST ? "out.latent_logvar" : "out.latent_logvar (winograd)"};
+      const char *key[2] = {mean_label[p], lv_label[p]};
       judge_as(K_VAE, name, "out.latent_mean", key[0], mean[0], mean[p], st);
       judge_as(K_VAE, name, "out.latent_logvar", key[1], lv[0], lv[p], st);
     }
