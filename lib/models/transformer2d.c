@@ -91,54 +91,51 @@ static dif_status block_forward(const dif__t2d *t, const dif__t2d_block *b, cons
   return s;
 }
 
-dif_status dif__t2d_forward(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
-                            int64_t H, int64_t W, const float *context, int64_t S, float *y,
-                            dif__error *err) {
+/* Both layouts: cl for channels-last x and y (the pixels are the token rows
+ * as they lie); the same steps otherwise. */
+static dif_status t2d_run(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
+                          int64_t H, int64_t W, const float *context, int64_t S, float *y, bool cl,
+                          dif__error *err) {
   int64_t C = t->channels, D = t->inner, HW = H * W;
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   float *nx = dif__arena_floats(k->arena, (size_t)(B * C * HW), err);
   float *h = dif__arena_floats(k->arena, (size_t)(B * HW * D), err);
-  if (!nx || !h) {
-    dif__arena_release(k->arena, mark);
-    return DIF_ERR_OUT_OF_MEMORY;
+  dif__norm_affine *na = cl ? dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, err) : NULL;
+  dif_status s = nx && h && (na || !cl) ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
+  if (!s && cl) {
+    s = dif__group_norm_params_cl(k, x, B, C, HW, t->groups, 1e-6f, t->norm_w, t->norm_b, na, err);
+    if (!s) dif__norm_apply_cl(k, x, B, C, HW, na, nx);
+    /* a 1×1 conv (SD-1.x) is the same product as the Linear (SD-2.x): its
+     * [D, C, 1, 1] weight is the [D, C] matrix */
+    if (!s) dif__linear(k, nx, B * HW, C, t->proj_in_w, t->proj_in_b, D, h);
+  } else if (!s) {
+    dif__group_norm(k, x, B, C, HW, t->groups, 1e-6f, t->norm_w, t->norm_b, nx);
+    /* proj_in reads the normalised [C, HW] planes as tokens (a transposed
+     * GEMM operand) */
+    for (int64_t b = 0; b < B; b++)
+      dif__linear_cf_in(k, nx + b * C * HW, HW, C, t->proj_in_w, t->proj_in_b, D, h + b * HW * D);
   }
-  dif__group_norm(k, x, B, C, HW, t->groups, 1e-6f, t->norm_w, t->norm_b, nx);
-  /* proj_in reads the normalised [C, HW] planes as tokens (a transposed
-   * GEMM operand); a 1×1 conv (SD-1.x) is the same product as the Linear
-   * (SD-2.x): its [D, C, 1, 1] weight is the [D, C] matrix. */
-  for (int64_t b = 0; b < B; b++)
-    dif__linear_cf_in(k, nx + b * C * HW, HW, C, t->proj_in_w, t->proj_in_b, D, h + b * HW * D);
-  dif_status s = DIF_OK;
   for (int i = 0; i < t->n_blocks && !s; i++)
     s = block_forward(t, &t->blocks[i], k, h, B, HW, context, S, err);
-  /* proj_out writes the [C, HW] planes and accumulates onto the residual. */
+  /* proj_out accumulates onto the residual (channels-first: writing the
+   * [C, HW] planes) */
   if (!s && y != x) memcpy(y, x, (size_t)(B * C * HW) * sizeof *y);
-  for (int64_t b = 0; b < B && !s; b++)
+  if (!s && cl) dif__linear_acc(k, h, B * HW, D, t->proj_out_w, t->proj_out_b, C, y);
+  for (int64_t b = 0; b < B && !s && !cl; b++)
     dif__linear_cf_out(k, h + b * HW * D, HW, D, t->proj_out_w, t->proj_out_b, C, y + b * C * HW,
                        true);
   dif__arena_release(k->arena, mark);
   return s;
 }
 
+dif_status dif__t2d_forward(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
+                            int64_t H, int64_t W, const float *context, int64_t S, float *y,
+                            dif__error *err) {
+  return t2d_run(t, k, x, B, H, W, context, S, y, false, err);
+}
+
 dif_status dif__t2d_forward_cl(const dif__t2d *t, const dif__kctx *k, const float *x, int64_t B,
                                int64_t H, int64_t W, const float *context, int64_t S, float *y,
                                dif__error *err) {
-  int64_t C = t->channels, D = t->inner, HW = H * W;
-  dif__arena_mark mark = dif__arena_get_mark(k->arena);
-  float *nx = dif__arena_floats(k->arena, (size_t)(B * C * HW), err);
-  float *h = dif__arena_floats(k->arena, (size_t)(B * HW * D), err);
-  dif__norm_affine *na = dif__arena_alloc(k->arena, (size_t)(B * C) * sizeof *na, err);
-  dif_status s = nx && h && na ? DIF_OK : DIF_ERR_OUT_OF_MEMORY;
-  if (!s)
-    s = dif__group_norm_params_cl(k, x, B, C, HW, t->groups, 1e-6f, t->norm_w, t->norm_b, na, err);
-  if (!s) {
-    dif__norm_apply_cl(k, x, B, C, HW, na, nx);
-    dif__linear(k, nx, B * HW, C, t->proj_in_w, t->proj_in_b, D, h);
-  }
-  for (int i = 0; i < t->n_blocks && !s; i++)
-    s = block_forward(t, &t->blocks[i], k, h, B, HW, context, S, err);
-  if (!s && y != x) memcpy(y, x, (size_t)(B * C * HW) * sizeof *y);
-  if (!s) dif__linear_acc(k, h, B * HW, D, t->proj_out_w, t->proj_out_b, C, y);
-  dif__arena_release(k->arena, mark);
-  return s;
+  return t2d_run(t, k, x, B, H, W, context, S, y, true, err);
 }
