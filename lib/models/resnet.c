@@ -68,8 +68,7 @@ static dif_status resnet_run(const dif__resnet *r, const dif__kctx *k, const flo
   c3.in_norm = n1;
   c3.in_silu = true;
   c3.channels_last = cl;
-  if (s) {
-  } else if (temb) {
+  if (!s && temb) {
     /* The time embedding joins conv1's bias, so the GEMM adds it: one pass
      * over h fewer than adding it afterwards. */
     dif__linear(k, temb_act, N, r->temb_ch, r->temb_w, r->temb_b, cout, bias);
@@ -80,7 +79,7 @@ static dif_status resnet_run(const dif__resnet *r, const dif__kctx *k, const flo
       s = dif__conv2d(k, &c3, x + n * cin * HW, 1, H, W, r->conv1_w, bias + n * cout,
                       h + n * cout * HW, err);
     }
-  } else {
+  } else if (!s) {
     s = dif__conv2d(k, &c3, x, N, H, W, r->conv1_w, r->conv1_b, h, err);
   }
   /* y = shortcut(x) + conv2's bias (x is not needed after this, so y may be
