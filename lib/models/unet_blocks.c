@@ -323,7 +323,7 @@ dif_status dif__unet_head(const dif__unet_run *r, const dif__unet_map *h, float 
   if (r->cl)
     s = dif__group_norm_params_cl(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w,
                                   u->norm_out_b, na, r->err);
-  else
+  else if (!r->in->hook) /* with a hook, dif__group_norm below takes the statistics */
     dif__group_norm_params(k, h->data, B, C, H * W, u->groups, u->eps, u->norm_out_w, u->norm_out_b,
                            na);
   if (!s && r->in->hook) { /* the hook sees the norm's output before SiLU */

@@ -478,7 +478,7 @@ static dif_status decode_walk(const vfwd *F, dwalk *d, const float *latent, int6
     if (!s && cl)
       s = dif__group_norm_params_cl(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, na,
                                     F->err);
-    else if (!s)
+    else if (!s && !F->hook) /* with a hook, dif__group_norm below takes the statistics */
       dif__group_norm_params(k, x, B, C, HW, v->groups, EPS, v->d_norm_w, v->d_norm_b, na);
     if (!s && F->hook) { /* the hook sees the norm's output before SiLU */
       if (cl)
