@@ -168,9 +168,17 @@ static char bf16_why[256];
 
 static void init(void);
 
+/* oneDNN's ISA in its own words; init() calls it too, inside pthread_once,
+ * so it must not ask for init (a second pthread_once on the same control
+ * from inside its routine waits for itself: every load hung on AVX2-only
+ * CPUs, where the bf16 probe fails and init names the ISA). */
+static const char *isa_name(void) {
+  return engine_status ? "unavailable" : dl.cpu_isa2str(dl.get_effective_cpu_isa());
+}
+
 static const char *on_isa(void) {
   pthread_once(&once, init);
-  return engine_status ? "unavailable" : dl.cpu_isa2str(dl.get_effective_cpu_isa());
+  return isa_name();
 }
 
 static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int64_t rows, int64_t cols,
@@ -323,7 +331,7 @@ static void init(void) {
   if (s) {
     snprintf(bf16_why, sizeof bf16_why,
              "needs AVX-512 (oneDNN 2.6 runs bf16 only there; this CPU: %s; oneDNN ISA %s)", cpu,
-             on_isa());
+             isa_name());
     return;
   }
   bf16_ok = strncmp(p.impl, "ref", 3) != 0;
