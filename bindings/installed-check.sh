@@ -1,5 +1,5 @@
 #!/bin/sh
-# tools/test step 6: the examples and bindings as a user gets them, against
+# tools/test step 8: the examples and bindings as a user gets them, against
 # the libdif installed at PREFIX (nothing from the build tree):
 #   - examples/ built standalone with find_package(dif); its ctest runs the C,
 #     C++ and plugin examples;

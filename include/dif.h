@@ -278,7 +278,15 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * it off AMX tiles, =unfused runs it as two bf16 products and a softmax,
  * read once per process, said in the load log)) say what runs; the
  * record of a sample stores it ("precision") and
- * dif_context_apply_record sets it from a record. */
+ * dif_context_apply_record sets it from a record.
+ * The environment variable DIF_MAX_CPU_ISA (avx512, avx2, avx or sse; read
+ * once per process, said in the load log and dif_context_info's "cpu") makes libdif
+ * run as on a CPU with no more than that and without AMX: its own kernels,
+ * the fused attention, the Winograd convolutions and oneDNN's ISA (so
+ * DIF_MAX_CPU_ISA=avx2 makes auto exact, and fast unavailable, as on an
+ * AVX2 CPU). It is how the test suite runs as an AVX2-only machine would on
+ * an AVX-512 one (tools/test), and a way round a CPU-specific path; set
+ * OPENBLAS_CORETYPE as well for OpenBLAS's own kernels. */
 typedef enum dif_precision {
   DIF_PRECISION_AUTO = 0,
   DIF_PRECISION_EXACT = 1,

@@ -241,6 +241,8 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
     warn_omp_policy(ctx, "fast's bf16 products");
   const char *note = dif__blas_note();
   if (note && *note) dif__ctx_log(ctx, DIF_LOG_WARN, "%s", note);
+  const char *cap = dif__cpu_isa_env_note();
+  if (cap) dif__ctx_log(ctx, strstr(cap, "ignored") ? DIF_LOG_WARN : DIF_LOG_INFO, "%s", cap);
   const char *attn = ctx->fast ? dif__attn_fused_env_note() : NULL;
   if (attn) dif__ctx_log(ctx, strstr(attn, "ignored") ? DIF_LOG_WARN : DIF_LOG_INFO, "%s", attn);
   dif__ctx_ok(ctx);

@@ -7,6 +7,8 @@
  */
 #include "core/attn_fused.h"
 
+#include "core/blas.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,7 +30,8 @@ bool dif__attn_fused_fits(const dif__attention_params *p) {
 static bool avx512bf16_runs(void) {
 #if defined(DIF_HAVE_AVX512BF16_KERNELS)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") &&
+         dif__cpu_isa() >= DIF__ISA_AVX512; /* the OS's zmm state; DIF_MAX_CPU_ISA */
 #else
   return false;
 #endif
@@ -41,10 +44,11 @@ static bool avx512bf16_runs(void) {
  * 0x1023, for XFEATURE_XTILEDATA, 18; Linux 5.16 and later) and without which
  * the first tile instruction raises SIGILL. oneDNN asks the same for its own
  * AMX kernels; asking twice is harmless. Asked once per process. */
-enum { AMX_UNKNOWN, AMX_RUNS, AMX_NO_CPU, AMX_NO_OS, AMX_REFUSED };
+enum { AMX_UNKNOWN, AMX_RUNS, AMX_NO_CPU, AMX_NO_OS, AMX_REFUSED, AMX_CAPPED };
 static atomic_int amx_state, amx_errno;
 
 static int amx_probe(void) {
+  if (dif__cpu_isa_cap() != DIF__ISA_UNKNOWN) return AMX_CAPPED; /* any cap excludes AMX */
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!avx512bf16_runs() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) ||
       !(d & (1u << 24)))
@@ -76,7 +80,10 @@ bool dif__attn_fused_runs(dif__attn_fused_isa isa, char *why, size_t why_size) {
     break;
   case DIF__ATTN_FUSED_AVX512BF16:
 #if defined(DIF_HAVE_AVX512BF16_KERNELS)
-    if (!avx512bf16_runs()) no = "the CPU has no AVX512-BF16";
+    if (!avx512bf16_runs())
+      no = dif__cpu_isa_cap() != DIF__ISA_UNKNOWN && dif__cpu_isa_cap() < DIF__ISA_AVX512
+               ? "DIF_MAX_CPU_ISA excludes AVX-512"
+               : "the CPU has no AVX512-BF16";
 #else
     no = "this build has no AVX512-BF16 kernels (compiler or target)";
 #endif
@@ -88,7 +95,9 @@ bool dif__attn_fused_runs(dif__attn_fused_isa isa, char *why, size_t why_size) {
       s = amx_probe();
       atomic_store(&amx_state, s);
     }
-    if (s == AMX_NO_CPU)
+    if (s == AMX_CAPPED)
+      no = "DIF_MAX_CPU_ISA excludes AMX";
+    else if (s == AMX_NO_CPU)
       no = "the CPU has no AMX-BF16 (with AVX512-BF16)";
     else if (s == AMX_NO_OS)
       no = "the OS does not enable AMX's tile state (XCR0)";

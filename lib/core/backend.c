@@ -193,7 +193,7 @@ void dif__cpu_describe(char *buf, size_t size) {
   while (*s == ' ') s++;
   size_t len = strlen(s);
   while (len && s[len - 1] == ' ') len--;
-  const dif__isa isa = dif__cpu_isa();
+  const dif__isa isa = dif__cpu_isa_uncapped(), cap = dif__cpu_isa_cap();
   unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0, a0 = 0, b0 = 0, c0 = 0, d0 = 0;
   __get_cpuid_count(7, 0, &a0, &b0, &c0, &d0);
   const bool bf16 =
@@ -204,9 +204,14 @@ void dif__cpu_describe(char *buf, size_t size) {
                       : isa == DIF__ISA_AVX  ? "AVX, no AVX2"
                       : isa == DIF__ISA_SSE  ? "SSE only"
                                              : "unknown SIMD";
-  snprintf(buf, size, "%.*s%s%s%s%s", (int)len, s, len ? ": " : "", level,
+  static const char *const cap_names[] = {"SSE", "AVX", "AVX2", "AVX-512 without AMX"};
+  char capped[80] = "";
+  if (cap != DIF__ISA_UNKNOWN && isa != DIF__ISA_UNKNOWN && (cap < isa || amx))
+    snprintf(capped, sizeof capped, "; run as %s (DIF_MAX_CPU_ISA)",
+             cap_names[cap < isa ? cap : isa]);
+  snprintf(buf, size, "%.*s%s%s%s%s%s", (int)len, s, len ? ": " : "", level,
            isa == DIF__ISA_AVX512 ? (bf16 ? ", AVX512_BF16" : ", no AVX512_BF16") : "",
-           isa == DIF__ISA_AVX512 ? (amx ? ", AMX" : ", no AMX") : "");
+           isa == DIF__ISA_AVX512 ? (amx ? ", AMX" : ", no AMX") : "", capped);
 #else
   snprintf(buf, size, "not an x86 CPU");
 #endif

@@ -53,6 +53,7 @@
 
 #include "core/arena.h"
 #include "core/backend.h"
+#include "core/blas.h"
 #include "core/kern_simd.h"
 #include "core/ops_internal.h"
 #include "core/threadpool.h"
@@ -94,6 +95,7 @@
   X(primitive_destroy)                                                                             \
   X(primitive_execute)                                                                             \
   X(reorder_primitive_desc_create)                                                                 \
+  X(set_max_cpu_isa)                                                                               \
   X(status2str)                                                                                    \
   X(stream_create)                                                                                 \
   X(stream_destroy)                                                                                \
@@ -313,6 +315,16 @@ static void init(void) {
     snprintf(bf16_why, sizeof bf16_why, "oneDNN is not available: %s", dl_error);
     return;
   }
+  /* DIF_MAX_CPU_ISA (core/blas.h) caps oneDNN too, before its first
+   * primitive: AVX-512 keeps bf16 without AMX. oneDNN refuses a cap once
+   * its ISA was asked (not yet here) or where ONEDNN_MAX_CPU_ISA already
+   * set one; the note in the log then stands for the rest. */
+  const dif__isa cap = dif__cpu_isa_cap();
+  if (cap != DIF__ISA_UNKNOWN)
+    (void)dl.set_max_cpu_isa(cap >= DIF__ISA_AVX512 ? dnnl_cpu_isa_avx512_core_bf16
+                             : cap == DIF__ISA_AVX2 ? dnnl_cpu_isa_avx2
+                             : cap == DIF__ISA_AVX  ? dnnl_cpu_isa_avx
+                                                    : dnnl_cpu_isa_sse41);
   engine_status = dl.engine_create(&engine, dnnl_cpu, 0);
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);

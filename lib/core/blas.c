@@ -80,7 +80,7 @@ static bool cpu_is_amd(void) {
 }
 #endif
 
-dif__isa dif__cpu_isa(void) {
+dif__isa dif__cpu_isa_uncapped(void) {
 #ifdef DIF__X86
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return DIF__ISA_UNKNOWN;
@@ -98,6 +98,49 @@ dif__isa dif__cpu_isa(void) {
 #else
   return DIF__ISA_UNKNOWN;
 #endif
+}
+
+/* DIF_MAX_CPU_ISA, read once per process (blas.h). */
+static pthread_once_t cap_once = PTHREAD_ONCE_INIT;
+static dif__isa cap = DIF__ISA_UNKNOWN;
+static char cap_note[160];
+
+static void cap_read(void) {
+  const char *v = getenv("DIF_MAX_CPU_ISA");
+  if (!v || !*v) return;
+  static const struct {
+    const char *name;
+    dif__isa isa;
+  } caps[] = {{"sse", DIF__ISA_SSE},
+              {"avx", DIF__ISA_AVX},
+              {"avx2", DIF__ISA_AVX2},
+              {"avx512", DIF__ISA_AVX512}};
+  for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+    if (strcasecmp(v, caps[i].name) == 0) {
+      cap = caps[i].isa;
+      snprintf(cap_note, sizeof cap_note,
+               "DIF_MAX_CPU_ISA=%s: libdif and oneDNN run as on a CPU with no more than %s", v,
+               caps[i].name);
+      return;
+    }
+  snprintf(cap_note, sizeof cap_note,
+           "DIF_MAX_CPU_ISA=%.40s%s is none of avx512, avx2, avx, sse: ignored", v,
+           strlen(v) > 40 ? "..." : "");
+}
+
+dif__isa dif__cpu_isa_cap(void) {
+  pthread_once(&cap_once, cap_read);
+  return cap;
+}
+
+const char *dif__cpu_isa_env_note(void) {
+  pthread_once(&cap_once, cap_read);
+  return cap_note[0] ? cap_note : NULL;
+}
+
+dif__isa dif__cpu_isa(void) {
+  const dif__isa cpu = dif__cpu_isa_uncapped(), c = dif__cpu_isa_cap();
+  return c != DIF__ISA_UNKNOWN && cpu != DIF__ISA_UNKNOWN && c < cpu ? c : cpu;
 }
 
 dif__isa dif__blas_core_isa(const char *name) {
@@ -209,10 +252,15 @@ static void check(void) {
   const char *user = getenv("OPENBLAS_CORETYPE");
   if (have <= cpu && (user || have >= cpu || !best)) return; /* runnable; best or user's choice */
   recommended = best ? best : "Prescott";
-  if (have > cpu)
+  if (have > dif__cpu_isa_uncapped())
     snprintf(note, sizeof note,
              "OpenBLAS runs the %s kernels, which this CPU/OS cannot run; set "
              "OPENBLAS_CORETYPE=%s",
+             core, recommended);
+  else if (have > cpu) /* runnable, above DIF_MAX_CPU_ISA */
+    snprintf(note, sizeof note,
+             "OpenBLAS runs the %s kernels, above DIF_MAX_CPU_ISA's cap; set "
+             "OPENBLAS_CORETYPE=%s to run as such a CPU would",
              core, recommended);
   else
     snprintf(note, sizeof note,
@@ -240,7 +288,8 @@ const char *dif__blas_recommended_coretype(void) {
 }
 
 bool dif__blas_runnable(void) {
-  const dif__isa have = dif__blas_core_isa(openblas_get_corename()), cpu = dif__cpu_isa();
+  const dif__isa have = dif__blas_core_isa(openblas_get_corename()),
+                 cpu = dif__cpu_isa_uncapped(); /* DIF_MAX_CPU_ISA does not make them fault */
   return have == DIF__ISA_UNKNOWN || cpu == DIF__ISA_UNKNOWN || have <= cpu;
 }
 

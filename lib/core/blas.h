@@ -68,8 +68,22 @@ typedef enum dif__isa {
   DIF__ISA_AVX512 = 3,   /* AVX-512 F/VL with zmm state enabled (SkylakeX, Cooperlake) */
 } dif__isa;
 
-/* What this CPU and OS run. */
+/* What this CPU and OS run, capped by the environment variable
+ * DIF_MAX_CPU_ISA (read once per process; "avx512", "avx2", "avx" or
+ * "sse", any case): libdif then behaves as on a CPU with no more than that
+ * (and no AMX, which is above every cap) — its own SIMD kernels, the fused attention's builds, the
+ * Winograd backend's choice, and oneDNN (dnnl_set_max_cpu_isa at its first use), so that an AVX-512
+ * machine runs the suite as an AVX2-only one would (tools/test does). OpenBLAS's kernels are not
+ * libdif's to cap: set OPENBLAS_CORETYPE too. A value that is none of those is ignored, and
+ * dif__cpu_isa_env_note() says so. */
 dif__isa dif__cpu_isa(void);
+/* What the CPU itself runs (CPUID and XGETBV), whatever DIF_MAX_CPU_ISA says. */
+dif__isa dif__cpu_isa_uncapped(void);
+/* The cap DIF_MAX_CPU_ISA sets (DIF__ISA_UNKNOWN: none), and what the load
+ * log says of it ("DIF_MAX_CPU_ISA=avx2: ...", or that a value was
+ * ignored); NULL when unset. */
+dif__isa dif__cpu_isa_cap(void);
+const char *dif__cpu_isa_env_note(void);
 /* What an OpenBLAS kernel set needs (DIF__ISA_UNKNOWN for names not known). */
 dif__isa dif__blas_core_isa(const char *corename);
 /* The OpenBLAS core name libdif would pick for an ISA level on this CPU's

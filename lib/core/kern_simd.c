@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdatomic.h>
 
+#include "core/blas.h"
 #include "core/dtype.h"
 
 #if defined(__GNUC__)
@@ -103,7 +104,10 @@ static int detect(void) {
 #if defined(DIF_HAVE_AVX2_KERNELS) && (defined(__x86_64__) || defined(__i386__)) &&                \
     defined(__GNUC__)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                 dif__cpu_isa() >= DIF__ISA_AVX2 /* the OS's ymm state; DIF_MAX_CPU_ISA */
+             ? 1
+             : 0;
 #else
   return 0;
 #endif
