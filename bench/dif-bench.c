@@ -397,10 +397,6 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
     b = o->wino_backend ? dif__backend_wino_named(o->wino_backend, why, sizeof why)
                         : dif__backend_wino(why, sizeof why);
   if (!b && o->wino_backend && wants) die("--wino-backend: %s", why);
-  if (b && max_cc && !fast && !o->wino_backend && strcmp(b->name, "onednn") != 0) {
-    snprintf(why, sizeof why, "a context gives the UNet oneDNN's Winograd only (api/load.c)");
-    b = NULL;
-  }
   dif__error err;
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
   r->k.wino_max_cc = max_cc;

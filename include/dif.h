@@ -210,11 +210,11 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        VAE's 3x3 weights in float32 (737 MiB for SD's
  *                        VAE, whatever dtype its file has), plus scratch
  *                        in bands of rows (a 512² decode's peak scratch
- *                        0.41 -> 0.51 GiB). With oneDNN's Winograd the
- *                        UNet's 3x3 convolutions of up to 1920 x 640
- *                        channels (its levels of 320 and 640 channels) run
- *                        the same way: a UNet step about 1.15x faster
- *                        (Zen 4, 512²: 9.9 -> 8.6 s), every reference
+ *                        0.41 -> 0.51 GiB). The UNet's 3x3 convolutions
+ *                        of up to 1920 x 640 channels (its levels of 320
+ *                        and 640 channels) run the same way: a UNet step
+ *                        about 1.15x faster (Zen 4, 512²: 9.9 -> 8.6 s;
+ *                        emulated AVX2: 11.6 -> 9.4 s), every reference
  *                        tolerance held, their transformed weights (about
  *                        1.1 GiB for SD's UNet) made at the first step and
  *                        kept. Before the VAE decodes, the pages of every

@@ -95,10 +95,10 @@ static void auto_small_model_exact(dif_context *ctx) {
  * backend has it (core/backend.h): not under an address-space limit, for
  * the reason dif__ctx_resolve_precision gives (oneDNN aborts the process
  * when an allocation fails there). Without it, today's im2col + sgemm. The
- * UNet's first levels too (core/ops.h, DIF__WINO_NETS_MAX_CC) on oneDNN's
- * Winograd (AVX-512), measured faster per step (docs/performance.md); not
- * on the openblas one (AVX2), whose UNet step measured no faster in the one
- * (emulated, noisy) run so far. In fast, the VAE's alone, and only where
+ * UNet's first levels too (core/ops.h, DIF__WINO_NETS_MAX_CC), measured
+ * faster per step on both backends (oneDNN's on AVX-512; the openblas one
+ * on an AVX2 CPU emulated under DIF_MAX_CPU_ISA=avx2: 512² step 11.6 -> 9.4
+ * and 9.8 -> 8.6 s, alternated; docs/performance.md). In fast, the VAE's alone, and only where
  * dif__wino_for_fast (bf16 not on AMX tiles: Winograd measured faster). */
 /* oneDNN runs on libgomp, whose threads spin after each parallel region
  * unless OMP_WAIT_POLICY says otherwise, and then take the cores from
@@ -130,8 +130,7 @@ static void conv_wino(dif_context *ctx) {
                  ctx->fast ? "bf16 products" : "im2col + sgemm", err.msg);
   } else {
     ctx->wino_vae_max_cc = ctx->fast ? DIF__WINO_FAST_VAE_MAX_CC : 0;
-    ctx->wino_nets_max_cc =
-        !ctx->fast && strcmp(b->name, "onednn") == 0 ? DIF__WINO_NETS_MAX_CC : 0;
+    ctx->wino_nets_max_cc = ctx->fast ? 0 : DIF__WINO_NETS_MAX_CC;
     dif__ctx_log(ctx, DIF_LOG_INFO,
                  "%s 3x3 convolutions: float32 Winograd on the %s backend (transformed weights "
                  "about 4x the float32 3x3 weights)",
