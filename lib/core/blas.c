@@ -80,7 +80,7 @@ static bool cpu_is_amd(void) {
 }
 #endif
 
-dif__isa dif__cpu_isa_uncapped(void) {
+static dif__isa cpu_isa_read(void) {
 #ifdef DIF__X86
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return DIF__ISA_UNKNOWN;
@@ -100,12 +100,14 @@ dif__isa dif__cpu_isa_uncapped(void) {
 #endif
 }
 
-/* DIF_MAX_CPU_ISA, read once per process (blas.h). */
+/* The CPU's level and DIF_MAX_CPU_ISA, read once per process (blas.h):
+ * asked per attention call, and CPUID leaves a virtual machine. */
 static pthread_once_t cap_once = PTHREAD_ONCE_INIT;
-static dif__isa cap = DIF__ISA_UNKNOWN;
+static dif__isa cpu_level = DIF__ISA_UNKNOWN, cap = DIF__ISA_UNKNOWN;
 static char cap_note[160];
 
 static void cap_read(void) {
+  cpu_level = cpu_isa_read();
   const char *v = getenv("DIF_MAX_CPU_ISA");
   if (!v || !*v) return;
   static const struct {
@@ -119,13 +121,19 @@ static void cap_read(void) {
     if (strcasecmp(v, caps[i].name) == 0) {
       cap = caps[i].isa;
       snprintf(cap_note, sizeof cap_note,
-               "DIF_MAX_CPU_ISA=%s: libdif and oneDNN run as on a CPU with no more than %s", v,
-               caps[i].name);
+               "DIF_MAX_CPU_ISA=%s: libdif and oneDNN run as on a CPU with no more than %s and "
+               "no AMX",
+               v, caps[i].name);
       return;
     }
   snprintf(cap_note, sizeof cap_note,
            "DIF_MAX_CPU_ISA=%.40s%s is none of avx512, avx2, avx, sse: ignored", v,
            strlen(v) > 40 ? "..." : "");
+}
+
+dif__isa dif__cpu_isa_uncapped(void) {
+  pthread_once(&cap_once, cap_read);
+  return cpu_level;
 }
 
 dif__isa dif__cpu_isa_cap(void) {
