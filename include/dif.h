@@ -221,7 +221,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        other network's weights file are dropped from the
  *                        process (read again from the page cache next
  *                        run), so the two do not add up: a whole 768²
- *                        unCLIP from an F16 folder peaks at 6.0 GiB.
+ *                        unCLIP from an F16 folder peaks at 6.0 GiB (6.2
+ *                        GiB on an emulated AVX2 CPU).
  *   DIF_PRECISION_FAST   bf16 inputs with float32 accumulation through
  *                        oneDNN (as PyTorch's bf16 CPU path): linear and
  *                        convolution weights are packed to bf16 once,
