@@ -29,9 +29,9 @@ bool dif__attn_fused_fits(const dif__attention_params *p) {
 
 static bool avx512bf16_runs(void) {
 #if defined(DIF_HAVE_AVX512BF16_KERNELS)
+  /* AVX-512 F/VL with the OS's zmm state, under DIF_MAX_CPU_ISA; and BF16 */
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") &&
-         dif__cpu_isa() >= DIF__ISA_AVX512; /* the OS's zmm state; DIF_MAX_CPU_ISA */
+  return dif__cpu_isa() >= DIF__ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
 #else
   return false;
 #endif
