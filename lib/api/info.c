@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "api/context.h"
+#include "core/attn_f32.h"
 #include "core/attn_fused.h"
 #include "core/blas.h"
 
@@ -85,7 +86,7 @@ static void add_products(json_t *o, const dif_context *ctx) {
 }
 
 const char *dif__ctx_attention(const dif_context *ctx) {
-  if (!ctx->fast) return "float32";
+  if (!ctx->fast) return dif__attn_f32_taken() ? "fused float32, AVX2" : "float32";
   switch (dif__attn_fused_best()) {
   case DIF__ATTN_FUSED_AMX: return "fused bf16, AMX tiles";
   case DIF__ATTN_FUSED_AVX512BF16: return "fused bf16, AVX512-BF16";

@@ -23,10 +23,13 @@
  * scores S and V rounded to bf16, as PyTorch's bf16 attention; the softmax
  * stays float32). The fast path's attentions without mask or causal cut go
  * to the fused kernel instead where the CPU has AVX512-BF16
- * (core/attn_fused.h), which computes the same roundings in one pass.
+ * (core/attn_fused.h), which computes the same roundings in one pass; the
+ * exact path's go to the fused float32 kernel where the CPU's best is AVX2
+ * (core/attn_f32.h).
  */
 #include <math.h>
 
+#include "core/attn_f32.h"
 #include "core/attn_fused.h"
 #include "core/kern_simd.h"
 #include "core/ops.h"
@@ -211,6 +214,10 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
     const dif__attn_fused_isa isa = dif__attn_fused_best();
     if (isa != DIF__ATTN_FUSED_PORTABLE) return dif__attn_fused(k, p, q, kk, v, out, isa, err);
   }
+  /* exact's, where the CPU's best is AVX2: the fused float32 kernel
+   * (core/attn_f32.h), float32 like the products below. */
+  if (!k->fast && dif__attn_f32_fits(p) && dif__attn_f32_taken())
+    return dif__attn_f32(k, p, q, kk, v, out, true, err);
   if (p->k_block && tk > p->k_block)
     return attention_blockwise(k, p, q, kk, v, out, p->k_block, err);
 

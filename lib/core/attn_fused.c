@@ -134,7 +134,8 @@ static void env_read(void) {
       snprintf(env_note, sizeof env_note, "DIF_FUSED_ATTENTION=%s: %s", names[i],
                i == 2   ? "the best build (as when unset)"
                : i == 1 ? "never the AMX build"
-                        : "fast's attention unfused (its products on the fast backend)");
+                        : "every attention unfused (fast's products on the fast backend, "
+                          "exact's on OpenBLAS)");
       return;
     }
   snprintf(env_note, sizeof env_note,
@@ -154,6 +155,11 @@ dif__attn_fused_isa dif__attn_fused_best(void) {
   if (env_cap >= 1 && dif__attn_fused_runs(DIF__ATTN_FUSED_AVX512BF16, NULL, 0))
     return DIF__ATTN_FUSED_AVX512BF16;
   return DIF__ATTN_FUSED_PORTABLE;
+}
+
+bool dif__attn_fused_enabled(void) {
+  pthread_once(&env_once, env_read);
+  return env_cap > 0;
 }
 
 bool dif__attn_fused_native(void) { return dif__attn_fused_best() != DIF__ATTN_FUSED_PORTABLE; }

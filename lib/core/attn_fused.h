@@ -73,6 +73,10 @@ dif__attn_fused_isa dif__attn_fused_best(void);
  * never the AMX build", or that a value was ignored); NULL when unset. */
 const char *dif__attn_fused_env_note(void);
 
+/* False where DIF_FUSED_ATTENTION is "unfused": then exact's fused float32
+ * attention (attn_f32.h) is not taken either. */
+bool dif__attn_fused_enabled(void);
+
 /* Whether a native build runs here (dif__attn_fused_best() is one). */
 bool dif__attn_fused_native(void);
 

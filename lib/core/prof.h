@@ -28,7 +28,7 @@ typedef enum dif__prof_op {
   DIF__PROF_LINEAR,       /* dif__linear products */
   DIF__PROF_ATTN_GEMM,    /* Q·Kᵀ and P·V */
   DIF__PROF_ATTN_SOFTMAX, /* mask + softmax of the scores */
-  DIF__PROF_ATTN_FUSED,   /* fused bf16 attention (fast path): products, softmax, packing */
+  DIF__PROF_ATTN_FUSED,   /* fused attention (bf16 or float32): products, softmax, packing */
   DIF__PROF_GEMM_OTHER,   /* dif__gemm called directly */
   DIF__PROF_GROUP_NORM,   /* including a fused SiLU */
   DIF__PROF_LAYER_NORM,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/attn_f32.h"
 #include "core/attn_fused.h"
 #include "core/backend.h"
 #include "test.h"
@@ -419,7 +420,9 @@ TEST(precision_setting) {
         strstr(info, "\"unet_conv3x3\": \"sgemm\""));
   CHECK(!strstr(info, "\"unet_conv3x3\": \"winograd") ==
         !strstr(info, "\"vae_conv3x3\": \"winograd\""));
-  CHECK(strstr(info, "\"attention\": \"float32\"") != NULL);
+  /* exact: float32, fused on an AVX2 CPU without AVX-512 (core/attn_f32.h) */
+  CHECK(strstr(info, dif__attn_f32_taken() ? "\"attention\": \"fused float32, AVX2\""
+                                           : "\"attention\": \"float32\"") != NULL);
   dif_prompt *p = text_prompt("a cat");
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);

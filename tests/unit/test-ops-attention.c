@@ -1,5 +1,8 @@
 /* dif__attention (sliced, per-head GEMMs; blockwise with an online softmax) against a direct
- * double-precision softmax(scale·QKᵀ + mask)V. */
+ * double-precision softmax(scale·QKᵀ + mask)V. On an AVX2 CPU without AVX-512 its mask-free
+ * cases take the fused float32 kernel (core/attn_f32.h, test-attn-f32); ctest runs this again
+ * as test-ops-attention-unfused (DIF_FUSED_ATTENTION=unfused), where they take the unfused
+ * schemes as on every other CPU. */
 #include "ops_test_util.h"
 
 static void ref_attention(const dif__attention_params *p, const float *q, const float *k,
@@ -215,8 +218,11 @@ TEST(causal) {
 
 TEST(auto_slice_bounds_scratch) {
   /* tk = 5000: q_slice 0 gives 838 rows per 16 MiB slice, so 900 queries
-   * take two slices. */
+   * take two slices. An all-zero mask row keeps it on the sliced scheme
+   * (the fused float32 kernel takes mask-free attention on AVX2 CPUs). */
   dif__attention_params p = base(900, 5000, 1, 4);
+  float *zeros = fbuf(5000);
+  p.mask = zeros, p.mask_ld = 0;
   case_data d;
   setup(&p, &d, 15);
   kenv e;
@@ -227,6 +233,7 @@ TEST(auto_slice_bounds_scratch) {
   CHECK(dif__arena_peak(&e.arena) >= (size_t)838 * 5000 * sizeof(float));
   kenv_free(&e);
   teardown(&d);
+  free(zeros);
 }
 
 TEST(blockwise_bounds_scratch) {
