@@ -272,9 +272,9 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * ("winograd", "sgemm", "bf16", or "winograd up to 512x256 channels, bf16":
  * fast where bf16 is not on AMX tiles, whose float32 Winograd measured
  * faster there than bf16 products, and closer to float32), "attention"
- * (the UNet's and the VAE's: in exact "fused float32, AVX2" — one float32
- * kernel per block of queries, on a CPU whose best is AVX2 (Zen 3, Haswell)
- * — or "float32"; in fast "fused bf16, AMX tiles" or "fused bf16,
+ * (the UNet's and the VAE's: in exact "fused float32, AVX2" — the UNet's
+ * in one float32 kernel per block of queries, on a CPU whose best is AVX2
+ * (Zen 3, Haswell) — or "float32"; in fast "fused bf16, AMX tiles" or "fused bf16,
  * AVX512-BF16" — one kernel per block of queries, its products on AMX tiles
  * where the CPU has them and the OS grants them — or "bf16"; the
  * environment variable DIF_FUSED_ATTENTION=avx512bf16 keeps it off AMX

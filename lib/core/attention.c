@@ -214,9 +214,10 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
     const dif__attn_fused_isa isa = dif__attn_fused_best();
     if (isa != DIF__ATTN_FUSED_PORTABLE) return dif__attn_fused(k, p, q, kk, v, out, isa, err);
   }
-  /* exact's, where the CPU's best is AVX2: the fused float32 kernel
-   * (core/attn_f32.h), float32 like the products below. */
-  if (!k->fast && dif__attn_f32_fits(p) && dif__attn_f32_taken())
+  /* exact's with short heads, where the CPU's best is AVX2: the fused
+   * float32 kernel (core/attn_f32.h), float32 like the products below. */
+  if (!k->fast && dif__attn_f32_fits(p) && p->dim <= DIF__ATTN_F32_TAKEN_DIM_MAX &&
+      dif__attn_f32_taken())
     return dif__attn_f32(k, p, q, kk, v, out, true, err);
   if (p->k_block && tk > p->k_block)
     return attention_blockwise(k, p, q, kk, v, out, p->k_block, err);

@@ -17,8 +17,10 @@
  * Builds of one source, as core/kern_simd.h: the AVX2 + FMA one
  * (attn_f32_avx2.c), which the models take; the baseline one (attn_f32.c),
  * run by the tests on every CPU. Only mask-free, non-causal attention with
- * a positive scale and a head dimension up to DIF__ATTN_FUSED_DIM_MAX takes
- * it (the UNet's and the VAE's; the text encoders keep the unfused path).
+ * a positive scale and a head dimension up to DIF__ATTN_FUSED_DIM_MAX fits;
+ * exact gives it those with a head dimension up to
+ * DIF__ATTN_F32_TAKEN_DIM_MAX (the UNet's; the VAE's one head of 512 and the
+ * text encoders keep the unfused path).
  */
 #ifndef DIF__CORE_ATTN_F32_H
 #define DIF__CORE_ATTN_F32_H
@@ -27,6 +29,13 @@
 
 #include "core/attn_fused.h"
 #include "core/ops.h"
+
+/* The largest head dimension exact gives the kernel (dif__attention): it
+ * pays where Q·Kᵀ's depth is short for sgemm (head dim 64: 1.6-1.85× the
+ * unfused path on Zen 3); on the VAE's one head of 512 the unfused sgemm
+ * calls measured as fast or faster (0.21-0.24 against 0.25-0.32 s per 512²
+ * decode; docs/performance.md). */
+#define DIF__ATTN_F32_TAKEN_DIM_MAX 160
 
 /* Whether p is an attention the kernel takes (attn_fused.h's rule). */
 bool dif__attn_f32_fits(const dif__attention_params *p);
@@ -47,7 +56,7 @@ bool dif__attn_f32_taken(void);
  * Errors: DIF_ERR_INVALID_ARGUMENT (NULL, does not fit), DIF_ERR_UNSUPPORTED
  * (native where this build or CPU has no AVX2 + FMA; a compiler without
  * vector extensions), DIF_ERR_OUT_OF_MEMORY for the packed K and V (about
- * 8·tk·heads·dim bytes) and at most 200 KiB per thread. */
+ * 8·tk·heads·dim bytes) and at most 250 KiB per thread (head dim 512). */
 dif_status dif__attn_f32(const dif__kctx *k, const dif__attention_params *p, const float *q,
                          const float *kk, const float *v, float *out, bool native, dif__error *err);
 

@@ -270,6 +270,17 @@ TEST(exact_attention_takes_it) {
          : runs_here(1)                    ? "AVX2"
                                            : "no AVX2",
          unfused ? "; DIF_FUSED_ATTENTION=unfused" : "");
+  free(got), free(fused);
+  teardown(&c);
+  /* a head dimension over DIF__ATTN_F32_TAKEN_DIM_MAX (the VAE's 512):
+   * exact keeps the unfused path everywhere */
+  setup(&c, shape(50, 90, 1, DIF__ATTN_F32_TAKEN_DIM_MAX + 8), 61, 1);
+  got = fbuf(c.nout);
+  CHECK_STATUS(dif__attention(&e.k, &c.p, c.q, c.k, c.v, got, &err), DIF_OK, err.msg, "");
+  fused = run_build(&c, want ? 1 : 0, 2, false);
+  CHECK_MSG(memcmp(got, fused, c.nout * sizeof *got) != 0,
+            "head dim %d: exact attention gives the fused build's bits",
+            DIF__ATTN_F32_TAKEN_DIM_MAX + 8);
   kenv_free(&e);
   free(got), free(fused);
   teardown(&c);
