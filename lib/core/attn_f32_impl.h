@@ -191,9 +191,11 @@ static void DIF__K(af32_task)(void *arg, int64_t begin, int64_t end, int thread)
     for (int64_t j0 = 0; j0 < p->tk; j0 += AF32_BK) {
       const int64_t n = p->tk - j0 < AF32_BK ? p->tk - j0 : AF32_BK;
       const int64_t npad = (n + 2 * AF32_W - 1) / (2 * AF32_W) * (2 * AF32_W);
-      for (int64_t c = 0; c < npad; c += 2 * AF32_W) /* the key tile stays in L1 */
-        for (int64_t r0 = 0; r0 < rows_pad; r0 += AF32_MR) DIF__K(af32_qk_tile)
-      (qb + r0 * dim, dim, kp + (j0 + c) * dim, S + r0 * AF32_BK + c, p->scale);
+      for (int64_t c = 0; c < npad; c += 2 * AF32_W) { /* the key tile stays in L1 */
+        const float *kt = kp + (j0 + c) * dim;
+        for (int64_t r0 = 0; r0 < rows_pad; r0 += AF32_MR)
+          DIF__K(af32_qk_tile)(qb + r0 * dim, dim, kt, S + r0 * AF32_BK + c, p->scale);
+      }
       for (int64_t r = 0; r < rows_pad; r++) {
         const float ca = DIF__K(af32_softmax_row)(S + r * AF32_BK, n, m + r, l + r);
         if (ca != 1.0f)
