@@ -9,13 +9,18 @@
  * in its AVX512-BF16 build and in its AMX build (the products in tiles,
  * what the models run where the CPU has AMX).
  *
- *   dif-bench-attention [--tokens N ...] [--reps N] [--rows N] [--block N]
+ *   dif-bench-attention [--tokens N ...] [--keys N] [--heads N] [--dim N]
+ *                       [--reps N] [--rows N] [--block N]
  *
- * Shapes: sd21-unclip-small's finest level, heads 5 × dim 64, one image:
- * 4096 tokens at 512², 9216 at 768² (the default). Best of --reps calls (3)
- * after one warm-up; GFLOP/s counts both products (4·T²·heads·dim). A
+ * Shapes: by default sd21-unclip-small's finest level, heads 5 × dim 64, one
+ * image: 4096 tokens at 512², 9216 at 768² (the default). --heads and --dim
+ * give the other levels (10 × 64 at 1024 tokens, 20 × 64 at 256; SD-1.5's
+ * 8 × 40, 8 × 80, 8 × 160), --keys a cross-attention's key count (77: the
+ * text tokens; default: as many keys as queries). Best of --reps calls (3)
+ * after one warm-up; GFLOP/s counts both products (4·Tq·Tk·heads·dim). A
  * benchmark, never a test: the numbers depend on the machine's load.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +72,7 @@ static double best_of(const dif__kctx *k, const dif__attention_params *p, const 
 int main(int argc, char **argv) {
   int64_t tokens[8] = {9216};
   int n_tokens = 1, reps = 3;
-  int64_t rows = 256, kb = 1024;
+  int64_t rows = 256, kb = 1024, keys = 0, heads = 5, dim = 64;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
       reps = atoi(argv[++i]);
@@ -75,17 +80,25 @@ int main(int argc, char **argv) {
       rows = atoll(argv[++i]);
     } else if (strcmp(argv[i], "--block") == 0 && i + 1 < argc) {
       kb = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc) {
+      keys = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--heads") == 0 && i + 1 < argc) {
+      heads = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--dim") == 0 && i + 1 < argc) {
+      dim = atoll(argv[++i]);
     } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
       n_tokens = 0;
       while (i + 1 < argc && argv[i + 1][0] != '-' && n_tokens < 8)
         tokens[n_tokens++] = atoll(argv[++i]);
     } else {
-      fprintf(stderr,
-              "usage: dif-bench-attention [--tokens N ...] [--reps N] [--rows N] [--block N]\n");
+      fprintf(stderr, "usage: dif-bench-attention [--tokens N ...] [--keys N] [--heads N] [--dim "
+                      "N] [--reps N] [--rows N] [--block N]\n");
       return 2;
     }
   }
-  if (reps < 1 || n_tokens < 1 || rows < 1 || kb < 1) return 2;
+  if (reps < 1 || n_tokens < 1 || rows < 1 || kb < 1 || keys < 0 || heads < 1 || heads > 64 ||
+      dim < 1 || dim > 1024)
+    return 2;
   dif_blas_setup(0);
   dif__error err = {0};
   dif__pool *pool = NULL;
@@ -97,28 +110,28 @@ int main(int argc, char **argv) {
   if (!fb || !fb->supports(DIF__DTYPE_BF16, NULL, 0) || dif__fast_new(fb, &fast, &err)) fast = NULL;
   const dif__kctx exact = {pool, &arena, NULL, NULL, 0, 0, false},
                   fastk = {pool, &arena, fast, NULL, 0, 0, false};
-  printf("dif__attention, heads 5 x dim 64, one image; %d threads; best of %d; seconds "
-         "(GFLOP/s)\n",
-         dif__cpu_count(), reps);
-  printf("| tokens | exact, one block | exact, blockwise | fast unfused, one block | fast unfused, "
+  printf("dif__attention, heads %lld x dim %lld, %s keys, one image; %d threads; best of %d; "
+         "seconds (GFLOP/s)\n",
+         (long long)heads, (long long)dim, keys ? "fixed" : "as many", dif__cpu_count(), reps);
+  printf("| tokens | keys | exact, one block | exact, blockwise | fast unfused, one block | fast unfused, "
          "blockwise | fast fused, AVX512-BF16 | fast fused, AMX |\n"
-         "|---:|---:|---:|---:|---:|---:|---:|\n");
+         "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int t = 0; t < n_tokens; t++) {
-    const int64_t T = tokens[t], heads = 5, dim = 64, w = heads * dim;
-    float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(T * 2 * w), 2);
-    float *out = malloc((size_t)(T * w) * sizeof *out), *zero = calloc((size_t)T, sizeof *zero);
+    const int64_t T = tokens[t], Tk = keys ? keys : T, w = heads * dim;
+    float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(Tk * 2 * w), 2);
+    float *out = malloc((size_t)(T * w) * sizeof *out), *zero = calloc((size_t)Tk, sizeof *zero);
     if (!q || !kv || !out || !zero) return 1;
     dif__attention_params p = {.tq = T,
-                               .tk = T,
+                               .tk = Tk,
                                .heads = heads,
                                .dim = dim,
                                .ld_q = w,
                                .ld_k = 2 * w,
                                .ld_v = 2 * w,
                                .ld_o = w,
-                               .scale = 0.125f};
-    const double gflop = 4.0 * (double)T * (double)T * (double)w * 1e-9;
-    printf("| %lld |", (long long)T);
+                               .scale = 1.0f / sqrtf((float)dim)};
+    const double gflop = 4.0 * (double)T * (double)Tk * (double)w * 1e-9;
+    printf("| %lld | %lld |", (long long)T, (long long)Tk);
     for (int col = 0; col < 6; col++) {
       const bool f = col >= 2, blockwise = col == 1 || col == 3;
       const int fused = col == 4 ? DIF__ATTN_FUSED_AVX512BF16 : col == 5 ? DIF__ATTN_FUSED_AMX : -1;
