@@ -522,7 +522,9 @@ DIF_API dif_status dif_context_set_load_progress(dif_context *ctx, dif_load_fn f
  * came from
  * ("defaults_file", null if none), what it can do, libdif's default model
  * folder ("default_model", see dif_default_model_dir), and the BLAS kernels
- * and threads in use. "{}" before loading or for NULL. Owned by the context,
+ * and threads in use ("blas_core", "blas_threads", "blas_note", and
+ * "blas_idle_threads": what OpenBLAS's threads do between products, see
+ * dif_blas_setup). "{}" before loading or for NULL. Owned by the context,
  * valid until it is freed; thread-safe. */
 DIF_API const char *dif_context_info(const dif_context *ctx);
 
@@ -590,18 +592,25 @@ DIF_API const char *dif_blas_core(void);
  *     "Prescott" kernels, ~5x slower), switches it to the best set, as
  *     OPENBLAS_CORETYPE would at start-up; an OPENBLAS_CORETYPE the user set
  *     is kept;
+ *   - makes OpenBLAS's idle threads sleep right after each product, as
+ *     OPENBLAS_THREAD_TIMEOUT=4 at start-up would (by default they poll for
+ *     ~0.1 s, taking cores from libdif's own kernel threads that run next:
+ *     an exact 512² VAE decode measured 8.2–9.6 s polling, 7.0–7.3 s
+ *     sleeping, on 2 cores); an OPENBLAS_THREAD_TIMEOUT the user set is
+ *     kept, and a program that cannot call this can set that variable
+ *     before it starts;
  *   - threads > 0 sets OpenBLAS's thread count (0 leaves it: OpenBLAS's own
  *     default, OPENBLAS_NUM_THREADS or the number of cores).
- * Both are OpenBLAS's global state: NOT thread-safe with any BLAS call in
+ * All are OpenBLAS's global state: NOT thread-safe with any BLAS call in
  * the process (a thread inside cblas_sgemm while the kernel table changes
  * may crash). Call it before any other thread — yours or a library's — may
  * use BLAS, or not at all. Without it libdif uses OpenBLAS as the process
  * set it up, and a context's log (and dif_context_info's "blas_note") says
  * when faster kernels exist. Errors: DIF_ERR_INVALID_ARGUMENT (threads < 0),
  * DIF_ERR_LIMIT (threads > DIF_MAX_THREADS), DIF_ERR_UNSUPPORTED (this BLAS
- * cannot be switched; the message says which OPENBLAS_CORETYPE to set
- * instead — the thread count is still applied); message in
- * dif_last_error(). */
+ * cannot be switched; the message says which OPENBLAS_CORETYPE or
+ * OPENBLAS_THREAD_TIMEOUT to set instead — the thread count is still
+ * applied); message in dif_last_error(). */
 DIF_API dif_status dif_blas_setup(int threads);
 
 /* ---------------------------------------------------------------------------

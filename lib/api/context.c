@@ -194,10 +194,13 @@ DIF_API dif_status dif_blas_setup(int threads) {
     return dif__thread_fail(DIF_ERR_LIMIT,
                             "dif_blas_setup: %d threads exceeds DIF_MAX_THREADS (%d)", threads,
                             DIF_MAX_THREADS);
-  char msg[256];
-  const bool best = dif__blas_use_best_core(msg, sizeof msg);
+  char msg[256], idle_msg[256];
+  const bool best = dif__blas_use_best_core(msg, sizeof msg),
+             idle = dif__blas_sleep_idle_threads(idle_msg, sizeof idle_msg);
   if (threads > 0) dif__blas_set_threads(threads);
-  if (!best) return dif__thread_fail(DIF_ERR_UNSUPPORTED, "%s", msg);
+  if (!best || !idle)
+    return dif__thread_fail(DIF_ERR_UNSUPPORTED, "%s%s%s", best ? "" : msg,
+                            !best && !idle ? "; " : "", idle ? "" : idle_msg);
   dif__thread_ok();
   return DIF_OK;
 }

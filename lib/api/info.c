@@ -57,6 +57,7 @@ static void add_products(json_t *o, const dif_context *ctx) {
   json_object_set_new(o, "blas_core", json_string(dif_blas_core()));
   json_object_set_new(o, "threads", json_integer(ctx->threads));
   json_object_set_new(o, "blas_threads", json_integer(dif__blas_threads()));
+  json_object_set_new(o, "blas_idle_threads", json_string(dif__blas_idle_threads()));
   json_object_set_new(
       o, "precision",
       json_string(dif_precision_name(ctx->fast ? DIF_PRECISION_FAST : DIF_PRECISION_EXACT)));

@@ -43,6 +43,7 @@
 #include <cblas.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,82 @@ bool dif__blas_use_best_core(char *msg, size_t size) {
            openblas_get_corename());
   dif__blas_recheck();
   return true;
+}
+
+/* ---- OpenBLAS's idle threads ----
+ *
+ * After each product the worker threads of a pthreads OpenBLAS (Debian's
+ * libopenblas0-pthread) keep polling for the next one, calling sched_yield,
+ * for 2^28 cycles (~0.1 s: THREAD_TIMEOUT in driver/others/blas_server.c)
+ * before they sleep on a condition variable. libdif's pool runs its own
+ * kernels right after products (Winograd transforms, norms, the fused
+ * attention) on as many threads as there are cores, so a polling worker
+ * takes a core from them. Zen 3, 2 cores, exact VAE decode 512²: 8.2–9.6 s
+ * with the default, 7.0–7.3 s with workers that sleep at once; a UNet step
+ * and the prior unchanged, the text encoder ~0.05 s slower
+ * (docs/performance.md). OpenBLAS's own knob is OPENBLAS_THREAD_TIMEOUT
+ * (log2 of the cycles; 4 is its minimum), read once at load
+ * (openblas_read_env) and applied when it starts its threads
+ * (blas_thread_init). The opt-in does what a start with the variable set
+ * would: set it, re-read the environment, stop the threads and start them
+ * again (blas_thread_shutdown_ / blas_thread_init, which OpenBLAS itself runs
+ * around every fork()), then restore the environment (OpenBLAS keeps the
+ * timeout it applied; the threads' working buffers are reused). A timeout the
+ * user set is kept. All three entry points are exported by OpenBLAS 0.3.x. */
+#define IDLE_TIMEOUT "4"
+
+typedef int (*int_fn)(void);
+
+/* What dif__blas_idle_threads says; NULL: OpenBLAS's default. */
+static _Atomic(const char *) idle_state = NULL;
+
+bool dif__blas_sleep_idle_threads(char *msg, size_t size) {
+  if (size) msg[0] = '\0';
+  const char *user = getenv("OPENBLAS_THREAD_TIMEOUT");
+  if (user) {
+    atomic_store(&idle_state, "as the user's OPENBLAS_THREAD_TIMEOUT says");
+    return true;
+  }
+  if (openblas_get_parallel() != 1) { /* sequential or OpenMP: no polling threads of its own */
+    atomic_store(&idle_state, "none of OpenBLAS's own (not its pthreads build)");
+    return true;
+  }
+  Dl_info info;
+  void *h = dladdr((void *)(uintptr_t)&cblas_sgemm, &info) && info.dli_fname
+                ? dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+                : NULL;
+  void *r = h ? dlsym(h, "openblas_read_env") : NULL, *q = h ? dlsym(h, "blas_thread_shutdown_") : NULL,
+       *i = h ? dlsym(h, "blas_thread_init") : NULL;
+  if (h) dlclose(h); /* the library stays loaded: libdif links it */
+  if (!r || !q || !i) {
+    snprintf(msg, size,
+             "OpenBLAS's threads poll ~0.1 s after each product and this BLAS cannot restart "
+             "them; set OPENBLAS_THREAD_TIMEOUT=%s before the program starts",
+             IDLE_TIMEOUT);
+    return false;
+  }
+  void_fn read_env;
+  int_fn shutdown, init;
+  memcpy(&read_env, &r, sizeof r);
+  memcpy(&shutdown, &q, sizeof q);
+  memcpy(&init, &i, sizeof i);
+  setenv("OPENBLAS_THREAD_TIMEOUT", IDLE_TIMEOUT, 1);
+  read_env();
+  shutdown();
+  init();
+  unsetenv("OPENBLAS_THREAD_TIMEOUT");
+  read_env();
+  atomic_store(&idle_state, "sleep right after each product (dif_blas_setup)");
+  return true;
+}
+
+const char *dif__blas_idle_threads(void) {
+  const char *s = atomic_load(&idle_state);
+  if (s) return s;
+  /* read at OpenBLAS's start; a program (the Python package) may set it before */
+  return getenv("OPENBLAS_THREAD_TIMEOUT") ? "as the environment's OPENBLAS_THREAD_TIMEOUT says"
+                                           : "poll for ~0.1 s after each product (OpenBLAS's "
+                                             "default; see dif_blas_setup)";
 }
 
 /* ---- OpenBLAS's working buffers ----

@@ -57,6 +57,18 @@ dif_status dif__blas_reserve(dif__error *err);
 void dif__blas_set_threads(int n);
 int dif__blas_threads(void);
 
+/* Makes OpenBLAS's idle worker threads sleep right after each product
+ * instead of polling for ~0.1 s against libdif's own threads, as
+ * OPENBLAS_THREAD_TIMEOUT=4 at start-up would (blas.c says why and how);
+ * kept when the user set OPENBLAS_THREAD_TIMEOUT. Process-wide: NOT safe
+ * while any thread may run BLAS (only dif_blas_setup calls it). False, with
+ * a sentence in msg, when this BLAS cannot do it. */
+bool dif__blas_sleep_idle_threads(char *msg, size_t size);
+
+/* What OpenBLAS's idle threads do, for dif_context_info ("blas_idle_threads"):
+ * a static sentence. */
+const char *dif__blas_idle_threads(void);
+
 /* ---- internals, exposed for tests and the bench ---- */
 
 /* SIMD level of an x86 CPU as the OS enables it. */

@@ -5,9 +5,15 @@
  * must switch back to the best set for this CPU; products stay correct
  * throughout. Under OPENBLAS_CORETYPE (the coretype matrix in
  * tests/CMakeLists.txt) OpenBLAS must run exactly that set. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "core/blas.h"
 #include "ops_test_util.h"
@@ -99,10 +105,68 @@ TEST(core_isa_table) {
   CHECK(strcmp(dif__blas_best_core(DIF__ISA_AVX512), "SkylakeX") == 0);
 }
 
+/* CPU time, in seconds, that the process's threads other than the caller
+ * used so far (Linux: each thread's CPU clock, from its id). */
+static double other_threads_cpu(void) {
+  const long self = (long)syscall(SYS_gettid);
+  double sum = 0;
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  for (struct dirent *e; (e = readdir(d));) {
+    const long tid = atol(e->d_name);
+    if (tid <= 0 || tid == self) continue;
+    /* MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): the kernel's per-thread clock id */
+    const clockid_t c = (clockid_t)((~(unsigned long)tid << 3) | 6);
+    struct timespec t;
+    if (clock_gettime(c, &t) == 0) sum += (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+  }
+  closedir(d);
+  return sum;
+}
+
+/* dif_blas_setup makes OpenBLAS's idle threads sleep right after a product:
+ * over the 100 ms after one, they use (almost) no CPU. Without it they poll
+ * on sched_yield for ~0.1 s and take most of a core each. A timeout the user
+ * set (OPENBLAS_THREAD_TIMEOUT) is kept and not judged. */
+TEST(setup_makes_idle_threads_sleep) {
+  CHECK(dif_blas_setup(0) == DIF_OK);
+  const char *idle = dif__blas_idle_threads();
+  if (getenv("OPENBLAS_THREAD_TIMEOUT")) {
+    CHECK_MSG(strstr(idle, "user's"), "blas_idle_threads: %s", idle);
+    return;
+  }
+  if (openblas_get_parallel() != 1) {
+    fprintf(stderr, "  (not OpenBLAS's pthreads build: no threads of its own; skipped)\n");
+    return;
+  }
+  CHECK_MSG(strstr(idle, "sleep right after"), "blas_idle_threads: %s", idle);
+  const int threads = dif__blas_threads();
+  if (threads < 2) {
+    fprintf(stderr, "  (OpenBLAS runs one thread here: nothing idles; skipped)\n");
+    return;
+  }
+  CHECK(gemm_nmse() <= NMSE_MAX);
+  /* a product big enough for OpenBLAS to use every thread */
+  const int64_t n = 512;
+  float *a = frand((size_t)(n * n), 3, -1, 1), *c = fbuf((size_t)(n * n));
+  dif__gemm(false, false, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
+  const double before = other_threads_cpu();
+  const struct timespec pause = {0, 100 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  const double used = other_threads_cpu() - before;
+  CHECK(before >= 0);
+  /* polling threads use up to (threads - 1) × 0.1 s here; sleeping ones
+   * ~0 (0.02 s leaves room for a sanitizer's own thread) */
+  CHECK_MSG(used < 0.02, "OpenBLAS's %d idle threads used %.3f s of CPU in 0.1 s", threads - 1,
+            used);
+  free(a), free(c);
+}
+
 int main(void) {
   RUN(core_is_runnable_and_judged);
   RUN(reports_prescott_and_switches_only_when_asked);
   RUN(setup_arguments);
+  RUN(setup_makes_idle_threads_sleep);
   RUN(core_isa_table);
   return dif__test_finish();
 }

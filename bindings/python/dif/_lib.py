@@ -80,6 +80,12 @@ def load() -> Tuple[ctypes.CDLL, List[str], str]:
     # loaded, so it does nothing where a module loaded libgomp before (torch);
     # a policy the user set is kept.
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    # OpenBLAS's idle threads sleep right after each product instead of
+    # polling for ~0.1 s against libdif's own threads (what dif_blas_setup does
+    # for the dif command: an exact VAE decode measured 10-20 % faster on 2
+    # cores). OpenBLAS reads it when it is loaded (with libdif, unless a module
+    # such as numpy loaded the same library before); a value the user set is kept.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     tried = []
     for path in candidates():
         if os.sep in path and not os.path.exists(path):

@@ -4,6 +4,8 @@ import gc
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -399,3 +401,20 @@ def test_editing_tools(models, tmp_path):
             sd.generate("a red cat", pan=("sideways", 0.5), **base)
         with pytest.raises(TypeError):
             sd.generate("a red cat", zoom_out=2.0, mask_rect=(0, 0, 8, 8), **base)
+
+
+def _info_in_child(env):
+    code = ("import os, dif\n"
+            "with dif.Context(threads=1) as ctx:\n"
+            "    print(os.environ['OPENBLAS_THREAD_TIMEOUT'], ctx.info()['blas_idle_threads'])\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_openblas_idle_threads_sleep_unless_the_user_chose():
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = _info_in_child(env)  # set by the package before libdif (and OpenBLAS) load
+    assert out.startswith("4 ") and "environment's OPENBLAS_THREAD_TIMEOUT" in out, out
+    out = _info_in_child(dict(env, OPENBLAS_THREAD_TIMEOUT="9"))  # the user's is kept
+    assert out.startswith("9 "), out
