@@ -113,7 +113,8 @@ int main(int argc, char **argv) {
   printf("dif__attention, heads %lld x dim %lld, %s keys, one image; %d threads; best of %d; "
          "seconds (GFLOP/s)\n",
          (long long)heads, (long long)dim, keys ? "fixed" : "as many", dif__cpu_count(), reps);
-  printf("| tokens | keys | exact, one block | exact, blockwise | fast unfused, one block | fast unfused, "
+  printf("| tokens | keys | exact, one block | exact, blockwise | fast unfused, one block | fast "
+         "unfused, "
          "blockwise | fast fused, AVX512-BF16 | fast fused, AMX |\n"
          "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int t = 0; t < n_tokens; t++) {

@@ -364,7 +364,8 @@ bool dif__blas_sleep_idle_threads(char *msg, size_t size) {
   void *h = dladdr((void *)(uintptr_t)&cblas_sgemm, &info) && info.dli_fname
                 ? dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
                 : NULL;
-  void *r = h ? dlsym(h, "openblas_read_env") : NULL, *q = h ? dlsym(h, "blas_thread_shutdown_") : NULL,
+  void *r = h ? dlsym(h, "openblas_read_env") : NULL,
+       *q = h ? dlsym(h, "blas_thread_shutdown_") : NULL,
        *i = h ? dlsym(h, "blas_thread_init") : NULL;
   if (h) dlclose(h); /* the library stays loaded: libdif links it */
   if (!r || !q || !i) {
