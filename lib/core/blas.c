@@ -353,7 +353,7 @@ bool dif__blas_sleep_idle_threads(char *msg, size_t size) {
   if (size) msg[0] = '\0';
   const char *user = getenv("OPENBLAS_THREAD_TIMEOUT");
   if (user) {
-    atomic_store(&idle_state, "as the user's OPENBLAS_THREAD_TIMEOUT says");
+    atomic_store(&idle_state, "as the environment's OPENBLAS_THREAD_TIMEOUT says");
     return true;
   }
   if (openblas_get_parallel() != 1) { /* sequential or OpenMP: no polling threads of its own */

@@ -52,6 +52,21 @@ func LibraryVersion() string { return difVersionString() }
 // BLASCore names the BLAS kernels in use on this CPU (e.g. "Haswell").
 func BLASCore() string { return difBLASCore() }
 
+// BLASSetup is dif_blas_setup, for a program that owns its process, called
+// first thing in main (before any goroutine or library may use BLAS):
+// OpenBLAS's fastest kernels for this CPU, its idle threads asleep right after
+// each product (OpenBLAS is loaded with the program, before the package's
+// init, so unlike OMP_WAIT_POLICY the package cannot set
+// OPENBLAS_THREAD_TIMEOUT itself), and threads > 0 its thread count.
+// Process-wide. An error (ErrUnsupported) when this BLAS cannot be
+// switched: the message says which variable to set instead.
+func BLASSetup(threads int) error {
+	if s := difBLASSetup(int32(threads)); s != OK {
+		return newError(s, difLastError())
+	}
+	return nil
+}
+
 // DefaultModelDir is the folder of libdif's default model (dif_default_model_dir):
 // dif.Open(dif.DefaultModelDir()) needs nothing else. "" if none is found.
 func DefaultModelDir() string { return difDefaultModelDir() }

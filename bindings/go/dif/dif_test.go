@@ -96,6 +96,16 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+func TestBLASSetup(t *testing.T) {
+	var e *dif.Error
+	if err := dif.BLASSetup(-1); !errors.As(err, &e) || e.Status != dif.ErrInvalidArgument {
+		t.Fatalf("BLASSetup(-1): %v", err)
+	}
+	if err := dif.BLASSetup(0); err != nil { // nothing else runs BLAS now
+		t.Fatal(err)
+	}
+}
+
 func TestTextToImageParity(t *testing.T) {
 	want := reference(t, unclip, "--prior", prior, "--text", "a photo of a red cat",
 		"--size", "32", "32", "--steps", "4", "--prior-steps", "5", "--seed", "2024")

@@ -30,7 +30,7 @@ __all__ = ["Context", "Prompt", "Job", "Images", "Error", "Cancelled", "InvalidA
            "FileError", "BadModelError", "BadImageError", "UnsupportedError",
            "OutOfMemoryError", "LimitError", "BusyError", "InternalError", "NonFiniteError",
            "Status", "LogLevel", "TextEmbedding", "Blend", "RANDOM", "version",
-           "library_version", "blas_core", "default_model_dir", "read_parameters",
+           "library_version", "blas_core", "blas_setup", "default_model_dir", "read_parameters",
            "VARY_STRONG", "VARY_SUBTLE"]
 
 PathLike = Union[str, bytes, "_os.PathLike[str]", "_os.PathLike[bytes]"]
@@ -55,6 +55,15 @@ def library_version() -> str:
 def blas_core() -> str:
     """The BLAS kernel set in use on this CPU (e.g. "Haswell")."""
     return _dll.dif_blas_core().decode()
+
+
+def blas_setup(threads: int = 0) -> None:
+    """dif_blas_setup, for a program that owns its process, before any thread may
+    use BLAS: OpenBLAS's fastest kernels for this CPU, its idle threads asleep
+    right after each product, and (threads > 0) its thread count. Process-wide
+    (numpy's BLAS too, where it is the same library). Raises UnsupportedError when
+    this BLAS cannot be switched (the message says which variable to set)."""
+    _check_global(_dll.dif_blas_setup(int(threads)))
 
 
 def default_model_dir() -> Optional[str]:

@@ -33,6 +33,9 @@ def test_versions_and_generated_constants():
     assert dif.Status.ERR_CANCELLED == 8 and dif.Blend.SLERP == 1
     assert dif._ffi.DIF_MAX_BATCH == 16
     assert dif.blas_core()
+    with pytest.raises(dif.InvalidArgumentError):
+        dif.blas_setup(-1)
+    dif.blas_setup(0)  # the kernels (already the best here) and the package's idle threads kept
     # every function of the generated layer is exported by the library
     assert dif._lib.missing == []
 
