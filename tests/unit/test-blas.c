@@ -132,8 +132,7 @@ TEST(setup_makes_idle_threads_sleep) {
   CHECK(dif_blas_setup(0) == DIF_OK);
   const char *idle = dif__blas_idle_threads();
   if (getenv("OPENBLAS_THREAD_TIMEOUT")) {
-    CHECK_MSG(strstr(idle, "environment's OPENBLAS_THREAD_TIMEOUT"), "blas_idle_threads: %s",
-              idle);
+    CHECK_MSG(strstr(idle, "environment's OPENBLAS_THREAD_TIMEOUT"), "blas_idle_threads: %s", idle);
     return;
   }
   if (openblas_get_parallel() != 1) {
