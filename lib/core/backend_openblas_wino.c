@@ -117,8 +117,11 @@ dif_status dif__ob_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_
   const size_t stride = (size_t)cinp * (size_t)coutp;
   double G[6][3];
   g_matrix(m == 4 ? PTS43 : PTS23, n - 1, G);
-  for (int64_t co = 0; co < cout; co++)
-    for (int64_t ci = 0; ci < cin; ci++)
+  /* input channels outside: each of U's n² planes is then written in order
+   * of co, not one value per cache line (a 512² unCLIP UNet's first step, Zen
+   * 3: this loop 2.1 -> 1.2 s, perf; the same values) */
+  for (int64_t ci = 0; ci < cin; ci++)
+    for (int64_t co = 0; co < cout; co++)
       weight_xform(n, G, g + (co * cin + ci) * 9, u + ci * coutp + co, stride);
   free(wide);
   c->base = (dif__conv){&dif__backend_openblas, DIF__DTYPE_F32,
