@@ -212,11 +212,18 @@ typedef struct openblas_syms {
   void_fn dynamic_init, dynamic_quit;
 } openblas_syms;
 
+/* The library that provides cblas_sgemm (loaded: libdif links it), to look
+ * up its other entry points in; NULL if it cannot be found. dlclose it after
+ * (the library stays loaded). */
+static void *blas_library(void) {
+  Dl_info info;
+  if (!dladdr((void *)(uintptr_t)&cblas_sgemm, &info) || !info.dli_fname) return NULL;
+  return dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+}
+
 /* The switching entry points of the library that provides cblas_sgemm. */
 static bool find_syms(openblas_syms *s) {
-  Dl_info info;
-  if (!dladdr((void *)(uintptr_t)&cblas_sgemm, &info) || !info.dli_fname) return false;
-  void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  void *h = blas_library();
   if (!h) return false;
   s->gotoblas = (void **)dlsym(h, "gotoblas");
   /* POSIX guarantees that a dlsym result converts to a function pointer. */
@@ -348,26 +355,24 @@ typedef int (*int_fn)(void);
 
 /* What dif__blas_idle_threads says; NULL: OpenBLAS's default. */
 static _Atomic(const char *) idle_state = NULL;
+static const char idle_by_env[] = "as the environment's OPENBLAS_THREAD_TIMEOUT says";
 
 bool dif__blas_sleep_idle_threads(char *msg, size_t size) {
   if (size) msg[0] = '\0';
   const char *user = getenv("OPENBLAS_THREAD_TIMEOUT");
   if (user) {
-    atomic_store(&idle_state, "as the environment's OPENBLAS_THREAD_TIMEOUT says");
+    atomic_store(&idle_state, idle_by_env);
     return true;
   }
   if (openblas_get_parallel() != 1) { /* sequential or OpenMP: no polling threads of its own */
     atomic_store(&idle_state, "none of OpenBLAS's own (not its pthreads build)");
     return true;
   }
-  Dl_info info;
-  void *h = dladdr((void *)(uintptr_t)&cblas_sgemm, &info) && info.dli_fname
-                ? dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
-                : NULL;
+  void *h = blas_library();
   void *r = h ? dlsym(h, "openblas_read_env") : NULL,
        *q = h ? dlsym(h, "blas_thread_shutdown_") : NULL,
        *i = h ? dlsym(h, "blas_thread_init") : NULL;
-  if (h) dlclose(h); /* the library stays loaded: libdif links it */
+  if (h) dlclose(h);
   if (!r || !q || !i) {
     snprintf(msg, size,
              "OpenBLAS's threads poll ~0.1 s after each product and this BLAS cannot restart "
@@ -394,9 +399,9 @@ const char *dif__blas_idle_threads(void) {
   const char *s = atomic_load(&idle_state);
   if (s) return s;
   /* read at OpenBLAS's start; a program (the Python package) may set it before */
-  return getenv("OPENBLAS_THREAD_TIMEOUT") ? "as the environment's OPENBLAS_THREAD_TIMEOUT says"
-                                           : "poll for ~0.1 s after each product (OpenBLAS's "
-                                             "default; see dif_blas_setup)";
+  return getenv("OPENBLAS_THREAD_TIMEOUT")
+             ? idle_by_env
+             : "poll for ~0.1 s after each product (OpenBLAS's default; see dif_blas_setup)";
 }
 
 /* ---- OpenBLAS's working buffers ----
