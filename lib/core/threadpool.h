@@ -4,9 +4,12 @@
  * `grain` items and runs fn on them from the pool's workers and the calling
  * thread, returning when all are done. Chunks are claimed from an atomic
  * counter, so uneven work balances itself. A NULL pool runs fn serially.
+ * Between jobs the workers poll for 50 us before they sleep, and so does the
+ * caller waiting for them (threadpool.c: a small model's ops are shorter
+ * than the wake-up of a sleeping thread).
  *
  * BLAS calls are never made from inside a pool task: the kernels call
- * cblas_sgemm from the calling thread while the workers sleep, and OpenBLAS is
+ * cblas_sgemm from the calling thread while the workers wait, and OpenBLAS is
  * given the same thread count, so the two never oversubscribe the cores
  * (docs/architecture.md, "Threads").
  *
