@@ -12,6 +12,7 @@
 
 #include "core/backend.h"
 #include "core/blas.h"
+#include "core/gemm_few.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
 #include "core/prof.h"
@@ -152,6 +153,14 @@ static void lin_typed(const dif__kctx *k, const lin_gemm *g, dif__weight W) {
 }
 
 static void lin_exact(const dif__kctx *k, const lin_gemm *g, dif__weight W) {
+  if (!g->trans_x && dif__few_rows_taken(g->n, W)) {
+    /* a few rows: each weight element read once (gemm_few.h) */
+    const double t0 = DIF__PROF_START();
+    dif__few_rows(dif__kpool(k), g->x, g->n, g->ldx, g->in, W, g->out, g->beta, g->y,
+                  g->w_left ? 1 : g->ldy, g->w_left ? g->ldy : 1);
+    DIF__PROF_END(DIF__PROF_LINEAR, t0, 2.0 * (double)g->n * (double)g->out * (double)g->in);
+    return;
+  }
   const float *w = dif__weight_as_f32(W);
   if (!w) {
     lin_typed(k, g, W);

@@ -5,10 +5,11 @@
  *   - dif__f16_from_f32 (how the copies below are written): every half
  *     round-trips, and every midpoint between neighbouring halves rounds to
  *     the even one (round to nearest even, as numpy / PyTorch).
- *   - Kernels, exact path: a linear product (all four layouts) or a
- *     convolution with an F16/BF16 weight gives the bits of the same call
- *     with the float32 weight holding the widened values (the 16-bit weight
- *     is widened exactly, then the same sgemm runs), and the scratch is
+ *   - Kernels, exact path: a linear product (all four layouts, few rows
+ *     and many) or a convolution with an F16/BF16 weight gives the bits of
+ *     the same call with the float32 weight holding the widened values (the
+ *     16-bit weight is widened exactly, then the same sgemm runs, or the
+ *     few-row kernel of gemm_few.h on the widened values), and the scratch is
  *     released (a weight above 4M elements goes in bands of output
  *     channels: float32 accuracy). Against the *unrounded* float32 weight W the distance is
  *     bounded by what rounding W to 16 bits can do, computed per output:
@@ -28,9 +29,9 @@
  *     16-bit path adds no error beyond the rounding of the weights
  *     themselves. The distance of those outputs to the original float32
  *     model's is printed (it is the weights' rounding, propagated).
- *   - F32 models are unchanged: the golden runner and every other test
- *     run the same code path (an F32 weight is the cblas_sgemm call it was);
- *     here, an F32 weight through dif__linear gives dif__gemm's bits.
+ *   - F32 models: the golden runner and every other test run the same code
+ *     path; here, an F32 weight through dif__linear gives dif__gemm's bits,
+ *     or dif__few_rows's for the few rows it takes.
  *   - Memory: loading the F16 UNet allocates no float32 copy of its
  *     matrices (heap growth measured with mallinfo2 is at most the float32
  *     form of its 1-D tensors, which stay float32 by design), and its
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 #include "core/backend.h"
+#include "core/gemm_few.h"
 #include "io/component.h"
 #include "io/safetensors.h"
 #include "models/clip_text.h"
@@ -140,43 +142,59 @@ static void linear4(const dif__kctx *k, const float *x, const float *xt, int64_t
   free(t);
 }
 
-TEST(linear_exact) {
-  kenv e;
-  kenv_init(&e, 3);
-  const int64_t n = 9, in = 77, out = 21;
+/* The products of n rows (a few or many: gemm_few.h takes up to
+ * DIF__FEW_ROWS_MAX rows where it runs, cblas_sgemm the others). */
+static void linear_exact_rows(kenv *e, int64_t n) {
+  const int64_t in = 77, out = 21;
   float *x = frand((size_t)(n * in), 1, -2, 2), *w = frand((size_t)(out * in), 2, -1, 1);
   float *b = frand((size_t)out, 3, -1, 1), *y0 = frand((size_t)(n * out), 4, -1, 1);
   w[5] = 3e-6f, w[6] = -1e-7f; /* subnormal halves */
   float *xt = fbuf((size_t)(n * in));
   for (int64_t i = 0; i < n; i++)
     for (int64_t c = 0; c < in; c++) xt[c * n + i] = x[i * in + c];
-  /* an F32 weight is dif__gemm's product, bit for bit (the path F32 models take) */
+  /* an F32 weight is dif__gemm's product, bit for bit, or the few-row
+   * kernel's where it takes the product (the path F32 models take) */
   float *y = fbuf((size_t)(4 * n * out)), *yr = fbuf((size_t)(4 * n * out));
-  dif__linear(&e.k, x, n, in, dif__weight_f32(w, out * in), NULL, out, y);
-  dif__gemm(false, true, n, out, in, 1.0f, x, in, w, in, 0.0f, yr, out);
+  dif__linear(&e->k, x, n, in, dif__weight_f32(w, out * in), NULL, out, y);
+  if (dif__few_rows_taken(n, dif__weight_f32(w, out * in)))
+    dif__few_rows(NULL, x, n, in, in, dif__weight_f32(w, out * in), out, 0.0f, yr, out, 1);
+  else
+    dif__gemm(false, true, n, out, in, 1.0f, x, in, w, in, 0.0f, yr, out);
   CHECK_SAME(y, yr, (size_t)(n * out));
+  printf("  %lld rows: %s\n", (long long)n,
+         dif__few_rows_taken(n, dif__weight_f32(w, out * in)) ? "the few-row kernel"
+                                                              : "cblas_sgemm");
   const dif__dtype dts[2] = {DIF__DTYPE_F16, DIF__DTYPE_BF16};
   for (int d = 0; d < 2; d++) {
     float *wr = fbuf((size_t)(out * in));
     uint16_t *h = round16(dts[d], w, (size_t)(out * in), wr);
     const dif__weight w16 = {h, dts[d], out * in, false};
-    linear4(&e.k, x, xt, n, in, w16, b, out, y0, y);
-    CHECK(e.arena.used_total == 0);
-    linear4(&e.k, x, xt, n, in, dif__weight_f32(wr, out * in), b, out, y0, yr);
+    linear4(&e->k, x, xt, n, in, w16, b, out, y0, y);
+    CHECK(e->arena.used_total == 0);
+    linear4(&e->k, x, xt, n, in, dif__weight_f32(wr, out * in), b, out, y0, yr);
     CHECK_MSG(memcmp(y, yr, (size_t)(4 * n * out) * sizeof *y) == 0,
-              "%s weight: not the widened float32 weight's bits", dif__dtype_name(dts[d]));
+              "%s weight, %lld rows: not the widened float32 weight's bits",
+              dif__dtype_name(dts[d]), (long long)n);
     check_rounding_bound(y, x, w, wr, b, n, in, out, dif__dtype_name(dts[d]));
     free(wr), free(h);
   }
   free(x), free(w), free(b), free(y0), free(xt), free(y), free(yr);
+}
+
+TEST(linear_exact) {
+  kenv e;
+  kenv_init(&e, 3);
+  linear_exact_rows(&e, 9);
+  linear_exact_rows(&e, DIF__FEW_ROWS_MAX + 24);
   kenv_free(&e);
 }
 
 TEST(linear_without_arena) {
   /* No arena: the 16-bit weight goes through a stack buffer in tiles, the
    * inputs split in chunks (in = 5000 > 4096). Float32 accuracy against
-   * the double product of the widened values. */
-  const int64_t n = 3, in = 5000, out = 4;
+   * the double product of the widened values. More rows than the few-row
+   * kernel takes (it needs no scratch). */
+  const int64_t n = DIF__FEW_ROWS_MAX + 1, in = 5000, out = 4;
   float *x = frand((size_t)(n * in), 5, -1, 1), *w = frand((size_t)(out * in), 6, -1, 1);
   float *b = frand((size_t)out, 7, -1, 1), *wr = fbuf((size_t)(out * in));
   uint16_t *h = round16(DIF__DTYPE_F16, w, (size_t)(out * in), wr);

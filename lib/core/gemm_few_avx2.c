@@ -1,0 +1,150 @@
+/* gemm_few_avx2.c — dif__few_rows (gemm_few.h) built for AVX2 + FMA +
+ * F16C. CMake compiles this file with -mavx2 -mfma -mf16c on x86-64 (and
+ * defines DIF_HAVE_AVX2_KERNELS); elsewhere it is empty. Only called after
+ * gemm_few.c has checked the CPU.
+ *
+ * Blocking: the outputs j0..j1 (at most FEW_JB weight rows) take the
+ * inputs in blocks of FEW_KB: a block of x (at most 8 rows × 256 floats,
+ * 8 KiB) stays in L1 while each weight row's 256 elements are read once
+ * from memory, widened and multiplied into 8 accumulators (one per row
+ * of x, 8 lanes each). Rows of x past 8 run as a second group over the
+ * same weight block, then in L1.
+ */
+#include "core/gemm_few.h"
+
+#if defined(DIF_HAVE_AVX2_KERNELS) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/dtype.h"
+
+#define FEW_KB 256
+#define FEW_JB 64
+#define FEW_G 8 /* rows of x per group: 8 accumulators */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Eight weights from element idx on, widened exactly. */
+ALWAYS_INLINE __m256 load8(dif__dtype dt, const void *w, int64_t idx) {
+  const char *p = (const char *)w;
+  if (dt == DIF__DTYPE_F32) return _mm256_loadu_ps((const float *)(const void *)(p + 4 * idx));
+  const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * idx));
+  if (dt == DIF__DTYPE_F16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+ALWAYS_INLINE float load1(dif__dtype dt, const void *w, int64_t idx) {
+  const char *p = (const char *)w;
+  if (dt == DIF__DTYPE_F32) {
+    float f;
+    memcpy(&f, p + 4 * idx, sizeof f);
+    return f;
+  }
+  uint16_t h;
+  memcpy(&h, p + 2 * idx, sizeof h);
+  return dt == DIF__DTYPE_F16 ? _cvtsh_ss(h) : dif__bf16_to_float(h);
+}
+
+/* The eight lanes of v summed: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)). */
+ALWAYS_INLINE float hsum8(__m256 v) {
+  const __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
+}
+
+/* s[(j − j0)·DIF__FEW_ROWS_MAX + r] += xb[r] · W[j, k0 .. k0 + kc) for the
+ * G rows of the packed block xb (rows FEW_KB apart; G a constant after
+ * inlining). Weight row j + 2's elements are prefetched meanwhile: the rows
+ * lie `in` elements apart, too far for the hardware's streams. */
+ALWAYS_INLINE void group(const int G, const dif__dtype dt, const float *xb, int64_t in,
+                         const void *w, int64_t j0, int64_t j1, int64_t k0, int64_t kc, float *s) {
+  const int64_t k8 = kc & ~(int64_t)7;
+  const int64_t esz = dt == DIF__DTYPE_F32 ? 4 : 2;
+  for (int64_t j = j0; j < j1; j++) {
+    __m256 acc[FEW_G];
+    for (int r = 0; r < G; r++) acc[r] = _mm256_setzero_ps();
+    const int64_t wo = j * in + k0;
+    if (j + 2 < j1) {
+      const char *pf = (const char *)w + (wo + 2 * in) * esz;
+      for (int64_t b = 0; b < kc * esz; b += 64) _mm_prefetch(pf + b, _MM_HINT_T0);
+    }
+    for (int64_t c = 0; c < k8; c += 8) {
+      const __m256 wv = load8(dt, w, wo + c);
+      for (int r = 0; r < G; r++)
+        acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xb + r * FEW_KB + c), wv, acc[r]);
+    }
+    float *sj = s + (j - j0) * DIF__FEW_ROWS_MAX;
+    for (int r = 0; r < G; r++) {
+      float t = hsum8(acc[r]);
+      for (int64_t c = k8; c < kc; c++) t = fmaf(xb[r * FEW_KB + c], load1(dt, w, wo + c), t);
+      sj[r] += t;
+    }
+  }
+}
+
+/* The outputs [j0, j1) (at most FEW_JB), their sums into s, the inputs in
+ * blocks of FEW_KB copied into xb first (rows `in` apart alias in L1). */
+ALWAYS_INLINE void block(const dif__dtype dt, const float *x, int64_t m, int64_t ldx, int64_t in,
+                         const void *w, int64_t j0, int64_t j1, float *s) {
+  float xb[DIF__FEW_ROWS_MAX * FEW_KB] __attribute__((aligned(32)));
+  for (int64_t k0 = 0; k0 < in; k0 += FEW_KB) {
+    const int64_t kc = in - k0 < FEW_KB ? in - k0 : FEW_KB;
+    for (int64_t i = 0; i < m; i++) memcpy(xb + i * FEW_KB, x + i * ldx + k0, (size_t)kc * 4);
+    for (int64_t i0 = 0; i0 < m; i0 += FEW_G) {
+      const float *xi = xb + i0 * FEW_KB;
+      float *si = s + i0;
+      switch (m - i0 < FEW_G ? m - i0 : FEW_G) {
+      case 1: group(1, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      case 2: group(2, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      case 3: group(3, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      case 4: group(4, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      case 5: group(5, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      case 6: group(6, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      case 7: group(7, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      default: group(8, dt, xi, in, w, j0, j1, k0, kc, si); break;
+      }
+    }
+  }
+}
+
+static void block_f16(const float *x, int64_t m, int64_t ldx, int64_t in, const void *w, int64_t j0,
+                      int64_t j1, float *s) {
+  block(DIF__DTYPE_F16, x, m, ldx, in, w, j0, j1, s);
+}
+static void block_bf16(const float *x, int64_t m, int64_t ldx, int64_t in, const void *w,
+                       int64_t j0, int64_t j1, float *s) {
+  block(DIF__DTYPE_BF16, x, m, ldx, in, w, j0, j1, s);
+}
+static void block_f32(const float *x, int64_t m, int64_t ldx, int64_t in, const void *w, int64_t j0,
+                      int64_t j1, float *s) {
+  block(DIF__DTYPE_F32, x, m, ldx, in, w, j0, j1, s);
+}
+
+void dif__few_rows_block_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
+                              int64_t j0, int64_t j1, float beta, float *y, int64_t ys_i,
+                              int64_t ys_j) {
+  float s[FEW_JB * DIF__FEW_ROWS_MAX];
+  for (int64_t jb = j0; jb < j1; jb += FEW_JB) {
+    const int64_t je = j1 - jb < FEW_JB ? j1 : jb + FEW_JB;
+    memset(s, 0, sizeof s);
+    switch (W.dtype) {
+    case DIF__DTYPE_F16: block_f16(x, m, ldx, in, W.data, jb, je, s); break;
+    case DIF__DTYPE_BF16: block_bf16(x, m, ldx, in, W.data, jb, je, s); break;
+    default: block_f32(x, m, ldx, in, W.data, jb, je, s); break;
+    }
+    for (int64_t j = jb; j < je; j++)
+      for (int64_t i = 0; i < m; i++) {
+        float *o = y + i * ys_i + j * ys_j;
+        const float v = s[(j - jb) * DIF__FEW_ROWS_MAX + i];
+        *o = beta == 0.0f ? v : *o + v;
+      }
+  }
+}
+
+#else
+
+typedef int dif__gemm_few_avx2_empty; /* ISO C forbids an empty translation unit */
+
+#endif
