@@ -3,12 +3,19 @@
  * defines DIF_HAVE_AVX2_KERNELS); elsewhere it is empty. Only called after
  * gemm_few.c has checked the CPU.
  *
- * Blocking: the outputs j0..j1 (at most FEW_JB weight rows) take the
- * inputs in blocks of FEW_KB: a block of x (at most 8 rows × 256 floats,
- * 8 KiB) stays in L1 while each weight row's 256 elements are read once
- * from memory, widened and multiplied into 8 accumulators (one per row
- * of x, 8 lanes each). Rows of x past 8 run as a second group over the
- * same weight block, then in L1.
+ * Blocking: the outputs, FEW_JB weight rows at a time, take the inputs in
+ * blocks of FEW_KB. The block of x (at most 16 rows × 256 floats, 16 KiB)
+ * is first copied together (its rows lie `in` floats apart, which alias
+ * in L1) and stays in L1 while the weight rows' 256 elements stream from
+ * memory once: each 8 of a row widened in registers and multiplied into
+ * one accumulator per row of x (8 lanes each). Up to 4 rows of x take
+ * three weight rows at a time (up to 12 accumulators; x loaded once for
+ * the three), 5 to 8 rows one weight row (up to 8); rows of x past 8 run as
+ * a second group over the same weight block, then in L1. Measured choices
+ * (bench/bench-few-rows.c, Zen 3, alternated builds): copying x made 8
+ * rows 1.8× faster; three weight rows at a time against one, 1.3× for 1
+ * to 4 rows of x but 5–10 % slower for 8 and 16; blocks of 512 inputs, no
+ * change.
  */
 #include "core/gemm_few.h"
 
@@ -22,7 +29,7 @@
 
 #define FEW_KB 256
 #define FEW_JB 64
-#define FEW_G 8 /* rows of x per group: 8 accumulators */
+#define FEW_G 8 /* at most 8 rows of x per group */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -54,34 +61,59 @@ ALWAYS_INLINE float hsum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
 }
 
-/* s[(j − j0)·DIF__FEW_ROWS_MAX + r] += xb[r] · W[j, k0 .. k0 + kc) for the
- * G rows of the packed block xb (rows FEW_KB apart; G a constant after
- * inlining). Weight row j + 2's elements are prefetched meanwhile: the rows
- * lie `in` elements apart, too far for the hardware's streams. */
-ALWAYS_INLINE void group(const int G, const dif__dtype dt, const float *xb, int64_t in,
-                         const void *w, int64_t j0, int64_t j1, int64_t k0, int64_t kc, float *s) {
+/* s[(j − j0 + q)·DIF__FEW_ROWS_MAX + r] += xb[r] · W[j + q, k0 .. k0 + kc)
+ * for the G rows of the packed block xb (rows FEW_KB apart) and the R
+ * weight rows from j (G and R constants after inlining; R at most 3): G·R
+ * accumulators, each x vector loaded once for the R weight rows. */
+ALWAYS_INLINE void tile(const int G, const int R, const dif__dtype dt, const float *xb, int64_t in,
+                        const void *w, int64_t j, int64_t k0, int64_t kc, float *sj) {
   const int64_t k8 = kc & ~(int64_t)7;
-  const int64_t esz = dt == DIF__DTYPE_F32 ? 4 : 2;
-  for (int64_t j = j0; j < j1; j++) {
-    __m256 acc[FEW_G];
-    for (int r = 0; r < G; r++) acc[r] = _mm256_setzero_ps();
-    const int64_t wo = j * in + k0;
-    if (j + 2 < j1) {
-      const char *pf = (const char *)w + (wo + 2 * in) * esz;
-      for (int64_t b = 0; b < kc * esz; b += 64) _mm_prefetch(pf + b, _MM_HINT_T0);
-    }
-    for (int64_t c = 0; c < k8; c += 8) {
-      const __m256 wv = load8(dt, w, wo + c);
-      for (int r = 0; r < G; r++)
-        acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xb + r * FEW_KB + c), wv, acc[r]);
-    }
-    float *sj = s + (j - j0) * DIF__FEW_ROWS_MAX;
+  __m256 acc[FEW_G][3]; /* G·R <= 12 used */
+  for (int r = 0; r < G; r++)
+    for (int q = 0; q < R; q++) acc[r][q] = _mm256_setzero_ps();
+  const int64_t wo = j * in + k0;
+  for (int64_t c = 0; c < k8; c += 8) {
+    __m256 wv[3];
+    for (int q = 0; q < R; q++) wv[q] = load8(dt, w, wo + q * in + c);
     for (int r = 0; r < G; r++) {
-      float t = hsum8(acc[r]);
-      for (int64_t c = k8; c < kc; c++) t = fmaf(xb[r * FEW_KB + c], load1(dt, w, wo + c), t);
-      sj[r] += t;
+      const __m256 xv = _mm256_loadu_ps(xb + r * FEW_KB + c);
+      for (int q = 0; q < R; q++) acc[r][q] = _mm256_fmadd_ps(xv, wv[q], acc[r][q]);
     }
   }
+  for (int q = 0; q < R; q++)
+    for (int r = 0; r < G; r++) {
+      float t = hsum8(acc[r][q]);
+      for (int64_t c = k8; c < kc; c++)
+        t = fmaf(xb[r * FEW_KB + c], load1(dt, w, wo + q * in + c), t);
+      sj[q * DIF__FEW_ROWS_MAX + r] += t;
+    }
+}
+
+/* The G rows of xb against the weight rows [j0, j1): with G <= 4, three
+ * weight rows at a time (G·3 accumulators), else one (G of them); the
+ * next rows' elements are prefetched meanwhile (rows lie `in` elements
+ * apart, too far apart for the hardware's streams). */
+ALWAYS_INLINE void group(const int G, const dif__dtype dt, const float *xb, int64_t in,
+                         const void *w, int64_t j0, int64_t j1, int64_t k0, int64_t kc, float *s) {
+  /* R weight rows at a time; prefetched PF rows ahead (two rows ahead, not
+   * one, measured better for one row at a time) */
+  const int64_t esz = dt == DIF__DTYPE_F32 ? 4 : 2, R = G <= 4 ? 3 : 1, PF = G <= 4 ? 3 : 2;
+  int64_t j = j0;
+  for (; j + R <= j1; j += R) {
+    if (j + PF + R <= j1) {
+      const char *pf = (const char *)w + ((j + PF) * in + k0) * esz;
+      for (int64_t b = 0; b < kc * esz; b += 64)
+        for (int64_t q = 0; q < R; q++) _mm_prefetch(pf + q * in * esz + b, _MM_HINT_T0);
+    }
+    if (G <= 4)
+      tile(G, 3, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+    else
+      tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+  }
+  if (j + 2 <= j1)
+    tile(G, 2, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+  else if (j < j1)
+    tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
 }
 
 /* The outputs [j0, j1) (at most FEW_JB), their sums into s, the inputs in
