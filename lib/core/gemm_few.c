@@ -30,8 +30,10 @@ bool dif__few_rows_runs(void) {
 }
 
 bool dif__few_rows_taken(int64_t m, dif__weight W) {
-  (void)W;
-  return m >= 1 && m <= DIF__FEW_ROWS_MAX && dif__few_rows_runs();
+  /* the dtypes gemm_few_avx2.c's loads know; another goes the general way */
+  const bool known =
+      W.dtype == DIF__DTYPE_F32 || W.dtype == DIF__DTYPE_F16 || W.dtype == DIF__DTYPE_BF16;
+  return known && m >= 1 && m <= DIF__FEW_ROWS_MAX && dif__few_rows_runs();
 }
 
 /* Outputs go to the pool in blocks of this many weight rows, and a task

@@ -47,8 +47,9 @@
 /* True if dif__few_rows runs on this CPU and build. */
 bool dif__few_rows_runs(void);
 
-/* True if gemm.c takes dif__few_rows for m rows by W: it runs here and
- * 1 <= m <= DIF__FEW_ROWS_MAX. */
+/* True if gemm.c takes dif__few_rows for m rows by W: it runs here, W is
+ * F32, F16 or BF16 (a dtype added later goes gemm.c's general way until
+ * gemm_few_avx2.c's loads learn it) and 1 <= m <= DIF__FEW_ROWS_MAX. */
 bool dif__few_rows_taken(int64_t m, dif__weight W);
 
 /* For i < m, j < out:
