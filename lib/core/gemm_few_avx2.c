@@ -110,7 +110,7 @@ ALWAYS_INLINE void group(const int G, const dif__dtype dt, const float *xb, int6
     else
       tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
   }
-  if (j + 2 <= j1)
+  if (G <= 4 && j + 2 <= j1) /* with G > 4 the loop above took every row */
     tile(G, 2, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
   else if (j < j1)
     tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);

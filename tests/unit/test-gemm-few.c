@@ -226,6 +226,7 @@ TEST(linear_takes_it) {
     }
     free_weight(&t);
   }
+  kenv_free(&e);
   printf("  up to %d rows: %s\n", DIF__FEW_ROWS_MAX,
          dif__few_rows_runs() ? "the few-row kernel"
                               : "cblas_sgemm (the kernel does not run here)");
