@@ -6,6 +6,7 @@
 #include "core/attn_f32.h"
 #include "core/attn_fused.h"
 #include "core/blas.h"
+#include "core/gemm_few.h"
 
 static json_t *int_list(const int64_t *v, int64_t n) {
   json_t *a = json_array();
@@ -79,11 +80,19 @@ static void add_products(json_t *o, const dif_context *ctx) {
   /* the UNet's and the VAE's attention (core/attn_fused.h; the text encoder and the prior keep
    * the unfused path) */
   json_object_set_new(o, "attention", json_string(dif__ctx_attention(ctx)));
+  /* the linear products of at most 16 rows (core/gemm_few.h): the prior's cached steps, the
+   * time embeddings */
+  json_object_set_new(o, "linear_few_rows", json_string(dif__ctx_linear_few_rows(ctx)));
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);
   json_object_set_new(o, "cpu", json_string(cpu));
   const char *note = dif__blas_note();
   json_object_set_new(o, "blas_note", note ? json_string(note) : json_null());
+}
+
+const char *dif__ctx_linear_few_rows(const dif_context *ctx) {
+  if (ctx->fast) return "bf16";
+  return dif__few_rows_runs() ? "weights read once, AVX2" : "sgemm";
 }
 
 const char *dif__ctx_attention(const dif_context *ctx) {

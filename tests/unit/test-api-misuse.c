@@ -9,6 +9,7 @@
 #include "core/attn_f32.h"
 #include "core/attn_fused.h"
 #include "core/backend.h"
+#include "core/gemm_few.h"
 #include "test.h"
 
 #define MODEL "golden/models/tiny-unclip"
@@ -423,6 +424,9 @@ TEST(precision_setting) {
   /* exact: float32, fused on an AVX2 CPU without AVX-512 (core/attn_f32.h) */
   CHECK(strstr(info, dif__attn_f32_taken() ? "\"attention\": \"fused float32, AVX2\""
                                            : "\"attention\": \"float32\"") != NULL);
+  /* exact: few-row products on libdif's kernel where it runs (core/gemm_few.h) */
+  CHECK(strstr(info, dif__few_rows_runs() ? "\"linear_few_rows\": \"weights read once, AVX2\""
+                                          : "\"linear_few_rows\": \"sgemm\"") != NULL);
   dif_prompt *p = text_prompt("a cat");
   dif_sample *s = NULL;
   CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
@@ -460,6 +464,7 @@ TEST(auto_small_model_exact) {
           dif__backend_find(strstr(info, "\"gemm_backend\": \"onednn\"") ? "onednn" : "openblas");
       const bool wino = dif__wino_for_fast(fb) && dif__backend_wino(NULL, 0);
       CHECK(strstr(info, "\"unet_conv3x3\": \"bf16\"") != NULL);
+      CHECK(strstr(info, "\"linear_few_rows\": \"bf16\"") != NULL);
       /* the attention fused on the best native build (core/attn_fused.h) */
       const dif__attn_fused_isa best = dif__attn_fused_best();
       CHECK_MSG(strstr(info, best == DIF__ATTN_FUSED_AMX
