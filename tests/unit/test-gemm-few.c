@@ -15,9 +15,10 @@
  *     1-row product of row r), or on the output layout (ys_i / ys_j).
  *   - A 16-bit weight (also at an odd byte address) gives the bits of the
  *     float32 weight holding its widened values.
- *   - gemm.c: dif__linear, dif__linear_acc and dif__linear_cf_out with
- *     at most DIF__FEW_ROWS_MAX rows take the kernel (its bits) and meet
- *     the bound with a bias; one row more takes cblas_sgemm (its bits).
+ *   - gemm.c: dif__linear, dif__linear_acc and dif__linear_cf_out (over
+ *     and added to its output) with at most DIF__FEW_ROWS_MAX rows take the
+ *     kernel (its bits) and meet the bound with a bias; one row more takes
+ *     cblas_sgemm (its bits).
  *   - Where the kernel does not run (no AVX2 + FMA + F16C, or
  *     DIF_MAX_CPU_ISA=sse: test-gemm-few-sse), the test says so, exits 77
  *     for the kernel's own checks, and still checks that dif__linear gives
@@ -221,6 +222,13 @@ TEST(linear_takes_it) {
       for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < out; j++) y[i * out + j] = yc[j * m + i];
       CHECK(beyond_bound(y, x, m, in, in, t.wf, out, NULL, b, what) == 0);
+      /* ... and added to what it holds (acc): y0 laid out channels-first */
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < out; j++) yc[j * m + i] = y0[i * out + j];
+      dif__linear_cf_out(&e.k, x, m, in, t.w, b, out, yc, true);
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < out; j++) y[i * out + j] = yc[j * m + i];
+      CHECK(beyond_bound(y, x, m, in, in, t.wf, out, y0, b, what) == 0);
       CHECK(e.arena.used_total == 0);
       free(x), free(b), free(y0), free(y), free(yr), free(yc);
     }
