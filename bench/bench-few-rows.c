@@ -46,6 +46,16 @@ static void *xmalloc(size_t n) {
   return p;
 }
 
+/* /proc/loadavg's line into buf ("?" where it cannot be read). */
+static void load_average(char *buf, size_t size) {
+  snprintf(buf, size, "?");
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (!f) return;
+  if (!fgets(buf, (int)size, f)) snprintf(buf, size, "?");
+  buf[strcspn(buf, "\n")] = '\0';
+  fclose(f);
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float urand(void) {
   rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
@@ -144,14 +154,9 @@ int main(int argc, char **argv) {
       fprintf(stderr, "dif-bench-few-rows: rows 1..4096\n");
       return 2;
     }
-  char cpu[160], load[128] = "?";
+  char cpu[160], load[128];
   dif__cpu_describe(cpu, sizeof cpu);
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (!fgets(load, sizeof load, f)) snprintf(load, sizeof load, "?");
-    load[strcspn(load, "\n")] = '\0';
-    fclose(f);
-  }
+  load_average(load, sizeof load);
   printf("dif-bench-few-rows | %s | OpenBLAS %s, %d threads | few-row kernel: %s\n", cpu,
          dif__blas_corename(), dif__blas_threads(),
          dif__few_rows_runs() ? "AVX2 + FMA + F16C" : "does not run here");
@@ -234,12 +239,7 @@ int main(int argc, char **argv) {
     }
     printf("\n");
   }
-  f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (!fgets(load, sizeof load, f)) snprintf(load, sizeof load, "?");
-    load[strcspn(load, "\n")] = '\0';
-    fclose(f);
-  }
+  load_average(load, sizeof load);
   printf("load average at end: %s\n", load);
   for (int l = 0; l < nl; l++)
     free(L[l].f32), free(L[l].f16), free(L[l].bf16), dif__packed_free(L[l].onednn);

@@ -40,8 +40,9 @@
 #include "core/weight.h"
 
 /* The most rows x may have: at 16 rows sgemm and this kernel take the same
- * time on an F32 weight (both bound by arithmetic by then); past it sgemm
- * wins (docs/performance.md). */
+ * time on an F32 weight (both bound by arithmetic by then: measured in
+ * docs/performance.md); with more rows sgemm's blocking should win (not
+ * measured: the kernel's x block holds at most 16 rows). */
 #define DIF__FEW_ROWS_MAX 16
 
 /* True if dif__few_rows runs on this CPU and build. */
