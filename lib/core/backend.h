@@ -156,9 +156,12 @@ struct dif__backend {
    * widened exactly) into the backend's layout for runs of H × W, once;
    * DIF_ERR_UNSUPPORTED when the backend has no such convolution for that
    * shape on this CPU. w must stay valid while the result lives (another
-   * image size may need another layout, transformed from it then). */
-  dif_status (*conv3x3_f32_pack)(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                                 dif__conv **out, dif__error *err);
+   * image size may need another layout, transformed from it then). pool
+   * (NULL: serial) is the caller's kernel pool, for a backend whose
+   * transform is its own (openblas: split over input channels, the same
+   * values whatever the threads); oneDNN's runs on oneDNN's threads. */
+  dif_status (*conv3x3_f32_pack)(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+                                 int64_t H, int64_t W, dif__conv **out, dif__error *err);
   /* dst = conv(src), H × W outputs per image (N images): src
    * [N, ⌈cin/16⌉, H + 2, W, 16] (channels-blocked by 16, "nChw16c"; the
    * channels past cin zero) holds the input rows from one above the first
@@ -353,8 +356,8 @@ void dif__wino_free(dif__wino *c); /* NULL is a no-op */
 /* The transformed form of the convolution weight w [cout, cin, 3, 3] for
  * images of H × W, made on first use; DIF_ERR_UNSUPPORTED (also on every
  * later call) when the backend refused it, DIF_ERR_OUT_OF_MEMORY. */
-dif_status dif__wino_weight(dif__wino *c, dif__weight w, int64_t cout, int64_t cin, int64_t H,
-                            int64_t W, const dif__conv **out, dif__error *err);
+dif_status dif__wino_weight(dif__wino *c, dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+                            int64_t H, int64_t W, const dif__conv **out, dif__error *err);
 typedef struct dif__wino_stats {
   int64_t weights; /* transformed weights held */
   int64_t refused; /* weights the backend refused (they run on im2col + sgemm) */

@@ -867,8 +867,9 @@ static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, in
   return s ? fail(err, s, what) : DIF_OK;
 }
 
-static dif_status on_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                                  dif__conv **out, dif__error *err) {
+static dif_status on_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+                                  int64_t H, int64_t W, dif__conv **out, dif__error *err) {
+  (void)pool; /* oneDNN's reorder runs on its own threads */
   const dif__conv_geom g = {cout, cin, 3, 3, 1, 1, 1};
   return conv_pack(DIF__DTYPE_F32, w, &g, 1, H, W, "a float32 Winograd 3x3 convolution", out, err);
 }

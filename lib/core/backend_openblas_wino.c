@@ -82,19 +82,51 @@ static void g_matrix(const double *p, int np, double G[][3]) {
   G[np][0] = G[np][1] = 0.0, G[np][2] = 1.0;
 }
 
-/* U's n² values for one 3×3 kernel g, at u[ξ · stride]. */
-static void weight_xform(int n, const double G[][3], const float *g, float *u, size_t stride) {
-  double t[6][3];
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++)
-      u[(size_t)(i * n + j) * stride] =
-          (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+/* The transform takes XF_CO output channels at a time, in lanes, so each
+ * of U's n² planes is written XF_CO values at a time, in order of co. */
+#define XF_CO 16
+
+typedef struct pack_job {
+  const float *g; /* [cout, cin, 3, 3] */
+  int64_t cout, cin, coutp;
+  int n;
+  double G[6][3];
+  float *u; /* [n²][cinp][coutp] */
+  size_t stride;
+} pack_job;
+
+/* Item (input channel ci): U[ξ][ci][co] = (G g[co][ci] Gᵀ)[ξ] for every
+ * co, each value in double and rounded once: per kernel the sums in the
+ * order written below, whatever the lanes (the values depend neither on
+ * the threads nor on XF_CO). Only co < cout is written: U's padding stays
+ * the zeros calloc gave it. */
+static void pack_task(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  const pack_job *j = arg;
+  const int n = j->n;
+  double g[9][XF_CO] = {{0}}, t[6][3][XF_CO];
+  for (int64_t ci = begin; ci < end; ci++)
+    for (int64_t co0 = 0; co0 < j->cout; co0 += XF_CO) {
+      const int nc = j->cout - co0 < XF_CO ? (int)(j->cout - co0) : XF_CO;
+      for (int c = 0; c < nc; c++)
+        for (int e = 0; e < 9; e++) g[e][c] = j->g[((co0 + c) * j->cin + ci) * 9 + e];
+      for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+          for (int c = 0; c < XF_CO; c++)
+            t[i][k][c] = j->G[i][0] * g[k][c] + j->G[i][1] * g[3 + k][c] + j->G[i][2] * g[6 + k][c];
+      float *u = j->u + ci * j->coutp + co0;
+      for (int i = 0; i < n; i++)
+        for (int k = 0; k < n; k++) {
+          float *o = u + (size_t)(i * n + k) * j->stride;
+          for (int c = 0; c < nc; c++)
+            o[c] = (float)(t[i][0][c] * j->G[k][0] + t[i][1][c] * j->G[k][1] +
+                           t[i][2][c] * j->G[k][2]);
+        }
+    }
 }
 
-dif_status dif__ob_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                                dif__conv **out, dif__error *err) {
+dif_status dif__ob_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+                                int64_t H, int64_t W, dif__conv **out, dif__error *err) {
   (void)H, (void)W; /* one layout for every size */
   if (!out || !w.data || cout < 1 || cin < 1 || cout > (1 << 20) || cin > (1 << 20) ||
       w.numel != cout * cin * 9)
@@ -113,16 +145,13 @@ dif_status dif__ob_conv3x3_pack(dif__weight w, int64_t cout, int64_t cin, int64_
     return dif__fail_oom(err, "a Winograd-transformed weight", nu * sizeof *u);
   }
   if (wide) dif__dtype_to_f32(w.dtype, w.data, nw, wide);
-  const float *g = wide ? wide : w.data;
-  const size_t stride = (size_t)cinp * (size_t)coutp;
-  double G[6][3];
-  g_matrix(m == 4 ? PTS43 : PTS23, n - 1, G);
-  /* input channels outside: each of U's n² planes is then written in order
-   * of co, not one value per cache line (a 512² unCLIP UNet's first step, Zen
-   * 3: this loop 2.1 -> 1.2 s, perf; the same values) */
-  for (int64_t ci = 0; ci < cin; ci++)
-    for (int64_t co = 0; co < cout; co++)
-      weight_xform(n, G, g + (co * cin + ci) * 9, u + ci * coutp + co, stride);
+  pack_job j = {wide ? wide : w.data, cout, cin, coutp, n, {{0}}, u, (size_t)cinp * (size_t)coutp};
+  g_matrix(m == 4 ? PTS43 : PTS23, n - 1, j.G);
+  /* over the pool: the UNet's first step waited for this (Zen 3, four of
+   * its shapes: 642 ms one kernel at a time, 238 ms so on two threads;
+   * docs/performance.md) */
+  const int64_t grain = ((int64_t)1 << 14) / cout; /* kernels per task: at least ~16K */
+  dif__pool_for(pool, cin, grain < 1 ? 1 : grain, pack_task, &j);
   free(wide);
   c->base = (dif__conv){&dif__backend_openblas, DIF__DTYPE_F32,
                         (dif__conv_geom){cout, cin, 3, 3, 1, 1, 1}, nu * sizeof *u};

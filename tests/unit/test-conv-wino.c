@@ -154,6 +154,9 @@ static const shape shapes[] = {
     {2, 96, 90, 11, 10, 0, 0, true, true, true, false, false},    /* N 2, sizes % 4 != 0 */
     {1, 80, 112, 7, 9, 14, 18, true, true, true, true, true},     /* 2x upsample, acc, BF16 */
     {1, 128, 64, 13, 6, 13, 5, false, false, false, true, false}, /* odd resize, acc */
+    /* openblas's transform of the weight split over the 2 threads (input
+     * channels in tasks of >= 2^14 / cout), from BF16 */
+    {1, 2000, 20, 5, 4, 0, 0, false, false, true, false, true},
 };
 
 /* The i-th backend row with float32 Winograd convolutions that run here,
@@ -267,14 +270,14 @@ TEST(openblas_wino_bad_input) {
   dif__error_clear(&err);
   float w[2 * 3 * 9] = {0}, src[3 * 16 * 4] = {0}, dst[16 * 4];
   dif__conv *c = NULL;
-  CHECK_STATUS(b->conv3x3_f32_pack((dif__weight){0}, 2, 3, 4, 4, &c, &err),
+  CHECK_STATUS(b->conv3x3_f32_pack(NULL, (dif__weight){0}, 2, 3, 4, 4, &c, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "bad weight");
-  CHECK_STATUS(b->conv3x3_f32_pack(dif__weight_f32(w, 9), 2, 3, 4, 4, &c, &err),
+  CHECK_STATUS(b->conv3x3_f32_pack(NULL, dif__weight_f32(w, 9), 2, 3, 4, 4, &c, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "bad weight");
-  CHECK_STATUS(b->conv3x3_f32_pack(dif__weight_f32(w, 54), 0, 3, 4, 4, &c, &err),
+  CHECK_STATUS(b->conv3x3_f32_pack(NULL, dif__weight_f32(w, 54), 0, 3, 4, 4, &c, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "bad weight");
   CHECK(c == NULL);
-  CHECK(b->conv3x3_f32_pack(dif__weight_f32(w, 54), 2, 3, 4, 4, &c, &err) == DIF_OK && c);
+  CHECK(b->conv3x3_f32_pack(NULL, dif__weight_f32(w, 54), 2, 3, 4, 4, &c, &err) == DIF_OK && c);
   CHECK(c->g.cout == 2 && c->g.cin == 3 && c->bytes == 16 * 16 * 16 * sizeof(float)); /* F(2,3) */
   CHECK(b->conv3x3_f32_run(NULL, c, 1, 1, 4, src, dst, &err) == DIF_OK); /* no kctx: heap */
   CHECK_STATUS(b->conv3x3_f32_run(NULL, c, 0, 1, 4, src, dst, &err), DIF_ERR_INVALID_ARGUMENT,
@@ -293,9 +296,9 @@ TEST(openblas_wino_bad_input) {
 
 static int packs;
 
-static dif_status refuse(dif__weight w, int64_t cout, int64_t cin, int64_t H, int64_t W,
-                         dif__conv **out, dif__error *err) {
-  (void)w, (void)cout, (void)cin, (void)H, (void)W, (void)out;
+static dif_status refuse(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin, int64_t H,
+                         int64_t W, dif__conv **out, dif__error *err) {
+  (void)pool, (void)w, (void)cout, (void)cin, (void)H, (void)W, (void)out;
   packs++;
   return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
 }
@@ -350,10 +353,10 @@ TEST(refused_falls_back) {
   CHECK(dif__wino_new(NULL, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED && !plain.k.wino);
   CHECK(dif__wino_new(&refuser, NULL, &err) == DIF_ERR_INVALID_ARGUMENT);
   const dif__conv *pw = (const dif__conv *)&p;
-  CHECK_STATUS(dif__wino_weight(NULL, dif__weight_f32(w, 9), 1, 1, 4, 4, &pw, &err),
+  CHECK_STATUS(dif__wino_weight(NULL, NULL, dif__weight_f32(w, 9), 1, 1, 4, 4, &pw, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   CHECK(pw == (const dif__conv *)&p); /* untouched when the state itself is missing */
-  CHECK_STATUS(dif__wino_weight(e.k.wino, (dif__weight){0}, 1, 1, 4, 4, &pw, &err),
+  CHECK_STATUS(dif__wino_weight(e.k.wino, NULL, (dif__weight){0}, 1, 1, 4, 4, &pw, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   dif__wino_free(NULL); /* a no-op */
   free(norm), free(x), free(w), free(w2), free(b), free(y1), free(y2);
@@ -362,11 +365,42 @@ TEST(refused_falls_back) {
   kenv_free(&plain);
 }
 
+/* openblas's transformed weight does not depend on the pool that made it:
+ * the same convolution, bit for bit, from a serial transform and from one
+ * split over 3 threads (input channels in tasks of >= 2^14 / cout). */
+TEST(openblas_wino_pack_threads) {
+  const dif__backend *b = &dif__backend_openblas;
+  kenv e;
+  kenv_init(&e, 3);
+  dif__error err;
+  dif__error_clear(&err);
+  const int64_t cin = 3000, cout = 21, H = 6, W = 7, nw = cout * cin * 9;
+  const size_t nsrc = (size_t)((cin + 15) / 16 * 16 * (H + 2) * W),
+               ndst = (size_t)((cout + 15) / 16 * 16 * H * W);
+  float *w = frand((size_t)nw, 11, -0.3f, 0.3f), *src = frand(nsrc, 12, -1, 1);
+  float *d1 = fbuf(ndst), *d2 = fbuf(ndst);
+  dif__conv *c1 = NULL, *c2 = NULL;
+  CHECK(b->conv3x3_f32_pack(NULL, dif__weight_f32(w, nw), cout, cin, H, W, &c1, &err) == DIF_OK);
+  CHECK(b->conv3x3_f32_pack(dif__kpool(&e.k), dif__weight_f32(w, nw), cout, cin, H, W, &c2, &err) ==
+        DIF_OK);
+  CHECK(c1 && c2 && c1->bytes == c2->bytes);
+  if (c1 && c2) {
+    CHECK(b->conv3x3_f32_run(NULL, c1, 1, H, W, src, d1, &err) == DIF_OK);
+    CHECK(b->conv3x3_f32_run(NULL, c2, 1, H, W, src, d2, &err) == DIF_OK);
+    CHECK_SAME(d1, d2, ndst);
+  }
+  if (c1) b->conv_free(c1);
+  if (c2) b->conv_free(c2);
+  free(w), free(src), free(d1), free(d2);
+  kenv_free(&e);
+}
+
 int main(void) {
   RUN(refused_falls_back);
   RUN(wino_against_double);
   RUN(wino_sizes_of_one_weight);
   RUN(openblas_wino_bad_input);
+  RUN(openblas_wino_pack_threads);
   CHECK(wino_backends >= 1); /* openblas's runs everywhere: never skipped */
   return dif__test_finish();
 }
