@@ -54,8 +54,12 @@ static void few_task(void *arg, int64_t begin, int64_t end, int thread) {
   const few_job *j = arg;
   const int64_t j0 = begin * BLOCK_ROWS, j1 = end * BLOCK_ROWS < j->out ? end * BLOCK_ROWS : j->out;
 #if defined(DIF_HAVE_AVX2_KERNELS)
-  dif__few_rows_block_avx2(j->x, j->m, j->ldx, j->in, j->W, j0, j1, j->beta, j->y, j->ys_i,
-                           j->ys_j);
+  if (j->m > DIF__FEW_ROWS_DOT_MAX)
+    dif__few_rows_panel_avx2(j->x, j->m, j->ldx, j->in, j->W, j0, j1, j->beta, j->y, j->ys_i,
+                             j->ys_j);
+  else
+    dif__few_rows_block_avx2(j->x, j->m, j->ldx, j->in, j->W, j0, j1, j->beta, j->y, j->ys_i,
+                             j->ys_j);
 #else
   (void)j0, (void)j1;
 #endif

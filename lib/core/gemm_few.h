@@ -17,16 +17,30 @@
  * 16-bit weights only with AVX512-FP16, and its packed float32 weights
  * would be a second copy of every weight.
  *
- * Numerics: float32 throughout. Each output is the sum over k-blocks of
- * 256 inputs (in order) of eight lane-wise float32 FMA chains, added in a
- * fixed tree, the block's tail of fewer than eight inputs after them; then
- * y = sum (beta 0) or y + sum (beta 1). The same terms as sgemm's summed
- * in another order: within float32's bound (tested against double,
- * test-gemm-few), not sgemm's bits. An output's bits depend on its inputs
- * only (not on the threads or on the rows beside it), and a 16-bit weight
- * gives exactly the bits of the float32 weight holding its widened values.
+ * With more rows (17 to 160: the prior with several images, 8 rows each;
+ * the text encoders with guidance, 2 × 77) the product is bound by
+ * arithmetic, and there a second kernel keeps the outputs in lanes
+ * (gemm_few_panel_avx2.c: panels of 16 weight rows widened and transposed
+ * into L1, 6 × 16 register tiles, as a GEMM's micro-kernel): on the
+ * prior's 2048-wide layers it matches or beats cblas_sgemm from F32 (which
+ * re-packs the weight per call) up to 154 rows, and from F16 it reads 2
+ * bytes per element instead of widening into scratch (docs/performance.md).
  *
- * Built for AVX2 + FMA + F16C (gemm_few_avx2.c), chosen at run time; where
+ * Numerics: float32 throughout; the same terms as sgemm's summed in
+ * another order, within float32's bound (tested against double,
+ * test-gemm-few), not sgemm's bits. Up to DIF__FEW_ROWS_DOT_MAX rows each
+ * output is the sum over k-blocks of 256 inputs (in order) of eight
+ * lane-wise float32 FMA chains, added in a fixed tree, the block's tail of
+ * fewer than eight inputs after them; with more rows it is one float32 FMA
+ * chain over the inputs in order, from 0. Then y = sum (beta 0) or
+ * y + sum (beta 1). An output's bits depend on its inputs and on which of
+ * the two the row count picks, not on the threads or on the rows beside
+ * it, and a 16-bit weight gives exactly the bits of the float32 weight
+ * holding its widened values (so the threshold is the same for every
+ * dtype).
+ *
+ * Built for AVX2 + FMA + F16C (gemm_few_avx2.c, gemm_few_panel_avx2.c),
+ * chosen at run time; where
  * the CPU or the build lacks it (or DIF_MAX_CPU_ISA caps it below AVX2)
  * dif__few_rows_runs() is false and gemm.c keeps cblas_sgemm.
  */
@@ -39,18 +53,23 @@
 #include "core/threadpool.h"
 #include "core/weight.h"
 
-/* The most rows x may have: at 16 rows sgemm and this kernel take the same
- * time on an F32 weight (both bound by arithmetic by then: measured in
- * docs/performance.md); with more rows sgemm's blocking should win (not
- * measured: the kernel's x block holds at most 16 rows). */
-#define DIF__FEW_ROWS_MAX 16
+/* The most rows x may have: the text encoders' 154 rows with guidance
+ * (measured there: faster than sgemm from F32 and F16); beyond, the
+ * products are the UNet's and the image encoder's hundreds to thousands of
+ * rows, where sgemm's blocking of x is what pays (not measured with this
+ * kernel: its panels re-read all of x). */
+#define DIF__FEW_ROWS_MAX 160
+/* Up to this many rows one dot product per output (gemm_few_avx2.c: with
+ * fewer rows than lanes the weight's reading is the cost); beyond, outputs
+ * in lanes (gemm_few_panel_avx2.c). At 9–16 rows the two measured alike. */
+#define DIF__FEW_ROWS_DOT_MAX 16
 
 /* True if dif__few_rows runs on this CPU and build. */
 bool dif__few_rows_runs(void);
 
 /* True if gemm.c takes dif__few_rows for m rows by W: it runs here, W is
  * F32, F16 or BF16 (a dtype added later goes gemm.c's general way until
- * gemm_few_avx2.c's loads learn it) and 1 <= m <= DIF__FEW_ROWS_MAX. */
+ * the kernels' loads learn it) and 1 <= m <= DIF__FEW_ROWS_MAX. */
 bool dif__few_rows_taken(int64_t m, dif__weight W);
 
 /* For i < m, j < out:
@@ -63,7 +82,11 @@ bool dif__few_rows_taken(int64_t m, dif__weight W);
 void dif__few_rows(dif__pool *pool, const float *x, int64_t m, int64_t ldx, int64_t in,
                    dif__weight W, int64_t out, float beta, float *y, int64_t ys_i, int64_t ys_j);
 
-/* The AVX2 build of the outputs j in [j0, j1) of dif__few_rows. */
+/* The AVX2 builds of the outputs j in [j0, j1) of dif__few_rows: up to
+ * DIF__FEW_ROWS_DOT_MAX rows, and more (j0 a multiple of 16). */
+void dif__few_rows_panel_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
+                              int64_t j0, int64_t j1, float beta, float *y, int64_t ys_i,
+                              int64_t ys_j);
 void dif__few_rows_block_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
                               int64_t j0, int64_t j1, float beta, float *y, int64_t ys_i,
                               int64_t ys_j);

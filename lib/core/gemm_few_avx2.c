@@ -1,5 +1,6 @@
-/* gemm_few_avx2.c — dif__few_rows (gemm_few.h) built for AVX2 + FMA +
- * F16C. CMake compiles this file with -mavx2 -mfma -mf16c on x86-64 (and
+/* gemm_few_avx2.c — dif__few_rows (gemm_few.h) for up to
+ * DIF__FEW_ROWS_DOT_MAX rows of x, built for AVX2 + FMA + F16C (more rows:
+ * gemm_few_panel_avx2.c). CMake compiles this file with -mavx2 -mfma -mf16c on x86-64 (and
  * defines DIF_HAVE_AVX2_KERNELS); elsewhere it is empty. Only called after
  * gemm_few.c has checked the CPU.
  *
@@ -26,33 +27,13 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "core/gemm_few_loads.h"
 
 #define FEW_KB 256
 #define FEW_JB 64
 #define FEW_G 8 /* at most 8 rows of x per group */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-/* Eight weights from element idx on, widened exactly. */
-ALWAYS_INLINE __m256 load8(dif__dtype dt, const void *w, int64_t idx) {
-  const char *p = (const char *)w;
-  if (dt == DIF__DTYPE_F32) return _mm256_loadu_ps((const float *)(const void *)(p + 4 * idx));
-  const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * idx));
-  if (dt == DIF__DTYPE_F16) return _mm256_cvtph_ps(h);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-ALWAYS_INLINE float load1(dif__dtype dt, const void *w, int64_t idx) {
-  const char *p = (const char *)w;
-  if (dt == DIF__DTYPE_F32) {
-    float f;
-    memcpy(&f, p + 4 * idx, sizeof f);
-    return f;
-  }
-  uint16_t h;
-  memcpy(&h, p + 2 * idx, sizeof h);
-  return dt == DIF__DTYPE_F16 ? _cvtsh_ss(h) : dif__bf16_to_float(h);
-}
 
 /* The eight lanes of v summed: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)). */
 ALWAYS_INLINE float hsum8(__m256 v) {
@@ -61,7 +42,7 @@ ALWAYS_INLINE float hsum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
 }
 
-/* s[(j − j0 + q)·DIF__FEW_ROWS_MAX + r] += xb[r] · W[j + q, k0 .. k0 + kc)
+/* s[(j − j0 + q)·DIF__FEW_ROWS_DOT_MAX + r] += xb[r] · W[j + q, k0 .. k0 + kc)
  * for the G rows of the packed block xb (rows FEW_KB apart) and the R
  * weight rows from j (G and R constants after inlining; R at most 3): G·R
  * accumulators, each x vector loaded once for the R weight rows. */
@@ -74,7 +55,7 @@ ALWAYS_INLINE void tile(const int G, const int R, const dif__dtype dt, const flo
   const int64_t wo = j * in + k0;
   for (int64_t c = 0; c < k8; c += 8) {
     __m256 wv[3];
-    for (int q = 0; q < R; q++) wv[q] = load8(dt, w, wo + q * in + c);
+    for (int q = 0; q < R; q++) wv[q] = dif__few_load8(dt, w, wo + q * in + c);
     for (int r = 0; r < G; r++) {
       const __m256 xv = _mm256_loadu_ps(xb + r * FEW_KB + c);
       for (int q = 0; q < R; q++) acc[r][q] = _mm256_fmadd_ps(xv, wv[q], acc[r][q]);
@@ -84,8 +65,8 @@ ALWAYS_INLINE void tile(const int G, const int R, const dif__dtype dt, const flo
     for (int r = 0; r < G; r++) {
       float t = hsum8(acc[r][q]);
       for (int64_t c = k8; c < kc; c++)
-        t = fmaf(xb[r * FEW_KB + c], load1(dt, w, wo + q * in + c), t);
-      sj[q * DIF__FEW_ROWS_MAX + r] += t;
+        t = fmaf(xb[r * FEW_KB + c], dif__few_load1(dt, w, wo + q * in + c), t);
+      sj[q * DIF__FEW_ROWS_DOT_MAX + r] += t;
     }
 }
 
@@ -106,21 +87,21 @@ ALWAYS_INLINE void group(const int G, const dif__dtype dt, const float *xb, int6
         for (int64_t q = 0; q < R; q++) _mm_prefetch(pf + q * in * esz + b, _MM_HINT_T0);
     }
     if (G <= 4)
-      tile(G, 3, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+      tile(G, 3, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_DOT_MAX);
     else
-      tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+      tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_DOT_MAX);
   }
   if (G <= 4 && j + 2 <= j1) /* with G > 4 the loop above took every row */
-    tile(G, 2, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+    tile(G, 2, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_DOT_MAX);
   else if (j < j1)
-    tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_MAX);
+    tile(G, 1, dt, xb, in, w, j, k0, kc, s + (j - j0) * DIF__FEW_ROWS_DOT_MAX);
 }
 
 /* The outputs [j0, j1) (at most FEW_JB), their sums into s, the inputs in
  * blocks of FEW_KB copied into xb first (rows `in` apart alias in L1). */
 ALWAYS_INLINE void block(const dif__dtype dt, const float *x, int64_t m, int64_t ldx, int64_t in,
                          const void *w, int64_t j0, int64_t j1, float *s) {
-  float xb[DIF__FEW_ROWS_MAX * FEW_KB] __attribute__((aligned(32)));
+  float xb[DIF__FEW_ROWS_DOT_MAX * FEW_KB] __attribute__((aligned(32)));
   for (int64_t k0 = 0; k0 < in; k0 += FEW_KB) {
     const int64_t kc = in - k0 < FEW_KB ? in - k0 : FEW_KB;
     for (int64_t i = 0; i < m; i++) memcpy(xb + i * FEW_KB, x + i * ldx + k0, (size_t)kc * 4);
@@ -157,7 +138,7 @@ static void block_f32(const float *x, int64_t m, int64_t ldx, int64_t in, const 
 void dif__few_rows_block_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
                               int64_t j0, int64_t j1, float beta, float *y, int64_t ys_i,
                               int64_t ys_j) {
-  float s[FEW_JB * DIF__FEW_ROWS_MAX];
+  float s[FEW_JB * DIF__FEW_ROWS_DOT_MAX];
   for (int64_t jb = j0; jb < j1; jb += FEW_JB) {
     const int64_t je = j1 - jb < FEW_JB ? j1 : jb + FEW_JB;
     memset(s, 0, sizeof s);
@@ -169,7 +150,7 @@ void dif__few_rows_block_avx2(const float *x, int64_t m, int64_t ldx, int64_t in
     for (int64_t j = jb; j < je; j++)
       for (int64_t i = 0; i < m; i++) {
         float *o = y + i * ys_i + j * ys_j;
-        const float v = s[(j - jb) * DIF__FEW_ROWS_MAX + i];
+        const float v = s[(j - jb) * DIF__FEW_ROWS_DOT_MAX + i];
         *o = beta == 0.0f ? v : *o + v;
       }
   }

@@ -184,8 +184,9 @@ static void linear_exact_rows(kenv *e, int64_t n) {
 TEST(linear_exact) {
   kenv e;
   kenv_init(&e, 3);
-  linear_exact_rows(&e, 9);
-  linear_exact_rows(&e, DIF__FEW_ROWS_MAX + 24);
+  linear_exact_rows(&e, 9);                         /* gemm_few.h's dot kernel */
+  linear_exact_rows(&e, DIF__FEW_ROWS_DOT_MAX + 8); /* its panel kernel */
+  linear_exact_rows(&e, DIF__FEW_ROWS_MAX + 24);    /* cblas_sgemm */
   kenv_free(&e);
 }
 
