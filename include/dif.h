@@ -280,7 +280,7 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * environment variable DIF_FUSED_ATTENTION=avx512bf16 keeps it off AMX
  * tiles, =unfused runs either precision's as two products and a softmax,
  * read once per process, said in the load log), "linear_few_rows" (the
- * linear products of at most 160 rows — the prior's cached steps, the
+ * linear products of at most 192 rows — the prior's cached steps, the
  * text encoders, the time embeddings —: in exact "weights read once,
  * AVX2", libdif's kernels on a CPU with AVX2, FMA and F16C, which read each
  * weight once in the file's dtype, or "sgemm"; in fast "bf16")) say what

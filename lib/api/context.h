@@ -119,7 +119,7 @@ void dif__ctx_unref(dif_context *ctx);
  * or "fused float32, AVX2" (exact), "fused bf16, AMX tiles" or "fused bf16,
  * AVX512-BF16" (core/attn_fused.h), or "bf16" (fast's unfused path). */
 const char *dif__ctx_attention(const dif_context *ctx);
-/* What runs the linear products of at most 160 rows (info's "linear_few_rows"):
+/* What runs the linear products of at most 192 rows (info's "linear_few_rows"):
  * "weights read once, AVX2" (core/gemm_few.h), "sgemm" or, in fast, "bf16". */
 const char *dif__ctx_linear_few_rows(const dif_context *ctx);
 

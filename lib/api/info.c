@@ -80,7 +80,7 @@ static void add_products(json_t *o, const dif_context *ctx) {
   /* the UNet's and the VAE's attention (core/attn_fused.h; the text encoder and the prior keep
    * the unfused path) */
   json_object_set_new(o, "attention", json_string(dif__ctx_attention(ctx)));
-  /* the linear products of at most 160 rows (core/gemm_few.h): the prior's cached steps, the
+  /* the linear products of at most 192 rows (core/gemm_few.h): the prior's cached steps, the
    * text encoders, the time embeddings */
   json_object_set_new(o, "linear_few_rows", json_string(dif__ctx_linear_few_rows(ctx)));
   char cpu[160];

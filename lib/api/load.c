@@ -235,7 +235,7 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
     dif__ctx_log(
         ctx, DIF_LOG_INFO,
         "precision exact (%s): float32 products on the openblas backend, kernels %s; products "
-        "of at most 160 rows: %s; attention %s; CPU %s",
+        "of at most 192 rows: %s; attention %s; CPU %s",
         dif_precision_name(ctx->precision), dif_blas_core(), dif__ctx_linear_few_rows(ctx),
         dif__ctx_attention(ctx), cpu);
   if (ctx->fast && strcmp(fast_backend->name, "onednn") == 0)

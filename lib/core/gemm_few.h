@@ -17,13 +17,14 @@
  * 16-bit weights only with AVX512-FP16, and its packed float32 weights
  * would be a second copy of every weight.
  *
- * With more rows (17 to 160: the prior with several images, 8 rows each;
- * the text encoders with guidance, 2 × 77) the product is bound by
- * arithmetic, and there a second kernel keeps the outputs in lanes
+ * With more rows (17 to 192: the prior's cached steps with several images,
+ * 8 rows each, its text-token cache and the text encoders with guidance,
+ * 2 × 77, a whole prior step without the cache, 2 × 81) the product is
+ * bound by arithmetic, and there a second kernel keeps the outputs in lanes
  * (gemm_few_panel_avx2.c: panels of 16 weight rows widened and transposed
  * into L1, 6 × 16 register tiles, as a GEMM's micro-kernel): on the
  * prior's 2048-wide layers it matches or beats cblas_sgemm from F32 (which
- * re-packs the weight per call) up to 154 rows, and from F16 it reads 2
+ * re-packs the weight per call) up to 192 rows, and from F16 it reads 2
  * bytes per element instead of widening into scratch (docs/performance.md).
  *
  * Numerics: float32 throughout; the same terms as sgemm's summed in
@@ -53,12 +54,12 @@
 #include "core/threadpool.h"
 #include "core/weight.h"
 
-/* The most rows x may have: the text encoders' 154 rows with guidance
- * (measured there: faster than sgemm from F32 and F16); beyond, the
- * products are the UNet's and the image encoder's hundreds to thousands of
- * rows, where sgemm's blocking of x is what pays (not measured with this
- * kernel: its panels re-read all of x). */
-#define DIF__FEW_ROWS_MAX 160
+/* The most rows x may have: on the prior's layers (Zen 3) the panel
+ * kernel beat sgemm from F32 up to 162 rows (a whole prior step), tied
+ * at 192 and lost by 3–4 % at 257 and 320 (its panels re-read all of x,
+ * where sgemm blocks it); beyond are the image encoder's 257 rows and the
+ * UNet's thousands. The same limit for every dtype (the bits). */
+#define DIF__FEW_ROWS_MAX 192
 /* Up to this many rows one dot product per output (gemm_few_avx2.c: with
  * fewer rows than lanes the weight's reading is the cost); beyond, outputs
  * in lanes (gemm_few_panel_avx2.c). At 9–16 rows the two measured alike. */

@@ -124,11 +124,9 @@ static const dif__dtype dtypes[3] = {DIF__DTYPE_F32, DIF__DTYPE_F16, DIF__DTYPE_
 
 /* The row counts checked: all the dot kernel's, then the panel kernel's
  * around its groups of 6 rows and the limit. */
-static const int64_t rows[] = {1,  2,   3,   4,   5,   6,   7,
-                               8,  9,   10,  11,  12,  13,  14,
-                               15, 16,  17,  18,  19,  20,  21,
-                               22, 23,  24,  31,  47,  64,  65,
-                               96, 101, 153, 154, 155, 159, DIF__FEW_ROWS_MAX};
+static const int64_t rows[] = {1,  2,  3,  4,  5,  6,   7,   8,   9,   10,  11,  12,
+                               13, 14, 15, 16, 17, 18,  19,  20,  21,  22,  23,  24,
+                               31, 47, 64, 65, 96, 101, 153, 154, 155, 162, 191, DIF__FEW_ROWS_MAX};
 #define FAR (DIF__FEW_ROWS_MAX + DIF__FEW_ROWS_DOT_MAX + 1) /* rows of x: the last + 17 */
 
 TEST(accuracy_and_bits) {
