@@ -30,15 +30,17 @@ bool dif__few_rows_runs(void) {
 }
 
 bool dif__few_rows_taken(int64_t m, dif__weight W) {
-  /* the dtypes gemm_few_avx2.c's loads know; another goes the general way */
+  /* the dtypes gemm_few_loads.h knows; another goes the general way */
   const bool known =
       W.dtype == DIF__DTYPE_F32 || W.dtype == DIF__DTYPE_F16 || W.dtype == DIF__DTYPE_BF16;
   return known && m >= 1 && m <= DIF__FEW_ROWS_MAX && dif__few_rows_runs();
 }
 
 /* Outputs go to the pool in blocks of this many weight rows, and a task
- * takes at least ~64K weight elements (a small layer runs on one thread:
- * waking another costs more than it saves). */
+ * takes at least ~64K weight elements times max(rows, 8) / 8 of multiply-
+ * adds (a small layer runs on one thread: waking another costs more than
+ * it saves; up to 8 rows the weight's reading is the cost, beyond it the
+ * arithmetic, so a layer of 128 rows splits 16× finer than one of 8). */
 #define BLOCK_ROWS 16
 
 typedef struct few_job {
@@ -70,7 +72,7 @@ void dif__few_rows(dif__pool *pool, const float *x, int64_t m, int64_t ldx, int6
   if (m <= 0 || out <= 0) return;
   few_job j = {x, m, ldx, in, out, W, beta, y, ys_i, ys_j};
   const int64_t blocks = (out + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  const int64_t per_block = BLOCK_ROWS * (in > 0 ? in : 1);
+  const int64_t per_block = BLOCK_ROWS * (in > 0 ? in : 1) * (m > 8 ? m : 8) / 8;
   int64_t grain = ((int64_t)1 << 16) / per_block;
   if (grain < 1) grain = 1;
   dif__pool_for(pool, blocks, grain, few_task, &j);

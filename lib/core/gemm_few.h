@@ -83,12 +83,13 @@ bool dif__few_rows_taken(int64_t m, dif__weight W);
 void dif__few_rows(dif__pool *pool, const float *x, int64_t m, int64_t ldx, int64_t in,
                    dif__weight W, int64_t out, float beta, float *y, int64_t ys_i, int64_t ys_j);
 
-/* The AVX2 builds of the outputs j in [j0, j1) of dif__few_rows: up to
- * DIF__FEW_ROWS_DOT_MAX rows, and more. */
-void dif__few_rows_panel_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
+/* The AVX2 builds of the outputs j in [j0, j1) of dif__few_rows: the dot
+ * kernel, up to DIF__FEW_ROWS_DOT_MAX rows of x, and the panel kernel, for
+ * more. */
+void dif__few_rows_block_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
                               int64_t j0, int64_t j1, float beta, float *y, int64_t ys_i,
                               int64_t ys_j);
-void dif__few_rows_block_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
+void dif__few_rows_panel_avx2(const float *x, int64_t m, int64_t ldx, int64_t in, dif__weight W,
                               int64_t j0, int64_t j1, float beta, float *y, int64_t ys_i,
                               int64_t ys_j);
 

@@ -28,6 +28,7 @@
 #if defined(DIF_HAVE_AVX2_KERNELS) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/dtype.h"
@@ -98,11 +99,12 @@ ALWAYS_INLINE void panel(const dif__dtype dt, const float *x, int64_t m, int64_t
   memset(t, 0, (size_t)(m * PNJ) * sizeof *t);
   for (int64_t k0 = 0; k0 < in; k0 += PKC) {
     const int64_t kc = in - k0 < PKC ? in - k0 : PKC;
-    if (k0 + PKC < in) { /* the panel's next block, while this one runs */
+    if (k0 + PKC < in) { /* the panel's next block, while this one runs: every line it touches */
       const int64_t next = in - k0 - PKC < PKC ? in - k0 - PKC : PKC;
       for (int c = 0; c < nj; c++) {
-        const char *p = (const char *)w + ((j + c) * in + k0 + PKC) * esz;
-        for (int64_t b = 0; b < next * esz; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+        const uintptr_t a = (uintptr_t)w + (uintptr_t)(((j + c) * in + k0 + PKC) * esz);
+        for (uintptr_t l = a & ~(uintptr_t)63; l < a + (uintptr_t)(next * esz); l += 64)
+          _mm_prefetch((const char *)l, _MM_HINT_T0);
       }
     }
     pack_panel(dt, w, in, j, nj, k0, kc, wp);
