@@ -63,6 +63,7 @@ typedef struct options {
   dif_precision precision;  /* --precision: exact (the default here), fast or auto */
   dif__dtype wdtype;        /* --weights-dtype: the random weights' dtype (default F32) */
   int steps, prior_steps;   /* --steps, --prior-steps: the unclip case's (default 20, 25) */
+  int images;               /* --images: the prior cases' images per prompt (default 1) */
 } options;
 
 typedef enum case_kind {
@@ -642,7 +643,8 @@ typedef struct prior_state {
   dif__prior m;
   dif__prior_input in;
   float *out;
-  int steps; /* 0: one whole forward; else a denoising loop on the text-token cache */
+  int steps;     /* 0: one whole forward; else a denoising loop on the text-token cache */
+  int64_t texts; /* the loop's distinct texts (prompt and negative): the cache's B */
 } prior_state;
 
 static dif_status prior_pass(void *st, run_ctx *r, dif__error *err) {
@@ -652,7 +654,7 @@ static dif_status prior_pass(void *st, run_ctx *r, dif__error *err) {
   if (!p->steps) return dif__prior_forward(&p->m, &r->k, &p->in, p->out, err);
   dif__prior_cache cache;
   dif_status s = dif__prior_cache_build(&p->m, &r->k, p->in.encoder_hidden, p->in.attention_mask,
-                                        p->in.B, &cache, err);
+                                        p->texts, &cache, err);
   dif__prior_input in = p->in;
   in.cache = &cache;
   for (int i = 0; i < p->steps && !s; i++) {
@@ -868,16 +870,21 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
     p->steps = c->kind == CASE_PRIOR_LOOP ? 25 : 0;
     if ((s = dif__prior_load(comp_dir, &p->m, &err))) die("%s", err.msg);
     load_s = now() - t0;
-    int64_t B = c->batch, E = p->m.embed_dim, N = p->m.n_embeddings;
+    /* --images n: B = 2n items, [negative × n, prompt × n], as the
+     * pipeline runs them; the loop's cache holds the 2 texts, a whole
+     * forward reads a text per item */
+    int64_t B = c->batch * o->images, E = p->m.embed_dim, N = p->m.n_embeddings;
+    p->texts = c->batch;
+    const int64_t T = p->steps ? p->texts : B; /* rows of encoder_hidden and the mask */
     float *ts = xmalloc(sizeof *ts);
     ts[0] = 500.0f;
-    int32_t *mask = xmalloc((size_t)(B * N) * sizeof *mask);
-    for (int64_t i = 0; i < B * N; i++) mask[i] = (i % N) < 20;
+    int32_t *mask = xmalloc((size_t)(T * N) * sizeof *mask);
+    for (int64_t i = 0; i < T * N; i++) mask[i] = (i % N) < 20;
     p->in = (dif__prior_input){.hidden_states = rand_floats(B * E, 1.0f),
                                .timesteps = ts,
                                .n_timesteps = 1,
                                .proj_embedding = rand_floats(B * E, 1.0f),
-                               .encoder_hidden = rand_floats(B * N * E, 1.0f),
+                               .encoder_hidden = rand_floats(T * N * E, 1.0f),
                                .attention_mask = mask,
                                .B = B};
     p->out = xmalloc((size_t)(B * E) * sizeof(float));
@@ -1049,6 +1056,8 @@ static void usage(FILE *f) {
           "                bf16 are the same values rounded, as a model's fp16 variant ships)\n"
           "  --steps N  --prior-steps N  the unclip case's decoder and prior steps, 1..100\n"
           "                (default 20 and 25; peak memory does not depend on them)\n"
+          "  --images N    prior and prior-25: images per prompt, 1..16 (default 1; the\n"
+          "                prior's batch is 2N with guidance, its cached steps 8N rows)\n"
           "  --dir DIR     where the random weights go (default: a new folder in $TMPDIR,\n"
           "                deleted at exit); existing component folders in DIR are reused\n"
           "  --keep        keep the weights folder\n"
@@ -1136,7 +1145,8 @@ int main(int argc, char **argv) {
                .precision = DIF_PRECISION_EXACT,
                .wdtype = DIF__DTYPE_F32,
                .steps = UNCLIP_STEPS,
-               .prior_steps = UNCLIP_PRIOR_STEPS};
+               .prior_steps = UNCLIP_PRIOR_STEPS,
+               .images = 1};
   job jobs[64];
   int n_jobs = 0;
   static const char *const quick[] = {"unet-unclip:512", "vae:512", "clip-text",
@@ -1173,6 +1183,8 @@ int main(int argc, char **argv) {
       o.steps = atoi(v), i++;
     } else if (!strcmp(a, "--prior-steps") && v) {
       o.prior_steps = atoi(v), i++;
+    } else if (!strcmp(a, "--images") && v) {
+      o.images = atoi(v), i++;
     } else if (!strcmp(a, "--seed") && v) {
       o.seed = strtoull(v, NULL, 10), i++;
     } else if (!strcmp(a, "--dir") && v) {
@@ -1230,6 +1242,7 @@ int main(int argc, char **argv) {
   if (o.steps < 1 || o.steps > UNCLIP_MAX_STEPS || o.prior_steps < 1 ||
       o.prior_steps > UNCLIP_MAX_STEPS)
     die("--steps and --prior-steps: 1..%d", UNCLIP_MAX_STEPS);
+  if (o.images < 1 || o.images > DIF_MAX_BATCH) die("--images: 1..%d", DIF_MAX_BATCH);
 
   char host[256], la[128];
   cpu_model(host, sizeof host);
