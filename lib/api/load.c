@@ -133,11 +133,11 @@ static void conv_wino(dif_context *ctx) {
     ctx->wino_nets_max_cc = ctx->fast ? 0 : DIF__WINO_NETS_MAX_CC;
     dif__ctx_log(ctx, DIF_LOG_INFO,
                  "%s 3x3 convolutions: float32 Winograd on the %s backend (transformed weights "
-                 "about 4x the float32 3x3 weights)",
+                 "about 4x the float32 3x3 weights)%s",
                  ctx->fast               ? "VAE (up to 512 x 256 channels; bf16 beyond)"
                  : ctx->wino_nets_max_cc ? "VAE and UNet (up to 1920 x 640 channels)"
                                          : "VAE",
-                 b->name);
+                 b->name, ctx->fast ? "" : "; outputs of at most 8x8 pixels on im2col + sgemm");
     if (!ctx->fast && strcmp(b->name, "onednn") == 0)
       warn_omp_policy(ctx, "the Winograd convolutions");
   }

@@ -123,6 +123,7 @@ bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const flo
     return false;
   if (k->wino_max_cc && p->cin * p->cout > k->wino_max_cc) return false;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
+  if (Hin * Win <= k->wino_small_pixels) return false; /* core/ops.h: too small to pay */
   const int64_t band = band_rows(p, Hin, Win, max_scratch);
   const dif__conv *pw;
   dif__error perr = {0};

@@ -92,8 +92,8 @@ dif_status dif__vae_decode_tiled(const dif__vae *v, const dif__kctx *k, const fl
   tile *above = rows, *cur = rows + nj;
   dif__arena arena;
   dif__arena_init(&arena, (size_t)1 << 20);
-  dif__kctx kt = {k->pool,         &arena, k->fast, k->wino, k->wino_max_cc, k->wino_nets_max_cc,
-                  k->channels_last};
+  dif__kctx kt = *k;
+  kt.arena = &arena;
   for (int64_t i0 = 0, ri = 0; i0 < h && !s; i0 += overlap, ri++) {
     const int64_t th = h - i0 < TL ? h - i0 : TL;
     for (int64_t j0 = 0, j = 0; j0 < w && !s; j0 += overlap, j++) {

@@ -29,6 +29,7 @@ static inline void kenv_init(kenv *e, int threads) {
   e->k.wino_max_cc = 0;       /* (with a wino) every 3×3 convolution */
   e->k.wino_nets_max_cc = 0;  /* no Winograd for the denoising networks */
   e->k.channels_last = false; /* the VAE decoder channels-first */
+  e->k.wino_small_pixels = 0; /* (with a wino) at any size */
 }
 
 static inline void kenv_free(kenv *e) {

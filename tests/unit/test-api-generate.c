@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "core/backend.h"
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "test.h"
@@ -134,6 +135,44 @@ static dif_sample *small_sample(dif_context *ctx, uint64_t seed) {
   CHECK(dif_sample_set_prior_steps(s, 3) == DIF_OK);
   CHECK(dif_sample_set_seed(s, seed) == DIF_OK);
   return s;
+}
+
+static long long wino_weights = -1;
+static void on_debug_log(dif_log_level level, const char *msg, void *user) {
+  (void)level, (void)user;
+  long long n;
+  if (sscanf(msg, "exact: %lld 3x3 weights by float32 Winograd", &n) == 1) wino_weights = n;
+}
+
+/* An exact context runs a 3x3 convolution by Winograd only where its output
+ * has more than DIF__WINO_SMALL_PIXELS (8x8) per image (core/ops.h): tiny-sd
+ * at 16x16 has its latents at 8x8, so only the VAE decoder's convolutions at
+ * 16x16 take Winograd: its upsampler's, the four of its last block and its
+ * conv_out — 6 weights (every UNet and VAE 3x3 weight, 34, without the
+ * limit; the golden runner's --wino tests run them all so). */
+TEST(small_convolutions_skip_winograd) {
+  char why[256] = "";
+  if (!dif__backend_wino(why, sizeof why)) {
+    printf("     skipped: no float32 Winograd here (%s)\n", why);
+    return;
+  }
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  CHECK(dif_context_set_precision(ctx, DIF_PRECISION_EXACT) == DIF_OK);
+  CHECK(dif_context_set_log(ctx, on_debug_log, DIF_LOG_DEBUG, NULL) == DIF_OK);
+  CHECK_MSG(dif_context_load(ctx, dif__test_path(SD)) == DIF_OK, "%s", dif_context_last_error(ctx));
+  dif_prompt *p = NULL;
+  CHECK(dif_prompt_new(&p) == DIF_OK);
+  CHECK(dif_prompt_add_text(p, "a lighthouse", 1.0f) == DIF_OK);
+  dif_sample *s = NULL;
+  CHECK(dif_sample_new(ctx, p, &s) == DIF_OK);
+  CHECK(dif_sample_set_size(s, 16, 16) == DIF_OK);
+  CHECK(dif_sample_set_steps(s, 2) == DIF_OK);
+  CHECK_MSG(dif_sample_run(s) == DIF_OK, "%s", dif_sample_last_error(s));
+  CHECK_MSG(wino_weights == 6, "%lld weights by Winograd, expected 6", wino_weights);
+  dif_sample_free(s);
+  dif_prompt_free(p);
+  dif_context_free(ctx);
 }
 
 TEST(progress_and_cancel) {
@@ -318,6 +357,7 @@ TEST(thread_count_changes_at_most_rounding) {
 int main(void) {
   RUN(unclip_text_to_image_matches_diffusers);
   RUN(variation_and_sd_match_diffusers);
+  RUN(small_convolutions_skip_winograd);
   RUN(progress_and_cancel);
   RUN(prior_with_the_unclip_scheduler);
   RUN(start_poll_wait_cancel);

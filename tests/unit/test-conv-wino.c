@@ -3,7 +3,8 @@
  * input, with every input transform (nearest resize 2× and odd, GroupNorm
  * affine, SiLU), bias and accumulate, on shapes with odd sizes and
  * channels that are not multiples of 16; and the fallback to im2col +
- * sgemm (bit for bit) where the backend refuses a weight.
+ * sgemm (bit for bit) where the backend refuses a weight or the
+ * convolution's output is within the kernel context's wino_small_pixels.
  *
  * The Winograd checks run on every backend row that has float32 Winograd
  * convolutions running here: openblas's (core/backend_openblas_wino.c)
@@ -347,6 +348,25 @@ TEST(refused_falls_back) {
   dif__wino_stats st;
   dif__wino_get_stats(e.k.wino, &st);
   CHECK(st.weights == 0 && st.refused == 2);
+  /* wino_small_pixels (an exact context's DIF__WINO_SMALL_PIXELS,
+   * core/ops.h): a convolution whose output has at most that many pixels
+   * per image is not asked for and runs on im2col + sgemm, bit for bit;
+   * one with a pixel more is asked */
+  p = params_of(&s, norm);
+  float *w3 = frand(nw, 9, -1, 1);
+  e.k.wino_small_pixels = 18 * 22; /* the resized input's, so the output's, size */
+  memcpy(y2, y1, ny * sizeof *y2);
+  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w3, (int64_t)nw), b, y1, &err) == 0);
+  CHECK(dif__conv2d(&plain.k, &p, x, 1, 9, 11, dif__weight_f32(w3, (int64_t)nw), b, y2, &err) == 0);
+  CHECK_SAME(y1, y2, ny);
+  CHECK(packs == 2);
+  e.k.wino_small_pixels = 18 * 22 - 1;
+  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w3, (int64_t)nw), b, y1, &err) == 0);
+  CHECK(packs == 3);
+  e.k.wino_small_pixels = 0;
+  dif__wino_get_stats(e.k.wino, &st);
+  CHECK(st.weights == 0 && st.refused == 3);
+  free(w3);
   CHECK(dif__wino_new(&plain_table, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
   CHECK(plain.k.wino == NULL);
   /* bad arguments: a status and a message, nothing made */
