@@ -8,7 +8,8 @@
  * into text encoders + prior, decoder (UNet) and VAE decode + output, from
  * the progress callback's step times. Also the load time.
  *
- * usage: dif-bench-default-model [-m MODEL_DIR] [-n RUNS (10)] [--threads N] */
+ * usage: dif-bench-default-model [-m MODEL_DIR] [-n RUNS (10)] [--threads N]
+ *                                [--precision auto|exact|fast (auto)] */
 #include <dif.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ static void fail(const char *what, const char *msg) {
 int main(int argc, char **argv) {
   const char *model = NULL;
   int runs = 10, threads = 0;
+  dif_precision precision = DIF_PRECISION_AUTO;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-m") && i + 1 < argc)
       model = argv[++i];
@@ -60,8 +62,16 @@ int main(int argc, char **argv) {
       runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
       threads = atoi(argv[++i]);
-    else {
-      fprintf(stderr, "usage: dif-bench-default-model [-m MODEL_DIR] [-n RUNS] [--threads N]\n");
+    else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+      const char *v = argv[++i];
+      precision = !strcmp(v, "exact")  ? DIF_PRECISION_EXACT
+                  : !strcmp(v, "fast") ? DIF_PRECISION_FAST
+                  : !strcmp(v, "auto") ? DIF_PRECISION_AUTO
+                                       : (dif_precision)-1;
+      if (precision == (dif_precision)-1) fail("--precision", "expected auto, exact or fast");
+    } else {
+      fprintf(stderr, "usage: dif-bench-default-model [-m MODEL_DIR] [-n RUNS] [--threads N] "
+                      "[--precision auto|exact|fast]\n");
       return 2;
     }
   }
@@ -72,6 +82,7 @@ int main(int argc, char **argv) {
   if (dif_context_new(&ctx)) fail("context", dif_last_error());
   if (threads && dif_context_set_threads(ctx, threads))
     fail("threads", dif_context_last_error(ctx));
+  if (dif_context_set_precision(ctx, precision)) fail("precision", dif_context_last_error(ctx));
   double t0 = now();
   if (dif_context_load(ctx, model)) fail(model, dif_context_last_error(ctx));
   double load = now() - t0;
@@ -104,8 +115,9 @@ int main(int argc, char **argv) {
   }
   double sum = 0, lo = total[0];
   for (int i = 0; i < runs; i++) sum += total[i], lo = total[i] < lo ? total[i] : lo;
-  printf("libdif %s, default model %s, %d threads, BLAS kernels %s\n", dif_version_string(), model,
-         dif_context_threads(ctx), dif_blas_core());
+  printf("libdif %s, default model %s, %d threads, precision %s, BLAS kernels %s\n",
+         dif_version_string(), model, dif_context_threads(ctx),
+         dif_precision_name(dif_context_precision(ctx)), dif_blas_core());
   printf("settings: %s\n", params ? params : "?");
   printf("load: %.3f s\n", load);
   printf("whole generation (%d runs): median %.3f s, min %.3f s, mean %.3f s\n", runs,

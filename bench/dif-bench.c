@@ -401,7 +401,7 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   dif__error err;
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
   r->k.wino_max_cc = max_cc;
-  r->k.wino_small_pixels = fast ? 0 : DIF__WINO_SMALL_PIXELS; /* as a context's (api/context.c) */
+  r->k.wino_skip_small = !fast; /* as a context's (api/context.c) */
   /* a context's choice (api/context.c): channels-last where fast's VAE
    * convolutions are all bf16 */
   r->k.channels_last = fast && !r->k.wino && !o->channels_first;

@@ -217,10 +217,10 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        emulated AVX2: 11.6 -> 9.4 s), every reference
  *                        tolerance held, their transformed weights (about
  *                        1.1 GiB for SD's UNet) made at the first step and
- *                        kept. 3x3 convolutions whose output has at most
- *                        8x8 pixels per image (the default model's and
- *                        SD's UNet's deepest levels at small sizes) stay on
- *                        im2col + sgemm, faster there. Before the VAE
+ *                        kept. The smallest (an output of at most 8x8
+ *                        pixels: the deepest levels at small image sizes,
+ *                        by a rule measured for each Winograd backend)
+ *                        stay on im2col + sgemm, faster there. Before the VAE
  *                        decodes, the pages of every
  *                        other network's weights file are dropped from the
  *                        process (read again from the page cache next

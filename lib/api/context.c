@@ -138,8 +138,7 @@ void dif__ctx_report_fast(const dif_context *ctx) {
     dif__wino_stats ws;
     dif__wino_get_stats(ctx->wino, &ws);
     dif__ctx_log(ctx, DIF_LOG_DEBUG,
-                 "exact: %lld 3x3 weights by float32 Winograd, %.1f MiB (%lld refused: im2col + "
-                 "sgemm)",
+                 "%lld 3x3 weights by float32 Winograd, %.1f MiB (%lld refused: im2col + sgemm)",
                  (long long)ws.weights, (double)ws.bytes / (1 << 20), (long long)ws.refused);
   }
   if (!ctx->fast) return;
@@ -162,7 +161,7 @@ dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena) {
                      ctx->wino_vae_max_cc,
                      ctx->wino_nets_max_cc,
                      ctx->fast && !ctx->wino,
-                     ctx->fast ? 0 : DIF__WINO_SMALL_PIXELS};
+                     !ctx->fast};
 }
 
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,

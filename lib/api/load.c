@@ -137,7 +137,7 @@ static void conv_wino(dif_context *ctx) {
                  ctx->fast               ? "VAE (up to 512 x 256 channels; bf16 beyond)"
                  : ctx->wino_nets_max_cc ? "VAE and UNet (up to 1920 x 640 channels)"
                                          : "VAE",
-                 b->name, ctx->fast ? "" : "; outputs of at most 8x8 pixels on im2col + sgemm");
+                 b->name, ctx->fast ? "" : "; the smallest on im2col + sgemm");
     if (!ctx->fast && strcmp(b->name, "onednn") == 0)
       warn_omp_policy(ctx, "the Winograd convolutions");
   }

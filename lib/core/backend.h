@@ -173,6 +173,12 @@ struct dif__backend {
    * for scratch. From the calling thread (the backend's own threads). */
   dif_status (*conv3x3_f32_run)(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
                                 int64_t W, const float *src, float *dst, dif__error *err);
+  /* True where this backend's Winograd measured slower than im2col + sgemm
+   * for cin → cout channels and an OH × OW output per image (the smallest
+   * convolutions: a few tiles per image); an exact context
+   * (kctx.wino_skip_small) runs those on im2col + sgemm. Each backend's
+   * rule is its own, measured (docs/performance.md). NULL: never slower. */
+  bool (*conv3x3_f32_slow)(int64_t cin, int64_t cout, int64_t OH, int64_t OW);
 
   /* bf16 convolutions with float32 accumulation, the fast path's
    * (core/conv2d_fast.c): every multiply done (direct, not Winograd), the
@@ -352,7 +358,8 @@ const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t 
  * (docs/performance.md). */
 bool dif__wino_for_fast(const dif__backend *b);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
-void dif__wino_free(dif__wino *c); /* NULL is a no-op */
+const dif__backend *dif__wino_backend(const dif__wino *c); /* the backend given to dif__wino_new */
+void dif__wino_free(dif__wino *c);                         /* NULL is a no-op */
 /* The transformed form of the convolution weight w [cout, cin, 3, 3] for
  * images of H × W, made on first use; DIF_ERR_UNSUPPORTED (also on every
  * later call) when the backend refused it, DIF_ERR_OUT_OF_MEMORY. */

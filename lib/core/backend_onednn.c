@@ -867,6 +867,22 @@ static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, in
   return s ? fail(err, s, what) : DIF_OK;
 }
 
+/* conv3x3_f32_slow: an output of at most 4 F(4,3) tiles per image (8 × 8)
+ * with OH · OW · cin · cout under 2^20. oneDNN's Winograd is fast on such
+ * shapes while its OpenMP threads spin, but libdif's callers let them sleep
+ * (OMP_WAIT_POLICY=passive, include/dif.h), and then each call (one per
+ * image) pays their wake-up, ~0.1-0.3 ms, more than the whole product of a
+ * small convolution. Measured on Zen 4 (2 threads, a CFG pair, passive;
+ * docs/performance.md), Winograd's time over im2col + sgemm's: 32 → 32 at
+ * 8² 2.9-3.2, 64 → 128 at 8² 1.24, 128 → 128 at 4² 1.2-1.9, 128 → 256 at
+ * 4² 1.24, but 128 → 128 at 8² (2^20) 0.66-0.88, 256 → 256 at 4² 0.66,
+ * 640 → 640 at 8² 0.48; from 12 × 12 (9 tiles) 0.28-0.8 but for one noisy
+ * 64 → 64 (0.8-1.5). */
+static bool on_conv3x3_slow(int64_t cin, int64_t cout, int64_t OH, int64_t OW) {
+  const int64_t tiles = (OH + 3) / 4 * ((OW + 3) / 4);
+  return tiles <= 4 && OH * OW * cin * cout < ((int64_t)1 << 20);
+}
+
 static dif_status on_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
                                   int64_t H, int64_t W, dif__conv **out, dif__error *err) {
   (void)pool; /* oneDNN's reorder runs on its own threads */
@@ -1028,6 +1044,7 @@ const dif__backend dif__backend_onednn = {
     .packed_free = on_packed_free,
     .conv3x3_f32_pack = on_conv3x3_pack,
     .conv3x3_f32_run = on_conv3x3_run,
+    .conv3x3_f32_slow = on_conv3x3_slow,
     .conv_bf16_pack = on_conv_bf16_pack,
     .conv_bf16_run = on_conv_bf16_run,
     .conv_free = on_conv_free,

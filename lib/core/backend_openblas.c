@@ -120,6 +120,7 @@ const dif__backend dif__backend_openblas = {
     /* float32 Winograd F(4,3): our transforms, cblas_sgemm's products */
     .conv3x3_f32_pack = dif__ob_conv3x3_pack,
     .conv3x3_f32_run = dif__ob_conv3x3_run,
+    .conv3x3_f32_slow = dif__ob_conv3x3_slow,
     .conv_bf16_pack = NULL, /* float32 only */
     .conv_free = dif__ob_conv_free,
 };

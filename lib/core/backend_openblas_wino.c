@@ -70,6 +70,23 @@ static const double PTS23[3] = {0.0, 1.0, -1.0};
  * 2x3 there, need it: F(4,3) missed 3 of 84 checks by ≤ 19%). */
 #define F43_MIN_CHANNELS (64 * 128)
 
+/* conv3x3_f32_slow: an F(4,3) convolution with one tile per image (an
+ * output of 4 × 4 or less), or with at most 4 tiles (8 × 8) and cin · cout
+ * above 256 × 256. Each image is transformed alone, and its few tiles read
+ * the whole transformed weight (36 · cin · cout floats, 4× the 3×3 weight)
+ * where one im2col product over the batch reads the weight once. Measured
+ * on Zen 3 (2 threads, a CFG pair; docs/performance.md), Winograd's time
+ * over im2col + sgemm's: one tile 1.12 (64 → 128 at 4²) and 1.34–1.45
+ * (128 → 128); four tiles 1.62 (320 → 320 at 8²), 1.84 (640 → 640), 1.90
+ * (1920 → 640), but 0.53–0.93 up to 256 → 256; nine tiles or more
+ * 0.44–0.88. F(2,3) (few channels) was the faster at every size, 4² too
+ * (0.27–0.98). */
+bool dif__ob_conv3x3_slow(int64_t cin, int64_t cout, int64_t OH, int64_t OW) {
+  const int64_t cc = cin * cout, tiles = (OH + 3) / 4 * ((OW + 3) / 4);
+  if (cc < F43_MIN_CHANNELS) return false;
+  return tiles <= 1 || (tiles <= 4 && cc > 256 * 256);
+}
+
 /* G[j][k] = p_j^k / Π_{l≠j} (p_j − p_l) for the np finite points p, then
  * [0 0 1] for ∞. */
 static void g_matrix(const double *p, int np, double G[][3]) {

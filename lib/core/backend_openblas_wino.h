@@ -12,6 +12,7 @@ dif_status dif__ob_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, in
 dif_status dif__ob_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
                                int64_t W, const float *src, float *dst, dif__error *err);
 void dif__ob_conv_free(dif__conv *w);
+bool dif__ob_conv3x3_slow(int64_t cin, int64_t cout, int64_t OH, int64_t OW);
 /* Tests: tiles per chunk (0: sized from the scratch bound, the default), so
  * small shapes cross chunk edges. Not while a convolution runs. */
 void dif__ob_wino_test_chunk(int64_t tiles);

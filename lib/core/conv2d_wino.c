@@ -123,7 +123,10 @@ bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const flo
     return false;
   if (k->wino_max_cc && p->cin * p->cout > k->wino_max_cc) return false;
   const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
-  if (Hin * Win <= k->wino_small_pixels) return false; /* core/ops.h: too small to pay */
+  if (k->wino_skip_small) { /* too small for that backend's Winograd to pay */
+    const dif__backend *wb = dif__wino_backend(k->wino);
+    if (wb->conv3x3_f32_slow && wb->conv3x3_f32_slow(p->cin, p->cout, Hin, Win)) return false;
+  }
   const int64_t band = band_rows(p, Hin, Win, max_scratch);
   const dif__conv *pw;
   dif__error perr = {0};

@@ -70,10 +70,10 @@ typedef struct dif__kctx {
    * convolution changes the layout there and back); the tests set it on
    * exact contexts too. */
   bool channels_last;
-  /* convolutions whose output has at most this many pixels per image stay
-   * off wino (DIF__WINO_SMALL_PIXELS in exact contexts); 0: none (fast
-   * contexts, the tests) */
-  int64_t wino_small_pixels;
+  /* the convolutions too small for wino's backend to pay
+   * (dif__backend.conv3x3_f32_slow) stay on im2col + sgemm: exact
+   * contexts; false: none (fast contexts, the tests) */
+  bool wino_skip_small;
 } dif__kctx;
 
 /* The denoising networks' limit: SD's UNet up to 1920 → 640 channels (its
@@ -86,18 +86,6 @@ typedef struct dif__kctx {
  * a whole 768² unCLIP generation in fast from F16 weights to 6.51 GiB peak
  * (5.83 without), past the 6.5 GiB it must fit (docs/performance.md). */
 #define DIF__WINO_FAST_VAE_MAX_CC ((int64_t)512 * 256)
-/* An exact context's 3×3 convolutions whose output has at most this many
- * pixels per image (8 × 8: four F(4,3) tiles) stay on im2col + sgemm.
- * Winograd transforms one image at a time and multiplies each of its 36
- * tile positions as a product of that many tiles: [4 × cin] · [cin × cout]
- * at 8², slower than one im2col product over the batch's images. Measured
- * on Zen 3 (openblas's Winograd, 2 threads, a CFG pair, docs/performance.md):
- * 640 → 640 at 8² 14.1 ms by Winograd against 7.7 ms, 1920 → 640 43.3
- * against 22.8 ms, 128 → 128 at 4² 0.38–0.44 against 0.28–0.33 ms; at 16²
- * Winograd is the faster at every channel count tried (32 to 1920 in:
- * 0.50–0.98 of sgemm's time). The default model (its UNet's last level at
- * 4², SD's UNet at 128² (640 channels at 8²) run faster so. */
-#define DIF__WINO_SMALL_PIXELS 64
 
 /* ---- matrix products (BLAS) ---- */
 

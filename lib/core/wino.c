@@ -75,6 +75,8 @@ dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err
   return DIF_OK;
 }
 
+const dif__backend *dif__wino_backend(const dif__wino *c) { return c->backend; }
+
 static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }

@@ -24,12 +24,12 @@ static inline void kenv_init(kenv *e, int threads) {
   dif__arena_init(&e->arena, 1 << 16);
   e->k.pool = e->pool;
   e->k.arena = &e->arena;
-  e->k.fast = NULL;           /* the exact path; a test sets a dif__fast itself */
-  e->k.wino = NULL;           /* im2col + sgemm; test-conv-wino sets a dif__wino itself */
-  e->k.wino_max_cc = 0;       /* (with a wino) every 3×3 convolution */
-  e->k.wino_nets_max_cc = 0;  /* no Winograd for the denoising networks */
-  e->k.channels_last = false; /* the VAE decoder channels-first */
-  e->k.wino_small_pixels = 0; /* (with a wino) at any size */
+  e->k.fast = NULL;             /* the exact path; a test sets a dif__fast itself */
+  e->k.wino = NULL;             /* im2col + sgemm; test-conv-wino sets a dif__wino itself */
+  e->k.wino_max_cc = 0;         /* (with a wino) every 3×3 convolution */
+  e->k.wino_nets_max_cc = 0;    /* no Winograd for the denoising networks */
+  e->k.channels_last = false;   /* the VAE decoder channels-first */
+  e->k.wino_skip_small = false; /* (with a wino) at any size */
 }
 
 static inline void kenv_free(kenv *e) {

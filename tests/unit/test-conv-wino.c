@@ -4,7 +4,8 @@
  * affine, SiLU), bias and accumulate, on shapes with odd sizes and
  * channels that are not multiples of 16; and the fallback to im2col +
  * sgemm (bit for bit) where the backend refuses a weight or the
- * convolution's output is within the kernel context's wino_small_pixels.
+ * convolution is among the small ones an exact context keeps off Winograd
+ * (kctx.wino_skip_small).
  *
  * The Winograd checks run on every backend row that has float32 Winograd
  * convolutions running here: openblas's (core/backend_openblas_wino.c)
@@ -304,7 +305,14 @@ static dif_status refuse(dif__pool *pool, dif__weight w, int64_t cout, int64_t c
   return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
 }
 
-static const dif__backend refuser = {.name = "refuser", .conv3x3_f32_pack = refuse};
+/* the refuser's conv3x3_f32_slow: an output of 16 pixels or fewer */
+static bool slow_to_16(int64_t cin, int64_t cout, int64_t OH, int64_t OW) {
+  (void)cin, (void)cout;
+  return OH * OW <= 16;
+}
+
+static const dif__backend refuser = {
+    .name = "refuser", .conv3x3_f32_pack = refuse, .conv3x3_f32_slow = slow_to_16};
 static const dif__backend plain_table = {.name = "plain"}; /* no Winograd */
 
 /* Refused: conv2d.c's im2col + sgemm, bit for bit what a kctx without wino
@@ -348,25 +356,42 @@ TEST(refused_falls_back) {
   dif__wino_stats st;
   dif__wino_get_stats(e.k.wino, &st);
   CHECK(st.weights == 0 && st.refused == 2);
-  /* wino_small_pixels (an exact context's DIF__WINO_SMALL_PIXELS,
-   * core/ops.h): a convolution whose output has at most that many pixels
-   * per image is not asked for and runs on im2col + sgemm, bit for bit;
-   * one with a pixel more is asked */
-  p = params_of(&s, norm);
-  float *w3 = frand(nw, 9, -1, 1);
-  e.k.wino_small_pixels = 18 * 22; /* the resized input's, so the output's, size */
-  memcpy(y2, y1, ny * sizeof *y2);
-  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w3, (int64_t)nw), b, y1, &err) == 0);
-  CHECK(dif__conv2d(&plain.k, &p, x, 1, 9, 11, dif__weight_f32(w3, (int64_t)nw), b, y2, &err) == 0);
-  CHECK_SAME(y1, y2, ny);
-  CHECK(packs == 2);
-  e.k.wino_small_pixels = 18 * 22 - 1;
-  CHECK(dif__conv2d(&e.k, &p, x, 1, 9, 11, dif__weight_f32(w3, (int64_t)nw), b, y1, &err) == 0);
-  CHECK(packs == 3);
-  e.k.wino_small_pixels = 0;
+  /* wino_skip_small (exact contexts): a convolution the backend calls slow
+   * (its conv3x3_f32_slow; the refuser's: an output of 16 pixels or fewer)
+   * is not asked for and runs on im2col + sgemm, bit for bit; the size that
+   * counts is the output's (after a resize), and without wino_skip_small
+   * every size is asked */
+  const struct {
+    int64_t H, in; /* input H x H, resized to in x in (0: none) */
+    bool skip, asked;
+  } cases[] = {{4, 0, true, false},  /* 16 pixels: slow */
+               {5, 0, true, true},   /* 25 */
+               {2, 5, true, true},   /* 2x2 resized to 5x5 */
+               {5, 4, true, false},  /* 5x5 resized to 4x4 */
+               {4, 0, false, true}}; /* slow, but not skipped */
+  enum { NCASES = sizeof cases / sizeof *cases };
+  float *wc[NCASES]; /* a weight each, all alive: a refused weight is asked once per address */
+  for (size_t i = 0; i < NCASES; i++) wc[i] = frand(nw, 20 + i, -1, 1);
+  for (size_t i = 0; i < NCASES; i++) {
+    const int64_t H = cases[i].H, OH = cases[i].in ? cases[i].in : H;
+    float *xi = frand((size_t)(24 * H * H), 10 + i, -1, 1);
+    float *ya = fbuf((size_t)(40 * OH * OH)), *yb = fbuf((size_t)(40 * OH * OH));
+    const shape si = {1, 24, 40, H, H, cases[i].in, cases[i].in, false, false, false, false, false};
+    const dif__conv2d_params pi = params_of(&si, NULL);
+    const int before = packs;
+    e.k.wino_skip_small = cases[i].skip;
+    const dif__weight wi = dif__weight_f32(wc[i], (int64_t)nw);
+    CHECK(dif__conv2d(&e.k, &pi, xi, 1, H, H, wi, NULL, ya, &err) == 0);
+    CHECK(dif__conv2d(&plain.k, &pi, xi, 1, H, H, wi, NULL, yb, &err) == 0);
+    CHECK_SAME(ya, yb, (size_t)(40 * OH * OH)); /* refused or skipped: im2col + sgemm */
+    CHECK_MSG(packs == before + (cases[i].asked ? 1 : 0), "case %zu: %s", i,
+              cases[i].asked ? "not asked for" : "asked for");
+    free(xi), free(ya), free(yb);
+  }
+  e.k.wino_skip_small = false;
+  for (size_t i = 0; i < NCASES; i++) free(wc[i]);
   dif__wino_get_stats(e.k.wino, &st);
-  CHECK(st.weights == 0 && st.refused == 3);
-  free(w3);
+  CHECK(st.weights == 0 && st.refused == 5); /* the 2 above and the 3 cases asked */
   CHECK(dif__wino_new(&plain_table, &plain.k.wino, &err) == DIF_ERR_UNSUPPORTED);
   CHECK(plain.k.wino == NULL);
   /* bad arguments: a status and a message, nothing made */
@@ -383,6 +408,47 @@ TEST(refused_falls_back) {
   dif__wino_free(e.k.wino);
   kenv_free(&e);
   kenv_free(&plain);
+}
+
+/* Each backend's conv3x3_f32_slow at the edges of its measured rule
+ * (core/backend_openblas_wino.c, core/backend_onednn.c): functions of the
+ * shape alone, so checked on every CPU, oneDNN's too where it cannot run. */
+TEST(slow_rules) {
+  static const struct {
+    const char *backend;
+    int64_t cin, cout, OH, OW;
+    bool slow;
+  } cases[] = {
+      /* openblas: F(4,3) (cin·cout from 64·128) with 1 tile per image, or
+       * with at most 4 and cin·cout above 256·256 */
+      {"openblas", 64, 127, 4, 4, false},   /* F(2,3): never */
+      {"openblas", 64, 128, 4, 4, true},    /* F(4,3), 1 tile */
+      {"openblas", 64, 128, 5, 4, false},   /* 2 tiles */
+      {"openblas", 256, 256, 8, 8, false},  /* 4 tiles at 256·256 */
+      {"openblas", 256, 257, 8, 8, true},   /* above */
+      {"openblas", 640, 640, 8, 9, false},  /* 6 tiles */
+      {"openblas", 2560, 1280, 1, 1, true}, /* 1 tile */
+      /* onednn: at most 4 tiles and OH·OW·cin·cout under 2^20 */
+      {"onednn", 128, 128, 8, 8, false},   /* 2^20 */
+      {"onednn", 127, 128, 8, 8, true},    /* under */
+      {"onednn", 32, 32, 4, 4, true},      /* 1 tile */
+      {"onednn", 8, 8, 9, 8, false},       /* 6 tiles */
+      {"onednn", 1024, 1024, 1, 1, false}, /* 1 tile, 2^20 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const dif__backend *b = dif__backend_find(cases[i].backend);
+    if (!b) {
+      printf("     %s: not in this build, its rule unchecked\n", cases[i].backend);
+      continue;
+    }
+    CHECK_MSG(b->conv3x3_f32_slow, "%s has no conv3x3_f32_slow", b->name);
+    if (!b->conv3x3_f32_slow) continue;
+    CHECK_MSG(b->conv3x3_f32_slow(cases[i].cin, cases[i].cout, cases[i].OH, cases[i].OW) ==
+                  cases[i].slow,
+              "%s: %lld -> %lld at %lldx%lld should be %s", b->name, (long long)cases[i].cin,
+              (long long)cases[i].cout, (long long)cases[i].OH, (long long)cases[i].OW,
+              cases[i].slow ? "slow" : "not slow");
+  }
 }
 
 /* openblas's transformed weight does not depend on the pool that made it:
@@ -417,6 +483,7 @@ TEST(openblas_wino_pack_threads) {
 
 int main(void) {
   RUN(refused_falls_back);
+  RUN(slow_rules);
   RUN(wino_against_double);
   RUN(wino_sizes_of_one_weight);
   RUN(openblas_wino_bad_input);
