@@ -18,8 +18,8 @@ bool dif__attn_f32_native_runs(void) {
 }
 
 bool dif__attn_f32_taken(void) {
-  return dif__attn_f32_native_runs() && dif__cpu_isa() < DIF__ISA_AVX512 &&
-         dif__attn_fused_enabled();
+  return dif__attn_f32_native_runs() &&
+         (dif__cpu_isa() < DIF__ISA_AVX512 || dif__cpu_avx512_split()) && dif__attn_fused_enabled();
 }
 
 dif_status dif__attn_f32(const dif__kctx *k, const dif__attention_params *p, const float *q,

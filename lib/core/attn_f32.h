@@ -45,9 +45,13 @@ bool dif__attn_f32_fits(const dif__attention_params *p);
 bool dif__attn_f32_native_runs(void);
 
 /* Whether exact's attentions that fit take the AVX2 build here: the build
- * has it, the CPU (under DIF_MAX_CPU_ISA) runs AVX2 + FMA and not AVX-512
- * (there OpenBLAS's AVX-512 sgemm has twice its rate per cycle on Intel;
- * unmeasured), and DIF_FUSED_ATTENTION is not "unfused". */
+ * has it, the CPU (under DIF_MAX_CPU_ISA) runs AVX2 + FMA, and either not
+ * AVX-512 or AVX-512 split into 256-bit halves (dif__cpu_avx512_split: Zen
+ * 4, where it measured 1.1-1.4× OpenBLAS's AVX-512 sgemm + softmax alone
+ * and 17 % less attention time per 512² UNet step; docs/performance.md);
+ * other AVX-512 CPUs keep sgemm (OpenBLAS's AVX-512 kernels have twice the
+ * AVX2 kernel's FMA rate on Intel; unmeasured), and DIF_FUSED_ATTENTION is
+ * not "unfused". */
 bool dif__attn_f32_taken(void);
 
 /* dif__attention's contract for an attention that fits (out may be q),

@@ -137,6 +137,18 @@ dif__isa dif__cpu_isa_uncapped(void) {
   return cpu_level;
 }
 
+bool dif__cpu_avx512_split(void) {
+#ifdef DIF__X86
+  if (dif__cpu_isa() < DIF__ISA_AVX512 || !cpu_is_amd()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const unsigned family = ((a >> 8) & 0xf) + (((a >> 8) & 0xf) == 0xf ? (a >> 20) & 0xff : 0);
+  return family == 0x19; /* Zen 4; Zen 5 (0x1a) has full-width 512-bit units */
+#else
+  return false;
+#endif
+}
+
 dif__isa dif__cpu_isa_cap(void) {
   pthread_once(&cap_once, cap_read);
   return cap;

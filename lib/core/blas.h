@@ -91,6 +91,12 @@ typedef enum dif__isa {
 dif__isa dif__cpu_isa(void);
 /* What the CPU itself runs (CPUID and XGETBV), whatever DIF_MAX_CPU_ISA says. */
 dif__isa dif__cpu_isa_uncapped(void);
+/* True on an AVX-512 CPU (under DIF_MAX_CPU_ISA) that runs each 512-bit
+ * FMA as two 256-bit halves, so that AVX-512 code has no more FMA
+ * throughput than AVX2 code: AMD family 0x19 (Zen 4). Kernels of libdif's
+ * own with an AVX2 build only then compete with OpenBLAS's AVX-512 ones on
+ * even terms (core/attn_f32.h). */
+bool dif__cpu_avx512_split(void);
 /* The cap DIF_MAX_CPU_ISA sets (DIF__ISA_UNKNOWN: none), and what the load
  * log says of it ("DIF_MAX_CPU_ISA=avx2: ...", or that a value was
  * ignored); NULL when unset. */

@@ -7,6 +7,7 @@
  * comes from the environment, checked against the uncapped CPU. tools/test
  * runs the whole release suite under DIF_MAX_CPU_ISA=avx2 on AVX-512 CPUs,
  * as an AVX2-only machine would run it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -97,9 +98,39 @@ TEST(backends_follow_the_cap) {
     CHECK(!on->bf16_tiles || !on->bf16_tiles()); /* every cap excludes AMX */
 }
 
+/* dif__cpu_avx512_split against /proc/cpuinfo's vendor and family (Linux):
+ * AMD family 25 (Zen 4) with AVX-512 under the cap, nothing else. */
+TEST(avx512_split) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) {
+    printf("/proc/cpuinfo: not here, avx512_split unchecked\n");
+    return;
+  }
+  char line[512];
+  int family = -1;
+  bool amd = false, seen_vendor = false;
+  while (fgets(line, sizeof line, f) && (family < 0 || !seen_vendor)) {
+    if (!strncmp(line, "vendor_id", 9)) {
+      seen_vendor = true;
+      amd = strstr(line, "AuthenticAMD") || strstr(line, "HygonGenuine");
+    }
+    if (!strncmp(line, "cpu family", 10)) {
+      const char *c = strchr(line, ':');
+      family = c ? atoi(c + 1) : -1;
+    }
+  }
+  fclose(f);
+  const bool want = dif__cpu_isa() >= DIF__ISA_AVX512 && amd && family == 25;
+  printf("vendor %s, family %d: AVX-512 %s\n", amd ? "AMD" : "other", family,
+         dif__cpu_avx512_split() ? "in 256-bit halves" : "full width or absent");
+  CHECK_MSG(dif__cpu_avx512_split() == want, "dif__cpu_avx512_split() %d, expected %d",
+            dif__cpu_avx512_split(), want);
+}
+
 int main(void) {
   RUN(level_and_note);
   RUN(kernels_follow_the_cap);
   RUN(backends_follow_the_cap);
+  RUN(avx512_split);
   return dif__test_finish();
 }
