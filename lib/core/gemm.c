@@ -9,9 +9,11 @@
  * buffer — the allocation that spins forever when it fails (core/blas.c). */
 #include <cblas.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "core/backend.h"
 #include "core/blas.h"
+#include "core/dtype.h"
 #include "core/gemm_few.h"
 #include "core/ops.h"
 #include "core/ops_internal.h"
@@ -50,6 +52,43 @@ void dif__gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                ldc);
 }
 
+/* rows × cols of src (row stride ld) through bf16 and back into dst
+ * (packed, stride cols). */
+static void bf16_copy(const float *src, int64_t rows, int64_t cols, int64_t ld, float *dst) {
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      const uint32_t u = (uint32_t)dif__bf16_rne(src[i * ld + j]) << 16;
+      memcpy(&dst[i * cols + j], &u, sizeof u);
+    }
+}
+
+/* The fast path's small product (DIF__KGEMM_SMALL_MACS): A and B rounded
+ * to bf16 into the arena, then cblas_sgemm: the backend's roundings (bf16
+ * inputs, exact products, float32 sums) in another summation order. False
+ * (nothing written) when the arena has no room: the backend runs it. */
+static bool small_bf16(const dif__kctx *k, dif__prof_op op, bool trans_a, bool trans_b, int64_t M,
+                       int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (!k->arena) return false;
+  dif__error err = {0};
+  const dif__arena_mark mark = dif__arena_get_mark(k->arena);
+  float *a = dif__arena_floats(k->arena, (size_t)(M * K), &err);
+  float *b = a ? dif__arena_floats(k->arena, (size_t)(K * N), &err) : NULL;
+  if (!b) {
+    dif__arena_release(k->arena, mark);
+    return false;
+  }
+  const double t0 = DIF__PROF_START();
+  /* each operand as stored: A is [M, K] or (trans_a) [K, M], B [K, N] or [N, K] */
+  bf16_copy(A, trans_a ? K : M, trans_a ? M : K, lda, a);
+  bf16_copy(B, trans_b ? N : K, trans_b ? K : N, ldb, b);
+  dif__gemm_op(DIF__PROF_OP_COUNT, trans_a, trans_b, M, N, K, alpha, a, trans_a ? M : K, b,
+               trans_b ? K : N, beta, C, ldc);
+  DIF__PROF_END(op, t0, 2.0 * (double)M * (double)N * (double)K);
+  dif__arena_release(k->arena, mark);
+  return true;
+}
+
 dif_status dif__kgemm(const dif__kctx *k, dif__prof_op op, bool trans_a, bool trans_b, int64_t M,
                       int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
@@ -58,6 +97,9 @@ dif_status dif__kgemm(const dif__kctx *k, dif__prof_op op, bool trans_a, bool tr
     dif__gemm_op(op, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return DIF_OK;
   }
+  if (M > 0 && N > 0 && K > 0 && M * N * K <= DIF__KGEMM_SMALL_MACS &&
+      small_bf16(k, op, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return DIF_OK;
   const double t0 = DIF__PROF_START();
   const dif_status st =
       dif__backend_matmul(dif__fast_backend(k->fast), k, DIF__DTYPE_BF16, trans_a, trans_b, M, N, K,

@@ -927,8 +927,9 @@ static const dif__backend conv_refuser = {.name = "conv-refuser",
 
 /* Refused at packing: dif__conv2d runs conv2d.c's im2col with its products
  * through the backend's matmul (here sgemm: what a kctx without fast
- * gives, bit for bit), counts a fallback per call, and asks the backend
- * once per weight. */
+ * gives, bit for bit; a product above DIF__KGEMM_SMALL_MACS, 40 x 288 x
+ * 132, so that it reaches the backend), counts a fallback per call, and
+ * asks the backend once per weight. */
 TEST(conv_fast_refused) {
   kenv e, plain;
   kenv_init(&e, 2);
@@ -938,17 +939,18 @@ TEST(conv_fast_refused) {
   dif__fast *f = NULL;
   CHECK_STATUS(dif__fast_new(&conv_refuser, &f, &err), DIF_OK, err.msg, "");
   e.k.fast = f;
-  dif__conv2d_params p = {.cin = 5, .cout = 7, .kh = 3, .kw = 3, .stride = 1};
+  dif__conv2d_params p = {.cin = 32, .cout = 40, .kh = 3, .kw = 3, .stride = 1};
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-  const size_t nx = 5 * 6 * 9, ny = 7 * 6 * 9, nw = 7 * 5 * 9;
-  float *x = frand(nx, 11, -1, 1), *w = frand(nw, 12, -1, 1), *b = frand(7, 13, -1, 1);
+  CHECK(40 * 32 * 9 * 11 * 12 > DIF__KGEMM_SMALL_MACS);
+  const size_t nx = 32 * 11 * 12, ny = 40 * 11 * 12, nw = 40 * 32 * 9;
+  float *x = frand(nx, 11, -1, 1), *w = frand(nw, 12, -1, 1), *b = frand(40, 13, -1, 1);
   float *y1 = fbuf(ny), *y2 = fbuf(ny);
   for (int rep = 0; rep < 2 && f; rep++) {
-    CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 6, 9, dif__weight_f32(w, (int64_t)nw), b, y1, &err),
+    CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 11, 12, dif__weight_f32(w, (int64_t)nw), b, y1, &err),
                  DIF_OK, err.msg, "");
     CHECK_STATUS(
-        dif__conv2d(&plain.k, &p, x, 1, 6, 9, dif__weight_f32(w, (int64_t)nw), b, y2, &err), DIF_OK,
-        err.msg, "");
+        dif__conv2d(&plain.k, &p, x, 1, 11, 12, dif__weight_f32(w, (int64_t)nw), b, y2, &err),
+        DIF_OK, err.msg, "");
     CHECK(memcmp(y1, y2, ny * sizeof *y1) == 0);
   }
   CHECK(conv_packs == 1);
@@ -958,12 +960,12 @@ TEST(conv_fast_refused) {
   CHECK(strstr(st.first_fallback, "refused by the test") != NULL);
   /* bad arguments: a status and a message, nothing packed */
   const dif__conv *pc = NULL;
-  const dif__conv_geom g = {7, 5, 3, 3, 1, 1, 1};
+  const dif__conv_geom g = {40, 32, 3, 3, 1, 1, 1};
   CHECK_STATUS(dif__fast_conv_weight(NULL, dif__weight_f32(w, 9), &g, &pc, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   CHECK_STATUS(dif__fast_conv_weight(f, dif__weight_f32(w, 9), NULL, &pc, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
-  const dif__conv_geom huge = {7, 5, 3, 5000, 1, 1, 1};
+  const dif__conv_geom huge = {40, 32, 3, 5000, 1, 1, 1};
   CHECK_STATUS(dif__fast_conv_weight(f, dif__weight_f32(w, 9), &huge, &pc, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "kernel");
   CHECK(pc == NULL && conv_packs == 1);
@@ -971,6 +973,89 @@ TEST(conv_fast_refused) {
   free(x), free(w), free(b), free(y1), free(y2);
   kenv_free(&e);
   kenv_free(&plain);
+}
+
+/* ---- dif__kgemm's small products (core/ops_internal.h) ---- */
+
+static int matmul_calls;
+
+static dif_status counted_matmul(const dif__kctx *k, dif__dtype math, bool ta, bool tb, int64_t M,
+                                 int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                                 dif__error *err) {
+  matmul_calls++;
+  return sgemm_matmul(k, math, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, err);
+}
+
+static const dif__backend counter = {
+    .name = "counter", .supports = says_yes, .matmul = counted_matmul};
+
+/* In a fast kctx a product of at most DIF__KGEMM_SMALL_MACS multiplies
+ * never reaches the backend: bf16-rounded copies of A and B through sgemm,
+ * within the bf16 bounds of the exact bf16 product, every transpose, C's
+ * padding kept, NaN in C ignored at beta 0; one multiply more goes to the
+ * backend (here sgemm on unrounded inputs); without an arena the backend
+ * runs it. */
+TEST(kgemm_small) {
+  kenv e;
+  kenv_init(&e, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  dif__fast *f = NULL;
+  CHECK_STATUS(dif__fast_new(&counter, &f, &err), DIF_OK, err.msg, "");
+  e.k.fast = f;
+  const shape sh[] = {{13, 7, 29}, {64, 256, 64}, {4, 81, 64}, {81, 64, 81}};
+  for (size_t s = 0; s < sizeof sh / sizeof *sh && f; s++)
+    for (int t = 0; t < 4; t++) {
+      const int64_t M = sh[s].M, N = sh[s].N, K = sh[s].K;
+      const bool ta = t & 1, tb = t & 2;
+      const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+      float *A = frand((size_t)((ta ? K : M) * lda), 3 * s + t, -1, 1);
+      float *B = frand((size_t)((tb ? N : K) * ldb), 5 * s + t, -1, 1);
+      float *C = fbuf((size_t)(M * ldc));
+      double *ref = dbuf((size_t)(M * ldc)), *s2 = dbuf((size_t)(M * ldc)),
+             *s1 = dbuf((size_t)(M * ldc));
+      for (int64_t i = 0; i < M * ldc; i++) C[i] = NAN, ref[i] = 42, s1[i] = s2[i] = 0;
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = N; j < ldc; j++) C[i * ldc + j] = 42;
+      matmul_calls = 0;
+      CHECK_STATUS(dif__kgemm(&e.k, DIF__PROF_ATTN_GEMM, ta, tb, M, N, K, 0.125f, A, lda, B, ldb,
+                              0.0f, C, ldc, &err),
+                   DIF_OK, err.msg, "");
+      CHECK_MSG(matmul_calls == 0, "%lld x %lld x %lld reached the backend", (long long)M,
+                (long long)N, (long long)K);
+      CHECK(e.arena.used_total == 0);
+      const mat a = ta ? (mat){A, 1, lda} : (mat){A, lda, 1};
+      const mat b = tb ? (mat){B, 1, ldb} : (mat){B, ldb, 1};
+      ref_product(a, b, M, N, K, 0.125, NULL, 0, NULL, ldc, true, ref, NULL, NULL);
+      const double nmse = dif__test_nmse(C, ref, (size_t)(M * ldc)); /* the padding too */
+      CHECK_MSG(nmse <= NMSE_MAX, "%lld x %lld x %lld t%d: nmse %.3g against bf16 inputs",
+                (long long)M, (long long)N, (long long)K, t, nmse);
+      ref_product(a, b, M, N, K, 0.125, NULL, 0, NULL, ldc, false, ref, s2, s1);
+      check_bf16_bound(C, ref, s2, s1, M, N, K, ldc, "kgemm small");
+      free(A), free(B), free(C), free(ref), free(s2), free(s1);
+    }
+  /* the edge: 2^20 multiplies small, one row more to the backend; without
+   * an arena the backend too */
+  const int64_t K = 64, N = 128, M = DIF__KGEMM_SMALL_MACS / (K * N);
+  float *A = frand((size_t)((M + 1) * K), 7, -1, 1), *B = frand((size_t)(K * N), 8, -1, 1);
+  float *C = fbuf((size_t)((M + 1) * N));
+  matmul_calls = 0;
+  CHECK(dif__kgemm(&e.k, DIF__PROF_ATTN_GEMM, false, false, M, N, K, 1, A, K, B, N, 0, C, N,
+                   &err) == DIF_OK);
+  CHECK(matmul_calls == 0);
+  CHECK(dif__kgemm(&e.k, DIF__PROF_ATTN_GEMM, false, false, M + 1, N, K, 1, A, K, B, N, 0, C, N,
+                   &err) == DIF_OK);
+  CHECK(matmul_calls == 1);
+  dif__arena *arena = e.k.arena;
+  e.k.arena = NULL;
+  CHECK(dif__kgemm(&e.k, DIF__PROF_ATTN_GEMM, false, false, 2, 2, 2, 1, A, K, B, N, 0, C, N,
+                   &err) == DIF_OK);
+  CHECK(matmul_calls == 2);
+  e.k.arena = arena;
+  free(A), free(B), free(C);
+  dif__fast_free(f);
+  kenv_free(&e);
 }
 
 TEST(fast_cache) {
@@ -1075,6 +1160,7 @@ int main(int argc, char **argv) {
   RUN(conv_fast);
   RUN(conv_fast_channels_last_in_place);
   if (!bf16_only) RUN(conv_fast_refused);
+  if (!bf16_only) RUN(kgemm_small);
   if (!bf16_only) RUN(threads);
   say_bf16();
   const int rc = dif__test_finish();
