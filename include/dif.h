@@ -228,13 +228,16 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        unCLIP from an F16 folder peaks at 6.0 GiB (6.2
  *                        GiB on an emulated AVX2 CPU).
  *   DIF_PRECISION_FAST   bf16 inputs with float32 accumulation through
- *                        oneDNN (as PyTorch's bf16 CPU path): linear and
+ *                        oneDNN (as PyTorch's bf16 CPU path; the smallest
+ *                        products, such as the prior's per-head attention,
+ *                        by OpenBLAS on bf16-rounded operands: the same
+ *                        roundings without a oneDNN call): linear and
  *                        convolution weights are packed to bf16 once,
  *                        activations rounded at each product; the UNet's
  *                        and VAE's attention runs as one fused bf16
  *                        kernel where the CPU has AVX512-BF16 (the same
- *                        roundings). A 512² UNet step 2.0x faster than
- *                        exact on Zen 4 (AVX512-BF16), 1.3x PyTorch bf16;
+ *                        roundings). A 512² UNet step 1.7x faster than
+ *                        exact on Zen 4 (AVX512-BF16), 1.8x PyTorch bf16;
  *                        pixels differ from exact ones by bf16's rounding
  *                        (docs/performance.md, docs/fidelity.md). Refused with
  *                        DIF_ERR_UNSUPPORTED (and a message naming what the

@@ -25,7 +25,9 @@
  * to the fused kernel instead where the CPU has AVX512-BF16
  * (core/attn_fused.h), which computes the same roundings in one pass; the
  * exact path's go to the fused float32 kernel where the CPU's best is AVX2
- * (core/attn_f32.h).
+ * or its AVX-512 runs in 256-bit halves (core/attn_f32.h). Fast products
+ * of at most DIF__KGEMM_SMALL_MACS multiplies run on OpenBLAS with
+ * bf16-rounded operands (dif__kgemm).
  */
 #include <math.h>
 
@@ -214,8 +216,9 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
     const dif__attn_fused_isa isa = dif__attn_fused_best();
     if (isa != DIF__ATTN_FUSED_PORTABLE) return dif__attn_fused(k, p, q, kk, v, out, isa, err);
   }
-  /* exact's with short heads, where the CPU's best is AVX2: the fused
-   * float32 kernel (core/attn_f32.h), float32 like the products below. */
+  /* exact's with short heads, where the CPU's best is AVX2 or its AVX-512
+   * is split into 256-bit halves (Zen 4): the fused float32 kernel
+   * (core/attn_f32.h), float32 like the products below. */
   if (!k->fast && dif__attn_f32_fits(p) && p->dim <= DIF__ATTN_F32_TAKEN_DIM_MAX &&
       dif__attn_f32_taken())
     return dif__attn_f32(k, p, q, kk, v, out, true, err);

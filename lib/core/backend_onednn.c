@@ -867,7 +867,8 @@ static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, in
   return s ? fail(err, s, what) : DIF_OK;
 }
 
-/* conv3x3_f32_slow: an output of at most 4 F(4,3) tiles per image (8 × 8)
+/* conv3x3_f32_slow: an output of at most 4 F(4,3) tiles per image (8 × 8,
+ * 16 × 4, ...)
  * with OH · OW · cin · cout under 2^20. oneDNN's Winograd is fast on such
  * shapes while its OpenMP threads spin, but libdif's callers let them sleep
  * (OMP_WAIT_POLICY=passive, include/dif.h), and then each call (one per

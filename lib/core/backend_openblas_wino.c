@@ -71,7 +71,7 @@ static const double PTS23[3] = {0.0, 1.0, -1.0};
 #define F43_MIN_CHANNELS (64 * 128)
 
 /* conv3x3_f32_slow: an F(4,3) convolution with one tile per image (an
- * output of 4 × 4 or less), or with at most 4 tiles (8 × 8) and cin · cout
+ * output of 4 × 4 or less), or with at most 4 tiles (8 × 8, 16 × 4, ...) and cin · cout
  * above 256 × 256. Each image is transformed alone, and its few tiles read
  * the whole transformed weight (36 · cin · cout floats, 4× the 3×3 weight)
  * where one im2col product over the batch reads the weight once. Measured

@@ -137,16 +137,23 @@ dif__isa dif__cpu_isa_uncapped(void) {
   return cpu_level;
 }
 
-bool dif__cpu_avx512_split(void) {
+/* AMD family 0x19, read once (CPUID traps to the hypervisor in a VM) */
+static pthread_once_t family_once = PTHREAD_ONCE_INIT;
+static bool amd_family_19;
+
+static void family_read(void) {
 #ifdef DIF__X86
-  if (dif__cpu_isa() < DIF__ISA_AVX512 || !cpu_is_amd()) return false;
   unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  if (!cpu_is_amd() || !__get_cpuid(1, &a, &b, &c, &d)) return;
   const unsigned family = ((a >> 8) & 0xf) + (((a >> 8) & 0xf) == 0xf ? (a >> 20) & 0xff : 0);
-  return family == 0x19; /* Zen 4; Zen 5 (0x1a) has full-width 512-bit units */
-#else
-  return false;
+  amd_family_19 = family == 0x19; /* Zen 3 and Zen 4; Zen 5 (0x1a) has full-width 512-bit units */
 #endif
+}
+
+bool dif__cpu_avx512_split(void) {
+  if (dif__cpu_isa() < DIF__ISA_AVX512) return false; /* Zen 3 has none */
+  pthread_once(&family_once, family_read);
+  return amd_family_19;
 }
 
 dif__isa dif__cpu_isa_cap(void) {

@@ -97,7 +97,10 @@ dif_status dif__kgemm(const dif__kctx *k, dif__prof_op op, bool trans_a, bool tr
     dif__gemm_op(op, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return DIF_OK;
   }
-  if (M > 0 && N > 0 && K > 0 && M * N * K <= DIF__KGEMM_SMALL_MACS &&
+  const int64_t S = DIF__KGEMM_SMALL_MACS; /* each size first: no overflow */
+  if (M > 0 && N > 0 && K > 0 && M <= S && N <= S && K <= S && M * N <= S && M * N * K <= S &&
+      lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) &&
+      ldc >= N && /* else the backend's error */
       small_bf16(k, op, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
     return DIF_OK;
   const double t0 = DIF__PROF_START();

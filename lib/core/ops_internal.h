@@ -24,12 +24,6 @@ void dif__gemm_op(dif__prof_op op, bool trans_a, bool trans_b, int64_t M, int64_
                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                   float *C, int64_t ldc);
 
-/* A product in the kernel context's precision: k->fast NULL (or k NULL) is
- * dif__gemm_op exactly (and always DIF_OK); otherwise bf16 inputs with
- * float32 accumulation through k->fast's backend (dif__backend_matmul, its
- * status and message), or, for a product of at most DIF__KGEMM_SMALL_MACS
- * multiplies, the same roundings by cblas_sgemm on bf16-rounded copies of
- * A and B in k->arena. What the convolution and attention call. */
 /* The fast path's products too small for a backend call to pay: oneDNN's
  * costs 8-12 µs with its OpenMP threads spinning and ~90 µs with them asleep
  * (OMP_WAIT_POLICY=passive, as libdif's callers set it), where a product of
@@ -39,6 +33,12 @@ void dif__gemm_op(dif__prof_op op, bool trans_a, bool trans_b, int64_t M, int64_
  * against 0.12 s in exact's float32 sgemm. */
 #define DIF__KGEMM_SMALL_MACS ((int64_t)1 << 20)
 
+/* A product in the kernel context's precision: k->fast NULL (or k NULL) is
+ * dif__gemm_op exactly (and always DIF_OK); otherwise bf16 inputs with
+ * float32 accumulation through k->fast's backend (dif__backend_matmul, its
+ * status and message), or, for a product of at most DIF__KGEMM_SMALL_MACS
+ * multiplies, the same roundings by cblas_sgemm on bf16-rounded copies of
+ * A and B in k->arena. What the convolution and attention call. */
 dif_status dif__kgemm(const dif__kctx *k, dif__prof_op op, bool trans_a, bool trans_b, int64_t M,
                       int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc,

@@ -157,6 +157,8 @@ static void on_debug_log(dif_log_level level, const char *msg, void *user) {
  * deepest level; onednn: every output of at most 8x8 with OH x OW x cin x
  * cout under 2^20. Each backend that runs here (DIF_WINO_BACKEND). */
 static long long wino_asked(const char *backend, int size) {
+  const char *was = getenv("DIF_WINO_BACKEND"); /* restored below */
+  char *saved = was ? strdup(was) : NULL;
   setenv("DIF_WINO_BACKEND", backend, 1);
   dif_context *ctx = NULL;
   CHECK(dif_context_new(&ctx) == DIF_OK);
@@ -175,7 +177,11 @@ static long long wino_asked(const char *backend, int size) {
   dif_sample_free(s);
   dif_prompt_free(p);
   dif_context_free(ctx);
-  unsetenv("DIF_WINO_BACKEND");
+  if (saved)
+    setenv("DIF_WINO_BACKEND", saved, 1);
+  else
+    unsetenv("DIF_WINO_BACKEND");
+  free(saved);
   return wino_weights;
 }
 
