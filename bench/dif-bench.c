@@ -52,6 +52,7 @@
 
 typedef struct options {
   int threads, reps;
+  int warmup; /* --warmup N: untimed passes before the timed ones (vs-peer: 1, as the peer's) */
   uint64_t seed;
   const char *configs, *tokenizers, *dir;
   bool keep, blocks, ops, sgemm_ref, reps_set;
@@ -443,9 +444,21 @@ static dif_status run_passes(run_ctx *r, pass_fn fn, void *state, pass_result *r
   memset(res, 0, sizeof *res);
   res->best = 1e30;
   *steady_hwm_kb = -1;
-  int reps = r->o->reps;
+  /* the warm-up passes first (counted as i < 0): they pack the fast path's
+   * weights, transform the Winograd ones and make oneDNN's primitives, as
+   * the first step of a generation does; the peer times after one too */
+  const int reps = r->o->reps, warmup = r->o->warmup;
+  for (int w = 0; w < warmup; w++) {
+    if (w > 0) dif__arena_reset(&r->arena);
+    double t0 = now(), c0 = cpu_now();
+    r->blk.last = t0;
+    dif_status s = fn(state, r, err);
+    if (s) return s;
+    printf("  warm-up %d: %.3f s (CPU %.3f s; not timed)\n", w + 1, now() - t0, cpu_now() - c0);
+    fflush(stdout);
+  }
   for (int i = 0; i < reps; i++) {
-    if (i > 0) { /* steady state: one arena block, the peak of pass 1 */
+    if (i > 0 || warmup > 0) { /* steady state: one arena block, the peak of pass 1 */
       dif__arena_reset(&r->arena);
       if (i == reps - 1 && !reset_hwm()) *steady_hwm_kb = -2;
     }
@@ -472,7 +485,7 @@ static dif_status run_passes(run_ctx *r, pass_fn fn, void *state, pass_result *r
       res->blk = r->blk;
     }
   }
-  if (reps > 1 && *steady_hwm_kb != -2) *steady_hwm_kb = proc_status_kb("VmHWM");
+  if (reps + warmup > 1 && *steady_hwm_kb != -2) *steady_hwm_kb = proc_status_kb("VmHWM");
   return DIF_OK;
 }
 
@@ -1052,6 +1065,10 @@ static void usage(FILE *f) {
           "                OpenBLAS; fast: bf16 on oneDNN; auto: fast where bf16 is native)\n"
           "  --reps N      timed passes per case (default 2; the best and median are reported;\n"
           "                pass 2+ also gives the steady-state peak RSS)\n"
+          "  --warmup N    untimed passes before the timed ones, 0..4 (default 0: pass 1 then\n"
+          "                includes packing the fast path's weights, the Winograd transforms\n"
+          "                and oneDNN's primitives, as a generation's first step does;\n"
+          "                bench/vs-peer sets 1, as the PyTorch peer times after one)\n"
           "  --seed N      weight seed (default 1)\n"
           "  --weights-dtype f32|f16|bf16  the random weights' dtype (default f32; f16 and\n"
           "                bf16 are the same values rounded, as a model's fp16 variant ships)\n"
@@ -1165,6 +1182,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--threads") && v) {
       o.threads = atoi(v), i++;
+    } else if (!strcmp(a, "--warmup") && v) {
+      o.warmup = atoi(v), i++;
     } else if (!strcmp(a, "--reps") && v) {
       o.reps = atoi(v), i++;
       o.reps_set = true;
@@ -1240,6 +1259,7 @@ int main(int argc, char **argv) {
     if (quick_set || o.reps == 2) o.reps = 1;
   }
   if (o.threads < 1 || o.reps < 1 || o.reps > 16) die("--threads >= 1, --reps 1..16");
+  if (o.warmup < 0 || o.warmup > 4) die("--warmup: 0..4");
   if (o.steps < 1 || o.steps > UNCLIP_MAX_STEPS || o.prior_steps < 1 ||
       o.prior_steps > UNCLIP_MAX_STEPS)
     die("--steps and --prior-steps: 1..%d", UNCLIP_MAX_STEPS);
@@ -1254,8 +1274,9 @@ int main(int argc, char **argv) {
   /* A benchmark owns its process: the fastest kernels, o.threads BLAS threads. */
   if (dif_blas_setup(o.threads) != DIF_OK) printf("note: %s\n", dif_last_error());
   const char *note = dif__blas_note();
-  printf("dif-bench %s | %s, %d online cores | threads %d | reps %d | seed %llu | weights %s\n",
-         date, host, dif__cpu_count(), o.threads, o.reps, (unsigned long long)o.seed,
+  printf("dif-bench %s | %s, %d online cores | threads %d | reps %d | warm-up %d | seed %llu | "
+         "weights %s\n",
+         date, host, dif__cpu_count(), o.threads, o.reps, o.warmup, (unsigned long long)o.seed,
          dif__dtype_name(o.wdtype));
   printf("BLAS: %s | core %s%s%s\n", openblas_get_config(), dif__blas_corename(), note ? " | " : "",
          note ? note : "");
@@ -1342,10 +1363,11 @@ int main(int argc, char **argv) {
   }
   close(pipefd[1]);
   printf(
-      "\n== summary (threads %d; best of %d%s; sgemm = cblas_sgemm GFLOP/s on the same shapes; "
+      "\n== summary (threads %d; best of %d%s after %d warm-up; sgemm = cblas_sgemm GFLOP/s on the "
+      "same shapes; "
       "ratio = GFLOP/s / sgemm, cpu-r the same per CPU second; GiB; steady = peak RSS of the last "
       "pass after the first)\n",
-      o.threads, o.reps, o.reps_set ? "" : ", unclip 1");
+      o.threads, o.reps, o.reps_set ? "" : ", unclip 1", o.warmup);
   printf("%-26s %8s %8s %8s %7s %6s %6s %7s %7s %7s\n", "case", "seconds", "GFLOP", "GFLOP/s",
          "sgemm", "ratio", "cpu-r", "weights", "peakRSS", "steady");
   char buf[4096];
