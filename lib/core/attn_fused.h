@@ -22,7 +22,7 @@
  *
  * Builds of one source (attn_fused_impl.h), as core/kern_simd.h does:
  * - AVX512-BF16 (attn_fused_avx512.c): Q·Kᵀ and P·V in `vdpbf16ps`
- *   micro-tiles of 8 query rows, run where the CPU has it (Zen 4, Cooper
+ *   micro-tiles of 4 query rows by 64 keys or columns, run where the CPU has it (Zen 4, Cooper
  *   Lake, Sapphire Rapids and later);
  * - AMX (attn_fused_amx.c): the two products in AMX tiles (`tdpbf16ps` on
  *   16 × 32 bf16 by 16 × 16 float32 tiles, 2 × 2 of them per step), the

@@ -66,7 +66,15 @@
 #define AF_MR 16        /* query rows per tile */
 #define AF_DP2_ALIGN 16 /* pairs of the head dimension per tile */
 #else
-#define AF_MR 8 /* query rows per micro-tile */
+/* A micro-tile: 4 query rows × 4 groups of 16 keys (Q·Kᵀ) or of 16 columns
+ * of V (P·V), 16 float32 accumulators, 4 broadcasts and 4 loads per 16
+ * VDPBF16PS. Measured on Zen 4 against 8 rows × 2 groups (10 loads per 16;
+ * dif-bench-attention, alternated, best of 8): 4096 and 9216 tokens × 5
+ * heads of 64 about 6 % faster, SD-1.5's heads of 40, 80, 160 and the VAE's
+ * one of 512 4–10 %; the 768² UNet step's attention 4.05–4.11 -> 3.78–3.82
+ * s (docs/performance.md). 6 × 4 (24 accumulators) measured no better. */
+#define AF_MR 4 /* query rows per micro-tile */
+#define AF_NG 4 /* groups of 16 keys or columns per micro-tile */
 #define AF_DP2_ALIGN 1
 #endif
 
@@ -118,40 +126,40 @@ static void AF(pack_task)(void *arg, int64_t begin, int64_t end, int thread) {
 
 #if !defined(AF_TILES)
 
-/* S[r][0, 32) = Σ_i QB[r][i] · KP[i][keys] for AF_MR rows and the 32 keys of
- * the key groups at k0 and k0 + dp2·16 (row stride lds). */
-static inline void AF(qk_tile)(const uint32_t *qb, int64_t dp2, const uint32_t *k0, float *S,
-                               int64_t lds) {
-  af_v acc[AF_MR][2];
-  for (int r = 0; r < AF_MR; r++) acc[r][0] = acc[r][1] = af_zero();
-  const uint32_t *k1 = k0 + dp2 * 16;
+/* S[r][0, 16·G) = Σ_i QB[r][i] · KP[i][keys] for AF_MR rows and the 16·G
+ * keys of the G key groups from k0 (each dp2·16 pairs after the last; row
+ * stride lds of S). */
+static inline __attribute__((always_inline)) void AF(qk_tile)(const uint32_t *qb, int64_t dp2,
+                                                              const uint32_t *k0, float *S,
+                                                              int64_t lds, const int G) {
+  af_v acc[AF_MR][AF_NG];
+  for (int r = 0; r < AF_MR; r++)
+    for (int g = 0; g < G; g++) acc[r][g] = af_zero();
   for (int64_t i = 0; i < dp2; i++) {
-    const af_w b0 = af_loadw(k0 + i * 16), b1 = af_loadw(k1 + i * 16);
+    af_w b[AF_NG];
+    for (int g = 0; g < G; g++) b[g] = af_loadw(k0 + g * dp2 * 16 + i * 16);
 #pragma GCC unroll 8
     for (int r = 0; r < AF_MR; r++) {
       const af_w a = af_bcastw(qb[r * dp2 + i]);
-      acc[r][0] = af_dp(acc[r][0], a, b0);
-      acc[r][1] = af_dp(acc[r][1], a, b1);
+      for (int g = 0; g < G; g++) acc[r][g] = af_dp(acc[r][g], a, b[g]);
     }
   }
-  for (int r = 0; r < AF_MR; r++) {
-    af_storev(S + r * lds, acc[r][0]);
-    af_storev(S + r * lds + 16, acc[r][1]);
-  }
+  for (int r = 0; r < AF_MR; r++)
+    for (int g = 0; g < G; g++) af_storev(S + r * lds + 16 * g, acc[r][g]);
 }
 
 /* O[r][0, 16·C) += Σ_j PB[r][pair j] · VP[j][cols] over npairs key pairs
- * for AF_MR rows (C = 1 or 2 column groups of 16; ldp, ldv, ldo the row
+ * for AF_MR rows (C ≤ AF_NG column groups of 16; ldp, ldv, ldo the row
  * strides of pb in bf16, of vp in pairs, of O in floats). */
 static inline __attribute__((always_inline)) void AF(pv_tile)(const uint16_t *pb, int64_t ldp,
                                                               const uint32_t *vp, int64_t ldv,
                                                               int64_t npairs, float *O, int64_t ldo,
                                                               const int C) {
-  af_v acc[AF_MR][2];
+  af_v acc[AF_MR][AF_NG];
   for (int r = 0; r < AF_MR; r++)
     for (int c = 0; c < C; c++) acc[r][c] = af_loadv(O + r * ldo + 16 * c);
   for (int64_t jp = 0; jp < npairs; jp++) {
-    af_w b[2];
+    af_w b[AF_NG];
     for (int c = 0; c < C; c++) b[c] = af_loadw(vp + jp * ldv + 16 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < AF_MR; r++) {
@@ -167,27 +175,31 @@ static inline __attribute__((always_inline)) void AF(pv_tile)(const uint16_t *pb
 
 /* S[r][g] = Σ_i QB[r][i] · KP[i][key j0 + g] for rows [0, rows_pad) and keys
  * g in [0, npad) of a key block (kp at its first key group; S's row stride
- * AF_BK). */
+ * AF_BK; npad a multiple of 32). */
 static void AF(qk_block)(const uint32_t *qb, int64_t dp2, const uint32_t *kp, int64_t rows_pad,
                          int64_t npad, float *S) {
-  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR)
-    for (int64_t g = 0; g < npad; g += 32)
-      AF(qk_tile)(qb + r0 * dp2, dp2, kp + g * dp2, S + r0 * AF_BK + g, AF_BK);
+  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR) {
+    int64_t g = 0;
+    for (; g + 16 * AF_NG <= npad; g += 16 * AF_NG)
+      AF(qk_tile)(qb + r0 * dp2, dp2, kp + g * dp2, S + r0 * AF_BK + g, AF_BK, AF_NG);
+    for (; g < npad; g += 32)
+      AF(qk_tile)(qb + r0 * dp2, dp2, kp + g * dp2, S + r0 * AF_BK + g, AF_BK, 2);
+  }
 }
 
 /* O[r][c] += Σ_j PB[r][j] · V[j][c] over the block's npad keys for rows [0,
  * rows_pad) and columns [0, dpad) (vb at the block's first key pair). */
 static void AF(pv_block)(const uint16_t *pb, const uint32_t *vb, int64_t dpad, int64_t rows_pad,
                          int64_t npad, float *O) {
-  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR)
-    for (int64_t c0 = 0; c0 < dpad; c0 += 32) {
-      const uint16_t *pr = pb + r0 * AF_BK;
-      float *o = O + r0 * dpad + c0;
-      if (dpad - c0 >= 32)
-        AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, o, dpad, 2);
-      else
-        AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, o, dpad, 1);
-    }
+  for (int64_t r0 = 0; r0 < rows_pad; r0 += AF_MR) {
+    const uint16_t *pr = pb + r0 * AF_BK;
+    int64_t c0 = 0;
+    for (; c0 + 16 * AF_NG <= dpad; c0 += 16 * AF_NG)
+      AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, O + r0 * dpad + c0, dpad, AF_NG);
+    for (; c0 + 32 <= dpad; c0 += 32)
+      AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, O + r0 * dpad + c0, dpad, 2);
+    if (c0 < dpad) AF(pv_tile)(pr, AF_BK, vb + c0, dpad, npad / 2, O + r0 * dpad + c0, dpad, 1);
+  }
 }
 
 #define AF_TILES_BEGIN() ((void)0)
