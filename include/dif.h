@@ -237,7 +237,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        and VAE's attention runs as one fused bf16
  *                        kernel where the CPU has AVX512-BF16 (the same
  *                        roundings). A 512² UNet step 1.7x faster than
- *                        exact on Zen 4 (AVX512-BF16), 1.8x PyTorch bf16;
+ *                        exact on Zen 4 (AVX512-BF16), 1.7x PyTorch bf16
+ *                        (1.9x at 768²);
  *                        pixels differ from exact ones by bf16's rounding
  *                        (docs/performance.md, docs/fidelity.md). Refused with
  *                        DIF_ERR_UNSUPPORTED (and a message naming what the
