@@ -10,7 +10,14 @@
  * what the models run where the CPU has AMX).
  *
  *   dif-bench-attention [--tokens N ...] [--keys N] [--heads N] [--dim N]
- *                       [--reps N] [--rows N] [--block N]
+ *                       [--reps N] [--rows N] [--block N] [--exact-builds]
+ *
+ * --exact-builds: the precision exact's attention alone instead, its
+ * columns what exact runs here (dif__attention), the unfused path (two
+ * sgemm calls per head and slice around a softmax; forced with the
+ * all-zero mask row) and each native build of the fused float32 kernel
+ * (core/attn_f32.h: AVX2, AVX-512) — where exact takes the kernel, and
+ * which build, is decided by these numbers per CPU.
  *
  * Shapes: by default sd21-unclip-small's finest level, heads 5 × dim 64, one
  * image: 4096 tokens at 512², 9216 at 768² (the default). --heads and --dim
@@ -27,6 +34,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/attn_f32.h"
 #include "core/attn_fused.h"
 #include "core/backend.h"
 #include "core/blas.h"
@@ -50,7 +58,9 @@ static float *rand_floats(size_t n, unsigned seed) {
   return p;
 }
 
-/* dif__attention (fused < 0) or the fused kernel's build fused. */
+/* dif__attention (fused < 0), the fused bf16 kernel's build fused, or the
+ * fused float32 kernel's build fused − FUSED_F32 (fused >= FUSED_F32). */
+#define FUSED_F32 100
 static double best_of(const dif__kctx *k, const dif__attention_params *p, const float *q,
                       const float *kv, float *out, int reps, int fused) {
   double best = 1e30;
@@ -59,7 +69,9 @@ static double best_of(const dif__kctx *k, const dif__attention_params *p, const 
   for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
     const double t0 = now();
     if (fused < 0 ? dif__attention(k, p, q, kv, v, out, &err)
-                  : dif__attn_fused(k, p, q, kv, v, out, (dif__attn_fused_isa)fused, &err)) {
+        : fused >= FUSED_F32
+            ? dif__attn_f32(k, p, q, kv, v, out, (dif__attn_f32_build)(fused - FUSED_F32), &err)
+            : dif__attn_fused(k, p, q, kv, v, out, (dif__attn_fused_isa)fused, &err)) {
       fprintf(stderr, "dif-bench-attention: %s\n", err.msg);
       return -1;
     }
@@ -72,6 +84,7 @@ static double best_of(const dif__kctx *k, const dif__attention_params *p, const 
 int main(int argc, char **argv) {
   int64_t tokens[8] = {9216};
   int n_tokens = 1, reps = 3;
+  bool exact_builds = false;
   int64_t rows = 256, kb = 1024, keys = 0, heads = 5, dim = 64;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
@@ -86,13 +99,15 @@ int main(int argc, char **argv) {
       heads = atoll(argv[++i]);
     } else if (strcmp(argv[i], "--dim") == 0 && i + 1 < argc) {
       dim = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--exact-builds") == 0) {
+      exact_builds = true;
     } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
       n_tokens = 0;
       while (i + 1 < argc && argv[i + 1][0] != '-' && n_tokens < 8)
         tokens[n_tokens++] = atoll(argv[++i]);
     } else {
       fprintf(stderr, "usage: dif-bench-attention [--tokens N ...] [--keys N] [--heads N] [--dim "
-                      "N] [--reps N] [--rows N] [--block N]\n");
+                      "N] [--reps N] [--rows N] [--block N] [--exact-builds]\n");
       return 2;
     }
   }
@@ -113,10 +128,17 @@ int main(int argc, char **argv) {
   printf("dif__attention, heads %lld x dim %lld, %s keys, one image; %d threads; best of %d; "
          "seconds (GFLOP/s)\n",
          (long long)heads, (long long)dim, keys ? "fixed" : "as many", dif__cpu_count(), reps);
-  printf("| tokens | keys | exact, one block | exact, blockwise | fast unfused, one block | fast "
-         "unfused, "
-         "blockwise | fast fused, AVX512-BF16 | fast fused, AMX |\n"
-         "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  if (exact_builds)
+    printf("exact: what it runs here is %s\n"
+           "| tokens | keys | exact, as it runs here | exact unfused (sgemm) | exact fused, AVX2 | "
+           "exact fused, AVX-512 |\n|---:|---:|---:|---:|---:|---:|\n",
+           dif__attn_f32_taken() ? dif__attn_f32_build_name(dif__attn_f32_native())
+                                 : "the unfused path");
+  else
+    printf("| tokens | keys | exact, one block | exact, blockwise | fast unfused, one block | fast "
+           "unfused, "
+           "blockwise | fast fused, AVX512-BF16 | fast fused, AMX |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int t = 0; t < n_tokens; t++) {
     const int64_t T = tokens[t], Tk = keys ? keys : T, w = heads * dim;
     float *q = rand_floats((size_t)(T * w), 1), *kv = rand_floats((size_t)(Tk * 2 * w), 2);
@@ -133,7 +155,23 @@ int main(int argc, char **argv) {
                                .scale = 1.0f / sqrtf((float)dim)};
     const double gflop = 4.0 * (double)T * (double)Tk * (double)w * 1e-9;
     printf("| %lld | %lld |", (long long)T, (long long)Tk);
-    for (int col = 0; col < 6; col++) {
+    for (int col = 0; exact_builds && col < 4; col++) {
+      const int fused = col == 2   ? FUSED_F32 + DIF__ATTN_F32_AVX2
+                        : col == 3 ? FUSED_F32 + DIF__ATTN_F32_AVX512
+                                   : -1;
+      char why[160] = "";
+      if (fused >= 0 &&
+          !dif__attn_f32_runs((dif__attn_f32_build)(fused - FUSED_F32), why, sizeof why)) {
+        printf(" (%s) |", why);
+        continue;
+      }
+      p.k_block = p.q_slice = 0;
+      p.mask = col == 1 ? zero : NULL;
+      const double s = best_of(&exact, &p, q, kv, out, reps, fused);
+      printf(" %.3f (%.0f) |", s, gflop / s);
+      fflush(stdout);
+    }
+    for (int col = 0; !exact_builds && col < 6; col++) {
       const bool f = col >= 2, blockwise = col == 1 || col == 3;
       const int fused = col == 4 ? DIF__ATTN_FUSED_AVX512BF16 : col == 5 ? DIF__ATTN_FUSED_AMX : -1;
       char why[160] = "";

@@ -280,11 +280,11 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * ("winograd", "sgemm", "bf16", or "winograd up to 512x256 channels, bf16":
  * fast where bf16 is not on AMX tiles, whose float32 Winograd measured
  * faster there than bf16 products, and closer to float32), "attention"
- * (the UNet's and the VAE's: in exact "fused float32, AVX2" — the UNet's
- * in one float32 kernel per block of queries, on a CPU whose best is AVX2
- * (Zen 3, Haswell) or whose AVX-512 runs in 256-bit halves (Zen 4) — or
- * "float32"; in fast "fused bf16, AMX tiles" or "fused bf16,
- * AVX512-BF16" — one kernel per block of queries, its products on AMX tiles
+ * (the UNet's and the VAE's: in exact "fused float32, AVX2" on a CPU whose
+ * best is AVX2 (Zen 3, Haswell) or "fused float32, AVX-512" on one whose
+ * AVX-512 runs in 256-bit halves (Zen 4) — the UNet's in one float32 kernel
+ * per block of queries — or "float32"; in fast "fused bf16, AMX tiles" or
+ * "fused bf16, AVX512-BF16" — one kernel per block of queries, its products on AMX tiles
  * where the CPU has them and the OS grants them — or "bf16"; the
  * environment variable DIF_FUSED_ATTENTION=avx512bf16 keeps it off AMX
  * tiles, =unfused runs either precision's as two products and a softmax,

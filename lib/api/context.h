@@ -116,8 +116,8 @@ void dif__ctx_ref(dif_context *ctx);
 void dif__ctx_unref(dif_context *ctx);
 
 /* How the UNet's and the VAE's attention runs on ctx (api/info.c): "float32"
- * or "fused float32, AVX2" (exact), "fused bf16, AMX tiles" or "fused bf16,
- * AVX512-BF16" (core/attn_fused.h), or "bf16" (fast's unfused path). */
+ * or "fused float32, AVX2" / "fused float32, AVX-512" (exact: core/attn_f32.h), "fused bf16, AMX
+ * tiles" or "fused bf16, AVX512-BF16" (core/attn_fused.h), or "bf16" (fast's unfused path). */
 const char *dif__ctx_attention(const dif_context *ctx);
 /* What runs the linear products of at most 192 rows (info's "linear_few_rows"):
  * "weights read once, AVX2" (core/gemm_few.h), "sgemm" or, in fast, "bf16". */

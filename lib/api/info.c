@@ -96,7 +96,10 @@ const char *dif__ctx_linear_few_rows(const dif_context *ctx) {
 }
 
 const char *dif__ctx_attention(const dif_context *ctx) {
-  if (!ctx->fast) return dif__attn_f32_taken() ? "fused float32, AVX2" : "float32";
+  if (!ctx->fast)
+    return !dif__attn_f32_taken()                           ? "float32"
+           : dif__attn_f32_native() == DIF__ATTN_F32_AVX512 ? "fused float32, AVX-512"
+                                                            : "fused float32, AVX2";
   switch (dif__attn_fused_best()) {
   case DIF__ATTN_FUSED_AMX: return "fused bf16, AMX tiles";
   case DIF__ATTN_FUSED_AVX512BF16: return "fused bf16, AVX512-BF16";

@@ -221,7 +221,7 @@ dif_status dif__attention(const dif__kctx *k, const dif__attention_params *p, co
    * (core/attn_f32.h), float32 like the products below. */
   if (!k->fast && dif__attn_f32_fits(p) && p->dim <= DIF__ATTN_F32_TAKEN_DIM_MAX &&
       dif__attn_f32_taken())
-    return dif__attn_f32(k, p, q, kk, v, out, true, err);
+    return dif__attn_f32(k, p, q, kk, v, out, dif__attn_f32_native(), err);
   if (p->k_block && tk > p->k_block)
     return attention_blockwise(k, p, q, kk, v, out, p->k_block, err);
 

@@ -1,7 +1,8 @@
 /* attn_f32_impl.h — the exact path's fused float32 attention (attn_f32.h),
  * written once over vmath.h's dif__vf (W = DIF__VW float lanes) and included
- * by attn_f32.c (the baseline build, W = 4) and attn_f32_avx2.c (AVX2 + FMA,
- * W = 8) with DIF__K(name) naming the build's functions.
+ * by attn_f32.c (the baseline build, W = 4), attn_f32_avx2.c (AVX2 + FMA,
+ * W = 8), attn_f32_avx512.c (AVX-512F, W = 16) and attn_f32_wide.c (W = 16
+ * on the baseline target) with DIF__K(name) naming the build's functions.
  *
  * Per task (one head, AF32_BQ queries) and key block of AF32_BK keys:
  *   S = scale · (Q Kᵀ)   micro-tiles of AF32_MR rows × 2W keys in registers
@@ -13,9 +14,9 @@
  * thread's scratch (L2); no score matrix goes through memory. Layouts:
  *   KP per head [tkpad/W][dim][W]: key group of W, the head dimension, the
  *      key — one vector per (group, d), so Q·Kᵀ broadcasts a query value
- *   VP per head [tkpad][dpad]: V's rows with the columns padded to 2W
+ *   VP per head [tkpad][dpad]: V's rows with the columns padded to W
  *   QB per task [BQ][dim]: the block's query rows (zero past tq)
- * tkpad = tk rounded up to AF32_PAD, dpad = dim rounded up to AF32_PAD;
+ * tkpad = tk rounded up to AF32_PAD (2W), dpad = dim rounded up to W;
  * the padding is zero, and padded keys are never part of a softmax or of
  * P·V (only S's micro-tiles compute them).
  */
@@ -35,16 +36,24 @@
 
 enum { AF32_W = DIF__VW };
 
-#define AF32_MR 6   /* query rows per micro-tile: 6 × 2 accumulators + 2 operands + 1 */
+/* Query rows per micro-tile: 6 rows × 2 accumulators + 2 operands + 1 of
+ * AVX2's 16 registers. The 16-lane builds keep 6 rows: 12 (24 of AVX-512's
+ * 32 registers, half the loads per FMA) measured no faster on Zen 4
+ * (0.127 / 0.641 s against 0.123 / 0.623 s at 4096 / 9216 tokens × 5 heads
+ * of 64, best of 6 alternated runs), and a tile's 6 rows pad less. Keys and
+ * columns are padded to a tile's width, 2W. */
+#define AF32_MR 6
+#define AF32_PAD (2 * AF32_W)
 #define AF32_BQ 48  /* queries per task (a multiple of AF32_MR) */
 #define AF32_BK 256 /* keys per online-softmax block: S of a task is 48 KiB */
-#define AF32_PAD 16 /* keys and columns are padded to this (2W for W = 8, 4) */
 
 /* *x in every lane, as a load-and-broadcast (dif__vf_splat adds +0, which
  * the compiler must keep for -0: an add and a shuffle on the FMA ports). */
 static inline dif__vf DIF__K(af32_bcast)(const float *x) {
   const float v = *x;
-#if DIF__VW == 8
+#if DIF__VW == 16
+  return (dif__vf){v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v};
+#elif DIF__VW == 8
   return (dif__vf){v, v, v, v, v, v, v, v};
 #else
   return (dif__vf){v, v, v, v};
@@ -127,6 +136,21 @@ static inline void DIF__K(af32_pv_tile)(const float *P, const float *vp, int64_t
   }
 }
 
+/* The same for the columns [0, W) alone: the last W of a dpad that is an
+ * odd number of vectors (head dim 40 pads to 48 columns with 8 lanes, not
+ * 64 with 16). Each column's sum is the same as in af32_pv_tile. */
+static inline void DIF__K(af32_pv_tile1)(const float *P, const float *vp, int64_t dpad, int64_t n,
+                                         float *O) {
+  dif__vf acc[AF32_MR];
+  for (int r = 0; r < AF32_MR; r++) acc[r] = dif__vf_load(O + r * dpad);
+  for (int64_t jk = 0; jk < n; jk++) {
+    const dif__vf b0 = dif__vf_load(vp + jk * dpad);
+#pragma GCC unroll 6
+    for (int r = 0; r < AF32_MR; r++) acc[r] += DIF__K(af32_bcast)(P + r * AF32_BK + jk) * b0;
+  }
+  for (int r = 0; r < AF32_MR; r++) dif__vf_store(O + r * dpad, acc[r]);
+}
+
 /* One row of a key block's n scores: P = exp(s − m') in place, m' the new
  * running maximum; l = l·exp(m − m') + Σ P. Returns exp(m − m'), the factor
  * of the row's partial output (0 on its first block, 1 when nothing changes;
@@ -203,7 +227,10 @@ static void DIF__K(af32_task)(void *arg, int64_t begin, int64_t end, int thread)
       }
       for (int64_t c = 0; c < dpad; c += 2 * AF32_W) /* V's columns stay in L1 */
         for (int64_t r0 = 0; r0 < rows_pad; r0 += AF32_MR)
-          DIF__K(af32_pv_tile)(S + r0 * AF32_BK, vp + j0 * dpad + c, dpad, n, O + r0 * dpad + c);
+          if (c + 2 * AF32_W <= dpad)
+            DIF__K(af32_pv_tile)(S + r0 * AF32_BK, vp + j0 * dpad + c, dpad, n, O + r0 * dpad + c);
+          else
+            DIF__K(af32_pv_tile1)(S + r0 * AF32_BK, vp + j0 * dpad + c, dpad, n, O + r0 * dpad + c);
     }
     for (int64_t r = 0; r < rows; r++) {
       const float inv = l[r] > 0.0 ? (float)(1.0 / l[r]) : 0.0f;
@@ -217,7 +244,7 @@ dif_status DIF__K(dif__attn_f32_run)(const dif__kctx *k, const dif__attention_pa
                                      const float *q, const float *kk, const float *v, float *out,
                                      dif__error *err) {
   DIF__K(af32_job) j = {.p = p, .q = q, .k = kk, .v = v, .out = out};
-  j.dpad = (p->dim + AF32_PAD - 1) / AF32_PAD * AF32_PAD;
+  j.dpad = (p->dim + AF32_W - 1) / AF32_W * AF32_W;
   j.tkpad = (p->tk + AF32_PAD - 1) / AF32_PAD * AF32_PAD;
   j.nqb = (p->tq + AF32_BQ - 1) / AF32_BQ;
   const int threads = dif__pool_threads(k->pool) > 0 ? dif__pool_threads(k->pool) : 1;

@@ -12,7 +12,10 @@
  * (8 floats) where AVX is enabled — kern_simd_avx2.c, compiled with AVX2 and
  * FMA and selected at run time — else 16 bytes (4 floats), which every
  * x86-64 (SSE2) and Arm64 (NEON) target has; 32-byte vectors without AVX are
- * lowered to scalar code through the stack. Kernels should keep values in
+ * lowered to scalar code through the stack. An includer may choose the
+ * width itself by defining DIF__VMATH_W first (16: the exact path's fused
+ * attention's AVX-512 build, and its portable 16-lane build, which the
+ * compiler lowers to the target's vectors). Kernels should keep values in
  * dif__vf variables: round trips through float arrays defeat GCC's -O3 SLP
  * vectoriser (stack stores and partial reloads, several times slower).
  * Other compilers get scalar loops with the same results up to expf's
@@ -25,7 +28,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#define DIF__VLANES 8 /* floats per dif__vexp_block / dif__vmax_blocks step */
+/* floats per dif__vexp_block / dif__vmax_blocks step: 8, or the includer's
+ * DIF__VMATH_W when that is 16 (below) */
+#if defined(DIF__VMATH_W) && DIF__VMATH_W == 16
+#define DIF__VLANES 16
+#else
+#define DIF__VLANES 8
+#endif
 
 /* Below DIF__VEXP_LO exp leaves the normal range and dif__vexp gives 0 (so
  * -inf → 0); inputs above DIF__VEXP_HI are clamped to it (no overflow to
@@ -54,7 +63,9 @@
 
 #if defined(__GNUC__)
 
-#if defined(__AVX__)
+#if defined(DIF__VMATH_W)
+#define DIF__VW DIF__VMATH_W
+#elif defined(__AVX__)
 #define DIF__VW 8
 #else
 #define DIF__VW 4
@@ -129,14 +140,15 @@ typedef float dif__vf16 __attribute__((vector_size(64)));
 typedef int32_t dif__vi16 __attribute__((vector_size(64)));
 #endif
 
-/* y[l] = exp(x[l]) for l < 8; x and y may be the same array. */
+/* y[l] = exp(x[l]) for l < DIF__VLANES; x and y may be the same array. */
 static inline void dif__vexp_block(const float *x, float *y) {
   for (int i = 0; i < DIF__VLANES; i += DIF__VW)
     dif__vf_store(y + i, dif__vexp_v(dif__vf_load(x + i)));
 }
 
-/* Largest of the first n - n % 8 entries of x (n ≥ 8). With NaN in x the
- * result is unspecified (softmax turns such rows into NaN either way). */
+/* Largest of the first n - n % DIF__VLANES entries of x (n ≥ DIF__VLANES).
+ * With NaN in x the result is unspecified (softmax turns such rows into NaN
+ * either way). */
 static inline float dif__vmax_blocks(const float *x, int64_t n) {
   dif__vf m = dif__vf_load(x);
   for (int64_t i = DIF__VW; i + DIF__VW <= n - n % DIF__VLANES; i += DIF__VW)

@@ -421,9 +421,12 @@ TEST(precision_setting) {
         strstr(info, "\"unet_conv3x3\": \"sgemm\""));
   CHECK(!strstr(info, "\"unet_conv3x3\": \"winograd") ==
         !strstr(info, "\"vae_conv3x3\": \"winograd\""));
-  /* exact: float32, fused on an AVX2 CPU without AVX-512 (core/attn_f32.h) */
-  CHECK(strstr(info, dif__attn_f32_taken() ? "\"attention\": \"fused float32, AVX2\""
-                                           : "\"attention\": \"float32\"") != NULL);
+  /* exact: float32, fused on an AVX2 CPU without AVX-512 or with split
+   * AVX-512 (core/attn_f32.h), by its AVX-512 build where that runs */
+  CHECK(strstr(info, !dif__attn_f32_taken() ? "\"attention\": \"float32\""
+                     : dif__attn_f32_native() == DIF__ATTN_F32_AVX512
+                         ? "\"attention\": \"fused float32, AVX-512\""
+                         : "\"attention\": \"fused float32, AVX2\"") != NULL);
   /* exact: few-row products on libdif's kernel where it runs (core/gemm_few.h) */
   CHECK(strstr(info, dif__few_rows_runs() ? "\"linear_few_rows\": \"weights read once, AVX2\""
                                           : "\"linear_few_rows\": \"sgemm\"") != NULL);

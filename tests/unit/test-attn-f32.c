@@ -1,8 +1,9 @@
-/* The exact path's fused float32 attention (core/attn_f32.h): its baseline
- * build on every CPU and its AVX2 + FMA build where the CPU has it, against
- * a double reference; results independent of the thread count; dif__attention
- * in the precision exact takes the AVX2 build exactly where
- * dif__attn_f32_taken() says so.
+/* The exact path's fused float32 attention (core/attn_f32.h): its portable
+ * builds (4 lanes, and 16 lanes: the AVX-512 build's tiles) on every CPU,
+ * its AVX2 + FMA and AVX-512 builds where the CPU has them, against a
+ * double reference; results independent of the thread count;
+ * dif__attention in the precision exact takes the native build
+ * (dif__attn_f32_native) exactly where dif__attn_f32_taken() says so.
  *
  * Two checks per case. (1) Normalised MSE ≤ NMSE_MAX (1e-10), the criterion
  * the unfused exact attention meets (test-ops-attention). (2) Per element
@@ -14,7 +15,8 @@
  * P·V. A wrong key block, rescaling, layout, padding or scale is off by far
  * more. `test-attn-f32` runs everything; ctest also runs it under
  * DIF_FUSED_ATTENTION=unfused (exact then keeps the unfused path) and
- * DIF_MAX_CPU_ISA=sse (no AVX2 build: the native calls are refused).
+ * DIF_MAX_CPU_ISA=sse (no native build: those calls are refused) and
+ * DIF_MAX_CPU_ISA=avx2 (the AVX2 build without the AVX-512 one).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,8 @@ typedef struct fcase {
   size_t nout;
 } fcase;
 
-static double worst[2]; /* largest |got − ref| / bound: baseline, AVX2 */
-static int runs[2];
+static double worst[DIF__ATTN_F32_BUILDS]; /* largest |got − ref| / bound, per build */
+static int runs[DIF__ATTN_F32_BUILDS];
 
 static void reference(fcase *c) {
   const dif__attention_params *p = &c->p;
@@ -94,11 +96,11 @@ static dif__attention_params shape(int64_t tq, int64_t tk, int64_t heads, int64_
   return p;
 }
 
-/* The builds this CPU runs: the baseline one always, the AVX2 one where the
- * build and the CPU (under DIF_MAX_CPU_ISA) have it. */
-static bool runs_here(int native) { return !native || dif__attn_f32_native_runs(); }
+/* The builds this CPU runs: the portable ones always, the native ones where
+ * the build and the CPU (under DIF_MAX_CPU_ISA) have them. */
+static bool runs_here(int b) { return dif__attn_f32_runs((dif__attn_f32_build)b, NULL, 0); }
 
-static float *run_build(fcase *c, int native, int threads, bool over_q) {
+static float *run_build(fcase *c, int b, int threads, bool over_q) {
   kenv e;
   kenv_init(&e, threads);
   dif__error err;
@@ -112,7 +114,8 @@ static float *run_build(fcase *c, int native, int threads, bool over_q) {
   } else {
     for (size_t i = 0; i < c->nout; i++) out[i] = 42.0f;
   }
-  CHECK_STATUS(dif__attn_f32(&e.k, &c->p, q, c->k, c->v, out, native, &err), DIF_OK, err.msg, "");
+  CHECK_STATUS(dif__attn_f32(&e.k, &c->p, q, c->k, c->v, out, (dif__attn_f32_build)b, &err), DIF_OK,
+               err.msg, "");
   CHECK(e.arena.used_total == 0); /* scratch released */
   kenv_free(&e);
   if (over_q) /* the padding columns of q are q's, not 42: compare those to q */
@@ -124,7 +127,7 @@ static float *run_build(fcase *c, int native, int threads, bool over_q) {
   return out;
 }
 
-static void check_bound(const fcase *c, const float *got, int native, const char *what) {
+static void check_bound(const fcase *c, const float *got, int b, const char *what) {
   double w = 0;
   size_t at = 0;
   for (size_t i = 0; i < c->nout; i++) {
@@ -135,12 +138,14 @@ static void check_bound(const fcase *c, const float *got, int native, const char
   CHECK_MSG(w <= 1.0,
             "%s build%s (tq %lld, tk %lld, heads %lld, dim %lld): output %zu is %g, "
             "reference %g: %.3g× the bound",
-            native ? "AVX2" : "baseline", what, (long long)c->p.tq, (long long)c->p.tk,
-            (long long)c->p.heads, (long long)c->p.dim, at, (double)got[at], c->ref[at], w);
+            dif__attn_f32_build_name((dif__attn_f32_build)b), what, (long long)c->p.tq,
+            (long long)c->p.tk, (long long)c->p.heads, (long long)c->p.dim, at, (double)got[at],
+            c->ref[at], w);
   const double nmse = dif__test_nmse(got, c->ref, c->nout);
-  CHECK_MSG(nmse <= NMSE_MAX, "%s build%s: nmse %.3g", native ? "AVX2" : "baseline", what, nmse);
-  worst[native] = w > worst[native] ? w : worst[native];
-  runs[native]++;
+  CHECK_MSG(nmse <= NMSE_MAX, "%s build%s: nmse %.3g",
+            dif__attn_f32_build_name((dif__attn_f32_build)b), what, nmse);
+  worst[b] = w > worst[b] ? w : worst[b];
+  runs[b]++;
 }
 
 /* Every build on c: against the reference, with 1 and 3 threads
@@ -148,15 +153,15 @@ static void check_bound(const fcase *c, const float *got, int native, const char
 static void check_case(dif__attention_params p, uint64_t seed, float amp) {
   fcase c;
   setup(&c, p, seed, amp);
-  for (int native = 0; native < 2; native++) {
-    if (!runs_here(native)) continue;
-    float *one = run_build(&c, native, 1, false);
-    check_bound(&c, one, native, "");
-    float *three = run_build(&c, native, 3, false);
+  for (int b = 0; b < DIF__ATTN_F32_BUILDS; b++) {
+    if (!runs_here(b)) continue;
+    float *one = run_build(&c, b, 1, false);
+    check_bound(&c, one, b, "");
+    float *three = run_build(&c, b, 3, false);
     CHECK_SAME(three, one, c.nout);
     free(three);
     if (p.ld_q == p.ld_o) {
-      float *over = run_build(&c, native, 2, true);
+      float *over = run_build(&c, b, 2, true);
       CHECK_SAME(over, one, c.nout);
       free(over);
     }
@@ -169,6 +174,7 @@ TEST(small_and_odd_shapes) {
   check_case(shape(1, 1, 1, 1), 1, 1);
   check_case(shape(13, 7, 3, 5), 2, 1);     /* odd head dim: padded columns */
   check_case(shape(8, 33, 2, 16), 3, 1);    /* a last key tile of 1 key */
+  check_case(shape(25, 48, 2, 16), 12, 1);  /* 16 lanes: a last key tile of 16 keys, 16 padded */
   check_case(shape(70, 600, 2, 40), 4, 1);  /* SD-1.x's head dim 40; 3 key blocks */
   check_case(shape(65, 1025, 1, 64), 5, 1); /* 2 query blocks, 5 key blocks (last 1 key) */
   check_case(shape(48, 256, 2, 64), 6, 1);  /* exactly one query block and one key block */
@@ -204,10 +210,10 @@ TEST(peaked_scores_and_growing_maximum) {
   for (int64_t i = 0; i < p.tq; i++)
     for (int64_t x = 0; x < p.dim; x++) c.q[i * p.ld_q + x] = 0.5f + 0.01f * (float)i;
   reference(&c);
-  for (int native = 0; native < 2; native++)
-    if (runs_here(native)) {
-      float *got = run_build(&c, native, 2, false);
-      check_bound(&c, got, native, ", growing maximum");
+  for (int b = 0; b < DIF__ATTN_F32_BUILDS; b++)
+    if (runs_here(b)) {
+      float *got = run_build(&c, b, 2, false);
+      check_bound(&c, got, b, ", growing maximum");
       free(got);
     }
   teardown(&c);
@@ -226,9 +232,9 @@ TEST(nan_stays_in_its_row) {
   fcase c;
   setup(&c, p, 50, 1);
   c.q[7 * p.ld_q + 16 + 3] = NAN; /* query 7, head 1 */
-  for (int native = 0; native < 2; native++) {
-    if (!runs_here(native)) continue;
-    float *got = run_build(&c, native, 2, false);
+  for (int b = 0; b < DIF__ATTN_F32_BUILDS; b++) {
+    if (!runs_here(b)) continue;
+    float *got = run_build(&c, b, 2, false);
     for (int64_t i = 0; i < p.tq; i++)
       for (int64_t x = 0; x < p.heads * p.dim; x++) {
         const float g = got[i * p.ld_o + x];
@@ -244,14 +250,18 @@ TEST(nan_stays_in_its_row) {
 }
 
 TEST(exact_attention_takes_it) {
-  /* dif__attention in the precision exact gives the AVX2 build's bits
-   * exactly where dif__attn_f32_taken() (an AVX2 CPU without AVX-512 or
-   * with AVX-512 in 256-bit halves, DIF_FUSED_ATTENTION not "unfused");
-   * elsewhere the unfused path's. */
+  /* dif__attention in the precision exact gives the native build's bits
+   * (AVX-512 where it runs, else AVX2) exactly where dif__attn_f32_taken()
+   * (an AVX2 CPU without AVX-512 or with AVX-512 in 256-bit halves,
+   * DIF_FUSED_ATTENTION not "unfused"); elsewhere the unfused path's. */
   const char *env = getenv("DIF_FUSED_ATTENTION");
   const bool unfused = env && !strcmp(env, "unfused");
-  const bool want =
-      runs_here(1) && (dif__cpu_isa() < DIF__ISA_AVX512 || dif__cpu_avx512_split()) && !unfused;
+  const bool want = runs_here(DIF__ATTN_F32_AVX2) &&
+                    (dif__cpu_isa() < DIF__ISA_AVX512 || dif__cpu_avx512_split()) && !unfused;
+  const int native = runs_here(DIF__ATTN_F32_AVX512) ? DIF__ATTN_F32_AVX512
+                     : runs_here(DIF__ATTN_F32_AVX2) ? DIF__ATTN_F32_AVX2
+                                                     : DIF__ATTN_F32_BASE;
+  CHECK(dif__attn_f32_native() == (dif__attn_f32_build)native);
   CHECK_MSG(dif__attn_f32_taken() == want, "taken %d, expected %d", dif__attn_f32_taken(), want);
   fcase c;
   setup(&c, shape(50, 90, 2, 32), 60, 1);
@@ -261,15 +271,17 @@ TEST(exact_attention_takes_it) {
   dif__error_clear(&err);
   float *got = fbuf(c.nout);
   CHECK_STATUS(dif__attention(&e.k, &c.p, c.q, c.k, c.v, got, &err), DIF_OK, err.msg, "");
-  float *fused = run_build(&c, want ? 1 : 0, 2, false);
+  float *fused = run_build(&c, native, 2, false);
   const bool same = memcmp(got, fused, c.nout * sizeof *got) == 0;
   /* the unfused path sums in another order: not the fused bits */
   CHECK_MSG(same == want, "exact attention %s the fused build's bits",
             same ? "gives" : "does not give");
   printf("exact_attention_takes_it: %s (this CPU: %s%s)\n",
-         want ? "the fused AVX2 build" : "the unfused path",
+         want
+             ? (native == DIF__ATTN_F32_AVX512 ? "the fused AVX-512 build" : "the fused AVX2 build")
+             : "the unfused path",
          dif__cpu_isa() >= DIF__ISA_AVX512 ? "AVX-512"
-         : runs_here(1)                    ? "AVX2"
+         : runs_here(DIF__ATTN_F32_AVX2)   ? "AVX2"
                                            : "no AVX2",
          unfused ? "; DIF_FUSED_ATTENTION=unfused" : "");
   free(got), free(fused);
@@ -279,7 +291,7 @@ TEST(exact_attention_takes_it) {
   setup(&c, shape(50, 90, 1, DIF__ATTN_F32_TAKEN_DIM_MAX + 8), 61, 1);
   got = fbuf(c.nout);
   CHECK_STATUS(dif__attention(&e.k, &c.p, c.q, c.k, c.v, got, &err), DIF_OK, err.msg, "");
-  fused = run_build(&c, want ? 1 : 0, 2, false);
+  fused = run_build(&c, native, 2, false);
   CHECK_MSG(memcmp(got, fused, c.nout * sizeof *got) != 0,
             "head dim %d: exact attention gives the fused build's bits",
             DIF__ATTN_F32_TAKEN_DIM_MAX + 8);
@@ -296,26 +308,32 @@ TEST(refuses_what_it_does_not_take) {
   dif__attention_params p = shape(2, 2, 1, 4);
   p.causal = true;
   CHECK(!dif__attn_f32_fits(&p));
-  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, false, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "causal");
+  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_F32_BASE, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "causal");
   p = shape(2, 2, 1, DIF__ATTN_FUSED_DIM_MAX + 1);
   CHECK(!dif__attn_f32_fits(&p));
   p = shape(2, 2, 1, 4);
   p.mask = buf;
   CHECK(!dif__attn_f32_fits(&p));
-  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, false, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "a mask");
+  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_F32_BASE, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "a mask");
   p.mask = NULL;
   CHECK(dif__attn_f32_fits(&p));
-  CHECK_STATUS(dif__attn_f32(&e.k, &p, NULL, buf, buf, buf, false, &err), DIF_ERR_INVALID_ARGUMENT,
-               err.msg, "NULL");
-  if (!runs_here(1))
-    CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, true, &err), DIF_ERR_UNSUPPORTED,
-                 err.msg, "AVX2");
+  CHECK_STATUS(dif__attn_f32(&e.k, &p, NULL, buf, buf, buf, DIF__ATTN_F32_BASE, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
+  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_F32_BUILDS, &err),
+               DIF_ERR_INVALID_ARGUMENT, err.msg, "no such build");
+  /* a native build this CPU (or DIF_MAX_CPU_ISA) lacks: refused, saying which */
+  if (!runs_here(DIF__ATTN_F32_AVX2))
+    CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_F32_AVX2, &err),
+                 DIF_ERR_UNSUPPORTED, err.msg, "AVX2");
+  if (!runs_here(DIF__ATTN_F32_AVX512))
+    CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_F32_AVX512, &err),
+                 DIF_ERR_UNSUPPORTED, err.msg, "AVX-512");
   /* packed K and V beyond any memory: refused before anything is read */
   p = shape(2, (int64_t)1 << 40, (int64_t)1 << 20, 512);
-  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, false, &err), DIF_ERR_OUT_OF_MEMORY,
-               err.msg, "packed keys and values");
+  CHECK_STATUS(dif__attn_f32(&e.k, &p, buf, buf, buf, buf, DIF__ATTN_F32_BASE, &err),
+               DIF_ERR_OUT_OF_MEMORY, err.msg, "packed keys and values");
   CHECK(e.arena.used_total == 0);
   kenv_free(&e);
 }
@@ -330,13 +348,17 @@ int main(void) {
   RUN(refuses_what_it_does_not_take);
   char cpu[160];
   dif__cpu_describe(cpu, sizeof cpu);
-  for (int native = 0; native < 2; native++) {
-    if (runs[native])
+  for (int b = 0; b < DIF__ATTN_F32_BUILDS; b++) {
+    char why[128] = "";
+    if (runs[b])
       printf("%s build: %d cases; worst error %.3f× the bound (this CPU: %s)\n",
-             native ? "AVX2" : "baseline", runs[native], worst[native], cpu);
+             dif__attn_f32_build_name((dif__attn_f32_build)b), runs[b], worst[b], cpu);
+    else if (!dif__attn_f32_runs((dif__attn_f32_build)b, why, sizeof why))
+      printf("%s build: not run here: %s (this CPU: %s)\n",
+             dif__attn_f32_build_name((dif__attn_f32_build)b), why, cpu);
     else
-      printf("%s build: not run here, no AVX2 + FMA (this CPU: %s)\n", native ? "AVX2" : "baseline",
-             cpu);
+      CHECK_MSG(false, "%s build runs here but no case ran it",
+                dif__attn_f32_build_name((dif__attn_f32_build)b));
   }
   return dif__test_finish();
 }
