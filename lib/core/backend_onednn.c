@@ -13,9 +13,11 @@
  * Weights. dif__backend_pack asks the matmul primitive which layout it wants
  * for the weights (format `any`, for the m_hint row count) and reorders W
  * into it once — a blocked layout in bf16 or float32 owned by the packed
- * weight. F16/BF16 sources are widened to float32 first (exact), so the only
- * rounding is oneDNN's float32 → bf16 reorder (round to nearest even:
- * core/dtype.h's model).
+ * weight. A BF16 source is reordered as stored into a bf16 layout; an F16
+ * one is rounded to bf16 first (dif__bf16_rne of its exact float32 value:
+ * the bits oneDNN's float32 → bf16 reorder gives), and for float32 layouts
+ * F16/BF16 are widened to float32 (exact); so the only rounding is float32
+ * → bf16, to nearest even (core/dtype.h's model).
  *
  * A bf16 product: x (float32) → reorder to bf16 (oneDNN, parallel) into
  * scratch → matmul bf16 × bf16 → float32 y, bias and accumulation (the
@@ -417,6 +419,34 @@ static void scratch_put(scratch *sc) {
 
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
+/* What a weight reorder into a layout of data type dt (bf16 or f32) reads:
+ * W itself (count elements of dtype src) where oneDNN reorders from that
+ * dtype — F32, and BF16 into bf16 (bits copied) —, else a temporary *tmp
+ * (the caller frees it) holding F16 rounded to bf16 bits (dif__bf16_rne:
+ * the rounding oneDNN's float32 → bf16 reorder does, so the packed bits are
+ * those of widening first; oneDNN 2.6 has no f16 reorder on CPUs without
+ * AVX512-FP16) or F16 / BF16 widened to float32 (exact). *from_dt is the
+ * data type read. NULL when the temporary cannot be allocated. */
+static const void *reorder_source(dif__dtype src, const void *w, size_t count, dnnl_data_type_t dt,
+                                  dnnl_data_type_t *from_dt, void **tmp) {
+  *tmp = NULL;
+  *from_dt = src == DIF__DTYPE_F32 || dt != dnnl_bf16 ? dnnl_f32 : dnnl_bf16;
+  if (src == DIF__DTYPE_F32 || (src == DIF__DTYPE_BF16 && dt == dnnl_bf16)) return w;
+  if (*from_dt == dnnl_bf16) { /* F16 into bf16: half the bytes of widening first */
+    uint16_t *b = malloc(count * sizeof *b);
+    float chunk[2048]; /* widened by dif__dtype_to_f32's vectorised loop */
+    for (size_t i = 0; b && i < count; i += 2048) {
+      const size_t n = count - i < 2048 ? count - i : 2048;
+      dif__dtype_to_f32(DIF__DTYPE_F16, (const unsigned char *)w + 2 * i, n, chunk);
+      for (size_t j = 0; j < n; j++) b[i + j] = dif__bf16_rne(chunk[j]);
+    }
+    return *tmp = b;
+  }
+  float *f = malloc(count * sizeof *f);
+  if (f) dif__dtype_to_f32(src, w, count, f);
+  return *tmp = f;
+}
+
 /* ---- packed weights and linear ---- */
 
 typedef struct lin_entry {
@@ -458,19 +488,20 @@ static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_
   on_packed *p = calloc(1, sizeof *p);
   const size_t bytes = dl.memory_desc_get_size(&probe.wei);
   const size_t count = (size_t)n * (size_t)k;
-  float *wide = src == DIF__DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
-  if (p) p->data = aligned_alloc(64, round64(bytes));
-  if (!p || !p->data || (src != DIF__DTYPE_F32 && !wide)) {
+  dnnl_data_type_t from_dt;
+  void *tmp = NULL;
+  const void *from = p ? reorder_source(src, w, count, dt, &from_dt, &tmp) : NULL;
+  if (p && from) p->data = aligned_alloc(64, round64(bytes));
+  if (!p || !from || !p->data) {
     if (p) free(p->data);
-    free(p), free(wide);
+    free(p), free(tmp);
     return dif__fail_oom(err, "a packed weight", bytes);
   }
-  if (wide) dif__dtype_to_f32(src, w, count, wide);
   p->wei = probe.wei;
 
   /* W[n, k] row-major is the [k, n] matrix with strides (1, k). */
   prim cvt;
-  s = md_plain(&w_src, k, n, dnnl_f32, 1, k);
+  s = md_plain(&w_src, k, n, from_dt, 1, k);
   if (!s) s = reorder_new(&cvt, &w_src, &p->wei);
   scratch sc = {0};
   void *pad = NULL;
@@ -481,12 +512,12 @@ static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_
   if (!s) {
     const int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
     const dnnl_memory_desc_t *mds[2] = {&w_src, &p->wei};
-    void *const ptrs[2] = {wide ? (void *)wide : (void *)(uintptr_t)w, p->data};
+    void *const ptrs[2] = {(void *)(uintptr_t)from, p->data};
     s = run(&cvt, 2, ids, mds, ptrs, pad);
   }
   scratch_put(&sc);
   prim_destroy(&cvt);
-  free(wide);
+  free(tmp);
   if (s) {
     free(p->data);
     free(p);
@@ -728,20 +759,21 @@ static dnnl_status_t conv_new(prim *out, const dif__conv *c, int64_t N, int64_t 
   return s;
 }
 
-/* The source weight reordered into layout wei (widened to float32 first
- * when F16/BF16, exactly; a bf16 layout rounds it to nearest even). */
+/* The source weight reordered into layout wei (reorder_source: as stored,
+ * or rounded or widened exactly first; a bf16 layout rounds it to nearest
+ * even). */
 static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
                                      const dnnl_memory_desc_t *wei) {
   l->wei = *wei;
   const size_t count = (size_t)c->w.numel;
-  l->data = aligned_alloc(64, round64(dl.memory_desc_get_size(wei)));
-  float *wide = c->w.dtype == DIF__DTYPE_F32 ? NULL : malloc(count * sizeof *wide);
-  if (!l->data || (c->w.dtype != DIF__DTYPE_F32 && !wide)) {
-    free(l->data), free(wide);
-    l->data = NULL;
+  dnnl_data_type_t from_dt;
+  void *tmp = NULL;
+  const void *from = reorder_source(c->w.dtype, c->w.data, count, wei->data_type, &from_dt, &tmp);
+  l->data = from ? aligned_alloc(64, round64(dl.memory_desc_get_size(wei))) : NULL;
+  if (!l->data) {
+    free(tmp);
     return dnnl_out_of_memory;
   }
-  if (wide) dif__dtype_to_f32(c->w.dtype, c->w.data, count, wide);
   const dif__conv_geom *g = &c->base.g;
   const dnnl_dims_t wd = {g->cout, g->cin, g->kh, g->kw};
   dnnl_memory_desc_t oihw;
@@ -749,19 +781,19 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
   dif__error err;
   scratch sc = {0};
   void *pad = NULL;
-  dnnl_status_t s = dl.memory_desc_init_by_tag(&oihw, 4, wd, dnnl_f32, dnnl_oihw);
+  dnnl_status_t s = dl.memory_desc_init_by_tag(&oihw, 4, wd, from_dt, dnnl_oihw);
   if (!s) s = reorder_new(&cvt, &oihw, wei);
   const size_t pad_bytes = s ? 0 : dl.memory_desc_get_size(&cvt.scratch);
   if (pad_bytes && !(pad = scratch_get(&sc, NULL, pad_bytes, &err))) s = dnnl_out_of_memory;
   if (!s) {
     const int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
     const dnnl_memory_desc_t *mds[2] = {&oihw, wei};
-    void *const ptrs[2] = {wide ? (void *)wide : (void *)(uintptr_t)c->w.data, l->data};
+    void *const ptrs[2] = {(void *)(uintptr_t)from, l->data};
     s = run(&cvt, 2, ids, mds, ptrs, pad);
   }
   scratch_put(&sc);
   prim_destroy(&cvt);
-  free(wide);
+  free(tmp);
   if (s) free(l->data), l->data = NULL;
   return s;
 }

@@ -331,6 +331,20 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
     memcpy(y2, y0, (size_t)(M * N) * sizeof *y2);
     CHECK_STATUS(dif__packed_linear(&e.k, p, x, M, b, acc, y2, &err), DIF_OK, err.msg, "");
     CHECK_MSG(memcmp(y, y2, (size_t)(M * N) * sizeof *y) == 0, "%s: second call differs", what);
+    /* a 16-bit weight gives the bits of the float32 weight holding its
+     * widened values (onednn packs BF16 as stored and rounds F16 to bf16
+     * itself: the rounding its float32 → bf16 reorder does) */
+    dif__packed *p32 = NULL;
+    if (src != DIF__DTYPE_F32) {
+      CHECK_STATUS(dif__backend_pack(be, math, DIF__DTYPE_F32, w.f, N, K, m_hint, &p32, &err),
+                   DIF_OK, err.msg, "");
+      memcpy(y2, y0, (size_t)(M * N) * sizeof *y2);
+      if (p32)
+        CHECK_STATUS(dif__packed_linear(&e.k, p32, x, M, b, acc, y2, &err), DIF_OK, err.msg, "");
+      CHECK_MSG(memcmp(y, y2, (size_t)(M * N) * sizeof *y) == 0,
+                "%s: not the bits of its float32 values' weight", what);
+    }
+    dif__packed_free(p32);
     free(y2);
   }
   dif__packed_free(p);
