@@ -41,7 +41,7 @@ bool dif__attn_f32_runs(dif__attn_f32_build b, char *why, size_t size) {
 #endif
   case DIF__ATTN_F32_AVX512:
 #if defined(DIF_HAVE_AVX512_KERNELS)
-    return dif__cpu_isa() >= DIF__ISA_AVX512 ||
+    return (dif__simd_level() > 0 && dif__cpu_isa() >= DIF__ISA_AVX512) ||
            why_not(why, size, "the CPU has no AVX-512 (or DIF_MAX_CPU_ISA caps it)");
 #else
     return why_not(why, size, "this build has no AVX-512 kernels (compiler or target)");

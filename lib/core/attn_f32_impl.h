@@ -34,14 +34,19 @@
 #error "attn_f32_impl.h: the including build defines DIF__K(name) first"
 #endif
 
+#if defined(DIF__VMATH_W) && DIF__VW != DIF__VMATH_W
+#error "attn_f32_impl.h: vmath.h was included before the build set DIF__VMATH_W"
+#endif
+
 enum { AF32_W = DIF__VW };
 
 /* Query rows per micro-tile: 6 rows × 2 accumulators + 2 operands + 1 of
  * AVX2's 16 registers. The 16-lane builds keep 6 rows: 12 (24 of AVX-512's
  * 32 registers, half the loads per FMA) measured no faster on Zen 4
  * (0.127 / 0.641 s against 0.123 / 0.623 s at 4096 / 9216 tokens × 5 heads
- * of 64, best of 6 alternated runs), and a tile's 6 rows pad less. Keys and
- * columns are padded to a tile's width, 2W. */
+ * of 64, best of 6 alternated runs), and a tile's 6 rows pad less. Keys are
+ * padded to a tile's width, 2W, V's columns to one vector, W (the last half
+ * tile runs as af32_pv_tile1). */
 #define AF32_MR 6
 #define AF32_PAD (2 * AF32_W)
 #define AF32_BQ 48  /* queries per task (a multiple of AF32_MR) */
@@ -70,8 +75,8 @@ typedef struct DIF__K(af32_job) {
   size_t tls_bytes;
 } DIF__K(af32_job);
 
-/* KP and VP for keys [16·begin, 16·end) of every head; task index = head ·
- * (tkpad/16) + chunk. */
+/* KP and VP for keys [2W·begin, 2W·end) of every head; task index = head ·
+ * (tkpad/2W) + chunk. */
 static void DIF__K(af32_pack)(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const DIF__K(af32_job) *j = arg;
@@ -137,8 +142,9 @@ static inline void DIF__K(af32_pv_tile)(const float *P, const float *vp, int64_t
 }
 
 /* The same for the columns [0, W) alone: the last W of a dpad that is an
- * odd number of vectors (head dim 40 pads to 48 columns with 8 lanes, not
- * 64 with 16). Each column's sum is the same as in af32_pv_tile. */
+ * odd number of vectors (head dim 40: 40 columns with 8 lanes, 48 with 16,
+ * where two-vector tiles alone would pad to 48 and 64). Each column's sum
+ * is the same as in af32_pv_tile. */
 static inline void DIF__K(af32_pv_tile1)(const float *P, const float *vp, int64_t dpad, int64_t n,
                                          float *O) {
   dif__vf acc[AF32_MR];

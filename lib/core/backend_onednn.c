@@ -488,7 +488,7 @@ static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_
   on_packed *p = calloc(1, sizeof *p);
   const size_t bytes = dl.memory_desc_get_size(&probe.wei);
   const size_t count = (size_t)n * (size_t)k;
-  dnnl_data_type_t from_dt;
+  dnnl_data_type_t from_dt = dnnl_f32;
   void *tmp = NULL;
   const void *from = p ? reorder_source(src, w, count, dt, &from_dt, &tmp) : NULL;
   if (p && from) p->data = aligned_alloc(64, round64(bytes));
@@ -766,7 +766,7 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
                                      const dnnl_memory_desc_t *wei) {
   l->wei = *wei;
   const size_t count = (size_t)c->w.numel;
-  dnnl_data_type_t from_dt;
+  dnnl_data_type_t from_dt = dnnl_f32;
   void *tmp = NULL;
   const void *from = reorder_source(c->w.dtype, c->w.data, count, wei->data_type, &from_dt, &tmp);
   l->data = from ? aligned_alloc(64, round64(dl.memory_desc_get_size(wei))) : NULL;

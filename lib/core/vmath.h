@@ -30,6 +30,9 @@
 
 /* floats per dif__vexp_block / dif__vmax_blocks step: 8, or the includer's
  * DIF__VMATH_W when that is 16 (below) */
+#if defined(DIF__VMATH_W) && DIF__VMATH_W != 4 && DIF__VMATH_W != 8 && DIF__VMATH_W != 16
+#error "vmath.h: DIF__VMATH_W is 4, 8 or 16"
+#endif
 #if defined(DIF__VMATH_W) && DIF__VMATH_W == 16
 #define DIF__VLANES 16
 #else

@@ -175,6 +175,8 @@ TEST(small_and_odd_shapes) {
   check_case(shape(13, 7, 3, 5), 2, 1);     /* odd head dim: padded columns */
   check_case(shape(8, 33, 2, 16), 3, 1);    /* a last key tile of 1 key */
   check_case(shape(25, 48, 2, 16), 12, 1);  /* 16 lanes: a last key tile of 16 keys, 16 padded */
+  check_case(shape(20, 50, 2, 12), 13, 1);  /* 3 vectors of 4: a full P·V tile, then one vector */
+  check_case(shape(20, 50, 2, 24), 14, 1);  /* 3 vectors of 8: the same for the AVX2 build */
   check_case(shape(70, 600, 2, 40), 4, 1);  /* SD-1.x's head dim 40; 3 key blocks */
   check_case(shape(65, 1025, 1, 64), 5, 1); /* 2 query blocks, 5 key blocks (last 1 key) */
   check_case(shape(48, 256, 2, 64), 6, 1);  /* exactly one query block and one key block */

@@ -653,6 +653,7 @@ typedef struct conv_case {
   int64_t N, H, W;
   bool f16, bias, norm;
   size_t scratch; /* 0: the default */
+  bool bf16;      /* a BF16 weight (packed as stored) instead */
 } conv_case;
 
 /* Every output element within the element-wise bf16 bound of a double
@@ -673,6 +674,10 @@ static void check_conv_fast(dif__fast *f, const conv_case *c, uint64_t seed) {
     w16 = malloc((size_t)nw * sizeof *w16);
     for (int64_t i = 0; i < nw; i++) w16[i] = dif__f16_from_f32(w[i]);
     dif__dtype_to_f32(DIF__DTYPE_F16, w16, (size_t)nw, w);
+  } else if (c->bf16) { /* a BF16 weight: its bits go to the packing as stored */
+    w16 = malloc((size_t)nw * sizeof *w16);
+    for (int64_t i = 0; i < nw; i++) w16[i] = dif__bf16_rne(w[i]);
+    dif__dtype_to_f32(DIF__DTYPE_BF16, w16, (size_t)nw, w);
   }
   dif__norm_affine *na = NULL;
   dif__conv2d_params q = *p;
@@ -709,8 +714,9 @@ static void check_conv_fast(dif__fast *f, const conv_case *c, uint64_t seed) {
           s1[at] = abs_sum;
         }
   e.k.fast = f;
-  const dif__weight wt =
-      c->f16 ? (dif__weight){w16, DIF__DTYPE_F16, nw, false} : dif__weight_f32(w, nw);
+  const dif__weight wt = c->f16    ? (dif__weight){w16, DIF__DTYPE_F16, nw, false}
+                         : c->bf16 ? (dif__weight){w16, DIF__DTYPE_BF16, nw, false}
+                                   : dif__weight_f32(w, nw);
   const double acc = (double)(K + 2) * ldexp(1.0, -23);
   /* channels-first, then channels-last (dif__conv2d_params.channels_last:
    * x and y transposed in, y transposed back out; the weight packed once) */
@@ -779,7 +785,8 @@ TEST(conv_fast) {
        false,
        true,
        false,
-       0},
+       0,
+       false},
       {"3x3, bands of 2 rows",
        {.cin = 37,
         .cout = 19,
@@ -796,7 +803,8 @@ TEST(conv_fast) {
        false,
        true,
        false,
-       row},
+       row,
+       false},
       {"stride 2, asymmetric padding",
        {.cin = 16, .cout = 24, .kh = 3, .kw = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1},
        1,
@@ -805,7 +813,8 @@ TEST(conv_fast) {
        false,
        false,
        false,
-       0},
+       0,
+       false},
       {"1x1, F16 weight",
        {.cin = 40, .cout = 33, .kh = 1, .kw = 1, .stride = 1},
        1,
@@ -814,7 +823,26 @@ TEST(conv_fast) {
        true,
        true,
        false,
-       0},
+       0,
+       false},
+      {"3x3, BF16 weight",
+       {.cin = 21,
+        .cout = 18,
+        .kh = 3,
+        .kw = 3,
+        .stride = 1,
+        .pad_top = 1,
+        .pad_left = 1,
+        .pad_bottom = 1,
+        .pad_right = 1},
+       1,
+       8,
+       7,
+       false,
+       true,
+       false,
+       0,
+       true},
       {"small images batched, norm + silu",
        {.cin = 8,
         .cout = 12,
@@ -832,7 +860,8 @@ TEST(conv_fast) {
        false,
        true,
        true,
-       0},
+       0,
+       false},
       {"nearest 2x, accumulate, bands",
        {.cin = 6,
         .cout = 5,
@@ -852,7 +881,8 @@ TEST(conv_fast) {
        false,
        true,
        false,
-       6 * 9 * 10 * 8},
+       6 * 9 * 10 * 8,
+       false},
   };
   for (int i = 0; i < dif__backend_count(); i++) {
     const dif__backend *be = dif__backend_row_at(i)->backend;
