@@ -185,7 +185,7 @@ int main(int argc, char **argv) {
   const dif__backend *on = dif__backend_find("onednn");
   for (int l = 0; l < nl && on; l++) {
     dif__error perr = {0};
-    if (dif__backend_pack(on, DIF__DTYPE_F32, DIF__DTYPE_F32, L[l].f32, L[l].out, L[l].in, 8,
+    if (dif__backend_pack(on, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, L[l].f32, L[l].out, L[l].in, 8,
                           &L[l].onednn, &perr)) {
       printf("onednn f32: not run: %s\n", perr.msg);
       for (int i = 0; i < l; i++) dif__packed_free(L[i].onednn), L[i].onednn = NULL;

@@ -119,7 +119,7 @@ static result time_one(const dif__backend *be, dif__dtype math, const shape *sh,
   dif__packed *p = NULL;
   if (!sh->attention) {
     const double t0 = now();
-    if (dif__backend_pack(be, math, DIF__DTYPE_F32, w, N, K, M, &p, &err)) goto out;
+    if (dif__backend_pack(be, NULL, math, DIF__DTYPE_F32, w, N, K, M, &p, &err)) goto out;
     r.pack = now() - t0;
   }
   double start = now(), best = 1e30;

@@ -68,9 +68,9 @@ static dif_status check_dims(const char *what, const int64_t *d, int nd, dif__er
   return DIF_OK;
 }
 
-dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype src, const void *w,
-                             int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
-                             dif__error *err) {
+dif_status dif__backend_pack(const dif__backend *b, const dif__kctx *kx, dif__dtype math,
+                             dif__dtype src, const void *w, int64_t n, int64_t k, int64_t m_hint,
+                             dif__packed **out, dif__error *err) {
   if (!out) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "backend pack: out is NULL");
   *out = NULL;
   if (!b || !w) return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "backend pack: NULL argument");
@@ -84,7 +84,7 @@ dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype 
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "backend pack: empty weight [%lld, %lld]",
                      (long long)n, (long long)k);
   if ((st = check_math(b, math, err))) return st;
-  return b->pack(math, src, w, n, k, m_hint, out, err);
+  return b->pack(kx, math, src, w, n, k, m_hint, out, err);
 }
 
 dif_status dif__packed_linear_cf(const dif__kctx *k, const dif__packed *w, const float *x,

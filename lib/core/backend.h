@@ -124,9 +124,13 @@ struct dif__backend {
    * math (supported). m_hint is the row count m the linear products will
    * usually have (0 = unknown); a backend may pick its layout for it. The
    * source must stay valid and unchanged while the packed weight lives: a
-   * backend may use it in place (openblas does for F32). */
-  dif_status (*pack)(dif__dtype math, dif__dtype src, const void *w, int64_t n, int64_t k,
-                     int64_t m_hint, dif__packed **out, dif__error *err);
+   * backend may use it in place (openblas does for F32). kx, which may be
+   * NULL, lends the caller's threads (kx->pool, for a conversion before the
+   * backend's own packing: dif__weight_bf16) and scratch (kx->arena,
+   * released before returning); called from the calling thread, as a
+   * product. */
+  dif_status (*pack)(const dif__kctx *kx, dif__dtype math, dif__dtype src, const void *w, int64_t n,
+                     int64_t k, int64_t m_hint, dif__packed **out, dif__error *err);
   /* y[m, n] = x[m, k] · Wᵀ + b[n] (b may be NULL), or y += that when acc;
    * x and y contiguous, not overlapping; m >= 1. Each lies either
    * row-major (tokens first: x[m, k], y[m, n]) or channels-first (an NCHW
@@ -187,9 +191,9 @@ struct dif__backend {
    * conv_bf16_pack rounds w [cout, cin, kh, kw] (F32, F16 or BF16) into the
    * backend's layout once; DIF_ERR_UNSUPPORTED when it has no such
    * convolution for that geometry on this CPU (nothing but reference code
-   * counts as none). */
-  dif_status (*conv_bf16_pack)(dif__weight w, const dif__conv_geom *g, dif__conv **out,
-                               dif__error *err);
+   * counts as none). kx (may be NULL) as pack's. */
+  dif_status (*conv_bf16_pack)(const dif__kctx *kx, dif__weight w, const dif__conv_geom *g,
+                               dif__conv **out, dif__error *err);
   /* dst = conv(src) for N images: src [N, Hin, Win, cin] in bf16
    * (channels-last; the bits of dif__bf16_from_f32), its rows those the
    * outputs read, zero rows included — no padding above or below is the
@@ -236,9 +240,9 @@ extern const dif__backend dif__backend_onednn;
  * returns DIF_ERR_INVALID_ARGUMENT / DIF_ERR_LIMIT / DIF_ERR_UNSUPPORTED
  * with a message, before the backend runs. */
 
-dif_status dif__backend_pack(const dif__backend *b, dif__dtype math, dif__dtype src, const void *w,
-                             int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
-                             dif__error *err);
+dif_status dif__backend_pack(const dif__backend *b, const dif__kctx *kx, dif__dtype math,
+                             dif__dtype src, const void *w, int64_t n, int64_t k, int64_t m_hint,
+                             dif__packed **out, dif__error *err);
 /* The table's conv_bf16_run, its sizes checked first (src rows at least
  * kh, the output at least one pixel); N = 0 does nothing. */
 dif_status dif__conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,
@@ -291,17 +295,18 @@ dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err
 void dif__fast_free(dif__fast *f); /* NULL is a no-op */
 const dif__backend *dif__fast_backend(const dif__fast *f);
 /* The packed bf16 form of the weight w[n, k] (F32, F16 or BF16: packed from
- * its own dtype), packed on first use (m_hint as dif__backend_pack); a
- * mapped w (core/weight.h) has its pages dropped once packed. */
-dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
-                            const dif__packed **out, dif__error *err);
+ * its own dtype), packed on first use (kx and m_hint as dif__backend_pack:
+ * the caller's kernel context, which may be NULL); a mapped w
+ * (core/weight.h) has its pages dropped once packed. */
+dif_status dif__fast_weight(dif__fast *f, const dif__kctx *kx, dif__weight w, int64_t n, int64_t k,
+                            int64_t m_hint, const dif__packed **out, dif__error *err);
 /* The same for a convolution's weight w[cout, cin, kh, kw]: packed by the
  * backend's conv_bf16_pack for geometry g (core/conv2d_fast.c), on first
  * use; kept apart from a linear packing of the same data. A weight the
  * backend refuses is remembered: DIF_ERR_UNSUPPORTED then, at once, on
  * every later call (the caller runs it its own way: core/conv2d_fast.c). */
-dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, const dif__conv_geom *g,
-                                 const dif__conv **out, dif__error *err);
+dif_status dif__fast_conv_weight(dif__fast *f, const dif__kctx *kx, dif__weight w,
+                                 const dif__conv_geom *g, const dif__conv **out, dif__error *err);
 /* A fast product that failed (out of memory for a packed weight, oneDNN
  * refusing a shape) and that the caller then ran on the exact path: counted,
  * and the first message kept, for the log. */

@@ -420,31 +420,31 @@ static void scratch_put(scratch *sc) {
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 /* What a weight reorder into a layout of data type dt (bf16 or f32) reads:
- * W itself (count elements of dtype src) where oneDNN reorders from that
- * dtype — F32, and BF16 into bf16 (bits copied) —, else a temporary *tmp
- * (the caller frees it) holding F16 rounded to bf16 bits (dif__bf16_rne:
- * the rounding oneDNN's float32 → bf16 reorder does, so the packed bits are
- * those of widening first; oneDNN 2.6 has no f16 reorder on CPUs without
- * AVX512-FP16) or F16 / BF16 widened to float32 (exact). *from_dt is the
- * data type read. NULL when the temporary cannot be allocated. */
-static const void *reorder_source(dif__dtype src, const void *w, size_t count, dnnl_data_type_t dt,
-                                  dnnl_data_type_t *from_dt, void **tmp) {
-  *tmp = NULL;
-  *from_dt = src == DIF__DTYPE_F32 || dt != dnnl_bf16 ? dnnl_f32 : dnnl_bf16;
-  if (src == DIF__DTYPE_F32 || (src == DIF__DTYPE_BF16 && dt == dnnl_bf16)) return w;
+ * w itself where oneDNN reorders from its dtype — F32, and BF16 into bf16
+ * (bits copied) —, else a temporary in *tmp (the caller puts it back)
+ * holding F16 rounded to bf16 bits (dif__weight_bf16: the rounding oneDNN's
+ * float32 → bf16 reorder does, so the packed bits are those of widening
+ * first; oneDNN 2.6 has no f16 reorder on CPUs without AVX512-FP16) or
+ * F16 / BF16 widened to float32 (exact), w read as rows × cols. The
+ * temporary comes from kx's arena (its pages reused from one weight to the
+ * next: fresh ones cost a page fault each) and is filled on kx's pool,
+ * else the heap and serially. *from_dt is the data type read. NULL (err
+ * set) when the temporary cannot be allocated. */
+static const void *reorder_source(const dif__kctx *kx, dif__weight w, int64_t rows, int64_t cols,
+                                  dnnl_data_type_t dt, dnnl_data_type_t *from_dt, scratch *tmp,
+                                  dif__error *err) {
+  memset(tmp, 0, sizeof *tmp);
+  *from_dt = w.dtype == DIF__DTYPE_F32 || dt != dnnl_bf16 ? dnnl_f32 : dnnl_bf16;
+  if (w.dtype == DIF__DTYPE_F32 || (w.dtype == DIF__DTYPE_BF16 && dt == dnnl_bf16)) return w.data;
+  const size_t count = (size_t)w.numel;
   if (*from_dt == dnnl_bf16) { /* F16 into bf16: half the bytes of widening first */
-    uint16_t *b = malloc(count * sizeof *b);
-    float chunk[2048]; /* widened by dif__dtype_to_f32's vectorised loop */
-    for (size_t i = 0; b && i < count; i += 2048) {
-      const size_t n = count - i < 2048 ? count - i : 2048;
-      dif__dtype_to_f32(DIF__DTYPE_F16, (const unsigned char *)w + 2 * i, n, chunk);
-      for (size_t j = 0; j < n; j++) b[i + j] = dif__bf16_rne(chunk[j]);
-    }
-    return *tmp = b;
+    uint16_t *b = scratch_get(tmp, kx, count * sizeof *b, err);
+    if (b) dif__weight_bf16(dif__kpool(kx), w, b);
+    return b;
   }
-  float *f = malloc(count * sizeof *f);
-  if (f) dif__dtype_to_f32(src, w, count, f);
-  return *tmp = f;
+  float *f = scratch_get(tmp, kx, count * sizeof *f, err);
+  if (f) dif__weight_tile_f32(dif__kpool(kx), w, cols, 0, rows, 0, cols, f);
+  return f;
 }
 
 /* ---- packed weights and linear ---- */
@@ -471,8 +471,9 @@ static dif_status ready(dif__error *err) {
   return engine_status ? dif__fail(err, DIF_ERR_UNSUPPORTED, "onednn: %s", bf16_why) : DIF_OK;
 }
 
-static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_t n, int64_t k,
-                          int64_t m_hint, dif__packed **out, dif__error *err) {
+static dif_status on_pack(const dif__kctx *kx, dif__dtype math, dif__dtype src, const void *w,
+                          int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
+                          dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
   const int64_t m = m_hint > 0 ? m_hint : PACK_M_DEFAULT;
   const dnnl_data_type_t dt = dt_of(math);
@@ -489,12 +490,13 @@ static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_
   const size_t bytes = dl.memory_desc_get_size(&probe.wei);
   const size_t count = (size_t)n * (size_t)k;
   dnnl_data_type_t from_dt = dnnl_f32;
-  void *tmp = NULL;
-  const void *from = p ? reorder_source(src, w, count, dt, &from_dt, &tmp) : NULL;
+  scratch tmp = {0};
+  const dif__weight wt = {w, src, (int64_t)count, false};
+  const void *from = p ? reorder_source(kx, wt, n, k, dt, &from_dt, &tmp, err) : NULL;
   if (p && from) p->data = aligned_alloc(64, round64(bytes));
   if (!p || !from || !p->data) {
     if (p) free(p->data);
-    free(p), free(tmp);
+    free(p), scratch_put(&tmp);
     return dif__fail_oom(err, "a packed weight", bytes);
   }
   p->wei = probe.wei;
@@ -506,7 +508,7 @@ static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_
   scratch sc = {0};
   void *pad = NULL;
   if (!s) {
-    pad = scratch_get(&sc, NULL, dl.memory_desc_get_size(&cvt.scratch), err);
+    pad = scratch_get(&sc, kx, dl.memory_desc_get_size(&cvt.scratch), err);
     if (dl.memory_desc_get_size(&cvt.scratch) && !pad) s = dnnl_out_of_memory;
   }
   if (!s) {
@@ -517,7 +519,7 @@ static dif_status on_pack(dif__dtype math, dif__dtype src, const void *w, int64_
   }
   scratch_put(&sc);
   prim_destroy(&cvt);
-  free(tmp);
+  scratch_put(&tmp);
   if (s) {
     free(p->data);
     free(p);
@@ -762,29 +764,29 @@ static dnnl_status_t conv_new(prim *out, const dif__conv *c, int64_t N, int64_t 
 /* The source weight reordered into layout wei (reorder_source: as stored,
  * or rounded or widened exactly first; a bf16 layout rounds it to nearest
  * even). */
-static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
+static dnnl_status_t conv_layout_new(const dif__kctx *kx, conv_layout *l, const on_conv *c,
                                      const dnnl_memory_desc_t *wei) {
   l->wei = *wei;
-  const size_t count = (size_t)c->w.numel;
+  const dif__conv_geom *g = &c->base.g;
   dnnl_data_type_t from_dt = dnnl_f32;
-  void *tmp = NULL;
-  const void *from = reorder_source(c->w.dtype, c->w.data, count, wei->data_type, &from_dt, &tmp);
+  scratch tmp;
+  dif__error err;
+  const void *from = reorder_source(kx, c->w, g->cout, g->cin * g->kh * g->kw, wei->data_type,
+                                    &from_dt, &tmp, &err);
   l->data = from ? aligned_alloc(64, round64(dl.memory_desc_get_size(wei))) : NULL;
   if (!l->data) {
-    free(tmp);
+    scratch_put(&tmp);
     return dnnl_out_of_memory;
   }
-  const dif__conv_geom *g = &c->base.g;
   const dnnl_dims_t wd = {g->cout, g->cin, g->kh, g->kw};
   dnnl_memory_desc_t oihw;
   prim cvt = {0};
-  dif__error err;
   scratch sc = {0};
   void *pad = NULL;
   dnnl_status_t s = dl.memory_desc_init_by_tag(&oihw, 4, wd, from_dt, dnnl_oihw);
   if (!s) s = reorder_new(&cvt, &oihw, wei);
   const size_t pad_bytes = s ? 0 : dl.memory_desc_get_size(&cvt.scratch);
-  if (pad_bytes && !(pad = scratch_get(&sc, NULL, pad_bytes, &err))) s = dnnl_out_of_memory;
+  if (pad_bytes && !(pad = scratch_get(&sc, kx, pad_bytes, &err))) s = dnnl_out_of_memory;
   if (!s) {
     const int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
     const dnnl_memory_desc_t *mds[2] = {&oihw, wei};
@@ -793,7 +795,7 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
   }
   scratch_put(&sc);
   prim_destroy(&cvt);
-  free(tmp);
+  scratch_put(&tmp);
   if (s) free(l->data), l->data = NULL;
   return s;
 }
@@ -801,8 +803,9 @@ static dnnl_status_t conv_layout_new(conv_layout *l, const on_conv *c,
 /* The primitive for (N, H, W, bias, acc) with its weights' layout, made if
  * new (under c->lock); *e = tmp when the cache is full (the caller destroys
  * tmp->pr). */
-static dnnl_status_t conv_entry_get(on_conv *c, int64_t N, int64_t H, int64_t W, bool bias,
-                                    bool acc, const conv_entry **e, conv_entry *tmp) {
+static dnnl_status_t conv_entry_get(const dif__kctx *kx, on_conv *c, int64_t N, int64_t H,
+                                    int64_t W, bool bias, bool acc, const conv_entry **e,
+                                    conv_entry *tmp) {
   dnnl_status_t s = dnnl_success;
   *e = NULL;
   pthread_mutex_lock(&c->lock);
@@ -824,7 +827,8 @@ static dnnl_status_t conv_entry_get(on_conv *c, int64_t N, int64_t H, int64_t W,
       if (dl.memory_desc_equal(&c->layouts[i].wei, &ne->pr.wei)) ne->layout = &c->layouts[i];
     if (!s && !ne->layout) {
       conv_layout *l = &c->layouts[c->n_layouts];
-      s = c->n_layouts == CONV_LAYOUTS ? dnnl_unimplemented : conv_layout_new(l, c, &ne->pr.wei);
+      s = c->n_layouts == CONV_LAYOUTS ? dnnl_unimplemented
+                                       : conv_layout_new(kx, l, c, &ne->pr.wei);
       if (!s) {
         ne->layout = l;
         c->n_layouts++;
@@ -851,9 +855,9 @@ static void on_conv_free(dif__conv *w) {
 }
 
 /* A prepared weight of that kind, with its first primitive (N, H, W). */
-static dif_status conv_pack(dif__dtype math, dif__weight w, const dif__conv_geom *g, int64_t N,
-                            int64_t H, int64_t W, const char *what, dif__conv **out,
-                            dif__error *err) {
+static dif_status conv_pack(const dif__kctx *kx, dif__dtype math, dif__weight w,
+                            const dif__conv_geom *g, int64_t N, int64_t H, int64_t W,
+                            const char *what, dif__conv **out, dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
   on_conv *c = calloc(1, sizeof *c);
   if (!c) return dif__fail_oom(err, "a packed convolution weight", sizeof *c);
@@ -862,7 +866,7 @@ static dif_status conv_pack(dif__dtype math, dif__weight w, const dif__conv_geom
   pthread_mutex_init(&c->lock, NULL);
   const conv_entry *e;
   conv_entry tmp;
-  const dnnl_status_t s = conv_entry_get(c, N, H, W, false, false, &e, &tmp);
+  const dnnl_status_t s = conv_entry_get(kx, c, N, H, W, false, false, &e, &tmp);
   if (s) {
     on_conv_free(&c->base);
     return fail(err, s, what);
@@ -878,7 +882,7 @@ static dif_status conv_run(const dif__kctx *k, const dif__conv *w, int64_t N, in
   follow_threads(k);
   const conv_entry *e;
   conv_entry tmp = {0};
-  dnnl_status_t s = conv_entry_get(c, N, H, W, bias != NULL, acc, &e, &tmp);
+  dnnl_status_t s = conv_entry_get(k, c, N, H, W, bias != NULL, acc, &e, &tmp);
   if (s) return fail(err, s, what);
   const size_t pad_bytes = round64(dl.memory_desc_get_size(&e->pr.scratch));
   scratch sc;
@@ -918,9 +922,11 @@ static bool on_conv3x3_slow(int64_t cin, int64_t cout, int64_t OH, int64_t OW) {
 
 static dif_status on_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
                                   int64_t H, int64_t W, dif__conv **out, dif__error *err) {
-  (void)pool; /* oneDNN's reorder runs on its own threads */
+  /* a 16-bit weight widened on pool (then oneDNN's reorder on its own threads) */
+  const dif__kctx kx = {.pool = pool};
   const dif__conv_geom g = {cout, cin, 3, 3, 1, 1, 1};
-  return conv_pack(DIF__DTYPE_F32, w, &g, 1, H, W, "a float32 Winograd 3x3 convolution", out, err);
+  return conv_pack(&kx, DIF__DTYPE_F32, w, &g, 1, H, W, "a float32 Winograd 3x3 convolution", out,
+                   err);
 }
 
 static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
@@ -930,11 +936,11 @@ static dif_status on_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t
 
 /* Packed with a primitive for one image of kh × 64 columns: a size every
  * geometry has, so a weight oneDNN refuses is refused here, at once. */
-static dif_status on_conv_bf16_pack(dif__weight w, const dif__conv_geom *g, dif__conv **out,
-                                    dif__error *err) {
+static dif_status on_conv_bf16_pack(const dif__kctx *kx, dif__weight w, const dif__conv_geom *g,
+                                    dif__conv **out, dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
   if (!bf16_ok) return dif__fail(err, DIF_ERR_UNSUPPORTED, "onednn: %s", bf16_why);
-  return conv_pack(DIF__DTYPE_BF16, w, g, 1, g->kh, g->kw + 63, "a bf16 convolution", out, err);
+  return conv_pack(kx, DIF__DTYPE_BF16, w, g, 1, g->kh, g->kw + 63, "a bf16 convolution", out, err);
 }
 
 static dif_status on_conv_bf16_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t Hin,

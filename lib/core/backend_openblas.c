@@ -34,8 +34,9 @@ static bool ob_supports(dif__dtype math, char *why, size_t size) {
 
 static const char *ob_isa(void) { return dif__blas_corename(); }
 
-static dif_status ob_pack(dif__dtype math, dif__dtype src, const void *w, int64_t n, int64_t k,
-                          int64_t m_hint, dif__packed **out, dif__error *err) {
+static dif_status ob_pack(const dif__kctx *kx, dif__dtype math, dif__dtype src, const void *w,
+                          int64_t n, int64_t k, int64_t m_hint, dif__packed **out,
+                          dif__error *err) {
   (void)m_hint;
   ob_packed *p = calloc(1, sizeof *p);
   if (!p) return dif__fail_oom(err, "a packed weight", sizeof *p);
@@ -48,7 +49,8 @@ static dif_status ob_pack(dif__dtype math, dif__dtype src, const void *w, int64_
       free(p);
       return dif__fail_oom(err, "a weight widened to float32", count * sizeof(float));
     }
-    dif__dtype_to_f32(src, w, count, p->owned);
+    const dif__weight wt = {w, src, (int64_t)count, false};
+    dif__weight_tile_f32(dif__kpool(kx), wt, k, 0, n, 0, k, p->owned);
     p->w = p->owned;
   }
   p->base =

@@ -264,7 +264,7 @@ bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const flo
   /* Refusals are noted as fallbacks, except channels-last ones: their
    * channels-first retry (conv2d.c) comes back here and notes it if it
    * falls back too (a size refused with bias and sum may run there). */
-  if (dif__fast_conv_weight(k->fast, w, &geom, &pw, &perr)) {
+  if (dif__fast_conv_weight(k->fast, k, w, &geom, &pw, &perr)) {
     if (!p->channels_last) dif__fast_note_fallback(k->fast, &perr);
     return false;
   }

@@ -75,11 +75,11 @@ void dif__fast_free(dif__fast *f) {
 const dif__backend *dif__fast_backend(const dif__fast *f) { return f ? f->backend : NULL; }
 
 /* Packs (under f->lock) what the empty slot s of key stands for. */
-static dif_status pack_slot(dif__fast *f, dif__wmap_slot *s, dif__wmap_key key, dif__weight w,
-                            int64_t n, int64_t k, int64_t m_hint, dif__error *err) {
+static dif_status pack_slot(dif__fast *f, const dif__kctx *kx, dif__wmap_slot *s, dif__wmap_key key,
+                            dif__weight w, int64_t n, int64_t k, int64_t m_hint, dif__error *err) {
   dif__packed *p = NULL;
   dif_status st =
-      dif__backend_pack(f->backend, DIF__DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
+      dif__backend_pack(f->backend, kx, DIF__DTYPE_BF16, w.dtype, w.data, n, k, m_hint, &p, err);
   if (st) return st;
   dif__wmap_claim(&f->map, s, key, p);
   f->bytes += p->bytes;
@@ -103,8 +103,8 @@ static dif__wmap_slot *locked_slot(dif__fast *f, dif__wmap *map, dif__wmap_key k
   return s;
 }
 
-dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, int64_t m_hint,
-                            const dif__packed **out, dif__error *err) {
+dif_status dif__fast_weight(dif__fast *f, const dif__kctx *kx, dif__weight w, int64_t n, int64_t k,
+                            int64_t m_hint, const dif__packed **out, dif__error *err) {
   if (!f || !w.data || !out)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast weight: NULL argument");
   *out = NULL;
@@ -112,7 +112,7 @@ dif_status dif__fast_weight(dif__fast *f, dif__weight w, int64_t n, int64_t k, i
   const dif__wmap_key key = {w.data, w.dtype, n, k, 0};
   dif__wmap_slot *s = locked_slot(f, &f->map, key, "the fast path's weight table", err);
   if (!s) return DIF_ERR_OUT_OF_MEMORY;
-  if (!s->key.w) st = pack_slot(f, s, key, w, n, k, m_hint, err);
+  if (!s->key.w) st = pack_slot(f, kx, s, key, w, n, k, m_hint, err);
   if (!st) *out = s->value;
   pthread_mutex_unlock(&f->lock);
   return st;
@@ -130,8 +130,8 @@ static int64_t geom_code(const dif__conv_geom *g) {
   return code;
 }
 
-dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, const dif__conv_geom *g,
-                                 const dif__conv **out, dif__error *err) {
+dif_status dif__fast_conv_weight(dif__fast *f, const dif__kctx *kx, dif__weight w,
+                                 const dif__conv_geom *g, const dif__conv **out, dif__error *err) {
   if (!f || !w.data || !g || !out)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast convolution weight: NULL argument");
   *out = NULL;
@@ -147,7 +147,7 @@ dif_status dif__fast_conv_weight(dif__fast *f, dif__weight w, const dif__conv_ge
   if (!s) return DIF_ERR_OUT_OF_MEMORY;
   if (!s->key.w) {
     dif__conv *p = NULL;
-    st = f->backend->conv_bf16_pack(w, g, &p, err);
+    st = f->backend->conv_bf16_pack(kx, w, g, &p, err);
     if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
       dif__wmap_claim(&f->convs, s, key, p);
       f->refused += p ? 0 : 1;

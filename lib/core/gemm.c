@@ -123,7 +123,7 @@ static bool fast_linear(const dif__kctx *k, const float *x, bool x_cf, int64_t n
   dif__error err = {0};
   const dif__packed *p;
   const double t0 = DIF__PROF_START();
-  dif_status st = dif__fast_weight(k->fast, W, out, in, n, &p, &err);
+  dif_status st = dif__fast_weight(k->fast, k, W, out, in, n, &p, &err);
   if (!st) st = dif__packed_linear_cf(k, p, x, x_cf, n, b, acc, y, y_cf, &err);
   if (st) {
     dif__fast_note_fallback(k->fast, &err);

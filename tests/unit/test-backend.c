@@ -301,8 +301,8 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
   const mat xa = {x, K, 1}, wt = {w.f, 1, K}; /* Wᵀ: element (l, j) = W[j, l] */
 
   dif__packed *p = NULL;
-  CHECK_STATUS(dif__backend_pack(be, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK, err.msg,
-               "");
+  CHECK_STATUS(dif__backend_pack(be, &e.k, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK,
+               err.msg, "");
   if (p) {
     CHECK(p->backend == be && p->n == N && p->k == K && p->math == math && p->src == src);
     CHECK_STATUS(dif__packed_linear(&e.k, p, x, M, b, acc, y, &err), DIF_OK, err.msg, "");
@@ -336,7 +336,7 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
      * itself: the rounding its float32 → bf16 reorder does) */
     dif__packed *p32 = NULL;
     if (src != DIF__DTYPE_F32) {
-      CHECK_STATUS(dif__backend_pack(be, math, DIF__DTYPE_F32, w.f, N, K, m_hint, &p32, &err),
+      CHECK_STATUS(dif__backend_pack(be, NULL, math, DIF__DTYPE_F32, w.f, N, K, m_hint, &p32, &err),
                    DIF_OK, err.msg, "");
       memcpy(y2, y0, (size_t)(M * N) * sizeof *y2);
       if (p32)
@@ -404,8 +404,8 @@ static void check_linear_layout(const dif__backend *be, dif__dtype math, shape s
   float *y = y_cf ? transposed(y0, M, N) : fbuf((size_t)(M * N));
   if (!y_cf) memcpy(y, y0, (size_t)(M * N) * sizeof *y);
   dif__packed *p = NULL;
-  CHECK_STATUS(dif__backend_pack(be, math, DIF__DTYPE_F32, w, N, K, M, &p, &err), DIF_OK, err.msg,
-               "");
+  CHECK_STATUS(dif__backend_pack(be, NULL, math, DIF__DTYPE_F32, w, N, K, M, &p, &err), DIF_OK,
+               err.msg, "");
   if (p) {
     CHECK_STATUS(dif__packed_linear_cf(&e.k, p, xin, x_cf, M, b, acc, y, y_cf, &err), DIF_OK,
                  err.msg, "");
@@ -536,26 +536,26 @@ TEST(arguments) {
   const float w[6] = {1, 2, 3, 4, 5, 6};
   dif__packed *p = (dif__packed *)&err; /* must be reset to NULL on failure */
   const dif__backend *ob = &dif__backend_openblas;
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, NULL, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, NULL, 2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   CHECK(p == NULL);
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 0, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 0, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "empty");
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, -2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, w, -2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "negative");
-  CHECK_STATUS(
-      dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, (int64_t)1 << 40, 3, 0, &p, &err),
-      DIF_ERR_LIMIT, err.msg, "limit");
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F16, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, w, (int64_t)1 << 40, 3,
+                                 0, &p, &err),
+               DIF_ERR_LIMIT, err.msg, "limit");
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F16, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "f32 or bf16");
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_BF16, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_BF16, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "float32 only");
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, (dif__dtype)9, w, 2, 3, 0, &p, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, (dif__dtype)9, w, 2, 3, 0, &p, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "dtype");
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 2, 3, 0, NULL, &err),
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 2, 3, 0, NULL, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "out");
-  CHECK_STATUS(dif__backend_pack(ob, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err), DIF_OK,
-               err.msg, "");
+  CHECK_STATUS(dif__backend_pack(ob, NULL, DIF__DTYPE_F32, DIF__DTYPE_F32, w, 2, 3, 0, &p, &err),
+               DIF_OK, err.msg, "");
   CHECK(p && p->bytes == 0); /* F32 is used in place */
   float x[3] = {1, 1, 1}, y[2] = {0, 0};
   CHECK_STATUS(dif__packed_linear(NULL, p, NULL, 1, NULL, false, y, &err), DIF_ERR_INVALID_ARGUMENT,
@@ -613,8 +613,8 @@ static void threads_on(const dif__backend *be, dif__dtype math) {
   float *w = frand((size_t)(N * K), 3, -1, 1), *x = frand((size_t)(T + 1) * K, 4, -1, 1);
   float *y = fbuf((size_t)(T * (T + 1) * N)), *want = fbuf((size_t)(T * (T + 1) * N));
   dif__packed *p = NULL;
-  CHECK_STATUS(dif__backend_pack(be, math, DIF__DTYPE_F32, w, N, K, 0, &p, &err), DIF_OK, err.msg,
-               "");
+  CHECK_STATUS(dif__backend_pack(be, NULL, math, DIF__DTYPE_F32, w, N, K, 0, &p, &err), DIF_OK,
+               err.msg, "");
   if (!p) return;
   thread_job jobs[T];
   pthread_t th[T];
@@ -946,9 +946,9 @@ static bool says_yes(dif__dtype math, char *why, size_t size) {
   return true;
 }
 
-static dif_status refuse_conv(dif__weight w, const dif__conv_geom *g, dif__conv **out,
-                              dif__error *err) {
-  (void)w, (void)g, (void)out;
+static dif_status refuse_conv(const dif__kctx *kx, dif__weight w, const dif__conv_geom *g,
+                              dif__conv **out, dif__error *err) {
+  (void)kx, (void)w, (void)g, (void)out;
   conv_packs++;
   return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
 }
@@ -1005,12 +1005,12 @@ TEST(conv_fast_refused) {
   /* bad arguments: a status and a message, nothing packed */
   const dif__conv *pc = NULL;
   const dif__conv_geom g = {40, 32, 3, 3, 1, 1, 1};
-  CHECK_STATUS(dif__fast_conv_weight(NULL, dif__weight_f32(w, 9), &g, &pc, &err),
+  CHECK_STATUS(dif__fast_conv_weight(NULL, NULL, dif__weight_f32(w, 9), &g, &pc, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
-  CHECK_STATUS(dif__fast_conv_weight(f, dif__weight_f32(w, 9), NULL, &pc, &err),
+  CHECK_STATUS(dif__fast_conv_weight(f, NULL, dif__weight_f32(w, 9), NULL, &pc, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   const dif__conv_geom huge = {40, 32, 3, 5000, 1, 1, 1};
-  CHECK_STATUS(dif__fast_conv_weight(f, dif__weight_f32(w, 9), &huge, &pc, &err),
+  CHECK_STATUS(dif__fast_conv_weight(f, NULL, dif__weight_f32(w, 9), &huge, &pc, &err),
                DIF_ERR_UNSUPPORTED, err.msg, "kernel");
   CHECK(pc == NULL && conv_packs == 1);
   dif__fast_free(f);
@@ -1135,13 +1135,13 @@ TEST(fast_cache) {
     float *b = frand((size_t)N, 7, -1, 1);
     float *y = fbuf((size_t)(M * N)), *yp = fbuf((size_t)(M * N));
     const dif__packed *p1 = NULL, *p2 = NULL, *p3 = NULL;
-    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(w, N * K), N, K, M, &p1, &err), DIF_OK,
+    CHECK_STATUS(dif__fast_weight(f, NULL, dif__weight_f32(w, N * K), N, K, M, &p1, &err), DIF_OK,
                  err.msg, "");
-    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(w, N * K), N, K, 1, &p2, &err), DIF_OK,
+    CHECK_STATUS(dif__fast_weight(f, NULL, dif__weight_f32(w, N * K), N, K, 1, &p2, &err), DIF_OK,
                  err.msg, "");
     CHECK(p1 && p1 == p2 && p1->math == DIF__DTYPE_BF16 && p1->n == N && p1->k == K);
     /* the same address with another shape is another weight */
-    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(w, N * K), K, N, M, &p3, &err), DIF_OK,
+    CHECK_STATUS(dif__fast_weight(f, NULL, dif__weight_f32(w, N * K), K, N, M, &p3, &err), DIF_OK,
                  err.msg, "");
     CHECK(p3 && p3 != p1 && p3->n == K);
     /* dif__linear on a fast kctx is the packed weight's product, bit for bit */
@@ -1155,11 +1155,11 @@ TEST(fast_cache) {
     const dif__packed *first = NULL, *again = NULL;
     for (int j = 0; j < 300; j++) {
       const dif__packed *q = NULL;
-      CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(many + 8 * j, 8), 2, 4, 1, &q, &err), DIF_OK,
-                   err.msg, "");
+      CHECK_STATUS(dif__fast_weight(f, NULL, dif__weight_f32(many + 8 * j, 8), 2, 4, 1, &q, &err),
+                   DIF_OK, err.msg, "");
       if (j == 0) first = q;
     }
-    CHECK_STATUS(dif__fast_weight(f, dif__weight_f32(many, 8), 2, 4, 1, &again, &err), DIF_OK,
+    CHECK_STATUS(dif__fast_weight(f, NULL, dif__weight_f32(many, 8), 2, 4, 1, &again, &err), DIF_OK,
                  err.msg, "");
     CHECK(first && first == again);
     dif__fast_stats st;

@@ -5,6 +5,11 @@
  *   - dif__f16_from_f32 (how the copies below are written): every half
  *     round-trips, and every midpoint between neighbouring halves rounds to
  *     the even one (round to nearest even, as numpy / PyTorch).
+ *   - dif__weight_bf16 (what the fast path packs a 16-bit weight from):
+ *     every F16 value (all 65536 bit patterns, NaNs and infinities among
+ *     them) and F32 values at and beside bf16 midpoints give
+ *     dif__bf16_rne of the exact float32 value, BF16 its own bits, the same
+ *     on a pool of 2 threads as serially, at odd sizes and an odd address.
  *   - Kernels, exact path: a linear product (all four layouts, few rows
  *     and many) or a convolution with an F16/BF16 weight gives the bits of
  *     the same call with the float32 weight holding the widened values (the
@@ -181,6 +186,60 @@ static void linear_exact_rows(kenv *e, int64_t n) {
   free(x), free(w), free(b), free(y0), free(xt), free(y), free(yr);
 }
 
+/* ---- dif__weight_bf16 ---- */
+
+TEST(weights_round_to_bf16) {
+  kenv e;
+  kenv_init(&e, 2);
+  /* every F16 pattern, twice over plus 3 (odd: the last chunk partial), at
+   * an odd address */
+  const size_t n = 2 * 65536 + 3;
+  unsigned char *raw = malloc(2 * n + 1);
+  float *f = malloc(n * sizeof *f);
+  uint16_t *got = malloc(n * sizeof *got), *ser = malloc(n * sizeof *ser);
+  if (!raw || !f || !got || !ser) abort();
+  for (size_t i = 0; i < n; i++) {
+    const uint16_t h = (uint16_t)(i * 40503u); /* an odd multiplier: every pattern */
+    memcpy(raw + 1 + 2 * i, &h, 2);
+    f[i] = dif__f16_to_float(h);
+  }
+  const dif__weight w16 = {raw + 1, DIF__DTYPE_F16, (int64_t)n, false};
+  dif__weight_bf16(e.k.pool, w16, got);
+  dif__weight_bf16(NULL, w16, ser);
+  int bad = 0;
+  for (size_t i = 0; i < n; i++) bad += got[i] != dif__bf16_rne(f[i]) || ser[i] != got[i];
+  CHECK_MSG(bad == 0, "F16: %d of %zu values not rounded to nearest even bf16", bad, n);
+  /* BF16: the bits as they are */
+  const dif__weight wb = {raw + 1, DIF__DTYPE_BF16, (int64_t)n, false};
+  dif__weight_bf16(e.k.pool, wb, got);
+  CHECK(memcmp(got, raw + 1, 2 * n) == 0);
+  /* F32: values at, just below and just above bf16 midpoints (ties to
+   * even both ways), subnormals, signed zeros, infinities, NaN */
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t u = (uint32_t)(i * 2654435761u);
+    const uint32_t low = (i % 5 == 0)   ? 0x8000u
+                         : (i % 5 == 1) ? 0x7fffu
+                         : (i % 5 == 2) ? 0x8001u
+                                        : u;
+    uint32_t bits = (u & 0xffff0000u) | (low & 0xffffu);
+    if (i < 8) {
+      const uint32_t special[8] = {0x00000001u, 0x80000000u, 0x00000000u, 0x7f800000u,
+                                   0xff800000u, 0x7fc00001u, 0x7f7fffffu, 0x00008000u};
+      bits = special[i];
+    }
+    memcpy(f + i, &bits, 4);
+  }
+  const dif__weight w32 = dif__weight_f32(f, (int64_t)n);
+  dif__weight_bf16(e.k.pool, w32, got);
+  bad = 0;
+  for (size_t i = 0; i < n; i++) bad += got[i] != dif__bf16_rne(f[i]);
+  CHECK_MSG(bad == 0, "F32: %d of %zu values not rounded to nearest even bf16", bad, n);
+  CHECK(got[3] == 0x7f80 && got[4] == 0xff80 && (got[5] & 0x7fc0) == 0x7fc0); /* NaN stays NaN */
+  CHECK(got[6] == 0x7f80); /* the largest float rounds up to infinity, as PyTorch's .bfloat16() */
+  free(raw), free(f), free(got), free(ser);
+  kenv_free(&e);
+}
+
 TEST(linear_exact) {
   kenv e;
   kenv_init(&e, 3);
@@ -315,7 +374,7 @@ TEST(fast_linear_packs_the_typed_source) {
     CHECK_MSG(memcmp(y, yr, (size_t)(4 * n * out) * sizeof *y) == 0,
               "fast, %s weight: not the widened float32 weight's bits", dif__dtype_name(dts[d]));
     const dif__packed *p = NULL;
-    CHECK_STATUS(dif__fast_weight(f, w16, out, in, n, &p, &err), DIF_OK, err.msg, "");
+    CHECK_STATUS(dif__fast_weight(f, &e.k, w16, out, in, n, &p, &err), DIF_OK, err.msg, "");
     CHECK(p && p->src == dts[d] && p->math == DIF__DTYPE_BF16);
     dif__fast_stats st;
     dif__fast_get_stats(f, &st);
@@ -695,6 +754,7 @@ int main(void) {
     return 1;
   }
   RUN(f16_rounding);
+  RUN(weights_round_to_bf16);
   RUN(linear_exact);
   RUN(linear_without_arena);
   RUN(conv_exact);
