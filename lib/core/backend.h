@@ -160,11 +160,13 @@ struct dif__backend {
    * widened exactly) into the backend's layout for runs of H × W, once;
    * DIF_ERR_UNSUPPORTED when the backend has no such convolution for that
    * shape on this CPU. w must stay valid while the result lives (another
-   * image size may need another layout, transformed from it then). pool
-   * (NULL: serial) is the caller's kernel pool, for a backend whose
-   * transform is its own (openblas: split over input channels, the same
-   * values whatever the threads); oneDNN's runs on oneDNN's threads. */
-  dif_status (*conv3x3_f32_pack)(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+   * image size may need another layout, transformed from it then). kx
+   * (may be NULL: serial, heap) is the caller's kernel context, as pack's:
+   * its pool for a backend whose transform is its own (openblas: split over
+   * input channels, the same values whatever the threads) and for widening
+   * a 16-bit weight (onednn, whose transform then runs on oneDNN's
+   * threads), its arena for scratch. */
+  dif_status (*conv3x3_f32_pack)(const dif__kctx *kx, dif__weight w, int64_t cout, int64_t cin,
                                  int64_t H, int64_t W, dif__conv **out, dif__error *err);
   /* dst = conv(src), H × W outputs per image (N images): src
    * [N, ⌈cin/16⌉, H + 2, W, 16] (channels-blocked by 16, "nChw16c"; the
@@ -368,8 +370,9 @@ void dif__wino_free(dif__wino *c);                         /* NULL is a no-op */
 /* The transformed form of the convolution weight w [cout, cin, 3, 3] for
  * images of H × W, made on first use; DIF_ERR_UNSUPPORTED (also on every
  * later call) when the backend refused it, DIF_ERR_OUT_OF_MEMORY. */
-dif_status dif__wino_weight(dif__wino *c, dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
-                            int64_t H, int64_t W, const dif__conv **out, dif__error *err);
+dif_status dif__wino_weight(dif__wino *c, const dif__kctx *kx, dif__weight w, int64_t cout,
+                            int64_t cin, int64_t H, int64_t W, const dif__conv **out,
+                            dif__error *err);
 typedef struct dif__wino_stats {
   int64_t weights; /* transformed weights held */
   int64_t refused; /* weights the backend refused (they run on im2col + sgemm) */

@@ -920,12 +920,10 @@ static bool on_conv3x3_slow(int64_t cin, int64_t cout, int64_t OH, int64_t OW) {
   return tiles <= 4 && OH * OW * cin * cout < ((int64_t)1 << 20);
 }
 
-static dif_status on_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+static dif_status on_conv3x3_pack(const dif__kctx *kx, dif__weight w, int64_t cout, int64_t cin,
                                   int64_t H, int64_t W, dif__conv **out, dif__error *err) {
-  /* a 16-bit weight widened on pool (then oneDNN's reorder on its own threads) */
-  const dif__kctx kx = {.pool = pool};
   const dif__conv_geom g = {cout, cin, 3, 3, 1, 1, 1};
-  return conv_pack(&kx, DIF__DTYPE_F32, w, &g, 1, H, W, "a float32 Winograd 3x3 convolution", out,
+  return conv_pack(kx, DIF__DTYPE_F32, w, &g, 1, H, W, "a float32 Winograd 3x3 convolution", out,
                    err);
 }
 

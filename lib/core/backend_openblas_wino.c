@@ -142,7 +142,7 @@ static void pack_task(void *arg, int64_t begin, int64_t end, int thread) {
     }
 }
 
-dif_status dif__ob_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+dif_status dif__ob_conv3x3_pack(const dif__kctx *kx, dif__weight w, int64_t cout, int64_t cin,
                                 int64_t H, int64_t W, dif__conv **out, dif__error *err) {
   (void)H, (void)W; /* one layout for every size */
   if (!out || !w.data || cout < 1 || cin < 1 || cout > (1 << 20) || cin > (1 << 20) ||
@@ -168,7 +168,7 @@ dif_status dif__ob_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, in
    * its shapes: 642 ms one kernel at a time, 238 ms so on two threads;
    * docs/performance.md) */
   const int64_t grain = ((int64_t)1 << 14) / cout; /* kernels per task: at least ~16K */
-  dif__pool_for(pool, cin, grain < 1 ? 1 : grain, pack_task, &j);
+  dif__pool_for(kx ? kx->pool : NULL, cin, grain < 1 ? 1 : grain, pack_task, &j);
   free(wide);
   c->base = (dif__conv){&dif__backend_openblas, DIF__DTYPE_F32,
                         (dif__conv_geom){cout, cin, 3, 3, 1, 1, 1}, nu * sizeof *u};

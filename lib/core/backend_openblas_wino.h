@@ -7,7 +7,7 @@
 
 #include "core/backend.h"
 
-dif_status dif__ob_conv3x3_pack(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
+dif_status dif__ob_conv3x3_pack(const dif__kctx *kx, dif__weight w, int64_t cout, int64_t cin,
                                 int64_t H, int64_t W, dif__conv **out, dif__error *err);
 dif_status dif__ob_conv3x3_run(const dif__kctx *k, const dif__conv *w, int64_t N, int64_t H,
                                int64_t W, const float *src, float *dst, dif__error *err);

@@ -130,8 +130,7 @@ bool dif__conv2d_wino(const dif__kctx *k, const dif__conv2d_params *p, const flo
   const int64_t band = band_rows(p, Hin, Win, max_scratch);
   const dif__conv *pw;
   dif__error perr = {0};
-  if (dif__wino_weight(k->wino, dif__kpool(k), w, p->cout, p->cin, band, Win, &pw, &perr))
-    return false;
+  if (dif__wino_weight(k->wino, k, w, p->cout, p->cin, band, Win, &pw, &perr)) return false;
   const int64_t ib = (p->cin + BLK - 1) / BLK, ob = (p->cout + BLK - 1) / BLK;
   dif__arena_mark mark = dif__arena_get_mark(k->arena);
   float *src = dif__arena_floats(k->arena, (size_t)(ib * BLK * (band + 2)) * (size_t)Win, err);

@@ -88,8 +88,9 @@ void dif__wino_free(dif__wino *c) {
   free(c);
 }
 
-dif_status dif__wino_weight(dif__wino *c, dif__pool *pool, dif__weight w, int64_t cout, int64_t cin,
-                            int64_t H, int64_t W, const dif__conv **out, dif__error *err) {
+dif_status dif__wino_weight(dif__wino *c, const dif__kctx *kx, dif__weight w, int64_t cout,
+                            int64_t cin, int64_t H, int64_t W, const dif__conv **out,
+                            dif__error *err) {
   if (!c || !w.data || !out)
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "winograd weight: NULL argument");
   *out = NULL;
@@ -103,7 +104,7 @@ dif_status dif__wino_weight(dif__wino *c, dif__pool *pool, dif__weight w, int64_
   }
   if (!s->key.w) {
     dif__conv *p = NULL;
-    st = c->backend->conv3x3_f32_pack(pool, w, cout, cin, H, W, &p, err);
+    st = c->backend->conv3x3_f32_pack(kx, w, cout, cin, H, W, &p, err);
     if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
       dif__wmap_claim(&c->map, s, key, p);
       c->bytes += p ? p->bytes : 0;

@@ -298,9 +298,9 @@ TEST(openblas_wino_bad_input) {
 
 static int packs;
 
-static dif_status refuse(dif__pool *pool, dif__weight w, int64_t cout, int64_t cin, int64_t H,
+static dif_status refuse(const dif__kctx *kx, dif__weight w, int64_t cout, int64_t cin, int64_t H,
                          int64_t W, dif__conv **out, dif__error *err) {
-  (void)pool, (void)w, (void)cout, (void)cin, (void)H, (void)W, (void)out;
+  (void)kx, (void)w, (void)cout, (void)cin, (void)H, (void)W, (void)out;
   packs++;
   return dif__fail(err, DIF_ERR_UNSUPPORTED, "refused by the test");
 }
@@ -467,8 +467,7 @@ TEST(openblas_wino_pack_threads) {
   float *d1 = fbuf(ndst), *d2 = fbuf(ndst);
   dif__conv *c1 = NULL, *c2 = NULL;
   CHECK(b->conv3x3_f32_pack(NULL, dif__weight_f32(w, nw), cout, cin, H, W, &c1, &err) == DIF_OK);
-  CHECK(b->conv3x3_f32_pack(dif__kpool(&e.k), dif__weight_f32(w, nw), cout, cin, H, W, &c2, &err) ==
-        DIF_OK);
+  CHECK(b->conv3x3_f32_pack(&e.k, dif__weight_f32(w, nw), cout, cin, H, W, &c2, &err) == DIF_OK);
   CHECK(c1 && c2 && c1->bytes == c2->bytes);
   if (c1 && c2) {
     CHECK(b->conv3x3_f32_run(NULL, c1, 1, H, W, src, d1, &err) == DIF_OK);
