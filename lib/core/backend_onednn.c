@@ -425,11 +425,12 @@ static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
  * holding F16 rounded to bf16 bits (dif__weight_bf16: the rounding oneDNN's
  * float32 → bf16 reorder does, so the packed bits are those of widening
  * first; oneDNN 2.6 has no f16 reorder on CPUs without AVX512-FP16) or
- * F16 / BF16 widened to float32 (exact), w read as rows × cols. The
- * temporary comes from kx's arena (its pages reused from one weight to the
- * next: fresh ones cost a page fault each) and is filled on kx's pool,
- * else the heap and serially. *from_dt is the data type read. NULL (err
- * set) when the temporary cannot be allocated. */
+ * F16 / BF16 widened to float32 (exact), w read as rows × cols (its
+ * numel). The temporary comes from kx's arena (its pages reused from one
+ * weight to the next: fresh ones cost a page fault each), else from the
+ * heap; it is filled on kx's pool (serially without one). *from_dt is the
+ * data type read. NULL (err set) when the temporary cannot be allocated or
+ * rows × cols is not w's size. */
 static const void *reorder_source(const dif__kctx *kx, dif__weight w, int64_t rows, int64_t cols,
                                   dnnl_data_type_t dt, dnnl_data_type_t *from_dt, scratch *tmp,
                                   dif__error *err) {
@@ -437,6 +438,11 @@ static const void *reorder_source(const dif__kctx *kx, dif__weight w, int64_t ro
   *from_dt = w.dtype == DIF__DTYPE_F32 || dt != dnnl_bf16 ? dnnl_f32 : dnnl_bf16;
   if (w.dtype == DIF__DTYPE_F32 || (w.dtype == DIF__DTYPE_BF16 && dt == dnnl_bf16)) return w.data;
   const size_t count = (size_t)w.numel;
+  if (rows < 1 || cols < 1 || (size_t)rows * (size_t)cols != count) {
+    dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "onednn: a weight of %lld values read as %lld x %lld",
+              (long long)w.numel, (long long)rows, (long long)cols);
+    return NULL;
+  }
   if (*from_dt == dnnl_bf16) { /* F16 into bf16: half the bytes of widening first */
     uint16_t *b = scratch_get(tmp, kx, count * sizeof *b, err);
     if (b) dif__weight_bf16(dif__kpool(kx), w, b);
@@ -495,8 +501,13 @@ static dif_status on_pack(const dif__kctx *kx, dif__dtype math, dif__dtype src, 
   const void *from = p ? reorder_source(kx, wt, n, k, dt, &from_dt, &tmp, err) : NULL;
   if (p && from) p->data = aligned_alloc(64, round64(bytes));
   if (!p || !from || !p->data) {
+    const bool staged = p && !from; /* err says why (reorder_source) */
     if (p) free(p->data);
     free(p), scratch_put(&tmp);
+    if (staged) {
+      dif__error_prefix(err, "packing a weight");
+      return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+    }
     return dif__fail_oom(err, "a packed weight", bytes);
   }
   p->wei = probe.wei;
@@ -859,6 +870,13 @@ static dif_status conv_pack(const dif__kctx *kx, dif__dtype math, dif__weight w,
                             const dif__conv_geom *g, int64_t N, int64_t H, int64_t W,
                             const char *what, dif__conv **out, dif__error *err) {
   if (ready(err)) return DIF_ERR_UNSUPPORTED;
+  if (!w.data || g->cout < 1 || g->cin < 1 || g->kh < 1 || g->kw < 1 ||
+      w.numel / g->cout / g->cin / g->kh / g->kw != 1 ||
+      w.numel != g->cout * g->cin * g->kh * g->kw)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
+                     "onednn: %s: bad weight (%lld x %lld x %lld x %lld, %lld values)", what,
+                     (long long)g->cout, (long long)g->cin, (long long)g->kh, (long long)g->kw,
+                     (long long)w.numel);
   on_conv *c = calloc(1, sizeof *c);
   if (!c) return dif__fail_oom(err, "a packed convolution weight", sizeof *c);
   c->base = (dif__conv){&dif__backend_onednn, math, *g, 0};

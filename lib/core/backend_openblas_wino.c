@@ -156,20 +156,30 @@ dif_status dif__ob_conv3x3_pack(const dif__kctx *kx, dif__weight w, int64_t cout
   const size_t nu = (size_t)(n * n) * (size_t)cinp * (size_t)coutp, nw = (size_t)w.numel;
   ow_conv *c = calloc(1, sizeof *c);
   float *u = c ? calloc(nu, sizeof *u) : NULL;
-  float *wide = u && w.dtype != DIF__DTYPE_F32 ? malloc(nw * sizeof *wide) : NULL;
+  /* a 16-bit weight widened first, on the pool, into scratch from the
+   * arena (its pages reused weight to weight), else the heap */
+  dif__arena *arena = kx ? kx->arena : NULL;
+  const dif__arena_mark mark = arena ? dif__arena_get_mark(arena) : (dif__arena_mark){0};
+  float *wide = NULL;
+  if (u && w.dtype != DIF__DTYPE_F32)
+    wide = arena ? dif__arena_floats(arena, nw, NULL) : malloc(nw * sizeof *wide);
   if (!c || !u || (w.dtype != DIF__DTYPE_F32 && !wide)) {
-    free(c), free(u), free(wide);
+    free(c), free(u);
+    if (arena) dif__arena_release(arena, mark);
     return dif__fail_oom(err, "a Winograd-transformed weight", nu * sizeof *u);
   }
-  if (wide) dif__dtype_to_f32(w.dtype, w.data, nw, wide);
+  if (wide) dif__weight_tile_f32(dif__kpool(kx), w, cin * 9, 0, cout, 0, cin * 9, wide);
   pack_job j = {wide ? wide : w.data, cout, cin, coutp, n, {{0}}, u, (size_t)cinp * (size_t)coutp};
   g_matrix(m == 4 ? PTS43 : PTS23, n - 1, j.G);
   /* over the pool: the UNet's first step waited for this (Zen 3, four of
    * its shapes: 642 ms one kernel at a time, 238 ms so on two threads;
    * docs/performance.md) */
   const int64_t grain = ((int64_t)1 << 14) / cout; /* kernels per task: at least ~16K */
-  dif__pool_for(kx ? kx->pool : NULL, cin, grain < 1 ? 1 : grain, pack_task, &j);
-  free(wide);
+  dif__pool_for(dif__kpool(kx), cin, grain < 1 ? 1 : grain, pack_task, &j);
+  if (arena)
+    dif__arena_release(arena, mark);
+  else
+    free(wide);
   c->base = (dif__conv){&dif__backend_openblas, DIF__DTYPE_F32,
                         (dif__conv_geom){cout, cin, 3, 3, 1, 1, 1}, nu * sizeof *u};
   c->m = m, c->n = n, c->cinp = cinp, c->coutp = coutp, c->u = u;

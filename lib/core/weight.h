@@ -62,8 +62,9 @@ void dif__weight_tile_f32(dif__pool *pool, dif__weight w, int64_t ld, int64_t ro
 
 /* dst[i] = w's element i rounded to bf16 for every i < w.numel: F32 and
  * F16 to nearest even (dif__bf16_rne of the exact float32 value, NaN kept
- * quiet), BF16 copied; split over pool (NULL: serial). What a backend packs
- * a 16-bit weight from for bf16 products (core/backend_onednn.c). */
+ * quiet), BF16 copied; split over pool (NULL: serial). What onednn packs an
+ * F16 weight from for bf16 products (core/backend_onednn.c; a BF16 one goes
+ * to its reorder as stored). */
 void dif__weight_bf16(dif__pool *pool, dif__weight w, uint16_t *dst);
 /* Drops w's pages from the process's memory when w is mapped (they are read
  * again from the file if used later); does nothing otherwise. Only pages

@@ -303,6 +303,8 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
   dif__packed *p = NULL;
   CHECK_STATUS(dif__backend_pack(be, &e.k, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK,
                err.msg, "");
+  CHECK_MSG(e.arena.used_total == 0, "%s: packing left %zu bytes of the arena in use", what,
+            e.arena.used_total); /* its scratch released */
   if (p) {
     CHECK(p->backend == be && p->n == N && p->k == K && p->math == math && p->src == src);
     CHECK_STATUS(dif__packed_linear(&e.k, p, x, M, b, acc, y, &err), DIF_OK, err.msg, "");

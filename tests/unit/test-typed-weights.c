@@ -9,7 +9,8 @@
  *     every F16 value (all 65536 bit patterns, NaNs and infinities among
  *     them) and F32 values at and beside bf16 midpoints give
  *     dif__bf16_rne of the exact float32 value, BF16 its own bits, the same
- *     on a pool of 2 threads as serially, at odd sizes and an odd address.
+ *     on a pool of 2 threads as serially, from an odd address, at sizes on
+ *     and beside its chunk (4096) and task (8 chunks) edges.
  *   - Kernels, exact path: a linear product (all four layouts, few rows
  *     and many) or a convolution with an F16/BF16 weight gives the bits of
  *     the same call with the float32 weight holding the widened values (the
@@ -188,12 +189,9 @@ static void linear_exact_rows(kenv *e, int64_t n) {
 
 /* ---- dif__weight_bf16 ---- */
 
-TEST(weights_round_to_bf16) {
-  kenv e;
-  kenv_init(&e, 2);
-  /* every F16 pattern, twice over plus 3 (odd: the last chunk partial), at
-   * an odd address */
-  const size_t n = 2 * 65536 + 3;
+/* dif__weight_bf16 at n elements (every F16 pattern while n allows), on a
+ * pool of 2 threads and serially, from an odd address. */
+static void round_to_bf16_at(kenv *e, size_t n) {
   unsigned char *raw = malloc(2 * n + 1);
   float *f = malloc(n * sizeof *f);
   uint16_t *got = malloc(n * sizeof *got), *ser = malloc(n * sizeof *ser);
@@ -204,39 +202,43 @@ TEST(weights_round_to_bf16) {
     f[i] = dif__f16_to_float(h);
   }
   const dif__weight w16 = {raw + 1, DIF__DTYPE_F16, (int64_t)n, false};
-  dif__weight_bf16(e.k.pool, w16, got);
+  dif__weight_bf16(e->k.pool, w16, got);
   dif__weight_bf16(NULL, w16, ser);
   int bad = 0;
   for (size_t i = 0; i < n; i++) bad += got[i] != dif__bf16_rne(f[i]) || ser[i] != got[i];
-  CHECK_MSG(bad == 0, "F16: %d of %zu values not rounded to nearest even bf16", bad, n);
+  CHECK_MSG(bad == 0, "F16, %zu values: %d not rounded to nearest even bf16", n, bad);
   /* BF16: the bits as they are */
   const dif__weight wb = {raw + 1, DIF__DTYPE_BF16, (int64_t)n, false};
-  dif__weight_bf16(e.k.pool, wb, got);
-  CHECK(memcmp(got, raw + 1, 2 * n) == 0);
+  dif__weight_bf16(e->k.pool, wb, got);
+  CHECK_MSG(memcmp(got, raw + 1, 2 * n) == 0, "BF16, %zu values: not copied", n);
   /* F32: values at, just below and just above bf16 midpoints (ties to
-   * even both ways), subnormals, signed zeros, infinities, NaN */
+   * even both ways), then subnormals, signed zeros, infinities, NaN */
+  const uint32_t special[8] = {0x00000001u, 0x80000000u, 0x00000000u, 0x7f800000u,
+                               0xff800000u, 0x7fc00001u, 0x7f7fffffu, 0x00008000u};
   for (size_t i = 0; i < n; i++) {
-    const uint32_t u = (uint32_t)(i * 2654435761u);
-    const uint32_t low = (i % 5 == 0)   ? 0x8000u
-                         : (i % 5 == 1) ? 0x7fffu
-                         : (i % 5 == 2) ? 0x8001u
-                                        : u;
-    uint32_t bits = (u & 0xffff0000u) | (low & 0xffffu);
-    if (i < 8) {
-      const uint32_t special[8] = {0x00000001u, 0x80000000u, 0x00000000u, 0x7f800000u,
-                                   0xff800000u, 0x7fc00001u, 0x7f7fffffu, 0x00008000u};
-      bits = special[i];
-    }
+    const uint32_t u = (uint32_t)(i * 2654435761u), r = (uint32_t)(i % 5);
+    const uint32_t low = r == 0 ? 0x8000u : r == 1 ? 0x7fffu : r == 2 ? 0x8001u : u;
+    const uint32_t bits = i < 8 && n > 8 ? special[i] : (u & 0xffff0000u) | (low & 0xffffu);
     memcpy(f + i, &bits, 4);
   }
-  const dif__weight w32 = dif__weight_f32(f, (int64_t)n);
-  dif__weight_bf16(e.k.pool, w32, got);
+  dif__weight_bf16(e->k.pool, dif__weight_f32(f, (int64_t)n), got);
   bad = 0;
   for (size_t i = 0; i < n; i++) bad += got[i] != dif__bf16_rne(f[i]);
-  CHECK_MSG(bad == 0, "F32: %d of %zu values not rounded to nearest even bf16", bad, n);
-  CHECK(got[3] == 0x7f80 && got[4] == 0xff80 && (got[5] & 0x7fc0) == 0x7fc0); /* NaN stays NaN */
-  CHECK(got[6] == 0x7f80); /* the largest float rounds up to infinity, as PyTorch's .bfloat16() */
+  CHECK_MSG(bad == 0, "F32, %zu values: %d not rounded to nearest even bf16", n, bad);
+  if (n > 8) {
+    CHECK(got[3] == 0x7f80 && got[4] == 0xff80 && (got[5] & 0x7fc0) == 0x7fc0); /* NaN: NaN */
+    CHECK(got[6] == 0x7f80); /* the largest float rounds up to infinity (as .bfloat16()) */
+  }
   free(raw), free(f), free(got), free(ser);
+}
+
+TEST(weights_round_to_bf16) {
+  kenv e;
+  kenv_init(&e, 2);
+  /* one value; one chunk of 4096 exactly and one past it; one task of 8
+   * chunks and one past it; every F16 pattern twice plus 3 (5 tasks) */
+  const size_t sizes[] = {1, 4096, 4097, 8 * 4096, 8 * 4096 + 1, 2 * 65536 + 3};
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) round_to_bf16_at(&e, sizes[i]);
   kenv_free(&e);
 }
 
