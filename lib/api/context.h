@@ -32,6 +32,10 @@ typedef struct dif__ctx_embedding {
   int vectors;
 } dif__ctx_embedding;
 
+/* Scratch arenas a context keeps between samples: one per sample that ran at
+ * the same time, up to this many (more are freed when their sample ends). */
+#define DIF__CTX_ARENAS 4
+
 struct dif_context {
   /* References: the caller's (dropped by dif_context_free) and one per live
    * sample; the context is destroyed when the last one goes (dif__ctx_unref). */
@@ -60,6 +64,12 @@ struct dif_context {
   int n_embeddings;
   dif_load_fn load_fn;
   void *load_user;
+  /* Scratch arenas that finished samples gave back (dif__ctx_take_arena),
+   * each one block as large as its sample's peak, its pages already in the
+   * process: the next sample reuses one instead of touching fresh memory. */
+  pthread_mutex_t arena_lock;
+  dif__arena *arenas[DIF__CTX_ARENAS];
+  int n_arenas;
   pthread_mutex_t err_lock;
   char last_error[DIF__ERROR_MSG_MAX];
 };
@@ -100,6 +110,15 @@ void dif__ctx_free_loras(dif_context *ctx);
 dif_status dif__ctx_apply_embeddings(dif_context *ctx, dif__error *err);
 /* Frees ctx's embedding list. */
 void dif__ctx_free_embeddings(dif_context *ctx);
+
+/* A sample's scratch arena: one a finished sample gave back, else a new
+ * one; NULL when out of memory. */
+dif__arena *dif__ctx_take_arena(dif_context *ctx);
+/* Gives a back when its sample is done (nothing in it is in use):
+ * consolidated into one block as large as its peak (dif__arena_reset) and
+ * kept for the next sample, or freed when DIF__CTX_ARENAS are kept already.
+ * NULL is a no-op. */
+void dif__ctx_give_arena(dif_context *ctx, dif__arena *a);
 
 /* The kernel context of a run on ctx: its pool, the arena, its precision
  * (wino: for dif__generate, which gives it to the VAE up to

@@ -605,16 +605,21 @@ static dif_status run(dif_sample *s) {
                     .step_user = s,
                     .text_to_prior = true,
                     .cancel = &s->cancel};
-  dif__arena arena;
-  dif__arena_init(&arena, 16u << 20);
-  dif__kctx k = dif__ctx_kernels(ctx, &arena);
+  dif__arena *arena = dif__ctx_take_arena(ctx);
+  if (!arena) {
+    dif__image_free(&resized);
+    dif__image_free(&canvas);
+    free(mask);
+    return sfail(s, DIF_ERR_OUT_OF_MEMORY, "out of memory for the sample's scratch arena");
+  }
+  dif__kctx k = dif__ctx_kernels(ctx, arena);
   dif__result res;
   int tile = upscale_tile(s);
   st = tile && (width > tile || height > tile)
            ? dif__generate_tiled(&ctx->models, &k, &r, tile, tile / 4 / 8 * 8, &res, &err)
            : dif__generate(&ctx->models, &k, &r, &res, &err);
   dif__ctx_report_fast(ctx);
-  dif__arena_free(&arena);
+  dif__ctx_give_arena(ctx, arena);
   dif__image_free(&resized);
   dif__image_free(&canvas);
   free(mask);

@@ -1,7 +1,14 @@
 /* Lifetimes a host can get wrong (issue 13, item 9): a sample keeps its
  * context alive, so freeing the context before its samples — also while a
  * sample runs on another thread — is no use-after-free (run under ASan in
- * tools/test step 4) and the samples keep working. */
+ * tools/test step 4) and the samples keep working. And the scratch a
+ * context keeps between samples (dif__ctx_take_arena / give_arena): a
+ * sample run again after another of a different size gives the same bytes
+ * (nothing a sample left in the kept scratch reaches the next), the arena
+ * comes back consolidated and empty, and at most DIF__CTX_ARENAS are kept
+ * (the rest freed at once, the kept ones with the context: no leak under
+ * ASan). */
+#include "api/context.h"
 #include "test.h"
 
 #define SD "golden/models/tiny-sd"
@@ -77,9 +84,47 @@ TEST(context_freed_then_running_sample_freed) {
   dif_sample_free(s); /* cancels, waits, then frees the context */
 }
 
+TEST(samples_reuse_the_contexts_scratch) {
+  dif_context *ctx = load();
+  dif_sample *a = sample_of(ctx, "a red cat"), *b = sample_of(ctx, "a blue dog by the sea");
+  if (!a || !b) return;
+  CHECK(dif_sample_set_size(b, 48, 40) == DIF_OK); /* other shapes in the same scratch */
+  CHECK(dif_sample_set_seed(a, 7) == DIF_OK && dif_sample_set_seed(b, 8) == DIF_OK);
+  CHECK(ctx->n_arenas == 0);
+  CHECK(dif_sample_run(a) == DIF_OK);
+  uint8_t *first = pixels(a);
+  CHECK(ctx->n_arenas == 1); /* kept for the next sample */
+  const dif__arena *kept = ctx->n_arenas == 1 ? ctx->arenas[0] : NULL;
+  CHECK(kept && kept->used_total == 0 && kept->peak > 0 && kept->head);
+  CHECK(dif_sample_run(b) == DIF_OK);
+  CHECK(ctx->n_arenas == 1 && ctx->arenas[0] == kept); /* the same one, reused */
+  CHECK(dif_sample_run(a) == DIF_OK);
+  uint8_t *again = pixels(a);
+  CHECK_MSG(first && again && memcmp(first, again, dif_sample_image_bytes(a)) == 0,
+            "a sample run again on the kept scratch gives other bytes");
+  free(first), free(again);
+  /* more arenas at once than are kept: the extra one is freed when given back */
+  dif__arena *taken[DIF__CTX_ARENAS + 1];
+  for (int i = 0; i <= DIF__CTX_ARENAS; i++) {
+    taken[i] = dif__ctx_take_arena(ctx);
+    CHECK(taken[i] != NULL);
+    if (taken[i]) CHECK(dif__arena_alloc(taken[i], 1000, NULL) != NULL); /* in use */
+  }
+  CHECK(taken[0] == kept && ctx->n_arenas == 0);
+  for (int i = 0; i <= DIF__CTX_ARENAS; i++) dif__ctx_give_arena(ctx, taken[i]);
+  CHECK(ctx->n_arenas == DIF__CTX_ARENAS);
+  for (int i = 0; i < ctx->n_arenas; i++) CHECK(ctx->arenas[i]->used_total == 0);
+  dif__ctx_give_arena(ctx, NULL); /* a no-op */
+  CHECK(ctx->n_arenas == DIF__CTX_ARENAS);
+  dif_sample_free(a);
+  dif_sample_free(b);
+  dif_context_free(ctx); /* frees the kept arenas (ASan: no leak) */
+}
+
 int main(void) {
   RUN(sample_outlives_its_context);
   RUN(context_freed_while_a_sample_runs);
   RUN(context_freed_then_running_sample_freed);
+  RUN(samples_reuse_the_contexts_scratch);
   return dif__test_finish();
 }
