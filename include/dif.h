@@ -945,16 +945,19 @@ DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn f
  * 801)"). A failed run produces no images (the results stay those of the
  * last successful run).
  * Memory: a run's scratch (activations, attention blocks, a VAE decode's
- * bands) is one arena that the context keeps when the run ends, made one
- * block as large as the run's peak, and hands to its next run: from the
- * third run on, runs of the same or smaller size touch no fresh memory (in
- * a VM each fresh page costs a page fault; a 768² unCLIP's VAE decode
- * measured 1.0-1.5 s faster on Zen 4, the process's peak 5.93 -> 5.52 GiB,
- * docs/performance.md). A context keeps one such arena per run that ran at
- * the same time as others (at most 4); dif_context_free releases them with
- * the rest of the context. Between runs the context therefore holds its
- * largest run's scratch besides the weights (about 1 GiB for a 768²
- * unCLIP, mostly its VAE decode; the log says how much at DIF_LOG_DEBUG). */
+ * bands; not its results, nor the x4 upscaler's tiled decode, which has
+ * its own) is one arena that the context keeps when the run ends, made one
+ * block as large as the largest run it served, and hands to a later run:
+ * run after run, from the third on, the scratch of runs no larger lies in
+ * pages already touched instead of fresh ones, each a page fault (costly
+ * in a VM: a 768² unCLIP's VAE decode measured 0.4-1.5 s faster on Zen 4,
+ * the process's peak 5.93 -> 5.52 GiB, docs/performance.md). A context
+ * keeps one such arena per run that ran at the same time as others, at
+ * most 4; dif_context_free releases them with the rest of the context.
+ * Between runs the context therefore holds its largest run's scratch
+ * besides the weights (about 1 GiB for a 768² unCLIP, mostly its VAE
+ * decode; the log says how much at DIF_LOG_DEBUG), up to 4 times that
+ * after runs at the same time. */
 DIF_API dif_status dif_sample_run(dif_sample *sample);
 /* Starts the generation on a new thread and returns at once (DIF_ERR_BUSY if
  * it is already running). */

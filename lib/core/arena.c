@@ -5,6 +5,27 @@
 
 #define ARENA_ALIGN 64
 
+/* Under AddressSanitizer the bytes not handed out — a new block, what a
+ * release or reset takes back — are poisoned, so a pointer kept past its
+ * release (into the next op's scratch, or, since a context keeps its arenas,
+ * the next run's) is reported as it is used, not read as someone else's
+ * data. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct dif__arena_block {
   dif__arena_block *prev;
   size_t size;   /* usable bytes in data */
@@ -23,12 +44,14 @@ static dif__arena_block *block_new(size_t size) {
   b->prev = NULL;
   b->size = size;
   b->offset = 0;
+  POISON(b->data, size);
   return b;
 }
 
 static void block_free_chain(dif__arena_block *b) {
   while (b) {
     dif__arena_block *p = b->prev;
+    UNPOISON(b->data, b->size);
     free(b->data);
     free(b);
     b = p;
@@ -70,6 +93,7 @@ void *dif__arena_alloc(dif__arena *a, size_t n, dif__error *err) {
     a->head = b = nb;
   }
   void *p = b->data + b->offset;
+  UNPOISON(p, need);
   b->offset += need;
   a->used_total += need;
   if (a->used_total > a->peak) a->peak = a->used_total;
@@ -93,15 +117,27 @@ void dif__arena_release(dif__arena *a, dif__arena_mark m) {
   /* Blocks chained after the mark stay allocated but are emptied, and the
    * newest stays the head, so the next pass allocates without malloc. The
    * mark's own block is rewound; its tail is unused until dif__arena_reset. */
-  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) b->offset = 0;
-  if (m.block) m.block->offset = m.offset;
+  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) {
+    POISON(b->data, b->offset);
+    b->offset = 0;
+  }
+  if (m.block) {
+    if (m.block->offset > m.offset) POISON(m.block->data + m.offset, m.block->offset - m.offset);
+    m.block->offset = m.offset;
+  }
   a->used_total = m.used_total;
+}
+
+void dif__arena_release_keeping(dif__arena *a, dif__arena_mark m, const void *p, size_t n) {
+  dif__arena_release(a, m);
+  UNPOISON(p, n);
 }
 
 void dif__arena_reset(dif__arena *a) {
   size_t want = a->peak;
   dif__arena_block *b = a->head;
   if (b && b->prev == NULL && b->size >= want) {
+    POISON(b->data, b->offset);
     b->offset = 0;
     a->used_total = 0;
     return;
@@ -116,3 +152,11 @@ void dif__arena_reset(dif__arena *a) {
 }
 
 size_t dif__arena_peak(const dif__arena *a) { return a->peak; }
+
+void dif__arena_restart_peak(dif__arena *a) { a->peak = a->used_total; }
+
+size_t dif__arena_capacity(const dif__arena *a) {
+  size_t n = 0;
+  for (const dif__arena_block *b = a->head; b; b = b->prev) n += b->size;
+  return n;
+}

@@ -41,8 +41,18 @@ dif__arena_mark dif__arena_get_mark(const dif__arena *a);
 /* Frees everything allocated after the mark (blocks chained since are kept
  * until reset). */
 void dif__arena_release(dif__arena *a, dif__arena_mark m);
+/* dif__arena_release, but the n bytes at p — above the mark, so released —
+ * stay readable for a caller that moves them into what it allocates next
+ * (which may overlap them: memmove): under AddressSanitizer the released
+ * bytes are poisoned (arena.c), all but these until the next release. */
+void dif__arena_release_keeping(dif__arena *a, dif__arena_mark m, const void *p, size_t n);
 /* Releases everything and merges into one block as large as the peak. */
 void dif__arena_reset(dif__arena *a);
 size_t dif__arena_peak(const dif__arena *a);
+/* Forgets the high-water mark: the peak counts from the bytes in use now
+ * (a reused arena's next user measures its own). */
+void dif__arena_restart_peak(dif__arena *a);
+/* Bytes held in blocks (in use or not): what the arena costs in memory. */
+size_t dif__arena_capacity(const dif__arena *a);
 
 #endif

@@ -256,7 +256,7 @@ static dif_status keep_level_output(const dif__unet_run *r, const dif__unet_leve
     keep.W = skips->s[skips->n - 1].W;
   }
   size_t n = (size_t)map_size(r, h);
-  dif__arena_release(r->k->arena, mark);
+  dif__arena_release_keeping(r->k->arena, mark, h->data, n * sizeof *h->data);
   keep.data = dif__arena_floats(r->k->arena, (size_t)map_size(r, &keep), r->err);
   if (!keep.data) return DIF_ERR_OUT_OF_MEMORY;
   dif_status s = DIF_OK;

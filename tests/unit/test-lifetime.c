@@ -5,11 +5,30 @@
  * context keeps between samples (dif__ctx_take_arena / give_arena): a
  * sample run again after another of a different size gives the same bytes
  * (nothing a sample left in the kept scratch reaches the next), the arena
- * comes back consolidated and empty, and at most DIF__CTX_ARENAS are kept
- * (the rest freed at once, the kept ones with the context: no leak under
- * ASan). */
+ * comes back empty and consolidated into one block as large as the largest
+ * run's peak, each run measures its own peak, and at most DIF__CTX_ARENAS
+ * are kept (the rest freed at once, the kept ones with the context: no
+ * leak under ASan). Under AddressSanitizer the arena poisons what it has
+ * not handed out (core/arena.c): checked byte by byte here through ASan's
+ * own query, so a pointer kept past its release is reported when used. */
 #include "api/context.h"
 #include "test.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifdef UNDER_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISONED(p) (__asan_address_is_poisoned(p) != 0)
+#define READABLE(p) (__asan_address_is_poisoned(p) == 0)
+#else /* not checked: see arena_poisons_what_it_takes_back */
+#define POISONED(p) ((void)(p), true)
+#define READABLE(p) ((void)(p), true)
+#endif
 
 #define SD "golden/models/tiny-sd"
 
@@ -87,18 +106,30 @@ TEST(context_freed_then_running_sample_freed) {
 TEST(samples_reuse_the_contexts_scratch) {
   dif_context *ctx = load();
   dif_sample *a = sample_of(ctx, "a red cat"), *b = sample_of(ctx, "a blue dog by the sea");
-  if (!a || !b) return;
-  CHECK(dif_sample_set_size(b, 48, 40) == DIF_OK); /* other shapes in the same scratch */
+  if (!a || !b) {
+    dif_sample_free(a), dif_sample_free(b), dif_context_free(ctx);
+    return;
+  }
+  CHECK(dif_sample_set_size(b, 48, 40) == DIF_OK); /* other, larger shapes in the same scratch */
   CHECK(dif_sample_set_seed(a, 7) == DIF_OK && dif_sample_set_seed(b, 8) == DIF_OK);
   CHECK(ctx->n_arenas == 0);
   CHECK(dif_sample_run(a) == DIF_OK);
   uint8_t *first = pixels(a);
   CHECK(ctx->n_arenas == 1); /* kept for the next sample */
   const dif__arena *kept = ctx->n_arenas == 1 ? ctx->arenas[0] : NULL;
-  CHECK(kept && kept->used_total == 0 && kept->peak > 0 && kept->head);
+  if (!kept) return;
+  const size_t peak_a = dif__arena_peak(kept);
+  /* one block of the run's peak (the first block, 16 MiB, may be larger) */
+  CHECK(kept->used_total == 0 && peak_a > 0);
+  CHECK(dif__arena_capacity(kept) == (peak_a > kept->min_block ? peak_a : kept->min_block));
   CHECK(dif_sample_run(b) == DIF_OK);
   CHECK(ctx->n_arenas == 1 && ctx->arenas[0] == kept); /* the same one, reused */
+  const size_t peak_b = dif__arena_peak(kept), cap_b = dif__arena_capacity(kept);
+  CHECK_MSG(peak_b > peak_a, "48x40 run's scratch %zu, 32x32 run's %zu", peak_b, peak_a);
+  CHECK(cap_b == (peak_b > kept->min_block ? peak_b : kept->min_block));
   CHECK(dif_sample_run(a) == DIF_OK);
+  CHECK(dif__arena_peak(kept) == peak_a);    /* its own peak again */
+  CHECK(dif__arena_capacity(kept) == cap_b); /* the larger block stays */
   uint8_t *again = pixels(a);
   CHECK_MSG(first && again && memcmp(first, again, dif_sample_image_bytes(a)) == 0,
             "a sample run again on the kept scratch gives other bytes");
@@ -121,10 +152,41 @@ TEST(samples_reuse_the_contexts_scratch) {
   dif_context_free(ctx); /* frees the kept arenas (ASan: no leak) */
 }
 
+TEST(arena_poisons_what_it_takes_back) {
+#ifndef UNDER_ASAN
+  printf("  not under AddressSanitizer: the poisoning is checked in tools/test's ASan step\n");
+#endif
+  dif__arena a;
+  dif__arena_init(&a, 4096);
+  unsigned char *x = dif__arena_alloc(&a, 100, NULL);
+  CHECK(x != NULL);
+  if (!x) return;
+  CHECK(READABLE(x) && READABLE(x + 99));
+  CHECK(POISONED(x + 128)); /* past the (64-aligned) allocation: not handed out */
+  dif__arena_mark m = dif__arena_get_mark(&a);
+  unsigned char *y = dif__arena_alloc(&a, 64, NULL);
+  CHECK(y == x + 128 && READABLE(y));
+  dif__arena_release(&a, m);
+  CHECK(POISONED(y) && READABLE(x)); /* released; the earlier allocation is still in use */
+  unsigned char *z = dif__arena_alloc(&a, 10000, NULL); /* a new block */
+  CHECK(z && READABLE(z) && READABLE(z + 9999));
+  dif__arena_release(&a, m);
+  CHECK(z && POISONED(z));
+  y = dif__arena_alloc(&a, 64, NULL);
+  dif__arena_release_keeping(&a, m, y, 64); /* released, but still readable */
+  CHECK(y && READABLE(y) && READABLE(y + 63));
+  dif__arena_reset(&a); /* one block of the peak, all of it taken back */
+  CHECK(a.used_total == 0 && dif__arena_capacity(&a) >= dif__arena_peak(&a));
+  unsigned char *w = dif__arena_alloc(&a, 64, NULL);
+  CHECK(w && READABLE(w) && POISONED(w + 64));
+  dif__arena_free(&a);
+}
+
 int main(void) {
   RUN(sample_outlives_its_context);
   RUN(context_freed_while_a_sample_runs);
   RUN(context_freed_then_running_sample_freed);
   RUN(samples_reuse_the_contexts_scratch);
+  RUN(arena_poisons_what_it_takes_back);
   return dif__test_finish();
 }
