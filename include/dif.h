@@ -945,8 +945,9 @@ DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn f
  * 801)"). A failed run produces no images (the results stay those of the
  * last successful run).
  * Memory: a run's scratch (activations, attention blocks, a VAE decode's
- * bands; not its results, nor the x4 upscaler's tiled decode, which has
- * its own) is one arena that the context keeps when the run ends, made one
+ * bands, and on a context's first fast run the staging of each 16-bit
+ * weight it packs; not its results, nor the x4 upscaler's tiled decode,
+ * which has its own) is one arena that the context keeps when the run ends, made one
  * block as large as the largest run it served, and hands to a later run:
  * run after run, from the third on, the scratch of runs no larger lies in
  * pages already touched instead of fresh ones, each a page fault (costly

@@ -68,27 +68,34 @@ dif__arena *dif__ctx_take_arena(dif_context *ctx) {
 void dif__ctx_give_arena(dif_context *ctx, dif__arena *a) {
   if (!a) return;
   const double peak_mib = (double)dif__arena_peak(a) / (1 << 20);
-  /* One block, as large as the largest peak of the runs it served (reset
-   * keeps a single block that holds this run's peak): the blocks a growing
-   * run chained (each twice the last) would hold up to twice its peak; the
-   * next run's scratch then lies in pages already touched, where a fresh
-   * arena's each cost a page fault, expensive in a VM (a 768² unCLIP's VAE
-   * decode 0.4-1.5 s faster, Zen 4, docs/performance.md). */
-  dif__arena_reset(a);
-  const double kept_mib = (double)dif__arena_capacity(a) / (1 << 20);
+  double kept_mib = 0;
   pthread_mutex_lock(&ctx->arena_lock);
-  const bool keep = ctx->n_arenas < DIF__CTX_ARENAS;
-  if (keep) ctx->arenas[ctx->n_arenas++] = a;
+  bool keep = ctx->n_arenas < DIF__CTX_ARENAS;
   pthread_mutex_unlock(&ctx->arena_lock);
-  if (keep)
+  if (keep) {
+    /* One block, as large as the largest peak of the runs it served (reset
+     * keeps a single block that holds this run's peak): the blocks a
+     * growing run chained (each twice the last) would hold up to twice its
+     * peak; the next run's scratch then lies in pages already touched,
+     * where a fresh arena's each cost a page fault, expensive in a VM (a
+     * 768² unCLIP's VAE decode 0.4-1.5 s faster, Zen 4,
+     * docs/performance.md). Reset before the arena is back in the list,
+     * where another run may take it; if the list filled meanwhile, freed. */
+    dif__arena_reset(a);
+    kept_mib = (double)dif__arena_capacity(a) / (1 << 20); /* before another run may take it */
+    pthread_mutex_lock(&ctx->arena_lock);
+    keep = ctx->n_arenas < DIF__CTX_ARENAS;
+    if (keep) ctx->arenas[ctx->n_arenas++] = a;
+    pthread_mutex_unlock(&ctx->arena_lock);
+  }
+  if (keep) {
     dif__ctx_log(ctx, DIF_LOG_DEBUG,
                  "scratch: the run's peak %.1f MiB; a block of %.1f MiB kept for the next run",
                  peak_mib, kept_mib);
-  else
+  } else {
     dif__ctx_log(ctx, DIF_LOG_DEBUG,
                  "scratch: the run's peak %.1f MiB; freed (%d arenas are kept already)", peak_mib,
                  DIF__CTX_ARENAS);
-  if (!keep) {
     dif__arena_free(a);
     free(a);
   }

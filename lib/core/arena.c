@@ -30,6 +30,8 @@ struct dif__arena_block {
   dif__arena_block *prev;
   size_t size;   /* usable bytes in data */
   size_t offset; /* next free byte */
+  size_t dirty;  /* end of the bytes dif__arena_release_keeping left readable
+                    above offset, or 0: the next release or reset poisons them */
   unsigned char *data;
 };
 
@@ -44,6 +46,7 @@ static dif__arena_block *block_new(size_t size) {
   b->prev = NULL;
   b->size = size;
   b->offset = 0;
+  b->dirty = 0;
   POISON(b->data, size);
   return b;
 }
@@ -108,6 +111,15 @@ float *dif__arena_floats(dif__arena *a, size_t n, dif__error *err) {
   return dif__arena_alloc(a, n * sizeof(float), err);
 }
 
+/* The block's bytes from `offset` on are no longer handed out: poisoned up to
+ * the end of what was handed out or kept readable. */
+static void block_rewind(dif__arena_block *b, size_t offset) {
+  const size_t end = b->offset > b->dirty ? b->offset : b->dirty;
+  if (end > offset) POISON(b->data + offset, end - offset);
+  b->offset = offset;
+  b->dirty = 0;
+}
+
 dif__arena_mark dif__arena_get_mark(const dif__arena *a) {
   dif__arena_mark m = {a->head, a->head ? a->head->offset : 0, a->used_total};
   return m;
@@ -117,28 +129,29 @@ void dif__arena_release(dif__arena *a, dif__arena_mark m) {
   /* Blocks chained after the mark stay allocated but are emptied, and the
    * newest stays the head, so the next pass allocates without malloc. The
    * mark's own block is rewound; its tail is unused until dif__arena_reset. */
-  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) {
-    POISON(b->data, b->offset);
-    b->offset = 0;
-  }
-  if (m.block) {
-    if (m.block->offset > m.offset) POISON(m.block->data + m.offset, m.block->offset - m.offset);
-    m.block->offset = m.offset;
-  }
+  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) block_rewind(b, 0);
+  if (m.block) block_rewind(m.block, m.offset);
   a->used_total = m.used_total;
 }
 
 void dif__arena_release_keeping(dif__arena *a, dif__arena_mark m, const void *p, size_t n) {
   dif__arena_release(a, m);
+  if (n == 0) return;
   UNPOISON(p, n);
+  const unsigned char *q = p;
+  for (dif__arena_block *b = a->head; b; b = b->prev)
+    if (q >= b->data && q < b->data + b->size) {
+      const size_t end = (size_t)(q - b->data) + n;
+      if (end > b->dirty) b->dirty = end;
+      break;
+    }
 }
 
 void dif__arena_reset(dif__arena *a) {
   size_t want = a->peak;
   dif__arena_block *b = a->head;
   if (b && b->prev == NULL && b->size >= want) {
-    POISON(b->data, b->offset);
-    b->offset = 0;
+    block_rewind(b, 0);
     a->used_total = 0;
     return;
   }

@@ -303,8 +303,13 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
   dif__packed *p = NULL;
   CHECK_STATUS(dif__backend_pack(be, &e.k, math, src, w.src, N, K, m_hint, &p, &err), DIF_OK,
                err.msg, "");
+  /* its scratch released; onednn stages an F16 weight there (as bf16 or float32) */
   CHECK_MSG(e.arena.used_total == 0, "%s: packing left %zu bytes of the arena in use", what,
-            e.arena.used_total); /* its scratch released */
+            e.arena.used_total);
+  if (p && be == &dif__backend_onednn && src == DIF__DTYPE_F16)
+    CHECK_MSG(dif__arena_peak(&e.arena) >= (size_t)(N * K) * 2,
+              "%s: the F16 weight was not staged in the context's arena (peak %zu)", what,
+              dif__arena_peak(&e.arena));
   if (p) {
     CHECK(p->backend == be && p->n == N && p->k == K && p->math == math && p->src == src);
     CHECK_STATUS(dif__packed_linear(&e.k, p, x, M, b, acc, y, &err), DIF_OK, err.msg, "");

@@ -286,8 +286,24 @@ TEST(linear_takes_it) {
                               : "cblas_sgemm (the kernel does not run here)");
 }
 
+/* DIF_MAX_CPU_ISA=sse or avx (test-gemm-few-sse): the cap refuses the
+ * kernel, and linear_takes_it has checked that gemm.c keeps cblas_sgemm
+ * then, bit for bit. */
+TEST(a_cap_below_avx2_refuses_it) {
+  const char *cap = getenv("DIF_MAX_CPU_ISA");
+  CHECK_MSG(cap && (strcmp(cap, "sse") == 0 || strcmp(cap, "avx") == 0),
+            "run with DIF_MAX_CPU_ISA=sse or avx, not %s", cap ? cap : "unset");
+  CHECK_MSG(!dif__few_rows_runs(), "DIF_MAX_CPU_ISA=%s: the few-row kernel still runs",
+            cap ? cap : "unset");
+}
+
 int main(void) {
   RUN(linear_takes_it);
+  const char *cap = getenv("DIF_MAX_CPU_ISA");
+  if (cap && (strcmp(cap, "sse") == 0 || strcmp(cap, "avx") == 0)) {
+    RUN(a_cap_below_avx2_refuses_it);
+    return dif__test_finish();
+  }
   if (!dif__few_rows_runs()) {
     printf("the few-row kernel does not run here: it needs an x86-64 CPU with AVX2, FMA and F16C "
            "(and no DIF_MAX_CPU_ISA below avx2); its own checks are skipped\n");

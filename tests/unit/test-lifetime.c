@@ -1,7 +1,7 @@
 /* Lifetimes a host can get wrong (issue 13, item 9): a sample keeps its
  * context alive, so freeing the context before its samples — also while a
  * sample runs on another thread — is no use-after-free (run under ASan in
- * tools/test step 4) and the samples keep working. And the scratch a
+ * tools/test's ASan step) and the samples keep working. And the scratch a
  * context keeps between samples (dif__ctx_take_arena / give_arena): a
  * sample run again after another of a different size gives the same bytes
  * (nothing a sample left in the kept scratch reaches the next), the arena
@@ -117,7 +117,10 @@ TEST(samples_reuse_the_contexts_scratch) {
   uint8_t *first = pixels(a);
   CHECK(ctx->n_arenas == 1); /* kept for the next sample */
   const dif__arena *kept = ctx->n_arenas == 1 ? ctx->arenas[0] : NULL;
-  if (!kept) return;
+  if (!kept) {
+    free(first), dif_sample_free(a), dif_sample_free(b), dif_context_free(ctx);
+    return;
+  }
   const size_t peak_a = dif__arena_peak(kept);
   /* one block of the run's peak (the first block, 16 MiB, may be larger) */
   CHECK(kept->used_total == 0 && peak_a > 0);
@@ -172,13 +175,31 @@ TEST(arena_poisons_what_it_takes_back) {
   CHECK(z && READABLE(z) && READABLE(z + 9999));
   dif__arena_release(&a, m);
   CHECK(z && POISONED(z));
-  y = dif__arena_alloc(&a, 64, NULL);
-  dif__arena_release_keeping(&a, m, y, 64); /* released, but still readable */
-  CHECK(y && READABLE(y) && READABLE(y + 63));
-  dif__arena_reset(&a); /* one block of the peak, all of it taken back */
-  CHECK(a.used_total == 0 && dif__arena_capacity(&a) >= dif__arena_peak(&a));
+  y = dif__arena_alloc(&a, 256, NULL);
+  dif__arena_release_keeping(&a, m, y, 256); /* released, but still readable */
+  CHECK(y && READABLE(y) && READABLE(y + 255));
+  unsigned char *k = dif__arena_alloc(&a, 64, NULL); /* what the keeper moves them into */
+  CHECK(k == y && READABLE(k) && READABLE(y + 255));
+  dif__arena_release(&a, m); /* takes back the kept bytes past k's too */
+  CHECK(POISONED(y) && POISONED(y + 64) && POISONED(y + 255));
+  y = dif__arena_alloc(&a, 256, NULL);
+  dif__arena_release_keeping(&a, m, y, 256);
+  CHECK(y && READABLE(y + 255));
+  /* 128 bytes + the 10000 (10048 aligned) of z: the peak. The reset frees
+   * both blocks and makes one of exactly that (not 4096 + 10048), all poisoned, the
+   * bytes kept readable above included. */
+  const size_t peak = dif__arena_peak(&a);
+  CHECK_MSG(peak == 128 + 10048, "peak %zu", peak);
+  dif__arena_reset(&a);
+  CHECK(a.used_total == 0 && dif__arena_capacity(&a) == peak); /* not 4096 + 10048 */
   unsigned char *w = dif__arena_alloc(&a, 64, NULL);
   CHECK(w && READABLE(w) && POISONED(w + 64));
+  m = dif__arena_get_mark(&a);
+  unsigned char *v = dif__arena_alloc(&a, 256, NULL);
+  dif__arena_release_keeping(&a, m, v, 256);
+  CHECK(v && READABLE(v + 255));
+  dif__arena_reset(&a); /* the one block kept: its kept bytes poisoned too */
+  CHECK(dif__arena_capacity(&a) == peak && POISONED(w) && v && POISONED(v + 255));
   dif__arena_free(&a);
 }
 
