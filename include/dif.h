@@ -171,6 +171,21 @@ DIF_API dif_status dif_context_new(dif_context **out);
  * other calls on the same context must not run concurrently with it. */
 DIF_API void dif_context_free(dif_context *ctx);
 
+/* Frees the scratch memory the context keeps between runs and keeps the
+ * model: the arenas that finished runs gave back (dif_sample_run,
+ * "Memory": one per run that ran at the same time as others, each as large
+ * as the largest run it served; about 1 GiB after a 768² unCLIP). For a
+ * host that generates now and then and wants that memory back in between
+ * (a game between scenes, a server between requests). The next run
+ * allocates its scratch afresh, as the first did (fresh pages: a 768²
+ * unCLIP's VAE decode measured 0.4-1.5 s slower, Zen 4). A run going on
+ * meanwhile keeps its own scratch and gives it to the context when it
+ * ends. Sets *freed (NULL: not wanted) to the bytes released, 0 if none
+ * were kept. The weights, packed or not, stay. Thread-safe, also against
+ * runs of the context's samples; not concurrently with dif_context_free.
+ * Errors: DIF_ERR_INVALID_ARGUMENT (ctx is NULL). */
+DIF_API dif_status dif_context_release_scratch(dif_context *ctx, size_t *freed);
+
 /* Number of worker threads for the context's own kernels. 0 (the default)
  * means the number of online CPU cores. Values above DIF_MAX_THREADS are
  * refused with DIF_ERR_LIMIT. Before loading only. libdif's own kernels and
@@ -954,7 +969,8 @@ DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn f
  * in a VM: a 768² unCLIP's VAE decode measured 0.4-1.5 s faster on Zen 4,
  * the process's peak 5.93 -> 5.52 GiB, docs/performance.md). A context
  * keeps one such arena per run that ran at the same time as others, at
- * most 4; dif_context_free releases them with the rest of the context.
+ * most 4; dif_context_release_scratch frees them while the model stays,
+ * dif_context_free with the rest of the context.
  * Between runs the context therefore holds its largest run's scratch
  * besides the weights (about 1 GiB for a 768² unCLIP, mostly its VAE
  * decode; the log says how much at DIF_LOG_DEBUG), up to 4 times that

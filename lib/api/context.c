@@ -101,6 +101,28 @@ void dif__ctx_give_arena(dif_context *ctx, dif__arena *a) {
   }
 }
 
+DIF_API dif_status dif_context_release_scratch(dif_context *ctx, size_t *freed) {
+  if (freed) *freed = 0;
+  if (!ctx)
+    return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_release_scratch: ctx is NULL");
+  dif__arena *kept[DIF__CTX_ARENAS];
+  pthread_mutex_lock(&ctx->arena_lock); /* taken out here, freed outside the lock */
+  const int n = ctx->n_arenas;
+  for (int i = 0; i < n; i++) kept[i] = ctx->arenas[i];
+  ctx->n_arenas = 0;
+  pthread_mutex_unlock(&ctx->arena_lock);
+  size_t bytes = 0;
+  for (int i = 0; i < n; i++) {
+    bytes += dif__arena_capacity(kept[i]);
+    dif__arena_free(kept[i]);
+    free(kept[i]);
+  }
+  dif__ctx_log(ctx, DIF_LOG_DEBUG, "scratch: released %d kept arena%s, %.1f MiB", n,
+               n == 1 ? "" : "s", (double)bytes / (1 << 20));
+  if (freed) *freed = bytes;
+  return DIF_OK;
+}
+
 DIF_API dif_status dif_context_set_threads(dif_context *ctx, int threads) {
   if (!ctx)
     return dif__thread_fail(DIF_ERR_INVALID_ARGUMENT, "dif_context_set_threads: ctx is NULL");

@@ -7,10 +7,12 @@
  * (nothing a sample left in the kept scratch reaches the next), the arena
  * comes back empty and consolidated into one block as large as the largest
  * run's peak, each run measures its own peak, and at most DIF__CTX_ARENAS
- * are kept (the rest freed at once, the kept ones with the context: no
- * leak under ASan). Under AddressSanitizer the arena poisons what it has
- * not handed out (core/arena.c): checked byte by byte here through ASan's
- * own query, so a pointer kept past its release is reported when used. */
+ * are kept (the rest freed at once, the kept ones by
+ * dif_context_release_scratch, after which a run gives the same bytes
+ * again, or with the context: no leak under ASan). Under AddressSanitizer
+ * the arena poisons what it has not handed out (core/arena.c): checked
+ * byte by byte here through ASan's own query, so a pointer kept past its
+ * release is reported when used. */
 #include "api/context.h"
 #include "test.h"
 
@@ -136,7 +138,20 @@ TEST(samples_reuse_the_contexts_scratch) {
   uint8_t *again = pixels(a);
   CHECK_MSG(first && again && memcmp(first, again, dif_sample_image_bytes(a)) == 0,
             "a sample run again on the kept scratch gives other bytes");
+  free(again);
+  /* released while the model stays: the next run makes a fresh arena */
+  size_t freed = 0;
+  CHECK(dif_context_release_scratch(ctx, &freed) == DIF_OK);
+  CHECK_MSG(freed == cap_b && ctx->n_arenas == 0, "released %zu bytes of %zu kept", freed, cap_b);
+  CHECK(dif_context_release_scratch(ctx, &freed) == DIF_OK && freed == 0); /* none left */
+  CHECK(dif_context_release_scratch(ctx, NULL) == DIF_OK);
+  CHECK(dif_sample_run(a) == DIF_OK);
+  CHECK(ctx->n_arenas == 1 && dif__arena_peak(ctx->arenas[0]) == peak_a);
+  again = pixels(a);
+  CHECK_MSG(first && again && memcmp(first, again, dif_sample_image_bytes(a)) == 0,
+            "a sample run after dif_context_release_scratch gives other bytes");
   free(first), free(again);
+  kept = ctx->n_arenas == 1 ? ctx->arenas[0] : NULL;
   /* more arenas at once than are kept: the extra one is freed when given back */
   dif__arena *taken[DIF__CTX_ARENAS + 1];
   for (int i = 0; i <= DIF__CTX_ARENAS; i++) {

@@ -328,6 +328,24 @@ func (ctx *Context) Threads() int {
 	return int(difContextThreads(ctx.c))
 }
 
+// ReleaseScratch frees the scratch memory the context keeps between
+// generations (dif_context_release_scratch) and keeps the model; it returns
+// the bytes released. For a program that generates now and then and wants
+// the memory back in between; the next generation allocates afresh.
+func (ctx *Context) ReleaseScratch() (uint64, error) {
+	ctx.mu.RLock()
+	defer ctx.mu.RUnlock()
+	c, err := ctx.get()
+	if err != nil {
+		return 0, err
+	}
+	var freed uint
+	if s := difContextReleaseScratch(c, &freed); s != OK {
+		return 0, newError(s, difContextLastError(c))
+	}
+	return uint64(freed), nil
+}
+
 // InfoJSON is the JSON description of the loaded model (dif_context_info):
 // folder, pipeline, components, weight files with fingerprints, the sample
 // defaults, the default model folder, BLAS kernels and threads.

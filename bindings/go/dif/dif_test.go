@@ -124,6 +124,18 @@ func TestTextToImageParity(t *testing.T) {
 	if !bytes.Equal(rgbOf(imgs), want) {
 		t.Fatal("Go and C pixels differ")
 	}
+	// the scratch kept between runs is released; the model stays and draws the same
+	if n, err := ctx.ReleaseScratch(); err != nil || n == 0 {
+		t.Fatalf("ReleaseScratch: %d bytes, %v", n, err)
+	}
+	if n, err := ctx.ReleaseScratch(); err != nil || n != 0 {
+		t.Fatalf("ReleaseScratch again: %d bytes, %v", n, err)
+	}
+	imgs, err = ctx.Generate(context.Background(), dif.Text("a photo of a red cat"),
+		dif.Size(32, 32), dif.Steps(4), dif.PriorSteps(5), dif.Seed(2024))
+	if err != nil || !bytes.Equal(rgbOf(imgs), want) {
+		t.Fatalf("after ReleaseScratch: %v", err)
+	}
 }
 
 // The tiny SD-1.x model as one file in the original layout (tests/fixtures)

@@ -206,6 +206,10 @@ func difContextFree(ctx *C.dif_context) {
 	C.dif_context_free(ctx)
 }
 
+func difContextReleaseScratch(ctx *C.dif_context, freed *uint) Status {
+	return Status(C.dif_context_release_scratch(ctx, (*C.size_t)(unsafe.Pointer(freed))))
+}
+
 func difContextSetThreads(ctx *C.dif_context, threads int32) Status {
 	return Status(C.dif_context_set_threads(ctx, C.int(threads)))
 }

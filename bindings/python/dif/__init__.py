@@ -712,6 +712,14 @@ class Context:
             out.append((path.value.decode(), size.value, xxh3.value))
         return out
 
+    def release_scratch(self) -> int:
+        """Frees the scratch memory the context keeps between generations
+        (dif_context_release_scratch) and keeps the model; returns the bytes
+        released. The next generation allocates its scratch afresh."""
+        freed = _C.c_size_t(0)
+        self._check(_dll.dif_context_release_scratch(self._handle(), _C.byref(freed)))
+        return freed.value
+
     # -- embeddings
     def _embedding(self, call):
         count = _C.c_size_t(0)

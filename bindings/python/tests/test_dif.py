@@ -56,6 +56,9 @@ def test_text_to_image_parity(models, reference, unclip):
     assert arr.shape == (32, 32, 3) and arr.dtype == np.uint8 and arr.tobytes() == ref_rgb
     img = unclip.generate("a photo of a red cat", **TXT2IMG)[0]  # default: PIL
     assert isinstance(img, PIL.Image.Image) and img.tobytes() == ref_rgb
+    # the scratch kept between runs is released; the model stays and draws the same
+    assert unclip.release_scratch() > 0 and unclip.release_scratch() == 0
+    assert unclip.generate("a photo of a red cat", output="bytes", **TXT2IMG)[0] == ref_rgb
 
 
 def test_image_variation_parity_path_pil_numpy(models, reference):
