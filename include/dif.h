@@ -962,9 +962,10 @@ DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn f
  * Memory: a run's scratch (activations, attention blocks, a VAE decode's
  * bands, and on a context's first fast run the staging of each 16-bit
  * weight it packs; not its results, nor the x4 upscaler's tiled decode,
- * which has its own) is one arena that the context keeps when the run ends, made one
- * block as large as the largest run it served, and hands to a later run:
- * run after run, from the third on, the scratch of runs no larger lies in
+ * which has its own) is one arena that the context keeps when the run
+ * ends, made one block as large as the largest run it served, and hands
+ * to a later run (dif_context_encode_text / _image_* take theirs from the
+ * same): run after run, from the third on, the scratch of runs no larger lies in
  * pages already touched instead of fresh ones, each a page fault (costly
  * in a VM: a 768² unCLIP's VAE decode measured 0.4-1.5 s faster on Zen 4,
  * the process's peak 5.93 -> 5.52 GiB, docs/performance.md). A context

@@ -14,10 +14,13 @@ static dif_status need(dif_context *ctx, const char *fn, size_t n, float *out, s
   return DIF_OK;
 }
 
-/* Runs f with a fresh scratch arena on the context's threads. */
-static dif__kctx kernels(dif_context *ctx, dif__arena *arena) {
-  dif__arena_init(arena, 1u << 20);
-  dif__kctx k = dif__ctx_kernels(ctx, arena);
+/* The context's threads, with scratch from the arenas it keeps between
+ * runs (dif__ctx_take_arena; NULL if out of memory, then err says so): an
+ * embedding reuses what a sample's run touched, and gives it back. */
+static dif__kctx kernels(dif_context *ctx, dif__arena **arena, dif__error *err) {
+  *arena = dif__ctx_take_arena(ctx);
+  if (!*arena) dif__fail_oom(err, "a scratch arena", sizeof **arena);
+  dif__kctx k = dif__ctx_kernels(ctx, *arena);
   k.wino = NULL; /* the VAE's only (core/ops.h); the CLIP encoders have no 3x3 convolutions */
   return k;
 }
@@ -57,9 +60,10 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
   int32_t *ids = malloc((size_t)T * sizeof *ids), *mask = malloc((size_t)T * sizeof *mask);
   float *hidden = malloc((size_t)(T * te->enc.hidden) * sizeof *hidden);
   dif__error err = {0};
-  dif__arena arena;
-  dif__kctx k = kernels(ctx, &arena);
-  if (!ids || !mask || !hidden) s = dif__fail_oom(&err, "text embedding", (size_t)T * 8);
+  dif__arena *arena;
+  dif__kctx k = kernels(ctx, &arena, &err);
+  if (!arena) s = err.status;
+  if (!s && (!ids || !mask || !hidden)) s = dif__fail_oom(&err, "text embedding", (size_t)T * 8);
   if (!s) s = dif__blas_reserve(&err);
   if (!s) s = dif__models_check_files(m, &err);
   char *converted = NULL; /* multi-vector embedding tokens, as encode_prompt converts them */
@@ -77,7 +81,7 @@ DIF_API dif_status dif_context_encode_text(dif_context *ctx, const char *text,
   if (!s && dif__first_nonfinite(out, (int64_t)n) >= 0)
     s = dif__fail(&err, DIF_ERR_NON_FINITE, "%s: the text encoder (%s) produced NaN or infinity",
                   fn, kind == DIF_EMBED_TEXT_HIDDEN ? "text_encoder" : "prior_text_encoder");
-  dif__arena_free(&arena);
+  dif__ctx_give_arena(ctx, arena);
   free(ids);
   free(mask);
   free(hidden);
@@ -97,10 +101,11 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif__imag
   int64_t S = m->image_encoder.image_size, np = m->image_encoder.channels * S * S;
   float *px = malloc((size_t)np * sizeof *px);
   dif__error err = {0};
-  dif__arena arena;
-  dif__kctx k = kernels(ctx, &arena);
+  dif__arena *arena;
+  dif__kctx k = kernels(ctx, &arena, &err);
   int w = 0, h = 0;
-  if (!px) s = dif__fail_oom(&err, "image pixels", (size_t)np * sizeof *px);
+  if (!arena) s = err.status;
+  if (!s && !px) s = dif__fail_oom(&err, "image pixels", (size_t)np * sizeof *px);
   if (!s) s = dif__blas_reserve(&err);
   if (!s) s = dif__models_check_files(m, &err);
   if (!s) s = dif__clip_preprocess_image(&m->feature_extractor, img, px, (size_t)np, &w, &h, &err);
@@ -115,7 +120,7 @@ static dif_status encode_image(dif_context *ctx, const char *fn, const dif__imag
   if (!s && dif__first_nonfinite(out, (int64_t)n) >= 0)
     s = dif__fail(&err, DIF_ERR_NON_FINITE,
                   "the image encoder (image_encoder) produced NaN or infinity");
-  dif__arena_free(&arena);
+  dif__ctx_give_arena(ctx, arena);
   free(px);
   if (s) {
     dif__error_prefix(&err, "%s", fn);

@@ -44,8 +44,8 @@ void dif__arena_release(dif__arena *a, dif__arena_mark m);
 /* dif__arena_release, but the n bytes at p — above the mark, so released —
  * stay readable for a caller that moves them into what it allocates next
  * (which may overlap them: memmove): under AddressSanitizer the released
- * bytes are poisoned (arena.c), all but these until the next release or
- * reset, which poisons them too. */
+ * bytes are poisoned (arena.c), all but these until a release or reset
+ * that rewinds the block they lie in. */
 void dif__arena_release_keeping(dif__arena *a, dif__arena_mark m, const void *p, size_t n);
 /* Releases everything and merges into one block as large as the peak. */
 void dif__arena_reset(dif__arena *a);

@@ -9,7 +9,8 @@
  * run's peak, each run measures its own peak, and at most DIF__CTX_ARENAS
  * are kept (the rest freed at once, the kept ones by
  * dif_context_release_scratch, after which a run gives the same bytes
- * again, or with the context: no leak under ASan). Under AddressSanitizer
+ * again, or with the context: no leak under ASan); the embeddings'
+ * functions take and give back the same arenas. Under AddressSanitizer
  * the arena poisons what it has not handed out (core/arena.c): checked
  * byte by byte here through ASan's own query, so a pointer kept past its
  * release is reported when used. */
@@ -170,6 +171,32 @@ TEST(samples_reuse_the_contexts_scratch) {
   dif_context_free(ctx); /* frees the kept arenas (ASan: no leak) */
 }
 
+/* dif_context_encode_text takes its scratch from the same kept arenas:
+ * with none kept it makes one and gives it back; then it reuses that one,
+ * and a sample's run after it too; the embedding is the same each time. */
+TEST(embeddings_take_the_kept_scratch) {
+  dif_context *ctx = load();
+  size_t n = 0;
+  CHECK(dif_context_encode_text(ctx, "a red cat", DIF_EMBED_TEXT_HIDDEN, NULL, &n) == DIF_OK);
+  float *e1 = calloc(n ? n : 1, sizeof *e1), *e2 = calloc(n ? n : 1, sizeof *e2);
+  CHECK(n > 0 && e1 && e2 && ctx->n_arenas == 0);
+  dif_sample *a = sample_of(ctx, "a red cat");
+  if (n > 0 && e1 && e2 && a) {
+    CHECK(dif_context_encode_text(ctx, "a red cat", DIF_EMBED_TEXT_HIDDEN, e1, &n) == DIF_OK);
+    CHECK(ctx->n_arenas == 1); /* given back and kept */
+    const dif__arena *kept = ctx->n_arenas == 1 ? ctx->arenas[0] : NULL;
+    CHECK(kept && dif__arena_peak(kept) > 0);
+    CHECK(dif_context_encode_text(ctx, "a red cat", DIF_EMBED_TEXT_HIDDEN, e2, &n) == DIF_OK);
+    CHECK(ctx->n_arenas == 1 && ctx->arenas[0] == kept); /* the same one again */
+    CHECK_MSG(memcmp(e1, e2, n * sizeof *e1) == 0, "the embedding differs on the kept scratch");
+    CHECK(dif_sample_run(a) == DIF_OK);
+    CHECK(ctx->n_arenas == 1 && ctx->arenas[0] == kept); /* and a sample's run after it */
+  }
+  free(e1), free(e2);
+  dif_sample_free(a);
+  dif_context_free(ctx);
+}
+
 TEST(arena_poisons_what_it_takes_back) {
 #ifndef UNDER_ASAN
   printf("  not under AddressSanitizer: the poisoning is checked in tools/test's ASan step\n");
@@ -223,6 +250,7 @@ int main(void) {
   RUN(context_freed_while_a_sample_runs);
   RUN(context_freed_then_running_sample_freed);
   RUN(samples_reuse_the_contexts_scratch);
+  RUN(embeddings_take_the_kept_scratch);
   RUN(arena_poisons_what_it_takes_back);
   return dif__test_finish();
 }
