@@ -380,6 +380,10 @@ struct run_ctx {
   dif__arena arena;
   blocks blk;
   uint64_t weight_bytes;
+  /* Whole-pipeline cases: the scratch the context kept after the last pass
+   * (dif_context_release_scratch's count: one block of the largest run's
+   * peak); the model cases' scratch is r->arena. */
+  size_t ctx_scratch;
 };
 
 /* In exact, net's 3x3 convolutions (those with cin·cout up to max_cc; 0:
@@ -562,7 +566,10 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
   if (steady_hwm_kb > 0)
     printf(" | steady pass %.2f GiB = weights + %.2f GiB", gib((double)steady_hwm_kb),
            gib((double)steady_hwm_kb) - w_gib);
-  printf(" | arena peak %.2f GiB\n", (double)arena_peak / (1024.0 * 1024.0 * 1024.0));
+  if (r->ctx_scratch)
+    printf(" | scratch kept by the context %.2f GiB\n", gib((double)r->ctx_scratch / 1024.0));
+  else
+    printf(" | arena peak %.2f GiB\n", (double)arena_peak / (1024.0 * 1024.0 * 1024.0));
   if (r->o->ops) print_ops(res);
   if (r->o->blocks) print_blocks(res, r->k.channels_last);
   if (r->o->sgemm_ref && gflop > 0) {
@@ -946,6 +953,8 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
              dif_sample_width(u->sample), dif_sample_height(u->sample), mean / (double)n);
       free(rgb);
       printf("  settings: %s\n", dif_sample_parameters(u->sample));
+      if (dif_context_release_scratch(u->ctx, &r.ctx_scratch))
+        die("%s", dif_context_last_error(u->ctx));
     }
     break;
   }
