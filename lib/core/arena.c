@@ -1,7 +1,10 @@
 #include "core/arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define ARENA_ALIGN 64
 
@@ -28,10 +31,12 @@
 
 struct dif__arena_block {
   dif__arena_block *prev;
-  size_t size;   /* usable bytes in data */
-  size_t offset; /* next free byte */
-  size_t dirty;  /* end of the bytes dif__arena_release_keeping left readable
-                    above offset, or 0: the next release or reset poisons them */
+  size_t size;    /* usable bytes in data */
+  size_t offset;  /* next free byte */
+  size_t dirty;   /* end of the bytes dif__arena_release_keeping left readable
+                     above offset, or 0: the next release or reset poisons them */
+  size_t touched; /* end of the bytes handed out since the block was made or
+                     its pages last given back (block_drop_tail) */
   unsigned char *data;
 };
 
@@ -47,6 +52,7 @@ static dif__arena_block *block_new(size_t size) {
   b->size = size;
   b->offset = 0;
   b->dirty = 0;
+  b->touched = 0;
   POISON(b->data, size);
   return b;
 }
@@ -59,6 +65,29 @@ static void block_free_chain(dif__arena_block *b) {
     free(b);
     b = p;
   }
+}
+
+/* Only a block's head is allocated from: once a newer block is chained,
+ * an older block's bytes past its offset are dead until dif__arena_reset
+ * (which frees the chain), yet the pages they touched stay in the process.
+ * In a run's first pass, where the arena grows block by block, that was
+ * every earlier phase's scratch (a 768² unCLIP: the UNet's, 0.4 GiB, still
+ * resident through the VAE decode's larger block, Zen 4,
+ * docs/performance.md). So those pages go back to the OS (the block stays
+ * allocated: marks into it stay valid; a page is zero if touched again).
+ * Whole pages inside [from, touched) only, and only past DROP_MIN bytes: a
+ * syscall for less is not worth it. */
+#define DROP_MIN ((size_t)1 << 20)
+
+static void block_drop_tail(dif__arena_block *b, size_t from) {
+  if (b->touched <= from || b->touched - from < DROP_MIN) return;
+  const long page_size = sysconf(_SC_PAGESIZE);
+  if (page_size <= 0) return;
+  const uintptr_t pg = (uintptr_t)page_size, base = (uintptr_t)b->data;
+  const uintptr_t lo = (base + from + pg - 1) / pg * pg;
+  uintptr_t hi = (base + b->touched + pg - 1) / pg * pg;
+  if (hi > (base + b->size) / pg * pg) hi = (base + b->size) / pg * pg; /* not past the block */
+  if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) b->touched = from;
 }
 
 void dif__arena_init(dif__arena *a, size_t min_block) {
@@ -92,12 +121,14 @@ void *dif__arena_alloc(dif__arena *a, size_t n, dif__error *err) {
       dif__fail_oom(err, "scratch arena", size);
       return NULL;
     }
+    if (b) block_drop_tail(b, b->offset); /* no longer the head: its tail is dead */
     nb->prev = b;
     a->head = b = nb;
   }
   void *p = b->data + b->offset;
   UNPOISON(p, need);
   b->offset += need;
+  if (b->offset > b->touched) b->touched = b->offset;
   a->used_total += need;
   if (a->used_total > a->peak) a->peak = a->used_total;
   return p;
@@ -125,17 +156,27 @@ dif__arena_mark dif__arena_get_mark(const dif__arena *a) {
   return m;
 }
 
-void dif__arena_release(dif__arena *a, dif__arena_mark m) {
-  /* Blocks chained after the mark stay allocated but are emptied, and the
-   * newest stays the head, so the next pass allocates without malloc. The
-   * mark's own block is rewound; its tail is unused until dif__arena_reset. */
-  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) block_rewind(b, 0);
-  if (m.block) block_rewind(m.block, m.offset);
+/* Blocks chained after the mark stay allocated but are emptied, and the
+ * newest stays the head, so the next pass allocates without malloc. The
+ * mark's own block is rewound; if it is not the head its tail is unused
+ * until dif__arena_reset. With drop, the pages of what is dead until then
+ * (every block but the head) go back to the OS (block_drop_tail). */
+static void release(dif__arena *a, dif__arena_mark m, bool drop) {
+  for (dif__arena_block *b = a->head; b && b != m.block; b = b->prev) {
+    block_rewind(b, 0);
+    if (drop && b != a->head) block_drop_tail(b, 0);
+  }
+  if (m.block) {
+    block_rewind(m.block, m.offset);
+    if (drop && m.block != a->head) block_drop_tail(m.block, m.offset);
+  }
   a->used_total = m.used_total;
 }
 
+void dif__arena_release(dif__arena *a, dif__arena_mark m) { release(a, m, true); }
+
 void dif__arena_release_keeping(dif__arena *a, dif__arena_mark m, const void *p, size_t n) {
-  dif__arena_release(a, m);
+  release(a, m, false); /* the kept bytes may lie in a dead tail: their pages stay */
   if (n == 0) return;
   UNPOISON(p, n);
   const unsigned char *q = p;

@@ -14,6 +14,9 @@
  * the arena poisons what it has not handed out (core/arena.c): checked
  * byte by byte here through ASan's own query, so a pointer kept past its
  * release is reported when used. */
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "api/context.h"
 #include "test.h"
 
@@ -245,6 +248,64 @@ TEST(arena_poisons_what_it_takes_back) {
   dif__arena_free(&a);
 }
 
+/* How many of the whole pages inside [p, p + n) are resident (mincore). */
+static size_t resident_pages(const void *p, size_t n, size_t *pages) {
+  const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)p + pg - 1) / pg * pg, hi = ((uintptr_t)p + n) / pg * pg;
+  *pages = hi > lo ? (size_t)((hi - lo) / pg) : 0;
+  if (!*pages) return 0;
+  unsigned char *vec = calloc(*pages, 1);
+  size_t r = 0;
+  if (vec && mincore((void *)lo, hi - lo, vec) == 0)
+    for (size_t i = 0; i < *pages; i++) r += vec[i] & 1;
+  free(vec);
+  return r;
+}
+
+#define ALL_RESIDENT(p, n) (resident_pages((p), (n), &pages) == pages && pages > 0)
+#define NONE_RESIDENT(p, n) (resident_pages((p), (n), &pages) == 0 && pages > 0)
+
+/* Once a newer block is chained, an older block's tail is dead until the
+ * reset, and its pages go back to the OS (core/arena.c, block_drop_tail):
+ * what lives below the offset stays, the head's pages stay (the next pass
+ * reuses them), and bytes a release keeps readable keep their values. */
+TEST(arena_gives_back_dead_pages) {
+  const size_t MiB = (size_t)1 << 20;
+  size_t pages = 0;
+  dif__arena a;
+  dif__arena_init(&a, 8 * MiB);
+  const dif__arena_mark m0 = dif__arena_get_mark(&a); /* before any block */
+  unsigned char *x = dif__arena_alloc(&a, 6 * MiB, NULL);
+  CHECK(x != NULL);
+  if (!x) return;
+  memset(x, 1, 6 * MiB);
+  dif__arena_release(&a, m0);
+  CHECK(ALL_RESIDENT(x, 6 * MiB)); /* the head: its pages are kept for the next pass */
+  unsigned char *y = dif__arena_alloc(&a, MiB, NULL);
+  CHECK(y == x);
+  memset(y, 2, MiB);
+  const dif__arena_mark m1 = dif__arena_get_mark(&a);
+  unsigned char *k = dif__arena_alloc(&a, 2 * MiB, NULL);
+  memset(k, 3, 2 * MiB);
+  unsigned char *z = dif__arena_alloc(&a, 6 * MiB, NULL); /* does not fit: a new block */
+  CHECK(z != NULL && (z < x || z >= x + 8 * MiB));
+  if (!z) return;
+  memset(z, 4, 6 * MiB);
+  CHECK_MSG(NONE_RESIDENT(k + 2 * MiB, 3 * MiB), /* y, k: 3 MiB; x touched 6 */
+            "the old block's dead tail: %zu of %zu pages still resident",
+            resident_pages(k + 2 * MiB, 3 * MiB, &pages), pages);
+  CHECK(ALL_RESIDENT(y, 3 * MiB) && y[0] == 2 && y[MiB - 1] == 2 && k[0] == 3);
+  dif__arena_release_keeping(&a, m1, k, 2 * MiB); /* k lies in the old block, past m1 */
+  CHECK_MSG(k[0] == 3 && k[2 * MiB - 1] == 3 && y[MiB - 1] == 2,
+            "bytes kept readable lost their values");
+  CHECK(ALL_RESIDENT(z, 6 * MiB)); /* the head */
+  dif__arena_release(&a, m0);      /* the old block emptied: all of it dead now */
+  CHECK(NONE_RESIDENT(y, 3 * MiB) && ALL_RESIDENT(z, 6 * MiB));
+  dif__arena_reset(&a); /* one block of the peak: y, k and z */
+  CHECK(dif__arena_capacity(&a) == 9 * MiB);
+  dif__arena_free(&a);
+}
+
 int main(void) {
   RUN(sample_outlives_its_context);
   RUN(context_freed_while_a_sample_runs);
@@ -252,5 +313,6 @@ int main(void) {
   RUN(samples_reuse_the_contexts_scratch);
   RUN(embeddings_take_the_kept_scratch);
   RUN(arena_poisons_what_it_takes_back);
+  RUN(arena_gives_back_dead_pages);
   return dif__test_finish();
 }
