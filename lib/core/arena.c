@@ -121,7 +121,9 @@ void *dif__arena_alloc(dif__arena *a, size_t n, dif__error *err) {
       dif__fail_oom(err, "scratch arena", size);
       return NULL;
     }
-    if (b) block_drop_tail(b, b->offset); /* no longer the head: its tail is dead */
+    /* no longer the head: its tail is dead, but for bytes a release kept
+     * readable (dif__arena_release_keeping) for this very allocation */
+    if (b) block_drop_tail(b, b->dirty > b->offset ? b->dirty : b->offset);
     nb->prev = b;
     a->head = b = nb;
   }

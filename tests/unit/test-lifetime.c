@@ -299,10 +299,23 @@ TEST(arena_gives_back_dead_pages) {
   CHECK_MSG(k[0] == 3 && k[2 * MiB - 1] == 3 && y[MiB - 1] == 2,
             "bytes kept readable lost their values");
   CHECK(ALL_RESIDENT(z, 6 * MiB)); /* the head */
-  dif__arena_release(&a, m0);      /* the old block emptied: all of it dead now */
-  CHECK(NONE_RESIDENT(y, 3 * MiB) && ALL_RESIDENT(z, 6 * MiB));
-  dif__arena_reset(&a); /* one block of the peak: y, k and z */
-  CHECK(dif__arena_capacity(&a) == 9 * MiB);
+  /* z was allocated after m1, so that release emptied the head too. Bytes
+   * kept readable in the head, then an allocation that chains a new block
+   * (as keep_level_output allocates where it moves them to): kept */
+  const dif__arena_mark m2 = dif__arena_get_mark(&a);
+  unsigned char *h = dif__arena_alloc(&a, 8 * MiB, NULL); /* the head (16 MiB), where z was */
+  CHECK(h == z);
+  if (h != z) return;
+  memset(h, 5, 8 * MiB);
+  dif__arena_release_keeping(&a, m2, h, 8 * MiB);
+  unsigned char *t = dif__arena_alloc(&a, 20 * MiB, NULL); /* does not fit: a new block */
+  CHECK(t != NULL && (t + 20 * MiB <= h || t >= h + 16 * MiB));
+  CHECK_MSG(h[0] == 5 && h[4 * MiB] == 5 && h[8 * MiB - 1] == 5,
+            "bytes kept readable in the old head lost their values when a block was chained");
+  dif__arena_release(&a, m0); /* every block emptied: all but the newest dead now */
+  CHECK(NONE_RESIDENT(y, 3 * MiB) && NONE_RESIDENT(h, 8 * MiB));
+  dif__arena_reset(&a);                       /* one block of the peak */
+  CHECK(dif__arena_capacity(&a) == 21 * MiB); /* y (1 MiB), then t (20) */
   dif__arena_free(&a);
 }
 
