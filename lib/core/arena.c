@@ -75,12 +75,12 @@ static void block_free_chain(dif__arena_block *b) {
  * resident through the VAE decode's larger block, Zen 4,
  * docs/performance.md). So those pages go back to the OS (the block stays
  * allocated: marks into it stay valid; a page is zero if touched again).
- * Whole pages inside [from, touched) only, and only past DROP_MIN bytes: a
- * syscall for less is not worth it. */
-#define DROP_MIN ((size_t)1 << 20)
+ * Whole pages inside [from, touched) only, and only past
+ * dif__arena_drop_min bytes: a syscall for less is not worth it. */
+size_t dif__arena_drop_min = (size_t)1 << 20;
 
 static void block_drop_tail(dif__arena_block *b, size_t from) {
-  if (b->touched <= from || b->touched - from < DROP_MIN) return;
+  if (b->touched <= from || b->touched - from < dif__arena_drop_min) return;
   const long page_size = sysconf(_SC_PAGESIZE);
   if (page_size <= 0) return;
   const uintptr_t pg = (uintptr_t)page_size, base = (uintptr_t)b->data;

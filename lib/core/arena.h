@@ -55,5 +55,10 @@ size_t dif__arena_peak(const dif__arena *a);
 void dif__arena_restart_peak(dif__arena *a);
 /* Bytes held in blocks (in use or not): what the arena costs in memory. */
 size_t dif__arena_capacity(const dif__arena *a);
+/* The least dead tail whose pages an arena gives back (arena.c,
+ * block_drop_tail): 1 MiB. Tests set it to a page so that a whole
+ * pipeline run on tiny models gives pages back too; set it before any
+ * arena is in use, not while one is. */
+extern size_t dif__arena_drop_min;
 
 #endif

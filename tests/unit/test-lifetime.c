@@ -248,6 +248,43 @@ TEST(arena_poisons_what_it_takes_back) {
   dif__arena_free(&a);
 }
 
+/* Whole runs whose arena grows from small blocks (a dozen chained, each
+ * older block's dead tail given back down to a page, so that a read of
+ * dead scratch reads zeros, and bytes kept readable across a chaining:
+ * the first block's size moves where in the run each chaining falls): the
+ * same pixels as a run on the kept block. */
+TEST(runs_on_a_growing_arena_draw_the_same) {
+  dif_context *ctx = load();
+  dif_sample *a = sample_of(ctx, "a red cat");
+  if (!a) {
+    dif_context_free(ctx);
+    return;
+  }
+  CHECK(dif_sample_set_seed(a, 7) == DIF_OK);
+  CHECK(dif_sample_run(a) == DIF_OK);
+  uint8_t *ref = pixels(a);
+  const size_t drop_min = dif__arena_drop_min;
+  dif__arena_drop_min = 4096;
+  for (size_t first = 4096; first <= 160 * 1024; first += 4096 + first / 4) {
+    CHECK(dif_context_release_scratch(ctx, NULL) == DIF_OK);
+    dif__arena *small = malloc(sizeof *small);
+    CHECK(small != NULL);
+    if (!small) break;
+    dif__arena_init(small, first);
+    dif__ctx_give_arena(ctx, small); /* kept empty: the next run grows it */
+    CHECK(ctx->n_arenas == 1 && ctx->arenas[0] == small && dif__arena_capacity(small) == 0);
+    CHECK(dif_sample_run(a) == DIF_OK);
+    uint8_t *got = pixels(a);
+    CHECK_MSG(ref && got && memcmp(ref, got, dif_sample_image_bytes(a)) == 0,
+              "a run on an arena grown from blocks of %zu bytes gives other pixels", first);
+    free(got);
+  }
+  dif__arena_drop_min = drop_min;
+  free(ref);
+  dif_sample_free(a);
+  dif_context_free(ctx);
+}
+
 /* How many of the whole pages inside [p, p + n) are resident (mincore). */
 static size_t resident_pages(const void *p, size_t n, size_t *pages) {
   const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -327,5 +364,6 @@ int main(void) {
   RUN(embeddings_take_the_kept_scratch);
   RUN(arena_poisons_what_it_takes_back);
   RUN(arena_gives_back_dead_pages);
+  RUN(runs_on_a_growing_arena_draw_the_same);
   return dif__test_finish();
 }
