@@ -270,7 +270,8 @@ void dif__packed_free(dif__packed *w);
  *
  * A context in the precision `fast` owns one dif__fast: a backend whose bf16
  * products it uses, and the bf16 form of every weight matrix a linear
- * product has used, packed on first use and kept until dif__fast_free.
+ * product has used, packed on first use and kept until dif__fast_release
+ * or dif__fast_free.
  * Weights are found by their address (and dtype and shape): a model's weights stay
  * where they were loaded, unchanged, while its context lives, so the address
  * names the tensor. Lazily rather than at load: the models need no change
@@ -295,6 +296,11 @@ const dif__backend *dif__backend_fast_native(char *why, size_t size);
 
 dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err);
 void dif__fast_free(dif__fast *f); /* NULL is a no-op */
+/* Frees every packed weight (linear and convolution) and returns their
+ * bytes (0 for NULL); f stays usable, and the next use of a weight packs it
+ * again. Only while no product uses f: the caller's rule (a context
+ * releases between runs, dif_context_release_packed). */
+size_t dif__fast_release(dif__fast *f);
 const dif__backend *dif__fast_backend(const dif__fast *f);
 /* The packed bf16 form of the weight w[n, k] (F32, F16 or BF16: packed from
  * its own dtype), packed on first use (kx and m_hint as dif__backend_pack:
@@ -330,7 +336,7 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out);
  * convolutions (conv3x3_f32_*; oneDNN on AVX-512, else openblas), owns one
  * dif__wino: that backend and the transformed form of every 3×3 weight the
  * VAE's convolutions have used, made on first use and kept until
- * dif__wino_free (found by the weight's address, dtype and shape, as
+ * dif__wino_release or dif__wino_free (found by the weight's address, dtype and shape, as
  * dif__fast's: a context's weights never move). Cost: an F(4,3) layout
  * holds 36 values per 9 weights, 4× the float32 weight (~740 MiB for SD's
  * VAE; openblas's pads channels to multiples of 16, which SD's are but
@@ -367,6 +373,9 @@ bool dif__wino_for_fast(const dif__backend *b);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
 const dif__backend *dif__wino_backend(const dif__wino *c); /* the backend given to dif__wino_new */
 void dif__wino_free(dif__wino *c);                         /* NULL is a no-op */
+/* Frees every transformed weight and returns their bytes (0 for NULL), as
+ * dif__fast_release: c stays usable, only while no convolution uses it. */
+size_t dif__wino_release(dif__wino *c);
 /* The transformed form of the convolution weight w [cout, cin, 3, 3] for
  * images of H × W, made on first use; DIF_ERR_UNSUPPORTED (also on every
  * later call) when the backend refused it, DIF_ERR_OUT_OF_MEMORY. */

@@ -9,7 +9,8 @@
  * holding the lock, so two samples starting together never pack the same weight twice (the second
  * waits for the first's result). A weight is found by its data's address, dtype and shape. After
  * packing a weight that lies in a file mapping, its pages are dropped (dif__weight_drop_pages): the
- * packed copy replaces them in memory. Packed weights live until dif__fast_free: the address a
+ * packed copy replaces them in memory. Packed weights live until dif__fast_release (between runs:
+ * the next use packs again, from the file's pages) or dif__fast_free: the address a
  * weight was found at must not be reused for another weight while the dif__fast lives (a context's
  * weights never move; a program that loads and frees models with one dif__fast must free it with
  * them).
@@ -64,10 +65,21 @@ static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
-void dif__fast_free(dif__fast *f) {
-  if (!f) return;
+size_t dif__fast_release(dif__fast *f) {
+  if (!f) return 0;
+  pthread_mutex_lock(&f->lock);
+  const size_t bytes = f->bytes;
   dif__wmap_clear(&f->map, free_packed, NULL);
   dif__wmap_clear(&f->convs, free_conv, (void *)f->backend);
+  f->bytes = 0;
+  f->refused = 0; /* asked again at the next use, and counted again */
+  pthread_mutex_unlock(&f->lock);
+  return bytes;
+}
+
+void dif__fast_free(dif__fast *f) {
+  if (!f) return;
+  dif__fast_release(f);
   pthread_mutex_destroy(&f->lock);
   free(f);
 }

@@ -81,9 +81,20 @@ static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
+size_t dif__wino_release(dif__wino *c) {
+  if (!c) return 0;
+  pthread_mutex_lock(&c->lock);
+  const size_t bytes = c->bytes;
+  dif__wmap_clear(&c->map, free_conv, (void *)c->backend);
+  c->bytes = 0;
+  c->refused = 0; /* asked again at the next use, and counted again */
+  pthread_mutex_unlock(&c->lock);
+  return bytes;
+}
+
 void dif__wino_free(dif__wino *c) {
   if (!c) return;
-  dif__wmap_clear(&c->map, free_conv, (void *)c->backend);
+  dif__wino_release(c);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
