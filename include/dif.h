@@ -181,10 +181,32 @@ DIF_API void dif_context_free(dif_context *ctx);
  * unCLIP's VAE decode measured 0.4-1.5 s slower, Zen 4). A run going on
  * meanwhile keeps its own scratch and gives it to the context when it
  * ends. Sets *freed (NULL: not wanted) to the bytes released, 0 if none
- * were kept. The weights, packed or not, stay. Thread-safe, also against
+ * were kept. The weights, packed or not, stay (dif_context_release_packed
+ * frees the packed ones). Thread-safe, also against
  * runs of the context's samples; not concurrently with dif_context_free.
  * Errors: DIF_ERR_INVALID_ARGUMENT (ctx is NULL). */
 DIF_API dif_status dif_context_release_scratch(dif_context *ctx, size_t *freed);
+
+/* Frees the forms of the weights the context built at its runs and keeps
+ * the model: in DIF_PRECISION_FAST the packed bf16 copy of every weight a
+ * product used (as large as the models' weights in bf16; a packed weight
+ * replaced its mapped file pages, which come back from the file when it is
+ * packed again), and the Winograd-transformed 3x3 convolution weights
+ * (exact: the VAE's and the UNet's smaller ones, 4x their float32 size;
+ * fast: the VAE's up to 512x256 channels). For a host that generates now
+ * and then and wants the memory back in between, together with
+ * dif_context_release_scratch (both give the C library's free memory back
+ * to the OS): after a 768² unCLIP from an F16 folder in fast, 4.4 GiB
+ * packed and 0.95 GiB of scratch, the process's RSS 4.5 -> 0.09 GiB (Zen
+ * 4, docs/performance.md). The next run packs again what it uses, as the
+ * first run did (there 40 s for 1 + 1 steps against 28 s for a later
+ * run); its pixels are the same.
+ * Sets *freed (NULL: not wanted) to the bytes released, 0 if none were
+ * held. Thread-safe, also against the context's samples; not concurrently
+ * with dif_context_free. Errors: DIF_ERR_INVALID_ARGUMENT (ctx is NULL),
+ * DIF_ERR_BUSY while a sample of the context runs or an embedding of it
+ * is computed (nothing released; call it between runs). */
+DIF_API dif_status dif_context_release_packed(dif_context *ctx, size_t *freed);
 
 /* Number of worker threads for the context's own kernels. 0 (the default)
  * means the number of online CPU cores. Values above DIF_MAX_THREADS are

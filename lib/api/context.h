@@ -70,6 +70,11 @@ struct dif_context {
   pthread_mutex_t arena_lock;
   dif__arena *arenas[DIF__CTX_ARENAS];
   int n_arenas;
+  /* Runs going on (under arena_lock): each holds an arena from
+   * dif__ctx_take_arena until dif__ctx_give_arena, and only then uses the
+   * packed weights (fast, wino); dif_context_release_packed frees them only
+   * while there is none. */
+  int runs;
   pthread_mutex_t err_lock;
   char last_error[DIF__ERROR_MSG_MAX];
 };
@@ -112,7 +117,8 @@ dif_status dif__ctx_apply_embeddings(dif_context *ctx, dif__error *err);
 void dif__ctx_free_embeddings(dif_context *ctx);
 
 /* A sample's scratch arena: one a finished sample gave back, else a new
- * one; NULL when out of memory. */
+ * one; NULL when out of memory. Every run on the context's models (a
+ * sample's, an embedding's) holds one: the context counts them (runs). */
 dif__arena *dif__ctx_take_arena(dif_context *ctx);
 /* Gives a back when its sample is done (nothing in it is in use):
  * consolidated into one block as large as its peak (dif__arena_reset) and

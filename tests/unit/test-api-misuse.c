@@ -60,6 +60,10 @@ TEST(null_handles) {
   CHECK_STATUS(dif_context_release_scratch(NULL, &freed), DIF_ERR_INVALID_ARGUMENT,
                dif_last_error(), "NULL");
   CHECK(freed == 0);
+  freed = 123;
+  CHECK_STATUS(dif_context_release_packed(NULL, &freed), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
+               "NULL");
+  CHECK(freed == 0);
   CHECK_STATUS(dif_sample_start(NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(), "NULL");
   CHECK_STATUS(dif_sample_poll(NULL, NULL, NULL), DIF_ERR_INVALID_ARGUMENT, dif_last_error(),
                "NULL");

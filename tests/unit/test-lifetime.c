@@ -10,7 +10,10 @@
  * are kept (the rest freed at once, the kept ones by
  * dif_context_release_scratch, after which a run gives the same bytes
  * again, or with the context: no leak under ASan); the embeddings'
- * functions take and give back the same arenas. Under AddressSanitizer
+ * functions take and give back the same arenas. The weights' packed forms
+ * (fast's bf16 copies, the Winograd transforms) are freed by
+ * dif_context_release_packed between runs, never during one (busy), also
+ * against a sample running on another thread. Under AddressSanitizer
  * the arena poisons what it has not handed out (core/arena.c): checked
  * byte by byte here through ASan's own query, so a pointer kept past its
  * release is reported when used. */
@@ -200,6 +203,122 @@ TEST(embeddings_take_the_kept_scratch) {
   dif_context_free(ctx);
 }
 
+/* What the context holds of the weights' packed forms (fast's bf16, the
+ * Winograd transforms), in bytes. */
+static size_t packed_bytes(dif_context *ctx) {
+  dif__fast_stats f;
+  dif__wino_stats w;
+  dif__fast_get_stats(ctx->fast, &f);
+  dif__wino_get_stats(ctx->wino, &w);
+  return f.bytes + w.bytes;
+}
+
+/* A progress callback that tries dif_context_release_packed from inside the
+ * run: refused (busy), nothing freed. */
+typedef struct release_try {
+  dif_context *ctx;
+  dif_status status;
+  size_t freed, held;
+  int calls;
+} release_try;
+
+static int release_during_run(int32_t step, int32_t total, void *user) {
+  (void)step, (void)total;
+  release_try *t = user;
+  if (t->calls++ == 0) {
+    t->held = packed_bytes(t->ctx);
+    t->freed = 1;
+    t->status = dif_context_release_packed(t->ctx, &t->freed);
+    if (packed_bytes(t->ctx) != t->held) t->status = DIF_ERR_INTERNAL; /* freed while busy */
+  }
+  return 0;
+}
+
+/* dif_context_release_packed frees the packed weights between runs (the
+ * next run packs them again and draws the same pixels), refuses while a
+ * run goes on, and races safely with a sample running on another thread
+ * (ASan, TSan: no use of a freed weight). In fast where this CPU runs it
+ * (its bf16 copies), and in exact (the VAE's Winograd weights where a
+ * backend has them). */
+static void check_release_packed(dif_precision precision) {
+  dif_context *ctx = NULL;
+  CHECK(dif_context_new(&ctx) == DIF_OK);
+  if (!ctx) return;
+  const char *name = dif_precision_name(precision);
+  if (dif_context_set_precision(ctx, precision) != DIF_OK) {
+    printf("  %s: cannot run on this CPU (%s): not checked in %s\n", name,
+           dif_context_last_error(ctx), name);
+    dif_context_free(ctx);
+    return;
+  }
+  dif_status st = dif_context_load(ctx, dif__test_path(SD));
+  CHECK_MSG(st == DIF_OK, "%s", dif_context_last_error(ctx));
+  dif_sample *a = st ? NULL : sample_of(ctx, "a red cat");
+  if (!a) {
+    dif_context_free(ctx);
+    return;
+  }
+  size_t freed = 1;
+  CHECK(dif_context_release_packed(ctx, &freed) == DIF_OK && freed == 0); /* nothing packed yet */
+  CHECK(dif_sample_run(a) == DIF_OK);
+  uint8_t *first = pixels(a);
+  const size_t held = packed_bytes(ctx);
+  if (precision == DIF_PRECISION_FAST)
+    CHECK_MSG(held > 0, "fast: a run packed no weights");
+  else if (ctx->wino)
+    CHECK_MSG(held > 0, "exact: the VAE's Winograd weights were not made");
+  printf("  %s: %zu bytes of packed weights%s\n", name, held,
+         precision == DIF_PRECISION_EXACT && !ctx->wino
+             ? " (no backend has float32 Winograd convolutions here: nothing to release)"
+             : "");
+  CHECK(dif_context_release_packed(ctx, &freed) == DIF_OK);
+  CHECK_MSG(freed == held && packed_bytes(ctx) == 0, "%s: released %zu of %zu bytes", name, freed,
+            held);
+  CHECK(dif_context_release_packed(ctx, &freed) == DIF_OK && freed == 0); /* none left */
+  CHECK(dif_context_release_packed(ctx, NULL) == DIF_OK);
+  /* packed again by the next run: the same pixels */
+  release_try t = {ctx, DIF_OK, 0, 0, 0};
+  CHECK(dif_sample_set_progress(a, release_during_run, &t) == DIF_OK);
+  CHECK(dif_sample_run(a) == DIF_OK);
+  CHECK_MSG(t.calls > 0 && t.status == DIF_ERR_BUSY && t.freed == 0,
+            "%s: dif_context_release_packed during a run gave %s, freed %zu", name,
+            dif_status_string(t.status), t.freed);
+  CHECK(strstr(dif_context_last_error(ctx), "going on") != NULL);
+  CHECK_MSG(packed_bytes(ctx) == held, "%s: packed %zu bytes again, %zu the first time", name,
+            packed_bytes(ctx), held);
+  uint8_t *again = pixels(a);
+  CHECK_MSG(first && again && memcmp(first, again, dif_sample_image_bytes(a)) == 0,
+            "%s: a run after dif_context_release_packed gives other bytes", name);
+  free(again);
+  /* against a sample running on another thread: each call is refused or
+   * frees what the run has not begun to use; the run draws the same */
+  CHECK(dif_sample_set_progress(a, NULL, NULL) == DIF_OK);
+  CHECK(dif_sample_start(a) == DIF_OK);
+  int busy = 0, released = 0;
+  for (;;) {
+    const dif_status r = dif_context_release_packed(ctx, NULL);
+    CHECK(r == DIF_OK || r == DIF_ERR_BUSY);
+    busy += r == DIF_ERR_BUSY, released += r == DIF_OK;
+    if (dif_sample_poll(a, NULL, NULL) != DIF_ERR_BUSY) break;
+    usleep(100); /* a few thousand calls in a run, also under the sanitizers */
+  }
+  CHECK(dif_sample_wait(a) == DIF_OK);
+  again = pixels(a);
+  CHECK_MSG(first && again && memcmp(first, again, dif_sample_image_bytes(a)) == 0,
+            "%s: a run raced by dif_context_release_packed gives other bytes", name);
+  printf("  %s: released between runs, refused during one; raced a running sample (%d calls "
+         "refused, %d released)\n",
+         name, busy, released);
+  free(first), free(again);
+  dif_sample_free(a);
+  dif_context_free(ctx); /* what the last run packed: freed with it (ASan: no leak) */
+}
+
+TEST(packed_weights_released_between_runs) {
+  check_release_packed(DIF_PRECISION_FAST);
+  check_release_packed(DIF_PRECISION_EXACT);
+}
+
 TEST(arena_poisons_what_it_takes_back) {
 #ifndef UNDER_ASAN
   printf("  not under AddressSanitizer: the poisoning is checked in tools/test's ASan step\n");
@@ -362,6 +481,7 @@ int main(void) {
   RUN(context_freed_then_running_sample_freed);
   RUN(samples_reuse_the_contexts_scratch);
   RUN(embeddings_take_the_kept_scratch);
+  RUN(packed_weights_released_between_runs);
   RUN(arena_poisons_what_it_takes_back);
   RUN(arena_gives_back_dead_pages);
   RUN(runs_on_a_growing_arena_draw_the_same);

@@ -346,6 +346,25 @@ func (ctx *Context) ReleaseScratch() (uint64, error) {
 	return uint64(freed), nil
 }
 
+// ReleasePacked frees the packed forms of the weights the context built at
+// its generations (dif_context_release_packed: fast's bf16 copies, the
+// Winograd-transformed convolution weights) and keeps the model; it returns
+// the bytes released. The next generation packs them again. While a
+// generation of the context runs it fails with status ErrBusy.
+func (ctx *Context) ReleasePacked() (uint64, error) {
+	ctx.mu.RLock()
+	defer ctx.mu.RUnlock()
+	c, err := ctx.get()
+	if err != nil {
+		return 0, err
+	}
+	var freed uint
+	if s := difContextReleasePacked(c, &freed); s != OK {
+		return 0, newError(s, difContextLastError(c))
+	}
+	return uint64(freed), nil
+}
+
 // InfoJSON is the JSON description of the loaded model (dif_context_info):
 // folder, pipeline, components, weight files with fingerprints, the sample
 // defaults, the default model folder, BLAS kernels and threads.

@@ -136,6 +136,18 @@ func TestTextToImageParity(t *testing.T) {
 	if err != nil || !bytes.Equal(rgbOf(imgs), want) {
 		t.Fatalf("after ReleaseScratch: %v", err)
 	}
+	// and the weights' packed forms (the VAE's Winograd weights where a backend has them)
+	if _, err := ctx.ReleasePacked(); err != nil {
+		t.Fatalf("ReleasePacked: %v", err)
+	}
+	if n, err := ctx.ReleasePacked(); err != nil || n != 0 {
+		t.Fatalf("ReleasePacked again: %d bytes, %v", n, err)
+	}
+	imgs, err = ctx.Generate(context.Background(), dif.Text("a photo of a red cat"),
+		dif.Size(32, 32), dif.Steps(4), dif.PriorSteps(5), dif.Seed(2024))
+	if err != nil || !bytes.Equal(rgbOf(imgs), want) {
+		t.Fatalf("after ReleasePacked: %v", err)
+	}
 }
 
 // The tiny SD-1.x model as one file in the original layout (tests/fixtures)

@@ -210,6 +210,10 @@ func difContextReleaseScratch(ctx *C.dif_context, freed *uint) Status {
 	return Status(C.dif_context_release_scratch(ctx, (*C.size_t)(unsafe.Pointer(freed))))
 }
 
+func difContextReleasePacked(ctx *C.dif_context, freed *uint) Status {
+	return Status(C.dif_context_release_packed(ctx, (*C.size_t)(unsafe.Pointer(freed))))
+}
+
 func difContextSetThreads(ctx *C.dif_context, threads int32) Status {
 	return Status(C.dif_context_set_threads(ctx, C.int(threads)))
 }

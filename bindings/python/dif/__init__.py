@@ -720,6 +720,16 @@ class Context:
         self._check(_dll.dif_context_release_scratch(self._handle(), _C.byref(freed)))
         return freed.value
 
+    def release_packed(self) -> int:
+        """Frees the packed forms of the weights the context built at its
+        generations (dif_context_release_packed: fast's bf16 copies, the
+        Winograd-transformed convolution weights) and keeps the model;
+        returns the bytes released. The next generation packs them again.
+        Raises dif.BusyError while a generation of the context runs."""
+        freed = _C.c_size_t(0)
+        self._check(_dll.dif_context_release_packed(self._handle(), _C.byref(freed)))
+        return freed.value
+
     # -- embeddings
     def _embedding(self, call):
         count = _C.c_size_t(0)

@@ -212,6 +212,12 @@ FUNCTIONS = {
         ('ctx', 'freed'),
         'dif_status dif_context_release_scratch(dif_context *ctx, size_t *freed)',
     ),
+    'dif_context_release_packed': (
+        dif_status,
+        [_C.POINTER(dif_context), _C.POINTER(_C.c_size_t)],
+        ('ctx', 'freed'),
+        'dif_status dif_context_release_packed(dif_context *ctx, size_t *freed)',
+    ),
     'dif_context_set_threads': (
         dif_status,
         [_C.POINTER(dif_context), _C.c_int],

@@ -59,6 +59,9 @@ def test_text_to_image_parity(models, reference, unclip):
     # the scratch kept between runs is released; the model stays and draws the same
     assert unclip.release_scratch() > 0 and unclip.release_scratch() == 0
     assert unclip.generate("a photo of a red cat", output="bytes", **TXT2IMG)[0] == ref_rgb
+    # and the weights' packed forms (the VAE's Winograd weights where a backend has them)
+    assert unclip.release_packed() >= 0 and unclip.release_packed() == 0
+    assert unclip.generate("a photo of a red cat", output="bytes", **TXT2IMG)[0] == ref_rgb
 
 
 def test_image_variation_parity_path_pil_numpy(models, reference):
