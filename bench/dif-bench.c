@@ -382,8 +382,12 @@ struct run_ctx {
   uint64_t weight_bytes;
   /* Whole-pipeline cases: the scratch the context kept after the last pass
    * (dif_context_release_scratch's count: one block of the largest run's
-   * peak); the model cases' scratch is r->arena. */
-  size_t ctx_scratch;
+   * peak); the model cases' scratch is r->arena. And the weights' packed
+   * forms it held (dif_context_release_packed's count: fast's bf16, the
+   * Winograd transforms), and the RSS before and after both releases, and
+   * its anonymous part after them (kB). */
+  size_t ctx_scratch, ctx_packed;
+  long rss_kept_kb, rss_released_kb, anon_released_kb;
 };
 
 /* In exact, net's 3x3 convolutions (those with cin·cout up to max_cc; 0:
@@ -567,7 +571,11 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
     printf(" | steady pass %.2f GiB = weights + %.2f GiB", gib((double)steady_hwm_kb),
            gib((double)steady_hwm_kb) - w_gib);
   if (r->ctx_scratch)
-    printf(" | scratch kept by the context %.2f GiB\n", gib((double)r->ctx_scratch / 1024.0));
+    printf(" | scratch kept by the context %.2f GiB, packed weights %.2f GiB; RSS %.2f GiB, "
+           "after releasing both %.2f GiB (anonymous %.2f GiB)\n",
+           gib((double)r->ctx_scratch / 1024.0), gib((double)r->ctx_packed / 1024.0),
+           gib((double)r->rss_kept_kb), gib((double)r->rss_released_kb),
+           gib((double)r->anon_released_kb));
   else
     printf(" | arena peak %.2f GiB\n", (double)arena_peak / (1024.0 * 1024.0 * 1024.0));
   if (r->o->ops) print_ops(res);
@@ -953,8 +961,12 @@ static int run_model_case(const options *opts, const job *j, const char *comp_di
              dif_sample_width(u->sample), dif_sample_height(u->sample), mean / (double)n);
       free(rgb);
       printf("  settings: %s\n", dif_sample_parameters(u->sample));
-      if (dif_context_release_scratch(u->ctx, &r.ctx_scratch))
+      r.rss_kept_kb = proc_status_kb("VmRSS");
+      if (dif_context_release_scratch(u->ctx, &r.ctx_scratch) ||
+          dif_context_release_packed(u->ctx, &r.ctx_packed))
         die("%s", dif_context_last_error(u->ctx));
+      r.rss_released_kb = proc_status_kb("VmRSS");
+      r.anon_released_kb = proc_status_kb("RssAnon");
     }
     break;
   }
