@@ -570,7 +570,7 @@ static void report(run_ctx *r, const char *label, const pass_result *res, long s
   if (steady_hwm_kb > 0)
     printf(" | steady pass %.2f GiB = weights + %.2f GiB", gib((double)steady_hwm_kb),
            gib((double)steady_hwm_kb) - w_gib);
-  if (r->ctx_scratch)
+  if (r->rss_kept_kb) /* a whole-pipeline case: what its context kept */
     printf(" | scratch kept by the context %.2f GiB, packed weights %.2f GiB; RSS %.2f GiB, "
            "after releasing both %.2f GiB (anonymous %.2f GiB)\n",
            gib((double)r->ctx_scratch / 1024.0), gib((double)r->ctx_packed / 1024.0),

@@ -181,8 +181,9 @@ DIF_API void dif_context_free(dif_context *ctx);
  * unCLIP's VAE decode measured 0.4-1.5 s slower, Zen 4). A run going on
  * meanwhile keeps its own scratch and gives it to the context when it
  * ends. Sets *freed (NULL: not wanted) to the bytes released, 0 if none
- * were kept. The weights, packed or not, stay (dif_context_release_packed
- * frees the packed ones). Thread-safe, also against
+ * were kept; with glibc it then gives the C library's free memory back to
+ * the OS (malloc_trim). The weights, packed or not, stay
+ * (dif_context_release_packed frees the packed ones). Thread-safe, also against
  * runs of the context's samples; not concurrently with dif_context_free.
  * Errors: DIF_ERR_INVALID_ARGUMENT (ctx is NULL). */
 DIF_API dif_status dif_context_release_scratch(dif_context *ctx, size_t *freed);
@@ -195,17 +196,20 @@ DIF_API dif_status dif_context_release_scratch(dif_context *ctx, size_t *freed);
  * (exact: the VAE's and the UNet's smaller ones, 4x their float32 size;
  * fast: the VAE's up to 512x256 channels). For a host that generates now
  * and then and wants the memory back in between, together with
- * dif_context_release_scratch (both give the C library's free memory back
- * to the OS): after a 768² unCLIP from an F16 folder in fast, 4.4 GiB
- * packed and 0.95 GiB of scratch, the process's RSS 4.5 -> 0.09 GiB (Zen
- * 4, docs/performance.md). The next run packs again what it uses, as the
- * first run did (there 40 s for 1 + 1 steps against 28 s for a later
- * run); its pixels are the same.
- * Sets *freed (NULL: not wanted) to the bytes released, 0 if none were
- * held. Thread-safe, also against the context's samples; not concurrently
- * with dif_context_free. Errors: DIF_ERR_INVALID_ARGUMENT (ctx is NULL),
- * DIF_ERR_BUSY while a sample of the context runs or an embedding of it
- * is computed (nothing released; call it between runs). */
+ * dif_context_release_scratch (with glibc both then give the C library's
+ * free memory back to the OS, malloc_trim, which briefly holds every
+ * thread's malloc): after a 768² unCLIP from an F16 folder in fast, 4.4
+ * GiB packed and 0.95 GiB of scratch, the process's RSS 4.5 -> 0.09 GiB
+ * (Zen 4, docs/performance.md). The next run packs again what it uses, as
+ * a context's first run does (there 40 s for 1 + 1 steps against 28 s for
+ * a later run), and draws what a context that loaded the model afresh
+ * would. Sets *freed (NULL: not wanted) to the bytes released, 0 if none
+ * were held. Thread-safe, also against the context's samples; not
+ * concurrently with dif_context_free. Errors: DIF_ERR_INVALID_ARGUMENT
+ * (ctx is NULL), DIF_ERR_BUSY while a run uses the context's models (a
+ * sample's run or an embedding being computed; nothing released: call it
+ * between runs). A sample started but not yet at its models may find them
+ * released, and packs again. */
 DIF_API dif_status dif_context_release_packed(dif_context *ctx, size_t *freed);
 
 /* Number of worker threads for the context's own kernels. 0 (the default)
@@ -243,7 +247,8 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  *                        docs/performance.md).
  *                        Memory: its transformed
  *                        weights are made at the first decode (about 1.8 s
- *                        for SD's VAE) and kept with the context, 4x the
+ *                        for SD's VAE) and kept with the context (until
+ *                        dif_context_release_packed), 4x the
  *                        VAE's 3x3 weights in float32 (737 MiB for SD's
  *                        VAE, whatever dtype its file has), plus scratch
  *                        in bands of rows (a 512² decode's peak scratch
@@ -982,7 +987,8 @@ DIF_API dif_status dif_sample_set_progress(dif_sample *sample, dif_progress_fn f
  * 801)"). A failed run produces no images (the results stay those of the
  * last successful run).
  * Memory: a run's scratch (activations, attention blocks, a VAE decode's
- * bands, and on a context's first fast run the staging of each 16-bit
+ * bands, and on a context's first fast run (and the first after
+ * dif_context_release_packed) the staging of each 16-bit
  * weight it packs; not its results, nor the x4 upscaler's tiled decode,
  * which has its own) is one arena that the context keeps when the run
  * ends, made one block as large as the largest run it served, and hands

@@ -296,10 +296,10 @@ const dif__backend *dif__backend_fast_native(char *why, size_t size);
 
 dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err);
 void dif__fast_free(dif__fast *f); /* NULL is a no-op */
-/* Frees every packed weight (linear and convolution) and returns their
- * bytes (0 for NULL); f stays usable, and the next use of a weight packs it
- * again. Only while no product uses f: the caller's rule (a context
- * releases between runs, dif_context_release_packed). */
+/* Frees every packed weight (linear and convolution) and returns the bytes
+ * they held (0 for NULL; layouts added since packing included); f stays usable, and the next use of
+ * a weight packs it again. Only while no product uses f: the caller's rule (a context releases
+ * between runs, dif_context_release_packed). */
 size_t dif__fast_release(dif__fast *f);
 const dif__backend *dif__fast_backend(const dif__fast *f);
 /* The packed bf16 form of the weight w[n, k] (F32, F16 or BF16: packed from
@@ -322,8 +322,9 @@ void dif__fast_note_fallback(dif__fast *f, const dif__error *err);
 typedef struct dif__fast_stats {
   int64_t weights;   /* packed weights held (linear and convolution) */
   int64_t refused;   /* convolution weights the backend refused (conv2d.c's im2col runs them) */
-  size_t bytes;      /* their memory */
-  size_t dropped;    /* mapped source pages dropped after packing (bytes) */
+  size_t bytes;      /* their memory as packed (layouts a convolution adds later not counted) */
+  size_t dropped;    /* mapped source pages dropped after packing (bytes; every packing counted,
+                      * also again after dif__fast_release) */
   int64_t fallbacks; /* products run exactly instead (dif__fast_note_fallback) */
   char first_fallback[256];
 } dif__fast_stats;

@@ -65,10 +65,24 @@ static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
+/* The bytes the packed objects of f hold now (a convolution's grows by a
+ * layout when a later image size needs one: f->bytes counts them as
+ * packed). Only while no product uses f. */
+static size_t held_bytes(const dif__fast *f) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < f->map.cap; i++)
+    if (f->map.slots[i].key.w && f->map.slots[i].value)
+      bytes += ((const dif__packed *)f->map.slots[i].value)->bytes;
+  for (size_t i = 0; i < f->convs.cap; i++)
+    if (f->convs.slots[i].key.w && f->convs.slots[i].value)
+      bytes += ((const dif__conv *)f->convs.slots[i].value)->bytes;
+  return bytes;
+}
+
 size_t dif__fast_release(dif__fast *f) {
   if (!f) return 0;
   pthread_mutex_lock(&f->lock);
-  const size_t bytes = f->bytes;
+  const size_t bytes = held_bytes(f);
   dif__wmap_clear(&f->map, free_packed, NULL);
   dif__wmap_clear(&f->convs, free_conv, (void *)f->backend);
   f->bytes = 0;

@@ -6,7 +6,8 @@
  * The table is core/weight_map.h's, as core/fast.c's, under one mutex; a
  * weight the backend refused
  * keeps a slot without a packed form, so it is asked once. Transformed
- * weights live until dif__wino_free: the address a weight was found at must
+ * weights live until dif__wino_release (between runs: the next use makes
+ * them again) or dif__wino_free: the address a weight was found at must
  * not be reused for another weight while the dif__wino lives (a context's
  * weights never move). */
 #include <pthread.h>
@@ -84,7 +85,10 @@ static void free_conv(void *p, void *backend) {
 size_t dif__wino_release(dif__wino *c) {
   if (!c) return 0;
   pthread_mutex_lock(&c->lock);
-  const size_t bytes = c->bytes;
+  size_t bytes = 0; /* as they are now (c->bytes: as transformed) */
+  for (size_t i = 0; i < c->map.cap; i++)
+    if (c->map.slots[i].key.w && c->map.slots[i].value)
+      bytes += ((const dif__conv *)c->map.slots[i].value)->bytes;
   dif__wmap_clear(&c->map, free_conv, (void *)c->backend);
   c->bytes = 0;
   c->refused = 0; /* asked again at the next use, and counted again */
