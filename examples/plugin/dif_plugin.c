@@ -16,8 +16,9 @@ typedef struct plugin {
   pthread_mutex_t mu;
   pthread_cond_t wake;
   /* guarded by mu */
-  int state, pending, quit, dead, width, height, req_w, req_h, req_steps;
+  int state, pending, quit, dead, trim, width, height, req_w, req_h, req_steps;
   uint64_t req_seed;
+  int64_t released; /* by the last trim */
   char *req_prompt;
   uint8_t *rgba; /* the finished texture, width × height × 4 */
   char error[512], error_out[512];
@@ -118,8 +119,20 @@ static void *worker(void *arg) {
     pthread_mutex_lock(&p->mu);
     p->state = p->pending ? DIFP_RUNNING : DIFP_IDLE;
     for (;;) {
-      while (!p->pending && !p->quit) pthread_cond_wait(&p->wake, &p->mu);
+      while (!p->pending && !p->quit && !p->trim) pthread_cond_wait(&p->wake, &p->mu);
       if (p->quit) break;
+      if (p->trim) { /* before a pending request: the order they were asked in */
+        p->trim = 0;
+        pthread_mutex_unlock(&p->mu);
+        size_t scratch = 0, packed = 0;
+        /* never busy: this thread runs the context's only samples */
+        if (dif_context_release_scratch(ctx, &scratch) != DIF_OK ||
+            dif_context_release_packed(ctx, &packed) != DIF_OK)
+          fail(p, "trim", dif_context_last_error(ctx));
+        pthread_mutex_lock(&p->mu);
+        p->released = (int64_t)(scratch + packed);
+        continue;
+      }
       char *text = p->req_prompt;
       int w = p->req_w, h = p->req_h, steps = p->req_steps;
       uint64_t seed = p->req_seed;
@@ -223,6 +236,24 @@ int difp_texture(void *plugin_, uint8_t *rgba, int capacity, int *width, int *he
   if (width) *width = p->width;
   if (height) *height = p->height;
   if (bytes && rgba && capacity >= bytes) memcpy(rgba, p->rgba, (size_t)bytes);
+  pthread_mutex_unlock(&p->mu);
+  return bytes;
+}
+
+void difp_trim(void *plugin_) {
+  plugin *p = plugin_;
+  if (!p) return;
+  pthread_mutex_lock(&p->mu);
+  p->trim = 1;
+  pthread_cond_signal(&p->wake);
+  pthread_mutex_unlock(&p->mu);
+}
+
+int64_t difp_released(void *plugin_) {
+  plugin *p = plugin_;
+  if (!p) return 0;
+  pthread_mutex_lock(&p->mu);
+  int64_t bytes = p->released;
   pthread_mutex_unlock(&p->mu);
   return bytes;
 }

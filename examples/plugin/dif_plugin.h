@@ -10,6 +10,7 @@
  *   void *p = difp_create(model, prior, 2);    // returns at once, loads in the background
  *   difp_request(p, "a red cat", 512, 512, 20, seed);
  *   every frame: switch (difp_poll(p, &progress)) { case DIFP_DONE: difp_texture(p, ...); }
+ *   between scenes: difp_trim(p);              // the memory kept between pictures goes back
  *   difp_cancel(p); difp_destroy(p);
  */
 #ifndef DIF__PLUGIN_H
@@ -48,6 +49,15 @@ DIFP_EXPORT int difp_poll(void *plugin, float *progress);
 DIFP_EXPORT int difp_texture(void *plugin, uint8_t *rgba, int capacity, int *width, int *height);
 /* Asks a running request to stop (within one denoising step). */
 DIFP_EXPORT void difp_cancel(void *plugin);
+/* Gives back the memory the plugin keeps between pictures (libdif's scratch
+ * and the weights' packed forms: dif_context_release_scratch and
+ * dif_context_release_packed) and keeps the model; returns at once, the
+ * plugin's thread does it once a running request has finished, before the
+ * next one. For a game between scenes: the next picture packs the weights
+ * again (as slow as the first) and is the same picture. */
+DIFP_EXPORT void difp_trim(void *plugin);
+/* The bytes the last trim gave back (0 before one has run). */
+DIFP_EXPORT int64_t difp_released(void *plugin);
 /* Why the last failure happened ("" if none); valid until the next call. */
 DIFP_EXPORT const char *difp_error(void *plugin);
 

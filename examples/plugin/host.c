@@ -2,7 +2,9 @@
  * engine loads a native plugin, and runs a 60 Hz frame loop while the plugin
  * loads models and generates. Every frame polls the plugin; the loop never
  * waits for it. The scenario: request a long picture, cancel it after a few
- * frames, request another, upload its texture when done.
+ * frames, request another, upload its texture when done; then trim the
+ * plugin's memory (difp_trim, as a game between scenes), request the same
+ * picture again and check that it is the same texture.
  *
  * It prints the longest frame and fails if a plugin call took a frame budget
  * or a frame took two. Frame times also depend on the machine: a control loop
@@ -34,6 +36,8 @@ typedef struct api { /* the plugin's exports, looked up by name */
   int (*poll)(void *, float *);
   int (*texture)(void *, uint8_t *, int, int *, int *);
   void (*cancel)(void *);
+  void (*trim)(void *);
+  int64_t (*released)(void *);
   const char *(*error)(void *);
 } api;
 
@@ -64,9 +68,11 @@ static int load_api(const char *path, api *a) {
   *(void **)&a->poll = dlsym(so, "difp_poll");
   *(void **)&a->texture = dlsym(so, "difp_texture");
   *(void **)&a->cancel = dlsym(so, "difp_cancel");
+  *(void **)&a->trim = dlsym(so, "difp_trim");
+  *(void **)&a->released = dlsym(so, "difp_released");
   *(void **)&a->error = dlsym(so, "difp_error");
   if (!a->create || !a->destroy || !a->request || !a->poll || !a->texture || !a->cancel ||
-      !a->error)
+      !a->trim || !a->released || !a->error)
     return fprintf(stderr, "host: %s lacks a difp_ function\n", path), 0;
   return 1;
 }
@@ -105,11 +111,14 @@ static result scenario(const api *dif, const char *model, const char *prior, con
   long frame_start = now_ns();
   void *plugin = dif->create(model, prior, 1); /* one thread: the game keeps a core */
   int phase = 0, cancel_frame = -1;
+  unsigned long first_sum = 0;
   uint8_t *texture = NULL;
   /* phase 0: a long request (500 steps), cancelled 10 frames after it runs;
-   * phase 1: the real request; phase 2: its texture was uploaded, done. */
+   * phase 1: the real request; phase 2: its texture was uploaded, the
+   * plugin trimmed and the same request made again; phase 3: the same
+   * texture came back, done. */
   dif->request(plugin, prompt, 32, 32, 500, 1);
-  for (; r.frames < MAX_FRAMES && phase < 2; r.frames++) {
+  for (; r.frames < MAX_FRAMES && phase < 3; r.frames++) {
     int frame = r.frames;
     long t0 = now_ns();
     float progress = 0;
@@ -120,16 +129,29 @@ static result scenario(const api *dif, const char *model, const char *prior, con
       printf("  frame %4d: cancelled at %.0f%%\n", frame, 100 * progress);
       dif->request(plugin, prompt, 0, 0, 20, 2024);
       phase = 1;
-    } else if (phase == 1 && state == DIFP_DONE) {
+    } else if ((phase == 1 || phase == 2) && state == DIFP_DONE) {
       int w = 0, h = 0, bytes = dif->texture(plugin, NULL, 0, &w, &h);
+      free(texture);
       texture = malloc((size_t)bytes);
+      unsigned long sum = 0;
       if (texture && dif->texture(plugin, texture, bytes, &w, &h) == bytes) { /* "upload" */
-        unsigned long sum = 0;
         for (int i = 0; i < bytes; i++) sum = sum * 31 + texture[i];
         printf("  frame %4d: texture %dx%d RGBA, checksum %08lx\n", frame, w, h, sum & 0xffffffff);
-        r.ok = 1;
       }
-      phase = 2;
+      if (phase == 1) { /* between scenes: give the memory back, then the same picture */
+        first_sum = sum;
+        dif->trim(plugin);
+        dif->request(plugin, prompt, 0, 0, 20, 2024);
+        phase = 2;
+      } else {
+        const int64_t released = dif->released(plugin);
+        printf("  frame %4d: difp_trim gave back %.1f MiB before it; %s texture\n", frame,
+               released / 1048576.0, sum == first_sum ? "the same" : "ANOTHER");
+        r.ok = sum && sum == first_sum && released > 0;
+        if (!r.ok)
+          fprintf(stderr, "host: the picture after difp_trim differs, or nothing was given back\n");
+        phase = 3;
+      }
     } else if (state == DIFP_FAILED) {
       fprintf(stderr, "host: plugin failed: %s\n", dif->error(plugin));
       break;
