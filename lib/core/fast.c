@@ -65,24 +65,15 @@ static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
-/* The bytes the packed objects of f hold now (a convolution's grows by a
- * layout when a later image size needs one: f->bytes counts them as
- * packed). Only while no product uses f. */
-static size_t held_bytes(const dif__fast *f) {
-  size_t bytes = 0;
-  for (size_t i = 0; i < f->map.cap; i++)
-    if (f->map.slots[i].key.w && f->map.slots[i].value)
-      bytes += ((const dif__packed *)f->map.slots[i].value)->bytes;
-  for (size_t i = 0; i < f->convs.cap; i++)
-    if (f->convs.slots[i].key.w && f->convs.slots[i].value)
-      bytes += ((const dif__conv *)f->convs.slots[i].value)->bytes;
-  return bytes;
-}
+static size_t packed_bytes(const void *p) { return ((const dif__packed *)p)->bytes; }
+static size_t conv_bytes(const void *c) { return ((const dif__conv *)c)->bytes; }
 
 size_t dif__fast_release(dif__fast *f) {
   if (!f) return 0;
   pthread_mutex_lock(&f->lock);
-  const size_t bytes = held_bytes(f);
+  /* what the objects hold now (a convolution's grows by a layout when a
+   * later image size needs one; f->bytes counts them as packed) */
+  const size_t bytes = dif__wmap_sum(&f->map, packed_bytes) + dif__wmap_sum(&f->convs, conv_bytes);
   dif__wmap_clear(&f->map, free_packed, NULL);
   dif__wmap_clear(&f->convs, free_conv, (void *)f->backend);
   f->bytes = 0;

@@ -42,6 +42,13 @@ void dif__wmap_claim(dif__wmap *m, dif__wmap_slot *s, dif__wmap_key key, void *v
   m->used++;
 }
 
+size_t dif__wmap_sum(const dif__wmap *m, size_t (*size_of)(const void *value)) {
+  size_t sum = 0;
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->slots[i].key.w && m->slots[i].value) sum += size_of(m->slots[i].value);
+  return sum;
+}
+
 void dif__wmap_clear(dif__wmap *m, void (*free_value)(void *value, void *arg), void *arg) {
   for (size_t i = 0; i < m->cap; i++)
     if (m->slots[i].key.w && free_value) free_value(m->slots[i].value, arg);

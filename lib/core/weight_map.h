@@ -38,6 +38,8 @@ typedef struct dif__wmap {
 dif__wmap_slot *dif__wmap_find(dif__wmap *m, dif__wmap_key key);
 /* Puts key into the empty slot s that dif__wmap_find returned for it. */
 void dif__wmap_claim(dif__wmap *m, dif__wmap_slot *s, dif__wmap_key key, void *value);
+/* The sum of size_of(value) over the used slots whose value is not NULL. */
+size_t dif__wmap_sum(const dif__wmap *m, size_t (*size_of)(const void *value));
 /* Calls free_value on every used slot's value (may be NULL), then frees the
  * table; the map is empty again. */
 void dif__wmap_clear(dif__wmap *m, void (*free_value)(void *value, void *arg), void *arg);

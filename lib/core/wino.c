@@ -82,13 +82,12 @@ static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
+static size_t conv_bytes(const void *c) { return ((const dif__conv *)c)->bytes; }
+
 size_t dif__wino_release(dif__wino *c) {
   if (!c) return 0;
   pthread_mutex_lock(&c->lock);
-  size_t bytes = 0; /* as they are now (c->bytes: as transformed) */
-  for (size_t i = 0; i < c->map.cap; i++)
-    if (c->map.slots[i].key.w && c->map.slots[i].value)
-      bytes += ((const dif__conv *)c->map.slots[i].value)->bytes;
+  const size_t bytes = dif__wmap_sum(&c->map, conv_bytes); /* now (c->bytes: as made) */
   dif__wmap_clear(&c->map, free_conv, (void *)c->backend);
   c->bytes = 0;
   c->refused = 0; /* asked again at the next use, and counted again */
