@@ -333,17 +333,7 @@ func (ctx *Context) Threads() int {
 // the bytes released. For a program that generates now and then and wants
 // the memory back in between; the next generation allocates afresh.
 func (ctx *Context) ReleaseScratch() (uint64, error) {
-	ctx.mu.RLock()
-	defer ctx.mu.RUnlock()
-	c, err := ctx.get()
-	if err != nil {
-		return 0, err
-	}
-	var freed uint
-	if s := difContextReleaseScratch(c, &freed); s != OK {
-		return 0, newError(s, difContextLastError(c))
-	}
-	return uint64(freed), nil
+	return ctx.release(difContextReleaseScratch)
 }
 
 // ReleasePacked frees the packed forms of the weights the context built at
@@ -352,6 +342,11 @@ func (ctx *Context) ReleaseScratch() (uint64, error) {
 // the bytes released. The next generation packs them again. While a
 // generation of the context runs it fails with status ErrBusy.
 func (ctx *Context) ReleasePacked() (uint64, error) {
+	return ctx.release(difContextReleasePacked)
+}
+
+// release runs one of the dif_context_release_* calls: the bytes it freed.
+func (ctx *Context) release(call func(*C.dif_context, *uint) Status) (uint64, error) {
 	ctx.mu.RLock()
 	defer ctx.mu.RUnlock()
 	c, err := ctx.get()
@@ -359,7 +354,7 @@ func (ctx *Context) ReleasePacked() (uint64, error) {
 		return 0, err
 	}
 	var freed uint
-	if s := difContextReleasePacked(c, &freed); s != OK {
+	if s := call(c, &freed); s != OK {
 		return 0, newError(s, difContextLastError(c))
 	}
 	return uint64(freed), nil
