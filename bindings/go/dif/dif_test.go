@@ -143,10 +143,24 @@ func TestTextToImageParity(t *testing.T) {
 	if n, err := ctx.ReleasePacked(); err != nil || n != 0 {
 		t.Fatalf("ReleasePacked again: %d bytes, %v", n, err)
 	}
+	// not while a generation uses them (from its progress callback): ErrBusy
+	var busy error
+	tried := false
 	imgs, err = ctx.Generate(context.Background(), dif.Text("a photo of a red cat"),
-		dif.Size(32, 32), dif.Steps(4), dif.PriorSteps(5), dif.Seed(2024))
+		dif.Size(32, 32), dif.Steps(4), dif.PriorSteps(5), dif.Seed(2024),
+		dif.OnProgress(func(step, total int) bool {
+			if !tried {
+				tried = true
+				_, busy = ctx.ReleasePacked()
+			}
+			return false
+		}))
 	if err != nil || !bytes.Equal(rgbOf(imgs), want) {
 		t.Fatalf("after ReleasePacked: %v", err)
+	}
+	var de *dif.Error
+	if !tried || !errors.As(busy, &de) || de.Status != dif.ErrBusy {
+		t.Fatalf("ReleasePacked during a generation: %v", busy)
 	}
 }
 

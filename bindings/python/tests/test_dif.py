@@ -61,7 +61,19 @@ def test_text_to_image_parity(models, reference, unclip):
     assert unclip.generate("a photo of a red cat", output="bytes", **TXT2IMG)[0] == ref_rgb
     # and the weights' packed forms (the VAE's Winograd weights where a backend has them)
     assert unclip.release_packed() >= 0 and unclip.release_packed() == 0
-    assert unclip.generate("a photo of a red cat", output="bytes", **TXT2IMG)[0] == ref_rgb
+    # not while a generation uses them (from its progress callback): BusyError
+    tried = []
+
+    def release_during(step, total):
+        if not tried:
+            with pytest.raises(dif.BusyError, match="going on"):
+                unclip.release_packed()
+            tried.append(step)
+        return False
+
+    assert unclip.generate("a photo of a red cat", output="bytes", progress=release_during,
+                           **TXT2IMG)[0] == ref_rgb
+    assert tried == [1]
 
 
 def test_image_variation_parity_path_pil_numpy(models, reference):
