@@ -123,8 +123,8 @@ int main(int argc, char **argv) {
   dif__fast *fast = NULL;
   const dif__backend *fb = dif__backend_find("onednn");
   if (!fb || !fb->supports(DIF__DTYPE_BF16, NULL, 0) || dif__fast_new(fb, &fast, &err)) fast = NULL;
-  const dif__kctx exact = {pool, &arena, NULL, NULL, 0, 0, false, 0},
-                  fastk = {pool, &arena, fast, NULL, 0, 0, false, 0};
+  const dif__kctx exact = {pool, &arena, NULL, NULL, 0, 0, false, 0, 0},
+                  fastk = {pool, &arena, fast, NULL, 0, 0, false, 0, 0};
   printf("dif__attention, heads %lld x dim %lld, %s keys, one image; %d threads; best of %d; "
          "seconds (GFLOP/s)\n",
          (long long)heads, (long long)dim, keys ? "fixed" : "as many", dif__cpu_count(), reps);

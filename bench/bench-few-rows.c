@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
   }
   dif__arena arena;
   dif__arena_init(&arena, 1 << 20);
-  dif__kctx k = {pool, &arena, NULL, NULL, 0, 0, false, 0};
+  dif__kctx k = {pool, &arena, NULL, NULL, 0, 0, false, 0, 0};
   printf("%d layers of the Karlo prior (%.0f M weights: %.0f MB in float32, %.0f MB in 16 bits); "
          "%d threads; best of %d passes\n",
          n_layers, elems * 1e-6, elems * 4e-6, elems * 2e-6, dif__pool_threads(pool), reps);

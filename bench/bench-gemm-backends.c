@@ -113,7 +113,7 @@ static result time_one(const dif__backend *be, dif__dtype math, const shape *sh,
   /* The pool matters: oneDNN's products take their thread count from it
    * (core/backend_onednn.c), as they do in a context; without one they run
    * on one thread. */
-  dif__kctx k = {pool, arena, NULL, NULL, 0, 0, false, 0};
+  dif__kctx k = {pool, arena, NULL, NULL, 0, 0, false, 0, 0};
   float *x = rand_floats((size_t)(M * K), 1), *y = rand_floats((size_t)(M * N), 3);
   float *w = rand_floats((size_t)(N * K), 2);
   dif__packed *p = NULL;

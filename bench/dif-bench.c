@@ -58,6 +58,7 @@ typedef struct options {
   bool keep, blocks, ops, sgemm_ref, reps_set;
   bool no_wino;        /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
   bool fast_wino;      /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
+  long long wino_bf16; /* --wino-bf16-max-cc: the UNet's limit in fast; -1: a context's */
   bool channels_first; /* --channels-first: fast's UNet and VAE channels-first (as before) */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
@@ -411,6 +412,16 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
   r->k.wino_max_cc = max_cc;
   r->k.wino_skip_small = !fast; /* as a context's (api/context.c) */
+  /* fast's UNet by bf16 Winograd as a context's (api/load.c) unless told */
+  const dif__backend *fb = fast ? dif__fast_backend(r->k.fast) : NULL;
+  r->k.wino_bf16_max_cc = 0;
+  if (fb && !vae && !o->no_wino && o->wino_bf16 != 0 && fb->linear_bf16)
+    r->k.wino_bf16_max_cc = o->wino_bf16 > 0         ? o->wino_bf16
+                            : dif__wino_for_fast(fb) ? DIF__WINO_BF16_MAX_CC
+                                                     : 0;
+  if (r->k.wino_bf16_max_cc)
+    printf("%s 3x3 convolutions up to %lld channel pairs: bf16 Winograd F(2x2, 3x3)\n", net,
+           (long long)r->k.wino_bf16_max_cc);
   /* a context's choice (api/context.c): channels-last where fast's VAE
    * convolutions are all bf16 */
   r->k.channels_last = fast && !r->k.wino && !o->channels_first;
@@ -1113,6 +1124,10 @@ static void usage(FILE *f) {
           "  --fast-wino   fast: the VAE's 3x3 convolutions up to 512 x 256 channels by\n"
           "                Winograd even on AMX, where a context keeps them bf16 (to measure\n"
           "                that choice there)\n"
+          "  --wino-bf16-max-cc N  fast: the UNet's 3x3 convolutions with cin x cout up to N\n"
+          "                by bf16 Winograd F(2x2, 3x3) (0: none, bf16 direct); default a\n"
+          "                context's: every one where bf16 is not on AMX tiles, none on AMX\n"
+          "                (--no-wino: none)\n"
           "  --channels-first  fast: the UNet's maps channels-first, and the VAE's\n"
           "                where it has no Winograd (--no-wino, or AMX), as before\n"
           "                channels-last (to measure it)\n"
@@ -1181,6 +1196,7 @@ int main(int argc, char **argv) {
                .blocks = true,
                .ops = true,
                .sgemm_ref = true,
+               .wino_bf16 = -1,
                .precision = DIF_PRECISION_EXACT,
                .wdtype = DIF__DTYPE_F32,
                .steps = UNCLIP_STEPS,
@@ -1244,6 +1260,8 @@ int main(int argc, char **argv) {
       o.blocks = false;
     } else if (!strcmp(a, "--no-wino")) {
       o.no_wino = true;
+    } else if (!strcmp(a, "--wino-bf16-max-cc") && v) {
+      o.wino_bf16 = atoll(v), i++;
     } else if (!strcmp(a, "--fast-wino")) {
       o.fast_wino = true;
     } else if (!strcmp(a, "--channels-first")) {

@@ -292,7 +292,8 @@ dif__kctx dif__ctx_kernels(dif_context *ctx, dif__arena *arena) {
                      ctx->wino_vae_max_cc,
                      ctx->wino_nets_max_cc,
                      ctx->fast && !ctx->wino,
-                     !ctx->fast};
+                     !ctx->fast,
+                     ctx->wino_bf16_max_cc};
 }
 
 DIF_API dif_status dif_context_set_log(dif_context *ctx, dif_log_fn fn, dif_log_level max_level,

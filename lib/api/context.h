@@ -52,6 +52,7 @@ struct dif_context {
                              * VAE's 3×3 convolutions; else NULL */
   int64_t wino_vae_max_cc;  /* the VAE's up to this cin·cout (kctx.wino_max_cc); 0: all */
   int64_t wino_nets_max_cc; /* and the UNet's up to this (kctx.wino_nets_max_cc); 0: none */
+  int64_t wino_bf16_max_cc; /* fast: the UNet's by bf16 Winograd up to this (kctx); 0: none */
   dif__pool *pool;          /* created on first use */
   dif__models models;       /* valid when loaded */
   char *prior_dir;          /* dif_context_set_prior */

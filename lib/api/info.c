@@ -69,9 +69,10 @@ static void add_products(json_t *o, const dif_context *ctx) {
   /* the 3x3 convolutions: float32 Winograd (exact; fast's VAE where its bf16 is not on
    * AMX tiles), bf16 products (fast) or im2col + sgemm (api/load.c) */
   json_object_set_new(o, "unet_conv3x3",
-                      json_string(ctx->wino_nets_max_cc ? "winograd up to 1920x640 channels"
-                                  : ctx->fast           ? "bf16"
-                                                        : "sgemm"));
+                      json_string(ctx->wino_nets_max_cc   ? "winograd up to 1920x640 channels"
+                                  : ctx->wino_bf16_max_cc ? "bf16 winograd"
+                                  : ctx->fast             ? "bf16"
+                                                          : "sgemm"));
   json_object_set_new(o, "vae_conv3x3",
                       json_string(ctx->wino && ctx->fast ? "winograd up to 512x256 channels, bf16"
                                   : ctx->wino            ? "winograd"

@@ -143,6 +143,26 @@ static void conv_wino(dif_context *ctx) {
   }
 }
 
+/* Fast's UNet 3x3 convolutions by bf16 Winograd F(2x2, 3x3) where its bf16
+ * products run on dot-product instructions, not matrix tiles (the rule of
+ * dif__wino_for_fast: there 2.25x fewer multiplies pay; core/ops.h,
+ * core/conv2d_wino_bf16.c). DIF_WINO_BF16=off in the environment keeps
+ * them direct (measurements: docs/performance.md). */
+static void conv_wino_bf16(dif_context *ctx) {
+  const dif__backend *b = dif__fast_backend(ctx->fast);
+  if (!b || !b->linear_bf16 || !dif__wino_for_fast(b)) return;
+  const char *env = getenv("DIF_WINO_BF16");
+  if (env && strcmp(env, "off") == 0) {
+    dif__ctx_log(ctx, DIF_LOG_INFO, "UNet 3x3 convolutions: bf16 direct (DIF_WINO_BF16=off)");
+    return;
+  }
+  ctx->wino_bf16_max_cc = DIF__WINO_BF16_MAX_CC;
+  dif__ctx_log(ctx, DIF_LOG_INFO,
+               "UNet 3x3 convolutions: bf16 Winograd F(2x2, 3x3) on the %s backend (transformed "
+               "weights about 1.8x the bf16 3x3 weights)",
+               b->name);
+}
+
 /* Each loads the models, then adds the embeddings (inside the LoRA binding,
  * so a refused embedding leaves the LoRAs as they were: the context can
  * load again). */
@@ -219,6 +239,7 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   ctx->loaded = 1;
   auto_small_model_exact(ctx);
   conv_wino(ctx);
+  conv_wino_bf16(ctx);
   ctx->info = dif__ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif__ctx_pool(ctx);
   dif__ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",

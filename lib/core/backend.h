@@ -64,6 +64,8 @@
 #include "core/weight.h"
 
 typedef struct dif__backend dif__backend;
+/* A 3×3 weight in bf16 Winograd form (core/conv2d_wino_bf16.c). */
+typedef struct dif__wino_bf16 dif__wino_bf16;
 
 /* A weight matrix W[n, k] packed by a backend. Every backend's packed type
  * begins with this header. Immutable once packed (a backend's caches inside
@@ -146,6 +148,13 @@ struct dif__backend {
                        int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                        dif__error *err);
+  /* y[m, n] = x[m, k] · Wᵀ for x already in bf16 (row-major, the bits of
+   * dif__bf16_rne) and W packed in precision BF16: linear's product
+   * without its rounding of x, y row-major float32, overwritten
+   * (core/conv2d_wino_bf16.c's transformed tiles, rounded as they are
+   * made). NULL where a backend has none. */
+  dif_status (*linear_bf16)(const dif__kctx *k, const dif__packed *w, const uint16_t *x, int64_t m,
+                            float *y, dif__error *err);
   /* Frees what pack made (w is never NULL here). */
   void (*packed_free)(dif__packed *w);
 
@@ -315,6 +324,13 @@ dif_status dif__fast_weight(dif__fast *f, const dif__kctx *kx, dif__weight w, in
  * every later call (the caller runs it its own way: core/conv2d_fast.c). */
 dif_status dif__fast_conv_weight(dif__fast *f, const dif__kctx *kx, dif__weight w,
                                  const dif__conv_geom *g, const dif__conv **out, dif__error *err);
+/* The same for a 3×3 convolution's weight w[cout, cin, 3, 3] by bf16
+ * Winograd F(2×2, 3×3) (core/conv2d_wino_bf16.c, dif__wino_bf16_make): its
+ * 16 transformed matrices packed as linear weights, made on first use; a
+ * weight the backend refuses (no linear_bf16) is remembered, as above. */
+dif_status dif__fast_wino_bf16_weight(dif__fast *f, const dif__kctx *kx, dif__weight w,
+                                      int64_t cout, int64_t cin, const dif__wino_bf16 **out,
+                                      dif__error *err);
 /* A fast product that failed (out of memory for a packed weight, oneDNN
  * refusing a shape) and that the caller then ran on the exact path: counted,
  * and the first message kept, for the log. */

@@ -458,6 +458,7 @@ static const void *reorder_source(const dif__kctx *kx, dif__weight w, int64_t ro
 typedef struct lin_entry {
   int64_t m;
   bool bias, acc, x_cf, y_cf;
+  bool xb;  /* x given in bf16 (linear_bf16): no conversion */
   prim mm;  /* the matmul */
   prim cvt; /* bf16: x float32 → bf16 */
 } lin_entry;
@@ -549,9 +550,9 @@ static dnnl_status_t md_x(dnnl_memory_desc_t *md, int64_t m, int64_t k, dnnl_dat
 }
 
 static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, bool bias, bool acc,
-                                   bool x_cf, bool y_cf) {
+                                   bool x_cf, bool y_cf, bool xb) {
   memset(e, 0, sizeof *e);
-  e->m = m, e->bias = bias, e->acc = acc, e->x_cf = x_cf, e->y_cf = y_cf;
+  e->m = m, e->bias = bias, e->acc = acc, e->x_cf = x_cf, e->y_cf = y_cf, e->xb = xb;
   const int64_t n = p->base.n, k = p->base.k;
   const dnnl_data_type_t dt = dt_of(p->base.math);
   dnnl_memory_desc_t x_md, b_md, y_md, x32;
@@ -567,7 +568,7 @@ static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, 
   if (!s)
     s = matmul_new(&e->mm, &x_md, &p->wei, bias ? &b_md : NULL, &y_md, 1.0f,
                    acc && !y_cf ? 1.0f : 0);
-  if (!s && (dt == dnnl_bf16 || x_cf)) {
+  if (!s && !xb && (dt == dnnl_bf16 || x_cf)) {
     s = md_x(&x32, m, k, dnnl_f32, x_cf);
     if (!s) s = reorder_new(&e->cvt, &x32, &e->mm.src);
   }
@@ -578,22 +579,22 @@ static dnnl_status_t lin_entry_new(lin_entry *e, const on_packed *p, int64_t m, 
 /* The cached entry for (m, bias, acc), made if new; NULL with *tmp filled
  * when the cache is full (the caller destroys *tmp). */
 static dnnl_status_t lin_entry_get(on_packed *p, int64_t m, bool bias, bool acc, bool x_cf,
-                                   bool y_cf, const lin_entry **e, lin_entry *tmp) {
+                                   bool y_cf, bool xb, const lin_entry **e, lin_entry *tmp) {
   dnnl_status_t s = dnnl_success;
   *e = NULL;
   pthread_mutex_lock(&p->lock);
   for (int i = 0; i < p->used; i++)
     if (p->cache[i].m == m && p->cache[i].bias == bias && p->cache[i].acc == acc &&
-        p->cache[i].x_cf == x_cf && p->cache[i].y_cf == y_cf) {
+        p->cache[i].x_cf == x_cf && p->cache[i].y_cf == y_cf && p->cache[i].xb == xb) {
       *e = &p->cache[i];
       break;
     }
   if (!*e) {
     if (p->used < LINEAR_CACHE) {
-      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc, x_cf, y_cf);
+      s = lin_entry_new(&p->cache[p->used], p, m, bias, acc, x_cf, y_cf, xb);
       if (!s) *e = &p->cache[p->used++];
     } else {
-      s = lin_entry_new(tmp, p, m, bias, acc, x_cf, y_cf);
+      s = lin_entry_new(tmp, p, m, bias, acc, x_cf, y_cf, xb);
       if (!s) *e = tmp;
     }
   }
@@ -631,7 +632,7 @@ static dif_status on_linear(const dif__kctx *k, const dif__packed *w, const floa
   follow_threads(k);
   const lin_entry *e;
   lin_entry tmp = {0};
-  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, &e, &tmp);
+  dnnl_status_t s = lin_entry_get(p, m, b != NULL, acc, x_cf, y_cf, false, &e, &tmp);
   if (s) return fail(err, s, "making a linear product");
   const bool cvt = e->cvt.p != NULL;
   const size_t xb_bytes = cvt ? round64(dl.memory_desc_get_size(&e->mm.src)) : 0;
@@ -669,6 +670,33 @@ static dif_status on_linear(const dif__kctx *k, const dif__packed *w, const floa
   scratch_put(&sc);
   if (e == &tmp) prim_destroy(&tmp.mm), prim_destroy(&tmp.cvt);
   return s ? fail(err, s, "running a linear product") : DIF_OK;
+}
+
+/* linear_bf16: the matmul alone, on x as given (bf16, row-major). */
+static dif_status on_linear_bf16(const dif__kctx *k, const dif__packed *w, const uint16_t *x,
+                                 int64_t m, float *y, dif__error *err) {
+  if (w->math != DIF__DTYPE_BF16)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "onednn: linear_bf16 on a float32 weight");
+  on_packed *p = (on_packed *)(uintptr_t)w; /* only its cache changes, under its lock */
+  follow_threads(k);
+  const lin_entry *e;
+  lin_entry tmp = {0};
+  dnnl_status_t s = lin_entry_get(p, m, false, false, false, false, true, &e, &tmp);
+  if (s) return fail(err, s, "making a linear product on bf16 input");
+  const size_t pad_bytes = round64(dl.memory_desc_get_size(&e->mm.scratch));
+  scratch sc;
+  void *pad = scratch_get(&sc, k, pad_bytes, err);
+  if (pad_bytes && !pad) {
+    if (e == &tmp) prim_destroy(&tmp.mm);
+    return err ? err->status : DIF_ERR_OUT_OF_MEMORY;
+  }
+  const dnnl_memory_desc_t *mds[3] = {&e->mm.src, &p->wei, &e->mm.dst};
+  void *const ptrs[3] = {(void *)(uintptr_t)x, p->data, y};
+  const int ids[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+  s = run(&e->mm, 3, ids, mds, ptrs, pad);
+  scratch_put(&sc);
+  if (e == &tmp) prim_destroy(&tmp.mm);
+  return s ? fail(err, s, "running a linear product on bf16 input") : DIF_OK;
 }
 
 static void on_packed_free(dif__packed *w) {
@@ -1095,6 +1123,7 @@ const dif__backend dif__backend_onednn = {
     .bf16_tiles = on_bf16_tiles,
     .pack = on_pack,
     .linear = on_linear,
+    .linear_bf16 = on_linear_bf16,
     .matmul = on_matmul,
     .packed_free = on_packed_free,
     .conv3x3_f32_pack = on_conv3x3_pack,

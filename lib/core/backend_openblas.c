@@ -69,7 +69,7 @@ static dif_status ob_linear(const dif__kctx *k, const dif__packed *w, const floa
   (void)err;
   const ob_packed *p = (const ob_packed *)w;
   /* float32 whatever the caller's precision: this is the exact backend */
-  const dif__kctx exact = {k ? k->pool : NULL, k ? k->arena : NULL, NULL, NULL, 0, 0, false, 0};
+  const dif__kctx exact = {k ? k->pool : NULL, k ? k->arena : NULL, NULL, NULL, 0, 0, false, 0, 0};
   const int64_t n = w->n, kk = w->k;
   const dif__weight wf = dif__weight_f32(p->w, n * kk);
   if (!x_cf && !y_cf) {

@@ -500,6 +500,9 @@ dif_status dif__conv2d_bounded(const dif__kctx *k, const dif__conv2d_params *p, 
                      (long long)w.numel, (long long)p->cout, (long long)p->cin, (long long)p->kh,
                      (long long)p->kw);
   if (p->channels_last) {
+    if (k->fast && k->wino_bf16_max_cc &&
+        dif__conv2d_wino_bf16(k, p, x, N, H, W, w, b, y, max_scratch, &st, err))
+      return st;
     if (k->fast && dif__conv2d_fast(k, p, x, N, H, W, w, b, y, max_scratch, &st, err)) return st;
     return conv2d_cl_by_cf(k, p, x, N, H, W, w, b, y, max_scratch, err);
   }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/ops_internal.h"
 #include "core/weight_map.h"
 
 struct dif__fast {
@@ -31,6 +32,9 @@ struct dif__fast {
   /* key (w, dtype, cout, cin, geometry code): a convolution's weight
    * (dif__fast_conv_weight); value: its dif__conv, NULL if refused */
   dif__wmap convs;
+  /* key (w, dtype, cout, cin, 0): a 3×3 weight in bf16 Winograd form
+   * (dif__fast_wino_bf16_weight); value: its dif__wino_bf16, NULL if refused */
+  dif__wmap winos;
   int64_t refused;
   size_t bytes;
   size_t dropped; /* bytes of mapped source pages dropped after packing */
@@ -51,6 +55,7 @@ dif_status dif__fast_new(const dif__backend *b, dif__fast **out, dif__error *err
   f->backend = b;
   f->map.first_cap = 256;
   f->convs.first_cap = 128;
+  f->winos.first_cap = 64;
   pthread_mutex_init(&f->lock, NULL);
   *out = f;
   return DIF_OK;
@@ -65,17 +70,25 @@ static void free_conv(void *p, void *backend) {
   if (p) ((const dif__backend *)backend)->conv_free(p);
 }
 
+static void free_wino(void *p, void *arg) {
+  (void)arg;
+  dif__wino_bf16_free(p);
+}
+
 static size_t packed_bytes(const void *p) { return ((const dif__packed *)p)->bytes; }
 static size_t conv_bytes(const void *c) { return ((const dif__conv *)c)->bytes; }
+static size_t wino_bytes(const void *c) { return dif__wino_bf16_bytes(c); }
 
 size_t dif__fast_release(dif__fast *f) {
   if (!f) return 0;
   pthread_mutex_lock(&f->lock);
   /* what the objects hold now (a convolution's grows by a layout when a
    * later image size needs one; f->bytes counts them as packed) */
-  const size_t bytes = dif__wmap_sum(&f->map, packed_bytes) + dif__wmap_sum(&f->convs, conv_bytes);
+  const size_t bytes = dif__wmap_sum(&f->map, packed_bytes) + dif__wmap_sum(&f->convs, conv_bytes) +
+                       dif__wmap_sum(&f->winos, wino_bytes);
   dif__wmap_clear(&f->map, free_packed, NULL);
   dif__wmap_clear(&f->convs, free_conv, (void *)f->backend);
+  dif__wmap_clear(&f->winos, free_wino, NULL);
   f->bytes = 0;
   f->refused = 0; /* asked again at the next use, and counted again */
   pthread_mutex_unlock(&f->lock);
@@ -180,6 +193,34 @@ dif_status dif__fast_conv_weight(dif__fast *f, const dif__kctx *kx, dif__weight 
   return st;
 }
 
+dif_status dif__fast_wino_bf16_weight(dif__fast *f, const dif__kctx *kx, dif__weight w,
+                                      int64_t cout, int64_t cin, const dif__wino_bf16 **out,
+                                      dif__error *err) {
+  if (!f || !w.data || !out)
+    return dif__fail(err, DIF_ERR_INVALID_ARGUMENT, "fast Winograd weight: NULL argument");
+  *out = NULL;
+  dif_status st = DIF_OK;
+  const dif__wmap_key key = {w.data, w.dtype, cout, cin, 0};
+  dif__wmap_slot *s = locked_slot(f, &f->winos, key, "the fast path's Winograd table", err);
+  if (!s) return DIF_ERR_OUT_OF_MEMORY;
+  if (!s->key.w) {
+    dif__wino_bf16 *p = NULL;
+    st = dif__wino_bf16_make(kx, f->backend, w, cout, cin, &p, err);
+    if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
+      dif__wmap_claim(&f->winos, s, key, p);
+      f->refused += p ? 0 : 1;
+      f->bytes += p ? dif__wino_bf16_bytes(p) : 0;
+      if (p) f->dropped += dif__weight_drop_pages(w); /* as a linear weight's, above */
+    }
+  } else if (!s->value) {
+    st = dif__fail(err, DIF_ERR_UNSUPPORTED,
+                   "fast path: the %s backend has no bf16 Winograd convolution", f->backend->name);
+  }
+  if (!st) *out = s->value;
+  pthread_mutex_unlock(&f->lock);
+  return st;
+}
+
 void dif__fast_note_fallback(dif__fast *f, const dif__error *err) {
   if (!f) return;
   pthread_mutex_lock(&f->lock);
@@ -192,7 +233,7 @@ void dif__fast_get_stats(dif__fast *f, dif__fast_stats *out) {
   memset(out, 0, sizeof *out);
   if (!f) return;
   pthread_mutex_lock(&f->lock);
-  out->weights = (int64_t)(f->map.used + f->convs.used) - f->refused;
+  out->weights = (int64_t)(f->map.used + f->convs.used + f->winos.used) - f->refused;
   out->refused = f->refused;
   out->bytes = f->bytes;
   out->dropped = f->dropped;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backend.h"
 #include "core/ops.h"
 #include "core/prof.h"
 
@@ -104,6 +105,27 @@ void dif__conv2d_xform_span(const dif__conv2d_params *p, const float *x,
 bool dif__conv2d_fast(const dif__kctx *k, const dif__conv2d_params *p, const float *x, int64_t N,
                       int64_t H, int64_t W, dif__weight w, const float *b, float *y,
                       size_t max_scratch, dif_status *st, dif__error *err);
+
+/* The convolution in the precision fast by bf16 Winograd F(2×2, 3×3)
+ * (conv2d_wino_bf16.c), for arguments dif__conv2d_bounded has checked:
+ * false when it does not run (not k->fast with k->wino_bf16_max_cc, not
+ * channels-last, not 3×3 / stride 1 / pad 1 all round, cin·cout above the
+ * limit, y == x, a weight the backend refuses: y untouched), else true with
+ * *st its status. max_scratch bounds one chunk of tiles' buffers. */
+bool dif__conv2d_wino_bf16(const dif__kctx *k, const dif__conv2d_params *p, const float *x,
+                           int64_t N, int64_t H, int64_t W, dif__weight w, const float *b, float *y,
+                           size_t max_scratch, dif_status *st, dif__error *err);
+/* The weight's form for it: U_ξ = G g Gᵀ at the 16 positions ξ, each
+ * [cout, cin] rounded to bf16 and packed by b's pack (held by dif__fast:
+ * dif__fast_wino_bf16_weight); DIF_ERR_UNSUPPORTED where b has no
+ * linear_bf16. kx as the backend's pack. */
+dif_status dif__wino_bf16_make(const dif__kctx *kx, const dif__backend *b, dif__weight w,
+                               int64_t cout, int64_t cin, dif__wino_bf16 **out, dif__error *err);
+void dif__wino_bf16_free(dif__wino_bf16 *c); /* NULL is a no-op */
+size_t dif__wino_bf16_bytes(const dif__wino_bf16 *c);
+/* Tests: chunks of at most this many tile rows (0: as the scratch bound
+ * allows), to cover chunks that split and cross images. */
+void dif__wino_bf16_test_chunk(int64_t tile_rows);
 
 /* The convolution by float32 Winograd (conv2d_wino.c), for arguments
  * dif__conv2d_bounded has checked (before the fast path's: a kctx with

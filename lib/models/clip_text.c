@@ -157,7 +157,7 @@ dif_status dif__clip_text_forward(const dif__clip_text *m, const dif__kctx *k, c
       /* The projection head in float32 on both paths: B rows, nothing for
        * bf16 to speed up, and its rounding would land on the embedding the
        * prior and the decoder are conditioned on (docs/fidelity.md). */
-      const dif__kctx exact = {k->pool, k->arena, NULL, NULL, 0, 0, false, 0};
+      const dif__kctx exact = {k->pool, k->arena, NULL, NULL, 0, 0, false, 0, 0};
       if (out->text_embeds && m->proj.data)
         dif__linear(&exact, pooled, B, C, m->proj, NULL, m->projection_dim, out->text_embeds);
     } else if (out->text_embeds) {

@@ -94,7 +94,7 @@ dif_status dif__clip_vision_forward(const dif__clip_vision *m, const dif__kctx *
                       pooled + b * C);
     if (out->pooled) memcpy(out->pooled, pooled, (size_t)(B * C) * sizeof *pooled);
     /* the projection head in float32 on both paths, as CLIP text's */
-    const dif__kctx exact = {k->pool, k->arena, NULL, NULL, 0, 0, false, 0};
+    const dif__kctx exact = {k->pool, k->arena, NULL, NULL, 0, 0, false, 0, 0};
     if (out->image_embeds)
       dif__linear(&exact, pooled, B, C, m->proj, NULL, m->projection_dim, out->image_embeds);
   }

@@ -194,6 +194,7 @@ dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__re
   nets.wino = k->wino_nets_max_cc > 0 ? k->wino : NULL;
   nets.wino_max_cc = k->wino_nets_max_cc;
   nets.wino_nets_max_cc = 0;
+  nets.wino_bf16_max_cc = k->wino_bf16_max_cc;
   /* the networks channels-last where their convolutions are all bf16 ones
    * (fast: they get no Winograd), or where the caller asks (core/ops.h) */
   nets.channels_last = k->channels_last || (k->fast && !nets.wino);

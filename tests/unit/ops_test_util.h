@@ -30,6 +30,7 @@ static inline void kenv_init(kenv *e, int threads) {
   e->k.wino_nets_max_cc = 0;    /* no Winograd for the denoising networks */
   e->k.channels_last = false;   /* the VAE decoder channels-first */
   e->k.wino_skip_small = false; /* (with a wino) at any size */
+  e->k.wino_bf16_max_cc = 0;    /* (fast) no bf16 Winograd; test-conv-wino-bf16 sets it */
 }
 
 static inline void kenv_free(kenv *e) {

@@ -352,6 +352,20 @@ static void check_linear(const dif__backend *be, dif__dtype math, dif__dtype src
                 "%s: not the bits of its float32 values' weight", what);
     }
     dif__packed_free(p32);
+    /* linear_bf16 (x given in bf16, no bias, overwritten): the bits of
+     * linear on x's bf16 values, whose rounding then changes nothing */
+    if (math == DIF__DTYPE_BF16 && be->linear_bf16) {
+      uint16_t *xb = malloc((size_t)(M * K) * sizeof *xb);
+      float *xr = fbuf((size_t)(M * K)), *y3 = fbuf((size_t)(M * N));
+      for (int64_t i = 0; i < M * K; i++)
+        xb[i] = dif__bf16_rne(x[i]), xr[i] = dif__bf16_to_float(xb[i]);
+      CHECK_STATUS(dif__packed_linear(&e.k, p, xr, M, NULL, false, y2, &err), DIF_OK, err.msg, "");
+      CHECK_STATUS(be->linear_bf16(&e.k, p, xb, M, y3, &err), DIF_OK, err.msg, "");
+      CHECK_MSG(memcmp(y2, y3, (size_t)(M * N) * sizeof *y2) == 0,
+                "%s: linear_bf16 is not linear's bits on bf16 input", what);
+      CHECK_MSG(e.arena.used_total == 0, "%s: linear_bf16 left scratch in use", what);
+      free(xb), free(xr), free(y3);
+    }
     free(y2);
   }
   dif__packed_free(p);

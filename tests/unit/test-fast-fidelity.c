@@ -217,12 +217,13 @@ typedef struct env {
 } env;
 
 /* The passes: exact, fast (every product bf16), fast on channels-last maps
- * (every product bf16; the UNet's as a fast context runs it, the VAE's as
- * on AMX: dif__kctx.channels_last), and fast as a context on
+ * (every product bf16; the UNet's as a fast context runs it on AMX, the
+ * VAE's as on AMX: dif__kctx.channels_last), and fast as a context on
  * this CPU runs the VAE
  * where dif__wino_for_fast (its 3×3 convolutions by float32 Winograd, the
- * rest bf16). */
-enum { P_EXACT, P_FAST, P_FAST_CL, P_FAST_WINO };
+ * rest bf16), and the UNet there (channels-last, its 3×3 convolutions by
+ * bf16 Winograd F(2×2, 3×3): dif__kctx.wino_bf16_max_cc, api/load.c). */
+enum { P_EXACT, P_FAST, P_FAST_CL, P_FAST_WINO, P_FAST_WINO_BF16 };
 
 /* The kernel context of a pass: the exact path, or a fresh dif__fast (its
  * cache is keyed by the weights' addresses, which die with the model), and
@@ -242,12 +243,15 @@ static dif__kctx *kctx(env *v, int pass) {
     v->e.k.wino = v->wino;
   }
   v->e.k.wino_max_cc = pass == P_FAST_WINO ? DIF__WINO_FAST_VAE_MAX_CC : 0;
-  v->e.k.channels_last = pass == P_FAST_CL;
+  v->e.k.channels_last = pass == P_FAST_CL || pass == P_FAST_WINO_BF16;
+  v->e.k.wino_bf16_max_cc = pass == P_FAST_WINO_BF16 ? DIF__WINO_BF16_MAX_CC : 0;
   return &v->e.k;
 }
 
 /* P_FAST_WINO too where a context in fast runs the VAE so */
 static int vae_passes(void) { return dif__wino_for_fast(backend) ? 4 : 3; }
+/* P_FAST_WINO_BF16 too where a context in fast runs the UNet so (api/load.c) */
+static bool unet_wino_bf16(void) { return dif__wino_for_fast(backend) && backend->linear_bf16; }
 
 static const char *const decoded_label[] = {"", "out.decoded", "out.decoded (channels-last)",
                                             "out.decoded (winograd)"};
@@ -264,7 +268,7 @@ static void unet_case(env *v, const char *name, const dif__safetensors *st) {
   float *ctx = tensor(st, "in.encoder_hidden_states", &n, &ce);
   float *cls = u.class_in ? tensor(st, "in.class_labels", &n, NULL) : NULL;
   const int64_t B = se->shape[0], H = se->shape[2], W = se->shape[3], m = B * u.out_ch * H * W;
-  float *out[3] = {fbuf((size_t)m), fbuf((size_t)m), fbuf((size_t)m)};
+  float *out[4] = {fbuf((size_t)m), fbuf((size_t)m), fbuf((size_t)m), fbuf((size_t)m)};
   dif__unet_input in = {.sample = sample,
                         .B = B,
                         .H = H,
@@ -278,7 +282,13 @@ static void unet_case(env *v, const char *name, const dif__safetensors *st) {
     CHECK_STATUS(dif__unet_forward(&u, kctx(v, f), &in, out[f], &err), DIF_OK, err.msg, "");
   judge(K_UNET, name, "out.sample", out[0], out[1], st);
   judge_as(K_UNET, name, "out.sample", "out.sample (channels-last)", out[0], out[2], st);
+  if (unet_wino_bf16()) {
+    CHECK_STATUS(dif__unet_forward(&u, kctx(v, P_FAST_WINO_BF16), &in, out[3], &err), DIF_OK,
+                 err.msg, "");
+    judge_as(K_UNET, name, "out.sample", "out.sample (bf16 winograd)", out[0], out[3], st);
+  }
   free(sample), free(t), free(ctx), free(cls), free(out[0]), free(out[1]), free(out[2]);
+  free(out[3]);
   dif__unet_free(&u);
 }
 

@@ -44,7 +44,7 @@ static dif_status run_with(const dif__models *m, float guidance, int steps, cons
   if (s) return s;
   dif__arena arena;
   dif__arena_init(&arena, 1u << 20);
-  dif__kctx k = {pool, &arena, NULL, NULL, 0, 0, false, 0};
+  dif__kctx k = {pool, &arena, NULL, NULL, 0, 0, false, 0, 0};
   dif__part part = {DIF__PART_TEXT, "a cat", NULL, 1.0f};
   dif__request r = {.parts = &part,
                     .n_parts = 1,
@@ -113,7 +113,7 @@ TEST(unet_needs_the_embedding) {
   }
   dif__arena arena;
   dif__arena_init(&arena, 1u << 20);
-  dif__kctx k = {NULL, &arena, NULL, NULL, 0, 0, false, 0};
+  dif__kctx k = {NULL, &arena, NULL, NULL, 0, 0, false, 0, 0};
   float x[4 * 4 * 4] = {0}, ctx[2 * 32] = {0}, t = 10, out[4 * 4 * 4];
   dif__unet_input in = {.sample = x,
                         .B = 1,

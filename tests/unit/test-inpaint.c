@@ -70,7 +70,7 @@ static int setup(fixture *f, const char *model) {
   }
   CHECK(dif__pool_new(2, &f->pool, &err) == DIF_OK);
   dif__arena_init(&f->arena, 1u << 20);
-  f->k = (dif__kctx){f->pool, &f->arena, NULL, NULL, 0, 0, false, 0};
+  f->k = (dif__kctx){f->pool, &f->arena, NULL, NULL, 0, 0, false, 0, 0};
   return 1;
 }
 

@@ -374,7 +374,7 @@ TEST(conv_rejects_bad_arguments) {
   CHECK_STATUS(dif__conv2d(&e.k, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err), DIF_ERR_LIMIT, err.msg,
                "BLAS limit");
   p.cin = 1;
-  dif__kctx no_arena = {NULL, NULL, NULL, NULL, 0, 0, false, 0};
+  dif__kctx no_arena = {NULL, NULL, NULL, NULL, 0, 0, false, 0, 0};
   CHECK_STATUS(dif__conv2d(&no_arena, &p, x, 1, 4, 4, WF(&p, w), NULL, y, &err),
                DIF_ERR_INVALID_ARGUMENT, err.msg, "NULL");
   kenv_free(&e);

@@ -132,7 +132,7 @@ int main(void) {
   }
   CHECK(dif__pool_new(2, &pool, &err) == DIF_OK);
   dif__arena_init(&arena, 1u << 20);
-  k = (dif__kctx){pool, &arena, NULL, NULL, 0, 0, false, 0};
+  k = (dif__kctx){pool, &arena, NULL, NULL, 0, 0, false, 0, 0};
   RUN(one_tile_is_the_untiled_run);
   RUN(nine_tiles_blend_without_seams);
   RUN(bad_tilings);

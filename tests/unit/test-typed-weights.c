@@ -261,7 +261,7 @@ TEST(linear_without_arena) {
   float *b = frand((size_t)out, 7, -1, 1), *wr = fbuf((size_t)(out * in));
   uint16_t *h = round16(DIF__DTYPE_F16, w, (size_t)(out * in), wr);
   float *y = fbuf((size_t)(n * out));
-  const dif__kctx bare = {NULL, NULL, NULL, NULL, 0, 0, false, 0};
+  const dif__kctx bare = {NULL, NULL, NULL, NULL, 0, 0, false, 0, 0};
   dif__linear(&bare, x, n, in, (dif__weight){h, DIF__DTYPE_F16, out * in, false}, b, out, y);
   check_rounding_bound(y, x, wr, wr, b, n, in, out, "f16 without an arena");
   free(x), free(w), free(b), free(wr), free(h), free(y);
