@@ -59,6 +59,7 @@ typedef struct options {
   bool no_wino;        /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
   bool fast_wino;      /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
   long long wino_bf16; /* --wino-bf16-max-cc: the UNet's limit in fast; -1: a context's */
+  bool vae_wino_bf16;  /* --vae-wino-bf16: fast's VAE channels-last, 3x3 by bf16 Winograd */
   bool channels_first; /* --channels-first: fast's UNet and VAE channels-first (as before) */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
@@ -401,7 +402,7 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   const dif__backend *b = NULL;
   const bool fast = r->k.fast != NULL, vae = !max_cc;
   const bool wants =
-      !o->no_wino &&
+      !o->no_wino && !(fast && !max_cc && o->vae_wino_bf16) &&
       (!fast || (!max_cc && (o->fast_wino || dif__wino_for_fast(dif__fast_backend(r->k.fast)))));
   if (fast) max_cc = DIF__WINO_FAST_VAE_MAX_CC;
   if (wants)
@@ -415,7 +416,9 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   /* fast's UNet by bf16 Winograd as a context's (api/load.c) unless told */
   const dif__backend *fb = fast ? dif__fast_backend(r->k.fast) : NULL;
   r->k.wino_bf16_max_cc = 0;
-  if (fb && !vae && !o->no_wino && o->wino_bf16 != 0 && fb->linear_bf16)
+  if (fb && vae && o->vae_wino_bf16 && fb->linear_bf16)
+    r->k.wino_bf16_max_cc = DIF__WINO_BF16_MAX_CC;
+  else if (fb && !vae && !o->no_wino && o->wino_bf16 != 0 && fb->linear_bf16)
     r->k.wino_bf16_max_cc = o->wino_bf16 > 0         ? o->wino_bf16
                             : dif__wino_for_fast(fb) ? DIF__WINO_BF16_MAX_CC
                                                      : 0;
@@ -1128,6 +1131,8 @@ static void usage(FILE *f) {
           "                by bf16 Winograd F(2x2, 3x3) (0: none, bf16 direct); default a\n"
           "                context's: every one where bf16 is not on AMX tiles, none on AMX\n"
           "                (--no-wino: none)\n"
+          "  --vae-wino-bf16  fast: the VAE's maps channels-last and every 3x3 convolution\n"
+          "                by bf16 Winograd F(2x2, 3x3), none by float32 Winograd (to measure it)\n"
           "  --channels-first  fast: the UNet's maps channels-first, and the VAE's\n"
           "                where it has no Winograd (--no-wino, or AMX), as before\n"
           "                channels-last (to measure it)\n"
@@ -1262,6 +1267,8 @@ int main(int argc, char **argv) {
       o.no_wino = true;
     } else if (!strcmp(a, "--wino-bf16-max-cc") && v) {
       o.wino_bf16 = atoll(v), i++;
+    } else if (!strcmp(a, "--vae-wino-bf16")) {
+      o.vae_wino_bf16 = true;
     } else if (!strcmp(a, "--fast-wino")) {
       o.fast_wino = true;
     } else if (!strcmp(a, "--channels-first")) {

@@ -318,7 +318,9 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * fast, a linear weight takes its bf16 size rather than that plus its
  * file's. The log (info level) and
  * dif_context_info ("precision", "gemm_backend", "isa", "unet_conv3x3"
- * ("winograd up to 1920x640 channels", "sgemm" or "bf16") and "vae_conv3x3"
+ * ("winograd up to 1920x640 channels", "sgemm", "bf16", or "bf16 winograd":
+ * fast where bf16 is not on AMX tiles, by Winograd F(2x2, 3x3) with bf16
+ * products, 2.25x fewer multiplies) and "vae_conv3x3"
  * ("winograd", "sgemm", "bf16", or "winograd up to 512x256 channels, bf16":
  * fast where bf16 is not on AMX tiles, whose float32 Winograd measured
  * faster there than bf16 products, and closer to float32), "attention"

@@ -383,8 +383,10 @@ const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t 
  * decode 6.97 → 5.97 s, 768² 16.48 → 14.17 s, for 89 MiB of transformed
  * weights (every 3×3 convolution: 5.3 and 12.9 s for 0.74 GiB), and 2.5×
  * closer to the float32 reference (test-fast-fidelity). On AMX bf16 direct
- * stays (tiles run bf16 at many times float32's rate). The UNet keeps bf16
- * in fast: its Winograd there measured 7 % faster per step for 1.1 GiB more
+ * stays (tiles run bf16 at many times float32's rate). The same rule gives
+ * fast's UNet its 3×3 convolutions by bf16 Winograd F(2×2, 3×3)
+ * (kctx.wino_bf16_max_cc, core/conv2d_wino_bf16.c: a 512² step 4.07 →
+ * 3.4–3.6 s here); float32 Winograd there measured only 7 % for 1.1 GiB
  * (docs/performance.md). */
 bool dif__wino_for_fast(const dif__backend *b);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);

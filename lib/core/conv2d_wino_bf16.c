@@ -9,7 +9,7 @@
  * core/wino_xform_impl.h's bt4 / at2; G below):
  *   U[ξ][co][ci] = bf16((G g[co][ci] Gᵀ)[ξ])        once (dif__wino_bf16_make:
  *                                                    in double, then float32,
- *                                                    then the backend's rounding)
+ *                                                    then bf16)
  *   V[ξ][t][ci]  = bf16((Bᵀ d[t][ci] B)[ξ])         per tile t, from float32 d
  *   M[ξ][t][co]  = Σ_ci V[ξ][t][ci] · U[ξ][co][ci]  16 products, float32 sums
  *                                                    (the backend's linear_bf16)
@@ -75,25 +75,46 @@ size_t dif__wino_bf16_bytes(const dif__wino_bf16 *c) { return c ? c->bytes : 0; 
 /* ---- the weight ---- */
 
 typedef struct u_job {
-  const float *g; /* [cout, cin, 3, 3] */
-  int64_t cin;
-  int xi;
-  float *u; /* [cout, cin] */
+  dif__weight w; /* [cout, cin, 3, 3], F32, F16 or BF16 */
+  int64_t cout, cin;
+  uint16_t *u; /* [XI][cout][cin] */
 } u_job;
 
-/* Item (output channel co): U_ξ[co][ci] for every ci, in double, rounded
- * once to float32 (the backend then rounds that to bf16). */
+#define UB 64 /* input channels the weight transform takes at a time */
+
+/* Item (output channel co): U_ξ[co][ci] for every ξ and ci — G g Gᵀ in
+ * double from the weight's exact values, rounded once to float32 and then
+ * to bf16 (to nearest even: the bits the backend's rounding of that float32
+ * matrix would give). One pass over the weight; UB kernels at a time laid
+ * tap-major, so the arithmetic runs across them in vector lanes. */
 static void u_task(void *arg, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const u_job *j = arg;
-  const double *gi = GM[j->xi / 4], *gk = GM[j->xi % 4];
+  const size_t plane = (size_t)(j->cout * j->cin);
+  double g[9][UB], t[4][3][UB];
   for (int64_t co = begin; co < end; co++)
-    for (int64_t ci = 0; ci < j->cin; ci++) {
-      const float *g = j->g + (co * j->cin + ci) * 9;
-      double s = 0.0;
-      for (int a = 0; a < 3; a++)
-        s += gi[a] * (gk[0] * g[a * 3] + gk[1] * g[a * 3 + 1] + gk[2] * g[a * 3 + 2]);
-      j->u[co * j->cin + ci] = (float)s;
+    for (int64_t c0 = 0; c0 < j->cin; c0 += UB) {
+      const int64_t n = j->cin - c0 < UB ? j->cin - c0 : UB, at = (co * j->cin + c0) * 9;
+      for (int64_t l = 0; l < n; l++)
+        for (int e = 0; e < 9; e++) {
+          const void *d = j->w.data;
+          const int64_t i = at + l * 9 + e;
+          g[e][l] = j->w.dtype == DIF__DTYPE_F32   ? ((const float *)d)[i]
+                    : j->w.dtype == DIF__DTYPE_F16 ? dif__f16_to_float(((const uint16_t *)d)[i])
+                                                   : dif__bf16_to_float(((const uint16_t *)d)[i]);
+        }
+      for (int i = 0; i < 4; i++) /* G g: rows */
+        for (int b = 0; b < 3; b++)
+          for (int64_t l = 0; l < n; l++)
+            t[i][b][l] = GM[i][0] * g[b][l] + GM[i][1] * g[3 + b][l] + GM[i][2] * g[6 + b][l];
+      uint16_t *u = j->u + co * j->cin + c0;
+      for (int i = 0; i < 4; i++) /* (G g) Gᵀ: columns */
+        for (int k = 0; k < 4; k++) {
+          uint16_t *o = u + (size_t)(i * 4 + k) * plane;
+          for (int64_t l = 0; l < n; l++)
+            o[l] = dif__bf16_rne(
+                (float)(t[i][0][l] * GM[k][0] + t[i][1][l] * GM[k][1] + t[i][2][l] * GM[k][2]));
+        }
     }
 }
 
@@ -105,41 +126,37 @@ dif_status dif__wino_bf16_make(const dif__kctx *kx, const dif__backend *b, dif__
                      "fast path: the %s backend has no product on bf16 input for Winograd",
                      b ? b->name : "(none)");
   if (!w.data || cout < 1 || cin < 1 || cout > (1 << 20) || cin > (1 << 20) ||
-      w.numel != cout * cin * 9)
+      w.numel != cout * cin * 9 ||
+      (w.dtype != DIF__DTYPE_F32 && w.dtype != DIF__DTYPE_F16 && w.dtype != DIF__DTYPE_BF16))
     return dif__fail(err, DIF_ERR_INVALID_ARGUMENT,
-                     "bf16 winograd: bad weight (%lld x %lld x 3 x 3, %lld values)",
-                     (long long)cout, (long long)cin, (long long)w.numel);
+                     "bf16 winograd: bad weight (%lld x %lld x 3 x 3, %lld values of %s)",
+                     (long long)cout, (long long)cin, (long long)w.numel, dif__dtype_name(w.dtype));
+  /* the 16 matrices in bf16 (16/9 of the weight's count: what the backend
+   * then holds packed), from the arena (its pages reused weight to weight)
+   * or the heap */
   dif__arena *arena = kx ? kx->arena : NULL;
   const dif__arena_mark mark = arena ? dif__arena_get_mark(arena) : (dif__arena_mark){0};
-  const size_t nw = (size_t)w.numel, nu = (size_t)(cout * cin);
-  const float *g = dif__weight_as_f32(w);
-  float *wide = NULL, *u = NULL;
+  const size_t nu = (size_t)XI * (size_t)(cout * cin);
   dif__wino_bf16 *c = calloc(1, sizeof *c);
-  if (c && !g) wide = arena ? dif__arena_floats(arena, nw, NULL) : malloc(nw * sizeof *wide);
-  if (c && (g || wide)) u = arena ? dif__arena_floats(arena, nu, NULL) : malloc(nu * sizeof *u);
+  uint16_t *u = NULL;
+  if (c) u = arena ? dif__arena_alloc(arena, nu * sizeof *u, NULL) : malloc(nu * sizeof *u);
   dif_status st = DIF_OK;
   if (!c || !u) {
-    st = dif__fail_oom(err, "a bf16 Winograd weight's transform", (nw + nu) * sizeof(float));
+    st = dif__fail_oom(err, "a bf16 Winograd weight's transform", nu * sizeof *u);
   } else {
-    if (wide) {
-      dif__weight_tile_f32(dif__kpool(kx), w, cin * 9, 0, cout, 0, cin * 9, wide);
-      g = wide;
-    }
-    const int64_t grain = ((int64_t)1 << 14) / cin; /* kernels per task: at least ~16K */
+    u_job j = {w, cout, cin, u};
+    const int64_t grain = ((int64_t)1 << 12) / cin; /* kernels per task: at least ~4K */
+    dif__pool_for(dif__kpool(kx), cout, grain < 1 ? 1 : grain, u_task, &j);
     for (int x = 0; x < XI && !st; x++) {
-      u_job j = {g, cin, x, u};
-      dif__pool_for(dif__kpool(kx), cout, grain < 1 ? 1 : grain, u_task, &j);
-      st =
-          dif__backend_pack(b, kx, DIF__DTYPE_BF16, DIF__DTYPE_F32, u, cout, cin, 0, &c->u[x], err);
+      st = dif__backend_pack(b, kx, DIF__DTYPE_BF16, DIF__DTYPE_BF16,
+                             u + (size_t)x * (size_t)(cout * cin), cout, cin, 0, &c->u[x], err);
       if (!st) c->bytes += c->u[x]->bytes;
     }
   }
-  if (arena) {
+  if (arena)
     dif__arena_release(arena, mark);
-  } else {
-    free(wide);
+  else
     free(u);
-  }
   if (st) {
     dif__wino_bf16_free(c);
     return st;
