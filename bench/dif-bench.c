@@ -59,7 +59,6 @@ typedef struct options {
   bool no_wino;        /* --no-wino: no Winograd (exact: im2col + sgemm; fast: bf16 products) */
   bool fast_wino;      /* --fast-wino: fast's VAE by Winograd even where bf16 is on AMX tiles */
   long long wino_bf16; /* --wino-bf16-max-cc: the UNet's limit in fast; -1: a context's */
-  bool vae_wino_bf16;  /* --vae-wino-bf16: fast's VAE channels-last, 3x3 by bf16 Winograd */
   bool channels_first; /* --channels-first: fast's UNet and VAE channels-first (as before) */
   const char *wino_backend; /* --wino-backend NAME: that backend's Winograd (NULL: a context's) */
   int tile;                 /* tiled VAE: tile size in pixels (0 = the config's sample_size) */
@@ -395,15 +394,19 @@ struct run_ctx {
 /* In exact, net's 3x3 convolutions (those with cin·cout up to max_cc; 0:
  * all) by float32 Winograd where a backend has them, as a context's
  * (api/load.c, core/ops.h: the VAE's all, the UNet's up to
- * DIF__WINO_NETS_MAX_CC), unless --no-wino; in fast, the VAE's (max_cc 0)
- * up to DIF__WINO_FAST_VAE_MAX_CC where dif__wino_for_fast, as a context's. */
+ * DIF__WINO_NETS_MAX_CC), unless --no-wino; in fast, where
+ * dif__wino_for_fast, every one by bf16 Winograd (--wino-bf16-max-cc: up to
+ * that; 0: none), else the VAE's (max_cc 0) up to DIF__WINO_FAST_VAE_MAX_CC
+ * by float32 Winograd (--fast-wino: also on AMX), as a context's. */
 static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max_cc) {
   char why[256] = "";
   const dif__backend *b = NULL;
   const bool fast = r->k.fast != NULL, vae = !max_cc;
+  const dif__backend *fb = fast ? dif__fast_backend(r->k.fast) : NULL;
+  const bool bf16w = fb && fb->linear_bf16 && !o->no_wino && o->wino_bf16 != 0 &&
+                     (o->wino_bf16 > 0 || dif__wino_for_fast(fb));
   const bool wants =
-      !o->no_wino && !(fast && !max_cc && o->vae_wino_bf16) &&
-      (!fast || (!max_cc && (o->fast_wino || dif__wino_for_fast(dif__fast_backend(r->k.fast)))));
+      !o->no_wino && !bf16w && (!fast || (vae && (o->fast_wino || dif__wino_for_fast(fb))));
   if (fast) max_cc = DIF__WINO_FAST_VAE_MAX_CC;
   if (wants)
     b = o->wino_backend ? dif__backend_wino_named(o->wino_backend, why, sizeof why)
@@ -413,25 +416,17 @@ static void conv_wino(run_ctx *r, const options *o, const char *net, int64_t max
   if (b && dif__wino_new(b, &r->k.wino, &err)) die("%s", err.msg);
   r->k.wino_max_cc = max_cc;
   r->k.wino_skip_small = !fast; /* as a context's (api/context.c) */
-  /* fast's UNet by bf16 Winograd as a context's (api/load.c) unless told */
-  const dif__backend *fb = fast ? dif__fast_backend(r->k.fast) : NULL;
-  r->k.wino_bf16_max_cc = 0;
-  if (fb && vae && o->vae_wino_bf16 && fb->linear_bf16)
-    r->k.wino_bf16_max_cc = DIF__WINO_BF16_MAX_CC;
-  else if (fb && !vae && !o->no_wino && o->wino_bf16 != 0 && fb->linear_bf16)
-    r->k.wino_bf16_max_cc = o->wino_bf16 > 0         ? o->wino_bf16
-                            : dif__wino_for_fast(fb) ? DIF__WINO_BF16_MAX_CC
-                                                     : 0;
-  if (r->k.wino_bf16_max_cc)
-    printf("%s 3x3 convolutions up to %lld channel pairs: bf16 Winograd F(2x2, 3x3)\n", net,
-           (long long)r->k.wino_bf16_max_cc);
+  r->k.wino_bf16_max_cc = !bf16w ? 0 : o->wino_bf16 > 0 ? o->wino_bf16 : DIF__WINO_BF16_MAX_CC;
   /* a context's choice (api/context.c): channels-last where fast's VAE
-   * convolutions are all bf16 */
+   * has no float32 Winograd */
   r->k.channels_last = fast && !r->k.wino && !o->channels_first;
   if (fast && !r->k.wino && vae)
     printf("%s decoder activations: %s\n", net,
            r->k.channels_last ? "channels-last" : "channels-first (--channels-first)");
-  if (b)
+  if (r->k.wino_bf16_max_cc)
+    printf("%s 3x3 convolutions%s: bf16 Winograd F(2x2, 3x3) (fast)\n", net,
+           o->wino_bf16 > 0 ? " up to --wino-bf16-max-cc" : "");
+  else if (b)
     printf("%s 3x3 convolutions%s: float32 Winograd on %s\n", net,
            fast     ? " up to 512x256 channels (fast; bf16 beyond)"
            : max_cc ? " up to the networks' channel limit"
@@ -1122,17 +1117,16 @@ static void usage(FILE *f) {
           "  --no-wino     exact: the VAE's and the UNet's 3x3 convolutions on im2col + sgemm,\n"
           "                not by float32 Winograd as a context does (the VAE's all, the UNet's\n"
           "                up to 1920 x 640 channels; oneDNN's on AVX-512, else openblas's);\n"
-          "                fast: the VAE's in bf16, as on AMX (without AMX a context runs those\n"
-          "                up to 512 x 256 channels by Winograd)\n"
-          "  --fast-wino   fast: the VAE's 3x3 convolutions up to 512 x 256 channels by\n"
-          "                Winograd even on AMX, where a context keeps them bf16 (to measure\n"
-          "                that choice there)\n"
-          "  --wino-bf16-max-cc N  fast: the UNet's 3x3 convolutions with cin x cout up to N\n"
-          "                by bf16 Winograd F(2x2, 3x3) (0: none, bf16 direct); default a\n"
-          "                context's: every one where bf16 is not on AMX tiles, none on AMX\n"
-          "                (--no-wino: none)\n"
-          "  --vae-wino-bf16  fast: the VAE's maps channels-last and every 3x3 convolution\n"
-          "                by bf16 Winograd F(2x2, 3x3), none by float32 Winograd (to measure it)\n"
+          "                fast: the UNet's and the VAE's bf16 direct, as on AMX (without AMX a\n"
+          "                context runs them by bf16 Winograd)\n"
+          "  --fast-wino   fast, with --wino-bf16-max-cc 0 or on AMX: the VAE's 3x3\n"
+          "                convolutions up to 512 x 256 channels by float32 Winograd (as a\n"
+          "                context with DIF_WINO_BF16=off without AMX; to measure it on AMX)\n"
+          "  --wino-bf16-max-cc N  fast: the UNet's and the VAE's 3x3 convolutions with\n"
+          "                cin x cout up to N by bf16 Winograd F(2x2, 3x3) (0: none: the UNet's\n"
+          "                bf16 direct, the VAE's as --fast-wino says); default a context's:\n"
+          "                every one where bf16 is not on AMX tiles, none on AMX (--no-wino:\n"
+          "                none)\n"
           "  --channels-first  fast: the UNet's maps channels-first, and the VAE's\n"
           "                where it has no Winograd (--no-wino, or AMX), as before\n"
           "                channels-last (to measure it)\n"
@@ -1267,8 +1261,6 @@ int main(int argc, char **argv) {
       o.no_wino = true;
     } else if (!strcmp(a, "--wino-bf16-max-cc") && v) {
       o.wino_bf16 = atoll(v), i++;
-    } else if (!strcmp(a, "--vae-wino-bf16")) {
-      o.vae_wino_bf16 = true;
     } else if (!strcmp(a, "--fast-wino")) {
       o.fast_wino = true;
     } else if (!strcmp(a, "--channels-first")) {

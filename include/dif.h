@@ -321,9 +321,11 @@ DIF_API int dif_context_threads(const dif_context *ctx);
  * ("winograd up to 1920x640 channels", "sgemm", "bf16", or "bf16 winograd":
  * fast where bf16 is not on AMX tiles, by Winograd F(2x2, 3x3) with bf16
  * products, 2.25x fewer multiplies) and "vae_conv3x3"
- * ("winograd", "sgemm", "bf16", or "winograd up to 512x256 channels, bf16":
- * fast where bf16 is not on AMX tiles, whose float32 Winograd measured
- * faster there than bf16 products, and closer to float32), "attention"
+ * ("winograd", "sgemm", "bf16", "bf16 winograd" (as the UNet's), or
+ * "winograd up to 512x256 channels, bf16" (fast where bf16 is not on AMX
+ * tiles when the environment variable DIF_WINO_BF16=off, read at load,
+ * keeps both networks off bf16 Winograd: about half its distance to
+ * float32, slower), "attention"
  * (the UNet's and the VAE's: in exact "fused float32, AVX2" on a CPU whose
  * best is AVX2 (Zen 3, Haswell) or "fused float32, AVX-512" on one whose
  * AVX-512 runs in 256-bit halves (Zen 4) — the UNet's in one float32 kernel

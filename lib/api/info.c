@@ -74,10 +74,11 @@ static void add_products(json_t *o, const dif_context *ctx) {
                                   : ctx->fast             ? "bf16"
                                                           : "sgemm"));
   json_object_set_new(o, "vae_conv3x3",
-                      json_string(ctx->wino && ctx->fast ? "winograd up to 512x256 channels, bf16"
-                                  : ctx->wino            ? "winograd"
-                                  : ctx->fast            ? "bf16"
-                                                         : "sgemm"));
+                      json_string(ctx->wino_bf16_max_cc    ? "bf16 winograd"
+                                  : ctx->wino && ctx->fast ? "winograd up to 512x256 channels, bf16"
+                                  : ctx->wino              ? "winograd"
+                                  : ctx->fast              ? "bf16"
+                                                           : "sgemm"));
   /* the UNet's and the VAE's attention (core/attn_fused.h; the text encoder and the prior keep
    * the unfused path) */
   json_object_set_new(o, "attention", json_string(dif__ctx_attention(ctx)));

@@ -98,8 +98,11 @@ static void auto_small_model_exact(dif_context *ctx) {
  * UNet's first levels too (core/ops.h, DIF__WINO_NETS_MAX_CC), measured
  * faster per step on both backends (oneDNN's on AVX-512; the openblas one
  * on an AVX2 CPU emulated under DIF_MAX_CPU_ISA=avx2: 512² step 11.6 -> 9.4
- * and 9.8 -> 8.6 s, alternated; docs/performance.md). In fast, the VAE's alone, and only where
- * dif__wino_for_fast (bf16 not on AMX tiles: Winograd measured faster). */
+ * and 9.8 -> 8.6 s, alternated; docs/performance.md). In fast, only where
+ * dif__wino_for_fast (bf16 not on AMX tiles: Winograd measured faster):
+ * every 3x3 convolution by bf16 Winograd (conv_wino_bf16, below), else
+ * (DIF_WINO_BF16=off, a backend without products on bf16 input) the VAE's
+ * up to 512 x 256 channels by float32 Winograd. */
 /* oneDNN runs on libgomp, whose threads spin after each parallel region
  * unless OMP_WAIT_POLICY says otherwise, and then take the cores from
  * libdif's and OpenBLAS's threads (dif.h, DIF_PRECISION_FAST). libgomp reads
@@ -115,8 +118,32 @@ static void warn_omp_policy(dif_context *ctx, const char *what) {
                what);
 }
 
+/* Fast's 3x3 convolutions, the UNet's and the VAE's, by bf16 Winograd
+ * F(2x2, 3x3) where its bf16 products run on dot-product instructions, not
+ * matrix tiles (the rule of dif__wino_for_fast: there 2.25x fewer multiplies
+ * pay; core/ops.h, core/conv2d_wino_bf16.c): true then. DIF_WINO_BF16=off in
+ * the environment keeps them as before (the UNet's bf16 direct, the VAE's
+ * by float32 Winograd up to 512 x 256 channels; measurements:
+ * docs/performance.md). */
+static bool conv_wino_bf16(dif_context *ctx) {
+  const dif__backend *b = dif__fast_backend(ctx->fast);
+  if (!b || !b->linear_bf16 || !dif__wino_for_fast(b)) return false;
+  const char *env = getenv("DIF_WINO_BF16");
+  if (env && strcmp(env, "off") == 0) {
+    dif__ctx_log(ctx, DIF_LOG_INFO, "bf16 Winograd convolutions off (DIF_WINO_BF16=off)");
+    return false;
+  }
+  ctx->wino_bf16_max_cc = DIF__WINO_BF16_MAX_CC;
+  dif__ctx_log(ctx, DIF_LOG_INFO,
+               "UNet and VAE 3x3 convolutions: bf16 Winograd F(2x2, 3x3) on the %s backend "
+               "(transformed weights about 1.8x the bf16 3x3 weights)",
+               b->name);
+  return true;
+}
+
 static void conv_wino(dif_context *ctx) {
   if (ctx->fast && !dif__wino_for_fast(dif__fast_backend(ctx->fast))) return;
+  if (ctx->fast && conv_wino_bf16(ctx)) return;
   struct rlimit r;
   if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) return;
   char why[256] = "";
@@ -141,26 +168,6 @@ static void conv_wino(dif_context *ctx) {
     if (!ctx->fast && strcmp(b->name, "onednn") == 0)
       warn_omp_policy(ctx, "the Winograd convolutions");
   }
-}
-
-/* Fast's UNet 3x3 convolutions by bf16 Winograd F(2x2, 3x3) where its bf16
- * products run on dot-product instructions, not matrix tiles (the rule of
- * dif__wino_for_fast: there 2.25x fewer multiplies pay; core/ops.h,
- * core/conv2d_wino_bf16.c). DIF_WINO_BF16=off in the environment keeps
- * them direct (measurements: docs/performance.md). */
-static void conv_wino_bf16(dif_context *ctx) {
-  const dif__backend *b = dif__fast_backend(ctx->fast);
-  if (!b || !b->linear_bf16 || !dif__wino_for_fast(b)) return;
-  const char *env = getenv("DIF_WINO_BF16");
-  if (env && strcmp(env, "off") == 0) {
-    dif__ctx_log(ctx, DIF_LOG_INFO, "UNet 3x3 convolutions: bf16 direct (DIF_WINO_BF16=off)");
-    return;
-  }
-  ctx->wino_bf16_max_cc = DIF__WINO_BF16_MAX_CC;
-  dif__ctx_log(ctx, DIF_LOG_INFO,
-               "UNet 3x3 convolutions: bf16 Winograd F(2x2, 3x3) on the %s backend (transformed "
-               "weights about 1.8x the bf16 3x3 weights)",
-               b->name);
 }
 
 /* Each loads the models, then adds the embeddings (inside the LoRA binding,
@@ -239,7 +246,6 @@ DIF_API dif_status dif_context_load(dif_context *ctx, const char *model_dir) {
   ctx->loaded = 1;
   auto_small_model_exact(ctx);
   conv_wino(ctx);
-  conv_wino_bf16(ctx);
   ctx->info = dif__ctx_describe(ctx); /* NULL only when out of memory: info reports "{}" */
   dif__ctx_pool(ctx);
   dif__ctx_log(ctx, DIF_LOG_INFO, "BLAS kernels: %s, %d BLAS threads, %d kernel threads",

@@ -374,20 +374,21 @@ const dif__backend *dif__backend_wino(char *why, size_t size);
 /* The backend of that name if its float32 Winograd convolutions run here,
  * else NULL and why (dif__backend_wino's checks, for that one backend). */
 const dif__backend *dif__backend_wino_named(const char *name, char *why, size_t size);
-/* True if the precision fast, on the fast backend b, runs the VAE's 3×3
- * convolutions (up to DIF__WINO_FAST_VAE_MAX_CC, core/ops.h) by float32
- * Winograd, as exact does, rather than by b's bf16 direct convolutions:
- * where b's bf16 products are not on matrix tiles (b->bf16_tiles),
+/* True if the precision fast, on the fast backend b, runs 3×3 convolutions
+ * by Winograd rather than by b's bf16 direct convolutions: every one of the
+ * UNet's and the VAE's by bf16 Winograd F(2×2, 3×3) where b has linear_bf16
+ * (kctx.wino_bf16_max_cc, core/conv2d_wino_bf16.c; api/load.c), else the
+ * VAE's up to DIF__WINO_FAST_VAE_MAX_CC (core/ops.h) by float32 Winograd, as
+ * exact does. Where b's bf16 products are not on matrix tiles (b->bf16_tiles),
  * Winograd's F(4,3) needs a quarter of the multiplies and bf16 dot products
  * give at most twice float32's. Measured on Zen 4 (AVX512-BF16): a 512²
  * decode 6.97 → 5.97 s, 768² 16.48 → 14.17 s, for 89 MiB of transformed
  * weights (every 3×3 convolution: 5.3 and 12.9 s for 0.74 GiB), and 2.5×
  * closer to the float32 reference (test-fast-fidelity). On AMX bf16 direct
- * stays (tiles run bf16 at many times float32's rate). The same rule gives
- * fast's UNet its 3×3 convolutions by bf16 Winograd F(2×2, 3×3)
- * (kctx.wino_bf16_max_cc, core/conv2d_wino_bf16.c: a 512² step 4.07 →
- * 3.4–3.6 s here); float32 Winograd there measured only 7 % for 1.1 GiB
- * (docs/performance.md). */
+ * stays (tiles run bf16 at many times float32's rate). bf16 Winograd
+ * measured faster still (Zen 4: a UNet step at 512² 4.07 → 3.4–3.6 s, a VAE
+ * decode 5.9 → 5.1 s, 768² 14.1 → 12.4 s; float32 Winograd in the UNet
+ * measured only 7 % for 1.1 GiB: docs/performance.md). */
 bool dif__wino_for_fast(const dif__backend *b);
 dif_status dif__wino_new(const dif__backend *b, dif__wino **out, dif__error *err);
 const dif__backend *dif__wino_backend(const dif__wino *c); /* the backend given to dif__wino_new */

@@ -77,17 +77,18 @@ typedef struct dif__kctx {
   /* fast: the channels-last 3×3, stride-1, pad-1 convolutions with
    * cin·cout up to this by bf16 Winograd F(2×2, 3×3) (core/conv2d_wino_bf16.c:
    * 16 bf16 products per 2×2 outputs against a direct convolution's 36,
-   * about twice the direct one's rounding error); 0: none (exact, AMX, the
-   * VAE). Set for the denoising networks where fast's bf16 products are not
-   * on matrix tiles (DIF__WINO_BF16_MAX_CC, api/load.c). */
+   * about twice the direct one's rounding error); 0: none (exact, AMX).
+   * Set by a fast context (the networks' and the VAE's: both channels-last
+   * then) where its bf16 products are not on matrix tiles
+   * (DIF__WINO_BF16_MAX_CC, api/load.c). */
   int64_t wino_bf16_max_cc;
 } dif__kctx;
 
 /* The denoising networks' limit: SD's UNet up to 1920 → 640 channels (its
  * levels of 320 and 640 channels, and the first convolution into 1280). */
 #define DIF__WINO_NETS_MAX_CC ((int64_t)1920 * 640)
-/* The networks' limit for bf16 Winograd in fast (kctx.wino_bf16_max_cc):
- * every 3×3 convolution of SD's UNet (its largest, 2560 → 1280 channels). */
+/* The limit for bf16 Winograd in fast (kctx.wino_bf16_max_cc): every 3×3
+ * convolution of SD's UNet (its largest, 2560 → 1280 channels) and VAE. */
 #define DIF__WINO_BF16_MAX_CC ((int64_t)2560 * 1280)
 /* The VAE's limit in fast (core/backend.h, dif__wino_for_fast): SD's VAE up
  * to 512 → 256 channels, its levels of 128 and 256 channels (89 MiB of

@@ -252,6 +252,15 @@ static dif__kctx *kctx(env *v, int pass) {
 static int vae_passes(void) { return dif__wino_for_fast(backend) ? 4 : 3; }
 /* P_FAST_WINO_BF16 too where a context in fast runs the UNet so (api/load.c) */
 static bool unet_wino_bf16(void) { return dif__wino_for_fast(backend) && backend->linear_bf16; }
+/* The VAE's pass p; its fourth as a context in fast runs it there: every 3×3
+ * convolution by bf16 Winograd (api/load.c), or by float32 Winograd up to
+ * 512 × 256 channels where the backend has no product on bf16 input. */
+static int vae_pass(int p) {
+  return p < P_FAST_WINO ? p : unet_wino_bf16() ? P_FAST_WINO_BF16 : P_FAST_WINO;
+}
+static const char *vae_label(const char *const *labels, const char *bf16_label, int p) {
+  return p == P_FAST_WINO && unet_wino_bf16() ? bf16_label : labels[p];
+}
 
 static const char *const decoded_label[] = {"", "out.decoded", "out.decoded (channels-last)",
                                             "out.decoded (winograd)"};
@@ -307,9 +316,9 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
     float *mean[4], *lv[4];
     for (int p = 0; p < vae_passes(); p++) {
       mean[p] = fbuf((size_t)c), lv[p] = fbuf((size_t)c);
-      CHECK_STATUS(
-          dif__vae_encode(&m, kctx(v, p), image, B, H, W, mean[p], lv[p], NULL, NULL, &err), DIF_OK,
-          err.msg, "");
+      CHECK_STATUS(dif__vae_encode(&m, kctx(v, vae_pass(p)), image, B, H, W, mean[p], lv[p], NULL,
+                                   NULL, &err),
+                   DIF_OK, err.msg, "");
     }
     static const char *const mean_label[] = {
         "", "out.latent_mean", "out.latent_mean (channels-last)", "out.latent_mean (winograd)"};
@@ -317,7 +326,8 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
                                            "out.latent_logvar (channels-last)",
                                            "out.latent_logvar (winograd)"};
     for (int p = P_FAST; p < vae_passes(); p++) {
-      const char *key[2] = {mean_label[p], lv_label[p]};
+      const char *key[2] = {vae_label(mean_label, "out.latent_mean (bf16 winograd)", p),
+                            vae_label(lv_label, "out.latent_logvar (bf16 winograd)", p)};
       judge_as(K_VAE, name, "out.latent_mean", key[0], mean[0], mean[p], st);
       judge_as(K_VAE, name, "out.latent_logvar", key[1], lv[0], lv[p], st);
     }
@@ -330,11 +340,13 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
     float *out[4];
     for (int p = 0; p < vae_passes(); p++) {
       out[p] = fbuf((size_t)c);
-      CHECK_STATUS(dif__vae_decode(&m, kctx(v, p), latent, B, h, w, out[p], NULL, NULL, &err),
-                   DIF_OK, err.msg, "");
+      CHECK_STATUS(
+          dif__vae_decode(&m, kctx(v, vae_pass(p)), latent, B, h, w, out[p], NULL, NULL, &err),
+          DIF_OK, err.msg, "");
     }
     for (int p = P_FAST; p < vae_passes(); p++)
-      judge_as(K_VAE, name, "out.decoded", decoded_label[p], out[0], out[p], st);
+      judge_as(K_VAE, name, "out.decoded",
+               vae_label(decoded_label, "out.decoded (bf16 winograd)", p), out[0], out[p], st);
     for (int p = 0; p < vae_passes(); p++) free(out[p]);
   }
   free(image), free(latent);
