@@ -228,6 +228,14 @@ dif__wino *golden_wino_begin(golden *g) {
   return w;
 }
 
+dif__kctx golden_pipeline_kctx(golden *g, dif__arena *arena) {
+  return (dif__kctx){.pool = g->k.pool,
+                     .arena = arena,
+                     .wino = golden_wino_begin(g),
+                     .wino_nets_max_cc = g->wino ? DIF__WINO_NETS_MAX_CC : 0,
+                     .channels_last = g->channels_last};
+}
+
 void golden_wino_end(golden *g, dif__wino *w) {
   if (!w) return;
   dif__wino_stats st;

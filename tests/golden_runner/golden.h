@@ -104,6 +104,12 @@ void golden_on_hook(void *user, const char *module, const float *data, int64_t n
  * and frees it (NULL: nothing). */
 dif__wino *golden_wino_begin(golden *g);
 void golden_wino_end(golden *g, dif__wino *w);
+/* A pipeline case's kernel context: exact, the fixtures' float32 path, on
+ * g's pool and the case's arena; with --wino a new Winograd state
+ * (golden_wino_begin: the caller ends it, k.wino) for the VAE and the
+ * networks up to DIF__WINO_NETS_MAX_CC, at every size (the fixtures are
+ * tiny); with --channels-last that layout. */
+dif__kctx golden_pipeline_kctx(golden *g, dif__arena *arena);
 
 /* Reads a whole file (NUL-terminated); NULL on failure. */
 char *golden_read_file(const char *path, size_t *len);

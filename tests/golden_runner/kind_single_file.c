@@ -116,15 +116,7 @@ static dif_status draw(golden *g, dif__models *m, json_t *set, const char *case_
   dif__arena arena;
   dif__arena_init(&arena, 1u << 20);
   /* exact: the fixtures' float32 path (the VAE's by Winograd with --wino) */
-  dif__kctx k = {g->k.pool,
-                 &arena,
-                 NULL,
-                 golden_wino_begin(g),
-                 0,
-                 g->wino ? DIF__WINO_NETS_MAX_CC : 0,
-                 g->channels_last,
-                 0 /* Winograd at every size: the fixtures are tiny */,
-                 0};
+  dif__kctx k = golden_pipeline_kctx(g, &arena);
   dif__request r = {
       .parts = parts,
       .n_parts = n_parts,

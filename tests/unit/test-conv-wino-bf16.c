@@ -18,6 +18,7 @@
  *
  * Needs a backend with bf16 products (oneDNN on an AVX-512 CPU): elsewhere
  * it says why and exits 77, which ctest reports as skipped. */
+#include "conv_test_util.h"
 #include "core/backend.h"
 #include "core/dtype.h"
 #include "core/ops_internal.h"
@@ -36,20 +37,6 @@ typedef struct shape {
   int64_t chunk_rows; /* dif__wino_bf16_test_chunk (0: as max_scratch allows) */
 } shape;
 
-/* The input transform of conv2d.c in double on channels-last x [N, H, W, cin]. */
-static double xin(const dif__conv2d_params *p, const float *x, int64_t n, int64_t c, int64_t H,
-                  int64_t W, int64_t ih, int64_t iw) {
-  const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
-  const int64_t sr = dif__nearest_idx(ih, H, Hin), sc = dif__nearest_idx(iw, W, Win);
-  double v = x[((n * H + sr) * W + sc) * p->cin + c];
-  if (p->in_norm) {
-    const dif__norm_affine *a = &p->in_norm[n * p->cin + c];
-    v = ((v - a->hi) - a->lo) * a->a + a->c;
-  }
-  if (p->in_silu) v = v / (1.0 + exp(-v));
-  return v;
-}
-
 /* y [N, OH, OW, cout] in double. */
 static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
                      const float *w, const float *b, const float *y0, double *y) {
@@ -59,7 +46,7 @@ static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int
     for (int64_t i = 0; i < OH; i++)
       for (int64_t j = 0; j < OW; j++)
         for (int64_t c = 0; c < p->cin; c++)
-          xt[(i * OW + j) * p->cin + c] = xin(p, x, n, c, H, W, i, j);
+          xt[(i * OW + j) * p->cin + c] = conv_test_xin(p, x, n, c, H, W, i, j);
     for (int64_t oh = 0; oh < OH; oh++)
       for (int64_t ow = 0; ow < OW; ow++)
         for (int64_t o = 0; o < p->cout; o++) {
@@ -79,15 +66,6 @@ static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int
   free(xt);
 }
 
-static dif__norm_affine *norms(int64_t n, uint64_t seed) {
-  float *r = frand((size_t)(4 * n), seed, -1, 1);
-  dif__norm_affine *a = malloc((size_t)n * sizeof *a);
-  for (int64_t i = 0; i < n; i++)
-    a[i] = (dif__norm_affine){r[4 * i], r[4 * i + 1] * 1e-7f, 1.0f + r[4 * i + 2], r[4 * i + 3]};
-  free(r);
-  return a;
-}
-
 /* ‖y − ref‖ / ‖ref − y0‖ (the convolution's own part when accumulating). */
 static double rel_l2(const float *y, const double *ref, const float *y0, size_t n) {
   double e = 0, r = 0;
@@ -100,34 +78,30 @@ static double rel_l2(const float *y, const double *ref, const float *y0, size_t 
 }
 
 static dif__conv2d_params params_of(const shape *s, const dif__norm_affine *norm) {
-  return (dif__conv2d_params){.cin = s->cin,
-                              .cout = s->cout,
-                              .kh = 3,
-                              .kw = 3,
-                              .stride = 1,
-                              .pad_top = 1,
-                              .pad_left = 1,
-                              .pad_bottom = 1,
-                              .pad_right = 1,
-                              .accumulate = s->acc,
-                              .in_h = s->in_h,
-                              .in_w = s->in_w,
-                              .in_norm = s->norm ? norm : NULL,
-                              .in_silu = s->silu,
-                              .channels_last = true};
+  return conv_test_3x3(s->cin, s->cout, s->acc, s->in_h, s->in_w, s->norm ? norm : NULL, s->silu,
+                       true);
+}
+
+/* A kernel context of 2 threads in fast on channels-last maps, with a fresh
+ * dif__fast (returned: the caller frees it). */
+static dif__fast *fast_env(kenv *e) {
+  kenv_init(e, 2);
+  dif__error err;
+  dif__error_clear(&err);
+  dif__fast *fast = NULL;
+  CHECK_STATUS(dif__fast_new(backend, &fast, &err), DIF_OK, err.msg, "");
+  e->k.fast = fast;
+  e->k.channels_last = true;
+  return fast;
 }
 
 /* One shape by Winograd and by the direct bf16 convolution, against double. */
 static void check_shape(const shape *s, uint64_t seed) {
   kenv e;
-  kenv_init(&e, 2);
   dif__error err;
   dif__error_clear(&err);
-  dif__fast *fast = NULL;
-  CHECK_STATUS(dif__fast_new(backend, &fast, &err), DIF_OK, err.msg, "");
-  e.k.fast = fast;
-  e.k.channels_last = true;
-  dif__norm_affine *norm = norms(s->N * s->cin, seed + 3);
+  dif__fast *fast = fast_env(&e);
+  dif__norm_affine *norm = conv_test_norms(s->N * s->cin, seed + 3);
   const dif__conv2d_params p = params_of(s, norm);
   const int64_t OH = s->in_h ? s->in_h : s->H, OW = s->in_w ? s->in_w : s->W;
   const size_t nx = (size_t)(s->N * s->cin * s->H * s->W), ny = (size_t)(s->N * s->cout * OH * OW);
@@ -214,14 +188,10 @@ TEST(against_double) {
 TEST(falls_back) {
   const shape s = {2, 16, 24, 6, 8, 0, 0, true, true, true, false, DIF__DTYPE_F32, 0};
   kenv e;
-  kenv_init(&e, 2);
   dif__error err;
   dif__error_clear(&err);
-  dif__fast *fast = NULL;
-  CHECK_STATUS(dif__fast_new(backend, &fast, &err), DIF_OK, err.msg, "");
-  e.k.fast = fast;
-  e.k.channels_last = true;
-  dif__norm_affine *norm = norms(s.N * s.cin, 7);
+  dif__fast *fast = fast_env(&e);
+  dif__norm_affine *norm = conv_test_norms(s.N * s.cin, 7);
   const dif__conv2d_params p = params_of(&s, norm);
   const size_t nx = (size_t)(s.N * s.cin * s.H * s.W), ny = (size_t)(s.N * s.cout * s.H * s.W);
   const size_t nw = (size_t)(s.cout * s.cin * 9);

@@ -12,6 +12,7 @@
  * everywhere, oneDNN's on AVX-512 (elsewhere it says why it is skipped);
  * openblas's also with chunks of a few tiles, so that chunks end inside
  * images and rows. */
+#include "conv_test_util.h"
 #include "core/backend.h"
 #include "core/backend_openblas_wino.h"
 #include "core/dtype.h"
@@ -33,21 +34,6 @@ typedef struct shape {
   bool norm, silu, bias, acc, bf16;
 } shape;
 
-/* The input transform of conv2d.c in double: nearest resize, then the
- * affine ((v - hi) - lo)·a + c, then SiLU. */
-static double xin(const dif__conv2d_params *p, const float *x, int64_t n, int64_t c, int64_t H,
-                  int64_t W, int64_t ih, int64_t iw) {
-  const int64_t Hin = p->in_h ? p->in_h : H, Win = p->in_w ? p->in_w : W;
-  const int64_t sr = dif__nearest_idx(ih, H, Hin), sc = dif__nearest_idx(iw, W, Win);
-  double v = x[((n * p->cin + c) * H + sr) * W + sc];
-  if (p->in_norm) {
-    const dif__norm_affine *a = &p->in_norm[n * p->cin + c];
-    v = ((v - a->hi) - a->lo) * a->a + a->c;
-  }
-  if (p->in_silu) v = v / (1.0 + exp(-v));
-  return v;
-}
-
 static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int64_t H, int64_t W,
                      const float *w, const float *b, const float *y0, double *y) {
   const int64_t OH = p->in_h ? p->in_h : H, OW = p->in_w ? p->in_w : W;
@@ -55,7 +41,8 @@ static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int
   for (int64_t n = 0; n < N; n++) {
     for (int64_t c = 0; c < p->cin; c++)
       for (int64_t i = 0; i < OH; i++)
-        for (int64_t j = 0; j < OW; j++) xt[(c * OH + i) * OW + j] = xin(p, x, n, c, H, W, i, j);
+        for (int64_t j = 0; j < OW; j++)
+          xt[(c * OH + i) * OW + j] = conv_test_xin(p, x, n, c, H, W, i, j);
     for (int64_t o = 0; o < p->cout; o++)
       for (int64_t oh = 0; oh < OH; oh++)
         for (int64_t ow = 0; ow < OW; ow++) {
@@ -75,36 +62,15 @@ static void ref_conv(const dif__conv2d_params *p, const float *x, int64_t N, int
 }
 
 static dif__conv2d_params params_of(const shape *s, const dif__norm_affine *norm) {
-  return (dif__conv2d_params){.cin = s->cin,
-                              .cout = s->cout,
-                              .kh = 3,
-                              .kw = 3,
-                              .stride = 1,
-                              .pad_top = 1,
-                              .pad_left = 1,
-                              .pad_bottom = 1,
-                              .pad_right = 1,
-                              .accumulate = s->acc,
-                              .in_h = s->in_h,
-                              .in_w = s->in_w,
-                              .in_norm = s->norm ? norm : NULL,
-                              .in_silu = s->silu};
-}
-
-static dif__norm_affine *norms(int64_t n, uint64_t seed) {
-  float *r = frand((size_t)(4 * n), seed, -1, 1);
-  dif__norm_affine *a = malloc((size_t)n * sizeof *a);
-  for (int64_t i = 0; i < n; i++)
-    a[i] = (dif__norm_affine){r[4 * i], r[4 * i + 1] * 1e-7f, 1.0f + r[4 * i + 2], r[4 * i + 3]};
-  free(r);
-  return a;
+  return conv_test_3x3(s->cin, s->cout, s->acc, s->in_h, s->in_w, s->norm ? norm : NULL, s->silu,
+                       false);
 }
 
 /* One shape through k (with its wino), against the double reference:
  * whole images (one band: dif__conv2d's bound) and in bands of 4 output
  * rows (max_scratch 1 byte: the least band), each band with its halo. */
 static double check_shape(kenv *e, const shape *s, uint64_t seed) {
-  dif__norm_affine *norm = norms(s->N * s->cin, seed + 3);
+  dif__norm_affine *norm = conv_test_norms(s->N * s->cin, seed + 3);
   const dif__conv2d_params p = params_of(s, norm);
   const int64_t OH = s->in_h ? s->in_h : s->H, OW = s->in_w ? s->in_w : s->W;
   const size_t nx = (size_t)(s->N * s->cin * s->H * s->W), ny = (size_t)(s->N * s->cout * OH * OW);
@@ -325,7 +291,7 @@ TEST(refused_falls_back) {
   dif__error err;
   dif__error_clear(&err);
   CHECK(dif__wino_new(&refuser, &e.k.wino, &err) == DIF_OK);
-  dif__norm_affine *norm = norms(24, 5);
+  dif__norm_affine *norm = conv_test_norms(24, 5);
   const shape s = {1, 24, 40, 9, 11, 18, 22, true, true, true, true, false};
   dif__conv2d_params p = params_of(&s, norm);
   const size_t nx = 24 * 9 * 11, ny = 40 * 18 * 22, nw = 40 * 24 * 9;
