@@ -21,7 +21,8 @@
  *
  * A bf16 product: x (float32) → reorder to bf16 (oneDNN, parallel) into
  * scratch → matmul bf16 × bf16 → float32 y, bias and accumulation (the
- * `sum` post-op) inside the same primitive. matmul on two activations
+ * `sum` post-op) inside the same primitive; linear_bf16 (x already bf16:
+ * bf16 Winograd's tiles) runs the matmul alone. matmul on two activations
  * reorders both operands (A to plain bf16, B to the layout the primitive
  * chose) per call.
  *

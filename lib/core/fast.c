@@ -160,6 +160,20 @@ static int64_t geom_code(const dif__conv_geom *g) {
   return code;
 }
 
+/* After a convolution weight's packing into the new slot s (f->lock held):
+ * st OK records p (bytes of it), DIF_ERR_UNSUPPORTED records a refusal (p
+ * NULL) so that it is not asked again; anything else (out of memory) leaves
+ * the slot empty, to try again next time. Returns st. */
+static dif_status claim_packed(dif__fast *f, dif__wmap *map, dif__wmap_slot *s, dif__wmap_key key,
+                               dif__weight w, dif_status st, void *p, size_t bytes) {
+  if (st && st != DIF_ERR_UNSUPPORTED) return st;
+  dif__wmap_claim(map, s, key, p);
+  f->refused += p ? 0 : 1;
+  f->bytes += p ? bytes : 0;
+  if (p) f->dropped += dif__weight_drop_pages(w); /* as a linear weight's, above */
+  return st;
+}
+
 dif_status dif__fast_conv_weight(dif__fast *f, const dif__kctx *kx, dif__weight w,
                                  const dif__conv_geom *g, const dif__conv **out, dif__error *err) {
   if (!f || !w.data || !g || !out)
@@ -178,12 +192,7 @@ dif_status dif__fast_conv_weight(dif__fast *f, const dif__kctx *kx, dif__weight 
   if (!s->key.w) {
     dif__conv *p = NULL;
     st = f->backend->conv_bf16_pack(kx, w, g, &p, err);
-    if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
-      dif__wmap_claim(&f->convs, s, key, p);
-      f->refused += p ? 0 : 1;
-      f->bytes += p ? p->bytes : 0;
-      if (p) f->dropped += dif__weight_drop_pages(w); /* as a linear weight's, above */
-    }
+    st = claim_packed(f, &f->convs, s, key, w, st, p, p ? p->bytes : 0);
   } else if (!s->value) {
     st = dif__fail(err, DIF_ERR_UNSUPPORTED,
                    "fast path: the %s backend refused this convolution's weight", f->backend->name);
@@ -206,12 +215,7 @@ dif_status dif__fast_wino_bf16_weight(dif__fast *f, const dif__kctx *kx, dif__we
   if (!s->key.w) {
     dif__wino_bf16 *p = NULL;
     st = dif__wino_bf16_make(kx, f->backend, w, cout, cin, &p, err);
-    if (!st || st == DIF_ERR_UNSUPPORTED) { /* out of memory may pass: ask again next time */
-      dif__wmap_claim(&f->winos, s, key, p);
-      f->refused += p ? 0 : 1;
-      f->bytes += p ? dif__wino_bf16_bytes(p) : 0;
-      if (p) f->dropped += dif__weight_drop_pages(w); /* as a linear weight's, above */
-    }
+    st = claim_packed(f, &f->winos, s, key, w, st, p, dif__wino_bf16_bytes(p));
   } else if (!s->value) {
     st = dif__fail(err, DIF_ERR_UNSUPPORTED,
                    "fast path: the %s backend has no bf16 Winograd convolution", f->backend->name);

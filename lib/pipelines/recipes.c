@@ -194,9 +194,9 @@ dif_status dif__generate(const dif__models *m, const dif__kctx *k, const dif__re
   nets.wino = k->wino_nets_max_cc > 0 ? k->wino : NULL;
   nets.wino_max_cc = k->wino_nets_max_cc;
   nets.wino_nets_max_cc = 0;
-  nets.wino_bf16_max_cc = k->wino_bf16_max_cc;
   /* the networks channels-last where their convolutions are all bf16 ones
-   * (fast: they get no Winograd), or where the caller asks (core/ops.h) */
+   * (fast: they get no float32 Winograd; k->wino_bf16_max_cc, copied, may
+   * run their 3x3 ones by bf16 Winograd), or where the caller asks (core/ops.h) */
   nets.channels_last = k->channels_last || (k->fast && !nets.wino);
   gen g = {.m = m, .k = &nets, .vae_k = k, .r = r, .err = err};
   g.gens[0] = &g.rng;
