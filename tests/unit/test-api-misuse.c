@@ -497,6 +497,43 @@ TEST(auto_small_model_exact) {
   }
 }
 
+/* DIF_WINO_BF16=off, read at load, keeps a fast context's convolutions off bf16
+ * Winograd (api/load.c): the UNet's bf16 direct, the VAE's by float32 Winograd
+ * up to 512 x 256 channels where that runs; another value changes nothing. */
+TEST(wino_bf16_off) {
+  const char *was = getenv("DIF_WINO_BF16");
+  char saved[64] = "";
+  if (was) snprintf(saved, sizeof saved, "%s", was);
+  for (int off = 0; off < 2; off++) {
+    setenv("DIF_WINO_BF16", off ? "off" : "on", 1);
+    dif_context *ctx = NULL;
+    CHECK(dif_context_new(&ctx) == DIF_OK);
+    if (dif_context_set_precision(ctx, DIF_PRECISION_FAST) != DIF_OK) { /* refused here */
+      dif_context_free(ctx);
+      break;
+    }
+    CHECK_MSG(dif_context_load(ctx, dif__test_path(SD)) == DIF_OK, "%s",
+              dif_context_last_error(ctx));
+    const char *info = dif_context_info(ctx);
+    const dif__backend *fb =
+        dif__backend_find(strstr(info, "\"gemm_backend\": \"onednn\"") ? "onednn" : "openblas");
+    const bool wino_bf16 = !off && dif__wino_for_fast(fb) && fb->linear_bf16;
+    const bool wino = !wino_bf16 && dif__wino_for_fast(fb) && dif__backend_wino(NULL, 0);
+    CHECK_MSG(strstr(info, wino_bf16 ? "\"unet_conv3x3\": \"bf16 winograd\""
+                                     : "\"unet_conv3x3\": \"bf16\""),
+              "DIF_WINO_BF16=%s: %s", off ? "off" : "on", info);
+    CHECK_MSG(strstr(info, wino_bf16 ? "\"vae_conv3x3\": \"bf16 winograd\""
+                           : wino    ? "\"vae_conv3x3\": \"winograd up to 512x256 channels, bf16\""
+                                     : "\"vae_conv3x3\": \"bf16\""),
+              "DIF_WINO_BF16=%s: %s", off ? "off" : "on", info);
+    dif_context_free(ctx);
+  }
+  if (was)
+    setenv("DIF_WINO_BF16", saved, 1);
+  else
+    unsetenv("DIF_WINO_BF16");
+}
+
 /* Loading a model whose products or convolutions run on oneDNN warns, once,
  * when the program started without OMP_WAIT_POLICY (libgomp's threads then
  * spin; dif.h, DIF_PRECISION_FAST), and never when a policy was chosen or
@@ -547,6 +584,7 @@ TEST(omp_wait_policy_warning) {
 int main(void) {
   RUN(precision_setting);
   RUN(auto_small_model_exact);
+  RUN(wino_bf16_off);
   RUN(omp_wait_policy_warning);
   RUN(null_handles);
   RUN(prompt_errors);

@@ -248,22 +248,21 @@ static dif__kctx *kctx(env *v, int pass) {
   return &v->e.k;
 }
 
-/* P_FAST_WINO too where a context in fast runs the VAE so */
-static int vae_passes(void) { return dif__wino_for_fast(backend) ? 4 : 3; }
-/* P_FAST_WINO_BF16 too where a context in fast runs the UNet so (api/load.c) */
+/* P_FAST_WINO_BF16 too where a context in fast runs the UNet and the VAE so
+ * (api/load.c) */
 static bool unet_wino_bf16(void) { return dif__wino_for_fast(backend) && backend->linear_bf16; }
-/* The VAE's pass p; its fourth as a context in fast runs it there: every 3×3
- * convolution by bf16 Winograd (api/load.c), or by float32 Winograd up to
- * 512 × 256 channels where the backend has no product on bf16 input. */
-static int vae_pass(int p) {
-  return p < P_FAST_WINO ? p : unet_wino_bf16() ? P_FAST_WINO_BF16 : P_FAST_WINO;
-}
-static const char *vae_label(const char *const *labels, const char *bf16_label, int p) {
-  return p == P_FAST_WINO && unet_wino_bf16() ? bf16_label : labels[p];
+/* The VAE's passes: P_FAST_WINO where a context in fast may run it so
+ * (dif__wino_for_fast: with DIF_WINO_BF16=off, or a backend without
+ * products on bf16 input), P_FAST_WINO_BF16 where it runs it so by default. */
+enum { VAE_PASSES = P_FAST_WINO_BF16 + 1 };
+static bool vae_runs(int p) {
+  return p < P_FAST_WINO || (p == P_FAST_WINO && dif__wino_for_fast(backend)) ||
+         (p == P_FAST_WINO_BF16 && unet_wino_bf16());
 }
 
 static const char *const decoded_label[] = {"", "out.decoded", "out.decoded (channels-last)",
-                                            "out.decoded (winograd)"};
+                                            "out.decoded (winograd)",
+                                            "out.decoded (bf16 winograd)"};
 
 static void unet_case(env *v, const char *name, const dif__safetensors *st) {
   dif__unet u;
@@ -313,41 +312,41 @@ static void vae_case(env *v, const char *name, const dif__safetensors *st) {
   if (image) {
     const int64_t B = ie->shape[0], H = ie->shape[2], W = ie->shape[3];
     const int64_t c = B * m.latent_ch * (H / f) * (W / f);
-    float *mean[4], *lv[4];
-    for (int p = 0; p < vae_passes(); p++) {
+    float *mean[VAE_PASSES] = {0}, *lv[VAE_PASSES] = {0};
+    for (int p = 0; p < VAE_PASSES; p++) {
+      if (!vae_runs(p)) continue;
       mean[p] = fbuf((size_t)c), lv[p] = fbuf((size_t)c);
-      CHECK_STATUS(dif__vae_encode(&m, kctx(v, vae_pass(p)), image, B, H, W, mean[p], lv[p], NULL,
-                                   NULL, &err),
-                   DIF_OK, err.msg, "");
+      CHECK_STATUS(
+          dif__vae_encode(&m, kctx(v, p), image, B, H, W, mean[p], lv[p], NULL, NULL, &err), DIF_OK,
+          err.msg, "");
     }
     static const char *const mean_label[] = {
-        "", "out.latent_mean", "out.latent_mean (channels-last)", "out.latent_mean (winograd)"};
-    static const char *const lv_label[] = {"", "out.latent_logvar",
-                                           "out.latent_logvar (channels-last)",
-                                           "out.latent_logvar (winograd)"};
-    for (int p = P_FAST; p < vae_passes(); p++) {
-      const char *key[2] = {vae_label(mean_label, "out.latent_mean (bf16 winograd)", p),
-                            vae_label(lv_label, "out.latent_logvar (bf16 winograd)", p)};
-      judge_as(K_VAE, name, "out.latent_mean", key[0], mean[0], mean[p], st);
-      judge_as(K_VAE, name, "out.latent_logvar", key[1], lv[0], lv[p], st);
+        "", "out.latent_mean", "out.latent_mean (channels-last)", "out.latent_mean (winograd)",
+        "out.latent_mean (bf16 winograd)"};
+    static const char *const lv_label[] = {
+        "", "out.latent_logvar", "out.latent_logvar (channels-last)",
+        "out.latent_logvar (winograd)", "out.latent_logvar (bf16 winograd)"};
+    for (int p = P_FAST; p < VAE_PASSES; p++) {
+      if (!vae_runs(p)) continue;
+      judge_as(K_VAE, name, "out.latent_mean", mean_label[p], mean[0], mean[p], st);
+      judge_as(K_VAE, name, "out.latent_logvar", lv_label[p], lv[0], lv[p], st);
     }
-    for (int p = 0; p < vae_passes(); p++) free(mean[p]), free(lv[p]);
+    for (int p = 0; p < VAE_PASSES; p++) free(mean[p]), free(lv[p]);
   }
   float *latent = tensor(st, "in.latent", &n, &le);
   if (latent) {
     const int64_t B = le->shape[0], h = le->shape[2], w = le->shape[3];
     const int64_t c = B * m.out_ch * h * f * w * f;
-    float *out[4];
-    for (int p = 0; p < vae_passes(); p++) {
+    float *out[VAE_PASSES] = {0};
+    for (int p = 0; p < VAE_PASSES; p++) {
+      if (!vae_runs(p)) continue;
       out[p] = fbuf((size_t)c);
-      CHECK_STATUS(
-          dif__vae_decode(&m, kctx(v, vae_pass(p)), latent, B, h, w, out[p], NULL, NULL, &err),
-          DIF_OK, err.msg, "");
+      CHECK_STATUS(dif__vae_decode(&m, kctx(v, p), latent, B, h, w, out[p], NULL, NULL, &err),
+                   DIF_OK, err.msg, "");
     }
-    for (int p = P_FAST; p < vae_passes(); p++)
-      judge_as(K_VAE, name, "out.decoded",
-               vae_label(decoded_label, "out.decoded (bf16 winograd)", p), out[0], out[p], st);
-    for (int p = 0; p < vae_passes(); p++) free(out[p]);
+    for (int p = P_FAST; p < VAE_PASSES; p++)
+      if (vae_runs(p)) judge_as(K_VAE, name, "out.decoded", decoded_label[p], out[0], out[p], st);
+    for (int p = 0; p < VAE_PASSES; p++) free(out[p]);
   }
   free(image), free(latent);
   dif__vae_free(&m);
